@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""One-file bootstrap: creates .venv, installs the project, then runs the main job or the tests.
+
+    python3 dev.py demo    # 演示：生成演示数据 → 入库 → 指标 → 报告 → 驾驶舱
+    python3 dev.py test    # 运行全部测试（含浏览器测试）
+
+Only the standard library is used here, so it runs on a fresh Python 3.11.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def _run(cmd: list[str], **kw) -> int:
+    print("+ " + " ".join(cmd), flush=True)
+    return subprocess.call(cmd, **kw)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create the venv and install the project; skipped when pyproject.toml is unchanged."""
+    stamp_key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()[:16]
+    stamp = VENV / f".installed-{stamp_key}"
+    if stamp.exists():
+        return
+    if not (BIN / "python").exists():
+        print("创建虚拟环境 .venv …", flush=True)
+        if _run([sys.executable, "-m", "venv", str(VENV)]) != 0:
+            sys.exit("错误：无法创建虚拟环境（Debian 上请先 apt-get install python3-venv）")
+    print("安装依赖（首次约 1–2 分钟）…", flush=True)
+    spec = f".[{extras}]" if extras else "."
+    rc = _run([str(BIN / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "-e", spec], cwd=ROOT)
+    if rc != 0:
+        sys.exit("错误：依赖安装失败，请检查网络或软件源设置")
+    rc = _run([str(BIN / "python"), "-m", "ipykernel", "install", "--sys-prefix",
+               "--name", "python3", "--display-name", "Python 3 (workbench)"])
+    if rc != 0:
+        sys.exit("错误：Jupyter 内核注册失败")
+    stamp.touch()
+
+
+def ensure_chromium() -> None:
+    """Browser tests and PDF export use Debian's chromium; install it when we are allowed to."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("提示：未找到 chromium，浏览器测试将跳过（以 root 运行或 apt-get install chromium）")
+        return
+    print("安装 Debian chromium（浏览器测试与 PDF 导出需要）…", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update", "-qq"], env=env)
+    if _run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], env=env) != 0:
+        print("提示：chromium 安装失败，浏览器测试将跳过")
+
+
+def main(argv: list[str]) -> int:
+    what = argv[0] if argv else "demo"
+    if what == "demo":
+        ensure_venv("")
+        ensure_chromium()
+        return _run([str(BIN / "workbench"), "demo-all", *argv[1:]], cwd=ROOT)
+    if what == "test":
+        ensure_venv("test")
+        ensure_chromium()
+        env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1"))
+        return _run([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
+    if what == "bench":
+        ensure_venv("test")
+        return _run([str(BIN / "python"), "-m", "benchmarks", *argv[1:]], cwd=ROOT)
+    sys.exit(f"未知命令：{what}（可用：demo、test、bench）")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,50 @@
+"""Where things live: warehouse path, output folders. Flag > environment > config file > default."""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+ENV_WAREHOUSE = "WORKBENCH_WAREHOUSE"
+CONFIG_NAMES = ("workbench.toml", ".workbench.toml")
+DEFAULT_WAREHOUSE = Path("warehouse") / "workbench.duckdb"
+
+
+def _config_file(start: Path | None = None) -> Path | None:
+    if env := os.environ.get("WORKBENCH_CONFIG"):
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def load_config() -> dict:
+    path = _config_file()
+    if path is None or not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["_path"] = str(path)
+    return data
+
+
+def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
+    """The DuckDB file: `--warehouse`, then $WORKBENCH_WAREHOUSE, then workbench.toml, then default."""
+    if flag:
+        return Path(flag)
+    if env := os.environ.get(ENV_WAREHOUSE):
+        return Path(env)
+    cfg = load_config()
+    if value := cfg.get("warehouse", {}).get("path") if isinstance(cfg.get("warehouse"), dict) \
+            else cfg.get("warehouse"):
+        base = Path(cfg["_path"]).parent
+        return (base / value) if not Path(value).is_absolute() else Path(value)
+    return DEFAULT_WAREHOUSE
+
+
+def project_root() -> Path:
+    """The checkout the package runs from (for indicators/, notebooks/, dashboards/)."""
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,37 @@
+"""The message catalogue: every user-facing string, in Simplified Chinese.
+
+Messages live in `workbench/locale/*.yaml` (one file per area, one flat mapping of
+`key: template` each); `t(key, **values)` formats one. Keys are stable codes, e.g. error codes
+like `E_RECOVERED_GT_DUE`, so tests assert on codes and never on wording.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+
+
+@functools.cache
+def catalogue() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in sorted(LOCALE_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, text in data.items():
+            if key in out:
+                raise ValueError(f"message key {key!r} defined twice (second in {path.name})")
+            out[str(key)] = str(text)
+    return out
+
+
+def t(key: str, **values: object) -> str:
+    """Format message `key`; an unknown key returns the key itself so nothing is hidden."""
+    template = catalogue().get(key)
+    if template is None:
+        return key if not values else f"{key} {values}"
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
