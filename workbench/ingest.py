@@ -1,0 +1,367 @@
+"""Ingest: submitted files → validated ledger rows in the warehouse, or quarantine with reasons.
+
+One call is one transaction: files are read first (outside it), then every ledger is validated
+and written in dependency order (counties before cases before leads), so cross-ledger rules see
+rows from the same batch. Any failure rolls the warehouse back to how it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.contracts import LEDGERS, Ledger
+from workbench.messages import t
+from workbench.privacy import mask_id_card, mask_name
+from workbench.readers import Issue, RawSheet, ReadResult, list_inputs, read_file
+from workbench.validate import ACCEPTED_SQL, Validated, validate_sheet
+from workbench.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+_COUNTY_RE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+_MONTH_RE = re.compile(r"(?<![0-9])(20[0-9]{2})[-_.年]?(0[1-9]|1[0-2])(?:月)?(?![0-9])")
+_YEAR_RE = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9])")
+ISSUE_COLUMNS = ["severity", "file", "sheet", "row", "column", "value", "code", "message"]
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    submission_id: str
+    county_code: str
+    period: str
+    status: str  # code: new | duplicate | unreadable | replaced_earlier
+    ledgers: list[str] = field(default_factory=list)
+    rows_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    replaced: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome]
+    issues: pd.DataFrame
+    counts: pd.DataFrame  # ledger, county_code, rows_in, accepted, quarantined
+    report_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> dict[str, int]:
+        return self.counts.groupby("ledger")["accepted"].sum().astype(int).to_dict()
+
+    @property
+    def quarantined(self) -> dict[str, int]:
+        return self.counts.groupby("ledger")["quarantined"].sum().astype(int).to_dict()
+
+    @property
+    def rows_in(self) -> dict[str, int]:
+        return self.counts.groupby("ledger")["rows_in"].sum().astype(int).to_dict()
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.issues[self.issues["severity"] == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.empty
+
+
+# ---------------------------------------------------------------- submission identity
+
+def submission_identity(name: str, sheets: list[RawSheet], period: str | None = None
+                        ) -> tuple[str, str]:
+    """(county, period) of a file: from its name (`330402_某县_2025-09.xlsx`), else its rows."""
+    county = ""
+    if m := _COUNTY_RE.search(name):
+        county = m.group(1)
+    else:
+        codes: set[str] = set()
+        for s in sheets:
+            if "county_code" in s.frame.columns:
+                codes.update(s.frame["county_code"].dropna().astype(str).unique().tolist())
+        county = codes.pop() if len(codes) == 1 else "多区县"
+    if period:
+        return county, period
+    if m := _MONTH_RE.search(name):
+        return county, f"{m.group(1)}-{m.group(2)}"
+    if m := _YEAR_RE.search(name):
+        return county, m.group(1)
+    months: list[str] = []
+    for s in sheets:
+        lg = LEDGERS[s.ledger]
+        if lg.date_field and lg.date_field in s.frame.columns:
+            vals = pd.to_datetime(s.frame[lg.date_field], errors="coerce", format="mixed")
+            if vals.notna().any():
+                months.append(vals.max().strftime("%Y-%m"))
+    return county, max(months) if months else dt.date.today().strftime("%Y-%m")
+
+
+# ---------------------------------------------------------------- messages
+
+def _display_value(lg: Ledger | None, field_name: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if lg is not None and field_name in lg.field_names and lg.field(field_name).personal:
+        return str(mask_id_card(value)) if lg.field(field_name).type == "id_card" \
+            else str(mask_name(value))
+    return str(mask_id_card(value))
+
+
+def issue_message(code: str, file: str, sheet: str, row: object, column: str, value: str,
+                  **params: object) -> str:
+    where = t("ingest.where.file", file=file)
+    if sheet:
+        where += t("ingest.where.sheet", sheet=sheet)
+    if row is not None and not pd.isna(row):
+        where += t("ingest.where.row", row=int(row))
+    if column:
+        where += t("ingest.where.column", column=column)
+    body = t(f"ingest.code.{code}", column=column, value=value, **params)
+    return f"{where}：{body}"
+
+
+def reader_issue_row(issue: Issue) -> dict:
+    value = _display_value(None, "", issue.value)
+    params = dict(issue.params)
+    if issue.code.endswith("MISSING_COLUMN"):
+        params["hint"] = t("ingest.hint.similar", hint=params["hint"]) if params.get("hint") else ""
+    return {"severity": issue.severity, "file": issue.file, "sheet": issue.sheet,
+            "row": issue.row, "column": issue.column, "value": value, "code": issue.code,
+            "message": issue_message(issue.code, issue.file, issue.sheet, issue.row, issue.column,
+                                     value, **params)}
+
+
+def finding_rows(raw: RawSheet, lg: Ledger, v: Validated) -> pd.DataFrame:
+    """Findings (row, field, code) → issue rows with header, masked value and Chinese text."""
+    f = v.findings.rename(columns={"_row": "row"})
+    if f.empty:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    raw_by_row = raw.frame.set_index("_row")
+    out = []
+    for rec in f.itertuples(index=False):
+        header = raw.headers.get(rec.field) or lg.field(rec.field).header
+        value = raw_by_row.at[rec.row, rec.field] if rec.field in raw_by_row.columns else None
+        shown = _display_value(lg, rec.field, value)
+        params: dict[str, object] = {}
+        if rec.code == "E_DUPLICATE_KEY":
+            params["first_row"] = rec.other
+        elif isinstance(rec.other, str) and rec.other:
+            other_header = raw.headers.get(rec.other) or lg.field(rec.other).header
+            other_value = raw_by_row.at[rec.row, rec.other] if rec.other in raw_by_row.columns \
+                else None
+            params.update(other=other_header, other_value=_display_value(lg, rec.other,
+                                                                          other_value))
+        if rec.code == "E_ENUM":
+            params["allowed"] = "、".join(lg.field(rec.field).enum)
+        out.append({"severity": rec.severity, "file": raw.file, "sheet": raw.sheet,
+                    "row": int(rec.row), "column": header, "value": shown, "code": rec.code,
+                    "message": issue_message(rec.code, raw.file, raw.sheet, rec.row, header, shown,
+                                             **params)})
+    return pd.DataFrame(out, columns=ISSUE_COLUMNS)
+
+
+# ---------------------------------------------------------------- the ingest
+
+def _sha256(path: Path) -> tuple[str, bytes]:
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def ingest_paths(paths: list[str | Path], warehouse_path: str | Path | None = None,
+                 period: str | None = None, report_dir: str | Path | None = None,
+                 warehouse: Warehouse | None = None) -> IngestReport:
+    """Ingest files and folders into the warehouse in one transaction."""
+    from workbench.config import warehouse_path as resolve
+
+    own = warehouse is None
+    wh = warehouse or Warehouse(resolve(warehouse_path))
+    try:
+        report = _ingest(wh, paths, period)
+    finally:
+        if own:
+            wh.close()
+    if report_dir is not None:
+        report.report_paths = write_issue_report(report, Path(report_dir))
+    return report
+
+
+def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> IngestReport:
+    files, list_issues = list_inputs(paths)
+    issue_rows: list[dict] = [reader_issue_row(i) for i in list_issues]
+    outcomes: list[FileOutcome] = []
+    pending: list[tuple[FileOutcome, ReadResult, bytes]] = []
+    known = set(wh.con.execute("SELECT submission_id FROM submissions").fetchnumpy()
+                ["submission_id"].tolist())
+    for path in files:
+        sha, data = _sha256(path)
+        if sha in known:
+            row = wh.con.execute("SELECT county_code, period FROM submissions WHERE "
+                                 "submission_id = ?", [sha]).fetchone()
+            outcomes.append(FileOutcome(path.name, sha, row[0] if row else "",
+                                        row[1] if row else "", "duplicate"))
+            continue
+        known.add(sha)
+        result = read_file(path, path.name)
+        county, per = submission_identity(path.name, result.sheets, period)
+        out = FileOutcome(path.name, sha, county, per, "new" if result.sheets else "unreadable",
+                          ledgers=sorted({s.ledger for s in result.sheets},
+                                         key=list(LEDGERS).index))
+        outcomes.append(out)
+        pending.append((out, result, data))
+        issue_rows.extend(reader_issue_row(i) for i in result.issues)
+
+    counts: list[dict] = []
+    now = dt.datetime.now().replace(microsecond=0)
+    with wh.transaction() as con:
+        for out, _result, data in pending:
+            con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
+                        [out.submission_id, out.file, out.county_code, out.period, now, len(data),
+                         data, "有效" if out.status == "new" else "无法识别"])
+        refs = {f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
+                for lg in LEDGERS.values() for f in lg.key if len(lg.key) == 1 or f == lg.key[0]}
+        for lg in LEDGERS.values():
+            for out, result, _data in pending:
+                for raw in (s for s in result.sheets if s.ledger == lg.name):
+                    _replace_earlier(con, out, lg, now)
+                    v = validate_sheet(con, raw, lg, refs)
+                    _write_sheet(con, out, raw, lg, v)
+                    issue_frame = finding_rows(raw, lg, v)
+                    issue_rows.extend(issue_frame.to_dict("records"))
+                    _write_quarantine(con, out, raw, lg, v, issue_frame)
+                    counts.extend(_county_counts(con, lg, raw))
+                    out.rows_in += v.rows_in
+                    out.accepted += v.rows_accepted
+                    out.quarantined += v.rows_in - v.rows_accepted
+        for out, _result, _data in pending:
+            con.execute("UPDATE submissions SET rows_total = ?, rows_accepted = ?, "
+                        "rows_quarantined = ? WHERE submission_id = ?",
+                        [out.rows_in, out.accepted, out.quarantined, out.submission_id])
+        issues = pd.DataFrame(issue_rows, columns=ISSUE_COLUMNS)
+        if not issues.empty:
+            sub_of = {o.file: o.submission_id for o in outcomes}
+            frame = issues.assign(submission_id=issues["file"].map(sub_of))
+            frame["row"] = frame["row"].astype("Int64")
+            con.register("v_issues", frame)
+            con.execute("INSERT INTO ingest_issues SELECT submission_id, severity, file, sheet, "
+                        "row, \"column\", value, code, message FROM v_issues")
+            con.unregister("v_issues")
+        con.execute("DROP TABLE IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
+                    "DROP TABLE IF EXISTS t_bad")
+    count_frame = pd.DataFrame(counts, columns=["ledger", "county_code", "rows_in", "accepted",
+                                                "quarantined"])
+    if not count_frame.empty:
+        count_frame = count_frame.groupby(["ledger", "county_code"], as_index=False, sort=False
+                                          ).sum()
+    return IngestReport(outcomes, issues, count_frame)
+
+
+def _replace_earlier(con, out: FileOutcome, lg: Ledger, now: dt.datetime) -> None:
+    """A new file for the same county and period replaces earlier rows of the same ledger."""
+    earlier = con.execute(
+        f'SELECT l._submission_id, count(*) FROM "{lg.name}" l JOIN submissions s '
+        f"ON s.submission_id = l._submission_id WHERE s.county_code = ? AND s.period = ? "
+        f"AND s.submission_id <> ? GROUP BY 1",
+        [out.county_code, out.period, out.submission_id]).fetchall()
+    q_earlier = con.execute(
+        "SELECT DISTINCT q.submission_id FROM quarantine q JOIN submissions s ON "
+        "s.submission_id = q.submission_id WHERE q.ledger = ? AND s.county_code = ? AND "
+        "s.period = ? AND s.submission_id <> ?",
+        [lg.name, out.county_code, out.period, out.submission_id]).fetchall()
+    old_ids = {sid: n for sid, n in earlier}
+    for (sid,) in q_earlier:
+        old_ids.setdefault(sid, 0)
+    for old, n in old_ids.items():
+        con.execute(f'DELETE FROM "{lg.name}" WHERE _submission_id = ?', [old])
+        con.execute("DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?", [old, lg.name])
+        con.execute("INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
+                    [old, out.submission_id, out.county_code, out.period, now, n])
+        left = sum(con.execute(f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?',
+                               [old]).fetchone()[0] for other in LEDGERS)
+        con.execute("UPDATE submissions SET status = ?, replaced_by = ? WHERE submission_id = ?",
+                    ["已被替换" if left == 0 else "部分替换", out.submission_id, old])
+        out.replaced.append(old)
+
+
+def _write_sheet(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Validated) -> None:
+    cols = ", ".join(f'"{f}"' for f in lg.field_names)
+    con.execute(
+        f'INSERT INTO "{lg.name}" ({cols}, _submission_id, _period, _file, _sheet, _source_row, '
+        f"_extra) SELECT {cols}, ?, ?, ?, ?, _row, _extra FROM ({ACCEPTED_SQL})",
+        [out.submission_id, out.period, raw.file, raw.sheet])
+
+
+def _write_quarantine(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Validated,
+                      issues: pd.DataFrame) -> None:
+    if v.quarantined_rows.empty:
+        return
+    bad = set(v.quarantined_rows.tolist())
+    errs = issues[(issues["severity"] == "error") & issues["row"].isin(bad)]
+    reasons = errs.groupby("row")["message"].agg("；".join)
+    codes = errs.groupby("row")["code"].agg(lambda s: ",".join(sorted(set(s))))
+    rows = raw.frame[raw.frame["_row"].isin(bad)]
+    cols = [c for c in rows.columns if c not in ("_row", "_extra")]
+    raw_json = [json.dumps({raw.headers.get(c, c): val for c, val in rec.items() if val is not None},
+                           ensure_ascii=False) for rec in rows[cols].to_dict("records")]
+    frame = pd.DataFrame({
+        "submission_id": out.submission_id, "ledger": lg.name, "file": raw.file,
+        "sheet": raw.sheet, "row_number": rows["_row"].to_numpy(),
+        "reasons": rows["_row"].map(reasons).fillna("").to_numpy(),
+        "codes": rows["_row"].map(codes).fillna("").to_numpy(), "raw": raw_json})
+    con.register("v_quarantine", frame)
+    con.execute("INSERT INTO quarantine SELECT * FROM v_quarantine")
+    con.unregister("v_quarantine")
+
+
+def _county_counts(con, lg: Ledger, raw: RawSheet) -> list[dict]:
+    if "county_code" not in raw.frame.columns:
+        return [{"ledger": lg.name, "county_code": "", **dict(zip(
+            ("rows_in", "accepted"), con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE _row NOT IN (SELECT _row FROM t_bad)) "
+                "FROM t_raw").fetchone())), "quarantined": 0}]
+    rows = con.execute(
+        "SELECT coalesce(county_code, '（空）'), count(*), "
+        "count(*) FILTER (WHERE _row NOT IN (SELECT _row FROM t_bad)) FROM t_raw GROUP BY 1"
+    ).fetchall()
+    return [{"ledger": lg.name, "county_code": c, "rows_in": n, "accepted": a,
+             "quarantined": n - a} for c, n, a in rows]
+
+
+# ---------------------------------------------------------------- the error report
+
+ISSUE_HEADERS = {"severity": "级别", "file": "文件", "sheet": "工作表", "row": "行号",
+                 "column": "列", "value": "值", "code": "规则编码", "message": "说明"}
+
+
+def excel_safe(value: object) -> object:
+    """Neutralise formula injection in exported cells (= + - @ at the start)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
+    """The full error report as .xlsx and .csv (UTF-8 with BOM so Excel reads it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    frame = report.issues.copy()
+    frame["severity"] = frame["severity"].map({"error": "错误", "warning": "警告"})
+    frame = frame.rename(columns=ISSUE_HEADERS)
+    csv_path = out_dir / f"入库问题清单_{stamp}.csv"
+    xlsx_path = out_dir / f"入库问题清单_{stamp}.xlsx"
+    frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    safe = frame.apply(lambda c: c.map(excel_safe)) if not frame.empty else frame
+    with pd.ExcelWriter(xlsx_path, engine="xlsxwriter") as xw:
+        safe.to_excel(xw, sheet_name="问题清单", index=False)
+        sheet = xw.sheets["问题清单"]
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, max(len(safe), 1), len(safe.columns) - 1)
+        for i, width in enumerate((6, 28, 14, 6, 18, 18, 22, 80)[: len(safe.columns)]):
+            sheet.set_column(i, i, width)
+    return [xlsx_path, csv_path]

@@ -1,0 +1,398 @@
+"""Reading submitted files into raw text tables: find each ledger's sheet and header row.
+
+Everything read here is text (or None): typing and validation happen later, in one place
+(`validate.py`). Row numbers are kept as the user sees them in Excel (1-based, header included).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import datetime as dt
+import difflib
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.contracts import LEDGERS, normalise_header
+
+log = logging.getLogger(__name__)
+
+HEADER_SCAN_ROWS = 30
+MIN_HEADER_MATCHES = 3
+IGNORED_SHEETS = {"填表说明", "说明", "选项", "readme", "instructions"}
+SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".csv", ".txt"}
+
+
+@dataclass
+class Issue:
+    """One finding, pointing at a cell as the user sees it. `code` is stable; text comes later."""
+
+    code: str
+    file: str
+    sheet: str = ""
+    row: int | None = None
+    column: str = ""
+    value: object = None
+    severity: str = "error"
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class RawSheet:
+    """A ledger's rows as text. `frame` has one column per contract field found, `_row`, and
+    `_extra` (JSON of unknown columns)."""
+
+    file: str
+    sheet: str
+    ledger: str
+    header_row: int
+    headers: dict[str, str]  # field name → header as written in the file
+    frame: pd.DataFrame
+    missing: list[str]
+    extra_headers: list[str]
+    hidden: bool = False
+
+
+@dataclass
+class ReadResult:
+    path: Path
+    sheets: list[RawSheet]
+    issues: list[Issue]
+
+
+# ---------------------------------------------------------------- cell values → text
+
+def cell_text(v: object) -> str | None:
+    """Excel cell value → the text a clerk meant. Integral floats lose `.0` (codes, counts)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        return s or None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if v != v:
+            return None
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d") if v.time() == dt.time() else v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, dt.time):
+        return v.strftime("%H:%M:%S")
+    if isinstance(v, dt.timedelta):
+        return str(v)
+    return str(v).strip() or None
+
+
+# ---------------------------------------------------------------- header detection
+
+@dataclass
+class HeaderMatch:
+    ledger: str
+    row_index: int  # 0-based index of the (last) header row in the rows list
+    span: int  # 1 or 2 header rows
+    columns: list[str | None]  # per column: field name or None
+    labels: list[str]  # per column: header text as written
+    score: float
+
+
+def _match_row(labels: list[str], index: dict[str, str]) -> list[str | None]:
+    out: list[str | None] = []
+    seen: set[str] = set()
+    for lab in labels:
+        name = index.get(normalise_header(lab)) if lab else None
+        if name in seen:
+            name = None
+        if name:
+            seen.add(name)
+        out.append(name)
+    return out
+
+
+def _two_row_labels(top: list[str], bottom: list[str]) -> list[str]:
+    """Merged group headers: the top label carries right over blanks (merged cells)."""
+    carried: list[str] = []
+    last = ""
+    for t in top:
+        last = t or last
+        carried.append(last)
+    return [b or c for b, c in zip(bottom, carried)]
+
+
+def detect_header(rows: list[list[str | None]]) -> HeaderMatch | None:
+    """Best (ledger, header row) among the first rows; two-row headers are tried too."""
+    best: HeaderMatch | None = None
+    scan = rows[:HEADER_SCAN_ROWS]
+    width = max((len(r) for r in scan), default=0)
+    padded = [[(c or "") for c in r] + [""] * (width - len(r)) for r in scan]
+    for name, lg in LEDGERS.items():
+        index = lg.header_index()
+        required = {f.name for f in lg.fields if f.required}
+        for i, labels in enumerate(padded):
+            candidates = [(labels, 1)]
+            if i > 0:
+                candidates.append((_two_row_labels(padded[i - 1], labels), 2))
+            for labs, span in candidates:
+                cols = _match_row(labs, index)
+                hits = {c for c in cols if c}
+                if len(hits) < min(MIN_HEADER_MATCHES, len(lg.fields)) or \
+                        2 * len(hits & required) < len(required):
+                    continue
+                # favour covering the ledger and its required fields; tie → fewer header rows
+                score = len(hits) / len(lg.fields) + len(hits & required) / max(len(required), 1)
+                score -= 0.001 * span
+                if best is None or score > best.score:
+                    best = HeaderMatch(name, i, span, cols, labs, score)
+    return best
+
+
+def closest_header(missing_header: str, candidates: list[str]) -> str | None:
+    got = difflib.get_close_matches(missing_header, candidates, n=1, cutoff=0.5)
+    return got[0] if got else None
+
+
+def rows_to_sheet(file: str, sheet: str, rows: list[list[str | None]], hidden: bool,
+                  issues: list[Issue]) -> RawSheet | None:
+    """Turn a sheet's text rows into a RawSheet, or record why it holds no ledger."""
+    non_empty = [r for r in rows if any(c for c in r)]
+    if not non_empty:
+        issues.append(Issue("W_EMPTY_SHEET", file, sheet, severity="warning"))
+        return None
+    match = detect_header(rows)
+    if match is None:
+        if sheet.strip().lower() not in IGNORED_SHEETS:
+            issues.append(Issue("W_SHEET_UNRECOGNISED", file, sheet, severity="warning"))
+        return None
+    if hidden:
+        issues.append(Issue("W_HIDDEN_SHEET", file, sheet, severity="warning",
+                            params={"ledger": LEDGERS[match.ledger].title}))
+    width = len(match.columns)
+    body = pd.DataFrame([(r + [None] * (width - len(r)))[:width]
+                         for r in rows[match.row_index + 1:]],
+                        columns=range(width), dtype=object)
+    raw = _frame_to_sheet(file, sheet, match, body, issues)
+    raw.hidden = hidden
+    return raw
+
+
+# ---------------------------------------------------------------- xlsx
+
+_CELL_F_RE = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?>\s*<f[ >/]')
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def formula_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
+    """Sheet name → {(excel_row, col_index)} of cells holding formulas (values are cached)."""
+    out: dict[str, set[tuple[int, int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+            rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            targets = dict(re.findall(r'Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
+            targets.update({k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"',
+                                                        rels)})
+            for name, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
+                target = targets.get(rid, "")
+                member = target.lstrip("/") if target.startswith("/") else "xl/" + target
+                if member not in zf.namelist():
+                    continue
+                xml = zf.read(member)
+                if b"<f" not in xml:
+                    continue
+                cells = {(int(r), _col_index(c)) for c, r in _CELL_F_RE.findall(xml)}
+                if cells:
+                    import html
+
+                    out[html.unescape(name)] = cells
+    except (KeyError, zipfile.BadZipFile):
+        pass
+    return out
+
+
+def read_xlsx(path: Path, display: str) -> ReadResult:
+    from python_calamine import CalamineWorkbook
+
+    issues: list[Issue] = []
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for non-workbooks
+        issues.append(Issue("E_NOT_WORKBOOK", display, params={"detail": str(exc)[:200]}))
+        return ReadResult(path, [], issues)
+    formulas = formula_cells(path)
+    sheets: list[RawSheet] = []
+    for meta in wb.sheets_metadata:
+        name = meta.name
+        hidden = str(meta.visible).lower().endswith(("hidden", "veryhidden"))
+        try:
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:
+            issues.append(Issue("E_SHEET_UNREADABLE", display, name,
+                                params={"detail": str(exc)[:200]}))
+            continue
+        text_rows = [[cell_text(v) for v in r] for r in rows]
+        raw = rows_to_sheet(display, name, text_rows, hidden, issues)
+        if raw is None:
+            continue
+        if name in formulas:
+            _note_formulas(raw, formulas[name], issues)
+        sheets.append(raw)
+    return ReadResult(path, sheets, issues)
+
+
+def _note_formulas(raw: RawSheet, cells: set[tuple[int, int]], issues: list[Issue]) -> None:
+    rows_present = set(raw.frame["_row"].tolist())
+    for r, _c in sorted(cells):
+        if r in rows_present:
+            issues.append(Issue("W_FORMULA_CELL", raw.file, raw.sheet, row=r,
+                                column=_excel_col(_c), severity="warning"))
+
+
+def _excel_col(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        s = chr(65 + rem) + s
+    return s + "列"
+
+
+# ---------------------------------------------------------------- csv
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK/GB2312)."""
+    for enc in ENCODINGS:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    return data.decode("gb18030", errors="replace"), "gb18030?"
+
+
+def read_csv(path: Path, display: str) -> ReadResult:
+    issues: list[Issue] = []
+    data = path.read_bytes()
+    if b"\x00" in data[:4096] or data[:2] == b"PK":
+        issues.append(Issue("E_NOT_WORKBOOK", display, params={"detail": "binary"}))
+        return ReadResult(path, [], issues)
+    text, enc = decode_bytes(data)
+    if enc.endswith("?"):
+        issues.append(Issue("W_ENCODING", display, severity="warning"))
+    head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(head_lines[:5]), delimiters=",\t;|")
+        sep = dialect.delimiter
+    except csv.Error:
+        sep = ","
+    head = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
+    head_rows = [[cell_text(c) for c in r] for r in head]
+    match = detect_header(head_rows)
+    if match is None:
+        if any(any(c for c in r) for r in head_rows):
+            issues.append(Issue("W_SHEET_UNRECOGNISED", display, "CSV", severity="warning"))
+        else:
+            issues.append(Issue("W_EMPTY_SHEET", display, "CSV", severity="warning"))
+        return ReadResult(path, [], issues)
+    # Fast path: pandas reads the body as text; header rows come from our own detection.
+    body = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
+                       skiprows=match.row_index + 1, keep_default_na=False, na_values=[],
+                       skip_blank_lines=False, names=range(len(match.columns)),
+                       engine="c", on_bad_lines="warn", index_col=False)
+    body = body.where(body != "", None)
+    for c in body.columns:
+        if body[c].notna().any():
+            body[c] = body[c].str.strip()
+    raw = _frame_to_sheet(display, "CSV", match, body, issues)
+    return ReadResult(path, [raw], issues)
+
+
+def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFrame,
+                    issues: list[Issue]) -> RawSheet:
+    """Body rows (columns numbered as in the file) → RawSheet; blank rows are dropped."""
+    lg = LEDGERS[match.ledger]
+    header_row = match.row_index + 1
+    if match.span == 2:
+        issues.append(Issue("W_TWO_ROW_HEADER", file, sheet, row=header_row, severity="warning"))
+    found = {c: i for i, c in enumerate(match.columns) if c}
+    extra = [(i, lab) for i, (c, lab) in enumerate(zip(match.columns, match.labels))
+             if not c and lab]
+    missing = [f.name for f in lg.fields if f.name not in found]
+    extra_labels = [lab for _, lab in extra]
+    for _, lab in extra:
+        issues.append(Issue("W_EXTRA_COLUMN", file, sheet, row=header_row, column=lab,
+                            severity="warning"))
+    for name in missing:
+        f = lg.field(name)
+        hint = closest_header(f.header, extra_labels)
+        issues.append(Issue("E_MISSING_COLUMN" if f.required else "W_MISSING_COLUMN", file,
+                            sheet, row=header_row, column=f.header,
+                            severity="error" if f.required else "warning",
+                            params={"hint": hint or ""}))
+    rows = pd.Series(range(header_row + 1, header_row + 1 + len(body)), index=body.index)
+    keep = body.notna().any(axis=1)
+    body = body[keep]
+    out = pd.DataFrame({"_row": rows[keep].astype("int64").to_numpy()})
+    for name, i in found.items():
+        out[name] = body[i].to_numpy(dtype=object) if i in body.columns else None
+    if extra:
+        ex = body[[i for i, _ in extra]]
+        ex.columns = extra_labels
+        out["_extra"] = [json.dumps({k: v for k, v in rec.items() if v is not None},
+                                    ensure_ascii=False) for rec in ex.to_dict("records")]
+    else:
+        out["_extra"] = None
+    headers = {name: match.labels[i] for name, i in found.items()}
+    return RawSheet(file, sheet, lg.name, header_row, headers, out, missing, extra_labels)
+
+
+# ---------------------------------------------------------------- dispatch
+
+def list_inputs(paths: list[str | Path]) -> tuple[list[Path], list[Issue]]:
+    """Files named, or found in folders (recursively), skipping Office lock files."""
+    files: list[Path] = []
+    issues: list[Issue] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith(("~$", ".")) \
+                        and f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(f)
+        elif p.is_file():
+            files.append(p)
+        else:
+            issues.append(Issue("E_FILE_NOT_FOUND", str(p)))
+    return files, issues
+
+
+def read_file(path: Path, display: str | None = None) -> ReadResult:
+    display = display or path.name
+    suffix = path.suffix.lower()
+    head = path.read_bytes()[:8]
+    if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK"):
+        if not head.startswith(b"PK"):
+            return ReadResult(path, [], [Issue("E_NOT_WORKBOOK", display,
+                                               params={"detail": "not a zip"})])
+        return read_xlsx(path, display)
+    if suffix in (".csv", ".txt"):
+        return read_csv(path, display)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return ReadResult(path, [], [Issue("E_XLS_UNSUPPORTED", display)])
+    return ReadResult(path, [], [Issue("E_NOT_WORKBOOK", display, params={"detail": suffix})])

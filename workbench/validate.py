@@ -1,0 +1,204 @@
+"""Typing and validating raw ledger rows, lazily, in DuckDB.
+
+Every check is a SQL predicate generated from the contract, so one scan types a million rows and
+every failure becomes a row (row, field, code) — nothing stops at the first error.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from workbench.contracts import Ledger
+from workbench.readers import RawSheet
+
+log = logging.getLogger(__name__)
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d",
+                "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                "%Y年%m月%d号")
+MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y年%m月", "%Y%m")
+TRUE_WORDS = ("是", "y", "yes", "1", "true", "t", "√", "有")
+FALSE_WORDS = ("否", "n", "no", "0", "false", "f", "×", "无")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _serial_date(v: str) -> str:
+    return (f"CASE WHEN regexp_full_match({v}, '[1-9][0-9]{{4}}(\\.[0-9]+)?') "
+            f"THEN DATE '1899-12-30' + CAST(floor(CAST({v} AS DOUBLE)) AS INTEGER) END")
+
+
+def typed_expr(ftype: str, v: str, enum: tuple[str, ...] = ()) -> str:
+    """SQL giving the typed value, NULL when the text does not parse."""
+    if ftype == "code6":
+        return f"CASE WHEN regexp_full_match({v}, '[0-9]{{6}}') THEN {v} END"
+    if ftype == "int":
+        d = f"TRY_CAST(replace({v}, ',', '') AS DOUBLE)"
+        return f"CASE WHEN {d} = floor({d}) AND {d} >= 0 THEN CAST({d} AS BIGINT) END"
+    if ftype == "yuan":
+        d = f"TRY_CAST(regexp_replace({v}, '[,，\\s元¥￥]', '', 'g') AS DOUBLE)"
+        return f"CASE WHEN {d} >= 0 AND isfinite({d}) THEN round({d}, 2) END"
+    if ftype == "date":
+        return (f"COALESCE(CAST(try_strptime({v}, {_list(DATE_FORMATS)}) AS DATE), "
+                f"{_serial_date(v)})")
+    if ftype == "month":
+        dated = f"COALESCE(CAST(try_strptime({v}, {_list(DATE_FORMATS)}) AS DATE), {_serial_date(v)})"
+        return (f"COALESCE(strftime(try_strptime({v}, {_list(MONTH_FORMATS)}), '%Y-%m'), "
+                f"strftime({dated}, '%Y-%m'))")
+    if ftype == "bool":
+        low = f"lower({v})"
+        return (f"CASE WHEN {low} IN ({', '.join(map(_lit, TRUE_WORDS))}) THEN true "
+                f"WHEN {low} IN ({', '.join(map(_lit, FALSE_WORDS))}) THEN false END")
+    if ftype == "enum":
+        vv = f"replace(replace({v}, ' ', ''), '\u3000', '')"
+        return f"CASE WHEN {vv} IN ({', '.join(map(_lit, enum))}) THEN {vv} END"
+    if ftype == "id_card":
+        up = f"upper({v})"
+        digits = " + ".join(f"CAST(substr({up}, {i + 1}, 1) AS INTEGER) * {w}"
+                            for i, w in enumerate(ID_WEIGHTS))
+        return (f"CASE WHEN regexp_full_match({up}, '[0-9]{{17}}[0-9X]') AND "
+                f"substr('{ID_CHECK}', (({digits}) % 11) + 1, 1) = substr({up}, 18, 1) "
+                f"THEN {up} END")
+    return v
+
+
+def type_error_code(ftype: str, v: str, typed: str) -> str:
+    """SQL CASE naming why a present value failed to type (NULL when it typed fine)."""
+    if ftype == "int":
+        d = f"TRY_CAST(replace({v}, ',', '') AS DOUBLE)"
+        return (f"CASE WHEN {typed} IS NOT NULL THEN NULL WHEN {d} IS NULL THEN 'E_NOT_NUMBER' "
+                f"WHEN {d} < 0 THEN 'E_NEGATIVE' ELSE 'E_NOT_INTEGER' END")
+    if ftype == "yuan":
+        d = f"TRY_CAST(regexp_replace({v}, '[,，\\s元¥￥]', '', 'g') AS DOUBLE)"
+        return (f"CASE WHEN {typed} IS NOT NULL THEN NULL WHEN {d} IS NULL OR NOT isfinite({d}) "
+                f"THEN 'E_NOT_NUMBER' ELSE 'E_NEGATIVE_MONEY' END")
+    if ftype == "id_card":
+        return (f"CASE WHEN {typed} IS NOT NULL THEN NULL "
+                f"WHEN regexp_full_match(upper({v}), '[0-9]{{17}}[0-9X]') THEN 'E_ID_CHECKSUM' "
+                f"ELSE 'E_ID_FORMAT' END")
+    code = {"code6": "E_CODE6", "date": "E_DATE", "month": "E_MONTH", "bool": "E_BOOL",
+            "enum": "E_ENUM"}.get(ftype)
+    return f"CASE WHEN {typed} IS NULL THEN {_lit(code)} END" if code else "NULL"
+
+
+@dataclass
+class Validated:
+    """Outcome for one sheet: counts and every finding as a row; accepted rows stay in the
+    connection's temp tables (`ACCEPTED_SQL`) so large sheets are never copied out."""
+
+    findings: pd.DataFrame  # _row, field, code, other, severity
+    rows_in: int
+    rows_accepted: int
+    quarantined_rows: pd.Series  # Excel row numbers quarantined
+
+
+def validate_sheet(con: duckdb.DuckDBPyConnection, raw: RawSheet, lg: Ledger,
+                   reference_sql: dict[str, str]) -> Validated:
+    """Type and check one sheet. `reference_sql` maps a reference code's target
+    (`ledger.field`) to a SQL relation listing the keys that exist."""
+    present = [f for f in lg.fields if f.name in raw.frame.columns]
+    frame = raw.frame[["_row", "_extra", *[f.name for f in present]]].copy()
+    for f in present:
+        frame[f.name] = frame[f.name].astype(object).where(frame[f.name].notna(), None)
+    con.register("v_raw_in", frame)
+    try:
+        cols = ", ".join(f"CAST({_q(f.name)} AS VARCHAR) AS {_q(f.name)}" for f in present)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw AS SELECT _row, "
+                    f"CAST(_extra AS VARCHAR) AS _extra{', ' if cols else ''}{cols} FROM v_raw_in")
+    finally:
+        con.unregister("v_raw_in")
+    typed_cols = []
+    for f in lg.fields:
+        if f.name in frame.columns:
+            typed_cols.append(f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}")
+        else:
+            typed_cols.append(f"NULL AS {_q(f.name)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _row, _extra, "
+                f"{', '.join(typed_cols)} "
+                f"FROM t_raw")
+
+    checks: list[str] = []
+    for f in present:
+        v = f"r.{_q(f.name)}"
+        typed = f"t.{_q(f.name)}"
+        if f.required:
+            checks.append(f"SELECT r._row, {_lit(f.name)} AS field, 'E_REQUIRED' AS code, "
+                          f"NULL AS other FROM t_raw r WHERE {v} IS NULL")
+        if f.type != "text":
+            code = type_error_code(f.type, v, typed)
+            checks.append(f"SELECT r._row, {_lit(f.name)}, {code}, NULL FROM t_raw r "
+                          f"JOIN t_typed t USING (_row) WHERE {v} IS NOT NULL AND {typed} IS NULL")
+        if f.type == "date":
+            checks.append(f"SELECT _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed "
+                          f"WHERE year({_q(f.name)}) < {MIN_YEAR} OR year({_q(f.name)}) > "
+                          f"{MAX_YEAR}")
+    for f in lg.fields:
+        if f.required and f.name not in frame.columns:
+            checks.append(f"SELECT _row, {_lit(f.name)}, 'E_MISSING_COLUMN', NULL FROM t_raw")
+    for c in lg.compares:
+        if c.left in frame.columns and c.right in frame.columns:
+            op = {"<=": ">", ">=": "<"}[c.op]  # violation
+            checks.append(f"SELECT _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
+                          f"FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}")
+    for rw in lg.required_when:
+        if rw.when_field in frame.columns:
+            checks.append(f"SELECT _row, {_lit(rw.field)}, {_lit(rw.code)}, {_lit(rw.when_field)} "
+                          f"FROM t_typed WHERE {_q(rw.when_field)} IN "
+                          f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL")
+    for ref in lg.references:
+        rel = reference_sql.get(f"{ref.target}.{ref.target_field}")
+        if ref.field in frame.columns and rel:
+            checks.append(f"SELECT _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL FROM t_typed t "
+                          f"WHERE t.{_q(ref.field)} IS NOT NULL AND t.{_q(ref.field)} NOT IN "
+                          f"(SELECT k FROM ({rel}) WHERE k IS NOT NULL)")
+    if all(k in frame.columns for k in lg.key):
+        key = ", ".join(_q(k) for k in lg.key)
+        nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in lg.key)
+        checks.append(
+            f"SELECT _row, {_lit(lg.key[0])}, 'E_DUPLICATE_KEY', CAST(first_row AS VARCHAR) FROM "
+            f"(SELECT _row, min(_row) OVER (PARTITION BY {key}) AS first_row FROM t_typed "
+            f"WHERE {nonnull}) WHERE _row <> first_row")
+    if checks:
+        sql = " UNION ALL ".join(f"(SELECT * FROM ({c}) AS c(_row, field, code, other))"
+                                 for c in checks)
+        findings = con.execute(
+            f"SELECT _row, field, code, other FROM ({sql}) WHERE code IS NOT NULL "
+            f"ORDER BY _row, field").df()
+    else:
+        findings = pd.DataFrame(columns=["_row", "field", "code", "other"])
+    findings["severity"] = findings["code"].map(lambda c: "warning" if c.startswith("W_")
+                                                else "error")
+    # a compare's severity comes from the contract, whatever its code prefix
+    sev = {c.code: c.severity for c in lg.compares}
+    findings.loc[findings["code"].isin(sev), "severity"] = findings["code"].map(sev)
+    bad = findings.loc[findings["severity"] == "error", "_row"].drop_duplicates()
+    con.register("v_bad", pd.DataFrame({"_row": bad.astype("int64")}))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _row FROM v_bad")
+    finally:
+        con.unregister("v_bad")
+    return Validated(findings, len(frame), len(frame) - len(bad), bad)
+
+
+ACCEPTED_SQL = "SELECT * FROM t_typed WHERE _row NOT IN (SELECT _row FROM t_bad)"
+
+
+def accepted_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The typed rows of the sheet last validated on `con` that passed every check."""
+    return con.execute(ACCEPTED_SQL + " ORDER BY _row").df()
