@@ -1,0 +1,227 @@
+"""The bad-input corpus: small real files, each with the findings it must produce.
+
+Each case writes its file(s) into a folder and names the (file, sheet, row, column, code) tuples
+the ingest must report — row as Excel shows it, column as the header written in the file.
+Expectations are worked out by hand from the rows written here, not from the code's output.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+
+CITY_FILE = "990000_演示市_名录_2025.xlsx"
+CASE_HEADERS = ["案件编号", "区划代码", "线索来源", "发现日期", "立案日期", "违规主体类型", "机构编码",
+                "当事人身份证号", "违规类型", "涉案金额(元)", "应追回金额(元)", "已追回金额(元)",
+                "处理结果", "是否移送公安", "案件状态", "结案日期"]
+# A valid case row in CASE_HEADERS order; ID 11010519491231002X has a correct GB 11643 checksum.
+GOOD_CASE = ["C001", "990101", "智能监控", "2025-03-01", "2025-03-05", "定点医疗机构", "H001",
+             "11010519491231002X", "串换药品耗材诊疗项目", "12000", "10000", "8000", "拒付追回", "否",
+             "已结案", "2025-04-01"]
+
+
+def write_city(folder: Path) -> Path:
+    """Counties 990101/990102 and institutions H001/H002: the references every case needs."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "区县名录"
+    ws.append(["区划代码", "区县名称", "所属地市", "年度", "参保人数"])
+    ws.append(["990101", "东湖区", "演示市", 2025, 300000])
+    ws.append(["990102", "青山县", "演示市", 2025, 200000])
+    ws2 = wb.create_sheet("定点医药机构名录")
+    ws2.append(["机构编码", "机构名称", "区划代码", "机构类型", "信用等级", "是否重点监控"])
+    ws2.append(["H001", "演示第一医院", "990101", "公立医疗机构", "A", "是"])
+    ws2.append(["H002", "演示大药房", "990102", "定点零售药店", None, "否"])
+    path = folder / CITY_FILE
+    wb.save(path)
+    return path
+
+
+def case_row(**changes: object) -> list[object]:
+    row = list(GOOD_CASE)
+    for header, value in changes.items():
+        row[CASE_HEADERS.index(header)] = value
+    return row
+
+
+def write_cases(path: Path, rows: list[list[object]], headers: list[str] | None = None,
+                title: str | None = None, sheet: str = "案件台账") -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    if title:
+        ws.append([title])
+    ws.append(headers or CASE_HEADERS)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+@dataclass
+class Case:
+    name: str
+    build: Callable[[Path], None]
+    expect: set[tuple[str, str, int | None, str, str]] = field(default_factory=set)
+    rows_in: int = 0
+    accepted: int = 0
+
+
+F = "990101_东湖区_2025-09.xlsx"
+
+
+def _money_text(d: Path) -> None:
+    write_cases(d / F, [case_row(**{"应追回金额(元)": "约5万"})])
+
+
+def _negative(d: Path) -> None:
+    write_cases(d / F, [case_row(**{"涉案金额(元)": "-100"})])
+
+
+def _recovered_gt_due(d: Path) -> None:
+    write_cases(d / F, [case_row(), case_row(案件编号="C002", **{"已追回金额(元)": "10,000.01"})])
+
+
+def _closed_before_filed(d: Path) -> None:
+    write_cases(d / F, [case_row(结案日期="2025-03-04")])
+
+
+def _duplicate(d: Path) -> None:
+    write_cases(d / F, [case_row(), case_row(), case_row(案件编号="C002")])
+
+
+def _unknown_county(d: Path) -> None:
+    write_cases(d / F, [case_row(区划代码="990199")])
+
+
+def _bad_id(d: Path) -> None:
+    write_cases(d / F, [case_row(当事人身份证号="110105194912310021"),
+                        case_row(案件编号="C002", 当事人身份证号="12345")])
+
+
+def _dates(d: Path) -> None:
+    import datetime as dt
+
+    rows = [case_row(案件编号="C1", 发现日期="2025/3/1", 立案日期="2025年3月5日"),
+            case_row(案件编号="C2", 发现日期="20250301", 立案日期=dt.datetime(2025, 3, 5)),
+            case_row(案件编号="C3", 发现日期=45717, 立案日期="2025-03-05"),  # serial 45717 = 2025-03-01
+            case_row(案件编号="C4", 发现日期="2025.03.01"),
+            case_row(案件编号="C5", 发现日期="三月一日")]
+    write_cases(d / F, rows)
+
+
+def _missing_column(d: Path) -> None:
+    headers = [h for h in CASE_HEADERS if h != "案件状态"]
+    row = [v for h, v in zip(CASE_HEADERS, GOOD_CASE) if h != "案件状态"]
+    write_cases(d / F, [row, row[:1] + ["990102"] + row[2:]], headers=headers)
+
+
+def _renamed_column(d: Path) -> None:
+    headers = ["追回金额" if h == "已追回金额(元)" else h for h in CASE_HEADERS]
+    write_cases(d / F, [case_row()], headers=headers)
+
+
+def _title_and_fullwidth(d: Path) -> None:
+    headers = [h.replace("(", "（").replace(")", "）") for h in CASE_HEADERS]
+    headers[0] = " 案件 编号 "
+    write_cases(d / F, [case_row()], headers=headers, title="东湖区医保局 案件台账（2025年9月）")
+
+
+def _two_row_header(d: Path) -> None:
+    """Most headers merged over two rows; 金额（元） is a group over three money columns."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "案件台账"
+    top = list(CASE_HEADERS)
+    bottom: list[object] = [None] * len(CASE_HEADERS)
+    money = [CASE_HEADERS.index(h) for h in ("涉案金额(元)", "应追回金额(元)", "已追回金额(元)")]
+    for i, label in zip(money, ("涉案金额", "应追回金额", "已追回金额")):
+        top[i] = "金额（元）" if i == money[0] else None
+        bottom[i] = label
+    ws.append(top)
+    ws.append(bottom)
+    for i, _h in enumerate(CASE_HEADERS):
+        col = openpyxl.utils.get_column_letter(i + 1)
+        if i not in money:
+            ws.merge_cells(f"{col}1:{col}2")
+    ws.merge_cells(f"{openpyxl.utils.get_column_letter(money[0] + 1)}1:"
+                   f"{openpyxl.utils.get_column_letter(money[-1] + 1)}1")
+    ws.append(case_row())
+    wb.save(d / F)
+
+
+def _empty_and_hidden(d: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "空表"
+    hid = wb.create_sheet("案件台账")
+    hid.append(CASE_HEADERS)
+    hid.append(case_row())
+    hid.sheet_state = "hidden"
+    wb.save(d / F)
+
+
+def _formula(d: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "案件台账"
+    ws.append(CASE_HEADERS)
+    ws.append(case_row(**{"涉案金额(元)": "=10000+2000"}))
+    wb.save(d / F)
+
+
+def _not_workbook(d: Path) -> None:
+    (d / "990101_东湖区_2025-09.xlsx").write_bytes(b"this is not a workbook at all\n" * 10)
+
+
+def _gbk_csv(d: Path) -> None:
+    lines = [",".join(CASE_HEADERS), ",".join(str(v) for v in case_row()),
+             ",".join(str(v) for v in case_row(案件编号="C002", 违规类型="乱收费"))]
+    (d / "990101_东湖区_2025-09.csv").write_bytes("\r\n".join(lines).encode("gbk"))
+
+
+def _bom_csv(d: Path) -> None:
+    lines = [",".join(CASE_HEADERS), ",".join(str(v) for v in case_row())]
+    (d / "990101_东湖区_2025-09.csv").write_bytes("\n".join(lines).encode("utf-8-sig"))
+
+
+def _required_when(d: Path) -> None:
+    write_cases(d / F, [case_row(结案日期=None), case_row(案件编号="C002", 机构编码=None)])
+
+
+def _unknown_institution(d: Path) -> None:
+    write_cases(d / F, [case_row(机构编码="H999")])
+
+
+S = "案件台账"
+CASES: list[Case] = [
+    Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
+    Case("negative_money", _negative, {(F, S, 2, "涉案金额(元)", "E_NEGATIVE_MONEY")}, 1, 0),
+    Case("recovered_gt_due", _recovered_gt_due,
+         {(F, S, 3, "已追回金额(元)", "E_RECOVERED_GT_DUE")}, 2, 1),
+    Case("closed_before_filed", _closed_before_filed,
+         {(F, S, 2, "结案日期", "E_CLOSED_BEFORE_FILED")}, 1, 0),
+    Case("duplicate_ids", _duplicate, {(F, S, 3, "案件编号", "E_DUPLICATE_KEY")}, 3, 2),
+    Case("unknown_county", _unknown_county, {(F, S, 2, "区划代码", "E_UNKNOWN_COUNTY")}, 1, 0),
+    Case("unknown_institution", _unknown_institution,
+         {(F, S, 2, "机构编码", "E_UNKNOWN_INSTITUTION")}, 1, 0),
+    Case("id_checksum", _bad_id, {(F, S, 2, "当事人身份证号", "E_ID_CHECKSUM"),
+                                  (F, S, 3, "当事人身份证号", "E_ID_FORMAT")}, 2, 0),
+    Case("dates_every_form", _dates, {(F, S, 6, "发现日期", "E_DATE")}, 5, 4),
+    Case("missing_required_column", _missing_column,
+         {(F, S, 1, "案件状态", "E_MISSING_COLUMN")}, 2, 0),
+    Case("renamed_column", _renamed_column, {(F, S, 1, "已追回金额(元)", "W_MISSING_COLUMN"),
+                                             (F, S, 1, "追回金额", "W_EXTRA_COLUMN")}, 1, 1),
+    Case("title_row_fullwidth", _title_and_fullwidth, set(), 1, 1),
+    Case("two_row_header", _two_row_header, {(F, S, 2, "", "W_TWO_ROW_HEADER")}, 1, 1),
+    Case("empty_and_hidden", _empty_and_hidden, {(F, "空表", None, "", "W_EMPTY_SHEET"),
+                                                 (F, S, None, "", "W_HIDDEN_SHEET")}, 1, 1),
+    Case("formula_cell", _formula, {(F, S, 2, "J列", "W_FORMULA_CELL")}, 1, None),
+    Case("not_a_workbook", _not_workbook, {(F, "", None, "", "E_NOT_WORKBOOK")}, 0, 0),
+    Case("gbk_csv", _gbk_csv, {("990101_东湖区_2025-09.csv", "CSV", 3, "违规类型", "E_ENUM")}, 2, 1),
+    Case("utf8_bom_csv", _bom_csv, set(), 1, 1),
+    Case("required_when", _required_when, {(F, S, 2, "结案日期", "E_CLOSED_DATE_MISSING"),
+                                           (F, S, 3, "机构编码", "E_INSTITUTION_MISSING")}, 2, 0),
+]

@@ -1,0 +1,225 @@
+"""Ingest: the bad-input corpus, nothing lost, idempotence, replacement, atomicity."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.ingest_corpus import CASE_HEADERS, CASES, F, case_row, write_cases, write_city
+from workbench.contracts import LEDGERS
+from workbench.ingest import ingest_paths
+from workbench.warehouse import Warehouse
+
+ID_RE = re.compile(r"[1-9]\d{16}[\dXx]")
+
+
+@pytest.fixture()
+def wh_path(tmp_path: Path) -> Path:
+    """A warehouse that already holds the city's counties and institutions."""
+    city = tmp_path / "city"
+    city.mkdir()
+    write_city(city)
+    path = tmp_path / "wh.duckdb"
+    report = ingest_paths([city], path)
+    assert report.ok, report.errors
+    return path
+
+
+def _tuples(report) -> set[tuple]:
+    rows = report.issues
+    return {(r.file, r.sheet, None if pd.isna(r.row) else int(r.row), r.column, r.code)
+            for r in rows.itertuples(index=False)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_corpus(case, wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    case.build(folder)
+    report = ingest_paths([folder], wh_path, report_dir=tmp_path / "reports")
+    got = _tuples(report)
+    assert case.expect <= got, f"missing findings: {case.expect - got}; got {got}"
+    # nothing lost: rows in = accepted + quarantined, and both are really in the warehouse
+    rows_in = sum(report.rows_in.values())
+    assert rows_in == case.rows_in
+    if case.accepted is not None:
+        assert sum(report.accepted.values()) == case.accepted
+    with Warehouse(wh_path, read_only=True) as wh:
+        stored = wh.con.execute("SELECT count(*) FROM cases").fetchone()[0]
+        quarantined = wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    assert stored + quarantined == rows_in
+    # every error message is Chinese and names the file; no unmasked ID number anywhere
+    for msg in report.issues["message"]:
+        assert re.search(r"[\u4e00-\u9fff]", msg) and "文件「" in msg
+        assert not ID_RE.search(msg)
+    xlsx, csv = report.report_paths
+    text = csv.read_text(encoding="utf-8-sig")
+    assert not ID_RE.search(text)
+    if case.expect:
+        exported = pd.read_excel(xlsx, engine="calamine")
+        assert {"文件", "工作表", "行号", "列", "值", "规则编码", "说明"} <= set(exported.columns)
+        assert set(exported["规则编码"]) >= {e[4] for e in case.expect}
+
+
+def test_every_error_code_has_a_message() -> None:
+    from workbench.messages import catalogue
+
+    codes = set()
+    for lg in LEDGERS.values():
+        codes |= {c.code for c in lg.compares} | {r.code for r in lg.required_when}
+        codes |= {r.code for r in lg.references}
+    codes |= {"E_REQUIRED", "E_CODE6", "E_NOT_NUMBER", "E_NOT_INTEGER", "E_NEGATIVE",
+              "E_NEGATIVE_MONEY", "E_DATE", "E_MONTH", "E_BOOL", "E_ENUM", "E_ID_FORMAT",
+              "E_ID_CHECKSUM", "E_DUPLICATE_KEY", "E_MISSING_COLUMN", "E_NOT_WORKBOOK"}
+    missing = {c for c in codes if f"ingest.code.{c}" not in catalogue()}
+    assert not missing
+
+
+def test_dates_in_every_form_become_the_same_day(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    next(c for c in CASES if c.name == "dates_every_form").build(folder)
+    ingest_paths([folder], wh_path)
+    with Warehouse(wh_path, read_only=True) as wh:
+        cases = wh.read_ledger("cases").set_index("case_id")
+    assert set(cases.index) == {"C1", "C2", "C3", "C4"}
+    assert (cases["found_date"] == pd.Timestamp("2025-03-01")).all()
+    assert (cases["filed_date"] == pd.Timestamp("2025-03-05")).all()
+
+
+def test_money_with_separators_and_bools(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(**{"涉案金额(元)": "1,234,567.891", "是否移送公安": "是"}),
+                             case_row(案件编号="C2", 是否移送公安="N")])
+    report = ingest_paths([folder], wh_path)
+    assert report.ok
+    with Warehouse(wh_path, read_only=True) as wh:
+        cases = wh.read_ledger("cases").set_index("case_id")
+    assert cases.at["C001", "amount_involved"] == pytest.approx(1234567.89)
+    assert bool(cases.at["C001", "referred_police"]) is True
+    assert bool(cases.at["C2", "referred_police"]) is False
+
+
+def test_same_bytes_twice_changes_nothing(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(), case_row(案件编号="C2", **{"应追回金额(元)": "x"})])
+    ingest_paths([folder], wh_path)
+
+    def snapshot() -> tuple:
+        with Warehouse(wh_path, read_only=True) as wh:
+            return tuple(wh.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                         for t in ["submissions", "quarantine", "ingest_issues", *LEDGERS])
+
+    before = snapshot()
+    report = ingest_paths([folder], wh_path)
+    assert [f.status for f in report.files] == ["duplicate"]
+    assert snapshot() == before
+
+
+def test_corrected_resubmission_replaces_and_is_recorded(wh_path: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    write_cases(first / F, [case_row(), case_row(案件编号="C2"),
+                            case_row(案件编号="C3", **{"已追回金额(元)": "99999"})])
+    r1 = ingest_paths([first], wh_path)
+    assert sum(r1.accepted.values()) == 2 and sum(r1.quarantined.values()) == 1
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    # the correction drops C2, fixes C3 and changes C001's recovered amount
+    write_cases(fixed / "990101_东湖区_2025-09_更正.xlsx",
+                [case_row(**{"已追回金额(元)": "9000"}), case_row(案件编号="C3")])
+    r2 = ingest_paths([fixed], wh_path)
+    assert r2.files[0].replaced == [r1.files[0].submission_id]
+    with Warehouse(wh_path, read_only=True) as wh:
+        cases = wh.read_ledger("cases").set_index("case_id")
+        assert sorted(cases.index) == ["C001", "C3"]
+        assert cases.at["C001", "amount_recovered"] == 9000
+        assert wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+        rep = wh.con.execute("SELECT old_submission_id, new_submission_id, rows_removed "
+                             "FROM replacements").fetchall()
+        assert rep == [(r1.files[0].submission_id, r2.files[0].submission_id, 2)]
+        status = wh.con.execute("SELECT status FROM submissions WHERE submission_id = ?",
+                                [r1.files[0].submission_id]).fetchone()[0]
+        assert status == "已被替换"
+
+
+def test_later_period_updates_a_case(wh_path: Path, tmp_path: Path) -> None:
+    """A case first reported open in March and closed in the September file: September wins."""
+    a = tmp_path / "a"
+    a.mkdir()
+    write_cases(a / "990101_东湖区_2025-03.xlsx", [case_row(案件状态="调查中", 结案日期=None)])
+    b = tmp_path / "b"
+    b.mkdir()
+    write_cases(b / F, [case_row()])
+    ingest_paths([b], wh_path)
+    ingest_paths([a], wh_path)  # arrives late: must not override the newer period
+    with Warehouse(wh_path, read_only=True) as wh:
+        cur = wh.read_ledger("cases")
+        every = wh.read_ledger("cases", current=False)
+    assert len(every) == 2 and len(cur) == 1
+    assert cur.iloc[0]["status"] == "已结案"
+
+
+def test_failure_midway_leaves_warehouse_unchanged(wh_path: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row()])
+    import workbench.ingest as ing
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ing, "_write_quarantine", boom)
+    write_cases(folder / "990102_青山县_2025-09.xlsx",
+                [case_row(案件编号="X", 区划代码="990102", 机构编码="H002",
+                          **{"应追回金额(元)": "y"})])
+    with Warehouse(wh_path, read_only=True) as wh:
+        before = wh.con.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    with pytest.raises(RuntimeError):
+        ingest_paths([folder], wh_path)
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert wh.con.execute("SELECT count(*) FROM submissions").fetchone()[0] == before
+        assert wh.con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+
+
+def test_original_bytes_are_archived(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = write_cases(folder / F, [case_row()])
+    report = ingest_paths([folder], wh_path)
+    con = duckdb.connect(str(wh_path), read_only=True)
+    blob, county, period = con.execute(
+        "SELECT content, county_code, period FROM submissions WHERE submission_id = ?",
+        [report.files[0].submission_id]).fetchone()
+    con.close()
+    assert bytes(blob) == path.read_bytes()
+    assert (county, period) == ("990101", "2025-09")
+
+
+def test_unknown_extra_columns_are_kept(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row() + ["某备注"]], headers=[*CASE_HEADERS, "经办人备注"])
+    report = ingest_paths([folder], wh_path)
+    assert ("W_EXTRA_COLUMN" in set(report.issues["code"]))
+    with Warehouse(wh_path, read_only=True) as wh:
+        extra = wh.con.execute("SELECT _extra FROM cases").fetchone()[0]
+    assert "经办人备注" in extra and "某备注" in extra
+
+
+def test_folder_copy_is_the_same_as_files(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = write_cases(folder / F, [case_row()])
+    other = tmp_path / "copy.duckdb"
+    shutil.copy(wh_path, other)
+    a = ingest_paths([folder], wh_path)
+    b = ingest_paths([path], other)
+    assert a.accepted == b.accepted == {"cases": 1}
