@@ -84,8 +84,7 @@ def submission_identity(name: str, sheets: list[RawSheet], period: str | None = 
     else:
         codes: set[str] = set()
         for s in sheets:
-            if "county_code" in s.frame.columns:
-                codes.update(s.frame["county_code"].dropna().astype(str).unique().tolist())
+            codes.update(s.column_values("county_code").astype(str).unique().tolist())
         county = codes.pop() if len(codes) == 1 else "多区县"
     if period:
         return county, period
@@ -96,8 +95,9 @@ def submission_identity(name: str, sheets: list[RawSheet], period: str | None = 
     months: list[str] = []
     for s in sheets:
         lg = LEDGERS[s.ledger]
-        if lg.date_field and lg.date_field in s.frame.columns:
-            vals = pd.to_datetime(s.frame[lg.date_field], errors="coerce", format="mixed")
+        if lg.date_field and lg.date_field in s.columns:
+            vals = pd.to_datetime(s.column_values(lg.date_field), errors="coerce",
+                                  format="mixed")
             if vals.notna().any():
                 months.append(vals.max().strftime("%Y-%m"))
     return county, max(months) if months else dt.date.today().strftime("%Y-%m")
@@ -138,12 +138,22 @@ def reader_issue_row(issue: Issue) -> dict:
                                      value, **params)}
 
 
-def finding_rows(raw: RawSheet, lg: Ledger, v: Validated) -> pd.DataFrame:
+def _raw_rows(con, rows: object) -> pd.DataFrame:
+    """The text of some rows of t_raw, indexed by Excel row number."""
+    con.register("v_rows", pd.DataFrame({"_row": pd.Series(list(rows), dtype="int64")}))
+    try:
+        return con.execute("SELECT * FROM t_raw WHERE _row IN (SELECT _row FROM v_rows)"
+                           ).df().set_index("_row")
+    finally:
+        con.unregister("v_rows")
+
+
+def finding_rows(con, raw: RawSheet, lg: Ledger, v: Validated) -> pd.DataFrame:
     """Findings (row, field, code) → issue rows with header, masked value and Chinese text."""
     f = v.findings.rename(columns={"_row": "row"})
     if f.empty:
         return pd.DataFrame(columns=ISSUE_COLUMNS)
-    raw_by_row = raw.frame.set_index("_row")
+    raw_by_row = _raw_rows(con, f["row"].unique())
     out = []
     for rec in f.itertuples(index=False):
         header = raw.headers.get(rec.field) or lg.field(rec.field).header
@@ -217,6 +227,24 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
         pending.append((out, result, data))
         issue_rows.extend(reader_issue_row(i) for i in result.issues)
 
+    try:
+        issues, counts = _write_all(wh, pending, outcomes, issue_rows)
+    finally:
+        for _out, result, _data in pending:
+            for raw in result.sheets:
+                raw.cleanup()
+
+    count_frame = pd.DataFrame(counts, columns=["ledger", "county_code", "rows_in", "accepted",
+                                                "quarantined"])
+    if not count_frame.empty:
+        count_frame = count_frame.groupby(["ledger", "county_code"], as_index=False, sort=False
+                                          ).sum()
+    return IngestReport(outcomes, issues, count_frame)
+
+
+def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
+               issue_rows: list[dict]) -> tuple[pd.DataFrame, list[dict]]:
+    """The transaction: validate and write every sheet, ledger by ledger in dependency order."""
     counts: list[dict] = []
     now = dt.datetime.now().replace(microsecond=0)
     with wh.transaction() as con:
@@ -232,7 +260,7 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
                     _replace_earlier(con, out, lg, now)
                     v = validate_sheet(con, raw, lg, refs)
                     _write_sheet(con, out, raw, lg, v)
-                    issue_frame = finding_rows(raw, lg, v)
+                    issue_frame = finding_rows(con, raw, lg, v)
                     issue_rows.extend(issue_frame.to_dict("records"))
                     _write_quarantine(con, out, raw, lg, v, issue_frame)
                     counts.extend(_county_counts(con, lg, raw))
@@ -254,12 +282,7 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
             con.unregister("v_issues")
         con.execute("DROP TABLE IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
                     "DROP TABLE IF EXISTS t_bad")
-    count_frame = pd.DataFrame(counts, columns=["ledger", "county_code", "rows_in", "accepted",
-                                                "quarantined"])
-    if not count_frame.empty:
-        count_frame = count_frame.groupby(["ledger", "county_code"], as_index=False, sort=False
-                                          ).sum()
-    return IngestReport(outcomes, issues, count_frame)
+    return issues, counts
 
 
 def _replace_earlier(con, out: FileOutcome, lg: Ledger, now: dt.datetime) -> None:
@@ -305,9 +328,10 @@ def _write_quarantine(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Valid
     errs = issues[(issues["severity"] == "error") & issues["row"].isin(bad)]
     reasons = errs.groupby("row")["message"].agg("；".join)
     codes = errs.groupby("row")["code"].agg(lambda s: ",".join(sorted(set(s))))
-    rows = raw.frame[raw.frame["_row"].isin(bad)]
+    rows = _raw_rows(con, bad).reset_index()
     cols = [c for c in rows.columns if c not in ("_row", "_extra")]
-    raw_json = [json.dumps({raw.headers.get(c, c): val for c, val in rec.items() if val is not None},
+    raw_json = [json.dumps({raw.headers.get(c, c): val for c, val in rec.items()
+                            if val is not None and not (isinstance(val, float) and pd.isna(val))},
                            ensure_ascii=False) for rec in rows[cols].to_dict("records")]
     frame = pd.DataFrame({
         "submission_id": out.submission_id, "ledger": lg.name, "file": raw.file,
@@ -320,7 +344,7 @@ def _write_quarantine(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Valid
 
 
 def _county_counts(con, lg: Ledger, raw: RawSheet) -> list[dict]:
-    if "county_code" not in raw.frame.columns:
+    if "county_code" not in raw.columns:
         return [{"ledger": lg.name, "county_code": "", **dict(zip(
             ("rows_in", "accepted"), con.execute(
                 "SELECT count(*), count(*) FILTER (WHERE _row NOT IN (SELECT _row FROM t_bad)) "

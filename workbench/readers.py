@@ -6,7 +6,6 @@ Everything read here is text (or None): typing and validation happen later, in o
 from __future__ import annotations
 
 import csv
-import json
 import datetime as dt
 import difflib
 import io
@@ -43,19 +42,91 @@ class Issue:
 
 
 @dataclass
+class CsvSource:
+    """A CSV body that DuckDB reads directly (UTF-8; other encodings are transcoded first)."""
+
+    path: Path
+    sep: str
+    skip: int  # physical lines before the first data row
+    ncols: int
+    temporary: bool = False
+
+    def relation(self) -> str:
+        cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols)) + "}"
+        path = str(self.path).replace("'", "''")
+        sep = self.sep.replace("'", "''")
+        return (f"read_csv('{path}', header=false, skip={self.skip}, delim='{sep}', quote='\"', "
+                f"escape='\"', columns={cols}, auto_detect=false, null_padding=true, "
+                f"strict_mode=false, parallel=false)")
+
+
+@dataclass
 class RawSheet:
-    """A ledger's rows as text. `frame` has one column per contract field found, `_row`, and
-    `_extra` (JSON of unknown columns)."""
+    """A ledger's rows as text, not yet in the database. `load` puts them in temp table
+    `t_raw(_row, _extra, <field>…)`: `_row` as Excel numbers it, `_extra` JSON of unknown
+    columns, one VARCHAR column per contract field found (trimmed, blank → NULL)."""
 
     file: str
     sheet: str
     ledger: str
     header_row: int
     headers: dict[str, str]  # field name → header as written in the file
-    frame: pd.DataFrame
+    columns: dict[str, int]  # field name → column position in the file
+    extra: list[tuple[int, str]]  # (position, header) of unknown columns
     missing: list[str]
-    extra_headers: list[str]
+    frame: pd.DataFrame | None = None  # body cells as text, columns numbered by position
+    source: CsvSource | None = None
     hidden: bool = False
+
+    @property
+    def present(self) -> list[str]:
+        return list(self.columns)
+
+    def load(self, con) -> int:
+        """Create t_raw on `con`; returns the number of non-blank rows."""
+        if self.frame is not None:
+            con.register("v_body", self.frame)
+            rel, first = "v_body", f"{self.header_row + 1} + row_number() OVER () - 1"
+        else:
+            rel = self.source.relation()
+            first = f"{self.header_row} + row_number() OVER ()"
+        ncols = len(self.frame.columns) if self.frame is not None else self.source.ncols
+        cell = {i: f"nullif(trim(CAST(c{i} AS VARCHAR)), '')" for i in range(ncols)}
+        if self.extra:
+            pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
+            extra = f"CAST(json_object({pairs}) AS VARCHAR)"
+        else:
+            extra = "CAST(NULL AS VARCHAR)"
+        fields = "".join(f', {cell[i]} AS "{name}"' for name, i in self.columns.items())
+        names = "".join(f', "{name}"' for name in self.columns)
+        any_cell = " OR ".join(f"{c} IS NOT NULL" for c in cell.values()) or "false"
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw AS SELECT _row, _extra{names} FROM "
+                        f"(SELECT {first} AS _row, {extra} AS _extra{fields}, ({any_cell}) AS _keep"
+                        f" FROM {rel}) WHERE _keep")
+        finally:
+            if self.frame is not None:
+                con.unregister("v_body")
+        return con.execute("SELECT count(*) FROM t_raw").fetchone()[0]
+
+    def column_values(self, name: str) -> pd.Series:
+        """One field's non-blank text values (for working out who sent a file)."""
+        import duckdb
+
+        if name not in self.columns:
+            return pd.Series([], dtype=object)
+        with duckdb.connect() as con:
+            self.load(con)
+            return con.execute(f'SELECT "{name}" FROM t_raw WHERE "{name}" IS NOT NULL'
+                               ).df()[name]
+
+    def cleanup(self) -> None:
+        if self.source is not None and self.source.temporary:
+            self.source.path.unlink(missing_ok=True)
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
 
 @dataclass
@@ -178,7 +249,7 @@ def rows_to_sheet(file: str, sheet: str, rows: list[list[str | None]], hidden: b
     width = len(match.columns)
     body = pd.DataFrame([(r + [None] * (width - len(r)))[:width]
                          for r in rows[match.row_index + 1:]],
-                        columns=range(width), dtype=object)
+                        columns=[f"c{i}" for i in range(width)], dtype=object)
     raw = _frame_to_sheet(file, sheet, match, body, issues)
     raw.hidden = hidden
     return raw
@@ -256,7 +327,8 @@ def read_xlsx(path: Path, display: str) -> ReadResult:
 
 
 def _note_formulas(raw: RawSheet, cells: set[tuple[int, int]], issues: list[Issue]) -> None:
-    rows_present = set(raw.frame["_row"].tolist())
+    blank = raw.frame.isna().all(axis=1).to_numpy()
+    rows_present = {raw.header_row + 1 + i for i in range(len(raw.frame)) if not blank[i]}
     for r, _c in sorted(cells):
         if r in rows_present:
             issues.append(Issue("W_FORMULA_CELL", raw.file, raw.sheet, row=r,
@@ -296,7 +368,7 @@ def read_csv(path: Path, display: str) -> ReadResult:
     text, enc = decode_bytes(data)
     if enc.endswith("?"):
         issues.append(Issue("W_ENCODING", display, severity="warning"))
-    head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
+    head_lines = text[:200_000].splitlines()[:HEADER_SCAN_ROWS]
     try:
         dialect = csv.Sniffer().sniff("\n".join(head_lines[:5]), delimiters=",\t;|")
         sep = dialect.delimiter
@@ -311,22 +383,34 @@ def read_csv(path: Path, display: str) -> ReadResult:
         else:
             issues.append(Issue("W_EMPTY_SHEET", display, "CSV", severity="warning"))
         return ReadResult(path, [], issues)
-    # Fast path: pandas reads the body as text; header rows come from our own detection.
-    body = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
-                       skiprows=match.row_index + 1, keep_default_na=False, na_values=[],
-                       skip_blank_lines=False, names=range(len(match.columns)),
-                       engine="c", on_bad_lines="warn", index_col=False)
-    body = body.where(body != "", None)
-    for c in body.columns:
-        if body[c].notna().any():
-            body[c] = body[c].str.strip()
-    raw = _frame_to_sheet(display, "CSV", match, body, issues)
+    skip = match.row_index + 1
+    body_text = text.split("\n", skip)[-1] if skip else text
+    if re.search(r"\n[ \t\r]*\n", body_text) or "\r" in body_text.replace("\r\n", ""):
+        # blank lines or bare CR: DuckDB would renumber rows; pandas keeps Excel's numbering
+        body = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
+                           skiprows=skip, keep_default_na=False, na_values=[],
+                           skip_blank_lines=False, names=range(len(match.columns)),
+                           engine="python", index_col=False)
+        body.columns = [f"c{i}" for i in range(len(body.columns))]
+        raw = _frame_to_sheet(display, "CSV", match, body.astype(object), issues)
+        return ReadResult(path, [raw], issues)
+    if enc == "utf-8-sig":
+        source = CsvSource(path, sep, skip, len(match.columns))
+    else:
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="workbench-")
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        source = CsvSource(Path(tmp), sep, skip, len(match.columns), temporary=True)
+    raw = _frame_to_sheet(display, "CSV", match, None, issues)
+    raw.source = source
     return ReadResult(path, [raw], issues)
 
 
-def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFrame,
+def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFrame | None,
                     issues: list[Issue]) -> RawSheet:
-    """Body rows (columns numbered as in the file) → RawSheet; blank rows are dropped."""
+    """Record the sheet's structure and its findings about columns; rows load later."""
     lg = LEDGERS[match.ledger]
     header_row = match.row_index + 1
     if match.span == 2:
@@ -346,21 +430,8 @@ def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFram
                             sheet, row=header_row, column=f.header,
                             severity="error" if f.required else "warning",
                             params={"hint": hint or ""}))
-    rows = pd.Series(range(header_row + 1, header_row + 1 + len(body)), index=body.index)
-    keep = body.notna().any(axis=1)
-    body = body[keep]
-    out = pd.DataFrame({"_row": rows[keep].astype("int64").to_numpy()})
-    for name, i in found.items():
-        out[name] = body[i].to_numpy(dtype=object) if i in body.columns else None
-    if extra:
-        ex = body[[i for i, _ in extra]]
-        ex.columns = extra_labels
-        out["_extra"] = [json.dumps({k: v for k, v in rec.items() if v is not None},
-                                    ensure_ascii=False) for rec in ex.to_dict("records")]
-    else:
-        out["_extra"] = None
     headers = {name: match.labels[i] for name, i in found.items()}
-    return RawSheet(file, sheet, lg.name, header_row, headers, out, missing, extra_labels)
+    return RawSheet(file, sheet, lg.name, header_row, headers, found, extra, missing, frame=body)
 
 
 # ---------------------------------------------------------------- dispatch

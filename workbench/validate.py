@@ -70,11 +70,12 @@ def typed_expr(ftype: str, v: str, enum: tuple[str, ...] = ()) -> str:
         return f"CASE WHEN {vv} IN ({', '.join(map(_lit, enum))}) THEN {vv} END"
     if ftype == "id_card":
         up = f"upper({v})"
-        digits = " + ".join(f"CAST(substr({up}, {i + 1}, 1) AS INTEGER) * {w}"
+        n = f"TRY_CAST(left({up}, 17) AS BIGINT)"
+        digits = " + ".join(f"(({n} // {10 ** (16 - i)}) % 10) * {w}"
                             for i, w in enumerate(ID_WEIGHTS))
         return (f"CASE WHEN regexp_full_match({up}, '[0-9]{{17}}[0-9X]') AND "
-                f"substr('{ID_CHECK}', (({digits}) % 11) + 1, 1) = substr({up}, 18, 1) "
-                f"THEN {up} END")
+                f"substr('{ID_CHECK}', CAST(({digits}) % 11 AS INTEGER) + 1, 1) = "
+                f"right({up}, 1) THEN {up} END")
     return v
 
 
@@ -112,62 +113,54 @@ def validate_sheet(con: duckdb.DuckDBPyConnection, raw: RawSheet, lg: Ledger,
                    reference_sql: dict[str, str]) -> Validated:
     """Type and check one sheet. `reference_sql` maps a reference code's target
     (`ledger.field`) to a SQL relation listing the keys that exist."""
-    present = [f for f in lg.fields if f.name in raw.frame.columns]
-    frame = raw.frame[["_row", "_extra", *[f.name for f in present]]].copy()
-    for f in present:
-        frame[f.name] = frame[f.name].astype(object).where(frame[f.name].notna(), None)
-    con.register("v_raw_in", frame)
-    try:
-        cols = ", ".join(f"CAST({_q(f.name)} AS VARCHAR) AS {_q(f.name)}" for f in present)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw AS SELECT _row, "
-                    f"CAST(_extra AS VARCHAR) AS _extra{', ' if cols else ''}{cols} FROM v_raw_in")
-    finally:
-        con.unregister("v_raw_in")
+    present = [f for f in lg.fields if f.name in raw.columns]
+    rows_in = raw.load(con)
+    frame_columns = set(raw.columns)
     typed_cols = []
     for f in lg.fields:
-        if f.name in frame.columns:
+        if f.name in frame_columns:
             typed_cols.append(f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}")
         else:
             typed_cols.append(f"NULL AS {_q(f.name)}")
+    raw_cols = "".join(f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in present)
     con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _row, _extra, "
-                f"{', '.join(typed_cols)} "
-                f"FROM t_raw")
+                f"{', '.join(typed_cols)}{raw_cols} FROM t_raw")
 
     checks: list[str] = []
     for f in present:
-        v = f"r.{_q(f.name)}"
-        typed = f"t.{_q(f.name)}"
+        v = _q(f.name + "__raw")
+        typed = _q(f.name)
         if f.required:
-            checks.append(f"SELECT r._row, {_lit(f.name)} AS field, 'E_REQUIRED' AS code, "
-                          f"NULL AS other FROM t_raw r WHERE {v} IS NULL")
+            checks.append(f"SELECT _row, {_lit(f.name)}, 'E_REQUIRED', NULL FROM t_typed "
+                          f"WHERE {v} IS NULL")
         if f.type != "text":
             code = type_error_code(f.type, v, typed)
-            checks.append(f"SELECT r._row, {_lit(f.name)}, {code}, NULL FROM t_raw r "
-                          f"JOIN t_typed t USING (_row) WHERE {v} IS NOT NULL AND {typed} IS NULL")
+            checks.append(f"SELECT _row, {_lit(f.name)}, {code}, NULL FROM t_typed "
+                          f"WHERE {v} IS NOT NULL AND {typed} IS NULL")
         if f.type == "date":
             checks.append(f"SELECT _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed "
                           f"WHERE year({_q(f.name)}) < {MIN_YEAR} OR year({_q(f.name)}) > "
                           f"{MAX_YEAR}")
     for f in lg.fields:
-        if f.required and f.name not in frame.columns:
+        if f.required and f.name not in frame_columns:
             checks.append(f"SELECT _row, {_lit(f.name)}, 'E_MISSING_COLUMN', NULL FROM t_raw")
     for c in lg.compares:
-        if c.left in frame.columns and c.right in frame.columns:
+        if c.left in frame_columns and c.right in frame_columns:
             op = {"<=": ">", ">=": "<"}[c.op]  # violation
             checks.append(f"SELECT _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
                           f"FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}")
     for rw in lg.required_when:
-        if rw.when_field in frame.columns:
+        if rw.when_field in frame_columns:
             checks.append(f"SELECT _row, {_lit(rw.field)}, {_lit(rw.code)}, {_lit(rw.when_field)} "
                           f"FROM t_typed WHERE {_q(rw.when_field)} IN "
                           f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL")
     for ref in lg.references:
         rel = reference_sql.get(f"{ref.target}.{ref.target_field}")
-        if ref.field in frame.columns and rel:
+        if ref.field in frame_columns and rel:
             checks.append(f"SELECT _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL FROM t_typed t "
                           f"WHERE t.{_q(ref.field)} IS NOT NULL AND t.{_q(ref.field)} NOT IN "
                           f"(SELECT k FROM ({rel}) WHERE k IS NOT NULL)")
-    if all(k in frame.columns for k in lg.key):
+    if all(k in frame_columns for k in lg.key):
         key = ", ".join(_q(k) for k in lg.key)
         nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in lg.key)
         checks.append(
@@ -193,7 +186,7 @@ def validate_sheet(con: duckdb.DuckDBPyConnection, raw: RawSheet, lg: Ledger,
         con.execute("CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _row FROM v_bad")
     finally:
         con.unregister("v_bad")
-    return Validated(findings, len(frame), len(frame) - len(bad), bad)
+    return Validated(findings, rows_in, rows_in - len(bad), bad)
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed WHERE _row NOT IN (SELECT _row FROM t_bad)"
