@@ -1,0 +1,136 @@
+"""`workbench run` (the monthly county batch) and `workbench runs` (run history)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from workbench.messages import t
+
+
+def _default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help=t("batch.cli.run_help"), description=t(
+        "batch.cli.run_description"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--period", default="latest", help=t("batch.cli.period"))
+    p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
+    p.add_argument("--jobs", "-j", type=int, default=_default_jobs(), help=t("batch.cli.jobs"))
+    p.add_argument("--timeout", type=float, default=600.0, help=t("batch.cli.timeout"))
+    p.add_argument("--resume", metavar="RUN_ID", help=t("batch.cli.resume"))
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help=t("batch.cli.executor"))
+    p.add_argument("--scheduler", metavar="ADDR", help=t("batch.cli.scheduler"))
+    p.add_argument("--warehouse", help=t("batch.cli.warehouse"))
+    p.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
+    p.add_argument("--run-id", help=t("batch.cli.run_id"))
+    p.add_argument("--indicator-set", default="campaign_2025", help=t("batch.cli.indicator_set"))
+    p.add_argument("--notebook", default=None, help=t("batch.cli.notebook"))
+    p.add_argument("--no-city", action="store_true", help=t("batch.cli.no_city"))
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("名称", "值"),
+                   default=[], help=t("batch.cli.parameter"))
+    p.add_argument("--pdf", choices=("none", "city", "all"), default="city",
+                   help=t("batch.cli.pdf"))
+    p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
+    p.add_argument("--fresh-kernels", action="store_true", help=t("batch.cli.fresh_kernels"))
+    p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
+    p.set_defaults(func=cmd_run)
+
+    r = subparsers.add_parser("runs", help=t("batch.cli.runs_help"))
+    r.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
+    r.add_argument("--json", action="store_true", help=t("batch.cli.json"))
+    r.set_defaults(func=cmd_runs)
+
+
+def runs_dir(flag: str | None) -> str:
+    """`--runs-dir`, then $WORKBENCH_RUNS, then workbench.toml [batch] runs_dir, then ./runs."""
+    if flag:
+        return flag
+    if env := os.environ.get("WORKBENCH_RUNS"):
+        return env
+    from workbench.config import load_config
+
+    cfg = load_config()
+    batch = cfg.get("batch") if isinstance(cfg.get("batch"), dict) else {}
+    return str(batch.get("runs_dir") or "runs")
+
+
+def _parse_value(text: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _counties(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.replace("，", ",").split(",") if c.strip()]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench import batch
+
+    root = runs_dir(args.runs_dir)
+    try:
+        if args.resume:
+            cfg = batch.load_run(root, args.resume)
+            cfg.runs_dir = root
+            cfg.jobs = args.jobs
+            if "--timeout" in sys.argv:
+                cfg.timeout = args.timeout
+            cfg.progress = not args.no_progress
+            cfg.executor, cfg.scheduler = args.executor, args.scheduler
+        else:
+            options = dict(jobs=args.jobs, timeout=args.timeout, executor=args.executor,
+                           scheduler=args.scheduler, indicator_set=args.indicator_set,
+                           parameters={k: _parse_value(v) for k, v in args.parameter},
+                           pdf=args.pdf, docx=not args.no_docx,
+                           reuse_kernels=not args.fresh_kernels, progress=not args.no_progress)
+            if args.notebook:
+                options["notebook"] = args.notebook
+            if args.no_city:
+                options["city_notebook"] = None
+                options["docx"] = False
+            cfg = batch.plan_run(args.period, args.warehouse, _counties(args.counties), root,
+                                 run_id=args.run_id, **options)
+        if args.executor == "dask" and args.jobs < 1:
+            raise ValueError(t("batch.cli.bad_jobs"))
+        print(t("batch.cli.starting", run_id=cfg.run_id, period=cfg.period,
+                n=len(cfg.counties), jobs=cfg.jobs, executor=cfg.executor), file=sys.stderr)
+        result = batch.Runner(cfg, resume=bool(args.resume)).run()
+    except (FileNotFoundError, ValueError, batch.RunLocked) as exc:
+        print(t("batch.cli.error", error=str(exc)), file=sys.stderr)
+        return 2
+    print(str(result.run_dir / "index.html"))
+    if result.interrupted:
+        print(t("batch.cli.interrupted", run_id=cfg.run_id), file=sys.stderr)
+        return result.exit_code
+    print(batch.failure_summary(result, cfg), file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench import batch
+
+    rows = batch.list_runs(runs_dir(args.runs_dir))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    if not rows:
+        print(t("batch.cli.no_runs", runs_dir=runs_dir(args.runs_dir)))
+        return 0
+    status = {"complete": t("batch.state.done"), "running": t("batch.state.running"),
+              "interrupted": t("batch.state.interrupted")}
+    print(t("batch.cli.runs_header"))
+    for r in rows:
+        print(t("batch.cli.runs_row", run_id=r["run_id"], period=r["period"],
+                status=status.get(r["status"], r["status"]), ok=r["ok"], failed=r["failed"],
+                total=r["total"], created=(r["created"] or "")[:19].replace("T", " ")))
+    return 0

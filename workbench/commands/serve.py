@@ -1,0 +1,52 @@
+"""`workbench serve`: the leader cockpit and county pages in Voilà."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from workbench.messages import t
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help=t("dash.cli.help"), description=t("dash.cli.description"),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=8866, help=t("dash.cli.port"))
+    p.add_argument("--host", default="127.0.0.1", help=t("dash.cli.host"))
+    p.add_argument("--warehouse", metavar="PATH", help=t("dash.cli.warehouse"))
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token", metavar="T", help=t("dash.cli.token"))
+    auth.add_argument("--password", nargs="?", const="", metavar="P", help=t("dash.cli.password"))
+    p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
+    p.add_argument("--geojson", metavar="PATH", help=t("dash.cli.geojson"))
+    p.add_argument("--pool-size", type=int, default=2, metavar="N", help=t("dash.cli.pool_size"))
+    p.add_argument("--max-kernels", type=int, default=40, metavar="N", help=t("dash.cli.max_kernels"))
+    p.add_argument("--cull-idle", type=int, default=900, metavar="秒", help=t("dash.cli.cull_idle"))
+    p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.serve import ENV_PASSWORD, ENV_TOKEN, ServeError, ServeOptions, serve
+
+    token = args.token or os.environ.get(ENV_TOKEN) or None
+    password = args.password
+    if password == "":
+        password = getpass.getpass(t("dash.cli.password_prompt"))
+    password = password or os.environ.get(ENV_PASSWORD) or None
+    opts = ServeOptions(
+        port=args.port, host=args.host, token=token, password=password,
+        warehouse=Path(args.warehouse) if args.warehouse else None, base_url=args.base_url,
+        geojson=Path(args.geojson) if args.geojson else None, pool_size=args.pool_size,
+        max_kernels=args.max_kernels, cull_idle_timeout=args.cull_idle,
+        precompute=not args.no_precompute)
+    try:
+        return serve(opts)
+    except ServeError as exc:
+        print(t("dash.serve.refused", reason=exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(t("dash.serve.stopped"), file=sys.stderr)
+        return 0

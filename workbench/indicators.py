@@ -1,0 +1,622 @@
+"""Indicators: measures → values, roll-ups, targets, milestones and the lagging list.
+
+Ratios are recomputed from summed numerators and denominators for every span (a quarter's rate
+is Σ numerator ÷ Σ denominator, never the mean of monthly rates); a zero denominator gives a
+missing value. All arithmetic is on county × point matrices, so 3,000 counties cost about what
+one county does. Pure: ledgers (DataFrames) in, DataFrames out; the calendar and every target
+come from the validated declarations.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from workbench import fmt
+from workbench.contracts import LEDGERS
+from workbench.declarations import Calendar, Indicator, IndicatorSet, eval_expr
+from workbench.measures import MeasureEngine, Window, month_index, month_label
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+SPANS = ("month", "quarter", "ytd", "ctd", "r12")
+CURRENT, PREVIOUS_YEAR = "current", "previous_year"
+
+# Milestone statuses (stable codes; Chinese labels in the catalogue)
+MET, ON_TRACK, LAGGING, MISSED, NO_DATA = "met", "on_track", "lagging", "missed", "no_data"
+LAGGING_STATUSES = (LAGGING, MISSED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows
+# ---------------------------------------------------------------------------------------------
+def span_window(span: str, end: int, calendar: Calendar | None = None,
+                role: str = CURRENT) -> Window:
+    """The months a span covers when it ends at month `end`, shifted for a baseline role.
+
+    month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
+    date (capped at the campaign's end); r12: the 12 months to date. `previous_year` shifts by
+    12 months, `year:2024` to the same months of 2024.
+    """
+    if span == "month":
+        start = end
+    elif span == "quarter":
+        start = end - (end % 12) % 3
+    elif span == "ytd":
+        start = end - end % 12
+    elif span == "r12":
+        start = end - 11
+    elif span == "ctd":
+        if calendar is None:
+            start = end - end % 12  # no campaign: fall back to the calendar year
+        else:
+            start = month_index(pd.Timestamp(calendar.start))
+            end = min(end, month_index(pd.Timestamp(calendar.end)))
+    else:
+        raise ValueError(f"unknown span {span!r}")
+    shift = 0
+    if role == PREVIOUS_YEAR:
+        shift = 12
+    elif role.startswith("year:"):
+        shift = (end // 12 - int(role[5:])) * 12
+    return Window(start - shift, end - shift)
+
+
+def _roles(iset: IndicatorSet, codes: Iterable[str]) -> list[str]:
+    roles = [CURRENT, PREVIOUS_YEAR]
+    for code in codes:
+        ind = iset.indicators[code]
+        for b in (ind.baseline, ind.target.baseline if ind.target else None):
+            if b is not None and b.key not in roles:
+                roles.append(b.key)
+    return roles
+
+
+def _closure(iset: IndicatorSet, codes: Iterable[str] | None) -> list[str]:
+    """The codes asked for plus everything they are computed from, in dependency order."""
+    if codes is None:
+        return iset.order()
+    want: set[str] = set()
+    stack = list(codes)
+    while stack:
+        c = stack.pop()
+        if c in want:
+            continue
+        if c not in iset.indicators:
+            raise KeyError(t("ind.unknown_indicator", name=c))
+        want.add(c)
+        stack.extend(iset.indicators[c].depends_on)
+    return [c for c in iset.order() if c in want]
+
+
+# ---------------------------------------------------------------------------------------------
+# Core arithmetic
+# ---------------------------------------------------------------------------------------------
+def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num ÷ den with a zero or missing denominator giving NaN (never inf, never an error)."""
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / np.where(den == 0, np.nan, den)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+@dataclass
+class Values:
+    """Indicator arrays at evaluation points (span, end month) for counties and the city.
+
+    `arrays[code][role]` is (numerator, denominator, value), each counties × points; `city` the
+    same with one row. `windows[code][i]` is the current window of point i for that indicator.
+    """
+
+    points: list[tuple[str, int]]
+    counties: pd.Index
+    roles: list[str]
+    arrays: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    city: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    windows: dict[str, list[Window]] = field(default_factory=dict)
+
+    def get(self, code: str, role: str = CURRENT, city: bool = False
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        src = self.city if city else self.arrays
+        return src[code][role]
+
+
+def compute_points(engine: MeasureEngine, iset: IndicatorSet,
+                   points: Sequence[tuple[str, int]],
+                   codes: Iterable[str] | None = None) -> Values:
+    """Every wanted indicator (and its inputs) at each point, for all roles and the city.
+
+    A point is (span, end month index). An indicator with its own `span` (e.g. a quarterly
+    check rate) uses that span whatever the point asks for.
+    """
+    order = _closure(iset, codes)
+    roles = _roles(iset, order)
+    params = {k: p.value for k, p in iset.parameters.items()}
+    cal = iset.calendar
+    n_p = len(points)
+
+    def eff_span(ind: Indicator, span: str) -> str:
+        return ind.span or span
+
+    # 1. Every window any basic indicator needs, computed once per measure.
+    win_key: dict[tuple[str, int, str], int] = {}
+    win_list: list[Window] = []
+    for code in order:
+        ind = iset.indicators[code]
+        if ind.type not in ("ratio", "share", "count"):
+            continue
+        for span, end in points:
+            for role in roles:
+                k = (eff_span(ind, span), end, role)
+                if k not in win_key:
+                    win_key[k] = len(win_list)
+                    win_list.append(span_window(k[0], end, cal, role))
+    needed = sorted({m for c in order for m in (*iset.indicators[c].numerator,
+                                                *iset.indicators[c].denominator)})
+    mats: dict[str, np.ndarray] = {}
+    city_mats: dict[str, np.ndarray] = {}
+    for mcode in needed:
+        measure = iset.measures[mcode]
+        mat = engine.windows(measure, win_list, params)
+        mats[mcode] = mat
+        city_mats[mcode] = _city_rollup(mat, measure.city)
+
+    # 2. Indicators in dependency order, for counties and the city alike.
+    arrays: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    city: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    windows: dict[str, list[Window]] = {}
+    for code in order:
+        ind = iset.indicators[code]
+        for target, source, nrows in ((arrays, mats, engine.n), (city, city_mats, 1)):
+            target[code] = _indicator_roles(ind, points, roles, source, win_key, target,
+                                            nrows, n_p, eff_span)
+        if ind.type in ("ratio", "share", "count"):
+            windows[code] = [win_list[win_key[(eff_span(ind, s), e, CURRENT)]]
+                             for s, e in points]
+        elif ind.depends_on and ind.depends_on[0] in windows:
+            windows[code] = windows[ind.depends_on[0]]
+        else:
+            windows[code] = [span_window(s, e, cal) for s, e in points]
+    return Values(list(points), engine.counties, roles, arrays, city, windows)
+
+
+def _city_rollup(mat: np.ndarray, how: str) -> np.ndarray:
+    allnan = np.all(np.isnan(mat), axis=0) if len(mat) else np.ones(mat.shape[1], dtype=bool)
+    if not len(mat):
+        return np.full((1, mat.shape[1]), np.nan)
+    with np.errstate(invalid="ignore"):
+        if how == "max":
+            out = np.nanmax(np.where(allnan[None, :], 0.0, mat), axis=0)
+        elif how == "last":
+            out = np.nanmax(np.where(allnan[None, :], 0.0, mat), axis=0)
+        else:
+            out = np.nansum(mat, axis=0)
+    return np.where(allnan, np.nan, out)[None, :]
+
+
+def _indicator_roles(ind: Indicator, points: Sequence[tuple[str, int]], roles: list[str],
+                     mats: Mapping[str, np.ndarray], win_key: Mapping, done: Mapping,
+                     nrows: int, n_p: int, eff_span) -> dict:
+    nan = np.full((nrows, n_p), np.nan)
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if ind.type in ("ratio", "share", "count"):
+        for role in roles:
+            cols = [win_key[(eff_span(ind, s), e, role)] for s, e in points]
+            num = sum(mats[m][:, cols] for m in ind.numerator)
+            if ind.type == "count":
+                out[role] = (num, nan, num * ind.scale)
+            else:
+                den = sum(mats[m][:, cols] for m in ind.denominator)
+                out[role] = (num, den, safe_ratio(num, den) * ind.scale)
+        return out
+    if ind.type == "change":
+        base = done[ind.of]
+        now = base[CURRENT][2]
+        then = base[ind.baseline.key][2]  # type: ignore[union-attr]
+        out[CURRENT] = (now, then, safe_ratio(now - then, then) * ind.scale)
+        for role in roles[1:]:
+            out[role] = (nan, nan, nan)
+        return out
+    # derived
+    for role in roles:
+        env = {name: done[name][role][2] for name in ind.expr.names}  # type: ignore[union-attr]
+        val = np.asarray(eval_expr(ind.expr, env), dtype="float64") * ind.scale  # type: ignore
+        val = np.broadcast_to(val, (nrows, n_p)).copy()
+        out[role] = (nan, nan, np.where(np.isfinite(val), val, np.nan))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+# ---------------------------------------------------------------------------------------------
+def target_values(ind: Indicator, values: Values, city: bool = False) -> np.ndarray:
+    """The target each unit is held to: a fixed value, or its own baseline × (1 + relative)."""
+    shape = values.get(ind.code, city=city)[2].shape
+    tg = ind.target
+    if tg is None:
+        return np.full(shape, np.nan)
+    if tg.is_relative:
+        base = values.get(ind.code, tg.baseline.key, city)[2]  # type: ignore[union-attr]
+        return base * (1.0 + tg.relative)  # type: ignore[operator]
+    return np.full(shape, float(tg.value))  # type: ignore[arg-type]
+
+
+def compare(value: np.ndarray, op: str, target: np.ndarray | float) -> np.ndarray:
+    """Met? as a float array: 1.0 / 0.0, NaN where value or target is missing."""
+    value = np.asarray(value, dtype="float64")
+    target = np.broadcast_to(np.asarray(target, dtype="float64"), value.shape)
+    # A tolerance of a few ulps so 0.1 + 0.2 ≥ 0.3 holds as a clerk expects.
+    tol = 1e-9 * np.maximum(1.0, np.abs(target))
+    with np.errstate(invalid="ignore"):
+        if op == ">=":
+            ok = value >= target - tol
+        elif op == ">":
+            ok = value > target + tol
+        elif op == "<=":
+            ok = value <= target + tol
+        elif op == "<":
+            ok = value < target - tol
+        else:
+            ok = np.abs(value - target) <= tol
+    out = ok.astype("float64")
+    out[np.isnan(value) | np.isnan(target)] = np.nan
+    return out
+
+
+def shortfall(value: np.ndarray, op: str, target: np.ndarray) -> np.ndarray:
+    """How far from the target in the indicator's own unit (0 when met)."""
+    with np.errstate(invalid="ignore"):
+        if op in (">=", ">"):
+            return np.maximum(target - value, 0.0)
+        if op in ("<=", "<"):
+            return np.maximum(value - target, 0.0)
+        return np.abs(value - target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+KPI_COLUMNS = ["county_code", "county_name", "period", "span", "window_start", "window_end",
+               "indicator", "indicator_name", "unit", "direction", "numerator", "denominator",
+               "value", "prev_value", "yoy", "target_op", "target", "gap", "shortfall", "met",
+               "deadline", "target_source", "workbench_definition"]
+
+
+def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None,
+              codes: Iterable[str] | None = None, city: bool = False,
+              city_name: str = "") -> pd.DataFrame:
+    """Long table, one row per unit × point × indicator (see KPI_COLUMNS)."""
+    codes = [c for c in (codes or values.arrays) if c in values.arrays]
+    if city:
+        units = np.array(["city"], dtype=object)
+        unit_names = np.array([city_name or t("ind.city")], dtype=object)
+    else:
+        units = values.counties.to_numpy(dtype=object)
+        unit_names = (names.reindex(values.counties).fillna(pd.Series(
+            values.counties, index=values.counties)).to_numpy(dtype=object)
+            if names is not None else units)
+    n_u, n_p = len(units), len(values.points)
+    parts = []
+    for code in codes:
+        ind = iset.indicators[code]
+        num, den, val = values.get(code, CURRENT, city)
+        prev = values.get(code, PREVIOUS_YEAR, city)[2]
+        yoy = safe_ratio(val - prev, prev) if ind.type != "change" else np.full_like(val, np.nan)
+        tgt = target_values(ind, values, city)
+        op = ind.target.op if ind.target else ""
+        met = compare(val, op, tgt) if ind.target else np.full_like(val, np.nan)
+        wins = values.windows[code]
+        parts.append(pd.DataFrame({
+            "county_code": np.repeat(units, n_p),
+            "county_name": np.repeat(unit_names, n_p),
+            "period": np.tile([month_label(e) for _, e in values.points], n_u),
+            "span": np.tile([s for s, _ in values.points], n_u),
+            "window_start": np.tile([month_label(w.start) if not w.empty else None
+                                     for w in wins], n_u),
+            "window_end": np.tile([month_label(w.end) if not w.empty else None
+                                   for w in wins], n_u),
+            "indicator": code,
+            "indicator_name": ind.name,
+            "unit": ind.unit,
+            "direction": ind.direction,
+            "numerator": num.reshape(-1),
+            "denominator": den.reshape(-1),
+            "value": val.reshape(-1),
+            "prev_value": prev.reshape(-1),
+            "yoy": yoy.reshape(-1),
+            "target_op": op,
+            "target": tgt.reshape(-1),
+            "gap": (val - tgt).reshape(-1),
+            "shortfall": shortfall(val, op, tgt).reshape(-1) if ind.target
+            else np.full(val.size, np.nan),
+            "met": met.reshape(-1),
+            "deadline": ind.target.deadline.isoformat() if ind.target and ind.target.deadline
+            else None,
+            "target_source": ind.target.source if ind.target else "",
+            "workbench_definition": ind.workbench_definition,
+        }))
+    if not parts:
+        return pd.DataFrame(columns=KPI_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    out["met"] = out["met"].map({1.0: True, 0.0: False}).astype("boolean")
+    out["direction"] = out["direction"].astype("Int64")
+    return out[KPI_COLUMNS]
+
+
+def compute_kpis(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+                 period: str, spans: Sequence[str] = ("ytd",),
+                 codes: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(county table, city table) for `period` and each span; see KPI_COLUMNS."""
+    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    end = month_index(period)
+    values = compute_points(engine, iset, [(s, end) for s in spans], codes)
+    names = engine.county_names(end // 12)
+    wanted = list(codes) if codes is not None else None
+    return (kpi_frame(values, iset, names, wanted),
+            kpi_frame(values, iset, codes=wanted, city=True, city_name=engine.city_name()))
+
+
+def trend(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+          indicator: str, start: str, end: str, span: str = "month",
+          county: str | None = None) -> pd.DataFrame:
+    """Monthly series (period, numerator, denominator, value, target, met) for one county or,
+    with `county=None`, the city."""
+    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    lo, hi = month_index(start), month_index(end)
+    values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
+    ind = iset.indicators[indicator]
+    city = county is None
+    row = 0 if city else int(engine.counties.get_indexer([str(county)])[0])
+    if row < 0:
+        raise KeyError(t("ind.unknown_county", county=county))
+    num, den, val = (a[row] for a in values.get(indicator, CURRENT, city))
+    tgt = target_values(ind, values, city)[row]
+    met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
+    return pd.DataFrame({
+        "period": month_range_labels(lo, hi), "span": span, "numerator": num,
+        "denominator": den, "value": val, "target": tgt,
+        "met": pd.array([None if np.isnan(m) else bool(m) for m in met], dtype="boolean"),
+    })
+
+
+def month_range_labels(lo: int, hi: int) -> list[str]:
+    return [month_label(m) for m in range(lo, hi + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Milestones and the lagging list
+# ---------------------------------------------------------------------------------------------
+MILESTONE_COLUMNS = ["county_code", "county_name", "milestone", "milestone_name", "indicator",
+                     "indicator_name", "unit", "op", "target", "deadline", "span", "as_of",
+                     "current_value", "projected_value", "status", "status_label",
+                     "months_left", "source"]
+
+
+def project_linear(series: np.ndarray, x: np.ndarray, at: float,
+                   min_points: int = 2) -> np.ndarray:
+    """Per row, least-squares line through the non-missing points, evaluated at `at`.
+
+    Rows with fewer than `min_points` points keep their last value (flat); rows with none
+    stay missing. Vectorised over rows.
+    """
+    y = np.asarray(series, dtype="float64")
+    ok = np.isfinite(y)
+    xs = np.broadcast_to(np.asarray(x, dtype="float64"), y.shape)
+    n = ok.sum(axis=1)
+    y0 = np.where(ok, y, 0.0)
+    x0 = np.where(ok, xs, 0.0)
+    sx, sy = x0.sum(axis=1), y0.sum(axis=1)
+    sxx, sxy = (x0 * x0).sum(axis=1), (x0 * y0).sum(axis=1)
+    denom = n * sxx - sx * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(denom > 0, (n * sxy - sx * sy) / denom, 0.0)
+        intercept = np.where(n > 0, (sy - slope * sx) / np.maximum(n, 1), np.nan)
+    fitted = intercept + slope * at
+    # last observed value for rows too short to fit
+    last_idx = np.where(ok, np.arange(y.shape[1])[None, :], -1).max(axis=1) if y.size else \
+        np.full(y.shape[0], -1)
+    last = np.where(last_idx >= 0, y[np.arange(y.shape[0]), np.maximum(last_idx, 0)], np.nan)
+    out = np.where(n >= max(min_points, 2), fitted, last)
+    return np.where(n == 0, np.nan, out)
+
+
+def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
+                    city: bool = False) -> pd.DataFrame:
+    """Each county's (or the city's) status on every calendar milestone at `period`.
+
+    Before the deadline the cumulative value's linear trend (months since the campaign start)
+    is projected to the deadline month: a projected miss is 进度滞后. After the deadline the
+    value at the deadline month decides 已达标 / 逾期未达标.
+    """
+    cal = iset.calendar
+    if cal is None or not cal.milestones:
+        return pd.DataFrame(columns=MILESTONE_COLUMNS)
+    now = month_index(period)
+    start = month_index(pd.Timestamp(cal.start))
+    names = engine.county_names(now // 12)
+    parts = []
+    for ms in cal.milestones:
+        if ms.indicator not in iset.indicators:
+            continue
+        ind = iset.indicators[ms.indicator]
+        deadline = month_index(pd.Timestamp(ms.deadline))
+        last = min(now, deadline)
+        if last < start:
+            points: list[tuple[str, int]] = []
+        else:
+            points = [(ms.span, m) for m in range(start, last + 1)]
+        if points:
+            vals = compute_points(engine, iset, points, [ms.indicator])
+            series = vals.get(ms.indicator, CURRENT, city)[2]
+        else:
+            series = np.full((1 if city else engine.n, 0), np.nan)
+        rows = series.shape[0]
+        current = series[:, -1] if series.shape[1] else np.full(rows, np.nan)
+        if now >= deadline:
+            projected = current.copy()
+        else:
+            x = np.arange(start, last + 1, dtype="float64")
+            projected = project_linear(series, x, float(deadline), cal.projection_min_points)
+            if ind.bounds is not None:
+                lo, hi = ind.bounds
+                projected = np.clip(projected, -np.inf if lo is None else lo,
+                                    np.inf if hi is None else hi)
+        met_now = compare(current, ms.op, ms.value)
+        met_proj = compare(projected, ms.op, ms.value)
+        status = np.full(rows, NO_DATA, dtype=object)
+        if now >= deadline:
+            status[met_now == 1.0] = MET
+            status[met_now == 0.0] = MISSED
+        else:
+            status[met_proj == 0.0] = LAGGING
+            status[met_proj == 1.0] = ON_TRACK
+            status[met_now == 1.0] = MET
+        if city:
+            codes = np.array(["city"], dtype=object)
+            unit_names = np.array([engine.city_name() or t("ind.city")], dtype=object)
+        else:
+            codes = engine.counties.to_numpy(dtype=object)
+            unit_names = names.reindex(engine.counties).to_numpy(dtype=object)
+        parts.append(pd.DataFrame({
+            "county_code": codes, "county_name": unit_names, "milestone": ms.code,
+            "milestone_name": ms.name, "indicator": ind.code, "indicator_name": ind.name,
+            "unit": ind.unit, "op": ms.op, "target": ms.value,
+            "deadline": ms.deadline.isoformat(), "span": ms.span,
+            "as_of": month_label(last) if last >= start else None,
+            "current_value": current, "projected_value": projected, "status": status,
+            "status_label": [t(f"ind.status.{s}") for s in status],
+            "months_left": max(deadline - now, 0), "source": ms.source,
+        }))
+    if not parts:
+        return pd.DataFrame(columns=MILESTONE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[MILESTONE_COLUMNS]
+
+
+def format_value(unit: str, x: object) -> str:
+    """A value as a clerk reads it: ratios in %, money in 万元, counts as integers."""
+    if unit == "%":
+        return fmt.percent(x)
+    if unit == "元":
+        return fmt.money(x)
+    if unit in ("件", "个", "次", "家", "人", "起", "个月", "项"):
+        return fmt.number(x, 0)
+    return fmt.number(x, 2)
+
+
+def milestone_reason(row: Mapping[str, object]) -> str:
+    unit = str(row["unit"])
+    values = dict(name=row["milestone_name"], indicator=row["indicator_name"],
+                  current=format_value(unit, row["current_value"]),
+                  projected=format_value(unit, row["projected_value"]),
+                  op=row["op"], target=format_value(unit, row["target"]),
+                  deadline=fmt.date_label(row["deadline"]))
+    return t(f"ind.reason.{row['status']}", **values)
+
+
+LAGGING_COLUMNS = ["county_code", "county_name", "n_milestones", "milestones", "reasons",
+                   "n_missed_targets", "missed_targets"]
+
+
+def lagging_frame(milestones: pd.DataFrame, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
+    """进度滞后 / 约谈名单: counties with a milestone projected to miss (or missed), each with
+    its reasons in Chinese; KPI targets missed this period are listed alongside."""
+    bad = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else \
+        milestones
+    if not len(bad):
+        return pd.DataFrame(columns=LAGGING_COLUMNS)
+    bad = bad.assign(_reason=[milestone_reason(r) for r in bad.to_dict("records")])
+    grouped = bad.groupby("county_code", sort=True).agg(
+        county_name=("county_name", "first"),
+        n_milestones=("milestone", "size"),
+        milestones=("milestone_name", "、".join),
+        reasons=("_reason", "；".join),
+    ).reset_index()
+    if kpis is not None and len(kpis):
+        missed = kpis[kpis["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
+        per = missed.groupby("county_code").agg(
+            n_missed_targets=("indicator", "size"),
+            missed_targets=("indicator_name", "、".join))
+        grouped = grouped.join(per, on="county_code")
+    else:
+        grouped["n_missed_targets"] = 0
+        grouped["missed_targets"] = ""
+    grouped["n_missed_targets"] = grouped["n_missed_targets"].fillna(0).astype("Int64")
+    grouped["missed_targets"] = grouped["missed_targets"].fillna("")
+    grouped = grouped.sort_values(["n_milestones", "n_missed_targets", "county_code"],
+                                  ascending=[False, False, True], ignore_index=True)
+    return grouped[LAGGING_COLUMNS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+# ---------------------------------------------------------------------------------------------
+def latest_complete_period(ledgers: Mapping[str, pd.DataFrame],
+                           submissions: pd.DataFrame | None = None) -> str | None:
+    """The newest month that can be reported on.
+
+    With the warehouse's submissions table: the newest period every county has submitted (live
+    submissions only). Otherwise from the ledgers' dates: the month of the latest date when that
+    date is the month's last day, else the month before; a YYYY-MM `activities` month counts as
+    complete once a later dated row exists.
+    """
+    if submissions is not None and len(submissions) and "period" in submissions.columns:
+        subs = submissions
+        if "status" in subs.columns:
+            subs = subs[subs["status"].fillna("有效") != "已被替换"]
+        counties = ledgers.get("counties")
+        expected = (set(counties["county_code"].dropna().astype(str))
+                    if counties is not None and len(counties) else None)
+        per = subs.dropna(subset=["period"]).groupby("period")["county_code"].agg(
+            lambda s: set(s.dropna().astype(str)))
+        if expected:
+            complete = [p for p, got in per.items() if expected <= got]
+        else:
+            complete = list(per.index)
+        complete = [p for p in complete if _is_month(p)]
+        if complete:
+            return max(complete)
+    latest: pd.Timestamp | None = None
+    for name, lg in LEDGERS.items():
+        df = ledgers.get(name)
+        if df is None or not len(df) or lg.date_field is None or lg.date_field not in df:
+            continue
+        if lg.field(lg.date_field).type == "month":
+            continue
+        for f in lg.fields:
+            if f.type == "date" and f.name in df.columns:
+                v = pd.to_datetime(df[f.name], errors="coerce").max()
+                if pd.notna(v) and (latest is None or v > latest):
+                    latest = v
+    if latest is None:
+        acts = ledgers.get("activities")
+        if acts is not None and len(acts) and "month" in acts:
+            months = [m for m in acts["month"].dropna().astype(str) if _is_month(m)]
+            return max(months) if months else None
+        return None
+    idx = latest.year * 12 + latest.month - 1
+    if latest.day != latest.days_in_month:
+        idx -= 1
+    return month_label(idx)
+
+
+def _is_month(p: object) -> bool:
+    try:
+        month_index(str(p))
+        return True
+    except (ValueError, IndexError):
+        return False
+
+
+def phase_at(iset: IndicatorSet, period: str) -> str:
+    """Name of the campaign phase the period's last day falls in ('' outside the campaign)."""
+    if iset.calendar is None:
+        return ""
+    day = (pd.Period(period, freq="M").end_time).date()
+    ph = iset.calendar.phase_of(dt.date(day.year, day.month, day.day))
+    return ph.name if ph else ""

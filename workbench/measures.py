@@ -1,0 +1,559 @@
+"""Measures: ledger rows → counts, sums and distinct counts per county × month (or window).
+
+Everything is vectorised over counties: rows are binned once into a dense county × month grid
+(`np.bincount`), windows are prefix-sum differences, and distinct counts are recomputed per window
+from de-duplicated (county, value, month) triples, because a distinct count over a quarter is not
+the sum of its months. Filters are evaluated from cached per-column codes so a clause shared by
+several measures costs one pass. Pure: DataFrames in, arrays/DataFrames out.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench.contracts import LEDGERS
+from workbench.declarations import (
+    AllOf,
+    AnyOf,
+    Clause,
+    Condition,
+    IndicatorSet,
+    Measure,
+    eval_expr,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Months as integers: index = year * 12 + (month - 1)
+# ---------------------------------------------------------------------------------------------
+def month_index(period: str | pd.Timestamp | pd.Period) -> int:
+    """`2025-09` → 24308; also accepts timestamps and periods."""
+    if isinstance(period, (pd.Timestamp, pd.Period)):
+        return int(period.year) * 12 + int(period.month) - 1
+    s = str(period).strip()
+    y, m = int(s[:4]), int(s[5:7])
+    if not 1 <= m <= 12 or len(s) != 7 or s[4] != "-":
+        raise ValueError(f"not a month YYYY-MM: {period!r}")
+    return y * 12 + m - 1
+
+
+def month_label(idx: int) -> str:
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+def month_range(start: int, end: int) -> list[str]:
+    return [month_label(i) for i in range(start, end + 1)]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive month range; `start > end` is an empty window (its values are missing)."""
+
+    start: int
+    end: int
+
+    @property
+    def empty(self) -> bool:
+        return self.start > self.end
+
+    @property
+    def label(self) -> str:
+        if self.empty:
+            return "—"
+        if self.start == self.end:
+            return month_label(self.start)
+        return f"{month_label(self.start)}~{month_label(self.end)}"
+
+
+_EPOCH = 1970 * 12
+
+
+def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
+    """Month index per row (-1 when blank) for a date or YYYY-MM column."""
+    if ftype == "month":
+        parsed = pd.to_datetime(values.astype("object"), format="%Y-%m", errors="coerce")
+    else:
+        parsed = pd.to_datetime(values, errors="coerce")
+    arr = np.asarray(parsed, dtype="datetime64[ns]")
+    nat = np.isnat(arr)
+    out = arr.astype("datetime64[M]").astype("int64") + _EPOCH
+    out[nat] = -1
+    return out
+
+
+def _is_text(series: pd.Series) -> bool:
+    return series.dtype == object or pd.api.types.is_string_dtype(series) \
+        or isinstance(series.dtype, pd.CategoricalDtype)
+
+
+def _empty_ledger(name: str) -> pd.DataFrame:
+    return pd.DataFrame({f: pd.Series(dtype="object") for f in LEDGERS[name].field_names})
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
+class MeasureEngine:
+    """Prepared ledgers; computes any measure for many windows at once.
+
+    `counties` is the universe of county codes (rows of every result), sorted: the counties
+    ledger's codes plus any code seen in another ledger.
+    """
+
+    def __init__(self, ledgers: Mapping[str, pd.DataFrame],
+                 counties: Sequence[str] | None = None) -> None:
+        self.ledgers: dict[str, pd.DataFrame] = {}
+        for name in LEDGERS:
+            df = ledgers.get(name)
+            self.ledgers[name] = _empty_ledger(name) if df is None else df
+        if counties is None:
+            codes: set[str] = set()
+            for df in self.ledgers.values():
+                if "county_code" in df.columns and len(df):
+                    codes.update(pd.unique(df["county_code"].dropna().astype(str)))
+            counties = sorted(codes)
+        self.counties = pd.Index([str(c) for c in counties], dtype="object", name="county_code")
+        self._cidx: dict[str, np.ndarray] = {}
+        self._midx: dict[tuple[str, str], np.ndarray] = {}
+        self._codes: dict[tuple, tuple[np.ndarray, pd.Index]] = {}
+        self._cols: dict[tuple, pd.Series] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
+        self._triples: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, int]] = {}
+        self._monthly: dict[tuple, np.ndarray] = {}
+
+    @property
+    def n(self) -> int:
+        return len(self.counties)
+
+    # -- per-ledger caches --------------------------------------------------------------------
+    def county_idx(self, ledger: str) -> np.ndarray:
+        if ledger not in self._cidx:
+            df = self.ledgers[ledger]
+            if "county_code" not in df.columns or not len(df):
+                self._cidx[ledger] = np.full(len(df), -1, dtype=np.int64)
+            else:
+                codes, uniques = pd.factorize(df["county_code"].astype("object"))
+                pos = self.counties.get_indexer(pd.Index(uniques).astype(str))
+                lookup = np.append(pos, -1).astype(np.int64)
+                self._cidx[ledger] = lookup[codes]  # code -1 → lookup[-1] = -1
+        return self._cidx[ledger]
+
+    def month_idx(self, ledger: str, date_field: str) -> np.ndarray:
+        key = (ledger, date_field)
+        if key not in self._midx:
+            df = self.ledgers[ledger]
+            if date_field not in df.columns or not len(df):
+                self._midx[key] = np.full(len(df), -1, dtype=np.int64)
+            else:
+                ftype = LEDGERS[ledger].field(date_field).type
+                self._midx[key] = _months_of(df[date_field], ftype)
+        return self._midx[key]
+
+    def column(self, measure: Measure, name: str) -> pd.Series:
+        """A column of the measure's ledger, or `ledger.field` looked up through its join."""
+        key = (measure.ledger, measure.join, name)
+        if key in self._cols:
+            return self._cols[key]
+        df = self.ledgers[measure.ledger]  # type: ignore[index]
+        if "." in name:
+            right_name, fld = name.split(".", 1)
+            right = self.ledgers[right_name]
+            on = measure.join.on  # type: ignore[union-attr]
+            if len(right) and on in right.columns and fld in right.columns \
+                    and on in df.columns:
+                right = right.drop_duplicates(on, keep="last")
+                pos = pd.Index(right[on].astype("object")).get_indexer(df[on].astype("object"))
+                vals = right[fld].reset_index(drop=True)
+                taken = vals.reindex(pos).reset_index(drop=True)  # -1 → missing
+                taken.index = df.index
+                col = taken
+            else:
+                col = pd.Series([None] * len(df), index=df.index, dtype="object")
+        elif name in df.columns:
+            col = df[name]
+        else:
+            col = pd.Series([None] * len(df), index=df.index, dtype="object")
+        self._cols[key] = col
+        return col
+
+    def _factorised(self, measure: Measure, name: str) -> tuple[np.ndarray, pd.Index]:
+        key = (measure.ledger, measure.join, name)
+        if key not in self._codes:
+            col = self.column(measure, name)
+            codes, uniques = pd.factorize(col.astype("object"), use_na_sentinel=True)
+            self._codes[key] = (codes, pd.Index(uniques))
+        return self._codes[key]
+
+    # -- filters ------------------------------------------------------------------------------
+    def mask(self, measure: Measure) -> np.ndarray:
+        """Rows passing the measure's filters (all clauses, SQL-style: blank never matches)."""
+        n = len(self.ledgers[measure.ledger])  # type: ignore[index]
+        out = np.ones(n, dtype=bool)
+        for cond in measure.where:
+            out &= self._condition(measure, cond)
+        return out
+
+    def _condition(self, measure: Measure, cond: Condition) -> np.ndarray:
+        key = (measure.ledger, measure.join, cond)
+        if key in self._masks:
+            return self._masks[key]
+        n = len(self.ledgers[measure.ledger])  # type: ignore[index]
+        if isinstance(cond, AnyOf):
+            res = np.zeros(n, dtype=bool)
+            for c in cond.clauses:
+                res |= self._condition(measure, c)
+        elif isinstance(cond, AllOf):
+            res = np.ones(n, dtype=bool)
+            for c in cond.clauses:
+                res &= self._condition(measure, c)
+        else:
+            res = self._clause(measure, cond)
+        self._masks[key] = res
+        return res
+
+    def _clause(self, measure: Measure, c: Clause) -> np.ndarray:
+        col = self.column(measure, c.field)
+        if not len(col):
+            return np.zeros(0, dtype=bool)
+        if c.op in ("is_null", "not_null"):
+            blank = np.asarray(col.isna(), dtype=bool)
+            if _is_text(col):
+                codes, uniques = self._factorised(measure, c.field)
+                empty = np.asarray([str(u).strip() == "" for u in uniques], dtype=bool)
+                blank = (codes < 0) | np.append(empty, False)[codes]
+            return blank if c.op == "is_null" else ~blank
+        values = c.value if isinstance(c.value, tuple) else (c.value,)
+        if all(isinstance(v, str) for v in values):
+            # Text (and YYYY-MM) compares on the few distinct values, then maps back to rows.
+            codes, uniques = self._factorised(measure, c.field)
+            u = pd.Series(uniques.astype(str), dtype="object")
+            if c.op in ("in", "not_in", "==", "!="):
+                wanted = u.isin(list(values)).to_numpy(dtype=bool)
+                if c.op in ("not_in", "!="):
+                    wanted = ~wanted
+            else:
+                wanted = _compare(u, c.op, values[0]).to_numpy(dtype=bool)
+            return np.append(wanted, False)[codes]
+        if all(isinstance(v, bool) for v in values):
+            arr = _as_boolean(col)
+        elif _is_dateish(c.value):
+            arr = pd.to_datetime(col, errors="coerce")
+            values = tuple(pd.Timestamp(v) for v in values)
+        else:
+            arr = pd.to_numeric(col, errors="coerce")
+        na = np.asarray(arr.isna(), dtype=bool)
+        if c.op in ("in", "not_in"):
+            hit = np.asarray(arr.isin(list(values)), dtype=bool)
+            return (hit if c.op == "in" else ~hit) & ~na
+        res = _compare(arr, c.op, values[0])
+        return np.asarray(pd.Series(res).astype("boolean").fillna(False), dtype=bool) & ~na
+
+    # -- per-row weights ----------------------------------------------------------------------
+    def _row_values(self, measure: Measure, params: Mapping[str, object]) -> np.ndarray:
+        """The number each row contributes to a `sum` (blank → NaN)."""
+        if measure.expr is not None:
+            env: dict[str, object] = {}
+            for name in measure.expr.names:
+                if name in params:
+                    env[name] = float(params[name])  # type: ignore[arg-type]
+                else:
+                    env[name] = pd.to_numeric(self.column(measure, name),
+                                              errors="coerce").to_numpy(dtype="float64",
+                                                                        na_value=np.nan)
+            vals = np.asarray(eval_expr(measure.expr, env), dtype="float64")
+            vals = np.broadcast_to(vals, (len(self.ledgers[measure.ledger]),))  # type: ignore
+        else:
+            vals = pd.to_numeric(self.column(measure, measure.field), errors="coerce") \
+                .to_numpy(dtype="float64", na_value=np.nan)  # type: ignore[arg-type]
+        return np.where(np.isfinite(vals), vals, np.nan)
+
+    # -- flows --------------------------------------------------------------------------------
+    def monthly(self, measure: Measure, lo: int, hi: int,
+                params: Mapping[str, object] = {}) -> np.ndarray:
+        """County × month matrix over months lo..hi (counts/sums; distinct per month)."""
+        key = (measure, lo, hi)
+        if key in self._monthly:
+            return self._monthly[key]
+        n_m = hi - lo + 1
+        if measure.agg == "months":
+            since = month_index(measure.since) if measure.since else lo
+            row = (np.arange(lo, hi + 1) >= since).astype("float64")
+            out = np.broadcast_to(row, (self.n, n_m)).copy()
+            self._monthly[key] = out
+            return out
+        ledger = measure.ledger
+        cidx = self.county_idx(ledger)  # type: ignore[arg-type]
+        midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+        sel = self.mask(measure) & (cidx >= 0) & (midx >= lo) & (midx <= hi)
+        cell = cidx[sel] * n_m + (midx[sel] - lo)
+        if measure.agg == "distinct_count":
+            codes, _ = self._factorised(measure, measure.field)  # type: ignore[arg-type]
+            v = codes[sel]
+            ok = v >= 0
+            pairs = np.unique(cell[ok].astype(np.int64) * (int(v.max(initial=0)) + 1) + v[ok])
+            cell_u = pairs // (int(v.max(initial=0)) + 1)
+            flat = np.bincount(cell_u, minlength=self.n * n_m).astype("float64")
+        elif measure.agg == "sum":
+            w = np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
+            flat = np.bincount(cell, weights=w, minlength=self.n * n_m)
+        else:  # count, any
+            flat = np.bincount(cell, minlength=self.n * n_m).astype("float64")
+            if measure.agg == "any":
+                flat = (flat > 0).astype("float64")
+        out = flat[: self.n * n_m].reshape(self.n, n_m)
+        self._monthly[key] = out
+        return out
+
+    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
+        key = (measure,)
+        if key not in self._triples:
+            ledger = measure.ledger
+            cidx = self.county_idx(ledger)  # type: ignore[arg-type]
+            midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+            codes, uniques = self._factorised(measure, measure.field)  # type: ignore[arg-type]
+            sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
+            n_v = max(len(uniques), 1)
+            c, v, m = cidx[sel], codes[sel].astype(np.int64), midx[sel]
+            trip = np.unique((c * n_v + v) * 10_000_000 + m)  # month idx < 10^7
+            m_u = trip % 10_000_000
+            cv = trip // 10_000_000
+            self._triples[key] = (cv // n_v, cv, m_u, n_v)
+        cty, cv, mon, _ = self._triples[key]
+        out = np.zeros((self.n, len(windows)))
+        for j, w in enumerate(windows):
+            if w.empty:
+                out[:, j] = np.nan
+                continue
+            inw = (mon >= w.start) & (mon <= w.end)
+            pairs = np.unique(cv[inw])
+            if len(pairs):
+                n_v = self._triples[key][3]
+                out[:, j] = np.bincount(pairs // n_v, minlength=self.n)[: self.n]
+        return out
+
+    # -- stocks -------------------------------------------------------------------------------
+    def _stock_windows(self, measure: Measure, windows: Sequence[Window],
+                       params: Mapping[str, object]) -> np.ndarray:
+        """Levels from undated ledgers; yearly ledgers (counties) use the window's end year,
+        else the nearest earlier year, else the earliest later one."""
+        ledger = measure.ledger
+        df = self.ledgers[ledger]  # type: ignore[index]
+        cidx = self.county_idx(ledger)  # type: ignore[arg-type]
+        sel = self.mask(measure) & (cidx >= 0)
+        yearly = "year" in LEDGERS[ledger].field_names and "year" in df.columns  # type: ignore
+        if yearly:
+            years_col = pd.to_numeric(df["year"], errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan)
+            sel &= np.isfinite(years_col)
+            years = np.unique(years_col[sel]).astype(np.int64)
+        else:
+            years = np.array([0], dtype=np.int64)
+        if not len(years):
+            return np.full((self.n, len(windows)), np.nan)
+        y_pos = (np.searchsorted(years, years_col[sel].astype(np.int64)) if yearly
+                 else np.zeros(int(sel.sum()), dtype=np.int64))
+        cell = cidx[sel] * len(years) + y_pos
+        size = self.n * len(years)
+        seen_rows = np.ones(len(cell), dtype=bool)
+        if measure.agg == "sum":
+            raw = self._row_values(measure, params)[sel]
+            seen_rows = np.isfinite(raw)
+            flat = np.bincount(cell, weights=np.nan_to_num(raw, nan=0.0), minlength=size)
+        elif measure.agg == "distinct_count":
+            codes, _ = self._factorised(measure, measure.field)  # type: ignore[arg-type]
+            v = codes[sel]
+            ok = v >= 0
+            base = int(v.max(initial=0)) + 1
+            pairs = np.unique(cell[ok].astype(np.int64) * base + v[ok])
+            flat = np.bincount(pairs // base, minlength=size).astype("float64")
+        else:
+            flat = np.bincount(cell, minlength=size).astype("float64")
+            if measure.agg == "any":
+                flat = (flat > 0).astype("float64")
+        # A county with no row in a year has no level for that year (not zero).
+        seen = np.bincount(cell[seen_rows], minlength=size) > 0
+        mat = np.where(seen, flat, np.nan)[:size].reshape(self.n, len(years))
+        if yearly:
+            mat = pd.DataFrame(mat).ffill(axis=1).bfill(axis=1).to_numpy()
+        elif measure.agg in ("count", "distinct_count", "any"):
+            mat = np.where(np.isnan(mat), 0.0, mat)  # a roster with no matching row: zero
+        out = np.empty((self.n, len(windows)))
+        for j, w in enumerate(windows):
+            if w.empty:
+                out[:, j] = np.nan
+                continue
+            if yearly:
+                pos = max(int(np.searchsorted(years, w.end // 12, side="right")) - 1, 0)
+                out[:, j] = mat[:, pos]
+            else:
+                out[:, j] = mat[:, 0]
+        return out
+
+    # -- the one entry point --------------------------------------------------------------------
+    def windows(self, measure: Measure, windows: Sequence[Window],
+                params: Mapping[str, object] = {}) -> np.ndarray:
+        """County × window matrix of the measure (rolled up by its `rollup` rule)."""
+        if not windows:
+            return np.zeros((self.n, 0))
+        if measure.is_stock:
+            return self._stock_windows(measure, windows, params)
+        if measure.agg == "distinct_count":
+            return self._distinct_windows(measure, windows)
+        live = [w for w in windows if not w.empty]
+        if not live:
+            return np.full((self.n, len(windows)), np.nan)
+        lo = min(w.start for w in live)
+        hi = max(w.end for w in live)
+        mon = self.monthly(measure, lo, hi, params)
+        out = np.empty((self.n, len(windows)))
+        if measure.rollup == "sum":
+            cs = np.concatenate([np.zeros((self.n, 1)), np.cumsum(mon, axis=1)], axis=1)
+            for j, w in enumerate(windows):
+                out[:, j] = np.nan if w.empty else cs[:, w.end - lo + 1] - cs[:, w.start - lo]
+        else:
+            for j, w in enumerate(windows):
+                if w.empty:
+                    out[:, j] = np.nan
+                elif measure.rollup == "max":
+                    out[:, j] = mon[:, w.start - lo: w.end - lo + 1].max(axis=1)
+                else:
+                    out[:, j] = mon[:, w.end - lo]
+        return out
+
+    def rows(self, measure: Measure, county: str | None, window: Window | None,
+             year: int | None = None) -> pd.DataFrame:
+        """The ledger rows behind a measure's value (for drill-through)."""
+        if measure.agg == "months" or measure.ledger is None:
+            return pd.DataFrame()
+        df = self.ledgers[measure.ledger]
+        sel = self.mask(measure)
+        if county is not None:
+            pos = self.counties.get_indexer([str(county)])[0]
+            sel &= self.county_idx(measure.ledger) == pos
+        if measure.is_stock:
+            if "year" in df.columns and year is not None and sel.any():
+                yrs = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype="float64",
+                                                                          na_value=np.nan)
+                avail = np.unique(yrs[sel & np.isfinite(yrs)])
+                if len(avail):
+                    le = avail[avail <= year]
+                    chosen = le.max() if len(le) else avail.min()
+                    sel &= yrs == chosen
+        elif window is not None:
+            midx = self.month_idx(measure.ledger, measure.date)  # type: ignore[arg-type]
+            sel &= (midx >= window.start) & (midx <= window.end)
+        out = df[sel]
+        if measure.join is not None:
+            extra = {}
+            for cond in _flatten(measure.where):
+                if "." in cond.field:
+                    extra[cond.field] = self.column(measure, cond.field)[sel].to_numpy()
+            for k, v in extra.items():
+                out = out.assign(**{k: v})
+        return out
+
+    def county_names(self, year: int | None = None) -> pd.Series:
+        """Code → name from the counties ledger: the latest row up to `year`, else the earliest
+        later one; codes without a row keep the code as name."""
+        df = self.ledgers["counties"]
+        names = pd.Series(self.counties.to_numpy(), index=self.counties, dtype="object")
+        if not len(df) or "county_name" not in df.columns:
+            return names
+        d = pd.DataFrame({"county_code": df["county_code"].astype("object"),
+                          "county_name": df["county_name"]})
+        d = d.dropna()
+        d["county_code"] = d["county_code"].astype(str)
+        if "year" in df.columns:
+            y = pd.to_numeric(df["year"], errors="coerce").reindex(d.index).fillna(0)
+            ref = year if year is not None else float(y.max())
+            d["_key"] = np.where(y <= ref, y, -y)  # earlier years rank by recency, later last
+            d = d.sort_values("_key", kind="stable")
+        got = d.drop_duplicates("county_code", keep="last").set_index("county_code")[
+            "county_name"]
+        names.update(got.reindex(names.index).dropna())
+        return names
+
+    def city_name(self) -> str:
+        df = self.ledgers["counties"]
+        if len(df) and "city" in df.columns and df["city"].notna().any():
+            return str(df["city"].dropna().astype(str).mode().iloc[0])
+        return ""
+
+
+def _compare(arr: pd.Series, op: str, v: object) -> pd.Series:
+    if op == "==":
+        return arr == v
+    if op == "!=":
+        return arr != v
+    if op == ">":
+        return arr > v
+    if op == ">=":
+        return arr >= v
+    if op == "<":
+        return arr < v
+    return arr <= v
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "t"}
+_FALSE = {"否", "n", "no", "false", "0", "f"}
+
+
+def _as_boolean(col: pd.Series) -> pd.Series:
+    """Booleans whatever the frame holds (boolean dtype, Python bools, 是/否 text)."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("boolean")
+    def conv(x: object) -> object:
+        if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
+            return pd.NA
+        if isinstance(x, (bool, np.bool_)):
+            return bool(x)
+        s = str(x).strip().lower()
+        return True if s in _TRUE else False if s in _FALSE else pd.NA
+    return col.map(conv).astype("boolean")
+
+
+def _is_dateish(v: object) -> bool:
+    import datetime as dt
+
+    vals = v if isinstance(v, tuple) else (v,)
+    return any(isinstance(x, (dt.date, pd.Timestamp)) for x in vals)
+
+
+def _flatten(conds: Iterable[Condition]) -> list[Clause]:
+    out: list[Clause] = []
+    for c in conds:
+        if isinstance(c, Clause):
+            out.append(c)
+        else:
+            out.extend(_flatten(c.clauses))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+def measure_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+                  start: str, end: str, codes: Iterable[str] | None = None) -> pd.DataFrame:
+    """Long table (county_code, period, measure, value): every measure for each month."""
+    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    lo, hi = month_index(start), month_index(end)
+    months = [Window(m, m) for m in range(lo, hi + 1)]
+    params = {k: p.value for k, p in iset.parameters.items()}
+    parts = []
+    for code in codes or iset.measures:
+        mat = engine.windows(iset.measures[code], months, params)
+        parts.append(pd.DataFrame({
+            "county_code": np.repeat(engine.counties.to_numpy(), len(months)),
+            "period": np.tile(np.array(month_range(lo, hi), dtype=object), engine.n),
+            "measure": code,
+            "value": mat.reshape(-1),
+        }))
+    if not parts:
+        return pd.DataFrame(columns=["county_code", "period", "measure", "value"])
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,330 @@
+"""Publishing: offline HTML reports, the run's index page, the city 通报 (.docx) and PDF.
+
+HTML reports are exported in-process with one reused nbconvert exporter (code hidden) and wrapped
+in a page that loads ONE shared `assets/plotly.min.js` and `assets/report.css` by relative path:
+no CDN or other external URL anywhere, so reports open on an intranet without internet.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from workbench.messages import t
+from workbench.privacy import mask_id_card
+
+log = logging.getLogger(__name__)
+
+SUMMARY_MIME = "application/vnd.workbench.summary+json"
+PLOTLY_ASSET = "assets/plotly.min.js"
+CSS_ASSET = "assets/report.css"
+EXTERNAL_RE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""",
+                         re.I)
+
+REPORT_CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;
+ margin:0;background:#f5f7fa;color:#1f2d3d}
+main.wb-report{max-width:1100px;margin:0 auto;background:#fff;padding:24px 32px 40px;
+ box-shadow:0 0 8px rgba(0,0,0,.06)}
+h1{font-size:22px}h2{font-size:18px;border-left:4px solid #1f77b4;padding-left:8px;margin-top:28px}
+h3{font-size:16px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
+th,td{border:1px solid #dfe3ea;padding:4px 8px;text-align:left}th{background:#f0f3f7}
+.output_stream,.output_text pre,pre{white-space:pre-wrap;font-size:12px}
+.output_error pre,.output_stderr pre{background:#fdf2f2;color:#8a1f11;padding:8px}
+footer.wb-foot{max-width:1100px;margin:8px auto 24px;color:#888;font-size:12px}
+.ansi-red-fg{color:#c0392b}.ansi-green-fg{color:#2e7d32}.ansi-cyan-fg{color:#117a8b}
+.ansi-yellow-fg{color:#9a6700}.ansi-blue-fg{color:#1f5fbf}.ansi-bold{font-weight:bold}
+.wb-index .ok{color:#2e7d32}.wb-index .failed{color:#c0392b;font-weight:600}
+.wb-index td.reason{max-width:420px;color:#8a1f11;font-size:12px}
+.wb-index input{padding:4px 8px;margin:8px 0;width:240px}
+.wb-summary span{display:inline-block;margin-right:18px}
+@media print{body{background:#fff}main.wb-report{box-shadow:none;padding:0}}
+"""
+
+INDEX_JS = """
+function wbFilter(v){v=v.trim();document.querySelectorAll('#wb-rows tr').forEach(function(r){
+r.style.display=(!v||r.textContent.indexOf(v)>=0)?'':'none';});}
+"""
+
+_local = threading.local()
+
+
+# ----------------------------------------------------------------------------- assets
+def write_assets(run_dir: Path) -> None:
+    """The shared plotly.js and stylesheet, once per run (atomic; skipped when present)."""
+    from workbench.batch import atomic_write
+
+    js = run_dir / PLOTLY_ASSET
+    if not js.exists():
+        from plotly.offline import get_plotlyjs
+
+        atomic_write(js, get_plotlyjs())
+    css = run_dir / CSS_ASSET
+    if not css.exists() or css.read_text(encoding="utf-8") != REPORT_CSS:
+        atomic_write(css, REPORT_CSS)
+
+
+def _rel(from_file: Path, run_dir: Path, asset: str) -> str:
+    return os.path.relpath(run_dir / asset, from_file.parent).replace(os.sep, "/")
+
+
+# ----------------------------------------------------------------------------- HTML
+def exporter() -> Any:
+    """One HTML exporter per thread, reused for every report (templates compiled once)."""
+    exp = getattr(_local, "exporter", None)
+    if exp is None:
+        from nbconvert import HTMLExporter
+
+        exp = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                           exclude_output_prompt=True, anchor_link_text="")
+        _local.exporter = exp
+    return exp
+
+
+def _report_view(nb: Any) -> Any:
+    """What readers see: no stderr noise, no machine-readable summary, no injected params."""
+    import copy
+
+    view = copy.copy(nb)
+    cells = []
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) \
+                or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell.get("cell_type") == "code":
+            outs = [o for o in cell.get("outputs", [])
+                    if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                    and SUMMARY_MIME not in o.get("data", {})]
+            if not outs and cell.get("cell_type") == "code":
+                continue
+            cell = copy.copy(cell)
+            cell["outputs"] = outs
+        cells.append(cell)
+    view.cells = cells
+    return view
+
+
+def report_body(nb: Any) -> str:
+    body, _ = exporter().from_notebook_node(_report_view(nb))
+    return body
+
+
+def page(body: str, title: str, html_path: Path, run_dir: Path, footer: str = "",
+         plotly: bool = True, extra_head: str = "") -> str:
+    """A full offline page around `body`, loading the run's shared assets by relative path."""
+    css = _rel(html_path, run_dir, CSS_ASSET)
+    js = f'<script src="{_rel(html_path, run_dir, PLOTLY_ASSET)}"></script>' if plotly else ""
+    foot = f'<footer class="wb-foot">{footer}</footer>' if footer else ""
+    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><link rel=\"stylesheet\" href=\"{css}\">"
+            f"{js}{extra_head}</head><body><main class=\"wb-report\">\n{body}\n</main>{foot}"
+            "</body></html>\n")
+
+
+def scrub(markup: str) -> str:
+    """Safety net: mask any 18-digit ID number that reached the page."""
+    return mask_id_card(markup)  # type: ignore[return-value]
+
+
+def external_urls(markup: str) -> list[str]:
+    """script/link/img/iframe tags that would fetch from another host (should be none)."""
+    return [m.group(0) for m in EXTERNAL_RE.finditer(markup)]
+
+
+def notebook_html(nb: Any, title: str, html_path: Path, run_dir: Path, footer: str = "") -> str:
+    return scrub(page(report_body(nb), title, html_path, run_dir, footer=footer))
+
+
+# ----------------------------------------------------------------------------- index page
+def _fmt_score(v: Any) -> str:
+    return "—" if v is None or v == "" else f"{float(v):.1f}"
+
+
+def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
+    """Every county with status, score, grade and link; failures with their reason."""
+    rows = []
+    units = list(units)
+    for i, u in enumerate(units, 1):
+        ok = u.get("status") == "ok"
+        status_txt = t("batch.index.ok") if ok else (
+            t("batch.index.failed") if u.get("status") == "failed" else t("batch.index.pending"))
+        link = ""
+        if u.get("html"):
+            link = f'<a href="{html.escape(u["html"])}">{t("batch.index.open")}</a>'
+        rows.append(
+            f"<tr><td>{i}</td><td>{html.escape(str(u.get('unit', '')))}</td>"
+            f"<td>{html.escape(str(u.get('label', '')))}</td>"
+            f"<td class=\"{html.escape(str(u.get('status', '')))}\">{status_txt}</td>"
+            f"<td>{_fmt_score(u.get('score'))}</td><td>{u.get('rank') or '—'}</td>"
+            f"<td>{html.escape(str(u.get('grade') or '—'))}</td>"
+            f"<td>{float(u.get('seconds') or 0):.1f}</td><td>{link}</td>"
+            f"<td class=\"reason\">{html.escape(str(u.get('error') or ''))}</td></tr>")
+    links = []
+    for key, label in (("city_html", "batch.index.city_link"), ("docx", "batch.index.docx_link"),
+                       ("city_pdf", "batch.index.pdf_link")):
+        if meta.get(key):
+            links.append(f'<a href="{html.escape(meta[key])}">{t(label)}</a>')
+    links.append(f'<a href="manifest.json">{t("batch.index.manifest_link")}</a>')
+    heads = "".join(f"<th>{t('batch.index.col.' + c)}</th>" for c in
+                    ("no", "code", "county", "status", "score", "rank", "grade", "seconds",
+                     "report", "reason"))
+    summary = t("batch.index.summary", total=meta.get("total", len(units)),
+                ok=meta.get("ok", 0), failed=meta.get("failed", 0),
+                pending=meta.get("pending", 0))
+    body = (
+        f"<h1>{html.escape(meta.get('title', ''))}</h1>"
+        f'<p class="wb-summary"><span>{t("batch.index.period")}：{html.escape(meta.get("period_label", ""))}</span>'
+        f'<span>{t("batch.index.run_id")}：{html.escape(meta.get("run_id", ""))}</span>'
+        f'<span>{t("batch.index.status")}：{html.escape(meta.get("state_label", ""))}</span></p>'
+        f'<p class="wb-summary">{html.escape(summary)}</p><p>{"　".join(links)}</p>'
+        f'<div class="wb-index"><input type="search" placeholder="{t("batch.index.filter")}" '
+        f'oninput="wbFilter(this.value)"><table><thead><tr>{heads}</tr></thead>'
+        f'<tbody id="wb-rows">{"".join(rows)}</tbody></table></div>'
+    )
+    footer = html.escape(meta.get("footer", ""))
+    return scrub(page(body, meta.get("title", ""), run_dir / "index.html", run_dir,
+                      footer=footer, plotly=False, extra_head=f"<script>{INDEX_JS}</script>"))
+
+
+# ----------------------------------------------------------------------------- Word 通报
+def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
+    """The city 通报 as a .docx in the form bureaus circulate (title, summary, tables)."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    from workbench import fmt
+    from workbench.batch import atomic_write
+
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = "仿宋"
+    style.font.size = Pt(14)
+    style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
+
+    def heading(text: str, size: int = 16, bold: bool = True,
+                align: Any = WD_ALIGN_PARAGRAPH.LEFT) -> None:
+        p = doc.add_paragraph()
+        p.alignment = align
+        run = p.add_run(text)
+        run.bold = bold
+        run.font.size = Pt(size)
+        run.font.name = "黑体"
+        run.element.rPr.rFonts.set(qn("w:eastAsia"), "黑体")
+
+    def para(text: str) -> None:
+        p = doc.add_paragraph(text)
+        p.paragraph_format.first_line_indent = Pt(28)
+        p.paragraph_format.line_spacing = 1.5
+
+    def table(df: Any) -> None:
+        if df is None or df.empty:
+            para(t("batch.report.no_ranking"))
+            return
+        tbl = doc.add_table(rows=1, cols=len(df.columns))
+        tbl.style = "Table Grid"
+        for cell, name in zip(tbl.rows[0].cells, df.columns):
+            cell.text = str(name)
+            for r in cell.paragraphs[0].runs:
+                r.bold = True
+                r.font.size = Pt(11)
+        for row in df.itertuples(index=False):
+            cells = tbl.add_row().cells
+            for cell, v in zip(cells, row):
+                cell.text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+                for r in cell.paragraphs[0].runs:
+                    r.font.size = Pt(11)
+
+    data = city.data
+    period = fmt.month_label(data.period)
+    heading(t("batch.bulletin.title", period=period), size=20,
+            align=WD_ALIGN_PARAGRAPH.CENTER)
+    if data.demo:
+        p = doc.add_paragraph(t("batch.bulletin.demo_note"))
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paras = city.bulletin_paragraphs()
+    para(paras[0])
+    heading(t("batch.bulletin.summary"))
+    for text in paras[1:-1]:
+        para(text)
+    heading(t("batch.bulletin.ranking_head"))
+    table(city.ranking_frame())
+    heading(t("batch.bulletin.lagging_head"))
+    lag = city.lagging_frame()
+    if lag.empty:
+        para(t("batch.bulletin.no_lagging"))
+    else:
+        table(lag)
+    heading(t("batch.bulletin.kpi_head"))
+    table(city.kpi_frame())
+    para(paras[-1])
+    sign = doc.add_paragraph(t("batch.bulletin.issuer", city=city.city_name()))
+    sign.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    date = doc.add_paragraph(fmt.date_label(__import__("datetime").date.today()))
+    date.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    doc.core_properties.title = t("batch.bulletin.title", period=period)
+    doc.core_properties.comments = run_id
+    import io
+
+    buf = io.BytesIO()
+    doc.save(buf)
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+# ----------------------------------------------------------------------------- PDF
+def chromium_path() -> str | None:
+    for name in (os.environ.get("WORKBENCH_CHROMIUM"), "chromium", "chromium-browser",
+                 "google-chrome"):
+        if name and (found := shutil.which(name)):
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+class PdfUnavailable(RuntimeError):
+    """No headless Chromium on this machine; the message says how to get it."""
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
+    """Print a report through headless Chromium (charts rendered first), atomically."""
+    exe = chromium_path()
+    if exe is None:
+        raise PdfUnavailable(t("batch.pdf.no_chromium"))
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{pdf_path.name}.", suffix=".tmp", dir=pdf_path.parent)
+    os.close(fd)
+    profile = tempfile.mkdtemp(prefix="wb-chromium-")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--disable-extensions", "--no-pdf-header-footer",
+           f"--user-data-dir={profile}", "--run-all-compositor-stages-before-draw",
+           "--virtual-time-budget=15000", f"--print-to-pdf={tmp}",
+           Path(html_path).resolve().as_uri()]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        if proc.returncode != 0 or os.path.getsize(tmp) == 0:
+            raise RuntimeError(t("batch.pdf.failed", detail=proc.stderr.decode(
+                "utf-8", "replace")[-300:]))
+        os.replace(tmp, pdf_path)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(t("batch.pdf.failed", detail=str(exc))) from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        shutil.rmtree(profile, ignore_errors=True)
+    return pdf_path
+
+
+def manifest_text(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1, default=str)

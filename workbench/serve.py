@@ -1,0 +1,224 @@
+"""Serving the dashboards with Voilà, with the defaults a bureau intranet needs.
+
+Only `dashboards/` is served, sources are stripped, kernels are preheated (the notebook has run
+before anyone asks, so a leader sees the cockpit at once) and idle kernels are culled. The server
+binds to 127.0.0.1; binding beyond it needs a token or a password. The dashboards' data is
+precomputed once here (`dashboard.load`) and shared with every kernel through the disk cache.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.config import project_root
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+ENV_TOKEN = "WORKBENCH_DASHBOARD_TOKEN"
+ENV_PASSWORD = "WORKBENCH_DASHBOARD_PASSWORD"
+TEMPLATE = "workbench"
+TEMPLATE_ROOT = Path(__file__).with_name("assets") / "jupyter"
+NOTEBOOKS = ("cockpit.ipynb", "county.ipynb")
+
+
+class ServeError(RuntimeError):
+    """A refusal with a Chinese message for the user (exit code 2)."""
+
+
+@dataclass
+class ServeOptions:
+    port: int = 8866
+    host: str = "127.0.0.1"
+    warehouse: Path | None = None
+    token: str | None = None
+    password: str | None = None
+    base_url: str = "/"
+    pool_size: int = 2
+    cull_idle_timeout: int = 900
+    cull_interval: int = 60
+    max_kernels: int = 40
+    geojson: Path | None = None
+    precompute: bool = True
+    dashboards: Path = field(default_factory=lambda: project_root() / "dashboards")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; everything else is reachable by others."""
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback
+                       for info in socket.getaddrinfo(host, None))
+        except (OSError, ValueError):
+            return False
+
+
+def check_options(opts: ServeOptions) -> None:
+    """Refuse unsafe or impossible settings before anything starts."""
+    if not is_loopback(opts.host) and not (opts.token or opts.password):
+        raise ServeError(t("dash.serve.E_EXPOSED_NO_AUTH", host=opts.host))
+    if opts.token is not None and len(opts.token) < 16:
+        raise ServeError(t("dash.serve.E_TOKEN_SHORT"))
+    if opts.password is not None and len(opts.password) < 8:
+        raise ServeError(t("dash.serve.E_PASSWORD_SHORT"))
+    if not 0 < opts.port < 65536:
+        raise ServeError(t("dash.serve.E_PORT", port=opts.port))
+    missing = [n for n in NOTEBOOKS if not (opts.dashboards / n).is_file()]
+    if missing:
+        raise ServeError(t("dash.serve.E_NO_DASHBOARDS", path=opts.dashboards,
+                           missing="、".join(missing)))
+    if opts.pool_size < 0 or opts.max_kernels < 2 * max(opts.pool_size, 1):
+        raise ServeError(t("dash.serve.E_POOL", pool=opts.pool_size, max=opts.max_kernels))
+
+
+def voila_argv(opts: ServeOptions) -> list[str]:
+    """Voilà's command line (no secrets: those go through the config object)."""
+    base = "/" + opts.base_url.strip("/") + "/" if opts.base_url.strip("/") else "/"
+    return [
+        str(opts.dashboards),
+        "--no-browser",
+        f"--Voila.ip={opts.host}",
+        f"--Voila.port={opts.port}",
+        f"--Voila.base_url={base}",
+        "--VoilaConfiguration.strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        "--VoilaConfiguration.allow_template_override=NO",
+        "--VoilaConfiguration.allow_theme_override=NO",
+        f"--VoilaConfiguration.preheat_kernel={opts.pool_size > 0}",
+        f"--VoilaConfiguration.default_pool_size={opts.pool_size}",
+        "--VoilaConfiguration.multi_kernel_manager_class=workbench.serve.BoundedKernelManager",
+        f"--BoundedKernelManager.max_kernels={opts.max_kernels}",
+        f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
+        f"--MappingKernelManager.cull_interval={opts.cull_interval}",
+        "--MappingKernelManager.cull_connected=False",
+        "--MappingKernelManager.cull_busy=False",
+        "--VoilaConfiguration.file_allowlist=[]",
+        "--VoilaConfiguration.classic_tree=True",
+    ]
+
+
+def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
+    """Secrets and settings that are not command-line friendly."""
+    from traitlets.config import Config
+
+    cfg = Config()
+    if opts.token:
+        cfg.Voila.token = opts.token
+    if opts.password:
+        from jupyter_server.auth.security import passwd
+
+        cfg.PasswordIdentityProvider.hashed_password = passwd(opts.password)
+        cfg.Voila.token = opts.token or ""
+    cfg.Voila.tornado_settings = {
+        "headers": {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"},
+        "xsrf_cookies": True,
+    }
+    # Only the project's kernels, whatever else is installed on the machine.
+    cfg.VoilaConfiguration.language_kernel_mapping = {"python": "python3"}
+    return cfg
+
+
+def kernel_env(opts: ServeOptions) -> dict[str, str]:
+    """What every dashboard kernel must know: where the warehouse, boundaries and cache are."""
+    from workbench.config import ENV_WAREHOUSE, warehouse_path
+    from workbench.dashboard import ENV_CACHE_DIR, ENV_GEOJSON, cache_dir, geojson_path
+
+    wh = warehouse_path(opts.warehouse).resolve()
+    env = {ENV_WAREHOUSE: str(wh), ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
+           ENV_CACHE_DIR: str(cache_dir(wh))}
+    paths = [str(TEMPLATE_ROOT)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(
+        os.pathsep) if p]
+    env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def url(opts: ServeOptions, notebook: str = "cockpit.ipynb") -> str:
+    host = opts.host if opts.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+    base = "/" + opts.base_url.strip("/") + "/" if opts.base_url.strip("/") else "/"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{opts.port}{base}voila/render/{notebook}"
+
+
+def precompute(opts: ServeOptions) -> None:
+    """Run the engine for every period once, so that kernels only load the cached result."""
+    from workbench import dashboard
+
+    data = dashboard.load(opts.warehouse, geojson=opts.geojson)
+    print(t("dash.serve.precomputed", counties=len(data.counties), periods=len(data.periods),
+            sets=len(data.indicator_sets)), file=sys.stderr, flush=True)
+
+
+def port_free(host: str, port: int) -> bool:
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(opts: ServeOptions) -> int:
+    """Check, precompute, then run Voilà in this process until interrupted."""
+    check_options(opts)
+    if not port_free(opts.host, opts.port):
+        raise ServeError(t("dash.serve.E_PORT_BUSY", host=opts.host, port=opts.port))
+    env = kernel_env(opts)
+    os.environ.update(env)
+    if opts.precompute:
+        print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)
+        precompute(opts)
+    from voila.app import Voila
+
+    print(t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),
+          file=sys.stderr, flush=True)
+    if opts.token:
+        print(t("dash.serve.token_hint"), file=sys.stderr, flush=True)
+    app = Voila.instance(config=voila_config(opts))
+    app.initialize(voila_argv(opts))
+    app.start()
+    return 0
+
+
+def _bounded_kernel_manager():
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    from tornado import web
+    from traitlets import Integer
+
+    class BoundedKernelManager(AsyncMappingKernelManager):
+        """A kernel manager that refuses to start more than `max_kernels` kernels.
+
+        Preheated pool kernels count too. Beyond the limit a viewer gets HTTP 503 with a Chinese
+        message instead of the machine running out of memory."""
+
+        max_kernels = Integer(40, config=True, help="Most kernels alive at once (0: no limit).")
+
+        async def start_kernel(self, *args, **kwargs):  # type: ignore[override]
+            if self.max_kernels and len(self.list_kernel_ids()) >= self.max_kernels:
+                log.warning("kernel limit %d reached", self.max_kernels)
+                raise web.HTTPError(503, t("dash.serve.E_TOO_MANY", n=self.max_kernels))
+            return await super().start_kernel(*args, **kwargs)
+
+    return BoundedKernelManager
+
+
+def __getattr__(name: str):
+    # Built lazily: importing jupyter_server is slow and `workbench --help` must stay fast.
+    if name == "BoundedKernelManager":
+        cls = _bounded_kernel_manager()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
