@@ -1,0 +1,68 @@
+"""`workbench demo-all`: the whole monthly job on the embedded demo city, step by step.
+
+demo workbooks → ingest (with a county's mistakes quarantined, then its correction) → status →
+indicators and index → per-county reports and the city 通报 → the leader cockpit.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from workbench.messages import t
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo-all", help=t("demo_all.help"), description=t("demo_all.help"))
+    p.add_argument("--out", default="demo_city", help=t("demo_all.out"))
+    p.add_argument("--warehouse", default=None, help=t("cmd.warehouse"))
+    p.add_argument("--counties", type=int, default=10, help=t("demo_all.counties"))
+    p.add_argument("--jobs", type=int, default=2, help=t("demo_all.jobs"))
+    p.add_argument("--no-serve", action="store_true", help=t("demo_all.no_serve"))
+    p.add_argument("--port", type=int, default=8866, help=t("demo_all.port"))
+    p.set_defaults(func=run)
+
+
+def _step(n: int, key: str) -> None:
+    print("\n" + "═" * 60 + "\n" + t("demo_all.step", n=n, title=t(key)) + "\n" + "═" * 60,
+          flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli import main as cli
+    from workbench.config import warehouse_path
+
+    out = Path(args.out)
+    wh = warehouse_path(args.warehouse)
+    if out.exists():
+        shutil.rmtree(out)
+    if wh.exists():
+        wh.unlink()  # the demo always starts from an empty warehouse
+    common = ["--warehouse", str(wh)]
+
+    _step(1, "demo_all.s_demo")
+    if cli(["demo", "--out", str(out), "--counties", str(args.counties)]) != 0:
+        return 1
+    _step(2, "demo_all.s_ingest")
+    firsts = sorted(p for p in out.iterdir() if p.is_file() and p.suffix == ".xlsx")
+    cli(["ingest", *map(str, firsts), *common])
+    corrections = out / "corrections"
+    if corrections.is_dir():
+        _step(3, "demo_all.s_correct")
+        cli(["ingest", str(corrections), *common])
+    _step(4, "demo_all.s_status")
+    cli(["status", *common])
+    _step(5, "demo_all.s_compute")
+    if cli(["compute", "--period", "latest", *common]) != 0:
+        print(t("demo_all.failed", step=t("demo_all.s_compute")), file=sys.stderr)
+        return 1
+    _step(6, "demo_all.s_run")
+    rc = cli(["run", "--period", "latest", "--jobs", str(args.jobs), *common])
+    if rc != 0:
+        print(t("demo_all.failed", step=t("demo_all.s_run")), file=sys.stderr)
+    _step(7, "demo_all.s_serve")
+    if args.no_serve:
+        print(t("demo_all.serve_hint", port=args.port, warehouse=wh))
+        return rc
+    return cli(["serve", "--port", str(args.port), *common]) or rc
