@@ -55,8 +55,9 @@ def typed_expr(ftype: str, v: str, enum: tuple[str, ...] = ()) -> str:
         d = f"TRY_CAST(regexp_replace({v}, '[,，\\s元¥￥]', '', 'g') AS DOUBLE)"
         return f"CASE WHEN {d} >= 0 AND isfinite({d}) THEN round({d}, 2) END"
     if ftype == "date":
-        return (f"COALESCE(CAST(try_strptime({v}, {_list(DATE_FORMATS)}) AS DATE), "
-                f"{_serial_date(v)})")
+        # ISO dates take the cheap cast; only the rest pay for the format list
+        return (f"COALESCE(TRY_CAST({v} AS DATE), CAST(try_strptime({v}, {_list(DATE_FORMATS)}) "
+                f"AS DATE), {_serial_date(v)})")
     if ftype == "month":
         dated = f"COALESCE(CAST(try_strptime({v}, {_list(DATE_FORMATS)}) AS DATE), {_serial_date(v)})"
         return (f"COALESCE(strftime(try_strptime({v}, {_list(MONTH_FORMATS)}), '%Y-%m'), "
@@ -66,8 +67,9 @@ def typed_expr(ftype: str, v: str, enum: tuple[str, ...] = ()) -> str:
         return (f"CASE WHEN {low} IN ({', '.join(map(_lit, TRUE_WORDS))}) THEN true "
                 f"WHEN {low} IN ({', '.join(map(_lit, FALSE_WORDS))}) THEN false END")
     if ftype == "enum":
+        values = ", ".join(map(_lit, enum))
         vv = f"replace(replace({v}, ' ', ''), '\u3000', '')"
-        return f"CASE WHEN {vv} IN ({', '.join(map(_lit, enum))}) THEN {vv} END"
+        return f"CASE WHEN {v} IN ({values}) THEN {v} WHEN {vv} IN ({values}) THEN {vv} END"
     if ftype == "id_card":
         up = f"upper({v})"
         n = f"TRY_CAST(left({up}, 17) AS BIGINT)"
