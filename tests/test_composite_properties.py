@@ -146,6 +146,17 @@ def test_aggregators_by_hand(method: str, expected: list[float]) -> None:
     np.testing.assert_allclose(result.scores["IDX"], expected, atol=1e-6)
 
 
+def test_copeland_splits_ties_by_hand() -> None:
+    # x: A 1, B 1, C 2; y: A 3, B 1, C 2; equal weights (½ each).
+    # A–B: tie on x (¼ each), A better on y (½ to A) → A .75, B .25
+    # A–C: C better on x, A better on y → ½ each.  B–C: C better on both → C 1, B 0.
+    # Scores: A .75 + .5 = 1.25; B .25 + 0 = .25; C .5 + 1 = 1.5
+    data = pd.DataFrame({"x": [1.0, 1.0, 2.0], "y": [3.0, 1.0, 2.0]}, index=UNITS)
+    result = build_composite(data, flat(["x", "y"]), CompositeConfig(aggregate="copeland"))
+    np.testing.assert_allclose(result.scores["IDX"], [1.25, 0.25, 1.5])
+    assert result.ranks["IDX"].tolist() == [2, 3, 1]
+
+
 def test_weights_renormalised_over_missing_by_hand() -> None:
     # minmax: x 0,50,100; y 100,0,50; z (B 10, C 0 present) → A NaN, B 100, C 0.
     # weights 1, 1, 2.  A: (0 + 100)/2 = 50 (z's weight dropped); B: (50 + 0 + 200)/4 = 62.5;
@@ -171,7 +182,8 @@ def test_per_level_methods_and_effective_weights() -> None:
     tree = Hierarchy((Node("IDX", None, 3), Node("P1", "IDX", 2, weight=3), Node("P2", "IDX", 2),
                       Node("x", "P1", 1), Node("y", "P1", 1), Node("z", "P2", 1)))
     data = pd.DataFrame({"x": [1.0, 4, 9], "y": [4.0, 1, 9], "z": [9.0, 4, 1]}, index=UNITS)
-    result = build_composite(data, tree, CompositeConfig(normalise="rank", aggregate={2: "geometric"}))
+    cfg = CompositeConfig(normalise="rank", aggregate={2: "geometric"})
+    result = build_composite(data, tree, cfg)
     np.testing.assert_allclose(result.effective_weights[["P1", "P2", "x", "y", "z"]],
                                [0.75, 0.25, 0.375, 0.375, 0.25])
     # ranks: x 1,2,3; y 2,1,3; z 3,2,1.  P1 = sqrt(x·y): A √2, B √2, C 3; P2 = z.

@@ -223,3 +223,21 @@ def test_folder_copy_is_the_same_as_files(wh_path: Path, tmp_path: Path) -> None
     a = ingest_paths([folder], wh_path)
     b = ingest_paths([path], other)
     assert a.accepted == b.accepted == {"cases": 1}
+
+
+def test_row_numbers_in_a_large_csv_match_excel(wh_path: Path, tmp_path: Path) -> None:
+    """Errors deep in a big file point at the line Excel shows (header on line 1)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    n = 60_000
+    bad = {12_345, 59_998}  # 0-based data indices → Excel rows index + 2
+    lines = [",".join(CASE_HEADERS)]
+    for i in range(n):
+        row = case_row(案件编号=f"C{i:06d}", **({"应追回金额(元)": "坏"} if i in bad else {}))
+        lines.append(",".join(str(v) for v in row))
+    (folder / "990101_东湖区_2025-09.csv").write_text("\n".join(lines), encoding="utf-8")
+    report = ingest_paths([folder], wh_path)
+    errs = report.errors
+    assert set(errs["row"]) == {i + 2 for i in bad}
+    assert set(errs["code"]) == {"E_NOT_NUMBER"}
+    assert sum(report.accepted.values()) == n - len(bad)

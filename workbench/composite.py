@@ -14,7 +14,7 @@ method             formula                                                   out
 minmax             (x' − min x') / (max x' − min x')                         scaled to [l, u]
 zscore             m + s·(x' − mean x') / sd x'  (sd with n − 1)             (m, s) = zscore_mean_sd
 dist_max           1 − (max x' − x') / (max x' − min x')  (COINr; = minmax)   scaled to [l, u]
-fraction_max       x / max x  (direction −1: min x / x)                      scaled to [l, u]
+fraction_max       x / max x  (direction −1: min x / x); positive data        scaled to [l, u]
 percentile_rank    (rank_min(x') − 1) / (n − 1)                              scaled to [l, u]
 rank               rank_min(x')  (1 = worst)                                  raw
 borda              rank_min(x') − 1                                           raw
@@ -673,18 +673,22 @@ def _shift_positive(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _copeland(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """COINr a_copeland, blocked so that memory stays bounded for many units or samples."""
     n_s, n_u, n_c = x.shape
     wn = w / w.sum(axis=-1, keepdims=True)
     out = np.empty((n_s, n_u))
-    step = max(1, _COPELAND_CHUNK // max(1, n_u * n_u * n_c))
-    eye = np.eye(n_u, dtype=bool)
-    for start in range(0, n_s, step):
-        xs = x[start:start + step]
-        a, b = xs[:, :, None, :], xs[:, None, :, :]
-        wins = (a > b) + 0.5 * (a == b)
-        orm = (wins * wn[start:start + step, None, None, :]).sum(axis=-1)
-        orm[:, eye] = 0.0
-        out[start:start + step] = orm.sum(axis=-1)
+    block_u = max(1, min(n_u, _COPELAND_CHUNK // max(1, n_u * n_c)))
+    step_s = max(1, _COPELAND_CHUNK // max(1, block_u * n_u * n_c))
+    for s0 in range(0, n_s, step_s):
+        xs = x[s0:s0 + step_s]
+        ws = wn[s0:s0 + step_s, None, None, :]
+        for u0 in range(0, n_u, block_u):
+            a = xs[:, u0:u0 + block_u, None, :]
+            wins = ((a > xs[:, None, :, :]) + 0.5 * (a == xs[:, None, :, :])) * ws
+            orm = wins.sum(axis=-1)
+            own = np.arange(orm.shape[1])
+            orm[:, own, u0 + own] = 0.0
+            out[s0:s0 + step_s, u0:u0 + block_u] = orm.sum(axis=-1)
     out[np.isnan(x).all(axis=-1)] = np.nan
     return out
 
@@ -842,7 +846,8 @@ class CompositeResult:
         view = view.sort_values(t("composite.label.rank"), na_position="last")
         note = ""
         if len(view) > max_rows:
-            note = f"<p>{html.escape(t('composite.label.more_units', shown=max_rows, total=len(view)))}</p>"
+            more = t("composite.label.more_units", shown=max_rows, total=len(view))
+            note = f"<p>{html.escape(more)}</p>"
             view = view.head(max_rows)
         steps = pd.DataFrame({
             t("composite.label.step"): [t(f"composite.step.{s['step']}") for s in self.steps],

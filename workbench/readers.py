@@ -57,7 +57,7 @@ class CsvSource:
         sep = self.sep.replace("'", "''")
         return (f"read_csv('{path}', header=false, skip={self.skip}, delim='{sep}', quote='\"', "
                 f"escape='\"', columns={cols}, auto_detect=false, null_padding=true, "
-                f"strict_mode=false, parallel=false)")
+                f"strict_mode=false)")
 
 
 @dataclass
