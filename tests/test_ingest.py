@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.ingest_corpus import CASE_HEADERS, CASES, F, case_row, write_cases, write_city
-from workbench.contracts import LEDGERS
+from workbench.contracts import LEDGERS, normalise_header
 from workbench.ingest import ingest_paths
 from workbench.warehouse import Warehouse
 
@@ -241,3 +241,39 @@ def test_row_numbers_in_a_large_csv_match_excel(wh_path: Path, tmp_path: Path) -
     assert set(errs["row"]) == {i + 2 for i in bad}
     assert set(errs["code"]) == {"E_NOT_NUMBER"}
     assert sum(report.accepted.values()) == n - len(bad)
+
+
+def test_english_headers_are_accepted(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    index = LEDGERS["cases"].header_index()
+    names = [index[normalise_header(h)] for h in CASE_HEADERS]
+    assert names[0] == "case_id" and names[-1] == "closed_date"
+    write_cases(folder / F, [case_row()], headers=names)
+    report = ingest_paths([folder], wh_path)
+    assert report.ok and report.accepted == {"cases": 1}
+
+
+def test_a_file_without_any_ledger_is_an_error(wh_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "990101_东湖区_2025-09.csv").write_text("姓名,电话\n张三,123\n", encoding="utf-8")
+    report = ingest_paths([folder], wh_path)
+    assert ("990101_东湖区_2025-09.csv", "E_NO_LEDGER") in {
+        (r.file, r.code) for r in report.errors.itertuples()}
+    assert not ID_RE.search(" ".join(report.issues["message"]))
+
+
+def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, capsys) -> None:
+    from workbench.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(), case_row(案件编号="C2", 区划代码="990199")])
+    assert main(["ingest", str(folder), "--warehouse", str(wh_path),
+                 "--report-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "入库 1 行" in out and "隔离 1 行" in out and "990199" in out
+    assert main(["status", "--warehouse", str(wh_path)]) == 0
+    out = capsys.readouterr().out
+    assert "案件台账" in out and "隔离区：1 行" in out

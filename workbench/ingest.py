@@ -225,6 +225,8 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
                                          key=list(LEDGERS).index))
         outcomes.append(out)
         pending.append((out, result, data))
+        if not result.sheets and not any(i.severity == "error" for i in result.issues):
+            result.issues.append(Issue("E_NO_LEDGER", path.name))
         issue_rows.extend(reader_issue_row(i) for i in result.issues)
 
     try:
