@@ -277,3 +277,19 @@ def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, ca
     assert main(["status", "--warehouse", str(wh_path)]) == 0
     out = capsys.readouterr().out
     assert "案件台账" in out and "隔离区：1 行" in out
+
+
+def test_original_and_correction_in_one_batch(wh_path: Path, tmp_path: Path) -> None:
+    """Both files in one call: the later file (the correction) is the one that stays."""
+    first = tmp_path / "a" / F
+    first.parent.mkdir()
+    write_cases(first, [case_row(), case_row(案件编号="C2", **{"已追回金额(元)": "99999"})])
+    fixed = tmp_path / "b" / "990101_东湖区_2025-09_更正.xlsx"
+    fixed.parent.mkdir()
+    write_cases(fixed, [case_row(), case_row(案件编号="C2")])
+    report = ingest_paths([first, fixed], wh_path)
+    assert report.files[1].replaced == [report.files[0].submission_id]
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert sorted(wh.read_ledger("cases")["case_id"]) == ["C001", "C2"]
+        assert wh.con.execute("SELECT count(*) FROM cases").fetchone()[0] == 2
+        assert wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 # Field types. `code6` GB/T 2260 division code; `yuan` money ≥ 0 with two decimals;
@@ -112,7 +113,14 @@ class Ledger:
     def sheet_title(self) -> str:
         return self.title
 
+    @functools.cached_property
+    def _header_index(self) -> dict[str, str]:
+        return self._build_header_index()
+
     def header_index(self) -> dict[str, str]:
+        return dict(self._header_index)
+
+    def _build_header_index(self) -> dict[str, str]:
         """Normalised header → field name, for Chinese headers, English names and aliases."""
         out: dict[str, str] = {}
         for f in self.fields:
@@ -125,6 +133,7 @@ _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")", "[": 
 _UNIT_RE = re.compile(r"\((元|万元|人|个|家|次|%)\)$")
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_header(text: object) -> str:
     """Tolerant header key: NFKC (full→half width), brackets unified, spaces and units dropped."""
     s = unicodedata.normalize("NFKC", str(text or "")).translate(_BRACKETS)

@@ -20,7 +20,7 @@ from workbench.contracts import LEDGERS, Ledger
 from workbench.messages import t
 from workbench.privacy import mask_id_card, mask_name
 from workbench.readers import Issue, RawSheet, ReadResult, list_inputs, read_file
-from workbench.validate import ACCEPTED_SQL, Validated, validate_sheet
+from workbench.validate import ACCEPTED_SQL, Validated, validate_ledger
 from workbench.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -138,43 +138,45 @@ def reader_issue_row(issue: Issue) -> dict:
                                      value, **params)}
 
 
-def _raw_rows(con, rows: object) -> pd.DataFrame:
-    """The text of some rows of t_raw, indexed by Excel row number."""
-    con.register("v_rows", pd.DataFrame({"_row": pd.Series(list(rows), dtype="int64")}))
+def _raw_rows(con, keys: pd.DataFrame) -> pd.DataFrame:
+    """The text of some rows of t_raw, indexed by (_sheet, _row)."""
+    con.register("v_keys", keys[["_sheet", "_row"]].drop_duplicates().astype(
+        {"_sheet": "int32", "_row": "int64"}))
     try:
-        return con.execute("SELECT * FROM t_raw WHERE _row IN (SELECT _row FROM v_rows)"
-                           ).df().set_index("_row")
+        return con.execute("SELECT r.* FROM t_raw r SEMI JOIN v_keys USING (_sheet, _row)"
+                           ).df().set_index(["_sheet", "_row"])
     finally:
-        con.unregister("v_rows")
+        con.unregister("v_keys")
 
 
-def finding_rows(con, raw: RawSheet, lg: Ledger, v: Validated) -> pd.DataFrame:
-    """Findings (row, field, code) → issue rows with header, masked value and Chinese text."""
-    f = v.findings.rename(columns={"_row": "row"})
+def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated) -> pd.DataFrame:
+    """Findings (sheet, row, field, code) → issue rows with the header as written in the file,
+    the value (personal data masked) and the Chinese message. Carries `_sheet` along."""
+    f = v.findings
     if f.empty:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
-    raw_by_row = _raw_rows(con, f["row"].unique())
+        return pd.DataFrame(columns=[*ISSUE_COLUMNS, "_sheet"])
+    raw = _raw_rows(con, f)
+    values = raw.to_dict("index")
     out = []
     for rec in f.itertuples(index=False):
-        header = raw.headers.get(rec.field) or lg.field(rec.field).header
-        value = raw_by_row.at[rec.row, rec.field] if rec.field in raw_by_row.columns else None
-        shown = _display_value(lg, rec.field, value)
+        sheet = sheets[rec._0]
+        row = int(rec._1)
+        cells = values.get((rec._0, row), {})
+        header = sheet.headers.get(rec.field) or lg.field(rec.field).header
+        shown = _display_value(lg, rec.field, cells.get(rec.field))
         params: dict[str, object] = {}
         if rec.code == "E_DUPLICATE_KEY":
             params["first_row"] = rec.other
         elif isinstance(rec.other, str) and rec.other:
-            other_header = raw.headers.get(rec.other) or lg.field(rec.other).header
-            other_value = raw_by_row.at[rec.row, rec.other] if rec.other in raw_by_row.columns \
-                else None
-            params.update(other=other_header, other_value=_display_value(lg, rec.other,
-                                                                          other_value))
+            params.update(other=sheet.headers.get(rec.other) or lg.field(rec.other).header,
+                          other_value=_display_value(lg, rec.other, cells.get(rec.other)))
         if rec.code == "E_ENUM":
             params["allowed"] = "、".join(lg.field(rec.field).enum)
-        out.append({"severity": rec.severity, "file": raw.file, "sheet": raw.sheet,
-                    "row": int(rec.row), "column": header, "value": shown, "code": rec.code,
-                    "message": issue_message(rec.code, raw.file, raw.sheet, rec.row, header, shown,
-                                             **params)})
-    return pd.DataFrame(out, columns=ISSUE_COLUMNS)
+        out.append({"severity": rec.severity, "file": sheet.file, "sheet": sheet.sheet,
+                    "row": row, "column": header, "value": shown, "code": rec.code,
+                    "message": issue_message(rec.code, sheet.file, sheet.sheet, row, header, shown,
+                                             **params), "_sheet": rec._0})
+    return pd.DataFrame(out, columns=[*ISSUE_COLUMNS, "_sheet"])
 
 
 # ---------------------------------------------------------------- the ingest
@@ -246,7 +248,8 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
 
 def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                issue_rows: list[dict]) -> tuple[pd.DataFrame, list[dict]]:
-    """The transaction: validate and write every sheet, ledger by ledger in dependency order."""
+    """The transaction: validate and write every ledger in dependency order, each ledger's
+    sheets from every file of the batch together."""
     counts: list[dict] = []
     now = dt.datetime.now().replace(microsecond=0)
     with wh.transaction() as con:
@@ -256,19 +259,26 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                          data, "有效" if out.status == "new" else "无法识别"])
         refs = {f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
                 for lg in LEDGERS.values() for f in lg.key if len(lg.key) == 1 or f == lg.key[0]}
+        sheet_id = 0
         for lg in LEDGERS.values():
-            for out, result, _data in pending:
+            batch: list[tuple[int, RawSheet]] = []
+            owner: dict[int, tuple[int, FileOutcome]] = {}  # sheet id → (file order, outcome)
+            for order, (out, result, _data) in enumerate(pending):
                 for raw in (s for s in result.sheets if s.ledger == lg.name):
-                    _replace_earlier(con, out, lg, now)
-                    v = validate_sheet(con, raw, lg, refs)
-                    _write_sheet(con, out, raw, lg, v)
-                    issue_frame = finding_rows(con, raw, lg, v)
-                    issue_rows.extend(issue_frame.to_dict("records"))
-                    _write_quarantine(con, out, raw, lg, v, issue_frame)
-                    counts.extend(_county_counts(con, lg, raw))
-                    out.rows_in += v.rows_in
-                    out.accepted += v.rows_accepted
-                    out.quarantined += v.rows_in - v.rows_accepted
+                    sheet_id += 1
+                    batch.append((sheet_id, raw))
+                    owner[sheet_id] = (order, out)
+            if not batch:
+                continue
+            v = validate_ledger(con, lg, batch, refs)
+            _register_sheets(con, owner, dict(batch))
+            _write_accepted(con, lg)
+            issue_frame = finding_rows(con, dict(batch), lg, v)
+            issue_rows.extend(issue_frame.drop(columns="_sheet").to_dict("records"))
+            _write_quarantine(con, lg, issue_frame)
+            counts.extend(_county_counts(con, lg))
+            _tally(con, owner)
+            _replace_earlier(con, lg, owner, now)
         for out, _result, _data in pending:
             con.execute("UPDATE submissions SET rows_total = ?, rows_accepted = ?, "
                         "rows_quarantined = ? WHERE submission_id = ?",
@@ -283,80 +293,117 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                         "row, \"column\", value, code, message FROM v_issues")
             con.unregister("v_issues")
         con.execute("DROP TABLE IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
-                    "DROP TABLE IF EXISTS t_bad")
+                    "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets")
     return issues, counts
 
 
-def _replace_earlier(con, out: FileOutcome, lg: Ledger, now: dt.datetime) -> None:
-    """A new file for the same county and period replaces earlier rows of the same ledger."""
-    earlier = con.execute(
-        f'SELECT l._submission_id, count(*) FROM "{lg.name}" l JOIN submissions s '
-        f"ON s.submission_id = l._submission_id WHERE s.county_code = ? AND s.period = ? "
-        f"AND s.submission_id <> ? GROUP BY 1",
-        [out.county_code, out.period, out.submission_id]).fetchall()
-    q_earlier = con.execute(
-        "SELECT DISTINCT q.submission_id FROM quarantine q JOIN submissions s ON "
-        "s.submission_id = q.submission_id WHERE q.ledger = ? AND s.county_code = ? AND "
-        "s.period = ? AND s.submission_id <> ?",
-        [lg.name, out.county_code, out.period, out.submission_id]).fetchall()
-    old_ids = {sid: n for sid, n in earlier}
-    for (sid,) in q_earlier:
-        old_ids.setdefault(sid, 0)
-    for old, n in old_ids.items():
-        con.execute(f'DELETE FROM "{lg.name}" WHERE _submission_id = ?', [old])
-        con.execute("DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?", [old, lg.name])
-        con.execute("INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
-                    [old, out.submission_id, out.county_code, out.period, now, n])
-        left = sum(con.execute(f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?',
-                               [old]).fetchone()[0] for other in LEDGERS)
-        con.execute("UPDATE submissions SET status = ?, replaced_by = ? WHERE submission_id = ?",
-                    ["已被替换" if left == 0 else "部分替换", out.submission_id, old])
-        out.replaced.append(old)
+def _register_sheets(con, owner: dict[int, tuple[int, FileOutcome]],
+                     sheets: dict[int, RawSheet]) -> None:
+    frame = pd.DataFrame([{"_sheet": sid, "_order": order, "submission_id": out.submission_id,
+                           "county_code": out.county_code, "period": out.period,
+                           "file": sheets[sid].file, "sheet": sheets[sid].sheet}
+                          for sid, (order, out) in owner.items()])
+    con.register("v_sheets", frame.astype({"_sheet": "int32", "_order": "int64"}))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE t_sheets AS SELECT * FROM v_sheets")
+    finally:
+        con.unregister("v_sheets")
 
 
-def _write_sheet(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Validated) -> None:
+def _write_accepted(con, lg: Ledger) -> None:
     cols = ", ".join(f'"{f}"' for f in lg.field_names)
+    a_cols = ", ".join(f'a."{f}"' for f in lg.field_names)
     con.execute(
         f'INSERT INTO "{lg.name}" ({cols}, _submission_id, _period, _file, _sheet, _source_row, '
-        f"_extra) SELECT {cols}, ?, ?, ?, ?, _row, _extra FROM ({ACCEPTED_SQL})",
-        [out.submission_id, out.period, raw.file, raw.sheet])
+        f"_extra) SELECT {a_cols}, s.submission_id, s.period, s.file, s.sheet, a._row, a._extra "
+        f"FROM ({ACCEPTED_SQL}) a JOIN t_sheets s USING (_sheet)")
 
 
-def _write_quarantine(con, out: FileOutcome, raw: RawSheet, lg: Ledger, v: Validated,
-                      issues: pd.DataFrame) -> None:
-    if v.quarantined_rows.empty:
+def _write_quarantine(con, lg: Ledger, issues: pd.DataFrame) -> None:
+    """Rejected rows, with their raw text and every reason, into the quarantine table."""
+    bad = con.execute("SELECT _sheet, _row FROM t_bad").df()
+    if bad.empty:
         return
-    bad = set(v.quarantined_rows.tolist())
-    errs = issues[(issues["severity"] == "error") & issues["row"].isin(bad)]
-    reasons = errs.groupby("row")["message"].agg("；".join)
-    codes = errs.groupby("row")["code"].agg(lambda s: ",".join(sorted(set(s))))
+    errs = issues[issues["severity"] == "error"]
+    by_row = errs.groupby(["_sheet", "row"])
+    reasons = by_row["message"].agg("；".join)
+    codes = by_row["code"].agg(lambda s: ",".join(sorted(set(s))))
+    sheets = con.execute("SELECT _sheet, submission_id, file, sheet FROM t_sheets").df() \
+        .set_index("_sheet")
     rows = _raw_rows(con, bad).reset_index()
-    cols = [c for c in rows.columns if c not in ("_row", "_extra")]
-    raw_json = [json.dumps({raw.headers.get(c, c): val for c, val in rec.items()
+    cols = [c for c in rows.columns if c not in ("_sheet", "_row", "_extra")]
+    headers = {f.name: f.header for f in lg.fields}
+    raw_json = [json.dumps({headers.get(c, c): val for c, val in rec.items()
                             if val is not None and not (isinstance(val, float) and pd.isna(val))},
                            ensure_ascii=False) for rec in rows[cols].to_dict("records")]
+    keys = list(zip(rows["_sheet"], rows["_row"]))
     frame = pd.DataFrame({
-        "submission_id": out.submission_id, "ledger": lg.name, "file": raw.file,
-        "sheet": raw.sheet, "row_number": rows["_row"].to_numpy(),
-        "reasons": rows["_row"].map(reasons).fillna("").to_numpy(),
-        "codes": rows["_row"].map(codes).fillna("").to_numpy(), "raw": raw_json})
+        "submission_id": rows["_sheet"].map(sheets["submission_id"]).to_numpy(),
+        "ledger": lg.name, "file": rows["_sheet"].map(sheets["file"]).to_numpy(),
+        "sheet": rows["_sheet"].map(sheets["sheet"]).to_numpy(),
+        "row_number": rows["_row"].to_numpy(),
+        "reasons": [reasons.get(k, "") for k in keys],
+        "codes": [codes.get(k, "") for k in keys], "raw": raw_json})
     con.register("v_quarantine", frame)
-    con.execute("INSERT INTO quarantine SELECT * FROM v_quarantine")
-    con.unregister("v_quarantine")
+    try:
+        con.execute("INSERT INTO quarantine SELECT * FROM v_quarantine")
+    finally:
+        con.unregister("v_quarantine")
 
 
-def _county_counts(con, lg: Ledger, raw: RawSheet) -> list[dict]:
-    if "county_code" not in raw.columns:
-        return [{"ledger": lg.name, "county_code": "", **dict(zip(
-            ("rows_in", "accepted"), con.execute(
-                "SELECT count(*), count(*) FILTER (WHERE _row NOT IN (SELECT _row FROM t_bad)) "
-                "FROM t_raw").fetchone())), "quarantined": 0}]
+def _county_counts(con, lg: Ledger) -> list[dict]:
+    county = "coalesce(county_code, '（空）')" if "county_code" in lg.field_names else "''"
     rows = con.execute(
-        "SELECT coalesce(county_code, '（空）'), count(*), "
-        "count(*) FILTER (WHERE _row NOT IN (SELECT _row FROM t_bad)) FROM t_raw GROUP BY 1"
-    ).fetchall()
+        f"SELECT {county}, count(*), count(*) FILTER (WHERE b._row IS NULL) "
+        f"FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1").fetchall()
     return [{"ledger": lg.name, "county_code": c, "rows_in": n, "accepted": a,
              "quarantined": n - a} for c, n, a in rows]
+
+
+def _tally(con, owner: dict[int, tuple[int, FileOutcome]]) -> None:
+    rows = con.execute("SELECT _sheet, count(*), count(*) FILTER (WHERE b._row IS NULL) "
+                       "FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1"
+                       ).fetchall()
+    for sid, n, a in rows:
+        out = owner[sid][1]
+        out.rows_in += n
+        out.accepted += a
+        out.quarantined += n - a
+
+
+def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
+                     now: dt.datetime) -> None:
+    """Per county and period, only the newest submission's rows of this ledger stay: a
+    corrected resubmission replaces earlier rows (earlier ingests, or earlier in this batch)."""
+    rows = con.execute(
+        f"""SELECT s.submission_id, s.county_code, s.period, coalesce(o._order, -1) AS ord,
+                   (SELECT count(*) FROM "{lg.name}" l WHERE l._submission_id = s.submission_id)
+            FROM submissions s
+            JOIN (SELECT DISTINCT county_code, period FROM t_sheets) p USING (county_code, period)
+            LEFT JOIN (SELECT DISTINCT submission_id, _order FROM t_sheets) o USING (submission_id)
+            WHERE s.submission_id IN (SELECT _submission_id FROM "{lg.name}"
+                                      UNION SELECT submission_id FROM quarantine WHERE ledger = ?)
+               OR o._order IS NOT NULL""", [lg.name]).fetchall()
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for sid, county, period, order, n in rows:
+        groups.setdefault((county, period), []).append((order, sid, n))
+    outcomes = {out.submission_id: out for _order, out in owner.values()}
+    for (county, period), subs in groups.items():
+        subs.sort()
+        winner = subs[-1][1]
+        for _order, old, n in subs[:-1]:
+            con.execute(f'DELETE FROM "{lg.name}" WHERE _submission_id = ?', [old])
+            con.execute("DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?",
+                        [old, lg.name])
+            con.execute("INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
+                        [old, winner, county, period, now, n])
+            left = sum(con.execute(f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?',
+                                   [old]).fetchone()[0] for other in LEDGERS)
+            con.execute("UPDATE submissions SET status = ?, replaced_by = ? "
+                        "WHERE submission_id = ?",
+                        ["已被替换" if left == 0 else "部分替换", winner, old])
+            if old not in outcomes[winner].replaced:
+                outcomes[winner].replaced.append(old)
 
 
 # ---------------------------------------------------------------- the error report

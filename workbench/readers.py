@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import difflib
 import io
+import json
 import logging
 import re
 import zipfile
@@ -82,43 +83,53 @@ class RawSheet:
     def present(self) -> list[str]:
         return list(self.columns)
 
-    def load(self, con) -> int:
-        """Create t_raw on `con`; returns the number of non-blank rows."""
-        if self.frame is not None:
-            con.register("v_body", self.frame)
-            rel, first = "v_body", f"{self.header_row + 1} + row_number() OVER () - 1"
+    def normalised_frame(self, sheet_id: int) -> pd.DataFrame:
+        """Body as (_sheet, _row, _extra, _keep, <field>…), ready to stack with other sheets."""
+        body = self.frame
+        out = pd.DataFrame({name: body[f"c{i}"] for name, i in self.columns.items()})
+        out.insert(0, "_sheet", sheet_id)
+        out.insert(1, "_row", range(self.header_row + 1, self.header_row + 1 + len(body)))
+        if self.extra:
+            ex = body[[f"c{i}" for i, _ in self.extra]]
+            labels = [h for _, h in self.extra]
+            out.insert(2, "_extra", [
+                json.dumps({k: v for k, v in zip(labels, rec) if v is not None},
+                           ensure_ascii=False) if any(v is not None for v in rec) else None
+                for rec in ex.itertuples(index=False, name=None)])
         else:
-            rel = self.source.relation()
-            first = f"{self.header_row} + row_number() OVER ()"
-        ncols = len(self.frame.columns) if self.frame is not None else self.source.ncols
-        cell = {i: f"nullif(trim(CAST(c{i} AS VARCHAR)), '')" for i in range(ncols)}
+            out.insert(2, "_extra", None)
+        blank = body.isna() | body.astype(object).map(lambda v: isinstance(v, str) and not
+                                                      v.strip())
+        out["_keep"] = ~blank.all(axis=1).to_numpy()
+        return out
+
+    def insert_csv(self, con, sheet_id: int, table: str = "t_raw") -> None:
+        """Append a CSV body read by DuckDB: trimmed, blank → NULL, blank rows dropped."""
+        cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.source.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
             extra = f"CAST(json_object({pairs}) AS VARCHAR)"
         else:
             extra = "CAST(NULL AS VARCHAR)"
-        fields = "".join(f', {cell[i]} AS "{name}"' for name, i in self.columns.items())
         names = "".join(f', "{name}"' for name in self.columns)
+        fields = "".join(f", {cell[i]}" for i in self.columns.values())
         any_cell = " OR ".join(f"{c} IS NOT NULL" for c in cell.values()) or "false"
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw AS SELECT _row, _extra{names} FROM "
-                        f"(SELECT {first} AS _row, {extra} AS _extra{fields}, ({any_cell}) AS _keep"
-                        f" FROM {rel}) WHERE _keep")
-        finally:
-            if self.frame is not None:
-                con.unregister("v_body")
-        return con.execute("SELECT count(*) FROM t_raw").fetchone()[0]
+        con.execute(f"INSERT INTO {table} (_sheet, _row, _extra{names}) SELECT * EXCLUDE (_keep) "
+                    f"FROM (SELECT {sheet_id}, {self.header_row} + row_number() OVER () AS _row, "
+                    f"{extra}{fields}, ({any_cell}) AS _keep FROM {self.source.relation()}) "
+                    f"WHERE _keep")
 
     def column_values(self, name: str) -> pd.Series:
         """One field's non-blank text values (for working out who sent a file)."""
-        import duckdb
-
         if name not in self.columns:
             return pd.Series([], dtype=object)
+        if self.frame is not None:
+            return self.frame[f"c{self.columns[name]}"].dropna()
+        import duckdb
+
         with duckdb.connect() as con:
-            self.load(con)
-            return con.execute(f'SELECT "{name}" FROM t_raw WHERE "{name}" IS NOT NULL'
-                               ).df()[name]
+            return con.execute(f"SELECT DISTINCT nullif(trim(c{self.columns[name]}), '') AS v "
+                               f"FROM {self.source.relation()}").df()["v"].dropna()
 
     def cleanup(self) -> None:
         if self.source is not None and self.source.temporary:

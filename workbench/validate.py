@@ -102,98 +102,125 @@ def type_error_code(ftype: str, v: str, typed: str) -> str:
 
 @dataclass
 class Validated:
-    """Outcome for one sheet: counts and every finding as a row; accepted rows stay in the
-    connection's temp tables (`ACCEPTED_SQL`) so large sheets are never copied out."""
+    """Outcome for one ledger across every sheet of a batch: counts and every finding as a row.
+    Rows stay in the connection's temp tables (`t_raw`, `t_typed`, `t_bad`), keyed by
+    (`_sheet`, `_row`), so large sheets are never copied out."""
 
-    findings: pd.DataFrame  # _row, field, code, other, severity
+    findings: pd.DataFrame  # _sheet, _row, field, code, other, severity
     rows_in: int
     rows_accepted: int
-    quarantined_rows: pd.Series  # Excel row numbers quarantined
 
 
-def validate_sheet(con: duckdb.DuckDBPyConnection, raw: RawSheet, lg: Ledger,
-                   reference_sql: dict[str, str]) -> Validated:
-    """Type and check one sheet. `reference_sql` maps a reference code's target
-    (`ledger.field`) to a SQL relation listing the keys that exist."""
-    present = [f for f in lg.fields if f.name in raw.columns]
-    rows_in = raw.load(con)
-    frame_columns = set(raw.columns)
-    typed_cols = []
-    for f in lg.fields:
-        if f.name in frame_columns:
-            typed_cols.append(f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}")
-        else:
-            typed_cols.append(f"NULL AS {_q(f.name)}")
+def load_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
+                sheets: list[tuple[int, RawSheet]]) -> int:
+    """All sheets of one ledger into temp table t_raw(_sheet, _row, _extra, <field>…)."""
+    cols = ", ".join(f"{_q(f.name)} VARCHAR" for f in lg.fields)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw (_sheet INTEGER, _row BIGINT, "
+                f"_extra VARCHAR, {cols})")
+    frames = [raw.normalised_frame(sid) for sid, raw in sheets if raw.frame is not None]
+    if frames:
+        body = pd.concat(frames, ignore_index=True)
+        names = [f.name for f in lg.fields if f.name in body.columns]
+        con.register("v_body", body)
+        try:
+            cells = ", ".join(f"nullif(trim(CAST({_q(n)} AS VARCHAR)), '')" for n in names)
+            con.execute(f"INSERT INTO t_raw (_sheet, _row, _extra{''.join(', ' + _q(n) for n in names)})"
+                        f" SELECT _sheet, _row, _extra{', ' if names else ''}{cells} FROM v_body "
+                        f"WHERE _keep")
+        finally:
+            con.unregister("v_body")
+    for sid, raw in sheets:
+        if raw.source is not None:
+            raw.insert_csv(con, sid)
+    return con.execute("SELECT count(*) FROM t_raw").fetchone()[0]
+
+
+def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
+                    sheets: list[tuple[int, RawSheet]],
+                    reference_sql: dict[str, str]) -> Validated:
+    """Type and check every row of one ledger in a batch, lazily: each rule is one predicate
+    over all rows, and every failure becomes a finding (sheet, row, field, code).
+    `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist."""
+    rows_in = load_ledger(con, lg, sheets)
+    has: dict[str, list[int]] = {f.name: [sid for sid, raw in sheets if f.name in raw.columns]
+                                 for f in lg.fields}
+    all_ids = [sid for sid, _ in sheets]
+
+    def where_present(name: str) -> str:
+        ids = has[name]
+        if len(ids) == len(all_ids):
+            return "true"
+        return f"_sheet IN ({', '.join(map(str, ids))})" if ids else "false"
+
+    present = [f for f in lg.fields if has[f.name]]
+    typed_cols = ", ".join(f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}"
+                           for f in lg.fields)
     raw_cols = "".join(f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in present)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _row, _extra, "
-                f"{', '.join(typed_cols)}{raw_cols} FROM t_raw")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _sheet, _row, _extra, "
+                f"{typed_cols}{raw_cols} FROM t_raw")
 
     checks: list[str] = []
-    for f in present:
+    for f in lg.fields:
         v = _q(f.name + "__raw")
         typed = _q(f.name)
+        if f.required and len(has[f.name]) < len(all_ids):
+            checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, 'E_MISSING_COLUMN', NULL "
+                          f"FROM t_raw WHERE NOT ({where_present(f.name)})")
+        if not has[f.name]:
+            continue
         if f.required:
-            checks.append(f"SELECT _row, {_lit(f.name)}, 'E_REQUIRED', NULL FROM t_typed "
-                          f"WHERE {v} IS NULL")
+            checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, 'E_REQUIRED', NULL FROM t_typed "
+                          f"WHERE {v} IS NULL AND {where_present(f.name)}")
         if f.type != "text":
             code = type_error_code(f.type, v, typed)
-            checks.append(f"SELECT _row, {_lit(f.name)}, {code}, NULL FROM t_typed "
+            checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, {code}, NULL FROM t_typed "
                           f"WHERE {v} IS NOT NULL AND {typed} IS NULL")
         if f.type == "date":
-            checks.append(f"SELECT _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed "
-                          f"WHERE year({_q(f.name)}) < {MIN_YEAR} OR year({_q(f.name)}) > "
-                          f"{MAX_YEAR}")
-    for f in lg.fields:
-        if f.required and f.name not in frame_columns:
-            checks.append(f"SELECT _row, {_lit(f.name)}, 'E_MISSING_COLUMN', NULL FROM t_raw")
+            checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed"
+                          f" WHERE year({typed}) < {MIN_YEAR} OR year({typed}) > {MAX_YEAR}")
     for c in lg.compares:
-        if c.left in frame_columns and c.right in frame_columns:
-            op = {"<=": ">", ">=": "<"}[c.op]  # violation
-            checks.append(f"SELECT _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
-                          f"FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}")
+        op = {"<=": ">", ">=": "<"}[c.op]  # the violation
+        checks.append(f"SELECT _sheet, _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
+                      f"FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}")
     for rw in lg.required_when:
-        if rw.when_field in frame_columns:
-            checks.append(f"SELECT _row, {_lit(rw.field)}, {_lit(rw.code)}, {_lit(rw.when_field)} "
-                          f"FROM t_typed WHERE {_q(rw.when_field)} IN "
-                          f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL")
+        checks.append(f"SELECT _sheet, _row, {_lit(rw.field)}, {_lit(rw.code)}, "
+                      f"{_lit(rw.when_field)} FROM t_typed WHERE {_q(rw.when_field)} IN "
+                      f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL")
     for ref in lg.references:
         rel = reference_sql.get(f"{ref.target}.{ref.target_field}")
-        if ref.field in frame_columns and rel:
-            checks.append(f"SELECT _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL FROM t_typed t "
-                          f"WHERE t.{_q(ref.field)} IS NOT NULL AND t.{_q(ref.field)} NOT IN "
-                          f"(SELECT k FROM ({rel}) WHERE k IS NOT NULL)")
-    if all(k in frame_columns for k in lg.key):
+        if rel and has[ref.field]:
+            checks.append(f"SELECT _sheet, _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL "
+                          f"FROM t_typed t WHERE t.{_q(ref.field)} IS NOT NULL AND "
+                          f"t.{_q(ref.field)} NOT IN (SELECT k FROM ({rel}) WHERE k IS NOT NULL)")
+    if all(has[k] for k in lg.key):
         key = ", ".join(_q(k) for k in lg.key)
         nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in lg.key)
         checks.append(
-            f"SELECT _row, {_lit(lg.key[0])}, 'E_DUPLICATE_KEY', CAST(first_row AS VARCHAR) FROM "
-            f"(SELECT _row, min(_row) OVER (PARTITION BY {key}) AS first_row FROM t_typed "
-            f"WHERE {nonnull}) WHERE _row <> first_row")
-    if checks:
-        sql = " UNION ALL ".join(f"(SELECT * FROM ({c}) AS c(_row, field, code, other))"
-                                 for c in checks)
-        findings = con.execute(
-            f"SELECT _row, field, code, other FROM ({sql}) WHERE code IS NOT NULL "
-            f"ORDER BY _row, field").df()
-    else:
-        findings = pd.DataFrame(columns=["_row", "field", "code", "other"])
-    findings["severity"] = findings["code"].map(lambda c: "warning" if c.startswith("W_")
-                                                else "error")
+            f"SELECT _sheet, _row, {_lit(lg.key[0])}, 'E_DUPLICATE_KEY', "
+            f"CAST(first_row AS VARCHAR) FROM (SELECT _sheet, _row, min(_row) OVER "
+            f"(PARTITION BY _sheet, {key}) AS first_row FROM t_typed WHERE {nonnull}) "
+            f"WHERE _row <> first_row")
+    sql = " UNION ALL ".join(f"(SELECT * FROM ({c}) AS c(_sheet, _row, field, code, other))"
+                             for c in checks)
+    findings = con.execute(f"SELECT _sheet, _row, field, code, other FROM ({sql}) "
+                           f"WHERE code IS NOT NULL ORDER BY _sheet, _row, field").df()
+    findings["severity"] = ["warning" if c.startswith("W_") else "error"
+                            for c in findings["code"]]
     # a compare's severity comes from the contract, whatever its code prefix
     sev = {c.code: c.severity for c in lg.compares}
     findings.loc[findings["code"].isin(sev), "severity"] = findings["code"].map(sev)
-    bad = findings.loc[findings["severity"] == "error", "_row"].drop_duplicates()
-    con.register("v_bad", pd.DataFrame({"_row": bad.astype("int64")}))
+    bad = findings.loc[findings["severity"] == "error", ["_sheet", "_row"]].drop_duplicates()
+    con.register("v_bad", bad.astype({"_sheet": "int32", "_row": "int64"}))
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _row FROM v_bad")
+        con.execute("CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _sheet, _row FROM v_bad")
     finally:
         con.unregister("v_bad")
-    return Validated(findings, rows_in, rows_in - len(bad), bad)
+    return Validated(findings, rows_in, rows_in - len(bad))
 
 
-ACCEPTED_SQL = "SELECT * FROM t_typed WHERE _row NOT IN (SELECT _row FROM t_bad)"
+ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"
 
 
 def accepted_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The typed rows of the sheet last validated on `con` that passed every check."""
-    return con.execute(ACCEPTED_SQL + " ORDER BY _row").df()
+    """The typed rows of the ledger last validated on `con` that passed every check."""
+    return con.execute(ACCEPTED_SQL + " ORDER BY _sheet, _row").df()
