@@ -27,7 +27,8 @@ def _run(cmd: list[str], **kw) -> int:
 
 def ensure_venv(extras: str) -> None:
     """Create the venv and install the project; skipped when pyproject.toml is unchanged."""
-    stamp_key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()[:16]
+    spec = (ROOT / "pyproject.toml").read_bytes() + extras.encode()
+    stamp_key = hashlib.sha256(spec).hexdigest()[:16]
     stamp = VENV / f".installed-{stamp_key}"
     if stamp.exists():
         return
@@ -71,7 +72,8 @@ def main(argv: list[str]) -> int:
     if what == "test":
         ensure_venv("test")
         ensure_chromium()
-        env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1"))
+        require = os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1")
+        env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=require)
         return _run([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
     if what == "bench":
         ensure_venv("test")

@@ -13,12 +13,14 @@ from pathlib import Path
 import openpyxl
 
 CITY_FILE = "990000_演示市_名录_2025.xlsx"
-CASE_HEADERS = ["案件编号", "区划代码", "线索来源", "发现日期", "立案日期", "违规主体类型", "机构编码",
+CASE_HEADERS = ["案件编号", "区划代码", "线索来源", "发现日期", "立案日期", "违规主体类型",
+                "机构编码",
                 "当事人身份证号", "违规类型", "涉案金额(元)", "应追回金额(元)", "已追回金额(元)",
                 "处理结果", "是否移送公安", "案件状态", "结案日期"]
 # A valid case row in CASE_HEADERS order; ID 11010519491231002X has a correct GB 11643 checksum.
 GOOD_CASE = ["C001", "990101", "智能监控", "2025-03-01", "2025-03-05", "定点医疗机构", "H001",
-             "11010519491231002X", "串换药品耗材诊疗项目", "12000", "10000", "8000", "拒付追回", "否",
+             "11010519491231002X", "串换药品耗材诊疗项目", "12000", "10000", "8000", "拒付追回",
+             "否",
              "已结案", "2025-04-01"]
 
 
@@ -106,7 +108,8 @@ def _dates(d: Path) -> None:
 
     rows = [case_row(案件编号="C1", 发现日期="2025/3/1", 立案日期="2025年3月5日"),
             case_row(案件编号="C2", 发现日期="20250301", 立案日期=dt.datetime(2025, 3, 5)),
-            case_row(案件编号="C3", 发现日期=45717, 立案日期="2025-03-05"),  # serial 45717 = 2025-03-01
+            # Excel serial 45717 = 2025-03-01 (day 1 = 1900-01-01, with Excel's 1900 leap bug)
+            case_row(案件编号="C3", 发现日期=45717, 立案日期="2025-03-05"),
             case_row(案件编号="C4", 发现日期="2025.03.01"),
             case_row(案件编号="C5", 发现日期="三月一日")]
     write_cases(d / F, rows)
@@ -220,7 +223,8 @@ CASES: list[Case] = [
                                                  (F, S, None, "", "W_HIDDEN_SHEET")}, 1, 1),
     Case("formula_cell", _formula, {(F, S, 2, "J列", "W_FORMULA_CELL")}, 1, None),
     Case("not_a_workbook", _not_workbook, {(F, "", None, "", "E_NOT_WORKBOOK")}, 0, 0),
-    Case("gbk_csv", _gbk_csv, {("990101_东湖区_2025-09.csv", "CSV", 3, "违规类型", "E_ENUM")}, 2, 1),
+    Case("gbk_csv", _gbk_csv,
+         {("990101_东湖区_2025-09.csv", "CSV", 3, "违规类型", "E_ENUM")}, 2, 1),
     Case("utf8_bom_csv", _bom_csv, set(), 1, 1),
     Case("required_when", _required_when, {(F, S, 2, "结案日期", "E_CLOSED_DATE_MISSING"),
                                            (F, S, 3, "机构编码", "E_INSTITUTION_MISSING")}, 2, 0),

@@ -32,14 +32,15 @@ def load_config() -> dict:
 
 
 def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
-    """The DuckDB file: `--warehouse`, then $WORKBENCH_WAREHOUSE, then workbench.toml, then default."""
+    """The DuckDB file: `--warehouse`, $WORKBENCH_WAREHOUSE, workbench.toml, then the default."""
     if flag:
         return Path(flag)
     if env := os.environ.get(ENV_WAREHOUSE):
         return Path(env)
     cfg = load_config()
-    if value := cfg.get("warehouse", {}).get("path") if isinstance(cfg.get("warehouse"), dict) \
-            else cfg.get("warehouse"):
+    section = cfg.get("warehouse")
+    value = section.get("path") if isinstance(section, dict) else section
+    if value:
         base = Path(cfg["_path"]).parent
         return (base / value) if not Path(value).is_absolute() else Path(value)
     return DEFAULT_WAREHOUSE

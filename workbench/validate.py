@@ -59,7 +59,7 @@ def typed_expr(ftype: str, v: str, enum: tuple[str, ...] = ()) -> str:
         return (f"COALESCE(TRY_CAST({v} AS DATE), CAST(try_strptime({v}, {_list(DATE_FORMATS)}) "
                 f"AS DATE), {_serial_date(v)})")
     if ftype == "month":
-        dated = f"COALESCE(CAST(try_strptime({v}, {_list(DATE_FORMATS)}) AS DATE), {_serial_date(v)})"
+        dated = typed_expr("date", v)
         return (f"COALESCE(strftime(try_strptime({v}, {_list(MONTH_FORMATS)}), '%Y-%m'), "
                 f"strftime({dated}, '%Y-%m'))")
     if ftype == "bool":
@@ -124,9 +124,9 @@ def load_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
         con.register("v_body", body)
         try:
             cells = ", ".join(f"nullif(trim(CAST({_q(n)} AS VARCHAR)), '')" for n in names)
-            con.execute(f"INSERT INTO t_raw (_sheet, _row, _extra{''.join(', ' + _q(n) for n in names)})"
-                        f" SELECT _sheet, _row, _extra{', ' if names else ''}{cells} FROM v_body "
-                        f"WHERE _keep")
+            targets = "".join(", " + _q(n) for n in names)
+            con.execute(f"INSERT INTO t_raw (_sheet, _row, _extra{targets}) SELECT _sheet, _row, "
+                        f"_extra{', ' if names else ''}{cells} FROM v_body WHERE _keep")
         finally:
             con.unregister("v_body")
     for sid, raw in sheets:
