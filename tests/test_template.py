@@ -1,7 +1,6 @@
 """The fill-in template (`workbench template`): structure, validations, guide, round trips."""
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -18,68 +17,10 @@ from workbench.contracts import LEDGERS, Field, Ledger
 from workbench.messages import t
 from workbench.template import DATA_ROWS, write_template
 
+from tests.ingest_corpus import VALID_ROWS
+
 GUIDE = "填表说明"
 OPTIONS = "选项"
-
-
-def _id_card(prefix17: str) -> str:
-    """A checksum-valid 18-digit resident ID number (GB 11643)."""
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(d) * w for d, w in zip(prefix17, weights))
-    return prefix17 + "10X98765432"[total % 11]
-
-
-PERSON_ID = _id_card("11010119900307123")
-
-# One valid row per ledger, consistent across ledgers (references resolve).
-VALID_ROWS: dict[str, dict[str, object]] = {
-    "counties": {
-        "county_code": "990101", "county_name": "测试县", "city": "测试市", "year": 2025,
-        "insured_persons": 350000, "designated_hospitals": 120, "designated_pharmacies": 210,
-        "fund_expenditure": 1234567.5, "employers_due": 900, "employers_enrolled": 850,
-        "contributions_due": 5000000.0, "contributions_paid": 4800000.25,
-    },
-    "institutions": {
-        "institution_id": "H99010100001", "institution_name": "测试县人民医院",
-        "county_code": "990101", "institution_type": "公立医疗机构", "credit_grade": "A",
-        "key_monitored": "否",
-    },
-    "cases": {
-        "case_id": "AJ-2025-0001", "county_code": "990101", "lead_source": "智能监控",
-        "found_date": date(2025, 9, 1), "filed_date": date(2025, 9, 3),
-        "subject_type": "定点医疗机构", "institution_id": "H99010100001",
-        "person_id": PERSON_ID, "person_name": "张三", "violation_type": "串换药品耗材诊疗项目",
-        "amount_involved": 12000.0, "amount_due": 10000.0, "amount_recovered": 8000.0,
-        "fine_amount": 2000.0, "outcome": "拒付追回", "referred_police": "否",
-        "gang_case": "否", "repeat_offender": "否", "exposed": "是", "status": "已结案",
-        "closed_date": date(2025, 9, 20),
-    },
-    "leads": {
-        "lead_id": "XS-2025-0001", "county_code": "990101", "lead_source": "智能监控",
-        "rule_code": "R-017", "received_date": date(2025, 8, 28), "check_status": "属实",
-        "checked_date": date(2025, 9, 1), "case_id": "AJ-2025-0001",
-    },
-    "inspections": {
-        "inspection_id": "JC-2025-0001", "county_code": "990101",
-        "institution_id": "H99010100001", "method": "飞行检查",
-        "inspection_date": date(2025, 9, 10), "records_sampled": 50, "records_total": 800,
-        "problems_found": 3,
-    },
-    "rectifications": {
-        "issue_id": "ZG-2025-0001", "county_code": "990101", "source": "飞行检查",
-        "responsible_unit": "测试县人民医院", "description": "串换诊疗项目收费",
-        "found_date": date(2025, 9, 10), "deadline": date(2025, 10, 10), "status": "已销号",
-        "closed_date": date(2025, 9, 30), "amount_involved": 5000.0, "amount_recovered": 5000.0,
-    },
-    "complaints": {
-        "complaint_id": "JB-2025-0001", "county_code": "990101", "channel": "12393热线",
-        "received_date": date(2025, 9, 5), "verified": "是", "closed_date": date(2025, 9, 25),
-        "reward_paid": 500.0,
-    },
-    "activities": {
-        "county_code": "990101", "month": "2025-09", "activity": "联席会议", "count": 2,
-    },
-}
 
 
 @pytest.fixture(scope="module")
