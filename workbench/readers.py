@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import functools
 import io
 import json
 import logging
@@ -98,9 +99,7 @@ class RawSheet:
                 for rec in ex.itertuples(index=False, name=None)])
         else:
             out.insert(2, "_extra", None)
-        blank = body.isna() | body.astype(object).map(lambda v: isinstance(v, str) and not
-                                                      v.strip())
-        out["_keep"] = ~blank.all(axis=1).to_numpy()
+        out["_keep"] = ~body.isna().all(axis=1).to_numpy()  # cells are stripped, "" → None
         return out
 
     def insert_csv(self, con, sheet_id: int, table: str = "t_raw") -> None:
@@ -187,17 +186,21 @@ class HeaderMatch:
     score: float
 
 
-def _match_row(labels: list[str], index: dict[str, str]) -> list[str | None]:
-    out: list[str | None] = []
-    seen: set[str] = set()
-    for lab in labels:
-        name = index.get(normalise_header(lab)) if lab else None
-        if name in seen:
-            name = None
-        if name:
-            seen.add(name)
-        out.append(name)
-    return out
+MAX_HEADER_LEN = 40  # longer cells are data, not headers: skip normalising them
+
+
+@functools.cache
+def _header_owners() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Normalised header → every (ledger, field) it can name."""
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for name, lg in LEDGERS.items():
+        for key, field_name in lg.header_index().items():
+            owners.setdefault(key, []).append((name, field_name))
+    return {k: tuple(v) for k, v in owners.items()}
+
+
+def _keys(labels: list[str]) -> list[str]:
+    return [normalise_header(lab) if lab and len(lab) <= MAX_HEADER_LEN else "" for lab in labels]
 
 
 def _two_row_labels(top: list[str], bottom: list[str]) -> list[str]:
@@ -210,30 +213,42 @@ def _two_row_labels(top: list[str], bottom: list[str]) -> list[str]:
     return [b or c for b, c in zip(bottom, carried)]
 
 
+def _score_candidate(labels: list[str], keys: list[str], span: int, row_index: int,
+                     best: HeaderMatch | None) -> HeaderMatch | None:
+    owners = _header_owners()
+    per_ledger: dict[str, list[str | None]] = {}
+    for pos, key in enumerate(keys):
+        for ledger_name, field_name in owners.get(key, ()):
+            cols = per_ledger.setdefault(ledger_name, [None] * len(keys))
+            if field_name not in cols:
+                cols[pos] = field_name
+    for ledger_name, cols in per_ledger.items():
+        lg = LEDGERS[ledger_name]
+        required = {f.name for f in lg.fields if f.required}
+        hits = {c for c in cols if c}
+        if len(hits) < min(MIN_HEADER_MATCHES, len(lg.fields)) or \
+                2 * len(hits & required) < len(required):
+            continue
+        # favour covering the ledger and its required fields; tie → fewer header rows
+        score = len(hits) / len(lg.fields) + len(hits & required) / max(len(required), 1)
+        score -= 0.001 * span
+        if best is None or score > best.score:
+            best = HeaderMatch(ledger_name, row_index, span, cols, labels, score)
+    return best
+
+
 def detect_header(rows: list[list[str | None]]) -> HeaderMatch | None:
     """Best (ledger, header row) among the first rows; two-row headers are tried too."""
     best: HeaderMatch | None = None
     scan = rows[:HEADER_SCAN_ROWS]
     width = max((len(r) for r in scan), default=0)
     padded = [[(c or "") for c in r] + [""] * (width - len(r)) for r in scan]
-    for name, lg in LEDGERS.items():
-        index = lg.header_index()
-        required = {f.name for f in lg.fields if f.required}
-        for i, labels in enumerate(padded):
-            candidates = [(labels, 1)]
-            if i > 0:
-                candidates.append((_two_row_labels(padded[i - 1], labels), 2))
-            for labs, span in candidates:
-                cols = _match_row(labs, index)
-                hits = {c for c in cols if c}
-                if len(hits) < min(MIN_HEADER_MATCHES, len(lg.fields)) or \
-                        2 * len(hits & required) < len(required):
-                    continue
-                # favour covering the ledger and its required fields; tie → fewer header rows
-                score = len(hits) / len(lg.fields) + len(hits & required) / max(len(required), 1)
-                score -= 0.001 * span
-                if best is None or score > best.score:
-                    best = HeaderMatch(name, i, span, cols, labs, score)
+    keys = [_keys(r) for r in padded]
+    for i, labels in enumerate(padded):
+        best = _score_candidate(labels, keys[i], 1, i, best)
+        if i > 0 and any(keys[i - 1]):
+            two = _two_row_labels(padded[i - 1], labels)
+            best = _score_candidate(two, _keys(two), 2, i, best)
     return best
 
 
@@ -403,7 +418,8 @@ def read_csv(path: Path, display: str) -> ReadResult:
                            skip_blank_lines=False, names=range(len(match.columns)),
                            engine="python", index_col=False)
         body.columns = [f"c{i}" for i in range(len(body.columns))]
-        raw = _frame_to_sheet(display, "CSV", match, body.astype(object), issues)
+        body = body.astype(object).map(cell_text)
+        raw = _frame_to_sheet(display, "CSV", match, body, issues)
         return ReadResult(path, [raw], issues)
     if enc == "utf-8-sig":
         source = CsvSource(path, sep, skip, len(match.columns))
