@@ -120,16 +120,18 @@ class _Issues:
     def __init__(self) -> None:
         self.items: list[Issue] = []
 
-    def add(self, level: str, code: str, file: str, line: int | None, path: str = "",
+    def add(self, level: str, code: str, file: str, line: int | None, path: str = "", /,
             **values: object) -> None:
         msg = _fill(f"ind.{code}", values) or code
         fix = _fill(f"ind.fix.{code}", values)
         self.items.append(Issue(level, code, msg, file, line, fix, path))
 
-    def error(self, code: str, at: tuple[str, int | None], path: str = "", **v: object) -> None:
+    def error(self, code: str, at: tuple[str, int | None], path: str = "", /,
+              **v: object) -> None:
         self.add("error", code, at[0], at[1], path, **v)
 
-    def warning(self, code: str, at: tuple[str, int | None], path: str = "", **v: object) -> None:
+    def warning(self, code: str, at: tuple[str, int | None], path: str = "", /,
+                **v: object) -> None:
         self.add("warning", code, at[0], at[1], path, **v)
 
     @property
@@ -164,7 +166,15 @@ class LList(list):
         return self.file, self.line
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{k}" for k in
+               ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")}
+
+
 def _located(node: Any, file: str, cons: SafeConstructor, issues: _Issues) -> Any:
+    if node.tag not in _PLAIN_TAGS:
+        # Explicit tags (e.g. !!python/object) are refused, never constructed.
+        issues.error("E_YAML_TAG", (file, node.start_mark.line + 1), tag=node.tag)
+        return None
     if isinstance(node, MappingNode):
         cons.flatten_mapping(node)
         out = LMap()
@@ -179,7 +189,10 @@ def _located(node: Any, file: str, cons: SafeConstructor, issues: _Issues) -> An
                 issues.error("E_DUPLICATE_KEY", (file, line), key=key,
                              first=out.key_lines.get(key))
                 continue
-            out[key] = _located(v_node, file, cons, issues)
+            value = _located(v_node, file, cons, issues)
+            if isinstance(value, (LMap, LList)):
+                value.line = line  # a nested block is "at" the key that introduces it
+            out[key] = value
             out.key_lines[key] = line
         return out
     if isinstance(node, SequenceNode):
@@ -303,6 +316,12 @@ class Measure:
     unit: str = ""
     file: str = ""
     line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False,
+                                                     repr=False)
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        """File and line of the measure, or of one of its keys."""
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
 
     @property
     def is_stock(self) -> bool:
@@ -358,6 +377,12 @@ class Indicator:
     note: str = ""
     file: str = ""
     line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False,
+                                                     repr=False)
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        """File and line of the indicator, or of one of its keys."""
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -740,10 +765,16 @@ class _Shaper:
 
     def parameter(self, code: str, body: Any, at: tuple, path: str) -> Parameter | None:
         if not isinstance(body, LMap):
-            return Parameter(code, body, file=at[0], line=at[1])
+            body_map = LMap({"value": body})
+            body_map.file, body_map.line, body_map.key_lines = at[0], at[1], {"value": at[1]}
+            body = body_map
         self.unknown_keys(body, "parameter", path)
         if "value" not in body:
             self.issues.error("E_MISSING_KEY", at, path, key="value", what=path)
+            return None
+        if isinstance(body["value"], (LMap, LList)) or body["value"] is None:
+            self.issues.error("E_TYPE", body.at("value"), path, key="value",
+                              expected=t("ind.type.scalar"))
             return None
         return Parameter(code, body["value"], self.text(body, "name", path),
                          self.text(body, "unit", path), self.text(body, "description", path),
@@ -861,7 +892,8 @@ class _Shaper:
                                   value=m["since"])
         return Measure(code, agg, ledger, fld, expr, tuple(where), date, join, rollup, city,
                        since, self.text(m, "name", path), self.text(m, "description", path),
-                       self.text(m, "unit", path), at[0], at[1])
+                       self.text(m, "unit", path), at[0], at[1],
+                       MappingProxyType(dict(m.key_lines)))
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:
         if v == "previous_year":
@@ -993,7 +1025,8 @@ class _Shaper:
                          self.text(m, "unit", path), int(direction), num, den, of, baseline,
                          expr, target, span, float(scale) if scale is not None else 1.0, bounds,
                          self.text(m, "source", path), wd, self.text(m, "group", path),
-                         self.text(m, "note", path), at[0], at[1])
+                         self.text(m, "note", path), at[0], at[1],
+                         MappingProxyType(dict(m.key_lines)))
 
     def grade_bands(self, v: Any, at: tuple, path: str) -> tuple[GradeBand, ...]:
         if not isinstance(v, LList) or not v:
@@ -1363,6 +1396,9 @@ class _Resolver:
         values = raw if isinstance(raw, tuple) else (raw,)
         out = []
         for v in values:
+            if isinstance(v, ParamRef) and v.name not in self.params:
+                self.value(v, at, path)  # reports E_UNKNOWN_PARAMETER
+                return None
             v = self.value(v, at, path)
             if v is None:
                 self.issues.error("E_FILTER_VALUE", at, path, field=c.field, value="null")
@@ -1386,49 +1422,49 @@ class _Resolver:
         return dataclasses.replace(c, value=value)
 
     def measure(self, m: Measure) -> Measure | None:
-        at, path = (m.file, m.line), f"measures.{m.code}"
+        path = f"measures.{m.code}"
         if m.agg == "months":
             return m
         if m.ledger not in LEDGERS:
-            self.issues.error("E_UNKNOWN_LEDGER", at, path, ledger=m.ledger,
+            self.issues.error("E_UNKNOWN_LEDGER", m.at("ledger"), path, ledger=m.ledger,
                               known="、".join(LEDGERS))
             return None
         lg = LEDGERS[m.ledger]  # type: ignore[index]
         ok = True
         if m.join is not None:
             if m.join.ledger not in LEDGERS:
-                self.issues.error("E_UNKNOWN_LEDGER", at, path, ledger=m.join.ledger,
+                self.issues.error("E_UNKNOWN_LEDGER", m.at("join"), path, ledger=m.join.ledger,
                                   known="、".join(LEDGERS))
                 return None
             for lname in (m.ledger, m.join.ledger):
                 if m.join.on not in LEDGERS[lname].field_names:  # type: ignore[index]
-                    self.issues.error("E_UNKNOWN_FIELD", at, path, field=m.join.on,
+                    self.issues.error("E_UNKNOWN_FIELD", m.at("join"), path, field=m.join.on,
                                       ledger=lname, known=_known(lname))
                     ok = False
         if m.date is not None:
             if m.date not in lg.field_names:
-                self.issues.error("E_UNKNOWN_FIELD", at, path, field=m.date, ledger=lg.name,
-                                  known=_known(lg.name))
+                self.issues.error("E_UNKNOWN_FIELD", m.at("date"), path, field=m.date,
+                                  ledger=lg.name, known=_known(lg.name))
                 ok = False
             elif lg.field(m.date).type not in ("date", "month"):
-                self.issues.error("E_DATE_FIELD_TYPE", at, path, field=m.date)
+                self.issues.error("E_DATE_FIELD_TYPE", m.at("date"), path, field=m.date)
                 ok = False
         if m.field is not None:
-            ftype = self.field_type(m, m.field, at, path)
+            ftype = self.field_type(m, m.field, m.at("field"), path)
             if ftype is None:
                 ok = False
             elif m.agg == "sum" and ftype not in ("int", "yuan"):
-                self.issues.error("E_SUM_NOT_NUMBER", at, path, field=m.field)
+                self.issues.error("E_SUM_NOT_NUMBER", m.at("field"), path, field=m.field)
                 ok = False
         if m.expr is not None:
             for name in m.expr.names:
                 if name in self.params:
                     continue
-                ftype = self.field_type(m, name, at, path)
+                ftype = self.field_type(m, name, m.at("expr"), path)
                 if ftype is None:
                     ok = False
                 elif ftype not in ("int", "yuan"):
-                    self.issues.error("E_SUM_NOT_NUMBER", at, path, field=name)
+                    self.issues.error("E_SUM_NOT_NUMBER", m.at("expr"), path, field=name)
                     ok = False
         where = []
         for c in m.where:
@@ -1525,12 +1561,6 @@ def default_dir() -> Path:
     return project_root() / "indicators"
 
 
-@dataclass
-class _Catalogue:
-    files: dict[str, _FileDecl]          # code → decl (sets and calendars)
-    issues: _Issues
-
-
 def _read_files(paths: Iterable[Path], issues: _Issues) -> dict[str, _FileDecl]:
     shaper = _Shaper(issues)
     out: dict[str, _FileDecl] = {}
@@ -1606,7 +1636,7 @@ def load_set(name_or_path: str | Path = "campaign_2025",
             raise DeclarationError(issues.items)
         search = [given.parent, *search]
         mine = _read_files([given], issues)
-        if issues.errors or not mine:
+        if not mine:
             raise DeclarationError(issues.items)
         code = next(iter(mine))
         skip = {given.resolve()}
@@ -1695,32 +1725,35 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
             measures[k] = got
 
     # indicators: references to measures, then parameters in targets
+    declared = set(indicators)
     for k, ind in list(indicators.items()):
-        at, path = (ind.file, ind.line), f"indicators.{k}"
+        path = f"indicators.{k}"
         ok = True
-        for name in (*ind.numerator, *ind.denominator):
-            if name not in measures:
-                if name in _all_measure_codes(chain):
-                    ok = False  # the measure itself was reported already
-                    continue
-                issues.error("E_UNKNOWN_MEASURE", at, path, name=name,
-                             known=_few(measures))
-                ok = False
-        if ind.type == "change" and ind.of not in indicators:
-            issues.error("E_UNKNOWN_INDICATOR", at, path, name=ind.of, known=_few(indicators))
+        for key, names in (("numerator", ind.numerator), ("denominator", ind.denominator)):
+            for name in names:
+                if name not in measures:
+                    if name in _all_measure_codes(chain):
+                        ok = False  # the measure itself was reported already
+                        continue
+                    issues.error("E_UNKNOWN_MEASURE", ind.at(key), path, name=name,
+                                 known=_few(measures))
+                    ok = False
+        if ind.type == "change" and ind.of not in declared:
+            issues.error("E_UNKNOWN_INDICATOR", ind.at("of"), path, name=ind.of,
+                         known=_few(indicators))
             ok = False
         if ind.type == "change" and ind.of in indicators \
                 and indicators[ind.of].type not in ("ratio", "share", "count"):
-            issues.error("E_CHANGE_OF_TYPE", at, path, name=ind.of)
+            issues.error("E_CHANGE_OF_TYPE", ind.at("of"), path, name=ind.of)
             ok = False
         if ind.type == "derived" and ind.expr is not None:
             for name in sorted(ind.expr.names):
-                if name not in indicators:
-                    issues.error("E_UNKNOWN_INDICATOR", at, path, name=name,
+                if name not in declared:
+                    issues.error("E_UNKNOWN_INDICATOR", ind.at("expr"), path, name=name,
                                  known=_few(indicators))
                     ok = False
-        baseline = res.baseline(ind.baseline, at, path)
-        target = res.target(ind.target, at, f"{path}.target")
+        baseline = res.baseline(ind.baseline, ind.at("baseline"), path)
+        target = res.target(ind.target, ind.at("target"), f"{path}.target")
         if ind.target is not None and target is None:
             ok = False
         if ind.type == "change" and baseline is None:

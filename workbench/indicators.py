@@ -187,16 +187,13 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
 
 
 def _city_rollup(mat: np.ndarray, how: str) -> np.ndarray:
-    allnan = np.all(np.isnan(mat), axis=0) if len(mat) else np.ones(mat.shape[1], dtype=bool)
+    """The city's value of a measure: the counties' sum (or, for levels such as the number of
+    departments sharing data, their maximum); missing only when every county is missing."""
     if not len(mat):
         return np.full((1, mat.shape[1]), np.nan)
-    with np.errstate(invalid="ignore"):
-        if how == "max":
-            out = np.nanmax(np.where(allnan[None, :], 0.0, mat), axis=0)
-        elif how == "last":
-            out = np.nanmax(np.where(allnan[None, :], 0.0, mat), axis=0)
-        else:
-            out = np.nansum(mat, axis=0)
+    allnan = np.all(np.isnan(mat), axis=0)
+    filled = np.where(np.isnan(mat), 0.0, mat)
+    out = filled.max(axis=0) if how == "max" else filled.sum(axis=0)
     return np.where(allnan, np.nan, out)[None, :]
 
 
@@ -288,11 +285,19 @@ KPI_COLUMNS = ["county_code", "county_name", "period", "span", "window_start", "
                "deadline", "target_source", "workbench_definition"]
 
 
+def _text(values: np.ndarray) -> pd.Series:
+    """Object column without pandas' (slow, per-cell) string-dtype inference."""
+    return pd.Series(values, dtype=object, copy=False)
+
+
 def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None,
               codes: Iterable[str] | None = None, city: bool = False,
-              city_name: str = "") -> pd.DataFrame:
-    """Long table, one row per unit × point × indicator (see KPI_COLUMNS)."""
+              city_name: str = "", spans: Iterable[str] | None = None) -> pd.DataFrame:
+    """Long table, one row per unit × point × indicator (see KPI_COLUMNS); `spans` keeps only
+    the points of those spans."""
     codes = [c for c in (codes or values.arrays) if c in values.arrays]
+    keep = [i for i, (s, _) in enumerate(values.points) if spans is None or s in set(spans)]
+    points = [values.points[i] for i in keep]
     if city:
         units = np.array(["city"], dtype=object)
         unit_names = np.array([city_name or t("ind.city")], dtype=object)
@@ -301,51 +306,66 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         unit_names = (names.reindex(values.counties).fillna(pd.Series(
             values.counties, index=values.counties)).to_numpy(dtype=object)
             if names is not None else units)
-    n_u, n_p = len(units), len(values.points)
-    parts = []
+    n_u, n_p, n_i = len(units), len(points), len(codes)
+    if not n_i or not n_p:
+        return pd.DataFrame(columns=KPI_COLUMNS)
+    block = n_u * n_p
+    num_cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "numerator", "denominator", "value", "prev_value", "yoy", "target", "gap", "shortfall",
+        "met")}
+    per_ind: dict[str, list[object]] = {k: [] for k in (
+        "indicator", "indicator_name", "unit", "direction", "target_op", "deadline",
+        "target_source", "workbench_definition")}
+    win_start: list[np.ndarray] = []
+    win_end: list[np.ndarray] = []
     for code in codes:
         ind = iset.indicators[code]
-        num, den, val = values.get(code, CURRENT, city)
-        prev = values.get(code, PREVIOUS_YEAR, city)[2]
+        num, den, val = (a[:, keep] for a in values.get(code, CURRENT, city))
+        prev = values.get(code, PREVIOUS_YEAR, city)[2][:, keep]
         yoy = safe_ratio(val - prev, prev) if ind.type != "change" else np.full_like(val, np.nan)
-        tgt = target_values(ind, values, city)
+        tgt = target_values(ind, values, city)[:, keep]
         op = ind.target.op if ind.target else ""
-        met = compare(val, op, tgt) if ind.target else np.full_like(val, np.nan)
-        wins = values.windows[code]
-        parts.append(pd.DataFrame({
-            "county_code": np.repeat(units, n_p),
-            "county_name": np.repeat(unit_names, n_p),
-            "period": np.tile([month_label(e) for _, e in values.points], n_u),
-            "span": np.tile([s for s, _ in values.points], n_u),
-            "window_start": np.tile([month_label(w.start) if not w.empty else None
-                                     for w in wins], n_u),
-            "window_end": np.tile([month_label(w.end) if not w.empty else None
-                                   for w in wins], n_u),
-            "indicator": code,
-            "indicator_name": ind.name,
-            "unit": ind.unit,
-            "direction": ind.direction,
-            "numerator": num.reshape(-1),
-            "denominator": den.reshape(-1),
-            "value": val.reshape(-1),
-            "prev_value": prev.reshape(-1),
-            "yoy": yoy.reshape(-1),
-            "target_op": op,
-            "target": tgt.reshape(-1),
-            "gap": (val - tgt).reshape(-1),
-            "shortfall": shortfall(val, op, tgt).reshape(-1) if ind.target
-            else np.full(val.size, np.nan),
-            "met": met.reshape(-1),
-            "deadline": ind.target.deadline.isoformat() if ind.target and ind.target.deadline
-            else None,
-            "target_source": ind.target.source if ind.target else "",
-            "workbench_definition": ind.workbench_definition,
-        }))
-    if not parts:
-        return pd.DataFrame(columns=KPI_COLUMNS)
-    out = pd.concat(parts, ignore_index=True)
-    out["met"] = out["met"].map({1.0: True, 0.0: False}).astype("boolean")
-    out["direction"] = out["direction"].astype("Int64")
+        nan = np.full(val.shape, np.nan)
+        for k, arr in (("numerator", num), ("denominator", den), ("value", val),
+                       ("prev_value", prev), ("yoy", yoy), ("target", tgt),
+                       ("gap", val - tgt),
+                       ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
+                       ("met", compare(val, op, tgt) if ind.target else nan)):
+            num_cols[k].append(arr.reshape(-1))
+        for k, v in (("indicator", code), ("indicator_name", ind.name), ("unit", ind.unit),
+                     ("direction", ind.direction), ("target_op", op),
+                     ("deadline", ind.target.deadline.isoformat()
+                      if ind.target and ind.target.deadline else None),
+                     ("target_source", ind.target.source if ind.target else ""),
+                     ("workbench_definition", ind.workbench_definition)):
+            per_ind[k].append(v)
+        wins = [values.windows[code][i] for i in keep]
+        win_start.append(np.tile(np.array([None if w.empty else month_label(w.start)
+                                           for w in wins], dtype=object), n_u))
+        win_end.append(np.tile(np.array([None if w.empty else month_label(w.end)
+                                         for w in wins], dtype=object), n_u))
+    unit_col = np.tile(np.repeat(units, n_p), n_i)
+    out = pd.DataFrame({
+        "county_code": _text(unit_col),
+        "county_name": _text(np.tile(np.repeat(unit_names, n_p), n_i)),
+        "period": _text(np.tile(np.array([month_label(e) for _, e in points], dtype=object),
+                                n_u * n_i)),
+        "span": _text(np.tile(np.array([s for s, _ in points], dtype=object), n_u * n_i)),
+        "window_start": _text(np.concatenate(win_start)),
+        "window_end": _text(np.concatenate(win_end)),
+    })
+    for k in ("indicator", "indicator_name", "unit", "target_op", "deadline", "target_source"):
+        out[k] = _text(np.repeat(np.array(per_ind[k], dtype=object), block))
+    out["direction"] = pd.array(np.repeat(per_ind["direction"], block), dtype="Int64")
+    for k in ("numerator", "denominator", "value", "prev_value", "yoy", "target", "gap",
+              "shortfall"):
+        out[k] = np.concatenate(num_cols[k])
+    met = np.concatenate(num_cols["met"])
+    met_arr = pd.array(met == 1.0, dtype="boolean")
+    met_arr[np.isnan(met)] = pd.NA
+    out["met"] = met_arr
+    out["workbench_definition"] = np.repeat(np.array(per_ind["workbench_definition"],
+                                                     dtype=bool), block)
     return out[KPI_COLUMNS]
 
 
@@ -509,12 +529,19 @@ def format_value(unit: str, x: object) -> str:
     return fmt.number(x, 2)
 
 
+OP_LABELS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
+
+
+def op_label(op: object) -> str:
+    return OP_LABELS.get(str(op), str(op))
+
+
 def milestone_reason(row: Mapping[str, object]) -> str:
     unit = str(row["unit"])
     values = dict(name=row["milestone_name"], indicator=row["indicator_name"],
                   current=format_value(unit, row["current_value"]),
                   projected=format_value(unit, row["projected_value"]),
-                  op=row["op"], target=format_value(unit, row["target"]),
+                  op=op_label(row["op"]), target=format_value(unit, row["target"]),
                   deadline=fmt.date_label(row["deadline"]))
     return t(f"ind.reason.{row['status']}", **values)
 
@@ -588,11 +615,10 @@ def latest_complete_period(ledgers: Mapping[str, pd.DataFrame],
             continue
         if lg.field(lg.date_field).type == "month":
             continue
-        for f in lg.fields:
-            if f.type == "date" and f.name in df.columns:
-                v = pd.to_datetime(df[f.name], errors="coerce").max()
-                if pd.notna(v) and (latest is None or v > latest):
-                    latest = v
+        # Only the date that places a row in a month: deadlines lie in the future by nature.
+        v = pd.to_datetime(df[lg.date_field], errors="coerce").max()
+        if pd.notna(v) and (latest is None or v > latest):
+            latest = v
     if latest is None:
         acts = ledgers.get("activities")
         if acts is not None and len(acts) and "month" in acts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,18 +73,35 @@ class Window:
 
 
 _EPOCH = 1970 * 12
+_GRID_MARGIN = 120  # months of slack around the asked months in the cached grid (a cache size)
 
 
 def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
-    """Month index per row (-1 when blank) for a date or YYYY-MM column."""
+    """Month index per row (-1 when blank) for a date or YYYY-MM column.
+
+    Dates go through whole days and a small day → month lookup table, which is several times
+    faster than numpy's calendar-aware datetime64[M] cast on millions of rows.
+    """
     if ftype == "month":
-        parsed = pd.to_datetime(values.astype("object"), format="%Y-%m", errors="coerce")
+        codes, uniques = pd.factorize(values)
+        codes = np.asarray(codes)
+        months = pd.to_datetime(pd.Index(np.asarray(uniques, dtype=object)),
+                                format="%Y-%m", errors="coerce")
+        u = np.asarray(months, dtype="datetime64[ns]")
+        parsed = np.where(codes >= 0, u[np.maximum(codes, 0)] if len(u) else np.datetime64("NaT"),
+                          np.datetime64("NaT"))
     else:
         parsed = pd.to_datetime(values, errors="coerce")
     arr = np.asarray(parsed, dtype="datetime64[ns]")
     nat = np.isnat(arr)
-    out = arr.astype("datetime64[M]").astype("int64") + _EPOCH
-    out[nat] = -1
+    out = np.full(len(arr), -1, dtype=np.int64)
+    if nat.all():
+        return out
+    days = arr.view("int64") // 86_400_000_000_000
+    lo, hi = int(days[~nat].min()), int(days[~nat].max())
+    table = (np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
+             .astype("int64") + _EPOCH)
+    out[~nat] = table[days[~nat] - lo]
     return out
 
 
@@ -112,36 +130,51 @@ class MeasureEngine:
         for name in LEDGERS:
             df = ledgers.get(name)
             self.ledgers[name] = _empty_ledger(name) if df is None else df
-        if counties is None:
-            codes: set[str] = set()
-            for df in self.ledgers.values():
-                if "county_code" in df.columns and len(df):
-                    codes.update(pd.unique(df["county_code"].dropna().astype(str)))
-            counties = sorted(codes)
-        self.counties = pd.Index([str(c) for c in counties], dtype="object", name="county_code")
+        self._universe = (None if counties is None else
+                          pd.Index([str(c) for c in counties], dtype="object",
+                                   name="county_code"))
+        self._ccodes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._cidx: dict[str, np.ndarray] = {}
         self._midx: dict[tuple[str, str], np.ndarray] = {}
         self._codes: dict[tuple, tuple[np.ndarray, pd.Index]] = {}
         self._cols: dict[tuple, pd.Series] = {}
         self._masks: dict[tuple, np.ndarray] = {}
-        self._triples: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, int]] = {}
-        self._monthly: dict[tuple, np.ndarray] = {}
+        self._pairs: dict[Measure, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._monthly: dict[tuple, Any] = {}
+
+    @property
+    def counties(self) -> pd.Index:
+        """Sorted county codes: the counties ledger's plus any code seen in another ledger."""
+        if self._universe is None:
+            codes: set[str] = set()
+            for name in self.ledgers:
+                codes.update(str(u) for u in self._county_codes(name)[1])
+            self._universe = pd.Index(sorted(codes), dtype="object", name="county_code")
+        return self._universe
 
     @property
     def n(self) -> int:
         return len(self.counties)
 
     # -- per-ledger caches --------------------------------------------------------------------
-    def county_idx(self, ledger: str) -> np.ndarray:
-        if ledger not in self._cidx:
+    def _county_codes(self, ledger: str) -> tuple[np.ndarray, np.ndarray]:
+        if ledger not in self._ccodes:
             df = self.ledgers[ledger]
             if "county_code" not in df.columns or not len(df):
-                self._cidx[ledger] = np.full(len(df), -1, dtype=np.int64)
+                self._ccodes[ledger] = (np.full(len(df), -1, dtype=np.int64),
+                                        np.array([], dtype=object))
             else:
-                codes, uniques = pd.factorize(df["county_code"].astype("object"))
-                pos = self.counties.get_indexer(pd.Index(uniques).astype(str))
-                lookup = np.append(pos, -1).astype(np.int64)
-                self._cidx[ledger] = lookup[codes]  # code -1 → lookup[-1] = -1
+                codes, uniques = pd.factorize(df["county_code"])
+                self._ccodes[ledger] = (np.asarray(codes), np.asarray(uniques, dtype=object))
+        return self._ccodes[ledger]
+
+    def county_idx(self, ledger: str) -> np.ndarray:
+        """Row → position in `counties` (-1 for a blank or unknown code)."""
+        if ledger not in self._cidx:
+            codes, uniques = self._county_codes(ledger)
+            pos = self.counties.get_indexer(pd.Index([str(u) for u in uniques], dtype=object))
+            lookup = np.append(pos, -1).astype(np.int64)
+            self._cidx[ledger] = lookup[codes]  # factorize's -1 picks the appended -1
         return self._cidx[ledger]
 
     def month_idx(self, ledger: str, date_field: str) -> np.ndarray:
@@ -155,9 +188,14 @@ class MeasureEngine:
                 self._midx[key] = _months_of(df[date_field], ftype)
         return self._midx[key]
 
+    @staticmethod
+    def _key(measure: Measure, name: str) -> tuple:
+        """Cache key of a column: joined fields depend on the join, plain ones do not."""
+        return (measure.ledger, measure.join if "." in name else None, name)
+
     def column(self, measure: Measure, name: str) -> pd.Series:
         """A column of the measure's ledger, or `ledger.field` looked up through its join."""
-        key = (measure.ledger, measure.join, name)
+        key = self._key(measure, name)
         if key in self._cols:
             return self._cols[key]
         df = self.ledgers[measure.ledger]  # type: ignore[index]
@@ -168,11 +206,13 @@ class MeasureEngine:
             if len(right) and on in right.columns and fld in right.columns \
                     and on in df.columns:
                 right = right.drop_duplicates(on, keep="last")
-                pos = pd.Index(right[on].astype("object")).get_indexer(df[on].astype("object"))
+                # Look up each distinct key once, then spread by the key's codes.
+                codes, uniques = self._factorised(measure, on)
+                pos_u = pd.Index(right[on].astype("object")).get_indexer(uniques)
+                pos = np.append(pos_u, -1)[codes]
                 vals = right[fld].reset_index(drop=True)
-                taken = vals.reindex(pos).reset_index(drop=True)  # -1 → missing
-                taken.index = df.index
-                col = taken
+                col = vals.reindex(pos).reset_index(drop=True)  # -1 → missing
+                col.index = df.index
             else:
                 col = pd.Series([None] * len(df), index=df.index, dtype="object")
         elif name in df.columns:
@@ -183,11 +223,12 @@ class MeasureEngine:
         return col
 
     def _factorised(self, measure: Measure, name: str) -> tuple[np.ndarray, pd.Index]:
-        key = (measure.ledger, measure.join, name)
+        key = self._key(measure, name)
         if key not in self._codes:
             col = self.column(measure, name)
-            codes, uniques = pd.factorize(col.astype("object"), use_na_sentinel=True)
-            self._codes[key] = (codes, pd.Index(uniques))
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)  # categoricals: free
+            self._codes[key] = (np.asarray(codes), pd.Index(np.asarray(uniques, dtype=object),
+                                                            dtype=object))
         return self._codes[key]
 
     # -- filters ------------------------------------------------------------------------------
@@ -200,7 +241,8 @@ class MeasureEngine:
         return out
 
     def _condition(self, measure: Measure, cond: Condition) -> np.ndarray:
-        key = (measure.ledger, measure.join, cond)
+        joined = any("." in c.field for c in _flatten([cond]))
+        key = (measure.ledger, measure.join if joined else None, cond)
         if key in self._masks:
             return self._masks[key]
         n = len(self.ledgers[measure.ledger])  # type: ignore[index]
@@ -274,67 +316,140 @@ class MeasureEngine:
         return np.where(np.isfinite(vals), vals, np.nan)
 
     # -- flows --------------------------------------------------------------------------------
+    def _data_range(self, ledger: str, date: str) -> tuple[int, int] | None:
+        """First and last month with a dated row (None for no rows)."""
+        key = ("range", ledger, date)
+        if key not in self._monthly:
+            midx = self.month_idx(ledger, date)
+            ok = midx[midx >= 0]
+            self._monthly[key] = (int(ok.min()), int(ok.max())) if len(ok) else None
+        return self._monthly[key]
+
+    def _grid(self, ledger: str, date: str, lo: int, hi: int) -> tuple[int, int] | None:
+        """The month range the ledger's grid covers: the data's own range, trimmed to a margin
+        around what has been asked so far (a stray 1925 date cannot blow the grid up), and
+        only ever grown — so evaluating period after period reuses one grid and memory stays
+        flat. None when the asked months hold no rows."""
+        rng = self._data_range(ledger, date)
+        if rng is None:
+            return None
+        dlo, dhi = rng
+        lo, hi = max(lo, dlo), min(hi, dhi)
+        if lo > hi:
+            return None
+        key = ("grid", ledger, date)
+        cur = self._monthly.get(key)
+        if cur is not None and cur[0] <= lo and hi <= cur[1]:
+            return cur
+        if cur is not None:
+            lo, hi = min(lo, cur[0]), max(hi, cur[1])
+        grid = (max(dlo, lo - _GRID_MARGIN), min(dhi, hi + _GRID_MARGIN))
+        self._monthly[key] = grid
+        return grid
+
+    def _cells(self, ledger: str, date: str, grid: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows inside the county × month grid and each row's flat cell number (shared by every
+        measure on the same ledger and date)."""
+        key = ("cells", ledger, date)
+        cur = self._monthly.get(key)
+        if cur is None or cur[0] != grid:
+            glo, ghi = grid
+            cidx = self.county_idx(ledger)
+            midx = self.month_idx(ledger, date)
+            in_grid = (cidx >= 0) & (midx >= glo) & (midx <= ghi)
+            cells = cidx * (ghi - glo + 1) + (midx - glo)
+            cur = (grid, in_grid, cells)
+            self._monthly[key] = cur
+        return cur[1], cur[2]
+
+    def _full(self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """County × month matrix over the grid, with its prefix sums (cached per measure)."""
+        used = tuple(sorted((n, params[n]) for n in (measure.expr.names if measure.expr else ())
+                            if n in params))
+        key = ("full", measure, used)
+        cur = self._monthly.get(key)
+        if cur is None or cur[0] != grid:
+            glo, ghi = grid
+            in_grid, cells = self._cells(measure.ledger, measure.date, grid)  # type: ignore
+            n_m = ghi - glo + 1
+            sel = self.mask(measure) & in_grid
+            cell = cells[sel]
+            if measure.agg == "sum":
+                w = np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
+                flat = np.bincount(cell, weights=w, minlength=self.n * n_m)
+            else:  # count, any
+                flat = np.bincount(cell, minlength=self.n * n_m).astype("float64")
+                if measure.agg == "any":
+                    flat = (flat > 0).astype("float64")
+            mat = flat[: self.n * n_m].reshape(self.n, n_m)
+            cs = np.concatenate([np.zeros((self.n, 1)), np.cumsum(mat, axis=1)], axis=1)
+            cur = (grid, mat, cs)
+            self._monthly[key] = cur
+        return cur[1], cur[2]
+
     def monthly(self, measure: Measure, lo: int, hi: int,
                 params: Mapping[str, object] = {}) -> np.ndarray:
-        """County × month matrix over months lo..hi (counts/sums; distinct per month)."""
-        key = (measure, lo, hi)
-        if key in self._monthly:
-            return self._monthly[key]
-        n_m = hi - lo + 1
+        """County × month matrix over months lo..hi (months without rows are 0)."""
+        return self.windows(measure, [Window(m, m) for m in range(lo, hi + 1)], params)
+
+    def _flow_windows(self, measure: Measure, windows: Sequence[Window],
+                      params: Mapping[str, object]) -> np.ndarray:
+        out = np.zeros((self.n, len(windows)))
         if measure.agg == "months":
-            since = month_index(measure.since) if measure.since else lo
-            row = (np.arange(lo, hi + 1) >= since).astype("float64")
-            out = np.broadcast_to(row, (self.n, n_m)).copy()
-            self._monthly[key] = out
+            since = month_index(measure.since) if measure.since else None
+            for j, w in enumerate(windows):
+                start = w.start if since is None else max(w.start, since)
+                out[:, j] = np.nan if w.empty else max(w.end - start + 1, 0)
             return out
-        ledger = measure.ledger
-        cidx = self.county_idx(ledger)  # type: ignore[arg-type]
-        midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
-        sel = self.mask(measure) & (cidx >= 0) & (midx >= lo) & (midx <= hi)
-        cell = cidx[sel] * n_m + (midx[sel] - lo)
-        if measure.agg == "distinct_count":
-            codes, _ = self._factorised(measure, measure.field)  # type: ignore[arg-type]
-            v = codes[sel]
-            ok = v >= 0
-            pairs = np.unique(cell[ok].astype(np.int64) * (int(v.max(initial=0)) + 1) + v[ok])
-            cell_u = pairs // (int(v.max(initial=0)) + 1)
-            flat = np.bincount(cell_u, minlength=self.n * n_m).astype("float64")
-        elif measure.agg == "sum":
-            w = np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
-            flat = np.bincount(cell, weights=w, minlength=self.n * n_m)
-        else:  # count, any
-            flat = np.bincount(cell, minlength=self.n * n_m).astype("float64")
-            if measure.agg == "any":
-                flat = (flat > 0).astype("float64")
-        out = flat[: self.n * n_m].reshape(self.n, n_m)
-        self._monthly[key] = out
+        live = [w for w in windows if not w.empty]
+        grid = (self._grid(measure.ledger, measure.date,  # type: ignore[arg-type]
+                           min(w.start for w in live), max(w.end for w in live))
+                if live else None)
+        if grid is not None:
+            mat, cs = self._full(measure, params, grid)
+        for j, w in enumerate(windows):
+            if w.empty:
+                out[:, j] = np.nan
+                continue
+            if grid is None:
+                continue  # no dated rows in these months: zero
+            glo, ghi = grid
+            s, e = max(w.start, glo), min(w.end, ghi)
+            if measure.rollup == "sum":
+                if s <= e:
+                    out[:, j] = cs[:, e - glo + 1] - cs[:, s - glo]
+            elif measure.rollup == "max":
+                if s <= e:
+                    out[:, j] = np.maximum(mat[:, s - glo: e - glo + 1].max(axis=1), 0.0)
+            elif glo <= w.end <= ghi:  # last
+                out[:, j] = mat[:, w.end - glo]
         return out
 
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
-        key = (measure,)
-        if key not in self._triples:
+        """Distinct values per county in each window: rows are coded once as dense
+        (county, value) pair ids; a window marks the pairs it contains and counts them."""
+        if measure not in self._pairs:
             ledger = measure.ledger
             cidx = self.county_idx(ledger)  # type: ignore[arg-type]
             midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
             codes, uniques = self._factorised(measure, measure.field)  # type: ignore[arg-type]
             sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
             n_v = max(len(uniques), 1)
-            c, v, m = cidx[sel], codes[sel].astype(np.int64), midx[sel]
-            trip = np.unique((c * n_v + v) * 10_000_000 + m)  # month idx < 10^7
-            m_u = trip % 10_000_000
-            cv = trip // 10_000_000
-            self._triples[key] = (cv // n_v, cv, m_u, n_v)
-        cty, cv, mon, _ = self._triples[key]
+            pair, first = pd.factorize(cidx[sel] * n_v + codes[sel].astype(np.int64))
+            pair_county = (np.asarray(first, dtype=np.int64) // n_v)
+            self._pairs[measure] = (pair.astype(np.int64), midx[sel], pair_county)
+        pair, mon, pair_county = self._pairs[measure]
         out = np.zeros((self.n, len(windows)))
+        present = np.zeros(len(pair_county), dtype=bool)
         for j, w in enumerate(windows):
             if w.empty:
                 out[:, j] = np.nan
                 continue
-            inw = (mon >= w.start) & (mon <= w.end)
-            pairs = np.unique(cv[inw])
-            if len(pairs):
-                n_v = self._triples[key][3]
-                out[:, j] = np.bincount(pairs // n_v, minlength=self.n)[: self.n]
+            present[:] = False
+            present[pair[(mon >= w.start) & (mon <= w.end)]] = True
+            out[:, j] = np.bincount(pair_county[present], minlength=self.n)[: self.n]
         return out
 
     # -- stocks -------------------------------------------------------------------------------
@@ -405,26 +520,7 @@ class MeasureEngine:
             return self._stock_windows(measure, windows, params)
         if measure.agg == "distinct_count":
             return self._distinct_windows(measure, windows)
-        live = [w for w in windows if not w.empty]
-        if not live:
-            return np.full((self.n, len(windows)), np.nan)
-        lo = min(w.start for w in live)
-        hi = max(w.end for w in live)
-        mon = self.monthly(measure, lo, hi, params)
-        out = np.empty((self.n, len(windows)))
-        if measure.rollup == "sum":
-            cs = np.concatenate([np.zeros((self.n, 1)), np.cumsum(mon, axis=1)], axis=1)
-            for j, w in enumerate(windows):
-                out[:, j] = np.nan if w.empty else cs[:, w.end - lo + 1] - cs[:, w.start - lo]
-        else:
-            for j, w in enumerate(windows):
-                if w.empty:
-                    out[:, j] = np.nan
-                elif measure.rollup == "max":
-                    out[:, j] = mon[:, w.start - lo: w.end - lo + 1].max(axis=1)
-                else:
-                    out[:, j] = mon[:, w.end - lo]
-        return out
+        return self._flow_windows(measure, windows, params)
 
     def rows(self, measure: Measure, county: str | None, window: Window | None,
              year: int | None = None) -> pd.DataFrame:

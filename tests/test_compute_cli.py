@@ -1,0 +1,179 @@
+"""`workbench compute`: warehouse tables with a run id, CSV/XLSX exports, the summary, errors."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from tests.test_indicators import _milestone_ledgers
+from tests.test_measures import A, B
+from workbench.cli import main
+from workbench.contracts import LEDGERS
+from workbench.declarations import load_set
+from workbench.warehouse import Warehouse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "indicators"
+EVIL = "=1+2"
+
+
+def build_warehouse(path: Path) -> Path:
+    """Insert hand-made ledgers straight into a warehouse file, under live submissions."""
+    ledgers = _milestone_ledgers()
+    counties = ledgers["counties"].copy()
+    counties.loc[counties["county_code"] == B, "county_name"] = EVIL  # formula injection probe
+    ledgers["counties"] = counties
+    subs = pd.DataFrame({
+        "submission_id": ["sA9", "sB9", "sA10"], "file_name": ["a.xlsx", "b.xlsx", "a10.xlsx"],
+        "county_code": [A, B, A], "period": ["2025-09", "2025-09", "2025-10"],
+        "ingested_at": pd.Timestamp("2025-10-05"), "status": "有效"})
+    with Warehouse(path) as wh:
+        wh.con.register("subs", subs)
+        wh.con.execute("INSERT INTO submissions BY NAME SELECT * FROM subs")
+        wh.con.unregister("subs")
+        for name, df in ledgers.items():
+            if not len(df):
+                continue
+            d = df.copy()
+            d["_submission_id"] = "sA9"
+            d["_period"] = "2025-09"
+            d["_source_row"] = range(2, len(d) + 2)
+            wh.con.register("rows", d)
+            wh.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM rows')
+            wh.con.unregister("rows")
+    return path
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compute")
+    wh = build_warehouse(tmp / "wh.duckdb")
+    out = tmp / "out"
+    rc = main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--out", str(out),
+               "--uncertainty", "10"])
+    return rc, wh, out
+
+
+def test_exit_code_and_summary(computed, capsys) -> None:
+    rc, wh, out = computed
+    assert rc == 0
+    rc2 = main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--no-save",
+                "--uncertainty", "0"])
+    text = capsys.readouterr().out
+    assert rc2 == 0
+    assert "2025-09" in text and "专项整治" in text
+    assert "甲县" in text  # on the lagging list (rectification trend)
+
+
+def test_warehouse_tables_carry_a_run_id(computed) -> None:
+    _, wh, _ = computed
+    iset = load_set("campaign_2025")
+    with Warehouse(wh, read_only=True) as w:
+        runs = w.table("SELECT * FROM compute_runs")
+        assert len(runs) == 1
+        run = runs["run_id"].iloc[0]
+        assert (runs["period"].iloc[0], runs["indicator_set"].iloc[0]) == ("2025-09",
+                                                                           "campaign_2025")
+        vals = w.table("SELECT * FROM indicator_values WHERE run_id = ?", [run])
+        # 2 counties × every indicator × 5 spans
+        assert len(vals) == 2 * len(iset.indicators) * 5
+        row = vals[(vals["county_code"] == A) & (vals["span"] == "ctd")
+                   & (vals["indicator"] == "rectification_completion")].iloc[0]
+        # A's March–September completion: 42 / 70 = 0.6 (see test_indicators)
+        assert (row["numerator"], row["denominator"]) == (42, 70)
+        assert row["value"] == pytest.approx(0.6)
+        assert bool(row["met"]) is False
+        for table in ("city_indicator_values", "index_scores", "milestones", "lagging",
+                      "rank_uncertainty"):
+            n = w.table(f"SELECT count(*) AS n FROM {table} WHERE run_id = ?", [run])["n"][0]
+            assert n > 0, table
+        lag = w.table("SELECT county_code FROM lagging WHERE run_id = ?", [run])
+        assert set(lag["county_code"]) == {A, B}
+
+
+def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
+    _, _, out = computed
+    path = out / "campaign_2025_2025-09_indicator_values.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    assert header[:3] == ["区划代码", "区县", "统计月份"]
+    names = {r[1] for r in rows[1:]}
+    assert "'" + EVIL in names and EVIL not in names
+    assert not any(cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r
+                   if not _is_number(cell))
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def test_xlsx_sheets_and_headers(computed) -> None:
+    _, _, out = computed
+    wb = openpyxl.load_workbook(out / "campaign_2025_2025-09.xlsx")
+    assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间"} <= set(
+        wb.sheetnames)
+    ws = wb["区县指标"]
+    header = [c.value for c in ws[1]]
+    assert "指标名称" in header and "是否达标" in header
+    values = [c.value for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
+    assert "'" + EVIL in values
+    assert not any(v.startswith("=") for v in values)
+
+
+def test_second_run_appends(tmp_path: Path) -> None:
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    for _ in range(2):
+        assert main(["compute", "--warehouse", str(wh), "--period", "2025-09",
+                     "--uncertainty", "0"]) == 0
+    with Warehouse(wh, read_only=True) as w:
+        runs = w.table("SELECT run_id FROM compute_runs")
+        assert runs["run_id"].nunique() == 2
+        per = w.table("SELECT run_id, count(*) AS n FROM indicator_values GROUP BY run_id")
+        assert per["n"].nunique() == 1
+
+
+def test_latest_period_from_submissions(tmp_path: Path, capsys) -> None:
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    rc = main(["compute", "--warehouse", str(wh), "--period", "latest", "--uncertainty", "0",
+               "--set", "campaign_2025,no_fraud_city"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "2025-09" in err  # October is in for A only
+    with Warehouse(wh, read_only=True) as w:
+        runs = w.table("SELECT period, indicator_set FROM compute_runs ORDER BY indicator_set")
+    assert runs.values.tolist() == [["2025-09", "campaign_2025"], ["2025-09", "no_fraud_city"]]
+
+
+def test_check_declarations(capsys) -> None:
+    assert main(["compute", "--check"]) == 0
+    assert main(["compute", "--check", "--indicators-dir", str(FIXTURES)]) == 1
+    err = capsys.readouterr().err
+    assert "E_UNKNOWN_LEDGER" in err and "unknown_ledger.yaml" in err and "第 8 行" in err
+
+
+def test_bad_arguments(tmp_path: Path, capsys) -> None:
+    assert main(["compute", "--warehouse", str(tmp_path / "none.duckdb"),
+                 "--period", "2025-09"]) == 2
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    assert main(["compute", "--warehouse", str(wh), "--period", "2025-13"]) == 2
+    assert main(["compute", "--warehouse", str(wh), "--period", "2025-09",
+                 "--set", "no_such_set"]) == 1
+    assert "E_UNKNOWN_SET" in capsys.readouterr().err
+
+
+def test_contract_columns_are_what_the_warehouse_holds(tmp_path: Path) -> None:
+    """The hand-made ledgers round-trip through the warehouse's _current views."""
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    with Warehouse(wh, read_only=True) as w:
+        back = w.read_ledgers()
+    assert set(back) == set(LEDGERS)
+    assert len(back["rectifications"]) == 140  # 2 counties × 7 months × 10 items

@@ -1,0 +1,154 @@
+"""`workbench compute`: indicators, milestones, lagging list and indices for one period.
+
+Writes the results into the warehouse under a compute run id, optionally exports CSV (UTF-8 with
+BOM) and .xlsx with Chinese headers, and prints a Chinese summary. `--check` only validates the
+declaration files. Exit codes: 0 done, 1 declarations invalid or computation failed, 2 bad
+arguments or no data.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compute", help=t("ind.cli.help"), description=t("ind.cli.help"))
+    p.add_argument("--period", default="latest", help=t("ind.cli.period"))
+    p.add_argument("--warehouse", default=None, help=t("ind.cli.warehouse"))
+    p.add_argument("--set", dest="sets", action="append", default=None, help=t("ind.cli.set"))
+    p.add_argument("--span", default=None, help=t("ind.cli.span"))
+    p.add_argument("--out", default=None, help=t("ind.cli.out"))
+    p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
+    p.add_argument("--uncertainty", type=int, default=200, help=t("ind.cli.uncertainty"))
+    p.add_argument("--check", action="store_true", help=t("ind.cli.check"))
+    p.add_argument("--no-save", action="store_true", help=t("ind.cli.no_save"))
+    p.set_defaults(func=run)
+
+
+def _sets(args: argparse.Namespace, dirs: list[Path] | None) -> list[str]:
+    from workbench.declarations import available_sets
+
+    raw = [s.strip() for item in (args.sets or ["campaign_2025"]) for s in item.split(",")]
+    if "all" in raw:
+        return available_sets(dirs)
+    return [s for s in raw if s]
+
+
+def _check(dirs: list[Path] | None) -> int:
+    from workbench.declarations import default_dir, validate
+
+    folder = dirs[0] if dirs else default_dir()
+    print(t("ind.cli.checking", n=len(list(folder.glob("*.yaml")))), file=sys.stderr)
+    issues = validate(dirs=dirs)
+    for issue in issues:
+        print(str(issue), file=sys.stderr)
+    errors = sum(1 for i in issues if i.level == "error")
+    warnings = len(issues) - errors
+    if errors:
+        print(t("ind.cli.check_failed", errors=errors, warnings=warnings), file=sys.stderr)
+        return 1
+    print(t("ind.cli.check_ok", warnings=warnings))
+    return 0
+
+
+def _summary(ev, run_id: str) -> list[str]:
+    from workbench.indicators import format_value, op_label
+
+    lines = [t("ind.cli.summary_head", set=ev.indicator_set.name, period=ev.period,
+               span=t(f"ind.span.{ev.span}"), run_id=run_id)]
+    if ev.phase:
+        lines.append(t("ind.cli.summary_phase", phase=ev.phase))
+    counts = ev.summary_counts()
+    lines.append(t("ind.cli.summary_city", **{k: counts[k] for k in ("met", "missed", "na")}))
+    c = ev.city_kpis
+    missed = c[c["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
+    if len(missed):
+        items = "；".join(f"{r.indicator_name} {format_value(r.unit, r.value)}"
+                         f"（{op_label(r.target_op)} {format_value(r.unit, r.target)}）"
+                         for r in missed.itertuples())
+        lines.append(t("ind.cli.summary_missed", items=items))
+    for res in ev.index.values():
+        s = res.summary().dropna(subset=["score"])
+        if len(s):
+            lines.append(t("ind.cli.summary_index", name=res.name, top=s.iloc[0]["county_name"],
+                           score=f"{s.iloc[0]['score']:.1f}",
+                           bottom=s.iloc[-1]["county_name"],
+                           bottom_score=f"{s.iloc[-1]['score']:.1f}"))
+    lag = ev.lagging
+    if len(lag):
+        names = "、".join(lag["county_name"].astype(str).head(20))
+        if len(lag) > 20:
+            names += "…"
+        lines.append(t("ind.cli.summary_lagging", n=len(lag), names=names))
+    else:
+        lines.append(t("ind.cli.summary_no_lagging"))
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.config import warehouse_path
+    from workbench.declarations import DeclarationError, load_set
+    from workbench.results import Evaluation, _submissions, load_ledgers
+    from workbench.indicators import latest_complete_period
+    from workbench.measures import MeasureEngine, month_index
+    from workbench.warehouse import Warehouse
+
+    dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
+    if args.check:
+        return _check(dirs)
+    if args.span is not None and args.span not in ("month", "quarter", "ytd", "ctd", "r12"):
+        print(t("ind.E_BAD_SPAN", span=args.span), file=sys.stderr)
+        return 2
+    names = _sets(args, dirs)
+    try:
+        sets = [load_set(n, dirs) for n in names]
+    except DeclarationError as exc:
+        for issue in exc.issues:
+            print(str(issue), file=sys.stderr)
+        return 1
+    path = warehouse_path(args.warehouse)
+    if not Path(path).is_file():
+        print(t("ind.cli.no_warehouse", path=path), file=sys.stderr)
+        return 2
+    ledgers = load_ledgers(path)
+    period = args.period
+    if period == "latest":
+        period = latest_complete_period(ledgers, _submissions(path))
+        if period is None:
+            print(t("ind.no_period"), file=sys.stderr)
+            return 2
+        print(t("ind.cli.latest", period=period), file=sys.stderr)
+    try:
+        month_index(period)
+    except (ValueError, IndexError):
+        print(t("ind.bad_period", period=period), file=sys.stderr)
+        return 2
+    engine = MeasureEngine(ledgers)
+    exported: list[Path] = []
+    for iset in sets:
+        try:
+            ev = Evaluation(ledgers, iset, period, args.span, args.uncertainty, engine=engine)
+            with_unc = args.uncertainty > 0
+            run_id = ev.new_run_id()
+            if not args.no_save:
+                with Warehouse(path) as wh:
+                    ev.save(wh, run_id, uncertainty=with_unc)
+            if args.out:
+                exported += ev.export(args.out, uncertainty=with_unc)
+            for line in _summary(ev, run_id):
+                print(line)
+            if not args.no_save:
+                print(t("ind.cli.saved", path=path, run_id=run_id))
+        except Exception as exc:  # noqa: BLE001 - report in Chinese, keep the traceback in -v
+            log.debug("compute failed", exc_info=True)
+            print(t("ind.cli.failed", error=exc), file=sys.stderr)
+            return 1
+    if exported:
+        print(t("ind.cli.exported", n=len(exported), path=args.out))
+    return 0

@@ -1,0 +1,550 @@
+"""The facade notebooks, dashboards and the CLI use: `evaluate(...) -> Evaluation`.
+
+An `Evaluation` is a computed result that shows itself (`_repr_html_`, plotly figures), saves
+itself (warehouse tables with a compute run id; CSV with BOM and .xlsx with Chinese headers and
+formula injection neutralised) and can be drilled into. Everything heavy is computed lazily and
+cached, so a dashboard that only needs the city table pays only for that.
+
+Stable API (others build on it):
+
+    evaluate(source, period="latest", indicator_set="campaign_2025", span=None,
+             indicators_dir=None, uncertainty_samples=200, seed=0) -> Evaluation
+    latest_complete_period(source) -> "YYYY-MM" | None
+    load_ledgers(source) -> dict[str, DataFrame]
+
+    Evaluation.kpis / .city_kpis            long tables at the chosen span (KPI_COLUMNS)
+    Evaluation.kpis_all / .city_kpis_all    every span (month, quarter, ytd, ctd, r12)
+    Evaluation.kpis_for(span, city=False)
+    Evaluation.index                        {hierarchy: scoring.IndexResult}
+    Evaluation.index_table                  long (hierarchy, county, node, score, rank, grade)
+    Evaluation.uncertainty                  {hierarchy: UncertaintyResult}; .uncertainty_table
+    Evaluation.milestones / .city_milestones / .lagging
+    Evaluation.trend(indicator, county=None, span="month", start=None) -> DataFrame
+    Evaluation.drill(county, indicator, span=None) -> drill.DrillResult
+    Evaluation.plot_kpi / plot_trend / plot_index / plot_uncertainty / plot_milestones -> Figure
+    Evaluation.tables() -> {name: DataFrame};  .save(warehouse) -> run_id;  .export(dir) -> paths
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import uuid
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.declarations import IndicatorSet, load_set
+from workbench.indicators import (
+    SPANS,
+    compute_points,
+    format_value,
+    kpi_frame,
+    lagging_frame,
+    milestone_frame,
+    op_label,
+    phase_at,
+    trend,
+)
+from workbench.indicators import latest_complete_period as _latest_from_ledgers
+from workbench.measures import MeasureEngine, month_index, month_label
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+# Warehouse tables written by `Evaluation.save` (each row carries the run id).
+RESULT_TABLES = ("compute_runs", "indicator_values", "city_indicator_values", "index_scores",
+                 "rank_uncertainty", "milestones", "lagging")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+def _is_ledgers(source: Any) -> bool:
+    return isinstance(source, Mapping)
+
+
+def load_ledgers(source: Any) -> dict[str, pd.DataFrame]:
+    """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path."""
+    from workbench.warehouse import Warehouse
+
+    if _is_ledgers(source):
+        return dict(source)
+    if isinstance(source, Warehouse):
+        return source.read_ledgers()
+    with Warehouse(source, read_only=True) as wh:
+        return wh.read_ledgers()
+
+
+def _submissions(source: Any) -> pd.DataFrame | None:
+    from workbench.warehouse import Warehouse
+
+    if _is_ledgers(source):
+        return None
+    try:
+        if isinstance(source, Warehouse):
+            return source.table("SELECT county_code, period, status FROM submissions")
+        with Warehouse(source, read_only=True) as wh:
+            return wh.table("SELECT county_code, period, status FROM submissions")
+    except Exception:  # noqa: BLE001 - an old or foreign file simply has no submissions table
+        log.debug("no submissions table in %s", source, exc_info=True)
+        return None
+
+
+def latest_complete_period(source: Any) -> str | None:
+    """Newest complete month: from the submissions (every county in) when reading a warehouse,
+    else from the ledgers' dates (see indicators.latest_complete_period)."""
+    ledgers = load_ledgers(source)
+    return _latest_from_ledgers(ledgers, _submissions(source))
+
+
+# ---------------------------------------------------------------------------------------------
+# Export helpers
+# ---------------------------------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> object:
+    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[col] = s.map(excel_safe).astype(object)
+    out.columns = [excel_safe(str(c)) for c in out.columns]
+    return out
+
+
+def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Column names → Chinese headers from the catalogue (`ind.col.<name>`); others kept."""
+    names = {}
+    for c in df.columns:
+        label = t(f"ind.col.{c}")
+        names[c] = label if not label.startswith("ind.col.") else c
+    return df.rename(columns=names)
+
+
+def _display_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Readable copy for exports: spans and booleans in Chinese."""
+    out = df.copy()
+    if "span" in out.columns:
+        out["span"] = out["span"].map(lambda s: t(f"ind.span.{s}") if s in SPANS else s)
+    for col in ("met", "workbench_definition"):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: "" if v is None or v is pd.NA or (
+                isinstance(v, float) and np.isnan(v)) else (t("ind.yes") if bool(v)
+                                                           else t("ind.no")))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation
+# ---------------------------------------------------------------------------------------------
+class Evaluation:
+    """Every result for one indicator set at one period; computed lazily, cached."""
+
+    display_rows = 30  # rows of the lagging list shown in a notebook
+    def __init__(self, ledgers: Mapping[str, pd.DataFrame], iset: IndicatorSet, period: str,
+                 span: str | None = None, uncertainty_samples: int = 200, seed: int = 0,
+                 engine: MeasureEngine | None = None) -> None:
+        month_index(period)  # validates
+        self.ledgers = ledgers
+        self.indicator_set = iset
+        self.period = period
+        self.span = span or iset.default_span
+        if self.span not in SPANS:
+            raise ValueError(t("ind.E_BAD_SPAN", span=self.span))
+        self.uncertainty_samples = uncertainty_samples
+        self.seed = seed
+        self.engine = engine or MeasureEngine(ledgers)
+        self._kpi_cache: dict[tuple[str, bool], pd.DataFrame] = {}
+        self.computed_at = dt.datetime.now().replace(microsecond=0)
+
+    # -- basic facts ----------------------------------------------------------------------
+    @cached_property
+    def county_names(self) -> pd.Series:
+        return self.engine.county_names(month_index(self.period) // 12)
+
+    @cached_property
+    def city_name(self) -> str:
+        return self.engine.city_name() or t("ind.city")
+
+    @property
+    def phase(self) -> str:
+        return phase_at(self.indicator_set, self.period)
+
+    # -- KPI tables -----------------------------------------------------------------------
+    @cached_property
+    def _values(self):
+        end = month_index(self.period)
+        return compute_points(self.engine, self.indicator_set, [(s, end) for s in SPANS])
+
+    @cached_property
+    def kpis_all(self) -> pd.DataFrame:
+        """County × indicator × span (all five spans)."""
+        return pd.concat([self.kpis_for(s) for s in SPANS], ignore_index=True)
+
+    @cached_property
+    def city_kpis_all(self) -> pd.DataFrame:
+        return pd.concat([self.kpis_for(s, city=True) for s in SPANS], ignore_index=True)
+
+    def kpis_for(self, span: str, city: bool = False) -> pd.DataFrame:
+        """The long KPI table of one span (cached)."""
+        key = (span, city)
+        if key not in self._kpi_cache:
+            self._kpi_cache[key] = kpi_frame(
+                self._values, self.indicator_set, None if city else self.county_names,
+                city=city, city_name=self.city_name, spans=[span])
+        return self._kpi_cache[key]
+
+    @cached_property
+    def kpis(self) -> pd.DataFrame:
+        """County × indicator at the chosen span: value, numerator, denominator, target, gap,
+        met, yoy (see indicators.KPI_COLUMNS)."""
+        return self.kpis_for(self.span)
+
+    @cached_property
+    def city_kpis(self) -> pd.DataFrame:
+        return self.kpis_for(self.span, city=True)
+
+    def kpi_wide(self, column: str = "value", span: str | None = None) -> pd.DataFrame:
+        """County × indicator matrix of one column (value, met, gap…)."""
+        k = self.kpis_for(span or self.span)
+        wide = k.pivot(index="county_code", columns="indicator", values=column)
+        return wide[[c for c in self.indicator_set.indicators if c in wide.columns]]
+
+    # -- composite ------------------------------------------------------------------------
+    @cached_property
+    def index(self) -> dict[str, Any]:
+        """{hierarchy code: scoring.IndexResult} for every hierarchy of the set."""
+        from workbench import scoring
+
+        return {code: scoring.score(self.kpis_for(decl.span), self.indicator_set, code,
+                                    self.county_names)
+                for code, decl in self.indicator_set.hierarchies.items()}
+
+    @cached_property
+    def index_table(self) -> pd.DataFrame:
+        cols = ["hierarchy", "hierarchy_name", "county_code", "county_name", "node", "node_name",
+                "level", "score", "rank", "grade"]
+        parts = []
+        for res in self.index.values():
+            tab = res.table()
+            tab.insert(1, "hierarchy_name", res.name)
+            parts.append(tab)
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(parts, ignore_index=True)[cols]
+
+    @cached_property
+    def uncertainty(self) -> dict[str, Any]:
+        """{hierarchy code: UncertaintyResult}: median rank and 5–95% rank interval per county
+        when weights, normalisation, aggregation and imputation vary."""
+        from workbench import scoring
+
+        out = {}
+        for code, decl in self.indicator_set.hierarchies.items():
+            n = decl.method.uncertainty_samples or self.uncertainty_samples
+            if n <= 0:
+                continue
+            out[code] = scoring.uncertainty(self.kpis_for(decl.span), self.indicator_set, code,
+                                            n, self.county_names, self.seed)
+        return out
+
+    @cached_property
+    def uncertainty_table(self) -> pd.DataFrame:
+        parts = []
+        for code, res in self.uncertainty.items():
+            s = res.summary.rename(columns={"unit": "county_code"}).copy()
+            s.insert(0, "hierarchy", code)
+            parts.append(s)
+        if not parts:
+            return pd.DataFrame(columns=["hierarchy", "county_code", "county_name",
+                                         "nominal_rank", "median_rank", "q05", "q95"])
+        return pd.concat(parts, ignore_index=True)
+
+    # -- milestones and lagging -----------------------------------------------------------
+    @cached_property
+    def milestones(self) -> pd.DataFrame:
+        return milestone_frame(self.engine, self.indicator_set, self.period)
+
+    @cached_property
+    def city_milestones(self) -> pd.DataFrame:
+        return milestone_frame(self.engine, self.indicator_set, self.period, city=True)
+
+    @cached_property
+    def lagging(self) -> pd.DataFrame:
+        """进度滞后 / 约谈名单 with each county's reasons in Chinese."""
+        return lagging_frame(self.milestones, self.kpis)
+
+    # -- series and drill-through ---------------------------------------------------------
+    def trend(self, indicator: str, county: str | None = None, span: str = "month",
+              start: str | None = None, end: str | None = None) -> pd.DataFrame:
+        """Monthly series of one indicator (the city when `county` is None). Default range:
+        the 24 months up to the evaluation period."""
+        end = end or self.period
+        start = start or month_label(month_index(end) - 23)
+        return trend(self.engine, self.indicator_set, indicator, start, end, span, county)
+
+    def drill(self, county: str, indicator: str, span: str | None = None,
+              max_rows: int | None = 200) -> Any:
+        from workbench.drill import drill
+
+        return drill(self.engine, county, self.period, indicator, self.indicator_set,
+                     span or self.span, max_rows=max_rows)
+
+    # -- figures --------------------------------------------------------------------------
+    def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
+        """Counties' values of one indicator, sorted, with the target line and the city value."""
+        import plotly.graph_objects as go
+
+        ind = self.indicator_set.indicators[indicator]
+        span = span or self.span
+        k = self.kpis_for(span)
+        k = k[k["indicator"] == indicator].sort_values("value", ascending=ind.direction == -1,
+                                                       na_position="last")
+        pct = ind.unit == "%"
+        scale = 100.0 if pct else 1.0
+        colours = np.where(k["met"].eq(True).fillna(False), "#2e7d32",
+                           np.where(k["met"].eq(False).fillna(False), "#c62828", "#9e9e9e"))
+        fig = go.Figure(go.Bar(x=k["county_name"], y=k["value"] * scale, marker_color=colours,
+                               customdata=np.stack([k["numerator"], k["denominator"]], axis=-1),
+                               hovertemplate="%{x}: %{y:.2f}<br>"
+                               + t("ind.col.numerator") + " %{customdata[0]:,.0f} / "
+                               + t("ind.col.denominator") + " %{customdata[1]:,.0f}"
+                               "<extra></extra>", name=ind.name))
+        city = self.kpis_for(span, city=True)
+        city = city[city["indicator"] == indicator]
+        if len(city) and pd.notna(city["value"].iloc[0]):
+            fig.add_hline(y=float(city["value"].iloc[0]) * scale, line_dash="dot",
+                          annotation_text=t("ind.plot.city"))
+        if ind.target is not None and ind.target.value is not None:
+            fig.add_hline(y=ind.target.value * scale, line_color="#c62828",
+                          annotation_text=t("ind.plot.target"))
+        fig.update_layout(title=t("ind.plot.kpi_title", indicator=ind.name,
+                                  span=t(f"ind.span.{span}"), period=self.period),
+                          yaxis_title=ind.unit, showlegend=False)
+        return fig
+
+    def plot_trend(self, indicator: str, county: str | None = None, span: str = "month",
+                   start: str | None = None) -> Any:
+        import plotly.graph_objects as go
+
+        ind = self.indicator_set.indicators[indicator]
+        series = self.trend(indicator, county, span, start)
+        scale = 100.0 if ind.unit == "%" else 1.0
+        who = self.city_name if county is None else str(self.county_names.get(county, county))
+        fig = go.Figure(go.Scatter(x=series["period"], y=series["value"] * scale,
+                                   mode="lines+markers", name=who))
+        if series["target"].notna().any():
+            fig.add_trace(go.Scatter(x=series["period"], y=series["target"] * scale,
+                                     mode="lines", line={"dash": "dash"},
+                                     name=t("ind.plot.target")))
+        fig.update_layout(title=t("ind.plot.trend_title", indicator=ind.name, unit=who),
+                          yaxis_title=ind.unit, xaxis_title=t("ind.col.period"))
+        return fig
+
+    def plot_index(self, hierarchy: str | None = None) -> Any:
+        code = hierarchy or next(iter(self.index))
+        return self.index[code].figure()
+
+    def plot_uncertainty(self, hierarchy: str | None = None) -> Any:
+        code = hierarchy or next(iter(self.uncertainty))
+        return self.uncertainty[code].figure()
+
+    def plot_milestones(self) -> Any:
+        """Counties per milestone and status (stacked bars)."""
+        import plotly.express as px
+
+        m = self.milestones
+        counts = (m.groupby(["milestone_name", "status_label"]).size()
+                  .reset_index(name="n")) if len(m) else pd.DataFrame(
+            columns=["milestone_name", "status_label", "n"])
+        fig = px.bar(counts, x="milestone_name", y="n", color="status_label",
+                     labels={"milestone_name": t("ind.col.milestone_name"),
+                             "n": t("ind.plot.count"), "status_label": t("ind.col.status_label")},
+                     title=t("ind.plot.milestones_title", period=self.period))
+        return fig
+
+    # -- tables, saving, exporting --------------------------------------------------------
+    def tables(self, uncertainty: bool = True) -> dict[str, pd.DataFrame]:
+        """Result tables keyed by warehouse table name (machine column names)."""
+        out = {
+            "indicator_values": self.kpis_all,
+            "city_indicator_values": self.city_kpis_all,
+            "index_scores": self.index_table,
+            "milestones": pd.concat([self.milestones, self.city_milestones],
+                                    ignore_index=True),
+            "lagging": self.lagging,
+        }
+        if uncertainty:
+            out["rank_uncertainty"] = self.uncertainty_table
+        return out
+
+    def run_row(self, run_id: str) -> pd.DataFrame:
+        return pd.DataFrame({
+            "run_id": [run_id], "computed_at": [pd.Timestamp(self.computed_at)],
+            "indicator_set": [self.indicator_set.code], "period": [self.period],
+            "span": [self.span], "n_counties": [self.engine.n],
+            "files": ["; ".join(self.indicator_set.files)],
+        })
+
+    def new_run_id(self) -> str:
+        return f"{self.computed_at:%Y%m%dT%H%M%S}-{self.indicator_set.code}-{uuid.uuid4().hex[:6]}"
+
+    def save(self, warehouse: Any, run_id: str | None = None,
+             uncertainty: bool = True) -> str:
+        """Append every result table to the warehouse (one transaction) under a run id."""
+        from workbench.warehouse import Warehouse
+
+        run_id = run_id or self.new_run_id()
+        tables = {"compute_runs": self.run_row(run_id), **self.tables(uncertainty)}
+        own = not isinstance(warehouse, Warehouse)
+        wh = Warehouse(warehouse) if own else warehouse
+        try:
+            with wh.transaction() as con:
+                for name, df in tables.items():
+                    write_table(con, name, df if name == "compute_runs"
+                                else df.assign(run_id=run_id)[["run_id", *df.columns]])
+        finally:
+            if own:
+                wh.close()
+        return run_id
+
+    def export(self, out_dir: str | Path, formats: tuple[str, ...] = ("csv", "xlsx"),
+               uncertainty: bool = True, prefix: str | None = None) -> list[Path]:
+        """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        prefix = prefix or f"{self.indicator_set.code}_{self.period}"
+        paths: list[Path] = []
+        tables = self.tables(uncertainty)
+        readable = {name: excel_safe_frame(chinese_columns(_display_frame(df)))
+                    for name, df in tables.items()}
+        if "csv" in formats:
+            for name, df in readable.items():
+                p = out_dir / f"{prefix}_{name}.csv"
+                df.to_csv(p, index=False, encoding="utf-8-sig")
+                paths.append(p)
+        if "xlsx" in formats:
+            p = out_dir / f"{prefix}.xlsx"
+            with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+                for name, df in readable.items():
+                    sheet = t(f"ind.sheet.{name}")
+                    sheet = name if sheet.startswith("ind.sheet.") else sheet
+                    df.to_excel(xw, sheet_name=sheet[:31], index=False)
+            paths.append(p)
+        return paths
+
+    # -- display --------------------------------------------------------------------------
+    def summary_counts(self) -> dict[str, int]:
+        c = self.city_kpis
+        has_target = c["target_op"] != ""
+        met = int(c["met"].eq(True).fillna(False).sum())
+        missed = int(c["met"].eq(False).fillna(False).sum())
+        return {"met": met, "missed": missed, "na": int(len(c) - met - missed),
+                "with_target": int(has_target.sum())}
+
+    def _repr_html_(self) -> str:
+        iset = self.indicator_set
+        title = t("ind.eval.title", set=iset.name, period=self.period,
+                  span=t(f"ind.span.{self.span}"))
+        c = self.city_kpis
+        view = pd.DataFrame({
+            t("ind.col.indicator_name"): c["indicator_name"],
+            t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
+            t("ind.col.target"): [("" if not op else f"{op_label(op)} {format_value(u, tv)}")
+                                  for op, u, tv in zip(c["target_op"], c["unit"], c["target"])],
+            t("ind.col.met"): c["met"].map(lambda v: "" if v is pd.NA or v is None
+                                           else ("✔" if v else "✘")),
+            t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
+        })
+        counts = self.summary_counts()
+        parts = [f"<div><h3>{html.escape(title)}</h3>"]
+        if self.phase:
+            parts.append(f"<p>{html.escape(t('ind.eval.phase', phase=self.phase))}</p>")
+        met_line = t("ind.eval.met_count", met=counts["met"], missed=counts["missed"],
+                     na=counts["na"])
+        parts.append(f"<h4>{html.escape(t('ind.eval.city_kpis'))}</h4>"
+                     f"<p>{html.escape(met_line)}</p>"
+                     f"{view.to_html(index=False, escape=True)}")
+        lag = self.lagging
+        parts.append(f"<h4>{html.escape(t('ind.eval.lagging'))}</h4>")
+        if len(lag):
+            lv = chinese_columns(lag[["county_name", "milestones", "reasons",
+                                      "n_missed_targets"]].head(self.display_rows))
+            parts.append(lv.to_html(index=False, escape=True))
+            if len(lag) > self.display_rows:
+                more = t("ind.eval.more", shown=self.display_rows, total=len(lag))
+                parts.append(f"<p>{html.escape(more)}</p>")
+        else:
+            parts.append(f"<p>{html.escape(t('ind.eval.no_lagging'))}</p>")
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
+    """Create the table from the frame's shape on first use, then append by column name."""
+    frame = df.copy()
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            frame[col] = s.map(lambda v: None if v is None or v is pd.NA or (
+                isinstance(v, float) and np.isnan(v)) else str(v)).astype(object)
+    view = f"_wb_{name}"
+    con.register(view, frame)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+        if not exists:
+            casts = []
+            for col in frame.columns:
+                s = frame[col]
+                if s.dtype == object:
+                    casts.append(f'CAST("{col}" AS VARCHAR) AS "{col}"')
+                else:
+                    casts.append(f'"{col}"')
+            con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(casts)} FROM "{view}" '
+                        f"LIMIT 0")
+        con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
+    finally:
+        con.unregister(view)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+def evaluate(source: Any, period: str = "latest", indicator_set: str | IndicatorSet =
+             "campaign_2025", span: str | None = None, *,
+             indicators_dir: str | Path | None = None, uncertainty_samples: int = 200,
+             seed: int = 0) -> Evaluation:
+    """Compute an indicator set for one period.
+
+    `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
+    `Warehouse.read_ledgers()` returns). `period` is `YYYY-MM` or `latest` (newest complete
+    month). `span` defaults to the set's `default_span`.
+    """
+    iset = indicator_set if isinstance(indicator_set, IndicatorSet) else load_set(
+        indicator_set, [indicators_dir] if indicators_dir else None)
+    ledgers = load_ledgers(source)
+    if period == "latest":
+        found = _latest_from_ledgers(ledgers, _submissions(source))
+        if found is None:
+            raise ValueError(t("ind.no_period"))
+        period = found
+    try:
+        month_index(period)
+    except (ValueError, IndexError):
+        raise ValueError(t("ind.bad_period", period=period)) from None
+    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed)

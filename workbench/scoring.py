@@ -1,0 +1,213 @@
+"""Scoring: indicator values → the composite engine, with everything taken from YAML.
+
+A hierarchy declared in `indicators/*.yaml` becomes a `composite.Hierarchy` (directions and
+absolute targets from the indicator definitions, overridable per node), its `method:` block a
+`CompositeConfig`, and its grade bands the config's bands. The data matrix is one row per county,
+one column per leaf, taken from the long KPI table at the hierarchy's span.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.composite import (
+    CompositeConfig,
+    CompositeResult,
+    Hierarchy,
+    Node,
+    build_composite,
+)
+from workbench.declarations import DeclarationError, HierarchyDecl, IndicatorSet, Issue
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+_TARGET_METHODS = ("dist_target", "dist_target_capped")
+
+
+def _decl(iset: IndicatorSet, code: str) -> HierarchyDecl:
+    if code not in iset.hierarchies:
+        raise KeyError(t("ind.unknown_hierarchy", name=code))
+    return iset.hierarchies[code]
+
+
+def _goalposts(decl: HierarchyDecl, node_code: str, direction: int,
+               target: float | None) -> tuple[float, float]:
+    """Default goalposts [0, target] (or [target, 0] for a negative target on a lower-is-better
+    indicator): reaching the target scores full marks, nothing scores zero."""
+    if target is not None and target > 0 and direction == 1:
+        return (0.0, float(target))
+    if target is not None and target < 0 and direction == -1:
+        return (float(target), 0.0)
+    node = next(n for n in decl.nodes if n.code == node_code)
+    raise DeclarationError([Issue("error", "E_HIERARCHY_NO_TARGET",
+                                  t("ind.E_HIERARCHY_NO_TARGET", code=node_code,
+                                    method=decl.method.normalise),
+                                  decl.file, node.line, t("ind.fix.E_HIERARCHY_NO_TARGET"),
+                                  f"hierarchies.{decl.code}")])
+
+
+def hierarchy(iset: IndicatorSet, code: str) -> Hierarchy:
+    """The composite tree for a declared hierarchy."""
+    decl = _decl(iset, code)
+    nodes = []
+    for n in decl.nodes:
+        if n.indicator is None:
+            nodes.append(Node(n.code, n.parent, n.level,
+                              weight=1.0 if n.weight is None else n.weight, name=n.name))
+            continue
+        ind = iset.indicators[n.indicator]
+        direction = n.direction if n.direction is not None else ind.direction
+        target = n.target
+        if target is None and ind.target is not None and ind.target.value is not None:
+            target = ind.target.value
+        goal = n.goalposts
+        if goal is None and decl.method.normalise == "goalposts":
+            goal = _goalposts(decl, n.code, direction, target)
+        nodes.append(Node(n.code, n.parent, n.level,
+                          weight=1.0 if n.weight is None else n.weight,
+                          direction=direction, name=n.name or ind.name, target=target,
+                          goalposts=goal))
+    return Hierarchy(tuple(nodes))
+
+
+def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
+    """The composite configuration declared for a hierarchy; keyword overrides win (for trying
+    other methods in a notebook without editing YAML)."""
+    decl = _decl(iset, code)
+    m = decl.method
+    bands = decl.grade_bands or iset.grade_bands
+    kw: dict[str, Any] = dict(
+        impute=m.impute, treat=m.treat, normalise=m.normalise, norm_low=m.norm_low,
+        norm_high=m.norm_high, screen_min_coverage=m.screen_min_coverage,
+        aggregate=dict(m.aggregate) if isinstance(m.aggregate, Mapping) else m.aggregate)
+    if bands:
+        kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
+    kw.update(overrides)
+    return CompositeConfig(**kw)
+
+
+def data_matrix(kpis: pd.DataFrame, iset: IndicatorSet, code: str,
+                span: str | None = None) -> pd.DataFrame:
+    """County × leaf matrix of indicator values at the hierarchy's span (or `span`)."""
+    decl = _decl(iset, code)
+    span = span or decl.span
+    rows = kpis[(kpis["span"] == span) & (kpis["county_code"] != "city")]
+    leaves = [n for n in decl.nodes if n.indicator is not None]
+    wide = rows.pivot(index="county_code", columns="indicator", values="value")
+    out = pd.DataFrame({n.code: (wide[n.indicator] if n.indicator in wide.columns
+                                 else pd.Series(np.nan, index=wide.index))
+                        for n in leaves}, index=wide.index).astype(float)
+    out.index.name = "county_code"
+    return out.sort_index()
+
+
+@dataclass(frozen=True, eq=False)
+class IndexResult:
+    """One hierarchy's composite result with county names, in the workbench's vocabulary."""
+
+    code: str
+    name: str
+    span: str
+    result: CompositeResult
+    names: pd.Series
+    node_names: Mapping[str, str]
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        return self.result.scores
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        return self.result.ranks
+
+    @property
+    def grades(self) -> pd.Series:
+        return self.result.grades
+
+    @property
+    def effective_weights(self) -> pd.Series:
+        return self.result.effective_weights
+
+    def table(self) -> pd.DataFrame:
+        """Long table: hierarchy, county_code, county_name, node, node_name, level, score,
+        rank, grade (indicators' normalised scores and every aggregate)."""
+        tab = self.result.table().rename(columns={"unit": "county_code"})
+        tab.insert(0, "hierarchy", self.code)
+        tab.insert(2, "county_name", tab["county_code"].map(self.names).fillna(
+            tab["county_code"]))
+        tab.insert(4, "node_name", tab["node"].map(self.node_names).fillna(tab["node"]))
+        tab["rank"] = tab["rank"].astype("Int64")
+        tab["level"] = tab["level"].astype("Int64")
+        return tab
+
+    def summary(self) -> pd.DataFrame:
+        """Top index and its dimensions, one row per county, best first."""
+        top = self.result.index_code
+        dims = list(self.result.hierarchy.children(top)) if self.result.hierarchy else []
+        out = pd.DataFrame({
+            "county_code": self.scores.index,
+            "county_name": self.scores.index.map(lambda c: self.names.get(c, c)),
+            "score": self.scores[top].to_numpy(),
+            "rank": self.ranks[top].astype("Int64").to_numpy(),
+            "grade": self.grades.reindex(self.scores.index).to_numpy(),
+        })
+        for d in dims:
+            out[d] = self.scores[d].to_numpy()
+        return out.sort_values(["rank", "county_code"], na_position="last", ignore_index=True)
+
+    def figure(self) -> Any:
+        """Horizontal bars of the index score, coloured by grade."""
+        import plotly.express as px
+
+        s = self.summary()
+        fig = px.bar(s, x="score", y="county_name", color="grade", orientation="h",
+                     labels={"score": t("ind.col.score"), "county_name": t("ind.col.county_name"),
+                             "grade": t("ind.col.grade")},
+                     title=t("ind.plot.index_title", name=self.name))
+        fig.update_layout(yaxis={"autorange": "reversed"}, height=max(320, 18 * len(s) + 140))
+        return fig
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        top = self.result.index_code
+        s = s.rename(columns={c: self.node_names.get(c, c) for c in s.columns if c != top})
+        s = s.rename(columns={k: t(f"ind.col.{k}") for k in
+                              ("county_code", "county_name", "score", "rank", "grade")})
+        return (f"<div><h4>{html.escape(self.name)}</h4>"
+                f"{s.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}</div>")
+
+
+def score(kpis: pd.DataFrame, iset: IndicatorSet, code: str, names: pd.Series | None = None,
+          **overrides: Any) -> IndexResult:
+    """Build one declared hierarchy's index from the KPI table."""
+    decl = _decl(iset, code)
+    tree = hierarchy(iset, code)
+    cfg = config(iset, code, **overrides)
+    data = data_matrix(kpis, iset, code)
+    result = build_composite(data, tree, cfg)
+    node_names = {n.code: n.name for n in tree.nodes}
+    node_names[tree.top] = decl.name
+    return IndexResult(code, decl.name, decl.span, result,
+                       names if names is not None else pd.Series(dtype=object), node_names)
+
+
+def uncertainty(kpis: pd.DataFrame, iset: IndicatorSet, code: str, n_samples: int = 200,
+                names: pd.Series | None = None, seed: int = 0, **overrides: Any) -> Any:
+    """Monte Carlo rank intervals for one hierarchy (see workbench.uncertainty)."""
+    from workbench.uncertainty import rank_uncertainty
+
+    res = rank_uncertainty(data_matrix(kpis, iset, code), hierarchy(iset, code),
+                           config(iset, code, **overrides), n_samples=n_samples, seed=seed)
+    if names is not None:
+        summary = res.summary.copy()
+        summary.insert(1, "county_name", summary["unit"].map(names).fillna(summary["unit"]))
+        res = dataclasses.replace(res, summary=summary)
+    return res
