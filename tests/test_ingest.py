@@ -293,3 +293,20 @@ def test_original_and_correction_in_one_batch(wh_path: Path, tmp_path: Path) -> 
         assert sorted(wh.read_ledger("cases")["case_id"]) == ["C001", "C2"]
         assert wh.con.execute("SELECT count(*) FROM cases").fetchone()[0] == 2
         assert wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+
+
+def test_quarantine_export_masks_and_explains(wh_path: Path, tmp_path: Path, capsys) -> None:
+    from workbench.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(), case_row(案件编号="C2", **{"已追回金额(元)": "99999"})])
+    ingest_paths([folder], wh_path)
+    out = tmp_path / "q.xlsx"
+    assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
+    assert "隔离区共 1 行" in capsys.readouterr().out
+    df = pd.read_excel(out, dtype=str, engine="calamine")
+    assert list(df["行号"]) == ["3"] and "E_RECOVERED_GT_DUE" in df["规则编码"].iloc[0]
+    assert df["案件编号"].iloc[0] == "C2"
+    assert not ID_RE.search(df.to_csv())
+    assert df["当事人身份证号"].iloc[0].startswith("1101") and "*" in df["当事人身份证号"].iloc[0]

@@ -41,7 +41,7 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
     personal = personal_fields()
     for col in out.columns:
         name = str(col)
-        if name in personal and "id" in name or "身份证" in name:
+        if (name in personal and "id" in name) or "身份证" in name:
             out[col] = out[col].map(mask_id_card)
         elif name in personal or is_name_column(name):
             out[col] = out[col].map(mask_name)

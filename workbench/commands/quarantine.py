@@ -1,0 +1,60 @@
+"""`workbench quarantine`: rows that were not accepted, with their reasons, to send back."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.config import warehouse_path
+from workbench.contracts import LEDGERS
+from workbench.ingest import excel_safe
+from workbench.messages import t
+from workbench.privacy import mask_frame
+from workbench.warehouse import Warehouse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quarantine", help=t("quarantine.help"), description=t("quarantine.help"))
+    p.add_argument("--warehouse", help=t("cmd.warehouse"))
+    p.add_argument("--county", help=t("quarantine.county"))
+    p.add_argument("--out", help=t("quarantine.out"))
+    p.set_defaults(func=run)
+
+
+def quarantine_frame(wh: Warehouse, county: str | None = None) -> pd.DataFrame:
+    """Quarantined rows of live submissions: where, why, and the row's own cells (masked)."""
+    sql = ("SELECT s.county_code, s.period, q.ledger, q.file, q.sheet, q.row_number, q.codes, "
+           "q.reasons, q.raw FROM quarantine q JOIN submissions s USING (submission_id)")
+    params: list = []
+    if county:
+        sql += " WHERE s.county_code = ?"
+        params.append(county)
+    df = wh.table(sql + " ORDER BY q.file, q.sheet, q.row_number", params)
+    cells = pd.DataFrame([json.loads(r) for r in df["raw"]]) if len(df) else pd.DataFrame()
+    cells = mask_frame(cells) if len(cells) else cells
+    out = df.drop(columns="raw").assign(ledger=df["ledger"].map(lambda n: LEDGERS[n].title))
+    out = out.rename(columns={"county_code": "区县", "period": "报送期", "ledger": "台账",
+                              "file": "文件", "sheet": "工作表", "row_number": "行号",
+                              "codes": "规则编码", "reasons": "原因"})
+    return pd.concat([out.reset_index(drop=True), cells.reset_index(drop=True)], axis=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = warehouse_path(args.warehouse)
+    if not path.exists():
+        print(t("status.empty"))
+        return 0
+    with Warehouse(path, read_only=True) as wh:
+        frame = quarantine_frame(wh, args.county)
+    print(t("quarantine.count", n=len(frame)))
+    if len(frame):
+        print(frame.groupby(["文件", "台账"]).size().rename("行数").to_string())
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        safe = frame.apply(lambda c: c.map(excel_safe)) if len(frame) else frame
+        safe.to_excel(out, index=False, sheet_name="隔离区")
+        print(t("quarantine.written", path=out))
+    return 0
