@@ -15,7 +15,6 @@ Run folder `runs/<run-id>/`:
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import datetime as dt
 import fcntl
@@ -32,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,6 +69,15 @@ E_PUBLISH = "publish_error"
 E_INTERNAL = "internal_error"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class KernelStartError(RuntimeError):
     pass
 
@@ -84,16 +91,22 @@ class CountyTimeout(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- small utilities
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temp file beside `path`, fsync, then rename: readers never see half a file."""
+def atomic_write(path: Path, data: bytes | str, durable: bool = True) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see half a file.
+
+    `durable` adds an fsync (survives a machine crash, not only a killed process); per-county
+    files skip it, since a county is cheap to redo and the rename alone is atomic.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide reports from a web server
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -101,8 +114,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1, default=str))
+def write_json(path: Path, data: Any, durable: bool = True) -> None:
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1, default=str), durable)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -156,8 +169,9 @@ class RunConfig:
     kernel_name: str = "python3"
     start_retries: int = 2
     death_retries: int = 1
-    recycle_after: int = 250
+    recycle_after: int = 1000
     reuse_kernels: bool = True
+    fast_export: bool = True
     progress: bool = True
     created: str = field(default_factory=now_iso)
 
@@ -192,7 +206,7 @@ class Outcome:
     unit: str
     label: str
     status: str                         # ok | failed
-    notebook_json: str | None = None    # the executed notebook
+    notebook: Any = None                # the executed notebook (nbformat node)
     summary: dict[str, Any] = field(default_factory=dict)
     error_kind: str | None = None
     error: str | None = None
@@ -209,7 +223,7 @@ class KernelSlot:
 
     def __init__(self, name: str, kernel_name: str = "python3", env: dict[str, str] | None = None,
                  warm_code: str | None = None, log_path: Path | None = None,
-                 start_retries: int = 2, reuse: bool = True, recycle_after: int = 250) -> None:
+                 start_retries: int = 2, reuse: bool = True, recycle_after: int = 1000) -> None:
         self.name = name
         self.kernel_name = kernel_name
         self.env = {**os.environ, **(env or {})}
@@ -222,12 +236,15 @@ class KernelSlot:
         self.kc: Any = None
         self.used = 0
         self.starts = 0
+        self.closed = False
         self._ipc_dir = Path(tempfile.mkdtemp(prefix="wb-kernel-"))
         self._log_fh: Any = None
 
     # -- life cycle
     def start(self) -> float:
         """Start (with retries) and warm the kernel; returns seconds spent."""
+        if self.closed:
+            raise KernelStartError(t("batch.err.slot_closed"))
         t0 = time.perf_counter()
         last: BaseException | None = None
         for attempt in range(self.start_retries + 1):
@@ -236,7 +253,8 @@ class KernelSlot:
                 break
             except Exception as exc:  # noqa: BLE001 - any start failure is retried
                 last = exc
-                log.warning("kernel %s start attempt %d failed: %s", self.name, attempt + 1, exc)
+                log.warning(t("batch.log.start_retry", slot=self.name, attempt=attempt + 1,
+                              error=str(exc)[:200]))
                 self.shutdown()
                 time.sleep(0.3 * (attempt + 1))
         else:
@@ -244,8 +262,10 @@ class KernelSlot:
         if self.warm_code:
             try:
                 self._execute(self.warm_code, time.monotonic() + 600, silent=True)
-            except (KernelDied, CountyTimeout):
-                raise
+            except (KernelDied, CountyTimeout) as exc:
+                self.shutdown()
+                raise KernelStartError(t("batch.err.warm_failed", error=type(exc).__name__)) \
+                    from exc
             except Exception as exc:  # noqa: BLE001 - a failed warm-up shows up in the county
                 log.debug("warm-up on %s failed: %s", self.name, exc)
         return time.perf_counter() - t0
@@ -285,11 +305,6 @@ class KernelSlot:
             return self.start()
         return 0.0
 
-    def pid(self) -> int | None:
-        prov = getattr(self.km, "provisioner", None)
-        proc = getattr(prov, "process", None)
-        return getattr(proc, "pid", None)
-
     def shutdown(self) -> None:
         kc, km = self.kc, self.km
         self.kc = self.km = None
@@ -303,6 +318,7 @@ class KernelSlot:
                 km.cleanup_resources()
 
     def close(self) -> None:
+        self.closed = True
         self.shutdown()
         if self._log_fh is not None:
             self._log_fh.close()
@@ -435,14 +451,20 @@ class KernelSlot:
         return error
 
 
-def _mark_error(nb: Any, error: dict, failing: int | None) -> None:
-    """Papermill's error banner at the top of a failed notebook."""
+def _mark_error(nb: Any, error: dict) -> None:
+    """Papermill's error banner at the top of a failed notebook (ID numbers in the error and
+    its traceback masked: a traceback may quote data)."""
     from papermill.execute import ERROR_MARKER_TAG
 
-    count = None
-    if failing is not None:
-        count = nb.cells[failing].get("execution_count")
-    banner = nbformat.v4.new_markdown_cell(t("batch.nb.error_banner", cell=count or "?",
+    from workbench.privacy import mask_id_card
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["evalue"] = mask_id_card(str(out.get("evalue", "")))
+                out["traceback"] = [mask_id_card(str(x)) for x in out.get("traceback", [])]
+
+    banner = nbformat.v4.new_markdown_cell(t("batch.nb.error_banner", cell=_cell_number(nb),
                                              ename=error.get("ename", ""),
                                              evalue=str(error.get("evalue", ""))[:300]))
     banner.metadata["tags"] = [ERROR_MARKER_TAG]
@@ -505,8 +527,10 @@ def _failing_cell(nb: Any) -> int | None:
 
 
 def _error_text(err: dict) -> str:
+    from workbench.privacy import mask_id_card
+
     ename, evalue = err.get("ename", ""), str(err.get("evalue", "")).strip()
-    return f"{ename}: {evalue}" if evalue else str(ename)
+    return str(mask_id_card(f"{ename}: {evalue}" if evalue else str(ename)))[:500]
 
 
 def execute_job(slot: KernelSlot, job: Job) -> Outcome:
@@ -535,32 +559,33 @@ def execute_job(slot: KernelSlot, job: Job) -> Outcome:
             if error is not None:
                 kind, detail = E_CELL, t("batch.err.cell", cell=_cell_number(nb),
                                          error=_error_text(error))
-                _mark_error(nb, error, _failing_cell(nb))
+                _mark_error(nb, error)
         except KernelDied:
             deaths += 1
             slot.shutdown()
             if deaths <= job.death_retries:
-                log.warning("kernel died on %s; retrying with a fresh kernel", job.unit)
+                log.warning(t("batch.log.kernel_retry", unit=job.unit))
                 continue
             kind, detail = E_DEAD, t("batch.err.kernel_died", cell=_cell_number(nb))
-            _mark_error(nb, {"ename": "DeadKernelError", "evalue": detail}, _failing_cell(nb))
+            _mark_error(nb, {"ename": "DeadKernelError", "evalue": detail})
         except CountyTimeout:
             kind = E_TIMEOUT
             detail = t("batch.err.timeout", seconds=f"{job.timeout:g}", cell=_cell_number(nb))
-            _mark_error(nb, {"ename": "TimeoutError", "evalue": detail}, _failing_cell(nb))
+            _mark_error(nb, {"ename": "TimeoutError", "evalue": detail})
             slot.interrupt_or_restart()
         seconds = time.perf_counter() - t0
         return Outcome(job.unit, job.label, "failed" if kind else "ok",
-                       notebook_json=_dumps_nb(nb), summary=_summary_from(nb), error_kind=kind,
+                       notebook=nb, summary=_summary_from(nb), error_kind=kind,
                        error=detail, attempts=attempts, seconds=seconds,
                        kernel_seconds=kernel_seconds, started=started, worker=slot.name)
 
 
 def _cell_number(nb: Any) -> str:
+    """The failing cell as the user counts it: the n-th code cell (injected parameters included)."""
     i = _failing_cell(nb)
     if i is None:
         return "?"
-    return str(nb.cells[i].get("execution_count") or i + 1)
+    return str(sum(1 for c in nb.cells[: i + 1] if c.get("cell_type") == "code"))
 
 
 def _dumps_nb(nb: Any) -> str:
@@ -592,7 +617,10 @@ def _safe_execute(slot: KernelSlot, job: Job) -> Outcome:
     try:
         return execute_job(slot, job)
     except Exception as exc:  # noqa: BLE001 - a runner bug must not stop the other counties
-        log.exception("internal error on %s", job.unit)
+        if slot.closed:  # the run is stopping and the kernel was shut under this county
+            log.debug("%s stopped with the run: %s", job.unit, exc)
+        else:
+            log.exception("internal error on %s", job.unit)
         with contextlib.suppress(Exception):
             slot.shutdown()
         return Outcome(job.unit, job.label, "failed", error_kind=E_INTERNAL,
@@ -657,26 +685,57 @@ class LocalExecutor:
             slot.close()
 
 
-_WORKER_SLOTS: dict[int, KernelSlot] = {}
+class SlotThread:
+    """A kernel slot driven from its own plain thread.
+
+    Dask runs tasks on threads that may carry an asyncio loop; jupyter_client's synchronous
+    API must not run there. Each worker thread hands its jobs to one of these instead.
+    """
+
+    def __init__(self, slot: KernelSlot) -> None:
+        self.slot = slot
+        self.jobs: queue.Queue[tuple[Job, queue.Queue] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._loop, daemon=True,
+                                       name=f"wb-dask-slot-{slot.name}")
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (item := self.jobs.get()) is not None:
+            job, reply = item
+            reply.put(_safe_execute(self.slot, job))
+        self.slot.close()
+
+    def call(self, job: Job) -> Outcome:
+        reply: queue.Queue[Outcome] = queue.Queue()
+        self.jobs.put((job, reply))
+        return reply.get()
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+
+
+_WORKER_SLOTS: dict[int, SlotThread] = {}
 _WORKER_LOCK = threading.Lock()
 
 
 def _dask_execute(spec: SlotSpec, job: Job) -> Outcome:
-    """Runs on a Dask worker thread: one persistent kernel per worker thread."""
+    """Runs on a Dask worker: one persistent kernel per worker thread, reused across tasks."""
     ident = threading.get_ident()
     with _WORKER_LOCK:
-        slot = _WORKER_SLOTS.get(ident)
-        if slot is None:
-            slot = _WORKER_SLOTS[ident] = spec.build(f"{socket.gethostname()}-{len(_WORKER_SLOTS) + 1}")
-    return _safe_execute(slot, job)
+        st = _WORKER_SLOTS.get(ident)
+        if st is None:
+            name = f"{socket.gethostname()}-{len(_WORKER_SLOTS) + 1}"
+            st = _WORKER_SLOTS[ident] = SlotThread(spec.build(name))
+    return st.call(job)
 
 
 def _dask_close_slots() -> int:
     with _WORKER_LOCK:
         slots = list(_WORKER_SLOTS.values())
         _WORKER_SLOTS.clear()
-    for slot in slots:
-        slot.close()
+    for st in slots:
+        st.close()
     return len(slots)
 
 
@@ -717,8 +776,9 @@ class DaskExecutor:
                 outcome = fut.result()
             except Exception as exc:  # noqa: BLE001 - a lost worker fails only its counties
                 job = by_key[fut.key]
+                detail = f"{type(exc).__name__}: {exc}"
                 outcome = Outcome(job.unit, job.label, "failed", error_kind=E_INTERNAL,
-                                  error=t("batch.err.worker", detail=f"{type(exc).__name__}: {exc}"))
+                                  error=t("batch.err.worker", detail=detail))
             on_done(outcome)
 
     def close(self) -> None:
@@ -866,10 +926,10 @@ class Runner:
                         else LocalExecutor(spec, cfg.jobs))
         publish.write_assets(self.run_dir)
         inputs = self._inputs()
-        self._write_outputs(inputs, final=False)
+        self._write_outputs(inputs, state="running")
         if skip:
             self.echo(t("batch.resume_skip", n=len(skip)))
-        bar = self._progress(len(jobs))
+        bar = self._progress(sum(1 for j in jobs if j.unit != CITY_UNIT))
         interrupted = False
         old_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is \
             threading.main_thread() else None
@@ -890,7 +950,8 @@ class Runner:
                 executor.close()
         if not interrupted:
             self._city_documents()
-        self._write_outputs(inputs, final=not interrupted)
+            self._pdfs()
+        self._write_outputs(inputs, state="interrupted" if interrupted else "complete")
         ok = [u for u, s in self.states.items() if s.get("status") == "ok" and u != CITY_UNIT]
         failed = {u: s.get("error", "") for u, s in self.states.items()
                   if s.get("status") == "failed"}
@@ -936,9 +997,9 @@ class Runner:
             **{k: outcome.summary.get(k) for k in ("score", "rank", "grade", "lagging")},
             **files,
         }
-        write_json(self.run_dir / "state" / f"{outcome.unit}.json", state)
+        write_json(self.run_dir / "state" / f"{outcome.unit}.json", state, durable=False)
         self.states[outcome.unit] = state
-        if bar is not None:
+        if bar is not None and outcome.unit != CITY_UNIT:
             failed = sum(1 for s in self.states.values() if s.get("status") == "failed")
             bar.set_postfix_str(t("batch.progress.failed", n=failed), refresh=False)
             bar.update(1)
@@ -947,24 +1008,46 @@ class Runner:
     def _publish(self, outcome: Outcome) -> dict[str, str]:
         from workbench import publish
 
-        if outcome.notebook_json is None:
+        if outcome.notebook is None:
             return {}
         stem = "city/city_overview" if outcome.unit == CITY_UNIT else f"counties/{outcome.unit}"
         ipynb = self.run_dir / f"{stem}.ipynb"
         html_path = self.run_dir / f"{stem}.html"
-        atomic_write(ipynb, outcome.notebook_json)
-        nb = nbformat.reads(outcome.notebook_json, as_version=4)
+        nb = outcome.notebook
+        atomic_write(ipynb, _dumps_nb(nb), durable=False)
         title = outcome.label if outcome.unit == CITY_UNIT else \
             t("batch.report_title", county=outcome.label)
         footer = t("batch.footer", run_id=self.cfg.run_id, period=self.cfg.period,
                    version=__version__)
-        atomic_write(html_path, publish.notebook_html(nb, title, html_path, self.run_dir, footer))
-        files = {"ipynb": f"{stem}.ipynb", "html": f"{stem}.html"}
-        if self.cfg.pdf == "all" or (self.cfg.pdf == "city" and outcome.unit == CITY_UNIT):
-            pdf = self._pdf(html_path)
-            if pdf:
-                files["pdf"] = pdf
-        return files
+        atomic_write(html_path, publish.notebook_html(nb, title, html_path, self.run_dir, footer,
+                                                      fast=self.cfg.fast_export), durable=False)
+        return {"ipynb": f"{stem}.ipynb", "html": f"{stem}.html"}
+
+    def _pdfs(self) -> None:
+        """PDF copies through headless Chromium, after the notebooks (never in their way)."""
+        if self.cfg.pdf == "none":
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from workbench import publish
+
+        wanted = [u for u, s in self.states.items() if s.get("html") and not s.get("pdf")
+                  and (self.cfg.pdf == "all" or u == CITY_UNIT)]
+        if not wanted:
+            return
+        if publish.chromium_path() is None:
+            self.echo(t("batch.pdf.no_chromium"))
+            return
+
+        def one(unit: str) -> tuple[str, str | None]:
+            return unit, self._pdf(self.run_dir / self.states[unit]["html"])
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.jobs, 4))) as pool:
+            for unit, rel in pool.map(one, wanted):
+                if rel:
+                    self.states[unit]["pdf"] = rel
+                    write_json(self.run_dir / "state" / f"{unit}.json", self.states[unit],
+                               durable=False)
 
     def _pdf(self, html_path: Path) -> str | None:
         from workbench import publish
@@ -972,11 +1055,6 @@ class Runner:
         pdf_path = html_path.with_suffix(".pdf")
         try:
             publish.html_to_pdf(html_path, pdf_path)
-        except publish.PdfUnavailable as exc:
-            if not getattr(self, "_pdf_warned", False):
-                self.echo(str(exc))
-                self._pdf_warned = True
-            return None
         except RuntimeError as exc:
             self.echo(str(exc))
             return None
@@ -1020,7 +1098,7 @@ class Runner:
         out["submissions"] = _submission_digest(wh)
         return out
 
-    def _write_outputs(self, inputs: dict[str, Any], final: bool) -> None:
+    def _write_outputs(self, inputs: dict[str, Any], state: str) -> None:
         from workbench import fmt, publish
 
         cfg = self.cfg
@@ -1032,7 +1110,9 @@ class Runner:
         n_ok = sum(1 for u in units if u["status"] == "ok")
         n_failed = sum(1 for u in units if u["status"] == "failed")
         city = self.states.get(CITY_UNIT, {})
-        state_label = t("batch.state.done") if final else t("batch.state.running")
+        final = state == "complete"
+        state_label = t({"complete": "batch.state.done", "running": "batch.state.running"}.get(
+            state, "batch.state.interrupted"))
         meta = {
             "title": t("batch.index.title", period=fmt.month_label(cfg.period)),
             "period_label": fmt.month_label(cfg.period), "run_id": cfg.run_id,
@@ -1045,7 +1125,7 @@ class Runner:
         atomic_write(self.run_dir / "index.html", publish.index_html(self.run_dir, meta, units))
         seconds = [u.get("seconds") or 0 for u in units if u["status"] != "pending"]
         manifest = {
-            "run_id": cfg.run_id, "status": "complete" if final else "running",
+            "run_id": cfg.run_id, "status": state,
             "period": cfg.period, "period_requested": cfg.period_requested,
             "created": cfg.created, "started": self.started,
             "finished": now_iso() if final else None,
@@ -1101,7 +1181,7 @@ def plan_run(period: str = "latest", warehouse: str | None = None,
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers)
+    resolved = report.resolve_period(period, ledgers, wh)
     table = report._county_table(ledgers, resolved)
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
@@ -1156,6 +1236,14 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def find_resumable(runs_dir: str | Path, period: str) -> str | None:
+    """The newest interrupted run of `period`, if any (for `--resume auto`)."""
+    for row in list_runs(runs_dir):
+        if row["period"] == period and row["status"] == "interrupted":
+            return str(row["run_id"])
+    return None
+
+
 def _locked(run_dir: Path) -> bool:
     lock = run_dir / ".lock"
     if not lock.exists():
@@ -1180,6 +1268,3 @@ def failure_summary(result: RunResult, cfg: RunConfig) -> str:
         lines.append(t("batch.summary_line", label=label, reason=reason))
     return "\n".join(lines)
 
-
-def print_exc_short(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

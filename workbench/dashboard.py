@@ -12,6 +12,7 @@ exactly "all charts updated". KPI cards carry `data-indicator` and `data-value` 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -23,7 +24,8 @@ import os
 import pickle
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,78 +50,205 @@ CACHE_VERSION = 1
 # Okabe–Ito colours: distinguishable with every common colour-vision deficiency.
 STATUS_COLOURS = {"met": "#0072B2", "risk": "#E69F00", "miss": "#D55E00", "none": "#8C8C8C"}
 STATUS_ICONS = {"met": "✓", "risk": "!", "miss": "✗", "none": "—"}
+# The engine's milestone statuses (workbench.indicators) → traffic light.
+MILESTONE_LIGHTS = {"met": "met", "on_track": "met", "lagging": "risk", "missed": "miss",
+                    "no_data": "none"}
 GRADE_COLOURS = {"优秀": "#0072B2", "良好": "#56B4E9", "合格": "#E69F00", "不合格": "#D55E00",
                  "较差": "#D55E00", "差": "#D55E00"}
 OTHER_GRADE_COLOURS = ("#009E73", "#CC79A7", "#F0E442", "#999999")
 SEQUENTIAL = ("#D55E00", "#F0B37E", "#EEEEEE", "#8FBFE0", "#0072B2")  # worse → better
-RECT_STATUS_COLOURS = {"未整改": "#D55E00", "整改中": "#E69F00", "已整改": "#56B4E9",
-                       "已销号": "#0072B2"}
 FONT = ('"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
         '"WenQuanYi Micro Hei", sans-serif')
 MAX_BARS = 30  # beyond this many counties the ranking shows the top and bottom 15 and the pick
 MAX_TABLE_ROWS = 40
 MAX_LAGGING_ROWS = 60
-MAX_DRILL_ROWS = 200
+MAX_DRILL_ROWS = 100
 
 
 # ───────────────────────────── data ─────────────────────────────
+
+KPI_FIELDS = ("value", "numerator", "denominator", "target", "gap", "yoy", "met")
+
+
+class KpiCube:
+    """Every KPI as one float array [set, period, county, indicator, field] (city = county 0).
+
+    Built once per data load. A click then reads numbers by integer position instead of
+    filtering a million-row table: the cards, the trend, the funnel and the map for a
+    3,000-county city cost a few array slices."""
+
+    def __init__(self, kpis: pd.DataFrame, sets: Sequence[str], periods: Sequence[str],
+                 counties: Sequence[str], indicators: Mapping[str, Sequence[str]]) -> None:
+        import numpy as np
+
+        self.sets = {s: i for i, s in enumerate(sets)}
+        self.periods = {p: i for i, p in enumerate(periods)}
+        self.counties = {c: i for i, c in enumerate([CITY, *counties])}
+        self.indicators = {s: {ind: i for i, ind in enumerate(inds)}
+                           for s, inds in indicators.items()}
+        width = max((len(v) for v in self.indicators.values()), default=0)
+        self.arr = np.full((len(self.sets), len(self.periods), len(self.counties), width,
+                            len(KPI_FIELDS)), np.nan)
+        if not len(kpis):
+            return
+        sets_col = kpis["indicator_set"].astype(str)
+        si = sets_col.map(self.sets)
+        pi = kpis["period"].astype(str).map(self.periods)
+        ci = kpis["county_code"].astype(str).map(self.counties)
+        ii = pd.Series([self.indicators.get(s, {}).get(i) for s, i in
+                        zip(sets_col, kpis["indicator"].astype(str))],
+                       index=kpis.index, dtype="float64")
+        ok = (si.notna() & pi.notna() & ci.notna() & ii.notna()).to_numpy()
+        idx = tuple(np.asarray(x.to_numpy()[ok], dtype=int) for x in (si, pi, ci, ii))
+        for f, name in enumerate(KPI_FIELDS):
+            col = kpis[name]
+            if name == "met":
+                col = col.astype("object").map(lambda v: np.nan if _missing(v) else float(bool(v)))
+            self.arr[idx + (f,)] = pd.to_numeric(col, errors="coerce").to_numpy(float)[ok]
+
+    def get(self, indicator_set: str, period: str, county: str, indicator: str) -> dict | None:
+        try:
+            vec = self.arr[self.sets[indicator_set], self.periods[period], self.counties[county],
+                           self.indicators[indicator_set][indicator]]
+        except KeyError:
+            return None
+        return dict(zip(KPI_FIELDS, vec.tolist()))
+
+    def across_counties(self, indicator_set: str, period: str, indicator: str) -> Any:
+        """[county, field] for every county (not the city), in `counties` order."""
+        return self.arr[self.sets[indicator_set], self.periods[period], 1:,
+                        self.indicators[indicator_set][indicator]]
+
 
 @dataclass
 class DashboardData:
     """Everything the dashboards show, for every period and indicator set, as plain frames.
 
-    `kpis` holds one row per indicator set × period × county × indicator, with the city as
-    county `""`; the other tables are keyed the same way. Columns are documented in
-    docs/dashboard.md ("数据接口"); `from_engine` fills them from the indicator engine.
+    The city is county `""` in every table. Columns (see docs/dashboard.md, "数据接口"):
+
+    - counties: county_code, county_name
+    - indicators: indicator_set, indicator, name, unit, direction, deadline, description, group
+    - kpis: indicator_set, period, county_code, indicator, value, numerator, denominator,
+      target, gap, met, yoy — the engine's values for the span ending at `period`
+    - index: period, hierarchy, county_code, score, rank, grade (`hierarchy` is unique across
+      indicator sets; `hierarchies` gives its Chinese name)
+    - uncertainty: period, hierarchy, county_code, nominal_rank, median_rank, q05, q95
+    - lagging: indicator_set, period, county_code, reasons
+    - milestones: indicator_set, period, county_code, milestone, name, deadline, status,
+      status_label, detail
+    - phases: name, start, end
     """
 
     city_name: str
     periods: list[str]
     indicator_sets: dict[str, str]
-    counties: pd.DataFrame            # county_code, county_name
-    indicators: pd.DataFrame          # indicator_set, indicator, name, unit, direction, deadline, description
-    kpis: pd.DataFrame                # indicator_set, period, county_code, indicator, value, numerator, denominator, target, gap, met, yoy, status
-    index: pd.DataFrame               # indicator_set, period, hierarchy, county_code, score, rank, grade
-    uncertainty: pd.DataFrame         # indicator_set, period, hierarchy, county_code, nominal_rank, median_rank, q05, q95
-    lagging: pd.DataFrame             # indicator_set, period, county_code, reasons
-    milestones: pd.DataFrame          # indicator_set, period, county_code, milestone, name, deadline, status, detail
-    phases: pd.DataFrame              # name, start, end  (months YYYY-MM)
-    trend: pd.DataFrame               # indicator_set, county_code, indicator, month, value, target
-    funnel: pd.DataFrame              # period, county_code, stage, count, amount
-    rectification: pd.DataFrame       # period, county_code, status, items
-    hierarchies: dict[str, str] = field(default_factory=dict)  # hierarchy id → Chinese title
+    counties: pd.DataFrame
+    indicators: pd.DataFrame
+    kpis: pd.DataFrame
+    index: pd.DataFrame
+    uncertainty: pd.DataFrame
+    lagging: pd.DataFrame
+    milestones: pd.DataFrame
+    phases: pd.DataFrame
+    hierarchies: dict[str, str] = field(default_factory=dict)
+    span: str = "ytd"
     demo: bool = False
     source: str = ""
     built_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
-        self._groups: dict[str, dict[tuple, pd.DataFrame]] = {}
+        self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
         self._county_names = dict(zip(self.counties["county_code"].astype(str),
                                       self.counties["county_name"].astype(str)))
+        self._cube: KpiCube | None = None
+        self._rankings: dict[tuple[str, str | None], list[dict]] = {}
+        self._records: dict[tuple, list[dict]] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_groups", None)
+        state["_rankings"], state["_records"] = {}, {}  # cheap to rebuild, and per kernel
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._groups = {}
+        self.__dict__.setdefault("_cube", None)
+        self.__dict__.setdefault("_rankings", {})
+        self.__dict__.setdefault("_records", {})
+
+    def records(self, table: str, *key: object) -> list[dict]:
+        """`part(table, *key)` as a list of dicts, cached: builders iterate these on a click."""
+        k = (table, *key)
+        if k not in self._records:
+            if len(self._records) > 512:
+                self._records.clear()
+            self._records[k] = self.part(table, *key).to_dict("records")
+        return self._records[k]
+
+    @property
+    def cube(self) -> KpiCube:
+        if self._cube is None:
+            meta = self.indicators
+            order = {s: [str(i) for i in meta.loc[meta["indicator_set"].astype(str) == s,
+                                                  "indicator"]]
+                     for s in self.indicator_sets}
+            self._cube = KpiCube(self.kpis, list(self.indicator_sets), self.periods,
+                                 list(self.counties["county_code"].astype(str)), order)
+        return self._cube
+
+    def ranking(self, period: str, hierarchy: str | None) -> list[dict]:
+        """The index ranking of one month as records sorted by rank (cached per kernel)."""
+        key = (period, hierarchy)
+        if key not in self._rankings:
+            if len(self._rankings) > 64:
+                self._rankings.clear()
+            idx = self.part("index", period, hierarchy)
+            cols = ["county_code", "score", "rank", "grade"]
+            out = idx[cols].copy() if len(idx) else pd.DataFrame(columns=cols)
+            unc = self.part("uncertainty", period, hierarchy)
+            extra = ["nominal_rank", "median_rank", "q05", "q95"]
+            if len(unc) and len(out):
+                u = unc[["county_code", *extra]].copy()
+                u["county_code"] = u["county_code"].astype(str)
+                out["county_code"] = out["county_code"].astype(str)
+                out = out.merge(u, on="county_code", how="left")
+            else:
+                for c in extra:
+                    out[c] = float("nan")
+            out["county_code"] = out["county_code"].astype(str)
+            out["county_name"] = out["county_code"].map(self.county_name)
+            out["rank"] = pd.to_numeric(out["rank"], errors="coerce")
+            out = out.sort_values(["rank", "county_code"], kind="stable")
+            self._rankings[key] = out.to_dict("records")
+        return self._rankings[key]
+
+    def warm(self) -> DashboardData:
+        """Sort every table, index its keys and build the KPI cube now (before pickling, so
+        kernels need not)."""
+        for table, key in _GROUP_KEYS.items():
+            for n in range(1, len(key) + 1):
+                self.part(table, *([None] * n))
+        _ = self.cube
+        return self
 
     def part(self, table: str, *key: object) -> pd.DataFrame:
-        """Rows of `table` for a key on its leading columns, from a per-table group index.
+        """Rows of `table` whose leading key columns equal `key`.
 
-        Grouping once per table turns every later look-up into a dict access, which keeps a click
-        on a 3,000-county city within budget."""
-        df: pd.DataFrame = getattr(self, table)
-        cols = _GROUP_KEYS[table][: len(key)]
-        index = self._groups.setdefault(f"{table}:{len(cols)}", {})
-        if not index and len(df):
-            for k, sub in df.groupby(list(cols), sort=False, dropna=False):
-                index[k if isinstance(k, tuple) else (k,)] = sub
-        if not index:
-            index[("__empty__",)] = df.iloc[0:0]
-        return index.get(tuple(key), df.iloc[0:0])
+        The table is sorted once by its full key (so by every prefix of it too) and each key's
+        row range is kept: a look-up is a dict access and a slice, not a scan. A click on a
+        3,000-county city stays within budget and a kernel holds each table once."""
+        full = _GROUP_KEYS[table]
+        cols = full[: len(key)]
+        cache_key = f"{table}:{len(cols)}"
+        if cache_key not in self._slices:
+            df: pd.DataFrame = getattr(self, table)
+            if not getattr(df, "attrs", {}).get("_wb_sorted"):
+                df = df.sort_values(list(full), kind="stable").reset_index(drop=True)
+                df.attrs["_wb_sorted"] = True
+                setattr(self, table, df)
+            self._slices[cache_key] = (df, _key_ranges(df, cols))
+        df, ranges = self._slices[cache_key]
+        lo, hi = ranges.get(tuple(key), (0, 0))
+        return df.iloc[lo:hi]
 
     def county_name(self, code: str) -> str:
         if not code:
@@ -129,24 +258,58 @@ class DashboardData:
     def indicator_meta(self, indicator_set: str) -> pd.DataFrame:
         return self.part("indicators", indicator_set)
 
-    def default_hierarchy(self, indicator_set: str) -> str | None:
-        sub = self.part("index", indicator_set, self.periods[-1]) if self.periods else None
-        if sub is None or sub.empty:
-            sub = self.index[self.index["indicator_set"] == indicator_set]
-        if sub.empty:
-            return None
-        return str(sub["hierarchy"].iloc[0])
+    def meta_records(self, indicator_set: str) -> list[dict]:
+        return self.records("indicators", indicator_set)
+
+    def default_hierarchy(self) -> str | None:
+        return next(iter(self.hierarchies), None)
+
+    def first_part(self, table: str, indicator_set: str, *key: object) -> list[dict]:
+        """`records` for the indicator set, else for the first other set that has rows."""
+        for s in [indicator_set] + [s for s in self.indicator_sets if s != indicator_set]:
+            rows = self.records(table, s, *key)
+            if rows:
+                return rows
+        return []
+
+    def kpi(self, indicator: str, period: str, county: str,
+            indicator_set: str | None = None) -> dict:
+        """One KPI's fields as a dict (NaN where absent), from `indicator_set` or any set that
+        has the indicator."""
+        sets = [indicator_set] if indicator_set else []
+        sets += [s for s in self.indicator_sets if s not in sets]
+        for s in sets:
+            if indicator in self.cube.indicators.get(s, {}):
+                return self.cube.get(s, period, county, indicator) or {}
+        return {}
+
+
+def _key_ranges(df: pd.DataFrame, cols: Sequence[str]) -> dict[tuple, tuple[int, int]]:
+    """{key: (first row, end row)} of a frame sorted by `cols`, found without a Python loop
+    over the rows (a 3,000-county city has about a million KPI rows)."""
+    import numpy as np
+
+    n = len(df)
+    if not n or not cols:
+        return {}
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for c in cols:
+        codes = (df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype)
+                 else pd.factorize(df[c], use_na_sentinel=False)[0])
+        change[1:] |= codes[1:] != codes[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n)
+    keys = zip(*(df[c].iloc[starts].tolist() for c in cols))
+    return {k: (int(a), int(b)) for k, a, b in zip(keys, starts, ends)}
 
 
 _GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "kpis": ("indicator_set", "period", "county_code"),
-    "index": ("indicator_set", "period", "hierarchy"),
-    "uncertainty": ("indicator_set", "period", "hierarchy"),
+    "index": ("period", "hierarchy"),
+    "uncertainty": ("period", "hierarchy"),
     "lagging": ("indicator_set", "period"),
     "milestones": ("indicator_set", "period", "county_code"),
-    "trend": ("indicator_set", "indicator", "county_code"),
-    "funnel": ("period", "county_code"),
-    "rectification": ("period", "county_code"),
     "indicators": ("indicator_set",),
 }
 
@@ -205,7 +368,7 @@ def value_kind(unit: object) -> str:
 
 
 def format_value(value: object, unit: object, signed: bool = False) -> str:
-    """An indicator value the Chinese way: 87.3%, 1,234.5万元, 12."""
+    """An indicator value the Chinese way: 87.3%, 1,234.5万元, 12件, 3.25件/万人."""
     kind = value_kind(unit)
     v = _float(value)
     if v is None:
@@ -214,9 +377,10 @@ def format_value(value: object, unit: object, signed: bool = False) -> str:
         return fmt.percent(v, signed=signed)
     if kind == "money":
         return ("+" if signed and v > 0 else "") + fmt.money(v)
-    digits = 0 if float(v).is_integer() else 1
-    text = fmt.number(v, digits)
-    return ("+" + text) if signed and v > 0 else text
+    digits = 0 if float(v).is_integer() or abs(v) >= 100 else (1 if abs(v) >= 10 else 2)
+    text = ("+" if signed and v > 0 else "") + fmt.number(v, digits)
+    suffix = "" if _missing(unit) or str(unit) in ("", "score") else str(unit)
+    return text + suffix
 
 
 def format_gap(gap: object, unit: object) -> str:
@@ -256,8 +420,8 @@ def status_of(row: Mapping[str, Any], period: str | None = None) -> str:
         return "none"
     if bool(met):
         return "met"
-    deadline = str(row.get("deadline") or "")
-    if deadline and period and deadline[:7] > period:
+    deadline = row.get("deadline")
+    if not _missing(deadline) and deadline and period and str(deadline)[:7] > period:
         return "risk"
     return "miss"
 
@@ -286,16 +450,12 @@ def months_upto(periods: Sequence[str], period: str) -> list[str]:
 
 def kpi_cards_html(data: DashboardData, view: View) -> str:
     """The KPI cards: value, target, gap, traffic light (colour + icon + word), year-on-year."""
-    meta = data.indicator_meta(view.indicator_set)
-    rows = data.part("kpis", view.indicator_set, view.period, view.county)
-    city = data.part("kpis", view.indicator_set, view.period, CITY) if view.county else None
-    by_ind = {str(r["indicator"]): r for r in rows.to_dict("records")}
-    city_by = {str(r["indicator"]): r for r in city.to_dict("records")} if city is not None else {}
+    cube = data.cube
     cards = []
-    for m in meta.to_dict("records"):
+    for m in data.meta_records(view.indicator_set):
         ind = str(m["indicator"])
-        r = dict(by_ind.get(ind, {}))
-        r.setdefault("deadline", m.get("deadline"))
+        r = cube.get(view.indicator_set, view.period, view.county, ind) or {}
+        r["deadline"] = m.get("deadline")
         unit = m.get("unit")
         st = status_of(r, view.period)
         value = r.get("value")
@@ -305,17 +465,20 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         if _float(r.get("gap")) is not None:
             meta_bits.append(t("dash.kpi.gap", gap=format_gap(r.get("gap"), unit)))
         meta_bits.append(t("dash.kpi.yoy", yoy=fmt.percent(_float(r.get("yoy")), signed=True)))
-        if view.county and ind in city_by:
-            meta_bits.append(t("dash.kpi.city", value=format_value(city_by[ind].get("value"),
-                                                                   unit)))
+        if view.county:
+            city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
+            meta_bits.append(t("dash.kpi.city", value=format_value(city.get("value"), unit)))
+        group = (f'<span class="wb-kpi-group">{_esc(m["group"])}</span>'
+                 if not _missing(m.get("group")) and m.get("group") else "")
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '
             f'title="{_esc(m.get("description") or m.get("name"))}">'
-            f'<div class="wb-kpi-name">{_esc(m.get("name") or ind)}</div>'
-            f'<div class="wb-kpi-value" data-kpi-value>{_esc(format_value(value, unit))}</div>'
-            f'<div class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'
-            f'{_esc(t("dash.status." + st))}</div>'
+            f'<div class="wb-kpi-name">{group}{_esc(m.get("name") or ind)}</div>'
+            f'<div class="wb-kpi-row"><span class="wb-kpi-value" data-kpi-value>'
+            f'{_esc(format_value(value, unit))}</span>'
+            f'<span class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'
+            f'{_esc(t("dash.status." + st))}</span></div>'
             f'<div class="wb-kpi-meta">{" · ".join(_esc(b) for b in meta_bits)}</div></div>')
     if not cards:
         cards.append(f'<div class="wb-empty">{_esc(t("dash.empty.kpis"))}</div>')
@@ -332,23 +495,31 @@ def _grade_colour(grade: object, known: Sequence[str] = ()) -> str:
     return OTHER_GRADE_COLOURS[pos % len(OTHER_GRADE_COLOURS)]
 
 
-def ranking_rows(data: DashboardData, view: View) -> pd.DataFrame:
-    """Index ranking for the view: county, name, score, rank, grade and rank interval."""
-    hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
-    idx = data.part("index", view.indicator_set, view.period, hier)
-    if idx.empty:
-        return pd.DataFrame(columns=["county_code", "county_name", "score", "rank", "grade",
-                                     "nominal_rank", "median_rank", "q05", "q95"])
-    out = idx[["county_code", "score", "rank", "grade"]].copy()
-    unc = data.part("uncertainty", view.indicator_set, view.period, hier)
-    if not unc.empty:
-        out = out.merge(unc[["county_code", "nominal_rank", "median_rank", "q05", "q95"]],
-                        on="county_code", how="left")
-    else:
-        for c in ("nominal_rank", "median_rank", "q05", "q95"):
-            out[c] = float("nan")
-    out["county_name"] = out["county_code"].map(data.county_name)
-    return out.sort_values(["rank", "county_code"], kind="stable").reset_index(drop=True)
+def _ink(colour: str) -> str:
+    """Black or white text, whichever reads better on `colour` (WCAG relative luminance)."""
+    c = colour.lstrip("#")
+    if len(c) != 6:
+        return "#111111"
+    rgb = [int(c[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lum = sum(w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+              for w, v in zip((0.2126, 0.7152, 0.0722), rgb))
+    return "#111111" if lum > 0.25 else "#ffffff"
+
+
+def ranking_rows(data: DashboardData, view: View) -> list[dict]:
+    """Index ranking for the view, best first: county_code, county_name, score, rank, grade,
+    nominal_rank, median_rank, q05, q95."""
+    return data.ranking(view.period, view.hierarchy or data.default_hierarchy())
+
+
+def _shortlist(rows: list[dict], county: str, limit: int) -> list[int]:
+    """Positions to show: all when few, else the top and bottom halves of `limit` and the pick."""
+    if len(rows) <= limit:
+        return list(range(len(rows)))
+    half = limit // 2
+    keep = set(range(half)) | set(range(len(rows) - half, len(rows)))
+    keep |= {i for i, r in enumerate(rows) if r["county_code"] == county}
+    return sorted(keep)
 
 
 def _band_html(q05: object, q95: object, rank: object, n: int) -> str:
@@ -369,21 +540,18 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
     n = len(rows)
     if not n:
         return _part("table", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
-    shown = rows
+    shown = _shortlist(rows, view.county, MAX_TABLE_ROWS)
     note = ""
-    if n > MAX_TABLE_ROWS:
-        half = MAX_TABLE_ROWS // 2
-        keep = set(rows.index[:half]) | set(rows.index[-half:])
-        keep |= set(rows.index[rows["county_code"] == view.county])
-        shown = rows.loc[sorted(keep)]
+    if len(shown) < n:
         note = f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
-    grades = [g for g in dict.fromkeys(rows["grade"].dropna().astype(str))]
+    grades = list(dict.fromkeys(str(r["grade"]) for r in rows if not _missing(r["grade"])))
     head = "".join(f'<th class="{c}">{_esc(t(k))}</th>' for k, c in (
         ("dash.col.rank", "wb-num"), ("dash.col.county", ""), ("dash.col.score", "wb-num"),
         ("dash.col.grade", ""), ("dash.col.interval", ""), ("dash.col.median_rank", "wb-num")))
     body = []
     prev = None
-    for i, r in shown.iterrows():
+    for i in shown:
+        r = rows[i]
         if prev is not None and i != prev + 1:
             body.append('<tr><td colspan="6" class="wb-empty">⋯</td></tr>')
         prev = i
@@ -395,8 +563,8 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
             f'<td>{county_link(r["county_code"], r["county_name"])}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
-            f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)}">'
-            f'{_esc(r["grade"])}</span></td>'
+            f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)};'
+            f'color:{_ink(_grade_colour(r["grade"], grades))}">{_esc(r["grade"])}</span></td>'
             f'<td>{_band_html(r["q05"], r["q95"], r["rank"], n)}{_esc(interval)}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["median_rank"], 1))}</td></tr>')
     table = (f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
@@ -426,18 +594,18 @@ def calendar_html(data: DashboardData, view: View) -> str:
                    f'title="{_esc(r["name"])} {_esc(span)}">{_esc(r["name"])}'
                    f"<small>{_esc(span)}</small></div>")
     head = t("dash.calendar.current", phase=cur) if cur else t("dash.calendar.outside")
-    ms = data.part("milestones", view.indicator_set, view.period, view.county)
-    if ms.empty and view.county:
-        ms = data.part("milestones", view.indicator_set, view.period, CITY)
+    ms = data.first_part("milestones", view.indicator_set, view.period, view.county)
     items = []
-    for r in ms.sort_values("deadline", kind="stable").to_dict("records"):
-        st = status_of({"status": r.get("status"), "value": 1, "met": None}, view.period)
+    for r in sorted(ms, key=lambda r: str(r.get("deadline") or "")):
+        st = MILESTONE_LIGHTS.get(str(r.get("status") or ""), "none")
+        label = r.get("status_label") if not _missing(r.get("status_label")) else None
+        label = label or t("dash.milestone." + str(r.get("status") or "none"))
         detail = f" · {_esc(r['detail'])}" if not _missing(r.get("detail")) and r.get("detail") else ""
+        deadline = t("dash.calendar.deadline", date=fmt.date_label(r.get("deadline")))
         items.append(
-            f'<li data-milestone="{_esc(r.get("milestone"))}" data-status="{st}">'
+            f'<li data-milestone="{_esc(r.get("milestone"))}" data-status="{_esc(r.get("status"))}">'
             f'<span class="wb-icon wb-st-{st}">{STATUS_ICONS[st]}</span>{_esc(r.get("name"))}'
-            f'<span class="wb-ms-date">{_esc(t("dash.calendar.deadline", date=fmt.date_label(r.get("deadline"))))}'
-            f" · {_esc(t('dash.milestone.' + st))}{detail}</span></li>")
+            f'<span class="wb-ms-date">{_esc(deadline)} · {_esc(label)}{detail}</span></li>')
     if not items:
         items.append(f'<li class="wb-empty">{_esc(t("dash.empty.milestones"))}</li>')
     body = (f'<div class="wb-note">{_esc(head)}</div><div class="wb-cal-bar">{"".join(bar)}</div>'
@@ -447,12 +615,11 @@ def calendar_html(data: DashboardData, view: View) -> str:
 
 def lagging_html(data: DashboardData, view: View) -> str:
     """Counties behind schedule (进度滞后 / 约谈名单) with each county's reasons."""
-    lag = data.part("lagging", view.indicator_set, view.period)
-    if lag.empty:
+    recs = list(data.first_part("lagging", view.indicator_set, view.period))
+    if not recs:
         body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging"))}</div>'
         return _part("lagging", view.key, body)
     rows = []
-    recs = lag.to_dict("records")
     recs.sort(key=lambda r: (r["county_code"] != view.county, str(r["county_code"])))
     for r in recs[:MAX_LAGGING_ROWS]:
         reasons = r.get("reasons")
@@ -517,53 +684,53 @@ def base_layout(height: int = 320, **extra: Any) -> dict:
 
 def ranking_figure(data: DashboardData, view: View) -> dict:
     """Index scores as bars coloured by grade, beside each county's 5–95% rank interval."""
-    rows = ranking_rows(data, view)
-    if rows.empty:
+    every = ranking_rows(data, view)
+    if not every:
         return empty_figure(t("dash.empty.index"))
-    if len(rows) > MAX_BARS:
-        half = MAX_BARS // 2
-        keep = set(rows.index[:half]) | set(rows.index[-half:])
-        keep |= set(rows.index[rows["county_code"] == view.county])
-        rows = rows.loc[sorted(keep)]
-    grades = list(dict.fromkeys(rows["grade"].dropna().astype(str)))
-    labels = [f"{int(r):d}. {name}" if _float(r) is not None else str(name)
-              for r, name in zip(rows["rank"], rows["county_name"])]
-    selected = (rows["county_code"] == view.county).tolist()
-    colours = [_grade_colour(g, grades) for g in rows["grade"]]
+    rows = [every[i] for i in _shortlist(every, view.county, MAX_BARS)]
+    grades = list(dict.fromkeys(str(r["grade"]) for r in every if not _missing(r["grade"])))
+    labels = [f"{int(r['rank']):d}. {r['county_name']}" if _float(r["rank"]) is not None
+              else str(r["county_name"]) for r in rows]
+    codes = [r["county_code"] for r in rows]
+    selected = [c == view.county for c in codes]
+    colours = [_grade_colour(r["grade"], grades) for r in rows]
     bars = {
-        "type": "bar", "orientation": "h", "x": [_float(v) for v in rows["score"]], "y": labels,
+        "type": "bar", "orientation": "h", "x": [_float(r["score"]) for r in rows], "y": labels,
         "marker": {"color": colours,
                    "line": {"color": ["#111111" if s else "rgba(0,0,0,0)" for s in selected],
                             "width": [3 if s else 0 for s in selected]}},
-        "text": [f"{fmt.number(v, 1)} {'' if _missing(g) else g}"
-                 for v, g in zip(rows["score"], rows["grade"])],
-        "textposition": "inside", "insidetextanchor": "end", "textfont": {"color": "#ffffff"},
-        "customdata": rows["county_code"].tolist(),
+        "text": [f"{fmt.number(r['score'], 1)} {'' if _missing(r['grade']) else r['grade']}"
+                 for r in rows],
+        "textposition": "inside", "insidetextanchor": "end",
+        "textfont": {"color": [_ink(c) for c in colours]},
+        "customdata": codes,
         "hovertemplate": "%{y}<br>" + t("dash.hover.score") + "：%{text}<extra></extra>",
         "xaxis": "x", "yaxis": "y",
     }
-    n = int(rows["rank"].max()) if rows["rank"].notna().any() else len(rows)
+    ranks = [_float(r["rank"]) for r in every if _float(r["rank"]) is not None]
+    n = int(max(ranks)) if ranks else len(every)
     xs: list[float | None] = []
     ys: list[str | None] = []
-    for lo, hi, lab in zip(rows["q05"], rows["q95"], labels):
-        if _float(lo) is None or _float(hi) is None:
+    for r, lab in zip(rows, labels):
+        lo, hi = _float(r["q05"]), _float(r["q95"])
+        if lo is None or hi is None:
             continue
-        xs += [_float(lo), _float(hi), None]
+        xs += [lo, hi, None]
         ys += [lab, lab, None]
     band = {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip",
             "line": {"color": "#9ecae1", "width": 9}, "xaxis": "x2", "yaxis": "y",
             "connectgaps": False}
     nominal = {
-        "type": "scatter", "mode": "markers", "x": [_float(v) for v in rows["rank"]], "y": labels,
+        "type": "scatter", "mode": "markers", "x": [_float(r["rank"]) for r in rows], "y": labels,
         "marker": {"color": "#0b3a66", "size": 9, "symbol": "diamond"},
-        "customdata": rows["county_code"].tolist(),
-        "text": [t("dash.rank.interval", lo=fmt.number(lo), hi=fmt.number(hi))
-                 for lo, hi in zip(rows["q05"], rows["q95"])],
+        "customdata": codes,
+        "text": [t("dash.rank.interval", lo=fmt.number(r["q05"]), hi=fmt.number(r["q95"]))
+                 for r in rows],
         "hovertemplate": "%{y}<br>" + t("dash.hover.rank") + "：%{x}<br>"
                          + t("dash.hover.interval") + "：%{text}<extra></extra>",
         "xaxis": "x2", "yaxis": "y",
     }
-    height = max(220, min(30 * len(rows) + 50, 820))
+    height = max(220, min(26 * len(rows) + 50, 820))
     layout = base_layout(
         height,
         xaxis={"domain": [0, 0.6], "title": {"text": t("dash.axis.score")}, "rangemode": "tozero",
@@ -579,40 +746,48 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
 
 
 def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
+    """Month by month in the view's year up to its period: the value (for the span, e.g. year
+    to date) and the target, read from the precomputed KPIs of each month."""
+    months = months_upto(data.periods, view.period)
+    vals: list[float | None] = []
+    tgts: list[float | None] = []
     if view.focus == INDEX:
-        hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
-        months = months_upto(data.periods, view.period)
-        vals = []
+        hier = view.hierarchy or data.default_hierarchy()
         for p in months:
-            idx = data.part("index", view.indicator_set, p, hier)
+            idx = data.part("index", p, hier)
             if county:
                 v = idx.loc[idx["county_code"] == county, "score"]
                 vals.append(_float(v.iloc[0]) if len(v) else None)
             else:
-                vals.append(_float(idx["score"].mean()) if len(idx) else None)
-        return pd.DataFrame({"month": months, "value": vals, "target": [None] * len(months)})
-    tr = data.part("trend", view.indicator_set, view.focus, county)
-    if tr.empty:
+                vals.append(_float(pd.to_numeric(idx["score"], errors="coerce").mean())
+                            if len(idx) else None)
+            tgts.append(None)
+    else:
+        for p in months:
+            r = data.kpi(view.focus, p, county, view.indicator_set)
+            vals.append(_float(r.get("value")))
+            tgts.append(_float(r.get("target")))
+    if all(v is None for v in vals):
         return pd.DataFrame(columns=["month", "value", "target"])
-    tr = tr[tr["month"].astype(str).str[:4] == view.period[:4]]
-    return tr[tr["month"].astype(str) <= view.period].sort_values("month")
+    return pd.DataFrame({"month": months, "value": vals, "target": tgts})
 
 
 def focus_meta(data: DashboardData, view: View) -> dict:
     if view.focus == INDEX:
         return {"name": t("dash.focus.index"), "unit": "score", "direction": 1}
-    meta = data.indicator_meta(view.indicator_set)
-    hit = meta[meta["indicator"] == view.focus]
-    return hit.iloc[0].to_dict() if len(hit) else {"name": view.focus, "unit": "", "direction": 1}
+    hit = [m for m in data.meta_records(view.indicator_set) if m["indicator"] == view.focus]
+    return hit[0] if hit else {"name": view.focus, "unit": "", "direction": 1}
 
 
 def trend_figure(data: DashboardData, view: View) -> dict:
     """Monthly values of the focus indicator against its target; the county beside the city."""
     meta = focus_meta(data, view)
     unit = meta.get("unit")
-    series = [(view.county, data.county_name(view.county), "#0072B2", "solid", 3)]
+    city_label = t("dash.trend.county_mean") if view.focus == INDEX else data.city_name
+    series = [(view.county, data.county_name(view.county) if view.county else city_label,
+               "#0072B2", "solid", 3)]
     if view.county:
-        series.append((CITY, data.city_name, "#8C8C8C", "dot", 2))
+        series.append((CITY, city_label, "#8C8C8C", "dot", 2))
     traces: list[dict] = []
     target_done = False
     for code, name, colour, dash, width in series:
@@ -663,63 +838,97 @@ def _axis_unit(unit: object) -> str:
     return "" if _missing(unit) else str(unit)
 
 
-FUNNEL_STAGES = ("leads", "filed", "closed", "recovered")
+# Where the funnel and the rectification bar read their numbers: (indicator, part) in the engine's
+# KPI rows, so they agree with the KPI cards by construction. Indicator codes are the ones
+# declared in indicators/campaign_2025.yaml; a stage whose indicator is absent is left out.
+FUNNEL_SOURCES: dict[str, tuple[str, str]] = {
+    "leads": ("case_detection_rate", "denominator"),
+    "filed": ("case_count", "numerator"),
+    "closed": ("case_detection_rate", "numerator"),
+}
+RECOVERY_SOURCE = "fund_recovery_rate"
+RECTIFICATION_SOURCE = "rectification_completion"
+
+
+def funnel_stages(data: DashboardData, view: View) -> list[dict]:
+    """线索 → 立案 → 结案 → 追回 as [{stage, count, text}] for the county (or city).
+
+    The first three are counts. 追回 is money: its width is 结案 × 基金追回率, i.e. the share of
+    the money due that came back, drawn on the same scale, and its label gives the amounts."""
+    stages = []
+    for stage, (indicator, col) in FUNNEL_SOURCES.items():
+        row = data.kpi(indicator, view.period, view.county, view.indicator_set)
+        n = _float(row.get(col))
+        if n is not None:
+            stages.append({"stage": stage, "count": n,
+                           "text": t("dash.funnel.count", n=fmt.number(n))})
+    rec = data.kpi(RECOVERY_SOURCE, view.period, view.county, view.indicator_set)
+    rate = _float(rec.get("value"))
+    closed = next((s["count"] for s in stages if s["stage"] == "closed"), None)
+    if rate is not None and closed is not None:
+        stages.append({"stage": "recovered", "count": closed * rate,
+                       "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate),
+                                 recovered=fmt.money(rec.get("numerator"))),
+                       "hover": t("dash.funnel.recovered_hover", rate=fmt.percent(rate),
+                                  recovered=fmt.money(rec.get("numerator")),
+                                  due=fmt.money(rec.get("denominator")))})
+    return stages
 
 
 def funnel_figure(data: DashboardData, view: View) -> dict:
-    """线索 → 立案 → 结案 → 追回 for the county (or city), counts with the money recovered."""
-    f = data.part("funnel", view.period, view.county)
-    if f.empty:
+    """The enforcement funnel for the view's county (or the city)."""
+    stages = funnel_stages(data, view)
+    if not stages:
         return empty_figure(t("dash.empty.funnel"))
-    by = {str(r["stage"]): r for r in f.to_dict("records")}
-    stages = [s for s in FUNNEL_STAGES if s in by]
-    counts = [_float(by[s].get("count")) or 0 for s in stages]
-    text = []
-    for s, c in zip(stages, counts):
-        amount = _float(by[s].get("amount"))
-        label = t("dash.funnel.count", n=fmt.number(c))
-        if amount is not None:
-            label += " · " + fmt.money(amount)
-        text.append(label)
+    colours = {"leads": "#0b3a66", "filed": "#0072B2", "closed": "#56B4E9",
+               "recovered": "#009E73"}
     trace = {
-        "type": "funnel", "y": [t(f"dash.funnel.{s}") for s in stages], "x": counts,
-        "text": text, "textinfo": "text", "textposition": "inside",
-        "marker": {"color": ["#0b3a66", "#0072B2", "#56B4E9", "#009E73"][: len(stages)]},
+        "type": "funnel", "y": [t(f"dash.funnel.{s['stage']}") for s in stages],
+        "x": [s["count"] for s in stages], "text": [s["text"] for s in stages],
+        "customdata": [s.get("hover", s["text"]) for s in stages],
+        "textinfo": "text", "textposition": "inside", "constraintext": "none",
+        "marker": {"color": [colours[s["stage"]] for s in stages]},
         "connector": {"fillcolor": "#e3e9f0"},
-        "hovertemplate": "%{y}：%{text}<extra></extra>",
-        "textfont": {"color": "#ffffff"},
+        "hovertemplate": "%{y}：%{customdata}<extra></extra>",
+        "textfont": {"color": "#ffffff", "size": 13},
     }
-    layout = base_layout(250, yaxis={"automargin": True, "fixedrange": True},
+    layout = base_layout(230, yaxis={"automargin": True, "fixedrange": True},
                          xaxis={"fixedrange": True}, margin={"l": 10, "r": 10, "t": 5, "b": 5})
     return {"data": [trace], "layout": layout}
 
 
 def rectification_figure(data: DashboardData, view: View) -> dict:
-    """Rectification items by status as one stacked bar, with completion against 100%."""
-    r = data.part("rectification", view.period, view.county)
-    if r.empty:
+    """Rectification items due so far: 已销号 against 未销号, with completion and its target."""
+    row = data.kpi(RECTIFICATION_SOURCE, view.period, view.county, view.indicator_set)
+    done, due = _float(row.get("numerator")), _float(row.get("denominator"))
+    if due is None or done is None:
         return empty_figure(t("dash.empty.rectification"))
-    total = float(pd.to_numeric(r["items"], errors="coerce").fillna(0).sum())
+    open_items = max(due - done, 0.0)
     traces = []
-    order = list(RECT_STATUS_COLOURS) + [s for s in r["status"].astype(str).unique()
-                                         if s not in RECT_STATUS_COLOURS]
-    for status in order:
-        n = float(pd.to_numeric(r.loc[r["status"] == status, "items"], errors="coerce").sum())
-        if n <= 0:
-            continue
-        share = n / total if total else None
+    for label, n, colour, ink in ((t("dash.rect.closed"), done, "#0072B2", "#ffffff"),
+                                  (t("dash.rect.open"), open_items, "#E69F00", "#111111")):
+        share = n / due if due else None
+        text = f"{label} {fmt.number(n)}（{fmt.percent(share)}）"
         traces.append({
-            "type": "bar", "orientation": "h", "name": status, "y": [t("dash.rect.items")],
-            "x": [n], "marker": {"color": RECT_STATUS_COLOURS.get(status, "#999999")},
-            "text": [f"{status} {fmt.number(n)}（{fmt.percent(share)}）"],
-            "textposition": "inside", "insidetextanchor": "middle",
-            "hovertemplate": f"{_esc(status)}：%{{x}}<extra></extra>",
+            "type": "bar", "orientation": "h", "name": text, "y": [t("dash.rect.items")],
+            "x": [n], "marker": {"color": colour},
+            "text": [text if share is not None and share >= 0.2 else ""],
+            "textposition": "inside", "insidetextanchor": "middle", "textangle": 0,
+            "textfont": {"color": ink},
+            "hovertemplate": f"{_esc(text)}<extra></extra>",
         })
-    layout = base_layout(130, barmode="stack", showlegend=True,
-                         legend={"orientation": "h", "y": -0.35, "x": 0},
-                         xaxis={"fixedrange": True, "title": {"text": ""}},
+    meta = focus_meta(data, dataclasses.replace(view, focus=RECTIFICATION_SOURCE))
+    title = t("dash.rect.summary", value=fmt.percent(row.get("value")),
+              target=format_target(row.get("target"), "%", 1),
+              deadline=fmt.date_label(meta.get("deadline")) if meta.get("deadline") else "—")
+    layout = base_layout(150, barmode="stack", showlegend=True,
+                         legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
+                         xaxis={"fixedrange": True, "visible": False},
                          yaxis={"visible": False, "fixedrange": True},
-                         margin={"l": 10, "r": 10, "t": 5, "b": 10})
+                         annotations=[{"text": _esc(title), "showarrow": False, "xref": "paper",
+                                       "yref": "paper", "x": 0, "y": 1.0, "xanchor": "left",
+                                       "yanchor": "bottom", "font": {"size": 13}}],
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return {"data": traces, "layout": layout}
 
 
@@ -734,7 +943,7 @@ def empty_figure(message: str) -> dict:
 
 def history_figure(data: DashboardData, view: View) -> dict:
     """Small multiples for the county page: every indicator's months, its target and the city."""
-    meta = data.indicator_meta(view.indicator_set).to_dict("records")
+    meta = data.meta_records(view.indicator_set)
     if not meta:
         return empty_figure(t("dash.empty.trend"))
     cols = 4 if len(meta) > 6 else 3
@@ -876,7 +1085,7 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
     if rest:
         cols = max(1, math.ceil(math.sqrt(len(rest) * 1.6)))
         cell = width / cols
-        top = height + (cell * 0.5 if shapes else 0)
+        top = (height + cell * 0.5) if shapes else 0.0
         for i, code in enumerate(rest):
             r, c = divmod(i, cols)
             x, y = c * cell, top + r * cell
@@ -899,38 +1108,40 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     legend: list[tuple[str, str]] = []
     if view.focus == INDEX:
         rows = ranking_rows(data, view)
-        grades = list(dict.fromkeys(rows["grade"].dropna().astype(str)))
-        for r in rows.to_dict("records"):
-            code = str(r["county_code"])
+        grades = list(dict.fromkeys(str(r["grade"]) for r in rows if not _missing(r["grade"])))
+        for r in rows:
+            code = r["county_code"]
             fills[code] = _grade_colour(r["grade"], grades)
             tips[code] = t("dash.map.tip_index", name=r["county_name"],
                            score=fmt.number(r["score"], 1), grade=r["grade"],
                            rank=fmt.number(r["rank"]))
         legend = [(_grade_colour(g, grades), g) for g in grades]
-    else:
+    elif view.focus in data.cube.indicators.get(view.indicator_set, {}):
+        import numpy as np
+
         meta = focus_meta(data, view)
         unit = meta.get("unit")
-        rows = data.kpis[(data.kpis["indicator_set"] == view.indicator_set)
-                         & (data.kpis["period"] == view.period)
-                         & (data.kpis["indicator"] == view.focus)
-                         & (data.kpis["county_code"] != CITY)] if view.focus else data.kpis.iloc[:0]
-        has_target = rows["target"].notna().any() if len(rows) else False
-        values = pd.to_numeric(rows["value"], errors="coerce") if len(rows) else pd.Series()
-        if not has_target and values.notna().sum() >= 2:
+        block = data.cube.across_counties(view.indicator_set, view.period, view.focus)
+        value, target, met = (block[:, KPI_FIELDS.index(f)] for f in ("value", "target", "met"))
+        codes = list(data.cube.counties)[1:]
+        has_target = bool(np.isfinite(target).any())
+        if has_target:
+            deadline = meta.get("deadline")
+            ahead = (not _missing(deadline) and bool(deadline)
+                     and str(deadline)[:7] > view.period)
+            light = np.where(~np.isfinite(value) | ~np.isfinite(met), "none",
+                             np.where(met == 1.0, "met", "risk" if ahead else "miss"))
+            colour = [STATUS_COLOURS[x] for x in light]
+        else:
             direction = _float(meta.get("direction")) or 1.0
-            ranks = (values * direction).rank(pct=True)
-        for i, r in enumerate(rows.to_dict("records")):
-            code = str(r["county_code"])
-            r.setdefault("deadline", meta.get("deadline"))
-            if has_target:
-                st = status_of(r, view.period)
-                fills[code] = STATUS_COLOURS[st]
-            else:
-                q = ranks.iloc[i] if values.notna().sum() >= 2 else None
-                fills[code] = (SEQUENTIAL[min(4, int((q - 1e-9) * 5))] if _float(q) is not None
-                               else STATUS_COLOURS["none"])
-            tips[code] = t("dash.map.tip_kpi", name=data.county_name(code),
-                           indicator=meta.get("name"), value=format_value(r.get("value"), unit))
+            ranks = pd.Series(value * direction).rank(pct=True).to_numpy()
+            colour = [SEQUENTIAL[min(4, int((q - 1e-9) * 5))] if np.isfinite(q)
+                      else STATUS_COLOURS["none"] for q in ranks]
+        name = meta.get("name")
+        for code, c, v in zip(codes, colour, value.tolist()):
+            fills[code] = c
+            tips[code] = t("dash.map.tip_kpi", name=data.county_name(code), indicator=name,
+                           value=format_value(v, unit))
         if has_target:
             legend = [(STATUS_COLOURS[s], f"{STATUS_ICONS[s]} {t('dash.status.' + s)}")
                       for s in ("met", "risk", "miss", "none")]
@@ -965,7 +1176,14 @@ export default {
       queue = queue.then(async () => {
         const fig = model.get("figure") || {};
         const key = model.get("key");
-        await P.react(div, fig.data || [], fig.layout || {}, CONFIG);
+        // Scale type and height with the page (wall displays use a larger base size).
+        const k = Math.max(1, (parseFloat(getComputedStyle(el).fontSize) || 14) / 14.5);
+        const layout = Object.assign({}, fig.layout || {});
+        if (k > 1.05) {
+          layout.font = Object.assign({}, layout.font || {}, {size: ((layout.font || {}).size || 13) * k});
+          if (layout.height) layout.height = Math.round(layout.height * k);
+        }
+        await P.react(div, fig.data || [], layout, CONFIG);
         el.dataset.key = key;
       }).catch((err) => { el.dataset.error = String(err); console.error(err); });
       return queue;
@@ -1001,6 +1219,8 @@ export default {
     const shapes = model.get("shapes");
     const paths = new Map();
     const labels = document.createElementNS(NS, "g");
+    const vb = model.get("viewbox").split(" ").map(Number);
+    labels.setAttribute("font-size", String(Math.max(vb[2], vb[3]) / 45));
     for (const s of shapes) {
       const p = document.createElementNS(NS, "path");
       p.setAttribute("d", s.d);
@@ -1189,26 +1409,21 @@ class _Page:
         return opts
 
     def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
-        opts = [(t("dash.focus.index"), INDEX)] if self.data.default_hierarchy(indicator_set) \
-            else []
+        opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
         meta = self.data.indicator_meta(indicator_set)
         opts += [(str(n or i), str(i)) for i, n in zip(meta["indicator"], meta["name"])]
         return opts
 
-    def _hierarchy_options(self, indicator_set: str) -> list[tuple[str, str]]:
-        sub = self.data.index[self.data.index["indicator_set"] == indicator_set]
-        hs = list(dict.fromkeys(sub["hierarchy"].astype(str)))
-        return [(self.data.hierarchies.get(h, h), h) for h in hs]
+    def _hierarchy_options(self) -> list[tuple[str, str]]:
+        return [(title, key) for key, title in self.data.hierarchies.items()]
 
     def set_view(self, **changes: Any) -> None:
         """Move to a new view and redraw every part; selectors follow the view."""
         view = dataclasses.replace(self.view, **changes)
         if view.indicator_set != self.view.indicator_set:
             focus = [v for _, v in self._focus_options(view.indicator_set)]
-            hier = [v for _, v in self._hierarchy_options(view.indicator_set)]
             view = dataclasses.replace(
-                view, focus=view.focus if view.focus in focus else (focus[0] if focus else INDEX),
-                hierarchy=view.hierarchy if view.hierarchy in hier else (hier[0] if hier else None))
+                view, focus=view.focus if view.focus in focus else (focus[0] if focus else ""))
         self.view = view
         self.refresh()
 
@@ -1257,7 +1472,7 @@ class Cockpit(_Page):
             data.indicator_sets))
         per = period if period in data.periods else data.periods[-1]
         county = county if county in set(data.counties["county_code"].astype(str)) else CITY
-        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
         if not self._focus_options(iset):
             self.view = dataclasses.replace(self.view, focus="")
         elif self.view.focus not in [v for _, v in self._focus_options(iset)]:
@@ -1268,7 +1483,7 @@ class Cockpit(_Page):
                                     t("dash.selector.county"))
         self.sel_focus = _dropdown(self._focus_options(iset), self.view.focus,
                                    t("dash.selector.focus"))
-        hopts = self._hierarchy_options(iset)
+        hopts = self._hierarchy_options()
         self.sel_hierarchy = _dropdown(hopts or [("—", "")], self.view.hierarchy or "",
                                        t("dash.selector.hierarchy"))
         self.sel_hierarchy.layout.display = None if len(hopts) > 1 else "none"
@@ -1276,6 +1491,7 @@ class Cockpit(_Page):
                           ("county", self.sel_county), ("focus", self.sel_focus),
                           ("hierarchy", self.sel_hierarchy)):
             sel.observe(self._on_select(name), "value")
+            sel.add_class(f"wb-sel-{name.replace('_', '-')}")
         pick = self._pick_county
         self.header = W.HTML()
         self.kpis = W.HTML()
@@ -1322,12 +1538,8 @@ class Cockpit(_Page):
             self.sel_focus.options = focus
         if v.focus in [x for _, x in focus]:
             self.sel_focus.value = v.focus
-        hopts = self._hierarchy_options(v.indicator_set)
-        if hopts and list(self.sel_hierarchy.options) != hopts:
-            self.sel_hierarchy.options = hopts
-        if v.hierarchy in [x for _, x in hopts]:
+        if v.hierarchy in [x for _, x in self._hierarchy_options()]:
             self.sel_hierarchy.value = v.hierarchy
-        self.sel_hierarchy.layout.display = None if len(hopts) > 1 else "none"
 
     def _draw(self) -> None:
         d, v, key = self.data, self.view, self.view.key
@@ -1355,31 +1567,31 @@ LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 def rank_summary_html(data: DashboardData, view: View) -> str:
     """The county's place in every index hierarchy: rank of n, score, grade, rank interval."""
     rows = []
-    sub = data.index[data.index["indicator_set"] == view.indicator_set]
-    for hier in dict.fromkeys(sub["hierarchy"].astype(str)):
-        r = ranking_rows(data, dataclasses.replace(view, hierarchy=hier))
-        hit = r[r["county_code"] == view.county]
-        if hit.empty:
+    for hier in data.hierarchies:
+        ranking = data.ranking(view.period, hier)
+        h = next((r for r in ranking if r["county_code"] == view.county), None)
+        if h is None:
             continue
-        h = hit.iloc[0]
         lo, hi = _float(h["q05"]), _float(h["q95"])
         interval = t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}") if lo and hi else "—"
+        colour = _grade_colour(h["grade"])
         rows.append(
             f'<tr data-hierarchy="{_esc(hier)}"><td>{_esc(data.hierarchies.get(hier, hier))}</td>'
-            f'<td class="wb-num" data-rank>{_esc(t("dash.rank.of", rank=fmt.number(h["rank"]), n=len(r)))}</td>'
+            f'<td class="wb-num" data-rank>'
+            f'{_esc(t("dash.rank.of", rank=fmt.number(h["rank"]), n=len(ranking)))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(h["score"], 1))}</td>'
-            f'<td><span class="wb-grade" style="background:{_grade_colour(h["grade"])}">'
+            f'<td><span class="wb-grade" style="background:{colour};color:{_ink(colour)}">'
             f'{_esc(h["grade"])}</span></td>'
-            f'<td>{_band_html(lo, hi, h["rank"], len(r))}{_esc(interval)}</td></tr>')
+            f'<td>{_band_html(lo, hi, h["rank"], len(ranking))}{_esc(interval)}</td></tr>')
     if not rows:
         return _part("rank", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
     head = "".join(f"<th>{_esc(t(k))}</th>" for k in (
         "dash.col.hierarchy", "dash.col.rank", "dash.col.score", "dash.col.grade",
         "dash.col.interval"))
-    lag = data.part("lagging", view.indicator_set, view.period)
-    lag = lag[lag["county_code"] == view.county] if len(lag) else lag
+    lag = [r for r in data.first_part("lagging", view.indicator_set, view.period)
+           if r["county_code"] == view.county]
     note = ""
-    if len(lag):
+    if lag:
         note = (f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
                 f'{_esc(t("dash.county.lagging"))}</div>')
     return _part("rank", view.key, f'<table class="wb-table"><thead><tr>{head}</tr></thead>'
@@ -1412,14 +1624,14 @@ def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str)
 
 
 def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
-               limit: int = MAX_DRILL_ROWS) -> str:
+               limit: int = MAX_DRILL_ROWS, total: int | None = None) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked)."""
     from workbench.contracts import LEDGERS
     from workbench.privacy import mask_frame
 
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
-    shown = mask_frame(df.head(limit))
+    shown = mask_frame(df.head(limit))  # the engine masks too; masking twice is harmless
     names = dict(headers or {})
     for lg in LEDGERS.values():
         for f in lg.fields:
@@ -1445,8 +1657,10 @@ def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
             cells.append(f"<td>{_esc(text)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     more = ""
-    if len(df) > limit:
-        more = f'<div class="wb-note">{_esc(t("dash.rows.more", n=len(df), shown=limit))}</div>'
+    total = len(df) if total is None else total
+    if total > len(shown):
+        more = (f'<div class="wb-note">'
+                f'{_esc(t("dash.rows.more", n=total, shown=len(shown)))}</div>')
     return (f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>{more}')
 
@@ -1461,49 +1675,53 @@ def overdue_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View) -> str:
 
 
 def drill_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View, indicator: str,
-               span: str = "ytd") -> str:
+               span: str | None = None) -> str:
     """The ledger rows behind one indicator's numerator and denominator (masked)."""
-    key = f"{view.key}|{indicator}"
+    def part(body: str) -> str:
+        return (f'<div class="wb-part wb-drill" data-part="drill" data-key="{_esc(view.key)}" '
+                f'data-indicator="{_esc(indicator)}">{body}</div>')
+
     if ledgers is None or not indicator:
-        return _part("drill", key, f'<div class="wb-empty">{_esc(t("dash.empty.ledgers"))}</div>')
+        return part(f'<div class="wb-empty">{_esc(t("dash.empty.ledgers"))}</div>')
     try:
-        result = run_drill(ledgers, view.county, view.period, indicator, view.indicator_set, span)
+        result = run_drill(ledgers, view.county, view.period, indicator, view.indicator_set,
+                           span)
     except Exception as exc:  # the drill is an aid; a failure must not take the page down
         log.exception("drill failed")
-        return _part("drill", key, f'<div class="wb-empty">{_esc(t("dash.drill.error", error=exc))}</div>')
-    blocks = []
-    for role, frame in result:
-        count = 0 if frame is None else len(frame)
-        blocks.append(f'<h4 data-role="{_esc(role)}">{_esc(t("dash.drill." + role, n=count))}</h4>'
-                      + table_html(frame))
-    return _part("drill", key, '<div class="wb-drill">' + "".join(blocks) + "</div>")
+        return part(f'<div class="wb-empty">{_esc(t("dash.drill.error", error=exc))}</div>')
+    blocks = [f'<div class="wb-note">{_esc(result.title)}</div>'] if result.title else []
+    for role, frames in (("numerator", result.numerator), ("denominator", result.denominator)):
+        if not frames:
+            continue
+        blocks.append(f'<h4 data-role="{role}">{_esc(t("dash.drill." + role))}</h4>')
+        for title, rows, total in frames:
+            blocks.append(f'<div class="wb-note">{_esc(title)}</div>'
+                          + table_html(rows, total=total))
+    if result.note:
+        blocks.append(f'<div class="wb-note">{_esc(result.note)}</div>')
+    return part("".join(blocks))
+
+
+@dataclass
+class DrillView:
+    """What the drill panel shows: per role, [(title, masked rows, total row count)]."""
+
+    title: str
+    numerator: list[tuple[str, pd.DataFrame, int]]
+    denominator: list[tuple[str, pd.DataFrame, int]]
+    note: str = ""
 
 
 def run_drill(ledgers: Mapping[str, pd.DataFrame], county: str, period: str, indicator: str,
-              indicator_set: str, span: str) -> list[tuple[str, pd.DataFrame]]:
-    """Call the engine's drill-through and return [(role, rows)] for numerator, denominator."""
-    from workbench import drill as drill_mod
+              indicator_set: str, span: str | None = None) -> DrillView:
+    """The engine's drill-through (`workbench.drill.drill`), reshaped for the panel."""
+    from workbench.drill import drill
 
-    res = _call_flexibly(drill_mod.drill, ledgers, county, period, indicator,
-                         indicator_set=indicator_set, span=span)
-    out: list[tuple[str, pd.DataFrame]] = []
-    for role in ("numerator", "denominator"):
-        frame = res.get(role) if isinstance(res, Mapping) else getattr(res, role, None)
-        if isinstance(frame, Mapping):
-            frame = pd.concat([f.assign(_ledger=k) for k, f in frame.items() if f is not None],
-                              ignore_index=True) if frame else pd.DataFrame()
-        out.append((role, frame if isinstance(frame, pd.DataFrame) else pd.DataFrame()))
+    res = drill(ledgers, county, period, indicator, indicator_set, span, max_rows=MAX_DRILL_ROWS)
+    out = DrillView(res.title, [], [], res.note)
+    for p in res.parts:
+        getattr(out, p.role).append((p.title, p.rows, p.total_rows))
     return out
-
-
-def _call_flexibly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call `fn` with only the keyword arguments it accepts."""
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
 
 
 class CountyPage(_Page):
@@ -1522,7 +1740,7 @@ class CountyPage(_Page):
         iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
             data.indicator_sets))
         per = period if period in data.periods else data.periods[-1]
-        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
         self._ledger_source = ledgers
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
         self.sel_set = _dropdown(self._set_options(), iset, t("dash.selector.set"))
@@ -1537,7 +1755,9 @@ class CountyPage(_Page):
         for name, sel in (("indicator_set", self.sel_set), ("period", self.sel_period),
                           ("county", self.sel_county)):
             sel.observe(self._on_select(name), "value")
+            sel.add_class(f"wb-sel-{name.replace('_', '-')}")
         self.sel_drill.observe(lambda ch: self._draw_drill(), "value")
+        self.sel_drill.add_class("wb-sel-drill")
         self.header = W.HTML()
         self.kpis = W.HTML()
         self.rank = W.HTML()
@@ -1545,10 +1765,11 @@ class CountyPage(_Page):
         self.ranking = plotly_view(part="ranking", on_click=self._pick_county)
         self.overdue = W.HTML()
         self.drill = W.HTML()
+        self.notice = W.HTML()
         bar = W.HBox([self.header, self.sel_set, self.sel_period, self.sel_county])
         bar.add_class("wb-header")
         self.widget = W.VBox([
-            bar, self.kpis,
+            bar, self.notice, self.kpis,
             _grid(_panel("dash.panel.rank", self.rank, self.ranking),
                   _panel("dash.panel.overdue", self.overdue)),
             _panel("dash.panel.history", self.history, note=t("dash.panel.history_note")),
@@ -1562,6 +1783,17 @@ class CountyPage(_Page):
     def _pick_county(self, code: str) -> None:
         if code in set(self.data.counties["county_code"].astype(str)):
             self.set_view(county=code)
+
+    def open_county(self, code: str | None) -> None:
+        """Show `code` (from the URL); an unknown code keeps the page and says so."""
+        code = (code or "").strip()
+        if not code or code == self.view.county:
+            return
+        if code in set(self.data.counties["county_code"].astype(str)):
+            self.set_view(county=code)
+        else:
+            self.notice.value = (f'<div class="wb-note wb-st-risk" data-part="notice">'
+                                 f'{_esc(t("dash.county.unknown", code=code))}</div>')
 
     def ledgers(self) -> Mapping[str, pd.DataFrame] | None:
         if self._ledger_source is None:
@@ -1586,6 +1818,7 @@ class CountyPage(_Page):
 
     def _draw(self) -> None:
         d, v, key = self.data, self.view, self.view.key
+        self.notice.value = ""
         self.header.value = header_html(d, v, "county")
         self.kpis.value = kpi_cards_html(d, v)
         self.rank.value = rank_summary_html(d, v)
@@ -1613,3 +1846,409 @@ def county_from_query(default: str | None = None) -> str | None:
             log.exception("query string unavailable")
     values = parse_qs(qs).get("county") or []
     return values[0].strip() if values and values[0].strip() else default
+
+
+# ───────────────────────────── loading: engine → DashboardData, cached ─────────────────────────────
+
+_MEMORY: dict[str, DashboardData] = {}
+
+
+def _county_col(df: pd.DataFrame) -> pd.DataFrame:
+    """The engine names the city `city`; the dashboards use `""`."""
+    if len(df) and "county_code" in df.columns:
+        df = df.copy()
+        codes = df["county_code"].astype("object")
+        df["county_code"] = codes.map(lambda c: CITY if c is None or str(c) == "city" else str(c))
+    return df
+
+
+def _frame(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    out = df.copy()
+    for c in columns:
+        if c not in out.columns:
+            out[c] = None
+    return out[list(columns)]
+
+
+KPI_COLUMNS = ["indicator_set", "period", "county_code", "indicator", "value", "numerator",
+               "denominator", "target", "gap", "met", "yoy"]
+INDEX_COLUMNS = ["period", "hierarchy", "county_code", "score", "rank", "grade"]
+UNCERTAINTY_COLUMNS = ["period", "hierarchy", "county_code", "nominal_rank", "median_rank",
+                       "q05", "q95"]
+LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
+MILESTONE_COLUMNS = ["indicator_set", "period", "county_code", "milestone", "name", "deadline",
+                     "status", "status_label", "detail"]
+INDICATOR_COLUMNS = ["indicator_set", "indicator", "name", "unit", "direction", "deadline",
+                     "description", "group"]
+
+
+def _compact(df: pd.DataFrame, categorical: Sequence[str], floats: Sequence[str] = ()
+             ) -> pd.DataFrame:
+    """Small dtypes: a kernel holds every period of a 3,000-county city."""
+    for c in categorical:
+        if c in df.columns:
+            df[c] = df[c].astype("object").where(df[c].notna(), None).astype("category")
+    for c in floats:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    return df
+
+
+def indicator_set_codes() -> list[str]:
+    """Indicator sets declared in indicators/*.yaml, the 无骗保城市 set last."""
+    import yaml
+
+    from workbench.config import project_root
+
+    out = []
+    for path in sorted((project_root() / "indicators").glob("*.yaml")):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict) and doc.get("kind") == "indicator_set" and doc.get("code"):
+            out.append(str(doc["code"]))
+    return sorted(out, key=lambda c: (c == "no_fraud_city", c))
+
+
+def report_periods(ledgers: Mapping[str, pd.DataFrame], latest: str | None = None) -> list[str]:
+    """January to the latest complete month of that year: the months a leader can pick."""
+    if latest is None:
+        from workbench.indicators import latest_complete_period
+
+        latest = latest_complete_period(ledgers)
+    if not latest:
+        return []
+    year, month = int(latest[:4]), int(latest[5:7])
+    return [f"{year}-{m:02d}" for m in range(1, month + 1)]
+
+
+def from_engine(source: str | os.PathLike | Mapping[str, pd.DataFrame] | None = None, *,
+                indicator_sets: Sequence[str] | None = None, periods: Sequence[str] | None = None,
+                span: str | None = None, uncertainty_samples: int = 200,
+                progress: Callable[[str], None] | None = None) -> DashboardData:
+    """Run the engine (`workbench.results`) for every indicator set × month and keep what the
+    dashboards show. One `MeasureEngine` is shared by all evaluations, so the ledgers are binned
+    once; each hierarchy is scored once even when sets include one another."""
+    from workbench import results
+
+    if isinstance(source, Mapping):
+        ledgers, latest = dict(source), None
+    else:
+        from workbench.config import warehouse_path
+
+        path = warehouse_path(source)
+        if not Path(path).is_file():
+            raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=path))
+        ledgers = results.load_ledgers(path)
+        latest = results.latest_complete_period(path)
+    months = list(periods or report_periods(ledgers, _capped(latest, ledgers)))
+    if not months:
+        raise ValueError(t("dash.E_NO_PERIODS"))
+    with _quiet_engine():
+        return _evaluate_all(ledgers, months, indicator_sets, span, uncertainty_samples,
+                             progress, "" if isinstance(source, Mapping) else str(source or ""))
+
+
+@contextlib.contextmanager
+def _quiet_engine() -> Iterator[None]:
+    """The engine's warnings (e.g. a constant indicator) belong in reports, not on a leader's
+    screen: while precomputing, only errors from `workbench.*` loggers pass."""
+    logger = logging.getLogger("workbench")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _capped(latest: str | None, ledgers: Mapping[str, pd.DataFrame]) -> str | None:
+    """The engine's latest complete month, but never past the last month with events (dated
+    by each ledger's own date field: a future 整改时限 is not data)."""
+    from workbench.contracts import LEDGERS
+
+    last = None
+    for name, lg in LEDGERS.items():
+        df = ledgers.get(name)
+        if df is None or not len(df) or not lg.date_field or lg.date_field not in df.columns:
+            continue
+        col = df[lg.date_field]
+        month = (col.dropna().astype(str).max()[:7] if lg.field(lg.date_field).type == "month"
+                 else str(pd.to_datetime(col, errors="coerce").max())[:7])
+        if month and month[:4].isdigit() and (last is None or month > last):
+            last = month
+    if latest and last:
+        return min(latest, last)
+    return latest or last
+
+
+def _evaluate_all(ledgers: dict[str, pd.DataFrame], months: list[str],
+                  indicator_sets: Sequence[str] | None, span: str | None,
+                  uncertainty_samples: int, progress: Callable[[str], None] | None,
+                  source: str) -> DashboardData:
+    from workbench import results
+    from workbench.declarations import load_set
+    from workbench.measures import MeasureEngine
+
+    engine = MeasureEngine(ledgers)
+    counties = _county_table(ledgers, months[-1])
+    kpis, index, unc, lag, ms, meta = [], [], [], [], [], []
+    set_titles: dict[str, str] = {}
+    hier_titles: dict[str, str] = {}
+    phases = pd.DataFrame(columns=["name", "start", "end"])
+    city_name = ""
+    for code in indicator_sets or indicator_set_codes():
+        iset = load_set(code)
+        set_titles[code] = iset.name
+        own = _own_indicators(iset)
+        meta.append(_indicator_meta(iset, own))
+        fresh = [h for h in iset.hierarchies if h not in hier_titles]
+        if phases.empty and iset.calendar is not None:
+            phases = pd.DataFrame([(p.name, p.start.isoformat(), p.end.isoformat())
+                                   for p in iset.calendar.phases], columns=["name", "start", "end"])
+        for period in months:
+            if progress:
+                progress(f"{iset.name} {period}")
+            ev = results.Evaluation(ledgers, iset, period, span, uncertainty_samples,
+                                    engine=engine)
+            city_name = city_name or ev.city_name
+            k = pd.concat([ev.kpis, ev.city_kpis], ignore_index=True)
+            k = _county_col(k[k["indicator"].isin(own)])
+            kpis.append(_frame(k.assign(indicator_set=code, period=period), KPI_COLUMNS))
+            for hier in fresh:
+                res = ev.index[hier]
+                hier_titles[hier] = res.name
+                index.append(_frame(res.summary().assign(period=period, hierarchy=hier),
+                                    INDEX_COLUMNS))
+            if fresh and ev.uncertainty:
+                u = ev.uncertainty_table
+                unc.append(_frame(u[u["hierarchy"].isin(fresh)].assign(period=period),
+                                  UNCERTAINTY_COLUMNS))
+            lg = _optional(lambda: ev.lagging, f"lagging {code} {period}")
+            if lg is not None and len(lg):
+                lag.append(_frame(lg.assign(indicator_set=code, period=period), LAGGING_COLUMNS))
+            m = _optional(lambda: pd.concat([ev.milestones, ev.city_milestones],
+                                             ignore_index=True), f"milestones {code} {period}")
+            m = _county_col(m) if m is not None else pd.DataFrame()
+            if len(m):
+                m = m.rename(columns={"milestone_name": "name"})
+                m["detail"] = [_milestone_detail(r) for r in m.to_dict("records")]
+                ms.append(_frame(m.assign(indicator_set=code, period=period), MILESTONE_COLUMNS))
+    kp = _compact(pd.concat(kpis, ignore_index=True),
+                  ("indicator_set", "period", "county_code", "indicator"),
+                  ("value", "numerator", "denominator", "target", "gap", "yoy"))
+    kp["met"] = kp["met"].astype("boolean")
+    return DashboardData(
+        city_name=city_name or _city_name(ledgers), periods=months, indicator_sets=set_titles,
+        counties=counties, indicators=pd.concat(meta, ignore_index=True), kpis=kp,
+        index=_compact(_concat(index, INDEX_COLUMNS), ("period", "hierarchy", "county_code"),
+                       ("score", "rank")),
+        uncertainty=_compact(_concat(unc, UNCERTAINTY_COLUMNS),
+                             ("period", "hierarchy", "county_code"),
+                             ("nominal_rank", "median_rank", "q05", "q95")),
+        lagging=_concat(lag, LAGGING_COLUMNS), milestones=_concat(ms, MILESTONE_COLUMNS),
+        phases=phases, hierarchies=_order_hierarchies(hier_titles), span=span or "ytd",
+        demo=_is_demo(ledgers), source=source)
+
+
+def _optional(compute: Callable[[], pd.DataFrame], what: str) -> pd.DataFrame | None:
+    """A secondary table (milestones, lagging list) that fails for one month must not take the
+    whole cockpit down: the failure is logged and that month shows 暂无."""
+    try:
+        return compute()
+    except Exception as exc:
+        logging.getLogger(__name__).error("dashboard: %s could not be computed: %s: %s", what,
+                                          type(exc).__name__, exc)
+        log.debug("details", exc_info=True)
+        return None
+
+
+def _own_indicators(iset: Any) -> list[str]:
+    """The indicators a set declares itself (an `include`d set's own cards stay with it)."""
+    own = [c for c, ind in iset.indicators.items() if Path(ind.file or "").stem == iset.code]
+    return own or list(iset.indicators)
+
+
+def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
+    rows = []
+    for c in codes:
+        ind = iset.indicators[c]
+        deadline = ind.target.deadline.isoformat() if ind.target and ind.target.deadline else None
+        rows.append({"indicator_set": iset.code, "indicator": c, "name": ind.name,
+                     "unit": ind.unit, "direction": ind.direction, "deadline": deadline,
+                     "description": ind.description, "group": ind.group})
+    return _frame(pd.DataFrame(rows), INDICATOR_COLUMNS)
+
+
+def _county_table(ledgers: Mapping[str, pd.DataFrame], period: str) -> pd.DataFrame:
+    c = ledgers["counties"].copy()
+    c["county_code"] = c["county_code"].astype(str)
+    year = pd.to_numeric(c.get("year"), errors="coerce")
+    c = c.assign(_late=(year <= int(period[:4])).astype(int), _year=year.fillna(0))
+    c = c.sort_values(["_late", "_year"]).drop_duplicates("county_code", keep="last")
+    return (c[["county_code", "county_name"]].astype(str).sort_values("county_code")
+            .reset_index(drop=True))
+
+
+def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+
+
+def _order_hierarchies(titles: dict[str, str]) -> dict[str, str]:
+    """The 无骗保城市 index first (the cockpit's default ranking), then the others."""
+    keys = sorted(titles, key=lambda k: (0 if "subject" in k else 1 if "pillar" in k
+                                         else 2 if "无骗保" in titles[k] else 3))
+    return {k: titles[k] for k in keys}
+
+
+def _milestone_detail(r: Mapping[str, Any]) -> str:
+    unit = r.get("unit")
+    cur, proj = r.get("current_value"), r.get("projected_value")
+    bits = []
+    if _float(cur) is not None:
+        bits.append(t("dash.milestone.current", value=format_value(cur, unit)))
+    if _float(proj) is not None and str(r.get("status")) in ("on_track", "lagging"):
+        bits.append(t("dash.milestone.projected", value=format_value(proj, unit)))
+    return "，".join(bits)
+
+
+def _city_name(ledgers: Mapping[str, pd.DataFrame]) -> str:
+    c = ledgers.get("counties")
+    if c is not None and len(c) and "city" in c.columns:
+        names = c["city"].dropna().astype(str)
+        if len(names):
+            return names.mode().iloc[0]
+    return t("dash.city")
+
+
+def _is_demo(ledgers: Mapping[str, pd.DataFrame]) -> bool:
+    c = ledgers.get("counties")
+    return bool(c is not None and len(c) and c["county_code"].astype(str).str.startswith(
+        "99").all())
+
+
+def read_ledgers(path: str | os.PathLike | None = None,
+                 county: str | None = None) -> dict[str, pd.DataFrame]:
+    """Current ledger rows from the warehouse, opened read-only and closed at once (so an
+    ingest is never blocked for long); with `county`, only that county's rows."""
+    from workbench.config import warehouse_path
+    from workbench.contracts import LEDGERS
+    from workbench.warehouse import Warehouse, coerce_frame_types
+
+    wh_path = warehouse_path(path)
+    if not Path(wh_path).is_file():
+        raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=wh_path))
+    with Warehouse(wh_path, read_only=True) as wh:
+        if county is None:
+            return wh.read_ledgers()
+        out = {}
+        for name, lg in LEDGERS.items():
+            cols = ", ".join(f'"{f}"' for f in lg.field_names)
+            df = wh.con.execute(f'SELECT {cols} FROM "{name}_current" WHERE county_code = ?',
+                                [county]).df()
+            out[name] = coerce_frame_types(df, lg)
+        return out
+
+
+def cache_dir(warehouse: str | os.PathLike | None = None) -> Path:
+    """$WORKBENCH_DASHBOARD_CACHE, else `.dashboard-cache` beside the warehouse if writable, else
+    the temp folder."""
+    if env := os.environ.get(ENV_CACHE_DIR):
+        return Path(env)
+    from workbench.config import warehouse_path
+
+    wh = Path(warehouse_path(warehouse)).resolve()
+    cand = wh.parent / ".dashboard-cache"
+    try:
+        cand.mkdir(parents=True, exist_ok=True)
+        if os.access(cand, os.W_OK):
+            return cand
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / "workbench-dashboard-cache"
+
+
+def cache_key(warehouse: Path, extra: str = "") -> str:
+    """Changes when the warehouse or the declarations change. (A new engine comes with a
+    restart of `workbench serve`, which recomputes: `load(refresh=True)`.)"""
+    from workbench import __version__
+    from workbench.config import project_root
+
+    h = hashlib.sha256(f"{CACHE_VERSION}|{__version__}|{warehouse.resolve()}|{extra}".encode())
+    for p in (warehouse, Path(str(warehouse) + ".wal")):
+        if p.exists():
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for p in sorted((project_root() / "indicators").glob("*.yaml")):
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:20]
+
+
+def load(warehouse: str | os.PathLike | None = None, *, refresh: bool = False,
+         progress: Callable[[str], None] | None = None) -> DashboardData:
+    """The dashboards' data for a warehouse: from this kernel's memory, else the disk cache,
+    else the engine (then cached). `workbench serve` calls it once before Voilà starts."""
+    from workbench.config import warehouse_path
+
+    wh = Path(warehouse_path(warehouse))
+    if not wh.is_file():
+        raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=wh))
+    key = cache_key(wh)
+    if not refresh and key in _MEMORY:
+        return _MEMORY[key]
+    folder = cache_dir(wh)
+    path = folder / f"dashboard-{key}.pkl"
+    data: DashboardData | None = None
+    if not refresh and path.is_file():
+        try:
+            with path.open("rb") as fh:
+                data = pickle.load(fh)  # our own file, written below by this user
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+            log.warning("dashboard cache %s unreadable (%s); recomputing", path, exc)
+            data = None
+    if data is None:
+        data = from_engine(wh, progress=progress).warm()
+        _write_cache(folder, path, data)
+    _MEMORY.clear()
+    _MEMORY[key] = data
+    return data
+
+
+def _write_cache(folder: Path, path: Path, data: DashboardData) -> None:
+    """Atomically: other kernels may read the folder while this one writes."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        for old in folder.glob("dashboard-*.pkl"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("dashboard cache not written: %s", exc)
+
+
+# ───────────────────────────── notebook entry points ─────────────────────────────
+
+def cockpit(warehouse: str | os.PathLike | None = None, **kw: Any) -> Cockpit:
+    """The cockpit for the configured warehouse (what dashboards/cockpit.ipynb displays)."""
+    return Cockpit(load(warehouse), **kw)
+
+
+def county_page(county: str | None = None, warehouse: str | os.PathLike | None = None,
+                **kw: Any) -> CountyPage:
+    """A county's drill-down page (what dashboards/county.ipynb displays)."""
+    data = load(warehouse)
+    return CountyPage(data, county=county,
+                      ledgers=functools.partial(_county_ledgers, str(warehouse or "")), **kw)
+
+
+@functools.lru_cache(maxsize=8)
+def _county_ledgers(warehouse: str, county: str) -> dict[str, pd.DataFrame]:
+    return read_ledgers(warehouse or None, county=county)

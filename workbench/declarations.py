@@ -203,10 +203,14 @@ def _located(node: Any, file: str, cons: SafeConstructor, issues: _Issues) -> An
     return cons.construct_object(node, deep=True)
 
 
+# libyaml's parser when PyYAML has it (same nodes and marks, several times faster).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, file: str, issues: _Issues) -> LMap | None:
     """Safe-load one YAML document keeping lines; a syntax error becomes an issue, not a crash."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -279,6 +283,17 @@ class AllOf:
 Condition = Clause | AnyOf | AllOf
 
 
+def clauses_of(conds: Iterable[Condition]) -> list[Clause]:
+    """Every clause inside the conditions, any_of/all_of groups flattened."""
+    out: list[Clause] = []
+    for c in conds:
+        if isinstance(c, Clause):
+            out.append(c)
+        else:
+            out.extend(clauses_of(c.clauses))
+    return out
+
+
 @dataclass(frozen=True)
 class Join:
     """Look up fields of another ledger by key (e.g. an inspection's institution)."""
@@ -327,6 +342,29 @@ class Measure:
     def is_stock(self) -> bool:
         """Undated ledgers (名录) give a level per county (per year), not a monthly flow."""
         return self.agg != "months" and self.date is None
+
+    def fields_used(self) -> dict[str, frozenset[str]]:
+        """Ledger → the names this measure reads there: its field or expression names, its
+        date and filter fields; a joined `ledger.field` also reads the join key on both sides.
+        Expression names may be parameters rather than fields (callers keep known fields)."""
+        if self.ledger is None:
+            return {}
+        names = [self.field, self.date, *(sorted(self.expr.names) if self.expr else ()),
+                 *(c.field for c in clauses_of(self.where))]
+        own: set[str] = set()
+        joined: set[str] = set()
+        for name in names:
+            if name is None:
+                continue
+            if "." in name:
+                joined.add(name.split(".", 1)[1])
+            else:
+                own.add(name)
+        out = {self.ledger: own}
+        if self.join is not None:
+            own.add(self.join.on)
+            out.setdefault(self.join.ledger, set()).update(joined | {self.join.on})
+        return {k: frozenset(v) for k, v in out.items()}
 
 
 @dataclass(frozen=True)

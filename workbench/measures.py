@@ -114,6 +114,24 @@ def _empty_ledger(name: str) -> pd.DataFrame:
     return pd.DataFrame({f: pd.Series(dtype="object") for f in LEDGERS[name].field_names})
 
 
+def ledger_columns(sets: Iterable[IndicatorSet]) -> dict[str, list[str]]:
+    """Per ledger, the columns the engine reads to compute these indicator sets: every
+    ledger's county code (the county universe) and dating field (the latest complete month),
+    the counties' names, city and year, and whatever each measure filters, sums or dates by.
+    Reading only these from the warehouse gives the same results as reading everything
+    (drill-through, which shows whole rows, reads its rows itself)."""
+    want: dict[str, set[str]] = {
+        name: {"county_code", *([lg.date_field] if lg.date_field else [])}
+        for name, lg in LEDGERS.items()}
+    want["counties"] |= {"county_name", "city", "year"}
+    for iset in sets:
+        for measure in iset.measures.values():
+            for ledger, names in measure.fields_used().items():
+                want.setdefault(ledger, set()).update(names)
+    return {name: [f for f in lg.field_names if f in want.get(name, ())]
+            for name, lg in LEDGERS.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ no CDN or other external URL anywhere, so reports open on an intranet without in
 """
 from __future__ import annotations
 
+import datetime
 import html
-import json
+import io
 import logging
 import os
 import re
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 SUMMARY_MIME = "application/vnd.workbench.summary+json"
 PLOTLY_ASSET = "assets/plotly.min.js"
 CSS_ASSET = "assets/report.css"
-EXTERNAL_RE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""",
-                         re.I)
+EXTERNAL_RE = re.compile(
+    r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
 
 REPORT_CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;
@@ -79,15 +80,44 @@ def _rel(from_file: Path, run_dir: Path, asset: str) -> str:
 
 
 # ----------------------------------------------------------------------------- HTML
-def exporter() -> Any:
+def _exporter_class() -> type:
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportExporter(HTMLExporter):
+        """nbconvert's HTML export minus work a generated notebook does not need: schema
+        validation after every (disabled) preprocessor and the accessibility re-parse of the
+        finished page with BeautifulSoup (the lab template's classes are not used here)."""
+
+        def _validate_preprocessor(self, nbc: Any, preprocessor: Any) -> None:
+            return None
+
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return ReportExporter
+
+
+def exporter(fast: bool = True) -> Any:
     """One HTML exporter per thread, reused for every report (templates compiled once)."""
-    exp = getattr(_local, "exporter", None)
+    key = "exporter_fast" if fast else "exporter"
+    exp = getattr(_local, key, None)
     if exp is None:
         from nbconvert import HTMLExporter
 
-        exp = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                           exclude_output_prompt=True, anchor_link_text="")
-        _local.exporter = exp
+        cls = _exporter_class() if fast else HTMLExporter
+        exp = cls(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                  exclude_output_prompt=True, exclude_anchor_links=True)
+        setattr(_local, key, exp)
     return exp
 
 
@@ -105,7 +135,7 @@ def _report_view(nb: Any) -> Any:
             outs = [o for o in cell.get("outputs", [])
                     if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
                     and SUMMARY_MIME not in o.get("data", {})]
-            if not outs and cell.get("cell_type") == "code":
+            if not outs:
                 continue
             cell = copy.copy(cell)
             cell["outputs"] = outs
@@ -114,8 +144,8 @@ def _report_view(nb: Any) -> Any:
     return view
 
 
-def report_body(nb: Any) -> str:
-    body, _ = exporter().from_notebook_node(_report_view(nb))
+def report_body(nb: Any, fast: bool = True) -> str:
+    body, _ = exporter(fast).from_notebook_node(_report_view(nb))
     return body
 
 
@@ -142,8 +172,9 @@ def external_urls(markup: str) -> list[str]:
     return [m.group(0) for m in EXTERNAL_RE.finditer(markup)]
 
 
-def notebook_html(nb: Any, title: str, html_path: Path, run_dir: Path, footer: str = "") -> str:
-    return scrub(page(report_body(nb), title, html_path, run_dir, footer=footer))
+def notebook_html(nb: Any, title: str, html_path: Path, run_dir: Path, footer: str = "",
+                  fast: bool = True) -> str:
+    return scrub(page(report_body(nb, fast), title, html_path, run_dir, footer=footer))
 
 
 # ----------------------------------------------------------------------------- index page
@@ -182,11 +213,13 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
     summary = t("batch.index.summary", total=meta.get("total", len(units)),
                 ok=meta.get("ok", 0), failed=meta.get("failed", 0),
                 pending=meta.get("pending", 0))
+    facts = "".join(
+        f'<span>{t("batch.index." + key)}：{html.escape(str(meta.get(field, "")))}</span>'
+        for key, field in (("period", "period_label"), ("run_id", "run_id"),
+                           ("status", "state_label")))
     body = (
         f"<h1>{html.escape(meta.get('title', ''))}</h1>"
-        f'<p class="wb-summary"><span>{t("batch.index.period")}：{html.escape(meta.get("period_label", ""))}</span>'
-        f'<span>{t("batch.index.run_id")}：{html.escape(meta.get("run_id", ""))}</span>'
-        f'<span>{t("batch.index.status")}：{html.escape(meta.get("state_label", ""))}</span></p>'
+        f'<p class="wb-summary">{facts}</p>'
         f'<p class="wb-summary">{html.escape(summary)}</p><p>{"　".join(links)}</p>'
         f'<div class="wb-index"><input type="search" placeholder="{t("batch.index.filter")}" '
         f'oninput="wbFilter(this.value)"><table><thead><tr>{heads}</tr></thead>'
@@ -254,30 +287,27 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     if data.demo:
         p = doc.add_paragraph(t("batch.bulletin.demo_note"))
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paras = city.bulletin_paragraphs()
-    para(paras[0])
+    sec = city.bulletin_sections()
+    para(sec["intro"])
     heading(t("batch.bulletin.summary"))
-    for text in paras[1:-1]:
-        para(text)
+    para(sec["kpis"])
     heading(t("batch.bulletin.ranking_head"))
+    para(sec["ranking"])
     table(city.ranking_frame())
     heading(t("batch.bulletin.lagging_head"))
+    para(sec["lagging"])
     lag = city.lagging_frame()
-    if lag.empty:
-        para(t("batch.bulletin.no_lagging"))
-    else:
+    if not lag.empty:
         table(lag)
     heading(t("batch.bulletin.kpi_head"))
     table(city.kpi_frame())
-    para(paras[-1])
+    para(sec["closing"])
     sign = doc.add_paragraph(t("batch.bulletin.issuer", city=city.city_name()))
     sign.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    date = doc.add_paragraph(fmt.date_label(__import__("datetime").date.today()))
+    date = doc.add_paragraph(fmt.date_label(datetime.date.today()))
     date.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     doc.core_properties.title = t("batch.bulletin.title", period=period)
     doc.core_properties.comments = run_id
-    import io
-
     buf = io.BytesIO()
     doc.save(buf)
     atomic_write(path, buf.getvalue())
@@ -324,7 +354,3 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
             os.unlink(tmp)
         shutil.rmtree(profile, ignore_errors=True)
     return pdf_path
-
-
-def manifest_text(data: dict) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1, default=str)

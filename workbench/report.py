@@ -10,6 +10,7 @@ the warehouse and computes the evaluation once.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -65,42 +66,39 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
     return ledgers
 
 
-def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame]) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it."""
+def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame],
+                   warehouse: str | os.PathLike | None = None) -> str:
+    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
+    warehouse's submissions when there are any, else from the ledgers' dates)."""
     if period and str(period).lower() != "latest":
         return str(period)
-    try:
-        from workbench.results import latest_complete_period
-    except ImportError:
-        return _fallback_latest_period(ledgers)
-    return str(latest_complete_period(ledgers))
+    from workbench.indicators import latest_complete_period
 
-
-def _fallback_latest_period(ledgers: dict[str, pd.DataFrame]) -> str:
-    """Without the engine: the month before the newest dated ledger row."""
-    newest = None
-    for name, col in (("cases", "found_date"), ("leads", "received_date"),
-                      ("inspections", "inspection_date"), ("complaints", "received_date")):
-        df = ledgers.get(name)
-        if df is not None and col in df and df[col].notna().any():
-            m = pd.Timestamp(df[col].max())
-            newest = m if newest is None or m > newest else newest
-    if newest is None:
+    found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
+    if not found:
         raise ValueError(t("batch.no_data_period"))
-    last = newest.to_period("M")
-    if newest.day < newest.days_in_month:
-        last -= 1
-    return str(last)
+    return str(found)
+
+
+def _submissions(warehouse: str | os.PathLike) -> pd.DataFrame | None:
+    from workbench.warehouse import Warehouse
+
+    try:
+        with Warehouse(warehouse, read_only=True) as wh:
+            return wh.table("SELECT county_code, period, status FROM submissions")
+    except Exception:  # noqa: BLE001 - no submissions table: fall back to the ledgers' dates
+        log.debug("no submissions in %s", warehouse, exc_info=True)
+        return None
 
 
 def evaluation(warehouse: str | os.PathLike | None = None, period: str = "latest",
-               indicator_set: str = "campaign_2025", span: str = "ytd") -> Any:
+               indicator_set: str = "campaign_2025", span: str | None = None) -> Any:
     """The engine's Evaluation for the whole city, cached per (warehouse version, parameters)."""
     from workbench.config import warehouse_path
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers)
+    period = resolve_period(period, ledgers, path)
     key = ("evaluation", *_file_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -112,80 +110,24 @@ def evaluation(warehouse: str | os.PathLike | None = None, period: str = "latest
 
 
 def _evaluate(ledgers: dict[str, pd.DataFrame], period: str, indicator_set: str,
-              span: str) -> Any:
-    try:
-        from workbench.results import evaluate
-    except ImportError:  # engine not installed yet: a minimal stand-in (removed when it lands)
-        return _ProvisionalEvaluation(ledgers, period)
+              span: str | None) -> Any:
+    from workbench.results import evaluate
+
     return evaluate(ledgers, period=period, indicator_set=indicator_set, span=span)
 
 
-class _ProvisionalEvaluation:
-    """Three KPIs computed directly from the ledgers, for developing the notebooks only."""
-
-    TARGETS = {"fund_recovery_rate": ("基金追回率", 0.9), "rectification_completion":
-               ("整改完成率", 1.0), "lead_check_completion": ("疑点核查完成率", 1.0)}
-
-    def __init__(self, ledgers: dict[str, pd.DataFrame], period: str) -> None:
-        end = pd.Period(period, "M").end_time
-        start = pd.Timestamp(f"{period[:4]}-01-01")
-        cases, rect, leads = ledgers["cases"], ledgers["rectifications"], ledgers["leads"]
-        c = cases[(cases.found_date >= start) & (cases.found_date <= end)]
-        r = rect[(rect.deadline <= end)]
-        ld = leads[(leads.received_date >= start) & (leads.received_date <= end)]
-        num = {"fund_recovery_rate": c.groupby("county_code").amount_recovered.sum(),
-               "rectification_completion": r[r.status == "已销号"].groupby("county_code").size(),
-               "lead_check_completion": ld[ld.check_status.isin(["属实", "不属实"])]
-               .groupby("county_code").size()}
-        den = {"fund_recovery_rate": c.groupby("county_code").amount_due.sum(),
-               "rectification_completion": r.groupby("county_code").size(),
-               "lead_check_completion": ld.groupby("county_code").size()}
-        rows = []
-        for code in ledgers["counties"].county_code.unique():
-            for ind, (name, target) in self.TARGETS.items():
-                n, d = float(num[ind].get(code, 0)), float(den[ind].get(code, 0))
-                v = n / d if d else None
-                rows.append(dict(county=code, indicator=ind, name=name, unit="%", value=v,
-                                 numerator=n, denominator=d, target=target,
-                                 gap=None if v is None else v - target,
-                                 met=None if v is None else v >= target, yoy=None))
-        self.kpis = pd.DataFrame(rows)
-        att = self.kpis.assign(a=(self.kpis.value / self.kpis.target).clip(upper=1))
-        score = (att.groupby("county").a.mean() * 100).rename("score").reset_index()
-        score["rank"] = score.score.rank(ascending=False, method="min").astype(int)
-        score["grade"] = pd.cut(score.score, [-1, 60, 80, 90, 101],
-                                labels=["不合格", "合格", "良好", "优秀"], right=False).astype(str)
-        self.index = {"by_subject": score}
-        self.uncertainty = score.rename(columns={"county": "unit", "rank": "nominal_rank"}).assign(
-            median_rank=score["rank"], q05=(score["rank"] - 1).clip(lower=1), q95=score["rank"] + 1)
-        self.lagging = score[score.score < 80][["county"]].assign(reasons="综合得分低于80分")
-        g = self.kpis.groupby("indicator")
-        self.city_kpis = pd.DataFrame({"numerator": g.numerator.sum(),
-                                       "denominator": g.denominator.sum()}).reset_index()
-        self.city_kpis["value"] = self.city_kpis.numerator / self.city_kpis.denominator
-        self.city_kpis["name"] = self.city_kpis.indicator.map(lambda i: self.TARGETS[i][0])
-        self.city_kpis["target"] = self.city_kpis.indicator.map(lambda i: self.TARGETS[i][1])
-        self.city_kpis["unit"] = "%"
-        self.city_kpis["met"] = self.city_kpis.value >= self.city_kpis.target
-        self.milestones = pd.DataFrame(columns=["county", "milestone", "deadline", "status"])
-        self._period = period
-
-    def trend(self, indicator: str, county: str | None = None) -> pd.DataFrame:
-        months = pd.period_range(f"{self._period[:4]}-01", self._period, freq="M")
-        base = self.kpis[(self.kpis.indicator == indicator)
-                         & ((self.kpis.county == county) if county else True)].value.mean()
-        return pd.DataFrame({"period": months.astype(str),
-                             "value": [base * (0.6 + 0.4 * (i + 1) / len(months))
-                                       for i in range(len(months))],
-                             "target": self.TARGETS[indicator][1]})
-
-
 def warm(warehouse: str | os.PathLike | None = None, period: str = "latest",
-         indicator_set: str = "campaign_2025", span: str = "ytd") -> None:
-    """Load and evaluate ahead of need (the batch runner calls this when a kernel starts)."""
-    import plotly.graph_objects  # noqa: F401
+         indicator_set: str = "campaign_2025", span: str | None = None) -> None:
+    """Load, evaluate and reshape ahead of need (the batch runner calls this at kernel start),
+    so the first county pays no more than the last."""
+    data = city_data(warehouse, period, indicator_set, span)
+    data.rank_bands()
+    first = data.counties["county"].iloc[0] if len(data.counties) else ""
+    data.ledger_for("cases", first)
+    data.ledger_for("rectifications", first)
+    for code in data.kpis["indicator"].unique() if "indicator" in data.kpis else []:
+        data.trend(str(code), county=data.counties["county"].iloc[0])
 
-    evaluation(warehouse, period, indicator_set, span)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -245,6 +187,9 @@ class HTML:
     def _repr_html_(self) -> str:
         return self.markup
 
+    def __repr__(self) -> str:
+        return t("batch.report.html_plain")
+
     def __str__(self) -> str:
         return self.markup
 
@@ -254,32 +199,80 @@ def batch_mode() -> bool:
 
 
 class Chart:
-    """A plotly figure that renders offline: a div plus a script calling the page's Plotly.
+    """A plotly chart that renders offline: a div plus a script calling the page's `Plotly`.
 
-    In batch mode only `text/html` is emitted (the report page loads one shared plotly.js);
-    interactively the figure's own renderer is used as well so JupyterLab shows it live.
+    `spec` is a plain plotly JSON dict (`{"data": [...], "layout": {...}}`), serialised directly
+    (a `go.Figure` is accepted too, at plotly's slower validation cost). In batch mode only
+    `text/html` is emitted and the report page loads one shared plotly.js; interactively the
+    plotly mimetype is added so JupyterLab renders the chart live.
     """
 
-    def __init__(self, figure: Any, height: int = 360) -> None:
-        self.figure = figure
+    CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
+
+    def __init__(self, spec: Any, height: int = 360) -> None:
+        if hasattr(spec, "to_plotly_json"):
+            spec = spec.to_plotly_json()
+        self.spec = spec
         self.height = height
 
+    @property
+    def figure(self) -> Any:
+        """The chart as a `plotly.graph_objects.Figure`, for analysts who want to tweak it."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.spec)
+
     def to_html(self) -> str:
-        return self.figure.to_html(
-            include_plotlyjs=False, full_html=False, default_height=f"{self.height}px",
-            config={"displaylogo": False, "responsive": True})
+        data = _json_js(self.spec.get("data", []))
+        layout = _json_js(self.spec.get("layout", {}))
+        config = _json_js(self.CONFIG)
+        uid = "wb-" + hashlib.sha1((data + layout).encode()).hexdigest()[:12]
+        return (f'<div id="{uid}" class="plotly-graph-div wb-chart" '
+                f'style="height:{self.height}px;width:100%;"></div>'
+                f'<script type="text/javascript">if(window.Plotly&&document.getElementById('
+                f'"{uid}")){{Plotly.newPlot("{uid}",{data},{layout},{config});}}</script>')
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
         bundle = {"text/html": self.to_html(), "text/plain": t("batch.report.chart_plain")}
         if not batch_mode():
-            bundle["application/vnd.plotly.v1+json"] = self.figure.to_plotly_json()
+            bundle["application/vnd.plotly.v1+json"] = {**self.spec, "config": self.CONFIG}
         return bundle
 
 
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if x is pd.NA or x is None:
+        return None
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        return _clean(x.item())
+    return x
+
+
+def _json_js(x: Any) -> str:
+    """JSON safe inside a <script>: no NaN, no `</script>` break-out."""
+    return json.dumps(_clean(x), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
 def _layout(title: str, **kw: Any) -> dict:
-    return dict(title=dict(text=title, x=0.01, font=dict(size=15)), font=dict(family=FONT),
-                template="plotly_white", margin=dict(l=50, r=20, t=50, b=40),
-                legend=dict(orientation="h", y=-0.15), **kw)
+    axis = dict(gridcolor="#e8ecf1", zerolinecolor="#d0d6de", linecolor="#c0c8d2",
+                automargin=True)
+    layout: dict[str, Any] = dict(
+        title=dict(text=title, x=0.01, font=dict(size=15)), font=dict(family=FONT, size=12),
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", margin=dict(l=50, r=20, t=50, b=40),
+        legend=dict(orientation="h", y=-0.18), hovermode="closest",
+        colorway=["#1f77b4", "#d9534f", "#2e8b57", "#f0ad4e", "#6f42c1"],
+        xaxis=dict(axis), yaxis=dict(axis))
+    for key, value in kw.items():
+        if key in ("xaxis", "yaxis") and isinstance(value, dict):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    return layout
 
 
 def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
@@ -290,7 +283,8 @@ def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
     body = shown.to_html(index=False, escape=True, na_rep="—", classes="wb-table", border=0)
     more = ""
     if len(df) > max_rows:
-        more = f'<p class="wb-note">{html.escape(t("batch.report.more_rows", n=len(df) - max_rows))}</p>'
+        note = t("batch.report.more_rows", n=len(df) - max_rows)
+        more = f'<p class="wb-note">{html.escape(note)}</p>'
     return HTML(body + more)
 
 
@@ -335,9 +329,20 @@ class CityData:
     hierarchy: str | None = None
     demo: bool = False
     _names: dict[str, str] = field(default_factory=dict)
+    _trends: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def name(self, county: str) -> str:
         return self._names.get(str(county), str(county))
+
+    def ledger_for(self, ledger: str, county: str) -> pd.DataFrame:
+        """One county's rows of a ledger; the ledger is split by county once and cached."""
+        key = f"ledger:{ledger}"
+        if key not in self._trends:
+            df = self.ledgers.get(ledger, pd.DataFrame())
+            self._trends[key] = ({str(k): v for k, v in df.groupby("county_code", sort=False)}
+                                 if "county_code" in df else {}, df.iloc[0:0])
+        groups, empty = self._trends[key]
+        return groups.get(str(county), empty)
 
     def rank_bands(self) -> pd.DataFrame:
         """county, median_rank, q05, q95 (empty columns when the engine gave none)."""
@@ -348,14 +353,55 @@ class CityData:
         return u[[c for c in cols if c in u.columns]].drop_duplicates("county")
 
     def trend(self, indicator: str, county: str | None = None) -> pd.DataFrame:
-        if self.evaluation is None or not hasattr(self.evaluation, "trend"):
+        """Monthly series (period, value, target) of one indicator for a county or the city.
+
+        The series runs from January of the previous year to the evaluation period at the
+        evaluation's span (year-to-date by default), so the target line is comparable. All
+        counties are computed in one pass per indicator and cached: a batch kernel running
+        hundreds of counties pays for each indicator's trend once.
+        """
+        ev = self.evaluation
+        if ev is None:
             return pd.DataFrame(columns=["period", "value", "target"])
-        try:
-            df = self.evaluation.trend(indicator, county=county)
-        except (KeyError, ValueError, TypeError) as exc:
-            log.debug("no trend for %s/%s: %s", indicator, county, exc)
+        if indicator not in self._trends:
+            self._trends[indicator] = _trend_matrix(ev, indicator, self.period)
+        mat = self._trends[indicator]
+        if mat is None:  # the engine could not give a matrix: ask it for this one series
+            try:
+                return _frame(ev.trend(indicator, county=county))
+            except (KeyError, ValueError, TypeError, AttributeError):
+                return pd.DataFrame(columns=["period", "value", "target"])
+        periods, counties, values, targets, city_v, city_t = mat
+        if county is None:
+            return pd.DataFrame({"period": periods, "value": city_v, "target": city_t})
+        row = counties.get(str(county))
+        if row is None:
             return pd.DataFrame(columns=["period", "value", "target"])
-        return df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
+        return pd.DataFrame({"period": periods, "value": values[row], "target": targets[row]})
+
+
+def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
+    """(periods, {county: row}, values, targets, city values, city targets) or None."""
+    try:
+        from workbench.indicators import CURRENT, compute_points, target_values
+        from workbench.measures import month_index, month_label
+
+        hi = month_index(period)
+        lo = month_index(f"{int(period[:4]) - 1}-01")
+        span = getattr(ev, "span", "ytd")
+        points = [(span, m) for m in range(lo, hi + 1)]
+        vals = compute_points(ev.engine, ev.indicator_set, points, [indicator])
+        ind = ev.indicator_set.indicators[indicator]
+        values = vals.get(indicator, CURRENT)[2]
+        city_values = vals.get(indicator, CURRENT, True)[2][0]
+        targets = target_values(ind, vals)
+        city_targets = target_values(ind, vals, True)[0]
+        rows = {str(c): i for i, c in enumerate(vals.counties)}
+        return ([month_label(m) for m in range(lo, hi + 1)], rows, values, targets,
+                city_values, city_targets)
+    except Exception as exc:  # noqa: BLE001 - fall back to the facade's per-county trend
+        log.debug("trend matrix for %s unavailable: %s", indicator, exc)
+        return None
 
 
 def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame:
@@ -378,7 +424,7 @@ def _norm_county(df: pd.DataFrame, names_to_code: dict[str, str]) -> pd.DataFram
     if c is None:
         return df
     if c != "county":
-        df = df.rename(columns={c: "county"})
+        df = df.drop(columns=["county"], errors="ignore").rename(columns={c: "county"})
     df["county"] = df["county"].astype(str).map(lambda x: names_to_code.get(x, x))
     return df
 
@@ -397,37 +443,16 @@ def _frame(obj: Any) -> pd.DataFrame:
 
 
 def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
-    """One hierarchy's unit scores (county, score, rank, grade) out of the engine's `.index`."""
+    """Fallback: one hierarchy's unit scores out of an `.index` mapping or table."""
     if isinstance(index, dict) and index:
-        name = next((k for k in index if "subject" in str(k)), None) or next(iter(index))
-        return _scores_frame(index[name]), str(name)
-    df = _frame(index)
-    h = _col(df, "hierarchy")
-    if h and not df.empty:
-        name = df[h].iloc[0]
-        df = df[df[h] == name]
-        return _scores_frame(df), str(name)
-    return _scores_frame(df), None
+        name = next(iter(index))
+        obj = index[name]
+        df = _frame(obj.scores if hasattr(obj, "scores") else obj)
+        return _rename_scores(df), str(name)
+    return _rename_scores(_frame(index)), None
 
 
-def _scores_frame(obj: Any) -> pd.DataFrame:
-    if hasattr(obj, "scores") and not isinstance(obj, pd.DataFrame):
-        scores = _frame(obj.scores)
-        for attr in ("ranks", "grades"):
-            extra = _frame(getattr(obj, attr, None))
-            if not extra.empty:
-                key = _col(extra, "county", "unit", "county_code")
-                skey = _col(scores, "county", "unit", "county_code")
-                if key and skey:
-                    scores = scores.merge(extra, left_on=skey, right_on=key, how="left",
-                                          suffixes=("", f"_{attr}"))
-        obj = scores
-    df = _frame(obj)
-    node = _col(df, "node", "level_node")
-    if node and not df.empty:
-        top = df[node].value_counts().index
-        root = next((n for n in df[node].unique() if str(n) in {"index", "root", "total"}), None)
-        df = df[df[node] == (root if root is not None else top[0])]
+def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
     ren = {}
     for std, cands in {"score": ("score", "value", "index_score"), "rank": ("rank", "ranks"),
                        "grade": ("grade", "grades", "band")}.items():
@@ -437,14 +462,25 @@ def _scores_frame(obj: Any) -> pd.DataFrame:
     return df.rename(columns=ren)
 
 
+def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
+    """The first hierarchy's top-level score, rank and grade per county."""
+    table = _frame(getattr(ev, "index_table", None))
+    if table.empty or "level" not in table:
+        return _pick_scores(getattr(ev, "index", None))
+    hierarchy = str(table["hierarchy"].iloc[0])
+    table = table[table["hierarchy"] == hierarchy]
+    root = table[table["level"] == table["level"].max()]
+    return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
+
+
 def city_data(warehouse: str | os.PathLike | None = None, period: str = "latest",
-              indicator_set: str = "campaign_2025", span: str = "ytd") -> CityData:
+              indicator_set: str = "campaign_2025", span: str | None = None) -> CityData:
     """Evaluation + ledgers reshaped for the reports; cached with the evaluation."""
     from workbench.config import warehouse_path
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers)
+    period = resolve_period(period, ledgers, path)
     key = ("city_data", *_file_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -454,9 +490,10 @@ def city_data(warehouse: str | os.PathLike | None = None, period: str = "latest"
     names = dict(zip(counties["county"], counties["county_name"]))
     to_code = {v: k for k, v in names.items()}
     kpis = _norm_county(_frame(getattr(ev, "kpis", None)), to_code)
-    scores, hierarchy = _pick_scores(getattr(ev, "index", None))
+    scores, hierarchy = _root_scores(ev)
     scores = _norm_county(scores, to_code)
-    unc = _norm_county(_frame(getattr(ev, "uncertainty", None)), to_code)
+    unc = _frame(getattr(ev, "uncertainty_table", None))
+    unc = _norm_county(unc, to_code)
     if hierarchy and _col(unc, "hierarchy"):
         unc = unc[unc["hierarchy"] == hierarchy]
     lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
@@ -539,7 +576,8 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
             else f'<span class="bad">{t("batch.report.unmet")}</span>')
         short = k.shortfall()
         gap = "—" if short is None else format_gap(abs(short), k.unit)
-        gap_label = t("batch.report.gap_short") if short and short > 0 else t("batch.report.gap_over")
+        gap_label = t("batch.report.gap_over" if short is not None and short < 0
+                      else "batch.report.gap_short")
         yoy = "—"
         if k.yoy is not None:
             yoy = fmt.percent(k.yoy, signed=True)
@@ -597,8 +635,12 @@ def milestone_requirement(r: Any) -> str:
 class CountyReport:
     """Everything the county notebook shows for one county, built from the cached CityData."""
 
-    def __init__(self, data: CityData, county: str) -> None:
-        county = str(county)
+    def __init__(self, data: CityData, county: str | None) -> None:
+        if county is None or str(county).strip() == "":
+            if data.counties.empty:
+                raise KeyError(t("batch.err.no_counties"))
+            county = str(data.counties["county"].iloc[0])
+        county = str(county).strip()
         if county not in set(data.counties["county"]):
             by_name = data.counties[data.counties["county_name"] == county]
             if by_name.empty:
@@ -616,7 +658,11 @@ class CountyReport:
             else ""
         return HTML(CARD_CSS + f'<div class="wb-head"><h1>{_esc(self.name)}'
                     f'{t("batch.report.county_title")}{demo}</h1>'
-                    f'<p>{t("batch.report.subtitle", period=fmt.month_label(self.data.period), code=self.county)}</p></div>')
+                    f'<p>{html.escape(self._subtitle())}</p></div>')
+
+    def _subtitle(self) -> str:
+        return t("batch.report.subtitle", period=fmt.month_label(self.data.period),
+                 code=self.county)
 
     def kpi_cards(self) -> HTML:
         return kpi_cards(self.kpis)
@@ -656,10 +702,27 @@ class CountyReport:
     def narrative(self) -> HTML:
         return HTML(CARD_CSS + f'<p class="wb-narrative">{html.escape(self.narrative_text())}</p>')
 
-    def narrative_text(self) -> str:
+    def narrative_text(self, detail: int = 5) -> str:
+        """The paragraph a report opens with, generated from the numbers only."""
         parts = [t("batch.narr.opening", period=fmt.month_label(self.data.period))]
-        clauses = [c for c in (kpi_sentence(k) for k in self.kpis) if c]
-        parts.append("；".join(clauses) + "。" if clauses else t("batch.narr.no_kpis"))
+        targeted = [k for k in self.kpis if k.target is not None]
+        unmet = sorted((k for k in targeted if k.met is False),
+                       key=lambda k: -(abs(k.shortfall() or 0) / (abs(k.target or 0) or 1)))
+        met = [k for k in targeted if k.met]
+        clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
+        if clauses:
+            parts.append("；".join(clauses) + "。")
+        if len(unmet) > detail:
+            parts.append(t("batch.narr.more_unmet", n=len(unmet) - detail,
+                           names="、".join(k.name for k in unmet[detail:])))
+        if met:
+            parts.append(t("batch.narr.met_list", n=len(met),
+                           names="、".join(k.name for k in met[:6]),
+                           more=t("batch.narr.etc") if len(met) > 6 else ""))
+        if not targeted:
+            parts.append(t("batch.narr.no_kpis"))
+        elif not unmet:
+            parts.append(t("batch.narr.all_met", met=len(met)))
         sc = self.score()
         if sc["score"] is not None:
             band = ""
@@ -667,13 +730,6 @@ class CountyReport:
                 band = t("batch.narr.rank_band", lo=int(round(sc["q05"])), hi=int(round(sc["q95"])))
             parts.append(t("batch.narr.rank", n=sc["n"], score=f"{sc['score']:.1f}",
                            rank=sc["rank"] or "—", band=band, grade=sc["grade"] or "—"))
-        met = [k for k in self.kpis if k.met]
-        unmet = [k for k in self.kpis if k.met is False]
-        if unmet:
-            parts.append(t("batch.narr.count_unmet", met=len(met), unmet=len(unmet),
-                           names="、".join(k.name for k in unmet[:4])))
-        elif met:
-            parts.append(t("batch.narr.all_met", met=len(met)))
         reasons = self.lagging_reasons()
         if reasons:
             parts.append(t("batch.narr.lagging", reasons="；".join(reasons)))
@@ -683,8 +739,6 @@ class CountyReport:
         return "".join(parts)
 
     def trend_chart(self, indicator: str | None = None) -> Chart | HTML:
-        import plotly.graph_objects as go
-
         kpi = next((k for k in self.kpis if k.indicator == indicator), None) if indicator \
             else next((k for k in self.kpis if k.met is False), self.kpis[0] if self.kpis else None)
         if kpi is None:
@@ -694,56 +748,66 @@ class CountyReport:
         vc = _col(df, "value")
         if df.empty or pc is None or vc is None:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')
-        x = df[pc].astype(str).tolist()
+        x = [fmt.month_label(p) for p in df[pc].astype(str)]
         pct = _is_percent(kpi.unit)
         scale = 100.0 if pct else 1.0
-        y = [None if _missing(v) else float(v) * scale for v in df[vc]]
-        fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name=self.name,
-                                   line=dict(color="#1f77b4", width=2)))
+
+        def scaled(values: Iterable[Any]) -> list[float | None]:
+            return [None if _missing(v) else float(v) * scale for v in values]
+
+        data: list[dict] = [dict(type="scatter", x=x, y=scaled(df[vc]), mode="lines+markers",
+                                 name=self.name, line=dict(color="#1f77b4", width=2))]
         tc = _col(df, "target")
-        target = kpi.target
+        name = t("batch.report.target")
+        line = dict(color="#d9534f", dash="dash")
         if tc is not None and df[tc].notna().any():
-            fig.add_trace(go.Scatter(x=x, y=[None if _missing(v) else float(v) * scale
-                                             for v in df[tc]], mode="lines", name=t(
-                "batch.report.target"), line=dict(color="#d9534f", dash="dash")))
-        elif target is not None:
-            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[target * scale] * 2, mode="lines",
-                                     name=t("batch.report.target"),
-                                     line=dict(color="#d9534f", dash="dash")))
-        fig.update_layout(**_layout(t("batch.report.trend_title", name=kpi.name)),
-                          yaxis=dict(ticksuffix="%" if pct else ""))
-        return Chart(fig, height=320)
+            data.append(dict(type="scatter", x=x, y=scaled(df[tc]), mode="lines", name=name,
+                             line=line))
+        elif kpi.target is not None:
+            data.append(dict(type="scatter", x=[x[0], x[-1]], y=[kpi.target * scale] * 2,
+                             mode="lines", name=name, line=line))
+        layout = _layout(t("batch.report.trend_title", name=kpi.name),
+                         xaxis=dict(type="category"),
+                         yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"))
+        return Chart({"data": data, "layout": layout}, height=320)
 
     def trend_charts(self, limit: int = 4) -> list[Chart | HTML]:
         """Trends of the KPIs most in need of attention: unmet first, then the rest."""
         order = sorted(self.kpis, key=lambda k: (k.met is not False, k.met is None))
         charts = [self.trend_chart(k.indicator) for k in order[:limit]]
         shown = [c for c in charts if isinstance(c, Chart)]
-        return shown or charts[:1] or [HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')]
+        empty = HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')
+        return shown or charts[:1] or [empty]
 
-    def ranking_chart(self) -> Chart | HTML:
-        import plotly.graph_objects as go
+    def ranking_chart(self, window: int = 15) -> Chart | HTML:
+        """The city ranking with 5–95% rank bands; this county highlighted.
 
+        In a large city only the counties within `window` ranks of this one are drawn.
+        """
         s = self.data.scores
-        if s.empty or "rank" not in s:
+        if s.empty or "rank" not in s or "county" not in s:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_ranking")}</p>')
-        df = s.merge(self.data.rank_bands(), on="county", how="left")
-        df = df.sort_values("rank")
+        df = s.merge(self.data.rank_bands(), on="county", how="left").sort_values("rank")
+        df = df[df["rank"].notna()]
+        mine = df.loc[df["county"] == self.county, "rank"]
+        if len(df) > 2 * window + 1 and len(mine):
+            r0 = float(mine.iloc[0])
+            df = df[(df["rank"] - r0).abs() <= window]
         names = [self.data.name(c) for c in df["county"]]
-        colors = ["#d9534f" if c == self.county else "#9aa5b1" for c in df["county"]]
-        err = None
-        if {"q05", "q95"} <= set(df.columns):
-            err = dict(type="data", symmetric=False, color="#555",
-                       array=(df["q95"] - df["rank"]).clip(lower=0).tolist(),
-                       arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist())
-        fig = go.Figure(go.Scatter(x=names, y=df["rank"].tolist(), mode="markers",
-                                   marker=dict(size=11, color=colors), error_y=err,
-                                   name=t("batch.report.rank")))
-        fig.update_layout(**_layout(t("batch.report.ranking_title")),
-                          yaxis=dict(autorange="reversed", title=t("batch.report.rank"),
-                                     dtick=1 if len(df) <= 30 else None),
-                          showlegend=False)
-        return Chart(fig, height=320 if len(df) <= 30 else 420)
+        ranks = [float(v) for v in df["rank"]]
+        trace: dict[str, Any] = dict(
+            type="scatter", x=names, y=ranks, mode="markers", name=t("batch.report.rank"),
+            marker=dict(size=11, color=["#d9534f" if c == self.county else "#9aa5b1"
+                                        for c in df["county"]]))
+        if {"q05", "q95"} <= set(df.columns) and df["q05"].notna().any():
+            trace["error_y"] = dict(type="data", symmetric=False, color="#555", thickness=1.2,
+                                    array=(df["q95"] - df["rank"]).clip(lower=0).tolist(),
+                                    arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist())
+        layout = _layout(t("batch.report.ranking_title"), showlegend=False,
+                         xaxis=dict(type="category", tickangle=-45 if len(df) > 12 else 0),
+                         yaxis=dict(autorange="reversed", title=dict(text=t("batch.report.rank")),
+                                    dtick=1 if len(df) <= 20 else None))
+        return Chart({"data": [trace], "layout": layout}, height=340)
 
     def milestones_frame(self) -> pd.DataFrame:
         """Each milestone: where the county stands, the projection, and what must still happen."""
@@ -773,11 +837,11 @@ class CountyReport:
         return table_html(self.milestones_frame(), t("batch.report.no_milestones"))
 
     def overdue_frame(self) -> pd.DataFrame:
-        rect = self.data.ledgers.get("rectifications", pd.DataFrame())
+        rect = self.data.ledger_for("rectifications", self.county)
         if rect.empty:
             return rect
         asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = ((rect["county_code"] == self.county) & ~rect["status"].isin(DONE_RECT_STATUSES)
+        m = (~rect["status"].isin(DONE_RECT_STATUSES)
              & rect["deadline"].notna() & (rect["deadline"] < asof) & (rect["found_date"] <= asof))
         df = rect[m].sort_values("deadline")
         days = (asof - df["deadline"]).dt.days
@@ -792,12 +856,11 @@ class CountyReport:
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
 
     def open_cases_frame(self) -> pd.DataFrame:
-        cases = self.data.ledgers.get("cases", pd.DataFrame())
+        cases = self.data.ledger_for("cases", self.county)
         if cases.empty:
             return cases
         asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = ((cases["county_code"] == self.county) & cases["status"].isin(OPEN_CASE_STATUSES)
-             & (cases["found_date"] <= asof))
+        m = cases["status"].isin(OPEN_CASE_STATUSES) & (cases["found_date"] <= asof)
         df = cases[m].sort_values("found_date")
         return pd.DataFrame({
             "案件编号": df["case_id"], "发现日期": df["found_date"].map(fmt.date_label),
@@ -832,8 +895,8 @@ class SummaryRecord:
         return {SUMMARY_MIME: self.data, "text/plain": ""}
 
 
-def county_report(county: str, period: str = "latest", warehouse: str | None = None,
-                  indicator_set: str = "campaign_2025", span: str = "ytd") -> CountyReport:
+def county_report(county: str | None = None, period: str = "latest", warehouse: str | None = None,
+                  indicator_set: str = "campaign_2025", span: str | None = None) -> CountyReport:
     return CountyReport(city_data(warehouse, period, indicator_set, span), county)
 
 
@@ -850,8 +913,11 @@ class CityReport:
         city = self.city_name()
         return HTML(CARD_CSS + f'<div class="wb-head"><h1>{_esc(city)}'
                     f'{t("batch.report.city_title")}{demo}</h1><p>'
-                    f'{t("batch.report.city_subtitle", period=fmt.month_label(self.data.period), n=len(self.data.counties))}'
-                    f"</p></div>")
+                    f'{html.escape(self._subtitle())}</p></div>')
+
+    def _subtitle(self) -> str:
+        return t("batch.report.city_subtitle", period=fmt.month_label(self.data.period),
+                 n=len(self.data.counties))
 
     def city_name(self) -> str:
         c = self.data.counties
@@ -881,17 +947,15 @@ class CityReport:
         return table_html(self.ranking_frame(), t("batch.report.no_ranking"), max_rows=5000)
 
     def distribution_chart(self) -> Chart | HTML:
-        import plotly.graph_objects as go
-
         s = self.data.scores
         if s.empty or "score" not in s:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_ranking")}</p>')
-        fig = go.Figure(go.Histogram(x=s["score"].dropna().tolist(), nbinsx=20,
-                                     marker_color="#1f77b4"))
-        fig.update_layout(**_layout(t("batch.report.distribution_title")),
-                          xaxis=dict(title=t("batch.report.score")),
-                          yaxis=dict(title=t("batch.report.county_count")), bargap=0.05)
-        return Chart(fig, height=300)
+        trace = dict(type="histogram", x=s["score"].dropna().tolist(), nbinsx=20,
+                     marker=dict(color="#1f77b4"))
+        layout = _layout(t("batch.report.distribution_title"), bargap=0.05,
+                         xaxis=dict(title=dict(text=t("batch.report.score"))),
+                         yaxis=dict(title=dict(text=t("batch.report.county_count"))))
+        return Chart({"data": [trace], "layout": layout}, height=300)
 
     def lagging_frame(self) -> pd.DataFrame:
         lag = self.data.lagging
@@ -918,34 +982,41 @@ class CityReport:
             "指标": [k.name for k in rows],
             "当前值": [format_value(k.value, k.unit) for k in rows],
             "目标": [k.target_text or "—" for k in rows],
-            "差距": ["—" if k.shortfall() is None else
-                     (("差" if k.shortfall() > 0 else "超") + format_gap(abs(k.shortfall()), k.unit))
-                     for k in rows],
+            "差距": [_gap_cell(k) for k in rows],
             "是否达标": ["—" if k.met is None else ("达标" if k.met else "未达标") for k in rows],
         })
 
-    def bulletin_paragraphs(self) -> list[str]:
-        """The draft 通报, paragraph by paragraph, generated from the numbers."""
+    def bulletin_sections(self) -> dict[str, str]:
+        """The draft 通报, section by section, generated from the numbers."""
         d = self.data
-        period = fmt.month_label(d.period)
         rows = self.city_kpi_rows()
-        paras = [t("batch.bulletin.intro", city=self.city_name(), period=period,
-                   n=len(d.counties))]
-        clauses = [c for c in (kpi_sentence(k, subject="") for k in rows) if c]
-        if clauses:
-            paras.append(t("batch.bulletin.kpis", text="；".join(clauses)))
+        out = {"intro": t("batch.bulletin.intro", city=self.city_name(),
+                          period=fmt.month_label(d.period), n=len(d.counties))}
+        unmet = [k for k in rows if k.met is False]
+        met = [k for k in rows if k.met]
+        clauses = [c for c in (kpi_sentence(k, subject="") for k in unmet) if c]
+        text = "；".join(clauses) + "。" if clauses else ""
+        if met:
+            text += t("batch.narr.met_list", n=len(met), names="、".join(k.name for k in met),
+                      more="")
+        out["kpis"] = t("batch.bulletin.kpis", text=text) if text else t("batch.narr.no_kpis")
         rank = self.ranking_frame()
         if not rank.empty:
-            top = "、".join(rank["区县"].head(3))
-            bottom = "、".join(rank["区县"].tail(3)[::-1])
-            paras.append(t("batch.bulletin.ranking", top=top, bottom=bottom))
-        lag = self.lagging_frame()
-        if not lag.empty:
-            paras.append(t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"])))
+            out["ranking"] = t("batch.bulletin.ranking", top="、".join(rank["区县"].head(3)),
+                               bottom="、".join(rank["区县"].tail(3)[::-1]))
         else:
-            paras.append(t("batch.bulletin.no_lagging"))
-        paras.append(t("batch.bulletin.closing"))
-        return paras
+            out["ranking"] = t("batch.report.no_ranking")
+        lag = self.lagging_frame()
+        out["lagging"] = (t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"]))
+                          if not lag.empty else t("batch.bulletin.no_lagging"))
+        out["closing"] = t("batch.bulletin.closing")
+        return out
+
+    def bulletin_paragraphs(self) -> list[str]:
+        sec = self.bulletin_sections()
+        heads = {"kpis": "batch.bulletin.summary", "ranking": "batch.bulletin.ranking_head",
+                 "lagging": "batch.bulletin.lagging_head"}
+        return [sec["intro"], *(f"{t(heads[k])}。{sec[k]}" for k in heads), sec["closing"]]
 
     def bulletin(self) -> HTML:
         body = "".join(f'<p class="wb-narrative">{html.escape(p)}</p>'
@@ -953,14 +1024,109 @@ class CityReport:
         return HTML(CARD_CSS + body)
 
 
+def _gap_cell(k: Kpi) -> str:
+    short = k.shortfall()
+    if short is None:
+        return "—"
+    if abs(short) < 1e-12:
+        return t("batch.report.gap_zero")
+    return ("差" if short > 0 else "超") + format_gap(abs(short), k.unit)
+
+
 def city_report(period: str = "latest", warehouse: str | None = None,
-                indicator_set: str = "campaign_2025", span: str = "ytd") -> CityReport:
+                indicator_set: str = "campaign_2025", span: str | None = None) -> CityReport:
     return CityReport(city_data(warehouse, period, indicator_set, span))
 
 
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, default=str)
+# ----------------------------------------------------------------------------- sensitivity
+class Sensitivity:
+    """For analysts: the declared index next to one built with other weights or methods, and
+    the Monte Carlo rank intervals under those choices (the engine's own result objects)."""
+
+    def __init__(self, data: CityData, hierarchy: str | None, samples: int,
+                 weights: dict[str, float] | None, overrides: dict[str, Any]) -> None:
+        from workbench import scoring
+
+        ev = data.evaluation
+        self.data = data
+        self.hierarchy = hierarchy or data.hierarchy or next(iter(ev.indicator_set.hierarchies))
+        self.overrides = {k: v for k, v in overrides.items() if v not in (None, "", {})}
+        if weights:
+            self.overrides["weights"] = dict(weights)
+        if self.overrides.get("aggregate") in ("geometric", "harmonic"):
+            self.overrides.setdefault("nonpositive", "shift")  # as the Monte Carlo draws do
+        kpis, iset, names = ev.kpis_all, ev.indicator_set, ev.county_names
+        self.nominal = scoring.score(kpis, iset, self.hierarchy, names)
+        self.alternative = scoring.score(kpis, iset, self.hierarchy, names, **self.overrides)
+        self.uncertainty = scoring.uncertainty(kpis, iset, self.hierarchy, samples, names,
+                                               **self.overrides)
+
+    def header(self) -> HTML:
+        choices = "；".join(f"{k}={v}" for k, v in self.overrides.items()) or \
+            t("batch.sens.declared")
+        sub = t("batch.sens.subtitle", period=fmt.month_label(self.data.period),
+                hierarchy=self.hierarchy, choices=choices, n=self.uncertainty.n_samples)
+        return HTML(CARD_CSS + f'<div class="wb-head"><h1>{t("batch.sens.title")}</h1><p>'
+                    f'{html.escape(sub)}'
+                    "</p></div>")
+
+    def compare_frame(self) -> pd.DataFrame:
+        a = self.nominal.summary()[["county_code", "county_name", "score", "rank", "grade"]]
+        b = self.alternative.summary()[["county_code", "score", "rank", "grade"]]
+        u = self.uncertainty.summary.rename(columns={"unit": "county_code"})
+        df = a.merge(b, on="county_code", suffixes=("", "_alt")).merge(
+            u[["county_code", "median_rank", "q05", "q95"]], on="county_code", how="left")
+        shift = (df["rank"].astype("Float64") - df["rank_alt"].astype("Float64"))
+        return pd.DataFrame({
+            "区县": df["county_name"], "原排名": df["rank"], "调整后排名": df["rank_alt"],
+            "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),
+            "原得分": df["score"].map(lambda v: fmt.number(v, 1)),
+            "调整后得分": df["score_alt"].map(lambda v: fmt.number(v, 1)),
+            "原等级": df["grade"], "调整后等级": df["grade_alt"],
+            "排名区间(5%–95%)": [f"{int(a)}–{int(b)}" if not (_missing(a) or _missing(b))
+                               else "—" for a, b in zip(df["q05"], df["q95"])],
+        })
+
+    def compare(self) -> HTML:
+        return table_html(self.compare_frame(), t("batch.report.no_ranking"), max_rows=5000)
+
+    def drivers(self) -> HTML:
+        """Which choice moves ranks most (one at a time around the declared build)."""
+        sens = self.uncertainty.sensitivity.copy()
+        if sens.empty:
+            return HTML(f'<p class="wb-empty">{t("batch.sens.no_drivers")}</p>')
+        sens["factor"] = [t(f"composite.factor.{f}") for f in sens["factor"]]
+        cols = {"factor": "方法选择", "n_options": "备选数", "mean_abs_rank_shift": "平均名次变动",
+                "variance_share": "对排名波动的贡献"}
+        sens = sens[[c for c in cols if c in sens.columns]].rename(columns=cols)
+        for c in ("平均名次变动",):
+            if c in sens:
+                sens[c] = sens[c].map(lambda v: fmt.number(v, 2))
+        if "对排名波动的贡献" in sens:
+            sens["对排名波动的贡献"] = sens["对排名波动的贡献"].map(fmt.percent)
+        return table_html(sens, t("batch.sens.no_drivers"))
+
+    def interval_chart(self) -> Chart:
+        s = self.uncertainty.summary.sort_values("median_rank")
+        names = [self.data.name(c) for c in s["unit"]]
+        trace = dict(type="scatter", x=names, y=s["median_rank"].tolist(), mode="markers",
+                     name=t("batch.sens.median_rank"), marker=dict(size=9, color="#1f77b4"),
+                     error_y=dict(type="data", symmetric=False,
+                                  array=(s["q95"] - s["median_rank"]).tolist(),
+                                  arrayminus=(s["median_rank"] - s["q05"]).tolist()))
+        nominal = dict(type="scatter", x=names, y=s["nominal_rank"].tolist(), mode="markers",
+                       name=t("batch.sens.nominal_rank"),
+                       marker=dict(size=7, color="#d9534f", symbol="diamond"))
+        layout = _layout(t("batch.sens.chart_title"), xaxis=dict(type="category"),
+                         yaxis=dict(autorange="reversed", title=dict(text=t("batch.report.rank"))))
+        return Chart({"data": [trace, nominal], "layout": layout}, height=420)
 
 
-def as_path(p: str | os.PathLike) -> Path:
-    return Path(p).expanduser().resolve()
+def sensitivity(period: str = "latest", warehouse: str | None = None,
+                indicator_set: str = "campaign_2025", hierarchy: str | None = None,
+                samples: int = 500, weights: dict[str, float] | None = None,
+                **method: Any) -> Sensitivity:
+    """Rebuild the index with other `weights` or method choices (`normalise=`, `aggregate=`,
+    `impute=` …, any CompositeConfig field) and see how ranks move."""
+    return Sensitivity(city_data(warehouse, period, indicator_set), hierarchy, samples, weights,
+                       method)

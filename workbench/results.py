@@ -10,7 +10,7 @@ Stable API (others build on it):
     evaluate(source, period="latest", indicator_set="campaign_2025", span=None,
              indicators_dir=None, uncertainty_samples=200, seed=0) -> Evaluation
     latest_complete_period(source) -> "YYYY-MM" | None
-    load_ledgers(source) -> dict[str, DataFrame]
+    load_ledgers(source, columns=None) -> dict[str, DataFrame]
 
     Evaluation.kpis / .city_kpis            long tables at the chosen span (KPI_COLUMNS)
     Evaluation.kpis_all / .city_kpis_all    every span (month, quarter, ytd, ctd, r12)
@@ -30,7 +30,7 @@ import datetime as dt
 import html
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,8 @@ from workbench.indicators import (
     trend,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
-from workbench.measures import MeasureEngine, month_index, month_label
+from workbench.contracts import LEDGERS
+from workbench.measures import MeasureEngine, ledger_columns, month_index, month_label
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,25 @@ def _is_ledgers(source: Any) -> bool:
     return isinstance(source, Mapping)
 
 
-def load_ledgers(source: Any) -> dict[str, pd.DataFrame]:
-    """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path."""
+def load_ledgers(source: Any, columns: Mapping[str, Sequence[str]] | None = None
+                 ) -> dict[str, pd.DataFrame]:
+    """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path; from a
+    warehouse, `columns` (ledger → columns, e.g. `measures.ledger_columns(...)`) reads only
+    those columns of those ledgers (the others whole)."""
     from workbench.warehouse import Warehouse
 
     if _is_ledgers(source):
         return dict(source)
     if isinstance(source, Warehouse):
-        return source.read_ledgers()
+        return source.read_ledgers(columns)
     with Warehouse(source, read_only=True) as wh:
-        return wh.read_ledgers()
+        return wh.read_ledgers(columns)
+
+
+def _period_columns() -> dict[str, list[str]]:
+    """What `latest_complete_period` looks at: county codes and each ledger's dating field."""
+    return {name: ["county_code", *([lg.date_field] if lg.date_field else [])]
+            for name, lg in LEDGERS.items()}
 
 
 def _submissions(source: Any) -> pd.DataFrame | None:
@@ -98,7 +108,7 @@ def _submissions(source: Any) -> pd.DataFrame | None:
 def latest_complete_period(source: Any) -> str | None:
     """Newest complete month: from the submissions (every county in) when reading a warehouse,
     else from the ledgers' dates (see indicators.latest_complete_period)."""
-    ledgers = load_ledgers(source)
+    ledgers = load_ledgers(source, _period_columns())
     return _latest_from_ledgers(ledgers, _submissions(source))
 
 
@@ -156,9 +166,13 @@ class Evaluation:
     display_rows = 30  # rows of the lagging list shown in a notebook
     def __init__(self, ledgers: Mapping[str, pd.DataFrame], iset: IndicatorSet, period: str,
                  span: str | None = None, uncertainty_samples: int = 200, seed: int = 0,
-                 engine: MeasureEngine | None = None) -> None:
+                 engine: MeasureEngine | None = None, source: Any = None) -> None:
+        """`source`: the warehouse (path or `Warehouse`) the ledgers were read from when they
+        hold only the columns the indicators use; drill-through then reads whole rows there."""
         month_index(period)  # validates
         self.ledgers = ledgers
+        self.source = source
+        self._whole: dict[str, pd.DataFrame] = {}
         self.indicator_set = iset
         self.period = period
         self.span = span or iset.default_span
@@ -300,8 +314,27 @@ class Evaluation:
               max_rows: int | None = 200) -> Any:
         from workbench.drill import drill
 
-        return drill(self.engine, county, self.period, indicator, self.indicator_set,
-                     span or self.span, max_rows=max_rows)
+        return drill(self._drill_engine(indicator), county, self.period, indicator,
+                     self.indicator_set, span or self.span, max_rows=max_rows)
+
+    def _drill_engine(self, indicator: str) -> MeasureEngine:
+        """The engine itself, or — when the ledgers are a column projection of a warehouse — one
+        over the whole rows of the ledgers behind the indicator (read once, then kept)."""
+        if self.source is None:
+            return self.engine
+        iset = self.indicator_set
+        names: set[str] = set()
+        stack = [indicator]
+        while stack:
+            ind = iset.indicators[stack.pop()]
+            stack.extend(ind.depends_on)
+            for m in (*ind.numerator, *ind.denominator):
+                names.update(iset.measures[m].fields_used())
+        missing = sorted(n for n in names if n not in self._whole)
+        if missing:
+            self._whole.update(_read_whole(self.source, missing))
+        ledgers = {**self.ledgers, **{n: self._whole[n] for n in names}}
+        return MeasureEngine(ledgers, counties=self.engine.counties)
 
     # -- figures --------------------------------------------------------------------------
     def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
@@ -493,6 +526,21 @@ class Evaluation:
         return "".join(parts)
 
 
+def _read_whole(source: Any, names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Whole current rows of some ledgers from a warehouse path or (still open) `Warehouse`."""
+    import duckdb
+
+    from workbench.warehouse import Warehouse
+
+    if isinstance(source, Warehouse):
+        try:
+            return {n: source.read_ledger(n) for n in names}
+        except duckdb.ConnectionException:  # closed since: open its file
+            source = source.path
+    with Warehouse(source, read_only=True) as wh:
+        return {n: wh.read_ledger(n) for n in names}
+
+
 def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
     """Create the table from the frame's shape on first use, then append by column name."""
     frame = df.copy()
@@ -533,11 +581,13 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
 
     `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
     `Warehouse.read_ledgers()` returns). `period` is `YYYY-MM` or `latest` (newest complete
-    month). `span` defaults to the set's `default_span`.
+    month). `span` defaults to the set's `default_span`. From a warehouse only the columns the
+    set's measures use are read (`measures.ledger_columns`); drill-through reads whole rows.
     """
     iset = indicator_set if isinstance(indicator_set, IndicatorSet) else load_set(
         indicator_set, [indicators_dir] if indicators_dir else None)
-    ledgers = load_ledgers(source)
+    whole = _is_ledgers(source)
+    ledgers = load_ledgers(source, None if whole else ledger_columns([iset]))
     if period == "latest":
         found = _latest_from_ledgers(ledgers, _submissions(source))
         if found is None:
@@ -547,4 +597,5 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
         month_index(period)
     except (ValueError, IndexError):
         raise ValueError(t("ind.bad_period", period=period)) from None
-    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed)
+    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed,
+                      source=None if whole else source)

@@ -42,6 +42,7 @@ class ServeOptions:
     pool_size: int = 2
     cull_idle_timeout: int = 900
     cull_interval: int = 60
+    fill_delay: float = 20.0
     max_kernels: int = 40
     geojson: Path | None = None
     precompute: bool = True
@@ -101,8 +102,8 @@ def voila_argv(opts: ServeOptions) -> list[str]:
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
         "--MappingKernelManager.cull_connected=False",
+        f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
         "--MappingKernelManager.cull_busy=False",
-        "--VoilaConfiguration.file_allowlist=[]",
         "--VoilaConfiguration.classic_tree=True",
     ]
 
@@ -121,10 +122,8 @@ def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
         cfg.Voila.token = opts.token or ""
     cfg.Voila.tornado_settings = {
         "headers": {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"},
-        "xsrf_cookies": True,
     }
-    # Only the project's kernels, whatever else is installed on the machine.
-    cfg.VoilaConfiguration.language_kernel_mapping = {"python": "python3"}
+    cfg.VoilaConfiguration.file_allowlist = []  # no file under dashboards/ is served raw
     return cfg
 
 
@@ -155,7 +154,7 @@ def precompute(opts: ServeOptions) -> None:
     """Run the engine for every period once, so that kernels only load the cached result."""
     from workbench import dashboard
 
-    data = dashboard.load(opts.warehouse, geojson=opts.geojson)
+    data = dashboard.load(opts.warehouse, refresh=True)
     print(t("dash.serve.precomputed", counties=len(data.counties), periods=len(data.periods),
             sets=len(data.indicator_sets)), file=sys.stderr, flush=True)
 
@@ -187,10 +186,40 @@ def serve(opts: ServeOptions) -> int:
           file=sys.stderr, flush=True)
     if opts.token:
         print(t("dash.serve.token_hint"), file=sys.stderr, flush=True)
+    allow_unload_shutdown()
     app = Voila.instance(config=voila_config(opts))
     app.initialize(voila_argv(opts))
     app.start()
     return 0
+
+
+def allow_unload_shutdown() -> None:
+    """Let a closing page shut its kernel down (Voilà's `beforeunload` beacon).
+
+    The beacon carries no `_xsrf` token, so jupyter_server 2 answers 403 and the kernel would
+    live on until culled. The shutdown handler here accepts the beacon only when its `Origin`
+    is this server (what a browser sends for its own page, also behind a proxy that keeps the
+    Host header); anything else still needs the token, so cross-site requests stay refused."""
+    from urllib.parse import urlparse
+
+    from tornado import web
+    from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    if getattr(VoilaShutdownKernelHandler, "_workbench_patched", False):
+        return
+    original = VoilaShutdownKernelHandler.check_xsrf_cookie
+
+    def check_xsrf_cookie(self):  # type: ignore[no-untyped-def]
+        origin = self.request.headers.get("Origin")
+        host = self.request.headers.get("Host")
+        if origin and host:
+            if urlparse(origin.lower()).netloc == host.lower():
+                return None
+            raise web.HTTPError(403, "cross-origin shutdown refused")
+        return original(self)
+
+    VoilaShutdownKernelHandler.check_xsrf_cookie = check_xsrf_cookie
+    VoilaShutdownKernelHandler._workbench_patched = True
 
 
 def _bounded_kernel_manager():

@@ -2,17 +2,21 @@
 
 Each ledger has a table `<ledger>` with every accepted row of every live submission, and a view
 `<ledger>_current` holding, per business key, the row from the newest submission (latest period,
-then latest ingest). Indicators read the `_current` views through `read_ledger`.
+then latest ingest). Indicators read those rows through `read_ledger`, which computes the same
+rows faster than the view (see `Warehouse.read_ledger`) and fetches them through Arrow, so text
+never becomes millions of Python objects.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from workbench.contracts import LEDGERS, Ledger
 
@@ -100,21 +104,114 @@ class Warehouse:
         else:
             self.con.execute("COMMIT")
 
-    def read_ledger(self, name: str, current: bool = True,
-                    with_meta: bool = False) -> pd.DataFrame:
-        """Accepted rows of one ledger, typed (DATE → datetime64, BOOLEAN → boolean)."""
-        lg = LEDGERS[name]
-        rel = f'"{name}_current"' if current else f'"{name}"'
-        cols = lg.field_names + (list(META_COLUMNS) if with_meta else [])
-        sql = f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM {rel}"
-        df = self.con.execute(sql).df()
-        return coerce_frame_types(df, lg)
+    def read_ledger(self, name: str, current: bool = True, with_meta: bool = False,
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Accepted rows of one ledger (the `_current` rows unless `current=False`), typed:
+        dates datetime64[ns], money float64, booleans `boolean`, integers `Int64`, text as
+        pandas strings (missing: NaN; None where pandas keeps text as objects).
 
-    def read_ledgers(self) -> dict[str, pd.DataFrame]:
-        return {name: self.read_ledger(name) for name in LEDGERS}
+        `columns` (ledger fields or meta columns, in the order given) reads only those: the
+        rows and values are exactly the full read's, so callers that know what they use (the
+        indicator engine) skip the rest of the table.
+        """
+        lg = LEDGERS[name]
+        cols = _columns(lg, columns, with_meta)
+        fetch = cols or [lg.key[0]]  # no columns asked: still the right number of rows
+        if current:
+            table = self._current_rows(lg, fetch)
+        else:
+            table = self._arrow(f'SELECT {_quoted(fetch)} FROM "{name}"')
+        return arrow_frame(table.select(cols), lg)
+
+    def read_ledgers(self, columns: Mapping[str, Sequence[str]] | None = None
+                     ) -> dict[str, pd.DataFrame]:
+        """Every ledger's current rows; `columns` maps a ledger to the columns to read (ledgers
+        left out are read whole)."""
+        columns = columns or {}
+        return {name: self.read_ledger(name, columns=columns.get(name)) for name in LEDGERS}
+
+    def _arrow(self, sql: str) -> pa.Table:
+        rel = self.con.sql(sql)
+        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+    def _current_rows(self, lg: Ledger, cols: list[str]) -> pa.Table:
+        """The rows of `<ledger>_current`, without its window over the whole table.
+
+        The view ranks every row of every key; but almost every key has one row, and a row whose
+        key is unique is current by definition. So: one order-preserving scan fetching a 64-bit
+        hash of each row's key with the columns; keys whose hash occurs once are done; only the
+        rows of repeated hashes (true repeats, or the odd hash collision — resolved by the real
+        key) go through the view's ranking, in SQL. Rows of a submission that no longer exists
+        (the view's join drops them; ingest never leaves any) send the ledger down the view's
+        own path.
+        """
+        name = f'"{lg.name}"'
+        orphans = self.con.execute(
+            f"SELECT count(*) FROM {name} l ANTI JOIN submissions s "
+            f"ON s.submission_id = l._submission_id").fetchall()[0][0]
+        if orphans:
+            return self._arrow(f'SELECT {_quoted(cols)} FROM "{lg.name}_current"')
+        key = ", ".join(f'"{k}"' for k in lg.key)
+        table = self._arrow(f'SELECT hash({key}) AS "{_KEY_HASH}", {_quoted(cols)} FROM {name}')
+        hashes = table.column(0).to_numpy()
+        table = table.remove_column(0)
+        ordered = np.sort(hashes)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        if not len(repeated):
+            return table
+        self.con.register("_wb_repeated_keys", pa.table({"h": repeated}))
+        try:
+            newest = self._arrow(
+                f"SELECT {_quoted(cols)} FROM (SELECT l.*, s.ingested_at AS _wb_ingested_at "
+                f"FROM {name} l JOIN submissions s ON s.submission_id = l._submission_id "
+                f"WHERE hash({key}) IN (SELECT h FROM _wb_repeated_keys)) t "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} "
+                f"ORDER BY t._period DESC, t._wb_ingested_at DESC, t._source_row DESC) = 1 "
+                f"ORDER BY {key}")
+        finally:
+            self.con.unregister("_wb_repeated_keys")
+        unique = table.filter(pa.array(~np.isin(hashes, repeated)))
+        return pa.concat_tables([unique, newest.cast(unique.schema)])
 
     def table(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
+
+
+_KEY_HASH = "_wb_key_hash"
+
+
+def _columns(lg: Ledger, columns: Sequence[str] | None, with_meta: bool) -> list[str]:
+    if columns is None:
+        return lg.field_names + (list(META_COLUMNS) if with_meta else [])
+    known = set(lg.field_names) | set(META_COLUMNS)
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise KeyError(f"{lg.name}: no such column(s) {unknown}")
+    return list(dict.fromkeys(columns))
+
+
+def _quoted(cols: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in cols)
+
+
+def _bool_or_int(t: pa.DataType) -> object:
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    return None
+
+
+def arrow_frame(table: pa.Table, lg: Ledger) -> pd.DataFrame:
+    """An Arrow table of ledger columns → the pandas dtypes `coerce_frame_types` gives, without
+    going through Python objects (text stays Arrow-backed under pandas' string dtype)."""
+    types = {f.name: f.type for f in lg.fields}
+    for i, name in enumerate(table.column_names):
+        if types.get(name) == "date":
+            table = table.set_column(i, name, table.column(i).cast(pa.timestamp("ns")))
+        elif types.get(name) == "yuan":
+            table = table.set_column(i, name, table.column(i).cast(pa.float64()))
+    return table.to_pandas(types_mapper=_bool_or_int)
 
 
 def coerce_frame_types(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:

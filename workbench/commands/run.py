@@ -7,6 +7,8 @@ import sys
 
 from workbench.messages import t
 
+DEFAULT_TIMEOUT = 600.0
+
 
 def _default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--period", default="latest", help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=int, default=_default_jobs(), help=t("batch.cli.jobs"))
-    p.add_argument("--timeout", type=float, default=600.0, help=t("batch.cli.timeout"))
+    p.add_argument("--timeout", type=float, default=None, help=t("batch.cli.timeout"))
     p.add_argument("--resume", metavar="RUN_ID", help=t("batch.cli.resume"))
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help=t("batch.cli.executor"))
@@ -77,32 +79,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     root = runs_dir(args.runs_dir)
     try:
-        if args.resume:
-            cfg = batch.load_run(root, args.resume)
+        cfg = None
+        resume = args.resume
+        if resume == "auto":
+            cfg = _plan(args, root)
+            resume = batch.find_resumable(root, cfg.period)
+            if resume:
+                print(t("batch.cli.auto_resume", run_id=resume), file=sys.stderr)
+        if resume:
+            cfg = batch.load_run(root, resume)
             cfg.runs_dir = root
             cfg.jobs = args.jobs
-            if "--timeout" in sys.argv:
+            if args.timeout is not None:
                 cfg.timeout = args.timeout
             cfg.progress = not args.no_progress
             cfg.executor, cfg.scheduler = args.executor, args.scheduler
-        else:
-            options = dict(jobs=args.jobs, timeout=args.timeout, executor=args.executor,
-                           scheduler=args.scheduler, indicator_set=args.indicator_set,
-                           parameters={k: _parse_value(v) for k, v in args.parameter},
-                           pdf=args.pdf, docx=not args.no_docx,
-                           reuse_kernels=not args.fresh_kernels, progress=not args.no_progress)
-            if args.notebook:
-                options["notebook"] = args.notebook
-            if args.no_city:
-                options["city_notebook"] = None
-                options["docx"] = False
-            cfg = batch.plan_run(args.period, args.warehouse, _counties(args.counties), root,
-                                 run_id=args.run_id, **options)
+        elif cfg is None:
+            cfg = _plan(args, root)
         if args.executor == "dask" and args.jobs < 1:
             raise ValueError(t("batch.cli.bad_jobs"))
         print(t("batch.cli.starting", run_id=cfg.run_id, period=cfg.period,
                 n=len(cfg.counties), jobs=cfg.jobs, executor=cfg.executor), file=sys.stderr)
-        result = batch.Runner(cfg, resume=bool(args.resume)).run()
+        result = batch.Runner(cfg, resume=bool(resume)).run()
     except (FileNotFoundError, ValueError, batch.RunLocked) as exc:
         print(t("batch.cli.error", error=str(exc)), file=sys.stderr)
         return 2
@@ -112,6 +110,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         return result.exit_code
     print(batch.failure_summary(result, cfg), file=sys.stderr)
     return result.exit_code
+
+
+def _plan(args: argparse.Namespace, root: str) -> object:
+    from workbench import batch
+
+    options = dict(jobs=args.jobs, timeout=args.timeout or DEFAULT_TIMEOUT,
+                   executor=args.executor, scheduler=args.scheduler,
+                   indicator_set=args.indicator_set,
+                   parameters={k: _parse_value(v) for k, v in args.parameter},
+                   pdf=args.pdf, docx=not args.no_docx,
+                   reuse_kernels=not args.fresh_kernels, progress=not args.no_progress)
+    if args.notebook:
+        options["notebook"] = args.notebook
+    if args.no_city:
+        options["city_notebook"] = None
+        options["docx"] = False
+    return batch.plan_run(args.period, args.warehouse, _counties(args.counties), root,
+                          run_id=args.run_id, **options)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -1,0 +1,294 @@
+"""The indicator engine against one DuckDB aggregate scan over the same warehouse.
+
+Not a test (timings depend on the machine). Run
+
+    .venv/bin/python -m benchmarks.bench_engine [--counties 3000] [--reps 3] [--no-record]
+
+It builds a warehouse file in a temporary directory from the demo city (`generate_city`; 3,000
+counties × 24 months ≈ 5.8 M ledger rows), inserting the frames straight into the ledger tables
+under one live submission per county × month (the shape an ingest leaves; Excel is not
+involved), then times, alternating A and B in the same run:
+
+- **A** (the workbench): from the warehouse file, read what the declarations use, then every
+  indicator of `campaign_2025` and `no_fraud_city` at every span (month, quarter, ytd, ctd,
+  r12) for counties and the city, and every declared composite index (`campaign_progress`,
+  `by_subject`, `by_pillar`) — i.e. `evaluate(path, period)` then `.kpis_all`,
+  `.city_kpis_all` and `.index` of both sets. Milestones, the lagging list (A+) and rank
+  uncertainty (U) are timed separately.
+- **B** (the floor): one DuckDB statement that scans every ledger's `_current` view (the same
+  rows A reads, after the same newest-submission de-duplication) and groups by county × month of
+  the ledger's date, counting rows and summing every money and integer column; the grouped
+  result is fetched. **B0** is the same statement over the raw ledger tables (no
+  de-duplication), reported alongside as the stricter floor.
+
+Bars (../shared/design/quality-bars.md): A ≤ 3 × B and A ≤ 5 s. Results are appended to (or
+replace the section in) `benchmarks/RESULTS.md`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import logging
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from workbench.contracts import LEDGERS, Ledger
+from workbench.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+SETS = ("campaign_2025", "no_fraud_city")
+SECTION = "## Engine (indicators + composite)"
+RESULTS_MD = Path(__file__).with_name("RESULTS.md")
+
+
+# ---------------------------------------------------------------------------------------------
+# The warehouse
+# ---------------------------------------------------------------------------------------------
+def _row_periods(df: pd.DataFrame, lg: Ledger, months: list[str]) -> np.ndarray:
+    """The submission period of each row: the month of its date (clipped to the demo's months),
+    or the last month for undated rows (rosters are re-sent with the latest submission)."""
+    last = months[-1]
+    if lg.date_field is None or lg.date_field not in df.columns:
+        return np.full(len(df), last, dtype=object)
+    col = df[lg.date_field]
+    if lg.field(lg.date_field).type == "month":
+        per = col.astype(object).where(col.notna(), last).astype(str).to_numpy(dtype=object)
+    else:
+        per = pd.to_datetime(col).dt.strftime("%Y-%m").astype(object)
+        per = per.where(per.notna(), last).to_numpy(dtype=object)
+    per = np.where(per < months[0], months[0], per)
+    return np.where(per > last, last, per)
+
+
+def build_warehouse(path: Path, n_counties: int = 3000, seed: int = 20251) -> dict[str, int]:
+    """Demo city → warehouse file; returns the rows per ledger."""
+    from workbench.demo import generate_city
+
+    city = generate_city(n_counties, seed=seed)
+    months = city.months
+    codes = [c for c, _ in city.counties]
+    subs = pd.DataFrame({
+        "submission_id": [f"{c}-{m}" for c in codes for m in months],
+        "file_name": [f"{c}_{m}.xlsx" for c in codes for m in months],
+        "county_code": [c for c in codes for _ in months],
+        "period": [m for _ in codes for m in months],
+        "ingested_at": [pd.Timestamp(m) + pd.offsets.MonthEnd(0) + pd.Timedelta(days=5)
+                        for _ in codes for m in months],
+        "status": "有效",
+    })
+    rows: dict[str, int] = {}
+    with Warehouse(path) as wh:
+        wh.con.register("v_subs", subs)
+        wh.con.execute("INSERT INTO submissions BY NAME SELECT * FROM v_subs")
+        wh.con.unregister("v_subs")
+        for name, lg in LEDGERS.items():
+            df = city.frames[name]
+            period = _row_periods(df, lg, months)
+            frame = df.assign(
+                _submission_id=pd.Series(df["county_code"].astype(str).to_numpy(dtype=object)
+                                         + "-" + period, index=df.index, dtype=object),
+                _period=pd.Series(period, index=df.index, dtype=object),
+                _file=None, _sheet=lg.title, _source_row=np.arange(2, len(df) + 2),
+                _extra=None)
+            wh.con.register("v_rows", frame)
+            wh.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM v_rows')
+            wh.con.unregister("v_rows")
+            rows[name] = len(df)
+        wh.con.execute("CHECKPOINT")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# A and B
+# ---------------------------------------------------------------------------------------------
+def baseline_sql(current: bool = True) -> str:
+    """One statement: per ledger, GROUP BY county × month of its date, count(*) and the sum of
+    every money/integer column; undated ledgers group by county (and year when they have one).
+    UNION ALL of the per-ledger aggregates so the whole thing is one query plan."""
+    parts = []
+    for name, lg in LEDGERS.items():
+        rel = f'"{name}_current"' if current else f'"{name}"'
+        nums = [f.name for f in lg.fields if f.type in ("yuan", "int") and f.name != "year"]
+        if lg.date_field is None:
+            month = ("CAST(year AS VARCHAR)" if "year" in lg.field_names
+                     else "CAST(NULL AS VARCHAR)")
+        elif lg.field(lg.date_field).type == "month":
+            month = f'"{lg.date_field}"'
+        else:
+            month = f"strftime(\"{lg.date_field}\", '%Y-%m')"
+        total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in nums) or "0"
+        n_sums = len(nums)
+        parts.append(
+            f"SELECT '{name}' AS ledger, county_code, {month} AS month, count(*) AS n, "
+            f"{n_sums} AS n_sums, CAST({total} AS DOUBLE) AS total FROM {rel} "
+            f"GROUP BY ALL")
+    return "\nUNION ALL\n".join(parts)
+
+
+def run_b(path: Path, current: bool = True) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = con.execute(baseline_sql(current)).fetchnumpy()
+    finally:
+        con.close()
+    return len(out["n"])
+
+
+def run_a(path: Path, period: str, extras: bool = False, uncertainty: int = 0) -> int:
+    """Every indicator of both sets at every span, the city, and every composite index, from
+    the warehouse file: the columns both sets use are read once and one engine serves both (as
+    `workbench compute` does for several sets)."""
+    from workbench.declarations import load_set
+    from workbench.measures import MeasureEngine, ledger_columns
+    from workbench.results import Evaluation, load_ledgers
+
+    sets = [load_set(s) for s in SETS]
+    ledgers = load_ledgers(path, columns=ledger_columns(sets))
+    engine = MeasureEngine(ledgers)
+    n = 0
+    for iset in sets:
+        ev = Evaluation(ledgers, iset, period, uncertainty_samples=uncertainty, engine=engine,
+                        source=path)
+        n += len(ev.kpis_all) + len(ev.city_kpis_all)
+        n += sum(len(r.scores) for r in ev.index.values())
+        if extras:
+            n += len(ev.milestones) + len(ev.city_milestones) + len(ev.lagging)
+        if uncertainty:
+            n += len(ev.uncertainty_table)
+    return n
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def record(text: str, path: Path = RESULTS_MD) -> None:
+    """Replace this benchmark's section of RESULTS.md (or append it), leaving others alone."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    block = text.rstrip() + "\n\n"
+    new = pattern.sub(lambda _: block, old) if pattern.search(old) else (
+        old.rstrip() + "\n\n" + block)
+    path.write_text(new.rstrip() + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_engine",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--counties", type=int, default=3000)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--period", default="2025-12")
+    p.add_argument("--warehouse", type=Path, default=None,
+                   help="reuse (or build once into) this warehouse file instead of a temp dir")
+    p.add_argument("--uncertainty", type=int, default=200,
+                   help="samples for the separately timed rank-uncertainty run (0: skip)")
+    p.add_argument("--no-record", action="store_true", help="do not update RESULTS.md")
+    args = p.parse_args(argv if argv is not None else sys.argv[1:])
+
+    tmp = None
+    if args.warehouse is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bench_engine_")
+        path = Path(tmp.name) / "warehouse.duckdb"
+    else:
+        path = args.warehouse
+    try:
+        if not path.exists():
+            t0 = time.perf_counter()
+            rows = build_warehouse(path, args.counties)
+            print(f"built {path} in {time.perf_counter() - t0:.1f} s: "
+                  + ", ".join(f"{k} {v:,}" for k, v in rows.items()), flush=True)
+        with duckdb.connect(str(path), read_only=True) as con:
+            rows = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                    for name in LEDGERS}
+        total = sum(rows.values())
+        print(f"ledger rows: {total:,} ({', '.join(f'{k} {v:,}' for k, v in rows.items())})")
+
+        run_b(path)  # warm-up: file cache, imports
+        run_a(path, args.period)
+        times: dict[str, list[float]] = {"A": [], "B": [], "B0": []}
+        for rep in range(args.reps):
+            times["B"].append(_timed(lambda: run_b(path)))
+            times["A"].append(_timed(lambda: run_a(path, args.period)))
+            times["B0"].append(_timed(lambda: run_b(path, current=False)))
+            print(f"rep {rep + 1}: A {times['A'][-1]:.2f} s, B {times['B'][-1]:.2f} s, "
+                  f"B0 {times['B0'][-1]:.2f} s", flush=True)
+        extra = _timed(lambda: run_a(path, args.period, extras=True))
+        unc = (_timed(lambda: run_a(path, args.period, uncertainty=args.uncertainty))
+               if args.uncertainty else float("nan"))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratios = [a / b for a, b in zip(times["A"], times["B"])]
+    ratios0 = [a / b for a, b in zip(times["A"], times["B0"])]
+    r, r0 = statistics.median(ratios), statistics.median(ratios0)
+    ok = r <= 3 and med["A"] <= 5
+    lines = [
+        f"A  (indicators + composite, from the file): median {med['A']:.2f} s "
+        f"({', '.join(f'{x:.2f}' for x in times['A'])})",
+        f"B  (DuckDB GROUP BY over the _current views): median {med['B']:.2f} s "
+        f"({', '.join(f'{x:.2f}' for x in times['B'])})",
+        f"B0 (the same over the raw tables):            median {med['B0']:.2f} s "
+        f"({', '.join(f'{x:.2f}' for x in times['B0'])})",
+        f"A / B  = {r:.2f} (per pair: {', '.join(f'{x:.2f}' for x in ratios)})   bar ≤ 3",
+        f"A / B0 = {r0:.2f} (per pair: {', '.join(f'{x:.2f}' for x in ratios0)})",
+        f"A ≤ 5 s: {'yes' if med['A'] <= 5 else 'no'}; bars {'met' if ok else 'NOT met'}",
+        f"A+ (A plus milestones, city milestones and the lagging list), once: {extra:.2f} s",
+        f"U  (A plus rank uncertainty, {args.uncertainty} samples per index), once: {unc:.2f} s",
+    ]
+    print("\n".join(lines))
+    if not args.no_record:
+        cmd = "python -m benchmarks.bench_engine " + " ".join(argv or [])
+        record("\n".join([
+            SECTION, "",
+            f"Command: `.venv/bin/python -m benchmarks.bench_engine --counties {args.counties} "
+            f"--reps {args.reps}` (invoked as `{cmd.strip()}`).",
+            "",
+            f"Machine: {platform.node()} ({_cpu()}, {os.cpu_count()} cores), Python "
+            f"{platform.python_version()}, pandas {pd.__version__}, DuckDB {duckdb.__version__}; "
+            f"{dt.datetime.now():%Y-%m-%d %H:%M}; load average {_load()} at the end.",
+            "",
+            f"Data: demo city, {args.counties:,} counties × 24 months, {total:,} ledger rows, "
+            f"period {args.period}.",
+            "",
+            "```", *lines, "```",
+        ]))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""The monthly batch end to end, and every fault it must survive (issue 4).
+
+The warehouse is the demo city's clean ledgers inserted straight into a Warehouse (the workbook
+round trip through `workbench ingest` is tested by the ingest tests and is too slow to repeat
+here). Runs go through the real CLI in a subprocess where exit codes, stderr and a SIGKILL of the
+runner matter, and through the Python API elsewhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import batch
+from workbench.contracts import LEDGERS
+from workbench.warehouse import META_COLUMNS, Warehouse
+
+ROOT = Path(__file__).resolve().parent.parent
+FAULTS_NB = ROOT / "tests" / "notebooks" / "faults.ipynb"
+PERIOD = "2025-09"
+ID_RE = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+EXTERNAL_RE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""",
+                         re.I)
+
+def warehouse_from_frames(path: Path, frames: dict[str, pd.DataFrame],
+                          period: str = "2025-12") -> Path:
+    """Insert ledger frames as one live submission (what a clean ingest would leave)."""
+    with Warehouse(path) as wh, wh.transaction() as con:
+        con.execute("INSERT INTO submissions VALUES ('frames', 'frames', NULL, ?, now(), 0, NULL, "
+                    "0, 0, 0, '有效', NULL)", [period])
+        for name, df in frames.items():
+            lg = LEDGERS[name]
+            full = pd.DataFrame({f: (df[f] if f in df else None) for f in lg.field_names})
+            full["_submission_id"] = "frames"
+            full["_period"] = period
+            full["_file"] = "frames"
+            full["_sheet"] = lg.title
+            full["_source_row"] = range(2, len(full) + 2)
+            full["_extra"] = None
+            con.register("frame_in", full[lg.field_names + list(META_COLUMNS)])
+            con.execute(f'INSERT INTO "{name}" SELECT * FROM frame_in')
+            con.unregister("frame_in")
+    return path
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from workbench.demo import generate_city
+
+    demo = generate_city(4, seed=20251)
+    path = tmp_path_factory.mktemp("wh") / "demo.duckdb"
+    warehouse_from_frames(path, demo.frames)
+    codes = [c for c, _ in demo.counties]
+    return {"warehouse": path, "codes": codes, "names": dict(demo.counties),
+            "ids": set(demo.frames["cases"]["person_id"].dropna().astype(str))}
+
+
+def cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def states(run_dir: Path) -> dict[str, dict]:
+    return batch.load_states(run_dir)
+
+
+def assert_no_partial_files(run_dir: Path) -> None:
+    assert not list(run_dir.rglob(".*.tmp")), "temp files left behind"
+    for html in run_dir.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert text.rstrip().endswith("</html>"), f"half-written {html}"
+    for nb in run_dir.rglob("*.ipynb"):
+        json.loads(nb.read_text(encoding="utf-8"))
+
+
+def assert_clean_reports(run_dir: Path, ids: set[str]) -> None:
+    """No external URL in script/link tags, no unmasked ID-card number, anywhere."""
+    pages = list(run_dir.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not EXTERNAL_RE.search(text), f"external URL in {page}"
+        assert "cdn." not in text and "unpkg" not in text and "mathjax" not in text.lower()
+        found = set(ID_RE.findall(text))
+        assert not found, f"unmasked ID numbers in {page}: {sorted(found)[:3]}"
+        assert not any(i in text for i in ids)
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
+    codes = city["codes"][:3]
+    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
+              str(tmp_path / "runs"), "--run-id", "e2e", "--jobs", "2", "--no-progress",
+              "--counties", *codes, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    run_dir = tmp_path / "runs" / "e2e"
+    assert res.stdout.strip() == str(run_dir / "index.html")
+    assert "成功 3 个，失败 0 个" in res.stderr
+
+    st = states(run_dir)
+    assert set(st) == {*codes, batch.CITY_UNIT}
+    assert all(s["status"] == "ok" for s in st.values())
+    for code in codes:
+        html = (run_dir / "counties" / f"{code}.html").read_text(encoding="utf-8")
+        assert city["names"][code] in html
+        assert "截至2025年9月" in html                     # the generated narrative
+        assert "wb-card" in html                          # KPI cards
+        assert "Plotly.newPlot" in html                   # charts, rendered by the page
+        assert 'src="../assets/plotly.min.js"' in html    # one shared, local plotly.js
+        assert "from workbench import report" not in html  # code hidden
+        assert not re.search(r"<a\b[^>]*/>", html)         # no self-closing anchors
+        nb = json.loads((run_dir / "counties" / f"{code}.ipynb").read_text(encoding="utf-8"))
+        tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+        assert ["injected-parameters"] in tags            # papermill semantics
+        assert nb["metadata"]["papermill"]["parameters"]["county"] == code
+        assert isinstance(st[code]["score"], float) and st[code]["grade"]
+    assert (run_dir / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert len(list(run_dir.rglob("plotly*.js"))) == 1
+
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    for code in codes:
+        assert f'href="counties/{code}.html"' in index and city["names"][code] in index
+        assert f"{st[code]['score']:.1f}" in index and st[code]["grade"] in index
+    assert "city/city_overview.html" in index and ".docx" in index
+
+    man = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert man["status"] == "complete" and man["period"] == PERIOD
+    assert man["package"]["version"] and "git_commit" in man["package"]
+    assert len(man["inputs"]["warehouse"]["sha256"]) == 64
+    assert all(len(h) == 64 for h in man["inputs"]["notebooks"].values())
+    assert man["inputs"]["indicator_files"]  # the YAML declarations behind the numbers
+    assert man["parameters"]["jobs"] == 2 and man["parameters"]["timeout"] == 600
+    assert set(man["units"]) == set(codes)
+    assert all(u["seconds"] > 0 and u["status"] == "ok" for u in man["units"].values())
+
+    docx = run_dir / st[batch.CITY_UNIT]["docx"]
+    from docx import Document
+
+    doc = Document(str(docx))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "通报" in text and "综合排名" in text and "进度滞后" in text
+    assert len(doc.tables) >= 2 and doc.tables[0].rows[0].cells[0].text == "排名"
+    from workbench import publish
+
+    if publish.chromium_path():
+        pdf = run_dir / st[batch.CITY_UNIT]["pdf"]
+        assert pdf.read_bytes()[:5] == b"%PDF-"
+    else:
+        assert "chromium" in res.stderr
+    assert_no_partial_files(run_dir)
+    assert_clean_reports(run_dir, city["ids"])
+
+    listed = cli("runs", "--runs-dir", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    rows = json.loads(listed.stdout)
+    assert rows[0]["run_id"] == "e2e" and rows[0]["ok"] == 3 and rows[0]["status"] == "complete"
+
+
+# ----------------------------------------------------------------------------- faults
+def test_faults_raise_kill_hang_others_complete(city: dict, tmp_path: Path) -> None:
+    a, b, c, d = city["codes"][:4]
+    faults = json.dumps({a: "raise", b: "kill", c: "hang"})
+    t0 = time.monotonic()
+    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
+              str(tmp_path / "runs"), "--run-id", "faults", "--jobs", "2", "--no-progress",
+              "--timeout", "6", "--no-city", "--notebook", str(FAULTS_NB),
+              "-p", "faults", faults, cwd=tmp_path)
+    assert time.monotonic() - t0 < 200
+    assert res.returncode == 1, res.stderr
+    run_dir = tmp_path / "runs" / "faults"
+    st = states(run_dir)
+    assert st[d]["status"] == "ok"
+    assert st[a]["error_kind"] == batch.E_CELL and "ValueError" in st[a]["error"]
+    assert st[b]["error_kind"] == batch.E_DEAD and st[b]["attempts"] == 2
+    assert st[c]["error_kind"] == batch.E_TIMEOUT
+    assert "成功 1 个，失败 3 个" in res.stderr
+    for code in (a, b, c):
+        assert city["names"][code] in res.stderr
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    for code in (a, b, c):
+        assert st[code]["error"] in index  # the reason is on the index page
+    assert index.count('class="failed"') == 3
+    # the failed notebook is kept, with papermill's error banner on top
+    nb = json.loads((run_dir / "counties" / f"{a}.ipynb").read_text(encoding="utf-8"))
+    assert "papermill-error-cell-tag" in nb["cells"][0]["metadata"]["tags"]
+    man = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert man["totals"] == {**man["totals"], "ok": 1, "failed": 3}
+    assert_no_partial_files(run_dir)
+    # the injected error quotes an ID number: masked wherever the error travels
+    leaked = "330402199001011234"
+    assert "3304**********1234" in st[a]["error"] and leaked not in res.stderr
+    for f in run_dir.rglob("*"):
+        if f.is_file() and f.suffix in {".html", ".json", ".ipynb"}:
+            assert leaked not in f.read_text(encoding="utf-8"), f
+
+
+def test_kernel_start_failure_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    slot = batch.KernelSlot("retry", start_retries=2)
+    real = slot._start_once
+    calls = {"n": 0}
+
+    def flaky() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("端口被占用（模拟的内核启动竞争）")
+        real()
+
+    monkeypatch.setattr(slot, "_start_once", flaky)
+    try:
+        slot.ensure()
+        assert slot.alive() and calls["n"] == 2
+        out: list = []
+        slot._execute("40 + 2", time.monotonic() + 30, outputs=out)
+        assert out[0]["data"]["text/plain"] == "42"
+    finally:
+        slot.close()
+
+
+def test_kernel_that_never_starts_fails_only_its_units() -> None:
+    slot = batch.KernelSlot("bogus", kernel_name="no-such-kernel-xyz", start_retries=1)
+    job = batch.Job("990101", "x", str(FAULTS_NB), {"county": "990101"}, "counties/990101", 5)
+    try:
+        out = batch.execute_job(slot, job)
+    finally:
+        slot.close()
+    assert out.status == "failed" and out.error_kind == batch.E_START
+    assert "内核启动失败" in out.error
+
+
+# ----------------------------------------------------------------------------- resume
+def test_resume_after_runner_is_killed(city: dict, tmp_path: Path) -> None:
+    codes = city["codes"][:4]
+    runs = tmp_path / "runs"
+    run_dir = runs / "killed"
+    cmd = [sys.executable, "-m", "workbench.cli", "run", "--period", PERIOD, "--warehouse",
+           str(city["warehouse"]), "--runs-dir", str(runs), "--run-id", "killed", "--jobs", "1",
+           "--no-progress", "--no-city", "--notebook", str(FAULTS_NB), "-p", "delay", "1.5",
+           "--counties", *codes]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            done = [s for s in states(run_dir).values() if s.get("status") == "ok"]
+            if len(done) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "runner finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = {u: s for u, s in states(run_dir).items() if s["status"] == "ok"}
+    assert 2 <= len(before) < len(codes)
+    mtimes = {u: (run_dir / s["html"]).stat().st_mtime_ns for u, s in before.items()}
+    for html in run_dir.rglob("*.html"):  # whatever exists under a final name is whole
+        assert html.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    listed = json.loads(cli("runs", "--runs-dir", str(runs), "--json", cwd=tmp_path).stdout)
+    assert listed[0]["status"] == "interrupted"
+    assert batch.find_resumable(runs, PERIOD) == "killed"  # what `--resume auto` picks
+
+    res = cli("run", "--resume", "killed", "--runs-dir", str(runs), "--jobs", "2",
+              "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"续跑跳过已完成 {len(before)} 个" in res.stderr
+    after = states(run_dir)
+    assert all(after[c]["status"] == "ok" for c in codes)
+    for unit, s in before.items():  # finished counties were not redone
+        assert after[unit]["finished"] == s["finished"]
+        assert (run_dir / s["html"]).stat().st_mtime_ns == mtimes[unit]
+    assert_no_partial_files(run_dir)
+    man = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert man["status"] == "complete" and man["totals"]["ok"] == len(codes)
+
+
+# ----------------------------------------------------------------------------- dask
+def test_dask_executor_local_cluster(city: dict, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    codes = city["codes"][:2]
+    cfg = batch.plan_run(PERIOD, str(city["warehouse"]), codes, str(tmp_path / "runs"),
+                         run_id="dask", jobs=2, executor="dask", city_notebook=None,
+                         docx=False, pdf="none", progress=False)
+    result = batch.Runner(cfg, echo=lambda _m: None).run()
+    assert result.exit_code == 0 and sorted(result.ok) == sorted(codes)
+    st = states(tmp_path / "runs" / "dask")
+    assert all(st[c]["status"] == "ok" and st[c]["html"] for c in codes)
+    assert len({st[c]["worker"] for c in codes}) >= 1
+    assert not batch._WORKER_SLOTS  # worker kernels shut down with the cluster
+
+
+# ----------------------------------------------------------------------------- notebooks
+def test_sensitivity_notebook_runs_and_reweighting_moves_ranks(city: dict) -> None:
+    from workbench import report
+
+    base = report.sensitivity(PERIOD, str(city["warehouse"]), samples=30)
+    leaf = next(n.code for n in base.nominal.result.hierarchy.nodes if n.level == 1)
+    heavy = report.sensitivity(PERIOD, str(city["warehouse"]), samples=30,
+                               weights={leaf: 50.0}, normalise="rank")
+    frame = heavy.compare_frame()
+    assert len(frame) == len(city["codes"]) and "调整后排名" in frame
+    assert (base.compare_frame()["名次变化"] == "+0").all()
+    assert "normalise=rank" in heavy.header().markup
+
+    slot = batch.KernelSlot("sens", env={"WORKBENCH_BATCH": "1"})
+    job = batch.Job("sens", "sens", str(ROOT / "notebooks" / "sensitivity.ipynb"),
+                    {"period": PERIOD, "warehouse": str(city["warehouse"]), "samples": 20,
+                     "aggregate": "geometric"}, "sens", 240)
+    try:
+        out = batch.execute_job(slot, job)
+    finally:
+        slot.close()
+    assert out.status == "ok", out.error
+    html = "".join(o.get("data", {}).get("text/html", "") for c in out.notebook.cells
+                   for o in c.get("outputs", []))
+    assert "调整后排名" in html and "Plotly.newPlot" in html
+
+
+# ----------------------------------------------------------------------------- small units
+def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "a" / "report.html"
+    batch.atomic_write(target, "<html>一</html>")
+    assert oct(target.stat().st_mode & 0o777) != oct(0o600)  # readable by a web server
+
+    def crash(*_a: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(batch.os, "replace", crash)
+    with pytest.raises(OSError):
+        batch.atomic_write(target, "<html>二</html>")
+    assert target.read_text(encoding="utf-8") == "<html>一</html>"
+    assert not list(target.parent.glob(".*.tmp"))
+
+
+def test_pdf_without_chromium_says_how_to_get_it(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import publish
+
+    monkeypatch.setattr(publish, "chromium_path", lambda: None)
+    page = tmp_path / "r.html"
+    page.write_text("<html></html>", encoding="utf-8")
+    with pytest.raises(publish.PdfUnavailable, match="apt-get install -y chromium"):
+        publish.html_to_pdf(page, tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_unknown_county_is_a_clear_error(city: dict, tmp_path: Path) -> None:
+    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
+              str(tmp_path / "runs"), "--counties", "不存在县", cwd=tmp_path, timeout=120)
+    assert res.returncode == 2 and "不存在县" in res.stderr and "错误" in res.stderr

@@ -1,0 +1,403 @@
+"""Unit tests of workbench/dashboard.py: builders, formatting, geometry, state keys, cache.
+
+A small hand-built `DashboardData` (three counties, three months) keeps these independent of the
+engine; tests/test_dashboard_engine.py checks the same builders against the real engine.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from workbench import dashboard as d
+from workbench import fmt
+from workbench.messages import catalogue
+
+COUNTIES = [("990101", "青山区"), ("990102", "绿水县"), ("990103", "白石县")]
+PERIODS = ["2025-07", "2025-08", "2025-09"]
+
+
+def sample_data(n_counties: int = 3) -> d.DashboardData:
+    """Three months of two indicators and one index for a few counties, values chosen by hand."""
+    counties = COUNTIES if n_counties <= 3 else [
+        (f"99{i // 99 + 1:02d}{i % 99 + 1:02d}", f"演示{i}县") for i in range(n_counties)]
+    meta = pd.DataFrame([
+        {"indicator_set": "campaign_2025", "indicator": "fund_recovery_rate", "name": "基金追回率",
+         "unit": "%", "direction": 1, "deadline": None, "description": "追回÷应追回", "group": ""},
+        {"indicator_set": "campaign_2025", "indicator": "rectification_completion",
+         "name": "整改完成率", "unit": "%", "direction": 1, "deadline": "2025-11-30",
+         "description": "", "group": ""},
+        {"indicator_set": "campaign_2025", "indicator": "case_count", "name": "欺诈骗保立案数",
+         "unit": "件", "direction": -1, "deadline": None, "description": "", "group": ""},
+        {"indicator_set": "campaign_2025", "indicator": "case_detection_rate",
+         "name": "案件查处率", "unit": "%", "direction": 1, "deadline": None, "description": "",
+         "group": ""},
+    ])
+    rows = []
+    for pi, p in enumerate(PERIODS):
+        for ci, (code, _) in enumerate([("", "全市")] + counties):
+            rec = 0.80 + 0.05 * pi + 0.01 * ci
+            rows += [
+                {"indicator": "fund_recovery_rate", "value": rec, "numerator": rec * 1e6,
+                 "denominator": 1e6, "target": 0.9, "gap": rec - 0.9, "met": rec >= 0.9,
+                 "yoy": 0.05},
+                {"indicator": "rectification_completion", "value": 0.5 + 0.1 * pi,
+                 "numerator": 5 + pi, "denominator": 10, "target": 1.0,
+                 "gap": 0.5 + 0.1 * pi - 1, "met": False, "yoy": None},
+                {"indicator": "case_count", "value": 12 + ci, "numerator": 12 + ci,
+                 "denominator": None, "target": None, "gap": None, "met": None, "yoy": -0.2},
+                {"indicator": "case_detection_rate", "value": 0.4, "numerator": 40,
+                 "denominator": 100, "target": 0.3, "gap": 0.1, "met": True, "yoy": 0.1},
+            ]
+            for r in rows[-4:]:
+                r.update(indicator_set="campaign_2025", period=p, county_code=code)
+    kpis = pd.DataFrame(rows)
+    kpis["met"] = kpis["met"].astype("boolean")
+    idx, unc, lag, ms = [], [], [], []
+    n = len(counties)
+    for p in PERIODS:
+        for i, (code, _) in enumerate(counties):
+            score = 92.0 - 9 * i
+            idx.append({"period": p, "hierarchy": "by_subject", "county_code": code,
+                        "score": score, "rank": i + 1,
+                        "grade": "优秀" if score >= 90 else "良好" if score >= 80 else "合格"})
+            unc.append({"period": p, "hierarchy": "by_subject", "county_code": code,
+                        "nominal_rank": i + 1, "median_rank": i + 1.0,
+                        "q05": max(1, i), "q95": min(n, i + 2)})
+        lag.append({"indicator_set": "campaign_2025", "period": p,
+                    "county_code": counties[-1][0],
+                    "reasons": "问题整改完成率达100%：预计到期 80.0%；违规资金追回率达95%以上：当前 60.0%"})
+        for code in [""] + [c for c, _ in counties]:
+            ms.append({"indicator_set": "campaign_2025", "period": p, "county_code": code,
+                       "milestone": "rectification_100", "name": "问题整改完成率达100%",
+                       "deadline": "2025-11-30",
+                       "status": "lagging" if code == counties[-1][0] else "on_track",
+                       "status_label": None, "detail": ""})
+    phases = pd.DataFrame([("动员部署", "2025-03-01", "2025-03-31"),
+                           ("自查自纠", "2025-04-01", "2025-05-31"),
+                           ("交叉检查", "2025-06-01", "2025-08-31"),
+                           ("重点抽查", "2025-09-01", "2025-10-31"),
+                           ("总结提升", "2025-11-01", "2025-12-31")],
+                          columns=["name", "start", "end"])
+    return d.DashboardData(
+        city_name="演示市", periods=PERIODS, indicator_sets={"campaign_2025": "专项整治"},
+        counties=pd.DataFrame(counties, columns=["county_code", "county_name"]),
+        indicators=meta, kpis=kpis, index=pd.DataFrame(idx), uncertainty=pd.DataFrame(unc),
+        lagging=pd.DataFrame(lag), milestones=pd.DataFrame(ms), phases=phases,
+        hierarchies={"by_subject": "无骗保城市指数（按主体）"}, demo=True)
+
+
+@pytest.fixture()
+def data() -> d.DashboardData:
+    return sample_data()
+
+
+def view(**kw) -> d.View:
+    base = {"indicator_set": "campaign_2025", "period": "2025-09", "county": d.CITY,
+            "focus": d.INDEX, "hierarchy": "by_subject"}
+    base.update(kw)
+    return d.View(**base)
+
+
+# ── formatting ──────────────────────────────────────────────────────────────────────────────
+
+def test_format_value_follows_units_the_chinese_way():
+    assert d.format_value(0.8734, "%") == "87.3%"
+    assert d.format_value(123_456_789, "元") == "1.23亿元"
+    assert d.format_value(56_000, "元") == "5.6万元"
+    assert d.format_value(12, "件") == "12件"
+    assert d.format_value(3.254, "件/万人") == "3.25件/万人"
+    assert d.format_value(None, "%") == "—"
+    assert d.format_value(float("nan"), "元") == "—"
+
+
+def test_gap_and_target_texts():
+    assert d.format_gap(-0.027, "%") == "-2.7个百分点"
+    assert d.format_gap(0.012, "%") == "+1.2个百分点"
+    assert d.format_target(0.9, "%", 1) == "≥90.0%"
+    assert d.format_target(-0.3, "%", -1) == "≤-30.0%"
+    assert d.format_target(None, "%", 1) == "—"
+
+
+@pytest.mark.parametrize(("row", "period", "expected"), [
+    ({"value": 0.95, "met": True}, "2025-09", "met"),
+    ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-09", "risk"),
+    ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-12", "miss"),
+    ({"value": 0.5, "met": False}, "2025-09", "miss"),
+    ({"value": None, "met": None}, "2025-09", "none"),
+    ({"value": 3, "met": pd.NA}, "2025-09", "none"),
+])
+def test_traffic_light(row, period, expected):
+    assert d.status_of(row, period) == expected
+
+
+def test_lights_are_colour_blind_safe_and_carry_icons():
+    assert set(d.STATUS_COLOURS) == set(d.STATUS_ICONS)
+    assert d.STATUS_ICONS["met"] == "✓" and d.STATUS_ICONS["risk"] == "!" \
+        and d.STATUS_ICONS["miss"] == "✗"
+    # Okabe–Ito blue / orange / vermillion / grey: no red–green pair
+    assert d.STATUS_COLOURS["met"].upper() == "#0072B2"
+
+
+# ── KPI cards ───────────────────────────────────────────────────────────────────────────────
+
+def _cards(html: str) -> dict[str, dict]:
+    out = {}
+    for m in re.finditer(r'data-indicator="([^"]+)" data-value="([^"]*)" data-status="(\w+)"'
+                         r'.*?data-kpi-value>([^<]*)<', html, re.S):
+        out[m.group(1)] = {"value": m.group(2), "status": m.group(3), "text": m.group(4)}
+    return out
+
+
+def test_kpi_cards_show_the_engine_values(data):
+    v = view()
+    html = d.kpi_cards_html(data, v)
+    assert f'data-key="{v.key}"' in html and 'data-part="kpis"' in html
+    cards = _cards(html)
+    assert list(cards) == ["fund_recovery_rate", "rectification_completion", "case_count",
+                           "case_detection_rate"]
+    city = data.kpi("fund_recovery_rate", "2025-09", d.CITY)
+    assert float(cards["fund_recovery_rate"]["value"]) == city["value"]
+    assert cards["fund_recovery_rate"]["text"] == fmt.percent(city["value"])
+    assert cards["fund_recovery_rate"]["status"] == "met"
+    assert cards["rectification_completion"]["status"] == "risk"  # deadline 2025-11-30 ahead
+    assert cards["case_count"]["status"] == "none"
+    assert "目标 ≥90.0%" in html and "同比 +5.0%" in html
+
+
+def test_kpi_cards_for_a_county_compare_with_the_city(data):
+    html = d.kpi_cards_html(data, view(county="990102"))
+    cards = _cards(html)
+    assert float(cards["case_count"]["value"]) == 14.0
+    assert "全市 " in html
+
+
+def test_kpi_cards_escape_text(data):
+    data.indicators.loc[0, "name"] = "<script>x</script>"
+    html = d.kpi_cards_html(data, view())
+    assert "<script>x" not in html and "&lt;script&gt;" in html
+
+
+# ── ranking, table, map ─────────────────────────────────────────────────────────────────────
+
+def test_ranking_figure_is_valid_plotly_with_bars_and_rank_bands(data):
+    fig = d.ranking_figure(data, view(county="990102"))
+    go.Figure(fig)  # validates every property
+    bars, band, nominal = fig["data"]
+    assert bars["customdata"] == ["990101", "990102", "990103"]
+    assert bars["marker"]["line"]["width"] == [0, 3, 0]  # the picked county is outlined
+    assert band["x"][:2] == [1.0, 2.0]
+    json.dumps(fig)
+
+
+def test_ranking_keeps_top_bottom_and_pick_for_large_cities():
+    big = sample_data(120)
+    v = view(county=big.counties["county_code"].iloc[60])
+    fig = d.ranking_figure(big, v)
+    assert len(fig["data"][0]["y"]) == d.MAX_BARS + 1
+    assert v.county in fig["data"][0]["customdata"]
+    html = d.ranking_table_html(big, v)
+    assert len(re.findall(r"<tr[^>]*data-county=", html)) == d.MAX_TABLE_ROWS + 1
+    assert "共 120 个区县" in html
+
+
+def test_ranking_table_has_grades_bands_and_links(data):
+    html = d.ranking_table_html(data, view(county="990101"))
+    assert 'href="county.ipynb?county=990102"' in html
+    assert "wb-row-selected" in html and "wb-band" in html and "第1–2名" in html
+
+
+def test_map_colours_by_grade_and_by_light(data):
+    fills, tips, legend = d.map_colours(data, view())
+    assert fills["990101"] == d.GRADE_COLOURS["优秀"]
+    assert "青山区" in tips["990101"] and "优秀" in legend
+    fills, tips, legend = d.map_colours(data, view(focus="fund_recovery_rate"))
+    assert set(fills.values()) <= set(d.STATUS_COLOURS.values())
+    assert "✓" in legend
+    fills, _, legend = d.map_colours(data, view(focus="case_count"))  # no target: quintiles
+    assert set(fills.values()) <= set(d.SEQUENTIAL)
+    assert fills["990101"] == d.SEQUENTIAL[-1]  # fewest cases is best (direction −1)
+
+
+def test_shapes_from_geojson_and_tiles_for_the_rest(tmp_path, data):
+    gj = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"county_code": "990101", "county_name": "青山区"},
+         "geometry": {"type": "Polygon", "coordinates": [[[120, 30], [121, 30], [121, 31],
+                                                          [120, 31], [120, 30]]]}},
+        {"type": "Feature", "properties": {"county_code": "990102"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [[[[121, 30], [122, 30],
+                                                                [122, 31], [121, 30]]]]}},
+    ]}
+    path = tmp_path / "b.geojson"
+    path.write_text(json.dumps(gj), encoding="utf-8")
+    shapes = d.load_shapes(path, data.counties)
+    codes = [s["code"] for s in shapes["shapes"]]
+    assert codes == ["990101", "990102", "990103"] and shapes["missing"] == 1
+    assert shapes["shapes"][0]["d"].startswith("M0.0,")
+    assert shapes["shapes"][2]["d"].endswith("Z") and "h" in shapes["shapes"][2]["d"]
+    none = d.load_shapes(tmp_path / "missing.geojson", data.counties)
+    assert none["missing"] == 3
+
+
+def test_geojson_path_precedence(monkeypatch, tmp_path):
+    monkeypatch.delenv(d.ENV_GEOJSON, raising=False)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp_path / "none.toml"))
+    assert d.geojson_path() == d.DEMO_GEOJSON
+    monkeypatch.setenv(d.ENV_GEOJSON, "/x/y.geojson")
+    assert str(d.geojson_path()) == "/x/y.geojson"
+    assert str(d.geojson_path("/a.geojson")) == "/a.geojson"
+    monkeypatch.delenv(d.ENV_GEOJSON)
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text('[dashboard]\ngeojson = "maps/city.geojson"\n', encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(cfg))
+    assert d.geojson_path() == tmp_path / "maps" / "city.geojson"
+
+
+# ── trend, funnel, rectification, calendar, lagging ─────────────────────────────────────────
+
+def test_trend_follows_months_up_to_the_period(data):
+    fig = d.trend_figure(data, view(focus="fund_recovery_rate", period="2025-08"))
+    go.Figure(fig)
+    actual = fig["data"][0]
+    assert actual["x"] == ["7月", "8月"]
+    assert actual["y"] == pytest.approx([0.80, 0.85])
+    assert fig["data"][1]["y"] == [0.9, 0.9]  # target
+    fig = d.trend_figure(data, view(focus="fund_recovery_rate", county="990101"))
+    assert [t["name"] for t in fig["data"]][:2] == ["青山区", "目标"] or \
+        fig["data"][0]["name"] == "青山区"
+    assert any(t["name"] == "演示市" for t in fig["data"])
+
+
+def test_funnel_reads_kpi_numerators(data):
+    stages = d.funnel_stages(data, view())
+    assert [s["stage"] for s in stages] == ["leads", "filed", "closed", "recovered"]
+    leads, filed, closed, rec = (s["count"] for s in stages)
+    assert (leads, filed, closed) == (100, 12, 40)
+    assert rec == pytest.approx(40 * 0.9)
+    go.Figure(d.funnel_figure(data, view()))
+
+
+def test_rectification_progress(data):
+    fig = d.rectification_figure(data, view())
+    go.Figure(fig)
+    assert [t["x"][0] for t in fig["data"]] == [7, 3]
+    assert "70.0%" in fig["layout"]["annotations"][0]["text"]
+
+
+def test_calendar_marks_current_phase_and_milestones(data):
+    html = d.calendar_html(data, view(period="2025-09"))
+    assert re.search(r'wb-current"[^>]*>重点抽查', html)
+    assert "当前阶段：重点抽查" in html and "2025年11月30日" in html
+    html = d.calendar_html(data, view(county="990103"))
+    assert 'data-status="lagging"' in html
+
+
+def test_lagging_list_with_reasons(data):
+    html = d.lagging_html(data, view(county="990103"))
+    assert "白石县" in html and "wb-row-selected" in html
+    assert html.count("<li>") == 2
+
+
+def test_empty_parts_say_so_in_chinese(data):
+    v = view(period="2025-01")
+    assert "暂无" in d.ranking_table_html(data, v) or "暂无" in json.dumps(
+        d.ranking_figure(data, v), ensure_ascii=False)
+    assert "本月没有进度滞后的区县" in d.lagging_html(data, v)
+    assert d.funnel_figure(data, v)["data"] == []
+
+
+# ── state and parts ─────────────────────────────────────────────────────────────────────────
+
+def test_every_html_part_carries_the_view_key(data):
+    v = view(county="990102", focus="fund_recovery_rate")
+    for builder in (d.kpi_cards_html, d.ranking_table_html, d.calendar_html, d.lagging_html):
+        html = builder(data, v)
+        assert f'data-key="{v.key}"' in html
+    assert v.key == "campaign_2025|2025-09|990102|fund_recovery_rate|by_subject"
+
+
+def test_part_lookup_is_a_slice_of_one_sorted_table(data):
+    a = data.part("kpis", "campaign_2025", "2025-09", "990101")
+    assert len(a) == 4 and set(a["county_code"]) == {"990101"}
+    assert data.part("kpis", "campaign_2025", "1999-01", "990101").empty
+    assert len(data.part("index", "2025-09", "by_subject")) == 3
+
+
+def test_pages_build_and_update_in_place(data):
+    pytest.importorskip("anywidget")
+    cp = d.Cockpit(data, geojson="/nonexistent.geojson")
+    first = cp.ranking.figure
+    cp.sel_period.value = "2025-08"
+    assert cp.view.period == "2025-08" and cp.ranking.key == cp.view.key
+    assert cp.map.key == cp.view.key and 'data-key="' + cp.view.key in cp.kpis.value
+    cp.map._on_click("990102")  # a click on the map picks the county
+    assert cp.view.county == "990102" and cp.sel_county.value == "990102"
+    assert "county.ipynb?county=990102" in cp.header.value
+    assert cp.ranking.figure is not first
+    assert cp.last_update_ms < 1000
+    page = d.CountyPage(data, county="990103", ledgers=lambda c: {})
+    assert page.view.county == "990103" and "白石县" in page.header.value
+    page.sel_county.value = "990101"
+    assert "青山区" in page.header.value and page.history.key == page.view.key
+
+
+def test_county_from_query(monkeypatch):
+    monkeypatch.setenv("VOILA_PREHEAT", "False")
+    monkeypatch.setenv("QUERY_STRING", "county=990102&x=1")
+    assert d.county_from_query() == "990102"
+    monkeypatch.setenv("QUERY_STRING", "")
+    assert d.county_from_query("990101") == "990101"
+
+
+# ── drill-down helpers ──────────────────────────────────────────────────────────────────────
+
+def test_overdue_items_and_masked_tables():
+    rect = pd.DataFrame({
+        "issue_id": ["A", "B", "C"], "county_code": ["990101"] * 3,
+        "source": ["审计"] * 3, "responsible_unit": ["某医院"] * 3,
+        "description": ["患者张三丰 身份证 110101199003071234 重复收费", "x", "y"],
+        "found_date": pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-01"]),
+        "deadline": pd.to_datetime(["2025-06-30", "2025-12-31", "2025-05-31"]),
+        "status": ["整改中", "未整改", "已销号"],
+        "closed_date": pd.to_datetime([None, None, "2025-05-20"]),
+        "amount_involved": [1000.0, 2000.0, 3000.0], "amount_recovered": [0.0, 0.0, 3000.0]})
+    items = d.overdue_items({"rectifications": rect}, "990101", "2025-09")
+    assert list(items["issue_id"]) == ["A"] and items["days_overdue"].iloc[0] == 92
+    html = d.table_html(items)
+    assert "110101199003071234" not in html and "1101**********1234" in html
+    assert "整改时限" in html and "逾期天数" in html
+
+
+def test_catalogue_has_every_dashboard_key():
+    from workbench import serve
+    from workbench.commands import serve as serve_cmd
+
+    text = "".join(open(m.__file__, encoding="utf-8").read() for m in (d, serve, serve_cmd))
+    used = {k for k in re.findall(r't\("(dash\.[\w.]+)"', text) if not k.endswith(".")}
+    used |= {f"dash.status.{s}" for s in d.STATUS_COLOURS}
+    used |= {f"dash.milestone.{s}" for s in d.MILESTONE_LIGHTS}
+    used |= {f"dash.drill.{r}" for r in ("numerator", "denominator")}
+    used |= {f"dash.funnel.{s}" for s in (*d.FUNNEL_SOURCES, "recovered")}
+    missing = sorted(k for k in used if k not in catalogue())
+    assert not missing, missing
+
+
+# ── cache ───────────────────────────────────────────────────────────────────────────────────
+
+def test_data_pickles_with_its_lookups(data):
+    data.part("kpis", "campaign_2025", "2025-09")
+    again = pickle.loads(pickle.dumps(data))
+    assert set(again._slices) == set(data._slices)
+    assert len(again.part("kpis", "campaign_2025", "2025-09")) == 16
+
+
+def test_cache_key_changes_with_the_warehouse(tmp_path):
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(b"x")
+    k1 = d.cache_key(wh)
+    wh.write_bytes(b"xy")
+    assert d.cache_key(wh) != k1
