@@ -13,8 +13,9 @@ straight into a warehouse):
     L1 + kernels started ahead of need, warmed (evaluation cached) and reused;
     L2 + the tuned in-process exporter;
     L3 = L2 with 2 workers (the projection for 2,850 counties).
-Naive and floor are alternated county by county (A/B, then B/A). Per-county figures for the
-runner are wall time ÷ counties, start-up included. Not a test: it never fails on a timing.
+Naive and floor are alternated (A/B, then B/A) and interleaved with the runner's runs, so all
+see the same machine load. Per-county figures for the runner are wall time ÷ counties, start-up
+included. Not a test: it never fails on a timing.
 """
 from __future__ import annotations
 
@@ -133,25 +134,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warehouse: {args.counties} counties in {time.perf_counter() - t0:.1f}s → {wh}")
 
     sample = codes[: args.sample]
-    naive_t, floor_t = [], []
-    for i, county in enumerate(sample):
+    naive_t: list[float] = []
+    floor_t: list[float] = []
+
+    def baseline_pair(i: int) -> None:
+        """One naive and one floor county, alternating which goes first."""
+        county = sample[i % len(sample)]
         order = (("naive", naive), ("floor", floor)) if i % 2 == 0 else \
             (("floor", floor), ("naive", naive))
         for name, fn in order:
             dt = fn(county, wh, work / name)
             (naive_t if name == "naive" else floor_t).append(dt)
-            print(f"  {name:5s} {county}: {dt:6.2f}s")
-    n_naive, n_floor = statistics.median(naive_t), statistics.median(floor_t)
+            print(f"  {name:5s} {county}: {dt:6.2f}s  (load {os.getloadavg()[0]:.1f})")
 
     runs = work / "runs"
     fresh = codes[: args.fresh_sample]
-    levers = [
-        run_batch(wh, codes, runs, "L2_reuse_fastexport_j1", 1, True, True),
-        run_batch(wh, codes, runs, "L1_reuse_stockexport_j1", 1, True, False),
-        run_batch(wh, fresh, runs, "L0_fresh_kernel_j1", 1, False, False),
-        run_batch(wh, codes, runs, f"L3_reuse_fastexport_j{args.jobs}", args.jobs, True, True),
-        run_batch(wh, codes, runs, "L2b_reuse_fastexport_j1_repeat", 1, True, True),
+    plan = [
+        ("L2_reuse_fastexport_j1", codes, 1, True, True),
+        ("L1_reuse_stockexport_j1", codes, 1, True, False),
+        ("L0_fresh_kernel_j1", fresh, 1, False, False),
+        (f"L3_reuse_fastexport_j{args.jobs}", codes, args.jobs, True, True),
+        ("L2b_reuse_fastexport_j1_repeat", codes, 1, True, True),
     ]
+    levers = []
+    # Baselines are interleaved with the runner's runs, so both see the same machine load.
+    for i, (label, units, jobs, reuse, fast) in enumerate(plan):
+        if i < args.sample:
+            baseline_pair(i)
+        r = run_batch(wh, units, runs, label, jobs, reuse, fast)
+        print(f"  {label}: {r['per_county']:.3f}s/county  (load {os.getloadavg()[0]:.1f})")
+        levers.append(r)
+    for i in range(len(plan), args.sample):
+        baseline_pair(i)
+    n_naive, n_floor = statistics.median(naive_t), statistics.median(floor_t)
+
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}"
           f", load {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M')}")
