@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.files else 1
 
 
-def print_summary(report: IngestReport, wh: Path, out=sys.stdout) -> None:
+def print_summary(report: IngestReport, wh: Path, out=None) -> None:
+    out = out or sys.stdout
     print(t("ingest.summary.title", path=wh), file=out)
     if not report.files:
         print(t("ingest.summary.no_files"), file=out)
