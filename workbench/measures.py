@@ -94,14 +94,17 @@ def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
         parsed = pd.to_datetime(values, errors="coerce")
     arr = np.asarray(parsed, dtype="datetime64[ns]")
     nat = np.isnat(arr)
-    out = np.full(len(arr), -1, dtype=np.int64)
     if nat.all():
-        return out
+        return np.full(len(arr), -1, dtype=np.int64)
     days = arr.view("int64") // 86_400_000_000_000
-    lo, hi = int(days[~nat].min()), int(days[~nat].max())
+    ok = days[~nat] if nat.any() else days
+    lo, hi = int(ok.min()), int(ok.max())
     table = (np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
              .astype("int64") + _EPOCH)
-    out[~nat] = table[days[~nat] - lo]
+    if not nat.any():
+        return table[days - lo]
+    out = np.full(len(arr), -1, dtype=np.int64)
+    out[~nat] = table[ok - lo]
     return out
 
 
@@ -223,10 +226,18 @@ class MeasureEngine:
             on = measure.join.on  # type: ignore[union-attr]
             if len(right) and on in right.columns and fld in right.columns \
                     and on in df.columns:
-                right = right.drop_duplicates(on, keep="last")
-                # Look up each distinct key once, then spread by the key's codes.
+                # Look up each distinct key once (the right side's last row per key), then
+                # spread by the key's codes: one factorisation of both sides' keys together.
                 codes, uniques = self._factorised(measure, on)
-                pos_u = pd.Index(right[on].astype("object")).get_indexer(uniques)
+                left_keys, right_keys = pd.Index(uniques), pd.Index(right[on])
+                if left_keys.dtype != right_keys.dtype:
+                    left_keys, right_keys = left_keys.astype(object), right_keys.astype(object)
+                both, _ = pd.factorize(left_keys.append(right_keys))
+                left_code, right_code = both[: len(uniques)], both[len(uniques):]
+                last_row = np.full(int(both.max(initial=-1)) + 1, -1, dtype=np.int64)
+                ok = right_code >= 0
+                np.maximum.at(last_row, right_code[ok], np.flatnonzero(ok))
+                pos_u = np.where(left_code >= 0, last_row[np.maximum(left_code, 0)], -1)
                 pos = np.append(pos_u, -1)[codes]
                 vals = right[fld].reset_index(drop=True)
                 col = vals.reindex(pos).reset_index(drop=True)  # -1 → missing
@@ -245,8 +256,7 @@ class MeasureEngine:
         if key not in self._codes:
             col = self.column(measure, name)
             codes, uniques = pd.factorize(col, use_na_sentinel=True)  # categoricals: free
-            self._codes[key] = (np.asarray(codes), pd.Index(np.asarray(uniques, dtype=object),
-                                                            dtype=object))
+            self._codes[key] = (np.asarray(codes), pd.Index(uniques))
         return self._codes[key]
 
     # -- filters ------------------------------------------------------------------------------
@@ -457,7 +467,9 @@ class MeasureEngine:
             n_v = max(len(uniques), 1)
             pair, first = pd.factorize(cidx[sel] * n_v + codes[sel].astype(np.int64))
             pair_county = (np.asarray(first, dtype=np.int64) // n_v)
-            self._pairs[measure] = (pair.astype(np.int64), midx[sel], pair_county)
+            mon = midx[sel]
+            order = np.argsort(mon, kind="stable")  # a window is then a slice
+            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], pair_county)
         pair, mon, pair_county = self._pairs[measure]
         out = np.zeros((self.n, len(windows)))
         present = np.zeros(len(pair_county), dtype=bool)
@@ -465,8 +477,9 @@ class MeasureEngine:
             if w.empty:
                 out[:, j] = np.nan
                 continue
+            lo, hi = np.searchsorted(mon, [w.start, w.end + 1])
             present[:] = False
-            present[pair[(mon >= w.start) & (mon <= w.end)]] = True
+            present[pair[lo:hi]] = True
             out[:, j] = np.bincount(pair_county[present], minlength=self.n)[: self.n]
         return out
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.contracts import LEDGERS
 from workbench.declarations import IndicatorSet, load_set
 from workbench.indicators import (
     SPANS,
@@ -51,7 +52,6 @@ from workbench.indicators import (
     trend,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
-from workbench.contracts import LEDGERS
 from workbench.measures import MeasureEngine, ledger_columns, month_index, month_label
 from workbench.messages import t
 
@@ -108,8 +108,14 @@ def _submissions(source: Any) -> pd.DataFrame | None:
 def latest_complete_period(source: Any) -> str | None:
     """Newest complete month: from the submissions (every county in) when reading a warehouse,
     else from the ledgers' dates (see indicators.latest_complete_period)."""
-    ledgers = load_ledgers(source, _period_columns())
-    return _latest_from_ledgers(ledgers, _submissions(source))
+    if _is_ledgers(source):
+        return _latest_from_ledgers(source, None)
+    subs = _submissions(source)
+    if subs is not None and len(subs):  # usually decided by the submissions and the roster
+        found = _latest_from_ledgers(_read_some(source, {"counties": ["county_code"]}), subs)
+        if found is not None:
+            return found
+    return _latest_from_ledgers(load_ledgers(source, _period_columns()), subs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +338,7 @@ class Evaluation:
                 names.update(iset.measures[m].fields_used())
         missing = sorted(n for n in names if n not in self._whole)
         if missing:
-            self._whole.update(_read_whole(self.source, missing))
+            self._whole.update(_read_some(self.source, dict.fromkeys(missing)))
         ledgers = {**self.ledgers, **{n: self._whole[n] for n in names}}
         return MeasureEngine(ledgers, counties=self.engine.counties)
 
@@ -526,19 +532,21 @@ class Evaluation:
         return "".join(parts)
 
 
-def _read_whole(source: Any, names: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Whole current rows of some ledgers from a warehouse path or (still open) `Warehouse`."""
+def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]
+               ) -> dict[str, pd.DataFrame]:
+    """Current rows of some ledgers (ledger → columns, None for all) from a warehouse path or
+    a (still open) `Warehouse`."""
     import duckdb
 
     from workbench.warehouse import Warehouse
 
     if isinstance(source, Warehouse):
         try:
-            return {n: source.read_ledger(n) for n in names}
+            return {n: source.read_ledger(n, columns=c) for n, c in columns.items()}
         except duckdb.ConnectionException:  # closed since: open its file
             source = source.path
     with Warehouse(source, read_only=True) as wh:
-        return {n: wh.read_ledger(n) for n in names}
+        return {n: wh.read_ledger(n, columns=c) for n, c in columns.items()}
 
 
 def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
