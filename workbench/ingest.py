@@ -292,7 +292,7 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
             con.execute("INSERT INTO ingest_issues SELECT submission_id, severity, file, sheet, "
                         "row, \"column\", value, code, message FROM v_issues")
             con.unregister("v_issues")
-        con.execute("DROP TABLE IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
+        con.execute("DROP VIEW IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
                     "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets")
     return issues, counts
 

@@ -102,21 +102,35 @@ class RawSheet:
         out["_keep"] = ~body.isna().all(axis=1).to_numpy()  # cells are stripped, "" → None
         return out
 
-    def insert_csv(self, con, sheet_id: int, table: str = "t_raw") -> None:
-        """Append a CSV body read by DuckDB: trimmed, blank → NULL, blank rows dropped."""
+    def stage_csv(self, con, sheet_id: int, fields: list[str]) -> str:
+        """Read the CSV body into temp table `t_csv_<id>` (DuckDB, in parallel, file order kept)
+        and return SQL over it: (_sheet, _row, _extra, <fields>) as trimmed text, blank → NULL,
+        blank rows dropped, fields absent from this file NULL. `_row` comes from the table's
+        rowid, which follows file order, so no window function is needed."""
+        table = f"t_csv_{sheet_id}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
+                    f"{self.source.relation()}")
         cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.source.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
             extra = f"CAST(json_object({pairs}) AS VARCHAR)"
         else:
             extra = "CAST(NULL AS VARCHAR)"
-        names = "".join(f', "{name}"' for name in self.columns)
-        fields = "".join(f", {cell[i]}" for i in self.columns.values())
+        null = "CAST(NULL AS VARCHAR)"
+        cols = "".join(f', {cell[self.columns[n]] if n in self.columns else null} AS "{n}"'
+                       for n in fields)
         any_cell = " OR ".join(f"{c} IS NOT NULL" for c in cell.values()) or "false"
-        con.execute(f"INSERT INTO {table} (_sheet, _row, _extra{names}) SELECT * EXCLUDE (_keep) "
-                    f"FROM (SELECT {sheet_id}, {self.header_row} + row_number() OVER () AS _row, "
-                    f"{extra}{fields}, ({any_cell}) AS _keep FROM {self.source.relation()}) "
-                    f"WHERE _keep")
+        low, high, n = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+                                   ).fetchone()
+        if n and high - low + 1 == n:
+            # rowids follow file order; inside a transaction they may start at an offset
+            row = f"CAST({self.header_row + 1 - low} + rowid AS BIGINT)"
+        else:  # not contiguous: number rows explicitly (slower, single-threaded)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () "
+                        f"AS _n, * FROM {self.source.relation()}")
+            row = f"CAST({self.header_row} + _n AS BIGINT)"
+        return (f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, {row} AS _row, "
+                f"{extra} AS _extra{cols} FROM {table} WHERE {any_cell}")
 
     def column_values(self, name: str) -> pd.Series:
         """One field's non-blank text values (for working out who sent a file)."""

@@ -111,28 +111,23 @@ class Validated:
     rows_accepted: int
 
 
-def load_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
-                sheets: list[tuple[int, RawSheet]]) -> int:
-    """All sheets of one ledger into temp table t_raw(_sheet, _row, _extra, <field>…)."""
-    cols = ", ".join(f"{_q(f.name)} VARCHAR" for f in lg.fields)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE t_raw (_sheet INTEGER, _row BIGINT, "
-                f"_extra VARCHAR, {cols})")
+def ledger_source(con: duckdb.DuckDBPyConnection, lg: Ledger,
+                  sheets: list[tuple[int, RawSheet]]) -> str:
+    """SQL stacking every sheet of one ledger as text: (_sheet, _row, _extra, <field>…).
+    Sheets read into pandas (xlsx) are registered as `v_body`; CSV bodies are read by DuckDB."""
+    fields = [f.name for f in lg.fields]
+    parts: list[str] = []
     frames = [raw.normalised_frame(sid) for sid, raw in sheets if raw.frame is not None]
     if frames:
         body = pd.concat(frames, ignore_index=True)
-        names = [f.name for f in lg.fields if f.name in body.columns]
         con.register("v_body", body)
-        try:
-            cells = ", ".join(f"nullif(trim(CAST({_q(n)} AS VARCHAR)), '')" for n in names)
-            targets = "".join(", " + _q(n) for n in names)
-            con.execute(f"INSERT INTO t_raw (_sheet, _row, _extra{targets}) SELECT _sheet, _row, "
-                        f"_extra{', ' if names else ''}{cells} FROM v_body WHERE _keep")
-        finally:
-            con.unregister("v_body")
-    for sid, raw in sheets:
-        if raw.source is not None:
-            raw.insert_csv(con, sid)
-    return con.execute("SELECT count(*) FROM t_raw").fetchone()[0]
+        cells = "".join(f", nullif(trim(CAST({_q(n)} AS VARCHAR)), '') AS {_q(n)}"
+                        if n in body.columns else f", CAST(NULL AS VARCHAR) AS {_q(n)}"
+                        for n in fields)
+        parts.append(f"SELECT CAST(_sheet AS INTEGER) AS _sheet, CAST(_row AS BIGINT) AS _row, "
+                     f"CAST(_extra AS VARCHAR) AS _extra{cells} FROM v_body WHERE _keep")
+    parts += [raw.stage_csv(con, sid, fields) for sid, raw in sheets if raw.source is not None]
+    return " UNION ALL ".join(f"({p})" for p in parts)
 
 
 def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
@@ -141,7 +136,6 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
     """Type and check every row of one ledger in a batch, lazily: each rule is one predicate
     over all rows, and every failure becomes a finding (sheet, row, field, code).
     `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist."""
-    rows_in = load_ledger(con, lg, sheets)
     has: dict[str, list[int]] = {f.name: [sid for sid, raw in sheets if f.name in raw.columns]
                                  for f in lg.fields}
     all_ids = [sid for sid, _ in sheets]
@@ -156,8 +150,22 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
     typed_cols = ", ".join(f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}"
                            for f in lg.fields)
     raw_cols = "".join(f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in present)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _sheet, _row, _extra, "
-                f"{typed_cols}{raw_cols} FROM t_raw")
+    # one pass: the stacked text is typed as it is read; t_raw is a view of the text kept in it
+    source = ledger_source(con, lg, sheets)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _sheet, _row, _extra, "
+                    f"{typed_cols}{raw_cols} FROM ({source}) src")
+    finally:
+        if "v_body" in source:
+            con.unregister("v_body")
+        for sid, raw in sheets:
+            if raw.source is not None:
+                con.execute(f"DROP TABLE IF EXISTS t_csv_{sid}")
+    text_cols = "".join(f", {_q(f.name + '__raw')} AS {_q(f.name)}" if has[f.name]
+                        else f", CAST(NULL AS VARCHAR) AS {_q(f.name)}" for f in lg.fields)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t_raw AS SELECT _sheet, _row, _extra{text_cols} "
+                f"FROM t_typed")
+    rows_in = con.execute("SELECT count(*) FROM t_typed").fetchone()[0]
 
     checks: list[str] = []
     for f in lg.fields:
