@@ -5,7 +5,6 @@ import re
 import shutil
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -189,18 +188,27 @@ def test_failure_midway_leaves_warehouse_unchanged(wh_path: Path, tmp_path: Path
         assert wh.con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
 
 
-def test_original_bytes_are_archived(wh_path: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("inline_max", [None, 0], ids=["in-database", "archive-folder"])
+def test_original_bytes_are_archived(wh_path: Path, tmp_path: Path, inline_max,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import workbench.warehouse as warehouse
+
+    if inline_max is not None:
+        monkeypatch.setattr(warehouse, "INLINE_ARCHIVE_MAX", inline_max)
     folder = tmp_path / "in"
     folder.mkdir()
     path = write_cases(folder / F, [case_row()])
     report = ingest_paths([folder], wh_path)
-    con = duckdb.connect(str(wh_path), read_only=True)
-    blob, county, period = con.execute(
-        "SELECT content, county_code, period FROM submissions WHERE submission_id = ?",
-        [report.files[0].submission_id]).fetchone()
-    con.close()
-    assert bytes(blob) == path.read_bytes()
-    assert (county, period) == ("990101", "2025-09")
+    sid = report.files[0].submission_id
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert wh.archived_bytes(sid) == path.read_bytes()
+        county, period, size = wh.con.execute(
+            "SELECT county_code, period, size_bytes FROM submissions WHERE submission_id = ?",
+            [sid]).fetchone()
+        in_db = wh.con.execute("SELECT content IS NOT NULL FROM submissions WHERE "
+                               "submission_id = ?", [sid]).fetchone()[0]
+    assert (county, period, size) == ("990101", "2025-09", len(path.read_bytes()))
+    assert in_db is (inline_max is None)
 
 
 def test_unknown_extra_columns_are_kept(wh_path: Path, tmp_path: Path) -> None:

@@ -254,9 +254,10 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
     now = dt.datetime.now().replace(microsecond=0)
     with wh.transaction() as con:
         for out, _result, data in pending:
+            content = wh.archive_file(out.submission_id, out.file, data)
             con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
                         [out.submission_id, out.file, out.county_code, out.period, now, len(data),
-                         data, "有效" if out.status == "new" else "无法识别"])
+                         content, "有效" if out.status == "new" else "无法识别"])
         refs = {f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
                 for lg in LEDGERS.values() for f in lg.key if len(lg.key) == 1 or f == lg.key[0]}
         sheet_id = 0

@@ -26,6 +26,7 @@ SQL_TYPES = {
     "text": "VARCHAR", "code6": "VARCHAR", "enum": "VARCHAR", "id_card": "VARCHAR",
     "month": "VARCHAR", "int": "BIGINT", "yuan": "DOUBLE", "date": "DATE", "bool": "BOOLEAN",
 }
+INLINE_ARCHIVE_MAX = 16 * 1024 * 1024  # bigger submitted files are archived beside the database
 META_COLUMNS = ("_submission_id", "_period", "_file", "_sheet", "_source_row", "_extra")
 
 SCHEMA = """
@@ -103,6 +104,36 @@ class Warehouse:
             raise
         else:
             self.con.execute("COMMIT")
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where files too big to keep inside the database are archived, by content hash."""
+        return self.path.parent / f"{self.path.stem}_archive"
+
+    def archive_path(self, submission_id: str, file_name: str) -> Path:
+        return self.archive_dir / submission_id[:2] / (submission_id + Path(file_name).suffix)
+
+    def archive_file(self, submission_id: str, file_name: str, data: bytes) -> bytes | None:
+        """Archive a submitted file's bytes: small files go in `submissions.content` (returned,
+        for the caller's INSERT); big ones to `archive_dir`, written atomically (returns None)."""
+        if len(data) <= INLINE_ARCHIVE_MAX:
+            return data
+        target = self.archive_path(submission_id, file_name)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(target.suffix + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        return None
+
+    def archived_bytes(self, submission_id: str) -> bytes:
+        """The original bytes of a submitted file, wherever they were archived."""
+        content, name = self.con.execute(
+            "SELECT content, file_name FROM submissions WHERE submission_id = ?",
+            [submission_id]).fetchone()
+        if content is not None:
+            return bytes(content)
+        return self.archive_path(submission_id, name).read_bytes()
 
     def read_ledger(self, name: str, current: bool = True, with_meta: bool = False,
                     columns: Sequence[str] | None = None) -> pd.DataFrame:
