@@ -330,19 +330,33 @@ def test_part_lookup_is_a_slice_of_one_sorted_table(data):
 def test_pages_build_and_update_in_place(data):
     pytest.importorskip("anywidget")
     cp = d.Cockpit(data, geojson="/nonexistent.geojson")
-    first = cp.ranking.figure
-    cp.sel_period.value = "2025-08"
-    assert cp.view.period == "2025-08" and cp.ranking.key == cp.view.key
-    assert cp.map.key == cp.view.key and 'data-key="' + cp.view.key in cp.kpis.value
-    cp.map._on_click("990102")  # a click on the map picks the county
-    assert cp.view.county == "990102" and cp.sel_county.value == "990102"
-    assert "county.ipynb?county=990102" in cp.header.value
-    assert cp.ranking.figure is not first
+    board = cp.widget
+    assert set(board.parts) | set(board.big_parts) == set(d.Cockpit.parts)
+    assert 'data-control="period"' in board.skeleton and 'data-slot="map"' in board.skeleton
+    assert board.options["period"][0] == ["2025年9月", "2025-09"]
+    revs = {k: p["rev"] for k, p in board.parts.items()}
+    cp.on_select("period", "2025-08")  # what the browser sends when a month is picked
+    assert cp.view.period == "2025-08" and board.key == cp.view.key
+    assert board.values["period"] == "2025-08"
+    assert 'data-key="' + cp.view.key in board.parts["kpis"]["html"]
+    assert board.parts["kpis"]["rev"] == revs["kpis"] + 1
+    cp.on_click("990102")  # a click on the map or a ranking bar picks the county
+    assert cp.view.county == "990102" and board.values["county"] == "990102"
+    assert board.big_parts["map"]["selected"] == "990102"
+    assert "county.ipynb?county=990102" in board.parts["header"]["html"]
+    before = board.parts["calendar"]["rev"]
+    cp.on_select("hierarchy", "by_subject")  # unchanged view: nothing redrawn
+    assert board.parts["calendar"]["rev"] == before
+    cp.on_select("period", "1999-01")  # not an option: ignored
+    assert cp.view.period == "2025-08"
     assert cp.last_update_ms < 1000
     page = d.CountyPage(data, county="990103", ledgers=lambda c: {})
-    assert page.view.county == "990103" and "白石县" in page.header.value
-    page.sel_county.value = "990101"
-    assert "青山区" in page.header.value and page.history.key == page.view.key
+    assert page.view.county == "990103" and "白石县" in page.widget.parts["header"]["html"]
+    page.on_select("county", "990101")
+    assert "青山区" in page.widget.parts["header"]["html"]
+    assert page.widget.parts["history"]["figure"]["data"]
+    page.open_county("123456")
+    assert "123456" in page.widget.parts["notice"]["html"] and page.view.county == "990101"
 
 
 def test_county_from_query(monkeypatch):

@@ -43,6 +43,7 @@ THEME_CSS = ASSETS / "theme.css"
 DEMO_GEOJSON = ASSETS / "demo_city.geojson"
 ENV_GEOJSON = "WORKBENCH_GEOJSON"
 ENV_CACHE_DIR = "WORKBENCH_DASHBOARD_CACHE"
+ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"  # set by `workbench serve`: the page has plotly.js
 CITY = ""  # the county code that stands for the whole city
 INDEX = "__index__"  # the focus value that stands for the composite index
 CACHE_VERSION = 1
@@ -163,10 +164,15 @@ class DashboardData:
         self._cube: KpiCube | None = None
         self._rankings: dict[tuple[str, str | None], list[dict]] = {}
         self._records: dict[tuple, list[dict]] = {}
+        self._memo: dict[tuple, Any] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_rankings"], state["_records"] = {}, {}  # cheap to rebuild, and per kernel
+        state["_rankings"], state["_records"], state["_memo"] = {}, {}, {}  # per kernel
+        if state.get("_cube") is not None:
+            # the cube holds every KPI: the long table need not travel to every kernel too
+            state["kpis"] = self.kpis.iloc[0:0]
+            state["_slices"] = {k: v for k, v in self._slices.items() if not k.startswith("kpis:")}
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -174,6 +180,21 @@ class DashboardData:
         self.__dict__.setdefault("_cube", None)
         self.__dict__.setdefault("_rankings", {})
         self.__dict__.setdefault("_records", {})
+        self.__dict__.setdefault("_memo", {})
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A per-kernel cache for things a click would otherwise recompute for every county
+        (map colours of a month, a ranking's grades, the index's monthly mean)."""
+        if key not in self._memo:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def grades(self, period: str, hierarchy: str | None) -> list[str]:
+        """The grades present in a ranking, best first (their order fixes their colours)."""
+        return self.memo(("grades", period, hierarchy), lambda: list(dict.fromkeys(
+            str(r["grade"]) for r in self.ranking(period, hierarchy) if not _missing(r["grade"]))))
 
     def records(self, table: str, *key: object) -> list[dict]:
         """`part(table, *key)` as a list of dicts, cached: builders iterate these on a click."""
@@ -495,6 +516,13 @@ def _grade_colour(grade: object, known: Sequence[str] = ()) -> str:
     return OTHER_GRADE_COLOURS[pos % len(OTHER_GRADE_COLOURS)]
 
 
+def _label_width(labels: Sequence[str], size: int) -> int:
+    """Left margin for axis labels: CJK characters are about `size` px wide, others half."""
+    widest = max((sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in str(x)) for x in labels),
+                 default=2)
+    return int(widest * size + 16)
+
+
 def _ink(colour: str) -> str:
     """Black or white text, whichever reads better on `colour` (WCAG relative luminance)."""
     c = colour.lstrip("#")
@@ -518,7 +546,8 @@ def _shortlist(rows: list[dict], county: str, limit: int) -> list[int]:
         return list(range(len(rows)))
     half = limit // 2
     keep = set(range(half)) | set(range(len(rows) - half, len(rows)))
-    keep |= {i for i, r in enumerate(rows) if r["county_code"] == county}
+    if county:
+        keep |= {i for i, r in enumerate(rows) if r["county_code"] == county}
     return sorted(keep)
 
 
@@ -544,7 +573,7 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
     note = ""
     if len(shown) < n:
         note = f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
-    grades = list(dict.fromkeys(str(r["grade"]) for r in rows if not _missing(r["grade"])))
+    grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
     head = "".join(f'<th class="{c}">{_esc(t(k))}</th>' for k, c in (
         ("dash.col.rank", "wb-num"), ("dash.col.county", ""), ("dash.col.score", "wb-num"),
         ("dash.col.grade", ""), ("dash.col.interval", ""), ("dash.col.median_rank", "wb-num")))
@@ -688,7 +717,7 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
     if not every:
         return empty_figure(t("dash.empty.index"))
     rows = [every[i] for i in _shortlist(every, view.county, MAX_BARS)]
-    grades = list(dict.fromkeys(str(r["grade"]) for r in every if not _missing(r["grade"])))
+    grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
     labels = [f"{int(r['rank']):d}. {r['county_name']}" if _float(r["rank"]) is not None
               else str(r["county_name"]) for r in rows]
     codes = [r["county_code"] for r in rows]
@@ -707,8 +736,8 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
         "hovertemplate": "%{y}<br>" + t("dash.hover.score") + "：%{text}<extra></extra>",
         "xaxis": "x", "yaxis": "y",
     }
-    ranks = [_float(r["rank"]) for r in every if _float(r["rank"]) is not None]
-    n = int(max(ranks)) if ranks else len(every)
+    n = data.memo(("n_ranked", view.period, view.hierarchy), lambda: int(max(
+        (_float(r["rank"]) or 0 for r in every), default=0)) or len(every))
     xs: list[float | None] = []
     ys: list[str | None] = []
     for r, lab in zip(rows, labels):
@@ -738,9 +767,9 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
         xaxis2={"domain": [0.66, 1], "title": {"text": t("dash.axis.rank_interval")},
                 "range": [n + 0.5, 0.5], "dtick": max(1, round(n / 10)), "gridcolor": "#eeeeee",
                 "fixedrange": True},
-        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True,
-               "tickfont": {"size": 12}},
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        yaxis={"autorange": "reversed", "fixedrange": True, "tickfont": {"size": 12}},
+        # Fixed margins: plotly's automargin costs a second layout pass on every redraw.
+        margin={"l": _label_width(labels, 12), "r": 10, "t": 10, "b": 40},
     )
     return {"data": [bars, band, nominal], "layout": layout}
 
@@ -754,13 +783,14 @@ def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
     if view.focus == INDEX:
         hier = view.hierarchy or data.default_hierarchy()
         for p in months:
-            idx = data.part("index", p, hier)
+            scores = data.memo(("scores", p, hier), lambda p=p: {
+                r["county_code"]: _float(r["score"]) for r in data.ranking(p, hier)})
             if county:
-                v = idx.loc[idx["county_code"] == county, "score"]
-                vals.append(_float(v.iloc[0]) if len(v) else None)
+                vals.append(scores.get(county))
             else:
-                vals.append(_float(pd.to_numeric(idx["score"], errors="coerce").mean())
-                            if len(idx) else None)
+                vals.append(data.memo(("score_mean", p, hier), lambda s=scores: (
+                    sum(v for v in s.values() if v is not None)
+                    / max(1, sum(v is not None for v in s.values()))) if s else None))
             tgts.append(None)
     else:
         for p in months:
@@ -814,7 +844,7 @@ def trend_figure(data: DashboardData, view: View) -> dict:
             target_done = True
     if not traces:
         return empty_figure(t("dash.empty.trend"))
-    yaxis: dict[str, Any] = {"gridcolor": "#eeeeee", "automargin": True, "fixedrange": True,
+    yaxis: dict[str, Any] = {"gridcolor": "#eeeeee", "fixedrange": True,
                              "title": {"text": _axis_unit(unit)}}
     if value_kind(unit) == "percent":
         yaxis["tickformat"] = ".0%"
@@ -822,7 +852,7 @@ def trend_figure(data: DashboardData, view: View) -> dict:
         300, showlegend=True, yaxis=yaxis,
         xaxis={"type": "category", "fixedrange": True, "title": {"text": view.period[:4] + "年"}},
         legend={"orientation": "h", "y": 1.12, "x": 0},
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        margin={"l": 72, "r": 10, "t": 30, "b": 40},
     )
     return {"data": traces, "layout": layout}
 
@@ -867,8 +897,7 @@ def funnel_stages(data: DashboardData, view: View) -> list[dict]:
     closed = next((s["count"] for s in stages if s["stage"] == "closed"), None)
     if rate is not None and closed is not None:
         stages.append({"stage": "recovered", "count": closed * rate,
-                       "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate),
-                                 recovered=fmt.money(rec.get("numerator"))),
+                       "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
                        "hover": t("dash.funnel.recovered_hover", rate=fmt.percent(rate),
                                   recovered=fmt.money(rec.get("numerator")),
                                   due=fmt.money(rec.get("denominator")))})
@@ -886,14 +915,14 @@ def funnel_figure(data: DashboardData, view: View) -> dict:
         "type": "funnel", "y": [t(f"dash.funnel.{s['stage']}") for s in stages],
         "x": [s["count"] for s in stages], "text": [s["text"] for s in stages],
         "customdata": [s.get("hover", s["text"]) for s in stages],
-        "textinfo": "text", "textposition": "inside", "constraintext": "none",
+        "textinfo": "text", "textposition": "inside",
         "marker": {"color": [colours[s["stage"]] for s in stages]},
         "connector": {"fillcolor": "#e3e9f0"},
         "hovertemplate": "%{y}：%{customdata}<extra></extra>",
         "textfont": {"color": "#ffffff", "size": 13},
     }
-    layout = base_layout(230, yaxis={"automargin": True, "fixedrange": True},
-                         xaxis={"fixedrange": True}, margin={"l": 10, "r": 10, "t": 5, "b": 5})
+    layout = base_layout(230, yaxis={"fixedrange": True}, xaxis={"fixedrange": True},
+                         margin={"l": _label_width(trace["y"], 13), "r": 10, "t": 5, "b": 5})
     return {"data": [trace], "layout": layout}
 
 
@@ -952,7 +981,7 @@ def history_figure(data: DashboardData, view: View) -> dict:
     width = (1 - gap_x * (cols - 1)) / cols
     height = (1 - gap_y * (rows - 1)) / rows
     traces: list[dict] = []
-    layout = base_layout(170 * rows + 40, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    layout = base_layout(170 * rows + 40, margin={"l": 56, "r": 10, "t": 30, "b": 10},
                          annotations=[])
     for i, m in enumerate(meta):
         r, c = divmod(i, cols)
@@ -963,7 +992,7 @@ def history_figure(data: DashboardData, view: View) -> dict:
                                 "type": "category", "fixedrange": True,
                                 "tickfont": {"size": 10}}
         yax = {"domain": [max(0.0, y1 - height), y1], "anchor": f"x{ax}", "fixedrange": True,
-               "gridcolor": "#eeeeee", "tickfont": {"size": 10}, "automargin": True}
+               "gridcolor": "#eeeeee", "tickfont": {"size": 10}}
         if value_kind(m.get("unit")) == "percent":
             yax["tickformat"] = ".0%"
         layout[f"yaxis{ax}"] = yax
@@ -1103,12 +1132,18 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
 
     The index is coloured by grade (as the ranking bars); an indicator with a target by its
     traffic light; one without a target by quintile, better values bluer."""
+    focus = view.focus if view.focus == INDEX else (view.indicator_set, view.focus)
+    return data.memo(("map", view.period, view.hierarchy, focus),
+                     lambda: _map_colours(data, view))
+
+
+def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     fills: dict[str, str] = {}
     tips: dict[str, str] = {}
     legend: list[tuple[str, str]] = []
     if view.focus == INDEX:
         rows = ranking_rows(data, view)
-        grades = list(dict.fromkeys(str(r["grade"]) for r in rows if not _missing(r["grade"])))
+        grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
         for r in rows:
             code = r["county_code"]
             fills[code] = _grade_colour(r["grade"], grades)
@@ -1150,413 +1185,6 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     legend_html = "".join(f'<span><i style="background:{c}"></i>{_esc(label)}</span>'
                           for c, label in legend)
     return fills, tips, legend_html
-
-
-# ───────────────────────────── widgets ─────────────────────────────
-
-_PLOTLY_ESM = r"""
-const CONFIG = {displayModeBar: false, responsive: true, displaylogo: false,
-                doubleClick: false, locale: "zh-CN"};
-function plotly() {
-  return new Promise((resolve) => {
-    const tick = () => (window.Plotly ? resolve(window.Plotly) : setTimeout(tick, 15));
-    tick();
-  });
-}
-export default {
-  async render({ model, el }) {
-    el.classList.add("wb-chart");
-    el.dataset.part = model.get("part");
-    const div = document.createElement("div");
-    div.className = "wb-plot";
-    el.appendChild(div);
-    const P = await plotly();
-    let queue = Promise.resolve();
-    const draw = () => {
-      queue = queue.then(async () => {
-        const fig = model.get("figure") || {};
-        const key = model.get("key");
-        // Scale type and height with the page (wall displays use a larger base size).
-        const k = Math.max(1, (parseFloat(getComputedStyle(el).fontSize) || 14) / 14.5);
-        const layout = Object.assign({}, fig.layout || {});
-        if (k > 1.05) {
-          layout.font = Object.assign({}, layout.font || {}, {size: ((layout.font || {}).size || 13) * k});
-          if (layout.height) layout.height = Math.round(layout.height * k);
-        }
-        await P.react(div, fig.data || [], layout, CONFIG);
-        el.dataset.key = key;
-      }).catch((err) => { el.dataset.error = String(err); console.error(err); });
-      return queue;
-    };
-    model.on("change:key", draw);
-    model.on("change:live", () => { el.dataset.live = model.get("live") ? "1" : "0"; });
-    await draw();
-    div.on("plotly_click", (ev) => {
-      const p = ev && ev.points && ev.points[0];
-      if (p && p.customdata !== undefined && p.customdata !== null) {
-        const v = Array.isArray(p.customdata) ? p.customdata[0] : p.customdata;
-        model.send({ event: "click", value: String(v) });
-      }
-    });
-    const ro = new ResizeObserver(() => { if (div.offsetWidth) P.Plots.resize(div); });
-    ro.observe(el);
-    model.send({ event: "ready" });
-    return () => { ro.disconnect(); P.purge(div); };
-  },
-};
-"""
-
-_MAP_ESM = r"""
-const NS = "http://www.w3.org/2000/svg";
-export default {
-  render({ model, el }) {
-    el.classList.add("wb-map");
-    el.dataset.part = model.get("part");
-    const svg = document.createElementNS(NS, "svg");
-    svg.setAttribute("viewBox", model.get("viewbox"));
-    svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-    svg.setAttribute("role", "img");
-    const shapes = model.get("shapes");
-    const paths = new Map();
-    const labels = document.createElementNS(NS, "g");
-    const vb = model.get("viewbox").split(" ").map(Number);
-    labels.setAttribute("font-size", String(Math.max(vb[2], vb[3]) / 45));
-    for (const s of shapes) {
-      const p = document.createElementNS(NS, "path");
-      p.setAttribute("d", s.d);
-      p.dataset.county = s.code;
-      p.appendChild(document.createElementNS(NS, "title"));
-      p.addEventListener("click", () => model.send({ event: "click", value: s.code }));
-      svg.appendChild(p);
-      paths.set(s.code, p);
-      if (shapes.length <= 60) {
-        const tx = document.createElementNS(NS, "text");
-        tx.setAttribute("x", s.cx); tx.setAttribute("y", s.cy);
-        tx.setAttribute("text-anchor", "middle");
-        tx.textContent = s.name;
-        labels.appendChild(tx);
-      }
-    }
-    svg.appendChild(labels);
-    const legend = document.createElement("div");
-    legend.className = "wb-map-legend";
-    el.append(svg, legend);
-    let selected = null;
-    const draw = () => {
-      const fills = model.get("fills"), tips = model.get("tips"), sel = model.get("selected");
-      for (const [code, p] of paths) {
-        p.setAttribute("fill", fills[code] || "#d9d9d9");
-        p.firstChild.textContent = tips[code] || "";
-      }
-      if (selected && paths.has(selected)) paths.get(selected).classList.remove("wb-selected");
-      selected = sel;
-      if (sel && paths.has(sel)) {
-        const p = paths.get(sel);
-        p.classList.add("wb-selected");
-        svg.insertBefore(p, labels);
-      }
-      legend.innerHTML = model.get("legend");
-      el.dataset.key = model.get("key");
-    };
-    model.on("change:key", draw);
-    model.on("change:live", () => { el.dataset.live = model.get("live") ? "1" : "0"; });
-    draw();
-    model.send({ event: "ready" });
-  },
-};
-"""
-
-
-@functools.cache
-def _widget_classes() -> tuple[type, type]:
-    """The two anywidgets, built on first use so that importing this module stays cheap."""
-    import anywidget
-    import traitlets
-
-    class PlotlyView(anywidget.AnyWidget):
-        """A plotly figure as plain JSON, redrawn with `Plotly.react` when `key` changes.
-
-        Unlike `go.FigureWidget` it does not ship plotly.js (≈ 5 MB) with every instance: the
-        page loads plotly.js once (see `page_head`)."""
-
-        _esm = _PLOTLY_ESM
-        part = traitlets.Unicode("").tag(sync=True)
-        figure = traitlets.Dict().tag(sync=True)
-        key = traitlets.Unicode("").tag(sync=True)
-        live = traitlets.Bool(False).tag(sync=True)
-
-        def __init__(self, on_click: Callable[[str], None] | None = None, **kw: Any) -> None:
-            super().__init__(**kw)
-            self._on_click = on_click
-            self.on_msg(self._handle)
-
-        def _handle(self, _w: Any, content: Mapping[str, Any], _b: Any) -> None:
-            if content.get("event") == "ready":
-                self.live = True
-            elif content.get("event") == "click" and self._on_click:
-                self._on_click(str(content.get("value")))
-
-        def show(self, figure: dict, key: str) -> None:
-            with self.hold_sync():
-                self.figure = figure
-                self.key = key
-
-    class CountyMap(anywidget.AnyWidget):
-        """County boundaries as SVG paths drawn once; a view change only recolours them."""
-
-        _esm = _MAP_ESM
-        part = traitlets.Unicode("map").tag(sync=True)
-        viewbox = traitlets.Unicode("0 0 1000 750").tag(sync=True)
-        shapes = traitlets.List().tag(sync=True)
-        fills = traitlets.Dict().tag(sync=True)
-        tips = traitlets.Dict().tag(sync=True)
-        legend = traitlets.Unicode("").tag(sync=True)
-        selected = traitlets.Unicode("").tag(sync=True)
-        key = traitlets.Unicode("").tag(sync=True)
-        live = traitlets.Bool(False).tag(sync=True)
-
-        def __init__(self, on_click: Callable[[str], None] | None = None, **kw: Any) -> None:
-            super().__init__(**kw)
-            self._on_click = on_click
-            self.on_msg(self._handle)
-
-        def _handle(self, _w: Any, content: Mapping[str, Any], _b: Any) -> None:
-            if content.get("event") == "ready":
-                self.live = True
-            elif content.get("event") == "click" and self._on_click:
-                self._on_click(str(content.get("value")))
-
-    return PlotlyView, CountyMap
-
-
-def plotly_view(**kw: Any) -> Any:
-    return _widget_classes()[0](**kw)
-
-
-def county_map(**kw: Any) -> Any:
-    return _widget_classes()[1](**kw)
-
-
-@functools.cache
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
-def page_head() -> Any:
-    """The theme CSS and plotly.js, once per page, as one HTML output.
-
-    plotly.js is inlined (no CDN: bureau intranets have no internet) and loaded only if the page
-    does not have it yet; `window.PlotlyConfig` keeps MathJax out of it."""
-    from IPython.display import HTML
-
-    css = THEME_CSS.read_text(encoding="utf-8")
-    script = ("<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
-              "if (!window.Plotly) {" + _plotly_js() + "}</script>")
-    return HTML(f"<style>{css}</style>{script}")
-
-
-def _panel(title_key: str, *children: Any, note: str = "", cls: str = "") -> Any:
-    import ipywidgets as W
-
-    box = W.VBox([W.HTML(panel_title(title_key, note)), *children])
-    box.add_class("wb-panel")
-    if cls:
-        box.add_class(cls)
-    return box
-
-
-def _grid(*children: Any, cls: str = "wb-grid") -> Any:
-    import ipywidgets as W
-
-    box = W.Box(list(children))
-    box.add_class("wb-grid")
-    if cls != "wb-grid":
-        box.add_class(cls)
-    return box
-
-
-def _dropdown(options: list[tuple[str, str]], value: str, label: str) -> Any:
-    import ipywidgets as W
-
-    return W.Dropdown(options=options, value=value, description=label,
-                      style={"description_width": "initial"},
-                      layout=W.Layout(width="auto"))
-
-
-class _Page:
-    """Shared machinery of both pages: state, selectors, timed in-place updates."""
-
-    parts: tuple[str, ...] = ()
-
-    def __init__(self, data: DashboardData, view: View) -> None:
-        self.data = data
-        self.view = view
-        self.last_update_ms = 0.0
-        self._busy = False
-
-    def _set_options(self) -> list[tuple[str, str]]:
-        return [(title, key) for key, title in self.data.indicator_sets.items()]
-
-    def _period_options(self) -> list[tuple[str, str]]:
-        return [(fmt.month_label(p), p) for p in reversed(self.data.periods)]
-
-    def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
-        opts = [(t("dash.selector.whole_city"), CITY)] if with_city else []
-        opts += [(f"{n}（{c}）", c) for c, n in zip(self.data.counties["county_code"].astype(str),
-                                                   self.data.counties["county_name"].astype(str))]
-        return opts
-
-    def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
-        opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
-        meta = self.data.indicator_meta(indicator_set)
-        opts += [(str(n or i), str(i)) for i, n in zip(meta["indicator"], meta["name"])]
-        return opts
-
-    def _hierarchy_options(self) -> list[tuple[str, str]]:
-        return [(title, key) for key, title in self.data.hierarchies.items()]
-
-    def set_view(self, **changes: Any) -> None:
-        """Move to a new view and redraw every part; selectors follow the view."""
-        view = dataclasses.replace(self.view, **changes)
-        if view.indicator_set != self.view.indicator_set:
-            focus = [v for _, v in self._focus_options(view.indicator_set)]
-            view = dataclasses.replace(
-                view, focus=view.focus if view.focus in focus else (focus[0] if focus else ""))
-        self.view = view
-        self.refresh()
-
-    def _on_select(self, name: str) -> Callable[[dict], None]:
-        def handler(change: dict) -> None:
-            if self._busy or change.get("new") is None:
-                return
-            self.set_view(**{name: change["new"]})
-        return handler
-
-    def _sync_selectors(self) -> None:
-        raise NotImplementedError
-
-    def _draw(self) -> None:
-        raise NotImplementedError
-
-    def refresh(self) -> None:
-        started = time.perf_counter()
-        self._busy = True
-        try:
-            self._sync_selectors()
-            self._draw()
-        finally:
-            self._busy = False
-        self.last_update_ms = (time.perf_counter() - started) * 1000
-        log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-
-class Cockpit(_Page):
-    """The leader cockpit: one screen, every target, the lagging counties, a click to any county."""
-
-    parts = ("header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
-             "lagging", "table")
-
-    def __init__(self, data: DashboardData, indicator_set: str | None = None,
-                 period: str | None = None, county: str = CITY,
-                 geojson: str | os.PathLike | None = None) -> None:
-        import ipywidgets as W
-
-        iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
-            data.indicator_sets))
-        per = period if period in data.periods else data.periods[-1]
-        county = county if county in set(data.counties["county_code"].astype(str)) else CITY
-        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
-        if not self._focus_options(iset):
-            self.view = dataclasses.replace(self.view, focus="")
-        elif self.view.focus not in [v for _, v in self._focus_options(iset)]:
-            self.view = dataclasses.replace(self.view, focus=self._focus_options(iset)[0][1])
-        self.sel_set = _dropdown(self._set_options(), iset, t("dash.selector.set"))
-        self.sel_period = _dropdown(self._period_options(), per, t("dash.selector.period"))
-        self.sel_county = _dropdown(self._county_options(True), county,
-                                    t("dash.selector.county"))
-        self.sel_focus = _dropdown(self._focus_options(iset), self.view.focus,
-                                   t("dash.selector.focus"))
-        hopts = self._hierarchy_options()
-        self.sel_hierarchy = _dropdown(hopts or [("—", "")], self.view.hierarchy or "",
-                                       t("dash.selector.hierarchy"))
-        self.sel_hierarchy.layout.display = None if len(hopts) > 1 else "none"
-        for name, sel in (("indicator_set", self.sel_set), ("period", self.sel_period),
-                          ("county", self.sel_county), ("focus", self.sel_focus),
-                          ("hierarchy", self.sel_hierarchy)):
-            sel.observe(self._on_select(name), "value")
-            sel.add_class(f"wb-sel-{name.replace('_', '-')}")
-        pick = self._pick_county
-        self.header = W.HTML()
-        self.kpis = W.HTML()
-        self.ranking = plotly_view(part="ranking", on_click=pick)
-        shapes = load_shapes(geojson_path(geojson), data.counties)
-        self.map = county_map(part="map", on_click=pick, viewbox=shapes["viewbox"],
-                              shapes=shapes["shapes"])
-        self.trend = plotly_view(part="trend")
-        self.funnel = plotly_view(part="funnel")
-        self.rectification = plotly_view(part="rectification")
-        self.calendar = W.HTML()
-        self.lagging = W.HTML()
-        self.table = W.HTML()
-        map_note = t("dash.map.tiles", n=shapes["missing"]) if shapes["missing"] else ""
-        bar = W.HBox([self.header, self.sel_set, self.sel_period, self.sel_county])
-        bar.add_class("wb-header")
-        self.widget = W.VBox([
-            bar, self.kpis,
-            _grid(_panel("dash.panel.ranking", self.sel_hierarchy, self.ranking,
-                         note=t("dash.panel.ranking_note")),
-                  _panel("dash.panel.map", self.sel_focus, self.map, note=map_note)),
-            _grid(_panel("dash.panel.trend", self.trend),
-                  _panel("dash.panel.funnel", self.funnel,
-                         W.HTML(panel_title("dash.panel.rectification")), self.rectification)),
-            _grid(_panel("dash.panel.calendar", self.calendar),
-                  _panel("dash.panel.lagging", self.lagging)),
-            _panel("dash.panel.table", self.table),
-        ])
-        self.widget.add_class("wb-root")
-        self.widget.add_class("wb-cockpit")
-        self.refresh()
-
-    def _pick_county(self, code: str) -> None:
-        if code in set(self.data.counties["county_code"].astype(str)):
-            self.set_view(county=code)
-
-    def _sync_selectors(self) -> None:
-        v = self.view
-        self.sel_set.value = v.indicator_set
-        self.sel_period.value = v.period
-        self.sel_county.value = v.county
-        focus = self._focus_options(v.indicator_set)
-        if list(self.sel_focus.options) != focus:
-            self.sel_focus.options = focus
-        if v.focus in [x for _, x in focus]:
-            self.sel_focus.value = v.focus
-        if v.hierarchy in [x for _, x in self._hierarchy_options()]:
-            self.sel_hierarchy.value = v.hierarchy
-
-    def _draw(self) -> None:
-        d, v, key = self.data, self.view, self.view.key
-        self.header.value = header_html(d, v, "cockpit")
-        self.kpis.value = kpi_cards_html(d, v)
-        self.ranking.show(ranking_figure(d, v), key)
-        fills, tips, legend = map_colours(d, v)
-        with self.map.hold_sync():
-            self.map.fills, self.map.tips, self.map.legend = fills, tips, legend
-            self.map.selected = v.county
-            self.map.key = key
-        self.trend.show(trend_figure(d, v), key)
-        self.funnel.show(funnel_figure(d, v), key)
-        self.rectification.show(rectification_figure(d, v), key)
-        self.calendar.value = calendar_html(d, v)
-        self.lagging.value = lagging_html(d, v)
-        self.table.value = ranking_table_html(d, v)
 
 
 # ───────────────────────────── county drill-down ─────────────────────────────
@@ -1724,17 +1352,510 @@ def run_drill(ledgers: Mapping[str, pd.DataFrame], county: str, period: str, ind
     return out
 
 
+# ───────────────────────────── the board widget ─────────────────────────────
+
+_BOARD_ESM = r"""
+const CONFIG = {displayModeBar: false, responsive: true, displaylogo: false, doubleClick: false};
+const NS = "http://www.w3.org/2000/svg";
+const ORDER = {html: 0, map: 1, plot: 2};
+
+function plotly() {
+  return new Promise((resolve) => {
+    const tick = () => (window.Plotly ? resolve(window.Plotly) : setTimeout(tick, 15));
+    tick();
+  });
+}
+function trace(part, what) {
+  const t = (window.__wbTrace = window.__wbTrace || []);
+  if (t.length > 500) t.splice(0, 250);
+  t.push([part, what, performance.now()]);
+}
+// Wall displays use a larger base font: scale every font size, the margins and the height.
+function scaleFig(fig, k) {
+  const walk = (o, parent) => {
+    if (Array.isArray(o)) return o.length > 64 ? o : o.map((x) => walk(x, parent));
+    if (!o || typeof o !== "object") return o;
+    const out = {};
+    for (const [key, v] of Object.entries(o)) {
+      if (typeof v === "number" && ((key === "size" && /font$/i.test(parent || "")) ||
+                                    parent === "margin")) out[key] = v * k;
+      else out[key] = walk(v, key);
+    }
+    return out;
+  };
+  const scaled = walk(fig, "");
+  if (scaled.layout && scaled.layout.height) scaled.layout.height = Math.round(scaled.layout.height * k);
+  return scaled;
+}
+function setOptions(sel, options) {
+  const frag = document.createDocumentFragment();
+  for (const [label, value] of options) {
+    const o = document.createElement("option");
+    o.value = value; o.textContent = label;
+    frag.appendChild(o);
+  }
+  sel.replaceChildren(frag);
+}
+
+export default {
+  async render({ model, el }) {
+    el.classList.add("wb-board");
+    el.innerHTML = model.get("skeleton");
+    const slots = {};
+    el.querySelectorAll("[data-slot]").forEach((s) => { slots[s.dataset.slot] = s; });
+    const selects = {};
+    el.querySelectorAll("select[data-control]").forEach((s) => {
+      selects[s.dataset.control] = s;
+      s.addEventListener("change", () =>
+        model.send({ event: "select", name: s.dataset.control, value: s.value }));
+    });
+    el.addEventListener("click", (ev) => {
+      const t = ev.target.closest && ev.target.closest("[data-pick]");
+      if (t) model.send({ event: "click", value: t.dataset.pick });
+    });
+    const P = await plotly();
+    const state = {};
+    let optionsRev = null;
+
+    const applyControls = () => {
+      const options = model.get("options");
+      const rev = JSON.stringify(Object.keys(options).map((k) => [k, options[k].length,
+        (options[k][0] || [])[1], (options[k][options[k].length - 1] || [])[1]]));
+      if (rev !== optionsRev) {
+        for (const [name, opts] of Object.entries(options)) {
+          if (selects[name]) setOptions(selects[name], opts);
+        }
+        optionsRev = rev;
+      }
+      for (const [name, value] of Object.entries(model.get("values"))) {
+        const s = selects[name];
+        if (!s) continue;
+        if (s.value !== value) s.value = value;
+        const box = s.closest(".wb-sel");
+        if (box) box.style.display = (options[name] || []).length > 1 ? "" : "none";
+      }
+    };
+
+    const buildMap = (st, slot) => {
+      st.el = document.createElement("div");
+      st.el.className = "wb-map";
+      st.el.dataset.part = "map";
+      const svg = document.createElementNS(NS, "svg");
+      const vb = model.get("viewbox");
+      svg.setAttribute("viewBox", vb);
+      svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+      svg.setAttribute("role", "img");
+      const shapes = model.get("shapes");
+      const size = Math.max(...vb.split(" ").map(Number).slice(2)) / 28;
+      const labels = document.createElementNS(NS, "g");
+      labels.setAttribute("font-size", String(size));
+      st.paths = new Map();
+      for (const s of shapes) {
+        const p = document.createElementNS(NS, "path");
+        p.setAttribute("d", s.d);
+        p.dataset.county = s.code;
+        p.dataset.pick = s.code;
+        p.appendChild(document.createElementNS(NS, "title"));
+        svg.appendChild(p);
+        st.paths.set(s.code, p);
+        if (shapes.length <= 60) {
+          const tx = document.createElementNS(NS, "text");
+          tx.setAttribute("x", s.cx); tx.setAttribute("y", s.cy);
+          tx.setAttribute("text-anchor", "middle");
+          tx.setAttribute("dominant-baseline", "middle");
+          tx.textContent = s.name;
+          labels.appendChild(tx);
+        }
+      }
+      svg.appendChild(labels);
+      st.labels = labels;
+      st.svg = svg;
+      st.legend = document.createElement("div");
+      st.legend.className = "wb-map-legend";
+      st.el.append(svg, st.legend);
+      slot.appendChild(st.el);
+    };
+
+    const drawPart = async (name, p, key) => {
+      const slot = slots[name];
+      if (!slot) return;
+      const st = state[name] || (state[name] = { rev: -1 });
+      if (p.kind === "html") {
+        if (st.rev !== p.rev) { slot.innerHTML = p.html; st.rev = p.rev; }
+        const e = slot.querySelector("[data-part]");
+        if (e) e.dataset.key = key;
+      } else if (p.kind === "map") {
+        if (!st.el) buildMap(st, slot);
+        if (st.rev !== p.rev) {
+          const fills = p.fills, tips = p.tips;
+          for (const [code, path] of st.paths) {
+            path.setAttribute("fill", fills[code] || "#d9d9d9");
+            path.firstChild.textContent = tips[code] || "";
+          }
+          if (st.selected && st.paths.has(st.selected)) {
+            st.paths.get(st.selected).classList.remove("wb-selected");
+          }
+          st.selected = p.selected;
+          if (p.selected && st.paths.has(p.selected)) {
+            const sel = st.paths.get(p.selected);
+            sel.classList.add("wb-selected");
+            st.svg.insertBefore(sel, st.labels);
+          }
+          st.legend.innerHTML = p.legend;
+          st.rev = p.rev;
+        }
+        st.el.dataset.key = key;
+      } else if (p.kind === "plot") {
+        if (!st.el) {
+          st.el = document.createElement("div");
+          st.el.className = "wb-chart";
+          st.el.dataset.part = name;
+          st.div = document.createElement("div");
+          st.div.className = "wb-plot";
+          st.el.appendChild(st.div);
+          slot.appendChild(st.el);
+        }
+        if (st.rev !== p.rev) {
+          trace(name, "start");
+          const k = Math.max(1, (parseFloat(getComputedStyle(st.el).fontSize) || 14) / 14.5);
+          const fig = k > 1.05 ? scaleFig(p.figure || {}, k) : (p.figure || {});
+          await P.react(st.div, fig.data || [], fig.layout || {}, CONFIG);
+          if (!st.wired) {
+            st.div.on("plotly_click", (ev) => {
+              const pt = ev && ev.points && ev.points[0];
+              if (pt && pt.customdata !== undefined && pt.customdata !== null) {
+                const v = Array.isArray(pt.customdata) ? pt.customdata[0] : pt.customdata;
+                model.send({ event: "click", value: String(v) });
+              }
+            });
+            st.wired = true;
+          }
+          st.rev = p.rev;
+          trace(name, "drawn");
+        }
+        st.el.dataset.key = key;
+      }
+    };
+
+    let queue = Promise.resolve();
+    const draw = () => {
+      queue = queue.then(async () => {
+        const key = model.get("key");
+        trace("board", "recv");
+        applyControls();
+        const all = Object.assign({}, model.get("parts"), model.get("big_parts"));
+        const parts = Object.entries(all).sort((a, b) => ORDER[a[1].kind] - ORDER[b[1].kind]);
+        for (const [name, p] of parts) await drawPart(name, p, key);
+        el.dataset.key = key;
+        trace("board", "drawn");
+      }).catch((err) => { el.dataset.error = String(err); console.error(err); });
+      return queue;
+    };
+    const live = () => el.querySelectorAll(".wb-chart, .wb-map").forEach((e) => {
+      e.dataset.live = model.get("live") ? "1" : "0";
+    });
+    model.on("change:tick", draw);  // one tick per refresh, even when the view key is unchanged
+    model.on("change:live", live);
+    await draw();
+    live();
+    const ro = new ResizeObserver(() => {
+      for (const st of Object.values(state)) if (st.div && st.div.offsetWidth) P.Plots.resize(st.div);
+    });
+    ro.observe(el);
+    model.send({ event: "ready" });
+    return () => ro.disconnect();
+  },
+};
+"""
+
+
+@functools.cache
+def _board_class() -> type:
+    """The page widget, built on first use so that importing this module stays cheap."""
+    import anywidget
+    import traitlets
+
+    class Board(anywidget.AnyWidget):
+        """A whole dashboard page as one widget: a static skeleton (panels, titles, selects),
+        then per view a dict of parts — HTML, plotly JSON, or map colours — drawn in place.
+
+        One model and one message per click: the browser redraws only parts whose revision
+        changed, plotly.js is loaded once by the page (`page_head`) rather than shipped with
+        every figure as `go.FigureWidget` does (≈ 5 MB each)."""
+
+        _esm = _BOARD_ESM
+        skeleton = traitlets.Unicode("").tag(sync=True)
+        options = traitlets.Dict().tag(sync=True)
+        values = traitlets.Dict().tag(sync=True)
+        parts = traitlets.Dict().tag(sync=True)
+        big_parts = traitlets.Dict().tag(sync=True)  # sent only when they change (the map)
+        shapes = traitlets.List().tag(sync=True)
+        viewbox = traitlets.Unicode("0 0 1000 750").tag(sync=True)
+        key = traitlets.Unicode("").tag(sync=True)
+        tick = traitlets.Int(0).tag(sync=True)
+        live = traitlets.Bool(False).tag(sync=True)
+
+        def __init__(self, on_select: Callable[[str, str], None],
+                     on_click: Callable[[str], None], **kw: Any) -> None:
+            super().__init__(**kw)
+            self._on_select = on_select
+            self._on_click = on_click
+            self.on_msg(self._handle)
+
+        def _handle(self, _w: Any, content: Mapping[str, Any], _b: Any) -> None:
+            event = content.get("event")
+            if event == "ready":
+                self.live = True
+            elif event == "select":
+                self._on_select(str(content.get("name")), str(content.get("value") or ""))
+            elif event == "click":
+                self._on_click(str(content.get("value") or ""))
+
+    return Board
+
+
+@functools.cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def page_head() -> Any:
+    """The theme CSS and plotly.js, once per page, as one HTML output.
+
+    plotly.js is inlined (no CDN: bureau intranets have no internet) and loaded only if the page
+    does not have it yet; `window.PlotlyConfig` keeps MathJax out of it."""
+    from IPython.display import HTML
+
+    css = THEME_CSS.read_text(encoding="utf-8")
+    if os.environ.get(ENV_STATIC_PLOTLY) == "1":  # `workbench serve`: the template loads it
+        return HTML(f"<style>{css}</style>")
+    script = ("<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
+              "if (!window.Plotly) {" + _plotly_js() + "}</script>")
+    return HTML(f"<style>{css}</style>{script}")
+
+
+def select_html(name: str, label_key: str, options: Sequence[tuple[str, str]] = (),
+                value: str = "") -> str:
+    """A labelled <select> the board wires to `set_view` (`data-control` names the field).
+
+    The board fills the options from its `options` state, so long lists (3,000 counties)
+    travel once."""
+    opts = "".join(f'<option value="{_esc(v)}"{" selected" if v == value else ""}>'
+                   f"{_esc(lab)}</option>" for lab, v in options)
+    css = name.replace("_", "-")
+    return (f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key))}</span>'
+            f'<select data-control="{_esc(name)}">{opts}</select></label>')
+
+
+def _panel_html(title_key: str, body: str, note: str = "", cls: str = "") -> str:
+    return f'<section class="wb-panel {cls}">{panel_title(title_key, note)}{body}</section>'
+
+
+def _slot(name: str) -> str:
+    return f'<div class="wb-slot" data-slot="{_esc(name)}"></div>'
+
+
+class _Page:
+    """Shared machinery of both pages: the view, the selectors, timed in-place updates."""
+
+    parts: tuple[str, ...] = ()
+    controls: dict[str, str] = {}  # select name → View field
+
+    def __init__(self, data: DashboardData, view: View) -> None:
+        self.data = data
+        self.view = view
+        self.last_update_ms = 0.0
+        self._sent: dict[str, tuple[int, object]] = {}
+
+    # -- options -------------------------------------------------------------------------
+    def _set_options(self) -> list[tuple[str, str]]:
+        return [(title, key) for key, title in self.data.indicator_sets.items()]
+
+    def _period_options(self) -> list[tuple[str, str]]:
+        return [(fmt.month_label(p), p) for p in reversed(self.data.periods)]
+
+    def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
+        counties = self.data.memo(("county_options",), lambda: [
+            (f"{n}（{c}）", c) for c, n in zip(self.data.counties["county_code"].astype(str),
+                                              self.data.counties["county_name"].astype(str))])
+        return ([(t("dash.selector.whole_city"), CITY)] if with_city else []) + counties
+
+    def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
+        opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
+        opts += [(str(m.get("name") or m["indicator"]), str(m["indicator"]))
+                 for m in self.data.meta_records(indicator_set)]
+        return opts
+
+    def _hierarchy_options(self) -> list[tuple[str, str]]:
+        return [(title, key) for key, title in self.data.hierarchies.items()]
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        raise NotImplementedError
+
+    def values(self) -> dict[str, str]:
+        return {name: str(getattr(self.view, field) or "")
+                for name, field in self.controls.items()}
+
+    def build_parts(self) -> dict[str, dict]:
+        raise NotImplementedError
+
+    # -- events --------------------------------------------------------------------------
+    def on_select(self, name: str, value: str) -> None:
+        field = self.controls.get(name)
+        if field is None:
+            return
+        options = {v for _, v in self._options_payload().get(name, [])}
+        if value in options and value != getattr(self.view, field):
+            self.set_view(**{field: value})
+
+    def on_click(self, code: str) -> None:
+        if code in self.data.cube.counties and code and code != self.view.county:
+            self.set_view(county=code)
+
+    def set_view(self, **changes: Any) -> None:
+        """Move to a new view and redraw every part in place."""
+        view = dataclasses.replace(self.view, **changes)
+        if view.indicator_set != self.view.indicator_set:
+            focus = [v for _, v in self._focus_options(view.indicator_set)]
+            view = dataclasses.replace(
+                view, focus=view.focus if view.focus in focus else (focus[0] if focus else ""))
+        self.view = view
+        self.refresh()
+
+    # -- drawing -------------------------------------------------------------------------
+    def _payload(self, name: str, part: dict) -> dict:
+        """Give the part a revision: unchanged content keeps its number, so the browser only
+        re-stamps its key instead of redrawing it."""
+        body = part.get("html", "").replace(self.view.key, "") if part["kind"] == "html" \
+            else {k: v for k, v in part.items() if k != "kind"}
+        rev, before = self._sent.get(name, (0, None))
+        if body != before:
+            rev += 1
+            self._sent[name] = (rev, body)
+        return {**part, "rev": rev}
+
+    BIG = ("map",)  # parts large enough to travel only when they changed
+
+    def _options_payload(self) -> dict[str, list[list[str]]]:
+        key = self.view.indicator_set
+        if getattr(self, "_options_for", (None,))[0] != key:
+            self._options_for = (key, {k: [list(o) for o in v] for k, v in self.options().items()})
+        return self._options_for[1]
+
+    def refresh(self) -> None:
+        started = time.perf_counter()
+        parts = {name: self._payload(name, p) for name, p in self.build_parts().items()}
+        small = {k: v for k, v in parts.items() if k not in self.BIG}
+        big = {k: v for k, v in parts.items() if k in self.BIG}
+        options = self._options_payload()
+        board = self.board
+        with board.hold_sync():
+            if options is not board.options:
+                board.options = options
+            board.values = self.values()
+            board.parts = small
+            if any(board.big_parts.get(k, {}).get("rev") != v["rev"] for k, v in big.items()):
+                board.big_parts = big
+            board.key = self.view.key
+            board.tick += 1
+        self.last_update_ms = (time.perf_counter() - started) * 1000
+        log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
+
+    @property
+    def widget(self) -> Any:
+        return self.board
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.board)
+
+
+class Cockpit(_Page):
+    """The leader cockpit: one screen, every target, the lagging counties, a click to any county."""
+
+    parts = ("header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
+             "lagging", "table")
+    controls = {"indicator_set": "indicator_set", "period": "period", "county": "county",
+                "focus": "focus", "hierarchy": "hierarchy"}
+
+    def __init__(self, data: DashboardData, indicator_set: str | None = None,
+                 period: str | None = None, county: str = CITY,
+                 geojson: str | os.PathLike | None = None) -> None:
+        iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
+            data.indicator_sets))
+        per = period if period in data.periods else data.periods[-1]
+        county = county if county in set(data.counties["county_code"].astype(str)) else CITY
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
+        focus = [v for _, v in self._focus_options(iset)]
+        if self.view.focus not in focus:
+            self.view = dataclasses.replace(self.view, focus=focus[0] if focus else "")
+        shapes = load_shapes(geojson_path(geojson), data.counties)
+        self.board = _board_class()(self.on_select, self.on_click,
+                                    skeleton=self._skeleton(shapes["missing"]),
+                                    shapes=shapes["shapes"], viewbox=shapes["viewbox"])
+        self.refresh()
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        return {"indicator_set": self._set_options(), "period": self._period_options(),
+                "county": self._county_options(True),
+                "focus": self._focus_options(self.view.indicator_set),
+                "hierarchy": self._hierarchy_options()}
+
+    def _skeleton(self, missing_shapes: int) -> str:
+        sel = {name: select_html(name, f"dash.selector.{'set' if name == 'indicator_set' else name}")
+               for name in self.controls}
+        map_note = t("dash.map.tiles", n=missing_shapes) if missing_shapes else ""
+        return (
+            '<div class="wb-root wb-cockpit">'
+            f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
+            f'{sel["indicator_set"]}{sel["period"]}{sel["county"]}</div></header>'
+            f'{_slot("kpis")}'
+            '<div class="wb-grid">'
+            + _panel_html("dash.panel.ranking", sel["hierarchy"] + _slot("ranking"),
+                          t("dash.panel.ranking_note"))
+            + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
+            + '</div><div class="wb-grid">'
+            + _panel_html("dash.panel.trend", _slot("trend"))
+            + _panel_html("dash.panel.funnel", _slot("funnel") + panel_title(
+                "dash.panel.rectification") + _slot("rectification"))
+            + '</div><div class="wb-grid">'
+            + _panel_html("dash.panel.calendar", _slot("calendar"))
+            + _panel_html("dash.panel.lagging", _slot("lagging"))
+            + "</div>"
+            + _panel_html("dash.panel.table", _slot("table"))
+            + "</div>")
+
+    def build_parts(self) -> dict[str, dict]:
+        d, v = self.data, self.view
+        fills, tips, legend = map_colours(d, v)
+        return {
+            "header": {"kind": "html", "html": header_html(d, v, "cockpit")},
+            "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
+            "calendar": {"kind": "html", "html": calendar_html(d, v)},
+            "lagging": {"kind": "html", "html": lagging_html(d, v)},
+            "table": {"kind": "html", "html": ranking_table_html(d, v)},
+            "map": {"kind": "map", "fills": fills, "tips": tips, "legend": legend,
+                    "selected": v.county},
+            "ranking": {"kind": "plot", "figure": ranking_figure(d, v)},
+            "trend": {"kind": "plot", "figure": trend_figure(d, v)},
+            "funnel": {"kind": "plot", "figure": funnel_figure(d, v)},
+            "rectification": {"kind": "plot", "figure": rectification_figure(d, v)},
+        }
+
+
 class CountyPage(_Page):
     """One county: its indicators with history and targets, its rank, overdue items, and the
     ledger rows behind any number."""
 
     parts = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
+    controls = {"indicator_set": "indicator_set", "period": "period", "county": "county"}
 
     def __init__(self, data: DashboardData, county: str | None = None,
                  period: str | None = None, indicator_set: str | None = None,
                  ledgers: LedgerSource | None = None) -> None:
-        import ipywidgets as W
-
         codes = list(data.counties["county_code"].astype(str))
         county = county if county in codes else codes[0]
         iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
@@ -1743,46 +1864,56 @@ class CountyPage(_Page):
         super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
         self._ledger_source = ledgers
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
-        self.sel_set = _dropdown(self._set_options(), iset, t("dash.selector.set"))
-        self.sel_period = _dropdown(self._period_options(), per, t("dash.selector.period"))
-        self.sel_county = _dropdown(self._county_options(False), county,
-                                    t("dash.selector.county"))
-        meta = data.indicator_meta(iset)
-        self.sel_drill = _dropdown([(str(n), str(i)) for i, n in zip(meta["indicator"],
-                                                                       meta["name"])] or
-                                   [("—", "")], str(meta["indicator"].iloc[0]) if len(meta)
-                                   else "", t("dash.selector.drill"))
-        for name, sel in (("indicator_set", self.sel_set), ("period", self.sel_period),
-                          ("county", self.sel_county)):
-            sel.observe(self._on_select(name), "value")
-            sel.add_class(f"wb-sel-{name.replace('_', '-')}")
-        self.sel_drill.observe(lambda ch: self._draw_drill(), "value")
-        self.sel_drill.add_class("wb-sel-drill")
-        self.header = W.HTML()
-        self.kpis = W.HTML()
-        self.rank = W.HTML()
-        self.history = plotly_view(part="history")
-        self.ranking = plotly_view(part="ranking", on_click=self._pick_county)
-        self.overdue = W.HTML()
-        self.drill = W.HTML()
-        self.notice = W.HTML()
-        bar = W.HBox([self.header, self.sel_set, self.sel_period, self.sel_county])
-        bar.add_class("wb-header")
-        self.widget = W.VBox([
-            bar, self.notice, self.kpis,
-            _grid(_panel("dash.panel.rank", self.rank, self.ranking),
-                  _panel("dash.panel.overdue", self.overdue)),
-            _panel("dash.panel.history", self.history, note=t("dash.panel.history_note")),
-            _panel("dash.panel.drill", self.sel_drill, self.drill,
-                   note=t("dash.panel.drill_note")),
-        ])
-        self.widget.add_class("wb-root")
-        self.widget.add_class("wb-county")
+        self.notice = ""
+        drill = self._drill_options()
+        self.drill_indicator = drill[0][1] if drill else ""
+        self.board = _board_class()(self.on_select, self.on_click, skeleton=self._skeleton())
         self.refresh()
 
-    def _pick_county(self, code: str) -> None:
-        if code in set(self.data.counties["county_code"].astype(str)):
-            self.set_view(county=code)
+    def _drill_options(self) -> list[tuple[str, str]]:
+        return [(str(m.get("name") or m["indicator"]), str(m["indicator"]))
+                for m in self.data.meta_records(self.view.indicator_set)]
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        return {"indicator_set": self._set_options(), "period": self._period_options(),
+                "county": self._county_options(False), "drill": self._drill_options()}
+
+    def values(self) -> dict[str, str]:
+        return {**super().values(), "drill": self.drill_indicator}
+
+    def _skeleton(self) -> str:
+        names = {"indicator_set": "set", "period": "period", "county": "county",
+                 "drill": "drill"}
+        sel = {n: select_html(n, f"dash.selector.{names[n]}") for n in names}
+        return (
+            '<div class="wb-root wb-county">'
+            f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
+            f'{sel["indicator_set"]}{sel["period"]}{sel["county"]}</div></header>'
+            f'{_slot("notice")}{_slot("kpis")}'
+            '<div class="wb-grid">'
+            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"))
+            + _panel_html("dash.panel.overdue", _slot("overdue"))
+            + "</div>"
+            + _panel_html("dash.panel.history", _slot("history"), t("dash.panel.history_note"))
+            + _panel_html("dash.panel.drill", sel["drill"] + _slot("drill"),
+                          t("dash.panel.drill_note"))
+            + "</div>")
+
+    def on_select(self, name: str, value: str) -> None:
+        if name == "drill":
+            if value in {v for _, v in self._drill_options()} and value != self.drill_indicator:
+                self.drill_indicator = value
+                self.refresh()
+            return
+        super().on_select(name, value)
+
+    def set_view(self, **changes: Any) -> None:
+        self.notice = ""
+        super().set_view(**changes)
+        drill = [v for _, v in self._drill_options()]
+        if self.drill_indicator not in drill:
+            self.drill_indicator = drill[0] if drill else ""
+            self.refresh()
 
     def open_county(self, code: str | None) -> None:
         """Show `code` (from the URL); an unknown code keeps the page and says so."""
@@ -1792,8 +1923,8 @@ class CountyPage(_Page):
         if code in set(self.data.counties["county_code"].astype(str)):
             self.set_view(county=code)
         else:
-            self.notice.value = (f'<div class="wb-note wb-st-risk" data-part="notice">'
-                                 f'{_esc(t("dash.county.unknown", code=code))}</div>')
+            self.notice = t("dash.county.unknown", code=code)
+            self.refresh()
 
     def ledgers(self) -> Mapping[str, pd.DataFrame] | None:
         if self._ledger_source is None:
@@ -1806,29 +1937,23 @@ class CountyPage(_Page):
                 self._ledger_cache[self.view.county] = None
         return self._ledger_cache[self.view.county]
 
-    def _sync_selectors(self) -> None:
-        v = self.view
-        self.sel_set.value = v.indicator_set
-        self.sel_period.value = v.period
-        self.sel_county.value = v.county
-        meta = self.data.indicator_meta(v.indicator_set)
-        opts = [(str(n), str(i)) for i, n in zip(meta["indicator"], meta["name"])] or [("—", "")]
-        if list(self.sel_drill.options) != opts:
-            self.sel_drill.options = opts
-
-    def _draw(self) -> None:
-        d, v, key = self.data, self.view, self.view.key
-        self.notice.value = ""
-        self.header.value = header_html(d, v, "county")
-        self.kpis.value = kpi_cards_html(d, v)
-        self.rank.value = rank_summary_html(d, v)
-        self.ranking.show(ranking_figure(d, v), key)
-        self.history.show(history_figure(d, v), key)
-        self.overdue.value = overdue_html(self.ledgers(), v)
-        self._draw_drill()
-
-    def _draw_drill(self) -> None:
-        self.drill.value = drill_html(self.ledgers(), self.view, self.sel_drill.value or "")
+    def build_parts(self) -> dict[str, dict]:
+        d, v = self.data, self.view
+        ledgers = self.ledgers()
+        notice = (f'<div class="wb-note wb-notice" data-part="notice" data-key="{_esc(v.key)}">'
+                  f'<span class="wb-icon wb-st-risk">!</span>{_esc(self.notice)}</div>'
+                  if self.notice else
+                  f'<div class="wb-part" data-part="notice" data-key="{_esc(v.key)}"></div>')
+        return {
+            "header": {"kind": "html", "html": header_html(d, v, "county")},
+            "notice": {"kind": "html", "html": notice},
+            "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
+            "rank": {"kind": "html", "html": rank_summary_html(d, v)},
+            "overdue": {"kind": "html", "html": overdue_html(ledgers, v)},
+            "drill": {"kind": "html", "html": drill_html(ledgers, v, self.drill_indicator)},
+            "ranking": {"kind": "plot", "figure": ranking_figure(d, v)},
+            "history": {"kind": "plot", "figure": history_figure(d, v)},
+        }
 
 
 def county_from_query(default: str | None = None) -> str | None:
@@ -2049,7 +2174,11 @@ def _evaluate_all(ledgers: dict[str, pd.DataFrame], months: list[str],
         uncertainty=_compact(_concat(unc, UNCERTAINTY_COLUMNS),
                              ("period", "hierarchy", "county_code"),
                              ("nominal_rank", "median_rank", "q05", "q95")),
-        lagging=_concat(lag, LAGGING_COLUMNS), milestones=_concat(ms, MILESTONE_COLUMNS),
+        lagging=_compact(_concat(lag, LAGGING_COLUMNS), ("indicator_set", "period",
+                                                          "county_code")),
+        milestones=_compact(_concat(ms, MILESTONE_COLUMNS), (
+            "indicator_set", "period", "county_code", "milestone", "name", "deadline", "status",
+            "status_label", "detail")),
         phases=phases, hierarchies=_order_hierarchies(hier_titles), span=span or "ytd",
         demo=_is_demo(ledgers), source=source)
 
@@ -2206,9 +2335,9 @@ def load(warehouse: str | os.PathLike | None = None, *, refresh: bool = False,
     data: DashboardData | None = None
     if not refresh and path.is_file():
         try:
-            with path.open("rb") as fh:
-                data = pickle.load(fh)  # our own file, written below by this user
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+            data = _read_cache(path)
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError,
+                TypeError) as exc:
             log.warning("dashboard cache %s unreadable (%s); recomputing", path, exc)
             data = None
     if data is None:
@@ -2220,18 +2349,46 @@ def load(warehouse: str | os.PathLike | None = None, *, refresh: bool = False,
 
 
 def _write_cache(folder: Path, path: Path, data: DashboardData) -> None:
-    """Atomically: other kernels may read the folder while this one writes."""
+    """Atomically: other kernels may read the folder while this one writes.
+
+    The KPI cube goes to its own `.npy` file, which kernels memory-map: every kernel of the
+    server then shares one copy of it in the page cache instead of holding its own."""
+    import numpy as np
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        cube = data._cube
+        if cube is not None:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npy")
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(cube.arr))
+            os.replace(tmp, path.with_suffix(".npy"))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        arr = cube.arr if cube is not None else None
+        try:
+            if cube is not None:
+                cube.arr = None  # travels in the .npy file
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            if cube is not None:
+                cube.arr = arr
         os.replace(tmp, path)
-        for old in folder.glob("dashboard-*.pkl"):
-            if old != path:
+        for old in [*folder.glob("dashboard-*.pkl"), *folder.glob("dashboard-*.npy")]:
+            if old.stem != path.stem:
                 old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("dashboard cache not written: %s", exc)
+
+
+def _read_cache(path: Path) -> DashboardData:
+    import numpy as np
+
+    with path.open("rb") as fh:
+        data: DashboardData = pickle.load(fh)  # our own file, written by `_write_cache`
+    if data._cube is not None and data._cube.arr is None:
+        data._cube.arr = np.load(path.with_suffix(".npy"), mmap_mode="r")
+    return data
 
 
 # ───────────────────────────── notebook entry points ─────────────────────────────

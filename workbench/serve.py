@@ -7,11 +7,14 @@ precomputed once here (`dashboard.load`) and shared with every kernel through th
 """
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from workbench.messages import t
 log = logging.getLogger(__name__)
 
 ENV_TOKEN = "WORKBENCH_DASHBOARD_TOKEN"
+ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"
 ENV_PASSWORD = "WORKBENCH_DASHBOARD_PASSWORD"
 TEMPLATE = "workbench"
 TEMPLATE_ROOT = Path(__file__).with_name("assets") / "jupyter"
@@ -124,19 +128,47 @@ def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
         "headers": {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"},
     }
     cfg.VoilaConfiguration.file_allowlist = []  # no file under dashboards/ is served raw
+    # Plotly's JupyterLab renderer (≈ 4.7 MB of JavaScript per page) is not used: the dashboards
+    # draw with the plotly.js the template loads.
+    cfg.VoilaConfiguration.extension_denylist = ["jupyterlab-plotly"]
     return cfg
 
 
-def kernel_env(opts: ServeOptions) -> dict[str, str]:
-    """What every dashboard kernel must know: where the warehouse, boundaries and cache are."""
+def template_root(folder: Path) -> Path:
+    """A Jupyter data folder holding the workbench template plus plotly.js as a static file.
+
+    Served as a file, plotly.js (≈ 4.8 MB) is fetched in parallel with Voilà's own scripts,
+    parsed once, cached by the browser, and no longer rides inside the notebook's output
+    (which Voilà would JSON-parse and push through its HTML renderer on every visit)."""
+    import plotly
+
+    src_dir = TEMPLATE_ROOT / "voila" / "templates" / TEMPLATE
+    dest = folder / "voila" / "templates" / TEMPLATE
+    shutil.copytree(src_dir, dest, dirs_exist_ok=True)
+    static = dest / "static"
+    static.mkdir(exist_ok=True)
+    js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copyfile(js, static / "plotly.min.js")  # a copy: tornado refuses symlinks out
+    (dest / "workbench_head.html.j2").write_text(
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
+        "<script defer src=\"{{ resources.include_url('static/plotly.min.js') }}\"></script>\n",
+        encoding="utf-8")
+    return folder
+
+
+def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str, str]:
+    """What every dashboard kernel must know: where the warehouse, boundaries and cache are,
+    and whether the page already carries plotly.js."""
     from workbench.config import ENV_WAREHOUSE, warehouse_path
     from workbench.dashboard import ENV_CACHE_DIR, ENV_GEOJSON, cache_dir, geojson_path
 
     wh = warehouse_path(opts.warehouse).resolve()
     env = {ENV_WAREHOUSE: str(wh), ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
            ENV_CACHE_DIR: str(cache_dir(wh))}
-    paths = [str(TEMPLATE_ROOT)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(
-        os.pathsep) if p]
+    if jupyter_root is not None:
+        env[ENV_STATIC_PLOTLY] = "1"
+    paths = [str(jupyter_root or TEMPLATE_ROOT)] + [
+        p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONIOENCODING"] = "utf-8"
     return env
@@ -175,7 +207,9 @@ def serve(opts: ServeOptions) -> int:
     check_options(opts)
     if not port_free(opts.host, opts.port):
         raise ServeError(t("dash.serve.E_PORT_BUSY", host=opts.host, port=opts.port))
-    env = kernel_env(opts)
+    runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
+    atexit.register(shutil.rmtree, runtime, True)
+    env = kernel_env(opts, template_root(runtime))
     os.environ.update(env)
     if opts.precompute:
         print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)

@@ -168,7 +168,7 @@ def test_drilldown_opens_from_the_cockpit(open_page, demo_warehouse):
 def test_county_page_unknown_code_says_so(open_page):
     page = open_page()
     page.page.goto(page.base + "voila/render/county.ipynb?county=123456", wait_until="commit")
-    page.page.wait_for_selector("[data-part=notice]", timeout=180_000)
+    page.page.wait_for_selector("[data-part=notice].wb-notice", timeout=180_000)
     assert "123456" in page.page.inner_text("[data-part=notice]")
     assert page.errors == []
 
