@@ -30,14 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench import batch, publish  # noqa: E402
-from workbench.contracts import LEDGERS  # noqa: E402
-from workbench.warehouse import META_COLUMNS, Warehouse  # noqa: E402
+from workbench.warehouse import Warehouse  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "county_assessment.ipynb"
 PERIOD = "2025-09"
@@ -48,21 +46,8 @@ def build_warehouse(path: Path, n: int) -> list[str]:
     from workbench.demo import generate_city
 
     city = generate_city(n)
-    with Warehouse(path) as wh, wh.transaction() as con:
-        con.execute("INSERT INTO submissions VALUES ('bench', 'bench', NULL, '2025-12', now(), 0, "
-                    "NULL, 0, 0, 0, '有效', NULL)")
-        for name, df in city.frames.items():
-            lg = LEDGERS[name]
-            full = pd.DataFrame({f: (df[f] if f in df else None) for f in lg.field_names})
-            full["_submission_id"] = "bench"
-            full["_period"] = "2025-12"
-            full["_file"] = "bench"
-            full["_sheet"] = lg.title
-            full["_source_row"] = range(2, len(full) + 2)
-            full["_extra"] = None
-            con.register("frame_in", full[lg.field_names + list(META_COLUMNS)])
-            con.execute(f'INSERT INTO "{name}" SELECT * FROM frame_in')
-            con.unregister("frame_in")
+    with Warehouse(path) as wh:
+        wh.load_frames(city.frames, submission_id="bench")
     return [c for c, _ in city.counties]
 
 

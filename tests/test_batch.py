@@ -20,8 +20,7 @@ import pandas as pd
 import pytest
 
 from workbench import batch
-from workbench.contracts import LEDGERS
-from workbench.warehouse import META_COLUMNS, Warehouse
+from workbench.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS_NB = ROOT / "tests" / "notebooks" / "faults.ipynb"
@@ -32,22 +31,9 @@ EXTERNAL_RE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s
 
 def warehouse_from_frames(path: Path, frames: dict[str, pd.DataFrame],
                           period: str = "2025-12") -> Path:
-    """Insert ledger frames as one live submission (what a clean ingest would leave)."""
-    with Warehouse(path) as wh, wh.transaction() as con:
-        con.execute("INSERT INTO submissions VALUES ('frames', 'frames', NULL, ?, now(), 0, NULL, "
-                    "0, 0, 0, '有效', NULL)", [period])
-        for name, df in frames.items():
-            lg = LEDGERS[name]
-            full = pd.DataFrame({f: (df[f] if f in df else None) for f in lg.field_names})
-            full["_submission_id"] = "frames"
-            full["_period"] = period
-            full["_file"] = "frames"
-            full["_sheet"] = lg.title
-            full["_source_row"] = range(2, len(full) + 2)
-            full["_extra"] = None
-            con.register("frame_in", full[lg.field_names + list(META_COLUMNS)])
-            con.execute(f'INSERT INTO "{name}" SELECT * FROM frame_in')
-            con.unregister("frame_in")
+    """Ledger frames as one live submission (what a clean ingest would leave)."""
+    with Warehouse(path) as wh:
+        wh.load_frames(frames, period=period)
     return path
 
 

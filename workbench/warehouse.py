@@ -154,6 +154,26 @@ class Warehouse:
             table = self._arrow(f'SELECT {_quoted(fetch)} FROM "{name}"')
         return arrow_frame(table.select(cols), lg)
 
+    def load_frames(self, frames: Mapping[str, pd.DataFrame], submission_id: str = "frames",
+                    period: str = "2025-12", county_code: str | None = None) -> None:
+        """Load ledgers already in memory and known to be valid (a demo city, another system's
+        extract) as one live submission, in one transaction. Skips validation: use `ingest`
+        for anything a person typed."""
+        with self.transaction() as con:
+            con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, now(), 0, NULL, 0, 0, 0, "
+                        "'有效', NULL)", [submission_id, submission_id, county_code, period])
+            for name, df in frames.items():
+                lg = LEDGERS[name]
+                full = pd.DataFrame({f: (df[f] if f in df else None) for f in lg.field_names})
+                full = full.assign(_submission_id=submission_id, _period=period,
+                                   _file=submission_id, _sheet=lg.title,
+                                   _source_row=range(2, len(full) + 2), _extra=None)
+                con.register("v_frame_in", full[lg.field_names + list(META_COLUMNS)])
+                try:
+                    con.execute(f'INSERT INTO "{name}" SELECT * FROM v_frame_in')
+                finally:
+                    con.unregister("v_frame_in")
+
     def read_ledgers(self, columns: Mapping[str, Sequence[str]] | None = None
                      ) -> dict[str, pd.DataFrame]:
         """Every ledger's current rows; `columns` maps a ledger to the columns to read (ledgers
