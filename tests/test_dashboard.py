@@ -70,7 +70,8 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
                         "q05": max(1, i), "q95": min(n, i + 2)})
         lag.append({"indicator_set": "campaign_2025", "period": p,
                     "county_code": counties[-1][0],
-                    "reasons": "问题整改完成率达100%：预计到期 80.0%；违规资金追回率达95%以上：当前 60.0%"})
+                    "reasons": "问题整改完成率达100%：预计到期 80.0%；"
+                               "违规资金追回率达95%以上：当前 60.0%"})
         for code in [""] + [c for c, _ in counties]:
             ms.append({"indicator_set": "campaign_2025", "period": p, "county_code": code,
                        "milestone": "rectification_100", "name": "问题整改完成率达100%",
@@ -184,22 +185,21 @@ def test_kpi_cards_escape_text(data):
 
 # ── ranking, table, map ─────────────────────────────────────────────────────────────────────
 
-def test_ranking_figure_is_valid_plotly_with_bars_and_rank_bands(data):
-    fig = d.ranking_figure(data, view(county="990102"))
-    go.Figure(fig)  # validates every property
-    bars, band, nominal = fig["data"]
-    assert bars["customdata"] == ["990101", "990102", "990103"]
-    assert bars["marker"]["line"]["width"] == [0, 3, 0]  # the picked county is outlined
-    assert band["x"][:2] == [1.0, 2.0]
-    json.dumps(fig)
+def test_ranking_bars_with_grades_and_rank_bands(data):
+    html = d.ranking_bars_html(data, view(county="990102"))
+    rows = re.findall(r'class="wb-bar-row( wb-row-selected)?" data-pick="(\d+)"', html)
+    assert [c for _, c in rows] == ["990101", "990102", "990103"]
+    assert [bool(s) for s, _ in rows] == [False, True, False]  # the picked county is outlined
+    assert "width:100.0%" in html and "92.0 优秀" in html
+    assert html.count('class="wb-band"') == 3 and "第1–2名" in html
 
 
 def test_ranking_keeps_top_bottom_and_pick_for_large_cities():
     big = sample_data(120)
     v = view(county=big.counties["county_code"].iloc[60])
-    fig = d.ranking_figure(big, v)
-    assert len(fig["data"][0]["y"]) == d.MAX_BARS + 1
-    assert v.county in fig["data"][0]["customdata"]
+    html = d.ranking_bars_html(big, v)
+    assert len(re.findall(r'data-pick="', html)) == d.MAX_BARS + 1
+    assert f'data-pick="{v.county}"' in html and "共 120 个区县" in html
     html = d.ranking_table_html(big, v)
     assert len(re.findall(r"<tr[^>]*data-county=", html)) == d.MAX_TABLE_ROWS + 1
     assert "共 120 个区县" in html
@@ -304,8 +304,7 @@ def test_lagging_list_with_reasons(data):
 
 def test_empty_parts_say_so_in_chinese(data):
     v = view(period="2025-01")
-    assert "暂无" in d.ranking_table_html(data, v) or "暂无" in json.dumps(
-        d.ranking_figure(data, v), ensure_ascii=False)
+    assert "暂无" in d.ranking_table_html(data, v) and "暂无" in d.ranking_bars_html(data, v)
     assert "本月没有进度滞后的区县" in d.lagging_html(data, v)
     assert d.funnel_figure(data, v)["data"] == []
 
@@ -314,7 +313,8 @@ def test_empty_parts_say_so_in_chinese(data):
 
 def test_every_html_part_carries_the_view_key(data):
     v = view(county="990102", focus="fund_recovery_rate")
-    for builder in (d.kpi_cards_html, d.ranking_table_html, d.calendar_html, d.lagging_html):
+    for builder in (d.kpi_cards_html, d.ranking_table_html, d.calendar_html, d.lagging_html,
+                    d.ranking_bars_html):
         html = builder(data, v)
         assert f'data-key="{v.key}"' in html
     assert v.key == "campaign_2025|2025-09|990102|fund_recovery_rate|by_subject"
@@ -331,7 +331,7 @@ def test_pages_build_and_update_in_place(data):
     pytest.importorskip("anywidget")
     cp = d.Cockpit(data, geojson="/nonexistent.geojson")
     board = cp.widget
-    assert set(board.parts) | set(board.big_parts) == set(d.Cockpit.parts)
+    assert set(board.parts) | set(board.big_parts) == {*d.Cockpit.parts, "map_selection"}
     assert 'data-control="period"' in board.skeleton and 'data-slot="map"' in board.skeleton
     assert board.options["period"][0] == ["2025年9月", "2025-09"]
     revs = {k: p["rev"] for k, p in board.parts.items()}
@@ -342,7 +342,7 @@ def test_pages_build_and_update_in_place(data):
     assert board.parts["kpis"]["rev"] == revs["kpis"] + 1
     cp.on_click("990102")  # a click on the map or a ranking bar picks the county
     assert cp.view.county == "990102" and board.values["county"] == "990102"
-    assert board.big_parts["map"]["selected"] == "990102"
+    assert board.parts["map_selection"]["selected"] == "990102"
     assert "county.ipynb?county=990102" in board.parts["header"]["html"]
     before = board.parts["calendar"]["rev"]
     cp.on_select("hierarchy", "by_subject")  # unchanged view: nothing redrawn

@@ -63,8 +63,8 @@ JS_ARM = """(old) => {
                            key: document.querySelector('[data-part]').dataset.key};
     }
   });
-  obs.observe(document.body, {attributes: true, childList: true, subtree: true,
-                              characterData: false});
+  // the board stamps data-key on every part, and on itself last, once all are drawn
+  obs.observe(document.body, {attributes: true, attributeFilter: ['data-key'], subtree: true});
 }"""
 
 
@@ -233,11 +233,16 @@ class Page:
               text: e.querySelector('[data-kpi-value]').textContent.trim()}))""")}
 
     def screenshot(self, name: str) -> Path:
-        """The whole page: the scrolling cell area is unrolled for the picture."""
+        """The whole page: Voilà scrolls inside #rendered_cells, so the window is made as tall
+        as its content for the picture, then put back."""
         path = ARTIFACTS / f"{name}.png"
-        self.page.add_style_tag(content="#rendered_cells{height:auto!important;"
-                                        "overflow:visible!important}")
-        self.page.screenshot(path=str(path), full_page=True)
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => (document.querySelector('#rendered_cells') || document.body).scrollHeight")
+        self.page.set_viewport_size({"width": size["width"], "height": max(height, 200)})
+        self.page.wait_for_timeout(500)
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size(size)
         return path
 
     def close(self) -> None:

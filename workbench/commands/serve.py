@@ -11,7 +11,8 @@ from workbench.messages import t
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("serve", help=t("dash.cli.help"), description=t("dash.cli.description"),
+    p = subparsers.add_parser("serve", help=t("dash.cli.help"),
+                              description=t("dash.cli.description"),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=8866, help=t("dash.cli.port"))
     p.add_argument("--host", default="127.0.0.1", help=t("dash.cli.host"))
@@ -22,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
     p.add_argument("--geojson", metavar="PATH", help=t("dash.cli.geojson"))
     p.add_argument("--pool-size", type=int, default=2, metavar="N", help=t("dash.cli.pool_size"))
-    p.add_argument("--max-kernels", type=int, default=40, metavar="N", help=t("dash.cli.max_kernels"))
+    p.add_argument("--max-kernels", type=int, default=40, metavar="N",
+                   help=t("dash.cli.max_kernels"))
     p.add_argument("--cull-idle", type=int, default=900, metavar="秒", help=t("dash.cli.cull_idle"))
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.set_defaults(func=run)
