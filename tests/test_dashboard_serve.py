@@ -48,6 +48,23 @@ def test_cli_refusal_is_chinese_and_exits_2(capsys, monkeypatch):
     assert err.startswith("错误：") and "--token" in err and "0.0.0.0" in err
 
 
+def test_missing_warehouse_is_a_chinese_refusal(tmp_path, capsys):
+    rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"), "--port", "0"])
+    assert rc == 2 and "错误：" in capsys.readouterr().err
+    rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"),
+              "--port", str(_free_port())])
+    err = capsys.readouterr().err
+    assert rc == 2 and "none.duckdb" in err and "workbench demo" in err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_token_from_environment(monkeypatch):
     seen = {}
     monkeypatch.setenv(serve.ENV_TOKEN, "t" * 20)
@@ -116,11 +133,15 @@ def test_page_unload_shutdown_needs_same_origin():
 def test_bounded_kernel_manager_refuses_beyond_the_limit():
     pytest.importorskip("jupyter_server")
     import asyncio
+    import concurrent.futures
 
     from tornado import web
 
     km = serve.BoundedKernelManager(max_kernels=2)
     km.list_kernel_ids = lambda: ["a", "b"]
-    with pytest.raises(web.HTTPError) as exc:
-        asyncio.run(km.start_kernel())
+    # a thread of its own: other tests (playwright's sync API) may leave a loop running here
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(asyncio.run, km.start_kernel())
+        with pytest.raises(web.HTTPError) as exc:
+            future.result(timeout=30)
     assert exc.value.status_code == 503
