@@ -802,8 +802,8 @@ def trend_figure(data: DashboardData, view: View) -> dict:
     city_label = t("dash.trend.county_mean") if view.focus == INDEX else data.city_name
     series = [(view.county, data.county_name(view.county) if view.county else city_label,
                "#0072B2", "solid", 3)]
-    if view.county:
-        series.append((CITY, city_label, "#8C8C8C", "dot", 2))
+    if view.county and (view.focus == INDEX or value_kind(unit) == "percent"):
+        series.append((CITY, city_label, "#8C8C8C", "dot", 2))  # rates compare; sums do not
     traces: list[dict] = []
     target_done = False
     for code, name, colour, dash, width in series:
@@ -975,8 +975,8 @@ def history_figure(data: DashboardData, view: View) -> dict:
         x0 = c * (width + gap_x)
         y1 = 1 - r * (height + gap_y)
         layout[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": f"y{ax}",
-                                "type": "category", "fixedrange": True,
-                                "tickfont": {"size": 10}}
+                                "type": "category", "fixedrange": True, "tickangle": 0,
+                                "nticks": 6, "tickfont": {"size": 10}}
         yax = {"domain": [max(0.0, y1 - height), y1], "anchor": f"x{ax}", "fixedrange": True,
                "gridcolor": "#eeeeee", "tickfont": {"size": 10}}
         if value_kind(m.get("unit")) == "percent":
@@ -987,7 +987,11 @@ def history_figure(data: DashboardData, view: View) -> dict:
             "xref": "paper", "yref": "paper", "x": x0, "y": y1 + 0.01, "xanchor": "left",
             "yanchor": "bottom", "font": {"size": 12}})
         sub = View(view.indicator_set, view.period, view.county, str(m["indicator"]))
-        for code, colour, dash in ((view.county, "#0072B2", "solid"), (CITY, "#8C8C8C", "dot")):
+        # the city beside the county only where the two compare: rates, not counts or sums
+        lines = [(view.county, "#0072B2", "solid")]
+        if value_kind(m.get("unit")) == "percent":
+            lines.append((CITY, "#8C8C8C", "dot"))
+        for code, colour, dash in lines:
             s = _trend_series(data, sub, code)
             if s.empty:
                 continue

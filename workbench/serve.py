@@ -207,13 +207,15 @@ def serve(opts: ServeOptions) -> int:
     check_options(opts)
     if not port_free(opts.host, opts.port):
         raise ServeError(t("dash.serve.E_PORT_BUSY", host=opts.host, port=opts.port))
-    runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
-    atexit.register(shutil.rmtree, runtime, True)
-    env = kernel_env(opts, template_root(runtime))
-    os.environ.update(env)
     if opts.precompute:
         print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)
-        precompute(opts)
+        try:
+            precompute(opts)
+        except (FileNotFoundError, ValueError) as exc:  # no warehouse, or nothing in it
+            raise ServeError(str(exc)) from exc
+    runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
+    atexit.register(shutil.rmtree, runtime, True)
+    os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
     from voila.app import Voila
 
     print(t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),

@@ -125,43 +125,61 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) ->
     return wh
 
 
-@pytest.fixture(scope="session")
-def server(demo_warehouse: Path, artifacts: Path) -> Iterator[str]:
-    """`workbench serve` on a free port; yields the base URL; stops it (and its kernels)."""
-    port = free_port()
-    log = (artifacts / "serve.log").open("wb")
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
-               WORKBENCH_DASHBOARD_CACHE=str(demo_warehouse.parent / "cache"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port),
-         "--warehouse", str(demo_warehouse), "--pool-size", "1", "--cull-idle", "600"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 600
-    try:
+class Serve:
+    """`workbench serve …` in a subprocess (its own process group), stopped with Ctrl+C."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(self.port), *args],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **env), start_new_session=True)
+
+    def wait(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
         while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"workbench serve exited with {proc.returncode}; see "
-                                   f"{artifacts / 'serve.log'}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"workbench serve exited with {self.proc.returncode}; see "
+                                   f"{self.log.name}")
             try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                    return
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("workbench serve did not come up in 600 s")
+                raise RuntimeError(f"workbench serve did not come up in {timeout:.0f} s")
             time.sleep(1)
-        time.sleep(5)  # let the preheated pool fill before the first page
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=30)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def cache_env(demo_warehouse: Path) -> dict[str, str]:
+    return {"WORKBENCH_DASHBOARD_CACHE": str(demo_warehouse.parent / "cache")}
+
+
+@pytest.fixture(scope="session")
+def server(demo_warehouse: Path, artifacts: Path, cache_env: dict[str, str]) -> Iterator[str]:
+    """`workbench serve` on a free port; yields the base URL; stops it (and its kernels)."""
+    srv = Serve(["--warehouse", str(demo_warehouse), "--pool-size", "1", "--cull-idle", "600"],
+                cache_env, artifacts / "serve.log")
+    try:
+        srv.wait()
+        with urllib.request.urlopen(srv.url, timeout=60) as r:
+            assert r.status == 200
+        time.sleep(5)  # let the preheated pool fill before the first page
+        yield srv.url
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -205,3 +205,32 @@ def test_only_dashboards_are_served(server):
             assert "import" not in body and "[project]" not in body, path
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404), (path, exc.code)
+
+
+def test_token_is_required_when_set(demo_warehouse, server, browser, cache_env, artifacts):
+    """A token-protected server (what `--host 0.0.0.0` requires) refuses pages without it."""
+    import urllib.error
+    import urllib.request
+
+    from tests.browser.conftest import Page, Serve
+
+    token = "wb-test-token-0123456789"
+    srv = Serve(["--warehouse", str(demo_warehouse), "--pool-size", "0", "--no-precompute"],
+                {**cache_env, "WORKBENCH_DASHBOARD_TOKEN": token}, artifacts / "serve-token.log")
+    try:
+        srv.wait()
+        page_url = srv.url + "voila/render/cockpit.ipynb"
+        try:
+            with urllib.request.urlopen(page_url, timeout=120) as r:
+                body = r.read().decode("utf-8", "replace")
+            assert "jupyter-config-data" not in body  # a login page, never the cockpit
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (401, 403)
+        page = Page(browser, srv.url)
+        try:
+            page.open(f"voila/render/cockpit.ipynb?token={token}", COCKPIT_PARTS)
+            assert page.errors == []
+        finally:
+            page.close()
+    finally:
+        srv.stop()
