@@ -461,7 +461,12 @@ def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | Non
         f"| floor: static HTML with plotly.js embedded, same figure | {f:.2f} | {f / b:.2f}× |",
         "",
         f"Bar ≤ 1.25× the one-figure page: **{'met' if ratio <= 1.25 else 'not met'}** "
-        f"({ratio:.2f}×). Raw: cockpit {', '.join(f'{x:.2f}' for x in render['cockpit'])}; "
+        f"({ratio:.2f}×). Both pages come from the same server and template; the one-figure "
+        "page shows its figure the plain way (`plotly.io.renderers.default = \"notebook\"`, "
+        "plotly.js inline in the output), the cockpit gets plotly.js as a cached static file "
+        "and draws everything from one widget. Each visit: a fresh browser context and a "
+        "preheated kernel. "
+        f"Raw: cockpit {', '.join(f'{x:.2f}' for x in render['cockpit'])}; "
         f"one-figure {', '.join(f'{x:.2f}' for x in render['voila_one_figure'])}; "
         f"floor {', '.join(f'{x:.2f}' for x in render['static_html'])}.", "",
         "| interaction → every part updated (in the page, event → last part keyed) | median ms "
@@ -483,7 +488,7 @@ def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | Non
             f"{load['viewers'] - len({e.split(':')[0] for e in load['errors']})} / "
             f"{load['viewers']} |",
             f"| errors (a viewer failed, or HTTP 5xx) | {len(load['errors'])} |",
-            f"| console errors on the way (pages reloaded once by the template) | "
+            f"| console errors on the way (the template reloads such a page, ≤ 3 times) | "
             f"{len(load['notes'])} |",
             f"| ready: median / slowest | {_med(load['ready_s']):.1f} s / "
             f"{max(load['ready_s'] or [float('nan')]):.1f} s |",

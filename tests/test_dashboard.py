@@ -117,8 +117,11 @@ def test_format_value_follows_units_the_chinese_way():
 
 
 def test_gap_and_target_texts():
-    assert d.format_gap(-0.027, "%") == "-2.7个百分点"
-    assert d.format_gap(0.012, "%") == "+1.2个百分点"
+    assert d.format_gap(-0.027, "%") == "2.7个百分点"
+    assert d.format_gap(0.012, "%") == "1.2个百分点"
+    assert d.format_target(-0.3, "%", "<=") == "≤-30.0%"
+    assert d.gap_text({"value": 0.87, "target": 0.9, "met": False}, "%") == "差 3.0个百分点"
+    assert d.gap_text({"value": 0.95, "target": 0.9, "met": 1.0}, "%") == "超 5.0个百分点"
     assert d.format_target(0.9, "%", 1) == "≥90.0%"
     assert d.format_target(-0.3, "%", -1) == "≤-30.0%"
     assert d.format_target(None, "%", 1) == "—"

@@ -401,21 +401,38 @@ def format_value(value: object, unit: object, signed: bool = False) -> str:
 
 
 def format_gap(gap: object, unit: object) -> str:
+    """A distance to the target, unsigned: `2.7个百分点`, `12件`, `3.5万元`."""
     v = _float(gap)
     if v is None:
         return "—"
     if value_kind(unit) == "percent":
-        sign = "+" if v > 0 else ("-" if v < 0 else "±")
-        return f"{sign}{fmt.points(v)}"
-    return format_value(v, unit, signed=True)
+        return fmt.points(abs(v))
+    return format_value(abs(v), unit)
 
 
-def format_target(target: object, unit: object, direction: object) -> str:
+_OPS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+
+
+def format_target(target: object, unit: object, op: object) -> str:
+    """`≥90.0%`; `op` is the engine's comparison (`>=`, `<=` …) or, failing that, the
+    indicator's direction (−1: lower is better)."""
     v = _float(target)
     if v is None:
         return "—"
-    op = "≤" if _float(direction) is not None and float(direction) < 0 else "≥"  # type: ignore[arg-type]
-    return f"{op}{format_value(v, unit)}"
+    if str(op) in _OPS:
+        sign = _OPS[str(op)]
+    else:
+        sign = "≤" if (_float(op) or 1.0) < 0 else "≥"
+    return f"{sign}{format_value(v, unit)}"
+
+
+def gap_text(row: Mapping[str, Any], unit: object) -> str | None:
+    """「差 2.7个百分点」 when the target is not met, 「超 1.2个百分点」 when it is."""
+    value, target = _float(row.get("value")), _float(row.get("target"))
+    if value is None or target is None or _missing(row.get("met")):
+        return None
+    key = "dash.kpi.over" if bool(row.get("met")) else "dash.kpi.short"
+    return t(key, gap=format_gap(value - target, unit))
 
 
 def status_of(row: Mapping[str, Any], period: str | None = None) -> str:
@@ -478,10 +495,10 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         st = status_of(r, view.period)
         value = r.get("value")
         fv = _float(value)
-        meta_bits = [t("dash.kpi.target", target=format_target(r.get("target"), unit,
-                                                                m.get("direction")))]
-        if _float(r.get("gap")) is not None:
-            meta_bits.append(t("dash.kpi.gap", gap=format_gap(r.get("gap"), unit)))
+        op = m.get("op") if not _missing(m.get("op")) and m.get("op") else m.get("direction")
+        meta_bits = [t("dash.kpi.target", target=format_target(r.get("target"), unit, op))]
+        if (gap := gap_text(r, unit)) is not None:
+            meta_bits.append(gap)
         meta_bits.append(t("dash.kpi.yoy", yoy=fmt.percent(_float(r.get("yoy")), signed=True)))
         if view.county:
             city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
@@ -791,8 +808,11 @@ def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
 def focus_meta(data: DashboardData, view: View) -> dict:
     if view.focus == INDEX:
         return {"name": t("dash.focus.index"), "unit": "score", "direction": 1}
-    hit = [m for m in data.meta_records(view.indicator_set) if m["indicator"] == view.focus]
-    return hit[0] if hit else {"name": view.focus, "unit": "", "direction": 1}
+    for s in [view.indicator_set, *(s for s in data.indicator_sets if s != view.indicator_set)]:
+        hit = [m for m in data.meta_records(s) if m["indicator"] == view.focus]
+        if hit:
+            return hit[0]
+    return {"name": view.focus, "unit": "", "direction": 1}
 
 
 def trend_figure(data: DashboardData, view: View) -> dict:
@@ -934,7 +954,7 @@ def rectification_figure(data: DashboardData, view: View) -> dict:
         })
     meta = focus_meta(data, dataclasses.replace(view, focus=RECTIFICATION_SOURCE))
     title = t("dash.rect.summary", value=fmt.percent(row.get("value")),
-              target=format_target(row.get("target"), "%", 1),
+              target=format_target(row.get("target"), "%", meta.get("op") or 1),
               deadline=fmt.date_label(meta.get("deadline")) if meta.get("deadline") else "—")
     layout = base_layout(150, barmode="stack", showlegend=True,
                          legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
@@ -1084,6 +1104,7 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
         def proj(pt: Sequence[float]) -> tuple[float, float]:
             return ((pt[0] - minx) * kx * scale, (maxy - pt[1]) * scale)
 
+        digits = 0 if len(feats) > 300 else 1  # a national map: whole units are plenty
         for code in codes:
             if code not in feats:
                 continue
@@ -1093,7 +1114,8 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
                 pts = [proj(pt) for pt in ring]
                 if len(pts) < 3:
                     continue
-                parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + "Z")
+                parts.append("M" + "L".join(f"{x:.{digits}f},{y:.{digits}f}" for x, y in pts)
+                             + "Z")
                 for x, y in pts:
                     sx, sy, n = sx + x, sy + y, n + 1
             if parts:
@@ -1113,6 +1135,8 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
                            "d": f"M{x:.1f},{y:.1f}h{s:.1f}v{s:.1f}h{-s:.1f}Z",
                            "cx": round(x + s / 2, 1), "cy": round(y + s / 2, 1)})
         height = top + math.ceil(len(rest) / cols) * cell
+    if len(shapes) > 60:  # no labels drawn: keep only what the browser needs
+        shapes = [{"code": s["code"], "d": s["d"]} for s in shapes]
     return {"viewbox": f"0 0 {width:.0f} {max(height, 1):.0f}", "shapes": shapes,
             "missing": len(rest), "source": source}
 
@@ -2000,8 +2024,8 @@ UNCERTAINTY_COLUMNS = ["period", "hierarchy", "county_code", "nominal_rank", "me
 LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
 MILESTONE_COLUMNS = ["indicator_set", "period", "county_code", "milestone", "name", "deadline",
                      "status", "status_label", "detail"]
-INDICATOR_COLUMNS = ["indicator_set", "indicator", "name", "unit", "direction", "deadline",
-                     "description", "group"]
+INDICATOR_COLUMNS = ["indicator_set", "indicator", "name", "unit", "direction", "op",
+                     "deadline", "description", "group"]
 
 
 def _compact(df: pd.DataFrame, categorical: Sequence[str], floats: Sequence[str] = ()
@@ -2205,7 +2229,8 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
         ind = iset.indicators[c]
         deadline = ind.target.deadline.isoformat() if ind.target and ind.target.deadline else None
         rows.append({"indicator_set": iset.code, "indicator": c, "name": ind.name,
-                     "unit": ind.unit, "direction": ind.direction, "deadline": deadline,
+                     "unit": ind.unit, "direction": ind.direction,
+                     "op": ind.target.op if ind.target else None, "deadline": deadline,
                      "description": ind.description, "group": ind.group})
     return _frame(pd.DataFrame(rows), INDICATOR_COLUMNS)
 

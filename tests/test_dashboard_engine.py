@@ -1,0 +1,123 @@
+"""The dashboards' data against the real engine, on a small demo city: every number a page shows
+is the engine's, and the disk cache round-trips (pickle + memory-mapped KPI array)."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from workbench import dashboard as d
+from workbench import results
+from workbench.demo import generate_city
+from workbench.warehouse import Warehouse
+
+PERIODS = ["2025-08", "2025-09"]
+
+
+@pytest.fixture(scope="module")
+def city():
+    return generate_city(4)
+
+
+@pytest.fixture(scope="module")
+def data(city) -> d.DashboardData:
+    return d.from_engine(city.frames, periods=PERIODS, uncertainty_samples=20)
+
+
+def _same(a: object, b: object) -> bool:
+    fa, fb = d._float(a), d._float(b)
+    if fa is None or fb is None:
+        return fa is None and fb is None
+    return math.isclose(fa, fb, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_shape_of_the_data(data, city):
+    assert data.periods == PERIODS
+    assert list(data.indicator_sets) == ["campaign_2025", "no_fraud_city"]
+    assert set(data.counties["county_code"]) == {c for c, _ in city.counties}
+    assert "by_subject" in data.hierarchies and "campaign_progress" in data.hierarchies
+    assert list(data.phases["name"])[:2] == ["动员部署", "自查自纠"]
+    # no_fraud_city shows its own indicators; the campaign's stay with the campaign
+    own = set(data.indicator_meta("no_fraud_city")["indicator"])
+    assert "fund_recovery_rate" not in own and "institution_case_rate" in own
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_every_kpi_is_the_engines(data, city, period):
+    ev = results.evaluate(city.frames, period=period, indicator_set="campaign_2025",
+                          uncertainty_samples=20)
+    for row in ev.kpis.to_dict("records") + ev.city_kpis.to_dict("records"):
+        county = "" if row["county_code"] == "city" else row["county_code"]
+        got = data.kpi(row["indicator"], period, county, "campaign_2025")
+        for field in ("value", "numerator", "denominator", "target", "yoy"):
+            assert _same(got[field], row[field]), (row["indicator"], county, field)
+
+
+def test_cards_show_engine_values_formatted(data, city):
+    ev = results.evaluate(city.frames, period="2025-09", indicator_set="campaign_2025",
+                          uncertainty_samples=20)
+    html = d.kpi_cards_html(data, d.View("campaign_2025", "2025-09"))
+    shown = dict(re.findall(r'data-indicator="(\w+)".*?data-kpi-value>([^<]*)<', html, re.S))
+    for row in ev.city_kpis.to_dict("records"):
+        assert shown[row["indicator"]] == d.format_value(row["value"], row["unit"])
+
+
+def test_ranking_and_uncertainty_are_the_engines(data, city):
+    ev = results.evaluate(city.frames, period="2025-09", indicator_set="no_fraud_city",
+                          uncertainty_samples=20)
+    summary = ev.index["by_subject"].summary()
+    ranking = data.ranking("2025-09", "by_subject")
+    assert [r["county_code"] for r in ranking] == list(summary["county_code"])
+    assert all(_same(r["score"], s) for r, s in zip(ranking, summary["score"]))
+    unc = ev.uncertainty_table
+    unc = unc[unc["hierarchy"] == "by_subject"].set_index("county_code")
+    for r in ranking:
+        assert _same(r["q05"], unc.loc[r["county_code"], "q05"])
+
+
+def test_lagging_list_is_the_engines(data, city):
+    ev = results.evaluate(city.frames, period="2025-09", indicator_set="campaign_2025",
+                          uncertainty_samples=20)
+    shown = {r["county_code"] for r in data.first_part("lagging", "campaign_2025", "2025-09")}
+    assert shown == set(ev.lagging["county_code"].astype(str))
+    html = d.lagging_html(data, d.View("campaign_2025", "2025-09"))
+    for reasons in ev.lagging["reasons"]:
+        for reason in str(reasons).split("；"):
+            assert d._esc(reason) in html
+
+
+def test_pages_build_on_engine_data(data):
+    pytest.importorskip("anywidget")
+    cp = d.Cockpit(data)
+    assert cp.view.period == "2025-09" and cp.view.hierarchy == "by_subject"
+    for name in ("kpis", "calendar", "lagging", "table", "ranking"):
+        assert 'data-key="' + cp.view.key in cp.board.parts[name]["html"]
+    code = str(data.counties["county_code"].iloc[0])
+    cp.on_click(code)
+    assert cp.view.county == code
+    cp.on_select("indicator_set", "no_fraud_city")
+    assert cp.view.focus in {d.INDEX} | set(data.indicator_meta("no_fraud_city")["indicator"])
+
+
+def test_cache_round_trip_with_memory_mapped_cube(tmp_path, city, monkeypatch):
+    wh = tmp_path / "w.duckdb"
+    with Warehouse(wh) as w:
+        w.load_frames(city.frames)
+    monkeypatch.setenv(d.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    d._MEMORY.clear()
+    first = d.load(wh)
+    files = sorted(p.suffix for p in (tmp_path / "cache").iterdir())
+    assert files == [".npy", ".pkl"]
+    d._MEMORY.clear()
+    again = d.load(wh)  # from disk this time
+    assert again is not first
+    assert type(again.cube.arr).__name__ == "memmap"
+    p = again.periods[-1]
+    for code in ("", str(again.counties["county_code"].iloc[0])):
+        a = first.kpi("fund_recovery_rate", p, code)
+        b = again.kpi("fund_recovery_rate", p, code)
+        assert all(_same(a[k], b[k]) for k in a)
+    assert len(again.kpis) == 0  # the long table stays out of the kernels' memory
+    assert again.ranking(p, again.default_hierarchy()) == first.ranking(
+        p, first.default_hierarchy())
