@@ -42,12 +42,14 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
+from workbench.dashboard import INTERACTION_PROBE_JS
+from workbench.publish import HEADLESS_FLAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = list(HEADLESS_FLAGS)
 PARTS = ["header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
          "lagging", "table"]
 JS_READY = """(parts) => {
@@ -59,26 +61,7 @@ JS_READY = """(parts) => {
   return [...document.querySelectorAll('.wb-chart, .wb-map')].every(e => e.dataset.live === '1');
 }"""
 JS_PLOT = "() => !!document.querySelector('.js-plotly-plot .main-svg .barlayer .point')"
-JS_ARM = """(old) => {
-  window.__wbResult = null; window.__wbT0 = null;
-  const start = () => { if (window.__wbT0 === null) window.__wbT0 = performance.now(); };
-  document.addEventListener('change', start, {capture: true, once: true});
-  document.addEventListener('click', start, {capture: true, once: true});
-  const done = () => {
-    const els = [...document.querySelectorAll('[data-part]')];
-    const keys = new Set(els.map(e => e.dataset.key || ''));
-    return els.length && keys.size === 1 && !keys.has(old) && !keys.has('');
-  };
-  const obs = new MutationObserver(() => {
-    if (window.__wbT0 !== null && done()) {
-      obs.disconnect();
-      window.__wbResult = {ms: performance.now() - window.__wbT0,
-                           key: document.querySelector('[data-part]').dataset.key};
-    }
-  });
-  // the board stamps data-key on every part, and on itself last, once all are drawn
-  obs.observe(document.body, {attributes: true, attributeFilter: ['data-key'], subtree: true});
-}"""
+JS_ARM = INTERACTION_PROBE_JS
 JS_KEY = "() => document.querySelector('[data-part]').dataset.key"
 # Navigation start → now, in the page's own clock.
 JS_NOW = "() => performance.now()"

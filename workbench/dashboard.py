@@ -2432,3 +2432,29 @@ def county_page(county: str | None = None, warehouse: str | os.PathLike | None =
 @functools.lru_cache(maxsize=8)
 def _county_ledgers(warehouse: str, county: str) -> dict[str, pd.DataFrame]:
     return read_ledgers(warehouse or None, county=county)
+
+
+# Browser-side probe of the data-key protocol above: arms a timer at the user's action and
+# records when every part carries one new key. Used by the browser tests and the benchmark.
+INTERACTION_PROBE_JS = """(old) => {
+  // t0 is the user's action (change of a select, or a click), seen in the capture phase.
+  window.__wbResult = null;
+  window.__wbT0 = null;
+  const start = () => { if (window.__wbT0 === null) window.__wbT0 = performance.now(); };
+  document.addEventListener('change', start, {capture: true, once: true});
+  document.addEventListener('click', start, {capture: true, once: true});
+  const done = () => {
+    const els = [...document.querySelectorAll('[data-part]')];
+    const keys = new Set(els.map(e => e.dataset.key || ''));
+    return els.length && keys.size === 1 && !keys.has(old) && !keys.has('');
+  };
+  const obs = new MutationObserver(() => {
+    if (window.__wbT0 !== null && done()) {
+      obs.disconnect();
+      window.__wbResult = {ms: performance.now() - window.__wbT0,
+                           key: document.querySelector('[data-part]').dataset.key};
+    }
+  });
+  // the board stamps data-key on every part, and on itself last, once all are drawn
+  obs.observe(document.body, {attributes: true, attributeFilter: ['data-key'], subtree: true});
+}"""

@@ -18,7 +18,7 @@ import pandas as pd
 
 from workbench.contracts import LEDGERS, Ledger
 from workbench.messages import t
-from workbench.privacy import mask_id_card, mask_name
+from workbench.privacy import excel_safe_frame, mask_id_card, mask_name
 from workbench.readers import Issue, RawSheet, ReadResult, list_inputs, read_file
 from workbench.validate import ACCEPTED_SQL, Validated, validate_ledger
 from workbench.warehouse import Warehouse
@@ -413,13 +413,6 @@ ISSUE_HEADERS = {"severity": "级别", "file": "文件", "sheet": "工作表", "
                  "column": "列", "value": "值", "code": "规则编码", "message": "说明"}
 
 
-def excel_safe(value: object) -> object:
-    """Neutralise formula injection in exported cells (= + - @ at the start)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
     """The full error report as .xlsx and .csv (UTF-8 with BOM so Excel reads it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -430,7 +423,7 @@ def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
     csv_path = out_dir / f"入库问题清单_{stamp}.csv"
     xlsx_path = out_dir / f"入库问题清单_{stamp}.xlsx"
     frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
-    safe = frame.apply(lambda c: c.map(excel_safe)) if not frame.empty else frame
+    safe = excel_safe_frame(frame)
     with pd.ExcelWriter(xlsx_path, engine="xlsxwriter") as xw:
         safe.to_excel(xw, sheet_name="问题清单", index=False)
         sheet = xw.sheets["问题清单"]

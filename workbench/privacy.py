@@ -48,3 +48,23 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
         elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(mask_id_card)
     return out
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> object:
+    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[col] = s.map(excel_safe).astype(object)
+    out.columns = [excel_safe(str(c)) for c in out.columns]
+    return out

@@ -315,6 +315,13 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
 
 
 # ----------------------------------------------------------------------------- PDF
+# Headless Debian chromium on a closed network: without the background-networking flags it
+# keeps trying to reach Google's hosts. Shared by PDF export, browser tests and benchmarks.
+HEADLESS_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync")
+
+
 def chromium_path() -> str | None:
     for name in (os.environ.get("WORKBENCH_CHROMIUM"), "chromium", "chromium-browser",
                  "google-chrome"):
@@ -336,8 +343,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{pdf_path.name}.", suffix=".tmp", dir=pdf_path.parent)
     os.close(fd)
     profile = tempfile.mkdtemp(prefix="wb-chromium-")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", "--disable-extensions", "--no-pdf-header-footer",
+    cmd = [exe, *HEADLESS_FLAGS, "--disable-dev-shm-usage", "--disable-extensions",
+           "--no-pdf-header-footer",
            f"--user-data-dir={profile}", "--run-all-compositor-stages-before-draw",
            "--virtual-time-budget=15000", f"--print-to-pdf={tmp}",
            Path(html_path).resolve().as_uri()]

@@ -80,10 +80,6 @@ class RawSheet:
     source: CsvSource | None = None
     hidden: bool = False
 
-    @property
-    def present(self) -> list[str]:
-        return list(self.columns)
-
     def normalised_frame(self, sheet_id: int) -> pd.DataFrame:
         """Body as (_sheet, _row, _extra, _keep, <field>…), ready to stack with other sheets."""
         body = self.frame

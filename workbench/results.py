@@ -52,6 +52,7 @@ from workbench.indicators import (
     trend,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
+from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
 from workbench.measures import MeasureEngine, ledger_columns, month_index, month_label
 from workbench.messages import t
 
@@ -121,24 +122,6 @@ def latest_complete_period(source: Any) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Export helpers
 # ---------------------------------------------------------------------------------------------
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: object) -> object:
-    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s):
-            out[col] = s.map(excel_safe).astype(object)
-    out.columns = [excel_safe(str(c)) for c in out.columns]
-    return out
 
 
 def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:

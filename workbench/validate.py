@@ -227,8 +227,3 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"
-
-
-def accepted_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The typed rows of the ledger last validated on `con` that passed every check."""
-    return con.execute(ACCEPTED_SQL + " ORDER BY _sheet, _row").df()

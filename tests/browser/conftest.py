@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from workbench.dashboard import INTERACTION_PROBE_JS
+from workbench.publish import HEADLESS_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = list(HEADLESS_FLAGS)
 READY_TIMEOUT_MS = 180_000
 # Messages of JupyterLab's module federation about shared package versions: noise, not errors.
 BENIGN = ("Unsatisfied version", "No satisfying version")
@@ -44,28 +45,7 @@ JS_READY = """(parts) => {
   if (keys.size !== 1 || keys.has('')) return false;
   return [...document.querySelectorAll('.wb-chart, .wb-map')].every(e => e.dataset.live === '1');
 }"""
-JS_ARM = """(old) => {
-  // t0 is the user's action (change of a select, or a click), seen in the capture phase.
-  window.__wbResult = null;
-  window.__wbT0 = null;
-  const start = () => { if (window.__wbT0 === null) window.__wbT0 = performance.now(); };
-  document.addEventListener('change', start, {capture: true, once: true});
-  document.addEventListener('click', start, {capture: true, once: true});
-  const done = () => {
-    const els = [...document.querySelectorAll('[data-part]')];
-    const keys = new Set(els.map(e => e.dataset.key || ''));
-    return els.length && keys.size === 1 && !keys.has(old) && !keys.has('');
-  };
-  const obs = new MutationObserver(() => {
-    if (window.__wbT0 !== null && done()) {
-      obs.disconnect();
-      window.__wbResult = {ms: performance.now() - window.__wbT0,
-                           key: document.querySelector('[data-part]').dataset.key};
-    }
-  });
-  // the board stamps data-key on every part, and on itself last, once all are drawn
-  obs.observe(document.body, {attributes: true, attributeFilter: ['data-key'], subtree: true});
-}"""
+JS_ARM = INTERACTION_PROBE_JS
 
 
 def _require_browser() -> None:

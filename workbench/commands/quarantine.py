@@ -9,9 +9,8 @@ import pandas as pd
 
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
-from workbench.ingest import excel_safe
 from workbench.messages import t
-from workbench.privacy import mask_frame
+from workbench.privacy import excel_safe_frame, mask_frame
 from workbench.warehouse import Warehouse
 
 
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        safe = frame.apply(lambda c: c.map(excel_safe)) if len(frame) else frame
+        safe = excel_safe_frame(frame)
         safe.to_excel(out, index=False, sheet_name="隔离区")
         print(t("quarantine.written", path=out))
     return 0
