@@ -110,6 +110,7 @@ def build_warehouse(path: Path, n_counties: int = 3000, seed: int = 20251) -> di
             wh.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM v_rows')
             wh.con.unregister("v_rows")
             rows[name] = len(df)
+        wh.refresh_current()  # as every writer does: mark which rows are current
         wh.con.execute("CHECKPOINT")
     return rows
 

@@ -43,6 +43,7 @@ def build_warehouse(path: Path) -> Path:
             wh.con.register("rows", d)
             wh.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM rows')
             wh.con.unregister("rows")
+        wh.refresh_current()
     return path
 
 

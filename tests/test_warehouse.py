@@ -1,8 +1,10 @@
 """The warehouse's read path: column projection, dtypes, and the `_current` rows.
 
-`Warehouse.read_ledger` computes the `_current` rows without the view's window (see its
-docstring); every test here holds it to the view: same rows, same values, newest version of a
-record wins, orphaned rows dropped.
+Which rows are current is decided when rows are written (`Warehouse.refresh_current` marks the
+`_live` flag); every test here holds what is read to the definition — the window ranking of
+`ranked_view_ddl`, and an independent pandas ranking over random histories of submissions,
+corrections and deletions: same rows, same values, newest version of a record wins, orphaned
+rows dropped.
 """
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ from workbench.declarations import load_set
 from workbench.demo import generate_city
 from workbench.measures import ledger_columns
 from workbench.results import evaluate
-from workbench.warehouse import META_COLUMNS, Warehouse, coerce_frame_types
+from workbench.warehouse import (
+    LIVE,
+    META_COLUMNS,
+    Warehouse,
+    coerce_frame_types,
+    ranked_view_ddl,
+)
 
 PERIOD = "2025-09"
 
@@ -68,12 +76,15 @@ def warehouse(tmp_path_factory, city) -> Path:
         # A row whose submission is gone never shows.
         _insert(wh, "complaints", city.frames["complaints"].iloc[[0]].assign(
             complaint_id="ORPHAN"), "s_missing", PERIOD)
+        wh.refresh_current()
     return path
 
 
 def _view(wh: Warehouse, name: str, cols: list[str]) -> pd.DataFrame:
-    """The view's rows through the pre-Arrow path (DuckDB .df() + coerce_frame_types)."""
-    sql = f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM \"{name}_current\""
+    """The definition's rows (a window ranking every row at read time) through the pre-Arrow
+    path (DuckDB .df() + coerce_frame_types)."""
+    sql = (f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
+           f"FROM ({ranked_view_ddl(LEDGERS[name])})")
     return coerce_frame_types(wh.con.execute(sql).df(), LEDGERS[name])
 
 
@@ -231,3 +242,99 @@ def test_latest_complete_period_reads_little_and_agrees(warehouse: Path, tmp_pat
         for i, code in enumerate(city.frames["counties"]["county_code"].unique()):
             _submit(wh, f"s{i}", code, "2025-08", "2025-09-05")
     assert latest_complete_period(path) == "2025-08"
+
+
+# ---------------------------------------------------------------------------------------------
+# `_live` over random histories, against an independent pandas ranking
+# ---------------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = st.lists(st.one_of(
+    # (kind, county, period, day of ingest, case ids)
+    st.tuples(st.just("submit"), st.sampled_from(["990101", "990102"]),
+              st.sampled_from(["2025-01", "2025-02", "2025-03"]), st.integers(1, 28),
+              st.lists(st.sampled_from([f"C{i}" for i in range(6)]), min_size=0, max_size=5)),
+    st.tuples(st.just("delete"), st.integers(0, 20)),   # drop a submission's rows
+    st.tuples(st.just("forget"), st.integers(0, 20)),   # drop the submission, keep its rows
+), min_size=1, max_size=12)
+
+
+def _expected(rows: pd.DataFrame, subs: pd.DataFrame) -> set[tuple]:
+    """Per case_id the row of the latest period, then latest ingest, then latest source row,
+    then latest insert; rows whose submission is gone never count."""
+    live = rows.merge(subs, left_on="_submission_id", right_on="submission_id")
+    live = live.sort_values(["_period", "ingested_at", "_source_row", "seq"],
+                            ascending=False, kind="stable")
+    first = live.drop_duplicates("case_id")
+    return set(zip(first["case_id"], first["_submission_id"], first["_source_row"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(ops=_OPS)
+def test_live_rows_follow_any_history(tmp_path: Path, ops: list) -> None:
+    path = tmp_path / f"h{abs(hash(repr(ops)))}.duckdb"
+    path.unlink(missing_ok=True)
+    rows = pd.DataFrame(columns=["case_id", "_submission_id", "_period", "_source_row", "seq"])
+    subs = pd.DataFrame(columns=["submission_id", "ingested_at"])
+    seq = 0
+    made: list[str] = []
+    with Warehouse(path) as wh:
+        for op in ops:
+            if op[0] == "submit":
+                _kind, county, period, day, ids = op
+                sid = f"s{len(made)}"
+                made.append(sid)
+                at = pd.Timestamp(f"2025-06-{day:02d}")
+                _submit(wh, sid, county, period, str(at))
+                subs.loc[len(subs)] = [sid, at]
+                if ids:
+                    frame = pd.DataFrame({"case_id": ids, "county_code": county})
+                    _insert(wh, "cases", frame, sid, period)
+                    for i, cid in enumerate(ids):
+                        rows.loc[len(rows)] = [cid, sid, period, i + 2, seq]
+                        seq += 1
+            elif made:
+                sid = made[op[1] % len(made)]
+                if op[0] == "delete":
+                    wh.con.execute("DELETE FROM cases WHERE _submission_id = ?", [sid])
+                    rows = rows[rows["_submission_id"] != sid].reset_index(drop=True)
+                else:
+                    wh.con.execute("DELETE FROM submissions WHERE submission_id = ?", [sid])
+                    subs = subs[subs["submission_id"] != sid].reset_index(drop=True)
+            wh.refresh_current(["cases"])
+            got = wh.con.execute(
+                f"SELECT case_id, _submission_id, _source_row FROM cases WHERE {LIVE}"
+            ).fetchall()
+            assert len(got) == len(set(got))
+            assert set(got) == _expected(rows, subs)
+            assert set(got) == set(wh.con.execute(
+                f"SELECT case_id, _submission_id, _source_row FROM "
+                f"({ranked_view_ddl(LEDGERS['cases'])})").fetchall())
+
+
+def test_a_file_from_before_the_flag(tmp_path: Path, city) -> None:
+    """A warehouse written before rows carried `_live`: read-only it still reads the current
+    rows (its view ranks at read time); opened for writing it gains the flag, marked."""
+    path = tmp_path / "old.duckdb"
+    with Warehouse(path) as wh:
+        _submit(wh, "s1", "990101", "2025-08", "2025-09-05")
+        _submit(wh, "s2", "990101", "2025-09", "2025-10-05")
+        _insert(wh, "cases", city.frames["cases"], "s1", "2025-08")
+        _insert(wh, "cases", city.frames["cases"].iloc[:5].assign(status="已撤销"), "s2",
+                "2025-09")
+        for lg in LEDGERS.values():  # back to the old shape: no flag, a ranking view
+            wh.con.execute(f'DROP VIEW "{lg.name}_current"')
+            wh.con.execute(f'ALTER TABLE "{lg.name}" DROP COLUMN {LIVE}')
+            wh.con.execute(f'CREATE VIEW "{lg.name}_current" AS {ranked_view_ddl(lg)}')
+    n_cases = len(city.frames["cases"])
+    with Warehouse(path, read_only=True) as wh:
+        assert not wh.has_live("cases")
+        old = wh.read_ledger("cases")
+    assert len(old) == n_cases and (old["status"] == "已撤销").sum() >= 5
+    with Warehouse(path) as wh:
+        assert wh.has_live("cases")
+        assert wh.con.execute(f"SELECT count(*) FROM cases WHERE NOT {LIVE}").fetchall()[0][0] == 5
+        new = wh.read_ledger("cases")
+    _assert_same_values(_sorted(new, ["case_id"]), _sorted(old, ["case_id"]))

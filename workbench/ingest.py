@@ -261,6 +261,7 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
         refs = {f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
                 for lg in LEDGERS.values() for f in lg.key if len(lg.key) == 1 or f == lg.key[0]}
         sheet_id = 0
+        written: list[str] = []
         for lg in LEDGERS.values():
             batch: list[tuple[int, RawSheet]] = []
             owner: dict[int, tuple[int, FileOutcome]] = {}  # sheet id → (file order, outcome)
@@ -280,6 +281,8 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
             counts.extend(_county_counts(con, lg))
             _tally(con, owner)
             _replace_earlier(con, lg, owner, now)
+            written.append(lg.name)
+        wh.refresh_current(written)  # which rows are current, decided once, here
         for out, _result, _data in pending:
             con.execute("UPDATE submissions SET rows_total = ?, rows_accepted = ?, "
                         "rows_quarantined = ? WHERE submission_id = ?",

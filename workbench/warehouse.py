@@ -2,9 +2,10 @@
 
 Each ledger has a table `<ledger>` with every accepted row of every live submission, and a view
 `<ledger>_current` holding, per business key, the row from the newest submission (latest period,
-then latest ingest). Indicators read those rows through `read_ledger`, which computes the same
-rows faster than the view (see `Warehouse.read_ledger`) and fetches them through Arrow, so text
-never becomes millions of Python objects.
+then latest ingest, then latest row). Which row that is gets decided when rows are written, not
+when they are read: every writer (ingest, `load_frames`) ends with `refresh_current`, which
+marks each row's `_live` flag, so the view — and `read_ledger`, which fetches its rows through
+Arrow so text never becomes millions of Python objects — is a plain filtered scan.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -28,6 +28,7 @@ SQL_TYPES = {
 }
 INLINE_ARCHIVE_MAX = 16 * 1024 * 1024  # bigger submitted files are archived beside the database
 META_COLUMNS = ("_submission_id", "_period", "_file", "_sheet", "_source_row", "_extra")
+LIVE = "_live"  # true on the rows of `<ledger>_current` (kept by `refresh_current`)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -56,16 +57,27 @@ CREATE TABLE IF NOT EXISTS ingest_issues (
 def ledger_ddl(lg: Ledger) -> str:
     cols = [f'"{f.name}" {SQL_TYPES[f.type]}' for f in lg.fields]
     cols += ['"_submission_id" VARCHAR', '"_period" VARCHAR', '"_file" VARCHAR',
-             '"_sheet" VARCHAR', '"_source_row" BIGINT', '"_extra" VARCHAR']
+             '"_sheet" VARCHAR', '"_source_row" BIGINT', '"_extra" VARCHAR',
+             f'"{LIVE}" BOOLEAN DEFAULT true']
+    return f'CREATE TABLE IF NOT EXISTS "{lg.name}" ({", ".join(cols)});'
+
+
+def current_view_ddl(lg: Ledger) -> str:
+    return (f'CREATE OR REPLACE VIEW "{lg.name}_current" AS '
+            f'SELECT * EXCLUDE ("{LIVE}") FROM "{lg.name}" WHERE "{LIVE}";')
+
+
+def ranked_view_ddl(lg: Ledger) -> str:
+    """What `<ledger>_current` is, by definition: per business key, the row of the newest
+    submission (latest period, then latest ingest, then latest row), rows of a submission that
+    no longer exists left out. `refresh_current` materialises this as the `_live` flag."""
     key = ", ".join(f'"{k}"' for k in lg.key)
     return (
-        f'CREATE TABLE IF NOT EXISTS "{lg.name}" ({", ".join(cols)});\n'
-        f'CREATE OR REPLACE VIEW "{lg.name}_current" AS SELECT t.* EXCLUDE (_ingested_at) FROM ('
-        f'SELECT l.*, s.ingested_at AS _ingested_at FROM "{lg.name}" l '
+        f'SELECT t.* EXCLUDE (_ingested_at, _rid) FROM ('
+        f'SELECT l.*, l.rowid AS _rid, s.ingested_at AS _ingested_at FROM "{lg.name}" l '
         f'JOIN submissions s ON s.submission_id = l._submission_id) t '
         f'QUALIFY row_number() OVER (PARTITION BY {key} '
-        f'ORDER BY t._period DESC, t._ingested_at DESC, t._source_row DESC) = 1;'
-    )
+        f'ORDER BY t._period DESC, t._ingested_at DESC, t._source_row DESC, t._rid DESC) = 1')
 
 
 class Warehouse:
@@ -76,13 +88,74 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self._live: set[str] | None = None
         if not read_only:
             self.ensure_schema()
 
     def ensure_schema(self) -> None:
+        """Create what is missing; a file written before rows carried `_live` gains the column,
+        marked from the data."""
         self.con.execute(SCHEMA)
         for lg in LEDGERS.values():
             self.con.execute(ledger_ddl(lg))
+        have = self._live_ledgers()
+        for lg in LEDGERS.values():
+            if lg.name not in have:
+                self.con.execute(f'ALTER TABLE "{lg.name}" ADD COLUMN "{LIVE}" BOOLEAN '
+                                 f'DEFAULT true')
+                self.refresh_current([lg.name])
+            self.con.execute(current_view_ddl(lg))
+        self._live = None
+
+    def _live_ledgers(self) -> set[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = ?",
+            [LIVE]).fetchall()
+        return {r[0] for r in rows}
+
+    def has_live(self, name: str) -> bool:
+        """Whether the ledger's table carries the `_live` flag (files from before it may not,
+        when opened read-only: their `_current` view still ranks at read time)."""
+        if self._live is None:
+            self._live = self._live_ledgers()
+        return name in self._live
+
+    def refresh_current(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Mark which rows are current (`_live`), after rows were written or deleted.
+
+        Almost every key has one row, and a row whose key is unique is current by definition;
+        so only the rows of keys that repeat (found by a 64-bit hash of the key, a superset)
+        are ranked as `ranked_view_ddl` ranks them, and only rows whose flag changes are
+        updated. Rows of a submission that no longer exists are never current. Returns the
+        number of rows not current per ledger."""
+        stale: dict[str, int] = {}
+        for name in names or list(LEDGERS):
+            lg = LEDGERS[name]
+            key = ", ".join(f'"{k}"' for k in lg.key)
+            self.con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE _wb_stale AS
+                WITH rep AS (SELECT hash({key}) AS h FROM "{name}" GROUP BY 1
+                             HAVING count(*) > 1),
+                     cand AS (SELECT l.rowid AS rid, {", ".join(f'l."{k}"' for k in lg.key)},
+                                     l._period, l._source_row, s.ingested_at,
+                                     s.submission_id IS NULL AS orphan
+                              FROM "{name}" l
+                              LEFT JOIN submissions s ON s.submission_id = l._submission_id
+                              WHERE hash({", ".join(f'l."{k}"' for k in lg.key)})
+                                    IN (SELECT h FROM rep))
+                SELECT l.rowid AS rid FROM "{name}" l ANTI JOIN submissions s
+                    ON s.submission_id = l._submission_id
+                UNION
+                SELECT rid FROM cand WHERE NOT orphan
+                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _period DESC,
+                        ingested_at DESC, _source_row DESC, rid DESC) > 1""")
+            self.con.execute(f'UPDATE "{name}" SET "{LIVE}" = false WHERE rowid IN '
+                             f'(SELECT rid FROM _wb_stale) AND "{LIVE}" IS DISTINCT FROM false')
+            self.con.execute(f'UPDATE "{name}" SET "{LIVE}" = true WHERE "{LIVE}" IS DISTINCT '
+                             f'FROM true AND rowid NOT IN (SELECT rid FROM _wb_stale)')
+            stale[name] = self.con.execute("SELECT count(*) FROM _wb_stale").fetchall()[0][0]
+            self.con.execute("DROP TABLE _wb_stale")
+        return stale
 
     def close(self) -> None:
         self.con.close()
@@ -170,9 +243,10 @@ class Warehouse:
                                    _source_row=range(2, len(full) + 2), _extra=None)
                 con.register("v_frame_in", full[lg.field_names + list(META_COLUMNS)])
                 try:
-                    con.execute(f'INSERT INTO "{name}" SELECT * FROM v_frame_in')
+                    con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM v_frame_in')
                 finally:
                     con.unregister("v_frame_in")
+            self.refresh_current(list(frames))
 
     def read_ledgers(self, columns: Mapping[str, Sequence[str]] | None = None
                      ) -> dict[str, pd.DataFrame]:
@@ -185,50 +259,18 @@ class Warehouse:
         rel = self.con.sql(sql)
         return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
-    def _current_rows(self, lg: Ledger, cols: list[str]) -> pa.Table:
-        """The rows of `<ledger>_current`, without its window over the whole table.
+    def current_relation(self, name: str) -> str:
+        """SQL for the current rows of a ledger: the table filtered on `_live`, or — in a file
+        from before the flag, opened read-only — its `_current` view, which ranks at read time."""
+        if self.has_live(name):
+            return f'(SELECT * EXCLUDE ("{LIVE}") FROM "{name}" WHERE "{LIVE}")'
+        return f'"{name}_current"'
 
-        The view ranks every row of every key; but almost every key has one row, and a row whose
-        key is unique is current by definition. So: one order-preserving scan fetching a 64-bit
-        hash of each row's key with the columns; keys whose hash occurs once are done; only the
-        rows of repeated hashes (true repeats, or the odd hash collision — resolved by the real
-        key) go through the view's ranking, in SQL. Rows of a submission that no longer exists
-        (the view's join drops them; ingest never leaves any) send the ledger down the view's
-        own path.
-        """
-        name = f'"{lg.name}"'
-        orphans = self.con.execute(
-            f"SELECT count(*) FROM {name} l ANTI JOIN submissions s "
-            f"ON s.submission_id = l._submission_id").fetchall()[0][0]
-        if orphans:
-            return self._arrow(f'SELECT {_quoted(cols)} FROM "{lg.name}_current"')
-        key = ", ".join(f'"{k}"' for k in lg.key)
-        table = self._arrow(f'SELECT hash({key}) AS "{_KEY_HASH}", {_quoted(cols)} FROM {name}')
-        hashes = table.column(0).to_numpy()
-        table = table.remove_column(0)
-        ordered = np.sort(hashes)
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        if not len(repeated):
-            return table
-        self.con.register("_wb_repeated_keys", pa.table({"h": repeated}))
-        try:
-            newest = self._arrow(
-                f"SELECT {_quoted(cols)} FROM (SELECT l.*, s.ingested_at AS _wb_ingested_at "
-                f"FROM {name} l JOIN submissions s ON s.submission_id = l._submission_id "
-                f"WHERE hash({key}) IN (SELECT h FROM _wb_repeated_keys)) t "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} "
-                f"ORDER BY t._period DESC, t._wb_ingested_at DESC, t._source_row DESC) = 1 "
-                f"ORDER BY {key}")
-        finally:
-            self.con.unregister("_wb_repeated_keys")
-        unique = table.filter(pa.array(~np.isin(hashes, repeated)))
-        return pa.concat_tables([unique, newest.cast(unique.schema)])
+    def _current_rows(self, lg: Ledger, cols: list[str]) -> pa.Table:
+        return self._arrow(f"SELECT {_quoted(cols)} FROM {self.current_relation(lg.name)}")
 
     def table(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
-
-
-_KEY_HASH = "_wb_key_hash"
 
 
 def _columns(lg: Ledger, columns: Sequence[str] | None, with_meta: bool) -> list[str]:
