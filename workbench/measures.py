@@ -458,19 +458,7 @@ class MeasureEngine:
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
         """Distinct values per county in each window: rows are coded once as dense
         (county, value) pair ids; a window marks the pairs it contains and counts them."""
-        if measure not in self._pairs:
-            ledger = measure.ledger
-            cidx = self.county_idx(ledger)  # type: ignore[arg-type]
-            midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
-            codes, uniques = self._factorised(measure, measure.field)  # type: ignore[arg-type]
-            sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
-            n_v = max(len(uniques), 1)
-            pair, first = pd.factorize(cidx[sel] * n_v + codes[sel].astype(np.int64))
-            pair_county = (np.asarray(first, dtype=np.int64) // n_v)
-            mon = midx[sel]
-            order = np.argsort(mon, kind="stable")  # a window is then a slice
-            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], pair_county)
-        pair, mon, pair_county = self._pairs[measure]
+        pair, mon, pair_county = self._distinct_pairs(measure)
         out = np.zeros((self.n, len(windows)))
         present = np.zeros(len(pair_county), dtype=bool)
         for j, w in enumerate(windows):
@@ -483,11 +471,29 @@ class MeasureEngine:
             out[:, j] = np.bincount(pair_county[present], minlength=self.n)[: self.n]
         return out
 
+    def _distinct_pairs(self, measure: Measure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pair id per matching row sorted by month, its month, each pair's county)."""
+        if measure not in self._pairs:
+            ledger = measure.ledger
+            cidx = self.county_idx(ledger)  # type: ignore[arg-type]
+            midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+            codes, uniques = self._factorised(measure, measure.field)  # type: ignore[arg-type]
+            sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
+            n_v = max(len(uniques), 1)
+            pair, first = pd.factorize(cidx[sel] * n_v + codes[sel].astype(np.int64))
+            pair_county = (np.asarray(first, dtype=np.int64) // n_v)
+            mon = midx[sel]
+            order = np.argsort(mon, kind="stable")  # a window is then a slice
+            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], pair_county)
+        return self._pairs[measure]
+
     # -- stocks -------------------------------------------------------------------------------
-    def _stock_windows(self, measure: Measure, windows: Sequence[Window],
-                       params: Mapping[str, object]) -> np.ndarray:
-        """Levels from undated ledgers; yearly ledgers (counties) use the window's end year,
-        else the nearest earlier year, else the earliest later one."""
+    def _stock_levels(self, measure: Measure, params: Mapping[str, object]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+        """(years, value per county × year flattened, seen per county × year, yearly?) of an
+        undated ledger's measure; `years` are the years of the matching rows ([0] for a ledger
+        without years); a county is seen in a year when a matching row (with a number, for a
+        sum) exists there. None when no row has a year."""
         ledger = measure.ledger
         df = self.ledgers[ledger]  # type: ignore[index]
         cidx = self.county_idx(ledger)  # type: ignore[arg-type]
@@ -501,7 +507,7 @@ class MeasureEngine:
         else:
             years = np.array([0], dtype=np.int64)
         if not len(years):
-            return np.full((self.n, len(windows)), np.nan)
+            return None
         y_pos = (np.searchsorted(years, years_col[sel].astype(np.int64)) if yearly
                  else np.zeros(int(sel.sum()), dtype=np.int64))
         cell = cidx[sel] * len(years) + y_pos
@@ -522,9 +528,19 @@ class MeasureEngine:
             flat = np.bincount(cell, minlength=size).astype("float64")
             if measure.agg == "any":
                 flat = (flat > 0).astype("float64")
-        # A county with no row in a year has no level for that year (not zero).
         seen = np.bincount(cell[seen_rows], minlength=size) > 0
-        mat = np.where(seen, flat, np.nan)[:size].reshape(self.n, len(years))
+        return years, flat[:size], seen[:size], yearly
+
+    def _stock_windows(self, measure: Measure, windows: Sequence[Window],
+                       params: Mapping[str, object]) -> np.ndarray:
+        """Levels from undated ledgers; yearly ledgers (counties) use the window's end year,
+        else the nearest earlier year, else the earliest later one."""
+        levels = self._stock_levels(measure, params)
+        if levels is None:
+            return np.full((self.n, len(windows)), np.nan)
+        years, flat, seen, yearly = levels
+        # A county with no row in a year has no level for that year (not zero).
+        mat = np.where(seen, flat, np.nan).reshape(self.n, len(years))
         if yearly:
             mat = pd.DataFrame(mat).ffill(axis=1).bfill(axis=1).to_numpy()
         elif measure.agg in ("count", "distinct_count", "any"):
