@@ -156,16 +156,15 @@ def run_a(path: Path, period: str, extras: bool = False, uncertainty: int = 0) -
     the warehouse file: the columns both sets use are read once and one engine serves both (as
     `workbench compute` does for several sets)."""
     from workbench.declarations import load_set
-    from workbench.measures import MeasureEngine, ledger_columns
-    from workbench.results import Evaluation, load_ledgers
+    from workbench.pushdown import WarehouseEngine
+    from workbench.results import Evaluation
 
     sets = [load_set(s) for s in SETS]
-    ledgers = load_ledgers(path, columns=ledger_columns(sets))
-    engine = MeasureEngine(ledgers)
+    engine = WarehouseEngine(path, sets)
     n = 0
     for iset in sets:
-        ev = Evaluation(ledgers, iset, period, uncertainty_samples=uncertainty, engine=engine,
-                        source=path)
+        ev = Evaluation(engine.ledgers, iset, period, uncertainty_samples=uncertainty,
+                        engine=engine, source=path)
         n += len(ev.kpis_all) + len(ev.city_kpis_all)
         n += sum(len(r.scores) for r in ev.index.values())
         if extras:

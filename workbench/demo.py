@@ -999,7 +999,6 @@ def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.nd
     them, no lead should fail with them)."""
     cases = frames["cases"]
     no_link = np.zeros(len(cases), dtype=bool)
-    last = w.months[-1]
     for f in np.flatnonzero(w.faulty):
         code = str(w.codes[f])
         mine = np.flatnonzero((cases["county_code"] == code).to_numpy())
@@ -1341,7 +1340,7 @@ def _write(city: DemoCity, out_dir: str | Path, counties: Iterable[str] | None =
             frames = {lg: city.frames[lg].iloc[index[lg].get((code, month), empty)]
                       for lg in MONTHLY_LEDGERS}
 
-            def sheets() -> dict[str, _Sheet]:
+            def sheets(frames: dict = frames, layout: object = layout) -> dict[str, _Sheet]:
                 return {lg: _prepare_sheet(LEDGERS[lg], frames[lg], layout, k % 2)
                         for k, lg in enumerate(MONTHLY_LEDGERS)}
 

@@ -25,7 +25,6 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ import pandas as pd
 
 from workbench.contracts import LEDGERS
 from workbench.declarations import AllOf, AnyOf, Clause, Condition, IndicatorSet, Measure
-from workbench.measures import MeasureEngine, ledger_columns
+from workbench.measures import MeasureEngine, Window, ledger_columns
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +143,8 @@ class _Sql:
             fn = "least" if node[1] == "min" else "greatest"
             out = args[0]
             for a in args[1:]:  # numpy's minimum/maximum: a missing value stays missing
-                out = f"(CASE WHEN {out} IS NULL OR {a} IS NULL THEN NULL ELSE {fn}({out}, {a}) END)"
+                out = (f"(CASE WHEN {out} IS NULL OR {a} IS NULL THEN NULL "
+                       f"ELSE {fn}({out}, {a}) END)")
             return out
         raise ValueError(kind)
 
@@ -223,21 +223,11 @@ class WarehouseEngine(MeasureEngine):
         if sets:
             self.prepare(sets)
 
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Any]:
-        from workbench.warehouse import Warehouse
+    def connect(self) -> contextlib.AbstractContextManager[Any]:
+        """The warehouse to query (see `warehouse.reading`)."""
+        from workbench.warehouse import reading
 
-        if isinstance(self.source, Warehouse):
-            try:
-                self.source.con.execute("SELECT 1").fetchall()
-                yield self.source
-                return
-            except Exception:  # noqa: BLE001 - closed since: open its file
-                src: Path = self.source.path
-        else:
-            src = Path(self.source)
-        with Warehouse(src, read_only=True) as wh:
-            yield wh
+        return reading(self.source)
 
     # -- the county universe --------------------------------------------------------------
     @property

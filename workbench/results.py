@@ -53,7 +53,7 @@ from workbench.indicators import (
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
-from workbench.measures import MeasureEngine, ledger_columns, month_index, month_label
+from workbench.measures import MeasureEngine, month_index, month_label
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -319,11 +319,11 @@ class Evaluation:
             stack.extend(ind.depends_on)
             for m in (*ind.numerator, *ind.denominator):
                 names.update(iset.measures[m].fields_used())
+        names.add("counties")  # county names
         missing = sorted(n for n in names if n not in self._whole)
         if missing:
             self._whole.update(_read_some(self.source, dict.fromkeys(missing)))
-        ledgers = {**self.ledgers, **{n: self._whole[n] for n in names}}
-        return MeasureEngine(ledgers, counties=self.engine.counties)
+        return MeasureEngine({n: self._whole[n] for n in names}, counties=self.engine.counties)
 
     # -- figures --------------------------------------------------------------------------
     def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
@@ -518,17 +518,10 @@ class Evaluation:
 def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]
                ) -> dict[str, pd.DataFrame]:
     """Current rows of some ledgers (ledger → columns, None for all) from a warehouse path or
-    a (still open) `Warehouse`."""
-    import duckdb
+    a `Warehouse`."""
+    from workbench.warehouse import reading
 
-    from workbench.warehouse import Warehouse
-
-    if isinstance(source, Warehouse):
-        try:
-            return {n: source.read_ledger(n, columns=c) for n, c in columns.items()}
-        except duckdb.ConnectionException:  # closed since: open its file
-            source = source.path
-    with Warehouse(source, read_only=True) as wh:
+    with reading(source) as wh:
         return {n: wh.read_ledger(n, columns=c) for n, c in columns.items()}
 
 
@@ -572,13 +565,21 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
 
     `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
     `Warehouse.read_ledgers()` returns). `period` is `YYYY-MM` or `latest` (newest complete
-    month). `span` defaults to the set's `default_span`. From a warehouse only the columns the
-    set's measures use are read (`measures.ledger_columns`); drill-through reads whole rows.
+    month). `span` defaults to the set's `default_span`. From a warehouse the measures are
+    aggregated by DuckDB (`pushdown.WarehouseEngine`): only rosters are read as rows (the
+    columns the set uses); drill-through reads whole rows of the ledgers it shows.
     """
     iset = indicator_set if isinstance(indicator_set, IndicatorSet) else load_set(
         indicator_set, [indicators_dir] if indicators_dir else None)
     whole = _is_ledgers(source)
-    ledgers = load_ledgers(source, None if whole else ledger_columns([iset]))
+    engine: MeasureEngine | None = None
+    if whole:
+        ledgers = load_ledgers(source)
+    else:  # aggregated inside the warehouse; rows read only where needed (rosters, drill)
+        from workbench.pushdown import WarehouseEngine
+
+        engine = WarehouseEngine(source, [iset])
+        ledgers = engine.ledgers
     if period == "latest":
         found = _latest_from_ledgers(ledgers, _submissions(source))
         if found is None:
@@ -588,5 +589,5 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
         month_index(period)
     except (ValueError, IndexError):
         raise ValueError(t("ind.bad_period", period=period)) from None
-    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed,
+    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed, engine=engine,
                       source=None if whole else source)

@@ -152,7 +152,7 @@ def _rank_rows(scores: np.ndarray) -> np.ndarray:
 
 
 def rank_uncertainty(data: pd.DataFrame, hierarchy: Hierarchy,
-                     config: CompositeConfig = CompositeConfig(), n_samples: int = 1000,
+                     config: CompositeConfig | None = None, n_samples: int = 1000,
                      weight_noise: float = 0.25,
                      alternatives: Mapping[str, Sequence] | None = None, seed: int = 0,
                      groups: pd.Series | None = None, *,
@@ -161,6 +161,7 @@ def rank_uncertainty(data: pd.DataFrame, hierarchy: Hierarchy,
                      panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
                      ) -> UncertaintyResult:
     """Monte Carlo rank intervals for the top index (see module docstring for the design)."""
+    config = config if config is not None else CompositeConfig()
     issues = []
     if n_samples < 1:
         issues.append(_issue("E_BAD_RANGE", None, field="n_samples", value=n_samples, rule="≥ 1"))

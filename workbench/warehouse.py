@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def ranked_view_ddl(lg: Ledger) -> str:
         f'ORDER BY t._period DESC, t._ingested_at DESC, t._source_row DESC, t._rid DESC) = 1')
 
 
+_OPEN: weakref.WeakValueDictionary[str, Warehouse] = weakref.WeakValueDictionary()
+
+
 class Warehouse:
     """A handle on the DuckDB file. Use as a context manager or call `close()`."""
 
@@ -89,6 +93,8 @@ class Warehouse:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path), read_only=read_only)
         self._live: set[str] | None = None
+        self.closed = False
+        _OPEN[str(self.path.resolve())] = self
         if not read_only:
             self.ensure_schema()
 
@@ -159,6 +165,18 @@ class Warehouse:
 
     def close(self) -> None:
         self.con.close()
+        self.closed = True
+        key = str(self.path.resolve())
+        if _OPEN.get(key) is self:
+            del _OPEN[key]
+
+    @staticmethod
+    def open_in_process(path: str | Path) -> Warehouse | None:
+        """This process's open handle on the file, if any: DuckDB refuses a second connection
+        to a file with a different configuration (read-only beside read-write), so readers
+        that open the file on demand use this one when it exists."""
+        wh = _OPEN.get(str(Path(path).resolve()))
+        return wh if wh is not None and not wh.closed else None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -324,6 +342,24 @@ def coerce_frame_types(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:
         else:
             df[f.name] = col.astype("object").where(col.notna(), None)
     return df
+
+
+@contextlib.contextmanager
+def reading(source: Warehouse | str | Path) -> Iterator[Warehouse]:
+    """A warehouse to read from: `source` itself if it is a `Warehouse` still open, else this
+    process's open handle on the file (see `Warehouse.open_in_process`), else the file opened
+    read-only for the duration of the block."""
+    if isinstance(source, Warehouse):
+        if not source.closed:
+            yield source
+            return
+        source = source.path
+    shared = Warehouse.open_in_process(source)
+    if shared is not None:
+        yield shared
+        return
+    with Warehouse(Path(source), read_only=True) as wh:
+        yield wh
 
 
 def open_warehouse(path: str | Path | None = None, read_only: bool = False) -> Warehouse:

@@ -94,9 +94,9 @@ def _summary(ev, run_id: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_set
-    from workbench.results import Evaluation, _submissions, load_ledgers
+    from workbench.results import Evaluation, _submissions
     from workbench.indicators import latest_complete_period
-    from workbench.measures import MeasureEngine, month_index
+    from workbench.measures import month_index
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
@@ -116,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     if not Path(path).is_file():
         print(t("ind.cli.no_warehouse", path=path), file=sys.stderr)
         return 2
-    ledgers = load_ledgers(path)
+    from workbench.pushdown import WarehouseEngine
+
+    engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
+    ledgers = engine.ledgers
     period = args.period
     if period == "latest":
         period = latest_complete_period(ledgers, _submissions(path))
@@ -129,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, IndexError):
         print(t("ind.bad_period", period=period), file=sys.stderr)
         return 2
-    engine = MeasureEngine(ledgers)
     exported: list[Path] = []
     for iset in sets:
         try:
