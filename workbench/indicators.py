@@ -293,8 +293,9 @@ def _text(values: np.ndarray) -> pd.Series:
 def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None,
               codes: Iterable[str] | None = None, city: bool = False,
               city_name: str = "", spans: Iterable[str] | None = None) -> pd.DataFrame:
-    """Long table, one row per unit × point × indicator (see KPI_COLUMNS); `spans` keeps only
-    the points of those spans."""
+    """Long table, one row per point × indicator × unit, in that order (see KPI_COLUMNS);
+    `spans` keeps only the points of those spans. Each point's rows are one contiguous block,
+    so a table over several points slices into the single-point tables."""
     codes = [c for c in (codes or values.arrays) if c in values.arrays]
     keep = [i for i, (s, _) in enumerate(values.points) if spans is None or s in set(spans)]
     points = [values.points[i] for i in keep]
@@ -309,15 +310,14 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
     n_u, n_p, n_i = len(units), len(points), len(codes)
     if not n_i or not n_p:
         return pd.DataFrame(columns=KPI_COLUMNS)
-    block = n_u * n_p
     num_cols: dict[str, list[np.ndarray]] = {k: [] for k in (
         "numerator", "denominator", "value", "prev_value", "yoy", "target", "gap", "shortfall",
         "met")}
     per_ind: dict[str, list[object]] = {k: [] for k in (
         "indicator", "indicator_name", "unit", "direction", "target_op", "deadline",
         "target_source", "workbench_definition")}
-    win_start: list[np.ndarray] = []
-    win_end: list[np.ndarray] = []
+    win_start: list[list[object]] = []
+    win_end: list[list[object]] = []
     for code in codes:
         ind = iset.indicators[code]
         num, den, val = (a[:, keep] for a in values.get(code, CURRENT, city))
@@ -331,7 +331,7 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
                        ("gap", val - tgt),
                        ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
                        ("met", compare(val, op, tgt) if ind.target else nan)):
-            num_cols[k].append(arr.reshape(-1))
+            num_cols[k].append(arr)
         for k, v in (("indicator", code), ("indicator_name", ind.name), ("unit", ind.unit),
                      ("direction", ind.direction), ("target_op", op),
                      ("deadline", ind.target.deadline.isoformat()
@@ -340,32 +340,37 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
                      ("workbench_definition", ind.workbench_definition)):
             per_ind[k].append(v)
         wins = [values.windows[code][i] for i in keep]
-        win_start.append(np.tile(np.array([None if w.empty else month_label(w.start)
-                                           for w in wins], dtype=object), n_u))
-        win_end.append(np.tile(np.array([None if w.empty else month_label(w.end)
-                                         for w in wins], dtype=object), n_u))
-    unit_col = np.tile(np.repeat(units, n_p), n_i)
+        win_start.append([None if w.empty else month_label(w.start) for w in wins])
+        win_end.append([None if w.empty else month_label(w.end) for w in wins])
+
+    def rows(per_indicator: Sequence[object], dtype: object = object) -> np.ndarray:
+        """An indicator-level value on every row: point × indicator × unit."""
+        return np.tile(np.repeat(np.asarray(per_indicator, dtype=dtype), n_u), n_p)
+
+    def by_point_indicator(grid: list[list[object]]) -> np.ndarray:
+        return np.repeat(np.asarray(grid, dtype=object).T.reshape(-1), n_u)
+
     out = pd.DataFrame({
-        "county_code": _text(unit_col),
-        "county_name": _text(np.tile(np.repeat(unit_names, n_p), n_i)),
-        "period": _text(np.tile(np.array([month_label(e) for _, e in points], dtype=object),
-                                n_u * n_i)),
-        "span": _text(np.tile(np.array([s for s, _ in points], dtype=object), n_u * n_i)),
-        "window_start": _text(np.concatenate(win_start)),
-        "window_end": _text(np.concatenate(win_end)),
+        "county_code": _text(np.tile(units, n_p * n_i)),
+        "county_name": _text(np.tile(unit_names, n_p * n_i)),
+        "period": _text(np.repeat(np.array([month_label(e) for _, e in points], dtype=object),
+                                  n_i * n_u)),
+        "span": _text(np.repeat(np.array([s for s, _ in points], dtype=object), n_i * n_u)),
+        "window_start": _text(by_point_indicator(win_start)),
+        "window_end": _text(by_point_indicator(win_end)),
     })
     for k in ("indicator", "indicator_name", "unit", "target_op", "deadline", "target_source"):
-        out[k] = _text(np.repeat(np.array(per_ind[k], dtype=object), block))
-    out["direction"] = pd.array(np.repeat(per_ind["direction"], block), dtype="Int64")
+        out[k] = _text(rows(per_ind[k]))
+    out["direction"] = pd.array(rows(per_ind["direction"], np.int64), dtype="Int64")
     for k in ("numerator", "denominator", "value", "prev_value", "yoy", "target", "gap",
               "shortfall"):
-        out[k] = np.concatenate(num_cols[k])
-    met = np.concatenate(num_cols["met"])
+        # (indicator, unit, point) → (point, indicator, unit)
+        out[k] = np.stack(num_cols[k]).transpose(2, 0, 1).reshape(-1)
+    met = np.stack(num_cols["met"]).transpose(2, 0, 1).reshape(-1)
     met_arr = pd.array(met == 1.0, dtype="boolean")
     met_arr[np.isnan(met)] = pd.NA
     out["met"] = met_arr
-    out["workbench_definition"] = np.repeat(np.array(per_ind["workbench_definition"],
-                                                     dtype=bool), block)
+    out["workbench_definition"] = rows(per_ind["workbench_definition"], bool)
     return out[KPI_COLUMNS]
 
 

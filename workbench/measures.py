@@ -9,6 +9,7 @@ several measures costs one pass. Pure: DataFrames in, arrays/DataFrames out.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class Window:
 
 
 _EPOCH = 1970 * 12
+_WINDOW_CACHE_BYTES = 64 * 2**20  # computed county × window matrices kept per engine
 _GRID_MARGIN = 120  # months of slack around the asked months in the cached grid (a cache size)
 
 
@@ -135,6 +137,15 @@ def ledger_columns(sets: Iterable[IndicatorSet]) -> dict[str, list[str]]:
             for name, lg in LEDGERS.items()}
 
 
+def measure_key(m: Measure, params: Mapping[str, object]) -> tuple:
+    """What makes two measures the same aggregate of the same rows, whatever set or file
+    declared them (the parameter values its expression uses included)."""
+    used = tuple(sorted((n, params[n]) for n in (m.expr.names if m.expr else ())
+                        if n in params))
+    return (m.ledger, m.date, m.agg, m.field, m.expr.text if m.expr else None, m.where,
+            m.join, used)
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +173,8 @@ class MeasureEngine:
         self._masks: dict[tuple, np.ndarray] = {}
         self._pairs: dict[Measure, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._monthly: dict[tuple, Any] = {}
+        self._window_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._window_bytes = 0
 
     @property
     def counties(self) -> pd.Index:
@@ -560,14 +573,31 @@ class MeasureEngine:
     # -- the one entry point --------------------------------------------------------------------
     def windows(self, measure: Measure, windows: Sequence[Window],
                 params: Mapping[str, object] = {}) -> np.ndarray:
-        """County × window matrix of the measure (rolled up by its `rollup` rule)."""
+        """County × window matrix of the measure (rolled up by its `rollup` rule), read-only.
+
+        Results are kept (up to `_WINDOW_CACHE_BYTES`, oldest dropped first), keyed by what the
+        measure computes rather than where it was declared: several indicator sets declaring
+        the same measure, evaluated at the same period, compute it once."""
         if not windows:
             return np.zeros((self.n, 0))
+        key = (measure_key(measure, params), measure.rollup, measure.since, tuple(windows))
+        hit = self._window_cache.get(key)
+        if hit is not None:
+            self._window_cache.move_to_end(key)
+            return hit
         if measure.is_stock:
-            return self._stock_windows(measure, windows, params)
-        if measure.agg == "distinct_count":
-            return self._distinct_windows(measure, windows)
-        return self._flow_windows(measure, windows, params)
+            out = self._stock_windows(measure, windows, params)
+        elif measure.agg == "distinct_count":
+            out = self._distinct_windows(measure, windows)
+        else:
+            out = self._flow_windows(measure, windows, params)
+        out.flags.writeable = False
+        self._window_cache[key] = out
+        self._window_bytes += out.nbytes
+        while self._window_bytes > _WINDOW_CACHE_BYTES and len(self._window_cache) > 1:
+            _k, old = self._window_cache.popitem(last=False)
+            self._window_bytes -= old.nbytes
+        return out
 
     def rows(self, measure: Measure, county: str | None, window: Window | None,
              year: int | None = None) -> pd.DataFrame:

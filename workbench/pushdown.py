@@ -32,7 +32,7 @@ import pandas as pd
 
 from workbench.contracts import LEDGERS
 from workbench.declarations import AllOf, AnyOf, Clause, Condition, IndicatorSet, Measure
-from workbench.measures import MeasureEngine, Window, ledger_columns
+from workbench.measures import MeasureEngine, Window, ledger_columns, measure_key
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,6 @@ class _Sql:
         return f"(year({d}) * 12 + month({d}) - 1)"
 
 
-def _used_params(measure: Measure, params: Mapping[str, object]) -> tuple:
-    return tuple(sorted((n, params[n]) for n in (measure.expr.names if measure.expr else ())
-                        if n in params))
-
-
 # ---------------------------------------------------------------------------------------------
 # Lazily read ledgers
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +266,7 @@ class WarehouseEngine(MeasureEngine):
             for m in iset.measures.values():
                 if m.ledger is None or m.agg == "months":
                     continue
-                key = self._sql_key(m, params)
+                key = measure_key(m, params)
                 if m.is_stock:
                     if key not in self._stock_store:
                         stocks.setdefault(m.ledger, {})[key] = m
@@ -289,13 +284,6 @@ class WarehouseEngine(MeasureEngine):
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
                 self._run_stocks(wh, ledger, measures)
-
-    @staticmethod
-    def _sql_key(m: Measure, params: Mapping[str, object]) -> tuple:
-        """What makes two measures the same aggregate (the same SQL), whatever set or file
-        declared them."""
-        return (m.ledger, m.date, m.agg, m.field, m.expr.text if m.expr else None, m.where,
-                m.join, _used_params(m, params))
 
     def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
         """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
@@ -458,7 +446,7 @@ class WarehouseEngine(MeasureEngine):
 
     def _full(self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
               ) -> tuple[np.ndarray, np.ndarray]:
-        key = self._sql_key(measure, params)
+        key = measure_key(measure, params)
         cache = ("full", key)
         cur = self._monthly.get(cache)
         if cur is None or cur[0] != grid:
@@ -478,7 +466,7 @@ class WarehouseEngine(MeasureEngine):
         return cur[1], cur[2]
 
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
-        key = self._sql_key(measure, {})
+        key = measure_key(measure, {})
         if key not in self._distinct_store:
             with self.connect() as wh, self._universe_table(wh):
                 self._run_distinct(wh, {key: measure})
@@ -509,7 +497,7 @@ class WarehouseEngine(MeasureEngine):
 
     def _stock_levels(self, measure: Measure, params: Mapping[str, object]
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
-        key = self._sql_key(measure, params)
+        key = measure_key(measure, params)
         if key not in self._stock_store:
             with self.connect() as wh, self._universe_table(wh):
                 self._run_stocks(wh, measure.ledger, {key: measure})  # type: ignore[arg-type]

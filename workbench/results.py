@@ -194,21 +194,34 @@ class Evaluation:
 
     @cached_property
     def kpis_all(self) -> pd.DataFrame:
-        """County × indicator × span (all five spans)."""
-        return pd.concat([self.kpis_for(s) for s in SPANS], ignore_index=True)
+        """County × indicator × span (all five spans, span by span)."""
+        return self._kpi_table(None, False)
 
     @cached_property
     def city_kpis_all(self) -> pd.DataFrame:
-        return pd.concat([self.kpis_for(s, city=True) for s in SPANS], ignore_index=True)
+        return self._kpi_table(None, True)
 
     def kpis_for(self, span: str, city: bool = False) -> pd.DataFrame:
-        """The long KPI table of one span (cached)."""
+        """The long KPI table of one span (cached; a slice of the all-spans table once that
+        exists)."""
         key = (span, city)
         if key not in self._kpi_cache:
-            self._kpi_cache[key] = kpi_frame(
-                self._values, self.indicator_set, None if city else self.county_names,
-                city=city, city_name=self.city_name, spans=[span])
+            every = self._kpi_cache.get(("*", city))
+            if every is not None:
+                block = len(every) // len(SPANS)
+                at = SPANS.index(span) * block
+                self._kpi_cache[key] = every.iloc[at: at + block].reset_index(drop=True)
+            else:
+                self._kpi_cache[key] = self._kpi_table(span, city)
         return self._kpi_cache[key]
+
+    def _kpi_table(self, span: str | None, city: bool) -> pd.DataFrame:
+        table = kpi_frame(self._values, self.indicator_set,
+                          None if city else self.county_names, city=city,
+                          city_name=self.city_name, spans=None if span is None else [span])
+        if span is None:
+            self._kpi_cache[("*", city)] = table
+        return table
 
     @cached_property
     def kpis(self) -> pd.DataFrame:
