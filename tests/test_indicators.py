@@ -28,6 +28,7 @@ from workbench.indicators import (
     trend,
 )
 from workbench.measures import MeasureEngine, month_index, month_label
+from workbench.indicators import SPANS
 from workbench.results import evaluate
 
 
@@ -505,6 +506,24 @@ def test_evaluate_facade(campaign) -> None:
     assert ev.plot_milestones() is not None
     wide = ev.kpi_wide()
     assert wide.loc[A, "rectification_completion"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("city", [False, True])
+def test_all_spans_table_is_the_per_span_tables(campaign, city: bool) -> None:
+    """The five-span table (built in one go) and each span's own table agree row for row, in
+    either order of asking; each row's span and window match the span it belongs to."""
+    ledgers = _milestone_ledgers()
+    first = evaluate(ledgers, "2025-09", campaign, uncertainty_samples=0)
+    every = first.city_kpis_all if city else first.kpis_all
+    second = evaluate(ledgers, "2025-09", campaign, uncertainty_samples=0)
+    alone = [second.kpis_for(s, city=city) for s in SPANS]  # built span by span
+    pd.testing.assert_frame_equal(every, pd.concat(alone, ignore_index=True))
+    for s in SPANS:
+        pd.testing.assert_frame_equal(first.kpis_for(s, city=city), second.kpis_for(s, city=city))
+        part = every[every["span"] == s]
+        assert len(part) == len(every) // len(SPANS)
+    quarter = every[(every["span"] == "quarter") & (every["indicator"] == "case_count")]
+    assert set(quarter["window_start"]) == {"2025-07"} and set(quarter["window_end"]) == {"2025-09"}
 
 
 def test_no_policy_numbers_in_python() -> None:

@@ -66,9 +66,20 @@ def _ident(name: str) -> str:
 class _Sql:
     """Column references and types for one measure's ledger (and its join)."""
 
-    def __init__(self, measure: Measure, join_alias: str | None) -> None:
+    def __init__(self, measure: Measure, join_alias: str | None,
+                 shared: dict[str, str] | None = None) -> None:
         self.measure = measure
         self.join_alias = join_alias
+        self.shared = shared  # SQL of a clause or value → its column in an inner SELECT
+
+    def _named(self, sql: str, prefix: str) -> str:
+        """With `shared`, a clause or value used by several aggregates becomes one column of
+        the inner SELECT, computed once per row (DuckDB does not share it between FILTERs)."""
+        if self.shared is None:
+            return sql
+        if sql not in self.shared:
+            self.shared[sql] = f"_{prefix}{len(self.shared)}"
+        return self.shared[sql]
 
     def col(self, name: str) -> tuple[str, str]:
         """(SQL reference, contract type) of a field or a joined `ledger.field`."""
@@ -87,7 +98,7 @@ class _Sql:
         if isinstance(cond, AllOf):
             return "(" + " AND ".join(self.condition(c) for c in cond.clauses) + ")" \
                 if cond.clauses else "true"
-        return self.clause(cond)
+        return self._named(self.clause(cond), "p")
 
     def where(self, conds: Iterable[Condition]) -> str:
         parts = [self.condition(c) for c in conds]
@@ -153,7 +164,7 @@ class _Sql:
         m = self.measure
         v = (self.expr(m.expr.tree, params) if m.expr is not None
              else f"TRY_CAST({self.col(m.field)[0]} AS DOUBLE)")  # type: ignore[arg-type]
-        return f"(CASE WHEN isfinite({v}) THEN {v} END)"
+        return self._named(f"(CASE WHEN isfinite({v}) THEN {v} END)", "x")
 
     def month(self, date: str) -> str:
         ref, ftype = self.col(date)
@@ -323,8 +334,9 @@ class WarehouseEngine(MeasureEngine):
                    ) -> None:
         joins, alias = self._joins(measures.values())
         aggs = []
+        shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
-            q = _Sql(m, alias[m])
+            q = _Sql(m, alias[m], shared)
             where = q.where(m.where)
             filt = "" if where == "true" else f" FILTER (WHERE {where})"
             if m.agg == "sum":
@@ -333,10 +345,13 @@ class WarehouseEngine(MeasureEngine):
             else:  # count, any
                 aggs.append(f"count(*){filt} AS v{i}")
         month = _Sql(next(iter(measures.values())), None).month(date)
-        # Grouped by the code, then the few thousand groups joined to the universe.
+        cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
+        # Rows with every clause and value computed once; grouped by the code; the few
+        # thousand groups joined to the universe.
         sql = (f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
-               f"SELECT l.county_code AS c, {month} AS m, {', '.join(aggs)} "
-               f"{self._from(wh, ledger, joins)} GROUP BY ALL) g "
+               f"SELECT c, m, {', '.join(aggs)} FROM ("
+               f"SELECT l.county_code AS c, {month} AS m{cols} "
+               f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
                f"LEFT JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = np.asarray(out["m"], dtype="float64")
