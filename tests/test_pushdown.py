@@ -138,6 +138,10 @@ MEASURES: dict[str, Measure] = {
     "grade_c": Measure("grade_c", "count", "inspections", date="inspection_date",
                        join=Join("institutions", "institution_id"),
                        where=(_c("institutions.credit_grade", "in", ("C", "D")),)),
+    # Joined on a field that is not the right ledger's key: the latest current row per value.
+    "by_county_roster": Measure("by_county_roster", "count", "cases", date="found_date",
+                                join=Join("institutions", "county_code"),
+                                where=(_c("institutions.credit_grade", "in", ("A", "B")),)),
     "activity_max": Measure("activity_max", "sum", "activities", field="count", date="month",
                             rollup="max"),
     "activity_last": Measure("activity_last", "sum", "activities", field="count",

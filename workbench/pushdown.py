@@ -190,8 +190,14 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
             raise KeyError(name)
         if name not in self._frames:
             with self._engine.connect() as wh:
-                self._frames[name] = wh.read_ledger(name, columns=self._columns.get(name))
+                self.preload(wh, [name])
         return self._frames[name]
+
+    def preload(self, wh: Any, names: Iterable[str]) -> None:
+        """Read these ledgers now, through an open warehouse."""
+        for name in names:
+            if name not in self._frames:
+                self._frames[name] = wh.read_ledger(name, columns=self._columns.get(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(LEDGERS)
@@ -201,6 +207,7 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
 
     @property
     def loaded(self) -> list[str]:
+        """The ledgers read so far."""
         return list(self._frames)
 
 
@@ -244,9 +251,9 @@ class WarehouseEngine(MeasureEngine):
                     f"SELECT DISTINCT county_code FROM {wh.current_relation(name)}"
                     for name in LEDGERS)
                 codes = wh.con.execute(
-                    f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL"
-                ).fetchnumpy()["county_code"]
-            self._universe = pd.Index(sorted(str(c) for c in codes), dtype="object",
+                    f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL "
+                    f"ORDER BY county_code").fetchnumpy()["county_code"]
+            self._universe = pd.Index(np.asarray(codes, dtype=object), dtype="object",
                                       name="county_code")
         return self._universe
 
@@ -295,21 +302,27 @@ class WarehouseEngine(MeasureEngine):
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
                 self._run_stocks(wh, ledger, measures)
+            self.ledgers.preload(wh, ["counties"])  # county names, while the file is open
 
     def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
         """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
         sql = f"FROM {wh.current_relation(ledger)} l"
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
-            # The latest written current row per key (the numpy engine's "last row"); a file
-            # from before the `_live` flag has no stable row order: any row.
             latest = wh.has_live(right)
-            picks = ", ".join(
-                (f"arg_max({_ident(f)}, _rid) AS {_ident(f)}" if latest
-                 else f"any_value({_ident(f)}) AS {_ident(f)}") for f in fields)
-            rel = (f'(SELECT *, rowid AS _rid FROM "{right}" WHERE _live)' if latest
-                   else wh.current_relation(right))
-            sql += (f" LEFT JOIN (SELECT {_ident(on)} AS _k{', ' + picks if picks else ''} "
-                    f"FROM {rel} GROUP BY 1) {alias} ON l.{_ident(on)} = {alias}._k")
+            if latest and LEDGERS[right].key == (on,):
+                # Joined on the right ledger's business key: one current row per key.
+                cols = "".join(f", {_ident(f)}" for f in fields)
+                side = f'(SELECT {_ident(on)} AS _k{cols} FROM "{right}" WHERE "_live")'
+            else:
+                # The latest written current row per key (the numpy engine's "last row"); a
+                # file from before the `_live` flag has no stable row order: any row.
+                picks = "".join(
+                    (f", arg_max_null({_ident(f)}, _rid) AS {_ident(f)}" if latest
+                     else f", any_value({_ident(f)}) AS {_ident(f)}") for f in fields)
+                rel = (f'(SELECT *, rowid AS _rid FROM "{right}" WHERE "_live")' if latest
+                       else wh.current_relation(right))
+                side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
+            sql += f" LEFT JOIN {side} {alias} ON l.{_ident(on)} = {alias}._k"
         return sql
 
     @staticmethod
@@ -398,10 +411,11 @@ class WarehouseEngine(MeasureEngine):
                        f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
                        f"THEN 1::UBIGINT << (({month} - {lo}) % 64) END)")
                 aggs.append(f"coalesce(bit_or({bit}){filt}, 0::UBIGINT) AS b{i}_{k}")
-        sql = (f"SELECT u.pos AS c, {', '.join(aggs)} "
+        sql = (f"SELECT u.pos AS c, g.* EXCLUDE (c) FROM ("
+               f"SELECT l.county_code AS c, {', '.join(aggs)} "
                f"{self._from(wh, ledger, joins)} "  # type: ignore[arg-type]
-               f"JOIN _wb_universe u ON u.code = l.county_code "
-               f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY u.pos, {ref}")
+               f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL "
+               f"GROUP BY l.county_code, {ref}) g JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
         pair_county = np.asarray(out["c"], dtype=np.int64)
         for i, key in enumerate(measures):

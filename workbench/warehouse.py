@@ -115,7 +115,7 @@ class Warehouse:
 
     def _live_ledgers(self) -> set[str]:
         rows = self.con.execute(
-            "SELECT table_name FROM information_schema.columns WHERE column_name = ?",
+            "SELECT table_name FROM duckdb_columns() WHERE column_name = ? AND NOT internal",
             [LIVE]).fetchall()
         return {r[0] for r in rows}
 
