@@ -526,6 +526,19 @@ def test_all_spans_table_is_the_per_span_tables(campaign, city: bool) -> None:
     assert set(quarter["window_start"]) == {"2025-07"} and set(quarter["window_end"]) == {"2025-09"}
 
 
+def test_index_matrix_from_arrays_is_the_pivoted_table() -> None:
+    """The composite's input taken straight from the indicator arrays equals the documented
+    way: filter the long KPI table to the hierarchy's span and pivot it."""
+    from workbench import scoring
+
+    for name in ("campaign_2025", "no_fraud_city"):
+        iset = load_set(name)
+        ev = evaluate(_milestone_ledgers(), "2025-09", iset, uncertainty_samples=0)
+        for code in iset.hierarchies:
+            want = scoring.data_matrix(ev.kpis_all, iset, code)
+            pd.testing.assert_frame_equal(ev._index_data(code), want)
+
+
 def test_no_policy_numbers_in_python() -> None:
     """Thresholds and targets come from YAML: the KPI code must not hard-code them."""
     import inspect

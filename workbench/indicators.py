@@ -350,7 +350,14 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
     def by_point_indicator(grid: list[list[object]]) -> np.ndarray:
         return np.repeat(np.asarray(grid, dtype=object).T.reshape(-1), n_u)
 
-    out = pd.DataFrame({
+    def point_major(parts: list[np.ndarray]) -> np.ndarray:
+        """Per-indicator (unit × point) arrays → one column in point × indicator × unit order."""
+        return np.stack(parts).transpose(2, 0, 1).reshape(-1)
+
+    met = point_major(num_cols["met"])
+    met_arr = pd.array(met == 1.0, dtype="boolean")
+    met_arr[np.isnan(met)] = pd.NA
+    cols: dict[str, object] = {
         "county_code": _text(np.tile(units, n_p * n_i)),
         "county_name": _text(np.tile(unit_names, n_p * n_i)),
         "period": _text(np.repeat(np.array([month_label(e) for _, e in points], dtype=object),
@@ -358,20 +365,16 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         "span": _text(np.repeat(np.array([s for s, _ in points], dtype=object), n_i * n_u)),
         "window_start": _text(by_point_indicator(win_start)),
         "window_end": _text(by_point_indicator(win_end)),
-    })
+        "direction": pd.array(rows(per_ind["direction"], np.int64), dtype="Int64"),
+        "met": met_arr,
+        "workbench_definition": rows(per_ind["workbench_definition"], bool),
+    }
     for k in ("indicator", "indicator_name", "unit", "target_op", "deadline", "target_source"):
-        out[k] = _text(rows(per_ind[k]))
-    out["direction"] = pd.array(rows(per_ind["direction"], np.int64), dtype="Int64")
+        cols[k] = _text(rows(per_ind[k]))
     for k in ("numerator", "denominator", "value", "prev_value", "yoy", "target", "gap",
               "shortfall"):
-        # (indicator, unit, point) → (point, indicator, unit)
-        out[k] = np.stack(num_cols[k]).transpose(2, 0, 1).reshape(-1)
-    met = np.stack(num_cols["met"]).transpose(2, 0, 1).reshape(-1)
-    met_arr = pd.array(met == 1.0, dtype="boolean")
-    met_arr[np.isnan(met)] = pd.NA
-    out["met"] = met_arr
-    out["workbench_definition"] = rows(per_ind["workbench_definition"], bool)
-    return out[KPI_COLUMNS]
+        cols[k] = point_major(num_cols[k])
+    return pd.DataFrame({k: cols[k] for k in KPI_COLUMNS}, copy=False)
 
 
 def compute_kpis(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,

@@ -487,9 +487,10 @@ class WarehouseEngine(MeasureEngine):
             glo, ghi = grid
             n_m = ghi - glo + 1
             inside = (months >= glo) & (months <= ghi)
-            mat = np.zeros((self.n, n_m))
-            mat[cidx[inside], months[inside] - glo] = vals[inside]
-            cs = np.concatenate([np.zeros((self.n, 1)), np.cumsum(mat, axis=1)], axis=1)
+            mat = np.bincount(cidx[inside] * n_m + (months[inside] - glo),
+                              weights=vals[inside], minlength=self.n * n_m).reshape(self.n, n_m)
+            cs = np.zeros((self.n, n_m + 1))
+            np.cumsum(mat, axis=1, out=cs[:, 1:])
             cur = (grid, mat, cs)
             self._monthly[cache] = cur
         return cur[1], cur[2]

@@ -171,6 +171,7 @@ class Evaluation:
         self.seed = seed
         self.engine = engine or MeasureEngine(ledgers)
         self._kpi_cache: dict[tuple[str, bool], pd.DataFrame] = {}
+        self._matrices: dict[str, pd.DataFrame] = {}
         self.computed_at = dt.datetime.now().replace(microsecond=0)
 
     # -- basic facts ----------------------------------------------------------------------
@@ -245,9 +246,18 @@ class Evaluation:
         """{hierarchy code: scoring.IndexResult} for every hierarchy of the set."""
         from workbench import scoring
 
-        return {code: scoring.score(self.kpis_for(decl.span), self.indicator_set, code,
-                                    self.county_names)
-                for code, decl in self.indicator_set.hierarchies.items()}
+        return {code: scoring.score(None, self.indicator_set, code, self.county_names,
+                                    data=self._index_data(code))
+                for code in self.indicator_set.hierarchies}
+
+    def _index_data(self, code: str) -> pd.DataFrame:
+        """County × leaf values of a hierarchy, from the computed indicator arrays."""
+        from workbench import scoring
+
+        if code not in self._matrices:
+            self._matrices[code] = scoring.values_matrix(
+                self._values, self.indicator_set, code, month_index(self.period))
+        return self._matrices[code]
 
     @cached_property
     def index_table(self) -> pd.DataFrame:
@@ -273,8 +283,9 @@ class Evaluation:
             n = decl.method.uncertainty_samples or self.uncertainty_samples
             if n <= 0:
                 continue
-            out[code] = scoring.uncertainty(self.kpis_for(decl.span), self.indicator_set, code,
-                                            n, self.county_names, self.seed)
+            out[code] = scoring.uncertainty(None, self.indicator_set, code, n,
+                                            self.county_names, self.seed,
+                                            data=self._index_data(code))
         return out
 
     @cached_property

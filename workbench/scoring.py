@@ -109,6 +109,19 @@ def data_matrix(kpis: pd.DataFrame, iset: IndicatorSet, code: str,
     return out.sort_index()
 
 
+def values_matrix(values: Any, iset: IndicatorSet, code: str, end: int) -> pd.DataFrame:
+    """`data_matrix` straight from computed indicator arrays (`indicators.Values`) at the
+    hierarchy's span ending at month index `end`: the same matrix without a long table to
+    filter and pivot."""
+    decl = _decl(iset, code)
+    point = values.points.index((decl.span, end))
+    out = pd.DataFrame({n.code: (values.get(n.indicator)[2][:, point]
+                                 if n.indicator in values.arrays else np.nan)
+                        for n in decl.nodes if n.indicator is not None},
+                       index=pd.Index(values.counties, name="county_code")).astype(float)
+    return out.sort_index()
+
+
 @dataclass(frozen=True, eq=False)
 class IndexResult:
     """One hierarchy's composite result with county names, in the workbench's vocabulary."""
@@ -185,13 +198,14 @@ class IndexResult:
                 f"{s.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}</div>")
 
 
-def score(kpis: pd.DataFrame, iset: IndicatorSet, code: str, names: pd.Series | None = None,
+def score(kpis: pd.DataFrame | None, iset: IndicatorSet, code: str,
+          names: pd.Series | None = None, *, data: pd.DataFrame | None = None,
           **overrides: Any) -> IndexResult:
-    """Build one declared hierarchy's index from the KPI table."""
+    """Build one declared hierarchy's index from the KPI table (or its `data_matrix`)."""
     decl = _decl(iset, code)
     tree = hierarchy(iset, code)
     cfg = config(iset, code, **overrides)
-    data = data_matrix(kpis, iset, code)
+    data = data if data is not None else data_matrix(kpis, iset, code)
     result = build_composite(data, tree, cfg)
     node_names = {n.code: n.name for n in tree.nodes}
     node_names[tree.top] = decl.name
@@ -199,12 +213,14 @@ def score(kpis: pd.DataFrame, iset: IndicatorSet, code: str, names: pd.Series | 
                        names if names is not None else pd.Series(dtype=object), node_names)
 
 
-def uncertainty(kpis: pd.DataFrame, iset: IndicatorSet, code: str, n_samples: int = 200,
-                names: pd.Series | None = None, seed: int = 0, **overrides: Any) -> Any:
+def uncertainty(kpis: pd.DataFrame | None, iset: IndicatorSet, code: str, n_samples: int = 200,
+                names: pd.Series | None = None, seed: int = 0, *,
+                data: pd.DataFrame | None = None, **overrides: Any) -> Any:
     """Monte Carlo rank intervals for one hierarchy (see workbench.uncertainty)."""
     from workbench.uncertainty import rank_uncertainty
 
-    res = rank_uncertainty(data_matrix(kpis, iset, code), hierarchy(iset, code),
+    data = data if data is not None else data_matrix(kpis, iset, code)
+    res = rank_uncertainty(data, hierarchy(iset, code),
                            config(iset, code, **overrides), n_samples=n_samples, seed=seed)
     if names is not None:
         summary = res.summary.copy()
