@@ -40,7 +40,8 @@ def _windows() -> list[Window]:
     out = [Window(m, m) for m in range(lo, hi + 1)]
     out += [Window(m, m + 2) for m in range(lo, hi, 3)]
     out += [Window(m, m + 11) for m in range(lo, hi, 5)]
-    out += [Window(month_index("2000-01"), month_index("2030-12")), Window(5, 4)]
+    out += [Window(month_index("2000-01"), month_index("2030-12")), Window(5, 4),
+            Window(0, month_index("2030-12"))]  # from year 0: blank dates must stay out
     return out
 
 

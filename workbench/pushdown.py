@@ -367,7 +367,7 @@ class WarehouseEngine(MeasureEngine):
                f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
                f"LEFT JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
-        m_arr = np.asarray(out["m"], dtype="float64")
+        m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
         self._range_store[(ledger, date)] = (
             (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None)
@@ -375,7 +375,7 @@ class WarehouseEngine(MeasureEngine):
         keep = ok_m & (cidx >= 0)
         cidx, months = cidx[keep], m_arr[keep].astype(np.int64)
         for i, (key, m) in enumerate(measures.items()):
-            vals = np.asarray(out[f"v{i}"], dtype="float64")[keep]
+            vals = _floats(out[f"v{i}"])[keep]
             if m.agg == "any":
                 vals = (vals > 0).astype("float64")
             self._flow_store[key] = (cidx, months, vals)
@@ -457,9 +457,9 @@ class WarehouseEngine(MeasureEngine):
                 continue
             flat = np.zeros(size)
             seen = np.zeros(size, dtype=bool)
-            vals = np.asarray(out[f"v{i}"], dtype="float64")
+            vals = _floats(out[f"v{i}"])
             flat[cell] = (vals > 0).astype("float64") if m.agg == "any" else vals
-            seen[cell] = np.asarray(out[f"s{i}"], dtype="float64") > 0
+            seen[cell] = _floats(out[f"s{i}"]) > 0
             self._stock_store[key] = (years, flat, seen, yearly)
 
     # -- the numpy engine's hooks -------------------------------------------------------------
@@ -532,6 +532,17 @@ class WarehouseEngine(MeasureEngine):
             with self.connect() as wh, self._universe_table(wh):
                 self._run_stocks(wh, measure.ledger, {key: measure})  # type: ignore[arg-type]
         return self._stock_store[key]
+
+
+def _floats(col: Any) -> np.ndarray:
+    """A fetched column as float64 with NULL as NaN (DuckDB hands NULLs in integer columns
+    over as a masked array, whose data under the mask is 0 — a month index of 0 is 0000-01)."""
+    arr = np.asarray(np.ma.getdata(col), dtype="float64")
+    mask = np.ma.getmaskarray(col)
+    if mask.any():
+        arr = arr.copy()
+        arr[mask] = np.nan
+    return arr
 
 
 def _aliases(joins: Sequence[object]) -> list[str]:
