@@ -373,12 +373,12 @@ class WarehouseEngine(MeasureEngine):
             (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None)
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
-        cidx, months = cidx[keep], m_arr[keep].astype(np.int64)
+        groups = _Groups(cidx[keep], m_arr[keep].astype(np.int64))
         for i, (key, m) in enumerate(measures.items()):
             vals = _floats(out[f"v{i}"])[keep]
             if m.agg == "any":
                 vals = (vals > 0).astype("float64")
-            self._flow_store[key] = (cidx, months, vals)
+            self._flow_store[key] = (groups, vals)
 
     def _run_distinct(self, wh: Any, measures: Mapping[tuple, Measure]) -> None:
         """Distinct counts of one field of one ledger by one date, each with its own filter:
@@ -483,12 +483,11 @@ class WarehouseEngine(MeasureEngine):
                 with self.connect() as wh, self._universe_table(wh):
                     self._run_flows(wh, measure.ledger, measure.date,  # type: ignore[arg-type]
                                     {key: measure})
-            cidx, months, vals = self._flow_store[key]
-            glo, ghi = grid
-            n_m = ghi - glo + 1
-            inside = (months >= glo) & (months <= ghi)
-            mat = np.bincount(cidx[inside] * n_m + (months[inside] - glo),
-                              weights=vals[inside], minlength=self.n * n_m).reshape(self.n, n_m)
+            groups, vals = self._flow_store[key]
+            n_m = grid[1] - grid[0] + 1
+            inside, cells = groups.cells(grid, self.n)
+            mat = np.bincount(cells, weights=vals if inside is None else vals[inside],
+                              minlength=self.n * n_m).reshape(self.n, n_m)
             cs = np.zeros((self.n, n_m + 1))
             np.cumsum(mat, axis=1, out=cs[:, 1:])
             cur = (grid, mat, cs)
@@ -532,6 +531,27 @@ class WarehouseEngine(MeasureEngine):
             with self.connect() as wh, self._universe_table(wh):
                 self._run_stocks(wh, measure.ledger, {key: measure})  # type: ignore[arg-type]
         return self._stock_store[key]
+
+
+class _Groups:
+    """The (county, month) groups of one aggregate statement, shared by its measures: their
+    flat cell numbers in a county × month grid are computed once per grid."""
+
+    def __init__(self, cidx: np.ndarray, months: np.ndarray) -> None:
+        self.cidx, self.months = cidx, months
+        self._cells: dict[tuple, tuple[np.ndarray | None, np.ndarray]] = {}
+
+    def cells(self, grid: tuple[int, int], n: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """(rows inside the grid — None for all —, their cell numbers)."""
+        if (grid, n) not in self._cells:
+            glo, ghi = grid
+            inside = (self.months >= glo) & (self.months <= ghi)
+            if inside.all():
+                self._cells[(grid, n)] = (None, self.cidx * (ghi - glo + 1) + self.months - glo)
+            else:
+                self._cells[(grid, n)] = (inside, self.cidx[inside] * (ghi - glo + 1)
+                                          + self.months[inside] - glo)
+        return self._cells[(grid, n)]
 
 
 def _floats(col: Any) -> np.ndarray:
