@@ -393,6 +393,17 @@ def test_project_linear() -> None:
     # row 2: nothing → missing; row 3: −0.1 a month on the points present → 0.4 − 0.2 = 0.2
     assert got[0] == pytest.approx(0.70) and got[1] == pytest.approx(0.5)
     assert math.isnan(got[2]) and got[3] == pytest.approx(0.2)
+    # No points at all (a period before the campaign starts): missing, not an IndexError.
+    assert np.isnan(project_linear(np.zeros((3, 0)), np.arange(0.0), 8.0)).all()
+
+
+def test_milestones_before_the_campaign_have_no_data(campaign) -> None:
+    """January 2025 lies before the campaign (March): every milestone is 暂无 (no data), no
+    county is on the lagging list, and nothing raises."""
+    ev = evaluate(_milestone_ledgers(), "2025-01", campaign, uncertainty_samples=0)
+    assert len(ev.milestones) and set(ev.milestones["status"]) == {"no_data"}
+    assert ev.milestones["as_of"].isna().all()
+    assert ev.lagging.empty
 
 
 def _milestone_ledgers():
@@ -477,6 +488,11 @@ def test_latest_complete_period_from_dates() -> None:
                                    check_status="属实")])
     assert latest_complete_period(led) == "2025-09"  # October is still open
     assert latest_complete_period(make_ledgers()) is None
+    # Deadlines lie in the future by nature: they never make a month complete.
+    led = make_ledgers(rectifications=[dict(issue_id="r", county_code=A,
+                                            found_date="2025-09-30", deadline="2026-03-31",
+                                            status="整改中")])
+    assert latest_complete_period(led) == "2025-09"
 
 
 def test_latest_complete_period_from_submissions() -> None:

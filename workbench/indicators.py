@@ -434,6 +434,8 @@ def project_linear(series: np.ndarray, x: np.ndarray, at: float,
     stay missing. Vectorised over rows.
     """
     y = np.asarray(series, dtype="float64")
+    if y.ndim != 2 or not y.shape[1]:  # no points yet (before the campaign starts)
+        return np.full(y.shape[0] if y.ndim else 0, np.nan)
     ok = np.isfinite(y)
     xs = np.broadcast_to(np.asarray(x, dtype="float64"), y.shape)
     n = ok.sum(axis=1)
@@ -447,8 +449,7 @@ def project_linear(series: np.ndarray, x: np.ndarray, at: float,
         intercept = np.where(n > 0, (sy - slope * sx) / np.maximum(n, 1), np.nan)
     fitted = intercept + slope * at
     # last observed value for rows too short to fit
-    last_idx = np.where(ok, np.arange(y.shape[1])[None, :], -1).max(axis=1) if y.size else \
-        np.full(y.shape[0], -1)
+    last_idx = np.where(ok, np.arange(y.shape[1])[None, :], -1).max(axis=1)
     last = np.where(last_idx >= 0, y[np.arange(y.shape[0]), np.maximum(last_idx, 0)], np.nan)
     out = np.where(n >= max(min_points, 2), fitted, last)
     return np.where(n == 0, np.nan, out)
