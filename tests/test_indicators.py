@@ -582,3 +582,25 @@ def test_demo_city_lagging_counties_are_on_the_list(campaign) -> None:
     # cross-check coverage, data sharing)
     per = ev.milestones[ev.milestones["county_code"].isin(city.lagging)]
     assert set(per["status"]) <= {"lagging", "missed"}
+
+
+def test_trends_for_all_counties_match_each_county_and_the_city(campaign) -> None:
+    """The all-counties table holds each county's own series and the city's, month by month;
+    an unknown county is an error, never an empty series."""
+    ev = evaluate(_milestone_ledgers(), "2025-09", campaign, uncertainty_samples=0)
+    tab = ev.trends("rectification_completion", start="2025-03")
+    assert list(dict.fromkeys(tab["county_code"])) == [A, B, "city"]
+    for code in (A, B, None):
+        own = ev.trend("rectification_completion", code, start="2025-03")
+        part = tab[tab["county_code"] == (code or "city")].drop(columns="county_code")
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), own)
+    # County A closes 3, 4, …, 9 of each month's 10 items (see _milestone_ledgers): month by
+    # month 0.3 … 0.9; campaign to date 3/10, 7/20, …, 42/70 = 0.30, 0.35, …, 0.60.
+    a = tab[(tab["county_code"] == A)]
+    assert a["period"].tolist() == [f"2025-{m:02d}" for m in range(3, 10)]
+    assert a["value"].tolist() == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    ctd = ev.trends("rectification_completion", span="ctd", start="2025-03")
+    assert ctd[ctd["county_code"] == A]["value"].tolist() == pytest.approx(
+        [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60])
+    with pytest.raises(KeyError):
+        ev.trend("rectification_completion", "999999")

@@ -390,27 +390,43 @@ def compute_kpis(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: Indi
             kpi_frame(values, iset, codes=wanted, city=True, city_name=engine.city_name()))
 
 
-def trend(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-          indicator: str, start: str, end: str, span: str = "month",
-          county: str | None = None) -> pd.DataFrame:
-    """Monthly series (period, numerator, denominator, value, target, met) for one county or,
-    with `county=None`, the city."""
+def trend_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+                indicator: str, start: str, end: str, span: str = "month") -> pd.DataFrame:
+    """Monthly series of one indicator for every county and the city (county_code "city"):
+    one row per unit × month (county_code, period, span, numerator, denominator, value,
+    target, met), counties in code order then the city, months in order."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     lo, hi = month_index(start), month_index(end)
     values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
     ind = iset.indicators[indicator]
-    city = county is None
-    row = 0 if city else int(engine.counties.get_indexer([str(county)])[0])
-    if row < 0:
+    labels = np.array(month_range_labels(lo, hi), dtype=object)
+    parts = []
+    for city, codes in ((False, engine.counties.to_numpy(dtype=object)),
+                        (True, np.array(["city"], dtype=object))):
+        num, den, val = values.get(indicator, CURRENT, city)
+        tgt = target_values(ind, values, city)
+        met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
+        met_arr = pd.array(met.reshape(-1) == 1.0, dtype="boolean")
+        met_arr[np.isnan(met.reshape(-1))] = pd.NA
+        parts.append(pd.DataFrame({
+            "county_code": np.repeat(codes, len(labels)),
+            "period": np.tile(labels, len(codes)), "span": span,
+            "numerator": num.reshape(-1), "denominator": den.reshape(-1),
+            "value": val.reshape(-1), "target": tgt.reshape(-1), "met": met_arr}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def trend(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+          indicator: str, start: str, end: str, span: str = "month",
+          county: str | None = None) -> pd.DataFrame:
+    """Monthly series (period, span, numerator, denominator, value, target, met) for one
+    county or, with `county=None`, the city (see `trend_table`)."""
+    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    if county is not None and str(county) not in set(engine.counties):
         raise KeyError(t("ind.unknown_county", county=county))
-    num, den, val = (a[row] for a in values.get(indicator, CURRENT, city))
-    tgt = target_values(ind, values, city)[row]
-    met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
-    return pd.DataFrame({
-        "period": month_range_labels(lo, hi), "span": span, "numerator": num,
-        "denominator": den, "value": val, "target": tgt,
-        "met": pd.array([None if np.isnan(m) else bool(m) for m in met], dtype="boolean"),
-    })
+    table = trend_table(engine, iset, indicator, start, end, span)
+    mine = table["county_code"] == ("city" if county is None else str(county))
+    return table[mine].drop(columns="county_code").reset_index(drop=True)
 
 
 def month_range_labels(lo: int, hi: int) -> list[str]:

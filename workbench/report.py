@@ -383,22 +383,17 @@ class CityData:
 def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
     """(periods, {county: row}, values, targets, city values, city targets) or None."""
     try:
-        from workbench.indicators import CURRENT, compute_points, target_values
-        from workbench.measures import month_index, month_label
-
-        hi = month_index(period)
-        lo = month_index(f"{int(period[:4]) - 1}-01")
-        span = getattr(ev, "span", "ytd")
-        points = [(span, m) for m in range(lo, hi + 1)]
-        vals = compute_points(ev.engine, ev.indicator_set, points, [indicator])
-        ind = ev.indicator_set.indicators[indicator]
-        values = vals.get(indicator, CURRENT)[2]
-        city_values = vals.get(indicator, CURRENT, True)[2][0]
-        targets = target_values(ind, vals)
-        city_targets = target_values(ind, vals, True)[0]
-        rows = {str(c): i for i, c in enumerate(vals.counties)}
-        return ([month_label(m) for m in range(lo, hi + 1)], rows, values, targets,
-                city_values, city_targets)
+        start = f"{int(period[:4]) - 1}-01"
+        tab = ev.trends(indicator, span=getattr(ev, "span", "ytd"), start=start, end=period)
+        periods = list(dict.fromkeys(tab["period"]))
+        n_p = len(periods)
+        city = tab["county_code"] == "city"
+        counties = tab.loc[~city, "county_code"].to_numpy()[::n_p]
+        values = tab.loc[~city, "value"].to_numpy(dtype=float).reshape(-1, n_p)
+        targets = tab.loc[~city, "target"].to_numpy(dtype=float).reshape(-1, n_p)
+        rows = {str(c): i for i, c in enumerate(counties)}
+        return (periods, rows, values, targets, tab.loc[city, "value"].to_numpy(dtype=float),
+                tab.loc[city, "target"].to_numpy(dtype=float))
     except Exception as exc:  # noqa: BLE001 - fall back to the facade's per-county trend
         log.debug("trend matrix for %s unavailable: %s", indicator, exc)
         return None

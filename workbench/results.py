@@ -20,6 +20,7 @@ Stable API (others build on it):
     Evaluation.uncertainty                  {hierarchy: UncertaintyResult}; .uncertainty_table
     Evaluation.milestones / .city_milestones / .lagging
     Evaluation.trend(indicator, county=None, span="month", start=None) -> DataFrame
+    Evaluation.trends(indicator, span="month", start=None) -> every county and the city
     Evaluation.drill(county, indicator, span=None) -> drill.DrillResult
     Evaluation.plot_kpi / plot_trend / plot_index / plot_uncertainty / plot_milestones -> Figure
     Evaluation.tables() -> {name: DataFrame};  .save(warehouse) -> run_id;  .export(dir) -> paths
@@ -50,6 +51,7 @@ from workbench.indicators import (
     op_label,
     phase_at,
     trend,
+    trend_table,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
@@ -322,6 +324,15 @@ class Evaluation:
         end = end or self.period
         start = start or month_label(month_index(end) - 23)
         return trend(self.engine, self.indicator_set, indicator, start, end, span, county)
+
+    def trends(self, indicator: str, span: str = "month", start: str | None = None,
+               end: str | None = None) -> pd.DataFrame:
+        """The monthly series of one indicator for every county and the city (county_code
+        "city") in one long table (see `indicators.trend_table`); same default range as
+        `trend`."""
+        end = end or self.period
+        start = start or month_label(month_index(end) - 23)
+        return trend_table(self.engine, self.indicator_set, indicator, start, end, span)
 
     def drill(self, county: str, indicator: str, span: str | None = None,
               max_rows: int | None = 200) -> Any:
