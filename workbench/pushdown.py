@@ -402,7 +402,8 @@ class WarehouseEngine(MeasureEngine):
             for key, m in measures.items():
                 self._distinct_store[key] = super()._distinct_pairs(m)
             return
-        aggs = []
+        aggs: dict[str, str] = {}  # aggregate SQL → its column (measures may share one)
+        cols = []
         for i, m in enumerate(measures.values()):
             where = _Sql(m, alias[m]).where(m.where)
             filt = "" if where == "true" else f" FILTER (WHERE {where})"
@@ -410,9 +411,12 @@ class WarehouseEngine(MeasureEngine):
                 bit = (f"(1::UBIGINT << ({month} - {lo}))" if n_words == 1 else
                        f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
                        f"THEN 1::UBIGINT << (({month} - {lo}) % 64) END)")
-                aggs.append(f"coalesce(bit_or({bit}){filt}, 0::UBIGINT) AS b{i}_{k}")
-        sql = (f"SELECT u.pos AS c, g.* EXCLUDE (c) FROM ("
-               f"SELECT l.county_code AS c, {', '.join(aggs)} "
+                name = aggs.setdefault(f"coalesce(bit_or({bit}){filt}, 0::UBIGINT)",
+                                       f"a{len(aggs)}")
+                cols.append(f"g.{name} AS b{i}_{k}")
+        agg_sql = ", ".join(f"{sql} AS {name}" for sql, name in aggs.items())
+        sql = (f"SELECT u.pos AS c, {', '.join(cols)} FROM ("
+               f"SELECT l.county_code AS c, {agg_sql} "
                f"{self._from(wh, ledger, joins)} "  # type: ignore[arg-type]
                f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL "
                f"GROUP BY l.county_code, {ref}) g JOIN _wb_universe u ON u.code = g.c")

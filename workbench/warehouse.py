@@ -93,6 +93,7 @@ class Warehouse:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path), read_only=read_only)
         self._live: set[str] | None = None
+        self._no_live: set[str] = set()
         self.closed = False
         _OPEN[str(self.path.resolve())] = self
         if not read_only:
@@ -123,7 +124,13 @@ class Warehouse:
         """Whether the ledger's table carries the `_live` flag (files from before it may not,
         when opened read-only: their `_current` view still ranks at read time)."""
         if self._live is None:
-            self._live = self._live_ledgers()
+            self._live, self._no_live = set(), set()
+        if name not in self._live and name not in self._no_live:
+            try:  # one cheap probe per ledger (the catalog views are slow on a cold file)
+                self.con.execute(f'SELECT "{LIVE}" FROM "{name}" LIMIT 0').fetchall()
+                self._live.add(name)
+            except duckdb.Error:
+                self._no_live.add(name)
         return name in self._live
 
     def refresh_current(self, names: Sequence[str] | None = None) -> dict[str, int]:
