@@ -310,7 +310,8 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
     n_u, n_p, n_i = len(units), len(points), len(codes)
     if not n_i or not n_p:
         return pd.DataFrame(columns=KPI_COLUMNS)
-    num_cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+    # Numbers go straight into their place in point × indicator × unit order.
+    num_cols: dict[str, np.ndarray] = {k: np.empty((n_p, n_i, n_u)) for k in (
         "numerator", "denominator", "value", "prev_value", "yoy", "target", "gap", "shortfall",
         "met")}
     per_ind: dict[str, list[object]] = {k: [] for k in (
@@ -318,7 +319,7 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         "target_source", "workbench_definition")}
     win_start: list[list[object]] = []
     win_end: list[list[object]] = []
-    for code in codes:
+    for ii, code in enumerate(codes):
         ind = iset.indicators[code]
         num, den, val = (a[:, keep] for a in values.get(code, CURRENT, city))
         prev = values.get(code, PREVIOUS_YEAR, city)[2][:, keep]
@@ -331,7 +332,7 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
                        ("gap", val - tgt),
                        ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
                        ("met", compare(val, op, tgt) if ind.target else nan)):
-            num_cols[k].append(arr)
+            num_cols[k][:, ii, :] = arr.T
         for k, v in (("indicator", code), ("indicator_name", ind.name), ("unit", ind.unit),
                      ("direction", ind.direction), ("target_op", op),
                      ("deadline", ind.target.deadline.isoformat()
@@ -350,13 +351,8 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
     def by_point_indicator(grid: list[list[object]]) -> np.ndarray:
         return np.repeat(np.asarray(grid, dtype=object).T.reshape(-1), n_u)
 
-    def point_major(parts: list[np.ndarray]) -> np.ndarray:
-        """Per-indicator (unit × point) arrays → one column in point × indicator × unit order."""
-        return np.stack(parts).transpose(2, 0, 1).reshape(-1)
-
-    met = point_major(num_cols["met"])
-    met_arr = pd.array(met == 1.0, dtype="boolean")
-    met_arr[np.isnan(met)] = pd.NA
+    met = num_cols["met"].reshape(-1)
+    met_arr = pd.arrays.BooleanArray(met == 1.0, np.isnan(met))
     cols: dict[str, object] = {
         "county_code": _text(np.tile(units, n_p * n_i)),
         "county_name": _text(np.tile(unit_names, n_p * n_i)),
@@ -365,7 +361,8 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         "span": _text(np.repeat(np.array([s for s, _ in points], dtype=object), n_i * n_u)),
         "window_start": _text(by_point_indicator(win_start)),
         "window_end": _text(by_point_indicator(win_end)),
-        "direction": pd.array(rows(per_ind["direction"], np.int64), dtype="Int64"),
+        "direction": pd.arrays.IntegerArray(rows(per_ind["direction"], np.int64),
+                                            np.zeros(n_p * n_i * n_u, dtype=bool)),
         "met": met_arr,
         "workbench_definition": rows(per_ind["workbench_definition"], bool),
     }
@@ -373,7 +370,7 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         cols[k] = _text(rows(per_ind[k]))
     for k in ("numerator", "denominator", "value", "prev_value", "yoy", "target", "gap",
               "shortfall"):
-        cols[k] = point_major(num_cols[k])
+        cols[k] = num_cols[k].reshape(-1)
     return pd.DataFrame({k: cols[k] for k in KPI_COLUMNS}, copy=False)
 
 
