@@ -1623,6 +1623,19 @@ def _read_files(paths: Iterable[Path], issues: _Issues) -> dict[str, _FileDecl]:
     return out
 
 
+def _read_each(paths: Iterable[Path]) -> tuple[dict[str, _FileDecl], dict[str, list[Issue]]]:
+    """Like `_read_files` without reporting: every file parsed once, its own issues kept
+    (by resolved path) for whoever turns out to depend on it."""
+    files: dict[str, _FileDecl] = {}
+    found: dict[str, list[Issue]] = {}
+    for path in paths:
+        own = _Issues()
+        for code, decl in _read_files([path], own).items():
+            files.setdefault(code, decl)  # the first file with a code wins, as in _read_files
+        found[path.resolve().as_posix()] = own.items
+    return files, found
+
+
 def _yaml_files(dirs: Iterable[Path]) -> list[Path]:
     seen: dict[str, Path] = {}
     for d in dirs:
@@ -1680,17 +1693,17 @@ def load_set(name_or_path: str | Path = "campaign_2025",
         skip = {given.resolve()}
     else:
         code = target
-    quiet = _read_files([p for p in _yaml_files(search) if p.resolve() not in skip], _Issues())
+    quiet, found = _read_each([p for p in _yaml_files(search) if p.resolve() not in skip])
     files = {**quiet, **mine}
     if code not in files or files[code].kind != "indicator_set":
         issues.error("E_UNKNOWN_SET", (str(given), None), name=code,
                      known="、".join(sorted(c for c, d in files.items()
                                            if d.kind == "indicator_set")) or "—")
         raise DeclarationError(issues.items)
-    # Re-read the files this set depends on so their own problems are reported too.
-    again = [files[c].path for c in _involved(code, files)
-             if files[c].path.resolve() not in skip]
-    files.update(_read_files(again, issues))
+    # The problems of the files this set depends on are reported too.
+    for c in _involved(code, files):
+        if files[c].path.resolve() not in skip:
+            issues.items.extend(found.get(files[c].path.resolve().as_posix(), []))
     result = _build_set(code, files, issues)
     if issues.errors or result is None:
         raise DeclarationError(issues.items)

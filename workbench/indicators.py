@@ -101,7 +101,7 @@ def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num ÷ den with a zero or missing denominator giving NaN (never inf, never an error)."""
     num = np.asarray(num, dtype="float64")
     den = np.asarray(den, dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = num / np.where(den == 0, np.nan, den)
     return np.where(np.isfinite(out), out, np.nan)
 
