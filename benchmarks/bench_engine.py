@@ -228,8 +228,10 @@ Where A's time goes now (wall clock, quiet machine, B0 ≈ 0.36 s): DuckDB aggre
 (≈ 1.5 × B0: about 60 filtered aggregates over ten GROUP BYs and the distinct-count pairs, where
 B0 computes 30 plain sums in one statement); windows and indicator arithmetic ≈ 0.19 s; the KPI
 tables (855 k rows, 23 columns, twelve of them text) ≈ 0.19 s; the three composites ≈ 0.07 s;
-YAML ≈ 0.05 s; opening the file, county names ≈ 0.05 s. Per pair the ratio swings between about
-2.7 and 3.4 with the machine's load: the bar is met on some runs and missed on others."""
+YAML ≈ 0.03 s; opening the file, county names ≈ 0.05 s. Per pair the ratio swings between about
+2.6 and 3.6 with the machine's load, and the median of a run lands on either side of the bar:
+the last four runs of 2026-11-22 (7–9 pairs each, 12:01–12:21) gave 3.03, 3.13, 3.16 and 2.88 ×
+B0 — the bar is met on some runs and missed on others, not yet with a margin."""
 
 
 def main(argv: list[str] | None = None) -> int:
