@@ -215,7 +215,7 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
 # The engine
 # ---------------------------------------------------------------------------------------------
 class WarehouseEngine(MeasureEngine):
-    """A `MeasureEngine` whose flows and distinct counts are aggregated by DuckDB.
+    """A `MeasureEngine` whose flows, distinct counts and roster levels are aggregated by DuckDB.
 
     `source` is a warehouse path or an open `Warehouse`; `sets` are the indicator sets about
     to be computed — their measures are aggregated together (one scan per ledger and dating
@@ -229,9 +229,11 @@ class WarehouseEngine(MeasureEngine):
         super().__init__({}, counties)
         self.source = source
         self.ledgers = _LazyLedgers(self, ledger_columns(sets) if sets else None)  # type: ignore
-        self._flow_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._flow_store: dict[tuple, tuple[_Groups, np.ndarray]] = {}  # key → groups, values
         self._range_store: dict[tuple[str, str], tuple[int, int] | None] = {}
-        self._distinct_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # key → (first month, month bit masks per pair, pair's county), or the numpy engine's
+        # (pair, month, pair's county) when the dates span too many months for masks
+        self._distinct_store: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
         self._stock_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None] = {}
         if sets:
             self.prepare(sets)
@@ -274,8 +276,9 @@ class WarehouseEngine(MeasureEngine):
 
     # -- batching -------------------------------------------------------------------------
     def prepare(self, sets: Iterable[IndicatorSet]) -> None:
-        """Aggregate every flow and distinct-count measure of these sets that is not done yet:
-        one statement per ledger and dating field for the flows, one per distinct count."""
+        """Aggregate every measure of these sets that is not done yet, in one visit to the
+        file: one statement per ledger and dating field for the flows, one per ledger, date and
+        counted field for the distinct counts, one per roster for the levels."""
         flows: dict[tuple[str, str], dict[tuple, Measure]] = {}
         distinct: dict[tuple, dict[tuple, Measure]] = {}
         stocks: dict[str, dict[tuple, Measure]] = {}
