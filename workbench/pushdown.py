@@ -8,10 +8,12 @@ from them:
   measure of that ledger a filtered aggregate (`count(*) FILTER (WHERE …)`, `fsum(…) FILTER
   (WHERE …)`) — one scan however many measures; the windows, roll-ups and the city are then
   computed from the county × month grid exactly as before;
-- distinct counts: the distinct (county, month, value) triples, which the numpy engine turns
-  into per-window counts (a quarter's distinct count is not the sum of its months);
-- stocks (undated rosters: counties, institutions) and drill-through rows: the ledger's current
-  rows, read (only the columns the declarations use) the first time something needs them.
+- distinct counts: one row per (county, value) pair with the months it occurs in as a bit
+  mask, which the engine turns into per-window counts (a quarter's distinct count is not the
+  sum of its months);
+- stocks (undated rosters: counties, institutions): one GROUP BY county (× year) per roster;
+- drill-through and county names: the ledger's current rows, read (only the columns the
+  declarations use) the first time something needs them.
 
 Filters, expressions and joins are translated from the declarations into SQL with the numpy
 engine's semantics — a comparison with a blank cell is false, x/0 is missing, min/max of a
@@ -31,7 +33,15 @@ import numpy as np
 import pandas as pd
 
 from workbench.contracts import LEDGERS
-from workbench.declarations import AllOf, AnyOf, Clause, Condition, IndicatorSet, Measure
+from workbench.declarations import (
+    AllOf,
+    AnyOf,
+    Clause,
+    Condition,
+    IndicatorSet,
+    Measure,
+    clauses_of,
+)
 from workbench.measures import MeasureEngine, Window, ledger_columns, measure_key
 
 log = logging.getLogger(__name__)
@@ -104,6 +114,11 @@ class _Sql:
         parts = [self.condition(c) for c in conds]
         return " AND ".join(parts) if parts else "true"
 
+    def filter(self) -> str:
+        """` FILTER (WHERE …)` for an aggregate over the measure's rows ('' when unfiltered)."""
+        where = self.where(self.measure.where)
+        return "" if where == "true" else f" FILTER (WHERE {where})"
+
     def clause(self, c: Clause) -> str:
         ref, ftype = self.col(c.field)
         if c.op in ("is_null", "not_null"):
@@ -167,9 +182,13 @@ class _Sql:
         return self._named(f"(CASE WHEN isfinite({v}) THEN {v} END)", "x")
 
     def month(self, date: str) -> str:
-        ref, ftype = self.col(date)
-        d = f"try_strptime({ref}, '%Y-%m')" if ftype == "month" else f"TRY_CAST({ref} AS DATE)"
-        return f"(year({d}) * 12 + month({d}) - 1)"
+        return _month_sql(*self.col(date))
+
+
+def _month_sql(ref: str, ftype: str) -> str:
+    """Month index (year × 12 + month − 1) of a date or YYYY-MM column; NULL when blank."""
+    d = f"try_strptime({ref}, '%Y-%m')" if ftype == "month" else f"TRY_CAST({ref} AS DATE)"
+    return f"(year({d}) * 12 + month({d}) - 1)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,9 +250,9 @@ class WarehouseEngine(MeasureEngine):
         self.ledgers = _LazyLedgers(self, ledger_columns(sets) if sets else None)  # type: ignore
         self._flow_store: dict[tuple, tuple[_Groups, np.ndarray]] = {}  # key → groups, values
         self._range_store: dict[tuple[str, str], tuple[int, int] | None] = {}
-        # key → (first month, month bit masks per pair, pair's county), or the numpy engine's
-        # (pair, month, pair's county) when the dates span too many months for masks
-        self._distinct_store: dict[tuple, tuple[Any, np.ndarray, np.ndarray]] = {}
+        # key → (first month, month bit masks per pair, pair's county); None when the dates
+        # span too many months for masks (the numpy engine counts from the rows then)
+        self._distinct_store: dict[tuple, tuple[int, np.ndarray, np.ndarray] | None] = {}
         self._stock_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None] = {}
         if sets:
             self.prepare(sets)
@@ -274,6 +293,12 @@ class WarehouseEngine(MeasureEngine):
         finally:
             wh.con.unregister("_wb_universe")
 
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Any]:
+        """The open warehouse with the county universe registered, for a batch of statements."""
+        with self.connect() as wh, self._universe_table(wh):
+            yield wh
+
     # -- batching -------------------------------------------------------------------------
     def prepare(self, sets: Iterable[IndicatorSet]) -> None:
         """Aggregate every measure of these sets that is not done yet, in one visit to the
@@ -298,7 +323,7 @@ class WarehouseEngine(MeasureEngine):
                     flows.setdefault((m.ledger, m.date), {})[key] = m  # type: ignore[index]
         if not flows and not distinct and not stocks:
             return
-        with self.connect() as wh, self._universe_table(wh):
+        with self._session() as wh:
             for (ledger, date), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures)
             for measures in distinct.values():
@@ -338,7 +363,7 @@ class WarehouseEngine(MeasureEngine):
             if m.join is None:
                 continue
             names = [m.field, *(m.expr.names if m.expr else ()),
-                     *(c.field for c in _clauses(m.where))]
+                     *(c.field for c in clauses_of(m.where))]
             joins.setdefault((m.join.ledger, m.join.on), set()).update(
                 n.split(".", 1)[1] for n in names if n and "." in n)
         spec = [(r, on, sorted(f)) for (r, on), f in joins.items()]
@@ -353,8 +378,7 @@ class WarehouseEngine(MeasureEngine):
         shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
             q = _Sql(m, alias[m], shared)
-            where = q.where(m.where)
-            filt = "" if where == "true" else f" FILTER (WHERE {where})"
+            filt = q.filter()
             if m.agg == "sum":
                 # fsum: compensated, so the total does not depend on DuckDB's row order.
                 aggs.append(f"coalesce(fsum({q.value(dict(key[-1]))}){filt}, 0) AS v{i}")
@@ -401,15 +425,14 @@ class WarehouseEngine(MeasureEngine):
             return
         lo, hi = rng
         n_words = (hi - lo) // 64 + 1
-        if n_words > _MAX_WORDS:  # stray dates decades apart: the numpy engine's way
-            for key, m in measures.items():
-                self._distinct_store[key] = super()._distinct_pairs(m)
+        if n_words > _MAX_WORDS:  # stray dates decades apart: the numpy engine's way (rows)
+            for key in measures:
+                self._distinct_store[key] = None
             return
         aggs: dict[str, str] = {}  # aggregate SQL → its column (measures may share one)
         cols = []
         for i, m in enumerate(measures.values()):
-            where = _Sql(m, alias[m]).where(m.where)
-            filt = "" if where == "true" else f" FILTER (WHERE {where})"
+            filt = _Sql(m, alias[m]).filter()
             for k in range(n_words):
                 bit = (f"(1::UBIGINT << ({month} - {lo}))" if n_words == 1 else
                        f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
@@ -438,8 +461,7 @@ class WarehouseEngine(MeasureEngine):
         cols = []
         for i, (key, m) in enumerate(measures.items()):
             q = _Sql(m, alias[m])
-            where = q.where(m.where)
-            filt = "" if where == "true" else f" FILTER (WHERE {where})"
+            filt = q.filter()
             if m.agg == "sum":
                 val = q.value(dict(key[-1]))
                 cols += [f"coalesce(fsum({val}){filt}, 0) AS v{i}", f"count({val}){filt} AS s{i}"]
@@ -473,7 +495,7 @@ class WarehouseEngine(MeasureEngine):
     def _data_range(self, ledger: str, date: str) -> tuple[int, int] | None:
         if (ledger, date) not in self._range_store:
             with self.connect() as wh:
-                m = _Sql(Measure(code="_", agg="count", ledger=ledger), None).month(date)
+                m = _month_sql(f"l.{_ident(date)}", LEDGERS[ledger].field(date).type)
                 lo, hi = wh.con.execute(
                     f"SELECT min({m}), max({m}) FROM {wh.current_relation(ledger)} l"
                 ).fetchall()[0]
@@ -487,12 +509,12 @@ class WarehouseEngine(MeasureEngine):
         cur = self._monthly.get(cache)
         if cur is None or cur[0] != grid:
             if key not in self._flow_store:
-                with self.connect() as wh, self._universe_table(wh):
+                with self._session() as wh:
                     self._run_flows(wh, measure.ledger, measure.date,  # type: ignore[arg-type]
                                     {key: measure})
             groups, vals = self._flow_store[key]
             n_m = grid[1] - grid[0] + 1
-            inside, cells = groups.cells(grid, self.n)
+            inside, cells = groups.cells(grid)
             mat = np.bincount(cells, weights=vals if inside is None else vals[inside],
                               minlength=self.n * n_m).reshape(self.n, n_m)
             cs = np.zeros((self.n, n_m + 1))
@@ -504,11 +526,10 @@ class WarehouseEngine(MeasureEngine):
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
         key = measure_key(measure, {})
         if key not in self._distinct_store:
-            with self.connect() as wh, self._universe_table(wh):
+            with self._session() as wh:
                 self._run_distinct(wh, {key: measure})
         stored = self._distinct_store[key]
-        if len(stored) == 3 and isinstance(stored[0], np.ndarray):  # the numpy engine's pairs
-            self._pairs[measure] = stored  # type: ignore[assignment]
+        if stored is None:
             return super()._distinct_windows(measure, windows)
         lo, masks, pair_county = stored
         out = np.zeros((self.n, len(windows)))
@@ -535,7 +556,7 @@ class WarehouseEngine(MeasureEngine):
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
         key = measure_key(measure, params)
         if key not in self._stock_store:
-            with self.connect() as wh, self._universe_table(wh):
+            with self._session() as wh:
                 self._run_stocks(wh, measure.ledger, {key: measure})  # type: ignore[arg-type]
         return self._stock_store[key]
 
@@ -546,19 +567,19 @@ class _Groups:
 
     def __init__(self, cidx: np.ndarray, months: np.ndarray) -> None:
         self.cidx, self.months = cidx, months
-        self._cells: dict[tuple, tuple[np.ndarray | None, np.ndarray]] = {}
+        self._cells: dict[tuple[int, int], tuple[np.ndarray | None, np.ndarray]] = {}
 
-    def cells(self, grid: tuple[int, int], n: int) -> tuple[np.ndarray | None, np.ndarray]:
+    def cells(self, grid: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
         """(rows inside the grid — None for all —, their cell numbers)."""
-        if (grid, n) not in self._cells:
+        if grid not in self._cells:
             glo, ghi = grid
             inside = (self.months >= glo) & (self.months <= ghi)
             if inside.all():
-                self._cells[(grid, n)] = (None, self.cidx * (ghi - glo + 1) + self.months - glo)
+                self._cells[grid] = (None, self.cidx * (ghi - glo + 1) + self.months - glo)
             else:
-                self._cells[(grid, n)] = (inside, self.cidx[inside] * (ghi - glo + 1)
-                                          + self.months[inside] - glo)
-        return self._cells[(grid, n)]
+                self._cells[grid] = (inside, self.cidx[inside] * (ghi - glo + 1)
+                                     + self.months[inside] - glo)
+        return self._cells[grid]
 
 
 def _floats(col: Any) -> np.ndarray:
@@ -575,9 +596,3 @@ def _floats(col: Any) -> np.ndarray:
 def _aliases(joins: Sequence[object]) -> list[str]:
     return [f"j{i}" for i in range(len(joins))]
 
-
-def _clauses(conds: Iterable[Condition]) -> list[Clause]:
-    out: list[Clause] = []
-    for c in conds:
-        out.extend([c] if isinstance(c, Clause) else _clauses(c.clauses))
-    return out

@@ -92,8 +92,7 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path), read_only=read_only)
-        self._live: set[str] | None = None
-        self._no_live: set[str] = set()
+        self._live: dict[str, bool] = {}  # ledger → whether its table carries `_live`
         self.closed = False
         _OPEN[str(self.path.resolve())] = self
         if not read_only:
@@ -112,7 +111,7 @@ class Warehouse:
                                  f'DEFAULT true')
                 self.refresh_current([lg.name])
             self.con.execute(current_view_ddl(lg))
-        self._live = None
+        self._live.clear()
 
     def _live_ledgers(self) -> set[str]:
         rows = self.con.execute(
@@ -123,15 +122,13 @@ class Warehouse:
     def has_live(self, name: str) -> bool:
         """Whether the ledger's table carries the `_live` flag (files from before it may not,
         when opened read-only: their `_current` view still ranks at read time)."""
-        if self._live is None:
-            self._live, self._no_live = set(), set()
-        if name not in self._live and name not in self._no_live:
+        if name not in self._live:
             try:  # one cheap probe per ledger (the catalog views are slow on a cold file)
                 self.con.execute(f'SELECT "{LIVE}" FROM "{name}" LIMIT 0').fetchall()
-                self._live.add(name)
+                self._live[name] = True
             except duckdb.Error:
-                self._no_live.add(name)
-        return name in self._live
+                self._live[name] = False
+        return self._live[name]
 
     def refresh_current(self, names: Sequence[str] | None = None) -> dict[str, int]:
         """Mark which rows are current (`_live`), after rows were written or deleted.
@@ -143,23 +140,23 @@ class Warehouse:
         number of rows not current per ledger."""
         stale: dict[str, int] = {}
         for name in names or list(LEDGERS):
-            lg = LEDGERS[name]
-            key = ", ".join(f'"{k}"' for k in lg.key)
+            key = ", ".join(f'"{k}"' for k in LEDGERS[name].key)
+            l_key = ", ".join(f'l."{k}"' for k in LEDGERS[name].key)
+            # Stale: rows of a vanished submission, and every row of a repeated key but the
+            # newest (ranked among rows whose submission exists).
             self.con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE _wb_stale AS
                 WITH rep AS (SELECT hash({key}) AS h FROM "{name}" GROUP BY 1
                              HAVING count(*) > 1),
-                     cand AS (SELECT l.rowid AS rid, {", ".join(f'l."{k}"' for k in lg.key)},
-                                     l._period, l._source_row, s.ingested_at,
-                                     s.submission_id IS NULL AS orphan
+                     cand AS (SELECT l.rowid AS rid, {l_key}, l._period, l._source_row,
+                                     s.ingested_at
                               FROM "{name}" l
-                              LEFT JOIN submissions s ON s.submission_id = l._submission_id
-                              WHERE hash({", ".join(f'l."{k}"' for k in lg.key)})
-                                    IN (SELECT h FROM rep))
+                              JOIN submissions s ON s.submission_id = l._submission_id
+                              WHERE hash({l_key}) IN (SELECT h FROM rep))
                 SELECT l.rowid AS rid FROM "{name}" l ANTI JOIN submissions s
                     ON s.submission_id = l._submission_id
                 UNION
-                SELECT rid FROM cand WHERE NOT orphan
+                SELECT rid FROM cand
                 QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _period DESC,
                         ingested_at DESC, _source_row DESC, rid DESC) > 1""")
             self.con.execute(f'UPDATE "{name}" SET "{LIVE}" = false WHERE rowid IN '
@@ -246,10 +243,8 @@ class Warehouse:
         lg = LEDGERS[name]
         cols = _columns(lg, columns, with_meta)
         fetch = cols or [lg.key[0]]  # no columns asked: still the right number of rows
-        if current:
-            table = self._current_rows(lg, fetch)
-        else:
-            table = self._arrow(f'SELECT {_quoted(fetch)} FROM "{name}"')
+        rel = self.current_relation(name) if current else f'"{name}"'
+        table = self._arrow(f"SELECT {_quoted(fetch)} FROM {rel}")
         return arrow_frame(table.select(cols), lg)
 
     def load_frames(self, frames: Mapping[str, pd.DataFrame], submission_id: str = "frames",
@@ -290,9 +285,6 @@ class Warehouse:
         if self.has_live(name):
             return f'(SELECT * EXCLUDE ("{LIVE}") FROM "{name}" WHERE "{LIVE}")'
         return f'"{name}_current"'
-
-    def _current_rows(self, lg: Ledger, cols: list[str]) -> pa.Table:
-        return self._arrow(f"SELECT {_quoted(cols)} FROM {self.current_relation(lg.name)}")
 
     def table(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
