@@ -42,7 +42,7 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from workbench.dashboard import INTERACTION_PROBE_JS
+from workbench.dashboard import INTERACTION_PROBE_JS, READY_PROBE_JS
 from workbench.publish import HEADLESS_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +52,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = list(HEADLESS_FLAGS)
 PARTS = ["header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
          "lagging", "table"]
-JS_READY = """(parts) => {
-  const els = [...document.querySelectorAll('[data-part]')];
-  const names = new Set(els.map(e => e.dataset.part));
-  if (!parts.every(p => names.has(p))) return false;
-  const keys = new Set(els.map(e => e.dataset.key || ''));
-  if (keys.size !== 1 || keys.has('')) return false;
-  return [...document.querySelectorAll('.wb-chart, .wb-map')].every(e => e.dataset.live === '1');
-}"""
+JS_READY = READY_PROBE_JS
 JS_PLOT = "() => !!document.querySelector('.js-plotly-plot .main-svg .barlayer .point')"
 JS_ARM = INTERACTION_PROBE_JS
 JS_KEY = "() => document.querySelector('[data-part]').dataset.key"

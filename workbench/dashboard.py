@@ -34,7 +34,9 @@ from urllib.parse import parse_qs, quote
 import pandas as pd
 
 from workbench import fmt
+from workbench.indicators import OP_LABELS as _OPS
 from workbench.messages import t
+from workbench.serve import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,6 @@ THEME_CSS = ASSETS / "theme.css"
 DEMO_GEOJSON = ASSETS / "demo_city.geojson"
 ENV_GEOJSON = "WORKBENCH_GEOJSON"
 ENV_CACHE_DIR = "WORKBENCH_DASHBOARD_CACHE"
-ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"  # set by `workbench serve`: the page has plotly.js
 CITY = ""  # the county code that stands for the whole city
 INDEX = "__index__"  # the focus value that stands for the composite index
 CACHE_VERSION = 1
@@ -246,6 +247,8 @@ class DashboardData:
         """Sort every table, index its keys and build the KPI cube now (before pickling, so
         kernels need not)."""
         for table, key in _GROUP_KEYS.items():
+            if table == "kpis":  # the cube serves the KPIs; this table is not pickled
+                continue
             for n in range(1, len(key) + 1):
                 self.part(table, *([None] * n))
         _ = self.cube
@@ -410,7 +413,6 @@ def format_gap(gap: object, unit: object) -> str:
     return format_value(abs(v), unit)
 
 
-_OPS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
 
 def format_target(target: object, unit: object, op: object) -> str:
@@ -1743,7 +1745,11 @@ class _Page:
             view = dataclasses.replace(
                 view, focus=view.focus if view.focus in focus else (focus[0] if focus else ""))
         self.view = view
+        self._view_changed()
         self.refresh()
+
+    def _view_changed(self) -> None:
+        """Hook: settle page state that depends on the view, before the one redraw."""
 
     # -- drawing -------------------------------------------------------------------------
     def _payload(self, name: str, part: dict) -> dict:
@@ -1928,13 +1934,11 @@ class CountyPage(_Page):
             return
         super().on_select(name, value)
 
-    def set_view(self, **changes: Any) -> None:
+    def _view_changed(self) -> None:
         self.notice = ""
-        super().set_view(**changes)
         drill = [v for _, v in self._drill_options()]
         if self.drill_indicator not in drill:
             self.drill_indicator = drill[0] if drill else ""
-            self.refresh()
 
     def open_county(self, code: str | None) -> None:
         """Show `code` (from the URL); an unknown code keeps the page and says so."""
@@ -2086,8 +2090,11 @@ def from_engine(source: str | os.PathLike | Mapping[str, pd.DataFrame] | None = 
         path = warehouse_path(source)
         if not Path(path).is_file():
             raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=path))
-        ledgers = results.load_ledgers(path)
-        latest = results.latest_complete_period(path)
+        from workbench.warehouse import Warehouse
+
+        with Warehouse(path, read_only=True) as wh:
+            ledgers = results.load_ledgers(wh)
+            latest = results.latest_complete_period(wh)
     months = list(periods or report_periods(ledgers, _capped(latest, ledgers)))
     if not months:
         raise ValueError(t("dash.E_NO_PERIODS"))
@@ -2436,6 +2443,15 @@ def _county_ledgers(warehouse: str, county: str) -> dict[str, pd.DataFrame]:
 
 # Browser-side probe of the data-key protocol above: arms a timer at the user's action and
 # records when every part carries one new key. Used by the browser tests and the benchmark.
+READY_PROBE_JS = """(parts) => {
+  const els = [...document.querySelectorAll('[data-part]')];
+  const names = new Set(els.map(e => e.dataset.part));
+  if (!parts.every(p => names.has(p))) return false;
+  const keys = new Set(els.map(e => e.dataset.key || ''));
+  if (keys.size !== 1 || keys.has('')) return false;
+  return [...document.querySelectorAll('.wb-chart, .wb-map')].every(e => e.dataset.live === '1');
+}"""  # every named part drawn, all of one view, every chart live
+
 INTERACTION_PROBE_JS = """(old) => {
   // t0 is the user's action (change of a select, or a click), seen in the capture phase.
   window.__wbResult = null;

@@ -18,13 +18,13 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.contracts import LEDGERS
+from workbench.declarations import SPANS as SPANS  # re-exported: the spans the KPI tables use
 from workbench.declarations import Calendar, Indicator, IndicatorSet, eval_expr
 from workbench.measures import MeasureEngine, Window, month_index, month_label
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
 
-SPANS = ("month", "quarter", "ytd", "ctd", "r12")
 CURRENT, PREVIOUS_YEAR = "current", "previous_year"
 
 # Milestone statuses (stable codes; Chinese labels in the catalogue)

@@ -73,22 +73,12 @@ def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame],
     if period and str(period).lower() != "latest":
         return str(period)
     from workbench.indicators import latest_complete_period
+    from workbench.results import _submissions
 
     found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
     if not found:
         raise ValueError(t("batch.no_data_period"))
     return str(found)
-
-
-def _submissions(warehouse: str | os.PathLike) -> pd.DataFrame | None:
-    from workbench.warehouse import Warehouse
-
-    try:
-        with Warehouse(warehouse, read_only=True) as wh:
-            return wh.table("SELECT county_code, period, status FROM submissions")
-    except Exception:  # noqa: BLE001 - no submissions table: fall back to the ledgers' dates
-        log.debug("no submissions in %s", warehouse, exc_info=True)
-        return None
 
 
 def evaluation(warehouse: str | os.PathLike | None = None, period: str = "latest",
@@ -1050,11 +1040,13 @@ class Sensitivity:
             self.overrides["weights"] = dict(weights)
         if self.overrides.get("aggregate") in ("geometric", "harmonic"):
             self.overrides.setdefault("nonpositive", "shift")  # as the Monte Carlo draws do
-        kpis, iset, names = ev.kpis_all, ev.indicator_set, ev.county_names
-        self.nominal = scoring.score(kpis, iset, self.hierarchy, names)
-        self.alternative = scoring.score(kpis, iset, self.hierarchy, names, **self.overrides)
-        self.uncertainty = scoring.uncertainty(kpis, iset, self.hierarchy, samples, names,
-                                               **self.overrides)
+        iset, names = ev.indicator_set, ev.county_names
+        data = ev._index_data(self.hierarchy)  # the declared index's own input
+        self.nominal = ev.index[self.hierarchy]
+        self.alternative = scoring.score(None, iset, self.hierarchy, names, data=data,
+                                         **self.overrides)
+        self.uncertainty = scoring.uncertainty(None, iset, self.hierarchy, samples, names,
+                                               data=data, **self.overrides)
 
     def header(self) -> HTML:
         choices = "；".join(f"{k}={v}" for k, v in self.overrides.items()) or \

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.dashboard import INTERACTION_PROBE_JS
+from workbench.dashboard import INTERACTION_PROBE_JS, READY_PROBE_JS
 from workbench.publish import HEADLESS_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,14 +37,7 @@ COUNTY_PARTS = ("header", "kpis", "rank", "history", "ranking", "overdue", "dril
 # In-page helpers: when every part shows one new key, the view change has reached every chart.
 JS_KEYS = """() => [...document.querySelectorAll('[data-part]')]
     .map(e => [e.dataset.part, e.dataset.key || ''])"""
-JS_READY = """(parts) => {
-  const els = [...document.querySelectorAll('[data-part]')];
-  const names = new Set(els.map(e => e.dataset.part));
-  if (!parts.every(p => names.has(p))) return false;
-  const keys = new Set(els.map(e => e.dataset.key || ''));
-  if (keys.size !== 1 || keys.has('')) return false;
-  return [...document.querySelectorAll('.wb-chart, .wb-map')].every(e => e.dataset.live === '1');
-}"""
+JS_READY = READY_PROBE_JS
 JS_ARM = INTERACTION_PROBE_JS
 
 

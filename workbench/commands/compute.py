@@ -95,14 +95,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_set
     from workbench.results import Evaluation, _submissions
-    from workbench.indicators import latest_complete_period
+    from workbench.indicators import SPANS, latest_complete_period
     from workbench.measures import month_index
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
     if args.check:
         return _check(dirs)
-    if args.span is not None and args.span not in ("month", "quarter", "ytd", "ctd", "r12"):
+    if args.span is not None and args.span not in SPANS:
         print(t("ind.E_BAD_SPAN", span=args.span), file=sys.stderr)
         return 2
     names = _sets(args, dirs)
