@@ -459,3 +459,28 @@ def test_mean_inequality_harmonic_geometric_arithmetic(data: pd.DataFrame) -> No
     ok = scores["arithmetic"].notna()
     assert (scores["harmonic"][ok] <= scores["geometric"][ok] * (1 + 1e-12)).all()
     assert (scores["geometric"][ok] <= scores["arithmetic"][ok] * (1 + 1e-12)).all()
+
+
+@PROPS
+@given(st.sampled_from(["minmax", "dist_max", "goalposts"]),
+       st.lists(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=4, max_size=4),
+                min_size=1, max_size=6),
+       st.lists(st.sampled_from([1, -1]), min_size=6, max_size=6),
+       st.floats(-50, 50), st.floats(1, 100))
+def test_whole_frame_normalisation_equals_the_per_indicator_rule(method, cols, dirs, g_lo,
+                                                                 width):
+    """min-max, distance to max and goalposts are computed for all columns at once; cell by
+    cell they must equal `_normalise_column` (the rule as written, one indicator at a time),
+    blank and constant columns included."""
+    from workbench.composite import _normalise_column, normalise
+
+    codes = [f"i{k}" for k in range(len(cols))]
+    data = pd.DataFrame({c: [np.nan if v is None else v for v in col]
+                         for c, col in zip(codes, cols)}, index=list("ABCD"))
+    tree = flat(codes, directions=dict(zip(codes, dirs)),
+                goalposts={c: (g_lo, g_lo + width) for c in codes})
+    cfg = CompositeConfig(normalise=method, norm_low=-1.0, norm_high=7.0)
+    got, _ = normalise(data, tree, cfg)
+    want = pd.DataFrame({c: _normalise_column(data[c], tree.node(c), cfg) for c in codes},
+                        index=data.index).astype(float)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)

@@ -614,6 +614,30 @@ def _normalise_column(x: pd.Series, node: Node, cfg: CompositeConfig) -> pd.Seri
     return lo + (hi - lo) * y
 
 
+def _normalise_frame(data: pd.DataFrame, hierarchy: Hierarchy,
+                     cfg: CompositeConfig) -> pd.DataFrame | None:
+    """min-max, distance to max and goalposts for every column at once — cell by cell the
+    same arithmetic as `_normalise_column`, without a dozen pandas calls per indicator; None
+    for the other methods."""
+    method = cfg.normalise
+    if method not in ("minmax", "dist_max", "goalposts") or data.shape[1] == 0:
+        return None
+    x = data.to_numpy(dtype="float64")
+    nodes = [hierarchy.node(c) for c in data.columns]
+    d = np.array([n.direction for n in nodes], dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "goalposts":
+            g_lo, g_hi = np.array([n.goalposts for n in nodes], dtype="float64").T
+            y = np.where(d == 1, (x - g_lo) / (g_hi - g_lo), (g_hi - x) / (g_hi - g_lo))
+            y = np.clip(y, 0.0, 1.0)
+        else:
+            xd = x * d
+            lo_x, hi_x = np.fmin.reduce(xd, axis=0), np.fmax.reduce(xd, axis=0)  # NaN skipped
+            y = (xd - lo_x) / (hi_x - lo_x)  # a constant column: 0 / 0, missing
+    lo, hi = cfg.norm_low, cfg.norm_high
+    return pd.DataFrame(lo + (hi - lo) * y, index=data.index, columns=data.columns)
+
+
 def normalise(data: pd.DataFrame, hierarchy: Hierarchy,
               cfg: CompositeConfig) -> tuple[pd.DataFrame, list[str]]:
     """Normalise every indicator; returns the frame and the indicators left without scores."""
@@ -627,8 +651,10 @@ def normalise(data: pd.DataFrame, hierarchy: Hierarchy,
         if lacking:
             issues.append(_issue("E_NO_GOALPOSTS", None, codes="、".join(lacking)))
     _raise(issues)
-    out = {c: _normalise_column(data[c], hierarchy.node(c), cfg) for c in data.columns}
-    frame = pd.DataFrame(out, index=data.index).astype(float)
+    frame = _normalise_frame(data, hierarchy, cfg)
+    if frame is None:
+        out = {c: _normalise_column(data[c], hierarchy.node(c), cfg) for c in data.columns}
+        frame = pd.DataFrame(out, index=data.index).astype(float)
     blank = [c for c in frame.columns if frame[c].isna().all() and data[c].notna().any()]
     return frame, blank
 

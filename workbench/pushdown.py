@@ -334,7 +334,14 @@ class WarehouseEngine(MeasureEngine):
 
     def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
         """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
-        sql = f"FROM {wh.current_relation(ledger)} l"
+        return f"FROM {wh.current_relation(ledger)} l" + self._join_sql(
+            wh, joins, lambda on: f"l.{_ident(on)}")
+
+    @staticmethod
+    def _join_sql(wh: Any, joins: Sequence[tuple[str, str, list[str]]], left: Any) -> str:
+        """` LEFT JOIN <right ledger's latest current row per key> jN ON <left(on)> = jN._k`
+        for each join; `left` gives the left side's reference to the key field."""
+        sql = ""
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
             latest = wh.has_live(right)
             if latest and LEDGERS[right].key == (on,):
@@ -350,7 +357,7 @@ class WarehouseEngine(MeasureEngine):
                 rel = (f'(SELECT *, rowid AS _rid FROM "{right}" WHERE "_live")' if latest
                        else wh.current_relation(right))
                 side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
-            sql += f" LEFT JOIN {side} {alias} ON l.{_ident(on)} = {alias}._k"
+            sql += f" LEFT JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
     @staticmethod
@@ -412,40 +419,64 @@ class WarehouseEngine(MeasureEngine):
         one row per (county, value) pair with, per measure, the set of months it occurs in as
         a bit mask (64 months a word) — no value ever comes back to Python, and a window's
         count is the number of pairs whose mask meets the window's."""
-        joins, alias = self._joins(measures.values())
         first = next(iter(measures.values()))
-        ledger, date = first.ledger, first.date
-        ref = _Sql(first, None).col(first.field)[0]  # type: ignore[arg-type]
-        month = _Sql(first, None).month(date)  # type: ignore[arg-type]
-        rng = self._data_range(ledger, date)  # type: ignore[arg-type]
+        rng = self._data_range(first.ledger, first.date)  # type: ignore[arg-type]
         if rng is None:
             for key in measures:
                 self._distinct_store[key] = (0, np.zeros((0, 0), np.uint64),
                                              np.zeros(0, np.int64))
             return
-        lo, hi = rng
-        n_words = (hi - lo) // 64 + 1
+        n_words = (rng[1] - rng[0]) // 64 + 1
         if n_words > _MAX_WORDS:  # stray dates decades apart: the numpy engine's way (rows)
             for key in measures:
                 self._distinct_store[key] = None
             return
+        # Measures whose joined fields depend on the counted value alone (joined on it) read
+        # them after grouping — a few hundred thousand pairs instead of every row; the rest
+        # join every row first.
+        late = {k: _late_join(m) for k, m in measures.items()}
+        for batch in ({k: m for k, m in measures.items() if late[k] is not None},
+                      {k: m for k, m in measures.items() if late[k] is None}):
+            if batch:
+                self._distinct_statement(wh, batch, rng[0], n_words,
+                                         {k: late[k] for k in batch})
+
+    def _distinct_statement(self, wh: Any, measures: Mapping[tuple, Measure], lo: int,
+                            n_words: int,
+                            late: Mapping[tuple, tuple[list, list] | None]) -> None:
+        """One statement for `_run_distinct`: with `late` splits for every measure, the
+        joined conditions are applied to the grouped pairs, else to the rows."""
+        joins, alias = self._joins(measures.values())
+        first = next(iter(measures.values()))
+        ref = _Sql(first, None).col(first.field)[0]  # type: ignore[arg-type]
+        month = _Sql(first, None).month(first.date)  # type: ignore[arg-type]
+        grouped = all(v is not None for v in late.values())
         aggs: dict[str, str] = {}  # aggregate SQL → its column (measures may share one)
         cols = []
-        for i, m in enumerate(measures.values()):
-            filt = _Sql(m, alias[m]).filter()
+        for i, (key, m) in enumerate(measures.items()):
+            q = _Sql(m, alias[m])
+            if grouped:
+                row_where, pair_where = (q.where(part) for part in late[key])  # type: ignore
+                filt = "" if row_where == "true" else f" FILTER (WHERE {row_where})"
+            else:
+                filt, pair_where = q.filter(), "true"
             for k in range(n_words):
                 bit = (f"(1::UBIGINT << ({month} - {lo}))" if n_words == 1 else
                        f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
                        f"THEN 1::UBIGINT << (({month} - {lo}) % 64) END)")
                 name = aggs.setdefault(f"coalesce(bit_or({bit}){filt}, 0::UBIGINT)",
                                        f"a{len(aggs)}")
-                cols.append(f"g.{name} AS b{i}_{k}")
+                cols.append(f"g.{name} AS b{i}_{k}" if pair_where == "true" else
+                            f"CASE WHEN {pair_where} THEN g.{name} ELSE 0::UBIGINT END "
+                            f"AS b{i}_{k}")
         agg_sql = ", ".join(f"{sql} AS {name}" for sql, name in aggs.items())
+        rows = (f"FROM {wh.current_relation(first.ledger)} l" if grouped
+                else self._from(wh, first.ledger, joins))  # type: ignore[arg-type]
+        pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
         sql = (f"SELECT u.pos AS c, {', '.join(cols)} FROM ("
-               f"SELECT l.county_code AS c, {agg_sql} "
-               f"{self._from(wh, ledger, joins)} "  # type: ignore[arg-type]
-               f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL "
-               f"GROUP BY l.county_code, {ref}) g JOIN _wb_universe u ON u.code = g.c")
+               f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} "
+               f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2) g{pairs} "
+               f"JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
         pair_county = np.asarray(out["c"], dtype=np.int64)
         for i, key in enumerate(measures):
@@ -591,6 +622,24 @@ def _floats(col: Any) -> np.ndarray:
         arr = arr.copy()
         arr[mask] = np.nan
     return arr
+
+
+def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:
+    """A distinct count's conditions split into those on its own ledger's row and those on
+    joined fields, when the joined fields are a function of the counted value (the join is on
+    the counted field) and no condition mixes the two; else None."""
+    if m.join is None:
+        return list(m.where), []
+    if m.join.on != m.field:
+        return None
+    own: list[Condition] = []
+    joined: list[Condition] = []
+    for cond in m.where:
+        sides = {"." in c.field for c in clauses_of([cond])}
+        if len(sides) > 1:
+            return None
+        (joined if True in sides else own).append(cond)
+    return own, joined
 
 
 def _aliases(joins: Sequence[object]) -> list[str]:
