@@ -225,6 +225,14 @@ def test_ranks_ties_take_lowest_rank_and_grades_use_bands() -> None:
     custom = build_composite(data, flat(["x"]),
                              CompositeConfig(grade_bands=((50, "达标"), (float("-inf"), "未达标"))))
     assert custom.grades.tolist() == ["未达标"] + ["达标"] * 6
+    # A missing score has no grade, whether it comes as NaN or as pandas' NA.
+    from workbench.composite import grade
+
+    bands = ((90, "优秀"), (60, "合格"), (float("-inf"), "不合格"))
+    for scores in (pd.Series([np.nan, 95.0, 10.0]), pd.Series([None, 95.0, 10.0], dtype="Float64")):
+        got = grade(scores, bands)
+        assert got.isna().tolist() == [True, False, False]
+        assert got.tolist()[1:] == ["优秀", "不合格"]
 
 
 def test_winsorise_by_hand() -> None:

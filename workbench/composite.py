@@ -394,8 +394,11 @@ def _check_data(data: pd.DataFrame, hierarchy: Hierarchy) -> pd.DataFrame:
     if dups:
         issues.append(_issue("E_DATA_DUPLICATE_UNITS", None, units="、".join(map(str, dups))))
     _raise(issues)
+    cols = list(hierarchy.indicators)
+    if all(data[c].dtype == np.float64 for c in cols):  # the usual case: nothing to convert
+        return data[cols].copy()
     out = {}
-    for code in hierarchy.indicators:
+    for code in cols:
         try:
             out[code] = pd.to_numeric(data[code], errors="raise").astype(float)
         except (TypeError, ValueError):
@@ -655,7 +658,8 @@ def normalise(data: pd.DataFrame, hierarchy: Hierarchy,
     if frame is None:
         out = {c: _normalise_column(data[c], hierarchy.node(c), cfg) for c in data.columns}
         frame = pd.DataFrame(out, index=data.index).astype(float)
-    blank = [c for c in frame.columns if frame[c].isna().all() and data[c].notna().any()]
+    lost = frame.isna().all() & data.notna().any()
+    blank = [c for c in frame.columns if lost[c]]
     return frame, blank
 
 
@@ -770,10 +774,12 @@ def rank_desc(scores: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 def grade(scores: pd.Series, bands: Sequence[tuple[float, str]]) -> pd.Series:
     """The first band (highest threshold first) whose threshold the score reaches."""
     ordered = sorted(bands, key=lambda band: band[0], reverse=True)
-    out = pd.Series(pd.NA, index=scores.index, dtype="object")
-    for threshold, label in reversed(ordered):
-        out[scores >= threshold] = label
-    return out
+    x = pd.to_numeric(scores).to_numpy(dtype="float64", na_value=np.nan)
+    out = np.full(len(x), pd.NA, dtype=object)
+    with np.errstate(invalid="ignore"):
+        for threshold, label in reversed(ordered):
+            out[x >= threshold] = label
+    return pd.Series(out, index=scores.index, dtype="object")
 
 
 # --------------------------------------------------------------------------- result

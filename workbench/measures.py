@@ -175,6 +175,7 @@ class MeasureEngine:
         self._monthly: dict[tuple, Any] = {}
         self._window_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._window_bytes = 0
+        self._names: dict[int | None, pd.Series] = {}
 
     @property
     def counties(self) -> pd.Index:
@@ -634,6 +635,11 @@ class MeasureEngine:
     def county_names(self, year: int | None = None) -> pd.Series:
         """Code → name from the counties ledger: the latest row up to `year`, else the earliest
         later one; codes without a row keep the code as name."""
+        if year not in self._names:  # every set evaluated on this engine asks the same
+            self._names[year] = self._county_names(year)
+        return self._names[year].copy()
+
+    def _county_names(self, year: int | None) -> pd.Series:
         df = self.ledgers["counties"]
         names = pd.Series(self.counties.to_numpy(), index=self.counties, dtype="object")
         if not len(df) or "county_name" not in df.columns:
