@@ -156,11 +156,11 @@ def run_a(path: Path, period: str, extras: bool = False, uncertainty: int = 0) -
     """Every indicator of both sets at every span, the city, and every composite index, from
     the warehouse file: the columns both sets use are read once and one engine serves both (as
     `workbench compute` does for several sets)."""
-    from workbench.declarations import load_set
+    from workbench.declarations import load_sets
     from workbench.pushdown import WarehouseEngine
     from workbench.results import Evaluation
 
-    sets = [load_set(s) for s in SETS]
+    sets = load_sets(SETS)
     engine = WarehouseEngine(path, sets)
     n = 0
     for iset in sets:

@@ -13,6 +13,7 @@ from workbench.declarations import (
     available_sets,
     eval_expr,
     load_set,
+    load_sets,
     parse_expr,
     validate,
 )
@@ -155,6 +156,27 @@ def test_validate_whole_fixture_folder_reports_each_file() -> None:
     assert {"bad_indent.yaml", "unknown_ledger.yaml", "unknown_field.yaml",
             "ratio_no_denominator.yaml", "derived_cycle.yaml", "weights_missing.yaml",
             "many_errors.yaml", "include_cycle_b.yaml"} <= files
+
+
+def test_several_sets_read_each_file_once(monkeypatch) -> None:
+    """`load_sets` gives what `load_set` gives for each, parsing every file of the folder
+    once (the second set includes the first and shares its calendar)."""
+    import workbench.declarations as decl
+
+    names = ["campaign_2025", "no_fraud_city"]
+    one_by_one = [load_set(n) for n in names]
+    parsed: list[str] = []
+    real = decl.parse_yaml
+    monkeypatch.setattr(decl, "parse_yaml",
+                        lambda text, file, issues: parsed.append(file) or real(text, file, issues))
+    together = load_sets(names)
+    assert together == one_by_one
+    assert sorted(Path(f).name for f in parsed) == sorted(
+        p.name for p in (ROOT / "indicators").glob("*.yaml"))
+    # A broken set is still reported with its own file and line when loaded with others.
+    with pytest.raises(DeclarationError) as err:
+        load_sets(["fixture_include_a", "campaign_2025"], [FIXTURES, ROOT / "indicators"])
+    assert [(i.code, i.line) for i in err.value.issues] == [("E_INCLUDE_CYCLE", 5)]
 
 
 def test_unknown_set_lists_the_known_ones() -> None:

@@ -1668,8 +1668,19 @@ def validate(paths: Iterable[str | Path] | None = None,
     return issues.items
 
 
+def load_sets(names: Iterable[str | Path], dirs: Iterable[str | Path] | None = None
+              ) -> list[IndicatorSet]:
+    """Several sets as `load_set` loads each, the folder read and every file parsed once for
+    all of them (a set that includes another, and the calendar they share, are not parsed
+    again)."""
+    reads: dict[tuple[str, ...], tuple[dict[str, _FileDecl], dict[str, list[Issue]]]] = {}
+    dirs = list(dirs) if dirs is not None else None
+    return [load_set(n, dirs, _reads=reads) for n in names]
+
+
 def load_set(name_or_path: str | Path = "campaign_2025",
-             dirs: Iterable[str | Path] | None = None) -> IndicatorSet:
+             dirs: Iterable[str | Path] | None = None, *,
+             _reads: dict[tuple[str, ...], Any] | None = None) -> IndicatorSet:
     """Load and validate one indicator set (by code, or a path to its YAML file).
 
     Files are looked up in `dirs` (default `indicators/`; a given file's own folder first).
@@ -1693,7 +1704,12 @@ def load_set(name_or_path: str | Path = "campaign_2025",
         skip = {given.resolve()}
     else:
         code = target
-    quiet, found = _read_each([p for p in _yaml_files(search) if p.resolve() not in skip])
+    paths = [p for p in _yaml_files(search) if p.resolve() not in skip]
+    key = tuple(p.resolve().as_posix() for p in paths)
+    reads = {} if _reads is None else _reads
+    if key not in reads:
+        reads[key] = _read_each(paths)
+    quiet, found = reads[key]
     files = {**quiet, **mine}
     if code not in files or files[code].kind != "indicator_set":
         issues.error("E_UNKNOWN_SET", (str(given), None), name=code,

@@ -93,7 +93,7 @@ def _summary(ev, run_id: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
-    from workbench.declarations import DeclarationError, load_set
+    from workbench.declarations import DeclarationError, load_sets
     from workbench.results import Evaluation, _submissions
     from workbench.indicators import SPANS, latest_complete_period
     from workbench.measures import month_index
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     names = _sets(args, dirs)
     try:
-        sets = [load_set(n, dirs) for n in names]
+        sets = load_sets(names, dirs)
     except DeclarationError as exc:
         for issue in exc.issues:
             print(str(issue), file=sys.stderr)
