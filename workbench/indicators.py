@@ -191,10 +191,22 @@ def _city_rollup(mat: np.ndarray, how: str) -> np.ndarray:
     departments sharing data, their maximum); missing only when every county is missing."""
     if not len(mat):
         return np.full((1, mat.shape[1]), np.nan)
-    allnan = np.all(np.isnan(mat), axis=0)
+    gaps = np.isnan(mat)
+    if not gaps.any():  # the usual case: nothing missing
+        return (mat.max(axis=0) if how == "max" else mat.sum(axis=0))[None, :]
+    allnan = np.all(gaps, axis=0)
     filled = np.where(np.isnan(mat), 0.0, mat)
     out = filled.max(axis=0) if how == "max" else filled.sum(axis=0)
     return np.where(allnan, np.nan, out)[None, :]
+
+
+def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]
+           ) -> np.ndarray:
+    """The sum of these measures' windows `cols` (a new array)."""
+    out = mats[codes[0]][:, cols]
+    for m in codes[1:]:
+        out += mats[m][:, cols]
+    return out
 
 
 def _indicator_roles(ind: Indicator, points: Sequence[tuple[str, int]], roles: list[str],
@@ -205,11 +217,11 @@ def _indicator_roles(ind: Indicator, points: Sequence[tuple[str, int]], roles: l
     if ind.type in ("ratio", "share", "count"):
         for role in roles:
             cols = [win_key[(eff_span(ind, s), e, role)] for s, e in points]
-            num = sum(mats[m][:, cols] for m in ind.numerator)
+            num = _total(mats, ind.numerator, cols)
             if ind.type == "count":
                 out[role] = (num, nan, num * ind.scale)
             else:
-                den = sum(mats[m][:, cols] for m in ind.denominator)
+                den = _total(mats, ind.denominator, cols)
                 out[role] = (num, den, safe_ratio(num, den) * ind.scale)
         return out
     if ind.type == "change":
