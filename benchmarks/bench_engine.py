@@ -222,16 +222,32 @@ roster levels per county × year), so no ledger row reaches Python; the five-spa
 built in one go (per-span tables are slices of it); computed county × window matrices are
 shared by the sets that declare the same measure. `tests/test_pushdown.py` holds the DuckDB
 engine to the numpy engine on the shipped sets, on spoilt ledgers with every filter form and on
-superseded rows.
+superseded rows. The last four runs of that session (7–9 pairs each, 12:01–12:21) gave 3.03,
+3.13, 3.16 and 2.88 × B0: at the bar, on either side of it with the machine's load.
 
-Where A's time goes now (wall clock, quiet machine, B0 ≈ 0.36 s): DuckDB aggregates ≈ 0.55 s
-(≈ 1.5 × B0: about 60 filtered aggregates over ten GROUP BYs and the distinct-count pairs, where
-B0 computes 30 plain sums in one statement); windows and indicator arithmetic ≈ 0.19 s; the KPI
-tables (855 k rows, 23 columns, twelve of them text) ≈ 0.19 s; the three composites ≈ 0.07 s;
-YAML ≈ 0.03 s; opening the file, county names ≈ 0.05 s. Per pair the ratio swings between about
-2.6 and 3.6 with the machine's load, and the median of a run lands on either side of the bar:
-the last four runs of 2026-11-22 (7–9 pairs each, 12:01–12:21) gave 3.03, 3.13, 3.16 and 2.88 ×
-B0 — the bar is met on some runs and missed on others, not yet with a margin."""
+Where A's time went at the start of the next session (quiet machine, B0 ≈ 0.35 s; A ≈ 1.0–1.05 s,
+2.8–3.0 × B0): DuckDB aggregates ≈ 0.55 s (≈ 1.6 × B0: about 60 filtered aggregates over ten
+GROUP BYs and the distinct-count pairs, where B0 computes 30 plain sums in one statement);
+windows and indicator arithmetic ≈ 0.19 s; the KPI tables (855 k rows, 23 columns, twelve of
+them text) ≈ 0.13 s; the three composites ≈ 0.07 s; YAML ≈ 0.05 s; opening the file, county
+names ≈ 0.05 s. What that session took off (each checked on its own, same-run pairs): distinct
+counts joined on the counted field read the joined condition on the grouped pairs instead of
+every row (0.115 → 0.095 s); min-max and goalposts normalised for all columns at once, grades
+and the data check without per-column pandas calls (composites 0.07 → 0.03 s); county names
+once per engine; `load_sets` parsing each YAML file once for both sets (0.05 → 0.016 s); no
+copy per summed measure and no NaN masking in the city roll-up when nothing is missing. Tried
+and dropped, with numbers: the Python work overlapping DuckDB's in a second thread (even a
+perfect overlap of all of it saves only ≈ 0.1 s: the two cores are already busy ≈ 75 % of A);
+packing several filtered counts into one integer sum (slower: 0.062 vs 0.056 s for five
+counts); integer county keys or narrower month keys in the GROUP BY (≤ 0.005 s); grouping
+activities by the raw month text and parsing after (slower); the flow windows as one
+fancy-index per measure (0.002 s). Earlier: categorical KPI text columns (0.01 s), parallel
+cursors, joined filters after grouping for flows, grouping on predicate combinations.
+
+Where A's time goes now (A ≈ 0.96 s on a quiet machine): DuckDB ≈ 0.6 s (aggregates ≈ 0.5 s,
+the county universe ≈ 0.02 s, rosters ≈ 0.025 s, opening and closing the file ≈ 0.03 s);
+indicator arithmetic and windows ≈ 0.17 s; KPI tables ≈ 0.14 s (most of it copying the
+text columns to 855 k rows); composites ≈ 0.03 s; YAML ≈ 0.016 s."""
 
 
 def main(argv: list[str] | None = None) -> int:
