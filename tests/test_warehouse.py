@@ -217,6 +217,20 @@ def test_meta_columns_stay_readable(warehouse: Path) -> None:
     assert set(df["_submission_id"]) == {"s_all"}
 
 
+def test_one_countys_rows(warehouse: Path) -> None:
+    """`county=` gives exactly the whole read's rows of that county (the dashboard's
+    per-county load); a code with no rows gives an empty frame of the same columns."""
+    with Warehouse(warehouse, read_only=True) as wh:
+        whole = wh.read_ledger("cases")
+        county = whole["county_code"].dropna().iloc[0]
+        one = wh.read_ledger("cases", county=county)
+        none = wh.read_ledger("cases", county="000000")
+    want = whole[whole["county_code"] == county].reset_index(drop=True)
+    assert 0 < len(one) < len(whole)
+    pd.testing.assert_frame_equal(one, want)
+    assert none.empty and list(none.columns) == list(whole.columns)
+
+
 def test_drill_after_the_warehouse_handle_is_closed(warehouse: Path) -> None:
     with Warehouse(warehouse, read_only=True) as wh:
         ev = evaluate(wh, PERIOD, "campaign_2025", uncertainty_samples=0)

@@ -443,6 +443,7 @@ class KernelSlot:
                 error = next((o for o in cell.outputs if o.get("output_type") == "error"),
                              {"ename": reply.get("ename"), "evalue": reply.get("evalue"),
                               "traceback": reply.get("traceback", [])})
+                _mask_error(error)  # in place: the notebook's output is what gets reported
                 nb_man.cell_exception(cell, cell_index=index)
                 nb_man.cell_complete(cell, cell_index=index)
                 break
@@ -451,18 +452,19 @@ class KernelSlot:
         return error
 
 
-def _mark_error(nb: Any, error: dict) -> None:
-    """Papermill's error banner at the top of a failed notebook (ID numbers in the error and
-    its traceback masked: a traceback may quote data)."""
-    from papermill.execute import ERROR_MARKER_TAG
-
+def _mask_error(error: dict) -> None:
+    """ID numbers in an error output and its traceback masked, in place (an error message or
+    a traceback may quote data) — once, where the error is caught, so the notebook, the
+    banner, the run's state and the console all carry the masked text."""
     from workbench.privacy import mask_id_card
 
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                out["evalue"] = mask_id_card(str(out.get("evalue", "")))
-                out["traceback"] = [mask_id_card(str(x)) for x in out.get("traceback", [])]
+    error["evalue"] = mask_id_card(str(error.get("evalue") or ""))
+    error["traceback"] = [mask_id_card(str(x)) for x in error.get("traceback") or []]
+
+
+def _mark_error(nb: Any, error: dict) -> None:
+    """Papermill's error banner at the top of a failed notebook."""
+    from papermill.execute import ERROR_MARKER_TAG
 
     banner = nbformat.v4.new_markdown_cell(t("batch.nb.error_banner", cell=_cell_number(nb),
                                              ename=error.get("ename", ""),
@@ -527,10 +529,8 @@ def _failing_cell(nb: Any) -> int | None:
 
 
 def _error_text(err: dict) -> str:
-    from workbench.privacy import mask_id_card
-
     ename, evalue = err.get("ename", ""), str(err.get("evalue", "")).strip()
-    return str(mask_id_card(f"{ename}: {evalue}" if evalue else str(ename)))[:500]
+    return (f"{ename}: {evalue}" if evalue else str(ename))[:500]
 
 
 def execute_job(slot: KernelSlot, job: Job) -> Outcome:

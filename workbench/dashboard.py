@@ -2296,21 +2296,13 @@ def read_ledgers(path: str | os.PathLike | None = None,
     ingest is never blocked for long); with `county`, only that county's rows."""
     from workbench.config import warehouse_path
     from workbench.contracts import LEDGERS
-    from workbench.warehouse import Warehouse, coerce_frame_types
+    from workbench.warehouse import Warehouse
 
     wh_path = warehouse_path(path)
     if not Path(wh_path).is_file():
         raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=wh_path))
     with Warehouse(wh_path, read_only=True) as wh:
-        if county is None:
-            return wh.read_ledgers()
-        out = {}
-        for name, lg in LEDGERS.items():
-            cols = ", ".join(f'"{f}"' for f in lg.field_names)
-            df = wh.con.execute(f'SELECT {cols} FROM "{name}_current" WHERE county_code = ?',
-                                [county]).df()
-            out[name] = coerce_frame_types(df, lg)
-        return out
+        return {name: wh.read_ledger(name, county=county) for name in LEDGERS}
 
 
 def cache_dir(warehouse: str | os.PathLike | None = None) -> Path:

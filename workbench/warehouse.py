@@ -231,20 +231,23 @@ class Warehouse:
         return self.archive_path(submission_id, name).read_bytes()
 
     def read_ledger(self, name: str, current: bool = True, with_meta: bool = False,
-                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+                    columns: Sequence[str] | None = None,
+                    county: str | None = None) -> pd.DataFrame:
         """Accepted rows of one ledger (the `_current` rows unless `current=False`), typed:
         dates datetime64[ns], money float64, booleans `boolean`, integers `Int64`, text as
         pandas strings (missing: NaN; None where pandas keeps text as objects).
 
         `columns` (ledger fields or meta columns, in the order given) reads only those: the
         rows and values are exactly the full read's, so callers that know what they use (the
-        indicator engine) skip the rest of the table.
+        indicator engine) skip the rest of the table. `county` keeps that county's rows only.
         """
         lg = LEDGERS[name]
         cols = _columns(lg, columns, with_meta)
         fetch = cols or [lg.key[0]]  # no columns asked: still the right number of rows
         rel = self.current_relation(name) if current else f'"{name}"'
-        table = self._arrow(f"SELECT {_quoted(fetch)} FROM {rel}")
+        where = "" if county is None else " WHERE county_code = ?"
+        table = self._arrow(f"SELECT {_quoted(fetch)} FROM {rel}{where}",
+                            None if county is None else [str(county)])
         return arrow_frame(table.select(cols), lg)
 
     def load_frames(self, frames: Mapping[str, pd.DataFrame], submission_id: str = "frames",
@@ -275,8 +278,8 @@ class Warehouse:
         columns = columns or {}
         return {name: self.read_ledger(name, columns=columns.get(name)) for name in LEDGERS}
 
-    def _arrow(self, sql: str) -> pa.Table:
-        rel = self.con.sql(sql)
+    def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
+        rel = self.con.sql(sql, params=params)
         return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
     def current_relation(self, name: str) -> str:
