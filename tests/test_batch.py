@@ -251,11 +251,17 @@ def test_resume_after_runner_is_killed(city: dict, tmp_path: Path) -> None:
         assert html.read_text(encoding="utf-8").rstrip().endswith("</html>")
     listed = json.loads(cli("runs", "--runs-dir", str(runs), "--json", cwd=tmp_path).stdout)
     assert listed[0]["status"] == "interrupted"
-    assert batch.find_resumable(runs, PERIOD) == "killed"  # what `--resume auto` picks
+    assert batch.find_resumable(runs, PERIOD) == "killed"
+    # `latest` names the same month the run planned, without planning a run
+    assert batch.run_period("latest", str(city["warehouse"])) == batch.plan_run(
+        "latest", str(city["warehouse"]), codes, str(runs)).period
+    assert batch.run_period("2025-06") == "2025-06"
 
-    res = cli("run", "--resume", "killed", "--runs-dir", str(runs), "--jobs", "2",
-              "--no-progress", cwd=tmp_path)
+    res = cli("run", "--resume", "auto", "--period", PERIOD, "--warehouse",
+              str(city["warehouse"]), "--runs-dir", str(runs), "--jobs", "2", "--no-progress",
+              cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+    assert "发现同一月份被中断的运行 killed" in res.stderr
     assert f"续跑跳过已完成 {len(before)} 个" in res.stderr
     after = states(run_dir)
     assert all(after[c]["status"] == "ok" for c in codes)

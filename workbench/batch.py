@@ -1236,6 +1236,24 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def run_period(period: str | None, warehouse: str | None = None) -> str:
+    """The month a run of `period` covers, as `plan_run` resolves it, without planning the
+    run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
+    ledgers' dates only when those do not decide)."""
+    if period and str(period).lower() != "latest":
+        return str(period)
+    from workbench.config import warehouse_path
+    from workbench.results import latest_complete_period
+
+    wh = warehouse_path(warehouse).resolve()
+    if not wh.exists():
+        raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
+    found = latest_complete_period(wh)
+    if not found:
+        raise ValueError(t("batch.no_data_period"))
+    return str(found)
+
+
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:
     """The newest interrupted run of `period`, if any (for `--resume auto`)."""
     for row in list_runs(runs_dir):

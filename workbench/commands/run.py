@@ -79,11 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     root = runs_dir(args.runs_dir)
     try:
-        cfg = None
         resume = args.resume
-        if resume == "auto":
-            cfg = _plan(args, root)
-            resume = batch.find_resumable(root, cfg.period)
+        if resume == "auto":  # the period is all it takes to find an interrupted run
+            resume = batch.find_resumable(root, batch.run_period(args.period, args.warehouse))
             if resume:
                 print(t("batch.cli.auto_resume", run_id=resume), file=sys.stderr)
         if resume:
@@ -94,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 cfg.timeout = args.timeout
             cfg.progress = not args.no_progress
             cfg.executor, cfg.scheduler = args.executor, args.scheduler
-        elif cfg is None:
+        else:
             cfg = _plan(args, root)
         if args.executor == "dask" and args.jobs < 1:
             raise ValueError(t("batch.cli.bad_jobs"))
