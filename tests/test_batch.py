@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -289,6 +290,25 @@ def test_dask_executor_local_cluster(city: dict, tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- notebooks
+def test_report_trend_is_the_engines_series(city: dict) -> None:
+    """The report's trend (all counties computed once per indicator) is, county by county and
+    for the city, the evaluation's own series over the same months and span — not the
+    fallback, which would hide a broken matrix."""
+    from workbench import report
+
+    data = report.city_data(str(city["warehouse"]), PERIOD)
+    ev = data.evaluation
+    start = f"{int(PERIOD[:4]) - 1}-01"
+    for code in (city["codes"][1], None):
+        got = data.trend("case_detection_rate", county=code)
+        want = ev.trend("case_detection_rate", code, span=ev.span, start=start, end=PERIOD)
+        assert got["period"].tolist() == want["period"].tolist()
+        np.testing.assert_array_equal(got["value"].to_numpy(float), want["value"].to_numpy(float))
+        np.testing.assert_array_equal(got["target"].to_numpy(float),
+                                      want["target"].to_numpy(float))
+    assert data._trends["case_detection_rate"] is not None  # the matrix, not the fallback
+
+
 def test_sensitivity_notebook_runs_and_reweighting_moves_ranks(city: dict) -> None:
     from workbench import report
 

@@ -599,6 +599,12 @@ def test_trends_for_all_counties_match_each_county_and_the_city(campaign) -> Non
     a = tab[(tab["county_code"] == A)]
     assert a["period"].tolist() == [f"2025-{m:02d}" for m in range(3, 10)]
     assert a["value"].tolist() == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    # The same numbers as arrays: counties in order, the city last.
+    arr = ev.trend_arrays("rectification_completion", start="2025-03")
+    assert list(arr.counties) == [A, B] and arr.periods == a["period"].tolist()
+    assert arr.value[0].tolist() == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    for col in ("numerator", "denominator", "value", "target"):
+        np.testing.assert_array_equal(getattr(arr, col).reshape(-1), tab[col].to_numpy(float))
     ctd = ev.trends("rectification_completion", span="ctd", start="2025-03")
     assert ctd[ctd["county_code"] == A]["value"].tolist() == pytest.approx(
         [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60])

@@ -399,30 +399,53 @@ def compute_kpis(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: Indi
             kpi_frame(values, iset, codes=wanted, city=True, city_name=engine.city_name()))
 
 
+@dataclass(frozen=True)
+class TrendArrays:
+    """One indicator's monthly series: each array is (counties + the city) × months, the
+    counties in `counties` order and the city last."""
+
+    periods: list[str]
+    counties: pd.Index
+    numerator: np.ndarray
+    denominator: np.ndarray
+    value: np.ndarray
+    target: np.ndarray
+    met: np.ndarray  # 1.0 / 0.0, NaN where value or target is missing
+
+
+def trend_arrays(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
+                 indicator: str, start: str, end: str, span: str = "month") -> TrendArrays:
+    """The monthly series of one indicator for every county and the city, as arrays."""
+    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    lo, hi = month_index(start), month_index(end)
+    values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
+    ind = iset.indicators[indicator]
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "numerator", "denominator", "value", "target", "met")}
+    for city in (False, True):
+        num, den, val = values.get(indicator, CURRENT, city)
+        tgt = target_values(ind, values, city)
+        met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
+        for k, arr in zip(rows, (num, den, val, tgt, met)):
+            rows[k].append(arr)
+    return TrendArrays(month_range_labels(lo, hi), engine.counties,
+                       **{k: np.vstack(v) for k, v in rows.items()})
+
+
 def trend_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
                 indicator: str, start: str, end: str, span: str = "month") -> pd.DataFrame:
     """Monthly series of one indicator for every county and the city (county_code "city"):
     one row per unit × month (county_code, period, span, numerator, denominator, value,
     target, met), counties in code order then the city, months in order."""
-    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
-    lo, hi = month_index(start), month_index(end)
-    values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
-    ind = iset.indicators[indicator]
-    labels = np.array(month_range_labels(lo, hi), dtype=object)
-    parts = []
-    for city, codes in ((False, engine.counties.to_numpy(dtype=object)),
-                        (True, np.array(["city"], dtype=object))):
-        num, den, val = values.get(indicator, CURRENT, city)
-        tgt = target_values(ind, values, city)
-        met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
-        met_arr = pd.array(met.reshape(-1) == 1.0, dtype="boolean")
-        met_arr[np.isnan(met.reshape(-1))] = pd.NA
-        parts.append(pd.DataFrame({
-            "county_code": np.repeat(codes, len(labels)),
-            "period": np.tile(labels, len(codes)), "span": span,
-            "numerator": num.reshape(-1), "denominator": den.reshape(-1),
-            "value": val.reshape(-1), "target": tgt.reshape(-1), "met": met_arr}))
-    return pd.concat(parts, ignore_index=True)
+    a = trend_arrays(ledgers, iset, indicator, start, end, span)
+    codes = np.append(a.counties.to_numpy(dtype=object), np.array(["city"], dtype=object))
+    met = a.met.reshape(-1)
+    return pd.DataFrame({
+        "county_code": np.repeat(codes, len(a.periods)),
+        "period": np.tile(np.array(a.periods, dtype=object), len(codes)), "span": span,
+        "numerator": a.numerator.reshape(-1), "denominator": a.denominator.reshape(-1),
+        "value": a.value.reshape(-1), "target": a.target.reshape(-1),
+        "met": pd.arrays.BooleanArray(met == 1.0, np.isnan(met))})
 
 
 def trend(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,

@@ -374,16 +374,9 @@ def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
     """(periods, {county: row}, values, targets, city values, city targets) or None."""
     try:
         start = f"{int(period[:4]) - 1}-01"
-        tab = ev.trends(indicator, span=getattr(ev, "span", "ytd"), start=start, end=period)
-        periods = list(dict.fromkeys(tab["period"]))
-        n_p = len(periods)
-        city = tab["county_code"] == "city"
-        counties = tab.loc[~city, "county_code"].to_numpy()[::n_p]
-        values = tab.loc[~city, "value"].to_numpy(dtype=float).reshape(-1, n_p)
-        targets = tab.loc[~city, "target"].to_numpy(dtype=float).reshape(-1, n_p)
-        rows = {str(c): i for i, c in enumerate(counties)}
-        return (periods, rows, values, targets, tab.loc[city, "value"].to_numpy(dtype=float),
-                tab.loc[city, "target"].to_numpy(dtype=float))
+        a = ev.trend_arrays(indicator, span=ev.span, start=start, end=period)
+        rows = {str(c): i for i, c in enumerate(a.counties)}
+        return (a.periods, rows, a.value[:-1], a.target[:-1], a.value[-1], a.target[-1])
     except Exception as exc:  # noqa: BLE001 - fall back to the facade's per-county trend
         log.debug("trend matrix for %s unavailable: %s", indicator, exc)
         return None

@@ -51,6 +51,8 @@ from workbench.indicators import (
     op_label,
     phase_at,
     trend,
+    TrendArrays,
+    trend_arrays,
     trend_table,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
@@ -321,18 +323,27 @@ class Evaluation:
               start: str | None = None, end: str | None = None) -> pd.DataFrame:
         """Monthly series of one indicator (the city when `county` is None). Default range:
         the 24 months up to the evaluation period."""
-        end = end or self.period
-        start = start or month_label(month_index(end) - 23)
-        return trend(self.engine, self.indicator_set, indicator, start, end, span, county)
+        return trend(self.engine, self.indicator_set, indicator, *self._trend_range(start, end),
+                     span, county)
 
     def trends(self, indicator: str, span: str = "month", start: str | None = None,
                end: str | None = None) -> pd.DataFrame:
         """The monthly series of one indicator for every county and the city (county_code
         "city") in one long table (see `indicators.trend_table`); same default range as
         `trend`."""
+        return trend_table(self.engine, self.indicator_set, indicator,
+                           *self._trend_range(start, end), span)
+
+    def trend_arrays(self, indicator: str, span: str = "month", start: str | None = None,
+                     end: str | None = None) -> TrendArrays:
+        """`trends` as arrays (counties + the city) × months (see `indicators.TrendArrays`)."""
+        return trend_arrays(self.engine, self.indicator_set, indicator,
+                            *self._trend_range(start, end), span)
+
+    def _trend_range(self, start: str | None, end: str | None) -> tuple[str, str]:
+        """The months a trend covers: to `end` (the period), from `start` (24 months back)."""
         end = end or self.period
-        start = start or month_label(month_index(end) - 23)
-        return trend_table(self.engine, self.indicator_set, indicator, start, end, span)
+        return start or month_label(month_index(end) - 23), end
 
     def drill(self, county: str, indicator: str, span: str | None = None,
               max_rows: int | None = 200) -> Any:
