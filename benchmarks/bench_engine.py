@@ -199,10 +199,10 @@ def _cpu() -> str:
     return platform.processor() or "?"
 
 
-def record(text: str, path: Path = RESULTS_MD) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it), leaving others alone."""
+def record(text: str, path: Path = RESULTS_MD, section: str = SECTION) -> None:
+    """Replace a benchmark's section of RESULTS.md (or append it), leaving others alone."""
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     block = text.rstrip() + "\n\n"
     new = pattern.sub(lambda _: block, old) if pattern.search(old) else (
         old.rstrip() + "\n\n" + block)
