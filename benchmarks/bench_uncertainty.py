@@ -62,6 +62,8 @@ def naive(data: pd.DataFrame, tree: Hierarchy, config: CompositeConfig, n: int,
     for s in range(n):
         cfg = dataclasses.replace(config, **{k: v[rng.integers(len(v))]
                                              for k, v in factors.items()})
+        if "nonpositive" not in factors:  # as rank_uncertainty draws: geometric means shift
+            cfg = dataclasses.replace(cfg, nonpositive="shift")
         result = build_composite(data, tree, cfg)
         ranks[s] = result.ranks[result.index_code].astype(float).to_numpy()
     return ranks
