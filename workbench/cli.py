@@ -12,11 +12,44 @@ from workbench import __version__, commands
 from workbench.messages import t
 
 
+# argparse's own words go through gettext (`argparse._`); these are the ones a user can meet.
+_ARGPARSE = {
+    "usage: ": "cli.argparse.usage",
+    "options": "cli.argparse.options",
+    "positional arguments": "cli.argparse.positional",
+    "show this help message and exit": "cli.argparse.help",
+    "%(prog)s: error: %(message)s\n": "cli.argparse.error",
+    "the following arguments are required: %s": "cli.argparse.required",
+    "unrecognized arguments: %s": "cli.argparse.unrecognized",
+    "invalid choice: %(value)r (choose from %(choices)s)": "cli.argparse.invalid_choice",
+    "expected one argument": "cli.argparse.expected_one",
+    "expected at least one argument": "cli.argparse.expected_at_least_one",
+    "expected at most one argument": "cli.argparse.expected_at_most_one",
+    "argument %(argument_name)s: %(message)s": "cli.argparse.argument",
+    "invalid %(type)s value: %(value)r": "cli.argparse.invalid_value",
+    "ambiguous option: %(option)s could match %(matches)s": "cli.argparse.ambiguous",
+    "not allowed with argument %s": "cli.argparse.not_allowed",
+    "one of the arguments %s is required": "cli.argparse.one_required",
+    "ignored explicit argument %r": "cli.argparse.ignored_explicit",
+    "can't open '%(filename)s': %(error)s": "cli.argparse.cannot_open",
+}
+
+
+def _argparse_text(message: str) -> str:
+    """argparse's message in Chinese (its %-placeholders kept); anything else unchanged."""
+    key = _ARGPARSE.get(message)
+    return t(key) if key else message
+
+
+argparse._ = _argparse_text  # type: ignore[attr-defined]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench", description=t("cli.description"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}",
+                        help=t("cli.argparse.version"))
     parser.add_argument("-v", "--verbose", action="store_true", help=t("cli.verbose"))
     sub = parser.add_subparsers(dest="command", metavar="<子命令>", title=t("cli.subcommands"))
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

@@ -1,0 +1,41 @@
+"""The `workbench` command speaks Chinese, argparse's own words included."""
+from __future__ import annotations
+
+import pytest
+
+from workbench import cli
+
+ENGLISH = ("usage:", "options:", "positional arguments", "show this help message",
+           "error:", "the following arguments are required", "invalid choice",
+           "expected one argument", "unrecognized arguments")
+
+
+def _subcommands() -> list[str]:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sorted(sub.choices)
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([c, "--help"] for c in _subcommands())])
+def test_help_is_chinese(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("用法：workbench")
+    assert not [w for w in ENGLISH if w in out], out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["nosuch"], ["无效的选项值", "'nosuch'"]),
+    (["compute", "--span"], ["参数 --span", "需要一个参数值"]),
+    (["compute", "--bogus"], ["无法识别的参数", "--bogus"]),
+])
+def test_usage_errors_are_chinese(argv: list[str], words: list[str],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "错误：" in err and all(w in err for w in words), err
+    assert not [w for w in ENGLISH if w in err], err
