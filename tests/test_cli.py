@@ -1,6 +1,8 @@
 """The `workbench` command speaks Chinese, argparse's own words included."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from workbench import cli
@@ -24,6 +26,8 @@ def test_help_is_chinese(argv: list[str], capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert out.startswith("用法：workbench")
     assert not [w for w in ENGLISH if w in out], out
+    usage = out.split("\n\n", 1)[0]  # option values are named in Chinese, not PERIOD, PATH…
+    assert not re.findall(r"\b[A-Z][A-Z_]+\b", usage.replace("YYYY-MM", "")), usage
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -44,14 +44,41 @@ def _argparse_text(message: str) -> str:
 argparse._ = _argparse_text  # type: ignore[attr-defined]
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Option values named in Chinese (`cli.metavar.<dest>`) instead of the upper-cased
+    English `dest`, unless the option names its own."""
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        return _metavar(action.dest)
+
+    def _get_default_metavar_for_positional(self, action: argparse.Action) -> str:
+        return _metavar(action.dest)
+
+
+def _metavar(dest: str) -> str:
+    key = f"cli.metavar.{dest}"
+    text = t(key)
+    return dest.upper() if text == key else text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every subcommand's parser: the Chinese formatter (descriptions kept as written) unless
+    it asks for another."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter,
+                                             argparse.RawDescriptionHelpFormatter):
+            kwargs["formatter_class"] = _Formatter
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="workbench", description=t("cli.description"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="workbench", description=t("cli.description"))
     parser.add_argument("--version", action="version", version=f"workbench {__version__}",
                         help=t("cli.argparse.version"))
     parser.add_argument("-v", "--verbose", action="store_true", help=t("cli.verbose"))
-    sub = parser.add_subparsers(dest="command", metavar="<子命令>", title=t("cli.subcommands"))
+    sub = parser.add_subparsers(dest="command", metavar="<子命令>", title=t("cli.subcommands"),
+                                parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)

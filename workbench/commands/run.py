@@ -21,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=int, default=_default_jobs(), help=t("batch.cli.jobs"))
     p.add_argument("--timeout", type=float, default=None, help=t("batch.cli.timeout"))
-    p.add_argument("--resume", metavar="RUN_ID", help=t("batch.cli.resume"))
+    p.add_argument("--resume", help=t("batch.cli.resume"))
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help=t("batch.cli.executor"))
-    p.add_argument("--scheduler", metavar="ADDR", help=t("batch.cli.scheduler"))
+    p.add_argument("--scheduler", help=t("batch.cli.scheduler"))
     p.add_argument("--warehouse", help=t("batch.cli.warehouse"))
     p.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
     p.add_argument("--run-id", help=t("batch.cli.run_id"))

@@ -11,7 +11,7 @@ from workbench.messages import t
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("template", help=t("template.cli_help"),
                               description=t("template.cli_help"))
-    p.add_argument("--out", metavar="PATH", help=t("template.cli_out"))
+    p.add_argument("--out", help=t("template.cli_out"))
     p.add_argument("--county", metavar="990101", help=t("template.cli_county"))
     p.add_argument("--county-name", metavar="名称", help=t("template.cli_county_name"))
     p.add_argument("--period", metavar="YYYY-MM", help=t("template.cli_period"))
