@@ -228,6 +228,25 @@ def test_change_of_unknown_indicator_and_milestone_incomplete(tmp_path: Path) ->
                    ("E_MILESTONE_INCOMPLETE", "cal.yaml", 5)}
 
 
+def test_milestone_span_may_name_a_phase_of_its_calendar(tmp_path: Path) -> None:
+    cal = ("kind: calendar\ncode: cal_t\ncampaign: {start: 2025-03-01, end: 2025-12-31}\n"
+           "phases:\n  - {code: p1, name: 阶段一, start: 2025-06-01, end: 2025-08-31}\n"
+           "milestones:\n"
+           "  - {code: m1, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
+           "span: phase:p1}\n"
+           "  - {code: m2, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
+           "span: phase:p2}\n")
+    (tmp_path / "cal.yaml").write_text(cal, encoding="utf-8")
+    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\ncalendar: cal_t\n"
+               "measures:\n  n:\n    ledger: leads\n    agg: count\n"
+               "indicators:\n  leads:\n    type: count\n    name: 线索\n    numerator: n\n")
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    (issue,) = err.value.issues  # only m2: p2 is no phase of this calendar
+    assert (issue.code, Path(issue.file).name, issue.line) == ("E_BAD_SPAN", "cal.yaml", 8)
+    assert "phase:p2" in issue.message and "phase:p1（阶段一阶段）" in issue.fix
+
+
 # --------------------------------------------------------------------------- expressions
 
 

@@ -71,6 +71,16 @@ def test_span_windows(campaign) -> None:
     assert lab(span_window("ytd", end, cal, "previous_year")) == ("2024-01", "2024-09")
     assert lab(span_window("r12", end, cal, "year:2023")) == ("2022-10", "2023-09")
     assert span_window("ctd", month_index("2025-02"), cal).empty
+    # a calendar phase (交叉检查 2025-06-01…08-31): from its start, capped at its end, empty
+    # before it starts
+    assert lab(span_window("phase:cross_check", month_index("2025-07"), cal)) == (
+        "2025-06", "2025-07")
+    assert lab(span_window("phase:cross_check", end, cal)) == ("2025-06", "2025-08")
+    assert span_window("phase:cross_check", month_index("2025-05"), cal).empty
+    assert lab(span_window("phase:cross_check", end, cal, "previous_year")) == (
+        "2024-06", "2024-08")
+    with pytest.raises(ValueError):
+        span_window("phase:nosuch", end, cal)
 
 
 # --------------------------------------------------------------------------- every KPI
@@ -441,6 +451,29 @@ def test_milestone_status_and_projection(campaign) -> None:
     assert ms.loc[(B, "data_sharing_12"), "as_of"] == "2025-06"
     # Nobody has rectification money: violation recovery cannot be judged
     assert ms.loc[(A, "violation_recovery_95"), "status"] == NO_DATA
+
+
+def test_coverage_milestone_counts_the_cross_check_phase_only(campaign) -> None:
+    """002: 交叉检查（2025年6-8月）……检查覆盖率不低于30%. Ten institutions in A; four inspected
+    in April–May (before the phase) and two in July: the phase's coverage is 2/10 = 20 %
+    (missed at the August deadline), not the campaign's 6/10."""
+    inst = [dict(institution_id=f"H{i}", county_code=A, institution_name=f"医院{i}")
+            for i in range(10)]
+    insp = [dict(inspection_id=f"x{i}", county_code=A, institution_id=f"H{i}",
+                 inspection_date=d)
+            for i, d in enumerate(["2025-04-10", "2025-04-20", "2025-05-05", "2025-05-25",
+                                   "2025-07-01", "2025-07-15"])]
+    eng = MeasureEngine(make_ledgers(institutions=inst, inspections=insp))
+    ms = milestone_frame(eng, campaign, "2025-09").set_index(["county_code", "milestone"])
+    row = ms.loc[(A, "inspection_coverage_30")]
+    assert row["span"] == "phase:cross_check" and row["as_of"] == "2025-08"
+    assert row["current_value"] == pytest.approx(0.2)
+    assert row["status"] == MISSED
+    # before the phase there is nothing to judge yet; in July, 2/10 so far
+    early = milestone_frame(eng, campaign, "2025-05").set_index(["county_code", "milestone"])
+    assert early.loc[(A, "inspection_coverage_30"), "status"] == NO_DATA
+    july = milestone_frame(eng, campaign, "2025-07").set_index(["county_code", "milestone"])
+    assert july.loc[(A, "inspection_coverage_30"), "current_value"] == pytest.approx(0.2)
 
 
 def test_milestone_projection_can_be_on_track(campaign) -> None:

@@ -41,6 +41,7 @@ OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null")
 TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
 SPANS = ("month", "quarter", "ytd", "ctd", "r12")
+PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
 WEIGHTINGS = ("equal", "manual")
 FUNCTIONS = ("min", "max", "abs")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -281,6 +282,13 @@ class AllOf:
 
 
 Condition = Clause | AnyOf | AllOf
+
+
+def _spans_allowed(phases: Iterable[Phase] = ()) -> str:
+    """The spans a declaration may name, each with its Chinese name (for E_BAD_SPAN)."""
+    return "、".join([*(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
+                     *(f"{PHASE_SPAN}{ph.code}（{t('ind.span.phase', name=ph.name)}）"
+                       for ph in phases)])
 
 
 def clauses_of(conds: Iterable[Condition]) -> list[Clause]:
@@ -776,7 +784,7 @@ class _Shaper:
         span = self.text(data, "default_span", fname) or "ytd"
         if span not in SPANS:
             self.issues.error("E_BAD_SPAN", data.at("default_span"), fname, span=span,
-                              allowed="、".join(SPANS))
+                              allowed=_spans_allowed())
             span = "ytd"
         decl.default_span = span
         for key, fn, target in (("parameters", self.parameter, decl.parameters),
@@ -1036,7 +1044,7 @@ class _Shaper:
         span = self.text(m, "span", path) or None
         if span and span not in SPANS:
             self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span,
-                              allowed="、".join(SPANS))
+                              allowed=_spans_allowed())
             ok = False
         scale = self.number(m, "scale", path, allow_param=False)
         bounds = None
@@ -1141,7 +1149,7 @@ class _Shaper:
         span = self.text(m, "span", path) or "ytd"
         if span not in SPANS:
             self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span,
-                              allowed="、".join(SPANS))
+                              allowed=_spans_allowed())
             return None
         method = Method()
         if m.get("method") is not None:
@@ -1325,9 +1333,9 @@ class _Shaper:
             value = self.number(ms, "value", p, allow_param=False)
             deadline = self.date(ms, "deadline", p)
             span = self.text(ms, "span", p) or "ctd"
-            if span not in SPANS:
+            if span not in SPANS and span not in [PHASE_SPAN + ph.code for ph in phases]:
                 self.issues.error("E_BAD_SPAN", ms.at("span"), p, span=span,
-                                  allowed="、".join(SPANS))
+                                  allowed=_spans_allowed(phases))
                 continue
             milestones.append(Milestone(mc, self.text(ms, "name", p), ind, op or "",
                                         value if value is not None else math.nan,  # type: ignore

@@ -19,7 +19,7 @@ import pandas as pd
 from workbench import fmt
 from workbench.contracts import LEDGERS
 from workbench.declarations import SPANS as SPANS  # re-exported: the spans the KPI tables use
-from workbench.declarations import Calendar, Indicator, IndicatorSet, eval_expr
+from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
 from workbench.measures import MeasureEngine, Window, month_index, month_label
 from workbench.messages import t
 
@@ -40,8 +40,9 @@ def span_window(span: str, end: int, calendar: Calendar | None = None,
     """The months a span covers when it ends at month `end`, shifted for a baseline role.
 
     month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
-    date (capped at the campaign's end); r12: the 12 months to date. `previous_year` shifts by
-    12 months, `year:2024` to the same months of 2024.
+    date (capped at the campaign's end); r12: the 12 months to date; `phase:<code>`: the
+    calendar phase's start to date (capped at the phase's end; empty before it starts).
+    `previous_year` shifts by 12 months, `year:2024` to the same months of 2024.
     """
     if span == "month":
         start = end
@@ -57,6 +58,10 @@ def span_window(span: str, end: int, calendar: Calendar | None = None,
         else:
             start = month_index(pd.Timestamp(calendar.start))
             end = min(end, month_index(pd.Timestamp(calendar.end)))
+    elif span.startswith(PHASE_SPAN):
+        phase = _phase(span, calendar)
+        start = month_index(pd.Timestamp(phase.start))
+        end = min(end, month_index(pd.Timestamp(phase.end)))
     else:
         raise ValueError(f"unknown span {span!r}")
     shift = 0
@@ -65,6 +70,24 @@ def span_window(span: str, end: int, calendar: Calendar | None = None,
     elif role.startswith("year:"):
         shift = (end // 12 - int(role[5:])) * 12
     return Window(start - shift, end - shift)
+
+
+def _phase(span: str, calendar: Calendar | None) -> Phase:
+    code = span[len(PHASE_SPAN):]
+    for phase in (calendar.phases if calendar is not None else ()):
+        if phase.code == code:
+            return phase
+    raise ValueError(f"unknown span {span!r}")
+
+
+def span_label(span: str, calendar: Calendar | None = None) -> str:
+    """A span as users read it: 年初至今, 活动开始至今, 交叉检查阶段…"""
+    if span.startswith(PHASE_SPAN):
+        try:
+            return t("ind.span.phase", name=_phase(span, calendar).name)
+        except ValueError:
+            return span
+    return t(f"ind.span.{span}")
 
 
 def _roles(iset: IndicatorSet, codes: Iterable[str]) -> list[str]:
@@ -515,13 +538,15 @@ def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
     if cal is None or not cal.milestones:
         return pd.DataFrame(columns=MILESTONE_COLUMNS)
     now = month_index(period)
-    start = month_index(pd.Timestamp(cal.start))
     names = engine.county_names(now // 12)
     parts = []
     for ms in cal.milestones:
         if ms.indicator not in iset.indicators:
             continue
         ind = iset.indicators[ms.indicator]
+        # the trajectory runs from the campaign's start, or the phase's for a phase span
+        start = month_index(pd.Timestamp(
+            _phase(ms.span, cal).start if ms.span.startswith(PHASE_SPAN) else cal.start))
         deadline = month_index(pd.Timestamp(ms.deadline))
         last = min(now, deadline)
         if last < start:

@@ -50,6 +50,7 @@ from workbench.indicators import (
     milestone_frame,
     op_label,
     phase_at,
+    span_label,
     trend,
     TrendArrays,
     trend_arrays,
@@ -137,11 +138,13 @@ def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=names)
 
 
-def _display_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Readable copy for exports: spans and booleans in Chinese."""
+def _display_frame(df: pd.DataFrame, calendar: Any = None) -> pd.DataFrame:
+    """Readable copy for exports: spans (a calendar's phases by name) and booleans in
+    Chinese."""
     out = df.copy()
     if "span" in out.columns:
-        out["span"] = out["span"].map(lambda s: t(f"ind.span.{s}") if s in SPANS else s)
+        out["span"] = out["span"].map(
+            lambda s: span_label(s, calendar) if isinstance(s, str) else s)
     for col in ("met", "workbench_definition"):
         if col in out.columns:
             out[col] = out[col].map(lambda v: "" if v is None or v is pd.NA or (
@@ -497,7 +500,8 @@ class Evaluation:
         prefix = prefix or f"{self.indicator_set.code}_{self.period}"
         paths: list[Path] = []
         tables = self.tables(uncertainty)
-        readable = {name: excel_safe_frame(chinese_columns(_display_frame(df)))
+        calendar = self.indicator_set.calendar
+        readable = {name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
                     for name, df in tables.items()}
         if "csv" in formats:
             for name, df in readable.items():
