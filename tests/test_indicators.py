@@ -86,6 +86,30 @@ def test_span_windows(campaign) -> None:
 # --------------------------------------------------------------------------- every KPI
 
 
+def test_institution_case_rate_uses_each_years_roster() -> None:
+    """no_fraud_city 定点医药机构违规发案率: cases against institutions per 100 designated
+    institutions of that year (counties roster: hospitals + pharmacies), so the year-ago rate
+    divides by the year-ago count. A: 2024 8 + 2 = 10 institutions, 2 cases Jan–Sep 2024;
+    2025 15 + 5 = 20, 3 cases Jan–Sep 2025 → 15 vs 20 per 100, change 15/20 − 1 = −25 %."""
+    nfc = load_set("no_fraud_city")
+    counties = [dict(county_code=A, county_name="甲县", city="测试市", year=2024,
+                     designated_hospitals=8, designated_pharmacies=2),
+                dict(county_code=A, county_name="甲县", city="测试市", year=2025,
+                     designated_hospitals=15, designated_pharmacies=5)]
+    cases = [dict(case_id=f"c{i}", county_code=A, found_date=d, subject_type="定点医疗机构",
+                  status="已结案")
+             for i, d in enumerate(["2024-02-01", "2024-08-01", "2024-11-01",  # Nov: outside
+                                    "2025-01-05", "2025-03-05", "2025-09-30"])]
+    # an institutions roster of another size must not matter
+    inst = [dict(institution_id=f"H{i}", county_code=A) for i in range(50)]
+    ledgers = make_ledgers(counties=counties, cases=cases, institutions=inst)
+    rate = kpi(ledgers, nfc, "institution_case_rate")
+    assert (rate["numerator"], rate["denominator"]) == (3, 20)
+    assert rate["value"] == pytest.approx(15.0)
+    change = kpi(ledgers, nfc, "institution_case_rate_change")
+    assert change["value"] == pytest.approx(15.0 / 20.0 - 1)
+
+
 def test_case_detection_rate_relative_target_and_change(campaign) -> None:
     cases = [
         # 2025: one confirmed conclusion (counted by closed_date), one 不予处理, one open,
