@@ -247,6 +247,26 @@ def test_milestone_span_may_name_a_phase_of_its_calendar(tmp_path: Path) -> None
     assert "phase:p2" in issue.message and "phase:p1（阶段一阶段）" in issue.fix
 
 
+def test_city_distinct_only_for_dated_distinct_counts(tmp_path: Path) -> None:
+    """A dated distinct count's city figure counts each value once by default (`distinct`);
+    `city: sum` may ask for the counties' sum; `distinct` on a plain count is refused."""
+    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\n"
+               "measures:\n"
+               "  seen:\n    ledger: inspections\n    agg: distinct_count\n"
+               "    field: institution_id\n"
+               "  seen_sum:\n    ledger: inspections\n    agg: distinct_count\n"
+               "    field: institution_id\n    city: sum\n"
+               "  n:\n    ledger: inspections\n    agg: count\n    city: distinct\n"
+               "indicators:\n  c:\n    type: count\n    name: 检查\n    numerator: seen\n")
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    assert [(i.code, i.line) for i in err.value.issues] == [("E_BAD_ROLLUP", 17)]  # city:
+    p.write_text(p.read_text(encoding="utf-8").replace("    city: distinct\n", ""),
+                 encoding="utf-8")
+    got = load_set(p, [tmp_path]).measures
+    assert (got["seen"].city, got["seen_sum"].city, got["n"].city) == ("distinct", "sum", "sum")
+
+
 # --------------------------------------------------------------------------- expressions
 
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 AGGS = ("count", "sum", "distinct_count", "any", "months")
 ROLLUPS = ("sum", "max", "last")
-CITY_ROLLUPS = ("sum", "max")
+CITY_ROLLUPS = ("sum", "max", "distinct")
 OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null")
 TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
@@ -332,7 +332,7 @@ class Measure:
     date: str | None = None
     join: Join | None = None
     rollup: str = "sum"
-    city: str = "sum"
+    city: str = ""  # sum | max | distinct; blank: distinct for a dated distinct count, else sum
     since: str | None = None  # YYYY-MM, for `months`
     name: str = ""
     description: str = ""
@@ -341,6 +341,11 @@ class Measure:
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False,
                                                      repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.city:
+            object.__setattr__(self, "city", "distinct" if self.agg == "distinct_count"
+                               and self.date is not None else "sum")
 
     def at(self, key: str | None = None) -> tuple[str, int | None]:
         """File and line of the measure, or of one of its keys."""
@@ -916,13 +921,6 @@ class _Shaper:
             if not jl or not jon:
                 return None
             join = Join(jl, jon)
-        rollup = self.text(m, "rollup", path) or "sum"
-        city = self.text(m, "city", path) or "sum"
-        for key, val, allowed in (("rollup", rollup, ROLLUPS), ("city", city, CITY_ROLLUPS)):
-            if val not in allowed:
-                self.issues.error("E_BAD_ROLLUP", m.at(key), path, value=val,
-                                  allowed="、".join(allowed))
-                return None
         date: str | None
         if "date" in m:
             date = None if m["date"] is None else str(m["date"])
@@ -930,6 +928,18 @@ class _Shaper:
             date = LEDGERS[ledger].date_field
         else:
             date = None
+        # A dated distinct count's city figure counts each value once however many counties
+        # report it; `city: sum` adds the counties' counts instead.
+        dated_distinct = agg == "distinct_count" and date is not None
+        rollup = self.text(m, "rollup", path) or "sum"
+        city = self.text(m, "city", path) or ""  # Measure picks distinct or sum
+        cities = CITY_ROLLUPS if dated_distinct else tuple(c for c in CITY_ROLLUPS
+                                                            if c != "distinct")
+        for key, val, allowed in (("rollup", rollup, ROLLUPS), ("city", city, cities)):
+            if val and val not in allowed:
+                self.issues.error("E_BAD_ROLLUP", m.at(key), path, value=val,
+                                  allowed="、".join(allowed))
+                return None
         since = None
         if "since" in m and m["since"] is not None:
             since = _month_text(m["since"])

@@ -188,7 +188,8 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
         measure = iset.measures[mcode]
         mat = engine.windows(measure, win_list, params)
         mats[mcode] = mat
-        city_mats[mcode] = _city_rollup(mat, measure.city)
+        city_mats[mcode] = (engine.city_distinct(measure, win_list, params)[None, :]
+                            if measure.city == "distinct" else _city_rollup(mat, measure.city))
 
     # 2. Indicators in dependency order, for counties and the city alike.
     arrays: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}

@@ -176,6 +176,7 @@ class MeasureEngine:
         self._window_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._window_bytes = 0
         self._names: dict[int | None, pd.Series] = {}
+        self._city_distinct: dict[tuple, np.ndarray] = {}  # window key → city's counts
 
     @property
     def counties(self) -> pd.Index:
@@ -469,24 +470,33 @@ class MeasureEngine:
                 out[:, j] = mat[:, w.end - glo]
         return out
 
-    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
-        """Distinct values per county in each window: rows are coded once as dense
-        (county, value) pair ids; a window marks the pairs it contains and counts them."""
-        pair, mon, pair_county = self._distinct_pairs(measure)
+    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct values per county in each window, and across the city (a value counted
+        once however many counties report it): rows are coded once as dense (county, value)
+        pair ids; a window marks the pairs it contains and counts them."""
+        pair, mon, pair_county, pair_value = self._distinct_pairs(measure)
         out = np.zeros((self.n, len(windows)))
+        city = np.zeros(len(windows))
         present = np.zeros(len(pair_county), dtype=bool)
+        seen = np.zeros(int(pair_value.max()) + 1 if len(pair_value) else 0, dtype=bool)
         for j, w in enumerate(windows):
             if w.empty:
-                out[:, j] = np.nan
+                out[:, j] = city[j] = np.nan
                 continue
             lo, hi = np.searchsorted(mon, [w.start, w.end + 1])
             present[:] = False
             present[pair[lo:hi]] = True
             out[:, j] = np.bincount(pair_county[present], minlength=self.n)[: self.n]
-        return out
+            seen[:] = False
+            seen[pair_value[present]] = True
+            city[j] = seen.sum()
+        return out, city
 
-    def _distinct_pairs(self, measure: Measure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pair id per matching row sorted by month, its month, each pair's county)."""
+    def _distinct_pairs(self, measure: Measure
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(pair id per matching row sorted by month, its month, each pair's county, each
+        pair's value code)."""
         if measure not in self._pairs:
             ledger = measure.ledger
             cidx = self.county_idx(ledger)  # type: ignore[arg-type]
@@ -495,10 +505,11 @@ class MeasureEngine:
             sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
             n_v = max(len(uniques), 1)
             pair, first = pd.factorize(cidx[sel] * n_v + codes[sel].astype(np.int64))
-            pair_county = (np.asarray(first, dtype=np.int64) // n_v)
+            first = np.asarray(first, dtype=np.int64)
             mon = midx[sel]
             order = np.argsort(mon, kind="stable")  # a window is then a slice
-            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], pair_county)
+            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], first // n_v,
+                                    first % n_v)
         return self._pairs[measure]
 
     # -- stocks -------------------------------------------------------------------------------
@@ -589,7 +600,9 @@ class MeasureEngine:
         if measure.is_stock:
             out = self._stock_windows(measure, windows, params)
         elif measure.agg == "distinct_count":
-            out = self._distinct_windows(measure, windows)
+            out, city = self._distinct_windows(measure, windows)
+            city.flags.writeable = False
+            self._city_distinct[key] = city
         else:
             out = self._flow_windows(measure, windows, params)
         out.flags.writeable = False
@@ -599,6 +612,20 @@ class MeasureEngine:
             _k, old = self._window_cache.popitem(last=False)
             self._window_bytes -= old.nbytes
         return out
+
+    def city_distinct(self, measure: Measure, windows: Sequence[Window],
+                      params: Mapping[str, object] = {}) -> np.ndarray:
+        """A dated distinct count across the whole city in each window (each value once,
+        however many counties report it), read-only."""
+        if not windows:
+            return np.zeros(0)
+        key = (measure_key(measure, params), measure.rollup, measure.since, tuple(windows))
+        if key not in self._city_distinct:  # computed together with the counties' counts
+            dropped = self._window_cache.pop(key, None)
+            if dropped is not None:
+                self._window_bytes -= dropped.nbytes
+            self.windows(measure, windows, params)
+        return self._city_distinct[key]
 
     def rows(self, measure: Measure, county: str | None, window: Window | None,
              year: int | None = None) -> pd.DataFrame:

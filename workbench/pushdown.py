@@ -250,9 +250,11 @@ class WarehouseEngine(MeasureEngine):
         self.ledgers = _LazyLedgers(self, ledger_columns(sets) if sets else None)  # type: ignore
         self._flow_store: dict[tuple, tuple[_Groups, np.ndarray]] = {}  # key → groups, values
         self._range_store: dict[tuple[str, str], tuple[int, int] | None] = {}
-        # key → (first month, month bit masks per pair, pair's county); None when the dates
-        # span too many months for masks (the numpy engine counts from the rows then)
-        self._distinct_store: dict[tuple, tuple[int, np.ndarray, np.ndarray] | None] = {}
+        # key → (first month, month bit masks per pair, pair's county, pair's group: the
+        # value's number among values reported by several counties, else -1); None when the
+        # dates span too many months for masks (the numpy engine counts from the rows then)
+        self._distinct_store: dict[tuple, tuple[int, np.ndarray, np.ndarray, np.ndarray] | None
+                                   ] = {}
         self._stock_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None] = {}
         if sets:
             self.prepare(sets)
@@ -424,7 +426,7 @@ class WarehouseEngine(MeasureEngine):
         if rng is None:
             for key in measures:
                 self._distinct_store[key] = (0, np.zeros((0, 0), np.uint64),
-                                             np.zeros(0, np.int64))
+                                             np.zeros(0, np.int64), np.zeros(0, np.int64))
             return
         n_words = (rng[1] - rng[0]) // 64 + 1
         if n_words > _MAX_WORDS:  # stray dates decades apart: the numpy engine's way (rows)
@@ -473,16 +475,22 @@ class WarehouseEngine(MeasureEngine):
         rows = (f"FROM {wh.current_relation(first.ledger)} l" if grouped
                 else self._from(wh, first.ledger, joins))  # type: ignore[arg-type]
         pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
-        sql = (f"SELECT u.pos AS c, {', '.join(cols)} FROM ("
-               f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} "
-               f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2) g{pairs} "
+        # For the city's count: which values more than one county reports (numbered; rare),
+        # so a value is counted once across the city.
+        sql = (f"WITH g AS MATERIALIZED (SELECT l.county_code AS c, {ref} AS _v, {agg_sql} "
+               f"{rows} WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2), "
+               f"multi AS (SELECT _v, row_number() OVER () AS gid FROM g GROUP BY _v "
+               f"HAVING count(*) > 1) "
+               f"SELECT u.pos AS c, coalesce(mu.gid, 0) - 1 AS _gid, {', '.join(cols)} "
+               f"FROM g{pairs} LEFT JOIN multi mu ON mu._v = g._v "
                f"JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
         pair_county = np.asarray(out["c"], dtype=np.int64)
+        pair_group = np.asarray(out["_gid"], dtype=np.int64)
         for i, key in enumerate(measures):
             masks = np.stack([np.asarray(out[f"b{i}_{k}"], dtype=np.uint64)
                               for k in range(n_words)], axis=1)
-            self._distinct_store[key] = (lo, masks, pair_county)
+            self._distinct_store[key] = (lo, masks, pair_county, pair_group)
 
     def _run_stocks(self, wh: Any, ledger: str, measures: Mapping[tuple, Measure]) -> None:
         """Levels of an undated ledger per county (and year, for yearly rosters): each
@@ -554,7 +562,8 @@ class WarehouseEngine(MeasureEngine):
             self._monthly[cache] = cur
         return cur[1], cur[2]
 
-    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]) -> np.ndarray:
+    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
+                          ) -> tuple[np.ndarray, np.ndarray]:
         key = measure_key(measure, {})
         if key not in self._distinct_store:
             with self._session() as wh:
@@ -562,11 +571,13 @@ class WarehouseEngine(MeasureEngine):
         stored = self._distinct_store[key]
         if stored is None:
             return super()._distinct_windows(measure, windows)
-        lo, masks, pair_county = stored
+        lo, masks, pair_county, pair_group = stored
         out = np.zeros((self.n, len(windows)))
+        city = np.zeros(len(windows))
+        shared = pair_group >= 0  # pairs whose value another county reports too
         for j, w in enumerate(windows):
             if w.empty:
-                out[:, j] = np.nan
+                out[:, j] = city[j] = np.nan
                 continue
             s, e = max(w.start - lo, 0), min(w.end - lo, 64 * masks.shape[1] - 1)
             if s > e or not len(masks):
@@ -581,7 +592,10 @@ class WarehouseEngine(MeasureEngine):
                         np.uint64(((1 << width) - 1) << (a - 64 * k)))
                 hit |= (masks[:, k] & bits) != 0
             out[:, j] = np.bincount(pair_county[hit], minlength=self.n)[: self.n]
-        return out
+            # the city: every hit pair, less the repeats of a value several counties report
+            groups = pair_group[hit & shared]
+            city[j] = hit.sum() - (len(groups) - len(np.unique(groups)))
+        return out, city
 
     def _stock_levels(self, measure: Measure, params: Mapping[str, object]
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
