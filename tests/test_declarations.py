@@ -267,6 +267,23 @@ def test_city_distinct_only_for_dated_distinct_counts(tmp_path: Path) -> None:
     assert (got["seen"].city, got["seen_sum"].city, got["n"].city) == ("distinct", "sum", "sum")
 
 
+def test_done_by_needs_a_dated_count_or_sum_and_a_date_field(tmp_path: Path) -> None:
+    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\n"
+               "measures:\n"
+               "  ok:\n    ledger: rectifications\n    agg: count\n    date: deadline\n"
+               "    done_by: closed_date\n"
+               "  not_date:\n    ledger: rectifications\n    agg: count\n"
+               "    done_by: status\n"
+               "  distinct:\n    ledger: inspections\n    agg: distinct_count\n"
+               "    field: institution_id\n    done_by: inspection_date\n"
+               "  unknown:\n    ledger: complaints\n    agg: count\n    done_by: closed_at\n"
+               "indicators:\n  c:\n    type: count\n    name: 整改\n    numerator: ok\n")
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_DONE_BY", 18), ("E_DONE_BY_FIELD", 13), ("E_UNKNOWN_FIELD", 22)]  # done_by: lines
+
+
 # --------------------------------------------------------------------------- expressions
 
 

@@ -219,15 +219,29 @@ def test_repeat_gang_share_change(campaign) -> None:
 
 
 def test_rectification_completion(campaign) -> None:
+    closed = ["2025-02-20", "2025-03-10", "2025-10-05", None]
     rect = [dict(issue_id=f"q{i}", county_code=A, found_date="2025-01-05",
-                 deadline=f"2025-0{i + 2}-15", status=s)
-            for i, s in enumerate(["已销号", "已销号", "已销号", "整改中"])]
+                 deadline=f"2025-0{i + 2}-15", status=s, closed_date=c)
+            for i, (s, c) in enumerate(zip(["已销号", "已销号", "已销号", "整改中"], closed))]
     rect.append(dict(issue_id="late", county_code=A, found_date="2025-01-05",
                      deadline="2025-12-15", status="未整改"))
-    r = kpi(make_ledgers(rectifications=rect), campaign, "rectification_completion")
-    # due by September: 4 items, 3 已销号 → 0.75 (the December item is not due yet)
-    assert (r["numerator"], r["denominator"]) == (3, 4) and r["value"] == pytest.approx(0.75)
+    # 已销号 without a date (ingest refuses it; another system's extract may not): done at an
+    # unknown time, so counted
+    rect.append(dict(issue_id="nodate", county_code=A, found_date="2025-01-05",
+                     deadline="2025-05-20", status="已销号"))
+    led = make_ledgers(rectifications=rect)
+    r = kpi(led, campaign, "rectification_completion")
+    # due by September: 5 items (the December one is not due yet); 4 are 已销号 today, but q2
+    # was closed on 10-05, after September: done by the end of September q0, q1, nodate → 3/5
+    assert (r["numerator"], r["denominator"]) == (3, 5) and r["value"] == pytest.approx(0.6)
     assert not r["met"]
+    # a month later q2 counts: 4 of 5
+    r = kpi(led, campaign, "rectification_completion", period="2025-10")
+    assert (r["numerator"], r["denominator"]) == (4, 5) and r["value"] == pytest.approx(0.8)
+    # the rows behind September's numerator are the three done by then
+    ev = evaluate(led, "2025-09", campaign, uncertainty_samples=0)
+    rows = ev.drill(A, "rectification_completion").numerator_rows
+    assert sorted(rows.iloc[:, 0].astype(str)) == ["nodate", "q0", "q1"]
 
 
 def test_inspection_coverage_and_record_sampling(campaign) -> None:

@@ -53,7 +53,7 @@ KNOWN_KEYS = {
              "phases", "milestones", "projection", "version"},
     "parameter": {"value", "name", "unit", "description", "source"},
     "measure": {"ledger", "agg", "field", "expr", "where", "date", "join", "rollup", "city",
-                "since", "name", "description", "unit"},
+                "since", "done_by", "name", "description", "unit"},
     "indicator": {"type", "name", "description", "unit", "direction", "numerator", "denominator",
                   "of", "baseline", "expr", "target", "span", "scale", "bounds", "source",
                   "workbench_definition", "group", "note"},
@@ -334,6 +334,7 @@ class Measure:
     rollup: str = "sum"
     city: str = ""  # sum | max | distinct; blank: distinct for a dated distinct count, else sum
     since: str | None = None  # YYYY-MM, for `months`
+    done_by: str | None = None  # a date field: a row counts in a window only once done by its end
     name: str = ""
     description: str = ""
     unit: str = ""
@@ -362,7 +363,8 @@ class Measure:
         Expression names may be parameters rather than fields (callers keep known fields)."""
         if self.ledger is None:
             return {}
-        names = [self.field, self.date, *(sorted(self.expr.names) if self.expr else ()),
+        names = [self.field, self.date, self.done_by,
+                 *(sorted(self.expr.names) if self.expr else ()),
                  *(c.field for c in clauses_of(self.where))]
         own: set[str] = set()
         joined: set[str] = set()
@@ -946,10 +948,15 @@ class _Shaper:
             if since is None:
                 self.issues.error("E_BAD_DATE", m.at("since"), path, key="since",
                                   value=m["since"])
+        done_by = self.text(m, "done_by", path) or None
+        if done_by is not None and (agg not in ("count", "sum") or date is None
+                                    or rollup != "sum"):
+            self.issues.error("E_DONE_BY", m.at("done_by"), path)
+            return None
         return Measure(code, agg, ledger, fld, expr, tuple(where), date, join, rollup, city,
-                       since, self.text(m, "name", path), self.text(m, "description", path),
-                       self.text(m, "unit", path), at[0], at[1],
-                       MappingProxyType(dict(m.key_lines)))
+                       since, done_by, self.text(m, "name", path),
+                       self.text(m, "description", path), self.text(m, "unit", path), at[0],
+                       at[1], MappingProxyType(dict(m.key_lines)))
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:
         if v == "previous_year":
@@ -1504,6 +1511,14 @@ class _Resolver:
                 ok = False
             elif lg.field(m.date).type not in ("date", "month"):
                 self.issues.error("E_DATE_FIELD_TYPE", m.at("date"), path, field=m.date)
+                ok = False
+        if m.done_by is not None:
+            if m.done_by not in lg.field_names:
+                self.issues.error("E_UNKNOWN_FIELD", m.at("done_by"), path, field=m.done_by,
+                                  ledger=lg.name, known=_known(lg.name))
+                ok = False
+            elif lg.field(m.done_by).type not in ("date", "month"):
+                self.issues.error("E_DONE_BY_FIELD", m.at("done_by"), path, field=m.done_by)
                 ok = False
         if m.field is not None:
             ftype = self.field_type(m, m.field, m.at("field"), path)

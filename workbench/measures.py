@@ -143,7 +143,7 @@ def measure_key(m: Measure, params: Mapping[str, object]) -> tuple:
     used = tuple(sorted((n, params[n]) for n in (m.expr.names if m.expr else ())
                         if n in params))
     return (m.ledger, m.date, m.agg, m.field, m.expr.text if m.expr else None, m.where,
-            m.join, used)
+            m.join, m.done_by, used)  # `used` last: the warehouse engine reads it as key[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +446,8 @@ class MeasureEngine:
                 start = w.start if since is None else max(w.start, since)
                 out[:, j] = np.nan if w.empty else max(w.end - start + 1, 0)
             return out
+        if measure.done_by is not None:
+            return self._done_by_windows(measure, windows, params)
         live = [w for w in windows if not w.empty]
         grid = (self._grid(measure.ledger, measure.date,  # type: ignore[arg-type]
                            min(w.start for w in live), max(w.end for w in live))
@@ -469,6 +471,34 @@ class MeasureEngine:
             elif glo <= w.end <= ghi:  # last
                 out[:, j] = mat[:, w.end - glo]
         return out
+
+    def _done_by_windows(self, measure: Measure, windows: Sequence[Window],
+                         params: Mapping[str, object]) -> np.ndarray:
+        """A flow whose rows count in a window only once done (`done_by` date) by the window's
+        last month — a closure after it does not count there; a row without the date counts
+        as done (its date is unknown: a `where` on the field says when blank means not done)."""
+        cidx, mon, done, weight = self._done_by_groups(measure, params)
+        out = np.zeros((self.n, len(windows)))
+        for j, w in enumerate(windows):
+            if w.empty:
+                out[:, j] = np.nan
+                continue
+            sel = (mon >= w.start) & (mon <= w.end) & (done <= w.end)
+            out[:, j] = np.bincount(cidx[sel], weights=weight[sel], minlength=self.n)[: self.n]
+        return out
+
+    def _done_by_groups(self, measure: Measure, params: Mapping[str, object]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(county, month, month done — -1 when blank —, value) of every matching row (a
+        `WarehouseEngine` gives the same per group of rows)."""
+        ledger = measure.ledger
+        cidx = self.county_idx(ledger)  # type: ignore[arg-type]
+        mon = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+        done = self.month_idx(ledger, measure.done_by)  # type: ignore[arg-type]
+        sel = self.mask(measure) & (cidx >= 0) & (mon >= 0)
+        weight = (np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
+                  if measure.agg == "sum" else np.ones(int(sel.sum())))
+        return cidx[sel], mon[sel], done[sel], weight
 
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
                           ) -> tuple[np.ndarray, np.ndarray]:
@@ -649,6 +679,9 @@ class MeasureEngine:
         elif window is not None:
             midx = self.month_idx(measure.ledger, measure.date)  # type: ignore[arg-type]
             sel &= (midx >= window.start) & (midx <= window.end)
+            if measure.done_by is not None:  # only the rows done by the window's end
+                done = self.month_idx(measure.ledger, measure.done_by)  # type: ignore
+                sel &= done <= window.end  # a blank date (-1) counts as done
         out = df[sel]
         if measure.join is not None:
             extra = {}

@@ -256,6 +256,8 @@ class WarehouseEngine(MeasureEngine):
         self._distinct_store: dict[tuple, tuple[int, np.ndarray, np.ndarray, np.ndarray] | None
                                    ] = {}
         self._stock_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None] = {}
+        # key → (county, month, month done, value) per group, for `done_by` flows
+        self._done_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         if sets:
             self.prepare(sets)
 
@@ -307,6 +309,7 @@ class WarehouseEngine(MeasureEngine):
         file: one statement per ledger and dating field for the flows, one per ledger, date and
         counted field for the distinct counts, one per roster for the levels."""
         flows: dict[tuple[str, str], dict[tuple, Measure]] = {}
+        done_by: dict[tuple[str, str, str], dict[tuple, Measure]] = {}
         distinct: dict[tuple, dict[tuple, Measure]] = {}
         stocks: dict[str, dict[tuple, Measure]] = {}
         for iset in sets:
@@ -321,13 +324,18 @@ class WarehouseEngine(MeasureEngine):
                 elif m.agg == "distinct_count":
                     if key not in self._distinct_store:
                         distinct.setdefault((m.ledger, m.date, m.field), {})[key] = m
+                elif m.done_by is not None:
+                    if key not in self._done_store:
+                        done_by.setdefault((m.ledger, m.date, m.done_by), {})[key] = m
                 elif key not in self._flow_store:
                     flows.setdefault((m.ledger, m.date), {})[key] = m  # type: ignore[index]
-        if not flows and not distinct and not stocks:
+        if not flows and not distinct and not stocks and not done_by:
             return
         with self._session() as wh:
             for (ledger, date), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures)
+            for (ledger, date, done), measures in done_by.items():
+                self._run_flows(wh, ledger, date, measures, done)
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
@@ -380,8 +388,10 @@ class WarehouseEngine(MeasureEngine):
         return spec, {m: (alias_of[(m.join.ledger, m.join.on)] if m.join else None)
                       for m in measures}
 
-    def _run_flows(self, wh: Any, ledger: str, date: str, measures: Mapping[tuple, Measure]
-                   ) -> None:
+    def _run_flows(self, wh: Any, ledger: str, date: str, measures: Mapping[tuple, Measure],
+                   done_by: str | None = None) -> None:
+        """One GROUP BY county × month of `date` for these measures; with `done_by`, × the
+        month each row was done too (-1 when blank), kept as groups for `_done_by_groups`."""
         joins, alias = self._joins(measures.values())
         aggs = []
         shared: dict[str, str] = {}
@@ -395,16 +405,27 @@ class WarehouseEngine(MeasureEngine):
                 aggs.append(f"count(*){filt} AS v{i}")
         month = _Sql(next(iter(measures.values())), None).month(date)
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
+        done = ("" if done_by is None else  # blank: done at an unknown time, counted (-1)
+                f", coalesce({_Sql(next(iter(measures.values())), None).month(done_by)}, -1)"
+                f" AS d")
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
         sql = (f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
-               f"SELECT c, m, {', '.join(aggs)} FROM ("
-               f"SELECT l.county_code AS c, {month} AS m{cols} "
+               f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
+               f"SELECT l.county_code AS c, {month} AS m{done}{cols} "
                f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
                f"LEFT JOIN _wb_universe u ON u.code = g.c")
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
+        if done_by is not None:
+            keep = ok_m & (np.asarray(out["c"], dtype=np.int64) >= 0)
+            cidx = np.asarray(out["c"], dtype=np.int64)[keep]
+            mon = m_arr[keep].astype(np.int64)
+            d_arr = _floats(out["d"])[keep].astype(np.int64)
+            for i, key in enumerate(measures):
+                self._done_store[key] = (cidx, mon, d_arr, _floats(out[f"v{i}"])[keep])
+            return
         self._range_store[(ledger, date)] = (
             (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None)
         cidx = np.asarray(out["c"], dtype=np.int64)
@@ -561,6 +582,15 @@ class WarehouseEngine(MeasureEngine):
             cur = (grid, mat, cs)
             self._monthly[cache] = cur
         return cur[1], cur[2]
+
+    def _done_by_groups(self, measure: Measure, params: Mapping[str, object]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        key = measure_key(measure, params)
+        if key not in self._done_store:
+            with self._session() as wh:
+                self._run_flows(wh, measure.ledger, measure.date,  # type: ignore[arg-type]
+                                {key: measure}, measure.done_by)
+        return self._done_store[key]
 
     def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
                           ) -> tuple[np.ndarray, np.ndarray]:
