@@ -318,3 +318,25 @@ def test_quarantine_export_masks_and_explains(wh_path: Path, tmp_path: Path, cap
     assert df["案件编号"].iloc[0] == "C2"
     assert not ID_RE.search(df.to_csv())
     assert df["当事人身份证号"].iloc[0].startswith("1101") and "*" in df["当事人身份证号"].iloc[0]
+
+
+def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    """A mistyped ID number (14 digits, 19 digits, a full-width last digit) is still personal
+    data: masked in the messages, the issue report, the console and the quarantine export."""
+    from workbench.cli import main
+
+    bad = ["33040219800101", "3304021980010112361", "33040219800101123６"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(案件编号=f"C{i}", 当事人身份证号=v)
+                             for i, v in enumerate(bad)])
+    report = ingest_paths([folder], wh_path, report_dir=tmp_path / "reports")
+    assert {c for c in report.issues["code"]} >= {"E_ID_FORMAT"}
+    out = tmp_path / "q.xlsx"
+    assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
+    texts = [*report.issues["message"], *report.issues["value"],
+             report.report_paths[1].read_text(encoding="utf-8-sig"),
+             pd.read_excel(out, dtype=str, engine="calamine").to_csv(), capsys.readouterr().out]
+    for raw in bad:
+        assert not [t for t in texts if raw in str(t)], raw

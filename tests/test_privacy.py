@@ -34,3 +34,15 @@ def test_frame_masks_personal_columns_whatever_their_header() -> None:
 def test_no_id_survives_masking(pid: str) -> None:
     masked = mask_id_card(f"x{pid}y")
     assert pid not in masked and masked.count("*") == 10
+
+
+def test_mistyped_id_numbers_are_masked() -> None:
+    # from an ID-card column: whatever the form
+    for raw in ("33040219800101", "3304021980010112361", "33040219800101123６", "12345"):
+        masked = mask_id_card(raw, whole=True)
+        assert raw not in masked and "*" in masked
+    assert mask_id_card("33040219800101", whole=True) == "3304******0101"
+    # inside a text: 15–19 digit runs, not case numbers glued to letters
+    assert mask_id_card("号码3304021980010112361有误") == "号码3304***********2361有误"
+    assert mask_id_card("旧证330402800101123") == "旧证3304*******1123"
+    assert mask_id_card("AJ9901062025120010") == "AJ9901062025120010"

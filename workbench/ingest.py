@@ -109,7 +109,7 @@ def _display_value(lg: Ledger | None, field_name: str, value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if lg is not None and field_name in lg.field_names and lg.field(field_name).personal:
-        return str(mask_id_card(value)) if lg.field(field_name).type == "id_card" \
+        return str(mask_id_card(value, whole=True)) if lg.field(field_name).type == "id_card" \
             else str(mask_name(value))
     return str(mask_id_card(value))
 

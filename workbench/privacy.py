@@ -7,16 +7,34 @@ import pandas as pd
 
 from workbench.contracts import personal_fields
 
-_ID_RE = re.compile(r"(?<![0-9])([1-9][0-9]{3})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9])")
+# An ID-card number inside any text: the 18-character form wherever it is, and — not glued to
+# Latin letters, so case numbers such as AJ9901062025120010 stay readable — any run of 15
+# (first-generation cards) to 19 digits, ASCII or full-width, the last one possibly X: a
+# mistyped number is as personal as a right one.
+_D, _X = "0-9０-９", "XxＸｘ"
+_ID_RE = re.compile(rf"(?<![{_D}])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}])"
+                    rf"|(?<![{_D}A-Za-z])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z])")
 _NAME_HINTS = ("姓名", "name")
 
 
-def mask_id_card(value: object) -> object:
-    """`330402199001011234` → `3304**********1234`; anything else is scanned for embedded IDs."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+def _keep_ends(s: str) -> str:
+    """The first and last four characters kept, the rest starred (short values: all but one
+    character at each end)."""
+    keep = 4 if len(s) >= 10 else max(1, len(s) // 4)
+    return s[:keep] + "*" * max(1, len(s) - 2 * keep) + s[-keep:] if len(s) > 2 else "*" * len(s)
+
+
+def mask_id_card(value: object, whole: bool = False) -> object:
+    """`330402199001011234` → `3304**********1234` wherever it appears in a text; with `whole`
+    (a value from an ID-card column) the value is masked whatever its form — 14 digits, 19,
+    full-width — since a malformed ID number is personal data too."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return value
     s = str(value)
-    return _ID_RE.sub(lambda m: m.group(1) + "*" * 10 + m.group(2), s)
+    if whole:
+        stripped = s.strip()
+        return _keep_ends(stripped) if stripped else s
+    return _ID_RE.sub(lambda m: _keep_ends(m.group(0)), s)
 
 
 def mask_name(value: object) -> object:
@@ -42,7 +60,7 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         name = str(col)
         if (name in personal and "id" in name) or "身份证" in name:
-            out[col] = out[col].map(mask_id_card)
+            out[col] = out[col].map(lambda v: mask_id_card(v, whole=True))
         elif name in personal or is_name_column(name):
             out[col] = out[col].map(mask_name)
         elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
