@@ -55,6 +55,7 @@ def test_bad_input_corpus(case, wh_path: Path, tmp_path: Path) -> None:
     for msg in report.issues["message"]:
         assert re.search(r"[\u4e00-\u9fff]", msg) and "文件「" in msg
         assert not ID_RE.search(msg)
+        assert "{" not in msg and "}" not in msg, msg  # every placeholder filled
     xlsx, csv = report.report_paths
     text = csv.read_text(encoding="utf-8-sig")
     assert not ID_RE.search(text)
@@ -340,3 +341,43 @@ def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Pat
              pd.read_excel(out, dtype=str, engine="calamine").to_csv(), capsys.readouterr().out]
     for raw in bad:
         assert not [t for t in texts if raw in str(t)], raw
+
+
+def test_quarantine_export_with_a_leads_rule_code_and_by_name(wh_path: Path, tmp_path: Path,
+                                                             capsys) -> None:
+    """The leads ledger has its own 规则编码 column: the export keeps both (it crashed); a
+    county may be named; .csv gives CSV; an unknown county or a mistyped warehouse path is an
+    error, not an empty result."""
+    from workbench.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [["L1", "990101", "智能监控", "R-001", "2025-09-01", "乱写的状态"]],
+                headers=["线索编号", "区划代码", "线索来源", "规则编码", "接收日期", "核查状态"],
+                sheet="疑点线索台账")
+    ingest_paths([folder], wh_path)
+    out = tmp_path / "q.xlsx"
+    assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
+    df = pd.read_excel(out, dtype=str, engine="calamine")
+    assert "E_ENUM" in df["规则编码"].iloc[0] and df["规则编码（台账列）"].iloc[0] == "R-001"
+    csv = tmp_path / "q.csv"
+    assert main(["quarantine", "--warehouse", str(wh_path), "--county", "东湖区",
+                 "--out", str(csv)]) == 0
+    assert pd.read_csv(csv, dtype=str, encoding="utf-8-sig")["行号"].tolist() == ["2"]
+    capsys.readouterr()
+    assert main(["quarantine", "--warehouse", str(wh_path), "--county", "999999"]) == 2
+    assert "999999" in capsys.readouterr().err
+    assert main(["status", "--warehouse", str(tmp_path / "typo.duckdb")]) == 2
+    assert "找不到仓库文件" in capsys.readouterr().err
+
+
+def test_two_reports_in_one_second_keep_both(wh_path: Path, tmp_path: Path) -> None:
+    from workbench.ingest import write_issue_report
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(案件编号="C9", **{"应追回金额(元)": "x"})])
+    report = ingest_paths([folder], wh_path)
+    first = write_issue_report(report, tmp_path / "r")
+    second = write_issue_report(report, tmp_path / "r")
+    assert len({*first, *second}) == 4 and all(p.exists() for p in (*first, *second))

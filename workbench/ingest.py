@@ -172,6 +172,8 @@ def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated) -> 
                           other_value=_display_value(lg, rec.other, cells.get(rec.other)))
         if rec.code == "E_ENUM":
             params["allowed"] = "、".join(lg.field(rec.field).enum)
+        elif rec.code == "E_MISSING_COLUMN":
+            params["hint"] = ""  # the sheet-level finding already suggests a similar header
         out.append({"severity": rec.severity, "file": sheet.file, "sheet": sheet.sheet,
                     "row": row, "column": header, "value": shown, "code": rec.code,
                     "message": issue_message(rec.code, sheet.file, sheet.sheet, row, header, shown,
@@ -420,6 +422,12 @@ def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
     """The full error report as .xlsx and .csv (UTF-8 with BOM so Excel reads it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = stamp
+    n = 1
+    while (out_dir / f"入库问题清单_{stamp}.xlsx").exists() or \
+            (out_dir / f"入库问题清单_{stamp}.csv").exists():  # two ingests in one second
+        n += 1
+        stamp = f"{base}-{n}"
     frame = report.issues.copy()
     frame["severity"] = frame["severity"].map({"error": "错误", "warning": "警告"})
     frame = frame.rename(columns=ISSUE_HEADERS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -37,16 +38,39 @@ def quarantine_frame(wh: Warehouse, county: str | None = None) -> pd.DataFrame:
     out = out.rename(columns={"county_code": "区县", "period": "报送期", "ledger": "台账",
                               "file": "文件", "sheet": "工作表", "row_number": "行号",
                               "codes": "规则编码", "reasons": "原因"})
+    # a ledger column named like one of ours (the leads ledger's 规则编码) keeps its own column
+    cells.columns = [f"{c}{t('quarantine.cell_suffix')}" if c in out.columns else c
+                     for c in cells.columns]
     return pd.concat([out.reset_index(drop=True), cells.reset_index(drop=True)], axis=1)
+
+
+def _county_code(wh: Warehouse, county: str) -> str | None:
+    """A county given by code or by name → the code the submissions carry (None: unknown)."""
+    codes = set(wh.con.execute("SELECT DISTINCT county_code FROM submissions").fetchnumpy()
+                ["county_code"].tolist())
+    if county in codes:
+        return county
+    named = wh.con.execute('SELECT DISTINCT county_code FROM "counties" WHERE county_name = ?',
+                           [county]).fetchall()
+    return named[0][0] if len(named) == 1 and named[0][0] in codes else None
 
 
 def run(args: argparse.Namespace) -> int:
     path = warehouse_path(args.warehouse)
     if not path.exists():
+        if args.warehouse:
+            print(t("cmd.no_such_warehouse", path=path), file=sys.stderr)
+            return 2
         print(t("status.empty"))
         return 0
     with Warehouse(path, read_only=True) as wh:
-        frame = quarantine_frame(wh, args.county)
+        county = args.county
+        if county:
+            county = _county_code(wh, county.strip())
+            if county is None:
+                print(t("quarantine.unknown_county", county=args.county), file=sys.stderr)
+                return 2
+        frame = quarantine_frame(wh, county)
     print(t("quarantine.count", n=len(frame)))
     if len(frame):
         print(frame.groupby(["文件", "台账"]).size().rename("行数").to_string())
@@ -54,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         safe = excel_safe_frame(frame)
-        safe.to_excel(out, index=False, sheet_name="隔离区")
+        if out.suffix.lower() == ".csv":
+            safe.to_csv(out, index=False, encoding="utf-8-sig")  # Excel reads the BOM
+        else:
+            safe.to_excel(out, index=False, sheet_name="隔离区")
         print(t("quarantine.written", path=out))
     return 0

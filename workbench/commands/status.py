@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
@@ -45,6 +46,9 @@ def status_lines(wh: Warehouse) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     path = warehouse_path(args.warehouse)
+    if not path.exists() and args.warehouse:  # a path given by hand: a typo, say so
+        print(t("cmd.no_such_warehouse", path=path), file=sys.stderr)
+        return 2
     if not path.exists():
         print(t("status.title", path=path))
         print(t("status.empty"))
