@@ -286,6 +286,15 @@ def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, ca
     assert main(["status", "--warehouse", str(wh_path)]) == 0
     out = capsys.readouterr().out
     assert "案件台账" in out and "隔离区：1 行" in out
+    # a file that is no workbook at all fails the command; a bad --period is refused
+    (tmp_path / "notes.xlsx").write_text("不是工作簿", encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "notes.xlsx"), "--warehouse", str(wh_path),
+                 "--report-dir", str(tmp_path / "r")]) == 1
+    capsys.readouterr()
+    for bad in ("abc", "2025-13", "2025-9"):
+        assert main(["ingest", str(folder), "--warehouse", str(wh_path),
+                     "--period", bad]) == 2
+        assert "报送期" in capsys.readouterr().err
 
 
 def test_original_and_correction_in_one_batch(wh_path: Path, tmp_path: Path) -> None:
@@ -381,3 +390,74 @@ def test_two_reports_in_one_second_keep_both(wh_path: Path, tmp_path: Path) -> N
     first = write_issue_report(report, tmp_path / "r")
     second = write_issue_report(report, tmp_path / "r")
     assert len({*first, *second}) == 4 and all(p.exists() for p in (*first, *second))
+
+
+def _count(wh_path: Path, sql: str) -> int:
+    with Warehouse(wh_path, read_only=True) as wh:
+        return wh.con.execute(sql).fetchone()[0]
+
+
+def test_a_file_under_another_countys_name_keeps_nothing_and_loses_nothing(
+        wh_path: Path, tmp_path: Path) -> None:
+    """东湖区's file saved under 青山县's name: its rows do not belong to 青山县, so none is
+    kept and 青山县's month stays as it was; the same bytes under the right name then go in."""
+    good = tmp_path / "good"
+    good.mkdir()
+    write_cases(good / "990102_青山县_2025-09.xlsx",
+                [case_row(案件编号="Q1", 区划代码="990102")])
+    ingest_paths([good], wh_path)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    write_cases(wrong / F, [case_row(案件编号="D1"), case_row(案件编号="D2")])  # 990101 rows
+    misnamed = wrong / "990102_青山县_2025-09_更正.xlsx"
+    (wrong / F).rename(misnamed)
+    report = ingest_paths([misnamed], wh_path)
+    assert set(report.errors["code"]) == {"E_COUNTY_MISMATCH"}
+    assert "990102" in report.errors["message"].iloc[0]
+    assert sum(report.accepted.values()) == 0
+    assert _count(wh_path, "SELECT count(*) FROM cases_current WHERE county_code = '990102'") == 1
+    right = tmp_path / "right"
+    right.mkdir()
+    shutil.copy(misnamed, right / F)  # the very same bytes, named for 东湖区
+    report = ingest_paths([right / F], wh_path)
+    assert [f.status for f in report.files] == ["new"] and sum(report.accepted.values()) == 2
+    assert _count(wh_path, "SELECT count(*) FROM cases_current WHERE county_code = '990101'") == 2
+    assert _count(wh_path, "SELECT count(*) FROM cases_current WHERE county_code = '990102'") == 1
+
+
+def test_a_blank_or_wholly_refused_file_replaces_nothing(wh_path: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    write_cases(first / F, [case_row(), case_row(案件编号="C2")])
+    ingest_paths([first], wh_path)
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    write_cases(blank / F, [])  # the template, sent back empty
+    report = ingest_paths([blank], wh_path)
+    assert not report.files[0].replaced
+    refused = tmp_path / "refused"
+    refused.mkdir()
+    write_cases(refused / F, [case_row(**{"应追回金额(元)": "x"})])
+    report = ingest_paths([refused], wh_path)
+    assert sum(report.accepted.values()) == 0 and not report.files[0].replaced
+    assert _count(wh_path, "SELECT count(*) FROM cases_current") == 2
+
+
+def test_a_file_refused_for_want_of_rosters_goes_in_once_they_arrive(tmp_path: Path) -> None:
+    path = tmp_path / "wh.duckdb"
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    write_cases(cases / F, [case_row()])
+    first = ingest_paths([cases], path)
+    assert sum(first.accepted.values()) == 0  # no county or institution roster yet
+    city = tmp_path / "city"
+    city.mkdir()
+    write_city(city)
+    ingest_paths([city], path)
+    again = ingest_paths([cases], path)  # the same bytes: checked again, not skipped
+    assert [f.status for f in again.files] == ["new"] and sum(again.accepted.values()) == 1
+    assert _count(path, "SELECT count(*) FROM submissions WHERE file_name = ?".replace(
+        "?", f"'{F}'")) == 1
+    assert _count(path, "SELECT count(*) FROM quarantine") == 0
+    # once kept, the same bytes are a duplicate again
+    assert [f.status for f in ingest_paths([cases], path).files] == ["duplicate"]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,9 +150,12 @@ def _raw_rows(con, keys: pd.DataFrame) -> pd.DataFrame:
         con.unregister("v_keys")
 
 
-def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated) -> pd.DataFrame:
+def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated,
+                 sheet_county: Mapping[int, str] | None = None) -> pd.DataFrame:
     """Findings (sheet, row, field, code) → issue rows with the header as written in the file,
-    the value (personal data masked) and the Chinese message. Carries `_sheet` along."""
+    the value (personal data masked) and the Chinese message. Carries `_sheet` along;
+    `sheet_county` is each sheet's county (from its file name), for E_COUNTY_MISMATCH."""
+    sheet_county = sheet_county or {}
     f = v.findings
     if f.empty:
         return pd.DataFrame(columns=[*ISSUE_COLUMNS, "_sheet"])
@@ -167,6 +171,8 @@ def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated) -> 
         params: dict[str, object] = {}
         if rec.code == "E_DUPLICATE_KEY":
             params["first_row"] = rec.other
+        elif rec.code == "E_COUNTY_MISMATCH":
+            params["expected"] = sheet_county.get(rec._0, "")
         elif isinstance(rec.other, str) and rec.other:
             params.update(other=sheet.headers.get(rec.other) or lg.field(rec.other).header,
                           other_value=_display_value(lg, rec.other, cells.get(rec.other)))
@@ -213,14 +219,19 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
     pending: list[tuple[FileOutcome, ReadResult, bytes]] = []
     known = set(wh.con.execute("SELECT submission_id FROM submissions").fetchnumpy()
                 ["submission_id"].tolist())
+    retry: list[str] = []  # files seen before that kept nothing: checked again
     for path in files:
         sha, data = _sha256(path)
         if sha in known:
-            row = wh.con.execute("SELECT county_code, period FROM submissions WHERE "
-                                 "submission_id = ?", [sha]).fetchone()
-            outcomes.append(FileOutcome(path.name, sha, row[0] if row else "",
-                                        row[1] if row else "", "duplicate"))
-            continue
+            row = wh.con.execute("SELECT county_code, period, status, rows_accepted FROM "
+                                 "submissions WHERE submission_id = ?", [sha]).fetchone()
+            # Unreadable last time, or every row refused (e.g. the rosters were missing): the
+            # same bytes may pass now, so they are checked again; anything kept is not.
+            if row is None or not (row[2] == "无法识别" or (row[2] == "有效" and row[3] == 0)):
+                outcomes.append(FileOutcome(path.name, sha, row[0] if row else "",
+                                            row[1] if row else "", "duplicate"))
+                continue
+            retry.append(sha)
         known.add(sha)
         result = read_file(path, path.name)
         county, per = submission_identity(path.name, result.sheets, period)
@@ -234,7 +245,7 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
         issue_rows.extend(reader_issue_row(i) for i in result.issues)
 
     try:
-        issues, counts = _write_all(wh, pending, outcomes, issue_rows)
+        issues, counts = _write_all(wh, pending, outcomes, issue_rows, retry)
     finally:
         for _out, result, _data in pending:
             for raw in result.sheets:
@@ -249,12 +260,17 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
 
 
 def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
-               issue_rows: list[dict]) -> tuple[pd.DataFrame, list[dict]]:
+               issue_rows: list[dict], retry: Sequence[str] = ()
+               ) -> tuple[pd.DataFrame, list[dict]]:
     """The transaction: validate and write every ledger in dependency order, each ledger's
-    sheets from every file of the batch together."""
+    sheets from every file of the batch together. `retry`: earlier submissions of the same
+    bytes that kept nothing, whose records this attempt replaces."""
     counts: list[dict] = []
     now = dt.datetime.now().replace(microsecond=0)
     with wh.transaction() as con:
+        for sid in retry:
+            for table in ("quarantine", "ingest_issues", "submissions"):
+                con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [sid])
         for out, _result, data in pending:
             content = wh.archive_file(out.submission_id, out.file, data)
             con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
@@ -274,10 +290,12 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                     owner[sheet_id] = (order, out)
             if not batch:
                 continue
-            v = validate_ledger(con, lg, batch, refs)
+            v = validate_ledger(con, lg, batch, refs,
+                                {sid: out.county_code for sid, (_o, out) in owner.items()})
             _register_sheets(con, owner, dict(batch))
             _write_accepted(con, lg)
-            issue_frame = finding_rows(con, dict(batch), lg, v)
+            issue_frame = finding_rows(con, dict(batch), lg, v,
+                                       {sid: out.county_code for sid, (_o, out) in owner.items()})
             issue_rows.extend(issue_frame.drop(columns="_sheet").to_dict("records"))
             _write_quarantine(con, lg, issue_frame)
             counts.extend(_county_counts(con, lg))
@@ -380,7 +398,10 @@ def _tally(con, owner: dict[int, tuple[int, FileOutcome]]) -> None:
 def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
                      now: dt.datetime) -> None:
     """Per county and period, only the newest submission's rows of this ledger stay: a
-    corrected resubmission replaces earlier rows (earlier ingests, or earlier in this batch)."""
+    corrected resubmission replaces earlier rows (earlier ingests, or earlier in this batch).
+    A submission none of whose rows of this ledger was accepted (a blank template, a file
+    whose every row failed) replaces nothing: what is in the warehouse stays until a file
+    with rows to keep arrives."""
     rows = con.execute(
         f"""SELECT s.submission_id, s.county_code, s.period, coalesce(o._order, -1) AS ord,
                    (SELECT count(*) FROM "{lg.name}" l WHERE l._submission_id = s.submission_id)
@@ -396,8 +417,11 @@ def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
     outcomes = {out.submission_id: out for _order, out in owner.values()}
     for (county, period), subs in groups.items():
         subs.sort()
-        winner = subs[-1][1]
-        for _order, old, n in subs[:-1]:
+        keeping = [i for i, (_o, _s, n) in enumerate(subs) if n > 0]
+        if not keeping:
+            continue
+        winner = subs[keeping[-1]][1]
+        for _order, old, n in subs[:keeping[-1]]:
             con.execute(f'DELETE FROM "{lg.name}" WHERE _submission_id = ?', [old])
             con.execute("DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?",
                         [old, lg.name])

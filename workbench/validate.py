@@ -6,6 +6,8 @@ every failure becomes a row (row, field, code) — nothing stops at the first er
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -132,10 +134,13 @@ def ledger_source(con: duckdb.DuckDBPyConnection, lg: Ledger,
 
 def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
                     sheets: list[tuple[int, RawSheet]],
-                    reference_sql: dict[str, str]) -> Validated:
+                    reference_sql: dict[str, str],
+                    county_of: Mapping[int, str] | None = None) -> Validated:
     """Type and check every row of one ledger in a batch, lazily: each rule is one predicate
     over all rows, and every failure becomes a finding (sheet, row, field, code).
-    `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist."""
+    `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist;
+    `county_of` gives a sheet's county (from its file name), which every row's code must
+    belong to: the county itself, or any county of a city (…00) or province (…0000) file."""
     has: dict[str, list[int]] = {f.name: [sid for sid, raw in sheets if f.name in raw.columns]
                                  for f in lg.fields}
     all_ids = [sid for sid, _ in sheets]
@@ -200,6 +205,14 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
             checks.append(f"SELECT _sheet, _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL "
                           f"FROM t_typed t WHERE t.{_q(ref.field)} IS NOT NULL AND "
                           f"t.{_q(ref.field)} NOT IN (SELECT k FROM ({rel}) WHERE k IS NOT NULL)")
+    prefixes = {sid: _county_prefix(code) for sid, code in (county_of or {}).items()
+                if sid in all_ids and _county_prefix(code)}
+    if prefixes and "county_code" in has and has["county_code"]:
+        cases = " ".join(f"WHEN {sid} THEN {_lit(p)}" for sid, p in prefixes.items())
+        checks.append(
+            f"SELECT _sheet, _row, 'county_code', 'E_COUNTY_MISMATCH', NULL FROM t_typed "
+            f"WHERE county_code IS NOT NULL AND _sheet IN ({', '.join(map(str, prefixes))}) "
+            f"AND NOT starts_with(county_code, CASE _sheet {cases} END)")
     if all(has[k] for k in lg.key):
         key = ", ".join(_q(k) for k in lg.key)
         nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in lg.key)
@@ -227,3 +240,13 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"
+
+def _county_prefix(code: str) -> str:
+    """What a row's county code must start with in a file of `code` ('' when no check): a
+    county its own code, a city (…00) its first four digits, a province (…0000) its first
+    two."""
+    if not re.fullmatch(r"[0-9]{6}", code or ""):
+        return ""
+    if code.endswith("0000"):
+        return code[:2]
+    return code[:4] if code.endswith("00") else code

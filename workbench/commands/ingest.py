@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -23,11 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.period is not None and not re.fullmatch(r"20[0-9]{2}-(0[1-9]|1[0-2])", args.period):
+        print(t("cmd.ingest.bad_period", period=args.period), file=sys.stderr)
+        return 2
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
     report = ingest_paths(args.paths, wh, period=args.period, report_dir=report_dir)
     print_summary(report, wh)
-    return 0 if report.files else 1
+    # rows refused are the report's business; a file not read at all, or none, is a failure
+    return 0 if report.files and all(f.status != "unreadable" for f in report.files) else 1
 
 
 def print_summary(report: IngestReport, wh: Path, out=None) -> None:
@@ -45,6 +50,8 @@ def print_summary(report: IngestReport, wh: Path, out=None) -> None:
                     rows=f.rows_in, accepted=f.accepted, quarantined=f.quarantined), file=out)
             if f.replaced:
                 print(t("ingest.summary.file_replaced", n=len(f.replaced)), file=out)
+            if f.accepted == 0:
+                print(t("ingest.summary.file_kept_nothing"), file=out)
     counts = report.counts
     if not counts.empty:
         print(t("ingest.summary.table_header"), file=out)
