@@ -43,3 +43,21 @@ def test_usage_errors_are_chinese(argv: list[str], words: list[str],
     err = capsys.readouterr().err
     assert "错误：" in err and all(w in err for w in words), err
     assert not [w for w in ENGLISH if w in err], err
+
+
+def test_input_errors_are_chinese_not_tracebacks(tmp_path, monkeypatch, capsys) -> None:
+    """A path, file or setting the user got wrong: one Chinese line and exit code 2."""
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("这不是仓库", encoding="utf-8")
+    cases = [(["status", "--warehouse", str(not_db)], "不是工作台的仓库文件"),
+             (["quarantine", "--warehouse", str(not_db)], "不是工作台的仓库文件"),
+             (["ledger-docs", "--out", str(not_db / "x" / "ledgers.md")], "不是目录")]
+    for argv, words in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("错误：") and words in err and "Traceback" not in err, err
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_WAREHOUSE", raising=False)
+    (tmp_path / "workbench.toml").write_text("[warehouse\npath = 1\n", encoding="utf-8")
+    assert cli.main(["status"]) == 2
+    assert "workbench.toml 格式错误" in capsys.readouterr().err

@@ -492,3 +492,14 @@ def test_whole_frame_normalisation_equals_the_per_indicator_rule(method, cols, d
     want = pd.DataFrame({c: _normalise_column(data[c], tree.node(c), cfg) for c in codes},
                         index=data.index).astype(float)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_normalising_no_units_is_no_error() -> None:
+    """A city with no county rows yet (an empty warehouse): nothing to normalise, no crash."""
+    from workbench.composite import normalise
+
+    tree = flat(["x", "y"], goalposts={"x": (0.0, 1.0), "y": (0.0, 1.0)})
+    empty = pd.DataFrame({"x": [], "y": []}, dtype=float)
+    for method in ("minmax", "dist_max", "goalposts"):
+        got, blank = normalise(empty, tree, CompositeConfig(normalise=method))
+        assert got.shape == (0, 2) and blank == []

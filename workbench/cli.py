@@ -9,6 +9,7 @@ import pkgutil
 import sys
 
 from workbench import __version__, commands
+from workbench.errors import describe
 from workbench.messages import t
 
 
@@ -98,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(t("cli.interrupted"), file=sys.stderr)
         return 130
+    except Exception as exc:  # a path, file or setting the user gave: say so in Chinese
+        message = describe(exc)
+        if message is None:
+            raise  # a bug: keep its traceback
+        logging.getLogger("workbench").debug("input error", exc_info=True)
+        print(t("cli.error", message=message), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -623,8 +623,8 @@ def _normalise_frame(data: pd.DataFrame, hierarchy: Hierarchy,
     same arithmetic as `_normalise_column`, without a dozen pandas calls per indicator; None
     for the other methods."""
     method = cfg.normalise
-    if method not in ("minmax", "dist_max", "goalposts") or data.shape[1] == 0:
-        return None
+    if method not in ("minmax", "dist_max", "goalposts") or 0 in data.shape:
+        return None  # nothing to reduce over: the per-indicator rule copes
     x = data.to_numpy(dtype="float64")
     nodes = [hierarchy.node(c) for c in data.columns]
     d = np.array([n.direction for n in nodes], dtype="float64")

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from workbench.errors import describe
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 print(t("ind.cli.saved", path=path, run_id=run_id))
         except Exception as exc:  # noqa: BLE001 - report in Chinese, keep the traceback in -v
             log.debug("compute failed", exc_info=True)
-            print(t("ind.cli.failed", error=exc), file=sys.stderr)
+            print(t("ind.cli.failed", error=describe(exc) or exc), file=sys.stderr)
             return 1
     if exported:
         print(t("ind.cli.exported", n=len(exported), path=args.out))

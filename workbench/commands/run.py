@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from workbench.errors import describe
 from workbench.messages import t
 
 DEFAULT_TIMEOUT = 600.0
@@ -100,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 n=len(cfg.counties), jobs=cfg.jobs, executor=cfg.executor), file=sys.stderr)
         result = batch.Runner(cfg, resume=bool(resume)).run()
     except (FileNotFoundError, ValueError, batch.RunLocked) as exc:
-        print(t("batch.cli.error", error=str(exc)), file=sys.stderr)
+        print(t("batch.cli.error", error=describe(exc) or str(exc)), file=sys.stderr)
         return 2
     print(str(result.run_dir / "index.html"))
     if result.interrupted:

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from workbench.errors import describe
 from workbench.messages import t
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         path = write_template(out, names, county_code=args.county,
                               county_name=args.county_name, period=args.period)
     except (ValueError, OSError) as exc:
-        print(t("template.cli_error", error=exc), file=sys.stderr)
+        print(t("template.cli_error", error=describe(exc) or exc), file=sys.stderr)
         return 2
     print(t("template.cli_done", path=path.resolve(), count=len(chosen),
             titles="、".join(lg.title for lg in chosen)))
