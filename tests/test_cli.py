@@ -34,6 +34,7 @@ def test_help_is_chinese(argv: list[str], capsys: pytest.CaptureFixture[str]) ->
     (["nosuch"], ["无效的选项值", "'nosuch'"]),
     (["compute", "--span"], ["参数 --span", "需要一个参数值"]),
     (["compute", "--bogus"], ["无法识别的参数", "--bogus"]),
+    (["run", "-p", "x"], ["需要 2 个参数值"]),
 ])
 def test_usage_errors_are_chinese(argv: list[str], words: list[str],
                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,3 +62,13 @@ def test_input_errors_are_chinese_not_tracebacks(tmp_path, monkeypatch, capsys) 
     (tmp_path / "workbench.toml").write_text("[warehouse\npath = 1\n", encoding="utf-8")
     assert cli.main(["status"]) == 2
     assert "workbench.toml 格式错误" in capsys.readouterr().err
+
+
+def test_log_lines_name_their_level_in_chinese() -> None:
+    import logging
+
+    record = logging.LogRecord("workbench.composite", logging.WARNING, __file__, 1,
+                               "指标 x 为常数", None, None)
+    assert cli._LogFormatter(False).format(record) == "警告：指标 x 为常数"
+    assert cli._LogFormatter(True).format(record) == "警告 workbench.composite：指标 x 为常数"
+    assert record.levelname == "WARNING"  # the record itself is left alone

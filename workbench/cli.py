@@ -42,7 +42,27 @@ def _argparse_text(message: str) -> str:
     return t(key) if key else message
 
 
+def _argparse_plural(singular: str, plural: str, n: int) -> str:
+    if singular == "expected %s argument":
+        return t("cli.argparse.expected_n")
+    return singular if n == 1 else plural
+
+
 argparse._ = _argparse_text  # type: ignore[attr-defined]
+argparse.ngettext = _argparse_plural  # type: ignore[attr-defined]
+
+
+class _LogFormatter(logging.Formatter):
+    """`警告：…` — the level in Chinese; the logger's name only with -v (for developers)."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__("%(levelname)s %(name)s：%(message)s" if verbose
+                         else "%(levelname)s：%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.levelname = t(f"cli.log.{record.levelname}")
+        return super().format(record)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -89,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter(args.verbose))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
