@@ -35,6 +35,11 @@ def test_help_is_chinese(argv: list[str], capsys: pytest.CaptureFixture[str]) ->
     (["compute", "--span"], ["参数 --span", "需要一个参数值"]),
     (["compute", "--bogus"], ["无法识别的参数", "--bogus"]),
     (["run", "-p", "x"], ["需要 2 个参数值"]),
+    (["run", "--jobs", "-1"], ["参数 --jobs", "应不小于 1"]),
+    (["run", "--timeout", "-5"], ["参数 --timeout", "应大于 0"]),
+    (["compute", "--uncertainty", "-5"], ["参数 --uncertainty", "应不小于 0"]),
+    (["demo", "--counties", "abc"], ["参数 --counties", "不是整数"]),
+    (["serve", "--port", "70000"], ["参数 --port", "超出范围"]),
 ])
 def test_usage_errors_are_chinese(argv: list[str], words: list[str],
                                   capsys: pytest.CaptureFixture[str]) -> None:

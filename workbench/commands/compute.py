@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from workbench.errors import describe
+from workbench.cliargs import whole
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--span", default=None, help=t("ind.cli.span"))
     p.add_argument("--out", default=None, help=t("ind.cli.out"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
-    p.add_argument("--uncertainty", type=int, default=200, help=t("ind.cli.uncertainty"))
+    p.add_argument("--uncertainty", type=whole(0), default=200, help=t("ind.cli.uncertainty"))
     p.add_argument("--check", action="store_true", help=t("ind.cli.check"))
     p.add_argument("--no-save", action="store_true", help=t("ind.cli.no_save"))
     p.set_defaults(func=run)

@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from workbench.cliargs import whole
 from workbench.messages import t
 
 
@@ -17,10 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-all", help=t("demo_all.help"), description=t("demo_all.help"))
     p.add_argument("--out", default="demo_city", help=t("demo_all.out"))
     p.add_argument("--warehouse", default=None, help=t("cmd.warehouse"))
-    p.add_argument("--counties", type=int, default=10, help=t("demo_all.counties"))
-    p.add_argument("--jobs", type=int, default=2, help=t("demo_all.jobs"))
+    p.add_argument("--counties", type=whole(1), default=10, help=t("demo_all.counties"))
+    p.add_argument("--jobs", type=whole(1), default=2, help=t("demo_all.jobs"))
     p.add_argument("--no-serve", action="store_true", help=t("demo_all.no_serve"))
-    p.add_argument("--port", type=int, default=8866, help=t("demo_all.port"))
+    p.add_argument("--port", type=whole(1, 65535), default=8866, help=t("demo_all.port"))
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 
 from workbench.errors import describe
+from workbench.cliargs import seconds, whole
 from workbench.messages import t
 
 DEFAULT_TIMEOUT = 600.0
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "batch.cli.run_description"), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--period", default="latest", help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
-    p.add_argument("--jobs", "-j", type=int, default=_default_jobs(), help=t("batch.cli.jobs"))
-    p.add_argument("--timeout", type=float, default=None, help=t("batch.cli.timeout"))
+    p.add_argument("--jobs", "-j", type=whole(1), default=_default_jobs(), help=t("batch.cli.jobs"))
+    p.add_argument("--timeout", type=seconds, default=None, help=t("batch.cli.timeout"))
     p.add_argument("--resume", help=t("batch.cli.resume"))
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help=t("batch.cli.executor"))

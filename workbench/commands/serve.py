@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from workbench.cliargs import whole
 from workbench.messages import t
 
 
@@ -14,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help=t("dash.cli.help"),
                               description=t("dash.cli.description"),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", type=int, default=8866, help=t("dash.cli.port"))
+    p.add_argument("--port", type=whole(1, 65535), default=8866, help=t("dash.cli.port"))
     p.add_argument("--host", default="127.0.0.1", help=t("dash.cli.host"))
     p.add_argument("--warehouse", help=t("dash.cli.warehouse"))
     auth = p.add_mutually_exclusive_group()
@@ -22,10 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auth.add_argument("--password", nargs="?", const="", help=t("dash.cli.password"))
     p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
     p.add_argument("--geojson", help=t("dash.cli.geojson"))
-    p.add_argument("--pool-size", type=int, default=2, help=t("dash.cli.pool_size"))
-    p.add_argument("--max-kernels", type=int, default=40,
+    p.add_argument("--pool-size", type=whole(0), default=2, help=t("dash.cli.pool_size"))
+    p.add_argument("--max-kernels", type=whole(1), default=40,
                    help=t("dash.cli.max_kernels"))
-    p.add_argument("--cull-idle", type=int, default=900, metavar="秒", help=t("dash.cli.cull_idle"))
+    p.add_argument("--cull-idle", type=whole(0), default=900, metavar="秒",
+                   help=t("dash.cli.cull_idle"))
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.set_defaults(func=run)
 

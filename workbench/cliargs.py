@@ -1,0 +1,35 @@
+"""Argument types for the subcommands: a wrong number is refused by argparse with a Chinese
+message naming the option (`workbench run：错误：参数 --jobs：…`)."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from workbench.messages import t
+
+
+def whole(minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number within [minimum, maximum]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(t("cli.arg.not_whole", value=text)) from None
+        if maximum is None and value < minimum:
+            raise argparse.ArgumentTypeError(t("cli.arg.at_least", value=value, minimum=minimum))
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(t("cli.arg.range", value=value, minimum=minimum,
+                                               maximum=maximum))
+        return value
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("cli.arg.not_number", value=text)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(t("cli.arg.positive", value=text))
+    return value
