@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--counties", type=whole(1), default=10, help=t("demo_all.counties"))
     p.add_argument("--jobs", type=whole(1), default=2, help=t("demo_all.jobs"))
     p.add_argument("--no-serve", action="store_true", help=t("demo_all.no_serve"))
-    p.add_argument("--port", type=whole(1, 65535), default=8866, help=t("demo_all.port"))
+    p.add_argument("--port", type=whole(0, 65535), default=8866, help=t("demo_all.port"))
     p.set_defaults(func=run)
 
 

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help=t("dash.cli.help"),
                               description=t("dash.cli.description"),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", type=whole(1, 65535), default=8866, help=t("dash.cli.port"))
+    p.add_argument("--port", type=whole(0, 65535), default=8866, help=t("dash.cli.port"))
     p.add_argument("--host", default="127.0.0.1", help=t("dash.cli.host"))
     p.add_argument("--warehouse", help=t("dash.cli.warehouse"))
     auth = p.add_mutually_exclusive_group()
