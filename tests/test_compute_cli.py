@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.test_indicators import _milestone_ledgers
-from tests.test_measures import A, B
+from tests.test_measures import A, B, make_ledgers
 from workbench.cli import main
 from workbench.contracts import LEDGERS
 from workbench.declarations import load_set
@@ -178,3 +178,22 @@ def test_contract_columns_are_what_the_warehouse_holds(tmp_path: Path) -> None:
         back = w.read_ledgers()
     assert set(back) == set(LEDGERS)
     assert len(back["rectifications"]) == 140  # 2 counties × 7 months × 10 items
+
+
+def test_a_month_after_the_data_or_malformed_is_refused(tmp_path: Path, capsys) -> None:
+    """2052-09 for 2025-09 would rank every county at 0: refused, as is 2025-13, before any
+    work; `workbench run` refuses them the same way."""
+    from workbench.cli import main
+
+    path = tmp_path / "wh.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_frames(make_ledgers(cases=[dict(case_id="c1", county_code=A,
+                                                found_date="2025-08-03")]),
+                       period="2025-09")
+    for bad, words in (("2052-09", "晚于仓库中最新的报送期 2025-09"), ("2025-13", "无效")):
+        assert main(["compute", "--warehouse", str(path), "--period", bad, "--no-save"]) == 2
+        assert words in capsys.readouterr().err
+        assert main(["run", "--warehouse", str(path), "--period", bad, "--runs-dir",
+                     str(tmp_path / "runs"), "--no-progress"]) == 2
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

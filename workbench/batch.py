@@ -1240,12 +1240,12 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
     """The month a run of `period` covers, as `plan_run` resolves it, without planning the
     run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
     ledgers' dates only when those do not decide)."""
-    if period and str(period).lower() != "latest":
-        return str(period)
     from workbench.config import warehouse_path
-    from workbench.results import latest_complete_period
+    from workbench.results import check_period, latest_complete_period
 
     wh = warehouse_path(warehouse).resolve()
+    if period and str(period).lower() != "latest":
+        return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     found = latest_complete_period(wh)

@@ -70,10 +70,11 @@ def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame],
                    warehouse: str | os.PathLike | None = None) -> str:
     """`latest` (or empty) → the newest complete month, as the engine defines it (from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
-    if period and str(period).lower() != "latest":
-        return str(period)
     from workbench.indicators import latest_complete_period
-    from workbench.results import _submissions
+    from workbench.results import _submissions, check_period
+
+    if period and str(period).lower() != "latest":
+        return check_period(str(period), warehouse)
 
     found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
     if not found:

@@ -111,6 +111,23 @@ def _submissions(source: Any) -> pd.DataFrame | None:
         return None
 
 
+def check_period(period: str, source: Any = None) -> str:
+    """A concrete month the user asked for, checked: YYYY-MM, and — for a warehouse — not after
+    the newest month any county has submitted (a typo such as 2052-09 would otherwise rank
+    every county at 0). Raises ValueError with the Chinese reason."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", str(period)):
+        raise ValueError(t("ind.bad_period", period=period))
+    subs = None if source is None or _is_ledgers(source) else _submissions(source)
+    if subs is not None and len(subs):
+        months = subs["period"].astype(str)
+        months = months[months.str.fullmatch(r"[0-9]{4}-[0-9]{2}")]
+        if len(months) and period > months.max():
+            raise ValueError(t("ind.after_data", period=period, latest=months.max()))
+    return str(period)
+
+
 def latest_complete_period(source: Any) -> str | None:
     """Newest complete month: from the submissions (every county in) when reading a warehouse,
     else from the ledgers' dates (see indicators.latest_complete_period)."""

@@ -96,9 +96,8 @@ def _summary(ev, run_id: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_sets
-    from workbench.results import Evaluation, _submissions
+    from workbench.results import Evaluation, _submissions, check_period
     from workbench.indicators import SPANS, latest_complete_period
-    from workbench.measures import month_index
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
@@ -120,20 +119,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from workbench.pushdown import WarehouseEngine
 
+    period = args.period
+    try:
+        if period != "latest":  # checked before any work
+            check_period(period, path)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
     ledgers = engine.ledgers
-    period = args.period
     if period == "latest":
         period = latest_complete_period(ledgers, _submissions(path))
         if period is None:
             print(t("ind.no_period"), file=sys.stderr)
             return 2
         print(t("ind.cli.latest", period=period), file=sys.stderr)
-    try:
-        month_index(period)
-    except (ValueError, IndexError):
-        print(t("ind.bad_period", period=period), file=sys.stderr)
-        return 2
     exported: list[Path] = []
     for iset in sets:
         try:
