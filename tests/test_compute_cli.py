@@ -197,3 +197,15 @@ def test_a_month_after_the_data_or_malformed_is_refused(tmp_path: Path, capsys) 
                      str(tmp_path / "runs"), "--no-progress"]) == 2
         assert words in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_check_of_an_empty_folder_and_a_bad_span_say_what_is_wrong(tmp_path: Path,
+                                                                   capsys) -> None:
+    assert main(["compute", "--indicators-dir", str(tmp_path), "--check"]) == 2
+    assert "没有指标声明文件" in capsys.readouterr().err
+    assert main(["compute", "--span", "weekly"]) == 2
+    err = capsys.readouterr().err
+    assert "weekly" in err and "ytd（年初至今）" in err
+    assert main(["compute", "--set", "no_such_set", "--no-save"]) == 1
+    err = capsys.readouterr().err
+    assert "E_UNKNOWN_SET" in err and "?" not in err  # no "第 ? 行" when there is no line

@@ -90,7 +90,8 @@ class Issue:
     path: str = ""
 
     def __str__(self) -> str:
-        where = t("ind.where", file=self.file, line=self.line if self.line else "?")
+        where = (t("ind.where", file=self.file, line=self.line) if self.line
+                 else t("ind.where_file", file=self.file))
         head = t("ind.level." + self.level)
         text = f"[{head}] {self.code} {where}：{self.message}"
         return text + (f"（{t('ind.fix_prefix')}{self.fix}）" if self.fix else "")

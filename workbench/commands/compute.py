@@ -46,7 +46,11 @@ def _check(dirs: list[Path] | None) -> int:
     from workbench.declarations import default_dir, validate
 
     folder = dirs[0] if dirs else default_dir()
-    print(t("ind.cli.checking", n=len(list(folder.glob("*.yaml")))), file=sys.stderr)
+    n_files = len(list(folder.glob("*.yaml"))) + len(list(folder.glob("*.yml")))
+    if not n_files:
+        print(t("ind.cli.no_indicator_files", path=folder), file=sys.stderr)
+        return 2
+    print(t("ind.cli.checking", n=n_files), file=sys.stderr)
     issues = validate(dirs=dirs)
     for issue in issues:
         print(str(issue), file=sys.stderr)
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _check(dirs)
     if args.span is not None and args.span not in SPANS:
-        print(t("ind.E_BAD_SPAN", span=args.span), file=sys.stderr)
+        print(t("ind.E_BAD_SPAN", span=args.span) + t("ind.fix.E_BAD_SPAN", allowed="、".join(
+            f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS)), file=sys.stderr)
         return 2
     names = _sets(args, dirs)
     try:
