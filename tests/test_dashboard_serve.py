@@ -48,6 +48,20 @@ def test_cli_refusal_is_chinese_and_exits_2(capsys, monkeypatch):
     assert err.startswith("错误：") and "--token" in err and "0.0.0.0" in err
 
 
+def test_password_without_a_terminal_and_a_missing_boundary_file(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Under systemd nobody can type a password: say how to give it instead (it raised
+    EOFError); a --geojson that does not exist is refused, not silently ignored."""
+    import io
+
+    monkeypatch.delenv(serve.ENV_PASSWORD, raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli(["serve", "--password"]) == 2
+    assert serve.ENV_PASSWORD in capsys.readouterr().err
+    assert cli(["serve", "--geojson", str(tmp_path / "none.geojson")]) == 2
+    assert "none.geojson" in capsys.readouterr().err
+
+
 def test_missing_warehouse_is_a_chinese_refusal(tmp_path, capsys):
     rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"), "--port", "0"])
     assert rc == 2 and "错误：" in capsys.readouterr().err

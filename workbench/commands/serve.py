@@ -37,9 +37,15 @@ def run(args: argparse.Namespace) -> int:
 
     token = args.token or os.environ.get(ENV_TOKEN) or None
     password = args.password
-    if password == "":
+    if password == "" and not os.environ.get(ENV_PASSWORD):
+        if not sys.stdin.isatty():  # under systemd or cron: nobody to type it
+            print(t("dash.cli.no_terminal", env=ENV_PASSWORD), file=sys.stderr)
+            return 2
         password = getpass.getpass(t("dash.cli.password_prompt"))
     password = password or os.environ.get(ENV_PASSWORD) or None
+    if args.geojson and not Path(args.geojson).is_file():
+        print(t("dash.cli.no_geojson", path=args.geojson), file=sys.stderr)
+        return 2
     opts = ServeOptions(
         port=args.port, host=args.host, token=token, password=password,
         warehouse=Path(args.warehouse) if args.warehouse else None, base_url=args.base_url,
