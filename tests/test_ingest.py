@@ -232,6 +232,12 @@ def test_folder_copy_is_the_same_as_files(wh_path: Path, tmp_path: Path) -> None
     a = ingest_paths([folder], wh_path)
     b = ingest_paths([path], other)
     assert a.accepted == b.accepted == {"cases": 1}
+    # an old .xls beside it is named in the report, not silently skipped; other files are
+    (folder / "990102_青山县_2025-09.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 60)
+    (folder / "说明.docx").write_bytes(b"PK")
+    c = ingest_paths([folder], wh_path)
+    assert list(c.errors["code"]) == ["E_XLS_UNSUPPORTED"]
+    assert "990102_青山县_2025-09.xls" in c.errors["message"].iloc[0]
 
 
 def test_row_numbers_in_a_large_csv_match_excel(wh_path: Path, tmp_path: Path) -> None:

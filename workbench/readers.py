@@ -473,6 +473,9 @@ def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFram
 
 # ---------------------------------------------------------------- dispatch
 
+_OLD_SHEETS = (".xls", ".et", ".ods")  # old Excel, WPS, OpenDocument: to be saved as .xlsx
+
+
 def list_inputs(paths: list[str | Path]) -> tuple[list[Path], list[Issue]]:
     """Files named, or found in folders (recursively), skipping Office lock files."""
     files: list[Path] = []
@@ -480,9 +483,12 @@ def list_inputs(paths: list[str | Path]) -> tuple[list[Path], list[Issue]]:
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not f.name.startswith(("~$", ".")) \
-                        and f.suffix.lower() in SUPPORTED_SUFFIXES:
+                if not f.is_file() or f.name.startswith(("~$", ".")):
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.append(f)
+                elif f.suffix.lower() in _OLD_SHEETS:  # a spreadsheet we cannot read: say so
+                    issues.append(Issue("E_XLS_UNSUPPORTED", f.name))
         elif p.is_file():
             files.append(p)
         else:

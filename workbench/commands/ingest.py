@@ -12,6 +12,7 @@ from workbench.ingest import IngestReport, ingest_paths
 from workbench.messages import t
 
 SHOW_ERRORS = 10
+FILE_NOT_READ = ("E_FILE_NOT_FOUND", "E_XLS_UNSUPPORTED", "E_NOT_WORKBOOK", "E_NO_LEDGER")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     report = ingest_paths(args.paths, wh, period=args.period, report_dir=report_dir)
     print_summary(report, wh)
     # rows refused are the report's business; a file not read at all, or none, is a failure
-    return 0 if report.files and all(f.status != "unreadable" for f in report.files) else 1
+    unread = report.errors["code"].isin(FILE_NOT_READ).any() if len(report.errors) else False
+    return 0 if report.files and not unread and all(
+        f.status != "unreadable" for f in report.files) else 1
 
 
 def print_summary(report: IngestReport, wh: Path, out=None) -> None:
