@@ -77,3 +77,13 @@ def test_log_lines_name_their_level_in_chinese() -> None:
     assert cli._LogFormatter(False).format(record) == "警告：指标 x 为常数"
     assert cli._LogFormatter(True).format(record) == "警告 workbench.composite：指标 x 为常数"
     assert record.levelname == "WARNING"  # the record itself is left alone
+
+
+def test_describe_knows_input_errors_from_bugs() -> None:
+    from workbench.errors import describe
+
+    assert "找不到文件或目录「/x/y」" in describe(FileNotFoundError(2, "No such file", "/x/y"))
+    assert describe(TimeoutError("Timed out trying to connect to tcp://127.0.0.1:1")
+                    ).startswith("连接失败")
+    assert describe(ValueError("a bug")) is None
+    assert describe(OSError("no path: not about the user's input")) is None

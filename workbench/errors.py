@@ -21,12 +21,13 @@ def describe(exc: BaseException) -> str | None:
 
     import duckdb
 
-    if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return t("err.connect", detail=str(exc))
+    if isinstance(exc, OSError) and exc.filename:
         what = _ERRNO.get(exc.errno or -1)
-        path = exc.filename or ""
         if what:
-            return t(f"err.os.{what}", path=path)
-        return t("err.os.other", path=path, detail=exc.strerror or str(exc))
+            return t(f"err.os.{what}", path=exc.filename)
+        return t("err.os.other", path=exc.filename, detail=exc.strerror or str(exc))
     if isinstance(exc, tomllib.TOMLDecodeError):
         return t("err.toml", detail=str(exc))
     if isinstance(exc, duckdb.IOException):
