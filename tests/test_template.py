@@ -264,6 +264,12 @@ def test_cli_writes_template(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert openpyxl.load_workbook(out).sheetnames == [GUIDE, "案件台账", "疑点线索台账", OPTIONS]
     assert main(["template", "--out", str(out), "--ledgers", "bogus"]) == 2
     assert "bogus" in capsys.readouterr().err
+    # ledgers by their Chinese titles; --out a folder (as the README writes it): inside it
+    folder = tmp_path / "模板"
+    assert main(["template", "--out", f"{folder}/", "--ledgers", "案件台账，疑点线索台账"]) == 0
+    inside = folder / "台账填报模板.xlsx"
+    assert openpyxl.load_workbook(inside).sheetnames == [GUIDE, "案件台账", "疑点线索台账",
+                                                         OPTIONS]
 
 
 def test_cli_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

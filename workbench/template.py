@@ -47,11 +47,12 @@ def select_ledgers(names: Sequence[str] | None = None) -> list[Ledger]:
     """Requested ledgers in contract dependency order (all when `names` is empty)."""
     if not names:
         return list(LEDGERS.values())
-    wanted = {n.strip() for n in names if n.strip()}
+    by_title = {lg.title: name for name, lg in LEDGERS.items()}  # 案件台账 → cases
+    wanted = {by_title.get(n.strip(), n.strip()) for n in names if n.strip()}
     unknown = sorted(wanted - set(LEDGERS))
     if unknown:
-        raise ValueError(t("template.bad_ledger", name="、".join(unknown),
-                           known=", ".join(LEDGERS)))
+        raise ValueError(t("template.bad_ledger", name="、".join(unknown), known="、".join(
+            f"{name}（{lg.title}）" for name, lg in LEDGERS.items())))
     return [lg for name, lg in LEDGERS.items() if name in wanted]
 
 

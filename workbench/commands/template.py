@@ -24,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
     """Write the template and say where; a bad argument prints a Chinese error and returns 2."""
     from workbench.template import select_ledgers, suggested_filename, write_template
 
-    names = [n for n in (args.ledgers or "").split(",") if n.strip()] or None
+    names = [n for n in (args.ledgers or "").replace("，", ",").split(",") if n.strip()] or None
     out = Path(args.out) if args.out else Path(t("template.default_filename"))
+    if out.is_dir() or (args.out and args.out.endswith(("/", "\\")) and not out.suffix):
+        out = out / t("template.default_filename")  # a folder: the template goes inside
     try:
         chosen = select_ledgers(names)
         path = write_template(out, names, county_code=args.county,
