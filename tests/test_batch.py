@@ -180,6 +180,8 @@ def test_faults_raise_kill_hang_others_complete(city: dict, tmp_path: Path) -> N
     assert "papermill-error-cell-tag" in nb["cells"][0]["metadata"]["tags"]
     man = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert man["totals"] == {**man["totals"], "ok": 1, "failed": 3}
+    listing = cli("runs", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path).stdout
+    assert "完成（有失败）" in listing  # finished, but not a success
     assert_no_partial_files(run_dir)
     # the injected error quotes an ID number: masked wherever the error travels
     leaked = "330402199001011234"

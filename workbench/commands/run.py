@@ -146,7 +146,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
               "interrupted": t("batch.state.interrupted")}
     print(t("batch.cli.runs_header"))
     for r in rows:
+        label = status.get(r["status"], r["status"])
+        if r["status"] == "complete" and r["failed"]:  # finished is not the same as succeeded
+            label = t("batch.state.all_failed" if not r["ok"] else
+                      "batch.state.done_with_failures")
         print(t("batch.cli.runs_row", run_id=r["run_id"], period=r["period"],
-                status=status.get(r["status"], r["status"]), ok=r["ok"], failed=r["failed"],
+                status=label, ok=r["ok"], failed=r["failed"],
                 total=r["total"], created=(r["created"] or "")[:19].replace("T", " ")))
     return 0
