@@ -107,6 +107,10 @@ def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
     assert "'" + EVIL in names and EVIL not in names
     assert not any(cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r
                    if not _is_number(cell))
+    # the city's rows say 全市, not the engine's internal code
+    with (out / "campaign_2025_2025-09_city_indicator_values.csv").open(encoding="utf-8-sig") as fh:
+        city = list(csv.reader(fh))
+    assert {r[0] for r in city[1:]} == {"全市"}
 
 
 def _is_number(s: str) -> bool:

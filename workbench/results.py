@@ -159,6 +159,8 @@ def _display_frame(df: pd.DataFrame, calendar: Any = None) -> pd.DataFrame:
     """Readable copy for exports: spans (a calendar's phases by name) and booleans in
     Chinese."""
     out = df.copy()
+    if "county_code" in out.columns:  # the city's rows carry the code "city" inside the engine
+        out["county_code"] = out["county_code"].replace("city", t("ind.city_row"))
     if "span" in out.columns:
         out["span"] = out["span"].map(
             lambda s: span_label(s, calendar) if isinstance(s, str) else s)
