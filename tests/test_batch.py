@@ -370,3 +370,17 @@ def test_unknown_county_is_a_clear_error(city: dict, tmp_path: Path) -> None:
     res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
               str(tmp_path / "runs"), "--counties", "不存在县", cwd=tmp_path, timeout=120)
     assert res.returncode == 2 and "不存在县" in res.stderr and "错误" in res.stderr
+
+
+def test_run_refuses_a_missing_notebook_and_an_existing_run_id(city: dict, tmp_path: Path
+                                                               ) -> None:
+    """Both used to start a run (a folder, kernels) and fail every county, or overwrite a
+    finished run; now refused before anything happens."""
+    runs = tmp_path / "runs"
+    base = ["run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
+            str(runs), "--no-progress", "--counties", city["codes"][0]]
+    res = cli(*base, "--notebook", str(tmp_path / "nope.ipynb"), cwd=tmp_path)
+    assert res.returncode == 2 and "nope.ipynb" in res.stderr and not runs.exists()
+    (runs / "done").mkdir(parents=True)
+    res = cli(*base, "--run-id", "done", cwd=tmp_path)
+    assert res.returncode == 2 and "--resume done" in res.stderr

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from workbench.errors import describe
 from workbench.cliargs import seconds, whole
+from workbench.errors import describe
 from workbench.messages import t
 
 DEFAULT_TIMEOUT = 600.0
@@ -114,6 +115,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, root: str) -> object:
     from workbench import batch
+
+    if args.notebook and not Path(args.notebook).is_file():
+        raise FileNotFoundError(t("batch.err.no_notebook", path=args.notebook))
+    if args.run_id and (Path(root) / args.run_id).exists():
+        raise ValueError(t("batch.err.run_exists", run_id=args.run_id,
+                           path=Path(root) / args.run_id))
 
     options = dict(jobs=args.jobs, timeout=args.timeout or DEFAULT_TIMEOUT,
                    executor=args.executor, scheduler=args.scheduler,
