@@ -74,7 +74,8 @@ def test_every_error_code_has_a_message() -> None:
         codes |= {r.code for r in lg.references}
     codes |= {"E_REQUIRED", "E_CODE6", "E_NOT_NUMBER", "E_NOT_INTEGER", "E_NEGATIVE",
               "E_NEGATIVE_MONEY", "E_DATE", "E_MONTH", "E_BOOL", "E_ENUM", "E_ID_FORMAT",
-              "E_ID_CHECKSUM", "E_DUPLICATE_KEY", "E_MISSING_COLUMN", "E_NOT_WORKBOOK"}
+              "E_ID_CHECKSUM", "E_DUPLICATE_KEY", "E_MISSING_COLUMN", "E_NOT_WORKBOOK",
+              "E_MONEY_TOO_LARGE", "E_COUNTY_MISMATCH", "E_XLS_UNSUPPORTED"}
     missing = {c for c in codes if f"ingest.code.{c}" not in catalogue()}
     assert not missing
 
@@ -346,9 +347,12 @@ def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Pat
     folder = tmp_path / "in"
     folder.mkdir()
     write_cases(folder / F, [case_row(案件编号=f"C{i}", 当事人身份证号=v)
-                             for i, v in enumerate(bad)])
+                             for i, v in enumerate(bad)]
+                + [case_row(案件编号="M1", **{"涉案金额(元)": "330402198001011236"})])
     report = ingest_paths([folder], wh_path, report_dir=tmp_path / "reports")
-    assert {c for c in report.issues["code"]} >= {"E_ID_FORMAT"}
+    # an ID number pasted into a money column is refused as an absurd amount, and masked
+    assert {c for c in report.issues["code"]} >= {"E_ID_FORMAT", "E_MONEY_TOO_LARGE"}
+    bad.append("330402198001011236")
     out = tmp_path / "q.xlsx"
     assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
     texts = [*report.issues["message"], *report.issues["value"],

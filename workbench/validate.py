@@ -191,6 +191,9 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
         if f.type == "date":
             checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed"
                           f" WHERE year({typed}) < {MIN_YEAR} OR year({typed}) > {MAX_YEAR}")
+        if f.type == "yuan":  # an ID number pasted into a money column, say
+            checks.append(f"SELECT _sheet, _row, {_lit(f.name)}, 'E_MONEY_TOO_LARGE', NULL "
+                          f"FROM t_typed WHERE {typed} > {MAX_YUAN}")
     for c in lg.compares:
         op = {"<=": ">", ">=": "<"}[c.op]  # the violation
         checks.append(f"SELECT _sheet, _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
@@ -240,6 +243,7 @@ def validate_ledger(con: duckdb.DuckDBPyConnection, lg: Ledger,
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"
+MAX_YUAN = 1e11  # 1,000 亿元: no single case, lead or item is larger
 
 def _county_prefix(code: str) -> str:
     """What a row's county code must start with in a file of `code` ('' when no check): a
