@@ -301,7 +301,7 @@ def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, ca
     for bad in ("abc", "2025-13", "2025-9"):
         assert main(["ingest", str(folder), "--warehouse", str(wh_path),
                      "--period", bad]) == 2
-        assert "报送期" in capsys.readouterr().err
+        assert "参数 --period" in capsys.readouterr().err
 
 
 def test_original_and_correction_in_one_batch(wh_path: Path, tmp_path: Path) -> None:

@@ -108,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2), already printed
+        return int(done.code or 0)
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter(args.verbose))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -33,3 +33,17 @@ def seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(t("cli.arg.positive", value=text))
     return value
+
+
+def month(text: str) -> str:
+    """A month written YYYY-MM."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text.strip()):
+        raise argparse.ArgumentTypeError(t("cli.arg.not_month", value=text))
+    return text.strip()
+
+
+def month_or_latest(text: str) -> str:
+    """A month written YYYY-MM, or `latest`."""
+    return "latest" if text.strip().lower() == "latest" else month(text)

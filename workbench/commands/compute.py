@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from workbench.errors import describe
-from workbench.cliargs import whole
+from workbench.cliargs import month_or_latest, whole
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compute", help=t("ind.cli.help"), description=t("ind.cli.help"))
-    p.add_argument("--period", default="latest", help=t("ind.cli.period"))
+    p.add_argument("--period", default="latest", type=month_or_latest, help=t("ind.cli.period"))
     p.add_argument("--warehouse", default=None, help=t("ind.cli.warehouse"))
     p.add_argument("--set", dest="sets", action="append", default=None, help=t("ind.cli.set"))
     p.add_argument("--span", default=None, help=t("ind.cli.span"))

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from workbench.contracts import LEDGERS
-from workbench.cliargs import whole
+from workbench.cliargs import month, whole
 from workbench.messages import t
 
 
@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo_city", help=t("demo.arg_out"))
     p.add_argument("--counties", type=whole(1), default=10, help=t("demo.arg_counties"))
     p.add_argument("--seed", type=int, default=20251, help=t("demo.arg_seed"))
-    p.add_argument("--start", default="2024-01", help=t("demo.arg_start"))
-    p.add_argument("--end", default="2025-12", help=t("demo.arg_end"))
+    p.add_argument("--start", default="2024-01", type=month, help=t("demo.arg_start"))
+    p.add_argument("--end", default="2025-12", type=month, help=t("demo.arg_end"))
     p.add_argument("--samples", action="store_true", help=t("demo.arg_samples"))
     p.set_defaults(func=run)
 

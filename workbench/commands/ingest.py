@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
 from workbench.ingest import IngestReport, ingest_paths
+from workbench.cliargs import month
 from workbench.messages import t
 
 SHOW_ERRORS = 10
@@ -19,15 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help=t("cmd.ingest.help"), description=t("cmd.ingest.help"))
     p.add_argument("paths", nargs="+", help=t("cmd.ingest.paths"))
     p.add_argument("--warehouse", help=t("cmd.warehouse"))
-    p.add_argument("--period", help=t("cmd.ingest.period"))
+    p.add_argument("--period", type=month, help=t("cmd.ingest.period"))
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.period is not None and not re.fullmatch(r"20[0-9]{2}-(0[1-9]|1[0-2])", args.period):
-        print(t("cmd.ingest.bad_period", period=args.period), file=sys.stderr)
-        return 2
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
     report = ingest_paths(args.paths, wh, period=args.period, report_dir=report_dir)

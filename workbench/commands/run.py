@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.cliargs import seconds, whole
+from workbench.cliargs import month_or_latest, seconds, whole
 from workbench.errors import describe
 from workbench.messages import t
 
@@ -20,7 +20,7 @@ def _default_jobs() -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help=t("batch.cli.run_help"), description=t(
         "batch.cli.run_description"), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--period", default="latest", help=t("batch.cli.period"))
+    p.add_argument("--period", default="latest", type=month_or_latest, help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=whole(1), default=_default_jobs(), help=t("batch.cli.jobs"))
     p.add_argument("--timeout", type=seconds, default=None, help=t("batch.cli.timeout"))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from workbench.errors import describe
+from workbench.cliargs import month
 from workbench.messages import t
 
 
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help=t("template.cli_out"))
     p.add_argument("--county", metavar="990101", help=t("template.cli_county"))
     p.add_argument("--county-name", metavar="名称", help=t("template.cli_county_name"))
-    p.add_argument("--period", metavar="YYYY-MM", help=t("template.cli_period"))
+    p.add_argument("--period", metavar="YYYY-MM", type=month, help=t("template.cli_period"))
     p.add_argument("--ledgers", metavar="cases,leads", help=t("template.cli_ledgers"))
     p.set_defaults(func=run)
 
