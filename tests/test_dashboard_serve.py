@@ -159,3 +159,15 @@ def test_bounded_kernel_manager_refuses_beyond_the_limit():
         with pytest.raises(web.HTTPError) as exc:
             future.result(timeout=30)
     assert exc.value.status_code == 503
+
+
+def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
+    """Voilà's own loading words (Running …, Executing 3 of 12) are replaced: the template
+    includes a script with the catalogue's text, and the script is no Jinja (no braces
+    pairs Jinja would try to evaluate)."""
+    root = serve.template_root(tmp_path)
+    dest = root / "voila" / "templates" / serve.TEMPLATE
+    script = (dest / "workbench_loading.html.j2").read_text(encoding="utf-8")
+    assert "正在加载" in script and "正在计算（第 %i / %n 步）" in script
+    assert "{{" not in script and "{%" not in script
+    assert "workbench_loading.html.j2" in (dest / "index.html.j2").read_text(encoding="utf-8")

@@ -153,7 +153,29 @@ def template_root(folder: Path) -> Path:
         "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
         "<script defer src=\"{{ resources.include_url('static/plotly.min.js') }}\"></script>\n",
         encoding="utf-8")
+    (dest / "workbench_loading.html.j2").write_text(loading_script(), encoding="utf-8")
     return folder
+
+
+def loading_script() -> str:
+    """Voilà's loading screen in Chinese ("Running cockpit.ipynb…", "Executing 3 of 12" are
+    Voilà's own words): the first line, and each step as the kernel runs the cells."""
+    import json
+
+    first = json.dumps(t("dash.loading"), ensure_ascii=False)
+    step = json.dumps(t("dash.loading_step", i="%i", n="%n"), ensure_ascii=False)
+    return ("<script>(function () {\n"
+            f"  var first = {first}, step = {step};\n"
+            "  var el = document.getElementById('loading_text');\n"
+            "  if (el) { el.textContent = first; }\n"
+            "  window.update_loading_text = function (i, n) {\n"
+            "    var box = document.getElementById('loading');\n"
+            "    if (box && box.style.display === 'none') { box.style.display = 'flex'; }\n"
+            "    var el = document.getElementById('loading_text');\n"
+            "    if (el) { el.textContent = step.replace('%i', i).replace('%n', n); }\n"
+            "  };\n"
+            "  window.voila_process = window.update_loading_text;\n"
+            "})();</script>\n")
 
 
 def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str, str]:
