@@ -24,7 +24,13 @@ def test_help_is_chinese(argv: list[str], capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert out.startswith("用法：workbench")
     assert not [w for w in ENGLISH if w in out], out
-    usage = out.split("\n\n", 1)[0]  # option values are named in Chinese, not PERIOD, PATH…
+    usage, rest = out.split("\n\n", 1)  # option values are named in Chinese, not PATH…
+    assert re.search(r"[\u4e00-\u9fff]", rest.split("\n\n")[0]), out  # a description
+    lines = rest.splitlines() + [""]
+    for line, after in zip(lines, lines[1:]):  # every option says what it is for (on its
+        opt = line.strip()                      # line, or the next when the name is long)
+        if opt.startswith("-") and "  " not in opt:
+            assert after.startswith(" " * 8) and not after.strip().startswith("-"), line
     assert not re.findall(r"\b[A-Z][A-Z_]+\b", usage.replace("YYYY-MM", "")), usage
 
 

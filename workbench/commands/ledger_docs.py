@@ -9,8 +9,10 @@ from workbench.messages import t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ledger-docs", help=t("cmd.ledger_docs.help"))
-    p.add_argument("--out", default=str(project_root() / "docs" / "ledgers.md"))
+    p = sub.add_parser("ledger-docs", help=t("cmd.ledger_docs.help"),
+                       description=t("cmd.ledger_docs.help"))
+    p.add_argument("--out", default=str(project_root() / "docs" / "ledgers.md"),
+                   help=t("cmd.ledger_docs.out"))
     p.set_defaults(func=run)
 
 

@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
     p.set_defaults(func=cmd_run)
 
-    r = subparsers.add_parser("runs", help=t("batch.cli.runs_help"))
+    r = subparsers.add_parser("runs", help=t("batch.cli.runs_help"),
+                              description=t("batch.cli.runs_help"))
     r.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
     r.add_argument("--json", action="store_true", help=t("batch.cli.json"))
     r.set_defaults(func=cmd_runs)
