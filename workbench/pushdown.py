@@ -496,18 +496,25 @@ class WarehouseEngine(MeasureEngine):
         rows = (f"FROM {wh.current_relation(first.ledger)} l" if grouped
                 else self._from(wh, first.ledger, joins))  # type: ignore[arg-type]
         pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
-        # For the city's count: which values more than one county reports (numbered; rare),
-        # so a value is counted once across the city.
-        sql = (f"WITH g AS MATERIALIZED (SELECT l.county_code AS c, {ref} AS _v, {agg_sql} "
-               f"{rows} WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2), "
-               f"multi AS (SELECT _v, row_number() OVER () AS gid FROM g GROUP BY _v "
-               f"HAVING count(*) > 1) "
-               f"SELECT u.pos AS c, coalesce(mu.gid, 0) - 1 AS _gid, {', '.join(cols)} "
-               f"FROM g{pairs} LEFT JOIN multi mu ON mu._v = g._v "
-               f"JOIN _wb_universe u ON u.code = g.c")
-        out = wh.con.execute(sql).fetchnumpy()
+        # For the city's count, which values more than one county reports: usually none,
+        # which a 64-bit hash of each pair's value proves cheaply (equal values hash equally,
+        # so all-different hashes mean all-different values); when some hashes repeat, the
+        # statement runs again numbering exactly the values several counties report.
+        group = f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} " \
+                f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2"
+        out = wh.con.execute(
+            f"SELECT u.pos AS c, hash(g._v) AS _h, {', '.join(cols)} FROM ({group}) g{pairs} "
+            f"JOIN _wb_universe u ON u.code = g.c").fetchnumpy()
+        pair_group = np.full(len(out["c"]), -1, dtype=np.int64)
+        if pd.Series(np.asarray(out["_h"])).duplicated().any():
+            out = wh.con.execute(
+                f"WITH g AS MATERIALIZED ({group}), multi AS (SELECT _v, row_number() OVER () "
+                f"AS gid FROM g GROUP BY _v HAVING count(*) > 1) "
+                f"SELECT u.pos AS c, coalesce(mu.gid, 0) - 1 AS _gid, {', '.join(cols)} "
+                f"FROM g{pairs} LEFT JOIN multi mu ON mu._v = g._v "
+                f"JOIN _wb_universe u ON u.code = g.c").fetchnumpy()
+            pair_group = np.asarray(out["_gid"], dtype=np.int64)
         pair_county = np.asarray(out["c"], dtype=np.int64)
-        pair_group = np.asarray(out["_gid"], dtype=np.int64)
         for i, key in enumerate(measures):
             masks = np.stack([np.asarray(out[f"b{i}_{k}"], dtype=np.uint64)
                               for k in range(n_words)], axis=1)
