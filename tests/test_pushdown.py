@@ -171,6 +171,12 @@ MEASURES: dict[str, Measure] = {
                                 done_by="closed_date"),
     "complaints_done": Measure("complaints_done", "count", "complaints", date="received_date",
                                done_by="closed_date"),
+    # beside them, on the same ledger and date: plain measures (an `any` among them, whose
+    # groups now repeat per month done) and a second done_by field (its own statement)
+    "any_due": Measure("any_due", "any", "rectifications", date="deadline"),
+    "due": Measure("due", "count", "rectifications", date="deadline"),
+    "found_by_deadline": Measure("found_by_deadline", "count", "rectifications",
+                                 date="found_date", done_by="deadline"),
     "activity_max": Measure("activity_max", "sum", "activities", field="count", date="month",
                             rollup="max"),
     "activity_last": Measure("activity_last", "sum", "activities", field="count",

@@ -309,7 +309,6 @@ class WarehouseEngine(MeasureEngine):
         file: one statement per ledger and dating field for the flows, one per ledger, date and
         counted field for the distinct counts, one per roster for the levels."""
         flows: dict[tuple[str, str], dict[tuple, Measure]] = {}
-        done_by: dict[tuple[str, str, str], dict[tuple, Measure]] = {}
         distinct: dict[tuple, dict[tuple, Measure]] = {}
         stocks: dict[str, dict[tuple, Measure]] = {}
         for iset in sets:
@@ -324,18 +323,13 @@ class WarehouseEngine(MeasureEngine):
                 elif m.agg == "distinct_count":
                     if key not in self._distinct_store:
                         distinct.setdefault((m.ledger, m.date, m.field), {})[key] = m
-                elif m.done_by is not None:
-                    if key not in self._done_store:
-                        done_by.setdefault((m.ledger, m.date, m.done_by), {})[key] = m
-                elif key not in self._flow_store:
+                elif key not in self._flow_store and key not in self._done_store:
                     flows.setdefault((m.ledger, m.date), {})[key] = m  # type: ignore[index]
-        if not flows and not distinct and not stocks and not done_by:
+        if not flows and not distinct and not stocks:
             return
         with self._session() as wh:
             for (ledger, date), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures)
-            for (ledger, date, done), measures in done_by.items():
-                self._run_flows(wh, ledger, date, measures, done)
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
@@ -390,8 +384,16 @@ class WarehouseEngine(MeasureEngine):
 
     def _run_flows(self, wh: Any, ledger: str, date: str, measures: Mapping[tuple, Measure],
                    done_by: str | None = None) -> None:
-        """One GROUP BY county × month of `date` for these measures; with `done_by`, × the
-        month each row was done too (-1 when blank), kept as groups for `_done_by_groups`."""
+        """One GROUP BY county × month of `date` for these measures — and × the month a row
+        was done (`d`, -1 when blank) when some of them count rows only once done (`done_by`):
+        those keep the groups (`_done_by_groups`), the others add them up over `d`."""
+        if done_by is None:
+            fields = sorted({m.done_by for m in measures.values() if m.done_by})
+            for extra in fields[1:]:  # a second done_by field: a statement of its own (rare)
+                self._run_flows(wh, ledger, date, {k: m for k, m in measures.items()
+                                                   if m.done_by == extra}, extra)
+            measures = {k: m for k, m in measures.items() if m.done_by in (None, *fields[:1])}
+            done_by = fields[0] if fields else None
         joins, alias = self._joins(measures.values())
         aggs = []
         shared: dict[str, str] = {}
@@ -418,24 +420,19 @@ class WarehouseEngine(MeasureEngine):
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
-        if done_by is not None:
-            keep = ok_m & (np.asarray(out["c"], dtype=np.int64) >= 0)
-            cidx = np.asarray(out["c"], dtype=np.int64)[keep]
-            mon = m_arr[keep].astype(np.int64)
-            d_arr = _floats(out["d"])[keep].astype(np.int64)
-            for i, key in enumerate(measures):
-                self._done_store[key] = (cidx, mon, d_arr, _floats(out[f"v{i}"])[keep])
-            return
         self._range_store[(ledger, date)] = (
             (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None)
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
-        groups = _Groups(cidx[keep], m_arr[keep].astype(np.int64))
+        months = m_arr[keep].astype(np.int64)
+        groups = _Groups(cidx[keep], months)  # with `d`, one (county, month) may repeat
+        d_arr = _floats(out["d"])[keep].astype(np.int64) if done else None
         for i, (key, m) in enumerate(measures.items()):
             vals = _floats(out[f"v{i}"])[keep]
-            if m.agg == "any":
-                vals = (vals > 0).astype("float64")
-            self._flow_store[key] = (groups, vals)
+            if m.done_by is not None:
+                self._done_store[key] = (cidx[keep], months, d_arr, vals)
+            else:  # `any` is made 0/1 once the groups are added up (`_full`)
+                self._flow_store[key] = (groups, vals)
 
     def _run_distinct(self, wh: Any, measures: Mapping[tuple, Measure]) -> None:
         """Distinct counts of one field of one ledger by one date, each with its own filter:
@@ -584,6 +581,8 @@ class WarehouseEngine(MeasureEngine):
             inside, cells = groups.cells(grid)
             mat = np.bincount(cells, weights=vals if inside is None else vals[inside],
                               minlength=self.n * n_m).reshape(self.n, n_m)
+            if measure.agg == "any":
+                mat = (mat > 0).astype("float64")
             cs = np.zeros((self.n, n_m + 1))
             np.cumsum(mat, axis=1, out=cs[:, 1:])
             cur = (grid, mat, cs)
