@@ -681,3 +681,40 @@ def test_trends_for_all_counties_match_each_county_and_the_city(campaign) -> Non
         [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60])
     with pytest.raises(KeyError):
         ev.trend("rectification_completion", "999999")
+
+
+def test_sets_on_one_engine_share_only_indicators_computed_alike() -> None:
+    """no_fraud_city includes campaign_2025: on one engine its copies of the campaign's
+    indicators are the campaign's own arrays, and every number equals a fresh engine's; a set
+    that changes a measure behind an indicator of the same code gets its own numbers."""
+    import dataclasses
+
+    from workbench.demo import generate_city
+    from workbench.indicators import CURRENT, compute_points
+
+    city = generate_city(4, end="2025-09")
+    camp, nfc = load_set("campaign_2025"), load_set("no_fraud_city")
+    end = month_index("2025-09")
+    pts = [(s, end) for s in SPANS]
+    eng = MeasureEngine(city.frames)
+    first, second = compute_points(eng, camp, pts), compute_points(eng, nfc, pts)
+    alone = compute_points(MeasureEngine(city.frames), nfc, pts)
+    for code in nfc.indicators:
+        for role in second.roles:
+            for got, want in zip(second.arrays[code][role], alone.arrays[code][role]):
+                np.testing.assert_array_equal(got, want, err_msg=code)
+            for got, want in zip(second.city[code][role], alone.city[code][role]):
+                np.testing.assert_array_equal(got, want, err_msg=code)
+    assert all(second.arrays[c][CURRENT][2] is first.arrays[c][CURRENT][2]
+               for c in camp.indicators)
+    # the same code over a measure without its filter: not taken from the memo
+    ind = camp.indicators["case_detection_rate"]
+    num = camp.measures[ind.numerator[0]]
+    looser = dataclasses.replace(camp, measures={**camp.measures,
+                                                 num.code: dataclasses.replace(num, where=())})
+    third = compute_points(eng, looser, pts)
+    fresh = compute_points(MeasureEngine(city.frames), looser, pts)
+    np.testing.assert_array_equal(third.arrays["case_detection_rate"][CURRENT][0],
+                                  fresh.arrays["case_detection_rate"][CURRENT][0])
+    assert not np.array_equal(third.arrays["case_detection_rate"][CURRENT][0],
+                              first.arrays["case_detection_rate"][CURRENT][0])

@@ -20,7 +20,7 @@ from workbench import fmt
 from workbench.contracts import LEDGERS
 from workbench.declarations import SPANS as SPANS  # re-exported: the spans the KPI tables use
 from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
-from workbench.measures import MeasureEngine, Window, month_index, month_label
+from workbench.measures import MeasureEngine, Window, measure_key, month_index, month_label
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,16 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
     def eff_span(ind: Indicator, span: str) -> str:
         return ind.span or span
 
+    # 0. Indicators another set already computed on this engine, alike in every respect
+    #    (measures, windows, points, roles, calendar), are taken as they are.
+    keys = _indicator_keys(iset, order, params, tuple(points), tuple(roles))
+    memo = engine.indicator_memo
+    fresh = [c for c in order if keys[c] not in memo]
+
     # 1. Every window any basic indicator needs, computed once per measure.
     win_key: dict[tuple[str, int, str], int] = {}
     win_list: list[Window] = []
-    for code in order:
+    for code in fresh:
         ind = iset.indicators[code]
         if ind.type not in ("ratio", "share", "count"):
             continue
@@ -180,7 +186,7 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
                 if k not in win_key:
                     win_key[k] = len(win_list)
                     win_list.append(span_window(k[0], end, cal, role))
-    needed = sorted({m for c in order for m in (*iset.indicators[c].numerator,
+    needed = sorted({m for c in fresh for m in (*iset.indicators[c].numerator,
                                                 *iset.indicators[c].denominator)})
     mats: dict[str, np.ndarray] = {}
     city_mats: dict[str, np.ndarray] = {}
@@ -196,6 +202,9 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
     city: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     windows: dict[str, list[Window]] = {}
     for code in order:
+        if keys[code] in memo:
+            arrays[code], city[code], windows[code] = memo[keys[code]]
+            continue
         ind = iset.indicators[code]
         for target, source, nrows in ((arrays, mats, engine.n), (city, city_mats, 1)):
             target[code] = _indicator_roles(ind, points, roles, source, win_key, target,
@@ -207,7 +216,24 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
             windows[code] = windows[ind.depends_on[0]]
         else:
             windows[code] = [span_window(s, e, cal) for s, e in points]
+        engine.remember_indicator(keys[code], (arrays[code], city[code], windows[code]))
     return Values(list(points), engine.counties, roles, arrays, city, windows)
+
+
+def _indicator_keys(iset: IndicatorSet, order: Sequence[str], params: Mapping[str, object],
+                    points: tuple, roles: tuple) -> dict[str, tuple]:
+    """What each indicator's arrays depend on, whatever set declared it: its arithmetic, its
+    measures as computed (not their names), the indicators it is made from, the points,
+    roles and calendar. `order` lists inputs before the indicators made from them."""
+    keys: dict[str, tuple] = {}
+    for code in order:
+        ind = iset.indicators[code]
+        measures = tuple((measure_key(m, params), m.rollup, m.since, m.city) for m in (
+            iset.measures[c] for c in (*ind.numerator, *ind.denominator)))
+        keys[code] = (ind.type, ind.scale, ind.span, ind.baseline,
+                      ind.expr.text if ind.expr else None, len(ind.numerator), measures,
+                      tuple(keys[d] for d in ind.depends_on), points, roles, iset.calendar)
+    return keys
 
 
 def _city_rollup(mat: np.ndarray, how: str) -> np.ndarray:

@@ -75,6 +75,7 @@ class Window:
 
 _EPOCH = 1970 * 12
 _WINDOW_CACHE_BYTES = 64 * 2**20  # computed county × window matrices kept per engine
+_INDICATOR_MEMO_MAX = 4096  # indicator × points entries kept for other sets
 _GRID_MARGIN = 120  # months of slack around the asked months in the cached grid (a cache size)
 
 
@@ -177,6 +178,9 @@ class MeasureEngine:
         self._window_bytes = 0
         self._names: dict[int | None, pd.Series] = {}
         self._city_distinct: dict[tuple, np.ndarray] = {}  # window key → city's counts
+        # indicator key → (county arrays, city arrays, windows), shared by the sets evaluated
+        # on this engine (`indicators.compute_points`)
+        self.indicator_memo: dict[tuple, tuple] = {}
 
     @property
     def counties(self) -> pd.Index:
@@ -642,6 +646,16 @@ class MeasureEngine:
             _k, old = self._window_cache.popitem(last=False)
             self._window_bytes -= old.nbytes
         return out
+
+    def remember_indicator(self, key: tuple, value: tuple) -> None:
+        """Keep an indicator's computed arrays (read-only from now on) for other sets."""
+        if len(self.indicator_memo) >= _INDICATOR_MEMO_MAX:  # many periods in a long session
+            self.indicator_memo.clear()
+        for roles in value[:2]:
+            for arrays in roles.values():
+                for arr in arrays:
+                    arr.flags.writeable = False
+        self.indicator_memo[key] = value
 
     def city_distinct(self, measure: Measure, windows: Sequence[Window],
                       params: Mapping[str, object] = {}) -> np.ndarray:
