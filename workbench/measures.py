@@ -483,12 +483,24 @@ class MeasureEngine:
         as done (its date is unknown: a `where` on the field says when blank means not done)."""
         cidx, mon, done, weight = self._done_by_groups(measure, params)
         out = np.zeros((self.n, len(windows)))
+        by_end: dict[int, list[int]] = {}
         for j, w in enumerate(windows):
             if w.empty:
                 out[:, j] = np.nan
-                continue
-            sel = (mon >= w.start) & (mon <= w.end) & (done <= w.end)
-            out[:, j] = np.bincount(cidx[sel], weights=weight[sel], minlength=self.n)[: self.n]
+            else:
+                by_end.setdefault(w.end, []).append(j)
+        # Windows ending in the same month (the spans of one point) share one county × month
+        # grid of what was done by that month; each is then a difference of running totals.
+        for end, js in by_end.items():
+            lo = min(windows[j].start for j in js)
+            sel = (done <= end) & (mon >= lo) & (mon <= end)
+            n_m = end - lo + 1
+            grid = np.bincount(cidx[sel] * n_m + (mon[sel] - lo), weights=weight[sel],
+                               minlength=self.n * n_m)[: self.n * n_m].reshape(self.n, n_m)
+            run = np.zeros((self.n, n_m + 1))
+            np.cumsum(grid, axis=1, out=run[:, 1:])
+            for j in js:
+                out[:, j] = run[:, n_m] - run[:, windows[j].start - lo]
         return out
 
     def _done_by_groups(self, measure: Measure, params: Mapping[str, object]
