@@ -608,9 +608,12 @@ class WarehouseEngine(MeasureEngine):
         if stored is None:
             return super()._distinct_windows(measure, windows)
         lo, masks, pair_county, pair_group = stored
+        shared = pair_group >= 0  # pairs whose value another county reports too
+        if masks.shape[1] == 1 and not shared.any() and (
+                not len(masks) or int(masks[:, 0].max()).bit_length() <= 53):
+            return self._distinct_by_end(masks[:, 0], lo, pair_county, windows)
         out = np.zeros((self.n, len(windows)))
         city = np.zeros(len(windows))
-        shared = pair_group >= 0  # pairs whose value another county reports too
         for j, w in enumerate(windows):
             if w.empty:
                 out[:, j] = city[j] = np.nan
@@ -631,6 +634,39 @@ class WarehouseEngine(MeasureEngine):
             # the city: every hit pair, less the repeats of a value several counties report
             groups = pair_group[hit & shared]
             city[j] = hit.sum() - (len(groups) - len(np.unique(groups)))
+        return out, city
+
+    def _distinct_by_end(self, mask: np.ndarray, lo: int, pair_county: np.ndarray,
+                         windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        """`_distinct_windows` in the usual case — months in one 53-bit word, no value in two
+        counties — one pass per window end instead of per window: a pair meets [s, e] when
+        its last month up to e is s or later, so one county × month table of those last
+        months, summed from the right, answers every start (the spans of a point share their
+        end). The city is then the counties' sum."""
+        out = np.zeros((self.n, len(windows)))
+        city = np.zeros(len(windows))
+        by_end: dict[int, list[int]] = {}
+        for j, w in enumerate(windows):
+            if w.empty:
+                out[:, j] = city[j] = np.nan
+            else:
+                by_end.setdefault(w.end, []).append(j)
+        for end, js in by_end.items():
+            e = min(end - lo, 63)
+            if e < 0:
+                continue  # before the first month with data: nothing
+            cut = mask & np.uint64((1 << (e + 1)) - 1)
+            has = cut > 0
+            # the highest bit: exact through float64 below 2**53 (checked by the caller)
+            last = np.floor(np.log2(cut[has].astype(np.float64))).astype(np.int64)
+            table = np.bincount(pair_county[has] * (e + 1) + last,
+                                minlength=self.n * (e + 1))[: self.n * (e + 1)]
+            tail = np.cumsum(table.reshape(self.n, e + 1)[:, ::-1], axis=1)[:, ::-1]
+            for j in js:
+                start = max(windows[j].start - lo, 0)
+                if start <= e:
+                    out[:, j] = tail[:, start]
+                    city[j] = tail[:, start].sum()
         return out, city
 
     def _stock_levels(self, measure: Measure, params: Mapping[str, object]
