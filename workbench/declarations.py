@@ -1505,21 +1505,16 @@ class _Resolver:
                     self.issues.error("E_UNKNOWN_FIELD", m.at("join"), path, field=m.join.on,
                                       ledger=lname, known=_known(lname))
                     ok = False
-        if m.date is not None:
-            if m.date not in lg.field_names:
-                self.issues.error("E_UNKNOWN_FIELD", m.at("date"), path, field=m.date,
+        for key, name, wrong_type in (("date", m.date, "E_DATE_FIELD_TYPE"),
+                                      ("done_by", m.done_by, "E_DONE_BY_FIELD")):
+            if name is None:
+                continue
+            if name not in lg.field_names:
+                self.issues.error("E_UNKNOWN_FIELD", m.at(key), path, field=name,
                                   ledger=lg.name, known=_known(lg.name))
                 ok = False
-            elif lg.field(m.date).type not in ("date", "month"):
-                self.issues.error("E_DATE_FIELD_TYPE", m.at("date"), path, field=m.date)
-                ok = False
-        if m.done_by is not None:
-            if m.done_by not in lg.field_names:
-                self.issues.error("E_UNKNOWN_FIELD", m.at("done_by"), path, field=m.done_by,
-                                  ledger=lg.name, known=_known(lg.name))
-                ok = False
-            elif lg.field(m.done_by).type not in ("date", "month"):
-                self.issues.error("E_DONE_BY_FIELD", m.at("done_by"), path, field=m.done_by)
+            elif lg.field(name).type not in ("date", "month"):  # a date field is needed
+                self.issues.error(wrong_type, m.at(key), path, field=name)
                 ok = False
         if m.field is not None:
             ftype = self.field_type(m, m.field, m.at("field"), path)
