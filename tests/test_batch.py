@@ -80,6 +80,8 @@ def assert_clean_reports(run_dir: Path, ids: set[str]) -> None:
         found = set(ID_RE.findall(text))
         assert not found, f"unmasked ID numbers in {page}: {sorted(found)[:3]}"
         assert not any(i in text for i in ids)
+        # the masking never reaches a chart's numbers (a starred decimal blanks the chart)
+        assert not re.search(r"[0-9]\.[0-9]*\*", text), f"starred decimal in {page}"
 
 
 # ----------------------------------------------------------------------------- end to end

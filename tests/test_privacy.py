@@ -46,3 +46,12 @@ def test_mistyped_id_numbers_are_masked() -> None:
     assert mask_id_card("号码3304021980010112361有误") == "号码3304***********2361有误"
     assert mask_id_card("旧证330402800101123") == "旧证3304*******1123"
     assert mask_id_card("AJ9901062025120010") == "AJ9901062025120010"
+
+
+def test_decimal_numbers_are_never_taken_for_id_numbers() -> None:
+    """Chart data in a report page goes through the same scrub: the digits of a decimal must
+    survive (a starred 8.4507*******2112 blanked every chart)."""
+    data = '{"y":[0.0,8.450704225352112,13.541666666666666,0.12345678901234567,-2.5e-17]}'
+    assert mask_id_card(data) == data
+    assert mask_id_card("身份证号330402198001011234。") == "身份证号3304**********1234。"
+    assert mask_id_card("号码 330402198001011234.") == "号码 3304**********1234."

@@ -12,8 +12,10 @@ from workbench.contracts import personal_fields
 # (first-generation cards) to 19 digits, ASCII or full-width, the last one possibly X: a
 # mistyped number is as personal as a right one.
 _D, _X = "0-9０-９", "XxＸｘ"
-_ID_RE = re.compile(rf"(?<![{_D}])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}])"
-                    rf"|(?<![{_D}A-Za-z])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z])")
+# Never the digits of a decimal number (a chart's 8.450704225352112): not after a point, not
+# before a point and a digit.
+_ID_RE = re.compile(rf"(?<![{_D}.])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}]|\.[0-9])"
+                    rf"|(?<![{_D}A-Za-z.])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z]|\.[0-9])")
 _NAME_HINTS = ("姓名", "name")
 
 
