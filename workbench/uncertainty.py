@@ -51,12 +51,17 @@ AGGREGATION_FIELDS = frozenset({"aggregate", "genmean_p", "weights", "nonpositiv
 
 
 def default_alternatives(config: CompositeConfig) -> dict[str, tuple[Any, ...]]:
-    """The Handbook's usual suspects, with the nominal imputation kept as one option."""
+    """The Handbook's usual suspects, each factor with the nominal choice kept as one option
+    (a ranking by goalposts must be among the draws, or its interval can miss its own rank)."""
     return {
-        "normalise": DEFAULT_NORMALISERS,
-        "aggregate": DEFAULT_AGGREGATORS,
-        "impute": tuple(dict.fromkeys((config.impute, "mean", "median"))),
+        "normalise": _with_nominal(config.normalise, DEFAULT_NORMALISERS),
+        "aggregate": _with_nominal(config.aggregate, DEFAULT_AGGREGATORS),
+        "impute": _with_nominal(config.impute, ("mean", "median")),
     }
+
+
+def _with_nominal(nominal: Any, options: Sequence[Any]) -> tuple[Any, ...]:
+    return (nominal, *(o for o in options if o != nominal))
 
 
 def _resolve_alternatives(alternatives: Mapping[str, Sequence] | None,
