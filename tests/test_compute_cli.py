@@ -212,3 +212,25 @@ def test_check_of_an_empty_folder_and_a_bad_span_say_what_is_wrong(tmp_path: Pat
     assert main(["compute", "--set", "no_such_set", "--no-save"]) == 1
     err = capsys.readouterr().err
     assert "E_UNKNOWN_SET" in err and "?" not in err  # no "第 ? 行" when there is no line
+
+
+def test_chinese_headers_are_unique() -> None:
+    """Two result columns with one Chinese header break every export (it happened)."""
+    from workbench.messages import catalogue
+
+    headers = [v for k, v in catalogue().items() if k.startswith("ind.col.")]
+    assert len(headers) == len(set(headers)), sorted(h for h in headers if headers.count(h) > 1)
+
+
+def test_a_result_table_from_an_older_version_gains_new_columns(tmp_path: Path) -> None:
+    from workbench.results import write_table
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        with wh.transaction() as con:
+            write_table(con, "milestones", pd.DataFrame({"run_id": ["r1"], "status": ["met"]}))
+            write_table(con, "milestones", pd.DataFrame({"run_id": ["r2"], "status": ["missed"],
+                                                          "basis": ["活动开始至今（截至2025-11）"],
+                                                          "current_value": [0.5]}))
+        got = wh.table("SELECT * FROM milestones ORDER BY run_id")
+    assert list(got["basis"].fillna("")) == ["", "活动开始至今（截至2025-11）"]
+    assert got["current_value"].tolist()[1] == 0.5

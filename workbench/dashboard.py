@@ -2269,7 +2269,8 @@ def _milestone_detail(r: Mapping[str, Any]) -> str:
     cur, proj = r.get("current_value"), r.get("projected_value")
     bits = []
     if _float(cur) is not None:
-        bits.append(t("dash.milestone.current", value=format_value(cur, unit)))
+        bits.append(t("dash.milestone.current", value=format_value(cur, unit),
+                      basis=r.get("basis") or t("dash.milestone.basis_unknown")))
     if _float(proj) is not None and str(r.get("status")) in ("on_track", "lagging"):
         bits.append(t("dash.milestone.projected", value=format_value(proj, unit)))
     return "，".join(bits)

@@ -520,7 +520,7 @@ def month_range_labels(lo: int, hi: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 MILESTONE_COLUMNS = ["county_code", "county_name", "milestone", "milestone_name", "indicator",
                      "indicator_name", "unit", "op", "target", "deadline", "span", "as_of",
-                     "current_value", "projected_value", "status", "status_label",
+                     "basis", "current_value", "projected_value", "status", "status_label",
                      "months_left", "source"]
 
 
@@ -618,6 +618,8 @@ def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
             "unit": ind.unit, "op": ms.op, "target": ms.value,
             "deadline": ms.deadline.isoformat(), "span": ms.span,
             "as_of": month_label(last) if last >= start else None,
+            "basis": t("ind.milestone_basis", span=span_label(ms.span, cal),
+                       as_of=month_label(last)) if last >= start else "",
             "current_value": current, "projected_value": projected, "status": status,
             "status_label": [t(f"ind.status.{s}") for s in status],
             "months_left": max(deadline - now, 0), "source": ms.source,
@@ -648,6 +650,7 @@ def op_label(op: object) -> str:
 def milestone_reason(row: Mapping[str, object]) -> str:
     unit = str(row["unit"])
     values = dict(name=row["milestone_name"], indicator=row["indicator_name"],
+                  basis=row.get("basis") or "",
                   current=format_value(unit, row["current_value"]),
                   projected=format_value(unit, row["projected_value"]),
                   op=op_label(row["op"]), target=format_value(unit, row["target"]),

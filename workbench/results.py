@@ -618,6 +618,15 @@ def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
                     casts.append(f'"{col}"')
             con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(casts)} FROM "{view}" '
                         f"LIMIT 0")
+        else:  # a column a newer version adds: the older table gains it (earlier rows blank)
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [name]).fetchall()}
+            for col in frame.columns:
+                if col not in have:
+                    kind = "VARCHAR" if frame[col].dtype == object else con.execute(
+                        f'SELECT typeof("{col}") FROM "{view}" LIMIT 1').fetchone()[0]
+                    con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {kind}')
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
     finally:
         con.unregister(view)
