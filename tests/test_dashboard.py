@@ -116,6 +116,19 @@ def test_format_value_follows_units_the_chinese_way():
     assert d.format_value(float("nan"), "元") == "—"
 
 
+def test_year_on_year_of_a_rate_is_in_percentage_points():
+    from workbench import fmt
+
+    # coverage 34.3% → 68.6%: +34.3 points (relative +100%); detection 36.2% → 28.7%
+    assert fmt.year_on_year(0.686, 1.0, "%") == "+34.3个百分点"
+    assert fmt.year_on_year(0.287, 0.287 / 0.362 - 1, "%") == "-7.5个百分点"
+    assert fmt.year_on_year(0.5, 0.0, "%") == "0.0个百分点"
+    # counts and money stay relative; no value or a fall to zero: relative, or a dash
+    assert fmt.year_on_year(127, -0.4009, "件") == "-40.1%"
+    assert fmt.year_on_year(0.0, -1.0, "%") == "-100.0%"
+    assert fmt.year_on_year(0.5, None, "%") == "—"
+
+
 def test_gap_and_target_texts():
     assert d.format_gap(-0.027, "%") == "2.7个百分点"
     assert d.format_gap(0.012, "%") == "1.2个百分点"
@@ -170,7 +183,9 @@ def test_kpi_cards_show_the_engine_values(data):
     assert cards["fund_recovery_rate"]["status"] == "met"
     assert cards["rectification_completion"]["status"] == "risk"  # deadline 2025-11-30 ahead
     assert cards["case_count"]["status"] == "none"
-    assert "目标 ≥90.0%" in html and "同比 +5.0%" in html
+    # yoy +5% relative on a rate: shown as the change in points, value − value / 1.05
+    points = city["value"] - city["value"] / 1.05
+    assert "目标 ≥90.0%" in html and f"同比 +{points * 100:.1f}个百分点" in html
 
 
 def test_kpi_cards_for_a_county_compare_with_the_city(data):

@@ -501,7 +501,7 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         meta_bits = [t("dash.kpi.target", target=format_target(r.get("target"), unit, op))]
         if (gap := gap_text(r, unit)) is not None:
             meta_bits.append(gap)
-        meta_bits.append(t("dash.kpi.yoy", yoy=fmt.percent(_float(r.get("yoy")), signed=True)))
+        meta_bits.append(t("dash.kpi.yoy", yoy=fmt.year_on_year(fv, _float(r.get("yoy")), unit)))
         if view.county:
             city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
             meta_bits.append(t("dash.kpi.city", value=format_value(city.get("value"), unit)))

@@ -40,6 +40,20 @@ def points(diff: object, digits: int = 1) -> str:
     return f"{abs(float(diff)) * 100:.{digits}f}个百分点"  # type: ignore[arg-type]
 
 
+def year_on_year(value: object, yoy: object, unit: object, digits: int = 1) -> str:
+    """A year-on-year change as a Chinese reader expects it: a rate (unit %) in percentage
+    points — 34.3% → 68.6% is `+34.3个百分点`, not `+100.0%` — anything else relative."""
+    if _missing(yoy):
+        return "—"
+    r = float(yoy)  # type: ignore[arg-type]
+    if str(unit) == "%" and not _missing(value) and r != -1:
+        v = float(value)  # type: ignore[arg-type]
+        diff = v - v / (1 + r)  # value − last year's value, from the relative change
+        sign = "+" if diff > 0 else "-" if diff < 0 else ""
+        return f"{sign}{abs(diff) * 100:.{digits}f}个百分点"
+    return percent(r, digits, signed=True)
+
+
 def number(x: object, digits: int = 0) -> str:
     if _missing(x):
         return "—"

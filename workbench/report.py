@@ -559,7 +559,7 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
                       else "batch.report.gap_short")
         yoy = "—"
         if k.yoy is not None:
-            yoy = fmt.percent(k.yoy, signed=True)
+            yoy = fmt.year_on_year(k.value, k.yoy, k.unit)
         cards.append(
             f'<div class="wb-card {cls}"><h4>{_esc(k.name)}</h4>'
             f'<div class="v">{_esc(format_value(k.value, k.unit))}</div>'
