@@ -1277,9 +1277,14 @@ def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
     shown = mask_frame(df.head(limit))  # the engine masks too; masking twice is harmless
     names = dict(headers or {})
-    for lg in LEDGERS.values():
+    # the rows' own ledger names its columns first (a rectification's status is 整改状态, not
+    # the cases ledger's 案件状态): the ledger whose key columns the rows carry
+    own = [lg for lg in LEDGERS.values() if all(k in df.columns for k in lg.key)]
+    for lg in [*own[:1], *LEDGERS.values()]:
         for f in lg.fields:
-            names.setdefault(f.name, f.header)
+            # money is shown with its unit (1.6万元): the header drops its own "(元)"
+            names.setdefault(f.name, f.header.replace("(元)", "").replace("（元）", "")
+                             if f.type == "yuan" else f.header)
     names.setdefault("days_overdue", t("dash.col.days_overdue"))
     head = "".join(f"<th>{_esc(names.get(str(c), c))}</th>" for c in shown.columns
                    if not str(c).startswith("_"))
