@@ -306,8 +306,13 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     sign.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     date = doc.add_paragraph(fmt.date_label(datetime.date.today()))
     date.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    doc.core_properties.title = t("batch.bulletin.title", period=period)
-    doc.core_properties.comments = run_id
+    props = doc.core_properties  # python-docx's template says python-docx, 2013, en-US
+    props.title = t("batch.bulletin.title", period=period)
+    props.comments = run_id
+    props.author = props.last_modified_by = t("batch.bulletin.author")
+    props.language = "zh-CN"
+    props.created = props.modified = datetime.datetime.now().replace(microsecond=0)
+    props.keywords = props.subject = props.category = ""
     buf = io.BytesIO()
     doc.save(buf)
     atomic_write(path, buf.getvalue())
