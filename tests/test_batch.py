@@ -146,6 +146,8 @@ def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
     if publish.chromium_path():
         pdf = run_dir / st[batch.CITY_UNIT]["pdf"]
         assert pdf.read_bytes()[:5] == b"%PDF-"
+        html = run_dir / "city" / "city_overview.html"  # as readable as the rest of the run
+        assert pdf.stat().st_mode & 0o777 == html.stat().st_mode & 0o777
     else:
         assert "chromium" in res.stderr
     assert_no_partial_files(run_dir)
