@@ -706,7 +706,9 @@ class CountyReport:
         if sc["score"] is not None:
             band = ""
             if sc.get("q05") is not None and sc.get("q95") is not None:
-                band = t("batch.narr.rank_band", lo=int(round(sc["q05"])), hi=int(round(sc["q95"])))
+                lo, hi = int(round(sc["q05"])), int(round(sc["q95"]))
+                band = (t("batch.narr.rank_band", lo=lo, hi=hi) if lo != hi
+                        else t("batch.narr.rank_fixed", rank=lo))
             parts.append(t("batch.narr.rank", n=sc["n"], score=f"{sc['score']:.1f}",
                            rank=sc["rank"] or "—", band=band, grade=sc["grade"] or "—"))
         reasons = self.lagging_reasons()
@@ -918,7 +920,9 @@ class CityReport:
         })
         if {"q05", "q95"} <= set(df.columns):
             out["排名区间(5%–95%)"] = [
-                "—" if _missing(a) else f"{int(round(a))}–{int(round(b))}"
+                "—" if _missing(a) else (f"{int(round(a))}–{int(round(b))}"
+                                         if int(round(a)) != int(round(b)) else
+                                         str(int(round(a))))
                 for a, b in zip(df["q05"], df["q95"])]
         out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
