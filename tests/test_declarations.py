@@ -321,3 +321,16 @@ def test_docs_describe_the_schema() -> None:
     for word in ("kind: indicator_set", "measures:", "indicators:", "hierarchies:", "calendar",
                  "workbench compute --check", "where:", "target:"):
         assert word in doc, word
+
+
+def test_what_users_read_carries_no_identifiers() -> None:
+    """Names and descriptions appear in cockpit tooltips and reports: no parameter or measure
+    codes (police_referral_threshold…) in them."""
+    import re
+
+    for name in ("campaign_2025", "no_fraud_city"):
+        iset = load_set(name)
+        codes = set(iset.parameters) | set(iset.measures) | set(iset.indicators)
+        for ind in iset.indicators.values():
+            words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]+", f"{ind.name} {ind.description}"))
+            assert not words & codes, (ind.code, words & codes)
