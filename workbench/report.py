@@ -146,7 +146,7 @@ def format_value(value: object, unit: object) -> str:
     if u in {"元", "yuan"}:
         return fmt.money(value)
     digits = 0 if float(value) == int(float(value)) else 1  # type: ignore[arg-type]
-    return fmt.number(value, digits) + ("" if u in {"", "count", "n", "个"} else u)
+    return fmt.number(value, digits) + ("" if u in {"", "count", "n"} else u)
 
 
 def format_target(value: object, unit: object) -> str:
