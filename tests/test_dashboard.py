@@ -210,6 +210,7 @@ def test_ranking_bars_with_grades_and_rank_bands(data):
     assert [bool(s) for s, _ in rows] == [False, True, False]  # the picked county is outlined
     assert "width:100.0%" in html and "92.0 优秀" in html
     assert html.count('class="wb-band"') == 3 and "第1–2名" in html
+    assert "综合得分（无骗保城市指数（按主体））" in html  # which index the bars rank by
 
 
 def test_ranking_keeps_top_bottom_and_pick_for_large_cities():

@@ -740,7 +740,9 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
     if not every:
         return _part("ranking", view.key,
                      f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
-    grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
+    hier = view.hierarchy or data.default_hierarchy()
+    hier_name = data.hierarchies.get(hier, hier)  # which index: the county page has no picker
+    grades = data.grades(view.period, hier)
     n = data.memo(("n_ranked", view.period, view.hierarchy), lambda: int(max(
         (_float(r["rank"]) or 0 for r in every), default=0)) or len(every))
     top = data.memo(("score_max", view.period, view.hierarchy), lambda: max(
@@ -772,7 +774,7 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             f'{_esc(grade)}</span></span>'
             f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>')
     head = (f'<div class="wb-bar-row wb-bar-head"><span class="wb-bar-label"></span>'
-            f'<span class="wb-bar-track">{_esc(t("dash.axis.score"))}</span>'
+            f'<span class="wb-bar-track">{_esc(t("dash.axis.score_of", name=hier_name))}</span>'
             f'<span class="wb-bar-band">{_esc(t("dash.axis.rank_band", n=n))}</span></div>')
     cut = t("dash.table.truncated", n=len(every), shown=len(shown))
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
