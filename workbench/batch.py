@@ -76,6 +76,7 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+FILE_MODE = 0o666 & ~_UMASK  # what a published file gets (mkstemp's 0600 would hide it)
 
 
 class KernelStartError(RuntimeError):
@@ -101,7 +102,7 @@ def atomic_write(path: Path, data: bytes | str, durable: bool = True) -> None:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide reports from a web server
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             if durable:

@@ -37,9 +37,9 @@ def seconds(text: str) -> float:
 
 def month(text: str) -> str:
     """A month written YYYY-MM."""
-    import re
+    from workbench.fmt import is_month
 
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text.strip()):
+    if not is_month(text.strip()):
         raise argparse.ArgumentTypeError(t("cli.arg.not_month", value=text))
     return text.strip()
 

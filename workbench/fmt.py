@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 
 import pandas as pd
+
+
+def is_month(text: object) -> bool:
+    """`2025-09` (a month as the workbench writes it), not `2025-13` or `2025-9`."""
+    return re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", str(text)) is not None
 
 
 def _missing(x: object) -> bool:

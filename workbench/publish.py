@@ -358,10 +358,9 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
         if proc.returncode != 0 or os.path.getsize(tmp) == 0:
             raise RuntimeError(t("batch.pdf.failed", detail=proc.stderr.decode(
                 "utf-8", "replace")[-300:]))
-        # mkstemp's 0600 would hide the PDF from a web server that can read the rest
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        from workbench.batch import FILE_MODE
+
+        os.chmod(tmp, FILE_MODE)  # like every other file of the run
         os.replace(tmp, pdf_path)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(t("batch.pdf.failed", detail=str(exc))) from exc

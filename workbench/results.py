@@ -115,9 +115,9 @@ def check_period(period: str, source: Any = None) -> str:
     """A concrete month the user asked for, checked: YYYY-MM, and — for a warehouse — not after
     the newest month any county has submitted (a typo such as 2052-09 would otherwise rank
     every county at 0). Raises ValueError with the Chinese reason."""
-    import re
+    from workbench.fmt import is_month
 
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", str(period)):
+    if not is_month(period):
         raise ValueError(t("ind.bad_period", period=period))
     subs = None if source is None or _is_ledgers(source) else _submissions(source)
     if subs is not None and len(subs):

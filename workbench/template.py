@@ -18,6 +18,7 @@ from xlsxwriter.utility import xl_range_abs, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from workbench import fmt
 from workbench.contracts import LEDGERS, Field, Ledger
 from workbench.messages import t
 
@@ -126,7 +127,7 @@ def suggested_filename(county_code: str | None = None, county_name: str | None =
 def _check_inputs(county_code: str | None, period: str | None) -> None:
     if county_code is not None and not re.fullmatch(r"\d{6}", county_code):
         raise ValueError(t("template.bad_county", value=county_code))
-    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+    if period is not None and not fmt.is_month(period):
         raise ValueError(t("template.bad_period", value=period))
 
 
