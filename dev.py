@@ -6,6 +6,7 @@
 
 Only the standard library is used here, so it runs on a fresh Python 3.11.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,12 +39,34 @@ def ensure_venv(extras: str) -> None:
             sys.exit("错误：无法创建虚拟环境（Debian 上请先 apt-get install python3-venv）")
     print("安装依赖（首次约 1–2 分钟）…", flush=True)
     spec = f".[{extras}]" if extras else "."
-    rc = _run([str(BIN / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-               "-e", spec], cwd=ROOT)
+    rc = _run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-e",
+            spec,
+        ],
+        cwd=ROOT,
+    )
     if rc != 0:
         sys.exit("错误：依赖安装失败，请检查网络或软件源设置")
-    rc = _run([str(BIN / "python"), "-m", "ipykernel", "install", "--sys-prefix",
-               "--name", "python3", "--display-name", "Python 3 (workbench)"])
+    rc = _run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "ipykernel",
+            "install",
+            "--sys-prefix",
+            "--name",
+            "python3",
+            "--display-name",
+            "Python 3 (workbench)",
+        ]
+    )
     if rc != 0:
         sys.exit("错误：Jupyter 内核注册失败")
     stamp.touch()

@@ -1,4 +1,5 @@
 """Run every benchmark in turn: `python -m benchmarks [name …]` (names without `bench_`)."""
+
 from __future__ import annotations
 
 import importlib
@@ -9,8 +10,11 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-                   if m.name.startswith("bench_"))
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name.startswith("bench_")
+    )
     chosen = [n for n in names if not argv or n.removeprefix("bench_") in argv]
     for name in chosen:
         print(f"\n=== {name} ===", flush=True)

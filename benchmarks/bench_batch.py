@@ -17,6 +17,7 @@ Naive and floor are alternated (A/B, then B/A) and interleaved with the runner's
 see the same machine load. Per-county figures for the runner are wall time ÷ counties, start-up
 included. Not a test: it never fails on a timing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,11 +57,34 @@ def naive(county: str, wh: Path, out: Path) -> float:
     out.mkdir(parents=True, exist_ok=True)
     nb = out / f"{county}.ipynb"
     t0 = time.perf_counter()
-    subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(nb), "-p", "county", county,
-                    "-p", "period", PERIOD, "-p", "warehouse", str(wh), "--no-progress-bar",
-                    "--log-level", "ERROR"], check=True, capture_output=True, cwd=out)
-    subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(nb)], check=True,
-                   capture_output=True, cwd=out)
+    subprocess.run(
+        [
+            str(BIN / "papermill"),
+            str(NOTEBOOK),
+            str(nb),
+            "-p",
+            "county",
+            county,
+            "-p",
+            "period",
+            PERIOD,
+            "-p",
+            "warehouse",
+            str(wh),
+            "--no-progress-bar",
+            "--log-level",
+            "ERROR",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
+    subprocess.run(
+        [str(BIN / "jupyter"), "nbconvert", "--to", "html", str(nb)],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
     return time.perf_counter() - t0
 
 
@@ -71,9 +95,14 @@ def floor(county: str, wh: Path, out: Path) -> float:
     slot = batch.KernelSlot("floor", env={"WORKBENCH_BATCH": "1"}, start_retries=0)
     try:
         slot.start()
-        job = batch.Job(county, county, str(NOTEBOOK),
-                        {"county": county, "period": PERIOD, "warehouse": str(wh)},
-                        f"counties/{county}", 600)
+        job = batch.Job(
+            county,
+            county,
+            str(NOTEBOOK),
+            {"county": county, "period": PERIOD, "warehouse": str(wh)},
+            f"counties/{county}",
+            600,
+        )
         nb = batch.prepare_notebook(job)
         error = slot.run_notebook(nb, time.monotonic() + 600)
         assert error is None, error
@@ -84,20 +113,38 @@ def floor(county: str, wh: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def run_batch(wh: Path, counties: list[str], runs: Path, label: str, jobs: int, reuse: bool,
-              fast_export: bool) -> dict:
-    cfg = batch.plan_run(PERIOD, str(wh), counties, str(runs), run_id=label, jobs=jobs,
-                         city_notebook=None, docx=False, pdf="none", progress=False,
-                         reuse_kernels=reuse, fast_export=fast_export)
+def run_batch(
+    wh: Path, counties: list[str], runs: Path, label: str, jobs: int, reuse: bool, fast_export: bool
+) -> dict:
+    cfg = batch.plan_run(
+        PERIOD,
+        str(wh),
+        counties,
+        str(runs),
+        run_id=label,
+        jobs=jobs,
+        city_notebook=None,
+        docx=False,
+        pdf="none",
+        progress=False,
+        reuse_kernels=reuse,
+        fast_export=fast_export,
+    )
     t0 = time.perf_counter()
     result = batch.Runner(cfg, echo=lambda _m: None).run()
     wall = time.perf_counter() - t0
     assert not result.failed, result.failed
     states = batch.load_states(runs / label)
     secs = [s["seconds"] for s in states.values()]
-    return {"label": label, "counties": len(counties), "jobs": jobs, "wall": wall,
-            "per_county": wall / len(counties), "median_unit": statistics.median(secs),
-            "publish_mean": statistics.mean(s["publish_seconds"] for s in states.values())}
+    return {
+        "label": label,
+        "counties": len(counties),
+        "jobs": jobs,
+        "wall": wall,
+        "per_county": wall / len(counties),
+        "median_unit": statistics.median(secs),
+        "publish_mean": statistics.mean(s["publish_seconds"] for s in states.values()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     def baseline_pair(i: int) -> None:
         """One naive and one floor county, alternating which goes first."""
         county = sample[i % len(sample)]
-        order = (("naive", naive), ("floor", floor)) if i % 2 == 0 else \
-            (("floor", floor), ("naive", naive))
+        order = (
+            (("naive", naive), ("floor", floor))
+            if i % 2 == 0
+            else (("floor", floor), ("naive", naive))
+        )
         for name, fn in order:
             dt = fn(county, wh, work / name)
             (naive_t if name == "naive" else floor_t).append(dt)
@@ -154,27 +204,45 @@ def main(argv: list[str] | None = None) -> int:
     n_naive, n_floor = statistics.median(naive_t), statistics.median(floor_t)
 
     print()
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}"
-          f", load {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"naive  (papermill CLI + nbconvert CLI, per county): {n_naive:6.2f}s  "
-          f"(samples {', '.join(f'{x:.2f}' for x in naive_t)})")
-    print(f"floor  (kernel start + same code + in-process export): {n_floor:6.2f}s  "
-          f"(samples {', '.join(f'{x:.2f}' for x in floor_t)})")
-    print(f"{'run':34s} {'n':>4s} {'jobs':>4s} {'wall s':>8s} {'s/county':>9s} "
-          f"{'median unit':>11s} {'publish':>8s} {'naive/x':>8s} {'x/floor':>8s}")
+    print(
+        f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        f", load {os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    print(
+        f"naive  (papermill CLI + nbconvert CLI, per county): {n_naive:6.2f}s  "
+        f"(samples {', '.join(f'{x:.2f}' for x in naive_t)})"
+    )
+    print(
+        f"floor  (kernel start + same code + in-process export): {n_floor:6.2f}s  "
+        f"(samples {', '.join(f'{x:.2f}' for x in floor_t)})"
+    )
+    print(
+        f"{'run':34s} {'n':>4s} {'jobs':>4s} {'wall s':>8s} {'s/county':>9s} "
+        f"{'median unit':>11s} {'publish':>8s} {'naive/x':>8s} {'x/floor':>8s}"
+    )
     for r in levers:
-        print(f"{r['label']:34s} {r['counties']:4d} {r['jobs']:4d} {r['wall']:8.1f} "
-              f"{r['per_county']:9.3f} {r['median_unit']:11.3f} {r['publish_mean']:8.3f} "
-              f"{n_naive / r['per_county']:8.1f} {r['per_county'] / n_floor:8.2f}")
+        print(
+            f"{r['label']:34s} {r['counties']:4d} {r['jobs']:4d} {r['wall']:8.1f} "
+            f"{r['per_county']:9.3f} {r['median_unit']:11.3f} {r['publish_mean']:8.3f} "
+            f"{n_naive / r['per_county']:8.1f} {r['per_county'] / n_floor:8.2f}"
+        )
     par = levers[3]
     fixed = max(0.0, par["wall"] - par["median_unit"] * par["counties"] / par["jobs"])
     projection = par["per_county"] * 2850
-    print(f"projection for 2,850 counties with {par['jobs']} workers: "
-          f"{projection / 60:.1f} min (per-county wall {par['per_county']:.3f}s incl. start-up;"
-          f" goal ≤ 30 min)")
-    summary = {"naive": naive_t, "floor": floor_t, "levers": levers,
-               "projection_minutes": projection / 60, "fixed_overhead_s": fixed,
-               "counties": args.counties, "load": os.getloadavg()}
+    print(
+        f"projection for 2,850 counties with {par['jobs']} workers: "
+        f"{projection / 60:.1f} min (per-county wall {par['per_county']:.3f}s incl. start-up;"
+        f" goal ≤ 30 min)"
+    )
+    summary = {
+        "naive": naive_t,
+        "floor": floor_t,
+        "levers": levers,
+        "projection_minutes": projection / 60,
+        "fixed_overhead_s": fixed,
+        "counties": args.counties,
+        "load": os.getloadavg(),
+    }
     (work / "bench_batch.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(f"details: {work / 'bench_batch.json'}")
     return 0

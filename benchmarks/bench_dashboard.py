@@ -23,6 +23,7 @@ template) in headless Debian chromium:
 
 Results go to benchmarks/RESULTS.md under "## Dashboard" (only that section is rewritten).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,18 @@ WORK = ROOT / "benchmarks" / "_work"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = list(HEADLESS_FLAGS)
-PARTS = ["header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
-         "lagging", "table"]
+PARTS = [
+    "header",
+    "kpis",
+    "ranking",
+    "map",
+    "trend",
+    "funnel",
+    "rectification",
+    "calendar",
+    "lagging",
+    "table",
+]
 JS_READY = READY_PROBE_JS
 JS_PLOT = "() => !!document.querySelector('.js-plotly-plot .main-svg .barlayer .point')"
 JS_ARM = INTERACTION_PROBE_JS
@@ -60,19 +71,30 @@ JS_KEY = "() => document.querySelector('[data-part]').dataset.key"
 JS_NOW = "() => performance.now()"
 
 STATIC_NOTEBOOK = {
-    "cells": [{"cell_type": "code", "execution_count": None, "id": "c0", "metadata": {},
-               "outputs": [], "source": (
-        "import numpy as np\n"
-        "import plotly.graph_objects as go\n"
-        "import plotly.io as pio\n"
-        "pio.renderers.default = 'notebook'\n"
-        "rng = np.random.default_rng(0)\n"
-        "n = {n}\n"
-        "codes = [f'99{{i // 99 + 1:02d}}{{i % 99 + 1:02d}}' for i in range(n)]\n"
-        "go.Figure(go.Bar(x=codes, y=rng.uniform(40, 95, n))).show()\n")}],
-    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                "name": "python3"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "c0",
+            "metadata": {},
+            "outputs": [],
+            "source": (
+                "import numpy as np\n"
+                "import plotly.graph_objects as go\n"
+                "import plotly.io as pio\n"
+                "pio.renderers.default = 'notebook'\n"
+                "rng = np.random.default_rng(0)\n"
+                "n = {n}\n"
+                "codes = [f'99{{i // 99 + 1:02d}}{{i % 99 + 1:02d}}' for i in range(n)]\n"
+                "go.Figure(go.Bar(x=codes, y=rng.uniform(40, 95, n))).show()\n"
+            ),
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
@@ -81,6 +103,7 @@ def log(msg: str) -> None:
 
 
 # ── data ──────────────────────────────────────────────────────────────────────────────────
+
 
 def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     """(warehouse, cache folder, geojson) for a synthetic city of n counties, built once."""
@@ -95,23 +118,36 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     geo = folder / "counties.geojson"
     stored = folder / f"data-{samples}.pkl"
     stats = folder / f"data-{samples}.json"
-    if not (stored.exists() and stored.with_suffix(".npy").exists() and geo.exists()
-            and stats.exists()):
+    if not (
+        stored.exists() and stored.with_suffix(".npy").exists() and geo.exists() and stats.exists()
+    ):
         log(f"generating {n} counties × 24 months of ledgers …")
         t0 = time.perf_counter()
         city = generate_city(n)
         rows = sum(len(f) for f in city.frames.values())
-        log(f"  {rows:,} ledger rows in {time.perf_counter() - t0:.0f} s; running the engine "
-            "for every month × indicator set …")
+        log(
+            f"  {rows:,} ledger rows in {time.perf_counter() - t0:.0f} s; running the engine "
+            "for every month × indicator set …"
+        )
         t0 = time.perf_counter()
-        data = dashboard.from_engine(city.frames, uncertainty_samples=samples,
-                                     progress=lambda m: None).warm()
+        data = dashboard.from_engine(
+            city.frames, uncertainty_samples=samples, progress=lambda m: None
+        ).warm()
         log(f"  engine: {time.perf_counter() - t0:.0f} s; {len(data.kpis):,} KPI rows")
-        stats.write_text(json.dumps({"ledger_rows": rows, "kpi_rows": len(data.kpis),
-                                     "engine_s": round(time.perf_counter() - t0, 1)}))
+        stats.write_text(
+            json.dumps(
+                {
+                    "ledger_rows": rows,
+                    "kpi_rows": len(data.kpis),
+                    "engine_s": round(time.perf_counter() - t0, 1),
+                }
+            )
+        )
         dashboard._write_cache(folder, stored, data)
-        geo.write_text(json.dumps(demo_geojson(city), ensure_ascii=False,
-                                  separators=(",", ":")), encoding="utf-8")
+        geo.write_text(
+            json.dumps(demo_geojson(city), ensure_ascii=False, separators=(",", ":")),
+            encoding="utf-8",
+        )
     else:
         log(f"data for {n} counties: reusing {stored}")
     if not wh.exists():
@@ -132,20 +168,23 @@ def data_stats(n: int, samples: int) -> dict:
 
 # ── server ────────────────────────────────────────────────────────────────────────────────
 
+
 class Server:
     """`workbench.serve.serve` in a subprocess, over a folder holding the two dashboards and
     the one-figure baseline notebook."""
 
-    def __init__(self, n: int, wh: Path, cache: Path, geo: Path, pool: int, max_kernels: int,
-                 cull: int) -> None:
+    def __init__(
+        self, n: int, wh: Path, cache: Path, geo: Path, pool: int, max_kernels: int, cull: int
+    ) -> None:
         self.dir = WORK / "served"
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
         for name in ("cockpit.ipynb", "county.ipynb"):
             shutil.copy(ROOT / "dashboards" / name, self.dir / name)
         nb = json.loads(json.dumps(STATIC_NOTEBOOK))
-        nb["cells"][0]["source"] = nb["cells"][0]["source"].replace("{n}", str(n)).replace(
-            "{{", "{").replace("}}", "}")
+        nb["cells"][0]["source"] = (
+            nb["cells"][0]["source"].replace("{n}", str(n)).replace("{{", "{").replace("}}", "}")
+        )
         (self.dir / "static.ipynb").write_text(json.dumps(nb), encoding="utf-8")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -157,12 +196,18 @@ class Server:
             f"sys.exit(serve(ServeOptions(port={self.port}, warehouse=Path({str(wh)!r}), "
             f"geojson=Path({str(geo)!r}), dashboards=Path({str(self.dir)!r}), "
             f"pool_size={pool}, max_kernels={max_kernels}, cull_idle_timeout={cull}, "
-            "cull_interval=10, precompute=False)))\n")
+            "cull_interval=10, precompute=False)))\n"
+        )
         env = dict(os.environ, WORKBENCH_DASHBOARD_CACHE=str(cache), PYTHONUNBUFFERED="1")
         self.log = (WORK / "serve.log").open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while True:
             if self.proc.poll() is not None:
@@ -227,6 +272,7 @@ class Server:
 
 # ── measurements ──────────────────────────────────────────────────────────────────────────
 
+
 def _leave_sync(page, ctx) -> None:
     """Close the tab as a viewer does (unload beacon → kernel shut down), then the context."""
     try:
@@ -273,16 +319,16 @@ def interaction(browser, server: Server, repeats: int) -> dict:
     time.sleep(2)
     periods = page.eval_on_selector_all(".wb-sel-period option", "os => os.map(o => o.text)")
     counties = page.eval_on_selector_all(".wb-sel-county option", "os => os.map(o => o.text)")
-    shapes = page.eval_on_selector_all(".wb-map path[data-county]",
-                                       "ps => ps.map(p => p.dataset.county)")
+    shapes = page.eval_on_selector_all(
+        ".wb-map path[data-county]", "ps => ps.map(p => p.dataset.county)"
+    )
     out: dict[str, list[float]] = {"period": [], "county": [], "map_click": []}
 
     def measure(kind: str, action) -> None:
         old = page.evaluate(JS_KEY)
         page.evaluate(JS_ARM, old)
         action()
-        page.wait_for_function("() => window.__wbResult !== null", timeout=120_000,
-                               polling="raf")
+        page.wait_for_function("() => window.__wbResult !== null", timeout=120_000, polling="raf")
         out[kind].append(float(page.evaluate("() => window.__wbResult")["ms"]))
         time.sleep(0.3)
 
@@ -296,39 +342,61 @@ def interaction(browser, server: Server, repeats: int) -> dict:
         label = periods[(i % 3) + 1]
         measure("period", lambda label=label: sel_p.select_option(label=label))
         now = current_county()
-        pick = next(c for j in range(len(counties)) for c in
-                    [counties[1 + (i * 7919 + j) % (len(counties) - 1)]] if now not in c)
+        pick = next(
+            c
+            for j in range(len(counties))
+            for c in [counties[1 + (i * 7919 + j) % (len(counties) - 1)]]
+            if now not in c
+        )
         measure("county", lambda pick=pick: sel_c.select_option(label=pick))
         now = current_county()
-        code = next(c for j in range(len(shapes)) for c in
-                    [shapes[(i * 104729 + j) % len(shapes)]] if c != now)
-        measure("map_click", lambda code=code: page.locator(
-            f".wb-map path[data-county='{code}']").dispatch_event("click"))
+        code = next(
+            c
+            for j in range(len(shapes))
+            for c in [shapes[(i * 104729 + j) % len(shapes)]]
+            if c != now
+        )
+        measure(
+            "map_click",
+            lambda code=code: page.locator(f".wb-map path[data-county='{code}']").dispatch_event(
+                "click"
+            ),
+        )
     _leave_sync(page, ctx)
     return out
 
 
-async def _viewer(browser, base: str, i: int, errors: list[str], notes: list[str],
-                  ready: list[float]) -> None:
+async def _viewer(
+    browser, base: str, i: int, errors: list[str], notes: list[str], ready: list[float]
+) -> None:
     """One viewer: open the cockpit, wait until drawn, pick another month, leave. A failure to
     get there is an error; console errors on the way (e.g. a page the template reloaded once)
     are noted."""
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await ctx.new_page()
     page.on("pageerror", lambda e: notes.append(f"viewer {i}: pageerror {str(e)[:120]}"))
-    page.on("console", lambda m: notes.append(f"viewer {i}: {m.text[:120]}")
-            if m.type == "error" and "Unsatisfied version" not in m.text
-            and "No satisfying" not in m.text else None)
-    page.on("response", lambda r: errors.append(f"viewer {i}: HTTP {r.status} {r.url}")
-            if r.status >= 500 else None)
+    page.on(
+        "console",
+        lambda m: (
+            notes.append(f"viewer {i}: {m.text[:120]}")
+            if m.type == "error"
+            and "Unsatisfied version" not in m.text
+            and "No satisfying" not in m.text
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"viewer {i}: HTTP {r.status} {r.url}") if r.status >= 500 else None
+        ),
+    )
     try:
         t0 = time.perf_counter()
-        await page.goto(base + "voila/render/cockpit.ipynb", wait_until="commit",
-                        timeout=600_000)
+        await page.goto(base + "voila/render/cockpit.ipynb", wait_until="commit", timeout=600_000)
         while True:
             try:
-                await page.wait_for_function(JS_READY, arg=PARTS, timeout=600_000,
-                                             polling=250)
+                await page.wait_for_function(JS_READY, arg=PARTS, timeout=600_000, polling=250)
                 break
             except Exception as exc:  # noqa: BLE001 - the template may reload the page once
                 if "context was destroyed" not in str(exc) or time.perf_counter() - t0 > 600:
@@ -337,8 +405,9 @@ async def _viewer(browser, base: str, i: int, errors: list[str], notes: list[str
         old = await page.evaluate(JS_KEY)
         await page.evaluate(JS_ARM, old)
         await page.locator(".wb-sel-period select").select_option(index=1)
-        await page.wait_for_function("() => window.__wbResult !== null", timeout=300_000,
-                                     polling=250)
+        await page.wait_for_function(
+            "() => window.__wbResult !== null", timeout=300_000, polling=250
+        )
     except Exception as exc:  # noqa: BLE001 - every failure is a finding, not a crash
         errors.append(f"viewer {i}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
@@ -364,8 +433,9 @@ async def _crowd(base: str, viewers: int) -> tuple[list[str], list[str], list[fl
     ready: list[float] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        await asyncio.gather(*(_viewer(browser, base, i, errors, notes, ready)
-                               for i in range(viewers)))
+        await asyncio.gather(
+            *(_viewer(browser, base, i, errors, notes, ready) for i in range(viewers))
+        )
         await browser.close()
     return errors, notes, ready
 
@@ -393,15 +463,24 @@ def crowd(server: Server, viewers: int, pool: int, cull: int) -> dict:
     settled = server.kernels()
     stop.set()
     th.join()
-    return {"viewers": viewers, "errors": errors, "notes": notes, "ready_s": sorted(ready),
-            "wall_s": wall,
-            "kernels_before": before[0], "mb_before": before[1],
-            "peak_kernels": max(k for k, _ in samples), "peak_mb": max(m for _, m in samples),
-            "kernels_after_close": after_close[0], "kernels_settled": settled[0],
-            "mb_settled": settled[1]}
+    return {
+        "viewers": viewers,
+        "errors": errors,
+        "notes": notes,
+        "ready_s": sorted(ready),
+        "wall_s": wall,
+        "kernels_before": before[0],
+        "mb_before": before[1],
+        "peak_kernels": max(k for k, _ in samples),
+        "peak_mb": max(m for _, m in samples),
+        "kernels_after_close": after_close[0],
+        "kernels_settled": settled[0],
+        "mb_settled": settled[1],
+    }
 
 
 # ── report ────────────────────────────────────────────────────────────────────────────────
+
 
 def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
@@ -411,12 +490,19 @@ def _p95(xs: list[float]) -> float:
     return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)] if xs else float("nan")
 
 
-def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | None,
-           load_avg: tuple[float, float], stats: dict) -> str:
+def report(
+    args: argparse.Namespace,
+    render: dict,
+    inter: dict,
+    load: dict | None,
+    load_avg: tuple[float, float],
+    stats: dict,
+) -> str:
     a, b, f = (_med(render[k]) for k in ("cockpit", "voila_one_figure", "static_html"))
     ratio = a / b
     lines = [
-        "## Dashboard", "",
+        "## Dashboard",
+        "",
         f"Command: `.venv/bin/python benchmarks/bench_dashboard.py --counties {args.counties} "
         f"--rounds {args.rounds} --viewers {args.viewers}`. Synthetic city of "
         f"{args.counties:,} counties (`generate_city`, {stats['ledger_rows']:,} ledger rows), "
@@ -424,13 +510,16 @@ def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | Non
         f"the cockpit's data; precomputed once in {stats['engine_s']:.0f} s, as `workbench "
         "serve` does at start), hexagon boundaries for every "
         "county; one `workbench serve` (preheated pool of "
-        f"{args.pool} per page, workbench template), headless Debian chromium, 1366×768.", "",
+        f"{args.pool} per page, workbench template), headless Debian chromium, 1366×768.",
+        "",
         f"Machine: {platform.node()} ({os.cpu_count()} cores, Python "
         f"{platform.python_version()}), {datetime.now():%Y-%m-%d %H:%M}; load average "
         f"{load_avg[0]:.1f} before / {load_avg[1]:.1f} after (shared machine: absolute seconds "
-        "are noisy, the ratios are side by side).", "",
+        "are noisy, the ratios are side by side).",
+        "",
         "| first full render (navigation → drawn), median of "
-        f"{args.rounds} alternated | s | vs one-figure page |", "|---|---:|---:|",
+        f"{args.rounds} alternated | s | vs one-figure page |",
+        "|---|---:|---:|",
         f"| **cockpit** (every part keyed, every chart drawn) | **{a:.2f}** | **{ratio:.2f}×** |",
         f"| preheated Voilà page, one static plotly figure ({args.counties:,} bars) | {b:.2f} "
         "| 1× |",
@@ -438,23 +527,31 @@ def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | Non
         "",
         f"Bar ≤ 1.25× the one-figure page: **{'met' if ratio <= 1.25 else 'not met'}** "
         f"({ratio:.2f}×). Both pages come from the same server and template; the one-figure "
-        "page shows its figure the plain way (`plotly.io.renderers.default = \"notebook\"`, "
+        'page shows its figure the plain way (`plotly.io.renderers.default = "notebook"`, '
         "plotly.js inline in the output), the cockpit gets plotly.js as a cached static file "
         "and draws everything from one widget. Each visit: a fresh browser context and a "
         "preheated kernel. "
         f"Raw: cockpit {', '.join(f'{x:.2f}' for x in render['cockpit'])}; "
         f"one-figure {', '.join(f'{x:.2f}' for x in render['voila_one_figure'])}; "
-        f"floor {', '.join(f'{x:.2f}' for x in render['static_html'])}.", "",
+        f"floor {', '.join(f'{x:.2f}' for x in render['static_html'])}.",
+        "",
         "| interaction → every part updated (in the page, event → last part keyed) | median ms "
-        "| p95 ms | n |", "|---|---:|---:|---:|",
+        "| p95 ms | n |",
+        "|---|---:|---:|---:|",
     ]
-    for k, label in (("period", "pick a month"), ("county", "pick a county (select)"),
-                     ("map_click", "click a county on the map")):
-        lines.append(f"| {label} | {_med(inter[k]):.0f} | {_p95(inter[k]):.0f} | "
-                     f"{len(inter[k])} |")
+    for k, label in (
+        ("period", "pick a month"),
+        ("county", "pick a county (select)"),
+        ("map_click", "click a county on the map"),
+    ):
+        lines.append(f"| {label} | {_med(inter[k]):.0f} | {_p95(inter[k]):.0f} | {len(inter[k])} |")
     allv = inter["period"] + inter["county"] + inter["map_click"]
-    lines += ["", f"Bar ≤ 250 ms: **{'met' if _p95(allv) <= 250 else 'not met'}** (p95 of all "
-              f"{len(allv)} interactions {_p95(allv):.0f} ms, median {_med(allv):.0f} ms).", ""]
+    lines += [
+        "",
+        f"Bar ≤ 250 ms: **{'met' if _p95(allv) <= 250 else 'not met'}** (p95 of all "
+        f"{len(allv)} interactions {_p95(allv):.0f} ms, median {_med(allv):.0f} ms).",
+        "",
+    ]
     if load:
         ok = not load["errors"]
         lines += [
@@ -471,14 +568,17 @@ def report(args: argparse.Namespace, render: dict, inter: dict, load: dict | Non
             f"| kernels before / peak / after pages closed / settled | {load['kernels_before']} / "
             f"{load['peak_kernels']} / {load['kernels_after_close']} / {load['kernels_settled']} |",
             f"| memory (server + kernels) before / peak / settled | {load['mb_before']:.0f} / "
-            f"{load['peak_mb']:.0f} / {load['mb_settled']:.0f} MB |", "",
+            f"{load['peak_mb']:.0f} / {load['mb_settled']:.0f} MB |",
+            "",
             f"Load: **{'no errors' if ok else 'errors: ' + '; '.join(load['errors'][:3])}**. "
             f"Kernels are bounded by `--max-kernels {args.max_kernels}`; closing pages shut "
             f"their kernels down (unload beacon), so {load['kernels_settled']} remained two "
             f"minutes after the last page closed (the preheated pools hold {3 * args.pool}); "
             "any left over are culled after `--cull-idle`. All 20 browsers ran on the same 2 "
             "cores as the server and its kernels, so the time to ready measures this machine "
-            "saturated, not a bureau's network of PCs.", ""]
+            "saturated, not a bureau's network of PCs.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -503,14 +603,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--viewers", type=int, default=20)
     ap.add_argument("--pool", type=int, default=2)
     ap.add_argument("--max-kernels", type=int, default=40)
-    ap.add_argument("--cull", type=int, default=600,
-                    help="idle kernel cull timeout (s); must exceed the slowest page load")
+    ap.add_argument(
+        "--cull",
+        type=int,
+        default=600,
+        help="idle kernel cull timeout (s); must exceed the slowest page load",
+    )
     ap.add_argument("--uncertainty-samples", type=int, default=200)
     ap.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
-        print(f"{CHROMIUM} not found: apt-get install -y chromium fonts-noto-cjk",
-              file=sys.stderr)
+        print(f"{CHROMIUM} not found: apt-get install -y chromium fonts-noto-cjk", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 
@@ -524,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     codes = [f"99{i // 99 + 1:02d}{i % 99 + 1:02d}" for i in range(args.counties)]
     go.Figure(go.Bar(x=codes, y=rng.uniform(40, 95, args.counties))).write_html(
-        floor_html, include_plotlyjs=True, full_html=True)
+        floor_html, include_plotlyjs=True, full_html=True
+    )
     log("starting workbench serve …")
     server = Server(args.counties, wh, cache, geo, args.pool, args.max_kernels, args.cull)
     try:
@@ -534,8 +638,9 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_pool(3 * args.pool)
             ctx = browser.new_context()
             pg = ctx.new_page()
-            pg.goto(server.base + "voila/render/cockpit.ipynb", wait_until="commit",
-                    timeout=300_000)
+            pg.goto(
+                server.base + "voila/render/cockpit.ipynb", wait_until="commit", timeout=300_000
+            )
             pg.wait_for_function(JS_READY, arg=PARTS, timeout=300_000)
             _leave_sync(pg, ctx)
             log(f"first render, {args.rounds} alternated rounds …")
@@ -549,14 +654,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.viewers:
             log(f"{args.viewers} viewers at once …")
             load = crowd(server, args.viewers, args.pool, args.cull)
-            log(f"  errors {len(load['errors'])}, peak kernels {load['peak_kernels']}, "
-                f"peak {load['peak_mb']:.0f} MB, settled {load['kernels_settled']} kernels")
+            log(
+                f"  errors {len(load['errors'])}, peak kernels {load['peak_kernels']}, "
+                f"peak {load['peak_mb']:.0f} MB, settled {load['kernels_settled']} kernels"
+            )
     finally:
         server.stop()
     section = report(args, render, inter, load, (load_before, os.getloadavg()[0]), stats)
     print("\n" + section)
-    (WORK / "bench_dashboard.json").write_text(json.dumps(
-        {"render": render, "interaction": inter, "load": load}, indent=1), encoding="utf-8")
+    (WORK / "bench_dashboard.json").write_text(
+        json.dumps({"render": render, "interaction": inter, "load": load}, indent=1),
+        encoding="utf-8",
+    )
     if not args.no_write:
         write_results(section)
         log(f"written to {RESULTS}")

@@ -27,6 +27,7 @@ after one warm-up of each):
 Bars (../shared/design/quality-bars.md): A ≤ 3 × B and A ≤ 5 s. Results are appended to (or
 replace the section in) `benchmarks/RESULTS.md`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,15 +84,20 @@ def build_warehouse(path: Path, n_counties: int = 3000, seed: int = 20251) -> di
     city = generate_city(n_counties, seed=seed)
     months = city.months
     codes = [c for c, _ in city.counties]
-    subs = pd.DataFrame({
-        "submission_id": [f"{c}-{m}" for c in codes for m in months],
-        "file_name": [f"{c}_{m}.xlsx" for c in codes for m in months],
-        "county_code": [c for c in codes for _ in months],
-        "period": [m for _ in codes for m in months],
-        "ingested_at": [pd.Timestamp(m) + pd.offsets.MonthEnd(0) + pd.Timedelta(days=5)
-                        for _ in codes for m in months],
-        "status": "有效",
-    })
+    subs = pd.DataFrame(
+        {
+            "submission_id": [f"{c}-{m}" for c in codes for m in months],
+            "file_name": [f"{c}_{m}.xlsx" for c in codes for m in months],
+            "county_code": [c for c in codes for _ in months],
+            "period": [m for _ in codes for m in months],
+            "ingested_at": [
+                pd.Timestamp(m) + pd.offsets.MonthEnd(0) + pd.Timedelta(days=5)
+                for _ in codes
+                for m in months
+            ],
+            "status": "有效",
+        }
+    )
     rows: dict[str, int] = {}
     with Warehouse(path) as wh:
         wh.con.execute("SET enable_progress_bar = false")
@@ -102,11 +108,17 @@ def build_warehouse(path: Path, n_counties: int = 3000, seed: int = 20251) -> di
             df = city.frames[name]
             period = _row_periods(df, lg, months)
             frame = df.assign(
-                _submission_id=pd.Series(df["county_code"].astype(str).to_numpy(dtype=object)
-                                         + "-" + period, index=df.index, dtype=object),
+                _submission_id=pd.Series(
+                    df["county_code"].astype(str).to_numpy(dtype=object) + "-" + period,
+                    index=df.index,
+                    dtype=object,
+                ),
                 _period=pd.Series(period, index=df.index, dtype=object),
-                _file=None, _sheet=lg.title, _source_row=np.arange(2, len(df) + 2),
-                _extra=None)
+                _file=None,
+                _sheet=lg.title,
+                _source_row=np.arange(2, len(df) + 2),
+                _extra=None,
+            )
             wh.con.register("v_rows", frame)
             wh.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM v_rows')
             wh.con.unregister("v_rows")
@@ -128,8 +140,7 @@ def baseline_sql(current: bool = True) -> str:
         rel = f'"{name}_current"' if current else f'"{name}"'
         nums = [f.name for f in lg.fields if f.type in ("yuan", "int") and f.name != "year"]
         if lg.date_field is None:
-            month = ("CAST(year AS VARCHAR)" if "year" in lg.field_names
-                     else "CAST(NULL AS VARCHAR)")
+            month = "CAST(year AS VARCHAR)" if "year" in lg.field_names else "CAST(NULL AS VARCHAR)"
         elif lg.field(lg.date_field).type == "month":
             month = f'"{lg.date_field}"'
         else:
@@ -139,7 +150,8 @@ def baseline_sql(current: bool = True) -> str:
         parts.append(
             f"SELECT '{name}' AS ledger, county_code, {month} AS month, count(*) AS n, "
             f"{n_sums} AS n_sums, CAST({total} AS DOUBLE) AS total FROM {rel} "
-            f"GROUP BY ALL")
+            f"GROUP BY ALL"
+        )
     return "\nUNION ALL\n".join(parts)
 
 
@@ -164,8 +176,14 @@ def run_a(path: Path, period: str, extras: bool = False, uncertainty: int = 0) -
     engine = WarehouseEngine(path, sets)
     n = 0
     for iset in sets:
-        ev = Evaluation(engine.ledgers, iset, period, uncertainty_samples=uncertainty,
-                        engine=engine, source=path)
+        ev = Evaluation(
+            engine.ledgers,
+            iset,
+            period,
+            uncertainty_samples=uncertainty,
+            engine=engine,
+            source=path,
+        )
         n += len(ev.kpis_all) + len(ev.city_kpis_all)
         n += sum(len(r.scores) for r in ev.index.values())
         if extras:
@@ -204,8 +222,11 @@ def record(text: str, path: Path = RESULTS_MD, section: str = SECTION) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     block = text.rstrip() + "\n\n"
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else (
-        old.rstrip() + "\n\n" + block)
+    new = (
+        pattern.sub(lambda _: block, old)
+        if pattern.search(old)
+        else (old.rstrip() + "\n\n" + block)
+    )
     path.write_text(new.rstrip() + "\n", encoding="utf-8")
 
 
@@ -260,16 +281,24 @@ text columns to 855 k rows); composites ≈ 0.03 s; YAML ≈ 0.016 s."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_engine",
-                                description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_engine", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--counties", type=int, default=3000)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--period", default="2025-12")
-    p.add_argument("--warehouse", type=Path, default=None,
-                   help="reuse (or build once into) this warehouse file instead of a temp dir")
-    p.add_argument("--uncertainty", type=int, default=200,
-                   help="samples per index for the separately timed rank-uncertainty run "
-                        "(0: skip)")
+    p.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="reuse (or build once into) this warehouse file instead of a temp dir",
+    )
+    p.add_argument(
+        "--uncertainty",
+        type=int,
+        default=200,
+        help="samples per index for the separately timed rank-uncertainty run (0: skip)",
+    )
     p.add_argument("--no-record", action="store_true", help="do not update RESULTS.md")
     args = p.parse_args(argv if argv is not None else sys.argv[1:])
     logging.getLogger("workbench").setLevel(logging.ERROR)  # the composite's notes on the data
@@ -287,24 +316,35 @@ def main(argv: list[str] | None = None) -> int:
             build_warehouse(path, args.counties)
             print(f"built {path} in {time.perf_counter() - t0:.1f} s", flush=True)
         with duckdb.connect(str(path), read_only=True) as con:
-            rows = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
-                    for name in LEDGERS}
+            rows = {
+                name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+                for name in LEDGERS
+            }
         total = sum(rows.values())
         print(f"ledger rows: {total:,} ({', '.join(f'{k} {v:,}' for k, v in rows.items())})")
 
         run_b(path)  # warm-up: imports, message catalogue, the file in the page cache
         run_a(path, args.period)
-        steps = {"A": lambda: run_a(path, args.period), "B": lambda: run_b(path),
-                 "B0": lambda: run_b(path, current=False)}
+        steps = {
+            "A": lambda: run_a(path, args.period),
+            "B": lambda: run_b(path),
+            "B0": lambda: run_b(path, current=False),
+        }
         for rep in range(args.reps):
             order = ("B", "A", "B0") if rep % 2 == 0 else ("B0", "A", "B")
             for key in order:
                 times[key].append(_timed(steps[key]))
-            print(f"rep {rep + 1}: A {times['A'][-1]:.2f} s, B {times['B'][-1]:.2f} s, "
-                  f"B0 {times['B0'][-1]:.2f} s", flush=True)
+            print(
+                f"rep {rep + 1}: A {times['A'][-1]:.2f} s, B {times['B'][-1]:.2f} s, "
+                f"B0 {times['B0'][-1]:.2f} s",
+                flush=True,
+            )
         extra = _timed(lambda: run_a(path, args.period, extras=True))
-        unc = (_timed(lambda: run_a(path, args.period, uncertainty=args.uncertainty))
-               if args.uncertainty else float("nan"))
+        unc = (
+            _timed(lambda: run_a(path, args.period, uncertainty=args.uncertainty))
+            if args.uncertainty
+            else float("nan")
+        )
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -331,36 +371,46 @@ def main(argv: list[str] | None = None) -> int:
         f"| U = A plus rank uncertainty, {args.uncertainty} Monte Carlo samples per index, once "
         f"| {unc:.2f} | | |",
     ]
+
     def met(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    verdict = (f"Bars: A ≤ 5 s — {met(med['A'] <= 5)} ({med['A']:.2f} s). A ≤ 3 × B, the scan "
-               f"of the same current rows A reads — {met(r <= 3)} ({r:.2f}×). "
-               f"A ≤ 3 × B0, the scan of the raw tables — {met(r0 <= 3)} ({r0:.2f}×).")
+    verdict = (
+        f"Bars: A ≤ 5 s — {met(med['A'] <= 5)} ({med['A']:.2f} s). A ≤ 3 × B, the scan "
+        f"of the same current rows A reads — {met(r <= 3)} ({r:.2f}×). "
+        f"A ≤ 3 × B0, the scan of the raw tables — {met(r0 <= 3)} ({r0:.2f}×)."
+    )
     print("\n".join(table[2:] + [verdict]))
     if not args.no_record:
-        record("\n".join([
-            SECTION, "",
-            f"Command: `.venv/bin/python -m benchmarks.bench_engine --counties {args.counties} "
-            f"--reps {args.reps}` (`python -m benchmarks engine` runs it with the defaults). "
-            "It builds a warehouse file in a temporary directory from `generate_city`, one live "
-            "submission per county × month, then alternates A, B and B0 (order reversed every "
-            "other rep) after one warm-up of each; A is one `WarehouseEngine(path, sets)` + "
-            "`Evaluation.kpis_all`, `.city_kpis_all` and `.index` for `campaign_2025` and "
-            "`no_fraud_city`, declarations loaded from YAML inside the timing.",
-            "",
-            f"Machine: {platform.node()} ({_cpu()}, {os.cpu_count()} cores), Python "
-            f"{platform.python_version()}, pandas {pd.__version__}, DuckDB {duckdb.__version__}; "
-            f"{dt.datetime.now():%Y-%m-%d %H:%M}; load average {_load()} (1/5/15 min) at the end "
-            "— other sessions share the cores, so seconds are noisy; ratios are pairwise.",
-            "",
-            f"Data: demo city, {args.counties:,} counties × 24 months, {total:,} ledger rows "
-            f"({', '.join(f'{k} {v:,}' for k, v in rows.items())}); period {args.period}.",
-            "",
-            *table, "",
-            verdict, "",
-            HISTORY,
-        ]))
+        record(
+            "\n".join(
+                [
+                    SECTION,
+                    "",
+                    f"Command: `.venv/bin/python -m benchmarks.bench_engine --counties {args.counties} "
+                    f"--reps {args.reps}` (`python -m benchmarks engine` runs it with the defaults). "
+                    "It builds a warehouse file in a temporary directory from `generate_city`, one live "
+                    "submission per county × month, then alternates A, B and B0 (order reversed every "
+                    "other rep) after one warm-up of each; A is one `WarehouseEngine(path, sets)` + "
+                    "`Evaluation.kpis_all`, `.city_kpis_all` and `.index` for `campaign_2025` and "
+                    "`no_fraud_city`, declarations loaded from YAML inside the timing.",
+                    "",
+                    f"Machine: {platform.node()} ({_cpu()}, {os.cpu_count()} cores), Python "
+                    f"{platform.python_version()}, pandas {pd.__version__}, DuckDB {duckdb.__version__}; "
+                    f"{dt.datetime.now():%Y-%m-%d %H:%M}; load average {_load()} (1/5/15 min) at the end "
+                    "— other sessions share the cores, so seconds are noisy; ratios are pairwise.",
+                    "",
+                    f"Data: demo city, {args.counties:,} counties × 24 months, {total:,} ledger rows "
+                    f"({', '.join(f'{k} {v:,}' for k, v in rows.items())}); period {args.period}.",
+                    "",
+                    *table,
+                    "",
+                    verdict,
+                    "",
+                    HISTORY,
+                ]
+            )
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ Pairs alternate A B A B … so drift of a shared machine hits both sides alike.
 
     .venv/bin/python -m benchmarks.bench_ingest [--rows 1000000] [--xlsx-rows 100000] [--reps 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,12 +69,20 @@ def pair_runs(label: str, a, b, reps: int) -> dict:
         ta.append(x)
         tb.append(y)
         ratios.append(x / y)
-    res = {"what": label, "A_median_s": statistics.median(ta), "B_median_s": statistics.median(tb),
-           "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
-           "ratio_max": max(ratios)}
-    print(f"{label}: A {res['A_median_s']:.2f}s  B {res['B_median_s']:.2f}s  "
-          f"A/B median {res['ratio_median']:.2f} (min {res['ratio_min']:.2f}, "
-          f"max {res['ratio_max']:.2f})", flush=True)
+    res = {
+        "what": label,
+        "A_median_s": statistics.median(ta),
+        "B_median_s": statistics.median(tb),
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
+    print(
+        f"{label}: A {res['A_median_s']:.2f}s  B {res['B_median_s']:.2f}s  "
+        f"A/B median {res['ratio_median']:.2f} (min {res['ratio_min']:.2f}, "
+        f"max {res['ratio_max']:.2f})",
+        flush=True,
+    )
     return res
 
 
@@ -97,7 +106,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 shutil.copy(base, target)
                 report = ingest_paths([path], target)
                 assert sum(report.rows_in.values()) == sum(report.accepted.values()) + sum(
-                    report.quarantined.values())
+                    report.quarantined.values()
+                )
+
             return run
 
         def read_csv():
@@ -109,10 +120,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
             CalamineWorkbook.from_path(str(xlsx)).get_sheet_by_index(0).to_python()
 
         results = [
-            pair_runs(f"CSV {args.rows:,} rows: ingest vs pandas read_csv", ingest(csv_path),
-                      read_csv, args.reps),
-            pair_runs(f"XLSX {args.xlsx_rows:,} rows: ingest vs calamine read", ingest(xlsx),
-                      calamine, args.reps),
+            pair_runs(
+                f"CSV {args.rows:,} rows: ingest vs pandas read_csv",
+                ingest(csv_path),
+                read_csv,
+                args.reps,
+            ),
+            pair_runs(
+                f"XLSX {args.xlsx_rows:,} rows: ingest vs calamine read",
+                ingest(xlsx),
+                calamine,
+                args.reps,
+            ),
         ]
         return results
     finally:

@@ -4,6 +4,7 @@ Each case writes its file(s) into a folder and names the (file, sheet, row, colu
 the ingest must report — row as Excel shows it, column as the header written in the file.
 Expectations are worked out by hand from the rows written here, not from the code's output.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+
 
 def _id_card(prefix17: str) -> str:
     """A checksum-valid 18-digit resident ID number (GB 11643)."""
@@ -25,64 +27,139 @@ PERSON_ID = _id_card("11010119900307123")
 # One valid row per ledger, consistent across ledgers (references resolve).
 VALID_ROWS: dict[str, dict[str, object]] = {
     "counties": {
-        "county_code": "990101", "county_name": "测试县", "city": "测试市", "year": 2025,
-        "insured_persons": 350000, "designated_hospitals": 120, "designated_pharmacies": 210,
-        "fund_expenditure": 1234567.5, "employers_due": 900, "employers_enrolled": 850,
-        "contributions_due": 5000000.0, "contributions_paid": 4800000.25,
+        "county_code": "990101",
+        "county_name": "测试县",
+        "city": "测试市",
+        "year": 2025,
+        "insured_persons": 350000,
+        "designated_hospitals": 120,
+        "designated_pharmacies": 210,
+        "fund_expenditure": 1234567.5,
+        "employers_due": 900,
+        "employers_enrolled": 850,
+        "contributions_due": 5000000.0,
+        "contributions_paid": 4800000.25,
     },
     "institutions": {
-        "institution_id": "H99010100001", "institution_name": "测试县人民医院",
-        "county_code": "990101", "institution_type": "公立医疗机构", "credit_grade": "A",
+        "institution_id": "H99010100001",
+        "institution_name": "测试县人民医院",
+        "county_code": "990101",
+        "institution_type": "公立医疗机构",
+        "credit_grade": "A",
         "key_monitored": "否",
     },
     "cases": {
-        "case_id": "AJ-2025-0001", "county_code": "990101", "lead_source": "智能监控",
-        "found_date": date(2025, 9, 1), "filed_date": date(2025, 9, 3),
-        "subject_type": "定点医疗机构", "institution_id": "H99010100001",
-        "person_id": PERSON_ID, "person_name": "张三", "violation_type": "串换药品耗材诊疗项目",
-        "amount_involved": 12000.0, "amount_due": 10000.0, "amount_recovered": 8000.0,
-        "fine_amount": 2000.0, "outcome": "拒付追回", "referred_police": "否",
-        "gang_case": "否", "repeat_offender": "否", "exposed": "是", "status": "已结案",
+        "case_id": "AJ-2025-0001",
+        "county_code": "990101",
+        "lead_source": "智能监控",
+        "found_date": date(2025, 9, 1),
+        "filed_date": date(2025, 9, 3),
+        "subject_type": "定点医疗机构",
+        "institution_id": "H99010100001",
+        "person_id": PERSON_ID,
+        "person_name": "张三",
+        "violation_type": "串换药品耗材诊疗项目",
+        "amount_involved": 12000.0,
+        "amount_due": 10000.0,
+        "amount_recovered": 8000.0,
+        "fine_amount": 2000.0,
+        "outcome": "拒付追回",
+        "referred_police": "否",
+        "gang_case": "否",
+        "repeat_offender": "否",
+        "exposed": "是",
+        "status": "已结案",
         "closed_date": date(2025, 9, 20),
     },
     "leads": {
-        "lead_id": "XS-2025-0001", "county_code": "990101", "lead_source": "智能监控",
-        "rule_code": "R-017", "received_date": date(2025, 8, 28), "check_status": "属实",
-        "checked_date": date(2025, 9, 1), "case_id": "AJ-2025-0001",
+        "lead_id": "XS-2025-0001",
+        "county_code": "990101",
+        "lead_source": "智能监控",
+        "rule_code": "R-017",
+        "received_date": date(2025, 8, 28),
+        "check_status": "属实",
+        "checked_date": date(2025, 9, 1),
+        "case_id": "AJ-2025-0001",
     },
     "inspections": {
-        "inspection_id": "JC-2025-0001", "county_code": "990101",
-        "institution_id": "H99010100001", "method": "飞行检查",
-        "inspection_date": date(2025, 9, 10), "records_sampled": 50, "records_total": 800,
+        "inspection_id": "JC-2025-0001",
+        "county_code": "990101",
+        "institution_id": "H99010100001",
+        "method": "飞行检查",
+        "inspection_date": date(2025, 9, 10),
+        "records_sampled": 50,
+        "records_total": 800,
         "problems_found": 3,
     },
     "rectifications": {
-        "issue_id": "ZG-2025-0001", "county_code": "990101", "source": "飞行检查",
-        "responsible_unit": "测试县人民医院", "description": "串换诊疗项目收费",
-        "found_date": date(2025, 9, 10), "deadline": date(2025, 10, 10), "status": "已销号",
-        "closed_date": date(2025, 9, 30), "amount_involved": 5000.0, "amount_recovered": 5000.0,
+        "issue_id": "ZG-2025-0001",
+        "county_code": "990101",
+        "source": "飞行检查",
+        "responsible_unit": "测试县人民医院",
+        "description": "串换诊疗项目收费",
+        "found_date": date(2025, 9, 10),
+        "deadline": date(2025, 10, 10),
+        "status": "已销号",
+        "closed_date": date(2025, 9, 30),
+        "amount_involved": 5000.0,
+        "amount_recovered": 5000.0,
     },
     "complaints": {
-        "complaint_id": "JB-2025-0001", "county_code": "990101", "channel": "12393热线",
-        "received_date": date(2025, 9, 5), "verified": "是", "closed_date": date(2025, 9, 25),
+        "complaint_id": "JB-2025-0001",
+        "county_code": "990101",
+        "channel": "12393热线",
+        "received_date": date(2025, 9, 5),
+        "verified": "是",
+        "closed_date": date(2025, 9, 25),
         "reward_paid": 500.0,
     },
     "activities": {
-        "county_code": "990101", "month": "2025-09", "activity": "联席会议", "count": 2,
+        "county_code": "990101",
+        "month": "2025-09",
+        "activity": "联席会议",
+        "count": 2,
     },
 }
 
 
 CITY_FILE = "990000_演示市_名录_2025.xlsx"
-CASE_HEADERS = ["案件编号", "区划代码", "线索来源", "发现日期", "立案日期", "违规主体类型",
-                "机构编码",
-                "当事人身份证号", "违规类型", "涉案金额(元)", "应追回金额(元)", "已追回金额(元)",
-                "处理结果", "是否移送公安", "案件状态", "结案日期"]
+CASE_HEADERS = [
+    "案件编号",
+    "区划代码",
+    "线索来源",
+    "发现日期",
+    "立案日期",
+    "违规主体类型",
+    "机构编码",
+    "当事人身份证号",
+    "违规类型",
+    "涉案金额(元)",
+    "应追回金额(元)",
+    "已追回金额(元)",
+    "处理结果",
+    "是否移送公安",
+    "案件状态",
+    "结案日期",
+]
 # A valid case row in CASE_HEADERS order; ID 11010519491231002X has a correct GB 11643 checksum.
-GOOD_CASE = ["C001", "990101", "智能监控", "2025-03-01", "2025-03-05", "定点医疗机构", "H001",
-             "11010519491231002X", "串换药品耗材诊疗项目", "12000", "10000", "8000", "拒付追回",
-             "否",
-             "已结案", "2025-04-01"]
+GOOD_CASE = [
+    "C001",
+    "990101",
+    "智能监控",
+    "2025-03-01",
+    "2025-03-05",
+    "定点医疗机构",
+    "H001",
+    "11010519491231002X",
+    "串换药品耗材诊疗项目",
+    "12000",
+    "10000",
+    "8000",
+    "拒付追回",
+    "否",
+    "已结案",
+    "2025-04-01",
+]
 
 
 def write_city(folder: Path) -> Path:
@@ -109,8 +186,13 @@ def case_row(**changes: object) -> list[object]:
     return row
 
 
-def write_cases(path: Path, rows: list[list[object]], headers: list[str] | None = None,
-                title: str | None = None, sheet: str = "案件台账") -> Path:
+def write_cases(
+    path: Path,
+    rows: list[list[object]],
+    headers: list[str] | None = None,
+    title: str | None = None,
+    sheet: str = "案件台账",
+) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = sheet
@@ -160,19 +242,26 @@ def _unknown_county(d: Path) -> None:
 
 
 def _bad_id(d: Path) -> None:
-    write_cases(d / F, [case_row(当事人身份证号="110105194912310021"),
-                        case_row(案件编号="C002", 当事人身份证号="12345")])
+    write_cases(
+        d / F,
+        [
+            case_row(当事人身份证号="110105194912310021"),
+            case_row(案件编号="C002", 当事人身份证号="12345"),
+        ],
+    )
 
 
 def _dates(d: Path) -> None:
     import datetime as dt
 
-    rows = [case_row(案件编号="C1", 发现日期="2025/3/1", 立案日期="2025年3月5日"),
-            case_row(案件编号="C2", 发现日期="20250301", 立案日期=dt.datetime(2025, 3, 5)),
-            # Excel serial 45717 = 2025-03-01 (day 1 = 1900-01-01, with Excel's 1900 leap bug)
-            case_row(案件编号="C3", 发现日期=45717, 立案日期="2025-03-05"),
-            case_row(案件编号="C4", 发现日期="2025.03.01"),
-            case_row(案件编号="C5", 发现日期="三月一日")]
+    rows = [
+        case_row(案件编号="C1", 发现日期="2025/3/1", 立案日期="2025年3月5日"),
+        case_row(案件编号="C2", 发现日期="20250301", 立案日期=dt.datetime(2025, 3, 5)),
+        # Excel serial 45717 = 2025-03-01 (day 1 = 1900-01-01, with Excel's 1900 leap bug)
+        case_row(案件编号="C3", 发现日期=45717, 立案日期="2025-03-05"),
+        case_row(案件编号="C4", 发现日期="2025.03.01"),
+        case_row(案件编号="C5", 发现日期="三月一日"),
+    ]
     write_cases(d / F, rows)
 
 
@@ -210,8 +299,10 @@ def _two_row_header(d: Path) -> None:
         col = openpyxl.utils.get_column_letter(i + 1)
         if i not in money:
             ws.merge_cells(f"{col}1:{col}2")
-    ws.merge_cells(f"{openpyxl.utils.get_column_letter(money[0] + 1)}1:"
-                   f"{openpyxl.utils.get_column_letter(money[-1] + 1)}1")
+    ws.merge_cells(
+        f"{openpyxl.utils.get_column_letter(money[0] + 1)}1:"
+        f"{openpyxl.utils.get_column_letter(money[-1] + 1)}1"
+    )
     ws.append(case_row())
     wb.save(d / F)
 
@@ -241,8 +332,11 @@ def _not_workbook(d: Path) -> None:
 
 
 def _gbk_csv(d: Path) -> None:
-    lines = [",".join(CASE_HEADERS), ",".join(str(v) for v in case_row()),
-             ",".join(str(v) for v in case_row(案件编号="C002", 违规类型="乱收费"))]
+    lines = [
+        ",".join(CASE_HEADERS),
+        ",".join(str(v) for v in case_row()),
+        ",".join(str(v) for v in case_row(案件编号="C002", 违规类型="乱收费")),
+    ]
     (d / "990101_东湖区_2025-09.csv").write_bytes("\r\n".join(lines).encode("gbk"))
 
 
@@ -263,30 +357,74 @@ S = "案件台账"
 CASES: list[Case] = [
     Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
     Case("negative_money", _negative, {(F, S, 2, "涉案金额(元)", "E_NEGATIVE_MONEY")}, 1, 0),
-    Case("recovered_gt_due", _recovered_gt_due,
-         {(F, S, 3, "已追回金额(元)", "E_RECOVERED_GT_DUE")}, 2, 1),
-    Case("closed_before_filed", _closed_before_filed,
-         {(F, S, 2, "结案日期", "E_CLOSED_BEFORE_FILED")}, 1, 0),
+    Case(
+        "recovered_gt_due",
+        _recovered_gt_due,
+        {(F, S, 3, "已追回金额(元)", "E_RECOVERED_GT_DUE")},
+        2,
+        1,
+    ),
+    Case(
+        "closed_before_filed",
+        _closed_before_filed,
+        {(F, S, 2, "结案日期", "E_CLOSED_BEFORE_FILED")},
+        1,
+        0,
+    ),
     Case("duplicate_ids", _duplicate, {(F, S, 3, "案件编号", "E_DUPLICATE_KEY")}, 3, 2),
     Case("unknown_county", _unknown_county, {(F, S, 2, "区划代码", "E_UNKNOWN_COUNTY")}, 1, 0),
-    Case("unknown_institution", _unknown_institution,
-         {(F, S, 2, "机构编码", "E_UNKNOWN_INSTITUTION")}, 1, 0),
-    Case("id_checksum", _bad_id, {(F, S, 2, "当事人身份证号", "E_ID_CHECKSUM"),
-                                  (F, S, 3, "当事人身份证号", "E_ID_FORMAT")}, 2, 0),
+    Case(
+        "unknown_institution",
+        _unknown_institution,
+        {(F, S, 2, "机构编码", "E_UNKNOWN_INSTITUTION")},
+        1,
+        0,
+    ),
+    Case(
+        "id_checksum",
+        _bad_id,
+        {(F, S, 2, "当事人身份证号", "E_ID_CHECKSUM"), (F, S, 3, "当事人身份证号", "E_ID_FORMAT")},
+        2,
+        0,
+    ),
     Case("dates_every_form", _dates, {(F, S, 6, "发现日期", "E_DATE")}, 5, 4),
-    Case("missing_required_column", _missing_column,
-         {(F, S, 1, "案件状态", "E_MISSING_COLUMN")}, 2, 0),
-    Case("renamed_column", _renamed_column, {(F, S, 1, "已追回金额(元)", "W_MISSING_COLUMN"),
-                                             (F, S, 1, "追回金额", "W_EXTRA_COLUMN")}, 1, 1),
+    Case(
+        "missing_required_column",
+        _missing_column,
+        {(F, S, 1, "案件状态", "E_MISSING_COLUMN")},
+        2,
+        0,
+    ),
+    Case(
+        "renamed_column",
+        _renamed_column,
+        {(F, S, 1, "已追回金额(元)", "W_MISSING_COLUMN"), (F, S, 1, "追回金额", "W_EXTRA_COLUMN")},
+        1,
+        1,
+    ),
     Case("title_row_fullwidth", _title_and_fullwidth, set(), 1, 1),
     Case("two_row_header", _two_row_header, {(F, S, 2, "", "W_TWO_ROW_HEADER")}, 1, 1),
-    Case("empty_and_hidden", _empty_and_hidden, {(F, "空表", None, "", "W_EMPTY_SHEET"),
-                                                 (F, S, None, "", "W_HIDDEN_SHEET")}, 1, 1),
+    Case(
+        "empty_and_hidden",
+        _empty_and_hidden,
+        {(F, "空表", None, "", "W_EMPTY_SHEET"), (F, S, None, "", "W_HIDDEN_SHEET")},
+        1,
+        1,
+    ),
     Case("formula_cell", _formula, {(F, S, 2, "J列", "W_FORMULA_CELL")}, 1, None),
     Case("not_a_workbook", _not_workbook, {(F, "", None, "", "E_NOT_WORKBOOK")}, 0, 0),
-    Case("gbk_csv", _gbk_csv,
-         {("990101_东湖区_2025-09.csv", "CSV", 3, "违规类型", "E_ENUM")}, 2, 1),
+    Case(
+        "gbk_csv", _gbk_csv, {("990101_东湖区_2025-09.csv", "CSV", 3, "违规类型", "E_ENUM")}, 2, 1
+    ),
     Case("utf8_bom_csv", _bom_csv, set(), 1, 1),
-    Case("required_when", _required_when, {(F, S, 2, "结案日期", "E_CLOSED_DATE_MISSING"),
-                                           (F, S, 3, "机构编码", "E_INSTITUTION_MISSING")}, 2, 0),
+    Case(
+        "required_when",
+        _required_when,
+        {
+            (F, S, 2, "结案日期", "E_CLOSED_DATE_MISSING"),
+            (F, S, 3, "机构编码", "E_INSTITUTION_MISSING"),
+        },
+        2,
+        0,
+    ),
 ]

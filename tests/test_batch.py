@@ -5,6 +5,7 @@ round trip through `workbench ingest` is tested by the ingest tests and is too s
 here). Runs go through the real CLI in a subprocess where exit codes, stderr and a SIGKILL of the
 runner matter, and through the Python API elsewhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FAULTS_NB = ROOT / "tests" / "notebooks" / "faults.ipynb"
 PERIOD = "2025-09"
 ID_RE = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
-EXTERNAL_RE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""",
-                         re.I)
+EXTERNAL_RE = re.compile(
+    r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I
+)
 
-def warehouse_from_frames(path: Path, frames: dict[str, pd.DataFrame],
-                          period: str = "2025-12") -> Path:
+
+def warehouse_from_frames(
+    path: Path, frames: dict[str, pd.DataFrame], period: str = "2025-12"
+) -> Path:
     """Ledger frames as one live submission (what a clean ingest would leave)."""
     with Warehouse(path) as wh:
         wh.load_frames(frames, period=period)
@@ -46,14 +50,24 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
     path = tmp_path_factory.mktemp("wh") / "demo.duckdb"
     warehouse_from_frames(path, demo.frames)
     codes = [c for c, _ in demo.counties]
-    return {"warehouse": path, "codes": codes, "names": dict(demo.counties),
-            "ids": set(demo.frames["cases"]["person_id"].dropna().astype(str))}
+    return {
+        "warehouse": path,
+        "codes": codes,
+        "names": dict(demo.counties),
+        "ids": set(demo.frames["cases"]["person_id"].dropna().astype(str)),
+    }
 
 
 def cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def states(run_dir: Path) -> dict[str, dict]:
@@ -87,9 +101,23 @@ def assert_clean_reports(run_dir: Path, ids: set[str]) -> None:
 # ----------------------------------------------------------------------------- end to end
 def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
     codes = city["codes"][:3]
-    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
-              str(tmp_path / "runs"), "--run-id", "e2e", "--jobs", "2", "--no-progress",
-              "--counties", *codes, cwd=tmp_path)
+    res = cli(
+        "run",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--run-id",
+        "e2e",
+        "--jobs",
+        "2",
+        "--no-progress",
+        "--counties",
+        *codes,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     run_dir = tmp_path / "runs" / "e2e"
     assert res.stdout.strip() == str(run_dir / "index.html")
@@ -101,15 +129,15 @@ def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
     for code in codes:
         html = (run_dir / "counties" / f"{code}.html").read_text(encoding="utf-8")
         assert city["names"][code] in html
-        assert "截至2025年9月" in html                     # the generated narrative
-        assert "wb-card" in html                          # KPI cards
-        assert "Plotly.newPlot" in html                   # charts, rendered by the page
-        assert 'src="../assets/plotly.min.js"' in html    # one shared, local plotly.js
+        assert "截至2025年9月" in html  # the generated narrative
+        assert "wb-card" in html  # KPI cards
+        assert "Plotly.newPlot" in html  # charts, rendered by the page
+        assert 'src="../assets/plotly.min.js"' in html  # one shared, local plotly.js
         assert "from workbench import report" not in html  # code hidden
-        assert not re.search(r"<a\b[^>]*/>", html)         # no self-closing anchors
+        assert not re.search(r"<a\b[^>]*/>", html)  # no self-closing anchors
         nb = json.loads((run_dir / "counties" / f"{code}.ipynb").read_text(encoding="utf-8"))
         tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
-        assert ["injected-parameters"] in tags            # papermill semantics
+        assert ["injected-parameters"] in tags  # papermill semantics
         assert nb["metadata"]["papermill"]["parameters"]["county"] == code
         assert isinstance(st[code]["score"], float) and st[code]["grade"]
     assert (run_dir / "assets" / "plotly.min.js").stat().st_size > 1_000_000
@@ -163,10 +191,29 @@ def test_faults_raise_kill_hang_others_complete(city: dict, tmp_path: Path) -> N
     a, b, c, d = city["codes"][:4]
     faults = json.dumps({a: "raise", b: "kill", c: "hang"})
     t0 = time.monotonic()
-    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
-              str(tmp_path / "runs"), "--run-id", "faults", "--jobs", "2", "--no-progress",
-              "--timeout", "6", "--no-city", "--notebook", str(FAULTS_NB),
-              "-p", "faults", faults, cwd=tmp_path)
+    res = cli(
+        "run",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--run-id",
+        "faults",
+        "--jobs",
+        "2",
+        "--no-progress",
+        "--timeout",
+        "6",
+        "--no-city",
+        "--notebook",
+        str(FAULTS_NB),
+        "-p",
+        "faults",
+        faults,
+        cwd=tmp_path,
+    )
     assert time.monotonic() - t0 < 200
     assert res.returncode == 1, res.stderr
     run_dir = tmp_path / "runs" / "faults"
@@ -236,10 +283,31 @@ def test_resume_after_runner_is_killed(city: dict, tmp_path: Path) -> None:
     codes = city["codes"][:4]
     runs = tmp_path / "runs"
     run_dir = runs / "killed"
-    cmd = [sys.executable, "-m", "workbench.cli", "run", "--period", PERIOD, "--warehouse",
-           str(city["warehouse"]), "--runs-dir", str(runs), "--run-id", "killed", "--jobs", "1",
-           "--no-progress", "--no-city", "--notebook", str(FAULTS_NB), "-p", "delay", "1.5",
-           "--counties", *codes]
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "run",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(runs),
+        "--run-id",
+        "killed",
+        "--jobs",
+        "1",
+        "--no-progress",
+        "--no-city",
+        "--notebook",
+        str(FAULTS_NB),
+        "-p",
+        "delay",
+        "1.5",
+        "--counties",
+        *codes,
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 150
@@ -263,13 +331,27 @@ def test_resume_after_runner_is_killed(city: dict, tmp_path: Path) -> None:
     assert listed[0]["status"] == "interrupted"
     assert batch.find_resumable(runs, PERIOD) == "killed"
     # `latest` names the same month the run planned, without planning a run
-    assert batch.run_period("latest", str(city["warehouse"])) == batch.plan_run(
-        "latest", str(city["warehouse"]), codes, str(runs)).period
+    assert (
+        batch.run_period("latest", str(city["warehouse"]))
+        == batch.plan_run("latest", str(city["warehouse"]), codes, str(runs)).period
+    )
     assert batch.run_period("2025-06") == "2025-06"
 
-    res = cli("run", "--resume", "auto", "--period", PERIOD, "--warehouse",
-              str(city["warehouse"]), "--runs-dir", str(runs), "--jobs", "2", "--no-progress",
-              cwd=tmp_path)
+    res = cli(
+        "run",
+        "--resume",
+        "auto",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(runs),
+        "--jobs",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "发现同一月份被中断的运行 killed" in res.stderr
     assert f"续跑跳过已完成 {len(before)} 个" in res.stderr
@@ -287,9 +369,19 @@ def test_resume_after_runner_is_killed(city: dict, tmp_path: Path) -> None:
 def test_dask_executor_local_cluster(city: dict, tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     codes = city["codes"][:2]
-    cfg = batch.plan_run(PERIOD, str(city["warehouse"]), codes, str(tmp_path / "runs"),
-                         run_id="dask", jobs=2, executor="dask", city_notebook=None,
-                         docx=False, pdf="none", progress=False)
+    cfg = batch.plan_run(
+        PERIOD,
+        str(city["warehouse"]),
+        codes,
+        str(tmp_path / "runs"),
+        run_id="dask",
+        jobs=2,
+        executor="dask",
+        city_notebook=None,
+        docx=False,
+        pdf="none",
+        progress=False,
+    )
     result = batch.Runner(cfg, echo=lambda _m: None).run()
     assert result.exit_code == 0 and sorted(result.ok) == sorted(codes)
     st = states(tmp_path / "runs" / "dask")
@@ -313,8 +405,7 @@ def test_report_trend_is_the_engines_series(city: dict) -> None:
         want = ev.trend("case_detection_rate", code, span=ev.span, start=start, end=PERIOD)
         assert got["period"].tolist() == want["period"].tolist()
         np.testing.assert_array_equal(got["value"].to_numpy(float), want["value"].to_numpy(float))
-        np.testing.assert_array_equal(got["target"].to_numpy(float),
-                                      want["target"].to_numpy(float))
+        np.testing.assert_array_equal(got["target"].to_numpy(float), want["target"].to_numpy(float))
     assert data._trends["case_detection_rate"] is not None  # the matrix, not the fallback
 
 
@@ -323,30 +414,45 @@ def test_sensitivity_notebook_runs_and_reweighting_moves_ranks(city: dict) -> No
 
     base = report.sensitivity(PERIOD, str(city["warehouse"]), samples=30)
     leaf = next(n.code for n in base.nominal.result.hierarchy.nodes if n.level == 1)
-    heavy = report.sensitivity(PERIOD, str(city["warehouse"]), samples=30,
-                               weights={leaf: 50.0}, normalise="rank")
+    heavy = report.sensitivity(
+        PERIOD, str(city["warehouse"]), samples=30, weights={leaf: 50.0}, normalise="rank"
+    )
     frame = heavy.compare_frame()
     assert len(frame) == len(city["codes"]) and "调整后排名" in frame
     assert (base.compare_frame()["名次变化"] == "+0").all()
     assert "normalise=rank" in heavy.header().markup
 
     slot = batch.KernelSlot("sens", env={"WORKBENCH_BATCH": "1"})
-    job = batch.Job("sens", "sens", str(ROOT / "notebooks" / "sensitivity.ipynb"),
-                    {"period": PERIOD, "warehouse": str(city["warehouse"]), "samples": 20,
-                     "aggregate": "geometric"}, "sens", 240)
+    job = batch.Job(
+        "sens",
+        "sens",
+        str(ROOT / "notebooks" / "sensitivity.ipynb"),
+        {
+            "period": PERIOD,
+            "warehouse": str(city["warehouse"]),
+            "samples": 20,
+            "aggregate": "geometric",
+        },
+        "sens",
+        240,
+    )
     try:
         out = batch.execute_job(slot, job)
     finally:
         slot.close()
     assert out.status == "ok", out.error
-    html = "".join(o.get("data", {}).get("text/html", "") for c in out.notebook.cells
-                   for o in c.get("outputs", []))
+    html = "".join(
+        o.get("data", {}).get("text/html", "")
+        for c in out.notebook.cells
+        for o in c.get("outputs", [])
+    )
     assert "调整后排名" in html and "Plotly.newPlot" in html
 
 
 # ----------------------------------------------------------------------------- small units
-def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_never_leaves_a_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "a" / "report.html"
     batch.atomic_write(target, "<html>一</html>")
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)  # readable by a web server
@@ -361,8 +467,9 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path,
     assert not list(target.parent.glob(".*.tmp"))
 
 
-def test_pdf_without_chromium_says_how_to_get_it(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pdf_without_chromium_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from workbench import publish
 
     monkeypatch.setattr(publish, "chromium_path", lambda: None)
@@ -374,18 +481,38 @@ def test_pdf_without_chromium_says_how_to_get_it(tmp_path: Path,
 
 
 def test_unknown_county_is_a_clear_error(city: dict, tmp_path: Path) -> None:
-    res = cli("run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
-              str(tmp_path / "runs"), "--counties", "不存在县", cwd=tmp_path, timeout=120)
+    res = cli(
+        "run",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--counties",
+        "不存在县",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert res.returncode == 2 and "不存在县" in res.stderr and "错误" in res.stderr
 
 
-def test_run_refuses_a_missing_notebook_and_an_existing_run_id(city: dict, tmp_path: Path
-                                                               ) -> None:
+def test_run_refuses_a_missing_notebook_and_an_existing_run_id(city: dict, tmp_path: Path) -> None:
     """Both used to start a run (a folder, kernels) and fail every county, or overwrite a
     finished run; now refused before anything happens."""
     runs = tmp_path / "runs"
-    base = ["run", "--period", PERIOD, "--warehouse", str(city["warehouse"]), "--runs-dir",
-            str(runs), "--no-progress", "--counties", city["codes"][0]]
+    base = [
+        "run",
+        "--period",
+        PERIOD,
+        "--warehouse",
+        str(city["warehouse"]),
+        "--runs-dir",
+        str(runs),
+        "--no-progress",
+        "--counties",
+        city["codes"][0],
+    ]
     res = cli(*base, "--notebook", str(tmp_path / "nope.ipynb"), cwd=tmp_path)
     assert res.returncode == 2 and "nope.ipynb" in res.stderr and not runs.exists()
     (runs / "done").mkdir(parents=True)

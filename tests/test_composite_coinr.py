@@ -3,6 +3,7 @@
 Expected values are COINr's output stored in shared/reference/coinr_asem/expected (see its
 README); nothing here is computed by the workbench.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,12 +51,18 @@ def simple(idata: pd.DataFrame, hierarchy: Hierarchy):
 
 @pytest.fixture(scope="module")
 def default(idata: pd.DataFrame, imeta: pd.DataFrame, hierarchy: Hierarchy):
-    denominator_map = (imeta.dropna(subset=["Denominator"])
-                       .set_index("iCode")["Denominator"].to_dict())
+    denominator_map = (
+        imeta.dropna(subset=["Denominator"]).set_index("iCode")["Denominator"].to_dict()
+    )
     config = CompositeConfig(denominate=True, impute="group_mean", treat=True)
-    return build_composite(idata, hierarchy, config, groups=idata["EurAsia_group"],
-                           denominators=idata[DENOMINATOR_COLUMNS],
-                           denominator_map=denominator_map)
+    return build_composite(
+        idata,
+        hierarchy,
+        config,
+        groups=idata["EurAsia_group"],
+        denominators=idata[DENOMINATOR_COLUMNS],
+        denominator_map=denominator_map,
+    )
 
 
 def assert_frame_close(mine: pd.DataFrame, ref: pd.DataFrame) -> None:
@@ -102,13 +109,16 @@ def test_simple_results(simple) -> None:
 # --------------------------------------------------------------------------- default build
 
 
-@pytest.mark.parametrize("stage, name", [
-    ("denominated", "ref_default_Denominated.csv"),
-    ("imputed", "ref_default_Imputed.csv"),
-    ("treated", "ref_default_Treated.csv"),
-    ("normalised", "ref_default_Normalised.csv"),
-    ("aggregated", "ref_default_Aggregated.csv"),
-])
+@pytest.mark.parametrize(
+    "stage, name",
+    [
+        ("denominated", "ref_default_Denominated.csv"),
+        ("imputed", "ref_default_Imputed.csv"),
+        ("treated", "ref_default_Treated.csv"),
+        ("normalised", "ref_default_Normalised.csv"),
+        ("aggregated", "ref_default_Aggregated.csv"),
+    ],
+)
 def test_default_stage(default, stage: str, name: str) -> None:
     assert_frame_close(default.stages[stage], expected(name))
 
@@ -136,14 +146,19 @@ def test_default_treat_details(default) -> None:
     winsorised = ref["winsorise.nwin"].notna()
     assert (mine.loc[~winsorised, "treatment"] == "none").all()
     assert (mine.loc[winsorised, "treatment"] == "winsorise").all()  # ASEM never needs the log
-    assert (mine.loc[winsorised, "n_winsorised"]
-            == ref.loc[winsorised, "winsorise.nwin"].astype(int)).all()
-    assert mine.loc[winsorised, "pass_after"].astype(bool).tolist() == \
-        ref.loc[winsorised, "check_SkewKurt1.Pass"].astype(bool).tolist()
-    np.testing.assert_allclose(mine.loc[winsorised, "skew_after"],
-                               ref.loc[winsorised, "check_SkewKurt1.Skew"], atol=TOL)
-    np.testing.assert_allclose(mine.loc[winsorised, "kurt_after"],
-                               ref.loc[winsorised, "check_SkewKurt1.Kurt"], atol=TOL)
+    assert (
+        mine.loc[winsorised, "n_winsorised"] == ref.loc[winsorised, "winsorise.nwin"].astype(int)
+    ).all()
+    assert (
+        mine.loc[winsorised, "pass_after"].astype(bool).tolist()
+        == ref.loc[winsorised, "check_SkewKurt1.Pass"].astype(bool).tolist()
+    )
+    np.testing.assert_allclose(
+        mine.loc[winsorised, "skew_after"], ref.loc[winsorised, "check_SkewKurt1.Skew"], atol=TOL
+    )
+    np.testing.assert_allclose(
+        mine.loc[winsorised, "kurt_after"], ref.loc[winsorised, "check_SkewKurt1.Kurt"], atol=TOL
+    )
 
 
 def test_effective_weights(default, simple) -> None:

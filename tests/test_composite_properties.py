@@ -1,4 +1,5 @@
 """Invariants of the composite engine (hypothesis) and small examples worked out by hand."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,18 @@ def flat(codes, directions=None, weights=None, targets=None, goalposts=None) -> 
     targets = targets or {}
     goalposts = goalposts or {}
     nodes = [Node("IDX", None, 2)]
-    nodes += [Node(c, "IDX", 1, weight=weights.get(c, 1.0), direction=directions.get(c, 1),
-                   target=targets.get(c), goalposts=goalposts.get(c)) for c in codes]
+    nodes += [
+        Node(
+            c,
+            "IDX",
+            1,
+            weight=weights.get(c, 1.0),
+            direction=directions.get(c, 1),
+            target=targets.get(c),
+            goalposts=goalposts.get(c),
+        )
+        for c in codes
+    ]
     return Hierarchy(tuple(nodes))
 
 
@@ -38,8 +49,9 @@ def two_level(codes) -> Hierarchy:
     """Indicators split into two pillars P1/P2 under IDX."""
     half = max(1, len(codes) // 2)
     nodes = [Node("IDX", None, 3), Node("P1", "IDX", 2, weight=2.0), Node("P2", "IDX", 2)]
-    nodes += [Node(c, "P1" if i < half else "P2", 1, weight=1.0 + i % 3)
-              for i, c in enumerate(codes)]
+    nodes += [
+        Node(c, "P1" if i < half else "P2", 1, weight=1.0 + i % 3) for i, c in enumerate(codes)
+    ]
     if half >= len(codes):  # keep P2 non-empty
         nodes.append(Node("EXTRA", "P2", 1))
     return Hierarchy(tuple(nodes))
@@ -51,8 +63,12 @@ def two_level(codes) -> Hierarchy:
 #   y (lower is better):  A 30, B 10, C 20      target 15, goalposts (10, 40)
 
 HAND = pd.DataFrame({"x": [2.0, 4.0, 10.0], "y": [30.0, 10.0, 20.0]}, index=UNITS)
-HAND_TREE = flat(["x", "y"], directions={"y": -1}, targets={"x": 5.0, "y": 15.0},
-                 goalposts={"x": (0.0, 8.0), "y": (10.0, 40.0)})
+HAND_TREE = flat(
+    ["x", "y"],
+    directions={"y": -1},
+    targets={"x": 5.0, "y": 15.0},
+    goalposts={"x": (0.0, 8.0), "y": (10.0, 40.0)},
+)
 
 
 def normalised(method: str, **kw) -> pd.DataFrame:
@@ -60,26 +76,29 @@ def normalised(method: str, **kw) -> pd.DataFrame:
     return build_composite(HAND, HAND_TREE, cfg).stages["normalised"]
 
 
-@pytest.mark.parametrize("method, x, y", [
-    # minmax: x (x−2)/8·100 → 0, 25, 100; y' = −y = −30,−10,−20 → (y'+30)/20·100 → 0, 100, 50
-    ("minmax", [0, 25, 100], [0, 100, 50]),
-    # dist_max is COINr's 1 − (max−x')/(max−min): identical to minmax
-    ("dist_max", [0, 25, 100], [0, 100, 50]),
-    # rank (min ties), 1 = worst: x 1,2,3; y' ranks −30<−20<−10 → A 1, C 2, B 3
-    ("rank", [1, 2, 3], [1, 3, 2]),
-    # borda = rank − 1
-    ("borda", [0, 1, 2], [0, 2, 1]),
-    # percentile rank (rank−1)/(n−1)·100
-    ("percentile_rank", [0, 50, 100], [0, 100, 50]),
-    # fraction of max: x/10 → .2,.4,1; lower-better uses best/value: 10/30, 10/10, 10/20
-    ("fraction_max", [20, 40, 100], [100 / 3, 100, 50]),
-    # ratio to target: x/5 → .4,.8,2; lower-better t/y: 15/30, 15/10, 15/20
-    ("dist_target", [40, 80, 200], [50, 150, 75]),
-    # 达标 = full marks: the same, capped at 100
-    ("dist_target_capped", [40, 80, 100], [50, 100, 75]),
-    # goalposts: x/8 → .25,.5,1.25→1; lower-better (40−y)/30 → 1/3, 1, 2/3
-    ("goalposts", [25, 50, 100], [100 / 3, 100, 200 / 3]),
-])
+@pytest.mark.parametrize(
+    "method, x, y",
+    [
+        # minmax: x (x−2)/8·100 → 0, 25, 100; y' = −y = −30,−10,−20 → (y'+30)/20·100 → 0, 100, 50
+        ("minmax", [0, 25, 100], [0, 100, 50]),
+        # dist_max is COINr's 1 − (max−x')/(max−min): identical to minmax
+        ("dist_max", [0, 25, 100], [0, 100, 50]),
+        # rank (min ties), 1 = worst: x 1,2,3; y' ranks −30<−20<−10 → A 1, C 2, B 3
+        ("rank", [1, 2, 3], [1, 3, 2]),
+        # borda = rank − 1
+        ("borda", [0, 1, 2], [0, 2, 1]),
+        # percentile rank (rank−1)/(n−1)·100
+        ("percentile_rank", [0, 50, 100], [0, 100, 50]),
+        # fraction of max: x/10 → .2,.4,1; lower-better uses best/value: 10/30, 10/10, 10/20
+        ("fraction_max", [20, 40, 100], [100 / 3, 100, 50]),
+        # ratio to target: x/5 → .4,.8,2; lower-better t/y: 15/30, 15/10, 15/20
+        ("dist_target", [40, 80, 200], [50, 150, 75]),
+        # 达标 = full marks: the same, capped at 100
+        ("dist_target_capped", [40, 80, 100], [50, 100, 75]),
+        # goalposts: x/8 → .25,.5,1.25→1; lower-better (40−y)/30 → 1/3, 1, 2/3
+        ("goalposts", [25, 50, 100], [100 / 3, 100, 200 / 3]),
+    ],
+)
 def test_normalisers_by_hand(method: str, x: list[float], y: list[float]) -> None:
     got = normalised(method)
     np.testing.assert_allclose(got["x"].to_numpy(), x, atol=1e-9)
@@ -126,20 +145,23 @@ def test_missing_target_is_reported_for_every_indicator() -> None:
 AGG_TREE = flat(["x", "y"], directions={"y": -1}, weights={"x": 1.0, "y": 3.0})
 
 
-@pytest.mark.parametrize("method, expected", [
-    # (1·r_x + 3·r_y)/4: A 1, B (2+9)/4, C (3+6)/4
-    ("arithmetic", [1, 2.75, 2.25]),
-    # r_x^(1/4)·r_y^(3/4): A 1, B 2^.25·3^.75 = 2.710806, C 3^.25·2^.75 = 2.213364
-    ("geometric", [1, 2.710806, 2.213364]),
-    # 4/(1/r_x + 3/r_y): A 1, B 4/1.5, C 4/(1/3 + 3/2) = 2.181818
-    ("harmonic", [1, 8 / 3, 2.181818]),
-    # p = 2: sqrt((r_x² + 3 r_y²)/4): A 1, B sqrt(7.75) = 2.783882, C sqrt(5.25) = 2.291288
-    ("genmean", [1, 2.783882, 2.291288]),
-    # Copeland (COINr): Σ over rivals of the weight share on which a unit is better.
-    # A loses everything: 0.  B beats A on both (1) and beats C on y (.75): 1.75.
-    # C beats A on both (1) and beats B on x (.25): 1.25.
-    ("copeland", [0, 1.75, 1.25]),
-])
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        # (1·r_x + 3·r_y)/4: A 1, B (2+9)/4, C (3+6)/4
+        ("arithmetic", [1, 2.75, 2.25]),
+        # r_x^(1/4)·r_y^(3/4): A 1, B 2^.25·3^.75 = 2.710806, C 3^.25·2^.75 = 2.213364
+        ("geometric", [1, 2.710806, 2.213364]),
+        # 4/(1/r_x + 3/r_y): A 1, B 4/1.5, C 4/(1/3 + 3/2) = 2.181818
+        ("harmonic", [1, 8 / 3, 2.181818]),
+        # p = 2: sqrt((r_x² + 3 r_y²)/4): A 1, B sqrt(7.75) = 2.783882, C sqrt(5.25) = 2.291288
+        ("genmean", [1, 2.783882, 2.291288]),
+        # Copeland (COINr): Σ over rivals of the weight share on which a unit is better.
+        # A loses everything: 0.  B beats A on both (1) and beats C on y (.75): 1.75.
+        # C beats A on both (1) and beats B on x (.25): 1.25.
+        ("copeland", [0, 1.75, 1.25]),
+    ],
+)
 def test_aggregators_by_hand(method: str, expected: list[float]) -> None:
     cfg = CompositeConfig(normalise="rank", aggregate=method)
     result = build_composite(HAND, AGG_TREE, cfg)
@@ -161,8 +183,7 @@ def test_weights_renormalised_over_missing_by_hand() -> None:
     # minmax: x 0,50,100; y 100,0,50; z (B 10, C 0 present) → A NaN, B 100, C 0.
     # weights 1, 1, 2.  A: (0 + 100)/2 = 50 (z's weight dropped); B: (50 + 0 + 200)/4 = 62.5;
     # C: (100 + 50 + 0)/4 = 37.5
-    data = pd.DataFrame({"x": [0.0, 5, 10], "y": [10.0, 0, 5], "z": [np.nan, 10, 0]},
-                        index=UNITS)
+    data = pd.DataFrame({"x": [0.0, 5, 10], "y": [10.0, 0, 5], "z": [np.nan, 10, 0]}, index=UNITS)
     tree = flat(["x", "y", "z"], weights={"z": 2.0})
     result = build_composite(data, tree)
     np.testing.assert_allclose(result.scores["IDX"], [50, 62.5, 37.5], atol=1e-12)
@@ -179,13 +200,22 @@ def test_unit_with_no_data_gets_no_score_and_no_rank() -> None:
 
 def test_per_level_methods_and_effective_weights() -> None:
     # IDX(level 3) ← P1 (w 3: x, y), P2 (w 1: z).  Effective: P1 .75, P2 .25, x = y = .375, z .25
-    tree = Hierarchy((Node("IDX", None, 3), Node("P1", "IDX", 2, weight=3), Node("P2", "IDX", 2),
-                      Node("x", "P1", 1), Node("y", "P1", 1), Node("z", "P2", 1)))
+    tree = Hierarchy(
+        (
+            Node("IDX", None, 3),
+            Node("P1", "IDX", 2, weight=3),
+            Node("P2", "IDX", 2),
+            Node("x", "P1", 1),
+            Node("y", "P1", 1),
+            Node("z", "P2", 1),
+        )
+    )
     data = pd.DataFrame({"x": [1.0, 4, 9], "y": [4.0, 1, 9], "z": [9.0, 4, 1]}, index=UNITS)
     cfg = CompositeConfig(normalise="rank", aggregate={2: "geometric"})
     result = build_composite(data, tree, cfg)
-    np.testing.assert_allclose(result.effective_weights[["P1", "P2", "x", "y", "z"]],
-                               [0.75, 0.25, 0.375, 0.375, 0.25])
+    np.testing.assert_allclose(
+        result.effective_weights[["P1", "P2", "x", "y", "z"]], [0.75, 0.25, 0.375, 0.375, 0.25]
+    )
     # ranks: x 1,2,3; y 2,1,3; z 3,2,1.  P1 = sqrt(x·y): A √2, B √2, C 3; P2 = z.
     # IDX arithmetic (3·P1 + P2)/4: A (3√2 + 3)/4, B (3√2 + 2)/4, C (9 + 1)/4
     r2 = math.sqrt(2)
@@ -209,21 +239,25 @@ def test_geometric_refuses_zero_unless_shift() -> None:
         build_composite(HAND, HAND_TREE, CompositeConfig(aggregate="geometric"))
     assert err.value.issues[0].code == "composite.E_NONPOSITIVE"
     # shift: x 0,25,100 → +1 (1% of range) → 1, 26, 101; y 0,100,50 → 1, 101, 51
-    shifted = build_composite(HAND, HAND_TREE,
-                              CompositeConfig(aggregate="geometric", nonpositive="shift"))
-    np.testing.assert_allclose(shifted.scores["IDX"],
-                               [1.0, math.sqrt(26 * 101), math.sqrt(101 * 51)])
+    shifted = build_composite(
+        HAND, HAND_TREE, CompositeConfig(aggregate="geometric", nonpositive="shift")
+    )
+    np.testing.assert_allclose(
+        shifted.scores["IDX"], [1.0, math.sqrt(26 * 101), math.sqrt(101 * 51)]
+    )
 
 
 def test_ranks_ties_take_lowest_rank_and_grades_use_bands() -> None:
     # one indicator, minmax on [0, 100] of 0 … 100 → scores equal the data; 90 and 90 tie at 2
-    data = pd.DataFrame({"x": [0.0, 59.99, 60, 80, 90, 90, 100]},
-                        index=["u1", "u2", "u3", "u4", "u5", "u6", "u7"])
+    data = pd.DataFrame(
+        {"x": [0.0, 59.99, 60, 80, 90, 90, 100]}, index=["u1", "u2", "u3", "u4", "u5", "u6", "u7"]
+    )
     result = build_composite(data, flat(["x"]))
     assert result.ranks["IDX"].tolist() == [7, 6, 5, 4, 2, 2, 1]
     assert result.grades.tolist() == ["不合格", "不合格", "合格", "良好", "优秀", "优秀", "优秀"]
-    custom = build_composite(data, flat(["x"]),
-                             CompositeConfig(grade_bands=((50, "达标"), (float("-inf"), "未达标"))))
+    custom = build_composite(
+        data, flat(["x"]), CompositeConfig(grade_bands=((50, "达标"), (float("-inf"), "未达标")))
+    )
     assert custom.grades.tolist() == ["未达标"] + ["达标"] * 6
     # A missing score has no grade, whether it comes as NaN or as pandas' NA.
     from workbench.composite import grade
@@ -258,17 +292,18 @@ def test_log_fallback_uses_original_values() -> None:
     result = build_composite(data, flat(["x"]), CompositeConfig(treat=True, winsor_max_points=1))
     assert result.treat_details.loc["x", "treatment"] == "log"
     np.testing.assert_allclose(result.stages["treated"]["x"], np.log(values - 1 + 9.99))
-    no_log = build_composite(data, flat(["x"]),
-                             CompositeConfig(treat=True, winsor_max_points=1, log_fallback=False))
+    no_log = build_composite(
+        data, flat(["x"]), CompositeConfig(treat=True, winsor_max_points=1, log_fallback=False)
+    )
     assert no_log.stages["treated"]["x"].max() == 500.0
 
 
 def test_group_mean_and_median_imputation_by_hand() -> None:
-    data = pd.DataFrame({"x": [1.0, 3.0, np.nan, 10.0, np.nan, 2.0]},
-                        index=["a1", "a2", "a3", "b1", "b2", "c1"])
+    data = pd.DataFrame(
+        {"x": [1.0, 3.0, np.nan, 10.0, np.nan, 2.0]}, index=["a1", "a2", "a3", "b1", "b2", "c1"]
+    )
     groups = pd.Series({"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "c1": "C"})
-    result = build_composite(data, flat(["x"]), CompositeConfig(impute="group_mean"),
-                             groups=groups)
+    result = build_composite(data, flat(["x"]), CompositeConfig(impute="group_mean"), groups=groups)
     # a3 ← mean(1, 3) = 2; b2 ← 10
     assert result.stages["imputed"]["x"].tolist() == [1, 3, 2, 10, 10, 2]
     # overall mean of 1, 3, 10, 2 = 4; median = 2.5
@@ -299,12 +334,15 @@ def test_carry_forward_takes_latest_earlier_value() -> None:
 
 
 def test_denominate_and_screen() -> None:
-    data = pd.DataFrame({"cases": [10.0, 30.0, 5.0, np.nan], "rate": [0.5, np.nan, 0.7, np.nan]},
-                        index=["a", "b", "c", "d"])
+    data = pd.DataFrame(
+        {"cases": [10.0, 30.0, 5.0, np.nan], "rate": [0.5, np.nan, 0.7, np.nan]},
+        index=["a", "b", "c", "d"],
+    )
     dens = pd.DataFrame({"insured": [100.0, 300.0, 0.0, 50.0]}, index=["a", "b", "c", "d"])
     cfg = CompositeConfig(denominate=True, screen_min_coverage=0.5)
-    result = build_composite(data, flat(["cases", "rate"]), cfg, denominators=dens,
-                             denominator_map={"cases": "insured"})
+    result = build_composite(
+        data, flat(["cases", "rate"]), cfg, denominators=dens, denominator_map={"cases": "insured"}
+    )
     # a 0.1, b 0.1; c has a zero denominator → missing, not infinity
     den = result.stages["denominated"]["cases"]
     assert den.loc[["a", "b"]].tolist() == [0.1, 0.1] and math.isnan(den.loc["c"])
@@ -318,23 +356,40 @@ def test_denominate_and_screen() -> None:
 
 
 def test_hierarchy_collects_every_issue() -> None:
-    nodes = (Node("IDX", None, 2), Node("x", "IDX", 1, direction=0), Node("x", "IDX", 1),
-             Node("y", "NOPE", 1, weight=-1), Node("P", "IDX", 2))
+    nodes = (
+        Node("IDX", None, 2),
+        Node("x", "IDX", 1, direction=0),
+        Node("x", "IDX", 1),
+        Node("y", "NOPE", 1, weight=-1),
+        Node("P", "IDX", 2),
+    )
     with pytest.raises(CompositeError) as err:
         Hierarchy(nodes)
     codes = {i.code for i in err.value.issues}
-    assert codes >= {"composite.E_BAD_DIRECTION", "composite.E_DUPLICATE_CODE",
-                     "composite.E_UNKNOWN_PARENT", "composite.E_BAD_WEIGHT",
-                     "composite.E_NO_CHILDREN", "composite.E_PARENT_LEVEL"}
+    assert codes >= {
+        "composite.E_BAD_DIRECTION",
+        "composite.E_DUPLICATE_CODE",
+        "composite.E_UNKNOWN_PARENT",
+        "composite.E_BAD_WEIGHT",
+        "composite.E_NO_CHILDREN",
+        "composite.E_PARENT_LEVEL",
+    }
 
 
 def test_hierarchy_from_frame_and_back() -> None:
-    frame = pd.DataFrame({
-        "code": ["IDX", "x", "y"], "parent": [None, "IDX", "IDX"], "level": [2, 1, 1],
-        "weight": [1, 2, np.nan], "direction": [np.nan, 1, -1], "name": ["总指数", "甲", "乙"],
-        "target": [np.nan, 0.9, np.nan], "goalpost_low": [np.nan, 0.0, np.nan],
-        "goalpost_high": [np.nan, 1.0, np.nan],
-    })
+    frame = pd.DataFrame(
+        {
+            "code": ["IDX", "x", "y"],
+            "parent": [None, "IDX", "IDX"],
+            "level": [2, 1, 1],
+            "weight": [1, 2, np.nan],
+            "direction": [np.nan, 1, -1],
+            "name": ["总指数", "甲", "乙"],
+            "target": [np.nan, 0.9, np.nan],
+            "goalpost_low": [np.nan, 0.0, np.nan],
+            "goalpost_high": [np.nan, 1.0, np.nan],
+        }
+    )
     tree = Hierarchy.from_frame(frame)
     assert tree.indicators == ("x", "y") and tree.top == "IDX" and tree.levels == (1, 2)
     assert tree.node("x") == Node("x", "IDX", 1, 2.0, 1, "甲", 0.9, (0.0, 1.0))
@@ -361,10 +416,26 @@ def test_result_renders_and_serialises() -> None:
     assert data["scores"]["B"]["IDX"] == pytest.approx(62.5)  # (25 + 100)/2
     assert data["config"]["grade_bands"][-1] == ["-inf", "不合格"]
     assert [s["step"] for s in result.steps] == [
-        "raw", "denominate", "screen", "impute", "treat", "normalise", "weight", "aggregate",
-        "rank", "grade"]
-    assert set(result.stages) == {"raw", "denominated", "screened", "imputed", "treated",
-                                  "normalised", "aggregated"}
+        "raw",
+        "denominate",
+        "screen",
+        "impute",
+        "treat",
+        "normalise",
+        "weight",
+        "aggregate",
+        "rank",
+        "grade",
+    ]
+    assert set(result.stages) == {
+        "raw",
+        "denominated",
+        "screened",
+        "imputed",
+        "treated",
+        "normalised",
+        "aggregated",
+    }
 
 
 # --------------------------------------------------------------------------- properties
@@ -377,8 +448,9 @@ def tables(draw, min_units=3, max_units=8, min_ind=2, max_ind=5, allow_nan=False
     n_units = draw(st.integers(min_units, max_units))
     n_ind = draw(st.integers(min_ind, max_ind))
     cells = st.one_of(values, st.just(np.nan)) if allow_nan else values
-    cols = {f"i{j}": draw(st.lists(cells, min_size=n_units, max_size=n_units))
-            for j in range(n_ind)}
+    cols = {
+        f"i{j}": draw(st.lists(cells, min_size=n_units, max_size=n_units)) for j in range(n_ind)
+    }
     return pd.DataFrame(cols, index=[f"u{k}" for k in range(n_units)])
 
 
@@ -387,9 +459,10 @@ def pair_signs(v: np.ndarray) -> np.ndarray:
 
 
 @PROPS
-@given(x=st.lists(values, min_size=3, max_size=10),
-       method=st.sampled_from(["minmax", "zscore", "rank", "percentile_rank", "borda",
-                               "dist_max"]))
+@given(
+    x=st.lists(values, min_size=3, max_size=10),
+    method=st.sampled_from(["minmax", "zscore", "rank", "percentile_rank", "borda", "dist_max"]),
+)
 def test_flipping_direction_reverses_order(x: list[float], method: str) -> None:
     data = pd.DataFrame({"x": x, "y": [1.0] * len(x)}, index=[f"u{k}" for k in range(len(x))])
     cfg = CompositeConfig(normalise=method)
@@ -413,15 +486,20 @@ def test_constant_indicator_leaves_ranks_unchanged(data: pd.DataFrame, constant:
 
 
 @PROPS
-@given(data=tables(allow_nan=True), power=st.integers(-4, 6), c=st.floats(0.01, 100),
-       method=st.sampled_from(["arithmetic", "geometric", "harmonic", "genmean"]))
+@given(
+    data=tables(allow_nan=True),
+    power=st.integers(-4, 6),
+    c=st.floats(0.01, 100),
+    method=st.sampled_from(["arithmetic", "geometric", "harmonic", "genmean"]),
+)
 def test_scaling_all_weights_changes_nothing(data, power, c, method) -> None:
     tree = flat(list(data.columns), weights={col: 1.0 + i for i, col in enumerate(data.columns)})
     cfg = CompositeConfig(norm_low=1.0, aggregate=method)
     base = build_composite(data, tree, cfg)
-    for factor, exact in ((2.0 ** power, True), (c, False)):
-        scaled = CompositeConfig(norm_low=1.0, aggregate=method, weights={
-            n.code: n.weight * factor for n in tree.nodes})
+    for factor, exact in ((2.0**power, True), (c, False)):
+        scaled = CompositeConfig(
+            norm_low=1.0, aggregate=method, weights={n.code: n.weight * factor for n in tree.nodes}
+        )
         other = build_composite(data, tree, scaled)
         np.testing.assert_allclose(other.scores["IDX"], base.scores["IDX"], rtol=1e-12)
         if exact:  # a power of two scales weights exactly, so even ties stay ties
@@ -429,8 +507,7 @@ def test_scaling_all_weights_changes_nothing(data, power, c, method) -> None:
 
 
 @PROPS
-@given(data=tables(allow_nan=True),
-       bounds=st.tuples(st.floats(-100, 100), st.floats(0.5, 200)))
+@given(data=tables(allow_nan=True), bounds=st.tuples(st.floats(-100, 100), st.floats(0.5, 200)))
 def test_minmax_arithmetic_scores_stay_in_range(data: pd.DataFrame, bounds) -> None:
     low, width = bounds
     cfg = CompositeConfig(norm_low=low, norm_high=low + width)
@@ -448,8 +525,9 @@ def test_arithmetic_equals_weighted_mean_of_available_children(data: pd.DataFram
     result = build_composite(data, flat(list(data.columns), weights=weights))
     norm = result.stages["normalised"]
     for unit in norm.index:
-        pairs = [(weights[c], norm.at[unit, c]) for c in norm.columns
-                 if not math.isnan(norm.at[unit, c])]
+        pairs = [
+            (weights[c], norm.at[unit, c]) for c in norm.columns if not math.isnan(norm.at[unit, c])
+        ]
         got = result.scores.at[unit, "IDX"]
         if not pairs:
             assert math.isnan(got)
@@ -462,35 +540,46 @@ def test_arithmetic_equals_weighted_mean_of_available_children(data: pd.DataFram
 @given(data=tables())
 def test_mean_inequality_harmonic_geometric_arithmetic(data: pd.DataFrame) -> None:
     tree = flat(list(data.columns))
-    scores = {m: build_composite(data, tree, CompositeConfig(norm_low=1.0, aggregate=m))
-              .scores["IDX"] for m in ("harmonic", "geometric", "arithmetic")}
+    scores = {
+        m: build_composite(data, tree, CompositeConfig(norm_low=1.0, aggregate=m)).scores["IDX"]
+        for m in ("harmonic", "geometric", "arithmetic")
+    }
     ok = scores["arithmetic"].notna()
     assert (scores["harmonic"][ok] <= scores["geometric"][ok] * (1 + 1e-12)).all()
     assert (scores["geometric"][ok] <= scores["arithmetic"][ok] * (1 + 1e-12)).all()
 
 
 @PROPS
-@given(st.sampled_from(["minmax", "dist_max", "goalposts"]),
-       st.lists(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=4, max_size=4),
-                min_size=1, max_size=6),
-       st.lists(st.sampled_from([1, -1]), min_size=6, max_size=6),
-       st.floats(-50, 50), st.floats(1, 100))
-def test_whole_frame_normalisation_equals_the_per_indicator_rule(method, cols, dirs, g_lo,
-                                                                 width):
+@given(
+    st.sampled_from(["minmax", "dist_max", "goalposts"]),
+    st.lists(
+        st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=4, max_size=4),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.sampled_from([1, -1]), min_size=6, max_size=6),
+    st.floats(-50, 50),
+    st.floats(1, 100),
+)
+def test_whole_frame_normalisation_equals_the_per_indicator_rule(method, cols, dirs, g_lo, width):
     """min-max, distance to max and goalposts are computed for all columns at once; cell by
     cell they must equal `_normalise_column` (the rule as written, one indicator at a time),
     blank and constant columns included."""
     from workbench.composite import _normalise_column, normalise
 
     codes = [f"i{k}" for k in range(len(cols))]
-    data = pd.DataFrame({c: [np.nan if v is None else v for v in col]
-                         for c, col in zip(codes, cols)}, index=list("ABCD"))
-    tree = flat(codes, directions=dict(zip(codes, dirs)),
-                goalposts={c: (g_lo, g_lo + width) for c in codes})
+    data = pd.DataFrame(
+        {c: [np.nan if v is None else v for v in col] for c, col in zip(codes, cols)},
+        index=list("ABCD"),
+    )
+    tree = flat(
+        codes, directions=dict(zip(codes, dirs)), goalposts={c: (g_lo, g_lo + width) for c in codes}
+    )
     cfg = CompositeConfig(normalise=method, norm_low=-1.0, norm_high=7.0)
     got, _ = normalise(data, tree, cfg)
-    want = pd.DataFrame({c: _normalise_column(data[c], tree.node(c), cfg) for c in codes},
-                        index=data.index).astype(float)
+    want = pd.DataFrame(
+        {c: _normalise_column(data[c], tree.node(c), cfg) for c in codes}, index=data.index
+    ).astype(float)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 

@@ -1,4 +1,5 @@
 """`workbench compute`: warehouse tables with a run id, CSV/XLSX exports, the summary, errors."""
+
 from __future__ import annotations
 
 import csv
@@ -25,10 +26,16 @@ def build_warehouse(path: Path) -> Path:
     counties = ledgers["counties"].copy()
     counties.loc[counties["county_code"] == B, "county_name"] = EVIL  # formula injection probe
     ledgers["counties"] = counties
-    subs = pd.DataFrame({
-        "submission_id": ["sA9", "sB9", "sA10"], "file_name": ["a.xlsx", "b.xlsx", "a10.xlsx"],
-        "county_code": [A, B, A], "period": ["2025-09", "2025-09", "2025-10"],
-        "ingested_at": pd.Timestamp("2025-10-05"), "status": "有效"})
+    subs = pd.DataFrame(
+        {
+            "submission_id": ["sA9", "sB9", "sA10"],
+            "file_name": ["a.xlsx", "b.xlsx", "a10.xlsx"],
+            "county_code": [A, B, A],
+            "period": ["2025-09", "2025-09", "2025-10"],
+            "ingested_at": pd.Timestamp("2025-10-05"),
+            "status": "有效",
+        }
+    )
     with Warehouse(path) as wh:
         wh.con.register("subs", subs)
         wh.con.execute("INSERT INTO submissions BY NAME SELECT * FROM subs")
@@ -52,16 +59,37 @@ def computed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compute")
     wh = build_warehouse(tmp / "wh.duckdb")
     out = tmp / "out"
-    rc = main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--out", str(out),
-               "--uncertainty", "10"])
+    rc = main(
+        [
+            "compute",
+            "--warehouse",
+            str(wh),
+            "--period",
+            "2025-09",
+            "--out",
+            str(out),
+            "--uncertainty",
+            "10",
+        ]
+    )
     return rc, wh, out
 
 
 def test_exit_code_and_summary(computed, capsys) -> None:
     rc, wh, out = computed
     assert rc == 0
-    rc2 = main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--no-save",
-                "--uncertainty", "0"])
+    rc2 = main(
+        [
+            "compute",
+            "--warehouse",
+            str(wh),
+            "--period",
+            "2025-09",
+            "--no-save",
+            "--uncertainty",
+            "0",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc2 == 0
     assert "2025-09" in text and "专项整治" in text
@@ -75,19 +103,29 @@ def test_warehouse_tables_carry_a_run_id(computed) -> None:
         runs = w.table("SELECT * FROM compute_runs")
         assert len(runs) == 1
         run = runs["run_id"].iloc[0]
-        assert (runs["period"].iloc[0], runs["indicator_set"].iloc[0]) == ("2025-09",
-                                                                           "campaign_2025")
+        assert (runs["period"].iloc[0], runs["indicator_set"].iloc[0]) == (
+            "2025-09",
+            "campaign_2025",
+        )
         vals = w.table("SELECT * FROM indicator_values WHERE run_id = ?", [run])
         # 2 counties × every indicator × 5 spans
         assert len(vals) == 2 * len(iset.indicators) * 5
-        row = vals[(vals["county_code"] == A) & (vals["span"] == "ctd")
-                   & (vals["indicator"] == "rectification_completion")].iloc[0]
+        row = vals[
+            (vals["county_code"] == A)
+            & (vals["span"] == "ctd")
+            & (vals["indicator"] == "rectification_completion")
+        ].iloc[0]
         # A's March–September completion: 42 / 70 = 0.6 (see test_indicators)
         assert (row["numerator"], row["denominator"]) == (42, 70)
         assert row["value"] == pytest.approx(0.6)
         assert bool(row["met"]) is False
-        for table in ("city_indicator_values", "index_scores", "milestones", "lagging",
-                      "rank_uncertainty"):
+        for table in (
+            "city_indicator_values",
+            "index_scores",
+            "milestones",
+            "lagging",
+            "rank_uncertainty",
+        ):
             n = w.table(f"SELECT count(*) AS n FROM {table} WHERE run_id = ?", [run])["n"][0]
             assert n > 0, table
         lag = w.table("SELECT county_code FROM lagging WHERE run_id = ?", [run])
@@ -105,8 +143,9 @@ def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
     assert header[:3] == ["区划代码", "区县", "统计月份"]
     names = {r[1] for r in rows[1:]}
     assert "'" + EVIL in names and EVIL not in names
-    assert not any(cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r
-                   if not _is_number(cell))
+    assert not any(
+        cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r if not _is_number(cell)
+    )
     # the city's rows say 全市, not the engine's internal code
     with (out / "campaign_2025_2025-09_city_indicator_values.csv").open(encoding="utf-8-sig") as fh:
         city = list(csv.reader(fh))
@@ -125,7 +164,8 @@ def test_xlsx_sheets_and_headers(computed) -> None:
     _, _, out = computed
     wb = openpyxl.load_workbook(out / "campaign_2025_2025-09.xlsx")
     assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间"} <= set(
-        wb.sheetnames)
+        wb.sheetnames
+    )
     ws = wb["区县指标"]
     header = [c.value for c in ws[1]]
     assert "指标名称" in header and "是否达标" in header
@@ -137,8 +177,10 @@ def test_xlsx_sheets_and_headers(computed) -> None:
 def test_second_run_appends(tmp_path: Path) -> None:
     wh = build_warehouse(tmp_path / "wh.duckdb")
     for _ in range(2):
-        assert main(["compute", "--warehouse", str(wh), "--period", "2025-09",
-                     "--uncertainty", "0"]) == 0
+        assert (
+            main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--uncertainty", "0"])
+            == 0
+        )
     with Warehouse(wh, read_only=True) as w:
         runs = w.table("SELECT run_id FROM compute_runs")
         assert runs["run_id"].nunique() == 2
@@ -148,8 +190,19 @@ def test_second_run_appends(tmp_path: Path) -> None:
 
 def test_latest_period_from_submissions(tmp_path: Path, capsys) -> None:
     wh = build_warehouse(tmp_path / "wh.duckdb")
-    rc = main(["compute", "--warehouse", str(wh), "--period", "latest", "--uncertainty", "0",
-               "--set", "campaign_2025,no_fraud_city"])
+    rc = main(
+        [
+            "compute",
+            "--warehouse",
+            str(wh),
+            "--period",
+            "latest",
+            "--uncertainty",
+            "0",
+            "--set",
+            "campaign_2025,no_fraud_city",
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "2025-09" in err  # October is in for A only
@@ -166,12 +219,15 @@ def test_check_declarations(capsys) -> None:
 
 
 def test_bad_arguments(tmp_path: Path, capsys) -> None:
-    assert main(["compute", "--warehouse", str(tmp_path / "none.duckdb"),
-                 "--period", "2025-09"]) == 2
+    assert (
+        main(["compute", "--warehouse", str(tmp_path / "none.duckdb"), "--period", "2025-09"]) == 2
+    )
     wh = build_warehouse(tmp_path / "wh.duckdb")
     assert main(["compute", "--warehouse", str(wh), "--period", "2025-13"]) == 2
-    assert main(["compute", "--warehouse", str(wh), "--period", "2025-09",
-                 "--set", "no_such_set"]) == 1
+    assert (
+        main(["compute", "--warehouse", str(wh), "--period", "2025-09", "--set", "no_such_set"])
+        == 1
+    )
     assert "E_UNKNOWN_SET" in capsys.readouterr().err
 
 
@@ -191,19 +247,29 @@ def test_a_month_after_the_data_or_malformed_is_refused(tmp_path: Path, capsys) 
 
     path = tmp_path / "wh.duckdb"
     with Warehouse(path) as wh:
-        wh.load_frames(make_ledgers(cases=[dict(case_id="c1", county_code=A,
-                                                found_date="2025-08-03")]),
-                       period="2025-09")
+        wh.load_frames(
+            make_ledgers(cases=[dict(case_id="c1", county_code=A, found_date="2025-08-03")]),
+            period="2025-09",
+        )
     for bad, words in (("2052-09", "晚于仓库中最新的报送期 2025-09"), ("2025-13", "不是月份")):
-        for argv in (["compute", "--warehouse", str(path), "--period", bad, "--no-save"],
-                     ["run", "--warehouse", str(path), "--period", bad, "--runs-dir",
-                      str(tmp_path / "runs"), "--no-progress"]):
+        for argv in (
+            ["compute", "--warehouse", str(path), "--period", bad, "--no-save"],
+            [
+                "run",
+                "--warehouse",
+                str(path),
+                "--period",
+                bad,
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--no-progress",
+            ],
+        ):
             assert main(argv) == 2 and words in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_check_of_an_empty_folder_and_a_bad_span_say_what_is_wrong(tmp_path: Path,
-                                                                   capsys) -> None:
+def test_check_of_an_empty_folder_and_a_bad_span_say_what_is_wrong(tmp_path: Path, capsys) -> None:
     assert main(["compute", "--indicators-dir", str(tmp_path), "--check"]) == 2
     assert "没有指标声明文件" in capsys.readouterr().err
     assert main(["compute", "--span", "weekly"]) == 2
@@ -228,9 +294,18 @@ def test_a_result_table_from_an_older_version_gains_new_columns(tmp_path: Path) 
     with Warehouse(tmp_path / "w.duckdb") as wh:
         with wh.transaction() as con:
             write_table(con, "milestones", pd.DataFrame({"run_id": ["r1"], "status": ["met"]}))
-            write_table(con, "milestones", pd.DataFrame({"run_id": ["r2"], "status": ["missed"],
-                                                          "basis": ["活动开始至今（截至2025-11）"],
-                                                          "current_value": [0.5]}))
+            write_table(
+                con,
+                "milestones",
+                pd.DataFrame(
+                    {
+                        "run_id": ["r2"],
+                        "status": ["missed"],
+                        "basis": ["活动开始至今（截至2025-11）"],
+                        "current_value": [0.5],
+                    }
+                ),
+            )
         got = wh.table("SELECT * FROM milestones ORDER BY run_id")
     assert list(got["basis"].fillna("")) == ["", "活动开始至今（截至2025-11）"]
     assert got["current_value"].tolist()[1] == 0.5

@@ -1,4 +1,5 @@
 """Where the warehouse lives: flag > environment > workbench.toml > default."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,9 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WORKBENCH_WAREHOUSE", raising=False)
     monkeypatch.delenv("WORKBENCH_CONFIG", raising=False)
     assert warehouse_path() == DEFAULT_WAREHOUSE
-    (tmp_path / "workbench.toml").write_text('[warehouse]\npath = "data/city.duckdb"\n',
-                                             encoding="utf-8")
+    (tmp_path / "workbench.toml").write_text(
+        '[warehouse]\npath = "data/city.duckdb"\n', encoding="utf-8"
+    )
     sub = tmp_path / "notebooks"
     sub.mkdir()
     monkeypatch.chdir(sub)  # found in a parent folder, relative to the file

@@ -3,6 +3,7 @@
 A small hand-built `DashboardData` (three counties, three months) keeps these independent of the
 engine; tests/test_dashboard_engine.py checks the same builders against the real engine.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,35 +24,100 @@ PERIODS = ["2025-07", "2025-08", "2025-09"]
 
 def sample_data(n_counties: int = 3) -> d.DashboardData:
     """Three months of two indicators and one index for a few counties, values chosen by hand."""
-    counties = COUNTIES if n_counties <= 3 else [
-        (f"99{i // 99 + 1:02d}{i % 99 + 1:02d}", f"演示{i}县") for i in range(n_counties)]
-    meta = pd.DataFrame([
-        {"indicator_set": "campaign_2025", "indicator": "fund_recovery_rate", "name": "基金追回率",
-         "unit": "%", "direction": 1, "deadline": None, "description": "追回÷应追回", "group": ""},
-        {"indicator_set": "campaign_2025", "indicator": "rectification_completion",
-         "name": "整改完成率", "unit": "%", "direction": 1, "deadline": "2025-11-30",
-         "description": "", "group": ""},
-        {"indicator_set": "campaign_2025", "indicator": "case_count", "name": "欺诈骗保立案数",
-         "unit": "件", "direction": -1, "deadline": None, "description": "", "group": ""},
-        {"indicator_set": "campaign_2025", "indicator": "case_detection_rate",
-         "name": "案件查处率", "unit": "%", "direction": 1, "deadline": None, "description": "",
-         "group": ""},
-    ])
+    counties = (
+        COUNTIES
+        if n_counties <= 3
+        else [(f"99{i // 99 + 1:02d}{i % 99 + 1:02d}", f"演示{i}县") for i in range(n_counties)]
+    )
+    meta = pd.DataFrame(
+        [
+            {
+                "indicator_set": "campaign_2025",
+                "indicator": "fund_recovery_rate",
+                "name": "基金追回率",
+                "unit": "%",
+                "direction": 1,
+                "deadline": None,
+                "description": "追回÷应追回",
+                "group": "",
+            },
+            {
+                "indicator_set": "campaign_2025",
+                "indicator": "rectification_completion",
+                "name": "整改完成率",
+                "unit": "%",
+                "direction": 1,
+                "deadline": "2025-11-30",
+                "description": "",
+                "group": "",
+            },
+            {
+                "indicator_set": "campaign_2025",
+                "indicator": "case_count",
+                "name": "欺诈骗保立案数",
+                "unit": "件",
+                "direction": -1,
+                "deadline": None,
+                "description": "",
+                "group": "",
+            },
+            {
+                "indicator_set": "campaign_2025",
+                "indicator": "case_detection_rate",
+                "name": "案件查处率",
+                "unit": "%",
+                "direction": 1,
+                "deadline": None,
+                "description": "",
+                "group": "",
+            },
+        ]
+    )
     rows = []
     for pi, p in enumerate(PERIODS):
         for ci, (code, _) in enumerate([("", "全市")] + counties):
             rec = 0.80 + 0.05 * pi + 0.01 * ci
             rows += [
-                {"indicator": "fund_recovery_rate", "value": rec, "numerator": rec * 1e6,
-                 "denominator": 1e6, "target": 0.9, "gap": rec - 0.9, "met": rec >= 0.9,
-                 "yoy": 0.05},
-                {"indicator": "rectification_completion", "value": 0.5 + 0.1 * pi,
-                 "numerator": 5 + pi, "denominator": 10, "target": 1.0,
-                 "gap": 0.5 + 0.1 * pi - 1, "met": False, "yoy": None},
-                {"indicator": "case_count", "value": 12 + ci, "numerator": 12 + ci,
-                 "denominator": None, "target": None, "gap": None, "met": None, "yoy": -0.2},
-                {"indicator": "case_detection_rate", "value": 0.4, "numerator": 40,
-                 "denominator": 100, "target": 0.3, "gap": 0.1, "met": True, "yoy": 0.1},
+                {
+                    "indicator": "fund_recovery_rate",
+                    "value": rec,
+                    "numerator": rec * 1e6,
+                    "denominator": 1e6,
+                    "target": 0.9,
+                    "gap": rec - 0.9,
+                    "met": rec >= 0.9,
+                    "yoy": 0.05,
+                },
+                {
+                    "indicator": "rectification_completion",
+                    "value": 0.5 + 0.1 * pi,
+                    "numerator": 5 + pi,
+                    "denominator": 10,
+                    "target": 1.0,
+                    "gap": 0.5 + 0.1 * pi - 1,
+                    "met": False,
+                    "yoy": None,
+                },
+                {
+                    "indicator": "case_count",
+                    "value": 12 + ci,
+                    "numerator": 12 + ci,
+                    "denominator": None,
+                    "target": None,
+                    "gap": None,
+                    "met": None,
+                    "yoy": -0.2,
+                },
+                {
+                    "indicator": "case_detection_rate",
+                    "value": 0.4,
+                    "numerator": 40,
+                    "denominator": 100,
+                    "target": 0.3,
+                    "gap": 0.1,
+                    "met": True,
+                    "yoy": 0.1,
+                },
             ]
             for r in rows[-4:]:
                 r.update(indicator_set="campaign_2025", period=p, county_code=code)
@@ -62,34 +128,75 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
     for p in PERIODS:
         for i, (code, _) in enumerate(counties):
             score = 92.0 - 9 * i
-            idx.append({"period": p, "hierarchy": "by_subject", "county_code": code,
-                        "score": score, "rank": i + 1,
-                        "grade": "优秀" if score >= 90 else "良好" if score >= 80 else "合格"})
-            unc.append({"period": p, "hierarchy": "by_subject", "county_code": code,
-                        "nominal_rank": i + 1, "median_rank": i + 1.0,
-                        "q05": max(1, i), "q95": min(n, i + 2)})
-        lag.append({"indicator_set": "campaign_2025", "period": p,
-                    "county_code": counties[-1][0],
-                    "reasons": "问题整改完成率达100%：预计到期 80.0%；"
-                               "违规资金追回率达95%以上：当前 60.0%"})
+            idx.append(
+                {
+                    "period": p,
+                    "hierarchy": "by_subject",
+                    "county_code": code,
+                    "score": score,
+                    "rank": i + 1,
+                    "grade": "优秀" if score >= 90 else "良好" if score >= 80 else "合格",
+                }
+            )
+            unc.append(
+                {
+                    "period": p,
+                    "hierarchy": "by_subject",
+                    "county_code": code,
+                    "nominal_rank": i + 1,
+                    "median_rank": i + 1.0,
+                    "q05": max(1, i),
+                    "q95": min(n, i + 2),
+                }
+            )
+        lag.append(
+            {
+                "indicator_set": "campaign_2025",
+                "period": p,
+                "county_code": counties[-1][0],
+                "reasons": "问题整改完成率达100%：预计到期 80.0%；"
+                "违规资金追回率达95%以上：当前 60.0%",
+            }
+        )
         for code in [""] + [c for c, _ in counties]:
-            ms.append({"indicator_set": "campaign_2025", "period": p, "county_code": code,
-                       "milestone": "rectification_100", "name": "问题整改完成率达100%",
-                       "deadline": "2025-11-30",
-                       "status": "lagging" if code == counties[-1][0] else "on_track",
-                       "status_label": None, "detail": ""})
-    phases = pd.DataFrame([("动员部署", "2025-03-01", "2025-03-31"),
-                           ("自查自纠", "2025-04-01", "2025-05-31"),
-                           ("交叉检查", "2025-06-01", "2025-08-31"),
-                           ("重点抽查", "2025-09-01", "2025-10-31"),
-                           ("总结提升", "2025-11-01", "2025-12-31")],
-                          columns=["name", "start", "end"])
+            ms.append(
+                {
+                    "indicator_set": "campaign_2025",
+                    "period": p,
+                    "county_code": code,
+                    "milestone": "rectification_100",
+                    "name": "问题整改完成率达100%",
+                    "deadline": "2025-11-30",
+                    "status": "lagging" if code == counties[-1][0] else "on_track",
+                    "status_label": None,
+                    "detail": "",
+                }
+            )
+    phases = pd.DataFrame(
+        [
+            ("动员部署", "2025-03-01", "2025-03-31"),
+            ("自查自纠", "2025-04-01", "2025-05-31"),
+            ("交叉检查", "2025-06-01", "2025-08-31"),
+            ("重点抽查", "2025-09-01", "2025-10-31"),
+            ("总结提升", "2025-11-01", "2025-12-31"),
+        ],
+        columns=["name", "start", "end"],
+    )
     return d.DashboardData(
-        city_name="演示市", periods=PERIODS, indicator_sets={"campaign_2025": "专项整治"},
+        city_name="演示市",
+        periods=PERIODS,
+        indicator_sets={"campaign_2025": "专项整治"},
         counties=pd.DataFrame(counties, columns=["county_code", "county_name"]),
-        indicators=meta, kpis=kpis, index=pd.DataFrame(idx), uncertainty=pd.DataFrame(unc),
-        lagging=pd.DataFrame(lag), milestones=pd.DataFrame(ms), phases=phases,
-        hierarchies={"by_subject": "无骗保城市指数（按主体）"}, demo=True)
+        indicators=meta,
+        kpis=kpis,
+        index=pd.DataFrame(idx),
+        uncertainty=pd.DataFrame(unc),
+        lagging=pd.DataFrame(lag),
+        milestones=pd.DataFrame(ms),
+        phases=phases,
+        hierarchies={"by_subject": "无骗保城市指数（按主体）"},
+        demo=True,
+    )
 
 
 @pytest.fixture()
@@ -98,13 +205,19 @@ def data() -> d.DashboardData:
 
 
 def view(**kw) -> d.View:
-    base = {"indicator_set": "campaign_2025", "period": "2025-09", "county": d.CITY,
-            "focus": d.INDEX, "hierarchy": "by_subject"}
+    base = {
+        "indicator_set": "campaign_2025",
+        "period": "2025-09",
+        "county": d.CITY,
+        "focus": d.INDEX,
+        "hierarchy": "by_subject",
+    }
     base.update(kw)
     return d.View(**base)
 
 
 # ── formatting ──────────────────────────────────────────────────────────────────────────────
+
 
 def test_format_value_follows_units_the_chinese_way():
     assert d.format_value(0.8734, "%") == "87.3%"
@@ -140,32 +253,43 @@ def test_gap_and_target_texts():
     assert d.format_target(None, "%", 1) == "—"
 
 
-@pytest.mark.parametrize(("row", "period", "expected"), [
-    ({"value": 0.95, "met": True}, "2025-09", "met"),
-    ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-09", "risk"),
-    ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-12", "miss"),
-    ({"value": 0.5, "met": False}, "2025-09", "miss"),
-    ({"value": None, "met": None}, "2025-09", "none"),
-    ({"value": 3, "met": pd.NA}, "2025-09", "none"),
-])
+@pytest.mark.parametrize(
+    ("row", "period", "expected"),
+    [
+        ({"value": 0.95, "met": True}, "2025-09", "met"),
+        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-09", "risk"),
+        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-12", "miss"),
+        ({"value": 0.5, "met": False}, "2025-09", "miss"),
+        ({"value": None, "met": None}, "2025-09", "none"),
+        ({"value": 3, "met": pd.NA}, "2025-09", "none"),
+    ],
+)
 def test_traffic_light(row, period, expected):
     assert d.status_of(row, period) == expected
 
 
 def test_lights_are_colour_blind_safe_and_carry_icons():
     assert set(d.STATUS_COLOURS) == set(d.STATUS_ICONS)
-    assert d.STATUS_ICONS["met"] == "✓" and d.STATUS_ICONS["risk"] == "!" \
+    assert (
+        d.STATUS_ICONS["met"] == "✓"
+        and d.STATUS_ICONS["risk"] == "!"
         and d.STATUS_ICONS["miss"] == "✗"
+    )
     # Okabe–Ito blue / orange / vermillion / grey: no red–green pair
     assert d.STATUS_COLOURS["met"].upper() == "#0072B2"
 
 
 # ── KPI cards ───────────────────────────────────────────────────────────────────────────────
 
+
 def _cards(html: str) -> dict[str, dict]:
     out = {}
-    for m in re.finditer(r'data-indicator="([^"]+)" data-value="([^"]*)" data-status="(\w+)"'
-                         r'.*?data-kpi-value>([^<]*)<', html, re.S):
+    for m in re.finditer(
+        r'data-indicator="([^"]+)" data-value="([^"]*)" data-status="(\w+)"'
+        r".*?data-kpi-value>([^<]*)<",
+        html,
+        re.S,
+    ):
         out[m.group(1)] = {"value": m.group(2), "status": m.group(3), "text": m.group(4)}
     return out
 
@@ -175,8 +299,12 @@ def test_kpi_cards_show_the_engine_values(data):
     html = d.kpi_cards_html(data, v)
     assert f'data-key="{v.key}"' in html and 'data-part="kpis"' in html
     cards = _cards(html)
-    assert list(cards) == ["fund_recovery_rate", "rectification_completion", "case_count",
-                           "case_detection_rate"]
+    assert list(cards) == [
+        "fund_recovery_rate",
+        "rectification_completion",
+        "case_count",
+        "case_detection_rate",
+    ]
     city = data.kpi("fund_recovery_rate", "2025-09", d.CITY)
     assert float(cards["fund_recovery_rate"]["value"]) == city["value"]
     assert cards["fund_recovery_rate"]["text"] == fmt.percent(city["value"])
@@ -202,6 +330,7 @@ def test_kpi_cards_escape_text(data):
 
 
 # ── ranking, table, map ─────────────────────────────────────────────────────────────────────
+
 
 def test_ranking_bars_with_grades_and_rank_bands(data):
     html = d.ranking_bars_html(data, view(county="990102"))
@@ -243,14 +372,27 @@ def test_map_colours_by_grade_and_by_light(data):
 
 
 def test_shapes_from_geojson_and_tiles_for_the_rest(tmp_path, data):
-    gj = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"county_code": "990101", "county_name": "青山区"},
-         "geometry": {"type": "Polygon", "coordinates": [[[120, 30], [121, 30], [121, 31],
-                                                          [120, 31], [120, 30]]]}},
-        {"type": "Feature", "properties": {"county_code": "990102"},
-         "geometry": {"type": "MultiPolygon", "coordinates": [[[[121, 30], [122, 30],
-                                                                [122, 31], [121, 30]]]]}},
-    ]}
+    gj = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"county_code": "990101", "county_name": "青山区"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[120, 30], [121, 30], [121, 31], [120, 31], [120, 30]]],
+                },
+            },
+            {
+                "type": "Feature",
+                "properties": {"county_code": "990102"},
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [[[[121, 30], [122, 30], [122, 31], [121, 30]]]],
+                },
+            },
+        ],
+    }
     path = tmp_path / "b.geojson"
     path.write_text(json.dumps(gj), encoding="utf-8")
     shapes = d.load_shapes(path, data.counties)
@@ -278,6 +420,7 @@ def test_geojson_path_precedence(monkeypatch, tmp_path):
 
 # ── trend, funnel, rectification, calendar, lagging ─────────────────────────────────────────
 
+
 def test_trend_follows_months_up_to_the_period(data):
     fig = d.trend_figure(data, view(focus="fund_recovery_rate", period="2025-08"))
     go.Figure(fig)
@@ -286,8 +429,9 @@ def test_trend_follows_months_up_to_the_period(data):
     assert actual["y"] == pytest.approx([0.80, 0.85])
     assert fig["data"][1]["y"] == [0.9, 0.9]  # target
     fig = d.trend_figure(data, view(focus="fund_recovery_rate", county="990101"))
-    assert [t["name"] for t in fig["data"]][:2] == ["青山区", "目标"] or \
-        fig["data"][0]["name"] == "青山区"
+    assert [t["name"] for t in fig["data"]][:2] == ["青山区", "目标"] or fig["data"][0][
+        "name"
+    ] == "青山区"
     assert any(t["name"] == "演示市" for t in fig["data"])
 
 
@@ -330,10 +474,16 @@ def test_empty_parts_say_so_in_chinese(data):
 
 # ── state and parts ─────────────────────────────────────────────────────────────────────────
 
+
 def test_every_html_part_carries_the_view_key(data):
     v = view(county="990102", focus="fund_recovery_rate")
-    for builder in (d.kpi_cards_html, d.ranking_table_html, d.calendar_html, d.lagging_html,
-                    d.ranking_bars_html):
+    for builder in (
+        d.kpi_cards_html,
+        d.ranking_table_html,
+        d.calendar_html,
+        d.lagging_html,
+        d.ranking_bars_html,
+    ):
         html = builder(data, v)
         assert f'data-key="{v.key}"' in html
     assert v.key == "campaign_2025|2025-09|990102|fund_recovery_rate|by_subject"
@@ -388,16 +538,23 @@ def test_county_from_query(monkeypatch):
 
 # ── drill-down helpers ──────────────────────────────────────────────────────────────────────
 
+
 def test_overdue_items_and_masked_tables():
-    rect = pd.DataFrame({
-        "issue_id": ["A", "B", "C"], "county_code": ["990101"] * 3,
-        "source": ["审计"] * 3, "responsible_unit": ["某医院"] * 3,
-        "description": ["患者张三丰 身份证 110101199003071234 重复收费", "x", "y"],
-        "found_date": pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-01"]),
-        "deadline": pd.to_datetime(["2025-06-30", "2025-12-31", "2025-05-31"]),
-        "status": ["整改中", "未整改", "已销号"],
-        "closed_date": pd.to_datetime([None, None, "2025-05-20"]),
-        "amount_involved": [1000.0, 2000.0, 3000.0], "amount_recovered": [0.0, 0.0, 3000.0]})
+    rect = pd.DataFrame(
+        {
+            "issue_id": ["A", "B", "C"],
+            "county_code": ["990101"] * 3,
+            "source": ["审计"] * 3,
+            "responsible_unit": ["某医院"] * 3,
+            "description": ["患者张三丰 身份证 110101199003071234 重复收费", "x", "y"],
+            "found_date": pd.to_datetime(["2025-03-01", "2025-03-01", "2025-03-01"]),
+            "deadline": pd.to_datetime(["2025-06-30", "2025-12-31", "2025-05-31"]),
+            "status": ["整改中", "未整改", "已销号"],
+            "closed_date": pd.to_datetime([None, None, "2025-05-20"]),
+            "amount_involved": [1000.0, 2000.0, 3000.0],
+            "amount_recovered": [0.0, 0.0, 3000.0],
+        }
+    )
     items = d.overdue_items({"rectifications": rect}, "990101", "2025-09")
     assert list(items["issue_id"]) == ["A"] and items["days_overdue"].iloc[0] == 92
     html = d.table_html(items)
@@ -423,6 +580,7 @@ def test_catalogue_has_every_dashboard_key():
 
 
 # ── cache ───────────────────────────────────────────────────────────────────────────────────
+
 
 def test_data_pickles_with_its_lookups(data):
     data.part("kpis", "campaign_2025", "2025-09")

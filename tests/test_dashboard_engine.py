@@ -1,5 +1,6 @@
 """The dashboards' data against the real engine, on a small demo city: every number a page shows
 is the engine's, and the disk cache round-trips (pickle + memory-mapped KPI array)."""
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def test_shape_of_the_data(data, city):
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_every_kpi_is_the_engines(data, city, period):
-    ev = results.evaluate(city.frames, period=period, indicator_set="campaign_2025",
-                          uncertainty_samples=20)
+    ev = results.evaluate(
+        city.frames, period=period, indicator_set="campaign_2025", uncertainty_samples=20
+    )
     for row in ev.kpis.to_dict("records") + ev.city_kpis.to_dict("records"):
         county = "" if row["county_code"] == "city" else row["county_code"]
         got = data.kpi(row["indicator"], period, county, "campaign_2025")
@@ -55,8 +57,9 @@ def test_every_kpi_is_the_engines(data, city, period):
 
 
 def test_cards_show_engine_values_formatted(data, city):
-    ev = results.evaluate(city.frames, period="2025-09", indicator_set="campaign_2025",
-                          uncertainty_samples=20)
+    ev = results.evaluate(
+        city.frames, period="2025-09", indicator_set="campaign_2025", uncertainty_samples=20
+    )
     html = d.kpi_cards_html(data, d.View("campaign_2025", "2025-09"))
     shown = dict(re.findall(r'data-indicator="(\w+)".*?data-kpi-value>([^<]*)<', html, re.S))
     for row in ev.city_kpis.to_dict("records"):
@@ -64,8 +67,9 @@ def test_cards_show_engine_values_formatted(data, city):
 
 
 def test_ranking_and_uncertainty_are_the_engines(data, city):
-    ev = results.evaluate(city.frames, period="2025-09", indicator_set="no_fraud_city",
-                          uncertainty_samples=20)
+    ev = results.evaluate(
+        city.frames, period="2025-09", indicator_set="no_fraud_city", uncertainty_samples=20
+    )
     summary = ev.index["by_subject"].summary()
     ranking = data.ranking("2025-09", "by_subject")
     assert [r["county_code"] for r in ranking] == list(summary["county_code"])
@@ -77,8 +81,9 @@ def test_ranking_and_uncertainty_are_the_engines(data, city):
 
 
 def test_lagging_list_is_the_engines(data, city):
-    ev = results.evaluate(city.frames, period="2025-09", indicator_set="campaign_2025",
-                          uncertainty_samples=20)
+    ev = results.evaluate(
+        city.frames, period="2025-09", indicator_set="campaign_2025", uncertainty_samples=20
+    )
     shown = {r["county_code"] for r in data.first_part("lagging", "campaign_2025", "2025-09")}
     assert shown == set(ev.lagging["county_code"].astype(str))
     html = d.lagging_html(data, d.View("campaign_2025", "2025-09"))
@@ -120,4 +125,5 @@ def test_cache_round_trip_with_memory_mapped_cube(tmp_path, city, monkeypatch):
         assert all(_same(a[k], b[k]) for k in a)
     assert len(again.kpis) == 0  # the long table stays out of the kernels' memory
     assert again.ranking(p, again.default_hierarchy()) == first.ranking(
-        p, first.default_hierarchy())
+        p, first.default_hierarchy()
+    )

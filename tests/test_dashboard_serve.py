@@ -1,4 +1,5 @@
 """`workbench serve`: safe defaults, refusals in Chinese, the Voilà command line it builds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,10 +12,18 @@ from workbench.cli import main as cli
 from workbench.serve import ServeError, ServeOptions
 
 
-@pytest.mark.parametrize(("host", "local"), [
-    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True),
-    ("0.0.0.0", False), ("192.168.1.10", False), ("::", False),
-])
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("::", False),
+    ],
+)
 def test_loopback(host, local):
     assert serve.is_loopback(host) is local
 
@@ -28,13 +37,16 @@ def test_refuses_to_expose_without_a_token_or_password():
     serve.check_options(ServeOptions())  # localhost needs neither
 
 
-@pytest.mark.parametrize("opts", [
-    ServeOptions(host="0.0.0.0", token="short"),
-    ServeOptions(host="0.0.0.0", password="123"),
-    ServeOptions(port=0),
-    ServeOptions(pool_size=5, max_kernels=6),
-    ServeOptions(dashboards=Path("/nonexistent")),
-])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        ServeOptions(host="0.0.0.0", token="short"),
+        ServeOptions(host="0.0.0.0", password="123"),
+        ServeOptions(port=0),
+        ServeOptions(pool_size=5, max_kernels=6),
+        ServeOptions(dashboards=Path("/nonexistent")),
+    ],
+)
 def test_refuses_bad_settings(opts):
     with pytest.raises(ServeError):
         serve.check_options(opts)
@@ -48,8 +60,7 @@ def test_cli_refusal_is_chinese_and_exits_2(capsys, monkeypatch):
     assert err.startswith("错误：") and "--token" in err and "0.0.0.0" in err
 
 
-def test_password_without_a_terminal_and_a_missing_boundary_file(tmp_path, capsys,
-                                                                  monkeypatch):
+def test_password_without_a_terminal_and_a_missing_boundary_file(tmp_path, capsys, monkeypatch):
     """Under systemd nobody can type a password: say how to give it instead (it raised
     EOFError); a --geojson that does not exist is refused, not silently ignored."""
     import io
@@ -65,8 +76,7 @@ def test_password_without_a_terminal_and_a_missing_boundary_file(tmp_path, capsy
 def test_missing_warehouse_is_a_chinese_refusal(tmp_path, capsys):
     rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"), "--port", "0"])
     assert rc == 2 and "错误：" in capsys.readouterr().err
-    rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"),
-              "--port", str(_free_port())])
+    rc = cli(["serve", "--warehouse", str(tmp_path / "none.duckdb"), "--port", str(_free_port())])
     err = capsys.readouterr().err
     assert rc == 2 and "none.duckdb" in err and "workbench demo" in err
 
@@ -88,14 +98,22 @@ def test_token_from_environment(monkeypatch):
 
 
 def test_voila_command_line():
-    argv = serve.voila_argv(ServeOptions(port=8899, pool_size=3, cull_idle_timeout=120,
-                                         base_url="jianguan"))
+    argv = serve.voila_argv(
+        ServeOptions(port=8899, pool_size=3, cull_idle_timeout=120, base_url="jianguan")
+    )
     assert argv[0].endswith("dashboards")  # only the dashboards folder is served
     joined = " ".join(argv)
-    for expected in ("--Voila.ip=127.0.0.1", "--Voila.port=8899", "--Voila.base_url=/jianguan/",
-                     "strip_sources=True", "preheat_kernel=True", "default_pool_size=3",
-                     "cull_idle_timeout=120", "template=workbench",
-                     "multi_kernel_manager_class=workbench.serve.BoundedKernelManager"):
+    for expected in (
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port=8899",
+        "--Voila.base_url=/jianguan/",
+        "strip_sources=True",
+        "preheat_kernel=True",
+        "default_pool_size=3",
+        "cull_idle_timeout=120",
+        "template=workbench",
+        "multi_kernel_manager_class=workbench.serve.BoundedKernelManager",
+    ):
         assert expected in joined, expected
     assert "token" not in joined  # secrets never on a command line
 

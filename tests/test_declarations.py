@@ -1,5 +1,6 @@
 """Declarations: the shipped YAML is complete and valid; broken files are reported with stable
 codes, file and line, all issues in one pass; nothing in a declaration is ever executed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,11 +23,22 @@ FIXTURES = Path(__file__).parent / "fixtures" / "indicators"
 ROOT = Path(__file__).resolve().parent.parent
 
 # indicators.md §A: every campaign KPI
-SECTION_A = ("case_detection_rate", "fund_recovery_rate", "violation_recovery_rate",
-             "case_count_yoy", "repeat_gang_share_change", "rectification_completion",
-             "inspection_coverage", "record_sampling_rate", "lead_check_completion",
-             "police_referral_rate", "key_monitored_quarterly", "complaint_handling_rate",
-             "monthly_exposure", "report_reward")
+SECTION_A = (
+    "case_detection_rate",
+    "fund_recovery_rate",
+    "violation_recovery_rate",
+    "case_count_yoy",
+    "repeat_gang_share_change",
+    "rectification_completion",
+    "inspection_coverage",
+    "record_sampling_rate",
+    "lead_check_completion",
+    "police_referral_rate",
+    "key_monitored_quarterly",
+    "complaint_handling_rate",
+    "monthly_exposure",
+    "report_reward",
+)
 
 
 def codes(issues) -> list[tuple[str, int | None]]:
@@ -77,15 +89,22 @@ def test_calendar_phases_and_milestones() -> None:
     cal = load_set("campaign_2025").calendar
     assert cal is not None
     assert [(p.name, str(p.start), str(p.end)) for p in cal.phases] == [
-        ("动员部署", "2025-03-01", "2025-03-31"), ("自查自纠", "2025-04-01", "2025-05-31"),
-        ("交叉检查", "2025-06-01", "2025-08-31"), ("重点抽查", "2025-09-01", "2025-10-31"),
-        ("总结提升", "2025-11-01", "2025-12-31")]
+        ("动员部署", "2025-03-01", "2025-03-31"),
+        ("自查自纠", "2025-04-01", "2025-05-31"),
+        ("交叉检查", "2025-06-01", "2025-08-31"),
+        ("重点抽查", "2025-09-01", "2025-10-31"),
+        ("总结提升", "2025-11-01", "2025-12-31"),
+    ]
     ms = {m.code: m for m in cal.milestones}
     # milestones without op/value/deadline take them from the indicator's target
     assert (ms["rectification_100"].value, str(ms["rectification_100"].deadline)) == (
-        1.0, "2025-11-30")
+        1.0,
+        "2025-11-30",
+    )
     assert (ms["data_sharing_12"].value, str(ms["data_sharing_12"].deadline)) == (
-        12.0, "2025-06-30")
+        12.0,
+        "2025-06-30",
+    )
     assert ms["violation_recovery_95"].value == 0.95
 
 
@@ -113,14 +132,17 @@ def test_objects_are_frozen() -> None:
 # --------------------------------------------------------------------------- broken files
 
 
-@pytest.mark.parametrize("fixture, expected", [
-    ("bad_indent.yaml", [("E_YAML_SYNTAX", 9)]),
-    ("unknown_ledger.yaml", [("E_UNKNOWN_LEDGER", 8)]),
-    ("unknown_field.yaml", [("E_UNKNOWN_FIELD", 12), ("E_VALUE_NOT_IN_ENUM", 13)]),
-    ("ratio_no_denominator.yaml", [("E_NO_DENOMINATOR", 12)]),
-    ("derived_cycle.yaml", [("E_CYCLE", 16)]),
-    ("weights_missing.yaml", [("E_WEIGHT_MISSING", 28)]),
-])
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("bad_indent.yaml", [("E_YAML_SYNTAX", 9)]),
+        ("unknown_ledger.yaml", [("E_UNKNOWN_LEDGER", 8)]),
+        ("unknown_field.yaml", [("E_UNKNOWN_FIELD", 12), ("E_VALUE_NOT_IN_ENUM", 13)]),
+        ("ratio_no_denominator.yaml", [("E_NO_DENOMINATOR", 12)]),
+        ("derived_cycle.yaml", [("E_CYCLE", 16)]),
+        ("weights_missing.yaml", [("E_WEIGHT_MISSING", 28)]),
+    ],
+)
 def test_broken_fixture_reported_with_code_and_line(fixture, expected) -> None:
     path = FIXTURES / fixture
     with pytest.raises(DeclarationError) as err:
@@ -135,8 +157,14 @@ def test_every_issue_collected_in_one_pass() -> None:
     with pytest.raises(DeclarationError) as err:
         load_set(FIXTURES / "many_errors.yaml")
     got = set(codes(err.value.issues))
-    assert got == {("E_BAD_AGG", 14), ("E_UNKNOWN_PARAMETER", 19), ("E_BAD_EXPR", 23),
-                   ("E_UNKNOWN_MEASURE", 28), ("E_BAD_TARGET_OP", 33), ("W_UNKNOWN_KEY", 34)}
+    assert got == {
+        ("E_BAD_AGG", 14),
+        ("E_UNKNOWN_PARAMETER", 19),
+        ("E_BAD_EXPR", 23),
+        ("E_UNKNOWN_MEASURE", 28),
+        ("E_BAD_TARGET_OP", 33),
+        ("W_UNKNOWN_KEY", 34),
+    }
     levels = {i.code: i.level for i in err.value.issues}
     assert levels["W_UNKNOWN_KEY"] == "warning"
     assert all(i.fix for i in err.value.issues if i.level == "error")
@@ -153,9 +181,16 @@ def test_include_cycle() -> None:
 def test_validate_whole_fixture_folder_reports_each_file() -> None:
     issues = validate(dirs=[FIXTURES])
     files = {Path(i.file).name for i in issues if i.level == "error"}
-    assert {"bad_indent.yaml", "unknown_ledger.yaml", "unknown_field.yaml",
-            "ratio_no_denominator.yaml", "derived_cycle.yaml", "weights_missing.yaml",
-            "many_errors.yaml", "include_cycle_b.yaml"} <= files
+    assert {
+        "bad_indent.yaml",
+        "unknown_ledger.yaml",
+        "unknown_field.yaml",
+        "ratio_no_denominator.yaml",
+        "derived_cycle.yaml",
+        "weights_missing.yaml",
+        "many_errors.yaml",
+        "include_cycle_b.yaml",
+    } <= files
 
 
 def test_several_sets_read_each_file_once(monkeypatch) -> None:
@@ -167,12 +202,16 @@ def test_several_sets_read_each_file_once(monkeypatch) -> None:
     one_by_one = [load_set(n) for n in names]
     parsed: list[str] = []
     real = decl.parse_yaml
-    monkeypatch.setattr(decl, "parse_yaml",
-                        lambda text, file, issues: parsed.append(file) or real(text, file, issues))
+    monkeypatch.setattr(
+        decl,
+        "parse_yaml",
+        lambda text, file, issues: parsed.append(file) or real(text, file, issues),
+    )
     together = load_sets(names)
     assert together == one_by_one
     assert sorted(Path(f).name for f in parsed) == sorted(
-        p.name for p in (ROOT / "indicators").glob("*.yaml"))
+        p.name for p in (ROOT / "indicators").glob("*.yaml")
+    )
     # A broken set is still reported with its own file and line when loaded with others.
     with pytest.raises(DeclarationError) as err:
         load_sets(["fixture_include_a", "campaign_2025"], [FIXTURES, ROOT / "indicators"])
@@ -203,8 +242,10 @@ def test_duplicate_key_and_empty_file(tmp_path: Path) -> None:
 
 
 def test_yaml_tags_are_not_executed(tmp_path: Path) -> None:
-    p = _write(tmp_path, "kind: indicator_set\ncode: evil\nname: !!python/object/apply:os.system "
-               "['echo pwned']\n")
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: evil\nname: !!python/object/apply:os.system ['echo pwned']\n",
+    )
     with pytest.raises(DeclarationError) as err:
         load_set(p, [tmp_path])
     assert codes(err.value.issues) == [("E_YAML_TAG", 3)]
@@ -213,33 +254,42 @@ def test_yaml_tags_are_not_executed(tmp_path: Path) -> None:
 def test_change_of_unknown_indicator_and_milestone_incomplete(tmp_path: Path) -> None:
     (tmp_path / "cal.yaml").write_text(
         "kind: calendar\ncode: cal_t\ncampaign: {start: 2025-03-01, end: 2025-12-31}\n"
-        "milestones:\n  - {code: m1, indicator: leads}\n", encoding="utf-8")
-    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\ncalendar: cal_t\n"
-               "measures:\n  n:\n    ledger: leads\n    agg: count\n"
-               "indicators:\n  leads:\n    type: count\n    name: 线索\n    numerator: n\n"
-               "  growth:\n    type: change\n    name: 增长\n    of: leadz\n"
-               "    baseline: previous_year\n")
+        "milestones:\n  - {code: m1, indicator: leads}\n",
+        encoding="utf-8",
+    )
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\ncalendar: cal_t\n"
+        "measures:\n  n:\n    ledger: leads\n    agg: count\n"
+        "indicators:\n  leads:\n    type: count\n    name: 线索\n    numerator: n\n"
+        "  growth:\n    type: change\n    name: 增长\n    of: leadz\n"
+        "    baseline: previous_year\n",
+    )
     with pytest.raises(DeclarationError) as err:
         load_set(p, [tmp_path])
     got = {(i.code, Path(i.file).name, i.line) for i in err.value.issues}
     # line 17: `of: leadz`; the milestone (cal.yaml line 5) has no op/value/deadline and
     # `leads` has no target to take them from
-    assert got == {("E_UNKNOWN_INDICATOR", "x.yaml", 17),
-                   ("E_MILESTONE_INCOMPLETE", "cal.yaml", 5)}
+    assert got == {("E_UNKNOWN_INDICATOR", "x.yaml", 17), ("E_MILESTONE_INCOMPLETE", "cal.yaml", 5)}
 
 
 def test_milestone_span_may_name_a_phase_of_its_calendar(tmp_path: Path) -> None:
-    cal = ("kind: calendar\ncode: cal_t\ncampaign: {start: 2025-03-01, end: 2025-12-31}\n"
-           "phases:\n  - {code: p1, name: 阶段一, start: 2025-06-01, end: 2025-08-31}\n"
-           "milestones:\n"
-           "  - {code: m1, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
-           "span: phase:p1}\n"
-           "  - {code: m2, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
-           "span: phase:p2}\n")
+    cal = (
+        "kind: calendar\ncode: cal_t\ncampaign: {start: 2025-03-01, end: 2025-12-31}\n"
+        "phases:\n  - {code: p1, name: 阶段一, start: 2025-06-01, end: 2025-08-31}\n"
+        "milestones:\n"
+        "  - {code: m1, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
+        "span: phase:p1}\n"
+        "  - {code: m2, indicator: leads, op: '>=', value: 1, deadline: 2025-08-31, "
+        "span: phase:p2}\n"
+    )
     (tmp_path / "cal.yaml").write_text(cal, encoding="utf-8")
-    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\ncalendar: cal_t\n"
-               "measures:\n  n:\n    ledger: leads\n    agg: count\n"
-               "indicators:\n  leads:\n    type: count\n    name: 线索\n    numerator: n\n")
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\ncalendar: cal_t\n"
+        "measures:\n  n:\n    ledger: leads\n    agg: count\n"
+        "indicators:\n  leads:\n    type: count\n    name: 线索\n    numerator: n\n",
+    )
     with pytest.raises(DeclarationError) as err:
         load_set(p, [tmp_path])
     (issue,) = err.value.issues  # only m2: p2 is no phase of this calendar
@@ -250,45 +300,67 @@ def test_milestone_span_may_name_a_phase_of_its_calendar(tmp_path: Path) -> None
 def test_city_distinct_only_for_dated_distinct_counts(tmp_path: Path) -> None:
     """A dated distinct count's city figure counts each value once by default (`distinct`);
     `city: sum` may ask for the counties' sum; `distinct` on a plain count is refused."""
-    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\n"
-               "measures:\n"
-               "  seen:\n    ledger: inspections\n    agg: distinct_count\n"
-               "    field: institution_id\n"
-               "  seen_sum:\n    ledger: inspections\n    agg: distinct_count\n"
-               "    field: institution_id\n    city: sum\n"
-               "  n:\n    ledger: inspections\n    agg: count\n    city: distinct\n"
-               "indicators:\n  c:\n    type: count\n    name: 检查\n    numerator: seen\n")
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "measures:\n"
+        "  seen:\n    ledger: inspections\n    agg: distinct_count\n"
+        "    field: institution_id\n"
+        "  seen_sum:\n    ledger: inspections\n    agg: distinct_count\n"
+        "    field: institution_id\n    city: sum\n"
+        "  n:\n    ledger: inspections\n    agg: count\n    city: distinct\n"
+        "indicators:\n  c:\n    type: count\n    name: 检查\n    numerator: seen\n",
+    )
     with pytest.raises(DeclarationError) as err:
         load_set(p, [tmp_path])
     assert [(i.code, i.line) for i in err.value.issues] == [("E_BAD_ROLLUP", 17)]  # city:
-    p.write_text(p.read_text(encoding="utf-8").replace("    city: distinct\n", ""),
-                 encoding="utf-8")
+    p.write_text(
+        p.read_text(encoding="utf-8").replace("    city: distinct\n", ""), encoding="utf-8"
+    )
     got = load_set(p, [tmp_path]).measures
     assert (got["seen"].city, got["seen_sum"].city, got["n"].city) == ("distinct", "sum", "sum")
 
 
 def test_done_by_needs_a_dated_count_or_sum_and_a_date_field(tmp_path: Path) -> None:
-    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: t\n"
-               "measures:\n"
-               "  ok:\n    ledger: rectifications\n    agg: count\n    date: deadline\n"
-               "    done_by: closed_date\n"
-               "  not_date:\n    ledger: rectifications\n    agg: count\n"
-               "    done_by: status\n"
-               "  distinct:\n    ledger: inspections\n    agg: distinct_count\n"
-               "    field: institution_id\n    done_by: inspection_date\n"
-               "  unknown:\n    ledger: complaints\n    agg: count\n    done_by: closed_at\n"
-               "indicators:\n  c:\n    type: count\n    name: 整改\n    numerator: ok\n")
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "measures:\n"
+        "  ok:\n    ledger: rectifications\n    agg: count\n    date: deadline\n"
+        "    done_by: closed_date\n"
+        "  not_date:\n    ledger: rectifications\n    agg: count\n"
+        "    done_by: status\n"
+        "  distinct:\n    ledger: inspections\n    agg: distinct_count\n"
+        "    field: institution_id\n    done_by: inspection_date\n"
+        "  unknown:\n    ledger: complaints\n    agg: count\n    done_by: closed_at\n"
+        "indicators:\n  c:\n    type: count\n    name: 整改\n    numerator: ok\n",
+    )
     with pytest.raises(DeclarationError) as err:
         load_set(p, [tmp_path])
     assert sorted((i.code, i.line) for i in err.value.issues) == [
-        ("E_DONE_BY", 18), ("E_DONE_BY_FIELD", 13), ("E_UNKNOWN_FIELD", 22)]  # done_by: lines
+        ("E_DONE_BY", 18),
+        ("E_DONE_BY_FIELD", 13),
+        ("E_UNKNOWN_FIELD", 22),
+    ]  # done_by: lines
 
 
 # --------------------------------------------------------------------------- expressions
 
 
-@pytest.mark.parametrize("text", ["__import__('os')", "a.b", "a[0]", "lambda: 1", "a if b else c",
-                                  "open('f')", "a ** 2", "min(a, key=b)", "'text'"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os')",
+        "a.b",
+        "a[0]",
+        "lambda: 1",
+        "a if b else c",
+        "open('f')",
+        "a ** 2",
+        "min(a, key=b)",
+        "'text'",
+    ],
+)
 def test_expression_rejects_anything_but_arithmetic(text: str) -> None:
     with pytest.raises(ValueError):
         parse_expr(text)
@@ -297,20 +369,29 @@ def test_expression_rejects_anything_but_arithmetic(text: str) -> None:
 def test_expression_arithmetic_divides_safely() -> None:
     e = parse_expr("max(a - b, 0) / c + -1")
     assert e.names == frozenset({"a", "b", "c"})
-    out = eval_expr(e, {"a": np.array([5.0, 1.0, 3.0]), "b": np.array([1.0, 2.0, 1.0]),
-                        "c": np.array([2.0, 4.0, 0.0])})
+    out = eval_expr(
+        e,
+        {
+            "a": np.array([5.0, 1.0, 3.0]),
+            "b": np.array([1.0, 2.0, 1.0]),
+            "c": np.array([2.0, 4.0, 0.0]),
+        },
+    )
     # (5 − 1) / 2 − 1 = 1; max(−1, 0) / 4 − 1 = −1; anything / 0 → missing
     assert out[0] == 1.0 and out[1] == -1.0 and np.isnan(out[2])
 
 
 def test_percent_text_and_parameters_in_targets(tmp_path: Path) -> None:
-    p = _write(tmp_path, "kind: indicator_set\ncode: pct\nname: p\n"
-               "parameters:\n  goal: {value: 0.8}\n"
-               "measures:\n  n:\n    ledger: leads\n    agg: count\n"
-               "indicators:\n  a:\n    type: ratio\n    name: a\n    numerator: n\n"
-               "    denominator: n\n    target: {op: '>=', value: 95%}\n"
-               "  b:\n    type: ratio\n    name: b\n    numerator: n\n"
-               "    denominator: n\n    target: {op: '>=', value: $goal}\n")
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: pct\nname: p\n"
+        "parameters:\n  goal: {value: 0.8}\n"
+        "measures:\n  n:\n    ledger: leads\n    agg: count\n"
+        "indicators:\n  a:\n    type: ratio\n    name: a\n    numerator: n\n"
+        "    denominator: n\n    target: {op: '>=', value: 95%}\n"
+        "  b:\n    type: ratio\n    name: b\n    numerator: n\n"
+        "    denominator: n\n    target: {op: '>=', value: $goal}\n",
+    )
     s = load_set(p, [tmp_path])
     assert s.indicators["a"].target.value == pytest.approx(0.95)
     assert s.indicators["b"].target.value == 0.8
@@ -318,8 +399,16 @@ def test_percent_text_and_parameters_in_targets(tmp_path: Path) -> None:
 
 def test_docs_describe_the_schema() -> None:
     doc = (ROOT / "docs" / "indicators.md").read_text(encoding="utf-8")
-    for word in ("kind: indicator_set", "measures:", "indicators:", "hierarchies:", "calendar",
-                 "workbench compute --check", "where:", "target:"):
+    for word in (
+        "kind: indicator_set",
+        "measures:",
+        "indicators:",
+        "hierarchies:",
+        "calendar",
+        "workbench compute --check",
+        "where:",
+        "target:",
+    ):
         assert word in doc, word
 
 

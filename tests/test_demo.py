@@ -1,5 +1,6 @@
 """The demo city: clean ledgers obey every contract rule, the story (campaign phases, lagging
 counties) is in the numbers, and the written workbooks carry exactly the promised mistakes."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,18 @@ from workbench.cli import main as cli
 from workbench.contracts import LEDGERS, Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED_CODES = {"E_RECOVERED_GT_DUE", "E_CLOSED_BEFORE_FILED", "E_DUPLICATE_KEY",
-                  "E_UNKNOWN_COUNTY", "E_ID_CHECKSUM", "E_NOT_NUMBER", "E_NEGATIVE_MONEY",
-                  "E_ENUM", "E_REQUIRED", "E_UNKNOWN_CASE"}
+EXPECTED_CODES = {
+    "E_RECOVERED_GT_DUE",
+    "E_CLOSED_BEFORE_FILED",
+    "E_DUPLICATE_KEY",
+    "E_UNKNOWN_COUNTY",
+    "E_ID_CHECKSUM",
+    "E_NOT_NUMBER",
+    "E_NEGATIVE_MONEY",
+    "E_ENUM",
+    "E_REQUIRED",
+    "E_UNKNOWN_CASE",
+}
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +198,11 @@ def test_campaign_phases_are_visible(city: demo.DemoCity) -> None:
     self_check = rect[rect["source"] == "自查自纠"]
     assert set(self_check["found_date"].dt.strftime("%Y-%m")) == {"2025-04", "2025-05"}
     leads = city.frames["leads"]
-    by_month = leads[leads["lead_source"] == "自查自纠"].groupby(
-        leads["received_date"].dt.strftime("%Y-%m")).size()
+    by_month = (
+        leads[leads["lead_source"] == "自查自纠"]
+        .groupby(leads["received_date"].dt.strftime("%Y-%m"))
+        .size()
+    )
     assert by_month.idxmax() in ("2025-04", "2025-05")
     assert by_month[["2025-04", "2025-05"]].min() > 3 * by_month.drop(["2025-04", "2025-05"]).max()
 
@@ -275,8 +288,11 @@ def test_workbooks_read_back_with_contract_headers(city: demo.DemoCity, written)
             assert headers == expected
             frame = city.frames[name]
             when = frame[lg.date_field]
-            in_month = (when == "2025-11") if name == "activities" else \
-                (when.dt.strftime("%Y-%m") == "2025-11")
+            in_month = (
+                (when == "2025-11")
+                if name == "activities"
+                else (when.dt.strftime("%Y-%m") == "2025-11")
+            )
             assert len(rows) == int(((frame["county_code"] == code) & in_month).sum())
             date_cols = [i for i, f in enumerate(lg.fields) if f.type == "date"]
             for row in rows[:3]:
@@ -287,8 +303,12 @@ def test_workbooks_read_back_with_contract_headers(city: demo.DemoCity, written)
                         assert isinstance(row[i], str) and ("年" in row[i] or "/" in row[i])
                     else:
                         assert hasattr(row[i], "year")
-    df = pd.read_excel(out / demo.master_file_name(city), sheet_name="定点医药机构名录",
-                       engine="calamine", dtype=str)
+    df = pd.read_excel(
+        out / demo.master_file_name(city),
+        sheet_name="定点医药机构名录",
+        engine="calamine",
+        dtype=str,
+    )
     assert list(df.columns) == [f.header for f in LEDGERS["institutions"].fields]
     assert len(df) == len(city.frames["institutions"])
 
@@ -332,8 +352,12 @@ def test_faulty_file_contains_each_mistake_class(city: demo.DemoCity, written) -
         elif m["code"] == "E_UNKNOWN_CASE":
             assert value not in all_cases
     # The correction carries the clean rows: as many as the ledgers, none of the mistakes.
-    fixed = openpyxl.load_workbook(out / "corrections" / demo.file_name(
-        code, city.county_names[code], city.months[-1], corrected=True), read_only=True)
+    fixed = openpyxl.load_workbook(
+        out
+        / "corrections"
+        / demo.file_name(code, city.county_names[code], city.months[-1], corrected=True),
+        read_only=True,
+    )
     cases = city.frames["cases"]
     n = int(((cases["county_code"] == code) & (cases["found_date"] >= "2025-12-01")).sum())
     _, rows = sheet_table(fixed["案件台账"], city.layouts[code].title_rows + 1)
@@ -342,8 +366,21 @@ def test_faulty_file_contains_each_mistake_class(city: demo.DemoCity, written) -
 
 
 def test_cli_writes_and_summarises(tmp_path: Path, capsys) -> None:
-    rc = cli(["demo", "--out", str(tmp_path / "city"), "--counties", "3", "--start", "2025-11",
-              "--end", "2025-12", "--seed", "5"])
+    rc = cli(
+        [
+            "demo",
+            "--out",
+            str(tmp_path / "city"),
+            "--counties",
+            "3",
+            "--start",
+            "2025-11",
+            "--end",
+            "2025-12",
+            "--seed",
+            "5",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "演示数据" in text and "进度滞后" in text and "案件台账" in text
@@ -386,8 +423,9 @@ def test_geojson_asset_is_the_default_city(city: demo.DemoCity) -> None:
         assert ring[0] == ring[-1] and len(ring) == 7
         area = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:]))
         assert area > 0  # counter-clockwise exterior ring (RFC 7946)
-    assert not any(_overlap(rings[i], rings[j])
-                   for i in range(len(rings)) for j in range(i + 1, len(rings)))
+    assert not any(
+        _overlap(rings[i], rings[j]) for i in range(len(rings)) for j in range(i + 1, len(rings))
+    )
     shared = {tuple(p) for p in rings[0]} & {tuple(p) for p in rings[1]}
     assert len(shared) == 2  # neighbours share an edge exactly
 

@@ -1,4 +1,5 @@
 """Drill-through: the rows behind a value, masked, with Chinese headers."""
+
 from __future__ import annotations
 
 import re
@@ -23,20 +24,61 @@ def campaign():
 @pytest.fixture(scope="module")
 def ledgers():
     cases = [
-        dict(case_id="a", county_code=A, found_date="2025-02-01", status="已结案",
-             person_id=ID, person_name="张三丰", amount_due=1000.0, amount_recovered=900.0,
-             violation_type="冒名就医"),
-        dict(case_id="b", county_code=A, found_date="2025-03-01", status="调查中",
-             person_id="33040219850505123X", person_name="李四", amount_due=2000.0,
-             amount_recovered=1500.0),
-        dict(case_id="c", county_code=A, found_date="2025-03-01", status="已撤销",
-             amount_due=5000.0, amount_recovered=0.0),
-        dict(case_id="d", county_code=B, found_date="2025-03-01", status="调查中",
-             amount_due=7.0, amount_recovered=7.0),
-        dict(case_id="e", county_code=A, found_date="2024-03-01", status="已结案",
-             filed_date="2024-03-02", amount_due=10.0, amount_recovered=1.0),
-        dict(case_id="f", county_code=A, found_date="2025-03-01", status="已结案",
-             filed_date="2025-03-02", amount_due=None, amount_recovered=None),
+        dict(
+            case_id="a",
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            person_id=ID,
+            person_name="张三丰",
+            amount_due=1000.0,
+            amount_recovered=900.0,
+            violation_type="冒名就医",
+        ),
+        dict(
+            case_id="b",
+            county_code=A,
+            found_date="2025-03-01",
+            status="调查中",
+            person_id="33040219850505123X",
+            person_name="李四",
+            amount_due=2000.0,
+            amount_recovered=1500.0,
+        ),
+        dict(
+            case_id="c",
+            county_code=A,
+            found_date="2025-03-01",
+            status="已撤销",
+            amount_due=5000.0,
+            amount_recovered=0.0,
+        ),
+        dict(
+            case_id="d",
+            county_code=B,
+            found_date="2025-03-01",
+            status="调查中",
+            amount_due=7.0,
+            amount_recovered=7.0,
+        ),
+        dict(
+            case_id="e",
+            county_code=A,
+            found_date="2024-03-01",
+            status="已结案",
+            filed_date="2024-03-02",
+            amount_due=10.0,
+            amount_recovered=1.0,
+        ),
+        dict(
+            case_id="f",
+            county_code=A,
+            found_date="2025-03-01",
+            status="已结案",
+            filed_date="2025-03-02",
+            amount_due=None,
+            amount_recovered=None,
+        ),
     ]
     return make_ledgers(cases=cases)
 
@@ -87,13 +129,27 @@ def test_zero_denominator_and_unknown_county(campaign, ledgers) -> None:
 
 
 def test_excel_export_masks_and_neutralises(campaign, tmp_path: Path) -> None:
-    cases = [dict(case_id="=HYPERLINK(\"http://x\")", county_code=A, found_date="2025-02-01",
-                  status="已结案", person_id=ID, amount_due=1.0, amount_recovered=1.0)]
+    cases = [
+        dict(
+            case_id='=HYPERLINK("http://x")',
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            person_id=ID,
+            amount_due=1.0,
+            amount_recovered=1.0,
+        )
+    ]
     d = drill(make_ledgers(cases=cases), A, "2025-09", "fund_recovery_rate", campaign)
     path = d.to_excel(tmp_path / "drill.xlsx")
     wb = openpyxl.load_workbook(path)
-    cells = [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
-             if c.value is not None]
+    cells = [
+        str(c.value)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    ]
     assert not any(ID_RE.search(c) for c in cells)
-    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert '\'=HYPERLINK("http://x")' in cells
     assert "案件编号" in cells

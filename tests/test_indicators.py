@@ -1,5 +1,6 @@
 """Indicators: every campaign KPI on tiny hand-made ledgers, roll-ups, YoY, targets, milestones,
 the lagging list and the facade. Expected values are worked out by hand in the comments."""
+
 from __future__ import annotations
 
 import math
@@ -74,11 +75,15 @@ def test_span_windows(campaign) -> None:
     # a calendar phase (交叉检查 2025-06-01…08-31): from its start, capped at its end, empty
     # before it starts
     assert lab(span_window("phase:cross_check", month_index("2025-07"), cal)) == (
-        "2025-06", "2025-07")
+        "2025-06",
+        "2025-07",
+    )
     assert lab(span_window("phase:cross_check", end, cal)) == ("2025-06", "2025-08")
     assert span_window("phase:cross_check", month_index("2025-05"), cal).empty
     assert lab(span_window("phase:cross_check", end, cal, "previous_year")) == (
-        "2024-06", "2024-08")
+        "2024-06",
+        "2024-08",
+    )
     with pytest.raises(ValueError):
         span_window("phase:nosuch", end, cal)
 
@@ -92,14 +97,43 @@ def test_institution_case_rate_uses_each_years_roster() -> None:
     divides by the year-ago count. A: 2024 8 + 2 = 10 institutions, 2 cases Jan–Sep 2024;
     2025 15 + 5 = 20, 3 cases Jan–Sep 2025 → 15 vs 20 per 100, change 15/20 − 1 = −25 %."""
     nfc = load_set("no_fraud_city")
-    counties = [dict(county_code=A, county_name="甲县", city="测试市", year=2024,
-                     designated_hospitals=8, designated_pharmacies=2),
-                dict(county_code=A, county_name="甲县", city="测试市", year=2025,
-                     designated_hospitals=15, designated_pharmacies=5)]
-    cases = [dict(case_id=f"c{i}", county_code=A, found_date=d, subject_type="定点医疗机构",
-                  status="已结案")
-             for i, d in enumerate(["2024-02-01", "2024-08-01", "2024-11-01",  # Nov: outside
-                                    "2025-01-05", "2025-03-05", "2025-09-30"])]
+    counties = [
+        dict(
+            county_code=A,
+            county_name="甲县",
+            city="测试市",
+            year=2024,
+            designated_hospitals=8,
+            designated_pharmacies=2,
+        ),
+        dict(
+            county_code=A,
+            county_name="甲县",
+            city="测试市",
+            year=2025,
+            designated_hospitals=15,
+            designated_pharmacies=5,
+        ),
+    ]
+    cases = [
+        dict(
+            case_id=f"c{i}",
+            county_code=A,
+            found_date=d,
+            subject_type="定点医疗机构",
+            status="已结案",
+        )
+        for i, d in enumerate(
+            [
+                "2024-02-01",
+                "2024-08-01",
+                "2024-11-01",  # Nov: outside
+                "2025-01-05",
+                "2025-03-05",
+                "2025-09-30",
+            ]
+        )
+    ]
     # an institutions roster of another size must not matter
     inst = [dict(institution_id=f"H{i}", county_code=A) for i in range(50)]
     ledgers = make_ledgers(counties=counties, cases=cases, institutions=inst)
@@ -114,30 +148,73 @@ def test_case_detection_rate_relative_target_and_change(campaign) -> None:
     cases = [
         # 2025: one confirmed conclusion (counted by closed_date), one 不予处理, one open,
         # one concluded in Dec 2024 (outside 2025 YTD)
-        dict(case_id="a", county_code=A, found_date="2025-01-02", filed_date="2025-01-03",
-             status="已结案", outcome="责令整改", closed_date="2025-03-10"),
-        dict(case_id="b", county_code=A, found_date="2025-01-02", status="已结案",
-             outcome="不予处理", closed_date="2025-04-10"),
+        dict(
+            case_id="a",
+            county_code=A,
+            found_date="2025-01-02",
+            filed_date="2025-01-03",
+            status="已结案",
+            outcome="责令整改",
+            closed_date="2025-03-10",
+        ),
+        dict(
+            case_id="b",
+            county_code=A,
+            found_date="2025-01-02",
+            status="已结案",
+            outcome="不予处理",
+            closed_date="2025-04-10",
+        ),
         dict(case_id="c", county_code=A, found_date="2025-01-02", status="调查中"),
-        dict(case_id="d", county_code=A, found_date="2024-11-02", status="已结案",
-             outcome="约谈", closed_date="2024-12-30"),
+        dict(
+            case_id="d",
+            county_code=A,
+            found_date="2024-11-02",
+            status="已结案",
+            outcome="约谈",
+            closed_date="2024-12-30",
+        ),
         # 2024 Jan–Sep: one confirmed conclusion
-        dict(case_id="e", county_code=A, found_date="2024-04-02", status="已结案",
-             outcome="拒付追回", closed_date="2024-05-06"),
+        dict(
+            case_id="e",
+            county_code=A,
+            found_date="2024-04-02",
+            status="已结案",
+            outcome="拒付追回",
+            closed_date="2024-05-06",
+        ),
     ]
-    leads = ([dict(lead_id=f"l{i}", county_code=A, received_date="2025-02-01",
-                   check_status="待核查") for i in range(2)]
-             + [dict(lead_id="l9", county_code=A, received_date="2025-10-01",
-                     check_status="待核查")]
-             + [dict(lead_id=f"m{i}", county_code=A, received_date="2024-03-01",
-                     check_status="属实") for i in range(9)])
+    leads = (
+        [
+            dict(lead_id=f"l{i}", county_code=A, received_date="2025-02-01", check_status="待核查")
+            for i in range(2)
+        ]
+        + [dict(lead_id="l9", county_code=A, received_date="2025-10-01", check_status="待核查")]
+        + [
+            dict(lead_id=f"m{i}", county_code=A, received_date="2024-03-01", check_status="属实")
+            for i in range(9)
+        ]
+    )
     complaints = [dict(complaint_id="j1", county_code=A, received_date="2025-05-05")]
-    inspections = [dict(inspection_id="i1", county_code=A, institution_id="H1",
-                        method="日常巡查", inspection_date="2025-02-02", problems_found=2),
-                   dict(inspection_id="i2", county_code=A, institution_id="H1",
-                        method="日常巡查", inspection_date="2024-05-02", problems_found=1)]
-    led = make_ledgers(cases=cases, leads=leads, complaints=complaints,
-                       inspections=inspections)
+    inspections = [
+        dict(
+            inspection_id="i1",
+            county_code=A,
+            institution_id="H1",
+            method="日常巡查",
+            inspection_date="2025-02-02",
+            problems_found=2,
+        ),
+        dict(
+            inspection_id="i2",
+            county_code=A,
+            institution_id="H1",
+            method="日常巡查",
+            inspection_date="2024-05-02",
+            problems_found=1,
+        ),
+    ]
+    led = make_ledgers(cases=cases, leads=leads, complaints=complaints, inspections=inspections)
     r = kpi(led, campaign, "case_detection_rate")
     # 2025 YTD: numerator = case a → 1; denominator = leads 2 (l9 is October) + complaints 1
     # + problems found 2 = 5 → 1 / 5 = 0.2
@@ -156,13 +233,33 @@ def test_case_detection_rate_relative_target_and_change(campaign) -> None:
 
 
 def test_fund_recovery_rate(campaign) -> None:
-    cases = [dict(case_id="a", county_code=A, found_date="2025-02-01", status="已结案",
-                  amount_due=1000.0, amount_recovered=900.0),
-             dict(case_id="b", county_code=A, found_date="2025-03-01", status="调查中",
-                  amount_due=2000.0, amount_recovered=1500.0),
-             dict(case_id="c", county_code=A, found_date="2025-03-01", status="已撤销",
-                  amount_due=5000.0, amount_recovered=0.0),
-             dict(case_id="d", county_code=A, found_date="2025-03-01", status="调查中")]
+    cases = [
+        dict(
+            case_id="a",
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            amount_due=1000.0,
+            amount_recovered=900.0,
+        ),
+        dict(
+            case_id="b",
+            county_code=A,
+            found_date="2025-03-01",
+            status="调查中",
+            amount_due=2000.0,
+            amount_recovered=1500.0,
+        ),
+        dict(
+            case_id="c",
+            county_code=A,
+            found_date="2025-03-01",
+            status="已撤销",
+            amount_due=5000.0,
+            amount_recovered=0.0,
+        ),
+        dict(case_id="d", county_code=A, found_date="2025-03-01", status="调查中"),
+    ]
     r = kpi(make_ledgers(cases=cases), campaign, "fund_recovery_rate")
     # (900 + 1500) / (1000 + 2000) = 0.8 (withdrawn c and blank d left out) < 90%
     assert (r["numerator"], r["denominator"]) == (2400, 3000)
@@ -171,12 +268,32 @@ def test_fund_recovery_rate(campaign) -> None:
 
 
 def test_violation_recovery_rate(campaign) -> None:
-    rect = [dict(issue_id="q1", county_code=A, found_date="2025-04-01", status="已整改",
-                 amount_involved=1000.0, amount_recovered=950.0),
-            dict(issue_id="q2", county_code=A, found_date="2025-04-01", status="已整改",
-                 amount_involved=0.0, amount_recovered=0.0),
-            dict(issue_id="q3", county_code=A, found_date="2025-05-01", status="已销号",
-                 amount_involved=3000.0, amount_recovered=3000.0)]
+    rect = [
+        dict(
+            issue_id="q1",
+            county_code=A,
+            found_date="2025-04-01",
+            status="已整改",
+            amount_involved=1000.0,
+            amount_recovered=950.0,
+        ),
+        dict(
+            issue_id="q2",
+            county_code=A,
+            found_date="2025-04-01",
+            status="已整改",
+            amount_involved=0.0,
+            amount_recovered=0.0,
+        ),
+        dict(
+            issue_id="q3",
+            county_code=A,
+            found_date="2025-05-01",
+            status="已销号",
+            amount_involved=3000.0,
+            amount_recovered=3000.0,
+        ),
+    ]
     r = kpi(make_ledgers(rectifications=rect), campaign, "violation_recovery_rate")
     # items with money: (950 + 3000) / (1000 + 3000) = 0.9875 ≥ 95%
     assert r["value"] == pytest.approx(3950 / 4000) and bool(r["met"])
@@ -184,15 +301,41 @@ def test_violation_recovery_rate(campaign) -> None:
 
 
 def test_case_count_yoy(campaign) -> None:
-    filed_2025 = [dict(case_id=f"n{i}", county_code=A, found_date="2025-02-01",
-                       filed_date="2025-02-03", status="已立案") for i in range(6)]
-    withdrawn = [dict(case_id="w", county_code=A, found_date="2025-02-01",
-                      filed_date="2025-02-03", status="已撤销")]
-    filed_2024 = [dict(case_id=f"o{i}", county_code=A, found_date="2024-02-01",
-                       filed_date="2024-02-03", status="已结案") for i in range(10)]
+    filed_2025 = [
+        dict(
+            case_id=f"n{i}",
+            county_code=A,
+            found_date="2025-02-01",
+            filed_date="2025-02-03",
+            status="已立案",
+        )
+        for i in range(6)
+    ]
+    withdrawn = [
+        dict(
+            case_id="w",
+            county_code=A,
+            found_date="2025-02-01",
+            filed_date="2025-02-03",
+            status="已撤销",
+        )
+    ]
+    filed_2024 = [
+        dict(
+            case_id=f"o{i}",
+            county_code=A,
+            found_date="2024-02-01",
+            filed_date="2024-02-03",
+            status="已结案",
+        )
+        for i in range(10)
+    ]
     unfiled = [dict(case_id="u", county_code=A, found_date="2025-02-01", status="核查中")]
-    r = kpi(make_ledgers(cases=filed_2025 + withdrawn + filed_2024 + unfiled), campaign,
-            "case_count_yoy")
+    r = kpi(
+        make_ledgers(cases=filed_2025 + withdrawn + filed_2024 + unfiled),
+        campaign,
+        "case_count_yoy",
+    )
     # 6 filed (withdrawn and not-yet-filed left out) vs 10 a year earlier: 6 / 10 − 1 = −40%
     assert r["value"] == pytest.approx(-0.4)
     assert (r["numerator"], r["denominator"]) == (6, 10)
@@ -202,13 +345,30 @@ def test_case_count_yoy(campaign) -> None:
 
 
 def test_repeat_gang_share_change(campaign) -> None:
-    now = [dict(case_id=f"n{i}", county_code=A, found_date="2025-03-01", status="调查中",
-                repeat_offender=r, gang_case=g)
-           for i, (r, g) in enumerate([(True, False), (True, True), (False, False),
-                                       (False, False), (False, None)])]
-    base = [dict(case_id=f"b{i}", county_code=A, found_date="2024-03-01", status="已结案",
-                 repeat_offender=False, gang_case=g)
-            for i, g in enumerate([True, True, False, False])]
+    now = [
+        dict(
+            case_id=f"n{i}",
+            county_code=A,
+            found_date="2025-03-01",
+            status="调查中",
+            repeat_offender=r,
+            gang_case=g,
+        )
+        for i, (r, g) in enumerate(
+            [(True, False), (True, True), (False, False), (False, False), (False, None)]
+        )
+    ]
+    base = [
+        dict(
+            case_id=f"b{i}",
+            county_code=A,
+            found_date="2024-03-01",
+            status="已结案",
+            repeat_offender=False,
+            gang_case=g,
+        )
+        for i, g in enumerate([True, True, False, False])
+    ]
     led = make_ledgers(cases=now + base)
     share = kpi(led, campaign, "repeat_gang_share")
     # 2025: repeat or gang in 2 of 5 = 0.4; baseline 2024: 2 of 4 = 0.5
@@ -220,15 +380,37 @@ def test_repeat_gang_share_change(campaign) -> None:
 
 def test_rectification_completion(campaign) -> None:
     closed = ["2025-02-20", "2025-03-10", "2025-10-05", None]
-    rect = [dict(issue_id=f"q{i}", county_code=A, found_date="2025-01-05",
-                 deadline=f"2025-0{i + 2}-15", status=s, closed_date=c)
-            for i, (s, c) in enumerate(zip(["已销号", "已销号", "已销号", "整改中"], closed))]
-    rect.append(dict(issue_id="late", county_code=A, found_date="2025-01-05",
-                     deadline="2025-12-15", status="未整改"))
+    rect = [
+        dict(
+            issue_id=f"q{i}",
+            county_code=A,
+            found_date="2025-01-05",
+            deadline=f"2025-0{i + 2}-15",
+            status=s,
+            closed_date=c,
+        )
+        for i, (s, c) in enumerate(zip(["已销号", "已销号", "已销号", "整改中"], closed))
+    ]
+    rect.append(
+        dict(
+            issue_id="late",
+            county_code=A,
+            found_date="2025-01-05",
+            deadline="2025-12-15",
+            status="未整改",
+        )
+    )
     # 已销号 without a date (ingest refuses it; another system's extract may not): done at an
     # unknown time, so counted
-    rect.append(dict(issue_id="nodate", county_code=A, found_date="2025-01-05",
-                     deadline="2025-05-20", status="已销号"))
+    rect.append(
+        dict(
+            issue_id="nodate",
+            county_code=A,
+            found_date="2025-01-05",
+            deadline="2025-05-20",
+            status="已销号",
+        )
+    )
     led = make_ledgers(rectifications=rect)
     r = kpi(led, campaign, "rectification_completion")
     # due by September: 5 items (the December one is not due yet); 4 are 已销号 today, but q2
@@ -245,16 +427,51 @@ def test_rectification_completion(campaign) -> None:
 
 
 def test_inspection_coverage_and_record_sampling(campaign) -> None:
-    inst = [dict(institution_id=f"H{i}", institution_name="院", county_code=A,
-                 institution_type="公立医疗机构") for i in range(1, 5)]
-    insp = [dict(inspection_id="i1", county_code=A, institution_id="H1", method="日常巡查",
-                 inspection_date="2025-02-01", records_sampled=5, records_total=100),
-            dict(inspection_id="i2", county_code=A, institution_id="H1", method="专项检查",
-                 inspection_date="2025-03-01", records_sampled=3, records_total=60),
-            dict(inspection_id="i3", county_code=A, institution_id="H2", method="专项检查",
-                 inspection_date="2025-03-05"),
-            dict(inspection_id="i4", county_code=A, institution_id="H3", method="专项检查",
-                 inspection_date="2024-03-05", records_sampled=1, records_total=1)]
+    inst = [
+        dict(
+            institution_id=f"H{i}",
+            institution_name="院",
+            county_code=A,
+            institution_type="公立医疗机构",
+        )
+        for i in range(1, 5)
+    ]
+    insp = [
+        dict(
+            inspection_id="i1",
+            county_code=A,
+            institution_id="H1",
+            method="日常巡查",
+            inspection_date="2025-02-01",
+            records_sampled=5,
+            records_total=100,
+        ),
+        dict(
+            inspection_id="i2",
+            county_code=A,
+            institution_id="H1",
+            method="专项检查",
+            inspection_date="2025-03-01",
+            records_sampled=3,
+            records_total=60,
+        ),
+        dict(
+            inspection_id="i3",
+            county_code=A,
+            institution_id="H2",
+            method="专项检查",
+            inspection_date="2025-03-05",
+        ),
+        dict(
+            inspection_id="i4",
+            county_code=A,
+            institution_id="H3",
+            method="专项检查",
+            inspection_date="2024-03-05",
+            records_sampled=1,
+            records_total=1,
+        ),
+    ]
     led = make_ledgers(institutions=inst, inspections=insp)
     cov = kpi(led, campaign, "inspection_coverage")
     # distinct inspected in 2025: H1, H2 → 2 of 4 institutions = 50% ≥ 30%
@@ -265,8 +482,10 @@ def test_inspection_coverage_and_record_sampling(campaign) -> None:
 
 
 def test_lead_check_completion_and_zero_denominator(campaign) -> None:
-    leads = [dict(lead_id=f"l{i}", county_code=A, received_date="2025-06-01", check_status=s)
-             for i, s in enumerate(["属实", "不属实", "核查中", "待核查"])]
+    leads = [
+        dict(lead_id=f"l{i}", county_code=A, received_date="2025-06-01", check_status=s)
+        for i, s in enumerate(["属实", "不属实", "核查中", "待核查"])
+    ]
     led = make_ledgers(leads=leads)
     r = kpi(led, campaign, "lead_check_completion")
     assert r["value"] == pytest.approx(0.5)  # 2 checked of 4
@@ -278,14 +497,41 @@ def test_lead_check_completion_and_zero_denominator(campaign) -> None:
 
 def test_police_referral_rate_uses_the_threshold_parameter(campaign) -> None:
     assert campaign.param("police_referral_threshold") == 5000
-    cases = [dict(case_id="a", county_code=A, found_date="2025-02-01", status="已结案",
-                  amount_involved=6000.0, referred_police=True),
-             dict(case_id="b", county_code=A, found_date="2025-02-01", status="已结案",
-                  amount_involved=8000.0, referred_police=False, outcome="移送公安"),
-             dict(case_id="c", county_code=A, found_date="2025-02-01", status="已结案",
-                  amount_involved=5000.0, referred_police=False),
-             dict(case_id="d", county_code=A, found_date="2025-02-01", status="调查中",
-                  amount_involved=9000.0, referred_police=False)]
+    cases = [
+        dict(
+            case_id="a",
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            amount_involved=6000.0,
+            referred_police=True,
+        ),
+        dict(
+            case_id="b",
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            amount_involved=8000.0,
+            referred_police=False,
+            outcome="移送公安",
+        ),
+        dict(
+            case_id="c",
+            county_code=A,
+            found_date="2025-02-01",
+            status="已结案",
+            amount_involved=5000.0,
+            referred_police=False,
+        ),
+        dict(
+            case_id="d",
+            county_code=A,
+            found_date="2025-02-01",
+            status="调查中",
+            amount_involved=9000.0,
+            referred_police=False,
+        ),
+    ]
     r = kpi(make_ledgers(cases=cases), campaign, "police_referral_rate")
     # above 5,000: a, b, d (c is exactly 5,000) → 3; referred (flag or outcome): a, b → 2/3
     assert (r["numerator"], r["denominator"]) == (2, 3)
@@ -293,34 +539,81 @@ def test_police_referral_rate_uses_the_threshold_parameter(campaign) -> None:
 
 
 def test_key_monitored_quarterly_always_uses_the_quarter(campaign) -> None:
-    inst = [dict(institution_id="K1", institution_name="甲", county_code=A,
-                 institution_type="公立医疗机构", key_monitored=True),
-            dict(institution_id="K2", institution_name="乙", county_code=A,
-                 institution_type="公立医疗机构", key_monitored=True),
-            dict(institution_id="H3", institution_name="丙", county_code=A,
-                 institution_type="定点零售药店", key_monitored=False)]
-    insp = [dict(inspection_id="i1", county_code=A, institution_id="K1", method="日常巡查",
-                 inspection_date="2025-08-01"),
-            dict(inspection_id="i2", county_code=A, institution_id="K1", method="日常巡查",
-                 inspection_date="2025-09-01"),
-            dict(inspection_id="i3", county_code=A, institution_id="H3", method="日常巡查",
-                 inspection_date="2025-08-01"),
-            dict(inspection_id="i4", county_code=A, institution_id="K2", method="日常巡查",
-                 inspection_date="2025-06-01")]
-    r = kpi(make_ledgers(institutions=inst, inspections=insp), campaign,
-            "key_monitored_quarterly", span="ytd")
+    inst = [
+        dict(
+            institution_id="K1",
+            institution_name="甲",
+            county_code=A,
+            institution_type="公立医疗机构",
+            key_monitored=True,
+        ),
+        dict(
+            institution_id="K2",
+            institution_name="乙",
+            county_code=A,
+            institution_type="公立医疗机构",
+            key_monitored=True,
+        ),
+        dict(
+            institution_id="H3",
+            institution_name="丙",
+            county_code=A,
+            institution_type="定点零售药店",
+            key_monitored=False,
+        ),
+    ]
+    insp = [
+        dict(
+            inspection_id="i1",
+            county_code=A,
+            institution_id="K1",
+            method="日常巡查",
+            inspection_date="2025-08-01",
+        ),
+        dict(
+            inspection_id="i2",
+            county_code=A,
+            institution_id="K1",
+            method="日常巡查",
+            inspection_date="2025-09-01",
+        ),
+        dict(
+            inspection_id="i3",
+            county_code=A,
+            institution_id="H3",
+            method="日常巡查",
+            inspection_date="2025-08-01",
+        ),
+        dict(
+            inspection_id="i4",
+            county_code=A,
+            institution_id="K2",
+            method="日常巡查",
+            inspection_date="2025-06-01",
+        ),
+    ]
+    r = kpi(
+        make_ledgers(institutions=inst, inspections=insp),
+        campaign,
+        "key_monitored_quarterly",
+        span="ytd",
+    )
     # Q3 (Jul–Sep) even though the span asked is YTD: K1 inspected, K2 only in June → 1 / 2
     assert (r["window_start"], r["window_end"]) == ("2025-07", "2025-09")
     assert r["value"] == pytest.approx(0.5)
 
 
 def test_complaint_handling_and_quarter_rollup_sums_not_averages(campaign) -> None:
-    complaints = [dict(complaint_id="j1", county_code=A, received_date="2025-07-02",
-                       closed_date="2025-07-20"),
-                  dict(complaint_id="j2", county_code=A, received_date="2025-08-02",
-                       closed_date="2025-08-03"),
-                  dict(complaint_id="j3", county_code=A, received_date="2025-08-05"),
-                  dict(complaint_id="j4", county_code=A, received_date="2025-08-06")]
+    complaints = [
+        dict(
+            complaint_id="j1", county_code=A, received_date="2025-07-02", closed_date="2025-07-20"
+        ),
+        dict(
+            complaint_id="j2", county_code=A, received_date="2025-08-02", closed_date="2025-08-03"
+        ),
+        dict(complaint_id="j3", county_code=A, received_date="2025-08-05"),
+        dict(complaint_id="j4", county_code=A, received_date="2025-08-06"),
+    ]
     led = make_ledgers(complaints=complaints)
     jul = kpi(led, campaign, "complaint_handling_rate", "2025-07", "month")
     aug = kpi(led, campaign, "complaint_handling_rate", "2025-08", "month")
@@ -334,8 +627,12 @@ def test_complaint_handling_and_quarter_rollup_sums_not_averages(campaign) -> No
 
 
 def test_monthly_exposure(campaign) -> None:
-    acts = [dict(county_code=A, month=f"2025-{m:02d}", activity="典型案例报送",
-                 count=0 if m == 4 else 1) for m in range(1, 8)]
+    acts = [
+        dict(
+            county_code=A, month=f"2025-{m:02d}", activity="典型案例报送", count=0 if m == 4 else 1
+        )
+        for m in range(1, 8)
+    ]
     r = kpi(make_ledgers(activities=acts), campaign, "monthly_exposure")
     # Jan–Sep has 9 months; reported with ≥ 1 case in Jan–Mar, May–Jul → 6 / 9
     assert (r["numerator"], r["denominator"]) == (6, 9)
@@ -344,17 +641,51 @@ def test_monthly_exposure(campaign) -> None:
 
 def test_report_reward_rule_from_parameters(campaign) -> None:
     assert (campaign.param("reward_rate"), campaign.param("reward_cap")) == (0.02, 100000)
-    cases = [dict(case_id="a", county_code=A, found_date="2025-01-02", status="已结案",
-                  lead_source="举报投诉", closed_date="2025-03-01", amount_recovered=10_000.0),
-             dict(case_id="b", county_code=A, found_date="2025-01-02", status="已结案",
-                  lead_source="举报投诉", closed_date="2025-04-01",
-                  amount_recovered=10_000_000.0),
-             dict(case_id="c", county_code=A, found_date="2025-01-02", status="已结案",
-                  lead_source="智能监控", closed_date="2025-04-01", amount_recovered=50_000.0)]
-    complaints = [dict(complaint_id="j1", county_code=A, received_date="2025-01-01",
-                       closed_date="2025-03-05", reward_paid=200.0),
-                  dict(complaint_id="j2", county_code=A, received_date="2025-01-01",
-                       closed_date="2025-05-05", reward_paid=50_000.0)]
+    cases = [
+        dict(
+            case_id="a",
+            county_code=A,
+            found_date="2025-01-02",
+            status="已结案",
+            lead_source="举报投诉",
+            closed_date="2025-03-01",
+            amount_recovered=10_000.0,
+        ),
+        dict(
+            case_id="b",
+            county_code=A,
+            found_date="2025-01-02",
+            status="已结案",
+            lead_source="举报投诉",
+            closed_date="2025-04-01",
+            amount_recovered=10_000_000.0,
+        ),
+        dict(
+            case_id="c",
+            county_code=A,
+            found_date="2025-01-02",
+            status="已结案",
+            lead_source="智能监控",
+            closed_date="2025-04-01",
+            amount_recovered=50_000.0,
+        ),
+    ]
+    complaints = [
+        dict(
+            complaint_id="j1",
+            county_code=A,
+            received_date="2025-01-01",
+            closed_date="2025-03-05",
+            reward_paid=200.0,
+        ),
+        dict(
+            complaint_id="j2",
+            county_code=A,
+            received_date="2025-01-01",
+            closed_date="2025-05-05",
+            reward_paid=50_000.0,
+        ),
+    ]
     r = kpi(make_ledgers(cases=cases, complaints=complaints), campaign, "report_reward")
     # due: min(10,000 × 2%, 100,000) + min(10,000,000 × 2%, 100,000) = 200 + 100,000;
     # case c came from smart monitoring, no reward. paid: 200 + 50,000.
@@ -365,8 +696,10 @@ def test_report_reward_rule_from_parameters(campaign) -> None:
 
 
 def test_data_sharing_departments_takes_the_maximum(campaign) -> None:
-    acts = [dict(county_code=A, month=m, activity="数据共享部门", count=c)
-            for m, c in (("2025-03", 5), ("2025-04", 8), ("2025-05", 7), ("2025-06", 12))]
+    acts = [
+        dict(county_code=A, month=m, activity="数据共享部门", count=c)
+        for m, c in (("2025-03", 5), ("2025-04", 8), ("2025-05", 7), ("2025-06", 12))
+    ]
     r = kpi(make_ledgers(activities=acts), campaign, "data_sharing_departments")
     assert r["value"] == 12 and bool(r["met"])  # max(5, 8, 7, 12) = 12 ≥ 12, not the sum 32
 
@@ -382,10 +715,23 @@ def test_empty_period_gives_zero_counts_and_missing_ratios(campaign) -> None:
 
 
 def test_city_ratio_is_ratio_of_sums(campaign) -> None:
-    complaints = ([dict(complaint_id=f"a{i}", county_code=A, received_date="2025-03-01",
-                        closed_date="2025-03-02" if i < 1 else None) for i in range(2)]
-                  + [dict(complaint_id=f"b{i}", county_code=B, received_date="2025-03-01",
-                          closed_date="2025-03-02") for i in range(8)])
+    complaints = [
+        dict(
+            complaint_id=f"a{i}",
+            county_code=A,
+            received_date="2025-03-01",
+            closed_date="2025-03-02" if i < 1 else None,
+        )
+        for i in range(2)
+    ] + [
+        dict(
+            complaint_id=f"b{i}",
+            county_code=B,
+            received_date="2025-03-01",
+            closed_date="2025-03-02",
+        )
+        for i in range(8)
+    ]
     led = make_ledgers(complaints=complaints)
     city = kpi(led, campaign, "complaint_handling_rate", county=None)
     # A: 1/2 = 0.5, B: 8/8 = 1.0; city (1 + 8) / (2 + 8) = 0.9, not the mean 0.75
@@ -394,11 +740,20 @@ def test_city_ratio_is_ratio_of_sums(campaign) -> None:
 
 
 def test_trend_is_monthly(campaign) -> None:
-    complaints = [dict(complaint_id="j1", county_code=A, received_date="2025-07-02",
-                       closed_date="2025-07-20"),
-                  dict(complaint_id="j2", county_code=A, received_date="2025-08-02")]
-    tr = trend(make_ledgers(complaints=complaints), campaign, "complaint_handling_rate",
-               "2025-07", "2025-09", county=A)
+    complaints = [
+        dict(
+            complaint_id="j1", county_code=A, received_date="2025-07-02", closed_date="2025-07-20"
+        ),
+        dict(complaint_id="j2", county_code=A, received_date="2025-08-02"),
+    ]
+    tr = trend(
+        make_ledgers(complaints=complaints),
+        campaign,
+        "complaint_handling_rate",
+        "2025-07",
+        "2025-09",
+        county=A,
+    )
     assert tr["period"].tolist() == ["2025-07", "2025-08", "2025-09"]
     assert tr["value"].iloc[0] == pytest.approx(1.0) and tr["value"].iloc[1] == 0.0
     assert nan(tr["value"].iloc[2])
@@ -418,9 +773,16 @@ def test_compare_and_safe_ratio() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.floats(-1e9, 1e9), st.just(math.nan)),
-                          st.one_of(st.floats(-1e9, 1e9), st.just(0.0), st.just(math.nan))),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.floats(-1e9, 1e9), st.just(math.nan)),
+            st.one_of(st.floats(-1e9, 1e9), st.just(0.0), st.just(math.nan)),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_safe_ratio_never_infinite(pairs) -> None:
     num, den = (np.array(x, dtype=float) for x in zip(*pairs))
     out = safe_ratio(num, den)
@@ -432,10 +794,14 @@ def test_safe_ratio_never_infinite(pairs) -> None:
 
 
 def test_project_linear() -> None:
-    y = np.array([[0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60],
-                  [0.50, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan],
-                  [np.nan] * 7,
-                  [1.0, np.nan, 0.8, np.nan, 0.6, np.nan, 0.4]])
+    y = np.array(
+        [
+            [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60],
+            [0.50, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan],
+            [np.nan] * 7,
+            [1.0, np.nan, 0.8, np.nan, 0.6, np.nan, 0.4],
+        ]
+    )
     got = project_linear(y, np.arange(7.0), 8.0)
     # row 0: +0.05 a month → 0.60 + 2 × 0.05 = 0.70; row 1: one point → flat 0.5;
     # row 2: nothing → missing; row 3: −0.1 a month on the points present → 0.4 − 0.2 = 0.2
@@ -462,14 +828,29 @@ def _milestone_ledgers():
     rect = []
     for k, month in enumerate(range(3, 10)):
         for i in range(10):
-            rect.append(dict(issue_id=f"a{month}-{i}", county_code=A, found_date="2025-03-01",
-                             deadline=f"2025-{month:02d}-15",
-                             status="已销号" if i < 3 + k else "整改中"))
-            rect.append(dict(issue_id=f"b{month}-{i}", county_code=B, found_date="2025-03-01",
-                             deadline=f"2025-{month:02d}-15", status="已销号"))
+            rect.append(
+                dict(
+                    issue_id=f"a{month}-{i}",
+                    county_code=A,
+                    found_date="2025-03-01",
+                    deadline=f"2025-{month:02d}-15",
+                    status="已销号" if i < 3 + k else "整改中",
+                )
+            )
+            rect.append(
+                dict(
+                    issue_id=f"b{month}-{i}",
+                    county_code=B,
+                    found_date="2025-03-01",
+                    deadline=f"2025-{month:02d}-15",
+                    status="已销号",
+                )
+            )
     # Data sharing: A reaches 12 departments in June; B reports nothing.
-    acts = [dict(county_code=A, month="2025-05", activity="数据共享部门", count=9),
-            dict(county_code=A, month="2025-06", activity="数据共享部门", count=12)]
+    acts = [
+        dict(county_code=A, month="2025-05", activity="数据共享部门", count=9),
+        dict(county_code=A, month="2025-06", activity="数据共享部门", count=12),
+    ]
     return make_ledgers(rectifications=rect, activities=acts)
 
 
@@ -495,12 +876,15 @@ def test_coverage_milestone_counts_the_cross_check_phase_only(campaign) -> None:
     """002: 交叉检查（2025年6-8月）……检查覆盖率不低于30%. Ten institutions in A; four inspected
     in April–May (before the phase) and two in July: the phase's coverage is 2/10 = 20 %
     (missed at the August deadline), not the campaign's 6/10."""
-    inst = [dict(institution_id=f"H{i}", county_code=A, institution_name=f"医院{i}")
-            for i in range(10)]
-    insp = [dict(inspection_id=f"x{i}", county_code=A, institution_id=f"H{i}",
-                 inspection_date=d)
-            for i, d in enumerate(["2025-04-10", "2025-04-20", "2025-05-05", "2025-05-25",
-                                   "2025-07-01", "2025-07-15"])]
+    inst = [
+        dict(institution_id=f"H{i}", county_code=A, institution_name=f"医院{i}") for i in range(10)
+    ]
+    insp = [
+        dict(inspection_id=f"x{i}", county_code=A, institution_id=f"H{i}", inspection_date=d)
+        for i, d in enumerate(
+            ["2025-04-10", "2025-04-20", "2025-05-05", "2025-05-25", "2025-07-01", "2025-07-15"]
+        )
+    ]
     eng = MeasureEngine(make_ledgers(institutions=inst, inspections=insp))
     ms = milestone_frame(eng, campaign, "2025-09").set_index(["county_code", "milestone"])
     row = ms.loc[(A, "inspection_coverage_30")]
@@ -520,10 +904,26 @@ def test_milestone_projection_can_be_on_track(campaign) -> None:
     # September (all closed): cumulative Aug 8/10 = 0.8, Sep 18/20 = 0.9 (+0.1 a month);
     # the months before August have nothing due (missing), so the trend uses two points:
     # 0.9 + 2 × 0.1 = 1.1, capped by the indicator's bounds at 1.0 → on track.
-    rect = [dict(issue_id=f"x{i}", county_code=A, found_date="2025-03-01",
-                 deadline="2025-08-15", status="已销号" if i < 8 else "整改中") for i in range(10)]
-    rect += [dict(issue_id=f"y{i}", county_code=A, found_date="2025-03-01",
-                  deadline="2025-09-15", status="已销号") for i in range(10)]
+    rect = [
+        dict(
+            issue_id=f"x{i}",
+            county_code=A,
+            found_date="2025-03-01",
+            deadline="2025-08-15",
+            status="已销号" if i < 8 else "整改中",
+        )
+        for i in range(10)
+    ]
+    rect += [
+        dict(
+            issue_id=f"y{i}",
+            county_code=A,
+            found_date="2025-03-01",
+            deadline="2025-09-15",
+            status="已销号",
+        )
+        for i in range(10)
+    ]
     ms = milestone_frame(MeasureEngine(make_ledgers(rectifications=rect)), campaign, "2025-09")
     row = ms.set_index(["county_code", "milestone"]).loc[(A, "rectification_100")]
     assert row["current_value"] == pytest.approx(0.9)
@@ -554,24 +954,38 @@ def test_lagging_list_reasons(campaign) -> None:
 
 
 def test_latest_complete_period_from_dates() -> None:
-    led = make_ledgers(leads=[dict(lead_id="l", county_code=A, received_date="2025-09-30",
-                                   check_status="属实")])
+    led = make_ledgers(
+        leads=[dict(lead_id="l", county_code=A, received_date="2025-09-30", check_status="属实")]
+    )
     assert latest_complete_period(led) == "2025-09"  # 30 September is the month's last day
-    led = make_ledgers(leads=[dict(lead_id="l", county_code=A, received_date="2025-10-12",
-                                   check_status="属实")])
+    led = make_ledgers(
+        leads=[dict(lead_id="l", county_code=A, received_date="2025-10-12", check_status="属实")]
+    )
     assert latest_complete_period(led) == "2025-09"  # October is still open
     assert latest_complete_period(make_ledgers()) is None
     # Deadlines lie in the future by nature: they never make a month complete.
-    led = make_ledgers(rectifications=[dict(issue_id="r", county_code=A,
-                                            found_date="2025-09-30", deadline="2026-03-31",
-                                            status="整改中")])
+    led = make_ledgers(
+        rectifications=[
+            dict(
+                issue_id="r",
+                county_code=A,
+                found_date="2025-09-30",
+                deadline="2026-03-31",
+                status="整改中",
+            )
+        ]
+    )
     assert latest_complete_period(led) == "2025-09"
 
 
 def test_latest_complete_period_from_submissions() -> None:
-    subs = pd.DataFrame({"county_code": [A, B, A, A, B],
-                         "period": ["2025-08", "2025-08", "2025-09", "2025-10", "2025-10"],
-                         "status": ["有效", "有效", "有效", "有效", "已被替换"]})
+    subs = pd.DataFrame(
+        {
+            "county_code": [A, B, A, A, B],
+            "period": ["2025-08", "2025-08", "2025-09", "2025-10", "2025-10"],
+            "status": ["有效", "有效", "有效", "有效", "已被替换"],
+        }
+    )
     # September lacks B; October's B file was replaced (not live) → August is the newest
     # month every county has in
     assert latest_complete_period(make_ledgers(), subs) == "2025-08"
@@ -680,7 +1094,8 @@ def test_trends_for_all_counties_match_each_county_and_the_city(campaign) -> Non
         np.testing.assert_array_equal(getattr(arr, col).reshape(-1), tab[col].to_numpy(float))
     ctd = ev.trends("rectification_completion", span="ctd", start="2025-03")
     assert ctd[ctd["county_code"] == A]["value"].tolist() == pytest.approx(
-        [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60])
+        [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60]
+    )
     with pytest.raises(KeyError):
         ev.trend("rectification_completion", "999999")
 
@@ -707,16 +1122,20 @@ def test_sets_on_one_engine_share_only_indicators_computed_alike() -> None:
                 np.testing.assert_array_equal(got, want, err_msg=code)
             for got, want in zip(second.city[code][role], alone.city[code][role]):
                 np.testing.assert_array_equal(got, want, err_msg=code)
-    assert all(second.arrays[c][CURRENT][2] is first.arrays[c][CURRENT][2]
-               for c in camp.indicators)
+    assert all(second.arrays[c][CURRENT][2] is first.arrays[c][CURRENT][2] for c in camp.indicators)
     # the same code over a measure without its filter: not taken from the memo
     ind = camp.indicators["case_detection_rate"]
     num = camp.measures[ind.numerator[0]]
-    looser = dataclasses.replace(camp, measures={**camp.measures,
-                                                 num.code: dataclasses.replace(num, where=())})
+    looser = dataclasses.replace(
+        camp, measures={**camp.measures, num.code: dataclasses.replace(num, where=())}
+    )
     third = compute_points(eng, looser, pts)
     fresh = compute_points(MeasureEngine(city.frames), looser, pts)
-    np.testing.assert_array_equal(third.arrays["case_detection_rate"][CURRENT][0],
-                                  fresh.arrays["case_detection_rate"][CURRENT][0])
-    assert not np.array_equal(third.arrays["case_detection_rate"][CURRENT][0],
-                              first.arrays["case_detection_rate"][CURRENT][0])
+    np.testing.assert_array_equal(
+        third.arrays["case_detection_rate"][CURRENT][0],
+        fresh.arrays["case_detection_rate"][CURRENT][0],
+    )
+    assert not np.array_equal(
+        third.arrays["case_detection_rate"][CURRENT][0],
+        first.arrays["case_detection_rate"][CURRENT][0],
+    )

@@ -1,4 +1,5 @@
 """Ingest: the bad-input corpus, nothing lost, idempotence, replacement, atomicity."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,10 @@ def wh_path(tmp_path: Path) -> Path:
 
 def _tuples(report) -> set[tuple]:
     rows = report.issues
-    return {(r.file, r.sheet, None if pd.isna(r.row) else int(r.row), r.column, r.code)
-            for r in rows.itertuples(index=False)}
+    return {
+        (r.file, r.sheet, None if pd.isna(r.row) else int(r.row), r.column, r.code)
+        for r in rows.itertuples(index=False)
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -72,10 +75,26 @@ def test_every_error_code_has_a_message() -> None:
     for lg in LEDGERS.values():
         codes |= {c.code for c in lg.compares} | {r.code for r in lg.required_when}
         codes |= {r.code for r in lg.references}
-    codes |= {"E_REQUIRED", "E_CODE6", "E_NOT_NUMBER", "E_NOT_INTEGER", "E_NEGATIVE",
-              "E_NEGATIVE_MONEY", "E_DATE", "E_MONTH", "E_BOOL", "E_ENUM", "E_ID_FORMAT",
-              "E_ID_CHECKSUM", "E_DUPLICATE_KEY", "E_MISSING_COLUMN", "E_NOT_WORKBOOK",
-              "E_MONEY_TOO_LARGE", "E_COUNTY_MISMATCH", "E_XLS_UNSUPPORTED"}
+    codes |= {
+        "E_REQUIRED",
+        "E_CODE6",
+        "E_NOT_NUMBER",
+        "E_NOT_INTEGER",
+        "E_NEGATIVE",
+        "E_NEGATIVE_MONEY",
+        "E_DATE",
+        "E_MONTH",
+        "E_BOOL",
+        "E_ENUM",
+        "E_ID_FORMAT",
+        "E_ID_CHECKSUM",
+        "E_DUPLICATE_KEY",
+        "E_MISSING_COLUMN",
+        "E_NOT_WORKBOOK",
+        "E_MONEY_TOO_LARGE",
+        "E_COUNTY_MISMATCH",
+        "E_XLS_UNSUPPORTED",
+    }
     missing = {c for c in codes if f"ingest.code.{c}" not in catalogue()}
     assert not missing
 
@@ -95,8 +114,13 @@ def test_dates_in_every_form_become_the_same_day(wh_path: Path, tmp_path: Path) 
 def test_money_with_separators_and_bools(wh_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    write_cases(folder / F, [case_row(**{"涉案金额(元)": "1,234,567.891", "是否移送公安": "是"}),
-                             case_row(案件编号="C2", 是否移送公安="N")])
+    write_cases(
+        folder / F,
+        [
+            case_row(**{"涉案金额(元)": "1,234,567.891", "是否移送公安": "是"}),
+            case_row(案件编号="C2", 是否移送公安="N"),
+        ],
+    )
     report = ingest_paths([folder], wh_path)
     assert report.ok
     with Warehouse(wh_path, read_only=True) as wh:
@@ -114,8 +138,10 @@ def test_same_bytes_twice_changes_nothing(wh_path: Path, tmp_path: Path) -> None
 
     def snapshot() -> tuple:
         with Warehouse(wh_path, read_only=True) as wh:
-            return tuple(wh.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                         for t in ["submissions", "quarantine", "ingest_issues", *LEDGERS])
+            return tuple(
+                wh.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                for t in ["submissions", "quarantine", "ingest_issues", *LEDGERS]
+            )
 
     before = snapshot()
     report = ingest_paths([folder], wh_path)
@@ -126,15 +152,23 @@ def test_same_bytes_twice_changes_nothing(wh_path: Path, tmp_path: Path) -> None
 def test_corrected_resubmission_replaces_and_is_recorded(wh_path: Path, tmp_path: Path) -> None:
     first = tmp_path / "first"
     first.mkdir()
-    write_cases(first / F, [case_row(), case_row(案件编号="C2"),
-                            case_row(案件编号="C3", **{"已追回金额(元)": "99999"})])
+    write_cases(
+        first / F,
+        [
+            case_row(),
+            case_row(案件编号="C2"),
+            case_row(案件编号="C3", **{"已追回金额(元)": "99999"}),
+        ],
+    )
     r1 = ingest_paths([first], wh_path)
     assert sum(r1.accepted.values()) == 2 and sum(r1.quarantined.values()) == 1
     fixed = tmp_path / "fixed"
     fixed.mkdir()
     # the correction drops C2, fixes C3 and changes C001's recovered amount
-    write_cases(fixed / "990101_东湖区_2025-09_更正.xlsx",
-                [case_row(**{"已追回金额(元)": "9000"}), case_row(案件编号="C3")])
+    write_cases(
+        fixed / "990101_东湖区_2025-09_更正.xlsx",
+        [case_row(**{"已追回金额(元)": "9000"}), case_row(案件编号="C3")],
+    )
     r2 = ingest_paths([fixed], wh_path)
     assert r2.files[0].replaced == [r1.files[0].submission_id]
     with Warehouse(wh_path, read_only=True) as wh:
@@ -142,11 +176,13 @@ def test_corrected_resubmission_replaces_and_is_recorded(wh_path: Path, tmp_path
         assert sorted(cases.index) == ["C001", "C3"]
         assert cases.at["C001", "amount_recovered"] == 9000
         assert wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
-        rep = wh.con.execute("SELECT old_submission_id, new_submission_id, rows_removed "
-                             "FROM replacements").fetchall()
+        rep = wh.con.execute(
+            "SELECT old_submission_id, new_submission_id, rows_removed FROM replacements"
+        ).fetchall()
         assert rep == [(r1.files[0].submission_id, r2.files[0].submission_id, 2)]
-        status = wh.con.execute("SELECT status FROM submissions WHERE submission_id = ?",
-                                [r1.files[0].submission_id]).fetchone()[0]
+        status = wh.con.execute(
+            "SELECT status FROM submissions WHERE submission_id = ?", [r1.files[0].submission_id]
+        ).fetchone()[0]
         assert status == "已被替换"
 
 
@@ -167,8 +203,9 @@ def test_later_period_updates_a_case(wh_path: Path, tmp_path: Path) -> None:
     assert cur.iloc[0]["status"] == "已结案"
 
 
-def test_failure_midway_leaves_warehouse_unchanged(wh_path: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_midway_leaves_warehouse_unchanged(
+    wh_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     write_cases(folder / F, [case_row()])
@@ -178,9 +215,10 @@ def test_failure_midway_leaves_warehouse_unchanged(wh_path: Path, tmp_path: Path
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(ing, "_write_quarantine", boom)
-    write_cases(folder / "990102_青山县_2025-09.xlsx",
-                [case_row(案件编号="X", 区划代码="990102", 机构编码="H002",
-                          **{"应追回金额(元)": "y"})])
+    write_cases(
+        folder / "990102_青山县_2025-09.xlsx",
+        [case_row(案件编号="X", 区划代码="990102", 机构编码="H002", **{"应追回金额(元)": "y"})],
+    )
     with Warehouse(wh_path, read_only=True) as wh:
         before = wh.con.execute("SELECT count(*) FROM submissions").fetchone()[0]
     with pytest.raises(RuntimeError):
@@ -191,8 +229,9 @@ def test_failure_midway_leaves_warehouse_unchanged(wh_path: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("inline_max", [None, 0], ids=["in-database", "archive-folder"])
-def test_original_bytes_are_archived(wh_path: Path, tmp_path: Path, inline_max,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_original_bytes_are_archived(
+    wh_path: Path, tmp_path: Path, inline_max, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import workbench.warehouse as warehouse
 
     if inline_max is not None:
@@ -205,10 +244,11 @@ def test_original_bytes_are_archived(wh_path: Path, tmp_path: Path, inline_max,
     with Warehouse(wh_path, read_only=True) as wh:
         assert wh.archived_bytes(sid) == path.read_bytes()
         county, period, size = wh.con.execute(
-            "SELECT county_code, period, size_bytes FROM submissions WHERE submission_id = ?",
-            [sid]).fetchone()
-        in_db = wh.con.execute("SELECT content IS NOT NULL FROM submissions WHERE "
-                               "submission_id = ?", [sid]).fetchone()[0]
+            "SELECT county_code, period, size_bytes FROM submissions WHERE submission_id = ?", [sid]
+        ).fetchone()
+        in_db = wh.con.execute(
+            "SELECT content IS NOT NULL FROM submissions WHERE submission_id = ?", [sid]
+        ).fetchone()[0]
     assert (county, period, size) == ("990101", "2025-09", len(path.read_bytes()))
     assert in_db is (inline_max is None)
 
@@ -218,7 +258,7 @@ def test_unknown_extra_columns_are_kept(wh_path: Path, tmp_path: Path) -> None:
     folder.mkdir()
     write_cases(folder / F, [case_row() + ["某备注"]], headers=[*CASE_HEADERS, "经办人备注"])
     report = ingest_paths([folder], wh_path)
-    assert ("W_EXTRA_COLUMN" in set(report.issues["code"]))
+    assert "W_EXTRA_COLUMN" in set(report.issues["code"])
     with Warehouse(wh_path, read_only=True) as wh:
         extra = wh.con.execute("SELECT _extra FROM cases").fetchone()[0]
     assert "经办人备注" in extra and "某备注" in extra
@@ -276,7 +316,8 @@ def test_a_file_without_any_ledger_is_an_error(wh_path: Path, tmp_path: Path) ->
     (folder / "990101_东湖区_2025-09.csv").write_text("姓名,电话\n张三,123\n", encoding="utf-8")
     report = ingest_paths([folder], wh_path)
     assert ("990101_东湖区_2025-09.csv", "E_NO_LEDGER") in {
-        (r.file, r.code) for r in report.errors.itertuples()}
+        (r.file, r.code) for r in report.errors.itertuples()
+    }
     assert not ID_RE.search(" ".join(report.issues["message"]))
 
 
@@ -286,8 +327,19 @@ def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, ca
     folder = tmp_path / "in"
     folder.mkdir()
     write_cases(folder / F, [case_row(), case_row(案件编号="C2", 区划代码="990199")])
-    assert main(["ingest", str(folder), "--warehouse", str(wh_path),
-                 "--report-dir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(folder),
+                "--warehouse",
+                str(wh_path),
+                "--report-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "入库 1 行" in out and "隔离 1 行" in out and "990199" in out
     assert main(["status", "--warehouse", str(wh_path)]) == 0
@@ -295,12 +347,22 @@ def test_cli_prints_chinese_summary_and_status(wh_path: Path, tmp_path: Path, ca
     assert "案件台账" in out and "隔离区：1 行" in out
     # a file that is no workbook at all fails the command; a bad --period is refused
     (tmp_path / "notes.xlsx").write_text("不是工作簿", encoding="utf-8")
-    assert main(["ingest", str(tmp_path / "notes.xlsx"), "--warehouse", str(wh_path),
-                 "--report-dir", str(tmp_path / "r")]) == 1
+    assert (
+        main(
+            [
+                "ingest",
+                str(tmp_path / "notes.xlsx"),
+                "--warehouse",
+                str(wh_path),
+                "--report-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 1
+    )
     capsys.readouterr()
     for bad in ("abc", "2025-13", "2025-9"):
-        assert main(["ingest", str(folder), "--warehouse", str(wh_path),
-                     "--period", bad]) == 2
+        assert main(["ingest", str(folder), "--warehouse", str(wh_path), "--period", bad]) == 2
         assert "参数 --period" in capsys.readouterr().err
 
 
@@ -337,8 +399,7 @@ def test_quarantine_export_masks_and_explains(wh_path: Path, tmp_path: Path, cap
     assert df["当事人身份证号"].iloc[0].startswith("1101") and "*" in df["当事人身份证号"].iloc[0]
 
 
-def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Path,
-                                                    capsys) -> None:
+def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Path, capsys) -> None:
     """A mistyped ID number (14 digits, 19 digits, a full-width last digit) is still personal
     data: masked in the messages, the issue report, the console and the quarantine export."""
     from workbench.cli import main
@@ -346,24 +407,31 @@ def test_malformed_id_numbers_are_masked_everywhere(wh_path: Path, tmp_path: Pat
     bad = ["33040219800101", "3304021980010112361", "33040219800101123６"]
     folder = tmp_path / "in"
     folder.mkdir()
-    write_cases(folder / F, [case_row(案件编号=f"C{i}", 当事人身份证号=v)
-                             for i, v in enumerate(bad)]
-                + [case_row(案件编号="M1", **{"涉案金额(元)": "330402198001011236"})])
+    write_cases(
+        folder / F,
+        [case_row(案件编号=f"C{i}", 当事人身份证号=v) for i, v in enumerate(bad)]
+        + [case_row(案件编号="M1", **{"涉案金额(元)": "330402198001011236"})],
+    )
     report = ingest_paths([folder], wh_path, report_dir=tmp_path / "reports")
     # an ID number pasted into a money column is refused as an absurd amount, and masked
     assert {c for c in report.issues["code"]} >= {"E_ID_FORMAT", "E_MONEY_TOO_LARGE"}
     bad.append("330402198001011236")
     out = tmp_path / "q.xlsx"
     assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
-    texts = [*report.issues["message"], *report.issues["value"],
-             report.report_paths[1].read_text(encoding="utf-8-sig"),
-             pd.read_excel(out, dtype=str, engine="calamine").to_csv(), capsys.readouterr().out]
+    texts = [
+        *report.issues["message"],
+        *report.issues["value"],
+        report.report_paths[1].read_text(encoding="utf-8-sig"),
+        pd.read_excel(out, dtype=str, engine="calamine").to_csv(),
+        capsys.readouterr().out,
+    ]
     for raw in bad:
         assert not [t for t in texts if raw in str(t)], raw
 
 
-def test_quarantine_export_with_a_leads_rule_code_and_by_name(wh_path: Path, tmp_path: Path,
-                                                             capsys) -> None:
+def test_quarantine_export_with_a_leads_rule_code_and_by_name(
+    wh_path: Path, tmp_path: Path, capsys
+) -> None:
     """The leads ledger has its own 规则编码 column: the export keeps both (it crashed); a
     county may be named; .csv gives CSV; an unknown county or a mistyped warehouse path is an
     error, not an empty result."""
@@ -371,17 +439,22 @@ def test_quarantine_export_with_a_leads_rule_code_and_by_name(wh_path: Path, tmp
 
     folder = tmp_path / "in"
     folder.mkdir()
-    write_cases(folder / F, [["L1", "990101", "智能监控", "R-001", "2025-09-01", "乱写的状态"]],
-                headers=["线索编号", "区划代码", "线索来源", "规则编码", "接收日期", "核查状态"],
-                sheet="疑点线索台账")
+    write_cases(
+        folder / F,
+        [["L1", "990101", "智能监控", "R-001", "2025-09-01", "乱写的状态"]],
+        headers=["线索编号", "区划代码", "线索来源", "规则编码", "接收日期", "核查状态"],
+        sheet="疑点线索台账",
+    )
     ingest_paths([folder], wh_path)
     out = tmp_path / "q.xlsx"
     assert main(["quarantine", "--warehouse", str(wh_path), "--out", str(out)]) == 0
     df = pd.read_excel(out, dtype=str, engine="calamine")
     assert "E_ENUM" in df["规则编码"].iloc[0] and df["规则编码（台账列）"].iloc[0] == "R-001"
     csv = tmp_path / "q.csv"
-    assert main(["quarantine", "--warehouse", str(wh_path), "--county", "东湖区",
-                 "--out", str(csv)]) == 0
+    assert (
+        main(["quarantine", "--warehouse", str(wh_path), "--county", "东湖区", "--out", str(csv)])
+        == 0
+    )
     assert pd.read_csv(csv, dtype=str, encoding="utf-8-sig")["行号"].tolist() == ["2"]
     capsys.readouterr()
     assert main(["quarantine", "--warehouse", str(wh_path), "--county", "999999"]) == 2
@@ -408,13 +481,13 @@ def _count(wh_path: Path, sql: str) -> int:
 
 
 def test_a_file_under_another_countys_name_keeps_nothing_and_loses_nothing(
-        wh_path: Path, tmp_path: Path) -> None:
+    wh_path: Path, tmp_path: Path
+) -> None:
     """东湖区's file saved under 青山县's name: its rows do not belong to 青山县, so none is
     kept and 青山县's month stays as it was; the same bytes under the right name then go in."""
     good = tmp_path / "good"
     good.mkdir()
-    write_cases(good / "990102_青山县_2025-09.xlsx",
-                [case_row(案件编号="Q1", 区划代码="990102")])
+    write_cases(good / "990102_青山县_2025-09.xlsx", [case_row(案件编号="Q1", 区划代码="990102")])
     ingest_paths([good], wh_path)
     wrong = tmp_path / "wrong"
     wrong.mkdir()
@@ -466,8 +539,10 @@ def test_a_file_refused_for_want_of_rosters_goes_in_once_they_arrive(tmp_path: P
     ingest_paths([city], path)
     again = ingest_paths([cases], path)  # the same bytes: checked again, not skipped
     assert [f.status for f in again.files] == ["new"] and sum(again.accepted.values()) == 1
-    assert _count(path, "SELECT count(*) FROM submissions WHERE file_name = ?".replace(
-        "?", f"'{F}'")) == 1
+    assert (
+        _count(path, "SELECT count(*) FROM submissions WHERE file_name = ?".replace("?", f"'{F}'"))
+        == 1
+    )
     assert _count(path, "SELECT count(*) FROM quarantine") == 0
     # once kept, the same bytes are a duplicate again
     assert [f.status for f in ingest_paths([cases], path).files] == ["duplicate"]

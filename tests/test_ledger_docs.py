@@ -1,4 +1,5 @@
 """docs/ledgers.md is generated from the contracts; it must be current."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "ledgers.md"
 
 
 def test_committed_ledger_doc_is_current() -> None:
-    assert DOC.read_text(encoding="utf-8") == render_markdown(), \
+    assert DOC.read_text(encoding="utf-8") == render_markdown(), (
         "docs/ledgers.md is stale: run `workbench ledger-docs`"
+    )
 
 
 def test_every_field_is_documented() -> None:

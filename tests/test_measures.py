@@ -3,6 +3,7 @@
 Every expectation is worked out by hand in a comment next to it. The helpers `frame` and
 `make_ledgers` build typed DataFrames with the contract's columns; other test modules import them.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,14 @@ def frame(ledger: str, rows: list[dict]) -> pd.DataFrame:
 
 def make_ledgers(**tables: list[dict]) -> dict[str, pd.DataFrame]:
     """Every ledger present (empty unless given); counties default to A and B in 2024–2025."""
-    tables.setdefault("counties", [
-        {"county_code": c, "county_name": n, "city": "测试市", "year": y}
-        for c, n in ((A, "甲县"), (B, "乙县")) for y in (2024, 2025)])
+    tables.setdefault(
+        "counties",
+        [
+            {"county_code": c, "county_name": n, "city": "测试市", "year": y}
+            for c, n in ((A, "甲县"), (B, "乙县"))
+            for y in (2024, 2025)
+        ],
+    )
     return {name: frame(name, tables.get(name, [])) for name in LEDGERS}
 
 
@@ -66,16 +72,61 @@ def test_month_index_round_trip() -> None:
 
 CASES_ROWS = [
     # county, found, status, outcome, amount_involved, referred_police, gang, repeat
-    dict(case_id="c1", county_code=A, found_date="2025-01-05", status="已结案", outcome="责令整改",
-         amount_involved=6000.0, referred_police=True, gang_case=False, repeat_offender=True),
-    dict(case_id="c2", county_code=A, found_date="2025-01-20", status="已撤销", outcome="不予处理",
-         amount_involved=100.0, referred_police=False, gang_case=True, repeat_offender=False),
-    dict(case_id="c3", county_code=A, found_date="2025-02-03", status="调查中", outcome=None,
-         amount_involved=None, referred_police=None, gang_case=None, repeat_offender=None),
-    dict(case_id="c4", county_code=B, found_date="2025-02-28", status="已结案", outcome="移送公安",
-         amount_involved=5000.0, referred_police=False, gang_case=True, repeat_offender=True),
-    dict(case_id="c5", county_code=B, found_date="2024-02-10", status="已结案", outcome="约谈",
-         amount_involved=9000.0, referred_police=True, gang_case=False, repeat_offender=False),
+    dict(
+        case_id="c1",
+        county_code=A,
+        found_date="2025-01-05",
+        status="已结案",
+        outcome="责令整改",
+        amount_involved=6000.0,
+        referred_police=True,
+        gang_case=False,
+        repeat_offender=True,
+    ),
+    dict(
+        case_id="c2",
+        county_code=A,
+        found_date="2025-01-20",
+        status="已撤销",
+        outcome="不予处理",
+        amount_involved=100.0,
+        referred_police=False,
+        gang_case=True,
+        repeat_offender=False,
+    ),
+    dict(
+        case_id="c3",
+        county_code=A,
+        found_date="2025-02-03",
+        status="调查中",
+        outcome=None,
+        amount_involved=None,
+        referred_police=None,
+        gang_case=None,
+        repeat_offender=None,
+    ),
+    dict(
+        case_id="c4",
+        county_code=B,
+        found_date="2025-02-28",
+        status="已结案",
+        outcome="移送公安",
+        amount_involved=5000.0,
+        referred_police=False,
+        gang_case=True,
+        repeat_offender=True,
+    ),
+    dict(
+        case_id="c5",
+        county_code=B,
+        found_date="2024-02-10",
+        status="已结案",
+        outcome="约谈",
+        amount_involved=9000.0,
+        referred_police=True,
+        gang_case=False,
+        repeat_offender=False,
+    ),
 ]
 
 
@@ -92,31 +143,34 @@ def test_count_by_county_and_month() -> None:
     assert values(eng, m, W("2024-02"))[B] == [1.0]
 
 
-@pytest.mark.parametrize("clause, expect_a, expect_b", [
-    # status == 已结案 → A: c1; B: c4 (2025 window only)
-    (Clause("status", "==", "已结案"), 1, 1),
-    # status != 已撤销 → A: c1, c3; B: c4
-    (Clause("status", "!=", "已撤销"), 2, 1),
-    # outcome != 不予处理 → A: c1 only (c3's outcome is blank: a blank never matches); B: c4
-    (Clause("outcome", "!=", "不予处理"), 1, 1),
-    # outcome in (约谈, 移送公安) → A: none; B: c4 (c5 is 2024)
-    (Clause("outcome", "in", ("约谈", "移送公安")), 0, 1),
-    # outcome not_in (责令整改,) → A: c2 (c3 blank excluded); B: c4
-    (Clause("outcome", "not_in", ("责令整改",)), 1, 1),
-    # amount_involved > 5000 → A: c1 (6000); B: none (c4 is exactly 5000)
-    (Clause("amount_involved", ">", 5000.0), 1, 0),
-    # amount_involved >= 5000 → A: c1; B: c4
-    (Clause("amount_involved", ">=", 5000.0), 1, 1),
-    # amount_involved < 5000 → A: c2 (100); blank c3 excluded; B: none
-    (Clause("amount_involved", "<", 5000.0), 1, 0),
-    # outcome is_null → A: c3; not_null → A: c1, c2; B: c4
-    (Clause("outcome", "is_null"), 1, 0),
-    (Clause("outcome", "not_null"), 2, 1),
-    # referred_police == true → A: c1; B: none in 2025 (c4 False)
-    (Clause("referred_police", "==", True), 1, 0),
-    # found_date >= 2025-02-01 → A: c3; B: c4
-    (Clause("found_date", ">=", pd.Timestamp("2025-02-01").date()), 1, 1),
-])
+@pytest.mark.parametrize(
+    "clause, expect_a, expect_b",
+    [
+        # status == 已结案 → A: c1; B: c4 (2025 window only)
+        (Clause("status", "==", "已结案"), 1, 1),
+        # status != 已撤销 → A: c1, c3; B: c4
+        (Clause("status", "!=", "已撤销"), 2, 1),
+        # outcome != 不予处理 → A: c1 only (c3's outcome is blank: a blank never matches); B: c4
+        (Clause("outcome", "!=", "不予处理"), 1, 1),
+        # outcome in (约谈, 移送公安) → A: none; B: c4 (c5 is 2024)
+        (Clause("outcome", "in", ("约谈", "移送公安")), 0, 1),
+        # outcome not_in (责令整改,) → A: c2 (c3 blank excluded); B: c4
+        (Clause("outcome", "not_in", ("责令整改",)), 1, 1),
+        # amount_involved > 5000 → A: c1 (6000); B: none (c4 is exactly 5000)
+        (Clause("amount_involved", ">", 5000.0), 1, 0),
+        # amount_involved >= 5000 → A: c1; B: c4
+        (Clause("amount_involved", ">=", 5000.0), 1, 1),
+        # amount_involved < 5000 → A: c2 (100); blank c3 excluded; B: none
+        (Clause("amount_involved", "<", 5000.0), 1, 0),
+        # outcome is_null → A: c3; not_null → A: c1, c2; B: c4
+        (Clause("outcome", "is_null"), 1, 0),
+        (Clause("outcome", "not_null"), 2, 1),
+        # referred_police == true → A: c1; B: none in 2025 (c4 False)
+        (Clause("referred_police", "==", True), 1, 0),
+        # found_date >= 2025-02-01 → A: c3; B: c4
+        (Clause("found_date", ">=", pd.Timestamp("2025-02-01").date()), 1, 1),
+    ],
+)
 def test_filters(clause, expect_a, expect_b) -> None:
     eng = MeasureEngine(make_ledgers(cases=CASES_ROWS))
     got = values(eng, cases_measure(clause), W("2025-01", "2025-12"))
@@ -128,16 +182,23 @@ def test_any_of_is_or_and_clauses_are_and() -> None:
     either = AnyOf((Clause("gang_case", "==", True), Clause("repeat_offender", "==", True)))
     # 2025, status != 已撤销 AND (gang OR repeat): A: c1 (repeat) — c2 is gang but 已撤销;
     # B: c4 (both) → 1 each
-    got = values(eng, cases_measure(Clause("status", "!=", "已撤销"), either),
-                 W("2025-01", "2025-12"))
+    got = values(
+        eng, cases_measure(Clause("status", "!=", "已撤销"), either), W("2025-01", "2025-12")
+    )
     assert got == {A: [1.0], B: [1.0]}
 
 
 def test_text_filter_values_work_on_plain_object_columns() -> None:
     """Hand-built frames without the warehouse's dtypes (Python bools, 是/否 text) still filter."""
-    raw = pd.DataFrame({"case_id": ["x", "y", "z"], "county_code": [A, A, A],
-                        "found_date": pd.to_datetime(["2025-03-01"] * 3),
-                        "referred_police": ["是", "否", None], "status": ["已结案"] * 3})
+    raw = pd.DataFrame(
+        {
+            "case_id": ["x", "y", "z"],
+            "county_code": [A, A, A],
+            "found_date": pd.to_datetime(["2025-03-01"] * 3),
+            "referred_police": ["是", "否", None],
+            "status": ["已结案"] * 3,
+        }
+    )
     eng = MeasureEngine({"cases": raw})
     got = values(eng, cases_measure(Clause("referred_police", "==", True)), W("2025-03"))
     assert got == {A: [1.0]}  # only x says 是
@@ -147,24 +208,34 @@ def test_text_filter_values_work_on_plain_object_columns() -> None:
 
 
 def test_sum_ignores_blank_values() -> None:
-    rows = [dict(case_id="a", county_code=A, found_date="2025-03-01", amount_due=100.5),
-            dict(case_id="b", county_code=A, found_date="2025-03-09", amount_due=None),
-            dict(case_id="c", county_code=A, found_date="2025-04-01", amount_due=50.0)]
+    rows = [
+        dict(case_id="a", county_code=A, found_date="2025-03-01", amount_due=100.5),
+        dict(case_id="b", county_code=A, found_date="2025-03-09", amount_due=None),
+        dict(case_id="c", county_code=A, found_date="2025-04-01", amount_due=50.0),
+    ]
     eng = MeasureEngine(make_ledgers(cases=rows))
     m = cases_measure(agg="sum", field="amount_due")
     # March: 100.5 + blank → 100.5; April 50; Mar–Apr 150.5; B has no rows → 0
     assert values(eng, m, W("2025-03"), W("2025-04"), W("2025-03", "2025-04")) == {
-        A: [100.5, 50.0, 150.5], B: [0.0, 0.0, 0.0]}
+        A: [100.5, 50.0, 150.5],
+        B: [0.0, 0.0, 0.0],
+    }
 
 
 def test_sum_of_row_expression_with_parameters() -> None:
-    rows = [dict(case_id="a", county_code=A, found_date="2025-03-01", amount_recovered=10_000.0),
-            dict(case_id="b", county_code=A, found_date="2025-03-02",
-                 amount_recovered=10_000_000.0),
-            dict(case_id="c", county_code=A, found_date="2025-03-03", amount_recovered=None)]
+    rows = [
+        dict(case_id="a", county_code=A, found_date="2025-03-01", amount_recovered=10_000.0),
+        dict(case_id="b", county_code=A, found_date="2025-03-02", amount_recovered=10_000_000.0),
+        dict(case_id="c", county_code=A, found_date="2025-03-03", amount_recovered=None),
+    ]
     eng = MeasureEngine(make_ledgers(cases=rows))
-    m = Measure("reward", "sum", "cases", expr=parse_expr("min(amount_recovered * rate, cap)"),
-                date="found_date")
+    m = Measure(
+        "reward",
+        "sum",
+        "cases",
+        expr=parse_expr("min(amount_recovered * rate, cap)"),
+        date="found_date",
+    )
     mat = eng.windows(m, [W("2025-03")], {"rate": 0.02, "cap": 100_000})
     # min(10,000 × 2%, 100,000) = 200; min(10,000,000 × 2%, 100,000) = 100,000; blank → 0
     assert mat[0, 0] == pytest.approx(100_200.0)
@@ -174,33 +245,80 @@ def test_sum_of_row_expression_with_parameters() -> None:
 
 
 INSPECTIONS = [
-    dict(inspection_id="i1", county_code=A, institution_id="H1", method="日常巡查",
-         inspection_date="2025-07-03"),
-    dict(inspection_id="i2", county_code=A, institution_id="H1", method="日常巡查",
-         inspection_date="2025-08-10"),
-    dict(inspection_id="i3", county_code=A, institution_id="H2", method="专项检查",
-         inspection_date="2025-08-11"),
-    dict(inspection_id="i4", county_code=A, institution_id="H2", method="专项检查",
-         inspection_date="2025-08-20"),
-    dict(inspection_id="i5", county_code=B, institution_id="H9", method="飞行检查",
-         inspection_date="2025-09-01"),
+    dict(
+        inspection_id="i1",
+        county_code=A,
+        institution_id="H1",
+        method="日常巡查",
+        inspection_date="2025-07-03",
+    ),
+    dict(
+        inspection_id="i2",
+        county_code=A,
+        institution_id="H1",
+        method="日常巡查",
+        inspection_date="2025-08-10",
+    ),
+    dict(
+        inspection_id="i3",
+        county_code=A,
+        institution_id="H2",
+        method="专项检查",
+        inspection_date="2025-08-11",
+    ),
+    dict(
+        inspection_id="i4",
+        county_code=A,
+        institution_id="H2",
+        method="专项检查",
+        inspection_date="2025-08-20",
+    ),
+    dict(
+        inspection_id="i5",
+        county_code=B,
+        institution_id="H9",
+        method="飞行检查",
+        inspection_date="2025-09-01",
+    ),
 ]
 INSTITUTIONS = [
-    dict(institution_id="H1", institution_name="一院", county_code=A,
-         institution_type="公立医疗机构", key_monitored=True),
-    dict(institution_id="H2", institution_name="二院", county_code=A,
-         institution_type="民营医疗机构", key_monitored=False),
-    dict(institution_id="H3", institution_name="三店", county_code=A,
-         institution_type="定点零售药店", key_monitored=True, credit_grade="A"),
-    dict(institution_id="H9", institution_name="九院", county_code=B,
-         institution_type="公立医疗机构", key_monitored=True),
+    dict(
+        institution_id="H1",
+        institution_name="一院",
+        county_code=A,
+        institution_type="公立医疗机构",
+        key_monitored=True,
+    ),
+    dict(
+        institution_id="H2",
+        institution_name="二院",
+        county_code=A,
+        institution_type="民营医疗机构",
+        key_monitored=False,
+    ),
+    dict(
+        institution_id="H3",
+        institution_name="三店",
+        county_code=A,
+        institution_type="定点零售药店",
+        key_monitored=True,
+        credit_grade="A",
+    ),
+    dict(
+        institution_id="H9",
+        institution_name="九院",
+        county_code=B,
+        institution_type="公立医疗机构",
+        key_monitored=True,
+    ),
 ]
 
 
 def test_distinct_count_is_recomputed_per_window_not_summed() -> None:
     eng = MeasureEngine(make_ledgers(inspections=INSPECTIONS, institutions=INSTITUTIONS))
-    m = Measure("inspected", "distinct_count", "inspections", field="institution_id",
-                date="inspection_date")
+    m = Measure(
+        "inspected", "distinct_count", "inspections", field="institution_id", date="inspection_date"
+    )
     got = values(eng, m, W("2025-07"), W("2025-08"), W("2025-09"), W("2025-07", "2025-09"))
     # A: Jul {H1} = 1; Aug {H1, H2} = 2 (H2 twice counts once); Sep {} = 0;
     # quarter {H1, H2} = 2, not 1 + 2 + 0 = 3.  B: Sep {H9}.
@@ -210,9 +328,15 @@ def test_distinct_count_is_recomputed_per_window_not_summed() -> None:
 
 def test_join_filter_on_looked_up_field() -> None:
     eng = MeasureEngine(make_ledgers(inspections=INSPECTIONS, institutions=INSTITUTIONS))
-    m = Measure("key", "distinct_count", "inspections", field="institution_id",
-                where=(Clause("institutions.key_monitored", "==", True),),
-                date="inspection_date", join=Join("institutions", "institution_id"))
+    m = Measure(
+        "key",
+        "distinct_count",
+        "inspections",
+        field="institution_id",
+        where=(Clause("institutions.key_monitored", "==", True),),
+        date="inspection_date",
+        join=Join("institutions", "institution_id"),
+    )
     # key-monitored: H1, H3 (A), H9 (B). Inspected in Q3: A {H1} → 1; B {H9} → 1
     assert values(eng, m, W("2025-07", "2025-09")) == {A: [1.0], B: [1.0]}
 
@@ -223,10 +347,12 @@ def test_join_filter_on_looked_up_field() -> None:
 def test_roster_stock_is_the_same_in_every_window() -> None:
     eng = MeasureEngine(make_ledgers(institutions=INSTITUTIONS))
     m = Measure("n", "count", "institutions", date=None)
-    km = Measure("k", "count", "institutions", date=None,
-                 where=(Clause("key_monitored", "==", True),))
-    rated = Measure("r", "count", "institutions", date=None,
-                    where=(Clause("credit_grade", "not_null"),))
+    km = Measure(
+        "k", "count", "institutions", date=None, where=(Clause("key_monitored", "==", True),)
+    )
+    rated = Measure(
+        "r", "count", "institutions", date=None, where=(Clause("credit_grade", "not_null"),)
+    )
     # A has H1, H2, H3 → 3; B has H9 → 1. Key-monitored: A H1, H3 → 2; B → 1. Rated: A H3 → 1.
     assert values(eng, m, W("2024-01"), W("2025-09")) == {A: [3.0, 3.0], B: [1.0, 1.0]}
     assert values(eng, km, W("2025-09")) == {A: [2.0], B: [1.0]}
@@ -234,12 +360,11 @@ def test_roster_stock_is_the_same_in_every_window() -> None:
 
 
 def test_yearly_stock_uses_the_window_end_year_else_nearest_earlier() -> None:
-    counties = [dict(county_code=A, county_name="甲县", city="测试市", year=2024,
-                     insured_persons=1000),
-                dict(county_code=A, county_name="甲县", city="测试市", year=2025,
-                     insured_persons=1200),
-                dict(county_code=B, county_name="乙县", city="测试市", year=2025,
-                     insured_persons=None)]
+    counties = [
+        dict(county_code=A, county_name="甲县", city="测试市", year=2024, insured_persons=1000),
+        dict(county_code=A, county_name="甲县", city="测试市", year=2025, insured_persons=1200),
+        dict(county_code=B, county_name="乙县", city="测试市", year=2025, insured_persons=None),
+    ]
     eng = MeasureEngine(make_ledgers(counties=counties))
     m = Measure("ins", "sum", "counties", field="insured_persons", date=None)
     got = values(eng, m, W("2024-06"), W("2025-09"), W("2026-03"))
@@ -252,20 +377,34 @@ def test_yearly_stock_uses_the_window_end_year_else_nearest_earlier() -> None:
 # --------------------------------------------------------------------------- activities
 
 
-ACTS = [dict(county_code=A, month="2025-03", activity="数据共享部门", count=5),
-        dict(county_code=A, month="2025-04", activity="数据共享部门", count=8),
-        dict(county_code=A, month="2025-05", activity="数据共享部门", count=7),
-        dict(county_code=A, month="2025-03", activity="典型案例报送", count=1),
-        dict(county_code=A, month="2025-04", activity="典型案例报送", count=0),
-        dict(county_code=A, month="2025-05", activity="典型案例报送", count=2)]
+ACTS = [
+    dict(county_code=A, month="2025-03", activity="数据共享部门", count=5),
+    dict(county_code=A, month="2025-04", activity="数据共享部门", count=8),
+    dict(county_code=A, month="2025-05", activity="数据共享部门", count=7),
+    dict(county_code=A, month="2025-03", activity="典型案例报送", count=1),
+    dict(county_code=A, month="2025-04", activity="典型案例报送", count=0),
+    dict(county_code=A, month="2025-05", activity="典型案例报送", count=2),
+]
 
 
 def test_month_field_any_and_max_rollup() -> None:
     eng = MeasureEngine(make_ledgers(activities=ACTS))
-    sharing = Measure("s", "sum", "activities", field="count", date="month", rollup="max",
-                      where=(Clause("activity", "==", "数据共享部门"),))
-    exposure = Measure("e", "any", "activities", date="month",
-                       where=(Clause("activity", "==", "典型案例报送"), Clause("count", ">=", 1)))
+    sharing = Measure(
+        "s",
+        "sum",
+        "activities",
+        field="count",
+        date="month",
+        rollup="max",
+        where=(Clause("activity", "==", "数据共享部门"),),
+    )
+    exposure = Measure(
+        "e",
+        "any",
+        "activities",
+        date="month",
+        where=(Clause("activity", "==", "典型案例报送"), Clause("count", ">=", 1)),
+    )
     months = Measure("n", "months")
     win = W("2025-03", "2025-05")
     # max(5, 8, 7) = 8, not the sum 20
@@ -291,8 +430,12 @@ def test_measure_table_long_format() -> None:
     tab = measure_table(eng, iset, "2025-01", "2025-02", ["cases_found"])
     # cases_found excludes 已撤销: A Jan c1 → 1 (c2 withdrawn); A Feb c3 → 1; B Feb c4 → 1
     got = tab.set_index(["county_code", "period"])["value"].to_dict()
-    assert got == {(A, "2025-01"): 1.0, (A, "2025-02"): 1.0, (B, "2025-01"): 0.0,
-                   (B, "2025-02"): 1.0}
+    assert got == {
+        (A, "2025-01"): 1.0,
+        (A, "2025-02"): 1.0,
+        (B, "2025-01"): 0.0,
+        (B, "2025-02"): 1.0,
+    }
 
 
 # --------------------------------------------------------------------------- properties
@@ -303,13 +446,20 @@ def _case_rows(draw):
     n = draw(st.integers(0, 40))
     rows = []
     for i in range(n):
-        rows.append(dict(
-            case_id=f"p{i}", county_code=draw(st.sampled_from([A, B])),
-            found_date=(pd.Timestamp("2024-11-01")
-                        + pd.Timedelta(days=draw(st.integers(0, 240)))).date().isoformat(),
-            amount_due=draw(st.one_of(st.none(), st.floats(0, 1e6))),
-            institution_id=draw(st.sampled_from(["H1", "H2", "H3", None])),
-            status=draw(st.sampled_from(["已结案", "已撤销", "调查中"]))))
+        rows.append(
+            dict(
+                case_id=f"p{i}",
+                county_code=draw(st.sampled_from([A, B])),
+                found_date=(
+                    pd.Timestamp("2024-11-01") + pd.Timedelta(days=draw(st.integers(0, 240)))
+                )
+                .date()
+                .isoformat(),
+                amount_due=draw(st.one_of(st.none(), st.floats(0, 1e6))),
+                institution_id=draw(st.sampled_from(["H1", "H2", "H3", None])),
+                status=draw(st.sampled_from(["已结案", "已撤销", "调查中"])),
+            )
+        )
     return rows
 
 
@@ -318,8 +468,10 @@ def _case_rows(draw):
 def test_window_equals_sum_of_its_months(rows, a, b) -> None:
     lo, hi = M("2024-11") + min(a, b), M("2024-11") + max(a, b)
     eng = MeasureEngine(make_ledgers(cases=rows))
-    for m in (cases_measure(Clause("status", "!=", "已撤销")),
-              cases_measure(agg="sum", field="amount_due")):
+    for m in (
+        cases_measure(Clause("status", "!=", "已撤销")),
+        cases_measure(agg="sum", field="amount_due"),
+    ):
         window = eng.windows(m, [Window(lo, hi)])[:, 0]
         months = eng.windows(m, [Window(k, k) for k in range(lo, hi + 1)]).sum(axis=1)
         assert np.allclose(window, months)
@@ -333,8 +485,10 @@ def test_window_equals_sum_of_its_months(rows, a, b) -> None:
 
 
 def test_cache_does_not_grow_with_the_number_of_periods_asked() -> None:
-    rows = [dict(case_id=f"c{i}", county_code=A, found_date=f"2024-{i % 12 + 1:02d}-03")
-            for i in range(24)]
+    rows = [
+        dict(case_id=f"c{i}", county_code=A, found_date=f"2024-{i % 12 + 1:02d}-03")
+        for i in range(24)
+    ]
     rows.append(dict(case_id="typo", county_code=A, found_date="1925-05-05"))  # a stray date
     eng = MeasureEngine(make_ledgers(cases=rows))
     m = cases_measure()

@@ -1,4 +1,5 @@
 """Masking of personal data: checked against hand-written expectations."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -21,8 +22,14 @@ def test_name_keeps_surname() -> None:
 
 
 def test_frame_masks_personal_columns_whatever_their_header() -> None:
-    df = pd.DataFrame({"person_id": ["330402199001011234"], "当事人姓名": ["李四"],
-                       "备注": ["身份证 110105194912310021 已核"], "机构名称": ["演示医院"]})
+    df = pd.DataFrame(
+        {
+            "person_id": ["330402199001011234"],
+            "当事人姓名": ["李四"],
+            "备注": ["身份证 110105194912310021 已核"],
+            "机构名称": ["演示医院"],
+        }
+    )
     out = mask_frame(df)
     assert out.loc[0, "person_id"] == "3304**********1234"
     assert out.loc[0, "当事人姓名"] == "李*"

@@ -1,4 +1,5 @@
 """The fill-in template (`workbench template`): structure, validations, guide, round trips."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -99,8 +100,9 @@ def test_required_headers_marked(wb: OpenpyxlWorkbook) -> None:
 
 
 @pytest.mark.parametrize("inline_limit", [255, 0], ids=["inline", "named-range"])
-def test_enum_dropdowns_equal_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       inline_limit: int) -> None:
+def test_enum_dropdowns_equal_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline_limit: int
+) -> None:
     monkeypatch.setattr(template, "INLINE_LIST_LIMIT", inline_limit)
     book = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx"))
     checked = 0
@@ -127,9 +129,14 @@ def test_bool_dropdowns(wb: OpenpyxlWorkbook) -> None:
 
 
 def test_typed_validations_and_formats(wb: OpenpyxlWorkbook) -> None:
-    expected = {"date": ("date", "yyyy-mm-dd"), "yuan": ("decimal", "#,##0.00"),
-                "int": ("whole", "0"), "code6": ("textLength", "@"),
-                "id_card": ("textLength", "@"), "month": ("custom", "@")}
+    expected = {
+        "date": ("date", "yyyy-mm-dd"),
+        "yuan": ("decimal", "#,##0.00"),
+        "int": ("whole", "0"),
+        "code6": ("textLength", "@"),
+        "id_card": ("textLength", "@"),
+        "month": ("custom", "@"),
+    }
     seen: set[str] = set()
     for lg in LEDGERS.values():
         ws = wb[lg.title]
@@ -161,8 +168,10 @@ def test_input_messages_carry_help(wb: OpenpyxlWorkbook) -> None:
 
 
 def _guide_rows(book: OpenpyxlWorkbook) -> list[tuple]:
-    return [tuple("" if v is None else str(v) for v in row)
-            for row in book[GUIDE].iter_rows(values_only=True)]
+    return [
+        tuple("" if v is None else str(v) for v in row)
+        for row in book[GUIDE].iter_rows(values_only=True)
+    ]
 
 
 def test_guide_lists_every_field(wb: OpenpyxlWorkbook) -> None:
@@ -172,7 +181,7 @@ def test_guide_lists_every_field(wb: OpenpyxlWorkbook) -> None:
         start = next(i for i, v in enumerate(firsts) if lg.title in v and v[:1].isdigit())
         head = start + 2
         assert rows[head][:5] == ("表头", "类型", "是否必填", "可选值", "说明")
-        table = rows[head + 1: head + 1 + len(lg.fields)]
+        table = rows[head + 1 : head + 1 + len(lg.fields)]
         assert [r[0] for r in table] == [f.header for f in lg.fields]
         for row, field in zip(table, lg.fields):
             assert row[1] == template.type_label(field) != f"template.type.{field.type}"
@@ -188,16 +197,25 @@ def test_guide_lists_every_field(wb: OpenpyxlWorkbook) -> None:
 
 
 def test_type_labels_are_chinese() -> None:
-    labels = {typ: t(f"template.type.{typ}") for typ in
-              ("text", "code6", "int", "yuan", "date", "bool", "enum", "month", "id_card")}
-    assert labels == {"text": "文本", "code6": "6位区划代码", "int": "整数", "yuan": "金额(元)",
-                      "date": "日期", "bool": "是/否", "enum": "下拉选择",
-                      "month": "月份(YYYY-MM)", "id_card": "身份证号"}
+    labels = {
+        typ: t(f"template.type.{typ}")
+        for typ in ("text", "code6", "int", "yuan", "date", "bool", "enum", "month", "id_card")
+    }
+    assert labels == {
+        "text": "文本",
+        "code6": "6位区划代码",
+        "int": "整数",
+        "yuan": "金额(元)",
+        "date": "日期",
+        "bool": "是/否",
+        "enum": "下拉选择",
+        "month": "月份(YYYY-MM)",
+        "id_card": "身份证号",
+    }
 
 
 def test_county_goes_to_guide_not_data(tmp_path: Path) -> None:
-    path = write_template(tmp_path, county_code="990101", county_name="测试县",
-                          period="2025-09")
+    path = write_template(tmp_path, county_code="990101", county_name="测试县", period="2025-09")
     assert path == tmp_path / "台账填报模板.xlsx"
     book = openpyxl.load_workbook(path)
     text = "\n".join("\t".join(r) for r in _guide_rows(book))
@@ -213,8 +231,9 @@ def test_subset_in_contract_order(tmp_path: Path) -> None:
     assert book.sheetnames == [GUIDE, "案件台账", "疑点线索台账", OPTIONS]
 
 
-@pytest.mark.parametrize("kwargs", [{"ledgers": ["nope"]}, {"county_code": "99010"},
-                                    {"period": "2025-13"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"ledgers": ["nope"]}, {"county_code": "99010"}, {"period": "2025-13"}]
+)
 def test_bad_arguments(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         write_template(tmp_path / "t.xlsx", **kwargs)
@@ -233,8 +252,9 @@ def _fill(template_file: Path, out: Path, ledgers: list[str]) -> Path:
 
 
 @pytest.mark.parametrize("engine", ["openpyxl", "calamine"])
-def test_filled_template_reads_back_with_pandas(template_path: Path, tmp_path: Path,
-                                                engine: str) -> None:
+def test_filled_template_reads_back_with_pandas(
+    template_path: Path, tmp_path: Path, engine: str
+) -> None:
     assert set(VALID_ROWS) == set(LEDGERS)
     for name, row in VALID_ROWS.items():
         assert list(row) == LEDGERS[name].field_names
@@ -257,8 +277,9 @@ def test_filled_template_reads_back_with_pandas(template_path: Path, tmp_path: P
 
 def test_cli_writes_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x" / "模板.xlsx"
-    assert main(["template", "--out", str(out), "--county", "990101",
-                 "--ledgers", "cases,leads"]) == 0
+    assert (
+        main(["template", "--out", str(out), "--county", "990101", "--ledgers", "cases,leads"]) == 0
+    )
     printed = capsys.readouterr().out
     assert str(out.resolve()) in printed and "990101_" in printed
     assert openpyxl.load_workbook(out).sheetnames == [GUIDE, "案件台账", "疑点线索台账", OPTIONS]
@@ -268,12 +289,12 @@ def test_cli_writes_template(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     folder = tmp_path / "模板"
     assert main(["template", "--out", f"{folder}/", "--ledgers", "案件台账，疑点线索台账"]) == 0
     inside = folder / "台账填报模板.xlsx"
-    assert openpyxl.load_workbook(inside).sheetnames == [GUIDE, "案件台账", "疑点线索台账",
-                                                         OPTIONS]
+    assert openpyxl.load_workbook(inside).sheetnames == [GUIDE, "案件台账", "疑点线索台账", OPTIONS]
 
 
-def test_cli_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_default_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["template"]) == 0
     assert (tmp_path / "台账填报模板.xlsx").is_file()

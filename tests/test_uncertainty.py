@@ -1,4 +1,5 @@
 """Rank uncertainty: shape and ordering of the intervals, collapse without noise, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,13 +17,18 @@ def problem() -> tuple[pd.DataFrame, Hierarchy]:
     """8 counties × 6 indicators in two pillars; one indicator lower-is-better; a few gaps."""
     rng = np.random.default_rng(7)
     codes = [f"i{k}" for k in range(6)]
-    data = pd.DataFrame(rng.lognormal(2, 0.5, size=(N_UNITS, 6)), columns=codes,
-                        index=[f"3301{k:02d}" for k in range(N_UNITS)])
+    data = pd.DataFrame(
+        rng.lognormal(2, 0.5, size=(N_UNITS, 6)),
+        columns=codes,
+        index=[f"3301{k:02d}" for k in range(N_UNITS)],
+    )
     data.iloc[1, 2] = np.nan
     data.iloc[5, 4] = np.nan
     nodes = [Node("IDX", None, 3), Node("P1", "IDX", 2), Node("P2", "IDX", 2, weight=2.0)]
-    nodes += [Node(c, "P1" if k < 3 else "P2", 1, direction=-1 if k == 4 else 1)
-              for k, c in enumerate(codes)]
+    nodes += [
+        Node(c, "P1" if k < 3 else "P2", 1, direction=-1 if k == 4 else 1)
+        for k, c in enumerate(codes)
+    ]
     return data, Hierarchy(tuple(nodes))
 
 
@@ -49,8 +55,9 @@ def test_summary_shape_and_interval_order(result) -> None:
 
 def test_no_noise_and_no_alternatives_collapse_to_nominal(problem) -> None:
     data, tree = problem
-    res = rank_uncertainty(data, tree, CompositeConfig(), n_samples=50, weight_noise=0.0,
-                           alternatives={})
+    res = rank_uncertainty(
+        data, tree, CompositeConfig(), n_samples=50, weight_noise=0.0, alternatives={}
+    )
     s = res.summary
     nominal = s["nominal_rank"].astype(float)
     for col in ("median_rank", "q05", "q95"):
@@ -86,9 +93,16 @@ def test_only_weights_vary_when_alternatives_empty(problem) -> None:
 
 def test_custom_alternatives_and_validation(problem) -> None:
     data, tree = problem
-    res = rank_uncertainty(data, tree, n_samples=40, weight_noise=0.0,
-                           alternatives={"normalise": ["minmax", "percentile_rank"],
-                                         "aggregate": ["arithmetic", "copeland"]})
+    res = rank_uncertainty(
+        data,
+        tree,
+        n_samples=40,
+        weight_noise=0.0,
+        alternatives={
+            "normalise": ["minmax", "percentile_rank"],
+            "aggregate": ["arithmetic", "copeland"],
+        },
+    )
     assert set(res.draws["aggregate"]) <= {"arithmetic", "copeland"}
     with pytest.raises(CompositeError) as err:
         rank_uncertainty(data, tree, n_samples=10, alternatives={"colour": ["red"]})
@@ -115,15 +129,26 @@ def test_the_nominal_choice_is_always_among_the_alternatives(problem) -> None:
 
     data, tree = problem
     goal = {c: (0.0, float(data[c].max()) * 1.1) for c in data.columns}
-    tree = Hierarchy(tuple(
-        Node(n.code, n.parent, n.level, weight=n.weight, direction=n.direction,
-             goalposts=goal.get(n.code)) for n in tree.nodes))
+    tree = Hierarchy(
+        tuple(
+            Node(
+                n.code,
+                n.parent,
+                n.level,
+                weight=n.weight,
+                direction=n.direction,
+                goalposts=goal.get(n.code),
+            )
+            for n in tree.nodes
+        )
+    )
     cfg = CompositeConfig(normalise="goalposts", aggregate="geometric", impute="mean")
     alts = default_alternatives(cfg)
     assert alts["normalise"][0] == "goalposts" and "minmax" in alts["normalise"]
     assert alts["aggregate"][0] == "geometric" and alts["impute"][0] == "mean"
     only_nominal = {k: v[:1] for k, v in alts.items()}
-    res = rank_uncertainty(data, tree, cfg, n_samples=50, weight_noise=0.0,
-                           alternatives=only_nominal, seed=1)
+    res = rank_uncertainty(
+        data, tree, cfg, n_samples=50, weight_noise=0.0, alternatives=only_nominal, seed=1
+    )
     s = res.summary
     assert (s["q05"] == s["nominal_rank"]).all() and (s["q95"] == s["nominal_rank"]).all()

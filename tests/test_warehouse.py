@@ -6,6 +6,7 @@ Which rows are current is decided when rows are written (`Warehouse.refresh_curr
 corrections and deletions: same rows, same values, newest version of a record wins, orphaned
 rows dropped.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,9 +42,11 @@ def _insert(wh: Warehouse, name: str, df: pd.DataFrame, submission: str, period:
 
 
 def _submit(wh: Warehouse, submission: str, county: str, period: str, at: str) -> None:
-    wh.con.execute("INSERT INTO submissions (submission_id, county_code, period, ingested_at, "
-                   "status) VALUES (?, ?, ?, ?, '有效')", [submission, county, period,
-                                                         pd.Timestamp(at)])
+    wh.con.execute(
+        "INSERT INTO submissions (submission_id, county_code, period, ingested_at, "
+        "status) VALUES (?, ?, ?, ?, '有效')",
+        [submission, county, period, pd.Timestamp(at)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +66,7 @@ def warehouse(tmp_path_factory, city) -> Path:
         first, second, third = (cases.iloc[[i]].copy() for i in range(3))
         # A later period re-reports the first case, closed: it wins over the September row.
         _submit(wh, "s_later", "990101", "2025-10", "2025-11-05")
-        _insert(wh, "cases", first.assign(status="已撤销", fine_amount=123.0), "s_later",
-                "2025-10")
+        _insert(wh, "cases", first.assign(status="已撤销", fine_amount=123.0), "s_later", "2025-10")
         # An earlier period that arrives late must not override September.
         _submit(wh, "s_late_old", "990101", "2025-03", "2025-12-01")
         _insert(wh, "cases", second.assign(status="核查中"), "s_late_old", "2025-03")
@@ -74,8 +76,13 @@ def warehouse(tmp_path_factory, city) -> Path:
         _insert(wh, "cases", third.assign(fine_amount=1.0), "s_same_early", "2025-11")
         _insert(wh, "cases", third.assign(fine_amount=2.0), "s_same_late", "2025-11")
         # A row whose submission is gone never shows.
-        _insert(wh, "complaints", city.frames["complaints"].iloc[[0]].assign(
-            complaint_id="ORPHAN"), "s_missing", PERIOD)
+        _insert(
+            wh,
+            "complaints",
+            city.frames["complaints"].iloc[[0]].assign(complaint_id="ORPHAN"),
+            "s_missing",
+            PERIOD,
+        )
         wh.refresh_current()
     return path
 
@@ -83,8 +90,10 @@ def warehouse(tmp_path_factory, city) -> Path:
 def _view(wh: Warehouse, name: str, cols: list[str]) -> pd.DataFrame:
     """The definition's rows (a window ranking every row at read time) through the pre-Arrow
     path (DuckDB .df() + coerce_frame_types)."""
-    sql = (f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
-           f"FROM ({ranked_view_ddl(LEDGERS[name])})")
+    sql = (
+        f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
+        f"FROM ({ranked_view_ddl(LEDGERS[name])})"
+    )
     return coerce_frame_types(wh.con.execute(sql).df(), LEDGERS[name])
 
 
@@ -122,8 +131,9 @@ def test_newest_version_of_a_record_wins(warehouse: Path, city) -> None:
     assert cur.at[ids[0], "status"] == "已撤销" and cur.at[ids[0], "_period"] == "2025-10"
     assert cur.at[ids[1], "_period"] == PERIOD  # the late-arriving March row lost
     assert cur.at[ids[1], "status"] == city.frames["cases"]["status"].iloc[1]
-    assert cur.at[ids[2], "fine_amount"] == 2.0 and cur.at[ids[2], "_submission_id"] == \
-        "s_same_late"
+    assert (
+        cur.at[ids[2], "fine_amount"] == 2.0 and cur.at[ids[2], "_submission_id"] == "s_same_late"
+    )
     assert cur.index.is_unique
 
 
@@ -213,7 +223,7 @@ def test_evaluate_from_the_file_equals_evaluate_from_whole_ledgers(warehouse: Pa
 def test_meta_columns_stay_readable(warehouse: Path) -> None:
     with Warehouse(warehouse, read_only=True) as wh:
         df = wh.read_ledger("leads", with_meta=True)
-    assert list(df.columns[-len(META_COLUMNS):]) == list(META_COLUMNS)
+    assert list(df.columns[-len(META_COLUMNS) :]) == list(META_COLUMNS)
     assert set(df["_submission_id"]) == {"s_all"}
 
 
@@ -239,8 +249,9 @@ def test_drill_after_the_warehouse_handle_is_closed(warehouse: Path) -> None:
     assert "案件编号" in rows.columns or "case_id" in rows.columns
 
 
-def test_latest_complete_period_reads_little_and_agrees(warehouse: Path, tmp_path: Path,
-                                                        city) -> None:
+def test_latest_complete_period_reads_little_and_agrees(
+    warehouse: Path, tmp_path: Path, city
+) -> None:
     from workbench.indicators import latest_complete_period as from_ledgers
     from workbench.results import latest_complete_period
 
@@ -264,28 +275,40 @@ def test_latest_complete_period_reads_little_and_agrees(warehouse: Path, tmp_pat
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_OPS = st.lists(st.one_of(
-    # (kind, county, period, day of ingest, case ids)
-    st.tuples(st.just("submit"), st.sampled_from(["990101", "990102"]),
-              st.sampled_from(["2025-01", "2025-02", "2025-03"]), st.integers(1, 28),
-              st.lists(st.sampled_from([f"C{i}" for i in range(6)]), min_size=0, max_size=5)),
-    st.tuples(st.just("delete"), st.integers(0, 20)),   # drop a submission's rows
-    st.tuples(st.just("forget"), st.integers(0, 20)),   # drop the submission, keep its rows
-), min_size=1, max_size=12)
+_OPS = st.lists(
+    st.one_of(
+        # (kind, county, period, day of ingest, case ids)
+        st.tuples(
+            st.just("submit"),
+            st.sampled_from(["990101", "990102"]),
+            st.sampled_from(["2025-01", "2025-02", "2025-03"]),
+            st.integers(1, 28),
+            st.lists(st.sampled_from([f"C{i}" for i in range(6)]), min_size=0, max_size=5),
+        ),
+        st.tuples(st.just("delete"), st.integers(0, 20)),  # drop a submission's rows
+        st.tuples(st.just("forget"), st.integers(0, 20)),  # drop the submission, keep its rows
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 def _expected(rows: pd.DataFrame, subs: pd.DataFrame) -> set[tuple]:
     """Per case_id the row of the latest period, then latest ingest, then latest source row,
     then latest insert; rows whose submission is gone never count."""
     live = rows.merge(subs, left_on="_submission_id", right_on="submission_id")
-    live = live.sort_values(["_period", "ingested_at", "_source_row", "seq"],
-                            ascending=False, kind="stable")
+    live = live.sort_values(
+        ["_period", "ingested_at", "_source_row", "seq"], ascending=False, kind="stable"
+    )
     first = live.drop_duplicates("case_id")
     return set(zip(first["case_id"], first["_submission_id"], first["_source_row"]))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(ops=_OPS)
 def test_live_rows_follow_any_history(tmp_path: Path, ops: list) -> None:
     path = tmp_path / f"h{abs(hash(repr(ops)))}.duckdb"
@@ -323,9 +346,12 @@ def test_live_rows_follow_any_history(tmp_path: Path, ops: list) -> None:
             ).fetchall()
             assert len(got) == len(set(got))
             assert set(got) == _expected(rows, subs)
-            assert set(got) == set(wh.con.execute(
-                f"SELECT case_id, _submission_id, _source_row FROM "
-                f"({ranked_view_ddl(LEDGERS['cases'])})").fetchall())
+            assert set(got) == set(
+                wh.con.execute(
+                    f"SELECT case_id, _submission_id, _source_row FROM "
+                    f"({ranked_view_ddl(LEDGERS['cases'])})"
+                ).fetchall()
+            )
 
 
 def test_a_file_from_before_the_flag(tmp_path: Path, city) -> None:
@@ -336,8 +362,7 @@ def test_a_file_from_before_the_flag(tmp_path: Path, city) -> None:
         _submit(wh, "s1", "990101", "2025-08", "2025-09-05")
         _submit(wh, "s2", "990101", "2025-09", "2025-10-05")
         _insert(wh, "cases", city.frames["cases"], "s1", "2025-08")
-        _insert(wh, "cases", city.frames["cases"].iloc[:5].assign(status="已撤销"), "s2",
-                "2025-09")
+        _insert(wh, "cases", city.frames["cases"].iloc[:5].assign(status="已撤销"), "s2", "2025-09")
         for lg in LEDGERS.values():  # back to the old shape: no flag, a ranking view
             wh.con.execute(f'DROP VIEW "{lg.name}_current"')
             wh.con.execute(f'ALTER TABLE "{lg.name}" DROP COLUMN {LIVE}')

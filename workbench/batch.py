@@ -12,6 +12,7 @@ Run folder `runs/<run-id>/`:
     state/<unit>.json   one per finished unit, written last: the resume checkpoint
     counties/<code>.ipynb|.html|.pdf, city/…, assets/plotly.min.js, index.html, manifest.json
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -130,8 +131,9 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def git_commit(root: Path | None = None) -> str | None:
     root = root or project_root()
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -197,7 +199,7 @@ class Job:
     label: str
     notebook: str
     parameters: dict[str, Any]
-    out_stem: str            # relative path without suffix, e.g. counties/330401
+    out_stem: str  # relative path without suffix, e.g. counties/330401
     timeout: float
     death_retries: int = 1
 
@@ -206,8 +208,8 @@ class Job:
 class Outcome:
     unit: str
     label: str
-    status: str                         # ok | failed
-    notebook: Any = None                # the executed notebook (nbformat node)
+    status: str  # ok | failed
+    notebook: Any = None  # the executed notebook (nbformat node)
     summary: dict[str, Any] = field(default_factory=dict)
     error_kind: str | None = None
     error: str | None = None
@@ -222,9 +224,17 @@ class Outcome:
 class KernelSlot:
     """One persistent kernel reused across counties; restarted after death, timeout or recycle."""
 
-    def __init__(self, name: str, kernel_name: str = "python3", env: dict[str, str] | None = None,
-                 warm_code: str | None = None, log_path: Path | None = None,
-                 start_retries: int = 2, reuse: bool = True, recycle_after: int = 1000) -> None:
+    def __init__(
+        self,
+        name: str,
+        kernel_name: str = "python3",
+        env: dict[str, str] | None = None,
+        warm_code: str | None = None,
+        log_path: Path | None = None,
+        start_retries: int = 2,
+        reuse: bool = True,
+        recycle_after: int = 1000,
+    ) -> None:
         self.name = name
         self.kernel_name = kernel_name
         self.env = {**os.environ, **(env or {})}
@@ -254,8 +264,14 @@ class KernelSlot:
                 break
             except Exception as exc:  # noqa: BLE001 - any start failure is retried
                 last = exc
-                log.warning(t("batch.log.start_retry", slot=self.name, attempt=attempt + 1,
-                              error=str(exc)[:200]))
+                log.warning(
+                    t(
+                        "batch.log.start_retry",
+                        slot=self.name,
+                        attempt=attempt + 1,
+                        error=str(exc)[:200],
+                    )
+                )
                 self.shutdown()
                 time.sleep(0.3 * (attempt + 1))
         else:
@@ -265,8 +281,9 @@ class KernelSlot:
                 self._execute(self.warm_code, time.monotonic() + 600, silent=True)
             except (KernelDied, CountyTimeout) as exc:
                 self.shutdown()
-                raise KernelStartError(t("batch.err.warm_failed", error=type(exc).__name__)) \
-                    from exc
+                raise KernelStartError(
+                    t("batch.err.warm_failed", error=type(exc).__name__)
+                ) from exc
             except Exception as exc:  # noqa: BLE001 - a failed warm-up shows up in the county
                 log.debug("warm-up on %s failed: %s", self.name, exc)
         return time.perf_counter() - t0
@@ -275,15 +292,21 @@ class KernelSlot:
         from jupyter_client.manager import KernelManager
 
         self.starts += 1
-        km = KernelManager(kernel_name=self.kernel_name, transport="ipc",
-                           ip=str(self._ipc_dir / f"k{self.starts}"))
+        km = KernelManager(
+            kernel_name=self.kernel_name, transport="ipc", ip=str(self._ipc_dir / f"k{self.starts}")
+        )
         km.connection_file = str(self._ipc_dir / f"kernel-{self.starts}.json")
         if self.log_path is not None and self._log_fh is None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_fh = self.log_path.open("ab")
         out = self._log_fh if self._log_fh is not None else subprocess.DEVNULL
-        km.start_kernel(extra_arguments=KERNEL_ARGS, env=self.env, stdout=out, stderr=out,
-                        cwd=self.env.get("WORKBENCH_KERNEL_CWD") or None)
+        km.start_kernel(
+            extra_arguments=KERNEL_ARGS,
+            env=self.env,
+            stdout=out,
+            stderr=out,
+            cwd=self.env.get("WORKBENCH_KERNEL_CWD") or None,
+        )
         self.km = km
         kc = km.client()
         kc.start_channels()
@@ -355,14 +378,16 @@ class KernelSlot:
                 return
         raise CountyTimeout("kernel did not return to idle")
 
-    def _execute(self, code: str, deadline: float, silent: bool = False,
-                 outputs: list | None = None) -> dict:
+    def _execute(
+        self, code: str, deadline: float, silent: bool = False, outputs: list | None = None
+    ) -> dict:
         """Run `code`; collect outputs (nbformat dicts) until idle; return the execute_reply."""
         kc = self.kc
         if kc is None:
             raise KernelDied("no kernel")
-        msg_id = kc.execute(code, silent=silent, store_history=not silent, allow_stdin=False,
-                            stop_on_error=False)
+        msg_id = kc.execute(
+            code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
+        )
         display_index: dict[str, list[int]] = {}
         idle = False
         while not idle:
@@ -383,12 +408,16 @@ class KernelSlot:
             elif outputs is None:
                 continue
             elif mtype == "stream":
-                if outputs and outputs[-1].get("output_type") == "stream" \
-                        and outputs[-1]["name"] == content["name"]:
+                if (
+                    outputs
+                    and outputs[-1].get("output_type") == "stream"
+                    and outputs[-1]["name"] == content["name"]
+                ):
                     outputs[-1]["text"] += content["text"]
                 else:
-                    outputs.append(nbformat.v4.new_output("stream", name=content["name"],
-                                                          text=content["text"]))
+                    outputs.append(
+                        nbformat.v4.new_output("stream", name=content["name"], text=content["text"])
+                    )
             elif mtype in ("display_data", "execute_result", "error"):
                 out = nbformat.v4.output_from_msg(msg)
                 did = content.get("transient", {}).get("display_id")
@@ -423,8 +452,9 @@ class KernelSlot:
         """
         from papermill.engines import NotebookExecutionManager
 
-        nb_man = NotebookExecutionManager(nb, output_path=None, progress_bar=False,
-                                          autosave_cell_every=0)
+        nb_man = NotebookExecutionManager(
+            nb, output_path=None, progress_bar=False, autosave_cell_every=0
+        )
         nb_man.notebook_start()
         error = None
         for index, cell in enumerate(nb.cells):
@@ -441,9 +471,14 @@ class KernelSlot:
                 raise
             cell.execution_count = reply.get("execution_count")
             if reply.get("status") == "error":
-                error = next((o for o in cell.outputs if o.get("output_type") == "error"),
-                             {"ename": reply.get("ename"), "evalue": reply.get("evalue"),
-                              "traceback": reply.get("traceback", [])})
+                error = next(
+                    (o for o in cell.outputs if o.get("output_type") == "error"),
+                    {
+                        "ename": reply.get("ename"),
+                        "evalue": reply.get("evalue"),
+                        "traceback": reply.get("traceback", []),
+                    },
+                )
                 _mask_error(error)  # in place: the notebook's output is what gets reported
                 nb_man.cell_exception(cell, cell_index=index)
                 nb_man.cell_complete(cell, cell_index=index)
@@ -467,9 +502,14 @@ def _mark_error(nb: Any, error: dict) -> None:
     """Papermill's error banner at the top of a failed notebook."""
     from papermill.execute import ERROR_MARKER_TAG
 
-    banner = nbformat.v4.new_markdown_cell(t("batch.nb.error_banner", cell=_cell_number(nb),
-                                             ename=error.get("ename", ""),
-                                             evalue=str(error.get("evalue", ""))[:300]))
+    banner = nbformat.v4.new_markdown_cell(
+        t(
+            "batch.nb.error_banner",
+            cell=_cell_number(nb),
+            ename=error.get("ename", ""),
+            evalue=str(error.get("evalue", ""))[:300],
+        )
+    )
     banner.metadata["tags"] = [ERROR_MARKER_TAG]
     nb.cells.insert(0, banner)
 
@@ -492,9 +532,15 @@ def prepare_notebook(job: Job) -> Any:
     from papermill.parameterize import parameterize_notebook
 
     nb = nbformat.reads(load_template(job.notebook), as_version=4)
-    nb.metadata.setdefault("papermill", {"default_parameters": {}, "parameters": {},
-                                         "environment_variables": {},
-                                         "version": _papermill_version()})
+    nb.metadata.setdefault(
+        "papermill",
+        {
+            "default_parameters": {},
+            "parameters": {},
+            "environment_variables": {},
+            "version": _papermill_version(),
+        },
+    )
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
         cell.metadata.setdefault("papermill", {})
@@ -547,10 +593,18 @@ def execute_job(slot: KernelSlot, job: Job) -> Outcome:
         try:
             kernel_seconds += slot.ensure()
         except KernelStartError as exc:
-            return Outcome(job.unit, job.label, "failed", error_kind=E_START,
-                           error=t("batch.err.kernel_start", detail=str(exc)[:300]),
-                           attempts=attempts, seconds=time.perf_counter() - t0,
-                           kernel_seconds=kernel_seconds, started=started, worker=slot.name)
+            return Outcome(
+                job.unit,
+                job.label,
+                "failed",
+                error_kind=E_START,
+                error=t("batch.err.kernel_start", detail=str(exc)[:300]),
+                attempts=attempts,
+                seconds=time.perf_counter() - t0,
+                kernel_seconds=kernel_seconds,
+                started=started,
+                worker=slot.name,
+            )
         deadline = time.monotonic() + job.timeout
         kind = detail = None
         try:
@@ -558,8 +612,10 @@ def execute_job(slot: KernelSlot, job: Job) -> Outcome:
             error = slot.run_notebook(nb, deadline)
             slot.used += 1
             if error is not None:
-                kind, detail = E_CELL, t("batch.err.cell", cell=_cell_number(nb),
-                                         error=_error_text(error))
+                kind, detail = (
+                    E_CELL,
+                    t("batch.err.cell", cell=_cell_number(nb), error=_error_text(error)),
+                )
                 _mark_error(nb, error)
         except KernelDied:
             deaths += 1
@@ -575,10 +631,20 @@ def execute_job(slot: KernelSlot, job: Job) -> Outcome:
             _mark_error(nb, {"ename": "TimeoutError", "evalue": detail})
             slot.interrupt_or_restart()
         seconds = time.perf_counter() - t0
-        return Outcome(job.unit, job.label, "failed" if kind else "ok",
-                       notebook=nb, summary=_summary_from(nb), error_kind=kind,
-                       error=detail, attempts=attempts, seconds=seconds,
-                       kernel_seconds=kernel_seconds, started=started, worker=slot.name)
+        return Outcome(
+            job.unit,
+            job.label,
+            "failed" if kind else "ok",
+            notebook=nb,
+            summary=_summary_from(nb),
+            error_kind=kind,
+            error=detail,
+            attempts=attempts,
+            seconds=seconds,
+            kernel_seconds=kernel_seconds,
+            started=started,
+            worker=slot.name,
+        )
 
 
 def _cell_number(nb: Any) -> str:
@@ -610,8 +676,16 @@ class SlotSpec:
 
     def build(self, name: str) -> KernelSlot:
         log_path = Path(self.log_dir) / f"kernel-{name}.log" if self.log_dir else None
-        return KernelSlot(name, self.kernel_name, self.env, self.warm_code, log_path,
-                          self.start_retries, self.reuse, self.recycle_after)
+        return KernelSlot(
+            name,
+            self.kernel_name,
+            self.env,
+            self.warm_code,
+            log_path,
+            self.start_retries,
+            self.reuse,
+            self.recycle_after,
+        )
 
 
 def _safe_execute(slot: KernelSlot, job: Job) -> Outcome:
@@ -624,9 +698,14 @@ def _safe_execute(slot: KernelSlot, job: Job) -> Outcome:
             log.exception("internal error on %s", job.unit)
         with contextlib.suppress(Exception):
             slot.shutdown()
-        return Outcome(job.unit, job.label, "failed", error_kind=E_INTERNAL,
-                       error=t("batch.err.internal", detail=f"{type(exc).__name__}: {exc}"),
-                       worker=slot.name)
+        return Outcome(
+            job.unit,
+            job.label,
+            "failed",
+            error_kind=E_INTERNAL,
+            error=t("batch.err.internal", detail=f"{type(exc).__name__}: {exc}"),
+            worker=slot.name,
+        )
 
 
 class LocalExecutor:
@@ -638,8 +717,9 @@ class LocalExecutor:
 
     def __init__(self, spec: SlotSpec, jobs: int) -> None:
         self.slots = [spec.build(str(i + 1)) for i in range(max(1, jobs))]
-        self._prestart = [threading.Thread(target=self._start, args=(s,), daemon=True)
-                          for s in self.slots]
+        self._prestart = [
+            threading.Thread(target=self._start, args=(s,), daemon=True) for s in self.slots
+        ]
         for th in self._prestart:
             th.start()
 
@@ -648,8 +728,9 @@ class LocalExecutor:
         with contextlib.suppress(KernelStartError):
             slot.ensure()
 
-    def run(self, jobs: list[Job], on_done: Callable[[Outcome], None],
-            stop: threading.Event) -> None:
+    def run(
+        self, jobs: list[Job], on_done: Callable[[Outcome], None], stop: threading.Event
+    ) -> None:
         todo: queue.Queue[Job | None] = queue.Queue()
         for job in jobs:
             todo.put(job)
@@ -664,8 +745,10 @@ class LocalExecutor:
                     return
                 done.put(_safe_execute(slot, job))
 
-        workers = [threading.Thread(target=work, args=(s, p), daemon=True, name=f"wb-slot-{s.name}")
-                   for s, p in zip(self.slots, self._prestart)]
+        workers = [
+            threading.Thread(target=work, args=(s, p), daemon=True, name=f"wb-slot-{s.name}")
+            for s, p in zip(self.slots, self._prestart)
+        ]
         for w in workers:
             w.start()
         remaining = len(jobs)
@@ -696,8 +779,9 @@ class SlotThread:
     def __init__(self, slot: KernelSlot) -> None:
         self.slot = slot
         self.jobs: queue.Queue[tuple[Job, queue.Queue] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._loop, daemon=True,
-                                       name=f"wb-dask-slot-{slot.name}")
+        self.thread = threading.Thread(
+            target=self._loop, daemon=True, name=f"wb-dask-slot-{slot.name}"
+        )
         self.thread.start()
 
     def _loop(self) -> None:
@@ -756,17 +840,29 @@ class DaskExecutor:
         if scheduler:
             self.client = Client(scheduler, timeout="30s")
         else:
-            self.cluster = LocalCluster(n_workers=1, threads_per_worker=max(1, jobs),
-                                        processes=False, dashboard_address=None)
+            self.cluster = LocalCluster(
+                n_workers=1,
+                threads_per_worker=max(1, jobs),
+                processes=False,
+                dashboard_address=None,
+            )
             self.client = Client(self.cluster)
 
-    def run(self, jobs: list[Job], on_done: Callable[[Outcome], None],
-            stop: threading.Event) -> None:
+    def run(
+        self, jobs: list[Job], on_done: Callable[[Outcome], None], stop: threading.Event
+    ) -> None:
         from distributed import as_completed
 
-        futures = [self.client.submit(_dask_execute, self.spec, job, pure=False,
-                                      key=f"wb-{job.unit}-{uuid.uuid4().hex[:8]}")
-                   for job in jobs]
+        futures = [
+            self.client.submit(
+                _dask_execute,
+                self.spec,
+                job,
+                pure=False,
+                key=f"wb-{job.unit}-{uuid.uuid4().hex[:8]}",
+            )
+            for job in jobs
+        ]
         by_key = {f.key: job for f, job in zip(futures, jobs)}
         for fut in as_completed(futures):
             if stop.is_set():
@@ -778,8 +874,13 @@ class DaskExecutor:
             except Exception as exc:  # noqa: BLE001 - a lost worker fails only its counties
                 job = by_key[fut.key]
                 detail = f"{type(exc).__name__}: {exc}"
-                outcome = Outcome(job.unit, job.label, "failed", error_kind=E_INTERNAL,
-                                  error=t("batch.err.worker", detail=detail))
+                outcome = Outcome(
+                    job.unit,
+                    job.label,
+                    "failed",
+                    error_kind=E_INTERNAL,
+                    error=t("batch.err.worker", detail=detail),
+                )
             on_done(outcome)
 
     def close(self) -> None:
@@ -859,25 +960,43 @@ def load_states(run_dir: Path) -> dict[str, dict]:
 
 
 def _warm_code(cfg: RunConfig) -> str:
-    return ("import workbench.report as _wb_report\n"
-            f"_wb_report.warm(warehouse={cfg.warehouse!r}, period={cfg.period!r}, "
-            f"indicator_set={cfg.indicator_set!r})\n"
-            "del _wb_report\n")
+    return (
+        "import workbench.report as _wb_report\n"
+        f"_wb_report.warm(warehouse={cfg.warehouse!r}, period={cfg.period!r}, "
+        f"indicator_set={cfg.indicator_set!r})\n"
+        "del _wb_report\n"
+    )
 
 
 def _jobs(cfg: RunConfig, skip: set[str]) -> list[Job]:
-    base = {"period": cfg.period, "warehouse": cfg.warehouse,
-            "indicator_set": cfg.indicator_set}
+    base = {"period": cfg.period, "warehouse": cfg.warehouse, "indicator_set": cfg.indicator_set}
     jobs = []
     if cfg.city_notebook and CITY_UNIT not in skip:
-        jobs.append(Job(CITY_UNIT, t("batch.city_label"), str(_abs_nb(cfg.city_notebook)),
-                        {**base}, "city/city_overview", cfg.timeout * 3, cfg.death_retries))
+        jobs.append(
+            Job(
+                CITY_UNIT,
+                t("batch.city_label"),
+                str(_abs_nb(cfg.city_notebook)),
+                {**base},
+                "city/city_overview",
+                cfg.timeout * 3,
+                cfg.death_retries,
+            )
+        )
     for code in cfg.counties:
         if code in skip:
             continue
-        jobs.append(Job(code, cfg.county_names.get(code, code), str(_abs_nb(cfg.notebook)),
-                        {"county": code, **base, **cfg.parameters}, f"counties/{code}",
-                        cfg.timeout, cfg.death_retries))
+        jobs.append(
+            Job(
+                code,
+                cfg.county_names.get(code, code),
+                str(_abs_nb(cfg.notebook)),
+                {"county": code, **base, **cfg.parameters},
+                f"counties/{code}",
+                cfg.timeout,
+                cfg.death_retries,
+            )
+        )
     return jobs
 
 
@@ -891,8 +1010,9 @@ def _abs_nb(path: str) -> Path:
 class Runner:
     """Orchestrates one run: executes units, publishes them, writes index and manifest."""
 
-    def __init__(self, cfg: RunConfig, resume: bool = False, echo: Callable[[str], None] | None
-                 = None) -> None:
+    def __init__(
+        self, cfg: RunConfig, resume: bool = False, echo: Callable[[str], None] | None = None
+    ) -> None:
         self.cfg = cfg
         self.resume = resume
         self.run_dir = cfg.run_dir.resolve()
@@ -918,13 +1038,22 @@ class Runner:
         self.states = {u: s for u, s in previous.items() if s.get("status") == "ok"}
         skip = set(self.states)
         jobs = _jobs(cfg, skip)
-        spec = SlotSpec(cfg.kernel_name, self._kernel_env(), _warm_code(cfg),
-                        str(self.run_dir / "logs"), cfg.start_retries, cfg.reuse_kernels,
-                        cfg.recycle_after)
+        spec = SlotSpec(
+            cfg.kernel_name,
+            self._kernel_env(),
+            _warm_code(cfg),
+            str(self.run_dir / "logs"),
+            cfg.start_retries,
+            cfg.reuse_kernels,
+            cfg.recycle_after,
+        )
         executor: Any = None
         if jobs:
-            executor = (DaskExecutor(spec, cfg.jobs, cfg.scheduler) if cfg.executor == "dask"
-                        else LocalExecutor(spec, cfg.jobs))
+            executor = (
+                DaskExecutor(spec, cfg.jobs, cfg.scheduler)
+                if cfg.executor == "dask"
+                else LocalExecutor(spec, cfg.jobs)
+            )
         publish.write_assets(self.run_dir)
         inputs = self._inputs()
         self._write_outputs(inputs, state="running")
@@ -932,8 +1061,11 @@ class Runner:
             self.echo(t("batch.resume_skip", n=len(skip)))
         bar = self._progress(sum(1 for j in jobs if j.unit != CITY_UNIT))
         interrupted = False
-        old_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is \
-            threading.main_thread() else None
+        old_term = (
+            signal.getsignal(signal.SIGTERM)
+            if threading.current_thread() is threading.main_thread()
+            else None
+        )
         if old_term is not None:
             signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
@@ -954,18 +1086,24 @@ class Runner:
             self._pdfs()
         self._write_outputs(inputs, state="interrupted" if interrupted else "complete")
         ok = [u for u, s in self.states.items() if s.get("status") == "ok" and u != CITY_UNIT]
-        failed = {u: s.get("error", "") for u, s in self.states.items()
-                  if s.get("status") == "failed"}
-        return RunResult(cfg.run_id, self.run_dir, ok, failed, sorted(skip),
-                         interrupted=interrupted)
+        failed = {
+            u: s.get("error", "") for u, s in self.states.items() if s.get("status") == "failed"
+        }
+        return RunResult(
+            cfg.run_id, self.run_dir, ok, failed, sorted(skip), interrupted=interrupted
+        )
 
     # -- pieces
     def _kernel_env(self) -> dict[str, str]:
         cwd = self.run_dir / "counties"
         cwd.mkdir(parents=True, exist_ok=True)
-        return {"WORKBENCH_BATCH": "1", "WORKBENCH_WAREHOUSE": self.cfg.warehouse,
-                "WORKBENCH_KERNEL_CWD": str(cwd), "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-                "PYTHONUNBUFFERED": "1"}
+        return {
+            "WORKBENCH_BATCH": "1",
+            "WORKBENCH_WAREHOUSE": self.cfg.warehouse,
+            "WORKBENCH_KERNEL_CWD": str(cwd),
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def _progress(self, total: int) -> Any:
         if not self.cfg.progress or total == 0:
@@ -973,9 +1111,15 @@ class Runner:
         from tqdm import tqdm
 
         tty = sys.stderr.isatty()
-        return tqdm(total=total, desc=t("batch.progress.desc"), unit=t("batch.progress.unit"),
-                    file=sys.stderr, mininterval=0.5 if tty else 30, dynamic_ncols=True,
-                    ascii=not tty)
+        return tqdm(
+            total=total,
+            desc=t("batch.progress.desc"),
+            unit=t("batch.progress.unit"),
+            file=sys.stderr,
+            mininterval=0.5 if tty else 30,
+            dynamic_ncols=True,
+            ascii=not tty,
+        )
 
     def _on_done(self, outcome: Outcome, bar: Any) -> None:
         from workbench import publish
@@ -989,12 +1133,18 @@ class Runner:
             outcome.status, outcome.error_kind = "failed", E_PUBLISH
             outcome.error = t("batch.err.publish", detail=f"{type(exc).__name__}: {exc}")
         state = {
-            "unit": outcome.unit, "label": outcome.label, "status": outcome.status,
-            "error_kind": outcome.error_kind, "error": outcome.error, "attempts": outcome.attempts,
+            "unit": outcome.unit,
+            "label": outcome.label,
+            "status": outcome.status,
+            "error_kind": outcome.error_kind,
+            "error": outcome.error,
+            "attempts": outcome.attempts,
             "seconds": round(outcome.seconds, 3),
             "kernel_start_seconds": round(outcome.kernel_seconds, 3),
             "publish_seconds": round(time.perf_counter() - t_pub, 3),
-            "started": outcome.started, "finished": now_iso(), "worker": outcome.worker,
+            "started": outcome.started,
+            "finished": now_iso(),
+            "worker": outcome.worker,
             **{k: outcome.summary.get(k) for k in ("score", "rank", "grade", "lagging")},
             **files,
         }
@@ -1016,12 +1166,21 @@ class Runner:
         html_path = self.run_dir / f"{stem}.html"
         nb = outcome.notebook
         atomic_write(ipynb, _dumps_nb(nb), durable=False)
-        title = outcome.label if outcome.unit == CITY_UNIT else \
-            t("batch.report_title", county=outcome.label)
-        footer = t("batch.footer", run_id=self.cfg.run_id, period=self.cfg.period,
-                   version=__version__)
-        atomic_write(html_path, publish.notebook_html(nb, title, html_path, self.run_dir, footer,
-                                                      fast=self.cfg.fast_export), durable=False)
+        title = (
+            outcome.label
+            if outcome.unit == CITY_UNIT
+            else t("batch.report_title", county=outcome.label)
+        )
+        footer = t(
+            "batch.footer", run_id=self.cfg.run_id, period=self.cfg.period, version=__version__
+        )
+        atomic_write(
+            html_path,
+            publish.notebook_html(
+                nb, title, html_path, self.run_dir, footer, fast=self.cfg.fast_export
+            ),
+            durable=False,
+        )
         return {"ipynb": f"{stem}.ipynb", "html": f"{stem}.html"}
 
     def _pdfs(self) -> None:
@@ -1032,8 +1191,11 @@ class Runner:
 
         from workbench import publish
 
-        wanted = [u for u, s in self.states.items() if s.get("html") and not s.get("pdf")
-                  and (self.cfg.pdf == "all" or u == CITY_UNIT)]
+        wanted = [
+            u
+            for u, s in self.states.items()
+            if s.get("html") and not s.get("pdf") and (self.cfg.pdf == "all" or u == CITY_UNIT)
+        ]
         if not wanted:
             return
         if publish.chromium_path() is None:
@@ -1047,8 +1209,9 @@ class Runner:
             for unit, rel in pool.map(one, wanted):
                 if rel:
                     self.states[unit]["pdf"] = rel
-                    write_json(self.run_dir / "state" / f"{unit}.json", self.states[unit],
-                               durable=False)
+                    write_json(
+                        self.run_dir / "state" / f"{unit}.json", self.states[unit], durable=False
+                    )
 
     def _pdf(self, html_path: Path) -> str | None:
         from workbench import publish
@@ -1065,8 +1228,9 @@ class Runner:
         """The 通报 (.docx) from the same evaluation the notebooks used."""
         if not self.cfg.docx:
             return
-        state = self.states.get(CITY_UNIT, {"unit": CITY_UNIT, "label": t("batch.city_label"),
-                                            "status": "ok"})
+        state = self.states.get(
+            CITY_UNIT, {"unit": CITY_UNIT, "label": t("batch.city_label"), "status": "ok"}
+        )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
         from workbench import publish, report
@@ -1078,8 +1242,11 @@ class Runner:
             state["docx"] = rel
         except Exception as exc:  # noqa: BLE001 - reported like any failed unit
             log.exception("bulletin failed")
-            state.update(status="failed", error_kind=E_PUBLISH,
-                         error=t("batch.err.docx", detail=f"{type(exc).__name__}: {exc}"))
+            state.update(
+                status="failed",
+                error_kind=E_PUBLISH,
+                error=t("batch.err.docx", detail=f"{type(exc).__name__}: {exc}"),
+            )
         write_json(self.run_dir / "state" / f"{CITY_UNIT}.json", state)
         self.states[CITY_UNIT] = state
 
@@ -1087,9 +1254,13 @@ class Runner:
         wh = Path(self.cfg.warehouse)
         ind_dir = project_root() / "indicators"
         out: dict[str, Any] = {
-            "warehouse": {"path": str(wh), "sha256": sha256_file(wh) if wh.exists() else None,
-                          "bytes": wh.stat().st_size if wh.exists() else None},
-            "notebooks": {}, "indicator_files": {},
+            "warehouse": {
+                "path": str(wh),
+                "sha256": sha256_file(wh) if wh.exists() else None,
+                "bytes": wh.stat().st_size if wh.exists() else None,
+            },
+            "notebooks": {},
+            "indicator_files": {},
         }
         for nb in (self.cfg.notebook, self.cfg.city_notebook):
             if nb and _abs_nb(nb).exists():
@@ -1105,42 +1276,59 @@ class Runner:
         cfg = self.cfg
         units = []
         for code in cfg.counties:
-            st = self.states.get(code, {"unit": code, "label": cfg.county_names.get(code, code),
-                                        "status": "pending"})
+            st = self.states.get(
+                code, {"unit": code, "label": cfg.county_names.get(code, code), "status": "pending"}
+            )
             units.append(st)
         n_ok = sum(1 for u in units if u["status"] == "ok")
         n_failed = sum(1 for u in units if u["status"] == "failed")
         city = self.states.get(CITY_UNIT, {})
         final = state == "complete"
-        state_label = t({"complete": "batch.state.done", "running": "batch.state.running"}.get(
-            state, "batch.state.interrupted"))
+        state_label = t(
+            {"complete": "batch.state.done", "running": "batch.state.running"}.get(
+                state, "batch.state.interrupted"
+            )
+        )
         meta = {
             "title": t("batch.index.title", period=fmt.month_label(cfg.period)),
-            "period_label": fmt.month_label(cfg.period), "run_id": cfg.run_id,
-            "state_label": state_label, "total": len(units), "ok": n_ok, "failed": n_failed,
+            "period_label": fmt.month_label(cfg.period),
+            "run_id": cfg.run_id,
+            "state_label": state_label,
+            "total": len(units),
+            "ok": n_ok,
+            "failed": n_failed,
             "pending": len(units) - n_ok - n_failed,
-            "city_html": city.get("html"), "docx": city.get("docx"), "city_pdf": city.get("pdf"),
-            "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period,
-                        version=__version__),
+            "city_html": city.get("html"),
+            "docx": city.get("docx"),
+            "city_pdf": city.get("pdf"),
+            "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period, version=__version__),
         }
         atomic_write(self.run_dir / "index.html", publish.index_html(self.run_dir, meta, units))
         seconds = [u.get("seconds") or 0 for u in units if u["status"] != "pending"]
         manifest = {
-            "run_id": cfg.run_id, "status": state,
-            "period": cfg.period, "period_requested": cfg.period_requested,
-            "created": cfg.created, "started": self.started,
+            "run_id": cfg.run_id,
+            "status": state,
+            "period": cfg.period,
+            "period_requested": cfg.period_requested,
+            "created": cfg.created,
+            "started": self.started,
             "finished": now_iso() if final else None,
             "wall_seconds": round(time.perf_counter() - self.t_start, 3),
-            "package": {"name": "workbench", "version": __version__,
-                        "git_commit": git_commit()},
-            "python": sys.version.split()[0], "host": socket.gethostname(),
-            "parameters": {k: v for k, v in cfg.to_json().items()
-                           if k not in ("county_names", "counties")},
+            "package": {"name": "workbench", "version": __version__, "git_commit": git_commit()},
+            "python": sys.version.split()[0],
+            "host": socket.gethostname(),
+            "parameters": {
+                k: v for k, v in cfg.to_json().items() if k not in ("county_names", "counties")
+            },
             "counties_requested": cfg.counties,
             "inputs": inputs,
-            "totals": {"counties": len(units), "ok": n_ok, "failed": n_failed,
-                       "pending": len(units) - n_ok - n_failed,
-                       "county_seconds_sum": round(sum(seconds), 3)},
+            "totals": {
+                "counties": len(units),
+                "ok": n_ok,
+                "failed": n_failed,
+                "pending": len(units) - n_ok - n_failed,
+                "county_seconds_sum": round(sum(seconds), 3),
+            },
             "city": city,
             "units": {u["unit"]: u for u in units},
         }
@@ -1160,8 +1348,10 @@ def _submission_digest(wh: Path) -> dict[str, Any]:
 
         con = duckdb.connect(str(wh), read_only=True)
         try:
-            rows = con.execute("SELECT submission_id FROM submissions "
-                               "WHERE status IS NULL OR status <> '已被替换' ORDER BY 1").fetchall()
+            rows = con.execute(
+                "SELECT submission_id FROM submissions "
+                "WHERE status IS NULL OR status <> '已被替换' ORDER BY 1"
+            ).fetchall()
         finally:
             con.close()
     except Exception as exc:  # noqa: BLE001 - the manifest notes what it could not read
@@ -1171,9 +1361,14 @@ def _submission_digest(wh: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- planning a run
-def plan_run(period: str = "latest", warehouse: str | None = None,
-             counties: list[str] | None = None, runs_dir: str = "runs",
-             run_id: str | None = None, **options: Any) -> RunConfig:
+def plan_run(
+    period: str = "latest",
+    warehouse: str | None = None,
+    counties: list[str] | None = None,
+    runs_dir: str = "runs",
+    run_id: str | None = None,
+    **options: Any,
+) -> RunConfig:
     """Resolve the period and the county list from the warehouse; nothing is written yet."""
     from workbench import report
     from workbench.config import warehouse_path
@@ -1197,10 +1392,16 @@ def plan_run(period: str = "latest", warehouse: str | None = None,
         chosen = sorted(names)
     if not chosen:
         raise ValueError(t("batch.err.no_counties"))
-    return RunConfig(run_id=run_id or new_run_id(resolved), period=resolved,
-                     period_requested=period, warehouse=str(wh), runs_dir=str(runs_dir),
-                     counties=chosen, county_names={c: names.get(c, c) for c in chosen},
-                     **options)
+    return RunConfig(
+        run_id=run_id or new_run_id(resolved),
+        period=resolved,
+        period_requested=period,
+        warehouse=str(wh),
+        runs_dir=str(runs_dir),
+        counties=chosen,
+        county_names={c: names.get(c, c) for c in chosen},
+        **options,
+    )
 
 
 def load_run(runs_dir: str | Path, run_id: str) -> RunConfig:
@@ -1230,9 +1431,19 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
         status = man.get("status", "running")
         if status == "running" and not _locked(d):
             status = "interrupted"
-        out.append({"run_id": d.name, "period": cfg.get("period"), "created": cfg.get("created"),
-                    "finished": man.get("finished"), "total": len(counties), "ok": ok,
-                    "failed": failed, "status": status, "path": str(d)})
+        out.append(
+            {
+                "run_id": d.name,
+                "period": cfg.get("period"),
+                "created": cfg.get("created"),
+                "finished": man.get("finished"),
+                "total": len(counties),
+                "ok": ok,
+                "failed": failed,
+                "status": status,
+                "path": str(d),
+            }
+        )
     out.sort(key=lambda r: r.get("created") or "", reverse=True)
     return out
 
@@ -1278,12 +1489,21 @@ def _locked(run_dir: Path) -> bool:
 
 def failure_summary(result: RunResult, cfg: RunConfig) -> str:
     """The Chinese summary printed on stderr at the end of a run."""
-    lines = [t("batch.summary", total=len(cfg.counties), ok=len(result.ok),
-               failed=len([u for u in result.failed if u != CITY_UNIT]),
-               skipped=len(result.skipped), run_dir=str(result.run_dir))]
+    lines = [
+        t(
+            "batch.summary",
+            total=len(cfg.counties),
+            ok=len(result.ok),
+            failed=len([u for u in result.failed if u != CITY_UNIT]),
+            skipped=len(result.skipped),
+            run_dir=str(result.run_dir),
+        )
+    ]
     for unit, reason in result.failed.items():
-        label = t("batch.city_label") if unit == CITY_UNIT else \
-            f"{cfg.county_names.get(unit, unit)}（{unit}）"
+        label = (
+            t("batch.city_label")
+            if unit == CITY_UNIT
+            else f"{cfg.county_names.get(unit, unit)}（{unit}）"
+        )
         lines.append(t("batch.summary_line", label=label, reason=reason))
     return "\n".join(lines)
-

@@ -1,5 +1,6 @@
 """The `workbench` command. Subcommands live in `workbench/commands/<name>.py`, each with
 `register(subparsers)`; adding a module adds a subcommand, so areas never edit this file."""
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ class _LogFormatter(logging.Formatter):
     """`警告：…` — the level in Chinese; the logger's name only with -v (for developers)."""
 
     def __init__(self, verbose: bool) -> None:
-        super().__init__("%(levelname)s %(name)s：%(message)s" if verbose
-                         else "%(levelname)s：%(message)s")
+        super().__init__(
+            "%(levelname)s %(name)s：%(message)s" if verbose else "%(levelname)s：%(message)s"
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         record = logging.makeLogRecord(record.__dict__)
@@ -87,19 +89,27 @@ class _Parser(argparse.ArgumentParser):
     it asks for another."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter,
-                                             argparse.RawDescriptionHelpFormatter):
+        if kwargs.get("formatter_class") in (
+            None,
+            argparse.HelpFormatter,
+            argparse.RawDescriptionHelpFormatter,
+        ):
             kwargs["formatter_class"] = _Formatter
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", description=t("cli.description"))
-    parser.add_argument("--version", action="version", version=f"workbench {__version__}",
-                        help=t("cli.argparse.version"))
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"workbench {__version__}",
+        help=t("cli.argparse.version"),
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help=t("cli.verbose"))
-    sub = parser.add_subparsers(dest="command", metavar="<子命令>", title=t("cli.subcommands"),
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="<子命令>", title=t("cli.subcommands"), parser_class=_Parser
+    )
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
@@ -114,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(done.code or 0)
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter(args.verbose))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        handlers=[handler])
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[handler]
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -1,5 +1,6 @@
 """Argument types for the subcommands: a wrong number is refused by argparse with a Chinese
 message naming the option (`workbench run：错误：参数 --jobs：…`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,7 @@ from workbench.messages import t
 
 def whole(minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
     """A whole number within [minimum, maximum]."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -18,9 +20,11 @@ def whole(minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
         if maximum is None and value < minimum:
             raise argparse.ArgumentTypeError(t("cli.arg.at_least", value=value, minimum=minimum))
         if maximum is not None and not minimum <= value <= maximum:
-            raise argparse.ArgumentTypeError(t("cli.arg.range", value=value, minimum=minimum,
-                                               maximum=maximum))
+            raise argparse.ArgumentTypeError(
+                t("cli.arg.range", value=value, minimum=minimum, maximum=maximum)
+            )
         return value
+
     return parse
 
 

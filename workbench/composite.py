@@ -44,6 +44,7 @@ taken to be earlier than `data`; a missing value takes the unit's latest non-mis
 `denominate` is on, panel values are denominated too, with the panel's own denominator columns
 if it has them, else with `denominators`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,8 +65,16 @@ from workbench.messages import t
 logger = logging.getLogger(__name__)
 
 NORMALISERS = (
-    "minmax", "zscore", "dist_target", "dist_target_capped", "goalposts", "rank",
-    "percentile_rank", "borda", "fraction_max", "dist_max",
+    "minmax",
+    "zscore",
+    "dist_target",
+    "dist_target_capped",
+    "goalposts",
+    "rank",
+    "percentile_rank",
+    "borda",
+    "fraction_max",
+    "dist_max",
 )
 AGGREGATORS = ("arithmetic", "geometric", "harmonic", "genmean", "copeland")
 IMPUTERS = ("none", "mean", "median", "group_mean", "group_median", "carry_forward")
@@ -73,8 +82,15 @@ TARGET_MODES = ("ratio", "min")
 NONPOSITIVE_POLICIES = ("error", "shift")
 STAGES = ("raw", "denominated", "screened", "imputed", "treated", "normalised", "aggregated")
 POSITIVE_ONLY = ("geometric", "harmonic", "genmean")
-_SCALED = ("minmax", "dist_max", "fraction_max", "percentile_rank", "dist_target",
-           "dist_target_capped", "goalposts")
+_SCALED = (
+    "minmax",
+    "dist_max",
+    "fraction_max",
+    "percentile_rank",
+    "dist_target",
+    "dist_target_capped",
+    "goalposts",
+)
 _LOG_OFFSET_SHARE = 0.01  # COINr log_CT and COIN Tool: log(x − min + 1% of the range)
 _COPELAND_CHUNK = 2_000_000  # max elements of one pairwise comparison block
 
@@ -127,7 +143,10 @@ class Node:
 
 
 _HIERARCHY_ALIASES = {
-    "icode": "code", "iname": "name", "goalpost_lo": "goalpost_low", "goalpost_hi": "goalpost_high",
+    "icode": "code",
+    "iname": "name",
+    "goalpost_lo": "goalpost_low",
+    "goalpost_hi": "goalpost_high",
 }
 
 
@@ -157,8 +176,10 @@ class Hierarchy:
         Parent, Level, Weight, Direction, Target) work as is; rows whose `Type` is not
         Indicator/Aggregate (COINr denominators, groups) are skipped.
         """
-        renamed = {c: _HIERARCHY_ALIASES.get(str(c).strip().lower(), str(c).strip().lower())
-                   for c in df.columns}
+        renamed = {
+            c: _HIERARCHY_ALIASES.get(str(c).strip().lower(), str(c).strip().lower())
+            for c in df.columns
+        }
         frame = df.rename(columns=renamed)
         missing = [c for c in ("code", "parent", "level") if c not in frame.columns]
         if missing:
@@ -182,16 +203,18 @@ class Hierarchy:
             goalposts = None
             if not _blank(goal_lo) and not _blank(goal_hi):
                 goalposts = (float(goal_lo), float(goal_hi))
-            nodes.append(Node(
-                code=code,
-                parent=None if _blank(row["parent"]) else str(row["parent"]).strip(),
-                level=level_int,
-                weight=1.0 if _blank(row.get("weight")) else float(row["weight"]),
-                direction=1 if _blank(row.get("direction")) else int(float(row["direction"])),
-                name="" if _blank(row.get("name")) else str(row["name"]),
-                target=None if _blank(row.get("target")) else float(row["target"]),
-                goalposts=goalposts,
-            ))
+            nodes.append(
+                Node(
+                    code=code,
+                    parent=None if _blank(row["parent"]) else str(row["parent"]).strip(),
+                    level=level_int,
+                    weight=1.0 if _blank(row.get("weight")) else float(row["weight"]),
+                    direction=1 if _blank(row.get("direction")) else int(float(row["direction"])),
+                    name="" if _blank(row.get("name")) else str(row["name"]),
+                    target=None if _blank(row.get("target")) else float(row["target"]),
+                    goalposts=goalposts,
+                )
+            )
         _raise(issues)
         return cls(tuple(nodes))
 
@@ -246,10 +269,12 @@ class Hierarchy:
             return self
         unknown = sorted(set(weights) - set(self.by_code))
         _raise([_issue("E_UNKNOWN_WEIGHT_NODE", None, codes="、".join(unknown))] if unknown else [])
-        return Hierarchy(tuple(
-            dataclasses.replace(n, weight=float(weights[n.code])) if n.code in weights else n
-            for n in self.nodes
-        ))
+        return Hierarchy(
+            tuple(
+                dataclasses.replace(n, weight=float(weights[n.code])) if n.code in weights else n
+                for n in self.nodes
+            )
+        )
 
     def effective_weights(self) -> pd.Series:
         """Each node's share of the top index: its weight over its siblings', times its parent's."""
@@ -259,8 +284,12 @@ class Hierarchy:
             total = sum(self.node(k).weight for k in kids)
             for k in kids:
                 eff[k] = eff[code] * self.node(k).weight / total if total > 0 else np.nan
-        return pd.Series([eff[n.code] for n in self.nodes], index=[n.code for n in self.nodes],
-                         name="effective_weight", dtype=float)
+        return pd.Series(
+            [eff[n.code] for n in self.nodes],
+            index=[n.code for n in self.nodes],
+            name="effective_weight",
+            dtype=float,
+        )
 
 
 def _validate_nodes(nodes: Sequence[Node]) -> list[Issue]:
@@ -287,8 +316,15 @@ def _validate_nodes(nodes: Sequence[Node]) -> list[Issue]:
     elif len(tops) > 1:
         issues.append(_issue("E_MULTIPLE_TOPS", None, codes="、".join(n.code for n in tops)))
     elif tops and tops[0].level != max_level:
-        issues.append(_issue("E_TOP_NOT_MAX_LEVEL", tops[0].code, code=tops[0].code,
-                             level=tops[0].level, max_level=max_level))
+        issues.append(
+            _issue(
+                "E_TOP_NOT_MAX_LEVEL",
+                tops[0].code,
+                code=tops[0].code,
+                level=tops[0].level,
+                max_level=max_level,
+            )
+        )
     has_children = {n.parent for n in nodes if n.parent is not None}
     for n in nodes:
         if n.parent is not None:
@@ -296,8 +332,16 @@ def _validate_nodes(nodes: Sequence[Node]) -> list[Issue]:
             if parent is None:
                 issues.append(_issue("E_UNKNOWN_PARENT", n.code, code=n.code, parent=n.parent))
             elif parent.level <= n.level:
-                issues.append(_issue("E_PARENT_LEVEL", n.code, code=n.code, level=n.level,
-                                     parent=n.parent, parent_level=parent.level))
+                issues.append(
+                    _issue(
+                        "E_PARENT_LEVEL",
+                        n.code,
+                        code=n.code,
+                        level=n.level,
+                        parent=n.parent,
+                        parent_level=parent.level,
+                    )
+                )
         if isinstance(n.level, (int, np.integer)) and n.level > 1 and n.code not in has_children:
             issues.append(_issue("E_NO_CHILDREN", n.code, code=n.code, level=n.level))
     return issues
@@ -326,7 +370,10 @@ class CompositeConfig:
     genmean_p: float = 2.0
     weights: Mapping[str, float] | None = None
     grade_bands: tuple[tuple[float, str], ...] = (
-        (90, "优秀"), (80, "良好"), (60, "合格"), (float("-inf"), "不合格"),
+        (90, "优秀"),
+        (80, "良好"),
+        (60, "合格"),
+        (float("-inf"), "不合格"),
     )
     target_mode: str = "ratio"
     zscore_mean_sd: tuple[float, float] = (0.0, 1.0)
@@ -337,13 +384,17 @@ class CompositeConfig:
 
         def choice(name: str, value: object, choices: Sequence[str]) -> None:
             if value not in choices:
-                issues.append(_issue("E_BAD_CHOICE", None, field=name, value=value,
-                                     choices="、".join(choices)))
+                issues.append(
+                    _issue(
+                        "E_BAD_CHOICE", None, field=name, value=value, choices="、".join(choices)
+                    )
+                )
 
         def bound(name: str, ok: bool, rule: str) -> None:
             if not ok:
-                issues.append(_issue("E_BAD_RANGE", None, field=name,
-                                     value=getattr(self, name), rule=rule))
+                issues.append(
+                    _issue("E_BAD_RANGE", None, field=name, value=getattr(self, name), rule=rule)
+                )
 
         choice("impute", self.impute, IMPUTERS)
         choice("normalise", self.normalise, NORMALISERS)
@@ -357,8 +408,11 @@ class CompositeConfig:
         bound("screen_min_coverage", 0 <= self.screen_min_coverage <= 1, "0–1")
         bound("winsor_max_points", self.winsor_max_points >= 0, "≥ 0")
         bound("norm_high", self.norm_high > self.norm_low, "> norm_low")
-        bound("zscore_mean_sd", len(self.zscore_mean_sd) == 2 and self.zscore_mean_sd[1] > 0,
-              "(mean, sd), sd > 0")
+        bound(
+            "zscore_mean_sd",
+            len(self.zscore_mean_sd) == 2 and self.zscore_mean_sd[1] > 0,
+            "(mean, sd), sd > 0",
+        )
         bound("skew_threshold", self.skew_threshold > 0, "> 0")
         bound("genmean_p", math.isfinite(self.genmean_p), "finite")
         _raise(issues)
@@ -369,8 +423,11 @@ class CompositeConfig:
         if isinstance(self.aggregate, str):
             return {lv: self.aggregate for lv in agg_levels}
         unknown = sorted(set(int(k) for k in self.aggregate) - set(agg_levels))
-        _raise([_issue("E_UNKNOWN_LEVEL", None, levels=unknown, available=agg_levels)]
-               if unknown else [])
+        _raise(
+            [_issue("E_UNKNOWN_LEVEL", None, levels=unknown, available=agg_levels)]
+            if unknown
+            else []
+        )
         named = {int(k): v for k, v in self.aggregate.items()}
         return {lv: named.get(lv, "arithmetic") for lv in agg_levels}
 
@@ -413,9 +470,12 @@ def _safe_divide(num: pd.Series, den: pd.Series) -> pd.Series:
     return num / den
 
 
-def denominate(data: pd.DataFrame, denominators: pd.DataFrame | None,
-               denominator_map: Mapping[str, str] | None,
-               indicators: Sequence[str] | None = None) -> pd.DataFrame:
+def denominate(
+    data: pd.DataFrame,
+    denominators: pd.DataFrame | None,
+    denominator_map: Mapping[str, str] | None,
+    indicators: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Divide each mapped indicator by its denominator column (e.g. per 10,000 insured)."""
     if denominators is None or not denominator_map:
         _raise([_issue("E_NO_DENOMINATORS")])
@@ -450,9 +510,12 @@ def _panel_frames(panel: pd.DataFrame | Mapping[Any, pd.DataFrame]) -> list[pd.D
     return []
 
 
-def _latest_panel_values(panel: pd.DataFrame | Mapping[Any, pd.DataFrame], columns: Sequence[str],
-                         denominators: pd.DataFrame | None,
-                         denominator_map: Mapping[str, str] | None) -> pd.DataFrame:
+def _latest_panel_values(
+    panel: pd.DataFrame | Mapping[Any, pd.DataFrame],
+    columns: Sequence[str],
+    denominators: pd.DataFrame | None,
+    denominator_map: Mapping[str, str] | None,
+) -> pd.DataFrame:
     latest: pd.DataFrame | None = None
     for frame in _panel_frames(panel):
         values = frame.reindex(columns=list(columns)).apply(pd.to_numeric, errors="coerce")
@@ -464,10 +527,14 @@ def _latest_panel_values(panel: pd.DataFrame | Mapping[Any, pd.DataFrame], colum
     return latest if latest is not None else pd.DataFrame(columns=list(columns))
 
 
-def impute(data: pd.DataFrame, method: str, groups: pd.Series | None = None,
-           panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
-           denominators: pd.DataFrame | None = None,
-           denominator_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+def impute(
+    data: pd.DataFrame,
+    method: str,
+    groups: pd.Series | None = None,
+    panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
+    denominators: pd.DataFrame | None = None,
+    denominator_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Fill missing values; group means need `groups`, carry-forward needs `panel`."""
     if method == "none":
         return data.copy()
@@ -507,8 +574,14 @@ def _treat_column(x: pd.Series, cfg: CompositeConfig) -> tuple[pd.Series, dict[s
     """COINr Treat(): winsorise one extreme (with its ties) at a time, then fall back to log."""
     present = x.dropna()
     detail: dict[str, Any] = {
-        "pass_before": None, "skew_before": np.nan, "kurt_before": np.nan, "treatment": "none",
-        "n_winsorised": 0, "winsorised_units": "", "pass_after": None, "skew_after": np.nan,
+        "pass_before": None,
+        "skew_before": np.nan,
+        "kurt_before": np.nan,
+        "treatment": "none",
+        "n_winsorised": 0,
+        "winsorised_units": "",
+        "pass_after": None,
+        "skew_after": np.nan,
         "kurt_after": np.nan,
     }
     if len(present) < 4:
@@ -548,9 +621,14 @@ def _treat_column(x: pd.Series, cfg: CompositeConfig) -> tuple[pd.Series, dict[s
         passing = _passes(skew, kurt, cfg)
         treatment = "log"
     units = present.index[np.union1d(hi, lo)] if treatment == "winsorise" else present.index[:0]
-    detail.update(treatment=treatment, n_winsorised=int(n_win),
-                  winsorised_units=",".join(map(str, units)), pass_after=passing,
-                  skew_after=skew, kurt_after=kurt)
+    detail.update(
+        treatment=treatment,
+        n_winsorised=int(n_win),
+        winsorised_units=",".join(map(str, units)),
+        pass_after=passing,
+        skew_after=skew,
+        kurt_after=kurt,
+    )
     out = x.copy()
     out.loc[present.index] = treated
     return out, detail
@@ -587,8 +665,11 @@ def _normalise_column(x: pd.Series, node: Node, cfg: CompositeConfig) -> pd.Seri
             m, s = cfg.zscore_mean_sd
             return m + s * (xd - xd.mean()) / sd if sd > 0 else xd * np.nan
         elif method == "fraction_max":
-            y = _safe_divide(x, pd.Series(x.max(), index=x.index)) if d == 1 else \
-                _safe_divide(pd.Series(x.min(), index=x.index), x)
+            y = (
+                _safe_divide(x, pd.Series(x.max(), index=x.index))
+                if d == 1
+                else _safe_divide(pd.Series(x.min(), index=x.index), x)
+            )
         elif method == "percentile_rank":
             n = x.notna().sum()
             y = (_rank_min(xd) - 1) / (n - 1) if n > 1 else xd * np.nan
@@ -600,8 +681,11 @@ def _normalise_column(x: pd.Series, node: Node, cfg: CompositeConfig) -> pd.Seri
             target = float(node.target)  # presence checked by normalise()
             capped = method == "dist_target_capped"
             if cfg.target_mode == "ratio":
-                ratio = (_safe_divide(x, pd.Series(target, index=x.index)) if d == 1
-                         else _safe_divide(pd.Series(target, index=x.index), x))
+                ratio = (
+                    _safe_divide(x, pd.Series(target, index=x.index))
+                    if d == 1
+                    else _safe_divide(pd.Series(target, index=x.index), x)
+                )
                 y = ratio.mask(xd >= target * d, 1.0) if capped else ratio
             else:
                 span = target * d - xd.min()
@@ -617,8 +701,9 @@ def _normalise_column(x: pd.Series, node: Node, cfg: CompositeConfig) -> pd.Seri
     return lo + (hi - lo) * y
 
 
-def _normalise_frame(data: pd.DataFrame, hierarchy: Hierarchy,
-                     cfg: CompositeConfig) -> pd.DataFrame | None:
+def _normalise_frame(
+    data: pd.DataFrame, hierarchy: Hierarchy, cfg: CompositeConfig
+) -> pd.DataFrame | None:
     """min-max, distance to max and goalposts for every column at once — cell by cell the
     same arithmetic as `_normalise_column`, without a dozen pandas calls per indicator; None
     for the other methods."""
@@ -641,8 +726,9 @@ def _normalise_frame(data: pd.DataFrame, hierarchy: Hierarchy,
     return pd.DataFrame(lo + (hi - lo) * y, index=data.index, columns=data.columns)
 
 
-def normalise(data: pd.DataFrame, hierarchy: Hierarchy,
-              cfg: CompositeConfig) -> tuple[pd.DataFrame, list[str]]:
+def normalise(
+    data: pd.DataFrame, hierarchy: Hierarchy, cfg: CompositeConfig
+) -> tuple[pd.DataFrame, list[str]]:
     """Normalise every indicator; returns the frame and the indicators left without scores."""
     issues = []
     if cfg.normalise in ("dist_target", "dist_target_capped"):
@@ -687,8 +773,9 @@ class _Plan:
             n_indicators=len(hierarchy.indicators),
             aggregates=hierarchy.aggregates,
             agg_levels=tuple(hierarchy.node(c).level for c in hierarchy.aggregates),
-            children_idx=tuple(np.array([pos[k] for k in hierarchy.children(c)])
-                               for c in hierarchy.aggregates),
+            children_idx=tuple(
+                np.array([pos[k] for k in hierarchy.children(c)]) for c in hierarchy.aggregates
+            ),
             weights=np.array([hierarchy.node(c).weight for c in codes], dtype=float),
         )
 
@@ -710,21 +797,22 @@ def _copeland(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     block_u = max(1, min(n_u, _COPELAND_CHUNK // max(1, n_u * n_c)))
     step_s = max(1, _COPELAND_CHUNK // max(1, block_u * n_u * n_c))
     for s0 in range(0, n_s, step_s):
-        xs = x[s0:s0 + step_s]
-        ws = wn[s0:s0 + step_s, None, None, :]
+        xs = x[s0 : s0 + step_s]
+        ws = wn[s0 : s0 + step_s, None, None, :]
         for u0 in range(0, n_u, block_u):
-            a = xs[:, u0:u0 + block_u, None, :]
+            a = xs[:, u0 : u0 + block_u, None, :]
             wins = ((a > xs[:, None, :, :]) + 0.5 * (a == xs[:, None, :, :])) * ws
             orm = wins.sum(axis=-1)
             own = np.arange(orm.shape[1])
             orm[:, own, u0 + own] = 0.0
-            out[s0:s0 + step_s, u0:u0 + block_u] = orm.sum(axis=-1)
+            out[s0 : s0 + step_s, u0 : u0 + block_u] = orm.sum(axis=-1)
     out[np.isnan(x).all(axis=-1)] = np.nan
     return out
 
 
-def _combine(x: np.ndarray, w: np.ndarray, method: str, p: float, nonpositive: str,
-             code: str) -> np.ndarray:
+def _combine(
+    x: np.ndarray, w: np.ndarray, method: str, p: float, nonpositive: str, code: str
+) -> np.ndarray:
     """Aggregate children `x` (samples × units × children) with weights `w` (samples × children),
     re-normalising weights over each unit's non-missing children."""
     if method == "copeland":
@@ -751,18 +839,26 @@ def _combine(x: np.ndarray, w: np.ndarray, method: str, p: float, nonpositive: s
     return np.where(den > 0, res, np.nan)
 
 
-def _aggregate_arrays(norm: np.ndarray, plan: _Plan, weights: np.ndarray,
-                      methods: Mapping[int, str], p: float, nonpositive: str) -> np.ndarray:
+def _aggregate_arrays(
+    norm: np.ndarray,
+    plan: _Plan,
+    weights: np.ndarray,
+    methods: Mapping[int, str],
+    p: float,
+    nonpositive: str,
+) -> np.ndarray:
     """Scores of every node for each weight draw: (samples, units, nodes) from (units, indicators)
     and (samples, nodes)."""
     n_s = weights.shape[0]
     n_u = norm.shape[0]
     values = np.empty((n_s, n_u, len(plan.codes)))
-    values[:, :, :plan.n_indicators] = norm[None, :, :]
-    for a, (code, level, idx) in enumerate(zip(plan.aggregates, plan.agg_levels,
-                                               plan.children_idx, strict=True)):
+    values[:, :, : plan.n_indicators] = norm[None, :, :]
+    for a, (code, level, idx) in enumerate(
+        zip(plan.aggregates, plan.agg_levels, plan.children_idx, strict=True)
+    ):
         values[:, :, plan.n_indicators + a] = _combine(
-            values[:, :, idx], weights[:, idx], methods[level], p, nonpositive, code)
+            values[:, :, idx], weights[:, idx], methods[level], p, nonpositive, code
+        )
     return values
 
 
@@ -833,31 +929,43 @@ class CompositeResult:
         aggregated = self.stages["aggregated"]
         ranks = rank_desc(aggregated)
         bands = self.config.grade_bands
-        levels = ({n.code: n.level for n in self.hierarchy.nodes} if self.hierarchy
-                  else {c: np.nan for c in aggregated.columns})
+        levels = (
+            {n.code: n.level for n in self.hierarchy.nodes}
+            if self.hierarchy
+            else {c: np.nan for c in aggregated.columns}
+        )
         order = sorted(aggregated.columns, key=lambda c: -levels.get(c, 0))
         parts = []
         for code in order:
             score = aggregated[code]
-            parts.append(pd.DataFrame({
-                "unit": aggregated.index, "node": code, "level": levels.get(code),
-                "score": score.to_numpy(), "rank": ranks[code].to_numpy(),
-                "grade": grade(score, bands).to_numpy(),
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "unit": aggregated.index,
+                        "node": code,
+                        "level": levels.get(code),
+                        "score": score.to_numpy(),
+                        "rank": ranks[code].to_numpy(),
+                        "grade": grade(score, bands).to_numpy(),
+                    }
+                )
+            )
         return pd.concat(parts, ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
         cfg = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
-        return _jsonable({
-            "index_code": self.index_code,
-            "config": cfg,
-            "steps": self.steps,
-            "scores": _frame_records(self.scores),
-            "ranks": _frame_records(self.ranks.astype(float)),
-            "grades": {str(k): v for k, v in self.grades.items()},
-            "effective_weights": self.effective_weights.to_dict(),
-            "treat_details": _frame_records(self.treat_details),
-        })
+        return _jsonable(
+            {
+                "index_code": self.index_code,
+                "config": cfg,
+                "steps": self.steps,
+                "scores": _frame_records(self.scores),
+                "ranks": _frame_records(self.ranks.astype(float)),
+                "grades": {str(k): v for k, v in self.grades.items()},
+                "effective_weights": self.effective_weights.to_dict(),
+                "treat_details": _frame_records(self.treat_details),
+            }
+        )
 
     def to_json(self, **kwargs: Any) -> str:
         kwargs.setdefault("ensure_ascii", False)
@@ -865,14 +973,19 @@ class CompositeResult:
 
     def _repr_html_(self, max_rows: int = 60) -> str:
         top = self.index_code
-        sub = [c for c in (self.hierarchy.children(top) if self.hierarchy else ())
-               if c in self.scores.columns]
-        view = pd.DataFrame({
-            t("composite.label.rank"): self.ranks[top],
-            t("composite.label.unit"): self.scores.index.astype(str),
-            top: self.scores[top].round(2),
-            t("composite.label.grade"): self.grades,
-        })
+        sub = [
+            c
+            for c in (self.hierarchy.children(top) if self.hierarchy else ())
+            if c in self.scores.columns
+        ]
+        view = pd.DataFrame(
+            {
+                t("composite.label.rank"): self.ranks[top],
+                t("composite.label.unit"): self.scores.index.astype(str),
+                top: self.scores[top].round(2),
+                t("composite.label.grade"): self.grades,
+            }
+        )
         for code in sub:
             view[code] = self.scores[code].round(2)
         view = view.sort_values(t("composite.label.rank"), na_position="last")
@@ -881,17 +994,25 @@ class CompositeResult:
             more = t("composite.label.more_units", shown=max_rows, total=len(view))
             note = f"<p>{html.escape(more)}</p>"
             view = view.head(max_rows)
-        steps = pd.DataFrame({
-            t("composite.label.step"): [t(f"composite.step.{s['step']}") for s in self.steps],
-            t("composite.label.method"): [s.get("method") or "" for s in self.steps],
-            t("composite.label.params"): [
-                json.dumps(_jsonable({k: v for k, v in s.items() if k not in ("step", "method")}),
-                           ensure_ascii=False)[:160] for s in self.steps],
-        })
+        steps = pd.DataFrame(
+            {
+                t("composite.label.step"): [t(f"composite.step.{s['step']}") for s in self.steps],
+                t("composite.label.method"): [s.get("method") or "" for s in self.steps],
+                t("composite.label.params"): [
+                    json.dumps(
+                        _jsonable({k: v for k, v in s.items() if k not in ("step", "method")}),
+                        ensure_ascii=False,
+                    )[:160]
+                    for s in self.steps
+                ],
+            }
+        )
         title = html.escape(t("composite.label.title", index=top))
-        return (f"<div><h4>{title}</h4>{view.to_html(index=False, na_rep='—')}{note}"
-                f"<h5>{html.escape(t('composite.label.steps'))}</h5>"
-                f"{steps.to_html(index=False)}</div>")
+        return (
+            f"<div><h4>{title}</h4>{view.to_html(index=False, na_rep='—')}{note}"
+            f"<h5>{html.escape(t('composite.label.steps'))}</h5>"
+            f"{steps.to_html(index=False)}</div>"
+        )
 
 
 # --------------------------------------------------------------------------- build
@@ -904,15 +1025,27 @@ class _Prepared:
     treat_details: pd.DataFrame
 
 
-def _prepare(data: pd.DataFrame, hierarchy: Hierarchy, config: CompositeConfig,
-             groups: pd.Series | None, denominators: pd.DataFrame | None,
-             denominator_map: Mapping[str, str] | None,
-             panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None) -> _Prepared:
+def _prepare(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    config: CompositeConfig,
+    groups: pd.Series | None,
+    denominators: pd.DataFrame | None,
+    denominator_map: Mapping[str, str] | None,
+    panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None,
+) -> _Prepared:
     """Everything up to the normalised indicators (the part aggregation alternatives share)."""
     raw = _check_data(data, hierarchy)
     stages: dict[str, pd.DataFrame] = {"raw": raw}
-    steps: list[dict[str, Any]] = [_step("raw", None, units=len(raw), indicators=raw.shape[1],
-                                         missing=int(raw.isna().sum().sum()))]
+    steps: list[dict[str, Any]] = [
+        _step(
+            "raw",
+            None,
+            units=len(raw),
+            indicators=raw.shape[1],
+            missing=int(raw.isna().sum().sum()),
+        )
+    ]
 
     if config.denominate:
         den = denominate(raw, denominators, denominator_map, hierarchy.indicators)
@@ -924,15 +1057,28 @@ def _prepare(data: pd.DataFrame, hierarchy: Hierarchy, config: CompositeConfig,
 
     screened, dropped = screen(den, config.screen_min_coverage)
     if dropped:
-        note = t("composite.W_UNITS_SCREENED", threshold=f"{config.screen_min_coverage:.0%}",
-                 n=len(dropped), units="、".join(dropped))
+        note = t(
+            "composite.W_UNITS_SCREENED",
+            threshold=f"{config.screen_min_coverage:.0%}",
+            n=len(dropped),
+            units="、".join(dropped),
+        )
         logger.warning(note)
-    steps.append(_step("screen", "min_coverage", min_coverage=config.screen_min_coverage,
-                       dropped_units=dropped))
+    steps.append(
+        _step(
+            "screen", "min_coverage", min_coverage=config.screen_min_coverage, dropped_units=dropped
+        )
+    )
     stages["screened"] = screened
 
-    imputed = impute(screened, config.impute, groups, panel, denominators,
-                     denominator_map if config.denominate else None)
+    imputed = impute(
+        screened,
+        config.impute,
+        groups,
+        panel,
+        denominators,
+        denominator_map if config.denominate else None,
+    )
     n_filled = int(screened.isna().sum().sum() - imputed.isna().sum().sum())
     still = int(imputed.isna().sum().sum())
     steps.append(_step("impute", config.impute, imputed_values=n_filled, still_missing=still))
@@ -940,20 +1086,29 @@ def _prepare(data: pd.DataFrame, hierarchy: Hierarchy, config: CompositeConfig,
 
     if config.treat:
         treated, details = treat(imputed, config)
-        steps.append(_step(
-            "treat", "winsorise_then_log" if config.log_fallback else "winsorise",
-            winsor_max_points=config.winsor_max_points, skew_threshold=config.skew_threshold,
-            kurt_threshold=config.kurt_threshold,
-            treated={c: details.at[c, "treatment"] for c in details.index
-                     if details.at[c, "treatment"] not in ("none", "insufficient_data")}))
+        steps.append(
+            _step(
+                "treat",
+                "winsorise_then_log" if config.log_fallback else "winsorise",
+                winsor_max_points=config.winsor_max_points,
+                skew_threshold=config.skew_threshold,
+                kurt_threshold=config.kurt_threshold,
+                treated={
+                    c: details.at[c, "treatment"]
+                    for c in details.index
+                    if details.at[c, "treatment"] not in ("none", "insufficient_data")
+                },
+            )
+        )
     else:
         treated, details = imputed.copy(), _empty_treat_details(imputed.columns)
         steps.append(_step("treat", "none"))
     stages["treated"] = treated
 
     normalised, blank = normalise(treated, hierarchy, config)
-    params: dict[str, Any] = {"directions": {c: hierarchy.node(c).direction
-                                             for c in hierarchy.indicators}}
+    params: dict[str, Any] = {
+        "directions": {c: hierarchy.node(c).direction for c in hierarchy.indicators}
+    }
     if config.normalise in _SCALED:
         params["range"] = [config.norm_low, config.norm_high]
     if config.normalise == "zscore":
@@ -973,20 +1128,32 @@ def _prepare(data: pd.DataFrame, hierarchy: Hierarchy, config: CompositeConfig,
 
 
 def _empty_treat_details(columns: Sequence[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "pass_before": None, "skew_before": np.nan, "kurt_before": np.nan, "treatment": "none",
-        "n_winsorised": 0, "winsorised_units": "", "pass_after": None, "skew_after": np.nan,
-        "kurt_after": np.nan,
-    }, index=pd.Index(list(columns), name="indicator"))
+    frame = pd.DataFrame(
+        {
+            "pass_before": None,
+            "skew_before": np.nan,
+            "kurt_before": np.nan,
+            "treatment": "none",
+            "n_winsorised": 0,
+            "winsorised_units": "",
+            "pass_after": None,
+            "skew_after": np.nan,
+            "kurt_after": np.nan,
+        },
+        index=pd.Index(list(columns), name="indicator"),
+    )
     return frame
 
 
-def build_composite(data: pd.DataFrame, hierarchy: Hierarchy,
-                    config: CompositeConfig = CompositeConfig(),
-                    groups: pd.Series | None = None, denominators: pd.DataFrame | None = None,
-                    denominator_map: Mapping[str, str] | None = None,
-                    panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
-                    ) -> CompositeResult:
+def build_composite(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    config: CompositeConfig = CompositeConfig(),
+    groups: pd.Series | None = None,
+    denominators: pd.DataFrame | None = None,
+    denominator_map: Mapping[str, str] | None = None,
+    panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
+) -> CompositeResult:
     """Build the index for every unit (row of `data`) and record each step's method."""
     tree = hierarchy.with_weights(config.weights)
     methods = config.level_methods(tree)
@@ -996,22 +1163,36 @@ def build_composite(data: pd.DataFrame, hierarchy: Hierarchy,
 
     plan = _Plan.of(tree)
     eff = tree.effective_weights()
-    steps.append(_step("weight", "manual" if config.weights else "hierarchy",
-                       weights={c: tree.node(c).weight for c in plan.codes},
-                       effective_weights=eff.to_dict()))
-    values = _aggregate_arrays(normalised.to_numpy(dtype=float), plan, plan.weights[None, :],
-                               methods, config.genmean_p, config.nonpositive)[0]
+    steps.append(
+        _step(
+            "weight",
+            "manual" if config.weights else "hierarchy",
+            weights={c: tree.node(c).weight for c in plan.codes},
+            effective_weights=eff.to_dict(),
+        )
+    )
+    values = _aggregate_arrays(
+        normalised.to_numpy(dtype=float),
+        plan,
+        plan.weights[None, :],
+        methods,
+        config.genmean_p,
+        config.nonpositive,
+    )[0]
     aggregated = pd.DataFrame(values, index=normalised.index, columns=list(plan.codes))
     stages["aggregated"] = aggregated
-    agg_params: dict[str, Any] = {"methods": {str(k): v for k, v in methods.items()},
-                                  "missing": "weights re-normalised over available children"}
+    agg_params: dict[str, Any] = {
+        "methods": {str(k): v for k, v in methods.items()},
+        "missing": "weights re-normalised over available children",
+    }
     if "genmean" in methods.values():
         agg_params["genmean_p"] = config.genmean_p
     if any(m in POSITIVE_ONLY for m in methods.values()):
         agg_params["nonpositive"] = config.nonpositive
     distinct = set(methods.values())
-    steps.append(_step("aggregate", distinct.pop() if len(distinct) == 1 else "per_level",
-                       **agg_params))
+    steps.append(
+        _step("aggregate", distinct.pop() if len(distinct) == 1 else "per_level", **agg_params)
+    )
 
     scores = aggregated[sorted(tree.aggregates, key=lambda c: -tree.node(c).level)]
     ranks = rank_desc(scores)
@@ -1019,7 +1200,14 @@ def build_composite(data: pd.DataFrame, hierarchy: Hierarchy,
     grades = grade(scores[tree.top], config.grade_bands).rename("grade")
     steps.append(_step("grade", "bands", bands=[list(b) for b in config.sorted_bands()]))
     return CompositeResult(
-        stages=stages, scores=scores, ranks=ranks, index_code=tree.top, grades=grades,
-        effective_weights=eff, treat_details=prepared.treat_details, steps=steps,
-        config=config, hierarchy=tree,
+        stages=stages,
+        scores=scores,
+        ranks=ranks,
+        index_code=tree.top,
+        grades=grades,
+        effective_weights=eff,
+        treat_details=prepared.treat_details,
+        steps=steps,
+        config=config,
+        hierarchy=tree,
     )

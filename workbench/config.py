@@ -1,4 +1,5 @@
 """Where things live: warehouse path, output folders. Flag > environment > config file > default."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Validation, the fill-in template, the demo generator and the docs all read these objects, so a
 field added here shows up everywhere. Source: ../shared/design/ledgers.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,27 +16,79 @@ from dataclasses import dataclass
 # `month` YYYY-MM; `id_card` an 18-digit resident ID number (personal data).
 TYPES = ("text", "code6", "int", "yuan", "date", "bool", "enum", "month", "id_card")
 
-LEAD_SOURCES = ("智能监控", "举报投诉", "飞行检查", "交叉检查", "自查自纠", "日常稽核", "审计移交",
-                "数据比对", "公安移送", "其他")
+LEAD_SOURCES = (
+    "智能监控",
+    "举报投诉",
+    "飞行检查",
+    "交叉检查",
+    "自查自纠",
+    "日常稽核",
+    "审计移交",
+    "数据比对",
+    "公安移送",
+    "其他",
+)
 SUBJECT_TYPES = ("定点医疗机构", "定点零售药店", "参保人员", "经办机构", "用人单位", "医药企业")
 INSTITUTION_SUBJECTS = ("定点医疗机构", "定点零售药店")
-VIOLATION_TYPES = ("假病人", "假病情", "假票据", "分解住院", "挂床住院", "串换药品耗材诊疗项目",
-                   "重复收费", "超标准收费", "分解收费", "过度诊疗检查", "冒名就医", "倒卖药品",
-                   "虚构医药服务", "伪造医学文书票据", "盗刷医保凭证", "重复享受待遇", "死亡冒领",
-                   "内外勾结", "其他")
-OUTCOMES = ("约谈", "责令整改", "拒付追回", "暂停协议", "解除协议", "行政处罚", "移送公安",
-            "移送纪检监察", "不予处理")
+VIOLATION_TYPES = (
+    "假病人",
+    "假病情",
+    "假票据",
+    "分解住院",
+    "挂床住院",
+    "串换药品耗材诊疗项目",
+    "重复收费",
+    "超标准收费",
+    "分解收费",
+    "过度诊疗检查",
+    "冒名就医",
+    "倒卖药品",
+    "虚构医药服务",
+    "伪造医学文书票据",
+    "盗刷医保凭证",
+    "重复享受待遇",
+    "死亡冒领",
+    "内外勾结",
+    "其他",
+)
+OUTCOMES = (
+    "约谈",
+    "责令整改",
+    "拒付追回",
+    "暂停协议",
+    "解除协议",
+    "行政处罚",
+    "移送公安",
+    "移送纪检监察",
+    "不予处理",
+)
 CASE_STATUSES = ("核查中", "已立案", "调查中", "已结案", "已撤销")
 INSTITUTION_TYPES = ("公立医疗机构", "民营医疗机构", "基层医疗机构", "定点零售药店")
 CREDIT_GRADES = ("A", "B", "C", "D", "E")
 CHECK_STATUSES = ("待核查", "核查中", "属实", "不属实")
-INSPECTION_METHODS = ("日常巡查", "专项检查", "交叉检查", "飞行检查", "双随机抽查", "夜间巡查",
-                      "回头看")
+INSPECTION_METHODS = (
+    "日常巡查",
+    "专项检查",
+    "交叉检查",
+    "飞行检查",
+    "双随机抽查",
+    "夜间巡查",
+    "回头看",
+)
 RECT_SOURCES = ("自查自纠", "交叉检查", "飞行检查", "审计", "巡视巡察", "举报", "其他")
 RECT_STATUSES = ("未整改", "整改中", "已整改", "已销号")
 CHANNELS = ("12393热线", "来信", "来访", "网络", "其他")
-ACTIVITIES = ("联席会议", "宣传活动", "警示约谈", "培训", "数据共享部门", "社会监督员",
-              "典型案例报送", "信用评价机构", "失信惩戒")
+ACTIVITIES = (
+    "联席会议",
+    "宣传活动",
+    "警示约谈",
+    "培训",
+    "数据共享部门",
+    "社会监督员",
+    "典型案例报送",
+    "信用评价机构",
+    "失信惩戒",
+)
 
 
 @dataclass(frozen=True)
@@ -199,8 +252,13 @@ CASES = Ledger(
         _f("filed_date", "立案日期", "date", help="不得早于发现日期"),
         _f("subject_type", "违规主体类型", "enum", enum=SUBJECT_TYPES),
         _f("institution_id", "机构编码", help="违规主体为定点医药机构时必填"),
-        _f("person_id", "当事人身份证号", "id_card", personal=True,
-           help="18位居民身份证号，系统校验并加密展示"),
+        _f(
+            "person_id",
+            "当事人身份证号",
+            "id_card",
+            personal=True,
+            help="18位居民身份证号，系统校验并加密展示",
+        ),
         _f("person_name", "当事人姓名", personal=True, help="个人信息，报表中一律脱敏"),
         _f("violation_type", "违规类型", "enum", enum=VIOLATION_TYPES),
         _f("amount_involved", "涉案金额(元)", "yuan"),
@@ -224,8 +282,9 @@ CASES = Ledger(
     ),
     required_when=(
         RequiredWhen("closed_date", "status", ("已结案",), "E_CLOSED_DATE_MISSING"),
-        RequiredWhen("institution_id", "subject_type", INSTITUTION_SUBJECTS,
-                     "E_INSTITUTION_MISSING"),
+        RequiredWhen(
+            "institution_id", "subject_type", INSTITUTION_SUBJECTS, "E_INSTITUTION_MISSING"
+        ),
     ),
     references=(
         Reference("county_code", "counties", "county_code", "E_UNKNOWN_COUNTY"),
@@ -344,8 +403,16 @@ ACTIVITIES_LEDGER = Ledger(
 # Dependency order: a ledger's references point only to ledgers before it.
 LEDGERS: dict[str, Ledger] = {
     lg.name: lg
-    for lg in (COUNTIES, INSTITUTIONS, CASES, LEADS, INSPECTIONS, RECTIFICATIONS, COMPLAINTS,
-               ACTIVITIES_LEDGER)
+    for lg in (
+        COUNTIES,
+        INSTITUTIONS,
+        CASES,
+        LEADS,
+        INSPECTIONS,
+        RECTIFICATIONS,
+        COMPLAINTS,
+        ACTIVITIES_LEDGER,
+    )
 }
 
 

@@ -10,6 +10,7 @@ Every part of a page carries `data-part="<name>"` and, once drawn, `data-key="<v
 state it shows. Browser tests and the benchmark wait for every part to show the new key, which is
 exactly "all charts updated". KPI cards carry `data-indicator` and `data-value` for the same reason.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,14 +54,27 @@ CACHE_VERSION = 1
 STATUS_COLOURS = {"met": "#0072B2", "risk": "#E69F00", "miss": "#D55E00", "none": "#8C8C8C"}
 STATUS_ICONS = {"met": "✓", "risk": "!", "miss": "✗", "none": "—"}
 # The engine's milestone statuses (workbench.indicators) → traffic light.
-MILESTONE_LIGHTS = {"met": "met", "on_track": "met", "lagging": "risk", "missed": "miss",
-                    "no_data": "none"}
-GRADE_COLOURS = {"优秀": "#0072B2", "良好": "#56B4E9", "合格": "#E69F00", "不合格": "#D55E00",
-                 "较差": "#D55E00", "差": "#D55E00"}
+MILESTONE_LIGHTS = {
+    "met": "met",
+    "on_track": "met",
+    "lagging": "risk",
+    "missed": "miss",
+    "no_data": "none",
+}
+GRADE_COLOURS = {
+    "优秀": "#0072B2",
+    "良好": "#56B4E9",
+    "合格": "#E69F00",
+    "不合格": "#D55E00",
+    "较差": "#D55E00",
+    "差": "#D55E00",
+}
 OTHER_GRADE_COLOURS = ("#009E73", "#CC79A7", "#F0E442", "#999999")
 SEQUENTIAL = ("#D55E00", "#F0B37E", "#EEEEEE", "#8FBFE0", "#0072B2")  # worse → better
-FONT = ('"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
-        '"WenQuanYi Micro Hei", sans-serif')
+FONT = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
+    '"WenQuanYi Micro Hei", sans-serif'
+)
 MAX_BARS = 20  # beyond this many counties the ranking shows the top and bottom 10 and the pick
 MAX_TABLE_ROWS = 40
 MAX_LAGGING_ROWS = 60
@@ -79,27 +93,40 @@ class KpiCube:
     filtering a million-row table: the cards, the trend, the funnel and the map for a
     3,000-county city cost a few array slices."""
 
-    def __init__(self, kpis: pd.DataFrame, sets: Sequence[str], periods: Sequence[str],
-                 counties: Sequence[str], indicators: Mapping[str, Sequence[str]]) -> None:
+    def __init__(
+        self,
+        kpis: pd.DataFrame,
+        sets: Sequence[str],
+        periods: Sequence[str],
+        counties: Sequence[str],
+        indicators: Mapping[str, Sequence[str]],
+    ) -> None:
         import numpy as np
 
         self.sets = {s: i for i, s in enumerate(sets)}
         self.periods = {p: i for i, p in enumerate(periods)}
         self.counties = {c: i for i, c in enumerate([CITY, *counties])}
-        self.indicators = {s: {ind: i for i, ind in enumerate(inds)}
-                           for s, inds in indicators.items()}
+        self.indicators = {
+            s: {ind: i for i, ind in enumerate(inds)} for s, inds in indicators.items()
+        }
         width = max((len(v) for v in self.indicators.values()), default=0)
-        self.arr = np.full((len(self.sets), len(self.periods), len(self.counties), width,
-                            len(KPI_FIELDS)), np.nan)
+        self.arr = np.full(
+            (len(self.sets), len(self.periods), len(self.counties), width, len(KPI_FIELDS)), np.nan
+        )
         if not len(kpis):
             return
         sets_col = kpis["indicator_set"].astype(str)
         si = sets_col.map(self.sets)
         pi = kpis["period"].astype(str).map(self.periods)
         ci = kpis["county_code"].astype(str).map(self.counties)
-        ii = pd.Series([self.indicators.get(s, {}).get(i) for s, i in
-                        zip(sets_col, kpis["indicator"].astype(str))],
-                       index=kpis.index, dtype="float64")
+        ii = pd.Series(
+            [
+                self.indicators.get(s, {}).get(i)
+                for s, i in zip(sets_col, kpis["indicator"].astype(str))
+            ],
+            index=kpis.index,
+            dtype="float64",
+        )
         ok = (si.notna() & pi.notna() & ci.notna() & ii.notna()).to_numpy()
         idx = tuple(np.asarray(x.to_numpy()[ok], dtype=int) for x in (si, pi, ci, ii))
         for f, name in enumerate(KPI_FIELDS):
@@ -110,16 +137,24 @@ class KpiCube:
 
     def get(self, indicator_set: str, period: str, county: str, indicator: str) -> dict | None:
         try:
-            vec = self.arr[self.sets[indicator_set], self.periods[period], self.counties[county],
-                           self.indicators[indicator_set][indicator]]
+            vec = self.arr[
+                self.sets[indicator_set],
+                self.periods[period],
+                self.counties[county],
+                self.indicators[indicator_set][indicator],
+            ]
         except KeyError:
             return None
         return dict(zip(KPI_FIELDS, vec.tolist()))
 
     def across_counties(self, indicator_set: str, period: str, indicator: str) -> Any:
         """[county, field] for every county (not the city), in `counties` order."""
-        return self.arr[self.sets[indicator_set], self.periods[period], 1:,
-                        self.indicators[indicator_set][indicator]]
+        return self.arr[
+            self.sets[indicator_set],
+            self.periods[period],
+            1:,
+            self.indicators[indicator_set][indicator],
+        ]
 
 
 @dataclass
@@ -160,8 +195,9 @@ class DashboardData:
 
     def __post_init__(self) -> None:
         self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
-        self._county_names = dict(zip(self.counties["county_code"].astype(str),
-                                      self.counties["county_name"].astype(str)))
+        self._county_names = dict(
+            zip(self.counties["county_code"].astype(str), self.counties["county_name"].astype(str))
+        )
         self._cube: KpiCube | None = None
         self._rankings: dict[tuple[str, str | None], list[dict]] = {}
         self._records: dict[tuple, list[dict]] = {}
@@ -194,8 +230,16 @@ class DashboardData:
 
     def grades(self, period: str, hierarchy: str | None) -> list[str]:
         """The grades present in a ranking, best first (their order fixes their colours)."""
-        return self.memo(("grades", period, hierarchy), lambda: list(dict.fromkeys(
-            str(r["grade"]) for r in self.ranking(period, hierarchy) if not _missing(r["grade"]))))
+        return self.memo(
+            ("grades", period, hierarchy),
+            lambda: list(
+                dict.fromkeys(
+                    str(r["grade"])
+                    for r in self.ranking(period, hierarchy)
+                    if not _missing(r["grade"])
+                )
+            ),
+        )
 
     def records(self, table: str, *key: object) -> list[dict]:
         """`part(table, *key)` as a list of dicts, cached: builders iterate these on a click."""
@@ -210,11 +254,17 @@ class DashboardData:
     def cube(self) -> KpiCube:
         if self._cube is None:
             meta = self.indicators
-            order = {s: [str(i) for i in meta.loc[meta["indicator_set"].astype(str) == s,
-                                                  "indicator"]]
-                     for s in self.indicator_sets}
-            self._cube = KpiCube(self.kpis, list(self.indicator_sets), self.periods,
-                                 list(self.counties["county_code"].astype(str)), order)
+            order = {
+                s: [str(i) for i in meta.loc[meta["indicator_set"].astype(str) == s, "indicator"]]
+                for s in self.indicator_sets
+            }
+            self._cube = KpiCube(
+                self.kpis,
+                list(self.indicator_sets),
+                self.periods,
+                list(self.counties["county_code"].astype(str)),
+                order,
+            )
         return self._cube
 
     def ranking(self, period: str, hierarchy: str | None) -> list[dict]:
@@ -296,8 +346,9 @@ class DashboardData:
                 return rows
         return []
 
-    def kpi(self, indicator: str, period: str, county: str,
-            indicator_set: str | None = None) -> dict:
+    def kpi(
+        self, indicator: str, period: str, county: str, indicator_set: str | None = None
+    ) -> dict:
         """One KPI's fields as a dict (NaN where absent), from `indicator_set` or any set that
         has the indicator."""
         sets = [indicator_set] if indicator_set else []
@@ -319,8 +370,11 @@ def _key_ranges(df: pd.DataFrame, cols: Sequence[str]) -> dict[tuple, tuple[int,
     change = np.zeros(n, dtype=bool)
     change[0] = True
     for c in cols:
-        codes = (df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype)
-                 else pd.factorize(df[c], use_na_sentinel=False)[0])
+        codes = (
+            df[c].cat.codes.to_numpy()
+            if isinstance(df[c].dtype, pd.CategoricalDtype)
+            else pd.factorize(df[c], use_na_sentinel=False)[0]
+        )
         change[1:] |= codes[1:] != codes[:-1]
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:], n)
@@ -340,6 +394,7 @@ _GROUP_KEYS: dict[str, tuple[str, ...]] = {
 
 # ───────────────────────────── view state ─────────────────────────────
 
+
 @dataclass(frozen=True)
 class View:
     """What a page shows: the set, the month, the county ("" = whole city) and the focus."""
@@ -352,11 +407,19 @@ class View:
 
     @property
     def key(self) -> str:
-        return "|".join((self.indicator_set, self.period, self.county or "city", self.focus,
-                         self.hierarchy or ""))
+        return "|".join(
+            (
+                self.indicator_set,
+                self.period,
+                self.county or "city",
+                self.focus,
+                self.hierarchy or "",
+            )
+        )
 
 
 # ───────────────────────────── formatting ─────────────────────────────
+
 
 def _missing(x: object) -> bool:
     if x is None or x is pd.NA:
@@ -413,8 +476,6 @@ def format_gap(gap: object, unit: object) -> str:
     return format_value(abs(v), unit)
 
 
-
-
 def format_target(target: object, unit: object, op: object) -> str:
     """`≥90.0%`; `op` is the engine's comparison (`>=`, `<=` …) or, failing that, the
     indicator's direction (−1: lower is better)."""
@@ -445,8 +506,17 @@ def status_of(row: Mapping[str, Any], period: str | None = None) -> str:
     explicit = str(row.get("status") or "").strip().lower()
     if explicit in STATUS_COLOURS:
         return explicit
-    aliases = {"达标": "met", "ok": "met", "on_track": "met", "未达标": "miss", "missed": "miss",
-               "lagging": "miss", "at_risk": "risk", "进行中": "risk", "无数据": "none"}
+    aliases = {
+        "达标": "met",
+        "ok": "met",
+        "on_track": "met",
+        "未达标": "miss",
+        "missed": "miss",
+        "lagging": "miss",
+        "at_risk": "risk",
+        "进行中": "risk",
+        "无数据": "none",
+    }
     if explicit in aliases:
         return aliases[explicit]
     if _float(row.get("value")) is None:
@@ -469,13 +539,16 @@ def _esc(x: object) -> str:
 def county_link(code: str, label: str | None = None) -> str:
     """A link that opens a county's drill-down page in Voilà (relative to the cockpit)."""
     href = f"county.ipynb?county={quote(str(code))}"
-    return (f'<a href="{_esc(href)}" target="_self" data-county="{_esc(code)}">'
-            f"{_esc(label or code)}</a>")
+    return (
+        f'<a href="{_esc(href)}" target="_self" data-county="{_esc(code)}">'
+        f"{_esc(label or code)}</a>"
+    )
 
 
 def _part(name: str, key: str, body: str, cls: str = "") -> str:
-    return (f'<div class="wb-part {cls}" data-part="{_esc(name)}" data-key="{_esc(key)}">'
-            f"{body}</div>")
+    return (
+        f'<div class="wb-part {cls}" data-part="{_esc(name)}" data-key="{_esc(key)}">{body}</div>'
+    )
 
 
 def months_upto(periods: Sequence[str], period: str) -> list[str]:
@@ -484,6 +557,7 @@ def months_upto(periods: Sequence[str], period: str) -> list[str]:
 
 
 # ───────────────────────────── HTML builders ─────────────────────────────
+
 
 def kpi_cards_html(data: DashboardData, view: View) -> str:
     """The KPI cards: value, target, gap, traffic light (colour + icon + word), year-on-year."""
@@ -505,18 +579,22 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         if view.county:
             city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
             meta_bits.append(t("dash.kpi.city", value=format_value(city.get("value"), unit)))
-        group = (f'<span class="wb-kpi-group">{_esc(m["group"])}</span>'
-                 if not _missing(m.get("group")) and m.get("group") else "")
+        group = (
+            f'<span class="wb-kpi-group">{_esc(m["group"])}</span>'
+            if not _missing(m.get("group")) and m.get("group")
+            else ""
+        )
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '
             f'title="{_esc(m.get("description") or m.get("name"))}">'
             f'<div class="wb-kpi-name">{group}{_esc(m.get("name") or ind)}</div>'
             f'<div class="wb-kpi-row"><span class="wb-kpi-value" data-kpi-value>'
-            f'{_esc(format_value(value, unit))}</span>'
+            f"{_esc(format_value(value, unit))}</span>"
             f'<span class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'
-            f'{_esc(t("dash.status." + st))}</span></div>'
-            f'<div class="wb-kpi-meta">{" · ".join(_esc(b) for b in meta_bits)}</div></div>')
+            f"{_esc(t('dash.status.' + st))}</span></div>"
+            f'<div class="wb-kpi-meta">{" · ".join(_esc(b) for b in meta_bits)}</div></div>'
+        )
     if not cards:
         cards.append(f'<div class="wb-empty">{_esc(t("dash.empty.kpis"))}</div>')
     return _part("kpis", view.key, "".join(cards), "wb-kpis")
@@ -534,8 +612,9 @@ def _grade_colour(grade: object, known: Sequence[str] = ()) -> str:
 
 def _label_width(labels: Sequence[str], size: int) -> int:
     """Left margin for axis labels: CJK characters are about `size` px wide, others half."""
-    widest = max((sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in str(x)) for x in labels),
-                 default=2)
+    widest = max(
+        (sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in str(x)) for x in labels), default=2
+    )
     return int(widest * size + 16)
 
 
@@ -544,9 +623,11 @@ def _ink(colour: str) -> str:
     c = colour.lstrip("#")
     if len(c) != 6:
         return "#111111"
-    rgb = [int(c[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    lum = sum(w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
-              for w, v in zip((0.2126, 0.7152, 0.0722), rgb))
+    rgb = [int(c[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lum = sum(
+        w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+        for w, v in zip((0.2126, 0.7152, 0.0722), rgb)
+    )
     return "#111111" if lum > 0.25 else "#ffffff"
 
 
@@ -575,8 +656,10 @@ def _band_html(q05: object, q95: object, rank: object, n: int) -> str:
     left = (lo - 1) / span * 100
     width = max((hi - lo) / span * 100, 2.0)
     mark = "" if r is None else f'<b style="left:calc({(r - 1) / span * 100:.1f}% - 1px)"></b>'
-    return (f'<span class="wb-band" aria-hidden="true"><span style="left:{left:.1f}%;'
-            f'width:{width:.1f}%"></span>{mark}</span>')
+    return (
+        f'<span class="wb-band" aria-hidden="true"><span style="left:{left:.1f}%;'
+        f'width:{width:.1f}%"></span>{mark}</span>'
+    )
 
 
 def ranking_table_html(data: DashboardData, view: View) -> str:
@@ -584,17 +667,27 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
     rows = ranking_rows(data, view)
     n = len(rows)
     if not n:
-        return _part("table", view.key,
-                     f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
+        return _part(
+            "table", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>'
+        )
     shown = _shortlist(rows, view.county, MAX_TABLE_ROWS)
     note = ""
     if len(shown) < n:
-        note = (f'<div class="wb-note">'
-                f'{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>')
+        note = (
+            f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
+        )
     grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
-    head = "".join(f'<th class="{c}">{_esc(t(k))}</th>' for k, c in (
-        ("dash.col.rank", "wb-num"), ("dash.col.county", ""), ("dash.col.score", "wb-num"),
-        ("dash.col.grade", ""), ("dash.col.interval", ""), ("dash.col.median_rank", "wb-num")))
+    head = "".join(
+        f'<th class="{c}">{_esc(t(k))}</th>'
+        for k, c in (
+            ("dash.col.rank", "wb-num"),
+            ("dash.col.county", ""),
+            ("dash.col.score", "wb-num"),
+            ("dash.col.grade", ""),
+            ("dash.col.interval", ""),
+            ("dash.col.median_rank", "wb-num"),
+        )
+    )
     body = []
     prev = None
     for i in shown:
@@ -608,14 +701,17 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
         body.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}">'
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
-            f'<td>{county_link(r["county_code"], r["county_name"])}</td>'
+            f"<td>{county_link(r['county_code'], r['county_name'])}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
             f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)};'
             f'color:{_ink(_grade_colour(r["grade"], grades))}">{_esc(r["grade"])}</span></td>'
-            f'<td>{_band_html(r["q05"], r["q95"], r["rank"], n)}{_esc(interval)}</td>'
-            f'<td class="wb-num">{_esc(fmt.number(r["median_rank"], 1))}</td></tr>')
-    table = (f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
-             f'<tbody>{"".join(body)}</tbody></table></div>{note}')
+            f"<td>{_band_html(r['q05'], r['q95'], r['rank'], n)}{_esc(interval)}</td>"
+            f'<td class="wb-num">{_esc(fmt.number(r["median_rank"], 1))}</td></tr>'
+        )
+    table = (
+        f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{note}"
+    )
     return _part("table", view.key, table)
 
 
@@ -635,11 +731,16 @@ def calendar_html(data: DashboardData, view: View) -> str:
         start, end = str(r["start"])[:7], str(r["end"])[:7]
         months = max(1, (int(end[:4]) - int(start[:4])) * 12 + int(end[5:7]) - int(start[5:7]) + 1)
         cls = "wb-current" if r["name"] == cur else ("wb-past" if end < view.period else "")
-        span = (fmt.month_label(start) if start == end
-                else f"{fmt.month_label(start)}–{int(end[5:7])}月")
-        bar.append(f'<div class="wb-cal-phase {cls}" style="flex:{months}" '
-                   f'title="{_esc(r["name"])} {_esc(span)}">{_esc(r["name"])}'
-                   f"<small>{_esc(span)}</small></div>")
+        span = (
+            fmt.month_label(start)
+            if start == end
+            else f"{fmt.month_label(start)}–{int(end[5:7])}月"
+        )
+        bar.append(
+            f'<div class="wb-cal-phase {cls}" style="flex:{months}" '
+            f'title="{_esc(r["name"])} {_esc(span)}">{_esc(r["name"])}'
+            f"<small>{_esc(span)}</small></div>"
+        )
     head = t("dash.calendar.current", phase=cur) if cur else t("dash.calendar.outside")
     ms = data.first_part("milestones", view.indicator_set, view.period, view.county)
     items = []
@@ -654,11 +755,14 @@ def calendar_html(data: DashboardData, view: View) -> str:
             f'<li data-milestone="{_esc(r.get("milestone"))}" '
             f'data-status="{_esc(r.get("status"))}">'
             f'<span class="wb-icon wb-st-{st}">{STATUS_ICONS[st]}</span>{_esc(r.get("name"))}'
-            f'<span class="wb-ms-date">{_esc(deadline)} · {_esc(label)}{detail}</span></li>')
+            f'<span class="wb-ms-date">{_esc(deadline)} · {_esc(label)}{detail}</span></li>'
+        )
     if not items:
         items.append(f'<li class="wb-empty">{_esc(t("dash.empty.milestones"))}</li>')
-    body = (f'<div class="wb-note">{_esc(head)}</div><div class="wb-cal-bar">{"".join(bar)}</div>'
-            f'<ul class="wb-milestones">{"".join(items)}</ul>')
+    body = (
+        f'<div class="wb-note">{_esc(head)}</div><div class="wb-cal-bar">{"".join(bar)}</div>'
+        f'<ul class="wb-milestones">{"".join(items)}</ul>'
+    )
     return _part("calendar", view.key, body)
 
 
@@ -677,18 +781,21 @@ def lagging_html(data: DashboardData, view: View) -> str:
         reasons = list(reasons) if reasons is not None and not _missing(reasons) else []
         sel = ' class="wb-row-selected"' if r["county_code"] == view.county else ""
         items = "".join(f"<li>{_esc(x)}</li>" for x in reasons) or "<li>—</li>"
-        rows.append(f'<tr{sel} data-county="{_esc(r["county_code"])}"><td>'
-                    f'{county_link(r["county_code"], data.county_name(r["county_code"]))}</td>'
-                    f'<td><ul class="wb-lag-reasons">{items}</ul></td></tr>')
+        rows.append(
+            f'<tr{sel} data-county="{_esc(r["county_code"])}"><td>'
+            f"{county_link(r['county_code'], data.county_name(r['county_code']))}</td>"
+            f'<td><ul class="wb-lag-reasons">{items}</ul></td></tr>'
+        )
     note = ""
     if len(recs) > MAX_LAGGING_ROWS:
         more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS)
         note = f'<div class="wb-note">{_esc(more)}</div>'
-    head = (f'<tr><th>{_esc(t("dash.col.county"))}</th>'
-            f'<th>{_esc(t("dash.col.reasons"))}</th></tr>')
-    body = (f'<div class="wb-note">{_esc(t("dash.lagging.count", n=len(recs)))}</div>'
-            f'<div class="wb-scroll"><table class="wb-table"><thead>{head}</thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>{note}')
+    head = f"<tr><th>{_esc(t('dash.col.county'))}</th><th>{_esc(t('dash.col.reasons'))}</th></tr>"
+    body = (
+        f'<div class="wb-note">{_esc(t("dash.lagging.count", n=len(recs)))}</div>'
+        f'<div class="wb-scroll"><table class="wb-table"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
+    )
     return _part("lagging", view.key, body)
 
 
@@ -697,17 +804,25 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
     demo = f'<span class="wb-demo-flag">{_esc(t("dash.demo"))}</span>' if data.demo else ""
     if page == "cockpit":
         title = t("dash.cockpit.title")
-        link = (f'<a class="wb-open" data-open-county="{_esc(view.county)}" '
-                f'href="{_esc("county.ipynb?county=" + quote(view.county))}" target="_self">'
-                f'{_esc(t("dash.open_county", name=data.county_name(view.county)))}</a>'
-                if view.county else "")
+        link = (
+            f'<a class="wb-open" data-open-county="{_esc(view.county)}" '
+            f'href="{_esc("county.ipynb?county=" + quote(view.county))}" target="_self">'
+            f"{_esc(t('dash.open_county', name=data.county_name(view.county)))}</a>"
+            if view.county
+            else ""
+        )
     else:
         title = t("dash.county.title", name=data.county_name(view.county))
         link = f'<a class="wb-back" href="cockpit.ipynb" target="_self">{_esc(t("dash.back"))}</a>'
-    asof = t("dash.asof", period=fmt.month_label(view.period),
-             set=data.indicator_sets.get(view.indicator_set, view.indicator_set))
-    body = (f'<span class="wb-title">{_esc(title)}<small>{_esc(data.city_name)}</small>{demo}'
-            f'</span><span class="wb-asof">{_esc(asof)}</span>{link}')
+    asof = t(
+        "dash.asof",
+        period=fmt.month_label(view.period),
+        set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
+    )
+    body = (
+        f'<span class="wb-title">{_esc(title)}<small>{_esc(data.city_name)}</small>{demo}'
+        f'</span><span class="wb-asof">{_esc(asof)}</span>{link}'
+    )
     return _part("header", view.key, body)
 
 
@@ -718,14 +833,18 @@ def panel_title(key: str, note: str = "") -> str:
 
 # ───────────────────────────── figures (plotly JSON) ─────────────────────────────
 
+
 def base_layout(height: int = 320, **extra: Any) -> dict:
     """Shared layout: Chinese font, white background, compact margins, no mode bar clutter."""
     layout = {
-        "height": height, "autosize": True,
+        "height": height,
+        "autosize": True,
         "margin": {"l": 10, "r": 10, "t": 10, "b": 10, "pad": 2},
         "font": {"family": FONT, "size": 13, "color": "#1f2933"},
-        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#ffffff",
-        "showlegend": False, "hoverlabel": {"font": {"family": FONT}},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "#ffffff",
+        "showlegend": False,
+        "hoverlabel": {"font": {"family": FONT}},
         "separators": ".,",
     }
     layout.update(extra)
@@ -738,15 +857,23 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
     plotly chart of the same took ten times longer. A row click picks the county."""
     every = ranking_rows(data, view)
     if not every:
-        return _part("ranking", view.key,
-                     f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
+        return _part(
+            "ranking", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>'
+        )
     hier = view.hierarchy or data.default_hierarchy()
     hier_name = data.hierarchies.get(hier, hier)  # which index: the county page has no picker
     grades = data.grades(view.period, hier)
-    n = data.memo(("n_ranked", view.period, view.hierarchy), lambda: int(max(
-        (_float(r["rank"]) or 0 for r in every), default=0)) or len(every))
-    top = data.memo(("score_max", view.period, view.hierarchy), lambda: max(
-        (_float(r["score"]) or 0.0 for r in every), default=0.0)) or 1.0
+    n = data.memo(
+        ("n_ranked", view.period, view.hierarchy),
+        lambda: int(max((_float(r["rank"]) or 0 for r in every), default=0)) or len(every),
+    )
+    top = (
+        data.memo(
+            ("score_max", view.period, view.hierarchy),
+            lambda: max((_float(r["score"]) or 0.0 for r in every), default=0.0),
+        )
+        or 1.0
+    )
     shown = _shortlist(every, view.county, MAX_BARS)
     rows = []
     prev = None
@@ -760,10 +887,21 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         width = 0.0 if score is None else max(0.0, min(100.0, score / top * 100))
         grade = "" if _missing(r["grade"]) else str(r["grade"])
         lo, hi, rank = _float(r["q05"]), _float(r["q95"]), _float(r["rank"])
-        interval = (t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}")
-                    if lo is not None and hi is not None else "—")
-        tip = t("dash.map.tip_index", name=r["county_name"], score=fmt.number(score, 1),
-                grade=grade, rank=fmt.number(rank)) + f"；{t('dash.hover.interval')} {interval}"
+        interval = (
+            t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}")
+            if lo is not None and hi is not None
+            else "—"
+        )
+        tip = (
+            t(
+                "dash.map.tip_index",
+                name=r["county_name"],
+                score=fmt.number(score, 1),
+                grade=grade,
+                rank=fmt.number(rank),
+            )
+            + f"；{t('dash.hover.interval')} {interval}"
+        )
         sel = " wb-row-selected" if r["county_code"] == view.county else ""
         rows.append(
             f'<div class="wb-bar-row{sel}" data-pick="{_esc(r["county_code"])}" '
@@ -771,11 +909,14 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             f'<span class="wb-bar-label">{_esc(fmt.number(rank))}. {_esc(r["county_name"])}</span>'
             f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
             f'background:{colour};color:{_ink(colour)}">{_esc(fmt.number(score, 1))} '
-            f'{_esc(grade)}</span></span>'
-            f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>')
-    head = (f'<div class="wb-bar-row wb-bar-head"><span class="wb-bar-label"></span>'
-            f'<span class="wb-bar-track">{_esc(t("dash.axis.score_of", name=hier_name))}</span>'
-            f'<span class="wb-bar-band">{_esc(t("dash.axis.rank_band", n=n))}</span></div>')
+            f"{_esc(grade)}</span></span>"
+            f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
+        )
+    head = (
+        f'<div class="wb-bar-row wb-bar-head"><span class="wb-bar-label"></span>'
+        f'<span class="wb-bar-track">{_esc(t("dash.axis.score_of", name=hier_name))}</span>'
+        f'<span class="wb-bar-band">{_esc(t("dash.axis.rank_band", n=n))}</span></div>'
+    )
     cut = t("dash.table.truncated", n=len(every), shown=len(shown))
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
     return _part("ranking", view.key, f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}')
@@ -790,14 +931,26 @@ def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
     if view.focus == INDEX:
         hier = view.hierarchy or data.default_hierarchy()
         for p in months:
-            scores = data.memo(("scores", p, hier), lambda p=p: {
-                r["county_code"]: _float(r["score"]) for r in data.ranking(p, hier)})
+            scores = data.memo(
+                ("scores", p, hier),
+                lambda p=p: {r["county_code"]: _float(r["score"]) for r in data.ranking(p, hier)},
+            )
             if county:
                 vals.append(scores.get(county))
             else:
-                vals.append(data.memo(("score_mean", p, hier), lambda s=scores: (
-                    sum(v for v in s.values() if v is not None)
-                    / max(1, sum(v is not None for v in s.values()))) if s else None))
+                vals.append(
+                    data.memo(
+                        ("score_mean", p, hier),
+                        lambda s=scores: (
+                            (
+                                sum(v for v in s.values() if v is not None)
+                                / max(1, sum(v is not None for v in s.values()))
+                            )
+                            if s
+                            else None
+                        ),
+                    )
+                )
             tgts.append(None)
     else:
         for p in months:
@@ -824,8 +977,15 @@ def trend_figure(data: DashboardData, view: View) -> dict:
     meta = focus_meta(data, view)
     unit = meta.get("unit")
     city_label = t("dash.trend.county_mean") if view.focus == INDEX else data.city_name
-    series = [(view.county, data.county_name(view.county) if view.county else city_label,
-               "#0072B2", "solid", 3)]
+    series = [
+        (
+            view.county,
+            data.county_name(view.county) if view.county else city_label,
+            "#0072B2",
+            "solid",
+            3,
+        )
+    ]
     if view.county and (view.focus == INDEX or value_kind(unit) == "percent"):
         series.append((CITY, city_label, "#8C8C8C", "dot", 2))  # rates compare; sums do not
     traces: list[dict] = []
@@ -836,30 +996,47 @@ def trend_figure(data: DashboardData, view: View) -> dict:
             continue
         x = [f"{int(str(m)[5:7])}月" for m in s["month"]]
         y = [_float(v) for v in s["value"]]
-        traces.append({
-            "type": "scatter", "mode": "lines+markers", "name": name, "x": x, "y": y,
-            "line": {"color": colour, "width": width, "dash": dash},
-            "marker": {"size": 7 if code == view.county else 5},
-            "text": [format_value(v, unit) for v in y],
-            "hovertemplate": f"{_esc(name)} %{{x}}：%{{text}}<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": x,
+                "y": y,
+                "line": {"color": colour, "width": width, "dash": dash},
+                "marker": {"size": 7 if code == view.county else 5},
+                "text": [format_value(v, unit) for v in y],
+                "hovertemplate": f"{_esc(name)} %{{x}}：%{{text}}<extra></extra>",
+            }
+        )
         tgt = [_float(v) for v in s.get("target", pd.Series(dtype=float))]
         if not target_done and any(v is not None for v in tgt):
-            traces.append({
-                "type": "scatter", "mode": "lines", "name": t("dash.legend.target"), "x": x,
-                "y": tgt, "line": {"color": "#D55E00", "width": 2, "dash": "dash"},
-                "text": [format_value(v, unit) for v in tgt],
-                "hovertemplate": t("dash.legend.target") + " %{x}：%{text}<extra></extra>",
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": t("dash.legend.target"),
+                    "x": x,
+                    "y": tgt,
+                    "line": {"color": "#D55E00", "width": 2, "dash": "dash"},
+                    "text": [format_value(v, unit) for v in tgt],
+                    "hovertemplate": t("dash.legend.target") + " %{x}：%{text}<extra></extra>",
+                }
+            )
             target_done = True
     if not traces:
         return empty_figure(t("dash.empty.trend"))
-    yaxis: dict[str, Any] = {"gridcolor": "#eeeeee", "fixedrange": True,
-                             "title": {"text": _axis_unit(unit)}}
+    yaxis: dict[str, Any] = {
+        "gridcolor": "#eeeeee",
+        "fixedrange": True,
+        "title": {"text": _axis_unit(unit)},
+    }
     if value_kind(unit) == "percent":
         yaxis["tickformat"] = ".0%"
     layout = base_layout(
-        300, showlegend=True, yaxis=yaxis,
+        300,
+        showlegend=True,
+        yaxis=yaxis,
         xaxis={"type": "category", "fixedrange": True, "title": {"text": view.period[:4] + "年"}},
         legend={"orientation": "h", "y": 1.12, "x": 0},
         margin={"l": 72, "r": 10, "t": 30, "b": 40},
@@ -900,17 +1077,26 @@ def funnel_stages(data: DashboardData, view: View) -> list[dict]:
         row = data.kpi(indicator, view.period, view.county, view.indicator_set)
         n = _float(row.get(col))
         if n is not None:
-            stages.append({"stage": stage, "count": n,
-                           "text": t("dash.funnel.count", n=fmt.number(n))})
+            stages.append(
+                {"stage": stage, "count": n, "text": t("dash.funnel.count", n=fmt.number(n))}
+            )
     rec = data.kpi(RECOVERY_SOURCE, view.period, view.county, view.indicator_set)
     rate = _float(rec.get("value"))
     closed = next((s["count"] for s in stages if s["stage"] == "closed"), None)
     if rate is not None and closed is not None:
-        stages.append({"stage": "recovered", "count": closed * rate,
-                       "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
-                       "hover": t("dash.funnel.recovered_hover", rate=fmt.percent(rate),
-                                  recovered=fmt.money(rec.get("numerator")),
-                                  due=fmt.money(rec.get("denominator")))})
+        stages.append(
+            {
+                "stage": "recovered",
+                "count": closed * rate,
+                "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
+                "hover": t(
+                    "dash.funnel.recovered_hover",
+                    rate=fmt.percent(rate),
+                    recovered=fmt.money(rec.get("numerator")),
+                    due=fmt.money(rec.get("denominator")),
+                ),
+            }
+        )
     return stages
 
 
@@ -919,20 +1105,26 @@ def funnel_figure(data: DashboardData, view: View) -> dict:
     stages = funnel_stages(data, view)
     if not stages:
         return empty_figure(t("dash.empty.funnel"))
-    colours = {"leads": "#0b3a66", "filed": "#0072B2", "closed": "#56B4E9",
-               "recovered": "#009E73"}
+    colours = {"leads": "#0b3a66", "filed": "#0072B2", "closed": "#56B4E9", "recovered": "#009E73"}
     trace = {
-        "type": "funnel", "y": [t(f"dash.funnel.{s['stage']}") for s in stages],
-        "x": [s["count"] for s in stages], "text": [s["text"] for s in stages],
+        "type": "funnel",
+        "y": [t(f"dash.funnel.{s['stage']}") for s in stages],
+        "x": [s["count"] for s in stages],
+        "text": [s["text"] for s in stages],
         "customdata": [s.get("hover", s["text"]) for s in stages],
-        "textinfo": "text", "textposition": "inside",
+        "textinfo": "text",
+        "textposition": "inside",
         "marker": {"color": [colours[s["stage"]] for s in stages]},
         "connector": {"fillcolor": "#e3e9f0"},
         "hovertemplate": "%{y}：%{customdata}<extra></extra>",
         "textfont": {"color": "#ffffff", "size": 13},
     }
-    layout = base_layout(230, yaxis={"fixedrange": True}, xaxis={"fixedrange": True},
-                         margin={"l": _label_width(trace["y"], 13), "r": 10, "t": 5, "b": 5})
+    layout = base_layout(
+        230,
+        yaxis={"fixedrange": True},
+        xaxis={"fixedrange": True},
+        margin={"l": _label_width(trace["y"], 13), "r": 10, "t": 5, "b": 5},
+    )
     return {"data": [trace], "layout": layout}
 
 
@@ -944,39 +1136,77 @@ def rectification_figure(data: DashboardData, view: View) -> dict:
         return empty_figure(t("dash.empty.rectification"))
     open_items = max(due - done, 0.0)
     traces = []
-    for label, n, colour, ink in ((t("dash.rect.closed"), done, "#0072B2", "#ffffff"),
-                                  (t("dash.rect.open"), open_items, "#E69F00", "#111111")):
+    for label, n, colour, ink in (
+        (t("dash.rect.closed"), done, "#0072B2", "#ffffff"),
+        (t("dash.rect.open"), open_items, "#E69F00", "#111111"),
+    ):
         share = n / due if due else None
         text = f"{label} {fmt.number(n)}（{fmt.percent(share)}）"
-        traces.append({
-            "type": "bar", "orientation": "h", "name": text, "y": [t("dash.rect.items")],
-            "x": [n], "marker": {"color": colour},
-            "text": [text if share is not None and share >= 0.2 else ""],
-            "textposition": "inside", "insidetextanchor": "middle", "textangle": 0,
-            "textfont": {"color": ink},
-            "hovertemplate": f"{_esc(text)}<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": text,
+                "y": [t("dash.rect.items")],
+                "x": [n],
+                "marker": {"color": colour},
+                "text": [text if share is not None and share >= 0.2 else ""],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "textangle": 0,
+                "textfont": {"color": ink},
+                "hovertemplate": f"{_esc(text)}<extra></extra>",
+            }
+        )
     meta = focus_meta(data, dataclasses.replace(view, focus=RECTIFICATION_SOURCE))
-    title = t("dash.rect.summary", value=fmt.percent(row.get("value")),
-              target=format_target(row.get("target"), "%", meta.get("op") or 1),
-              deadline=fmt.date_label(meta.get("deadline")) if meta.get("deadline") else "—")
-    layout = base_layout(150, barmode="stack", showlegend=True,
-                         legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
-                         xaxis={"fixedrange": True, "visible": False},
-                         yaxis={"visible": False, "fixedrange": True},
-                         annotations=[{"text": _esc(title), "showarrow": False, "xref": "paper",
-                                       "yref": "paper", "x": 0, "y": 1.0, "xanchor": "left",
-                                       "yanchor": "bottom", "font": {"size": 13}}],
-                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    title = t(
+        "dash.rect.summary",
+        value=fmt.percent(row.get("value")),
+        target=format_target(row.get("target"), "%", meta.get("op") or 1),
+        deadline=fmt.date_label(meta.get("deadline")) if meta.get("deadline") else "—",
+    )
+    layout = base_layout(
+        150,
+        barmode="stack",
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
+        xaxis={"fixedrange": True, "visible": False},
+        yaxis={"visible": False, "fixedrange": True},
+        annotations=[
+            {
+                "text": _esc(title),
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1.0,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 13},
+            }
+        ],
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
     return {"data": traces, "layout": layout}
 
 
 def empty_figure(message: str) -> dict:
     layout = base_layout(
-        180, xaxis={"visible": False}, yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "font": {"size": 14,
-                                                                      "color": "#5f6b7a"},
-                      "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])
+        180,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "font": {"size": 14, "color": "#5f6b7a"},
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+            }
+        ],
+    )
     return {"data": [], "layout": layout}
 
 
@@ -991,25 +1221,46 @@ def history_figure(data: DashboardData, view: View) -> dict:
     width = (1 - gap_x * (cols - 1)) / cols
     height = (1 - gap_y * (rows - 1)) / rows
     traces: list[dict] = []
-    layout = base_layout(170 * rows + 40, margin={"l": 56, "r": 10, "t": 30, "b": 10},
-                         annotations=[])
+    layout = base_layout(
+        170 * rows + 40, margin={"l": 56, "r": 10, "t": 30, "b": 10}, annotations=[]
+    )
     for i, m in enumerate(meta):
         r, c = divmod(i, cols)
         ax = "" if i == 0 else str(i + 1)
         x0 = c * (width + gap_x)
         y1 = 1 - r * (height + gap_y)
-        layout[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": f"y{ax}",
-                                "type": "category", "fixedrange": True, "tickangle": 0,
-                                "nticks": 6, "tickfont": {"size": 10}}
-        yax = {"domain": [max(0.0, y1 - height), y1], "anchor": f"x{ax}", "fixedrange": True,
-               "gridcolor": "#eeeeee", "tickfont": {"size": 10}}
+        layout[f"xaxis{ax}"] = {
+            "domain": [x0, x0 + width],
+            "anchor": f"y{ax}",
+            "type": "category",
+            "fixedrange": True,
+            "tickangle": 0,
+            "nticks": 6,
+            "tickfont": {"size": 10},
+        }
+        yax = {
+            "domain": [max(0.0, y1 - height), y1],
+            "anchor": f"x{ax}",
+            "fixedrange": True,
+            "gridcolor": "#eeeeee",
+            "tickfont": {"size": 10},
+        }
         if value_kind(m.get("unit")) == "percent":
             yax["tickformat"] = ".0%"
         layout[f"yaxis{ax}"] = yax
-        layout["annotations"].append({
-            "text": f"<b>{_esc(m.get('name') or m['indicator'])}</b>", "showarrow": False,
-            "xref": "paper", "yref": "paper", "x": x0, "y": y1 + 0.01, "xanchor": "left",
-            "yanchor": "bottom", "font": {"size": 12}})
+        layout["annotations"].append(
+            {
+                "text": f"<b>{_esc(m.get('name') or m['indicator'])}</b>",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": x0,
+                "y": y1 + 0.01,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 12},
+            }
+        )
         sub = View(view.indicator_set, view.period, view.county, str(m["indicator"]))
         # the city beside the county only where the two compare: rates, not counts or sums
         lines = [(view.county, "#0072B2", "solid")]
@@ -1021,22 +1272,41 @@ def history_figure(data: DashboardData, view: View) -> dict:
                 continue
             x = [f"{int(str(mo)[5:7])}月" for mo in s["month"]]
             y = [_float(v) for v in s["value"]]
-            traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": y,
-                           "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-                           "line": {"color": colour, "dash": dash, "width": 2},
-                           "marker": {"size": 4}, "name": data.county_name(code),
-                           "text": [format_value(v, m.get("unit")) for v in y],
-                           "hovertemplate": f"{_esc(data.county_name(code))} %{{x}}：%{{text}}"
-                                            "<extra></extra>"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "x": x,
+                    "y": y,
+                    "xaxis": f"x{ax}",
+                    "yaxis": f"y{ax}",
+                    "line": {"color": colour, "dash": dash, "width": 2},
+                    "marker": {"size": 4},
+                    "name": data.county_name(code),
+                    "text": [format_value(v, m.get("unit")) for v in y],
+                    "hovertemplate": f"{_esc(data.county_name(code))} %{{x}}：%{{text}}"
+                    "<extra></extra>",
+                }
+            )
             if code == view.county and "target" in s and s["target"].notna().any():
                 tgt = [_float(v) for v in s["target"]]
-                traces.append({"type": "scatter", "mode": "lines", "x": x, "y": tgt,
-                               "xaxis": f"x{ax}", "yaxis": f"y{ax}", "hoverinfo": "skip",
-                               "line": {"color": "#D55E00", "dash": "dash", "width": 1.5}})
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "x": x,
+                        "y": tgt,
+                        "xaxis": f"x{ax}",
+                        "yaxis": f"y{ax}",
+                        "hoverinfo": "skip",
+                        "line": {"color": "#D55E00", "dash": "dash", "width": 1.5},
+                    }
+                )
     return {"data": traces, "layout": layout}
 
 
 # ───────────────────────────── map ─────────────────────────────
+
 
 def geojson_path(flag: str | os.PathLike | None = None) -> Path:
     """County boundaries: flag, then $WORKBENCH_GEOJSON, then workbench.toml `[dashboard]
@@ -1048,8 +1318,11 @@ def geojson_path(flag: str | os.PathLike | None = None) -> Path:
     from workbench.config import load_config
 
     cfg = load_config()
-    value = (cfg.get("dashboard") or {}).get("geojson") if isinstance(cfg.get("dashboard"),
-                                                                         dict) else None
+    value = (
+        (cfg.get("dashboard") or {}).get("geojson")
+        if isinstance(cfg.get("dashboard"), dict)
+        else None
+    )
     if value:
         p = Path(value)
         return p if p.is_absolute() else Path(cfg["_path"]).parent / p
@@ -1070,8 +1343,9 @@ def _rings(geometry: Mapping[str, Any]) -> list[list[list[float]]]:
     return []
 
 
-def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
-                width: float = 1000.0) -> dict:
+def load_shapes(
+    path: str | os.PathLike | None, counties: pd.DataFrame, width: float = 1000.0
+) -> dict:
     """GeoJSON → SVG paths in a `0 0 width h` box; counties without a boundary become tiles.
 
     Returns {"viewbox", "shapes": [{code, name, d, cx, cy}], "missing": n, "source"}."""
@@ -1085,8 +1359,10 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
             gj = json.loads(p.read_text(encoding="utf-8-sig"))
             for feat in gj.get("features", []):
                 props = feat.get("properties") or {}
-                code = next((str(props[k]) for k in _CODE_KEYS if props.get(k) not in (None, "")),
-                            str(feat.get("id", "")))
+                code = next(
+                    (str(props[k]) for k in _CODE_KEYS if props.get(k) not in (None, "")),
+                    str(feat.get("id", "")),
+                )
                 if code in names and feat.get("geometry"):
                     feats.setdefault(code, []).extend(_rings(feat["geometry"]))
             source = str(p)
@@ -1118,13 +1394,19 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
                 pts = [proj(pt) for pt in ring]
                 if len(pts) < 3:
                     continue
-                parts.append("M" + "L".join(f"{x:.{digits}f},{y:.{digits}f}" for x, y in pts)
-                             + "Z")
+                parts.append("M" + "L".join(f"{x:.{digits}f},{y:.{digits}f}" for x, y in pts) + "Z")
                 for x, y in pts:
                     sx, sy, n = sx + x, sy + y, n + 1
             if parts:
-                shapes.append({"code": code, "name": names[code], "d": "".join(parts),
-                               "cx": round(sx / n, 1), "cy": round(sy / n, 1)})
+                shapes.append(
+                    {
+                        "code": code,
+                        "name": names[code],
+                        "d": "".join(parts),
+                        "cx": round(sx / n, 1),
+                        "cy": round(sy / n, 1),
+                    }
+                )
     placed = {s["code"] for s in shapes}
     rest = [c for c in codes if c not in placed]
     if rest:
@@ -1135,14 +1417,24 @@ def load_shapes(path: str | os.PathLike | None, counties: pd.DataFrame,
             r, c = divmod(i, cols)
             x, y = c * cell, top + r * cell
             s = cell * 0.92
-            shapes.append({"code": code, "name": names[code],
-                           "d": f"M{x:.1f},{y:.1f}h{s:.1f}v{s:.1f}h{-s:.1f}Z",
-                           "cx": round(x + s / 2, 1), "cy": round(y + s / 2, 1)})
+            shapes.append(
+                {
+                    "code": code,
+                    "name": names[code],
+                    "d": f"M{x:.1f},{y:.1f}h{s:.1f}v{s:.1f}h{-s:.1f}Z",
+                    "cx": round(x + s / 2, 1),
+                    "cy": round(y + s / 2, 1),
+                }
+            )
         height = top + math.ceil(len(rest) / cols) * cell
     if len(shapes) > 60:  # no labels drawn: keep only what the browser needs
         shapes = [{"code": s["code"], "d": s["d"]} for s in shapes]
-    return {"viewbox": f"0 0 {width:.0f} {max(height, 1):.0f}", "shapes": shapes,
-            "missing": len(rest), "source": source}
+    return {
+        "viewbox": f"0 0 {width:.0f} {max(height, 1):.0f}",
+        "shapes": shapes,
+        "missing": len(rest),
+        "source": source,
+    }
 
 
 def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
@@ -1151,8 +1443,7 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     The index is coloured by grade (as the ranking bars); an indicator with a target by its
     traffic light; one without a target by quintile, better values bluer."""
     focus = view.focus if view.focus == INDEX else (view.indicator_set, view.focus)
-    return data.memo(("map", view.period, view.hierarchy, focus),
-                     lambda: _map_colours(data, view))
+    return data.memo(("map", view.period, view.hierarchy, focus), lambda: _map_colours(data, view))
 
 
 def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
@@ -1165,9 +1456,13 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
         for r in rows:
             code = r["county_code"]
             fills[code] = _grade_colour(r["grade"], grades)
-            tips[code] = t("dash.map.tip_index", name=r["county_name"],
-                           score=fmt.number(r["score"], 1), grade=r["grade"],
-                           rank=fmt.number(r["rank"]))
+            tips[code] = t(
+                "dash.map.tip_index",
+                name=r["county_name"],
+                score=fmt.number(r["score"], 1),
+                grade=r["grade"],
+                rank=fmt.number(r["rank"]),
+            )
         legend = [(_grade_colour(g, grades), g) for g in grades]
     elif view.focus in data.cube.indicators.get(view.indicator_set, {}):
         import numpy as np
@@ -1180,28 +1475,41 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
         has_target = bool(np.isfinite(target).any())
         if has_target:
             deadline = meta.get("deadline")
-            ahead = (not _missing(deadline) and bool(deadline)
-                     and str(deadline)[:7] > view.period)
-            light = np.where(~np.isfinite(value) | ~np.isfinite(met), "none",
-                             np.where(met == 1.0, "met", "risk" if ahead else "miss"))
+            ahead = not _missing(deadline) and bool(deadline) and str(deadline)[:7] > view.period
+            light = np.where(
+                ~np.isfinite(value) | ~np.isfinite(met),
+                "none",
+                np.where(met == 1.0, "met", "risk" if ahead else "miss"),
+            )
             colour = [STATUS_COLOURS[x] for x in light]
         else:
             direction = _float(meta.get("direction")) or 1.0
             ranks = pd.Series(value * direction).rank(pct=True).to_numpy()
-            colour = [SEQUENTIAL[min(4, int((q - 1e-9) * 5))] if np.isfinite(q)
-                      else STATUS_COLOURS["none"] for q in ranks]
+            colour = [
+                SEQUENTIAL[min(4, int((q - 1e-9) * 5))]
+                if np.isfinite(q)
+                else STATUS_COLOURS["none"]
+                for q in ranks
+            ]
         name = meta.get("name")
         for code, c, v in zip(codes, colour, value.tolist()):
             fills[code] = c
-            tips[code] = t("dash.map.tip_kpi", name=data.county_name(code), indicator=name,
-                           value=format_value(v, unit))
+            tips[code] = t(
+                "dash.map.tip_kpi",
+                name=data.county_name(code),
+                indicator=name,
+                value=format_value(v, unit),
+            )
         if has_target:
-            legend = [(STATUS_COLOURS[s], f"{STATUS_ICONS[s]} {t('dash.status.' + s)}")
-                      for s in ("met", "risk", "miss", "none")]
+            legend = [
+                (STATUS_COLOURS[s], f"{STATUS_ICONS[s]} {t('dash.status.' + s)}")
+                for s in ("met", "risk", "miss", "none")
+            ]
         else:
             legend = [(SEQUENTIAL[0], t("dash.map.worse")), (SEQUENTIAL[4], t("dash.map.better"))]
-    legend_html = "".join(f'<span><i style="background:{c}"></i>{_esc(label)}</span>'
-                          for c, label in legend)
+    legend_html = "".join(
+        f'<span><i style="background:{c}"></i>{_esc(label)}</span>' for c, label in legend
+    )
     return fills, tips, legend_html
 
 
@@ -1224,24 +1532,41 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
         rows.append(
             f'<tr data-hierarchy="{_esc(hier)}"><td>{_esc(data.hierarchies.get(hier, hier))}</td>'
             f'<td class="wb-num" data-rank>'
-            f'{_esc(t("dash.rank.of", rank=fmt.number(h["rank"]), n=len(ranking)))}</td>'
+            f"{_esc(t('dash.rank.of', rank=fmt.number(h['rank']), n=len(ranking)))}</td>"
             f'<td class="wb-num">{_esc(fmt.number(h["score"], 1))}</td>'
             f'<td><span class="wb-grade" style="background:{colour};color:{_ink(colour)}">'
-            f'{_esc(h["grade"])}</span></td>'
-            f'<td>{_band_html(lo, hi, h["rank"], len(ranking))}{_esc(interval)}</td></tr>')
+            f"{_esc(h['grade'])}</span></td>"
+            f"<td>{_band_html(lo, hi, h['rank'], len(ranking))}{_esc(interval)}</td></tr>"
+        )
     if not rows:
         return _part("rank", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>')
-    head = "".join(f"<th>{_esc(t(k))}</th>" for k in (
-        "dash.col.hierarchy", "dash.col.rank", "dash.col.score", "dash.col.grade",
-        "dash.col.interval"))
-    lag = [r for r in data.first_part("lagging", view.indicator_set, view.period)
-           if r["county_code"] == view.county]
+    head = "".join(
+        f"<th>{_esc(t(k))}</th>"
+        for k in (
+            "dash.col.hierarchy",
+            "dash.col.rank",
+            "dash.col.score",
+            "dash.col.grade",
+            "dash.col.interval",
+        )
+    )
+    lag = [
+        r
+        for r in data.first_part("lagging", view.indicator_set, view.period)
+        if r["county_code"] == view.county
+    ]
     note = ""
     if lag:
-        note = (f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
-                f'{_esc(t("dash.county.lagging"))}</div>')
-    return _part("rank", view.key, f'<table class="wb-table"><thead><tr>{head}</tr></thead>'
-                                   f'<tbody>{"".join(rows)}</tbody></table>{note}')
+        note = (
+            f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
+            f"{_esc(t('dash.county.lagging'))}</div>"
+        )
+    return _part(
+        "rank",
+        view.key,
+        f'<table class="wb-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{note}",
+    )
 
 
 def _period_end(period: str) -> pd.Timestamp:
@@ -1252,25 +1577,50 @@ def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str)
     """Rectification items past their deadline at the end of `period` and not yet closed."""
     rect = ledgers.get("rectifications")
     if rect is None or rect.empty:
-        return pd.DataFrame(columns=["issue_id", "source", "responsible_unit", "description",
-                                     "found_date", "deadline", "status", "days_overdue"])
+        return pd.DataFrame(
+            columns=[
+                "issue_id",
+                "source",
+                "responsible_unit",
+                "description",
+                "found_date",
+                "deadline",
+                "status",
+                "days_overdue",
+            ]
+        )
     end = _period_end(period)
     df = rect[rect["county_code"].astype(str) == county].copy()
     deadline = pd.to_datetime(df["deadline"], errors="coerce")
     found = pd.to_datetime(df["found_date"], errors="coerce")
-    closed = pd.to_datetime(df.get("closed_date"), errors="coerce") if "closed_date" in df \
+    closed = (
+        pd.to_datetime(df.get("closed_date"), errors="coerce")
+        if "closed_date" in df
         else pd.Series(pd.NaT, index=df.index)
+    )
     done_by_then = df["status"].isin(("已整改", "已销号")) & (closed.isna() | (closed <= end))
     mask = (deadline < end) & (found <= end) & ~done_by_then
     out = df.loc[mask].assign(days_overdue=(end - deadline[mask]).dt.days)
-    cols = ["issue_id", "source", "responsible_unit", "description", "found_date", "deadline",
-            "status", "amount_involved", "days_overdue"]
-    return out[[c for c in cols if c in out.columns]].sort_values("days_overdue",
-                                                                  ascending=False)
+    cols = [
+        "issue_id",
+        "source",
+        "responsible_unit",
+        "description",
+        "found_date",
+        "deadline",
+        "status",
+        "amount_involved",
+        "days_overdue",
+    ]
+    return out[[c for c in cols if c in out.columns]].sort_values("days_overdue", ascending=False)
 
 
-def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
-               limit: int = MAX_DRILL_ROWS, total: int | None = None) -> str:
+def table_html(
+    df: pd.DataFrame,
+    headers: Mapping[str, str] | None = None,
+    limit: int = MAX_DRILL_ROWS,
+    total: int | None = None,
+) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked)."""
     from workbench.contracts import LEDGERS
     from workbench.privacy import mask_frame
@@ -1285,11 +1635,18 @@ def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
     for lg in [*own[:1], *LEDGERS.values()]:
         for f in lg.fields:
             # money is shown with its unit (1.6万元): the header drops its own "(元)"
-            names.setdefault(f.name, f.header.replace("(元)", "").replace("（元）", "")
-                             if f.type == "yuan" else f.header)
+            names.setdefault(
+                f.name,
+                f.header.replace("(元)", "").replace("（元）", "")
+                if f.type == "yuan"
+                else f.header,
+            )
     names.setdefault("days_overdue", t("dash.col.days_overdue"))
-    head = "".join(f"<th>{_esc(names.get(str(c), c))}</th>" for c in shown.columns
-                   if not str(c).startswith("_"))
+    head = "".join(
+        f"<th>{_esc(names.get(str(c), c))}</th>"
+        for c in shown.columns
+        if not str(c).startswith("_")
+    )
     body = []
     for rec in shown.to_dict("records"):
         cells = []
@@ -1298,8 +1655,12 @@ def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
                 continue
             if isinstance(v, pd.Timestamp):
                 text = fmt.date_label(v)
-            elif isinstance(v, float) and ("amount" in str(c) or "fine" in str(c)
-                                           or "reward" in str(c) or "expenditure" in str(c)):
+            elif isinstance(v, float) and (
+                "amount" in str(c)
+                or "fine" in str(c)
+                or "reward" in str(c)
+                or "expenditure" in str(c)
+            ):
                 text = fmt.money(v)
             elif isinstance(v, bool):
                 text = "是" if v else "否"
@@ -1310,33 +1671,38 @@ def table_html(df: pd.DataFrame, headers: Mapping[str, str] | None = None,
     more = ""
     total = len(df) if total is None else total
     if total > len(shown):
-        more = (f'<div class="wb-note">'
-                f'{_esc(t("dash.rows.more", n=total, shown=len(shown)))}</div>')
-    return (f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>{more}')
+        more = f'<div class="wb-note">{_esc(t("dash.rows.more", n=total, shown=len(shown)))}</div>'
+    return (
+        f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
+    )
 
 
 def overdue_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View) -> str:
     if ledgers is None:
-        return _part("overdue", view.key,
-                     f'<div class="wb-empty">{_esc(t("dash.empty.ledgers"))}</div>')
+        return _part(
+            "overdue", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.ledgers"))}</div>'
+        )
     items = overdue_items(ledgers, view.county, view.period)
     note = f'<div class="wb-note">{_esc(t("dash.overdue.count", n=len(items)))}</div>'
     return _part("overdue", view.key, note + table_html(items))
 
 
-def drill_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View, indicator: str,
-               span: str | None = None) -> str:
+def drill_html(
+    ledgers: Mapping[str, pd.DataFrame] | None, view: View, indicator: str, span: str | None = None
+) -> str:
     """The ledger rows behind one indicator's numerator and denominator (masked)."""
+
     def part(body: str) -> str:
-        return (f'<div class="wb-part wb-drill" data-part="drill" data-key="{_esc(view.key)}" '
-                f'data-indicator="{_esc(indicator)}">{body}</div>')
+        return (
+            f'<div class="wb-part wb-drill" data-part="drill" data-key="{_esc(view.key)}" '
+            f'data-indicator="{_esc(indicator)}">{body}</div>'
+        )
 
     if ledgers is None or not indicator:
         return part(f'<div class="wb-empty">{_esc(t("dash.empty.ledgers"))}</div>')
     try:
-        result = run_drill(ledgers, view.county, view.period, indicator, view.indicator_set,
-                           span)
+        result = run_drill(ledgers, view.county, view.period, indicator, view.indicator_set, span)
     except Exception as exc:  # the drill is an aid; a failure must not take the page down
         log.exception("drill failed")
         return part(f'<div class="wb-empty">{_esc(t("dash.drill.error", error=exc))}</div>')
@@ -1346,8 +1712,9 @@ def drill_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View, indicator
             continue
         blocks.append(f'<h4 data-role="{role}">{_esc(t("dash.drill." + role))}</h4>')
         for title, rows, total in frames:
-            blocks.append(f'<div class="wb-note">{_esc(title)}</div>'
-                          + table_html(rows, total=total))
+            blocks.append(
+                f'<div class="wb-note">{_esc(title)}</div>' + table_html(rows, total=total)
+            )
     if result.note:
         blocks.append(f'<div class="wb-note">{_esc(result.note)}</div>')
     return part("".join(blocks))
@@ -1363,8 +1730,14 @@ class DrillView:
     note: str = ""
 
 
-def run_drill(ledgers: Mapping[str, pd.DataFrame], county: str, period: str, indicator: str,
-              indicator_set: str, span: str | None = None) -> DrillView:
+def run_drill(
+    ledgers: Mapping[str, pd.DataFrame],
+    county: str,
+    period: str,
+    indicator: str,
+    indicator_set: str,
+    span: str | None = None,
+) -> DrillView:
     """The engine's drill-through (`workbench.drill.drill`), reshaped for the panel."""
     from workbench.drill import drill
 
@@ -1625,8 +1998,9 @@ def _board_class() -> type:
         tick = traitlets.Int(0).tag(sync=True)
         live = traitlets.Bool(False).tag(sync=True)
 
-        def __init__(self, on_select: Callable[[str, str], None],
-                     on_click: Callable[[str], None], **kw: Any) -> None:
+        def __init__(
+            self, on_select: Callable[[str, str], None], on_click: Callable[[str], None], **kw: Any
+        ) -> None:
             super().__init__(**kw)
             self._on_select = on_select
             self._on_click = on_click
@@ -1661,22 +2035,29 @@ def page_head() -> Any:
     css = THEME_CSS.read_text(encoding="utf-8")
     if os.environ.get(ENV_STATIC_PLOTLY) == "1":  # `workbench serve`: the template loads it
         return HTML(f"<style>{css}</style>")
-    script = ("<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
-              "if (!window.Plotly) {" + _plotly_js() + "}</script>")
+    script = (
+        "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
+        "if (!window.Plotly) {" + _plotly_js() + "}</script>"
+    )
     return HTML(f"<style>{css}</style>{script}")
 
 
-def select_html(name: str, label_key: str, options: Sequence[tuple[str, str]] = (),
-                value: str = "") -> str:
+def select_html(
+    name: str, label_key: str, options: Sequence[tuple[str, str]] = (), value: str = ""
+) -> str:
     """A labelled <select> the board wires to `set_view` (`data-control` names the field).
 
     The board fills the options from its `options` state, so long lists (3,000 counties)
     travel once."""
-    opts = "".join(f'<option value="{_esc(v)}"{" selected" if v == value else ""}>'
-                   f"{_esc(lab)}</option>" for lab, v in options)
+    opts = "".join(
+        f'<option value="{_esc(v)}"{" selected" if v == value else ""}>{_esc(lab)}</option>'
+        for lab, v in options
+    )
     css = name.replace("_", "-")
-    return (f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key))}</span>'
-            f'<select data-control="{_esc(name)}">{opts}</select></label>')
+    return (
+        f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key))}</span>'
+        f'<select data-control="{_esc(name)}">{opts}</select></label>'
+    )
 
 
 def _panel_html(title_key: str, body: str, note: str = "", cls: str = "") -> str:
@@ -1707,15 +2088,24 @@ class _Page:
         return [(fmt.month_label(p), p) for p in reversed(self.data.periods)]
 
     def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
-        counties = self.data.memo(("county_options",), lambda: [
-            (f"{n}（{c}）", c) for c, n in zip(self.data.counties["county_code"].astype(str),
-                                              self.data.counties["county_name"].astype(str))])
+        counties = self.data.memo(
+            ("county_options",),
+            lambda: [
+                (f"{n}（{c}）", c)
+                for c, n in zip(
+                    self.data.counties["county_code"].astype(str),
+                    self.data.counties["county_name"].astype(str),
+                )
+            ],
+        )
         return ([(t("dash.selector.whole_city"), CITY)] if with_city else []) + counties
 
     def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
         opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
-        opts += [(str(m.get("name") or m["indicator"]), str(m["indicator"]))
-                 for m in self.data.meta_records(indicator_set)]
+        opts += [
+            (str(m.get("name") or m["indicator"]), str(m["indicator"]))
+            for m in self.data.meta_records(indicator_set)
+        ]
         return opts
 
     def _hierarchy_options(self) -> list[tuple[str, str]]:
@@ -1725,8 +2115,7 @@ class _Page:
         raise NotImplementedError
 
     def values(self) -> dict[str, str]:
-        return {name: str(getattr(self.view, field) or "")
-                for name, field in self.controls.items()}
+        return {name: str(getattr(self.view, field) or "") for name, field in self.controls.items()}
 
     def build_parts(self) -> dict[str, dict]:
         raise NotImplementedError
@@ -1750,7 +2139,8 @@ class _Page:
         if view.indicator_set != self.view.indicator_set:
             focus = [v for _, v in self._focus_options(view.indicator_set)]
             view = dataclasses.replace(
-                view, focus=view.focus if view.focus in focus else (focus[0] if focus else ""))
+                view, focus=view.focus if view.focus in focus else (focus[0] if focus else "")
+            )
         self.view = view
         self._view_changed()
         self.refresh()
@@ -1762,8 +2152,11 @@ class _Page:
     def _payload(self, name: str, part: dict) -> dict:
         """Give the part a revision: unchanged content keeps its number, so the browser only
         re-stamps its key instead of redrawing it."""
-        body = part.get("html", "").replace(self.view.key, "") if part["kind"] == "html" \
+        body = (
+            part.get("html", "").replace(self.view.key, "")
+            if part["kind"] == "html"
             else {k: v for k, v in part.items() if k != "kind"}
+        )
         rev, before = self._sent.get(name, (0, None))
         if body != before:
             rev += 1
@@ -1810,16 +2203,39 @@ class _Page:
 class Cockpit(_Page):
     """The leader cockpit: one screen, every target, the lagging counties, a click to any county."""
 
-    parts = ("header", "kpis", "ranking", "map", "trend", "funnel", "rectification", "calendar",
-             "lagging", "table")
-    controls = {"indicator_set": "indicator_set", "period": "period", "county": "county",
-                "focus": "focus", "hierarchy": "hierarchy"}
+    parts = (
+        "header",
+        "kpis",
+        "ranking",
+        "map",
+        "trend",
+        "funnel",
+        "rectification",
+        "calendar",
+        "lagging",
+        "table",
+    )
+    controls = {
+        "indicator_set": "indicator_set",
+        "period": "period",
+        "county": "county",
+        "focus": "focus",
+        "hierarchy": "hierarchy",
+    }
 
-    def __init__(self, data: DashboardData, indicator_set: str | None = None,
-                 period: str | None = None, county: str = CITY,
-                 geojson: str | os.PathLike | None = None) -> None:
-        iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
-            data.indicator_sets))
+    def __init__(
+        self,
+        data: DashboardData,
+        indicator_set: str | None = None,
+        period: str | None = None,
+        county: str = CITY,
+        geojson: str | os.PathLike | None = None,
+    ) -> None:
+        iset = (
+            indicator_set
+            if indicator_set in data.indicator_sets
+            else next(iter(data.indicator_sets))
+        )
         per = period if period in data.periods else data.periods[-1]
         county = county if county in set(data.counties["county_code"].astype(str)) else CITY
         super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
@@ -1827,16 +2243,23 @@ class Cockpit(_Page):
         if self.view.focus not in focus:
             self.view = dataclasses.replace(self.view, focus=focus[0] if focus else "")
         shapes = load_shapes(geojson_path(geojson), data.counties)
-        self.board = _board_class()(self.on_select, self.on_click,
-                                    skeleton=self._skeleton(shapes["missing"]),
-                                    shapes=shapes["shapes"], viewbox=shapes["viewbox"])
+        self.board = _board_class()(
+            self.on_select,
+            self.on_click,
+            skeleton=self._skeleton(shapes["missing"]),
+            shapes=shapes["shapes"],
+            viewbox=shapes["viewbox"],
+        )
         self.refresh()
 
     def options(self) -> dict[str, list[tuple[str, str]]]:
-        return {"indicator_set": self._set_options(), "period": self._period_options(),
-                "county": self._county_options(True),
-                "focus": self._focus_options(self.view.indicator_set),
-                "hierarchy": self._hierarchy_options()}
+        return {
+            "indicator_set": self._set_options(),
+            "period": self._period_options(),
+            "county": self._county_options(True),
+            "focus": self._focus_options(self.view.indicator_set),
+            "hierarchy": self._hierarchy_options(),
+        }
 
     def _skeleton(self, missing_shapes: int) -> str:
         label = {name: "set" if name == "indicator_set" else name for name in self.controls}
@@ -1845,22 +2268,28 @@ class Cockpit(_Page):
         return (
             '<div class="wb-root wb-cockpit">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f'{sel["indicator_set"]}{sel["period"]}{sel["county"]}</div></header>'
-            f'{_slot("kpis")}'
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{_slot('kpis')}"
             '<div class="wb-grid">'
-            + _panel_html("dash.panel.ranking", sel["hierarchy"] + _slot("ranking"),
-                          t("dash.panel.ranking_note"))
+            + _panel_html(
+                "dash.panel.ranking",
+                sel["hierarchy"] + _slot("ranking"),
+                t("dash.panel.ranking_note"),
+            )
             + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
             + '</div><div class="wb-grid">'
             + _panel_html("dash.panel.trend", _slot("trend"))
-            + _panel_html("dash.panel.funnel", _slot("funnel") + panel_title(
-                "dash.panel.rectification") + _slot("rectification"))
+            + _panel_html(
+                "dash.panel.funnel",
+                _slot("funnel") + panel_title("dash.panel.rectification") + _slot("rectification"),
+            )
             + '</div><div class="wb-grid">'
             + _panel_html("dash.panel.calendar", _slot("calendar"))
             + _panel_html("dash.panel.lagging", _slot("lagging"))
             + "</div>"
             + _panel_html("dash.panel.table", _slot("table"))
-            + "</div>")
+            + "</div>"
+        )
 
     def build_parts(self) -> dict[str, dict]:
         d, v = self.data, self.view
@@ -1887,13 +2316,21 @@ class CountyPage(_Page):
     parts = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
     controls = {"indicator_set": "indicator_set", "period": "period", "county": "county"}
 
-    def __init__(self, data: DashboardData, county: str | None = None,
-                 period: str | None = None, indicator_set: str | None = None,
-                 ledgers: LedgerSource | None = None) -> None:
+    def __init__(
+        self,
+        data: DashboardData,
+        county: str | None = None,
+        period: str | None = None,
+        indicator_set: str | None = None,
+        ledgers: LedgerSource | None = None,
+    ) -> None:
         codes = list(data.counties["county_code"].astype(str))
         county = county if county in codes else codes[0]
-        iset = indicator_set if indicator_set in data.indicator_sets else next(iter(
-            data.indicator_sets))
+        iset = (
+            indicator_set
+            if indicator_set in data.indicator_sets
+            else next(iter(data.indicator_sets))
+        )
         per = period if period in data.periods else data.periods[-1]
         super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
         self._ledger_source = ledgers
@@ -1905,33 +2342,40 @@ class CountyPage(_Page):
         self.refresh()
 
     def _drill_options(self) -> list[tuple[str, str]]:
-        return [(str(m.get("name") or m["indicator"]), str(m["indicator"]))
-                for m in self.data.meta_records(self.view.indicator_set)]
+        return [
+            (str(m.get("name") or m["indicator"]), str(m["indicator"]))
+            for m in self.data.meta_records(self.view.indicator_set)
+        ]
 
     def options(self) -> dict[str, list[tuple[str, str]]]:
-        return {"indicator_set": self._set_options(), "period": self._period_options(),
-                "county": self._county_options(False), "drill": self._drill_options()}
+        return {
+            "indicator_set": self._set_options(),
+            "period": self._period_options(),
+            "county": self._county_options(False),
+            "drill": self._drill_options(),
+        }
 
     def values(self) -> dict[str, str]:
         return {**super().values(), "drill": self.drill_indicator}
 
     def _skeleton(self) -> str:
-        names = {"indicator_set": "set", "period": "period", "county": "county",
-                 "drill": "drill"}
+        names = {"indicator_set": "set", "period": "period", "county": "county", "drill": "drill"}
         sel = {n: select_html(n, f"dash.selector.{names[n]}") for n in names}
         return (
             '<div class="wb-root wb-county">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f'{sel["indicator_set"]}{sel["period"]}{sel["county"]}</div></header>'
-            f'{_slot("notice")}{_slot("kpis")}'
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{_slot('notice')}{_slot('kpis')}"
             '<div class="wb-grid">'
             + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"))
             + _panel_html("dash.panel.overdue", _slot("overdue"))
             + "</div>"
             + _panel_html("dash.panel.history", _slot("history"), t("dash.panel.history_note"))
-            + _panel_html("dash.panel.drill", sel["drill"] + _slot("drill"),
-                          t("dash.panel.drill_note"))
-            + "</div>")
+            + _panel_html(
+                "dash.panel.drill", sel["drill"] + _slot("drill"), t("dash.panel.drill_note")
+            )
+            + "</div>"
+        )
 
     def on_select(self, name: str, value: str) -> None:
         if name == "drill":
@@ -1972,10 +2416,12 @@ class CountyPage(_Page):
     def build_parts(self) -> dict[str, dict]:
         d, v = self.data, self.view
         ledgers = self.ledgers()
-        notice = (f'<div class="wb-note wb-notice" data-part="notice" data-key="{_esc(v.key)}">'
-                  f'<span class="wb-icon wb-st-risk">!</span>{_esc(self.notice)}</div>'
-                  if self.notice else
-                  f'<div class="wb-part" data-part="notice" data-key="{_esc(v.key)}"></div>')
+        notice = (
+            f'<div class="wb-note wb-notice" data-part="notice" data-key="{_esc(v.key)}">'
+            f'<span class="wb-icon wb-st-risk">!</span>{_esc(self.notice)}</div>'
+            if self.notice
+            else f'<div class="wb-part" data-part="notice" data-key="{_esc(v.key)}"></div>'
+        )
         return {
             "header": {"kind": "html", "html": header_html(d, v, "county")},
             "notice": {"kind": "html", "html": notice},
@@ -2027,20 +2473,57 @@ def _frame(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out[list(columns)]
 
 
-KPI_COLUMNS = ["indicator_set", "period", "county_code", "indicator", "value", "numerator",
-               "denominator", "target", "gap", "met", "yoy"]
+KPI_COLUMNS = [
+    "indicator_set",
+    "period",
+    "county_code",
+    "indicator",
+    "value",
+    "numerator",
+    "denominator",
+    "target",
+    "gap",
+    "met",
+    "yoy",
+]
 INDEX_COLUMNS = ["period", "hierarchy", "county_code", "score", "rank", "grade"]
-UNCERTAINTY_COLUMNS = ["period", "hierarchy", "county_code", "nominal_rank", "median_rank",
-                       "q05", "q95"]
+UNCERTAINTY_COLUMNS = [
+    "period",
+    "hierarchy",
+    "county_code",
+    "nominal_rank",
+    "median_rank",
+    "q05",
+    "q95",
+]
 LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
-MILESTONE_COLUMNS = ["indicator_set", "period", "county_code", "milestone", "name", "deadline",
-                     "status", "status_label", "detail"]
-INDICATOR_COLUMNS = ["indicator_set", "indicator", "name", "unit", "direction", "op",
-                     "deadline", "description", "group"]
+MILESTONE_COLUMNS = [
+    "indicator_set",
+    "period",
+    "county_code",
+    "milestone",
+    "name",
+    "deadline",
+    "status",
+    "status_label",
+    "detail",
+]
+INDICATOR_COLUMNS = [
+    "indicator_set",
+    "indicator",
+    "name",
+    "unit",
+    "direction",
+    "op",
+    "deadline",
+    "description",
+    "group",
+]
 
 
-def _compact(df: pd.DataFrame, categorical: Sequence[str], floats: Sequence[str] = ()
-             ) -> pd.DataFrame:
+def _compact(
+    df: pd.DataFrame, categorical: Sequence[str], floats: Sequence[str] = ()
+) -> pd.DataFrame:
     """Small dtypes: a kernel holds every period of a 3,000-county city."""
     for c in categorical:
         if c in df.columns:
@@ -2080,10 +2563,15 @@ def report_periods(ledgers: Mapping[str, pd.DataFrame], latest: str | None = Non
     return [f"{year}-{m:02d}" for m in range(1, month + 1)]
 
 
-def from_engine(source: str | os.PathLike | Mapping[str, pd.DataFrame] | None = None, *,
-                indicator_sets: Sequence[str] | None = None, periods: Sequence[str] | None = None,
-                span: str | None = None, uncertainty_samples: int = 200,
-                progress: Callable[[str], None] | None = None) -> DashboardData:
+def from_engine(
+    source: str | os.PathLike | Mapping[str, pd.DataFrame] | None = None,
+    *,
+    indicator_sets: Sequence[str] | None = None,
+    periods: Sequence[str] | None = None,
+    span: str | None = None,
+    uncertainty_samples: int = 200,
+    progress: Callable[[str], None] | None = None,
+) -> DashboardData:
     """Run the engine (`workbench.results`) for every indicator set × month and keep what the
     dashboards show. One `MeasureEngine` is shared by all evaluations, so the ledgers are binned
     once; each hierarchy is scored once even when sets include one another."""
@@ -2106,8 +2594,15 @@ def from_engine(source: str | os.PathLike | Mapping[str, pd.DataFrame] | None = 
     if not months:
         raise ValueError(t("dash.E_NO_PERIODS"))
     with _quiet_engine():
-        return _evaluate_all(ledgers, months, indicator_sets, span, uncertainty_samples,
-                             progress, "" if isinstance(source, Mapping) else str(source or ""))
+        return _evaluate_all(
+            ledgers,
+            months,
+            indicator_sets,
+            span,
+            uncertainty_samples,
+            progress,
+            "" if isinstance(source, Mapping) else str(source or ""),
+        )
 
 
 @contextlib.contextmanager
@@ -2136,8 +2631,11 @@ def _capped(latest: str | None, ledgers: Mapping[str, pd.DataFrame]) -> str | No
         if df is None or not len(df) or not lg.date_field or lg.date_field not in df.columns:
             continue
         col = df[lg.date_field]
-        month = (col.dropna().astype(str).max()[:7] if lg.field(lg.date_field).type == "month"
-                 else str(pd.to_datetime(col, errors="coerce").max())[:7])
+        month = (
+            col.dropna().astype(str).max()[:7]
+            if lg.field(lg.date_field).type == "month"
+            else str(pd.to_datetime(col, errors="coerce").max())[:7]
+        )
         if month and month[:4].isdigit() and (last is None or month > last):
             last = month
     if latest and last:
@@ -2145,10 +2643,15 @@ def _capped(latest: str | None, ledgers: Mapping[str, pd.DataFrame]) -> str | No
     return latest or last
 
 
-def _evaluate_all(ledgers: dict[str, pd.DataFrame], months: list[str],
-                  indicator_sets: Sequence[str] | None, span: str | None,
-                  uncertainty_samples: int, progress: Callable[[str], None] | None,
-                  source: str) -> DashboardData:
+def _evaluate_all(
+    ledgers: dict[str, pd.DataFrame],
+    months: list[str],
+    indicator_sets: Sequence[str] | None,
+    span: str | None,
+    uncertainty_samples: int,
+    progress: Callable[[str], None] | None,
+    source: str,
+) -> DashboardData:
     from workbench import results
     from workbench.declarations import load_set
     from workbench.measures import MeasureEngine
@@ -2167,13 +2670,14 @@ def _evaluate_all(ledgers: dict[str, pd.DataFrame], months: list[str],
         meta.append(_indicator_meta(iset, own))
         fresh = [h for h in iset.hierarchies if h not in hier_titles]
         if phases.empty and iset.calendar is not None:
-            phases = pd.DataFrame([(p.name, p.start.isoformat(), p.end.isoformat())
-                                   for p in iset.calendar.phases], columns=["name", "start", "end"])
+            phases = pd.DataFrame(
+                [(p.name, p.start.isoformat(), p.end.isoformat()) for p in iset.calendar.phases],
+                columns=["name", "start", "end"],
+            )
         for period in months:
             if progress:
                 progress(f"{iset.name} {period}")
-            ev = results.Evaluation(ledgers, iset, period, span, uncertainty_samples,
-                                    engine=engine)
+            ev = results.Evaluation(ledgers, iset, period, span, uncertainty_samples, engine=engine)
             city_name = city_name or ev.city_name
             k = pd.concat([ev.kpis, ev.city_kpis], ignore_index=True)
             k = _county_col(k[k["indicator"].isin(own)])
@@ -2181,42 +2685,68 @@ def _evaluate_all(ledgers: dict[str, pd.DataFrame], months: list[str],
             for hier in fresh:
                 res = ev.index[hier]
                 hier_titles[hier] = res.name
-                index.append(_frame(res.summary().assign(period=period, hierarchy=hier),
-                                    INDEX_COLUMNS))
+                index.append(
+                    _frame(res.summary().assign(period=period, hierarchy=hier), INDEX_COLUMNS)
+                )
             if fresh and ev.uncertainty:
                 u = ev.uncertainty_table
-                unc.append(_frame(u[u["hierarchy"].isin(fresh)].assign(period=period),
-                                  UNCERTAINTY_COLUMNS))
+                unc.append(
+                    _frame(u[u["hierarchy"].isin(fresh)].assign(period=period), UNCERTAINTY_COLUMNS)
+                )
             lg = _optional(lambda ev=ev: ev.lagging, f"lagging {code} {period}")
             if lg is not None and len(lg):
                 lag.append(_frame(lg.assign(indicator_set=code, period=period), LAGGING_COLUMNS))
-            m = _optional(lambda ev=ev: pd.concat([ev.milestones, ev.city_milestones],
-                                                  ignore_index=True),
-                          f"milestones {code} {period}")
+            m = _optional(
+                lambda ev=ev: pd.concat([ev.milestones, ev.city_milestones], ignore_index=True),
+                f"milestones {code} {period}",
+            )
             m = _county_col(m) if m is not None else pd.DataFrame()
             if len(m):
                 m = m.rename(columns={"milestone_name": "name"})
                 m["detail"] = [_milestone_detail(r) for r in m.to_dict("records")]
                 ms.append(_frame(m.assign(indicator_set=code, period=period), MILESTONE_COLUMNS))
-    kp = _compact(pd.concat(kpis, ignore_index=True),
-                  ("indicator_set", "period", "county_code", "indicator"),
-                  ("value", "numerator", "denominator", "target", "gap", "yoy"))
+    kp = _compact(
+        pd.concat(kpis, ignore_index=True),
+        ("indicator_set", "period", "county_code", "indicator"),
+        ("value", "numerator", "denominator", "target", "gap", "yoy"),
+    )
     kp["met"] = kp["met"].astype("boolean")
     return DashboardData(
-        city_name=city_name or _city_name(ledgers), periods=months, indicator_sets=set_titles,
-        counties=counties, indicators=pd.concat(meta, ignore_index=True), kpis=kp,
-        index=_compact(_concat(index, INDEX_COLUMNS), ("period", "hierarchy", "county_code"),
-                       ("score", "rank")),
-        uncertainty=_compact(_concat(unc, UNCERTAINTY_COLUMNS),
-                             ("period", "hierarchy", "county_code"),
-                             ("nominal_rank", "median_rank", "q05", "q95")),
-        lagging=_compact(_concat(lag, LAGGING_COLUMNS), ("indicator_set", "period",
-                                                          "county_code")),
-        milestones=_compact(_concat(ms, MILESTONE_COLUMNS), (
-            "indicator_set", "period", "county_code", "milestone", "name", "deadline", "status",
-            "status_label", "detail")),
-        phases=phases, hierarchies=_order_hierarchies(hier_titles), span=span or "ytd",
-        demo=_is_demo(ledgers), source=source)
+        city_name=city_name or _city_name(ledgers),
+        periods=months,
+        indicator_sets=set_titles,
+        counties=counties,
+        indicators=pd.concat(meta, ignore_index=True),
+        kpis=kp,
+        index=_compact(
+            _concat(index, INDEX_COLUMNS), ("period", "hierarchy", "county_code"), ("score", "rank")
+        ),
+        uncertainty=_compact(
+            _concat(unc, UNCERTAINTY_COLUMNS),
+            ("period", "hierarchy", "county_code"),
+            ("nominal_rank", "median_rank", "q05", "q95"),
+        ),
+        lagging=_compact(_concat(lag, LAGGING_COLUMNS), ("indicator_set", "period", "county_code")),
+        milestones=_compact(
+            _concat(ms, MILESTONE_COLUMNS),
+            (
+                "indicator_set",
+                "period",
+                "county_code",
+                "milestone",
+                "name",
+                "deadline",
+                "status",
+                "status_label",
+                "detail",
+            ),
+        ),
+        phases=phases,
+        hierarchies=_order_hierarchies(hier_titles),
+        span=span or "ytd",
+        demo=_is_demo(ledgers),
+        source=source,
+    )
 
 
 def _optional(compute: Callable[[], pd.DataFrame], what: str) -> pd.DataFrame | None:
@@ -2225,8 +2755,9 @@ def _optional(compute: Callable[[], pd.DataFrame], what: str) -> pd.DataFrame | 
     try:
         return compute()
     except Exception as exc:
-        logging.getLogger(__name__).error("dashboard: %s could not be computed: %s: %s", what,
-                                          type(exc).__name__, exc)
+        logging.getLogger(__name__).error(
+            "dashboard: %s could not be computed: %s: %s", what, type(exc).__name__, exc
+        )
         log.debug("details", exc_info=True)
         return None
 
@@ -2242,10 +2773,19 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
     for c in codes:
         ind = iset.indicators[c]
         deadline = ind.target.deadline.isoformat() if ind.target and ind.target.deadline else None
-        rows.append({"indicator_set": iset.code, "indicator": c, "name": ind.name,
-                     "unit": ind.unit, "direction": ind.direction,
-                     "op": ind.target.op if ind.target else None, "deadline": deadline,
-                     "description": ind.description, "group": ind.group})
+        rows.append(
+            {
+                "indicator_set": iset.code,
+                "indicator": c,
+                "name": ind.name,
+                "unit": ind.unit,
+                "direction": ind.direction,
+                "op": ind.target.op if ind.target else None,
+                "deadline": deadline,
+                "description": ind.description,
+                "group": ind.group,
+            }
+        )
     return _frame(pd.DataFrame(rows), INDICATOR_COLUMNS)
 
 
@@ -2255,8 +2795,12 @@ def _county_table(ledgers: Mapping[str, pd.DataFrame], period: str) -> pd.DataFr
     year = pd.to_numeric(c.get("year"), errors="coerce")
     c = c.assign(_late=(year <= int(period[:4])).astype(int), _year=year.fillna(0))
     c = c.sort_values(["_late", "_year"]).drop_duplicates("county_code", keep="last")
-    return (c[["county_code", "county_name"]].astype(str).sort_values("county_code")
-            .reset_index(drop=True))
+    return (
+        c[["county_code", "county_name"]]
+        .astype(str)
+        .sort_values("county_code")
+        .reset_index(drop=True)
+    )
 
 
 def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -2266,8 +2810,12 @@ def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
 
 def _order_hierarchies(titles: dict[str, str]) -> dict[str, str]:
     """The 无骗保城市 index first (the cockpit's default ranking), then the others."""
-    keys = sorted(titles, key=lambda k: (0 if "subject" in k else 1 if "pillar" in k
-                                         else 2 if "无骗保" in titles[k] else 3))
+    keys = sorted(
+        titles,
+        key=lambda k: (
+            0 if "subject" in k else 1 if "pillar" in k else 2 if "无骗保" in titles[k] else 3
+        ),
+    )
     return {k: titles[k] for k in keys}
 
 
@@ -2276,8 +2824,13 @@ def _milestone_detail(r: Mapping[str, Any]) -> str:
     cur, proj = r.get("current_value"), r.get("projected_value")
     bits = []
     if _float(cur) is not None:
-        bits.append(t("dash.milestone.current", value=format_value(cur, unit),
-                      basis=r.get("basis") or t("dash.milestone.basis_unknown")))
+        bits.append(
+            t(
+                "dash.milestone.current",
+                value=format_value(cur, unit),
+                basis=r.get("basis") or t("dash.milestone.basis_unknown"),
+            )
+        )
     if _float(proj) is not None and str(r.get("status")) in ("on_track", "lagging"):
         bits.append(t("dash.milestone.projected", value=format_value(proj, unit)))
     return "，".join(bits)
@@ -2294,12 +2847,14 @@ def _city_name(ledgers: Mapping[str, pd.DataFrame]) -> str:
 
 def _is_demo(ledgers: Mapping[str, pd.DataFrame]) -> bool:
     c = ledgers.get("counties")
-    return bool(c is not None and len(c) and c["county_code"].astype(str).str.startswith(
-        "99").all())
+    return bool(
+        c is not None and len(c) and c["county_code"].astype(str).str.startswith("99").all()
+    )
 
 
-def read_ledgers(path: str | os.PathLike | None = None,
-                 county: str | None = None) -> dict[str, pd.DataFrame]:
+def read_ledgers(
+    path: str | os.PathLike | None = None, county: str | None = None
+) -> dict[str, pd.DataFrame]:
     """Current ledger rows from the warehouse, opened read-only and closed at once (so an
     ingest is never blocked for long); with `county`, only that county's rows."""
     from workbench.config import warehouse_path
@@ -2348,8 +2903,12 @@ def cache_key(warehouse: Path, extra: str = "") -> str:
     return h.hexdigest()[:20]
 
 
-def load(warehouse: str | os.PathLike | None = None, *, refresh: bool = False,
-         progress: Callable[[str], None] | None = None) -> DashboardData:
+def load(
+    warehouse: str | os.PathLike | None = None,
+    *,
+    refresh: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DashboardData:
     """The dashboards' data for a warehouse: from this kernel's memory, else the disk cache,
     else the engine (then cached). `workbench serve` calls it once before Voilà starts."""
     from workbench.config import warehouse_path
@@ -2366,8 +2925,14 @@ def load(warehouse: str | os.PathLike | None = None, *, refresh: bool = False,
     if not refresh and path.is_file():
         try:
             data = _read_cache(path)
-        except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError,
-                TypeError) as exc:
+        except (
+            OSError,
+            ValueError,
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            TypeError,
+        ) as exc:
             log.warning("dashboard cache %s unreadable (%s); recomputing", path, exc)
             data = None
     if data is None:
@@ -2423,17 +2988,20 @@ def _read_cache(path: Path) -> DashboardData:
 
 # ───────────────────────────── notebook entry points ─────────────────────────────
 
+
 def cockpit(warehouse: str | os.PathLike | None = None, **kw: Any) -> Cockpit:
     """The cockpit for the configured warehouse (what dashboards/cockpit.ipynb displays)."""
     return Cockpit(load(warehouse), **kw)
 
 
-def county_page(county: str | None = None, warehouse: str | os.PathLike | None = None,
-                **kw: Any) -> CountyPage:
+def county_page(
+    county: str | None = None, warehouse: str | os.PathLike | None = None, **kw: Any
+) -> CountyPage:
     """A county's drill-down page (what dashboards/county.ipynb displays)."""
     data = load(warehouse)
-    return CountyPage(data, county=county,
-                      ledgers=functools.partial(_county_ledgers, str(warehouse or "")), **kw)
+    return CountyPage(
+        data, county=county, ledgers=functools.partial(_county_ledgers, str(warehouse or "")), **kw
+    )
 
 
 @functools.lru_cache(maxsize=8)

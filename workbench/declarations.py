@@ -7,6 +7,7 @@ Computation only ever sees the frozen dataclasses built here, never raw dicts, a
 declaration is executed: filters are `{field, op, value}` triples and expressions are parsed into
 a tiny arithmetic tree.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,22 +49,86 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 
 KNOWN_KEYS = {
-    "file": {"kind", "code", "name", "description", "source", "calendar", "include", "parameters",
-             "measures", "indicators", "hierarchies", "grade_bands", "default_span", "campaign",
-             "phases", "milestones", "projection", "version"},
+    "file": {
+        "kind",
+        "code",
+        "name",
+        "description",
+        "source",
+        "calendar",
+        "include",
+        "parameters",
+        "measures",
+        "indicators",
+        "hierarchies",
+        "grade_bands",
+        "default_span",
+        "campaign",
+        "phases",
+        "milestones",
+        "projection",
+        "version",
+    },
     "parameter": {"value", "name", "unit", "description", "source"},
-    "measure": {"ledger", "agg", "field", "expr", "where", "date", "join", "rollup", "city",
-                "since", "done_by", "name", "description", "unit"},
-    "indicator": {"type", "name", "description", "unit", "direction", "numerator", "denominator",
-                  "of", "baseline", "expr", "target", "span", "scale", "bounds", "source",
-                  "workbench_definition", "group", "note"},
+    "measure": {
+        "ledger",
+        "agg",
+        "field",
+        "expr",
+        "where",
+        "date",
+        "join",
+        "rollup",
+        "city",
+        "since",
+        "done_by",
+        "name",
+        "description",
+        "unit",
+    },
+    "indicator": {
+        "type",
+        "name",
+        "description",
+        "unit",
+        "direction",
+        "numerator",
+        "denominator",
+        "of",
+        "baseline",
+        "expr",
+        "target",
+        "span",
+        "scale",
+        "bounds",
+        "source",
+        "workbench_definition",
+        "group",
+        "note",
+    },
     "target": {"op", "value", "relative", "baseline", "deadline", "source", "note"},
-    "hierarchy": {"name", "description", "span", "weights", "method", "grade_bands", "tree",
-                  "source", "workbench_definition"},
-    "node": {"code", "name", "weight", "children", "indicator", "target", "direction",
-             "goalposts"},
-    "method": {"impute", "treat", "normalise", "norm_low", "norm_high", "aggregate",
-               "screen_min_coverage", "uncertainty_samples"},
+    "hierarchy": {
+        "name",
+        "description",
+        "span",
+        "weights",
+        "method",
+        "grade_bands",
+        "tree",
+        "source",
+        "workbench_definition",
+    },
+    "node": {"code", "name", "weight", "children", "indicator", "target", "direction", "goalposts"},
+    "method": {
+        "impute",
+        "treat",
+        "normalise",
+        "norm_low",
+        "norm_high",
+        "aggregate",
+        "screen_min_coverage",
+        "uncertainty_samples",
+    },
     "phase": {"code", "name", "start", "end", "source"},
     "milestone": {"code", "name", "indicator", "op", "value", "deadline", "span", "source"},
     "campaign": {"start", "end", "name"},
@@ -90,8 +155,11 @@ class Issue:
     path: str = ""
 
     def __str__(self) -> str:
-        where = (t("ind.where", file=self.file, line=self.line) if self.line
-                 else t("ind.where_file", file=self.file))
+        where = (
+            t("ind.where", file=self.file, line=self.line)
+            if self.line
+            else t("ind.where_file", file=self.file)
+        )
         head = t("ind.level." + self.level)
         text = f"[{head}] {self.code} {where}：{self.message}"
         return text + (f"（{t('ind.fix_prefix')}{self.fix}）" if self.fix else "")
@@ -103,8 +171,9 @@ class DeclarationError(Exception):
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = list(issues)
         errors = [i for i in self.issues if i.level == "error"]
-        super().__init__(t("ind.declaration_errors", n=len(errors)) + "\n"
-                         + "\n".join(str(i) for i in errors))
+        super().__init__(
+            t("ind.declaration_errors", n=len(errors)) + "\n" + "\n".join(str(i) for i in errors)
+        )
 
 
 def _fill(key: str, values: Mapping[str, object]) -> str:
@@ -122,18 +191,26 @@ class _Issues:
     def __init__(self) -> None:
         self.items: list[Issue] = []
 
-    def add(self, level: str, code: str, file: str, line: int | None, path: str = "", /,
-            **values: object) -> None:
+    def add(
+        self,
+        level: str,
+        code: str,
+        file: str,
+        line: int | None,
+        path: str = "",
+        /,
+        **values: object,
+    ) -> None:
         msg = _fill(f"ind.{code}", values) or code
         fix = _fill(f"ind.fix.{code}", values)
         self.items.append(Issue(level, code, msg, file, line, fix, path))
 
-    def error(self, code: str, at: tuple[str, int | None], path: str = "", /,
-              **v: object) -> None:
+    def error(self, code: str, at: tuple[str, int | None], path: str = "", /, **v: object) -> None:
         self.add("error", code, at[0], at[1], path, **v)
 
-    def warning(self, code: str, at: tuple[str, int | None], path: str = "", /,
-                **v: object) -> None:
+    def warning(
+        self, code: str, at: tuple[str, int | None], path: str = "", /, **v: object
+    ) -> None:
         self.add("warning", code, at[0], at[1], path, **v)
 
     @property
@@ -168,8 +245,10 @@ class LList(list):
         return self.file, self.line
 
 
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{k}" for k in
-               ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")}
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{k}"
+    for k in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")
+}
 
 
 def _located(node: Any, file: str, cons: SafeConstructor, issues: _Issues) -> Any:
@@ -188,8 +267,7 @@ def _located(node: Any, file: str, cons: SafeConstructor, issues: _Issues) -> An
                 continue
             key = str(k_node.value)  # keys stay text: `on:` is not YAML 1.1's boolean here
             if key in out:
-                issues.error("E_DUPLICATE_KEY", (file, line), key=key,
-                             first=out.key_lines.get(key))
+                issues.error("E_DUPLICATE_KEY", (file, line), key=key, first=out.key_lines.get(key))
                 continue
             value = _located(v_node, file, cons, issues)
             if isinstance(value, (LMap, LList)):
@@ -287,9 +365,12 @@ Condition = Clause | AnyOf | AllOf
 
 def _spans_allowed(phases: Iterable[Phase] = ()) -> str:
     """The spans a declaration may name, each with its Chinese name (for E_BAD_SPAN)."""
-    return "、".join([*(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
-                     *(f"{PHASE_SPAN}{ph.code}（{t('ind.span.phase', name=ph.name)}）"
-                       for ph in phases)])
+    return "、".join(
+        [
+            *(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
+            *(f"{PHASE_SPAN}{ph.code}（{t('ind.span.phase', name=ph.name)}）" for ph in phases),
+        ]
+    )
 
 
 def clauses_of(conds: Iterable[Condition]) -> list[Clause]:
@@ -341,13 +422,17 @@ class Measure:
     unit: str = ""
     file: str = ""
     line: int | None = None
-    key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False,
-                                                     repr=False)
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not self.city:
-            object.__setattr__(self, "city", "distinct" if self.agg == "distinct_count"
-                               and self.date is not None else "sum")
+            object.__setattr__(
+                self,
+                "city",
+                "distinct" if self.agg == "distinct_count" and self.date is not None else "sum",
+            )
 
     def at(self, key: str | None = None) -> tuple[str, int | None]:
         """File and line of the measure, or of one of its keys."""
@@ -364,9 +449,13 @@ class Measure:
         Expression names may be parameters rather than fields (callers keep known fields)."""
         if self.ledger is None:
             return {}
-        names = [self.field, self.date, self.done_by,
-                 *(sorted(self.expr.names) if self.expr else ()),
-                 *(c.field for c in clauses_of(self.where))]
+        names = [
+            self.field,
+            self.date,
+            self.done_by,
+            *(sorted(self.expr.names) if self.expr else ()),
+            *(c.field for c in clauses_of(self.where)),
+        ]
         own: set[str] = set()
         joined: set[str] = set()
         for name in names:
@@ -431,8 +520,9 @@ class Indicator:
     note: str = ""
     file: str = ""
     line: int | None = None
-    key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict, compare=False,
-                                                     repr=False)
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def at(self, key: str | None = None) -> tuple[str, int | None]:
         """File and line of the indicator, or of one of its keys."""
@@ -601,8 +691,11 @@ def parse_expr(text: str) -> Expr:
     def conv(node: ast.AST) -> tuple:
         if isinstance(node, ast.Expression):
             return conv(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+        ):
             return ("num", float(node.value))
         if isinstance(node, ast.Name):
             names.add(node.id)
@@ -612,8 +705,13 @@ def parse_expr(text: str) -> Expr:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = conv(node.operand)
             return ("neg", inner) if isinstance(node.op, ast.USub) else inner
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in FUNCTIONS and not node.keywords and node.args:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in FUNCTIONS
+            and not node.keywords
+            and node.args
+        ):
             if node.func.id == "abs" and len(node.args) != 1:
                 raise ValueError("abs takes one argument")
             return ("call", node.func.id, tuple(conv(a) for a in node.args))
@@ -689,8 +787,13 @@ class _Shaper:
     def unknown_keys(self, m: LMap, kind: str, path: str) -> None:
         for key in m:
             if key not in KNOWN_KEYS[kind]:
-                self.issues.warning("W_UNKNOWN_KEY", m.at(key), path, key=key,
-                                    allowed="、".join(sorted(KNOWN_KEYS[kind])))
+                self.issues.warning(
+                    "W_UNKNOWN_KEY",
+                    m.at(key),
+                    path,
+                    key=key,
+                    allowed="、".join(sorted(KNOWN_KEYS[kind])),
+                )
 
     def mapping(self, value: Any, at: tuple[str, int | None], path: str) -> LMap | None:
         if isinstance(value, LMap):
@@ -698,8 +801,9 @@ class _Shaper:
         self.issues.error("E_NOT_MAPPING", at, path, what=path)
         return None
 
-    def text(self, m: LMap, key: str, path: str, required: bool = False,
-             code: str = "E_MISSING_KEY") -> str:
+    def text(
+        self, m: LMap, key: str, path: str, required: bool = False, code: str = "E_MISSING_KEY"
+    ) -> str:
         if key not in m or m[key] is None:
             if required:
                 self.issues.error(code, m.at(), path, key=key, what=path)
@@ -710,8 +814,9 @@ class _Shaper:
             return ""
         return str(v)
 
-    def number(self, m: LMap, key: str, path: str, allow_param: bool = True,
-               required: bool = False) -> float | ParamRef | None:
+    def number(
+        self, m: LMap, key: str, path: str, allow_param: bool = True, required: bool = False
+    ) -> float | ParamRef | None:
         if key not in m or m[key] is None:
             if required:
                 self.issues.error("E_MISSING_KEY", m.at(), path, key=key, what=path)
@@ -723,8 +828,7 @@ class _Shaper:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             v2 = _percent(v)
             if v2 is None:
-                self.issues.error("E_TYPE", m.at(key), path, key=key,
-                                  expected=t("ind.type.number"))
+                self.issues.error("E_TYPE", m.at(key), path, key=key, expected=t("ind.type.number"))
                 return None
             return v2
         return float(v)
@@ -785,20 +889,24 @@ class _Shaper:
             elif isinstance(inc, LList):
                 decl.includes.extend((str(x), inc.at(i)[1]) for i, x in enumerate(inc))
             else:
-                self.issues.error("E_TYPE", data.at("include"), fname, key="include",
-                                  expected=t("ind.type.names"))
+                self.issues.error(
+                    "E_TYPE", data.at("include"), fname, key="include", expected=t("ind.type.names")
+                )
         if data.get("calendar") is not None:
             decl.calendar_ref = (str(data["calendar"]), data.at("calendar")[1])
         span = self.text(data, "default_span", fname) or "ytd"
         if span not in SPANS:
-            self.issues.error("E_BAD_SPAN", data.at("default_span"), fname, span=span,
-                              allowed=_spans_allowed())
+            self.issues.error(
+                "E_BAD_SPAN", data.at("default_span"), fname, span=span, allowed=_spans_allowed()
+            )
             span = "ytd"
         decl.default_span = span
-        for key, fn, target in (("parameters", self.parameter, decl.parameters),
-                                ("measures", self.measure, decl.measures),
-                                ("indicators", self.indicator, decl.indicators),
-                                ("hierarchies", self.hierarchy, decl.hierarchies)):
+        for key, fn, target in (
+            ("parameters", self.parameter, decl.parameters),
+            ("measures", self.measure, decl.measures),
+            ("indicators", self.indicator, decl.indicators),
+            ("hierarchies", self.hierarchy, decl.hierarchies),
+        ):
             if key not in data or data[key] is None:
                 continue
             section = self.mapping(data[key], data.at(key), key)
@@ -813,8 +921,9 @@ class _Shaper:
                 if obj is not None:
                     target[item_code] = obj
         if "grade_bands" in data:
-            decl.grade_bands = self.grade_bands(data["grade_bands"], data.at("grade_bands"),
-                                                "grade_bands")
+            decl.grade_bands = self.grade_bands(
+                data["grade_bands"], data.at("grade_bands"), "grade_bands"
+            )
         return decl
 
     def parameter(self, code: str, body: Any, at: tuple, path: str) -> Parameter | None:
@@ -827,12 +936,20 @@ class _Shaper:
             self.issues.error("E_MISSING_KEY", at, path, key="value", what=path)
             return None
         if isinstance(body["value"], (LMap, LList)) or body["value"] is None:
-            self.issues.error("E_TYPE", body.at("value"), path, key="value",
-                              expected=t("ind.type.scalar"))
+            self.issues.error(
+                "E_TYPE", body.at("value"), path, key="value", expected=t("ind.type.scalar")
+            )
             return None
-        return Parameter(code, body["value"], self.text(body, "name", path),
-                         self.text(body, "unit", path), self.text(body, "description", path),
-                         self.text(body, "source", path), at[0], at[1])
+        return Parameter(
+            code,
+            body["value"],
+            self.text(body, "name", path),
+            self.text(body, "unit", path),
+            self.text(body, "description", path),
+            self.text(body, "source", path),
+            at[0],
+            at[1],
+        )
 
     def condition(self, item: Any, at: tuple, path: str) -> Condition | None:
         if not isinstance(item, LMap):
@@ -845,8 +962,10 @@ class _Shaper:
                 if not isinstance(sub, LList) or not sub:
                     self.issues.error("E_BAD_FILTER", item.at(group_key), path)
                     return None
-                parts = [self.condition(x, sub.at(i), f"{path}.{group_key}[{i}]")
-                         for i, x in enumerate(sub)]
+                parts = [
+                    self.condition(x, sub.at(i), f"{path}.{group_key}[{i}]")
+                    for i, x in enumerate(sub)
+                ]
                 if any(p is None for p in parts):
                     return None
                 return cls(tuple(parts), item.line)  # type: ignore[arg-type]
@@ -865,13 +984,15 @@ class _Shaper:
         value = item["value"]
         if op in ("in", "not_in"):
             if not isinstance(value, LList):
-                self.issues.error("E_TYPE", item.at("value"), path, key="value",
-                                  expected=t("ind.type.list"))
+                self.issues.error(
+                    "E_TYPE", item.at("value"), path, key="value", expected=t("ind.type.list")
+                )
                 return None
             value = tuple(_param_ref(v) or v for v in value)
         elif isinstance(value, (LMap, LList)):
-            self.issues.error("E_TYPE", item.at("value"), path, key="value",
-                              expected=t("ind.type.scalar"))
+            self.issues.error(
+                "E_TYPE", item.at("value"), path, key="value", expected=t("ind.type.scalar")
+            )
             return None
         else:
             value = _param_ref(value) or value
@@ -897,8 +1018,9 @@ class _Shaper:
             try:
                 expr = parse_expr(str(m["expr"]))
             except ValueError as exc:
-                self.issues.error("E_BAD_EXPR", m.at("expr"), path, expr=m["expr"],
-                                  problem=str(exc))
+                self.issues.error(
+                    "E_BAD_EXPR", m.at("expr"), path, expr=m["expr"], problem=str(exc)
+                )
                 return None
         if agg in ("sum", "distinct_count") and not fld and not expr:
             self.issues.error("E_MEASURE_NO_FIELD", m.at(), path, agg=agg)
@@ -936,28 +1058,44 @@ class _Shaper:
         dated_distinct = agg == "distinct_count" and date is not None
         rollup = self.text(m, "rollup", path) or "sum"
         city = self.text(m, "city", path) or ""  # Measure picks distinct or sum
-        cities = CITY_ROLLUPS if dated_distinct else tuple(c for c in CITY_ROLLUPS
-                                                            if c != "distinct")
+        cities = (
+            CITY_ROLLUPS if dated_distinct else tuple(c for c in CITY_ROLLUPS if c != "distinct")
+        )
         for key, val, allowed in (("rollup", rollup, ROLLUPS), ("city", city, cities)):
             if val and val not in allowed:
-                self.issues.error("E_BAD_ROLLUP", m.at(key), path, value=val,
-                                  allowed="、".join(allowed))
+                self.issues.error(
+                    "E_BAD_ROLLUP", m.at(key), path, value=val, allowed="、".join(allowed)
+                )
                 return None
         since = None
         if "since" in m and m["since"] is not None:
             since = _month_text(m["since"])
             if since is None:
-                self.issues.error("E_BAD_DATE", m.at("since"), path, key="since",
-                                  value=m["since"])
+                self.issues.error("E_BAD_DATE", m.at("since"), path, key="since", value=m["since"])
         done_by = self.text(m, "done_by", path) or None
-        if done_by is not None and (agg not in ("count", "sum") or date is None
-                                    or rollup != "sum"):
+        if done_by is not None and (agg not in ("count", "sum") or date is None or rollup != "sum"):
             self.issues.error("E_DONE_BY", m.at("done_by"), path)
             return None
-        return Measure(code, agg, ledger, fld, expr, tuple(where), date, join, rollup, city,
-                       since, done_by, self.text(m, "name", path),
-                       self.text(m, "description", path), self.text(m, "unit", path), at[0],
-                       at[1], MappingProxyType(dict(m.key_lines)))
+        return Measure(
+            code,
+            agg,
+            ledger,
+            fld,
+            expr,
+            tuple(where),
+            date,
+            join,
+            rollup,
+            city,
+            since,
+            done_by,
+            self.text(m, "name", path),
+            self.text(m, "description", path),
+            self.text(m, "unit", path),
+            at[0],
+            at[1],
+            MappingProxyType(dict(m.key_lines)),
+        )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:
         if v == "previous_year":
@@ -979,8 +1117,9 @@ class _Shaper:
         self.unknown_keys(m, "target", path)
         op = self.text(m, "op", path) or ">="
         if op not in TARGET_OPS:
-            self.issues.error("E_BAD_TARGET_OP", m.at("op"), path, op=op,
-                              allowed=" ".join(TARGET_OPS))
+            self.issues.error(
+                "E_BAD_TARGET_OP", m.at("op"), path, op=op, allowed=" ".join(TARGET_OPS)
+            )
             return None
         value = self.number(m, "value", path)
         relative = self.number(m, "relative", path)
@@ -995,9 +1134,15 @@ class _Shaper:
             baseline = self.baseline(m["baseline"], m.at("baseline"), path)
             if baseline is None:
                 return None
-        return Target(op, value, relative, baseline,  # type: ignore[arg-type]
-                      self.date(m, "deadline", path), self.text(m, "source", path),
-                      self.text(m, "note", path))
+        return Target(
+            op,
+            value,
+            relative,
+            baseline,  # type: ignore[arg-type]
+            self.date(m, "deadline", path),
+            self.text(m, "source", path),
+            self.text(m, "note", path),
+        )
 
     def indicator(self, code: str, body: Any, at: tuple, path: str) -> Indicator | None:
         m = self.mapping(body, at, path)
@@ -1006,8 +1151,13 @@ class _Shaper:
         self.unknown_keys(m, "indicator", path)
         typ = self.text(m, "type", path, required=True)
         if typ and typ not in INDICATOR_TYPES:
-            self.issues.error("E_BAD_INDICATOR_TYPE", m.at("type"), path, type=typ,
-                              allowed="、".join(INDICATOR_TYPES))
+            self.issues.error(
+                "E_BAD_INDICATOR_TYPE",
+                m.at("type"),
+                path,
+                type=typ,
+                allowed="、".join(INDICATOR_TYPES),
+            )
             return None
         if not typ:
             return None
@@ -1048,8 +1198,9 @@ class _Shaper:
                 try:
                     expr = parse_expr(str(m["expr"]))
                 except ValueError as exc:
-                    self.issues.error("E_BAD_EXPR", m.at("expr"), path, expr=m["expr"],
-                                      problem=str(exc))
+                    self.issues.error(
+                        "E_BAD_EXPR", m.at("expr"), path, expr=m["expr"], problem=str(exc)
+                    )
                     ok = False
         direction = m.get("direction", 1)
         if direction not in (1, -1) or isinstance(direction, bool):
@@ -1061,36 +1212,66 @@ class _Shaper:
             ok = ok and target is not None
         span = self.text(m, "span", path) or None
         if span and span not in SPANS:
-            self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span,
-                              allowed=_spans_allowed())
+            self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span, allowed=_spans_allowed())
             ok = False
         scale = self.number(m, "scale", path, allow_param=False)
         bounds = None
         if m.get("bounds") is not None:
             b = m["bounds"]
-            if isinstance(b, LList) and len(b) == 2 and all(
+            if (
+                isinstance(b, LList)
+                and len(b) == 2
+                and all(
                     x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
-                    for x in b):
-                bounds = (None if b[0] is None else float(b[0]),
-                          None if b[1] is None else float(b[1]))
+                    for x in b
+                )
+            ):
+                bounds = (
+                    None if b[0] is None else float(b[0]),
+                    None if b[1] is None else float(b[1]),
+                )
             else:
-                self.issues.error("E_TYPE", m.at("bounds"), path, key="bounds",
-                                  expected=t("ind.type.bounds"))
+                self.issues.error(
+                    "E_TYPE", m.at("bounds"), path, key="bounds", expected=t("ind.type.bounds")
+                )
         elif typ == "share":
             bounds = (0.0, 1.0)
         wd = m.get("workbench_definition", False)
         if not isinstance(wd, bool):
-            self.issues.error("E_TYPE", m.at("workbench_definition"), path,
-                              key="workbench_definition", expected=t("ind.type.bool"))
+            self.issues.error(
+                "E_TYPE",
+                m.at("workbench_definition"),
+                path,
+                key="workbench_definition",
+                expected=t("ind.type.bool"),
+            )
             wd = False
         if not ok:
             return None
-        return Indicator(code, typ, name, self.text(m, "description", path),
-                         self.text(m, "unit", path), int(direction), num, den, of, baseline,
-                         expr, target, span, float(scale) if scale is not None else 1.0, bounds,
-                         self.text(m, "source", path), wd, self.text(m, "group", path),
-                         self.text(m, "note", path), at[0], at[1],
-                         MappingProxyType(dict(m.key_lines)))
+        return Indicator(
+            code,
+            typ,
+            name,
+            self.text(m, "description", path),
+            self.text(m, "unit", path),
+            int(direction),
+            num,
+            den,
+            of,
+            baseline,
+            expr,
+            target,
+            span,
+            float(scale) if scale is not None else 1.0,
+            bounds,
+            self.text(m, "source", path),
+            wd,
+            self.text(m, "group", path),
+            self.text(m, "note", path),
+            at[0],
+            at[1],
+            MappingProxyType(dict(m.key_lines)),
+        )
 
     def grade_bands(self, v: Any, at: tuple, path: str) -> tuple[GradeBand, ...]:
         if not isinstance(v, LList) or not v:
@@ -1127,8 +1308,14 @@ class _Shaper:
             if key in m:
                 val = str(m[key])
                 if val not in allowed:
-                    self.issues.error("E_BAD_METHOD", m.at(key), path, key=key, value=val,
-                                      allowed="、".join(allowed))
+                    self.issues.error(
+                        "E_BAD_METHOD",
+                        m.at(key),
+                        path,
+                        key=key,
+                        value=val,
+                        allowed="、".join(allowed),
+                    )
                     return None
                 kw[key] = val
         if "aggregate" in m:
@@ -1136,11 +1323,20 @@ class _Shaper:
             vals = agg.values() if isinstance(agg, LMap) else [agg]
             bad = [a for a in vals if a not in AGGREGATORS]
             if bad:
-                self.issues.error("E_BAD_METHOD", m.at("aggregate"), path, key="aggregate",
-                                  value=bad[0], allowed="、".join(AGGREGATORS))
+                self.issues.error(
+                    "E_BAD_METHOD",
+                    m.at("aggregate"),
+                    path,
+                    key="aggregate",
+                    value=bad[0],
+                    allowed="、".join(AGGREGATORS),
+                )
                 return None
-            kw["aggregate"] = (MappingProxyType({int(k): str(x) for k, x in agg.items()})
-                               if isinstance(agg, LMap) else str(agg))
+            kw["aggregate"] = (
+                MappingProxyType({int(k): str(x) for k, x in agg.items()})
+                if isinstance(agg, LMap)
+                else str(agg)
+            )
         for key in ("norm_low", "norm_high", "screen_min_coverage"):
             if key in m:
                 num = self.number(m, key, path, allow_param=False)
@@ -1161,13 +1357,13 @@ class _Shaper:
         name = self.text(m, "name", path, required=True)
         weights = self.text(m, "weights", path) or "equal"
         if weights not in WEIGHTINGS:
-            self.issues.error("E_BAD_WEIGHTS", m.at("weights"), path, value=weights,
-                              allowed="、".join(WEIGHTINGS))
+            self.issues.error(
+                "E_BAD_WEIGHTS", m.at("weights"), path, value=weights, allowed="、".join(WEIGHTINGS)
+            )
             return None
         span = self.text(m, "span", path) or "ytd"
         if span not in SPANS:
-            self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span,
-                              allowed=_spans_allowed())
+            self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span, allowed=_spans_allowed())
             return None
         method = Method()
         if m.get("method") is not None:
@@ -1179,8 +1375,7 @@ class _Shaper:
         if m.get("grade_bands") is not None:
             bands = self.grade_bands(m["grade_bands"], m.at("grade_bands"), path)
         if "tree" not in m or not isinstance(m["tree"], LList) or not m["tree"]:
-            self.issues.error("E_HIERARCHY_NO_TREE", m.at("tree") if "tree" in m else m.at(),
-                              path)
+            self.issues.error("E_HIERARCHY_NO_TREE", m.at("tree") if "tree" in m else m.at(), path)
             return None
         raw: list[tuple[LMap, str | None, int, int | None]] = []  # (node, parent, depth, line)
 
@@ -1210,12 +1405,15 @@ class _Shaper:
             return None
         leaf_depths = {d for (n, _, d, _) in raw if "children" not in n}
         if len(leaf_depths) > 1:
-            self.issues.error("E_HIERARCHY_DEPTH", m.at("tree"), path,
-                              depths="、".join(str(d) for d in sorted(leaf_depths)))
+            self.issues.error(
+                "E_HIERARCHY_DEPTH",
+                m.at("tree"),
+                path,
+                depths="、".join(str(d) for d in sorted(leaf_depths)),
+            )
             return None
         depth = leaf_depths.pop()
-        nodes: list[HierarchyNode] = [HierarchyNode(code, name, None, depth + 1, None,
-                                                    line=at[1])]
+        nodes: list[HierarchyNode] = [HierarchyNode(code, name, None, depth + 1, None, line=at[1])]
         seen = {code}
         ok = True
         for item, parent, d, line in raw:
@@ -1227,8 +1425,7 @@ class _Shaper:
                 continue
             ncode = str(item.get("code") or ind or "")
             if not leaf and not item.get("code"):
-                self.issues.error("E_MISSING_KEY", (item.file, line), path, key="code",
-                                  what=path)
+                self.issues.error("E_MISSING_KEY", (item.file, line), path, key="code", what=path)
                 ok = False
                 continue
             if ncode in seen:
@@ -1241,38 +1438,59 @@ class _Shaper:
                 self.issues.error("E_WEIGHT_MISSING", (item.file, line), path, code=ncode)
                 ok = False
                 continue
-            if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float))
-                                  or w < 0 or not math.isfinite(float(w))):
+            if w is not None and (
+                isinstance(w, bool)
+                or not isinstance(w, (int, float))
+                or w < 0
+                or not math.isfinite(float(w))
+            ):
                 self.issues.error("E_BAD_WEIGHT", item.at("weight"), path, code=ncode, value=w)
                 ok = False
                 continue
             direction = item.get("direction")
             if direction is not None and direction not in (1, -1):
-                self.issues.error("E_BAD_DIRECTION", item.at("direction"), path,
-                                  value=direction)
+                self.issues.error("E_BAD_DIRECTION", item.at("direction"), path, value=direction)
                 ok = False
                 continue
             tgt = item.get("target")
             if tgt is not None and (isinstance(tgt, bool) or not isinstance(tgt, (int, float))):
-                self.issues.error("E_TYPE", item.at("target"), path, key="target",
-                                  expected=t("ind.type.number"))
+                self.issues.error(
+                    "E_TYPE", item.at("target"), path, key="target", expected=t("ind.type.number")
+                )
                 ok = False
                 continue
             goal = item.get("goalposts")
             if goal is not None:
-                if not (isinstance(goal, LList) and len(goal) == 2 and all(
-                        isinstance(g, (int, float)) and not isinstance(g, bool) for g in goal)
-                        and goal[0] != goal[1]):
-                    self.issues.error("E_TYPE", item.at("goalposts"), path, key="goalposts",
-                                      expected=t("ind.type.bounds"))
+                if not (
+                    isinstance(goal, LList)
+                    and len(goal) == 2
+                    and all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in goal)
+                    and goal[0] != goal[1]
+                ):
+                    self.issues.error(
+                        "E_TYPE",
+                        item.at("goalposts"),
+                        path,
+                        key="goalposts",
+                        expected=t("ind.type.bounds"),
+                    )
                     ok = False
                     continue
                 goal = (float(goal[0]), float(goal[1]))
-            nodes.append(HierarchyNode(
-                ncode, str(item.get("name") or ""), parent, depth + 1 - d,
-                None if w is None else float(w), ind,
-                None if direction is None else int(direction),
-                None if tgt is None else float(tgt), goal, line))
+            nodes.append(
+                HierarchyNode(
+                    ncode,
+                    str(item.get("name") or ""),
+                    parent,
+                    depth + 1 - d,
+                    None if w is None else float(w),
+                    ind,
+                    None if direction is None else int(direction),
+                    None if tgt is None else float(tgt),
+                    goal,
+                    line,
+                )
+            )
         if not ok:
             return None
         if weights == "manual":
@@ -1281,19 +1499,32 @@ class _Shaper:
                 by_parent.setdefault(n.parent, []).append(n)
             for parent, kids in by_parent.items():
                 if sum(k.weight or 0.0 for k in kids) <= 0:
-                    self.issues.error("E_WEIGHTS_ZERO", (at[0], kids[0].line), path,
-                                      parent=parent)
+                    self.issues.error("E_WEIGHTS_ZERO", (at[0], kids[0].line), path, parent=parent)
                     ok = False
         if not ok:
             return None
-        return HierarchyDecl(code, name, tuple(nodes), span, weights, method, bands,
-                             self.text(m, "description", path), self.text(m, "source", path),
-                             bool(m.get("workbench_definition", False)), at[0], at[1])
+        return HierarchyDecl(
+            code,
+            name,
+            tuple(nodes),
+            span,
+            weights,
+            method,
+            bands,
+            self.text(m, "description", path),
+            self.text(m, "source", path),
+            bool(m.get("workbench_definition", False)),
+            at[0],
+            at[1],
+        )
 
     def calendar(self, data: LMap, code: str) -> Calendar | None:
         fname = data.file
-        camp = self.mapping(data.get("campaign"), data.at("campaign"), "campaign") \
-            if "campaign" in data else None
+        camp = (
+            self.mapping(data.get("campaign"), data.at("campaign"), "campaign")
+            if "campaign" in data
+            else None
+        )
         if camp is None:
             if "campaign" not in data:
                 self.issues.error("E_MISSING_KEY", data.at(), fname, key="campaign", what=fname)
@@ -1309,8 +1540,9 @@ class _Shaper:
         phases: list[Phase] = []
         ph_list = data.get("phases") or LList()
         if not isinstance(ph_list, LList):
-            self.issues.error("E_TYPE", data.at("phases"), "phases", key="phases",
-                              expected=t("ind.type.list"))
+            self.issues.error(
+                "E_TYPE", data.at("phases"), "phases", key="phases", expected=t("ind.type.list")
+            )
             ph_list = LList()
         for i, ph in enumerate(ph_list):
             p = f"phases[{i}]"
@@ -1325,12 +1557,12 @@ class _Shaper:
             if e < s:
                 self.issues.error("E_DATE_ORDER", ph.at("end"), p, start=s, end=e)
                 continue
-            phases.append(Phase(pc, self.text(ph, "name", p) or pc, s, e,
-                                self.text(ph, "source", p)))
+            phases.append(
+                Phase(pc, self.text(ph, "name", p) or pc, s, e, self.text(ph, "source", p))
+            )
         for a, b in zip(phases, phases[1:]):
             if b.start <= a.end:
-                self.issues.warning("W_PHASE_OVERLAP", (fname, None), "phases", a=a.name,
-                                    b=b.name)
+                self.issues.warning("W_PHASE_OVERLAP", (fname, None), "phases", a=a.name, b=b.name)
         milestones: list[Milestone] = []
         ms_list = data.get("milestones") or LList()
         for i, ms in enumerate(ms_list if isinstance(ms_list, LList) else []):
@@ -1345,37 +1577,68 @@ class _Shaper:
                 continue
             op = self.text(ms, "op", p) or None
             if op is not None and op not in TARGET_OPS:
-                self.issues.error("E_BAD_TARGET_OP", ms.at("op"), p, op=op,
-                                  allowed=" ".join(TARGET_OPS))
+                self.issues.error(
+                    "E_BAD_TARGET_OP", ms.at("op"), p, op=op, allowed=" ".join(TARGET_OPS)
+                )
                 continue
             value = self.number(ms, "value", p, allow_param=False)
             deadline = self.date(ms, "deadline", p)
             span = self.text(ms, "span", p) or "ctd"
             if span not in SPANS and span not in [PHASE_SPAN + ph.code for ph in phases]:
-                self.issues.error("E_BAD_SPAN", ms.at("span"), p, span=span,
-                                  allowed=_spans_allowed(phases))
+                self.issues.error(
+                    "E_BAD_SPAN", ms.at("span"), p, span=span, allowed=_spans_allowed(phases)
+                )
                 continue
-            milestones.append(Milestone(mc, self.text(ms, "name", p), ind, op or "",
-                                        value if value is not None else math.nan,  # type: ignore
-                                        deadline or dt.date.min, span,
-                                        self.text(ms, "source", p), ms.line))
+            milestones.append(
+                Milestone(
+                    mc,
+                    self.text(ms, "name", p),
+                    ind,
+                    op or "",
+                    value if value is not None else math.nan,  # type: ignore
+                    deadline or dt.date.min,
+                    span,
+                    self.text(ms, "source", p),
+                    ms.line,
+                )
+            )
         method, min_points = "linear", 2
         if isinstance(data.get("projection"), LMap):
             pj = data["projection"]
             self.unknown_keys(pj, "projection", "projection")
             method = str(pj.get("method", "linear"))
             if method != "linear":
-                self.issues.error("E_BAD_METHOD", pj.at("method"), "projection", key="method",
-                                  value=method, allowed="linear")
+                self.issues.error(
+                    "E_BAD_METHOD",
+                    pj.at("method"),
+                    "projection",
+                    key="method",
+                    value=method,
+                    allowed="linear",
+                )
             mp = pj.get("min_points", 2)
             if not isinstance(mp, int) or isinstance(mp, bool) or mp < 1:
-                self.issues.error("E_TYPE", pj.at("min_points"), "projection",
-                                  key="min_points", expected=t("ind.type.number"))
+                self.issues.error(
+                    "E_TYPE",
+                    pj.at("min_points"),
+                    "projection",
+                    key="min_points",
+                    expected=t("ind.type.number"),
+                )
                 mp = 2
             min_points = mp
-        return Calendar(code, self.text(data, "name", fname) or code, start, end, tuple(phases),
-                        tuple(milestones), method, min_points, self.text(data, "source", fname),
-                        fname)
+        return Calendar(
+            code,
+            self.text(data, "name", fname) or code,
+            start,
+            end,
+            tuple(phases),
+            tuple(milestones),
+            method,
+            min_points,
+            self.text(data, "source", fname),
+            fname,
+        )
 
 
 def _param_ref(v: Any) -> ParamRef | None:
@@ -1408,9 +1671,17 @@ def _month_text(v: Any) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Passes 3–5: references, graphs, hierarchies
 # ---------------------------------------------------------------------------------------------
-_FIELD_KINDS = {"int": "number", "yuan": "number", "date": "date", "bool": "bool",
-                "month": "month", "enum": "text", "text": "text", "code6": "text",
-                "id_card": "text"}
+_FIELD_KINDS = {
+    "int": "number",
+    "yuan": "number",
+    "date": "date",
+    "bool": "bool",
+    "month": "month",
+    "enum": "text",
+    "text": "text",
+    "code6": "text",
+    "id_card": "text",
+}
 
 
 class _Resolver:
@@ -1421,8 +1692,13 @@ class _Resolver:
     def value(self, v: Any, at: tuple, path: str) -> Any:
         if isinstance(v, ParamRef):
             if v.name not in self.params:
-                self.issues.error("E_UNKNOWN_PARAMETER", at, path, name=v.name,
-                                  known="、".join(sorted(self.params)) or "—")
+                self.issues.error(
+                    "E_UNKNOWN_PARAMETER",
+                    at,
+                    path,
+                    name=v.name,
+                    known="、".join(sorted(self.params)) or "—",
+                )
                 return None
             return self.params[v.name].value
         return v
@@ -1432,15 +1708,22 @@ class _Resolver:
         if "." in name:
             prefix, fld = name.split(".", 1)
             if measure.join is None or prefix != measure.join.ledger:
-                self.issues.error("E_UNKNOWN_FIELD", at, path, field=name,
-                                  ledger=measure.ledger, known=_known(measure.ledger))
+                self.issues.error(
+                    "E_UNKNOWN_FIELD",
+                    at,
+                    path,
+                    field=name,
+                    ledger=measure.ledger,
+                    known=_known(measure.ledger),
+                )
                 return None
             lg = LEDGERS[prefix]
         else:
             lg, fld = LEDGERS[measure.ledger], name  # type: ignore[index]
         if fld not in lg.field_names:
-            self.issues.error("E_UNKNOWN_FIELD", at, path, field=name, ledger=lg.name,
-                              known=_known(lg.name))
+            self.issues.error(
+                "E_UNKNOWN_FIELD", at, path, field=name, ledger=lg.name, known=_known(lg.name)
+            )
             return None
         return lg.field(fld).type
 
@@ -1475,8 +1758,14 @@ class _Resolver:
                 lg_name = c.field.split(".")[0] if "." in c.field else measure.ledger
                 fdef = LEDGERS[lg_name].field(c.field.split(".")[-1])  # type: ignore[index]
                 if coerced not in fdef.enum:
-                    self.issues.error("E_VALUE_NOT_IN_ENUM", at, path, field=c.field, value=v,
-                                      allowed="、".join(fdef.enum))
+                    self.issues.error(
+                        "E_VALUE_NOT_IN_ENUM",
+                        at,
+                        path,
+                        field=c.field,
+                        value=v,
+                        allowed="、".join(fdef.enum),
+                    )
                     return None
             if c.op in (">", ">=", "<", "<=") and ftype in ("text", "enum", "bool", "code6"):
                 self.issues.error("E_FILTER_OP_TYPE", at, path, field=c.field, op=c.op)
@@ -1490,28 +1779,48 @@ class _Resolver:
         if m.agg == "months":
             return m
         if m.ledger not in LEDGERS:
-            self.issues.error("E_UNKNOWN_LEDGER", m.at("ledger"), path, ledger=m.ledger,
-                              known="、".join(LEDGERS))
+            self.issues.error(
+                "E_UNKNOWN_LEDGER", m.at("ledger"), path, ledger=m.ledger, known="、".join(LEDGERS)
+            )
             return None
         lg = LEDGERS[m.ledger]  # type: ignore[index]
         ok = True
         if m.join is not None:
             if m.join.ledger not in LEDGERS:
-                self.issues.error("E_UNKNOWN_LEDGER", m.at("join"), path, ledger=m.join.ledger,
-                                  known="、".join(LEDGERS))
+                self.issues.error(
+                    "E_UNKNOWN_LEDGER",
+                    m.at("join"),
+                    path,
+                    ledger=m.join.ledger,
+                    known="、".join(LEDGERS),
+                )
                 return None
             for lname in (m.ledger, m.join.ledger):
                 if m.join.on not in LEDGERS[lname].field_names:  # type: ignore[index]
-                    self.issues.error("E_UNKNOWN_FIELD", m.at("join"), path, field=m.join.on,
-                                      ledger=lname, known=_known(lname))
+                    self.issues.error(
+                        "E_UNKNOWN_FIELD",
+                        m.at("join"),
+                        path,
+                        field=m.join.on,
+                        ledger=lname,
+                        known=_known(lname),
+                    )
                     ok = False
-        for key, name, wrong_type in (("date", m.date, "E_DATE_FIELD_TYPE"),
-                                      ("done_by", m.done_by, "E_DONE_BY_FIELD")):
+        for key, name, wrong_type in (
+            ("date", m.date, "E_DATE_FIELD_TYPE"),
+            ("done_by", m.done_by, "E_DONE_BY_FIELD"),
+        ):
             if name is None:
                 continue
             if name not in lg.field_names:
-                self.issues.error("E_UNKNOWN_FIELD", m.at(key), path, field=name,
-                                  ledger=lg.name, known=_known(lg.name))
+                self.issues.error(
+                    "E_UNKNOWN_FIELD",
+                    m.at(key),
+                    path,
+                    field=name,
+                    ledger=lg.name,
+                    known=_known(lg.name),
+                )
                 ok = False
             elif lg.field(name).type not in ("date", "month"):  # a date field is needed
                 self.issues.error(wrong_type, m.at(key), path, field=name)
@@ -1567,8 +1876,11 @@ class _Resolver:
         if tg.relative is not None and baseline is None:
             return None
         return dataclasses.replace(
-            tg, value=None if value is None else float(value),
-            relative=None if relative is None else float(relative), baseline=baseline)
+            tg,
+            value=None if value is None else float(value),
+            relative=None if relative is None else float(relative),
+            baseline=baseline,
+        )
 
 
 class _Bad:
@@ -1645,8 +1957,13 @@ def _read_files(paths: Iterable[Path], issues: _Issues) -> dict[str, _FileDecl]:
         if decl is None:
             continue
         if decl.code in out:
-            issues.error("E_DUPLICATE_SET", data.at("code"), fname, code=decl.code,
-                         other=str(out[decl.code].path))
+            issues.error(
+                "E_DUPLICATE_SET",
+                data.at("code"),
+                fname,
+                code=decl.code,
+                other=str(out[decl.code].path),
+            )
             continue
         out[decl.code] = decl
     return out
@@ -1681,8 +1998,9 @@ def available_sets(dirs: Iterable[Path] | None = None) -> list[str]:
     return sorted(c for c, d in files.items() if d.kind == "indicator_set")
 
 
-def validate(paths: Iterable[str | Path] | None = None,
-             dirs: Iterable[str | Path] | None = None) -> list[Issue]:
+def validate(
+    paths: Iterable[str | Path] | None = None, dirs: Iterable[str | Path] | None = None
+) -> list[Issue]:
     """Every issue in the given files (default: all of `indicators/`), all sets checked."""
     search = [Path(d) for d in (dirs or [default_dir()])]
     chosen = [Path(p) for p in paths] if paths else _yaml_files(search)
@@ -1697,8 +2015,9 @@ def validate(paths: Iterable[str | Path] | None = None,
     return issues.items
 
 
-def load_sets(names: Iterable[str | Path], dirs: Iterable[str | Path] | None = None
-              ) -> list[IndicatorSet]:
+def load_sets(
+    names: Iterable[str | Path], dirs: Iterable[str | Path] | None = None
+) -> list[IndicatorSet]:
     """Several sets as `load_set` loads each, the folder read and every file parsed once for
     all of them (a set that includes another, and the calendar they share, are not parsed
     again)."""
@@ -1707,9 +2026,12 @@ def load_sets(names: Iterable[str | Path], dirs: Iterable[str | Path] | None = N
     return [load_set(n, dirs, _reads=reads) for n in names]
 
 
-def load_set(name_or_path: str | Path = "campaign_2025",
-             dirs: Iterable[str | Path] | None = None, *,
-             _reads: dict[tuple[str, ...], Any] | None = None) -> IndicatorSet:
+def load_set(
+    name_or_path: str | Path = "campaign_2025",
+    dirs: Iterable[str | Path] | None = None,
+    *,
+    _reads: dict[tuple[str, ...], Any] | None = None,
+) -> IndicatorSet:
     """Load and validate one indicator set (by code, or a path to its YAML file).
 
     Files are looked up in `dirs` (default `indicators/`; a given file's own folder first).
@@ -1741,9 +2063,13 @@ def load_set(name_or_path: str | Path = "campaign_2025",
     quiet, found = reads[key]
     files = {**quiet, **mine}
     if code not in files or files[code].kind != "indicator_set":
-        issues.error("E_UNKNOWN_SET", (str(given), None), name=code,
-                     known="、".join(sorted(c for c, d in files.items()
-                                           if d.kind == "indicator_set")) or "—")
+        issues.error(
+            "E_UNKNOWN_SET",
+            (str(given), None),
+            name=code,
+            known="、".join(sorted(c for c, d in files.items() if d.kind == "indicator_set"))
+            or "—",
+        )
         raise DeclarationError(issues.items)
     # The problems of the files this set depends on are reported too.
     for c in _involved(code, files):
@@ -1752,8 +2078,9 @@ def load_set(name_or_path: str | Path = "campaign_2025",
     result = _build_set(code, files, issues)
     if issues.errors or result is None:
         raise DeclarationError(issues.items)
-    return dataclasses.replace(result, warnings=tuple(i for i in issues.items
-                                                      if i.level == "warning"))
+    return dataclasses.replace(
+        result, warnings=tuple(i for i in issues.items if i.level == "warning")
+    )
 
 
 def _involved(code: str, files: dict[str, _FileDecl]) -> list[str]:
@@ -1785,13 +2112,20 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
     def collect(d: _FileDecl, stack: tuple[str, ...]) -> None:
         for inc, line in d.includes:
             if inc in stack:
-                issues.error("E_INCLUDE_CYCLE", (str(d.path), line), chain=" → ".join(
-                    (*stack, inc)))
+                issues.error(
+                    "E_INCLUDE_CYCLE", (str(d.path), line), chain=" → ".join((*stack, inc))
+                )
                 continue
             if inc not in files or files[inc].kind != "indicator_set":
-                issues.error("E_UNKNOWN_SET", (str(d.path), line), name=inc,
-                             known="、".join(sorted(c for c, f in files.items()
-                                                   if f.kind == "indicator_set")) or "—")
+                issues.error(
+                    "E_UNKNOWN_SET",
+                    (str(d.path), line),
+                    name=inc,
+                    known="、".join(
+                        sorted(c for c, f in files.items() if f.kind == "indicator_set")
+                    )
+                    or "—",
+                )
                 continue
             collect(files[inc], (*stack, inc))
         if d not in chain:
@@ -1802,12 +2136,14 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
     measures: dict[str, Measure] = {}
     indicators: dict[str, Indicator] = {}
     for d in chain:
-        for store, items in ((params, d.parameters), (measures, d.measures),
-                             (indicators, d.indicators)):
+        for store, items in (
+            (params, d.parameters),
+            (measures, d.measures),
+            (indicators, d.indicators),
+        ):
             for k, v in items.items():
                 if k in store and d is decl:
-                    issues.warning("W_OVERRIDE", (v.file, v.line), k, code=k,
-                                   other=store[k].file)
+                    issues.warning("W_OVERRIDE", (v.file, v.line), k, code=k, other=store[k].file)
                 store[k] = v
     hierarchies = dict(decl.hierarchies)
     res = _Resolver(issues, params)
@@ -1831,22 +2167,32 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
                     if name in _all_measure_codes(chain):
                         ok = False  # the measure itself was reported already
                         continue
-                    issues.error("E_UNKNOWN_MEASURE", ind.at(key), path, name=name,
-                                 known=_few(measures))
+                    issues.error(
+                        "E_UNKNOWN_MEASURE", ind.at(key), path, name=name, known=_few(measures)
+                    )
                     ok = False
         if ind.type == "change" and ind.of not in declared:
-            issues.error("E_UNKNOWN_INDICATOR", ind.at("of"), path, name=ind.of,
-                         known=_few(indicators))
+            issues.error(
+                "E_UNKNOWN_INDICATOR", ind.at("of"), path, name=ind.of, known=_few(indicators)
+            )
             ok = False
-        if ind.type == "change" and ind.of in indicators \
-                and indicators[ind.of].type not in ("ratio", "share", "count"):
+        if (
+            ind.type == "change"
+            and ind.of in indicators
+            and indicators[ind.of].type not in ("ratio", "share", "count")
+        ):
             issues.error("E_CHANGE_OF_TYPE", ind.at("of"), path, name=ind.of)
             ok = False
         if ind.type == "derived" and ind.expr is not None:
             for name in sorted(ind.expr.names):
                 if name not in declared:
-                    issues.error("E_UNKNOWN_INDICATOR", ind.at("expr"), path, name=name,
-                                 known=_few(indicators))
+                    issues.error(
+                        "E_UNKNOWN_INDICATOR",
+                        ind.at("expr"),
+                        path,
+                        name=name,
+                        known=_few(indicators),
+                    )
                     ok = False
         baseline = res.baseline(ind.baseline, ind.at("baseline"), path)
         target = res.target(ind.target, ind.at("target"), f"{path}.target")
@@ -1867,9 +2213,12 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
     if decl.calendar_ref:
         cname, line = decl.calendar_ref
         if cname not in files or files[cname].kind != "calendar":
-            issues.error("E_UNKNOWN_CALENDAR", (fname, line), name=cname,
-                         known="、".join(sorted(c for c, f in files.items()
-                                               if f.kind == "calendar")) or "—")
+            issues.error(
+                "E_UNKNOWN_CALENDAR",
+                (fname, line),
+                name=cname,
+                known="、".join(sorted(c for c, f in files.items() if f.kind == "calendar")) or "—",
+            )
         else:
             calendar = files[cname].calendar
             if calendar is not None:
@@ -1880,8 +2229,13 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
         ok = True
         for n in h.nodes:
             if n.indicator is not None and n.indicator not in indicators:
-                issues.error("E_UNKNOWN_INDICATOR", (h.file, n.line), f"hierarchies.{hk}",
-                             name=n.indicator, known=_few(indicators))
+                issues.error(
+                    "E_UNKNOWN_INDICATOR",
+                    (h.file, n.line),
+                    f"hierarchies.{hk}",
+                    name=n.indicator,
+                    known=_few(indicators),
+                )
                 ok = False
         if h.method.normalise in ("dist_target", "dist_target_capped", "goalposts"):
             for n in h.nodes:
@@ -1890,8 +2244,13 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
                     continue
                 has_abs = ind.target is not None and ind.target.value is not None
                 if n.goalposts is None and n.target is None and not has_abs:
-                    issues.error("E_HIERARCHY_NO_TARGET", (h.file, n.line),
-                                 f"hierarchies.{hk}", code=n.code, method=h.method.normalise)
+                    issues.error(
+                        "E_HIERARCHY_NO_TARGET",
+                        (h.file, n.line),
+                        f"hierarchies.{hk}",
+                        code=n.code,
+                        method=h.method.normalise,
+                    )
                     ok = False
         if h.span == "ctd" and calendar is None:
             issues.error("E_CTD_NO_CALENDAR", (h.file, h.line), f"hierarchies.{hk}")
@@ -1904,13 +2263,19 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
     if len(issues.errors) > n_errors:
         return None
     return IndicatorSet(
-        code=code, name=str(decl.data.get("name") or code),
-        parameters=MappingProxyType(params), measures=MappingProxyType(measures),
-        indicators=MappingProxyType(indicators), hierarchies=MappingProxyType(hierarchies),
-        calendar=calendar, grade_bands=decl.grade_bands, default_span=decl.default_span,
+        code=code,
+        name=str(decl.data.get("name") or code),
+        parameters=MappingProxyType(params),
+        measures=MappingProxyType(measures),
+        indicators=MappingProxyType(indicators),
+        hierarchies=MappingProxyType(hierarchies),
+        calendar=calendar,
+        grade_bands=decl.grade_bands,
+        default_span=decl.default_span,
         description=str(decl.data.get("description") or ""),
         source=str(decl.data.get("source") or ""),
-        files=tuple(str(d.path) for d in chain) + ((calendar.file,) if calendar else ()))
+        files=tuple(str(d.path) for d in chain) + ((calendar.file,) if calendar else ()),
+    )
 
 
 def _all_measure_codes(chain: list[_FileDecl]) -> set[str]:
@@ -1932,13 +2297,14 @@ def _check_cycles(indicators: dict[str, Indicator], issues: _Issues) -> None:
             if dep not in indicators:
                 continue
             if state.get(dep) == 1:
-                cyc = stack[stack.index(dep):] + [dep] if dep in stack else [code, dep]
+                cyc = stack[stack.index(dep) :] + [dep] if dep in stack else [code, dep]
                 key = frozenset(cyc)
                 if key not in reported:
                     reported.add(key)
                     ind = indicators[code]
-                    issues.error("E_CYCLE", (ind.file, ind.line), f"indicators.{code}",
-                                 chain=" → ".join(cyc))
+                    issues.error(
+                        "E_CYCLE", (ind.file, ind.line), f"indicators.{code}", chain=" → ".join(cyc)
+                    )
             elif state.get(dep) is None:
                 visit(dep, stack + [dep])
         state[code] = 2
@@ -1951,16 +2317,16 @@ def _check_cycles(indicators: dict[str, Indicator], issues: _Issues) -> None:
         indicators.pop(c, None)
 
 
-def _resolve_milestones(cal: Calendar, indicators: Mapping[str, Indicator],
-                        issues: _Issues) -> Calendar:
+def _resolve_milestones(
+    cal: Calendar, indicators: Mapping[str, Indicator], issues: _Issues
+) -> Calendar:
     """Fill a milestone's op/value/deadline from its indicator's target where omitted."""
     out = []
     for ms in cal.milestones:
         at, path = (cal.file, ms.line), f"milestones.{ms.code}"
         ind = indicators.get(ms.indicator)
         if ind is None:
-            issues.error("E_UNKNOWN_INDICATOR", at, path, name=ms.indicator,
-                         known=_few(indicators))
+            issues.error("E_UNKNOWN_INDICATOR", at, path, name=ms.indicator, known=_few(indicators))
             continue
         tg = ind.target
         op = ms.op or (tg.op if tg else "")
@@ -1973,6 +2339,9 @@ def _resolve_milestones(cal: Calendar, indicators: Mapping[str, Indicator],
             continue
         if not (cal.start <= deadline):
             issues.warning("W_MILESTONE_BEFORE_CAMPAIGN", at, path, code=ms.code)
-        out.append(dataclasses.replace(ms, op=op, value=float(value), deadline=deadline,
-                                       name=ms.name or ind.name))
+        out.append(
+            dataclasses.replace(
+                ms, op=op, value=float(value), deadline=deadline, name=ms.name or ind.name
+            )
+        )
     return dataclasses.replace(cal, milestones=tuple(out))

@@ -6,6 +6,7 @@ for the faulty county's latest month, one mistake of each class the ingest must 
 corrected resubmission). Division codes start with 99, which is no real province, so demo data
 can never be mistaken for real data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,46 +52,176 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data_samples"
 
 # The 2025 campaign calendar of seed 002, as the demo city lives it.
 PHASES = ("常态", "动员部署", "自查自纠", "交叉检查", "重点抽查", "总结提升")
-CAMPAIGN_PHASES = {"2025-03": 1, "2025-04": 2, "2025-05": 2, "2025-06": 3, "2025-07": 3,
-                   "2025-08": 3, "2025-09": 4, "2025-10": 4, "2025-11": 5, "2025-12": 5}
+CAMPAIGN_PHASES = {
+    "2025-03": 1,
+    "2025-04": 2,
+    "2025-05": 2,
+    "2025-06": 3,
+    "2025-07": 3,
+    "2025-08": 3,
+    "2025-09": 4,
+    "2025-10": 4,
+    "2025-11": 5,
+    "2025-12": 5,
+}
 CAMPAIGN_YEAR = 2025
 RECTIFY_BY = np.datetime64("2025-11-30")
 DATA_SHARING_BY = "2025-06"
 
-DEFAULT_COUNTIES = ("东湖区", "青山县", "西岭县", "南溪区", "北塘区", "云台县", "石门县", "白沙县",
-                    "临江区", "桃源县")
-_NAME_FIRST = tuple("安宝长春丹德东丰凤福古广海河鹤红华怀嘉江金锦靖乐莲临龙鹿梅明宁平清庆瑞"
-                    "三山石寿双松太泰桐万文西溪祥新秀阳永玉元云泽樟")
-_NAME_SECOND = tuple("安白滨城川丹岛甸峰冈港皋谷关禾湖华江郊津口岚岭林陵流隆门岷南宁浦埔"
-                     "桥泉沙山水台潭塘亭屯湾溪仙霞乡阳原源云州")
-_TOWNS = ("清溪", "柳湾", "石桥", "梅岭", "杏林", "松涛", "竹园", "枫桥", "莲塘", "桂花", "芦花",
-          "茶山", "龙泉", "凤鸣", "金沙", "银杏", "双河", "三里", "五峰", "七星", "九龙", "望湖",
-          "观澜", "鹤山", "平安", "永宁", "长乐", "新华", "光明", "朝阳", "向阳", "红星", "白鹭",
-          "翠屏", "碧波", "玉泉", "云岭", "青石", "黄花", "紫荆")
-_PUBLIC = ("人民医院", "中医医院", "妇幼保健院", "第二人民医院", "第三人民医院", "精神卫生中心",
-           "康复医院", "中西医结合医院", "肿瘤医院", "传染病医院", "口腔医院", "眼科医院")
-_SPECIALTIES = ("骨科", "眼科", "口腔", "康复", "中西医结合", "妇产", "肛肠", "皮肤", "综合",
-                "心血管", "肾病", "老年病")
+DEFAULT_COUNTIES = (
+    "东湖区",
+    "青山县",
+    "西岭县",
+    "南溪区",
+    "北塘区",
+    "云台县",
+    "石门县",
+    "白沙县",
+    "临江区",
+    "桃源县",
+)
+_NAME_FIRST = tuple(
+    "安宝长春丹德东丰凤福古广海河鹤红华怀嘉江金锦靖乐莲临龙鹿梅明宁平清庆瑞"
+    "三山石寿双松太泰桐万文西溪祥新秀阳永玉元云泽樟"
+)
+_NAME_SECOND = tuple(
+    "安白滨城川丹岛甸峰冈港皋谷关禾湖华江郊津口岚岭林陵流隆门岷南宁浦埔"
+    "桥泉沙山水台潭塘亭屯湾溪仙霞乡阳原源云州"
+)
+_TOWNS = (
+    "清溪",
+    "柳湾",
+    "石桥",
+    "梅岭",
+    "杏林",
+    "松涛",
+    "竹园",
+    "枫桥",
+    "莲塘",
+    "桂花",
+    "芦花",
+    "茶山",
+    "龙泉",
+    "凤鸣",
+    "金沙",
+    "银杏",
+    "双河",
+    "三里",
+    "五峰",
+    "七星",
+    "九龙",
+    "望湖",
+    "观澜",
+    "鹤山",
+    "平安",
+    "永宁",
+    "长乐",
+    "新华",
+    "光明",
+    "朝阳",
+    "向阳",
+    "红星",
+    "白鹭",
+    "翠屏",
+    "碧波",
+    "玉泉",
+    "云岭",
+    "青石",
+    "黄花",
+    "紫荆",
+)
+_PUBLIC = (
+    "人民医院",
+    "中医医院",
+    "妇幼保健院",
+    "第二人民医院",
+    "第三人民医院",
+    "精神卫生中心",
+    "康复医院",
+    "中西医结合医院",
+    "肿瘤医院",
+    "传染病医院",
+    "口腔医院",
+    "眼科医院",
+)
+_SPECIALTIES = (
+    "骨科",
+    "眼科",
+    "口腔",
+    "康复",
+    "中西医结合",
+    "妇产",
+    "肛肠",
+    "皮肤",
+    "综合",
+    "心血管",
+    "肾病",
+    "老年病",
+)
 _PRIMARY = ("镇卫生院", "社区卫生服务中心", "街道社区卫生服务站", "村卫生室")
-_BRANDS = ("百草源", "康宁", "济世", "同泰", "安和", "惠民", "瑞康", "福寿堂", "仁心", "益寿",
-           "天和", "众安", "杏春", "养和堂")
-_SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
-                  "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢")
-_GIVEN = tuple("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯"
-               "鹏飞欣怡佳琪晨阳雪梅海燕志国庆春林峰")
+_BRANDS = (
+    "百草源",
+    "康宁",
+    "济世",
+    "同泰",
+    "安和",
+    "惠民",
+    "瑞康",
+    "福寿堂",
+    "仁心",
+    "益寿",
+    "天和",
+    "众安",
+    "杏春",
+    "养和堂",
+)
+_SURNAMES = tuple(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
+    "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+)
+_GIVEN = tuple(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯"
+    "鹏飞欣怡佳琪晨阳雪梅海燕志国庆春林峰"
+)
 _RULES_SMART = 40
-_RULES_COMPARE = ("死亡未停发", "服刑未暂停", "跨统筹区重复报销", "住院期间门诊购药",
-                  "进销存不符", "超量开药", "频繁就诊", "冒名结算")
+_RULES_COMPARE = (
+    "死亡未停发",
+    "服刑未暂停",
+    "跨统筹区重复报销",
+    "住院期间门诊购药",
+    "进销存不符",
+    "超量开药",
+    "频繁就诊",
+    "冒名结算",
+)
 _RECT_TEXT = {
-    "自查自纠": ("自查发现超标准收取诊疗费用，已主动退回", "自查发现串换药品耗材项目收费",
-             "自查发现重复收取检验检查费用", "自查发现分解收费", "病历书写不规范、诊疗记录缺失",
-             "药品进销存数据与医保结算数据不一致", "未按规定执行集采药品价格"),
-    "交叉检查": ("交叉检查发现挂床住院", "交叉检查发现过度诊疗检查", "抽查病历发现无指征住院",
-             "串换诊疗项目收费", "超医保限定支付范围用药"),
-    "飞行检查": ("飞行检查发现虚构医药服务", "飞行检查发现分解住院", "伪造医学文书",
-             "内部管理制度不健全、医保结算流程不规范"),
-    "审计": ("审计发现医保基金违规支付", "经办机构待遇核定审核不严",
-           "参保人员死亡后待遇未及时停发"),
+    "自查自纠": (
+        "自查发现超标准收取诊疗费用，已主动退回",
+        "自查发现串换药品耗材项目收费",
+        "自查发现重复收取检验检查费用",
+        "自查发现分解收费",
+        "病历书写不规范、诊疗记录缺失",
+        "药品进销存数据与医保结算数据不一致",
+        "未按规定执行集采药品价格",
+    ),
+    "交叉检查": (
+        "交叉检查发现挂床住院",
+        "交叉检查发现过度诊疗检查",
+        "抽查病历发现无指征住院",
+        "串换诊疗项目收费",
+        "超医保限定支付范围用药",
+    ),
+    "飞行检查": (
+        "飞行检查发现虚构医药服务",
+        "飞行检查发现分解住院",
+        "伪造医学文书",
+        "内部管理制度不健全、医保结算流程不规范",
+    ),
+    "审计": (
+        "审计发现医保基金违规支付",
+        "经办机构待遇核定审核不严",
+        "参保人员死亡后待遇未及时停发",
+    ),
     "巡视巡察": ("基金监管责任落实不到位", "内控制度执行不严格", "案件查处进度缓慢"),
     "举报": ("群众举报诱导住院问题属实", "举报反映超标准收费问题属实"),
     "其他": ("协议管理落实不到位", "医保信息系统数据上传不及时"),
@@ -109,11 +240,11 @@ _EXCEL_EPOCH = np.datetime64("1899-12-30")
 class Layout:
     """How one county lays out its workbooks (the quirks an ingest has to survive)."""
 
-    title_rows: int = 0          # rows above the header (header is on row title_rows + 1)
-    fullwidth: bool = False      # headers written with full-width brackets: 涉案金额（元）
-    text_dates: bool = False     # dates as text, 2025年3月1日 or 2025/3/1, not Excel dates
+    title_rows: int = 0  # rows above the header (header is on row title_rows + 1)
+    fullwidth: bool = False  # headers written with full-width brackets: 涉案金额（元）
+    text_dates: bool = False  # dates as text, 2025年3月1日 or 2025/3/1, not Excel dates
     code_as_number: bool = False  # 区划代码 typed as a number, not text
-    bool_style: str = "是否"      # 是/否 or Y/N
+    bool_style: str = "是否"  # 是/否 or Y/N
 
     def describe(self) -> str:
         parts = []
@@ -195,8 +326,12 @@ def _cum(p: np.ndarray) -> np.ndarray:
     return np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
 
 
-def _pick(rng: np.random.Generator, probs: np.ndarray, groups: np.ndarray | None = None,
-          n: int | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator,
+    probs: np.ndarray,
+    groups: np.ndarray | None = None,
+    n: int | None = None,
+) -> np.ndarray:
     """Categorical draws from `probs` (K,) or, per row, from `probs[groups]` (G, K)."""
     cum = _cum(probs)
     if groups is None:
@@ -227,8 +362,9 @@ def _group_seq(keys: np.ndarray) -> np.ndarray:
     return idx - np.maximum.accumulate(np.where(start, idx, 0))
 
 
-def _ascii(prefix: str, num: np.ndarray, width: int, suffix: np.ndarray | None = None
-           ) -> np.ndarray:
+def _ascii(
+    prefix: str, num: np.ndarray, width: int, suffix: np.ndarray | None = None
+) -> np.ndarray:
     """`prefix` + zero-padded `num` (+ one suffix character) per row, as str objects.
 
     Built as one ASCII buffer split into lines: several times faster than per-row formatting,
@@ -236,7 +372,7 @@ def _ascii(prefix: str, num: np.ndarray, width: int, suffix: np.ndarray | None =
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     extra = 0 if suffix is None else 1
     m = np.empty((num.size, head.size + width + extra + 1), dtype=np.uint8)
-    m[:, :head.size] = head
+    m[:, : head.size] = head
     x = num.astype(np.int64, copy=True)
     for k in range(width - 1, -1, -1):
         m[:, head.size + k] = x % 10 + 48
@@ -250,11 +386,16 @@ def _ascii(prefix: str, num: np.ndarray, width: int, suffix: np.ndarray | None =
     return out
 
 
-def _ids(prefix: str, codes: np.ndarray, yyyymm: np.ndarray, seq: np.ndarray,
-         width: int) -> np.ndarray:
+def _ids(
+    prefix: str, codes: np.ndarray, yyyymm: np.ndarray, seq: np.ndarray, width: int
+) -> np.ndarray:
     """`AJ9901012025030001`: prefix + county code + month + 1-based sequence, as objects."""
-    num = codes.astype(np.int64) * 10 ** (6 + width) + yyyymm.astype(np.int64) * 10 ** width \
-        + seq.astype(np.int64) + 1
+    num = (
+        codes.astype(np.int64) * 10 ** (6 + width)
+        + yyyymm.astype(np.int64) * 10**width
+        + seq.astype(np.int64)
+        + 1
+    )
     return _ascii(prefix, num, 12 + width)
 
 
@@ -275,8 +416,11 @@ def _id_numbers(rng: np.random.Generator, codes: np.ndarray) -> np.ndarray:
     years = born.astype("datetime64[Y]").astype(np.int64) + 1970
     months = born.astype("datetime64[M]").astype(np.int64) % 12 + 1
     days = (born - born.astype("datetime64[M]")).astype(np.int64) + 1
-    first17 = (codes.astype(np.int64) * 10 ** 11 + (years * 10_000 + months * 100 + days) * 1000
-               + rng.integers(1, 1000, n))
+    first17 = (
+        codes.astype(np.int64) * 10**11
+        + (years * 10_000 + months * 100 + days) * 1000
+        + rng.integers(1, 1000, n)
+    )
     digits = (first17[:, None] // 10 ** np.arange(16, -1, -1, dtype=np.int64)) % 10
     check = np.frombuffer(b"10X98765432", dtype=np.uint8)[(digits @ _ID_WEIGHTS) % 11]
     return _ascii("", first17, 17, check)
@@ -371,8 +515,7 @@ def county_names(n: int) -> list[str]:
     return out
 
 
-def _world(n_counties: int, start: str, end: str, seed: int, lagging: int,
-           faulty: int) -> _World:
+def _world(n_counties: int, start: str, end: str, seed: int, lagging: int, faulty: int) -> _World:
     if n_counties < 1:
         raise ValueError(t("demo.bad_counties", n=n_counties))
     rng = np.random.default_rng(seed)
@@ -385,10 +528,10 @@ def _world(n_counties: int, start: str, end: str, seed: int, lagging: int,
     phase = np.array([CAMPAIGN_PHASES.get(m, 0) for m in months], dtype=np.int64)
     ordinal = np.array([(p.year - CAMPAIGN_YEAR) * 12 + p.month for p in periods])
     progress = np.clip((ordinal - 2) / 8.0, 0.0, 1.0)
-    factor_2025 = np.array([0.80, 0.80, 0.75, 0.68, 0.68, 0.64, 0.64, 0.64, 0.62, 0.62, 0.58,
-                            0.58])
-    case_factor = np.where(ordinal < 1, 1.0,
-                           np.where(ordinal > 12, 0.58, factor_2025[np.clip(ordinal, 1, 12) - 1]))
+    factor_2025 = np.array([0.80, 0.80, 0.75, 0.68, 0.68, 0.64, 0.64, 0.64, 0.62, 0.62, 0.58, 0.58])
+    case_factor = np.where(
+        ordinal < 1, 1.0, np.where(ordinal > 12, 0.58, factor_2025[np.clip(ordinal, 1, 12) - 1])
+    )
     as_of = month_start[-1] + np.timedelta64(int(month_days[-1]) - 1, "D")
 
     c = n_counties
@@ -403,12 +546,24 @@ def _world(n_counties: int, start: str, end: str, seed: int, lagging: int,
     fault_mask[fault_idx] = True
     perf = np.where(lag_mask, rng.uniform(0.05, 0.2, c), rng.uniform(0.72, 1.0, c))
     insured = np.round(np.exp(rng.uniform(np.log(1.0e5), np.log(8.0e5), c))).astype(np.int64)
-    return _World(rng=rng, months=months, month_start=month_start, month_days=month_days,
-                  yyyymm=yyyymm, year=year, phase=phase, progress=progress,
-                  case_factor=case_factor, as_of=as_of,
-                  codes=np.array([int(x) for x in county_codes(c)], dtype=np.int64),
-                  names=_obj(county_names(c)), perf=perf, lagging=lag_mask, insured=insured,
-                  faulty=fault_mask)
+    return _World(
+        rng=rng,
+        months=months,
+        month_start=month_start,
+        month_days=month_days,
+        yyyymm=yyyymm,
+        year=year,
+        phase=phase,
+        progress=progress,
+        case_factor=case_factor,
+        as_of=as_of,
+        codes=np.array([int(x) for x in county_codes(c)], dtype=np.int64),
+        names=_obj(county_names(c)),
+        perf=perf,
+        lagging=lag_mask,
+        insured=insured,
+        faulty=fault_mask,
+    )
 
 
 def _layouts(w: _World) -> dict[str, Layout]:
@@ -460,16 +615,20 @@ def _build_institutions(w: _World) -> pd.DataFrame:
     cname = w.names[county].astype(str)
     town = np.array(_TOWNS)[rng.integers(0, len(_TOWNS), n)]
     pub_name = np.array(_PUBLIC)[seq_type % len(_PUBLIC)]
-    pub_name = np.where(seq_type >= len(_PUBLIC), np.strings.add(np.strings.add(pub_name, town),
-                                                                    "院区"), pub_name)
+    pub_name = np.where(
+        seq_type >= len(_PUBLIC), np.strings.add(np.strings.add(pub_name, town), "院区"), pub_name
+    )
     spec = np.array(_SPECIALTIES)[rng.integers(0, len(_SPECIALTIES), n)]
     prim = np.array(_PRIMARY)[rng.integers(0, len(_PRIMARY), n)]
     brand = np.array(_BRANDS)[rng.integers(0, len(_BRANDS), n)]
     add = np.strings.add
     names = np.select(
         [itype == 0, itype == 1, itype == 2],
-        [add(cname, pub_name), add(add(add(cname, town), spec), "医院"),
-         add(add(cname, town), prim)],
+        [
+            add(cname, pub_name),
+            add(add(add(cname, town), spec), "医院"),
+            add(add(cname, town), prim),
+        ],
         add(add(add(add(brand, "大药房（"), cname), town), "店）"),
     ).astype(object)
 
@@ -479,17 +638,28 @@ def _build_institutions(w: _World) -> pd.DataFrame:
     credit = np.where(rated, _obj(CREDIT_GRADES)[grade], None)
     key = rng.random(n) < np.where(rated & (grade >= 2), 0.3, 0.06)
 
-    w.inst = {"county": county, "type": itype, "start": start, "total": total,
-              "med": per_type[:, :3].sum(axis=1), "pharm": per_type[:, 3], "key": key,
-              "ids": ids, "names": names, "rated": rated}
-    return pd.DataFrame({
-        "institution_id": pd.Series(ids, dtype="str"),
-        "institution_name": pd.Series(names, dtype="str"),
-        "county_code": pd.Series(w.code_obj[county], dtype="str"),
-        "institution_type": pd.Series(_obj(INSTITUTION_TYPES)[itype], dtype="str"),
-        "credit_grade": pd.Series(credit, dtype="str"),
-        "key_monitored": key,
-    })
+    w.inst = {
+        "county": county,
+        "type": itype,
+        "start": start,
+        "total": total,
+        "med": per_type[:, :3].sum(axis=1),
+        "pharm": per_type[:, 3],
+        "key": key,
+        "ids": ids,
+        "names": names,
+        "rated": rated,
+    }
+    return pd.DataFrame(
+        {
+            "institution_id": pd.Series(ids, dtype="str"),
+            "institution_name": pd.Series(names, dtype="str"),
+            "county_code": pd.Series(w.code_obj[county], dtype="str"),
+            "institution_type": pd.Series(_obj(INSTITUTION_TYPES)[itype], dtype="str"),
+            "credit_grade": pd.Series(credit, dtype="str"),
+            "key_monitored": key,
+        }
+    )
 
 
 def _build_counties(w: _World) -> pd.DataFrame:
@@ -509,57 +679,89 @@ def _build_counties(w: _World) -> pd.DataFrame:
         pharm = np.maximum(1, w.inst["pharm"] - rng.binomial(4, 0.5 * (back > 0), c))
         emp_due = np.round(insured / employers).astype(np.int64)
         cdue = _money(insured * contrib * (1 - 0.04 * back))
-        rows.append(pd.DataFrame({
-            "county_code": pd.Series(w.code_obj, dtype="str"),
-            "county_name": pd.Series(w.names, dtype="str"),
-            "city": pd.Series([CITY_NAME] * c, dtype="str"),
-            "year": np.full(c, y, dtype=np.int64),
-            "insured_persons": insured,
-            "designated_hospitals": hosp.astype(np.int64),
-            "designated_pharmacies": pharm.astype(np.int64),
-            "fund_expenditure": _money(insured * per_person * (1 - 0.05 * back)),
-            "employers_due": emp_due,
-            "employers_enrolled": np.floor(emp_due * due_rate).astype(np.int64),
-            "contributions_due": cdue,
-            "contributions_paid": _money(cdue * paid_rate),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "county_code": pd.Series(w.code_obj, dtype="str"),
+                    "county_name": pd.Series(w.names, dtype="str"),
+                    "city": pd.Series([CITY_NAME] * c, dtype="str"),
+                    "year": np.full(c, y, dtype=np.int64),
+                    "insured_persons": insured,
+                    "designated_hospitals": hosp.astype(np.int64),
+                    "designated_pharmacies": pharm.astype(np.int64),
+                    "fund_expenditure": _money(insured * per_person * (1 - 0.05 * back)),
+                    "employers_due": emp_due,
+                    "employers_enrolled": np.floor(emp_due * due_rate).astype(np.int64),
+                    "contributions_due": cdue,
+                    "contributions_paid": _money(cdue * paid_rate),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
-_CASE_SOURCE_P = np.array([
-    # 智能监控 举报投诉 飞行检查 交叉检查 自查自纠 日常稽核 审计移交 数据比对 公安移送 其他
-    [.30, .16, .03, .01, .01, .22, .04, .12, .04, .07],  # 常态
-    [.30, .16, .03, .01, .01, .22, .04, .12, .04, .07],  # 动员部署
-    [.22, .12, .02, .01, .25, .16, .04, .10, .03, .05],  # 自查自纠
-    [.20, .10, .02, .30, .04, .14, .04, .09, .03, .04],  # 交叉检查
-    [.20, .10, .28, .06, .02, .14, .04, .09, .03, .04],  # 重点抽查
-    [.30, .15, .05, .04, .02, .20, .04, .12, .04, .04],  # 总结提升
-])
-_LEAD_SOURCE_P = np.array([
-    [.42, .14, .01, .01, .01, .14, .02, .22, .01, .02],
-    [.42, .14, .01, .01, .01, .14, .02, .22, .01, .02],
-    [.25, .08, .01, .01, .40, .08, .02, .13, .01, .01],
-    [.25, .08, .01, .33, .03, .09, .02, .17, .01, .01],
-    [.30, .08, .22, .05, .02, .10, .02, .19, .01, .01],
-    [.42, .14, .03, .02, .01, .14, .02, .20, .01, .01],
-])
-_SUBJECT_P = np.array([.46, .24, .22, .02, .04, .02])
+_CASE_SOURCE_P = np.array(
+    [
+        # 智能监控 举报投诉 飞行检查 交叉检查 自查自纠 日常稽核 审计移交 数据比对 公安移送 其他
+        [0.30, 0.16, 0.03, 0.01, 0.01, 0.22, 0.04, 0.12, 0.04, 0.07],  # 常态
+        [0.30, 0.16, 0.03, 0.01, 0.01, 0.22, 0.04, 0.12, 0.04, 0.07],  # 动员部署
+        [0.22, 0.12, 0.02, 0.01, 0.25, 0.16, 0.04, 0.10, 0.03, 0.05],  # 自查自纠
+        [0.20, 0.10, 0.02, 0.30, 0.04, 0.14, 0.04, 0.09, 0.03, 0.04],  # 交叉检查
+        [0.20, 0.10, 0.28, 0.06, 0.02, 0.14, 0.04, 0.09, 0.03, 0.04],  # 重点抽查
+        [0.30, 0.15, 0.05, 0.04, 0.02, 0.20, 0.04, 0.12, 0.04, 0.04],  # 总结提升
+    ]
+)
+_LEAD_SOURCE_P = np.array(
+    [
+        [0.42, 0.14, 0.01, 0.01, 0.01, 0.14, 0.02, 0.22, 0.01, 0.02],
+        [0.42, 0.14, 0.01, 0.01, 0.01, 0.14, 0.02, 0.22, 0.01, 0.02],
+        [0.25, 0.08, 0.01, 0.01, 0.40, 0.08, 0.02, 0.13, 0.01, 0.01],
+        [0.25, 0.08, 0.01, 0.33, 0.03, 0.09, 0.02, 0.17, 0.01, 0.01],
+        [0.30, 0.08, 0.22, 0.05, 0.02, 0.10, 0.02, 0.19, 0.01, 0.01],
+        [0.42, 0.14, 0.03, 0.02, 0.01, 0.14, 0.02, 0.20, 0.01, 0.01],
+    ]
+)
+_SUBJECT_P = np.array([0.46, 0.24, 0.22, 0.02, 0.04, 0.02])
 
 
 def _violation_matrix() -> np.ndarray:
     v = {name: i for i, name in enumerate(VIOLATION_TYPES)}
     table = {
-        "定点医疗机构": {"分解住院": .10, "挂床住院": .10, "串换药品耗材诊疗项目": .14,
-                   "重复收费": .12, "超标准收费": .12, "分解收费": .08, "过度诊疗检查": .10,
-                   "虚构医药服务": .08, "假病人": .04, "假病情": .04, "伪造医学文书票据": .04,
-                   "内外勾结": .02, "其他": .02},
-        "定点零售药店": {"串换药品耗材诊疗项目": .35, "倒卖药品": .15, "盗刷医保凭证": .20,
-                   "虚构医药服务": .15, "假票据": .05, "其他": .10},
-        "参保人员": {"冒名就医": .30, "倒卖药品": .20, "盗刷医保凭证": .10, "重复享受待遇": .15,
-                 "死亡冒领": .10, "假票据": .10, "其他": .05},
-        "经办机构": {"内外勾结": .50, "其他": .50},
-        "用人单位": {"假票据": .30, "其他": .70},
-        "医药企业": {"内外勾结": .40, "虚构医药服务": .30, "其他": .30},
+        "定点医疗机构": {
+            "分解住院": 0.10,
+            "挂床住院": 0.10,
+            "串换药品耗材诊疗项目": 0.14,
+            "重复收费": 0.12,
+            "超标准收费": 0.12,
+            "分解收费": 0.08,
+            "过度诊疗检查": 0.10,
+            "虚构医药服务": 0.08,
+            "假病人": 0.04,
+            "假病情": 0.04,
+            "伪造医学文书票据": 0.04,
+            "内外勾结": 0.02,
+            "其他": 0.02,
+        },
+        "定点零售药店": {
+            "串换药品耗材诊疗项目": 0.35,
+            "倒卖药品": 0.15,
+            "盗刷医保凭证": 0.20,
+            "虚构医药服务": 0.15,
+            "假票据": 0.05,
+            "其他": 0.10,
+        },
+        "参保人员": {
+            "冒名就医": 0.30,
+            "倒卖药品": 0.20,
+            "盗刷医保凭证": 0.10,
+            "重复享受待遇": 0.15,
+            "死亡冒领": 0.10,
+            "假票据": 0.10,
+            "其他": 0.05,
+        },
+        "经办机构": {"内外勾结": 0.50, "其他": 0.50},
+        "用人单位": {"假票据": 0.30, "其他": 0.70},
+        "医药企业": {"内外勾结": 0.40, "虚构医药服务": 0.30, "其他": 0.30},
     }
     m = np.zeros((len(SUBJECT_TYPES), len(VIOLATION_TYPES)))
     for s, row in table.items():
@@ -570,19 +772,21 @@ def _violation_matrix() -> np.ndarray:
 
 def _outcome_matrix() -> np.ndarray:
     # 约谈 责令整改 拒付追回 暂停协议 解除协议 行政处罚 移送公安 移送纪检监察 不予处理
-    return np.array([
-        [.12, .20, .35, .08, .03, .17, .03, .00, .02],
-        [.12, .20, .35, .10, .04, .15, .02, .00, .02],
-        [.10, .00, .45, .00, .00, .25, .18, .00, .02],
-        [.30, .30, .00, .00, .00, .00, .03, .35, .02],
-        [.20, .30, .20, .00, .00, .25, .05, .00, .00],
-        [.20, .30, .20, .00, .00, .25, .05, .00, .00],
-    ])
+    return np.array(
+        [
+            [0.12, 0.20, 0.35, 0.08, 0.03, 0.17, 0.03, 0.00, 0.02],
+            [0.12, 0.20, 0.35, 0.10, 0.04, 0.15, 0.02, 0.00, 0.02],
+            [0.10, 0.00, 0.45, 0.00, 0.00, 0.25, 0.18, 0.00, 0.02],
+            [0.30, 0.30, 0.00, 0.00, 0.00, 0.00, 0.03, 0.35, 0.02],
+            [0.20, 0.30, 0.20, 0.00, 0.00, 0.25, 0.05, 0.00, 0.00],
+            [0.20, 0.30, 0.20, 0.00, 0.00, 0.25, 0.05, 0.00, 0.00],
+        ]
+    )
 
 
 def _case_rates(w: _World) -> np.ndarray:
     """Expected cases per county-month: deterrence lowers 2025 counts by about a third."""
-    base = np.clip(20.0 * w.scale ** 0.7, 8.0, 50.0)
+    base = np.clip(20.0 * w.scale**0.7, 8.0, 50.0)
     season = np.where(np.array([m.endswith("-02") for m in w.months]), 0.8, 1.0)
     drop = (1.0 - w.case_factor)[None, :] * (0.5 + 0.5 * w.perf[:, None])
     drop = np.where(w.lagging[:, None], drop * 0.35, drop)
@@ -610,11 +814,13 @@ def _build_cases(w: _World, ci: np.ndarray, mi: np.ndarray) -> pd.DataFrame:
     is_inst = subject < 2
     u = rng.random(n)
     med_pick = w.inst["start"][ci] + np.floor(u * w.inst["med"][ci]).astype(np.int64)
-    ph_pick = w.inst["start"][ci] + w.inst["med"][ci] + \
-        np.floor(u * w.inst["pharm"][ci]).astype(np.int64)
+    ph_pick = (
+        w.inst["start"][ci] + w.inst["med"][ci] + np.floor(u * w.inst["pharm"][ci]).astype(np.int64)
+    )
     inst_idx = np.where(subject == 0, med_pick, ph_pick)
-    institution = np.where(is_inst, w.inst["ids"][np.minimum(inst_idx, w.inst["ids"].size - 1)],
-                           None)
+    institution = np.where(
+        is_inst, w.inst["ids"][np.minimum(inst_idx, w.inst["ids"].size - 1)], None
+    )
     has_person = (subject == 2) | (subject == 3)
     person_id = np.full(n, None, dtype=object)
     person_name = np.full(n, None, dtype=object)
@@ -635,7 +841,9 @@ def _build_cases(w: _World, ci: np.ndarray, mi: np.ndarray) -> pd.DataFrame:
     open_ = ~not_filed & (closed > w.as_of)
     status = np.select(
         [not_filed, revoked, open_ & ((w.as_of - filed).astype(np.int64) < 10), open_],
-        [0, 4, 1, 2], 3)
+        [0, 4, 1, 2],
+        3,
+    )
     nat = np.datetime64("NaT")
     filed = np.where(not_filed, nat, filed)
     closed = np.where(status == 3, closed, nat)
@@ -665,29 +873,31 @@ def _build_cases(w: _World, ci: np.ndarray, mi: np.ndarray) -> pd.DataFrame:
     exposed = (status == 3) & (rng.random(n) < np.where(w.year[mi] >= CAMPAIGN_YEAR, 0.18, 0.08))
 
     seq = _group_seq(ci * w.n_months + mi)
-    return pd.DataFrame({
-        "case_id": pd.Series(_ids("AJ", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "lead_source": pd.Series(_obj(LEAD_SOURCES)[source], dtype="str"),
-        "found_date": _to_date_series(found),
-        "filed_date": _to_date_series(filed),
-        "subject_type": pd.Series(_obj(SUBJECT_TYPES)[subject], dtype="str"),
-        "institution_id": pd.Series(institution, dtype="str"),
-        "person_id": pd.Series(person_id, dtype="str"),
-        "person_name": pd.Series(person_name, dtype="str"),
-        "violation_type": pd.Series(_obj(VIOLATION_TYPES)[violation], dtype="str"),
-        "amount_involved": involved,
-        "amount_due": due,
-        "amount_recovered": recovered,
-        "fine_amount": fine,
-        "outcome": pd.Series(outcome_txt, dtype="str"),
-        "referred_police": refer,
-        "gang_case": gang,
-        "repeat_offender": repeat,
-        "exposed": exposed,
-        "status": pd.Series(_obj(CASE_STATUSES)[status], dtype="str"),
-        "closed_date": _to_date_series(closed),
-    })
+    return pd.DataFrame(
+        {
+            "case_id": pd.Series(_ids("AJ", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "lead_source": pd.Series(_obj(LEAD_SOURCES)[source], dtype="str"),
+            "found_date": _to_date_series(found),
+            "filed_date": _to_date_series(filed),
+            "subject_type": pd.Series(_obj(SUBJECT_TYPES)[subject], dtype="str"),
+            "institution_id": pd.Series(institution, dtype="str"),
+            "person_id": pd.Series(person_id, dtype="str"),
+            "person_name": pd.Series(person_name, dtype="str"),
+            "violation_type": pd.Series(_obj(VIOLATION_TYPES)[violation], dtype="str"),
+            "amount_involved": involved,
+            "amount_due": due,
+            "amount_recovered": recovered,
+            "fine_amount": fine,
+            "outcome": pd.Series(outcome_txt, dtype="str"),
+            "referred_police": refer,
+            "gang_case": gang,
+            "repeat_offender": repeat,
+            "exposed": exposed,
+            "status": pd.Series(_obj(CASE_STATUSES)[status], dtype="str"),
+            "closed_date": _to_date_series(closed),
+        }
+    )
 
 
 def _rule_codes(rng: np.random.Generator, source: np.ndarray) -> np.ndarray:
@@ -703,15 +913,17 @@ def _rule_codes(rng: np.random.Generator, source: np.ndarray) -> np.ndarray:
     return out
 
 
-def _build_leads(w: _World, cases: pd.DataFrame, case_ci: np.ndarray, case_mi: np.ndarray,
-                 no_link: np.ndarray) -> pd.DataFrame:
+def _build_leads(
+    w: _World, cases: pd.DataFrame, case_ci: np.ndarray, case_mi: np.ndarray, no_link: np.ndarray
+) -> pd.DataFrame:
     rng = w.rng
     # Leads that became cases: same month as the case was found, checked on that day.
     linked = (rng.random(len(cases)) < 0.75) & ~no_link
     found = cases["found_date"].to_numpy().astype("datetime64[D]")[linked]
     l_ci, l_mi = case_ci[linked], case_mi[linked]
-    l_received = np.maximum(found - rng.integers(0, 8, found.size).astype("timedelta64[D]"),
-                            w.month_start[l_mi])
+    l_received = np.maximum(
+        found - rng.integers(0, 8, found.size).astype("timedelta64[D]"), w.month_start[l_mi]
+    )
     source_index = {s: i for i, s in enumerate(LEAD_SOURCES)}
     l_source = cases["lead_source"].map(source_index).to_numpy(dtype=np.int64)[linked]
     # Leads checked without becoming a case: campaign phases bring waves of them.
@@ -728,8 +940,9 @@ def _build_leads(w: _World, cases: pd.DataFrame, case_ci: np.ndarray, case_mi: n
     stuck = lag & (rng.random(u_ci.size) < 0.12)
     pending = (checked > w.as_of) | stuck
     confirmed = rng.random(u_ci.size) < 0.2
-    u_status = np.select([pending & (rng.random(u_ci.size) < 0.5), pending, confirmed],
-                         [0, 1, 2], 3)
+    u_status = np.select(
+        [pending & (rng.random(u_ci.size) < 0.5), pending, confirmed], [0, 1, 2], 3
+    )
     checked = np.where(pending, np.datetime64("NaT"), checked)
 
     ci = np.concatenate([l_ci, u_ci])
@@ -738,23 +951,27 @@ def _build_leads(w: _World, cases: pd.DataFrame, case_ci: np.ndarray, case_mi: n
     source = np.concatenate([l_source, u_source])
     status = np.concatenate([np.full(l_ci.size, 2), u_status])
     checked_all = np.concatenate([found, checked])
-    case_id = np.concatenate([cases["case_id"].to_numpy(dtype=object)[linked],
-                              np.full(u_ci.size, None, dtype=object)])
+    case_id = np.concatenate(
+        [cases["case_id"].to_numpy(dtype=object)[linked], np.full(u_ci.size, None, dtype=object)]
+    )
     order = np.lexsort((received, ci))
     ci, mi, received, source, status, checked_all, case_id = (
-        a[order] for a in (ci, mi, received, source, status, checked_all, case_id))
+        a[order] for a in (ci, mi, received, source, status, checked_all, case_id)
+    )
     rules = _rule_codes(rng, source)
     seq = _group_seq(ci * w.n_months + mi)
-    return pd.DataFrame({
-        "lead_id": pd.Series(_ids("XS", w.codes[ci], w.yyyymm[mi], seq, 5), dtype="str"),
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "lead_source": pd.Series(_obj(LEAD_SOURCES)[source], dtype="str"),
-        "rule_code": pd.Series(rules, dtype="str"),
-        "received_date": _to_date_series(received),
-        "check_status": pd.Series(_obj(CHECK_STATUSES)[status], dtype="str"),
-        "checked_date": _to_date_series(checked_all),
-        "case_id": pd.Series(case_id, dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(_ids("XS", w.codes[ci], w.yyyymm[mi], seq, 5), dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "lead_source": pd.Series(_obj(LEAD_SOURCES)[source], dtype="str"),
+            "rule_code": pd.Series(rules, dtype="str"),
+            "received_date": _to_date_series(received),
+            "check_status": pd.Series(_obj(CHECK_STATUSES)[status], dtype="str"),
+            "checked_date": _to_date_series(checked_all),
+            "case_id": pd.Series(case_id, dtype="str"),
+        }
+    )
 
 
 def _build_inspections(w: _World) -> pd.DataFrame:
@@ -767,15 +984,18 @@ def _build_inspections(w: _World) -> pd.DataFrame:
     counts = w.at_least(rng.poisson(inst["total"][:, None] * rate), 4)
     ci, mi = _expand(counts)
     idx = inst["start"][ci] + np.floor(rng.random(ci.size) * inst["total"][ci]).astype(np.int64)
-    routine_p = np.array([[.45, .20, 0, 0, .20, .10, .05], [.30, .15, 0, 0, .15, .05, .35]])
+    routine_p = np.array(
+        [[0.45, 0.20, 0, 0, 0.20, 0.10, 0.05], [0.30, 0.15, 0, 0, 0.15, 0.05, 0.35]]
+    )
     method = _pick(rng, routine_p, (w.phase[mi] == 5).astype(np.int64))
     parts.append((idx, mi, method))
 
     # 交叉检查 phase: a distinct set of institutions, ≥ 30% of them where the county keeps pace.
     cross_months = np.flatnonzero(w.phase == 3)
     if cross_months.size:
-        cover = np.where(w.lagging, rng.uniform(0.06, 0.12, w.n_counties),
-                         rng.uniform(0.33, 0.48, w.n_counties))
+        cover = np.where(
+            w.lagging, rng.uniform(0.06, 0.12, w.n_counties), rng.uniform(0.33, 0.48, w.n_counties)
+        )
         county = inst["county"]
         key = rng.random(county.size)
         order = np.lexsort((key, county))
@@ -816,26 +1036,37 @@ def _build_inspections(w: _World) -> pd.DataFrame:
     high = np.array([4000, 900, 200, 0])[itype]
     total = np.floor(low + rng.random(n) * (high - low)).astype(np.int64)
     campaign = w.year[mi] >= CAMPAIGN_YEAR
-    sample_rate = np.where(campaign, np.where(w.lagging[ci], rng.uniform(0.02, 0.05, n),
-                                              rng.uniform(0.05, 0.12, n)),
-                           rng.uniform(0.02, 0.06, n))
+    sample_rate = np.where(
+        campaign,
+        np.where(w.lagging[ci], rng.uniform(0.02, 0.05, n), rng.uniform(0.05, 0.12, n)),
+        rng.uniform(0.02, 0.06, n),
+    )
     deep = (method == method_idx["交叉检查"]) | (method == method_idx["飞行检查"])
     sample_rate = np.where(deep, rng.uniform(0.06, 0.15, n), sample_rate)
     sampled = np.minimum(np.ceil(total * sample_rate).astype(np.int64), total)
-    mean_problems = np.select([method == method_idx["飞行检查"], method == method_idx["交叉检查"],
-                               method == method_idx["专项检查"]], [4.0, 2.5, 1.5], 0.8)
+    mean_problems = np.select(
+        [
+            method == method_idx["飞行检查"],
+            method == method_idx["交叉检查"],
+            method == method_idx["专项检查"],
+        ],
+        [4.0, 2.5, 1.5],
+        0.8,
+    )
     problems = rng.poisson(mean_problems)
     seq = _group_seq(ci * w.n_months + mi)
-    return pd.DataFrame({
-        "inspection_id": pd.Series(_ids("JC", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "institution_id": pd.Series(inst["ids"][idx], dtype="str"),
-        "method": pd.Series(_obj(INSPECTION_METHODS)[method], dtype="str"),
-        "inspection_date": _to_date_series(date),
-        "records_sampled": sampled,
-        "records_total": total,
-        "problems_found": problems.astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "inspection_id": pd.Series(_ids("JC", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "institution_id": pd.Series(inst["ids"][idx], dtype="str"),
+            "method": pd.Series(_obj(INSPECTION_METHODS)[method], dtype="str"),
+            "inspection_date": _to_date_series(date),
+            "records_sampled": sampled,
+            "records_total": total,
+            "problems_found": problems.astype(np.int64),
+        }
+    )
 
 
 def _build_rectifications(w: _World) -> pd.DataFrame:
@@ -844,13 +1075,19 @@ def _build_rectifications(w: _World) -> pd.DataFrame:
     total_inst = inst["total"][:, None].astype(float)
     streams = [
         # (expected items per county-month, source probabilities)
-        (np.clip(1.5 * w.scale, 0.5, 5.0)[:, None] * np.ones(w.n_months)[None, :],
-         np.array([0, 0, .10, .25, .15, .30, .20])),
-        (total_inst * 0.12 * (0.35 + 0.65 * w.perf[:, None]) * (w.phase == 2)[None, :],
-         np.eye(len(RECT_SOURCES))[src["自查自纠"]]),
+        (
+            np.clip(1.5 * w.scale, 0.5, 5.0)[:, None] * np.ones(w.n_months)[None, :],
+            np.array([0, 0, 0.10, 0.25, 0.15, 0.30, 0.20]),
+        ),
+        (
+            total_inst * 0.12 * (0.35 + 0.65 * w.perf[:, None]) * (w.phase == 2)[None, :],
+            np.eye(len(RECT_SOURCES))[src["自查自纠"]],
+        ),
         (total_inst * 0.035 * (w.phase == 3)[None, :], np.eye(len(RECT_SOURCES))[src["交叉检查"]]),
-        ((2.0 + 0.01 * total_inst) * (w.phase == 4)[None, :],
-         np.eye(len(RECT_SOURCES))[src["飞行检查"]]),
+        (
+            (2.0 + 0.01 * total_inst) * (w.phase == 4)[None, :],
+            np.eye(len(RECT_SOURCES))[src["飞行检查"]],
+        ),
     ]
     cis, mis, sources = [], [], []
     for k, (lam, probs) in enumerate(streams):
@@ -877,8 +1114,9 @@ def _build_rectifications(w: _World) -> pd.DataFrame:
     p_close = np.where(lag, 0.55, 0.985 + 0.015 * w.perf[ci])
     closes = (rng.random(n) < p_close) & (closed <= w.as_of)
     age = (w.as_of - found).astype(np.int64)
-    open_status = np.where(age < 20, rng.choice([0, 1], n),
-                           _pick(rng, np.array([0.2, 0.5, 0.3]), n=n))
+    open_status = np.where(
+        age < 20, rng.choice([0, 1], n), _pick(rng, np.array([0.2, 0.5, 0.3]), n=n)
+    )
     status = np.where(closes, 3, open_status)
     closed = np.where(closes, closed, np.datetime64("NaT"))
 
@@ -886,16 +1124,19 @@ def _build_rectifications(w: _World) -> pd.DataFrame:
     median = np.where(source == src["自查自纠"], 5_000.0, 12_000.0)
     involved = _money(np.clip(median * np.exp(rng.normal(0, 0.9, n)), 100.0, 2.0e6))
     full = rng.random(n) < np.where(lag, 0.5, 0.85)
-    frac = np.where(closes, np.where(full, 1.0, np.where(lag, rng.uniform(0.3, 1.0, n),
-                                                         rng.uniform(0.85, 1.0, n))),
-                    rng.uniform(0.0, 0.6, n))
+    frac = np.where(
+        closes,
+        np.where(full, 1.0, np.where(lag, rng.uniform(0.3, 1.0, n), rng.uniform(0.85, 1.0, n))),
+        rng.uniform(0.0, 0.6, n),
+    )
     recovered = _money(involved * frac)
     involved = np.where(has_money, involved, np.nan)
     recovered = np.where(has_money, recovered, np.nan)
 
     inst_pick = inst["start"][ci] + np.floor(rng.random(n) * inst["total"][ci]).astype(np.int64)
-    bureau = np.strings.add(w.names[ci].astype(str), np.where(rng.random(n) < 0.6,
-                                                             "医疗保障局", "医疗保障事务中心"))
+    bureau = np.strings.add(
+        w.names[ci].astype(str), np.where(rng.random(n) < 0.6, "医疗保障局", "医疗保障事务中心")
+    )
     at_bureau = np.isin(source, [src["审计"], src["巡视巡察"], src["其他"]])
     unit = np.where(at_bureau, bureau.astype(object), inst["names"][inst_pick])
     text = np.empty(n, dtype=object)
@@ -903,30 +1144,35 @@ def _build_rectifications(w: _World) -> pd.DataFrame:
         sel = source == src[s]
         text[sel] = _obj(options)[rng.integers(0, len(options), int(sel.sum()))]
     seq = _group_seq(ci * w.n_months + mi)
-    return pd.DataFrame({
-        "issue_id": pd.Series(_ids("ZG", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "source": pd.Series(_obj(RECT_SOURCES)[source], dtype="str"),
-        "responsible_unit": pd.Series(unit, dtype="str"),
-        "description": pd.Series(text, dtype="str"),
-        "found_date": _to_date_series(found),
-        "deadline": _to_date_series(deadline),
-        "status": pd.Series(_obj(RECT_STATUSES)[status], dtype="str"),
-        "closed_date": _to_date_series(closed),
-        "amount_involved": involved,
-        "amount_recovered": recovered,
-    })
+    return pd.DataFrame(
+        {
+            "issue_id": pd.Series(_ids("ZG", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "source": pd.Series(_obj(RECT_SOURCES)[source], dtype="str"),
+            "responsible_unit": pd.Series(unit, dtype="str"),
+            "description": pd.Series(text, dtype="str"),
+            "found_date": _to_date_series(found),
+            "deadline": _to_date_series(deadline),
+            "status": pd.Series(_obj(RECT_STATUSES)[status], dtype="str"),
+            "closed_date": _to_date_series(closed),
+            "amount_involved": involved,
+            "amount_recovered": recovered,
+        }
+    )
 
 
 def _build_complaints(w: _World) -> pd.DataFrame:
     rng = w.rng
     april = np.array([m.endswith("-04") for m in w.months])
-    lam = np.clip(3.0 * w.scale, 1.0, 10.0)[:, None] * np.where(april, 1.8, 1.0)[None, :] \
+    lam = (
+        np.clip(3.0 * w.scale, 1.0, 10.0)[:, None]
+        * np.where(april, 1.8, 1.0)[None, :]
         * np.where(w.year >= CAMPAIGN_YEAR, 1.2, 1.0)[None, :]
+    )
     ci, mi = _expand(w.at_least(rng.poisson(lam), 4))
     n = ci.size
     received = w.dates_in_month(mi)
-    channel = _pick(rng, np.array([.50, .08, .12, .25, .05]), n=n)
+    channel = _pick(rng, np.array([0.50, 0.08, 0.12, 0.25, 0.05]), n=n)
     lag = w.lagging[ci]
     days = rng.integers(5, 50, n) * np.where(lag, 2, 1)
     closed = received + days.astype("timedelta64[D]")
@@ -934,18 +1180,21 @@ def _build_complaints(w: _World) -> pd.DataFrame:
     closed = np.where(closes, closed, np.datetime64("NaT"))
     verified = closes & (rng.random(n) < 0.32)
     recovered = 15_000.0 * np.exp(rng.normal(0, 1.0, n))
-    reward = np.where(verified & (rng.random(n) < 0.5),
-                      _money(np.minimum(recovered * 0.02, 100_000.0)), 0.0)
+    reward = np.where(
+        verified & (rng.random(n) < 0.5), _money(np.minimum(recovered * 0.02, 100_000.0)), 0.0
+    )
     seq = _group_seq(ci * w.n_months + mi)
-    return pd.DataFrame({
-        "complaint_id": pd.Series(_ids("JB", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "channel": pd.Series(_obj(CHANNELS)[channel], dtype="str"),
-        "received_date": _to_date_series(received),
-        "verified": verified,
-        "closed_date": _to_date_series(closed),
-        "reward_paid": reward,
-    })
+    return pd.DataFrame(
+        {
+            "complaint_id": pd.Series(_ids("JB", w.codes[ci], w.yyyymm[mi], seq, 4), dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "channel": pd.Series(_obj(CHANNELS)[channel], dtype="str"),
+            "received_date": _to_date_series(received),
+            "verified": verified,
+            "closed_date": _to_date_series(closed),
+            "reward_paid": reward,
+        }
+    )
 
 
 def _build_activities(w: _World) -> pd.DataFrame:
@@ -955,12 +1204,13 @@ def _build_activities(w: _World) -> pd.DataFrame:
     campaign = (w.year >= CAMPAIGN_YEAR)[None, :]
     in_campaign = (w.phase > 0)[None, :]
     month_no = np.array([int(x[5:]) for x in w.months])[None, :]
-    ordinal = np.array([(y - 2024) * 12 + mo - 1 for y, mo in
-                        zip(w.year, month_no[0])])[None, :]  # 0 at 2024-01
+    ordinal = np.array([(y - 2024) * 12 + mo - 1 for y, mo in zip(w.year, month_no[0])])[
+        None, :
+    ]  # 0 at 2024-01
     sharing_by = int(DATA_SHARING_BY[:4]) * 12 + int(DATA_SHARING_BY[5:]) - 1 - 2024 * 12
     u = rng.random((c, m))
 
-    quarter_end = (month_no % 3 == 0)
+    quarter_end = month_no % 3 == 0
     meetings = np.where(in_campaign & ~lag, 1 + (u < 0.15), np.where(quarter_end & (u < 0.9), 1, 0))
     publicity = rng.poisson(np.where(month_no == 4, 6.0, 1.5) * np.where(campaign, 1.3, 1.0))
     talks = rng.poisson(np.where(in_campaign, 2.0, 0.8) * np.ones((c, 1)))
@@ -976,19 +1226,29 @@ def _build_activities(w: _World) -> pd.DataFrame:
     rated_total = np.bincount(w.inst["county"], weights=w.inst["rated"], minlength=c)[:, None]
     rated = np.floor(rated_total * (0.4 + 0.6 * np.clip(ordinal / max(ordinal.max(), 1), 0, 1)))
     sanctions = rng.poisson(np.where(campaign, 0.8, 0.3) * np.ones((c, 1)))
-    values = {"联席会议": meetings, "宣传活动": publicity, "警示约谈": talks, "培训": training,
-              "数据共享部门": sharing, "社会监督员": supervisors, "典型案例报送": reports,
-              "信用评价机构": rated, "失信惩戒": sanctions}
+    values = {
+        "联席会议": meetings,
+        "宣传活动": publicity,
+        "警示约谈": talks,
+        "培训": training,
+        "数据共享部门": sharing,
+        "社会监督员": supervisors,
+        "典型案例报送": reports,
+        "信用评价机构": rated,
+        "失信惩戒": sanctions,
+    }
     cube = np.stack([np.broadcast_to(values[a], (c, m)) for a in ACTIVITIES], axis=2)
     ci = np.repeat(np.arange(c), m * len(ACTIVITIES))
     mi = np.tile(np.repeat(np.arange(m), len(ACTIVITIES)), c)
     ai = np.tile(np.arange(len(ACTIVITIES)), c * m)
-    return pd.DataFrame({
-        "county_code": pd.Series(w.code_obj[ci], dtype="str"),
-        "month": pd.Series(_obj(w.months)[mi], dtype="str"),
-        "activity": pd.Series(_obj(ACTIVITIES)[ai], dtype="str"),
-        "count": cube.reshape(-1).astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "county_code": pd.Series(w.code_obj[ci], dtype="str"),
+            "month": pd.Series(_obj(w.months)[mi], dtype="str"),
+            "activity": pd.Series(_obj(ACTIVITIES)[ai], dtype="str"),
+            "count": cube.reshape(-1).astype(np.int64),
+        }
+    )
 
 
 def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.ndarray:
@@ -1023,8 +1283,14 @@ def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.nd
     return no_link
 
 
-def generate_city(n_counties: int = 10, start: str = "2024-01", end: str = "2025-12",
-                  seed: int = 20251, lagging: int = 2, faulty: int = 1) -> DemoCity:
+def generate_city(
+    n_counties: int = 10,
+    start: str = "2024-01",
+    end: str = "2025-12",
+    seed: int = 20251,
+    lagging: int = 2,
+    faulty: int = 1,
+) -> DemoCity:
     """Build the demo city's eight ledgers (clean: every contract rule holds)."""
     w = _world(n_counties, start, end, seed, lagging, faulty)
     institutions = _build_institutions(w)
@@ -1043,11 +1309,17 @@ def generate_city(n_counties: int = 10, start: str = "2024-01", end: str = "2025
     frames = {name: frames[name].reindex(columns=lg.field_names) for name, lg in LEDGERS.items()}
     codes = [str(c) for c in w.codes]
     return DemoCity(
-        frames=frames, city_code=CITY_CODE, city_name=CITY_NAME,
+        frames=frames,
+        city_code=CITY_CODE,
+        city_name=CITY_NAME,
         counties=list(zip(codes, [str(x) for x in w.names])),
         lagging=tuple(codes[i] for i in np.flatnonzero(w.lagging)),
         faulty=tuple(codes[i] for i in np.flatnonzero(w.faulty)),
-        layouts=_layouts(w), months=w.months, seed=seed, as_of=pd.Timestamp(w.as_of))
+        layouts=_layouts(w),
+        months=w.months,
+        seed=seed,
+        as_of=pd.Timestamp(w.as_of),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1138,25 +1410,57 @@ def _title_rows(layout: Layout, county: str, lg: Ledger, month: str | None) -> l
     return rows[: layout.title_rows]
 
 
-def _write_workbook(path: Path, sheets: list[_Sheet], layout: Layout, owner: str,
-                    month: str | None, notes: list[str], created: dt.datetime) -> Path:
+def _write_workbook(
+    path: Path,
+    sheets: list[_Sheet],
+    layout: Layout,
+    owner: str,
+    month: str | None,
+    notes: list[str],
+    created: dt.datetime,
+) -> Path:
     """Write one workbook with xlsxwriter (constant-memory mode for big sheets). A fixed
     creation time keeps the bytes reproducible, so regenerated samples do not churn."""
     big = max((sh.n_rows for sh in sheets), default=0) > 20_000
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(path), {
-        "constant_memory": big, "in_memory": not big, "strings_to_numbers": False,
-        "strings_to_formulas": False, "strings_to_urls": False})
-    wb.set_properties({"title": f"{owner} {month or ''} {DEMO_MARK}".strip(),
-                       "subject": DEMO_MARK, "author": "workbench demo", "company": CITY_NAME,
-                       "keywords": DEMO_MARK, "comments": t("demo.note_1"),
-                       "created": created})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": big,
+            "in_memory": not big,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    wb.set_properties(
+        {
+            "title": f"{owner} {month or ''} {DEMO_MARK}".strip(),
+            "subject": DEMO_MARK,
+            "author": "workbench demo",
+            "company": CITY_NAME,
+            "keywords": DEMO_MARK,
+            "comments": t("demo.note_1"),
+            "created": created,
+        }
+    )
     wb.set_custom_property(DEMO_MARK, True)
-    fmt = {"money": wb.add_format({"num_format": "#,##0.00"}),
-           "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
-           "int": wb.add_format({"num_format": "0"}), "text": None}
-    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                          "valign": "vcenter", "align": "center"})
+    fmt = {
+        "money": wb.add_format({"num_format": "#,##0.00"}),
+        "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "int": wb.add_format({"num_format": "0"}),
+        "text": None,
+    }
+    head = wb.add_format(
+        {
+            "bold": True,
+            "bg_color": "#DDEBF7",
+            "border": 1,
+            "text_wrap": True,
+            "valign": "vcenter",
+            "align": "center",
+        }
+    )
     title_fmt = wb.add_format({"bold": True, "font_size": 14, "align": "center"})
     for sh in sheets:
         ws = wb.add_worksheet(sh.ledger.title)
@@ -1201,8 +1505,9 @@ def _month_keys(df: pd.DataFrame, lg: Ledger) -> pd.Series:
     return (d.dt.year * 100 + d.dt.month).map(lambda v: f"{v // 100:04d}-{v % 100:02d}")
 
 
-def _month_index(df: pd.DataFrame, lg: Ledger, codes: list[str],
-                 months: list[str]) -> dict[tuple[str, str], np.ndarray]:
+def _month_index(
+    df: pd.DataFrame, lg: Ledger, codes: list[str], months: list[str]
+) -> dict[tuple[str, str], np.ndarray]:
     """(county code, month) → row positions of that county's submission for that month."""
     rows = np.flatnonzero(df["county_code"].isin(codes).to_numpy())
     if lg.date_field != "month":
@@ -1228,28 +1533,54 @@ def master_file_name(city: DemoCity) -> str:
 
 
 def _notes(city: DemoCity, code: str, name: str, month: str, extra: str | None) -> list[str]:
-    lines = [t("demo.note_1"),
-             t("demo.note_2", city=city.city_name, city_code=city.city_code, county=name,
-               county_code=code, month=month),
-             t("demo.note_3")]
+    lines = [
+        t("demo.note_1"),
+        t(
+            "demo.note_2",
+            city=city.city_name,
+            city_code=city.city_code,
+            county=name,
+            county_code=code,
+            month=month,
+        ),
+        t("demo.note_3"),
+    ]
     return lines + ([extra] if extra else [])
 
 
 def _unknown_code(code: str, known: set[str]) -> str:
     """A plausible typo of `code` (digits swapped) that is not a county of the city."""
-    candidates = [code[:4] + code[5] + code[4], code[:3] + code[4] + code[3] + code[5:],
-                  code[:4] + "9" + code[5], "990999"]
+    candidates = [
+        code[:4] + code[5] + code[4],
+        code[:3] + code[4] + code[3] + code[5:],
+        code[:4] + "9" + code[5],
+        "990999",
+    ]
     return next((c for c in candidates if c not in known and c != code), "999999")
 
 
-def _inject_mistakes(city: DemoCity, code: str, month: str, sheets: dict[str, _Sheet],
-                     frames: dict[str, pd.DataFrame], layout: Layout, fname: str) -> list[Mistake]:
+def _inject_mistakes(
+    city: DemoCity,
+    code: str,
+    month: str,
+    sheets: dict[str, _Sheet],
+    frames: dict[str, pd.DataFrame],
+    layout: Layout,
+    fname: str,
+) -> list[Mistake]:
     """Put one mistake of each class into the faulty county's latest submission (in place)."""
     out: list[Mistake] = []
     first_row = layout.title_rows + 2  # Excel row of the first data row
 
-    def put(ledger: str, i: int, field_name: str, value: object, code_: str,
-            shown: str | None = None, **note: object) -> None:
+    def put(
+        ledger: str,
+        i: int,
+        field_name: str,
+        value: object,
+        code_: str,
+        shown: str | None = None,
+        **note: object,
+    ) -> None:
         sh = sheets[ledger]
         sh.col(field_name)[i] = value
         if shown is not None:
@@ -1258,8 +1589,18 @@ def _inject_mistakes(city: DemoCity, code: str, month: str, sheets: dict[str, _S
             text = f"{value:.0f}" if value.is_integer() else str(value)
         else:
             text = "" if value is None else str(value)
-        out.append(Mistake(fname, LEDGERS[ledger].title, first_row + i, sh.header(field_name),
-                           field_name, text, code_, t(f"demo.mistake.{code_}", **note)))
+        out.append(
+            Mistake(
+                fname,
+                LEDGERS[ledger].title,
+                first_row + i,
+                sh.header(field_name),
+                field_name,
+                text,
+                code_,
+                t(f"demo.mistake.{code_}", **note),
+            )
+        )
 
     cases = frames["cases"].reset_index(drop=True)
     style = MONTHLY_LEDGERS.index("cases") % 2
@@ -1276,11 +1617,22 @@ def _inject_mistakes(city: DemoCity, code: str, month: str, sheets: dict[str, _S
     gap = (cases["filed_date"] - cases["found_date"]).dt.days
     i = first((cases["status"] == "已结案") & (gap >= 2))
     wrong = cases.at[i, "filed_date"] - pd.Timedelta(days=1)
-    put("cases", i, "closed_date", _date_cell(wrong, layout, style), "E_CLOSED_BEFORE_FILED",
-        shown=str(wrong.date()))
+    put(
+        "cases",
+        i,
+        "closed_date",
+        _date_cell(wrong, layout, style),
+        "E_CLOSED_BEFORE_FILED",
+        shown=str(wrong.date()),
+    )
     i = first(cases["amount_due"].fillna(0) > 0)
-    put("cases", i, "amount_recovered", round(float(cases.at[i, "amount_due"]) * 1.25, 2),
-        "E_RECOVERED_GT_DUE")
+    put(
+        "cases",
+        i,
+        "amount_recovered",
+        round(float(cases.at[i, "amount_due"]) * 1.25, 2),
+        "E_RECOVERED_GT_DUE",
+    )
     i = first(cases["person_id"].notna())
     good = str(cases.at[i, "person_id"])
     bad = good[:17] + "0123456789X"[("0123456789X".index(good[17]) + 1) % 11]
@@ -1291,10 +1643,18 @@ def _inject_mistakes(city: DemoCity, code: str, month: str, sheets: dict[str, _S
     sh = sheets["cases"]
     for col in sh.columns:
         col.append(col[dup])
-    out.append(Mistake(fname, LEDGERS["cases"].title, first_row + sh.n_rows - 1,
-                       sh.header("case_id"), "case_id", str(cases.at[dup, "case_id"]),
-                       "E_DUPLICATE_KEY",
-                       t("demo.mistake.E_DUPLICATE_KEY", row=first_row + dup)))
+    out.append(
+        Mistake(
+            fname,
+            LEDGERS["cases"].title,
+            first_row + sh.n_rows - 1,
+            sh.header("case_id"),
+            "case_id",
+            str(cases.at[dup, "case_id"]),
+            "E_DUPLICATE_KEY",
+            t("demo.mistake.E_DUPLICATE_KEY", row=first_row + dup),
+        )
+    )
 
     leads = frames["leads"].reset_index(drop=True)
     linked = np.flatnonzero(leads["case_id"].notna().to_numpy())
@@ -1305,13 +1665,22 @@ def _inject_mistakes(city: DemoCity, code: str, month: str, sheets: dict[str, _S
     put("inspections", 0, "method", "突击检查", "E_ENUM")
     put("rectifications", 0, "status", None, "E_REQUIRED")
     put("complaints", 0, "reward_paid", -200.0, "E_NEGATIVE_MONEY")
-    put("complaints", 1, "county_code", _unknown_code(code, {c for c, _ in city.counties}),
-        "E_UNKNOWN_COUNTY")
+    put(
+        "complaints",
+        1,
+        "county_code",
+        _unknown_code(code, {c for c, _ in city.counties}),
+        "E_UNKNOWN_COUNTY",
+    )
     return out
 
 
-def _write(city: DemoCity, out_dir: str | Path, counties: Iterable[str] | None = None,
-           months: Iterable[str] | None = None) -> tuple[list[Path], list[Mistake]]:
+def _write(
+    city: DemoCity,
+    out_dir: str | Path,
+    counties: Iterable[str] | None = None,
+    months: Iterable[str] | None = None,
+) -> tuple[list[Path], list[Mistake]]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = city.county_names
@@ -1325,48 +1694,91 @@ def _write(city: DemoCity, out_dir: str | Path, counties: Iterable[str] | None =
 
     plain = Layout()
     created = (city.as_of + pd.Timedelta(days=5)).to_pydatetime()
-    master = [_prepare_sheet(LEDGERS[name], city.frames[name], plain, 0)
-              for name in MASTER_LEDGERS]
-    paths.append(_write_workbook(out / master_file_name(city), master, plain, city.city_name,
-                                 None, _notes(city, city.city_code, city.city_name,
-                                              f"{city.start}～{city.end}", None), created))
+    master = [_prepare_sheet(LEDGERS[name], city.frames[name], plain, 0) for name in MASTER_LEDGERS]
+    paths.append(
+        _write_workbook(
+            out / master_file_name(city),
+            master,
+            plain,
+            city.city_name,
+            None,
+            _notes(city, city.city_code, city.city_name, f"{city.start}～{city.end}", None),
+            created,
+        )
+    )
 
-    index = {name: _month_index(city.frames[name], LEDGERS[name], codes, sel_months)
-             for name in MONTHLY_LEDGERS}
+    index = {
+        name: _month_index(city.frames[name], LEDGERS[name], codes, sel_months)
+        for name in MONTHLY_LEDGERS
+    }
     empty = np.zeros(0, dtype=np.int64)
     for code in codes:
         layout, name = city.layouts[code], names[code]
         for month in sel_months:
-            frames = {lg: city.frames[lg].iloc[index[lg].get((code, month), empty)]
-                      for lg in MONTHLY_LEDGERS}
+            frames = {
+                lg: city.frames[lg].iloc[index[lg].get((code, month), empty)]
+                for lg in MONTHLY_LEDGERS
+            }
 
             def sheets(frames: dict = frames, layout: object = layout) -> dict[str, _Sheet]:
-                return {lg: _prepare_sheet(LEDGERS[lg], frames[lg], layout, k % 2)
-                        for k, lg in enumerate(MONTHLY_LEDGERS)}
+                return {
+                    lg: _prepare_sheet(LEDGERS[lg], frames[lg], layout, k % 2)
+                    for k, lg in enumerate(MONTHLY_LEDGERS)
+                }
 
             fname = file_name(code, name, month)
             faulty = code in city.faulty and month == city.months[-1]
             clean = sheets()
             if faulty:
                 fixed = file_name(code, name, month, corrected=True)
-                paths.append(_write_workbook(
-                    out / "corrections" / fixed, list(clean.values()), layout, name, month,
-                    _notes(city, code, name, month, t("demo.note_corrected")), created))
+                paths.append(
+                    _write_workbook(
+                        out / "corrections" / fixed,
+                        list(clean.values()),
+                        layout,
+                        name,
+                        month,
+                        _notes(city, code, name, month, t("demo.note_corrected")),
+                        created,
+                    )
+                )
                 bad = sheets()
                 mistakes += _inject_mistakes(city, code, month, bad, frames, layout, fname)
-                paths.insert(-1, _write_workbook(
-                    out / fname, list(bad.values()), layout, name, month,
-                    _notes(city, code, name, month, t("demo.note_faulty")), created))
+                paths.insert(
+                    -1,
+                    _write_workbook(
+                        out / fname,
+                        list(bad.values()),
+                        layout,
+                        name,
+                        month,
+                        _notes(city, code, name, month, t("demo.note_faulty")),
+                        created,
+                    ),
+                )
             else:
-                paths.append(_write_workbook(out / fname, list(clean.values()), layout, name,
-                                             month, _notes(city, code, name, month, None),
-                                             created))
+                paths.append(
+                    _write_workbook(
+                        out / fname,
+                        list(clean.values()),
+                        layout,
+                        name,
+                        month,
+                        _notes(city, code, name, month, None),
+                        created,
+                    )
+                )
     paths.append(_write_manifest(city, out, paths, mistakes, codes, sel_months))
     return paths, mistakes
 
 
-def write_city(city: DemoCity, out_dir: str | Path, *, counties: Iterable[str] | None = None,
-               months: Iterable[str] | None = None) -> list[Path]:
+def write_city(
+    city: DemoCity,
+    out_dir: str | Path,
+    *,
+    counties: Iterable[str] | None = None,
+    months: Iterable[str] | None = None,
+) -> list[Path]:
     """Write the city master workbook, one workbook per county per month, the corrected
     resubmission of the faulty file (under `corrections/`) and `manifest.json`.
 
@@ -1374,8 +1786,14 @@ def write_city(city: DemoCity, out_dir: str | Path, *, counties: Iterable[str] |
     return _write(city, out_dir, counties, months)[0]
 
 
-def _write_manifest(city: DemoCity, out: Path, paths: list[Path], mistakes: list[Mistake],
-                    codes: list[str], months: list[str]) -> Path:
+def _write_manifest(
+    city: DemoCity,
+    out: Path,
+    paths: list[Path],
+    mistakes: list[Mistake],
+    codes: list[str],
+    months: list[str],
+) -> Path:
     lagging, faulty = set(city.lagging), set(city.faulty)
     data = {
         "note": t("demo.note_1"),
@@ -1385,10 +1803,18 @@ def _write_manifest(city: DemoCity, out: Path, paths: list[Path], mistakes: list
         "period": [city.start, city.end],
         "as_of": str(city.as_of.date()),
         "months_written": months,
-        "counties": [{"county_code": c, "county_name": n, "lagging": c in lagging,
-                      "faulty": c in faulty, "written": c in codes,
-                      "layout": asdict(city.layouts[c]),
-                      "layout_text": city.layouts[c].describe()} for c, n in city.counties],
+        "counties": [
+            {
+                "county_code": c,
+                "county_name": n,
+                "lagging": c in lagging,
+                "faulty": c in faulty,
+                "written": c in codes,
+                "layout": asdict(city.layouts[c]),
+                "layout_text": city.layouts[c].describe(),
+            }
+            for c, n in city.counties
+        ],
         "files": [p.relative_to(out).as_posix() for p in paths],
         "mistakes": [asdict(m) for m in mistakes],
         "rows": city.rows(),
@@ -1407,8 +1833,9 @@ def read_manifest(out_dir: str | Path) -> dict:
 # Big CSV for the ingest benchmark
 
 
-def cases_csv_frame(frame: pd.DataFrame, bool_words: tuple[str, str] = ("是", "否")
-                    ) -> pd.DataFrame:
+def cases_csv_frame(
+    frame: pd.DataFrame, bool_words: tuple[str, str] = ("是", "否")
+) -> pd.DataFrame:
     """A cases frame as a county would export it: Chinese headers, 是/否, plain dates."""
     lg = LEDGERS["cases"]
     out = {}
@@ -1422,8 +1849,14 @@ def cases_csv_frame(frame: pd.DataFrame, bool_words: tuple[str, str] = ("是", "
     return pd.DataFrame(out)
 
 
-def write_cases_csv(path: str | Path, n_rows: int, encoding: str = "utf-8", seed: int = 20251,
-                    start: str = "2024-01", end: str = "2025-12") -> Path:
+def write_cases_csv(
+    path: str | Path,
+    n_rows: int,
+    encoding: str = "utf-8",
+    seed: int = 20251,
+    start: str = "2024-01",
+    end: str = "2025-12",
+) -> Path:
     """A big cases CSV (Chinese headers) of exactly `n_rows` clean demo cases."""
     n_counties = int(np.clip(n_rows // 4000, 10, 3000))
     w = _world(n_counties, start, end, seed, lagging=min(2, n_counties - 1), faulty=0)
@@ -1460,8 +1893,11 @@ def _hex_spiral(n: int) -> list[tuple[int, int]]:
     return cells[:n]
 
 
-def demo_geojson(city: DemoCity | None = None, counties: list[tuple[str, str]] | None = None,
-                 size: float | None = None) -> dict:
+def demo_geojson(
+    city: DemoCity | None = None,
+    counties: list[tuple[str, str]] | None = None,
+    size: float | None = None,
+) -> dict:
     """Non-overlapping hexagonal county boundaries (FeatureCollection; feature id = code)."""
     rows = counties if counties is not None else (city.counties if city else [])
     n = len(rows)
@@ -1478,22 +1914,33 @@ def demo_geojson(city: DemoCity | None = None, counties: list[tuple[str, str]] |
         cx, cy = 2 * q + r, 3 * r  # centre on the half-lattice, so shared corners are identical
         ring = [point(cx + dx, cy + dy) for dx, dy in _HEX_CORNERS]
         ring.append(ring[0])
-        features.append({
-            "type": "Feature", "id": code,
-            "properties": {"county_code": code, "county_name": name,
-                           "city": city.city_name if city else CITY_NAME, "note": DEMO_MARK},
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        })
-    return {"type": "FeatureCollection", "name": f"{CITY_NAME}（{DEMO_MARK}）",
-            "features": features}
+        features.append(
+            {
+                "type": "Feature",
+                "id": code,
+                "properties": {
+                    "county_code": code,
+                    "county_name": name,
+                    "city": city.city_name if city else CITY_NAME,
+                    "note": DEMO_MARK,
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "name": f"{CITY_NAME}（{DEMO_MARK}）",
+        "features": features,
+    }
 
 
 def write_geojson(city: DemoCity, path: str | Path = ASSET_GEOJSON) -> Path:
     """Write `demo_geojson(city)`; the packaged asset is the 10-county default city."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(demo_geojson(city), ensure_ascii=False, separators=(",", ":")),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(demo_geojson(city), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+    )
     return path
 
 
@@ -1524,20 +1971,28 @@ def write_samples(out_dir: str | Path = SAMPLES_DIR, seed: int = 20251) -> list[
     extra = next(c for c, _ in city.counties if c not in picks and c not in city.lagging)
     csv_path = out / f"{extra}_{city.county_names[extra]}_{months[-1]}_案件台账.csv"
     cases = city.frames["cases"]
-    sel = (cases["county_code"] == extra) & \
-        (cases["found_date"].dt.strftime("%Y-%m") == months[-1])
-    cases_csv_frame(cases[sel]).to_csv(csv_path, index=False, encoding="gb18030",
-                                       float_format="%.2f", lineterminator="\r\n")
+    sel = (cases["county_code"] == extra) & (cases["found_date"].dt.strftime("%Y-%m") == months[-1])
+    cases_csv_frame(cases[sel]).to_csv(
+        csv_path, index=False, encoding="gb18030", float_format="%.2f", lineterminator="\r\n"
+    )
     paths.insert(-1, csv_path)
     _write_manifest(city, out, paths, mistakes, picks, months)
     readme = out / "README.md"
-    readme.write_text(_samples_readme(city, picks, months, paths, mistakes, csv_path, out),
-                      encoding="utf-8")
+    readme.write_text(
+        _samples_readme(city, picks, months, paths, mistakes, csv_path, out), encoding="utf-8"
+    )
     return [*paths, readme]
 
 
-def _samples_readme(city: DemoCity, picks: list[str], months: list[str], paths: list[Path],
-                    mistakes: list[Mistake], csv_path: Path, out: Path) -> str:
+def _samples_readme(
+    city: DemoCity,
+    picks: list[str],
+    months: list[str],
+    paths: list[Path],
+    mistakes: list[Mistake],
+    csv_path: Path,
+    out: Path,
+) -> str:
     names = city.county_names
     rel = [p.relative_to(out).as_posix() for p in paths]
     lines = [
@@ -1552,8 +2007,8 @@ def _samples_readme(city: DemoCity, picks: list[str], months: list[str], paths: 
         "province; ID numbers (valid GB 11643 checksums, region 99xxxx), names and institutions "
         "are random.",
         "",
-        "重新生成 / regenerate: `python -c \"from workbench.demo import write_samples; "
-        "write_samples()\"` 或 `workbench demo --samples --out data_samples`"
+        '重新生成 / regenerate: `python -c "from workbench.demo import write_samples; '
+        'write_samples()"` 或 `workbench demo --samples --out data_samples`'
         f"（种子 seed {city.seed}；完整演示城市：`workbench demo`）。",
         "",
         "## 文件 / Files",
@@ -1563,18 +2018,26 @@ def _samples_readme(city: DemoCity, picks: list[str], months: list[str], paths: 
     ]
     for r in rel:
         if r.startswith("corrections/"):
-            desc = "更正报送：替换同区县同月份的原文件，错误已全部改正 / corrected resubmission: " \
-                   "replaces the file of the same county and month"
+            desc = (
+                "更正报送：替换同区县同月份的原文件，错误已全部改正 / corrected resubmission: "
+                "replaces the file of the same county and month"
+            )
         elif r == master_file_name(city):
-            desc = (f"地市名录：区县名录（{len(city.counties)} 个区县 × "
-                    f"{city.frames['counties']['year'].nunique()} 个年度）、定点医药机构名录 / "
-                    "city master: counties per year, designated institutions")
+            desc = (
+                f"地市名录：区县名录（{len(city.counties)} 个区县 × "
+                f"{city.frames['counties']['year'].nunique()} 个年度）、定点医药机构名录 / "
+                "city master: counties per year, designated institutions"
+            )
         elif r == "manifest.json":
-            desc = "机器可读清单：区县、版式、滞后/错误设定、注入错误（行列与错误码） / " \
-                   "machine-readable manifest incl. injected mistakes"
+            desc = (
+                "机器可读清单：区县、版式、滞后/错误设定、注入错误（行列与错误码） / "
+                "machine-readable manifest incl. injected mistakes"
+            )
         elif r.endswith(".csv"):
-            desc = "案件台账 CSV，GB18030 编码、CRLF 换行（另一区县另一渠道的报送） / cases " \
-                   "ledger as a GB18030 CSV export"
+            desc = (
+                "案件台账 CSV，GB18030 编码、CRLF 换行（另一区县另一渠道的报送） / cases "
+                "ledger as a GB18030 CSV export"
+            )
         else:
             code, name, month = r[:-5].split("_")[:3]
             tags = []
@@ -1582,15 +2045,30 @@ def _samples_readme(city: DemoCity, picks: list[str], months: list[str], paths: 
                 tags.append("含 10 类填报错误 / contains injected mistakes")
             if code in city.lagging:
                 tags.append("进度滞后区县 / lagging county")
-            desc = f"{name} {month} 月报：案件、线索、检查、整改、投诉举报、工作台账" \
-                   "6 张表 + 说明" + (f"（{'；'.join(tags)}）" if tags else "")
+            desc = (
+                f"{name} {month} 月报：案件、线索、检查、整改、投诉举报、工作台账"
+                "6 张表 + 说明" + (f"（{'；'.join(tags)}）" if tags else "")
+            )
         lines.append(f"| `{r}` | {desc} |")
-    lines += ["", "## 区县版式 / County layouts", "",
-              "| 区划代码 | 区县 | 版式 layout | 设定 role |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## 区县版式 / County layouts",
+        "",
+        "| 区划代码 | 区县 | 版式 layout | 设定 role |",
+        "|---|---|---|---|",
+    ]
     for code in picks + [c for c in [csv_path.name.split("_")[0]] if c not in picks]:
-        role = "；".join(x for x in (
-            "滞后 lagging" if code in city.lagging else "",
-            "含错误 faulty" if code in city.faulty else "") if x) or "—"
+        role = (
+            "；".join(
+                x
+                for x in (
+                    "滞后 lagging" if code in city.lagging else "",
+                    "含错误 faulty" if code in city.faulty else "",
+                )
+                if x
+            )
+            or "—"
+        )
         lines.append(f"| {code} | {names[code]} | {city.layouts[code].describe()} | {role} |")
     lines += [
         "",
@@ -1604,8 +2082,10 @@ def _samples_readme(city: DemoCity, picks: list[str], months: list[str], paths: 
         "|---|---|---|---|---|---|---|",
     ]
     for m in mistakes:
-        lines.append(f"| `{m.file}` | {m.sheet} | {m.row} | {m.column} | {m.value or '（空）'} | "
-                     f"`{m.code}` | {m.note} |")
+        lines.append(
+            f"| `{m.file}` | {m.sheet} | {m.row} | {m.column} | {m.value or '（空）'} | "
+            f"`{m.code}` | {m.note} |"
+        )
     lines += [
         "",
         "## 数据特征 / What the data shows",

@@ -5,6 +5,7 @@ denominator measure in the same window the value was computed on; for a change, 
 current and the baseline window. Personal data is masked (`privacy.mask_frame`) before anything
 leaves this module, and headers are the ledgers' Chinese headers.
 """
+
 from __future__ import annotations
 
 import html
@@ -44,21 +45,26 @@ def chinese_headers(df: pd.DataFrame, ledger: str) -> pd.DataFrame:
 class DrillPart:
     """The rows behind one measure of the numerator or denominator."""
 
-    role: str            # "numerator" | "denominator"
+    role: str  # "numerator" | "denominator"
     measure: str
     measure_name: str
     ledger: str
     window: str
     value: float
-    rows: pd.DataFrame   # masked, Chinese headers
+    rows: pd.DataFrame  # masked, Chinese headers
     total_rows: int
     note: str = ""
 
     @property
     def title(self) -> str:
         ledger = LEDGERS[self.ledger].title if self.ledger in LEDGERS else self.ledger
-        return t("ind.drill.rows", measure=self.measure_name or self.measure, ledger=ledger,
-                 n=self.total_rows, value=_num(self.value))
+        return t(
+            "ind.drill.rows",
+            measure=self.measure_name or self.measure,
+            ledger=ledger,
+            n=self.total_rows,
+            value=_num(self.value),
+        )
 
 
 def _num(x: float) -> str:
@@ -97,8 +103,9 @@ class DrillResult:
             return pd.DataFrame()
         if len(parts) == 1:
             return parts[0].rows
-        frames = [p.rows.assign(**{t("ind.col.measure_name"): p.measure_name or p.measure})
-                  for p in parts]
+        frames = [
+            p.rows.assign(**{t("ind.col.measure_name"): p.measure_name or p.measure}) for p in parts
+        ]
         return pd.concat(frames, ignore_index=True, sort=False)
 
     @property
@@ -112,17 +119,23 @@ class DrillResult:
 
     @property
     def title(self) -> str:
-        return t("ind.drill.title", county=self.county_name, indicator=self.indicator.name,
-                 window=self.window.label)
+        return t(
+            "ind.drill.title",
+            county=self.county_name,
+            indicator=self.indicator.name,
+            window=self.window.label,
+        )
 
     def _repr_html_(self) -> str:
         from workbench.indicators import format_value
 
         shown_value = format_value(self.indicator.unit, self.value)
-        out = [f"<div><h4>{html.escape(self.title)}</h4>",
-               f"<p>{html.escape(t('ind.col.value'))}：{shown_value}"
-               f"（{html.escape(t('ind.drill.numerator'))} {_num(self.numerator_value)} ／ "
-               f"{html.escape(t('ind.drill.denominator'))} {_num(self.denominator_value)}）</p>"]
+        out = [
+            f"<div><h4>{html.escape(self.title)}</h4>",
+            f"<p>{html.escape(t('ind.col.value'))}：{shown_value}"
+            f"（{html.escape(t('ind.drill.numerator'))} {_num(self.numerator_value)} ／ "
+            f"{html.escape(t('ind.drill.denominator'))} {_num(self.denominator_value)}）</p>",
+        ]
         if self.note:
             out.append(f"<p>{html.escape(self.note)}</p>")
         for role in ("numerator", "denominator"):
@@ -138,8 +151,11 @@ class DrillResult:
                 if len(shown) < p.total_rows:
                     note = t("ind.drill.truncated", shown=len(shown), total=p.total_rows)
                     out.append(f"<p>{html.escape(note)}</p>")
-                out.append(shown.to_html(index=False, na_rep="") if len(shown)
-                           else f"<p>{html.escape(t('ind.drill.no_rows'))}</p>")
+                out.append(
+                    shown.to_html(index=False, na_rep="")
+                    if len(shown)
+                    else f"<p>{html.escape(t('ind.drill.no_rows'))}</p>"
+                )
         out.append("</div>")
         return "".join(out)
 
@@ -149,18 +165,21 @@ class DrillResult:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        summary = pd.DataFrame({
-            t("ind.col.county_name"): [self.county_name],
-            t("ind.col.indicator_name"): [self.indicator.name],
-            t("ind.col.span"): [t(f"ind.span.{self.span}")],
-            t("ind.col.window_start"): [self.window.label],
-            t("ind.col.value"): [self.value],
-            t("ind.col.numerator"): [self.numerator_value],
-            t("ind.col.denominator"): [self.denominator_value],
-        })
+        summary = pd.DataFrame(
+            {
+                t("ind.col.county_name"): [self.county_name],
+                t("ind.col.indicator_name"): [self.indicator.name],
+                t("ind.col.span"): [t(f"ind.span.{self.span}")],
+                t("ind.col.window_start"): [self.window.label],
+                t("ind.col.value"): [self.value],
+                t("ind.col.numerator"): [self.numerator_value],
+                t("ind.col.denominator"): [self.denominator_value],
+            }
+        )
         with pd.ExcelWriter(path, engine="xlsxwriter") as xw:
-            excel_safe_frame(summary).to_excel(xw, sheet_name=t("ind.drill.sheet_summary"),
-                                               index=False)
+            excel_safe_frame(summary).to_excel(
+                xw, sheet_name=t("ind.drill.sheet_summary"), index=False
+            )
             for i, p in enumerate(self.parts, 1):
                 label = t(f"ind.drill.{p.role}")
                 sheet = f"{i}_{label}_{p.measure}"[:31]
@@ -168,30 +187,63 @@ class DrillResult:
         return path
 
 
-def _part(engine: MeasureEngine, iset: IndicatorSet, role: str, code: str, county: str,
-          window: Window, value: float) -> DrillPart:
+def _part(
+    engine: MeasureEngine,
+    iset: IndicatorSet,
+    role: str,
+    code: str,
+    county: str,
+    window: Window,
+    value: float,
+) -> DrillPart:
     m: Measure = iset.measures[code]
     if m.agg == "months" or m.ledger is None:
-        return DrillPart(role, code, m.name, "", window.label, value, pd.DataFrame(), 0,
-                         t("ind.drill.months_only"))
+        return DrillPart(
+            role,
+            code,
+            m.name,
+            "",
+            window.label,
+            value,
+            pd.DataFrame(),
+            0,
+            t("ind.drill.months_only"),
+        )
     rows = engine.rows(m, county, window, year=window.end // 12)
     rows = rows[[c for c in rows.columns if c not in _META]]
     masked = chinese_headers(mask_frame(rows), m.ledger)
-    return DrillPart(role, code, m.name, m.ledger, window.label, value,
-                     masked.reset_index(drop=True), len(masked))
+    return DrillPart(
+        role,
+        code,
+        m.name,
+        m.ledger,
+        window.label,
+        value,
+        masked.reset_index(drop=True),
+        len(masked),
+    )
 
 
-def drill(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, county: str, period: str,
-          indicator: str, indicator_set: str | IndicatorSet = "campaign_2025",
-          span: str | None = None, indicators_dir: str | Path | None = None,
-          max_rows: int | None = 200) -> DrillResult:
+def drill(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    county: str,
+    period: str,
+    indicator: str,
+    indicator_set: str | IndicatorSet = "campaign_2025",
+    span: str | None = None,
+    indicators_dir: str | Path | None = None,
+    max_rows: int | None = 200,
+) -> DrillResult:
     """The rows behind `indicator` for `county` in the window `span` ending at `period`.
 
     `span` defaults to the set's default span (年初至今 for the shipped sets); an indicator with
     its own span (e.g. quarterly) always uses that. `max_rows` only limits the HTML display.
     """
-    iset = indicator_set if isinstance(indicator_set, IndicatorSet) else load_set(
-        indicator_set, [indicators_dir] if indicators_dir else None)
+    iset = (
+        indicator_set
+        if isinstance(indicator_set, IndicatorSet)
+        else load_set(indicator_set, [indicators_dir] if indicators_dir else None)
+    )
     if indicator not in iset.indicators:
         raise KeyError(t("ind.unknown_indicator", name=indicator))
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
@@ -213,9 +265,11 @@ def drill(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, county: str, peri
         for role, codes in (("numerator", ind.numerator), ("denominator", ind.denominator)):
             for code in codes:
                 w = span_window(eff, end, iset.calendar)
-                mval = float(engine.windows(iset.measures[code], [w],
-                                            {k: p.value for k, p in iset.parameters.items()})
-                             [row, 0])
+                mval = float(
+                    engine.windows(
+                        iset.measures[code], [w], {k: p.value for k, p in iset.parameters.items()}
+                    )[row, 0]
+                )
                 parts.append(_part(engine, iset, role, code, county, w, mval))
     elif ind.type == "change":
         base = iset.indicators[ind.of]  # type: ignore[index]
@@ -223,17 +277,28 @@ def drill(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, county: str, peri
         for role, key in (("numerator", CURRENT), ("denominator", ind.baseline.key)):  # type: ignore
             w = span_window(b_eff, end, iset.calendar, key)
             for code in (*base.numerator, *base.denominator):
-                mval = float(engine.windows(iset.measures[code], [w],
-                                            {k: p.value for k, p in iset.parameters.items()})
-                             [row, 0])
+                mval = float(
+                    engine.windows(
+                        iset.measures[code], [w], {k: p.value for k, p in iset.parameters.items()}
+                    )[row, 0]
+                )
                 part = _part(engine, iset, role, code, county, w, mval)
                 label = t("ind.drill.current") if key == CURRENT else t("ind.drill.baseline")
-                parts.append(DrillPart(part.role, part.measure,
-                                       f"{label}·{part.measure_name or part.measure}",
-                                       part.ledger, part.window, part.value, part.rows,
-                                       part.total_rows, part.note))
+                parts.append(
+                    DrillPart(
+                        part.role,
+                        part.measure,
+                        f"{label}·{part.measure_name or part.measure}",
+                        part.ledger,
+                        part.window,
+                        part.value,
+                        part.rows,
+                        part.total_rows,
+                        part.note,
+                    )
+                )
     else:
-        note = t("ind.drill.derived", deps="、".join(iset.indicators[d].name
-                                                     for d in ind.depends_on))
-    return DrillResult(county, name, ind, span, window, val, num, den, tuple(parts), note,
-                       max_rows)
+        note = t(
+            "ind.drill.derived", deps="、".join(iset.indicators[d].name for d in ind.depends_on)
+        )
+    return DrillResult(county, name, ind, span, window, val, num, den, tuple(parts), note, max_rows)

@@ -4,15 +4,23 @@
 or machine rather than a bug — a missing or unwritable path, a file that is no warehouse, a
 broken workbench.toml — and None for anything else (a bug: let it raise, with its traceback).
 """
+
 from __future__ import annotations
 
 import errno
 
 from workbench.messages import t
 
-_ERRNO = {errno.ENOENT: "enoent", errno.EACCES: "eacces", errno.EPERM: "eacces",
-          errno.EEXIST: "eexist", errno.EISDIR: "eisdir", errno.ENOTDIR: "enotdir",
-          errno.EROFS: "erofs", errno.ENOSPC: "enospc"}
+_ERRNO = {
+    errno.ENOENT: "enoent",
+    errno.EACCES: "eacces",
+    errno.EPERM: "eacces",
+    errno.EEXIST: "eexist",
+    errno.EISDIR: "eisdir",
+    errno.ENOTDIR: "enotdir",
+    errno.EROFS: "erofs",
+    errno.ENOSPC: "enospc",
+}
 
 
 def describe(exc: BaseException) -> str | None:

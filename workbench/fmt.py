@@ -1,4 +1,5 @@
 """Numbers and dates the Chinese way, for reports and dashboards: 万元/亿元, 87.3%, 2025年9月."""
+
 from __future__ import annotations
 
 import math

@@ -6,6 +6,7 @@ missing value. All arithmetic is on county × point matrices, so 3,000 counties 
 one county does. Pure: ledgers (DataFrames) in, DataFrames out; the calendar and every target
 come from the validated declarations.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,9 @@ LAGGING_STATUSES = (LAGGING, MISSED)
 # ---------------------------------------------------------------------------------------------
 # Windows
 # ---------------------------------------------------------------------------------------------
-def span_window(span: str, end: int, calendar: Calendar | None = None,
-                role: str = CURRENT) -> Window:
+def span_window(
+    span: str, end: int, calendar: Calendar | None = None, role: str = CURRENT
+) -> Window:
     """The months a span covers when it ends at month `end`, shifted for a baseline role.
 
     month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
@@ -73,8 +75,8 @@ def span_window(span: str, end: int, calendar: Calendar | None = None,
 
 
 def _phase(span: str, calendar: Calendar | None) -> Phase:
-    code = span[len(PHASE_SPAN):]
-    for phase in (calendar.phases if calendar is not None else ()):
+    code = span[len(PHASE_SPAN) :]
+    for phase in calendar.phases if calendar is not None else ():
         if phase.code == code:
             return phase
     raise ValueError(f"unknown span {span!r}")
@@ -144,15 +146,19 @@ class Values:
     city: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
     windows: dict[str, list[Window]] = field(default_factory=dict)
 
-    def get(self, code: str, role: str = CURRENT, city: bool = False
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def get(
+        self, code: str, role: str = CURRENT, city: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         src = self.city if city else self.arrays
         return src[code][role]
 
 
-def compute_points(engine: MeasureEngine, iset: IndicatorSet,
-                   points: Sequence[tuple[str, int]],
-                   codes: Iterable[str] | None = None) -> Values:
+def compute_points(
+    engine: MeasureEngine,
+    iset: IndicatorSet,
+    points: Sequence[tuple[str, int]],
+    codes: Iterable[str] | None = None,
+) -> Values:
     """Every wanted indicator (and its inputs) at each point, for all roles and the city.
 
     A point is (span, end month index). An indicator with its own `span` (e.g. a quarterly
@@ -186,16 +192,20 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
                 if k not in win_key:
                     win_key[k] = len(win_list)
                     win_list.append(span_window(k[0], end, cal, role))
-    needed = sorted({m for c in fresh for m in (*iset.indicators[c].numerator,
-                                                *iset.indicators[c].denominator)})
+    needed = sorted(
+        {m for c in fresh for m in (*iset.indicators[c].numerator, *iset.indicators[c].denominator)}
+    )
     mats: dict[str, np.ndarray] = {}
     city_mats: dict[str, np.ndarray] = {}
     for mcode in needed:
         measure = iset.measures[mcode]
         mat = engine.windows(measure, win_list, params)
         mats[mcode] = mat
-        city_mats[mcode] = (engine.city_distinct(measure, win_list, params)[None, :]
-                            if measure.city == "distinct" else _city_rollup(mat, measure.city))
+        city_mats[mcode] = (
+            engine.city_distinct(measure, win_list, params)[None, :]
+            if measure.city == "distinct"
+            else _city_rollup(mat, measure.city)
+        )
 
     # 2. Indicators in dependency order, for counties and the city alike.
     arrays: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -207,11 +217,11 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
             continue
         ind = iset.indicators[code]
         for target, source, nrows in ((arrays, mats, engine.n), (city, city_mats, 1)):
-            target[code] = _indicator_roles(ind, points, roles, source, win_key, target,
-                                            nrows, n_p, eff_span)
+            target[code] = _indicator_roles(
+                ind, points, roles, source, win_key, target, nrows, n_p, eff_span
+            )
         if ind.type in ("ratio", "share", "count"):
-            windows[code] = [win_list[win_key[(eff_span(ind, s), e, CURRENT)]]
-                             for s, e in points]
+            windows[code] = [win_list[win_key[(eff_span(ind, s), e, CURRENT)]] for s, e in points]
         elif ind.depends_on and ind.depends_on[0] in windows:
             windows[code] = windows[ind.depends_on[0]]
         else:
@@ -220,19 +230,36 @@ def compute_points(engine: MeasureEngine, iset: IndicatorSet,
     return Values(list(points), engine.counties, roles, arrays, city, windows)
 
 
-def _indicator_keys(iset: IndicatorSet, order: Sequence[str], params: Mapping[str, object],
-                    points: tuple, roles: tuple) -> dict[str, tuple]:
+def _indicator_keys(
+    iset: IndicatorSet,
+    order: Sequence[str],
+    params: Mapping[str, object],
+    points: tuple,
+    roles: tuple,
+) -> dict[str, tuple]:
     """What each indicator's arrays depend on, whatever set declared it: its arithmetic, its
     measures as computed (not their names), the indicators it is made from, the points,
     roles and calendar. `order` lists inputs before the indicators made from them."""
     keys: dict[str, tuple] = {}
     for code in order:
         ind = iset.indicators[code]
-        measures = tuple((measure_key(m, params), m.rollup, m.since, m.city) for m in (
-            iset.measures[c] for c in (*ind.numerator, *ind.denominator)))
-        keys[code] = (ind.type, ind.scale, ind.span, ind.baseline,
-                      ind.expr.text if ind.expr else None, len(ind.numerator), measures,
-                      tuple(keys[d] for d in ind.depends_on), points, roles, iset.calendar)
+        measures = tuple(
+            (measure_key(m, params), m.rollup, m.since, m.city)
+            for m in (iset.measures[c] for c in (*ind.numerator, *ind.denominator))
+        )
+        keys[code] = (
+            ind.type,
+            ind.scale,
+            ind.span,
+            ind.baseline,
+            ind.expr.text if ind.expr else None,
+            len(ind.numerator),
+            measures,
+            tuple(keys[d] for d in ind.depends_on),
+            points,
+            roles,
+            iset.calendar,
+        )
     return keys
 
 
@@ -250,8 +277,7 @@ def _city_rollup(mat: np.ndarray, how: str) -> np.ndarray:
     return np.where(allnan, np.nan, out)[None, :]
 
 
-def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]
-           ) -> np.ndarray:
+def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]) -> np.ndarray:
     """The sum of these measures' windows `cols` (a new array)."""
     out = mats[codes[0]][:, cols]
     for m in codes[1:]:
@@ -259,9 +285,17 @@ def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]
     return out
 
 
-def _indicator_roles(ind: Indicator, points: Sequence[tuple[str, int]], roles: list[str],
-                     mats: Mapping[str, np.ndarray], win_key: Mapping, done: Mapping,
-                     nrows: int, n_p: int, eff_span) -> dict:
+def _indicator_roles(
+    ind: Indicator,
+    points: Sequence[tuple[str, int]],
+    roles: list[str],
+    mats: Mapping[str, np.ndarray],
+    win_key: Mapping,
+    done: Mapping,
+    nrows: int,
+    n_p: int,
+    eff_span,
+) -> dict:
     nan = np.full((nrows, n_p), np.nan)
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if ind.type in ("ratio", "share", "count"):
@@ -341,10 +375,31 @@ def shortfall(value: np.ndarray, op: str, target: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
-KPI_COLUMNS = ["county_code", "county_name", "period", "span", "window_start", "window_end",
-               "indicator", "indicator_name", "unit", "direction", "numerator", "denominator",
-               "value", "prev_value", "yoy", "target_op", "target", "gap", "shortfall", "met",
-               "deadline", "target_source", "workbench_definition"]
+KPI_COLUMNS = [
+    "county_code",
+    "county_name",
+    "period",
+    "span",
+    "window_start",
+    "window_end",
+    "indicator",
+    "indicator_name",
+    "unit",
+    "direction",
+    "numerator",
+    "denominator",
+    "value",
+    "prev_value",
+    "yoy",
+    "target_op",
+    "target",
+    "gap",
+    "shortfall",
+    "met",
+    "deadline",
+    "target_source",
+    "workbench_definition",
+]
 
 
 def _text(values: np.ndarray) -> pd.Series:
@@ -352,9 +407,15 @@ def _text(values: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype=object, copy=False)
 
 
-def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None,
-              codes: Iterable[str] | None = None, city: bool = False,
-              city_name: str = "", spans: Iterable[str] | None = None) -> pd.DataFrame:
+def kpi_frame(
+    values: Values,
+    iset: IndicatorSet,
+    names: pd.Series | None = None,
+    codes: Iterable[str] | None = None,
+    city: bool = False,
+    city_name: str = "",
+    spans: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Long table, one row per point × indicator × unit, in that order (see KPI_COLUMNS);
     `spans` keeps only the points of those spans. Each point's rows are one contiguous block,
     so a table over several points slices into the single-point tables."""
@@ -366,19 +427,44 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         unit_names = np.array([city_name or t("ind.city")], dtype=object)
     else:
         units = values.counties.to_numpy(dtype=object)
-        unit_names = (names.reindex(values.counties).fillna(pd.Series(
-            values.counties, index=values.counties)).to_numpy(dtype=object)
-            if names is not None else units)
+        unit_names = (
+            names.reindex(values.counties)
+            .fillna(pd.Series(values.counties, index=values.counties))
+            .to_numpy(dtype=object)
+            if names is not None
+            else units
+        )
     n_u, n_p, n_i = len(units), len(points), len(codes)
     if not n_i or not n_p:
         return pd.DataFrame(columns=KPI_COLUMNS)
     # Numbers go straight into their place in point × indicator × unit order.
-    num_cols: dict[str, np.ndarray] = {k: np.empty((n_p, n_i, n_u)) for k in (
-        "numerator", "denominator", "value", "prev_value", "yoy", "target", "gap", "shortfall",
-        "met")}
-    per_ind: dict[str, list[object]] = {k: [] for k in (
-        "indicator", "indicator_name", "unit", "direction", "target_op", "deadline",
-        "target_source", "workbench_definition")}
+    num_cols: dict[str, np.ndarray] = {
+        k: np.empty((n_p, n_i, n_u))
+        for k in (
+            "numerator",
+            "denominator",
+            "value",
+            "prev_value",
+            "yoy",
+            "target",
+            "gap",
+            "shortfall",
+            "met",
+        )
+    }
+    per_ind: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "indicator",
+            "indicator_name",
+            "unit",
+            "direction",
+            "target_op",
+            "deadline",
+            "target_source",
+            "workbench_definition",
+        )
+    }
     win_start: list[list[object]] = []
     win_end: list[list[object]] = []
     for ii, code in enumerate(codes):
@@ -389,18 +475,31 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
         tgt = target_values(ind, values, city)[:, keep]
         op = ind.target.op if ind.target else ""
         nan = np.full(val.shape, np.nan)
-        for k, arr in (("numerator", num), ("denominator", den), ("value", val),
-                       ("prev_value", prev), ("yoy", yoy), ("target", tgt),
-                       ("gap", val - tgt),
-                       ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
-                       ("met", compare(val, op, tgt) if ind.target else nan)):
+        for k, arr in (
+            ("numerator", num),
+            ("denominator", den),
+            ("value", val),
+            ("prev_value", prev),
+            ("yoy", yoy),
+            ("target", tgt),
+            ("gap", val - tgt),
+            ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
+            ("met", compare(val, op, tgt) if ind.target else nan),
+        ):
             num_cols[k][:, ii, :] = arr.T
-        for k, v in (("indicator", code), ("indicator_name", ind.name), ("unit", ind.unit),
-                     ("direction", ind.direction), ("target_op", op),
-                     ("deadline", ind.target.deadline.isoformat()
-                      if ind.target and ind.target.deadline else None),
-                     ("target_source", ind.target.source if ind.target else ""),
-                     ("workbench_definition", ind.workbench_definition)):
+        for k, v in (
+            ("indicator", code),
+            ("indicator_name", ind.name),
+            ("unit", ind.unit),
+            ("direction", ind.direction),
+            ("target_op", op),
+            (
+                "deadline",
+                ind.target.deadline.isoformat() if ind.target and ind.target.deadline else None,
+            ),
+            ("target_source", ind.target.source if ind.target else ""),
+            ("workbench_definition", ind.workbench_definition),
+        ):
             per_ind[k].append(v)
         wins = [values.windows[code][i] for i in keep]
         win_start.append([None if w.empty else month_label(w.start) for w in wins])
@@ -418,35 +517,51 @@ def kpi_frame(values: Values, iset: IndicatorSet, names: pd.Series | None = None
     cols: dict[str, object] = {
         "county_code": _text(np.tile(units, n_p * n_i)),
         "county_name": _text(np.tile(unit_names, n_p * n_i)),
-        "period": _text(np.repeat(np.array([month_label(e) for _, e in points], dtype=object),
-                                  n_i * n_u)),
+        "period": _text(
+            np.repeat(np.array([month_label(e) for _, e in points], dtype=object), n_i * n_u)
+        ),
         "span": _text(np.repeat(np.array([s for s, _ in points], dtype=object), n_i * n_u)),
         "window_start": _text(by_point_indicator(win_start)),
         "window_end": _text(by_point_indicator(win_end)),
-        "direction": pd.arrays.IntegerArray(rows(per_ind["direction"], np.int64),
-                                            np.zeros(n_p * n_i * n_u, dtype=bool)),
+        "direction": pd.arrays.IntegerArray(
+            rows(per_ind["direction"], np.int64), np.zeros(n_p * n_i * n_u, dtype=bool)
+        ),
         "met": met_arr,
         "workbench_definition": rows(per_ind["workbench_definition"], bool),
     }
     for k in ("indicator", "indicator_name", "unit", "target_op", "deadline", "target_source"):
         cols[k] = _text(rows(per_ind[k]))
-    for k in ("numerator", "denominator", "value", "prev_value", "yoy", "target", "gap",
-              "shortfall"):
+    for k in (
+        "numerator",
+        "denominator",
+        "value",
+        "prev_value",
+        "yoy",
+        "target",
+        "gap",
+        "shortfall",
+    ):
         cols[k] = num_cols[k].reshape(-1)
     return pd.DataFrame({k: cols[k] for k in KPI_COLUMNS}, copy=False)
 
 
-def compute_kpis(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-                 period: str, spans: Sequence[str] = ("ytd",),
-                 codes: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compute_kpis(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    iset: IndicatorSet,
+    period: str,
+    spans: Sequence[str] = ("ytd",),
+    codes: Iterable[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(county table, city table) for `period` and each span; see KPI_COLUMNS."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     end = month_index(period)
     values = compute_points(engine, iset, [(s, end) for s in spans], codes)
     names = engine.county_names(end // 12)
     wanted = list(codes) if codes is not None else None
-    return (kpi_frame(values, iset, names, wanted),
-            kpi_frame(values, iset, codes=wanted, city=True, city_name=engine.city_name()))
+    return (
+        kpi_frame(values, iset, names, wanted),
+        kpi_frame(values, iset, codes=wanted, city=True, city_name=engine.city_name()),
+    )
 
 
 @dataclass(frozen=True)
@@ -463,44 +578,70 @@ class TrendArrays:
     met: np.ndarray  # 1.0 / 0.0, NaN where value or target is missing
 
 
-def trend_arrays(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-                 indicator: str, start: str, end: str, span: str = "month") -> TrendArrays:
+def trend_arrays(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    iset: IndicatorSet,
+    indicator: str,
+    start: str,
+    end: str,
+    span: str = "month",
+) -> TrendArrays:
     """The monthly series of one indicator for every county and the city, as arrays."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     lo, hi = month_index(start), month_index(end)
     values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
     ind = iset.indicators[indicator]
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "numerator", "denominator", "value", "target", "met")}
+    rows: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("numerator", "denominator", "value", "target", "met")
+    }
     for city in (False, True):
         num, den, val = values.get(indicator, CURRENT, city)
         tgt = target_values(ind, values, city)
         met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
         for k, arr in zip(rows, (num, den, val, tgt, met)):
             rows[k].append(arr)
-    return TrendArrays(month_range_labels(lo, hi), engine.counties,
-                       **{k: np.vstack(v) for k, v in rows.items()})
+    return TrendArrays(
+        month_range_labels(lo, hi), engine.counties, **{k: np.vstack(v) for k, v in rows.items()}
+    )
 
 
-def trend_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-                indicator: str, start: str, end: str, span: str = "month") -> pd.DataFrame:
+def trend_table(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    iset: IndicatorSet,
+    indicator: str,
+    start: str,
+    end: str,
+    span: str = "month",
+) -> pd.DataFrame:
     """Monthly series of one indicator for every county and the city (county_code "city"):
     one row per unit × month (county_code, period, span, numerator, denominator, value,
     target, met), counties in code order then the city, months in order."""
     a = trend_arrays(ledgers, iset, indicator, start, end, span)
     codes = np.append(a.counties.to_numpy(dtype=object), np.array(["city"], dtype=object))
     met = a.met.reshape(-1)
-    return pd.DataFrame({
-        "county_code": np.repeat(codes, len(a.periods)),
-        "period": np.tile(np.array(a.periods, dtype=object), len(codes)), "span": span,
-        "numerator": a.numerator.reshape(-1), "denominator": a.denominator.reshape(-1),
-        "value": a.value.reshape(-1), "target": a.target.reshape(-1),
-        "met": pd.arrays.BooleanArray(met == 1.0, np.isnan(met))})
+    return pd.DataFrame(
+        {
+            "county_code": np.repeat(codes, len(a.periods)),
+            "period": np.tile(np.array(a.periods, dtype=object), len(codes)),
+            "span": span,
+            "numerator": a.numerator.reshape(-1),
+            "denominator": a.denominator.reshape(-1),
+            "value": a.value.reshape(-1),
+            "target": a.target.reshape(-1),
+            "met": pd.arrays.BooleanArray(met == 1.0, np.isnan(met)),
+        }
+    )
 
 
-def trend(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-          indicator: str, start: str, end: str, span: str = "month",
-          county: str | None = None) -> pd.DataFrame:
+def trend(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    iset: IndicatorSet,
+    indicator: str,
+    start: str,
+    end: str,
+    span: str = "month",
+    county: str | None = None,
+) -> pd.DataFrame:
     """Monthly series (period, span, numerator, denominator, value, target, met) for one
     county or, with `county=None`, the city (see `trend_table`)."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
@@ -518,14 +659,30 @@ def month_range_labels(lo: int, hi: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Milestones and the lagging list
 # ---------------------------------------------------------------------------------------------
-MILESTONE_COLUMNS = ["county_code", "county_name", "milestone", "milestone_name", "indicator",
-                     "indicator_name", "unit", "op", "target", "deadline", "span", "as_of",
-                     "basis", "current_value", "projected_value", "status", "status_label",
-                     "months_left", "source"]
+MILESTONE_COLUMNS = [
+    "county_code",
+    "county_name",
+    "milestone",
+    "milestone_name",
+    "indicator",
+    "indicator_name",
+    "unit",
+    "op",
+    "target",
+    "deadline",
+    "span",
+    "as_of",
+    "basis",
+    "current_value",
+    "projected_value",
+    "status",
+    "status_label",
+    "months_left",
+    "source",
+]
 
 
-def project_linear(series: np.ndarray, x: np.ndarray, at: float,
-                   min_points: int = 2) -> np.ndarray:
+def project_linear(series: np.ndarray, x: np.ndarray, at: float, min_points: int = 2) -> np.ndarray:
     """Per row, least-squares line through the non-missing points, evaluated at `at`.
 
     Rows with fewer than `min_points` points keep their last value (flat); rows with none
@@ -553,8 +710,9 @@ def project_linear(series: np.ndarray, x: np.ndarray, at: float,
     return np.where(n == 0, np.nan, out)
 
 
-def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
-                    city: bool = False) -> pd.DataFrame:
+def milestone_frame(
+    engine: MeasureEngine, iset: IndicatorSet, period: str, city: bool = False
+) -> pd.DataFrame:
     """Each county's (or the city's) status on every calendar milestone at `period`.
 
     Before the deadline the cumulative value's linear trend (months since the campaign start)
@@ -572,8 +730,11 @@ def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
             continue
         ind = iset.indicators[ms.indicator]
         # the trajectory runs from the campaign's start, or the phase's for a phase span
-        start = month_index(pd.Timestamp(
-            _phase(ms.span, cal).start if ms.span.startswith(PHASE_SPAN) else cal.start))
+        start = month_index(
+            pd.Timestamp(
+                _phase(ms.span, cal).start if ms.span.startswith(PHASE_SPAN) else cal.start
+            )
+        )
         deadline = month_index(pd.Timestamp(ms.deadline))
         last = min(now, deadline)
         if last < start:
@@ -594,8 +755,9 @@ def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
             projected = project_linear(series, x, float(deadline), cal.projection_min_points)
             if ind.bounds is not None:
                 lo, hi = ind.bounds
-                projected = np.clip(projected, -np.inf if lo is None else lo,
-                                    np.inf if hi is None else hi)
+                projected = np.clip(
+                    projected, -np.inf if lo is None else lo, np.inf if hi is None else hi
+                )
         met_now = compare(current, ms.op, ms.value)
         met_proj = compare(projected, ms.op, ms.value)
         status = np.full(rows, NO_DATA, dtype=object)
@@ -612,18 +774,37 @@ def milestone_frame(engine: MeasureEngine, iset: IndicatorSet, period: str,
         else:
             codes = engine.counties.to_numpy(dtype=object)
             unit_names = names.reindex(engine.counties).to_numpy(dtype=object)
-        parts.append(pd.DataFrame({
-            "county_code": codes, "county_name": unit_names, "milestone": ms.code,
-            "milestone_name": ms.name, "indicator": ind.code, "indicator_name": ind.name,
-            "unit": ind.unit, "op": ms.op, "target": ms.value,
-            "deadline": ms.deadline.isoformat(), "span": ms.span,
-            "as_of": month_label(last) if last >= start else None,
-            "basis": t("ind.milestone_basis", span=span_label(ms.span, cal),
-                       as_of=month_label(last)) if last >= start else "",
-            "current_value": current, "projected_value": projected, "status": status,
-            "status_label": [t(f"ind.status.{s}") for s in status],
-            "months_left": max(deadline - now, 0), "source": ms.source,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "county_code": codes,
+                    "county_name": unit_names,
+                    "milestone": ms.code,
+                    "milestone_name": ms.name,
+                    "indicator": ind.code,
+                    "indicator_name": ind.name,
+                    "unit": ind.unit,
+                    "op": ms.op,
+                    "target": ms.value,
+                    "deadline": ms.deadline.isoformat(),
+                    "span": ms.span,
+                    "as_of": month_label(last) if last >= start else None,
+                    "basis": t(
+                        "ind.milestone_basis",
+                        span=span_label(ms.span, cal),
+                        as_of=month_label(last),
+                    )
+                    if last >= start
+                    else "",
+                    "current_value": current,
+                    "projected_value": projected,
+                    "status": status,
+                    "status_label": [t(f"ind.status.{s}") for s in status],
+                    "months_left": max(deadline - now, 0),
+                    "source": ms.source,
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=MILESTONE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[MILESTONE_COLUMNS]
@@ -649,54 +830,72 @@ def op_label(op: object) -> str:
 
 def milestone_reason(row: Mapping[str, object]) -> str:
     unit = str(row["unit"])
-    values = dict(name=row["milestone_name"], indicator=row["indicator_name"],
-                  basis=row.get("basis") or "",
-                  current=format_value(unit, row["current_value"]),
-                  projected=format_value(unit, row["projected_value"]),
-                  op=op_label(row["op"]), target=format_value(unit, row["target"]),
-                  deadline=fmt.date_label(row["deadline"]))
+    values = dict(
+        name=row["milestone_name"],
+        indicator=row["indicator_name"],
+        basis=row.get("basis") or "",
+        current=format_value(unit, row["current_value"]),
+        projected=format_value(unit, row["projected_value"]),
+        op=op_label(row["op"]),
+        target=format_value(unit, row["target"]),
+        deadline=fmt.date_label(row["deadline"]),
+    )
     return t(f"ind.reason.{row['status']}", **values)
 
 
-LAGGING_COLUMNS = ["county_code", "county_name", "n_milestones", "milestones", "reasons",
-                   "n_missed_targets", "missed_targets"]
+LAGGING_COLUMNS = [
+    "county_code",
+    "county_name",
+    "n_milestones",
+    "milestones",
+    "reasons",
+    "n_missed_targets",
+    "missed_targets",
+]
 
 
 def lagging_frame(milestones: pd.DataFrame, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """进度滞后 / 约谈名单: counties with a milestone projected to miss (or missed), each with
     its reasons in Chinese; KPI targets missed this period are listed alongside."""
-    bad = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else \
-        milestones
+    bad = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else milestones
     if not len(bad):
         return pd.DataFrame(columns=LAGGING_COLUMNS)
     bad = bad.assign(_reason=[milestone_reason(r) for r in bad.to_dict("records")])
-    grouped = bad.groupby("county_code", sort=True).agg(
-        county_name=("county_name", "first"),
-        n_milestones=("milestone", "size"),
-        milestones=("milestone_name", "、".join),
-        reasons=("_reason", "；".join),
-    ).reset_index()
+    grouped = (
+        bad.groupby("county_code", sort=True)
+        .agg(
+            county_name=("county_name", "first"),
+            n_milestones=("milestone", "size"),
+            milestones=("milestone_name", "、".join),
+            reasons=("_reason", "；".join),
+        )
+        .reset_index()
+    )
     if kpis is not None and len(kpis):
         missed = kpis[kpis["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
         per = missed.groupby("county_code").agg(
-            n_missed_targets=("indicator", "size"),
-            missed_targets=("indicator_name", "、".join))
+            n_missed_targets=("indicator", "size"), missed_targets=("indicator_name", "、".join)
+        )
         grouped = grouped.join(per, on="county_code")
     else:
         grouped["n_missed_targets"] = 0
         grouped["missed_targets"] = ""
     grouped["n_missed_targets"] = grouped["n_missed_targets"].fillna(0).astype("Int64")
     grouped["missed_targets"] = grouped["missed_targets"].fillna("")
-    grouped = grouped.sort_values(["n_milestones", "n_missed_targets", "county_code"],
-                                  ascending=[False, False, True], ignore_index=True)
+    grouped = grouped.sort_values(
+        ["n_milestones", "n_missed_targets", "county_code"],
+        ascending=[False, False, True],
+        ignore_index=True,
+    )
     return grouped[LAGGING_COLUMNS]
 
 
 # ---------------------------------------------------------------------------------------------
 # Periods
 # ---------------------------------------------------------------------------------------------
-def latest_complete_period(ledgers: Mapping[str, pd.DataFrame],
-                           submissions: pd.DataFrame | None = None) -> str | None:
+def latest_complete_period(
+    ledgers: Mapping[str, pd.DataFrame], submissions: pd.DataFrame | None = None
+) -> str | None:
     """The newest month that can be reported on.
 
     With the warehouse's submissions table: the newest period every county has submitted (live
@@ -709,10 +908,16 @@ def latest_complete_period(ledgers: Mapping[str, pd.DataFrame],
         if "status" in subs.columns:
             subs = subs[subs["status"].fillna("有效") != "已被替换"]
         counties = ledgers.get("counties")
-        expected = (set(counties["county_code"].dropna().astype(str))
-                    if counties is not None and len(counties) else None)
-        per = subs.dropna(subset=["period"]).groupby("period")["county_code"].agg(
-            lambda s: set(s.dropna().astype(str)))
+        expected = (
+            set(counties["county_code"].dropna().astype(str))
+            if counties is not None and len(counties)
+            else None
+        )
+        per = (
+            subs.dropna(subset=["period"])
+            .groupby("period")["county_code"]
+            .agg(lambda s: set(s.dropna().astype(str)))
+        )
         if expected:
             complete = [p for p, got in per.items() if expected <= got]
         else:

@@ -4,6 +4,7 @@ One call is one transaction: files are read first (outside it), then every ledge
 and written in dependency order (counties before cases before leads), so cross-ledger rules see
 rows from the same batch. Any failure rolls the warehouse back to how it was.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,8 +77,10 @@ class IngestReport:
 
 # ---------------------------------------------------------------- submission identity
 
-def submission_identity(name: str, sheets: list[RawSheet], period: str | None = None
-                        ) -> tuple[str, str]:
+
+def submission_identity(
+    name: str, sheets: list[RawSheet], period: str | None = None
+) -> tuple[str, str]:
     """(county, period) of a file: from its name (`330402_某县_2025-09.xlsx`), else its rows."""
     county = ""
     if m := _COUNTY_RE.search(name):
@@ -97,8 +100,7 @@ def submission_identity(name: str, sheets: list[RawSheet], period: str | None = 
     for s in sheets:
         lg = LEDGERS[s.ledger]
         if lg.date_field and lg.date_field in s.columns:
-            vals = pd.to_datetime(s.column_values(lg.date_field), errors="coerce",
-                                  format="mixed")
+            vals = pd.to_datetime(s.column_values(lg.date_field), errors="coerce", format="mixed")
             if vals.notna().any():
                 months.append(vals.max().strftime("%Y-%m"))
     return county, max(months) if months else dt.date.today().strftime("%Y-%m")
@@ -106,17 +108,22 @@ def submission_identity(name: str, sheets: list[RawSheet], period: str | None = 
 
 # ---------------------------------------------------------------- messages
 
+
 def _display_value(lg: Ledger | None, field_name: str, value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if lg is not None and field_name in lg.field_names and lg.field(field_name).personal:
-        return str(mask_id_card(value, whole=True)) if lg.field(field_name).type == "id_card" \
+        return (
+            str(mask_id_card(value, whole=True))
+            if lg.field(field_name).type == "id_card"
             else str(mask_name(value))
+        )
     return str(mask_id_card(value))
 
 
-def issue_message(code: str, file: str, sheet: str, row: object, column: str, value: str,
-                  **params: object) -> str:
+def issue_message(
+    code: str, file: str, sheet: str, row: object, column: str, value: str, **params: object
+) -> str:
     where = t("ingest.where.file", file=file)
     if sheet:
         where += t("ingest.where.sheet", sheet=sheet)
@@ -133,25 +140,43 @@ def reader_issue_row(issue: Issue) -> dict:
     params = dict(issue.params)
     if issue.code.endswith("MISSING_COLUMN"):
         params["hint"] = t("ingest.hint.similar", hint=params["hint"]) if params.get("hint") else ""
-    return {"severity": issue.severity, "file": issue.file, "sheet": issue.sheet,
-            "row": issue.row, "column": issue.column, "value": value, "code": issue.code,
-            "message": issue_message(issue.code, issue.file, issue.sheet, issue.row, issue.column,
-                                     value, **params)}
+    return {
+        "severity": issue.severity,
+        "file": issue.file,
+        "sheet": issue.sheet,
+        "row": issue.row,
+        "column": issue.column,
+        "value": value,
+        "code": issue.code,
+        "message": issue_message(
+            issue.code, issue.file, issue.sheet, issue.row, issue.column, value, **params
+        ),
+    }
 
 
 def _raw_rows(con, keys: pd.DataFrame) -> pd.DataFrame:
     """The text of some rows of t_raw, indexed by (_sheet, _row)."""
-    con.register("v_keys", keys[["_sheet", "_row"]].drop_duplicates().astype(
-        {"_sheet": "int32", "_row": "int64"}))
+    con.register(
+        "v_keys",
+        keys[["_sheet", "_row"]].drop_duplicates().astype({"_sheet": "int32", "_row": "int64"}),
+    )
     try:
-        return con.execute("SELECT r.* FROM t_raw r SEMI JOIN v_keys USING (_sheet, _row)"
-                           ).df().set_index(["_sheet", "_row"])
+        return (
+            con.execute("SELECT r.* FROM t_raw r SEMI JOIN v_keys USING (_sheet, _row)")
+            .df()
+            .set_index(["_sheet", "_row"])
+        )
     finally:
         con.unregister("v_keys")
 
 
-def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated,
-                 sheet_county: Mapping[int, str] | None = None) -> pd.DataFrame:
+def finding_rows(
+    con,
+    sheets: dict[int, RawSheet],
+    lg: Ledger,
+    v: Validated,
+    sheet_county: Mapping[int, str] | None = None,
+) -> pd.DataFrame:
     """Findings (sheet, row, field, code) → issue rows with the header as written in the file,
     the value (personal data masked) and the Chinese message. Carries `_sheet` along;
     `sheet_county` is each sheet's county (from its file name), for E_COUNTY_MISMATCH."""
@@ -174,29 +199,47 @@ def finding_rows(con, sheets: dict[int, RawSheet], lg: Ledger, v: Validated,
         elif rec.code == "E_COUNTY_MISMATCH":
             params["expected"] = sheet_county.get(rec._0, "")
         elif isinstance(rec.other, str) and rec.other:
-            params.update(other=sheet.headers.get(rec.other) or lg.field(rec.other).header,
-                          other_value=_display_value(lg, rec.other, cells.get(rec.other)))
+            params.update(
+                other=sheet.headers.get(rec.other) or lg.field(rec.other).header,
+                other_value=_display_value(lg, rec.other, cells.get(rec.other)),
+            )
         if rec.code == "E_ENUM":
             params["allowed"] = "、".join(lg.field(rec.field).enum)
         elif rec.code == "E_MISSING_COLUMN":
             params["hint"] = ""  # the sheet-level finding already suggests a similar header
-        out.append({"severity": rec.severity, "file": sheet.file, "sheet": sheet.sheet,
-                    "row": row, "column": header, "value": shown, "code": rec.code,
-                    "message": issue_message(rec.code, sheet.file, sheet.sheet, row, header, shown,
-                                             **params), "_sheet": rec._0})
+        out.append(
+            {
+                "severity": rec.severity,
+                "file": sheet.file,
+                "sheet": sheet.sheet,
+                "row": row,
+                "column": header,
+                "value": shown,
+                "code": rec.code,
+                "message": issue_message(
+                    rec.code, sheet.file, sheet.sheet, row, header, shown, **params
+                ),
+                "_sheet": rec._0,
+            }
+        )
     return pd.DataFrame(out, columns=[*ISSUE_COLUMNS, "_sheet"])
 
 
 # ---------------------------------------------------------------- the ingest
+
 
 def _sha256(path: Path) -> tuple[str, bytes]:
     data = path.read_bytes()
     return hashlib.sha256(data).hexdigest(), data
 
 
-def ingest_paths(paths: list[str | Path], warehouse_path: str | Path | None = None,
-                 period: str | None = None, report_dir: str | Path | None = None,
-                 warehouse: Warehouse | None = None) -> IngestReport:
+def ingest_paths(
+    paths: list[str | Path],
+    warehouse_path: str | Path | None = None,
+    period: str | None = None,
+    report_dir: str | Path | None = None,
+    warehouse: Warehouse | None = None,
+) -> IngestReport:
     """Ingest files and folders into the warehouse in one transaction."""
     from workbench.config import warehouse_path as resolve
 
@@ -217,27 +260,41 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
     issue_rows: list[dict] = [reader_issue_row(i) for i in list_issues]
     outcomes: list[FileOutcome] = []
     pending: list[tuple[FileOutcome, ReadResult, bytes]] = []
-    known = set(wh.con.execute("SELECT submission_id FROM submissions").fetchnumpy()
-                ["submission_id"].tolist())
+    known = set(
+        wh.con.execute("SELECT submission_id FROM submissions")
+        .fetchnumpy()["submission_id"]
+        .tolist()
+    )
     retry: list[str] = []  # files seen before that kept nothing: checked again
     for path in files:
         sha, data = _sha256(path)
         if sha in known:
-            row = wh.con.execute("SELECT county_code, period, status, rows_accepted FROM "
-                                 "submissions WHERE submission_id = ?", [sha]).fetchone()
+            row = wh.con.execute(
+                "SELECT county_code, period, status, rows_accepted FROM "
+                "submissions WHERE submission_id = ?",
+                [sha],
+            ).fetchone()
             # Unreadable last time, or every row refused (e.g. the rosters were missing): the
             # same bytes may pass now, so they are checked again; anything kept is not.
             if row is None or not (row[2] == "无法识别" or (row[2] == "有效" and row[3] == 0)):
-                outcomes.append(FileOutcome(path.name, sha, row[0] if row else "",
-                                            row[1] if row else "", "duplicate"))
+                outcomes.append(
+                    FileOutcome(
+                        path.name, sha, row[0] if row else "", row[1] if row else "", "duplicate"
+                    )
+                )
                 continue
             retry.append(sha)
         known.add(sha)
         result = read_file(path, path.name)
         county, per = submission_identity(path.name, result.sheets, period)
-        out = FileOutcome(path.name, sha, county, per, "new" if result.sheets else "unreadable",
-                          ledgers=sorted({s.ledger for s in result.sheets},
-                                         key=list(LEDGERS).index))
+        out = FileOutcome(
+            path.name,
+            sha,
+            county,
+            per,
+            "new" if result.sheets else "unreadable",
+            ledgers=sorted({s.ledger for s in result.sheets}, key=list(LEDGERS).index),
+        )
         outcomes.append(out)
         pending.append((out, result, data))
         if not result.sheets and not any(i.severity == "error" for i in result.issues):
@@ -251,17 +308,23 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
             for raw in result.sheets:
                 raw.cleanup()
 
-    count_frame = pd.DataFrame(counts, columns=["ledger", "county_code", "rows_in", "accepted",
-                                                "quarantined"])
+    count_frame = pd.DataFrame(
+        counts, columns=["ledger", "county_code", "rows_in", "accepted", "quarantined"]
+    )
     if not count_frame.empty:
-        count_frame = count_frame.groupby(["ledger", "county_code"], as_index=False, sort=False
-                                          ).sum()
+        count_frame = count_frame.groupby(
+            ["ledger", "county_code"], as_index=False, sort=False
+        ).sum()
     return IngestReport(outcomes, issues, count_frame)
 
 
-def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
-               issue_rows: list[dict], retry: Sequence[str] = ()
-               ) -> tuple[pd.DataFrame, list[dict]]:
+def _write_all(
+    wh: Warehouse,
+    pending: list,
+    outcomes: list[FileOutcome],
+    issue_rows: list[dict],
+    retry: Sequence[str] = (),
+) -> tuple[pd.DataFrame, list[dict]]:
     """The transaction: validate and write every ledger in dependency order, each ledger's
     sheets from every file of the batch together. `retry`: earlier submissions of the same
     bytes that kept nothing, whose records this attempt replaces."""
@@ -273,11 +336,25 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                 con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [sid])
         for out, _result, data in pending:
             content = wh.archive_file(out.submission_id, out.file, data)
-            con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
-                        [out.submission_id, out.file, out.county_code, out.period, now, len(data),
-                         content, "有效" if out.status == "new" else "无法识别"])
-        refs = {f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
-                for lg in LEDGERS.values() for f in lg.key if len(lg.key) == 1 or f == lg.key[0]}
+            con.execute(
+                "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
+                [
+                    out.submission_id,
+                    out.file,
+                    out.county_code,
+                    out.period,
+                    now,
+                    len(data),
+                    content,
+                    "有效" if out.status == "new" else "无法识别",
+                ],
+            )
+        refs = {
+            f"{lg.name}.{f}": f'SELECT "{f}" AS k FROM "{lg.name}"'
+            for lg in LEDGERS.values()
+            for f in lg.key
+            if len(lg.key) == 1 or f == lg.key[0]
+        }
         sheet_id = 0
         written: list[str] = []
         for lg in LEDGERS.values():
@@ -290,12 +367,14 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
                     owner[sheet_id] = (order, out)
             if not batch:
                 continue
-            v = validate_ledger(con, lg, batch, refs,
-                                {sid: out.county_code for sid, (_o, out) in owner.items()})
+            v = validate_ledger(
+                con, lg, batch, refs, {sid: out.county_code for sid, (_o, out) in owner.items()}
+            )
             _register_sheets(con, owner, dict(batch))
             _write_accepted(con, lg)
-            issue_frame = finding_rows(con, dict(batch), lg, v,
-                                       {sid: out.county_code for sid, (_o, out) in owner.items()})
+            issue_frame = finding_rows(
+                con, dict(batch), lg, v, {sid: out.county_code for sid, (_o, out) in owner.items()}
+            )
             issue_rows.extend(issue_frame.drop(columns="_sheet").to_dict("records"))
             _write_quarantine(con, lg, issue_frame)
             counts.extend(_county_counts(con, lg))
@@ -304,29 +383,46 @@ def _write_all(wh: Warehouse, pending: list, outcomes: list[FileOutcome],
             written.append(lg.name)
         wh.refresh_current(written)  # which rows are current, decided once, here
         for out, _result, _data in pending:
-            con.execute("UPDATE submissions SET rows_total = ?, rows_accepted = ?, "
-                        "rows_quarantined = ? WHERE submission_id = ?",
-                        [out.rows_in, out.accepted, out.quarantined, out.submission_id])
+            con.execute(
+                "UPDATE submissions SET rows_total = ?, rows_accepted = ?, "
+                "rows_quarantined = ? WHERE submission_id = ?",
+                [out.rows_in, out.accepted, out.quarantined, out.submission_id],
+            )
         issues = pd.DataFrame(issue_rows, columns=ISSUE_COLUMNS)
         if not issues.empty:
             sub_of = {o.file: o.submission_id for o in outcomes}
             frame = issues.assign(submission_id=issues["file"].map(sub_of))
             frame["row"] = frame["row"].astype("Int64")
             con.register("v_issues", frame)
-            con.execute("INSERT INTO ingest_issues SELECT submission_id, severity, file, sheet, "
-                        "row, \"column\", value, code, message FROM v_issues")
+            con.execute(
+                "INSERT INTO ingest_issues SELECT submission_id, severity, file, sheet, "
+                'row, "column", value, code, message FROM v_issues'
+            )
             con.unregister("v_issues")
-        con.execute("DROP VIEW IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
-                    "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets")
+        con.execute(
+            "DROP VIEW IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
+            "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets"
+        )
     return issues, counts
 
 
-def _register_sheets(con, owner: dict[int, tuple[int, FileOutcome]],
-                     sheets: dict[int, RawSheet]) -> None:
-    frame = pd.DataFrame([{"_sheet": sid, "_order": order, "submission_id": out.submission_id,
-                           "county_code": out.county_code, "period": out.period,
-                           "file": sheets[sid].file, "sheet": sheets[sid].sheet}
-                          for sid, (order, out) in owner.items()])
+def _register_sheets(
+    con, owner: dict[int, tuple[int, FileOutcome]], sheets: dict[int, RawSheet]
+) -> None:
+    frame = pd.DataFrame(
+        [
+            {
+                "_sheet": sid,
+                "_order": order,
+                "submission_id": out.submission_id,
+                "county_code": out.county_code,
+                "period": out.period,
+                "file": sheets[sid].file,
+                "sheet": sheets[sid].sheet,
+            }
+            for sid, (order, out) in owner.items()
+        ]
+    )
     con.register("v_sheets", frame.astype({"_sheet": "int32", "_order": "int64"}))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE t_sheets AS SELECT * FROM v_sheets")
@@ -340,7 +436,8 @@ def _write_accepted(con, lg: Ledger) -> None:
     con.execute(
         f'INSERT INTO "{lg.name}" ({cols}, _submission_id, _period, _file, _sheet, _source_row, '
         f"_extra) SELECT {a_cols}, s.submission_id, s.period, s.file, s.sheet, a._row, a._extra "
-        f"FROM ({ACCEPTED_SQL}) a JOIN t_sheets s USING (_sheet)")
+        f"FROM ({ACCEPTED_SQL}) a JOIN t_sheets s USING (_sheet)"
+    )
 
 
 def _write_quarantine(con, lg: Ledger, issues: pd.DataFrame) -> None:
@@ -352,22 +449,38 @@ def _write_quarantine(con, lg: Ledger, issues: pd.DataFrame) -> None:
     by_row = errs.groupby(["_sheet", "row"])
     reasons = by_row["message"].agg("；".join)
     codes = by_row["code"].agg(lambda s: ",".join(sorted(set(s))))
-    sheets = con.execute("SELECT _sheet, submission_id, file, sheet FROM t_sheets").df() \
+    sheets = (
+        con.execute("SELECT _sheet, submission_id, file, sheet FROM t_sheets")
+        .df()
         .set_index("_sheet")
+    )
     rows = _raw_rows(con, bad).reset_index()
     cols = [c for c in rows.columns if c not in ("_sheet", "_row", "_extra")]
     headers = {f.name: f.header for f in lg.fields}
-    raw_json = [json.dumps({headers.get(c, c): val for c, val in rec.items()
-                            if val is not None and not (isinstance(val, float) and pd.isna(val))},
-                           ensure_ascii=False) for rec in rows[cols].to_dict("records")]
+    raw_json = [
+        json.dumps(
+            {
+                headers.get(c, c): val
+                for c, val in rec.items()
+                if val is not None and not (isinstance(val, float) and pd.isna(val))
+            },
+            ensure_ascii=False,
+        )
+        for rec in rows[cols].to_dict("records")
+    ]
     keys = list(zip(rows["_sheet"], rows["_row"]))
-    frame = pd.DataFrame({
-        "submission_id": rows["_sheet"].map(sheets["submission_id"]).to_numpy(),
-        "ledger": lg.name, "file": rows["_sheet"].map(sheets["file"]).to_numpy(),
-        "sheet": rows["_sheet"].map(sheets["sheet"]).to_numpy(),
-        "row_number": rows["_row"].to_numpy(),
-        "reasons": [reasons.get(k, "") for k in keys],
-        "codes": [codes.get(k, "") for k in keys], "raw": raw_json})
+    frame = pd.DataFrame(
+        {
+            "submission_id": rows["_sheet"].map(sheets["submission_id"]).to_numpy(),
+            "ledger": lg.name,
+            "file": rows["_sheet"].map(sheets["file"]).to_numpy(),
+            "sheet": rows["_sheet"].map(sheets["sheet"]).to_numpy(),
+            "row_number": rows["_row"].to_numpy(),
+            "reasons": [reasons.get(k, "") for k in keys],
+            "codes": [codes.get(k, "") for k in keys],
+            "raw": raw_json,
+        }
+    )
     con.register("v_quarantine", frame)
     try:
         con.execute("INSERT INTO quarantine SELECT * FROM v_quarantine")
@@ -379,15 +492,19 @@ def _county_counts(con, lg: Ledger) -> list[dict]:
     county = "coalesce(county_code, '（空）')" if "county_code" in lg.field_names else "''"
     rows = con.execute(
         f"SELECT {county}, count(*), count(*) FILTER (WHERE b._row IS NULL) "
-        f"FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1").fetchall()
-    return [{"ledger": lg.name, "county_code": c, "rows_in": n, "accepted": a,
-             "quarantined": n - a} for c, n, a in rows]
+        f"FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1"
+    ).fetchall()
+    return [
+        {"ledger": lg.name, "county_code": c, "rows_in": n, "accepted": a, "quarantined": n - a}
+        for c, n, a in rows
+    ]
 
 
 def _tally(con, owner: dict[int, tuple[int, FileOutcome]]) -> None:
-    rows = con.execute("SELECT _sheet, count(*), count(*) FILTER (WHERE b._row IS NULL) "
-                       "FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1"
-                       ).fetchall()
+    rows = con.execute(
+        "SELECT _sheet, count(*), count(*) FILTER (WHERE b._row IS NULL) "
+        "FROM t_raw r LEFT JOIN t_bad b USING (_sheet, _row) GROUP BY 1"
+    ).fetchall()
     for sid, n, a in rows:
         out = owner[sid][1]
         out.rows_in += n
@@ -395,8 +512,9 @@ def _tally(con, owner: dict[int, tuple[int, FileOutcome]]) -> None:
         out.quarantined += n - a
 
 
-def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
-                     now: dt.datetime) -> None:
+def _replace_earlier(
+    con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]], now: dt.datetime
+) -> None:
     """Per county and period, only the newest submission's rows of this ledger stay: a
     corrected resubmission replaces earlier rows (earlier ingests, or earlier in this batch).
     A submission none of whose rows of this ledger was accepted (a blank template, a file
@@ -410,7 +528,9 @@ def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
             LEFT JOIN (SELECT DISTINCT submission_id, _order FROM t_sheets) o USING (submission_id)
             WHERE s.submission_id IN (SELECT _submission_id FROM "{lg.name}"
                                       UNION SELECT submission_id FROM quarantine WHERE ledger = ?)
-               OR o._order IS NOT NULL""", [lg.name]).fetchall()
+               OR o._order IS NOT NULL""",
+        [lg.name],
+    ).fetchall()
     groups: dict[tuple[str, str], list[tuple]] = {}
     for sid, county, period, order, n in rows:
         groups.setdefault((county, period), []).append((order, sid, n))
@@ -421,25 +541,41 @@ def _replace_earlier(con, lg: Ledger, owner: dict[int, tuple[int, FileOutcome]],
         if not keeping:
             continue
         winner = subs[keeping[-1]][1]
-        for _order, old, n in subs[:keeping[-1]]:
+        for _order, old, n in subs[: keeping[-1]]:
             con.execute(f'DELETE FROM "{lg.name}" WHERE _submission_id = ?', [old])
-            con.execute("DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?",
-                        [old, lg.name])
-            con.execute("INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
-                        [old, winner, county, period, now, n])
-            left = sum(con.execute(f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?',
-                                   [old]).fetchone()[0] for other in LEDGERS)
-            con.execute("UPDATE submissions SET status = ?, replaced_by = ? "
-                        "WHERE submission_id = ?",
-                        ["已被替换" if left == 0 else "部分替换", winner, old])
+            con.execute(
+                "DELETE FROM quarantine WHERE submission_id = ? AND ledger = ?", [old, lg.name]
+            )
+            con.execute(
+                "INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
+                [old, winner, county, period, now, n],
+            )
+            left = sum(
+                con.execute(
+                    f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?', [old]
+                ).fetchone()[0]
+                for other in LEDGERS
+            )
+            con.execute(
+                "UPDATE submissions SET status = ?, replaced_by = ? WHERE submission_id = ?",
+                ["已被替换" if left == 0 else "部分替换", winner, old],
+            )
             if old not in outcomes[winner].replaced:
                 outcomes[winner].replaced.append(old)
 
 
 # ---------------------------------------------------------------- the error report
 
-ISSUE_HEADERS = {"severity": "级别", "file": "文件", "sheet": "工作表", "row": "行号",
-                 "column": "列", "value": "值", "code": "规则编码", "message": "说明"}
+ISSUE_HEADERS = {
+    "severity": "级别",
+    "file": "文件",
+    "sheet": "工作表",
+    "row": "行号",
+    "column": "列",
+    "value": "值",
+    "code": "规则编码",
+    "message": "说明",
+}
 
 
 def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
@@ -448,8 +584,9 @@ def write_issue_report(report: IngestReport, out_dir: Path) -> list[Path]:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = stamp
     n = 1
-    while (out_dir / f"入库问题清单_{stamp}.xlsx").exists() or \
-            (out_dir / f"入库问题清单_{stamp}.csv").exists():  # two ingests in one second
+    while (out_dir / f"入库问题清单_{stamp}.xlsx").exists() or (
+        out_dir / f"入库问题清单_{stamp}.csv"
+    ).exists():  # two ingests in one second
         n += 1
         stamp = f"{base}-{n}"
     frame = report.issues.copy()

@@ -1,4 +1,5 @@
 """The ledger reference (docs/ledgers.md), rendered from the contracts so it cannot drift."""
+
 from __future__ import annotations
 
 from workbench.contracts import LEDGERS
@@ -25,8 +26,10 @@ def render_markdown() -> str:
             notes = "；".join(field_notes(lg, f, rules))
             if f.personal:
                 notes = ("个人信息，输出时脱敏；" + notes) if notes else "个人信息，输出时脱敏"
-            out.append(f"| {f.header} | `{f.name}` | {type_label(f)} | "
-                       f"{'是' if f.required else ''} | {options_text(f)} | {notes} |")
+            out.append(
+                f"| {f.header} | `{f.name}` | {type_label(f)} | "
+                f"{'是' if f.required else ''} | {options_text(f)} | {notes} |"
+            )
     out.append("\n## 规则编码（Error and warning codes）\n\n| 编码 | 级别 | 说明 |\n|---|---|---|")
     for key, text in sorted(catalogue().items()):
         if key.startswith("ingest.code."):

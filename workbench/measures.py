@@ -6,6 +6,7 @@ from de-duplicated (county, value, month) triples, because a distinct count over
 the sum of its months. Filters are evaluated from cached per-column codes so a clause shared by
 several measures costs one pass. Pure: DataFrames in, arrays/DataFrames out.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,11 +89,15 @@ def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
     if ftype == "month":
         codes, uniques = pd.factorize(values)
         codes = np.asarray(codes)
-        months = pd.to_datetime(pd.Index(np.asarray(uniques, dtype=object)),
-                                format="%Y-%m", errors="coerce")
+        months = pd.to_datetime(
+            pd.Index(np.asarray(uniques, dtype=object)), format="%Y-%m", errors="coerce"
+        )
         u = np.asarray(months, dtype="datetime64[ns]")
-        parsed = np.where(codes >= 0, u[np.maximum(codes, 0)] if len(u) else np.datetime64("NaT"),
-                          np.datetime64("NaT"))
+        parsed = np.where(
+            codes >= 0,
+            u[np.maximum(codes, 0)] if len(u) else np.datetime64("NaT"),
+            np.datetime64("NaT"),
+        )
     else:
         parsed = pd.to_datetime(values, errors="coerce")
     arr = np.asarray(parsed, dtype="datetime64[ns]")
@@ -102,8 +107,10 @@ def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
     days = arr.view("int64") // 86_400_000_000_000
     ok = days[~nat] if nat.any() else days
     lo, hi = int(ok.min()), int(ok.max())
-    table = (np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]")
-             .astype("int64") + _EPOCH)
+    table = (
+        np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+        + _EPOCH
+    )
     if not nat.any():
         return table[days - lo]
     out = np.full(len(arr), -1, dtype=np.int64)
@@ -112,8 +119,11 @@ def _months_of(values: pd.Series, ftype: str) -> np.ndarray:
 
 
 def _is_text(series: pd.Series) -> bool:
-    return series.dtype == object or pd.api.types.is_string_dtype(series) \
+    return (
+        series.dtype == object
+        or pd.api.types.is_string_dtype(series)
         or isinstance(series.dtype, pd.CategoricalDtype)
+    )
 
 
 def _empty_ledger(name: str) -> pd.DataFrame:
@@ -128,23 +138,33 @@ def ledger_columns(sets: Iterable[IndicatorSet]) -> dict[str, list[str]]:
     (drill-through, which shows whole rows, reads its rows itself)."""
     want: dict[str, set[str]] = {
         name: {"county_code", *([lg.date_field] if lg.date_field else [])}
-        for name, lg in LEDGERS.items()}
+        for name, lg in LEDGERS.items()
+    }
     want["counties"] |= {"county_name", "city", "year"}
     for iset in sets:
         for measure in iset.measures.values():
             for ledger, names in measure.fields_used().items():
                 want.setdefault(ledger, set()).update(names)
-    return {name: [f for f in lg.field_names if f in want.get(name, ())]
-            for name, lg in LEDGERS.items()}
+    return {
+        name: [f for f in lg.field_names if f in want.get(name, ())] for name, lg in LEDGERS.items()
+    }
 
 
 def measure_key(m: Measure, params: Mapping[str, object]) -> tuple:
     """What makes two measures the same aggregate of the same rows, whatever set or file
     declared them (the parameter values its expression uses included)."""
-    used = tuple(sorted((n, params[n]) for n in (m.expr.names if m.expr else ())
-                        if n in params))
-    return (m.ledger, m.date, m.agg, m.field, m.expr.text if m.expr else None, m.where,
-            m.join, m.done_by, used)  # `used` last: the warehouse engine reads it as key[-1]
+    used = tuple(sorted((n, params[n]) for n in (m.expr.names if m.expr else ()) if n in params))
+    return (
+        m.ledger,
+        m.date,
+        m.agg,
+        m.field,
+        m.expr.text if m.expr else None,
+        m.where,
+        m.join,
+        m.done_by,
+        used,
+    )  # `used` last: the warehouse engine reads it as key[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,15 +177,18 @@ class MeasureEngine:
     ledger's codes plus any code seen in another ledger.
     """
 
-    def __init__(self, ledgers: Mapping[str, pd.DataFrame],
-                 counties: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, ledgers: Mapping[str, pd.DataFrame], counties: Sequence[str] | None = None
+    ) -> None:
         self.ledgers: dict[str, pd.DataFrame] = {}
         for name in LEDGERS:
             df = ledgers.get(name)
             self.ledgers[name] = _empty_ledger(name) if df is None else df
-        self._universe = (None if counties is None else
-                          pd.Index([str(c) for c in counties], dtype="object",
-                                   name="county_code"))
+        self._universe = (
+            None
+            if counties is None
+            else pd.Index([str(c) for c in counties], dtype="object", name="county_code")
+        )
         self._ccodes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._cidx: dict[str, np.ndarray] = {}
         self._midx: dict[tuple[str, str], np.ndarray] = {}
@@ -201,8 +224,10 @@ class MeasureEngine:
         if ledger not in self._ccodes:
             df = self.ledgers[ledger]
             if "county_code" not in df.columns or not len(df):
-                self._ccodes[ledger] = (np.full(len(df), -1, dtype=np.int64),
-                                        np.array([], dtype=object))
+                self._ccodes[ledger] = (
+                    np.full(len(df), -1, dtype=np.int64),
+                    np.array([], dtype=object),
+                )
             else:
                 codes, uniques = pd.factorize(df["county_code"])
                 self._ccodes[ledger] = (np.asarray(codes), np.asarray(uniques, dtype=object))
@@ -243,8 +268,7 @@ class MeasureEngine:
             right_name, fld = name.split(".", 1)
             right = self.ledgers[right_name]
             on = measure.join.on  # type: ignore[union-attr]
-            if len(right) and on in right.columns and fld in right.columns \
-                    and on in df.columns:
+            if len(right) and on in right.columns and fld in right.columns and on in df.columns:
                 # Look up each distinct key once (the right side's last row per key), then
                 # spread by the key's codes: one factorisation of both sides' keys together.
                 codes, uniques = self._factorised(measure, on)
@@ -252,7 +276,7 @@ class MeasureEngine:
                 if left_keys.dtype != right_keys.dtype:
                     left_keys, right_keys = left_keys.astype(object), right_keys.astype(object)
                 both, _ = pd.factorize(left_keys.append(right_keys))
-                left_code, right_code = both[: len(uniques)], both[len(uniques):]
+                left_code, right_code = both[: len(uniques)], both[len(uniques) :]
                 last_row = np.full(int(both.max(initial=-1)) + 1, -1, dtype=np.int64)
                 ok = right_code >= 0
                 np.maximum.at(last_row, right_code[ok], np.flatnonzero(ok))
@@ -352,14 +376,15 @@ class MeasureEngine:
                 if name in params:
                     env[name] = float(params[name])  # type: ignore[arg-type]
                 else:
-                    env[name] = pd.to_numeric(self.column(measure, name),
-                                              errors="coerce").to_numpy(dtype="float64",
-                                                                        na_value=np.nan)
+                    env[name] = pd.to_numeric(self.column(measure, name), errors="coerce").to_numpy(
+                        dtype="float64", na_value=np.nan
+                    )
             vals = np.asarray(eval_expr(measure.expr, env), dtype="float64")
             vals = np.broadcast_to(vals, (len(self.ledgers[measure.ledger]),))  # type: ignore
         else:
-            vals = pd.to_numeric(self.column(measure, measure.field), errors="coerce") \
-                .to_numpy(dtype="float64", na_value=np.nan)  # type: ignore[arg-type]
+            vals = pd.to_numeric(self.column(measure, measure.field), errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan
+            )  # type: ignore[arg-type]
         return np.where(np.isfinite(vals), vals, np.nan)
 
     # -- flows --------------------------------------------------------------------------------
@@ -394,8 +419,9 @@ class MeasureEngine:
         self._monthly[key] = grid
         return grid
 
-    def _cells(self, ledger: str, date: str, grid: tuple[int, int]
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def _cells(
+        self, ledger: str, date: str, grid: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows inside the county × month grid and each row's flat cell number (shared by every
         measure on the same ledger and date)."""
         key = ("cells", ledger, date)
@@ -410,11 +436,15 @@ class MeasureEngine:
             self._monthly[key] = cur
         return cur[1], cur[2]
 
-    def _full(self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _full(
+        self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """County × month matrix over the grid, with its prefix sums (cached per measure)."""
-        used = tuple(sorted((n, params[n]) for n in (measure.expr.names if measure.expr else ())
-                            if n in params))
+        used = tuple(
+            sorted(
+                (n, params[n]) for n in (measure.expr.names if measure.expr else ()) if n in params
+            )
+        )
         key = ("full", measure, used)
         cur = self._monthly.get(key)
         if cur is None or cur[0] != grid:
@@ -436,13 +466,15 @@ class MeasureEngine:
             self._monthly[key] = cur
         return cur[1], cur[2]
 
-    def monthly(self, measure: Measure, lo: int, hi: int,
-                params: Mapping[str, object] = {}) -> np.ndarray:
+    def monthly(
+        self, measure: Measure, lo: int, hi: int, params: Mapping[str, object] = {}
+    ) -> np.ndarray:
         """County × month matrix over months lo..hi (months without rows are 0)."""
         return self.windows(measure, [Window(m, m) for m in range(lo, hi + 1)], params)
 
-    def _flow_windows(self, measure: Measure, windows: Sequence[Window],
-                      params: Mapping[str, object]) -> np.ndarray:
+    def _flow_windows(
+        self, measure: Measure, windows: Sequence[Window], params: Mapping[str, object]
+    ) -> np.ndarray:
         out = np.zeros((self.n, len(windows)))
         if measure.agg == "months":
             since = month_index(measure.since) if measure.since else None
@@ -453,9 +485,16 @@ class MeasureEngine:
         if measure.done_by is not None:
             return self._done_by_windows(measure, windows, params)
         live = [w for w in windows if not w.empty]
-        grid = (self._grid(measure.ledger, measure.date,  # type: ignore[arg-type]
-                           min(w.start for w in live), max(w.end for w in live))
-                if live else None)
+        grid = (
+            self._grid(
+                measure.ledger,
+                measure.date,  # type: ignore[arg-type]
+                min(w.start for w in live),
+                max(w.end for w in live),
+            )
+            if live
+            else None
+        )
         if grid is not None:
             mat, cs = self._full(measure, params, grid)
         for j, w in enumerate(windows):
@@ -471,13 +510,14 @@ class MeasureEngine:
                     out[:, j] = cs[:, e - glo + 1] - cs[:, s - glo]
             elif measure.rollup == "max":
                 if s <= e:
-                    out[:, j] = np.maximum(mat[:, s - glo: e - glo + 1].max(axis=1), 0.0)
+                    out[:, j] = np.maximum(mat[:, s - glo : e - glo + 1].max(axis=1), 0.0)
             elif glo <= w.end <= ghi:  # last
                 out[:, j] = mat[:, w.end - glo]
         return out
 
-    def _done_by_windows(self, measure: Measure, windows: Sequence[Window],
-                         params: Mapping[str, object]) -> np.ndarray:
+    def _done_by_windows(
+        self, measure: Measure, windows: Sequence[Window], params: Mapping[str, object]
+    ) -> np.ndarray:
         """A flow whose rows count in a window only once done (`done_by` date) by the window's
         last month — a closure after it does not count there; a row without the date counts
         as done (its date is unknown: a `where` on the field says when blank means not done)."""
@@ -495,16 +535,18 @@ class MeasureEngine:
             lo = min(windows[j].start for j in js)
             sel = (done <= end) & (mon >= lo) & (mon <= end)
             n_m = end - lo + 1
-            grid = np.bincount(cidx[sel] * n_m + (mon[sel] - lo), weights=weight[sel],
-                               minlength=self.n * n_m)[: self.n * n_m].reshape(self.n, n_m)
+            grid = np.bincount(
+                cidx[sel] * n_m + (mon[sel] - lo), weights=weight[sel], minlength=self.n * n_m
+            )[: self.n * n_m].reshape(self.n, n_m)
             run = np.zeros((self.n, n_m + 1))
             np.cumsum(grid, axis=1, out=run[:, 1:])
             for j in js:
                 out[:, j] = run[:, n_m] - run[:, windows[j].start - lo]
         return out
 
-    def _done_by_groups(self, measure: Measure, params: Mapping[str, object]
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _done_by_groups(
+        self, measure: Measure, params: Mapping[str, object]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(county, month, month done — -1 when blank —, value) of every matching row (a
         `WarehouseEngine` gives the same per group of rows)."""
         ledger = measure.ledger
@@ -512,12 +554,16 @@ class MeasureEngine:
         mon = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
         done = self.month_idx(ledger, measure.done_by)  # type: ignore[arg-type]
         sel = self.mask(measure) & (cidx >= 0) & (mon >= 0)
-        weight = (np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
-                  if measure.agg == "sum" else np.ones(int(sel.sum())))
+        weight = (
+            np.nan_to_num(self._row_values(measure, params)[sel], nan=0.0)
+            if measure.agg == "sum"
+            else np.ones(int(sel.sum()))
+        )
         return cidx[sel], mon[sel], done[sel], weight
 
-    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def _distinct_windows(
+        self, measure: Measure, windows: Sequence[Window]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Distinct values per county in each window, and across the city (a value counted
         once however many counties report it): rows are coded once as dense (county, value)
         pair ids; a window marks the pairs it contains and counts them."""
@@ -539,8 +585,9 @@ class MeasureEngine:
             city[j] = seen.sum()
         return out, city
 
-    def _distinct_pairs(self, measure: Measure
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _distinct_pairs(
+        self, measure: Measure
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(pair id per matching row sorted by month, its month, each pair's county, each
         pair's value code)."""
         if measure not in self._pairs:
@@ -554,13 +601,18 @@ class MeasureEngine:
             first = np.asarray(first, dtype=np.int64)
             mon = midx[sel]
             order = np.argsort(mon, kind="stable")  # a window is then a slice
-            self._pairs[measure] = (pair.astype(np.int64)[order], mon[order], first // n_v,
-                                    first % n_v)
+            self._pairs[measure] = (
+                pair.astype(np.int64)[order],
+                mon[order],
+                first // n_v,
+                first % n_v,
+            )
         return self._pairs[measure]
 
     # -- stocks -------------------------------------------------------------------------------
-    def _stock_levels(self, measure: Measure, params: Mapping[str, object]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    def _stock_levels(
+        self, measure: Measure, params: Mapping[str, object]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
         """(years, value per county × year flattened, seen per county × year, yearly?) of an
         undated ledger's measure; `years` are the years of the matching rows ([0] for a ledger
         without years); a county is seen in a year when a matching row (with a number, for a
@@ -572,15 +624,19 @@ class MeasureEngine:
         yearly = "year" in LEDGERS[ledger].field_names and "year" in df.columns  # type: ignore
         if yearly:
             years_col = pd.to_numeric(df["year"], errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan)
+                dtype="float64", na_value=np.nan
+            )
             sel &= np.isfinite(years_col)
             years = np.unique(years_col[sel]).astype(np.int64)
         else:
             years = np.array([0], dtype=np.int64)
         if not len(years):
             return None
-        y_pos = (np.searchsorted(years, years_col[sel].astype(np.int64)) if yearly
-                 else np.zeros(int(sel.sum()), dtype=np.int64))
+        y_pos = (
+            np.searchsorted(years, years_col[sel].astype(np.int64))
+            if yearly
+            else np.zeros(int(sel.sum()), dtype=np.int64)
+        )
         cell = cidx[sel] * len(years) + y_pos
         size = self.n * len(years)
         seen_rows = np.ones(len(cell), dtype=bool)
@@ -602,8 +658,9 @@ class MeasureEngine:
         seen = np.bincount(cell[seen_rows], minlength=size) > 0
         return years, flat[:size], seen[:size], yearly
 
-    def _stock_windows(self, measure: Measure, windows: Sequence[Window],
-                       params: Mapping[str, object]) -> np.ndarray:
+    def _stock_windows(
+        self, measure: Measure, windows: Sequence[Window], params: Mapping[str, object]
+    ) -> np.ndarray:
         """Levels from undated ledgers; yearly ledgers (counties) use the window's end year,
         else the nearest earlier year, else the earliest later one."""
         levels = self._stock_levels(measure, params)
@@ -629,8 +686,9 @@ class MeasureEngine:
         return out
 
     # -- the one entry point --------------------------------------------------------------------
-    def windows(self, measure: Measure, windows: Sequence[Window],
-                params: Mapping[str, object] = {}) -> np.ndarray:
+    def windows(
+        self, measure: Measure, windows: Sequence[Window], params: Mapping[str, object] = {}
+    ) -> np.ndarray:
         """County × window matrix of the measure (rolled up by its `rollup` rule), read-only.
 
         Results are kept (up to `_WINDOW_CACHE_BYTES`, oldest dropped first), keyed by what the
@@ -669,8 +727,9 @@ class MeasureEngine:
                     arr.flags.writeable = False
         self.indicator_memo[key] = value
 
-    def city_distinct(self, measure: Measure, windows: Sequence[Window],
-                      params: Mapping[str, object] = {}) -> np.ndarray:
+    def city_distinct(
+        self, measure: Measure, windows: Sequence[Window], params: Mapping[str, object] = {}
+    ) -> np.ndarray:
         """A dated distinct count across the whole city in each window (each value once,
         however many counties report it), read-only."""
         if not windows:
@@ -683,8 +742,9 @@ class MeasureEngine:
             self.windows(measure, windows, params)
         return self._city_distinct[key]
 
-    def rows(self, measure: Measure, county: str | None, window: Window | None,
-             year: int | None = None) -> pd.DataFrame:
+    def rows(
+        self, measure: Measure, county: str | None, window: Window | None, year: int | None = None
+    ) -> pd.DataFrame:
         """The ledger rows behind a measure's value (for drill-through)."""
         if measure.agg == "months" or measure.ledger is None:
             return pd.DataFrame()
@@ -695,8 +755,9 @@ class MeasureEngine:
             sel &= self.county_idx(measure.ledger) == pos
         if measure.is_stock:
             if "year" in df.columns and year is not None and sel.any():
-                yrs = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype="float64",
-                                                                          na_value=np.nan)
+                yrs = pd.to_numeric(df["year"], errors="coerce").to_numpy(
+                    dtype="float64", na_value=np.nan
+                )
                 avail = np.unique(yrs[sel & np.isfinite(yrs)])
                 if len(avail):
                     le = avail[avail <= year]
@@ -730,8 +791,9 @@ class MeasureEngine:
         names = pd.Series(self.counties.to_numpy(), index=self.counties, dtype="object")
         if not len(df) or "county_name" not in df.columns:
             return names
-        d = pd.DataFrame({"county_code": df["county_code"].astype("object"),
-                          "county_name": df["county_name"]})
+        d = pd.DataFrame(
+            {"county_code": df["county_code"].astype("object"), "county_name": df["county_name"]}
+        )
         d = d.dropna()
         d["county_code"] = d["county_code"].astype(str)
         if "year" in df.columns:
@@ -739,8 +801,7 @@ class MeasureEngine:
             ref = year if year is not None else float(y.max())
             d["_key"] = np.where(y <= ref, y, -y)  # earlier years rank by recency, later last
             d = d.sort_values("_key", kind="stable")
-        got = d.drop_duplicates("county_code", keep="last").set_index("county_code")[
-            "county_name"]
+        got = d.drop_duplicates("county_code", keep="last").set_index("county_code")["county_name"]
         names.update(got.reindex(names.index).dropna())
         return names
 
@@ -773,6 +834,7 @@ def _as_boolean(col: pd.Series) -> pd.Series:
     """Booleans whatever the frame holds (boolean dtype, Python bools, 是/否 text)."""
     if pd.api.types.is_bool_dtype(col):
         return col.astype("boolean")
+
     def conv(x: object) -> object:
         if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
             return pd.NA
@@ -780,6 +842,7 @@ def _as_boolean(col: pd.Series) -> pd.Series:
             return bool(x)
         s = str(x).strip().lower()
         return True if s in _TRUE else False if s in _FALSE else pd.NA
+
     return col.map(conv).astype("boolean")
 
 
@@ -803,8 +866,13 @@ def _flatten(conds: Iterable[Condition]) -> list[Clause]:
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
-def measure_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: IndicatorSet,
-                  start: str, end: str, codes: Iterable[str] | None = None) -> pd.DataFrame:
+def measure_table(
+    ledgers: Mapping[str, pd.DataFrame] | MeasureEngine,
+    iset: IndicatorSet,
+    start: str,
+    end: str,
+    codes: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Long table (county_code, period, measure, value): every measure for each month."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     lo, hi = month_index(start), month_index(end)
@@ -813,12 +881,16 @@ def measure_table(ledgers: Mapping[str, pd.DataFrame] | MeasureEngine, iset: Ind
     parts = []
     for code in codes or iset.measures:
         mat = engine.windows(iset.measures[code], months, params)
-        parts.append(pd.DataFrame({
-            "county_code": np.repeat(engine.counties.to_numpy(), len(months)),
-            "period": np.tile(np.array(month_range(lo, hi), dtype=object), engine.n),
-            "measure": code,
-            "value": mat.reshape(-1),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "county_code": np.repeat(engine.counties.to_numpy(), len(months)),
+                    "period": np.tile(np.array(month_range(lo, hi), dtype=object), engine.n),
+                    "measure": code,
+                    "value": mat.reshape(-1),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=["county_code", "period", "measure", "value"])
     return pd.concat(parts, ignore_index=True)

@@ -4,6 +4,7 @@ Messages live in `workbench/locale/*.yaml` (one file per area, one flat mapping 
 `key: template` each); `t(key, **values)` formats one. Keys are stable codes, e.g. error codes
 like `E_RECOVERED_GT_DUE`, so tests assert on codes and never on wording.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Masking of personal data (ID-card numbers, names) for every output."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,10 @@ from workbench.contracts import personal_fields
 _D, _X = "0-9０-９", "XxＸｘ"
 # Never the digits of a decimal number (a chart's 8.450704225352112): not after a point, not
 # before a point and a digit.
-_ID_RE = re.compile(rf"(?<![{_D}.])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}]|\.[0-9])"
-                    rf"|(?<![{_D}A-Za-z.])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z]|\.[0-9])")
+_ID_RE = re.compile(
+    rf"(?<![{_D}.])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}]|\.[0-9])"
+    rf"|(?<![{_D}A-Za-z.])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z]|\.[0-9])"
+)
 _NAME_HINTS = ("姓名", "name")
 
 
@@ -51,8 +54,13 @@ def mask_name(value: object) -> object:
 
 def is_name_column(column: str) -> bool:
     low = str(column).lower()
-    return any(h in low for h in _NAME_HINTS) and "机构" not in low and "institution" not in low \
-        and "county" not in low and "区县" not in low
+    return (
+        any(h in low for h in _NAME_HINTS)
+        and "机构" not in low
+        and "institution" not in low
+        and "county" not in low
+        and "区县" not in low
+    )
 
 
 def mask_frame(df: pd.DataFrame) -> pd.DataFrame:

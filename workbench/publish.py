@@ -4,6 +4,7 @@ HTML reports are exported in-process with one reused nbconvert exporter (code hi
 in a page that loads ONE shared `assets/plotly.min.js` and `assets/report.css` by relative path:
 no CDN or other external URL anywhere, so reports open on an intranet without internet.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -29,7 +30,8 @@ SUMMARY_MIME = "application/vnd.workbench.summary+json"
 PLOTLY_ASSET = "assets/plotly.min.js"
 CSS_ASSET = "assets/report.css"
 EXTERNAL_RE = re.compile(
-    r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
+    r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I
+)
 
 REPORT_CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;
@@ -97,11 +99,19 @@ def _exporter_class() -> type:
         def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
             langinfo = nb.metadata.get("language_info", {})
             lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-            self.register_filter("highlight_code", self.filters.get(
-                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            self.register_filter(
+                "highlight_code",
+                self.filters.get(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+                ),
+            )
             resources = self._init_resources(resources)
-            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            self.register_filter(
+                "filter_data_type",
+                WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources
+                ),
+            )
             return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
     return ReportExporter
@@ -115,8 +125,13 @@ def exporter(fast: bool = True) -> Any:
         from nbconvert import HTMLExporter
 
         cls = _exporter_class() if fast else HTMLExporter
-        exp = cls(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                  exclude_output_prompt=True, exclude_anchor_links=True)
+        exp = cls(
+            template_name="basic",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            exclude_anchor_links=True,
+        )
         setattr(_local, key, exp)
     return exp
 
@@ -128,13 +143,17 @@ def _report_view(nb: Any) -> Any:
     view = copy.copy(nb)
     cells = []
     for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) \
-                or "parameters" in cell.get("metadata", {}).get("tags", []):
+        if "injected-parameters" in cell.get("metadata", {}).get(
+            "tags", []
+        ) or "parameters" in cell.get("metadata", {}).get("tags", []):
             continue
         if cell.get("cell_type") == "code":
-            outs = [o for o in cell.get("outputs", [])
-                    if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-                    and SUMMARY_MIME not in o.get("data", {})]
+            outs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                and SUMMARY_MIME not in o.get("data", {})
+            ]
             if not outs:
                 continue
             cell = copy.copy(cell)
@@ -149,17 +168,26 @@ def report_body(nb: Any, fast: bool = True) -> str:
     return body
 
 
-def page(body: str, title: str, html_path: Path, run_dir: Path, footer: str = "",
-         plotly: bool = True, extra_head: str = "") -> str:
+def page(
+    body: str,
+    title: str,
+    html_path: Path,
+    run_dir: Path,
+    footer: str = "",
+    plotly: bool = True,
+    extra_head: str = "",
+) -> str:
     """A full offline page around `body`, loading the run's shared assets by relative path."""
     css = _rel(html_path, run_dir, CSS_ASSET)
     js = f'<script src="{_rel(html_path, run_dir, PLOTLY_ASSET)}"></script>' if plotly else ""
     foot = f'<footer class="wb-foot">{footer}</footer>' if footer else ""
-    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><link rel=\"stylesheet\" href=\"{css}\">"
-            f"{js}{extra_head}</head><body><main class=\"wb-report\">\n{body}\n</main>{foot}"
-            "</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="{css}">'
+        f'{js}{extra_head}</head><body><main class="wb-report">\n{body}\n</main>{foot}'
+        "</body></html>\n"
+    )
 
 
 def scrub(markup: str) -> str:
@@ -172,8 +200,9 @@ def external_urls(markup: str) -> list[str]:
     return [m.group(0) for m in EXTERNAL_RE.finditer(markup)]
 
 
-def notebook_html(nb: Any, title: str, html_path: Path, run_dir: Path, footer: str = "",
-                  fast: bool = True) -> str:
+def notebook_html(
+    nb: Any, title: str, html_path: Path, run_dir: Path, footer: str = "", fast: bool = True
+) -> str:
     return scrub(page(report_body(nb, fast), title, html_path, run_dir, footer=footer))
 
 
@@ -188,35 +217,64 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
     units = list(units)
     for i, u in enumerate(units, 1):
         ok = u.get("status") == "ok"
-        status_txt = t("batch.index.ok") if ok else (
-            t("batch.index.failed") if u.get("status") == "failed" else t("batch.index.pending"))
+        status_txt = (
+            t("batch.index.ok")
+            if ok
+            else (
+                t("batch.index.failed") if u.get("status") == "failed" else t("batch.index.pending")
+            )
+        )
         link = ""
         if u.get("html"):
             link = f'<a href="{html.escape(u["html"])}">{t("batch.index.open")}</a>'
         rows.append(
             f"<tr><td>{i}</td><td>{html.escape(str(u.get('unit', '')))}</td>"
             f"<td>{html.escape(str(u.get('label', '')))}</td>"
-            f"<td class=\"{html.escape(str(u.get('status', '')))}\">{status_txt}</td>"
+            f'<td class="{html.escape(str(u.get("status", "")))}">{status_txt}</td>'
             f"<td>{_fmt_score(u.get('score'))}</td><td>{u.get('rank') or '—'}</td>"
             f"<td>{html.escape(str(u.get('grade') or '—'))}</td>"
             f"<td>{float(u.get('seconds') or 0):.1f}</td><td>{link}</td>"
-            f"<td class=\"reason\">{html.escape(str(u.get('error') or ''))}</td></tr>")
+            f'<td class="reason">{html.escape(str(u.get("error") or ""))}</td></tr>'
+        )
     links = []
-    for key, label in (("city_html", "batch.index.city_link"), ("docx", "batch.index.docx_link"),
-                       ("city_pdf", "batch.index.pdf_link")):
+    for key, label in (
+        ("city_html", "batch.index.city_link"),
+        ("docx", "batch.index.docx_link"),
+        ("city_pdf", "batch.index.pdf_link"),
+    ):
         if meta.get(key):
             links.append(f'<a href="{html.escape(meta[key])}">{t(label)}</a>')
     links.append(f'<a href="manifest.json">{t("batch.index.manifest_link")}</a>')
-    heads = "".join(f"<th>{t('batch.index.col.' + c)}</th>" for c in
-                    ("no", "code", "county", "status", "score", "rank", "grade", "seconds",
-                     "report", "reason"))
-    summary = t("batch.index.summary", total=meta.get("total", len(units)),
-                ok=meta.get("ok", 0), failed=meta.get("failed", 0),
-                pending=meta.get("pending", 0))
+    heads = "".join(
+        f"<th>{t('batch.index.col.' + c)}</th>"
+        for c in (
+            "no",
+            "code",
+            "county",
+            "status",
+            "score",
+            "rank",
+            "grade",
+            "seconds",
+            "report",
+            "reason",
+        )
+    )
+    summary = t(
+        "batch.index.summary",
+        total=meta.get("total", len(units)),
+        ok=meta.get("ok", 0),
+        failed=meta.get("failed", 0),
+        pending=meta.get("pending", 0),
+    )
     facts = "".join(
-        f'<span>{t("batch.index." + key)}：{html.escape(str(meta.get(field, "")))}</span>'
-        for key, field in (("period", "period_label"), ("run_id", "run_id"),
-                           ("status", "state_label")))
+        f"<span>{t('batch.index.' + key)}：{html.escape(str(meta.get(field, '')))}</span>"
+        for key, field in (
+            ("period", "period_label"),
+            ("run_id", "run_id"),
+            ("status", "state_label"),
+        )
+    )
     body = (
         f"<h1>{html.escape(meta.get('title', ''))}</h1>"
         f'<p class="wb-summary">{facts}</p>'
@@ -226,8 +284,17 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         f'<tbody id="wb-rows">{"".join(rows)}</tbody></table></div>'
     )
     footer = html.escape(meta.get("footer", ""))
-    return scrub(page(body, meta.get("title", ""), run_dir / "index.html", run_dir,
-                      footer=footer, plotly=False, extra_head=f"<script>{INDEX_JS}</script>"))
+    return scrub(
+        page(
+            body,
+            meta.get("title", ""),
+            run_dir / "index.html",
+            run_dir,
+            footer=footer,
+            plotly=False,
+            extra_head=f"<script>{INDEX_JS}</script>",
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- Word 通报
@@ -247,8 +314,9 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     style.font.size = Pt(14)
     style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
 
-    def heading(text: str, size: int = 16, bold: bool = True,
-                align: Any = WD_ALIGN_PARAGRAPH.LEFT) -> None:
+    def heading(
+        text: str, size: int = 16, bold: bool = True, align: Any = WD_ALIGN_PARAGRAPH.LEFT
+    ) -> None:
         p = doc.add_paragraph()
         p.alignment = align
         run = p.add_run(text)
@@ -282,8 +350,7 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
 
     data = city.data
     period = fmt.month_label(data.period)
-    heading(t("batch.bulletin.title", period=period), size=20,
-            align=WD_ALIGN_PARAGRAPH.CENTER)
+    heading(t("batch.bulletin.title", period=period), size=20, align=WD_ALIGN_PARAGRAPH.CENTER)
     if data.demo:
         p = doc.add_paragraph(t("batch.bulletin.demo_note"))
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -322,14 +389,25 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
 # ----------------------------------------------------------------------------- PDF
 # Headless Debian chromium on a closed network: without the background-networking flags it
 # keeps trying to reach Google's hosts. Shared by PDF export, browser tests and benchmarks.
-HEADLESS_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync")
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def chromium_path() -> str | None:
-    for name in (os.environ.get("WORKBENCH_CHROMIUM"), "chromium", "chromium-browser",
-                 "google-chrome"):
+    for name in (
+        os.environ.get("WORKBENCH_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if name and (found := shutil.which(name)):
             return found
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -348,16 +426,24 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{pdf_path.name}.", suffix=".tmp", dir=pdf_path.parent)
     os.close(fd)
     profile = tempfile.mkdtemp(prefix="wb-chromium-")
-    cmd = [exe, *HEADLESS_FLAGS, "--disable-dev-shm-usage", "--disable-extensions",
-           "--no-pdf-header-footer",
-           f"--user-data-dir={profile}", "--run-all-compositor-stages-before-draw",
-           "--virtual-time-budget=15000", f"--print-to-pdf={tmp}",
-           Path(html_path).resolve().as_uri()]
+    cmd = [
+        exe,
+        *HEADLESS_FLAGS,
+        "--disable-dev-shm-usage",
+        "--disable-extensions",
+        "--no-pdf-header-footer",
+        f"--user-data-dir={profile}",
+        "--run-all-compositor-stages-before-draw",
+        "--virtual-time-budget=15000",
+        f"--print-to-pdf={tmp}",
+        Path(html_path).resolve().as_uri(),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
         if proc.returncode != 0 or os.path.getsize(tmp) == 0:
-            raise RuntimeError(t("batch.pdf.failed", detail=proc.stderr.decode(
-                "utf-8", "replace")[-300:]))
+            raise RuntimeError(
+                t("batch.pdf.failed", detail=proc.stderr.decode("utf-8", "replace")[-300:])
+            )
         from workbench.batch import FILE_MODE
 
         os.chmod(tmp, FILE_MODE)  # like every other file of the run

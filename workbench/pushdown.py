@@ -21,6 +21,7 @@ missing value is missing, a joined field is the right ledger's latest current ro
 and `tests/test_pushdown.py` holds the two engines to the same numbers on the demo city, on
 random ledgers and on every filter form.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,8 +77,9 @@ def _ident(name: str) -> str:
 class _Sql:
     """Column references and types for one measure's ledger (and its join)."""
 
-    def __init__(self, measure: Measure, join_alias: str | None,
-                 shared: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, measure: Measure, join_alias: str | None, shared: dict[str, str] | None = None
+    ) -> None:
         self.measure = measure
         self.join_alias = join_alias
         self.shared = shared  # SQL of a clause or value → its column in an inner SELECT
@@ -103,11 +105,17 @@ class _Sql:
     # -- filters ----------------------------------------------------------------------------
     def condition(self, cond: Condition) -> str:
         if isinstance(cond, AnyOf):
-            return "(" + " OR ".join(self.condition(c) for c in cond.clauses) + ")" \
-                if cond.clauses else "false"
+            return (
+                "(" + " OR ".join(self.condition(c) for c in cond.clauses) + ")"
+                if cond.clauses
+                else "false"
+            )
         if isinstance(cond, AllOf):
-            return "(" + " AND ".join(self.condition(c) for c in cond.clauses) + ")" \
-                if cond.clauses else "true"
+            return (
+                "(" + " AND ".join(self.condition(c) for c in cond.clauses) + ")"
+                if cond.clauses
+                else "true"
+            )
         return self._named(self.clause(cond), "p")
 
     def where(self, conds: Iterable[Condition]) -> str:
@@ -122,17 +130,25 @@ class _Sql:
     def clause(self, c: Clause) -> str:
         ref, ftype = self.col(c.field)
         if c.op in ("is_null", "not_null"):
-            blank = (f"({ref} IS NULL OR trim(CAST({ref} AS VARCHAR)) = '')"
-                     if ftype in _TEXT_TYPES else f"({ref} IS NULL)")
+            blank = (
+                f"({ref} IS NULL OR trim(CAST({ref} AS VARCHAR)) = '')"
+                if ftype in _TEXT_TYPES
+                else f"({ref} IS NULL)"
+            )
             return blank if c.op == "is_null" else f"(NOT {blank})"
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         if all(isinstance(v, str) for v in values):
             x = ref if ftype in _TEXT_TYPES else f"CAST({ref} AS VARCHAR)"
         elif all(isinstance(v, bool) for v in values):
-            x = ref if ftype == "bool" else (
-                f"(CASE WHEN lower(trim(CAST({ref} AS VARCHAR))) IN "
-                f"({', '.join(map(_lit, _TRUE))}) THEN true WHEN lower(trim(CAST({ref} AS "
-                f"VARCHAR))) IN ({', '.join(map(_lit, _FALSE))}) THEN false END)")
+            x = (
+                ref
+                if ftype == "bool"
+                else (
+                    f"(CASE WHEN lower(trim(CAST({ref} AS VARCHAR))) IN "
+                    f"({', '.join(map(_lit, _TRUE))}) THEN true WHEN lower(trim(CAST({ref} AS "
+                    f"VARCHAR))) IN ({', '.join(map(_lit, _FALSE))}) THEN false END)"
+                )
+            )
         elif any(isinstance(v, (dt.date, pd.Timestamp)) for v in values):
             x = f"TRY_CAST({ref} AS TIMESTAMP)"
         else:
@@ -169,16 +185,20 @@ class _Sql:
             fn = "least" if node[1] == "min" else "greatest"
             out = args[0]
             for a in args[1:]:  # numpy's minimum/maximum: a missing value stays missing
-                out = (f"(CASE WHEN {out} IS NULL OR {a} IS NULL THEN NULL "
-                       f"ELSE {fn}({out}, {a}) END)")
+                out = (
+                    f"(CASE WHEN {out} IS NULL OR {a} IS NULL THEN NULL ELSE {fn}({out}, {a}) END)"
+                )
             return out
         raise ValueError(kind)
 
     def value(self, params: Mapping[str, object]) -> str:
         """The number each row contributes to a sum (blank, non-numeric or non-finite: none)."""
         m = self.measure
-        v = (self.expr(m.expr.tree, params) if m.expr is not None
-             else f"TRY_CAST({self.col(m.field)[0]} AS DOUBLE)")  # type: ignore[arg-type]
+        v = (
+            self.expr(m.expr.tree, params)
+            if m.expr is not None
+            else f"TRY_CAST({self.col(m.field)[0]} AS DOUBLE)"
+        )  # type: ignore[arg-type]
         return self._named(f"(CASE WHEN isfinite({v}) THEN {v} END)", "x")
 
     def month(self, date: str) -> str:
@@ -198,8 +218,9 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
     """Ledger name → current rows, read from the warehouse the first time they are asked for
     (only `columns[name]` when given)."""
 
-    def __init__(self, engine: WarehouseEngine, columns: Mapping[str, Sequence[str]] | None
-                 ) -> None:
+    def __init__(
+        self, engine: WarehouseEngine, columns: Mapping[str, Sequence[str]] | None
+    ) -> None:
         self._engine = engine
         self._columns = dict(columns or {})
         self._frames: dict[str, pd.DataFrame] = {}
@@ -242,8 +263,9 @@ class WarehouseEngine(MeasureEngine):
     kept open between calls: each batch of statements opens the file read-only and closes it.
     """
 
-    def __init__(self, source: Any, sets: Iterable[IndicatorSet] = (),
-                 counties: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, source: Any, sets: Iterable[IndicatorSet] = (), counties: Sequence[str] | None = None
+    ) -> None:
         sets = list(sets)
         super().__init__({}, counties)
         self.source = source
@@ -253,8 +275,9 @@ class WarehouseEngine(MeasureEngine):
         # key → (first month, month bit masks per pair, pair's county, pair's group: the
         # value's number among values reported by several counties, else -1); None when the
         # dates span too many months for masks (the numpy engine counts from the rows then)
-        self._distinct_store: dict[tuple, tuple[int, np.ndarray, np.ndarray, np.ndarray] | None
-                                   ] = {}
+        self._distinct_store: dict[
+            tuple, tuple[int, np.ndarray, np.ndarray, np.ndarray] | None
+        ] = {}
         self._stock_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None] = {}
         # key → (county, month, month done, value) per group, for `done_by` flows
         self._done_store: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -274,12 +297,15 @@ class WarehouseEngine(MeasureEngine):
             with self.connect() as wh:
                 parts = " UNION ".join(
                     f"SELECT DISTINCT county_code FROM {wh.current_relation(name)}"
-                    for name in LEDGERS)
+                    for name in LEDGERS
+                )
                 codes = wh.con.execute(
                     f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL "
-                    f"ORDER BY county_code").fetchnumpy()["county_code"]
-            self._universe = pd.Index(np.asarray(codes, dtype=object), dtype="object",
-                                      name="county_code")
+                    f"ORDER BY county_code"
+                ).fetchnumpy()["county_code"]
+            self._universe = pd.Index(
+                np.asarray(codes, dtype=object), dtype="object", name="county_code"
+            )
         return self._universe
 
     @contextlib.contextmanager
@@ -289,9 +315,15 @@ class WarehouseEngine(MeasureEngine):
         import pyarrow as pa
 
         codes = self.counties
-        wh.con.register("_wb_universe", pa.table({
-            "code": pa.array(codes.to_numpy(dtype=object), pa.string()),
-            "pos": pa.array(np.arange(len(codes), dtype=np.int64))}))
+        wh.con.register(
+            "_wb_universe",
+            pa.table(
+                {
+                    "code": pa.array(codes.to_numpy(dtype=object), pa.string()),
+                    "pos": pa.array(np.arange(len(codes), dtype=np.int64)),
+                }
+            ),
+        )
         try:
             yield "_wb_universe"
         finally:
@@ -339,7 +371,8 @@ class WarehouseEngine(MeasureEngine):
     def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
         """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
         return f"FROM {wh.current_relation(ledger)} l" + self._join_sql(
-            wh, joins, lambda on: f"l.{_ident(on)}")
+            wh, joins, lambda on: f"l.{_ident(on)}"
+        )
 
     @staticmethod
     def _join_sql(wh: Any, joins: Sequence[tuple[str, str, list[str]]], left: Any) -> str:
@@ -356,42 +389,67 @@ class WarehouseEngine(MeasureEngine):
                 # The latest written current row per key (the numpy engine's "last row"); a
                 # file from before the `_live` flag has no stable row order: any row.
                 picks = "".join(
-                    (f", arg_max_null({_ident(f)}, _rid) AS {_ident(f)}" if latest
-                     else f", any_value({_ident(f)}) AS {_ident(f)}") for f in fields)
-                rel = (f'(SELECT *, rowid AS _rid FROM "{right}" WHERE "_live")' if latest
-                       else wh.current_relation(right))
+                    (
+                        f", arg_max_null({_ident(f)}, _rid) AS {_ident(f)}"
+                        if latest
+                        else f", any_value({_ident(f)}) AS {_ident(f)}"
+                    )
+                    for f in fields
+                )
+                rel = (
+                    f'(SELECT *, rowid AS _rid FROM "{right}" WHERE "_live")'
+                    if latest
+                    else wh.current_relation(right)
+                )
                 side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
             sql += f" LEFT JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
     @staticmethod
-    def _joins(measures: Iterable[Measure]) -> tuple[list[tuple[str, str, list[str]]],
-                                                     dict[Measure, str | None]]:
+    def _joins(
+        measures: Iterable[Measure],
+    ) -> tuple[list[tuple[str, str, list[str]]], dict[Measure, str | None]]:
         """The joins these measures need — (right ledger, key, the right fields they read)
         — and each measure's join alias."""
         joins: dict[tuple[str, str], set[str]] = {}
         for m in measures:
             if m.join is None:
                 continue
-            names = [m.field, *(m.expr.names if m.expr else ()),
-                     *(c.field for c in clauses_of(m.where))]
+            names = [
+                m.field,
+                *(m.expr.names if m.expr else ()),
+                *(c.field for c in clauses_of(m.where)),
+            ]
             joins.setdefault((m.join.ledger, m.join.on), set()).update(
-                n.split(".", 1)[1] for n in names if n and "." in n)
+                n.split(".", 1)[1] for n in names if n and "." in n
+            )
         spec = [(r, on, sorted(f)) for (r, on), f in joins.items()]
         alias_of = {(r, on): a for a, (r, on, _f) in zip(_aliases(spec), spec)}
-        return spec, {m: (alias_of[(m.join.ledger, m.join.on)] if m.join else None)
-                      for m in measures}
+        return spec, {
+            m: (alias_of[(m.join.ledger, m.join.on)] if m.join else None) for m in measures
+        }
 
-    def _run_flows(self, wh: Any, ledger: str, date: str, measures: Mapping[tuple, Measure],
-                   done_by: str | None = None) -> None:
+    def _run_flows(
+        self,
+        wh: Any,
+        ledger: str,
+        date: str,
+        measures: Mapping[tuple, Measure],
+        done_by: str | None = None,
+    ) -> None:
         """One GROUP BY county × month of `date` for these measures — and × the month a row
         was done (`d`, -1 when blank) when some of them count rows only once done (`done_by`):
         those keep the groups (`_done_by_groups`), the others add them up over `d`."""
         if done_by is None:
             fields = sorted({m.done_by for m in measures.values() if m.done_by})
             for extra in fields[1:]:  # a second done_by field: a statement of its own (rare)
-                self._run_flows(wh, ledger, date, {k: m for k, m in measures.items()
-                                                   if m.done_by == extra}, extra)
+                self._run_flows(
+                    wh,
+                    ledger,
+                    date,
+                    {k: m for k, m in measures.items() if m.done_by == extra},
+                    extra,
+                )
             measures = {k: m for k, m in measures.items() if m.done_by in (None, *fields[:1])}
             done_by = fields[0] if fields else None
         joins, alias = self._joins(measures.values())
@@ -407,21 +465,27 @@ class WarehouseEngine(MeasureEngine):
                 aggs.append(f"count(*){filt} AS v{i}")
         month = _Sql(next(iter(measures.values())), None).month(date)
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
-        done = ("" if done_by is None else  # blank: done at an unknown time, counted (-1)
-                f", coalesce({_Sql(next(iter(measures.values())), None).month(done_by)}, -1)"
-                f" AS d")
+        done = (
+            ""
+            if done_by is None
+            # blank: done at an unknown time, counted (-1)
+            else f", coalesce({_Sql(next(iter(measures.values())), None).month(done_by)}, -1) AS d"
+        )
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
-        sql = (f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
-               f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
-               f"SELECT l.county_code AS c, {month} AS m{done}{cols} "
-               f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
-               f"LEFT JOIN _wb_universe u ON u.code = g.c")
+        sql = (
+            f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
+            f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
+            f"SELECT l.county_code AS c, {month} AS m{done}{cols} "
+            f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
+            f"LEFT JOIN _wb_universe u ON u.code = g.c"
+        )
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
         self._range_store[(ledger, date)] = (
-            (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None)
+            (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
+        )
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
         months = m_arr[keep].astype(np.int64)
@@ -443,8 +507,12 @@ class WarehouseEngine(MeasureEngine):
         rng = self._data_range(first.ledger, first.date)  # type: ignore[arg-type]
         if rng is None:
             for key in measures:
-                self._distinct_store[key] = (0, np.zeros((0, 0), np.uint64),
-                                             np.zeros(0, np.int64), np.zeros(0, np.int64))
+                self._distinct_store[key] = (
+                    0,
+                    np.zeros((0, 0), np.uint64),
+                    np.zeros(0, np.int64),
+                    np.zeros(0, np.int64),
+                )
             return
         n_words = (rng[1] - rng[0]) // 64 + 1
         if n_words > _MAX_WORDS:  # stray dates decades apart: the numpy engine's way (rows)
@@ -455,15 +523,21 @@ class WarehouseEngine(MeasureEngine):
         # them after grouping — a few hundred thousand pairs instead of every row; the rest
         # join every row first.
         late = {k: _late_join(m) for k, m in measures.items()}
-        for batch in ({k: m for k, m in measures.items() if late[k] is not None},
-                      {k: m for k, m in measures.items() if late[k] is None}):
+        for batch in (
+            {k: m for k, m in measures.items() if late[k] is not None},
+            {k: m for k, m in measures.items() if late[k] is None},
+        ):
             if batch:
-                self._distinct_statement(wh, batch, rng[0], n_words,
-                                         {k: late[k] for k in batch})
+                self._distinct_statement(wh, batch, rng[0], n_words, {k: late[k] for k in batch})
 
-    def _distinct_statement(self, wh: Any, measures: Mapping[tuple, Measure], lo: int,
-                            n_words: int,
-                            late: Mapping[tuple, tuple[list, list] | None]) -> None:
+    def _distinct_statement(
+        self,
+        wh: Any,
+        measures: Mapping[tuple, Measure],
+        lo: int,
+        n_words: int,
+        late: Mapping[tuple, tuple[list, list] | None],
+    ) -> None:
         """One statement for `_run_distinct`: with `late` splits for every measure, the
         joined conditions are applied to the grouped pairs, else to the rows."""
         joins, alias = self._joins(measures.values())
@@ -481,27 +555,39 @@ class WarehouseEngine(MeasureEngine):
             else:
                 filt, pair_where = q.filter(), "true"
             for k in range(n_words):
-                bit = (f"(1::UBIGINT << ({month} - {lo}))" if n_words == 1 else
-                       f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
-                       f"THEN 1::UBIGINT << (({month} - {lo}) % 64) END)")
-                name = aggs.setdefault(f"coalesce(bit_or({bit}){filt}, 0::UBIGINT)",
-                                       f"a{len(aggs)}")
-                cols.append(f"g.{name} AS b{i}_{k}" if pair_where == "true" else
-                            f"CASE WHEN {pair_where} THEN g.{name} ELSE 0::UBIGINT END "
-                            f"AS b{i}_{k}")
+                bit = (
+                    f"(1::UBIGINT << ({month} - {lo}))"
+                    if n_words == 1
+                    else f"(CASE WHEN ({month} - {lo}) // 64 = {k} "
+                    f"THEN 1::UBIGINT << (({month} - {lo}) % 64) END)"
+                )
+                name = aggs.setdefault(
+                    f"coalesce(bit_or({bit}){filt}, 0::UBIGINT)", f"a{len(aggs)}"
+                )
+                cols.append(
+                    f"g.{name} AS b{i}_{k}"
+                    if pair_where == "true"
+                    else f"CASE WHEN {pair_where} THEN g.{name} ELSE 0::UBIGINT END AS b{i}_{k}"
+                )
         agg_sql = ", ".join(f"{sql} AS {name}" for sql, name in aggs.items())
-        rows = (f"FROM {wh.current_relation(first.ledger)} l" if grouped
-                else self._from(wh, first.ledger, joins))  # type: ignore[arg-type]
+        rows = (
+            f"FROM {wh.current_relation(first.ledger)} l"
+            if grouped
+            else self._from(wh, first.ledger, joins)
+        )  # type: ignore[arg-type]
         pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
         # For the city's count, which values more than one county reports: usually none,
         # which a 64-bit hash of each pair's value proves cheaply (equal values hash equally,
         # so all-different hashes mean all-different values); when some hashes repeat, the
         # statement runs again numbering exactly the values several counties report.
-        group = f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} " \
-                f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2"
+        group = (
+            f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} "
+            f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2"
+        )
         out = wh.con.execute(
             f"SELECT u.pos AS c, hash(g._v) AS _h, {', '.join(cols)} FROM ({group}) g{pairs} "
-            f"JOIN _wb_universe u ON u.code = g.c").fetchnumpy()
+            f"JOIN _wb_universe u ON u.code = g.c"
+        ).fetchnumpy()
         pair_group = np.full(len(out["c"]), -1, dtype=np.int64)
         if pd.Series(np.asarray(out["_h"])).duplicated().any():
             out = wh.con.execute(
@@ -509,12 +595,14 @@ class WarehouseEngine(MeasureEngine):
                 f"AS gid FROM g GROUP BY _v HAVING count(*) > 1) "
                 f"SELECT u.pos AS c, coalesce(mu.gid, 0) - 1 AS _gid, {', '.join(cols)} "
                 f"FROM g{pairs} LEFT JOIN multi mu ON mu._v = g._v "
-                f"JOIN _wb_universe u ON u.code = g.c").fetchnumpy()
+                f"JOIN _wb_universe u ON u.code = g.c"
+            ).fetchnumpy()
             pair_group = np.asarray(out["_gid"], dtype=np.int64)
         pair_county = np.asarray(out["c"], dtype=np.int64)
         for i, key in enumerate(measures):
-            masks = np.stack([np.asarray(out[f"b{i}_{k}"], dtype=np.uint64)
-                              for k in range(n_words)], axis=1)
+            masks = np.stack(
+                [np.asarray(out[f"b{i}_{k}"], dtype=np.uint64) for k in range(n_words)], axis=1
+            )
             self._distinct_store[key] = (lo, masks, pair_county, pair_group)
 
     def _run_stocks(self, wh: Any, ledger: str, measures: Mapping[tuple, Measure]) -> None:
@@ -535,9 +623,12 @@ class WarehouseEngine(MeasureEngine):
             else:  # count, any
                 cols += [f"count(*){filt} AS v{i}", f"count(*){filt} AS s{i}"]
         year = "CAST(l.year AS BIGINT)" if yearly else "0"
-        sql = (f"SELECT u.pos AS c, {year} AS y, {', '.join(cols)} "
-               f"{self._from(wh, ledger, joins)} JOIN _wb_universe u ON u.code = l.county_code "
-               + ("WHERE l.year IS NOT NULL " if yearly else "") + "GROUP BY ALL")
+        sql = (
+            f"SELECT u.pos AS c, {year} AS y, {', '.join(cols)} "
+            f"{self._from(wh, ledger, joins)} JOIN _wb_universe u ON u.code = l.county_code "
+            + ("WHERE l.year IS NOT NULL " if yearly else "")
+            + "GROUP BY ALL"
+        )
         out = wh.con.execute(sql).fetchnumpy()
         cidx = np.asarray(out["c"], dtype=np.int64)
         y = np.asarray(out["y"], dtype=np.int64)
@@ -566,21 +657,27 @@ class WarehouseEngine(MeasureEngine):
             self._range_store[(ledger, date)] = None if lo is None else (int(lo), int(hi))
         return self._range_store[(ledger, date)]
 
-    def _full(self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _full(
+        self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         key = measure_key(measure, params)
         cache = ("full", key)
         cur = self._monthly.get(cache)
         if cur is None or cur[0] != grid:
             if key not in self._flow_store:
                 with self._session() as wh:
-                    self._run_flows(wh, measure.ledger, measure.date,  # type: ignore[arg-type]
-                                    {key: measure})
+                    self._run_flows(
+                        wh,
+                        measure.ledger,
+                        measure.date,  # type: ignore[arg-type]
+                        {key: measure},
+                    )
             groups, vals = self._flow_store[key]
             n_m = grid[1] - grid[0] + 1
             inside, cells = groups.cells(grid)
-            mat = np.bincount(cells, weights=vals if inside is None else vals[inside],
-                              minlength=self.n * n_m).reshape(self.n, n_m)
+            mat = np.bincount(
+                cells, weights=vals if inside is None else vals[inside], minlength=self.n * n_m
+            ).reshape(self.n, n_m)
             if measure.agg == "any":
                 mat = (mat > 0).astype("float64")
             cs = np.zeros((self.n, n_m + 1))
@@ -589,17 +686,24 @@ class WarehouseEngine(MeasureEngine):
             self._monthly[cache] = cur
         return cur[1], cur[2]
 
-    def _done_by_groups(self, measure: Measure, params: Mapping[str, object]
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _done_by_groups(
+        self, measure: Measure, params: Mapping[str, object]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         key = measure_key(measure, params)
         if key not in self._done_store:
             with self._session() as wh:
-                self._run_flows(wh, measure.ledger, measure.date,  # type: ignore[arg-type]
-                                {key: measure}, measure.done_by)
+                self._run_flows(
+                    wh,
+                    measure.ledger,
+                    measure.date,  # type: ignore[arg-type]
+                    {key: measure},
+                    measure.done_by,
+                )
         return self._done_store[key]
 
-    def _distinct_windows(self, measure: Measure, windows: Sequence[Window]
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def _distinct_windows(
+        self, measure: Measure, windows: Sequence[Window]
+    ) -> tuple[np.ndarray, np.ndarray]:
         key = measure_key(measure, {})
         if key not in self._distinct_store:
             with self._session() as wh:
@@ -609,8 +713,11 @@ class WarehouseEngine(MeasureEngine):
             return super()._distinct_windows(measure, windows)
         lo, masks, pair_county, pair_group = stored
         shared = pair_group >= 0  # pairs whose value another county reports too
-        if masks.shape[1] == 1 and not shared.any() and (
-                not len(masks) or int(masks[:, 0].max()).bit_length() <= 53):
+        if (
+            masks.shape[1] == 1
+            and not shared.any()
+            and (not len(masks) or int(masks[:, 0].max()).bit_length() <= 53)
+        ):
             return self._distinct_by_end(masks[:, 0], lo, pair_county, windows)
         out = np.zeros((self.n, len(windows)))
         city = np.zeros(len(windows))
@@ -627,8 +734,11 @@ class WarehouseEngine(MeasureEngine):
                 if a > b:
                     continue
                 width = b - a + 1
-                bits = (np.uint64(0xFFFFFFFFFFFFFFFF) if width == 64 else
-                        np.uint64(((1 << width) - 1) << (a - 64 * k)))
+                bits = (
+                    np.uint64(0xFFFFFFFFFFFFFFFF)
+                    if width == 64
+                    else np.uint64(((1 << width) - 1) << (a - 64 * k))
+                )
                 hit |= (masks[:, k] & bits) != 0
             out[:, j] = np.bincount(pair_county[hit], minlength=self.n)[: self.n]
             # the city: every hit pair, less the repeats of a value several counties report
@@ -636,8 +746,9 @@ class WarehouseEngine(MeasureEngine):
             city[j] = hit.sum() - (len(groups) - len(np.unique(groups)))
         return out, city
 
-    def _distinct_by_end(self, mask: np.ndarray, lo: int, pair_county: np.ndarray,
-                         windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+    def _distinct_by_end(
+        self, mask: np.ndarray, lo: int, pair_county: np.ndarray, windows: Sequence[Window]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`_distinct_windows` in the usual case — months in one 53-bit word, no value in two
         counties — one pass per window end instead of per window: a pair meets [s, e] when
         its last month up to e is s or later, so one county × month table of those last
@@ -659,8 +770,9 @@ class WarehouseEngine(MeasureEngine):
             has = cut > 0
             # the highest bit: exact through float64 below 2**53 (checked by the caller)
             last = np.floor(np.log2(cut[has].astype(np.float64))).astype(np.int64)
-            table = np.bincount(pair_county[has] * (e + 1) + last,
-                                minlength=self.n * (e + 1))[: self.n * (e + 1)]
+            table = np.bincount(pair_county[has] * (e + 1) + last, minlength=self.n * (e + 1))[
+                : self.n * (e + 1)
+            ]
             tail = np.cumsum(table.reshape(self.n, e + 1)[:, ::-1], axis=1)[:, ::-1]
             for j in js:
                 start = max(windows[j].start - lo, 0)
@@ -669,8 +781,9 @@ class WarehouseEngine(MeasureEngine):
                     city[j] = tail[:, start].sum()
         return out, city
 
-    def _stock_levels(self, measure: Measure, params: Mapping[str, object]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    def _stock_levels(
+        self, measure: Measure, params: Mapping[str, object]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
         key = measure_key(measure, params)
         if key not in self._stock_store:
             with self._session() as wh:
@@ -694,8 +807,10 @@ class _Groups:
             if inside.all():
                 self._cells[grid] = (None, self.cidx * (ghi - glo + 1) + self.months - glo)
             else:
-                self._cells[grid] = (inside, self.cidx[inside] * (ghi - glo + 1)
-                                     + self.months[inside] - glo)
+                self._cells[grid] = (
+                    inside,
+                    self.cidx[inside] * (ghi - glo + 1) + self.months[inside] - glo,
+                )
         return self._cells[grid]
 
 
@@ -730,4 +845,3 @@ def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:
 
 def _aliases(joins: Sequence[object]) -> list[str]:
     return [f"j{i}" for i in range(len(joins))]
-

@@ -3,6 +3,7 @@
 Everything read here is text (or None): typing and validation happen later, in one place
 (`validate.py`). Row numbers are kept as the user sees them in Excel (1-based, header included).
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,9 +58,11 @@ class CsvSource:
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols)) + "}"
         path = str(self.path).replace("'", "''")
         sep = self.sep.replace("'", "''")
-        return (f"read_csv('{path}', header=false, skip={self.skip}, delim='{sep}', quote='\"', "
-                f"escape='\"', columns={cols}, auto_detect=false, null_padding=true, "
-                f"strict_mode=false)")
+        return (
+            f"read_csv('{path}', header=false, skip={self.skip}, delim='{sep}', quote='\"', "
+            f"escape='\"', columns={cols}, auto_detect=false, null_padding=true, "
+            f"strict_mode=false)"
+        )
 
 
 @dataclass
@@ -89,10 +92,18 @@ class RawSheet:
         if self.extra:
             ex = body[[f"c{i}" for i, _ in self.extra]]
             labels = [h for _, h in self.extra]
-            out.insert(2, "_extra", [
-                json.dumps({k: v for k, v in zip(labels, rec) if v is not None},
-                           ensure_ascii=False) if any(v is not None for v in rec) else None
-                for rec in ex.itertuples(index=False, name=None)])
+            out.insert(
+                2,
+                "_extra",
+                [
+                    json.dumps(
+                        {k: v for k, v in zip(labels, rec) if v is not None}, ensure_ascii=False
+                    )
+                    if any(v is not None for v in rec)
+                    else None
+                    for rec in ex.itertuples(index=False, name=None)
+                ],
+            )
         else:
             out.insert(2, "_extra", None)
         out["_keep"] = ~body.isna().all(axis=1).to_numpy()  # cells are stripped, "" → None
@@ -104,8 +115,9 @@ class RawSheet:
         blank rows dropped, fields absent from this file NULL. `_row` comes from the table's
         rowid, which follows file order, so no window function is needed."""
         table = f"t_csv_{sheet_id}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM "
-                    f"{self.source.relation()}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {self.source.relation()}"
+        )
         cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.source.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
@@ -113,20 +125,26 @@ class RawSheet:
         else:
             extra = "CAST(NULL AS VARCHAR)"
         null = "CAST(NULL AS VARCHAR)"
-        cols = "".join(f', {cell[self.columns[n]] if n in self.columns else null} AS "{n}"'
-                       for n in fields)
+        cols = "".join(
+            f', {cell[self.columns[n]] if n in self.columns else null} AS "{n}"' for n in fields
+        )
         any_cell = " OR ".join(f"{c} IS NOT NULL" for c in cell.values()) or "false"
-        low, high, n = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
-                                   ).fetchone()
+        low, high, n = con.execute(
+            f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+        ).fetchone()
         if n and high - low + 1 == n:
             # rowids follow file order; inside a transaction they may start at an offset
             row = f"CAST({self.header_row + 1 - low} + rowid AS BIGINT)"
         else:  # not contiguous: number rows explicitly (slower, single-threaded)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () "
-                        f"AS _n, * FROM {self.source.relation()}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () "
+                f"AS _n, * FROM {self.source.relation()}"
+            )
             row = f"CAST({self.header_row} + _n AS BIGINT)"
-        return (f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, {row} AS _row, "
-                f"{extra} AS _extra{cols} FROM {table} WHERE {any_cell}")
+        return (
+            f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, {row} AS _row, "
+            f"{extra} AS _extra{cols} FROM {table} WHERE {any_cell}"
+        )
 
     def column_values(self, name: str) -> pd.Series:
         """One field's non-blank text values (for working out who sent a file)."""
@@ -137,8 +155,14 @@ class RawSheet:
         import duckdb
 
         with duckdb.connect() as con:
-            return con.execute(f"SELECT DISTINCT nullif(trim(c{self.columns[name]}), '') AS v "
-                               f"FROM {self.source.relation()}").df()["v"].dropna()
+            return (
+                con.execute(
+                    f"SELECT DISTINCT nullif(trim(c{self.columns[name]}), '') AS v "
+                    f"FROM {self.source.relation()}"
+                )
+                .df()["v"]
+                .dropna()
+            )
 
     def cleanup(self) -> None:
         if self.source is not None and self.source.temporary:
@@ -157,6 +181,7 @@ class ReadResult:
 
 
 # ---------------------------------------------------------------- cell values → text
+
 
 def cell_text(v: object) -> str | None:
     """Excel cell value → the text a clerk meant. Integral floats lose `.0` (codes, counts)."""
@@ -185,6 +210,7 @@ def cell_text(v: object) -> str | None:
 
 
 # ---------------------------------------------------------------- header detection
+
 
 @dataclass
 class HeaderMatch:
@@ -223,8 +249,9 @@ def _two_row_labels(top: list[str], bottom: list[str]) -> list[str]:
     return [b or c for b, c in zip(bottom, carried)]
 
 
-def _score_candidate(labels: list[str], keys: list[str], span: int, row_index: int,
-                     best: HeaderMatch | None) -> HeaderMatch | None:
+def _score_candidate(
+    labels: list[str], keys: list[str], span: int, row_index: int, best: HeaderMatch | None
+) -> HeaderMatch | None:
     owners = _header_owners()
     per_ledger: dict[str, list[str | None]] = {}
     for pos, key in enumerate(keys):
@@ -236,8 +263,9 @@ def _score_candidate(labels: list[str], keys: list[str], span: int, row_index: i
         lg = LEDGERS[ledger_name]
         required = {f.name for f in lg.fields if f.required}
         hits = {c for c in cols if c}
-        if len(hits) < min(MIN_HEADER_MATCHES, len(lg.fields)) or \
-                2 * len(hits & required) < len(required):
+        if len(hits) < min(MIN_HEADER_MATCHES, len(lg.fields)) or 2 * len(hits & required) < len(
+            required
+        ):
             continue
         # favour covering the ledger and its required fields; tie → fewer header rows
         score = len(hits) / len(lg.fields) + len(hits & required) / max(len(required), 1)
@@ -267,8 +295,9 @@ def closest_header(missing_header: str, candidates: list[str]) -> str | None:
     return got[0] if got else None
 
 
-def rows_to_sheet(file: str, sheet: str, rows: list[list[str | None]], hidden: bool,
-                  issues: list[Issue]) -> RawSheet | None:
+def rows_to_sheet(
+    file: str, sheet: str, rows: list[list[str | None]], hidden: bool, issues: list[Issue]
+) -> RawSheet | None:
     """Turn a sheet's text rows into a RawSheet, or record why it holds no ledger."""
     non_empty = [r for r in rows if any(c for c in r)]
     if not non_empty:
@@ -280,12 +309,21 @@ def rows_to_sheet(file: str, sheet: str, rows: list[list[str | None]], hidden: b
             issues.append(Issue("W_SHEET_UNRECOGNISED", file, sheet, severity="warning"))
         return None
     if hidden:
-        issues.append(Issue("W_HIDDEN_SHEET", file, sheet, severity="warning",
-                            params={"ledger": LEDGERS[match.ledger].title}))
+        issues.append(
+            Issue(
+                "W_HIDDEN_SHEET",
+                file,
+                sheet,
+                severity="warning",
+                params={"ledger": LEDGERS[match.ledger].title},
+            )
+        )
     width = len(match.columns)
-    body = pd.DataFrame([(r + [None] * (width - len(r)))[:width]
-                         for r in rows[match.row_index + 1:]],
-                        columns=[f"c{i}" for i in range(width)], dtype=object)
+    body = pd.DataFrame(
+        [(r + [None] * (width - len(r)))[:width] for r in rows[match.row_index + 1 :]],
+        columns=[f"c{i}" for i in range(width)],
+        dtype=object,
+    )
     raw = _frame_to_sheet(file, sheet, match, body, issues)
     raw.hidden = hidden
     return raw
@@ -311,8 +349,9 @@ def formula_cells(path: Path) -> dict[str, set[tuple[int, int]]]:
             wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
             rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
             targets = dict(re.findall(r'Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
-            targets.update({k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"',
-                                                        rels)})
+            targets.update(
+                {k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*Id="([^"]+)"', rels)}
+            )
             for name, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
                 target = targets.get(rid, "")
                 member = target.lstrip("/") if target.startswith("/") else "xl/" + target
@@ -349,8 +388,9 @@ def read_xlsx(path: Path, display: str) -> ReadResult:
             sheet = wb.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False)
         except Exception as exc:
-            issues.append(Issue("E_SHEET_UNREADABLE", display, name,
-                                params={"detail": str(exc)[:200]}))
+            issues.append(
+                Issue("E_SHEET_UNREADABLE", display, name, params={"detail": str(exc)[:200]})
+            )
             continue
         text_rows = [[cell_text(v) for v in r] for r in rows]
         raw = rows_to_sheet(display, name, text_rows, hidden, issues)
@@ -367,8 +407,16 @@ def _note_formulas(raw: RawSheet, cells: set[tuple[int, int]], issues: list[Issu
     rows_present = {raw.header_row + 1 + i for i in range(len(raw.frame)) if not blank[i]}
     for r, _c in sorted(cells):
         if r in rows_present:
-            issues.append(Issue("W_FORMULA_CELL", raw.file, raw.sheet, row=r,
-                                column=_excel_col(_c), severity="warning"))
+            issues.append(
+                Issue(
+                    "W_FORMULA_CELL",
+                    raw.file,
+                    raw.sheet,
+                    row=r,
+                    column=_excel_col(_c),
+                    severity="warning",
+                )
+            )
 
 
 def _excel_col(i: int) -> str:
@@ -423,10 +471,19 @@ def read_csv(path: Path, display: str) -> ReadResult:
     body_text = text.split("\n", skip)[-1] if skip else text
     if re.search(r"\n[ \t\r]*\n", body_text) or "\r" in body_text.replace("\r\n", ""):
         # blank lines or bare CR: DuckDB would renumber rows; pandas keeps Excel's numbering
-        body = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
-                           skiprows=skip, keep_default_na=False, na_values=[],
-                           skip_blank_lines=False, names=range(len(match.columns)),
-                           engine="python", index_col=False)
+        body = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            skiprows=skip,
+            keep_default_na=False,
+            na_values=[],
+            skip_blank_lines=False,
+            names=range(len(match.columns)),
+            engine="python",
+            index_col=False,
+        )
         body.columns = [f"c{i}" for i in range(len(body.columns))]
         body = body.astype(object).map(cell_text)
         raw = _frame_to_sheet(display, "CSV", match, body, issues)
@@ -445,28 +502,38 @@ def read_csv(path: Path, display: str) -> ReadResult:
     return ReadResult(path, [raw], issues)
 
 
-def _frame_to_sheet(file: str, sheet: str, match: HeaderMatch, body: pd.DataFrame | None,
-                    issues: list[Issue]) -> RawSheet:
+def _frame_to_sheet(
+    file: str, sheet: str, match: HeaderMatch, body: pd.DataFrame | None, issues: list[Issue]
+) -> RawSheet:
     """Record the sheet's structure and its findings about columns; rows load later."""
     lg = LEDGERS[match.ledger]
     header_row = match.row_index + 1
     if match.span == 2:
         issues.append(Issue("W_TWO_ROW_HEADER", file, sheet, row=header_row, severity="warning"))
     found = {c: i for i, c in enumerate(match.columns) if c}
-    extra = [(i, lab) for i, (c, lab) in enumerate(zip(match.columns, match.labels))
-             if not c and lab]
+    extra = [
+        (i, lab) for i, (c, lab) in enumerate(zip(match.columns, match.labels)) if not c and lab
+    ]
     missing = [f.name for f in lg.fields if f.name not in found]
     extra_labels = [lab for _, lab in extra]
     for _, lab in extra:
-        issues.append(Issue("W_EXTRA_COLUMN", file, sheet, row=header_row, column=lab,
-                            severity="warning"))
+        issues.append(
+            Issue("W_EXTRA_COLUMN", file, sheet, row=header_row, column=lab, severity="warning")
+        )
     for name in missing:
         f = lg.field(name)
         hint = closest_header(f.header, extra_labels)
-        issues.append(Issue("E_MISSING_COLUMN" if f.required else "W_MISSING_COLUMN", file,
-                            sheet, row=header_row, column=f.header,
-                            severity="error" if f.required else "warning",
-                            params={"hint": hint or ""}))
+        issues.append(
+            Issue(
+                "E_MISSING_COLUMN" if f.required else "W_MISSING_COLUMN",
+                file,
+                sheet,
+                row=header_row,
+                column=f.header,
+                severity="error" if f.required else "warning",
+                params={"hint": hint or ""},
+            )
+        )
     headers = {name: match.labels[i] for name, i in found.items()}
     return RawSheet(file, sheet, lg.name, header_row, headers, found, extra, missing, frame=body)
 
@@ -502,8 +569,9 @@ def read_file(path: Path, display: str | None = None) -> ReadResult:
     head = path.read_bytes()[:8]
     if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK"):
         if not head.startswith(b"PK"):
-            return ReadResult(path, [], [Issue("E_NOT_WORKBOOK", display,
-                                               params={"detail": "not a zip"})])
+            return ReadResult(
+                path, [], [Issue("E_NOT_WORKBOOK", display, params={"detail": "not a zip"})]
+            )
         return read_xlsx(path, display)
     if suffix in (".csv", ".txt"):
         return read_csv(path, display)

@@ -8,6 +8,7 @@ The numbers come from the indicator engine's facade (`workbench.results.evaluate
 evaluation and the ledgers are cached per process, so a batch kernel that runs many counties loads
 the warehouse and computes the evaluation once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,9 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
     return ledgers
 
 
-def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame],
-                   warehouse: str | os.PathLike | None = None) -> str:
+def resolve_period(
+    period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
+) -> str:
     """`latest` (or empty) → the newest complete month, as the engine defines it (from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
     from workbench.indicators import latest_complete_period
@@ -82,8 +84,12 @@ def resolve_period(period: str | None, ledgers: dict[str, pd.DataFrame],
     return str(found)
 
 
-def evaluation(warehouse: str | os.PathLike | None = None, period: str = "latest",
-               indicator_set: str = "campaign_2025", span: str | None = None) -> Any:
+def evaluation(
+    warehouse: str | os.PathLike | None = None,
+    period: str = "latest",
+    indicator_set: str = "campaign_2025",
+    span: str | None = None,
+) -> Any:
     """The engine's Evaluation for the whole city, cached per (warehouse version, parameters)."""
     from workbench.config import warehouse_path
 
@@ -100,15 +106,20 @@ def evaluation(warehouse: str | os.PathLike | None = None, period: str = "latest
     return ev
 
 
-def _evaluate(ledgers: dict[str, pd.DataFrame], period: str, indicator_set: str,
-              span: str | None) -> Any:
+def _evaluate(
+    ledgers: dict[str, pd.DataFrame], period: str, indicator_set: str, span: str | None
+) -> Any:
     from workbench.results import evaluate
 
     return evaluate(ledgers, period=period, indicator_set=indicator_set, span=span)
 
 
-def warm(warehouse: str | os.PathLike | None = None, period: str = "latest",
-         indicator_set: str = "campaign_2025", span: str | None = None) -> None:
+def warm(
+    warehouse: str | os.PathLike | None = None,
+    period: str = "latest",
+    indicator_set: str = "campaign_2025",
+    span: str | None = None,
+) -> None:
     """Load, evaluate and reshape ahead of need (the batch runner calls this at kernel start),
     so the first county pays no more than the last."""
     data = city_data(warehouse, period, indicator_set, span)
@@ -118,7 +129,6 @@ def warm(warehouse: str | os.PathLike | None = None, period: str = "latest",
     data.ledger_for("rectifications", first)
     for code in data.kpis["indicator"].unique() if "indicator" in data.kpis else []:
         data.trend(str(code), county=data.counties["county"].iloc[0])
-
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -218,10 +228,12 @@ class Chart:
         layout = _json_js(self.spec.get("layout", {}))
         config = _json_js(self.CONFIG)
         uid = "wb-" + hashlib.sha1((data + layout).encode()).hexdigest()[:12]
-        return (f'<div id="{uid}" class="plotly-graph-div wb-chart" '
-                f'style="height:{self.height}px;width:100%;"></div>'
-                f'<script type="text/javascript">if(window.Plotly&&document.getElementById('
-                f'"{uid}")){{Plotly.newPlot("{uid}",{data},{layout},{config});}}</script>')
+        return (
+            f'<div id="{uid}" class="plotly-graph-div wb-chart" '
+            f'style="height:{self.height}px;width:100%;"></div>'
+            f'<script type="text/javascript">if(window.Plotly&&document.getElementById('
+            f'"{uid}")){{Plotly.newPlot("{uid}",{data},{layout},{config});}}</script>'
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
         bundle = {"text/html": self.to_html(), "text/plain": t("batch.report.chart_plain")}
@@ -250,14 +262,19 @@ def _json_js(x: Any) -> str:
 
 
 def _layout(title: str, **kw: Any) -> dict:
-    axis = dict(gridcolor="#e8ecf1", zerolinecolor="#d0d6de", linecolor="#c0c8d2",
-                automargin=True)
+    axis = dict(gridcolor="#e8ecf1", zerolinecolor="#d0d6de", linecolor="#c0c8d2", automargin=True)
     layout: dict[str, Any] = dict(
-        title=dict(text=title, x=0.01, font=dict(size=15)), font=dict(family=FONT, size=12),
-        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", margin=dict(l=50, r=20, t=50, b=40),
-        legend=dict(orientation="h", y=-0.18), hovermode="closest",
+        title=dict(text=title, x=0.01, font=dict(size=15)),
+        font=dict(family=FONT, size=12),
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        margin=dict(l=50, r=20, t=50, b=40),
+        legend=dict(orientation="h", y=-0.18),
+        hovermode="closest",
         colorway=["#1f77b4", "#d9534f", "#2e8b57", "#f0ad4e", "#6f42c1"],
-        xaxis=dict(axis), yaxis=dict(axis))
+        xaxis=dict(axis),
+        yaxis=dict(axis),
+    )
     for key, value in kw.items():
         if key in ("xaxis", "yaxis") and isinstance(value, dict):
             layout[key] = {**layout[key], **value}
@@ -308,13 +325,13 @@ class CityData:
 
     period: str
     indicator_set: str
-    counties: pd.DataFrame            # county, county_name, city
-    kpis: pd.DataFrame                # county, indicator, name, unit, value, target, gap, met, yoy
-    city_kpis: pd.DataFrame           # indicator, name, unit, value, target, gap, met, yoy
-    scores: pd.DataFrame              # county, score, rank, grade
-    uncertainty: pd.DataFrame         # county, nominal_rank, median_rank, q05, q95
-    lagging: pd.DataFrame             # county, reasons
-    milestones: pd.DataFrame          # county, milestone, deadline, status, note...
+    counties: pd.DataFrame  # county, county_name, city
+    kpis: pd.DataFrame  # county, indicator, name, unit, value, target, gap, met, yoy
+    city_kpis: pd.DataFrame  # indicator, name, unit, value, target, gap, met, yoy
+    scores: pd.DataFrame  # county, score, rank, grade
+    uncertainty: pd.DataFrame  # county, nominal_rank, median_rank, q05, q95
+    lagging: pd.DataFrame  # county, reasons
+    milestones: pd.DataFrame  # county, milestone, deadline, status, note...
     ledgers: dict[str, pd.DataFrame]
     evaluation: Any = None
     hierarchy: str | None = None
@@ -330,8 +347,12 @@ class CityData:
         key = f"ledger:{ledger}"
         if key not in self._trends:
             df = self.ledgers.get(ledger, pd.DataFrame())
-            self._trends[key] = ({str(k): v for k, v in df.groupby("county_code", sort=False)}
-                                 if "county_code" in df else {}, df.iloc[0:0])
+            self._trends[key] = (
+                {str(k): v for k, v in df.groupby("county_code", sort=False)}
+                if "county_code" in df
+                else {},
+                df.iloc[0:0],
+            )
         groups, empty = self._trends[key]
         return groups.get(str(county), empty)
 
@@ -433,8 +454,11 @@ def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
 
 def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
     ren = {}
-    for std, cands in {"score": ("score", "value", "index_score"), "rank": ("rank", "ranks"),
-                       "grade": ("grade", "grades", "band")}.items():
+    for std, cands in {
+        "score": ("score", "value", "index_score"),
+        "rank": ("rank", "ranks"),
+        "grade": ("grade", "grades", "band"),
+    }.items():
         c = _col(df, *cands)
         if c and c != std:
             ren[c] = std
@@ -452,8 +476,12 @@ def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
     return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
 
 
-def city_data(warehouse: str | os.PathLike | None = None, period: str = "latest",
-              indicator_set: str = "campaign_2025", span: str | None = None) -> CityData:
+def city_data(
+    warehouse: str | os.PathLike | None = None,
+    period: str = "latest",
+    indicator_set: str = "campaign_2025",
+    span: str | None = None,
+) -> CityData:
     """Evaluation + ledgers reshaped for the reports; cached with the evaluation."""
     from workbench.config import warehouse_path
 
@@ -478,10 +506,22 @@ def city_data(warehouse: str | os.PathLike | None = None, period: str = "latest"
     lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
     ms = _norm_county(_frame(getattr(ev, "milestones", None)), to_code)
     demo = bool(counties["city"].astype(str).str.contains("演示").any()) if len(counties) else False
-    data = CityData(period=period, indicator_set=indicator_set, counties=counties, kpis=kpis,
-                    city_kpis=_frame(getattr(ev, "city_kpis", None)), scores=scores,
-                    uncertainty=unc, lagging=lag, milestones=ms, ledgers=ledgers, evaluation=ev,
-                    hierarchy=hierarchy, demo=demo, _names=names)
+    data = CityData(
+        period=period,
+        indicator_set=indicator_set,
+        counties=counties,
+        kpis=kpis,
+        city_kpis=_frame(getattr(ev, "city_kpis", None)),
+        scores=scores,
+        uncertainty=unc,
+        lagging=lag,
+        milestones=ms,
+        ledgers=ledgers,
+        evaluation=ev,
+        hierarchy=hierarchy,
+        demo=demo,
+        _names=names,
+    )
     with _CACHE_LOCK:
         _CACHE[key] = data
     return data
@@ -526,9 +566,18 @@ class Kpi:
             sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
             target_text = f"{sign}{format_target(target, unit)}"
         name = row.get("indicator_name") or row.get("name") or row.get("indicator")
-        return cls(indicator=str(row.get("indicator")), name=str(name), unit=unit,
-                   value=num("value"), target=target, gap=num("gap"), met=met,
-                   yoy=num("yoy", "yoy_change"), direction=op, target_text=target_text)
+        return cls(
+            indicator=str(row.get("indicator")),
+            name=str(name),
+            unit=unit,
+            value=num("value"),
+            target=target,
+            gap=num("gap"),
+            met=met,
+            yoy=num("yoy", "yoy_change"),
+            direction=op,
+            target_text=target_text,
+        )
 
     @property
     def lower_is_better(self) -> bool:
@@ -550,13 +599,20 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
     cards = []
     for k in kpis:
         cls = "" if k.met is None else ("met" if k.met else "unmet")
-        status = "" if k.met is None else (
-            f'<span class="good">{t("batch.report.met")}</span>' if k.met
-            else f'<span class="bad">{t("batch.report.unmet")}</span>')
+        status = (
+            ""
+            if k.met is None
+            else (
+                f'<span class="good">{t("batch.report.met")}</span>'
+                if k.met
+                else f'<span class="bad">{t("batch.report.unmet")}</span>'
+            )
+        )
         short = k.shortfall()
         gap = "—" if short is None else format_gap(abs(short), k.unit)
-        gap_label = t("batch.report.gap_over" if short is not None and short < 0
-                      else "batch.report.gap_short")
+        gap_label = t(
+            "batch.report.gap_over" if short is not None and short < 0 else "batch.report.gap_short"
+        )
         yoy = "—"
         if k.yoy is not None:
             yoy = fmt.year_on_year(k.value, k.yoy, k.unit)
@@ -564,7 +620,8 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
             f'<div class="wb-card {cls}"><h4>{_esc(k.name)}</h4>'
             f'<div class="v">{_esc(format_value(k.value, k.unit))}</div>'
             f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text or "—")} {status}<br>'
-            f'{gap_label}：{_esc(gap)}　{t("batch.report.yoy")}：{_esc(yoy)}</div></div>')
+            f"{gap_label}：{_esc(gap)}　{t('batch.report.yoy')}：{_esc(yoy)}</div></div>"
+        )
     return HTML(CARD_CSS + '<div class="wb-cards">' + "".join(cards) + "</div>")
 
 
@@ -606,8 +663,7 @@ def milestone_requirement(r: Any) -> str:
     key = "batch.ms.raise" if op in (">=", ">") else "batch.ms.lower"
     if months <= 0:
         return t(key + "_overdue", gap=format_gap(gap, unit))
-    return t(key, gap=format_gap(gap, unit), months=months,
-             pace=format_gap(gap / months, unit))
+    return t(key, gap=format_gap(gap, unit), months=months, pace=format_gap(gap / months, unit))
 
 
 # ----------------------------------------------------------------------------- county report
@@ -628,20 +684,25 @@ class CountyReport:
         self.data = data
         self.county = county
         self.name = data.name(county)
-        self.kpis = _kpi_rows(data.kpis[data.kpis["county"] == county]) if "county" in \
-            data.kpis else []
+        self.kpis = (
+            _kpi_rows(data.kpis[data.kpis["county"] == county]) if "county" in data.kpis else []
+        )
 
     # -- the pieces
     def header(self) -> HTML:
-        demo = f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo \
-            else ""
-        return HTML(CARD_CSS + f'<div class="wb-head"><h1>{_esc(self.name)}'
-                    f'{t("batch.report.county_title")}{demo}</h1>'
-                    f'<p>{html.escape(self._subtitle())}</p></div>')
+        demo = (
+            f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo else ""
+        )
+        return HTML(
+            CARD_CSS + f'<div class="wb-head"><h1>{_esc(self.name)}'
+            f"{t('batch.report.county_title')}{demo}</h1>"
+            f"<p>{html.escape(self._subtitle())}</p></div>"
+        )
 
     def _subtitle(self) -> str:
-        return t("batch.report.subtitle", period=fmt.month_label(self.data.period),
-                 code=self.county)
+        return t(
+            "batch.report.subtitle", period=fmt.month_label(self.data.period), code=self.county
+        )
 
     def kpi_cards(self) -> HTML:
         return kpi_cards(self.kpis)
@@ -652,9 +713,11 @@ class CountyReport:
         out: dict[str, Any] = {"score": None, "rank": None, "grade": None, "n": len(s)}
         if not row.empty:
             r = row.iloc[0]
-            out.update(score=None if _missing(r.get("score")) else float(r["score"]),
-                       rank=None if _missing(r.get("rank")) else int(r["rank"]),
-                       grade=None if _missing(r.get("grade")) else str(r["grade"]))
+            out.update(
+                score=None if _missing(r.get("score")) else float(r["score"]),
+                rank=None if _missing(r.get("rank")) else int(r["rank"]),
+                grade=None if _missing(r.get("grade")) else str(r["grade"]),
+            )
         u = self.data.uncertainty
         urow = u[u["county"] == self.county] if "county" in u else u.iloc[0:0]
         if not urow.empty:
@@ -685,19 +748,31 @@ class CountyReport:
         """The paragraph a report opens with, generated from the numbers only."""
         parts = [t("batch.narr.opening", period=fmt.month_label(self.data.period))]
         targeted = [k for k in self.kpis if k.target is not None]
-        unmet = sorted((k for k in targeted if k.met is False),
-                       key=lambda k: -(abs(k.shortfall() or 0) / (abs(k.target or 0) or 1)))
+        unmet = sorted(
+            (k for k in targeted if k.met is False),
+            key=lambda k: -(abs(k.shortfall() or 0) / (abs(k.target or 0) or 1)),
+        )
         met = [k for k in targeted if k.met]
         clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
         if clauses:
             parts.append("；".join(clauses) + "。")
         if len(unmet) > detail:
-            parts.append(t("batch.narr.more_unmet", n=len(unmet) - detail,
-                           names="、".join(k.name for k in unmet[detail:])))
+            parts.append(
+                t(
+                    "batch.narr.more_unmet",
+                    n=len(unmet) - detail,
+                    names="、".join(k.name for k in unmet[detail:]),
+                )
+            )
         if met:
-            parts.append(t("batch.narr.met_list", n=len(met),
-                           names="、".join(k.name for k in met[:6]),
-                           more=t("batch.narr.etc") if len(met) > 6 else ""))
+            parts.append(
+                t(
+                    "batch.narr.met_list",
+                    n=len(met),
+                    names="、".join(k.name for k in met[:6]),
+                    more=t("batch.narr.etc") if len(met) > 6 else "",
+                )
+            )
         if not targeted:
             parts.append(t("batch.narr.no_kpis"))
         elif not unmet:
@@ -707,10 +782,21 @@ class CountyReport:
             band = ""
             if sc.get("q05") is not None and sc.get("q95") is not None:
                 lo, hi = int(round(sc["q05"])), int(round(sc["q95"]))
-                band = (t("batch.narr.rank_band", lo=lo, hi=hi) if lo != hi
-                        else t("batch.narr.rank_fixed", rank=lo))
-            parts.append(t("batch.narr.rank", n=sc["n"], score=f"{sc['score']:.1f}",
-                           rank=sc["rank"] or "—", band=band, grade=sc["grade"] or "—"))
+                band = (
+                    t("batch.narr.rank_band", lo=lo, hi=hi)
+                    if lo != hi
+                    else t("batch.narr.rank_fixed", rank=lo)
+                )
+            parts.append(
+                t(
+                    "batch.narr.rank",
+                    n=sc["n"],
+                    score=f"{sc['score']:.1f}",
+                    rank=sc["rank"] or "—",
+                    band=band,
+                    grade=sc["grade"] or "—",
+                )
+            )
         reasons = self.lagging_reasons()
         if reasons:
             parts.append(t("batch.narr.lagging", reasons="；".join(reasons)))
@@ -720,8 +806,11 @@ class CountyReport:
         return "".join(parts)
 
     def trend_chart(self, indicator: str | None = None) -> Chart | HTML:
-        kpi = next((k for k in self.kpis if k.indicator == indicator), None) if indicator \
+        kpi = (
+            next((k for k in self.kpis if k.indicator == indicator), None)
+            if indicator
             else next((k for k in self.kpis if k.met is False), self.kpis[0] if self.kpis else None)
+        )
         if kpi is None:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')
         df = self.data.trend(kpi.indicator, county=self.county)
@@ -736,20 +825,39 @@ class CountyReport:
         def scaled(values: Iterable[Any]) -> list[float | None]:
             return [None if _missing(v) else float(v) * scale for v in values]
 
-        data: list[dict] = [dict(type="scatter", x=x, y=scaled(df[vc]), mode="lines+markers",
-                                 name=self.name, line=dict(color="#1f77b4", width=2))]
+        data: list[dict] = [
+            dict(
+                type="scatter",
+                x=x,
+                y=scaled(df[vc]),
+                mode="lines+markers",
+                name=self.name,
+                line=dict(color="#1f77b4", width=2),
+            )
+        ]
         tc = _col(df, "target")
         name = t("batch.report.target")
         line = dict(color="#d9534f", dash="dash")
         if tc is not None and df[tc].notna().any():
-            data.append(dict(type="scatter", x=x, y=scaled(df[tc]), mode="lines", name=name,
-                             line=line))
+            data.append(
+                dict(type="scatter", x=x, y=scaled(df[tc]), mode="lines", name=name, line=line)
+            )
         elif kpi.target is not None:
-            data.append(dict(type="scatter", x=[x[0], x[-1]], y=[kpi.target * scale] * 2,
-                             mode="lines", name=name, line=line))
-        layout = _layout(t("batch.report.trend_title", name=kpi.name),
-                         xaxis=dict(type="category"),
-                         yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"))
+            data.append(
+                dict(
+                    type="scatter",
+                    x=[x[0], x[-1]],
+                    y=[kpi.target * scale] * 2,
+                    mode="lines",
+                    name=name,
+                    line=line,
+                )
+            )
+        layout = _layout(
+            t("batch.report.trend_title", name=kpi.name),
+            xaxis=dict(type="category"),
+            yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"),
+        )
         return Chart({"data": data, "layout": layout}, height=320)
 
     def trend_charts(self, limit: int = 4) -> list[Chart | HTML]:
@@ -777,17 +885,34 @@ class CountyReport:
         names = [self.data.name(c) for c in df["county"]]
         ranks = [float(v) for v in df["rank"]]
         trace: dict[str, Any] = dict(
-            type="scatter", x=names, y=ranks, mode="markers", name=t("batch.report.rank"),
-            marker=dict(size=11, color=["#d9534f" if c == self.county else "#9aa5b1"
-                                        for c in df["county"]]))
+            type="scatter",
+            x=names,
+            y=ranks,
+            mode="markers",
+            name=t("batch.report.rank"),
+            marker=dict(
+                size=11, color=["#d9534f" if c == self.county else "#9aa5b1" for c in df["county"]]
+            ),
+        )
         if {"q05", "q95"} <= set(df.columns) and df["q05"].notna().any():
-            trace["error_y"] = dict(type="data", symmetric=False, color="#555", thickness=1.2,
-                                    array=(df["q95"] - df["rank"]).clip(lower=0).tolist(),
-                                    arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist())
-        layout = _layout(t("batch.report.ranking_title"), showlegend=False,
-                         xaxis=dict(type="category", tickangle=-45 if len(df) > 12 else 0),
-                         yaxis=dict(autorange="reversed", title=dict(text=t("batch.report.rank")),
-                                    dtick=1 if len(df) <= 20 else None))
+            trace["error_y"] = dict(
+                type="data",
+                symmetric=False,
+                color="#555",
+                thickness=1.2,
+                array=(df["q95"] - df["rank"]).clip(lower=0).tolist(),
+                arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist(),
+            )
+        layout = _layout(
+            t("batch.report.ranking_title"),
+            showlegend=False,
+            xaxis=dict(type="category", tickangle=-45 if len(df) > 12 else 0),
+            yaxis=dict(
+                autorange="reversed",
+                title=dict(text=t("batch.report.rank")),
+                dtick=1 if len(df) <= 20 else None,
+            ),
+        )
         return Chart({"data": [trace], "layout": layout}, height=340)
 
     def milestones_frame(self) -> pd.DataFrame:
@@ -802,17 +927,19 @@ class CountyReport:
             unit = r.get("unit", "")
             op = str(r.get("op") or ">=")
             sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
-            rows.append({
-                "节点": r.get("milestone_name") or r.get("milestone") or "—",
-                "指标": r.get("indicator_name") or r.get("indicator") or "—",
-                "目标": f"{sign}{format_target(r.get('target'), unit)}",
-                "截止日期": fmt.date_label(r.get("deadline")),
-                "进度口径": r.get("basis") or "—",
-                "进度值": format_value(r.get("current_value", r.get("value")), unit),
-                "按当前进度预计": format_value(r.get("projected_value"), unit),
-                "状态": r.get("status_label") or r.get("status") or "—",
-                "还需做到": milestone_requirement(r),
-            })
+            rows.append(
+                {
+                    "节点": r.get("milestone_name") or r.get("milestone") or "—",
+                    "指标": r.get("indicator_name") or r.get("indicator") or "—",
+                    "目标": f"{sign}{format_target(r.get('target'), unit)}",
+                    "截止日期": fmt.date_label(r.get("deadline")),
+                    "进度口径": r.get("basis") or "—",
+                    "进度值": format_value(r.get("current_value", r.get("value")), unit),
+                    "按当前进度预计": format_value(r.get("projected_value"), unit),
+                    "状态": r.get("status_label") or r.get("status") or "—",
+                    "还需做到": milestone_requirement(r),
+                }
+            )
         return pd.DataFrame(rows)
 
     def milestones(self) -> HTML:
@@ -823,16 +950,26 @@ class CountyReport:
         if rect.empty:
             return rect
         asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = (~rect["status"].isin(DONE_RECT_STATUSES)
-             & rect["deadline"].notna() & (rect["deadline"] < asof) & (rect["found_date"] <= asof))
+        m = (
+            ~rect["status"].isin(DONE_RECT_STATUSES)
+            & rect["deadline"].notna()
+            & (rect["deadline"] < asof)
+            & (rect["found_date"] <= asof)
+        )
         df = rect[m].sort_values("deadline")
         days = (asof - df["deadline"]).dt.days
-        return pd.DataFrame({
-            "问题编号": df["issue_id"], "问题来源": df["source"],
-            "责任单位": df["responsible_unit"], "问题描述": df["description"],
-            "整改时限": df["deadline"].map(fmt.date_label), "逾期天数": days.astype("Int64"),
-            "整改状态": df["status"], "涉及金额": df["amount_involved"].map(fmt.money),
-        })
+        return pd.DataFrame(
+            {
+                "问题编号": df["issue_id"],
+                "问题来源": df["source"],
+                "责任单位": df["responsible_unit"],
+                "问题描述": df["description"],
+                "整改时限": df["deadline"].map(fmt.date_label),
+                "逾期天数": days.astype("Int64"),
+                "整改状态": df["status"],
+                "涉及金额": df["amount_involved"].map(fmt.money),
+            }
+        )
 
     def overdue_rectifications(self) -> HTML:
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
@@ -844,23 +981,35 @@ class CountyReport:
         asof = pd.Period(self.data.period, "M").end_time.normalize()
         m = cases["status"].isin(OPEN_CASE_STATUSES) & (cases["found_date"] <= asof)
         df = cases[m].sort_values("found_date")
-        return pd.DataFrame({
-            "案件编号": df["case_id"], "发现日期": df["found_date"].map(fmt.date_label),
-            "违规主体": df["subject_type"], "当事人姓名": df["person_name"],
-            "当事人身份证号": df["person_id"], "违规类型": df["violation_type"],
-            "涉案金额": df["amount_involved"].map(fmt.money), "案件状态": df["status"],
-        })
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "发现日期": df["found_date"].map(fmt.date_label),
+                "违规主体": df["subject_type"],
+                "当事人姓名": df["person_name"],
+                "当事人身份证号": df["person_id"],
+                "违规类型": df["violation_type"],
+                "涉案金额": df["amount_involved"].map(fmt.money),
+                "案件状态": df["status"],
+            }
+        )
 
     def open_cases(self) -> HTML:
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
 
     def summary(self) -> dict[str, Any]:
         sc = self.score()
-        return {"county": self.county, "county_name": self.name, "period": self.data.period,
-                "score": sc["score"], "rank": sc["rank"], "grade": sc["grade"],
-                "kpis_met": sum(1 for k in self.kpis if k.met),
-                "kpis_unmet": sum(1 for k in self.kpis if k.met is False),
-                "lagging": bool(self.lagging_reasons())}
+        return {
+            "county": self.county,
+            "county_name": self.name,
+            "period": self.data.period,
+            "score": sc["score"],
+            "rank": sc["rank"],
+            "grade": sc["grade"],
+            "kpis_met": sum(1 for k in self.kpis if k.met),
+            "kpis_unmet": sum(1 for k in self.kpis if k.met is False),
+            "lagging": bool(self.lagging_reasons()),
+        }
 
     def record(self) -> SummaryRecord:
         """The county's headline numbers for the batch index (invisible in the report)."""
@@ -877,8 +1026,13 @@ class SummaryRecord:
         return {SUMMARY_MIME: self.data, "text/plain": ""}
 
 
-def county_report(county: str | None = None, period: str = "latest", warehouse: str | None = None,
-                  indicator_set: str = "campaign_2025", span: str | None = None) -> CountyReport:
+def county_report(
+    county: str | None = None,
+    period: str = "latest",
+    warehouse: str | None = None,
+    indicator_set: str = "campaign_2025",
+    span: str | None = None,
+) -> CountyReport:
     return CountyReport(city_data(warehouse, period, indicator_set, span), county)
 
 
@@ -890,16 +1044,22 @@ class CityReport:
         self.data = data
 
     def header(self) -> HTML:
-        demo = f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo \
-            else ""
+        demo = (
+            f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo else ""
+        )
         city = self.city_name()
-        return HTML(CARD_CSS + f'<div class="wb-head"><h1>{_esc(city)}'
-                    f'{t("batch.report.city_title")}{demo}</h1><p>'
-                    f'{html.escape(self._subtitle())}</p></div>')
+        return HTML(
+            CARD_CSS + f'<div class="wb-head"><h1>{_esc(city)}'
+            f"{t('batch.report.city_title')}{demo}</h1><p>"
+            f"{html.escape(self._subtitle())}</p></div>"
+        )
 
     def _subtitle(self) -> str:
-        return t("batch.report.city_subtitle", period=fmt.month_label(self.data.period),
-                 n=len(self.data.counties))
+        return t(
+            "batch.report.city_subtitle",
+            period=fmt.month_label(self.data.period),
+            n=len(self.data.counties),
+        )
 
     def city_name(self) -> str:
         c = self.data.counties
@@ -912,18 +1072,25 @@ class CityReport:
         df = s.merge(self.data.rank_bands(), on="county", how="left")
         df = df.sort_values("rank")
         lag = set(self.data.lagging["county"]) if "county" in self.data.lagging else set()
-        out = pd.DataFrame({
-            "排名": df["rank"].astype("Int64"),
-            "区县": [self.data.name(c) for c in df["county"]],
-            "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
-            "等级": df.get("grade", pd.Series(["—"] * len(df), index=df.index)),
-        })
+        out = pd.DataFrame(
+            {
+                "排名": df["rank"].astype("Int64"),
+                "区县": [self.data.name(c) for c in df["county"]],
+                "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
+                "等级": df.get("grade", pd.Series(["—"] * len(df), index=df.index)),
+            }
+        )
         if {"q05", "q95"} <= set(df.columns):
             out["排名区间(5%–95%)"] = [
-                "—" if _missing(a) else (f"{int(round(a))}–{int(round(b))}"
-                                         if int(round(a)) != int(round(b)) else
-                                         str(int(round(a))))
-                for a, b in zip(df["q05"], df["q95"])]
+                "—"
+                if _missing(a)
+                else (
+                    f"{int(round(a))}–{int(round(b))}"
+                    if int(round(a)) != int(round(b))
+                    else str(int(round(a)))
+                )
+                for a, b in zip(df["q05"], df["q95"])
+            ]
         out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
 
@@ -934,11 +1101,18 @@ class CityReport:
         s = self.data.scores
         if s.empty or "score" not in s:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_ranking")}</p>')
-        trace = dict(type="histogram", x=s["score"].dropna().tolist(), nbinsx=20,
-                     marker=dict(color="#1f77b4"))
-        layout = _layout(t("batch.report.distribution_title"), bargap=0.05,
-                         xaxis=dict(title=dict(text=t("batch.report.score"))),
-                         yaxis=dict(title=dict(text=t("batch.report.county_count"))))
+        trace = dict(
+            type="histogram",
+            x=s["score"].dropna().tolist(),
+            nbinsx=20,
+            marker=dict(color="#1f77b4"),
+        )
+        layout = _layout(
+            t("batch.report.distribution_title"),
+            bargap=0.05,
+            xaxis=dict(title=dict(text=t("batch.report.score"))),
+            yaxis=dict(title=dict(text=t("batch.report.county_count"))),
+        )
         return Chart({"data": [trace], "layout": layout}, height=300)
 
     def lagging_frame(self) -> pd.DataFrame:
@@ -946,10 +1120,20 @@ class CityReport:
         if lag.empty or "county" not in lag:
             return pd.DataFrame()
         col = _col(lag, "reasons", "reason")
-        reasons = lag[col].map(lambda v: "；".join(map(str, v)) if isinstance(v, (list, tuple))
-                               else ("" if _missing(v) else str(v))) if col else ""
-        return pd.DataFrame({"区县": [self.data.name(c) for c in lag["county"]],
-                             "滞后原因": reasons})
+        reasons = (
+            lag[col].map(
+                lambda v: (
+                    "；".join(map(str, v))
+                    if isinstance(v, (list, tuple))
+                    else ("" if _missing(v) else str(v))
+                )
+            )
+            if col
+            else ""
+        )
+        return pd.DataFrame(
+            {"区县": [self.data.name(c) for c in lag["county"]], "滞后原因": reasons}
+        )
 
     def lagging_table(self) -> HTML:
         return table_html(self.lagging_frame(), t("batch.report.no_lagging"))
@@ -962,49 +1146,70 @@ class CityReport:
 
     def kpi_frame(self) -> pd.DataFrame:
         rows = self.city_kpi_rows()
-        return pd.DataFrame({
-            "指标": [k.name for k in rows],
-            "当前值": [format_value(k.value, k.unit) for k in rows],
-            "目标": [k.target_text or "—" for k in rows],
-            "差距": [_gap_cell(k) for k in rows],
-            "是否达标": ["—" if k.met is None else ("达标" if k.met else "未达标") for k in rows],
-        })
+        return pd.DataFrame(
+            {
+                "指标": [k.name for k in rows],
+                "当前值": [format_value(k.value, k.unit) for k in rows],
+                "目标": [k.target_text or "—" for k in rows],
+                "差距": [_gap_cell(k) for k in rows],
+                "是否达标": [
+                    "—" if k.met is None else ("达标" if k.met else "未达标") for k in rows
+                ],
+            }
+        )
 
     def bulletin_sections(self) -> dict[str, str]:
         """The draft 通报, section by section, generated from the numbers."""
         d = self.data
         rows = self.city_kpi_rows()
-        out = {"intro": t("batch.bulletin.intro", city=self.city_name(),
-                          period=fmt.month_label(d.period), n=len(d.counties))}
+        out = {
+            "intro": t(
+                "batch.bulletin.intro",
+                city=self.city_name(),
+                period=fmt.month_label(d.period),
+                n=len(d.counties),
+            )
+        }
         unmet = [k for k in rows if k.met is False]
         met = [k for k in rows if k.met]
         clauses = [c for c in (kpi_sentence(k, subject="") for k in unmet) if c]
         text = "；".join(clauses) + "。" if clauses else ""
         if met:
-            text += t("batch.narr.met_list", n=len(met), names="、".join(k.name for k in met),
-                      more="")
+            text += t(
+                "batch.narr.met_list", n=len(met), names="、".join(k.name for k in met), more=""
+            )
         out["kpis"] = t("batch.bulletin.kpis", text=text) if text else t("batch.narr.no_kpis")
         rank = self.ranking_frame()
         if not rank.empty:
-            out["ranking"] = t("batch.bulletin.ranking", top="、".join(rank["区县"].head(3)),
-                               bottom="、".join(rank["区县"].tail(3)[::-1]))
+            out["ranking"] = t(
+                "batch.bulletin.ranking",
+                top="、".join(rank["区县"].head(3)),
+                bottom="、".join(rank["区县"].tail(3)[::-1]),
+            )
         else:
             out["ranking"] = t("batch.report.no_ranking")
         lag = self.lagging_frame()
-        out["lagging"] = (t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"]))
-                          if not lag.empty else t("batch.bulletin.no_lagging"))
+        out["lagging"] = (
+            t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"]))
+            if not lag.empty
+            else t("batch.bulletin.no_lagging")
+        )
         out["closing"] = t("batch.bulletin.closing")
         return out
 
     def bulletin_paragraphs(self) -> list[str]:
         sec = self.bulletin_sections()
-        heads = {"kpis": "batch.bulletin.summary", "ranking": "batch.bulletin.ranking_head",
-                 "lagging": "batch.bulletin.lagging_head"}
+        heads = {
+            "kpis": "batch.bulletin.summary",
+            "ranking": "batch.bulletin.ranking_head",
+            "lagging": "batch.bulletin.lagging_head",
+        }
         return [sec["intro"], *(f"{t(heads[k])}。{sec[k]}" for k in heads), sec["closing"]]
 
     def bulletin(self) -> HTML:
-        body = "".join(f'<p class="wb-narrative">{html.escape(p)}</p>'
-                       for p in self.bulletin_paragraphs())
+        body = "".join(
+            f'<p class="wb-narrative">{html.escape(p)}</p>' for p in self.bulletin_paragraphs()
+        )
         return HTML(CARD_CSS + body)
 
 
@@ -1017,8 +1222,12 @@ def _gap_cell(k: Kpi) -> str:
     return ("差" if short > 0 else "超") + format_gap(abs(short), k.unit)
 
 
-def city_report(period: str = "latest", warehouse: str | None = None,
-                indicator_set: str = "campaign_2025", span: str | None = None) -> CityReport:
+def city_report(
+    period: str = "latest",
+    warehouse: str | None = None,
+    indicator_set: str = "campaign_2025",
+    span: str | None = None,
+) -> CityReport:
     return CityReport(city_data(warehouse, period, indicator_set, span))
 
 
@@ -1027,8 +1236,14 @@ class Sensitivity:
     """For analysts: the declared index next to one built with other weights or methods, and
     the Monte Carlo rank intervals under those choices (the engine's own result objects)."""
 
-    def __init__(self, data: CityData, hierarchy: str | None, samples: int,
-                 weights: dict[str, float] | None, overrides: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        data: CityData,
+        hierarchy: str | None,
+        samples: int,
+        weights: dict[str, float] | None,
+        overrides: dict[str, Any],
+    ) -> None:
         from workbench import scoring
 
         ev = data.evaluation
@@ -1042,36 +1257,54 @@ class Sensitivity:
         iset, names = ev.indicator_set, ev.county_names
         data = ev._index_data(self.hierarchy)  # the declared index's own input
         self.nominal = ev.index[self.hierarchy]
-        self.alternative = scoring.score(None, iset, self.hierarchy, names, data=data,
-                                         **self.overrides)
-        self.uncertainty = scoring.uncertainty(None, iset, self.hierarchy, samples, names,
-                                               data=data, **self.overrides)
+        self.alternative = scoring.score(
+            None, iset, self.hierarchy, names, data=data, **self.overrides
+        )
+        self.uncertainty = scoring.uncertainty(
+            None, iset, self.hierarchy, samples, names, data=data, **self.overrides
+        )
 
     def header(self) -> HTML:
-        choices = "；".join(f"{k}={v}" for k, v in self.overrides.items()) or \
-            t("batch.sens.declared")
-        sub = t("batch.sens.subtitle", period=fmt.month_label(self.data.period),
-                hierarchy=self.hierarchy, choices=choices, n=self.uncertainty.n_samples)
-        return HTML(CARD_CSS + f'<div class="wb-head"><h1>{t("batch.sens.title")}</h1><p>'
-                    f'{html.escape(sub)}'
-                    "</p></div>")
+        choices = "；".join(f"{k}={v}" for k, v in self.overrides.items()) or t(
+            "batch.sens.declared"
+        )
+        sub = t(
+            "batch.sens.subtitle",
+            period=fmt.month_label(self.data.period),
+            hierarchy=self.hierarchy,
+            choices=choices,
+            n=self.uncertainty.n_samples,
+        )
+        return HTML(
+            CARD_CSS + f'<div class="wb-head"><h1>{t("batch.sens.title")}</h1><p>'
+            f"{html.escape(sub)}"
+            "</p></div>"
+        )
 
     def compare_frame(self) -> pd.DataFrame:
         a = self.nominal.summary()[["county_code", "county_name", "score", "rank", "grade"]]
         b = self.alternative.summary()[["county_code", "score", "rank", "grade"]]
         u = self.uncertainty.summary.rename(columns={"unit": "county_code"})
         df = a.merge(b, on="county_code", suffixes=("", "_alt")).merge(
-            u[["county_code", "median_rank", "q05", "q95"]], on="county_code", how="left")
-        shift = (df["rank"].astype("Float64") - df["rank_alt"].astype("Float64"))
-        return pd.DataFrame({
-            "区县": df["county_name"], "原排名": df["rank"], "调整后排名": df["rank_alt"],
-            "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),
-            "原得分": df["score"].map(lambda v: fmt.number(v, 1)),
-            "调整后得分": df["score_alt"].map(lambda v: fmt.number(v, 1)),
-            "原等级": df["grade"], "调整后等级": df["grade_alt"],
-            "排名区间(5%–95%)": [f"{int(a)}–{int(b)}" if not (_missing(a) or _missing(b))
-                               else "—" for a, b in zip(df["q05"], df["q95"])],
-        })
+            u[["county_code", "median_rank", "q05", "q95"]], on="county_code", how="left"
+        )
+        shift = df["rank"].astype("Float64") - df["rank_alt"].astype("Float64")
+        return pd.DataFrame(
+            {
+                "区县": df["county_name"],
+                "原排名": df["rank"],
+                "调整后排名": df["rank_alt"],
+                "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),
+                "原得分": df["score"].map(lambda v: fmt.number(v, 1)),
+                "调整后得分": df["score_alt"].map(lambda v: fmt.number(v, 1)),
+                "原等级": df["grade"],
+                "调整后等级": df["grade_alt"],
+                "排名区间(5%–95%)": [
+                    f"{int(a)}–{int(b)}" if not (_missing(a) or _missing(b)) else "—"
+                    for a, b in zip(df["q05"], df["q95"])
+                ],
+            }
+        )
 
     def compare(self) -> HTML:
         return table_html(self.compare_frame(), t("batch.report.no_ranking"), max_rows=5000)
@@ -1082,8 +1315,12 @@ class Sensitivity:
         if sens.empty:
             return HTML(f'<p class="wb-empty">{t("batch.sens.no_drivers")}</p>')
         sens["factor"] = [t(f"composite.factor.{f}") for f in sens["factor"]]
-        cols = {"factor": "方法选择", "n_options": "备选数", "mean_abs_rank_shift": "平均名次变动",
-                "variance_share": "对排名波动的贡献"}
+        cols = {
+            "factor": "方法选择",
+            "n_options": "备选数",
+            "mean_abs_rank_shift": "平均名次变动",
+            "variance_share": "对排名波动的贡献",
+        }
         sens = sens[[c for c in cols if c in sens.columns]].rename(columns=cols)
         for c in ("平均名次变动",):
             if c in sens:
@@ -1095,24 +1332,47 @@ class Sensitivity:
     def interval_chart(self) -> Chart:
         s = self.uncertainty.summary.sort_values("median_rank")
         names = [self.data.name(c) for c in s["unit"]]
-        trace = dict(type="scatter", x=names, y=s["median_rank"].tolist(), mode="markers",
-                     name=t("batch.sens.median_rank"), marker=dict(size=9, color="#1f77b4"),
-                     error_y=dict(type="data", symmetric=False,
-                                  array=(s["q95"] - s["median_rank"]).tolist(),
-                                  arrayminus=(s["median_rank"] - s["q05"]).tolist()))
-        nominal = dict(type="scatter", x=names, y=s["nominal_rank"].tolist(), mode="markers",
-                       name=t("batch.sens.nominal_rank"),
-                       marker=dict(size=7, color="#d9534f", symbol="diamond"))
-        layout = _layout(t("batch.sens.chart_title"), xaxis=dict(type="category"),
-                         yaxis=dict(autorange="reversed", title=dict(text=t("batch.report.rank"))))
+        trace = dict(
+            type="scatter",
+            x=names,
+            y=s["median_rank"].tolist(),
+            mode="markers",
+            name=t("batch.sens.median_rank"),
+            marker=dict(size=9, color="#1f77b4"),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=(s["q95"] - s["median_rank"]).tolist(),
+                arrayminus=(s["median_rank"] - s["q05"]).tolist(),
+            ),
+        )
+        nominal = dict(
+            type="scatter",
+            x=names,
+            y=s["nominal_rank"].tolist(),
+            mode="markers",
+            name=t("batch.sens.nominal_rank"),
+            marker=dict(size=7, color="#d9534f", symbol="diamond"),
+        )
+        layout = _layout(
+            t("batch.sens.chart_title"),
+            xaxis=dict(type="category"),
+            yaxis=dict(autorange="reversed", title=dict(text=t("batch.report.rank"))),
+        )
         return Chart({"data": [trace, nominal], "layout": layout}, height=420)
 
 
-def sensitivity(period: str = "latest", warehouse: str | None = None,
-                indicator_set: str = "campaign_2025", hierarchy: str | None = None,
-                samples: int = 500, weights: dict[str, float] | None = None,
-                **method: Any) -> Sensitivity:
+def sensitivity(
+    period: str = "latest",
+    warehouse: str | None = None,
+    indicator_set: str = "campaign_2025",
+    hierarchy: str | None = None,
+    samples: int = 500,
+    weights: dict[str, float] | None = None,
+    **method: Any,
+) -> Sensitivity:
     """Rebuild the index with other `weights` or method choices (`normalise=`, `aggregate=`,
     `impute=` …, any CompositeConfig field) and see how ranks move."""
-    return Sensitivity(city_data(warehouse, period, indicator_set), hierarchy, samples, weights,
-                       method)
+    return Sensitivity(
+        city_data(warehouse, period, indicator_set), hierarchy, samples, weights, method
+    )

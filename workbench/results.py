@@ -25,6 +25,7 @@ Stable API (others build on it):
     Evaluation.plot_kpi / plot_trend / plot_index / plot_uncertainty / plot_milestones -> Figure
     Evaluation.tables() -> {name: DataFrame};  .save(warehouse) -> run_id;  .export(dir) -> paths
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,8 +65,15 @@ from workbench.messages import t
 log = logging.getLogger(__name__)
 
 # Warehouse tables written by `Evaluation.save` (each row carries the run id).
-RESULT_TABLES = ("compute_runs", "indicator_values", "city_indicator_values", "index_scores",
-                 "rank_uncertainty", "milestones", "lagging")
+RESULT_TABLES = (
+    "compute_runs",
+    "indicator_values",
+    "city_indicator_values",
+    "index_scores",
+    "rank_uncertainty",
+    "milestones",
+    "lagging",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,8 +83,9 @@ def _is_ledgers(source: Any) -> bool:
     return isinstance(source, Mapping)
 
 
-def load_ledgers(source: Any, columns: Mapping[str, Sequence[str]] | None = None
-                 ) -> dict[str, pd.DataFrame]:
+def load_ledgers(
+    source: Any, columns: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, pd.DataFrame]:
     """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path; from a
     warehouse, `columns` (ledger → columns, e.g. `measures.ledger_columns(...)`) reads only
     those columns of those ledgers (the others whole)."""
@@ -92,8 +101,10 @@ def load_ledgers(source: Any, columns: Mapping[str, Sequence[str]] | None = None
 
 def _period_columns() -> dict[str, list[str]]:
     """What `latest_complete_period` looks at: county codes and each ledger's dating field."""
-    return {name: ["county_code", *([lg.date_field] if lg.date_field else [])]
-            for name, lg in LEDGERS.items()}
+    return {
+        name: ["county_code", *([lg.date_field] if lg.date_field else [])]
+        for name, lg in LEDGERS.items()
+    }
 
 
 def _submissions(source: Any) -> pd.DataFrame | None:
@@ -163,12 +174,17 @@ def _display_frame(df: pd.DataFrame, calendar: Any = None) -> pd.DataFrame:
         out["county_code"] = out["county_code"].replace("city", t("ind.city_row"))
     if "span" in out.columns:
         out["span"] = out["span"].map(
-            lambda s: span_label(s, calendar) if isinstance(s, str) else s)
+            lambda s: span_label(s, calendar) if isinstance(s, str) else s
+        )
     for col in ("met", "workbench_definition"):
         if col in out.columns:
-            out[col] = out[col].map(lambda v: "" if v is None or v is pd.NA or (
-                isinstance(v, float) and np.isnan(v)) else (t("ind.yes") if bool(v)
-                                                           else t("ind.no")))
+            out[col] = out[col].map(
+                lambda v: (
+                    ""
+                    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                    else (t("ind.yes") if bool(v) else t("ind.no"))
+                )
+            )
     return out
 
 
@@ -179,9 +195,18 @@ class Evaluation:
     """Every result for one indicator set at one period; computed lazily, cached."""
 
     display_rows = 30  # rows of the lagging list shown in a notebook
-    def __init__(self, ledgers: Mapping[str, pd.DataFrame], iset: IndicatorSet, period: str,
-                 span: str | None = None, uncertainty_samples: int = 200, seed: int = 0,
-                 engine: MeasureEngine | None = None, source: Any = None) -> None:
+
+    def __init__(
+        self,
+        ledgers: Mapping[str, pd.DataFrame],
+        iset: IndicatorSet,
+        period: str,
+        span: str | None = None,
+        uncertainty_samples: int = 200,
+        seed: int = 0,
+        engine: MeasureEngine | None = None,
+        source: Any = None,
+    ) -> None:
         """`source`: the warehouse (path or `Warehouse`) the ledgers were read from when they
         hold only the columns the indicators use; drill-through then reads whole rows there."""
         month_index(period)  # validates
@@ -237,15 +262,20 @@ class Evaluation:
             if every is not None:
                 block = len(every) // len(SPANS)
                 at = SPANS.index(span) * block
-                self._kpi_cache[key] = every.iloc[at: at + block].reset_index(drop=True)
+                self._kpi_cache[key] = every.iloc[at : at + block].reset_index(drop=True)
             else:
                 self._kpi_cache[key] = self._kpi_table(span, city)
         return self._kpi_cache[key]
 
     def _kpi_table(self, span: str | None, city: bool) -> pd.DataFrame:
-        table = kpi_frame(self._values, self.indicator_set,
-                          None if city else self.county_names, city=city,
-                          city_name=self.city_name, spans=None if span is None else [span])
+        table = kpi_frame(
+            self._values,
+            self.indicator_set,
+            None if city else self.county_names,
+            city=city,
+            city_name=self.city_name,
+            spans=None if span is None else [span],
+        )
         if span is None:
             self._kpi_cache[("*", city)] = table
         return table
@@ -272,9 +302,12 @@ class Evaluation:
         """{hierarchy code: scoring.IndexResult} for every hierarchy of the set."""
         from workbench import scoring
 
-        return {code: scoring.score(None, self.indicator_set, code, self.county_names,
-                                    data=self._index_data(code))
-                for code in self.indicator_set.hierarchies}
+        return {
+            code: scoring.score(
+                None, self.indicator_set, code, self.county_names, data=self._index_data(code)
+            )
+            for code in self.indicator_set.hierarchies
+        }
 
     def _index_data(self, code: str) -> pd.DataFrame:
         """County × leaf values of a hierarchy, from the computed indicator arrays."""
@@ -282,13 +315,24 @@ class Evaluation:
 
         if code not in self._matrices:
             self._matrices[code] = scoring.values_matrix(
-                self._values, self.indicator_set, code, month_index(self.period))
+                self._values, self.indicator_set, code, month_index(self.period)
+            )
         return self._matrices[code]
 
     @cached_property
     def index_table(self) -> pd.DataFrame:
-        cols = ["hierarchy", "hierarchy_name", "county_code", "county_name", "node", "node_name",
-                "level", "score", "rank", "grade"]
+        cols = [
+            "hierarchy",
+            "hierarchy_name",
+            "county_code",
+            "county_name",
+            "node",
+            "node_name",
+            "level",
+            "score",
+            "rank",
+            "grade",
+        ]
         parts = []
         for res in self.index.values():
             tab = res.table()
@@ -309,9 +353,15 @@ class Evaluation:
             n = decl.method.uncertainty_samples or self.uncertainty_samples
             if n <= 0:
                 continue
-            out[code] = scoring.uncertainty(None, self.indicator_set, code, n,
-                                            self.county_names, self.seed,
-                                            data=self._index_data(code))
+            out[code] = scoring.uncertainty(
+                None,
+                self.indicator_set,
+                code,
+                n,
+                self.county_names,
+                self.seed,
+                data=self._index_data(code),
+            )
         return out
 
     @cached_property
@@ -322,8 +372,17 @@ class Evaluation:
             s.insert(0, "hierarchy", code)
             parts.append(s)
         if not parts:
-            return pd.DataFrame(columns=["hierarchy", "county_code", "county_name",
-                                         "nominal_rank", "median_rank", "q05", "q95"])
+            return pd.DataFrame(
+                columns=[
+                    "hierarchy",
+                    "county_code",
+                    "county_name",
+                    "nominal_rank",
+                    "median_rank",
+                    "q05",
+                    "q95",
+                ]
+            )
         return pd.concat(parts, ignore_index=True)
 
     # -- milestones and lagging -----------------------------------------------------------
@@ -341,38 +400,57 @@ class Evaluation:
         return lagging_frame(self.milestones, self.kpis)
 
     # -- series and drill-through ---------------------------------------------------------
-    def trend(self, indicator: str, county: str | None = None, span: str = "month",
-              start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    def trend(
+        self,
+        indicator: str,
+        county: str | None = None,
+        span: str = "month",
+        start: str | None = None,
+        end: str | None = None,
+    ) -> pd.DataFrame:
         """Monthly series of one indicator (the city when `county` is None). Default range:
         the 24 months up to the evaluation period."""
-        return trend(self.engine, self.indicator_set, indicator, *self._trend_range(start, end),
-                     span, county)
+        return trend(
+            self.engine, self.indicator_set, indicator, *self._trend_range(start, end), span, county
+        )
 
-    def trends(self, indicator: str, span: str = "month", start: str | None = None,
-               end: str | None = None) -> pd.DataFrame:
+    def trends(
+        self, indicator: str, span: str = "month", start: str | None = None, end: str | None = None
+    ) -> pd.DataFrame:
         """The monthly series of one indicator for every county and the city (county_code
         "city") in one long table (see `indicators.trend_table`); same default range as
         `trend`."""
-        return trend_table(self.engine, self.indicator_set, indicator,
-                           *self._trend_range(start, end), span)
+        return trend_table(
+            self.engine, self.indicator_set, indicator, *self._trend_range(start, end), span
+        )
 
-    def trend_arrays(self, indicator: str, span: str = "month", start: str | None = None,
-                     end: str | None = None) -> TrendArrays:
+    def trend_arrays(
+        self, indicator: str, span: str = "month", start: str | None = None, end: str | None = None
+    ) -> TrendArrays:
         """`trends` as arrays (counties + the city) × months (see `indicators.TrendArrays`)."""
-        return trend_arrays(self.engine, self.indicator_set, indicator,
-                            *self._trend_range(start, end), span)
+        return trend_arrays(
+            self.engine, self.indicator_set, indicator, *self._trend_range(start, end), span
+        )
 
     def _trend_range(self, start: str | None, end: str | None) -> tuple[str, str]:
         """The months a trend covers: to `end` (the period), from `start` (24 months back)."""
         end = end or self.period
         return start or month_label(month_index(end) - 23), end
 
-    def drill(self, county: str, indicator: str, span: str | None = None,
-              max_rows: int | None = 200) -> Any:
+    def drill(
+        self, county: str, indicator: str, span: str | None = None, max_rows: int | None = 200
+    ) -> Any:
         from workbench.drill import drill
 
-        return drill(self._drill_engine(indicator), county, self.period, indicator,
-                     self.indicator_set, span or self.span, max_rows=max_rows)
+        return drill(
+            self._drill_engine(indicator),
+            county,
+            self.period,
+            indicator,
+            self.indicator_set,
+            span or self.span,
+            max_rows=max_rows,
+        )
 
     def _drill_engine(self, indicator: str) -> MeasureEngine:
         """The engine itself, or — when the ledgers are a column projection of a warehouse — one
@@ -401,47 +479,90 @@ class Evaluation:
         ind = self.indicator_set.indicators[indicator]
         span = span or self.span
         k = self.kpis_for(span)
-        k = k[k["indicator"] == indicator].sort_values("value", ascending=ind.direction == -1,
-                                                       na_position="last")
+        k = k[k["indicator"] == indicator].sort_values(
+            "value", ascending=ind.direction == -1, na_position="last"
+        )
         pct = ind.unit == "%"
         scale = 100.0 if pct else 1.0
-        colours = np.where(k["met"].eq(True).fillna(False), "#2e7d32",
-                           np.where(k["met"].eq(False).fillna(False), "#c62828", "#9e9e9e"))
-        fig = go.Figure(go.Bar(x=k["county_name"], y=k["value"] * scale, marker_color=colours,
-                               customdata=np.stack([k["numerator"], k["denominator"]], axis=-1),
-                               hovertemplate="%{x}: %{y:.2f}<br>"
-                               + t("ind.col.numerator") + " %{customdata[0]:,.0f} / "
-                               + t("ind.col.denominator") + " %{customdata[1]:,.0f}"
-                               "<extra></extra>", name=ind.name))
+        colours = np.where(
+            k["met"].eq(True).fillna(False),
+            "#2e7d32",
+            np.where(k["met"].eq(False).fillna(False), "#c62828", "#9e9e9e"),
+        )
+        fig = go.Figure(
+            go.Bar(
+                x=k["county_name"],
+                y=k["value"] * scale,
+                marker_color=colours,
+                customdata=np.stack([k["numerator"], k["denominator"]], axis=-1),
+                hovertemplate="%{x}: %{y:.2f}<br>"
+                + t("ind.col.numerator")
+                + " %{customdata[0]:,.0f} / "
+                + t("ind.col.denominator")
+                + " %{customdata[1]:,.0f}"
+                "<extra></extra>",
+                name=ind.name,
+            )
+        )
         city = self.kpis_for(span, city=True)
         city = city[city["indicator"] == indicator]
         if len(city) and pd.notna(city["value"].iloc[0]):
-            fig.add_hline(y=float(city["value"].iloc[0]) * scale, line_dash="dot",
-                          annotation_text=t("ind.plot.city"))
+            fig.add_hline(
+                y=float(city["value"].iloc[0]) * scale,
+                line_dash="dot",
+                annotation_text=t("ind.plot.city"),
+            )
         if ind.target is not None and ind.target.value is not None:
-            fig.add_hline(y=ind.target.value * scale, line_color="#c62828",
-                          annotation_text=t("ind.plot.target"))
-        fig.update_layout(title=t("ind.plot.kpi_title", indicator=ind.name,
-                                  span=t(f"ind.span.{span}"), period=self.period),
-                          yaxis_title=ind.unit, showlegend=False)
+            fig.add_hline(
+                y=ind.target.value * scale,
+                line_color="#c62828",
+                annotation_text=t("ind.plot.target"),
+            )
+        fig.update_layout(
+            title=t(
+                "ind.plot.kpi_title",
+                indicator=ind.name,
+                span=t(f"ind.span.{span}"),
+                period=self.period,
+            ),
+            yaxis_title=ind.unit,
+            showlegend=False,
+        )
         return fig
 
-    def plot_trend(self, indicator: str, county: str | None = None, span: str = "month",
-                   start: str | None = None) -> Any:
+    def plot_trend(
+        self,
+        indicator: str,
+        county: str | None = None,
+        span: str = "month",
+        start: str | None = None,
+    ) -> Any:
         import plotly.graph_objects as go
 
         ind = self.indicator_set.indicators[indicator]
         series = self.trend(indicator, county, span, start)
         scale = 100.0 if ind.unit == "%" else 1.0
         who = self.city_name if county is None else str(self.county_names.get(county, county))
-        fig = go.Figure(go.Scatter(x=series["period"], y=series["value"] * scale,
-                                   mode="lines+markers", name=who))
+        fig = go.Figure(
+            go.Scatter(
+                x=series["period"], y=series["value"] * scale, mode="lines+markers", name=who
+            )
+        )
         if series["target"].notna().any():
-            fig.add_trace(go.Scatter(x=series["period"], y=series["target"] * scale,
-                                     mode="lines", line={"dash": "dash"},
-                                     name=t("ind.plot.target")))
-        fig.update_layout(title=t("ind.plot.trend_title", indicator=ind.name, unit=who),
-                          yaxis_title=ind.unit, xaxis_title=t("ind.col.period"))
+            fig.add_trace(
+                go.Scatter(
+                    x=series["period"],
+                    y=series["target"] * scale,
+                    mode="lines",
+                    line={"dash": "dash"},
+                    name=t("ind.plot.target"),
+                )
+            )
+        fig.update_layout(
+            title=t("ind.plot.trend_title", indicator=ind.name, unit=who),
+            yaxis_title=ind.unit,
+            xaxis_title=t("ind.col.period"),
+        )
         return fig
 
     def plot_index(self, hierarchy: str | None = None) -> Any:
@@ -457,13 +578,23 @@ class Evaluation:
         import plotly.express as px
 
         m = self.milestones
-        counts = (m.groupby(["milestone_name", "status_label"]).size()
-                  .reset_index(name="n")) if len(m) else pd.DataFrame(
-            columns=["milestone_name", "status_label", "n"])
-        fig = px.bar(counts, x="milestone_name", y="n", color="status_label",
-                     labels={"milestone_name": t("ind.col.milestone_name"),
-                             "n": t("ind.plot.count"), "status_label": t("ind.col.status_label")},
-                     title=t("ind.plot.milestones_title", period=self.period))
+        counts = (
+            (m.groupby(["milestone_name", "status_label"]).size().reset_index(name="n"))
+            if len(m)
+            else pd.DataFrame(columns=["milestone_name", "status_label", "n"])
+        )
+        fig = px.bar(
+            counts,
+            x="milestone_name",
+            y="n",
+            color="status_label",
+            labels={
+                "milestone_name": t("ind.col.milestone_name"),
+                "n": t("ind.plot.count"),
+                "status_label": t("ind.col.status_label"),
+            },
+            title=t("ind.plot.milestones_title", period=self.period),
+        )
         return fig
 
     # -- tables, saving, exporting --------------------------------------------------------
@@ -473,8 +604,7 @@ class Evaluation:
             "indicator_values": self.kpis_all,
             "city_indicator_values": self.city_kpis_all,
             "index_scores": self.index_table,
-            "milestones": pd.concat([self.milestones, self.city_milestones],
-                                    ignore_index=True),
+            "milestones": pd.concat([self.milestones, self.city_milestones], ignore_index=True),
             "lagging": self.lagging,
         }
         if uncertainty:
@@ -482,18 +612,22 @@ class Evaluation:
         return out
 
     def run_row(self, run_id: str) -> pd.DataFrame:
-        return pd.DataFrame({
-            "run_id": [run_id], "computed_at": [pd.Timestamp(self.computed_at)],
-            "indicator_set": [self.indicator_set.code], "period": [self.period],
-            "span": [self.span], "n_counties": [self.engine.n],
-            "files": ["; ".join(self.indicator_set.files)],
-        })
+        return pd.DataFrame(
+            {
+                "run_id": [run_id],
+                "computed_at": [pd.Timestamp(self.computed_at)],
+                "indicator_set": [self.indicator_set.code],
+                "period": [self.period],
+                "span": [self.span],
+                "n_counties": [self.engine.n],
+                "files": ["; ".join(self.indicator_set.files)],
+            }
+        )
 
     def new_run_id(self) -> str:
         return f"{self.computed_at:%Y%m%dT%H%M%S}-{self.indicator_set.code}-{uuid.uuid4().hex[:6]}"
 
-    def save(self, warehouse: Any, run_id: str | None = None,
-             uncertainty: bool = True) -> str:
+    def save(self, warehouse: Any, run_id: str | None = None, uncertainty: bool = True) -> str:
         """Append every result table to the warehouse (one transaction) under a run id."""
         from workbench.warehouse import Warehouse
 
@@ -504,15 +638,25 @@ class Evaluation:
         try:
             with wh.transaction() as con:
                 for name, df in tables.items():
-                    write_table(con, name, df if name == "compute_runs"
-                                else df.assign(run_id=run_id)[["run_id", *df.columns]])
+                    write_table(
+                        con,
+                        name,
+                        df
+                        if name == "compute_runs"
+                        else df.assign(run_id=run_id)[["run_id", *df.columns]],
+                    )
         finally:
             if own:
                 wh.close()
         return run_id
 
-    def export(self, out_dir: str | Path, formats: tuple[str, ...] = ("csv", "xlsx"),
-               uncertainty: bool = True, prefix: str | None = None) -> list[Path]:
+    def export(
+        self,
+        out_dir: str | Path,
+        formats: tuple[str, ...] = ("csv", "xlsx"),
+        uncertainty: bool = True,
+        prefix: str | None = None,
+    ) -> list[Path]:
         """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -520,8 +664,10 @@ class Evaluation:
         paths: list[Path] = []
         tables = self.tables(uncertainty)
         calendar = self.indicator_set.calendar
-        readable = {name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
-                    for name, df in tables.items()}
+        readable = {
+            name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
+            for name, df in tables.items()
+        }
         if "csv" in formats:
             for name, df in readable.items():
                 p = out_dir / f"{prefix}_{name}.csv"
@@ -543,37 +689,53 @@ class Evaluation:
         has_target = c["target_op"] != ""
         met = int(c["met"].eq(True).fillna(False).sum())
         missed = int(c["met"].eq(False).fillna(False).sum())
-        return {"met": met, "missed": missed, "na": int(len(c) - met - missed),
-                "with_target": int(has_target.sum())}
+        return {
+            "met": met,
+            "missed": missed,
+            "na": int(len(c) - met - missed),
+            "with_target": int(has_target.sum()),
+        }
 
     def _repr_html_(self) -> str:
         iset = self.indicator_set
-        title = t("ind.eval.title", set=iset.name, period=self.period,
-                  span=t(f"ind.span.{self.span}"))
+        title = t(
+            "ind.eval.title", set=iset.name, period=self.period, span=t(f"ind.span.{self.span}")
+        )
         c = self.city_kpis
-        view = pd.DataFrame({
-            t("ind.col.indicator_name"): c["indicator_name"],
-            t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
-            t("ind.col.target"): [("" if not op else f"{op_label(op)} {format_value(u, tv)}")
-                                  for op, u, tv in zip(c["target_op"], c["unit"], c["target"])],
-            t("ind.col.met"): c["met"].map(lambda v: "" if v is pd.NA or v is None
-                                           else ("✔" if v else "✘")),
-            t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
-        })
+        view = pd.DataFrame(
+            {
+                t("ind.col.indicator_name"): c["indicator_name"],
+                t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
+                t("ind.col.target"): [
+                    ("" if not op else f"{op_label(op)} {format_value(u, tv)}")
+                    for op, u, tv in zip(c["target_op"], c["unit"], c["target"])
+                ],
+                t("ind.col.met"): c["met"].map(
+                    lambda v: "" if v is pd.NA or v is None else ("✔" if v else "✘")
+                ),
+                t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
+            }
+        )
         counts = self.summary_counts()
         parts = [f"<div><h3>{html.escape(title)}</h3>"]
         if self.phase:
             parts.append(f"<p>{html.escape(t('ind.eval.phase', phase=self.phase))}</p>")
-        met_line = t("ind.eval.met_count", met=counts["met"], missed=counts["missed"],
-                     na=counts["na"])
-        parts.append(f"<h4>{html.escape(t('ind.eval.city_kpis'))}</h4>"
-                     f"<p>{html.escape(met_line)}</p>"
-                     f"{view.to_html(index=False, escape=True)}")
+        met_line = t(
+            "ind.eval.met_count", met=counts["met"], missed=counts["missed"], na=counts["na"]
+        )
+        parts.append(
+            f"<h4>{html.escape(t('ind.eval.city_kpis'))}</h4>"
+            f"<p>{html.escape(met_line)}</p>"
+            f"{view.to_html(index=False, escape=True)}"
+        )
         lag = self.lagging
         parts.append(f"<h4>{html.escape(t('ind.eval.lagging'))}</h4>")
         if len(lag):
-            lv = chinese_columns(lag[["county_name", "milestones", "reasons",
-                                      "n_missed_targets"]].head(self.display_rows))
+            lv = chinese_columns(
+                lag[["county_name", "milestones", "reasons", "n_missed_targets"]].head(
+                    self.display_rows
+                )
+            )
             parts.append(lv.to_html(index=False, escape=True))
             if len(lag) > self.display_rows:
                 more = t("ind.eval.more", shown=self.display_rows, total=len(lag))
@@ -584,8 +746,7 @@ class Evaluation:
         return "".join(parts)
 
 
-def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]
-               ) -> dict[str, pd.DataFrame]:
+def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]) -> dict[str, pd.DataFrame]:
     """Current rows of some ledgers (ledger → columns, None for all) from a warehouse path or
     a `Warehouse`."""
     from workbench.warehouse import reading
@@ -600,8 +761,13 @@ def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
     for col in frame.columns:
         s = frame[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
-            frame[col] = s.map(lambda v: None if v is None or v is pd.NA or (
-                isinstance(v, float) and np.isnan(v)) else str(v)).astype(object)
+            frame[col] = s.map(
+                lambda v: (
+                    None
+                    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                    else str(v)
+                )
+            ).astype(object)
     view = f"_wb_{name}"
     con.register(view, frame)
     try:
@@ -616,16 +782,24 @@ def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
                     casts.append(f'CAST("{col}" AS VARCHAR) AS "{col}"')
                 else:
                     casts.append(f'"{col}"')
-            con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(casts)} FROM "{view}" '
-                        f"LIMIT 0")
+            con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(casts)} FROM "{view}" LIMIT 0')
         else:  # a column a newer version adds: the older table gains it (earlier rows blank)
-            have = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                [name]).fetchall()}
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                    [name],
+                ).fetchall()
+            }
             for col in frame.columns:
                 if col not in have:
-                    kind = "VARCHAR" if frame[col].dtype == object else con.execute(
-                        f'SELECT typeof("{col}") FROM "{view}" LIMIT 1').fetchone()[0]
+                    kind = (
+                        "VARCHAR"
+                        if frame[col].dtype == object
+                        else con.execute(
+                            f'SELECT typeof("{col}") FROM "{view}" LIMIT 1'
+                        ).fetchone()[0]
+                    )
                     con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {kind}')
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
     finally:
@@ -635,10 +809,16 @@ def write_table(con: Any, name: str, df: pd.DataFrame) -> None:
 # ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
-def evaluate(source: Any, period: str = "latest", indicator_set: str | IndicatorSet =
-             "campaign_2025", span: str | None = None, *,
-             indicators_dir: str | Path | None = None, uncertainty_samples: int = 200,
-             seed: int = 0) -> Evaluation:
+def evaluate(
+    source: Any,
+    period: str = "latest",
+    indicator_set: str | IndicatorSet = "campaign_2025",
+    span: str | None = None,
+    *,
+    indicators_dir: str | Path | None = None,
+    uncertainty_samples: int = 200,
+    seed: int = 0,
+) -> Evaluation:
     """Compute an indicator set for one period.
 
     `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
@@ -647,8 +827,11 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
     aggregated by DuckDB (`pushdown.WarehouseEngine`): only rosters are read as rows (the
     columns the set uses); drill-through reads whole rows of the ledgers it shows.
     """
-    iset = indicator_set if isinstance(indicator_set, IndicatorSet) else load_set(
-        indicator_set, [indicators_dir] if indicators_dir else None)
+    iset = (
+        indicator_set
+        if isinstance(indicator_set, IndicatorSet)
+        else load_set(indicator_set, [indicators_dir] if indicators_dir else None)
+    )
     whole = _is_ledgers(source)
     engine: MeasureEngine | None = None
     if whole:
@@ -667,5 +850,13 @@ def evaluate(source: Any, period: str = "latest", indicator_set: str | Indicator
         month_index(period)
     except (ValueError, IndexError):
         raise ValueError(t("ind.bad_period", period=period)) from None
-    return Evaluation(ledgers, iset, period, span, uncertainty_samples, seed, engine=engine,
-                      source=None if whole else source)
+    return Evaluation(
+        ledgers,
+        iset,
+        period,
+        span,
+        uncertainty_samples,
+        seed,
+        engine=engine,
+        source=None if whole else source,
+    )

@@ -5,6 +5,7 @@ absolute targets from the indicator definitions, overridable per node), its `met
 `CompositeConfig`, and its grade bands the config's bands. The data matrix is one row per county,
 one column per leaf, taken from the long KPI table at the hierarchy's span.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,9 @@ def _decl(iset: IndicatorSet, code: str) -> HierarchyDecl:
     return iset.hierarchies[code]
 
 
-def _goalposts(decl: HierarchyDecl, node_code: str, direction: int,
-               target: float | None) -> tuple[float, float]:
+def _goalposts(
+    decl: HierarchyDecl, node_code: str, direction: int, target: float | None
+) -> tuple[float, float]:
     """Default goalposts [0, target] (or [target, 0] for a negative target on a lower-is-better
     indicator): reaching the target scores full marks, nothing scores zero."""
     if target is not None and target > 0 and direction == 1:
@@ -47,11 +49,19 @@ def _goalposts(decl: HierarchyDecl, node_code: str, direction: int,
     if target is not None and target < 0 and direction == -1:
         return (float(target), 0.0)
     node = next(n for n in decl.nodes if n.code == node_code)
-    raise DeclarationError([Issue("error", "E_HIERARCHY_NO_TARGET",
-                                  t("ind.E_HIERARCHY_NO_TARGET", code=node_code,
-                                    method=decl.method.normalise),
-                                  decl.file, node.line, t("ind.fix.E_HIERARCHY_NO_TARGET"),
-                                  f"hierarchies.{decl.code}")])
+    raise DeclarationError(
+        [
+            Issue(
+                "error",
+                "E_HIERARCHY_NO_TARGET",
+                t("ind.E_HIERARCHY_NO_TARGET", code=node_code, method=decl.method.normalise),
+                decl.file,
+                node.line,
+                t("ind.fix.E_HIERARCHY_NO_TARGET"),
+                f"hierarchies.{decl.code}",
+            )
+        ]
+    )
 
 
 def hierarchy(iset: IndicatorSet, code: str) -> Hierarchy:
@@ -60,8 +70,15 @@ def hierarchy(iset: IndicatorSet, code: str) -> Hierarchy:
     nodes = []
     for n in decl.nodes:
         if n.indicator is None:
-            nodes.append(Node(n.code, n.parent, n.level,
-                              weight=1.0 if n.weight is None else n.weight, name=n.name))
+            nodes.append(
+                Node(
+                    n.code,
+                    n.parent,
+                    n.level,
+                    weight=1.0 if n.weight is None else n.weight,
+                    name=n.name,
+                )
+            )
             continue
         ind = iset.indicators[n.indicator]
         direction = n.direction if n.direction is not None else ind.direction
@@ -71,10 +88,18 @@ def hierarchy(iset: IndicatorSet, code: str) -> Hierarchy:
         goal = n.goalposts
         if goal is None and decl.method.normalise == "goalposts":
             goal = _goalposts(decl, n.code, direction, target)
-        nodes.append(Node(n.code, n.parent, n.level,
-                          weight=1.0 if n.weight is None else n.weight,
-                          direction=direction, name=n.name or ind.name, target=target,
-                          goalposts=goal))
+        nodes.append(
+            Node(
+                n.code,
+                n.parent,
+                n.level,
+                weight=1.0 if n.weight is None else n.weight,
+                direction=direction,
+                name=n.name or ind.name,
+                target=target,
+                goalposts=goal,
+            )
+        )
     return Hierarchy(tuple(nodes))
 
 
@@ -85,26 +110,40 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
     m = decl.method
     bands = decl.grade_bands or iset.grade_bands
     kw: dict[str, Any] = dict(
-        impute=m.impute, treat=m.treat, normalise=m.normalise, norm_low=m.norm_low,
-        norm_high=m.norm_high, screen_min_coverage=m.screen_min_coverage,
-        aggregate=dict(m.aggregate) if isinstance(m.aggregate, Mapping) else m.aggregate)
+        impute=m.impute,
+        treat=m.treat,
+        normalise=m.normalise,
+        norm_low=m.norm_low,
+        norm_high=m.norm_high,
+        screen_min_coverage=m.screen_min_coverage,
+        aggregate=dict(m.aggregate) if isinstance(m.aggregate, Mapping) else m.aggregate,
+    )
     if bands:
         kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
     kw.update(overrides)
     return CompositeConfig(**kw)
 
 
-def data_matrix(kpis: pd.DataFrame, iset: IndicatorSet, code: str,
-                span: str | None = None) -> pd.DataFrame:
+def data_matrix(
+    kpis: pd.DataFrame, iset: IndicatorSet, code: str, span: str | None = None
+) -> pd.DataFrame:
     """County × leaf matrix of indicator values at the hierarchy's span (or `span`)."""
     decl = _decl(iset, code)
     span = span or decl.span
     rows = kpis[(kpis["span"] == span) & (kpis["county_code"] != "city")]
     leaves = [n for n in decl.nodes if n.indicator is not None]
     wide = rows.pivot(index="county_code", columns="indicator", values="value")
-    out = pd.DataFrame({n.code: (wide[n.indicator] if n.indicator in wide.columns
-                                 else pd.Series(np.nan, index=wide.index))
-                        for n in leaves}, index=wide.index).astype(float)
+    out = pd.DataFrame(
+        {
+            n.code: (
+                wide[n.indicator]
+                if n.indicator in wide.columns
+                else pd.Series(np.nan, index=wide.index)
+            )
+            for n in leaves
+        },
+        index=wide.index,
+    ).astype(float)
     out.index.name = "county_code"
     return out.sort_index()
 
@@ -115,10 +154,16 @@ def values_matrix(values: Any, iset: IndicatorSet, code: str, end: int) -> pd.Da
     filter and pivot."""
     decl = _decl(iset, code)
     point = values.points.index((decl.span, end))
-    out = pd.DataFrame({n.code: (values.get(n.indicator)[2][:, point]
-                                 if n.indicator in values.arrays else np.nan)
-                        for n in decl.nodes if n.indicator is not None},
-                       index=pd.Index(values.counties, name="county_code")).astype(float)
+    out = pd.DataFrame(
+        {
+            n.code: (
+                values.get(n.indicator)[2][:, point] if n.indicator in values.arrays else np.nan
+            )
+            for n in decl.nodes
+            if n.indicator is not None
+        },
+        index=pd.Index(values.counties, name="county_code"),
+    ).astype(float)
     return out.sort_index()
 
 
@@ -154,8 +199,7 @@ class IndexResult:
         rank, grade (indicators' normalised scores and every aggregate)."""
         tab = self.result.table().rename(columns={"unit": "county_code"})
         tab.insert(0, "hierarchy", self.code)
-        tab.insert(2, "county_name", tab["county_code"].map(self.names).fillna(
-            tab["county_code"]))
+        tab.insert(2, "county_name", tab["county_code"].map(self.names).fillna(tab["county_code"]))
         tab.insert(4, "node_name", tab["node"].map(self.node_names).fillna(tab["node"]))
         tab["rank"] = tab["rank"].astype("Int64")
         tab["level"] = tab["level"].astype("Int64")
@@ -165,13 +209,15 @@ class IndexResult:
         """Top index and its dimensions, one row per county, best first."""
         top = self.result.index_code
         dims = list(self.result.hierarchy.children(top)) if self.result.hierarchy else []
-        out = pd.DataFrame({
-            "county_code": self.scores.index,
-            "county_name": self.scores.index.map(lambda c: self.names.get(c, c)),
-            "score": self.scores[top].to_numpy(),
-            "rank": self.ranks[top].astype("Int64").to_numpy(),
-            "grade": self.grades.reindex(self.scores.index).to_numpy(),
-        })
+        out = pd.DataFrame(
+            {
+                "county_code": self.scores.index,
+                "county_name": self.scores.index.map(lambda c: self.names.get(c, c)),
+                "score": self.scores[top].to_numpy(),
+                "rank": self.ranks[top].astype("Int64").to_numpy(),
+                "grade": self.grades.reindex(self.scores.index).to_numpy(),
+            }
+        )
         for d in dims:
             out[d] = self.scores[d].to_numpy()
         return out.sort_values(["rank", "county_code"], na_position="last", ignore_index=True)
@@ -181,10 +227,19 @@ class IndexResult:
         import plotly.express as px
 
         s = self.summary()
-        fig = px.bar(s, x="score", y="county_name", color="grade", orientation="h",
-                     labels={"score": t("ind.col.score"), "county_name": t("ind.col.county_name"),
-                             "grade": t("ind.col.grade")},
-                     title=t("ind.plot.index_title", name=self.name))
+        fig = px.bar(
+            s,
+            x="score",
+            y="county_name",
+            color="grade",
+            orientation="h",
+            labels={
+                "score": t("ind.col.score"),
+                "county_name": t("ind.col.county_name"),
+                "grade": t("ind.col.grade"),
+            },
+            title=t("ind.plot.index_title", name=self.name),
+        )
         fig.update_layout(yaxis={"autorange": "reversed"}, height=max(320, 18 * len(s) + 140))
         return fig
 
@@ -192,15 +247,27 @@ class IndexResult:
         s = self.summary()
         top = self.result.index_code
         s = s.rename(columns={c: self.node_names.get(c, c) for c in s.columns if c != top})
-        s = s.rename(columns={k: t(f"ind.col.{k}") for k in
-                              ("county_code", "county_name", "score", "rank", "grade")})
-        return (f"<div><h4>{html.escape(self.name)}</h4>"
-                f"{s.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}</div>")
+        s = s.rename(
+            columns={
+                k: t(f"ind.col.{k}")
+                for k in ("county_code", "county_name", "score", "rank", "grade")
+            }
+        )
+        return (
+            f"<div><h4>{html.escape(self.name)}</h4>"
+            f"{s.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}</div>"
+        )
 
 
-def score(kpis: pd.DataFrame | None, iset: IndicatorSet, code: str,
-          names: pd.Series | None = None, *, data: pd.DataFrame | None = None,
-          **overrides: Any) -> IndexResult:
+def score(
+    kpis: pd.DataFrame | None,
+    iset: IndicatorSet,
+    code: str,
+    names: pd.Series | None = None,
+    *,
+    data: pd.DataFrame | None = None,
+    **overrides: Any,
+) -> IndexResult:
     """Build one declared hierarchy's index from the KPI table (or its `data_matrix`)."""
     decl = _decl(iset, code)
     tree = hierarchy(iset, code)
@@ -209,19 +276,34 @@ def score(kpis: pd.DataFrame | None, iset: IndicatorSet, code: str,
     result = build_composite(data, tree, cfg)
     node_names = {n.code: n.name for n in tree.nodes}
     node_names[tree.top] = decl.name
-    return IndexResult(code, decl.name, decl.span, result,
-                       names if names is not None else pd.Series(dtype=object), node_names)
+    return IndexResult(
+        code,
+        decl.name,
+        decl.span,
+        result,
+        names if names is not None else pd.Series(dtype=object),
+        node_names,
+    )
 
 
-def uncertainty(kpis: pd.DataFrame | None, iset: IndicatorSet, code: str, n_samples: int = 200,
-                names: pd.Series | None = None, seed: int = 0, *,
-                data: pd.DataFrame | None = None, **overrides: Any) -> Any:
+def uncertainty(
+    kpis: pd.DataFrame | None,
+    iset: IndicatorSet,
+    code: str,
+    n_samples: int = 200,
+    names: pd.Series | None = None,
+    seed: int = 0,
+    *,
+    data: pd.DataFrame | None = None,
+    **overrides: Any,
+) -> Any:
     """Monte Carlo rank intervals for one hierarchy (see workbench.uncertainty)."""
     from workbench.uncertainty import rank_uncertainty
 
     data = data if data is not None else data_matrix(kpis, iset, code)
-    res = rank_uncertainty(data, hierarchy(iset, code),
-                           config(iset, code, **overrides), n_samples=n_samples, seed=seed)
+    res = rank_uncertainty(
+        data, hierarchy(iset, code), config(iset, code, **overrides), n_samples=n_samples, seed=seed
+    )
     if names is not None:
         summary = res.summary.copy()
         summary.insert(1, "county_name", summary["unit"].map(names).fillna(summary["unit"]))

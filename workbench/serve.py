@@ -5,6 +5,7 @@ before anyone asks, so a leader sees the cockpit at once) and idle kernels are c
 binds to 127.0.0.1; binding beyond it needs a token or a password. The dashboards' data is
 precomputed once here (`dashboard.load`) and shared with every kernel through the disk cache.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -61,8 +62,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         try:
-            return all(ipaddress.ip_address(info[4][0]).is_loopback
-                       for info in socket.getaddrinfo(host, None))
+            return all(
+                ipaddress.ip_address(info[4][0]).is_loopback
+                for info in socket.getaddrinfo(host, None)
+            )
         except (OSError, ValueError):
             return False
 
@@ -79,8 +82,9 @@ def check_options(opts: ServeOptions) -> None:
         raise ServeError(t("dash.serve.E_PORT", port=opts.port))
     missing = [n for n in NOTEBOOKS if not (opts.dashboards / n).is_file()]
     if missing:
-        raise ServeError(t("dash.serve.E_NO_DASHBOARDS", path=opts.dashboards,
-                           missing="、".join(missing)))
+        raise ServeError(
+            t("dash.serve.E_NO_DASHBOARDS", path=opts.dashboards, missing="、".join(missing))
+        )
     if opts.pool_size < 0 or opts.max_kernels < 2 * max(opts.pool_size, 1):
         raise ServeError(t("dash.serve.E_POOL", pool=opts.pool_size, max=opts.max_kernels))
 
@@ -152,7 +156,8 @@ def template_root(folder: Path) -> Path:
     (dest / "workbench_head.html.j2").write_text(
         "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
         "<script defer src=\"{{ resources.include_url('static/plotly.min.js') }}\"></script>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (dest / "workbench_loading.html.j2").write_text(loading_script(), encoding="utf-8")
     return folder
 
@@ -164,18 +169,20 @@ def loading_script() -> str:
 
     first = json.dumps(t("dash.loading"), ensure_ascii=False)
     step = json.dumps(t("dash.loading_step", i="%i", n="%n"), ensure_ascii=False)
-    return ("<script>(function () {\n"
-            f"  var first = {first}, step = {step};\n"
-            "  var el = document.getElementById('loading_text');\n"
-            "  if (el) { el.textContent = first; }\n"
-            "  window.update_loading_text = function (i, n) {\n"
-            "    var box = document.getElementById('loading');\n"
-            "    if (box && box.style.display === 'none') { box.style.display = 'flex'; }\n"
-            "    var el = document.getElementById('loading_text');\n"
-            "    if (el) { el.textContent = step.replace('%i', i).replace('%n', n); }\n"
-            "  };\n"
-            "  window.voila_process = window.update_loading_text;\n"
-            "})();</script>\n")
+    return (
+        "<script>(function () {\n"
+        f"  var first = {first}, step = {step};\n"
+        "  var el = document.getElementById('loading_text');\n"
+        "  if (el) { el.textContent = first; }\n"
+        "  window.update_loading_text = function (i, n) {\n"
+        "    var box = document.getElementById('loading');\n"
+        "    if (box && box.style.display === 'none') { box.style.display = 'flex'; }\n"
+        "    var el = document.getElementById('loading_text');\n"
+        "    if (el) { el.textContent = step.replace('%i', i).replace('%n', n); }\n"
+        "  };\n"
+        "  window.voila_process = window.update_loading_text;\n"
+        "})();</script>\n"
+    )
 
 
 def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str, str]:
@@ -185,12 +192,16 @@ def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str
     from workbench.dashboard import ENV_CACHE_DIR, ENV_GEOJSON, cache_dir, geojson_path
 
     wh = warehouse_path(opts.warehouse).resolve()
-    env = {ENV_WAREHOUSE: str(wh), ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
-           ENV_CACHE_DIR: str(cache_dir(wh))}
+    env = {
+        ENV_WAREHOUSE: str(wh),
+        ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
+        ENV_CACHE_DIR: str(cache_dir(wh)),
+    }
     if jupyter_root is not None:
         env[ENV_STATIC_PLOTLY] = "1"
     paths = [str(jupyter_root or TEMPLATE_ROOT)] + [
-        p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+        p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p
+    ]
     env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONIOENCODING"] = "utf-8"
     return env
@@ -209,8 +220,16 @@ def precompute(opts: ServeOptions) -> None:
     from workbench import dashboard
 
     data = dashboard.load(opts.warehouse, refresh=True)
-    print(t("dash.serve.precomputed", counties=len(data.counties), periods=len(data.periods),
-            sets=len(data.indicator_sets)), file=sys.stderr, flush=True)
+    print(
+        t(
+            "dash.serve.precomputed",
+            counties=len(data.counties),
+            periods=len(data.periods),
+            sets=len(data.indicator_sets),
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def port_free(host: str, port: int) -> bool:
@@ -240,8 +259,11 @@ def serve(opts: ServeOptions) -> int:
     os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
     from voila.app import Voila
 
-    print(t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),
-          file=sys.stderr, flush=True)
+    print(
+        t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),
+        file=sys.stderr,
+        flush=True,
+    )
     if opts.token:
         print(t("dash.serve.token_hint"), file=sys.stderr, flush=True)
     allow_unload_shutdown()

@@ -4,6 +4,7 @@ Everything comes from `workbench.contracts`: one sheet per ledger with the exact
 dropdowns for enums and 是/否, type checks and number formats on the first `DATA_ROWS` data rows,
 input prompts with each field's help, and a 填表说明 sheet describing every column and row rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,11 +30,26 @@ DATE_MAX = date(2099, 12, 31)
 BOOL_OPTIONS = ("是", "否")
 AUTHOR = "医保基金监管工作台"
 
-_MIN_WIDTH = {"text": 14, "code6": 10, "int": 10, "yuan": 15, "date": 12, "bool": 8,
-              "enum": 10, "month": 10, "id_card": 21}
+_MIN_WIDTH = {
+    "text": 14,
+    "code6": 10,
+    "int": 10,
+    "yuan": 15,
+    "date": 12,
+    "bool": 8,
+    "enum": 10,
+    "month": 10,
+    "id_card": 21,
+}
 _NUM_FORMAT: dict[str, str | int] = {
-    "date": "yyyy-mm-dd", "yuan": "#,##0.00", "int": 1, "text": "@", "code6": "@",
-               "id_card": "@", "month": "@"}
+    "date": "yyyy-mm-dd",
+    "yuan": "#,##0.00",
+    "int": 1,
+    "text": "@",
+    "code6": "@",
+    "id_card": "@",
+    "month": "@",
+}
 _HINT_TYPES = ("enum", "bool", "date", "yuan", "int", "code6", "month", "id_card")
 _GUIDE_WIDTHS = (22, 16, 10, 46, 60)
 _BAD_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
@@ -52,8 +68,13 @@ def select_ledgers(names: Sequence[str] | None = None) -> list[Ledger]:
     wanted = {by_title.get(n.strip(), n.strip()) for n in names if n.strip()}
     unknown = sorted(wanted - set(LEDGERS))
     if unknown:
-        raise ValueError(t("template.bad_ledger", name="、".join(unknown), known="、".join(
-            f"{name}（{lg.title}）" for name, lg in LEDGERS.items())))
+        raise ValueError(
+            t(
+                "template.bad_ledger",
+                name="、".join(unknown),
+                known="、".join(f"{name}（{lg.title}）" for name, lg in LEDGERS.items()),
+            )
+        )
     return [lg for name, lg in LEDGERS.items() if name in wanted]
 
 
@@ -86,15 +107,22 @@ def rule_texts(lg: Ledger) -> dict[str, list[str]]:
             text = t("template.rule_warning", rule=text)
         out[cmp.left].append(text)
     for rw in lg.required_when:
-        out[rw.field].append(t("template.rule_required_when", when=lg.field(rw.when_field).header,
-                               values=t("template.rule_values_sep").join(rw.values)))
+        out[rw.field].append(
+            t(
+                "template.rule_required_when",
+                when=lg.field(rw.when_field).header,
+                values=t("template.rule_values_sep").join(rw.values),
+            )
+        )
     for ref in lg.references:
         target = LEDGERS.get(ref.target)
         title = target.title if target else ref.target
-        target_field = (target.field(ref.target_field).header
-                        if target and ref.target_field in target.field_names else ref.target_field)
-        out[ref.field].append(t("template.rule_reference", target=title,
-                                target_field=target_field))
+        target_field = (
+            target.field(ref.target_field).header
+            if target and ref.target_field in target.field_names
+            else ref.target_field
+        )
+        out[ref.field].append(t("template.rule_reference", target=title, target_field=target_field))
     return out
 
 
@@ -106,8 +134,11 @@ def field_notes(lg: Ledger, field: Field, rules: dict[str, list[str]] | None = N
     """Help text (minus parts a rule already states) followed by the field's rules."""
     rules = (rule_texts(lg) if rules is None else rules).get(field.name, [])
     rule_norms = [_norm(r) for r in rules]
-    kept = [part for part in re.split(r"[，；。,;]", field.help)
-            if part.strip() and not any(_norm(part) in r for r in rule_norms)]
+    kept = [
+        part
+        for part in re.split(r"[，；。,;]", field.help)
+        if part.strip() and not any(_norm(part) in r for r in rule_norms)
+    ]
     notes = ["，".join(p.strip() for p in kept)] if kept else []
     notes.extend(rules)
     if field.personal and not field.help:
@@ -115,12 +146,15 @@ def field_notes(lg: Ledger, field: Field, rules: dict[str, list[str]] | None = N
     return notes
 
 
-def suggested_filename(county_code: str | None = None, county_name: str | None = None,
-                       period: str | None = None) -> str:
+def suggested_filename(
+    county_code: str | None = None, county_name: str | None = None, period: str | None = None
+) -> str:
     """`{区划代码}_{区县名称}_{YYYY-MM}.xlsx` with the known parts filled in."""
-    parts = [county_code or "{区划代码}",
-             _BAD_FILENAME.sub("", county_name) if county_name else "{区县名称}",
-             period or "{YYYY-MM}"]
+    parts = [
+        county_code or "{区划代码}",
+        _BAD_FILENAME.sub("", county_name) if county_name else "{区县名称}",
+        period or "{YYYY-MM}",
+    ]
     return "_".join(parts) + ".xlsx"
 
 
@@ -136,8 +170,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _list_fits_inline(values: Sequence[str]) -> bool:
-    return (len(",".join(values)) <= INLINE_LIST_LIMIT
-            and not any("," in v or '"' in v for v in values))
+    return len(",".join(values)) <= INLINE_LIST_LIMIT and not any(
+        "," in v or '"' in v for v in values
+    )
 
 
 def option_range_name(lg: Ledger, field: Field) -> str:
@@ -149,26 +184,34 @@ class _Formats:
     """xlsxwriter formats, created once per workbook."""
 
     def __init__(self, wb: Workbook) -> None:
-        base = {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                "align": "center", "valign": "vcenter"}
+        base = {
+            "bold": True,
+            "bg_color": "#DDEBF7",
+            "border": 1,
+            "text_wrap": True,
+            "align": "center",
+            "valign": "vcenter",
+        }
         self.header = wb.add_format(base)
         self.header_required = wb.add_format({**base, "font_color": "#C00000"})
-        self.columns = {typ: wb.add_format({"num_format": fmt})
-                        for typ, fmt in _NUM_FORMAT.items()}
+        self.columns = {typ: wb.add_format({"num_format": fmt}) for typ, fmt in _NUM_FORMAT.items()}
         self.title = wb.add_format({"bold": True, "font_size": 16, "valign": "vcenter"})
         self.section = wb.add_format({"bold": True, "font_size": 12, "valign": "vcenter"})
         self.para = wb.add_format({"text_wrap": True, "valign": "top"})
-        self.emph = wb.add_format({"text_wrap": True, "valign": "top", "bold": True,
-                                   "font_color": "#C00000"})
+        self.emph = wb.add_format(
+            {"text_wrap": True, "valign": "top", "bold": True, "font_color": "#C00000"}
+        )
         self.table_head = wb.add_format({**base, "bg_color": "#F2F2F2"})
         self.cell = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
-        self.cell_required = wb.add_format({"text_wrap": True, "valign": "top", "border": 1,
-                                            "font_color": "#C00000", "bold": True})
+        self.cell_required = wb.add_format(
+            {"text_wrap": True, "valign": "top", "border": 1, "font_color": "#C00000", "bold": True}
+        )
         self.opt_head = wb.add_format({"bold": True})
 
 
-def _write_options(wb: Workbook, ws: Worksheet, ledgers: Sequence[Ledger],
-                   fmt: _Formats) -> dict[tuple[str, str], str]:
+def _write_options(
+    wb: Workbook, ws: Worksheet, ledgers: Sequence[Ledger], fmt: _Formats
+) -> dict[tuple[str, str], str]:
     """Fill the hidden 选项 sheet: one column per enum field, each with a defined name."""
     names: dict[tuple[str, str], str] = {}
     col = 0
@@ -203,41 +246,77 @@ def _validation(field: Field, col: int, list_name: str | None) -> dict:
     header = field.header
     first = xl_rowcol_to_cell(1, col)
     if field.type == "enum":
-        source: object = list(field.enum) if _list_fits_inline(field.enum) or not list_name \
-            else f"={list_name}"
-        opts = {"validate": "list", "source": source,
-                "error_message": t("template.error.enum", header=header,
-                                   options="、".join(field.enum))}
+        source: object = (
+            list(field.enum) if _list_fits_inline(field.enum) or not list_name else f"={list_name}"
+        )
+        opts = {
+            "validate": "list",
+            "source": source,
+            "error_message": t("template.error.enum", header=header, options="、".join(field.enum)),
+        }
     elif field.type == "bool":
-        opts = {"validate": "list", "source": list(BOOL_OPTIONS),
-                "error_message": t("template.error.bool", header=header)}
+        opts = {
+            "validate": "list",
+            "source": list(BOOL_OPTIONS),
+            "error_message": t("template.error.bool", header=header),
+        }
     elif field.type == "date":
-        opts = {"validate": "date", "criteria": "between", "minimum": DATE_MIN,
-                "maximum": DATE_MAX,
-                "error_message": t("template.error.date", header=header,
-                                   min=DATE_MIN.isoformat(), max=DATE_MAX.isoformat())}
+        opts = {
+            "validate": "date",
+            "criteria": "between",
+            "minimum": DATE_MIN,
+            "maximum": DATE_MAX,
+            "error_message": t(
+                "template.error.date",
+                header=header,
+                min=DATE_MIN.isoformat(),
+                max=DATE_MAX.isoformat(),
+            ),
+        }
     elif field.type == "yuan":
-        opts = {"validate": "decimal", "criteria": ">=", "value": 0,
-                "error_message": t("template.error.yuan", header=header)}
+        opts = {
+            "validate": "decimal",
+            "criteria": ">=",
+            "value": 0,
+            "error_message": t("template.error.yuan", header=header),
+        }
     elif field.type == "int":
-        opts = {"validate": "integer", "criteria": ">=", "value": 0,
-                "error_message": t("template.error.int", header=header)}
+        opts = {
+            "validate": "integer",
+            "criteria": ">=",
+            "value": 0,
+            "error_message": t("template.error.int", header=header),
+        }
     elif field.type == "code6":
-        opts = {"validate": "length", "criteria": "==", "value": 6,
-                "error_message": t("template.error.code6", header=header)}
+        opts = {
+            "validate": "length",
+            "criteria": "==",
+            "value": 6,
+            "error_message": t("template.error.code6", header=header),
+        }
     elif field.type == "id_card":
-        opts = {"validate": "length", "criteria": "==", "value": 18,
-                "error_message": t("template.error.id_card", header=header)}
+        opts = {
+            "validate": "length",
+            "criteria": "==",
+            "value": 18,
+            "error_message": t("template.error.id_card", header=header),
+        }
     elif field.type == "month":
-        formula = (f'=AND(LEN({first})=7,MID({first},5,1)="-",ISNUMBER(--LEFT({first},4)),'
-                   f"--RIGHT({first},2)>=1,--RIGHT({first},2)<=12)")
-        opts = {"validate": "custom", "value": formula,
-                "error_message": t("template.error.month", header=header)}
+        formula = (
+            f'=AND(LEN({first})=7,MID({first},5,1)="-",ISNUMBER(--LEFT({first},4)),'
+            f"--RIGHT({first},2)>=1,--RIGHT({first},2)<=12)"
+        )
+        opts = {
+            "validate": "custom",
+            "value": formula,
+            "error_message": t("template.error.month", header=header),
+        }
     else:
         return {"validate": "any"}
     opts["error_message"] = _clip(str(opts["error_message"]), 255)
-    opts.update(error_title=_clip(t("template.error_title"), 32), error_type="stop",
-                ignore_blank=True)
+    opts.update(
+        error_title=_clip(t("template.error_title"), 32), error_type="stop", ignore_blank=True
+    )
     return opts
 
 
@@ -248,24 +327,26 @@ def _column_width(field: Field) -> int:
     return min(width, 40)
 
 
-def _write_ledger_sheet(ws: Worksheet, lg: Ledger, fmt: _Formats,
-                        list_names: dict[tuple[str, str], str]) -> None:
+def _write_ledger_sheet(
+    ws: Worksheet, lg: Ledger, fmt: _Formats, list_names: dict[tuple[str, str], str]
+) -> None:
     rules = rule_texts(lg)
     last_col = len(lg.fields) - 1
     ws.set_row(0, 36)
     for col, field in enumerate(lg.fields):
         notes = field_notes(lg, field, rules)
         ws.set_column(col, col, _column_width(field), fmt.columns.get(field.type))
-        ws.write_string(0, col, field.header,
-                        fmt.header_required if field.required else fmt.header)
+        ws.write_string(0, col, field.header, fmt.header_required if field.required else fmt.header)
         comment = [t("template.comment_required")] if field.required else []
         comment.append(t("template.comment_type", type=type_label(field)))
         comment.extend(notes)
-        ws.write_comment(0, col, "\n".join(comment),
-                         {"author": AUTHOR, "x_scale": 1.8, "y_scale": 1.4})
+        ws.write_comment(
+            0, col, "\n".join(comment), {"author": AUTHOR, "x_scale": 1.8, "y_scale": 1.4}
+        )
         opts = _validation(field, col, list_names.get((lg.name, field.name)))
-        opts.update(input_title=_clip(field.header, 32),
-                    input_message=_input_message(lg, field, notes))
+        opts.update(
+            input_title=_clip(field.header, 32), input_message=_input_message(lg, field, notes)
+        )
         ws.data_validation(1, col, DATA_ROWS, col, opts)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, DATA_ROWS, last_col)
@@ -283,18 +364,28 @@ def _merged_para(ws: Worksheet, row: int, text: str, cell_format: object) -> int
     return row + 1
 
 
-def _write_guide(ws: Worksheet, ledgers: Sequence[Ledger], fmt: _Formats,
-                 county_code: str | None, county_name: str | None, period: str | None) -> None:
+def _write_guide(
+    ws: Worksheet,
+    ledgers: Sequence[Ledger],
+    fmt: _Formats,
+    county_code: str | None,
+    county_name: str | None,
+    period: str | None,
+) -> None:
     for col, width in enumerate(_GUIDE_WIDTHS):
         ws.set_column(col, col, width)
     ws.set_row(0, 30)
     ws.merge_range(0, 0, 0, len(_GUIDE_WIDTHS) - 1, t("template.guide_title"), fmt.title)
-    row = _merged_para(ws, 1, t("template.guide_generated", date=date.today().isoformat()),
-                       fmt.para)
+    row = _merged_para(
+        ws, 1, t("template.guide_generated", date=date.today().isoformat()), fmt.para
+    )
     if county_code:
-        unit = t("template.unit_line", county_code=county_code,
-                 county_name=county_name or t("template.unit_unknown_name"),
-                 period=period or t("template.unit_unknown_period"))
+        unit = t(
+            "template.unit_line",
+            county_code=county_code,
+            county_name=county_name or t("template.unit_unknown_name"),
+            period=period or t("template.unit_unknown_period"),
+        )
         row = _merged_para(ws, row, unit, fmt.emph)
     row += 1
     ws.write_string(row, 0, t("template.section_howto"), fmt.section)
@@ -305,12 +396,26 @@ def _write_guide(ws: Worksheet, ledgers: Sequence[Ledger], fmt: _Formats,
     ws.write_string(row, 0, t("template.section_naming"), fmt.section)
     row += 1
     pattern = t("template.naming_pattern")
-    row = _merged_para(ws, row, t("template.naming_rule", pattern=pattern,
-                                  example=suggested_filename("330402", "南湖区", "2025-09")),
-                       fmt.para)
+    row = _merged_para(
+        ws,
+        row,
+        t(
+            "template.naming_rule",
+            pattern=pattern,
+            example=suggested_filename("330402", "南湖区", "2025-09"),
+        ),
+        fmt.para,
+    )
     if county_code:
-        row = _merged_para(ws, row, t("template.naming_suggested", name=suggested_filename(
-            county_code, county_name, period)), fmt.emph)
+        row = _merged_para(
+            ws,
+            row,
+            t(
+                "template.naming_suggested",
+                name=suggested_filename(county_code, county_name, period),
+            ),
+            fmt.emph,
+        )
     row += 1
     ws.write_string(row, 0, t("template.section_privacy"), fmt.section)
     row += 1
@@ -318,12 +423,21 @@ def _write_guide(ws: Worksheet, ledgers: Sequence[Ledger], fmt: _Formats,
     row += 1
     ws.write_string(row, 0, t("template.section_ledgers"), fmt.section)
     row += 1
-    heads = [t(k) for k in ("template.col_header", "template.col_type", "template.col_required",
-                            "template.col_options", "template.col_note")]
+    heads = [
+        t(k)
+        for k in (
+            "template.col_header",
+            "template.col_type",
+            "template.col_required",
+            "template.col_options",
+            "template.col_note",
+        )
+    ]
     for index, lg in enumerate(ledgers, start=1):
         row += 1
-        ws.write_string(row, 0, t("template.ledger_heading", index=index, title=lg.title),
-                        fmt.section)
+        ws.write_string(
+            row, 0, t("template.ledger_heading", index=index, title=lg.title), fmt.section
+        )
         row += 1
         intro = lg.description
         if lg.key:
@@ -337,19 +451,28 @@ def _write_guide(ws: Worksheet, ledgers: Sequence[Ledger], fmt: _Formats,
             cell = fmt.cell_required if field.required else fmt.cell
             ws.write_string(row, 0, field.header, cell)
             ws.write_string(row, 1, type_label(field), fmt.cell)
-            ws.write_string(row, 2, t("template.required_yes") if field.required
-                            else t("template.required_no"), cell)
+            ws.write_string(
+                row,
+                2,
+                t("template.required_yes") if field.required else t("template.required_no"),
+                cell,
+            )
             ws.write_string(row, 3, options_text(field), fmt.cell)
-            ws.write_string(row, 4, t("template.rule_sep").join(field_notes(lg, field, rules)),
-                            fmt.cell)
+            ws.write_string(
+                row, 4, t("template.rule_sep").join(field_notes(lg, field, rules)), fmt.cell
+            )
             row += 1
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 
 
-def write_template(path: str | Path, ledgers: Sequence[str] | None = None,
-                   county_code: str | None = None, county_name: str | None = None,
-                   period: str | None = None) -> Path:
+def write_template(
+    path: str | Path,
+    ledgers: Sequence[str] | None = None,
+    county_code: str | None = None,
+    county_name: str | None = None,
+    period: str | None = None,
+) -> Path:
     """Write the fill-in workbook to `path` (a folder gets `台账填报模板.xlsx`); return its path.
 
     Sheets: 填表说明 first, then one per ledger (contract order), then the hidden 选项 sheet that
@@ -367,8 +490,13 @@ def write_template(path: str | Path, ledgers: Sequence[str] | None = None,
 
     wb = xlsxwriter.Workbook(str(out))
     try:
-        wb.set_properties({"title": t("template.guide_title"), "author": AUTHOR,
-                           "comments": suggested_filename(county_code, county_name, period)})
+        wb.set_properties(
+            {
+                "title": t("template.guide_title"),
+                "author": AUTHOR,
+                "comments": suggested_filename(county_code, county_name, period),
+            }
+        )
         fmt = _Formats(wb)
         guide = wb.add_worksheet(t("template.guide_sheet"))
         sheets = [(lg, wb.add_worksheet(lg.title)) for lg in chosen]

@@ -16,6 +16,7 @@ weight draws; a discrete factor: each of its values once), the mean absolute ran
 nominal rank and the rank variance (averaged over units); `variance_share` is a factor's variance
 over the sum across factors — a plain "which choice moves ranks most", not a Sobol index.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,10 +65,14 @@ def _with_nominal(nominal: Any, options: Sequence[Any]) -> tuple[Any, ...]:
     return (nominal, *(o for o in options if o != nominal))
 
 
-def _resolve_alternatives(alternatives: Mapping[str, Sequence] | None,
-                          config: CompositeConfig) -> dict[str, tuple[Any, ...]]:
-    factors = default_alternatives(config) if alternatives is None else {
-        name: tuple(values) for name, values in alternatives.items()}
+def _resolve_alternatives(
+    alternatives: Mapping[str, Sequence] | None, config: CompositeConfig
+) -> dict[str, tuple[Any, ...]]:
+    factors = (
+        default_alternatives(config)
+        if alternatives is None
+        else {name: tuple(values) for name, values in alternatives.items()}
+    )
     fields = [f.name for f in dataclasses.fields(CompositeConfig)]
     issues = []
     for name, values in factors.items():
@@ -110,18 +115,30 @@ class UncertaintyResult:
         units = s["unit"].astype(str).tolist()
         median = s["median_rank"].to_numpy(dtype=float)
         fig = go.Figure()
-        fig.add_trace(go.Scatter(
-            x=median, y=units, mode="markers", name=t("composite.uncertainty.median_rank"),
-            error_x={"type": "data", "symmetric": False,
-                     "array": s["q95"].to_numpy(dtype=float) - median,
-                     "arrayminus": median - s["q05"].to_numpy(dtype=float)},
-            hovertemplate="%{y}: %{x}<extra></extra>",
-        ))
-        fig.add_trace(go.Scatter(
-            x=s["nominal_rank"].astype(float).to_numpy(), y=units, mode="markers",
-            marker={"symbol": "diamond-open", "size": 9},
-            name=t("composite.uncertainty.nominal_rank"),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=median,
+                y=units,
+                mode="markers",
+                name=t("composite.uncertainty.median_rank"),
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": s["q95"].to_numpy(dtype=float) - median,
+                    "arrayminus": median - s["q05"].to_numpy(dtype=float),
+                },
+                hovertemplate="%{y}: %{x}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=s["nominal_rank"].astype(float).to_numpy(),
+                y=units,
+                mode="markers",
+                marker={"symbol": "diamond-open", "size": 9},
+                name=t("composite.uncertainty.nominal_rank"),
+            )
+        )
         fig.update_layout(
             title=t("composite.uncertainty.title", n=self.n_samples),
             xaxis_title=t("composite.label.rank"),
@@ -132,59 +149,75 @@ class UncertaintyResult:
         return fig
 
     def _repr_html_(self) -> str:
-        summary = self.summary.rename(columns={
-            "unit": t("composite.label.unit"),
-            "nominal_rank": t("composite.uncertainty.nominal_rank"),
-            "median_rank": t("composite.uncertainty.median_rank"),
-        })
-        sens = self.sensitivity.assign(factor=[
-            t(f"composite.factor.{f}") for f in self.sensitivity["factor"]]).rename(columns={
+        summary = self.summary.rename(
+            columns={
+                "unit": t("composite.label.unit"),
+                "nominal_rank": t("composite.uncertainty.nominal_rank"),
+                "median_rank": t("composite.uncertainty.median_rank"),
+            }
+        )
+        sens = self.sensitivity.assign(
+            factor=[t(f"composite.factor.{f}") for f in self.sensitivity["factor"]]
+        ).rename(
+            columns={
                 "factor": t("composite.uncertainty.factor"),
                 "mean_abs_rank_shift": t("composite.uncertainty.mean_abs_rank_shift"),
                 "variance_share": t("composite.uncertainty.variance_share"),
-            })
+            }
+        )
         title = html.escape(t("composite.uncertainty.title", n=self.n_samples))
-        return (f"<div><h4>{title}</h4>"
-                f"{summary.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}"
-                f"<h5>{html.escape(t('composite.uncertainty.sensitivity'))}</h5>"
-                f"{sens.to_html(index=False, float_format=lambda v: f'{v:.3f}')}</div>")
+        return (
+            f"<div><h4>{title}</h4>"
+            f"{summary.to_html(index=False, float_format=lambda v: f'{v:.1f}', na_rep='—')}"
+            f"<h5>{html.escape(t('composite.uncertainty.sensitivity'))}</h5>"
+            f"{sens.to_html(index=False, float_format=lambda v: f'{v:.3f}')}</div>"
+        )
 
 
 def _rank_rows(scores: np.ndarray) -> np.ndarray:
     """Rank each row (sample) descending, ties → lowest rank, like composite.rank_desc."""
-    return pd.DataFrame(scores).rank(axis=1, ascending=False, method="min",
-                                     na_option="keep").to_numpy(dtype=float)
+    return (
+        pd.DataFrame(scores)
+        .rank(axis=1, ascending=False, method="min", na_option="keep")
+        .to_numpy(dtype=float)
+    )
 
 
-def rank_uncertainty(data: pd.DataFrame, hierarchy: Hierarchy,
-                     config: CompositeConfig | None = None, n_samples: int = 1000,
-                     weight_noise: float = 0.25,
-                     alternatives: Mapping[str, Sequence] | None = None, seed: int = 0,
-                     groups: pd.Series | None = None, *,
-                     denominators: pd.DataFrame | None = None,
-                     denominator_map: Mapping[str, str] | None = None,
-                     panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
-                     ) -> UncertaintyResult:
+def rank_uncertainty(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    config: CompositeConfig | None = None,
+    n_samples: int = 1000,
+    weight_noise: float = 0.25,
+    alternatives: Mapping[str, Sequence] | None = None,
+    seed: int = 0,
+    groups: pd.Series | None = None,
+    *,
+    denominators: pd.DataFrame | None = None,
+    denominator_map: Mapping[str, str] | None = None,
+    panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
+) -> UncertaintyResult:
     """Monte Carlo rank intervals for the top index (see module docstring for the design)."""
     config = config if config is not None else CompositeConfig()
     issues = []
     if n_samples < 1:
         issues.append(_issue("E_BAD_RANGE", None, field="n_samples", value=n_samples, rule="≥ 1"))
     if not 0 <= weight_noise <= 1:
-        issues.append(_issue("E_BAD_RANGE", None, field="weight_noise", value=weight_noise,
-                             rule="0–1"))
+        issues.append(
+            _issue("E_BAD_RANGE", None, field="weight_noise", value=weight_noise, rule="0–1")
+        )
     _raise(issues)
     factors = _resolve_alternatives(alternatives, config)
-    nominal = build_composite(data, hierarchy, config, groups, denominators, denominator_map,
-                              panel)
+    nominal = build_composite(data, hierarchy, config, groups, denominators, denominator_map, panel)
     units = nominal.scores.index
     nominal_rank = nominal.ranks[nominal.index_code].astype(float).to_numpy()
     tree = hierarchy.with_weights(config.weights)
     plan = _Plan.of(tree)
     top_pos = plan.codes.index(tree.top)
     shift_draws = "nonpositive" not in factors
-    pre_fields = [f.name for f in dataclasses.fields(CompositeConfig)
-                  if f.name not in AGGREGATION_FIELDS]
+    pre_fields = [
+        f.name for f in dataclasses.fields(CompositeConfig) if f.name not in AGGREGATION_FIELDS
+    ]
     norm_cache: dict[str, np.ndarray] = {}
     weight_cache: dict[str, np.ndarray] = {}
 
@@ -206,26 +239,33 @@ def rank_uncertainty(data: pd.DataFrame, hierarchy: Hierarchy,
         if shift_draws:
             cfg = dataclasses.replace(cfg, nonpositive="shift")
         weights = base_weights(cfg)[None, :] * multipliers
-        values = _aggregate_arrays(normalised(cfg), plan, weights, cfg.level_methods(tree),
-                                   cfg.genmean_p, cfg.nonpositive)
+        values = _aggregate_arrays(
+            normalised(cfg), plan, weights, cfg.level_methods(tree), cfg.genmean_p, cfg.nonpositive
+        )
         return values[:, :, top_pos]
 
     rng = np.random.default_rng(seed)
     names = list(factors)
-    choices = np.column_stack(
-        [rng.integers(len(factors[n]), size=n_samples) for n in names]
-    ) if names else np.zeros((n_samples, 0), dtype=int)
+    choices = (
+        np.column_stack([rng.integers(len(factors[n]), size=n_samples) for n in names])
+        if names
+        else np.zeros((n_samples, 0), dtype=int)
+    )
     n_nodes = len(plan.codes)
-    multipliers = (rng.uniform(1 - weight_noise, 1 + weight_noise, size=(n_samples, n_nodes))
-                   if weight_noise > 0 else np.ones((n_samples, n_nodes)))
+    multipliers = (
+        rng.uniform(1 - weight_noise, 1 + weight_noise, size=(n_samples, n_nodes))
+        if weight_noise > 0
+        else np.ones((n_samples, n_nodes))
+    )
 
     scores = np.full((n_samples, len(units)), np.nan)
     combos, inverse = np.unique(choices, axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
     for c, combo in enumerate(combos):
         idx = np.flatnonzero(inverse == c)
-        cfg = dataclasses.replace(config, **{n: factors[n][i] for n, i in zip(names, combo,
-                                                                               strict=True)})
+        cfg = dataclasses.replace(
+            config, **{n: factors[n][i] for n, i in zip(names, combo, strict=True)}
+        )
         scores[idx] = top_scores(cfg, multipliers[idx])
     ranks = _rank_rows(scores)
     logger.info("rank uncertainty: %d samples, %d method combinations", n_samples, len(combos))
@@ -233,33 +273,47 @@ def rank_uncertainty(data: pd.DataFrame, hierarchy: Hierarchy,
     samples = pd.DataFrame(ranks, columns=units, index=pd.RangeIndex(n_samples, name="sample"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        summary = pd.DataFrame({
-            "unit": units,
-            "nominal_rank": nominal.ranks[nominal.index_code].to_numpy(),
-            "median_rank": np.nanmedian(ranks, axis=0),
-            "q05": np.nanquantile(ranks, 0.05, axis=0),
-            "q95": np.nanquantile(ranks, 0.95, axis=0),
-            "nominal_score": nominal.scores[nominal.index_code].to_numpy(),
-            "mean_rank": np.nanmean(ranks, axis=0),
-        })
-    summary = summary.sort_values(["nominal_rank", "unit"], na_position="last",
-                                  ignore_index=True)
-    draws = pd.DataFrame({n: [_label(factors[n][i]) for i in choices[:, j]]
-                          for j, n in enumerate(names)}, index=samples.index)
+        summary = pd.DataFrame(
+            {
+                "unit": units,
+                "nominal_rank": nominal.ranks[nominal.index_code].to_numpy(),
+                "median_rank": np.nanmedian(ranks, axis=0),
+                "q05": np.nanquantile(ranks, 0.05, axis=0),
+                "q95": np.nanquantile(ranks, 0.95, axis=0),
+                "nominal_score": nominal.scores[nominal.index_code].to_numpy(),
+                "mean_rank": np.nanmean(ranks, axis=0),
+            }
+        )
+    summary = summary.sort_values(["nominal_rank", "unit"], na_position="last", ignore_index=True)
+    draws = pd.DataFrame(
+        {n: [_label(factors[n][i]) for i in choices[:, j]] for j, n in enumerate(names)},
+        index=samples.index,
+    )
 
-    sensitivity = _sensitivity(config, factors, multipliers, weight_noise, nominal_rank,
-                               top_scores)
-    return UncertaintyResult(summary=summary, samples=samples, sensitivity=sensitivity,
-                             draws=draws, nominal=nominal, weight_noise=weight_noise, seed=seed)
+    sensitivity = _sensitivity(config, factors, multipliers, weight_noise, nominal_rank, top_scores)
+    return UncertaintyResult(
+        summary=summary,
+        samples=samples,
+        sensitivity=sensitivity,
+        draws=draws,
+        nominal=nominal,
+        weight_noise=weight_noise,
+        seed=seed,
+    )
 
 
 def _label(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _sensitivity(config: CompositeConfig, factors: Mapping[str, tuple[Any, ...]],
-                 multipliers: np.ndarray, weight_noise: float, nominal_rank: np.ndarray,
-                 top_scores: Any) -> pd.DataFrame:
+def _sensitivity(
+    config: CompositeConfig,
+    factors: Mapping[str, tuple[Any, ...]],
+    multipliers: np.ndarray,
+    weight_noise: float,
+    nominal_rank: np.ndarray,
+    top_scores: Any,
+) -> pd.DataFrame:
     """One-at-a-time: each factor varied alone around the nominal build."""
     rows = []
 
@@ -268,8 +322,14 @@ def _sensitivity(config: CompositeConfig, factors: Mapping[str, tuple[Any, ...]]
             warnings.simplefilter("ignore", RuntimeWarning)
             shift = float(np.nanmean(np.abs(ranks - nominal_rank[None, :])))
             variance = float(np.nanmean(np.nanvar(ranks, axis=0)))
-        rows.append({"factor": factor, "n_options": len(ranks),
-                     "mean_abs_rank_shift": shift, "rank_variance": variance})
+        rows.append(
+            {
+                "factor": factor,
+                "n_options": len(ranks),
+                "mean_abs_rank_shift": shift,
+                "rank_variance": variance,
+            }
+        )
 
     if weight_noise > 0:
         row("weights", _rank_rows(top_scores(config, multipliers)))
@@ -280,8 +340,9 @@ def _sensitivity(config: CompositeConfig, factors: Mapping[str, tuple[Any, ...]]
             for v in values
         ]
         row(name, np.vstack(per_value))
-    frame = pd.DataFrame(rows, columns=["factor", "n_options", "mean_abs_rank_shift",
-                                        "rank_variance"])
+    frame = pd.DataFrame(
+        rows, columns=["factor", "n_options", "mean_abs_rank_shift", "rank_variance"]
+    )
     total = frame["rank_variance"].sum()
     frame["variance_share"] = frame["rank_variance"] / total if total > 0 else 0.0
     return frame.sort_values("variance_share", ascending=False, ignore_index=True)

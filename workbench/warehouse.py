@@ -7,6 +7,7 @@ when they are read: every writer (ingest, `load_frames`) ends with `refresh_curr
 marks each row's `_live` flag, so the view — and `read_ledger`, which fetches its rows through
 Arrow so text never becomes millions of Python objects — is a plain filtered scan.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,15 @@ from workbench.contracts import LEDGERS, Ledger
 log = logging.getLogger(__name__)
 
 SQL_TYPES = {
-    "text": "VARCHAR", "code6": "VARCHAR", "enum": "VARCHAR", "id_card": "VARCHAR",
-    "month": "VARCHAR", "int": "BIGINT", "yuan": "DOUBLE", "date": "DATE", "bool": "BOOLEAN",
+    "text": "VARCHAR",
+    "code6": "VARCHAR",
+    "enum": "VARCHAR",
+    "id_card": "VARCHAR",
+    "month": "VARCHAR",
+    "int": "BIGINT",
+    "yuan": "DOUBLE",
+    "date": "DATE",
+    "bool": "BOOLEAN",
 }
 INLINE_ARCHIVE_MAX = 16 * 1024 * 1024  # bigger submitted files are archived beside the database
 META_COLUMNS = ("_submission_id", "_period", "_file", "_sheet", "_source_row", "_extra")
@@ -57,15 +65,23 @@ CREATE TABLE IF NOT EXISTS ingest_issues (
 
 def ledger_ddl(lg: Ledger) -> str:
     cols = [f'"{f.name}" {SQL_TYPES[f.type]}' for f in lg.fields]
-    cols += ['"_submission_id" VARCHAR', '"_period" VARCHAR', '"_file" VARCHAR',
-             '"_sheet" VARCHAR', '"_source_row" BIGINT', '"_extra" VARCHAR',
-             f'"{LIVE}" BOOLEAN DEFAULT true']
+    cols += [
+        '"_submission_id" VARCHAR',
+        '"_period" VARCHAR',
+        '"_file" VARCHAR',
+        '"_sheet" VARCHAR',
+        '"_source_row" BIGINT',
+        '"_extra" VARCHAR',
+        f'"{LIVE}" BOOLEAN DEFAULT true',
+    ]
     return f'CREATE TABLE IF NOT EXISTS "{lg.name}" ({", ".join(cols)});'
 
 
 def current_view_ddl(lg: Ledger) -> str:
-    return (f'CREATE OR REPLACE VIEW "{lg.name}_current" AS '
-            f'SELECT * EXCLUDE ("{LIVE}") FROM "{lg.name}" WHERE "{LIVE}";')
+    return (
+        f'CREATE OR REPLACE VIEW "{lg.name}_current" AS '
+        f'SELECT * EXCLUDE ("{LIVE}") FROM "{lg.name}" WHERE "{LIVE}";'
+    )
 
 
 def ranked_view_ddl(lg: Ledger) -> str:
@@ -74,11 +90,12 @@ def ranked_view_ddl(lg: Ledger) -> str:
     no longer exists left out. `refresh_current` materialises this as the `_live` flag."""
     key = ", ".join(f'"{k}"' for k in lg.key)
     return (
-        f'SELECT t.* EXCLUDE (_ingested_at, _rid) FROM ('
+        f"SELECT t.* EXCLUDE (_ingested_at, _rid) FROM ("
         f'SELECT l.*, l.rowid AS _rid, s.ingested_at AS _ingested_at FROM "{lg.name}" l '
-        f'JOIN submissions s ON s.submission_id = l._submission_id) t '
-        f'QUALIFY row_number() OVER (PARTITION BY {key} '
-        f'ORDER BY t._period DESC, t._ingested_at DESC, t._source_row DESC, t._rid DESC) = 1')
+        f"JOIN submissions s ON s.submission_id = l._submission_id) t "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} "
+        f"ORDER BY t._period DESC, t._ingested_at DESC, t._source_row DESC, t._rid DESC) = 1"
+    )
 
 
 _OPEN: weakref.WeakValueDictionary[str, Warehouse] = weakref.WeakValueDictionary()
@@ -107,16 +124,17 @@ class Warehouse:
         have = self._live_ledgers()
         for lg in LEDGERS.values():
             if lg.name not in have:
-                self.con.execute(f'ALTER TABLE "{lg.name}" ADD COLUMN "{LIVE}" BOOLEAN '
-                                 f'DEFAULT true')
+                self.con.execute(
+                    f'ALTER TABLE "{lg.name}" ADD COLUMN "{LIVE}" BOOLEAN DEFAULT true'
+                )
                 self.refresh_current([lg.name])
             self.con.execute(current_view_ddl(lg))
         self._live.clear()
 
     def _live_ledgers(self) -> set[str]:
         rows = self.con.execute(
-            "SELECT table_name FROM duckdb_columns() WHERE column_name = ? AND NOT internal",
-            [LIVE]).fetchall()
+            "SELECT table_name FROM duckdb_columns() WHERE column_name = ? AND NOT internal", [LIVE]
+        ).fetchall()
         return {r[0] for r in rows}
 
     def has_live(self, name: str) -> bool:
@@ -159,10 +177,14 @@ class Warehouse:
                 SELECT rid FROM cand
                 QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _period DESC,
                         ingested_at DESC, _source_row DESC, rid DESC) > 1""")
-            self.con.execute(f'UPDATE "{name}" SET "{LIVE}" = false WHERE rowid IN '
-                             f'(SELECT rid FROM _wb_stale) AND "{LIVE}" IS DISTINCT FROM false')
-            self.con.execute(f'UPDATE "{name}" SET "{LIVE}" = true WHERE "{LIVE}" IS DISTINCT '
-                             f'FROM true AND rowid NOT IN (SELECT rid FROM _wb_stale)')
+            self.con.execute(
+                f'UPDATE "{name}" SET "{LIVE}" = false WHERE rowid IN '
+                f'(SELECT rid FROM _wb_stale) AND "{LIVE}" IS DISTINCT FROM false'
+            )
+            self.con.execute(
+                f'UPDATE "{name}" SET "{LIVE}" = true WHERE "{LIVE}" IS DISTINCT '
+                f"FROM true AND rowid NOT IN (SELECT rid FROM _wb_stale)"
+            )
             stale[name] = self.con.execute("SELECT count(*) FROM _wb_stale").fetchall()[0][0]
             self.con.execute("DROP TABLE _wb_stale")
         return stale
@@ -224,15 +246,20 @@ class Warehouse:
     def archived_bytes(self, submission_id: str) -> bytes:
         """The original bytes of a submitted file, wherever they were archived."""
         content, name = self.con.execute(
-            "SELECT content, file_name FROM submissions WHERE submission_id = ?",
-            [submission_id]).fetchone()
+            "SELECT content, file_name FROM submissions WHERE submission_id = ?", [submission_id]
+        ).fetchone()
         if content is not None:
             return bytes(content)
         return self.archive_path(submission_id, name).read_bytes()
 
-    def read_ledger(self, name: str, current: bool = True, with_meta: bool = False,
-                    columns: Sequence[str] | None = None,
-                    county: str | None = None) -> pd.DataFrame:
+    def read_ledger(
+        self,
+        name: str,
+        current: bool = True,
+        with_meta: bool = False,
+        columns: Sequence[str] | None = None,
+        county: str | None = None,
+    ) -> pd.DataFrame:
         """Accepted rows of one ledger (the `_current` rows unless `current=False`), typed:
         dates datetime64[ns], money float64, booleans `boolean`, integers `Int64`, text as
         pandas strings (missing: NaN; None where pandas keeps text as objects).
@@ -246,24 +273,38 @@ class Warehouse:
         fetch = cols or [lg.key[0]]  # no columns asked: still the right number of rows
         rel = self.current_relation(name) if current else f'"{name}"'
         where = "" if county is None else " WHERE county_code = ?"
-        table = self._arrow(f"SELECT {_quoted(fetch)} FROM {rel}{where}",
-                            None if county is None else [str(county)])
+        table = self._arrow(
+            f"SELECT {_quoted(fetch)} FROM {rel}{where}", None if county is None else [str(county)]
+        )
         return arrow_frame(table.select(cols), lg)
 
-    def load_frames(self, frames: Mapping[str, pd.DataFrame], submission_id: str = "frames",
-                    period: str = "2025-12", county_code: str | None = None) -> None:
+    def load_frames(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        submission_id: str = "frames",
+        period: str = "2025-12",
+        county_code: str | None = None,
+    ) -> None:
         """Load ledgers already in memory and known to be valid (a demo city, another system's
         extract) as one live submission, in one transaction. Skips validation: use `ingest`
         for anything a person typed."""
         with self.transaction() as con:
-            con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, now(), 0, NULL, 0, 0, 0, "
-                        "'有效', NULL)", [submission_id, submission_id, county_code, period])
+            con.execute(
+                "INSERT INTO submissions VALUES (?, ?, ?, ?, now(), 0, NULL, 0, 0, 0, "
+                "'有效', NULL)",
+                [submission_id, submission_id, county_code, period],
+            )
             for name, df in frames.items():
                 lg = LEDGERS[name]
                 full = pd.DataFrame({f: (df[f] if f in df else None) for f in lg.field_names})
-                full = full.assign(_submission_id=submission_id, _period=period,
-                                   _file=submission_id, _sheet=lg.title,
-                                   _source_row=range(2, len(full) + 2), _extra=None)
+                full = full.assign(
+                    _submission_id=submission_id,
+                    _period=period,
+                    _file=submission_id,
+                    _sheet=lg.title,
+                    _source_row=range(2, len(full) + 2),
+                    _extra=None,
+                )
                 con.register("v_frame_in", full[lg.field_names + list(META_COLUMNS)])
                 try:
                     con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM v_frame_in')
@@ -271,8 +312,9 @@ class Warehouse:
                     con.unregister("v_frame_in")
             self.refresh_current(list(frames))
 
-    def read_ledgers(self, columns: Mapping[str, Sequence[str]] | None = None
-                     ) -> dict[str, pd.DataFrame]:
+    def read_ledgers(
+        self, columns: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, pd.DataFrame]:
         """Every ledger's current rows; `columns` maps a ledger to the columns to read (ledgers
         left out are read whole)."""
         columns = columns or {}

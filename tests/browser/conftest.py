@@ -4,6 +4,7 @@
 Skipped, with the reason, only when /usr/bin/chromium is absent and WORKBENCH_REQUIRE_BROWSER is
 not "1" (CI sets it and installs chromium, so there they must really run).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,18 @@ READY_TIMEOUT_MS = 180_000
 # Messages of JupyterLab's module federation about shared package versions: noise, not errors.
 BENIGN = ("Unsatisfied version", "No satisfying version")
 
-COCKPIT_PARTS = ("header", "kpis", "ranking", "map", "trend", "funnel", "rectification",
-                 "calendar", "lagging", "table")
+COCKPIT_PARTS = (
+    "header",
+    "kpis",
+    "ranking",
+    "map",
+    "trend",
+    "funnel",
+    "rectification",
+    "calendar",
+    "lagging",
+    "table",
+)
 COUNTY_PARTS = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
 
 # In-page helpers: when every part shows one new key, the view change has reached every chart.
@@ -45,10 +56,14 @@ def _require_browser() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: "
-                    "apt-get install -y chromium fonts-noto-cjk")
-    pytest.skip(f"{CHROMIUM} not found (Debian package `chromium`); set "
-                "WORKBENCH_REQUIRE_BROWSER=1 to make this a failure")
+        pytest.fail(
+            f"WORKBENCH_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: "
+            "apt-get install -y chromium fonts-noto-cjk"
+        )
+    pytest.skip(
+        f"{CHROMIUM} not found (Debian package `chromium`); set "
+        "WORKBENCH_REQUIRE_BROWSER=1 to make this a failure"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,8 +105,14 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) ->
     log.write_text("", encoding="utf-8")
     books = work / "books"
     _cli("demo", "--out", str(books), cwd=work, log=log)
-    _cli("ingest", *sorted(str(p) for p in books.glob("*.xlsx")), "--warehouse", str(wh),
-         cwd=work, log=log)
+    _cli(
+        "ingest",
+        *sorted(str(p) for p in books.glob("*.xlsx")),
+        "--warehouse",
+        str(wh),
+        cwd=work,
+        log=log,
+    )
     if (books / "corrections").is_dir():
         _cli("ingest", str(books / "corrections"), "--warehouse", str(wh), cwd=work, log=log)
     assert wh.is_file(), f"no warehouse built; see {log}"
@@ -107,15 +128,20 @@ class Serve:
         self.log = log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "workbench.cli", "serve", "--port", str(self.port), *args],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **env), start_new_session=True)
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
+            start_new_session=True,
+        )
 
     def wait(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"workbench serve exited with {self.proc.returncode}; see "
-                                   f"{self.log.name}")
+                raise RuntimeError(
+                    f"workbench serve exited with {self.proc.returncode}; see {self.log.name}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=2):
                     return
@@ -143,8 +169,11 @@ def cache_env(demo_warehouse: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def server(demo_warehouse: Path, artifacts: Path, cache_env: dict[str, str]) -> Iterator[str]:
     """`workbench serve` on a free port; yields the base URL; stops it (and its kernels)."""
-    srv = Serve(["--warehouse", str(demo_warehouse), "--pool-size", "1", "--cull-idle", "600"],
-                cache_env, artifacts / "serve.log")
+    srv = Serve(
+        ["--warehouse", str(demo_warehouse), "--pool-size", "1", "--cull-idle", "600"],
+        cache_env,
+        artifacts / "serve.log",
+    )
     try:
         srv.wait()
         with urllib.request.urlopen(srv.url, timeout=60) as r:
@@ -170,8 +199,9 @@ class Page:
     """A dashboard page with its JavaScript errors collected."""
 
     def __init__(self, browser: object, base: str, width: int = 1366, height: int = 768):
-        self.context = browser.new_context(viewport={"width": width, "height": height},
-                                           locale="zh-CN")
+        self.context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN"
+        )
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
@@ -190,8 +220,9 @@ class Page:
     def open(self, path: str, parts: tuple[str, ...]) -> float:
         started = time.perf_counter()
         self.page.goto(self.base + path, wait_until="commit", timeout=READY_TIMEOUT_MS)
-        self.page.wait_for_function(JS_READY, arg=list(parts), timeout=READY_TIMEOUT_MS,
-                                    polling=100)
+        self.page.wait_for_function(
+            JS_READY, arg=list(parts), timeout=READY_TIMEOUT_MS, polling=100
+        )
         return time.perf_counter() - started
 
     def keys(self) -> dict[str, str]:
@@ -207,21 +238,26 @@ class Page:
         old = self.key()
         self.page.evaluate(JS_ARM, old)
         action()
-        self.page.wait_for_function("() => window.__wbResult !== null", timeout=60_000,
-                                    polling="raf")
+        self.page.wait_for_function(
+            "() => window.__wbResult !== null", timeout=60_000, polling="raf"
+        )
         result = self.page.evaluate("() => window.__wbResult")
         return float(result["ms"]), str(result["key"])
 
-    def select(self, css: str, *, value: str | None = None, label: str | None = None
-               ) -> tuple[float, str]:
+    def select(
+        self, css: str, *, value: str | None = None, label: str | None = None
+    ) -> tuple[float, str]:
         sel = self.page.locator(f"{css} select")
         return self.change(lambda: sel.select_option(value=value, label=label))
 
     def kpi_cards(self) -> dict[str, dict[str, str]]:
-        return {c["indicator"]: c for c in self.page.evaluate("""() =>
+        return {
+            c["indicator"]: c
+            for c in self.page.evaluate("""() =>
             [...document.querySelectorAll('[data-part=kpis] .wb-kpi')].map(e => ({
               indicator: e.dataset.indicator, value: e.dataset.value, status: e.dataset.status,
-              text: e.querySelector('[data-kpi-value]').textContent.trim()}))""")}
+              text: e.querySelector('[data-kpi-value]').textContent.trim()}))""")
+        }
 
     def screenshot(self, name: str) -> Path:
         """The whole page: Voilà scrolls inside #rendered_cells, so the window is made as tall
@@ -229,7 +265,8 @@ class Page:
         path = ARTIFACTS / f"{name}.png"
         size = self.page.viewport_size
         height = self.page.evaluate(
-            "() => (document.querySelector('#rendered_cells') || document.body).scrollHeight")
+            "() => (document.querySelector('#rendered_cells') || document.body).scrollHeight"
+        )
         self.page.set_viewport_size({"width": size["width"], "height": max(height, 200)})
         self.page.wait_for_timeout(500)
         self.page.screenshot(path=str(path))

@@ -1,4 +1,5 @@
 """The cockpit and the county page in a real browser, against the real engine on the demo city."""
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,12 @@ def _assert_cards_match(cards: dict, expected) -> None:
         if missing:
             assert card["value"] == "", (row["indicator"], card)
         else:
-            assert math.isclose(float(card["value"]), float(value), rel_tol=1e-12,
-                                abs_tol=1e-12), (row["indicator"], card, value)
-        assert card["text"] == dashboard.format_value(value, row["unit"]), (row["indicator"],
-                                                                             card)
+            assert math.isclose(float(card["value"]), float(value), rel_tol=1e-12, abs_tol=1e-12), (
+                row["indicator"],
+                card,
+                value,
+            )
+        assert card["text"] == dashboard.format_value(value, row["unit"]), (row["indicator"], card)
 
 
 def _record(name: str, values: dict) -> None:
@@ -52,8 +55,9 @@ def test_cockpit_loads_without_errors_and_shows_engine_kpis(open_page, demo_ware
     seconds = page.open("voila/render/cockpit.ipynb", COCKPIT_PARTS)
     key = page.key()
     period = _period(key)
-    assert period == dashboard._capped(results.latest_complete_period(demo_warehouse),
-                                       results.load_ledgers(demo_warehouse))
+    assert period == dashboard._capped(
+        results.latest_complete_period(demo_warehouse), results.load_ledgers(demo_warehouse)
+    )
     ev = results.evaluate(demo_warehouse, period=period, indicator_set="campaign_2025")
     _assert_cards_match(page.kpi_cards(), ev.city_kpis)
     text = page.page.inner_text("body")
@@ -85,11 +89,14 @@ def test_changing_period_and_county_updates_every_chart(open_page, demo_warehous
 
     lagging = ev.lagging["county_code"].tolist() or ev.kpis["county_code"].tolist()
     county = str(lagging[0])
-    ms_county, key = page.select(".wb-sel-county", value=None,
-                                 label=page.page.eval_on_selector(
-                                     ".wb-sel-county select",
-                                     f"s => [...s.options].find(o => o.text.includes('{county}'))"
-                                     ".text"))
+    ms_county, key = page.select(
+        ".wb-sel-county",
+        value=None,
+        label=page.page.eval_on_selector(
+            ".wb-sel-county select",
+            f"s => [...s.options].find(o => o.text.includes('{county}')).text",
+        ),
+    )
     assert _county(key) == county and set(page.keys().values()) == {key}
     county_rows = ev.kpis[ev.kpis["county_code"] == county]
     _assert_cards_match(page.kpi_cards(), county_rows)
@@ -97,26 +104,39 @@ def test_changing_period_and_county_updates_every_chart(open_page, demo_warehous
     assert page.page.locator(f".wb-map path.wb-selected[data-county='{county}']").count() == 1
 
     other = page.page.eval_on_selector_all(
-        ".wb-map path[data-county]", "ps => ps.map(p => p.dataset.county)")
+        ".wb-map path[data-county]", "ps => ps.map(p => p.dataset.county)"
+    )
     other = next(c for c in other if c != county)
     ms_map, key = page.change(
-        lambda: page.page.locator(f".wb-map path[data-county='{other}']").click())
+        lambda: page.page.locator(f".wb-map path[data-county='{other}']").click()
+    )
     assert _county(key) == other and set(page.keys().values()) == {key}
 
-    ms_focus, key = page.select(".wb-sel-focus", value=None, label=page.page.eval_on_selector(
-        ".wb-sel-focus select", "s => s.options[1].text"))
+    ms_focus, key = page.select(
+        ".wb-sel-focus",
+        value=None,
+        label=page.page.eval_on_selector(".wb-sel-focus select", "s => s.options[1].text"),
+    )
     assert key.split("|")[3] != dashboard.INDEX
     page.screenshot("cockpit-after-changes")
-    _record("cockpit_interaction_ms", {"period": round(ms_period), "county": round(ms_county),
-                                       "map_click": round(ms_map), "focus": round(ms_focus)})
+    _record(
+        "cockpit_interaction_ms",
+        {
+            "period": round(ms_period),
+            "county": round(ms_county),
+            "map_click": round(ms_map),
+            "focus": round(ms_focus),
+        },
+    )
     assert page.errors == []
 
 
 def test_indicator_set_switch_shows_that_sets_cards(open_page, demo_warehouse):
     page = open_page()
     page.open("voila/render/cockpit.ipynb", COCKPIT_PARTS)
-    sets = page.page.eval_on_selector_all(".wb-sel-indicator-set option",
-                                          "os => os.map(o => o.text)")
+    sets = page.page.eval_on_selector_all(
+        ".wb-sel-indicator-set option", "os => os.map(o => o.text)"
+    )
     assert len(sets) >= 2
     _, key = page.select(".wb-sel-indicator-set", label=sets[1])
     iset = key.split("|")[0]
@@ -130,7 +150,8 @@ def test_drilldown_opens_from_the_cockpit(open_page, demo_warehouse):
     page = open_page()
     page.open("voila/render/cockpit.ipynb", COCKPIT_PARTS)
     county = page.page.eval_on_selector_all(
-        ".wb-map path[data-county]", "ps => ps.map(p => p.dataset.county)")[-1]
+        ".wb-map path[data-county]", "ps => ps.map(p => p.dataset.county)"
+    )[-1]
     page.change(lambda: page.page.locator(f".wb-map path[data-county='{county}']").click())
     page.page.locator("a.wb-open").click()
     page.page.wait_for_url(re.compile(rf"county\.ipynb\?county={county}"), timeout=60_000)
@@ -140,7 +161,10 @@ def test_drilldown_opens_from_the_cockpit(open_page, demo_warehouse):
         " return parts.every(p => names.has(p)) && els.every(e => (e.dataset.key || '')"
         ".split('|')[2] === c) && [...document.querySelectorAll('.wb-chart')]"
         ".every(e => e.dataset.live === '1'); }",
-        arg=[list(COUNTY_PARTS), county], timeout=180_000, polling=100)
+        arg=[list(COUNTY_PARTS), county],
+        timeout=180_000,
+        polling=100,
+    )
     key = page.key()
     ev = results.evaluate(demo_warehouse, period=_period(key), indicator_set="campaign_2025")
     name = str(ev.county_names.get(county))
@@ -154,10 +178,13 @@ def test_drilldown_opens_from_the_cockpit(open_page, demo_warehouse):
     assert f"第{r}名" in page.page.inner_text("[data-part=rank]")
     # drill-through to ledger rows, personal data masked
     drill = page.page.locator(".wb-sel-drill select")
-    drill.select_option(value=None, label=drill.evaluate(
-        "s => [...s.options].find(o => o.text === '基金追回率').text"))
-    page.page.wait_for_selector("[data-part=drill][data-indicator=fund_recovery_rate] table",
-                                timeout=60_000)
+    drill.select_option(
+        value=None,
+        label=drill.evaluate("s => [...s.options].find(o => o.text === '基金追回率').text"),
+    )
+    page.page.wait_for_selector(
+        "[data-part=drill][data-indicator=fund_recovery_rate] table", timeout=60_000
+    )
     text = page.page.inner_text("body")
     assert "分子台账明细" in text and "案件台账" in text
     assert not ID_NUMBER.search(text), ID_NUMBER.search(text)
@@ -177,7 +204,8 @@ def test_wall_display(open_page):
     page = open_page(width=2560, height=1440)
     page.open("voila/render/cockpit.ipynb", COCKPIT_PARTS)
     size = page.page.evaluate(
-        "() => parseFloat(getComputedStyle(document.querySelector('.wb-kpi-value')).fontSize)")
+        "() => parseFloat(getComputedStyle(document.querySelector('.wb-kpi-value')).fontSize)"
+    )
     assert size >= 30, size  # the type scales up on a wall display
     page.page.screenshot(path=str(ARTIFACTS / "cockpit-2560x1440.png"))
     assert page.errors == []
@@ -197,8 +225,11 @@ def test_only_dashboards_are_served(server):
     import urllib.error
     import urllib.request
 
-    for path in ("voila/files/cockpit.ipynb", "voila/render/../workbench/dashboard.py",
-                 "voila/files/../pyproject.toml"):
+    for path in (
+        "voila/files/cockpit.ipynb",
+        "voila/render/../workbench/dashboard.py",
+        "voila/files/../pyproject.toml",
+    ):
         try:
             with urllib.request.urlopen(server + path, timeout=60) as r:
                 body = r.read().decode("utf-8", "replace")
@@ -215,8 +246,11 @@ def test_token_is_required_when_set(demo_warehouse, server, browser, cache_env, 
     from tests.browser.conftest import Page, Serve
 
     token = "wb-test-token-0123456789"
-    srv = Serve(["--warehouse", str(demo_warehouse), "--pool-size", "0", "--no-precompute"],
-                {**cache_env, "WORKBENCH_DASHBOARD_TOKEN": token}, artifacts / "serve-token.log")
+    srv = Serve(
+        ["--warehouse", str(demo_warehouse), "--pool-size", "0", "--no-precompute"],
+        {**cache_env, "WORKBENCH_DASHBOARD_TOKEN": token},
+        artifacts / "serve-token.log",
+    )
     try:
         srv.wait()
         page_url = srv.url + "voila/render/cockpit.ipynb"

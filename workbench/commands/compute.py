@@ -5,6 +5,7 @@ BOM) and .xlsx with Chinese headers, and prints a Chinese summary. `--check` onl
 declaration files. Exit codes: 0 done, 1 declarations invalid or computation failed, 2 bad
 arguments or no data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,15 @@ def _check(dirs: list[Path] | None) -> int:
 def _summary(ev, run_id: str) -> list[str]:
     from workbench.indicators import format_value, op_label
 
-    lines = [t("ind.cli.summary_head", set=ev.indicator_set.name, period=ev.period,
-               span=t(f"ind.span.{ev.span}"), run_id=run_id)]
+    lines = [
+        t(
+            "ind.cli.summary_head",
+            set=ev.indicator_set.name,
+            period=ev.period,
+            span=t(f"ind.span.{ev.span}"),
+            run_id=run_id,
+        )
+    ]
     if ev.phase:
         lines.append(t("ind.cli.summary_phase", phase=ev.phase))
     counts = ev.summary_counts()
@@ -75,17 +83,25 @@ def _summary(ev, run_id: str) -> list[str]:
     c = ev.city_kpis
     missed = c[c["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
     if len(missed):
-        items = "；".join(f"{r.indicator_name} {format_value(r.unit, r.value)}"
-                         f"（{op_label(r.target_op)} {format_value(r.unit, r.target)}）"
-                         for r in missed.itertuples())
+        items = "；".join(
+            f"{r.indicator_name} {format_value(r.unit, r.value)}"
+            f"（{op_label(r.target_op)} {format_value(r.unit, r.target)}）"
+            for r in missed.itertuples()
+        )
         lines.append(t("ind.cli.summary_missed", items=items))
     for res in ev.index.values():
         s = res.summary().dropna(subset=["score"])
         if len(s):
-            lines.append(t("ind.cli.summary_index", name=res.name, top=s.iloc[0]["county_name"],
-                           score=f"{s.iloc[0]['score']:.1f}",
-                           bottom=s.iloc[-1]["county_name"],
-                           bottom_score=f"{s.iloc[-1]['score']:.1f}"))
+            lines.append(
+                t(
+                    "ind.cli.summary_index",
+                    name=res.name,
+                    top=s.iloc[0]["county_name"],
+                    score=f"{s.iloc[0]['score']:.1f}",
+                    bottom=s.iloc[-1]["county_name"],
+                    bottom_score=f"{s.iloc[-1]['score']:.1f}",
+                )
+            )
     lag = ev.lagging
     if len(lag):
         names = "、".join(lag["county_name"].astype(str).head(20))
@@ -108,8 +124,14 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _check(dirs)
     if args.span is not None and args.span not in SPANS:
-        print(t("ind.E_BAD_SPAN", span=args.span) + t("ind.fix.E_BAD_SPAN", allowed="、".join(
-            f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS)), file=sys.stderr)
+        print(
+            t("ind.E_BAD_SPAN", span=args.span)
+            + t(
+                "ind.fix.E_BAD_SPAN",
+                allowed="、".join(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
+            ),
+            file=sys.stderr,
+        )
         return 2
     names = _sets(args, dirs)
     try:

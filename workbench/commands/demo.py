@@ -1,4 +1,5 @@
 """`workbench demo`: write the demo city's workbooks (演示数据) and say what is in them."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
         print(t("demo.samples_done", out=out, files=len(paths)))
         return 0
     try:
-        city = demo.generate_city(n_counties=args.counties, start=args.start, end=args.end,
-                                  seed=args.seed)
+        city = demo.generate_city(
+            n_counties=args.counties, start=args.start, end=args.end, seed=args.seed
+        )
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -43,18 +45,28 @@ def run(args: argparse.Namespace) -> int:
     workbooks = [p for p in paths if p.suffix == ".xlsx"]
     lines = [
         t("demo.summary_head", out=out, city=city.city_name, city_code=city.city_code),
-        t("demo.summary_scope", counties=len(city.counties), start=city.start, end=city.end,
-          workbooks=len(workbooks)),
+        t(
+            "demo.summary_scope",
+            counties=len(city.counties),
+            start=city.start,
+            end=city.end,
+            workbooks=len(workbooks),
+        ),
         t("demo.summary_rows_head"),
-        *(t("demo.summary_rows", title=LEDGERS[name].title, rows=f"{rows:,}")
-          for name, rows in city.rows().items()),
-        t("demo.summary_lagging",
-          names="、".join(f"{c} {names[c]}" for c in city.lagging) or t("demo.summary_none")),
+        *(
+            t("demo.summary_rows", title=LEDGERS[name].title, rows=f"{rows:,}")
+            for name, rows in city.rows().items()
+        ),
+        t(
+            "demo.summary_lagging",
+            names="、".join(f"{c} {names[c]}" for c in city.lagging) or t("demo.summary_none"),
+        ),
     ]
     mistakes = manifest["mistakes"]
     for file in dict.fromkeys(m["file"] for m in mistakes):
-        lines.append(t("demo.summary_faulty", file=out / file,
-                       n=sum(m["file"] == file for m in mistakes)))
+        lines.append(
+            t("demo.summary_faulty", file=out / file, n=sum(m["file"] == file for m in mistakes))
+        )
     for rel in manifest["files"]:
         if rel.startswith("corrections/"):
             lines.append(t("demo.summary_correction", file=out / rel))

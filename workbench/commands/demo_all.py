@@ -3,6 +3,7 @@
 demo workbooks → ingest (with a county's mistakes quarantined, then its correction) → status →
 indicators and index → per-county reports and the city 通报 → the leader cockpit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _step(n: int, key: str) -> None:
-    print("\n" + "═" * 60 + "\n" + t("demo_all.step", n=n, title=t(key)) + "\n" + "═" * 60,
-          flush=True)
+    print(
+        "\n" + "═" * 60 + "\n" + t("demo_all.step", n=n, title=t(key)) + "\n" + "═" * 60, flush=True
+    )
 
 
 def run(args: argparse.Namespace) -> int:

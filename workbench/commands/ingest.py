@@ -1,4 +1,5 @@
 """`workbench ingest PATH…`: files → warehouse, with a Chinese summary and an issue report."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,11 @@ def run(args: argparse.Namespace) -> int:
     print_summary(report, wh)
     # rows refused are the report's business; a file not read at all, or none, is a failure
     unread = report.errors["code"].isin(FILE_NOT_READ).any() if len(report.errors) else False
-    return 0 if report.files and not unread and all(
-        f.status != "unreadable" for f in report.files) else 1
+    return (
+        0
+        if report.files and not unread and all(f.status != "unreadable" for f in report.files)
+        else 1
+    )
 
 
 def print_summary(report: IngestReport, wh: Path, out=None) -> None:
@@ -46,8 +50,18 @@ def print_summary(report: IngestReport, wh: Path, out=None) -> None:
         elif f.status == "unreadable":
             print(t("ingest.summary.file_unreadable", file=f.file), file=out)
         else:
-            print(t("ingest.summary.file_new", file=f.file, county=f.county_code, period=f.period,
-                    rows=f.rows_in, accepted=f.accepted, quarantined=f.quarantined), file=out)
+            print(
+                t(
+                    "ingest.summary.file_new",
+                    file=f.file,
+                    county=f.county_code,
+                    period=f.period,
+                    rows=f.rows_in,
+                    accepted=f.accepted,
+                    quarantined=f.quarantined,
+                ),
+                file=out,
+            )
             if f.replaced:
                 print(t("ingest.summary.file_replaced", n=len(f.replaced)), file=out)
             if f.accepted == 0:
@@ -56,22 +70,35 @@ def print_summary(report: IngestReport, wh: Path, out=None) -> None:
     if not counts.empty:
         print(t("ingest.summary.table_header"), file=out)
         table = counts.assign(ledger=counts["ledger"].map(lambda n: LEDGERS[n].title))
-        table = table.rename(columns={"ledger": t("ingest.col.ledger"),
-                                      "county_code": t("ingest.col.county"),
-                                      "rows_in": t("ingest.col.rows_in"),
-                                      "accepted": t("ingest.col.accepted"),
-                                      "quarantined": t("ingest.col.quarantined")})
+        table = table.rename(
+            columns={
+                "ledger": t("ingest.col.ledger"),
+                "county_code": t("ingest.col.county"),
+                "rows_in": t("ingest.col.rows_in"),
+                "accepted": t("ingest.col.accepted"),
+                "quarantined": t("ingest.col.quarantined"),
+            }
+        )
         print(table.to_string(index=False), file=out)
     errors = report.errors
     warnings = report.issues[report.issues["severity"] == "warning"]
-    print(t("ingest.summary.totals", rows=int(counts["rows_in"].sum()) if len(counts) else 0,
+    print(
+        t(
+            "ingest.summary.totals",
+            rows=int(counts["rows_in"].sum()) if len(counts) else 0,
             accepted=int(counts["accepted"].sum()) if len(counts) else 0,
             quarantined=int(counts["quarantined"].sum()) if len(counts) else 0,
-            errors=len(errors), warnings=len(warnings)), file=out)
+            errors=len(errors),
+            warnings=len(warnings),
+        ),
+        file=out,
+    )
     if len(errors):
         print(t("ingest.summary.first_errors", n=min(SHOW_ERRORS, len(errors))), file=out)
         for msg in errors["message"].head(SHOW_ERRORS):
             print("  - " + msg, file=out)
     if report.report_paths:
-        print(t("ingest.summary.report", xlsx=report.report_paths[0], csv=report.report_paths[1]),
-              file=out)
+        print(
+            t("ingest.summary.report", xlsx=report.report_paths[0], csv=report.report_paths[1]),
+            file=out,
+        )

@@ -1,4 +1,5 @@
 """`workbench ledger-docs`: regenerate docs/ledgers.md from the contracts."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,12 @@ from workbench.messages import t
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ledger-docs", help=t("cmd.ledger_docs.help"),
-                       description=t("cmd.ledger_docs.help"))
-    p.add_argument("--out", default=str(project_root() / "docs" / "ledgers.md"),
-                   help=t("cmd.ledger_docs.out"))
+    p = sub.add_parser(
+        "ledger-docs", help=t("cmd.ledger_docs.help"), description=t("cmd.ledger_docs.help")
+    )
+    p.add_argument(
+        "--out", default=str(project_root() / "docs" / "ledgers.md"), help=t("cmd.ledger_docs.out")
+    )
     p.set_defaults(func=run)
 
 

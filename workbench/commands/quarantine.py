@@ -1,4 +1,5 @@
 """`workbench quarantine`: rows that were not accepted, with their reasons, to send back."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def quarantine_frame(wh: Warehouse, county: str | None = None) -> pd.DataFrame:
     """Quarantined rows of live submissions: where, why, and the row's own cells (masked)."""
-    sql = ("SELECT s.county_code, s.period, q.ledger, q.file, q.sheet, q.row_number, q.codes, "
-           "q.reasons, q.raw FROM quarantine q JOIN submissions s USING (submission_id)")
+    sql = (
+        "SELECT s.county_code, s.period, q.ledger, q.file, q.sheet, q.row_number, q.codes, "
+        "q.reasons, q.raw FROM quarantine q JOIN submissions s USING (submission_id)"
+    )
     params: list = []
     if county:
         sql += " WHERE s.county_code = ?"
@@ -35,23 +38,37 @@ def quarantine_frame(wh: Warehouse, county: str | None = None) -> pd.DataFrame:
     cells = pd.DataFrame([json.loads(r) for r in df["raw"]]) if len(df) else pd.DataFrame()
     cells = mask_frame(cells) if len(cells) else cells
     out = df.drop(columns="raw").assign(ledger=df["ledger"].map(lambda n: LEDGERS[n].title))
-    out = out.rename(columns={"county_code": "区县", "period": "报送期", "ledger": "台账",
-                              "file": "文件", "sheet": "工作表", "row_number": "行号",
-                              "codes": "规则编码", "reasons": "原因"})
+    out = out.rename(
+        columns={
+            "county_code": "区县",
+            "period": "报送期",
+            "ledger": "台账",
+            "file": "文件",
+            "sheet": "工作表",
+            "row_number": "行号",
+            "codes": "规则编码",
+            "reasons": "原因",
+        }
+    )
     # a ledger column named like one of ours (the leads ledger's 规则编码) keeps its own column
-    cells.columns = [f"{c}{t('quarantine.cell_suffix')}" if c in out.columns else c
-                     for c in cells.columns]
+    cells.columns = [
+        f"{c}{t('quarantine.cell_suffix')}" if c in out.columns else c for c in cells.columns
+    ]
     return pd.concat([out.reset_index(drop=True), cells.reset_index(drop=True)], axis=1)
 
 
 def _county_code(wh: Warehouse, county: str) -> str | None:
     """A county given by code or by name → the code the submissions carry (None: unknown)."""
-    codes = set(wh.con.execute("SELECT DISTINCT county_code FROM submissions").fetchnumpy()
-                ["county_code"].tolist())
+    codes = set(
+        wh.con.execute("SELECT DISTINCT county_code FROM submissions")
+        .fetchnumpy()["county_code"]
+        .tolist()
+    )
     if county in codes:
         return county
-    named = wh.con.execute('SELECT DISTINCT county_code FROM "counties" WHERE county_name = ?',
-                           [county]).fetchall()
+    named = wh.con.execute(
+        'SELECT DISTINCT county_code FROM "counties" WHERE county_name = ?', [county]
+    ).fetchall()
     return named[0][0] if len(named) == 1 and named[0][0] in codes else None
 
 

@@ -1,4 +1,5 @@
 """`workbench run` (the monthly county batch) and `workbench runs` (run history)."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,15 +19,20 @@ def _default_jobs() -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help=t("batch.cli.run_help"), description=t(
-        "batch.cli.run_description"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "run",
+        help=t("batch.cli.run_help"),
+        description=t("batch.cli.run_description"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--period", default="latest", type=month_or_latest, help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=whole(1), default=_default_jobs(), help=t("batch.cli.jobs"))
     p.add_argument("--timeout", type=seconds, default=None, help=t("batch.cli.timeout"))
     p.add_argument("--resume", help=t("batch.cli.resume"))
-    p.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help=t("batch.cli.executor"))
+    p.add_argument(
+        "--executor", choices=("local", "dask"), default="local", help=t("batch.cli.executor")
+    )
     p.add_argument("--scheduler", help=t("batch.cli.scheduler"))
     p.add_argument("--warehouse", help=t("batch.cli.warehouse"))
     p.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
@@ -34,17 +40,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--indicator-set", default="campaign_2025", help=t("batch.cli.indicator_set"))
     p.add_argument("--notebook", default=None, help=t("batch.cli.notebook"))
     p.add_argument("--no-city", action="store_true", help=t("batch.cli.no_city"))
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("名称", "值"),
-                   default=[], help=t("batch.cli.parameter"))
-    p.add_argument("--pdf", choices=("none", "city", "all"), default="city",
-                   help=t("batch.cli.pdf"))
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("名称", "值"),
+        default=[],
+        help=t("batch.cli.parameter"),
+    )
+    p.add_argument(
+        "--pdf", choices=("none", "city", "all"), default="city", help=t("batch.cli.pdf")
+    )
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
     p.add_argument("--fresh-kernels", action="store_true", help=t("batch.cli.fresh_kernels"))
     p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
     p.set_defaults(func=cmd_run)
 
-    r = subparsers.add_parser("runs", help=t("batch.cli.runs_help"),
-                              description=t("batch.cli.runs_help"))
+    r = subparsers.add_parser(
+        "runs", help=t("batch.cli.runs_help"), description=t("batch.cli.runs_help")
+    )
     r.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
     r.add_argument("--json", action="store_true", help=t("batch.cli.json"))
     r.set_defaults(func=cmd_runs)
@@ -100,8 +115,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg = _plan(args, root)
         if args.executor == "dask" and args.jobs < 1:
             raise ValueError(t("batch.cli.bad_jobs"))
-        print(t("batch.cli.starting", run_id=cfg.run_id, period=cfg.period,
-                n=len(cfg.counties), jobs=cfg.jobs, executor=cfg.executor), file=sys.stderr)
+        print(
+            t(
+                "batch.cli.starting",
+                run_id=cfg.run_id,
+                period=cfg.period,
+                n=len(cfg.counties),
+                jobs=cfg.jobs,
+                executor=cfg.executor,
+            ),
+            file=sys.stderr,
+        )
         result = batch.Runner(cfg, resume=bool(resume)).run()
     except (FileNotFoundError, ValueError, batch.RunLocked) as exc:
         print(t("batch.cli.error", error=describe(exc) or str(exc)), file=sys.stderr)
@@ -120,22 +144,30 @@ def _plan(args: argparse.Namespace, root: str) -> object:
     if args.notebook and not Path(args.notebook).is_file():
         raise FileNotFoundError(t("batch.err.no_notebook", path=args.notebook))
     if args.run_id and (Path(root) / args.run_id).exists():
-        raise ValueError(t("batch.err.run_exists", run_id=args.run_id,
-                           path=Path(root) / args.run_id))
+        raise ValueError(
+            t("batch.err.run_exists", run_id=args.run_id, path=Path(root) / args.run_id)
+        )
 
-    options = dict(jobs=args.jobs, timeout=args.timeout or DEFAULT_TIMEOUT,
-                   executor=args.executor, scheduler=args.scheduler,
-                   indicator_set=args.indicator_set,
-                   parameters={k: _parse_value(v) for k, v in args.parameter},
-                   pdf=args.pdf, docx=not args.no_docx,
-                   reuse_kernels=not args.fresh_kernels, progress=not args.no_progress)
+    options = dict(
+        jobs=args.jobs,
+        timeout=args.timeout or DEFAULT_TIMEOUT,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        indicator_set=args.indicator_set,
+        parameters={k: _parse_value(v) for k, v in args.parameter},
+        pdf=args.pdf,
+        docx=not args.no_docx,
+        reuse_kernels=not args.fresh_kernels,
+        progress=not args.no_progress,
+    )
     if args.notebook:
         options["notebook"] = args.notebook
     if args.no_city:
         options["city_notebook"] = None
         options["docx"] = False
-    return batch.plan_run(args.period, args.warehouse, _counties(args.counties), root,
-                          run_id=args.run_id, **options)
+    return batch.plan_run(
+        args.period, args.warehouse, _counties(args.counties), root, run_id=args.run_id, **options
+    )
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -150,15 +182,26 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(t("batch.cli.no_runs", runs_dir=runs_dir(args.runs_dir)))
         return 0
-    status = {"complete": t("batch.state.done"), "running": t("batch.state.running"),
-              "interrupted": t("batch.state.interrupted")}
+    status = {
+        "complete": t("batch.state.done"),
+        "running": t("batch.state.running"),
+        "interrupted": t("batch.state.interrupted"),
+    }
     print(t("batch.cli.runs_header"))
     for r in rows:
         label = status.get(r["status"], r["status"])
         if r["status"] == "complete" and r["failed"]:  # finished is not the same as succeeded
-            label = t("batch.state.all_failed" if not r["ok"] else
-                      "batch.state.done_with_failures")
-        print(t("batch.cli.runs_row", run_id=r["run_id"], period=r["period"],
-                status=label, ok=r["ok"], failed=r["failed"],
-                total=r["total"], created=(r["created"] or "")[:19].replace("T", " ")))
+            label = t("batch.state.all_failed" if not r["ok"] else "batch.state.done_with_failures")
+        print(
+            t(
+                "batch.cli.runs_row",
+                run_id=r["run_id"],
+                period=r["period"],
+                status=label,
+                ok=r["ok"],
+                failed=r["failed"],
+                total=r["total"],
+                created=(r["created"] or "")[:19].replace("T", " "),
+            )
+        )
     return 0

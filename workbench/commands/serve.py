@@ -1,4 +1,5 @@
 """`workbench serve`: the leader cockpit and county pages in Voilà."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,12 @@ from workbench.messages import t
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("serve", help=t("dash.cli.help"),
-                              description=t("dash.cli.description"),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "serve",
+        help=t("dash.cli.help"),
+        description=t("dash.cli.description"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--port", type=whole(0, 65535), default=8866, help=t("dash.cli.port"))
     p.add_argument("--host", default="127.0.0.1", help=t("dash.cli.host"))
     p.add_argument("--warehouse", help=t("dash.cli.warehouse"))
@@ -24,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
     p.add_argument("--geojson", help=t("dash.cli.geojson"))
     p.add_argument("--pool-size", type=whole(0), default=2, help=t("dash.cli.pool_size"))
-    p.add_argument("--max-kernels", type=whole(1), default=40,
-                   help=t("dash.cli.max_kernels"))
-    p.add_argument("--cull-idle", type=whole(0), default=900, metavar="秒",
-                   help=t("dash.cli.cull_idle"))
+    p.add_argument("--max-kernels", type=whole(1), default=40, help=t("dash.cli.max_kernels"))
+    p.add_argument(
+        "--cull-idle", type=whole(0), default=900, metavar="秒", help=t("dash.cli.cull_idle")
+    )
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.set_defaults(func=run)
 
@@ -47,11 +51,18 @@ def run(args: argparse.Namespace) -> int:
         print(t("dash.cli.no_geojson", path=args.geojson), file=sys.stderr)
         return 2
     opts = ServeOptions(
-        port=args.port, host=args.host, token=token, password=password,
-        warehouse=Path(args.warehouse) if args.warehouse else None, base_url=args.base_url,
-        geojson=Path(args.geojson) if args.geojson else None, pool_size=args.pool_size,
-        max_kernels=args.max_kernels, cull_idle_timeout=args.cull_idle,
-        precompute=not args.no_precompute)
+        port=args.port,
+        host=args.host,
+        token=token,
+        password=password,
+        warehouse=Path(args.warehouse) if args.warehouse else None,
+        base_url=args.base_url,
+        geojson=Path(args.geojson) if args.geojson else None,
+        pool_size=args.pool_size,
+        max_kernels=args.max_kernels,
+        cull_idle_timeout=args.cull_idle,
+        precompute=not args.no_precompute,
+    )
     try:
         return serve(opts)
     except ServeError as exc:

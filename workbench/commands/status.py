@@ -1,4 +1,5 @@
 """`workbench status`: what the warehouse holds."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,19 +26,37 @@ def status_lines(wh: Warehouse) -> list[str]:
     ).fetchone()
     if n == 0:
         return lines + [t("status.empty")]
-    lines.append(t("status.submissions", n=n, active=active, replaced=replaced,
-                   unreadable=unreadable, last=last))
+    lines.append(
+        t(
+            "status.submissions",
+            n=n,
+            active=active,
+            replaced=replaced,
+            unreadable=unreadable,
+            last=last,
+        )
+    )
     for lg in LEDGERS.values():
         rows, counties = wh.con.execute(
-            f'SELECT count(*), count(DISTINCT county_code) FROM "{lg.name}"').fetchone()
+            f'SELECT count(*), count(DISTINCT county_code) FROM "{lg.name}"'
+        ).fetchone()
         current = wh.con.execute(f'SELECT count(*) FROM "{lg.name}_current"').fetchone()[0]
         first = last_d = "—"
         if lg.date_field and rows:
             first, last_d = wh.con.execute(
                 f'SELECT min("{lg.date_field}"), max("{lg.date_field}") FROM "{lg.name}"'
             ).fetchone()
-        lines.append(t("status.ledger_line", title=lg.title, rows=rows, current=current,
-                       counties=counties, first=first, last=last_d))
+        lines.append(
+            t(
+                "status.ledger_line",
+                title=lg.title,
+                rows=rows,
+                current=current,
+                counties=counties,
+                first=first,
+                last=last_d,
+            )
+        )
     q = wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     r = wh.con.execute("SELECT count(*) FROM replacements").fetchone()[0]
     lines += [t("status.quarantine", n=q), t("status.replacements", n=r)]

@@ -1,4 +1,5 @@
 """`workbench template`: write the Excel fill-in template counties use for their ledgers."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,9 @@ from workbench.messages import t
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("template", help=t("template.cli_help"),
-                              description=t("template.cli_help"))
+    p = subparsers.add_parser(
+        "template", help=t("template.cli_help"), description=t("template.cli_help")
+    )
     p.add_argument("--out", help=t("template.cli_out"))
     p.add_argument("--county", metavar="990101", help=t("template.cli_county"))
     p.add_argument("--county-name", metavar="名称", help=t("template.cli_county_name"))
@@ -31,14 +33,25 @@ def run(args: argparse.Namespace) -> int:
         out = out / t("template.default_filename")  # a folder: the template goes inside
     try:
         chosen = select_ledgers(names)
-        path = write_template(out, names, county_code=args.county,
-                              county_name=args.county_name, period=args.period)
+        path = write_template(
+            out, names, county_code=args.county, county_name=args.county_name, period=args.period
+        )
     except (ValueError, OSError) as exc:
         print(t("template.cli_error", error=describe(exc) or exc), file=sys.stderr)
         return 2
-    print(t("template.cli_done", path=path.resolve(), count=len(chosen),
-            titles="、".join(lg.title for lg in chosen)))
+    print(
+        t(
+            "template.cli_done",
+            path=path.resolve(),
+            count=len(chosen),
+            titles="、".join(lg.title for lg in chosen),
+        )
+    )
     if args.county:
-        print(t("template.cli_suggest", name=suggested_filename(
-            args.county.strip(), args.county_name, args.period)))
+        print(
+            t(
+                "template.cli_suggest",
+                name=suggested_filename(args.county.strip(), args.county_name, args.period),
+            )
+        )
     return 0
