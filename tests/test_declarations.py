@@ -196,7 +196,7 @@ def test_validate_whole_fixture_folder_reports_each_file() -> None:
 def test_several_sets_read_each_file_once(monkeypatch) -> None:
     """`load_sets` gives what `load_set` gives for each, parsing every file of the folder
     once (the second set includes the first and shares its calendar)."""
-    import workbench.declarations as decl
+    import workbench.declarations.loader as decl
 
     names = ["campaign_2025", "no_fraud_city"]
     one_by_one = [load_set(n) for n in names]

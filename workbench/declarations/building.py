@@ -1,0 +1,204 @@
+"""Building one indicator set: includes merged, the set rules run, the frozen set completed.
+
+The rules (`rules`) decide what is wrong; this module decides the order they run in and does
+the completions between them — parameters replaced by their values, filter values turned into
+their fields' types, milestones filled from their indicators' targets — so that the
+`IndicatorSet` handed to computation holds no reference left to resolve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from workbench.declarations import rules
+from workbench.declarations.issues import Issues
+from workbench.declarations.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    IndicatorSet,
+    Measure,
+)
+from workbench.declarations.rules import SetContext, Stage
+from workbench.declarations.shaping import FileDecl
+
+
+# ---------------------------------------------------------------------------------------------
+# Completions (run on what the rules of a stage left)
+# ---------------------------------------------------------------------------------------------
+def _typed_clause(ctx: SetContext, m: Measure, c: Condition) -> Condition:
+    if isinstance(c, (AnyOf, AllOf)):
+        return dataclasses.replace(c, clauses=tuple(_typed_clause(ctx, m, x) for x in c.clauses))
+    if c.op in ("is_null", "not_null"):
+        return c
+    ftype, _ = rules.field_type(m, c.field, (m.file, c.line), "")
+    out = []
+    for v in c.value if isinstance(c.value, tuple) else (c.value,):
+        v, _ = rules.param_value(v, ctx.params, (m.file, c.line), "", ("", None))
+        out.append(rules.coerce(v, ftype))  # type: ignore[arg-type]
+    return dataclasses.replace(c, value=tuple(out) if isinstance(c.value, tuple) else out[0])
+
+
+def type_filter_values(ctx: SetContext) -> None:
+    """Filter values in their fields' types, parameters replaced (the rules passed them)."""
+    for k, m in list(ctx.measures.items()):
+        if m.agg != "months" and m.where:
+            ctx.measures[k] = dataclasses.replace(
+                m, where=tuple(_typed_clause(ctx, m, c) for c in m.where)
+            )
+
+
+def resolve_targets(ctx: SetContext) -> None:
+    """Baselines and targets with their parameters replaced by numbers."""
+    for k, ind in list(ctx.indicators.items()):
+        none = ("", None)
+        baseline, _ = rules.resolve_baseline(ind.baseline, ctx.params, none, "", none)
+        target, _ = rules.resolve_target(ind.target, ctx.params, none, "", none)
+        ctx.indicators[k] = dataclasses.replace(ind, baseline=baseline, target=target)
+
+
+def attach_calendar(ctx: SetContext) -> None:
+    ref = ctx.decl.calendar_ref
+    if ref and ref[0] in ctx.files and ctx.files[ref[0]].kind == "calendar":
+        ctx.calendar = ctx.files[ref[0]].calendar
+        if ctx.calendar is not None:
+            ctx.milestones = dict(enumerate(ctx.calendar.milestones))
+
+
+def fill_milestones(ctx: SetContext) -> None:
+    """Each milestone's op, value and deadline from its indicator's target where omitted."""
+    if ctx.calendar is None:
+        return
+    out = []
+    for ms in ctx.milestones.values():
+        ind = ctx.indicators[ms.indicator]
+        op, value, deadline = rules.milestone_target(ms, ind)
+        out.append(
+            dataclasses.replace(
+                ms, op=op, value=float(value), deadline=deadline, name=ms.name or ind.name
+            )
+        )
+    ctx.calendar = dataclasses.replace(ctx.calendar, milestones=tuple(out))
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("measure ledgers", (rules.measure_ledgers_exist,)),
+    Stage(
+        "measure fields",
+        (
+            rules.join_keys_exist,
+            rules.date_fields_are_dates,
+            rules.counted_field_exists,
+            rules.expression_names_are_numbers,
+            rules.filters_fit_fields,
+        ),
+        then=type_filter_values,
+    ),
+    Stage(
+        "indicators",
+        (
+            rules.indicator_measures_exist,
+            rules.changes_are_of_rates_or_counts,
+            rules.derived_names_are_indicators,
+            rules.baselines_and_targets_resolve,
+        ),
+        then=resolve_targets,
+    ),
+    Stage("cycles", (rules.no_cycles,)),
+    Stage("calendar", (rules.calendar_exists,), then=attach_calendar),
+    Stage("milestones", (rules.milestones_are_complete,), then=fill_milestones),
+    Stage(
+        "hierarchies",
+        (
+            rules.hierarchy_leaves_are_indicators,
+            rules.target_scoring_has_targets,
+            rules.campaign_span_needs_calendar,
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Includes
+# ---------------------------------------------------------------------------------------------
+def _set_codes(files: Mapping[str, FileDecl]) -> str:
+    return rules.few((c for c, f in files.items() if f.kind == "indicator_set"), n=10**6)
+
+
+def include_chain(decl: FileDecl, files: Mapping[str, FileDecl], issues: Issues) -> list[FileDecl]:
+    """The files a set is built from, depth first (included before including, the set last)."""
+    chain: list[FileDecl] = []
+
+    def collect(d: FileDecl, stack: tuple[str, ...]) -> None:
+        for inc in d.includes:
+            at = (str(d.path), inc.line)
+            if inc.code in stack:
+                issues.error("E_INCLUDE_CYCLE", at, chain=" → ".join((*stack, inc.code)))
+                continue
+            if inc.code not in files or files[inc.code].kind != "indicator_set":
+                issues.error("E_UNKNOWN_SET", at, name=inc.code, known=_set_codes(files) or "—")
+                continue
+            collect(files[inc.code], (*stack, inc.code))
+        if d not in chain:
+            chain.append(d)
+
+    collect(decl, (decl.code,))
+    return chain
+
+
+def _declared(chain: list[FileDecl], section: str) -> frozenset[str]:
+    """Every code a section of the chain's files declares (shaped, valid or not yet known)."""
+    return frozenset(k for d in chain for k in getattr(d, section))
+
+
+def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> IndicatorSet | None:
+    """One set from the files read: includes merged, every rule run; None when it has errors."""
+    decl = files[code]
+    n_errors = len(issues.errors)
+    chain = include_chain(decl, files, issues)
+
+    params, measures, indicators = {}, {}, {}
+    for d in chain:
+        for store, items in (
+            (params, d.parameters),
+            (measures, d.measures),
+            (indicators, d.indicators),
+        ):
+            for k, v in items.items():
+                if k in store and d is decl:
+                    issues.warning("W_OVERRIDE", (v.file, v.line), k, code=k, other=store[k].file)
+                store[k] = v
+    hierarchies = dict(decl.hierarchies)
+
+    ctx = SetContext(
+        code=code,
+        decl=decl,
+        files=files,
+        chain=chain,
+        params=params,
+        measures=measures,
+        indicators=indicators,
+        hierarchies=hierarchies,
+        declared_measures=_declared(chain, "measures"),
+        declared_indicators=_declared(chain, "indicators"),
+    )
+    rules.run(ctx, STAGES, issues)
+    if len(issues.errors) > n_errors:
+        return None
+    calendar = ctx.calendar
+    return IndicatorSet(
+        code=code,
+        name=str(decl.data.get("name") or code),
+        parameters=MappingProxyType(params),
+        measures=MappingProxyType(ctx.measures),
+        indicators=MappingProxyType(ctx.indicators),
+        hierarchies=MappingProxyType(ctx.hierarchies),
+        calendar=calendar,
+        grade_bands=decl.grade_bands,
+        default_span=decl.default_span,
+        description=str(decl.data.get("description") or ""),
+        source=str(decl.data.get("source") or ""),
+        files=tuple(str(d.path) for d in chain) + ((calendar.file,) if calendar else ()),
+    )

@@ -1,0 +1,370 @@
+"""The frozen model: what a validated declaration is.
+
+Computation only ever sees these immutable objects, never raw dicts. They are built by
+`shaping` (YAML → draft objects) and completed by `building` (includes merged, parameters and
+filter values resolved) after the rules have passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.declarations.issues import Issue
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A `$name` reference, replaced by the parameter's value during validation."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    code: str
+    value: Any
+    name: str = ""
+    unit: str = ""
+    description: str = ""
+    source: str = ""
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Clause:
+    """`field op value`; comparisons with a blank cell are false (SQL semantics)."""
+
+    field: str
+    op: str
+    value: Any = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of the clauses holds."""
+
+    clauses: tuple[Clause | AnyOf | AllOf, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    clauses: tuple[Clause | AnyOf | AllOf, ...]
+    line: int | None = None
+
+
+Condition = Clause | AnyOf | AllOf
+
+
+def clauses_of(conds: Iterable[Condition]) -> list[Clause]:
+    """Every clause inside the conditions, any_of/all_of groups flattened."""
+    out: list[Clause] = []
+    for c in conds:
+        if isinstance(c, Clause):
+            out.append(c)
+        else:
+            out.extend(clauses_of(c.clauses))
+    return out
+
+
+@dataclass(frozen=True)
+class Join:
+    """Look up fields of another ledger by key (e.g. an inspection's institution)."""
+
+    ledger: str
+    on: str
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed arithmetic expression: numbers, names, + - * /, min/max/abs."""
+
+    text: str
+    tree: tuple
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A count/sum/distinct count of ledger rows per county × month (or a stock per county)."""
+
+    code: str
+    agg: str
+    ledger: str | None = None
+    field: str | None = None
+    expr: Expr | None = None
+    where: tuple[Condition, ...] = ()
+    date: str | None = None
+    join: Join | None = None
+    rollup: str = "sum"
+    city: str = ""  # sum | max | distinct; blank: distinct for a dated distinct count, else sum
+    since: str | None = None  # YYYY-MM, for `months`
+    done_by: str | None = None  # a date field: a row counts in a window only once done by its end
+    name: str = ""
+    description: str = ""
+    unit: str = ""
+    file: str = ""
+    line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self.city:
+            object.__setattr__(
+                self,
+                "city",
+                "distinct" if self.agg == "distinct_count" and self.date is not None else "sum",
+            )
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        """File and line of the measure, or of one of its keys."""
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def is_stock(self) -> bool:
+        """Undated ledgers (名录) give a level per county (per year), not a monthly flow."""
+        return self.agg != "months" and self.date is None
+
+    def fields_used(self) -> dict[str, frozenset[str]]:
+        """Ledger → the names this measure reads there: its field or expression names, its
+        date and filter fields; a joined `ledger.field` also reads the join key on both sides.
+        Expression names may be parameters rather than fields (callers keep known fields)."""
+        if self.ledger is None:
+            return {}
+        names = [
+            self.field,
+            self.date,
+            self.done_by,
+            *(sorted(self.expr.names) if self.expr else ()),
+            *(c.field for c in clauses_of(self.where)),
+        ]
+        own: set[str] = set()
+        joined: set[str] = set()
+        for name in names:
+            if name is None:
+                continue
+            if "." in name:
+                joined.add(name.split(".", 1)[1])
+            else:
+                own.add(name)
+        out = {self.ledger: own}
+        if self.join is not None:
+            own.add(self.join.on)
+            out.setdefault(self.join.ledger, set()).update(joined | {self.join.on})
+        return {k: frozenset(v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    kind: str  # "previous_year" | "year"
+    year: int | None = None
+
+    @property
+    def key(self) -> str:
+        return "previous_year" if self.kind == "previous_year" else f"year:{self.year}"
+
+
+@dataclass(frozen=True)
+class Target:
+    op: str
+    value: float | None = None
+    relative: float | None = None
+    baseline: Baseline | None = None
+    deadline: dt.date | None = None
+    source: str = ""
+    note: str = ""
+
+    @property
+    def is_relative(self) -> bool:
+        return self.relative is not None
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    type: str
+    name: str
+    description: str = ""
+    unit: str = ""
+    direction: int = 1
+    numerator: tuple[str, ...] = ()
+    denominator: tuple[str, ...] = ()
+    of: str | None = None
+    baseline: Baseline | None = None
+    expr: Expr | None = None
+    target: Target | None = None
+    span: str | None = None
+    scale: float = 1.0
+    bounds: tuple[float | None, float | None] | None = None
+    source: str = ""
+    workbench_definition: bool = False
+    group: str = ""
+    note: str = ""
+    file: str = ""
+    line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        """File and line of the indicator, or of one of its keys."""
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Other indicators this one is computed from."""
+        if self.type == "change" and self.of:
+            return (self.of,)
+        if self.type == "derived" and self.expr:
+            return tuple(sorted(self.expr.names))
+        return ()
+
+
+@dataclass(frozen=True)
+class HierarchyNode:
+    code: str
+    name: str
+    parent: str | None
+    level: int
+    weight: float | None = None
+    indicator: str | None = None
+    direction: int | None = None
+    target: float | None = None
+    goalposts: tuple[float, float] | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    impute: str = "none"
+    treat: bool = False
+    normalise: str = "minmax"
+    norm_low: float = 0.0
+    norm_high: float = 100.0
+    aggregate: str | Mapping[int, str] = "arithmetic"
+    screen_min_coverage: float = 0.0
+    uncertainty_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    min: float
+    grade: str
+
+
+@dataclass(frozen=True)
+class HierarchyDecl:
+    code: str
+    name: str
+    nodes: tuple[HierarchyNode, ...]
+    span: str = "ytd"
+    weights: str = "equal"
+    method: Method = Method()
+    grade_bands: tuple[GradeBand, ...] = ()
+    description: str = ""
+    source: str = ""
+    workbench_definition: bool = False
+    file: str = ""
+    line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        """File and line of the hierarchy, or of one of its keys."""
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        return tuple(n.indicator for n in self.nodes if n.indicator)
+
+
+@dataclass(frozen=True)
+class Phase:
+    code: str
+    name: str
+    start: dt.date
+    end: dt.date
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Milestone:
+    code: str
+    name: str
+    indicator: str
+    op: str
+    value: float
+    deadline: dt.date
+    span: str = "ctd"
+    source: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Calendar:
+    code: str
+    name: str
+    start: dt.date
+    end: dt.date
+    phases: tuple[Phase, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+    projection_method: str = "linear"
+    projection_min_points: int = 2
+    source: str = ""
+    file: str = ""
+
+    def phase_of(self, day: dt.date) -> Phase | None:
+        for ph in self.phases:
+            if ph.start <= day <= ph.end:
+                return ph
+        return None
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    """Everything needed to compute one indicator system; immutable once validated."""
+
+    code: str
+    name: str
+    parameters: Mapping[str, Parameter]
+    measures: Mapping[str, Measure]
+    indicators: Mapping[str, Indicator]
+    hierarchies: Mapping[str, HierarchyDecl]
+    calendar: Calendar | None = None
+    grade_bands: tuple[GradeBand, ...] = ()
+    default_span: str = "ytd"
+    description: str = ""
+    source: str = ""
+    files: tuple[str, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+
+    def indicator(self, code: str) -> Indicator:
+        return self.indicators[code]
+
+    def order(self) -> list[str]:
+        """Indicator codes in dependency order (inputs before what is derived from them)."""
+        done: list[str] = []
+        seen: set[str] = set()
+
+        def visit(code: str) -> None:
+            if code in seen:
+                return
+            seen.add(code)
+            for dep in self.indicators[code].depends_on:
+                visit(dep)
+            done.append(code)
+
+        for code in self.indicators:
+            visit(code)
+        return done
+
+    def param(self, code: str) -> Any:
+        return self.parameters[code].value

@@ -1,0 +1,119 @@
+"""The words a declaration may use: method names, operators, spans, keys, limits.
+
+Vocabularies, not policy: no threshold, target or weight lives here (those are in
+`indicators/*.yaml`). Shaping, the rules and the engine all read these tuples, so a new word is
+added in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+AGGS = ("count", "sum", "distinct_count", "any", "months")
+ROLLUPS = ("sum", "max", "last")
+CITY_ROLLUPS = ("sum", "max", "distinct")
+OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null")
+TARGET_OPS = (">=", "<=", "==", ">", "<")
+INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
+SPANS = ("month", "quarter", "ytd", "ctd", "r12")
+PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
+WEIGHTINGS = ("equal", "manual")
+FUNCTIONS = ("min", "max", "abs")
+FILE_KINDS = ("indicator_set", "calendar")
+PROJECTIONS = ("linear",)
+# Normalisers that score against a target: every leaf needs one (a node's target or
+# goalposts, or the indicator's absolute target).
+TARGET_NORMALISERS = ("dist_target", "dist_target_capped", "goalposts")
+
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+
+KNOWN_KEYS: dict[str, set[str]] = {
+    "file": {
+        "kind",
+        "code",
+        "name",
+        "description",
+        "source",
+        "calendar",
+        "include",
+        "parameters",
+        "measures",
+        "indicators",
+        "hierarchies",
+        "grade_bands",
+        "default_span",
+        "campaign",
+        "phases",
+        "milestones",
+        "projection",
+        "version",
+    },
+    "parameter": {"value", "name", "unit", "description", "source"},
+    "measure": {
+        "ledger",
+        "agg",
+        "field",
+        "expr",
+        "where",
+        "date",
+        "join",
+        "rollup",
+        "city",
+        "since",
+        "done_by",
+        "name",
+        "description",
+        "unit",
+    },
+    "indicator": {
+        "type",
+        "name",
+        "description",
+        "unit",
+        "direction",
+        "numerator",
+        "denominator",
+        "of",
+        "baseline",
+        "expr",
+        "target",
+        "span",
+        "scale",
+        "bounds",
+        "source",
+        "workbench_definition",
+        "group",
+        "note",
+    },
+    "target": {"op", "value", "relative", "baseline", "deadline", "source", "note"},
+    "hierarchy": {
+        "name",
+        "description",
+        "span",
+        "weights",
+        "method",
+        "grade_bands",
+        "tree",
+        "source",
+        "workbench_definition",
+    },
+    "node": {"code", "name", "weight", "children", "indicator", "target", "direction", "goalposts"},
+    "method": {
+        "impute",
+        "treat",
+        "normalise",
+        "norm_low",
+        "norm_high",
+        "aggregate",
+        "screen_min_coverage",
+        "uncertainty_samples",
+    },
+    "phase": {"code", "name", "start", "end", "source"},
+    "milestone": {"code", "name", "indicator", "op", "value", "deadline", "span", "source"},
+    "campaign": {"start", "end", "name"},
+    "join": {"ledger", "on"},
+    "filter": {"field", "op", "value", "any", "all"},
+    "band": {"min", "grade"},
+    "projection": {"method", "min_points"},
+}
