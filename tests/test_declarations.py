@@ -423,3 +423,219 @@ def test_what_users_read_carries_no_identifiers() -> None:
         for ind in iset.indicators.values():
             words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]+", f"{ind.name} {ind.description}"))
             assert not words & codes, (ind.code, words & codes)
+
+
+# --------------------------------------------------------------------------- display keys
+
+
+@pytest.mark.parametrize(
+    "unit, type_, expected",
+    [
+        ("%", "ratio", 1),  # percentages: one decimal (87.3%)
+        ("%", "change", 1),
+        ("件/万人", "ratio", 1),  # a rate per something
+        ("元/万元", "ratio", 1),  # a rate, not money
+        ("件", "count", 0),  # counts are whole
+        ("次", "count", 0),
+        ("个", "count", 0),
+        ("", "count", 0),  # a count without a unit is still a count
+        ("元", "ratio", 2),  # money is shown in 万元 with two decimals
+        ("万元", "count", 2),
+        ("", "derived", 1),
+        ("score", "derived", 1),
+    ],
+)
+def test_default_decimals_rule(unit: str, type_: str, expected: int) -> None:
+    from workbench.declarations import default_decimals
+
+    assert default_decimals(unit, type_) == expected
+
+
+def test_shipped_indicators_have_decimals_and_card_titles() -> None:
+    from workbench.declarations.vocabulary import SHORT_NAME_MAX
+
+    camp, nfc = load_sets(["campaign_2025", "no_fraud_city"])
+    for iset in (camp, nfc):
+        for ind in iset.indicators.values():
+            assert 0 <= ind.decimals <= 6, ind.code
+            assert ind.short_name and len(ind.short_name) <= SHORT_NAME_MAX, ind.code
+    # defaults from the unit and type; a declared value wins
+    assert camp.indicators["fund_recovery_rate"].decimals == 1  # %
+    assert camp.indicators["case_count"].decimals == 0  # 件, count
+    assert nfc.indicators["insured_case_rate"].decimals == 2  # declared: values near 1
+    assert nfc.indicators["institution_case_rate"].decimals == 1  # 件/百家, not declared
+    # the short name defaults to the name
+    assert camp.indicators["case_detection_rate"].short_name == "案件查处率"
+    assert camp.indicators["case_count_yoy"].short_name == "案件数量同比"
+    assert camp.indicators["case_count_yoy"].name == "欺诈骗保案件数量同比"
+
+
+def test_presentation_says_what_the_cockpit_hard_coded() -> None:
+    """The shipped sets declare what dashboard.py decided in code before (its FUNNEL_SOURCES,
+    RECOVERY_SOURCE, RECTIFICATION_SOURCE, `no_fraud_city` sorted last, indices ordered by the
+    substrings subject/pillar), and cards grouped as 002's 两升两降一规范."""
+    from workbench.declarations import indices_in_order, sets_in_order
+
+    sets = load_sets(["no_fraud_city", "campaign_2025"])
+    camp, nfc = sets[1], sets[0]
+    for iset in (camp, nfc):
+        p = iset.presentation
+        assert [(f.stage, f.indicator, f.part) for f in p.funnel] == [
+            ("leads", "case_detection_rate", "denominator"),
+            ("filed", "case_count", "numerator"),
+            ("closed", "case_detection_rate", "numerator"),
+        ]
+        assert [f.label for f in p.funnel] == ["线索", "立案", "结案"]
+        assert (p.recovery, p.rectification) == ("fund_recovery_rate", "rectification_completion")
+        # every card the cockpit showed (the set's own indicators, in file order), once
+        own = [c for c, i in iset.indicators.items() if Path(i.file).stem == iset.code]
+        assert [c for g in p.card_groups for c in g.indicators] == own
+    groups = {g.name: g.indicators for g in camp.presentation.card_groups}
+    assert list(groups) == ["两升", "两降", "一规范"]
+    # 002 一、工作目标: 两升 = 案件查处率, 基金追回率; 两降 = 案件数量同比, 重复团伙作案占比
+    assert {"case_detection_rate", "fund_recovery_rate"} <= set(groups["两升"])
+    assert {"case_count_yoy", "repeat_gang_share_change"} <= set(groups["两降"])
+    assert [s.code for s in sets_in_order(sets)] == ["campaign_2025", "no_fraud_city"]
+    assert indices_in_order(sets) == [
+        ("no_fraud_city", "by_subject"),
+        ("no_fraud_city", "by_pillar"),
+        ("campaign_2025", "campaign_progress"),
+    ]
+    assert camp.presentation.default_index == "campaign_progress"
+    assert nfc.indices()[0] == "by_subject"
+
+
+PRESENTATION_BASE = """\
+kind: indicator_set
+code: t
+name: t
+measures:
+  n: {ledger: leads, agg: count}
+  d: {ledger: complaints, agg: count}
+indicators:
+  leads:
+    type: count
+    name: 线索
+    numerator: n
+  rate:
+    type: ratio
+    name: 比率
+    numerator: n
+    denominator: d
+hierarchies:
+  idx:
+    name: 指数
+    tree:
+      - code: all
+        name: 全部
+        children: [{indicator: leads}, {indicator: rate}]
+"""
+
+
+def test_a_set_without_presentation_gets_the_defaults(tmp_path: Path) -> None:
+    s = load_set(_write(tmp_path, PRESENTATION_BASE), [tmp_path])
+    p = s.presentation
+    assert (p.order, p.index_rank, p.default_index, p.card_groups, p.funnel) == (0, 0, None, (), ())
+    assert (p.recovery, p.rectification) == (None, None)
+    assert s.indices() == ["idx"]
+    assert s.indicators["rate"].short_name == "比率"
+
+
+def test_presentation_problems_reported_with_line(tmp_path: Path) -> None:
+    more_indicators = (
+        "  leads2:\n"  # line 17
+        "    type: count\n"
+        "    name: 线索二\n"
+        "    numerator: n\n"
+        "    decimals: two\n"  # 21
+        "  rate2:\n"
+        "    type: ratio\n"
+        "    name: 比率二\n"
+        "    numerator: n\n"
+        "    denominator: d\n"
+        "    decimals: 7\n"  # 27
+        "hierarchies:\n"
+    )
+    shape_problems = (
+        "presentation:\n"  # line 35
+        "  order: first\n"  # 36
+        "  colour: red\n"  # 37
+        "  funnel:\n"
+        "    - {stage: b, label: 乙, indicator: rate, part: whole}\n"  # 39
+        "    - {stage: c, label: 丙, indicator: rate, part: numerator, colour: red}\n"  # 40
+        "    - {stage: d, indicator: rate, part: numerator}\n"  # 41: no label
+        "  rectification: {indicator: rate, label: 整改}\n"  # 42
+        "  card_groups: {name: 一组}\n"  # 43: not a list
+    )
+    text = PRESENTATION_BASE.replace("hierarchies:\n", more_indicators, 1) + shape_problems
+    p = _write(tmp_path, text)
+    lines = text.splitlines()
+    assert (lines[16], lines[34], lines[42][:13]) == ("  leads2:", "presentation:", "  card_groups")
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    got = sorted((i.code, i.line) for i in err.value.issues)
+    assert got == sorted(
+        [
+            ("E_TYPE", 21),  # decimals: two
+            ("E_OUT_OF_RANGE", 27),  # decimals: 7
+            ("E_TYPE", 36),  # order: first
+            ("E_UNKNOWN_KEY", 37),  # colour: is refused, not only warned about
+            ("E_BAD_PART", 39),
+            ("E_UNKNOWN_KEY", 40),  # colour: inside a stage
+            ("E_MISSING_KEY", 41),  # label
+            ("E_UNKNOWN_KEY", 42),  # label: under rectification
+            ("E_TYPE", 43),  # card_groups
+        ]
+    )
+    assert all(i.level == "error" and Path(i.file).name == "x.yaml" for i in err.value.issues)
+
+    references = PRESENTATION_BASE.replace(
+        "    name: 比率\n", "    name: 比率\n    short_name: 一个很长的卡片标题\n"
+    ) + (
+        "presentation:\n"  # line 25
+        "  default_index: no_such_index\n"  # 26
+        "  card_groups:\n"
+        "    - name: 一组\n"
+        "      indicators: [leads, rate, nope]\n"  # 29
+        "    - {name: 二组, indicators: [leads]}\n"  # 30
+        "  funnel:\n"
+        "    - {stage: a, label: 甲, indicator: leads, part: denominator}\n"  # 32
+        "    - {stage: a, label: 乙, indicator: rate, part: numerator}\n"  # 33
+        "  recovery: {indicator: leads}\n"  # 34
+    )
+    p.write_text(references, encoding="utf-8")
+    assert references.splitlines()[24] == "presentation:"
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    got = sorted((i.code, i.line) for i in err.value.issues)
+    assert got == sorted(
+        [
+            ("W_SHORT_NAME_LONG", 15),  # 9 characters, a warning
+            ("E_UNKNOWN_HIERARCHY", 26),
+            ("E_UNKNOWN_INDICATOR", 29),  # nope
+            ("E_DUPLICATE_CARD", 30),  # leads on two cards
+            ("E_FUNNEL_PART", 32),  # a count has no denominator
+            ("E_DUPLICATE_STAGE", 33),
+            ("E_NOT_A_RATE", 34),  # the 追回 bar needs a ratio
+        ]
+    )
+    fixed = (
+        references.replace("no_such_index", "idx")
+        .replace(", nope]", "]")
+        .replace("    - {name: 二组, indicators: [leads]}\n", "")
+        .replace("indicator: leads, part: denominator", "indicator: leads, part: numerator")
+        .replace("stage: a, label: 乙", "stage: b, label: 乙")
+        .replace("recovery: {indicator: leads}", "recovery: {indicator: rate}")
+        .replace("一个很长的卡片标题", "比率卡")
+    )
+    p.write_text(fixed, encoding="utf-8")
+    s = load_set(p, [tmp_path])
+    assert s.warnings == ()
+    assert s.indicators["rate"].short_name == "比率卡" and s.indicators["rate"].name == "比率"
+    pres = s.presentation
+    assert (pres.default_index, pres.recovery, pres.rectification) == ("idx", "rate", None)
+    assert [(g.name, g.indicators) for g in pres.card_groups] == [("一组", ("leads", "rate"))]
+    assert [(f.stage, f.label, f.indicator, f.part) for f in pres.funnel] == [
+        ("a", "甲", "leads", "numerator"),
+        ("b", "乙", "rate", "numerator"),
+    ]

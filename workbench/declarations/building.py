@@ -14,12 +14,14 @@ from types import MappingProxyType
 
 from workbench.declarations import rules
 from workbench.declarations.issues import Issues
+from workbench.declarations.loader import LMap
 from workbench.declarations.model import (
     AllOf,
     AnyOf,
     Condition,
     IndicatorSet,
     Measure,
+    Presentation,
 )
 from workbench.declarations.rules import SetContext, Stage
 from workbench.declarations.shaping import FileDecl
@@ -117,6 +119,15 @@ STAGES: tuple[Stage, ...] = (
             rules.campaign_span_needs_calendar,
         ),
     ),
+    Stage(
+        "presentation",
+        (
+            rules.presented_indicators_exist,
+            rules.default_index_exists,
+            rules.funnel_parts_exist,
+            rules.progress_bars_are_rates,
+        ),
+    ),
 )
 
 
@@ -149,8 +160,14 @@ def include_chain(decl: FileDecl, files: Mapping[str, FileDecl], issues: Issues)
 
 
 def _declared(chain: list[FileDecl], section: str) -> frozenset[str]:
-    """Every code a section of the chain's files declares (shaped, valid or not yet known)."""
-    return frozenset(k for d in chain for k in getattr(d, section))
+    """Every code a section of the chain's files names, including ones shaping refused: a
+    reference to one of those is not reported again as a reference to nothing."""
+    out: set[str] = set()
+    for d in chain:
+        sec = d.data.get(section)
+        if isinstance(sec, LMap):
+            out.update(str(k) for k in sec)
+    return frozenset(out)
 
 
 def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> IndicatorSet | None:
@@ -183,6 +200,7 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         hierarchies=hierarchies,
         declared_measures=_declared(chain, "measures"),
         declared_indicators=_declared(chain, "indicators"),
+        presentation=decl.presentation,
     )
     rules.run(ctx, STAGES, issues)
     if len(issues.errors) > n_errors:
@@ -201,4 +219,5 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         description=str(decl.data.get("description") or ""),
         source=str(decl.data.get("source") or ""),
         files=tuple(str(d.path) for d in chain) + ((calendar.file,) if calendar else ()),
+        presentation=decl.presentation or Presentation(),
     )

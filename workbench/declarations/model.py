@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.declarations.issues import Issue
+from workbench.declarations.vocabulary import (
+    COUNT_UNITS,
+    MONEY_UNITS,
+    PERCENT_UNITS,
+)
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,35 @@ class Target:
         return self.relative is not None
 
 
+def unit_kind(unit: str) -> str:
+    """How a number in `unit` is read: `percent`, `money`, `rate` (per something, 件/万人),
+    `count` or `number`."""
+    u = str(unit or "").strip()
+    if "/" in u:
+        return "rate"
+    if u.lower() in PERCENT_UNITS:
+        return "percent"
+    if u.lower() in MONEY_UNITS:
+        return "money"
+    if u in COUNT_UNITS:
+        return "count"
+    return "number"
+
+
+def default_decimals(unit: str, type: str) -> int:
+    """Digits an indicator shows when its declaration gives no `decimals`: 1 for percentages
+    and rates, 0 for counts, 2 for money (shown in 万元), 1 otherwise. The one place this
+    default is decided."""
+    kind = unit_kind(unit)
+    if kind == "money":
+        return 2
+    if kind in ("percent", "rate"):
+        return 1
+    if kind == "count" or (kind == "number" and type == "count"):
+        return 0
+    return 1
+
+
 @dataclass(frozen=True)
 class Indicator:
     code: str
@@ -207,6 +241,8 @@ class Indicator:
     workbench_definition: bool = False
     group: str = ""
     note: str = ""
+    decimals: int = 1  # digits shown after the point (money: of the 万元 figure)
+    short_name: str = ""  # the cockpit card title; the name when not declared
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(
@@ -285,6 +321,11 @@ class HierarchyDecl:
     def indicators(self) -> tuple[str, ...]:
         return tuple(n.indicator for n in self.nodes if n.indicator)
 
+    @property
+    def depth(self) -> int:
+        """Levels below the index: 1 for indicators straight under the root."""
+        return self.nodes[0].level - 1 if self.nodes else 0
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -329,6 +370,60 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class CardGroup:
+    """A named row of KPI cards (e.g. 两升), its indicators in the order shown."""
+
+    name: str
+    indicators: tuple[str, ...]
+    line: int | None = None
+    indicator_lines: tuple[int | None, ...] = dataclasses.field(
+        default=(), compare=False, repr=False
+    )
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """One bar of the enforcement funnel: a part of one indicator's KPI row."""
+
+    stage: str
+    label: str
+    indicator: str
+    part: str  # numerator | denominator
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """What the faces show of a set, declared so that no face knows an indicator's code.
+
+    `order` places the set in set pickers and `index_order` its indices in index pickers (lower
+    first, then by code; `index_order` defaults to `order`). `default_index` is the index shown
+    first; `recovery` and `rectification` name the indicators behind the funnel's 追回 bar and
+    the 整改进度 bar. Every field is optional: a set that declares nothing shows its cards in
+    declaration order and no funnel."""
+
+    order: int = 0
+    index_order: int | None = None
+    default_index: str | None = None
+    card_groups: tuple[CardGroup, ...] = ()
+    funnel: tuple[FunnelStage, ...] = ()
+    recovery: str | None = None
+    rectification: str | None = None
+    file: str = ""
+    line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def index_rank(self) -> int:
+        return self.order if self.index_order is None else self.index_order
+
+
+@dataclass(frozen=True)
 class IndicatorSet:
     """Everything needed to compute one indicator system; immutable once validated."""
 
@@ -345,6 +440,7 @@ class IndicatorSet:
     source: str = ""
     files: tuple[str, ...] = ()
     warnings: tuple[Issue, ...] = ()
+    presentation: Presentation = Presentation()
 
     def indicator(self, code: str) -> Indicator:
         return self.indicators[code]
@@ -368,3 +464,27 @@ class IndicatorSet:
 
     def param(self, code: str) -> Any:
         return self.parameters[code].value
+
+    def indices(self) -> list[str]:
+        """The set's hierarchy codes, the declared default index first."""
+        first = self.presentation.default_index
+        return sorted(self.hierarchies, key=lambda h: h != first)
+
+
+def sets_in_order(sets: Sequence[IndicatorSet]) -> list[IndicatorSet]:
+    """Sets as pickers list them: by `presentation.order`, then by code."""
+    return sorted(sets, key=lambda s: (s.presentation.order, s.code))
+
+
+def indices_in_order(sets: Sequence[IndicatorSet]) -> list[tuple[str, str]]:
+    """(set code, hierarchy code) as index pickers list them: sets by
+    `presentation.index_order`, each set's default index first, a hierarchy that several sets
+    carry (through `include`) listed once, with the first set that lists it."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for s in sorted(sets, key=lambda s: (s.presentation.index_rank, s.code)):
+        for h in s.indices():
+            if h not in seen:
+                seen.add(h)
+                out.append((s.code, h))
+    return out

@@ -34,10 +34,16 @@ from workbench.declarations.model import (
     Milestone,
     ParamRef,
     Parameter,
+    Presentation,
     Target,
 )
 from workbench.declarations.shaping import FileDecl
-from workbench.declarations.vocabulary import TARGET_NORMALISERS
+from workbench.declarations.vocabulary import (
+    RATE_TYPES,
+    SHORT_NAME_MAX,
+    TARGET_NORMALISERS,
+    TYPE_PARTS,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +94,7 @@ class SetContext:
     declared_indicators: frozenset[str]
     calendar: Calendar | None = None
     milestones: dict[int, Milestone] = field(default_factory=dict)
+    presentation: Presentation | None = None
 
 
 SetRule = Callable[[SetContext], Iterable[Finding]]
@@ -598,6 +605,9 @@ def milestones_are_complete(ctx: SetContext) -> Iterator[Finding]:
         at, path = (cal.file, ms.line), f"milestones.{ms.code}"
         ind = ctx.indicators.get(ms.indicator)
         if ind is None:
+            if ms.indicator in ctx.declared_indicators:  # broken itself: reported where it is
+                yield drop("milestones", i)
+                continue
             yield error(
                 "E_UNKNOWN_INDICATOR",
                 at,
@@ -622,6 +632,9 @@ def hierarchy_leaves_are_indicators(ctx: SetContext) -> Iterator[Finding]:
     for hk, h in list(ctx.hierarchies.items()):
         for n in h.nodes:
             if n.indicator is None or n.indicator in ctx.indicators:
+                continue
+            if n.indicator in ctx.declared_indicators:  # broken itself: reported where it is
+                yield drop("hierarchies", hk)
                 continue
             yield error(
                 "E_UNKNOWN_INDICATOR",
@@ -670,6 +683,131 @@ def campaign_span_needs_calendar(ctx: SetContext) -> Iterator[Finding]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Presentation
+# ---------------------------------------------------------------------------------------------
+def _presented(p: Presentation) -> Iterator[tuple[str, At, str]]:
+    """(indicator code, where it is named, path) for every indicator a presentation names."""
+    for i, g in enumerate(p.card_groups):
+        lines = g.indicator_lines or (g.line,) * len(g.indicators)
+        for code, line in zip(g.indicators, lines):
+            yield code, (p.file, line), f"presentation.card_groups[{i}]"
+    for i, st in enumerate(p.funnel):
+        yield st.indicator, (p.file, st.line), f"presentation.funnel[{i}]"
+    for key in ("recovery", "rectification"):
+        code = getattr(p, key)
+        if code is not None:
+            yield code, p.at(key), f"presentation.{key}"
+
+
+def presented_indicators_exist(ctx: SetContext) -> Iterator[Finding]:
+    """Cards, funnel stages and progress bars name indicators of the set."""
+    p = ctx.presentation
+    if p is None:
+        return
+    for code, at, path in _presented(p):
+        if code not in ctx.declared_indicators:
+            yield error("E_UNKNOWN_INDICATOR", at, path, name=code, known=few(ctx.indicators))
+
+
+def default_index_exists(ctx: SetContext) -> Iterator[Finding]:
+    """`default_index` is one of the set's hierarchies (its own or an included one)."""
+    p = ctx.presentation
+    if p is None or p.default_index is None:
+        return
+    known = set(ctx.hierarchies) | {h for d in ctx.chain for h in d.hierarchies}
+    if p.default_index not in known:
+        yield error(
+            "E_UNKNOWN_HIERARCHY",
+            p.at("default_index"),
+            "presentation.default_index",
+            name=p.default_index,
+            known=few(known),
+        )
+
+
+def funnel_parts_exist(ctx: SetContext) -> Iterator[Finding]:
+    """A funnel stage reads a part its indicator has (a count has no denominator)."""
+    p = ctx.presentation
+    if p is None:
+        return
+    for i, st in enumerate(p.funnel):
+        ind = ctx.indicators.get(st.indicator)
+        if ind is not None and st.part not in TYPE_PARTS.get(ind.type, ()):
+            yield error(
+                "E_FUNNEL_PART",
+                (p.file, st.line),
+                f"presentation.funnel[{i}]",
+                name=st.indicator,
+                type=ind.type,
+                part=st.part,
+            )
+
+
+def progress_bars_are_rates(ctx: SetContext) -> Iterator[Finding]:
+    """The 追回 and 整改进度 bars show a numerator out of a denominator: a ratio or share."""
+    p = ctx.presentation
+    if p is None:
+        return
+    for key in ("recovery", "rectification"):
+        ind = ctx.indicators.get(getattr(p, key) or "")
+        if ind is not None and ind.type not in RATE_TYPES:
+            yield error(
+                "E_NOT_A_RATE",
+                p.at(key),
+                f"presentation.{key}",
+                name=ind.code,
+                type=ind.type,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
 # File rules: one file's own declarations
 # ---------------------------------------------------------------------------------------------
-FILE_RULES: tuple[FileRule, ...] = ()
+def short_names_fit_a_card(decl: FileDecl) -> Iterator[Finding]:
+    """A card title (`short_name`, else the name) of at most SHORT_NAME_MAX characters."""
+    for code, ind in decl.indicators.items():
+        title = ind.short_name or ind.name
+        if len(title) > SHORT_NAME_MAX:
+            key = "short_name" if "short_name" in ind.key_lines else "name"
+            yield warning(
+                "W_SHORT_NAME_LONG",
+                ind.at(key),
+                f"indicators.{code}",
+                title=title,
+                n=len(title),
+                limit=SHORT_NAME_MAX,
+            )
+
+
+def presentation_codes_unique(decl: FileDecl) -> Iterator[Finding]:
+    """An indicator is on one card only; a funnel stage appears once."""
+    p = decl.presentation
+    if p is None:
+        return
+    seen: dict[str, str] = {}
+    for i, g in enumerate(p.card_groups):
+        lines = g.indicator_lines or (g.line,) * len(g.indicators)
+        for code, line in zip(g.indicators, lines):
+            if code in seen:
+                yield error(
+                    "E_DUPLICATE_CARD",
+                    (p.file, line),
+                    f"presentation.card_groups[{i}]",
+                    name=code,
+                    group=seen[code],
+                )
+            else:
+                seen[code] = g.name
+    stages: set[str] = set()
+    for i, st in enumerate(p.funnel):
+        if st.stage in stages:
+            yield error(
+                "E_DUPLICATE_STAGE", (p.file, st.line), f"presentation.funnel[{i}]", stage=st.stage
+            )
+        stages.add(st.stage)
+
+
+FILE_RULES: tuple[FileRule, ...] = (
+    short_names_fit_a_card,
+    presentation_codes_unique,
+)

@@ -26,9 +26,11 @@ from workbench.declarations.model import (
     AnyOf,
     Baseline,
     Calendar,
+    CardGroup,
     Clause,
     Condition,
     Expr,
+    FunnelStage,
     GradeBand,
     HierarchyDecl,
     HierarchyNode,
@@ -40,12 +42,16 @@ from workbench.declarations.model import (
     ParamRef,
     Parameter,
     Phase,
+    Presentation,
     Target,
+    default_decimals,
 )
 from workbench.declarations.vocabulary import (
     AGGS,
     CITY_ROLLUPS,
+    DECIMALS_RANGE,
     FILE_KINDS,
+    FUNNEL_PARTS,
     ID_RE,
     INDICATOR_TYPES,
     KNOWN_KEYS,
@@ -54,6 +60,7 @@ from workbench.declarations.vocabulary import (
     PROJECTIONS,
     ROLLUPS,
     SPANS,
+    STRICT_SECTIONS,
     TARGET_OPS,
     WEIGHTINGS,
 )
@@ -93,6 +100,7 @@ class FileDecl:
     calendar_ref: tuple[str, int | None] | None = None
     calendar: Calendar | None = None
     default_span: str = "ytd"
+    presentation: Presentation | None = None
 
 
 class Shaper:
@@ -102,16 +110,23 @@ class Shaper:
         self.issues = issues
 
     # -- small helpers ------------------------------------------------------------------------
-    def unknown_keys(self, m: LMap, kind: str, path: str) -> None:
+    def unknown_keys(self, m: LMap, kind: str, path: str) -> bool:
+        """Warn about keys the section does not know (refuse them in a strict section);
+        False when one was refused."""
+        strict = kind in STRICT_SECTIONS
+        ok = True
         for key in m:
             if key not in KNOWN_KEYS[kind]:
-                self.issues.warning(
-                    "W_UNKNOWN_KEY",
-                    m.at(key),
+                self.issues.add(
+                    "error" if strict else "warning",
+                    "E_UNKNOWN_KEY" if strict else "W_UNKNOWN_KEY",
+                    *m.at(key),
                     path,
                     key=key,
                     allowed="、".join(sorted(KNOWN_KEYS[kind])),
                 )
+                ok = not strict and ok
+        return ok
 
     def mapping(self, value: Any, at: tuple[str, int | None], path: str) -> LMap | None:
         if isinstance(value, LMap):
@@ -182,6 +197,21 @@ class Shaper:
             self.issues.error("E_BAD_EXPR", m.at("expr"), path, expr=text, problem=str(exc))
         return None
 
+    def integer(
+        self, m: LMap, key: str, path: str, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
+        """A whole number (within [lo, hi] when given); None when absent or reported."""
+        if key not in m or m[key] is None:
+            return None
+        v = m[key]
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.issues.error("E_TYPE", m.at(key), path, key=key, expected=t("ind.type.integer"))
+            return None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            self.issues.error("E_OUT_OF_RANGE", m.at(key), path, key=key, value=v, lo=lo, hi=hi)
+            return None
+        return v
+
     def names(self, v: Any, at: tuple[str, int | None], path: str, key: str) -> tuple[str, ...]:
         """A measure name or a list of them (summed)."""
         if isinstance(v, str):
@@ -250,6 +280,10 @@ class Shaper:
         if "grade_bands" in data:
             decl.grade_bands = self.grade_bands(
                 data["grade_bands"], data.at("grade_bands"), "grade_bands"
+            )
+        if data.get("presentation") is not None:
+            decl.presentation = self.presentation(
+                data["presentation"], data.at("presentation"), "presentation"
             )
         return decl
 
@@ -565,6 +599,10 @@ class Shaper:
             )
             wd = False
         unit = self.text(m, "unit", path)
+        decimals = self.integer(m, "decimals", path, *DECIMALS_RANGE)
+        if decimals is None and m.get("decimals") is not None:
+            ok = False
+        short_name = self.text(m, "short_name", path).strip()
         if not ok:
             return None
         return Indicator(
@@ -587,6 +625,8 @@ class Shaper:
             workbench_definition=wd,
             group=self.text(m, "group", path),
             note=self.text(m, "note", path),
+            decimals=default_decimals(unit, typ) if decimals is None else decimals,
+            short_name=short_name or name,
             file=at[0],
             line=at[1],
             key_lines=MappingProxyType(dict(m.key_lines)),
@@ -786,6 +826,86 @@ class Shaper:
             at[1],
             MappingProxyType(dict(m.key_lines)),
         )
+
+    def presentation(self, v: Any, at: tuple, path: str) -> Presentation | None:
+        """The `presentation:` block; every key optional, an unknown key refused (an entry
+        with a problem is left out, reported at its line)."""
+        m = self.mapping(v, at, path)
+        if m is None:
+            return None
+        self.unknown_keys(m, "presentation", path)
+        order = self.integer(m, "order", path)
+        index_order = self.integer(m, "index_order", path)
+        default_index = self.text(m, "default_index", path) or None
+        groups: list[CardGroup] = []
+        for i, g in enumerate(self.items(m, "card_groups", path)):
+            p = f"{path}.card_groups[{i}]"
+            if not isinstance(g, LMap):
+                self.issues.error("E_NOT_MAPPING", m["card_groups"].at(i), p, what=p)
+                continue
+            if not self.unknown_keys(g, "card_group", p):
+                continue
+            name = self.text(g, "name", p, required=True)
+            codes = g.get("indicators")
+            if not (isinstance(codes, LList) and codes and all(isinstance(c, str) for c in codes)):
+                self.issues.error(
+                    "E_TYPE", g.at("indicators"), p, key="indicators", expected=t("ind.type.codes")
+                )
+                continue
+            if name:
+                groups.append(CardGroup(name, tuple(codes), g.line, tuple(codes.item_lines)))
+        stages: list[FunnelStage] = []
+        for i, st in enumerate(self.items(m, "funnel", path)):
+            p = f"{path}.funnel[{i}]"
+            if not isinstance(st, LMap):
+                self.issues.error("E_NOT_MAPPING", m["funnel"].at(i), p, what=p)
+                continue
+            if not self.unknown_keys(st, "funnel_stage", p):
+                continue
+            stage = self.text(st, "stage", p, required=True)
+            label = self.text(st, "label", p, required=True)
+            ind = self.text(st, "indicator", p, required=True)
+            part = self.text(st, "part", p, required=True)
+            if stage and not self.code_ok(stage, st.at("stage"), p):
+                continue
+            if part and part not in FUNNEL_PARTS:
+                self.issues.error(
+                    "E_BAD_PART", st.at("part"), p, part=part, allowed="、".join(FUNNEL_PARTS)
+                )
+                continue
+            if stage and label and ind and part:
+                stages.append(FunnelStage(stage, label, ind, part, st.line))
+        refs: dict[str, str | None] = {}
+        for key in ("recovery", "rectification"):
+            refs[key] = None
+            if m.get(key) is None:
+                continue
+            r = self.mapping(m[key], m.at(key), f"{path}.{key}")
+            if r is not None and self.unknown_keys(r, "indicator_ref", f"{path}.{key}"):
+                refs[key] = self.text(r, "indicator", f"{path}.{key}", required=True) or None
+        # What is valid is kept, so the rules can check its references in the same pass.
+        return Presentation(
+            order=order or 0,
+            index_order=index_order,
+            default_index=default_index,
+            card_groups=tuple(groups),
+            funnel=tuple(stages),
+            recovery=refs["recovery"],
+            rectification=refs["rectification"],
+            file=m.file,
+            line=m.line,
+            key_lines=MappingProxyType(dict(m.key_lines)),
+        )
+
+    def items(self, m: LMap, key: str, path: str) -> LList:
+        """The list under `key` (empty when absent; reported when not a list)."""
+        v = m.get(key)
+        if v is None:
+            return LList()
+        if not isinstance(v, LList):
+            self.issues.error("E_TYPE", m.at(key), path, key=key, expected=t("ind.type.list"))
+            return LList()
+        return v
 
     def calendar(self, data: LMap, code: str) -> Calendar | None:
         fname = data.file

@@ -25,6 +25,28 @@ PROJECTIONS = ("linear",)
 # goalposts, or the indicator's absolute target).
 TARGET_NORMALISERS = ("dist_target", "dist_target_capped", "goalposts")
 
+# Which parts an indicator type has (the funnel reads a part of an indicator's KPI row).
+FUNNEL_PARTS = ("numerator", "denominator")
+TYPE_PARTS: dict[str, tuple[str, ...]] = {
+    "ratio": ("numerator", "denominator"),
+    "share": ("numerator", "denominator"),
+    "count": ("numerator",),
+    "change": (),
+    "derived": (),
+}
+RATE_TYPES = ("ratio", "share")
+
+# Units, by how a number in them is read. `%` values are fractions (0.9 = 90%); money is kept
+# in yuan and shown in 万元/亿元; a unit with a slash is a rate per something (件/万人).
+PERCENT_UNITS = ("%", "percent", "ratio", "share", "rate", "百分比", "比例", "change", "pct")
+MONEY_UNITS = ("元", "yuan", "万元", "亿元", "money", "金额")
+COUNT_UNITS = ("件", "个", "次", "家", "人", "人次", "起", "项", "份", "户", "条")
+
+# Display keys of an indicator: decimals allowed, and the card title length a cockpit card
+# shows without wrapping (a warning beyond it, never an error).
+DECIMALS_RANGE = (0, 6)
+SHORT_NAME_MAX = 8
+
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -48,6 +70,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "milestones",
         "projection",
         "version",
+        "presentation",
     },
     "parameter": {"value", "name", "unit", "description", "source"},
     "measure": {
@@ -69,8 +92,10 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "indicator": {
         "type",
         "name",
+        "short_name",
         "description",
         "unit",
+        "decimals",
         "direction",
         "numerator",
         "denominator",
@@ -116,4 +141,19 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "filter": {"field", "op", "value", "any", "all"},
     "band": {"min", "grade"},
     "projection": {"method", "min_points"},
+    "presentation": {
+        "order",
+        "index_order",
+        "default_index",
+        "card_groups",
+        "funnel",
+        "recovery",
+        "rectification",
+    },
+    "card_group": {"name", "indicators"},
+    "funnel_stage": {"stage", "label", "indicator", "part"},
+    "indicator_ref": {"indicator"},
 }
+# Sections where an unknown key is refused (an error), not only warned about: a typo there
+# would silently change what a face shows.
+STRICT_SECTIONS = frozenset({"presentation", "card_group", "funnel_stage", "indicator_ref"})
