@@ -639,3 +639,81 @@ def test_presentation_problems_reported_with_line(tmp_path: Path) -> None:
         ("a", "甲", "leads", "numerator"),
         ("b", "乙", "rate", "numerator"),
     ]
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+@pytest.mark.timeout(120)
+def test_alias_expansion_is_bounded(tmp_path: Path) -> None:
+    """A "billion laughs" file (nine levels of ten aliases: 10⁹ nodes once expanded) is
+    refused at the alias that blows past the limit, without filling memory."""
+    levels = ["  a: &a [" + ", ".join(["lol"] * 10) + "]"]
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"  {cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    text = "kind: indicator_set\ncode: laughs\nname: t\nparameters:\n" + "\n".join(levels) + "\n"
+    p = _write(tmp_path, text)
+    # a: 11 nodes, b: 111, c: 1,111, d: 11,111, e: 111,111 — f (line 10) would add 1,111,111
+    assert text.splitlines()[9].startswith("  f: &f [*e")
+    issues = validate([p], dirs=[tmp_path])
+    assert [(i.code, Path(i.file).name, i.line) for i in issues] == [
+        ("E_YAML_ALIASES", "x.yaml", 10)
+    ]
+    # merge keys (<<: [*a, *a, …]) at nine levels stay small: merged keys are not repeated
+    merges = ["  a: &a {" + ", ".join(f"k{i}: 1" for i in range(10)) + "}"]
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        merges.append(f"  {cur}: &{cur} {{<<: [" + ", ".join([f"*{prev}"] * 10) + "]}")
+    p.write_text(text.split("parameters:")[0] + "parameters:\n" + "\n".join(merges) + "\n")
+    issues = validate([p], dirs=[tmp_path])
+    errors = [i.code for i in issues if i.level == "error"]
+    assert errors == ["E_MISSING_KEY"] * 9  # parameters a…i have no value:
+    assert len(issues) == 9 + 9 * 10  # and ten unknown keys each (k0…k9), not 10⁹
+    # an ordinary alias is still allowed
+    ok = (
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "measures:\n  n: &count {ledger: leads, agg: count}\n  m: *count\n"
+    )
+    assert load_set(_write(tmp_path, ok), [tmp_path]).measures["m"].ledger == "leads"
+
+
+def test_deep_nesting_and_huge_files_are_refused(tmp_path: Path, monkeypatch) -> None:
+    import workbench.declarations.loading as loading
+
+    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: " + "[" * 100 + "]" * 100 + "\n")
+    assert [(i.code, i.line) for i in validate([p], dirs=[tmp_path])] == [("E_YAML_TOO_DEEP", 3)]
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 100)
+    p.write_text("kind: indicator_set\ncode: t\nname: t\n# " + "x" * 200 + "\n", encoding="utf-8")
+    (issue,) = validate([p], dirs=[tmp_path])
+    assert (issue.code, issue.line, Path(issue.file).name) == ("E_FILE_TOO_LARGE", None, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    "expr, code",
+    [
+        (" + ".join(["a"] * 100_000), "E_EXPR_TOO_LONG"),  # 100,000 terms, 400 K characters
+        ("+".join(["a"] * 300), "E_EXPR_TOO_DEEP"),  # 599 characters, 299 levels of +
+        ("abs(" * 90 + "a" + ")" * 90, "E_EXPR_TOO_DEEP"),  # calls within calls
+        ("max(" + ",".join(["a"] * 600) + ")", "E_EXPR_TOO_MANY_TERMS"),  # shallow, wide
+    ],
+)
+def test_expression_size_and_depth_are_bounded(expr: str, code: str, tmp_path: Path) -> None:
+    from workbench.declarations import ExprLimitError
+
+    with pytest.raises(ExprLimitError) as err:
+        parse_expr(expr)
+    assert err.value.code == code
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        f"measures:\n  big:\n    ledger: cases\n    agg: sum\n    expr: {expr}\n"
+        "indicators:\n  d:\n    type: derived\n    name: 派生\n"
+        f"    expr: {expr}\n",
+    )
+    issues = validate([p], dirs=[tmp_path])
+    assert sorted((i.code, i.line) for i in issues) == [(code, 8), (code, 13)]
+    assert all(len(i.message) < 200 for i in issues)  # the expression is not echoed whole
+
+
+def test_expressions_within_the_limits_still_work() -> None:
+    e = parse_expr("+".join(["a"] * 60))  # 60 terms: 59 levels, under the depth limit
+    assert eval_expr(e, {"a": np.array([1.0, 2.0])}).tolist() == [60.0, 120.0]

@@ -19,7 +19,7 @@ it, so a user fixes a file in one go. Import from here: the modules' layout may 
 
 from __future__ import annotations
 
-from workbench.declarations.expressions import eval_expr, parse_expr
+from workbench.declarations.expressions import ExprLimitError, eval_expr, parse_expr
 from workbench.declarations.issues import DeclarationError, Issue
 from workbench.declarations.loader import LList, LMap, parse_yaml
 from workbench.declarations.loading import (
@@ -94,6 +94,7 @@ __all__ = [
     "Condition",
     "DeclarationError",
     "Expr",
+    "ExprLimitError",
     "FunnelStage",
     "GradeBand",
     "HierarchyDecl",

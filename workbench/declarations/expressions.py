@@ -1,6 +1,8 @@
 """Safe arithmetic expressions: parsed into a small tree, never executed as Python.
 
-Only numbers, names, `+ - * /`, brackets and `min`/`max`/`abs` are accepted.
+Only numbers, names, `+ - * /`, brackets and `min`/`max`/`abs` are accepted. Size and depth are
+bounded before and while parsing (a 100,000-term expression is refused with a code, not a
+RecursionError), so every later walk of the tree (evaluation, SQL translation) stays shallow.
 """
 
 from __future__ import annotations
@@ -10,18 +12,52 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.declarations.model import Expr
-from workbench.declarations.vocabulary import FUNCTIONS
+from workbench.declarations.vocabulary import (
+    FUNCTIONS,
+    MAX_EXPR_CHARS,
+    MAX_EXPR_DEPTH,
+    MAX_EXPR_NODES,
+)
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
+class ExprLimitError(ValueError):
+    """An expression over a size or depth limit; `code` is the issue code to report."""
+
+    def __init__(self, code: str, limit: int) -> None:
+        super().__init__(code)
+        self.code, self.limit = code, limit
+
+
+def _depth(node: ast.AST) -> int:
+    """Nesting depth of a syntax tree, without recursion (the tree may be hostile)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_EXPR_DEPTH:
+            return d
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(n))
+    return deepest
+
+
 def parse_expr(text: str) -> Expr:
-    """Parse `a / (b + c)` into a nested tuple; raises ValueError on anything else."""
+    """Parse `a / (b + c)` into a nested tuple; raises ValueError on anything else
+    (`ExprLimitError` when it is too long or too deep)."""
     source = str(text).strip()
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprLimitError("E_EXPR_TOO_LONG", MAX_EXPR_CHARS)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"syntax: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExprLimitError("E_EXPR_TOO_DEEP", MAX_EXPR_DEPTH) from None
+    if _depth(tree) > MAX_EXPR_DEPTH:
+        raise ExprLimitError("E_EXPR_TOO_DEEP", MAX_EXPR_DEPTH)
+    if sum(1 for _ in ast.walk(tree)) > MAX_EXPR_NODES:
+        raise ExprLimitError("E_EXPR_TOO_MANY_TERMS", MAX_EXPR_NODES)
     names: set[str] = set()
 
     def conv(node: ast.AST) -> tuple:

@@ -2,7 +2,8 @@
 
 Each mapping and list knows its file and line (and each key its own line), so every later check
 can say "in file f on line n". Only plain YAML is built: an explicit tag (`!!python/object…`) is
-refused, never constructed.
+refused, never constructed. Anchors and aliases are allowed but their expansion is bounded, as
+are nesting depth and file size, so a small hostile file cannot exhaust memory or the stack.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workbench.declarations.issues import At, Issues
 from workbench.declarations.model import ParamRef
-from workbench.declarations.vocabulary import PARAM_RE
+from workbench.declarations.vocabulary import MAX_YAML_DEPTH, MAX_YAML_NODES, PARAM_RE
 
 
 class LMap(dict):
@@ -52,15 +53,48 @@ _PLAIN_TAGS = {
 }
 
 
+class _Refused(Exception):
+    """The document is bigger or deeper than a declaration can be; stop building it."""
+
+    def __init__(self, code: str, line: int | None, **values: object) -> None:
+        self.code, self.line, self.values = code, line, values
+
+
 class _Builder:
-    """Turns composed nodes into LMap/LList."""
+    """Turns composed nodes into LMap/LList, counting every node built. An alias makes the
+    composer hand the same node out again, so the count is the size after expansion: a
+    "billion laughs" file stops at the limit instead of filling memory."""
 
     def __init__(self, file: str, issues: Issues) -> None:
         self.file = file
         self.issues = issues
         self.cons = SafeConstructor()
+        self.left = MAX_YAML_NODES
+        self.seen: set[int] = set()
+        self.alias_line: int | None = None  # where the outermost alias being expanded is
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int = 0, via: int | None = None) -> Any:
+        self.left -= 1
+        entered_alias = False
+        if id(node) in self.seen and not isinstance(node, ScalarNode):
+            if self.alias_line is None:
+                self.alias_line = via if via is not None else node.start_mark.line + 1
+                entered_alias = True
+        else:
+            self.seen.add(id(node))
+        if self.left < 0:
+            if self.alias_line is not None:
+                raise _Refused("E_YAML_ALIASES", self.alias_line, limit=MAX_YAML_NODES)
+            raise _Refused("E_YAML_TOO_LARGE", node.start_mark.line + 1, limit=MAX_YAML_NODES)
+        if depth > MAX_YAML_DEPTH:
+            raise _Refused("E_YAML_TOO_DEEP", node.start_mark.line + 1, limit=MAX_YAML_DEPTH)
+        try:
+            return self._build(node, depth)
+        finally:
+            if entered_alias:
+                self.alias_line = None
+
+    def _build(self, node: Node, depth: int) -> Any:
         file, issues = self.file, self.issues
         if node.tag not in _PLAIN_TAGS:
             # Explicit tags (e.g. !!python/object) are refused, never constructed.
@@ -81,7 +115,7 @@ class _Builder:
                         "E_DUPLICATE_KEY", (file, line), key=key, first=out.key_lines.get(key)
                     )
                     continue
-                value = self.build(v_node)
+                value = self.build(v_node, depth + 1, line)
                 if isinstance(value, (LMap, LList)):
                     value.line = line  # a nested block is "at" the key that introduces it
                 out[key] = value
@@ -89,7 +123,7 @@ class _Builder:
             return out
         if isinstance(node, SequenceNode):
             line = node.start_mark.line + 1
-            lst = LList(self.build(n) for n in node.value)
+            lst = LList(self.build(n, depth + 1, line) for n in node.value)
             lst.file, lst.line = file, line
             lst.item_lines = [n.start_mark.line + 1 for n in node.value]
             return lst
@@ -112,11 +146,17 @@ def parse_yaml(text: str, file: str, issues: Issues) -> LMap | None:
     except yaml.YAMLError as exc:
         issues.error("E_YAML_SYNTAX", (file, None), problem=str(exc))
         return None
+    except RecursionError:  # the pure-Python parser on absurd nesting
+        issues.error("E_YAML_TOO_DEEP", (file, None), limit=MAX_YAML_DEPTH)
+        return None
     if node is None:
         issues.error("E_FILE_EMPTY", (file, 1))
         return None
     try:
         data = _Builder(file, issues).build(node)
+    except _Refused as exc:
+        issues.error(exc.code, (file, exc.line), **exc.values)
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         issues.error("E_YAML_SYNTAX", (file, mark.line + 1 if mark else None), problem=str(exc))

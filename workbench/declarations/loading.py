@@ -19,6 +19,7 @@ from workbench.declarations.issues import DeclarationError, Issue, Issues
 from workbench.declarations.model import IndicatorSet
 from workbench.declarations.rules import run_file_rules
 from workbench.declarations.shaping import FileDecl, Shaper
+from workbench.declarations.vocabulary import MAX_FILE_BYTES
 
 
 def default_dir() -> Path:
@@ -30,6 +31,10 @@ def default_dir() -> Path:
 def _read_text(path: Path, issues: Issues) -> str | None:
     fname = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            issues.error("E_FILE_TOO_LARGE", (fname, None), size=size, limit=MAX_FILE_BYTES)
+            return None
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         issues.error("E_FILE_UNREADABLE", (fname, None), problem=str(exc))

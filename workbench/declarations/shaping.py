@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from workbench.contracts import LEDGERS
-from workbench.declarations.expressions import parse_expr
+from workbench.declarations.expressions import ExprLimitError, parse_expr
 from workbench.declarations.issues import Issues
 from workbench.declarations.loader import LList, LMap, month_text, param_ref, percent_text
 from workbench.declarations.methods import check_method
@@ -191,10 +191,16 @@ class Shaper:
     def expr(self, m: LMap, path: str) -> Expr | None:
         """The `expr:` of a measure or indicator, parsed; None (reported) when unusable."""
         text = m["expr"]
+        if isinstance(text, (LMap, LList)) or text is None:
+            self.issues.error("E_TYPE", m.at("expr"), path, key="expr", expected=t("ind.type.text"))
+            return None
         try:
             return parse_expr(str(text))
+        except ExprLimitError as exc:
+            self.issues.error(exc.code, m.at("expr"), path, limit=exc.limit)
         except ValueError as exc:
-            self.issues.error("E_BAD_EXPR", m.at("expr"), path, expr=text, problem=str(exc))
+            shown = str(text) if len(str(text)) <= 80 else str(text)[:80] + "…"
+            self.issues.error("E_BAD_EXPR", m.at("expr"), path, expr=shown, problem=str(exc))
         return None
 
     def integer(

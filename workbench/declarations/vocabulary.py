@@ -47,6 +47,16 @@ COUNT_UNITS = ("件", "个", "次", "家", "人", "人次", "起", "项", "份",
 DECIMALS_RANGE = (0, 6)
 SHORT_NAME_MAX = 8
 
+# Hostile-input limits (issue 14): a declaration file is small; anything far beyond these is
+# refused with file, line and code before it can exhaust memory or the stack. The shipped files
+# are at most 21 KB and 1,400 nodes each; the longest shipped expression has 5 names.
+MAX_FILE_BYTES = 2_000_000
+MAX_YAML_NODES = 200_000  # nodes after alias (&anchor / *alias) expansion, per file
+MAX_YAML_DEPTH = 64
+MAX_EXPR_CHARS = 2_000
+MAX_EXPR_NODES = 500  # syntax-tree nodes: names, numbers, operators
+MAX_EXPR_DEPTH = 64
+
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 
