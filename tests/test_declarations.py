@@ -4,6 +4,7 @@ codes, file and line, all issues in one pass; nothing in a declaration is ever e
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -717,3 +718,149 @@ def test_expression_size_and_depth_are_bounded(expr: str, code: str, tmp_path: P
 def test_expressions_within_the_limits_still_work() -> None:
     e = parse_expr("+".join(["a"] * 60))  # 60 terms: 59 levels, under the depth limit
     assert eval_expr(e, {"a": np.array([1.0, 2.0])}).tolist() == [60.0, 120.0]
+
+
+# --------------------------------------------------------------------------- trees, bands, includes
+
+FLAT = """\
+kind: indicator_set
+code: flat_set
+name: 扁平指标集
+measures:
+  rec: {ledger: cases, agg: sum, field: amount_recovered}
+  due: {ledger: cases, agg: sum, field: amount_due}
+  n: {ledger: cases, agg: count}
+indicators:
+  recovery_per_dollar: {type: ratio, name: 追回率, unit: "%", numerator: rec, denominator: due}
+  case_n: {type: count, name: 案件数, unit: 件, numerator: n}
+hierarchies:
+  flat:
+    name: 扁平指数
+    tree:
+      - indicator: recovery_per_dollar
+      - indicator: case_n
+"""
+
+
+@pytest.fixture(scope="module")
+def small_city() -> dict:
+    from workbench.demo import generate_city
+
+    return generate_city(6, end="2025-09").frames
+
+
+def test_a_flat_tree_is_refused_by_check_with_the_fix(tmp_path: Path, capsys, small_city) -> None:
+    """Indicators straight under `tree:` passed `--check` and then failed `compute` with
+    "计算失败：'recovery_per_dollar'"; now `--check` refuses them and says what to write."""
+    from workbench.cli import main
+    from workbench.results import evaluate
+
+    (tmp_path / "flat.yaml").write_text(FLAT, encoding="utf-8")
+    assert main(["compute", "--indicators-dir", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr()
+    assert "E_HIERARCHY_FLAT" in err.out + err.err and "children" in err.out + err.err
+    (issue,) = validate(dirs=[tmp_path])
+    assert (issue.code, issue.line, issue.level) == ("E_HIERARCHY_FLAT", 14, "error")  # tree:
+    # the fix the message gives: one dimension around the indicators
+    fixed = FLAT.replace(
+        "    tree:\n      - indicator: recovery_per_dollar\n      - indicator: case_n\n",
+        "    tree:\n      - code: overall\n        name: 总体\n        children:\n"
+        "          - indicator: recovery_per_dollar\n          - indicator: case_n\n",
+    )
+    (tmp_path / "flat.yaml").write_text(fixed, encoding="utf-8")
+    assert validate(dirs=[tmp_path]) == []
+    iset = load_set("flat_set", [tmp_path])
+    ev = evaluate(small_city, "2025-09", iset, uncertainty_samples=0)
+    summary = ev.index["flat"].summary()
+    assert len(summary) == 6 and summary["score"].notna().all()
+    # one dimension: the index is that dimension's score
+    assert np.allclose(summary["score"], summary["overall"])
+
+
+def test_grade_bands_apply_only_when_declared(tmp_path: Path, small_city) -> None:
+    from workbench import scoring
+    from workbench.results import evaluate
+
+    head = "kind: indicator_set\ncode: banded\nname: t\n"
+    body = FLAT.split("hierarchies:")[0].split("name: 扁平指标集\n")[1] + (
+        "hierarchies:\n"
+        "  plain:\n    name: 无等级\n    tree:\n"
+        "      - {code: all, name: 全部, children: [{indicator: recovery_per_dollar}]}\n"
+        "  own:\n    name: 自带等级\n"
+        "    grade_bands: [{min: 50, grade: 上}, {min: -inf, grade: 下}]\n"
+        "    tree:\n"
+        "      - {code: all2, name: 全部, children: [{indicator: recovery_per_dollar}]}\n"
+    )
+    iset = load_set(_write(tmp_path, head + body), [tmp_path])
+    assert scoring.config(iset, "plain").grade_bands == ()
+    assert scoring.config(iset, "own").grade_bands == ((50.0, "上"), (-math.inf, "下"))
+    ev = evaluate(small_city, "2025-09", iset, uncertainty_samples=0)
+    assert ev.index["plain"].summary()["grade"].isna().all()  # no 优秀/良好/合格/不合格
+    scores = ev.index["own"].summary()
+    assert set(scores["grade"]) <= {"上", "下"}
+    assert (scores["grade"] == np.where(scores["score"] >= 50, "上", "下")).all()
+    # a set-wide default applies to hierarchies without their own
+    with_default = head + "grade_bands: [{min: 0, grade: 有}]\n" + body
+    iset = load_set(_write(tmp_path, with_default), [tmp_path])
+    assert scoring.config(iset, "plain").grade_bands == ((0.0, "有"),)
+    assert scoring.config(iset, "own").grade_bands == ((50.0, "上"), (-math.inf, "下"))
+    # the shipped sets declare theirs, so their grades are as before
+    for code in ("campaign_2025", "no_fraud_city"):
+        shipped = load_set(code)
+        for h in shipped.hierarchies:
+            assert scoring.config(shipped, h).grade_bands == (
+                (90.0, "优秀"),
+                (80.0, "良好"),
+                (60.0, "合格"),
+                (-math.inf, "不合格"),
+            )
+
+
+def test_include_carries_hierarchies(tmp_path: Path) -> None:
+    shipped = ROOT / "indicators"
+    for p in shipped.glob("*.yaml"):
+        (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    head = "kind: indicator_set\ncode: mine\nname: 我的\n"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(head + "include: [campaign_2025]\n", encoding="utf-8")
+    s = load_set("mine", [tmp_path])
+    assert list(s.hierarchies) == ["campaign_progress"]  # the composite comes along
+    assert s.hierarchies["campaign_progress"].grade_bands  # with its set's grade bands
+    assert s.hierarchies["campaign_progress"].file.endswith("campaign_2025.yaml")
+    # the set's own definition of the same code wins, and says so
+    mine.write_text(
+        head
+        + "include: [campaign_2025]\nhierarchies:\n  campaign_progress:\n    name: 我的评分\n"
+        + "    tree:\n      - {code: a, name: 甲, children: [{indicator: fund_recovery_rate}]}\n",
+        encoding="utf-8",
+    )
+    s = load_set("mine", [tmp_path])
+    assert s.hierarchies["campaign_progress"].name == "我的评分"
+    assert [(w.code, w.line) for w in s.warnings] == [("W_OVERRIDE", 6)]
+    # no_fraud_city includes the campaign set for its measures and indicators only
+    assert list(load_set("no_fraud_city", [tmp_path]).hierarchies) == ["by_subject", "by_pillar"]
+    # include: mine → no_fraud_city → campaign_2025 (hierarchies: []) carries no_fraud_city's
+    mine.write_text(head + "include: [no_fraud_city]\n", encoding="utf-8")
+    assert list(load_set("mine", [tmp_path]).hierarchies) == ["by_subject", "by_pillar"]
+    mine.write_text(
+        head
+        + "include:\n  - {set: no_fraud_city, hierarchies: [by_pillar]}\n"
+        + "presentation: {default_index: by_pillar}\n",
+        encoding="utf-8",
+    )
+    s = load_set("mine", [tmp_path])
+    assert list(s.hierarchies) == ["by_pillar"] and s.indices() == ["by_pillar"]
+    # a hierarchy the included set does not have, a misspelt key
+    mine.write_text(
+        head
+        + "include:\n"
+        + "  - {set: no_fraud_city, hierarchies: [by_colour]}\n"  # line 5
+        + "  - {set: campaign_2025, hierarchy: []}\n",  # line 6
+        encoding="utf-8",
+    )
+    with pytest.raises(DeclarationError) as err:
+        load_set("mine", [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_UNKNOWN_HIERARCHY", 5),
+        ("E_UNKNOWN_KEY", 6),
+    ]

@@ -108,7 +108,9 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
     other methods in a notebook without editing YAML)."""
     decl = _decl(iset, code)
     m = decl.method
-    bands = decl.grade_bands or iset.grade_bands
+    # Grades only where declared (the hierarchy's bands, else its set's, resolved when the set
+    # was built): no built-in 优秀/良好/合格/不合格 is applied to a set that declares none.
+    bands = decl.grade_bands
     kw: dict[str, Any] = dict(
         impute=m.impute,
         treat=m.treat,
@@ -118,8 +120,7 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
         screen_min_coverage=m.screen_min_coverage,
         aggregate=dict(m.aggregate) if isinstance(m.aggregate, Mapping) else m.aggregate,
     )
-    if bands:
-        kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
+    kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
     kw.update(overrides)
     return CompositeConfig(**kw)
 

@@ -19,6 +19,7 @@ from workbench.declarations.model import (
     AllOf,
     AnyOf,
     Condition,
+    HierarchyDecl,
     IndicatorSet,
     Measure,
     Presentation,
@@ -138,11 +139,30 @@ def _set_codes(files: Mapping[str, FileDecl]) -> str:
     return rules.few((c for c, f in files.items() if f.kind == "indicator_set"), n=10**6)
 
 
-def include_chain(decl: FileDecl, files: Mapping[str, FileDecl], issues: Issues) -> list[FileDecl]:
-    """The files a set is built from, depth first (included before including, the set last)."""
-    chain: list[FileDecl] = []
+def _hierarchies_reachable(code: str, files: Mapping[str, FileDecl]) -> set[str]:
+    """Hierarchy codes a set can have once built: its own and its included sets'."""
+    out: set[str] = set()
+    todo, seen = [code], set()
+    while todo:
+        c = todo.pop()
+        if c in seen or c not in files:
+            continue
+        seen.add(c)
+        out |= set(files[c].hierarchies)
+        todo.extend(inc.code for inc in files[c].includes)
+    return out
 
-    def collect(d: FileDecl, stack: tuple[str, ...]) -> None:
+
+def include_chain(
+    decl: FileDecl, files: Mapping[str, FileDecl], issues: Issues
+) -> tuple[list[FileDecl], dict[str, set[str]]]:
+    """The files a set is built from, depth first (included before including, the set last),
+    and for each file the hierarchies it carries into the set: every one, unless an include on
+    the way says `hierarchies: [...]` (a set's hierarchies include what it carries itself)."""
+    chain: list[FileDecl] = []
+    carried: dict[str, set[str]] = {}
+
+    def collect(d: FileDecl, stack: tuple[str, ...], keep: tuple[frozenset[str] | None, ...]):
         for inc in d.includes:
             at = (str(d.path), inc.line)
             if inc.code in stack:
@@ -151,12 +171,19 @@ def include_chain(decl: FileDecl, files: Mapping[str, FileDecl], issues: Issues)
             if inc.code not in files or files[inc.code].kind != "indicator_set":
                 issues.error("E_UNKNOWN_SET", at, name=inc.code, known=_set_codes(files) or "—")
                 continue
-            collect(files[inc.code], (*stack, inc.code))
+            only = None if inc.hierarchies is None else frozenset(inc.hierarchies)
+            if only:
+                known = _hierarchies_reachable(inc.code, files)
+                for h in sorted(only - known):
+                    issues.error("E_UNKNOWN_HIERARCHY", at, name=h, known=rules.few(known))
+            collect(files[inc.code], (*stack, inc.code), (*keep, only))
+        mine = {h for h in d.hierarchies if all(k is None or h in k for k in keep)}
+        carried.setdefault(d.code, set()).update(mine)
         if d not in chain:
             chain.append(d)
 
-    collect(decl, (decl.code,))
-    return chain
+    collect(decl, (decl.code,), ())
+    return chain, carried
 
 
 def _declared(chain: list[FileDecl], section: str) -> frozenset[str]:
@@ -170,11 +197,19 @@ def _declared(chain: list[FileDecl], section: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _with_bands(h: HierarchyDecl, d: FileDecl) -> HierarchyDecl:
+    """A hierarchy without grade bands of its own takes its file's set-wide ones; when neither
+    declares any, it has none (no built-in 优秀/良好/合格/不合格 is applied)."""
+    if h.grade_bands or not d.grade_bands:
+        return h
+    return dataclasses.replace(h, grade_bands=d.grade_bands)
+
+
 def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> IndicatorSet | None:
     """One set from the files read: includes merged, every rule run; None when it has errors."""
     decl = files[code]
     n_errors = len(issues.errors)
-    chain = include_chain(decl, files, issues)
+    chain, carried = include_chain(decl, files, issues)
 
     params, measures, indicators = {}, {}, {}
     for d in chain:
@@ -187,7 +222,21 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
                 if k in store and d is decl:
                     issues.warning("W_OVERRIDE", (v.file, v.line), k, code=k, other=store[k].file)
                 store[k] = v
-    hierarchies = dict(decl.hierarchies)
+    # the set's own hierarchies first, then those its includes carry (a later include wins, as
+    # for measures; the set's own definition wins over any and says so)
+    included: dict[str, HierarchyDecl] = {}
+    for d in chain:
+        if d is not decl:
+            for k, h in d.hierarchies.items():
+                if k in carried.get(d.code, ()):
+                    included[k] = _with_bands(h, d)
+    hierarchies: dict[str, HierarchyDecl] = {}
+    for k, h in decl.hierarchies.items():
+        if k in included:
+            issues.warning("W_OVERRIDE", (h.file, h.line), k, code=k, other=included[k].file)
+        hierarchies[k] = _with_bands(h, decl)
+    hierarchies.update((k, h) for k, h in included.items() if k not in hierarchies)
+    declared_hierarchies = _declared([decl], "hierarchies") | set(hierarchies)
 
     ctx = SetContext(
         code=code,
@@ -200,6 +249,7 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         hierarchies=hierarchies,
         declared_measures=_declared(chain, "measures"),
         declared_indicators=_declared(chain, "indicators"),
+        declared_hierarchies=declared_hierarchies,
         presentation=decl.presentation,
     )
     rules.run(ctx, STAGES, issues)

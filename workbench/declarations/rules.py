@@ -92,6 +92,7 @@ class SetContext:
     hierarchies: dict[str, HierarchyDecl]
     declared_measures: frozenset[str]  # every code declared, including ones shaping refused
     declared_indicators: frozenset[str]
+    declared_hierarchies: frozenset[str] = frozenset()
     calendar: Calendar | None = None
     milestones: dict[int, Milestone] = field(default_factory=dict)
     presentation: Presentation | None = None
@@ -714,7 +715,7 @@ def default_index_exists(ctx: SetContext) -> Iterator[Finding]:
     p = ctx.presentation
     if p is None or p.default_index is None:
         return
-    known = set(ctx.hierarchies) | {h for d in ctx.chain for h in d.hierarchies}
+    known = ctx.declared_hierarchies
     if p.default_index not in known:
         yield error(
             "E_UNKNOWN_HIERARCHY",
@@ -763,6 +764,14 @@ def progress_bars_are_rates(ctx: SetContext) -> Iterator[Finding]:
 # ---------------------------------------------------------------------------------------------
 # File rules: one file's own declarations
 # ---------------------------------------------------------------------------------------------
+def hierarchies_are_not_flat(decl: FileDecl) -> Iterator[Finding]:
+    """Indicators sit below at least one level of dimensions: a tree with indicators straight
+    under `tree:` is refused by `--check` with the fix, instead of failing when computed."""
+    for hk, h in decl.hierarchies.items():
+        if h.depth == 1:
+            yield error("E_HIERARCHY_FLAT", h.at("tree"), f"hierarchies.{hk}", code=hk, name=h.name)
+
+
 def short_names_fit_a_card(decl: FileDecl) -> Iterator[Finding]:
     """A card title (`short_name`, else the name) of at most SHORT_NAME_MAX characters."""
     for code, ind in decl.indicators.items():
@@ -808,6 +817,7 @@ def presentation_codes_unique(decl: FileDecl) -> Iterator[Finding]:
 
 
 FILE_RULES: tuple[FileRule, ...] = (
+    hierarchies_are_not_flat,
     short_names_fit_a_card,
     presentation_codes_unique,
 )

@@ -79,10 +79,12 @@ def spans_allowed(phases: Iterable[Phase] = ()) -> str:
 
 @dataclass(frozen=True)
 class Include:
-    """`include: [code]`: another set whose parameters, measures and indicators this one uses."""
+    """`include: [code]`, or `{set: code, hierarchies: [...]}` to carry only some of the
+    included set's hierarchies (`[]`: none)."""
 
     code: str
     line: int | None
+    hierarchies: tuple[str, ...] | None = None  # None: every hierarchy of the included set
 
 
 @dataclass
@@ -246,15 +248,7 @@ class Shaper:
             decl.calendar = self.calendar(data, code)
             return decl
         if "include" in data:
-            inc = data["include"]
-            if isinstance(inc, str):
-                decl.includes.append(Include(inc, data.at("include")[1]))
-            elif isinstance(inc, LList):
-                decl.includes.extend(Include(str(x), inc.at(i)[1]) for i, x in enumerate(inc))
-            else:
-                self.issues.error(
-                    "E_TYPE", data.at("include"), fname, key="include", expected=t("ind.type.names")
-                )
+            decl.includes = self.includes(data["include"], data.at("include"), fname)
         if data.get("calendar") is not None:
             decl.calendar_ref = (str(data["calendar"]), data.at("calendar")[1])
         span = self.text(data, "default_span", fname) or "ytd"
@@ -292,6 +286,47 @@ class Shaper:
                 data["presentation"], data.at("presentation"), "presentation"
             )
         return decl
+
+    def includes(self, v: Any, at: tuple[str, int | None], path: str) -> list[Include]:
+        """`include: code`, a list of codes, or items `{set: code, hierarchies: [codes]}`."""
+        items = v if isinstance(v, LList) else LList([v]) if isinstance(v, (str, LMap)) else None
+        if items is None:
+            self.issues.error("E_TYPE", at, path, key="include", expected=t("ind.type.names"))
+            return []
+        if not isinstance(v, LList):
+            items.file, items.line, items.item_lines = at[0], at[1], [at[1]]
+        out: list[Include] = []
+        for i, item in enumerate(items):
+            line = items.at(i)[1]
+            if isinstance(item, LMap):
+                if not self.unknown_keys(item, "include", "include"):
+                    continue
+                code = self.text(item, "set", "include", required=True)
+                hiers = None
+                if "hierarchies" in item:
+                    h = item["hierarchies"]
+                    if h is None:
+                        hiers = ()
+                    elif isinstance(h, LList) and all(isinstance(x, str) for x in h):
+                        hiers = tuple(h)
+                    else:
+                        self.issues.error(
+                            "E_TYPE",
+                            item.at("hierarchies"),
+                            "include",
+                            key="hierarchies",
+                            expected=t("ind.type.codes"),
+                        )
+                        continue
+                if code:
+                    out.append(Include(code, item.line, hiers))
+            elif isinstance(item, (LMap, LList)) or item is None:
+                self.issues.error(
+                    "E_TYPE", (at[0], line), path, key="include", expected=t("ind.type.names")
+                )
+            else:
+                out.append(Include(str(item), line))
+        return out
 
     def parameter(self, code: str, body: Any, at: tuple, path: str) -> Parameter | None:
         if not isinstance(body, LMap):

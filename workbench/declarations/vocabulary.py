@@ -82,6 +82,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "version",
         "presentation",
     },
+    "include": {"set", "hierarchies"},
     "parameter": {"value", "name", "unit", "description", "source"},
     "measure": {
         "ledger",
@@ -166,4 +167,6 @@ KNOWN_KEYS: dict[str, set[str]] = {
 }
 # Sections where an unknown key is refused (an error), not only warned about: a typo there
 # would silently change what a face shows.
-STRICT_SECTIONS = frozenset({"presentation", "card_group", "funnel_stage", "indicator_ref"})
+STRICT_SECTIONS = frozenset(
+    {"presentation", "card_group", "funnel_stage", "indicator_ref", "include"}
+)
