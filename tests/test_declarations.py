@@ -864,3 +864,29 @@ def test_include_carries_hierarchies(tmp_path: Path) -> None:
         ("E_UNKNOWN_HIERARCHY", 5),
         ("E_UNKNOWN_KEY", 6),
     ]
+
+
+def test_method_block_reports_every_problem(tmp_path: Path) -> None:
+    """Every bad key of a hierarchy's method: at its line, in one pass; a non-number for
+    uncertainty_samples is an issue, not a ValueError traceback."""
+    text = FLAT.replace(
+        "    tree:\n      - indicator: recovery_per_dollar\n      - indicator: case_n\n",
+        "    method:\n"
+        "      normalise: min_max\n"  # line 15
+        "      aggregate: average\n"  # 16
+        "      norm_low: low\n"  # 17
+        "      uncertainty_samples: many\n"  # 18
+        "      colour: red\n"  # 19
+        "    tree:\n      - code: all\n        name: 全部\n"
+        "        children: [{indicator: recovery_per_dollar}, {indicator: case_n}]\n",
+    )
+    assert text.splitlines()[14] == "      normalise: min_max"
+    with pytest.raises(DeclarationError) as err:
+        load_set(_write(tmp_path, text), [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_BAD_METHOD", 15),
+        ("E_BAD_METHOD", 16),
+        ("E_TYPE", 17),
+        ("E_TYPE", 18),
+        ("W_UNKNOWN_KEY", 19),
+    ]
