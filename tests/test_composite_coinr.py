@@ -1,7 +1,8 @@
 """The composite engine against COINr 1.1.14's own ASEM example, number for number.
 
-Expected values are COINr's output stored in shared/reference/coinr_asem/expected (see its
-README); nothing here is computed by the workbench.
+Expected values are COINr's own output, stored in tests/fixtures/coinr_asem (see its README):
+the shared reference results (ref_*.csv) and those `make_expected.R` had COINr write; nothing
+here is computed by the workbench.
 """
 
 from __future__ import annotations
@@ -14,16 +15,10 @@ import pytest
 
 from workbench.composite import CompositeConfig, Hierarchy, build_composite
 
-ASEM = Path(__file__).resolve().parents[2] / "shared" / "reference" / "coinr_asem"
-EXPECTED = ASEM / "expected"
+ASEM = Path(__file__).resolve().parent / "fixtures" / "coinr_asem"
+EXPECTED = ASEM
 TOL = 1e-6
 DENOMINATOR_COLUMNS = ["Area", "Energy", "GDP", "Population"]
-
-pytestmark = pytest.mark.skipif(
-    not (ASEM / "ASEM_iData.csv").is_file(),
-    reason=f"COINr ASEM reference not found at {ASEM} (shared/reference is outside the repo)",
-)
-
 
 def expected(name: str) -> pd.DataFrame:
     return pd.read_csv(EXPECTED / name).set_index("uCode")
