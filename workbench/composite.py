@@ -578,7 +578,7 @@ def impute(
     `groups`, carry-forward a `panel`, parent_mean the `hierarchy`."""
     cfg = config if config is not None else CompositeConfig(impute=method)
     entry = IMPUTERS[method]
-    group = _group_series(groups, cfg.impute_group)
+    group = _group_series(groups, cfg.impute_group) if "groups" in entry.needs else None
     if "groups" in entry.needs and group is None:
         _raise([_issue("E_NO_GROUPS")])
     if "panel" in entry.needs and panel is None:
