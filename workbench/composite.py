@@ -306,6 +306,10 @@ def _validate_nodes(nodes: Sequence[Node]) -> list[Issue]:
 # --------------------------------------------------------------------------- configuration
 
 
+def _finite_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+
+
 @dataclass(frozen=True)
 class CompositeConfig:
     """How to build the index. Defaults are COINr's; thresholds, targets and weights are policy
@@ -383,8 +387,8 @@ class CompositeConfig:
                         choices=option.describe_rule(),
                     )
                 )
-        entry = NORMALISERS.get(self.normalise)
-        if entry is not None and entry.scaled and not issues:
+        entry = NORMALISERS.get(self.normalise, NORMALISERS["minmax"])
+        if entry.scaled and _finite_or_none(self.norm_low) and _finite_or_none(self.norm_high):
             lo, hi = bounds(entry, self)
             if not hi > lo:
                 issues.append(
