@@ -29,6 +29,7 @@ EXPECTED = ASEM
 TOL = 1e-6
 DENOMINATOR_COLUMNS = ["Area", "Energy", "GDP", "Population"]
 
+
 def expected(name: str) -> pd.DataFrame:
     return pd.read_csv(EXPECTED / name).set_index("uCode")
 
@@ -221,7 +222,10 @@ def coinr_indicators(name: str, codes) -> pd.DataFrame:
         ("norm_goalposts_untruncated", {"normalise": "n_goalposts", "goalposts_truncate": False}),
         ("norm_scaled", {"normalise": "n_scaled"}),
         ("norm_dist2ref", {"normalise": "n_dist2ref", "reference_unit": "DEU"}),
-        ("norm_dist2ref_cap", {"normalise": "n_dist2ref", "reference_unit": "DEU", "cap_max": True}),
+        (
+            "norm_dist2ref_cap",
+            {"normalise": "n_dist2ref", "reference_unit": "DEU", "cap_max": True},
+        ),
     ],
 )
 def test_every_coinr_normaliser(raw, goal_tree, name: str, options: dict) -> None:

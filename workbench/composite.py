@@ -522,9 +522,7 @@ def latest_panel_values(
     return latest if latest is not None else pd.DataFrame(columns=list(columns))
 
 
-def _group_series(
-    groups: pd.Series | pd.DataFrame | None, name: str | None
-) -> pd.Series | None:
+def _group_series(groups: pd.Series | pd.DataFrame | None, name: str | None) -> pd.Series | None:
     """The grouping a group imputer uses: a Series as given, or the `impute_group` column."""
     if groups is None or isinstance(groups, pd.Series):
         return groups

@@ -100,11 +100,19 @@ _OPTION_LIST: tuple[Option, ...] = (
     # screening (COINr Screen)
     Option("screen_by", "na", "choice", ("na", "zeros", "na_and_zeros"), coinr="unit_screen"),
     Option(
-        "screen_min_coverage", 0.0, "number", rule="0–1", check=lambda v: 0 <= v <= 1,
+        "screen_min_coverage",
+        0.0,
+        "number",
+        rule="0–1",
+        check=lambda v: 0 <= v <= 1,
         coinr="dat_thresh",
     ),
     Option(
-        "screen_min_nonzero", 0.05, "number", rule="0–1", check=lambda v: 0 <= v <= 1,
+        "screen_min_nonzero",
+        0.05,
+        "number",
+        rule="0–1",
+        check=lambda v: 0 <= v <= 1,
         coinr="nonzero_thresh",
     ),
     Option("screen_before_impute", True, "bool"),
@@ -112,24 +120,28 @@ _OPTION_LIST: tuple[Option, ...] = (
     Option("impute_group", None, "text", coinr="use_group"),
     Option("impute_level", 2, "integer", rule="≥ 2", check=lambda v: v >= 2, coinr="group_level"),
     Option(
-        "carry_forward_max_periods", None, "integer", rule="≥ 1", check=lambda v: v >= 1,
+        "carry_forward_max_periods",
+        None,
+        "integer",
+        rule="≥ 1",
+        check=lambda v: v >= 1,
         coinr="max_time",
     ),
     # treatment (COINr Treat / qTreat)
-    Option(
-        "winsor_max_points", 5, "integer", rule="≥ 0", check=lambda v: v >= 0, coinr="winmax"
-    ),
-    Option(
-        "skew_threshold", 2.0, "number", rule="> 0", check=lambda v: v > 0, coinr="skew_thresh"
-    ),
+    Option("winsor_max_points", 5, "integer", rule="≥ 0", check=lambda v: v >= 0, coinr="winmax"),
+    Option("skew_threshold", 2.0, "number", rule="> 0", check=lambda v: v > 0, coinr="skew_thresh"),
     Option("kurt_threshold", 3.5, "number", coinr="kurt_thresh"),
     Option("log_fallback", True, "bool", coinr="f2"),
     # normalisation
     Option("norm_low", None, "number", coinr="l_u[1]"),
     Option("norm_high", None, "number", coinr="l_u[2]"),
     Option(
-        "zscore_mean_sd", (0.0, 1.0), "pair", rule="[均值, 标准差]，标准差 > 0",
-        check=lambda v: v[1] > 0, coinr="m_sd",
+        "zscore_mean_sd",
+        (0.0, 1.0),
+        "pair",
+        rule="[均值, 标准差]，标准差 > 0",
+        check=lambda v: v[1] > 0,
+        coinr="m_sd",
     ),
     Option("target_mode", "ratio", "choice", ("ratio", "min")),
     Option("cap_max", False, "bool", coinr="cap_max"),
@@ -140,7 +152,11 @@ _OPTION_LIST: tuple[Option, ...] = (
     Option("genmean_p", 2.0, "number", rule="有限数", coinr="p"),
     Option("nonpositive", "error", "choice", ("error", "shift")),
     Option(
-        "aggregate_min_coverage", 0.0, "number", rule="0–1", check=lambda v: 0 <= v <= 1,
+        "aggregate_min_coverage",
+        0.0,
+        "number",
+        rule="0–1",
+        check=lambda v: 0 <= v <= 1,
         coinr="dat_thresh",
     ),
 )
@@ -361,26 +377,44 @@ _NORMALISER_LIST: tuple[Normaliser, ...] = (
     Normaliser("fraction_max", _RANGE, coinr="n_fracmax", fn=_n_fraction_max, bounds=_SCALE),
     Normaliser("fraction_of_best", _RANGE, fn=_n_fraction_of_best, bounds=_SCALE),
     Normaliser(
-        "percentile_rank", (*_RANGE, "ties"), coinr="n_prank", fn=_n_percentile_rank,
+        "percentile_rank",
+        (*_RANGE, "ties"),
+        coinr="n_prank",
+        fn=_n_percentile_rank,
         bounds=_SCALE,
     ),
     Normaliser("rank", ("ties",), coinr="n_rank", fn=_n_rank),
     Normaliser("borda", ("ties",), coinr="n_borda", fn=_n_borda),
     Normaliser(
-        "dist_target", (*_RANGE, "target_mode", "cap_max"), frozenset({"target"}),
-        fn=_n_dist_target, bounds=_SCALE,
+        "dist_target",
+        (*_RANGE, "target_mode", "cap_max"),
+        frozenset({"target"}),
+        fn=_n_dist_target,
+        bounds=_SCALE,
     ),
     Normaliser(
-        "dist_target_capped", (*_RANGE, "target_mode"), frozenset({"target"}),
-        fixed={"cap_max": True}, fn=_n_dist_target, bounds=_SCALE,
+        "dist_target_capped",
+        (*_RANGE, "target_mode"),
+        frozenset({"target"}),
+        fixed={"cap_max": True},
+        fn=_n_dist_target,
+        bounds=_SCALE,
     ),
     Normaliser(
-        "dist_ref", (*_RANGE, "reference_unit", "cap_max"), frozenset({"reference_unit"}),
-        coinr="n_dist2ref", fn=_n_dist_ref, bounds=_SCALE,
+        "dist_ref",
+        (*_RANGE, "reference_unit", "cap_max"),
+        frozenset({"reference_unit"}),
+        coinr="n_dist2ref",
+        fn=_n_dist_ref,
+        bounds=_SCALE,
     ),
     Normaliser(
-        "goalposts", (*_RANGE, "goalposts_truncate"), frozenset({"goalposts"}),
-        coinr="n_goalposts", fn=_n_goalposts, bounds=_SCALE,
+        "goalposts",
+        (*_RANGE, "goalposts_truncate"),
+        frozenset({"goalposts"}),
+        coinr="n_goalposts",
+        fn=_n_goalposts,
+        bounds=_SCALE,
     ),
     Normaliser("none", (), coinr="none", fn=_n_none),
 )
@@ -542,15 +576,24 @@ _POSITIVE_OPTS = ("nonpositive",)
 _AGGREGATOR_LIST: tuple[Aggregator, ...] = (
     Aggregator("arithmetic", _ROW_OPTS, coinr="a_amean", fn=_a_arithmetic),
     Aggregator(
-        "geometric", (*_ROW_OPTS, *_POSITIVE_OPTS), coinr="a_gmean", fn=_a_geometric,
+        "geometric",
+        (*_ROW_OPTS, *_POSITIVE_OPTS),
+        coinr="a_gmean",
+        fn=_a_geometric,
         domain=lambda opts: "positive",
     ),
     Aggregator(
-        "harmonic", (*_ROW_OPTS, *_POSITIVE_OPTS), coinr="a_hmean", fn=_a_harmonic,
+        "harmonic",
+        (*_ROW_OPTS, *_POSITIVE_OPTS),
+        coinr="a_hmean",
+        fn=_a_harmonic,
         domain=lambda opts: "positive",
     ),
     Aggregator(
-        "genmean", (*_ROW_OPTS, "genmean_p", *_POSITIVE_OPTS), coinr="a_genmean", fn=_a_genmean,
+        "genmean",
+        (*_ROW_OPTS, "genmean_p", *_POSITIVE_OPTS),
+        coinr="a_genmean",
+        fn=_a_genmean,
         domain=_genmean_domain,
     ),
     Aggregator("copeland", (), coinr="a_copeland", fn=_a_copeland, pairwise=True),
@@ -622,17 +665,26 @@ _IMPUTER_LIST: tuple[Imputer, ...] = (
     Imputer("mean", coinr="i_mean", fn=_i_mean),
     Imputer("median", coinr="i_median", fn=_i_median),
     Imputer(
-        "group_mean", ("impute_group",), frozenset({"groups"}), coinr="i_mean_grp",
+        "group_mean",
+        ("impute_group",),
+        frozenset({"groups"}),
+        coinr="i_mean_grp",
         fn=_by_group("mean"),
     ),
     Imputer(
-        "group_median", ("impute_group",), frozenset({"groups"}), coinr="i_median_grp",
+        "group_median",
+        ("impute_group",),
+        frozenset({"groups"}),
+        coinr="i_median_grp",
         fn=_by_group("median"),
     ),
     Imputer("parent_mean", ("impute_level",), frozenset({"hierarchy"}), fn=_i_parent_mean),
     Imputer(
-        "carry_forward", ("carry_forward_max_periods",), frozenset({"panel"}),
-        coinr="impute_panel", fn=_i_carry_forward,
+        "carry_forward",
+        ("carry_forward_max_periods",),
+        frozenset({"panel"}),
+        coinr="impute_panel",
+        fn=_i_carry_forward,
     ),
 )
 IMPUTERS: Mapping[str, Imputer] = _with_aliases(
@@ -710,7 +762,11 @@ def check_method(spec: Mapping[str, Any], extra_keys: Sequence[str] = ()) -> lis
         if key not in known:
             near = difflib.get_close_matches(str(key), known, n=1)
             problems.append(
-                Problem(key, "E_UNKNOWN_METHOD_KEY", {"key": key, "near": near[0] if near else ""})
+                Problem(
+                    key,
+                    "E_UNKNOWN_METHOD_KEY",
+                    {"key": key, "near": f"（是否应为 {near[0]}？）" if near else ""},
+                )
             )
     for step, registry in REGISTRIES.items():
         if step not in spec:
