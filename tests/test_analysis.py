@@ -189,7 +189,7 @@ def test_pca_per_node_as_coinr(raw, aggregated, tree, dset: str, level: int) -> 
     # loadings equal COINr's up to one sign per component (an eigenvector's sign is arbitrary)
     ref_l = ref.set_index(["group", "component", "iCode"])["loading"]
     got_l = found.loadings.set_index(["group", "component", "code"])["loading"].loc[ref_l.index]
-    for key, theirs in ref_l.groupby(level=[0, 1]):
+    for _key, theirs in ref_l.groupby(level=[0, 1]):
         mine = got_l.loc[theirs.index].to_numpy()
         sign = np.sign(np.dot(mine, theirs.to_numpy()))
         assert_close(sign * mine, theirs)
