@@ -389,8 +389,12 @@ def _pca_block(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     """prcomp(center = TRUE, scale = TRUE) on the complete rows: sdev and loadings (columns)."""
     complete = frame.dropna()
     x = complete.to_numpy(dtype=float)
-    n = len(x)
-    z = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    n, k = x.shape
+    sd = x.std(axis=0, ddof=1) if n > 1 else np.zeros(k)
+    if n < 2 or k < 1 or (sd == 0).any():
+        # nothing to decompose (too few complete units, or a constant column): no components
+        return np.full(k, np.nan), np.full((k, k), np.nan), n
+    z = (x - x.mean(axis=0)) / sd
     _, s, vt = np.linalg.svd(z, full_matrices=False)
     sdev = s / math.sqrt(n - 1)
     loadings = vt.T
@@ -438,8 +442,17 @@ def pca_weights(
     data: pd.DataFrame, hierarchy: Hierarchy, level: int = 1, form: str = "squared"
 ) -> dict[str, float]:
     """Weights for `CompositeConfig(weights=…)` from a PCA per parent at `level` (default the
-    non-negative squared loadings; see PCAResult.weights)."""
-    return pca(data, hierarchy, level).weights(form).to_dict()
+    non-negative squared loadings; see PCAResult.weights). A group without components (too few
+    complete units, or a constant member) keeps equal weights."""
+    found = pca(data, hierarchy, level)
+    weights = found.weights(form)
+    groups = found.loadings.drop_duplicates("code").set_index("code")["group"]
+    for group in groups.unique():
+        members = groups.index[groups == group]
+        if weights[members].isna().any():
+            logger.warning("PCA weights for %s undefined: equal weights kept", group)
+            weights[members] = 1.0 / len(members)
+    return weights.to_dict()
 
 
 # --------------------------------------------------------------------------- tables
