@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 import pytest
 
 from workbench import dashboard as d
-from workbench import fmt
 from workbench.messages import catalogue
 
 COUNTIES = [("990101", "青山区"), ("990102", "绿水县"), ("990103", "白石县")]

@@ -343,3 +343,19 @@ def test_cache_key_follows_content_not_a_version_number(tmp_path):
     y.write_text("x: 2")
     assert cache.files_fingerprint([y]) != f1
     assert len(cache.code_fingerprint()) == 64
+
+
+def test_exports_keep_signed_figures_but_neutralise_formulas():
+    from workbench.privacy import excel_safe
+
+    for shown in ("-18.0%", "+34.3个百分点", "-5.6万元", "-2,000.5元", "-1"):
+        assert excel_safe(shown) == shown
+    for hostile in (
+        "-1+cmd|' /C calc'!A0",
+        '=HYPERLINK("http://x","y")',
+        "+1-1",
+        "@SUM(A1)",
+        "-1万元+1",
+        "-1e3",
+    ):
+        assert excel_safe(hostile) == "'" + hostile

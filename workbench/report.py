@@ -510,7 +510,8 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
         tone = {"met": "good", "unmet": "bad", "risk": "warn"}.get(cls, "")
         status = f'<span class="{tone}">{_esc(k.status_label)}</span>'
         cards.append(
-            f'<div class="wb-card {cls}"><h4 title="{_esc(k.name)}">{_esc(k.short_name)}</h4>'
+            f'<div class="wb-card {cls}" data-indicator="{_esc(k.indicator)}">'
+            f'<h4 title="{_esc(k.name)}">{_esc(k.short_name)}</h4>'
             f'<div class="v">{_esc(k.value_text)}</div>'
             f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text)} {status}<br>'
             f"{_esc(k.gap_text)}　{t('batch.report.yoy')}：{_esc(k.change_text)}</div></div>"
