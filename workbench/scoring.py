@@ -34,6 +34,7 @@ from workbench.messages import t
 
 log = logging.getLogger(__name__)
 
+
 def _decl(iset: IndicatorSet, code: str) -> HierarchyDecl:
     if code not in iset.hierarchies:
         raise KeyError(t("ind.unknown_hierarchy", name=code))
