@@ -765,7 +765,7 @@ def check_method(spec: Mapping[str, Any], extra_keys: Sequence[str] = ()) -> lis
                 Problem(
                     key,
                     "E_UNKNOWN_METHOD_KEY",
-                    {"key": key, "near": f"（是否应为 {near[0]}？）" if near else ""},
+                    {"name": key, "near": f"（是否应为 {near[0]}？）" if near else ""},
                 )
             )
     for step, registry in REGISTRIES.items():
@@ -797,7 +797,7 @@ def check_method(spec: Mapping[str, Any], extra_keys: Sequence[str] = ()) -> lis
     for key in spec:
         if key in OPTIONS and key not in used:
             readers = "、".join(n for n in _readers(key)) or "—"
-            problems.append(Problem(key, "E_OPTION_NOT_USED", {"key": key, "methods": readers}))
+            problems.append(Problem(key, "E_OPTION_NOT_USED", {"name": key, "methods": readers}))
     return problems
 
 
