@@ -509,14 +509,16 @@ def toolkit(
     result: CompositeResult,
     stage: str = "normalised",
     method: str = "pearson",
+    stats_stage: str = "raw",
     **stats_thresholds: Any,
 ) -> Tables:
-    """Every table of the toolkit for a built index, ready to show or save."""
+    """Every table of the toolkit for a built index, ready to show or save: statistics of the
+    indicators at `stats_stage` (their own units), the rest on `stage` beside the aggregates."""
     tree = result.hierarchy
     data = node_data(result, stage)
     levels = [lv for lv in tree.levels if lv > 1]
     tables = {
-        "stats": indicator_stats(data[list(tree.indicators)], **stats_thresholds),
+        "stats": indicator_stats(result.stages[stats_stage], **stats_thresholds),
         "corr_within": corr_within(data, tree, 1, method=method),
         "corr_parent": corr_family(data, tree, 1, method=method),
         "cronbach": cronbach_alpha(data, tree),

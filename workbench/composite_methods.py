@@ -785,11 +785,12 @@ def check_method(spec: Mapping[str, Any], extra_keys: Sequence[str] = ()) -> lis
     for key, value in spec.items():
         option = OPTIONS.get(key)
         if option is not None and not option.valid(_as_option_value(option, value)):
+            rule = option.describe_rule()
             problems.append(
                 Problem(
                     key,
-                    "E_BAD_RANGE",
-                    {"field": key, "value": value, "rule": option.describe_rule()},
+                    "E_BAD_CHOICE" if option.kind == "choice" else "E_BAD_RANGE",
+                    {"field": key, "value": value, "rule": rule, "choices": rule},
                 )
             )
     choices = {s: spec.get(s, _STEP_DEFAULTS[s]) for s in _STEP_DEFAULTS}
@@ -854,9 +855,9 @@ def _default_text(entry: Method, option: str) -> str:
     return repr(OPTIONS[option].default)
 
 
-def catalogue() -> pd.DataFrame:
+def catalogue(labelled: bool = False) -> pd.DataFrame:
     """The catalogue as a table (step, name, Chinese label, COINr function, needs, options with
-    defaults): for the docs, the notebook and `--help`-style listings."""
+    defaults): for the docs and the notebook; `labelled` gives Chinese headers and step names."""
     rows = []
     for step, registry in REGISTRIES.items():
         for name, entry in registry.items():
@@ -873,4 +874,8 @@ def catalogue() -> pd.DataFrame:
                     "fixed": "; ".join(f"{k}={v!r}" for k, v in entry.fixed.items()),
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if labelled:
+        table["step"] = table["step"].map(lambda v: t(f"composite.step.{v}"))
+        table = table.rename(columns={c: t(f"composite.catalogue.{c}") for c in table.columns})
+    return table
