@@ -162,3 +162,28 @@ def test_pca_weights_from_yaml(tmp_path: Path) -> None:
     kids = list(tree.children("subject_institution"))
     assert sum(weights[k] for k in kids) == pytest.approx(1.0)
     assert len({round(weights[k], 6) for k in tree.indicators}) > 1  # not equal weights
+
+
+def test_group_imputation_needs_a_declared_grouping(tmp_path: Path) -> None:
+    """It used to pass the loader and fail at compute time ("needs groups")."""
+    folder, first = with_method(tmp_path, "impute: group_mean")
+    assert ("E_BAD_METHOD_VALUE", "no_fraud_city.yaml", first) in issues(folder)
+    folder, first = with_method(tmp_path / "b", "impute: group_mean\nimpute_group: nothing_here")
+    assert ("E_UNKNOWN_INDICATOR", "no_fraud_city.yaml", first + 1) in issues(folder)
+
+
+def test_group_imputation_from_yaml_fills_with_the_group_mean(tmp_path: Path) -> None:
+    block = "impute: group_mean\nimpute_group: contribution_rate"
+    folder, _ = with_method(tmp_path, block)
+    iset = load_set("no_fraud_city", [folder])
+    assert scoring.group_column(iset, "by_subject") == (
+        "group:contribution_rate",
+        "contribution_rate",
+    )
+    tree = scoring.hierarchy(iset, "by_subject")
+    units = ["330401", "330402", "330403", "330404"]
+    data = pd.DataFrame({c: [1.0, 3.0, 10.0, 20.0] for c in tree.indicators}, index=units)
+    data.loc["330402", "agency_cases"] = np.nan
+    data["group:contribution_rate"] = [1.0, 1.0, 2.0, 1.0]  # 330402's group: 330401 and 330404
+    result = scoring.score(None, iset, "by_subject", data=data).result
+    assert result.stages["imputed"].loc["330402", "agency_cases"] == pytest.approx(10.5)

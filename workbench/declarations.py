@@ -26,7 +26,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from workbench.composite_methods import NORMALISERS, OPTIONS, STEP_KEYS, check_method
+from workbench.composite_methods import IMPUTERS, NORMALISERS, OPTIONS, STEP_KEYS, check_method
 from workbench.contracts import LEDGERS
 from workbench.messages import catalogue, t
 
@@ -573,6 +573,7 @@ class Method:
     uncertainty_samples: int | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     denominate: Mapping[str, Denominator] = field(default_factory=lambda: MappingProxyType({}))
+    lines: Mapping[str, int | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -1343,6 +1344,15 @@ class _Shaper:
             if m.get("denominate")
             else {}
         )
+        impute = str(m.get("impute", "none"))
+        if impute in IMPUTERS and "groups" in IMPUTERS[impute].needs and "impute_group" not in m:
+            self.issues.error(
+                "E_BAD_METHOD_VALUE",
+                m.at("impute"),
+                path,
+                message=t("composite.E_NO_IMPUTE_GROUP", method=impute),
+            )
+            return None
         if problems or denominate is None:
             return None
         agg = m.get("aggregate", "arithmetic")
@@ -1357,6 +1367,7 @@ class _Shaper:
             ),
             uncertainty_samples=None if samples is None else int(samples),
             options=MappingProxyType({k: x for k, x in spec.items() if k in OPTIONS}),
+            lines=MappingProxyType({str(k): m.at(k)[1] for k in m}),
             denominate=MappingProxyType(denominate),
         )
 
@@ -2298,6 +2309,16 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
                     known=_few(indicators),
                 )
                 ok = False
+        group = h.method.options.get("impute_group")
+        if group is not None and group not in indicators:
+            issues.error(
+                "E_UNKNOWN_INDICATOR",
+                (h.file, h.method.lines.get("impute_group")),
+                f"hierarchies.{hk}.method.impute_group",
+                name=group,
+                known=_few(indicators),
+            )
+            ok = False
         if NORMALISERS[h.method.normalise].needs & {"target", "goalposts"}:
             for n in h.nodes:
                 ind = indicators.get(n.indicator or "")

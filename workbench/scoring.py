@@ -145,6 +145,27 @@ def _split(
     return data[cols], {leaf: col for leaf, (col, _, _) in dens.items()}
 
 
+def group_column(iset: IndicatorSet, code: str) -> tuple[str, str] | None:
+    """(data column, indicator) of `method: impute_group:`: the indicator whose value is each
+    unit's group for group_mean / group_median imputation."""
+    group = getattr(_decl(iset, code).method, "options", {}).get("impute_group")
+    return None if group is None else (f"group:{group}", group)
+
+
+def _groups(data: pd.DataFrame, iset: IndicatorSet, code: str) -> pd.Series | None:
+    col = group_column(iset, code)
+    return None if col is None or col[0] not in data.columns else data[col[0]]
+
+
+def _extra_columns(iset: IndicatorSet, code: str) -> dict[str, tuple[str, float]]:
+    """Data columns beyond the leaves: denominators (scaled) and the grouping indicator."""
+    out = {col: (ind, scale) for col, ind, scale in denominators(iset, code).values()}
+    group = group_column(iset, code)
+    if group is not None:
+        out[group[0]] = (group[1], 1.0)
+    return out
+
+
 def data_matrix(
     kpis: pd.DataFrame, iset: IndicatorSet, code: str, span: str | None = None
 ) -> pd.DataFrame:
@@ -154,9 +175,10 @@ def data_matrix(
     rows = kpis[(kpis["span"] == span) & (kpis["county_code"] != "city")]
     leaves = [n for n in decl.nodes if n.indicator is not None]
     wide = rows.pivot(index="county_code", columns="indicator", values="value")
+    extra = _extra_columns(iset, code)
     columns = {n.code: n.indicator for n in leaves}
-    columns.update({col: ind for col, ind, _ in denominators(iset, code).values()})
-    scale = {col: sc for col, _, sc in denominators(iset, code).values()}
+    columns.update({col: ind for col, (ind, _) in extra.items()})
+    scale = {col: sc for col, (_, sc) in extra.items()}
     out = pd.DataFrame(
         {
             col: (
@@ -179,7 +201,7 @@ def values_matrix(values: Any, iset: IndicatorSet, code: str, end: int) -> pd.Da
     decl = _decl(iset, code)
     point = values.points.index((decl.span, end))
     columns = {n.code: (n.indicator, 1.0) for n in decl.nodes if n.indicator is not None}
-    columns.update({col: (ind, sc) for col, ind, sc in denominators(iset, code).values()})
+    columns.update(_extra_columns(iset, code))
     out = pd.DataFrame(
         {
             col: (values.get(ind)[2][:, point] / scale if ind in values.arrays else np.nan)
@@ -289,12 +311,13 @@ def _with_pca_weights(
     data: pd.DataFrame,
     dens: pd.DataFrame | None,
     den_map: Mapping[str, str] | None,
+    groups: pd.Series | None = None,
 ) -> CompositeConfig:
     """`weights: pca`: the indicators under each parent weighted by the squared first-component
     loadings of their normalised values (analysis.pca_weights); upper levels keep theirs."""
     if decl.weights != "pca" or cfg.weights:
         return cfg
-    first = build_composite(data, tree, cfg, denominators=dens, denominator_map=den_map)
+    first = build_composite(data, tree, cfg, groups, denominators=dens, denominator_map=den_map)
     weights = pca_weights(first.stages["normalised"], tree, level=1)
     return dataclasses.replace(cfg, weights=weights)
 
@@ -313,8 +336,11 @@ def score(
     tree = hierarchy(iset, code)
     data = data if data is not None else data_matrix(kpis, iset, code)
     dens, den_map = _split(data, iset, code)
-    cfg = _with_pca_weights(config(iset, code, **overrides), decl, tree, data, dens, den_map)
-    result = build_composite(data, tree, cfg, denominators=dens, denominator_map=den_map)
+    groups = _groups(data, iset, code)
+    cfg = _with_pca_weights(
+        config(iset, code, **overrides), decl, tree, data, dens, den_map, groups
+    )
+    result = build_composite(data, tree, cfg, groups, denominators=dens, denominator_map=den_map)
     node_names = {n.code: n.name for n in tree.nodes}
     node_names[tree.top] = decl.name
     return IndexResult(
@@ -344,8 +370,9 @@ def uncertainty(
     data = data if data is not None else data_matrix(kpis, iset, code)
     tree = hierarchy(iset, code)
     dens, den_map = _split(data, iset, code)
+    groups = _groups(data, iset, code)
     cfg = _with_pca_weights(
-        config(iset, code, **overrides), _decl(iset, code), tree, data, dens, den_map
+        config(iset, code, **overrides), _decl(iset, code), tree, data, dens, den_map, groups
     )
     res = rank_uncertainty(
         data,
@@ -353,6 +380,7 @@ def uncertainty(
         cfg,
         n_samples=n_samples,
         seed=seed,
+        groups=groups,
         denominators=dens,
         denominator_map=den_map,
     )
