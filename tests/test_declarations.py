@@ -432,24 +432,28 @@ def test_what_users_read_carries_no_identifiers() -> None:
 @pytest.mark.parametrize(
     "unit, type_, expected",
     [
-        ("%", "ratio", 1),  # percentages: one decimal (87.3%)
+        ("%", "ratio", 1),  # 87.3%
         ("%", "change", 1),
-        ("件/万人", "ratio", 1),  # a rate per something
-        ("元/万元", "ratio", 1),  # a rate, not money
-        ("件", "count", 0),  # counts are whole
+        ("件/万人", "ratio", 2),  # a rate per something, often below 1: 0.46件/万人
+        ("元/万元", "ratio", 2),
+        ("件", "count", 0),  # counted things are whole: 12件
         ("次", "count", 0),
         ("个", "count", 0),
         ("", "count", 0),  # a count without a unit is still a count
-        ("元", "ratio", 2),  # money is shown in 万元 with two decimals
-        ("万元", "count", 2),
-        ("", "derived", 1),
-        ("score", "derived", 1),
+        ("元", "ratio", 1),  # money in 万元/亿元: 1,234.5万元
+        ("万元", "count", 1),
+        ("score", "derived", 1),  # 76.3分
+        ("", "derived", 2),
     ],
 )
 def test_default_decimals_rule(unit: str, type_: str, expected: int) -> None:
+    from workbench import fmt
     from workbench.declarations import default_decimals
 
     assert default_decimals(unit, type_) == expected
+    # one rule: what the formatter writes for a number in this unit without a declaration
+    if type_ != "count" or unit:
+        assert default_decimals(unit, type_) == fmt.default_decimals(unit)
 
 
 def test_shipped_indicators_have_decimals_and_card_titles() -> None:
@@ -464,7 +468,7 @@ def test_shipped_indicators_have_decimals_and_card_titles() -> None:
     assert camp.indicators["fund_recovery_rate"].decimals == 1  # %
     assert camp.indicators["case_count"].decimals == 0  # 件, count
     assert nfc.indicators["insured_case_rate"].decimals == 2  # declared: values near 1
-    assert nfc.indicators["institution_case_rate"].decimals == 1  # 件/百家, not declared
+    assert nfc.indicators["institution_case_rate"].decimals == 2  # 件/百家, not declared
     # the short name defaults to the name
     assert camp.indicators["case_detection_rate"].short_name == "案件查处率"
     assert camp.indicators["case_count_yoy"].short_name == "案件数量同比"
@@ -867,16 +871,15 @@ def test_include_carries_hierarchies(tmp_path: Path) -> None:
 
 
 def test_method_block_reports_every_problem(tmp_path: Path) -> None:
-    """Every bad key of a hierarchy's method: at its line, in one pass; a non-number for
-    uncertainty_samples is an issue, not a ValueError traceback."""
+    """Every bad key of a hierarchy's method: at its line, in one pass (checked against the
+    composite catalogue); a non-number for uncertainty_samples is an issue, not a ValueError."""
     text = FLAT.replace(
         "    tree:\n      - indicator: recovery_per_dollar\n      - indicator: case_n\n",
         "    method:\n"
         "      normalise: min_max\n"  # line 15
         "      aggregate: average\n"  # 16
-        "      norm_low: low\n"  # 17
-        "      uncertainty_samples: many\n"  # 18
-        "      colour: red\n"  # 19
+        "      uncertainty_samples: many\n"  # 17
+        "      colour: red\n"  # 18
         "    tree:\n      - code: all\n        name: 全部\n"
         "        children: [{indicator: recovery_per_dollar}, {indicator: case_n}]\n",
     )
@@ -884,9 +887,8 @@ def test_method_block_reports_every_problem(tmp_path: Path) -> None:
     with pytest.raises(DeclarationError) as err:
         load_set(_write(tmp_path, text), [tmp_path])
     assert sorted((i.code, i.line) for i in err.value.issues) == [
-        ("E_BAD_METHOD", 15),
-        ("E_BAD_METHOD", 16),
+        ("E_BAD_METHOD_VALUE", 15),
+        ("E_BAD_METHOD_VALUE", 16),
         ("E_TYPE", 17),
-        ("E_TYPE", 18),
-        ("W_UNKNOWN_KEY", 19),
+        ("E_UNKNOWN_METHOD_KEY", 18),
     ]

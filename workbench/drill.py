@@ -127,9 +127,10 @@ class DrillResult:
         )
 
     def _repr_html_(self) -> str:
-        from workbench.indicators import format_value
+        from workbench import fmt
 
-        shown_value = format_value(self.indicator.unit, self.value)
+        ind = self.indicator
+        shown_value = fmt.value_text(self.value, ind.unit, getattr(ind, "decimals", None))
         out = [
             f"<div><h4>{html.escape(self.title)}</h4>",
             f"<p>{html.escape(t('ind.col.value'))}：{shown_value}"

@@ -195,8 +195,9 @@ def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str
     env = {
         ENV_WAREHOUSE: str(wh),
         ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
-        ENV_CACHE_DIR: str(cache_dir(wh)),
     }
+    if (folder := cache_dir(wh)) is not None:
+        env[ENV_CACHE_DIR] = str(folder)
     if jupyter_root is not None:
         env[ENV_STATIC_PLOTLY] = "1"
     paths = [str(jupyter_root or TEMPLATE_ROOT)] + [

@@ -10,7 +10,7 @@ what the faces show), not in code. The package follows the declaration's path:
 - `loading`     the entry points (`load_set`, `load_sets`, `validate`, `available_sets`);
 - `model`       the frozen dataclasses computation sees (never raw dicts);
 - `expressions` the safe arithmetic of `expr:` (parsed, never executed);
-- `methods`     a hierarchy's `method:` block, one table of keys;
+- `methods`     a hierarchy's `method:` block, one rule against the composite catalogue;
 - `vocabulary`  the words a declaration may use; `issues` what a problem looks like.
 
 Every issue has a level, a stable code, a Chinese message, the file, the line and how to fix
@@ -57,7 +57,6 @@ from workbench.declarations.model import (
     default_decimals,
     indices_in_order,
     sets_in_order,
-    unit_kind,
 )
 from workbench.declarations.vocabulary import (
     AGGS,
@@ -124,6 +123,5 @@ __all__ = [
     "parse_expr",
     "parse_yaml",
     "sets_in_order",
-    "unit_kind",
     "validate",
 ]

@@ -116,6 +116,7 @@ STAGES: tuple[Stage, ...] = (
         "hierarchies",
         (
             rules.hierarchy_leaves_are_indicators,
+            rules.method_references_are_indicators,
             rules.target_scoring_has_targets,
             rules.campaign_span_needs_calendar,
         ),

@@ -167,6 +167,15 @@ def parse_yaml(text: str, file: str, issues: Issues) -> LMap | None:
     return data
 
 
+def plain(value: Any) -> Any:
+    """A YAML value without line bookkeeping (mappings → dict, lists → list)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 # ---- scalars a declaration writes in its own way ----------------------------------------------
 def param_ref(v: Any) -> ParamRef | None:
     """`$name` → a reference to a parameter, replaced by its value once the set is built."""

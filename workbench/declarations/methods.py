@@ -1,122 +1,136 @@
-"""The `method:` block of a hierarchy: one table of keys, one function that checks and builds.
+"""The `method:` block of a hierarchy: checked against the composite catalogue in one rule.
 
-Every key a hierarchy's `method:` may carry is one row of `METHOD_KEYS`: the reader that checks
-its value (file and line on failure) and turns it into the `Method` field of the same name. A
-new composite option is one row here plus one field on `model.Method`; `check_method` is the
-single rule that validates the block.
+Which keys a `method:` may carry, their values and which method reads which option are the
+composite catalogue's (`workbench.composite_methods`: one entry per normaliser, aggregator and
+imputer, one `Option` per setting). `check_method` is the single rule that validates the block
+against it — an unknown key, a bad method name or value, an option no chosen method reads, a
+group imputation without its grouping — each at its line, every problem in one pass; a new
+composite option is a catalogue entry, not a change here. The references a block makes to other
+declarations (`denominate`, `impute_group`) are checked with the set (`rules`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from workbench.composite import AGGREGATORS, IMPUTERS, NORMALISERS
+from workbench.composite_methods import IMPUTERS, OPTIONS
+from workbench.composite_methods import check_method as catalogue_problems
 from workbench.declarations.issues import Issues
-from workbench.declarations.loader import LList, LMap, percent_text
-from workbench.declarations.model import Method
+from workbench.declarations.loader import LMap, plain
+from workbench.declarations.model import Denominator, Method
 from workbench.declarations.vocabulary import KNOWN_KEYS
 from workbench.messages import t
 
-_MISSING = object()
-# A reader gets (block, key, path, issues) and returns the field's value or _MISSING (reported).
-Reader = Callable[[LMap, str, str, Issues], Any]
-
-
-def _choice(allowed: Sequence[str]) -> Reader:
-    def read(m: LMap, key: str, path: str, issues: Issues) -> Any:
-        val = str(m[key])
-        if val not in allowed:
-            issues.error(
-                "E_BAD_METHOD", m.at(key), path, key=key, value=val, allowed="、".join(allowed)
-            )
-            return _MISSING
-        return val
-
-    return read
-
-
-def _aggregate(m: LMap, key: str, path: str, issues: Issues) -> Any:
-    """One aggregator for every level, or {level: aggregator}."""
-    agg = m[key]
-    vals = agg.values() if isinstance(agg, LMap) else [agg]
-    bad = [a for a in vals if a not in AGGREGATORS]
-    if bad:
-        issues.error(
-            "E_BAD_METHOD",
-            m.at(key),
-            path,
-            key=key,
-            value=bad[0],
-            allowed="、".join(AGGREGATORS),
-        )
-        return _MISSING
-    if isinstance(agg, LMap):
-        return MappingProxyType({int(k): str(x) for k, x in agg.items()})
-    return str(agg)
-
-
-def _number(m: LMap, key: str, path: str, issues: Issues) -> Any:
-    v = m[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        pct = percent_text(v)
-        if pct is None:
-            issues.error("E_TYPE", m.at(key), path, key=key, expected=t("ind.type.number"))
-            return _MISSING
-        return pct
-    return float(v)
-
-
-def _flag(m: LMap, key: str, path: str, issues: Issues) -> Any:
-    return bool(m[key])
-
-
-def _count(m: LMap, key: str, path: str, issues: Issues) -> Any:
-    v = m[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        issues.error("E_TYPE", m.at(key), path, key=key, expected=t("ind.type.integer"))
-        return _MISSING
-    return v
-
-
-METHOD_KEYS: dict[str, Reader] = {
-    "impute": _choice(IMPUTERS),
-    "normalise": _choice(NORMALISERS),
-    "aggregate": _aggregate,
-    "norm_low": _number,
-    "norm_high": _number,
-    "screen_min_coverage": _number,
-    "treat": _flag,
-    "uncertainty_samples": _count,
+# keys of `method:` the declarations read themselves (not composite options)
+OWN_KEYS = ("uncertainty_samples", "denominate")
+# catalogue problem code → the declaration issue code it is reported under
+_CODES = {
+    "E_UNKNOWN_METHOD_KEY": "E_UNKNOWN_METHOD_KEY",
+    "E_OPTION_NOT_USED": "E_METHOD_OPTION_NOT_USED",
 }
-assert set(METHOD_KEYS) == KNOWN_KEYS["method"], "METHOD_KEYS and KNOWN_KEYS['method'] differ"
 
 
 def check_method(v: Any, at: tuple[str, int | None], path: str, issues: Issues) -> Method | None:
-    """The rule for a hierarchy's `method:` block: every key known and valid, else None with
-    every problem reported at its line (not only the first). An unknown key is a warning for
-    now; issue 16 asks for it to be refused once every composite option is a row here."""
+    """The rule for a hierarchy's `method:` block; the `Method`, or None with every problem
+    reported at its line."""
     if not isinstance(v, LMap):
         issues.error("E_NOT_MAPPING", at, path, what=path)
         return None
-    for key in v:
-        if key not in METHOD_KEYS:
-            issues.warning(
-                "W_UNKNOWN_KEY", v.at(key), path, key=key, allowed="、".join(sorted(METHOD_KEYS))
-            )
-    kw: dict[str, Any] = {}
+    spec = {k: plain(x) for k, x in v.items() if k != "denominate"}
+    problems = catalogue_problems(spec, extra_keys=OWN_KEYS)
+    for problem in problems:
+        issues.error(
+            _CODES.get(problem.code, "E_BAD_METHOD_VALUE"),
+            v.at(problem.key),
+            path,
+            message=t(f"composite.{problem.code}", **problem.values),
+        )
+    ok = not problems
+    samples = v.get("uncertainty_samples")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)):
+        issues.error(
+            "E_TYPE",
+            v.at("uncertainty_samples"),
+            path,
+            key="uncertainty_samples",
+            expected=t("ind.type.integer"),
+        )
+        ok = False
+    impute = str(v.get("impute", "none"))
+    if impute in IMPUTERS and "groups" in IMPUTERS[impute].needs and "impute_group" not in v:
+        issues.error(
+            "E_BAD_METHOD_VALUE",
+            v.at("impute"),
+            path,
+            message=t("composite.E_NO_IMPUTE_GROUP", method=impute),
+        )
+        ok = False
+    denominate: dict[str, Denominator] | None = {}
+    if v.get("denominate"):
+        denominate = _denominate(v["denominate"], v.at("denominate"), path, issues)
+    if not ok or denominate is None:
+        return None
+    agg = v.get("aggregate", "arithmetic")
+    return Method(
+        impute=impute,
+        treat=bool(v.get("treat", False)),
+        normalise=str(v.get("normalise", "minmax")),
+        aggregate=(
+            MappingProxyType({int(k): str(x) for k, x in agg.items()})
+            if isinstance(agg, LMap)
+            else str(agg)
+        ),
+        uncertainty_samples=None if samples is None else int(samples),
+        options=MappingProxyType({k: x for k, x in spec.items() if k in OPTIONS}),
+        denominate=MappingProxyType(denominate),
+        lines=MappingProxyType({str(k): v.at(k)[1] for k in v}),
+    )
+
+
+def _denominate(
+    v: Any, at: tuple[str, int | None], path: str, issues: Issues
+) -> dict[str, Denominator] | None:
+    """`denominate: {leaf: indicator}` or `{leaf: {indicator: code, scale: 10000}}`."""
+    p = f"{path}.denominate"
+    if not isinstance(v, LMap):
+        issues.error("E_NOT_MAPPING", at, p, what=p)
+        return None
+    out: dict[str, Denominator] = {}
     ok = True
-    for key, read in METHOD_KEYS.items():
-        if key not in v:
+    for leaf, spec in v.items():
+        line = v.at(leaf)[1]
+        if isinstance(spec, str):
+            out[str(leaf)] = Denominator(spec, 1.0, line)
             continue
-        if isinstance(v[key], LList):
-            issues.error("E_TYPE", v.at(key), path, key=key, expected=t("ind.type.scalar"))
+        where = f"{p}.{leaf}"
+        if not isinstance(spec, LMap):
+            issues.error("E_NOT_MAPPING", v.at(leaf), where, what=where)
             ok = False
             continue
-        got = read(v, key, path, issues)
-        if got is _MISSING:
+        for key in spec:
+            if key not in KNOWN_KEYS["denominator"]:
+                issues.warning(
+                    "W_UNKNOWN_KEY",
+                    spec.at(key),
+                    where,
+                    key=key,
+                    allowed="、".join(sorted(KNOWN_KEYS["denominator"])),
+                )
+        indicator = spec.get("indicator")
+        if not isinstance(indicator, str) or not indicator:
+            issues.error("E_MISSING_KEY", spec.at(), where, key="indicator", what=where)
             ok = False
-        else:
-            kw[key] = got
-    return Method(**kw) if ok else None
+            continue
+        scale = spec.get("scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            issues.error(
+                "E_BAD_METHOD_VALUE",
+                spec.at("scale"),
+                path,
+                message=t("composite.E_BAD_RANGE", field="scale", value=scale, rule="> 0"),
+            )
+            ok = False
+            continue
+        out[str(leaf)] = Denominator(indicator, float(scale), line)
+    return out if ok else None

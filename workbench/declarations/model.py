@@ -11,14 +11,11 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from workbench import fmt
 from workbench.declarations.issues import Issue
-from workbench.declarations.vocabulary import (
-    COUNT_UNITS,
-    MONEY_UNITS,
-    PERCENT_UNITS,
-)
 
 
 @dataclass(frozen=True)
@@ -191,33 +188,15 @@ class Target:
         return self.relative is not None
 
 
-def unit_kind(unit: str) -> str:
-    """How a number in `unit` is read: `percent`, `money`, `rate` (per something, 件/万人),
-    `count` or `number`."""
-    u = str(unit or "").strip()
-    if "/" in u:
-        return "rate"
-    if u.lower() in PERCENT_UNITS:
-        return "percent"
-    if u.lower() in MONEY_UNITS:
-        return "money"
-    if u in COUNT_UNITS:
-        return "count"
-    return "number"
-
-
 def default_decimals(unit: str, type: str) -> int:
-    """Digits an indicator shows when its declaration gives no `decimals`: 1 for percentages
-    and rates, 0 for counts, 2 for money (shown in 万元), 1 otherwise. The one place this
-    default is decided."""
-    kind = unit_kind(unit)
-    if kind == "money":
-        return 2
-    if kind in ("percent", "rate"):
-        return 1
-    if kind == "count" or (kind == "number" and type == "count"):
+    """Digits an indicator shows when its declaration gives no `decimals`: the formatter's rule
+    for its unit (`fmt.default_decimals`: 1 for %, 1 for money in 万元/亿元, 0 for counted
+    things, 2 for other units such as 件/万人), except that a count indicator without a counted
+    unit is still whole. Decided here once, when the set is loaded, so every face reads the
+    same `Indicator.decimals`."""
+    if type == "count" and fmt.unit_kind(unit) == fmt.NUMBER and "/" not in str(unit or ""):
         return 0
-    return 1
+    return fmt.default_decimals(unit)
 
 
 @dataclass(frozen=True)
@@ -278,15 +257,32 @@ class HierarchyNode:
 
 
 @dataclass(frozen=True)
+class Denominator:
+    """`denominate:` a leaf by another declared indicator (divided by `scale`)."""
+
+    indicator: str
+    scale: float = 1.0
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Method:
+    """A hierarchy's `method:`; `options` holds every other catalogue option that was set
+    (composite_methods.OPTIONS), `denominate` leaf node → denominator indicator, `lines` the
+    line of each key."""
+
     impute: str = "none"
     treat: bool = False
     normalise: str = "minmax"
-    norm_low: float = 0.0
-    norm_high: float = 100.0
     aggregate: str | Mapping[int, str] = "arithmetic"
-    screen_min_coverage: float = 0.0
     uncertainty_samples: int | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    denominate: Mapping[str, Denominator] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    lines: Mapping[str, int | None] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.composite_methods import NORMALISERS
 from workbench.contracts import LEDGERS
 from workbench.declarations.issues import At, Issues
 from workbench.declarations.loader import LList, LMap, month_text
@@ -41,7 +42,6 @@ from workbench.declarations.shaping import FileDecl
 from workbench.declarations.vocabulary import (
     RATE_TYPES,
     SHORT_NAME_MAX,
-    TARGET_NORMALISERS,
     TYPE_PARTS,
 )
 
@@ -651,7 +651,8 @@ def target_scoring_has_targets(ctx: SetContext) -> Iterator[Finding]:
     """A hierarchy scored against targets has one for every leaf (node target, goalposts,
     or the indicator's absolute target)."""
     for hk, h in list(ctx.hierarchies.items()):
-        if h.method.normalise not in TARGET_NORMALISERS:
+        entry = NORMALISERS.get(h.method.normalise)
+        if entry is None or not entry.needs & {"target", "goalposts"}:
             continue
         for n in h.nodes:
             ind = ctx.indicators.get(n.indicator or "")
@@ -667,6 +668,49 @@ def target_scoring_has_targets(ctx: SetContext) -> Iterator[Finding]:
                     code=n.code,
                     method=h.method.normalise,
                 )
+
+
+def method_references_are_indicators(ctx: SetContext) -> Iterator[Finding]:
+    """`method: denominate:` names a leaf of the tree and a declared indicator to divide it by;
+    `impute_group:` names a declared indicator (the unit's group)."""
+    for hk, h in list(ctx.hierarchies.items()):
+        path, drops = f"hierarchies.{hk}.method", ("hierarchies", hk)
+        leaves = {n.code for n in h.nodes if n.indicator is not None}
+        for leaf, den in h.method.denominate.items():
+            if leaf not in leaves:
+                yield error(
+                    "E_UNKNOWN_INDICATOR",
+                    (h.file, den.line),
+                    f"{path}.denominate",
+                    drops,
+                    name=leaf,
+                    known=few(leaves),
+                )
+            if den.indicator not in ctx.declared_indicators:
+                yield error(
+                    "E_UNKNOWN_INDICATOR",
+                    (h.file, den.line),
+                    f"{path}.denominate",
+                    drops,
+                    name=den.indicator,
+                    known=few(ctx.indicators),
+                )
+            elif den.indicator not in ctx.indicators:
+                yield drop("hierarchies", hk)
+        group = h.method.options.get("impute_group")
+        if group is None:
+            continue
+        if group not in ctx.declared_indicators:
+            yield error(
+                "E_UNKNOWN_INDICATOR",
+                (h.file, h.method.lines.get("impute_group")),
+                f"{path}.impute_group",
+                drops,
+                name=group,
+                known=few(ctx.indicators),
+            )
+        elif group not in ctx.indicators:
+            yield drop("hierarchies", hk)
 
 
 def campaign_span_needs_calendar(ctx: SetContext) -> Iterator[Finding]:

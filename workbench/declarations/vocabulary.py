@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from workbench.composite_methods import OPTIONS, STEP_KEYS
+
 AGGS = ("count", "sum", "distinct_count", "any", "months")
 ROLLUPS = ("sum", "max", "last")
 CITY_ROLLUPS = ("sum", "max", "distinct")
@@ -17,13 +19,10 @@ TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
 SPANS = ("month", "quarter", "ytd", "ctd", "r12")
 PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
-WEIGHTINGS = ("equal", "manual")
+WEIGHTINGS = ("equal", "manual", "pca")
 FUNCTIONS = ("min", "max", "abs")
 FILE_KINDS = ("indicator_set", "calendar")
 PROJECTIONS = ("linear",)
-# Normalisers that score against a target: every leaf needs one (a node's target or
-# goalposts, or the indicator's absolute target).
-TARGET_NORMALISERS = ("dist_target", "dist_target_capped", "goalposts")
 
 # Which parts an indicator type has (the funnel reads a part of an indicator's KPI row).
 FUNNEL_PARTS = ("numerator", "denominator")
@@ -35,12 +34,6 @@ TYPE_PARTS: dict[str, tuple[str, ...]] = {
     "derived": (),
 }
 RATE_TYPES = ("ratio", "share")
-
-# Units, by how a number in them is read. `%` values are fractions (0.9 = 90%); money is kept
-# in yuan and shown in 万元/亿元; a unit with a slash is a rate per something (件/万人).
-PERCENT_UNITS = ("%", "percent", "ratio", "share", "rate", "百分比", "比例", "change", "pct")
-MONEY_UNITS = ("元", "yuan", "万元", "亿元", "money", "金额")
-COUNT_UNITS = ("件", "个", "次", "家", "人", "人次", "起", "项", "份", "户", "条")
 
 # Display keys of an indicator: decimals allowed, and the card title length a cockpit card
 # shows without wrapping (a warning beyond it, never an error).
@@ -135,16 +128,10 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "workbench_definition",
     },
     "node": {"code", "name", "weight", "children", "indicator", "target", "direction", "goalposts"},
-    "method": {
-        "impute",
-        "treat",
-        "normalise",
-        "norm_low",
-        "norm_high",
-        "aggregate",
-        "screen_min_coverage",
-        "uncertainty_samples",
-    },
+    # `method:` keys are the composite catalogue's (composite_methods), checked by
+    # methods.check_method
+    "method": {*STEP_KEYS, *OPTIONS, "uncertainty_samples"},
+    "denominator": {"indicator", "scale"},
     "phase": {"code", "name", "start", "end", "source"},
     "milestone": {"code", "name", "indicator", "op", "value", "deadline", "span", "source"},
     "campaign": {"start", "end", "name"},
