@@ -35,9 +35,9 @@ from urllib.parse import parse_qs, quote
 import pandas as pd
 
 from workbench import fmt
+from workbench.config import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 from workbench.indicators import OP_LABELS as _OPS
 from workbench.messages import t
-from workbench.serve import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 
 log = logging.getLogger(__name__)
 
