@@ -179,11 +179,13 @@ def declared_tables() -> dict[str, tuple[Column, ...]]:
     }
 
 
-def schema_fingerprint(tables: Mapping[str, Sequence[Column]] | None = None) -> str:
-    """A short hash of the declared tables, columns and types: the schema's version, which
-    changes by itself when a contract gains a field (no number bumped by hand)."""
-    tables = declared_tables() if tables is None else tables
+def schema_fingerprint() -> str:
+    """A short hash of the declared tables, columns and types and of the `_current` views: the
+    schema's version, which changes by itself when a contract gains a field (no number bumped
+    by hand)."""
+    tables = declared_tables()
     lines = sorted(f"{t}.{c.name} {c.type}" for t, cols in tables.items() for c in cols)
+    lines += [current_view_ddl(lg) for lg in LEDGERS.values()]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
 
 
@@ -323,6 +325,8 @@ class Warehouse:
         gap = schema_gap(self.con, have)
         new_file = not (set(have) & set(declared_tables()))
         fingerprint = schema_fingerprint()
+        if not gap and self._recorded_schema() == fingerprint:
+            return gap  # written by this schema: nothing to do
         with self.transaction() as con:
             for name in gap.tables:
                 con.execute(create_table_ddl(name, declared_tables()[name]))
@@ -333,15 +337,13 @@ class Warehouse:
                     DERIVED[col.name](self, table)
             for lg in LEDGERS.values():
                 con.execute(current_view_ddl(lg))
-            last = con.execute(
-                f'SELECT to_schema FROM "{UPGRADES}" ORDER BY upgraded_at DESC, rowid DESC LIMIT 1'
-            ).fetchone()
-            if gap or last is None or last[0] != fingerprint:
+            last = self._recorded_schema()
+            if gap or last != fingerprint:
                 con.execute(
                     f'INSERT INTO "{UPGRADES}" VALUES (now(), ?, ?, ?, ?, ?)',
                     [
                         "create" if new_file else "upgrade",
-                        None if last is None else last[0],
+                        last,
                         fingerprint,
                         __version__,
                         "" if new_file else gap.describe(),
@@ -352,6 +354,13 @@ class Warehouse:
         self._live.clear()
         self.schema_gap = SchemaGap((), ()) if new_file else gap
         return self.schema_gap
+
+    def _recorded_schema(self) -> str | None:
+        """The schema the file was last brought to (None: never recorded)."""
+        row = self.con.execute(
+            f'SELECT to_schema FROM "{UPGRADES}" ORDER BY upgraded_at DESC, rowid DESC LIMIT 1'
+        ).fetchone()
+        return None if row is None else row[0]
 
     def _read_missing_as_null(self) -> None:
         """A read-only open of a file an earlier version wrote: what it lacks is read as empty
