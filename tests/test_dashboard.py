@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 import pytest
 
 from workbench import dashboard as d
-from workbench import fmt
 from workbench.messages import catalogue
 
 COUNTIES = [("990101", "青山区"), ("990102", "绿水县"), ("990103", "白石县")]
@@ -73,6 +72,10 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
             },
         ]
     )
+    # the comparison each target is held to, as `_indicator_meta` gives it from the YAML
+    meta["op"] = meta["indicator"].map(
+        {"fund_recovery_rate": ">=", "rectification_completion": ">=", "case_detection_rate": ">="}
+    )
     rows = []
     for pi, p in enumerate(PERIODS):
         for ci, (code, _) in enumerate([("", "全市")] + counties):
@@ -123,6 +126,8 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
                 r.update(indicator_set="campaign_2025", period=p, county_code=code)
     kpis = pd.DataFrame(rows)
     kpis["met"] = kpis["met"].astype("boolean")
+    # the engine gives last year's value beside the relative change
+    kpis["prev_value"] = kpis["value"] / (1 + pd.to_numeric(kpis["yoy"]))
     idx, unc, lag, ms = [], [], [], []
     n = len(counties)
     for p in PERIODS:
@@ -219,53 +224,7 @@ def view(**kw) -> d.View:
 # ── formatting ──────────────────────────────────────────────────────────────────────────────
 
 
-def test_format_value_follows_units_the_chinese_way():
-    assert d.format_value(0.8734, "%") == "87.3%"
-    assert d.format_value(123_456_789, "元") == "1.23亿元"
-    assert d.format_value(56_000, "元") == "5.6万元"
-    assert d.format_value(12, "件") == "12件"
-    assert d.format_value(3.254, "件/万人") == "3.25件/万人"
-    assert d.format_value(None, "%") == "—"
-    assert d.format_value(float("nan"), "元") == "—"
-
-
-def test_year_on_year_of_a_rate_is_in_percentage_points():
-    from workbench import fmt
-
-    # coverage 34.3% → 68.6%: +34.3 points (relative +100%); detection 36.2% → 28.7%
-    assert fmt.year_on_year(0.686, 1.0, "%") == "+34.3个百分点"
-    assert fmt.year_on_year(0.287, 0.287 / 0.362 - 1, "%") == "-7.5个百分点"
-    assert fmt.year_on_year(0.5, 0.0, "%") == "0.0个百分点"
-    # counts and money stay relative; no value or a fall to zero: relative, or a dash
-    assert fmt.year_on_year(127, -0.4009, "件") == "-40.1%"
-    assert fmt.year_on_year(0.0, -1.0, "%") == "-100.0%"
-    assert fmt.year_on_year(0.5, None, "%") == "—"
-
-
-def test_gap_and_target_texts():
-    assert d.format_gap(-0.027, "%") == "2.7个百分点"
-    assert d.format_gap(0.012, "%") == "1.2个百分点"
-    assert d.format_target(-0.3, "%", "<=") == "≤-30.0%"
-    assert d.gap_text({"value": 0.87, "target": 0.9, "met": False}, "%") == "差 3.0个百分点"
-    assert d.gap_text({"value": 0.95, "target": 0.9, "met": 1.0}, "%") == "超 5.0个百分点"
-    assert d.format_target(0.9, "%", 1) == "≥90.0%"
-    assert d.format_target(-0.3, "%", -1) == "≤-30.0%"
-    assert d.format_target(None, "%", 1) == "—"
-
-
-@pytest.mark.parametrize(
-    ("row", "period", "expected"),
-    [
-        ({"value": 0.95, "met": True}, "2025-09", "met"),
-        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-09", "risk"),
-        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-12", "miss"),
-        ({"value": 0.5, "met": False}, "2025-09", "miss"),
-        ({"value": None, "met": None}, "2025-09", "none"),
-        ({"value": 3, "met": pd.NA}, "2025-09", "none"),
-    ],
-)
-def test_traffic_light(row, period, expected):
-    assert d.status_of(row, period) == expected
+# The formatter and the status rules are the presentation layer's: tests/test_presentation.py.
 
 
 def test_lights_are_colour_blind_safe_and_carry_icons():
@@ -307,7 +266,7 @@ def test_kpi_cards_show_the_engine_values(data):
     ]
     city = data.kpi("fund_recovery_rate", "2025-09", d.CITY)
     assert float(cards["fund_recovery_rate"]["value"]) == city["value"]
-    assert cards["fund_recovery_rate"]["text"] == fmt.percent(city["value"])
+    assert cards["fund_recovery_rate"]["text"] == f"{city['value'] * 100:.1f}%"
     assert cards["fund_recovery_rate"]["status"] == "met"
     assert cards["rectification_completion"]["status"] == "risk"  # deadline 2025-11-30 ahead
     assert cards["case_count"]["status"] == "none"

@@ -112,8 +112,12 @@ def test_cache_round_trip_with_memory_mapped_cube(tmp_path, city, monkeypatch):
     monkeypatch.setenv(d.ENV_CACHE_DIR, str(tmp_path / "cache"))
     d._MEMORY.clear()
     first = d.load(wh)
-    files = sorted(p.suffix for p in (tmp_path / "cache").iterdir())
-    assert files == [".npy", ".pkl"]
+    (entry,) = (tmp_path / "cache").iterdir()
+    files = sorted(p.name for p in entry.iterdir())
+    # plain data only: nothing in the cache is a pickle or can execute when read
+    assert "cube.npy" in files and "meta.json" in files and "kpis.parquet" in files
+    assert all(f.endswith((".npy", ".json", ".parquet")) for f in files)
+    assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
     d._MEMORY.clear()
     again = d.load(wh)  # from disk this time
     assert again is not first

@@ -26,7 +26,7 @@ from workbench.contracts import LEDGERS, Field, Ledger
 from workbench.declarations import load_set
 from workbench.demo import generate_city
 from workbench.measures import ledger_columns
-from workbench.results import evaluate, write_table
+from workbench.results import evaluate
 from workbench.warehouse import (
     LIVE,
     META_COLUMNS,
@@ -579,25 +579,30 @@ def test_a_read_only_open_of_an_old_file_reads_what_it_lacks_as_null(
         con.close()
 
 
-def test_result_tables_are_declared_as_the_engine_writes_them(city) -> None:
-    """`RESULT_TABLES` and the frames `Evaluation.save` writes stay one schema: the same
-    columns in the same order, each of the type DuckDB gives the frame's column."""
+def test_result_tables_are_declared_as_the_engine_writes_them(city, tmp_path: Path) -> None:
+    """`RESULT_TABLES` and the frames `Evaluation.save` writes stay one schema: the same columns
+    in the same order, and every value fits its declared type (saved into tables made from the
+    declarations, it reads back the same)."""
     ev = evaluate(city.frames, PERIOD, "campaign_2025", uncertainty_samples=5)
     frames = {"compute_runs": ev.run_row("r"), **ev.tables(uncertainty=True)}
-    con = duckdb.connect()
-    try:
-        for name, df in frames.items():
-            frame = df if name == "compute_runs" else df.assign(run_id="r")[["run_id", *df]]
-            write_table(con, name, frame)
-        inferred = {
-            name: con.execute(
+    assert set(frames) == set(RESULT_TABLES)
+    for name, df in frames.items():
+        written = list(df.columns) if name == "compute_runs" else ["run_id", *df.columns]
+        assert written == [c.name for c in RESULT_TABLES[name]], name
+    path = tmp_path / "wh.duckdb"
+    run_id = ev.save(path)
+    with Warehouse(path, read_only=True) as wh:
+        for name, cols in RESULT_TABLES.items():
+            types = wh.con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_name = ? ORDER BY ordinal_position",
                 [name],
             ).fetchall()
-            for name in frames
-        }
-    finally:
-        con.close()
-    declared = {name: [(c.name, c.type) for c in cols] for name, cols in RESULT_TABLES.items()}
-    assert inferred == declared
+            assert types == [(c.name, c.type) for c in cols], name
+        kpis = wh.table("SELECT * FROM indicator_values WHERE run_id = ?", [run_id])
+        milestones = wh.table("SELECT * FROM milestones WHERE run_id = ?", [run_id])
+    want = frames["indicator_values"]
+    assert len(kpis) == len(want)
+    np.testing.assert_allclose(kpis["value"].to_numpy(float), want["value"].to_numpy(float))
+    decimals = frames["milestones"]["decimals"]
+    assert list(milestones["decimals"].astype("Int64")) == list(decimals.astype("Int64"))

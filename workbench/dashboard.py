@@ -16,14 +16,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import html
 import json
 import logging
 import math
 import os
-import pickle
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,8 +33,10 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.config import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
-from workbench.indicators import OP_LABELS as _OPS
 from workbench.messages import t
+from workbench.presentation import kpis as pk
+from workbench.presentation import cache as pcache
+from workbench.presentation import lists
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,6 @@ ENV_GEOJSON = "WORKBENCH_GEOJSON"
 ENV_CACHE_DIR = "WORKBENCH_DASHBOARD_CACHE"
 CITY = ""  # the county code that stands for the whole city
 INDEX = "__index__"  # the focus value that stands for the composite index
-CACHE_VERSION = 1
 
 # Okabe–Ito colours: distinguishable with every common colour-vision deficiency.
 STATUS_COLOURS = {"met": "#0072B2", "risk": "#E69F00", "miss": "#D55E00", "none": "#8C8C8C"}
@@ -83,7 +81,7 @@ MAX_DRILL_ROWS = 100
 
 # ───────────────────────────── data ─────────────────────────────
 
-KPI_FIELDS = ("value", "numerator", "denominator", "target", "gap", "yoy", "met")
+KPI_FIELDS = ("value", "numerator", "denominator", "target", "gap", "yoy", "met", "prev_value")
 
 
 class KpiCube:
@@ -130,10 +128,25 @@ class KpiCube:
         ok = (si.notna() & pi.notna() & ci.notna() & ii.notna()).to_numpy()
         idx = tuple(np.asarray(x.to_numpy()[ok], dtype=int) for x in (si, pi, ci, ii))
         for f, name in enumerate(KPI_FIELDS):
+            if name not in kpis:  # e.g. tables built before prev_value was kept: stays NaN
+                continue
             col = kpis[name]
             if name == "met":
                 col = col.astype("object").map(lambda v: np.nan if _missing(v) else float(bool(v)))
             self.arr[idx + (f,)] = pd.to_numeric(col, errors="coerce").to_numpy(float)[ok]
+
+    @classmethod
+    def from_saved(cls, meta: Mapping[str, Any], arr: Any) -> KpiCube:
+        """A cube from `_write_cache`'s lists of keys and its array."""
+        cube = cls.__new__(cls)
+        cube.sets = {s: i for i, s in enumerate(meta["sets"])}
+        cube.periods = {p: i for i, p in enumerate(meta["periods"])}
+        cube.counties = {c: i for i, c in enumerate(meta["counties"])}
+        cube.indicators = {
+            s: {ind: i for i, ind in enumerate(v)} for s, v in meta["indicators"].items()
+        }
+        cube.arr = arr
+        return cube
 
     def get(self, indicator_set: str, period: str, county: str, indicator: str) -> dict | None:
         try:
@@ -450,86 +463,42 @@ def value_kind(unit: object) -> str:
     return "number"
 
 
-def format_value(value: object, unit: object, signed: bool = False) -> str:
-    """An indicator value the Chinese way: 87.3%, 1,234.5万元, 12件, 3.25件/万人."""
-    kind = value_kind(unit)
-    v = _float(value)
-    if v is None:
-        return "—"
-    if kind == "percent":
-        return fmt.percent(v, signed=signed)
-    if kind == "money":
-        return ("+" if signed and v > 0 else "") + fmt.money(v)
-    digits = 0 if float(v).is_integer() or abs(v) >= 100 else (1 if abs(v) >= 10 else 2)
-    text = ("+" if signed and v > 0 else "") + fmt.number(v, digits)
-    suffix = "" if _missing(unit) or str(unit) in ("", "score") else str(unit)
-    return text + suffix
+def format_value(value: object, unit: object, signed: bool = False, decimals: object = None) -> str:
+    """An indicator value as every face writes it (`fmt.value_text`)."""
+    return fmt.value_text(value, unit, decimals, signed)
 
 
-def format_gap(gap: object, unit: object) -> str:
-    """A distance to the target, unsigned: `2.7个百分点`, `12件`, `3.5万元`."""
-    v = _float(gap)
-    if v is None:
-        return "—"
-    if value_kind(unit) == "percent":
-        return fmt.points(abs(v))
-    return format_value(abs(v), unit)
-
-
-def format_target(target: object, unit: object, op: object) -> str:
-    """`≥90.0%`; `op` is the engine's comparison (`>=`, `<=` …) or, failing that, the
+def format_target(target: object, unit: object, op: object, decimals: object = None) -> str:
+    """`≥90.0%`; `op` is the target's comparison (`>=`, `<=` …) or, failing that, the
     indicator's direction (−1: lower is better)."""
-    v = _float(target)
-    if v is None:
-        return "—"
-    if str(op) in _OPS:
-        sign = _OPS[str(op)]
-    else:
-        sign = "≤" if (_float(op) or 1.0) < 0 else "≥"
-    return f"{sign}{format_value(v, unit)}"
+    if str(op) not in fmt.OP_SIGNS:
+        op = "<=" if (_float(op) or 1.0) < 0 else ">="
+    return fmt.target_text(op, target, unit, decimals)
 
 
-def gap_text(row: Mapping[str, Any], unit: object) -> str | None:
-    """「差 2.7个百分点」 when the target is not met, 「超 1.2个百分点」 when it is."""
-    value, target = _float(row.get("value")), _float(row.get("target"))
-    if value is None or target is None or _missing(row.get("met")):
-        return None
-    key = "dash.kpi.over" if bool(row.get("met")) else "dash.kpi.short"
-    return t(key, gap=format_gap(value - target, unit))
+def display(meta: Mapping[str, Any]) -> pk.Display:
+    """The presentation layer's view of an indicator from the cockpit's indicator table."""
+    dec = meta.get("decimals")
+    return pk.Display(
+        name=str(meta.get("name") or meta.get("indicator")),
+        short_name=str(meta.get("short_name") or meta.get("name") or meta.get("indicator")),
+        unit="" if _missing(meta.get("unit")) else str(meta.get("unit")),
+        decimals=None if _missing(dec) else int(dec),
+        op="" if _missing(meta.get("op")) else str(meta.get("op") or ""),
+        relative=bool(meta.get("relative")) if not _missing(meta.get("relative")) else False,
+        kind="" if _missing(meta.get("kind")) else str(meta.get("kind")),
+        deadline=None if _missing(meta.get("deadline")) else str(meta.get("deadline")),
+    )
 
 
-def status_of(row: Mapping[str, Any], period: str | None = None) -> str:
-    """Traffic light for one KPI row: `met`, `risk` (not yet met, deadline ahead), `miss`, `none`.
-
-    An explicit `status` from the engine wins; otherwise `met` decides, and an unmet indicator
-    whose deadline is still ahead is `risk` rather than `miss`."""
-    explicit = str(row.get("status") or "").strip().lower()
-    if explicit in STATUS_COLOURS:
-        return explicit
-    aliases = {
-        "达标": "met",
-        "ok": "met",
-        "on_track": "met",
-        "未达标": "miss",
-        "missed": "miss",
-        "lagging": "miss",
-        "at_risk": "risk",
-        "进行中": "risk",
-        "无数据": "none",
-    }
-    if explicit in aliases:
-        return aliases[explicit]
-    if _float(row.get("value")) is None:
-        return "none"
-    met = row.get("met")
-    if _missing(met):
-        return "none"
-    if bool(met):
-        return "met"
-    deadline = row.get("deadline")
-    if not _missing(deadline) and deadline and period and str(deadline)[:7] > period:
-        return "risk"
-    return "miss"
+STATUS_LIGHTS = {
+    pk.MET: "met",
+    pk.AT_RISK: "risk",
+    pk.NOT_MET: "miss",
+    pk.NO_TARGET: "none",
+    pk.BASELINE_INSUFFICIENT: "none",
+    pk.NO_DATA: "none",
+}
 
 
 def _esc(x: object) -> str:
@@ -566,19 +535,18 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
     for m in data.meta_records(view.indicator_set):
         ind = str(m["indicator"])
         r = cube.get(view.indicator_set, view.period, view.county, ind) or {}
-        r["deadline"] = m.get("deadline")
-        unit = m.get("unit")
-        st = status_of(r, view.period)
-        value = r.get("value")
-        fv = _float(value)
-        op = m.get("op") if not _missing(m.get("op")) and m.get("op") else m.get("direction")
-        meta_bits = [t("dash.kpi.target", target=format_target(r.get("target"), unit, op))]
-        if (gap := gap_text(r, unit)) is not None:
-            meta_bits.append(gap)
-        meta_bits.append(t("dash.kpi.yoy", yoy=fmt.year_on_year(fv, _float(r.get("yoy")), unit)))
+        d = display(m)
+        shown = pk.present_one(d, r, view.period)
+        st = STATUS_LIGHTS[shown["status"]]
+        fv = _float(r.get("value"))
+        meta_bits = [t("dash.kpi.target", target=shown["target_text"])]
+        if shown["gap_text"] != "—":
+            meta_bits.append(shown["gap_text"])
+        meta_bits.append(t("dash.kpi.yoy", yoy=shown["change_text"]))
         if view.county:
             city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
-            meta_bits.append(t("dash.kpi.city", value=format_value(city.get("value"), unit)))
+            city_text = fmt.value_text(city.get("value"), d.unit, d.decimals)
+            meta_bits.append(t("dash.kpi.city", value=city_text))
         group = (
             f'<span class="wb-kpi-group">{_esc(m["group"])}</span>'
             if not _missing(m.get("group")) and m.get("group")
@@ -588,11 +556,11 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '
             f'title="{_esc(m.get("description") or m.get("name"))}">'
-            f'<div class="wb-kpi-name">{group}{_esc(m.get("name") or ind)}</div>'
+            f'<div class="wb-kpi-name">{group}{_esc(d.short_name)}</div>'
             f'<div class="wb-kpi-row"><span class="wb-kpi-value" data-kpi-value>'
-            f"{_esc(format_value(value, unit))}</span>"
+            f"{_esc(shown['value_text'])}</span>"
             f'<span class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'
-            f"{_esc(t('dash.status.' + st))}</span></div>"
+            f"{_esc(shown['status_label'])}</span></div>"
             f'<div class="wb-kpi-meta">{" · ".join(_esc(b) for b in meta_bits)}</div></div>'
         )
     if not cards:
@@ -1005,7 +973,7 @@ def trend_figure(data: DashboardData, view: View) -> dict:
                 "y": y,
                 "line": {"color": colour, "width": width, "dash": dash},
                 "marker": {"size": 7 if code == view.county else 5},
-                "text": [format_value(v, unit) for v in y],
+                "text": [format_value(v, unit, decimals=meta.get("decimals")) for v in y],
                 "hovertemplate": f"{_esc(name)} %{{x}}：%{{text}}<extra></extra>",
             }
         )
@@ -1019,7 +987,7 @@ def trend_figure(data: DashboardData, view: View) -> dict:
                     "x": x,
                     "y": tgt,
                     "line": {"color": "#D55E00", "width": 2, "dash": "dash"},
-                    "text": [format_value(v, unit) for v in tgt],
+                    "text": [format_value(v, unit, decimals=meta.get("decimals")) for v in tgt],
                     "hovertemplate": t("dash.legend.target") + " %{x}：%{text}<extra></extra>",
                 }
             )
@@ -1283,7 +1251,7 @@ def history_figure(data: DashboardData, view: View) -> dict:
                     "line": {"color": colour, "dash": dash, "width": 2},
                     "marker": {"size": 4},
                     "name": data.county_name(code),
-                    "text": [format_value(v, m.get("unit")) for v in y],
+                    "text": [format_value(v, m.get("unit"), decimals=m.get("decimals")) for v in y],
                     "hovertemplate": f"{_esc(data.county_name(code))} %{{x}}：%{{text}}"
                     "<extra></extra>",
                 }
@@ -1473,15 +1441,18 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
         value, target, met = (block[:, KPI_FIELDS.index(f)] for f in ("value", "target", "met"))
         codes = list(data.cube.counties)[1:]
         has_target = bool(np.isfinite(target).any())
+        d = display(meta)
         if has_target:
-            deadline = meta.get("deadline")
-            ahead = not _missing(deadline) and bool(deadline) and str(deadline)[:7] > view.period
-            light = np.where(
-                ~np.isfinite(value) | ~np.isfinite(met),
-                "none",
-                np.where(met == 1.0, "met", "risk" if ahead else "miss"),
+            n = len(value)
+            status = pk.decide_status(
+                value,
+                target,
+                met,
+                np.full(n, bool(d.op)),
+                np.full(n, d.relative),
+                np.full(n, pk.deadline_ahead(d, view.period)),
             )
-            colour = [STATUS_COLOURS[x] for x in light]
+            colour = [STATUS_COLOURS[STATUS_LIGHTS[x]] for x in status]
         else:
             direction = _float(meta.get("direction")) or 1.0
             ranks = pd.Series(value * direction).rank(pct=True).to_numpy()
@@ -1498,12 +1469,15 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
                 "dash.map.tip_kpi",
                 name=data.county_name(code),
                 indicator=name,
-                value=format_value(v, unit),
+                value=format_value(v, unit, decimals=d.decimals),
             )
         if has_target:
             legend = [
-                (STATUS_COLOURS[s], f"{STATUS_ICONS[s]} {t('dash.status.' + s)}")
-                for s in ("met", "risk", "miss", "none")
+                (
+                    STATUS_COLOURS[STATUS_LIGHTS[s]],
+                    f"{STATUS_ICONS[STATUS_LIGHTS[s]]} {pk.status_label(s)}",
+                )
+                for s in (pk.MET, pk.AT_RISK, pk.NOT_MET, pk.NO_DATA)
             ]
         else:
             legend = [(SEQUENTIAL[0], t("dash.map.worse")), (SEQUENTIAL[4], t("dash.map.better"))]
@@ -1569,38 +1543,9 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
     )
 
 
-def _period_end(period: str) -> pd.Timestamp:
-    return pd.Period(period, freq="M").end_time.normalize()
-
-
 def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str) -> pd.DataFrame:
-    """Rectification items past their deadline at the end of `period` and not yet closed."""
-    rect = ledgers.get("rectifications")
-    if rect is None or rect.empty:
-        return pd.DataFrame(
-            columns=[
-                "issue_id",
-                "source",
-                "responsible_unit",
-                "description",
-                "found_date",
-                "deadline",
-                "status",
-                "days_overdue",
-            ]
-        )
-    end = _period_end(period)
-    df = rect[rect["county_code"].astype(str) == county].copy()
-    deadline = pd.to_datetime(df["deadline"], errors="coerce")
-    found = pd.to_datetime(df["found_date"], errors="coerce")
-    closed = (
-        pd.to_datetime(df.get("closed_date"), errors="coerce")
-        if "closed_date" in df
-        else pd.Series(pd.NaT, index=df.index)
-    )
-    done_by_then = df["status"].isin(("已整改", "已销号")) & (closed.isna() | (closed <= end))
-    mask = (deadline < end) & (found <= end) & ~done_by_then
-    out = df.loc[mask].assign(days_overdue=(end - deadline[mask]).dt.days)
+    """Rectification items overdue at the end of `period` (`presentation.lists`)."""
+    items = lists.overdue_rectifications(ledgers, period, county or None)
     cols = [
         "issue_id",
         "source",
@@ -1612,7 +1557,7 @@ def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str)
         "amount_involved",
         "days_overdue",
     ]
-    return out[[c for c in cols if c in out.columns]].sort_values("days_overdue", ascending=False)
+    return items[[c for c in cols if c in items.columns]]
 
 
 def table_html(
@@ -2485,6 +2430,7 @@ KPI_COLUMNS = [
     "gap",
     "met",
     "yoy",
+    "prev_value",
 ]
 INDEX_COLUMNS = ["period", "hierarchy", "county_code", "score", "rank", "grade"]
 UNCERTAINTY_COLUMNS = [
@@ -2518,6 +2464,10 @@ INDICATOR_COLUMNS = [
     "deadline",
     "description",
     "group",
+    "short_name",
+    "decimals",
+    "relative",
+    "kind",
 ]
 
 
@@ -2708,7 +2658,7 @@ def _evaluate_all(
     kp = _compact(
         pd.concat(kpis, ignore_index=True),
         ("indicator_set", "period", "county_code", "indicator"),
-        ("value", "numerator", "denominator", "target", "gap", "yoy"),
+        ("value", "numerator", "denominator", "target", "gap", "yoy", "prev_value"),
     )
     kp["met"] = kp["met"].astype("boolean")
     return DashboardData(
@@ -2772,7 +2722,7 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
     rows = []
     for c in codes:
         ind = iset.indicators[c]
-        deadline = ind.target.deadline.isoformat() if ind.target and ind.target.deadline else None
+        d = pk.display_of(iset, c)
         rows.append(
             {
                 "indicator_set": iset.code,
@@ -2780,10 +2730,14 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
                 "name": ind.name,
                 "unit": ind.unit,
                 "direction": ind.direction,
-                "op": ind.target.op if ind.target else None,
-                "deadline": deadline,
+                "op": d.op or None,
+                "deadline": d.deadline,
                 "description": ind.description,
                 "group": ind.group,
+                "short_name": d.short_name,
+                "decimals": d.decimals,
+                "relative": d.relative,
+                "kind": d.kind,
             }
         )
     return _frame(pd.DataFrame(rows), INDICATOR_COLUMNS)
@@ -2827,12 +2781,13 @@ def _milestone_detail(r: Mapping[str, Any]) -> str:
         bits.append(
             t(
                 "dash.milestone.current",
-                value=format_value(cur, unit),
+                value=format_value(cur, unit, decimals=r.get("decimals")),
                 basis=r.get("basis") or t("dash.milestone.basis_unknown"),
             )
         )
     if _float(proj) is not None and str(r.get("status")) in ("on_track", "lagging"):
-        bits.append(t("dash.milestone.projected", value=format_value(proj, unit)))
+        proj_text = format_value(proj, unit, decimals=r.get("decimals"))
+        bits.append(t("dash.milestone.projected", value=proj_text))
     return "，".join(bits)
 
 
@@ -2868,39 +2823,38 @@ def read_ledgers(
         return {name: wh.read_ledger(name, county=county) for name in LEDGERS}
 
 
-def cache_dir(warehouse: str | os.PathLike | None = None) -> Path:
-    """$WORKBENCH_DASHBOARD_CACHE, else `.dashboard-cache` beside the warehouse if writable, else
-    the temp folder."""
-    if env := os.environ.get(ENV_CACHE_DIR):
-        return Path(env)
+def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
+    """$WORKBENCH_DASHBOARD_CACHE, else the presentation cache's default folder (private to the
+    user; None when no safe folder exists — then nothing is cached on disk)."""
     from workbench.config import warehouse_path
 
-    wh = Path(warehouse_path(warehouse)).resolve()
-    cand = wh.parent / ".dashboard-cache"
-    try:
-        cand.mkdir(parents=True, exist_ok=True)
-        if os.access(cand, os.W_OK):
-            return cand
-    except OSError:
-        pass
-    return Path(tempfile.gettempdir()) / "workbench-dashboard-cache"
+    if env := os.environ.get(ENV_CACHE_DIR):
+        return pcache.private_dir(Path(env))
+    return pcache.default_dir(Path(warehouse_path(warehouse)))
 
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
-    """Changes when the warehouse or the declarations change. (A new engine comes with a
-    restart of `workbench serve`, which recomputes: `load(refresh=True)`.)"""
-    from workbench import __version__
+    """Changes when the warehouse, the declarations or the package's code change."""
     from workbench.config import project_root
 
-    h = hashlib.sha256(f"{CACHE_VERSION}|{__version__}|{warehouse.resolve()}|{extra}".encode())
-    for p in (warehouse, Path(str(warehouse) + ".wal")):
-        if p.exists():
-            st = p.stat()
-            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    for p in sorted((project_root() / "indicators").glob("*.yaml")):
-        st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:20]
+    return pcache.key(
+        pcache.warehouse_fingerprint(warehouse),
+        pcache.files_fingerprint((project_root() / "indicators").glob("*.yaml")),
+        pcache.code_fingerprint(),
+        extra,
+    )
+
+
+FRAMES = (
+    "counties",
+    "indicators",
+    "kpis",
+    "index",
+    "uncertainty",
+    "lagging",
+    "milestones",
+    "phases",
+)
 
 
 def load(
@@ -2920,69 +2874,63 @@ def load(
     if not refresh and key in _MEMORY:
         return _MEMORY[key]
     folder = cache_dir(wh)
-    path = folder / f"dashboard-{key}.pkl"
     data: DashboardData | None = None
-    if not refresh and path.is_file():
-        try:
-            data = _read_cache(path)
-        except (
-            OSError,
-            ValueError,
-            pickle.UnpicklingError,
-            EOFError,
-            AttributeError,
-            TypeError,
-        ) as exc:
-            log.warning("dashboard cache %s unreadable (%s); recomputing", path, exc)
-            data = None
+    if not refresh and folder is not None:
+        data = _read_cache(folder, key)
     if data is None:
         data = from_engine(wh, progress=progress).warm()
-        _write_cache(folder, path, data)
+        if folder is not None:
+            _write_cache(folder, key, data)
     _MEMORY.clear()
     _MEMORY[key] = data
     return data
 
 
-def _write_cache(folder: Path, path: Path, data: DashboardData) -> None:
-    """Atomically: other kernels may read the folder while this one writes.
+def _write_cache(folder: Path, key: str, data: DashboardData) -> None:
+    """Tables as Parquet, the KPI cube as a .npy file (kernels memory-map it, so every kernel
+    of the server shares one copy in the page cache), scalars as JSON: nothing executable."""
+    cube = data._cube
+    frames = {f: getattr(data, f) for f in FRAMES}
+    arrays = {}
+    meta: dict[str, Any] = {
+        f: getattr(data, f)
+        for f in (
+            "city_name",
+            "periods",
+            "indicator_sets",
+            "hierarchies",
+            "span",
+            "demo",
+            "source",
+            "built_at",
+        )
+    }
+    if cube is not None:
+        frames["kpis"] = data.kpis.iloc[0:0]  # the cube carries every KPI
+        arrays["cube"] = cube.arr
+        meta["cube"] = {
+            "sets": list(cube.sets),
+            "periods": list(cube.periods),
+            "counties": list(cube.counties),
+            "indicators": {s: list(v) for s, v in cube.indicators.items()},
+        }
+    if pcache.save(folder, f"dashboard-{key}", frames, arrays, meta) is not None:
+        pcache.prune(folder, f"dashboard-{key}", "dashboard-")
 
-    The KPI cube goes to its own `.npy` file, which kernels memory-map: every kernel of the
-    server then shares one copy of it in the page cache instead of holding its own."""
-    import numpy as np
 
+def _read_cache(folder: Path, key: str) -> DashboardData | None:
+    got = pcache.load(folder, f"dashboard-{key}")
+    if got is None:
+        return None
+    frames, arrays, meta = got
+    cube_meta = meta.pop("cube", None)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        cube = data._cube
-        if cube is not None:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npy")
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(cube.arr))
-            os.replace(tmp, path.with_suffix(".npy"))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
-        arr = cube.arr if cube is not None else None
-        try:
-            if cube is not None:
-                cube.arr = None  # travels in the .npy file
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            if cube is not None:
-                cube.arr = arr
-        os.replace(tmp, path)
-        for old in [*folder.glob("dashboard-*.pkl"), *folder.glob("dashboard-*.npy")]:
-            if old.stem != path.stem:
-                old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("dashboard cache not written: %s", exc)
-
-
-def _read_cache(path: Path) -> DashboardData:
-    import numpy as np
-
-    with path.open("rb") as fh:
-        data: DashboardData = pickle.load(fh)  # our own file, written by `_write_cache`
-    if data._cube is not None and data._cube.arr is None:
-        data._cube.arr = np.load(path.with_suffix(".npy"), mmap_mode="r")
+        data = DashboardData(**{f: frames[f] for f in FRAMES}, **meta)
+    except (KeyError, TypeError) as exc:
+        log.warning("dashboard cache entry incomplete (%s); recomputing", exc)
+        return None
+    if cube_meta is not None and "cube" in arrays:
+        data._cube = KpiCube.from_saved(cube_meta, arrays["cube"])
     return data
 
 

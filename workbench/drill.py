@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.contracts import LEDGERS
 from workbench.declarations import Indicator, IndicatorSet, Measure, load_set
-from workbench.indicators import CURRENT, compute_points, format_value, span_window
+from workbench.indicators import CURRENT, compute_points, span_window
 from workbench.measures import MeasureEngine, Window, month_index
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_frame
@@ -127,7 +128,8 @@ class DrillResult:
         )
 
     def _repr_html_(self) -> str:
-        shown_value = format_value(self.indicator.unit, self.value)
+        ind = self.indicator
+        shown_value = fmt.value_text(self.value, ind.unit, getattr(ind, "decimals", None))
         out = [
             f"<div><h4>{html.escape(self.title)}</h4>",
             f"<p>{html.escape(t('ind.col.value'))}：{shown_value}"

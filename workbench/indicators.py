@@ -667,6 +667,7 @@ MILESTONE_COLUMNS = [
     "indicator",
     "indicator_name",
     "unit",
+    "decimals",
     "op",
     "target",
     "deadline",
@@ -784,6 +785,7 @@ def milestone_frame(
                     "indicator": ind.code,
                     "indicator_name": ind.name,
                     "unit": ind.unit,
+                    "decimals": getattr(ind, "decimals", None),
                     "op": ms.op,
                     "target": ms.value,
                     "deadline": ms.deadline.isoformat(),
@@ -810,34 +812,20 @@ def milestone_frame(
     return pd.concat(parts, ignore_index=True)[MILESTONE_COLUMNS]
 
 
-def format_value(unit: str, x: object) -> str:
-    """A value as a clerk reads it: ratios in %, money in 万元, counts as integers."""
-    if unit == "%":
-        return fmt.percent(x)
-    if unit == "元":
-        return fmt.money(x)
-    if unit in ("件", "个", "次", "家", "人", "起", "个月", "项"):
-        return fmt.number(x, 0)
-    return fmt.number(x, 2)
-
-
-OP_LABELS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
-
-
 def op_label(op: object) -> str:
-    return OP_LABELS.get(str(op), str(op))
+    return fmt.op_sign(op)
 
 
 def milestone_reason(row: Mapping[str, object]) -> str:
-    unit = str(row["unit"])
+    unit, dec = str(row["unit"]), row.get("decimals")
     values = dict(
         name=row["milestone_name"],
         indicator=row["indicator_name"],
         basis=row.get("basis") or "",
-        current=format_value(unit, row["current_value"]),
-        projected=format_value(unit, row["projected_value"]),
+        current=fmt.value_text(row["current_value"], unit, dec),
+        projected=fmt.value_text(row["projected_value"], unit, dec),
         op=op_label(row["op"]),
-        target=format_value(unit, row["target"]),
+        target=fmt.value_text(row["target"], unit, dec),
         deadline=fmt.date_label(row["deadline"]),
     )
     return t(f"ind.reason.{row['status']}", **values)

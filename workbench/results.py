@@ -48,11 +48,9 @@ from workbench.fmt import is_month
 from workbench.indicators import (
     SPANS,
     compute_points,
-    format_value,
     kpi_frame,
     lagging_frame,
     milestone_frame,
-    op_label,
     phase_at,
     span_label,
     trend,
@@ -64,21 +62,16 @@ from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
 from workbench.measures import MeasureEngine, month_index, month_label
 from workbench.messages import t
+from workbench.presentation import kpis as presented
 from workbench.pushdown import WarehouseEngine
+from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
 from workbench.warehouse import Warehouse, reading
 
 log = logging.getLogger(__name__)
 
-# Warehouse tables written by `Evaluation.save` (each row carries the run id).
-RESULT_TABLES = (
-    "compute_runs",
-    "indicator_values",
-    "city_indicator_values",
-    "index_scores",
-    "rank_uncertainty",
-    "milestones",
-    "lagging",
-)
+# Warehouse tables written by `Evaluation.save` (each row carries the run id), as declared with
+# their columns in `warehouse.RESULT_TABLES`.
+RESULT_TABLES = tuple(RESULT_SCHEMAS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +213,7 @@ class Evaluation:
         self.uncertainty_samples = uncertainty_samples
         self.seed = seed
         self.engine = engine or MeasureEngine(ledgers)
-        self._kpi_cache: dict[tuple[str, bool], pd.DataFrame] = {}
+        self._kpi_cache: dict[tuple, pd.DataFrame] = {}
         self._matrices: dict[str, pd.DataFrame] = {}
         self.computed_at = dt.datetime.now().replace(microsecond=0)
 
@@ -589,6 +582,15 @@ class Evaluation:
         return fig
 
     # -- tables, saving, exporting --------------------------------------------------------
+    def presented(self, city: bool = False, span: str | None = None) -> pd.DataFrame:
+        """The KPI rows of a span (default: the evaluation's) with status, gap and texts
+        decided by the presentation layer — what every face shows."""
+        key = ("presented", span or self.span, city)
+        if key not in self._kpi_cache:
+            rows = self.kpis_for(span or self.span, city)
+            self._kpi_cache[key] = presented.present(rows, self.indicator_set)
+        return self._kpi_cache[key]
+
     def tables(self, uncertainty: bool = True) -> dict[str, pd.DataFrame]:
         """Result tables keyed by warehouse table name (machine column names)."""
         out = {
@@ -653,6 +655,8 @@ class Evaluation:
         paths: list[Path] = []
         tables = self.tables(uncertainty)
         calendar = self.indicator_set.calendar
+        for name in ("indicator_values", "city_indicator_values"):
+            tables[name] = presented.present(tables[name], self.indicator_set)
         readable = {
             name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
             for name, df in tables.items()
@@ -674,10 +678,10 @@ class Evaluation:
 
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:
-        c = self.city_kpis
+        c = self.presented(city=True)
         has_target = c["target_op"] != ""
-        met = int(c["met"].eq(True).fillna(False).sum())
-        missed = int(c["met"].eq(False).fillna(False).sum())
+        met = int((c["status"] == presented.MET).sum())
+        missed = int(c["status"].isin([presented.NOT_MET, presented.AT_RISK]).sum())
         return {
             "met": met,
             "missed": missed,
@@ -690,19 +694,15 @@ class Evaluation:
         title = t(
             "ind.eval.title", set=iset.name, period=self.period, span=t(f"ind.span.{self.span}")
         )
-        c = self.city_kpis
+        c = self.presented(city=True)
         view = pd.DataFrame(
             {
                 t("ind.col.indicator_name"): c["indicator_name"],
-                t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
-                t("ind.col.target"): [
-                    ("" if not op else f"{op_label(op)} {format_value(u, tv)}")
-                    for op, u, tv in zip(c["target_op"], c["unit"], c["target"])
-                ],
-                t("ind.col.met"): c["met"].map(
-                    lambda v: "" if v is pd.NA or v is None else ("✔" if v else "✘")
-                ),
-                t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
+                t("ind.col.value"): c["value_text"],
+                t("ind.col.target"): c["target_text"],
+                t("ind.col.status_label"): c["status_label"],
+                t("ind.col.gap_text"): c["gap_text"],
+                t("ind.col.yoy"): c["change_text"],
             }
         )
         counts = self.summary_counts()

@@ -192,8 +192,9 @@ def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str
     env = {
         ENV_WAREHOUSE: str(wh),
         dashboard.ENV_GEOJSON: str(dashboard.geojson_path(opts.geojson).resolve()),
-        dashboard.ENV_CACHE_DIR: str(dashboard.cache_dir(wh)),
     }
+    if (folder := dashboard.cache_dir(wh)) is not None:
+        env[dashboard.ENV_CACHE_DIR] = str(folder)
     if jupyter_root is not None:
         env[ENV_STATIC_PLOTLY] = "1"
     paths = [str(jupyter_root or TEMPLATE_ROOT)] + [
