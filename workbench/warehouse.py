@@ -145,9 +145,9 @@ RESULT_TABLES: dict[str, tuple[Column, ...]] = {
     "milestones": _cols(
         "run_id VARCHAR, county_code VARCHAR, county_name VARCHAR, milestone VARCHAR, "
         "milestone_name VARCHAR, indicator VARCHAR, indicator_name VARCHAR, unit VARCHAR, "
-        "decimals BIGINT, op VARCHAR, target DOUBLE, deadline VARCHAR, span VARCHAR, as_of VARCHAR, "
-        "basis VARCHAR, current_value DOUBLE, projected_value DOUBLE, status VARCHAR, "
-        "status_label VARCHAR, months_left BIGINT, source VARCHAR"
+        "decimals BIGINT, op VARCHAR, target DOUBLE, deadline VARCHAR, span VARCHAR, "
+        "as_of VARCHAR, basis VARCHAR, current_value DOUBLE, projected_value DOUBLE, "
+        "status VARCHAR, status_label VARCHAR, months_left BIGINT, source VARCHAR"
     ),
     "lagging": _cols(
         "run_id VARCHAR, county_code VARCHAR, county_name VARCHAR, n_milestones BIGINT, "
