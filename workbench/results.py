@@ -103,7 +103,7 @@ def _period_columns() -> dict[str, list[str]]:
     }
 
 
-def _submissions(source: Any) -> pd.DataFrame | None:
+def submissions(source: Any) -> pd.DataFrame | None:
     if _is_ledgers(source):
         return None
     try:
@@ -122,7 +122,7 @@ def check_period(period: str, source: Any = None) -> str:
     every county at 0). Raises ValueError with the Chinese reason."""
     if not is_month(period):
         raise ValueError(t("ind.bad_period", period=period))
-    subs = None if source is None or _is_ledgers(source) else _submissions(source)
+    subs = None if source is None or _is_ledgers(source) else submissions(source)
     if subs is not None and len(subs):
         months = subs["period"].astype(str)
         months = months[months.str.fullmatch(r"[0-9]{4}-[0-9]{2}")]
@@ -136,7 +136,7 @@ def latest_complete_period(source: Any) -> str | None:
     else from the ledgers' dates (see indicators.latest_complete_period)."""
     if _is_ledgers(source):
         return _latest_from_ledgers(source, None)
-    subs = _submissions(source)
+    subs = submissions(source)
     if subs is not None and len(subs):  # usually decided by the submissions and the roster
         found = _latest_from_ledgers(_read_some(source, {"counties": ["county_code"]}), subs)
         if found is not None:
@@ -827,7 +827,7 @@ def evaluate(
         engine = WarehouseEngine(source, [iset])
         ledgers = engine.ledgers
     if period == "latest":
-        found = _latest_from_ledgers(ledgers, _submissions(source))
+        found = _latest_from_ledgers(ledgers, submissions(source))
         if found is None:
             raise ValueError(t("ind.no_period"))
         period = found
