@@ -73,12 +73,12 @@ def resolve_period(
     """`latest` (or empty) → the newest complete month, as the engine defines it (from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
     from workbench.indicators import latest_complete_period
-    from workbench.results import _submissions, check_period
+    from workbench.results import submissions, check_period
 
     if period and str(period).lower() != "latest":
         return check_period(str(period), warehouse)
 
-    found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
+    found = latest_complete_period(ledgers, submissions(warehouse) if warehouse else None)
     if not found:
         raise ValueError(t("batch.no_data_period"))
     return str(found)

@@ -113,7 +113,7 @@ def _summary(ev, run_id: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_sets
-    from workbench.results import Evaluation, _submissions, check_period
+    from workbench.results import Evaluation, submissions, check_period
     from workbench.indicators import SPANS, latest_complete_period
     from workbench.warehouse import Warehouse
 
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
     ledgers = engine.ledgers
     if period == "latest":
-        period = latest_complete_period(ledgers, _submissions(path))
+        period = latest_complete_period(ledgers, submissions(path))
         if period is None:
             print(t("ind.no_period"), file=sys.stderr)
             return 2
