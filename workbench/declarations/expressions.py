@@ -11,6 +11,8 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from workbench.declarations.model import Expr
 from workbench.declarations.vocabulary import (
     FUNCTIONS,
@@ -95,8 +97,6 @@ def parse_expr(text: str) -> Expr:
 
 def eval_expr(expr: Expr | tuple, env: Mapping[str, Any]) -> Any:
     """Evaluate on numpy arrays (or floats); x/0 gives NaN, never inf or an error."""
-    import numpy as np
-
     node = expr.tree if isinstance(expr, Expr) else expr
     kind = node[0]
     if kind == "num":

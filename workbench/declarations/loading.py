@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench.config import project_root
 from workbench.declarations import loader
 from workbench.declarations.building import build_set
 from workbench.declarations.issues import DeclarationError, Issue, Issues
@@ -23,8 +24,6 @@ from workbench.declarations.vocabulary import MAX_FILE_BYTES
 
 
 def default_dir() -> Path:
-    from workbench.config import project_root
-
     return project_root() / "indicators"
 
 
