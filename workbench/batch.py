@@ -45,7 +45,7 @@ from workbench.config import project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
 from workbench.privacy import mask_id_card
-from workbench.results import check_period, latest_complete_period
+from workbench.results import check_period, resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -1404,10 +1404,7 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
         return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    found = latest_complete_period(wh)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve_period(period, wh)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

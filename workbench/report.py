@@ -70,18 +70,11 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
 def resolve_period(
     period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
 ) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
+    """`latest` (or empty) → the newest complete month (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
-    from workbench.indicators import latest_complete_period
-    from workbench.results import submissions, check_period
+    from workbench.results import resolve_period as resolve
 
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), warehouse)
-
-    found = latest_complete_period(ledgers, submissions(warehouse) if warehouse else None)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve(period, warehouse if warehouse else ledgers)
 
 
 def evaluation(
