@@ -32,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cull-idle", type=whole(0), default=900, metavar="秒", help=t("dash.cli.cull_idle")
     )
+    p.add_argument(
+        "--viewer-timeout",
+        type=whole(5),
+        default=45,
+        metavar="秒",
+        help=t("serve.cli.viewer_timeout"),
+    )
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
     p.set_defaults(func=run_with_sets)
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         pool_size=args.pool_size,
         max_kernels=args.max_kernels,
         cull_idle_timeout=args.cull_idle,
+        viewer_timeout=args.viewer_timeout,
         precompute=not args.no_precompute,
     )
     try:

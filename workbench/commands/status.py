@@ -97,7 +97,11 @@ def submission_lines(fr: freshness.Freshness) -> list[str]:
     else:
         last_day = fmt.date_label(due - pd.Timedelta(days=1))
         lines.append(
-            t("status.subm.title", period=period, due=t("status.due", date=last_day, day=fr.due_day))
+            t(
+                "status.subm.title",
+                period=period,
+                due=t("status.due", date=last_day, day=fr.due_day),
+            )
         )
     lines.append(t("status.subm.header"))
     order = {freshness.MISSING: 0, freshness.LATE: 1, freshness.ON_TIME: 2}
