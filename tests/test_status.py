@@ -111,7 +111,8 @@ def warehouse(tmp_path: Path) -> Path:
             "ELSE TIMESTAMP '2025-09-02 11:00' END"
         )
         wh.con.execute(
-            "INSERT INTO quarantine VALUES (?, 'cases', 'f.xlsx', '案件台账', 5, 'x', 'E_X', '{}'), "
+            "INSERT INTO quarantine VALUES "
+            "(?, 'cases', 'f.xlsx', '案件台账', 5, 'x', 'E_X', '{}'), "
             "(?, 'cases', 'f.xlsx', '案件台账', 6, 'x', 'E_X', '{}')",
             [f"s{codes[1]}", f"s{codes[1]}"],
         )

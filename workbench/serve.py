@@ -285,7 +285,8 @@ def error_pages() -> dict[str, str]:
         "error.html": _page(
             t("serve.page.error_title"),
             f"<h1>{_esc(t('serve.page.error_title'))}</h1>"
-            f'<p data-wb-page="error">{t("serve.page.error_body")}</p>' + home,
+            f'<p data-wb-page="error">{t("serve.page.error_body", code="{{ status_code }}")}</p>'
+            + home,
         ),
     }
 
