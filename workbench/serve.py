@@ -72,6 +72,7 @@ class ServeOptions:
     password: str | None = None
     base_url: str = "/"
     pool_size: int = 2
+    cockpit_pool: int | None = None  # preheated cockpit kernels (None: pool_size)
     cull_idle_timeout: int = 900
     cull_interval: int = 60
     fill_delay: float = 20.0
@@ -118,8 +119,15 @@ def check_options(opts: ServeOptions) -> None:
         raise ServeError(
             t("dash.serve.E_NO_DASHBOARDS", path=opts.dashboards, missing="、".join(missing))
         )
-    if opts.pool_size < 0 or opts.max_kernels < 2 * max(opts.pool_size, 1):
-        raise ServeError(t("dash.serve.E_POOL", pool=opts.pool_size, max=opts.max_kernels))
+    pooled = sum(pool_sizes(opts).values())
+    if min(pool_sizes(opts).values()) < 0 or opts.max_kernels < max(pooled, 2):
+        raise ServeError(t("dash.serve.E_POOL", pool=pooled, max=opts.max_kernels))
+
+
+def pool_sizes(opts: ServeOptions) -> dict[str, int]:
+    """Preheated kernels kept ready for each page."""
+    cockpit = opts.pool_size if opts.cockpit_pool is None else opts.cockpit_pool
+    return {"cockpit.ipynb": cockpit, "county.ipynb": opts.pool_size}
 
 
 def voila_argv(opts: ServeOptions) -> list[str]:
@@ -136,7 +144,7 @@ def voila_argv(opts: ServeOptions) -> list[str]:
         f"--VoilaConfiguration.template={TEMPLATE}",
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
-        f"--VoilaConfiguration.preheat_kernel={opts.pool_size > 0}",
+        f"--VoilaConfiguration.preheat_kernel={max(pool_sizes(opts).values()) > 0}",
         f"--VoilaConfiguration.default_pool_size={opts.pool_size}",
         "--VoilaConfiguration.multi_kernel_manager_class=workbench.serve.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={opts.max_kernels}",
@@ -169,6 +177,12 @@ def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
         "ws_ping_interval": opts.ws_ping_interval * 1000,
         "ws_ping_timeout": 3 * opts.ws_ping_interval * 1000,
     }
+    sizes = pool_sizes(opts)
+    if len(set(sizes.values())) > 1:  # a pool size of its own for a page
+        cfg.VoilaKernelManager.kernel_pools_config = {
+            "default": {"pool_size": opts.pool_size},
+            **{nb: {"pool_size": n} for nb, n in sizes.items()},
+        }
     cfg.VoilaConfiguration.file_allowlist = []  # no file under dashboards/ is served raw
     # Plotly's JupyterLab renderer (≈ 4.7 MB of JavaScript per page) is not used: the dashboards
     # draw with the plotly.js the template loads.
