@@ -27,6 +27,8 @@ from workbench.privacy import mask_id_card
 log = logging.getLogger(__name__)
 
 SUMMARY_MIME = "application/vnd.workbench.summary+json"
+# cells a published report leaves out (papermill's, and Jupyter Book's `remove-cell`)
+HIDDEN_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
 PLOTLY_ASSET = "assets/plotly.min.js"
 CSS_ASSET = "assets/report.css"
 EXTERNAL_RE = re.compile(
@@ -137,15 +139,14 @@ def exporter(fast: bool = True) -> Any:
 
 
 def _report_view(nb: Any) -> Any:
-    """What readers see: no stderr noise, no machine-readable summary, no injected params."""
+    """What readers see: no stderr noise, no machine-readable summary, no injected params, no
+    note for the analyst (the notebook's first cell, tagged `remove-cell`)."""
     import copy
 
     view = copy.copy(nb)
     cells = []
     for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get(
-            "tags", []
-        ) or "parameters" in cell.get("metadata", {}).get("tags", []):
+        if HIDDEN_TAGS.intersection(cell.get("metadata", {}).get("tags", [])):
             continue
         if cell.get("cell_type") == "code":
             outs = [
