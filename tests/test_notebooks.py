@@ -413,6 +413,7 @@ def test_whatif_panel_reranks_when_a_slider_moves(small) -> None:
     assert panel.table["score"].tolist() == pytest.approx([75.0, 42.5, 6.25])
     panel.targets["x"].value = 0.0  # goalposts [0, 0]: refused in words, no traceback
     assert "无法按当前设置计算" in panel.output.value
+    assert "甲 的上下限" in panel.output.value  # the indicator's name, not its code
     panel.reset()
     assert panel.scenario() == whatif.Scenario()
     assert panel.table["county_code"].tolist() == ["A", "B", "C"]

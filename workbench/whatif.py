@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,12 +310,14 @@ class Panel:
         rows = []
         for code, depth in _walk(tree):
             node = tree.node(code)
+            label = html.escape(node.name or code)
             slider = w.FloatSlider(
                 value=node.weight,
                 min=0.0,
                 max=max(5.0, 2 * node.weight),
                 step=0.1,
-                description=node.name or code,
+                description=label if node.level == 1 else f"<b>{label}</b>",
+                description_allow_html=True,
                 continuous_update=False,
                 readout_format=".1f",
                 style={"description_width": "18em"},
@@ -346,7 +349,8 @@ class Panel:
             options=[(_norm_label(c), c) for c in options],
             value=inputs.config.normalise,
             description=t("notebook.whatif.normalise"),
-            style={"description_width": "8em"},
+            style={"description_width": "6em"},
+            layout=w.Layout(width="26em"),
         )
         self.samples = w.BoundedIntText(
             value=samples,
@@ -400,6 +404,7 @@ class Panel:
             self.table = self.inputs.rerank(scenario, samples=int(self.samples.value))
         except (CompositeError, KeyError, ValueError) as exc:
             message = "；".join(i.message for i in getattr(exc, "issues", ())) or str(exc)
+            message = _named(message, self.inputs.tree)
             self.output.value = (
                 f'<p class="wb-empty">{html.escape(t("notebook.whatif.failed", message=message))}'
                 "</p>"
@@ -424,6 +429,15 @@ class Panel:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _named(message: str, tree: Hierarchy) -> str:
+    """The engine's message with node codes replaced by the names analysts know."""
+    for node in sorted(tree.nodes, key=lambda n: -len(n.code)):
+        if node.name:
+            pattern = rf"(?<![A-Za-z0-9_]){re.escape(node.code)}(?![A-Za-z0-9_])"
+            message = re.sub(pattern, lambda _, name=node.name: name, message)
+    return message
 
 
 def _walk(tree: Hierarchy) -> list[tuple[str, int]]:
