@@ -105,8 +105,7 @@ def test_shipped_notebook_shape(path: Path) -> None:
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and params[0].cell_type == "code"
     for name in nbcmd.parameter_names(path):
-        if name != "warehouse" or path.stem != "sensitivity":  # its text is the composite's
-            assert f"`{name}`" in first.source, name
+        assert f"`{name}`" in first.source, name
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None

@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path
 
 ENV_WAREHOUSE = "WORKBENCH_WAREHOUSE"
+# Set by `workbench serve` for the dashboard kernels: the page template already loads plotly.js.
+ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"
 CONFIG_NAMES = ("workbench.toml", ".workbench.toml")
 DEFAULT_WAREHOUSE = Path("warehouse") / "workbench.duckdb"
 
@@ -101,3 +103,30 @@ def notebook_warehouse(value: str | os.PathLike | None = None) -> Path:
     if not path.is_file():
         raise WarehouseNotFound(path)
     return path
+
+
+ENV_INDICATORS = "WORKBENCH_INDICATORS_DIR"
+
+
+def indicators_dir(flag: str | os.PathLike | None = None) -> Path:
+    """The folder of indicator sets every face reads: `--indicators-dir`,
+    $WORKBENCH_INDICATORS_DIR, workbench.toml `[indicators] dir`, then the shipped `indicators/`.
+    `workbench run` and `serve` pass the flag on to their kernels through the environment."""
+    if flag:
+        return Path(flag)
+    if env := os.environ.get(ENV_INDICATORS):
+        return Path(env)
+    cfg = load_config()
+    section = cfg.get("indicators")
+    value = section.get("dir") if isinstance(section, dict) else None
+    if value:
+        base = Path(cfg["_path"]).parent
+        return (base / value) if not Path(value).is_absolute() else Path(value)
+    return project_root() / "indicators"
+
+
+def use_indicators_dir(flag: str | os.PathLike | None) -> None:
+    """`--indicators-dir` of a command that starts kernels (run, serve): the folder is handed
+    to every kernel through the environment, so notebooks and dashboards read the same sets."""
+    if flag:
+        os.environ[ENV_INDICATORS] = str(Path(flag).resolve())

@@ -32,11 +32,11 @@ from urllib.parse import parse_qs, quote
 import pandas as pd
 
 from workbench import fmt
+from workbench.config import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 from workbench.messages import t
 from workbench.presentation import kpis as pk
 from workbench.presentation import cache as pcache
 from workbench.presentation import lists
-from workbench.serve import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 
 log = logging.getLogger(__name__)
 
