@@ -12,6 +12,8 @@ import os
 import tomllib
 from pathlib import Path
 
+from workbench.messages import t
+
 ENV_WAREHOUSE = "WORKBENCH_WAREHOUSE"
 # Set by `workbench serve` for the dashboard kernels: the page template already loads plotly.js.
 ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"
@@ -83,8 +85,6 @@ class WarehouseNotFound(FileNotFoundError):
     what to run (IPython prints `_render_traceback_()` instead of a traceback)."""
 
     def __init__(self, path: Path) -> None:
-        from workbench.messages import t
-
         self.message = t("notebook.no_warehouse", path=path)
         super().__init__(errno.ENOENT, self.message, str(path))
 

@@ -6,8 +6,9 @@ county × indicator matrix with a changed tree: `rerank` takes the matrix, the d
 config and a `Scenario`, and returns one row per county with the declared and the new rank, the
 rank change and the new rank interval. Pure: tables in, tables out.
 
-`Panel` (the edge, for notebooks/what_if.ipynb) puts ipywidgets on top: a slider per node
-weight, a box per indicator target, a normalisation picker; every change re-ranks.
+`Panel` (for notebooks/what_if.ipynb) puts ipywidgets on top: a slider per node weight, a box
+per indicator target, a normalisation picker; every change re-ranks. The module is a face,
+beside `report` (whose table style it uses).
 
 A target moves the goalposts it defined: goalposts [0, target] (as `scoring` derives them) follow
 a new target; explicit goalposts not ending at the old target stay, and the target then only
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import fmt, scoring
 from workbench.composite import (
     NORMALISERS,
     CompositeConfig,
@@ -36,6 +38,9 @@ from workbench.composite import (
     build_composite,
 )
 from workbench.messages import t
+from workbench.report import CARD_CSS
+from workbench.report import table_html as styled_table
+from workbench.uncertainty import rank_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +165,6 @@ def rerank(
     for col in ("q05", "median_rank", "q95"):
         out[col] = np.nan
     if samples > 0:
-        from workbench.uncertainty import rank_uncertainty
-
         res = rank_uncertainty(data, new_tree, new_config, n_samples=samples, seed=seed)
         summary = res.summary.set_index("unit")
         for col in ("q05", "median_rank", "q95"):
@@ -172,8 +175,6 @@ def rerank(
 
 def changes(tree: Hierarchy, config: CompositeConfig, scenario: Scenario) -> list[str]:
     """What differs from the declaration, in words (for the panel's status line)."""
-    from workbench import fmt
-
     out = []
     for code, weight in scenario.weights.items():
         node = tree.node(code)
@@ -216,9 +217,7 @@ def _norm_label(code: str) -> str:
 
 def rank_interval_text(low: object, high: object) -> str:
     """`第3–5位`, or `第4位` when the interval is one rank; `—` when missing."""
-    from workbench.fmt import _missing
-
-    if _missing(low) or _missing(high):
+    if fmt._missing(low) or fmt._missing(high):
         return "—"
     lo, hi = int(round(float(low))), int(round(float(high)))
     if lo == hi:
@@ -228,7 +227,6 @@ def rank_interval_text(low: object, high: object) -> str:
 
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     """`rerank`'s table with Chinese headers and formatted values, for showing."""
-    from workbench import fmt
 
     def change(v: object) -> str:
         return "—" if fmt._missing(v) else f"{int(v):+d}" if int(v) else "0"
@@ -252,9 +250,7 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def table_html(table: pd.DataFrame) -> Any:
     """`rerank`'s table as the reports show tables (no row numbers)."""
-    from workbench.report import table_html as styled
-
-    return styled(display_frame(table), "—", max_rows=5000)
+    return styled_table(display_frame(table), "—", max_rows=5000)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -278,8 +274,6 @@ class Inputs:
 def inputs(evaluation: Any, hierarchy: str | None = None) -> Inputs:
     """The inputs of one hierarchy of an evaluation (`results.evaluate` or
     `report.evaluation`); the first hierarchy of the set when none is named."""
-    from workbench import scoring
-
     iset = evaluation.indicator_set
     code = hierarchy or next(iter(iset.hierarchies))
     return Inputs(
@@ -397,8 +391,6 @@ class Panel:
     def refresh(self) -> None:
         if self._holding:
             return
-        from workbench.report import CARD_CSS
-
         scenario = self.scenario()
         try:
             self.table = self.inputs.rerank(scenario, samples=int(self.samples.value))
