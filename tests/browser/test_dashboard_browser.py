@@ -227,7 +227,7 @@ def test_only_dashboards_are_served(server):
 
     for path in (
         "voila/files/cockpit.ipynb",
-        "voila/render/../workbench/dashboard.py",
+        "voila/render/../workbench/dashboard/page.py",
         "voila/files/../pyproject.toml",
     ):
         try:
