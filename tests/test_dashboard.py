@@ -6,8 +6,10 @@ engine; tests/test_dashboard_engine.py checks the same builders against the real
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
+from types import SimpleNamespace
 import re
 
 import pandas as pd
@@ -19,6 +21,31 @@ from workbench.messages import catalogue
 
 COUNTIES = [("990101", "青山区"), ("990102", "绿水县"), ("990103", "白石县")]
 PERIODS = ["2025-07", "2025-08", "2025-09"]
+
+
+# What the sample set declares in its `presentation:` block (as `loading.declared_presentation`
+# gives it): no card groups, so the cards keep the file's order.
+SHOWN = {
+    "default_index": "by_subject",
+    "indices": ["by_subject"],
+    "funnel": [
+        {
+            "stage": "leads",
+            "label": "线索",
+            "indicator": "case_detection_rate",
+            "part": "denominator",
+        },
+        {"stage": "filed", "label": "立案", "indicator": "case_count", "part": "numerator"},
+        {
+            "stage": "closed",
+            "label": "结案",
+            "indicator": "case_detection_rate",
+            "part": "numerator",
+        },
+    ],
+    "recovery": "fund_recovery_rate",
+    "rectification": "rectification_completion",
+}
 
 
 def sample_data(n_counties: int = 3) -> d.DashboardData:
@@ -200,6 +227,7 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
         milestones=pd.DataFrame(ms),
         phases=phases,
         hierarchies={"by_subject": "无骗保城市指数（按主体）"},
+        presentation={"campaign_2025": copy.deepcopy(SHOWN)},
         demo=True,
     )
 
@@ -399,8 +427,65 @@ def test_funnel_reads_kpi_numerators(data):
     assert [s["stage"] for s in stages] == ["leads", "filed", "closed", "recovered"]
     leads, filed, closed, rec = (s["count"] for s in stages)
     assert (leads, filed, closed) == (100, 12, 40)
-    assert rec == pytest.approx(40 * 0.9)
-    go.Figure(d.funnel_figure(data, view()))
+    assert rec == pytest.approx(40 * 0.9)  # the last stage × the city's 基金追回率 in 2025-09
+    fig = d.funnel_figure(data, view())
+    go.Figure(fig)
+    assert fig["data"][0]["y"] == ["线索", "立案", "结案", "追回"]  # the declared labels
+    assert "基金追回率 90.0%" in fig["data"][0]["customdata"][-1]
+    assert ">线索 → 立案 → 结案 → 追回</h3>" in d.funnel_title_html(data, view())
+
+
+def test_funnel_shows_what_the_set_declares(data):
+    """Another declaration, another funnel: stages, labels and parts come from the YAML."""
+    data.presentation["campaign_2025"] = {
+        "funnel": [
+            {
+                "stage": "due",
+                "label": "应整改",
+                "indicator": "rectification_completion",
+                "part": "denominator",
+            },
+            {
+                "stage": "done",
+                "label": "已整改",
+                "indicator": "rectification_completion",
+                "part": "numerator",
+            },
+        ],
+    }
+    stages = d.funnel_stages(data, view())
+    assert [(s["label"], s["count"]) for s in stages] == [("应整改", 10), ("已整改", 7)]
+    assert d.funnel_figure(data, view())["data"][0]["y"] == ["应整改", "已整改"]  # no 追回
+    assert ">应整改 → 已整改</h3>" in d.funnel_title_html(data, view())
+    assert d.rectification_figure(data, view())["data"] == []  # no rectification declared
+
+
+def test_a_set_without_a_presentation_block_has_no_funnel(data):
+    data.presentation = {}
+    assert d.funnel_stages(data, view()) == []
+    assert d.funnel_figure(data, view())["data"] == []
+    assert d.rectification_figure(data, view())["data"] == []
+    pytest.importorskip("anywidget")
+    parts = d.Cockpit(data, geojson="/nonexistent.geojson").widget.parts
+    assert parts["funnel"]["hidden"] and parts["rectification"]["hidden"]
+    assert not parts["trend"].get("hidden")
+
+
+def test_cards_follow_the_declared_groups(data):
+    data.presentation["campaign_2025"]["card_groups"] = [
+        {"name": "两降", "indicators": ["case_count"]},
+        {"name": "两升", "indicators": ["case_detection_rate", "fund_recovery_rate"]},
+    ]
+    html = d.kpi_cards_html(data, view())
+    # grouped cards first, in the declared order; an indicator no group names comes last
+    assert list(_cards(html)) == [
+        "case_count",
+        "case_detection_rate",
+        "fund_recovery_rate",
+        "rectification_completion",
+    ]
+    chips = re.findall(r'<span class="wb-kpi-group">([^<]*)</span>', html)
+    assert chips == ["两降", "两升", "两升"]
 
 
 def test_rectification_progress(data):
@@ -487,6 +572,75 @@ def test_pages_build_and_update_in_place(data):
     assert "123456" in page.widget.parts["notice"]["html"] and page.view.county == "990101"
 
 
+def test_each_set_ranks_by_its_own_default_index(data):
+    pytest.importorskip("anywidget")
+    data.indicator_sets["other_set"] = "另一指标集"
+    data.hierarchies = {"by_subject": "按主体", "progress": "进度"}
+    data.presentation["other_set"] = {"default_index": "progress", "indices": ["progress"]}
+    assert data.default_hierarchy("campaign_2025") == "by_subject"
+    assert data.default_hierarchy("other_set") == "progress"
+    assert data.default_hierarchy("undeclared") == "by_subject"  # the first index listed
+    cp = d.Cockpit(data, indicator_set="other_set", geojson="/nonexistent.geojson")
+    assert cp.view.hierarchy == "progress"
+    cp.on_select("indicator_set", "campaign_2025")  # another set: its own index
+    assert cp.view.hierarchy == "by_subject"
+    cp.on_select("hierarchy", "progress")  # a pick stays while the set stays
+    cp.on_select("period", "2025-08")
+    assert cp.view.hierarchy == "progress"
+
+
+def test_pickers_list_indexes_in_declared_order():
+    titles = {"a_index": "甲", "b_index": "乙", "c_index": "丙", "loose": "散"}
+    shows = {
+        "set_one": {"index_order": 20, "indices": ["a_index"]},
+        "set_two": {"index_order": 10, "indices": ["c_index", "b_index", "a_index"]},
+    }
+    got = d.loading._order_hierarchies(titles, shows)
+    # set_two first (lower index_order), its default first; a shared index once; the rest last
+    assert list(got) == ["c_index", "b_index", "a_index", "loose"]
+
+
+def test_presentation_is_read_from_either_shape_of_declaration():
+    """`IndicatorSet.presentation` objects (`recovery` as a code) or plain mappings
+    (`recovery: {indicator: …}`); a set without the block gets the defaults."""
+    model = SimpleNamespace(
+        hierarchies={"h1": None, "h2": None},
+        presentation=SimpleNamespace(
+            order=5,
+            index_order=None,
+            default_index="h2",
+            card_groups=(SimpleNamespace(name="组", indicators=("x", "y")),),
+            funnel=(SimpleNamespace(stage="s", label="阶段", indicator="x", part="numerator"),),
+            recovery="y",
+            rectification=None,
+        ),
+    )
+    got = d.declared_presentation(model)
+    assert got == {
+        "order": 5,
+        "index_order": 5,
+        "default_index": "h2",
+        "indices": ["h2", "h1"],
+        "card_groups": [{"name": "组", "indicators": ["x", "y"]}],
+        "funnel": [{"stage": "s", "label": "阶段", "indicator": "x", "part": "numerator"}],
+        "recovery": "y",
+        "rectification": None,
+    }
+    plain = SimpleNamespace(
+        hierarchies={"h1": None},
+        presentation={
+            "order": 1,
+            "recovery": {"indicator": "r"},
+            "rectification": {"indicator": "q"},
+        },
+    )
+    got = d.declared_presentation(plain)
+    assert (got["recovery"], got["rectification"], got["index_order"]) == ("r", "q", 1)
+    bare = d.declared_presentation(SimpleNamespace(hierarchies={"h1": None}))
+    assert bare == {**d.NO_PRESENTATION, "default_index": "h1", "indices": ["h1"]}
+    json.dumps(got)  # plain values: the cache keeps them as JSON
+
+
 def test_county_from_query(monkeypatch):
     monkeypatch.setenv("VOILA_PREHEAT", "False")
     monkeypatch.setenv("QUERY_STRING", "county=990102&x=1")
@@ -537,7 +691,7 @@ def test_catalogue_has_every_dashboard_key():
     used |= {f"dash.status.{s}" for s in d.STATUS_COLOURS}
     used |= {f"dash.milestone.{s}" for s in d.MILESTONE_LIGHTS}
     used |= {f"dash.drill.{r}" for r in ("numerator", "denominator")}
-    used |= {f"dash.funnel.{s}" for s in (*d.FUNNEL_SOURCES, "recovered")}
+    used |= {"dash.funnel.recovered"}
     missing = sorted(k for k in used if k not in catalogue())
     assert not missing, missing
 

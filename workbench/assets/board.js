@@ -163,6 +163,7 @@ export default {
           st.el.appendChild(st.div);
           slot.appendChild(st.el);
         }
+        if (p.hidden) { st.el.dataset.key = key; return; }  // not declared: drawn when shown
         if (st.rev !== p.rev) {
           trace(name, "start");
           const k = Math.max(1, (parseFloat(getComputedStyle(st.el).fontSize) || 14) / 14.5);
@@ -185,6 +186,13 @@ export default {
       }
     };
 
+    // A box of parts a set may not declare (the funnel) is hidden when all its parts come hidden.
+    const showDeclared = (all) => {
+      el.querySelectorAll("[data-parts]").forEach((box) => {
+        box.hidden = box.dataset.parts.split(" ").every((n) => all[n] && all[n].hidden);
+      });
+    };
+
     let queue = Promise.resolve();
     const draw = () => {
       queue = queue.then(async () => {
@@ -193,6 +201,7 @@ export default {
         applyControls();
         const all = Object.assign({}, model.get("parts"), model.get("big_parts"));
         const parts = Object.entries(all).sort((a, b) => ORDER[a[1].kind] - ORDER[b[1].kind]);
+        showDeclared(all);
         for (const [name, p] of parts) await drawPart(name, p, key);
         el.dataset.key = key;
         trace("board", "drawn");

@@ -28,8 +28,15 @@ from __future__ import annotations
 from workbench import fmt
 from workbench.dashboard.board import _board_class, page_head
 from workbench.dashboard.calendar import calendar_html, current_phase
-from workbench.dashboard.cards import kpi_cards_html
-from workbench.dashboard.data import KPI_FIELDS, DashboardData, KpiCube, _float, _missing
+from workbench.dashboard.cards import card_order, kpi_cards_html
+from workbench.dashboard.data import (
+    KPI_FIELDS,
+    NO_PRESENTATION,
+    DashboardData,
+    KpiCube,
+    _float,
+    _missing,
+)
 from workbench.dashboard.drill import (
     MAX_DRILL_ROWS,
     DrillView,
@@ -41,11 +48,9 @@ from workbench.dashboard.drill import (
     table_html,
 )
 from workbench.dashboard.funnel import (
-    FUNNEL_SOURCES,
-    RECOVERY_SOURCE,
-    RECTIFICATION_SOURCE,
     funnel_figure,
     funnel_stages,
+    funnel_title_html,
     rectification_figure,
 )
 from workbench.dashboard.lagging import MAX_LAGGING_ROWS, lagging_html
@@ -68,6 +73,7 @@ from workbench.dashboard.loading import (
     from_engine,
     indicator_set_codes,
     load,
+    declared_presentation,
     read_ledgers,
     report_periods,
 )
@@ -110,9 +116,11 @@ from workbench.dashboard.ranking import (
 from workbench.dashboard.style import (
     ASSETS,
     FONT,
+    FUNNEL_COLOURS,
     GRADE_COLOURS,
     MILESTONE_LIGHTS,
     OTHER_GRADE_COLOURS,
+    RECOVERED_COLOUR,
     SEQUENTIAL,
     STATUS_COLOURS,
     STATUS_ICONS,
@@ -131,7 +139,7 @@ __all__ = [
     "ENV_GEOJSON",
     "FONT",
     "FRAMES",
-    "FUNNEL_SOURCES",
+    "FUNNEL_COLOURS",
     "GRADE_COLOURS",
     "INDEX",
     "INDEX_COLUMNS",
@@ -148,8 +156,8 @@ __all__ = [
     "MILESTONE_LIGHTS",
     "OTHER_GRADE_COLOURS",
     "READY_PROBE_JS",
-    "RECOVERY_SOURCE",
-    "RECTIFICATION_SOURCE",
+    "NO_PRESENTATION",
+    "RECOVERED_COLOUR",
     "SEQUENTIAL",
     "STATUS_COLOURS",
     "STATUS_ICONS",
@@ -176,6 +184,7 @@ __all__ = [
     "cache_dir",
     "cache_key",
     "calendar_html",
+    "card_order",
     "cockpit",
     "county_from_query",
     "county_link",
@@ -191,6 +200,7 @@ __all__ = [
     "from_engine",
     "funnel_figure",
     "funnel_stages",
+    "funnel_title_html",
     "geojson_path",
     "header_html",
     "history_figure",
@@ -205,6 +215,7 @@ __all__ = [
     "overdue_items",
     "page_head",
     "panel_title",
+    "declared_presentation",
     "rank_summary_html",
     "ranking_bars_html",
     "ranking_rows",

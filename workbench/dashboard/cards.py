@@ -11,13 +11,39 @@ from workbench.messages import t
 from workbench.presentation import kpis as pk
 
 
+def card_order(data: DashboardData, indicator_set: str) -> list[tuple[dict, str]]:
+    """The set's cards in the order shown, each with the name of its group: the declared
+    `card_groups` (then any own indicator they leave out), else the set's own indicators in
+    file order, each under its own `group`."""
+    own = {str(m["indicator"]): m for m in data.meta_records(indicator_set)}
+
+    def group_of(m: dict) -> str:
+        return "" if _missing(m.get("group")) else str(m.get("group") or "")
+
+    out: list[tuple[dict, str]] = []
+    for g in data.presentation_of(indicator_set)["card_groups"]:
+        for code in g["indicators"]:
+            m = own.pop(code, None) or _meta_elsewhere(data, code)
+            if m is not None and all(str(x["indicator"]) != code for x, _ in out):
+                out.append((m, str(g["name"])))
+    return out + [(m, group_of(m)) for m in own.values()]
+
+
+def _meta_elsewhere(data: DashboardData, code: str) -> dict | None:
+    """An indicator a set shows but another set declares (through `include`)."""
+    for s in data.indicator_sets:
+        for m in data.meta_records(s):
+            if str(m["indicator"]) == code:
+                return m
+    return None
+
+
 def kpi_cards_html(data: DashboardData, view: View) -> str:
     """The KPI cards: value, target, gap, traffic light (colour + icon + word), year-on-year."""
-    cube = data.cube
     cards = []
-    for m in data.meta_records(view.indicator_set):
+    for m, group_name in card_order(data, view.indicator_set):
         ind = str(m["indicator"])
-        r = cube.get(view.indicator_set, view.period, view.county, ind) or {}
+        r = data.kpi(ind, view.period, view.county, view.indicator_set)
         d = display(m)
         shown = pk.present_one(d, r, view.period)
         st = STATUS_LIGHTS[shown["status"]]
@@ -27,14 +53,10 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
             meta_bits.append(shown["gap_text"])
         meta_bits.append(t("dash.kpi.yoy", yoy=shown["change_text"]))
         if view.county:
-            city = cube.get(view.indicator_set, view.period, CITY, ind) or {}
+            city = data.kpi(ind, view.period, CITY, view.indicator_set)
             city_text = fmt.value_text(city.get("value"), d.unit, d.decimals)
             meta_bits.append(t("dash.kpi.city", value=city_text))
-        group = (
-            f'<span class="wb-kpi-group">{_esc(m["group"])}</span>'
-            if not _missing(m.get("group")) and m.get("group")
-            else ""
-        )
+        group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '

@@ -105,6 +105,21 @@ class KpiCube:
         ]
 
 
+# An indicator set's `presentation:` block as plain values (`loading.declared_presentation` reads it
+# from the declarations): funnel stages are {stage, label, indicator, part}, card groups
+# {name, indicators}; `recovery` and `rectification` are indicator codes.
+NO_PRESENTATION: dict[str, Any] = {
+    "order": 0,
+    "index_order": 0,
+    "default_index": None,
+    "indices": [],
+    "card_groups": [],
+    "funnel": [],
+    "recovery": None,
+    "rectification": None,
+}
+
+
 @dataclass
 class DashboardData:
     """Everything the dashboards show, for every period and indicator set, as plain frames.
@@ -122,6 +137,10 @@ class DashboardData:
     - milestones: indicator_set, period, county_code, milestone, name, deadline, status,
       status_label, detail
     - phases: name, start, end
+
+    `presentation` is what each set declares about how it is shown (its YAML `presentation:`
+    block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
+    `indicator_sets` and `hierarchies` are in the order pickers list them.
     """
 
     city_name: str
@@ -136,6 +155,7 @@ class DashboardData:
     milestones: pd.DataFrame
     phases: pd.DataFrame
     hierarchies: dict[str, str] = field(default_factory=dict)
+    presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
     span: str = "ytd"
     demo: bool = False
     source: str = ""
@@ -283,7 +303,18 @@ class DashboardData:
     def meta_records(self, indicator_set: str) -> list[dict]:
         return self.records("indicators", indicator_set)
 
-    def default_hierarchy(self) -> str | None:
+    def presentation_of(self, indicator_set: str) -> dict[str, Any]:
+        """What `indicator_set` declares about how it is shown; nothing declared is
+        `NO_PRESENTATION` (cards in declaration order, no funnel, no rectification bar)."""
+        return {**NO_PRESENTATION, **self.presentation.get(indicator_set, {})}
+
+    def default_hierarchy(self, indicator_set: str | None = None) -> str | None:
+        """The index a page ranks by until one is picked: the set's declared `default_index`,
+        else the first index listed."""
+        if indicator_set is not None:
+            declared = self.presentation_of(indicator_set)["default_index"]
+            if declared in self.hierarchies:
+                return declared
         return next(iter(self.hierarchies), None)
 
     def first_part(self, table: str, indicator_set: str, *key: object) -> list[dict]:

@@ -114,7 +114,8 @@ def _compact(
 
 
 def indicator_set_codes() -> list[str]:
-    """Indicator sets declared in indicators/*.yaml, the 无骗保城市 set last."""
+    """Indicator sets declared in indicators/*.yaml, by code (the pages list them in their
+    declared `presentation.order`: `from_engine`)."""
     import yaml
 
     from workbench.config import project_root
@@ -127,7 +128,7 @@ def indicator_set_codes() -> list[str]:
             continue
         if isinstance(doc, dict) and doc.get("kind") == "indicator_set" and doc.get("code"):
             out.append(str(doc["code"]))
-    return sorted(out, key=lambda c: (c == "no_fraud_city", c))
+    return sorted(out)
 
 
 def report_periods(ledgers: Mapping[str, pd.DataFrame], latest: str | None = None) -> list[str]:
@@ -232,7 +233,7 @@ def _evaluate_all(
     source: str,
 ) -> DashboardData:
     from workbench import results
-    from workbench.declarations import load_set
+    from workbench.declarations import load_sets
     from workbench.measures import MeasureEngine
 
     engine = MeasureEngine(ledgers)
@@ -242,8 +243,12 @@ def _evaluate_all(
     hier_titles: dict[str, str] = {}
     phases = pd.DataFrame(columns=["name", "start", "end"])
     city_name = ""
-    for code in indicator_sets or indicator_set_codes():
-        iset = load_set(code)
+    sets = load_sets(indicator_sets or indicator_set_codes())
+    shows = {iset.code: declared_presentation(iset) for iset in sets}
+    if not indicator_sets:  # in the order given, else as the sets declare
+        sets.sort(key=lambda s: (shows[s.code]["order"], s.code))
+    for iset in sets:
+        code = iset.code
         set_titles[code] = iset.name
         own = _own_indicators(iset)
         meta.append(_indicator_meta(iset, own))
@@ -321,7 +326,8 @@ def _evaluate_all(
             ),
         ),
         phases=phases,
-        hierarchies=_order_hierarchies(hier_titles),
+        hierarchies=_order_hierarchies(hier_titles, shows),
+        presentation=shows,
         span=span or "ytd",
         demo=_is_demo(ledgers),
         source=source,
@@ -391,15 +397,51 @@ def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
-def _order_hierarchies(titles: dict[str, str]) -> dict[str, str]:
-    """The 无骗保城市 index first (the cockpit's default ranking), then the others."""
-    keys = sorted(
-        titles,
-        key=lambda k: (
-            0 if "subject" in k else 1 if "pillar" in k else 2 if "无骗保" in titles[k] else 3
-        ),
-    )
+def _order_hierarchies(
+    titles: dict[str, str], shows: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Indexes as pickers list them: sets by their declared `index_order` (then code), each
+    set's default index first, an index that several sets carry listed once."""
+    keys: list[str] = []
+    for code in sorted(shows, key=lambda c: (shows[c]["index_order"], c)):
+        keys += [h for h in shows[code]["indices"] if h in titles and h not in keys]
+    keys += [h for h in titles if h not in keys]
     return {k: titles[k] for k in keys}
+
+
+def declared_presentation(iset: Any) -> dict[str, Any]:
+    """A set's `presentation:` block as plain values (`data.NO_PRESENTATION`'s keys), so the
+    cache keeps it as JSON. Read with defaults: a set that declares nothing, or declarations
+    without the block, show their cards in file order, their first index and no funnel."""
+    p = getattr(iset, "presentation", None)
+
+    def get(obj: Any, key: str, default: Any = None) -> Any:
+        return obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
+
+    def code(ref: Any) -> str | None:  # `recovery: {indicator: …}`, kept as the code or not
+        ref = ref if ref is None or isinstance(ref, str) else get(ref, "indicator")
+        return str(ref) if ref else None
+
+    order = int(get(p, "order", 0) or 0)
+    index_order = get(p, "index_order")
+    default = get(p, "default_index")
+    indices = sorted(iset.hierarchies, key=lambda h: h != default)
+    return {
+        "order": order,
+        "index_order": order if index_order is None else int(index_order),
+        "default_index": default if default in iset.hierarchies else next(iter(indices), None),
+        "indices": list(indices),
+        "card_groups": [
+            {"name": str(get(g, "name")), "indicators": [str(c) for c in get(g, "indicators", ())]}
+            for g in get(p, "card_groups", ()) or ()
+        ],
+        "funnel": [
+            {k: str(get(st, k)) for k in ("stage", "label", "indicator", "part")}
+            for st in get(p, "funnel", ()) or ()
+        ],
+        "recovery": code(get(p, "recovery")),
+        "rectification": code(get(p, "rectification")),
+    }
 
 
 def _milestone_detail(r: Mapping[str, Any]) -> str:
@@ -528,6 +570,7 @@ def _write_cache(folder: Path, key: str, data: DashboardData) -> None:
             "periods",
             "indicator_sets",
             "hierarchies",
+            "presentation",
             "span",
             "demo",
             "source",

@@ -170,7 +170,8 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     The index is coloured by grade (as the ranking bars); an indicator with a target by its
     traffic light; one without a target by quintile, better values bluer."""
     focus = view.focus if view.focus == INDEX else (view.indicator_set, view.focus)
-    return data.memo(("map", view.period, view.hierarchy, focus), lambda: _map_colours(data, view))
+    hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
+    return data.memo(("map", view.period, hier, focus), lambda: _map_colours(data, view))
 
 
 def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
@@ -179,7 +180,8 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     legend: list[tuple[str, str]] = []
     if view.focus == INDEX:
         rows = ranking_rows(data, view)
-        grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
+        hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
+        grades = data.grades(view.period, hier)
         for r in rows:
             code = r["county_code"]
             fills[code] = _grade_colour(r["grade"], grades)

@@ -19,7 +19,7 @@ from workbench.dashboard.calendar import calendar_html
 from workbench.dashboard.cards import kpi_cards_html
 from workbench.dashboard.data import DashboardData
 from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html
-from workbench.dashboard.funnel import funnel_figure, rectification_figure
+from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectification_figure
 from workbench.dashboard.lagging import lagging_html
 from workbench.dashboard.loading import load, read_ledgers
 from workbench.dashboard.map import geojson_path, load_shapes, map_colours
@@ -160,7 +160,11 @@ class _Page:
         if view.indicator_set != self.view.indicator_set:
             focus = [v for _, v in self._focus_options(view.indicator_set)]
             view = dataclasses.replace(
-                view, focus=view.focus if view.focus in focus else (focus[0] if focus else "")
+                view,
+                focus=view.focus if view.focus in focus else (focus[0] if focus else ""),
+                # each set ranks by its own declared index unless one is picked with it
+                hierarchy=changes.get("hierarchy")
+                or self.data.default_hierarchy(view.indicator_set),
             )
         self.view = view
         self._view_changed()
@@ -230,6 +234,7 @@ class Cockpit(_Page):
         "ranking",
         "map",
         "trend",
+        "funnel_title",
         "funnel",
         "rectification",
         "calendar",
@@ -259,7 +264,7 @@ class Cockpit(_Page):
         )
         per = period if period in data.periods else data.periods[-1]
         county = county if county in set(data.counties["county_code"].astype(str)) else CITY
-        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
         focus = [v for _, v in self._focus_options(iset)]
         if self.view.focus not in focus:
             self.view = dataclasses.replace(self.view, focus=focus[0] if focus else "")
@@ -300,10 +305,12 @@ class Cockpit(_Page):
             + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
             + '</div><div class="wb-grid">'
             + _panel_html("dash.panel.trend", _slot("trend"))
-            + _panel_html(
-                "dash.panel.funnel",
-                _slot("funnel") + panel_title("dash.panel.rectification") + _slot("rectification"),
-            )
+            # shown only for a set that declares them: the board hides a `data-parts` box
+            # whose parts all come `hidden`
+            + '<section class="wb-panel" data-parts="funnel rectification">'
+            + f'<div data-parts="funnel">{_slot("funnel_title")}{_slot("funnel")}</div>'
+            + '<div data-parts="rectification">'
+            + f"{panel_title('dash.panel.rectification')}{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
             + _panel_html("dash.panel.calendar", _slot("calendar"))
             + _panel_html("dash.panel.lagging", _slot("lagging"))
@@ -315,6 +322,7 @@ class Cockpit(_Page):
     def build_parts(self) -> dict[str, dict]:
         d, v = self.data, self.view
         fills, tips, legend = map_colours(d, v)
+        shows = d.presentation_of(v.indicator_set)
         return {
             "header": {"kind": "html", "html": header_html(d, v, "cockpit")},
             "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
@@ -325,8 +333,17 @@ class Cockpit(_Page):
             "map_selection": {"kind": "mapsel", "map": "map", "selected": v.county},
             "ranking": {"kind": "html", "html": ranking_bars_html(d, v)},
             "trend": {"kind": "plot", "figure": trend_figure(d, v)},
-            "funnel": {"kind": "plot", "figure": funnel_figure(d, v)},
-            "rectification": {"kind": "plot", "figure": rectification_figure(d, v)},
+            "funnel_title": {"kind": "html", "html": funnel_title_html(d, v)},
+            "funnel": {
+                "kind": "plot",
+                "figure": funnel_figure(d, v),
+                "hidden": not shows["funnel"],
+            },
+            "rectification": {
+                "kind": "plot",
+                "figure": rectification_figure(d, v),
+                "hidden": not shows["rectification"],
+            },
         }
 
 
@@ -353,7 +370,7 @@ class CountyPage(_Page):
             else next(iter(data.indicator_sets))
         )
         per = period if period in data.periods else data.periods[-1]
-        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy()))
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
         self._ledger_source = ledgers
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
         self.notice = ""

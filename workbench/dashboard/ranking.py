@@ -17,7 +17,7 @@ MAX_TABLE_ROWS = 40
 def ranking_rows(data: DashboardData, view: View) -> list[dict]:
     """Index ranking for the view, best first: county_code, county_name, score, rank, grade,
     nominal_rank, median_rank, q05, q95."""
-    return data.ranking(view.period, view.hierarchy or data.default_hierarchy())
+    return data.ranking(view.period, view.hierarchy or data.default_hierarchy(view.indicator_set))
 
 
 def _shortlist(rows: list[dict], county: str, limit: int) -> list[int]:
@@ -59,7 +59,7 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
         note = (
             f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
         )
-    grades = data.grades(view.period, view.hierarchy or data.default_hierarchy())
+    grades = data.grades(view.period, view.hierarchy or data.default_hierarchy(view.indicator_set))
     head = "".join(
         f'<th class="{c}">{_esc(t(k))}</th>'
         for k, c in (
@@ -107,16 +107,16 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         return _part(
             "ranking", view.key, f'<div class="wb-empty">{_esc(t("dash.empty.index"))}</div>'
         )
-    hier = view.hierarchy or data.default_hierarchy()
+    hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
     hier_name = data.hierarchies.get(hier, hier)  # which index: the county page has no picker
     grades = data.grades(view.period, hier)
     n = data.memo(
-        ("n_ranked", view.period, view.hierarchy),
+        ("n_ranked", view.period, hier),
         lambda: int(max((_float(r["rank"]) or 0 for r in every), default=0)) or len(every),
     )
     top = (
         data.memo(
-            ("score_max", view.period, view.hierarchy),
+            ("score_max", view.period, hier),
             lambda: max((_float(r["score"]) or 0.0 for r in every), default=0.0),
         )
         or 1.0

@@ -32,6 +32,9 @@ GRADE_COLOURS = {
     "差": "#D55E00",
 }
 OTHER_GRADE_COLOURS = ("#009E73", "#CC79A7", "#F0E442", "#999999")
+# The funnel's declared stages, top to bottom (darker first), and its 追回 bar.
+FUNNEL_COLOURS = ("#0b3a66", "#0072B2", "#56B4E9", "#8FBFE0", "#B9D7EC")
+RECOVERED_COLOUR = "#009E73"
 SEQUENTIAL = ("#D55E00", "#F0B37E", "#EEEEEE", "#8FBFE0", "#0072B2")  # worse → better
 FONT = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '

@@ -27,7 +27,7 @@ def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
     vals: list[float | None] = []
     tgts: list[float | None] = []
     if view.focus == INDEX:
-        hier = view.hierarchy or data.default_hierarchy()
+        hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
         for p in months:
             scores = data.memo(
                 ("scores", p, hier),
