@@ -712,3 +712,24 @@ def test_cache_key_changes_with_the_warehouse(tmp_path):
     k1 = d.cache_key(wh)
     wh.write_bytes(b"xy")
     assert d.cache_key(wh) != k1
+
+
+def test_the_dashboard_knows_no_declared_code():
+    """What a part shows comes from the YAML: no indicator, index or set code declared in
+    indicators/ appears in the dashboard's code or its JavaScript."""
+    from pathlib import Path
+
+    from workbench.declarations import available_sets, load_sets
+
+    codes = set()
+    for iset in load_sets(available_sets()):
+        codes |= {iset.code, *iset.indicators, *iset.hierarchies}
+    assert "fund_recovery_rate" in codes and "by_subject" in codes  # the shipped sets were read
+    files = [*Path(d.__file__).parent.glob("*.py"), d.ASSETS / "board.js"]
+    found = {
+        (f.name, c)
+        for f in files
+        for c in codes
+        if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", f.read_text(encoding="utf-8"))
+    }
+    assert not found, sorted(found)
