@@ -26,7 +26,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from workbench.composite import AGGREGATORS, IMPUTERS, NORMALISERS
+from workbench.composite_methods import IMPUTERS, NORMALISERS, OPTIONS, STEP_KEYS, check_method
 from workbench.contracts import LEDGERS
 from workbench.messages import catalogue, t
 
@@ -43,7 +43,7 @@ TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
 SPANS = ("month", "quarter", "ytd", "ctd", "r12")
 PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
-WEIGHTINGS = ("equal", "manual")
+WEIGHTINGS = ("equal", "manual", "pca")
 FUNCTIONS = ("min", "max", "abs")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PARAM_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -119,16 +119,9 @@ KNOWN_KEYS = {
         "workbench_definition",
     },
     "node": {"code", "name", "weight", "children", "indicator", "target", "direction", "goalposts"},
-    "method": {
-        "impute",
-        "treat",
-        "normalise",
-        "norm_low",
-        "norm_high",
-        "aggregate",
-        "screen_min_coverage",
-        "uncertainty_samples",
-    },
+    # `method:` keys are the composite catalogue's (composite_methods), checked by check_method
+    "method": {*STEP_KEYS, *OPTIONS, "uncertainty_samples"},
+    "denominator": {"indicator", "scale"},
     "phase": {"code", "name", "start", "end", "source"},
     "milestone": {"code", "name", "indicator", "op", "value", "deadline", "span", "source"},
     "campaign": {"start", "end", "name"},
@@ -221,6 +214,15 @@ class _Issues:
 # ---------------------------------------------------------------------------------------------
 # YAML with line numbers
 # ---------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    """A YAML value without line bookkeeping (mappings → dict, lists → list)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 class LMap(dict):
     """A YAML mapping that remembers where it and each of its keys came from."""
 
@@ -553,15 +555,25 @@ class HierarchyNode:
 
 
 @dataclass(frozen=True)
+class Denominator:
+    indicator: str
+    scale: float = 1.0
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Method:
+    """A hierarchy's `method:`; `options` holds every other catalogue option that was set
+    (composite_methods.OPTIONS), `denominate` leaf node → denominator indicator."""
+
     impute: str = "none"
     treat: bool = False
     normalise: str = "minmax"
-    norm_low: float = 0.0
-    norm_high: float = 100.0
     aggregate: str | Mapping[int, str] = "arithmetic"
-    screen_min_coverage: float = 0.0
     uncertainty_samples: int | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    denominate: Mapping[str, Denominator] = field(default_factory=lambda: MappingProxyType({}))
+    lines: Mapping[str, int | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -1299,55 +1311,95 @@ class _Shaper:
         return tuple(out)
 
     def method(self, v: Any, at: tuple, path: str) -> Method | None:
+        """Every key is checked against the composite catalogue: an unknown key, a bad method
+        name or value, or an option no chosen method reads is an error with its line."""
         m = self.mapping(v, at, path)
         if m is None:
             return None
-        self.unknown_keys(m, "method", path)
-        kw: dict[str, Any] = {}
-        for key, allowed in (("impute", IMPUTERS), ("normalise", NORMALISERS)):
-            if key in m:
-                val = str(m[key])
-                if val not in allowed:
-                    self.issues.error(
-                        "E_BAD_METHOD",
-                        m.at(key),
-                        path,
-                        key=key,
-                        value=val,
-                        allowed="、".join(allowed),
-                    )
-                    return None
-                kw[key] = val
-        if "aggregate" in m:
-            agg = m["aggregate"]
-            vals = agg.values() if isinstance(agg, LMap) else [agg]
-            bad = [a for a in vals if a not in AGGREGATORS]
-            if bad:
-                self.issues.error(
-                    "E_BAD_METHOD",
-                    m.at("aggregate"),
-                    path,
-                    key="aggregate",
-                    value=bad[0],
-                    allowed="、".join(AGGREGATORS),
-                )
-                return None
-            kw["aggregate"] = (
+        spec = {k: _plain(x) for k, x in m.items() if k not in ("denominate",)}
+        problems = check_method(spec, extra_keys=("uncertainty_samples", "denominate"))
+        for problem in problems:
+            code = {
+                "E_UNKNOWN_METHOD_KEY": "E_UNKNOWN_METHOD_KEY",
+                "E_OPTION_NOT_USED": "E_METHOD_OPTION_NOT_USED",
+            }.get(problem.code, "E_BAD_METHOD_VALUE")
+            self.issues.error(
+                code,
+                m.at(problem.key),
+                path,
+                message=t(f"composite.{problem.code}", **problem.values),
+            )
+        samples = m.get("uncertainty_samples")
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)):
+            self.issues.error(
+                "E_TYPE",
+                m.at("uncertainty_samples"),
+                path,
+                key="uncertainty_samples",
+                expected=t("ind.type.number"),
+            )
+            return None
+        denominate = (
+            self.denominate(m["denominate"], m.at("denominate"), path)
+            if m.get("denominate")
+            else {}
+        )
+        impute = str(m.get("impute", "none"))
+        if impute in IMPUTERS and "groups" in IMPUTERS[impute].needs and "impute_group" not in m:
+            self.issues.error(
+                "E_BAD_METHOD_VALUE",
+                m.at("impute"),
+                path,
+                message=t("composite.E_NO_IMPUTE_GROUP", method=impute),
+            )
+            return None
+        if problems or denominate is None:
+            return None
+        agg = m.get("aggregate", "arithmetic")
+        return Method(
+            impute=str(m.get("impute", "none")),
+            treat=bool(m.get("treat", False)),
+            normalise=str(m.get("normalise", "minmax")),
+            aggregate=(
                 MappingProxyType({int(k): str(x) for k, x in agg.items()})
                 if isinstance(agg, LMap)
                 else str(agg)
+            ),
+            uncertainty_samples=None if samples is None else int(samples),
+            options=MappingProxyType({k: x for k, x in spec.items() if k in OPTIONS}),
+            lines=MappingProxyType({str(k): m.at(k)[1] for k in m}),
+            denominate=MappingProxyType(denominate),
+        )
+
+    def denominate(self, v: Any, at: tuple, path: str) -> dict[str, Denominator] | None:
+        """`denominate: {leaf: indicator}` or `{leaf: {indicator: code, scale: 10000}}`."""
+        m = self.mapping(v, at, f"{path}.denominate")
+        if m is None:
+            return None
+        out: dict[str, Denominator] = {}
+        for leaf, spec in m.items():
+            if isinstance(spec, str):
+                out[str(leaf)] = Denominator(spec, 1.0, m.at(leaf)[1])
+                continue
+            d = self.mapping(spec, m.at(leaf), f"{path}.denominate.{leaf}")
+            if d is None:
+                return None
+            self.unknown_keys(d, "denominator", f"{path}.denominate.{leaf}")
+            indicator = self.text(d, "indicator", f"{path}.denominate.{leaf}", required=True)
+            scale = self.number(d, "scale", f"{path}.denominate.{leaf}", allow_param=False)
+            if not indicator or (scale is not None and not scale > 0):
+                if scale is not None and not scale > 0:
+                    self.issues.error(
+                        "E_BAD_METHOD_VALUE",
+                        d.at("scale"),
+                        path,
+                        message=t("composite.E_BAD_RANGE", field="scale", value=scale, rule="> 0"),
+                    )
+                return None
+            out[str(leaf)] = Denominator(
+                indicator, 1.0 if scale is None else float(scale), m.at(leaf)[1]
             )
-        for key in ("norm_low", "norm_high", "screen_min_coverage"):
-            if key in m:
-                num = self.number(m, key, path, allow_param=False)
-                if num is None:
-                    return None
-                kw[key] = num
-        if "treat" in m:
-            kw["treat"] = bool(m["treat"])
-        if "uncertainty_samples" in m:
-            kw["uncertainty_samples"] = int(m["uncertainty_samples"])
-        return Method(**kw)
+        return out
 
     def hierarchy(self, code: str, body: Any, at: tuple, path: str) -> HierarchyDecl | None:
         m = self.mapping(body, at, path)
@@ -2237,7 +2289,37 @@ def _build_set(code: str, files: dict[str, _FileDecl], issues: _Issues) -> Indic
                     known=_few(indicators),
                 )
                 ok = False
-        if h.method.normalise in ("dist_target", "dist_target_capped", "goalposts"):
+        leaves = {n.code for n in h.nodes if n.indicator is not None}
+        for leaf, den in h.method.denominate.items():
+            if leaf not in leaves:
+                issues.error(
+                    "E_UNKNOWN_INDICATOR",
+                    (h.file, den.line),
+                    f"hierarchies.{hk}.method.denominate",
+                    name=leaf,
+                    known=_few(sorted(leaves)),
+                )
+                ok = False
+            if den.indicator not in indicators:
+                issues.error(
+                    "E_UNKNOWN_INDICATOR",
+                    (h.file, den.line),
+                    f"hierarchies.{hk}.method.denominate",
+                    name=den.indicator,
+                    known=_few(indicators),
+                )
+                ok = False
+        group = h.method.options.get("impute_group")
+        if group is not None and group not in indicators:
+            issues.error(
+                "E_UNKNOWN_INDICATOR",
+                (h.file, h.method.lines.get("impute_group")),
+                f"hierarchies.{hk}.method.impute_group",
+                name=group,
+                known=_few(indicators),
+            )
+            ok = False
+        if NORMALISERS[h.method.normalise].needs & {"target", "goalposts"}:
             for n in h.nodes:
                 ind = indicators.get(n.indicator or "")
                 if ind is None:

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import fmt
+from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
@@ -1109,7 +1110,8 @@ class Sensitivity:
         self.overrides = {k: v for k, v in overrides.items() if v not in (None, "", {})}
         if weights:
             self.overrides["weights"] = dict(weights)
-        if self.overrides.get("aggregate") in ("geometric", "harmonic"):
+        agg = AGGREGATORS.get(str(self.overrides.get("aggregate")))
+        if agg is not None and "nonpositive" in agg.options:  # needs positive values
             self.overrides.setdefault("nonpositive", "shift")  # as the Monte Carlo draws do
         iset, names = ev.indicator_set, ev.county_names
         data = ev._index_data(self.hierarchy)  # the declared index's own input
