@@ -7,9 +7,9 @@ engine; tests/test_dashboard_engine.py checks the same builders against the real
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import pickle
-from types import SimpleNamespace
 import re
 
 import pandas as pd
@@ -27,7 +27,6 @@ PERIODS = ["2025-07", "2025-08", "2025-09"]
 # gives it): no card groups, so the cards keep the file's order.
 SHOWN = {
     "default_index": "by_subject",
-    "indices": ["by_subject"],
     "funnel": [
         {
             "stage": "leads",
@@ -576,7 +575,7 @@ def test_each_set_ranks_by_its_own_default_index(data):
     pytest.importorskip("anywidget")
     data.indicator_sets["other_set"] = "另一指标集"
     data.hierarchies = {"by_subject": "按主体", "progress": "进度"}
-    data.presentation["other_set"] = {"default_index": "progress", "indices": ["progress"]}
+    data.presentation["other_set"] = {"default_index": "progress"}
     assert data.default_hierarchy("campaign_2025") == "by_subject"
     assert data.default_hierarchy("other_set") == "progress"
     assert data.default_hierarchy("undeclared") == "by_subject"  # the first index listed
@@ -589,56 +588,17 @@ def test_each_set_ranks_by_its_own_default_index(data):
     assert cp.view.hierarchy == "progress"
 
 
-def test_pickers_list_indexes_in_declared_order():
-    titles = {"a_index": "甲", "b_index": "乙", "c_index": "丙", "loose": "散"}
-    shows = {
-        "set_one": {"index_order": 20, "indices": ["a_index"]},
-        "set_two": {"index_order": 10, "indices": ["c_index", "b_index", "a_index"]},
-    }
-    got = d.loading._order_hierarchies(titles, shows)
-    # set_two first (lower index_order), its default first; a shared index once; the rest last
-    assert list(got) == ["c_index", "b_index", "a_index", "loose"]
+def test_a_set_that_declares_nothing_gets_the_defaults():
+    """Plain values (the cache keeps them as JSON); no block: no groups, no funnel, no bars, and
+    the set's first index."""
+    from workbench.declarations import Presentation, load_set
 
-
-def test_presentation_is_read_from_either_shape_of_declaration():
-    """`IndicatorSet.presentation` objects (`recovery` as a code) or plain mappings
-    (`recovery: {indicator: …}`); a set without the block gets the defaults."""
-    model = SimpleNamespace(
-        hierarchies={"h1": None, "h2": None},
-        presentation=SimpleNamespace(
-            order=5,
-            index_order=None,
-            default_index="h2",
-            card_groups=(SimpleNamespace(name="组", indicators=("x", "y")),),
-            funnel=(SimpleNamespace(stage="s", label="阶段", indicator="x", part="numerator"),),
-            recovery="y",
-            rectification=None,
-        ),
-    )
-    got = d.declared_presentation(model)
-    assert got == {
-        "order": 5,
-        "index_order": 5,
-        "default_index": "h2",
-        "indices": ["h2", "h1"],
-        "card_groups": [{"name": "组", "indicators": ["x", "y"]}],
-        "funnel": [{"stage": "s", "label": "阶段", "indicator": "x", "part": "numerator"}],
-        "recovery": "y",
-        "rectification": None,
-    }
-    plain = SimpleNamespace(
-        hierarchies={"h1": None},
-        presentation={
-            "order": 1,
-            "recovery": {"indicator": "r"},
-            "rectification": {"indicator": "q"},
-        },
-    )
-    got = d.declared_presentation(plain)
-    assert (got["recovery"], got["rectification"], got["index_order"]) == ("r", "q", 1)
-    bare = d.declared_presentation(SimpleNamespace(hierarchies={"h1": None}))
-    assert bare == {**d.NO_PRESENTATION, "default_index": "h1", "indices": ["h1"]}
-    json.dumps(got)  # plain values: the cache keeps them as JSON
+    iset = dataclasses.replace(load_set("no_fraud_city"), presentation=Presentation())
+    got = d.declared_presentation(iset)
+    assert got == {**d.NO_PRESENTATION, "default_index": next(iter(iset.hierarchies))}
+    declared = d.declared_presentation(load_set("no_fraud_city"))
+    json.dumps(declared)
+    assert declared["recovery"] and declared["funnel"] and declared["card_groups"]
 
 
 def test_county_from_query(monkeypatch):

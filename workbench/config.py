@@ -7,6 +7,8 @@ import tomllib
 from pathlib import Path
 
 ENV_WAREHOUSE = "WORKBENCH_WAREHOUSE"
+# Set by `workbench serve` for the dashboard kernels: the page template already loads plotly.js.
+ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"
 CONFIG_NAMES = ("workbench.toml", ".workbench.toml")
 DEFAULT_WAREHOUSE = Path("warehouse") / "workbench.duckdb"
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench import fmt
+from workbench.files import FILE_MODE, atomic_write
 from workbench.messages import t
 from workbench.privacy import mask_id_card
 
@@ -65,8 +67,6 @@ _local = threading.local()
 # ----------------------------------------------------------------------------- assets
 def write_assets(run_dir: Path) -> None:
     """The shared plotly.js and stylesheet, once per run (atomic; skipped when present)."""
-    from workbench.batch import atomic_write
-
     js = run_dir / PLOTLY_ASSET
     if not js.exists():
         from plotly.offline import get_plotlyjs
@@ -305,9 +305,6 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
-    from workbench import fmt
-    from workbench.batch import atomic_write
-
     doc = Document()
     style = doc.styles["Normal"]
     style.font.name = "仿宋"
@@ -444,8 +441,6 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
             raise RuntimeError(
                 t("batch.pdf.failed", detail=proc.stderr.decode("utf-8", "replace")[-300:])
             )
-        from workbench.batch import FILE_MODE
-
         os.chmod(tmp, FILE_MODE)  # like every other file of the run
         os.replace(tmp, pdf_path)
     except subprocess.TimeoutExpired as exc:

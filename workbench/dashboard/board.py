@@ -11,8 +11,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from workbench.config import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 from workbench.dashboard.style import ASSETS, THEME_CSS
-from workbench.serve import ENV_STATIC_PLOTLY  # set by `workbench serve`: the page has plotly.js
 
 _BOARD_ESM = (ASSETS / "board.js").read_text(encoding="utf-8")
 

@@ -112,7 +112,6 @@ NO_PRESENTATION: dict[str, Any] = {
     "order": 0,
     "index_order": 0,
     "default_index": None,
-    "indices": [],
     "card_groups": [],
     "funnel": [],
     "recovery": None,

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from workbench import fmt
+from workbench.contracts import LEDGERS
 from workbench.dashboard.data import _missing
 from workbench.dashboard.markup import _esc, _part
 from workbench.dashboard.view import View
 from workbench.messages import t
 from workbench.presentation import lists
+from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,6 @@ def table_html(
     total: int | None = None,
 ) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked)."""
-    from workbench.contracts import LEDGERS
-    from workbench.privacy import mask_frame
-
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
     shown = mask_frame(df.head(limit))  # the engine masks too; masking twice is harmless
@@ -166,7 +165,7 @@ def run_drill(
     span: str | None = None,
 ) -> DrillView:
     """The engine's drill-through (`workbench.drill.drill`), reshaped for the panel."""
-    from workbench.drill import drill
+    from workbench.drill import drill  # the engine, only when a county page drills
 
     res = drill(ledgers, county, period, indicator, indicator_set, span, max_rows=MAX_DRILL_ROWS)
     out = DrillView(res.title, [], [], res.note)

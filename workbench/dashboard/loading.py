@@ -2,6 +2,8 @@
 
 `load` is what `workbench serve` and every Voilà kernel call: this kernel's memory, else the
 presentation layer's disk cache (Parquet, a memory-mapped .npy cube, JSON), else the engine.
+The engine's modules (results, warehouse, declarations, measures) are imported inside the
+functions that run it: a kernel that reads the cache never pays for them (≈ 0.8 s here).
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import yaml
 
+from workbench.config import project_root, warehouse_path
+from workbench.contracts import LEDGERS
 from workbench.dashboard.data import DashboardData, KpiCube, _float
 from workbench.dashboard.markup import format_value
 from workbench.dashboard.view import CITY
 from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
+
+if TYPE_CHECKING:
+    from workbench.declarations import IndicatorSet
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +124,6 @@ def _compact(
 def indicator_set_codes() -> list[str]:
     """Indicator sets declared in indicators/*.yaml, by code (the pages list them in their
     declared `presentation.order`: `from_engine`)."""
-    import yaml
-
-    from workbench.config import project_root
-
     out = []
     for path in sorted((project_root() / "indicators").glob("*.yaml")):
         try:
@@ -160,8 +164,6 @@ def from_engine(
     if isinstance(source, Mapping):
         ledgers, latest = dict(source), None
     else:
-        from workbench.config import warehouse_path
-
         path = warehouse_path(source)
         if not Path(path).is_file():
             raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=path))
@@ -203,8 +205,6 @@ def _quiet_engine() -> Iterator[None]:
 def _capped(latest: str | None, ledgers: Mapping[str, pd.DataFrame]) -> str | None:
     """The engine's latest complete month, but never past the last month with events (dated
     by each ledger's own date field: a future 整改时限 is not data)."""
-    from workbench.contracts import LEDGERS
-
     last = None
     for name, lg in LEDGERS.items():
         df = ledgers.get(name)
@@ -233,7 +233,7 @@ def _evaluate_all(
     source: str,
 ) -> DashboardData:
     from workbench import results
-    from workbench.declarations import load_sets
+    from workbench.declarations import indices_in_order, load_sets, sets_in_order
     from workbench.measures import MeasureEngine
 
     engine = MeasureEngine(ledgers)
@@ -244,9 +244,8 @@ def _evaluate_all(
     phases = pd.DataFrame(columns=["name", "start", "end"])
     city_name = ""
     sets = load_sets(indicator_sets or indicator_set_codes())
-    shows = {iset.code: declared_presentation(iset) for iset in sets}
     if not indicator_sets:  # in the order given, else as the sets declare
-        sets.sort(key=lambda s: (shows[s.code]["order"], s.code))
+        sets = sets_in_order(sets)
     for iset in sets:
         code = iset.code
         set_titles[code] = iset.name
@@ -326,8 +325,8 @@ def _evaluate_all(
             ),
         ),
         phases=phases,
-        hierarchies=_order_hierarchies(hier_titles, shows),
-        presentation=shows,
+        hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
+        presentation={iset.code: declared_presentation(iset) for iset in sets},
         span=span or "ytd",
         demo=_is_demo(ledgers),
         source=source,
@@ -397,50 +396,21 @@ def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
-def _order_hierarchies(
-    titles: dict[str, str], shows: Mapping[str, Mapping[str, Any]]
-) -> dict[str, str]:
-    """Indexes as pickers list them: sets by their declared `index_order` (then code), each
-    set's default index first, an index that several sets carry listed once."""
-    keys: list[str] = []
-    for code in sorted(shows, key=lambda c: (shows[c]["index_order"], c)):
-        keys += [h for h in shows[code]["indices"] if h in titles and h not in keys]
-    keys += [h for h in titles if h not in keys]
-    return {k: titles[k] for k in keys}
-
-
-def declared_presentation(iset: Any) -> dict[str, Any]:
+def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
     """A set's `presentation:` block as plain values (`data.NO_PRESENTATION`'s keys), so the
-    cache keeps it as JSON. Read with defaults: a set that declares nothing, or declarations
-    without the block, show their cards in file order, their first index and no funnel."""
-    p = getattr(iset, "presentation", None)
-
-    def get(obj: Any, key: str, default: Any = None) -> Any:
-        return obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
-
-    def code(ref: Any) -> str | None:  # `recovery: {indicator: …}`, kept as the code or not
-        ref = ref if ref is None or isinstance(ref, str) else get(ref, "indicator")
-        return str(ref) if ref else None
-
-    order = int(get(p, "order", 0) or 0)
-    index_order = get(p, "index_order")
-    default = get(p, "default_index")
-    indices = sorted(iset.hierarchies, key=lambda h: h != default)
+    cache keeps it as JSON; `default_index` is the declared one, else the set's first index."""
+    p = iset.presentation
     return {
-        "order": order,
-        "index_order": order if index_order is None else int(index_order),
-        "default_index": default if default in iset.hierarchies else next(iter(indices), None),
-        "indices": list(indices),
-        "card_groups": [
-            {"name": str(get(g, "name")), "indicators": [str(c) for c in get(g, "indicators", ())]}
-            for g in get(p, "card_groups", ()) or ()
-        ],
+        "order": p.order,
+        "index_order": p.index_rank,
+        "default_index": next(iter(iset.indices()), None),
+        "card_groups": [{"name": g.name, "indicators": list(g.indicators)} for g in p.card_groups],
         "funnel": [
-            {k: str(get(st, k)) for k in ("stage", "label", "indicator", "part")}
-            for st in get(p, "funnel", ()) or ()
+            {"stage": st.stage, "label": st.label, "indicator": st.indicator, "part": st.part}
+            for st in p.funnel
         ],
-        "recovery": code(get(p, "recovery")),
-        "rectification": code(get(p, "rectification")),
+        "recovery": p.recovery,
+        "rectification": p.rectification,
     }
 
 
@@ -483,8 +453,6 @@ def read_ledgers(
 ) -> dict[str, pd.DataFrame]:
     """Current ledger rows from the warehouse, opened read-only and closed at once (so an
     ingest is never blocked for long); with `county`, only that county's rows."""
-    from workbench.config import warehouse_path
-    from workbench.contracts import LEDGERS
     from workbench.warehouse import Warehouse
 
     wh_path = warehouse_path(path)
@@ -497,8 +465,6 @@ def read_ledgers(
 def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
     """$WORKBENCH_DASHBOARD_CACHE, else the presentation cache's default folder (private to the
     user; None when no safe folder exists — then nothing is cached on disk)."""
-    from workbench.config import warehouse_path
-
     if env := os.environ.get(ENV_CACHE_DIR):
         return pcache.private_dir(Path(env))
     return pcache.default_dir(Path(warehouse_path(warehouse)))
@@ -506,8 +472,6 @@ def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
     """Changes when the warehouse, the declarations or the package's code change."""
-    from workbench.config import project_root
-
     return pcache.key(
         pcache.warehouse_fingerprint(warehouse),
         pcache.files_fingerprint((project_root() / "indicators").glob("*.yaml")),
@@ -536,8 +500,6 @@ def load(
 ) -> DashboardData:
     """The dashboards' data for a warehouse: from this kernel's memory, else the disk cache,
     else the engine (then cached). `workbench serve` calls it once before Voilà starts."""
-    from workbench.config import warehouse_path
-
     wh = Path(warehouse_path(warehouse))
     if not wh.is_file():
         raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=wh))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import fmt
+from workbench.config import load_config
 from workbench.dashboard.data import KPI_FIELDS, DashboardData, _float
 from workbench.dashboard.markup import STATUS_LIGHTS, _esc, display, focus_meta, format_value
 from workbench.dashboard.ranking import ranking_rows
@@ -42,8 +43,6 @@ def geojson_path(flag: str | os.PathLike | None = None) -> Path:
         return Path(flag)
     if env := os.environ.get(ENV_GEOJSON):
         return Path(env)
-    from workbench.config import load_config
-
     cfg = load_config()
     value = (
         (cfg.get("dashboard") or {}).get("geojson")
