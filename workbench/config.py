@@ -52,3 +52,30 @@ def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
 def project_root() -> Path:
     """The checkout the package runs from (for indicators/, notebooks/, dashboards/)."""
     return Path(__file__).resolve().parent.parent
+
+
+ENV_INDICATORS = "WORKBENCH_INDICATORS_DIR"
+
+
+def indicators_dir(flag: str | os.PathLike | None = None) -> Path:
+    """The folder of indicator sets every face reads: `--indicators-dir`,
+    $WORKBENCH_INDICATORS_DIR, workbench.toml `[indicators] dir`, then the shipped `indicators/`.
+    `workbench run` and `serve` pass the flag on to their kernels through the environment."""
+    if flag:
+        return Path(flag)
+    if env := os.environ.get(ENV_INDICATORS):
+        return Path(env)
+    cfg = load_config()
+    section = cfg.get("indicators")
+    value = section.get("dir") if isinstance(section, dict) else None
+    if value:
+        base = Path(cfg["_path"]).parent
+        return (base / value) if not Path(value).is_absolute() else Path(value)
+    return project_root() / "indicators"
+
+
+def use_indicators_dir(flag: str | os.PathLike | None) -> None:
+    """`--indicators-dir` of a command that starts kernels (run, serve): the folder is handed
+    to every kernel through the environment, so notebooks and dashboards read the same sets."""
+    if flag:
+        os.environ[ENV_INDICATORS] = str(Path(flag).resolve())

@@ -28,6 +28,7 @@ import pandas as pd
 from workbench import fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
+from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.privacy import mask_frame
@@ -44,8 +45,16 @@ _CACHE_LOCK = threading.Lock()
 
 # ----------------------------------------------------------------------------- loading, caching
 def _file_key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """What a cached table depends on: the warehouse's content version, and for computed
+    tables the declarations and the code too (`presentation.cache` fingerprints)."""
+    return (str(Path(path).resolve()), pcache.warehouse_fingerprint(Path(path)))
+
+
+def _results_key(path: Path) -> tuple:
+    from workbench.config import indicators_dir
+
+    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
+    return (*_file_key(path), decl, pcache.code_fingerprint())
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
@@ -89,7 +98,7 @@ def evaluation(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("evaluation", *_file_key(path), period, indicator_set, span)
+    key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -419,7 +428,7 @@ def city_data(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("city_data", *_file_key(path), period, indicator_set, span)
+    key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
