@@ -693,3 +693,21 @@ def test_the_dashboard_knows_no_declared_code():
         if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", f.read_text(encoding="utf-8"))
     }
     assert not found, sorted(found)
+
+
+def test_sets_and_cache_key_follow_the_configured_indicators_folder(tmp_path, monkeypatch):
+    """`--indicators-dir` reaches kernels as $WORKBENCH_INDICATORS_DIR: the cockpit lists that
+    folder's sets, and a change to its files is a new cache key."""
+    from workbench.config import ENV_INDICATORS
+
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(b"x")
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("kind: indicator_set\ncode: own_set\n", encoding="utf-8")
+    (folder / "b.yaml").write_text("kind: calendar\ncode: cal\n", encoding="utf-8")
+    monkeypatch.setenv(ENV_INDICATORS, str(folder))
+    assert d.indicator_set_codes() == ["own_set"]
+    before = d.cache_key(wh)
+    (folder / "a.yaml").write_text("kind: indicator_set\ncode: own_set\nname: 改\n", "utf-8")
+    assert d.cache_key(wh) != before

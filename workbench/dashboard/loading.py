@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from workbench.config import project_root, warehouse_path
+from workbench.config import indicators_dir, warehouse_path
 from workbench.contracts import LEDGERS
 from workbench.dashboard.data import DashboardData, KpiCube, _float
 from workbench.dashboard.markup import format_value
@@ -122,10 +122,11 @@ def _compact(
 
 
 def indicator_set_codes() -> list[str]:
-    """Indicator sets declared in indicators/*.yaml, by code (the pages list them in their
-    declared `presentation.order`: `from_engine`)."""
+    """Indicator sets in the configured folder (`config.indicators_dir`: `--indicators-dir`,
+    $WORKBENCH_INDICATORS_DIR, workbench.toml, else indicators/), by code; the pages list them
+    in their declared `presentation.order` (`from_engine`)."""
     out = []
-    for path in sorted((project_root() / "indicators").glob("*.yaml")):
+    for path in sorted(indicators_dir().glob("*.yaml")):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
@@ -471,10 +472,11 @@ def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
 
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
-    """Changes when the warehouse, the declarations or the package's code change."""
+    """Changes when the warehouse, the declarations (of the configured folder) or the package's
+    code change."""
     return pcache.key(
         pcache.warehouse_fingerprint(warehouse),
-        pcache.files_fingerprint((project_root() / "indicators").glob("*.yaml")),
+        pcache.files_fingerprint(indicators_dir().glob("*.yaml")),
         pcache.code_fingerprint(),
         extra,
     )
