@@ -6,7 +6,6 @@ scanning a long table; `loading` builds and caches these objects.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +14,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.dashboard.view import CITY
 
 
-KPI_FIELDS = ("value", "numerator", "denominator", "target", "gap", "yoy", "met", "prev_value")
+KPI_FIELDS = (
+    "value",
+    "numerator",
+    "denominator",
+    "target",
+    "gap",
+    "yoy",
+    "met",
+    "prev_value",
+    "baseline_size",
+)
 
 
 class KpiCube:
@@ -368,20 +378,5 @@ _GROUP_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _missing(x: object) -> bool:
-    if x is None or x is pd.NA:
-        return True
-    try:
-        return bool(isinstance(x, float) and math.isnan(x))
-    except TypeError:
-        return False
-
-
-def _float(x: object) -> float | None:
-    if _missing(x):
-        return None
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) or math.isinf(v) else v
+_missing = fmt.missing  # the formatter's notion of a missing value, shared by every part
+_float = fmt.finite

@@ -68,6 +68,7 @@ KPI_COLUMNS = [
     "met",
     "yoy",
     "prev_value",
+    "baseline_size",
 ]
 INDEX_COLUMNS = ["period", "hierarchy", "county_code", "score", "rank", "grade"]
 UNCERTAINTY_COLUMNS = [
@@ -105,6 +106,7 @@ INDICATOR_COLUMNS = [
     "decimals",
     "relative",
     "kind",
+    "min_baseline",
 ]
 
 
@@ -292,7 +294,16 @@ def _evaluate_all(
     kp = _compact(
         pd.concat(kpis, ignore_index=True),
         ("indicator_set", "period", "county_code", "indicator"),
-        ("value", "numerator", "denominator", "target", "gap", "yoy", "prev_value"),
+        (
+            "value",
+            "numerator",
+            "denominator",
+            "target",
+            "gap",
+            "yoy",
+            "prev_value",
+            "baseline_size",
+        ),
     )
     kp["met"] = kp["met"].astype("boolean")
     return DashboardData(
@@ -373,6 +384,7 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
                 "decimals": d.decimals,
                 "relative": d.relative,
                 "kind": d.kind,
+                "min_baseline": d.min_baseline,
             }
         )
     return _frame(pd.DataFrame(rows), INDICATOR_COLUMNS)

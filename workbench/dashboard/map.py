@@ -196,7 +196,9 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
         meta = focus_meta(data, view)
         unit = meta.get("unit")
         block = data.cube.across_counties(view.indicator_set, view.period, view.focus)
-        value, target, met = (block[:, KPI_FIELDS.index(f)] for f in ("value", "target", "met"))
+        value, target, met, base = (
+            block[:, KPI_FIELDS.index(f)] for f in ("value", "target", "met", "baseline_size")
+        )
         codes = list(data.cube.counties)[1:]
         has_target = bool(np.isfinite(target).any())
         d = display(meta)
@@ -209,6 +211,7 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
                 np.full(n, bool(d.op)),
                 np.full(n, d.relative),
                 np.full(n, pk.deadline_ahead(d, view.period)),
+                np.array([d.compares_with_baseline and d.thin(b) for b in base]),
             )
             colour = [STATUS_COLOURS[STATUS_LIGHTS[x]] for x in status]
         else:

@@ -53,6 +53,7 @@ def display(meta: Mapping[str, Any]) -> pk.Display:
         relative=bool(meta.get("relative")) if not _missing(meta.get("relative")) else False,
         kind="" if _missing(meta.get("kind")) else str(meta.get("kind")),
         deadline=None if _missing(meta.get("deadline")) else str(meta.get("deadline")),
+        min_baseline=_float(meta.get("min_baseline")),
     )
 
 
