@@ -217,7 +217,7 @@ def _norm_label(code: str) -> str:
 
 def rank_interval_text(low: object, high: object) -> str:
     """`第3–5位`, or `第4位` when the interval is one rank; `—` when missing."""
-    if fmt._missing(low) or fmt._missing(high):
+    if fmt.missing(low) or fmt.missing(high):
         return "—"
     lo, hi = int(round(float(low))), int(round(float(high)))
     if lo == hi:
@@ -229,7 +229,7 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     """`rerank`'s table with Chinese headers and formatted values, for showing."""
 
     def change(v: object) -> str:
-        return "—" if fmt._missing(v) else f"{int(v):+d}" if int(v) else "0"
+        return "—" if fmt.missing(v) else f"{int(v):+d}" if int(v) else "0"
 
     return pd.DataFrame(
         {
