@@ -52,3 +52,10 @@ def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
 def project_root() -> Path:
     """The checkout the package runs from (for indicators/, notebooks/, dashboards/)."""
     return Path(__file__).resolve().parent.parent
+
+
+def documents_config() -> dict:
+    """The `[documents]` section of workbench.toml: issuer, 文号 pattern, 主送, 抄送, 印发机关 for
+    the official documents (see docs/文书.md); {} when absent."""
+    section = load_config().get("documents")
+    return dict(section) if isinstance(section, dict) else {}
