@@ -113,13 +113,13 @@ CHANGE_OF = {"inspect": "inspections", "cases": "cases_filed", "money": "recover
 
 
 def figure_sentences(f: Facts, window: str) -> list[str]:
-    """Short sentences, figures first: 检查定点医药机构80家次、77家，环比增长21.2%、同比增长27.0%。"""
+    """Short sentences, figures first, each change right after the figure it is about:
+    检查定点医药机构80家次（环比增长21.2%，同比增长27.0%），涉及77家。"""
     fig = f.figures.set_index("key")
     col = "month_text" if window == "month" else "ytd_text"
     out = []
     for kind, keys in FIGURE_SENTENCES:
         vals = {k: fig.loc[k, col] for k in keys}
-        s = t(f"doc.fig.{kind}", **vals)
         key = CHANGE_OF.get(kind)
         if key is not None:
             if window == "month":
@@ -129,8 +129,8 @@ def figure_sentences(f: Facts, window: str) -> list[str]:
             else:
                 yoy = pc.change_phrase(fig.loc[key, "ytd_yoy_text"])
                 ch = t("doc.fig.change_ytd", yoy=yoy) if yoy else ""
-            s += ch
-        out.append(s + "。")
+            vals[key] = vals[key] + ch
+        out.append(t(f"doc.fig.{kind}", **vals) + "。")
     return out
 
 
@@ -226,7 +226,7 @@ def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[
         head = t("doc.kpi.group_head", n=cn(gi), group=group or t("doc.kpi.other_group"))
         summary = t(
             "doc.kpi.group_summary", total=len(rows), met=len(met), failing=len(failing_rows)
-        )
+        ) + (t("doc.kpi.group_monitor", n=len(rest)) if rest else "") + "。"
         blocks.append(Para(summary, lead=head, lead_level=2))
         for r in failing_rows + met + rest:
             fail = pg.failing_counties(county_kpis, r["indicator"])
@@ -348,10 +348,13 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
     n = 0
     for group, codes in pg.kpi_groups(f.iset):
         codes = [c for c in codes if c in set(county_kpis["indicator"])]
-        for start in range(0, len(codes), MAX_KPI_COLUMNS):
-            part = codes[start : start + MAX_KPI_COLUMNS]
+        chunks = max(1, -(-len(codes) // MAX_KPI_COLUMNS))
+        size = -(-len(codes) // chunks)
+        short = dict(zip(county_kpis["indicator"], county_kpis["short_name"]))
+        for start in range(0, len(codes), size):
+            part = codes[start : start + size]
             n += 1
-            names = {c: str(f.iset.indicators[c].name) for c in part}
+            names = {c: str(short.get(c) or f.iset.indicators[c].name) for c in part}
             frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
             bold = set()
             for j, code in enumerate(part, 1):
@@ -381,9 +384,8 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     blocks: list[Block] = []
     if rank.empty:
         return [Para(t("batch.report.no_ranking"))]
-    blocks.append(Table(rank, caption=t("doc.table.ranking"), numeric=("排名", "综合得分")))
-    blocks.append(Para(t("doc.rank.interval_meaning",
-                         n=getattr(f.data.evaluation, "uncertainty_samples", 200))))
+    blocks.append(Table(rank, caption=t("doc.table.ranking"), numeric=("排名", "综合得分"),
+                        note=t("doc.table.ranking_note")))
     return blocks
 
 
@@ -406,22 +408,22 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
                      target=r["target_text"], source=r["target_source"])
             if r["derivation"]:
                 text += r["derivation"]
-            if r["workbench_definition"]:
+            if r["workbench_definition"] and "工作台定义" not in r["formula"]:
                 text += t("doc.defs.workbench")
             blocks.append(Para(text, lead=t("doc.defs.kpi_lead", n=i, name=r["name"]),
-                               lead_level=3))
+                               lead_level=3, align="left"))
     n_head = len([b for b in blocks if isinstance(b, Heading)]) + 1
     blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
     for j, key in enumerate(pc.COUNTS, 1):
         spec = pc.COUNTS[key]
         blocks.append(Para(pc.basis_text(key),
                            lead=t("doc.defs.kpi_lead", n=j, name=f"{spec.label}（{spec.unit}）"),
-                           lead_level=3))
+                           lead_level=3, align="left"))
     hier = f.data.hierarchy
     if hier and hier in f.iset.hierarchies:
         m = pdef.method_text(f.iset, hier)
         blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head + 1))))
-        blocks.append(Para(t("doc.defs.composite", **m)))
+        blocks.append(Para(t("doc.defs.composite", **m), align="left"))
         blocks.append(Para(t("doc.rank.interval_meaning",
                              n=getattr(f.data.evaluation, "uncertainty_samples", 200))))
     return blocks

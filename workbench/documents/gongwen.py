@@ -80,15 +80,25 @@ _NUMBER_CELL = re.compile(r"^[-+]?[0-9][0-9,.]*\s*[%‰]?[^\s0-9]{0,3}$")
 def min_cell_width(text: str, header: bool = False) -> int:
     """The narrowest a cell may be without breaking a word: a number with its unit, a Latin
     run, and short Chinese names (≤ 6 characters) stay whole; longer Chinese wraps but keeps
-    at least four characters a line (a header, three)."""
+    at least four characters a line. A header breaks before its “（unit）” and may wrap a long
+    name in two lines."""
     s = str(text).strip()
     if not s:
         return 2
+    if header:
+        widths = []
+        for part in (p for p in re.split(r"(?=[（(])", s) if p):
+            w = text_width(part)
+            if part[:1] in "（(" or w <= 8:
+                widths.append(w)
+            else:  # a long name wraps in two balanced lines
+                widths.append(max(8, 2 * math.ceil(len(part) / 2)))
+        return max(widths)
     w = text_width(s)
-    if _NUMBER_CELL.match(s) or w <= (8 if header else 12):
+    if _NUMBER_CELL.match(s) or w <= 12:
         return w
     latin = max((text_width(m.group()) for m in _LATIN_RUN.finditer(s)), default=0)
-    return max(latin, min(w, 6 if header else 8))
+    return max(latin, min(w, 8))
 
 
 def column_widths(frame: pd.DataFrame, total_pt: float) -> tuple[list[float], float]:
@@ -163,6 +173,11 @@ PPR_ORDER = (
     "autoSpaceDN bidi adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents "
     "suppressOverlap jc textDirection textAlignment textboxTightWrap outlineLvl divId cnfStyle "
     "rPr sectPr pPrChange"
+).split()
+SECTPR_ORDER = (
+    "headerReference footerReference footnotePr endnotePr type pgSz pgMar paperSrc pgBorders "
+    "lnNumType pgNumType cols formProt vAlign noEndnote titlePg textDirection bidi rtlGutter "
+    "docGrid printerSettings sectPrChange"
 ).split()
 TBLPR_ORDER = (
     "tblStyle tblpPr tblOverlap bidiVisual tblStyleRowBandSize tblStyleColBandSize tblW jc "
@@ -543,32 +558,36 @@ class Gongwen:
         self.blocks(a.blocks)
 
     def colophon(self, h: Header) -> None:
-        """版记 at the foot of the last page: thick rule, 抄送 (四号 仿宋, 左右各空一字, 回行与
-        冒号后首字对齐, 句号结尾), thin rule, 印发机关 (左空一字) and 印发日期 (右空一字) + 印发,
-        thick rule. A table floated to the bottom margin, so it always sits at the page foot."""
+        """版记 on the last page (封四), its last rule on the 版心's bottom edge: thick rule,
+        抄送 (四号 仿宋, 左右各空一字, 回行与冒号后首字对齐, 句号结尾), thin rule, 印发机关
+        (左空一字) and 印发日期 (右空一字) + 印发, thick rule. A section of its own whose text is
+        aligned to the page bottom and, as the standard says of a 版记 page, has no page number."""
+        from docx.enum.section import WD_SECTION
         from docx.shared import Pt
 
         OxmlElement, qn = _oxml()
+        sec = self.doc.add_section(WD_SECTION.NEW_PAGE)
+        valign = OxmlElement("w:vAlign")
+        valign.set(qn("w:val"), "bottom")
+        put(sec._sectPr, valign, SECTPR_ORDER)
+        for footer in (sec.footer, sec.even_page_footer):
+            footer.is_linked_to_previous = False
+            for par in footer.paragraphs:
+                for run in list(par.runs):
+                    run._r.getparent().remove(run._r)
         width = TEXT_WIDTH_MM * PT_PER_MM
         rows = (1 if h.cc else 0) + 1
+        _spacing(self.doc.paragraphs[-1], line=None)  # the break ending the section before
+        # the page is the 版记's alone, so a spacer of known height puts its last rule on the
+        # 版心's bottom edge (LibreOffice ignores the section's bottom alignment; Word obeys both)
+        cc_chars = (TEXT_WIDTH_MM * PT_PER_MM - 2 * SIZE_4) / SIZE_4
+        cc_text = t("doc.colophon.cc") + "，".join(h.cc) + "。"
+        lines = (math.ceil(text_width(cc_text) / 2 / cc_chars) if h.cc else 0) + 1
+        height = lines * SIZE_4 * 1.5 + (2 if h.cc else 1) * 8 + 10
+        spacer = self.doc.add_paragraph()
+        _spacing(spacer, line=max(TEXT_HEIGHT_MM * PT_PER_MM - height, 12))
         table = self.doc.add_table(rows=rows, cols=1)
         tbl_pr = table._tbl.tblPr
-        pos = OxmlElement("w:tblpPr")
-        for k, v in (
-            ("w:leftFromText", "0"),
-            ("w:rightFromText", "0"),
-            ("w:topFromText", "0"),
-            ("w:bottomFromText", "0"),
-            ("w:vertAnchor", "margin"),
-            ("w:horzAnchor", "margin"),
-            ("w:tblpXSpec", "center"),
-            ("w:tblpYSpec", "bottom"),
-        ):
-            pos.set(qn(k), v)
-        put(tbl_pr, pos, TBLPR_ORDER)
-        overlap = OxmlElement("w:tblOverlap")
-        overlap.set(qn("w:val"), "never")
-        put(tbl_pr, overlap, TBLPR_ORDER)
         tbl_w = OxmlElement("w:tblW")
         tbl_w.set(qn("w:type"), "dxa")
         tbl_w.set(qn("w:w"), str(int(width * 20)))
