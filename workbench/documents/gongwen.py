@@ -108,8 +108,8 @@ def column_widths(frame: pd.DataFrame, total_pt: float) -> tuple[list[float], fl
     heads = [str(c) for c in frame.columns]
     cells = [[str(v) for v in frame[c]] for c in frame.columns]
     natural = [max([text_width(h)] + [text_width(v) for v in col]) for h, col in zip(heads, cells)]
-    minimum = [
-        max([min_cell_width(h, header=True)] + [min_cell_width(v) for v in col])
+    minimum = [  # one half-width unit of slack: renderers need a hair more than the glyphs
+        max([min_cell_width(h, header=True)] + [min_cell_width(v) for v in col]) + 1
         for h, col in zip(heads, cells)
     ]
     n = len(heads)

@@ -540,3 +540,32 @@ def referral_threshold(iset: Any) -> float | None:
                 if f is not None:
                     return f
     return None
+
+
+def exposed_cases(ledgers: Ledgers, window: Window, limit: int | None = None) -> pd.DataFrame:
+    """Cases closed in the window and marked exposed (公开曝光), largest amount first, with
+    `institution_name` and the amounts' texts. Personal fields stay as the ledger has them:
+    a face masks them (`workbench.privacy`) before showing anything."""
+    spec = COUNTS["exposed"]
+    df, when = _prepared(ledgers, spec, None)
+    rows = df[((when >= window.first_day) & (when <= window.last_day)).to_numpy(dtype=bool)]
+    inst = ledgers.get("institutions")
+    names = (
+        inst.drop_duplicates("institution_id").set_index("institution_id")["institution_name"]
+        if inst is not None and len(inst)
+        else pd.Series(dtype=object)
+    )
+    out = rows.copy()
+    out["institution_name"] = out["institution_id"].map(names)
+    out = out.sort_values(
+        ["amount_involved", "case_id"], ascending=[False, True], na_position="last", kind="stable"
+    )
+    if limit:
+        out = out.head(limit)
+    for col, unit in (
+        ("amount_involved", "元"),
+        ("amount_recovered", "元"),
+        ("fine_amount", "元"),
+    ):
+        out[col + "_text"] = [fmt.value_text(v, unit) for v in out[col]]
+    return out.reset_index(drop=True)

@@ -125,3 +125,56 @@ def failing_matrix(county_kpis: pd.DataFrame, codes: Sequence[str]) -> pd.DataFr
         index=col, columns="indicator", values="_f", aggfunc="max"
     )
     return wide.reindex(columns=list(codes)).fillna(False).astype(np.bool_)
+
+
+MILESTONE_COLUMNS = [
+    "milestone_name",
+    "indicator_name",
+    "deadline_text",
+    "basis",
+    "value_text",
+    "target_text",
+    "gap_text",
+    "status",
+    "status_label",
+]
+
+
+def milestone_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The engine's milestone rows with their texts: value (as of the deadline or now), target,
+    the gap when short, status label."""
+    if frame is None or not len(frame):
+        return pd.DataFrame(columns=MILESTONE_COLUMNS)
+    out = frame.copy()
+    dec = [None if fmt._missing(d) else d for d in out.get("decimals", [None] * len(out))]
+    out["value_text"] = [
+        fmt.value_text(v, u, d) for v, u, d in zip(out["current_value"], out["unit"], dec)
+    ]
+    out["target_text"] = [
+        fmt.target_text(o, v, u, d) for o, v, u, d in zip(out["op"], out["target"], out["unit"], dec)
+    ]
+    gaps = []
+    for v, tg, o, u, d, st in zip(
+        out["current_value"], out["target"], out["op"], out["unit"], dec, out["status"]
+    ):
+        fv, ft = fmt._finite(v), fmt._finite(tg)
+        if st == "met" or fv is None or ft is None:
+            gaps.append("—")
+        else:
+            gaps.append(fmt.gap_text(ft - fv if str(o) in (">=", ">") else fv - ft, u, d))
+    out["gap_text"] = gaps
+    out["deadline_text"] = out["deadline"].map(fmt.date_label)
+    return out[MILESTONE_COLUMNS].reset_index(drop=True)
+
+
+def quarter_points(trend: pd.DataFrame, unit: str, decimals: object, year: str) -> list[str]:
+    """A year's trend as four texts (values at the end of March, June, September, December)
+    from a monthly series (period, value); a quarter without a value is —."""
+    if trend is None or not len(trend):
+        return []
+    s = trend.assign(period=trend["period"].astype(str)).set_index("period")["value"]
+    out = []
+    for m in ("03", "06", "09", "12"):
+        key = f"{year}-{m}"
+        out.append(fmt.value_text(s.get(key), unit, decimals) if key in s.index else "—")
+    return out
