@@ -104,8 +104,10 @@ FIGURE_SENTENCES = (
     ("inspect", ("inspections", "institutions_inspected")),
     ("cases", ("cases_filed", "cases_closed", "institutions_punished")),
     ("money", ("recovered", "fined")),
-    ("sanction", ("agreements_suspended", "agreements_ended", "referred_police",
-                  "referred_discipline")),
+    (
+        "sanction",
+        ("agreements_suspended", "agreements_ended", "referred_police", "referred_discipline"),
+    ),
     ("social", ("exposed", "interviews", "complaints", "rewards_count", "rewards_paid")),
 )
 # which figure's change a sentence quotes
@@ -139,24 +141,36 @@ def breakdown_sentences(f: Facts, window: pc.Window) -> list[str]:
     out = []
     inst = pc.breakdown(f.ledgers, "institution_type", window)
     if len(inst):
-        items = [t("doc.bd.item", cat=r.category, n=r.n_text, share=r.share_text)
-                 for r in inst.head(TOP).itertuples()]
+        items = [
+            t("doc.bd.item", cat=r.category, n=r.n_text, share=r.share_text)
+            for r in inst.head(TOP).itertuples()
+        ]
         out.append(t("doc.bd.subject", items="、".join(items)))
     vio = pc.breakdown(f.ledgers, "violation_type", window)
     if len(vio):
         sj = pc.san_jia_total(vio)
-        parts = [t("doc.bd.pair", cat=r.category, n=r.n_text)
-                 for r in vio[vio["san_jia"]].itertuples()]
-        top = [t("doc.bd.pair", cat=r.category, n=r.n_text)
-               for r in vio[~vio["san_jia"]].head(TOP).itertuples()]
+        parts = [
+            t("doc.bd.pair", cat=r.category, n=r.n_text) for r in vio[vio["san_jia"]].itertuples()
+        ]
+        top = [
+            t("doc.bd.pair", cat=r.category, n=r.n_text)
+            for r in vio[~vio["san_jia"]].head(TOP).itertuples()
+        ]
         out.append(
-            t("doc.bd.violation", n=sj["n_text"], share=sj["share_text"],
-              parts="、".join(parts) or t("doc.none"), top="、".join(top))
+            t(
+                "doc.bd.violation",
+                n=sj["n_text"],
+                share=sj["share_text"],
+                parts="、".join(parts) or t("doc.none"),
+                top="、".join(top),
+            )
         )
     src = pc.breakdown(f.ledgers, "lead_source", window)
     if len(src):
-        items = [t("doc.bd.item", cat=r.category, n=r.n_text, share=r.share_text)
-                 for r in src.head(TOP).itertuples()]
+        items = [
+            t("doc.bd.item", cat=r.category, n=r.n_text, share=r.share_text)
+            for r in src.head(TOP).itertuples()
+        ]
         out.append(t("doc.bd.source", items="、".join(items)))
     meth = pc.inspections_by_method(f.ledgers, window)
     if len(meth):
@@ -179,8 +193,14 @@ def kpi_sentence(row: dict[str, Any], f: Facts, failing: pg.Failing, n_units: in
     elif status == pk.NOT_MET:
         parts.append(t("doc.kpi.short", target=row["target_text"], gap=_gap(row)))
     elif status == pk.AT_RISK:
-        parts.append(t("doc.kpi.short_ahead", target=row["target_text"], gap=_gap(row),
-                       deadline=fmt.date_label(row.get("deadline"))))
+        parts.append(
+            t(
+                "doc.kpi.short_ahead",
+                target=row["target_text"],
+                gap=_gap(row),
+                deadline=fmt.date_label(row.get("deadline")),
+            )
+        )
     elif status == pk.BASELINE_INSUFFICIENT:
         parts.append(t("doc.kpi.no_base"))
     if ind.type == "change":
@@ -224,9 +244,11 @@ def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[
         met = [r for r in rows if r["status"] == pk.MET]
         rest = [r for r in rows if r["status"] not in (*pg.FAILING, pk.MET)]
         head = t("doc.kpi.group_head", n=cn(gi), group=group or t("doc.kpi.other_group"))
-        summary = t(
-            "doc.kpi.group_summary", total=len(rows), met=len(met), failing=len(failing_rows)
-        ) + (t("doc.kpi.group_monitor", n=len(rest)) if rest else "") + "。"
+        summary = (
+            t("doc.kpi.group_summary", total=len(rows), met=len(met), failing=len(failing_rows))
+            + (t("doc.kpi.group_monitor", n=len(rest)) if rest else "")
+            + "。"
+        )
         blocks.append(Para(summary, lead=head, lead_level=2))
         for r in failing_rows + met + rest:
             fail = pg.failing_counties(county_kpis, r["indicator"])
@@ -242,25 +264,55 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
     overdue = lists.overdue_rectifications(f.ledgers, f.period)
     if len(overdue):
         prio = overdue["source"].isin(lists.PRIORITY_SOURCES).sum()
-        out.append(("overdue", t("doc.prob.overdue", date=end, n=len(overdue), prio=int(prio),
-                                 counties=_county_counts(f, overdue)), overdue))
+        out.append(
+            (
+                "overdue",
+                t(
+                    "doc.prob.overdue",
+                    date=end,
+                    n=len(overdue),
+                    prio=int(prio),
+                    counties=_county_counts(f, overdue),
+                ),
+                overdue,
+            )
+        )
     threshold = pc.referral_threshold(f.iset)
     if threshold is not None:
         unref = lists.unreferred_over_threshold(f.ledgers, f.period, threshold)
         if len(unref):
-            out.append(("unreferred", t("doc.prob.unreferred", n=len(unref),
-                                        threshold=fmt.value_text(threshold, "元"),
-                                        counties=_county_counts(f, unref)), unref))
+            out.append(
+                (
+                    "unreferred",
+                    t(
+                        "doc.prob.unreferred",
+                        n=len(unref),
+                        threshold=fmt.value_text(threshold, "元"),
+                        counties=_county_counts(f, unref),
+                    ),
+                    unref,
+                )
+            )
     keym = lists.key_monitored_not_inspected(f.ledgers, f.period)
     if len(keym):
-        out.append(("key_monitored", t("doc.prob.key_monitored", n=len(keym),
-                                       counties=_county_counts(f, keym)), keym))
+        out.append(
+            (
+                "key_monitored",
+                t("doc.prob.key_monitored", n=len(keym), counties=_county_counts(f, keym)),
+                keym,
+            )
+        )
     if f.submissions is not None:
         roster = f.data.counties.rename(columns={"county": "county_code"})
         miss = lists.not_submitted(f.submissions, roster, f.period)
         if len(miss):
-            out.append(("not_submitted", t("doc.prob.not_submitted", n=len(miss),
-                                           names="、".join(miss["county_name"])), miss))
+            out.append(
+                (
+                    "not_submitted",
+                    t("doc.prob.not_submitted", n=len(miss), names="、".join(miss["county_name"])),
+                    miss,
+                )
+            )
     return out
 
 
@@ -284,32 +336,53 @@ def lagging_sentence(f: Facts) -> str:
     return t("doc.prob.lagging", n=len(items), items="；".join(items))
 
 
-def requirement_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame,
-                       problems: list[tuple[str, str, pd.DataFrame]], due: dt.date) -> list[Block]:
+def requirement_blocks(
+    f: Facts,
+    kpis: pd.DataFrame,
+    county_kpis: pd.DataFrame,
+    problems: list[tuple[str, str, pd.DataFrame]],
+    due: dt.date,
+) -> list[Block]:
     """下一步工作要求, one item per thing that fails: each group's unmet KPIs (with the counties
     that fail most), then each non-empty list, then the lagging counties."""
     items: list[tuple[str, str]] = []
     for group, codes in pg.kpi_groups(f.iset):
-        rows = [r for r in kpis.to_dict("records")
-                if r["indicator"] in codes and r["status"] in pg.FAILING]
+        rows = [
+            r
+            for r in kpis.to_dict("records")
+            if r["indicator"] in codes and r["status"] in pg.FAILING
+        ]
         if not rows:
             continue
         fails = pg.failing_matrix(county_kpis, [r["indicator"] for r in rows]).sum(axis=1)
-        worst = [f.county_names.get(str(c), str(c))
-                 for c, n in fails.sort_values(ascending=False, kind="stable").items() if n > 0]
-        items.append((
-            t("doc.req.group_head", group=group or t("doc.kpi.other_group")),
-            t("doc.req.group", names="、".join(r["indicator_name"] for r in rows),
-              counties=names_text(worst, 3)),
-        ))
+        worst = [
+            f.county_names.get(str(c), str(c))
+            for c, n in fails.sort_values(ascending=False, kind="stable").items()
+            if n > 0
+        ]
+        items.append(
+            (
+                t("doc.req.group_head", group=group or t("doc.kpi.other_group")),
+                t(
+                    "doc.req.group",
+                    names="、".join(r["indicator_name"] for r in rows),
+                    counties=names_text(worst, 3),
+                ),
+            )
+        )
     for kind, _sentence, rows in problems:
-        items.append((t(f"doc.req.{kind}_head"),
-                      t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due))))
+        items.append(
+            (t(f"doc.req.{kind}_head"), t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due)))
+        )
     lag = f.data.lagging
     if not lag.empty and "county" in lag:
         names = [f.county_names.get(str(c), str(c)) for c in lag["county"]]
-        items.append((t("doc.req.lagging_head"),
-                      t("doc.req.lagging", names="、".join(names), due=fmt.date_label(due))))
+        items.append(
+            (
+                t("doc.req.lagging_head"),
+                t("doc.req.lagging", names="、".join(names), due=fmt.date_label(due)),
+            )
+        )
     blocks: list[Block] = []
     for i, (head, text) in enumerate(items, 1):
         blocks.append(Para(text, lead=t("doc.req.item", n=cn(i), head=head), lead_level=2))
@@ -321,8 +394,17 @@ def requirement_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame,
 # ----------------------------------------------------------------------------- attachments
 def figures_table(f: Facts, window: str) -> Table:
     """Counties × the main figures (numbers only; the unit is in the header), city total last."""
-    keys = ("inspections", "cases_filed", "cases_closed", "recovered", "fined",
-            "agreements_suspended", "referred_police", "exposed", "interviews")
+    keys = (
+        "inspections",
+        "cases_filed",
+        "cases_closed",
+        "recovered",
+        "fined",
+        "agreements_suspended",
+        "referred_police",
+        "exposed",
+        "interviews",
+    )
     col = window
     frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
     bc = f.by_county.set_index(["county_code", "key"])
@@ -336,10 +418,17 @@ def figures_table(f: Facts, window: str) -> Table:
     for k, head in zip(keys, list(df.columns)[1:]):
         total[head] = pc.number_text(k, fig.loc[k, col])
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
-    caption = t("doc.table.figures_month" if window == "month" else "doc.table.figures_ytd",
-                period=f.month_label(), ytd=f.ytd_label())
-    return Table(df, caption=caption, numeric=tuple(df.columns[1:]),
-                 bold=frozenset((len(df) - 1, j) for j in range(len(df.columns))))
+    caption = t(
+        "doc.table.figures_month" if window == "month" else "doc.table.figures_ytd",
+        period=f.month_label(),
+        ytd=f.ytd_label(),
+    )
+    return Table(
+        df,
+        caption=caption,
+        numeric=tuple(df.columns[1:]),
+        bold=frozenset((len(df) - 1, j) for j in range(len(df.columns))),
+    )
 
 
 def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> list[Block]:
@@ -359,9 +448,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             bold = set()
             for j, code in enumerate(part, 1):
                 sub = county_kpis[county_kpis["indicator"] == code].set_index("county")
-                frame[names[code]] = [
-                    sub["value_text"].get(c, "—") for c in f.counties
-                ]
+                frame[names[code]] = [sub["value_text"].get(c, "—") for c in f.counties]
                 for i, c in enumerate(f.counties):
                     if c in sub.index and sub.loc[c, "status"] in pg.FAILING:
                         bold.add((i, j))
@@ -373,8 +460,14 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                 total[names[code]] = city["value_text"].get(code, "—")
                 target[names[code]] = city["target_text"].get(code, "—")
             frame_df = pd.concat([frame_df, pd.DataFrame([total, target])], ignore_index=True)
-            blocks.append(Table(frame_df, caption=t("doc.table.kpis", n=n, group=group),
-                                bold=frozenset(bold), numeric=tuple(frame_df.columns[1:])))
+            blocks.append(
+                Table(
+                    frame_df,
+                    caption=t("doc.table.kpis", n=n, group=group),
+                    bold=frozenset(bold),
+                    numeric=tuple(frame_df.columns[1:]),
+                )
+            )
     blocks.append(Para(t("doc.table.kpis_note", ytd=f.ytd_label()), indent=True))
     return blocks
 
@@ -384,8 +477,14 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     blocks: list[Block] = []
     if rank.empty:
         return [Para(t("batch.report.no_ranking"))]
-    blocks.append(Table(rank, caption=t("doc.table.ranking"), numeric=("排名", "综合得分"),
-                        note=t("doc.table.ranking_note")))
+    blocks.append(
+        Table(
+            rank,
+            caption=t("doc.table.ranking"),
+            numeric=("排名", "综合得分"),
+            note=t("doc.table.ranking_note"),
+        )
+    )
     return blocks
 
 
@@ -396,42 +495,75 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
     blocks: list[Block] = [Para(t("doc.defs.intro", ytd=f.ytd_label()))]
     i = 0
     for group, codes in pg.kpi_groups(f.iset):
-        blocks.append(Heading(2, t("doc.defs.group", n=cn(len([b for b in blocks if isinstance(b, Heading)]) + 1), group=group or t("doc.kpi.other_group"))))
+        blocks.append(
+            Heading(
+                2,
+                t(
+                    "doc.defs.group",
+                    n=cn(len([b for b in blocks if isinstance(b, Heading)]) + 1),
+                    group=group or t("doc.kpi.other_group"),
+                ),
+            )
+        )
         for code in codes:
             r = defs[defs["indicator"] == code]
             if not len(r):
                 continue
             r = r.iloc[0]
             i += 1
-            text = t("doc.defs.kpi", formula=r["formula"], num=r["numerator_text"],
-                     den=r["denominator_text"], value=r["value_text"],
-                     target=r["target_text"], source=r["target_source"])
+            text = t(
+                "doc.defs.kpi",
+                formula=r["formula"],
+                num=r["numerator_text"],
+                den=r["denominator_text"],
+                value=r["value_text"],
+                target=r["target_text"],
+                source=r["target_source"],
+            )
             if r["derivation"]:
                 text += r["derivation"]
             if r["workbench_definition"] and "工作台定义" not in r["formula"]:
                 text += t("doc.defs.workbench")
-            blocks.append(Para(text, lead=t("doc.defs.kpi_lead", n=i, name=r["name"]),
-                               lead_level=3, align="left"))
+            blocks.append(
+                Para(
+                    text,
+                    lead=t("doc.defs.kpi_lead", n=i, name=r["name"]),
+                    lead_level=3,
+                    align="left",
+                )
+            )
     n_head = len([b for b in blocks if isinstance(b, Heading)]) + 1
     blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
     for j, key in enumerate(pc.COUNTS, 1):
         spec = pc.COUNTS[key]
-        blocks.append(Para(pc.basis_text(key),
-                           lead=t("doc.defs.kpi_lead", n=j, name=f"{spec.label}（{spec.unit}）"),
-                           lead_level=3, align="left"))
+        blocks.append(
+            Para(
+                pc.basis_text(key),
+                lead=t("doc.defs.kpi_lead", n=j, name=f"{spec.label}（{spec.unit}）"),
+                lead_level=3,
+                align="left",
+            )
+        )
     hier = f.data.hierarchy
     if hier and hier in f.iset.hierarchies:
         m = pdef.method_text(f.iset, hier)
         blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head + 1))))
         blocks.append(Para(t("doc.defs.composite", **m), align="left"))
-        blocks.append(Para(t("doc.rank.interval_meaning",
-                             n=getattr(f.data.evaluation, "uncertainty_samples", 200))))
+        blocks.append(
+            Para(
+                t(
+                    "doc.rank.interval_meaning",
+                    n=getattr(f.data.evaluation, "uncertainty_samples", 200),
+                )
+            )
+        )
     return blocks
 
 
 # ----------------------------------------------------------------------------- the 通报
-def build(city: Any, header: Header, submissions: pd.DataFrame | None = None,
-          run_id: str = "") -> Document:
+def build(
+    city: Any, header: Header, submissions: pd.DataFrame | None = None, run_id: str = ""
+) -> Document:
     """The monthly 通报 for `city` (report.CityReport)."""
     f = gather(city.data, submissions)
     data = city.data
@@ -443,13 +575,26 @@ def build(city: Any, header: Header, submissions: pd.DataFrame | None = None,
     campaign = cal.name if cal is not None else f.iset.name
     phase = getattr(data.evaluation, "phase", "")
     blocks: list[Block] = [
-        Para(t("doc.bulletin.intro", campaign=campaign, period=f.month_label(),
-               n=len(f.counties), phase=t("doc.bulletin.phase", phase=phase) if phase else "")),
+        Para(
+            t(
+                "doc.bulletin.intro",
+                campaign=campaign,
+                period=f.month_label(),
+                n=len(f.counties),
+                phase=t("doc.bulletin.phase", phase=phase) if phase else "",
+            )
+        ),
         Heading(1, t("doc.h.overall", n=cn(1))),
-        Para(" ".join([]) + "".join(figure_sentences(f, "month")),
-             lead=t("doc.fig.lead_month", period=f.month_label()), lead_level=2),
-        Para("".join(figure_sentences(f, "ytd")),
-             lead=t("doc.fig.lead_ytd", ytd=f.ytd_label()), lead_level=2),
+        Para(
+            " ".join([]) + "".join(figure_sentences(f, "month")),
+            lead=t("doc.fig.lead_month", period=f.month_label()),
+            lead_level=2,
+        ),
+        Para(
+            "".join(figure_sentences(f, "ytd")),
+            lead=t("doc.fig.lead_ytd", ytd=f.ytd_label()),
+            lead_level=2,
+        ),
     ]
     bd = breakdown_sentences(f, windows["ytd"])
     if bd:
@@ -467,8 +612,10 @@ def build(city: Any, header: Header, submissions: pd.DataFrame | None = None,
     blocks += requirement_blocks(f, kpis, county_kpis, problems, due)
     blocks.append(Para(t("doc.bulletin.closing", due=fmt.date_label(due))))
     attachments = (
-        Attachment(t("doc.att.figures", period=f.month_label()),
-                   (figures_table(f, "month"), figures_table(f, "ytd"))),
+        Attachment(
+            t("doc.att.figures", period=f.month_label()),
+            (figures_table(f, "month"), figures_table(f, "ytd")),
+        ),
         Attachment(t("doc.att.kpis"), tuple(kpi_tables(f, county_kpis, kpis))),
         Attachment(t("doc.att.ranking"), tuple(ranking_blocks(f, city))),
         Attachment(t("doc.att.definitions"), tuple(definition_blocks(f, kpis))),
@@ -490,9 +637,15 @@ def ranking_sentence(f: Facts, city: Any) -> str:
         return t("batch.report.no_ranking")
     grades = rank["等级"].value_counts()
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
-    gtext = "、".join(t("doc.rank.grade_n", grade=g, n=int(grades[g])) for g in order
-                      if g in grades)
+    gtext = "、".join(
+        t("doc.rank.grade_n", grade=g, n=int(grades[g])) for g in order if g in grades
+    )
     hier = f.data.hierarchy
     name = f.iset.hierarchies[hier].name if hier in f.iset.hierarchies else ""
-    return t("doc.rank.sentence", name=name, top="、".join(rank["区县"].head(3)),
-             bottom="、".join(rank["区县"].tail(3)[::-1]), grades=gtext)
+    return t(
+        "doc.rank.sentence",
+        name=name,
+        top="、".join(rank["区县"].head(3)),
+        bottom="、".join(rank["区县"].tail(3)[::-1]),
+        grades=gtext,
+    )

@@ -201,7 +201,6 @@ def put(parent: Any, child: Any, order: Sequence[str]) -> Any:
     return child
 
 
-
 def set_run_font(run: Any, east: str, size: float, bold: bool = False, latin: str = "") -> None:
     """A run's fonts by name: East Asian text in `east`, digits and Latin in `latin`."""
     from docx.shared import Pt
@@ -345,7 +344,8 @@ class Gongwen:
         self.doc.settings.odd_and_even_pages_header_footer = True
 
     def _page_numbers(self) -> None:
-        """“— 1 —”: 四号 宋体 half-width digits between 一字线, odd pages 居右空一字, even 居左空一字."""
+        """“— 1 —”: 四号 宋体 half-width digits between 一字线; odd pages 居右空一字, even pages
+        居左空一字."""
         from docx.shared import Pt
 
         sec = self.doc.sections[0]
@@ -397,9 +397,7 @@ class Gongwen:
         self.para(h.text, font=font, bold=bold, keep_next=True, latin=font)
 
     def body_para(self, b: Para) -> None:
-        p = self.para(
-            "", align=b.align, indent_chars=2.0 if b.indent else 0.0, keep_next=False
-        )
+        p = self.para("", align=b.align, indent_chars=2.0 if b.indent else 0.0, keep_next=False)
         if b.lead:
             font, bold = {1: (FONT_H1, False), 2: (FONT_H2, False)}.get(
                 b.lead_level, (FONT_BODY, True)
@@ -415,8 +413,17 @@ class Gongwen:
         OxmlElement, qn = _oxml()
         df = tb.frame
         if tb.caption:
-            self.para(tb.caption, font=FONT_H1, size=SIZE_4, align="center", indent_chars=0,
-                      before=LINE_PT / 3, line=None, keep_next=True, latin=FONT_H1)
+            self.para(
+                tb.caption,
+                font=FONT_H1,
+                size=SIZE_4,
+                align="center",
+                indent_chars=0,
+                before=LINE_PT / 3,
+                line=None,
+                keep_next=True,
+                latin=FONT_H1,
+            )
         if df is None or not len(df.columns):
             return
         widths, size = column_widths(df, TEXT_WIDTH_MM * PT_PER_MM)
@@ -493,8 +500,16 @@ class Gongwen:
         below, and the red rule 4 mm under the number."""
         n = max(len(h.mark), 1)
         size = min(36.0, TEXT_WIDTH_MM * PT_PER_MM * 0.96 / n)
-        p = self.para(h.mark, font=FONT_TITLE, size=size, align="center", indent_chars=0,
-                      before=35 * PT_PER_MM - size * 0.4, line=None, latin=FONT_TITLE)
+        p = self.para(
+            h.mark,
+            font=FONT_TITLE,
+            size=size,
+            align="center",
+            indent_chars=0,
+            before=35 * PT_PER_MM - size * 0.4,
+            line=None,
+            latin=FONT_TITLE,
+        )
         for run in p.runs:
             _color(run, RED)
         p = self.para(h.number or " ", align="center", indent_chars=0, before=2 * LINE_PT)
@@ -503,8 +518,14 @@ class Gongwen:
     def title(self, title: str, before_lines: float = 2.0) -> None:
         from docx.enum.text import WD_BREAK
 
-        p = self.para("", align="center", indent_chars=0, before=before_lines * LINE_PT,
-                      line=SIZE_2 * 1.5, keep_next=True)
+        p = self.para(
+            "",
+            align="center",
+            indent_chars=0,
+            before=before_lines * LINE_PT,
+            line=SIZE_2 * 1.5,
+            keep_next=True,
+        )
         for i, line in enumerate(split_title(title)):
             run = p.add_run(line)
             set_run_font(run, FONT_TITLE, SIZE_2, latin=FONT_TITLE)
@@ -526,8 +547,12 @@ class Gongwen:
         many = len(attachments) > 1
         for i, a in enumerate(attachments, 1):
             name = f"{i}．{a.title}" if many else a.title
-            p = self.para(("" if i > 1 else label) + name, indent_chars=0,
-                          before=LINE_PT if i == 1 else 0.0, align="left")
+            p = self.para(
+                ("" if i > 1 else label) + name,
+                indent_chars=0,
+                before=LINE_PT if i == 1 else 0.0,
+                align="left",
+            )
             p.paragraph_format.left_indent = Pt(2 * SIZE_3 + hang)
             p.paragraph_format.first_line_indent = Pt(-hang if i == 1 else 0)
             if many and i == 1:  # a wrapped name lines up after its number
@@ -541,8 +566,7 @@ class Gongwen:
         date_pt = text_width(date) / 2 * SIZE_3
         sig_pt = text_width(h.issuer) / 2 * SIZE_3
         right = 4 * SIZE_3
-        p = self.para(h.issuer, align="right", indent_chars=0, before=2 * LINE_PT,
-                      keep_next=True)
+        p = self.para(h.issuer, align="right", indent_chars=0, before=2 * LINE_PT, keep_next=True)
         p.paragraph_format.right_indent = Pt(max(right + (date_pt - sig_pt) / 2, 0))
         p = self.para(date, align="right", indent_chars=0)
         p.paragraph_format.right_indent = Pt(right)

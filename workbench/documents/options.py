@@ -92,7 +92,11 @@ class DocOptions:
         """Plain values for run.json (a resumed run writes the same header)."""
         out: dict[str, Any] = {}
         for k, v in self.__dict__.items():
-            out[k] = v.isoformat() if isinstance(v, dt.date) else (list(v) if isinstance(v, tuple) else v)
+            out[k] = (
+                v.isoformat()
+                if isinstance(v, dt.date)
+                else (list(v) if isinstance(v, tuple) else v)
+            )
         return out
 
     @classmethod
@@ -119,8 +123,10 @@ def header(
     number = options.number if serial else ""
     if not number or re.fullmatch(r"[0-9]+", number):
         pattern = options.number_pattern or t(
-            "doc.default.number", prefix=t("doc.default.prefix", short=_short(city)),
-            year="{year}", no="{no}",
+            "doc.default.number",
+            prefix=t("doc.default.prefix", short=_short(city)),
+            year="{year}",
+            no="{no}",
         )
         no = number or t("doc.blank_no")
         number = pattern.replace("{year}", str(date.year)).replace("{no}", no)

@@ -62,8 +62,17 @@ def _window_sentences(frame: pd.DataFrame) -> list[str]:
 
 
 def _window_table(f: bl.Facts, window: pc.Window, caption: str) -> Table:
-    keys = ("inspections", "cases_filed", "cases_closed", "recovered", "fined",
-            "agreements_suspended", "referred_police", "exposed", "interviews")
+    keys = (
+        "inspections",
+        "cases_filed",
+        "cases_closed",
+        "recovered",
+        "fined",
+        "agreements_suspended",
+        "referred_police",
+        "exposed",
+        "interviews",
+    )
     long = pc.values(f.ledgers, {"w": window}, keys, by_county=True)
     wide = long.pivot_table(index="county_code", columns="key", values="value", aggfunc="sum")
     wide = wide.reindex(index=f.counties, columns=list(keys)).fillna(0.0)
@@ -77,8 +86,12 @@ def _window_table(f: bl.Facts, window: pc.Window, caption: str) -> Table:
     for k, head in zip(keys, list(df.columns)[1:]):
         total[head] = pc.number_text(k, city.loc[k, "value"])
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
-    return Table(df, caption=caption, numeric=tuple(df.columns[1:]),
-                 bold=frozenset((len(df) - 1, j) for j in range(len(df.columns))))
+    return Table(
+        df,
+        caption=caption,
+        numeric=tuple(df.columns[1:]),
+        bold=frozenset((len(df) - 1, j) for j in range(len(df.columns))),
+    )
 
 
 def _campaign_name(f: bl.Facts) -> str:
@@ -88,14 +101,17 @@ def _campaign_name(f: bl.Facts) -> str:
 
 def _window_label(w: pc.Window) -> str:
     a, b = pd.Period(w.start, freq="M"), pd.Period(w.end, freq="M")
+    if a == b:
+        return t("doc.sum.window_one_month", y=a.year, a=a.month)
     if a.year == b.year:
         return t("doc.sum.window_same_year", y=a.year, a=a.month, b=b.month)
     return t("doc.sum.window", a=fmt.month_label(w.start), b=fmt.month_label(w.end))
 
 
 # ----------------------------------------------------------------------------- 阶段总结
-def build_phase_summary(city: Any, phase_city: Any, code: str, header: Header,
-                        run_id: str = "") -> Document:
+def build_phase_summary(
+    city: Any, phase_city: Any, code: str, header: Header, run_id: str = ""
+) -> Document:
     """阶段总结 for phase `code`: `phase_city` is the city report at the phase's last month
     (its KPIs, milestones and lists as of then), `city` the current one (for the next phase)."""
     f = bl.gather(phase_city.data)
@@ -107,19 +123,30 @@ def build_phase_summary(city: Any, phase_city: Any, code: str, header: Header,
     figs = pc.window_figures(f.ledgers, window)
     label = _window_label(window)
     blocks: list[Block] = [
-        Para(t("doc.phase.intro", campaign=_campaign_name(f), phase=ph.name, window=label,
-               source=ph.source or "—")),
+        Para(
+            t(
+                "doc.phase.intro",
+                campaign=_campaign_name(f),
+                phase=ph.name,
+                window=label,
+                source=ph.source or "—",
+            )
+        ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
-        Para("".join(_window_sentences(figs)), lead=t("doc.phase.lead_figures", window=label),
-             lead_level=2),
+        Para(
+            "".join(_window_sentences(figs)),
+            lead=t("doc.phase.lead_figures", window=label),
+            lead_level=2,
+        ),
     ]
     bd = bl.breakdown_sentences(f, window)
     if bd:
         blocks.append(Para("".join(bd), lead=t("doc.phase.lead_breakdown"), lead_level=2))
     blocks.append(Heading(1, t("doc.phase.h_targets", n=bl.cn(2), end=fmt.month_label(f.period))))
     ms = phase_city.data.evaluation.city_milestones
-    in_phase = ms[pd.to_datetime(ms["deadline"]).dt.date.between(ph.start, ph.end)] if len(
-        ms) else ms
+    in_phase = (
+        ms[pd.to_datetime(ms["deadline"]).dt.date.between(ph.start, ph.end)] if len(ms) else ms
+    )
     if len(in_phase):
         rows = pg.milestone_rows(in_phase)
         for r in rows.to_dict("records"):
@@ -134,10 +161,24 @@ def build_phase_summary(city: Any, phase_city: Any, code: str, header: Header,
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.phase.h_next", n=bl.cn(4))))
     if nxt is not None:
-        blocks.append(Para(t("doc.phase.next", name=nxt.name, start=fmt.date_label(nxt.start),
-                             end=fmt.date_label(nxt.end), source=nxt.source or "—")))
-    blocks += bl.requirement_blocks(f, phase_city.data.city_kpis, phase_city.data.kpis, problems,
-                                    header.date + dt.timedelta(days=20))
+        blocks.append(
+            Para(
+                t(
+                    "doc.phase.next",
+                    name=nxt.name,
+                    start=fmt.date_label(nxt.start),
+                    end=fmt.date_label(nxt.end),
+                    source=nxt.source or "—",
+                )
+            )
+        )
+    blocks += bl.requirement_blocks(
+        f,
+        phase_city.data.city_kpis,
+        phase_city.data.kpis,
+        problems,
+        header.date + dt.timedelta(days=20),
+    )
     title = t("doc.phase.title", city=f.city, campaign=_campaign_name(f), phase=ph.name)
     return Document(
         kind="phase_summary",
@@ -145,10 +186,13 @@ def build_phase_summary(city: Any, phase_city: Any, code: str, header: Header,
         header=header,
         blocks=tuple(blocks),
         attachments=(
-            Attachment(t("doc.phase.att_figures", phase=ph.name),
-                       (_window_table(f, window, t("doc.phase.table", window=label)),)),
-            Attachment(t("doc.att.definitions"), tuple(bl.definition_blocks(
-                f, phase_city.data.city_kpis))),
+            Attachment(
+                t("doc.phase.att_figures", phase=ph.name),
+                (_window_table(f, window, t("doc.phase.table", window=label)),),
+            ),
+            Attachment(
+                t("doc.att.definitions"), tuple(bl.definition_blocks(f, phase_city.data.city_kpis))
+            ),
         ),
         note=t("doc.demo_note") if f.data.demo else "",
         meta={"run_id": run_id},
@@ -164,20 +208,29 @@ def verdict_table(f: bl.Facts, kpis: pd.DataFrame) -> tuple[Table, list[dict[str
             if r["status"] in (pk.NO_TARGET, pk.NO_DATA):
                 continue
             rows.append({**r, "group": group})
-    frame = pd.DataFrame({
-        t("doc.col.group"): [r["group"] for r in rows],
-        t("doc.col.indicator"): [r["indicator_name"] for r in rows],
-        t("doc.col.target"): [r["target_text"] for r in rows],
-        t("doc.col.value"): [r["value_text"] for r in rows],
-        t("doc.col.verdict"): [t("doc.verdict.met") if r["status"] == pk.MET
-                               else (t("doc.verdict.no_base")
-                                     if r["status"] == pk.BASELINE_INSUFFICIENT
-                                     else t("doc.verdict.not_met")) for r in rows],
-        t("doc.col.gap"): [r["gap_text"] for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            t("doc.col.group"): [r["group"] for r in rows],
+            t("doc.col.indicator"): [r["indicator_name"] for r in rows],
+            t("doc.col.target"): [r["target_text"] for r in rows],
+            t("doc.col.value"): [r["value_text"] for r in rows],
+            t("doc.col.verdict"): [
+                t("doc.verdict.met")
+                if r["status"] == pk.MET
+                else (
+                    t("doc.verdict.no_base")
+                    if r["status"] == pk.BASELINE_INSUFFICIENT
+                    else t("doc.verdict.not_met")
+                )
+                for r in rows
+            ],
+            t("doc.col.gap"): [r["gap_text"] for r in rows],
+        }
+    )
     bold = frozenset((i, 4) for i, r in enumerate(rows) if r["status"] in pg.FAILING)
-    return Table(frame, caption=t("doc.sum.verdict_table"), bold=bold,
-                 numeric=(t("doc.col.value"),)), rows
+    return Table(
+        frame, caption=t("doc.sum.verdict_table"), bold=bold, numeric=(t("doc.col.value"),)
+    ), rows
 
 
 def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Document:
@@ -192,25 +245,46 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
     met = [r for r in rows if r["status"] == pk.MET]
     missed = [r for r in rows if r["status"] in pg.FAILING]
     blocks: list[Block] = [
-        Para(t("doc.sum.intro", city=f.city, campaign=_campaign_name(f), window=label,
-               n=len(f.counties))),
+        Para(
+            t(
+                "doc.sum.intro",
+                city=f.city,
+                campaign=_campaign_name(f),
+                window=label,
+                n=len(f.counties),
+            )
+        ),
         Heading(1, t("doc.sum.h_basic", n=bl.cn(1))),
-        Para("".join(_window_sentences(figs)), lead=t("doc.sum.lead_figures", window=label),
-             lead_level=2),
+        Para(
+            "".join(_window_sentences(figs)),
+            lead=t("doc.sum.lead_figures", window=label),
+            lead_level=2,
+        ),
     ]
     bd = bl.breakdown_sentences(f, window)
     if bd:
         blocks.append(Para("".join(bd), lead=t("doc.phase.lead_breakdown"), lead_level=2))
     blocks.append(Heading(1, t("doc.sum.h_targets", n=bl.cn(2), ytd=f.ytd_label())))
-    blocks.append(Para(t("doc.sum.verdict", total=len(rows), met=len(met), missed=len(missed),
-                         met_names="、".join(r["indicator_name"] for r in met) or t("doc.none"),
-                         missed_names="、".join(r["indicator_name"] for r in missed)
-                         or t("doc.none"))))
+    blocks.append(
+        Para(
+            t(
+                "doc.sum.verdict",
+                total=len(rows),
+                met=len(met),
+                missed=len(missed),
+                met_names="、".join(r["indicator_name"] for r in met) or t("doc.none"),
+                missed_names="、".join(r["indicator_name"] for r in missed) or t("doc.none"),
+            )
+        )
+    )
     for r in rows:
         trend = data.trend(r["indicator"])
         q = pg.quarter_points(trend, r.get("unit") or "", r.get("decimals"), f.period[:4])
-        verdict = (t("doc.sum.kpi_met", target=r["target_text"]) if r["status"] == pk.MET
-                   else t("doc.sum.kpi_missed", target=r["target_text"], gap=r["gap_text"]))
+        verdict = (
+            t("doc.sum.kpi_met", target=r["target_text"])
+            if r["status"] == pk.MET
+            else t("doc.sum.kpi_missed", target=r["target_text"], gap=r["gap_text"])
+        )
         text = t("doc.sum.kpi", name=r["indicator_name"], value=r["value_text"], verdict=verdict)
         if q and any(x != "—" for x in q):
             text += t("doc.sum.trend", q1=q[0], q2=q[1], q3=q[2], q4=q[3])
@@ -220,15 +294,23 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
     blocks.append(Heading(1, t("doc.sum.h_phases", n=bl.cn(3))))
     for i, ph in enumerate(cal.phases, 1):
         w = pc.Window(_month(ph.start), _month(ph.end))
-        pf = pc.window_figures(f.ledgers, w, keys=("inspections", "cases_filed", "recovered",
-                                                   "referred_police")).set_index("key")
-        blocks.append(Para(
-            t("doc.sum.phase", window=_window_label(w),
-              inspections=pf.loc["inspections", "value_text"],
-              cases=pf.loc["cases_filed", "value_text"],
-              recovered=pf.loc["recovered", "value_text"],
-              police=pf.loc["referred_police", "value_text"]),
-            lead=t("doc.sum.phase_lead", n=bl.cn(i), name=ph.name), lead_level=2))
+        pf = pc.window_figures(
+            f.ledgers, w, keys=("inspections", "cases_filed", "recovered", "referred_police")
+        ).set_index("key")
+        blocks.append(
+            Para(
+                t(
+                    "doc.sum.phase",
+                    window=_window_label(w),
+                    inspections=pf.loc["inspections", "value_text"],
+                    cases=pf.loc["cases_filed", "value_text"],
+                    recovered=pf.loc["recovered", "value_text"],
+                    police=pf.loc["referred_police", "value_text"],
+                ),
+                lead=t("doc.sum.phase_lead", n=bl.cn(i), name=ph.name),
+                lead_level=2,
+            )
+        )
     ms = pg.milestone_rows(data.evaluation.city_milestones)
     if len(ms):
         blocks.append(Heading(1, t("doc.sum.h_milestones", n=bl.cn(4))))
@@ -242,8 +324,9 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
     for i, (kind, sentence, _rows) in enumerate(problems, 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.sum.h_next", n=bl.cn(n + 1))))
-    blocks += bl.requirement_blocks(f, kpis, data.kpis, problems,
-                                    header.date + dt.timedelta(days=20))
+    blocks += bl.requirement_blocks(
+        f, kpis, data.kpis, problems, header.date + dt.timedelta(days=20)
+    )
     blocks.append(Para(t("doc.sum.long_term")))
     return Document(
         kind="campaign_summary",
@@ -252,8 +335,10 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
         blocks=tuple(blocks),
         attachments=(
             Attachment(t("doc.sum.att_verdict"), (table,)),
-            Attachment(t("doc.sum.att_figures", window=label),
-                       (_window_table(f, window, t("doc.phase.table", window=label)),)),
+            Attachment(
+                t("doc.sum.att_figures", window=label),
+                (_window_table(f, window, t("doc.phase.table", window=label)),),
+            ),
             Attachment(t("doc.att.definitions"), tuple(bl.definition_blocks(f, kpis))),
         ),
         note=t("doc.demo_note") if data.demo else "",
@@ -262,8 +347,9 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
 
 
 # ----------------------------------------------------------------------------- 案例汇编
-def build_case_digest(city: Any, header: Header, run_id: str = "",
-                      size: int = CASE_DIGEST_SIZE) -> Document:
+def build_case_digest(
+    city: Any, header: Header, run_id: str = "", size: int = CASE_DIGEST_SIZE
+) -> Document:
     """典型案例汇编: the largest exposed cases of the campaign, one short paragraph each;
     institutions by name, persons masked."""
     f = bl.gather(city.data)
@@ -272,24 +358,54 @@ def build_case_digest(city: Any, header: Header, run_id: str = "",
     total = pc.count(f.ledgers, "exposed", window)
     cases = pc.exposed_cases(f.ledgers, window, limit=size)
     blocks: list[Block] = [
-        Para(t("doc.cases.intro", window=_window_label(window), total=pc.number_text(
-            "exposed", total), n=len(cases))),
+        Para(
+            t(
+                "doc.cases.intro",
+                window=_window_label(window),
+                total=pc.number_text("exposed", total),
+                n=len(cases),
+            )
+        ),
     ]
     for i, r in enumerate(cases.to_dict("records"), 1):
         county = f.county_names.get(str(r["county_code"]), str(r["county_code"]))
         inst = r.get("institution_name")
-        who = (str(inst) if isinstance(inst, str) and inst
-               else t("doc.cases.person", subject=r.get("subject_type") or "",
-                      name=mask_name(r.get("person_name")) or ""))
-        head = t("doc.cases.head", n=i, county=county, who=who,
-                 violation=r.get("violation_type") or t("doc.cases.other"))
-        parts = [t("doc.cases.found", date=fmt.date_label(r.get("found_date")), county=county,
-                   source=r.get("lead_source") or t("doc.cases.other_source"), who=who,
-                   violation=r.get("violation_type") or t("doc.cases.other"),
-                   amount=r["amount_involved_text"])]
-        parts.append(t("doc.cases.outcome", outcome=r.get("outcome") or "—",
-                       recovered=r["amount_recovered_text"], fine=r["fine_amount_text"],
-                       closed=fmt.date_label(r.get("closed_date"))))
+        who = (
+            str(inst)
+            if isinstance(inst, str) and inst
+            else t(
+                "doc.cases.person",
+                subject=r.get("subject_type") or "",
+                name=mask_name(r.get("person_name")) or "",
+            )
+        )
+        head = t(
+            "doc.cases.head",
+            n=i,
+            county=county,
+            who=who,
+            violation=r.get("violation_type") or t("doc.cases.other"),
+        )
+        parts = [
+            t(
+                "doc.cases.found",
+                date=fmt.date_label(r.get("found_date")),
+                county=county,
+                source=r.get("lead_source") or t("doc.cases.other_source"),
+                who=who,
+                violation=r.get("violation_type") or t("doc.cases.other"),
+                amount=r["amount_involved_text"],
+            )
+        ]
+        parts.append(
+            t(
+                "doc.cases.outcome",
+                outcome=r.get("outcome") or "—",
+                recovered=r["amount_recovered_text"],
+                fine=r["fine_amount_text"],
+                closed=fmt.date_label(r.get("closed_date")),
+            )
+        )
         if bool(r.get("referred_police")) is True:
             parts.append(t("doc.cases.police"))
         blocks.append(Heading(3, head))

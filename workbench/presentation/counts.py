@@ -365,7 +365,9 @@ def figures_by_county(
     wide = long.pivot_table(
         index=["county_code", "key"], columns="window", values="value", aggfunc="sum"
     )
-    full = pd.MultiIndex.from_product([[str(c) for c in counties], keys], names=["county_code", "key"])
+    full = pd.MultiIndex.from_product(
+        [[str(c) for c in counties], keys], names=["county_code", "key"]
+    )
     wide = wide.reindex(full).reindex(columns=list(windows)).fillna(0.0).reset_index()
     wide.columns.name = None
     return _texts(wide)[["county_code", *FIGURE_COLUMNS]]
@@ -430,9 +432,7 @@ def _case_category(ledgers: Ledgers, cases: pd.DataFrame, by: str) -> pd.Series:
 BREAKDOWNS = ("institution_type", "violation_type", "lead_source")
 
 
-def breakdown(
-    ledgers: Ledgers, by: str, window: Window, county: str | None = None
-) -> pd.DataFrame:
+def breakdown(ledgers: Ledgers, by: str, window: Window, county: str | None = None) -> pd.DataFrame:
     """Cases filed in the window (立案, withdrawn excluded) by `by` — institution_type (the
     catalogue's type for an institution, the subject type for anyone else), violation_type or
     lead_source: count, share and amount involved (万元), most cases first; `san_jia` marks

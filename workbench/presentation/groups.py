@@ -151,7 +151,8 @@ def milestone_rows(frame: pd.DataFrame) -> pd.DataFrame:
         fmt.value_text(v, u, d) for v, u, d in zip(out["current_value"], out["unit"], dec)
     ]
     out["target_text"] = [
-        fmt.target_text(o, v, u, d) for o, v, u, d in zip(out["op"], out["target"], out["unit"], dec)
+        fmt.target_text(o, v, u, d)
+        for o, v, u, d in zip(out["op"], out["target"], out["unit"], dec)
     ]
     gaps = []
     for v, tg, o, u, d, st in zip(
