@@ -341,6 +341,10 @@ class Gongwen:
         pf.space_before = Pt(0)
         pf.space_after = Pt(0)
         pf.widow_control = True
+        # no punctuation hanging past the 版心's right edge (Word's and LibreOffice's default)
+        no_hang = OxmlElement("w:overflowPunct")
+        no_hang.set(qn("w:val"), "0")
+        put(normal.element.get_or_add_pPr(), no_hang, PPR_ORDER)
         self.doc.settings.odd_and_even_pages_header_footer = True
 
     def _page_numbers(self) -> None:
