@@ -41,11 +41,11 @@ from typing import Any
 import nbformat
 
 from workbench import __version__, fmt, publish, report
-from workbench.config import project_root, warehouse_path
+from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
 from workbench.privacy import mask_id_card
-from workbench.results import check_period, latest_complete_period
+from workbench.results import check_period, resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -1216,7 +1216,7 @@ class Runner:
 
     def _inputs(self) -> dict[str, Any]:
         wh = Path(self.cfg.warehouse)
-        ind_dir = project_root() / "indicators"
+        ind_dir = indicators_dir()
         out: dict[str, Any] = {
             "warehouse": {
                 "path": str(wh),
@@ -1230,7 +1230,7 @@ class Runner:
             if nb and _abs_nb(nb).exists():
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
-            out["indicator_files"][str(p.relative_to(project_root()))] = sha256_file(p)
+            out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
         out["submissions"] = _submission_digest(wh)
         return out
 
@@ -1430,10 +1430,7 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
         return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    found = latest_complete_period(wh)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve_period(period, wh)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

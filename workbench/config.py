@@ -40,18 +40,45 @@ def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
         return Path(flag)
     if env := os.environ.get(ENV_WAREHOUSE):
         return Path(env)
+    return _configured("warehouse", "path", bare=True) or DEFAULT_WAREHOUSE
+
+
+def _configured(section: str, key: str, bare: bool = False) -> Path | None:
+    """A path from workbench.toml `[section] key = …` (relative to the file); with `bare`, a
+    plain `section = "…"` too."""
     cfg = load_config()
-    section = cfg.get("warehouse")
-    value = section.get("path") if isinstance(section, dict) else section
-    if value:
-        base = Path(cfg["_path"]).parent
-        return (base / value) if not Path(value).is_absolute() else Path(value)
-    return DEFAULT_WAREHOUSE
+    found = cfg.get(section)
+    value = found.get(key) if isinstance(found, dict) else (found if bare else None)
+    if not value:
+        return None
+    base = Path(cfg["_path"]).parent
+    return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
 def project_root() -> Path:
     """The checkout the package runs from (for indicators/, notebooks/, dashboards/)."""
     return Path(__file__).resolve().parent.parent
+
+
+ENV_INDICATORS = "WORKBENCH_INDICATORS_DIR"
+
+
+def indicators_dir(flag: str | os.PathLike | None = None) -> Path:
+    """The folder of indicator sets every face reads: `--indicators-dir`,
+    $WORKBENCH_INDICATORS_DIR, workbench.toml `[indicators] dir`, then the shipped `indicators/`.
+    `workbench run` and `serve` pass the flag on to their kernels through the environment."""
+    if flag:
+        return Path(flag)
+    if env := os.environ.get(ENV_INDICATORS):
+        return Path(env)
+    return _configured("indicators", "dir") or project_root() / "indicators"
+
+
+def use_indicators_dir(flag: str | os.PathLike | None) -> None:
+    """`--indicators-dir` of a command that starts kernels (run, serve): the folder is handed
+    to every kernel through the environment, so notebooks and dashboards read the same sets."""
+    if flag:
+        os.environ[ENV_INDICATORS] = str(Path(flag).resolve())
 
 
 def documents_config() -> dict:

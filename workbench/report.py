@@ -28,6 +28,7 @@ import pandas as pd
 from workbench import fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
+from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.privacy import mask_frame
@@ -44,8 +45,16 @@ _CACHE_LOCK = threading.Lock()
 
 # ----------------------------------------------------------------------------- loading, caching
 def _file_key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """What a cached table depends on: the warehouse's content version, and for computed
+    tables the declarations and the code too (`presentation.cache` fingerprints)."""
+    return (str(Path(path).resolve()), pcache.warehouse_fingerprint(Path(path)))
+
+
+def _results_key(path: Path) -> tuple:
+    from workbench.config import indicators_dir
+
+    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
+    return (*_file_key(path), decl, pcache.code_fingerprint())
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
@@ -70,18 +79,11 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
 def resolve_period(
     period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
 ) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
+    """`latest` (or empty) → the newest complete month (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
-    from workbench.indicators import latest_complete_period
-    from workbench.results import submissions, check_period
+    from workbench.results import resolve_period as resolve
 
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), warehouse)
-
-    found = latest_complete_period(ledgers, submissions(warehouse) if warehouse else None)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve(period, warehouse if warehouse else ledgers)
 
 
 def evaluation(
@@ -96,7 +98,7 @@ def evaluation(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("evaluation", *_file_key(path), period, indicator_set, span)
+    key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -385,18 +387,6 @@ def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame
     return out.sort_values("county").reset_index(drop=True)
 
 
-def _norm_county(df: pd.DataFrame, names_to_code: dict[str, str]) -> pd.DataFrame:
-    """Make `county` the 6-digit code, whatever the engine called it."""
-    df = df.copy()
-    c = _col(df, "county", "county_code", "unit", "unit_code")
-    if c is None:
-        return df
-    if c != "county":
-        df = df.drop(columns=["county"], errors="ignore").rename(columns={c: "county"})
-    df["county"] = df["county"].astype(str).map(lambda x: names_to_code.get(x, x))
-    return df
-
-
 def _frame(obj: Any) -> pd.DataFrame:
     if obj is None:
         return pd.DataFrame()
@@ -410,38 +400,20 @@ def _frame(obj: Any) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
-    """Fallback: one hierarchy's unit scores out of an `.index` mapping or table."""
-    if isinstance(index, dict) and index:
-        name = next(iter(index))
-        obj = index[name]
-        df = _frame(obj.scores if hasattr(obj, "scores") else obj)
-        return _rename_scores(df), str(name)
-    return _rename_scores(_frame(index)), None
-
-
-def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {}
-    for std, cands in {
-        "score": ("score", "value", "index_score"),
-        "rank": ("rank", "ranks"),
-        "grade": ("grade", "grades", "band"),
-    }.items():
-        c = _col(df, *cands)
-        if c and c != std:
-            ren[c] = std
-    return df.rename(columns=ren)
-
-
 def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
-    """The first hierarchy's top-level score, rank and grade per county."""
-    table = _frame(getattr(ev, "index_table", None))
-    if table.empty or "level" not in table:
-        return _pick_scores(getattr(ev, "index", None))
-    hierarchy = str(table["hierarchy"].iloc[0])
+    """The set's own default index (`presentation.default_index`, else its first hierarchy):
+    top-level score, rank and grade per county — the ranking the cockpit opens on too."""
+    table = ev.index_table
+    order = ev.indicator_set.indices()
+    if table.empty or not order:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
+    hierarchy = next((h for h in order if (table["hierarchy"] == h).any()), None)
+    if hierarchy is None:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
     table = table[table["hierarchy"] == hierarchy]
     root = table[table["level"] == table["level"].max()]
-    return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
+    out = root[["county_code", "score", "rank", "grade"]].reset_index(drop=True)
+    return out.rename(columns={"county_code": "county"}), hierarchy
 
 
 def city_data(
@@ -456,24 +428,22 @@ def city_data(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("city_data", *_file_key(path), period, indicator_set, span)
+    key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     ev = evaluation(path, period, indicator_set, span)
     counties = _county_table(ledgers, period)
     names = dict(zip(counties["county"], counties["county_name"]))
-    to_code = {v: k for k, v in names.items()}
     iset = ev.indicator_set
-    kpis = pk.present(ev.kpis, iset).rename(columns={"county_code": "county"})
+    by_county = {"county_code": "county"}
+    kpis = pk.present(ev.kpis, iset).rename(columns=by_county)
     scores, hierarchy = _root_scores(ev)
-    scores = _norm_county(scores, to_code)
-    unc = _frame(getattr(ev, "uncertainty_table", None))
-    unc = _norm_county(unc, to_code)
-    if hierarchy and _col(unc, "hierarchy"):
+    unc = ev.uncertainty_table.rename(columns=by_county)
+    if hierarchy and "hierarchy" in unc:
         unc = unc[unc["hierarchy"] == hierarchy]
-    lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
-    ms = _norm_county(_frame(getattr(ev, "milestones", None)), to_code)
+    lag = ev.lagging.rename(columns=by_county)
+    ms = ev.milestones.rename(columns=by_county)
     demo = bool(counties["city"].astype(str).str.contains("演示").any()) if len(counties) else False
     data = CityData(
         period=period,

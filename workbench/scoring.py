@@ -110,7 +110,9 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
     other methods in a notebook without editing YAML)."""
     decl = _decl(iset, code)
     m = decl.method
-    bands = decl.grade_bands or iset.grade_bands
+    # Grades only where declared (the hierarchy's bands, else its set's, resolved when the set
+    # was built): no built-in 优秀/良好/合格/不合格 is applied to a set that declares none.
+    bands = decl.grade_bands
     kw: dict[str, Any] = dict(
         impute=m.impute,
         treat=m.treat,
@@ -119,8 +121,7 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
         **config_kwargs(getattr(m, "options", {})),
     )
     kw["denominate"] = bool(getattr(m, "denominate", None))
-    if bands:
-        kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
+    kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
     kw.update(overrides)
     return CompositeConfig(**kw)
 
