@@ -536,7 +536,7 @@ def referral_threshold(iset: Any) -> float | None:
                 if isinstance(v, str) and v.startswith("$"):
                     p = params.get(v[1:])
                     v = getattr(p, "value", None)
-                f = fmt._finite(v)
+                f = fmt.finite(v)
                 if f is not None:
                     return f
     return None

@@ -48,7 +48,7 @@ def derivation(iset: Any, code: str, row: Mapping[str, Any]) -> str:
     tg = ind.target
     if tg is None or not tg.is_relative:
         return ""
-    target = fmt._finite(row.get("target"))
+    target = fmt.finite(row.get("target"))
     if target is None:
         return t("defs.relative_no_base", rise=fmt.value_text(tg.relative, "%"))
     base = target / (1.0 + float(tg.relative))

@@ -84,7 +84,7 @@ class Movement:
 def movement(
     value: object, previous: object, direction: int, kind: str, unit: str, decimals: object
 ) -> Movement:
-    v, p = fmt._finite(value), fmt._finite(previous)
+    v, p = fmt.finite(value), fmt.finite(previous)
     if kind == "change":
         delta, text = v, fmt.value_text(v, unit, decimals, signed=True) if v is not None else "—"
     else:
@@ -113,7 +113,7 @@ def movement_of(row: Mapping[str, Any], iset: Any) -> Movement:
         direction,
         kind,
         str(row.get("unit") or getattr(ind, "unit", "")),
-        None if fmt._missing(dec) else dec,
+        None if fmt.missing(dec) else dec,
     )
 
 
@@ -146,7 +146,7 @@ def milestone_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if frame is None or not len(frame):
         return pd.DataFrame(columns=MILESTONE_COLUMNS)
     out = frame.copy()
-    dec = [None if fmt._missing(d) else d for d in out.get("decimals", [None] * len(out))]
+    dec = [None if fmt.missing(d) else d for d in out.get("decimals", [None] * len(out))]
     out["value_text"] = [
         fmt.value_text(v, u, d) for v, u, d in zip(out["current_value"], out["unit"], dec)
     ]
@@ -158,7 +158,7 @@ def milestone_rows(frame: pd.DataFrame) -> pd.DataFrame:
     for v, tg, o, u, d, st in zip(
         out["current_value"], out["target"], out["op"], out["unit"], dec, out["status"]
     ):
-        fv, ft = fmt._finite(v), fmt._finite(tg)
+        fv, ft = fmt.finite(v), fmt.finite(tg)
         if st == "met" or fv is None or ft is None:
             gaps.append("—")
         else:
