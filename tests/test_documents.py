@@ -324,3 +324,33 @@ def test_pdf_renders_on_a4_with_nothing_clipped(bulletin: dict, tmp_path: Path) 
         assert 0 <= y0 and y1 <= 297 * mm, word
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "— 1 —" in text or "—1—" in text.replace(" ", "")
+
+
+# ----------------------------------------------------------------------------- county reports
+def test_county_report_lists_and_next_steps(demo: dict) -> None:
+    from workbench.report import CountyReport
+
+    data = demo["city"].data
+    code = str(data.counties["county"].iloc[0])
+    r = CountyReport(data, code)
+    cases = demo["ledgers"]["cases"]
+    found = pd.to_datetime(cases["found_date"])
+    direct = cases[
+        (cases["county_code"].astype(str) == code)
+        & (found.dt.year == 2025)
+        & (cases["amount_involved"] > 5000)
+        & ~cases["referred_police"].astype(bool)
+    ]
+    assert len(r.unreferred_frame()) == len(direct)
+    html = str(r.unreferred())
+    for name in direct["person_name"].dropna().astype(str):
+        assert name not in html or len(name) < 2
+    steps = r.next_steps_list()
+    failing = [k for k in r.kpis if k.met is False]
+    lists_nonempty = sum(
+        1 for n in (len(r.overdue_frame()), len(direct), len(r.key_monitored_frame())) if n
+    )
+    assert len(steps) == (len(failing) + lists_nonempty or 1)
+    assert all(k.name in s for k, s in zip(failing, steps))
+    defs = r.definitions_frame()
+    assert len(defs) == len(data.evaluation.indicator_set.indicators)
