@@ -134,3 +134,10 @@ def use_indicators_dir(flag: str | os.PathLike | None) -> None:
     to every kernel through the environment, so notebooks and dashboards read the same sets."""
     if flag:
         os.environ[ENV_INDICATORS] = str(Path(flag).resolve())
+
+
+def documents_config() -> dict:
+    """The `[documents]` section of workbench.toml: issuer, 文号 pattern, 主送, 抄送, 印发机关 for
+    the official documents (see docs/文书.md); {} when absent."""
+    section = load_config().get("documents")
+    return dict(section) if isinstance(section, dict) else {}
