@@ -57,7 +57,7 @@ class Display:
         """Whether a comparison base of `size` is too little data to judge on."""
         if self.min_baseline is None:
             return False
-        v = fmt._finite(size)
+        v = fmt.finite(size)
         return v is None or v < self.min_baseline
 
 
@@ -130,7 +130,7 @@ def status_label(status: str) -> str:
 
 def gap_sentence(status: str, gap: object, unit: object, decimals: object) -> str:
     """`差2.7个百分点` when short of the target, `优于目标1.2个百分点` when beyond it."""
-    if status not in (MET, NOT_MET, AT_RISK) or fmt._finite(gap) is None:
+    if status not in (MET, NOT_MET, AT_RISK) or fmt.finite(gap) is None:
         return "—"
     g = float(gap)  # type: ignore[arg-type]
     if abs(g) < 1e-12:
@@ -152,7 +152,7 @@ def texts(
     `baseline_size`: a change on too thin a base reads 基线不足, not a number."""
     if d.kind == "change":
         change = "—"
-    elif d.thin(base) and fmt._finite(prev) is not None:
+    elif d.thin(base) and fmt.finite(prev) is not None:
         change = t("pres.change.thin")
     else:
         change = fmt.change_text(value, prev, d.unit, d.decimals)
@@ -184,8 +184,8 @@ def present_one(d: Display, row: Mapping[str, Any], period: str) -> dict[str, An
     status and texts, by the same rules as `present`."""
     ahead = deadline_ahead(d, period)
     status = decide_status(
-        np.array([fmt._finite(row.get("value")) or np.nan]),
-        np.array([fmt._finite(row.get("target")) or np.nan]),
+        np.array([fmt.finite(row.get("value")) or np.nan]),
+        np.array([fmt.finite(row.get("target")) or np.nan]),
         np.array([_met_float(row.get("met"))]),
         np.array([bool(d.op)]),
         np.array([d.relative]),
@@ -299,7 +299,7 @@ class KpiView:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> KpiView:
         def num(k: str) -> float | None:
-            return fmt._finite(row.get(k))
+            return fmt.finite(row.get(k))
 
         dec = row.get("decimals")
         return cls(
@@ -307,7 +307,7 @@ class KpiView:
             name=str(row.get("indicator_name") or row["indicator"]),
             short_name=str(row.get("short_name") or row.get("indicator_name") or ""),
             unit=str(row.get("unit") or ""),
-            decimals=None if fmt._missing(dec) else int(dec),  # type: ignore[call-overload]
+            decimals=None if fmt.missing(dec) else int(dec),  # type: ignore[call-overload]
             value=num("value"),
             target=num("target"),
             op=str(row.get("target_op") or ""),
