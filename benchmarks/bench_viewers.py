@@ -229,7 +229,9 @@ async def _open(browser, base: str, i: int, errors: list[str], block_beacon: boo
     page = await ctx.new_page()
     page.on(
         "response",
-        lambda r: errors.append(f"viewer {i}: HTTP {r.status} {r.url}") if r.status >= 500 else None,
+        lambda r: (
+            errors.append(f"viewer {i}: HTTP {r.status} {r.url}") if r.status >= 500 else None
+        ),
     )
     t0 = time.perf_counter()
     try:
@@ -382,7 +384,10 @@ async def _proto_crowd(base: str, n: int) -> tuple[list[float], list[str]]:
 
 STEPS = [
     ("imports (workbench.dashboard, pandas, plotly, anywidget)", "from workbench import dashboard"),
-    ("cached data (`dashboard.load()`: Parquet, JSON, the memory-mapped KPI array)", "_d = dashboard.load()"),  # noqa: E501
+    (
+        "cached data (`dashboard.load()`: Parquet, JSON, the memory-mapped KPI array)",
+        "_d = dashboard.load()",
+    ),  # noqa: E501
     ("the page object (`dashboard.cockpit()`, first view built)", "_c = dashboard.cockpit()"),
 ]
 
@@ -506,8 +511,8 @@ LEVERS = {
     "default": {"pool": 2},
     # refill at once: the next viewers find kernels starting rather than sleeping
     "refill-now": {"pool": 2, "fill_delay": 0.0},
-    # as many preheated cockpit kernels as viewers (memory for speed)
-    "pool-10": {"pool": 2, "cockpit_pool": 10, "fill_delay": 0.0},
+    # as many preheated cockpit kernels as viewers (memory for speed), refilled a minute later
+    "pool-10": {"pool": 2, "cockpit_pool": 10, "fill_delay": 60.0},
 }
 
 

@@ -567,19 +567,22 @@ class Snapshots:
         return self.source is None or _fingerprint(self.live) != self.source
 
     def use(self, path: Path) -> None:
-        """Make `path` the copy new kernels read."""
+        """Make `path` the copy new kernels read. Its freshness is read first and everything
+        is switched together at the end: the status endpoint, answered meanwhile, never pairs
+        a new generation with the old line."""
         from workbench import freshness
 
-        self.current = path
-        self.source = self._taken.get(path) or _fingerprint(self.live)
-        self.generation += 1
-        self.failed = None
-        os.environ[ENV_WAREHOUSE] = str(path)  # inherited by every kernel started from now on
         try:
-            self.loaded = freshness.freshness(path).as_json()
+            loaded = freshness.freshness(path).as_json()
         except Exception:  # noqa: BLE001 - a freshness line is never worth a failed page
             log.exception("freshness of %s unavailable", path)
-            self.loaded = {}
+            loaded = {}
+        os.environ[ENV_WAREHOUSE] = str(path)  # inherited by every kernel started from now on
+        self.current = path
+        self.source = self._taken.get(path) or _fingerprint(self.live)
+        self.failed = None
+        self.loaded = loaded
+        self.generation += 1
 
     def cleanup(self, keep: set[str]) -> None:
         """Remove copies neither current nor read by a live kernel (nothing while a new copy
