@@ -28,7 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
     p.add_argument("--geojson", help=t("dash.cli.geojson"))
     p.add_argument("--pool-size", type=whole(0), default=2, help=t("dash.cli.pool_size"))
-    p.add_argument("--cockpit-pool", type=whole(0), default=None, help=t("serve.cli.cockpit_pool"))
+    p.add_argument(
+        "--cockpit-pool",
+        type=whole(0),
+        default=None,
+        metavar="数量",
+        help=t("serve.cli.cockpit_pool"),
+    )
     p.add_argument("--max-kernels", type=whole(1), default=40, help=t("dash.cli.max_kernels"))
     p.add_argument(
         "--cull-idle", type=whole(0), default=900, metavar="秒", help=t("dash.cli.cull_idle")
