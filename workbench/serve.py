@@ -632,7 +632,12 @@ class Snapshots:
     async def _refresh(self, prepare, live_fp: str) -> bool:
         try:
             loop = asyncio.get_running_loop()
-            path = await loop.run_in_executor(None, self.take)
+            try:
+                path = await loop.run_in_executor(None, self.take)
+            except Exception:  # noqa: BLE001 - e.g. a full disk: keep the previous copy
+                log.exception("could not copy the warehouse %s", self.live)
+                self.failed = live_fp
+                return False
             if path is None:
                 return False  # being written: try again on the next round
             try:
