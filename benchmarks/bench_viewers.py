@@ -209,7 +209,8 @@ class Server:
         return time.monotonic() - t0
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
+        # SIGTERM: Voilà stops its kernels on it (SIGINT is ignored under `nohup … &`)
+        self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -235,15 +236,15 @@ async def _open(browser, base: str, i: int, errors: list[str], block_beacon: boo
     )
     t0 = time.perf_counter()
     try:
-        await page.goto(base + "voila/render/cockpit.ipynb", wait_until="commit", timeout=600_000)
+        await page.goto(base + "voila/render/cockpit.ipynb", wait_until="commit", timeout=300_000)
         while True:
             try:
                 await page.wait_for_function(
-                    READY_PROBE_JS, arg=PARTS, timeout=600_000, polling=100
+                    READY_PROBE_JS, arg=PARTS, timeout=300_000, polling=100
                 )
                 break
             except Exception as exc:  # noqa: BLE001 - the template may reload the page once
-                if "context was destroyed" not in str(exc) or time.perf_counter() - t0 > 600:
+                if "context was destroyed" not in str(exc) or time.perf_counter() - t0 > 300:
                     raise
         return time.perf_counter() - t0, page, ctx
     except Exception as exc:  # noqa: BLE001 - a failure is a finding, not a crash

@@ -179,6 +179,45 @@ def test_bounded_kernel_manager_refuses_beyond_the_limit():
     assert exc.value.status_code == 503
 
 
+def test_kernels_without_a_page_are_released_after_their_grace():
+    """A kernel whose page never reached a browser, or whose page was attached and is gone,
+    is released after `viewer_timeout`; one whose page is still loading in a browser (it said
+    hello) gets `load_timeout`; an attached, a busy and a preheated kernel stay."""
+    pytest.importorskip("jupyter_server")
+    import asyncio
+    import concurrent.futures
+
+    km = serve.BoundedKernelManager(viewer_timeout=10, load_timeout=100)
+    names = ("plain_get", "loading", "closed", "open", "busy", "pooled")
+    km._kernels = {k: SimpleNamespace(execution_state="idle") for k in names}
+    km._kernels["busy"].execution_state = "busy"
+    km._kernel_connections = dict.fromkeys(names, 0)
+    km.list_kernel_ids = lambda: list(km._kernels)
+    km.pooled_ids = lambda: {"pooled"}
+    gone: list[str] = []
+
+    async def shutdown(kid, *a, **k):
+        gone.append(kid)
+        km._kernels.pop(kid)
+
+    km.shutdown_kernel = shutdown
+    assert km.claim("loading") and km.claim("closed") and not km.claim("nosuch")
+    km.notify_connect("closed")
+    km.notify_disconnect("closed")
+    km.notify_connect("open")
+
+    def at(t: float) -> list[str]:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own
+            return pool.submit(asyncio.run, km.release_unviewed(now=t)).result(timeout=30)
+
+    assert at(0) == []
+    assert at(9.9) == []
+    assert sorted(at(10)) == ["closed", "plain_get"]
+    assert at(99) == []
+    assert at(100) == ["loading"]
+    assert set(km._kernels) == {"open", "busy", "pooled"}
+
+
 def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
     """Voilà's own loading words (Running …, Executing 3 of 12) are replaced: the template
     includes a script with the catalogue's text, and the script is no Jinja (no braces
@@ -402,7 +441,7 @@ class _Server:
         import signal
         import subprocess
 
-        self.proc.send_signal(signal.SIGINT)
+        self.proc.send_signal(signal.SIGTERM)  # Voilà stops its kernels on SIGTERM
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -568,6 +607,9 @@ def test_kernel_released_after_a_page_vanishes_without_unload(live):
     code, _, page = live.get("voila/render/cockpit.ipynb")
     assert code == 200
     kid = _kernel_id(page)
+    # the page's first script says a browser has it; nothing is claimed for a stranger
+    assert live.get(f"voila/workbench/hello/{kid}")[0] == 204
+    assert live.get("voila/workbench/hello/00000000-0000-0000-0000-000000000000")[0] == 404
 
     def alive() -> bool:
         return live.get(f"api/kernels/{kid}")[0] == 200

@@ -56,6 +56,7 @@ TEMPLATE = "workbench"
 TEMPLATE_ROOT = Path(__file__).with_name("assets") / "jupyter"
 NOTEBOOKS = ("cockpit.ipynb", "county.ipynb")
 STATUS_PATH = "voila/workbench/status"  # the page's freshness line and notices (JSON)
+HELLO_PATH = "voila/workbench/hello"  # the page's first script: a browser has the page
 BUSY_RETRY_S = 15  # the over-the-cap page reloads itself after this many seconds
 
 
@@ -80,6 +81,9 @@ class ServeOptions:
     # a kernel no page has connected to for this long is released (never-opened pages, pages
     # closed without the unload beacon, vanished browsers once pings time out)
     viewer_timeout: int = 45
+    # a page that has arrived in a browser (its first script said so) but has not attached yet
+    # — a slow PC or a saturated server still loading it — keeps its kernel this long
+    load_timeout: int = 240
     ws_ping_interval: int = 15  # seconds; a silent browser is dropped after 3 missed pings
     watch_interval: float = 5.0  # seconds between looks at kernels and the warehouse
     start_wait: float = 600.0  # how long `serve` waits at start for an ingest to finish
@@ -149,6 +153,7 @@ def voila_argv(opts: ServeOptions) -> list[str]:
         "--VoilaConfiguration.multi_kernel_manager_class=workbench.serve.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={opts.max_kernels}",
         f"--BoundedKernelManager.viewer_timeout={opts.viewer_timeout}",
+        f"--BoundedKernelManager.load_timeout={max(opts.load_timeout, opts.viewer_timeout)}",
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
         "--MappingKernelManager.cull_connected=False",
@@ -224,6 +229,7 @@ def template_root(folder: Path) -> Path:
         encoding="utf-8",
     )
     (dest / "workbench_freshness.html.j2").write_text(freshness_script(), encoding="utf-8")
+    (dest / "workbench_viewer.html.j2").write_text(viewer_script(), encoding="utf-8")
     for name, text in error_pages().items():
         (dest / name).write_text(text, encoding="utf-8")
     return folder
@@ -406,6 +412,38 @@ def freshness_script() -> str:
         "  }\n"
         "  poll();\n"
         "  setInterval(poll, 60000);\n"
+        "})();</script>\n"
+    )
+
+
+def viewer_script() -> str:
+    """At the end of the page: tell the server a browser has it (so its kernel waits for the
+    page to attach even on a slow PC), and reload a page whose kernel is gone (released while
+    the PC slept or the network was down) once it is visible again — at most 3 times in 10
+    minutes, so a server that keeps refusing never makes a page loop."""
+    return (
+        "<script>(function () {\n"
+        "  var cfg = document.getElementById('jupyter-config-data');\n"
+        "  var kid = null;\n"
+        "  try { kid = JSON.parse(cfg.textContent).kernelId; } catch (e) { return; }\n"
+        "  if (!kid) { return; }\n"
+        "  var base = document.body.dataset.baseUrl || '/voila/';\n"
+        "  var root = base.replace(/voila\\/$/, '');\n"
+        "  var opts = {credentials: 'same-origin', cache: 'no-store'};\n"
+        "  fetch(base + 'workbench/hello/' + kid, opts).catch(function () {});\n"
+        "  var key = 'wb-lost:' + location.pathname;\n"
+        "  setInterval(function () {\n"
+        "    if (document.hidden) { return; }\n"
+        "    fetch(root + 'api/kernels/' + kid, opts).then(function (r) {\n"
+        "      if (r.status !== 404) { return; }\n"
+        "      var now = Date.now();\n"
+        "      var seen = JSON.parse(sessionStorage.getItem(key) || '[]')\n"
+        "        .filter(function (t) { return now - t < 600000; });\n"
+        "      if (seen.length >= 3) { return; }\n"
+        "      seen.push(now); sessionStorage.setItem(key, JSON.stringify(seen));\n"
+        "      location.reload();\n"
+        "    }).catch(function () {});\n"
+        "  }, 30000);\n"
         "})();</script>\n"
     )
 
@@ -794,12 +832,39 @@ def _bounded_kernel_manager():
         viewer_timeout = Integer(
             45, config=True, help="Seconds a kernel may stay with no page attached."
         )
+        load_timeout = Integer(
+            240,
+            config=True,
+            help="Seconds a page that reached a browser may take to attach to its kernel.",
+        )
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._reserved: set[str] = set()
             self._wb_meta: dict[str, dict[str, Any]] = {}
             self._unattached: dict[str, float] = {}
+            self._claimed: set[str] = set()  # its page's first script ran in a browser
+            self._attached: set[str] = set()  # a page's websocket was attached at some point
+
+        def claim(self, kernel_id: str) -> bool:
+            """A browser has the kernel's page (its first script ran): give the page up to
+            `load_timeout` to attach. False for a kernel that does not exist."""
+            if kernel_id not in self._kernels:
+                return False
+            self._claimed.add(kernel_id)
+            return True
+
+        def notify_connect(self, kernel_id: str) -> None:
+            self._attached.add(kernel_id)
+            super().notify_connect(kernel_id)
+
+        def grace(self, kernel_id: str) -> int:
+            """How long the kernel may stay with no page attached: `viewer_timeout` for a page
+            that was attached (closed, or its browser vanished) or never reached a browser,
+            `load_timeout` for a page still loading in one."""
+            if kernel_id in self._claimed and kernel_id not in self._attached:
+                return max(self.load_timeout, self.viewer_timeout)
+            return self.viewer_timeout
 
         # -- the cap --------------------------------------------------------------------
         def alive(self) -> int:
@@ -835,6 +900,8 @@ def _bounded_kernel_manager():
             finally:
                 self._wb_meta.pop(kernel_id, None)
                 self._unattached.pop(kernel_id, None)
+                self._claimed.discard(kernel_id)
+                self._attached.discard(kernel_id)
 
         # -- the preheated pool ---------------------------------------------------------
         def _pool_tasks(self) -> dict[str, list]:
@@ -898,7 +965,8 @@ def _bounded_kernel_manager():
         # -- releasing kernels no page uses ---------------------------------------------
         async def release_unviewed(self, now: float | None = None) -> list[str]:
             """Shut down kernels outside the pool that are idle with no websocket attached for
-            `viewer_timeout` seconds; return their ids."""
+            their grace (`viewer_timeout`, or `load_timeout` while the page loads in a
+            browser); return their ids."""
             now = time.monotonic() if now is None else now
             pooled = self.pooled_ids()
             released = []
@@ -909,7 +977,7 @@ def _bounded_kernel_manager():
                     self._unattached.pop(kid, None)
                     continue
                 since = self._unattached.setdefault(kid, now)
-                if now - since >= self.viewer_timeout:
+                if now - since >= self.grace(kid):
                     log.warning("releasing kernel %s: no page attached for %d s", kid, now - since)
                     released.append(kid)
                     try:
@@ -982,7 +1050,19 @@ def _handlers():
             body["kernels"] = len(km.list_kernel_ids())
             self.finish(json.dumps(body, ensure_ascii=False, default=str))
 
-    return WorkbenchVoilaHandler, StatusHandler
+    class HelloHandler(JupyterHandler):
+        """The page's first script, run in a browser: the kernel has a real viewer whose page
+        is still loading (a plain GET never says hello)."""
+
+        @web.authenticated
+        def get(self, kernel_id: str) -> None:
+            km = self.kernel_manager
+            found = km.claim(kernel_id) if hasattr(km, "claim") else kernel_id in km
+            self.set_header("Cache-Control", "no-store")
+            self.set_status(204 if found else 404)
+            self.finish()
+
+    return WorkbenchVoilaHandler, StatusHandler, HelloHandler
 
 
 def _voila_class():
@@ -992,7 +1072,7 @@ def _voila_class():
     from voila.app import Voila
     from voila.tornado.handler import TornadoVoilaHandler
 
-    page_handler, status_handler = _handlers()
+    page_handler, status_handler, hello_handler = _handlers()
 
     class WorkbenchVoila(Voila):
         """Voilà plus the workbench's page handler, status endpoint, Chinese server pages and
@@ -1009,7 +1089,12 @@ def _voila_class():
                     h = (h[0], page_handler, {**h[2], "snapshots": self.workbench_snapshots})
                 handlers.append(h)
             status = url_path_join(self.server_url, STATUS_PATH)
-            return [(status, status_handler, {"snapshots": self.workbench_snapshots}), *handlers]
+            hello = url_path_join(self.server_url, HELLO_PATH + r"/([0-9a-f-]{36})")
+            return [
+                (status, status_handler, {"snapshots": self.workbench_snapshots}),
+                (hello, hello_handler),
+                *handlers,
+            ]
 
         def listen(self) -> None:
             self._chinese_server_pages()
