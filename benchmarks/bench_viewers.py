@@ -630,8 +630,15 @@ def reading(args, results: dict) -> list[str]:
             f"the same 2 cores with the server, its kernels and other users, so the crowd's "
             f"pages cannot be drawn faster than about {args.viewers} × {one:.1f} s ÷ 2 cores = "
             f"{args.viewers * one / 2:.0f} s however fast the server is. The 2× bar is a bar "
-            "for viewers on their own PCs; here it measures this machine saturated. Memory: "
-            "≈ 210–250 MB (PSS) of server memory per viewer, nearly all its kernel."
+            "for viewers on their own PCs; here it measures this machine saturated."
+        )
+    per = [(r["peak_mb"] - r["mb_before"]) / max(args.viewers, 1) for r in results.values()]
+    kmb = [_med(r["kernel_mb"]) for r in results.values() if r["kernel_mb"]]
+    if per and kmb:
+        out.append(
+            f"Memory per viewer: {min(per):.0f}–{max(per):.0f} MB (PSS, server and kernels, "
+            f"peak minus before, ÷ viewers); one kernel holds {min(kmb):.0f}–{max(kmb):.0f} MB, "
+            "so a viewer costs about one kernel (the KPI array is memory-mapped and shared)."
         )
     rel = [r["released_s"] for r in results.values() if r["released_s"] is not None]
     if rel:
