@@ -341,7 +341,11 @@ def test_ranking_keeps_top_bottom_and_pick_for_large_cities():
 
 def test_ranking_table_has_grades_bands_and_links(data):
     html = d.ranking_table_html(data, view(county="990101"))
-    assert 'href="county.ipynb?county=990102"' in html
+    # the link opens the county in the same set, month and index
+    assert (
+        'href="county.ipynb?set=campaign_2025&amp;period=2025-09&amp;county=990102'
+        '&amp;index=by_subject"' in html
+    )
     assert "wb-row-selected" in html and "wb-band" in html and "第1–2名" in html
 
 
@@ -555,7 +559,7 @@ def test_pages_build_and_update_in_place(data):
     cp.on_click("990102")  # a click on the map or a ranking bar picks the county
     assert cp.view.county == "990102" and board.values["county"] == "990102"
     assert board.parts["map_selection"]["selected"] == "990102"
-    assert "county.ipynb?county=990102" in board.parts["header"]["html"]
+    assert "&amp;county=990102&amp;" in board.parts["header"]["html"]
     before = board.parts["calendar"]["rev"]
     cp.on_select("hierarchy", "by_subject")  # unchanged view: nothing redrawn
     assert board.parts["calendar"]["rev"] == before

@@ -32,6 +32,20 @@ function scaleFig(fig, k) {
   }
   return scaled;
 }
+// The address bar follows the view (Voilà pages only: `…/voila/render/<page>?…`); parameters
+// that are not the view's (a token) are kept.
+const VIEW_PARAMS = ["set", "period", "county", "index", "indicator"];
+function followUrl(model) {
+  const page = model.get("page");
+  if (!model.get("follow_url") || !page || !location.pathname.endsWith("/" + page)) return;
+  const params = new URLSearchParams(location.search);
+  VIEW_PARAMS.forEach((k) => params.delete(k));
+  new URLSearchParams(model.get("query")).forEach((v, k) => params.append(k, v));
+  const url = location.pathname + "?" + params.toString() + location.hash;
+  if (url !== location.pathname + location.search + location.hash) {
+    history.replaceState(history.state, "", url);
+  }
+}
 function setOptions(sel, options) {
   const frag = document.createDocumentFragment();
   for (const [label, value] of options) {
@@ -203,6 +217,7 @@ export default {
         const parts = Object.entries(all).sort((a, b) => ORDER[a[1].kind] - ORDER[b[1].kind]);
         showDeclared(all);
         for (const [name, p] of parts) await drawPart(name, p, key);
+        followUrl(model);
         el.dataset.key = key;
         trace("board", "drawn");
       }).catch((err) => { el.dataset.error = String(err); console.error(err); });

@@ -42,6 +42,11 @@ def _board_class() -> type:
         key = traitlets.Unicode("").tag(sync=True)
         tick = traitlets.Int(0).tag(sync=True)
         live = traitlets.Bool(False).tag(sync=True)
+        # the view as URL parameters; once the page's own URL was read (`follow_url`), the
+        # address bar follows every change of view, so a copied link reopens the same view
+        query = traitlets.Unicode("").tag(sync=True)
+        follow_url = traitlets.Bool(False).tag(sync=True)
+        page = traitlets.Unicode("").tag(sync=True)  # the notebook's file name in Voilà's URL
 
         def __init__(
             self, on_select: Callable[[str, str], None], on_click: Callable[[str], None], **kw: Any

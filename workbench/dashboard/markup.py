@@ -71,9 +71,23 @@ def _esc(x: object) -> str:
     return html.escape("" if _missing(x) else str(x), quote=True)
 
 
-def county_link(code: str, label: str | None = None) -> str:
-    """A link that opens a county's drill-down page in Voilà (relative to the cockpit)."""
-    href = f"county.ipynb?county={quote(str(code))}"
+def county_href(code: str, view: View | None = None) -> str:
+    """The county page of `code`, carrying the view's set, month, index and indicator."""
+    if view is None:
+        return f"county.ipynb?county={quote(str(code))}"
+    return f"county.ipynb?{view.query(county=str(code))}"
+
+
+def cockpit_href(view: View) -> str:
+    """The cockpit showing `view` (the county page's way back keeps set, month, index, indicator
+    and the county it came from)."""
+    return f"cockpit.ipynb?{view.query()}"
+
+
+def county_link(code: str, label: str | None = None, view: View | None = None) -> str:
+    """A link that opens a county's drill-down page in Voilà (relative to the cockpit), in the
+    context of `view`."""
+    href = county_href(code, view)
     return (
         f'<a href="{_esc(href)}" target="_self" data-county="{_esc(code)}">'
         f"{_esc(label or code)}</a>"

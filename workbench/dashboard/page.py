@@ -9,7 +9,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, quote
 
 import pandas as pd
 
@@ -23,14 +22,14 @@ from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectifi
 from workbench.dashboard.lagging import lagging_html
 from workbench.dashboard.loading import load, read_ledgers
 from workbench.dashboard.map import geojson_path, load_shapes, map_colours
-from workbench.dashboard.markup import _esc, _part, panel_title
+from workbench.dashboard.markup import _esc, _part, cockpit_href, county_href, panel_title
 from workbench.dashboard.ranking import (
     rank_summary_html,
     ranking_bars_html,
     ranking_table_html,
 )
 from workbench.dashboard.trend import history_figure, trend_figure
-from workbench.dashboard.view import CITY, INDEX, View
+from workbench.dashboard.view import CITY, INDEX, View, parse_query
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,17 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
         title = t("dash.cockpit.title")
         link = (
             f'<a class="wb-open" data-open-county="{_esc(view.county)}" '
-            f'href="{_esc("county.ipynb?county=" + quote(view.county))}" target="_self">'
+            f'href="{_esc(county_href(view.county, view))}" target="_self">'
             f"{_esc(t('dash.open_county', name=data.county_name(view.county)))}</a>"
             if view.county
             else ""
         )
     else:
         title = t("dash.county.title", name=data.county_name(view.county))
-        link = f'<a class="wb-back" href="cockpit.ipynb" target="_self">{_esc(t("dash.back"))}</a>'
+        link = (
+            f'<a class="wb-back" href="{_esc(cockpit_href(view))}" target="_self">'
+            f"{_esc(t('dash.back'))}</a>"
+        )
     asof = t(
         "dash.asof",
         period=fmt.month_label(view.period),
@@ -173,6 +175,35 @@ class _Page:
     def _view_changed(self) -> None:
         """Hook: settle page state that depends on the view, before the one redraw."""
 
+    # -- the URL -------------------------------------------------------------------------
+    def _county_from_url(self, code: str) -> dict[str, Any]:
+        """The view change a `county=` parameter asks for (pages differ on unknown codes)."""
+        return {"county": code} if code in self.data.cube.counties else {}
+
+    def open_query(self, query: str | Mapping[str, str] | None) -> None:
+        """Show the view the page's URL names (`?set=…&period=…&county=…&index=…&indicator=…`),
+        so a link copied from the address bar reopens the same view; values the data does not
+        hold are ignored. From then on the address bar follows every change of view."""
+        wanted = parse_query(query)
+        changes: dict[str, Any] = {}
+        if wanted.get("indicator_set") in self.data.indicator_sets:
+            changes["indicator_set"] = wanted["indicator_set"]
+        if wanted.get("period") in self.data.periods:
+            changes["period"] = wanted["period"]
+        if wanted.get("hierarchy") in self.data.hierarchies:
+            changes["hierarchy"] = wanted["hierarchy"]
+        iset = changes.get("indicator_set", self.view.indicator_set)
+        if wanted.get("focus") in {v for _, v in self._focus_options(iset)}:
+            changes["focus"] = wanted["focus"]
+        if wanted.get("county"):
+            changes.update(self._county_from_url(wanted["county"]))
+        self.board.follow_url = True
+        if any(getattr(self.view, k) != v for k, v in changes.items()):
+            self.set_view(**changes)
+        else:
+            self._view_changed()
+            self.refresh()
+
     # -- drawing -------------------------------------------------------------------------
     def _payload(self, name: str, part: dict) -> dict:
         """Give the part a revision: unchanged content keeps its number, so the browser only
@@ -211,6 +242,7 @@ class _Page:
             if any(board.big_parts.get(k, {}).get("rev") != v["rev"] for k, v in big.items()):
                 board.big_parts = big
             board.key = self.view.key
+            board.query = self.view.query()
             board.tick += 1
         self.last_update_ms = (time.perf_counter() - started) * 1000
         log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
@@ -275,6 +307,7 @@ class Cockpit(_Page):
             skeleton=self._skeleton(shapes["missing"]),
             shapes=shapes["shapes"],
             viewbox=shapes["viewbox"],
+            page="cockpit.ipynb",
         )
         self.refresh()
 
@@ -373,11 +406,20 @@ class CountyPage(_Page):
         super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
         self._ledger_source = ledgers
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
-        self.notice = ""
-        drill = self._drill_options()
-        self.drill_indicator = drill[0][1] if drill else ""
-        self.board = _board_class()(self.on_select, self.on_click, skeleton=self._skeleton())
+        self.notice = self._next_notice = ""
+        self.board = _board_class()(
+            self.on_select, self.on_click, skeleton=self._skeleton(), page="county.ipynb"
+        )
         self.refresh()
+
+    @property
+    def drill_indicator(self) -> str:
+        """The indicator whose ledger rows are shown: the view's (the one the cockpit was
+        looking at, carried in the URL), else the set's first."""
+        drill = [v for _, v in self._drill_options()]
+        if self.view.focus in drill:
+            return self.view.focus
+        return drill[0] if drill else ""
 
     def _drill_options(self) -> list[tuple[str, str]]:
         return [
@@ -418,26 +460,30 @@ class CountyPage(_Page):
     def on_select(self, name: str, value: str) -> None:
         if name == "drill":
             if value in {v for _, v in self._drill_options()} and value != self.drill_indicator:
-                self.drill_indicator = value
-                self.refresh()
+                self.set_view(focus=value)  # the indicator travels back to the cockpit
             return
         super().on_select(name, value)
 
     def _view_changed(self) -> None:
-        self.notice = ""
-        drill = [v for _, v in self._drill_options()]
-        if self.drill_indicator not in drill:
-            self.drill_indicator = drill[0] if drill else ""
+        self.notice, self._next_notice = self._next_notice, ""
+
+    def _county_from_url(self, code: str) -> dict[str, Any]:
+        """A known county, else the page stays and says so (shown with the next redraw)."""
+        if code in set(self.data.counties["county_code"].astype(str)):
+            return {"county": code}
+        self._next_notice = t("dash.county.unknown", code=code)
+        return {}
 
     def open_county(self, code: str | None) -> None:
         """Show `code` (from the URL); an unknown code keeps the page and says so."""
         code = (code or "").strip()
         if not code or code == self.view.county:
             return
-        if code in set(self.data.counties["county_code"].astype(str)):
-            self.set_view(county=code)
+        change = self._county_from_url(code)
+        if change:
+            self.set_view(**change)
         else:
-            self.notice = t("dash.county.unknown", code=code)
+            self._view_changed()
             self.refresh()
 
     def ledgers(self) -> Mapping[str, pd.DataFrame] | None:
@@ -472,11 +518,11 @@ class CountyPage(_Page):
         }
 
 
-def county_from_query(default: str | None = None) -> str | None:
-    """The `county` URL parameter of the Voilà page (`county.ipynb?county=990101`).
+def query_string() -> str:
+    """The Voilà page's URL query (`set=…&period=…&county=…`).
 
     With preheated kernels the request arrives after the notebook started, so this waits for it
-    (voila's `get_query_string`); elsewhere it reads $QUERY_STRING."""
+    (voila's `get_query_string`); elsewhere it reads $QUERY_STRING (empty in JupyterLab)."""
     qs = os.environ.get("QUERY_STRING", "")
     if os.environ.get("VOILA_PREHEAT", "False") != "False":
         try:
@@ -485,8 +531,12 @@ def county_from_query(default: str | None = None) -> str | None:
             qs = get_query_string() or qs
         except Exception:  # pragma: no cover - outside Voilà
             log.exception("query string unavailable")
-    values = parse_qs(qs).get("county") or []
-    return values[0].strip() if values and values[0].strip() else default
+    return qs or ""
+
+
+def county_from_query(default: str | None = None) -> str | None:
+    """The `county` URL parameter of the Voilà page (`county.ipynb?county=990101`)."""
+    return parse_query(query_string()).get("county") or default
 
 
 def cockpit(warehouse: str | os.PathLike | None = None, **kw: Any) -> Cockpit:

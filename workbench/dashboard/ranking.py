@@ -84,7 +84,7 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
         body.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}">'
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
-            f"<td>{county_link(r['county_code'], r['county_name'])}</td>"
+            f"<td>{county_link(r['county_code'], r['county_name'], view)}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
             f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)};'
             f'color:{_ink(_grade_colour(r["grade"], grades))}">{_esc(r["grade"])}</span></td>'
