@@ -79,6 +79,8 @@ def test_ranking_and_uncertainty_are_the_engines(data, city):
     unc = unc[unc["hierarchy"] == "by_subject"].set_index("county_code")
     for r in ranking:
         assert _same(r["q05"], unc.loc[r["county_code"], "q05"])
+        # the interval shown beside a rank contains that rank
+        assert r["q05"] <= r["rank"] <= r["q95"], r
 
 
 def test_lagging_list_is_the_engines(data, city):
