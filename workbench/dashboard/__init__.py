@@ -48,6 +48,7 @@ from workbench.dashboard.drill import (
     table_html,
 )
 from workbench.dashboard.funnel import (
+    funnel_caption,
     funnel_figure,
     funnel_stages,
     funnel_title_html,
@@ -58,6 +59,7 @@ from workbench.dashboard.loading import (
     _MEMORY,
     ENV_CACHE_DIR,
     FRAMES,
+    FUNNEL_COLUMNS,
     INDEX_COLUMNS,
     INDICATOR_COLUMNS,
     KPI_COLUMNS,
@@ -142,6 +144,7 @@ __all__ = [
     "ENV_GEOJSON",
     "FONT",
     "FRAMES",
+    "FUNNEL_COLUMNS",
     "FUNNEL_COLOURS",
     "GRADE_COLOURS",
     "INDEX",
@@ -204,6 +207,7 @@ __all__ = [
     "format_target",
     "format_value",
     "from_engine",
+    "funnel_caption",
     "funnel_figure",
     "funnel_stages",
     "funnel_title_html",
