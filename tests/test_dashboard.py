@@ -675,7 +675,9 @@ def test_overdue_items_and_masked_tables():
     assert "整改时限" in html and "逾期天数" in html
     # the rectification ledger's own headers, money with its unit in the cell only
     assert "整改状态" in html and "案件状态" not in html
-    assert "涉及金额</th>" in html and "(元)" not in html and "1,000元" in html
+    assert "涉及金额</th>" in html and "(元)" not in html and "1,000.00元" in html
+    # dates the Chinese way, an empty date as —, never NaT
+    assert "2025年6月30日" in html and "NaT" not in html
 
 
 def test_catalogue_has_every_dashboard_key():

@@ -100,9 +100,25 @@ def _part(name: str, key: str, body: str, cls: str = "") -> str:
     )
 
 
-def panel_title(key: str, note: str = "") -> str:
+EXPORT_FORMATS = {"xlsx": "dash.export.xlsx", "csv": "dash.export.csv", "png": "dash.export.png"}
+
+
+def export_buttons(part: str, formats: str = "xlsx csv") -> str:
+    """The download buttons of a part (Excel, CSV, picture); the board sends the click to the
+    page, which answers with the file."""
+    if not part:
+        return ""
+    buttons = "".join(
+        f'<button type="button" data-format="{f}" title="{_esc(t(EXPORT_FORMATS[f] + "_tip"))}">'
+        f"{_esc(t(EXPORT_FORMATS[f]))}</button>"
+        for f in formats.split()
+    )
+    return f'<span class="wb-export" data-export="{_esc(part)}">{buttons}</span>'
+
+
+def panel_title(key: str, note: str = "", export: str = "", formats: str = "xlsx csv") -> str:
     small = f"<small>{_esc(note)}</small>" if note else ""
-    return f"<h3>{_esc(t(key))}{small}</h3>"
+    return f"<h3>{_esc(t(key))}{small}{export_buttons(export, formats)}</h3>"
 
 
 def focus_meta(data: DashboardData, view: View) -> dict:

@@ -17,12 +17,20 @@ from workbench.dashboard.board import _board_class
 from workbench.dashboard.calendar import calendar_html
 from workbench.dashboard.cards import kpi_cards_html
 from workbench.dashboard.data import DashboardData
-from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html
+from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html, run_drill
 from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectification_figure
 from workbench.dashboard.lagging import lagging_html
 from workbench.dashboard.loading import load, read_ledgers
 from workbench.dashboard.map import geojson_path, load_shapes, map_colours
-from workbench.dashboard.markup import _esc, _part, cockpit_href, county_href, panel_title
+from workbench.dashboard import exports
+from workbench.dashboard.markup import (
+    _esc,
+    _part,
+    cockpit_href,
+    county_href,
+    export_buttons,
+    panel_title,
+)
 from workbench.dashboard.ranking import (
     rank_summary_html,
     ranking_bars_html,
@@ -83,12 +91,32 @@ def select_html(
     )
 
 
-def _panel_html(title_key: str, body: str, note: str = "", cls: str = "") -> str:
-    return f'<section class="wb-panel {cls}">{panel_title(title_key, note)}{body}</section>'
+def _panel_html(
+    title_key: str,
+    body: str,
+    note: str = "",
+    cls: str = "",
+    export: str = "",
+    formats: str = "xlsx csv",
+) -> str:
+    title = panel_title(title_key, note, export, formats)
+    return f'<section class="wb-panel {cls}" data-panel="{_esc(export)}">{title}{body}</section>'
 
 
 def _slot(name: str) -> str:
     return f'<div class="wb-slot" data-slot="{_esc(name)}"></div>'
+
+
+def _actions(kpis_label: str) -> str:
+    """The header's actions: print the whole page (A4 landscape, `theme.css` @media print) and
+    download the KPI table."""
+    return (
+        '<div class="wb-actions">'
+        f'<span class="wb-actions-label">{_esc(t(kpis_label))}</span>'
+        f"{export_buttons('kpis')}"
+        f'<button type="button" class="wb-print" data-print="1" '
+        f'title="{_esc(t("dash.print.tip"))}">{_esc(t("dash.print"))}</button></div>'
+    )
 
 
 class _Page:
@@ -142,6 +170,45 @@ class _Page:
 
     def build_parts(self) -> dict[str, dict]:
         raise NotImplementedError
+
+    # -- downloads -----------------------------------------------------------------------
+    exporters: dict[str, Any] = {}
+
+    def export_tables(self, part: str) -> list[Any]:
+        """The tables a part downloads (`dashboard.exports`)."""
+        build = self.exporters.get(part)
+        return build(self.data, self.view) if build else []
+
+    def png_figure(self, part: str) -> dict | None:
+        """A part drawn as HTML that downloads as a picture gets a figure the browser renders."""
+        if part in ("ranking", "table"):
+            return exports.ranking_figure(self.data, self.view)
+        return None
+
+    def on_export(self, part: str, fmt: str) -> None:
+        """Answer a download button: the file's bytes (Excel, CSV) or a figure to draw (PNG)."""
+        try:
+            if fmt == "png":
+                figure = self.png_figure(part)
+                if figure is not None:
+                    name = exports.file_name(self.data, self.view, part, "png")
+                    self.board.send({"event": "figure", "figure": figure, "filename": name})
+                return
+            if fmt not in ("xlsx", "csv"):
+                return
+            tables = self.export_tables(part)
+            if not tables:
+                self.board.send({"event": "notice", "message": t("dash.export.empty")})
+                return
+            name = exports.file_name(self.data, self.view, part, fmt)
+            data = exports.file_bytes(tables, fmt)
+            self.board.send(
+                {"event": "download", "filename": name, "mime": exports.MIME[fmt]}, [data]
+            )
+            log.info("export %s %s: %d bytes", part, fmt, len(data))
+        except Exception:  # a failed download must not take the page down
+            log.exception("export %s %s failed", part, fmt)
+            self.board.send({"event": "notice", "message": t("dash.export.failed")})
 
     # -- events --------------------------------------------------------------------------
     def on_select(self, name: str, value: str) -> None:
@@ -243,6 +310,7 @@ class _Page:
                 board.big_parts = big
             board.key = self.view.key
             board.query = self.view.query()
+            board.names = exports.names(self.data, self.view, self.parts)
             board.tick += 1
         self.last_update_ms = (time.perf_counter() - started) * 1000
         log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
@@ -280,6 +348,7 @@ class Cockpit(_Page):
         "focus": "focus",
         "hierarchy": "hierarchy",
     }
+    exporters = exports.COCKPIT
 
     def __init__(
         self,
@@ -304,6 +373,7 @@ class Cockpit(_Page):
         self.board = _board_class()(
             self.on_select,
             self.on_click,
+            self.on_export,
             skeleton=self._skeleton(shapes["missing"]),
             shapes=shapes["shapes"],
             viewbox=shapes["viewbox"],
@@ -327,28 +397,41 @@ class Cockpit(_Page):
         return (
             '<div class="wb-root wb-cockpit">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div>"
+            f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('kpis')}"
             '<div class="wb-grid">'
             + _panel_html(
                 "dash.panel.ranking",
                 sel["hierarchy"] + _slot("ranking"),
                 t("dash.panel.ranking_note"),
+                export="ranking",
+                formats="xlsx csv png",
             )
-            + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
+            + _panel_html(
+                "dash.panel.map",
+                sel["focus"] + _slot("map"),
+                map_note,
+                export="map",
+                formats="xlsx csv png",
+            )
             + '</div><div class="wb-grid">'
-            + _panel_html("dash.panel.trend", _slot("trend"))
+            + _panel_html(
+                "dash.panel.trend", _slot("trend"), export="trend", formats="xlsx csv png"
+            )
             # shown only for a set that declares them: the board hides a `data-parts` box
             # whose parts all come `hidden`
             + '<section class="wb-panel" data-parts="funnel rectification">'
-            + f'<div data-parts="funnel">{_slot("funnel_title")}{_slot("funnel")}</div>'
+            + f'<div data-parts="funnel">{export_buttons("funnel", "xlsx csv png")}'
+            + f"{_slot('funnel_title')}{_slot('funnel')}</div>"
             + '<div data-parts="rectification">'
-            + f"{panel_title('dash.panel.rectification')}{_slot('rectification')}</div></section>"
+            + panel_title("dash.panel.rectification", "", "rectification", "xlsx csv png")
+            + f"{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
-            + _panel_html("dash.panel.calendar", _slot("calendar"))
-            + _panel_html("dash.panel.lagging", _slot("lagging"))
+            + _panel_html("dash.panel.calendar", _slot("calendar"), export="calendar")
+            + _panel_html("dash.panel.lagging", _slot("lagging"), export="lagging")
             + "</div>"
-            + _panel_html("dash.panel.table", _slot("table"))
+            + _panel_html("dash.panel.table", _slot("table"), export="table")
             + "</div>"
         )
 
@@ -386,6 +469,7 @@ class CountyPage(_Page):
 
     parts = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
     controls = {"indicator_set": "indicator_set", "period": "period", "county": "county"}
+    exporters = exports.COUNTY
 
     def __init__(
         self,
@@ -408,7 +492,11 @@ class CountyPage(_Page):
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
         self.notice = self._next_notice = ""
         self.board = _board_class()(
-            self.on_select, self.on_click, skeleton=self._skeleton(), page="county.ipynb"
+            self.on_select,
+            self.on_click,
+            self.on_export,
+            skeleton=self._skeleton(),
+            page="county.ipynb",
         )
         self.refresh()
 
@@ -444,18 +532,49 @@ class CountyPage(_Page):
         return (
             '<div class="wb-root wb-county">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div>"
+            f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('notice')}{_slot('kpis')}"
             '<div class="wb-grid">'
-            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"))
-            + _panel_html("dash.panel.overdue", _slot("overdue"))
+            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"), export="rank")
+            + _panel_html("dash.panel.overdue", _slot("overdue"), export="overdue")
             + "</div>"
-            + _panel_html("dash.panel.history", _slot("history"), t("dash.panel.history_note"))
             + _panel_html(
-                "dash.panel.drill", sel["drill"] + _slot("drill"), t("dash.panel.drill_note")
+                "dash.panel.history",
+                _slot("history"),
+                t("dash.panel.history_note"),
+                export="history",
+                formats="xlsx csv png",
+            )
+            + _panel_html(
+                "dash.panel.drill",
+                sel["drill"] + _slot("drill"),
+                t("dash.panel.drill_note"),
+                export="drill",
             )
             + "</div>"
         )
+
+    def export_tables(self, part: str) -> list[Any]:
+        if part == "rank":
+            return exports.rank_summary_table(self.data, self.view) + exports.ranking_table(
+                self.data, self.view
+            )
+        if part == "overdue":
+            return exports.overdue_table(self.ledgers(), self.view)
+        if part == "drill":
+            ledgers = self.ledgers()
+            if ledgers is None or not self.drill_indicator:
+                return []
+            v = self.view
+            res = run_drill(ledgers, v.county, v.period, self.drill_indicator, v.indicator_set)
+            parts = [
+                (role, title, rows)
+                for role, frames in (("numerator", res.numerator), ("denominator", res.denominator))
+                for title, rows, _total in frames
+            ]
+            return exports.drill_tables(parts)
+        return super().export_tables(part)
 
     def on_select(self, name: str, value: str) -> None:
         if name == "drill":

@@ -150,10 +150,8 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             f'<div class="wb-bar-row{sel}" data-pick="{_esc(r["county_code"])}" '
             f'data-county="{_esc(r["county_code"])}" title="{_esc(tip)}">'
             f'<span class="wb-bar-label">{_esc(fmt.number(rank))}. {_esc(r["county_name"])}</span>'
-            f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
-            f'background:{colour};color:{_ink(colour)}">{_esc(fmt.number(score, 1))} '
-            f"{_esc(grade)}</span></span>"
-            f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
+            + _bar_html(width, colour, f"{fmt.number(score, 1)} {grade}")
+            + f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
         )
     head = (
         f'<div class="wb-bar-row wb-bar-head"><span class="wb-bar-label"></span>'
@@ -164,6 +162,19 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
     body = f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
     return _part("ranking", view.key, body)
+
+
+def _bar_html(width: float, colour: str, label: str) -> str:
+    """A bar with its label inside; a short bar's label goes after it, so it is never cut."""
+    if width >= 25:
+        return (
+            f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
+            f'background:{colour};color:{_ink(colour)}">{_esc(label)}</span></span>'
+        )
+    return (
+        f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
+        f'background:{colour}"></span><span class="wb-bar-out">{_esc(label)}</span></span>'
+    )
 
 
 def explain_html() -> str:
