@@ -45,7 +45,7 @@ def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str)
 def table_html(
     df: pd.DataFrame,
     headers: Mapping[str, str] | None = None,
-    limit: int = MAX_DRILL_ROWS,
+    limit: int | None = None,
     total: int | None = None,
 ) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked); each
@@ -53,27 +53,27 @@ def table_html(
     — for an empty date)."""
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
-    shown = mask_frame(df.head(limit))  # the engine masks too; masking twice is harmless
+    shown = mask_frame(
+        df.head(MAX_DRILL_ROWS if limit is None else limit)
+    )  # the engine masks too; masking twice is harmless
     cols = cells.ledger_columns(shown, headers)
-    head = "".join(
-        f'<th class="{"wb-num" if _numeric(c) else ""}">{_esc(cells.header_text(c))}</th>'
-        for c in cols
-    )
-    body = []
-    for rec in shown.to_dict("records"):
-        tds = "".join(
-            f'<td class="{"wb-num" if _numeric(c) else ""}">'
-            f"{_esc(cells.cell_text(c, rec.get(c.key)))}</td>"
-            for c in cols
-        )
-        body.append(f"<tr>{tds}</tr>")
+    records = shown.to_dict("records")
+    texts = [[cells.cell_text(c, rec.get(c.key)) for c in cols] for rec in records]
+    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column
+    wide = [max((len(row[j]) for row in texts), default=0) > 16 for j in range(len(cols))]
+    css = ["wb-num" if _numeric(c) else ("wb-wrap" if w else "") for c, w in zip(cols, wide)]
+    head = "".join(f'<th class="{k}">{_esc(cells.header_text(c))}</th>' for c, k in zip(cols, css))
+    body = [
+        "<tr>" + "".join(f'<td class="{k}">{_esc(x)}</td>' for x, k in zip(row, css)) + "</tr>"
+        for row in texts
+    ]
     more = ""
     total = len(df) if total is None else total
     if total > len(shown):
         text = t("dash.rows.more_export", n=total, shown=len(shown))
         more = f'<div class="wb-note">{_esc(text)}</div>'
     return (
-        f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
+        f'<div class="wb-scroll"><table class="wb-table wb-ledger"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
 
