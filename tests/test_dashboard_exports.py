@@ -7,7 +7,6 @@ import io
 import re
 
 import openpyxl
-import pandas as pd
 import pytest
 
 from tests.test_dashboard import sample_data, view
