@@ -28,16 +28,17 @@ LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str) -> pd.DataFrame:
     """Rectification items overdue at the end of `period` (`presentation.lists`)."""
     items = lists.overdue_rectifications(ledgers, period, county or None)
+    # what a leader reads first (what, who, how late) on the left: the table scrolls sideways
     cols = [
-        "issue_id",
-        "source",
-        "responsible_unit",
         "description",
-        "found_date",
+        "responsible_unit",
+        "days_overdue",
         "deadline",
+        "source",
         "status",
         "amount_involved",
-        "days_overdue",
+        "found_date",
+        "issue_id",
     ]
     return items[[c for c in cols if c in items.columns]]
 
