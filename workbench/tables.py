@@ -33,6 +33,7 @@ import pandas as pd
 from workbench.contracts import normalise_header
 from workbench.declarations import PERIOD_END, TableDecl, TableField
 from workbench.ingest import issue_message, reader_issue_row
+from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_id_card
 from workbench.readers import Issue, cell_text
 from workbench.validate import type_error_code, typed_expr
@@ -352,44 +353,41 @@ def issue_rows(
     Chinese message naming file, sheet, row and column (with `_sheet` carried along)."""
     if findings.empty:
         return pd.DataFrame(columns=[*ISSUE_COLUMNS, "_sheet"])
-    raw = con.execute("SELECT * FROM t_tab").df().set_index(["_sheet", "_row"])
+    raw = con.execute(
+        "SELECT t.* FROM t_tab t SEMI JOIN (SELECT DISTINCT _sheet, _row FROM t_tab_bad) b "
+        "USING (_sheet, _row)"
+    ).df()
+    cells_of = {(int(r["_sheet"]), int(r["_row"])): r for r in raw.to_dict("records")}
     out = []
-    for rec in findings.itertuples(index=False):
-        sh = sheets.get(int(rec._sheet))
+    for rec in findings.to_dict("records"):
+        sid, row = int(rec["_sheet"]), int(rec["_row"])
+        sh = sheets.get(sid)
         file, sheet = (sh.file, sh.sheet) if sh is not None else ("DataFrame", "")
-        fname = rec.field if isinstance(rec.field, str) else table.unit.name
+        total = rec["code"] == "E_TABLE_TOTAL_ROW"
+        fname = rec["field"] if isinstance(rec["field"], str) else table.unit.name
         header = (sh.headers.get(fname) if sh is not None else None) or table.column(fname).header
-        cells = raw.loc[(rec._sheet, rec._row)] if (rec._sheet, rec._row) in raw.index else {}
-        value = _shown(cells.get(fname + "__raw")) if len(cells) else ""
+        cells = cells_of.get((sid, row), {})
+        value = _shown(cells.get(fname + "__raw"))
         params: dict[str, object] = {}
-        if rec.code == "E_TABLE_DUPLICATE":
-            params["first_row"] = int(rec.first_row)
+        if rec["code"] == "E_TABLE_DUPLICATE":
+            params["first_row"] = int(rec["first_row"])
             params["period"] = _shown(cells.get(table.period.name))
-        elif rec.code == "E_TABLE_PERIOD":
-            params["frequency"] = table.frequency.describe()
-            params["example"] = table.frequency.label(
-                table.frequency.end_of(dt.date.today().year * 12 - 12)
-            )
-        row = int(rec._row)
+        elif rec["code"] == "E_TABLE_PERIOD":
+            freq = table.frequency
+            params["frequency"] = freq.describe()
+            params["example"] = freq.label(freq.end_of(dt.date.today().year * 12 - 12))
+        column = "" if total else header
         out.append(
             {
                 "severity": "error",
                 "file": file,
                 "sheet": sheet,
                 "row": row,
-                "column": header if rec.code != "E_TABLE_TOTAL_ROW" else "",
+                "column": column,
                 "value": value,
-                "code": rec.code,
-                "message": issue_message(
-                    rec.code,
-                    file,
-                    sheet,
-                    row,
-                    header if rec.code != "E_TABLE_TOTAL_ROW" else "",
-                    value,
-                    **params,
-                ),
-                "_sheet": int(rec._sheet),
+                "code": rec["code"],
+                "message": issue_message(rec["code"], file, sheet, row, column, value, **params),
+                "_sheet": sid,
             }
         )
     return pd.DataFrame(out, columns=[*ISSUE_COLUMNS, "_sheet"])
@@ -757,3 +755,91 @@ def _plain(v: object) -> object:
         except (ValueError, TypeError):
             return v
     return v
+
+
+# ---------------------------------------------------------------------------------------------
+# `workbench ingest --table CODE FILE…`
+# ---------------------------------------------------------------------------------------------
+SHOW_ERRORS = 10
+
+
+def ingest_command(
+    code: str,
+    paths: Sequence[str],
+    warehouse: str | Path | None = None,
+    report_dir: str | Path | None = None,
+    indicators_dir: str | Path | None = None,
+    out=None,
+) -> int:
+    """The `--table` form of `workbench ingest`: 0 when every file was read (rows refused are
+    the issue list's business), 1 when a file could not be read, 2 for an unknown table."""
+    import sys
+
+    from workbench.config import indicators_dir as resolve_dir
+    from workbench.config import warehouse_path
+    from workbench.declarations import DeclarationError, load_table
+
+    out = out or sys.stdout
+    try:
+        table = load_table(code, [resolve_dir(indicators_dir)])
+    except DeclarationError as exc:
+        for issue in exc.issues:
+            print(str(issue), file=sys.stderr)
+        return 2
+    wh = warehouse_path(warehouse)
+    reports = Path(report_dir) if report_dir else wh.parent / "reports"
+    result = ingest_table(table, paths, wh, reports)
+    print_summary(result, wh, out)
+    unread = any(f.status == "unreadable" for f in result.files) or bool(
+        result.errors["code"].isin(["E_FILE_NOT_FOUND", "E_NOT_WORKBOOK"]).any()
+    )
+    return 1 if unread or not result.files else 0
+
+
+def print_summary(result: TableIngest, wh: Path, out) -> None:
+    """The ingest's summary in Chinese: per file what was kept, the totals, the first errors
+    and where the issue list is."""
+    print(t("tables.summary.title", table=result.table.name, path=wh), file=out)
+    if not result.files:
+        print(t("ingest.summary.no_files"), file=out)
+    for f in result.files:
+        if f.status == "duplicate":
+            print(t("ingest.summary.file_duplicate", file=f.file), file=out)
+        elif f.status == "unreadable":
+            print(t("tables.summary.file_unreadable", file=f.file), file=out)
+        else:
+            periods = (
+                "、".join(f.periods) if len(f.periods) <= 4 else (f"{f.periods[0]}–{f.periods[-1]}")
+            )
+            print(
+                t(
+                    "tables.summary.file_new",
+                    file=f.file,
+                    periods=periods or "—",
+                    rows=f.rows_in,
+                    accepted=f.accepted,
+                    quarantined=f.quarantined,
+                ),
+                file=out,
+            )
+    errors = result.errors
+    print(
+        t(
+            "ingest.summary.totals",
+            rows=result.rows_in,
+            accepted=result.accepted,
+            quarantined=result.quarantined,
+            errors=len(errors),
+            warnings=len(result.issues) - len(errors),
+        ),
+        file=out,
+    )
+    if len(errors):
+        print(t("ingest.summary.first_errors", n=min(SHOW_ERRORS, len(errors))), file=out)
+        for msg in errors["message"].head(SHOW_ERRORS):
+            print("  - " + msg, file=out)
+    if result.report_paths:
+        print(
+            t("ingest.summary.report", xlsx=result.report_paths[0], csv=result.report_paths[1]),
+            file=out,
+        )
