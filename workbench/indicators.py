@@ -23,6 +23,7 @@ from workbench.declarations import SPANS as SPANS  # re-exported: the spans the 
 from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
 from workbench.measures import MeasureEngine, Window, measure_key, month_index, month_label
 from workbench.messages import t
+from workbench.periods import PERIOD_SPANS, Frequency, complete_periods
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,25 @@ LAGGING_STATUSES = (LAGGING, MISSED)
 # Windows
 # ---------------------------------------------------------------------------------------------
 def span_window(
-    span: str, end: int, calendar: Calendar | None = None, role: str = CURRENT
+    span: str,
+    end: int,
+    calendar: Calendar | None = None,
+    role: str = CURRENT,
+    frequency: Frequency | None = None,
 ) -> Window:
     """The months a span covers when it ends at month `end`, shifted for a baseline role.
 
     month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
     date (capped at the campaign's end); r12: the 12 months to date; `phase:<code>`: the
-    calendar phase's start to date (capped at the phase's end; empty before it starts).
-    `previous_year` shifts by 12 months, `year:2024` to the same months of 2024.
+    calendar phase's start to date (capped at the phase's end; empty before it starts); year:
+    the calendar year to date; fiscal_year: the fiscal year (of `frequency`) to date.
+    `previous_year` shifts by 12 months, `year:2024` to the same months of the period named
+    2024 (a fiscal year by the year it is named after).
     """
-    if span == "month":
+    freq = frequency or Frequency()
+    if span in PERIOD_SPANS:
+        start = freq.span_start(span, end)
+    elif span == "month":
         start = end
     elif span == "quarter":
         start = end - (end % 12) % 3
@@ -70,8 +80,8 @@ def span_window(
     if role == PREVIOUS_YEAR:
         shift = 12
     elif role.startswith("year:"):
-        shift = (end // 12 - int(role[5:])) * 12
-    return Window(start - shift, end - shift)
+        shift = (freq.year_of(end) - int(role[5:])) * 12
+    return Window(start - shift, end - shift)  # type: ignore[operator]
 
 
 def _phase(span: str, calendar: Calendar | None) -> Phase:
@@ -191,7 +201,7 @@ def compute_points(
                 k = (eff_span(ind, span), end, role)
                 if k not in win_key:
                     win_key[k] = len(win_list)
-                    win_list.append(span_window(k[0], end, cal, role))
+                    win_list.append(span_window(k[0], end, cal, role, iset.frequency))
     needed = sorted(
         {m for c in fresh for m in (*iset.indicators[c].numerator, *iset.indicators[c].denominator)}
     )
@@ -225,7 +235,7 @@ def compute_points(
         elif ind.depends_on and ind.depends_on[0] in windows:
             windows[code] = windows[ind.depends_on[0]]
         else:
-            windows[code] = [span_window(s, e, cal) for s, e in points]
+            windows[code] = [span_window(s, e, cal, CURRENT, iset.frequency) for s, e in points]
         engine.remember_indicator(keys[code], (arrays[code], city[code], windows[code]))
     return Values(list(points), engine.counties, roles, arrays, city, windows)
 
@@ -259,6 +269,7 @@ def _indicator_keys(
             points,
             roles,
             iset.calendar,
+            iset.frequency,
         )
     return keys
 
@@ -586,10 +597,15 @@ def trend_arrays(
     end: str,
     span: str = "month",
 ) -> TrendArrays:
-    """The monthly series of one indicator for every county and the city, as arrays."""
+    """The series of one indicator for every county and the city, as arrays: one point a
+    month, or one a period for a set of coarser frequency (labelled 2023财年 …)."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     lo, hi = month_index(start), month_index(end)
-    values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
+    freq = iset.frequency
+    ends = list(range(lo, hi + 1)) if freq.is_monthly else freq.ends(lo, hi)
+    if not freq.is_monthly and span not in freq.spans:
+        span = freq.natural_span
+    values = compute_points(engine, iset, [(span, m) for m in ends], [indicator])
     ind = iset.indicators[indicator]
     rows: dict[str, list[np.ndarray]] = {
         k: [] for k in ("numerator", "denominator", "value", "target", "met")
@@ -600,9 +616,8 @@ def trend_arrays(
         met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
         for k, arr in zip(rows, (num, den, val, tgt, met)):
             rows[k].append(arr)
-    return TrendArrays(
-        month_range_labels(lo, hi), engine.counties, **{k: np.vstack(v) for k, v in rows.items()}
-    )
+    labels = month_range_labels(lo, hi) if freq.is_monthly else [freq.label(e) for e in ends]
+    return TrendArrays(labels, engine.counties, **{k: np.vstack(v) for k, v in rows.items()})
 
 
 def trend_table(
@@ -934,6 +949,45 @@ def latest_complete_period(
     if latest.day != latest.days_in_month:
         idx -= 1
     return month_label(idx)
+
+
+def units_by_period(df: pd.DataFrame, unit: str, date: str) -> dict[int, set[str]]:
+    """Period end (month index) → the units with a row there, from a table's current rows
+    (`date` is its `PERIOD_END` column, YYYY-MM)."""
+    if df is None or not len(df) or unit not in df.columns or date not in df.columns:
+        return {}
+    d = pd.DataFrame({"u": df[unit], "m": df[date]}).dropna()
+    out: dict[int, set[str]] = {}
+    for m, units in d.groupby("m")["u"]:
+        if _is_month(m):
+            out[month_index(str(m))] = set(units.astype(str))
+    return out
+
+
+def latest_set_period(
+    frequency: Frequency,
+    table_periods: Mapping[str, Mapping[int, set[str]]],
+    ledger_month: str | None,
+) -> str | None:
+    """The newest complete period of a set's own data: for each declared table it reads, its
+    newest complete period (`periods.complete_periods`: every unit that reported the period
+    before reported it too); the set's period is the newest one of its frequency that ends by
+    all of them (and by the ledgers' newest complete month when it reads ledgers too)."""
+    caps = []
+    for by_end in table_periods.values():
+        done = complete_periods(by_end)
+        if not done:
+            return None
+        caps.append(done[-1])
+    if ledger_month is not None:
+        caps.append(month_index(ledger_month))
+    if not caps:
+        return None
+    cap = min(caps)
+    end = frequency.end_of(cap)
+    if end > cap:
+        end -= frequency.months
+    return month_label(end)
 
 
 def _is_month(p: object) -> bool:

@@ -24,7 +24,7 @@ from workbench.declarations.model import (
     IndicatorSet,
     Measure,
     Presentation,
-    TableLedger,
+    TableDecl,
 )
 from workbench.declarations.rules import SetContext, Stage
 from workbench.declarations.shaping import FileDecl
@@ -275,7 +275,7 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         declared_indicators=_declared(chain, "indicators"),
         declared_hierarchies=declared_hierarchies,
         presentation=decl.presentation,
-        sources={**LEDGERS, **declared_tables(files)},
+        sources={**LEDGERS, **{c: tb.ledger for c, tb in declared_tables(files).items()}},
     )
     rules.run(ctx, STAGES, issues)
     if len(issues.errors) > n_errors:
@@ -285,7 +285,7 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
     read = {m.ledger for m in ctx.measures.values()} | {
         m.join.ledger for m in ctx.measures.values() if m.join
     }
-    tables = {k: lg for k, lg in ctx.sources.items() if k in read and k not in LEDGERS}
+    tables = {k: tb for k, tb in declared_tables(files).items() if k in read}
     declared_span = "default_span" in decl.data or freq.is_monthly
     return IndicatorSet(
         code=code,
@@ -308,10 +308,6 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
     )
 
 
-def declared_tables(files: Mapping[str, FileDecl]) -> dict[str, TableLedger]:
-    """Every declared table among the files read, as the ledger the engine reads."""
-    return {
-        code: d.table.ledger
-        for code, d in files.items()
-        if d.kind == "table" and d.table is not None
-    }
+def declared_tables(files: Mapping[str, FileDecl]) -> dict[str, TableDecl]:
+    """Every declared table among the files read."""
+    return {code: d.table for code, d in files.items() if d.kind == "table" and d.table}

@@ -546,7 +546,7 @@ class IndicatorSet:
     files: tuple[str, ...] = ()
     warnings: tuple[Issue, ...] = ()
     presentation: Presentation = Presentation()
-    tables: Mapping[str, TableLedger] = dataclasses.field(
+    tables: Mapping[str, TableDecl] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
     frequency: Frequency = Frequency()
@@ -559,8 +559,8 @@ class IndicatorSet:
 
     @property
     def sources(self) -> dict[str, Ledger]:
-        """Every ledger and the declared tables this set reads, by name."""
-        return {**LEDGERS, **self.tables}
+        """Every ledger and the declared tables this set reads (as ledgers), by name."""
+        return {**LEDGERS, **{code: tb.ledger for code, tb in self.tables.items()}}
 
     def reads_ledgers(self) -> bool:
         """Whether a measure reads one of the ledgers (else only declared tables, or nothing)."""
@@ -579,7 +579,7 @@ class IndicatorSet:
             return p.unit_noun
         if self.reads_ledgers():
             return t("tables.noun.county")
-        nouns = {lg.noun for lg in self.tables.values() if lg.noun}
+        nouns = {tb.noun for tb in self.tables.values() if tb.noun}
         return nouns.pop() if len(nouns) == 1 else t("tables.noun.default")
 
     def period_label(self, period: str) -> str:
