@@ -40,13 +40,19 @@ def warehouse_path(flag: str | os.PathLike | None = None) -> Path:
         return Path(flag)
     if env := os.environ.get(ENV_WAREHOUSE):
         return Path(env)
+    return _configured("warehouse", "path", bare=True) or DEFAULT_WAREHOUSE
+
+
+def _configured(section: str, key: str, bare: bool = False) -> Path | None:
+    """A path from workbench.toml `[section] key = …` (relative to the file); with `bare`, a
+    plain `section = "…"` too."""
     cfg = load_config()
-    section = cfg.get("warehouse")
-    value = section.get("path") if isinstance(section, dict) else section
-    if value:
-        base = Path(cfg["_path"]).parent
-        return (base / value) if not Path(value).is_absolute() else Path(value)
-    return DEFAULT_WAREHOUSE
+    found = cfg.get(section)
+    value = found.get(key) if isinstance(found, dict) else (found if bare else None)
+    if not value:
+        return None
+    base = Path(cfg["_path"]).parent
+    return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
 def project_root() -> Path:
@@ -65,13 +71,7 @@ def indicators_dir(flag: str | os.PathLike | None = None) -> Path:
         return Path(flag)
     if env := os.environ.get(ENV_INDICATORS):
         return Path(env)
-    cfg = load_config()
-    section = cfg.get("indicators")
-    value = section.get("dir") if isinstance(section, dict) else None
-    if value:
-        base = Path(cfg["_path"]).parent
-        return (base / value) if not Path(value).is_absolute() else Path(value)
-    return project_root() / "indicators"
+    return _configured("indicators", "dir") or project_root() / "indicators"
 
 
 def use_indicators_dir(flag: str | os.PathLike | None) -> None:

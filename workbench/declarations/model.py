@@ -227,6 +227,9 @@ class Indicator:
     note: str = ""
     decimals: int = 1  # digits shown after the point (money: of the 万元 figure)
     short_name: str = ""  # the cockpit card title; the name when not declared
+    # the least data (the baseline's denominator, or count) a comparison with a baseline needs
+    # to be judged; None: the set's `presentation.min_baseline`, else no minimum
+    min_baseline: int | None = None
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(
@@ -410,6 +413,7 @@ class Presentation:
     funnel: tuple[FunnelStage, ...] = ()
     recovery: str | None = None
     rectification: str | None = None
+    min_baseline: int | None = None  # the set-wide default of `Indicator.min_baseline`
     unit_noun: str | None = None  # what a unit is called: 区县, 地区, 机构 …
     report_title: str | None = None  # a report's title after the unit's name
     issuer: str | None = None  # who signs the 通报
