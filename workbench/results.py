@@ -125,7 +125,7 @@ def parse_period(period: str, iset: IndicatorSet | None = None) -> str:
     freq = iset.frequency if iset is not None else None
     if freq is None or freq.is_monthly:
         if not is_month(period):
-            raise ValueError(t("ind.bad_period", period=period))
+            raise ValueError(t("cli.arg.not_month", value=period))
         return str(period)
     end = freq.parse(period)
     if end is None:
@@ -147,7 +147,7 @@ def check_period(period: str, source: Any = None, iset: IndicatorSet | None = No
         if newest and month_index(month) > max(newest):
             raise ValueError(
                 t(
-                    "ind.after_data",
+                    "tables.after_data",
                     period=iset.period_label(month),
                     latest=iset.frequency.label(max(newest)),
                 )
@@ -222,8 +222,17 @@ def resolve_period(period: str | None, source: Any, iset: IndicatorSet | None = 
         return check_period(str(period), source, iset)
     found = latest_complete_period(source, iset)
     if not found:
-        raise ValueError(t("ind.no_period"))
+        raise ValueError(_no_period(iset))
     return str(found)
+
+
+def _no_period(iset: IndicatorSet | None) -> str:
+    """Why there is no latest period: no complete month of the ledgers, or no period of the
+    set's own tables (not ingested yet)."""
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        names = "、".join(f"{tb.name}（{code}）" for code, tb in iset.tables.items())
+        return t("tables.no_period", tables=names)
+    return t("ind.no_period")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -957,7 +966,7 @@ def evaluate(
     if period == "latest" or not period:
         found = _latest_for(iset, ledgers, source)
         if found is None:
-            raise ValueError(t("ind.no_period"))
+            raise ValueError(_no_period(iset))
         period = found
     else:
         period = parse_period(str(period), iset)

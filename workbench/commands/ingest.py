@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", help=t("cmd.warehouse"))
     p.add_argument("--period", type=month, help=t("cmd.ingest.period"))
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
-    p.add_argument("--table", help=t("cmd.ingest.table"))
+    p.add_argument("--table", metavar="数据表", help=t("cmd.ingest.table"))
     p.add_argument("--indicators-dir", help=t("ind.cli.indicators_dir"))
     p.set_defaults(func=run)
 
