@@ -1323,8 +1323,8 @@ def plan_run(
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers, wh)
-    table = report._county_table(ledgers, resolved)
+    resolved = report.resolve_period(period, ledgers, wh, options.get("indicator_set"))
+    table = report.unit_table(wh, resolved, options.get("indicator_set"))
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
         by_name = {v: k for k, v in names.items()}

@@ -366,7 +366,7 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     heading(t("batch.bulletin.kpi_head"))
     table(city.kpi_frame())
     para(sec["closing"])
-    sign = doc.add_paragraph(t("batch.bulletin.issuer", city=city.city_name()))
+    sign = doc.add_paragraph(city.issuer())
     sign.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     date = doc.add_paragraph(fmt.date_label(datetime.date.today()))
     date.alignment = WD_ALIGN_PARAGRAPH.RIGHT

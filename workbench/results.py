@@ -64,6 +64,7 @@ from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-ex
 from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
 from workbench.presentation import kpis as presented
+from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
 from workbench.tables import table_frame
 from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
@@ -329,15 +330,15 @@ class Evaluation:
 
     @cached_property
     def city_name(self) -> str:
-        """The row of all units together: declared (`presentation.total_name`), else the city
-        of the counties ledger, else 全市 for a set on the ledgers, 全部<unit noun> for one on
+        """The row of all units together (`presentation.words`): declared `total_name`, else
+        the counties ledger's city (全市) for a set on the ledgers, 全部<unit noun> for one on
         its own tables."""
-        iset = self.indicator_set
-        if iset.presentation.total_name:
-            return iset.presentation.total_name
-        if iset.reads_ledgers() or not iset.tables:
-            return self.engine.city_name() or t("ind.city")
-        return t("tables.total", noun=iset.unit_noun())
+        return self.words.total_name
+
+    @cached_property
+    def words(self) -> SetWords:
+        """The set's words: unit noun, report title, issuer, total row."""
+        return set_words(self.indicator_set, self.engine.city_name())
 
     @property
     def period_label(self) -> str:
@@ -346,8 +347,8 @@ class Evaluation:
 
     @property
     def unit_noun(self) -> str:
-        """What a unit is called: 区县, 地区, 机构 … (`IndicatorSet.unit_noun`)."""
-        return self.indicator_set.unit_noun()
+        """What a unit is called: 区县, 地区, 机构 … (`presentation.words`)."""
+        return self.words.unit_noun
 
     @property
     def phase(self) -> str:
