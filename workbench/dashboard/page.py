@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, quote
 
 import pandas as pd
 
-from workbench import fmt
 from workbench.dashboard.board import _board_class
 from workbench.dashboard.calendar import calendar_html
 from workbench.dashboard.cards import kpi_cards_html
@@ -52,8 +51,9 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
         title = t("dash.county.title", name=data.county_name(view.county))
         link = f'<a class="wb-back" href="cockpit.ipynb" target="_self">{_esc(t("dash.back"))}</a>'
     asof = t(
-        "dash.asof",
-        period=fmt.month_label(view.period),
+        "tables.dash.asof" if data.period_labels else "dash.asof",
+        period=data.period_label(view.period),
+        span=t(f"ind.span.{data.span}"),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
     body = (
@@ -106,7 +106,7 @@ class _Page:
         return [(title, key) for key, title in self.data.indicator_sets.items()]
 
     def _period_options(self) -> list[tuple[str, str]]:
-        return [(fmt.month_label(p), p) for p in reversed(self.data.periods)]
+        return [(self.data.period_label(p), p) for p in reversed(self.data.periods)]
 
     def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
         counties = self.data.memo(
