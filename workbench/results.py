@@ -785,9 +785,7 @@ class Evaluation:
         for name in ("indicator_values", "city_indicator_values"):
             tables[name] = presented.present(tables[name], self.indicator_set)
         readable = {
-            name: excel_safe_frame(
-                chinese_columns(_display_frame(df, calendar, self.indicator_set))
-            )
+            name: excel_safe_frame(self._headers(_display_frame(df, calendar, self.indicator_set)))
             for name, df in tables.items()
         }
         if "csv" in formats:
@@ -804,6 +802,19 @@ class Evaluation:
                     df.to_excel(xw, sheet_name=sheet[:31], index=False)
             paths.append(p)
         return paths
+
+    def _headers(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Chinese headers; a period of a coarser frequency is 统计期间, not 统计月份, and the
+        units' code and name columns take the set's own words (地区代码 …)."""
+        out = chinese_columns(df)
+        if self.indicator_set.frequency.is_monthly and not self.indicator_set.tables:
+            return out
+        words = self.words
+        names = {t("ind.col.period"): t("tables.col.period")}
+        if self.indicator_set.tables and not self.indicator_set.reads_ledgers():
+            names[t("ind.col.county_code")] = words.code_label
+            names[t("ind.col.county_name")] = t("tables.col.unit_name", noun=words.unit_noun)
+        return out.rename(columns=names)
 
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:

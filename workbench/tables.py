@@ -300,7 +300,7 @@ def check_rows(con, table: TableDecl, body: pd.DataFrame) -> pd.DataFrame:
     for n in names:
         if n not in frame.columns:
             frame[n] = None
-        frame[n] = frame[n].map(lambda v: None if v is None or str(v).strip() == "" else str(v))
+        frame[n] = frame[n].map(_text)
     frame = frame[["_sheet", "_row", "_extra", *names]].astype(
         {"_sheet": "int64", "_row": "int64", **dict.fromkeys(["_extra", *names], object)}
     )
@@ -337,6 +337,14 @@ def check_rows(con, table: TableDecl, body: pd.DataFrame) -> pd.DataFrame:
         f"({_findings_sql(table)})"
     )
     return findings
+
+
+def _text(v: object) -> str | None:
+    """A cell as text; blank, None and NaN as None (a missing value)."""
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    s = str(v).strip()
+    return s or None
 
 
 def _shown(v: object) -> str:

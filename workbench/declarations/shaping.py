@@ -1118,16 +1118,17 @@ class Shaper:
                 got = self._table_field(fcode, body, section.at(fcode), p)
                 if got is not None:
                     fields.append(got)
-        if unit is None or period is None:
-            return None
-        unit_field = self._key_column(unit, "unit", "field", "header", fname)
-        unit_name = None
-        if unit.get("name_field") is not None:
-            unit_name = self._key_column(unit, "unit", "name_field", "name_header", fname)
-            if unit_name is None:
-                return None
-        period_field = self._key_column(period, "period", "field", "header", fname)
-        frequency = self._frequency(period)
+        # every part is checked before giving up, so one pass reports every mistake
+        unit_field = unit_name = period_field = frequency = None
+        if unit is not None:
+            unit_field = self._key_column(unit, "unit", "field", "header", fname)
+            if unit.get("name_field") is not None:
+                unit_name = self._key_column(unit, "unit", "name_field", "name_header", fname)
+                if unit_name is None:
+                    return None
+        if period is not None:
+            period_field = self._key_column(period, "period", "field", "header", fname)
+            frequency = self._frequency(period)
         if unit_field is None or period_field is None or frequency is None or not fields:
             return None
         return TableDecl(
@@ -1147,6 +1148,7 @@ class Shaper:
         )
 
     def _table_section(self, data: LMap, key: str, kind: str) -> LMap | None:
+        """The `unit:` or `period:` block; None when missing or when a key was refused."""
         if key not in data:
             self.issues.error("E_MISSING_KEY", data.at(), data.file, key=key, what=data.file)
             return None
