@@ -31,7 +31,7 @@ from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
-from workbench.presentation.words import SetWords
+from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,21 @@ def _set(indicator_set: str | None) -> Any:
     from workbench.declarations import load_set
 
     return None if indicator_set is None else load_set(indicator_set, [indicators_dir()])
+
+
+def set_labels(indicator_set: str | None, period: str) -> tuple[SetWords, str]:
+    """A set's words (report title, unit noun …) and how it writes `period` (2025年9月,
+    2023财年), for what the batch titles itself without an evaluation."""
+    from workbench.declarations import DeclarationError
+
+    try:
+        iset = _set(indicator_set)
+    except DeclarationError:
+        iset = None
+    if iset is None:
+        return ledger_words(), fmt.month_label(period)
+    label = fmt.month_label(period) if iset.frequency.is_monthly else iset.period_label(period)
+    return set_words(iset), label
 
 
 def resolve_period(
@@ -355,14 +370,7 @@ class CityData:
         if self.evaluation is not None:
             return self.evaluation.words
         city = str(self.counties["city"].mode().iloc[0]) if len(self.counties) else ""
-        return SetWords(
-            t("tables.noun.county"),
-            t("batch.report.county_title"),
-            t("batch.bulletin.issuer", city=city) if city else "",
-            city or t("ind.city"),
-            t("tables.code_label.county"),
-            t("ind.city"),
-        )
+        return ledger_words(city)
 
     def ledger_for(self, ledger: str, county: str) -> pd.DataFrame:
         """One county's rows of a ledger; the ledger is split by county once and cached."""

@@ -51,3 +51,16 @@ def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
         code_label = headers.pop() if len(headers) == 1 else t("tables.code_label.default")
     scope = t("ind.city") if on_ledgers else ""
     return SetWords(noun, title, issuer, total, code_label, scope)
+
+
+def ledger_words(city: str = "") -> SetWords:
+    """The workbench's own words, for a face that has no set at hand (a set on the ledgers
+    that declares nothing says the same)."""
+    return SetWords(
+        t("tables.noun.county"),
+        t("batch.report.county_title"),
+        t("batch.bulletin.issuer", city=city) if city else "",
+        city or t("ind.city"),
+        t("tables.code_label.county"),
+        t("ind.city"),
+    )
