@@ -228,7 +228,7 @@ def precompute(opts: ServeOptions) -> None:
     data = dashboard.load(opts.warehouse, refresh=True)
     print(
         t(
-            "dash.serve.precomputed",
+            "tables.serve.precomputed" if data.period_labels else "dash.serve.precomputed",
             counties=len(data.counties),
             periods=len(data.periods),
             sets=len(data.indicator_sets),
