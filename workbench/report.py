@@ -930,6 +930,129 @@ class CountyReport:
     def open_cases(self) -> HTML:
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
 
+    # -- the lists behind the red numbers, what to do next, the definitions
+    def unreferred_frame(self) -> pd.DataFrame:
+        """Cases this year over the referral threshold not referred to the police."""
+        from workbench.presentation import counts as pc
+
+        threshold = pc.referral_threshold(self.data.evaluation.indicator_set)
+        if threshold is None:
+            return pd.DataFrame()
+        df = lists.unreferred_over_threshold(
+            self.data.ledgers, self.data.period, threshold, self.county
+        )
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "发现日期": df["found_date"].map(fmt.date_label),
+                "机构名称": df["institution_name"].fillna("—"),
+                "当事人姓名": df["person_name"],
+                "违规类型": df["violation_type"],
+                "涉案金额": [fmt.value_text(v, "元") for v in df["amount_involved"]],
+                "案件状态": df["status"],
+            }
+        )
+
+    def unreferred(self) -> HTML:
+        return table_html(mask_frame(self.unreferred_frame()), t("doc.county.no_unreferred"))
+
+    def key_monitored_frame(self) -> pd.DataFrame:
+        """Key-monitored institutions with no inspection this quarter."""
+        df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
+        return pd.DataFrame(
+            {
+                "机构编码": df["institution_id"],
+                "机构名称": df["institution_name"],
+                "机构类型": df["institution_type"],
+                "上次检查日期": df["last_inspection"].map(fmt.date_label),
+            }
+        )
+
+    def key_monitored(self) -> HTML:
+        return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
+
+    def next_steps_list(self) -> list[str]:
+        """下一步工作要求, derived from this county's failing KPIs and its non-empty lists."""
+        out = []
+        failing = [k for k in self.kpis if k.met is False]
+        for k in failing:
+            out.append(
+                t(
+                    "doc.county.req_kpi",
+                    name=k.name,
+                    value=k.value_text,
+                    target=k.target_text,
+                    gap=k.gap_text,
+                )
+            )
+        for n, key in (
+            (len(self.overdue_frame()), "doc.county.req_overdue"),
+            (len(self.unreferred_frame()), "doc.county.req_unreferred"),
+            (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
+        ):
+            if n:
+                out.append(t(key, n=n))
+        return out or [t("doc.county.req_none")]
+
+    def next_steps(self) -> HTML:
+        items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())
+        return HTML(CARD_CSS + f'<ol class="wb-narrative">{items}</ol>')
+
+    def reconcile_sentences(self) -> list[str]:
+        """Where a card (the set's span) and a milestone (its own span) show the same indicator
+        with different numbers: one sentence each saying why."""
+        ms = self.data.milestones
+        if ms.empty or "county" not in ms:
+            return []
+        ms = ms[ms["county"] == self.county]
+        span = t(f"ind.span.{self.data.evaluation.span}")
+        out = []
+        for r in ms.to_dict("records"):
+            card = next((k for k in self.kpis if k.indicator == r.get("indicator")), None)
+            if card is None:
+                continue
+            mval = fmt.value_text(r.get("current_value"), r.get("unit"), r.get("decimals"))
+            if mval == card.value_text:
+                continue
+            out.append(
+                t(
+                    "doc.county.reconcile",
+                    name=card.name,
+                    card=card.value_text,
+                    span=span,
+                    milestone=r.get("milestone_name"),
+                    basis=r.get("basis") or "",
+                    value=mval,
+                )
+            )
+        return out
+
+    def reconcile(self) -> HTML:
+        text = "".join(f"<p>{_esc(s)}</p>" for s in self.reconcile_sentences())
+        return HTML(CARD_CSS + f'<div class="wb-narrative">{text}</div>') if text else HTML("")
+
+    def definitions_frame(self) -> pd.DataFrame:
+        """Each KPI's working definition, this county's numerator and denominator, target and
+        its source (`presentation.definitions`)."""
+        from workbench.presentation import definitions as pdef
+
+        mine = self.data.kpis[self.data.kpis["county"] == self.county]
+        d = pdef.definitions(self.data.evaluation.indicator_set, mine)
+        return pd.DataFrame(
+            {
+                "指标": d["name"],
+                "计算方法（工作口径）": d["formula"],
+                "本期分子": d["numerator_text"],
+                "本期分母": d["denominator_text"],
+                "本期值": d["value_text"],
+                "目标": d["target_text"],
+                "依据": d["target_source"] + d["derivation"].map(lambda x: f"；{x}" if x else ""),
+            }
+        )
+
+    def definitions(self) -> HTML:
+        return table_html(self.definitions_frame(), t("batch.report.no_milestones"))
+
     def summary(self) -> dict[str, Any]:
         sc = self.score()
         return {

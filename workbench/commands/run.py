@@ -59,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pdf", choices=("none", "city", "all"), default="city", help=t("batch.cli.pdf")
     )
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
+    doc = p.add_argument_group(t("doc.cli.group"))
+    doc.add_argument("--doc-number", metavar="文号", help=t("doc.cli.doc_number"))
+    doc.add_argument("--issue-date", metavar="日期", help=t("doc.cli.issue_date"))
+    doc.add_argument("--print-date", metavar="日期", help=t("doc.cli.print_date"))
+    doc.add_argument("--issuer", metavar="机关", help=t("doc.cli.issuer"))
+    doc.add_argument("--recipients", metavar="主送", help=t("doc.cli.recipients"))
+    doc.add_argument("--cc", metavar="抄送", help=t("doc.cli.cc"))
+    doc.add_argument("--printer", metavar="印发机关", help=t("doc.cli.printer"))
     p.add_argument("--fresh-kernels", action="store_true", help=t("batch.cli.fresh_kernels"))
     p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
@@ -156,6 +164,7 @@ def _plan(args: argparse.Namespace, root: str) -> object:
         )
 
     options = dict(
+        documents=_documents(args),
         jobs=args.jobs,
         timeout=args.timeout or DEFAULT_TIMEOUT,
         executor=args.executor,
@@ -175,6 +184,23 @@ def _plan(args: argparse.Namespace, root: str) -> object:
     return batch.plan_run(
         args.period, args.warehouse, _counties(args.counties), root, run_id=args.run_id, **options
     )
+
+
+def _documents(args: argparse.Namespace) -> dict:
+    """workbench.toml [documents], overridden by the flags; saved in run.json for --resume."""
+    from workbench.config import documents_config
+    from workbench.documents.options import DocOptions
+
+    opts = DocOptions.from_mapping(documents_config()).override(
+        number=args.doc_number,
+        issue_date=args.issue_date,
+        print_date=args.print_date,
+        issuer=args.issuer,
+        recipients=args.recipients,
+        cc=args.cc,
+        printer=args.printer,
+    )
+    return opts.to_json()
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
