@@ -493,3 +493,20 @@ def test_every_new_key_is_documented_with_its_default() -> None:
 
 def test_declarations_api_names_the_new_parts() -> None:
     assert {"TableDecl", "load_table", "available_tables"} <= set(declarations.__all__)
+
+
+def test_drill_through_shows_the_tables_rows_behind_a_value(ingested) -> None:
+    tmp, folder, _table, _result = ingested
+    ev = evaluate(
+        tmp / "wh.duckdb", "2023财年", load_set("unit_perf", [folder]), uncertainty_samples=0
+    )
+    d = ev.drill("U2", "cases_per_staff")
+    num, den = d.parts
+    assert (num.value, den.value, num.total_rows) == (9.0, 12.0, 1)
+    row = num.rows.iloc[0]
+    assert (row["单位代码"], row["单位名称"], row["财年"], row["办结案件数"]) == (
+        "U2",
+        "乙单位",
+        "2023财年",
+        9,
+    )

@@ -66,7 +66,7 @@ from workbench.messages import t
 from workbench.presentation import kpis as presented
 from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
-from workbench.tables import table_frame
+from workbench.tables import read_table, table_frame
 from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
 from workbench.warehouse import Warehouse, file_columns, reading
 
@@ -577,10 +577,19 @@ class Evaluation:
             for m in (*ind.numerator, *ind.denominator):
                 names.update(iset.measures[m].fields_used())
         names.add("counties")  # county names
+        names.update(iset.tables)  # a declared table's unit names
         missing = sorted(n for n in names if n not in self._whole)
         if missing:
-            self._whole.update(_read_some(self.source, dict.fromkeys(missing)))
-        return MeasureEngine({n: self._whole[n] for n in names}, counties=self.engine.counties)
+            self._whole.update(
+                _read_some(self.source, {n: None for n in missing if n not in iset.tables})
+            )
+            for code in (n for n in missing if n in iset.tables):
+                self._whole[code] = read_table(self.source, iset.tables[code])
+        return MeasureEngine(
+            {n: self._whole[n] for n in names},
+            counties=self.engine.counties,
+            tables=tables_of([iset]),
+        )
 
     # -- figures --------------------------------------------------------------------------
     def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
