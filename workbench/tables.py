@@ -851,3 +851,40 @@ def print_summary(result: TableIngest, wh: Path, out) -> None:
             t("ingest.summary.report", xlsx=result.report_paths[0], csv=result.report_paths[1]),
             file=out,
         )
+
+
+def status_lines(wh: Warehouse, dirs: Sequence[Path] | None = None) -> list[str]:
+    """`workbench status` lines for the declared tables of the indicators folder that this
+    warehouse holds: rows, current rows, units and the periods covered."""
+    from workbench.declarations import DeclarationError, available_tables, load_table
+
+    present = file_columns(wh.con)
+    out = []
+    for code in available_tables(dirs):
+        if code not in present:
+            continue
+        try:
+            table = load_table(code, dirs)
+        except DeclarationError:
+            continue
+        lg = table.ledger
+        unit = _q(lg.unit_field)
+        rows, current, units, first, last = wh.con.execute(
+            f'SELECT (SELECT count(*) FROM "{code}"), count(*), count(DISTINCT {unit}), '
+            f'min("{PERIOD_END}"), max("{PERIOD_END}") FROM {wh.current_relation(code)}'
+        ).fetchone()
+        freq = table.frequency
+        span = [freq.label(int(m[:4]) * 12 + int(m[5:7]) - 1) if m else "—" for m in (first, last)]
+        out.append(
+            t(
+                "tables.status_line",
+                title=table.name,
+                rows=rows,
+                current=current,
+                units=units,
+                noun=table.noun or t("tables.noun.default"),
+                first=span[0],
+                last=span[1],
+            )
+        )
+    return out
