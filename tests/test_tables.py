@@ -510,3 +510,23 @@ def test_drill_through_shows_the_tables_rows_behind_a_value(ingested) -> None:
         "2023财年",
         9,
     )
+
+
+def test_the_cockpit_offers_the_chosen_set_over_its_own_periods(ingested, monkeypatch) -> None:
+    tmp, folder, _table, _result = ingested
+    from workbench.dashboard.loading import from_engine, indicator_set_codes
+
+    monkeypatch.setenv("WORKBENCH_INDICATORS_DIR", str(folder))
+    monkeypatch.setenv("WORKBENCH_SETS", "unit_perf")
+    assert indicator_set_codes() == ["unit_perf"]
+    data = from_engine(tmp / "wh.duckdb", uncertainty_samples=0)
+    # no dated ledger at all: the periods are the table's, up to the newest complete one
+    # (2021财年 holds a row once the correction test above has run)
+    assert data.periods[-2:] == ["2022-06", "2023-06"] and data.periods[0] >= "2021-06"
+    assert [data.period_label(p) for p in data.periods[-2:]] == ["2022财年", "2023财年"]
+    assert list(data.indicator_sets) == ["unit_perf"]
+    assert data.counties["county_code"].tolist() == ["U1", "U2", "U3"]
+    assert data.city_name == "全部机构"
+    k = data.kpis
+    got = k[(k["period"] == "2023-06") & (k["county_code"] == "U3")]["value"].tolist()
+    assert got == [pytest.approx(HAND["U3"])]
