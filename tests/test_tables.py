@@ -530,3 +530,29 @@ def test_the_cockpit_offers_the_chosen_set_over_its_own_periods(ingested, monkey
     k = data.kpis
     got = k[(k["period"] == "2023-06") & (k["county_code"] == "U3")]["value"].tolist()
     assert got == [pytest.approx(HAND["U3"])]
+
+
+def test_the_tables_warehouse_table_is_recorded_and_upgraded_from_its_declaration(
+    tmp_path: Path,
+) -> None:
+    from workbench.warehouse import schema_fingerprint
+
+    folder = _declare(tmp_path / "ind")
+    table = load_table("unit_stats", [folder])
+    ingest_table(table, [_csv(tmp_path / "a.csv", ROWS[:3])], tmp_path / "wh.duckdb")
+    # a newer declaration adds a column: the table gains it, earlier rows read blank
+    (folder / "unit_stats.yaml").write_text(
+        TABLE_YAML + "  fines: {header: 罚没金额（元）, type: money}\n", encoding="utf-8"
+    )
+    table = load_table("unit_stats", [folder])
+    ingest_table(table, [_csv(tmp_path / "b.csv", ROWS[3:6])], tmp_path / "wh.duckdb")
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        log = wh.table("SELECT action, to_schema, changes FROM schema_upgrades ORDER BY rowid")
+        assert log["action"].tolist()[-2:] == ["table", "table"]
+        assert log["changes"].tolist()[-2:] == ["+unit_stats", "+unit_stats.fines DOUBLE"]
+        assert log["to_schema"].iloc[-1] == schema_fingerprint()  # the warehouse's own schema
+        n = len(log)
+    with Warehouse(tmp_path / "wh.duckdb") as wh:  # nothing more to record on the next open
+        assert wh.table("SELECT count(*) AS n FROM schema_upgrades")["n"].iloc[0] == n
+    rows = read_table(tmp_path / "wh.duckdb", table)
+    assert len(rows) == 6 and rows["fines"].isna().all()

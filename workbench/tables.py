@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench import __version__
 from workbench.contracts import normalise_header
 from workbench.declarations import PERIOD_END, TableDecl, TableField
 from workbench.ingest import issue_message, reader_issue_row
@@ -47,6 +48,7 @@ from workbench.warehouse import (
     file_columns,
     ledger_table_columns,
     reading,
+    schema_fingerprint,
 )
 
 log = logging.getLogger(__name__)
@@ -421,12 +423,12 @@ def ensure_table(wh: Warehouse, table: TableDecl) -> str:
                 wh.con.execute(f'ALTER TABLE "{lg.name}" ADD COLUMN {c.ddl(create=False)}')
                 changes.append(f"+{lg.name}.{c.name} {c.type}")
     wh.con.execute(current_view_ddl(lg))
-    if changes:
+    if changes:  # the warehouse's own schema is unchanged: from and to stay its fingerprint
+        schema = schema_fingerprint()
         wh.con.execute(
-            f'INSERT INTO "{UPGRADES}" VALUES (now(), ?, NULL, NULL, NULL, ?)',
-            ["table", "; ".join(changes)],
+            f'INSERT INTO "{UPGRADES}" VALUES (now(), ?, ?, ?, ?, ?)',
+            ["table", schema, schema, __version__, "; ".join(changes)],
         )
-        wh._live.pop(lg.name, None)
     return "; ".join(changes)
 
 
