@@ -556,3 +556,42 @@ def test_the_tables_warehouse_table_is_recorded_and_upgraded_from_its_declaratio
         assert wh.table("SELECT count(*) AS n FROM schema_upgrades")["n"].iloc[0] == n
     rows = read_table(tmp_path / "wh.duckdb", table)
     assert len(rows) == 6 and rows["fines"].isna().all()
+
+
+def test_a_quarterly_table_offers_quarter_year_to_date_and_the_same_quarter_last_year(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "t.yaml").write_text(
+        "kind: table\ncode: qstats\nname: 季度统计\nunit: {field: org, header: 机构代码}\n"
+        "period: {field: q, header: 季度, frequency: quarter}\n"
+        "fields:\n  n: {header: 件数, type: int}\n  d: {header: 人数, type: number}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "s.yaml").write_text(
+        "kind: indicator_set\ncode: qset\nname: 季度指标\nmeasures:\n"
+        "  n: {table: qstats, agg: sum, field: n}\n  d: {table: qstats, agg: sum, field: d}\n"
+        "indicators:\n"
+        "  rate: {type: ratio, name: 人均件数, unit: 件/人, numerator: n, denominator: d}\n"
+        "  rate_ytd: {type: ratio, name: 年内人均件数, unit: 件/人, numerator: n, "
+        "denominator: d, span: ytd}\n",
+        encoding="utf-8",
+    )
+    # unit A: 件数 10 + quarter (+1 in 2025), 人数 5; 2025Q4 not reported by B
+    rows = [
+        ("A" if k == 1 else "B", f"{y}年第{q}季度", 10 * k + q + (y - 2024), 5 * k)
+        for y in (2024, 2025)
+        for q in (1, 2, 3, 4)
+        for k in (1, 2)
+        if not (y == 2025 and q == 4 and k == 2)
+    ]
+    df = pd.DataFrame(rows, columns=["机构代码", "季度", "件数", "人数"])
+    ev = evaluate({"qstats": df}, "latest", "qset", indicators_dir=tmp_path, uncertainty_samples=0)
+    assert (ev.period, ev.period_label, ev.span) == ("2025-09", "2025年第3季度", "quarter")
+    k = ev.kpis.set_index(["county_code", "indicator"])
+    assert k.loc[("A", "rate"), "value"] == pytest.approx(14 / 5)  # 2025Q3: 10 + 3 + 1
+    assert k.loc[("A", "rate"), "prev_value"] == pytest.approx(13 / 5)  # 2024Q3
+    assert k.loc[("A", "rate_ytd"), "value"] == pytest.approx((12 + 13 + 14) / 15)
+    assert (k.loc[("A", "rate_ytd"), "window_start"], k.loc[("A", "rate_ytd"), "window_end"]) == (
+        "2025-01",
+        "2025-09",
+    )
