@@ -530,6 +530,13 @@ def test_the_cockpit_offers_the_chosen_set_over_its_own_periods(ingested, monkey
     k = data.kpis
     got = k[(k["period"] == "2023-06") & (k["county_code"] == "U3")]["value"].tolist()
     assert got == [pytest.approx(HAND["U3"])]
+    from workbench.dashboard.page import Cockpit
+
+    parts = Cockpit(data).build_parts()
+    assert "2023财年" in parts["header"]["html"]
+    # no campaign calendar, funnel or progress bar for a set that declares none
+    assert all(parts[p]["hidden"] for p in ("calendar", "lagging", "funnel", "rectification"))
+    assert parts["trend"]["figure"]["data"][0]["x"][-1] == "2023财年"
 
 
 def test_the_tables_warehouse_table_is_recorded_and_upgraded_from_its_declaration(

@@ -126,6 +126,7 @@ NO_PRESENTATION: dict[str, Any] = {
     "funnel": [],
     "recovery": None,
     "rectification": None,
+    "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
 }
 
 

@@ -488,6 +488,7 @@ def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
         ],
         "recovery": p.recovery,
         "rectification": p.rectification,
+        "calendar": iset.calendar is not None,
     }
 
 

@@ -312,8 +312,11 @@ class Cockpit(_Page):
             + '<div data-parts="rectification">'
             + f"{panel_title('dash.panel.rectification')}{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
-            + _panel_html("dash.panel.calendar", _slot("calendar"))
-            + _panel_html("dash.panel.lagging", _slot("lagging"))
+            # the campaign's calendar and its lagging list: only for a set with a calendar
+            + '<section class="wb-panel" data-parts="calendar">'
+            + f"{panel_title('dash.panel.calendar')}{_slot('calendar')}</section>"
+            + '<section class="wb-panel" data-parts="lagging">'
+            + f"{panel_title('dash.panel.lagging')}{_slot('lagging')}</section>"
             + "</div>"
             + _panel_html("dash.panel.table", _slot("table"))
             + "</div>"
@@ -326,8 +329,16 @@ class Cockpit(_Page):
         return {
             "header": {"kind": "html", "html": header_html(d, v, "cockpit")},
             "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
-            "calendar": {"kind": "html", "html": calendar_html(d, v)},
-            "lagging": {"kind": "html", "html": lagging_html(d, v)},
+            "calendar": {
+                "kind": "html",
+                "html": calendar_html(d, v),
+                "hidden": not shows["calendar"],
+            },
+            "lagging": {
+                "kind": "html",
+                "html": lagging_html(d, v),
+                "hidden": not shows["calendar"],
+            },
             "table": {"kind": "html", "html": ranking_table_html(d, v)},
             "map": {"kind": "map", "fills": fills, "tips": tips, "legend": legend},
             "map_selection": {"kind": "mapsel", "map": "map", "selected": v.county},
