@@ -59,12 +59,13 @@ def _results_key(path: Path) -> tuple:
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
-    """All current ledgers, read once per warehouse file version and cached in this process."""
-    from workbench.config import warehouse_path
+    """All current ledgers (and the declared tables of the indicators folder), read once per
+    warehouse file version and folder, and cached in this process."""
+    from workbench.config import indicators_dir, warehouse_path
     from workbench.warehouse import Warehouse
 
     path = warehouse_path(warehouse)
-    key = ("ledgers", *_file_key(path))
+    key = ("ledgers", *_file_key(path), str(indicators_dir()))
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
