@@ -1297,6 +1297,68 @@ def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.nd
     return no_link
 
 
+_BLANK_DTYPES = {
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "yuan": "float64",
+    "bool": "boolean",
+}
+
+
+def _with_blanks(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:
+    """The ledger's columns in contract order; a field the demo does not fill is blank but
+    typed like a filled one (text as strings, dates as datetimes, …)."""
+    out = df.reindex(columns=lg.field_names)
+    for f in lg.fields:
+        if f.name not in df.columns:
+            out[f.name] = pd.Series(
+                pd.NA if f.type in ("int", "bool") else None,
+                index=out.index,
+                dtype=_BLANK_DTYPES.get(f.type, "str"),
+            )
+    return out
+
+
+def generate_city(
+    n_counties: int = 10,
+    start: str = "2024-01",
+    end: str = "2025-12",
+    seed: int = 20251,
+    lagging: int = 2,
+    faulty: int = 1,
+) -> DemoCity:
+    """Build the demo city's eight ledgers (clean: every contract rule holds)."""
+    w = _world(n_counties, start, end, seed, lagging, faulty)
+    institutions = _build_institutions(w)
+    counties = _build_counties(w)
+    case_counts = w.at_least(w.rng.poisson(_case_rates(w)), 10)
+    case_ci, case_mi = _expand(case_counts)
+    cases = _build_cases(w, case_ci, case_mi)
+    frames = {"counties": counties, "institutions": institutions, "cases": cases}
+    no_link = _ensure_faulty_material(w, frames)
+    frames["leads"] = _build_leads(w, cases, case_ci, case_mi, no_link)
+    frames["inspections"] = _build_inspections(w)
+    frames["rectifications"] = _build_rectifications(w)
+    frames["complaints"] = _build_complaints(w)
+    frames["activities"] = _build_activities(w)
+    _close_the_loop(w, frames, no_link, seed)
+    # A field added to a contract later still gets a (blank) column, so writing keeps working.
+    frames = {name: _with_blanks(frames[name], lg) for name, lg in LEDGERS.items()}
+    codes = [str(c) for c in w.codes]
+    return DemoCity(
+        frames=frames,
+        city_code=CITY_CODE,
+        city_name=CITY_NAME,
+        counties=list(zip(codes, [str(x) for x in w.names])),
+        lagging=tuple(codes[i] for i in np.flatnonzero(w.lagging)),
+        faulty=tuple(codes[i] for i in np.flatnonzero(w.faulty)),
+        layouts=_layouts(w),
+        months=w.months,
+        seed=seed,
+        as_of=pd.Timestamp(w.as_of),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The supervision loop (issue 13): links between the ledgers, 行刑衔接, time limits, and the
 # registers of 自查, 约谈, 记分 and 经办内控. It draws from its own random stream, so every row
@@ -1884,57 +1946,6 @@ def _close_the_loop(
     frames["agency_breaches"] = _build_agency_breaches(w, rng, cases, avoid)
 
 
-_BLANK_DTYPES = {"date": "datetime64[us]", "yuan": "float64", "int": "Int64", "bool": "boolean"}
-
-
-def _with_all_fields(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:
-    """The frame in contract order, a field it lacks added blank in its type's dtype."""
-    for f in lg.fields:
-        if f.name not in df.columns:
-            df[f.name] = pd.Series([None] * len(df), dtype=_BLANK_DTYPES.get(f.type, "str"))
-    return df[lg.field_names]
-
-
-def generate_city(
-    n_counties: int = 10,
-    start: str = "2024-01",
-    end: str = "2025-12",
-    seed: int = 20251,
-    lagging: int = 2,
-    faulty: int = 1,
-) -> DemoCity:
-    """Build the demo city's eight ledgers (clean: every contract rule holds)."""
-    w = _world(n_counties, start, end, seed, lagging, faulty)
-    institutions = _build_institutions(w)
-    counties = _build_counties(w)
-    case_counts = w.at_least(w.rng.poisson(_case_rates(w)), 10)
-    case_ci, case_mi = _expand(case_counts)
-    cases = _build_cases(w, case_ci, case_mi)
-    frames = {"counties": counties, "institutions": institutions, "cases": cases}
-    no_link = _ensure_faulty_material(w, frames)
-    frames["leads"] = _build_leads(w, cases, case_ci, case_mi, no_link)
-    frames["inspections"] = _build_inspections(w)
-    frames["rectifications"] = _build_rectifications(w)
-    frames["complaints"] = _build_complaints(w)
-    frames["activities"] = _build_activities(w)
-    _close_the_loop(w, frames, no_link, seed)
-    # A field added to a contract later still gets a (blank) column, so writing keeps working.
-    frames = {name: _with_all_fields(frames[name], lg) for name, lg in LEDGERS.items()}
-    codes = [str(c) for c in w.codes]
-    return DemoCity(
-        frames=frames,
-        city_code=CITY_CODE,
-        city_name=CITY_NAME,
-        counties=list(zip(codes, [str(x) for x in w.names])),
-        lagging=tuple(codes[i] for i in np.flatnonzero(w.lagging)),
-        faulty=tuple(codes[i] for i in np.flatnonzero(w.faulty)),
-        layouts=_layouts(w),
-        months=w.months,
-        seed=seed,
-        as_of=pd.Timestamp(w.as_of),
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing the workbooks counties would send
 
@@ -2460,7 +2471,7 @@ def cases_csv_frame(
 ) -> pd.DataFrame:
     """A cases frame as a county would export it: Chinese headers, 是/否, plain dates."""
     lg = LEDGERS["cases"]
-    frame = _with_all_fields(frame.copy(), lg)
+    frame = _with_blanks(frame.copy(), lg)
     out = {}
     for f in lg.fields:
         s = frame[f.name]
