@@ -1471,6 +1471,18 @@ def _case_loop_fields(w: _World, rng: np.random.Generator, cases: pd.DataFrame) 
     # billing violation goes to the police only when the case says so
     refer &= ~np.isin(outcome, ("约谈", "不予处理"))
     refer &= criminal | (outcome == "移送公安")
+    # 应移尽移 (医保发〔2021〕49号): in the campaign a county on pace refers most criminal-looking
+    # cases over the threshold; a lagging one far fewer
+    ci = pd.Index(w.code_obj).get_indexer(cases["county_code"].to_numpy(dtype=object))
+    campaign = _dates(cases["found_date"]) >= np.datetime64(f"{CAMPAIGN_YEAR}-01-01")
+    p_more = np.where(w.lagging[ci], 0.15, np.where(campaign, 0.8, 0.3))
+    eligible = (
+        criminal
+        & (involved > 5000)
+        & np.isin(status, ("已立案", "调查中", "已结案"))
+        & ~np.isin(outcome, ("约谈", "不予处理"))
+    )
+    refer |= eligible & (rng.random(n) < p_more)
     cases["referred_police"] = refer
     open_ = np.isin(status, ("已立案", "调查中"))
     suspected = pd.array([pd.NA] * n, dtype="boolean")
