@@ -82,12 +82,14 @@ RECT_SOURCES = ("自查自纠", "交叉检查", "飞行检查", "审计", "巡�
 RECT_STATUSES = ("未整改", "整改中", "已整改", "已销号")
 # an item counts as done (not overdue) once in one of these and closed by the date looked at
 RECT_DONE_STATUSES = ("已整改", "已销号")
+CHECK_DONE_STATUSES = ("属实", "不属实")  # a lead counts as checked once in one of these
 CHANNELS = ("12393热线", "来信", "来访", "网络", "其他")
 # what the police answered a referral with (行刑衔接, 医保发〔2021〕49号)
 POLICE_FEEDBACK = ("受理", "立案", "不予立案", "退回")
 # 约谈: who was talked to, and what the follow-up check (复查) found
 TALK_TARGETS = ("区县医保部门", "定点医疗机构", "定点零售药店", "经办机构", "其他")
 TALK_INSTITUTION_TARGETS = ("定点医疗机构", "定点零售药店")
+TALK_COUNTY_TARGET = "区县医保部门"  # a 约谈 of the county itself (the 约谈名单's)
 REVIEW_RESULTS = ("整改到位", "部分整改", "未整改")
 REVIEW_DONE = "整改到位"
 # 医保医师（药师）记分: who was scored
