@@ -1611,6 +1611,8 @@ def _link_leads(
     # the complaint that became the lead's case
     case_complaint = comp.dropna(subset=["case_id"]).set_index("case_id")["complaint_id"]
     via_case = leads["case_id"].map(case_complaint)
+    received_of = comp.set_index("complaint_id")["received_date"]
+    via_case = via_case.where(via_case.map(received_of) <= leads["received_date"])
     from_tip = (src == "举报投诉") & via_case.isna()
     left = leads.loc[from_tip.to_numpy(), ["county_code", "received_date"]]
     taken = set(via_case.dropna())

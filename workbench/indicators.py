@@ -964,7 +964,7 @@ def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
     if crit.period:
         end = pd.Period(str(crit.period)[:7], freq="M").end_time.normalize()
         ahead = pd.to_datetime(kpis["deadline"], errors="coerce") > end
-        unmet &= ~ahead.to_numpy(dtype=bool)
+        unmet = unmet & ~ahead.to_numpy(dtype=bool)
     per = (
         kpis[unmet]
         .groupby("county_code", sort=True)
