@@ -1327,7 +1327,7 @@ def generate_city(
     lagging: int = 2,
     faulty: int = 1,
 ) -> DemoCity:
-    """Build the demo city's eight ledgers (clean: every contract rule holds)."""
+    """Build the demo city's ledgers (clean: every contract rule holds)."""
     w = _world(n_counties, start, end, seed, lagging, faulty)
     institutions = _build_institutions(w)
     counties = _build_counties(w)
