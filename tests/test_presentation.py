@@ -359,3 +359,33 @@ def test_exports_keep_signed_figures_but_neutralise_formulas():
         "-1e3",
     ):
         assert excel_safe(hostile) == "'" + hostile
+
+
+def test_a_thin_baseline_is_not_judged():
+    """A relative target or a change resting on fewer than `min_baseline` events shows 基线不足
+    instead of a verdict (January 2025 against 1 closed case in January 2024 once read
+    '19422.1% ✓达标'); a base at the minimum is judged."""
+    rel = _display(relative=True, min_baseline=20.0)
+    row = {"value": 0.521, "target": 0.003, "gap": 0.518, "met": True, "prev_value": 0.0027}
+    thin = pk.present_one(rel, {**row, "baseline_size": 1.0}, "2025-01")
+    assert thin["status"] == pk.BASELINE_INSUFFICIENT and thin["status_label"] == "基线不足"
+    assert thin["change_text"] == "基线不足" and thin["gap_text"] == "—"
+    enough = pk.present_one(rel, {**row, "baseline_size": 20.0}, "2025-01")
+    assert enough["status"] == pk.MET and enough["change_text"] == "+51.8个百分点"
+    # a fixed target does not rest on the baseline: judged, only its change is withheld
+    fixed = _display(min_baseline=20.0)
+    plain = pk.present_one(fixed, {**row, "baseline_size": 3.0}, "2025-01")
+    assert plain["status"] == pk.MET and plain["change_text"] == "基线不足"
+    # no minimum declared: judged as before
+    assert (
+        pk.present_one(_display(relative=True), {**row, "baseline_size": 1.0}, "2025-01")["status"]
+        == pk.MET
+    )
+
+
+def test_min_baseline_is_declared_in_yaml(tmp_path):
+    from workbench.declarations import load_set
+
+    iset = load_set("campaign_2025")
+    assert iset.presentation.min_baseline == 20
+    assert pk.display_of(iset, "case_detection_rate_change").min_baseline == 20.0

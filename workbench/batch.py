@@ -41,11 +41,11 @@ from typing import Any
 import nbformat
 
 from workbench import __version__, fmt, publish, report
-from workbench.config import project_root, warehouse_path
+from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
 from workbench.privacy import mask_id_card
-from workbench.results import check_period, latest_complete_period
+from workbench.results import check_period, resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class RunConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     pdf: str = "city"
     docx: bool = True
+    documents: dict[str, Any] = field(default_factory=dict)  # DocOptions.to_json()
     kernel_name: str = "python3"
     start_retries: int = 2
     death_retries: int = 1
@@ -1175,7 +1176,8 @@ class Runner:
         return str(pdf_path.relative_to(self.run_dir))
 
     def _city_documents(self) -> None:
-        """The 通报 (.docx) from the same evaluation the notebooks used."""
+        """The 通报 and whatever else the calendar calls for this month (Word, and PDF when
+        LibreOffice is here), from the same evaluation the notebooks used."""
         if not self.cfg.docx:
             return
         state = self.states.get(
@@ -1183,14 +1185,27 @@ class Runner:
         )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
+        from workbench.documents import options as dopt
+        from workbench.documents import produce
 
-        rel = f"city/{t('batch.docx_name', period=self.cfg.period)}"
         try:
             city = report.city_report(self.cfg.period, self.cfg.warehouse, self.cfg.indicator_set)
-            publish.bulletin_docx(city, self.run_dir / rel, run_id=self.cfg.run_id)
-            state["docx"] = rel
+            docs = produce.write_all(
+                city,
+                dopt.DocOptions.from_json(self.cfg.documents),
+                self.run_dir / "city",
+                lambda p: report.city_report(p, self.cfg.warehouse, self.cfg.indicator_set),
+                run_id=self.cfg.run_id,
+                pdf=self.cfg.pdf != "none",
+                echo=self.echo,
+                submissions=_submissions(self.cfg.warehouse),
+            )
+            state["documents"] = docs
+            state["docx"] = docs[0]["docx"]
+            if docs[0].get("pdf"):
+                state["docx_pdf"] = docs[0]["pdf"]
         except Exception as exc:  # noqa: BLE001 - reported like any failed unit
-            log.exception("bulletin failed")
+            log.exception("documents failed")
             state.update(
                 status="failed",
                 error_kind=E_PUBLISH,
@@ -1201,7 +1216,7 @@ class Runner:
 
     def _inputs(self) -> dict[str, Any]:
         wh = Path(self.cfg.warehouse)
-        ind_dir = project_root() / "indicators"
+        ind_dir = indicators_dir()
         out: dict[str, Any] = {
             "warehouse": {
                 "path": str(wh),
@@ -1215,7 +1230,7 @@ class Runner:
             if nb and _abs_nb(nb).exists():
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
-            out["indicator_files"][str(p.relative_to(project_root()))] = sha256_file(p)
+            out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
         out["submissions"] = _submission_digest(wh)
         return out
 
@@ -1248,6 +1263,7 @@ class Runner:
             "pending": len(units) - n_ok - n_failed,
             "city_html": city.get("html"),
             "docx": city.get("docx"),
+            "documents": city.get("documents") or [],
             "city_pdf": city.get("pdf"),
             "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period, version=__version__),
         }
@@ -1281,6 +1297,16 @@ class Runner:
             "units": {u["unit"]: u for u in units},
         }
         write_json(self.run_dir / "manifest.json", manifest)
+
+
+def _submissions(warehouse: str) -> Any:
+    """The warehouse's submissions (for the 通报's not-submitted list); None when unreadable."""
+    try:
+        from workbench.results import submissions
+
+        return submissions(warehouse)
+    except Exception:  # noqa: BLE001 - the list is optional, the document is not
+        return None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -1404,10 +1430,7 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
         return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    found = latest_complete_period(wh)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve_period(period, wh)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

@@ -15,13 +15,14 @@ def is_month(text: object) -> bool:
     return re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", str(text)) is not None
 
 
-def _missing(x: object) -> bool:
+def missing(x: object) -> bool:
+    """None, pandas' NA or a float NaN: what every face shows as —."""
     return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
 
 
 def money(yuan: object, digits: int = 1) -> str:
     """Yuan → `3.2亿元`, `1,234.5万元` or `860元`; missing → `—`."""
-    if _missing(yuan):
+    if missing(yuan):
         return "—"
     v = float(yuan)  # type: ignore[arg-type]
     sign = "-" if v < 0 else ""
@@ -35,7 +36,7 @@ def money(yuan: object, digits: int = 1) -> str:
 
 def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
     """0.873 → `87.3%`; `signed` gives `+2.1%` for changes."""
-    if _missing(ratio):
+    if missing(ratio):
         return "—"
     v = float(ratio) * 100  # type: ignore[arg-type]
     return f"{v:+.{digits}f}%" if signed else f"{v:.{digits}f}%"
@@ -43,20 +44,20 @@ def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
 
 def points(diff: object, digits: int = 1) -> str:
     """A gap between two ratios in percentage points: -0.027 → `2.7个百分点`."""
-    if _missing(diff):
+    if missing(diff):
         return "—"
     return f"{abs(float(diff)) * 100:.{digits}f}个百分点"  # type: ignore[arg-type]
 
 
 def number(x: object, digits: int = 0) -> str:
-    if _missing(x):
+    if missing(x):
         return "—"
     return f"{float(x):,.{digits}f}"  # type: ignore[arg-type]
 
 
 def month_label(period: object) -> str:
     """`2025-09` (or a date) → `2025年9月`."""
-    if _missing(period):
+    if missing(period):
         return "—"
     if isinstance(period, (date, datetime, pd.Timestamp)):
         return f"{period.year}年{period.month}月"
@@ -71,7 +72,7 @@ def month_label(period: object) -> str:
 
 def date_label(d: object) -> str:
     """A date → `2025年11月30日`."""
-    if _missing(d):
+    if missing(d):
         return "—"
     ts = pd.Timestamp(d)  # type: ignore[arg-type]
     return f"{ts.year}年{ts.month}月{ts.day}日"
@@ -101,7 +102,7 @@ _SCORE_UNITS = {"score", "分"}
 def unit_kind(unit: object) -> str:
     """`percent` (values are fractions), `money` (values in the unit's yuan), `count`,
     `score` or `number` (any other unit, e.g. 件/万人, shown with its unit)."""
-    u = "" if _missing(unit) else str(unit).strip()
+    u = "" if missing(unit) else str(unit).strip()
     if u.lower() in _PERCENT_UNITS:
         return PERCENT
     if u.lower() in _MONEY_UNITS:
@@ -119,13 +120,14 @@ def default_decimals(unit: object) -> int:
 
 
 def _digits(unit: object, decimals: object) -> int:
-    if _missing(decimals):
+    if missing(decimals):
         return default_decimals(unit)
     return max(0, min(int(decimals), 6))  # type: ignore[call-overload]
 
 
-def _finite(x: object) -> float | None:
-    if _missing(x):
+def finite(x: object) -> float | None:
+    """A finite float, or None (missing, not a number, infinite)."""
+    if missing(x):
         return None
     try:
         v = float(x)  # type: ignore[arg-type]
@@ -164,7 +166,7 @@ def _money_text(yuan: float, digits: int, signed: bool) -> str:
 
 def value_text(value: object, unit: object, decimals: object = None, signed: bool = False) -> str:
     """An indicator value with its unit: 87.3%, 1,234.5万元, 12件, 0.46件/万人; missing → —."""
-    v = _finite(value)
+    v = finite(value)
     if v is None:
         return "—"
     kind, d = unit_kind(unit), _digits(unit, decimals)
@@ -187,14 +189,14 @@ def op_sign(op: object) -> str:
 
 def target_text(op: object, target: object, unit: object, decimals: object = None) -> str:
     """`≥90.0%`, `≤0.30件/万人`; no target → —."""
-    if _finite(target) is None or not op:
+    if finite(target) is None or not op:
         return "—"
     return f"{op_sign(op)}{value_text(target, unit, decimals)}"
 
 
 def gap_text(gap: object, unit: object, decimals: object = None) -> str:
     """The size of a distance to a target, unsigned: `2.7个百分点`, `12件`, `3.5万元`."""
-    v = _finite(gap)
+    v = finite(gap)
     if v is None:
         return "—"
     if unit_kind(unit) == PERCENT:
@@ -207,7 +209,7 @@ def change_text(value: object, previous: object, unit: object, decimals: object 
     """Change against an earlier value, with one meaning per kind of unit: a rate changes in
     percentage points (34.3% → 68.6% is `+34.3个百分点`), a count or money relatively
     (`+12.5%`); an earlier value of zero has no relative change (—)."""
-    v, p = _finite(value), _finite(previous)
+    v, p = finite(value), finite(previous)
     if v is None or p is None:
         return "—"
     if unit_kind(unit) == PERCENT:
@@ -222,5 +224,5 @@ def change_text(value: object, previous: object, unit: object, decimals: object 
 
 def count_text(n: object, noun: str = "") -> str:
     """A count of things with its measure word: `12个`, `1,548件`."""
-    v = _finite(n)
+    v = finite(n)
     return "—" if v is None else f"{v:,.0f}{noun}"

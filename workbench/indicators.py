@@ -341,6 +341,30 @@ def target_values(ind: Indicator, values: Values, city: bool = False) -> np.ndar
     return np.full(shape, float(tg.value))  # type: ignore[arg-type]
 
 
+def baseline_size(iset: IndicatorSet, ind: Indicator, values: Values, city: bool) -> np.ndarray:
+    """How much data the comparison base of a KPI rests on — for a rate the smaller of its
+    numerator and denominator, for a count the count — of the baseline a relative target or a
+    change compares with, else of the same span last year. The presentation layer refuses to
+    judge on too thin a base (`min_baseline`)."""
+
+    def size(code: str, role: str) -> np.ndarray:
+        num, den, _ = values.get(code, role, city)
+        base = iset.indicators[code]
+        # a rate rests on its rarer part: 1 closed case in 370 leads is one event, not 370
+        return np.fmin(num, den) if base.type in ("ratio", "share") else num
+
+    try:
+        if ind.type == "change" and ind.of in iset.indicators and ind.baseline is not None:
+            return size(ind.of, ind.baseline.key)
+        if ind.target is not None and ind.target.is_relative and ind.target.baseline is not None:
+            return size(ind.code, ind.target.baseline.key)
+        if ind.type in ("ratio", "share", "count"):
+            return size(ind.code, PREVIOUS_YEAR)
+    except KeyError:  # a role the set did not compute
+        pass
+    return np.full_like(values.get(ind.code, CURRENT, city)[2], np.nan)
+
+
 def compare(value: np.ndarray, op: str, target: np.ndarray | float) -> np.ndarray:
     """Met? as a float array: 1.0 / 0.0, NaN where value or target is missing."""
     value = np.asarray(value, dtype="float64")
@@ -392,6 +416,7 @@ KPI_COLUMNS = [
     "value",
     "prev_value",
     "yoy",
+    "baseline_size",
     "target_op",
     "target",
     "gap",
@@ -447,6 +472,7 @@ def kpi_frame(
             "value",
             "prev_value",
             "yoy",
+            "baseline_size",
             "target",
             "gap",
             "shortfall",
@@ -482,6 +508,7 @@ def kpi_frame(
             ("value", val),
             ("prev_value", prev),
             ("yoy", yoy),
+            ("baseline_size", baseline_size(iset, ind, values, city)[:, keep]),
             ("target", tgt),
             ("gap", val - tgt),
             ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
@@ -538,6 +565,7 @@ def kpi_frame(
         "value",
         "prev_value",
         "yoy",
+        "baseline_size",
         "target",
         "gap",
         "shortfall",

@@ -28,6 +28,7 @@ import pandas as pd
 from workbench import fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
+from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.privacy import mask_frame
@@ -44,8 +45,16 @@ _CACHE_LOCK = threading.Lock()
 
 # ----------------------------------------------------------------------------- loading, caching
 def _file_key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """What a cached table depends on: the warehouse's content version, and for computed
+    tables the declarations and the code too (`presentation.cache` fingerprints)."""
+    return (str(Path(path).resolve()), pcache.warehouse_fingerprint(Path(path)))
+
+
+def _results_key(path: Path) -> tuple:
+    from workbench.config import indicators_dir
+
+    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
+    return (*_file_key(path), decl, pcache.code_fingerprint())
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
@@ -70,18 +79,11 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
 def resolve_period(
     period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
 ) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
+    """`latest` (or empty) → the newest complete month (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
-    from workbench.indicators import latest_complete_period
-    from workbench.results import submissions, check_period
+    from workbench.results import resolve_period as resolve
 
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), warehouse)
-
-    found = latest_complete_period(ledgers, submissions(warehouse) if warehouse else None)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve(period, warehouse if warehouse else ledgers)
 
 
 def evaluation(
@@ -96,7 +98,7 @@ def evaluation(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("evaluation", *_file_key(path), period, indicator_set, span)
+    key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -385,18 +387,6 @@ def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame
     return out.sort_values("county").reset_index(drop=True)
 
 
-def _norm_county(df: pd.DataFrame, names_to_code: dict[str, str]) -> pd.DataFrame:
-    """Make `county` the 6-digit code, whatever the engine called it."""
-    df = df.copy()
-    c = _col(df, "county", "county_code", "unit", "unit_code")
-    if c is None:
-        return df
-    if c != "county":
-        df = df.drop(columns=["county"], errors="ignore").rename(columns={c: "county"})
-    df["county"] = df["county"].astype(str).map(lambda x: names_to_code.get(x, x))
-    return df
-
-
 def _frame(obj: Any) -> pd.DataFrame:
     if obj is None:
         return pd.DataFrame()
@@ -410,38 +400,20 @@ def _frame(obj: Any) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
-    """Fallback: one hierarchy's unit scores out of an `.index` mapping or table."""
-    if isinstance(index, dict) and index:
-        name = next(iter(index))
-        obj = index[name]
-        df = _frame(obj.scores if hasattr(obj, "scores") else obj)
-        return _rename_scores(df), str(name)
-    return _rename_scores(_frame(index)), None
-
-
-def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {}
-    for std, cands in {
-        "score": ("score", "value", "index_score"),
-        "rank": ("rank", "ranks"),
-        "grade": ("grade", "grades", "band"),
-    }.items():
-        c = _col(df, *cands)
-        if c and c != std:
-            ren[c] = std
-    return df.rename(columns=ren)
-
-
 def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
-    """The first hierarchy's top-level score, rank and grade per county."""
-    table = _frame(getattr(ev, "index_table", None))
-    if table.empty or "level" not in table:
-        return _pick_scores(getattr(ev, "index", None))
-    hierarchy = str(table["hierarchy"].iloc[0])
+    """The set's own default index (`presentation.default_index`, else its first hierarchy):
+    top-level score, rank and grade per county — the ranking the cockpit opens on too."""
+    table = ev.index_table
+    order = ev.indicator_set.indices()
+    if table.empty or not order:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
+    hierarchy = next((h for h in order if (table["hierarchy"] == h).any()), None)
+    if hierarchy is None:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
     table = table[table["hierarchy"] == hierarchy]
     root = table[table["level"] == table["level"].max()]
-    return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
+    out = root[["county_code", "score", "rank", "grade"]].reset_index(drop=True)
+    return out.rename(columns={"county_code": "county"}), hierarchy
 
 
 def city_data(
@@ -456,24 +428,22 @@ def city_data(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("city_data", *_file_key(path), period, indicator_set, span)
+    key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     ev = evaluation(path, period, indicator_set, span)
     counties = _county_table(ledgers, period)
     names = dict(zip(counties["county"], counties["county_name"]))
-    to_code = {v: k for k, v in names.items()}
     iset = ev.indicator_set
-    kpis = pk.present(ev.kpis, iset).rename(columns={"county_code": "county"})
+    by_county = {"county_code": "county"}
+    kpis = pk.present(ev.kpis, iset).rename(columns=by_county)
     scores, hierarchy = _root_scores(ev)
-    scores = _norm_county(scores, to_code)
-    unc = _frame(getattr(ev, "uncertainty_table", None))
-    unc = _norm_county(unc, to_code)
-    if hierarchy and _col(unc, "hierarchy"):
+    unc = ev.uncertainty_table.rename(columns=by_county)
+    if hierarchy and "hierarchy" in unc:
         unc = unc[unc["hierarchy"] == hierarchy]
-    lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
-    ms = _norm_county(_frame(getattr(ev, "milestones", None)), to_code)
+    lag = ev.lagging.rename(columns=by_county)
+    ms = ev.milestones.rename(columns=by_county)
     demo = bool(counties["city"].astype(str).str.contains("演示").any()) if len(counties) else False
     data = CityData(
         period=period,
@@ -865,6 +835,129 @@ class CountyReport:
 
     def open_cases(self) -> HTML:
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
+
+    # -- the lists behind the red numbers, what to do next, the definitions
+    def unreferred_frame(self) -> pd.DataFrame:
+        """Cases this year over the referral threshold not referred to the police."""
+        from workbench.presentation import counts as pc
+
+        threshold = pc.referral_threshold(self.data.evaluation.indicator_set)
+        if threshold is None:
+            return pd.DataFrame()
+        df = lists.unreferred_over_threshold(
+            self.data.ledgers, self.data.period, threshold, self.county
+        )
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "发现日期": df["found_date"].map(fmt.date_label),
+                "机构名称": df["institution_name"].fillna("—"),
+                "当事人姓名": df["person_name"],
+                "违规类型": df["violation_type"],
+                "涉案金额": [fmt.value_text(v, "元") for v in df["amount_involved"]],
+                "案件状态": df["status"],
+            }
+        )
+
+    def unreferred(self) -> HTML:
+        return table_html(mask_frame(self.unreferred_frame()), t("doc.county.no_unreferred"))
+
+    def key_monitored_frame(self) -> pd.DataFrame:
+        """Key-monitored institutions with no inspection this quarter."""
+        df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
+        return pd.DataFrame(
+            {
+                "机构编码": df["institution_id"],
+                "机构名称": df["institution_name"],
+                "机构类型": df["institution_type"],
+                "上次检查日期": df["last_inspection"].map(fmt.date_label),
+            }
+        )
+
+    def key_monitored(self) -> HTML:
+        return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
+
+    def next_steps_list(self) -> list[str]:
+        """下一步工作要求, derived from this county's failing KPIs and its non-empty lists."""
+        out = []
+        failing = [k for k in self.kpis if k.met is False]
+        for k in failing:
+            out.append(
+                t(
+                    "doc.county.req_kpi",
+                    name=k.name,
+                    value=k.value_text,
+                    target=k.target_text,
+                    gap=k.gap_text,
+                )
+            )
+        for n, key in (
+            (len(self.overdue_frame()), "doc.county.req_overdue"),
+            (len(self.unreferred_frame()), "doc.county.req_unreferred"),
+            (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
+        ):
+            if n:
+                out.append(t(key, n=n))
+        return out or [t("doc.county.req_none")]
+
+    def next_steps(self) -> HTML:
+        items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())
+        return HTML(CARD_CSS + f'<ol class="wb-narrative">{items}</ol>')
+
+    def reconcile_sentences(self) -> list[str]:
+        """Where a card (the set's span) and a milestone (its own span) show the same indicator
+        with different numbers: one sentence each saying why."""
+        ms = self.data.milestones
+        if ms.empty or "county" not in ms:
+            return []
+        ms = ms[ms["county"] == self.county]
+        span = t(f"ind.span.{self.data.evaluation.span}")
+        out = []
+        for r in ms.to_dict("records"):
+            card = next((k for k in self.kpis if k.indicator == r.get("indicator")), None)
+            if card is None:
+                continue
+            mval = fmt.value_text(r.get("current_value"), r.get("unit"), r.get("decimals"))
+            if mval == card.value_text:
+                continue
+            out.append(
+                t(
+                    "doc.county.reconcile",
+                    name=card.name,
+                    card=card.value_text,
+                    span=span,
+                    milestone=r.get("milestone_name"),
+                    basis=r.get("basis") or "",
+                    value=mval,
+                )
+            )
+        return out
+
+    def reconcile(self) -> HTML:
+        text = "".join(f"<p>{_esc(s)}</p>" for s in self.reconcile_sentences())
+        return HTML(CARD_CSS + f'<div class="wb-narrative">{text}</div>') if text else HTML("")
+
+    def definitions_frame(self) -> pd.DataFrame:
+        """Each KPI's working definition, this county's numerator and denominator, target and
+        its source (`presentation.definitions`)."""
+        from workbench.presentation import definitions as pdef
+
+        mine = self.data.kpis[self.data.kpis["county"] == self.county]
+        d = pdef.definitions(self.data.evaluation.indicator_set, mine)
+        return pd.DataFrame(
+            {
+                "指标": d["name"],
+                "计算方法（工作口径）": d["formula"],
+                "本期分子": d["numerator_text"],
+                "本期分母": d["denominator_text"],
+                "本期值": d["value_text"],
+                "目标": d["target_text"],
+                "依据": d["target_source"] + d["derivation"].map(lambda x: f"；{x}" if x else ""),
+            }
+        )
+
+    def definitions(self) -> HTML:
+        return table_html(self.definitions_frame(), t("batch.report.no_milestones"))
 
     def summary(self) -> dict[str, Any]:
         sc = self.score()

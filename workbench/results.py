@@ -146,6 +146,18 @@ def latest_complete_period(source: Any) -> str | None:
     return _latest_from_ledgers(load_ledgers(source, _period_columns()), subs)
 
 
+def resolve_period(period: str | None, source: Any) -> str:
+    """The one period resolution every face uses: a YYYY-MM checked against the data, or for
+    `latest` (or nothing) the newest complete month. Raises ValueError with the Chinese
+    reason when there is none."""
+    if period and str(period).lower() != "latest":
+        return check_period(str(period), source)
+    found = latest_complete_period(source)
+    if not found:
+        raise ValueError(t("ind.no_period"))
+    return str(found)
+
+
 # ---------------------------------------------------------------------------------------------
 # Export helpers
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import dashboard
-from workbench.config import ENV_STATIC_PLOTLY, ENV_WAREHOUSE, project_root, warehouse_path
+from workbench.config import (
+    ENV_INDICATORS,
+    ENV_STATIC_PLOTLY,
+    ENV_WAREHOUSE,
+    project_root,
+    warehouse_path,
+)
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -193,6 +199,8 @@ def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str
         ENV_WAREHOUSE: str(wh),
         dashboard.ENV_GEOJSON: str(dashboard.geojson_path(opts.geojson).resolve()),
     }
+    if ENV_INDICATORS in os.environ:
+        env[ENV_INDICATORS] = os.environ[ENV_INDICATORS]
     if (folder := dashboard.cache_dir(wh)) is not None:
         env[dashboard.ENV_CACHE_DIR] = str(folder)
     if jupyter_root is not None:

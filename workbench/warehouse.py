@@ -121,7 +121,8 @@ _KPI = (
     "run_id VARCHAR, county_code VARCHAR, county_name VARCHAR, period VARCHAR, span VARCHAR, "
     "window_start VARCHAR, window_end VARCHAR, indicator VARCHAR, indicator_name VARCHAR, "
     "unit VARCHAR, direction BIGINT, numerator DOUBLE, denominator DOUBLE, value DOUBLE, "
-    "prev_value DOUBLE, yoy DOUBLE, target_op VARCHAR, target DOUBLE, gap DOUBLE, "
+    "prev_value DOUBLE, yoy DOUBLE, baseline_size DOUBLE, target_op VARCHAR, target DOUBLE, "
+    "gap DOUBLE, "
     "shortfall DOUBLE, met BOOLEAN, deadline VARCHAR, target_source VARCHAR, "
     "workbench_definition BOOLEAN"
 )

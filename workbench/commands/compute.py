@@ -113,8 +113,8 @@ def _summary(ev, run_id: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_sets
-    from workbench.results import Evaluation, submissions, check_period
-    from workbench.indicators import SPANS, latest_complete_period
+    from workbench.indicators import SPANS
+    from workbench.results import Evaluation, check_period, resolve_period
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
@@ -153,9 +153,10 @@ def run(args: argparse.Namespace) -> int:
     engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
     ledgers = engine.ledgers
     if period == "latest":
-        period = latest_complete_period(ledgers, submissions(path))
-        if period is None:
-            print(t("ind.no_period"), file=sys.stderr)
+        try:
+            period = resolve_period(period, path)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
             return 2
         print(t("ind.cli.latest", period=period), file=sys.stderr)
     exported: list[Path] = []

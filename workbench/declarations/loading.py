@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench.config import project_root
+from workbench.config import indicators_dir
 from workbench.declarations import loader
 from workbench.declarations.building import build_set
 from workbench.declarations.issues import DeclarationError, Issue, Issues
@@ -24,7 +24,8 @@ from workbench.declarations.vocabulary import MAX_FILE_BYTES
 
 
 def default_dir() -> Path:
-    return project_root() / "indicators"
+    """The indicator sets' folder as configured (`config.indicators_dir`)."""
+    return indicators_dir()
 
 
 def _read_text(path: Path, issues: Issues) -> str | None:

@@ -222,6 +222,9 @@ class Indicator:
     note: str = ""
     decimals: int = 1  # digits shown after the point (money: of the 万元 figure)
     short_name: str = ""  # the cockpit card title; the name when not declared
+    # the least data (the baseline's denominator, or count) a comparison with a baseline needs
+    # to be judged; None: the set's `presentation.min_baseline`, else no minimum
+    min_baseline: int | None = None
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(
@@ -405,6 +408,7 @@ class Presentation:
     funnel: tuple[FunnelStage, ...] = ()
     recovery: str | None = None
     rectification: str | None = None
+    min_baseline: int | None = None  # the set-wide default of `Indicator.min_baseline`
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(

@@ -644,6 +644,7 @@ class Shaper:
         if decimals is None and m.get("decimals") is not None:
             ok = False
         short_name = self.text(m, "short_name", path).strip()
+        min_baseline = self.integer(m, "min_baseline", path, 0)
         if not ok:
             return None
         return Indicator(
@@ -668,6 +669,7 @@ class Shaper:
             note=self.text(m, "note", path),
             decimals=default_decimals(unit, typ) if decimals is None else decimals,
             short_name=short_name or name,
+            min_baseline=min_baseline,
             file=at[0],
             line=at[1],
             key_lines=MappingProxyType(dict(m.key_lines)),
@@ -933,6 +935,7 @@ class Shaper:
             funnel=tuple(stages),
             recovery=refs["recovery"],
             rectification=refs["rectification"],
+            min_baseline=self.integer(m, "min_baseline", path, 0),
             file=m.file,
             line=m.line,
             key_lines=MappingProxyType(dict(m.key_lines)),

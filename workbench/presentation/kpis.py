@@ -46,6 +46,19 @@ class Display:
     relative: bool = False
     kind: str = ""  # the indicator's type; a `change` indicator has no change of its own
     deadline: str | None = None
+    min_baseline: float | None = None  # the least baseline a comparison is judged on
+
+    @property
+    def compares_with_baseline(self) -> bool:
+        """Whether the target itself rests on a baseline (a relative target, a change)."""
+        return self.relative or self.kind == "change"
+
+    def thin(self, size: object) -> bool:
+        """Whether a comparison base of `size` is too little data to judge on."""
+        if self.min_baseline is None:
+            return False
+        v = fmt.finite(size)
+        return v is None or v < self.min_baseline
 
 
 def display_of(iset: Any, code: str) -> Display:
@@ -53,6 +66,9 @@ def display_of(iset: Any, code: str) -> Display:
     if ind is None:
         return Display(name=code, short_name=code)
     tg = ind.target
+    own = getattr(ind, "min_baseline", None)
+    pres = getattr(iset, "presentation", None)
+    least = own if own is not None else getattr(pres, "min_baseline", None)
     return Display(
         name=ind.name,
         short_name=getattr(ind, "short_name", "") or ind.name,
@@ -62,6 +78,7 @@ def display_of(iset: Any, code: str) -> Display:
         relative=bool(tg is not None and tg.is_relative),
         kind=str(ind.type),
         deadline=tg.deadline.isoformat() if tg is not None and tg.deadline else None,
+        min_baseline=None if least is None else float(least),
     )
 
 
@@ -83,9 +100,11 @@ def decide_status(
     has_target: np.ndarray,
     relative: np.ndarray,
     deadline_ahead: np.ndarray,
+    thin_baseline: np.ndarray | None = None,
 ) -> np.ndarray:
     """Status per row. `met` is 1.0 / 0.0 / NaN as the engine compares (with its tolerance);
-    the other arguments are boolean arrays except value and target (floats)."""
+    the other arguments are boolean arrays except value and target (floats). A target that
+    rests on a baseline with too little data behind it (`thin_baseline`) is not judged."""
     value = np.asarray(value, dtype="float64")
     target = np.asarray(target, dtype="float64")
     met = np.asarray(met, dtype="float64")
@@ -100,6 +119,8 @@ def decide_status(
     unmet = judged & (met == 0.0)
     out[unmet & deadline_ahead] = AT_RISK
     out[unmet & ~deadline_ahead] = NOT_MET
+    if thin_baseline is not None:
+        out[have & has_target & np.asarray(thin_baseline, dtype=bool)] = BASELINE_INSUFFICIENT
     return out
 
 
@@ -109,7 +130,7 @@ def status_label(status: str) -> str:
 
 def gap_sentence(status: str, gap: object, unit: object, decimals: object) -> str:
     """`差2.7个百分点` when short of the target, `优于目标1.2个百分点` when beyond it."""
-    if status not in (MET, NOT_MET, AT_RISK) or fmt._finite(gap) is None:
+    if status not in (MET, NOT_MET, AT_RISK) or fmt.finite(gap) is None:
         return "—"
     g = float(gap)  # type: ignore[arg-type]
     if abs(g) < 1e-12:
@@ -119,17 +140,28 @@ def gap_sentence(status: str, gap: object, unit: object, decimals: object) -> st
 
 
 def texts(
-    d: Display, status: str, value: object, target: object, gap: object, prev: object
+    d: Display,
+    status: str,
+    value: object,
+    target: object,
+    gap: object,
+    prev: object,
+    base: object = None,
 ) -> dict[str, str]:
-    """The texts of one presented KPI (the same for every face)."""
+    """The texts of one presented KPI (the same for every face). `base` is the engine's
+    `baseline_size`: a change on too thin a base reads 基线不足, not a number."""
+    if d.kind == "change":
+        change = "—"
+    elif d.thin(base) and fmt.finite(prev) is not None:
+        change = t("pres.change.thin")
+    else:
+        change = fmt.change_text(value, prev, d.unit, d.decimals)
     return {
         "status_label": status_label(status),
         "value_text": fmt.value_text(value, d.unit, d.decimals),
         "target_text": fmt.target_text(d.op, target, d.unit, d.decimals),
         "gap_text": gap_sentence(status, gap, d.unit, d.decimals),
-        "change_text": "—"
-        if d.kind == "change"
-        else fmt.change_text(value, prev, d.unit, d.decimals),
+        "change_text": change,
     }
 
 
@@ -152,18 +184,33 @@ def present_one(d: Display, row: Mapping[str, Any], period: str) -> dict[str, An
     status and texts, by the same rules as `present`."""
     ahead = deadline_ahead(d, period)
     status = decide_status(
-        np.array([fmt._finite(row.get("value")) or np.nan]),
-        np.array([fmt._finite(row.get("target")) or np.nan]),
+        np.array([fmt.finite(row.get("value")) or np.nan]),
+        np.array([fmt.finite(row.get("target")) or np.nan]),
         np.array([_met_float(row.get("met"))]),
         np.array([bool(d.op)]),
         np.array([d.relative]),
         np.array([ahead]),
+        np.array([d.compares_with_baseline and d.thin(row.get("baseline_size"))]),
     )[0]
     out: dict[str, Any] = {"status": status, "short_name": d.short_name}
     out.update(
-        texts(d, status, row.get("value"), row.get("target"), row.get("gap"), row.get("prev_value"))
+        texts(
+            d,
+            status,
+            row.get("value"),
+            row.get("target"),
+            row.get("gap"),
+            row.get("prev_value"),
+            row.get("baseline_size"),
+        )
     )
     return out
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
 
 
 def present(kpis: pd.DataFrame, iset: Any) -> pd.DataFrame:
@@ -197,13 +244,17 @@ def present(kpis: pd.DataFrame, iset: Any) -> pd.DataFrame:
         pd.Series([meta[c].deadline for c in codes], index=out.index), errors="coerce"
     )
     ahead = (deadline > end).fillna(False).to_numpy(dtype=bool)
-    status = decide_status(value, target, met, has_target, relative, ahead)
-    prev = pd.to_numeric(out.get("prev_value"), errors="coerce")
-    prev = prev.to_numpy(dtype="float64") if prev is not None else np.full(len(out), np.nan)
+    base = _numbers(out, "baseline_size")
+    thin = np.array(
+        [meta[c].compares_with_baseline and meta[c].thin(b) for c, b in zip(codes, base)],
+        dtype=bool,
+    )
+    status = decide_status(value, target, met, has_target, relative, ahead, thin)
+    prev = _numbers(out, "prev_value")
     gap = pd.to_numeric(out["gap"], errors="coerce").to_numpy(dtype="float64")
     rows = [
-        texts(meta[c], st, v, tg, g, pv)
-        for c, st, v, tg, g, pv in zip(codes, status, value, target, gap, prev)
+        texts(meta[c], st, v, tg, g, pv, b)
+        for c, st, v, tg, g, pv, b in zip(codes, status, value, target, gap, prev, base)
     ]
     out["short_name"] = [meta[c].short_name for c in codes]
     out["decimals"] = pd.array([meta[c].decimals for c in codes], dtype="Int64")
@@ -248,7 +299,7 @@ class KpiView:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> KpiView:
         def num(k: str) -> float | None:
-            return fmt._finite(row.get(k))
+            return fmt.finite(row.get(k))
 
         dec = row.get("decimals")
         return cls(
@@ -256,7 +307,7 @@ class KpiView:
             name=str(row.get("indicator_name") or row["indicator"]),
             short_name=str(row.get("short_name") or row.get("indicator_name") or ""),
             unit=str(row.get("unit") or ""),
-            decimals=None if fmt._missing(dec) else int(dec),  # type: ignore[call-overload]
+            decimals=None if fmt.missing(dec) else int(dec),  # type: ignore[call-overload]
             value=num("value"),
             target=num("target"),
             op=str(row.get("target_op") or ""),
