@@ -23,7 +23,7 @@ from workbench.contracts import (
     REVIEW_DONE,
     TALK_COUNTY_TARGET,
 )
-from workbench.declarations import IndicatorSet
+from workbench.declarations import IndicatorSet, clauses_of
 from workbench.indicators import span_window
 from workbench.measures import MeasureEngine, month_index
 from workbench.messages import t
@@ -269,6 +269,42 @@ def shortfall_rows(
     if "institution_id" in out:
         out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
     return out.reset_index(drop=True)
+
+
+def referral_indicator(iset: IndicatorSet) -> str | None:
+    """The set's 行刑衔接 rate, found in the declarations: a share of cases whose numerator
+    counts referred cases (a `referred_police` filter) — so no face names the indicator."""
+    for code, ind in iset.indicators.items():
+        if ind.type != "share" or len(ind.numerator) != 1 or len(ind.denominator) != 1:
+            continue
+        m = iset.measures[ind.numerator[0]]
+        if m.ledger == "cases" and any(c.field == "referred_police" for c in clauses_of(m.where)):
+            return code
+    return None
+
+
+def unreferred_cases(
+    ledgers: Ledgers,
+    iset: IndicatorSet,
+    period: str,
+    county: str | None = None,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """The cases the 行刑衔接 rate says should have gone to the police and have not: the rows
+    behind its gap (`shortfall_rows` of `referral_indicator`), so the list and the rate always
+    agree. A set without such an indicator falls back to `unreferred_over_threshold` (when a
+    `threshold` is given). Largest amount first, with `institution_name` and `days_waiting`."""
+    code = referral_indicator(iset)
+    if code is None:
+        if threshold is None:
+            return _rows(ledgers, "cases", county).iloc[0:0]
+        return unreferred_over_threshold(ledgers, period, threshold, county)
+    out = shortfall_rows(ledgers, iset, code, period, county)
+    if not len(out):
+        return _rows(ledgers, "cases", county).iloc[0:0].assign(institution_name=None)
+    return out.sort_values(
+        ["amount_involved", "case_id"], ascending=[False, True], kind="stable", na_position="last"
+    ).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
