@@ -7,8 +7,10 @@ expectations from the contract definitions, never from the validator's output.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -820,38 +822,41 @@ NEW_FIELDS = {
 }
 
 
-def _before_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contracts as they were: the new ledgers gone, the new fields and their rules too."""
-    for name in NEW_LEDGERS:
-        monkeypatch.delitem(LEDGERS, name)
-    for name, gone in NEW_FIELDS.items():
-        lg = LEDGERS[name]
-        monkeypatch.setitem(
-            LEDGERS,
-            name,
-            dataclasses.replace(
-                lg,
-                fields=tuple(f for f in lg.fields if f.name not in gone),
-                compares=tuple(c for c in lg.compares if not {c.left, c.right} & set(gone)),
-                required_when=tuple(
-                    r for r in lg.required_when if not {r.field, r.when_field} & set(gone)
-                ),
-                references=tuple(r for r in lg.references if r.field not in gone),
-                forbidden=(),
-                _by_name={},
-            ),
+@contextlib.contextmanager
+def _before_the_loop() -> Iterator[None]:
+    """The contracts as they were: the new ledgers gone, the new fields and their rules too.
+    `LEDGERS` is changed in place (modules hold it by reference) and restored in its order."""
+    saved = dict(LEDGERS)
+    old: dict[str, Ledger] = {}
+    for name, lg in saved.items():
+        if name in NEW_LEDGERS:
+            continue
+        gone = set(NEW_FIELDS.get(name, ()))
+        old[name] = dataclasses.replace(
+            lg,
+            fields=tuple(f for f in lg.fields if f.name not in gone),
+            compares=tuple(c for c in lg.compares if not {c.left, c.right} & gone),
+            required_when=tuple(r for r in lg.required_when if not {r.field, r.when_field} & gone),
+            references=tuple(r for r in lg.references if r.field not in gone),
+            forbidden=(),
+            _by_name={},
         )
+    LEDGERS.clear()
+    LEDGERS.update(old)
+    try:
+        yield
+    finally:
+        LEDGERS.clear()
+        LEDGERS.update(saved)
 
 
-def test_an_old_warehouse_opens_upgrades_and_computes(
-    city, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, campaign
-) -> None:
+def test_an_old_warehouse_opens_upgrades_and_computes(city, tmp_path: Path, campaign) -> None:
     path = tmp_path / "old.duckdb"
-    with monkeypatch.context() as m:
-        _before_the_loop(m)
+    with _before_the_loop():
         old = {n: city.frames[n][LEDGERS[n].field_names] for n in LEDGERS}
         with Warehouse(path) as wh:
             wh.load_frames(old, submission_id="s1", period="2025-12")
+    assert list(LEDGERS)[-4:] == list(NEW_LEDGERS)  # restored, in order
     # this version: the file lacks four tables and many columns
     with Warehouse(path, read_only=True) as wh:
         assert wh.schema_gap  # read as NULL, not upgraded
