@@ -429,6 +429,33 @@ def _unknown_institution(d: Path) -> None:
     write_cases(d / F, [case_row(机构编码="H999")])
 
 
+def _referred_with_no_action(d: Path) -> None:
+    """处理结果 约谈 / 不予处理 with 是否移送公安 = 是: a talk or no action is no referral."""
+    write_cases(
+        d / F,
+        [
+            case_row(处理结果="约谈", 是否移送公安="是"),
+            case_row(案件编号="C002", 处理结果="不予处理", 是否移送公安="是"),
+            case_row(案件编号="C003"),
+        ],
+    )
+
+
+def _referral_and_inspection(d: Path) -> None:
+    """A referral dated before the filing (2025-03-05), and a case naming an inspection no
+    ledger holds."""
+    headers = [*CASE_HEADERS, "移送公安日期", "来源检查编号"]
+    write_cases(
+        d / F,
+        [
+            case_row(是否移送公安="是") + ["2025-03-04", None],
+            case_row(案件编号="C002") + [None, "JC-不存在"],
+            case_row(案件编号="C003") + [None, None],
+        ],
+        headers,
+    )
+
+
 S = "案件台账"
 CASES: list[Case] = [
     Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
@@ -502,5 +529,25 @@ CASES: list[Case] = [
         },
         2,
         0,
+    ),  # the supervision loop (issue 13): contradictions and links
+    Case(
+        "referred_with_no_action",
+        _referred_with_no_action,
+        {
+            (F, S, 2, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+            (F, S, 3, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+        },
+        3,
+        1,
+    ),
+    Case(
+        "referral_before_filing_and_unknown_inspection",
+        _referral_and_inspection,
+        {
+            (F, S, 2, "移送公安日期", "E_REFERRAL_BEFORE_FILED"),
+            (F, S, 3, "来源检查编号", "E_UNKNOWN_INSPECTION"),
+        },
+        3,
+        1,
     ),
 ]
