@@ -907,8 +907,8 @@ def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria
 
     grades = str(value("talk_grade", "") or "")
     cal = iset.calendar
-    active = cal is None or period is None or month_index(period) >= month_index(
-        pd.Timestamp(cal.start)
+    active = (
+        cal is None or period is None or month_index(period) >= month_index(pd.Timestamp(cal.start))
     )
     return TalkCriteria(
         milestones=bool(float(value("talk_on_milestones", 1) or 0)),
