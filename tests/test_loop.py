@@ -300,6 +300,10 @@ def test_police_referral_rate_counts_suspected_crime_cases(campaign) -> None:
     assert (
         gap["days_waiting"] == (pd.Timestamp("2025-06-30") - pd.Timestamp("2025-03-01")).days
     ).all()
+    # the lists the faces show: the same cases, with the declared 移送时限 (30 days) passed
+    faced = lists.unreferred_cases(ledgers, campaign, "2025-06", A)
+    assert sorted(faced["case_id"]) == ["a", "c"] and faced["past_limit"].all()
+    assert lists.referral_indicator(campaign) == "police_referral_rate"
 
 
 def criminal_types(iset) -> set[str]:

@@ -293,7 +293,8 @@ def unreferred_cases(
     """The cases the 行刑衔接 rate says should have gone to the police and have not: the rows
     behind its gap (`shortfall_rows` of `referral_indicator`), so the list and the rate always
     agree. A set without such an indicator falls back to `unreferred_over_threshold` (when a
-    `threshold` is given). Largest amount first, with `institution_name` and `days_waiting`."""
+    `threshold` is given). Largest amount first, with `institution_name`, `days_waiting` and,
+    when the set declares `referral_days`, `past_limit` (waiting longer than that)."""
     code = referral_indicator(iset)
     if code is None:
         if threshold is None:
@@ -302,6 +303,9 @@ def unreferred_cases(
     out = shortfall_rows(ledgers, iset, code, period, county)
     if not len(out):
         return _rows(ledgers, "cases", county).iloc[0:0].assign(institution_name=None)
+    limit = iset.parameters.get("referral_days")
+    if limit is not None:  # waited longer than the declared 移送时限
+        out["past_limit"] = (out["days_waiting"] > float(limit.value)).fillna(False)
     return out.sort_values(
         ["amount_involved", "case_id"], ascending=[False, True], kind="stable", na_position="last"
     ).reset_index(drop=True)
