@@ -933,14 +933,15 @@ class CountyReport:
 
     # -- the lists behind the red numbers, what to do next, the definitions
     def unreferred_frame(self) -> pd.DataFrame:
-        """Cases this year over the referral threshold not referred to the police."""
+        """Cases this year the 行刑衔接 rate counts as 涉嫌犯罪 and not referred to the police."""
         from workbench.presentation import counts as pc
 
-        threshold = pc.referral_threshold(self.data.evaluation.indicator_set)
-        if threshold is None:
+        iset = self.data.evaluation.indicator_set
+        threshold = pc.referral_threshold(iset)
+        if threshold is None and lists.referral_indicator(iset) is None:
             return pd.DataFrame()
-        df = lists.unreferred_over_threshold(
-            self.data.ledgers, self.data.period, threshold, self.county
+        df = lists.unreferred_cases(
+            self.data.ledgers, iset, self.data.period, self.county, threshold
         )
         return pd.DataFrame(
             {

@@ -48,7 +48,9 @@ from workbench.fmt import is_month
 from workbench.indicators import (
     compute_points,
     kpi_frame,
+    index_root,
     lagging_frame,
+    talk_criteria,
     milestone_frame,
     phase_at,
     span_label,
@@ -507,8 +509,13 @@ class Evaluation:
 
     @cached_property
     def lagging(self) -> pd.DataFrame:
-        """进度滞后 / 约谈名单 with each county's reasons in Chinese."""
-        return lagging_frame(self.milestones, self.kpis)
+        """进度滞后 / 约谈名单 by the criteria the set declares (`talk_*` parameters: milestones,
+        the default index's grade and ranking, targets not met), each county's criteria and
+        reasons in Chinese."""
+        crit = talk_criteria(self.indicator_set, self.period)
+        indices = self.indicator_set.indices()
+        scores = index_root(self.index_table, indices[0]) if crit.uses_index and indices else None
+        return lagging_frame(self.milestones, self.kpis, scores, crit)
 
     # -- series and drill-through ---------------------------------------------------------
     def trend(
