@@ -126,6 +126,7 @@ NO_PRESENTATION: dict[str, Any] = {
     "funnel": [],
     "recovery": None,
     "rectification": None,
+    "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
 }
 
 
@@ -173,6 +174,8 @@ class DashboardData:
     demo: bool = False
     source: str = ""
     built_at: float = field(default_factory=time.time)
+    # a period's label when the sets' data are not monthly (2023财年); months show as 2025年9月
+    period_labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
@@ -199,6 +202,11 @@ class DashboardData:
         self.__dict__.setdefault("_rankings", {})
         self.__dict__.setdefault("_records", {})
         self.__dict__.setdefault("_memo", {})
+
+    def period_label(self, period: str) -> str:
+        """A period as the picker and the header show it: 2025年9月, or the label of a yearly
+        or fiscal-year period (2023财年)."""
+        return self.period_labels.get(period) or fmt.month_label(period)
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-kernel cache for things a click would otherwise recompute for every county

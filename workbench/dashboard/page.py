@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from workbench import fmt
 from workbench.dashboard.board import _board_class
 from workbench.dashboard.calendar import calendar_html
 from workbench.dashboard.cards import kpi_cards_html
@@ -62,8 +61,9 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
             f"{_esc(t('dash.back'))}</a>"
         )
     asof = t(
-        "dash.asof",
-        period=fmt.month_label(view.period),
+        "tables.dash.asof" if data.period_labels else "dash.asof",
+        period=data.period_label(view.period),
+        span=t(f"ind.span.{data.span}"),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
     body = (
@@ -136,7 +136,7 @@ class _Page:
         return [(title, key) for key, title in self.data.indicator_sets.items()]
 
     def _period_options(self) -> list[tuple[str, str]]:
-        return [(fmt.month_label(p), p) for p in reversed(self.data.periods)]
+        return [(self.data.period_label(p), p) for p in reversed(self.data.periods)]
 
     def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
         counties = self.data.memo(
@@ -428,8 +428,11 @@ class Cockpit(_Page):
             + panel_title("dash.panel.rectification", "", "rectification", "xlsx csv png")
             + f"{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
-            + _panel_html("dash.panel.calendar", _slot("calendar"), export="calendar")
-            + _panel_html("dash.panel.lagging", _slot("lagging"), export="lagging")
+            # the campaign's calendar and its lagging list: only for a set with a calendar
+            + '<section class="wb-panel" data-parts="calendar">'
+            + f"{panel_title('dash.panel.calendar', '', 'calendar')}{_slot('calendar')}</section>"
+            + '<section class="wb-panel" data-parts="lagging">'
+            + f"{panel_title('dash.panel.lagging', '', 'lagging')}{_slot('lagging')}</section>"
             + "</div>"
             + _panel_html("dash.panel.table", _slot("table"), export="table")
             + "</div>"
@@ -442,8 +445,16 @@ class Cockpit(_Page):
         return {
             "header": {"kind": "html", "html": header_html(d, v, "cockpit")},
             "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
-            "calendar": {"kind": "html", "html": calendar_html(d, v)},
-            "lagging": {"kind": "html", "html": lagging_html(d, v)},
+            "calendar": {
+                "kind": "html",
+                "html": calendar_html(d, v),
+                "hidden": not shows["calendar"],
+            },
+            "lagging": {
+                "kind": "html",
+                "html": lagging_html(d, v),
+                "hidden": not shows["calendar"],
+            },
             "table": {"kind": "html", "html": ranking_table_html(d, v)},
             "map": {"kind": "map", "fills": fills, "tips": tips, "legend": legend},
             "map_selection": {"kind": "mapsel", "map": "map", "selected": v.county},

@@ -176,7 +176,7 @@ def _traced(
     cases = engine.ledgers[case_ledger]
     traced = np.zeros(len(cases), dtype=bool)
     for m in clue_measures:
-        if m.agg != "count" or m.ledger is None or m.date is None:
+        if m.agg != "count" or m.ledger not in LEDGERS or m.date is None:
             continue
         for ref in LEDGERS[m.ledger].references:
             if ref.target != case_ledger or ref.target_field not in cases.columns:
