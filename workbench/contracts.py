@@ -66,6 +66,17 @@ CASE_STATUSES = ("核查中", "已立案", "调查中", "已结案", "已撤销"
 INSTITUTION_TYPES = ("公立医疗机构", "民营医疗机构", "基层医疗机构", "定点零售药店")
 CREDIT_GRADES = ("A", "B", "C", "D", "E")
 CHECK_STATUSES = ("待核查", "核查中", "属实", "不属实")
+HOSPITAL_LEVELS = ("三级", "二级", "一级", "未定级")
+# Masked lists of screening leads sent to counties each month (workbench/screening/lists.py);
+# a returned copy with 核查结果 filled in is ingested as updates of those leads. A file whose
+# name carries one of these titles is such a return: its submission period is tagged with the
+# title, so it neither replaces nor is replaced by the county's own monthly workbook.
+LEAD_FEEDBACK_LISTS = ("死亡人员医保待遇未停及结算疑点清单", "服刑在押人员结算疑点清单")
+
+
+def feedback_list_of(file_name: str) -> str | None:
+    """The feedback list a file name names, if any."""
+    return next((title for title in LEAD_FEEDBACK_LISTS if title in file_name), None)
 INSPECTION_METHODS = (
     "日常巡查",
     "专项检查",
@@ -234,6 +245,13 @@ INSTITUTIONS = Ledger(
         _f("institution_type", "机构类型", "enum", enum=INSTITUTION_TYPES, required=True),
         _f("credit_grade", "信用等级", "enum", enum=CREDIT_GRADES, help="A–E，未评价留空"),
         _f("key_monitored", "是否重点监控", "bool"),
+        _f(
+            "hosp_lv",
+            "医院等级",
+            "enum",
+            enum=HOSPITAL_LEVELS,
+            help="三级/二级/一级/未定级；药店留空。疑点筛查按同级机构比较次均费用",
+        ),
     ),
     references=(Reference("county_code", "counties", "county_code", "E_UNKNOWN_COUNTY"),),
 )
@@ -304,9 +322,33 @@ LEADS = Ledger(
         _f("lead_source", "线索来源", "enum", enum=LEAD_SOURCES),
         _f("rule_code", "规则编码", help="触发的智能监控规则编码"),
         _f("received_date", "接收日期", "date", required=True),
-        _f("check_status", "核查状态", "enum", enum=CHECK_STATUSES, required=True),
+        _f(
+            "check_status",
+            "核查状态",
+            "enum",
+            enum=CHECK_STATUSES,
+            required=True,
+            aliases=("核查结果",),
+            help="疑点清单中的“核查结果”列即本列",
+        ),
         _f("checked_date", "核查完成日期", "date"),
         _f("case_id", "关联案件编号", help="转为案件时填写，须在案件台账中存在"),
+        # What a checker needs about a lead found by screening (workbench/screening/).
+        _f("rule_name", "规则名称", help="疑点筛查规则的名称"),
+        _f("subject_type", "疑点主体类型", "enum", enum=SUBJECT_TYPES),
+        _f("institution_id", "机构编码", help="涉及的定点医药机构"),
+        _f("person_no", "人员编号", help="医保信息平台人员编号"),
+        _f(
+            "person_id",
+            "证件号码(脱敏)",
+            personal=True,
+            help="只保存脱敏后的证件号码，如 3304**********1234",
+        ),
+        _f("data_period", "数据期间", "month", help="疑点所在的结算月份，格式 2025-06"),
+        _f("hit_count", "疑点次数", "int", help="涉及的结算（划拨）笔数"),
+        _f("suspect_amount", "疑点金额(元)", "yuan"),
+        _f("due_date", "核查时限", "date", help="应在此日期前完成核查"),
+        _f("action", "处理措施", help="核查后采取的措施，如追回、暂停结算、移交稽核"),
     ),
     compares=(Compare("checked_date", ">=", "received_date", "E_CHECKED_BEFORE_RECEIVED"),),
     references=(
