@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -532,10 +533,6 @@ def _sql_issue_line(rule_line: int | None, sql_text: str, err_line: int | None) 
 def _check_sql(
     rules: Mapping[str, Rule], views: Mapping[str, View], issues: _RuleIssues, dry_run: bool
 ) -> None:
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ParseError
-
     known = set(TABLES) | {ROSTER} | set(views)
     window = Window("2025-06", "2025-06")
     items: list[tuple[str, str, str, int | None, bool]] = [
@@ -543,51 +540,69 @@ def _check_sql(
     ]
     for r in rules.values():
         if r.sql:
-            try:
-                items.append((r.code, r.render(window), r.file, r.sql_line, True))
-            except KeyError:
-                continue  # an undeclared parameter, already reported
+            values = defaultdict(lambda: None, {**r.values(), **window.builtins()})
+            items.append((r.code, render_sql(r.sql, values), r.file, r.sql_line, True))
+    failed: set[str] = set()
     for code, sql, fname, line, is_rule in items:
-        try:
-            parsed = sqlglot.parse(sql, read="duckdb")
-        except ParseError as exc:
-            err = exc.errors[0] if exc.errors else {}
+        before = len(issues.errors)
+        _check_one(code, sql, fname, line, is_rule, known, issues)
+        if len(issues.errors) > before:
+            failed.add(code)
+    if dry_run:
+        _dry_run(rules, views, issues, window, failed)
+
+
+def _check_one(
+    code: str,
+    sql: str,
+    fname: str,
+    line: int | None,
+    is_rule: bool,
+    known: set[str],
+    issues: _RuleIssues,
+) -> None:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        parsed = sqlglot.parse(sql, read="duckdb", error_level="raise")
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        issues.error(
+            "E_SQL_SYNTAX",
+            (fname, _sql_issue_line(line, sql, err.get("line"))),
+            code=code,
+            problem=str(err.get("description") or exc)[:200],
+        )
+        return
+    if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
+        issues.error("E_SQL_NOT_QUERY", (fname, line), code=code)
+        return
+    tree = parsed[0]
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    for tb in tree.find_all(exp.Table):
+        name = tb.name
+        if name and name not in known and name not in ctes:
             issues.error(
-                "E_SQL_SYNTAX",
-                (fname, _sql_issue_line(line, sql, err.get("line"))),
+                "E_SQL_UNKNOWN_TABLE",
+                (fname, line),
                 code=code,
-                problem=str(err.get("description") or exc)[:200],
+                table=name,
+                known="、".join(sorted(known)),
             )
-            continue
-        if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
-            issues.error("E_SQL_NOT_QUERY", (fname, line), code=code)
-            continue
-        tree = parsed[0]
-        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-        for tb in tree.find_all(exp.Table):
-            name = tb.name
-            if name and name not in known and name not in ctes:
-                issues.error(
-                    "E_SQL_UNKNOWN_TABLE",
-                    (fname, line),
-                    code=code,
-                    table=name,
-                    known="、".join(sorted(known)),
-                )
-        if is_rule:
-            outs = set(tree.named_selects)
-            missing = [c for c in OUTPUT if c not in outs]
-            if missing:
-                issues.error(
-                    "E_SQL_OUTPUT", (fname, line), code=code, missing="、".join(missing),
-                    required="、".join(OUTPUT),
-                )
-        try:
-            sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level="raise")
-        except Exception as exc:  # noqa: BLE001 - sqlglot raises several kinds
-            issues.warning("W_SQL_NOT_PORTABLE", (fname, line), code=code, problem=str(exc)[:200])
-    if dry_run and not issues.errors:
-        _dry_run(rules, views, issues, window)
+    if is_rule:
+        outs = set(tree.named_selects)
+        missing = [c for c in OUTPUT if c not in outs]
+        if missing:
+            issues.error(
+                "E_SQL_OUTPUT", (fname, line), code=code, missing="、".join(missing),
+                required="、".join(OUTPUT),
+            )
+    try:
+        sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level="raise")
+    except Exception as exc:  # noqa: BLE001 - sqlglot raises several kinds
+        issues.warning("W_SQL_NOT_PORTABLE", (fname, line), code=code, problem=str(exc)[:200])
 
 
 def empty_tables_sql() -> list[str]:
@@ -602,7 +617,11 @@ def empty_tables_sql() -> list[str]:
 
 
 def _dry_run(
-    rules: Mapping[str, Rule], views: Mapping[str, View], issues: _RuleIssues, window: Window
+    rules: Mapping[str, Rule],
+    views: Mapping[str, View],
+    issues: _RuleIssues,
+    window: Window,
+    failed: set[str],
 ) -> None:
     """Bind every query against empty tables: unknown columns, wrong types, bad functions."""
     import duckdb
@@ -612,6 +631,8 @@ def _dry_run(
         for ddl in empty_tables_sql():
             con.execute(ddl)
         for v in views.values():
+            if v.code in failed:
+                continue
             try:
                 con.execute(f'CREATE VIEW "{v.code}" AS {v.render(window)}')
             except duckdb.Error as exc:
@@ -619,6 +640,8 @@ def _dry_run(
                     "E_SQL_INVALID", (v.file, v.line), code=v.code, problem=_first_line(exc)
                 )
         for r in rules.values():
+            if r.code in failed or not r.sql:
+                continue
             try:
                 con.execute(f"SELECT * FROM ({r.render(window)}) q LIMIT 0").fetchall()
             except duckdb.Error as exc:
