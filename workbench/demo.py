@@ -638,6 +638,19 @@ def _build_institutions(w: _World) -> pd.DataFrame:
     credit = np.where(rated, _obj(CREDIT_GRADES)[grade], None)
     key = rng.random(n) < np.where(rated & (grade >= 2), 0.3, 0.06)
 
+    # 医院等级 (for screening's same-level comparisons): derived, no random draw, so the rest
+    # of the city stays as it was
+    level = np.select(
+        [itype == 0, itype == 1, itype == 2],
+        [
+            np.where(seq_type == 0, "三级", "二级"),
+            np.where(seq_type % 3 == 0, "二级", "一级"),
+            np.full(n, "一级"),
+        ],
+        "",
+    )
+    hosp_lv = np.where(level == "", None, level).astype(object)
+
     w.inst = {
         "county": county,
         "type": itype,
@@ -658,6 +671,7 @@ def _build_institutions(w: _World) -> pd.DataFrame:
             "institution_type": pd.Series(_obj(INSTITUTION_TYPES)[itype], dtype="str"),
             "credit_grade": pd.Series(credit, dtype="str"),
             "key_monitored": key,
+            "hosp_lv": pd.Series(hosp_lv, dtype="str"),
         }
     )
 

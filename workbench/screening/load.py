@@ -544,8 +544,9 @@ def _stage(
             g.path = _transcode(g.path)
             temps.append(g.path)
     sql = f"CREATE OR REPLACE TEMP TABLE scr_stg AS {stage_sql(tb, group)}"
+    params = {"salt": salt.value} if any(c.personal for c in tb.columns) else None
     try:
-        con.execute(sql, {"salt": salt.value})
+        con.execute(sql, params)
     except duckdb.InvalidInputException as exc:
         if group[0].kind != "csv" or "unicode" not in str(exc).lower():
             raise
@@ -554,7 +555,8 @@ def _stage(
                 g.encoding = "gb18030"
                 g.path = _transcode(g.path)
                 temps.append(g.path)
-        con.execute(sql, {"salt": salt.value})
+        sql = f"CREATE OR REPLACE TEMP TABLE scr_stg AS {stage_sql(tb, group)}"
+        con.execute(sql, params)
     return temps
 
 

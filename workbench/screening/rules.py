@@ -654,3 +654,65 @@ def _dry_run(
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:240]
+
+
+# ---------------------------------------------------------------- a bureau's parameter values
+
+PARAMS_KIND = "screening_parameters"
+
+
+def load_parameters(path: Path, ruleset: RuleSet) -> dict[str, dict[str, Any]]:
+    """Local values for rule parameters (a prison's medical units, a province's threshold),
+    kept apart from the shipped rules: `kind: screening_parameters` with
+    `parameters: {RULE: {name: value}}`. Every issue is collected; raises DeclarationError."""
+    issues = _RuleIssues()
+    fname = str(path)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.error("E_YAML_SYNTAX", (fname, None), problem=str(exc))
+        raise DeclarationError(issues.items) from None
+    data = parse_yaml(text, fname, issues)
+    if data is not None:
+        if data.get("kind") != PARAMS_KIND:
+            issues.error("E_PARAMS_KIND", data.at("kind"), kind=data.get("kind"))
+        block = data.get("parameters")
+        if not isinstance(block, LMap):
+            issues.error("E_NOT_MAPPING", data.at("parameters"), what="parameters")
+            block = LMap()
+        for code, values in block.items():
+            rule = ruleset.rules.get(code)
+            if rule is None:
+                issues.error("E_PARAMS_RULE", block.at(code), code=code)
+                continue
+            if not isinstance(values, LMap):
+                issues.error("E_NOT_MAPPING", block.at(code), what=code)
+                continue
+            for name, value in values.items():
+                p = rule.parameters.get(name)
+                if p is None:
+                    issues.error(
+                        "E_PARAMS_NAME",
+                        values.at(name),
+                        code=code,
+                        name=name,
+                        known="、".join(rule.parameters) or "—",
+                    )
+                    continue
+                if isinstance(p.value, tuple):
+                    ok = isinstance(value, list) and all(isinstance(x, (str, int)) for x in value)
+                    value = tuple(str(x) for x in value) if ok else value
+                elif isinstance(p.value, bool):
+                    ok = isinstance(value, bool)
+                elif isinstance(p.value, (int, float)):
+                    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                else:
+                    ok = isinstance(value, str)
+                if not ok:
+                    issues.error("E_PARAMS_TYPE", values.at(name), code=code, name=name)
+                    continue
+                out.setdefault(code, {})[name] = value
+    if issues.errors:
+        raise DeclarationError(issues.items)
+    return out
