@@ -49,6 +49,9 @@ DATETIME_FORMATS = (
     "%Y年%m月%d日 %H:%M",
 )
 MIN_MATCHES = 3
+# The salted hash of an ID number, its hex digits spelt as the letters g–p: 128 bits that can
+# never look like an ID number to a scanner or a masker.
+HASH_SQL = "translate(left(sha256($salt || {value}), 32), '0123456789', 'ghijklmnop')"
 SNIFF_BYTES = 1 << 20
 TYPE_CODES = {
     "code6": "E_CODE6",
@@ -421,7 +424,7 @@ def stage_sql(tb: Table, group: list[Layout]) -> str:
     for c in tb.columns:
         tcol = _q("t_" + c.name)
         if c.personal:
-            out.append(f"left(sha256($salt || {tcol}), 32) AS {_q(c.name)}")
+            out.append(f"{HASH_SQL.format(value=tcol)} AS {_q(c.name)}")
             out.append(f"{mask_sql(tcol)} AS {_q(c.name + '_mask')}")
         else:
             out.append(f"{tcol} AS {_q(c.name)}")
