@@ -86,6 +86,22 @@ KNOWN_KEYS = {
 }
 
 
+class RuleError(DeclarationError):
+    """Rule or parameter files with errors; `.issues` holds every one found."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        from workbench.messages import t
+
+        super().__init__(issues)
+        errors = [i for i in self.issues if i.level == "error"]
+        self.args = (
+            t("screening.rule.errors", n=len(errors)) + "\n" + "\n".join(str(i) for i in errors),
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class _RuleIssues(_Issues):
     """Issues whose messages come from `screening.rule.<code>`, else the indicator catalogue
     (the YAML-level codes are shared)."""
@@ -286,12 +302,12 @@ def check_rules(dirs: Iterable[Path] | None = None, dry_run: bool = True) -> lis
     return issues
 
 
-def load_rules(dirs: Iterable[Path] | None = None, dry_run: bool = False) -> RuleSet:
+def load_rules(dirs: Iterable[Path] | None = None, dry_run: bool = True) -> RuleSet:
     """The validated rule set; raises DeclarationError listing every error."""
     rs, issues = _load(dirs, dry_run)
     errors = [i for i in issues if i.level == "error"]
     if errors or rs is None:
-        raise DeclarationError(issues)
+        raise RuleError(issues)
     for w in issues:
         log.warning("%s", w)
     return rs
@@ -563,10 +579,10 @@ def _check_one(
 ) -> None:
     import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError
+    from sqlglot.errors import ErrorLevel, ParseError
 
     try:
-        parsed = sqlglot.parse(sql, read="duckdb", error_level="raise")
+        parsed = sqlglot.parse(sql, read="duckdb", error_level=ErrorLevel.IMMEDIATE)
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         issues.error(
@@ -600,7 +616,9 @@ def _check_one(
                 required="、".join(OUTPUT),
             )
     try:
-        sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level="raise")
+        sqlglot.transpile(
+            sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+        )
     except Exception as exc:  # noqa: BLE001 - sqlglot raises several kinds
         issues.warning("W_SQL_NOT_PORTABLE", (fname, line), code=code, problem=str(exc)[:200])
 
@@ -672,7 +690,7 @@ def load_parameters(path: Path, ruleset: RuleSet) -> dict[str, dict[str, Any]]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         issues.error("E_YAML_SYNTAX", (fname, None), problem=str(exc))
-        raise DeclarationError(issues.items) from None
+        raise RuleError(issues.items) from None
     data = parse_yaml(text, fname, issues)
     if data is not None:
         if data.get("kind") != PARAMS_KIND:
@@ -714,5 +732,5 @@ def load_parameters(path: Path, ruleset: RuleSet) -> dict[str, dict[str, Any]]:
                     continue
                 out.setdefault(code, {})[name] = value
     if issues.errors:
-        raise DeclarationError(issues.items)
+        raise RuleError(issues.items)
     return out
