@@ -66,7 +66,7 @@ def rule_violations(frames: dict[str, pd.DataFrame]) -> list[str]:
                 bad.append(f"{name}.{f.name}: more than 2 decimals")
             if f.type == "code6" and not s[present].str.fullmatch(r"99\d{4}").all():
                 bad.append(f"{name}.{f.name}: not a 99xxxx code")
-            if f.type == "month" and not s.str.fullmatch(r"\d{4}-\d{2}").all():
+            if f.type == "month" and not s[present].str.fullmatch(r"\d{4}-\d{2}").all():
                 bad.append(f"{name}.{f.name}: not YYYY-MM")
         for c in lg.compares:
             both = df[c.left].notna() & df[c.right].notna()

@@ -1297,6 +1297,28 @@ def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.nd
     return no_link
 
 
+_BLANK_DTYPES = {
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "yuan": "float64",
+    "bool": "boolean",
+}
+
+
+def _with_blanks(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:
+    """The ledger's columns in contract order; a field the demo does not fill is blank but
+    typed like a filled one (text as strings, dates as datetimes, …)."""
+    out = df.reindex(columns=lg.field_names)
+    for f in lg.fields:
+        if f.name not in df.columns:
+            out[f.name] = pd.Series(
+                pd.NA if f.type in ("int", "bool") else None,
+                index=out.index,
+                dtype=_BLANK_DTYPES.get(f.type, "str"),
+            )
+    return out
+
+
 def generate_city(
     n_counties: int = 10,
     start: str = "2024-01",
@@ -1320,7 +1342,7 @@ def generate_city(
     frames["complaints"] = _build_complaints(w)
     frames["activities"] = _build_activities(w)
     # A field added to a contract later still gets a (blank) column, so writing keeps working.
-    frames = {name: frames[name].reindex(columns=lg.field_names) for name, lg in LEDGERS.items()}
+    frames = {name: _with_blanks(frames[name], lg) for name, lg in LEDGERS.items()}
     codes = [str(c) for c in w.codes]
     return DemoCity(
         frames=frames,

@@ -440,23 +440,39 @@ class _Cases:
         self._used: set[str] = set()
 
     # institutions ---------------------------------------------------------------------------
-    def inst(self, county_i: int, kind: str = "hospital", level: str | None = None) -> str:
-        """A roster institution of the county not used by another case (deterministic)."""
-        county = self.counties[county_i % len(self.counties)]
-        r = self.roster[self.roster["county_code"] == county]
+    def _kind(self, kind: str) -> pd.DataFrame:
+        r = self.roster
         if kind == "pharmacy":
-            r = r[r["institution_type"] == "定点零售药店"]
-        elif kind == "primary":
-            r = r[r["institution_type"] == "基层医疗机构"]
-        else:
-            r = r[r["institution_type"].isin(["公立医疗机构", "民营医疗机构"])]
+            return r[r["institution_type"] == "定点零售药店"]
+        if kind == "primary":
+            return r[r["institution_type"] == "基层医疗机构"]
+        return r[r["institution_type"].isin(["公立医疗机构", "民营医疗机构"])]
+
+    def inst(self, county_i: int, kind: str = "hospital", level: str | None = None) -> str:
+        """A roster institution not used by another case: of the county if it has one free,
+        else of the next county that does (deterministic, whatever the roster's size)."""
+        r = self._kind(kind)
         if level is not None:
             r = r[r["hosp_lv"].fillna("未定级") == level]
-        for iid in r["institution_id"]:
-            if iid not in self._used:
-                self._used.add(iid)
-                return str(iid)
-        raise ValueError(f"demo roster has no free {kind} {level or ''} in {county}")
+        n = len(self.counties)
+        for k in range(n):
+            county = self.counties[(county_i + k) % n]
+            for iid in r.loc[r["county_code"] == county, "institution_id"]:
+                if iid not in self._used:
+                    self._used.add(iid)
+                    return str(iid)
+        raise ValueError(f"demo roster has no free {kind} {level or ''}")
+
+    def common_level(self) -> str:
+        """The level most hospitals have (ZNJK-02 compares within one level)."""
+        lv = self._kind("hospital")["hosp_lv"].fillna("未定级")
+        return str(lv.value_counts().index[0]) if len(lv) else "未定级"
+
+    def free(self, kind: str = "hospital", level: str | None = None) -> int:
+        r = self._kind(kind)
+        if level is not None:
+            r = r[r["hosp_lv"].fillna("未定级") == level]
+        return int((~r["institution_id"].isin(self._used)).sum())
 
     def county_of(self, inst: str) -> str:
         return str(self.roster.loc[self.roster["institution_id"] == inst, "county_code"].iloc[0])
@@ -679,9 +695,9 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     # ZNJK-02 单病种费用超均值20% ------------------------------------------------------------
     quarter = pd.Period(period, "Q")
     q_months = [str(m) for m in pd.period_range(quarter.start_time, quarter.end_time, freq="M")]
-    level = "二级"
+    level = c.common_level()
     e1, e2, eg = c.inst(7, level=level), c.inst(8, level=level), c.inst(9, level=level)
-    peers = [c.inst(i, level=level) for i in (1, 2, 3, 4, 5, 6)]
+    peers = [c.inst(i, level=level) for i in range(1, 1 + min(6, c.free(level=level)))]
     year = _months_between(_shift(period, -11), period)
     for group in ("DRGZZ1", "DRGZZ2"):
         for i in range(200):
