@@ -42,9 +42,8 @@ def both(loaded: Path, extract, extract_dir: Path, tmp_path_factory) -> tuple[di
 
 
 def _rows(table) -> list[tuple]:
-    return sorted(
-        tuple(r.values()) for r in table.to_pylist()
-    , key=lambda r: tuple("" if v is None else str(v) for v in r))
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    return sorted(rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
 
 
 def test_spark_finds_exactly_the_duckdb_hits(both, extract) -> None:

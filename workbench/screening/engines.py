@@ -23,13 +23,11 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from workbench.screening.load import ensure_schema
 from workbench.screening.rules import ROSTER, ROSTER_COLUMNS, Rule, View, Window
 from workbench.screening.tables import TABLES
 
 log = logging.getLogger(__name__)
 
-RUN_SCHEMA = "scr_run"
 EVIDENCE_SCHEMA = pa.schema(
     [
         ("setl_id", pa.string()),
@@ -96,9 +94,12 @@ def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> di
     """SQL of each logical table over the warehouse (`source == "warehouse"`) or over Parquet
     files under a folder (`<folder>/<table>/*.parquet` or `<folder>/<table>.parquet`)."""
 
+    db = _q(con.execute("SELECT current_database()").fetchone()[0]) if con is not None else ""
+    home = f"{db}.main." if db else ""
+
     def rel(name: str) -> str:
         if source == "warehouse":
-            return _q(TABLES[name].storage)
+            return home + _q(TABLES[name].storage)
         base = Path(source)
         files = (
             str(base / name / "*.parquet")
@@ -120,7 +121,7 @@ def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> di
     )
     cols = ", ".join(ROSTER_COLUMNS)
     if source == "warehouse":
-        out[ROSTER] = f'SELECT {cols} FROM main."institutions" WHERE "_live"'
+        out[ROSTER] = f'SELECT {cols} FROM {home}"institutions" WHERE "_live"'
     else:
         base = Path(source)
         out[ROSTER] = f"SELECT {cols} FROM read_parquet('{base / ROSTER}.parquet')"
@@ -128,8 +129,10 @@ def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> di
 
 
 class DuckDBEngine:
-    """Rules on the warehouse's DuckDB connection. The logical tables are views in schema
-    `scr_run`, put first on the search path while rules run; shared views are temp tables."""
+    """Rules on the warehouse's DuckDB connection. The logical tables are temp views (found
+    before the warehouse's own tables, so `institutions` is the roster's current rows) and the
+    shared views temp tables, all dropped when the run closes; nothing is written, so a
+    read-only warehouse works too."""
 
     name = "duckdb"
 
@@ -137,30 +140,20 @@ class DuckDBEngine:
         self.con = con
         self.source = source
         self.timings = Timings()
+        self._views: list[str] = []
+        self._tables: list[str] = []
 
     def prepare(self, window: Window) -> None:
         t0 = time.perf_counter()
-        ensure_schema(self.con)
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {RUN_SCHEMA}")
         for name, sql in logical_sql(self.source, self.con).items():
-            self.con.execute(f"CREATE OR REPLACE VIEW {RUN_SCHEMA}.{_q(name)} AS {sql}")
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS {sql}")
+            self._views.append(name)
         self.timings.prepare = time.perf_counter() - t0
-
-    def _on_path(self, sql: str, fetch: bool = False) -> pa.Table | None:
-        """Run `sql` with the logical tables first on the search path."""
-        self.con.execute(f"SET search_path = '{RUN_SCHEMA},main'")
-        try:
-            if not fetch:
-                self.con.execute(sql)
-                return None
-            rel = self.con.sql(sql)
-            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-        finally:
-            self.con.execute("RESET search_path")
 
     def materialise(self, view: View, window: Window) -> None:
         t0 = time.perf_counter()
-        self._on_path(f"CREATE OR REPLACE TEMP TABLE {_q(view.code)} AS {view.render(window)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(view.code)} AS {view.render(window)}")
+        self._tables.append(view.code)
         self.timings.views[view.code] = time.perf_counter() - t0
 
     def run(
@@ -168,15 +161,17 @@ class DuckDBEngine:
     ) -> pa.Table:
         t0 = time.perf_counter()
         rendered = rule.render(window, overrides)
-        sql = standard_sql(rendered, window, has_detail(rendered))
-        table = self._on_path(sql, fetch=True)
+        rel = self.con.sql(standard_sql(rendered, window, has_detail(rendered)))
+        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         self.timings.rules[rule.code] = time.perf_counter() - t0
         return table.cast(EVIDENCE_SCHEMA)
 
     def close(self) -> None:
-        for name in self.timings.views:
+        for name in self._tables:
             self.con.execute(f"DROP TABLE IF EXISTS temp.{_q(name)}")
-        self.con.execute("RESET search_path")
+        for name in self._views:
+            self.con.execute(f"DROP VIEW IF EXISTS temp.{_q(name)}")
+        self._tables, self._views = [], []
 
 
 # ---------------------------------------------------------------- Spark
@@ -199,12 +194,15 @@ def spark_session(master: str | None = None, app: str = "workbench-screening") -
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if not master or master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "4").config(
             "spark.driver.memory", "2g"
         )
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 class SparkEngine:
