@@ -344,9 +344,23 @@ def typed_sql(c: Column, v: str) -> str:
             return words
         whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(w)}" for k, w in codes.items())
         return f"COALESCE({words}, CASE {v} {whens} END)"
-    if c.type == "id_card":
-        return typed_expr("id_card", v)
     return typed_expr(c.type, v, c.enum)
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_sql(upper: str, first17: str) -> str:
+    """A valid 18-character ID number (GB 11643 check character), else NULL; from the
+    upper-cased text and its first 17 digits as an integer (columns computed once)."""
+    digits = " + ".join(
+        f"(({first17} // {10 ** (16 - i)}) % 10) * {w}" for i, w in enumerate(ID_WEIGHTS)
+    )
+    return (
+        f"CASE WHEN regexp_full_match({upper}, '[0-9]{{17}}[0-9X]') AND "
+        f"substr('10X98765432', CAST(({digits}) % 11 AS INTEGER) + 1, 1) = right({upper}, 1) "
+        f"THEN {upper} END"
+    )
 
 
 def _error_sql(c: Column, raw: str, typed: str) -> str:
@@ -376,35 +390,44 @@ def mask_sql(v: str) -> str:
     )
 
 
-def stage_sql(tb: Table, group: list[Layout]) -> str:
-    """One SELECT reading every file of the group: (_f, _n, typed columns, hashed IDs, _err,
-    _raw). `_f` is the file's position in the group, `_n` the Parquet row (CSV rows are
-    numbered from the staged table's rowid, which follows file order)."""
-    first = group[0]
-    files = "[" + ", ".join(_lit(str(g.path)) for g in group) + "]"
-    file_index = " ".join(f"WHEN {_lit(str(g.path))} THEN {i}" for i, g in enumerate(group))
+def stage_sql(tb: Table, layout: Layout, index: int, numbered: bool = False) -> str:
+    """One SELECT reading one file: (_f, _n, typed columns, hashed IDs, _err, _raw). `_f` is
+    the file's position in its group; `_n` its row as the user sees it when known here (Parquet;
+    CSV read with `numbered`) — otherwise CSV rows are numbered from the staged table's rowid,
+    which follows file order."""
+    first = layout
+    path = _lit(str(layout.path))
     if first.kind == "csv":
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(first.ncols)) + "}"
         delim = first.delim.replace("'", "''")
         source = (
-            f"read_csv({files}, header=false, skip=1, delim='{delim}', quote='\"', "
+            f"read_csv({path}, header=false, skip=1, delim='{delim}', quote='\"', "
             f"escape='\"', columns={cols}, auto_detect=false, null_padding=true, "
-            f"strict_mode=false, filename=true)"
+            f"strict_mode=false)"
         )
-        n = "CAST(NULL AS BIGINT)"
+        n = "row_number() OVER () + 1" if numbered else "CAST(NULL AS BIGINT)"
     else:
-        source = f"read_parquet({files}, filename=true, file_row_number=true)"
+        source = f"read_parquet({path}, file_row_number=true)"
         n = "file_row_number + 1"
     raw_cols = []
     for c in tb.columns:
         src = first.sources.get(c.name)
         expr = f"nullif(trim(CAST({_q(src)} AS VARCHAR)), '')" if src else "CAST(NULL AS VARCHAR)"
         raw_cols.append(f"{expr} AS {_q('r_' + c.name)}")
-    level1 = (
-        f"SELECT CASE filename {file_index} END AS _f, {n} AS _n, {', '.join(raw_cols)} "
-        f"FROM {source}"
-    )
-    typed = [f"{typed_sql(c, _q('r_' + c.name))} AS {_q('t_' + c.name)}" for c in tb.columns]
+    level1 = f"SELECT {index} AS _f, {n} AS _n, {', '.join(raw_cols)} FROM {source}"
+    ids = [c for c in tb.columns if c.personal]
+    if ids:  # an ID number's upper-cased text and first 17 digits, computed once
+        helpers = ", ".join(
+            f"upper({_q('r_' + c.name)}) AS {_q('u_' + c.name)}, "
+            f"TRY_CAST(left({_q('r_' + c.name)}, 17) AS BIGINT) AS {_q('n_' + c.name)}"
+            for c in ids
+        )
+        level1 = f"SELECT *, {helpers} FROM ({level1}) l0"
+    typed = [
+        f"{id_sql(_q('u_' + c.name), _q('n_' + c.name)) if c.personal else typed_sql(c, _q('r_' + c.name))}"
+        f" AS {_q('t_' + c.name)}"
+        for c in tb.columns
+    ]
     level2 = f"SELECT *, {', '.join(typed)} FROM ({level1}) l1"
     checks = [e for c in tb.columns if (e := _error_sql(c, _q("r_" + c.name), _q("t_" + c.name)))]
     for rr in tb.rules:
@@ -538,28 +561,44 @@ def _transcode(path: Path) -> Path:
 def _stage(
     con: duckdb.DuckDBPyConnection, tb: Table, group: list[Layout], salt: Salt
 ) -> list[Path]:
-    """Create temp table `scr_stg` from the group's files; returns temporary copies to delete.
-    A CSV that says UTF-8 at its start but is not (a GBK file with an ASCII head) is
-    transcoded and read again."""
+    """Stage the group's files, one statement each, into temp table `scr_stg`; returns
+    temporary copies to delete. A CSV that says UTF-8 at its start but is not (a GBK file with
+    an ASCII head) is transcoded and read again; a CSV whose rows did not land in file order
+    is read again with explicit (slower, single-threaded) row numbers."""
     temps: list[Path] = []
-    for g in group:
+    params = {"salt": salt.value} if any(c.personal for c in tb.columns) else None
+    con.execute("DROP TABLE IF EXISTS scr_stg")
+    for i, g in enumerate(group):
         if g.kind == "csv" and g.encoding == "gb18030":
             g.path = _transcode(g.path)
             temps.append(g.path)
-    sql = f"CREATE OR REPLACE TEMP TABLE scr_stg AS {stage_sql(tb, group)}"
-    params = {"salt": salt.value} if any(c.personal for c in tb.columns) else None
-    try:
-        con.execute(sql, params)
-    except duckdb.InvalidInputException as exc:
-        if group[0].kind != "csv" or "unicode" not in str(exc).lower():
-            raise
-        for g in group:
-            if g.encoding != "gb18030":
-                g.encoding = "gb18030"
-                g.path = _transcode(g.path)
-                temps.append(g.path)
-        sql = f"CREATE OR REPLACE TEMP TABLE scr_stg AS {stage_sql(tb, group)}"
-        con.execute(sql, params)
+
+        def put(numbered: bool = False) -> None:
+            select = stage_sql(tb, g, i, numbered)  # noqa: B023 - used at once
+            exists = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scr_stg' AND temporary"
+            ).fetchone()[0]
+            if exists:
+                con.execute(f"INSERT INTO scr_stg {select}", params)
+            else:
+                con.execute(f"CREATE TEMP TABLE scr_stg AS {select}", params)
+
+        try:
+            put()
+        except duckdb.InvalidInputException as exc:
+            if g.kind != "csv" or g.encoding == "gb18030" or "unicode" not in str(exc).lower():
+                raise
+            g.encoding = "gb18030"
+            g.path = _transcode(g.path)
+            temps.append(g.path)
+            put()
+        if g.kind == "csv":
+            lo, hi, n = con.execute(
+                "SELECT min(rowid), max(rowid), count(*) FROM scr_stg WHERE _f = ?", [i]
+            ).fetchone()
+            if n and hi - lo + 1 != n:
+                con.execute("DELETE FROM scr_stg WHERE _f = ?", [i])
+                put(numbered=True)
     return temps
 
 
@@ -657,10 +696,10 @@ def _write(
 ) -> dict[int, tuple[int, int]]:
     """Accepted rows into the table, the rest into quarantine. Returns file → (rows, accepted)."""
     spans = con.execute(
-        "SELECT _f, min(rowid), max(rowid), count(*) FROM scr_stg GROUP BY _f"
+        "SELECT _f, min(rowid), max(rowid), count(*) FROM scr_stg WHERE _n IS NULL GROUP BY _f"
     ).fetchall()
-    for f, lo, hi, n in spans:
-        if group[f].kind == "csv" and hi - lo + 1 != n:  # rowids must follow file order
+    for _f, lo, hi, n in spans:
+        if hi - lo + 1 != n:  # _stage made sure of it
             raise RuntimeError("staged rows are not contiguous; cannot number rows")
     offset = " ".join(f"WHEN {f} THEN {lo}" for f, lo, _hi, _n in spans) or "WHEN -1 THEN 0"
     row = f"coalesce(s._n, s.rowid - CASE s._f {offset} END + 2)"
@@ -668,28 +707,40 @@ def _write(
     files = " ".join(f"WHEN {i} THEN {_lit(g.display)}" for i, g in enumerate(group))
     cols = stored_columns(tb)
     col_list = ", ".join(_q(c) for c in cols)
+    has_bad = con.execute("SELECT count(*) > 0 FROM scr_stg_bad").fetchone()[0]
+    good = "s._err = ''" + (" AND s.rowid NOT IN (SELECT rid FROM scr_stg_bad)" if has_bad else "")
     con.execute(
         f'INSERT INTO "{tb.storage}" ({col_list}, _load_id, _row) '
         f"SELECT {', '.join('s.' + _q(c) for c in cols)}, CASE s._f {load_id} END, {row} "
-        f"FROM scr_stg s ANTI JOIN scr_stg_bad b ON b.rid = s.rowid WHERE s._err = ''"
+        f"FROM scr_stg s WHERE {good}"
     )
     typed_json = ", ".join(
         f"{_lit(c.header)}, CAST(s.{_q(c.name + '_mask' if c.personal else c.name)} AS VARCHAR)"
         for c in tb.columns
     )
+    bad_join = "LEFT JOIN scr_stg_bad b ON b.rid = s.rowid" if has_bad else ""
+    bad_code = "b.code" if has_bad else "NULL"
+    bad_where = "s._err <> '' OR b.rid IS NOT NULL" if has_bad else "s._err <> ''"
     con.execute(
         f"INSERT INTO scr_quarantine SELECT CASE s._f {load_id} END, {_lit(tb.name)}, "
         f"CASE s._f {files} END, {row}, "
-        f"concat_ws(';', nullif(s._err, ''), b.code), "
+        f"concat_ws(';', nullif(s._err, ''), {bad_code}), "
         f"coalesce(s._raw, CAST(json_object({typed_json}) AS VARCHAR)) "
-        f"FROM scr_stg s LEFT JOIN scr_stg_bad b ON b.rid = s.rowid "
-        f"WHERE s._err <> '' OR b.rid IS NOT NULL"
+        f"FROM scr_stg s {bad_join} WHERE {bad_where}"
     )
-    rows = con.execute(
-        "SELECT s._f, count(*), count(*) FILTER (WHERE s._err = '' AND b.rid IS NULL) "
-        "FROM scr_stg s LEFT JOIN scr_stg_bad b ON b.rid = s.rowid GROUP BY s._f"
-    ).fetchall()
-    return {f: (n, good) for f, n, good in rows}
+    totals = dict(con.execute("SELECT _f, count(*) FROM scr_stg GROUP BY _f").fetchall())
+    marks = ", ".join("?" for _ in group)
+    kept = dict(
+        con.execute(
+            f"SELECT load_id, count(*) FROM scr_quarantine WHERE load_id IN ({marks}) "
+            "GROUP BY load_id",
+            [g.load_id for g in group],
+        ).fetchall()
+    )
+    return {
+        i: (totals.get(i, 0), totals.get(i, 0) - kept.get(g.load_id, 0))
+        for i, g in enumerate(group)
+    }
 
 
 # ---------------------------------------------------------------- issue lists
