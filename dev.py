@@ -91,7 +91,10 @@ def ensure_java() -> None:
     if shutil.which("java"):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("提示：未找到 Java，Spark 引擎测试将跳过（以 root 运行或 apt-get install default-jre-headless）")
+        print(
+            "提示：未找到 Java，Spark 引擎测试将跳过"
+            "（以 root 运行或 apt-get install default-jre-headless）"
+        )
         return
     print("安装 Debian default-jre-headless（疑点筛查的 Spark 引擎需要）…", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")

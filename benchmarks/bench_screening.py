@@ -49,10 +49,18 @@ def _peak_mb() -> float:
 
 def _phase(name: str, **kw: object) -> dict:
     """Run one phase in a child process; its JSON result (with peak memory) comes back."""
-    cmd = [sys.executable, "-m", "benchmarks.bench_screening", "--phase", name,
-           "--args", json.dumps(kw)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_screening",
+        "--phase",
+        name,
+        "--args",
+        json.dumps(kw),
+    ]
+    out = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))
+    )
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
         raise SystemExit(f"phase {name} failed")
@@ -66,8 +74,9 @@ def _scale_for(settlements: int) -> object:
     visit_rate, inpatient = 0.8, 0.06
     per_person = (1 - inpatient) * visit_rate * 12 + inpatient
     persons = max(50, round(settlements / (COUNTIES * per_person)))
-    return Scale(persons_per_county=persons, visit_rate=visit_rate, inpatient_share=inpatient,
-                 fee_lines=4.0)
+    return Scale(
+        persons_per_county=persons, visit_rate=visit_rate, inpatient_share=inpatient, fee_lines=4.0
+    )
 
 
 # ---------------------------------------------------------------- phases (child processes)
@@ -83,8 +92,9 @@ def phase_generate(out: str, settlements: int) -> dict:
     t0 = time.perf_counter()
     city = demo.generate_city(n_counties=COUNTIES, seed=11)
     months = [str(p) for p in pd.period_range("2025-01", "2025-12", freq="M")]
-    extract = de.generate_extract(city.frames["institutions"], months, _scale_for(settlements),
-                                  seed=11)
+    extract = de.generate_extract(
+        city.frames["institutions"], months, _scale_for(settlements), seed=11
+    )
     paths = de.write_extract(extract, out, fmt="csv")
     frames = {k: city.frames[k] for k in ("counties", "institutions")}
     pd.to_pickle(frames, Path(out) / "roster.pkl")
@@ -95,8 +105,7 @@ def phase_generate(out: str, settlements: int) -> dict:
             with p.open("rb") as fh:
                 rows[table] = rows.get(table, 0) + sum(1 for _ in fh) - 1
     size = sum(p.stat().st_size for p in paths)
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "bytes": size,
-            "peak_mb": _peak_mb()}
+    return {"seconds": time.perf_counter() - t0, "rows": rows, "bytes": size, "peak_mb": _peak_mb()}
 
 
 def _csvs(folder: Path) -> list[Path]:
@@ -118,8 +127,12 @@ def phase_load(folder: str, warehouse: str, memory_limit: str) -> dict:
         report = load_paths(wh.con, _csvs(Path(folder)), Salt("bench-salt-0123456789", "env"))
         seconds = time.perf_counter() - t0
     assert report.rows_in == report.accepted + report.quarantined
-    return {"seconds": seconds, "rows": report.rows_in, "quarantined": report.quarantined,
-            "peak_mb": _peak_mb()}
+    return {
+        "seconds": seconds,
+        "rows": report.rows_in,
+        "quarantined": report.quarantined,
+        "peak_mb": _peak_mb(),
+    }
 
 
 def phase_read_csv(folder: str, memory_limit: str) -> dict:
@@ -170,8 +183,13 @@ def phase_rules(warehouse: str, memory_limit: str, params: str) -> dict:
         wh.con.execute("SET enable_progress_bar = false")
         engine = DuckDBEngine(wh.con)
         t0 = time.perf_counter()
-        hits = run_rules(engine, list(ruleset.rules.values()), list(ruleset.views.values()),
-                         Window("2025-01", "2025-12"), overrides)
+        hits = run_rules(
+            engine,
+            list(ruleset.rules.values()),
+            list(ruleset.views.values()),
+            Window("2025-01", "2025-12"),
+            overrides,
+        )
         seconds = time.perf_counter() - t0
         settlements = wh.con.execute("SELECT count(*) FROM scr_settlements").fetchone()[0]
         fees = wh.con.execute("SELECT count(*) FROM scr_fee_details").fetchone()[0]
@@ -211,16 +229,21 @@ def city_year(work: Path, settlements: int, memory_limit: str, load_pair: bool) 
         out["read_csv"] = _phase("read_csv", folder=str(data), memory_limit=memory_limit)
         print(f"  plain read_csv {out['read_csv']['seconds']:.1f} s", flush=True)
     out["load"] = _phase("load", folder=str(data), warehouse=str(wh), memory_limit=memory_limit)
-    print(f"  screen load {out['load']['seconds']:.1f} s, peak "
-          f"{out['load']['peak_mb']:.0f} MB", flush=True)
+    print(
+        f"  screen load {out['load']['seconds']:.1f} s, peak {out['load']['peak_mb']:.0f} MB",
+        flush=True,
+    )
     params = str(data / "筛查参数.yaml")
     b1 = _phase("baseline", warehouse=str(wh), memory_limit=memory_limit)
     a = _phase("rules", warehouse=str(wh), memory_limit=memory_limit, params=params)
     b2 = _phase("baseline", warehouse=str(wh), memory_limit=memory_limit)
     b = statistics.median([b1["seconds"], b2["seconds"]])
     out.update(baseline=[b1, b2], rules=a, ratio=a["seconds"] / b)
-    print(f"  rules {a['seconds']:.1f} s vs scan {b:.2f} s → {out['ratio']:.2f}×, peak "
-          f"{a['peak_mb']:.0f} MB", flush=True)
+    print(
+        f"  rules {a['seconds']:.1f} s vs scan {b:.2f} s → {out['ratio']:.2f}×, peak "
+        f"{a['peak_mb']:.0f} MB",
+        flush=True,
+    )
     shutil.rmtree(data, ignore_errors=True)
     wh.unlink(missing_ok=True)
     return out
@@ -247,8 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {"big": city_year(work, args.settlements, args.memory_limit, True)}
         if not args.skip_scaling:
             result["scaling"] = {
-                k: city_year(work, k * args.scale_base, args.memory_limit, False)
-                for k in (1, 2, 4)
+                k: city_year(work, k * args.scale_base, args.memory_limit, False) for k in (1, 2, 4)
             }
     finally:
         if not args.keep:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.screening_support import SALT, city, extract, extract_dir, loaded  # noqa: F401
+from tests.screening_support import SALT
 from workbench.screening.load import issue_rows, load_paths
 from workbench.screening.salt import ENV_SALT, Salt, SaltError, resolve_salt, salt_path
 from workbench.screening.tables import TABLES
@@ -95,8 +95,13 @@ def test_every_bad_cell_is_named_and_nothing_is_lost(tmp_path: Path) -> None:
         _row("S1"),  # duplicate of row 2
         _row("", psn_no=""),  # two required cells empty
         _row("S12", refd_setl_flag="也许"),  # not a flag
-        _row("S13", med_type="21", endtime="2025-06-03 10:00:00",  # platform code for 住院
-             begntime="20250601080000", medfee_sumamt="\"1,234.50元\""),
+        _row(
+            "S13",
+            med_type="21",
+            endtime="2025-06-03 10:00:00",  # platform code for 住院
+            begntime="20250601080000",
+            medfee_sumamt='"1,234.50元"',
+        ),
     ]
     (tmp_path / "s.csv").write_text(HEAD + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     con = _con()
@@ -149,7 +154,9 @@ def test_reload_is_skipped_and_keys_in_the_warehouse_are_refused(tmp_path: Path)
 def test_fee_lines_must_point_at_a_settlement_and_institutions_at_the_roster(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "s.csv").write_text(HEAD + "\n" + _row("S1") + "\n" + _row("S2", fixmedins_code="H9") + "\n", "utf-8")
+    (tmp_path / "s.csv").write_text(
+        HEAD + "\n" + _row("S1") + "\n" + _row("S2", fixmedins_code="H9") + "\n", "utf-8"
+    )
     (tmp_path / "f.csv").write_text(
         "feedetl_sn,setl_id,fee_ocur_time,med_list_codg,list_type,cnt,pric,det_item_fee_sumamt\n"
         "F1,S1,2025-06-01,XB1,药品,2,3.5,7\n"
@@ -169,11 +176,22 @@ def test_fee_lines_must_point_at_a_settlement_and_institutions_at_the_roster(
 def test_gbk_chinese_headers_and_parquet_load_alike(tmp_path: Path) -> None:
     gbk = tmp_path / "死亡人员名单.csv"
     pd.DataFrame(
-        {"证件号码": [GOOD_ID], "死亡日期": ["2025年3月1日"], "数据来源": ["民政"], "比对批次日期": ["2025/06/01"]}
+        {
+            "证件号码": [GOOD_ID],
+            "死亡日期": ["2025年3月1日"],
+            "数据来源": ["民政"],
+            "比对批次日期": ["2025/06/01"],
+        }
     ).to_csv(gbk, index=False, encoding="gbk")
     pq.write_table(
-        pa.table({"certno": [GOOD_ID], "death_date": ["2025-03-02"], "src": ["公安"],
-                  "batch_date": ["2025-06-01"]}),
+        pa.table(
+            {
+                "certno": [GOOD_ID],
+                "death_date": ["2025-03-02"],
+                "src": ["公安"],
+                "batch_date": ["2025-06-01"],
+            }
+        ),
         tmp_path / "deaths.parquet",
     )
     con = _con()
@@ -241,7 +259,9 @@ def test_salt_lives_beside_the_warehouse_owner_only_and_a_new_one_is_refused(
     assert err.value.code == "mismatch"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     cells=st.lists(
         st.tuples(
@@ -258,7 +278,7 @@ def test_property_every_row_is_either_stored_or_quarantined(tmp_path: Path, cell
 
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     rows = [
-        _row(f"S{i}", medfee_sumamt=f"\"{m}\"", begntime=b, med_type=t, endtime="2025-06-09 00:00:00")
+        _row(f"S{i}", medfee_sumamt=f'"{m}"', begntime=b, med_type=t, endtime="2025-06-09 00:00:00")
         for i, (m, b, t) in enumerate(cells)
     ]
     (folder / "s.csv").write_text(HEAD + "\n" + "\n".join(rows) + "\n", "utf-8")
@@ -267,7 +287,11 @@ def test_property_every_row_is_either_stored_or_quarantined(tmp_path: Path, cell
     stored = con.execute("SELECT count(*) FROM scr_settlements").fetchone()[0]
     kept = con.execute("SELECT count(*) FROM scr_quarantine").fetchone()[0]
     assert report.rows_in == len(cells) == stored + kept
-    bad = {i for i, (m, b, t) in enumerate(cells) if m in ("abc", "", "１２") or b in ("x", "") or t in ("急诊", "")}
+    bad = {
+        i
+        for i, (m, b, t) in enumerate(cells)
+        if m in ("abc", "", "１２") or b in ("x", "") or t in ("急诊", "")
+    }
     assert kept == len(bad)
 
 
@@ -276,7 +300,10 @@ def test_tables_are_the_contract() -> None:
     assert TABLES["settlements"].names[:4] == ["setl_id", "mdtrt_id", "psn_no", "certno"]
     assert TABLES["fee_details"].key == ("feedetl_sn",)
     assert {c.name for c in TABLES["death_list"].columns} == {
-        "certno", "death_date", "src", "batch_date"
+        "certno",
+        "death_date",
+        "src",
+        "batch_date",
     }
 
 

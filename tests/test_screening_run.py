@@ -12,7 +12,6 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.screening_support import city, extract, extract_dir, loaded, wh_copy  # noqa: F401
 from workbench.ingest import ingest_paths
 from workbench.screening.demo_extract import PARAMS_FILE
 from workbench.screening.engines import DuckDBEngine
@@ -31,8 +30,9 @@ def _screen(path: Path, extract_dir: Path, period: str, ruleset=None, received=R
     overrides = load_parameters(extract_dir / PARAMS_FILE, ruleset)
     with Warehouse(path) as wh:
         wh.con.execute("SET enable_progress_bar = false")
-        return screen(wh, ruleset, Window.of(period), DuckDBEngine(wh.con), None, overrides,
-                      received)
+        return screen(
+            wh, ruleset, Window.of(period), DuckDBEngine(wh.con), None, overrides, received
+        )
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +56,24 @@ def test_exactly_the_injected_cases_are_found(screened, extract) -> None:
             "setl_id"
         ]
     }
-    expected = {(e.rule, e.subject_key, e.county, e.month): sorted(e.setl_ids) for e in extract.expected}
+    expected = {
+        (e.rule, e.subject_key, e.county, e.month): sorted(e.setl_ids) for e in extract.expected
+    }
     assert set(got) == set(expected)
     for key, setls in expected.items():
         if setls:  # SJBD-02's evidence is account credits, not settlements
             assert got[key] == setls, key
     assert {e.rule for e in extract.expected} == {
-        "SJBD-01", "SJBD-02", "SJBD-03", "ZNJK-01", "ZNJK-02", "ZNJK-03", "ZNJK-04", "ZNJK-05",
-        "ZNJK-06", "ZNJK-07",
+        "SJBD-01",
+        "SJBD-02",
+        "SJBD-03",
+        "ZNJK-01",
+        "ZNJK-02",
+        "ZNJK-03",
+        "ZNJK-04",
+        "ZNJK-05",
+        "ZNJK-06",
+        "ZNJK-07",
     }
 
 
@@ -72,8 +82,13 @@ def test_no_near_miss_is_a_hit(screened, extract) -> None:
     hits = set(zip(result.evidence["rule_code"], result.evidence["subject_key"]))
     expected = {(e.rule, e.subject_key) for e in extract.expected}
     notes = {n.note for n in extract.near_misses}
-    assert {"当月就诊恰好14次", "死亡当日入院的住院", "在监狱内设医疗机构就诊", "用量增长49%",
-            "15次中有1次已退费（冲正）"} <= notes
+    assert {
+        "当月就诊恰好14次",
+        "死亡当日入院的住院",
+        "在监狱内设医疗机构就诊",
+        "用量增长49%",
+        "15次中有1次已退费（冲正）",
+    } <= notes
     for n in extract.near_misses:
         if (n.rule, n.subject_key) in expected:  # same institution as a hit (ZNJK-06)
             continue
@@ -164,7 +179,10 @@ def test_lists_are_masked_per_county_and_come_back_as_lead_updates(
         files = write_lists(wh, load_rules(), extract.period, tmp_path / "lists")
     names = sorted(p.name for p in files)
     assert len(names) == 4
-    assert all(n.endswith(("死亡人员医保待遇未停及结算疑点清单.xlsx", "服刑在押人员结算疑点清单.xlsx")) for n in names)
+    assert all(
+        n.endswith(("死亡人员医保待遇未停及结算疑点清单.xlsx", "服刑在押人员结算疑点清单.xlsx"))
+        for n in names
+    )
     for f in files:
         wb = openpyxl.load_workbook(f)
         for ws in wb.worksheets:
@@ -180,7 +198,9 @@ def test_lists_are_masked_per_county_and_come_back_as_lead_updates(
     own = city.frames["leads"]
     own = own[own["county_code"] == county].head(3).assign(received_date=pd.Timestamp("2025-12-05"))
     with Warehouse(wh_copy) as wh:
-        wh.load_frames({"leads": own}, submission_id="own", period=extract.period, county_code=county)
+        wh.load_frames(
+            {"leads": own}, submission_id="own", period=extract.period, county_code=county
+        )
     death_list = next(f for f in files if f.name.startswith(county) and "死亡人员" in f.name)
     returned = _fill(death_list, tmp_path / "back", {2: "属实"}, "2026-01-10")
     report = ingest_paths([returned], wh_copy)
@@ -209,11 +229,7 @@ def test_a_subject_checked_false_stays_suppressed_unless_its_amount_grows(
     with Warehouse(wh_copy) as wh:
         files = write_lists(wh, load_rules(), prev, tmp_path / "lists")
     f = next(p for p in files if p.name.startswith(case.county) and "死亡人员" in p.name)
-    rows = [
-        r.row
-        for r in openpyxl.load_workbook(f).worksheets[0]["A"]
-        if r.value == nov_id
-    ]
+    rows = [r.row for r in openpyxl.load_workbook(f).worksheets[0]["A"] if r.value == nov_id]
     ingest_paths([_fill(f, tmp_path / "back", {rows[0]: "不属实"}, "2026-01-10")], wh_copy)
     assert _leads(wh_copy).set_index("lead_id").loc[nov_id, "suspect_amount"] == 400.0
     strict = load_rules()
@@ -224,12 +240,16 @@ def test_a_subject_checked_false_stays_suppressed_unless_its_amount_grows(
     dec_id = lead_id("SJBD-02", case.subject_key, case.county, extract.period)
     assert dec_id not in dec_strict.leads_new and dec_strict.leads_suppressed == 1
     with Warehouse(copy, read_only=True) as wh:
-        assert wh.con.execute(
-            "SELECT status FROM scr_leads WHERE lead_id = ?", [dec_id]
-        ).fetchone()[0] == "已抑制"
-        assert wh.con.execute(
-            "SELECT count(*) FROM scr_evidence WHERE lead_id = ?", [dec_id]
-        ).fetchone()[0] == 4  # still in the evidence
+        assert (
+            wh.con.execute("SELECT status FROM scr_leads WHERE lead_id = ?", [dec_id]).fetchone()[0]
+            == "已抑制"
+        )
+        assert (
+            wh.con.execute(
+                "SELECT count(*) FROM scr_evidence WHERE lead_id = ?", [dec_id]
+            ).fetchone()[0]
+            == 4
+        )  # still in the evidence
     dec = _screen(wh_copy, extract_dir, extract.period)
     assert dec_id in dec.leads_new and dec.leads_suppressed == 0
 

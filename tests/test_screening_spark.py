@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.screening_support import city, extract, extract_dir, loaded  # noqa: F401
 from workbench.screening.demo_extract import PARAMS_FILE
 from workbench.screening.engines import DuckDBEngine, SparkEngine, export_parquet, to_spark_sql
 from workbench.screening.rules import Window, load_parameters, load_rules

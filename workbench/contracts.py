@@ -77,6 +77,8 @@ LEAD_FEEDBACK_LISTS = ("死亡人员医保待遇未停及结算疑点清单", "�
 def feedback_list_of(file_name: str) -> str | None:
     """The feedback list a file name names, if any."""
     return next((title for title in LEAD_FEEDBACK_LISTS if title in file_name), None)
+
+
 INSPECTION_METHODS = (
     "日常巡查",
     "专项检查",

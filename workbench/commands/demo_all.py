@@ -1,7 +1,8 @@
 """`workbench demo-all`: the whole monthly job on the embedded demo city, step by step.
 
 demo workbooks → ingest (with a county's mistakes quarantined, then its correction) → status →
-screening of the demo's settlement extract (leads into the ledger, lists) → indicators and index → per-county reports and the city 通报 → the leader cockpit.
+screening of the demo's settlement extract (leads into the ledger, lists) → indicators and
+index → per-county reports and the city 通报 → the leader cockpit.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def screen_demo(cli, out: Path, common: list[str]) -> int:
     if cli(["screen", "load", str(extract), *common]) != 0:
         return 1
     return cli(
-        ["screen", "run", "--period", period, "--params", str(extract / PARAMS_FILE),
-         "--received", received, *common]
+        [
+            "screen",
+            "run",
+            "--period",
+            period,
+            "--params",
+            str(extract / PARAMS_FILE),
+            "--received",
+            received,
+            *common,
+        ]
     )

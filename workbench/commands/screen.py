@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--rules", action="append", help=t("screen.rules"))
     rn.add_argument("--rule", action="append", help=t("screen.run.rule"))
     rn.add_argument("--params", help=t("screen.run.params"))
-    rn.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help=t("screen.run.engine"))
+    rn.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb", help=t("screen.run.engine")
+    )
     rn.add_argument("--spark-master", help=t("screen.run.spark_master"))
     rn.add_argument("--parquet", help=t("screen.run.parquet"))
     rn.add_argument("--lists-out", help=t("screen.run.lists_out"))
@@ -49,12 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--out", help=t("screen.run.lists_out"))
     ls.set_defaults(func=run_lists)
 
-    ex = inner.add_parser("export", help=t("screen.export.help"), description=t("screen.export.help"))
+    ex = inner.add_parser(
+        "export", help=t("screen.export.help"), description=t("screen.export.help")
+    )
     ex.add_argument("--out", required=True, help=t("screen.export.out"))
     ex.add_argument("--warehouse", help=t("cmd.warehouse"))
     ex.set_defaults(func=run_export)
 
-    st = inner.add_parser("status", help=t("screen.status.help"), description=t("screen.status.help"))
+    st = inner.add_parser(
+        "status", help=t("screen.status.help"), description=t("screen.status.help")
+    )
     st.add_argument("--warehouse", help=t("cmd.warehouse"))
     st.set_defaults(func=run_status)
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
@@ -90,14 +96,24 @@ def run_load(args: argparse.Namespace) -> int:
             f.status, "screen.load.file_refused"
         )
         print(
-            t(key, file=f.file, table=_table_title(f.table), rows=f"{f.rows_in:,}",
-              accepted=f"{f.accepted:,}", quarantined=f"{f.quarantined:,}")
+            t(
+                key,
+                file=f.file,
+                table=_table_title(f.table),
+                rows=f"{f.rows_in:,}",
+                accepted=f"{f.accepted:,}",
+                quarantined=f"{f.quarantined:,}",
+            )
         )
     for i in report.file_issues:
         print("  - " + i.message)
     print(
-        t("screen.load.totals", rows=f"{report.rows_in:,}", accepted=f"{report.accepted:,}",
-          quarantined=f"{report.quarantined:,}")
+        t(
+            "screen.load.totals",
+            rows=f"{report.rows_in:,}",
+            accepted=f"{report.accepted:,}",
+            quarantined=f"{report.quarantined:,}",
+        )
     )
     if len(issues):
         print(t("screen.load.first_issues", n=min(SHOW_ISSUES, len(issues))))
@@ -121,8 +137,14 @@ def _write_issue_report(issues, out: Path) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = out / f"结算数据入库问题清单_{stamp}.xlsx"
     frame = issues.rename(
-        columns={"file": "文件", "row": "行号", "column": "列", "value": "值", "code": "规则编码",
-                 "message": "说明"}
+        columns={
+            "file": "文件",
+            "row": "行号",
+            "column": "列",
+            "value": "值",
+            "code": "规则编码",
+            "message": "说明",
+        }
     )
     excel_safe_frame(frame).to_excel(path, index=False, sheet_name="问题清单")
     return path
@@ -147,9 +169,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def latest_month(con) -> str | None:
-    row = con.execute(
-        "SELECT strftime(max(setl_time), '%Y-%m') FROM scr_settlements"
-    ).fetchone()
+    row = con.execute("SELECT strftime(max(setl_time), '%Y-%m') FROM scr_settlements").fetchone()
     return row[0] if row else None
 
 
@@ -175,8 +195,10 @@ def run_run(args: argparse.Namespace) -> int:
         return 2
     unknown = [c for c in args.rule or [] if c not in ruleset.rules]
     if unknown:
-        print(t("screen.run.unknown_rule", codes="、".join(unknown),
-                known="、".join(ruleset.rules)), file=sys.stderr)
+        print(
+            t("screen.run.unknown_rule", codes="、".join(unknown), known="、".join(ruleset.rules)),
+            file=sys.stderr,
+        )
         return 2
     received = dt.date.fromisoformat(args.received) if args.received else None
     with Warehouse(path) as wh:
@@ -188,11 +210,20 @@ def run_run(args: argparse.Namespace) -> int:
             return 1
         window = Window(first, args.to or first)
         if window.to_month < window.from_month:
-            print(t("screen.run.bad_window", first=window.from_month, last=window.to_month),
-                  file=sys.stderr)
+            print(
+                t("screen.run.bad_window", first=window.from_month, last=window.to_month),
+                file=sys.stderr,
+            )
             return 2
-        print(t("screen.run.title", first=window.from_month, last=window.to_month,
-                engine=args.engine, n=len(args.rule or ruleset.rules)))
+        print(
+            t(
+                "screen.run.title",
+                first=window.from_month,
+                last=window.to_month,
+                engine=args.engine,
+                n=len(args.rule or ruleset.rules),
+            )
+        )
         tmp = None
         if args.engine == "spark":
             parquet = args.parquet
@@ -210,12 +241,26 @@ def run_run(args: argparse.Namespace) -> int:
                 tmp.cleanup()
         for code, n in result.hits.items():
             rule = ruleset.rules[code]
-            print(t("screen.run.rule_line", code=code, name=rule.name, hits=f"{n:,}",
-                    seconds=f"{result.timings['rules'].get(code, 0):.2f}"))
-        print(t("screen.run.totals", screened=f"{result.settlements_screened:,}",
-                hits=f"{result.total_hits:,}", new=len(result.leads_new),
-                existing=result.leads_existing, suppressed=result.leads_suppressed,
-                seconds=f"{result.timings['total']:.1f}"))
+            print(
+                t(
+                    "screen.run.rule_line",
+                    code=code,
+                    name=rule.name,
+                    hits=f"{n:,}",
+                    seconds=f"{result.timings['rules'].get(code, 0):.2f}",
+                )
+            )
+        print(
+            t(
+                "screen.run.totals",
+                screened=f"{result.settlements_screened:,}",
+                hits=f"{result.total_hits:,}",
+                new=len(result.leads_new),
+                existing=result.leads_existing,
+                suppressed=result.leads_suppressed,
+                seconds=f"{result.timings['total']:.1f}",
+            )
+        )
         out = Path(args.lists_out) if args.lists_out else path.parent / "疑点清单"
         files = []
         for m in window.months:
@@ -281,6 +326,15 @@ def run_status(args: argparse.Namespace) -> int:
             "SELECT run_id, from_month, to_month, engine, hits, leads_new FROM scr_runs "
             "ORDER BY started_at DESC LIMIT 5"
         ).fetchall():
-            print(t("screen.status.run", run=run_id, first=first, last=last, engine=engine,
-                    hits=hits, new=new))
+            print(
+                t(
+                    "screen.status.run",
+                    run=run_id,
+                    first=first,
+                    last=last,
+                    engine=engine,
+                    hits=hits,
+                    new=new,
+                )
+            )
     return 0

@@ -209,7 +209,8 @@ class Background:
         county_codes = self.counties[self.person_county]
         self.certno = id_numbers(county_codes, self.person_index)
         self.psn_no = np.strings.add(
-            np.strings.add("P", county_codes.astype(str)), np.char.zfill(self.person_index.astype(str), 7)
+            np.strings.add("P", county_codes.astype(str)),
+            np.char.zfill(self.person_index.astype(str), 7),
         )
         self.inpatient = rng.random(n) < scale.inpatient_share
         self.employee = rng.random(n) < scale.employee_share
@@ -284,7 +285,9 @@ class Background:
         chronic = rng.random(n) < 0.1
         med_type = np.where(pharmacy, "定点药店购药", np.where(chronic, "门诊慢特病", "普通门诊"))
         start = self._month_start(month)
-        offset = rng.integers(0, self._days(month), n) * 86400 + rng.integers(8 * 3600, 17 * 3600, n)
+        offset = rng.integers(0, self._days(month), n) * 86400 + rng.integers(
+            8 * 3600, 17 * 3600, n
+        )
         begin = start + offset.astype("timedelta64[s]")
         settle = begin + rng.integers(300, 3600, n).astype("timedelta64[s]")
         dx = np.array(OUTPATIENT_DX)[rng.integers(0, len(OUTPATIENT_DX), n)]
@@ -313,11 +316,32 @@ class Background:
         cash = _money(medfee - fund - acct)
         reversed_ = (rng.random(n) < 0.003).astype(np.int8)
         settlements = self._settlement_table(
-            setl, mdtrt, person, inst, med_type, begin, None, settle, dx, None, medfee, fund,
-            acct, cash, reversed_,
+            setl,
+            mdtrt,
+            person,
+            inst,
+            med_type,
+            begin,
+            None,
+            settle,
+            dx,
+            None,
+            medfee,
+            fund,
+            acct,
+            cash,
+            reversed_,
         )
-        fees = self._fee_table(month, setl.take(pa.array(line_of)), settle[line_of], codes,
-                               list_type, cnt, price, amount)
+        fees = self._fee_table(
+            month,
+            setl.take(pa.array(line_of)),
+            settle[line_of],
+            codes,
+            list_type,
+            cnt,
+            price,
+            amount,
+        )
         return settlements, fees
 
     def _inpatient(
@@ -348,25 +372,62 @@ class Background:
         cash = _money(cost - fund)
         setl, mdtrt = self._ids(month, n)
         settlements = self._settlement_table(
-            setl, mdtrt, person, inst, np.full(n, "住院"), begin, end, settle, dx, drg, cost,
-            fund, acct, cash, np.zeros(n, np.int8),
+            setl,
+            mdtrt,
+            person,
+            inst,
+            np.full(n, "住院"),
+            begin,
+            end,
+            settle,
+            dx,
+            drg,
+            cost,
+            fund,
+            acct,
+            cash,
+            np.zeros(n, np.int8),
         )
         k = rng.integers(4, 10, n)
         line_of = np.repeat(np.arange(n), k)
         m = line_of.size
         is_drug = rng.random(m) < 0.5
         code_num = np.where(is_drug, rng.integers(0, N_DRUGS, m), rng.integers(0, N_SERVICES, m))
-        codes = np.strings.add(np.where(is_drug, "XB", "FW"), np.char.zfill(code_num.astype(str), 5))
+        codes = np.strings.add(
+            np.where(is_drug, "XB", "FW"), np.char.zfill(code_num.astype(str), 5)
+        )
         list_type = np.where(is_drug, "药品", "医疗服务项目")
         cnt = rng.integers(1, 4, m).astype(np.float64)
         price = _money(np.where(is_drug, rng.uniform(0.5, 5, m), rng.uniform(20, 200, m)))
-        fees = self._fee_table(month, setl.take(pa.array(line_of)), settle[line_of], codes,
-                               list_type, cnt, price, _money(cnt * price))
+        fees = self._fee_table(
+            month,
+            setl.take(pa.array(line_of)),
+            settle[line_of],
+            codes,
+            list_type,
+            cnt,
+            price,
+            _money(cnt * price),
+        )
         return settlements, fees
 
     def _settlement_table(
-        self, setl, mdtrt, person, inst, med_type, begin, end, settle, dx, drg, medfee, fund,
-        acct, cash, reversed_,
+        self,
+        setl,
+        mdtrt,
+        person,
+        inst,
+        med_type,
+        begin,
+        end,
+        settle,
+        dx,
+        drg,
+        medfee,
+        fund,
+        acct,
+        cash,
+        reversed_,
     ) -> pa.Table:
         n = person.size
         county = self.counties[self.person_county[person]].astype(str)
@@ -377,7 +438,9 @@ class Background:
                 "mdtrt_id": mdtrt,
                 "psn_no": self._psn_arr.take(pa.array(person, pa.int64())),
                 "certno": self._certno_arr.take(pa.array(person, pa.int64())),
-                "insutype": pa.array(np.where(employee, "职工基本医疗保险", "城乡居民基本医疗保险")),
+                "insutype": pa.array(
+                    np.where(employee, "职工基本医疗保险", "城乡居民基本医疗保险")
+                ),
                 "insu_admdvs": pa.array(county),
                 "mdtrt_admdvs": pa.array(self.counties[self.inst_county[inst]].astype(str)),
                 "fixmedins_code": pa.array(self.inst_ids[inst]),
@@ -387,7 +450,9 @@ class Background:
                 "setl_time": pa.array(settle, TS),
                 "dise_codg": pa.array(dx.astype(str)),
                 "dise_name": pa.nulls(n, pa.string()),
-                "drg_dip_code": pa.array(drg.astype(str)) if drg is not None else pa.nulls(n, pa.string()),
+                "drg_dip_code": pa.array(drg.astype(str))
+                if drg is not None
+                else pa.nulls(n, pa.string()),
                 "mdtrt_cert_type": pa.array(["医保电子凭证"] * n),
                 "medfee_sumamt": pa.array(medfee),
                 "fund_pay_sumamt": pa.array(fund),
@@ -478,8 +543,13 @@ class _Cases:
         return str(self.roster.loc[self.roster["institution_id"] == inst, "county_code"].iloc[0])
 
     # persons --------------------------------------------------------------------------------
-    def person(self, county_i: int, employee: bool = True, status: str = "正常参保",
-               changed: str | None = None) -> dict:
+    def person(
+        self,
+        county_i: int,
+        employee: bool = True,
+        status: str = "正常参保",
+        changed: str | None = None,
+    ) -> dict:
         county = self.counties[county_i % len(self.counties)]
         self._n += 1
         idx = 9_000_000 + self._n
@@ -562,8 +632,15 @@ class _Cases:
             )
         return setl
 
-    def expect(self, rule: str, subject: str, county: str, setls: Sequence[str], note: str,
-               month: str | None = None) -> None:
+    def expect(
+        self,
+        rule: str,
+        subject: str,
+        county: str,
+        setls: Sequence[str],
+        note: str,
+        month: str | None = None,
+    ) -> None:
         self.expected.append(
             Expected(rule, subject, county, month or self.period, tuple(setls), note)
         )
@@ -591,29 +668,59 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     p = c.person(0, status="终止参保", changed=f"{prev}-25")
     c.credit_months(p, [m for m in all_months if m <= prev])
     c.deaths += [
-        {"certno": p["certno"], "death_date": f"{prev}-20", "src": "公安", "batch_date": f"{period}-01"},
-        {"certno": p["certno"], "death_date": f"{prev}-22", "src": "民政", "batch_date": f"{period}-01"},
+        {
+            "certno": p["certno"],
+            "death_date": f"{prev}-20",
+            "src": "公安",
+            "batch_date": f"{period}-01",
+        },
+        {
+            "certno": p["certno"],
+            "death_date": f"{prev}-22",
+            "src": "民政",
+            "batch_date": f"{period}-01",
+        },
     ]
     h_a, p_b = c.inst(0), c.inst(0, "pharmacy")
     s1 = c.settle(p, h_a, _day(period, 3))
     s2 = c.settle(p, p_b, _day(period, 10), "定点药店购药")
-    c.expect("SJBD-01", f"{p['psn_no']}|{h_a}", p["insu_admdvs"], [s1], "死亡后门诊（来源日期不一）")
+    c.expect(
+        "SJBD-01", f"{p['psn_no']}|{h_a}", p["insu_admdvs"], [s1], "死亡后门诊（来源日期不一）"
+    )
     c.expect("SJBD-01", f"{p['psn_no']}|{p_b}", p["insu_admdvs"], [s2], "死亡后药店购药")
     p = c.person(0, status="终止参保", changed=f"{period}-06")
-    c.deaths.append({"certno": p["certno"], "death_date": f"{period}-05", "src": "卫健",
-                     "batch_date": f"{period}-20"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{period}-05",
+            "src": "卫健",
+            "batch_date": f"{period}-20",
+        }
+    )
     h = c.inst(0)
     c.settle(p, h, _day(period, 5, 7), "住院", end=_day(period, 8), cost=8000, dx="I21.4")
     c.miss("SJBD-01", f"{p['psn_no']}|{h}", "死亡当日入院的住院")
     p = c.person(0, status="终止参保", changed=f"{period}-12")
-    c.deaths.append({"certno": p["certno"], "death_date": f"{period}-10", "src": "公安",
-                     "batch_date": f"{period}-20"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{period}-10",
+            "src": "公安",
+            "batch_date": f"{period}-20",
+        }
+    )
     h = c.inst(0)
     c.settle(p, h, _day(period, 11))
     c.miss("SJBD-01", f"{p['psn_no']}|{h}", "死亡次日就诊（宽限1天内）")
     p = c.person(0, status="终止参保", changed=f"{prev}-05")
-    c.deaths.append({"certno": p["certno"], "death_date": f"{prev}-01", "src": "民政",
-                     "batch_date": f"{period}-01"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{prev}-01",
+            "src": "民政",
+            "batch_date": f"{period}-01",
+        }
+    )
     h = c.inst(0)
     c.settle(p, h, _day(period, 2), reversed_=True)
     c.miss("SJBD-01", f"{p['psn_no']}|{h}", "死亡后的结算已退费（冲正）")
@@ -622,37 +729,78 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     death_b1 = _shift(period, -3)
     p = c.person(1)
     c.credit_months(p, all_months)
-    c.deaths.append({"certno": p["certno"], "death_date": f"{death_b1}-15", "src": "民政",
-                     "batch_date": f"{period}-01"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{death_b1}-15",
+            "src": "民政",
+            "batch_date": f"{period}-01",
+        }
+    )
     c.expect("SJBD-02", p["psn_no"], p["insu_admdvs"], [], "死亡3个月仍正常参保、个账续划3个月")
     p = c.person(2, status="终止参保", changed=f"{period}-15")
     c.credit_months(p, [m for m in all_months if m <= prev])
-    c.deaths.append({"certno": p["certno"], "death_date": f"{_shift(period, -2)}-03",
-                     "src": "公安", "batch_date": f"{period}-01"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{_shift(period, -2)}-03",
+            "src": "公安",
+            "batch_date": f"{period}-01",
+        }
+    )
     c.expect("SJBD-02", p["psn_no"], p["insu_admdvs"], [], "已停保，但死亡次月仍划拨个账")
     p = c.person(1)
     c.credit_months(p, all_months)
-    c.deaths.append({"certno": p["certno"], "death_date": f"{period}-10", "src": "卫健",
-                     "batch_date": f"{period}-20"})
+    c.deaths.append(
+        {
+            "certno": p["certno"],
+            "death_date": f"{period}-10",
+            "src": "卫健",
+            "batch_date": f"{period}-20",
+        }
+    )
     c.miss("SJBD-02", p["psn_no"], "当月死亡，未满停保滞后期，当月划拨不算")
 
     # SJBD-03 服刑在押期间结算 ---------------------------------------------------------------
     p = c.person(3)
-    c.custody.append({"certno": p["certno"], "custody_type": "服刑", "start_date": f"{_shift(period, -4)}-01",
-                      "end_date": None, "src": "监狱", "batch_date": f"{period}-01"})
+    c.custody.append(
+        {
+            "certno": p["certno"],
+            "custody_type": "服刑",
+            "start_date": f"{_shift(period, -4)}-01",
+            "end_date": None,
+            "src": "监狱",
+            "batch_date": f"{period}-01",
+        }
+    )
     h_x = c.inst(3)
     s = c.settle(p, h_x, _day(period, 6))
     c.expect("SJBD-03", f"{p['psn_no']}|{h_x}", p["insu_admdvs"], [s], "在押期间在普通医院就诊")
     prison = c.inst(3, "primary")
     p = c.person(3)
-    c.custody.append({"certno": p["certno"], "custody_type": "服刑", "start_date": f"{_shift(period, -5)}-01",
-                      "end_date": None, "src": "司法行政", "batch_date": f"{period}-01"})
+    c.custody.append(
+        {
+            "certno": p["certno"],
+            "custody_type": "服刑",
+            "start_date": f"{_shift(period, -5)}-01",
+            "end_date": None,
+            "src": "司法行政",
+            "batch_date": f"{period}-01",
+        }
+    )
     c.settle(p, prison, _day(period, 9))
     c.miss("SJBD-03", f"{p['psn_no']}|{prison}", "在监狱内设医疗机构就诊")
     p = c.person(3)
-    c.custody.append({"certno": p["certno"], "custody_type": "看守所羁押",
-                      "start_date": f"{_shift(period, -6)}-01", "end_date": f"{period}-01",
-                      "src": "公安监管", "batch_date": f"{period}-01"})
+    c.custody.append(
+        {
+            "certno": p["certno"],
+            "custody_type": "看守所羁押",
+            "start_date": f"{_shift(period, -6)}-01",
+            "end_date": f"{period}-01",
+            "src": "公安监管",
+            "batch_date": f"{period}-01",
+        }
+    )
     h = c.inst(3)
     c.settle(p, h, _day(period, 1, 15))
     c.miss("SJBD-03", f"{p['psn_no']}|{h}", "出监当日就诊（出监日不算羁押期）")
@@ -664,8 +812,13 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
         for i in range(n):
             pharmacy = i % 7 == 6
             out.append(
-                c.settle(p, h2 if pharmacy else h1, _day(period, 1 + i % 28, 8 + i // 28),
-                         "定点药店购药" if pharmacy else "普通门诊", **kw)
+                c.settle(
+                    p,
+                    h2 if pharmacy else h1,
+                    _day(period, 1 + i % 28, 8 + i // 28),
+                    "定点药店购药" if pharmacy else "普通门诊",
+                    **kw,
+                )
             )
         return out
 
@@ -703,32 +856,71 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
         for i in range(200):
             m = year[i % 12]
             pp = c.person(i, employee=False)
-            c.settle(pp, peers[i % len(peers)], f"{m}-{1 + i % 20:02d} 08:00:00", "住院",
-                     end=f"{m}-{3 + i % 20:02d} 10:00:00", cost=10000.0, dx="K80.1", drg=group)
+            c.settle(
+                pp,
+                peers[i % len(peers)],
+                f"{m}-{1 + i % 20:02d} 08:00:00",
+                "住院",
+                end=f"{m}-{3 + i % 20:02d} 10:00:00",
+                cost=10000.0,
+                dx="K80.1",
+                drg=group,
+            )
     e1_ids = []
     for i in range(12):
         pp = c.person(7, employee=False)
         m = q_months[i % 3]
-        e1_ids.append(c.settle(pp, e1, f"{m}-{2 + i:02d} 08:00:00", "住院",
-                               end=f"{m}-{5 + i:02d} 10:00:00", cost=15000.0, dx="K80.1",
-                               drg="DRGZZ1"))
+        e1_ids.append(
+            c.settle(
+                pp,
+                e1,
+                f"{m}-{2 + i:02d} 08:00:00",
+                "住院",
+                end=f"{m}-{5 + i:02d} 10:00:00",
+                cost=15000.0,
+                dx="K80.1",
+                drg="DRGZZ1",
+            )
+        )
     c.expect("ZNJK-02", e1, c.county_of(e1), e1_ids, "次均15000元，同级均值约10679元（超40%）")
     for i in range(9):
         pp = c.person(9, employee=False)
         m = q_months[i % 3]
-        c.settle(pp, eg, f"{m}-{2 + i:02d} 08:00:00", "住院", end=f"{m}-{5 + i:02d} 10:00:00",
-                 cost=20000.0, dx="K80.1", drg="DRGZZ1")
+        c.settle(
+            pp,
+            eg,
+            f"{m}-{2 + i:02d} 08:00:00",
+            "住院",
+            end=f"{m}-{5 + i:02d} 10:00:00",
+            cost=20000.0,
+            dx="K80.1",
+            drg="DRGZZ1",
+        )
     c.miss("ZNJK-02", eg, "次均为均值近2倍，但季度病例只有9例（少于10例）")
     for i in range(12):
         pp = c.person(8, employee=False)
         m = q_months[i % 3]
-        c.settle(pp, e2, f"{m}-{2 + i:02d} 08:00:00", "住院", end=f"{m}-{5 + i:02d} 10:00:00",
-                 cost=12000.0, dx="K80.1", drg="DRGZZ2")
+        c.settle(
+            pp,
+            e2,
+            f"{m}-{2 + i:02d} 08:00:00",
+            "住院",
+            end=f"{m}-{5 + i:02d} 10:00:00",
+            cost=12000.0,
+            dx="K80.1",
+            drg="DRGZZ2",
+        )
     c.miss("ZNJK-02", e2, "次均12000元，同级均值约10113元（超18.7%，不足20%）")
 
     # ZNJK-03 药品使用量异常增长 / ZNJK-07 进销存不符 -----------------------------------------
-    def dispense(inst: str, county_i: int, drug: str, price: float, per_month: dict[str, float],
-                 parts: int = 10) -> dict[str, list[str]]:
+    def dispense(
+        inst: str,
+        county_i: int,
+        drug: str,
+        price: float,
+        per_month: dict[str, float],
+        parts: int = 10,
+    ) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for m, qty in per_month.items():
             base = qty // parts
@@ -737,8 +929,9 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
             for j in range(parts):
                 q = base + (1 if j < extra else 0)
                 pp = c.person(county_i, employee=False)
-                out[m].append(c.settle(pp, inst, f"{m}-{3 + 2 * j:02d} 10:00:00",
-                                       drugs=[(drug, q, price)]))
+                out[m].append(
+                    c.settle(pp, inst, f"{m}-{3 + 2 * j:02d} 10:00:00", drugs=[(drug, q, price)])
+                )
         return out
 
     steady = {m: 100.0 for m in all_months[:-1]}
@@ -753,13 +946,29 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     c.miss("ZNJK-03", h, "用量增长60%，但当月金额800元不足1000元")
     h = c.inst(4, "pharmacy")
     ids = dispense(h, 4, "XDEMO004", 30.0, {period: 130.0})
-    c.inventory.append({"fixmedins_code": h, "med_list_codg": "XDEMO004", "month": period,
-                        "opening_qty": 40.0, "purchase_qty": 60.0, "closing_qty": 0.0})
+    c.inventory.append(
+        {
+            "fixmedins_code": h,
+            "med_list_codg": "XDEMO004",
+            "month": period,
+            "opening_qty": 40.0,
+            "purchase_qty": 60.0,
+            "closing_qty": 0.0,
+        }
+    )
     c.expect("ZNJK-07", h, c.county_of(h), ids[period], "结算130，期初加购进100")
     h = c.inst(5, "pharmacy")
     dispense(h, 5, "XDEMO005", 30.0, {period: 105.0})
-    c.inventory.append({"fixmedins_code": h, "med_list_codg": "XDEMO005", "month": period,
-                        "opening_qty": 50.0, "purchase_qty": 50.0, "closing_qty": 0.0})
+    c.inventory.append(
+        {
+            "fixmedins_code": h,
+            "med_list_codg": "XDEMO005",
+            "month": period,
+            "opening_qty": 50.0,
+            "purchase_qty": 50.0,
+            "closing_qty": 0.0,
+        }
+    )
     c.miss("ZNJK-07", h, "结算105，恰为期初加购进100的1.05倍（不超过容差）")
 
     # ZNJK-04 住院期间门诊/购药结算 ------------------------------------------------------------
@@ -778,8 +987,12 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     # ZNJK-05 住院时间重叠 ---------------------------------------------------------------------
     h_n, h_o = c.inst(7), c.inst(7)
     p = c.person(7)
-    a = c.settle(p, h_n, _day(period, 1, 8), "住院", end=_day(period, 10, 10), cost=7000, dx="K80.1")
-    b = c.settle(p, h_o, _day(period, 8, 8), "住院", end=_day(period, 15, 10), cost=7000, dx="J18.9")
+    a = c.settle(
+        p, h_n, _day(period, 1, 8), "住院", end=_day(period, 10, 10), cost=7000, dx="K80.1"
+    )
+    b = c.settle(
+        p, h_o, _day(period, 8, 8), "住院", end=_day(period, 15, 10), cost=7000, dx="J18.9"
+    )
     c.expect("ZNJK-05", p["psn_no"], p["insu_admdvs"], [a, b], "两次住院重叠2天")
     p = c.person(7)
     c.settle(p, h_n, _day(period, 1, 8), "住院", end=_day(period, 10, 10), cost=7000, dx="K80.1")
@@ -789,13 +1002,16 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     # ZNJK-06 短期再入院 -----------------------------------------------------------------------
     h_p = c.inst(8)
     p = c.person(8)
-    a = c.settle(p, h_p, f"{prev}-20 08:00:00", "住院", end=f"{prev}-25 10:00:00", cost=5000,
-                 dx="K35.8")
-    b = c.settle(p, h_p, _day(period, 10, 8), "住院", end=_day(period, 14, 10), cost=5000,
-                 dx="K35.2")
+    a = c.settle(
+        p, h_p, f"{prev}-20 08:00:00", "住院", end=f"{prev}-25 10:00:00", cost=5000, dx="K35.8"
+    )
+    b = c.settle(
+        p, h_p, _day(period, 10, 8), "住院", end=_day(period, 14, 10), cost=5000, dx="K35.2"
+    )
     p2 = c.person(8)
-    c.settle(p2, h_p, f"{prev}-20 08:00:00", "住院", end=f"{prev}-25 10:00:00", cost=5000,
-             dx="K35.8")
+    c.settle(
+        p2, h_p, f"{prev}-20 08:00:00", "住院", end=f"{prev}-25 10:00:00", cost=5000, dx="K35.8"
+    )
     c.settle(p2, h_p, _day(period, 11, 8), "住院", end=_day(period, 15, 10), cost=5000, dx="K35.3")
     p3 = c.person(8)
     c.settle(p3, h_p, f"{prev}-28 08:00:00", "住院", end=_day(period, 2, 10), cost=5000, dx="K35.8")
@@ -818,13 +1034,27 @@ def _noise_lists(bg: Background, period: str, seed: int) -> tuple[list[dict], li
         idx = np.array([8_000_000 + i])
         certno = str(id_numbers(np.array([int(county)]), idx)[0])
         day = dt.date.fromisoformat(f"{period}-01") - dt.timedelta(days=int(rng.integers(30, 400)))
-        deaths.append({"certno": certno, "death_date": day.isoformat(), "src": "公安",
-                       "batch_date": f"{period}-01"})
+        deaths.append(
+            {
+                "certno": certno,
+                "death_date": day.isoformat(),
+                "src": "公安",
+                "batch_date": f"{period}-01",
+            }
+        )
     for i in range(20):
         county = bg.counties[i % len(bg.counties)]
         certno = str(id_numbers(np.array([int(county)]), np.array([8_500_000 + i]))[0])
-        custody.append({"certno": certno, "custody_type": "服刑", "start_date": "2024-03-01",
-                        "end_date": None, "src": "监狱", "batch_date": f"{period}-01"})
+        custody.append(
+            {
+                "certno": certno,
+                "custody_type": "服刑",
+                "start_date": "2024-03-01",
+                "end_date": None,
+                "src": "监狱",
+                "batch_date": f"{period}-01",
+            }
+        )
     return deaths, custody
 
 
@@ -867,7 +1097,9 @@ def generate_extract(
         df = pd.DataFrame(rows)
         for col in date_cols:
             if col in df:
-                df[col] = [dt.date.fromisoformat(x) if isinstance(x, str) else None for x in df[col]]
+                df[col] = [
+                    dt.date.fromisoformat(x) if isinstance(x, str) else None for x in df[col]
+                ]
         return pa.Table.from_pandas(df, preserve_index=False)
 
     inventory = _background_inventory(bg, months, seed) + cases.inventory
@@ -904,9 +1136,16 @@ def _background_inventory(bg: Background, months: Sequence[str], seed: int) -> l
     for inst in pharmacies:
         for d in rng.choice(N_DRUGS, 5, replace=False):
             for m in months[-3:]:
-                rows.append({"fixmedins_code": str(inst), "med_list_codg": f"XB{d:05d}",
-                             "month": m, "opening_qty": 1000.0, "purchase_qty": 1000.0,
-                             "closing_qty": 1500.0})
+                rows.append(
+                    {
+                        "fixmedins_code": str(inst),
+                        "med_list_codg": f"XB{d:05d}",
+                        "month": m,
+                        "opening_qty": 1000.0,
+                        "purchase_qty": 1000.0,
+                        "closing_qty": 1500.0,
+                    }
+                )
     return rows
 
 
@@ -939,7 +1178,9 @@ def write_extract(extract: Extract, out: str | Path, fmt: str = "mixed") -> list
         for name, table in st.items():
             paths.append(_csv(table, out / f"{name}.csv"))
     else:
-        ins = st["insured"].rename_columns([_headers("insured")[c] for c in st["insured"].column_names])
+        ins = st["insured"].rename_columns(
+            [_headers("insured")[c] for c in st["insured"].column_names]
+        )
         paths.append(_csv(ins, out / "参保人员状态.csv"))
         paths.append(out / "个人账户划拨.parquet")
         pq.write_table(st["acct_credits"], paths[-1])

@@ -279,14 +279,12 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: Path) -> list[Path]:
     for name, tb in TABLES.items():
         cols = ", ".join(_q(c.name) for c in tb.columns)
         target = out / f"{name}.parquet"
-        con.execute(
-            f"COPY (SELECT {cols} FROM {_q(tb.storage)}) TO '{target}' (FORMAT parquet)"
-        )
+        con.execute(f"COPY (SELECT {cols} FROM {_q(tb.storage)}) TO '{target}' (FORMAT parquet)")
         paths.append(target)
     cols = ", ".join(f"CAST({_q(k)} AS {v}) AS {_q(k)}" for k, v in ROSTER_COLUMNS.items())
     target = out / f"{ROSTER}.parquet"
     con.execute(
-        f"COPY (SELECT {cols} FROM main.\"institutions\" WHERE \"_live\") TO '{target}' "
+        f'COPY (SELECT {cols} FROM main."institutions" WHERE "_live") TO \'{target}\' '
         "(FORMAT parquet)"
     )
     paths.append(target)

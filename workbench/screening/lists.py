@@ -58,10 +58,14 @@ def header(field: str) -> str:
     return RESULT_HEADER if field == "check_status" else LEDGERS["leads"].field(field).header
 
 
-def list_frames(wh: Warehouse, ruleset: RuleSet, period: str) -> dict[tuple[str, str], pd.DataFrame]:
+def list_frames(
+    wh: Warehouse, ruleset: RuleSet, period: str
+) -> dict[tuple[str, str], pd.DataFrame]:
     """(county, list title) → its leads of the period (current rows, masked)."""
-    codes = {title: [r.code for r in ruleset.rules.values() if r.list_name == title]
-             for title in LEAD_FEEDBACK_LISTS}
+    codes = {
+        title: [r.code for r in ruleset.rules.values() if r.list_name == title]
+        for title in LEAD_FEEDBACK_LISTS
+    }
     leads = wh.read_ledger("leads", columns=list(COLUMNS))
     leads = leads[leads["data_period"].astype(object) == period]
     out: dict[tuple[str, str], pd.DataFrame] = {}
@@ -140,15 +144,22 @@ def _write_one(path: Path, title: str, frame: pd.DataFrame, evidence: pd.DataFra
             ws.set_column(i, i, 16, fill)
         status = COLUMNS.index("check_status")
         ws.data_validation(
-            1, status, last, status,
+            1,
+            status,
+            last,
+            status,
             {"validate": "list", "source": [s for s in CHECK_STATUSES if s != "待核查"]},
         )
-        notes = pd.DataFrame({t("screening.list.note_head"): [
-            t("screening.list.note_1", title=title),
-            t("screening.list.note_2"),
-            t("screening.list.note_3"),
-            t("screening.list.note_4"),
-        ]})
+        notes = pd.DataFrame(
+            {
+                t("screening.list.note_head"): [
+                    t("screening.list.note_1", title=title),
+                    t("screening.list.note_2"),
+                    t("screening.list.note_3"),
+                    t("screening.list.note_4"),
+                ]
+            }
+        )
         notes.to_excel(xw, sheet_name="说明", index=False)
         ev = excel_safe_frame(evidence.rename(columns=EVIDENCE_COLUMNS))
         ev.to_excel(xw, sheet_name="说明", index=False, startrow=len(notes) + 2)

@@ -265,7 +265,9 @@ def _csv_head(path: Path) -> tuple[str, str, list[str]]:
     return enc, delim, [c.strip() for c in cells]
 
 
-def read_layout(path: Path, con: duckdb.DuckDBPyConnection) -> tuple[Layout | None, list[FileIssue]]:
+def read_layout(
+    path: Path, con: duckdb.DuckDBPyConnection
+) -> tuple[Layout | None, list[FileIssue]]:
     kind = SUFFIXES[path.suffix.lower()]
     issues: list[FileIssue] = []
     if kind == "csv":
@@ -302,13 +304,9 @@ def read_layout(path: Path, con: duckdb.DuckDBPyConnection) -> tuple[Layout | No
     for pos, lab in enumerate(labels):
         if pos not in used and lab:
             issues.append(FileIssue(path.name, "W_EXTRA_COLUMN", lab, "warning"))
-    sources = {
-        name: (f"c{pos}" if kind == "csv" else labels[pos]) for name, pos in found.items()
-    }
+    sources = {name: (f"c{pos}" if kind == "csv" else labels[pos]) for name, pos in found.items()}
     headers = {name: labels[pos] for name, pos in found.items()}
-    layout = Layout(
-        path, path.name, kind, tb.name, sources, headers, delim, enc, len(labels)
-    )
+    layout = Layout(path, path.name, kind, tb.name, sources, headers, delim, enc, len(labels))
     return layout, issues
 
 
@@ -424,8 +422,12 @@ def stage_sql(tb: Table, layout: Layout, index: int, numbered: bool = False) -> 
         )
         level1 = f"SELECT *, {helpers} FROM ({level1}) l0"
     typed = [
-        f"{id_sql(_q('u_' + c.name), _q('n_' + c.name)) if c.personal else typed_sql(c, _q('r_' + c.name))}"
-        f" AS {_q('t_' + c.name)}"
+        (
+            id_sql(_q("u_" + c.name), _q("n_" + c.name))
+            if c.personal
+            else typed_sql(c, _q("r_" + c.name))
+        )
+        + f" AS {_q('t_' + c.name)}"
         for c in tb.columns
     ]
     level2 = f"SELECT *, {', '.join(typed)} FROM ({level1}) l1"
@@ -452,8 +454,7 @@ def stage_sql(tb: Table, layout: Layout, index: int, numbered: bool = False) -> 
         else:
             out.append(f"{tcol} AS {_q(c.name)}")
     pairs = ", ".join(
-        f"{_lit(c.header)}, "
-        + (mask_sql(_q("r_" + c.name)) if c.personal else _q("r_" + c.name))
+        f"{_lit(c.header)}, " + (mask_sql(_q("r_" + c.name)) if c.personal else _q("r_" + c.name))
         for c in tb.columns
     )
     out.append("_err")
@@ -497,7 +498,10 @@ def load_paths(
     check_salt(con, salt)
     files, issues = list_files(paths)
     results: list[FileResult] = []
-    known = {r[0] for r in con.execute("SELECT load_id FROM scr_loads WHERE status = '已入库'").fetchall()}
+    known = {
+        r[0]
+        for r in con.execute("SELECT load_id FROM scr_loads WHERE status = '已入库'").fetchall()
+    }
     layouts: list[Layout] = []
     seen: set[str] = set()
     for path in files:
@@ -550,9 +554,10 @@ def _record_refused(
 def _transcode(path: Path) -> Path:
     """A UTF-8 copy of a GBK/GB18030 file, streamed (files can be gigabytes)."""
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="workbench-scr-")
-    with open(fd, "w", encoding="utf-8", newline="") as out, path.open(
-        "r", encoding="gb18030", errors="replace", newline=""
-    ) as src:
+    with (
+        open(fd, "w", encoding="utf-8", newline="") as out,
+        path.open("r", encoding="gb18030", errors="replace", newline="") as src,
+    ):
         while chunk := src.read(4 << 20):
             out.write(chunk)
     return Path(tmp)
@@ -618,7 +623,7 @@ def _load_group(
         counts = _write(con, tb, group)
         now = dt.datetime.now().replace(microsecond=0)
         out = []
-        for i, (g, (path, display)) in enumerate(zip(group, originals)):
+        for i, (g, (_path, display)) in enumerate(zip(group, originals)):
             n, good = counts.get(i, (0, 0))
             con.execute("DELETE FROM scr_loads WHERE load_id = ?", [g.load_id])
             con.execute(
@@ -655,11 +660,12 @@ def _check_keys_and_refs(
     """Rows that typed fine but repeat a key (in the batch or the warehouse) or point at
     nothing: temp table `scr_stg_bad(rid, code)`."""
     key = ", ".join(_q(k) for k in tb.key)
+    s_key = ", ".join("s." + _q(k) for k in tb.key)
     nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in tb.key)
     parts = [
         # a key seen twice in the batch: every row but the first
-        f"""SELECT rid, {_lit(tb.key[0] + ':E_DUPLICATE_KEY')} AS code FROM (
-              SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {", ".join("s." + _q(k) for k in tb.key)}
+        f"""SELECT rid, {_lit(tb.key[0] + ":E_DUPLICATE_KEY")} AS code FROM (
+              SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {s_key}
                      ORDER BY s.rowid) AS rn
               FROM scr_stg s SEMI JOIN (SELECT {key} FROM scr_stg WHERE _err = '' AND {nonnull}
                                         GROUP BY {key} HAVING count(*) > 1) d USING ({key})
@@ -668,7 +674,7 @@ def _check_keys_and_refs(
     if con.execute(f'SELECT count(*) > 0 FROM "{tb.storage}"').fetchone()[0]:
         parts.append(
             f"SELECT s.rowid, {_lit(tb.key[0] + ':E_KEY_EXISTS')} FROM scr_stg s "
-            f'SEMI JOIN "{tb.storage}" w USING ({key}) WHERE s._err = \'\''
+            f"SEMI JOIN \"{tb.storage}\" w USING ({key}) WHERE s._err = ''"
         )
     for ref in tb.refs:
         if ref.target == "institutions":
@@ -789,7 +795,9 @@ def issue_rows(
                 "column": header,
                 "value": value,
                 "code": rec.code,
-                "message": where_ + "：" + t(f"screening.code.{rec.code}", column=header, **params_),
+                "message": where_
+                + "："
+                + t(f"screening.code.{rec.code}", column=header, **params_),
             }
         )
     return pd.DataFrame(out, columns=ISSUE_COLUMNS)

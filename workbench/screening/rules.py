@@ -67,7 +67,17 @@ _VIEW_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 KNOWN_KEYS = {
-    "file": {"kind", "code", "name", "description", "source", "dialect", "settings", "views", "rules"},
+    "file": {
+        "kind",
+        "code",
+        "name",
+        "description",
+        "source",
+        "dialect",
+        "settings",
+        "views",
+        "rules",
+    },
     "rule": {
         "name",
         "description",
@@ -461,19 +471,28 @@ def _rule(code, node, at, fname, issues, rules, views) -> None:
     lead_source = _text(node, "lead_source", issues, True)
     if lead_source and lead_source not in LEAD_SOURCES:
         issues.error(
-            "E_RULE_ENUM", node.at("lead_source"), key="lead_source", value=lead_source,
+            "E_RULE_ENUM",
+            node.at("lead_source"),
+            key="lead_source",
+            value=lead_source,
             allowed="、".join(LEAD_SOURCES),
         )
     subject = _text(node, "subject", issues, True)
     if subject and subject not in SUBJECTS:
         issues.error(
-            "E_RULE_ENUM", node.at("subject"), key="subject", value=subject,
+            "E_RULE_ENUM",
+            node.at("subject"),
+            key="subject",
+            value=subject,
             allowed="、".join(SUBJECTS),
         )
     list_name = _text(node, "list", issues)
     if list_name and list_name not in LEAD_FEEDBACK_LISTS:
         issues.error(
-            "E_RULE_ENUM", node.at("list"), key="list", value=list_name,
+            "E_RULE_ENUM",
+            node.at("list"),
+            key="list",
+            value=list_name,
             allowed="、".join(LEAD_FEEDBACK_LISTS),
         )
     wd = node.get("workbench_definition", False)
@@ -612,13 +631,14 @@ def _check_one(
         missing = [c for c in OUTPUT if c not in outs]
         if missing:
             issues.error(
-                "E_SQL_OUTPUT", (fname, line), code=code, missing="、".join(missing),
+                "E_SQL_OUTPUT",
+                (fname, line),
+                code=code,
+                missing="、".join(missing),
                 required="、".join(OUTPUT),
             )
     try:
-        sqlglot.transpile(
-            sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
-        )
+        sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
     except Exception as exc:  # noqa: BLE001 - sqlglot raises several kinds
         issues.warning("W_SQL_NOT_PORTABLE", (fname, line), code=code, problem=str(exc)[:200])
 

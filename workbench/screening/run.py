@@ -197,7 +197,9 @@ def _evidence_frame(
     out = out.copy()
     out["lead_id"] = [
         lead_id(r, s, c, m)
-        for r, s, c, m in zip(out["rule_code"], out["subject_key"], out["county_code"], out["month"])
+        for r, s, c, m in zip(
+            out["rule_code"], out["subject_key"], out["county_code"], out["month"]
+        )
     ]
     out["run_id"] = run_id
     return out
@@ -285,7 +287,7 @@ def _upsert_leads(
     )
     factor = float(ruleset.settings["regrowth_factor"])
     refuted = _refuted_amounts(wh)
-    new_rows, scr_rows, issued = [], [], []
+    scr_rows, issued = [], []
     for rec in cand.itertuples(index=False):
         if rec.lead_id in in_ledger or status.get(rec.lead_id) == ISSUED:
             result.leads_existing += 1
@@ -318,9 +320,7 @@ def _upsert_leads(
         )
         con.register("v_scr_leads", frame)
         try:
-            con.execute(
-                "DELETE FROM scr_leads WHERE lead_id IN (SELECT lead_id FROM v_scr_leads)"
-            )
+            con.execute("DELETE FROM scr_leads WHERE lead_id IN (SELECT lead_id FROM v_scr_leads)")
             con.execute(
                 "INSERT INTO scr_leads SELECT lead_id, rule_code, subject_key, county_code, "
                 "month, hit_count, CAST(round(amount, 2) AS DECIMAL(18,2)), status, run_id, "

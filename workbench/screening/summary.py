@@ -75,7 +75,9 @@ def screening_tables(
         )
         .reset_index()
     )
-    all_rules = pd.DataFrame({"rule_code": list(rule_names), "rule_name": list(rule_names.values())})
+    all_rules = pd.DataFrame(
+        {"rule_code": list(rule_names), "rule_name": list(rule_names.values())}
+    )
     precision = all_rules.merge(per_rule, on=["rule_code", "rule_name"], how="left")
     for col in ("leads", "checked", "confirmed", "converted"):
         precision[col] = precision[col].fillna(0).astype(int)
@@ -117,7 +119,15 @@ def read_inputs(wh) -> dict[str, object]:
         if not wh.con.execute("SELECT current_setting('access_mode')").fetchone()[0] == "read_only":
             ensure_run_schema(wh.con)
         scr = pd.DataFrame(
-            columns=["lead_id", "rule_code", "county_code", "month", "hit_count", "amount", "status"]
+            columns=[
+                "lead_id",
+                "rule_code",
+                "county_code",
+                "month",
+                "hit_count",
+                "amount",
+                "status",
+            ]
         )
         cov = pd.DataFrame(columns=["county_code", "month", "settlements", "screened"])
     leads = wh.read_ledger("leads", columns=["lead_id", "check_status", "case_id"])
@@ -126,4 +136,3 @@ def read_inputs(wh) -> dict[str, object]:
     except Exception:  # noqa: BLE001 - a broken rule file must not take the cockpit down
         names = dict.fromkeys(sorted(set(scr["rule_code"])), "")
     return {"scr_leads": scr, "leads": leads, "coverage": cov, "rule_names": names}
-

@@ -103,9 +103,7 @@ class Table:
     required_when: tuple[RequiredWhen, ...] = ()
     refs: tuple[Ref, ...] = ()
     description: str = ""
-    _by_name: dict[str, Column] = dataclasses.field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _by_name: dict[str, Column] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({c.name: c for c in self.columns})
