@@ -2,7 +2,7 @@
 """One-file bootstrap: creates .venv, installs the project, then runs the main job or the tests.
 
     python3 dev.py demo    # 演示：生成演示数据 → 入库 → 指标 → 报告 → 驾驶舱
-    python3 dev.py test    # 运行全部测试（含浏览器测试）
+    python3 dev.py test    # 代码检查（ruff、分层约定）后运行全部测试（含浏览器测试）
 
 Only the standard library is used here, so it runs on a fresh Python 3.11.
 """
@@ -103,6 +103,30 @@ def ensure_java() -> None:
         print("提示：Java 安装失败，Spark 引擎测试将跳过")
 
 
+# The guard rails run before the tests: lint, formatting, and the import-layer contract
+# (.importlinter; the layers are described in docs/architecture.md).
+GUARDS = (
+    (["ruff", "check", "."], "代码检查（ruff check，修正：.venv/bin/ruff check --fix .）"),
+    (
+        ["ruff", "format", "--check", "."],
+        "代码格式（ruff format --check，修正：.venv/bin/ruff format .）",
+    ),
+    (
+        ["lint-imports", "--no-cache"],
+        "模块分层约定（lint-imports，见 .importlinter 与 docs/architecture.md）",
+    ),
+)
+
+
+def guard_rails() -> int:
+    """Run every guard (all of them, so one run shows every problem); 0 when all pass."""
+    failed = [label for cmd, label in GUARDS if _run([str(BIN / cmd[0]), *cmd[1:]], cwd=ROOT)]
+    if failed:
+        print(f"错误：未通过 {'、'.join(failed)}；测试未运行。", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else "demo"
     if what == "demo":
@@ -115,6 +139,8 @@ def main(argv: list[str]) -> int:
         ensure_java()
         require = os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1")
         env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=require)
+        if guard_rails() != 0:
+            return 1
         return _run([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
     if what == "bench":
         ensure_venv("test")

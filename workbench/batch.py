@@ -40,9 +40,12 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__
-from workbench.config import project_root
+from workbench import __version__, fmt, publish, report
+from workbench.config import indicators_dir, project_root, warehouse_path
+from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
+from workbench.privacy import mask_id_card
+from workbench.results import check_period, resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +73,6 @@ E_PUBLISH = "publish_error"
 E_INTERNAL = "internal_error"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-FILE_MODE = 0o666 & ~_UMASK  # what a published file gets (mkstemp's 0600 would hide it)
-
-
 class KernelStartError(RuntimeError):
     pass
 
@@ -93,41 +86,6 @@ class CountyTimeout(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- small utilities
-def atomic_write(path: Path, data: bytes | str, durable: bool = True) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see half a file.
-
-    `durable` adds an fsync (survives a machine crash, not only a killed process); per-county
-    files skip it, since a county is cheap to redo and the rename alone is atomic.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any, durable: bool = True) -> None:
-    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1, default=str), durable)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def git_commit(root: Path | None = None) -> str | None:
     root = root or project_root()
     try:
@@ -492,7 +450,6 @@ def _mask_error(error: dict) -> None:
     """ID numbers in an error output and its traceback masked, in place (an error message or
     a traceback may quote data) — once, where the error is caught, so the notebook, the
     banner, the run's state and the console all carry the masked text."""
-    from workbench.privacy import mask_id_card
 
     error["evalue"] = mask_id_card(str(error.get("evalue") or ""))
     error["traceback"] = [mask_id_card(str(x)) for x in error.get("traceback") or []]
@@ -1028,7 +985,6 @@ class Runner:
             return self._run()
 
     def _run(self) -> RunResult:
-        from workbench import publish
 
         cfg = self.cfg
         remove_partial_files(self.run_dir)
@@ -1122,7 +1078,6 @@ class Runner:
         )
 
     def _on_done(self, outcome: Outcome, bar: Any) -> None:
-        from workbench import publish
 
         files: dict[str, str] = {}
         t_pub = time.perf_counter()
@@ -1154,10 +1109,8 @@ class Runner:
             failed = sum(1 for s in self.states.values() if s.get("status") == "failed")
             bar.set_postfix_str(t("batch.progress.failed", n=failed), refresh=False)
             bar.update(1)
-        del publish
 
     def _publish(self, outcome: Outcome) -> dict[str, str]:
-        from workbench import publish
 
         if outcome.notebook is None:
             return {}
@@ -1189,8 +1142,6 @@ class Runner:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        from workbench import publish
-
         wanted = [
             u
             for u, s in self.states.items()
@@ -1214,7 +1165,6 @@ class Runner:
                     )
 
     def _pdf(self, html_path: Path) -> str | None:
-        from workbench import publish
 
         pdf_path = html_path.with_suffix(".pdf")
         try:
@@ -1233,7 +1183,6 @@ class Runner:
         )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
-        from workbench import publish, report
 
         rel = f"city/{t('batch.docx_name', period=self.cfg.period)}"
         try:
@@ -1252,7 +1201,7 @@ class Runner:
 
     def _inputs(self) -> dict[str, Any]:
         wh = Path(self.cfg.warehouse)
-        ind_dir = project_root() / "indicators"
+        ind_dir = indicators_dir()
         out: dict[str, Any] = {
             "warehouse": {
                 "path": str(wh),
@@ -1266,12 +1215,11 @@ class Runner:
             if nb and _abs_nb(nb).exists():
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
-            out["indicator_files"][str(p.relative_to(project_root()))] = sha256_file(p)
+            out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
         out["submissions"] = _submission_digest(wh)
         return out
 
     def _write_outputs(self, inputs: dict[str, Any], state: str) -> None:
-        from workbench import fmt, publish
 
         cfg = self.cfg
         units = []
@@ -1370,8 +1318,6 @@ def plan_run(
     **options: Any,
 ) -> RunConfig:
     """Resolve the period and the county list from the warehouse; nothing is written yet."""
-    from workbench import report
-    from workbench.config import warehouse_path
 
     wh = warehouse_path(warehouse).resolve()
     if not wh.exists():
@@ -1452,18 +1398,13 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
     """The month a run of `period` covers, as `plan_run` resolves it, without planning the
     run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
     ledgers' dates only when those do not decide)."""
-    from workbench.config import warehouse_path
-    from workbench.results import check_period, latest_complete_period
 
     wh = warehouse_path(warehouse).resolve()
     if period and str(period).lower() != "latest":
         return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    found = latest_complete_period(wh)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve_period(period, wh)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

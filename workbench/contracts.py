@@ -63,6 +63,9 @@ OUTCOMES = (
     "不予处理",
 )
 CASE_STATUSES = ("核查中", "已立案", "调查中", "已结案", "已撤销")
+# cases still being worked on; a withdrawn case (已撤销) is neither open nor closed
+CASE_OPEN_STATUSES = ("核查中", "已立案", "调查中")
+CASE_WITHDRAWN = "已撤销"
 INSTITUTION_TYPES = ("公立医疗机构", "民营医疗机构", "基层医疗机构", "定点零售药店")
 CREDIT_GRADES = ("A", "B", "C", "D", "E")
 CHECK_STATUSES = ("待核查", "核查中", "属实", "不属实")
@@ -90,6 +93,8 @@ INSPECTION_METHODS = (
 )
 RECT_SOURCES = ("自查自纠", "交叉检查", "飞行检查", "审计", "巡视巡察", "举报", "其他")
 RECT_STATUSES = ("未整改", "整改中", "已整改", "已销号")
+# an item counts as done (not overdue) once in one of these and closed by the date looked at
+RECT_DONE_STATUSES = ("已整改", "已销号")
 CHANNELS = ("12393热线", "来信", "来访", "网络", "其他")
 ACTIVITIES = (
     "联席会议",

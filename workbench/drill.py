@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.contracts import LEDGERS
 from workbench.declarations import Indicator, IndicatorSet, Measure, load_set
 from workbench.indicators import CURRENT, compute_points, span_window
 from workbench.measures import MeasureEngine, Window, month_index
 from workbench.messages import t
-from workbench.privacy import mask_frame
+from workbench.privacy import excel_safe_frame, mask_frame
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +128,8 @@ class DrillResult:
         )
 
     def _repr_html_(self) -> str:
-        from workbench.indicators import format_value
-
-        shown_value = format_value(self.indicator.unit, self.value)
+        ind = self.indicator
+        shown_value = fmt.value_text(self.value, ind.unit, getattr(ind, "decimals", None))
         out = [
             f"<div><h4>{html.escape(self.title)}</h4>",
             f"<p>{html.escape(t('ind.col.value'))}：{shown_value}"
@@ -161,8 +161,6 @@ class DrillResult:
 
     def to_excel(self, path: str | Path) -> Path:
         """One sheet per part plus a 说明 sheet; formula-like cells neutralised."""
-        from workbench.results import excel_safe_frame
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = pd.DataFrame(

@@ -340,6 +340,30 @@ def target_values(ind: Indicator, values: Values, city: bool = False) -> np.ndar
     return np.full(shape, float(tg.value))  # type: ignore[arg-type]
 
 
+def baseline_size(iset: IndicatorSet, ind: Indicator, values: Values, city: bool) -> np.ndarray:
+    """How much data the comparison base of a KPI rests on — for a rate the smaller of its
+    numerator and denominator, for a count the count — of the baseline a relative target or a
+    change compares with, else of the same span last year. The presentation layer refuses to
+    judge on too thin a base (`min_baseline`)."""
+
+    def size(code: str, role: str) -> np.ndarray:
+        num, den, _ = values.get(code, role, city)
+        base = iset.indicators[code]
+        # a rate rests on its rarer part: 1 closed case in 370 leads is one event, not 370
+        return np.fmin(num, den) if base.type in ("ratio", "share") else num
+
+    try:
+        if ind.type == "change" and ind.of in iset.indicators and ind.baseline is not None:
+            return size(ind.of, ind.baseline.key)
+        if ind.target is not None and ind.target.is_relative and ind.target.baseline is not None:
+            return size(ind.code, ind.target.baseline.key)
+        if ind.type in ("ratio", "share", "count"):
+            return size(ind.code, PREVIOUS_YEAR)
+    except KeyError:  # a role the set did not compute
+        pass
+    return np.full_like(values.get(ind.code, CURRENT, city)[2], np.nan)
+
+
 def compare(value: np.ndarray, op: str, target: np.ndarray | float) -> np.ndarray:
     """Met? as a float array: 1.0 / 0.0, NaN where value or target is missing."""
     value = np.asarray(value, dtype="float64")
@@ -391,6 +415,7 @@ KPI_COLUMNS = [
     "value",
     "prev_value",
     "yoy",
+    "baseline_size",
     "target_op",
     "target",
     "gap",
@@ -446,6 +471,7 @@ def kpi_frame(
             "value",
             "prev_value",
             "yoy",
+            "baseline_size",
             "target",
             "gap",
             "shortfall",
@@ -481,6 +507,7 @@ def kpi_frame(
             ("value", val),
             ("prev_value", prev),
             ("yoy", yoy),
+            ("baseline_size", baseline_size(iset, ind, values, city)[:, keep]),
             ("target", tgt),
             ("gap", val - tgt),
             ("shortfall", shortfall(val, op, tgt) if ind.target else nan),
@@ -537,6 +564,7 @@ def kpi_frame(
         "value",
         "prev_value",
         "yoy",
+        "baseline_size",
         "target",
         "gap",
         "shortfall",
@@ -667,6 +695,7 @@ MILESTONE_COLUMNS = [
     "indicator",
     "indicator_name",
     "unit",
+    "decimals",
     "op",
     "target",
     "deadline",
@@ -784,6 +813,7 @@ def milestone_frame(
                     "indicator": ind.code,
                     "indicator_name": ind.name,
                     "unit": ind.unit,
+                    "decimals": getattr(ind, "decimals", None),
                     "op": ms.op,
                     "target": ms.value,
                     "deadline": ms.deadline.isoformat(),
@@ -810,34 +840,20 @@ def milestone_frame(
     return pd.concat(parts, ignore_index=True)[MILESTONE_COLUMNS]
 
 
-def format_value(unit: str, x: object) -> str:
-    """A value as a clerk reads it: ratios in %, money in 万元, counts as integers."""
-    if unit == "%":
-        return fmt.percent(x)
-    if unit == "元":
-        return fmt.money(x)
-    if unit in ("件", "个", "次", "家", "人", "起", "个月", "项"):
-        return fmt.number(x, 0)
-    return fmt.number(x, 2)
-
-
-OP_LABELS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
-
-
 def op_label(op: object) -> str:
-    return OP_LABELS.get(str(op), str(op))
+    return fmt.op_sign(op)
 
 
 def milestone_reason(row: Mapping[str, object]) -> str:
-    unit = str(row["unit"])
+    unit, dec = str(row["unit"]), row.get("decimals")
     values = dict(
         name=row["milestone_name"],
         indicator=row["indicator_name"],
         basis=row.get("basis") or "",
-        current=format_value(unit, row["current_value"]),
-        projected=format_value(unit, row["projected_value"]),
+        current=fmt.value_text(row["current_value"], unit, dec),
+        projected=fmt.value_text(row["projected_value"], unit, dec),
         op=op_label(row["op"]),
-        target=format_value(unit, row["target"]),
+        target=fmt.value_text(row["target"], unit, dec),
         deadline=fmt.date_label(row["deadline"]),
     )
     return t(f"ind.reason.{row['status']}", **values)

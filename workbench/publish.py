@@ -21,12 +21,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench import fmt
+from workbench.files import FILE_MODE, atomic_write
 from workbench.messages import t
 from workbench.privacy import mask_id_card
 
 log = logging.getLogger(__name__)
 
 SUMMARY_MIME = "application/vnd.workbench.summary+json"
+# cells a published report leaves out (papermill's, and Jupyter Book's `remove-cell`)
+HIDDEN_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
 PLOTLY_ASSET = "assets/plotly.min.js"
 CSS_ASSET = "assets/report.css"
 EXTERNAL_RE = re.compile(
@@ -65,8 +69,6 @@ _local = threading.local()
 # ----------------------------------------------------------------------------- assets
 def write_assets(run_dir: Path) -> None:
     """The shared plotly.js and stylesheet, once per run (atomic; skipped when present)."""
-    from workbench.batch import atomic_write
-
     js = run_dir / PLOTLY_ASSET
     if not js.exists():
         from plotly.offline import get_plotlyjs
@@ -137,15 +139,14 @@ def exporter(fast: bool = True) -> Any:
 
 
 def _report_view(nb: Any) -> Any:
-    """What readers see: no stderr noise, no machine-readable summary, no injected params."""
+    """What readers see: no stderr noise, no machine-readable summary, no injected params, no
+    note for the analyst (the notebook's first cell, tagged `remove-cell`)."""
     import copy
 
     view = copy.copy(nb)
     cells = []
     for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get(
-            "tags", []
-        ) or "parameters" in cell.get("metadata", {}).get("tags", []):
+        if HIDDEN_TAGS.intersection(cell.get("metadata", {}).get("tags", [])):
             continue
         if cell.get("cell_type") == "code":
             outs = [
@@ -305,9 +306,6 @@ def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
-    from workbench import fmt
-    from workbench.batch import atomic_write
-
     doc = Document()
     style = doc.styles["Normal"]
     style.font.name = "仿宋"
@@ -444,8 +442,6 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = 90) -> Path:
             raise RuntimeError(
                 t("batch.pdf.failed", detail=proc.stderr.decode("utf-8", "replace")[-300:])
             )
-        from workbench.batch import FILE_MODE
-
         os.chmod(tmp, FILE_MODE)  # like every other file of the run
         os.replace(tmp, pdf_path)
     except subprocess.TimeoutExpired as exc:

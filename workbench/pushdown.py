@@ -44,6 +44,7 @@ from workbench.declarations import (
     clauses_of,
 )
 from workbench.measures import MeasureEngine, Window, ledger_columns, measure_key
+from workbench.warehouse import reading
 
 log = logging.getLogger(__name__)
 
@@ -286,8 +287,6 @@ class WarehouseEngine(MeasureEngine):
 
     def connect(self) -> contextlib.AbstractContextManager[Any]:
         """The warehouse to query (see `warehouse.reading`)."""
-        from workbench.warehouse import reading
-
         return reading(self.source)
 
     # -- the county universe --------------------------------------------------------------

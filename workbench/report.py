@@ -26,7 +26,11 @@ from typing import Any
 import pandas as pd
 
 from workbench import fmt
+from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
+from workbench.presentation import cache as pcache
+from workbench.presentation import kpis as pk
+from workbench.presentation import lists
 from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
@@ -34,9 +38,6 @@ log = logging.getLogger(__name__)
 BATCH_ENV = "WORKBENCH_BATCH"
 SUMMARY_MIME = "application/vnd.workbench.summary+json"
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-OPEN_CASE_STATUSES = ("核查中", "已立案", "调查中")
-DONE_RECT_STATUSES = ("已整改", "已销号")
-PERCENT_UNITS = {"%", "percent", "ratio", "share", "rate", "比例", "百分比", "change", "pct"}
 
 _CACHE: dict[tuple, Any] = {}
 _CACHE_LOCK = threading.Lock()
@@ -44,8 +45,16 @@ _CACHE_LOCK = threading.Lock()
 
 # ----------------------------------------------------------------------------- loading, caching
 def _file_key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """What a cached table depends on: the warehouse's content version, and for computed
+    tables the declarations and the code too (`presentation.cache` fingerprints)."""
+    return (str(Path(path).resolve()), pcache.warehouse_fingerprint(Path(path)))
+
+
+def _results_key(path: Path) -> tuple:
+    from workbench.config import indicators_dir
+
+    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
+    return (*_file_key(path), decl, pcache.code_fingerprint())
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
@@ -70,18 +79,11 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
 def resolve_period(
     period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
 ) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
+    """`latest` (or empty) → the newest complete month (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates)."""
-    from workbench.indicators import latest_complete_period
-    from workbench.results import _submissions, check_period
+    from workbench.results import resolve_period as resolve
 
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), warehouse)
-
-    found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve(period, warehouse if warehouse else ledgers)
 
 
 def evaluation(
@@ -96,7 +98,7 @@ def evaluation(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("evaluation", *_file_key(path), period, indicator_set, span)
+    key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -141,38 +143,6 @@ def _col(df: pd.DataFrame, *names: str) -> str | None:
         if n in df.columns:
             return n
     return None
-
-
-def _is_percent(unit: object) -> bool:
-    return str(unit or "").strip().lower() in PERCENT_UNITS
-
-
-def format_value(value: object, unit: object) -> str:
-    if _missing(value):
-        return "—"
-    if _is_percent(unit):
-        return fmt.percent(value)
-    u = str(unit or "")
-    if u in {"元", "yuan"}:
-        return fmt.money(value)
-    digits = 0 if float(value) == int(float(value)) else 1  # type: ignore[arg-type]
-    return fmt.number(value, digits) + ("" if u in {"", "count", "n"} else u)
-
-
-def format_target(value: object, unit: object) -> str:
-    """Targets read as written in policy: 90%, not 90.0%."""
-    if not _missing(value) and _is_percent(unit):
-        v = float(value) * 100  # type: ignore[arg-type]
-        return f"{v:.0f}%" if abs(v - round(v)) < 1e-9 else f"{v:.1f}%"
-    return format_value(value, unit)
-
-
-def format_gap(gap: object, unit: object) -> str:
-    if _missing(gap):
-        return "—"
-    if _is_percent(unit):
-        return fmt.points(gap)
-    return format_value(abs(float(gap)), unit)  # type: ignore[arg-type]
 
 
 def _esc(x: object) -> str:
@@ -417,18 +387,6 @@ def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame
     return out.sort_values("county").reset_index(drop=True)
 
 
-def _norm_county(df: pd.DataFrame, names_to_code: dict[str, str]) -> pd.DataFrame:
-    """Make `county` the 6-digit code, whatever the engine called it."""
-    df = df.copy()
-    c = _col(df, "county", "county_code", "unit", "unit_code")
-    if c is None:
-        return df
-    if c != "county":
-        df = df.drop(columns=["county"], errors="ignore").rename(columns={c: "county"})
-    df["county"] = df["county"].astype(str).map(lambda x: names_to_code.get(x, x))
-    return df
-
-
 def _frame(obj: Any) -> pd.DataFrame:
     if obj is None:
         return pd.DataFrame()
@@ -442,38 +400,20 @@ def _frame(obj: Any) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
-    """Fallback: one hierarchy's unit scores out of an `.index` mapping or table."""
-    if isinstance(index, dict) and index:
-        name = next(iter(index))
-        obj = index[name]
-        df = _frame(obj.scores if hasattr(obj, "scores") else obj)
-        return _rename_scores(df), str(name)
-    return _rename_scores(_frame(index)), None
-
-
-def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {}
-    for std, cands in {
-        "score": ("score", "value", "index_score"),
-        "rank": ("rank", "ranks"),
-        "grade": ("grade", "grades", "band"),
-    }.items():
-        c = _col(df, *cands)
-        if c and c != std:
-            ren[c] = std
-    return df.rename(columns=ren)
-
-
 def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
-    """The first hierarchy's top-level score, rank and grade per county."""
-    table = _frame(getattr(ev, "index_table", None))
-    if table.empty or "level" not in table:
-        return _pick_scores(getattr(ev, "index", None))
-    hierarchy = str(table["hierarchy"].iloc[0])
+    """The set's own default index (`presentation.default_index`, else its first hierarchy):
+    top-level score, rank and grade per county — the ranking the cockpit opens on too."""
+    table = ev.index_table
+    order = ev.indicator_set.indices()
+    if table.empty or not order:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
+    hierarchy = next((h for h in order if (table["hierarchy"] == h).any()), None)
+    if hierarchy is None:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
     table = table[table["hierarchy"] == hierarchy]
     root = table[table["level"] == table["level"].max()]
-    return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
+    out = root[["county_code", "score", "rank", "grade"]].reset_index(drop=True)
+    return out.rename(columns={"county_code": "county"}), hierarchy
 
 
 def city_data(
@@ -488,30 +428,29 @@ def city_data(
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
     period = resolve_period(period, ledgers, path)
-    key = ("city_data", *_file_key(path), period, indicator_set, span)
+    key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     ev = evaluation(path, period, indicator_set, span)
     counties = _county_table(ledgers, period)
     names = dict(zip(counties["county"], counties["county_name"]))
-    to_code = {v: k for k, v in names.items()}
-    kpis = _norm_county(_frame(getattr(ev, "kpis", None)), to_code)
+    iset = ev.indicator_set
+    by_county = {"county_code": "county"}
+    kpis = pk.present(ev.kpis, iset).rename(columns=by_county)
     scores, hierarchy = _root_scores(ev)
-    scores = _norm_county(scores, to_code)
-    unc = _frame(getattr(ev, "uncertainty_table", None))
-    unc = _norm_county(unc, to_code)
-    if hierarchy and _col(unc, "hierarchy"):
+    unc = ev.uncertainty_table.rename(columns=by_county)
+    if hierarchy and "hierarchy" in unc:
         unc = unc[unc["hierarchy"] == hierarchy]
-    lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
-    ms = _norm_county(_frame(getattr(ev, "milestones", None)), to_code)
+    lag = ev.lagging.rename(columns=by_county)
+    ms = ev.milestones.rename(columns=by_county)
     demo = bool(counties["city"].astype(str).str.contains("演示").any()) if len(counties) else False
     data = CityData(
         period=period,
         indicator_set=indicator_set,
         counties=counties,
         kpis=kpis,
-        city_kpis=_frame(getattr(ev, "city_kpis", None)),
+        city_kpis=pk.present(ev.city_kpis, iset),
         scores=scores,
         uncertainty=unc,
         lagging=lag,
@@ -528,121 +467,32 @@ def city_data(
 
 
 # ----------------------------------------------------------------------------- KPI rows
-@dataclass(frozen=True)
-class Kpi:
-    indicator: str
-    name: str
-    unit: str
-    value: float | None
-    target: float | None
-    gap: float | None
-    met: bool | None
-    yoy: float | None
-    direction: str  # the target's comparison: ">=", "<=", …
-    target_text: str
-
-    @classmethod
-    def from_row(cls, row: pd.Series) -> Kpi:
-        def num(*names: str) -> float | None:
-            for n in names:
-                if n in row and not _missing(row[n]):
-                    try:
-                        return float(row[n])
-                    except (TypeError, ValueError):
-                        return None
-            return None
-
-        met = row.get("met")
-        met = None if _missing(met) else bool(met)
-        unit = str(row.get("unit") or "")
-        op = str(row.get("target_op") or row.get("op") or "")
-        if not op:
-            d = row.get("direction")
-            lower = str(d).strip() in {"-1", "lower", "down", "min"}
-            op = "<=" if lower else ">="
-        target = num("target", "target_value")
-        target_text = str(row.get("target_text") or row.get("target_label") or "")
-        if not target_text and target is not None:
-            sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
-            target_text = f"{sign}{format_target(target, unit)}"
-        name = row.get("indicator_name") or row.get("name") or row.get("indicator")
-        return cls(
-            indicator=str(row.get("indicator")),
-            name=str(name),
-            unit=unit,
-            value=num("value"),
-            target=target,
-            gap=num("gap"),
-            met=met,
-            yoy=num("yoy", "yoy_change"),
-            direction=op,
-            target_text=target_text,
-        )
-
-    @property
-    def lower_is_better(self) -> bool:
-        """Whether the target is a ceiling (≤): then a value above it is a shortfall."""
-        return self.direction in ("<=", "<")
-
-    def shortfall(self) -> float | None:
-        """Signed distance to the target: positive = short of it, negative = beyond it."""
-        if self.value is None or self.target is None:
-            return None
-        return (self.value - self.target) if self.lower_is_better else (self.target - self.value)
+Kpi = pk.KpiView  # one presented KPI (status, gap and texts decided in workbench.presentation)
 
 
 def _kpi_rows(df: pd.DataFrame) -> list[Kpi]:
-    return [Kpi.from_row(r) for _, r in df.iterrows()]
+    return pk.views(df)
 
 
 def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
     cards = []
     for k in kpis:
-        cls = "" if k.met is None else ("met" if k.met else "unmet")
-        status = (
-            ""
-            if k.met is None
-            else (
-                f'<span class="good">{t("batch.report.met")}</span>'
-                if k.met
-                else f'<span class="bad">{t("batch.report.unmet")}</span>'
-            )
-        )
-        short = k.shortfall()
-        gap = "—" if short is None else format_gap(abs(short), k.unit)
-        gap_label = t(
-            "batch.report.gap_over" if short is not None and short < 0 else "batch.report.gap_short"
-        )
-        yoy = "—"
-        if k.yoy is not None:
-            yoy = fmt.year_on_year(k.value, k.yoy, k.unit)
+        cls = {pk.MET: "met", pk.NOT_MET: "unmet", pk.AT_RISK: "risk"}.get(k.status, "")
+        tone = {"met": "good", "unmet": "bad", "risk": "warn"}.get(cls, "")
+        status = f'<span class="{tone}">{_esc(k.status_label)}</span>'
         cards.append(
-            f'<div class="wb-card {cls}"><h4>{_esc(k.name)}</h4>'
-            f'<div class="v">{_esc(format_value(k.value, k.unit))}</div>'
-            f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text or "—")} {status}<br>'
-            f"{gap_label}：{_esc(gap)}　{t('batch.report.yoy')}：{_esc(yoy)}</div></div>"
+            f'<div class="wb-card {cls}" data-indicator="{_esc(k.indicator)}">'
+            f'<h4 title="{_esc(k.name)}">{_esc(k.short_name)}</h4>'
+            f'<div class="v">{_esc(k.value_text)}</div>'
+            f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text)} {status}<br>'
+            f"{_esc(k.gap_text)}　{t('batch.report.yoy')}：{_esc(k.change_text)}</div></div>"
         )
     return HTML(CARD_CSS + '<div class="wb-cards">' + "".join(cards) + "</div>")
 
 
-def kpi_sentence(k: Kpi, subject: str | None = None) -> str | None:
-    """One clause of the narrative, e.g. 基金追回率为87.3%，低于90%的目标2.7个百分点."""
-    if k.value is None:
-        return t("batch.narr.no_value", name=k.name)
-    value = format_value(k.value, k.unit)
-    if k.target is None:
-        return t("batch.narr.value_only", name=k.name, value=value)
-    target = format_target(k.target, k.unit)
-    short = k.shortfall() or 0.0
-    gap = format_gap(abs(short), k.unit)
-    if k.met is False or (k.met is None and short > 0):
-        key = "batch.narr.above_bad" if k.lower_is_better else "batch.narr.below"
-    elif abs(short) < 1e-12:
-        key = "batch.narr.at_target"
-    else:
-        key = "batch.narr.better_low" if k.lower_is_better else "batch.narr.above"
-    subject = t("batch.narr.subject_county") if subject is None else subject
-    return t(key, subject=subject, name=k.name, value=value, target=target, gap=gap)
+def kpi_sentence(k: Kpi, subject: str | None = None) -> str:
+    """One clause of the narrative (see `presentation.kpis.sentence`)."""
+    return pk.sentence(k, t("batch.narr.subject_county") if subject is None else subject)
 
 
 def milestone_requirement(r: Any) -> str:
@@ -654,6 +504,7 @@ def milestone_requirement(r: Any) -> str:
     if _missing(cur) or _missing(target):
         return t("batch.ms.no_data")
     unit = r.get("unit", "")
+    dec = r.get("decimals")
     op = str(r.get("op") or ">=")
     gap = (float(target) - float(cur)) if op in (">=", ">") else (float(cur) - float(target))
     if gap <= 0:
@@ -662,8 +513,9 @@ def milestone_requirement(r: Any) -> str:
     months = 0 if _missing(months) else int(months)
     key = "batch.ms.raise" if op in (">=", ">") else "batch.ms.lower"
     if months <= 0:
-        return t(key + "_overdue", gap=format_gap(gap, unit))
-    return t(key, gap=format_gap(gap, unit), months=months, pace=format_gap(gap / months, unit))
+        return t(key + "_overdue", gap=fmt.gap_text(gap, unit, dec))
+    pace = fmt.gap_text(gap / months, unit, dec)
+    return t(key, gap=fmt.gap_text(gap, unit, dec), months=months, pace=pace)
 
 
 # ----------------------------------------------------------------------------- county report
@@ -750,7 +602,7 @@ class CountyReport:
         targeted = [k for k in self.kpis if k.target is not None]
         unmet = sorted(
             (k for k in targeted if k.met is False),
-            key=lambda k: -(abs(k.shortfall() or 0) / (abs(k.target or 0) or 1)),
+            key=lambda k: -(abs(k.gap or 0) / (abs(k.target or 0) or 1)),
         )
         met = [k for k in targeted if k.met]
         clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
@@ -819,7 +671,7 @@ class CountyReport:
         if df.empty or pc is None or vc is None:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')
         x = [fmt.month_label(p) for p in df[pc].astype(str)]
-        pct = _is_percent(kpi.unit)
+        pct = fmt.unit_kind(kpi.unit) == fmt.PERCENT
         scale = 100.0 if pct else 1.0
 
         def scaled(values: Iterable[Any]) -> list[float | None]:
@@ -924,18 +776,17 @@ class CountyReport:
             ms = ms[ms["county"] == self.county]
         rows = []
         for _, r in ms.iterrows():
-            unit = r.get("unit", "")
+            unit, dec = r.get("unit", ""), r.get("decimals")
             op = str(r.get("op") or ">=")
-            sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
             rows.append(
                 {
                     "节点": r.get("milestone_name") or r.get("milestone") or "—",
                     "指标": r.get("indicator_name") or r.get("indicator") or "—",
-                    "目标": f"{sign}{format_target(r.get('target'), unit)}",
+                    "目标": fmt.target_text(op, r.get("target"), unit, dec),
                     "截止日期": fmt.date_label(r.get("deadline")),
                     "进度口径": r.get("basis") or "—",
-                    "进度值": format_value(r.get("current_value", r.get("value")), unit),
-                    "按当前进度预计": format_value(r.get("projected_value"), unit),
+                    "进度值": fmt.value_text(r.get("current_value"), unit, dec),
+                    "按当前进度预计": fmt.value_text(r.get("projected_value"), unit, dec),
                     "状态": r.get("status_label") or r.get("status") or "—",
                     "还需做到": milestone_requirement(r),
                 }
@@ -946,18 +797,8 @@ class CountyReport:
         return table_html(self.milestones_frame(), t("batch.report.no_milestones"))
 
     def overdue_frame(self) -> pd.DataFrame:
-        rect = self.data.ledger_for("rectifications", self.county)
-        if rect.empty:
-            return rect
-        asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = (
-            ~rect["status"].isin(DONE_RECT_STATUSES)
-            & rect["deadline"].notna()
-            & (rect["deadline"] < asof)
-            & (rect["found_date"] <= asof)
-        )
-        df = rect[m].sort_values("deadline")
-        days = (asof - df["deadline"]).dt.days
+        """Overdue rectifications as of the period's end (`presentation.lists`)."""
+        df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
                 "问题编号": df["issue_id"],
@@ -965,7 +806,7 @@ class CountyReport:
                 "责任单位": df["responsible_unit"],
                 "问题描述": df["description"],
                 "整改时限": df["deadline"].map(fmt.date_label),
-                "逾期天数": days.astype("Int64"),
+                "逾期天数": df["days_overdue"],
                 "整改状态": df["status"],
                 "涉及金额": df["amount_involved"].map(fmt.money),
             }
@@ -975,19 +816,17 @@ class CountyReport:
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
 
     def open_cases_frame(self) -> pd.DataFrame:
-        cases = self.data.ledger_for("cases", self.county)
-        if cases.empty:
-            return cases
-        asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = cases["status"].isin(OPEN_CASE_STATUSES) & (cases["found_date"] <= asof)
-        df = cases[m].sort_values("found_date")
+        """Cases open at the period's end, largest amount first (`presentation.lists`)."""
+        df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
                 "发现日期": df["found_date"].map(fmt.date_label),
+                "立案日期": df["filed_date"].map(fmt.date_label),
+                "已办天数": df["days_open"],
                 "违规主体": df["subject_type"],
+                "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
-                "当事人身份证号": df["person_id"],
                 "违规类型": df["violation_type"],
                 "涉案金额": df["amount_involved"].map(fmt.money),
                 "案件状态": df["status"],
@@ -1149,12 +988,10 @@ class CityReport:
         return pd.DataFrame(
             {
                 "指标": [k.name for k in rows],
-                "当前值": [format_value(k.value, k.unit) for k in rows],
-                "目标": [k.target_text or "—" for k in rows],
-                "差距": [_gap_cell(k) for k in rows],
-                "是否达标": [
-                    "—" if k.met is None else ("达标" if k.met else "未达标") for k in rows
-                ],
+                "当前值": [k.value_text for k in rows],
+                "目标": [k.target_text for k in rows],
+                "差距": [k.gap_text for k in rows],
+                "是否达标": [k.status_label for k in rows],
             }
         )
 
@@ -1213,15 +1050,6 @@ class CityReport:
         return HTML(CARD_CSS + body)
 
 
-def _gap_cell(k: Kpi) -> str:
-    short = k.shortfall()
-    if short is None:
-        return "—"
-    if abs(short) < 1e-12:
-        return t("batch.report.gap_zero")
-    return ("差" if short > 0 else "超") + format_gap(abs(short), k.unit)
-
-
 def city_report(
     period: str = "latest",
     warehouse: str | None = None,
@@ -1252,7 +1080,8 @@ class Sensitivity:
         self.overrides = {k: v for k, v in overrides.items() if v not in (None, "", {})}
         if weights:
             self.overrides["weights"] = dict(weights)
-        if self.overrides.get("aggregate") in ("geometric", "harmonic"):
+        agg = AGGREGATORS.get(str(self.overrides.get("aggregate")))
+        if agg is not None and "nonpositive" in agg.options:  # needs positive values
             self.overrides.setdefault("nonpositive", "shift")  # as the Monte Carlo draws do
         iset, names = ev.indicator_set, ev.county_names
         data = ev._index_data(self.hierarchy)  # the declared index's own input

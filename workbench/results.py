@@ -40,16 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import scoring
 from workbench.contracts import LEDGERS
 from workbench.declarations import IndicatorSet, load_set
+from workbench.drill import drill as drill_into
+from workbench.fmt import is_month
 from workbench.indicators import (
     SPANS,
     compute_points,
-    format_value,
     kpi_frame,
     lagging_frame,
     milestone_frame,
-    op_label,
     phase_at,
     span_label,
     trend,
@@ -61,19 +62,16 @@ from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
 from workbench.measures import MeasureEngine, month_index, month_label
 from workbench.messages import t
+from workbench.presentation import kpis as presented
+from workbench.pushdown import WarehouseEngine
+from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
+from workbench.warehouse import Warehouse, reading
 
 log = logging.getLogger(__name__)
 
-# Warehouse tables written by `Evaluation.save` (each row carries the run id).
-RESULT_TABLES = (
-    "compute_runs",
-    "indicator_values",
-    "city_indicator_values",
-    "index_scores",
-    "rank_uncertainty",
-    "milestones",
-    "lagging",
-)
+# Warehouse tables written by `Evaluation.save` (each row carries the run id), as declared with
+# their columns in `warehouse.RESULT_TABLES`.
+RESULT_TABLES = tuple(RESULT_SCHEMAS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,8 +87,6 @@ def load_ledgers(
     """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path; from a
     warehouse, `columns` (ledger → columns, e.g. `measures.ledger_columns(...)`) reads only
     those columns of those ledgers (the others whole)."""
-    from workbench.warehouse import Warehouse
-
     if _is_ledgers(source):
         return dict(source)
     if isinstance(source, Warehouse):
@@ -107,9 +103,7 @@ def _period_columns() -> dict[str, list[str]]:
     }
 
 
-def _submissions(source: Any) -> pd.DataFrame | None:
-    from workbench.warehouse import Warehouse
-
+def submissions(source: Any) -> pd.DataFrame | None:
     if _is_ledgers(source):
         return None
     try:
@@ -126,11 +120,9 @@ def check_period(period: str, source: Any = None) -> str:
     """A concrete month the user asked for, checked: YYYY-MM, and — for a warehouse — not after
     the newest month any county has submitted (a typo such as 2052-09 would otherwise rank
     every county at 0). Raises ValueError with the Chinese reason."""
-    from workbench.fmt import is_month
-
     if not is_month(period):
         raise ValueError(t("ind.bad_period", period=period))
-    subs = None if source is None or _is_ledgers(source) else _submissions(source)
+    subs = None if source is None or _is_ledgers(source) else submissions(source)
     if subs is not None and len(subs):
         months = subs["period"].astype(str)
         months = months[months.str.fullmatch(r"[0-9]{4}-[0-9]{2}")]
@@ -144,12 +136,24 @@ def latest_complete_period(source: Any) -> str | None:
     else from the ledgers' dates (see indicators.latest_complete_period)."""
     if _is_ledgers(source):
         return _latest_from_ledgers(source, None)
-    subs = _submissions(source)
+    subs = submissions(source)
     if subs is not None and len(subs):  # usually decided by the submissions and the roster
         found = _latest_from_ledgers(_read_some(source, {"counties": ["county_code"]}), subs)
         if found is not None:
             return found
     return _latest_from_ledgers(load_ledgers(source, _period_columns()), subs)
+
+
+def resolve_period(period: str | None, source: Any) -> str:
+    """The one period resolution every face uses: a YYYY-MM checked against the data, or for
+    `latest` (or nothing) the newest complete month. Raises ValueError with the Chinese
+    reason when there is none."""
+    if period and str(period).lower() != "latest":
+        return check_period(str(period), source)
+    found = latest_complete_period(source)
+    if not found:
+        raise ValueError(t("ind.no_period"))
+    return str(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ class Evaluation:
         self.uncertainty_samples = uncertainty_samples
         self.seed = seed
         self.engine = engine or MeasureEngine(ledgers)
-        self._kpi_cache: dict[tuple[str, bool], pd.DataFrame] = {}
+        self._kpi_cache: dict[tuple, pd.DataFrame] = {}
         self._matrices: dict[str, pd.DataFrame] = {}
         self.computed_at = dt.datetime.now().replace(microsecond=0)
 
@@ -300,8 +304,6 @@ class Evaluation:
     @cached_property
     def index(self) -> dict[str, Any]:
         """{hierarchy code: scoring.IndexResult} for every hierarchy of the set."""
-        from workbench import scoring
-
         return {
             code: scoring.score(
                 None, self.indicator_set, code, self.county_names, data=self._index_data(code)
@@ -311,8 +313,6 @@ class Evaluation:
 
     def _index_data(self, code: str) -> pd.DataFrame:
         """County × leaf values of a hierarchy, from the computed indicator arrays."""
-        from workbench import scoring
-
         if code not in self._matrices:
             self._matrices[code] = scoring.values_matrix(
                 self._values, self.indicator_set, code, month_index(self.period)
@@ -346,8 +346,6 @@ class Evaluation:
     def uncertainty(self) -> dict[str, Any]:
         """{hierarchy code: UncertaintyResult}: median rank and 5–95% rank interval per county
         when weights, normalisation, aggregation and imputation vary."""
-        from workbench import scoring
-
         out = {}
         for code, decl in self.indicator_set.hierarchies.items():
             n = decl.method.uncertainty_samples or self.uncertainty_samples
@@ -440,9 +438,7 @@ class Evaluation:
     def drill(
         self, county: str, indicator: str, span: str | None = None, max_rows: int | None = 200
     ) -> Any:
-        from workbench.drill import drill
-
-        return drill(
+        return drill_into(
             self._drill_engine(indicator),
             county,
             self.period,
@@ -598,6 +594,15 @@ class Evaluation:
         return fig
 
     # -- tables, saving, exporting --------------------------------------------------------
+    def presented(self, city: bool = False, span: str | None = None) -> pd.DataFrame:
+        """The KPI rows of a span (default: the evaluation's) with status, gap and texts
+        decided by the presentation layer — what every face shows."""
+        key = ("presented", span or self.span, city)
+        if key not in self._kpi_cache:
+            rows = self.kpis_for(span or self.span, city)
+            self._kpi_cache[key] = presented.present(rows, self.indicator_set)
+        return self._kpi_cache[key]
+
     def tables(self, uncertainty: bool = True) -> dict[str, pd.DataFrame]:
         """Result tables keyed by warehouse table name (machine column names)."""
         out = {
@@ -629,8 +634,6 @@ class Evaluation:
 
     def save(self, warehouse: Any, run_id: str | None = None, uncertainty: bool = True) -> str:
         """Append every result table to the warehouse (one transaction) under a run id."""
-        from workbench.warehouse import Warehouse
-
         run_id = run_id or self.new_run_id()
         tables = {"compute_runs": self.run_row(run_id), **self.tables(uncertainty)}
         own = not isinstance(warehouse, Warehouse)
@@ -664,6 +667,8 @@ class Evaluation:
         paths: list[Path] = []
         tables = self.tables(uncertainty)
         calendar = self.indicator_set.calendar
+        for name in ("indicator_values", "city_indicator_values"):
+            tables[name] = presented.present(tables[name], self.indicator_set)
         readable = {
             name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
             for name, df in tables.items()
@@ -685,10 +690,10 @@ class Evaluation:
 
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:
-        c = self.city_kpis
+        c = self.presented(city=True)
         has_target = c["target_op"] != ""
-        met = int(c["met"].eq(True).fillna(False).sum())
-        missed = int(c["met"].eq(False).fillna(False).sum())
+        met = int((c["status"] == presented.MET).sum())
+        missed = int(c["status"].isin([presented.NOT_MET, presented.AT_RISK]).sum())
         return {
             "met": met,
             "missed": missed,
@@ -701,19 +706,15 @@ class Evaluation:
         title = t(
             "ind.eval.title", set=iset.name, period=self.period, span=t(f"ind.span.{self.span}")
         )
-        c = self.city_kpis
+        c = self.presented(city=True)
         view = pd.DataFrame(
             {
                 t("ind.col.indicator_name"): c["indicator_name"],
-                t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
-                t("ind.col.target"): [
-                    ("" if not op else f"{op_label(op)} {format_value(u, tv)}")
-                    for op, u, tv in zip(c["target_op"], c["unit"], c["target"])
-                ],
-                t("ind.col.met"): c["met"].map(
-                    lambda v: "" if v is pd.NA or v is None else ("✔" if v else "✘")
-                ),
-                t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
+                t("ind.col.value"): c["value_text"],
+                t("ind.col.target"): c["target_text"],
+                t("ind.col.status_label"): c["status_label"],
+                t("ind.col.gap_text"): c["gap_text"],
+                t("ind.col.yoy"): c["change_text"],
             }
         )
         counts = self.summary_counts()
@@ -749,8 +750,6 @@ class Evaluation:
 def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]) -> dict[str, pd.DataFrame]:
     """Current rows of some ledgers (ledger → columns, None for all) from a warehouse path or
     a `Warehouse`."""
-    from workbench.warehouse import reading
-
     with reading(source) as wh:
         return {n: wh.read_ledger(n, columns=c) for n, c in columns.items()}
 
@@ -837,12 +836,10 @@ def evaluate(
     if whole:
         ledgers = load_ledgers(source)
     else:  # aggregated inside the warehouse; rows read only where needed (rosters, drill)
-        from workbench.pushdown import WarehouseEngine
-
         engine = WarehouseEngine(source, [iset])
         ledgers = engine.ledgers
     if period == "latest":
-        found = _latest_from_ledgers(ledgers, _submissions(source))
+        found = _latest_from_ledgers(ledgers, submissions(source))
         if found is None:
             raise ValueError(t("ind.no_period"))
         period = found

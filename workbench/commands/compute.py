@@ -65,8 +65,6 @@ def _check(dirs: list[Path] | None) -> int:
 
 
 def _summary(ev, run_id: str) -> list[str]:
-    from workbench.indicators import format_value, op_label
-
     lines = [
         t(
             "ind.cli.summary_head",
@@ -80,12 +78,11 @@ def _summary(ev, run_id: str) -> list[str]:
         lines.append(t("ind.cli.summary_phase", phase=ev.phase))
     counts = ev.summary_counts()
     lines.append(t("ind.cli.summary_city", **{k: counts[k] for k in ("met", "missed", "na")}))
-    c = ev.city_kpis
-    missed = c[c["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
+    c = ev.presented(city=True)
+    missed = c[c["status"].isin(["not_met", "at_risk"])]
     if len(missed):
         items = "；".join(
-            f"{r.indicator_name} {format_value(r.unit, r.value)}"
-            f"（{op_label(r.target_op)} {format_value(r.unit, r.target)}）"
+            f"{r.indicator_name} {r.value_text}（{r.target_text}，{r.status_label}）"
             for r in missed.itertuples()
         )
         lines.append(t("ind.cli.summary_missed", items=items))
@@ -116,8 +113,8 @@ def _summary(ev, run_id: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
     from workbench.declarations import DeclarationError, load_sets
-    from workbench.results import Evaluation, _submissions, check_period
-    from workbench.indicators import SPANS, latest_complete_period
+    from workbench.indicators import SPANS
+    from workbench.results import Evaluation, check_period, resolve_period
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
@@ -156,9 +153,10 @@ def run(args: argparse.Namespace) -> int:
     engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
     ledgers = engine.ledgers
     if period == "latest":
-        period = latest_complete_period(ledgers, _submissions(path))
-        if period is None:
-            print(t("ind.no_period"), file=sys.stderr)
+        try:
+            period = resolve_period(period, path)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
             return 2
         print(t("ind.cli.latest", period=period), file=sys.stderr)
     exported: list[Path] = []

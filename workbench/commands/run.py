@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
     p.add_argument("--fresh-kernels", action="store_true", help=t("batch.cli.fresh_kernels"))
     p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
-    p.set_defaults(func=cmd_run)
+    p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
+    p.set_defaults(func=cmd_run_with_sets)
 
     r = subparsers.add_parser(
         "runs", help=t("batch.cli.runs_help"), description=t("batch.cli.runs_help")
@@ -205,3 +206,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def cmd_run_with_sets(args: argparse.Namespace) -> int:
+    """The command with `--indicators-dir` handed to its kernels first."""
+    from workbench.config import use_indicators_dir
+
+    use_indicators_dir(args.indicators_dir)
+    return cmd_run(args)
