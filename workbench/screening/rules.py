@@ -35,15 +35,8 @@ from types import MappingProxyType
 from typing import Any
 
 from workbench.contracts import LEAD_FEEDBACK_LISTS, LEAD_SOURCES
-from workbench.declarations import (
-    DeclarationError,
-    Issue,
-    LList,
-    LMap,
-    _fill,
-    _Issues,
-    parse_yaml,
-)
+from workbench.declarations import DeclarationError, Issue, LList, LMap, parse_yaml
+from workbench.declarations.issues import Issues, _fill
 from workbench.screening.tables import SQL_TYPES, TABLES
 
 log = logging.getLogger(__name__)
@@ -112,7 +105,7 @@ class RuleError(DeclarationError):
         return str(self.args[0])
 
 
-class _RuleIssues(_Issues):
+class _RuleIssues(Issues):
     """Issues whose messages come from `screening.rule.<code>`, else the indicator catalogue
     (the YAML-level codes are shared)."""
 
