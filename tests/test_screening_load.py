@@ -312,3 +312,22 @@ def test_env_salt_must_be_long_enough(monkeypatch: pytest.MonkeyPatch, tmp_path:
     with pytest.raises(SaltError):
         resolve_salt(tmp_path / "wh.duckdb")
     assert Salt("x" * 20, "env").fingerprint != Salt("y" * 20, "env").fingerprint
+
+
+def test_a_file_duckdb_cannot_parse_is_refused_without_showing_an_id(tmp_path: Path) -> None:
+    bad = tmp_path / "s.csv"
+    bad.write_text(
+        HEAD + "\n" + _row("S1") + "\n" + _row("S2", dise_name='"unclosed ' + GOOD_ID) + "\n",
+        "utf-8",
+    )
+    (tmp_path / "ok.csv").write_text(HEAD + "\n" + _row("S9") + "\n", "utf-8")
+    con = _con()
+    report = load_paths(con, [tmp_path], SALT)
+    statuses = {f.file: f.status for f in report.files}
+    if statuses["s.csv"] == "refused":  # DuckDB refused the file: said so, masked, nothing half
+        issue = next(i for i in report.file_issues if i.code == "E_FILE_UNREADABLE")
+        assert not ID_RE.search(issue.message) and "s.csv" in issue.message
+    else:  # or read it leniently: every row still accounted for
+        assert report.rows_in == report.accepted + report.quarantined
+    stored = con.execute("SELECT count(*) FROM scr_settlements").fetchone()[0]
+    assert stored == report.accepted

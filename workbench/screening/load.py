@@ -31,6 +31,7 @@ import pandas as pd
 
 from workbench.contracts import normalise_header
 from workbench.messages import t
+from workbench.privacy import mask_id_card
 from workbench.screening.salt import Salt, SaltError
 from workbench.screening.tables import SQL_TYPES, TABLES, Column, Table
 from workbench.validate import typed_expr
@@ -527,7 +528,14 @@ def load_paths(
     for lay in sorted(layouts, key=lambda x: (order.index(x.table), str(x.path))):
         groups.setdefault(lay.signature, []).append(lay)
     for group in groups.values():
-        results.extend(_load_group(con, TABLES[group[0].table], group, salt, issues))
+        try:
+            results.extend(_load_group(con, TABLES[group[0].table], group, salt, issues))
+        except duckdb.Error as exc:  # a file DuckDB cannot parse (say, an unclosed quote)
+            detail = str(mask_id_card(str(exc).strip().splitlines()[0]))[:200]
+            for g in group:
+                issues.append(FileIssue(g.display, "E_FILE_UNREADABLE", params={"detail": detail}))
+                results.append(FileResult(g.display, g.load_id, g.table, status="refused"))
+                _record_refused(con, g.path, g.load_id, g, [issues[-1]])
     return LoadReport(results, issues)
 
 
