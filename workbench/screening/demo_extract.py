@@ -2,8 +2,9 @@
 
 The background is drawn so that no shipped rule can fire on it by chance (outpatient persons
 visit at most 8 times a month and never stay in hospital; inpatients have one stay a year;
-inpatient costs vary ±5 % around their group's level; background drugs are too cheap to reach
-ZNJK-03's amount floor; stock always covers use; the death and custody lists hold nobody with a
+inpatient costs vary ±5 % around their group's level; drug and service codes are drawn with the
+concentration real dispensing has (the k-th most used ∝ 1/k^1.1), and background drugs are too
+cheap to reach ZNJK-03's amount floor; stock always covers use; the death and custody lists hold nobody with a
 settlement). Then every rule gets cases that must be found and near-misses at each threshold
 that must not — exactly 14 visits, a stay admitted on the day of death, a visit at a prison
 medical unit, a readmission on day 16, a 49 % growth, a reversed settlement, … — listed in
@@ -39,6 +40,22 @@ N_GROUPS = 60
 N_DRUGS = 500
 N_SERVICES = 300
 N_CONSUMABLES = 100
+ZIPF_S = 1.1  # drug and service use is concentrated: the k-th most used code ∝ 1 / k^1.1
+
+
+def _zipf_cdf(n: int) -> np.ndarray:
+    w = 1.0 / np.arange(1, n + 1) ** ZIPF_S
+    return np.cumsum(w) / w.sum()
+
+
+_DRUG_CDF = _zipf_cdf(N_DRUGS)
+_SERVICE_CDF = _zipf_cdf(N_SERVICES)
+
+
+def _codes(rng: np.random.Generator, cdf: np.ndarray, m: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.random(m)), cdf.size - 1)
+
+
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _ID_CHECK = np.array(list("10X98765432"))
 TS = pa.timestamp("s")
@@ -301,8 +318,8 @@ class Background:
         is_service = (kind >= 0.6) & (kind < 0.9)
         code_num = np.where(
             is_drug,
-            rng.integers(0, N_DRUGS, m),
-            np.where(is_service, rng.integers(0, N_SERVICES, m), rng.integers(0, N_CONSUMABLES, m)),
+            _codes(rng, _DRUG_CDF, m),
+            np.where(is_service, _codes(rng, _SERVICE_CDF, m), rng.integers(0, N_CONSUMABLES, m)),
         )
         prefix = np.where(is_drug, "XB", np.where(is_service, "FW", "HC"))
         codes = np.strings.add(prefix, np.char.zfill(code_num.astype(str), 5))
@@ -392,7 +409,7 @@ class Background:
         line_of = np.repeat(np.arange(n), k)
         m = line_of.size
         is_drug = rng.random(m) < 0.5
-        code_num = np.where(is_drug, rng.integers(0, N_DRUGS, m), rng.integers(0, N_SERVICES, m))
+        code_num = np.where(is_drug, _codes(rng, _DRUG_CDF, m), _codes(rng, _SERVICE_CDF, m))
         codes = np.strings.add(
             np.where(is_drug, "XB", "FW"), np.char.zfill(code_num.astype(str), 5)
         )

@@ -362,23 +362,45 @@ def id_sql(upper: str, first17: str) -> str:
     )
 
 
-def _error_sql(c: Column, raw: str, typed: str) -> str:
-    """`column:CODE` for this cell's first failure, NULL when it passes."""
-    parts = []
-    if c.required:
-        parts.append(f"WHEN {raw} IS NULL THEN {_lit(c.name + ':E_REQUIRED')}")
-    if c.type == "id_card":
-        parts.append(
-            f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN CASE WHEN "
-            f"regexp_full_match(upper({raw}), '[0-9]{{17}}[0-9X]') THEN "
-            f"{_lit(c.name + ':E_ID_CHECKSUM')} ELSE {_lit(c.name + ':E_ID_FORMAT')} END"
+def row_checks(tb: Table) -> list[tuple[str, str]]:
+    """Every check of a row as (SQL condition over the raw `r_` and typed `t_` columns,
+    `column:CODE`). A row's failures are one integer, a bit per check: strings are built only
+    for the rows that fail (`decode_sql`)."""
+    out: list[tuple[str, str]] = []
+    for c in tb.columns:
+        raw, typed = _q("r_" + c.name), _q("t_" + c.name)
+        if c.required:
+            out.append((f"{raw} IS NULL", c.name + ":E_REQUIRED"))
+        bad = f"{raw} IS NOT NULL AND {typed} IS NULL"
+        if c.type == "id_card":
+            shape = f"regexp_full_match({_q('u_' + c.name)}, '[0-9]{{17}}[0-9X]')"
+            out.append((f"{bad} AND {shape}", c.name + ":E_ID_CHECKSUM"))
+            out.append((f"{bad} AND NOT {shape}", c.name + ":E_ID_FORMAT"))
+        elif c.type in TYPE_CODES:
+            out.append((bad, c.name + ":" + TYPE_CODES[c.type]))
+    for rr in tb.rules:
+        op = {">=": "<", "<=": ">"}[rr.op]
+        out.append((f"{_q('t_' + rr.left)} {op} {_q('t_' + rr.right)}", rr.left + ":" + rr.code))
+    for rw in tb.required_when:
+        vals = ", ".join(map(_lit, rw.values))
+        out.append(
+            (
+                f"{_q('t_' + rw.when)} IN ({vals}) AND {_q('r_' + rw.column)} IS NULL",
+                rw.column + ":" + rw.code,
+            )
         )
-    elif c.type in TYPE_CODES:
-        parts.append(
-            f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN "
-            f"{_lit(c.name + ':' + TYPE_CODES[c.type])}"
-        )
-    return f"CASE {' '.join(parts)} END" if parts else ""
+    if len(out) > 62:
+        raise ValueError(f"{tb.name}: more row checks than bits in a BIGINT")
+    return out
+
+
+def decode_sql(tb: Table, err: str) -> str:
+    """The `column:CODE;…` text of a failure bitmask."""
+    parts = [
+        f"CASE WHEN ({err} & {1 << i}) <> 0 THEN {_lit(label)} END"
+        for i, (_cond, label) in enumerate(row_checks(tb))
+    ]
+    return f"concat_ws(';', {', '.join(parts)})" if parts else "''"
 
 
 def mask_sql(v: str) -> str:
@@ -432,20 +454,15 @@ def stage_sql(tb: Table, layout: Layout, index: int, numbered: bool = False) -> 
         for c in tb.columns
     ]
     level2 = f"SELECT *, {', '.join(typed)} FROM ({level1}) l1"
-    checks = [e for c in tb.columns if (e := _error_sql(c, _q("r_" + c.name), _q("t_" + c.name)))]
-    for rr in tb.rules:
-        op = {">=": "<", "<=": ">"}[rr.op]
-        checks.append(
-            f"CASE WHEN {_q('t_' + rr.left)} {op} {_q('t_' + rr.right)} "
-            f"THEN {_lit(rr.left + ':' + rr.code)} END"
+    checks = row_checks(tb)
+    err = (
+        " + ".join(
+            f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)" for i, (cond, _l) in enumerate(checks)
         )
-    for rw in tb.required_when:
-        vals = ", ".join(map(_lit, rw.values))
-        checks.append(
-            f"CASE WHEN {_q('t_' + rw.when)} IN ({vals}) AND {_q('r_' + rw.column)} IS NULL "
-            f"THEN {_lit(rw.column + ':' + rw.code)} END"
-        )
-    err = f"concat_ws(';', {', '.join(checks)})" if checks else "''"
+        if checks
+        else "0"
+    )
+    err = f"CAST({err} AS BIGINT)"
     out = ["_f", "_n"]
     for c in tb.columns:
         tcol = _q("t_" + c.name)
@@ -459,7 +476,7 @@ def stage_sql(tb: Table, layout: Layout, index: int, numbered: bool = False) -> 
         for c in tb.columns
     )
     out.append("_err")
-    out.append(f"CASE WHEN _err <> '' THEN CAST(json_object({pairs}) AS VARCHAR) END AS _raw")
+    out.append(f"CASE WHEN _err <> 0 THEN CAST(json_object({pairs}) AS VARCHAR) END AS _raw")
     return f"SELECT {', '.join(out)} FROM (SELECT *, {err} AS _err FROM ({level2}) l2) l3"
 
 
@@ -670,19 +687,26 @@ def _check_keys_and_refs(
     key = ", ".join(_q(k) for k in tb.key)
     s_key = ", ".join("s." + _q(k) for k in tb.key)
     nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in tb.key)
+    # Keys are compared through their 64-bit hashes first (integers: a fraction of the cost of
+    # tens of millions of strings), then exactly, on the few rows whose hash repeats or exists.
     parts = [
         # a key seen twice in the batch: every row but the first
         f"""SELECT rid, {_lit(tb.key[0] + ":E_DUPLICATE_KEY")} AS code FROM (
               SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {s_key}
                      ORDER BY s.rowid) AS rn
-              FROM scr_stg s SEMI JOIN (SELECT {key} FROM scr_stg WHERE _err = '' AND {nonnull}
-                                        GROUP BY {key} HAVING count(*) > 1) d USING ({key})
-              WHERE s._err = '') WHERE rn > 1""",
+              FROM scr_stg s
+              WHERE s._err = 0 AND hash({s_key}) IN (
+                  SELECT h FROM (SELECT hash({key}) AS h FROM scr_stg
+                                 WHERE _err = 0 AND {nonnull})
+                  GROUP BY h HAVING count(*) > 1)) WHERE rn > 1""",
     ]
     if con.execute(f'SELECT count(*) > 0 FROM "{tb.storage}"').fetchone()[0]:
         parts.append(
-            f"SELECT s.rowid, {_lit(tb.key[0] + ':E_KEY_EXISTS')} FROM scr_stg s "
-            f"SEMI JOIN \"{tb.storage}\" w USING ({key}) WHERE s._err = ''"
+            f"""SELECT c.rid, {_lit(tb.key[0] + ":E_KEY_EXISTS")} FROM (
+                  SELECT s.rowid AS rid, {s_key} FROM scr_stg s
+                  WHERE s._err = 0 AND hash({s_key}) IN (
+                      SELECT hash({key}) FROM "{tb.storage}")) c
+                JOIN "{tb.storage}" w USING ({key})"""
         )
     for ref in tb.refs:
         if ref.target == "institutions":
@@ -694,10 +718,13 @@ def _check_keys_and_refs(
         else:
             target = TABLES[ref.target]
             rel = f'SELECT {_q(target.key[0])} AS k FROM "{target.storage}"'
+        # a hash not found is a key not found (exact); a key whose 64-bit hash equals an
+        # existing other key's would pass — about 10⁻¹² per orphan for ten million keys
         parts.append(
             f"SELECT s.rowid, {_lit(ref.column + ':' + ref.code)} FROM scr_stg s "
-            f"ANTI JOIN ({rel}) r ON s.{_q(ref.column)} = r.k "
-            f"WHERE s._err = '' AND s.{_q(ref.column)} IS NOT NULL"
+            f"WHERE s._err = 0 AND s.{_q(ref.column)} IS NOT NULL "
+            f"AND hash(s.{_q(ref.column)}) NOT IN (SELECT hash(k) FROM ({rel}) r "
+            f"WHERE k IS NOT NULL)"
         )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE scr_stg_bad AS SELECT rid, string_agg(code, ';') AS code "
@@ -722,7 +749,7 @@ def _write(
     cols = stored_columns(tb)
     col_list = ", ".join(_q(c) for c in cols)
     has_bad = con.execute("SELECT count(*) > 0 FROM scr_stg_bad").fetchone()[0]
-    good = "s._err = ''" + (" AND s.rowid NOT IN (SELECT rid FROM scr_stg_bad)" if has_bad else "")
+    good = "s._err = 0" + (" AND s.rowid NOT IN (SELECT rid FROM scr_stg_bad)" if has_bad else "")
     con.execute(
         f'INSERT INTO "{tb.storage}" ({col_list}, _load_id, _row) '
         f"SELECT {', '.join('s.' + _q(c) for c in cols)}, CASE s._f {load_id} END, {row} "
@@ -734,11 +761,11 @@ def _write(
     )
     bad_join = "LEFT JOIN scr_stg_bad b ON b.rid = s.rowid" if has_bad else ""
     bad_code = "b.code" if has_bad else "NULL"
-    bad_where = "s._err <> '' OR b.rid IS NOT NULL" if has_bad else "s._err <> ''"
+    bad_where = "s._err <> 0 OR b.rid IS NOT NULL" if has_bad else "s._err <> 0"
     con.execute(
         f"INSERT INTO scr_quarantine SELECT CASE s._f {load_id} END, {_lit(tb.name)}, "
         f"CASE s._f {files} END, {row}, "
-        f"concat_ws(';', nullif(s._err, ''), {bad_code}), "
+        f"concat_ws(';', nullif({decode_sql(tb, 's._err')}, ''), {bad_code}), "
         f"coalesce(s._raw, CAST(json_object({typed_json}) AS VARCHAR)) "
         f"FROM scr_stg s {bad_join} WHERE {bad_where}"
     )
