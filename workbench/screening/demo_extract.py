@@ -5,10 +5,10 @@ visit at most 8 times a month and never stay in hospital; inpatients have one st
 inpatient costs vary ±5 % around their group's level; drug and service codes are drawn with the
 concentration real dispensing has (the k-th most used ∝ 1/k^1.1), and background drugs are too
 cheap to reach ZNJK-03's amount floor; stock always covers use; the death and custody lists
-hold nobody with a settlement). Then every rule gets cases that must be found and near-misses at each threshold
-that must not — exactly 14 visits, a stay admitted on the day of death, a visit at a prison
-medical unit, a readmission on day 16, a 49 % growth, a reversed settlement, … — listed in
-`Extract.expected` / `Extract.near_misses`, which the tests check on both engines.
+hold nobody with a settlement). Then every rule gets cases that must be found and near-misses
+at each threshold that must not — exactly 14 visits, a stay admitted on the day of death, a
+visit at a prison medical unit, a readmission on day 16, a 49 % growth, a reversed settlement,
+… — listed in `Extract.expected` / `Extract.near_misses`, which the tests check on both engines.
 
 The same generator, at a larger `Scale`, writes the benchmark's city-year (≥ 10 M settlements,
 40 M fee lines) month by month without holding it in memory.
