@@ -331,3 +331,15 @@ def test_a_file_duckdb_cannot_parse_is_refused_without_showing_an_id(tmp_path: P
         assert report.rows_in == report.accepted + report.quarantined
     stored = con.execute("SELECT count(*) FROM scr_settlements").fetchone()[0]
     assert stored == report.accepted
+
+
+def test_an_older_file_gains_a_new_contract_column() -> None:
+    con = _con()
+    con.execute("CREATE TABLE scr_death_list (certno VARCHAR, death_date DATE, _load_id VARCHAR)")
+    con.execute("INSERT INTO scr_death_list VALUES ('h', DATE '2025-01-01', 'x')")
+    from workbench.screening.load import ensure_schema
+
+    ensure_schema(con)
+    cols = [r[0] for r in con.execute("DESCRIBE scr_death_list").fetchall()]
+    assert {"src", "batch_date", "certno_mask", "_row"} <= set(cols)
+    assert con.execute("SELECT count(*), min(src) FROM scr_death_list").fetchone() == (1, None)

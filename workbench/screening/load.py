@@ -103,9 +103,28 @@ def table_ddl(tb: Table) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the screening tables; a file from before a contract column existed gains it
+    (empty for earlier rows)."""
     con.execute(SCHEMA)
     for tb in TABLES.values():
         con.execute(table_ddl(tb))
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                "AND database_name = current_database() AND schema_name = 'main'",
+                [tb.storage],
+            ).fetchall()
+        }
+        wanted = []
+        for c in tb.columns:
+            wanted.append((c.name, SQL_TYPES[c.type]))
+            if c.personal:
+                wanted.append((f"{c.name}_mask", "VARCHAR"))
+        wanted += [("_load_id", "VARCHAR"), ("_row", "BIGINT")]
+        for name, sql_type in wanted:
+            if name not in have:
+                con.execute(f'ALTER TABLE "{tb.storage}" ADD COLUMN "{name}" {sql_type}')
 
 
 def stored_columns(tb: Table) -> list[str]:
