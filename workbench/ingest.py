@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.contracts import LEDGERS, Ledger
+from workbench.contracts import LEDGERS, Ledger, feedback_list_of
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_id_card, mask_name
 from workbench.readers import Issue, RawSheet, ReadResult, list_inputs, read_file
@@ -287,6 +287,10 @@ def _ingest(wh: Warehouse, paths: list[str | Path], period: str | None) -> Inges
         known.add(sha)
         result = read_file(path, path.name)
         county, per = submission_identity(path.name, result.sheets, period)
+        if title := feedback_list_of(path.name):
+            # a returned screening list updates leads; tagging its period keeps it out of the
+            # county's monthly replacement group (see contracts.LEAD_FEEDBACK_LISTS)
+            per = f"{per}·{title}"
         out = FileOutcome(
             path.name,
             sha,
