@@ -30,6 +30,7 @@ _ID_RE = re.compile(
 # Cheap pre-test (RE2 has no look-arounds): a text can hold an ID number only if it has 14
 # digits in a row. SQL uses it to call the Python masker on those few values only.
 ID_CANDIDATE_SQL = "[0-9０-９]{14}"
+_CANDIDATE = re.compile(ID_CANDIDATE_SQL)
 _NAME_HINTS = ("姓名", "name")
 
 
@@ -63,6 +64,8 @@ def mask_id_card(value: object, whole: bool = False) -> object:
 
 def mask_text(value: str) -> str:
     """Every ID number in a text starred: for file names, sheet names, headers, messages."""
+    if not _CANDIDATE.search(value):  # four times cheaper than the full pattern
+        return value
     return _ID_RE.sub(lambda m: _keep_ends(m.group(0)), value)
 
 

@@ -76,7 +76,7 @@ class Limits:
     sheet_mb: int = 1024  # one part of a workbook, unzipped
     workbook_mb: int = 2048  # every part of a workbook, unzipped
     zip_ratio: int = 200  # unzipped ÷ zipped size of one part (zip bombs reach thousands)
-    issue_rows: int = 50_000  # findings listed one by one in an issue list; the rest summarised
+    issue_rows: int = 20_000  # findings listed one by one in an issue list; the rest summarised
     reader_memory_mb: int = 1280  # address space of the child that parses a workbook
     database_memory_mb: int = 1024  # DuckDB's memory during ingest (it spills to disk beyond)
     reader_timeout_s: int = 900  # one workbook's parse
