@@ -28,6 +28,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,11 @@ class Limits:
         kept = {}
         for key, value in values.items():
             if key not in known:
-                log.warning(t("ingest.limits.unknown", key=key))
+                log.warning(t("ingest.limits.unknown", name=key))
             elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 kept[key] = value
             else:
-                log.warning(t("ingest.limits.bad", key=key, value=value))
+                log.warning(t("ingest.limits.bad", name=key, value=value))
         return cls(**kept)
 
     def bytes(self, name: str) -> int:
@@ -615,8 +616,8 @@ def inspect_workbook(
             try:
                 with zf.open(member) as stream:
                     scan = scan_sheet_xml(stream)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # sizes that lie: bad CRC
-                return {}, [Issue("E_NOT_WORKBOOK", display, params={"detail": str(exc)[:200]})]
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # sizes that lie
+                return {}, [Issue("E_WORKBOOK_DAMAGED", display, params={"detail": str(exc)[:200]})]
             shown = mask_text(name)
             if scan.span > limits.cells or scan.max_row > limits.rows + HEADER_SCAN_ROWS:
                 issues.append(
@@ -871,6 +872,11 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
             while True:
                 data = fh.read(CHUNK)
                 final = not data
+                if enc == "gb18030" and not data.isascii():
+                    switch = _gbk_then_utf8(data, scan.lines)
+                    if switch is not None:
+                        scan.issue = _mixed(display, switch, "GBK（GB18030）", "UTF-8")
+                        return scan
                 try:
                     text = decoder.decode(data, final)
                 except UnicodeDecodeError as exc:
@@ -879,26 +885,13 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
                         raise _Restart() from None
                     line = _line_of(scan.lines, data, pos)
                     rest = data[data.rfind(b"\n", 0, pos) + 1 :]
-                    mixed = enc.startswith("utf-8") and _decodes(rest, "gb18030")
-                    scan.issue = Issue(
-                        "E_MIXED_ENCODING" if mixed else "E_BAD_BYTES",
-                        display,
-                        "CSV",
-                        row=line,
-                        params={"first": "UTF-8", "then": "GBK（GB18030）"},
-                    )
+                    if enc.startswith("utf-8") and _decodes(rest, "gb18030"):
+                        scan.issue = _mixed(display, line, "UTF-8", "GBK（GB18030）")
+                    elif enc == "gb18030" and (switch := _first_utf8_line(data, scan.lines)):
+                        scan.issue = _mixed(display, switch, "GBK（GB18030）", "UTF-8")
+                    else:
+                        scan.issue = Issue("E_BAD_BYTES", display, "CSV", row=line)
                     return scan
-                if enc == "gb18030" and not data.isascii():
-                    switch = _gbk_then_utf8(data, scan.lines)
-                    if switch is not None:
-                        scan.issue = Issue(
-                            "E_MIXED_ENCODING",
-                            display,
-                            "CSV",
-                            row=switch,
-                            params={"first": "GBK（GB18030）", "then": "UTF-8"},
-                        )
-                        return scan
                 non_ascii = non_ascii or not text.isascii()
                 if (nul := text.find("\x00")) >= 0:
                     line = scan.lines + text.count("\n", 0, nul) + 1
@@ -931,6 +924,12 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
             out.close()
             if scan.issue is not None:
                 out_path.unlink(missing_ok=True)
+
+
+def _mixed(display: str, line: int, first: str, then: str) -> Issue:
+    return Issue(
+        "E_MIXED_ENCODING", display, "CSV", row=line, params={"first": first, "then": then}
+    )
 
 
 def _decodes(data: bytes, enc: str) -> bool:
