@@ -136,7 +136,9 @@ def test_merged_county_cells_are_filled_down_with_a_warning(wh_path: Path, tmp_p
 
 
 def _write_csv(path: Path, rows: list[list[object]]) -> Path:
-    lines = [",".join(CASE_HEADERS)] + [",".join("" if v is None else str(v) for v in r) for r in rows]
+    lines = [",".join(CASE_HEADERS)] + [
+        ",".join("" if v is None else str(v) for v in r) for r in rows
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -51,9 +51,7 @@ def test_injected_formulas_are_neutralised_alike_in_csv_and_excel(
     folder = tmp_path / "in"
     folder.mkdir()
     name = "=1+1_990101_东湖区_2025-09.csv"
-    rows = [
-        case_row(案件编号=f"C{i}", **{"应追回金额(元)": v}) for i, v in enumerate(INJECTIONS)
-    ]
+    rows = [case_row(案件编号=f"C{i}", **{"应追回金额(元)": v}) for i, v in enumerate(INJECTIONS)]
     lines = [",".join(CASE_HEADERS)] + [
         ",".join('"' + str(v).replace('"', '""') + '"' for v in r) for r in rows
     ]
@@ -62,7 +60,11 @@ def test_injected_formulas_are_neutralised_alike_in_csv_and_excel(
     xlsx, csv_path = report.report_paths
     from_csv = _csv_rows(csv_path)
     from_xlsx = _xlsx_rows(xlsx)
-    assert from_csv[0] == from_xlsx[0] == ["级别", "文件", "工作表", "行号", "列", "值", "规则编码", "说明"]
+    assert (
+        from_csv[0]
+        == from_xlsx[0]
+        == ["级别", "文件", "工作表", "行号", "列", "值", "规则编码", "说明"]
+    )
     body_csv = [r for r in from_csv[1:] if r[0] == "错误"]  # the missing columns warn too
     body_xlsx = [r for r in from_xlsx[1:] if r[0] == "错误"]
     assert len(body_csv) == len(INJECTIONS)

@@ -440,9 +440,11 @@ def sweep(wh: Warehouse) -> None:
     if not wh.archive_dir.is_dir():
         return
     known = {r[0] for r in wh.con.execute("SELECT submission_id FROM submissions").fetchall()}
-    for f in wh.archive_dir.rglob("*"):
+    for f in list(wh.archive_dir.rglob("*")):
         if f.is_file() and (f.name.endswith(".part") or f.name.split(".")[0] not in known):
             f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                f.parent.rmdir()
 
 
 def _ingest(
@@ -570,6 +572,8 @@ def _archive(wh: Warehouse, out: FileOutcome, path: Path, created: list[Path]) -
             os.replace(part, target)
         except BaseException:
             part.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()  # only if this left it empty
             raise
         created.append(target)
     return None
@@ -668,6 +672,8 @@ def _write_all(
     except BaseException:
         for f in created:
             f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                f.parent.rmdir()
         raise
     finally:
         with contextlib.suppress(Exception):
@@ -934,6 +940,15 @@ def issue_list_for(
     return paths
 
 
+def failure_reason(exc: BaseException) -> str | None:
+    """A full disk, however it surfaced (an OSError, or DuckDB writing its files)."""
+    import errno
+
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
+        return t("ingest.reason.disk_full")
+    return None
+
+
 def publish_issue_lists(wh: Warehouse, report: IngestReport, out_dir: Path, limits: Limits) -> None:
     """After the commit: the batch's issue list, and for each file skipped as already ingested
     the list it had (written again if it is missing — an ingest killed after its commit never
@@ -959,4 +974,4 @@ def publish_issue_lists(wh: Warehouse, report: IngestReport, out_dir: Path, limi
                 out.list_rewritten = True
     except Exception as exc:  # noqa: BLE001 - the data is committed; say what to do
         log.debug("issue list not written", exc_info=True)
-        report.report_error = describe(exc) or f"{type(exc).__name__}: {exc}"
+        report.report_error = failure_reason(exc) or describe(exc) or f"{type(exc).__name__}: {exc}"

@@ -38,7 +38,7 @@ def quiet_broken_pipe() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.errors import describe
-    from workbench.ingest import ingest_paths
+    from workbench.ingest import failure_reason, ingest_paths
 
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the transaction rolled back: say so, in Chinese
-        reason = describe(exc)
+        reason = failure_reason(exc) or describe(exc)
         log.debug("ingest failed", exc_info=True)
         if reason is None:
             print(t("ingest.failed_bug", kind=type(exc).__name__), file=sys.stderr)
