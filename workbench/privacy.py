@@ -32,6 +32,8 @@ _ID_RE = re.compile(
 ID_CANDIDATE_SQL = "[0-9０-９]{14}"
 _CANDIDATE = re.compile(ID_CANDIDATE_SQL)
 _NAME_HINTS = ("姓名", "name")
+# what counts as blank around a value, the same in both forms
+WHITESPACE = " \t\n\r\x0b\x0c\u3000\xa0"
 
 
 def _missing(value: object) -> bool:
@@ -57,7 +59,7 @@ def mask_id_card(value: object, whole: bool = False) -> object:
         return value
     s = str(value)
     if whole:
-        stripped = s.strip()
+        stripped = s.strip(WHITESPACE)
         return _keep_ends(stripped) if stripped else s
     return _ID_RE.sub(lambda m: _keep_ends(m.group(0)), s)
 
@@ -73,7 +75,7 @@ def mask_name(value: object) -> object:
     """Keep the surname: `张三丰` → `张**`."""
     if _missing(value):
         return value
-    s = str(value).strip()
+    s = str(value).strip(WHITESPACE)
     if not s:
         return s
     return s[0] + "*" * max(1, len(s) - 1)
@@ -140,9 +142,14 @@ def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- the same rules in SQL
 
 
+def _sql_trim(v: str) -> str:
+    chars = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
+    return f"trim({v}, {chars})"
+
+
 def sql_mask_whole(v: str) -> str:
     """SQL for `mask_id_card(v, whole=True)` (an ID-card column's value)."""
-    s = f"trim({v})"
+    s = _sql_trim(v)
     n = f"length({s})"
     k = f"(CASE WHEN {n} >= 10 THEN 4 ELSE greatest(1, {n} // 4) END)"
     return (
@@ -154,7 +161,7 @@ def sql_mask_whole(v: str) -> str:
 
 def sql_mask_name(v: str) -> str:
     """SQL for `mask_name(v)` (a name column's value)."""
-    s = f"trim({v})"
+    s = _sql_trim(v)
     return (
         f"CASE WHEN {v} IS NULL THEN NULL WHEN {s} = '' THEN '' "
         f"ELSE left({s}, 1) || repeat('*', greatest(1, length({s}) - 1)) END"
