@@ -36,7 +36,7 @@ from workbench.messages import catalogue, t
 from workbench.privacy import mask_id_card, mask_name, mask_text, sql_mask_name
 from workbench.privacy import sql_mask_text, sql_mask_whole
 from workbench.readers import Issue, Limits, RawSheet, ReadContext, ReadResult, list_inputs
-from workbench.readers import read_file, size_text
+from workbench.readers import read_file, size_text, stage_table
 from workbench.validate import ACCEPTED_SQL, Validated, typed_expr, validate_ledger
 from workbench import warehouse as warehouse_module
 from workbench.warehouse import Warehouse
@@ -162,15 +162,22 @@ def submission_identity(
     months: list[str] = []
     for s in sheets:
         lg = LEDGERS[s.ledger]
-        if lg.date_field and lg.date_field in s.columns and s.table:
+        if lg.date_field and lg.date_field in s.columns and s.sheet_id:
             f = lg.field(lg.date_field)
-            cell = f"nullif(trim(c{s.columns[f.name]}), '')"
-            typed = typed_expr(f.type, cell)
+            typed = typed_expr(f.type, f'"{f.name}"')
             month = typed if f.type == "month" else f"strftime({typed}, '%Y-%m')"
-            got = con.execute(f"SELECT max({month}) FROM {s.table}").fetchall()[0][0]
+            got = con.execute(
+                f"SELECT max({month}) FROM {stage_table(lg.name)} WHERE _sheet = {s.sheet_id}"
+            ).fetchall()[0][0]
             if got:
                 months.append(got)
     return county, max(months) if months else dt.date.today().strftime("%Y-%m")
+
+
+def _needs_rows(name: str, period: str | None) -> bool:
+    """Whether `submission_identity` has to read a file's rows (its name does not say)."""
+    named_period = period or _MONTH_RE.search(name) or _YEAR_RE.search(name)
+    return not (_COUNTY_RE.search(name) and named_period)
 
 
 # ---------------------------------------------------------------- messages (Python side)
@@ -424,11 +431,7 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
         ctx.close_sandbox()
         shutil.rmtree(workdir, ignore_errors=True)
         with contextlib.suppress(Exception):
-            for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE temporary AND "
-                "(starts_with(table_name, 't_src_') OR starts_with(table_name, 't_'))"
-            ).fetchall():
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+            ctx.drop_stages()
             con.execute(f"SET memory_limit = '{before}'")
 
 
@@ -498,6 +501,8 @@ def _ingest(
                     params={"size": size_text(size), "limit": size_text(limits.bytes("file_mb"))},
                 )
                 result = ReadResult(path, [], [issue])
+            if _needs_rows(path.name, period):
+                ctx.flush()  # who sent it is read from its rows: they must be in the table
             county, per = submission_identity(path.name, result.sheets, period, ctx.con)
             out = FileOutcome(
                 display,
@@ -511,6 +516,7 @@ def _ingest(
             pending.append((out, result, path, keep_bytes))
             if not result.sheets and not any(i.severity == "error" for i in result.issues):
                 result.issues.append(Issue("E_NO_LEDGER", display))
+        ctx.flush()
         ctx.close_sandbox()  # its memory is free before the database work starts
         counts = _write_all(wh, pending, retry)
     report = IngestReport(outcomes, pd.DataFrame(columns=ISSUE_COLUMNS), _count_frame(counts))
@@ -596,9 +602,8 @@ def _write_all(
     owner: dict[int, tuple[int, FileOutcome]] = {}  # sheet id → (file order, outcome)
     for order, (out, result, _path, _keep) in enumerate(pending):
         for raw in result.sheets:
-            sid = len(sheets) + 1
-            sheets[sid] = raw
-            owner[sid] = (order, out)
+            sheets[raw.sheet_id] = raw
+            owner[raw.sheet_id] = (order, out)
     con = wh.con
     con.execute("SELECT 1").fetchall()  # a half-read result would block registering the UDF
     with contextlib.suppress(duckdb.Error):

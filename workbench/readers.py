@@ -23,6 +23,7 @@ import functools
 import html
 import io
 import itertools
+import json
 import logging
 import os
 import re
@@ -122,7 +123,9 @@ def size_text(n: int) -> str:
 @dataclass
 class SheetSource:
     """A UTF-8 CSV DuckDB reads: the submitted file itself, or a copy written while reading.
-    `numbered`: its first column is the Excel row number (else rows are numbered by order)."""
+    `numbered`: its first column is the Excel row number (else rows are numbered by order).
+    `ledger`: the copy is already in that ledger's layout (`normalised_names`: row, each contract
+    field, unknown columns as JSON, the first text cell), else cells are by position."""
 
     path: Path
     sep: str
@@ -131,10 +134,15 @@ class SheetSource:
     numbered: bool = False
     parallel: bool = True  # False when quoted line breaks may occur
     temporary: bool = False
+    ledger: str = ""
 
     def relation(self) -> str:
-        cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols))
-        if self.numbered:
+        if self.ledger:
+            names = ["_row", *LEDGERS[self.ledger].field_names, "_extra", "_first"]
+            cols = ", ".join(f"'{n}': '{'BIGINT' if n == '_row' else 'VARCHAR'}'" for n in names)
+        else:
+            cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols))
+        if self.numbered and not self.ledger:
             cols = "'_row': 'BIGINT', " + cols
         path = str(self.path).replace("'", "''")
         sep = self.sep.replace("'", "''")
@@ -148,11 +156,11 @@ class SheetSource:
 
 @dataclass
 class RawSheet:
-    """A ledger's rows as text, loaded into a temp table of the ingest's connection: `c0…cN`
-    by column position (and `_row` when numbered). `select_sql` turns it into
-    `(_sheet, _row, _extra, <field>…, _total)`: `_row` as Excel numbers it, `_extra` JSON of
-    unknown columns, one trimmed VARCHAR per contract field (blank → NULL), `_total` for a
-    合计/总计/小计 row."""
+    """A ledger sheet found in a file: where its header is, which field each column holds.
+    Loading it (`ReadContext.load`) appends its rows, as text, to the batch's staging table of
+    its ledger, `t_stage_<ledger>(_sheet, _row, _extra, <field>…, _total)`: `_row` as Excel
+    numbers it, `_extra` JSON of unknown columns, one trimmed VARCHAR per contract field
+    (blank → NULL; a field the sheet lacks NULL), `_total` for a 合计/总计/小计 row."""
 
     file: str  # as shown (personal data masked)
     sheet: str
@@ -164,11 +172,13 @@ class RawSheet:
     missing: list[str]
     ncols: int = 0
     source: SheetSource | None = None
-    table: str | None = None
-    row_expr: str = "_row"
+    rows: list[tuple] | None = None  # a small sheet's rows in the ledger's layout, in memory
+    sheet_id: int = 0  # its rows' `_sheet` in the staging table, once loaded
     hidden: bool = False
 
-    def select_sql(self, sheet_id: int, fields: list[str]) -> str:
+    def select_sql(self, sheet_id: int, source: str, row_expr: str) -> str:
+        """The staging table's columns from the sheet's positional cells `c0…cN`."""
+        fields = LEDGERS[self.ledger].field_names
         cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
@@ -181,44 +191,79 @@ class RawSheet:
         )
         any_cell = " OR ".join(f"{c} IS NOT NULL" for c in cell.values()) or "false"
         return (
-            f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, {self.row_expr} AS _row, "
-            f"{extra} AS _extra{cols}, {total_row_sql(list(cell.values()))} AS _total "
-            f"FROM {self.table} WHERE {any_cell}"
+            f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, CAST({row_expr} AS BIGINT) AS _row, "
+            f"{extra} AS _extra{cols}, "
+            f"{total_row_sql(first_text_sql(list(cell.values())))} AS _total "
+            f"FROM {source} WHERE {any_cell}"
         )
 
     def distinct_values(self, con: Any, name: str, limit: int = 10_000) -> list[str]:
         """Some of one field's distinct non-blank values (to work out who sent a file)."""
-        if name not in self.columns or self.table is None:
+        if name not in self.columns or not self.sheet_id:
             return []
-        c = f"nullif(trim(c{self.columns[name]}), '')"
         rows = con.execute(
-            f"SELECT DISTINCT {c} FROM {self.table} WHERE {c} IS NOT NULL LIMIT {limit}"
+            f'SELECT DISTINCT "{name}" FROM {stage_table(self.ledger)} '
+            f'WHERE _sheet = {self.sheet_id} AND "{name}" IS NOT NULL LIMIT {limit}'
         ).fetchall()
         return [r[0] for r in rows]
 
 
-_NUMBER_SQL = "[-+]?[0-9][0-9,.]*"
+def stage_table(ledger: str) -> str:
+    return f"t_stage_{ledger}"
+
+
+def normalised_names(ledger: str) -> list[str]:
+    """A workbook sheet's rows as the child hands them over: row, fields, extra, first text."""
+    return ["_row", *LEDGERS[ledger].field_names, "_extra", "_first"]
+
+
+def _normalised_sql(ledger: str, sheet: int | str, source: str) -> str:
+    fields = "".join(f', "{f}"' for f in LEDGERS[ledger].field_names)
+    return (
+        f"SELECT CAST({sheet} AS INTEGER), CAST(_row AS BIGINT), _extra{fields}, "
+        f"{total_row_sql('_first')} FROM {source}"
+    )
+
+
+FLUSH_ROWS = 200_000  # small sheets' rows gathered before one insert
+SMALL_SHEET_ROWS = 20_000  # a sheet up to this many rows travels in memory from the child
+
+
 TOTAL_WORDS = ("合计", "总计", "小计")
 
 
-def total_row_sql(cells: list[str]) -> str:
-    """SQL true when a row's first text cell (numbers such as a 序号 skipped) is 合计, 总计 or
-    小计 — a sum row a clerk added under the data, not a record."""
+def first_text_sql(cells: list[str]) -> str:
+    """SQL for a row's first text cell: the first one that is not a number (a 序号)."""
     if not cells:
-        return "false"
-    first = (
+        return "CAST(NULL AS VARCHAR)"
+    return (
         "CASE "
         + " ".join(
-            f"WHEN {c} IS NOT NULL AND NOT regexp_full_match({c}, '{_NUMBER_SQL}') THEN {c}"
+            f"WHEN {c} IS NOT NULL AND TRY_CAST(replace({c}, ',', '') AS DOUBLE) IS NULL THEN {c}"
             for c in cells
         )
         + " END"
     )
-    words = "|".join(TOTAL_WORDS)
-    return (
-        f"coalesce(length({first}) <= 12 AND regexp_full_match("
-        f"regexp_replace({first}, '[\\s\u3000]+', '', 'g'), '({words})[:：]?'), false)"
-    )
+
+
+def first_text(cells: list[str | None]) -> str | None:
+    """`first_text_sql` for a row already in Python (a workbook's, in the child)."""
+    for c in cells:
+        if c is None:
+            continue
+        try:
+            float(c.replace(",", ""))
+        except ValueError:
+            return c
+    return None
+
+
+def total_row_sql(first: str) -> str:
+    """SQL true when a row's first text cell is 合计, 总计 or 小计 (spaces and a trailing colon
+    allowed): a sum row a clerk added under the data, not a record."""
+    words = ", ".join(f"'{w}'" for w in TOTAL_WORDS)
+    bare = f"rtrim(replace(replace({first}, ' ', ''), '\u3000', ''), ':：')"
+    return f"coalesce(length({first}) <= 12 AND {bare} IN ({words}), false)"
 
 
 def _sql_str(s: str) -> str:
@@ -241,7 +286,9 @@ class ReadContext:
         self.limits = limits
         self.workdir = workdir
         self._sandbox: Any = None
-        self._tables = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.stages: list[str] = []
+        self._pending: dict[str, list[tuple]] = {}
 
     @property
     def sandbox(self) -> Any:
@@ -259,36 +306,86 @@ class ReadContext:
             self._sandbox = None
 
     def load(self, raw: RawSheet) -> None:
-        """Read the sheet's CSV into a temp table (DuckDB, in parallel, file order kept)."""
+        """Append the sheet's rows to its ledger's staging table. One table per ledger, not
+        per sheet, and small workbook sheets gathered into one insert: a batch of hundreds of
+        small workbooks costs a handful of statements, not thousands."""
         import duckdb
 
-        table = f"t_src_{next(self._tables)}"
+        sid = next(self._ids)
+        stage = self._stage(raw.ledger)
+        raw.sheet_id = sid
+        if raw.rows is not None:
+            self._pending.setdefault(raw.ledger, []).extend((sid, *r) for r in raw.rows)
+            raw.rows = None
+            if len(self._pending[raw.ledger]) >= FLUSH_ROWS:
+                self.flush()
+            return
+        rel = raw.source.relation()
         try:
-            self.con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {raw.source.relation()}")
-            if not raw.source.numbered:
+            if raw.source.ledger:
+                self.con.execute(f"INSERT INTO {stage} {_normalised_sql(raw.ledger, sid, rel)}")
+            else:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE t_src AS SELECT * FROM {rel}")
                 low, high, n = self.con.execute(
-                    f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+                    "SELECT min(rowid), max(rowid), count(*) FROM t_src"
                 ).fetchall()[0]
                 if n and high - low + 1 != n:  # not contiguous: number rows explicitly
                     self.con.execute(
-                        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () "
-                        f"- 1 AS _n, * FROM {raw.source.relation()}"
+                        "CREATE OR REPLACE TEMP TABLE t_src AS SELECT row_number() OVER () - 1 "
+                        f"AS _n, * FROM {rel}"
                     )
-                    raw.row_expr = f"CAST({raw.header_row + 1} + _n AS BIGINT)"
+                    row = f"{raw.header_row + 1} + _n"
                 else:
-                    raw.row_expr = f"CAST({raw.header_row + 1 - (low or 0)} + rowid AS BIGINT)"
+                    row = f"{raw.header_row + 1 - (low or 0)} + rowid"
+                self.con.execute(f"INSERT INTO {stage} {raw.select_sql(sid, 't_src', row)}")
         except duckdb.Error:
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            raw.sheet_id = 0
             raise
         finally:
+            self.con.execute("DROP TABLE IF EXISTS t_src")
             if raw.source.temporary:
                 raw.source.path.unlink(missing_ok=True)
-        raw.table = table
 
-    def drop(self, raw: RawSheet) -> None:
-        if raw.table:
-            self.con.execute(f"DROP TABLE IF EXISTS {raw.table}")
-            raw.table = None
+    def flush(self) -> None:
+        """Small sheets gathered so far → their staging tables, one insert per ledger."""
+        import pyarrow as pa
+
+        for ledger, rows in self._pending.items():
+            if not rows:
+                continue
+            names = ["_sheet", *normalised_names(ledger)]
+            columns = list(zip(*rows))
+            table = pa.table(
+                {
+                    n: pa.array(col, type=pa.int64() if n in ("_sheet", "_row") else pa.string())
+                    for n, col in zip(names, columns)
+                }
+            )
+            self.con.register("v_rows", table)
+            try:
+                self.con.execute(
+                    f"INSERT INTO {self._stage(ledger)} "
+                    f"{_normalised_sql(ledger, '_sheet', 'v_rows')}"
+                )
+            finally:
+                self.con.unregister("v_rows")
+            rows.clear()
+
+    def _stage(self, ledger: str) -> str:
+        table = stage_table(ledger)
+        if table not in self.stages:
+            cols = "".join(f', "{f}" VARCHAR' for f in LEDGERS[ledger].field_names)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} (_sheet INTEGER, _row BIGINT, "
+                f"_extra VARCHAR{cols}, _total BOOLEAN)"
+            )
+            self.stages.append(table)
+        return table
+
+    def drop_stages(self) -> None:
+        for table in self.stages:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self.stages.clear()
 
     def temp_path(self, suffix: str) -> Path:
         fd, name = tempfile.mkstemp(suffix=suffix, dir=self.workdir)
@@ -736,10 +833,12 @@ def _read_sheet(
     plan = _merge_plan(sheet.merged_cell_ranges, match.row_index, width)
     formulas = sorted(scan.formulas) if scan else []
     formula_rows = {r for r, _c in formulas}
-    fd, out_name = tempfile.mkstemp(suffix=".csv", dir=workdir)
+    places = [raw.columns.get(f) for f in LEDGERS[raw.ledger].field_names]
+    extra = raw.extra
+    kept: list[tuple] = []  # the ledger's layout: row, fields, extra, first text cell
+    out = None  # a CSV once the sheet outgrows memory
     filling: dict[int, tuple[str | None, int]] = {}  # column → (value, last row), 0-based
-    with open(fd, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+    try:
         body = itertools.chain(head[match.row_index + 1 :], rows)
         for i, full in enumerate(body, start=match.row_index + 1):
             cells = full[:width] + [None] * (width - len(full))
@@ -764,7 +863,22 @@ def _read_sheet(
                     cells[c] = value
             if not any(cells):
                 continue
-            writer.writerow([i + 1, *cells])
+            unknown = {lab: cells[j] for j, lab in extra if cells[j] is not None}
+            kept.append(
+                (
+                    i + 1,
+                    *[None if j is None else cells[j] for j in places],
+                    json.dumps(unknown, ensure_ascii=False) if unknown else None,
+                    first_text(cells),
+                )
+            )
+            if len(kept) >= SMALL_SHEET_ROWS:
+                if out is None:
+                    fd, out_name = tempfile.mkstemp(suffix=".csv", dir=workdir)
+                    out = open(fd, "w", encoding="utf-8", newline="")
+                    writer = csv.writer(out, lineterminator="\n")
+                writer.writerows(kept)
+                kept.clear()
             if i + 1 in formula_rows:
                 issues += [
                     Issue(
@@ -778,6 +892,12 @@ def _read_sheet(
                     for r, col in formulas
                     if r == i + 1 and col < width
                 ]
+        if out is not None:
+            writer.writerows(kept)
+            kept.clear()
+    finally:
+        if out is not None:
+            out.close()
     if scan and scan.formula_count > len(formulas):
         issues.append(
             Issue(
@@ -788,7 +908,12 @@ def _read_sheet(
                 params={"n": scan.formula_count - len(formulas)},
             )
         )
-    raw.source = SheetSource(Path(out_name), ",", 0, width, numbered=True, temporary=True)
+    if out is None:
+        raw.rows = kept
+    else:
+        raw.source = SheetSource(
+            Path(out_name), ",", 0, width, numbered=True, temporary=True, ledger=raw.ledger
+        )
     return raw, issues
 
 

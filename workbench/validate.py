@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 from workbench.contracts import Ledger
-from workbench.readers import RawSheet
+from workbench.readers import RawSheet, stage_table
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +159,10 @@ FINDING_COLUMNS = (
 
 
 def ledger_source(lg: Ledger, sheets: list[tuple[int, RawSheet]]) -> str:
-    """SQL stacking every sheet of one ledger as text: (_sheet, _row, _extra, <field>…, _total),
-    each sheet read from the temp table its reader loaded."""
-    fields = [f.name for f in lg.fields]
-    return " UNION ALL ".join(f"({raw.select_sql(sid, fields)})" for sid, raw in sheets)
+    """SQL for every row of one ledger in the batch, as text: (_sheet, _row, _extra,
+    <field>…, _total), from the staging table its sheets were loaded into."""
+    ids = ", ".join(str(sid) for sid, _raw in sheets)
+    return f"SELECT * FROM {stage_table(lg.name)} WHERE _sheet IN ({ids})"
 
 
 def _finding(

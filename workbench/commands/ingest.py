@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", help=t("cmd.warehouse"))
     p.add_argument("--period", type=month, help=t("cmd.ingest.period"))
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
-    p.add_argument("--report", nargs="+", metavar="ID", help=t("cmd.ingest.report_id"))
+    p.add_argument("--report", nargs="+", metavar="报送编号", help=t("cmd.ingest.report_id"))
     p.add_argument("--allow-symlinks", action="store_true", help=t("cmd.ingest.allow_symlinks"))
     p.set_defaults(func=run)
 
