@@ -36,7 +36,7 @@ from workbench.messages import catalogue, t
 from workbench.privacy import mask_id_card, mask_name, mask_text, sql_mask_name
 from workbench.privacy import sql_mask_text, sql_mask_whole
 from workbench.readers import Issue, Limits, RawSheet, ReadContext, ReadResult, list_inputs
-from workbench.readers import read_file, size_text, stage_table
+from workbench.readers import read_file, size_text
 from workbench.validate import ACCEPTED_SQL, Validated, typed_expr, validate_ledger
 from workbench import warehouse as warehouse_module
 from workbench.warehouse import Warehouse
@@ -166,9 +166,7 @@ def submission_identity(
             f = lg.field(lg.date_field)
             typed = typed_expr(f.type, f'"{f.name}"')
             month = typed if f.type == "month" else f"strftime({typed}, '%Y-%m')"
-            got = con.execute(
-                f"SELECT max({month}) FROM {stage_table(lg.name)} WHERE _sheet = {s.sheet_id}"
-            ).fetchall()[0][0]
+            got = con.execute(f"SELECT max({month}) FROM ({s.rows_sql()})").fetchall()[0][0]
             if got:
                 months.append(got)
     return county, max(months) if months else dt.date.today().strftime("%Y-%m")
@@ -421,7 +419,7 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
     written while reading (removed after), DuckDB held to its memory limit (it spills to
     disk beyond it), the workbook sandbox closed at the end."""
     con = wh.con
-    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute(f"SET memory_limit = '{limits.database_memory_mb}MB'")
     workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=wh.path.parent))
     ctx = ReadContext(con, limits, workdir)
@@ -479,7 +477,8 @@ def _ingest(
                     "SELECT county_code, period, status, rows_accepted FROM "
                     "submissions WHERE submission_id = ?",
                     [sha],
-                ).fetchone()
+                ).fetchall()
+                row = row[0] if row else None
                 # Unreadable last time, or every row refused (e.g. the rosters were missing):
                 # the same bytes may pass now, so they are checked again; anything kept is not.
                 if row is None or not (row[2] == "无法识别" or (row[2] == "有效" and row[3] == 0)):
@@ -552,7 +551,7 @@ def _fill_issues(wh: Warehouse, report: IngestReport, limit: int) -> None:
     errors, warnings = con.execute(
         f"SELECT count(*) FILTER (WHERE severity = 'error'), "
         f"count(*) FILTER (WHERE severity = 'warning') FROM {src}"
-    ).fetchone()
+    ).fetchall()[0]
     con.execute("DROP TABLE t_report_subs")
     frame = pd.DataFrame(
         [[r[k] for k in ISSUE_COLUMNS] for r in report.loose] + [list(r) for r in rows],
@@ -671,7 +670,6 @@ def _write_all(
                 "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets; "
                 "DROP TABLE IF EXISTS t_findings; "
                 "DROP TABLE IF EXISTS t_total; DROP TABLE IF EXISTS t_headers; "
-                "DROP TABLE IF EXISTS t_reasons; "
                 "DROP TABLE IF EXISTS t_refused; DROP TABLE IF EXISTS t_sheets_all"
             )
     except BaseException:
@@ -789,28 +787,24 @@ def _write_findings(con, lg: Ledger, sheets: dict[int, RawSheet], v: Validated) 
     )
     if v.rows_accepted == v.rows_in:
         return
-    # most refused rows have one reason: only rows with several pay for an ordered join
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE t_reasons AS
-            SELECT _sheet, _row, count(*) AS n, any_value(reason) AS reasons,
-                   any_value(code) AS codes
-            FROM ({msgs}) WHERE severity = 'error' GROUP BY _sheet, _row"""
-    )
-    con.execute(
-        f"""UPDATE t_reasons SET reasons = m.reasons, codes = m.codes
-            FROM (SELECT _sheet, _row, string_agg(reason, '；' ORDER BY pos, code) AS reasons,
-                         string_agg(DISTINCT code, ',' ORDER BY code) AS codes
-                  FROM ({msgs}) SEMI JOIN (SELECT _sheet, _row FROM t_reasons WHERE n > 1)
-                       USING (_sheet, _row)
-                  WHERE severity = 'error' GROUP BY _sheet, _row) m
-            WHERE t_reasons._sheet = m._sheet AND t_reasons._row = m._row"""
+    # Most refused rows have one reason: they take it as it is; only rows with several pay for
+    # an ordered aggregate. Nothing is materialised on the way.
+    errors = f"SELECT * FROM ({msgs}) WHERE severity = 'error'"
+    reasons = (
+        f"SELECT m._sheet, m._row, m.reason AS reasons, m.code AS codes FROM ({errors}) m "
+        f"SEMI JOIN (SELECT _sheet, _row FROM t_bad WHERE n = 1) USING (_sheet, _row) "
+        f"UNION ALL "
+        f"SELECT _sheet, _row, string_agg(reason, '；' ORDER BY pos, code), "
+        f"string_agg(DISTINCT code, ',' ORDER BY code) FROM ({errors}) "
+        f"SEMI JOIN (SELECT _sheet, _row FROM t_bad WHERE n > 1) USING (_sheet, _row) "
+        f"GROUP BY _sheet, _row"
     )
     con.execute(
         f"""INSERT INTO quarantine (submission_id, ledger, file, sheet, row_number, reasons,
                 codes, raw)
             SELECT s.submission_id, {_lit(lg.name)}, s.file, s.sheet, r._row, m.reasons,
                    m.codes, {raw_cells_sql(lg)}
-            FROM t_raw r JOIN t_reasons m USING (_sheet, _row)
+            FROM t_raw r JOIN ({reasons}) m USING (_sheet, _row)
             JOIN t_sheets s USING (_sheet)"""
     )
 
@@ -895,7 +889,7 @@ def _replace_earlier(
             left = sum(
                 con.execute(
                     f'SELECT count(*) FROM "{other}" WHERE _submission_id = ?', [old]
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 for other in LEDGERS
             )
             con.execute(
@@ -925,9 +919,10 @@ def recorded_list(wh: Warehouse, submission_id: str) -> list[Path]:
             "SELECT xlsx, csv FROM issue_lists WHERE submission_id = ? "
             "ORDER BY written_at DESC LIMIT 1",
             [submission_id],
-        ).fetchone()
+        ).fetchall()
     except Exception:  # noqa: BLE001 - a warehouse from before issue lists were recorded
         return []
+    row = row[0] if row else None
     if row is None:
         return []
     paths = [Path(p) for p in [row[0], *(row[1] or "").split("\n")] if p]
@@ -973,7 +968,7 @@ def publish_issue_lists(wh: Warehouse, report: IngestReport, out_dir: Path, limi
             out.issue_list = recorded_list(wh, out.submission_id)
             has_issues = wh.con.execute(
                 "SELECT count(*) FROM ingest_issues WHERE submission_id = ?", [out.submission_id]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if not out.issue_list and has_issues:
                 out.issue_list = issue_list_for(wh, [out.submission_id], out_dir, limits)
                 out.list_rewritten = True

@@ -173,8 +173,16 @@ class RawSheet:
     ncols: int = 0
     source: SheetSource | None = None
     rows: list[tuple] | None = None  # a small sheet's rows in the ledger's layout, in memory
-    sheet_id: int = 0  # its rows' `_sheet` in the staging table, once loaded
+    sheet_id: int = 0  # its rows' `_sheet`, once loaded
+    table: str = ""  # a CSV's own table of positional cells (not copied into the stage)
+    row_expr: str = "_row"
     hidden: bool = False
+
+    def rows_sql(self) -> str:
+        """SQL for this sheet's rows in the staging layout, wherever they were loaded."""
+        if self.table:
+            return self.select_sql(self.sheet_id, self.table, self.row_expr)
+        return f"SELECT * FROM {stage_table(self.ledger)} WHERE _sheet = {self.sheet_id}"
 
     def select_sql(self, sheet_id: int, source: str, row_expr: str) -> str:
         """The staging table's columns from the sheet's positional cells `c0…cN`."""
@@ -202,8 +210,8 @@ class RawSheet:
         if name not in self.columns or not self.sheet_id:
             return []
         rows = con.execute(
-            f'SELECT DISTINCT "{name}" FROM {stage_table(self.ledger)} '
-            f'WHERE _sheet = {self.sheet_id} AND "{name}" IS NOT NULL LIMIT {limit}'
+            f'SELECT DISTINCT "{name}" FROM ({self.rows_sql()}) '
+            f'WHERE "{name}" IS NOT NULL LIMIT {limit}'
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -287,7 +295,8 @@ class ReadContext:
         self.workdir = workdir
         self._sandbox: Any = None
         self._ids = itertools.count(1)
-        self.stages: list[str] = []
+        self.stages: list[str] = []  # one per ledger: workbook sheets
+        self.tables: list[str] = []  # one per CSV
         self._pending: dict[str, list[tuple]] = {}
 
     @property
@@ -312,9 +321,9 @@ class ReadContext:
         import duckdb
 
         sid = next(self._ids)
-        stage = self._stage(raw.ledger)
         raw.sheet_id = sid
         if raw.rows is not None:
+            self._stage(raw.ledger)  # exists even when every sheet of the ledger is blank
             self._pending.setdefault(raw.ledger, []).extend((sid, *r) for r in raw.rows)
             raw.rows = None
             if len(self._pending[raw.ledger]) >= FLUSH_ROWS:
@@ -323,26 +332,29 @@ class ReadContext:
         rel = raw.source.relation()
         try:
             if raw.source.ledger:
+                stage = self._stage(raw.ledger)
                 self.con.execute(f"INSERT INTO {stage} {_normalised_sql(raw.ledger, sid, rel)}")
+                return
+            # a CSV keeps its own table: copying a million rows into the stage costs a pass
+            table = f"t_csv_{sid}"
+            self.tables.append(table)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {rel}")
+            low, high, n = self.con.execute(
+                f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+            ).fetchall()[0]
+            if n and high - low + 1 != n:  # not contiguous: number rows explicitly
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () - 1 "
+                    f"AS _n, * FROM {rel}"
+                )
+                raw.row_expr = f"{raw.header_row + 1} + _n"
             else:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE t_src AS SELECT * FROM {rel}")
-                low, high, n = self.con.execute(
-                    "SELECT min(rowid), max(rowid), count(*) FROM t_src"
-                ).fetchall()[0]
-                if n and high - low + 1 != n:  # not contiguous: number rows explicitly
-                    self.con.execute(
-                        "CREATE OR REPLACE TEMP TABLE t_src AS SELECT row_number() OVER () - 1 "
-                        f"AS _n, * FROM {rel}"
-                    )
-                    row = f"{raw.header_row + 1} + _n"
-                else:
-                    row = f"{raw.header_row + 1 - (low or 0)} + rowid"
-                self.con.execute(f"INSERT INTO {stage} {raw.select_sql(sid, 't_src', row)}")
+                raw.row_expr = f"{raw.header_row + 1 - (low or 0)} + rowid"
+            raw.table = table
         except duckdb.Error:
             raw.sheet_id = 0
             raise
         finally:
-            self.con.execute("DROP TABLE IF EXISTS t_src")
             if raw.source.temporary:
                 raw.source.path.unlink(missing_ok=True)
 
@@ -383,9 +395,11 @@ class ReadContext:
         return table
 
     def drop_stages(self) -> None:
-        for table in self.stages:
+        for table in [*self.stages, *self.tables]:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         self.stages.clear()
+        self.tables.clear()
+        self._pending.clear()
 
     def temp_path(self, suffix: str) -> Path:
         fd, name = tempfile.mkstemp(suffix=suffix, dir=self.workdir)

@@ -160,9 +160,13 @@ FINDING_COLUMNS = (
 
 def ledger_source(lg: Ledger, sheets: list[tuple[int, RawSheet]]) -> str:
     """SQL for every row of one ledger in the batch, as text: (_sheet, _row, _extra,
-    <field>…, _total), from the staging table its sheets were loaded into."""
-    ids = ", ".join(str(sid) for sid, _raw in sheets)
-    return f"SELECT * FROM {stage_table(lg.name)} WHERE _sheet IN ({ids})"
+    <field>…, _total): workbook sheets from the ledger's staging table, each CSV from its own
+    table of positional cells."""
+    staged = [str(sid) for sid, raw in sheets if not raw.table]
+    parts = [f"SELECT * FROM {stage_table(lg.name)} WHERE _sheet IN ({', '.join(staged)})"]
+    parts = parts if staged else []
+    parts += [raw.rows_sql() for _sid, raw in sheets if raw.table]
+    return " UNION ALL ".join(f"({p})" for p in parts)
 
 
 def _finding(
@@ -223,7 +227,7 @@ def validate_ledger(
     con.execute(
         "CREATE OR REPLACE TEMP TABLE t_total AS SELECT _sheet, _row FROM t_typed WHERE _total"
     )
-    if con.execute("SELECT count(*) FROM t_total").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM t_total").fetchall()[0][0]:
         con.execute("DELETE FROM t_typed WHERE _total")
     text_cols = "".join(
         f", {_q(f.name + '__raw')} AS {_q(f.name)}"
@@ -234,7 +238,7 @@ def validate_ledger(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW t_raw AS SELECT _sheet, _row, _extra{text_cols} FROM t_typed"
     )
-    rows_in = con.execute("SELECT count(*) FROM t_typed").fetchone()[0]
+    rows_in = con.execute("SELECT count(*) FROM t_typed").fetchall()[0][0]
 
     def raw(name: str) -> str:
         return _q(name + "__raw") if has.get(name) else "NULL"
@@ -367,14 +371,14 @@ def validate_ledger(
         f"FROM ({sql}) WHERE code IS NOT NULL"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE t_bad AS SELECT DISTINCT _sheet, _row FROM t_findings "
-        "WHERE severity = 'error' AND _row IS NOT NULL AND code <> 'W_TOTAL_ROW'"
+        "CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _sheet, _row, count(*) AS n "
+        "FROM t_findings WHERE severity = 'error' GROUP BY _sheet, _row"
     )
     errors, warnings = con.execute(
         "SELECT count(*) FILTER (WHERE severity = 'error'), count(*) FILTER (WHERE severity = "
         "'warning') FROM t_findings"
-    ).fetchone()
-    bad = con.execute("SELECT count(*) FROM t_bad").fetchone()[0]
+    ).fetchall()[0]
+    bad = con.execute("SELECT count(*) FROM t_bad").fetchall()[0][0]
     return Validated(rows_in, rows_in - bad, errors, warnings)
 
 
