@@ -2,7 +2,7 @@
 """One-file bootstrap: creates .venv, installs the project, then runs the main job or the tests.
 
     python3 dev.py demo    # 演示：生成演示数据 → 入库 → 指标 → 报告 → 驾驶舱
-    python3 dev.py test    # 运行全部测试（含浏览器测试）
+    python3 dev.py test    # 代码检查（ruff、分层约定）后运行全部测试（含浏览器测试）
 
 Only the standard library is used here, so it runs on a fresh Python 3.11.
 """
@@ -72,18 +72,58 @@ def ensure_venv(extras: str) -> None:
     stamp.touch()
 
 
+# Debian packages the project uses, each with a file that shows it is installed: chromium (PDF
+# of the HTML reports, browser tests), LibreOffice Writer (PDF of the official documents),
+# poppler (PDF → PNG pages in the document tests) and the free CJK fonts both render with.
+DEBIAN_PACKAGES = (
+    ("/usr/bin/chromium", "chromium"),
+    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", "fonts-noto-cjk"),
+    ("/usr/bin/soffice", "libreoffice-writer-nogui"),
+    ("/usr/share/fonts/truetype/arphic/ukai.ttc", "fonts-arphic-ukai"),
+    ("/usr/bin/pdftoppm", "poppler-utils"),
+)
+
+
 def ensure_chromium() -> None:
-    """Browser tests and PDF export use Debian's chromium; install it when we are allowed to."""
-    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+    """Install the Debian packages above that are missing, when we are allowed to (root)."""
+    missing = [pkg for path, pkg in DEBIAN_PACKAGES if not Path(path).exists()]
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("提示：未找到 chromium，浏览器测试将跳过（以 root 运行或 apt-get install chromium）")
+        print(
+            "提示：缺少 " + "、".join(missing) + "，相关 PDF 导出与测试将跳过"
+            "（以 root 运行或 apt-get install " + " ".join(missing) + "）"
+        )
         return
-    print("安装 Debian chromium（浏览器测试与 PDF 导出需要）…", flush=True)
+    print("安装 Debian 软件包：" + " ".join(missing) + " …", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update", "-qq"], env=env)
-    if _run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], env=env) != 0:
-        print("提示：chromium 安装失败，浏览器测试将跳过")
+    if _run(["apt-get", "install", "-y", "-qq", *missing], env=env):
+        print("提示：部分软件包安装失败，相关 PDF 导出与测试将跳过")
+
+
+# The guard rails run before the tests: lint, formatting, and the import-layer contract
+# (.importlinter; the layers are described in docs/architecture.md).
+GUARDS = (
+    (["ruff", "check", "."], "代码检查（ruff check，修正：.venv/bin/ruff check --fix .）"),
+    (
+        ["ruff", "format", "--check", "."],
+        "代码格式（ruff format --check，修正：.venv/bin/ruff format .）",
+    ),
+    (
+        ["lint-imports", "--no-cache"],
+        "模块分层约定（lint-imports，见 .importlinter 与 docs/architecture.md）",
+    ),
+)
+
+
+def guard_rails() -> int:
+    """Run every guard (all of them, so one run shows every problem); 0 when all pass."""
+    failed = [label for cmd, label in GUARDS if _run([str(BIN / cmd[0]), *cmd[1:]], cwd=ROOT)]
+    if failed:
+        print(f"错误：未通过 {'、'.join(failed)}；测试未运行。", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -97,6 +137,8 @@ def main(argv: list[str]) -> int:
         ensure_chromium()
         require = os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1")
         env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=require)
+        if guard_rails() != 0:
+            return 1
         return _run([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
     if what == "bench":
         ensure_venv("test")

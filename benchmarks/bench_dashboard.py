@@ -116,11 +116,10 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     wh = folder / "warehouse.duckdb"
     cache = folder / "cache"
     geo = folder / "counties.geojson"
-    stored = folder / f"data-{samples}.pkl"
+    store = folder / f"store-{samples}"  # the computed data, as a cache entry of its own
+    stored = store / "entry-dashboard-stored"
     stats = folder / f"data-{samples}.json"
-    if not (
-        stored.exists() and stored.with_suffix(".npy").exists() and geo.exists() and stats.exists()
-    ):
+    if not ((stored / "meta.json").exists() and geo.exists() and stats.exists()):
         log(f"generating {n} counties × 24 months of ledgers …")
         t0 = time.perf_counter()
         city = generate_city(n)
@@ -143,7 +142,8 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
                 }
             )
         )
-        dashboard._write_cache(folder, stored, data)
+        store.mkdir(mode=0o700, parents=True, exist_ok=True)
+        dashboard._write_cache(store, "stored", data)
         geo.write_text(
             json.dumps(demo_geojson(city), ensure_ascii=False, separators=(",", ":")),
             encoding="utf-8",
@@ -153,12 +153,11 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     if not wh.exists():
         Warehouse(wh).close()  # an empty warehouse file: the cache key hangs on it
     os.environ[dashboard.ENV_CACHE_DIR] = str(cache)
-    target = cache / f"dashboard-{dashboard.cache_key(wh)}.pkl"
+    target = cache / f"entry-dashboard-{dashboard.cache_key(wh)}"
     if not target.exists():
         shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        shutil.copy(stored, target)
-        shutil.copy(stored.with_suffix(".npy"), target.with_suffix(".npy"))
+        cache.mkdir(mode=0o700, parents=True)
+        shutil.copytree(stored, target)
     return wh, cache, geo
 
 

@@ -17,6 +17,7 @@ from workbench.composite import (
     Hierarchy,
     Node,
     build_composite,
+    normalise,
 )
 
 UNITS = ["A", "B", "C"]
@@ -89,8 +90,11 @@ def normalised(method: str, **kw) -> pd.DataFrame:
         ("borda", [0, 1, 2], [0, 2, 1]),
         # percentile rank (rank−1)/(n−1)·100
         ("percentile_rank", [0, 50, 100], [0, 100, 50]),
-        # fraction of max: x/10 → .2,.4,1; lower-better uses best/value: 10/30, 10/10, 10/20
-        ("fraction_max", [20, 40, 100], [100 / 3, 100, 50]),
+        # fraction of max (COINr n_fracmax): x'/max x' with x' = x·direction: x/10 → .2,.4,1;
+        # y' = −30,−10,−20 over max y' = −10 → 3, 1, 2 (COINr's arithmetic: the best scores 1)
+        ("fraction_max", [20, 40, 100], [300, 100, 200]),
+        # fraction of the best: lower-better uses best/value: 10/30, 10/10, 10/20
+        ("fraction_of_best", [20, 40, 100], [100 / 3, 100, 50]),
         # ratio to target: x/5 → .4,.8,2; lower-better t/y: 15/30, 15/10, 15/20
         ("dist_target", [40, 80, 200], [50, 150, 75]),
         # 达标 = full marks: the same, capped at 100
@@ -156,10 +160,13 @@ AGG_TREE = flat(["x", "y"], directions={"y": -1}, weights={"x": 1.0, "y": 3.0})
         ("harmonic", [1, 8 / 3, 2.181818]),
         # p = 2: sqrt((r_x² + 3 r_y²)/4): A 1, B sqrt(7.75) = 2.783882, C sqrt(5.25) = 2.291288
         ("genmean", [1, 2.783882, 2.291288]),
-        # Copeland (COINr): Σ over rivals of the weight share on which a unit is better.
+        # outranking sum: Σ over rivals of the weight share on which a unit is better.
         # A loses everything: 0.  B beats A on both (1) and beats C on y (.75): 1.75.
         # C beats A on both (1) and beats B on x (.25): 1.25.
-        ("copeland", [0, 1.75, 1.25]),
+        ("outranking_sum", [0, 1.75, 1.25]),
+        # Copeland (COINr a_copeland): each share > ½ is +1, < ½ is −1: A −1 −1 = −2;
+        # B +1 (1 vs A) +1 (.75 vs C) = 2; C +1 (vs A) −1 (.25 vs B) = 0
+        ("copeland", [-2, 2, 0]),
     ],
 )
 def test_aggregators_by_hand(method: str, expected: list[float]) -> None:
@@ -172,11 +179,15 @@ def test_copeland_splits_ties_by_hand() -> None:
     # x: A 1, B 1, C 2; y: A 3, B 1, C 2; equal weights (½ each).
     # A–B: tie on x (¼ each), A better on y (½ to A) → A .75, B .25
     # A–C: C better on x, A better on y → ½ each.  B–C: C better on both → C 1, B 0.
-    # Scores: A .75 + .5 = 1.25; B .25 + 0 = .25; C .5 + 1 = 1.5
+    # Outranking sums: A .75 + .5 = 1.25; B .25 + 0 = .25; C .5 + 1 = 1.5
+    # Copeland: A +1 (.75) + 0 (½) = 1; B −1 −1 = −2; C 0 + 1 = 1 (A and C share rank 1)
     data = pd.DataFrame({"x": [1.0, 1.0, 2.0], "y": [3.0, 1.0, 2.0]}, index=UNITS)
+    summed = build_composite(data, flat(["x", "y"]), CompositeConfig(aggregate="outranking_sum"))
+    np.testing.assert_allclose(summed.scores["IDX"], [1.25, 0.25, 1.5])
+    assert summed.ranks["IDX"].tolist() == [2, 3, 1]
     result = build_composite(data, flat(["x", "y"]), CompositeConfig(aggregate="copeland"))
-    np.testing.assert_allclose(result.scores["IDX"], [1.25, 0.25, 1.5])
-    assert result.ranks["IDX"].tolist() == [2, 3, 1]
+    np.testing.assert_allclose(result.scores["IDX"], [1, -2, 1])
+    assert result.ranks["IDX"].tolist() == [1, 3, 1]
 
 
 def test_weights_renormalised_over_missing_by_hand() -> None:
@@ -561,26 +572,35 @@ def test_mean_inequality_harmonic_geometric_arithmetic(data: pd.DataFrame) -> No
     st.floats(-50, 50),
     st.floats(1, 100),
 )
-def test_whole_frame_normalisation_equals_the_per_indicator_rule(method, cols, dirs, g_lo, width):
-    """min-max, distance to max and goalposts are computed for all columns at once; cell by
-    cell they must equal `_normalise_column` (the rule as written, one indicator at a time),
-    blank and constant columns included."""
-    from workbench.composite import _normalise_column, normalise
-
+def test_whole_frame_normalisation_equals_the_rule_column_by_column(
+    method, cols, dirs, g_lo, width
+):
+    """Normalisers work on all columns at once; cell by cell they must equal the rule as
+    written for one indicator (pandas, skipping missing values), blank and constant columns
+    included."""
     codes = [f"i{k}" for k in range(len(cols))]
     data = pd.DataFrame(
         {c: [np.nan if v is None else v for v in col] for c, col in zip(codes, cols)},
         index=list("ABCD"),
     )
-    tree = flat(
-        codes, directions=dict(zip(codes, dirs)), goalposts={c: (g_lo, g_lo + width) for c in codes}
-    )
+    posts = {c: (g_lo, g_lo + width) for c in codes}
+    tree = flat(codes, directions=dict(zip(codes, dirs)), goalposts=posts)
     cfg = CompositeConfig(normalise=method, norm_low=-1.0, norm_high=7.0)
     got, _ = normalise(data, tree, cfg)
+
+    def rule(x: pd.Series, d: int, lo: float, hi: float) -> pd.Series:
+        if method == "goalposts":
+            y = (x - lo) / (hi - lo) if d == 1 else (hi - x) / (hi - lo)
+            return y.clip(0.0, 1.0)
+        xd = x * d
+        span = xd.max() - xd.min()
+        return (xd - xd.min()) / span if span > 0 else xd * np.nan
+
     want = pd.DataFrame(
-        {c: _normalise_column(data[c], tree.node(c), cfg) for c in codes}, index=data.index
+        {c: -1.0 + 8.0 * rule(data[c], d, *posts[c]) for c, d in zip(codes, dirs)},
+        index=data.index,
     ).astype(float)
-    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    pd.testing.assert_frame_equal(got, want, rtol=1e-12, atol=1e-9)
 
 
 def test_normalising_no_units_is_no_error() -> None:

@@ -1,4 +1,4 @@
-"""Unit tests of workbench/dashboard.py: builders, formatting, geometry, state keys, cache.
+"""Unit tests of the workbench.dashboard package: builders, formatting, geometry, state keys, cache.
 
 A small hand-built `DashboardData` (three counties, three months) keeps these independent of the
 engine; tests/test_dashboard_engine.py checks the same builders against the real engine.
@@ -6,6 +6,8 @@ engine; tests/test_dashboard_engine.py checks the same builders against the real
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import pickle
 import re
@@ -15,11 +17,34 @@ import plotly.graph_objects as go
 import pytest
 
 from workbench import dashboard as d
-from workbench import fmt
 from workbench.messages import catalogue
 
 COUNTIES = [("990101", "青山区"), ("990102", "绿水县"), ("990103", "白石县")]
 PERIODS = ["2025-07", "2025-08", "2025-09"]
+
+
+# What the sample set declares in its `presentation:` block (as `loading.declared_presentation`
+# gives it): no card groups, so the cards keep the file's order.
+SHOWN = {
+    "default_index": "by_subject",
+    "funnel": [
+        {
+            "stage": "leads",
+            "label": "线索",
+            "indicator": "case_detection_rate",
+            "part": "denominator",
+        },
+        {"stage": "filed", "label": "立案", "indicator": "case_count", "part": "numerator"},
+        {
+            "stage": "closed",
+            "label": "结案",
+            "indicator": "case_detection_rate",
+            "part": "numerator",
+        },
+    ],
+    "recovery": "fund_recovery_rate",
+    "rectification": "rectification_completion",
+}
 
 
 def sample_data(n_counties: int = 3) -> d.DashboardData:
@@ -73,6 +98,10 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
             },
         ]
     )
+    # the comparison each target is held to, as `_indicator_meta` gives it from the YAML
+    meta["op"] = meta["indicator"].map(
+        {"fund_recovery_rate": ">=", "rectification_completion": ">=", "case_detection_rate": ">="}
+    )
     rows = []
     for pi, p in enumerate(PERIODS):
         for ci, (code, _) in enumerate([("", "全市")] + counties):
@@ -123,6 +152,8 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
                 r.update(indicator_set="campaign_2025", period=p, county_code=code)
     kpis = pd.DataFrame(rows)
     kpis["met"] = kpis["met"].astype("boolean")
+    # the engine gives last year's value beside the relative change
+    kpis["prev_value"] = kpis["value"] / (1 + pd.to_numeric(kpis["yoy"]))
     idx, unc, lag, ms = [], [], [], []
     n = len(counties)
     for p in PERIODS:
@@ -195,6 +226,7 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
         milestones=pd.DataFrame(ms),
         phases=phases,
         hierarchies={"by_subject": "无骗保城市指数（按主体）"},
+        presentation={"campaign_2025": copy.deepcopy(SHOWN)},
         demo=True,
     )
 
@@ -219,53 +251,7 @@ def view(**kw) -> d.View:
 # ── formatting ──────────────────────────────────────────────────────────────────────────────
 
 
-def test_format_value_follows_units_the_chinese_way():
-    assert d.format_value(0.8734, "%") == "87.3%"
-    assert d.format_value(123_456_789, "元") == "1.23亿元"
-    assert d.format_value(56_000, "元") == "5.6万元"
-    assert d.format_value(12, "件") == "12件"
-    assert d.format_value(3.254, "件/万人") == "3.25件/万人"
-    assert d.format_value(None, "%") == "—"
-    assert d.format_value(float("nan"), "元") == "—"
-
-
-def test_year_on_year_of_a_rate_is_in_percentage_points():
-    from workbench import fmt
-
-    # coverage 34.3% → 68.6%: +34.3 points (relative +100%); detection 36.2% → 28.7%
-    assert fmt.year_on_year(0.686, 1.0, "%") == "+34.3个百分点"
-    assert fmt.year_on_year(0.287, 0.287 / 0.362 - 1, "%") == "-7.5个百分点"
-    assert fmt.year_on_year(0.5, 0.0, "%") == "0.0个百分点"
-    # counts and money stay relative; no value or a fall to zero: relative, or a dash
-    assert fmt.year_on_year(127, -0.4009, "件") == "-40.1%"
-    assert fmt.year_on_year(0.0, -1.0, "%") == "-100.0%"
-    assert fmt.year_on_year(0.5, None, "%") == "—"
-
-
-def test_gap_and_target_texts():
-    assert d.format_gap(-0.027, "%") == "2.7个百分点"
-    assert d.format_gap(0.012, "%") == "1.2个百分点"
-    assert d.format_target(-0.3, "%", "<=") == "≤-30.0%"
-    assert d.gap_text({"value": 0.87, "target": 0.9, "met": False}, "%") == "差 3.0个百分点"
-    assert d.gap_text({"value": 0.95, "target": 0.9, "met": 1.0}, "%") == "超 5.0个百分点"
-    assert d.format_target(0.9, "%", 1) == "≥90.0%"
-    assert d.format_target(-0.3, "%", -1) == "≤-30.0%"
-    assert d.format_target(None, "%", 1) == "—"
-
-
-@pytest.mark.parametrize(
-    ("row", "period", "expected"),
-    [
-        ({"value": 0.95, "met": True}, "2025-09", "met"),
-        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-09", "risk"),
-        ({"value": 0.5, "met": False, "deadline": "2025-11-30"}, "2025-12", "miss"),
-        ({"value": 0.5, "met": False}, "2025-09", "miss"),
-        ({"value": None, "met": None}, "2025-09", "none"),
-        ({"value": 3, "met": pd.NA}, "2025-09", "none"),
-    ],
-)
-def test_traffic_light(row, period, expected):
-    assert d.status_of(row, period) == expected
+# The formatter and the status rules are the presentation layer's: tests/test_presentation.py.
 
 
 def test_lights_are_colour_blind_safe_and_carry_icons():
@@ -307,7 +293,7 @@ def test_kpi_cards_show_the_engine_values(data):
     ]
     city = data.kpi("fund_recovery_rate", "2025-09", d.CITY)
     assert float(cards["fund_recovery_rate"]["value"]) == city["value"]
-    assert cards["fund_recovery_rate"]["text"] == fmt.percent(city["value"])
+    assert cards["fund_recovery_rate"]["text"] == f"{city['value'] * 100:.1f}%"
     assert cards["fund_recovery_rate"]["status"] == "met"
     assert cards["rectification_completion"]["status"] == "risk"  # deadline 2025-11-30 ahead
     assert cards["case_count"]["status"] == "none"
@@ -440,8 +426,65 @@ def test_funnel_reads_kpi_numerators(data):
     assert [s["stage"] for s in stages] == ["leads", "filed", "closed", "recovered"]
     leads, filed, closed, rec = (s["count"] for s in stages)
     assert (leads, filed, closed) == (100, 12, 40)
-    assert rec == pytest.approx(40 * 0.9)
-    go.Figure(d.funnel_figure(data, view()))
+    assert rec == pytest.approx(40 * 0.9)  # the last stage × the city's 基金追回率 in 2025-09
+    fig = d.funnel_figure(data, view())
+    go.Figure(fig)
+    assert fig["data"][0]["y"] == ["线索", "立案", "结案", "追回"]  # the declared labels
+    assert "基金追回率 90.0%" in fig["data"][0]["customdata"][-1]
+    assert ">线索 → 立案 → 结案 → 追回</h3>" in d.funnel_title_html(data, view())
+
+
+def test_funnel_shows_what_the_set_declares(data):
+    """Another declaration, another funnel: stages, labels and parts come from the YAML."""
+    data.presentation["campaign_2025"] = {
+        "funnel": [
+            {
+                "stage": "due",
+                "label": "应整改",
+                "indicator": "rectification_completion",
+                "part": "denominator",
+            },
+            {
+                "stage": "done",
+                "label": "已整改",
+                "indicator": "rectification_completion",
+                "part": "numerator",
+            },
+        ],
+    }
+    stages = d.funnel_stages(data, view())
+    assert [(s["label"], s["count"]) for s in stages] == [("应整改", 10), ("已整改", 7)]
+    assert d.funnel_figure(data, view())["data"][0]["y"] == ["应整改", "已整改"]  # no 追回
+    assert ">应整改 → 已整改</h3>" in d.funnel_title_html(data, view())
+    assert d.rectification_figure(data, view())["data"] == []  # no rectification declared
+
+
+def test_a_set_without_a_presentation_block_has_no_funnel(data):
+    data.presentation = {}
+    assert d.funnel_stages(data, view()) == []
+    assert d.funnel_figure(data, view())["data"] == []
+    assert d.rectification_figure(data, view())["data"] == []
+    pytest.importorskip("anywidget")
+    parts = d.Cockpit(data, geojson="/nonexistent.geojson").widget.parts
+    assert parts["funnel"]["hidden"] and parts["rectification"]["hidden"]
+    assert not parts["trend"].get("hidden")
+
+
+def test_cards_follow_the_declared_groups(data):
+    data.presentation["campaign_2025"]["card_groups"] = [
+        {"name": "两降", "indicators": ["case_count"]},
+        {"name": "两升", "indicators": ["case_detection_rate", "fund_recovery_rate"]},
+    ]
+    html = d.kpi_cards_html(data, view())
+    # grouped cards first, in the declared order; an indicator no group names comes last
+    assert list(_cards(html)) == [
+        "case_count",
+        "case_detection_rate",
+        "fund_recovery_rate",
+        "rectification_completion",
+    ]
+    chips = re.findall(r'<span class="wb-kpi-group">([^<]*)</span>', html)
+    assert chips == ["两降", "两升", "两升"]
 
 
 def test_rectification_progress(data):
@@ -528,6 +571,36 @@ def test_pages_build_and_update_in_place(data):
     assert "123456" in page.widget.parts["notice"]["html"] and page.view.county == "990101"
 
 
+def test_each_set_ranks_by_its_own_default_index(data):
+    pytest.importorskip("anywidget")
+    data.indicator_sets["other_set"] = "另一指标集"
+    data.hierarchies = {"by_subject": "按主体", "progress": "进度"}
+    data.presentation["other_set"] = {"default_index": "progress"}
+    assert data.default_hierarchy("campaign_2025") == "by_subject"
+    assert data.default_hierarchy("other_set") == "progress"
+    assert data.default_hierarchy("undeclared") == "by_subject"  # the first index listed
+    cp = d.Cockpit(data, indicator_set="other_set", geojson="/nonexistent.geojson")
+    assert cp.view.hierarchy == "progress"
+    cp.on_select("indicator_set", "campaign_2025")  # another set: its own index
+    assert cp.view.hierarchy == "by_subject"
+    cp.on_select("hierarchy", "progress")  # a pick stays while the set stays
+    cp.on_select("period", "2025-08")
+    assert cp.view.hierarchy == "progress"
+
+
+def test_a_set_that_declares_nothing_gets_the_defaults():
+    """Plain values (the cache keeps them as JSON); no block: no groups, no funnel, no bars, and
+    the set's first index."""
+    from workbench.declarations import Presentation, load_set
+
+    iset = dataclasses.replace(load_set("no_fraud_city"), presentation=Presentation())
+    got = d.declared_presentation(iset)
+    assert got == {**d.NO_PRESENTATION, "default_index": next(iter(iset.hierarchies))}
+    declared = d.declared_presentation(load_set("no_fraud_city"))
+    json.dumps(declared)
+    assert declared["recovery"] and declared["funnel"] and declared["card_groups"]
+
+
 def test_county_from_query(monkeypatch):
     monkeypatch.setenv("VOILA_PREHEAT", "False")
     monkeypatch.setenv("QUERY_STRING", "county=990102&x=1")
@@ -569,12 +642,16 @@ def test_catalogue_has_every_dashboard_key():
     from workbench import serve
     from workbench.commands import serve as serve_cmd
 
-    text = "".join(open(m.__file__, encoding="utf-8").read() for m in (d, serve, serve_cmd))
+    from pathlib import Path
+
+    files = [*Path(d.__file__).parent.glob("*.py"), Path(serve.__file__), Path(serve_cmd.__file__)]
+    text = "".join(f.read_text(encoding="utf-8") for f in files)
+    assert "dash.kpi.target" in text  # the package's modules are read, not only its __init__
     used = {k for k in re.findall(r't\("(dash\.[\w.]+)"', text) if not k.endswith(".")}
     used |= {f"dash.status.{s}" for s in d.STATUS_COLOURS}
     used |= {f"dash.milestone.{s}" for s in d.MILESTONE_LIGHTS}
     used |= {f"dash.drill.{r}" for r in ("numerator", "denominator")}
-    used |= {f"dash.funnel.{s}" for s in (*d.FUNNEL_SOURCES, "recovered")}
+    used |= {"dash.funnel.recovered"}
     missing = sorted(k for k in used if k not in catalogue())
     assert not missing, missing
 
@@ -595,3 +672,42 @@ def test_cache_key_changes_with_the_warehouse(tmp_path):
     k1 = d.cache_key(wh)
     wh.write_bytes(b"xy")
     assert d.cache_key(wh) != k1
+
+
+def test_the_dashboard_knows_no_declared_code():
+    """What a part shows comes from the YAML: no indicator, index or set code declared in
+    indicators/ appears in the dashboard's code or its JavaScript."""
+    from pathlib import Path
+
+    from workbench.declarations import available_sets, load_sets
+
+    codes = set()
+    for iset in load_sets(available_sets()):
+        codes |= {iset.code, *iset.indicators, *iset.hierarchies}
+    assert "fund_recovery_rate" in codes and "by_subject" in codes  # the shipped sets were read
+    files = [*Path(d.__file__).parent.glob("*.py"), d.ASSETS / "board.js"]
+    found = {
+        (f.name, c)
+        for f in files
+        for c in codes
+        if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", f.read_text(encoding="utf-8"))
+    }
+    assert not found, sorted(found)
+
+
+def test_sets_and_cache_key_follow_the_configured_indicators_folder(tmp_path, monkeypatch):
+    """`--indicators-dir` reaches kernels as $WORKBENCH_INDICATORS_DIR: the cockpit lists that
+    folder's sets, and a change to its files is a new cache key."""
+    from workbench.config import ENV_INDICATORS
+
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(b"x")
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("kind: indicator_set\ncode: own_set\n", encoding="utf-8")
+    (folder / "b.yaml").write_text("kind: calendar\ncode: cal\n", encoding="utf-8")
+    monkeypatch.setenv(ENV_INDICATORS, str(folder))
+    assert d.indicator_set_codes() == ["own_set"]
+    before = d.cache_key(wh)
+    (folder / "a.yaml").write_text("kind: indicator_set\ncode: own_set\nname: 改\n", "utf-8")
+    assert d.cache_key(wh) != before

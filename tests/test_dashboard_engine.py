@@ -1,5 +1,6 @@
 """The dashboards' data against the real engine, on a small demo city: every number a page shows
-is the engine's, and the disk cache round-trips (pickle + memory-mapped KPI array)."""
+is the engine's, what a set shows is its YAML's, and the disk cache round-trips (Parquet, JSON
+and a memory-mapped KPI array)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def test_lagging_list_is_the_engines(data, city):
 def test_pages_build_on_engine_data(data):
     pytest.importorskip("anywidget")
     cp = d.Cockpit(data)
-    assert cp.view.period == "2025-09" and cp.view.hierarchy == "by_subject"
+    # the first set (专项整治) ranks by its own index, 无骗保城市 by its index by subject
+    assert cp.view.period == "2025-09" and cp.view.hierarchy == "campaign_progress"
     for name in ("kpis", "calendar", "lagging", "table", "ranking"):
         assert 'data-key="' + cp.view.key in cp.board.parts[name]["html"]
     code = str(data.counties["county_code"].iloc[0])
@@ -103,6 +105,42 @@ def test_pages_build_on_engine_data(data):
     assert cp.view.county == code
     cp.on_select("indicator_set", "no_fraud_city")
     assert cp.view.focus in {d.INDEX} | set(data.indicator_meta("no_fraud_city")["indicator"])
+    assert cp.view.hierarchy == "by_subject"
+
+
+@pytest.mark.parametrize("code", ["campaign_2025", "no_fraud_city"])
+def test_what_a_set_shows_is_its_yaml(data, code):
+    """Funnel, bars, card groups and default index are the set's `presentation:` block, read
+    here straight from its file: whatever the shipped YAML declares, the cockpit shows that."""
+    import yaml
+
+    from workbench.config import project_root
+
+    path = project_root() / "indicators" / f"{code}.yaml"
+    block = yaml.safe_load(path.read_text(encoding="utf-8")).get("presentation") or {}
+    funnel = [(st["label"], st["indicator"], st["part"]) for st in block.get("funnel", [])]
+    recovery = (block.get("recovery") or {}).get("indicator")
+    rectification = (block.get("rectification") or {}).get("indicator")
+    groups = [(g["name"], list(g["indicators"])) for g in block.get("card_groups", [])]
+    shows = data.presentation_of(code)
+    assert [(st["label"], st["indicator"], st["part"]) for st in shows["funnel"]] == funnel
+    assert (shows["recovery"], shows["rectification"]) == (recovery, rectification)
+    assert [(g["name"], g["indicators"]) for g in shows["card_groups"]] == groups
+    if "default_index" in block:
+        assert data.default_hierarchy(code) == block["default_index"]
+    view = d.View(code, "2025-09")
+    cards = re.findall(r'data-indicator="(\w+)"', d.kpi_cards_html(data, view))
+    grouped = [c for _, codes in groups for c in codes]
+    assert cards[: len(grouped)] == grouped
+    stages = d.funnel_stages(data, view)
+    # every declared stage has its number on the demo city, and 追回 follows when declared
+    assert [s["label"] for s in stages] == [f[0] for f in funnel] + (["追回"] * bool(recovery))
+    for st, (_, indicator, part) in zip(stages, funnel):
+        assert _same(st["count"], data.kpi(indicator, "2025-09", "", code)[part])
+    pytest.importorskip("anywidget")
+    parts = d.Cockpit(data, indicator_set=code).widget.parts
+    assert parts["funnel"]["hidden"] is (not funnel)
+    assert parts["rectification"]["hidden"] is (not rectification)
 
 
 def test_cache_round_trip_with_memory_mapped_cube(tmp_path, city, monkeypatch):
@@ -112,8 +150,12 @@ def test_cache_round_trip_with_memory_mapped_cube(tmp_path, city, monkeypatch):
     monkeypatch.setenv(d.ENV_CACHE_DIR, str(tmp_path / "cache"))
     d._MEMORY.clear()
     first = d.load(wh)
-    files = sorted(p.suffix for p in (tmp_path / "cache").iterdir())
-    assert files == [".npy", ".pkl"]
+    (entry,) = (tmp_path / "cache").iterdir()
+    files = sorted(p.name for p in entry.iterdir())
+    # plain data only: nothing in the cache is a pickle or can execute when read
+    assert "cube.npy" in files and "meta.json" in files and "kpis.parquet" in files
+    assert all(f.endswith((".npy", ".json", ".parquet")) for f in files)
+    assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
     d._MEMORY.clear()
     again = d.load(wh)  # from disk this time
     assert again is not first

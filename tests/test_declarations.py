@@ -4,6 +4,7 @@ codes, file and line, all issues in one pass; nothing in a declaration is ever e
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +197,7 @@ def test_validate_whole_fixture_folder_reports_each_file() -> None:
 def test_several_sets_read_each_file_once(monkeypatch) -> None:
     """`load_sets` gives what `load_set` gives for each, parsing every file of the folder
     once (the second set includes the first and shares its calendar)."""
-    import workbench.declarations as decl
+    import workbench.declarations.loader as decl
 
     names = ["campaign_2025", "no_fraud_city"]
     one_by_one = [load_set(n) for n in names]
@@ -423,3 +424,471 @@ def test_what_users_read_carries_no_identifiers() -> None:
         for ind in iset.indicators.values():
             words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]+", f"{ind.name} {ind.description}"))
             assert not words & codes, (ind.code, words & codes)
+
+
+# --------------------------------------------------------------------------- display keys
+
+
+@pytest.mark.parametrize(
+    "unit, type_, expected",
+    [
+        ("%", "ratio", 1),  # 87.3%
+        ("%", "change", 1),
+        ("件/万人", "ratio", 2),  # a rate per something, often below 1: 0.46件/万人
+        ("元/万元", "ratio", 2),
+        ("件", "count", 0),  # counted things are whole: 12件
+        ("次", "count", 0),
+        ("个", "count", 0),
+        ("", "count", 0),  # a count without a unit is still a count
+        ("元", "ratio", 1),  # money in 万元/亿元: 1,234.5万元
+        ("万元", "count", 1),
+        ("score", "derived", 1),  # 76.3分
+        ("", "derived", 2),
+    ],
+)
+def test_default_decimals_rule(unit: str, type_: str, expected: int) -> None:
+    from workbench import fmt
+    from workbench.declarations import default_decimals
+
+    assert default_decimals(unit, type_) == expected
+    # one rule: what the formatter writes for a number in this unit without a declaration
+    if type_ != "count" or unit:
+        assert default_decimals(unit, type_) == fmt.default_decimals(unit)
+
+
+def test_shipped_indicators_have_decimals_and_card_titles() -> None:
+    from workbench.declarations.vocabulary import SHORT_NAME_MAX
+
+    camp, nfc = load_sets(["campaign_2025", "no_fraud_city"])
+    for iset in (camp, nfc):
+        for ind in iset.indicators.values():
+            assert 0 <= ind.decimals <= 6, ind.code
+            assert ind.short_name and len(ind.short_name) <= SHORT_NAME_MAX, ind.code
+    # defaults from the unit and type; a declared value wins
+    assert camp.indicators["fund_recovery_rate"].decimals == 1  # %
+    assert camp.indicators["case_count"].decimals == 0  # 件, count
+    assert nfc.indicators["insured_case_rate"].decimals == 2  # declared: values near 1
+    assert nfc.indicators["institution_case_rate"].decimals == 2  # 件/百家, not declared
+    # the short name defaults to the name
+    assert camp.indicators["case_detection_rate"].short_name == "案件查处率"
+    assert camp.indicators["case_count_yoy"].short_name == "案件数量同比"
+    assert camp.indicators["case_count_yoy"].name == "欺诈骗保案件数量同比"
+
+
+def test_presentation_says_what_the_cockpit_hard_coded() -> None:
+    """The shipped sets declare what dashboard.py decided in code before (its FUNNEL_SOURCES,
+    RECOVERY_SOURCE, RECTIFICATION_SOURCE, `no_fraud_city` sorted last, indices ordered by the
+    substrings subject/pillar), and cards grouped as 002's 两升两降一规范."""
+    from workbench.declarations import indices_in_order, sets_in_order
+
+    sets = load_sets(["no_fraud_city", "campaign_2025"])
+    camp, nfc = sets[1], sets[0]
+    for iset in (camp, nfc):
+        p = iset.presentation
+        assert [(f.stage, f.indicator, f.part) for f in p.funnel] == [
+            ("leads", "case_detection_rate", "denominator"),
+            ("filed", "case_count", "numerator"),
+            ("closed", "case_detection_rate", "numerator"),
+        ]
+        assert [f.label for f in p.funnel] == ["线索", "立案", "结案"]
+        assert (p.recovery, p.rectification) == ("fund_recovery_rate", "rectification_completion")
+        # every card the cockpit showed (the set's own indicators, in file order), once
+        own = [c for c, i in iset.indicators.items() if Path(i.file).stem == iset.code]
+        assert [c for g in p.card_groups for c in g.indicators] == own
+    groups = {g.name: g.indicators for g in camp.presentation.card_groups}
+    assert list(groups) == ["两升", "两降", "一规范"]
+    # 002 一、工作目标: 两升 = 案件查处率, 基金追回率; 两降 = 案件数量同比, 重复团伙作案占比
+    assert {"case_detection_rate", "fund_recovery_rate"} <= set(groups["两升"])
+    assert {"case_count_yoy", "repeat_gang_share_change"} <= set(groups["两降"])
+    assert [s.code for s in sets_in_order(sets)] == ["campaign_2025", "no_fraud_city"]
+    assert indices_in_order(sets) == [
+        ("no_fraud_city", "by_subject"),
+        ("no_fraud_city", "by_pillar"),
+        ("campaign_2025", "campaign_progress"),
+    ]
+    assert camp.presentation.default_index == "campaign_progress"
+    assert nfc.indices()[0] == "by_subject"
+
+
+PRESENTATION_BASE = """\
+kind: indicator_set
+code: t
+name: t
+measures:
+  n: {ledger: leads, agg: count}
+  d: {ledger: complaints, agg: count}
+indicators:
+  leads:
+    type: count
+    name: 线索
+    numerator: n
+  rate:
+    type: ratio
+    name: 比率
+    numerator: n
+    denominator: d
+hierarchies:
+  idx:
+    name: 指数
+    tree:
+      - code: all
+        name: 全部
+        children: [{indicator: leads}, {indicator: rate}]
+"""
+
+
+def test_a_set_without_presentation_gets_the_defaults(tmp_path: Path) -> None:
+    s = load_set(_write(tmp_path, PRESENTATION_BASE), [tmp_path])
+    p = s.presentation
+    assert (p.order, p.index_rank, p.default_index, p.card_groups, p.funnel) == (0, 0, None, (), ())
+    assert (p.recovery, p.rectification) == (None, None)
+    assert s.indices() == ["idx"]
+    assert s.indicators["rate"].short_name == "比率"
+
+
+def test_presentation_problems_reported_with_line(tmp_path: Path) -> None:
+    more_indicators = (
+        "  leads2:\n"  # line 17
+        "    type: count\n"
+        "    name: 线索二\n"
+        "    numerator: n\n"
+        "    decimals: two\n"  # 21
+        "  rate2:\n"
+        "    type: ratio\n"
+        "    name: 比率二\n"
+        "    numerator: n\n"
+        "    denominator: d\n"
+        "    decimals: 7\n"  # 27
+        "hierarchies:\n"
+    )
+    shape_problems = (
+        "presentation:\n"  # line 35
+        "  order: first\n"  # 36
+        "  colour: red\n"  # 37
+        "  funnel:\n"
+        "    - {stage: b, label: 乙, indicator: rate, part: whole}\n"  # 39
+        "    - {stage: c, label: 丙, indicator: rate, part: numerator, colour: red}\n"  # 40
+        "    - {stage: d, indicator: rate, part: numerator}\n"  # 41: no label
+        "  rectification: {indicator: rate, label: 整改}\n"  # 42
+        "  card_groups: {name: 一组}\n"  # 43: not a list
+    )
+    text = PRESENTATION_BASE.replace("hierarchies:\n", more_indicators, 1) + shape_problems
+    p = _write(tmp_path, text)
+    lines = text.splitlines()
+    assert (lines[16], lines[34], lines[42][:13]) == ("  leads2:", "presentation:", "  card_groups")
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    got = sorted((i.code, i.line) for i in err.value.issues)
+    assert got == sorted(
+        [
+            ("E_TYPE", 21),  # decimals: two
+            ("E_OUT_OF_RANGE", 27),  # decimals: 7
+            ("E_TYPE", 36),  # order: first
+            ("E_UNKNOWN_KEY", 37),  # colour: is refused, not only warned about
+            ("E_BAD_PART", 39),
+            ("E_UNKNOWN_KEY", 40),  # colour: inside a stage
+            ("E_MISSING_KEY", 41),  # label
+            ("E_UNKNOWN_KEY", 42),  # label: under rectification
+            ("E_TYPE", 43),  # card_groups
+        ]
+    )
+    assert all(i.level == "error" and Path(i.file).name == "x.yaml" for i in err.value.issues)
+
+    references = PRESENTATION_BASE.replace(
+        "    name: 比率\n", "    name: 比率\n    short_name: 一个很长的卡片标题\n"
+    ) + (
+        "presentation:\n"  # line 25
+        "  default_index: no_such_index\n"  # 26
+        "  card_groups:\n"
+        "    - name: 一组\n"
+        "      indicators: [leads, rate, nope]\n"  # 29
+        "    - {name: 二组, indicators: [leads]}\n"  # 30
+        "  funnel:\n"
+        "    - {stage: a, label: 甲, indicator: leads, part: denominator}\n"  # 32
+        "    - {stage: a, label: 乙, indicator: rate, part: numerator}\n"  # 33
+        "  recovery: {indicator: leads}\n"  # 34
+    )
+    p.write_text(references, encoding="utf-8")
+    assert references.splitlines()[24] == "presentation:"
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    got = sorted((i.code, i.line) for i in err.value.issues)
+    assert got == sorted(
+        [
+            ("W_SHORT_NAME_LONG", 15),  # 9 characters, a warning
+            ("E_UNKNOWN_HIERARCHY", 26),
+            ("E_UNKNOWN_INDICATOR", 29),  # nope
+            ("E_DUPLICATE_CARD", 30),  # leads on two cards
+            ("E_FUNNEL_PART", 32),  # a count has no denominator
+            ("E_DUPLICATE_STAGE", 33),
+            ("E_NOT_A_RATE", 34),  # the 追回 bar needs a ratio
+        ]
+    )
+    fixed = (
+        references.replace("no_such_index", "idx")
+        .replace(", nope]", "]")
+        .replace("    - {name: 二组, indicators: [leads]}\n", "")
+        .replace("indicator: leads, part: denominator", "indicator: leads, part: numerator")
+        .replace("stage: a, label: 乙", "stage: b, label: 乙")
+        .replace("recovery: {indicator: leads}", "recovery: {indicator: rate}")
+        .replace("一个很长的卡片标题", "比率卡")
+    )
+    p.write_text(fixed, encoding="utf-8")
+    s = load_set(p, [tmp_path])
+    assert s.warnings == ()
+    assert s.indicators["rate"].short_name == "比率卡" and s.indicators["rate"].name == "比率"
+    pres = s.presentation
+    assert (pres.default_index, pres.recovery, pres.rectification) == ("idx", "rate", None)
+    assert [(g.name, g.indicators) for g in pres.card_groups] == [("一组", ("leads", "rate"))]
+    assert [(f.stage, f.label, f.indicator, f.part) for f in pres.funnel] == [
+        ("a", "甲", "leads", "numerator"),
+        ("b", "乙", "rate", "numerator"),
+    ]
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+@pytest.mark.timeout(120)
+def test_alias_expansion_is_bounded(tmp_path: Path) -> None:
+    """A "billion laughs" file (nine levels of ten aliases: 10⁹ nodes once expanded) is
+    refused at the alias that blows past the limit, without filling memory."""
+    levels = ["  a: &a [" + ", ".join(["lol"] * 10) + "]"]
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"  {cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    text = "kind: indicator_set\ncode: laughs\nname: t\nparameters:\n" + "\n".join(levels) + "\n"
+    p = _write(tmp_path, text)
+    # a: 11 nodes, b: 111, c: 1,111, d: 11,111, e: 111,111 — f (line 10) would add 1,111,111
+    assert text.splitlines()[9].startswith("  f: &f [*e")
+    issues = validate([p], dirs=[tmp_path])
+    assert [(i.code, Path(i.file).name, i.line) for i in issues] == [
+        ("E_YAML_ALIASES", "x.yaml", 10)
+    ]
+    # merge keys (<<: [*a, *a, …]) at nine levels stay small: merged keys are not repeated
+    merges = ["  a: &a {" + ", ".join(f"k{i}: 1" for i in range(10)) + "}"]
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        merges.append(f"  {cur}: &{cur} {{<<: [" + ", ".join([f"*{prev}"] * 10) + "]}")
+    p.write_text(text.split("parameters:")[0] + "parameters:\n" + "\n".join(merges) + "\n")
+    issues = validate([p], dirs=[tmp_path])
+    errors = [i.code for i in issues if i.level == "error"]
+    assert errors == ["E_MISSING_KEY"] * 9  # parameters a…i have no value:
+    assert len(issues) == 9 + 9 * 10  # and ten unknown keys each (k0…k9), not 10⁹
+    # an ordinary alias is still allowed
+    ok = (
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "measures:\n  n: &count {ledger: leads, agg: count}\n  m: *count\n"
+    )
+    assert load_set(_write(tmp_path, ok), [tmp_path]).measures["m"].ledger == "leads"
+
+
+def test_deep_nesting_and_huge_files_are_refused(tmp_path: Path, monkeypatch) -> None:
+    import workbench.declarations.loading as loading
+
+    p = _write(tmp_path, "kind: indicator_set\ncode: t\nname: " + "[" * 100 + "]" * 100 + "\n")
+    assert [(i.code, i.line) for i in validate([p], dirs=[tmp_path])] == [("E_YAML_TOO_DEEP", 3)]
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 100)
+    p.write_text("kind: indicator_set\ncode: t\nname: t\n# " + "x" * 200 + "\n", encoding="utf-8")
+    (issue,) = validate([p], dirs=[tmp_path])
+    assert (issue.code, issue.line, Path(issue.file).name) == ("E_FILE_TOO_LARGE", None, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    "expr, code",
+    [
+        (" + ".join(["a"] * 100_000), "E_EXPR_TOO_LONG"),  # 100,000 terms, 400 K characters
+        ("+".join(["a"] * 300), "E_EXPR_TOO_DEEP"),  # 599 characters, 299 levels of +
+        ("abs(" * 90 + "a" + ")" * 90, "E_EXPR_TOO_DEEP"),  # calls within calls
+        ("max(" + ",".join(["a"] * 600) + ")", "E_EXPR_TOO_MANY_TERMS"),  # shallow, wide
+    ],
+)
+def test_expression_size_and_depth_are_bounded(expr: str, code: str, tmp_path: Path) -> None:
+    from workbench.declarations import ExprLimitError
+
+    with pytest.raises(ExprLimitError) as err:
+        parse_expr(expr)
+    assert err.value.code == code
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        f"measures:\n  big:\n    ledger: cases\n    agg: sum\n    expr: {expr}\n"
+        "indicators:\n  d:\n    type: derived\n    name: 派生\n"
+        f"    expr: {expr}\n",
+    )
+    issues = validate([p], dirs=[tmp_path])
+    assert sorted((i.code, i.line) for i in issues) == [(code, 8), (code, 13)]
+    assert all(len(i.message) < 200 for i in issues)  # the expression is not echoed whole
+
+
+def test_expressions_within_the_limits_still_work() -> None:
+    e = parse_expr("+".join(["a"] * 60))  # 60 terms: 59 levels, under the depth limit
+    assert eval_expr(e, {"a": np.array([1.0, 2.0])}).tolist() == [60.0, 120.0]
+
+
+# --------------------------------------------------------------------------- trees, bands, includes
+
+FLAT = """\
+kind: indicator_set
+code: flat_set
+name: 扁平指标集
+measures:
+  rec: {ledger: cases, agg: sum, field: amount_recovered}
+  due: {ledger: cases, agg: sum, field: amount_due}
+  n: {ledger: cases, agg: count}
+indicators:
+  recovery_per_dollar: {type: ratio, name: 追回率, unit: "%", numerator: rec, denominator: due}
+  case_n: {type: count, name: 案件数, unit: 件, numerator: n}
+hierarchies:
+  flat:
+    name: 扁平指数
+    tree:
+      - indicator: recovery_per_dollar
+      - indicator: case_n
+"""
+
+
+@pytest.fixture(scope="module")
+def small_city() -> dict:
+    from workbench.demo import generate_city
+
+    return generate_city(6, end="2025-09").frames
+
+
+def test_a_flat_tree_is_refused_by_check_with_the_fix(tmp_path: Path, capsys, small_city) -> None:
+    """Indicators straight under `tree:` passed `--check` and then failed `compute` with
+    "计算失败：'recovery_per_dollar'"; now `--check` refuses them and says what to write."""
+    from workbench.cli import main
+    from workbench.results import evaluate
+
+    (tmp_path / "flat.yaml").write_text(FLAT, encoding="utf-8")
+    assert main(["compute", "--indicators-dir", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr()
+    assert "E_HIERARCHY_FLAT" in err.out + err.err and "children" in err.out + err.err
+    (issue,) = validate(dirs=[tmp_path])
+    assert (issue.code, issue.line, issue.level) == ("E_HIERARCHY_FLAT", 14, "error")  # tree:
+    # the fix the message gives: one dimension around the indicators
+    fixed = FLAT.replace(
+        "    tree:\n      - indicator: recovery_per_dollar\n      - indicator: case_n\n",
+        "    tree:\n      - code: overall\n        name: 总体\n        children:\n"
+        "          - indicator: recovery_per_dollar\n          - indicator: case_n\n",
+    )
+    (tmp_path / "flat.yaml").write_text(fixed, encoding="utf-8")
+    assert validate(dirs=[tmp_path]) == []
+    iset = load_set("flat_set", [tmp_path])
+    ev = evaluate(small_city, "2025-09", iset, uncertainty_samples=0)
+    summary = ev.index["flat"].summary()
+    assert len(summary) == 6 and summary["score"].notna().all()
+    # one dimension: the index is that dimension's score
+    assert np.allclose(summary["score"], summary["overall"])
+
+
+def test_grade_bands_apply_only_when_declared(tmp_path: Path, small_city) -> None:
+    from workbench import scoring
+    from workbench.results import evaluate
+
+    head = "kind: indicator_set\ncode: banded\nname: t\n"
+    body = FLAT.split("hierarchies:")[0].split("name: 扁平指标集\n")[1] + (
+        "hierarchies:\n"
+        "  plain:\n    name: 无等级\n    tree:\n"
+        "      - {code: all, name: 全部, children: [{indicator: recovery_per_dollar}]}\n"
+        "  own:\n    name: 自带等级\n"
+        "    grade_bands: [{min: 50, grade: 上}, {min: -inf, grade: 下}]\n"
+        "    tree:\n"
+        "      - {code: all2, name: 全部, children: [{indicator: recovery_per_dollar}]}\n"
+    )
+    iset = load_set(_write(tmp_path, head + body), [tmp_path])
+    assert scoring.config(iset, "plain").grade_bands == ()
+    assert scoring.config(iset, "own").grade_bands == ((50.0, "上"), (-math.inf, "下"))
+    ev = evaluate(small_city, "2025-09", iset, uncertainty_samples=0)
+    assert ev.index["plain"].summary()["grade"].isna().all()  # no 优秀/良好/合格/不合格
+    scores = ev.index["own"].summary()
+    assert set(scores["grade"]) <= {"上", "下"}
+    assert (scores["grade"] == np.where(scores["score"] >= 50, "上", "下")).all()
+    # a set-wide default applies to hierarchies without their own
+    with_default = head + "grade_bands: [{min: 0, grade: 有}]\n" + body
+    iset = load_set(_write(tmp_path, with_default), [tmp_path])
+    assert scoring.config(iset, "plain").grade_bands == ((0.0, "有"),)
+    assert scoring.config(iset, "own").grade_bands == ((50.0, "上"), (-math.inf, "下"))
+    # the shipped sets declare theirs, so their grades are as before
+    for code in ("campaign_2025", "no_fraud_city"):
+        shipped = load_set(code)
+        for h in shipped.hierarchies:
+            assert scoring.config(shipped, h).grade_bands == (
+                (90.0, "优秀"),
+                (80.0, "良好"),
+                (60.0, "合格"),
+                (-math.inf, "不合格"),
+            )
+
+
+def test_include_carries_hierarchies(tmp_path: Path) -> None:
+    shipped = ROOT / "indicators"
+    for p in shipped.glob("*.yaml"):
+        (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    head = "kind: indicator_set\ncode: mine\nname: 我的\n"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(head + "include: [campaign_2025]\n", encoding="utf-8")
+    s = load_set("mine", [tmp_path])
+    assert list(s.hierarchies) == ["campaign_progress"]  # the composite comes along
+    assert s.hierarchies["campaign_progress"].grade_bands  # with its set's grade bands
+    assert s.hierarchies["campaign_progress"].file.endswith("campaign_2025.yaml")
+    # the set's own definition of the same code wins, and says so
+    mine.write_text(
+        head
+        + "include: [campaign_2025]\nhierarchies:\n  campaign_progress:\n    name: 我的评分\n"
+        + "    tree:\n      - {code: a, name: 甲, children: [{indicator: fund_recovery_rate}]}\n",
+        encoding="utf-8",
+    )
+    s = load_set("mine", [tmp_path])
+    assert s.hierarchies["campaign_progress"].name == "我的评分"
+    assert [(w.code, w.line) for w in s.warnings] == [("W_OVERRIDE", 6)]
+    # no_fraud_city includes the campaign set for its measures and indicators only
+    assert list(load_set("no_fraud_city", [tmp_path]).hierarchies) == ["by_subject", "by_pillar"]
+    # include: mine → no_fraud_city → campaign_2025 (hierarchies: []) carries no_fraud_city's
+    mine.write_text(head + "include: [no_fraud_city]\n", encoding="utf-8")
+    assert list(load_set("mine", [tmp_path]).hierarchies) == ["by_subject", "by_pillar"]
+    mine.write_text(
+        head
+        + "include:\n  - {set: no_fraud_city, hierarchies: [by_pillar]}\n"
+        + "presentation: {default_index: by_pillar}\n",
+        encoding="utf-8",
+    )
+    s = load_set("mine", [tmp_path])
+    assert list(s.hierarchies) == ["by_pillar"] and s.indices() == ["by_pillar"]
+    # a hierarchy the included set does not have, a misspelt key
+    mine.write_text(
+        head
+        + "include:\n"
+        + "  - {set: no_fraud_city, hierarchies: [by_colour]}\n"  # line 5
+        + "  - {set: campaign_2025, hierarchy: []}\n",  # line 6
+        encoding="utf-8",
+    )
+    with pytest.raises(DeclarationError) as err:
+        load_set("mine", [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_UNKNOWN_HIERARCHY", 5),
+        ("E_UNKNOWN_KEY", 6),
+    ]
+
+
+def test_method_block_reports_every_problem(tmp_path: Path) -> None:
+    """Every bad key of a hierarchy's method: at its line, in one pass (checked against the
+    composite catalogue); a non-number for uncertainty_samples is an issue, not a ValueError."""
+    text = FLAT.replace(
+        "    tree:\n      - indicator: recovery_per_dollar\n      - indicator: case_n\n",
+        "    method:\n"
+        "      normalise: min_max\n"  # line 15
+        "      aggregate: average\n"  # 16
+        "      uncertainty_samples: many\n"  # 17
+        "      colour: red\n"  # 18
+        "    tree:\n      - code: all\n        name: 全部\n"
+        "        children: [{indicator: recovery_per_dollar}, {indicator: case_n}]\n",
+    )
+    assert text.splitlines()[14] == "      normalise: min_max"
+    with pytest.raises(DeclarationError) as err:
+        load_set(_write(tmp_path, text), [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_BAD_METHOD_VALUE", 15),
+        ("E_BAD_METHOD_VALUE", 16),
+        ("E_TYPE", 17),
+        ("E_UNKNOWN_METHOD_KEY", 18),
+    ]

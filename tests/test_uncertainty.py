@@ -152,3 +152,35 @@ def test_the_nominal_choice_is_always_among_the_alternatives(problem) -> None:
     )
     s = res.summary
     assert (s["q05"] == s["nominal_rank"]).all() and (s["q95"] == s["nominal_rank"]).all()
+
+
+def test_aggregation_only_fields_come_from_the_catalogue() -> None:
+    """Every aggregator option reuses the normalised data; nothing upstream does."""
+    from workbench.composite_methods import AGGREGATORS, NORMALISERS
+    from workbench.uncertainty import AGGREGATION_FIELDS
+
+    for entry in AGGREGATORS.values():
+        assert set(entry.options) <= AGGREGATION_FIELDS
+    upstream = {o for e in NORMALISERS.values() for o in e.options} | {"normalise", "impute"}
+    assert not upstream & AGGREGATION_FIELDS
+
+
+def test_catalogue_names_and_options_as_factors(problem) -> None:
+    """COINr names, the new Copeland and catalogue options are valid factors and every draw
+    ranks every unit."""
+    data, tree = problem
+    res = rank_uncertainty(
+        data,
+        tree,
+        CompositeConfig(impute="mean", norm_low=1.0),
+        n_samples=60,
+        seed=5,
+        alternatives={
+            "aggregate": ["a_amean", "copeland", "genmean"],
+            "genmean_p": [0.5, 2.0],
+            "ties": ["min", "average"],
+        },
+    )
+    assert set(res.draws["aggregate"]) <= {"a_amean", "copeland", "genmean"}
+    assert set(res.sensitivity["factor"]) >= {"aggregate", "genmean_p", "ties"}
+    assert res.samples.notna().all().all()

@@ -1,4 +1,6 @@
-"""The warehouse's read path: column projection, dtypes, and the `_current` rows.
+"""The warehouse's read path: column projection, dtypes, and the `_current` rows; and its
+schema upgrades: a file an earlier version wrote, opened by a version whose contracts and result
+tables have more columns.
 
 Which rows are current is decided when rows are written (`Warehouse.refresh_current` marks the
 `_live` flag); every test here holds what is read to the definition — the window ranking of
@@ -9,13 +11,18 @@ rows dropped.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import shutil
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.contracts import LEDGERS
+from workbench.commands.status import status_lines
+from workbench.contracts import LEDGERS, Field, Ledger
 from workbench.declarations import load_set
 from workbench.demo import generate_city
 from workbench.measures import ledger_columns
@@ -23,9 +30,14 @@ from workbench.results import evaluate
 from workbench.warehouse import (
     LIVE,
     META_COLUMNS,
+    RESULT_TABLES,
+    UPGRADES,
+    Column,
     Warehouse,
     coerce_frame_types,
+    file_columns,
     ranked_view_ddl,
+    schema_fingerprint,
 )
 
 PERIOD = "2025-09"
@@ -377,3 +389,220 @@ def test_a_file_from_before_the_flag(tmp_path: Path, city) -> None:
         assert wh.con.execute(f"SELECT count(*) FROM cases WHERE NOT {LIVE}").fetchall()[0][0] == 5
         new = wh.read_ledger("cases")
     _assert_same_values(_sorted(new, ["case_id"]), _sorted(old, ["case_id"]))
+
+
+# ----------------------------------------------------------------------------- schema upgrades
+# A newer version of the package, as a test can make one: a field added to a ledger contract, a
+# new ledger, a column added to a result table. The migration knows none of them by name.
+NEW_FIELD = Field("prosecution_date", "提起公诉日期", "date")
+NEW_LEDGER = Ledger(
+    name="hotline_calls",
+    title="热线来电台账",
+    key=("call_id",),
+    fields=(
+        Field("call_id", "来电编号", required=True),
+        Field("county_code", "区划代码", "code6", required=True),
+    ),
+)
+NEW_RESULT_COLUMN = Column("decimals", "BIGINT")
+NEW_ITEMS = {"+hotline_calls", "+cases.prosecution_date DATE", "+indicator_values.decimals BIGINT"}
+
+PROBE_SET = """\
+kind: indicator_set
+code: upgrade_probe
+name: 升级探针
+source: 测试
+default_span: month
+measures:
+  cases_found:
+    name: 发现案件数
+    ledger: cases
+    agg: count
+    date: found_date
+  cases_with_prosecution_date:
+    name: 已填提起公诉日期的案件数
+    ledger: cases
+    agg: count
+    date: found_date
+    where:
+      - {field: prosecution_date, op: not_null}
+indicators:
+  prosecution_date_share:
+    type: ratio
+    name: 已填提起公诉日期的案件占比
+    unit: "%"
+    direction: 1
+    numerator: cases_with_prosecution_date
+    denominator: cases_found
+"""
+
+
+def _newer_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = LEDGERS["cases"]
+    monkeypatch.setitem(
+        LEDGERS, "cases", dataclasses.replace(cases, fields=(*cases.fields, NEW_FIELD))
+    )
+    monkeypatch.setitem(LEDGERS, NEW_LEDGER.name, NEW_LEDGER)
+    kpi = RESULT_TABLES["indicator_values"]
+    monkeypatch.setitem(RESULT_TABLES, "indicator_values", (*kpi, NEW_RESULT_COLUMN))
+
+
+@pytest.fixture(scope="module")
+def old_file(tmp_path_factory, city) -> tuple[Path, str, pd.DataFrame]:
+    """A warehouse as this version writes it (ledgers and saved results): the "earlier
+    version" of the tests below. Returns its path, its schema fingerprint and its KPIs."""
+    path = tmp_path_factory.mktemp("old") / "wh.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_frames(city.frames, submission_id="s1", period=PERIOD)
+    ev = evaluate(path, PERIOD, "campaign_2025", uncertainty_samples=0)
+    ev.save(path, uncertainty=False)
+    return path, schema_fingerprint(), ev.kpis_all
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "wh.duckdb"
+    shutil.copy(src, dst)
+    return dst
+
+
+def _probe_set(tmp_path: Path):
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    (folder / "upgrade_probe.yaml").write_text(PROBE_SET, encoding="utf-8")
+    return load_set("upgrade_probe", [folder])
+
+
+def test_a_file_written_before_a_field_existed_is_upgraded(
+    old_file, city, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, old_fp, _ = old_file
+    path = _copy(src, tmp_path)
+    with Warehouse(path, read_only=True) as wh:
+        before = {n: wh.read_ledger(n, with_meta=True) for n in LEDGERS}
+        n_kpis = wh.con.execute("SELECT count(*) FROM indicator_values").fetchone()[0]
+    _newer_version(monkeypatch)
+    new_fp = schema_fingerprint()
+    assert new_fp != old_fp
+
+    with Warehouse(path) as wh:
+        assert {item.strip() for item in wh.schema_gap.describe().split(";")} == NEW_ITEMS
+        have = file_columns(wh.con)
+        upgrades = wh.table(f"SELECT * FROM {UPGRADES} ORDER BY upgraded_at")
+        after = {n: wh.read_ledger(n, with_meta=True) for n in before}
+        cases = wh.read_ledger("cases")
+        hotline = wh.read_ledger(NEW_LEDGER.name)
+        kpis = wh.con.execute("SELECT count(*), count(decimals) FROM indicator_values").fetchone()
+    assert "prosecution_date" in have["cases"] and "decimals" in have["indicator_values"]
+    assert set(have[NEW_LEDGER.name]) >= {"call_id", "county_code", LIVE}
+    # Recorded: created by the earlier version, then upgraded from its schema to this one.
+    assert list(upgrades["action"]) == ["create", "upgrade"]
+    assert pd.isna(upgrades["from_schema"].iloc[0]) and upgrades["to_schema"].iloc[0] == old_fp
+    assert (upgrades["from_schema"].iloc[1], upgrades["to_schema"].iloc[1]) == (old_fp, new_fp)
+    assert {s.strip() for s in upgrades["changes"].iloc[1].split(";")} == NEW_ITEMS
+    # Data intact: every row and value as before; the new column empty on earlier rows.
+    for name, df in before.items():
+        pd.testing.assert_frame_equal(after[name][df.columns], df)
+    assert len(cases) == len(before["cases"]) and cases["prosecution_date"].isna().all()
+    assert hotline.empty and list(hotline.columns) == ["call_id", "county_code"]
+    assert kpis == (n_kpis, 0)
+
+    with Warehouse(path) as wh:  # a second open has nothing to do and records nothing
+        assert not wh.schema_gap
+        assert wh.con.execute(f"SELECT count(*) FROM {UPGRADES}").fetchone()[0] == 2
+
+
+def test_the_new_field_can_be_filled_and_computed_on(
+    old_file, city, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the upgrade a later submission fills the field, and an indicator declared on it
+    counts exactly the rows that have it (counted here by hand from the submitted frame)."""
+    path = _copy(old_file[0], tmp_path)
+    _newer_version(monkeypatch)
+    cases = city.frames["cases"].copy()
+    found = pd.to_datetime(cases["found_date"])
+    in_period = found.dt.strftime("%Y-%m") == PERIOD
+    county = cases.loc[in_period, "county_code"].value_counts().index[0]
+    mine = in_period & (cases["county_code"] == county)
+    filled = cases.index[mine][::2]  # every other case of that county and month
+    assert 0 < len(filled) < mine.sum()
+    cases["prosecution_date"] = pd.NaT
+    cases.loc[filled, "prosecution_date"] = found[filled] + pd.Timedelta(days=3)
+    with Warehouse(path) as wh:
+        wh.load_frames({"cases": cases}, submission_id="s2", period="2025-10")
+        back = wh.con.execute(
+            "SELECT count(*) FROM cases_current WHERE prosecution_date IS NOT NULL"
+        ).fetchone()[0]
+    assert back == len(filled)
+
+    ev = evaluate(path, PERIOD, _probe_set(tmp_path), span="month", uncertainty_samples=0)
+    row = ev.kpis.set_index("county_code").loc[county]
+    assert row["numerator"] == len(filled) and row["denominator"] == mine.sum()
+    assert row["value"] == pytest.approx(len(filled) / mine.sum())
+    others = ev.kpis[ev.kpis["county_code"] != county]
+    assert (others["numerator"].fillna(0) == 0).all()
+
+
+def test_a_read_only_open_of_an_old_file_reads_what_it_lacks_as_null(
+    old_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dashboards open read-only: an old file must not fail them. It reads as if upgraded
+    (new columns NULL, new tables empty), says once that it needs upgrading, and is left as
+    it was for the next writable open to upgrade."""
+    src, old_fp, old_kpis = old_file
+    path = _copy(src, tmp_path)
+    _newer_version(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="workbench.warehouse")
+    for _ in range(2):
+        with Warehouse(path, read_only=True) as wh:
+            assert {i.strip() for i in wh.schema_gap.describe().split(";")} == NEW_ITEMS
+            cases = wh.read_ledger("cases")
+            hotline = wh.read_ledger(NEW_LEDGER.name)
+            decimals = wh.con.execute("SELECT count(decimals) FROM indicator_values").fetchone()
+            lines = status_lines(wh)
+    assert len(cases) and cases["prosecution_date"].isna().all()
+    assert hotline.empty and decimals == (0,)
+    assert any(NEW_LEDGER.title in line for line in lines)
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+    # Computing from it works and gives what the earlier version gave; the probe is 0.
+    ev = evaluate(path, PERIOD, "campaign_2025", uncertainty_samples=0)
+    pd.testing.assert_frame_equal(ev.kpis_all, old_kpis)
+    probe = evaluate(path, PERIOD, _probe_set(tmp_path), span="month", uncertainty_samples=0)
+    counted = probe.kpis[probe.kpis["denominator"] > 0]
+    assert len(counted) and (counted["value"] == 0).all()
+
+    con = duckdb.connect(str(path), read_only=True)  # the file itself untouched
+    try:
+        assert "prosecution_date" not in file_columns(con)["cases"]
+        assert con.execute(f"SELECT to_schema FROM {UPGRADES}").fetchall() == [(old_fp,)]
+    finally:
+        con.close()
+
+
+def test_result_tables_are_declared_as_the_engine_writes_them(city, tmp_path: Path) -> None:
+    """`RESULT_TABLES` and the frames `Evaluation.save` writes stay one schema: the same columns
+    in the same order, and every value fits its declared type (saved into tables made from the
+    declarations, it reads back the same)."""
+    ev = evaluate(city.frames, PERIOD, "campaign_2025", uncertainty_samples=5)
+    frames = {"compute_runs": ev.run_row("r"), **ev.tables(uncertainty=True)}
+    assert set(frames) == set(RESULT_TABLES)
+    for name, df in frames.items():
+        written = list(df.columns) if name == "compute_runs" else ["run_id", *df.columns]
+        assert written == [c.name for c in RESULT_TABLES[name]], name
+    path = tmp_path / "wh.duckdb"
+    run_id = ev.save(path)
+    with Warehouse(path, read_only=True) as wh:
+        for name, cols in RESULT_TABLES.items():
+            types = wh.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                [name],
+            ).fetchall()
+            assert types == [(c.name, c.type) for c in cols], name
+        kpis = wh.table("SELECT * FROM indicator_values WHERE run_id = ?", [run_id])
+        milestones = wh.table("SELECT * FROM milestones WHERE run_id = ?", [run_id])
+    want = frames["indicator_values"]
+    assert len(kpis) == len(want)
+    np.testing.assert_allclose(kpis["value"].to_numpy(float), want["value"].to_numpy(float))
+    decimals = frames["milestones"]["decimals"]
+    assert list(milestones["decimals"].astype("Int64")) == list(decimals.astype("Int64"))

@@ -40,9 +40,12 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__
-from workbench.config import project_root
+from workbench import __version__, publish, report
+from workbench.config import indicators_dir, project_root, warehouse_path
+from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
+from workbench.privacy import mask_id_card
+from workbench.results import check_period, resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +73,6 @@ E_PUBLISH = "publish_error"
 E_INTERNAL = "internal_error"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-FILE_MODE = 0o666 & ~_UMASK  # what a published file gets (mkstemp's 0600 would hide it)
-
-
 class KernelStartError(RuntimeError):
     pass
 
@@ -93,41 +86,6 @@ class CountyTimeout(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- small utilities
-def atomic_write(path: Path, data: bytes | str, durable: bool = True) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see half a file.
-
-    `durable` adds an fsync (survives a machine crash, not only a killed process); per-county
-    files skip it, since a county is cheap to redo and the rename alone is atomic.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any, durable: bool = True) -> None:
-    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1, default=str), durable)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def git_commit(root: Path | None = None) -> str | None:
     root = root or project_root()
     try:
@@ -169,6 +127,7 @@ class RunConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     pdf: str = "city"
     docx: bool = True
+    documents: dict[str, Any] = field(default_factory=dict)  # DocOptions.to_json()
     kernel_name: str = "python3"
     start_retries: int = 2
     death_retries: int = 1
@@ -492,7 +451,6 @@ def _mask_error(error: dict) -> None:
     """ID numbers in an error output and its traceback masked, in place (an error message or
     a traceback may quote data) — once, where the error is caught, so the notebook, the
     banner, the run's state and the console all carry the masked text."""
-    from workbench.privacy import mask_id_card
 
     error["evalue"] = mask_id_card(str(error.get("evalue") or ""))
     error["traceback"] = [mask_id_card(str(x)) for x in error.get("traceback") or []]
@@ -1022,13 +980,17 @@ class Runner:
         self.t_start = time.perf_counter()
         self.started = now_iso()
 
+    @functools.cached_property
+    def _labels(self) -> tuple[Any, str]:
+        """The set's words (its reports' title) and its period's label (2023财年)."""
+        return report.set_labels(self.cfg.indicator_set, self.cfg.period)
+
     # -- public
     def run(self) -> RunResult:
         with run_lock(self.run_dir):
             return self._run()
 
     def _run(self) -> RunResult:
-        from workbench import publish
 
         cfg = self.cfg
         remove_partial_files(self.run_dir)
@@ -1122,7 +1084,6 @@ class Runner:
         )
 
     def _on_done(self, outcome: Outcome, bar: Any) -> None:
-        from workbench import publish
 
         files: dict[str, str] = {}
         t_pub = time.perf_counter()
@@ -1154,10 +1115,8 @@ class Runner:
             failed = sum(1 for s in self.states.values() if s.get("status") == "failed")
             bar.set_postfix_str(t("batch.progress.failed", n=failed), refresh=False)
             bar.update(1)
-        del publish
 
     def _publish(self, outcome: Outcome) -> dict[str, str]:
-        from workbench import publish
 
         if outcome.notebook is None:
             return {}
@@ -1169,7 +1128,7 @@ class Runner:
         title = (
             outcome.label
             if outcome.unit == CITY_UNIT
-            else t("batch.report_title", county=outcome.label)
+            else outcome.label + self._labels[0].report_title
         )
         footer = t(
             "batch.footer", run_id=self.cfg.run_id, period=self.cfg.period, version=__version__
@@ -1188,8 +1147,6 @@ class Runner:
         if self.cfg.pdf == "none":
             return
         from concurrent.futures import ThreadPoolExecutor
-
-        from workbench import publish
 
         wanted = [
             u
@@ -1214,7 +1171,6 @@ class Runner:
                     )
 
     def _pdf(self, html_path: Path) -> str | None:
-        from workbench import publish
 
         pdf_path = html_path.with_suffix(".pdf")
         try:
@@ -1225,7 +1181,8 @@ class Runner:
         return str(pdf_path.relative_to(self.run_dir))
 
     def _city_documents(self) -> None:
-        """The 通报 (.docx) from the same evaluation the notebooks used."""
+        """The 通报 and whatever else the calendar calls for this month (Word, and PDF when
+        LibreOffice is here), from the same evaluation the notebooks used."""
         if not self.cfg.docx:
             return
         state = self.states.get(
@@ -1233,15 +1190,27 @@ class Runner:
         )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
-        from workbench import publish, report
+        from workbench.documents import options as dopt
+        from workbench.documents import produce
 
-        rel = f"city/{t('batch.docx_name', period=self.cfg.period)}"
         try:
             city = report.city_report(self.cfg.period, self.cfg.warehouse, self.cfg.indicator_set)
-            publish.bulletin_docx(city, self.run_dir / rel, run_id=self.cfg.run_id)
-            state["docx"] = rel
+            docs = produce.write_all(
+                city,
+                dopt.DocOptions.from_json(self.cfg.documents),
+                self.run_dir / "city",
+                lambda p: report.city_report(p, self.cfg.warehouse, self.cfg.indicator_set),
+                run_id=self.cfg.run_id,
+                pdf=self.cfg.pdf != "none",
+                echo=self.echo,
+                submissions=_submissions(self.cfg.warehouse),
+            )
+            state["documents"] = docs
+            state["docx"] = docs[0]["docx"]
+            if docs[0].get("pdf"):
+                state["docx_pdf"] = docs[0]["pdf"]
         except Exception as exc:  # noqa: BLE001 - reported like any failed unit
-            log.exception("bulletin failed")
+            log.exception("documents failed")
             state.update(
                 status="failed",
                 error_kind=E_PUBLISH,
@@ -1252,7 +1221,7 @@ class Runner:
 
     def _inputs(self) -> dict[str, Any]:
         wh = Path(self.cfg.warehouse)
-        ind_dir = project_root() / "indicators"
+        ind_dir = indicators_dir()
         out: dict[str, Any] = {
             "warehouse": {
                 "path": str(wh),
@@ -1266,12 +1235,11 @@ class Runner:
             if nb and _abs_nb(nb).exists():
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
-            out["indicator_files"][str(p.relative_to(project_root()))] = sha256_file(p)
+            out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
         out["submissions"] = _submission_digest(wh)
         return out
 
     def _write_outputs(self, inputs: dict[str, Any], state: str) -> None:
-        from workbench import fmt, publish
 
         cfg = self.cfg
         units = []
@@ -1290,8 +1258,8 @@ class Runner:
             )
         )
         meta = {
-            "title": t("batch.index.title", period=fmt.month_label(cfg.period)),
-            "period_label": fmt.month_label(cfg.period),
+            "title": t("batch.index.title", period=self._labels[1]),
+            "period_label": self._labels[1],
             "run_id": cfg.run_id,
             "state_label": state_label,
             "total": len(units),
@@ -1300,6 +1268,7 @@ class Runner:
             "pending": len(units) - n_ok - n_failed,
             "city_html": city.get("html"),
             "docx": city.get("docx"),
+            "documents": city.get("documents") or [],
             "city_pdf": city.get("pdf"),
             "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period, version=__version__),
         }
@@ -1333,6 +1302,16 @@ class Runner:
             "units": {u["unit"]: u for u in units},
         }
         write_json(self.run_dir / "manifest.json", manifest)
+
+
+def _submissions(warehouse: str) -> Any:
+    """The warehouse's submissions (for the 通报's not-submitted list); None when unreadable."""
+    try:
+        from workbench.results import submissions
+
+        return submissions(warehouse)
+    except Exception:  # noqa: BLE001 - the list is optional, the document is not
+        return None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -1370,15 +1349,13 @@ def plan_run(
     **options: Any,
 ) -> RunConfig:
     """Resolve the period and the county list from the warehouse; nothing is written yet."""
-    from workbench import report
-    from workbench.config import warehouse_path
 
     wh = warehouse_path(warehouse).resolve()
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers, wh)
-    table = report._county_table(ledgers, resolved)
+    resolved = report.resolve_period(period, ledgers, wh, options.get("indicator_set"))
+    table = report.unit_table(wh, resolved, options.get("indicator_set"))
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
         by_name = {v: k for k, v in names.items()}
@@ -1452,18 +1429,13 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
     """The month a run of `period` covers, as `plan_run` resolves it, without planning the
     run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
     ledgers' dates only when those do not decide)."""
-    from workbench.config import warehouse_path
-    from workbench.results import check_period, latest_complete_period
 
     wh = warehouse_path(warehouse).resolve()
     if period and str(period).lower() != "latest":
         return check_period(str(period), wh if wh.exists() else None)
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    found = latest_complete_period(wh)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve_period(period, wh)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=t("cli.argparse.version"),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=t("cli.verbose"))
+    # A subcommand that runs others (demo-all) is handed the dispatcher instead of importing
+    # this module, which imports every subcommand (no import cycle).
+    parser.set_defaults(run_cli=main)
     sub = parser.add_subparsers(
         dest="command", metavar="<子命令>", title=t("cli.subcommands"), parser_class=_Parser
     )

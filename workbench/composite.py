@@ -1,48 +1,33 @@
 """Composite-index engine: indicator table in, scores, ranks and grades out, every step recorded.
 
 The method follows COINr and the OECD/JRC Handbook (design/indicators.md §C) so that a result can
-be checked against COINr's own ASEM example (reference/coinr_asem). Pure: DataFrames in,
-DataFrames out; no files, no printing.
+be checked against COINr's own ASEM example (reference/coinr_asem and tests/fixtures/coinr_asem).
+Pure: DataFrames in, DataFrames out; no files, no printing.
 
-Pipeline: raw → denominate → screen → impute → treat → normalise → aggregate → rank → grade.
+Pipeline: raw → denominate → screen ⇄ impute (either order) → treat → normalise → aggregate →
+rank → grade.
 
-Normalisers (x' = x·direction is applied first; [l, u] = [norm_low, norm_high]):
+Which normaliser, aggregator and imputer exist, what each needs and which options it reads is
+the catalogue in `workbench.composite_methods` (one entry per method, with its formula); this
+module runs the steps. Normalisers apply x' = x·direction first; "scaled" ones map their [0, 1]
+result y to [l, u] = [norm_low, norm_high] as l + (u − l)·y, with the method's own default range
+when the config leaves it unset. A constant indicator cannot be min-max/z-scored: its scores are
+missing (as in COINr) and its weight passes to its siblings; the step records it.
 
-================== ======================================================== ===============
-method             formula                                                   output
-================== ======================================================== ===============
-minmax             (x' − min x') / (max x' − min x')                         scaled to [l, u]
-zscore             m + s·(x' − mean x') / sd x'  (sd with n − 1)             (m, s) = zscore_mean_sd
-dist_max           1 − (max x' − x') / (max x' − min x')  (COINr; = minmax)   scaled to [l, u]
-fraction_max       x / max x  (direction −1: min x / x); positive data        scaled to [l, u]
-percentile_rank    (rank_min(x') − 1) / (n − 1)                              scaled to [l, u]
-rank               rank_min(x')  (1 = worst)                                  raw
-borda              rank_min(x') − 1                                           raw
-dist_target        target_mode "ratio": x / t  (direction −1: t / x)          scaled to [l, u]
-                   target_mode "min":   (x' − min x') / (t' − min x')  (COINr)
-dist_target_capped as dist_target, capped at 1 (达标 = full marks)            scaled to [l, u]
-goalposts          (x − g_lo) / (g_hi − g_lo)  (direction −1: (g_hi − x)/…),  scaled to [l, u]
-                   truncated to [0, 1]  (COINr n_goalposts)
-================== ======================================================== ===============
-
-"Scaled to [l, u]" means l + (u − l)·y. The ratio-type methods (fraction_max, dist_target in
-"ratio" mode) invert the ratio for direction −1 instead of negating, because a ratio of negated
-values has no meaning. A constant indicator cannot be min-max/z-scored: its scores are missing
-(as in COINr) and its weight passes to its siblings; the step records it.
-
-Aggregators, per level (weights re-normalised over a unit's non-missing children):
-arithmetic Σwx/Σw; geometric exp(Σw·ln x/Σw); harmonic Σw/Σ(w/x); genmean (Σw·xᵖ/Σw)^(1/p);
-copeland COINr's outranking sum: Σ_v [Σ_k w_k·1(x_uk > x_vk) + ½Σ_k w_k·1(x_uk = x_vk)] with w
-scaled to sum 1 (comparisons with a missing value count for neither unit). Geometric, harmonic
-and genmean need positive inputs: `nonpositive="error"` (default, like COINr) stops with a hint;
-`"shift"` moves each child column with a value ≤ 0 up by −min + 1% of its range (the COIN Tool
-log convention) before aggregating; the uncertainty analysis uses "shift".
+Aggregators work per level, with weights re-normalised over a unit's non-missing children (a
+unit whose share of available children is below `aggregate_min_coverage` gets no score, COINr's
+`dat_thresh`). Geometric, harmonic and generalised means need positive inputs (genmean with
+p > 0: non-negative): `nonpositive="error"` (default, like COINr) stops with a hint; `"shift"`
+moves each child column with an offending value up by −min + 1% of its range (the COIN Tool log
+convention) before aggregating; the uncertainty analysis uses "shift". Copeland and the
+outranking sum compare units pairwise (a unit's score depends on the others).
 
 Panels for carry-forward imputation: `panel` is either a mapping period → DataFrame laid out like
 `data`, or one DataFrame with a `period` column and unit codes as index. Every panel period is
-taken to be earlier than `data`; a missing value takes the unit's latest non-missing value. When
-`denominate` is on, panel values are denominated too, with the panel's own denominator columns
-if it has them, else with `denominators`.
+taken to be earlier than `data`; a missing value takes the unit's latest non-missing value
+(looking back at most `carry_forward_max_periods` periods). When `denominate` is on, panel
+values are denominated too, with the panel's own denominator columns if it has them, else with
+`denominators`.
 """
 
 from __future__ import annotations
@@ -60,69 +45,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.composite_methods import (
+    AGGREGATORS,
+    IMPUTERS,
+    NORMALISERS,
+    OPTIONS,
+    CompositeError,
+    ImputeContext,
+    Issue,
+    NormContext,
+    bounds,
+    resolved_options,
+)
+from workbench.composite_methods import issue as _issue
+from workbench.composite_methods import raise_issues as _raise
 from workbench.messages import t
 
 logger = logging.getLogger(__name__)
 
-NORMALISERS = (
-    "minmax",
-    "zscore",
-    "dist_target",
-    "dist_target_capped",
-    "goalposts",
-    "rank",
-    "percentile_rank",
-    "borda",
-    "fraction_max",
-    "dist_max",
-)
-AGGREGATORS = ("arithmetic", "geometric", "harmonic", "genmean", "copeland")
-IMPUTERS = ("none", "mean", "median", "group_mean", "group_median", "carry_forward")
-TARGET_MODES = ("ratio", "min")
+__all__ = [
+    "AGGREGATORS",
+    "IMPUTERS",
+    "NORMALISERS",
+    "CompositeConfig",
+    "CompositeError",
+    "CompositeResult",
+    "Hierarchy",
+    "Issue",
+    "Node",
+    "build_composite",
+]
+
 NONPOSITIVE_POLICIES = ("error", "shift")
 STAGES = ("raw", "denominated", "screened", "imputed", "treated", "normalised", "aggregated")
-POSITIVE_ONLY = ("geometric", "harmonic", "genmean")
-_SCALED = (
-    "minmax",
-    "dist_max",
-    "fraction_max",
-    "percentile_rank",
-    "dist_target",
-    "dist_target_capped",
-    "goalposts",
-)
 _LOG_OFFSET_SHARE = 0.01  # COINr log_CT and COIN Tool: log(x − min + 1% of the range)
-_COPELAND_CHUNK = 2_000_000  # max elements of one pairwise comparison block
-
-
-# --------------------------------------------------------------------------- errors
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One validation finding: a stable code (a locale key), the node it concerns, the message."""
-
-    code: str
-    node: str | None
-    message: str
-
-
-class CompositeError(ValueError):
-    """Raised with every issue found, not just the first, so a config can be fixed in one pass."""
-
-    def __init__(self, issues: Sequence[Issue]):
-        self.issues = tuple(issues)
-        super().__init__("\n".join(issue.message for issue in self.issues))
-
-
-def _issue(key: str, node: str | None = None, **values: object) -> Issue:
-    code = f"composite.{key}"
-    return Issue(code, node, t(code, **values))
-
-
-def _raise(issues: Sequence[Issue]) -> None:
-    if issues:
-        raise CompositeError(issues)
 
 
 # --------------------------------------------------------------------------- hierarchy
@@ -350,24 +306,43 @@ def _validate_nodes(nodes: Sequence[Node]) -> list[Issue]:
 # --------------------------------------------------------------------------- configuration
 
 
+def _finite_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and math.isfinite(value))
+
+
 @dataclass(frozen=True)
 class CompositeConfig:
     """How to build the index. Defaults are COINr's; thresholds, targets and weights are policy
-    and belong in YAML, not here."""
+    and belong in YAML, not here. Every field but the step choices is an option of the method
+    catalogue (`composite_methods.OPTIONS`), with the same name as its YAML key."""
 
     denominate: bool = False
+    screen_by: str = "na"
     screen_min_coverage: float = 0.0
+    screen_min_nonzero: float = 0.05
+    screen_before_impute: bool = True
     impute: str = "none"
+    impute_group: str | None = None
+    impute_level: int = 2
+    carry_forward_max_periods: int | None = None
     treat: bool = False
     winsor_max_points: int = 5
     skew_threshold: float = 2.0
     kurt_threshold: float = 3.5
     log_fallback: bool = True
     normalise: str = "minmax"
-    norm_low: float = 0.0
-    norm_high: float = 100.0
+    norm_low: float | None = None
+    norm_high: float | None = None
+    zscore_mean_sd: tuple[float, float] = (0.0, 1.0)
+    target_mode: str = "ratio"
+    cap_max: bool = False
+    ties: str = "min"
+    goalposts_truncate: bool = True
+    reference_unit: str | None = None
     aggregate: str | Mapping[int, str] = "arithmetic"
     genmean_p: float = 2.0
+    nonpositive: str = "error"
+    aggregate_min_coverage: float = 0.0
     weights: Mapping[str, float] | None = None
     grade_bands: tuple[tuple[float, str], ...] = (
         (90, "优秀"),
@@ -375,46 +350,50 @@ class CompositeConfig:
         (60, "合格"),
         (float("-inf"), "不合格"),
     )
-    target_mode: str = "ratio"
-    zscore_mean_sd: tuple[float, float] = (0.0, 1.0)
-    nonpositive: str = "error"
 
     def __post_init__(self) -> None:
+        if isinstance(self.zscore_mean_sd, list):
+            object.__setattr__(self, "zscore_mean_sd", tuple(self.zscore_mean_sd))
         issues: list[Issue] = []
 
         def choice(name: str, value: object, choices: Sequence[str]) -> None:
-            if value not in choices:
+            if not isinstance(value, str) or value not in choices:
                 issues.append(
                     _issue(
                         "E_BAD_CHOICE", None, field=name, value=value, choices="、".join(choices)
                     )
                 )
 
-        def bound(name: str, ok: bool, rule: str) -> None:
-            if not ok:
-                issues.append(
-                    _issue("E_BAD_RANGE", None, field=name, value=getattr(self, name), rule=rule)
-                )
-
         choice("impute", self.impute, IMPUTERS)
         choice("normalise", self.normalise, NORMALISERS)
-        choice("target_mode", self.target_mode, TARGET_MODES)
-        choice("nonpositive", self.nonpositive, NONPOSITIVE_POLICIES)
         if isinstance(self.aggregate, str):
             choice("aggregate", self.aggregate, AGGREGATORS)
         else:
             for level, method in self.aggregate.items():
                 choice(f"aggregate[{level}]", method, AGGREGATORS)
-        bound("screen_min_coverage", 0 <= self.screen_min_coverage <= 1, "0–1")
-        bound("winsor_max_points", self.winsor_max_points >= 0, "≥ 0")
-        bound("norm_high", self.norm_high > self.norm_low, "> norm_low")
-        bound(
-            "zscore_mean_sd",
-            len(self.zscore_mean_sd) == 2 and self.zscore_mean_sd[1] > 0,
-            "(mean, sd), sd > 0",
-        )
-        bound("skew_threshold", self.skew_threshold > 0, "> 0")
-        bound("genmean_p", math.isfinite(self.genmean_p), "finite")
+        for name, option in OPTIONS.items():
+            value = getattr(self, name)
+            if option.kind == "number" and isinstance(value, (int, np.integer)):
+                value = float(value)
+            if not option.valid(value):
+                code = "E_BAD_CHOICE" if option.kind == "choice" else "E_BAD_RANGE"
+                issues.append(
+                    _issue(
+                        code,
+                        None,
+                        field=name,
+                        value=value,
+                        rule=option.describe_rule(),
+                        choices=option.describe_rule(),
+                    )
+                )
+        entry = NORMALISERS.get(self.normalise, NORMALISERS["minmax"])
+        if entry.scaled and _finite_or_none(self.norm_low) and _finite_or_none(self.norm_high):
+            lo, hi = bounds(entry, self)
+            if not hi > lo:
+                issues.append(
+                    _issue("E_BAD_RANGE", None, field="norm_high", value=hi, rule="> norm_low")
+                )
         _raise(issues)
 
     def level_methods(self, hierarchy: Hierarchy) -> dict[int, str]:
@@ -494,11 +473,21 @@ def denominate(
     return out
 
 
-def screen(data: pd.DataFrame, min_coverage: float) -> tuple[pd.DataFrame, list[str]]:
-    """Drop units whose share of available indicators is below `min_coverage`."""
-    coverage = data.notna().mean(axis=1)
-    keep = coverage >= min_coverage
-    return data.loc[keep], [str(u) for u in data.index[~keep]]
+def screen(
+    data: pd.DataFrame, min_coverage: float, by: str = "na", min_nonzero: float = 0.05
+) -> tuple[pd.DataFrame, list[str]]:
+    """Drop units with too little data (COINr Screen): by "na", a share of available indicators
+    below `min_coverage`; by "zeros", a share of non-zero values among the available ones below
+    `min_nonzero`; by "na_and_zeros", either."""
+    present = data.notna()
+    coverage = present.mean(axis=1)
+    n_present = present.sum(axis=1)
+    zeros = (data == 0).sum(axis=1)
+    nonzero = (1 - zeros / n_present.where(n_present > 0)).fillna(0.0)
+    low_data = coverage < min_coverage
+    low_nonzero = nonzero < min_nonzero
+    drop = {"na": low_data, "zeros": low_nonzero, "na_and_zeros": low_data | low_nonzero}[by]
+    return data.loc[~drop], [str(u) for u in data.index[drop]]
 
 
 def _panel_frames(panel: pd.DataFrame | Mapping[Any, pd.DataFrame]) -> list[pd.DataFrame]:
@@ -510,14 +499,20 @@ def _panel_frames(panel: pd.DataFrame | Mapping[Any, pd.DataFrame]) -> list[pd.D
     return []
 
 
-def _latest_panel_values(
+def latest_panel_values(
     panel: pd.DataFrame | Mapping[Any, pd.DataFrame],
     columns: Sequence[str],
     denominators: pd.DataFrame | None,
     denominator_map: Mapping[str, str] | None,
+    max_periods: int | None = None,
 ) -> pd.DataFrame:
+    """Each unit's latest non-missing value per column over the panel's periods (the newest
+    `max_periods` only, when set: COINr impute_panel's max_time)."""
+    frames = _panel_frames(panel)
+    if max_periods is not None:
+        frames = frames[-max_periods:]
     latest: pd.DataFrame | None = None
-    for frame in _panel_frames(panel):
+    for frame in frames:
         values = frame.reindex(columns=list(columns)).apply(pd.to_numeric, errors="coerce")
         if denominator_map:
             own = [d for d in denominator_map.values() if d in frame.columns]
@@ -527,33 +522,94 @@ def _latest_panel_values(
     return latest if latest is not None else pd.DataFrame(columns=list(columns))
 
 
+def _group_series(groups: pd.Series | pd.DataFrame | None, name: str | None) -> pd.Series | None:
+    """The grouping a group imputer uses: a Series as given, or the `impute_group` column."""
+    if groups is None or isinstance(groups, pd.Series):
+        return groups
+    if name is None and groups.shape[1] == 1:
+        return groups.iloc[:, 0]
+    if name not in groups.columns:
+        _raise(
+            [
+                _issue(
+                    "E_UNKNOWN_GROUP",
+                    None,
+                    group=name,
+                    available="、".join(map(str, groups.columns)) or "—",
+                )
+            ]
+        )
+    return groups[name]
+
+
+def _columns_by_ancestor(hierarchy: Hierarchy, level: int) -> dict[str, list[str]]:
+    """Indicators grouped by their ancestor at `level` (COINr's lineage column)."""
+    if level not in hierarchy.levels or level < 2:
+        _raise(
+            [
+                _issue(
+                    "E_BAD_RANGE",
+                    None,
+                    field="impute_level",
+                    value=level,
+                    rule="、".join(str(lv) for lv in hierarchy.levels if lv > 1),
+                )
+            ]
+        )
+    out: dict[str, list[str]] = {}
+    for code in hierarchy.indicators:
+        node = hierarchy.node(code)
+        while node.level < level and node.parent is not None:
+            node = hierarchy.node(node.parent)
+        out.setdefault(node.code, []).append(code)
+    return out
+
+
 def impute(
     data: pd.DataFrame,
     method: str,
-    groups: pd.Series | None = None,
+    groups: pd.Series | pd.DataFrame | None = None,
     panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
     denominators: pd.DataFrame | None = None,
     denominator_map: Mapping[str, str] | None = None,
+    *,
+    config: CompositeConfig | None = None,
+    hierarchy: Hierarchy | None = None,
 ) -> pd.DataFrame:
-    """Fill missing values; group means need `groups`, carry-forward needs `panel`."""
-    if method == "none":
-        return data.copy()
-    if method == "mean":
-        return data.fillna(data.mean())
-    if method == "median":
-        return data.fillna(data.median())
-    if method in ("group_mean", "group_median"):
-        if groups is None:
-            _raise([_issue("E_NO_GROUPS")])
-        keys = groups.reindex(data.index)
-        stat = "mean" if method == "group_mean" else "median"
-        return data.fillna(data.groupby(keys, dropna=True).transform(stat))
-    if method == "carry_forward":
-        if panel is None:
-            _raise([_issue("E_NO_PANEL")])
-        latest = _latest_panel_values(panel, data.columns, denominators, denominator_map)
-        return data.fillna(latest.reindex(index=data.index, columns=data.columns))
-    raise AssertionError(method)
+    """Fill missing values with the catalogue's imputer `method`; group imputers need
+    `groups`, carry-forward a `panel`, parent_mean the `hierarchy`."""
+    cfg = config if config is not None else CompositeConfig(impute=method)
+    entry = IMPUTERS[method]
+    group = _group_series(groups, cfg.impute_group) if "groups" in entry.needs else None
+    if "groups" in entry.needs and group is None:
+        _raise([_issue("E_NO_GROUPS")])
+    if "panel" in entry.needs and panel is None:
+        _raise([_issue("E_NO_PANEL")])
+    if "hierarchy" in entry.needs and hierarchy is None:
+        _raise([_issue("E_NO_HIERARCHY_FOR_IMPUTE")])
+    context = ImputeContext(
+        groups=group,
+        panel_latest=(
+            latest_panel_values(
+                panel, data.columns, denominators, denominator_map, cfg.carry_forward_max_periods
+            )
+            if "panel" in entry.needs
+            else None
+        ),
+        columns_by_group=(
+            {
+                k: [c for c in v if c in data.columns]
+                for k, v in _columns_by_ancestor(hierarchy, cfg.impute_level).items()
+            }
+            if "hierarchy" in entry.needs
+            else None
+        ),
+        direction=(
+            {c: hierarchy.node(c).direction for c in hierarchy.indicators} if hierarchy else {}
+        ),
+        opts=resolved_options(entry, cfg),
+    )
+    return entry.fn(data, context)
 
 
 def _skew_kurt(values: np.ndarray) -> tuple[float, float]:
@@ -647,103 +703,42 @@ def treat(data: pd.DataFrame, cfg: CompositeConfig) -> tuple[pd.DataFrame, pd.Da
     return pd.DataFrame(out, index=data.index), frame
 
 
-def _rank_min(x: pd.Series) -> pd.Series:
-    return x.rank(method="min", ascending=True, na_option="keep")
-
-
-def _normalise_column(x: pd.Series, node: Node, cfg: CompositeConfig) -> pd.Series:
-    d = node.direction
-    xd = x * d
-    lo, hi = cfg.norm_low, cfg.norm_high
-    method = cfg.normalise
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if method in ("minmax", "dist_max"):
-            span = xd.max() - xd.min()
-            y = (xd - xd.min()) / span if span > 0 else xd * np.nan
-        elif method == "zscore":
-            sd = xd.std(ddof=1)
-            m, s = cfg.zscore_mean_sd
-            return m + s * (xd - xd.mean()) / sd if sd > 0 else xd * np.nan
-        elif method == "fraction_max":
-            y = (
-                _safe_divide(x, pd.Series(x.max(), index=x.index))
-                if d == 1
-                else _safe_divide(pd.Series(x.min(), index=x.index), x)
-            )
-        elif method == "percentile_rank":
-            n = x.notna().sum()
-            y = (_rank_min(xd) - 1) / (n - 1) if n > 1 else xd * np.nan
-        elif method == "rank":
-            return _rank_min(xd)
-        elif method == "borda":
-            return _rank_min(xd) - 1
-        elif method in ("dist_target", "dist_target_capped"):
-            target = float(node.target)  # presence checked by normalise()
-            capped = method == "dist_target_capped"
-            if cfg.target_mode == "ratio":
-                ratio = (
-                    _safe_divide(x, pd.Series(target, index=x.index))
-                    if d == 1
-                    else _safe_divide(pd.Series(target, index=x.index), x)
-                )
-                y = ratio.mask(xd >= target * d, 1.0) if capped else ratio
-            else:
-                span = target * d - xd.min()
-                y = (xd - xd.min()) / span if span != 0 else xd * np.nan
-            if capped:
-                y = y.clip(upper=1.0)
-        elif method == "goalposts":
-            g_lo, g_hi = node.goalposts  # presence checked by normalise()
-            y = (x - g_lo) / (g_hi - g_lo) if d == 1 else (g_hi - x) / (g_hi - g_lo)
-            y = y.clip(lower=0.0, upper=1.0)
-        else:  # pragma: no cover - config validation rejects unknown methods
-            raise AssertionError(method)
-    return lo + (hi - lo) * y
-
-
-def _normalise_frame(
-    data: pd.DataFrame, hierarchy: Hierarchy, cfg: CompositeConfig
-) -> pd.DataFrame | None:
-    """min-max, distance to max and goalposts for every column at once — cell by cell the
-    same arithmetic as `_normalise_column`, without a dozen pandas calls per indicator; None
-    for the other methods."""
-    method = cfg.normalise
-    if method not in ("minmax", "dist_max", "goalposts") or 0 in data.shape:
-        return None  # nothing to reduce over: the per-indicator rule copes
-    x = data.to_numpy(dtype="float64")
-    nodes = [hierarchy.node(c) for c in data.columns]
-    d = np.array([n.direction for n in nodes], dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "goalposts":
-            g_lo, g_hi = np.array([n.goalposts for n in nodes], dtype="float64").T
-            y = np.where(d == 1, (x - g_lo) / (g_hi - g_lo), (g_hi - x) / (g_hi - g_lo))
-            y = np.clip(y, 0.0, 1.0)
-        else:
-            xd = x * d
-            lo_x, hi_x = np.fmin.reduce(xd, axis=0), np.fmax.reduce(xd, axis=0)  # NaN skipped
-            y = (xd - lo_x) / (hi_x - lo_x)  # a constant column: 0 / 0, missing
-    lo, hi = cfg.norm_low, cfg.norm_high
-    return pd.DataFrame(lo + (hi - lo) * y, index=data.index, columns=data.columns)
-
-
 def normalise(
     data: pd.DataFrame, hierarchy: Hierarchy, cfg: CompositeConfig
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Normalise every indicator; returns the frame and the indicators left without scores."""
+    """Normalise every indicator with the catalogue's normaliser; returns the frame and the
+    indicators left without scores."""
+    entry = NORMALISERS[cfg.normalise]
+    opts = resolved_options(entry, cfg)
+    nodes = [hierarchy.node(c) for c in data.columns]
     issues = []
-    if cfg.normalise in ("dist_target", "dist_target_capped"):
-        lacking = [c for c in data.columns if hierarchy.node(c).target is None]
+    if "target" in entry.needs:
+        lacking = [n.code for n in nodes if n.target is None]
         if lacking:
             issues.append(_issue("E_NO_TARGET", None, codes="、".join(lacking)))
-    if cfg.normalise == "goalposts":
-        lacking = [c for c in data.columns if hierarchy.node(c).goalposts is None]
+    if "goalposts" in entry.needs:
+        lacking = [n.code for n in nodes if n.goalposts is None]
         if lacking:
             issues.append(_issue("E_NO_GOALPOSTS", None, codes="、".join(lacking)))
+    if "reference_unit" in entry.needs:
+        ref = opts.get("reference_unit")
+        if ref is None or ref not in data.index:
+            issues.append(_issue("E_NO_REFERENCE_UNIT", None, unit=ref, method=cfg.normalise))
     _raise(issues)
-    frame = _normalise_frame(data, hierarchy, cfg)
-    if frame is None:
-        out = {c: _normalise_column(data[c], hierarchy.node(c), cfg) for c in data.columns}
-        frame = pd.DataFrame(out, index=data.index).astype(float)
+    goal = np.array([n.goalposts or (np.nan, np.nan) for n in nodes], dtype=float).reshape(-1, 2)
+    context = NormContext(
+        direction=np.array([n.direction for n in nodes], dtype=float),
+        target=np.array([np.nan if n.target is None else n.target for n in nodes], dtype=float),
+        goal_low=goal[:, 0],
+        goal_high=goal[:, 1],
+        units=data.index,
+        opts=opts,
+    )
+    y = entry.fn(data.to_numpy(dtype="float64"), context)
+    if entry.scaled:
+        lo, hi = bounds(entry, cfg)
+        y = lo + (hi - lo) * y
+    frame = pd.DataFrame(y, index=data.index, columns=data.columns, dtype=float)
     lost = frame.isna().all() & data.notna().any()
     blank = [c for c in frame.columns if lost[c]]
     return frame, blank
@@ -789,54 +784,41 @@ def _shift_positive(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(col_min <= 0, x + shift, x)
 
 
-def _copeland(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """COINr a_copeland, blocked so that memory stays bounded for many units or samples."""
-    n_s, n_u, n_c = x.shape
-    wn = w / w.sum(axis=-1, keepdims=True)
-    out = np.empty((n_s, n_u))
-    block_u = max(1, min(n_u, _COPELAND_CHUNK // max(1, n_u * n_c)))
-    step_s = max(1, _COPELAND_CHUNK // max(1, block_u * n_u * n_c))
-    for s0 in range(0, n_s, step_s):
-        xs = x[s0 : s0 + step_s]
-        ws = wn[s0 : s0 + step_s, None, None, :]
-        for u0 in range(0, n_u, block_u):
-            a = xs[:, u0 : u0 + block_u, None, :]
-            wins = ((a > xs[:, None, :, :]) + 0.5 * (a == xs[:, None, :, :])) * ws
-            orm = wins.sum(axis=-1)
-            own = np.arange(orm.shape[1])
-            orm[:, own, u0 + own] = 0.0
-            out[s0 : s0 + step_s, u0 : u0 + block_u] = orm.sum(axis=-1)
-    out[np.isnan(x).all(axis=-1)] = np.nan
-    return out
-
-
 def _combine(
-    x: np.ndarray, w: np.ndarray, method: str, p: float, nonpositive: str, code: str
+    x: np.ndarray, w: np.ndarray, method: str, cfg: CompositeConfig, code: str
 ) -> np.ndarray:
-    """Aggregate children `x` (samples × units × children) with weights `w` (samples × children),
-    re-normalising weights over each unit's non-missing children."""
-    if method == "copeland":
-        return _copeland(x, w)
+    """Aggregate children `x` (samples × units × children) with weights `w` (samples × children)
+    by the catalogue's aggregator, re-normalising weights over each unit's non-missing children."""
+    entry = AGGREGATORS[method]
+    opts = resolved_options(entry, cfg)
+    if entry.pairwise:
+        return entry.fn(x, w, opts)
     mask = ~np.isnan(x)
     wm = np.where(mask, w[:, None, :], 0.0)
-    den = wm.sum(axis=-1)
-    if method in POSITIVE_ONLY:
-        if (mask & (x <= 0) & (wm > 0)).any():
-            if nonpositive == "error":
-                _raise([_issue("E_NONPOSITIVE", code, code=code, method=method)])
+    domain = entry.domain(opts)
+    if domain != "any":
+        with np.errstate(invalid="ignore"):
+            offending = (x <= 0) if domain == "positive" else (x < 0)
+        if (mask & offending & (wm > 0)).any():
+            if cfg.nonpositive == "error":
+                _raise(
+                    [
+                        _issue(
+                            "E_NONPOSITIVE",
+                            code,
+                            code=code,
+                            method=entry.label,
+                            domain=t(f"composite.domain.{domain}"),
+                        )
+                    ]
+                )
             x = _shift_positive(x, mask)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if method == "arithmetic":
-            res = (np.where(mask, x, 0.0) * wm).sum(axis=-1) / den
-        elif method == "geometric" or (method == "genmean" and p == 0):
-            res = np.exp((np.log(np.where(mask, x, 1.0)) * wm).sum(axis=-1) / den)
-        elif method == "harmonic":
-            res = den / (wm / np.where(mask, x, 1.0)).sum(axis=-1)
-        elif method == "genmean":
-            res = ((np.where(mask, x, 1.0) ** p * wm).sum(axis=-1) / den) ** (1.0 / p)
-        else:  # pragma: no cover
-            raise AssertionError(method)
-    return np.where(den > 0, res, np.nan)
+    res = entry.fn(x, w, opts)
+    res = np.where(wm.sum(axis=-1) > 0, res, np.nan)
+    if cfg.aggregate_min_coverage > 0:
+        share = mask.sum(axis=-1) / x.shape[-1]
+        res = np.where(share < cfg.aggregate_min_coverage, np.nan, res)
+    return res
 
 
 def _aggregate_arrays(
@@ -844,8 +826,7 @@ def _aggregate_arrays(
     plan: _Plan,
     weights: np.ndarray,
     methods: Mapping[int, str],
-    p: float,
-    nonpositive: str,
+    cfg: CompositeConfig,
 ) -> np.ndarray:
     """Scores of every node for each weight draw: (samples, units, nodes) from (units, indicators)
     and (samples, nodes)."""
@@ -857,7 +838,7 @@ def _aggregate_arrays(
         zip(plan.aggregates, plan.agg_levels, plan.children_idx, strict=True)
     ):
         values[:, :, plan.n_indicators + a] = _combine(
-            values[:, :, idx], weights[:, idx], methods[level], p, nonpositive, code
+            values[:, :, idx], weights[:, idx], methods[level], cfg, code
         )
     return values
 
@@ -1029,7 +1010,7 @@ def _prepare(
     data: pd.DataFrame,
     hierarchy: Hierarchy,
     config: CompositeConfig,
-    groups: pd.Series | None,
+    groups: pd.Series | pd.DataFrame | None,
     denominators: pd.DataFrame | None,
     denominator_map: Mapping[str, str] | None,
     panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None,
@@ -1055,33 +1036,64 @@ def _prepare(
         steps.append(_step("denominate", "none"))
     stages["denominated"] = den
 
-    screened, dropped = screen(den, config.screen_min_coverage)
-    if dropped:
-        note = t(
-            "composite.W_UNITS_SCREENED",
-            threshold=f"{config.screen_min_coverage:.0%}",
-            n=len(dropped),
-            units="、".join(dropped),
+    def do_screen(frame: pd.DataFrame) -> pd.DataFrame:
+        kept, dropped = screen(
+            frame, config.screen_min_coverage, config.screen_by, config.screen_min_nonzero
         )
-        logger.warning(note)
-    steps.append(
-        _step(
-            "screen", "min_coverage", min_coverage=config.screen_min_coverage, dropped_units=dropped
+        if dropped:
+            note = t(
+                "composite.W_UNITS_SCREENED",
+                threshold=f"{config.screen_min_coverage:.0%}",
+                n=len(dropped),
+                units="、".join(dropped),
+            )
+            logger.warning(note)
+        steps.append(
+            _step(
+                "screen",
+                config.screen_by,
+                min_coverage=config.screen_min_coverage,
+                min_nonzero=config.screen_min_nonzero,
+                before_impute=config.screen_before_impute,
+                dropped_units=dropped,
+            )
         )
-    )
-    stages["screened"] = screened
+        return kept
 
-    imputed = impute(
-        screened,
-        config.impute,
-        groups,
-        panel,
-        denominators,
-        denominator_map if config.denominate else None,
-    )
-    n_filled = int(screened.isna().sum().sum() - imputed.isna().sum().sum())
-    still = int(imputed.isna().sum().sum())
-    steps.append(_step("impute", config.impute, imputed_values=n_filled, still_missing=still))
+    def do_impute(frame: pd.DataFrame) -> pd.DataFrame:
+        filled = impute(
+            frame,
+            config.impute,
+            groups,
+            panel,
+            denominators,
+            denominator_map if config.denominate else None,
+            config=config,
+            hierarchy=hierarchy,
+        )
+        n_filled = int(frame.isna().sum().sum() - filled.isna().sum().sum())
+        still = int(filled.isna().sum().sum())
+        entry = IMPUTERS[config.impute]
+        steps.append(
+            _step(
+                "impute",
+                config.impute,
+                **resolved_options(entry, config),
+                imputed_values=n_filled,
+                still_missing=still,
+            )
+        )
+        return filled
+
+    if config.screen_before_impute:
+        screened = do_screen(den)
+        imputed = do_impute(screened)
+    else:
+        imputed = do_impute(den)
+        screened = den.loc[imputed.index]
+        imputed = do_screen(imputed)
+        screened = screened.loc[imputed.index]
+    stages["screened"] = screened
     stages["imputed"] = imputed
 
     if config.treat:
@@ -1106,17 +1118,16 @@ def _prepare(
     stages["treated"] = treated
 
     normalised, blank = normalise(treated, hierarchy, config)
+    entry = NORMALISERS[config.normalise]
     params: dict[str, Any] = {
-        "directions": {c: hierarchy.node(c).direction for c in hierarchy.indicators}
+        "directions": {c: hierarchy.node(c).direction for c in hierarchy.indicators},
+        **resolved_options(entry, config),
     }
-    if config.normalise in _SCALED:
-        params["range"] = [config.norm_low, config.norm_high]
-    if config.normalise == "zscore":
-        params["mean_sd"] = list(config.zscore_mean_sd)
-    if config.normalise.startswith("dist_target"):
-        params["target_mode"] = config.target_mode
+    if entry.scaled:
+        params["norm_low"], params["norm_high"] = bounds(entry, config)
+    if "target" in entry.needs:
         params["targets"] = {c: hierarchy.node(c).target for c in hierarchy.indicators}
-    if config.normalise == "goalposts":
+    if "goalposts" in entry.needs:
         params["goalposts"] = {c: hierarchy.node(c).goalposts for c in hierarchy.indicators}
     if blank:
         note = t("composite.W_CONSTANT_INDICATOR", codes="、".join(blank), method=config.normalise)
@@ -1149,7 +1160,7 @@ def build_composite(
     data: pd.DataFrame,
     hierarchy: Hierarchy,
     config: CompositeConfig = CompositeConfig(),
-    groups: pd.Series | None = None,
+    groups: pd.Series | pd.DataFrame | None = None,
     denominators: pd.DataFrame | None = None,
     denominator_map: Mapping[str, str] | None = None,
     panel: pd.DataFrame | Mapping[Any, pd.DataFrame] | None = None,
@@ -1176,8 +1187,7 @@ def build_composite(
         plan,
         plan.weights[None, :],
         methods,
-        config.genmean_p,
-        config.nonpositive,
+        config,
     )[0]
     aggregated = pd.DataFrame(values, index=normalised.index, columns=list(plan.codes))
     stages["aggregated"] = aggregated
@@ -1185,10 +1195,8 @@ def build_composite(
         "methods": {str(k): v for k, v in methods.items()},
         "missing": "weights re-normalised over available children",
     }
-    if "genmean" in methods.values():
-        agg_params["genmean_p"] = config.genmean_p
-    if any(m in POSITIVE_ONLY for m in methods.values()):
-        agg_params["nonpositive"] = config.nonpositive
+    for method in set(methods.values()):
+        agg_params.update(resolved_options(AGGREGATORS[method], config))
     distinct = set(methods.values())
     steps.append(
         _step("aggregate", distinct.pop() if len(distinct) == 1 else "per_level", **agg_params)

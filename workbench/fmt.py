@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -14,13 +15,14 @@ def is_month(text: object) -> bool:
     return re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", str(text)) is not None
 
 
-def _missing(x: object) -> bool:
+def missing(x: object) -> bool:
+    """None, pandas' NA or a float NaN: what every face shows as —."""
     return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
 
 
 def money(yuan: object, digits: int = 1) -> str:
     """Yuan → `3.2亿元`, `1,234.5万元` or `860元`; missing → `—`."""
-    if _missing(yuan):
+    if missing(yuan):
         return "—"
     v = float(yuan)  # type: ignore[arg-type]
     sign = "-" if v < 0 else ""
@@ -34,7 +36,7 @@ def money(yuan: object, digits: int = 1) -> str:
 
 def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
     """0.873 → `87.3%`; `signed` gives `+2.1%` for changes."""
-    if _missing(ratio):
+    if missing(ratio):
         return "—"
     v = float(ratio) * 100  # type: ignore[arg-type]
     return f"{v:+.{digits}f}%" if signed else f"{v:.{digits}f}%"
@@ -42,34 +44,20 @@ def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
 
 def points(diff: object, digits: int = 1) -> str:
     """A gap between two ratios in percentage points: -0.027 → `2.7个百分点`."""
-    if _missing(diff):
+    if missing(diff):
         return "—"
     return f"{abs(float(diff)) * 100:.{digits}f}个百分点"  # type: ignore[arg-type]
 
 
-def year_on_year(value: object, yoy: object, unit: object, digits: int = 1) -> str:
-    """A year-on-year change as a Chinese reader expects it: a rate (unit %) in percentage
-    points — 34.3% → 68.6% is `+34.3个百分点`, not `+100.0%` — anything else relative."""
-    if _missing(yoy):
-        return "—"
-    r = float(yoy)  # type: ignore[arg-type]
-    if str(unit) == "%" and not _missing(value) and r != -1:
-        v = float(value)  # type: ignore[arg-type]
-        diff = v - v / (1 + r)  # value − last year's value, from the relative change
-        sign = "+" if diff > 0 else "-" if diff < 0 else ""
-        return f"{sign}{abs(diff) * 100:.{digits}f}个百分点"
-    return percent(r, digits, signed=True)
-
-
 def number(x: object, digits: int = 0) -> str:
-    if _missing(x):
+    if missing(x):
         return "—"
     return f"{float(x):,.{digits}f}"  # type: ignore[arg-type]
 
 
 def month_label(period: object) -> str:
     """`2025-09` (or a date) → `2025年9月`."""
-    if _missing(period):
+    if missing(period):
         return "—"
     if isinstance(period, (date, datetime, pd.Timestamp)):
         return f"{period.year}年{period.month}月"
@@ -84,7 +72,157 @@ def month_label(period: object) -> str:
 
 def date_label(d: object) -> str:
     """A date → `2025年11月30日`."""
-    if _missing(d):
+    if missing(d):
         return "—"
     ts = pd.Timestamp(d)  # type: ignore[arg-type]
     return f"{ts.year}年{ts.month}月{ts.day}日"
+
+
+# ---------------------------------------------------------------------------------------------
+# The one formatter of indicator numbers. Every face (cockpit, county page, reports, 通报, CLI,
+# exports) writes a value, a target, a gap or a change through these functions, with the unit
+# and decimals declared for the indicator in YAML; none formats an indicator number itself.
+# ---------------------------------------------------------------------------------------------
+PERCENT = "percent"
+MONEY = "money"
+COUNT = "count"
+SCORE = "score"
+NUMBER = "number"
+
+_PERCENT_UNITS = {"%", "percent", "ratio", "share", "rate", "百分比", "比例", "change", "pct"}
+# money units and the yuan in one of them
+_MONEY_UNITS = {"元": 1.0, "yuan": 1.0, "万元": 1e4, "亿元": 1e8}
+# units of things counted one by one: whole numbers unless the YAML says otherwise
+COUNT_UNITS = frozenset(
+    {"件", "个", "次", "家", "人", "起", "个月", "项", "例", "家次", "人次", "名", "条", "份", "天"}
+)
+_SCORE_UNITS = {"score", "分"}
+
+
+def unit_kind(unit: object) -> str:
+    """`percent` (values are fractions), `money` (values in the unit's yuan), `count`,
+    `score` or `number` (any other unit, e.g. 件/万人, shown with its unit)."""
+    u = "" if missing(unit) else str(unit).strip()
+    if u.lower() in _PERCENT_UNITS:
+        return PERCENT
+    if u.lower() in _MONEY_UNITS:
+        return MONEY
+    if u in COUNT_UNITS:
+        return COUNT
+    if u.lower() in _SCORE_UNITS:
+        return SCORE
+    return NUMBER
+
+
+def default_decimals(unit: object) -> int:
+    """Decimals when an indicator declares none: 87.3%, 1,234.5万元, 12件, 0.46件/万人, 76.3分."""
+    return {PERCENT: 1, MONEY: 1, COUNT: 0, SCORE: 1}.get(unit_kind(unit), 2)
+
+
+def _digits(unit: object, decimals: object) -> int:
+    if missing(decimals):
+        return default_decimals(unit)
+    return max(0, min(int(decimals), 6))  # type: ignore[call-overload]
+
+
+def finite(x: object) -> float | None:
+    """A finite float, or None (missing, not a number, infinite)."""
+    if missing(x):
+        return None
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _round(v: float, digits: int) -> float:
+    """Half up, as a reader rounds the decimal they see (76.25 → 76.3; round() would give 76.2)."""
+    q = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(v)).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def _sign(v: float, signed: bool) -> str:
+    if v < 0:
+        return "-"
+    return "+" if signed and v > 0 else ""
+
+
+def _money_text(yuan: float, digits: int, signed: bool) -> str:
+    """Yuan → 元 below 1万, 万元 below 1亿, else 亿元 (at least two decimals); a value that rounds
+    up to the next scale is written in it (9,999.96元 → 1.0万元, not 10,000元)."""
+    v = abs(yuan)
+    sign = _sign(_round(yuan, max(digits, 2)), signed)
+    small = _round(v, 0)
+    if small < 1e4:
+        return f"{sign}{small:,.0f}元"
+    wan_digits = digits
+    wan = _round(v / 1e4, wan_digits)
+    if wan < 1e4:
+        return f"{sign}{wan:,.{wan_digits}f}万元"
+    yi_digits = max(digits, 2)
+    return f"{sign}{_round(v / 1e8, yi_digits):,.{yi_digits}f}亿元"
+
+
+def value_text(value: object, unit: object, decimals: object = None, signed: bool = False) -> str:
+    """An indicator value with its unit: 87.3%, 1,234.5万元, 12件, 0.46件/万人; missing → —."""
+    v = finite(value)
+    if v is None:
+        return "—"
+    kind, d = unit_kind(unit), _digits(unit, decimals)
+    if kind == PERCENT:
+        p = _round(v * 100, d)
+        return f"{_sign(p, signed)}{abs(p):.{d}f}%"
+    if kind == MONEY:
+        return _money_text(v * _MONEY_UNITS[str(unit).strip().lower()], d, signed)
+    r = _round(v, d)
+    suffix = "" if kind == SCORE else str(unit).strip()
+    return f"{_sign(r, signed)}{abs(r):,.{d}f}{suffix}"
+
+
+OP_SIGNS = {">=": "≥", "<=": "≤", "==": "=", ">": "＞", "<": "＜"}
+
+
+def op_sign(op: object) -> str:
+    return OP_SIGNS.get(str(op), str(op))
+
+
+def target_text(op: object, target: object, unit: object, decimals: object = None) -> str:
+    """`≥90.0%`, `≤0.30件/万人`; no target → —."""
+    if finite(target) is None or not op:
+        return "—"
+    return f"{op_sign(op)}{value_text(target, unit, decimals)}"
+
+
+def gap_text(gap: object, unit: object, decimals: object = None) -> str:
+    """The size of a distance to a target, unsigned: `2.7个百分点`, `12件`, `3.5万元`."""
+    v = finite(gap)
+    if v is None:
+        return "—"
+    if unit_kind(unit) == PERCENT:
+        d = _digits(unit, decimals)
+        return f"{abs(_round(v * 100, d)):.{d}f}个百分点"
+    return value_text(abs(v), unit, decimals)
+
+
+def change_text(value: object, previous: object, unit: object, decimals: object = None) -> str:
+    """Change against an earlier value, with one meaning per kind of unit: a rate changes in
+    percentage points (34.3% → 68.6% is `+34.3个百分点`), a count or money relatively
+    (`+12.5%`); an earlier value of zero has no relative change (—)."""
+    v, p = finite(value), finite(previous)
+    if v is None or p is None:
+        return "—"
+    if unit_kind(unit) == PERCENT:
+        d = _digits(unit, decimals)
+        diff = _round((v - p) * 100, d)
+        return f"{_sign(diff, True)}{abs(diff):.{d}f}个百分点"
+    if p == 0:
+        return "—"
+    rel = _round((v - p) / abs(p) * 100, 1)
+    return f"{_sign(rel, True)}{abs(rel):.1f}%"
+
+
+def count_text(n: object, noun: str = "") -> str:
+    """A count of things with its measure word: `12个`, `1,548件`."""
+    v = finite(n)
+    return "—" if v is None else f"{v:,.0f}{noun}"

@@ -293,6 +293,7 @@ def _messages_sql(lg: Ledger) -> str:
                 *_COMMON_CODES,
                 *(c.code for c in lg.compares),
                 *(r.code for r in lg.required_when),
+                *(r.code for r in lg.forbidden),
                 *(r.code for r in lg.references),
             ]
         )

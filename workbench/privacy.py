@@ -112,9 +112,19 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# a signed figure as the presentation layer writes it (-18.0%, +34.3个百分点, -5.6万元): after the
+# sign only digits, separators and non-ASCII unit words — nothing a spreadsheet reads as a formula
+_SIGNED_FIGURE = re.compile(r"[+-][0-9][0-9,]*(?:\.[0-9]+)?(?:%|[^\x00-\x7f]+)?")
+
+
 def excel_safe(value: object) -> object:
-    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a leading ',
+    except a plain signed figure (which a spreadsheet cannot run)."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _SIGNED_FIGURE.fullmatch(value)
+    ):
         return "'" + value
     return value
 

@@ -26,7 +26,12 @@ from typing import Any
 import pandas as pd
 
 from workbench import fmt
+from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
+from workbench.presentation import cache as pcache
+from workbench.presentation import kpis as pk
+from workbench.presentation import lists
+from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
@@ -34,9 +39,6 @@ log = logging.getLogger(__name__)
 BATCH_ENV = "WORKBENCH_BATCH"
 SUMMARY_MIME = "application/vnd.workbench.summary+json"
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-OPEN_CASE_STATUSES = ("核查中", "已立案", "调查中")
-DONE_RECT_STATUSES = ("已整改", "已销号")
-PERCENT_UNITS = {"%", "percent", "ratio", "share", "rate", "比例", "百分比", "change", "pct"}
 
 _CACHE: dict[tuple, Any] = {}
 _CACHE_LOCK = threading.Lock()
@@ -44,22 +46,32 @@ _CACHE_LOCK = threading.Lock()
 
 # ----------------------------------------------------------------------------- loading, caching
 def _file_key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """What a cached table depends on: the warehouse's content version, and for computed
+    tables the declarations and the code too (`presentation.cache` fingerprints)."""
+    return (str(Path(path).resolve()), pcache.warehouse_fingerprint(Path(path)))
+
+
+def _results_key(path: Path) -> tuple:
+    from workbench.config import indicators_dir
+
+    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
+    return (*_file_key(path), decl, pcache.code_fingerprint())
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
-    """All current ledgers, read once per warehouse file version and cached in this process."""
-    from workbench.config import warehouse_path
+    """All current ledgers (and the declared tables of the indicators folder), read once per
+    warehouse file version and folder, and cached in this process."""
+    from workbench.config import indicators_dir, warehouse_path
     from workbench.warehouse import Warehouse
 
     path = warehouse_path(warehouse)
-    key = ("ledgers", *_file_key(path))
+    key = ("ledgers", *_file_key(path), str(indicators_dir()))
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     with Warehouse(path, read_only=True) as wh:
         ledgers = wh.read_ledgers()
+        ledgers.update(_declared_tables(wh))
     with _CACHE_LOCK:
         for old in [k for k in _CACHE if k[0] == "ledgers" and k[1] == key[1]]:
             _CACHE.pop(old)
@@ -67,21 +79,56 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
     return ledgers
 
 
+def _declared_tables(wh: Any) -> dict[str, pd.DataFrame]:
+    """The current rows of every declared table (`kind: table`) of the configured folder, by
+    code, so a set on its own data reports like one on the ledgers."""
+    from workbench.config import indicators_dir
+    from workbench.declarations import DeclarationError, available_tables, load_table
+    from workbench.tables import read_table
+
+    out = {}
+    for code in available_tables([indicators_dir()]):
+        try:
+            out[code] = read_table(wh, load_table(code, [indicators_dir()]))
+        except DeclarationError:
+            continue
+    return out
+
+
+def _set(indicator_set: str | None) -> Any:
+    from workbench.config import indicators_dir
+    from workbench.declarations import load_set
+
+    return None if indicator_set is None else load_set(indicator_set, [indicators_dir()])
+
+
+def set_labels(indicator_set: str | None, period: str) -> tuple[SetWords, str]:
+    """A set's words (report title, unit noun …) and how it writes `period` (2025年9月,
+    2023财年), for what the batch titles itself without an evaluation."""
+    from workbench.declarations import DeclarationError
+
+    try:
+        iset = _set(indicator_set)
+    except DeclarationError:
+        iset = None
+    if iset is None:
+        return ledger_words(), fmt.month_label(period)
+    label = fmt.month_label(period) if iset.frequency.is_monthly else iset.period_label(period)
+    return set_words(iset), label
+
+
 def resolve_period(
-    period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
+    period: str | None,
+    ledgers: dict[str, pd.DataFrame],
+    warehouse: str | os.PathLike | None = None,
+    indicator_set: str | None = None,
 ) -> str:
-    """`latest` (or empty) → the newest complete month, as the engine defines it (from the
-    warehouse's submissions when there are any, else from the ledgers' dates)."""
-    from workbench.indicators import latest_complete_period
-    from workbench.results import _submissions, check_period
+    """`latest` (or empty) → the newest complete period (`results.resolve_period`: from the
+    warehouse's submissions when there are any, else from the ledgers' dates; for a set on its
+    own tables, their newest complete period), as its last month."""
+    from workbench.results import resolve_period as resolve
 
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), warehouse)
-
-    found = latest_complete_period(ledgers, _submissions(warehouse) if warehouse else None)
-    if not found:
-        raise ValueError(t("batch.no_data_period"))
-    return str(found)
+    return resolve(period, warehouse if warehouse else ledgers, _set(indicator_set))
 
 
 def evaluation(
@@ -95,8 +142,8 @@ def evaluation(
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers, path)
-    key = ("evaluation", *_file_key(path), period, indicator_set, span)
+    period = resolve_period(period, ledgers, path, indicator_set)
+    key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -141,38 +188,6 @@ def _col(df: pd.DataFrame, *names: str) -> str | None:
         if n in df.columns:
             return n
     return None
-
-
-def _is_percent(unit: object) -> bool:
-    return str(unit or "").strip().lower() in PERCENT_UNITS
-
-
-def format_value(value: object, unit: object) -> str:
-    if _missing(value):
-        return "—"
-    if _is_percent(unit):
-        return fmt.percent(value)
-    u = str(unit or "")
-    if u in {"元", "yuan"}:
-        return fmt.money(value)
-    digits = 0 if float(value) == int(float(value)) else 1  # type: ignore[arg-type]
-    return fmt.number(value, digits) + ("" if u in {"", "count", "n"} else u)
-
-
-def format_target(value: object, unit: object) -> str:
-    """Targets read as written in policy: 90%, not 90.0%."""
-    if not _missing(value) and _is_percent(unit):
-        v = float(value) * 100  # type: ignore[arg-type]
-        return f"{v:.0f}%" if abs(v - round(v)) < 1e-9 else f"{v:.1f}%"
-    return format_value(value, unit)
-
-
-def format_gap(gap: object, unit: object) -> str:
-    if _missing(gap):
-        return "—"
-    if _is_percent(unit):
-        return fmt.points(gap)
-    return format_value(abs(float(gap)), unit)  # type: ignore[arg-type]
 
 
 def _esc(x: object) -> str:
@@ -342,6 +357,22 @@ class CityData:
     def name(self, county: str) -> str:
         return self._names.get(str(county), str(county))
 
+    @property
+    def period_label(self) -> str:
+        """The period as the set's frequency writes it: 2025年9月, 2023财年, 2025年第3季度."""
+        ev = self.evaluation
+        if ev is not None and not ev.indicator_set.frequency.is_monthly:
+            return ev.period_label
+        return fmt.month_label(self.period)
+
+    @property
+    def words(self) -> Any:
+        """The set's words (`presentation.words`): unit noun, report title, issuer, total."""
+        if self.evaluation is not None:
+            return self.evaluation.words
+        city = str(self.counties["city"].mode().iloc[0]) if len(self.counties) else ""
+        return ledger_words(city)
+
     def ledger_for(self, ledger: str, county: str) -> pd.DataFrame:
         """One county's rows of a ledger; the ledger is split by county once and cached."""
         key = f"ledger:{ledger}"
@@ -404,7 +435,19 @@ def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
         return None
 
 
-def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame:
+def _county_table(ledgers: dict[str, pd.DataFrame], period: str, ev: Any = None) -> pd.DataFrame:
+    """county, county_name, city of every unit: the counties ledger's, or — for a set on its
+    own declared tables — the evaluation's units with their names and the total row's name."""
+    iset = getattr(ev, "indicator_set", None)
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        names = ev.county_names
+        return pd.DataFrame(
+            {
+                "county": names.index.astype(str),
+                "county_name": names.astype(str).to_numpy(),
+                "city": ev.city_name,
+            }
+        ).reset_index(drop=True)
     df = ledgers.get("counties", pd.DataFrame())
     if df.empty:
         return pd.DataFrame(columns=["county", "county_name", "city"])
@@ -417,16 +460,20 @@ def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame
     return out.sort_values("county").reset_index(drop=True)
 
 
-def _norm_county(df: pd.DataFrame, names_to_code: dict[str, str]) -> pd.DataFrame:
-    """Make `county` the 6-digit code, whatever the engine called it."""
-    df = df.copy()
-    c = _col(df, "county", "county_code", "unit", "unit_code")
-    if c is None:
-        return df
-    if c != "county":
-        df = df.drop(columns=["county"], errors="ignore").rename(columns={c: "county"})
-    df["county"] = df["county"].astype(str).map(lambda x: names_to_code.get(x, x))
-    return df
+def unit_table(
+    warehouse: str | os.PathLike | None, period: str, indicator_set: str | None = None
+) -> pd.DataFrame:
+    """county, county_name, city of the units a set reports on (the batch's list): the
+    counties ledger's, or a set's own tables' units (from its evaluation, which the reports
+    then reuse from the cache)."""
+    from workbench.config import warehouse_path
+
+    path = warehouse_path(warehouse)
+    iset = _set(indicator_set)
+    ev = None
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        ev = evaluation(path, period, indicator_set)
+    return _county_table(load_ledgers(path), period, ev)
 
 
 def _frame(obj: Any) -> pd.DataFrame:
@@ -442,38 +489,20 @@ def _frame(obj: Any) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _pick_scores(index: Any) -> tuple[pd.DataFrame, str | None]:
-    """Fallback: one hierarchy's unit scores out of an `.index` mapping or table."""
-    if isinstance(index, dict) and index:
-        name = next(iter(index))
-        obj = index[name]
-        df = _frame(obj.scores if hasattr(obj, "scores") else obj)
-        return _rename_scores(df), str(name)
-    return _rename_scores(_frame(index)), None
-
-
-def _rename_scores(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {}
-    for std, cands in {
-        "score": ("score", "value", "index_score"),
-        "rank": ("rank", "ranks"),
-        "grade": ("grade", "grades", "band"),
-    }.items():
-        c = _col(df, *cands)
-        if c and c != std:
-            ren[c] = std
-    return df.rename(columns=ren)
-
-
 def _root_scores(ev: Any) -> tuple[pd.DataFrame, str | None]:
-    """The first hierarchy's top-level score, rank and grade per county."""
-    table = _frame(getattr(ev, "index_table", None))
-    if table.empty or "level" not in table:
-        return _pick_scores(getattr(ev, "index", None))
-    hierarchy = str(table["hierarchy"].iloc[0])
+    """The set's own default index (`presentation.default_index`, else its first hierarchy):
+    top-level score, rank and grade per county — the ranking the cockpit opens on too."""
+    table = ev.index_table
+    order = ev.indicator_set.indices()
+    if table.empty or not order:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
+    hierarchy = next((h for h in order if (table["hierarchy"] == h).any()), None)
+    if hierarchy is None:
+        return pd.DataFrame(columns=["county", "score", "rank", "grade"]), None
     table = table[table["hierarchy"] == hierarchy]
     root = table[table["level"] == table["level"].max()]
-    return root[["county_code", "score", "rank", "grade"]].reset_index(drop=True), hierarchy
+    out = root[["county_code", "score", "rank", "grade"]].reset_index(drop=True)
+    return out.rename(columns={"county_code": "county"}), hierarchy
 
 
 def city_data(
@@ -487,31 +516,30 @@ def city_data(
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers, path)
-    key = ("city_data", *_file_key(path), period, indicator_set, span)
+    period = resolve_period(period, ledgers, path, indicator_set)
+    key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     ev = evaluation(path, period, indicator_set, span)
-    counties = _county_table(ledgers, period)
+    counties = _county_table(ledgers, period, ev)
     names = dict(zip(counties["county"], counties["county_name"]))
-    to_code = {v: k for k, v in names.items()}
-    kpis = _norm_county(_frame(getattr(ev, "kpis", None)), to_code)
+    iset = ev.indicator_set
+    by_county = {"county_code": "county"}
+    kpis = pk.present(ev.kpis, iset).rename(columns=by_county)
     scores, hierarchy = _root_scores(ev)
-    scores = _norm_county(scores, to_code)
-    unc = _frame(getattr(ev, "uncertainty_table", None))
-    unc = _norm_county(unc, to_code)
-    if hierarchy and _col(unc, "hierarchy"):
+    unc = ev.uncertainty_table.rename(columns=by_county)
+    if hierarchy and "hierarchy" in unc:
         unc = unc[unc["hierarchy"] == hierarchy]
-    lag = _norm_county(_frame(getattr(ev, "lagging", None)), to_code)
-    ms = _norm_county(_frame(getattr(ev, "milestones", None)), to_code)
+    lag = ev.lagging.rename(columns=by_county)
+    ms = ev.milestones.rename(columns=by_county)
     demo = bool(counties["city"].astype(str).str.contains("演示").any()) if len(counties) else False
     data = CityData(
         period=period,
         indicator_set=indicator_set,
         counties=counties,
         kpis=kpis,
-        city_kpis=_frame(getattr(ev, "city_kpis", None)),
+        city_kpis=pk.present(ev.city_kpis, iset),
         scores=scores,
         uncertainty=unc,
         lagging=lag,
@@ -528,121 +556,32 @@ def city_data(
 
 
 # ----------------------------------------------------------------------------- KPI rows
-@dataclass(frozen=True)
-class Kpi:
-    indicator: str
-    name: str
-    unit: str
-    value: float | None
-    target: float | None
-    gap: float | None
-    met: bool | None
-    yoy: float | None
-    direction: str  # the target's comparison: ">=", "<=", …
-    target_text: str
-
-    @classmethod
-    def from_row(cls, row: pd.Series) -> Kpi:
-        def num(*names: str) -> float | None:
-            for n in names:
-                if n in row and not _missing(row[n]):
-                    try:
-                        return float(row[n])
-                    except (TypeError, ValueError):
-                        return None
-            return None
-
-        met = row.get("met")
-        met = None if _missing(met) else bool(met)
-        unit = str(row.get("unit") or "")
-        op = str(row.get("target_op") or row.get("op") or "")
-        if not op:
-            d = row.get("direction")
-            lower = str(d).strip() in {"-1", "lower", "down", "min"}
-            op = "<=" if lower else ">="
-        target = num("target", "target_value")
-        target_text = str(row.get("target_text") or row.get("target_label") or "")
-        if not target_text and target is not None:
-            sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
-            target_text = f"{sign}{format_target(target, unit)}"
-        name = row.get("indicator_name") or row.get("name") or row.get("indicator")
-        return cls(
-            indicator=str(row.get("indicator")),
-            name=str(name),
-            unit=unit,
-            value=num("value"),
-            target=target,
-            gap=num("gap"),
-            met=met,
-            yoy=num("yoy", "yoy_change"),
-            direction=op,
-            target_text=target_text,
-        )
-
-    @property
-    def lower_is_better(self) -> bool:
-        """Whether the target is a ceiling (≤): then a value above it is a shortfall."""
-        return self.direction in ("<=", "<")
-
-    def shortfall(self) -> float | None:
-        """Signed distance to the target: positive = short of it, negative = beyond it."""
-        if self.value is None or self.target is None:
-            return None
-        return (self.value - self.target) if self.lower_is_better else (self.target - self.value)
+Kpi = pk.KpiView  # one presented KPI (status, gap and texts decided in workbench.presentation)
 
 
 def _kpi_rows(df: pd.DataFrame) -> list[Kpi]:
-    return [Kpi.from_row(r) for _, r in df.iterrows()]
+    return pk.views(df)
 
 
 def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
     cards = []
     for k in kpis:
-        cls = "" if k.met is None else ("met" if k.met else "unmet")
-        status = (
-            ""
-            if k.met is None
-            else (
-                f'<span class="good">{t("batch.report.met")}</span>'
-                if k.met
-                else f'<span class="bad">{t("batch.report.unmet")}</span>'
-            )
-        )
-        short = k.shortfall()
-        gap = "—" if short is None else format_gap(abs(short), k.unit)
-        gap_label = t(
-            "batch.report.gap_over" if short is not None and short < 0 else "batch.report.gap_short"
-        )
-        yoy = "—"
-        if k.yoy is not None:
-            yoy = fmt.year_on_year(k.value, k.yoy, k.unit)
+        cls = {pk.MET: "met", pk.NOT_MET: "unmet", pk.AT_RISK: "risk"}.get(k.status, "")
+        tone = {"met": "good", "unmet": "bad", "risk": "warn"}.get(cls, "")
+        status = f'<span class="{tone}">{_esc(k.status_label)}</span>'
         cards.append(
-            f'<div class="wb-card {cls}"><h4>{_esc(k.name)}</h4>'
-            f'<div class="v">{_esc(format_value(k.value, k.unit))}</div>'
-            f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text or "—")} {status}<br>'
-            f"{gap_label}：{_esc(gap)}　{t('batch.report.yoy')}：{_esc(yoy)}</div></div>"
+            f'<div class="wb-card {cls}" data-indicator="{_esc(k.indicator)}">'
+            f'<h4 title="{_esc(k.name)}">{_esc(k.short_name)}</h4>'
+            f'<div class="v">{_esc(k.value_text)}</div>'
+            f'<div class="s">{t("batch.report.target")}：{_esc(k.target_text)} {status}<br>'
+            f"{_esc(k.gap_text)}　{t('batch.report.yoy')}：{_esc(k.change_text)}</div></div>"
         )
     return HTML(CARD_CSS + '<div class="wb-cards">' + "".join(cards) + "</div>")
 
 
-def kpi_sentence(k: Kpi, subject: str | None = None) -> str | None:
-    """One clause of the narrative, e.g. 基金追回率为87.3%，低于90%的目标2.7个百分点."""
-    if k.value is None:
-        return t("batch.narr.no_value", name=k.name)
-    value = format_value(k.value, k.unit)
-    if k.target is None:
-        return t("batch.narr.value_only", name=k.name, value=value)
-    target = format_target(k.target, k.unit)
-    short = k.shortfall() or 0.0
-    gap = format_gap(abs(short), k.unit)
-    if k.met is False or (k.met is None and short > 0):
-        key = "batch.narr.above_bad" if k.lower_is_better else "batch.narr.below"
-    elif abs(short) < 1e-12:
-        key = "batch.narr.at_target"
-    else:
-        key = "batch.narr.better_low" if k.lower_is_better else "batch.narr.above"
-    subject = t("batch.narr.subject_county") if subject is None else subject
-    return t(key, subject=subject, name=k.name, value=value, target=target, gap=gap)
+def kpi_sentence(k: Kpi, subject: str | None = None) -> str:
+    """One clause of the narrative (see `presentation.kpis.sentence`)."""
+    return pk.sentence(k, t("batch.narr.subject_county") if subject is None else subject)
 
 
 def milestone_requirement(r: Any) -> str:
@@ -654,6 +593,7 @@ def milestone_requirement(r: Any) -> str:
     if _missing(cur) or _missing(target):
         return t("batch.ms.no_data")
     unit = r.get("unit", "")
+    dec = r.get("decimals")
     op = str(r.get("op") or ">=")
     gap = (float(target) - float(cur)) if op in (">=", ">") else (float(cur) - float(target))
     if gap <= 0:
@@ -662,8 +602,9 @@ def milestone_requirement(r: Any) -> str:
     months = 0 if _missing(months) else int(months)
     key = "batch.ms.raise" if op in (">=", ">") else "batch.ms.lower"
     if months <= 0:
-        return t(key + "_overdue", gap=format_gap(gap, unit))
-    return t(key, gap=format_gap(gap, unit), months=months, pace=format_gap(gap / months, unit))
+        return t(key + "_overdue", gap=fmt.gap_text(gap, unit, dec))
+    pace = fmt.gap_text(gap / months, unit, dec)
+    return t(key, gap=fmt.gap_text(gap, unit, dec), months=months, pace=pace)
 
 
 # ----------------------------------------------------------------------------- county report
@@ -695,13 +636,16 @@ class CountyReport:
         )
         return HTML(
             CARD_CSS + f'<div class="wb-head"><h1>{_esc(self.name)}'
-            f"{t('batch.report.county_title')}{demo}</h1>"
+            f"{_esc(self.data.words.report_title)}{demo}</h1>"
             f"<p>{html.escape(self._subtitle())}</p></div>"
         )
 
     def _subtitle(self) -> str:
         return t(
-            "batch.report.subtitle", period=fmt.month_label(self.data.period), code=self.county
+            "batch.report.subtitle",
+            period=self.data.period_label,
+            code=self.county,
+            code_label=self.data.words.code_label,
         )
 
     def kpi_cards(self) -> HTML:
@@ -746,11 +690,11 @@ class CountyReport:
 
     def narrative_text(self, detail: int = 5) -> str:
         """The paragraph a report opens with, generated from the numbers only."""
-        parts = [t("batch.narr.opening", period=fmt.month_label(self.data.period))]
+        parts = [t("batch.narr.opening", period=self.data.period_label)]
         targeted = [k for k in self.kpis if k.target is not None]
         unmet = sorted(
             (k for k in targeted if k.met is False),
-            key=lambda k: -(abs(k.shortfall() or 0) / (abs(k.target or 0) or 1)),
+            key=lambda k: -(abs(k.gap or 0) / (abs(k.target or 0) or 1)),
         )
         met = [k for k in targeted if k.met]
         clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
@@ -787,14 +731,17 @@ class CountyReport:
                     if lo != hi
                     else t("batch.narr.rank_fixed", rank=lo)
                 )
+            words = self.data.words
             parts.append(
                 t(
-                    "batch.narr.rank",
+                    "batch.narr.rank" if sc["grade"] else "batch.narr.rank_no_grade",
                     n=sc["n"],
                     score=f"{sc['score']:.1f}",
                     rank=sc["rank"] or "—",
                     band=band,
                     grade=sc["grade"] or "—",
+                    scope=words.scope,
+                    noun=words.unit_noun,
                 )
             )
         reasons = self.lagging_reasons()
@@ -819,7 +766,7 @@ class CountyReport:
         if df.empty or pc is None or vc is None:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_trend")}</p>')
         x = [fmt.month_label(p) for p in df[pc].astype(str)]
-        pct = _is_percent(kpi.unit)
+        pct = fmt.unit_kind(kpi.unit) == fmt.PERCENT
         scale = 100.0 if pct else 1.0
 
         def scaled(values: Iterable[Any]) -> list[float | None]:
@@ -924,18 +871,17 @@ class CountyReport:
             ms = ms[ms["county"] == self.county]
         rows = []
         for _, r in ms.iterrows():
-            unit = r.get("unit", "")
+            unit, dec = r.get("unit", ""), r.get("decimals")
             op = str(r.get("op") or ">=")
-            sign = {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}.get(op, "=")
             rows.append(
                 {
                     "节点": r.get("milestone_name") or r.get("milestone") or "—",
                     "指标": r.get("indicator_name") or r.get("indicator") or "—",
-                    "目标": f"{sign}{format_target(r.get('target'), unit)}",
+                    "目标": fmt.target_text(op, r.get("target"), unit, dec),
                     "截止日期": fmt.date_label(r.get("deadline")),
                     "进度口径": r.get("basis") or "—",
-                    "进度值": format_value(r.get("current_value", r.get("value")), unit),
-                    "按当前进度预计": format_value(r.get("projected_value"), unit),
+                    "进度值": fmt.value_text(r.get("current_value"), unit, dec),
+                    "按当前进度预计": fmt.value_text(r.get("projected_value"), unit, dec),
                     "状态": r.get("status_label") or r.get("status") or "—",
                     "还需做到": milestone_requirement(r),
                 }
@@ -946,18 +892,8 @@ class CountyReport:
         return table_html(self.milestones_frame(), t("batch.report.no_milestones"))
 
     def overdue_frame(self) -> pd.DataFrame:
-        rect = self.data.ledger_for("rectifications", self.county)
-        if rect.empty:
-            return rect
-        asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = (
-            ~rect["status"].isin(DONE_RECT_STATUSES)
-            & rect["deadline"].notna()
-            & (rect["deadline"] < asof)
-            & (rect["found_date"] <= asof)
-        )
-        df = rect[m].sort_values("deadline")
-        days = (asof - df["deadline"]).dt.days
+        """Overdue rectifications as of the period's end (`presentation.lists`)."""
+        df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
                 "问题编号": df["issue_id"],
@@ -965,7 +901,7 @@ class CountyReport:
                 "责任单位": df["responsible_unit"],
                 "问题描述": df["description"],
                 "整改时限": df["deadline"].map(fmt.date_label),
-                "逾期天数": days.astype("Int64"),
+                "逾期天数": df["days_overdue"],
                 "整改状态": df["status"],
                 "涉及金额": df["amount_involved"].map(fmt.money),
             }
@@ -975,19 +911,17 @@ class CountyReport:
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
 
     def open_cases_frame(self) -> pd.DataFrame:
-        cases = self.data.ledger_for("cases", self.county)
-        if cases.empty:
-            return cases
-        asof = pd.Period(self.data.period, "M").end_time.normalize()
-        m = cases["status"].isin(OPEN_CASE_STATUSES) & (cases["found_date"] <= asof)
-        df = cases[m].sort_values("found_date")
+        """Cases open at the period's end, largest amount first (`presentation.lists`)."""
+        df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
                 "发现日期": df["found_date"].map(fmt.date_label),
+                "立案日期": df["filed_date"].map(fmt.date_label),
+                "已办天数": df["days_open"],
                 "违规主体": df["subject_type"],
+                "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
-                "当事人身份证号": df["person_id"],
                 "违规类型": df["violation_type"],
                 "涉案金额": df["amount_involved"].map(fmt.money),
                 "案件状态": df["status"],
@@ -996,6 +930,130 @@ class CountyReport:
 
     def open_cases(self) -> HTML:
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
+
+    # -- the lists behind the red numbers, what to do next, the definitions
+    def unreferred_frame(self) -> pd.DataFrame:
+        """Cases this year the 行刑衔接 rate counts as 涉嫌犯罪 and not referred to the police."""
+        from workbench.presentation import counts as pc
+
+        iset = self.data.evaluation.indicator_set
+        threshold = pc.referral_threshold(iset)
+        if threshold is None and lists.referral_indicator(iset) is None:
+            return pd.DataFrame()
+        df = lists.unreferred_cases(
+            self.data.ledgers, iset, self.data.period, self.county, threshold
+        )
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "发现日期": df["found_date"].map(fmt.date_label),
+                "机构名称": df["institution_name"].fillna("—"),
+                "当事人姓名": df["person_name"],
+                "违规类型": df["violation_type"],
+                "涉案金额": [fmt.value_text(v, "元") for v in df["amount_involved"]],
+                "案件状态": df["status"],
+            }
+        )
+
+    def unreferred(self) -> HTML:
+        return table_html(mask_frame(self.unreferred_frame()), t("doc.county.no_unreferred"))
+
+    def key_monitored_frame(self) -> pd.DataFrame:
+        """Key-monitored institutions with no inspection this quarter."""
+        df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
+        return pd.DataFrame(
+            {
+                "机构编码": df["institution_id"],
+                "机构名称": df["institution_name"],
+                "机构类型": df["institution_type"],
+                "上次检查日期": df["last_inspection"].map(fmt.date_label),
+            }
+        )
+
+    def key_monitored(self) -> HTML:
+        return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
+
+    def next_steps_list(self) -> list[str]:
+        """下一步工作要求, derived from this county's failing KPIs and its non-empty lists."""
+        out = []
+        failing = [k for k in self.kpis if k.met is False]
+        for k in failing:
+            out.append(
+                t(
+                    "doc.county.req_kpi",
+                    name=k.name,
+                    value=k.value_text,
+                    target=k.target_text,
+                    gap=k.gap_text,
+                )
+            )
+        for n, key in (
+            (len(self.overdue_frame()), "doc.county.req_overdue"),
+            (len(self.unreferred_frame()), "doc.county.req_unreferred"),
+            (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
+        ):
+            if n:
+                out.append(t(key, n=n))
+        return out or [t("doc.county.req_none")]
+
+    def next_steps(self) -> HTML:
+        items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())
+        return HTML(CARD_CSS + f'<ol class="wb-narrative">{items}</ol>')
+
+    def reconcile_sentences(self) -> list[str]:
+        """Where a card (the set's span) and a milestone (its own span) show the same indicator
+        with different numbers: one sentence each saying why."""
+        ms = self.data.milestones
+        if ms.empty or "county" not in ms:
+            return []
+        ms = ms[ms["county"] == self.county]
+        span = t(f"ind.span.{self.data.evaluation.span}")
+        out = []
+        for r in ms.to_dict("records"):
+            card = next((k for k in self.kpis if k.indicator == r.get("indicator")), None)
+            if card is None:
+                continue
+            mval = fmt.value_text(r.get("current_value"), r.get("unit"), r.get("decimals"))
+            if mval == card.value_text:
+                continue
+            out.append(
+                t(
+                    "doc.county.reconcile",
+                    name=card.name,
+                    card=card.value_text,
+                    span=span,
+                    milestone=r.get("milestone_name"),
+                    basis=r.get("basis") or "",
+                    value=mval,
+                )
+            )
+        return out
+
+    def reconcile(self) -> HTML:
+        text = "".join(f"<p>{_esc(s)}</p>" for s in self.reconcile_sentences())
+        return HTML(CARD_CSS + f'<div class="wb-narrative">{text}</div>') if text else HTML("")
+
+    def definitions_frame(self) -> pd.DataFrame:
+        """Each KPI's working definition, this county's numerator and denominator, target and
+        its source (`presentation.definitions`)."""
+        from workbench.presentation import definitions as pdef
+
+        mine = self.data.kpis[self.data.kpis["county"] == self.county]
+        d = pdef.definitions(self.data.evaluation.indicator_set, mine)
+        return pd.DataFrame(
+            {
+                "指标": d["name"],
+                "计算方法（工作口径）": d["formula"],
+                "本期分子": d["numerator_text"],
+                "本期分母": d["denominator_text"],
+                "本期值": d["value_text"],
+                "目标": d["target_text"],
+                "依据": d["target_source"] + d["derivation"].map(lambda x: f"；{x}" if x else ""),
+            }
+        )
+
+    def definitions(self) -> HTML:
+        return table_html(self.definitions_frame(), t("batch.report.no_milestones"))
 
     def summary(self) -> dict[str, Any]:
         sc = self.score()
@@ -1047,23 +1105,35 @@ class CityReport:
         demo = (
             f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo else ""
         )
-        city = self.city_name()
+        ev = self.data.evaluation
+        own = ev is not None and ev.indicator_set.tables and not ev.indicator_set.reads_ledgers()
+        title = (
+            t("tables.city_title", title=self.data.words.report_title)
+            if own
+            else self.city_name() + t("batch.report.city_title")
+        )
         return HTML(
-            CARD_CSS + f'<div class="wb-head"><h1>{_esc(city)}'
-            f"{t('batch.report.city_title')}{demo}</h1><p>"
+            CARD_CSS + f'<div class="wb-head"><h1>{_esc(title)}'
+            f"{demo}</h1><p>"
             f"{html.escape(self._subtitle())}</p></div>"
         )
 
     def _subtitle(self) -> str:
         return t(
             "batch.report.city_subtitle",
-            period=fmt.month_label(self.data.period),
+            period=self.data.period_label,
             n=len(self.data.counties),
+            noun=self.data.words.unit_noun,
         )
 
     def city_name(self) -> str:
         c = self.data.counties
         return str(c["city"].mode().iloc[0]) if len(c) else ""
+
+    def issuer(self) -> str:
+        """Who signs the 通报: the set's `presentation.issuer`, else <city>医疗保障局 for a set on
+        the ledgers; nobody for a set on its own tables that names none."""
+        return self.data.words.issuer
 
     def ranking_frame(self) -> pd.DataFrame:
         s = self.data.scores
@@ -1149,12 +1219,10 @@ class CityReport:
         return pd.DataFrame(
             {
                 "指标": [k.name for k in rows],
-                "当前值": [format_value(k.value, k.unit) for k in rows],
-                "目标": [k.target_text or "—" for k in rows],
-                "差距": [_gap_cell(k) for k in rows],
-                "是否达标": [
-                    "—" if k.met is None else ("达标" if k.met else "未达标") for k in rows
-                ],
+                "当前值": [k.value_text for k in rows],
+                "目标": [k.target_text for k in rows],
+                "差距": [k.gap_text for k in rows],
+                "是否达标": [k.status_label for k in rows],
             }
         )
 
@@ -1213,15 +1281,6 @@ class CityReport:
         return HTML(CARD_CSS + body)
 
 
-def _gap_cell(k: Kpi) -> str:
-    short = k.shortfall()
-    if short is None:
-        return "—"
-    if abs(short) < 1e-12:
-        return t("batch.report.gap_zero")
-    return ("差" if short > 0 else "超") + format_gap(abs(short), k.unit)
-
-
 def city_report(
     period: str = "latest",
     warehouse: str | None = None,
@@ -1252,7 +1311,8 @@ class Sensitivity:
         self.overrides = {k: v for k, v in overrides.items() if v not in (None, "", {})}
         if weights:
             self.overrides["weights"] = dict(weights)
-        if self.overrides.get("aggregate") in ("geometric", "harmonic"):
+        agg = AGGREGATORS.get(str(self.overrides.get("aggregate")))
+        if agg is not None and "nonpositive" in agg.options:  # needs positive values
             self.overrides.setdefault("nonpositive", "shift")  # as the Monte Carlo draws do
         iset, names = ev.indicator_set, ev.county_names
         data = ev._index_data(self.hierarchy)  # the declared index's own input

@@ -40,40 +40,43 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import scoring
 from workbench.contracts import LEDGERS
-from workbench.declarations import IndicatorSet, load_set
+from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
+from workbench.drill import drill as drill_into
+from workbench.fmt import is_month
 from workbench.indicators import (
-    SPANS,
     compute_points,
-    format_value,
     kpi_frame,
+    index_root,
     lagging_frame,
+    talk_criteria,
     milestone_frame,
-    op_label,
     phase_at,
     span_label,
     trend,
     TrendArrays,
     trend_arrays,
     trend_table,
+    latest_set_period,
+    units_by_period,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
-from workbench.measures import MeasureEngine, month_index, month_label
+from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
+from workbench.presentation import kpis as presented
+from workbench.presentation.words import SetWords, set_words
+from workbench.pushdown import WarehouseEngine
+from workbench.tables import read_table, table_frame
+from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
+from workbench.warehouse import Warehouse, file_columns, reading
 
 log = logging.getLogger(__name__)
 
-# Warehouse tables written by `Evaluation.save` (each row carries the run id).
-RESULT_TABLES = (
-    "compute_runs",
-    "indicator_values",
-    "city_indicator_values",
-    "index_scores",
-    "rank_uncertainty",
-    "milestones",
-    "lagging",
-)
+# Warehouse tables written by `Evaluation.save` (each row carries the run id), as declared with
+# their columns in `warehouse.RESULT_TABLES`.
+RESULT_TABLES = tuple(RESULT_SCHEMAS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,8 +92,6 @@ def load_ledgers(
     """Ledgers from a dict (returned as is), a Warehouse, or a warehouse file path; from a
     warehouse, `columns` (ledger → columns, e.g. `measures.ledger_columns(...)`) reads only
     those columns of those ledgers (the others whole)."""
-    from workbench.warehouse import Warehouse
-
     if _is_ledgers(source):
         return dict(source)
     if isinstance(source, Warehouse):
@@ -107,9 +108,7 @@ def _period_columns() -> dict[str, list[str]]:
     }
 
 
-def _submissions(source: Any) -> pd.DataFrame | None:
-    from workbench.warehouse import Warehouse
-
+def submissions(source: Any) -> pd.DataFrame | None:
     if _is_ledgers(source):
         return None
     try:
@@ -122,34 +121,121 @@ def _submissions(source: Any) -> pd.DataFrame | None:
         return None
 
 
-def check_period(period: str, source: Any = None) -> str:
-    """A concrete month the user asked for, checked: YYYY-MM, and — for a warehouse — not after
-    the newest month any county has submitted (a typo such as 2052-09 would otherwise rank
-    every county at 0). Raises ValueError with the Chinese reason."""
-    from workbench.fmt import is_month
+def parse_period(period: str, iset: IndicatorSet | None = None) -> str:
+    """A period as the user wrote it → the last month of that period (YYYY-MM), by the set's
+    frequency: `2025-09` for monthly data; `2023财年`, `FY2023`, `2022-23` or `2023` for a
+    fiscal year; `2025Q3` for a quarter. Raises ValueError with the Chinese reason."""
+    freq = iset.frequency if iset is not None else None
+    if freq is None or freq.is_monthly:
+        if not is_month(period):
+            raise ValueError(t("cli.arg.not_month", value=period))
+        return str(period)
+    end = freq.parse(period)
+    if end is None:
+        example = freq.label(freq.end_of(dt.date.today().year * 12 - 12))
+        raise ValueError(
+            t("tables.bad_period", period=period, frequency=freq.describe(), example=example)
+        )
+    return month_label(end)
 
-    if not is_month(period):
-        raise ValueError(t("ind.bad_period", period=period))
-    subs = None if source is None or _is_ledgers(source) else _submissions(source)
+
+def check_period(period: str, source: Any = None, iset: IndicatorSet | None = None) -> str:
+    """A concrete period the user asked for (the last month of it, YYYY-MM), checked: of the
+    set's frequency, and — for a warehouse — not after the newest data (a typo such as 2052-09
+    would otherwise rank every county at 0): the newest month any county has submitted, or the
+    newest period of the set's own tables. Raises ValueError with the Chinese reason."""
+    month = parse_period(period, iset)
+    if iset is not None and iset.tables:
+        newest = [max(p) for p in _table_periods(source, iset).values() if p]
+        if newest and month_index(month) > max(newest):
+            raise ValueError(
+                t(
+                    "tables.after_data",
+                    period=iset.period_label(month),
+                    latest=iset.frequency.label(max(newest)),
+                )
+            )
+        if not iset.reads_ledgers():
+            return month
+    subs = None if source is None or _is_ledgers(source) else submissions(source)
     if subs is not None and len(subs):
         months = subs["period"].astype(str)
         months = months[months.str.fullmatch(r"[0-9]{4}-[0-9]{2}")]
-        if len(months) and period > months.max():
+        if len(months) and month > months.max():
             raise ValueError(t("ind.after_data", period=period, latest=months.max()))
-    return str(period)
+    return month
 
 
-def latest_complete_period(source: Any) -> str | None:
-    """Newest complete month: from the submissions (every county in) when reading a warehouse,
-    else from the ledgers' dates (see indicators.latest_complete_period)."""
+def latest_complete_period(source: Any, iset: IndicatorSet | None = None) -> str | None:
+    """Newest complete period, as its last month (YYYY-MM). For the ledgers: from the
+    submissions (every county in) when reading a warehouse, else from the ledgers' dates (see
+    indicators.latest_complete_period). For a set reading declared tables: the newest period of
+    its frequency that every table it reads has complete (`indicators.latest_set_period`)."""
+    if iset is not None and iset.tables:
+        ledger_month = _latest_ledger_month(source) if iset.reads_ledgers() else None
+        if iset.reads_ledgers() and ledger_month is None:
+            return None
+        return latest_set_period(iset.frequency, _table_periods(source, iset), ledger_month)
+    return _latest_ledger_month(source)
+
+
+def _latest_ledger_month(source: Any) -> str | None:
     if _is_ledgers(source):
         return _latest_from_ledgers(source, None)
-    subs = _submissions(source)
+    subs = submissions(source)
     if subs is not None and len(subs):  # usually decided by the submissions and the roster
         found = _latest_from_ledgers(_read_some(source, {"counties": ["county_code"]}), subs)
         if found is not None:
             return found
     return _latest_from_ledgers(load_ledgers(source, _period_columns()), subs)
+
+
+def _table_periods(source: Any, iset: IndicatorSet) -> dict[str, dict[int, set[str]]]:
+    """Per declared table the set reads: period end → the units with a current row there."""
+    out: dict[str, dict[int, set[str]]] = {}
+    if source is None:
+        return out
+    if _is_ledgers(source):
+        for code, tb in iset.tables.items():
+            out[code] = units_by_period(source.get(code), tb.unit.name, PERIOD_END)
+        return out
+    with reading(source) as wh:
+        present = set(file_columns(wh.con))
+        for code, tb in iset.tables.items():
+            if code not in present:
+                out[code] = {}
+                continue
+            unit = unit_field(tb.ledger)
+            rows = wh.con.execute(
+                f'SELECT "{PERIOD_END}", list(DISTINCT CAST("{unit}" AS VARCHAR)) '
+                f'FROM {wh.current_relation(code)} WHERE "{unit}" IS NOT NULL GROUP BY 1'
+            ).fetchall()
+            out[code] = {
+                month_index(m): set(units) for m, units in rows if m is not None and is_month(m)
+            }
+    return out
+
+
+def resolve_period(period: str | None, source: Any, iset: IndicatorSet | None = None) -> str:
+    """The one period resolution every face uses: a period checked against the data (of the
+    set's frequency when a set is given), or for `latest` (or nothing) the newest complete one
+    — as its last month, YYYY-MM. Raises ValueError with the Chinese reason when there is
+    none."""
+    if period and str(period).lower() != "latest":
+        return check_period(str(period), source, iset)
+    found = latest_complete_period(source, iset)
+    if not found:
+        raise ValueError(_no_period(iset))
+    return str(found)
+
+
+def _no_period(iset: IndicatorSet | None) -> str:
+    """Why there is no latest period: no complete month of the ledgers, or no period of the
+    set's own tables (not ingested yet)."""
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        names = "、".join(f"{tb.name}（{code}）" for code, tb in iset.tables.items())
+        return t("tables.no_period", tables=names)
+    return t("ind.no_period")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,10 +252,16 @@ def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=names)
 
 
-def _display_frame(df: pd.DataFrame, calendar: Any = None) -> pd.DataFrame:
-    """Readable copy for exports: spans (a calendar's phases by name) and booleans in
-    Chinese."""
+def _display_frame(
+    df: pd.DataFrame, calendar: Any = None, iset: IndicatorSet | None = None
+) -> pd.DataFrame:
+    """Readable copy for exports: spans (a calendar's phases by name), periods of a coarser
+    frequency (2023财年, not its last month) and booleans in Chinese."""
     out = df.copy()
+    if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
+        out["period"] = out["period"].map(
+            lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p
+        )
     if "county_code" in out.columns:  # the city's rows carry the code "city" inside the engine
         out["county_code"] = out["county_code"].replace("city", t("ind.city_row"))
     if "span" in out.columns:
@@ -208,20 +300,28 @@ class Evaluation:
         source: Any = None,
     ) -> None:
         """`source`: the warehouse (path or `Warehouse`) the ledgers were read from when they
-        hold only the columns the indicators use; drill-through then reads whole rows there."""
+        hold only the columns the indicators use; drill-through then reads whole rows there.
+        `period` is the last month of the period (YYYY-MM); `span` one of the set's spans."""
         month_index(period)  # validates
         self.ledgers = ledgers
         self.source = source
         self._whole: dict[str, pd.DataFrame] = {}
         self.indicator_set = iset
         self.period = period
+        self.spans = iset.spans
         self.span = span or iset.default_span
-        if self.span not in SPANS:
-            raise ValueError(t("ind.E_BAD_SPAN", span=self.span))
+        if self.span not in self.spans:
+            raise ValueError(
+                t("ind.E_BAD_SPAN", span=self.span)
+                + t("ind.fix.E_BAD_SPAN", allowed="、".join(self.spans))
+            )
         self.uncertainty_samples = uncertainty_samples
         self.seed = seed
-        self.engine = engine or MeasureEngine(ledgers)
-        self._kpi_cache: dict[tuple[str, bool], pd.DataFrame] = {}
+        self.engine = engine or MeasureEngine(
+            ledgers, tables=tables_of([iset]), units_from=unit_sources([iset])
+        )
+        self.input_issues: pd.DataFrame | None = None  # refused rows of a notebook's frames
+        self._kpi_cache: dict[tuple, pd.DataFrame] = {}
         self._matrices: dict[str, pd.DataFrame] = {}
         self.computed_at = dt.datetime.now().replace(microsecond=0)
 
@@ -232,7 +332,25 @@ class Evaluation:
 
     @cached_property
     def city_name(self) -> str:
-        return self.engine.city_name() or t("ind.city")
+        """The row of all units together (`presentation.words`): declared `total_name`, else
+        the counties ledger's city (全市) for a set on the ledgers, 全部<unit noun> for one on
+        its own tables."""
+        return self.words.total_name
+
+    @cached_property
+    def words(self) -> SetWords:
+        """The set's words: unit noun, report title, issuer, total row."""
+        return set_words(self.indicator_set, self.engine.city_name())
+
+    @property
+    def period_label(self) -> str:
+        """The period as the set's frequency writes it: 2025-09, 2023财年, 2025年第3季度."""
+        return self.indicator_set.period_label(self.period)
+
+    @property
+    def unit_noun(self) -> str:
+        """What a unit is called: 区县, 地区, 机构 … (`presentation.words`)."""
+        return self.words.unit_noun
 
     @property
     def phase(self) -> str:
@@ -242,11 +360,12 @@ class Evaluation:
     @cached_property
     def _values(self):
         end = month_index(self.period)
-        return compute_points(self.engine, self.indicator_set, [(s, end) for s in SPANS])
+        return compute_points(self.engine, self.indicator_set, [(s, end) for s in self.spans])
 
     @cached_property
     def kpis_all(self) -> pd.DataFrame:
-        """County × indicator × span (all five spans, span by span)."""
+        """County × indicator × span (every span of the set's frequency, span by span: the
+        five monthly spans for the ledgers, one whole period for a yearly table)."""
         return self._kpi_table(None, False)
 
     @cached_property
@@ -260,8 +379,8 @@ class Evaluation:
         if key not in self._kpi_cache:
             every = self._kpi_cache.get(("*", city))
             if every is not None:
-                block = len(every) // len(SPANS)
-                at = SPANS.index(span) * block
+                block = len(every) // len(self.spans)
+                at = self.spans.index(span) * block
                 self._kpi_cache[key] = every.iloc[at : at + block].reset_index(drop=True)
             else:
                 self._kpi_cache[key] = self._kpi_table(span, city)
@@ -300,8 +419,6 @@ class Evaluation:
     @cached_property
     def index(self) -> dict[str, Any]:
         """{hierarchy code: scoring.IndexResult} for every hierarchy of the set."""
-        from workbench import scoring
-
         return {
             code: scoring.score(
                 None, self.indicator_set, code, self.county_names, data=self._index_data(code)
@@ -311,8 +428,6 @@ class Evaluation:
 
     def _index_data(self, code: str) -> pd.DataFrame:
         """County × leaf values of a hierarchy, from the computed indicator arrays."""
-        from workbench import scoring
-
         if code not in self._matrices:
             self._matrices[code] = scoring.values_matrix(
                 self._values, self.indicator_set, code, month_index(self.period)
@@ -346,8 +461,6 @@ class Evaluation:
     def uncertainty(self) -> dict[str, Any]:
         """{hierarchy code: UncertaintyResult}: median rank and 5–95% rank interval per county
         when weights, normalisation, aggregation and imputation vary."""
-        from workbench import scoring
-
         out = {}
         for code, decl in self.indicator_set.hierarchies.items():
             n = decl.method.uncertainty_samples or self.uncertainty_samples
@@ -396,8 +509,13 @@ class Evaluation:
 
     @cached_property
     def lagging(self) -> pd.DataFrame:
-        """进度滞后 / 约谈名单 with each county's reasons in Chinese."""
-        return lagging_frame(self.milestones, self.kpis)
+        """进度滞后 / 约谈名单 by the criteria the set declares (`talk_*` parameters: milestones,
+        the default index's grade and ranking, targets not met), each county's criteria and
+        reasons in Chinese."""
+        crit = talk_criteria(self.indicator_set, self.period)
+        indices = self.indicator_set.indices()
+        scores = index_root(self.index_table, indices[0]) if crit.uses_index and indices else None
+        return lagging_frame(self.milestones, self.kpis, scores, crit)
 
     # -- series and drill-through ---------------------------------------------------------
     def trend(
@@ -433,16 +551,16 @@ class Evaluation:
         )
 
     def _trend_range(self, start: str | None, end: str | None) -> tuple[str, str]:
-        """The months a trend covers: to `end` (the period), from `start` (24 months back)."""
+        """The months a trend covers: to `end` (the period), from `start` (24 months back; six
+        periods back for coarser data)."""
         end = end or self.period
-        return start or month_label(month_index(end) - 23), end
+        back = max(24, 6 * self.indicator_set.frequency.months)
+        return start or month_label(month_index(end) - back + 1), end
 
     def drill(
         self, county: str, indicator: str, span: str | None = None, max_rows: int | None = 200
     ) -> Any:
-        from workbench.drill import drill
-
-        return drill(
+        return drill_into(
             self._drill_engine(indicator),
             county,
             self.period,
@@ -466,10 +584,19 @@ class Evaluation:
             for m in (*ind.numerator, *ind.denominator):
                 names.update(iset.measures[m].fields_used())
         names.add("counties")  # county names
+        names.update(iset.tables)  # a declared table's unit names
         missing = sorted(n for n in names if n not in self._whole)
         if missing:
-            self._whole.update(_read_some(self.source, dict.fromkeys(missing)))
-        return MeasureEngine({n: self._whole[n] for n in names}, counties=self.engine.counties)
+            self._whole.update(
+                _read_some(self.source, {n: None for n in missing if n not in iset.tables})
+            )
+            for code in (n for n in missing if n in iset.tables):
+                self._whole[code] = read_table(self.source, iset.tables[code])
+        return MeasureEngine(
+            {n: self._whole[n] for n in names},
+            counties=self.engine.counties,
+            tables=tables_of([iset]),
+        )
 
     # -- figures --------------------------------------------------------------------------
     def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
@@ -523,7 +650,7 @@ class Evaluation:
                 "ind.plot.kpi_title",
                 indicator=ind.name,
                 span=t(f"ind.span.{span}"),
-                period=self.period,
+                period=self.period_label,
             ),
             yaxis_title=ind.unit,
             showlegend=False,
@@ -593,11 +720,20 @@ class Evaluation:
                 "n": t("ind.plot.count"),
                 "status_label": t("ind.col.status_label"),
             },
-            title=t("ind.plot.milestones_title", period=self.period),
+            title=t("ind.plot.milestones_title", period=self.period_label),
         )
         return fig
 
     # -- tables, saving, exporting --------------------------------------------------------
+    def presented(self, city: bool = False, span: str | None = None) -> pd.DataFrame:
+        """The KPI rows of a span (default: the evaluation's) with status, gap and texts
+        decided by the presentation layer — what every face shows."""
+        key = ("presented", span or self.span, city)
+        if key not in self._kpi_cache:
+            rows = self.kpis_for(span or self.span, city)
+            self._kpi_cache[key] = presented.present(rows, self.indicator_set)
+        return self._kpi_cache[key]
+
     def tables(self, uncertainty: bool = True) -> dict[str, pd.DataFrame]:
         """Result tables keyed by warehouse table name (machine column names)."""
         out = {
@@ -629,8 +765,6 @@ class Evaluation:
 
     def save(self, warehouse: Any, run_id: str | None = None, uncertainty: bool = True) -> str:
         """Append every result table to the warehouse (one transaction) under a run id."""
-        from workbench.warehouse import Warehouse
-
         run_id = run_id or self.new_run_id()
         tables = {"compute_runs": self.run_row(run_id), **self.tables(uncertainty)}
         own = not isinstance(warehouse, Warehouse)
@@ -660,12 +794,14 @@ class Evaluation:
         """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        prefix = prefix or f"{self.indicator_set.code}_{self.period}"
+        prefix = prefix or f"{self.indicator_set.code}_{self.period_label}"
         paths: list[Path] = []
         tables = self.tables(uncertainty)
         calendar = self.indicator_set.calendar
+        for name in ("indicator_values", "city_indicator_values"):
+            tables[name] = presented.present(tables[name], self.indicator_set)
         readable = {
-            name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
+            name: excel_safe_frame(self._headers(_display_frame(df, calendar, self.indicator_set)))
             for name, df in tables.items()
         }
         if "csv" in formats:
@@ -683,12 +819,25 @@ class Evaluation:
             paths.append(p)
         return paths
 
+    def _headers(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Chinese headers; a period of a coarser frequency is 统计期间, not 统计月份, and the
+        units' code and name columns take the set's own words (地区代码 …)."""
+        out = chinese_columns(df)
+        if self.indicator_set.frequency.is_monthly and not self.indicator_set.tables:
+            return out
+        words = self.words
+        names = {t("ind.col.period"): t("tables.col.period")}
+        if self.indicator_set.tables and not self.indicator_set.reads_ledgers():
+            names[t("ind.col.county_code")] = words.code_label
+            names[t("ind.col.county_name")] = t("tables.col.unit_name", noun=words.unit_noun)
+        return out.rename(columns=names)
+
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:
-        c = self.city_kpis
+        c = self.presented(city=True)
         has_target = c["target_op"] != ""
-        met = int(c["met"].eq(True).fillna(False).sum())
-        missed = int(c["met"].eq(False).fillna(False).sum())
+        met = int((c["status"] == presented.MET).sum())
+        missed = int(c["status"].isin([presented.NOT_MET, presented.AT_RISK]).sum())
         return {
             "met": met,
             "missed": missed,
@@ -699,21 +848,20 @@ class Evaluation:
     def _repr_html_(self) -> str:
         iset = self.indicator_set
         title = t(
-            "ind.eval.title", set=iset.name, period=self.period, span=t(f"ind.span.{self.span}")
+            "ind.eval.title",
+            set=iset.name,
+            period=self.period_label,
+            span=t(f"ind.span.{self.span}"),
         )
-        c = self.city_kpis
+        c = self.presented(city=True)
         view = pd.DataFrame(
             {
                 t("ind.col.indicator_name"): c["indicator_name"],
-                t("ind.col.value"): [format_value(u, v) for u, v in zip(c["unit"], c["value"])],
-                t("ind.col.target"): [
-                    ("" if not op else f"{op_label(op)} {format_value(u, tv)}")
-                    for op, u, tv in zip(c["target_op"], c["unit"], c["target"])
-                ],
-                t("ind.col.met"): c["met"].map(
-                    lambda v: "" if v is pd.NA or v is None else ("✔" if v else "✘")
-                ),
-                t("ind.col.yoy"): [format_value("%", v) for v in c["yoy"]],
+                t("ind.col.value"): c["value_text"],
+                t("ind.col.target"): c["target_text"],
+                t("ind.col.status_label"): c["status_label"],
+                t("ind.col.gap_text"): c["gap_text"],
+                t("ind.col.yoy"): c["change_text"],
             }
         )
         counts = self.summary_counts()
@@ -749,8 +897,6 @@ class Evaluation:
 def _read_some(source: Any, columns: Mapping[str, Sequence[str] | None]) -> dict[str, pd.DataFrame]:
     """Current rows of some ledgers (ledger → columns, None for all) from a warehouse path or
     a `Warehouse`."""
-    from workbench.warehouse import reading
-
     with reading(source) as wh:
         return {n: wh.read_ledger(n, columns=c) for n, c in columns.items()}
 
@@ -821,11 +967,15 @@ def evaluate(
 ) -> Evaluation:
     """Compute an indicator set for one period.
 
-    `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
-    `Warehouse.read_ledgers()` returns). `period` is `YYYY-MM` or `latest` (newest complete
-    month). `span` defaults to the set's `default_span`. From a warehouse the measures are
-    aggregated by DuckDB (`pushdown.WarehouseEngine`): only rosters are read as rows (the
-    columns the set uses); drill-through reads whole rows of the ledgers it shows.
+    `source` is a warehouse path, an open `Warehouse`, or a dict of DataFrames: the ledgers
+    (as `Warehouse.read_ledgers()` returns them) and, keyed by its code, any declared table
+    the set reads, with columns named by field or by Chinese header — its rows go through the
+    same checks as a file (`tables.table_frame`; refused rows are in `Evaluation.input_issues`).
+    `period` is a period of the set's frequency (`2025-09`; `2023财年` or `FY2023` for a fiscal
+    year) or `latest` (the newest complete one). `span` defaults to the set's `default_span`.
+    From a warehouse the measures are aggregated by DuckDB (`pushdown.WarehouseEngine`): only
+    rosters are read as rows (the columns the set uses); drill-through reads whole rows of the
+    ledgers it shows.
     """
     iset = (
         indicator_set
@@ -834,23 +984,21 @@ def evaluate(
     )
     whole = _is_ledgers(source)
     engine: MeasureEngine | None = None
+    issues = None
     if whole:
-        ledgers = load_ledgers(source)
+        ledgers, issues = _with_tables(load_ledgers(source), iset)
+        engine = MeasureEngine(ledgers, tables=tables_of([iset]), units_from=unit_sources([iset]))
     else:  # aggregated inside the warehouse; rows read only where needed (rosters, drill)
-        from workbench.pushdown import WarehouseEngine
-
         engine = WarehouseEngine(source, [iset])
         ledgers = engine.ledgers
-    if period == "latest":
-        found = _latest_from_ledgers(ledgers, _submissions(source))
+    if period == "latest" or not period:
+        found = _latest_for(iset, ledgers, source)
         if found is None:
-            raise ValueError(t("ind.no_period"))
+            raise ValueError(_no_period(iset))
         period = found
-    try:
-        month_index(period)
-    except (ValueError, IndexError):
-        raise ValueError(t("ind.bad_period", period=period)) from None
-    return Evaluation(
+    else:
+        period = parse_period(str(period), iset)
+    ev = Evaluation(
         ledgers,
         iset,
         period,
@@ -860,3 +1008,38 @@ def evaluate(
         engine=engine,
         source=None if whole else source,
     )
+    ev.input_issues = issues
+    return ev
+
+
+def _with_tables(
+    frames: dict[str, pd.DataFrame], iset: IndicatorSet
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """A notebook's dict of frames with each declared table's frame checked and typed as a
+    file of it would be (`tables.table_frame`): the accepted rows, and every refused row's
+    issues (file "DataFrame", the frame's row from 1)."""
+    found = [code for code in iset.tables if code in frames]
+    if not found:
+        return frames, None
+    out = dict(frames)
+    issues = []
+    for code in found:
+        out[code], bad = table_frame(iset.tables[code], frames[code])
+        if len(bad):
+            log.warning(t("tables.frame_refused", table=code, n=bad["row"].nunique()))
+            issues.append(bad.assign(table=code))
+    return out, (pd.concat(issues, ignore_index=True) if issues else None)
+
+
+def _latest_for(iset: IndicatorSet, ledgers: Mapping[str, pd.DataFrame], source: Any) -> str | None:
+    """`latest` for one set: the newest complete month of the ledgers (their submissions when
+    reading a warehouse), or of its own tables' data (see `latest_complete_period`)."""
+    month = None
+    if iset.reads_ledgers() or not iset.tables:
+        month = _latest_from_ledgers(ledgers, submissions(source))
+        if not iset.tables:
+            return month
+        if month is None:
+            return None
+    periods = _table_periods(ledgers if _is_ledgers(source) else source, iset)
+    return latest_set_period(iset.frequency, periods, month)

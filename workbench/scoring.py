@@ -2,8 +2,10 @@
 
 A hierarchy declared in `indicators/*.yaml` becomes a `composite.Hierarchy` (directions and
 absolute targets from the indicator definitions, overridable per node), its `method:` block a
-`CompositeConfig`, and its grade bands the config's bands. The data matrix is one row per county,
-one column per leaf, taken from the long KPI table at the hierarchy's span.
+`CompositeConfig` (every key is a catalogue option, see composite_methods), and its grade bands
+the config's bands. The data matrix is one row per county, one column per leaf, taken from the
+long KPI table at the hierarchy's span; `method: denominate:` divides leaves by other declared
+indicators at the same span; `weights: pca` weighs each node's children by a PCA of them.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from workbench.composite import (
     Node,
     build_composite,
 )
+from workbench.analysis import pca_weights
+from workbench.composite_methods import NORMALISERS, config_kwargs
 from workbench.declarations import DeclarationError, HierarchyDecl, IndicatorSet, Issue
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
-
-_TARGET_METHODS = ("dist_target", "dist_target_capped")
 
 
 def _decl(iset: IndicatorSet, code: str) -> HierarchyDecl:
@@ -86,7 +88,7 @@ def hierarchy(iset: IndicatorSet, code: str) -> Hierarchy:
         if target is None and ind.target is not None and ind.target.value is not None:
             target = ind.target.value
         goal = n.goalposts
-        if goal is None and decl.method.normalise == "goalposts":
+        if goal is None and "goalposts" in NORMALISERS[decl.method.normalise].needs:
             goal = _goalposts(decl, n.code, direction, target)
         nodes.append(
             Node(
@@ -108,20 +110,61 @@ def config(iset: IndicatorSet, code: str, **overrides: Any) -> CompositeConfig:
     other methods in a notebook without editing YAML)."""
     decl = _decl(iset, code)
     m = decl.method
-    bands = decl.grade_bands or iset.grade_bands
+    # Grades only where declared (the hierarchy's bands, else its set's, resolved when the set
+    # was built): no built-in 优秀/良好/合格/不合格 is applied to a set that declares none.
+    bands = decl.grade_bands
     kw: dict[str, Any] = dict(
         impute=m.impute,
         treat=m.treat,
         normalise=m.normalise,
-        norm_low=m.norm_low,
-        norm_high=m.norm_high,
-        screen_min_coverage=m.screen_min_coverage,
         aggregate=dict(m.aggregate) if isinstance(m.aggregate, Mapping) else m.aggregate,
+        **config_kwargs(getattr(m, "options", {})),
     )
-    if bands:
-        kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
+    kw["denominate"] = bool(getattr(m, "denominate", None))
+    kw["grade_bands"] = tuple((b.min, b.grade) for b in bands)
     kw.update(overrides)
     return CompositeConfig(**kw)
+
+
+def denominators(iset: IndicatorSet, code: str) -> dict[str, tuple[str, str, float]]:
+    """leaf node → (data column, denominator indicator, scale) from `method: denominate:`; the
+    column holds the indicator's value divided by the scale (COINr's ScaleFactor)."""
+    spec = getattr(_decl(iset, code).method, "denominate", None) or {}
+    return {
+        leaf: (f"{den.indicator}/{den.scale:g}", den.indicator, float(den.scale))
+        for leaf, den in spec.items()
+    }
+
+
+def _split(
+    data: pd.DataFrame, iset: IndicatorSet, code: str
+) -> tuple[pd.DataFrame | None, dict[str, str] | None]:
+    dens = denominators(iset, code)
+    if not dens:
+        return None, None
+    cols = sorted({col for col, _, _ in dens.values()})
+    return data[cols], {leaf: col for leaf, (col, _, _) in dens.items()}
+
+
+def group_column(iset: IndicatorSet, code: str) -> tuple[str, str] | None:
+    """(data column, indicator) of `method: impute_group:`: the indicator whose value is each
+    unit's group for group_mean / group_median imputation."""
+    group = getattr(_decl(iset, code).method, "options", {}).get("impute_group")
+    return None if group is None else (f"group:{group}", group)
+
+
+def _groups(data: pd.DataFrame, iset: IndicatorSet, code: str) -> pd.Series | None:
+    col = group_column(iset, code)
+    return None if col is None or col[0] not in data.columns else data[col[0]]
+
+
+def _extra_columns(iset: IndicatorSet, code: str) -> dict[str, tuple[str, float]]:
+    """Data columns beyond the leaves: denominators (scaled) and the grouping indicator."""
+    out = {col: (ind, scale) for col, ind, scale in denominators(iset, code).values()}
+    group = group_column(iset, code)
+    if group is not None:
+        out[group[0]] = (group[1], 1.0)
+    return out
 
 
 def data_matrix(
@@ -133,14 +176,18 @@ def data_matrix(
     rows = kpis[(kpis["span"] == span) & (kpis["county_code"] != "city")]
     leaves = [n for n in decl.nodes if n.indicator is not None]
     wide = rows.pivot(index="county_code", columns="indicator", values="value")
+    extra = _extra_columns(iset, code)
+    columns = {n.code: n.indicator for n in leaves}
+    columns.update({col: ind for col, (ind, _) in extra.items()})
+    scale = {col: sc for col, (_, sc) in extra.items()}
     out = pd.DataFrame(
         {
-            n.code: (
-                wide[n.indicator]
-                if n.indicator in wide.columns
+            col: (
+                wide[ind] / scale.get(col, 1.0)
+                if ind in wide.columns
                 else pd.Series(np.nan, index=wide.index)
             )
-            for n in leaves
+            for col, ind in columns.items()
         },
         index=wide.index,
     ).astype(float)
@@ -154,13 +201,12 @@ def values_matrix(values: Any, iset: IndicatorSet, code: str, end: int) -> pd.Da
     filter and pivot."""
     decl = _decl(iset, code)
     point = values.points.index((decl.span, end))
+    columns = {n.code: (n.indicator, 1.0) for n in decl.nodes if n.indicator is not None}
+    columns.update(_extra_columns(iset, code))
     out = pd.DataFrame(
         {
-            n.code: (
-                values.get(n.indicator)[2][:, point] if n.indicator in values.arrays else np.nan
-            )
-            for n in decl.nodes
-            if n.indicator is not None
+            col: (values.get(ind)[2][:, point] / scale if ind in values.arrays else np.nan)
+            for col, (ind, scale) in columns.items()
         },
         index=pd.Index(values.counties, name="county_code"),
     ).astype(float)
@@ -259,6 +305,24 @@ class IndexResult:
         )
 
 
+def _with_pca_weights(
+    cfg: CompositeConfig,
+    decl: HierarchyDecl,
+    tree: Hierarchy,
+    data: pd.DataFrame,
+    dens: pd.DataFrame | None,
+    den_map: Mapping[str, str] | None,
+    groups: pd.Series | None = None,
+) -> CompositeConfig:
+    """`weights: pca`: the indicators under each parent weighted by the squared first-component
+    loadings of their normalised values (analysis.pca_weights); upper levels keep theirs."""
+    if decl.weights != "pca" or cfg.weights:
+        return cfg
+    first = build_composite(data, tree, cfg, groups, denominators=dens, denominator_map=den_map)
+    weights = pca_weights(first.stages["normalised"], tree, level=1)
+    return dataclasses.replace(cfg, weights=weights)
+
+
 def score(
     kpis: pd.DataFrame | None,
     iset: IndicatorSet,
@@ -271,9 +335,13 @@ def score(
     """Build one declared hierarchy's index from the KPI table (or its `data_matrix`)."""
     decl = _decl(iset, code)
     tree = hierarchy(iset, code)
-    cfg = config(iset, code, **overrides)
     data = data if data is not None else data_matrix(kpis, iset, code)
-    result = build_composite(data, tree, cfg)
+    dens, den_map = _split(data, iset, code)
+    groups = _groups(data, iset, code)
+    cfg = _with_pca_weights(
+        config(iset, code, **overrides), decl, tree, data, dens, den_map, groups
+    )
+    result = build_composite(data, tree, cfg, groups, denominators=dens, denominator_map=den_map)
     node_names = {n.code: n.name for n in tree.nodes}
     node_names[tree.top] = decl.name
     return IndexResult(
@@ -301,8 +369,21 @@ def uncertainty(
     from workbench.uncertainty import rank_uncertainty
 
     data = data if data is not None else data_matrix(kpis, iset, code)
+    tree = hierarchy(iset, code)
+    dens, den_map = _split(data, iset, code)
+    groups = _groups(data, iset, code)
+    cfg = _with_pca_weights(
+        config(iset, code, **overrides), _decl(iset, code), tree, data, dens, den_map, groups
+    )
     res = rank_uncertainty(
-        data, hierarchy(iset, code), config(iset, code, **overrides), n_samples=n_samples, seed=seed
+        data,
+        tree,
+        cfg,
+        n_samples=n_samples,
+        seed=seed,
+        groups=groups,
+        denominators=dens,
+        denominator_map=den_map,
     )
     if names is not None:
         summary = res.summary.copy()

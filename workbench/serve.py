@@ -19,13 +19,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.config import project_root
+from workbench import dashboard
+from workbench.config import (
+    ENV_INDICATORS,
+    ENV_SETS,
+    ENV_STATIC_PLOTLY,
+    ENV_WAREHOUSE,
+    project_root,
+    warehouse_path,
+)
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
 
 ENV_TOKEN = "WORKBENCH_DASHBOARD_TOKEN"
-ENV_STATIC_PLOTLY = "WORKBENCH_STATIC_PLOTLY"
 ENV_PASSWORD = "WORKBENCH_DASHBOARD_PASSWORD"
 TEMPLATE = "workbench"
 TEMPLATE_ROOT = Path(__file__).with_name("assets") / "jupyter"
@@ -188,15 +195,16 @@ def loading_script() -> str:
 def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str, str]:
     """What every dashboard kernel must know: where the warehouse, boundaries and cache are,
     and whether the page already carries plotly.js."""
-    from workbench.config import ENV_WAREHOUSE, warehouse_path
-    from workbench.dashboard import ENV_CACHE_DIR, ENV_GEOJSON, cache_dir, geojson_path
-
     wh = warehouse_path(opts.warehouse).resolve()
     env = {
         ENV_WAREHOUSE: str(wh),
-        ENV_GEOJSON: str(geojson_path(opts.geojson).resolve()),
-        ENV_CACHE_DIR: str(cache_dir(wh)),
+        dashboard.ENV_GEOJSON: str(dashboard.geojson_path(opts.geojson).resolve()),
     }
+    for name in (ENV_INDICATORS, ENV_SETS):  # the sets the cockpit offers, from where
+        if name in os.environ:
+            env[name] = os.environ[name]
+    if (folder := dashboard.cache_dir(wh)) is not None:
+        env[dashboard.ENV_CACHE_DIR] = str(folder)
     if jupyter_root is not None:
         env[ENV_STATIC_PLOTLY] = "1"
     paths = [str(jupyter_root or TEMPLATE_ROOT)] + [
@@ -217,12 +225,10 @@ def url(opts: ServeOptions, notebook: str = "cockpit.ipynb") -> str:
 
 def precompute(opts: ServeOptions) -> None:
     """Run the engine for every period once, so that kernels only load the cached result."""
-    from workbench import dashboard
-
     data = dashboard.load(opts.warehouse, refresh=True)
     print(
         t(
-            "dash.serve.precomputed",
+            "tables.serve.precomputed" if data.period_labels else "dash.serve.precomputed",
             counties=len(data.counties),
             periods=len(data.periods),
             sets=len(data.indicator_sets),

@@ -10,6 +10,8 @@ Speed: the expensive part (impute → treat → normalise) runs once per distinc
 pre-aggregation choices; the weight draws of all samples sharing a combination are aggregated in
 one numpy batch. Draws that aggregate geometrically use nonpositive="shift" (see composite.py)
 unless `nonpositive` is itself a factor, because min-max and z-scores contain zeros/negatives.
+Which config fields act only after normalisation (so a change reuses the normalised data) is read
+from the method catalogue: the aggregators' options, plus the aggregation choice and weights.
 
 Sensitivity is one-at-a-time around the nominal build: for each factor alone (weights: the same
 weight draws; a discrete factor: each of its values once), the mean absolute rank shift from the
@@ -35,12 +37,13 @@ from workbench.composite import (
     CompositeResult,
     Hierarchy,
     _aggregate_arrays,
-    _issue,
     _Plan,
     _prepare,
-    _raise,
     build_composite,
 )
+from workbench.composite_methods import AGGREGATORS
+from workbench.composite_methods import issue as _issue
+from workbench.composite_methods import raise_issues as _raise
 from workbench.messages import t
 
 logger = logging.getLogger(__name__)
@@ -48,7 +51,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_NORMALISERS = ("minmax", "zscore", "rank")
 DEFAULT_AGGREGATORS = ("arithmetic", "geometric")
 # Config fields that act only after normalisation: changing them reuses the normalised data.
-AGGREGATION_FIELDS = frozenset({"aggregate", "genmean_p", "weights", "nonpositive", "grade_bands"})
+AGGREGATION_FIELDS = frozenset(
+    {"aggregate", "weights", "grade_bands"}
+    | {option for entry in AGGREGATORS.values() for option in entry.options}
+)
 
 
 def default_alternatives(config: CompositeConfig) -> dict[str, tuple[Any, ...]]:
@@ -239,9 +245,7 @@ def rank_uncertainty(
         if shift_draws:
             cfg = dataclasses.replace(cfg, nonpositive="shift")
         weights = base_weights(cfg)[None, :] * multipliers
-        values = _aggregate_arrays(
-            normalised(cfg), plan, weights, cfg.level_methods(tree), cfg.genmean_p, cfg.nonpositive
-        )
+        values = _aggregate_arrays(normalised(cfg), plan, weights, cfg.level_methods(tree), cfg)
         return values[:, :, top_pos]
 
     rng = np.random.default_rng(seed)

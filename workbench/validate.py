@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
-from workbench.contracts import Ledger
+from workbench.contracts import Ledger, When
 from workbench.readers import RawSheet, stage_table
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,17 @@ def validate_ledger(
             f"SELECT {finding} FROM t_typed WHERE {_q(rw.when_field)} IN "
             f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL"
         )
+    for fb in lg.forbidden:
+        finding = _finding(
+            field=_lit(fb.field),
+            code=_lit(fb.code),
+            other=_lit(fb.other),
+            value=raw(fb.field),
+            other_value=raw(fb.other),
+        )
+        checks.append(
+            f"SELECT {finding} FROM t_typed WHERE {' AND '.join(when_sql(lg, w) for w in fb.when)}"
+        )
     for ref in lg.references:
         key = f"{ref.target}.{ref.target_field}"
         rel = reference_sql.get(key)
@@ -380,6 +391,16 @@ def validate_ledger(
     ).fetchall()[0]
     bad = con.execute("SELECT count(*) FROM t_bad").fetchall()[0][0]
     return Validated(rows_in, rows_in - bad, errors, warnings)
+
+
+def when_sql(lg: Ledger, w: When) -> str:
+    """SQL predicate of one condition of a `Forbidden` rule, on the typed columns."""
+    col = _q(w.field)
+    if not w.values:
+        return f"{col} IS {'NOT ' if w.filled else ''}NULL"
+    numeric = lg.field(w.field).type in ("int", "yuan", "bool")
+    values = ", ".join(str(v).lower() if numeric else _lit(str(v)) for v in w.values)
+    return f"({col} IS NULL OR {col} NOT IN ({values}))" if w.negate else f"{col} IN ({values})"
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"

@@ -37,6 +37,7 @@ COCKPIT_PARTS = (
     "ranking",
     "map",
     "trend",
+    "funnel_title",
     "funnel",
     "rectification",
     "calendar",

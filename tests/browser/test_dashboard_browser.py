@@ -61,8 +61,12 @@ def test_cockpit_loads_without_errors_and_shows_engine_kpis(open_page, demo_ware
     ev = results.evaluate(demo_warehouse, period=period, indicator_set="campaign_2025")
     _assert_cards_match(page.kpi_cards(), ev.city_kpis)
     text = page.page.inner_text("body")
-    assert "领导驾驶舱" in text and "演示数据" in text and "年" in text
-    assert "线索" in text and "进度滞后" in text
+    assert "领导驾驶舱" in text and "演示数据" in text and "年" in text and "进度滞后" in text
+    # the funnel shows the stages the set declares, and is not there when it declares none
+    funnel = dashboard.declared_presentation(ev.indicator_set)["funnel"]
+    assert all(st["label"] in text for st in funnel)
+    shown = page.page.locator("[data-parts='funnel']").is_visible()
+    assert shown is bool(funnel)
     assert not page.page.locator(".wb-chart[data-error]").count()
     # readable at 1366×768: nothing wider than the screen
     overflow = page.page.evaluate("""() => {
@@ -227,7 +231,7 @@ def test_only_dashboards_are_served(server):
 
     for path in (
         "voila/files/cockpit.ipynb",
-        "voila/render/../workbench/dashboard.py",
+        "voila/render/../workbench/dashboard/page.py",
         "voila/files/../pyproject.toml",
     ):
         try:

@@ -33,9 +33,9 @@ def _step(n: int, key: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli import main as cli
     from workbench.config import warehouse_path
 
+    cli = args.run_cli  # `workbench.cli.main`, handed over by the parser (see `build_parser`)
     out = Path(args.out)
     wh = warehouse_path(args.warehouse)
     if out.exists():

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
     p.add_argument("--report", nargs="+", metavar="报送编号", help=t("cmd.ingest.report_id"))
     p.add_argument("--allow-symlinks", action="store_true", help=t("cmd.ingest.allow_symlinks"))
+    p.add_argument("--table", metavar="数据表", help=t("cmd.ingest.table"))
+    p.add_argument("--indicators-dir", help=t("ind.cli.indicators_dir"))
     p.set_defaults(func=run)
 
 
@@ -40,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from workbench.errors import describe
     from workbench.ingest import failure_reason, ingest_paths
 
+    if args.table:  # a declared table (kind: table): workbench/tables.py
+        from workbench.tables import ingest_command
+
+        return ingest_command(
+            args.table, args.paths, args.warehouse, args.report_dir, args.indicators_dir
+        )
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
     if args.report:

@@ -48,22 +48,33 @@ def export_columns(wh: Warehouse, county: str | None) -> tuple[list[str], list[s
     for name in LEDGERS:
         if name in ledgers:
             headers += [f.header for f in LEDGERS[name].fields if f.header not in headers]
+    if any(name not in LEDGERS for name in ledgers):  # a declared table's rows: keyed JSON
+        keys = wh.con.execute(
+            "SELECT DISTINCT unnest(json_keys(q.raw)) FROM quarantine q JOIN submissions s "
+            f"USING (submission_id){where}{' AND' if where else ' WHERE'} "
+            "starts_with(q.raw, '{') AND q.ledger NOT IN (SELECT unnest(?))",
+            [*params, list(LEDGERS)],
+        ).fetchall()
+        headers += sorted(k for (k,) in keys if k not in headers)
     shown = [f"{h}{t('quarantine.cell_suffix')}" if h in META else h for h in headers]
     return headers, shown
 
 
 def quarantine_rows(wh: Warehouse, county: str | None, headers: list[str]) -> Iterator[list]:
     """One row per quarantined row of a live submission, personal data masked."""
+    import json
+
     from workbench.ingest import raw_cells
-    from workbench.privacy import mask_id_card, mask_name
+    from workbench.privacy import is_name_column, mask_id_card, mask_name
+
+    def whole(v: object) -> object:
+        return mask_id_card(v, whole=True)
 
     maskers = {}
     for lg in LEDGERS.values():
         for f in lg.fields:
             if f.personal:
-                maskers[(lg.name, f.header)] = (
-                    (lambda v: mask_id_card(v, whole=True)) if f.type == "id_card" else mask_name
-                )
+                maskers[(lg.name, f.header)] = whole if f.type == "id_card" else mask_name
     where, params = _where(county)
     cur = wh.con.execute(
         "SELECT s.county_code, s.period, q.ledger, q.file, q.sheet, q.row_number, q.codes, "
@@ -73,13 +84,19 @@ def quarantine_rows(wh: Warehouse, county: str | None, headers: list[str]) -> It
     )
     while batch := cur.fetchmany(5_000):
         for county_code, period, ledger, file, sheet, row, codes, reasons, raw in batch:
-            cells = raw_cells(LEDGERS[ledger], raw) if raw else {}
+            lg = LEDGERS.get(ledger)
+            if lg is not None:
+                cells = raw_cells(lg, raw) if raw else {}
+            else:  # a declared table's row: keyed JSON, personal columns known by their header
+                cells = json.loads(raw) if raw else {}
             values = []
             for h in headers:
                 v = cells.get(h)
                 mask = maskers.get((ledger, h))
+                if lg is None and ("身份证" in h or is_name_column(h)):
+                    mask = whole if "身份证" in h else mask_name
                 values.append(mask(v) if mask and v is not None else v)
-            title = LEDGERS[ledger].title
+            title = lg.title if lg is not None else ledger
             yield [county_code, period, title, file, sheet, row, codes, reasons, *values]
 
 
@@ -141,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(t("quarantine.count", n=sum(n for _f, _l, n in counts)))
         for file, ledger, n in counts:
-            print(t("quarantine.line", file=mask_text(file), ledger=LEDGERS[ledger].title, n=n))
+            title = LEDGERS[ledger].title if ledger in LEDGERS else ledger
+            print(t("quarantine.line", file=mask_text(file), ledger=title, n=n))
         for p in paths:
             print(t("quarantine.written", path=p))
     except BrokenPipeError:

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cull-idle", type=whole(0), default=900, metavar="秒", help=t("dash.cli.cull_idle")
     )
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
-    p.set_defaults(func=run)
+    p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
+    p.add_argument("--set", dest="sets", action="append", default=None, help=t("dash.cli.set"))
+    p.set_defaults(func=run_with_sets)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,3 +73,12 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(t("dash.serve.stopped"), file=sys.stderr)
         return 0
+
+
+def run_with_sets(args: argparse.Namespace) -> int:
+    """The command with `--indicators-dir` and `--set` handed to its kernels first."""
+    from workbench.config import use_indicators_dir, use_sets
+
+    use_indicators_dir(args.indicators_dir)
+    use_sets(args.sets)
+    return run(args)

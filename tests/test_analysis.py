@@ -1,0 +1,235 @@
+"""The analyst's toolkit against COINr 1.1.14 on its ASEM example, to 1e-6.
+
+Expected values are COINr's own output (tests/fixtures/coinr_asem, written by make_expected.R);
+nothing here is computed by the workbench. The data given to each function is the data COINr
+used: its Raw set, or its Aggregated set (min-max'ed indicators beside every aggregate).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from workbench import analysis
+from workbench.composite import CompositeConfig, Hierarchy, build_composite
+
+ASEM = Path(__file__).resolve().parent / "fixtures" / "coinr_asem"
+TOL = 1e-6
+
+
+def coinr(name: str, **kw) -> pd.DataFrame:
+    return pd.read_csv(ASEM / f"{name}.csv", **kw)
+
+
+@pytest.fixture(scope="module")
+def tree() -> Hierarchy:
+    return Hierarchy.from_frame(pd.read_csv(ASEM / "ASEM_iMeta.csv"))
+
+
+@pytest.fixture(scope="module")
+def raw(tree: Hierarchy) -> pd.DataFrame:
+    data = pd.read_csv(ASEM / "ASEM_iData.csv").set_index("uCode")
+    return data[list(tree.indicators)].astype(float)
+
+
+@pytest.fixture(scope="module")
+def aggregated() -> pd.DataFrame:
+    return coinr("analysis_aggregated").set_index("uCode")
+
+
+def by_pair(frame: pd.DataFrame, a: str = "Var1", b: str = "Var2") -> pd.Series:
+    return frame.set_index([a, b])["Correlation"]
+
+
+def assert_close(got, want) -> None:
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert got.shape == want.shape
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.nanmax(np.abs(got - want), initial=0.0) <= TOL
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@pytest.mark.parametrize(
+    "name, thresholds",
+    [
+        ("stats_raw", {}),
+        (
+            "stats_raw_thresholds",
+            {"t_skew": 1, "t_kurt": 2, "t_avail": 0.9, "t_zero": 0.8, "t_unq": 0.9},
+        ),
+    ],
+)
+def test_indicator_stats_as_coinr(raw, name: str, thresholds: dict) -> None:
+    ref = coinr(name).set_index("iCode")
+    got = analysis.indicator_stats(raw, **thresholds).set_index("code").loc[ref.index]
+    numeric = {
+        "min": "Min", "max": "Max", "mean": "Mean", "median": "Median", "sd": "Std",
+        "skew": "Skew", "kurt": "Kurt", "n_avail": "N.Avail", "n_nonzero": "N.NonZero",
+        "n_unique": "N.Unique", "n_same": "N.Same", "frc_avail": "Frc.Avail",
+        "frc_nonzero": "Frc.NonZero", "frc_unique": "Frc.Unique", "frc_same": "Frc.Same",
+    }  # fmt: skip
+    for mine, theirs in numeric.items():
+        assert_close(got[mine], ref[theirs])
+    flags = {
+        "flag_avail": "Flag.Avail",
+        "flag_nonzero": "Flag.NonZero",
+        "flag_unique": "Flag.Unique",
+        "flag_skew_kurt": "Flag.SkewKurt",
+    }
+    for mine, theirs in flags.items():
+        assert got[mine].tolist() == ref[theirs].tolist()
+    assert (ref["Flag.SkewKurt"] == "OUT").any() and (ref["Flag.SkewKurt"] == "ok").any()
+
+
+# --------------------------------------------------------------------------- correlations
+
+
+@pytest.mark.parametrize(
+    "name, method",
+    [("corr_within_pillars", "pearson"), ("corr_within_pillars_spearman", "spearman")],
+)
+def test_correlations_within_a_parent(raw, tree, name: str, method: str) -> None:
+    ref = by_pair(coinr(name))
+    got = analysis.corr_within(raw, tree, level=1, method=method).set_index(["var1", "var2"])
+    assert set(got.index) == set(ref.index)
+    assert_close(got.loc[ref.index, "correlation"], ref)
+
+
+def test_insignificant_correlations_are_the_ones_coinr_blanks(raw, tree) -> None:
+    """COINr get_corr(pval = 0.05) sets correlations with p > 0.05 to NA."""
+    ref = by_pair(coinr("corr_within_pillars_p05"))
+    got = analysis.corr_within(raw, tree, level=1).set_index(["var1", "var2"]).loc[ref.index]
+    blank = ref.isna()
+    assert blank.any() and (~blank).any()
+    assert ((got["p_value"] > 0.05) == blank).all()
+
+
+def test_pvalues_as_coinr(raw) -> None:
+    ref = coinr("pvals_raw_pearson", index_col=0)
+    got = analysis.pvalues(raw).loc[ref.index, ref.columns]
+    assert_close(got, ref)
+
+
+def test_correlation_with_the_parent(aggregated, tree) -> None:
+    ref = by_pair(coinr("corr_with_parent"))
+    got = analysis.corr_with_parent(aggregated, tree, level=1).set_index(["var1", "var2"])
+    assert len(got) == len(ref) == 49
+    assert_close(got.loc[ref.index, "correlation"], ref)
+
+
+def test_correlation_across_levels(aggregated, tree) -> None:
+    ref = by_pair(coinr("corr_levels_2_3"))
+    got = analysis.corr_across(aggregated, tree, 2, 3).set_index(["var1", "var2"])
+    assert set(got.index) == set(ref.index)
+    assert_close(got.loc[ref.index, "correlation"], ref)
+
+
+def test_correlation_with_every_ancestor(aggregated, tree) -> None:
+    ref = coinr("corr_family")
+    ref["level"] = ref["Var1"].str.replace("Level_", "").astype(int)
+    ref = ref.set_index(["level", "Var2"])["Correlation"]
+    got = analysis.corr_family(aggregated, tree, level=1).set_index(["ancestor_level", "var2"])
+    assert len(got) == len(ref) == 49 * 3
+    assert_close(got.loc[ref.index, "correlation"], ref)
+
+
+def test_pvalue_by_hand() -> None:
+    # r = 0.5 over n = 10: t = 0.5·sqrt(8/0.75) = 1.632993; two-sided p with 8 df = 0.141...
+    # (R: 2 * pt(-1.632993, 8) = 0.1411133)
+    assert analysis.correlation_pvalue(0.5, 10) == pytest.approx(0.1411133, abs=1e-7)
+    assert np.isnan(analysis.correlation_pvalue(0.5, 2))
+
+
+# --------------------------------------------------------------------------- Cronbach's alpha
+
+
+def test_cronbach_alpha_per_node(raw, aggregated, tree) -> None:
+    ref = coinr("cronbach")
+    pillars = [c for c in tree.aggregates if tree.node(c).level == 2]
+    for dset, data in (("Raw", raw), ("Aggregated", aggregated)):
+        rows = ref[(ref["dset"] == dset) & (ref["level"] == 2)].set_index("node")["alpha"]
+        got = analysis.cronbach_alpha(data, tree, pillars).set_index("node")["alpha"]
+        assert_close(got.loc[rows.index], rows)
+    upper = ref[ref["level"] > 2].set_index("node")["alpha"]
+    got = analysis.cronbach_alpha(aggregated, tree, list(upper.index)).set_index("node")["alpha"]
+    assert_close(got.loc[upper.index], upper)
+
+
+def test_cronbach_alpha_by_hand() -> None:
+    # Two items with variances 1 and 4 and covariance 1.5: alpha = 4·1.5 / (1 + 4 + 2·1.5) = .75
+    tree = Hierarchy.from_frame(
+        pd.DataFrame({"code": ["a", "b", "T"], "parent": ["T", "T", None], "level": [1, 1, 2]})
+    )
+    a = np.array([1.0, -1.0, 1.0, -1.0]) * np.sqrt(3 / 4)
+    b = 1.5 * a + np.array([1.0, 1.0, -1.0, -1.0]) * np.sqrt(1.75 * 3 / 4)
+    got = analysis.cronbach_alpha(pd.DataFrame({"a": a, "b": b}), tree)
+    assert got.loc[0, "alpha"] == pytest.approx(0.75)
+
+
+# --------------------------------------------------------------------------- PCA
+
+
+@pytest.mark.parametrize("dset, level", [("Raw", 1), ("Aggregated", 2)])
+def test_pca_per_node_as_coinr(raw, aggregated, tree, dset: str, level: int) -> None:
+    data = raw if dset == "Raw" else aggregated
+    ref = coinr("pca")
+    ref = ref[(ref["dset"] == dset) & (ref["level"] == level)]
+    found = analysis.pca(data, tree, level)
+    var = ref.drop_duplicates(["group", "component"]).set_index(["group", "component"])
+    got = found.variance.set_index(["group", "component"]).loc[var.index]
+    assert_close(got["sdev"], var["sdev"])
+    assert_close(got["var_explained"], var["var_explained"])
+    assert (got["n_units"] == var["n_units"]).all()
+    # loadings equal COINr's up to one sign per component (an eigenvector's sign is arbitrary)
+    ref_l = ref.set_index(["group", "component", "iCode"])["loading"]
+    got_l = found.loadings.set_index(["group", "component", "code"])["loading"].loc[ref_l.index]
+    for _key, theirs in ref_l.groupby(level=[0, 1]):
+        mine = got_l.loc[theirs.index].to_numpy()
+        sign = np.sign(np.dot(mine, theirs.to_numpy()))
+        assert_close(sign * mine, theirs)
+
+
+def test_pca_weights_are_coinrs_first_loadings(raw, tree) -> None:
+    ref = coinr("pca_weights")
+    ref = ref[(ref["dset"] == "Raw") & (ref["Level"] == 1)].set_index("iCode")["Weight"]
+    found = analysis.pca(raw, tree, 1)
+    got = found.weights("loadings").loc[ref.index]
+    for parent in {tree.node(c).parent for c in ref.index}:
+        kids = [c for c in ref.index if tree.node(c).parent == parent]
+        sign = np.sign(np.dot(got[kids], ref[kids]))
+        assert_close(sign * got[kids], ref[kids])
+        assert got[kids].sum() >= 0  # oriented
+    squared = found.weights("squared")
+    for parent in {tree.node(c).parent for c in ref.index}:
+        kids = [c for c in ref.index if tree.node(c).parent == parent]
+        assert squared[kids].sum() == pytest.approx(1.0)
+
+
+def test_pca_weights_build_an_index(raw, tree) -> None:
+    weights = analysis.pca_weights(raw, tree, level=1)
+    result = build_composite(raw, tree, CompositeConfig(impute="mean", weights=weights))
+    assert result.steps[[s["step"] for s in result.steps].index("weight")]["method"] == "manual"
+    assert result.scores["Index"].notna().all()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_toolkit_tables_export_with_chinese_headers(raw, tree, tmp_path) -> None:
+    result = build_composite(raw, tree, CompositeConfig(impute="mean"))
+    tables = analysis.toolkit(result)
+    assert {"stats", "corr_within", "corr_parent", "cronbach", "pca_variance"} <= set(tables.tables)
+    book = load_workbook(tables.to_excel(tmp_path / "分析.xlsx"), read_only=True)
+    assert len(book.sheetnames) == len(tables.tables)
+    header = next(book[book.sheetnames[0]].iter_rows(max_row=1, values_only=True))
+    assert all(isinstance(h, str) and not h.isascii() for h in header), header
+    files = tables.to_csv(tmp_path / "csv")
+    first = files[0].read_text(encoding="utf-8-sig").splitlines()[0]
+    assert not first.isascii() and "code" not in first
+    assert "<table" in tables._repr_html_()

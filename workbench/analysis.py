@@ -1,0 +1,531 @@
+"""The analyst's toolkit: what an analyst shows before a leader signs a framework.
+
+Indicator statistics (COINr `get_stats`), correlations within a parent, with the parent, across
+levels and with every ancestor, with p-values (COINr `get_corr`, `get_pvals`), Cronbach's alpha
+per node (COINr `get_cronbach`) and PCA per node with the variance each component explains and
+PCA-derived weights (COINr `get_PCA`). Each reproduces COINr 1.1.14 on its ASEM example
+(tests/test_analysis.py, against COINr's own output). Pure: tables in, tables out; `Tables` saves
+itself as Excel or CSV with Chinese headers.
+
+Data: one row per unit, one column per node code. `node_data(result, stage)` gives it for a
+built index: the indicators at a pipeline stage (raw, …, normalised) beside every aggregate.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.composite import CompositeResult, Hierarchy
+from workbench.composite_methods import issue, raise_issues
+from workbench.messages import t
+from workbench.privacy import excel_safe_frame
+
+logger = logging.getLogger(__name__)
+
+CORRELATION_METHODS = ("pearson", "spearman")
+
+
+def node_data(result: CompositeResult, stage: str = "normalised") -> pd.DataFrame:
+    """Every node of a built index as columns: indicators at `stage`, aggregates' scores."""
+    if stage not in result.stages:
+        raise_issues(
+            [
+                issue(
+                    "E_BAD_CHOICE",
+                    None,
+                    field="stage",
+                    value=stage,
+                    choices="、".join(result.stages),
+                )
+            ]
+        )
+    indicators = result.stages[stage]
+    aggregated = result.stages["aggregated"]
+    aggregates = [c for c in aggregated.columns if c not in indicators.columns]
+    return pd.concat([indicators, aggregated.loc[indicators.index, aggregates]], axis=1)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _skew(x: np.ndarray) -> float:
+    """Bias-corrected sample skewness (COINr skew, from e1071): needs 3 points."""
+    n = len(x)
+    if n < 3:
+        return math.nan
+    d = x - x.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = math.sqrt(n) * (d**3).sum() / (d**2).sum() ** 1.5
+    return float(g * math.sqrt(n * (n - 1)) / (n - 2))
+
+
+def _kurt(x: np.ndarray) -> float:
+    """Bias-corrected excess kurtosis (COINr kurt, from e1071): needs 4 points."""
+    n = len(x)
+    if n < 4:
+        return math.nan
+    d = x - x.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = n * (d**4).sum() / (d**2).sum() ** 2
+    return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
+
+
+def indicator_stats(
+    data: pd.DataFrame,
+    t_skew: float = 2.0,
+    t_kurt: float = 3.5,
+    t_avail: float = 0.65,
+    t_zero: float = 0.5,
+    t_unq: float = 0.5,
+) -> pd.DataFrame:
+    """One row per column, as COINr get_stats: min, max, mean, median, sd, skew, kurt, counts
+    and shares of available, non-zero, unique and most-repeated values, and flags: availability,
+    non-zeros and uniqueness "LOW" below their thresholds (as shares of all units), "OUT" when
+    |skew| > t_skew and kurtosis > t_kurt (an outlier-prone indicator)."""
+    n = len(data)
+    rows = []
+    for code in data.columns:
+        x = pd.to_numeric(data[code], errors="coerce").to_numpy(dtype=float)
+        x = x[~np.isnan(x)]
+        n_avail = len(x)
+        sk, kt = _skew(x), _kurt(x)
+        nonzero = int((x != 0).sum())
+        unique = len(np.unique(x))
+        same = int(pd.Series(x).value_counts().max()) if n_avail else 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows.append(
+                {
+                    "code": code,
+                    "min": x.min() if n_avail else math.nan,
+                    "max": x.max() if n_avail else math.nan,
+                    "mean": x.mean() if n_avail else math.nan,
+                    "median": float(np.median(x)) if n_avail else math.nan,
+                    "sd": x.std(ddof=1) if n_avail > 1 else math.nan,
+                    "skew": sk,
+                    "kurt": kt,
+                    "n_avail": n_avail,
+                    "n_nonzero": nonzero,
+                    "n_unique": unique,
+                    "n_same": same,
+                    "frc_avail": n_avail / n if n else math.nan,
+                    "frc_nonzero": nonzero / n_avail if n_avail else math.nan,
+                    "frc_unique": unique / n_avail if n_avail else math.nan,
+                    "frc_same": same / n_avail if n_avail else math.nan,
+                    "flag_avail": "ok" if n and n_avail / n >= t_avail else "LOW",
+                    "flag_nonzero": "ok" if n and nonzero / n >= t_zero else "LOW",
+                    "flag_unique": "ok" if n and unique / n >= t_unq else "LOW",
+                    "flag_skew_kurt": "OUT" if abs(sk) > t_skew and kt > t_kurt else "ok",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- correlations
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 1e-16
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(lbeta + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def correlation_pvalue(r: float, n: int) -> float:
+    """Two-sided p-value of a correlation r over n pairs: Student's t with n − 2 degrees of
+    freedom (R's cor.test for Pearson)."""
+    if n < 3 or not math.isfinite(r):
+        return math.nan
+    if abs(r) >= 1:
+        return 0.0
+    df = n - 2
+    tt = r * math.sqrt(df / (1 - r * r))
+    return _betainc(df / 2, 0.5, df / (df + tt * tt))
+
+
+def _pair(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, int]:
+    ok = ~(np.isnan(x) | np.isnan(y))
+    n = int(ok.sum())
+    if n < 2:
+        return math.nan, n
+    a, b = x[ok], y[ok]
+    if method == "spearman":
+        a = pd.Series(a).rank().to_numpy()
+        b = pd.Series(b).rank().to_numpy()
+    a, b = a - a.mean(), b - b.mean()
+    den = math.sqrt((a * a).sum() * (b * b).sum())
+    return (float((a * b).sum() / den) if den > 0 else math.nan), n
+
+
+def _check_method(method: str) -> None:
+    if method not in CORRELATION_METHODS:
+        raise_issues(
+            [
+                issue(
+                    "E_BAD_CHOICE",
+                    None,
+                    field="method",
+                    value=method,
+                    choices="、".join(CORRELATION_METHODS),
+                )
+            ]
+        )
+
+
+def correlate(
+    data: pd.DataFrame, pairs: Sequence[tuple[str, str]], method: str = "pearson"
+) -> pd.DataFrame:
+    """Correlation, p-value and number of complete pairs for each (var1, var2), each pair on
+    its complete cases (R's use = "pairwise.complete.obs")."""
+    _check_method(method)
+    rows = []
+    for a, b in pairs:
+        r, n = _pair(data[a].to_numpy(dtype=float), data[b].to_numpy(dtype=float), method)
+        rows.append(
+            {"var1": a, "var2": b, "correlation": r, "p_value": correlation_pvalue(r, n), "n": n}
+        )
+    return pd.DataFrame(rows, columns=["var1", "var2", "correlation", "p_value", "n"])
+
+
+def pvalues(data: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:
+    """Matrix of two-sided p-values (COINr get_pvals), zero on the diagonal."""
+    codes = list(data.columns)
+    table = correlate(data, [(a, b) for a in codes for b in codes], method)
+    matrix = table.pivot(index="var1", columns="var2", values="p_value").loc[codes, codes]
+    values = matrix.to_numpy(dtype=float, copy=True)
+    np.fill_diagonal(values, 0.0)
+    return pd.DataFrame(values, index=codes, columns=codes)
+
+
+def _at_level(hierarchy: Hierarchy, level: int) -> list[str]:
+    return [n.code for n in hierarchy.nodes if n.level == level]
+
+
+def _ancestor(hierarchy: Hierarchy, code: str, level: int) -> str | None:
+    node = hierarchy.node(code)
+    while node.level < level and node.parent is not None:
+        node = hierarchy.node(node.parent)
+    return node.code if node.level == level else None
+
+
+def corr_within(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    level: int = 1,
+    group_level: int | None = None,
+    method: str = "pearson",
+) -> pd.DataFrame:
+    """Every ordered pair of nodes at `level` under the same ancestor at `group_level` (default
+    the next level up), self-pairs included, as COINr get_corr(Levels = level, grouplev)."""
+    group_level = group_level or level + 1
+    groups: dict[str, list[str]] = {}
+    for code in _at_level(hierarchy, level):
+        parent = _ancestor(hierarchy, code, group_level)
+        if parent is not None:
+            groups.setdefault(parent, []).append(code)
+    parts = []
+    for parent, codes in groups.items():
+        part = correlate(data, [(a, b) for a in codes for b in codes], method)
+        part.insert(0, "group", parent)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def corr_with_parent(
+    data: pd.DataFrame, hierarchy: Hierarchy, level: int = 1, method: str = "pearson"
+) -> pd.DataFrame:
+    """Each node at `level` with its own parent (COINr get_corr(withparent = TRUE)): var1 is
+    the parent, var2 the node."""
+    pairs = [
+        (hierarchy.node(c).parent, c)
+        for c in _at_level(hierarchy, level)
+        if hierarchy.node(c).parent is not None
+    ]
+    return correlate(data, pairs, method)
+
+
+def corr_across(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    level: int,
+    other_level: int,
+    method: str = "pearson",
+) -> pd.DataFrame:
+    """Every node at `level` with every node at `other_level` (var1 from the higher level)."""
+    high, low = max(level, other_level), min(level, other_level)
+    pairs = [(a, b) for b in _at_level(hierarchy, low) for a in _at_level(hierarchy, high)]
+    return correlate(data, pairs, method)
+
+
+def corr_family(
+    data: pd.DataFrame, hierarchy: Hierarchy, level: int = 1, method: str = "pearson"
+) -> pd.DataFrame:
+    """Each node at `level` with its ancestor at every higher level (COINr get_corr(withparent =
+    "family")); `ancestor_level` says which."""
+    parts = []
+    for up in (lv for lv in hierarchy.levels if lv > level):
+        pairs = []
+        for code in _at_level(hierarchy, level):
+            anc = _ancestor(hierarchy, code, up)
+            if anc is not None:
+                pairs.append((anc, code))
+        part = correlate(data, pairs, method)
+        part.insert(0, "ancestor_level", up)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- Cronbach's alpha
+
+
+def _descendants(hierarchy: Hierarchy, code: str, level: int) -> list[str]:
+    return [
+        c
+        for c in _at_level(hierarchy, level)
+        if _ancestor(hierarchy, c, hierarchy.node(code).level) == code
+    ]
+
+
+def cronbach_alpha(
+    data: pd.DataFrame,
+    hierarchy: Hierarchy,
+    nodes: Sequence[str] | None = None,
+    item_level: int | None = None,
+) -> pd.DataFrame:
+    """Cronbach's alpha of each aggregate node over its descendants at `item_level` (default its
+    children's level), as COINr get_cronbach: k²·(mean off-diagonal covariance) / (sum of all
+    covariances), covariances on pairwise complete cases."""
+    rows = []
+    for code in nodes or hierarchy.aggregates:
+        level = item_level or hierarchy.node(code).level - 1
+        items = _descendants(hierarchy, code, level)
+        k = len(items)
+        cov = data[items].astype(float).cov().to_numpy()
+        total = np.nansum(cov)
+        alpha = math.nan
+        if k > 1 and total != 0:
+            mean_off = (total - np.nansum(np.diag(cov))) / (k * (k - 1))
+            alpha = float(k * k * mean_off / total)
+        rows.append(
+            {
+                "node": code,
+                "level": hierarchy.node(code).level,
+                "item_level": level,
+                "n_items": k,
+                "alpha": alpha,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- PCA
+
+
+@dataclass(frozen=True, eq=False)
+class PCAResult:
+    """PCA of each group of nodes (the children of one parent): variance explained per
+    component, loadings, and the first component's loadings as weights."""
+
+    variance: pd.DataFrame  # group, component, sdev, var_explained, cumulative, n_units
+    loadings: pd.DataFrame  # group, component, code, loading
+    level: int
+
+    def weights(self, form: str = "loadings") -> pd.Series:
+        """PCA-derived weights per node: "loadings", COINr's (the first component's loadings,
+        each group oriented so its loadings sum to a non-negative number; COINr leaves the sign
+        as the eigen-solver gives it); "squared", the squared loadings, which are non-negative
+        and sum to 1 within each group (each node's share of the first component)."""
+        if form not in ("loadings", "squared"):
+            raise_issues(
+                [issue("E_BAD_CHOICE", None, field="form", value=form, choices="loadings、squared")]
+            )
+        first = self.loadings[self.loadings["component"] == 1].set_index("code")["loading"]
+        out = first if form == "loadings" else first**2
+        return out.rename("weight")
+
+
+def _pca_block(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """prcomp(center = TRUE, scale = TRUE) on the complete rows: sdev and loadings (columns)."""
+    complete = frame.dropna()
+    x = complete.to_numpy(dtype=float)
+    n, k = x.shape
+    sd = x.std(axis=0, ddof=1) if n > 1 else np.zeros(k)
+    if n < 2 or k < 1 or (sd == 0).any():
+        # nothing to decompose (too few complete units, or a constant column): no components
+        return np.full(k, np.nan), np.full((k, k), np.nan), n
+    z = (x - x.mean(axis=0)) / sd
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    sdev = s / math.sqrt(n - 1)
+    loadings = vt.T
+    signs = np.where(loadings.sum(axis=0) < 0, -1.0, 1.0)
+    return sdev, loadings * signs, n
+
+
+def pca(
+    data: pd.DataFrame, hierarchy: Hierarchy, level: int = 1, by_group: bool = True
+) -> PCAResult:
+    """PCA of the nodes at `level`, one per parent (COINr get_PCA(by_groups = TRUE)) or all at
+    once; units with a missing value are left out of that group's PCA, as COINr does."""
+    codes = _at_level(hierarchy, level)
+    groups: dict[str, list[str]] = {}
+    for code in codes:
+        key = hierarchy.node(code).parent if by_group else "all"
+        groups.setdefault(key or "all", []).append(code)
+    var_rows, load_rows = [], []
+    for group, members in groups.items():
+        frame = data[members]
+        dropped = int(frame.isna().any(axis=1).sum())
+        if dropped:
+            logger.info("PCA %s: %d units with missing values left out", group, dropped)
+        sdev, loadings, n = _pca_block(frame)
+        share = sdev**2 / (sdev**2).sum()
+        for k in range(len(sdev)):
+            var_rows.append(
+                {
+                    "group": group,
+                    "component": k + 1,
+                    "sdev": sdev[k],
+                    "var_explained": share[k],
+                    "cumulative": share[: k + 1].sum(),
+                    "n_units": n,
+                }
+            )
+            for code, value in zip(members, loadings[:, k], strict=True):
+                load_rows.append(
+                    {"group": group, "component": k + 1, "code": code, "loading": value}
+                )
+    return PCAResult(pd.DataFrame(var_rows), pd.DataFrame(load_rows), level)
+
+
+def pca_weights(
+    data: pd.DataFrame, hierarchy: Hierarchy, level: int = 1, form: str = "squared"
+) -> dict[str, float]:
+    """Weights for `CompositeConfig(weights=…)` from a PCA per parent at `level` (default the
+    non-negative squared loadings; see PCAResult.weights). A group without components (too few
+    complete units, or a constant member) keeps equal weights."""
+    found = pca(data, hierarchy, level)
+    weights = found.weights(form)
+    groups = found.loadings.drop_duplicates("code").set_index("code")["group"]
+    for group in groups.unique():
+        members = groups.index[groups == group]
+        if weights[members].isna().any():
+            logger.warning("PCA weights for %s undefined: equal weights kept", group)
+            weights[members] = 1.0 / len(members)
+    return weights.to_dict()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """Named analysis tables that render in a notebook and save themselves with Chinese
+    headers (Excel: one sheet each; CSV: one UTF-8-with-BOM file each, readable by Excel)."""
+
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+    def labelled(self, name: str) -> pd.DataFrame:
+        frame = self.tables[name].copy()
+        for col in frame.columns:
+            if frame[col].dtype == object:
+                frame[col] = frame[col].map(lambda v: t(f"analysis.flag.{v}") if v in _FLAGS else v)
+        return frame.rename(columns={c: t(f"analysis.col.{c}") for c in frame.columns})
+
+    def to_excel(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pd.ExcelWriter(path, engine="xlsxwriter") as xw:
+            for name in self.tables:
+                sheet = t(f"analysis.table.{name}")[:31]
+                excel_safe_frame(self.labelled(name)).to_excel(xw, sheet_name=sheet, index=False)
+        return path
+
+    def to_csv(self, folder: str | Path) -> list[Path]:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name in self.tables:
+            path = folder / f"{t(f'analysis.table.{name}')}.csv"
+            excel_safe_frame(self.labelled(name)).to_csv(path, index=False, encoding="utf-8-sig")
+            out.append(path)
+        return out
+
+    def _repr_html_(self) -> str:
+        parts = []
+        for name in self.tables:
+            title = html.escape(t(f"analysis.table.{name}"))
+            body = self.labelled(name).to_html(
+                index=False, float_format=lambda v: f"{v:.3f}", na_rep="—"
+            )
+            parts.append(f"<h4>{title}</h4>{body}")
+        return "<div>" + "".join(parts) + "</div>"
+
+
+_FLAGS = ("ok", "LOW", "OUT")
+
+
+def toolkit(
+    result: CompositeResult,
+    stage: str = "normalised",
+    method: str = "pearson",
+    stats_stage: str = "raw",
+    **stats_thresholds: Any,
+) -> Tables:
+    """Every table of the toolkit for a built index, ready to show or save: statistics of the
+    indicators at `stats_stage` (their own units), the rest on `stage` beside the aggregates."""
+    tree = result.hierarchy
+    data = node_data(result, stage)
+    levels = [lv for lv in tree.levels if lv > 1]
+    tables = {
+        "stats": indicator_stats(result.stages[stats_stage], **stats_thresholds),
+        "corr_within": corr_within(data, tree, 1, method=method),
+        "corr_parent": corr_family(data, tree, 1, method=method),
+        "cronbach": cronbach_alpha(data, tree),
+    }
+    if len(levels) > 1:
+        tables["corr_levels"] = corr_across(data, tree, levels[0], levels[1], method=method)
+    found = pca(data, tree, 1)
+    tables["pca_variance"] = found.variance
+    tables["pca_loadings"] = found.loadings
+    return Tables(tables)

@@ -1,0 +1,390 @@
+"""The dashboards' data model: `DashboardData` (plain frames), `KpiCube` (every KPI in one array).
+
+A click reads numbers from here by key or integer position, never by running the engine or
+scanning a long table; `loading` builds and caches these objects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench import fmt
+from workbench.dashboard.view import CITY
+
+
+KPI_FIELDS = (
+    "value",
+    "numerator",
+    "denominator",
+    "target",
+    "gap",
+    "yoy",
+    "met",
+    "prev_value",
+    "baseline_size",
+)
+
+
+class KpiCube:
+    """Every KPI as one float array [set, period, county, indicator, field] (city = county 0).
+
+    Built once per data load. A click then reads numbers by integer position instead of
+    filtering a million-row table: the cards, the trend, the funnel and the map for a
+    3,000-county city cost a few array slices."""
+
+    def __init__(
+        self,
+        kpis: pd.DataFrame,
+        sets: Sequence[str],
+        periods: Sequence[str],
+        counties: Sequence[str],
+        indicators: Mapping[str, Sequence[str]],
+    ) -> None:
+        self.sets = {s: i for i, s in enumerate(sets)}
+        self.periods = {p: i for i, p in enumerate(periods)}
+        self.counties = {c: i for i, c in enumerate([CITY, *counties])}
+        self.indicators = {
+            s: {ind: i for i, ind in enumerate(inds)} for s, inds in indicators.items()
+        }
+        width = max((len(v) for v in self.indicators.values()), default=0)
+        self.arr = np.full(
+            (len(self.sets), len(self.periods), len(self.counties), width, len(KPI_FIELDS)), np.nan
+        )
+        if not len(kpis):
+            return
+        sets_col = kpis["indicator_set"].astype(str)
+        si = sets_col.map(self.sets)
+        pi = kpis["period"].astype(str).map(self.periods)
+        ci = kpis["county_code"].astype(str).map(self.counties)
+        ii = pd.Series(
+            [
+                self.indicators.get(s, {}).get(i)
+                for s, i in zip(sets_col, kpis["indicator"].astype(str))
+            ],
+            index=kpis.index,
+            dtype="float64",
+        )
+        ok = (si.notna() & pi.notna() & ci.notna() & ii.notna()).to_numpy()
+        idx = tuple(np.asarray(x.to_numpy()[ok], dtype=int) for x in (si, pi, ci, ii))
+        for f, name in enumerate(KPI_FIELDS):
+            if name not in kpis:  # e.g. tables built before prev_value was kept: stays NaN
+                continue
+            col = kpis[name]
+            if name == "met":
+                col = col.astype("object").map(lambda v: np.nan if _missing(v) else float(bool(v)))
+            self.arr[idx + (f,)] = pd.to_numeric(col, errors="coerce").to_numpy(float)[ok]
+
+    @classmethod
+    def from_saved(cls, meta: Mapping[str, Any], arr: Any) -> KpiCube:
+        """A cube from `_write_cache`'s lists of keys and its array."""
+        cube = cls.__new__(cls)
+        cube.sets = {s: i for i, s in enumerate(meta["sets"])}
+        cube.periods = {p: i for i, p in enumerate(meta["periods"])}
+        cube.counties = {c: i for i, c in enumerate(meta["counties"])}
+        cube.indicators = {
+            s: {ind: i for i, ind in enumerate(v)} for s, v in meta["indicators"].items()
+        }
+        cube.arr = arr
+        return cube
+
+    def get(self, indicator_set: str, period: str, county: str, indicator: str) -> dict | None:
+        try:
+            vec = self.arr[
+                self.sets[indicator_set],
+                self.periods[period],
+                self.counties[county],
+                self.indicators[indicator_set][indicator],
+            ]
+        except KeyError:
+            return None
+        return dict(zip(KPI_FIELDS, vec.tolist()))
+
+    def across_counties(self, indicator_set: str, period: str, indicator: str) -> Any:
+        """[county, field] for every county (not the city), in `counties` order."""
+        return self.arr[
+            self.sets[indicator_set],
+            self.periods[period],
+            1:,
+            self.indicators[indicator_set][indicator],
+        ]
+
+
+# An indicator set's `presentation:` block as plain values (`loading.declared_presentation` reads it
+# from the declarations): funnel stages are {stage, label, indicator, part}, card groups
+# {name, indicators}; `recovery` and `rectification` are indicator codes.
+NO_PRESENTATION: dict[str, Any] = {
+    "order": 0,
+    "index_order": 0,
+    "default_index": None,
+    "card_groups": [],
+    "funnel": [],
+    "recovery": None,
+    "rectification": None,
+    "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
+}
+
+
+@dataclass
+class DashboardData:
+    """Everything the dashboards show, for every period and indicator set, as plain frames.
+
+    The city is county `""` in every table. Columns (see docs/dashboard.md, "数据接口"):
+
+    - counties: county_code, county_name
+    - indicators: indicator_set, indicator, name, unit, direction, deadline, description, group
+    - kpis: indicator_set, period, county_code, indicator, value, numerator, denominator,
+      target, gap, met, yoy — the engine's values for the span ending at `period`
+    - index: period, hierarchy, county_code, score, rank, grade (`hierarchy` is unique across
+      indicator sets; `hierarchies` gives its Chinese name)
+    - uncertainty: period, hierarchy, county_code, nominal_rank, median_rank, q05, q95
+    - lagging: indicator_set, period, county_code, reasons
+    - milestones: indicator_set, period, county_code, milestone, name, deadline, status,
+      status_label, detail
+    - phases: name, start, end
+
+    `presentation` is what each set declares about how it is shown (its YAML `presentation:`
+    block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
+    `indicator_sets` and `hierarchies` are in the order pickers list them.
+    """
+
+    city_name: str
+    periods: list[str]
+    indicator_sets: dict[str, str]
+    counties: pd.DataFrame
+    indicators: pd.DataFrame
+    kpis: pd.DataFrame
+    index: pd.DataFrame
+    uncertainty: pd.DataFrame
+    lagging: pd.DataFrame
+    milestones: pd.DataFrame
+    phases: pd.DataFrame
+    hierarchies: dict[str, str] = field(default_factory=dict)
+    presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    span: str = "ytd"
+    demo: bool = False
+    source: str = ""
+    built_at: float = field(default_factory=time.time)
+    # a period's label when the sets' data are not monthly (2023财年); months show as 2025年9月
+    period_labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
+        self._county_names = dict(
+            zip(self.counties["county_code"].astype(str), self.counties["county_name"].astype(str))
+        )
+        self._cube: KpiCube | None = None
+        self._rankings: dict[tuple[str, str | None], list[dict]] = {}
+        self._records: dict[tuple, list[dict]] = {}
+        self._memo: dict[tuple, Any] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_rankings"], state["_records"], state["_memo"] = {}, {}, {}  # per kernel
+        if state.get("_cube") is not None:
+            # the cube holds every KPI: the long table need not travel to every kernel too
+            state["kpis"] = self.kpis.iloc[0:0]
+            state["_slices"] = {k: v for k, v in self._slices.items() if not k.startswith("kpis:")}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_cube", None)
+        self.__dict__.setdefault("_rankings", {})
+        self.__dict__.setdefault("_records", {})
+        self.__dict__.setdefault("_memo", {})
+
+    def period_label(self, period: str) -> str:
+        """A period as the picker and the header show it: 2025年9月, or the label of a yearly
+        or fiscal-year period (2023财年)."""
+        return self.period_labels.get(period) or fmt.month_label(period)
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A per-kernel cache for things a click would otherwise recompute for every county
+        (map colours of a month, a ranking's grades, the index's monthly mean)."""
+        if key not in self._memo:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def grades(self, period: str, hierarchy: str | None) -> list[str]:
+        """The grades present in a ranking, best first (their order fixes their colours)."""
+        return self.memo(
+            ("grades", period, hierarchy),
+            lambda: list(
+                dict.fromkeys(
+                    str(r["grade"])
+                    for r in self.ranking(period, hierarchy)
+                    if not _missing(r["grade"])
+                )
+            ),
+        )
+
+    def records(self, table: str, *key: object) -> list[dict]:
+        """`part(table, *key)` as a list of dicts, cached: builders iterate these on a click."""
+        k = (table, *key)
+        if k not in self._records:
+            if len(self._records) > 512:
+                self._records.clear()
+            self._records[k] = self.part(table, *key).to_dict("records")
+        return self._records[k]
+
+    @property
+    def cube(self) -> KpiCube:
+        if self._cube is None:
+            meta = self.indicators
+            order = {
+                s: [str(i) for i in meta.loc[meta["indicator_set"].astype(str) == s, "indicator"]]
+                for s in self.indicator_sets
+            }
+            self._cube = KpiCube(
+                self.kpis,
+                list(self.indicator_sets),
+                self.periods,
+                list(self.counties["county_code"].astype(str)),
+                order,
+            )
+        return self._cube
+
+    def ranking(self, period: str, hierarchy: str | None) -> list[dict]:
+        """The index ranking of one month as records sorted by rank (cached per kernel)."""
+        key = (period, hierarchy)
+        if key not in self._rankings:
+            if len(self._rankings) > 64:
+                self._rankings.clear()
+            idx = self.part("index", period, hierarchy)
+            cols = ["county_code", "score", "rank", "grade"]
+            out = idx[cols].copy() if len(idx) else pd.DataFrame(columns=cols)
+            unc = self.part("uncertainty", period, hierarchy)
+            extra = ["nominal_rank", "median_rank", "q05", "q95"]
+            if len(unc) and len(out):
+                u = unc[["county_code", *extra]].copy()
+                u["county_code"] = u["county_code"].astype(str)
+                out["county_code"] = out["county_code"].astype(str)
+                out = out.merge(u, on="county_code", how="left")
+            else:
+                for c in extra:
+                    out[c] = float("nan")
+            out["county_code"] = out["county_code"].astype(str)
+            out["county_name"] = out["county_code"].map(self.county_name)
+            out["rank"] = pd.to_numeric(out["rank"], errors="coerce")
+            out = out.sort_values(["rank", "county_code"], kind="stable")
+            self._rankings[key] = out.to_dict("records")
+        return self._rankings[key]
+
+    def warm(self) -> DashboardData:
+        """Sort every table, index its keys and build the KPI cube now (before pickling, so
+        kernels need not)."""
+        for table, key in _GROUP_KEYS.items():
+            if table == "kpis":  # the cube serves the KPIs; this table is not pickled
+                continue
+            for n in range(1, len(key) + 1):
+                self.part(table, *([None] * n))
+        _ = self.cube
+        return self
+
+    def part(self, table: str, *key: object) -> pd.DataFrame:
+        """Rows of `table` whose leading key columns equal `key`.
+
+        The table is sorted once by its full key (so by every prefix of it too) and each key's
+        row range is kept: a look-up is a dict access and a slice, not a scan. A click on a
+        3,000-county city stays within budget and a kernel holds each table once."""
+        full = _GROUP_KEYS[table]
+        cols = full[: len(key)]
+        cache_key = f"{table}:{len(cols)}"
+        if cache_key not in self._slices:
+            df: pd.DataFrame = getattr(self, table)
+            if not getattr(df, "attrs", {}).get("_wb_sorted"):
+                df = df.sort_values(list(full), kind="stable").reset_index(drop=True)
+                df.attrs["_wb_sorted"] = True
+                setattr(self, table, df)
+            self._slices[cache_key] = (df, _key_ranges(df, cols))
+        df, ranges = self._slices[cache_key]
+        lo, hi = ranges.get(tuple(key), (0, 0))
+        return df.iloc[lo:hi]
+
+    def county_name(self, code: str) -> str:
+        if not code:
+            return self.city_name
+        return self._county_names.get(str(code), str(code))
+
+    def indicator_meta(self, indicator_set: str) -> pd.DataFrame:
+        return self.part("indicators", indicator_set)
+
+    def meta_records(self, indicator_set: str) -> list[dict]:
+        return self.records("indicators", indicator_set)
+
+    def presentation_of(self, indicator_set: str) -> dict[str, Any]:
+        """What `indicator_set` declares about how it is shown; nothing declared is
+        `NO_PRESENTATION` (cards in declaration order, no funnel, no rectification bar)."""
+        return {**NO_PRESENTATION, **self.presentation.get(indicator_set, {})}
+
+    def default_hierarchy(self, indicator_set: str | None = None) -> str | None:
+        """The index a page ranks by until one is picked: the set's declared `default_index`,
+        else the first index listed."""
+        if indicator_set is not None:
+            declared = self.presentation_of(indicator_set)["default_index"]
+            if declared in self.hierarchies:
+                return declared
+        return next(iter(self.hierarchies), None)
+
+    def first_part(self, table: str, indicator_set: str, *key: object) -> list[dict]:
+        """`records` for the indicator set, else for the first other set that has rows."""
+        for s in [indicator_set] + [s for s in self.indicator_sets if s != indicator_set]:
+            rows = self.records(table, s, *key)
+            if rows:
+                return rows
+        return []
+
+    def kpi(
+        self, indicator: str, period: str, county: str, indicator_set: str | None = None
+    ) -> dict:
+        """One KPI's fields as a dict (NaN where absent), from `indicator_set` or any set that
+        has the indicator."""
+        sets = [indicator_set] if indicator_set else []
+        sets += [s for s in self.indicator_sets if s not in sets]
+        for s in sets:
+            if indicator in self.cube.indicators.get(s, {}):
+                return self.cube.get(s, period, county, indicator) or {}
+        return {}
+
+
+def _key_ranges(df: pd.DataFrame, cols: Sequence[str]) -> dict[tuple, tuple[int, int]]:
+    """{key: (first row, end row)} of a frame sorted by `cols`, found without a Python loop
+    over the rows (a 3,000-county city has about a million KPI rows)."""
+    n = len(df)
+    if not n or not cols:
+        return {}
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for c in cols:
+        codes = (
+            df[c].cat.codes.to_numpy()
+            if isinstance(df[c].dtype, pd.CategoricalDtype)
+            else pd.factorize(df[c], use_na_sentinel=False)[0]
+        )
+        change[1:] |= codes[1:] != codes[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n)
+    keys = zip(*(df[c].iloc[starts].tolist() for c in cols))
+    return {k: (int(a), int(b)) for k, a, b in zip(keys, starts, ends)}
+
+
+_GROUP_KEYS: dict[str, tuple[str, ...]] = {
+    "kpis": ("indicator_set", "period", "county_code"),
+    "index": ("period", "hierarchy"),
+    "uncertainty": ("period", "hierarchy"),
+    "lagging": ("indicator_set", "period"),
+    "milestones": ("indicator_set", "period", "county_code"),
+    "indicators": ("indicator_set",),
+}
+
+
+_missing = fmt.missing  # the formatter's notion of a missing value, shared by every part
+_float = fmt.finite

@@ -1,0 +1,181 @@
+"""The enforcement funnel (e.g. 线索 → 立案 → 结案 → 追回) and the rectification progress bar.
+
+What they show is declared per indicator set (`presentation:` `funnel`, `recovery`,
+`rectification`); a set that declares none has neither. Both read the engine's KPI rows, so
+they agree with the KPI cards by construction.
+"""
+
+from __future__ import annotations
+
+from workbench import fmt
+from workbench.dashboard.data import DashboardData, _float
+from workbench.dashboard.markup import _esc, _part, focus_meta, format_target
+from workbench.dashboard.style import (
+    FUNNEL_COLOURS,
+    RECOVERED_COLOUR,
+    _ink,
+    _label_width,
+    base_layout,
+    empty_figure,
+)
+from workbench.dashboard.view import View
+from workbench.messages import t
+
+
+def funnel_stages(data: DashboardData, view: View) -> list[dict]:
+    """The declared stages, then 追回, as [{stage, label, count, text}] for the county (or city).
+
+    Each stage is one part (numerator or denominator) of one indicator's KPI row; a stage whose
+    number is missing is left out. 追回 is money: its width is the last stage's count × the
+    recovery rate, i.e. the share of the money due that came back, drawn on the same scale,
+    and its label gives the amounts."""
+    shows = data.presentation_of(view.indicator_set)
+    stages = []
+    for st in shows["funnel"]:
+        row = data.kpi(st["indicator"], view.period, view.county, view.indicator_set)
+        n = _float(row.get(st["part"]))
+        if n is not None:
+            stages.append(
+                {
+                    "stage": st["stage"],
+                    "label": st["label"],
+                    "count": n,
+                    "text": t("dash.funnel.count", n=fmt.number(n)),
+                }
+            )
+    if not shows["recovery"] or not stages or stages[-1]["stage"] != shows["funnel"][-1]["stage"]:
+        return stages
+    rec = data.kpi(shows["recovery"], view.period, view.county, view.indicator_set)
+    rate = _float(rec.get("value"))
+    if rate is not None:
+        last = stages[-1]
+        name = focus_meta(data, _focus(view, shows["recovery"])).get("name")
+        stages.append(
+            {
+                "stage": "recovered",
+                "recovery": True,
+                "label": t("dash.funnel.recovered"),
+                "count": last["count"] * rate,
+                "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
+                "hover": t(
+                    "dash.funnel.recovered_hover",
+                    name=name,
+                    stage=last["label"],
+                    rate=fmt.percent(rate),
+                    recovered=fmt.money(rec.get("numerator")),
+                    due=fmt.money(rec.get("denominator")),
+                ),
+            }
+        )
+    return stages
+
+
+def _focus(view: View, indicator: str) -> View:
+    return View(view.indicator_set, view.period, view.county, indicator, view.hierarchy)
+
+
+def funnel_title_html(data: DashboardData, view: View) -> str:
+    """The funnel panel's heading: its declared stages (线索 → 立案 → 结案 → 追回)."""
+    shows = data.presentation_of(view.indicator_set)
+    labels = [st["label"] for st in shows["funnel"]]
+    if labels and shows["recovery"]:
+        labels.append(t("dash.funnel.recovered"))
+    return _part("funnel_title", view.key, f"<h3>{_esc(' → '.join(labels))}</h3>")
+
+
+def funnel_figure(data: DashboardData, view: View) -> dict:
+    """The enforcement funnel for the view's county (or the city)."""
+    stages = funnel_stages(data, view)
+    if not stages:
+        return empty_figure(t("dash.empty.funnel"))
+    colours = [
+        RECOVERED_COLOUR if s.get("recovery") else FUNNEL_COLOURS[min(i, len(FUNNEL_COLOURS) - 1)]
+        for i, s in enumerate(stages)
+    ]
+    trace = {
+        "type": "funnel",
+        "y": [s["label"] for s in stages],
+        "x": [s["count"] for s in stages],
+        "text": [s["text"] for s in stages],
+        "customdata": [s.get("hover", s["text"]) for s in stages],
+        "textinfo": "text",
+        "textposition": "inside",
+        "marker": {"color": colours},
+        "connector": {"fillcolor": "#e3e9f0"},
+        "hovertemplate": "%{y}：%{customdata}<extra></extra>",
+        "textfont": {"color": [_ink(c) for c in colours], "size": 13},
+    }
+    layout = base_layout(
+        230,
+        yaxis={"fixedrange": True},
+        xaxis={"fixedrange": True},
+        margin={"l": _label_width(trace["y"], 13), "r": 10, "t": 5, "b": 5},
+    )
+    return {"data": [trace], "layout": layout}
+
+
+def rectification_figure(data: DashboardData, view: View) -> dict:
+    """Rectification items due so far: 已销号 against 未销号, with the declared completion
+    indicator (`presentation: rectification:`) and its target."""
+    indicator = data.presentation_of(view.indicator_set)["rectification"]
+    if not indicator:
+        return empty_figure(t("dash.empty.rectification"))
+    row = data.kpi(indicator, view.period, view.county, view.indicator_set)
+    done, due = _float(row.get("numerator")), _float(row.get("denominator"))
+    if due is None or done is None:
+        return empty_figure(t("dash.empty.rectification"))
+    open_items = max(due - done, 0.0)
+    traces = []
+    for label, n, colour, ink in (
+        (t("dash.rect.closed"), done, "#0072B2", "#ffffff"),
+        (t("dash.rect.open"), open_items, "#E69F00", "#111111"),
+    ):
+        share = n / due if due else None
+        text = f"{label} {fmt.number(n)}（{fmt.percent(share)}）"
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": text,
+                "y": [t("dash.rect.items")],
+                "x": [n],
+                "marker": {"color": colour},
+                "text": [text if share is not None and share >= 0.2 else ""],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "textangle": 0,
+                "textfont": {"color": ink},
+                "hovertemplate": f"{_esc(text)}<extra></extra>",
+            }
+        )
+    meta = focus_meta(data, _focus(view, indicator))
+    title = t(
+        "dash.rect.summary",
+        name=meta.get("name"),
+        value=fmt.percent(row.get("value")),
+        target=format_target(row.get("target"), "%", meta.get("op") or 1),
+        deadline=fmt.date_label(meta.get("deadline")) if meta.get("deadline") else "—",
+    )
+    layout = base_layout(
+        150,
+        barmode="stack",
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
+        xaxis={"fixedrange": True, "visible": False},
+        yaxis={"visible": False, "fixedrange": True},
+        annotations=[
+            {
+                "text": _esc(title),
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1.0,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 13},
+            }
+        ],
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return {"data": traces, "layout": layout}

@@ -1,0 +1,520 @@
+"""The two pages, the cockpit and a county's page: skeleton, selectors, redraws, entry points."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import pandas as pd
+
+from workbench.dashboard.board import _board_class
+from workbench.dashboard.calendar import calendar_html
+from workbench.dashboard.cards import kpi_cards_html
+from workbench.dashboard.data import DashboardData
+from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html
+from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectification_figure
+from workbench.dashboard.lagging import lagging_html
+from workbench.dashboard.loading import load, read_ledgers
+from workbench.dashboard.map import geojson_path, load_shapes, map_colours
+from workbench.dashboard.markup import _esc, _part, panel_title
+from workbench.dashboard.ranking import (
+    rank_summary_html,
+    ranking_bars_html,
+    ranking_table_html,
+)
+from workbench.dashboard.trend import history_figure, trend_figure
+from workbench.dashboard.view import CITY, INDEX, View
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+
+def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
+    """Title, data-as-of line, and the link that opens the drill-down (or goes back)."""
+    demo = f'<span class="wb-demo-flag">{_esc(t("dash.demo"))}</span>' if data.demo else ""
+    if page == "cockpit":
+        title = t("dash.cockpit.title")
+        link = (
+            f'<a class="wb-open" data-open-county="{_esc(view.county)}" '
+            f'href="{_esc("county.ipynb?county=" + quote(view.county))}" target="_self">'
+            f"{_esc(t('dash.open_county', name=data.county_name(view.county)))}</a>"
+            if view.county
+            else ""
+        )
+    else:
+        title = t("dash.county.title", name=data.county_name(view.county))
+        link = f'<a class="wb-back" href="cockpit.ipynb" target="_self">{_esc(t("dash.back"))}</a>'
+    asof = t(
+        "tables.dash.asof" if data.period_labels else "dash.asof",
+        period=data.period_label(view.period),
+        span=t(f"ind.span.{data.span}"),
+        set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
+    )
+    body = (
+        f'<span class="wb-title">{_esc(title)}<small>{_esc(data.city_name)}</small>{demo}'
+        f'</span><span class="wb-asof">{_esc(asof)}</span>{link}'
+    )
+    return _part("header", view.key, body)
+
+
+def select_html(
+    name: str, label_key: str, options: Sequence[tuple[str, str]] = (), value: str = ""
+) -> str:
+    """A labelled <select> the board wires to `set_view` (`data-control` names the field).
+
+    The board fills the options from its `options` state, so long lists (3,000 counties)
+    travel once."""
+    opts = "".join(
+        f'<option value="{_esc(v)}"{" selected" if v == value else ""}>{_esc(lab)}</option>'
+        for lab, v in options
+    )
+    css = name.replace("_", "-")
+    return (
+        f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key))}</span>'
+        f'<select data-control="{_esc(name)}">{opts}</select></label>'
+    )
+
+
+def _panel_html(title_key: str, body: str, note: str = "", cls: str = "") -> str:
+    return f'<section class="wb-panel {cls}">{panel_title(title_key, note)}{body}</section>'
+
+
+def _slot(name: str) -> str:
+    return f'<div class="wb-slot" data-slot="{_esc(name)}"></div>'
+
+
+class _Page:
+    """Shared machinery of both pages: the view, the selectors, timed in-place updates."""
+
+    parts: tuple[str, ...] = ()
+    controls: dict[str, str] = {}  # select name → View field
+
+    def __init__(self, data: DashboardData, view: View) -> None:
+        self.data = data
+        self.view = view
+        self.last_update_ms = 0.0
+        self._sent: dict[str, tuple[int, object]] = {}
+
+    # -- options -------------------------------------------------------------------------
+    def _set_options(self) -> list[tuple[str, str]]:
+        return [(title, key) for key, title in self.data.indicator_sets.items()]
+
+    def _period_options(self) -> list[tuple[str, str]]:
+        return [(self.data.period_label(p), p) for p in reversed(self.data.periods)]
+
+    def _county_options(self, with_city: bool) -> list[tuple[str, str]]:
+        counties = self.data.memo(
+            ("county_options",),
+            lambda: [
+                (f"{n}（{c}）", c)
+                for c, n in zip(
+                    self.data.counties["county_code"].astype(str),
+                    self.data.counties["county_name"].astype(str),
+                )
+            ],
+        )
+        return ([(t("dash.selector.whole_city"), CITY)] if with_city else []) + counties
+
+    def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
+        opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
+        opts += [
+            (str(m.get("name") or m["indicator"]), str(m["indicator"]))
+            for m in self.data.meta_records(indicator_set)
+        ]
+        return opts
+
+    def _hierarchy_options(self) -> list[tuple[str, str]]:
+        return [(title, key) for key, title in self.data.hierarchies.items()]
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        raise NotImplementedError
+
+    def values(self) -> dict[str, str]:
+        return {name: str(getattr(self.view, field) or "") for name, field in self.controls.items()}
+
+    def build_parts(self) -> dict[str, dict]:
+        raise NotImplementedError
+
+    # -- events --------------------------------------------------------------------------
+    def on_select(self, name: str, value: str) -> None:
+        field = self.controls.get(name)
+        if field is None:
+            return
+        options = {v for _, v in self._options_payload().get(name, [])}
+        if value in options and value != getattr(self.view, field):
+            self.set_view(**{field: value})
+
+    def on_click(self, code: str) -> None:
+        if code in self.data.cube.counties and code and code != self.view.county:
+            self.set_view(county=code)
+
+    def set_view(self, **changes: Any) -> None:
+        """Move to a new view and redraw every part in place."""
+        view = dataclasses.replace(self.view, **changes)
+        if view.indicator_set != self.view.indicator_set:
+            focus = [v for _, v in self._focus_options(view.indicator_set)]
+            view = dataclasses.replace(
+                view,
+                focus=view.focus if view.focus in focus else (focus[0] if focus else ""),
+                # each set ranks by its own declared index unless one is picked with it
+                hierarchy=changes.get("hierarchy")
+                or self.data.default_hierarchy(view.indicator_set),
+            )
+        self.view = view
+        self._view_changed()
+        self.refresh()
+
+    def _view_changed(self) -> None:
+        """Hook: settle page state that depends on the view, before the one redraw."""
+
+    # -- drawing -------------------------------------------------------------------------
+    def _payload(self, name: str, part: dict) -> dict:
+        """Give the part a revision: unchanged content keeps its number, so the browser only
+        re-stamps its key instead of redrawing it."""
+        body = (
+            part.get("html", "").replace(self.view.key, "")
+            if part["kind"] == "html"
+            else {k: v for k, v in part.items() if k != "kind"}
+        )
+        rev, before = self._sent.get(name, (0, None))
+        if body != before:
+            rev += 1
+            self._sent[name] = (rev, body)
+        return {**part, "rev": rev}
+
+    BIG = ("map",)  # parts large enough to travel only when they changed
+
+    def _options_payload(self) -> dict[str, list[list[str]]]:
+        key = self.view.indicator_set
+        if getattr(self, "_options_for", (None,))[0] != key:
+            self._options_for = (key, {k: [list(o) for o in v] for k, v in self.options().items()})
+        return self._options_for[1]
+
+    def refresh(self) -> None:
+        started = time.perf_counter()
+        parts = {name: self._payload(name, p) for name, p in self.build_parts().items()}
+        small = {k: v for k, v in parts.items() if k not in self.BIG}
+        big = {k: v for k, v in parts.items() if k in self.BIG}
+        options = self._options_payload()
+        board = self.board
+        with board.hold_sync():
+            if options is not board.options:
+                board.options = options
+            board.values = self.values()
+            board.parts = small
+            if any(board.big_parts.get(k, {}).get("rev") != v["rev"] for k, v in big.items()):
+                board.big_parts = big
+            board.key = self.view.key
+            board.tick += 1
+        self.last_update_ms = (time.perf_counter() - started) * 1000
+        log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
+
+    @property
+    def widget(self) -> Any:
+        return self.board
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.board)
+
+
+class Cockpit(_Page):
+    """The leader cockpit: one screen, every target, the lagging counties, a click to any county."""
+
+    parts = (
+        "header",
+        "kpis",
+        "ranking",
+        "map",
+        "trend",
+        "funnel_title",
+        "funnel",
+        "rectification",
+        "calendar",
+        "lagging",
+        "table",
+    )
+    controls = {
+        "indicator_set": "indicator_set",
+        "period": "period",
+        "county": "county",
+        "focus": "focus",
+        "hierarchy": "hierarchy",
+    }
+
+    def __init__(
+        self,
+        data: DashboardData,
+        indicator_set: str | None = None,
+        period: str | None = None,
+        county: str = CITY,
+        geojson: str | os.PathLike | None = None,
+    ) -> None:
+        iset = (
+            indicator_set
+            if indicator_set in data.indicator_sets
+            else next(iter(data.indicator_sets))
+        )
+        per = period if period in data.periods else data.periods[-1]
+        county = county if county in set(data.counties["county_code"].astype(str)) else CITY
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
+        focus = [v for _, v in self._focus_options(iset)]
+        if self.view.focus not in focus:
+            self.view = dataclasses.replace(self.view, focus=focus[0] if focus else "")
+        shapes = load_shapes(geojson_path(geojson), data.counties)
+        self.board = _board_class()(
+            self.on_select,
+            self.on_click,
+            skeleton=self._skeleton(shapes["missing"]),
+            shapes=shapes["shapes"],
+            viewbox=shapes["viewbox"],
+        )
+        self.refresh()
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        return {
+            "indicator_set": self._set_options(),
+            "period": self._period_options(),
+            "county": self._county_options(True),
+            "focus": self._focus_options(self.view.indicator_set),
+            "hierarchy": self._hierarchy_options(),
+        }
+
+    def _skeleton(self, missing_shapes: int) -> str:
+        label = {name: "set" if name == "indicator_set" else name for name in self.controls}
+        sel = {name: select_html(name, f"dash.selector.{label[name]}") for name in self.controls}
+        map_note = t("dash.map.tiles", n=missing_shapes) if missing_shapes else ""
+        return (
+            '<div class="wb-root wb-cockpit">'
+            f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{_slot('kpis')}"
+            '<div class="wb-grid">'
+            + _panel_html(
+                "dash.panel.ranking",
+                sel["hierarchy"] + _slot("ranking"),
+                t("dash.panel.ranking_note"),
+            )
+            + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
+            + '</div><div class="wb-grid">'
+            + _panel_html("dash.panel.trend", _slot("trend"))
+            # shown only for a set that declares them: the board hides a `data-parts` box
+            # whose parts all come `hidden`
+            + '<section class="wb-panel" data-parts="funnel rectification">'
+            + f'<div data-parts="funnel">{_slot("funnel_title")}{_slot("funnel")}</div>'
+            + '<div data-parts="rectification">'
+            + f"{panel_title('dash.panel.rectification')}{_slot('rectification')}</div></section>"
+            + '</div><div class="wb-grid">'
+            # the campaign's calendar and its lagging list: only for a set with a calendar
+            + '<section class="wb-panel" data-parts="calendar">'
+            + f"{panel_title('dash.panel.calendar')}{_slot('calendar')}</section>"
+            + '<section class="wb-panel" data-parts="lagging">'
+            + f"{panel_title('dash.panel.lagging')}{_slot('lagging')}</section>"
+            + "</div>"
+            + _panel_html("dash.panel.table", _slot("table"))
+            + "</div>"
+        )
+
+    def build_parts(self) -> dict[str, dict]:
+        d, v = self.data, self.view
+        fills, tips, legend = map_colours(d, v)
+        shows = d.presentation_of(v.indicator_set)
+        return {
+            "header": {"kind": "html", "html": header_html(d, v, "cockpit")},
+            "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
+            "calendar": {
+                "kind": "html",
+                "html": calendar_html(d, v),
+                "hidden": not shows["calendar"],
+            },
+            "lagging": {
+                "kind": "html",
+                "html": lagging_html(d, v),
+                "hidden": not shows["calendar"],
+            },
+            "table": {"kind": "html", "html": ranking_table_html(d, v)},
+            "map": {"kind": "map", "fills": fills, "tips": tips, "legend": legend},
+            "map_selection": {"kind": "mapsel", "map": "map", "selected": v.county},
+            "ranking": {"kind": "html", "html": ranking_bars_html(d, v)},
+            "trend": {"kind": "plot", "figure": trend_figure(d, v)},
+            "funnel_title": {"kind": "html", "html": funnel_title_html(d, v)},
+            "funnel": {
+                "kind": "plot",
+                "figure": funnel_figure(d, v),
+                "hidden": not shows["funnel"],
+            },
+            "rectification": {
+                "kind": "plot",
+                "figure": rectification_figure(d, v),
+                "hidden": not shows["rectification"],
+            },
+        }
+
+
+class CountyPage(_Page):
+    """One county: its indicators with history and targets, its rank, overdue items, and the
+    ledger rows behind any number."""
+
+    parts = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
+    controls = {"indicator_set": "indicator_set", "period": "period", "county": "county"}
+
+    def __init__(
+        self,
+        data: DashboardData,
+        county: str | None = None,
+        period: str | None = None,
+        indicator_set: str | None = None,
+        ledgers: LedgerSource | None = None,
+    ) -> None:
+        codes = list(data.counties["county_code"].astype(str))
+        county = county if county in codes else codes[0]
+        iset = (
+            indicator_set
+            if indicator_set in data.indicator_sets
+            else next(iter(data.indicator_sets))
+        )
+        per = period if period in data.periods else data.periods[-1]
+        super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
+        self._ledger_source = ledgers
+        self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
+        self.notice = ""
+        drill = self._drill_options()
+        self.drill_indicator = drill[0][1] if drill else ""
+        self.board = _board_class()(self.on_select, self.on_click, skeleton=self._skeleton())
+        self.refresh()
+
+    def _drill_options(self) -> list[tuple[str, str]]:
+        return [
+            (str(m.get("name") or m["indicator"]), str(m["indicator"]))
+            for m in self.data.meta_records(self.view.indicator_set)
+        ]
+
+    def options(self) -> dict[str, list[tuple[str, str]]]:
+        return {
+            "indicator_set": self._set_options(),
+            "period": self._period_options(),
+            "county": self._county_options(False),
+            "drill": self._drill_options(),
+        }
+
+    def values(self) -> dict[str, str]:
+        return {**super().values(), "drill": self.drill_indicator}
+
+    def _skeleton(self) -> str:
+        names = {"indicator_set": "set", "period": "period", "county": "county", "drill": "drill"}
+        sel = {n: select_html(n, f"dash.selector.{names[n]}") for n in names}
+        return (
+            '<div class="wb-root wb-county">'
+            f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{_slot('notice')}{_slot('kpis')}"
+            '<div class="wb-grid">'
+            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"))
+            + _panel_html("dash.panel.overdue", _slot("overdue"))
+            + "</div>"
+            + _panel_html("dash.panel.history", _slot("history"), t("dash.panel.history_note"))
+            + _panel_html(
+                "dash.panel.drill", sel["drill"] + _slot("drill"), t("dash.panel.drill_note")
+            )
+            + "</div>"
+        )
+
+    def on_select(self, name: str, value: str) -> None:
+        if name == "drill":
+            if value in {v for _, v in self._drill_options()} and value != self.drill_indicator:
+                self.drill_indicator = value
+                self.refresh()
+            return
+        super().on_select(name, value)
+
+    def _view_changed(self) -> None:
+        self.notice = ""
+        drill = [v for _, v in self._drill_options()]
+        if self.drill_indicator not in drill:
+            self.drill_indicator = drill[0] if drill else ""
+
+    def open_county(self, code: str | None) -> None:
+        """Show `code` (from the URL); an unknown code keeps the page and says so."""
+        code = (code or "").strip()
+        if not code or code == self.view.county:
+            return
+        if code in set(self.data.counties["county_code"].astype(str)):
+            self.set_view(county=code)
+        else:
+            self.notice = t("dash.county.unknown", code=code)
+            self.refresh()
+
+    def ledgers(self) -> Mapping[str, pd.DataFrame] | None:
+        if self._ledger_source is None:
+            return None
+        if self.view.county not in self._ledger_cache:
+            try:
+                self._ledger_cache[self.view.county] = self._ledger_source(self.view.county)
+            except Exception:
+                log.exception("ledgers unavailable")
+                self._ledger_cache[self.view.county] = None
+        return self._ledger_cache[self.view.county]
+
+    def build_parts(self) -> dict[str, dict]:
+        d, v = self.data, self.view
+        ledgers = self.ledgers()
+        notice = (
+            f'<div class="wb-note wb-notice" data-part="notice" data-key="{_esc(v.key)}">'
+            f'<span class="wb-icon wb-st-risk">!</span>{_esc(self.notice)}</div>'
+            if self.notice
+            else f'<div class="wb-part" data-part="notice" data-key="{_esc(v.key)}"></div>'
+        )
+        return {
+            "header": {"kind": "html", "html": header_html(d, v, "county")},
+            "notice": {"kind": "html", "html": notice},
+            "kpis": {"kind": "html", "html": kpi_cards_html(d, v)},
+            "rank": {"kind": "html", "html": rank_summary_html(d, v)},
+            "overdue": {"kind": "html", "html": overdue_html(ledgers, v)},
+            "drill": {"kind": "html", "html": drill_html(ledgers, v, self.drill_indicator)},
+            "ranking": {"kind": "html", "html": ranking_bars_html(d, v)},
+            "history": {"kind": "plot", "figure": history_figure(d, v)},
+        }
+
+
+def county_from_query(default: str | None = None) -> str | None:
+    """The `county` URL parameter of the Voilà page (`county.ipynb?county=990101`).
+
+    With preheated kernels the request arrives after the notebook started, so this waits for it
+    (voila's `get_query_string`); elsewhere it reads $QUERY_STRING."""
+    qs = os.environ.get("QUERY_STRING", "")
+    if os.environ.get("VOILA_PREHEAT", "False") != "False":
+        try:
+            from voila.utils import get_query_string
+
+            qs = get_query_string() or qs
+        except Exception:  # pragma: no cover - outside Voilà
+            log.exception("query string unavailable")
+    values = parse_qs(qs).get("county") or []
+    return values[0].strip() if values and values[0].strip() else default
+
+
+def cockpit(warehouse: str | os.PathLike | None = None, **kw: Any) -> Cockpit:
+    """The cockpit for the configured warehouse (what dashboards/cockpit.ipynb displays)."""
+    return Cockpit(load(warehouse), **kw)
+
+
+def county_page(
+    county: str | None = None, warehouse: str | os.PathLike | None = None, **kw: Any
+) -> CountyPage:
+    """A county's drill-down page (what dashboards/county.ipynb displays)."""
+    data = load(warehouse)
+    return CountyPage(
+        data, county=county, ledgers=functools.partial(_county_ledgers, str(warehouse or "")), **kw
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _county_ledgers(warehouse: str, county: str) -> dict[str, pd.DataFrame]:
+    return read_ledgers(warehouse or None, county=county)
