@@ -37,7 +37,7 @@ from workbench.privacy import mask_id_card, mask_name, mask_text, sql_mask_name
 from workbench.privacy import sql_mask_text, sql_mask_whole
 from workbench.readers import Issue, Limits, RawSheet, ReadContext, ReadResult, list_inputs
 from workbench.readers import read_file, size_text
-from workbench.validate import ACCEPTED_SQL, Validated, typed_expr, validate_ledger
+from workbench.validate import ACCEPTED_SQL, Validated, type_ledger, typed_expr, validate_ledger
 from workbench import warehouse as warehouse_module
 from workbench.warehouse import Warehouse
 
@@ -431,6 +431,10 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
         shutil.rmtree(workdir, ignore_errors=True)
         with contextlib.suppress(Exception):
             ctx.drop_stages()
+            for name in ctx.typed:
+                con.execute(
+                    f"DROP TABLE IF EXISTS t_typed_{name}; DROP TABLE IF EXISTS t_total_{name}"
+                )
             con.execute(f"SET memory_limit = '{before}'")
 
 
@@ -518,6 +522,13 @@ def _ingest(
                 result.issues.append(Issue("E_NO_LEDGER", display))
         ctx.flush()
         ctx.close_sandbox()  # its memory is free before the database work starts
+        for lg in LEDGERS.values():  # typed before the transaction; the text is then dropped
+            sheets = [raw for _out, result, _p, _k in pending for raw in result.sheets]
+            mine = [raw for raw in sheets if raw.ledger == lg.name]
+            if mine:
+                type_ledger(ctx.con, lg, [(raw.sheet_id, raw) for raw in mine])
+                ctx.drop_ledger(lg.name, mine)
+                ctx.typed.append(lg.name)
         counts = _write_all(wh, pending, retry)
     report = IngestReport(outcomes, pd.DataFrame(columns=ISSUE_COLUMNS), _count_frame(counts))
     report.loose = loose
@@ -667,10 +678,10 @@ def _write_all(
                     [out.rows_in, out.accepted, out.quarantined, out.submission_id],
                 )
             con.execute(
-                "DROP VIEW IF EXISTS t_raw; DROP TABLE IF EXISTS t_typed; "
+                "DROP VIEW IF EXISTS t_raw; DROP VIEW IF EXISTS t_typed; "
                 "DROP TABLE IF EXISTS t_bad; DROP TABLE IF EXISTS t_sheets; "
                 "DROP TABLE IF EXISTS t_findings; "
-                "DROP TABLE IF EXISTS t_total; DROP TABLE IF EXISTS t_headers; "
+                "DROP VIEW IF EXISTS t_total; DROP TABLE IF EXISTS t_headers; "
                 "DROP TABLE IF EXISTS t_refused; DROP TABLE IF EXISTS t_sheets_all"
             )
     except BaseException:

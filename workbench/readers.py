@@ -297,6 +297,7 @@ class ReadContext:
         self._ids = itertools.count(1)
         self.stages: list[str] = []  # one per ledger: workbook sheets
         self.tables: list[str] = []  # one per CSV
+        self.typed: list[str] = []  # ledgers typed (`validate.type_ledger`) for this batch
         self._pending: dict[str, list[tuple]] = {}
 
     @property
@@ -393,6 +394,15 @@ class ReadContext:
             )
             self.stages.append(table)
         return table
+
+    def drop_ledger(self, ledger: str, sheets: list[RawSheet]) -> None:
+        """A ledger's staged text, once typed: its memory is free for what follows."""
+        for table in [stage_table(ledger), *(raw.table for raw in sheets if raw.table)]:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            if table in self.stages:
+                self.stages.remove(table)
+            if table in self.tables:
+                self.tables.remove(table)
 
     def drop_stages(self) -> None:
         for table in [*self.stages, *self.tables]:

@@ -186,6 +186,37 @@ def _finding(
     )
 
 
+def typed_table(lg: Ledger) -> str:
+    return f"t_typed_{lg.name}"
+
+
+def type_ledger(
+    con: duckdb.DuckDBPyConnection, lg: Ledger, sheets: list[tuple[int, RawSheet]]
+) -> None:
+    """Type every row of one ledger in a batch, in one pass over its staged text:
+    `t_typed_<ledger>` holds each field typed (NULL where the text does not parse) and its text
+    (`<field>__raw`); 合计/总计/小计 rows are set aside in `t_total_<ledger>`. Done before the
+    transaction, so the staged text can be dropped (and its memory freed) before any writing."""
+    has = {f.name for _sid, raw in sheets for f in lg.fields if f.name in raw.columns}
+    typed_cols = ", ".join(
+        f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}" for f in lg.fields
+    )
+    raw_cols = "".join(
+        f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in lg.fields if f.name in has
+    )
+    table = typed_table(lg)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _sheet, _row, _extra, _total, "
+        f"{typed_cols}{raw_cols} FROM ({ledger_source(lg, sheets)}) src"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE t_total_{lg.name} AS SELECT _sheet, _row FROM {table} "
+        f"WHERE _total"
+    )
+    if con.execute(f"SELECT count(*) FROM t_total_{lg.name}").fetchall()[0][0]:
+        con.execute(f"DELETE FROM {table} WHERE _total")
+
+
 def validate_ledger(
     con: duckdb.DuckDBPyConnection,
     lg: Ledger,
@@ -194,14 +225,14 @@ def validate_ledger(
     county_of: Mapping[int, str] | None = None,
     refused_sql: Mapping[str, str] | None = None,
 ) -> Validated:
-    """Type and check every row of one ledger in a batch, lazily: each rule is one predicate
-    over all rows, and every failure becomes a finding (sheet, row, field, code).
-    `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist (`k`);
-    `refused_sql` to the keys of rows refused earlier in the batch (`k`, `_sheet`, `_row`): a
-    reference to one of those is a cascade (`E_REF_REFUSED`, pointing at that row), not an
-    unknown key. `county_of` gives a sheet's county (from its file name), which every row's
-    code must belong to: the county itself, or any county of a city (…00) or province (…0000)
-    file. A 合计/总计/小计 row is set aside with a warning, neither counted nor refused."""
+    """Check every row of one ledger in a batch (typed by `type_ledger`), lazily: each rule
+    is one predicate over all rows, and every failure becomes a finding (sheet, row, field,
+    code). `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist
+    (`k`); `refused_sql` to the keys of rows refused earlier in the batch (`k`, `_sheet`,
+    `_row`): a reference to one of those is a cascade (`E_REF_REFUSED`, pointing at that row),
+    not an unknown key. `county_of` gives a sheet's county (from its file name), which every
+    row's code must belong to: the county itself, or any county of a city (…00) or province
+    (…0000) file. A 合计/总计/小计 row is a warning, neither counted nor refused."""
     refused_sql = refused_sql or {}
     has: dict[str, list[int]] = {
         f.name: [sid for sid, raw in sheets if f.name in raw.columns] for f in lg.fields
@@ -214,21 +245,8 @@ def validate_ledger(
             return "true"
         return f"_sheet IN ({', '.join(map(str, ids))})" if ids else "false"
 
-    present = [f for f in lg.fields if has[f.name]]
-    typed_cols = ", ".join(
-        f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}" for f in lg.fields
-    )
-    raw_cols = "".join(f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in present)
-    # one pass: the stacked text is typed as it is read; t_raw is a view of the text kept in it
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _sheet, _row, _extra, _total, "
-        f"{typed_cols}{raw_cols} FROM ({ledger_source(lg, sheets)}) src"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE t_total AS SELECT _sheet, _row FROM t_typed WHERE _total"
-    )
-    if con.execute("SELECT count(*) FROM t_total").fetchall()[0][0]:
-        con.execute("DELETE FROM t_typed WHERE _total")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t_typed AS SELECT * FROM {typed_table(lg)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t_total AS SELECT * FROM t_total_{lg.name}")
     text_cols = "".join(
         f", {_q(f.name + '__raw')} AS {_q(f.name)}"
         if has[f.name]
