@@ -201,7 +201,8 @@ class RawSheet:
         return (
             f"SELECT CAST({sheet_id} AS INTEGER) AS _sheet, CAST({row_expr} AS BIGINT) AS _row, "
             f"{extra} AS _extra{cols}, "
-            f"{total_row_sql(first_text_sql(list(cell.values())))} AS _total "
+            f"{total_row_sql(first_text_sql(list(cell.values())), [f'c{i}' for i in cell])} "
+            f"AS _total "
             f"FROM {source} WHERE {any_cell}"
         )
 
@@ -240,8 +241,13 @@ SMALL_SHEET_ROWS = 20_000  # a sheet up to this many rows travels in memory from
 TOTAL_WORDS = ("合计", "总计", "小计")
 
 
+TOTAL_COLUMNS = 4  # a 合计 label sits in the first columns (after a 序号, perhaps)
+
+
 def first_text_sql(cells: list[str]) -> str:
-    """SQL for a row's first text cell: the first one that is not a number (a 序号)."""
+    """SQL for a row's first text cell among its first columns: the first that is not a
+    number (a 序号)."""
+    cells = cells[:TOTAL_COLUMNS]
     if not cells:
         return "CAST(NULL AS VARCHAR)"
     return (
@@ -256,7 +262,7 @@ def first_text_sql(cells: list[str]) -> str:
 
 def first_text(cells: list[str | None]) -> str | None:
     """`first_text_sql` for a row already in Python (a workbook's, in the child)."""
-    for c in cells:
+    for c in cells[:TOTAL_COLUMNS]:
         if c is None:
             continue
         try:
@@ -266,12 +272,18 @@ def first_text(cells: list[str | None]) -> str | None:
     return None
 
 
-def total_row_sql(first: str) -> str:
+def total_row_sql(first: str, cells: list[str] | None = None) -> str:
     """SQL true when a row's first text cell is 合计, 总计 or 小计 (spaces and a trailing colon
-    allowed): a sum row a clerk added under the data, not a record."""
+    allowed): a sum row a clerk added under the data, not a record. With the row's `cells`
+    (as read, untrimmed), rows without a 计 in their first columns are ruled out by a plain
+    substring test first (a million rows are checked for the one sum row at their end)."""
     words = ", ".join(f"'{w}'" for w in TOTAL_WORDS)
     bare = f"rtrim(replace(replace({first}, ' ', ''), '\u3000', ''), ':：')"
-    return f"coalesce(length({first}) <= 12 AND {bare} IN ({words}), false)"
+    rule = f"length({first}) <= 12 AND {bare} IN ({words})"
+    if cells:
+        maybe = " OR ".join(f"contains({c}, '计')" for c in cells[:TOTAL_COLUMNS])
+        rule = f"({maybe}) AND {rule}"
+    return f"coalesce({rule}, false)"
 
 
 def _sql_str(s: str) -> str:
