@@ -552,3 +552,124 @@ CASES: list[Case] = [
         1,
     ),
 ]
+
+
+# ---------------------------------------------------------------- hostile files
+# Each is built small on disk (a few KB) from a valid file, then altered the way a probe did.
+
+
+def _rewrite_member(path: Path, member_prefix: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrite the members of a zip whose name starts with `member_prefix`."""
+    import zipfile
+
+    data = {}
+    with zipfile.ZipFile(path) as zin:
+        infos = zin.infolist()
+        for info in infos:
+            data[info.filename] = zin.read(info.filename)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in infos:
+            body = data[info.filename]
+            if info.filename.startswith(member_prefix):
+                body = change(body)
+            zout.writestr(info.filename, body)
+    return path
+
+
+def far_cell_xlsx(path: Path, corner: str = "XFD1048576") -> Path:
+    """A valid cases workbook whose sheet claims the range A1:`corner` and holds one value in
+    that far corner: the reader would allocate every cell in between (2 KB on disk)."""
+    import re
+
+    write_cases(path, [case_row()])
+
+    def change(xml: bytes) -> bytes:
+        xml = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{corner}"/>'.encode(), xml)
+        row = re.match(r"[A-Z]+(\d+)", corner).group(1)
+        far = f'<row r="{row}"><c r="{corner}" t="n"><v>1</v></c></row>'.encode()
+        return xml.replace(b"</sheetData>", far + b"</sheetData>")
+
+    return _rewrite_member(path, "xl/worksheets/sheet", change)
+
+
+def zip_bomb_xlsx(path: Path, unzipped_mb: int) -> Path:
+    """A valid cases workbook whose sheet XML is padded with `unzipped_mb` MB of whitespace:
+    thousands of times smaller zipped than unzipped."""
+    import zipfile
+
+    write_cases(path, [case_row()])
+    with zipfile.ZipFile(path) as zin:
+        parts = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, body in parts.items():
+            if not name.startswith("xl/worksheets/sheet"):
+                zout.writestr(name, body)
+                continue
+            head, tail = body.split(b"</worksheet>")
+            with zout.open(name, "w", force_zip64=True) as fh:
+                fh.write(head)
+                block = b" " * (1 << 20)
+                for _ in range(unzipped_mb):
+                    fh.write(block)
+                fh.write(b"</worksheet>" + tail)
+    return path
+
+
+def lying_zip_xlsx(path: Path) -> Path:
+    """A workbook whose zip directory claims its sheet unzips to 100 bytes while it really
+    unzips to megabytes (a size check that trusts the directory is fooled)."""
+    import struct
+    import zipfile
+
+    zip_bomb_xlsx(path, 4)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("xl/worksheets/sheet"))
+    # local header: uncompressed size at offset 22; zip64 extra fields carry it too
+    struct.pack_into("<I", data, info.header_offset + 22, 100)
+    cd = data.find(b"PK\x01\x02")
+    while cd >= 0:
+        name_len = struct.unpack_from("<H", data, cd + 28)[0]
+        name = bytes(data[cd + 46 : cd + 46 + name_len]).decode()
+        if name == info.filename:
+            struct.pack_into("<I", data, cd + 24, 100)
+            extra_len = struct.unpack_from("<H", data, cd + 30)[0]
+            extra = cd + 46 + name_len
+            end = extra + extra_len
+            while extra < end:  # zip64: the real sizes live in the extra field
+                tag, size = struct.unpack_from("<HH", data, extra)
+                if tag == 1 and size >= 8:
+                    struct.pack_into("<Q", data, extra + 4, 100)
+                extra += 4 + size
+            struct.pack_into("<I", data, cd + 24, 100)
+            break
+        cd = data.find(b"PK\x01\x02", cd + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def cases_csv_lines(n: int, **changes: object) -> list[str]:
+    lines = [",".join(CASE_HEADERS)]
+    for i in range(n):
+        row = case_row(案件编号=f"C{i:06d}", **changes)
+        lines.append(",".join(str(v) for v in row))
+    return lines
+
+
+def nul_csv(path: Path, after: int = 4096) -> Path:
+    """A cases CSV with a NUL byte inside a key somewhere after the first `after` bytes."""
+    lines = cases_csv_lines(200)
+    text = "\n".join(lines).encode("utf-8")
+    at = text.index(b"\nC", after) + 2  # inside the next case number
+    path.write_bytes(text[:at] + b"\x00" + text[at:])
+    return path
+
+
+def mixed_encoding_csv(path: Path, first: str = "utf-8", then: str = "gbk") -> Path:
+    """Header and first rows in one encoding, the rest in another (two files pasted together):
+    returns the path; the switch is on line 4."""
+    lines = cases_csv_lines(6)
+    head = "\n".join(lines[:3]) + "\n"
+    body = "\n".join(lines[3:]) + "\n"
+    path.write_bytes(head.encode(first) + body.encode(then))
+    return path
