@@ -72,18 +72,34 @@ def ensure_venv(extras: str) -> None:
     stamp.touch()
 
 
+# Debian packages the project uses, each with a file that shows it is installed: chromium (PDF
+# of the HTML reports, browser tests), LibreOffice Writer (PDF of the official documents),
+# poppler (PDF → PNG pages in the document tests) and the free CJK fonts both render with.
+DEBIAN_PACKAGES = (
+    ("/usr/bin/chromium", "chromium"),
+    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", "fonts-noto-cjk"),
+    ("/usr/bin/soffice", "libreoffice-writer-nogui"),
+    ("/usr/share/fonts/truetype/arphic/ukai.ttc", "fonts-arphic-ukai"),
+    ("/usr/bin/pdftoppm", "poppler-utils"),
+)
+
+
 def ensure_chromium() -> None:
-    """Browser tests and PDF export use Debian's chromium; install it when we are allowed to."""
-    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+    """Install the Debian packages above that are missing, when we are allowed to (root)."""
+    missing = [pkg for path, pkg in DEBIAN_PACKAGES if not Path(path).exists()]
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("提示：未找到 chromium，浏览器测试将跳过（以 root 运行或 apt-get install chromium）")
+        print(
+            "提示：缺少 " + "、".join(missing) + "，相关 PDF 导出与测试将跳过"
+            "（以 root 运行或 apt-get install " + " ".join(missing) + "）"
+        )
         return
-    print("安装 Debian chromium（浏览器测试与 PDF 导出需要）…", flush=True)
+    print("安装 Debian 软件包：" + " ".join(missing) + " …", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update", "-qq"], env=env)
-    if _run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], env=env) != 0:
-        print("提示：chromium 安装失败，浏览器测试将跳过")
+    if _run(["apt-get", "install", "-y", "-qq", *missing], env=env):
+        print("提示：部分软件包安装失败，相关 PDF 导出与测试将跳过")
 
 
 def ensure_java() -> None:

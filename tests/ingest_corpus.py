@@ -64,22 +64,33 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "amount_due": 10000.0,
         "amount_recovered": 8000.0,
         "fine_amount": 2000.0,
-        "outcome": "拒付追回",
-        "referred_police": "否",
+        "outcome": "移送公安",
+        "referred_police": "是",
         "gang_case": "否",
         "repeat_offender": "否",
         "exposed": "是",
         "status": "已结案",
         "closed_date": date(2025, 9, 20),
+        "inspection_id": "JC-2025-0001",
+        "due_date": date(2025, 12, 2),
+        "public_servant": "否",
+        "suspected_crime": "是",
+        "referral_date": date(2025, 9, 10),
+        "police_feedback": "立案",
+        "police_feedback_date": date(2025, 9, 18),
+        "discipline_referral_date": date(2025, 9, 15),
     },
     "leads": {
         "lead_id": "XS-2025-0001",
         "county_code": "990101",
         "lead_source": "智能监控",
+        "complaint_id": "JB-2025-0001",
+        "inspection_id": "JC-2025-0001",
         "rule_code": "R-017",
         "received_date": date(2025, 8, 28),
         "check_status": "属实",
         "checked_date": date(2025, 9, 1),
+        "confirmed_amount": 12000.0,
         "case_id": "AJ-2025-0001",
         "rule_name": "同一参保人月就诊次数≥15次",
         "subject_type": "参保人员",
@@ -114,6 +125,8 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "closed_date": date(2025, 9, 30),
         "amount_involved": 5000.0,
         "amount_recovered": 5000.0,
+        "inspection_id": "JC-2025-0001",
+        "case_id": "AJ-2025-0001",
     },
     "complaints": {
         "complaint_id": "JB-2025-0001",
@@ -123,12 +136,65 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "verified": "是",
         "closed_date": date(2025, 9, 25),
         "reward_paid": 500.0,
+        "institution_id": "H99010100001",
+        "case_id": "AJ-2025-0001",
+        "due_date": date(2025, 11, 28),
     },
     "activities": {
         "county_code": "990101",
         "month": "2025-09",
         "activity": "联席会议",
         "count": 2,
+    },
+    "self_inspections": {
+        "record_id": "ZC-2025-0001",
+        "county_code": "990101",
+        "institution_id": "H99010100001",
+        "report_date": date(2025, 5, 10),
+        "problems_found": 2,
+        "amount_involved": 6000.0,
+        "amount_returned": 5000.0,
+        "returned_date": date(2025, 5, 20),
+        "rectified": "是",
+    },
+    "talks": {
+        "talk_id": "YT-2025-0001",
+        "county_code": "990101",
+        "talk_date": date(2025, 8, 20),
+        "target_type": "定点医疗机构",
+        "institution_id": "H99010100001",
+        "convened_by": "测试县医疗保障局",
+        "reasons": "检查发现违规问题较多",
+        "criteria": "问题突出",
+        "commitments": "一个月内完成整改",
+        "review_due": date(2025, 9, 30),
+        "review_date": date(2025, 9, 25),
+        "review_result": "整改到位",
+    },
+    "staff_points": {
+        "record_id": "JF-2025-0001",
+        "county_code": "990101",
+        "institution_id": "H99010100001",
+        "staff_code": "YS-0001",
+        "staff_name": "李四",
+        "staff_type": "医师",
+        "scored_date": date(2025, 9, 25),
+        "points": 3,
+        "reason": "串换诊疗项目收费",
+        "case_id": "AJ-2025-0001",
+    },
+    "agency_breaches": {
+        "breach_id": "NK-2025-0001",
+        "county_code": "990101",
+        "agency": "测试县医疗保障事务中心",
+        "found_date": date(2025, 7, 1),
+        "breach_type": "违规支付待遇",
+        "description": "参保人员死亡后待遇未及时停发",
+        "staff_involved": 1,
+        "amount_involved": 3000.0,
+        "status": "已整改",
+        "closed_date": date(2025, 8, 1),
+        "case_id": "AJ-2025-0001",
     },
 }
 
@@ -364,6 +430,33 @@ def _unknown_institution(d: Path) -> None:
     write_cases(d / F, [case_row(机构编码="H999")])
 
 
+def _referred_with_no_action(d: Path) -> None:
+    """处理结果 约谈 / 不予处理 with 是否移送公安 = 是: a talk or no action is no referral."""
+    write_cases(
+        d / F,
+        [
+            case_row(处理结果="约谈", 是否移送公安="是"),
+            case_row(案件编号="C002", 处理结果="不予处理", 是否移送公安="是"),
+            case_row(案件编号="C003"),
+        ],
+    )
+
+
+def _referral_and_inspection(d: Path) -> None:
+    """A referral dated before the filing (2025-03-05), and a case naming an inspection no
+    ledger holds."""
+    headers = [*CASE_HEADERS, "移送公安日期", "来源检查编号"]
+    write_cases(
+        d / F,
+        [
+            case_row(是否移送公安="是") + ["2025-03-04", None],
+            case_row(案件编号="C002") + [None, "JC-不存在"],
+            case_row(案件编号="C003") + [None, None],
+        ],
+        headers,
+    )
+
+
 S = "案件台账"
 CASES: list[Case] = [
     Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
@@ -437,5 +530,25 @@ CASES: list[Case] = [
         },
         2,
         0,
+    ),  # the supervision loop (issue 13): contradictions and links
+    Case(
+        "referred_with_no_action",
+        _referred_with_no_action,
+        {
+            (F, S, 2, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+            (F, S, 3, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+        },
+        3,
+        1,
+    ),
+    Case(
+        "referral_before_filing_and_unknown_inspection",
+        _referral_and_inspection,
+        {
+            (F, S, 2, "移送公安日期", "E_REFERRAL_BEFORE_FILED"),
+            (F, S, 3, "来源检查编号", "E_UNKNOWN_INSPECTION"),
+        },
+        3,
+        1,
     ),
 ]

@@ -164,10 +164,10 @@ def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
 
     doc = Document(str(docx))
     text = "\n".join(p.text for p in doc.paragraphs)
-    assert "通报" in text and "综合排名" in text and "进度滞后" in text
-    assert len(doc.tables) >= 2 and doc.tables[0].rows[0].cells[0].text == "排名"
+    assert "通报" in text and "综合评分和排名" in text and "进度滞后" in text
+    assert len(doc.tables) >= 2 and doc.tables[0].rows[0].cells[0].text == "区县"
     props = doc.core_properties  # not python-docx's own template defaults
-    assert props.author == "医保基金监管工作台" and props.language == "zh-CN"
+    assert props.author.endswith("医疗保障局") and props.language == "zh-CN"
     assert props.created.year >= 2025 and "python-docx" not in (props.last_modified_by or "")
     from workbench import publish
 

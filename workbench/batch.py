@@ -40,7 +40,7 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__, fmt, publish, report
+from workbench import __version__, publish, report
 from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
@@ -127,6 +127,7 @@ class RunConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     pdf: str = "city"
     docx: bool = True
+    documents: dict[str, Any] = field(default_factory=dict)  # DocOptions.to_json()
     kernel_name: str = "python3"
     start_retries: int = 2
     death_retries: int = 1
@@ -979,6 +980,11 @@ class Runner:
         self.t_start = time.perf_counter()
         self.started = now_iso()
 
+    @functools.cached_property
+    def _labels(self) -> tuple[Any, str]:
+        """The set's words (its reports' title) and its period's label (2023财年)."""
+        return report.set_labels(self.cfg.indicator_set, self.cfg.period)
+
     # -- public
     def run(self) -> RunResult:
         with run_lock(self.run_dir):
@@ -1122,7 +1128,7 @@ class Runner:
         title = (
             outcome.label
             if outcome.unit == CITY_UNIT
-            else t("batch.report_title", county=outcome.label)
+            else outcome.label + self._labels[0].report_title
         )
         footer = t(
             "batch.footer", run_id=self.cfg.run_id, period=self.cfg.period, version=__version__
@@ -1175,7 +1181,8 @@ class Runner:
         return str(pdf_path.relative_to(self.run_dir))
 
     def _city_documents(self) -> None:
-        """The 通报 (.docx) from the same evaluation the notebooks used."""
+        """The 通报 and whatever else the calendar calls for this month (Word, and PDF when
+        LibreOffice is here), from the same evaluation the notebooks used."""
         if not self.cfg.docx:
             return
         state = self.states.get(
@@ -1183,14 +1190,27 @@ class Runner:
         )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
+        from workbench.documents import options as dopt
+        from workbench.documents import produce
 
-        rel = f"city/{t('batch.docx_name', period=self.cfg.period)}"
         try:
             city = report.city_report(self.cfg.period, self.cfg.warehouse, self.cfg.indicator_set)
-            publish.bulletin_docx(city, self.run_dir / rel, run_id=self.cfg.run_id)
-            state["docx"] = rel
+            docs = produce.write_all(
+                city,
+                dopt.DocOptions.from_json(self.cfg.documents),
+                self.run_dir / "city",
+                lambda p: report.city_report(p, self.cfg.warehouse, self.cfg.indicator_set),
+                run_id=self.cfg.run_id,
+                pdf=self.cfg.pdf != "none",
+                echo=self.echo,
+                submissions=_submissions(self.cfg.warehouse),
+            )
+            state["documents"] = docs
+            state["docx"] = docs[0]["docx"]
+            if docs[0].get("pdf"):
+                state["docx_pdf"] = docs[0]["pdf"]
         except Exception as exc:  # noqa: BLE001 - reported like any failed unit
-            log.exception("bulletin failed")
+            log.exception("documents failed")
             state.update(
                 status="failed",
                 error_kind=E_PUBLISH,
@@ -1238,8 +1258,8 @@ class Runner:
             )
         )
         meta = {
-            "title": t("batch.index.title", period=fmt.month_label(cfg.period)),
-            "period_label": fmt.month_label(cfg.period),
+            "title": t("batch.index.title", period=self._labels[1]),
+            "period_label": self._labels[1],
             "run_id": cfg.run_id,
             "state_label": state_label,
             "total": len(units),
@@ -1248,6 +1268,7 @@ class Runner:
             "pending": len(units) - n_ok - n_failed,
             "city_html": city.get("html"),
             "docx": city.get("docx"),
+            "documents": city.get("documents") or [],
             "city_pdf": city.get("pdf"),
             "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period, version=__version__),
         }
@@ -1281,6 +1302,16 @@ class Runner:
             "units": {u["unit"]: u for u in units},
         }
         write_json(self.run_dir / "manifest.json", manifest)
+
+
+def _submissions(warehouse: str) -> Any:
+    """The warehouse's submissions (for the 通报's not-submitted list); None when unreadable."""
+    try:
+        from workbench.results import submissions
+
+        return submissions(warehouse)
+    except Exception:  # noqa: BLE001 - the list is optional, the document is not
+        return None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -1323,8 +1354,8 @@ def plan_run(
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers, wh)
-    table = report._county_table(ledgers, resolved)
+    resolved = report.resolve_period(period, ledgers, wh, options.get("indicator_set"))
+    table = report.unit_table(wh, resolved, options.get("indicator_set"))
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
         by_name = {v: k for k, v in names.items()}

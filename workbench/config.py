@@ -134,3 +134,30 @@ def use_indicators_dir(flag: str | os.PathLike | None) -> None:
     to every kernel through the environment, so notebooks and dashboards read the same sets."""
     if flag:
         os.environ[ENV_INDICATORS] = str(Path(flag).resolve())
+
+
+def documents_config() -> dict:
+    """The `[documents]` section of workbench.toml: issuer, 文号 pattern, 主送, 抄送, 印发机关 for
+    the official documents (see docs/文书.md); {} when absent."""
+    section = load_config().get("documents")
+    return dict(section) if isinstance(section, dict) else {}
+
+
+ENV_SETS = "WORKBENCH_SETS"
+
+
+def chosen_sets() -> list[str] | None:
+    """The indicator sets `workbench serve --set` chose for its kernels (None: every set of
+    the indicators folder)."""
+    env = os.environ.get(ENV_SETS, "")
+    names = [s.strip() for s in env.replace("，", ",").split(",") if s.strip()]
+    return names or None
+
+
+def use_sets(names: list[str] | None) -> None:
+    """`--set` of `workbench serve`: the cockpit offers only these sets (handed to every kernel
+    through the environment)."""
+    if names:
+        os.environ[ENV_SETS] = ",".join(
+            s.strip() for item in names for s in item.replace("，", ",").split(",") if s.strip()
+        )

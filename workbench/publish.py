@@ -7,9 +7,7 @@ no CDN or other external URL anywhere, so reports open on an intranet without in
 
 from __future__ import annotations
 
-import datetime
 import html
-import io
 import logging
 import os
 import re
@@ -21,7 +19,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench import fmt
 from workbench.files import FILE_MODE, atomic_write
 from workbench.messages import t
 from workbench.privacy import mask_id_card
@@ -245,6 +242,13 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
     ):
         if meta.get(key):
             links.append(f'<a href="{html.escape(meta[key])}">{t(label)}</a>')
+    for d in meta.get("documents") or []:
+        if d.get("docx") == meta.get("docx"):
+            continue  # the 通报 has its link above
+        links.append(f'<a href="{html.escape(d["docx"])}">{html.escape(d["title"])}（Word）</a>')
+    for d in meta.get("documents") or []:
+        if d.get("pdf"):
+            links.append(f'<a href="{html.escape(d["pdf"])}">{html.escape(d["title"])}（PDF）</a>')
     links.append(f'<a href="manifest.json">{t("batch.index.manifest_link")}</a>')
     heads = "".join(
         f"<th>{t('batch.index.col.' + c)}</th>"
@@ -299,88 +303,14 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
 
 
 # ----------------------------------------------------------------------------- Word 通报
-def bulletin_docx(city: Any, path: Path, run_id: str = "") -> Path:
-    """The city 通报 as a .docx in the form bureaus circulate (title, summary, tables)."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
+def bulletin_docx(city: Any, path: Path, run_id: str = "", options: Any = None) -> Path:
+    """The city 通报 as a GB/T 9704 official document (see `workbench.documents`)."""
+    from workbench.documents import bulletin, gongwen
+    from workbench.documents import options as dopt
 
-    doc = Document()
-    style = doc.styles["Normal"]
-    style.font.name = "仿宋"
-    style.font.size = Pt(14)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
-
-    def heading(
-        text: str, size: int = 16, bold: bool = True, align: Any = WD_ALIGN_PARAGRAPH.LEFT
-    ) -> None:
-        p = doc.add_paragraph()
-        p.alignment = align
-        run = p.add_run(text)
-        run.bold = bold
-        run.font.size = Pt(size)
-        run.font.name = "黑体"
-        run.element.rPr.rFonts.set(qn("w:eastAsia"), "黑体")
-
-    def para(text: str) -> None:
-        p = doc.add_paragraph(text)
-        p.paragraph_format.first_line_indent = Pt(28)
-        p.paragraph_format.line_spacing = 1.5
-
-    def table(df: Any) -> None:
-        if df is None or df.empty:
-            para(t("batch.report.no_ranking"))
-            return
-        tbl = doc.add_table(rows=1, cols=len(df.columns))
-        tbl.style = "Table Grid"
-        for cell, name in zip(tbl.rows[0].cells, df.columns):
-            cell.text = str(name)
-            for r in cell.paragraphs[0].runs:
-                r.bold = True
-                r.font.size = Pt(11)
-        for row in df.itertuples(index=False):
-            cells = tbl.add_row().cells
-            for cell, v in zip(cells, row):
-                cell.text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-                for r in cell.paragraphs[0].runs:
-                    r.font.size = Pt(11)
-
-    data = city.data
-    period = fmt.month_label(data.period)
-    heading(t("batch.bulletin.title", period=period), size=20, align=WD_ALIGN_PARAGRAPH.CENTER)
-    if data.demo:
-        p = doc.add_paragraph(t("batch.bulletin.demo_note"))
-        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    sec = city.bulletin_sections()
-    para(sec["intro"])
-    heading(t("batch.bulletin.summary"))
-    para(sec["kpis"])
-    heading(t("batch.bulletin.ranking_head"))
-    para(sec["ranking"])
-    table(city.ranking_frame())
-    heading(t("batch.bulletin.lagging_head"))
-    para(sec["lagging"])
-    lag = city.lagging_frame()
-    if not lag.empty:
-        table(lag)
-    heading(t("batch.bulletin.kpi_head"))
-    table(city.kpi_frame())
-    para(sec["closing"])
-    sign = doc.add_paragraph(t("batch.bulletin.issuer", city=city.city_name()))
-    sign.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    date = doc.add_paragraph(fmt.date_label(datetime.date.today()))
-    date.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    props = doc.core_properties  # python-docx's template says python-docx, 2013, en-US
-    props.title = t("batch.bulletin.title", period=period)
-    props.comments = run_id
-    props.author = props.last_modified_by = t("batch.bulletin.author")
-    props.language = "zh-CN"
-    props.created = props.modified = datetime.datetime.now().replace(microsecond=0)
-    props.keywords = props.subject = props.category = ""
-    buf = io.BytesIO()
-    doc.save(buf)
-    atomic_write(path, buf.getvalue())
+    opts = options or dopt.DocOptions()
+    head, _notes = dopt.header(opts, city.city_name(), city.data.period)
+    atomic_write(path, gongwen.render(bulletin.build(city, head, run_id=run_id)))
     return path
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from workbench.contracts import Ledger
+from workbench.contracts import Ledger, When
 from workbench.readers import RawSheet
 
 log = logging.getLogger(__name__)
@@ -265,6 +265,11 @@ def validate_ledger(
             f"{_lit(rw.when_field)} FROM t_typed WHERE {_q(rw.when_field)} IN "
             f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL"
         )
+    for fb in lg.forbidden:
+        checks.append(
+            f"SELECT _sheet, _row, {_lit(fb.field)}, {_lit(fb.code)}, {_lit(fb.other)} "
+            f"FROM t_typed WHERE {' AND '.join(when_sql(lg, w) for w in fb.when)}"
+        )
     for ref in lg.references:
         rel = reference_sql.get(f"{ref.target}.{ref.target_field}")
         if rel and has[ref.field]:
@@ -312,6 +317,16 @@ def validate_ledger(
     finally:
         con.unregister("v_bad")
     return Validated(findings, rows_in, rows_in - len(bad))
+
+
+def when_sql(lg: Ledger, w: When) -> str:
+    """SQL predicate of one condition of a `Forbidden` rule, on the typed columns."""
+    col = _q(w.field)
+    if not w.values:
+        return f"{col} IS {'NOT ' if w.filled else ''}NULL"
+    numeric = lg.field(w.field).type in ("int", "yuan", "bool")
+    values = ", ".join(str(v).lower() if numeric else _lit(str(v)) for v in w.values)
+    return f"({col} IS NULL OR {col} NOT IN ({values}))" if w.negate else f"{col} IN ({values})"
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"

@@ -22,10 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", help=t("cmd.warehouse"))
     p.add_argument("--period", type=month, help=t("cmd.ingest.period"))
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
+    p.add_argument("--table", metavar="数据表", help=t("cmd.ingest.table"))
+    p.add_argument("--indicators-dir", help=t("ind.cli.indicators_dir"))
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.table:  # a declared table (kind: table): workbench/tables.py
+        from workbench.tables import ingest_command
+
+        return ingest_command(
+            args.table, args.paths, args.warehouse, args.report_dir, args.indicators_dir
+        )
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
     report = ingest_paths(args.paths, wh, period=args.period, report_dir=report_dir)

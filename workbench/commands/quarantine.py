@@ -37,7 +37,9 @@ def quarantine_frame(wh: Warehouse, county: str | None = None) -> pd.DataFrame:
     df = wh.table(sql + " ORDER BY q.file, q.sheet, q.row_number", params)
     cells = pd.DataFrame([json.loads(r) for r in df["raw"]]) if len(df) else pd.DataFrame()
     cells = mask_frame(cells) if len(cells) else cells
-    out = df.drop(columns="raw").assign(ledger=df["ledger"].map(lambda n: LEDGERS[n].title))
+    out = df.drop(columns="raw").assign(
+        ledger=df["ledger"].map(lambda n: LEDGERS[n].title if n in LEDGERS else n)
+    )
     out = out.rename(
         columns={
             "county_code": "区县",

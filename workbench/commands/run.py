@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.cliargs import month_or_latest, seconds, whole
+from workbench.cliargs import period_or_latest, seconds, whole
 from workbench.errors import describe
 from workbench.messages import t
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=t("batch.cli.run_description"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--period", default="latest", type=month_or_latest, help=t("batch.cli.period"))
+    p.add_argument("--period", default="latest", type=period_or_latest, help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=whole(1), default=_default_jobs(), help=t("batch.cli.jobs"))
     p.add_argument("--timeout", type=seconds, default=None, help=t("batch.cli.timeout"))
@@ -37,7 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", help=t("batch.cli.warehouse"))
     p.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
     p.add_argument("--run-id", help=t("batch.cli.run_id"))
-    p.add_argument("--indicator-set", default="campaign_2025", help=t("batch.cli.indicator_set"))
+    p.add_argument(
+        "--set",
+        "--indicator-set",
+        dest="indicator_set",
+        default="campaign_2025",
+        help=t("batch.cli.indicator_set"),
+    )
     p.add_argument("--notebook", default=None, help=t("batch.cli.notebook"))
     p.add_argument("--no-city", action="store_true", help=t("batch.cli.no_city"))
     p.add_argument(
@@ -53,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pdf", choices=("none", "city", "all"), default="city", help=t("batch.cli.pdf")
     )
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
+    doc = p.add_argument_group(t("doc.cli.group"))
+    doc.add_argument("--doc-number", metavar="文号", help=t("doc.cli.doc_number"))
+    doc.add_argument("--issue-date", metavar="日期", help=t("doc.cli.issue_date"))
+    doc.add_argument("--print-date", metavar="日期", help=t("doc.cli.print_date"))
+    doc.add_argument("--issuer", metavar="机关", help=t("doc.cli.issuer"))
+    doc.add_argument("--recipients", metavar="主送", help=t("doc.cli.recipients"))
+    doc.add_argument("--cc", metavar="抄送", help=t("doc.cli.cc"))
+    doc.add_argument("--printer", metavar="印发机关", help=t("doc.cli.printer"))
     p.add_argument("--fresh-kernels", action="store_true", help=t("batch.cli.fresh_kernels"))
     p.add_argument("--no-progress", action="store_true", help=t("batch.cli.no_progress"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
@@ -150,6 +164,7 @@ def _plan(args: argparse.Namespace, root: str) -> object:
         )
 
     options = dict(
+        documents=_documents(args),
         jobs=args.jobs,
         timeout=args.timeout or DEFAULT_TIMEOUT,
         executor=args.executor,
@@ -169,6 +184,23 @@ def _plan(args: argparse.Namespace, root: str) -> object:
     return batch.plan_run(
         args.period, args.warehouse, _counties(args.counties), root, run_id=args.run_id, **options
     )
+
+
+def _documents(args: argparse.Namespace) -> dict:
+    """workbench.toml [documents], overridden by the flags; saved in run.json for --resume."""
+    from workbench.config import documents_config
+    from workbench.documents.options import DocOptions
+
+    opts = DocOptions.from_mapping(documents_config()).override(
+        number=args.doc_number,
+        issue_date=args.issue_date,
+        print_date=args.print_date,
+        issuer=args.issuer,
+        recipients=args.recipients,
+        cc=args.cc,
+        printer=args.printer,
+    )
+    return opts.to_json()
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -1,0 +1,366 @@
+"""Official documents: figures equal direct queries on the demo ledgers, the .docx has the
+GB/T 9704 structure (A4, margins, fonts, 文号, 主送, PAGE field, attachments, repeated header
+rows, 版记), the calendar decides which documents are due, and the PDF renders to PNG pages
+with nothing outside the page (LibreOffice + poppler; skipped with the reason when absent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from workbench.presentation import counts as pc
+from workbench.presentation import groups as pg
+from workbench.warehouse import Warehouse
+
+PERIOD = "2025-12"
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from workbench import report
+    from workbench.demo import generate_city
+
+    city = generate_city(4, seed=20251)
+    path = tmp_path_factory.mktemp("wh") / "demo.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_frames(city.frames, period=PERIOD)
+    rep = report.city_report(PERIOD, str(path))
+    return {"path": path, "frames": city.frames, "city": rep, "ledgers": rep.data.ledgers}
+
+
+# ----------------------------------------------------------------------------- figures
+def test_windows_by_hand() -> None:
+    w = pc.standard_windows("2025-01")
+    assert (w["month"].start, w["month"].end) == ("2025-01", "2025-01")
+    assert (w["prev_month"].start, w["month_ly"].start) == ("2024-12", "2024-01")
+    assert (w["ytd"].start, w["ytd"].end, w["ytd_ly"].end) == ("2025-01", "2025-01", "2024-01")
+    assert w["month"].last_day == pd.Timestamp("2025-01-31")
+
+
+def test_figures_equal_direct_queries(demo: dict) -> None:
+    L = demo["ledgers"]
+    fig = pc.figures(L, PERIOD).set_index("key")
+    insp = L["inspections"].assign(m=pd.to_datetime(L["inspections"]["inspection_date"]))
+    dec = insp[insp["m"].dt.strftime("%Y-%m") == PERIOD]
+    ytd = insp[insp["m"].dt.year == 2025]
+    assert fig.loc["inspections", "month"] == len(dec)
+    assert fig.loc["institutions_inspected", "ytd"] == ytd["institution_id"].nunique()
+    cases = L["cases"]
+    filed = pd.to_datetime(cases["filed_date"])
+    live = cases["status"] != "已撤销"
+    assert fig.loc["cases_filed", "ytd"] == int((live & (filed.dt.year == 2025)).sum())
+    assert fig.loc["cases_filed", "ytd_ly"] == int((live & (filed.dt.year == 2024)).sum())
+    closed = pd.to_datetime(cases["closed_date"])
+    done = (cases["status"] == "已结案") & (closed.dt.year == 2025)
+    assert fig.loc["recovered", "ytd"] == pytest.approx(
+        cases.loc[done, "amount_recovered"].sum() / 1e4
+    )
+    assert fig.loc["fined", "ytd"] == pytest.approx(cases.loc[done, "fine_amount"].sum() / 1e4)
+    susp = done & (cases["outcome"] == "暂停协议")
+    assert fig.loc["agreements_suspended", "ytd"] == cases.loc[susp, "institution_id"].nunique()
+    # a second engine: DuckDB SQL over the same frames
+    con = duckdb.connect()
+    con.register("cases", cases)
+    con.register("activities", L["activities"])
+    sql = """select count(*) from cases where status <> '已撤销'
+             and (referred_police or outcome = '移送公安')
+             and found_date >= '2025-12-01' and found_date < '2026-01-01'"""
+    assert fig.loc["referred_police", "month"] == con.execute(sql).fetchone()[0]
+    sql = """select coalesce(sum("count"), 0) from activities
+             where activity = '警示约谈' and month between '2025-01' and '2025-12'"""
+    assert fig.loc["interviews", "ytd"] == con.execute(sql).fetchone()[0]
+    # texts: the one formatter, with the unit
+    assert fig.loc["inspections", "month_text"] == f"{len(dec):,}家次"
+
+
+def test_figures_by_county_add_up_to_the_city(demo: dict) -> None:
+    L = demo["ledgers"]
+    codes = sorted(L["counties"]["county_code"].astype(str).unique())
+    by = pc.figures_by_county(L, PERIOD, codes)
+    city = pc.figures(L, PERIOD).set_index("key")
+    for key in ("inspections", "cases_filed", "recovered", "exposed", "interviews"):
+        assert by[by["key"] == key]["ytd"].sum() == pytest.approx(city.loc[key, "ytd"])
+    one = pc.figures(L, PERIOD, county=codes[0]).set_index("key")
+    mine = by[by["county_code"] == codes[0]].set_index("key")
+    assert mine.loc["cases_closed", "month"] == one.loc["cases_closed", "month"]
+
+
+def test_breakdowns_equal_direct_queries(demo: dict) -> None:
+    L = demo["ledgers"]
+    w = pc.standard_windows(PERIOD)["ytd"]
+    vio = pc.breakdown(L, "violation_type", w)
+    cases = L["cases"]
+    filed = pd.to_datetime(cases["filed_date"])
+    mine = cases[(cases["status"] != "已撤销") & (filed.dt.year == 2025)]
+    expect = mine["violation_type"].fillna("其他").value_counts()
+    assert dict(zip(vio["category"], vio["n"])) == expect.to_dict()
+    assert vio["share"].sum() == pytest.approx(1.0)
+    sj = pc.san_jia_total(vio)
+    assert sj["n"] == int(mine["violation_type"].isin(["假病人", "假病情", "假票据"]).sum())
+    meth = pc.inspections_by_method(L, w)
+    insp = L["inspections"][pd.to_datetime(L["inspections"]["inspection_date"]).dt.year == 2025]
+    assert meth["visits"].sum() == len(insp)
+
+
+def test_change_words_and_movement() -> None:
+    assert pc.change_phrase("+21.2%") == "增长21.2%"
+    assert pc.change_phrase("-3.0个百分点") == "降低3.0个百分点"
+    assert pc.change_phrase("0.0%") == "持平"
+    assert pc.change_phrase("—") == ""
+    # a rate that should rise but fell: 不升反降
+    mv = pg.movement(0.287, 0.362, direction=1, kind="ratio", unit="%", decimals=None)
+    assert mv.way == pg.DOWN and mv.wrong_way and mv.change_text == "-7.5个百分点"
+    # a change indicator's own value is the movement
+    mv = pg.movement(-0.207, None, direction=1, kind="change", unit="%", decimals=None)
+    assert mv.wrong_way
+    mv = pg.movement(-0.207, None, direction=-1, kind="change", unit="%", decimals=None)
+    assert not mv.wrong_way and mv.way == pg.DOWN
+    assert pg.movement(0.5, 0.5, 1, "ratio", "%", None).way == pg.FLAT
+
+
+# ----------------------------------------------------------------------------- options
+def test_issue_date_defaults_to_the_next_month_never_today() -> None:
+    from workbench.documents import options as dopt
+
+    assert dopt.default_issue_date("2025-12") == dt.date(2026, 1, 10)
+    assert dopt.default_issue_date("2025-01", day=31) == dt.date(2025, 2, 28)
+    head, notes = dopt.header(dopt.DocOptions(), "演示市", "2025-06")
+    assert head.date == dt.date(2025, 7, 10) and head.date != dt.date.today()
+    assert head.number.startswith("演医保发〔2025〕") and len(notes) == 2
+    opts = dopt.DocOptions.from_mapping(
+        {"issuer": "甲市医疗保障局", "number_pattern": "甲医保〔{year}〕{no}号", "cc": "乙，丙"}
+    ).override(number="7", issue_date="2026-01-05", recipients="各县医保局、市直属单位")
+    head, notes = dopt.header(opts, "甲市", "2025-12")
+    assert head.number == "甲医保〔2026〕7号" and head.cc == ("乙", "丙")
+    assert head.recipients == ("各县医保局", "市直属单位") and notes == []
+    with pytest.raises(ValueError):
+        dopt.DocOptions().override(issue_date="明天")
+
+
+def test_title_lines_and_column_widths() -> None:
+    from workbench.documents import gongwen as gw
+
+    title = "关于2025年12月医保基金监管专项整治工作进展情况的通报"
+    lines = gw.split_title(title)
+    assert "".join(lines) == title and all(len(x) <= gw.TITLE_LINE_CHARS for x in lines)
+    df = pd.DataFrame({"区县": ["东湖区", "青山县"], "检查（家次）": ["1,310", "4"]})
+    widths, size = gw.column_widths(df, 442.0)
+    assert sum(widths) == pytest.approx(442.0)
+    # the county column fits its longest name on one line at the chosen size
+    assert widths[0] >= gw.text_width("东湖区") * size / 2
+
+
+# ----------------------------------------------------------------------------- the .docx
+@pytest.fixture(scope="module")
+def bulletin(demo: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from docx import Document
+
+    from workbench.documents import bulletin as bl
+    from workbench.documents import gongwen
+    from workbench.documents import options as dopt
+
+    head, _ = dopt.header(dopt.DocOptions(number="12"), demo["city"].city_name(), PERIOD)
+    model = bl.build(demo["city"], head)
+    path = tmp_path_factory.mktemp("doc") / "通报.docx"
+    path.write_bytes(gongwen.render(model))
+    return {"path": path, "doc": Document(str(path)), "model": model, "head": head}
+
+
+def _all_text(doc) -> str:
+    parts = [p.text for p in doc.paragraphs]
+    for tb in doc.tables:
+        parts += [c.text for row in tb.rows for c in row.cells]
+    return "\n".join(parts)
+
+
+def test_docx_layout_gbt9704(bulletin: dict) -> None:
+    from docx.shared import Mm
+
+    doc = bulletin["doc"]
+    for sec in doc.sections:
+        assert abs(sec.page_width - Mm(210)) < Mm(0.5) and abs(sec.page_height - Mm(297)) < Mm(0.5)
+        for got, want in (
+            (sec.top_margin, 37),
+            (sec.bottom_margin, 35),
+            (sec.left_margin, 28),
+            (sec.right_margin, 26),
+        ):
+            assert abs(got - Mm(want)) < Mm(0.2)
+    normal = doc.styles["Normal"].element.rPr.rFonts
+    assert normal.get(f"{W}eastAsia") == "仿宋_GB2312"
+    assert doc.styles["Normal"].font.size.pt == 16  # 三号
+    xml = doc.element.xml
+    assert 'w:eastAsia="方正小标宋简体"' in xml and 'w:eastAsia="黑体"' in xml
+    assert 'w:eastAsia="楷体_GB2312"' in xml
+    title_runs = [r for p in doc.paragraphs for r in p.runs if "通报" in r.text]
+    assert title_runs and title_runs[0].font.size.pt == 22  # 二号
+    text = _all_text(doc)
+    assert "演医保发〔2026〕12号" in text
+    assert "各区县医疗保障局：" in [p.text for p in doc.paragraphs]
+    assert "2026年1月10日" in text and "2026年1月10日印发" in text and "抄送：" in text
+    for label in ("附件：1．", "附件1", "附件4", "指标说明（工作口径）"):
+        assert label in text
+
+
+def test_page_numbers_and_tables(bulletin: dict) -> None:
+    doc = bulletin["doc"]
+    sec = doc.sections[0]
+    for footer in (sec.footer, sec.even_page_footer):
+        fxml = footer._element.xml
+        assert "PAGE" in fxml and 'w:fldCharType="begin"' in fxml and "— " in fxml
+    assert doc.settings.odd_and_even_pages_header_footer
+    data_tables = [tb for tb in doc.tables if len(tb.rows) > 2]
+    assert data_tables
+    for tb in data_tables:
+        first = tb.rows[0]._tr
+        assert first.find(f"{W}trPr/{W}tblHeader") is not None  # repeats on every page
+        for row in tb.rows:
+            assert row._tr.find(f"{W}trPr/{W}cantSplit") is not None  # never split
+        assert tb._tbl.tblPr.find(f"{W}tblLayout").get(f"{W}type") == "fixed"
+
+
+def test_bulletin_content_reconciles(demo: dict, bulletin: dict) -> None:
+    from workbench.presentation import kpis as pk
+
+    text = _all_text(bulletin["doc"])
+    fig = pc.figures(demo["ledgers"], PERIOD).set_index("key")
+    assert f"立案{fig.loc['cases_filed', 'ytd_text']}" in text
+    assert fig.loc["recovered", "ytd_text"] in text
+    data = demo["city"].data
+    county = data.kpis
+    for code in county["indicator"].unique():
+        fail = pg.failing_counties(county, code)
+        row = data.city_kpis.set_index("indicator").loc[code]
+        if 0 < fail.n < len(data.counties) and row["status"] in (pk.MET, *pg.FAILING):
+            assert f"{fail.n}个区县未达标：{'、'.join(fail.names)}" in text
+    # short sentences: no paragraph of the body is a 400-character chain
+    body = [p.text for p in bulletin["doc"].paragraphs]
+    sentences = [s for p in body for s in re.split("[。；]", p)]
+    assert max(len(s) for s in sentences) < 200
+
+
+# ----------------------------------------------------------------------------- calendar
+def test_calendar_decides_the_documents(demo: dict) -> None:
+    from workbench.documents import summaries
+
+    iset = demo["city"].data.evaluation.indicator_set
+    assert summaries.due(iset, "2025-06") == [("phase_summary", "self_check")]
+    assert summaries.due(iset, "2025-07") == []
+    assert summaries.due(iset, "2025-12") == [("campaign_summary", ""), ("case_digest", "")]
+
+
+def test_december_writes_the_campaign_summary(demo: dict, tmp_path: Path) -> None:
+    from docx import Document
+
+    from workbench import report
+    from workbench.documents import options as dopt
+    from workbench.documents import produce
+
+    said: list[str] = []
+    docs = produce.write_all(
+        demo["city"],
+        dopt.DocOptions(),
+        tmp_path / "city",
+        lambda p: report.city_report(p, str(demo["path"])),
+        pdf=False,
+        echo=said.append,
+    )
+    kinds = [d["kind"] for d in docs]
+    assert kinds == ["bulletin", "campaign_summary", "case_digest"]
+    summary = Document(str(tmp_path / docs[1]["docx"]))
+    text = _all_text(summary)
+    assert "专项整治工作总结" in text and "达成" in text and "未达成" in text
+    digest = _all_text(Document(str(tmp_path / docs[2]["docx"])))
+    names = demo["frames"]["cases"]["person_name"].dropna().astype(str)
+    ids = demo["frames"]["cases"]["person_id"].dropna().astype(str)
+    assert not any(n in digest for n in names if len(n) >= 2)
+    assert not any(i in digest for i in ids)
+    assert any("成文日期未指定" in s for s in said)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _tools() -> str | None:
+    from workbench.documents import pdf as dpdf
+
+    if dpdf.soffice_path() is None:
+        return "LibreOffice (soffice) not installed: python3 dev.py test installs it as root"
+    if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
+        return "poppler-utils not installed: python3 dev.py test installs it as root"
+    return None
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+def test_pdf_renders_on_a4_with_nothing_clipped(bulletin: dict, tmp_path: Path) -> None:
+    from workbench.documents import pdf as dpdf
+
+    pdf = dpdf.docx_to_pdf(bulletin["path"], tmp_path / "通报.pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert "595.3" in info and "841.8" in info  # A4 in points
+    assert 5 <= pages <= 40
+    subprocess.run(["pdftoppm", "-r", "20", "-png", str(pdf), str(tmp_path / "pg")], check=True)
+    assert len(list(tmp_path.glob("pg-*.png"))) == pages
+    bbox = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True
+    ).stdout
+    mm = 72 / 25.4
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<', bbox
+    )
+    assert words
+    for a, b, c, d, word in words:
+        x0, y0, x1, y1 = float(a), float(b), float(c), float(d)
+        # a line-end 、，。 keeps its ink in the left half of its em box: allow that box over
+        em = 16.0 if word and word[-1] in "、，。；：）”" else 0.0
+        assert 27 * mm <= x0 and x1 - em <= (210 - 25) * mm, word  # inside the 版心
+        assert 0 <= y0 and y1 <= 297 * mm, word
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "— 1 —" in text or "—1—" in text.replace(" ", "")
+
+
+# ----------------------------------------------------------------------------- county reports
+def test_county_report_lists_and_next_steps(demo: dict) -> None:
+    from workbench.report import CountyReport
+
+    data = demo["city"].data
+    code = str(data.counties["county"].iloc[0])
+    r = CountyReport(data, code)
+    cases = demo["ledgers"]["cases"]
+    found = pd.to_datetime(cases["found_date"])
+    # 涉嫌犯罪 (flagged; or unflagged, over 5,000 and of a typically criminal type — the
+    # campaign's list) and not referred, this year, not withdrawn (issue 13's 行刑衔接)
+    from workbench.declarations import clauses_of
+
+    crime = data.evaluation.indicator_set.measures["crime_cases"]
+    types = next(c.value for c in clauses_of(crime.where) if c.field == "violation_type")
+    flag = cases["suspected_crime"].astype("boolean")
+    referred = cases["referred_police"].astype(bool) | (cases["outcome"] == "移送公安")
+    by_rule = flag.isna() & (cases["amount_involved"] > 5000) & cases["violation_type"].isin(types)
+    direct = cases[
+        (cases["county_code"].astype(str) == code)
+        & (found.dt.year == 2025)
+        & (cases["status"] != "已撤销")
+        & (flag.fillna(False) | by_rule)
+        & ~referred
+    ]
+    assert len(r.unreferred_frame()) == len(direct)
+    html = str(r.unreferred())
+    for name in direct["person_name"].dropna().astype(str):
+        assert name not in html or len(name) < 2
+    steps = r.next_steps_list()
+    failing = [k for k in r.kpis if k.met is False]
+    lists_nonempty = sum(
+        1 for n in (len(r.overdue_frame()), len(direct), len(r.key_monitored_frame())) if n
+    )
+    assert len(steps) == (len(failing) + lists_nonempty or 1)
+    assert all(k.name in s for k, s in zip(failing, steps))
+    defs = r.definitions_frame()
+    assert len(defs) == len(data.evaluation.indicator_set.indicators)

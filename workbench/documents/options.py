@@ -1,0 +1,149 @@
+"""Who issues a document, its 文号, 主送, 抄送 and dates: workbench.toml `[documents]`, then
+the `workbench run` flags, then defaults built from the city's name. The 成文日期 defaults to
+the month after the period (day `issue_day`, 10 unless configured) — never the machine's date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from workbench.documents.model import Header
+from workbench.messages import t
+
+DEFAULT_ISSUE_DAY = 10
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(s.strip() for s in re.split(r"[,，、;；\n]", value) if s.strip())
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _date(value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(str(value)).date()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(t("doc.err.bad_date", value=value)) from exc
+
+
+def default_issue_date(period: str, day: int = DEFAULT_ISSUE_DAY) -> dt.date:
+    """The 成文日期 when the analyst chose none: day `day` of the month after `period`."""
+    nxt = pd.Period(str(period)[:7], freq="M") + 1
+    return dt.date(nxt.year, nxt.month, max(1, min(int(day), nxt.days_in_month)))
+
+
+@dataclass(frozen=True)
+class DocOptions:
+    """Everything the analyst may set; None/empty means “use the default”."""
+
+    issuer: str = ""
+    mark: str = ""
+    number: str = ""  # a whole 文号 (…〔2026〕3号) or just its serial (3)
+    number_pattern: str = ""  # e.g. 演医保发〔{year}〕{no}号
+    recipients: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    printer: str = ""
+    issue_date: dt.date | None = None
+    print_date: dt.date | None = None
+    issue_day: int = DEFAULT_ISSUE_DAY
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> DocOptions:
+        """From workbench.toml `[documents]` (keys as in docs/文书.md)."""
+        day = data.get("issue_day", DEFAULT_ISSUE_DAY)
+        return cls(
+            issuer=str(data.get("issuer") or ""),
+            mark=str(data.get("mark") or ""),
+            number=str(data.get("number") or ""),
+            number_pattern=str(data.get("number_pattern") or ""),
+            recipients=_list(data.get("recipients")),
+            cc=_list(data.get("cc")),
+            printer=str(data.get("printer") or ""),
+            issue_date=_date(data.get("issue_date")),
+            print_date=_date(data.get("print_date")),
+            issue_day=int(day) if str(day).isdigit() else DEFAULT_ISSUE_DAY,
+        )
+
+    def override(self, **flags: Any) -> DocOptions:
+        """CLI flags win over the file; a flag left out keeps the file's value."""
+        changes: dict[str, Any] = {}
+        for key, value in flags.items():
+            if value in (None, "", ()):
+                continue
+            if key in ("recipients", "cc"):
+                value = _list(value)
+            elif key in ("issue_date", "print_date"):
+                value = _date(value)
+            changes[key] = value
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain values for run.json (a resumed run writes the same header)."""
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = (
+                v.isoformat()
+                if isinstance(v, dt.date)
+                else (list(v) if isinstance(v, tuple) else v)
+            )
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> DocOptions:
+        return cls.from_mapping(data or {})
+
+
+def _short(city: str) -> str:
+    """演示市 → 演, 嘉兴市 → 嘉 (the 机关代字 a bureau would use if it named none)."""
+    return city[:1] if city else ""
+
+
+def header(
+    options: DocOptions, city: str, period: str, serial: bool = True
+) -> tuple[Header, list[str]]:
+    """The 版头/版记 facts and the notes the run prints (which defaults were used). `serial`
+    False leaves the 文号's serial blank for the clerk (documents other than the 通报)."""
+    notes: list[str] = []
+    issuer = options.issuer or t("doc.default.issuer", city=city)
+    date = options.issue_date
+    if date is None:
+        date = default_issue_date(period, options.issue_day)
+        notes.append(t("doc.note.default_date", date=f"{date.year}年{date.month}月{date.day}日"))
+    number = options.number if serial else ""
+    if not number or re.fullmatch(r"[0-9]+", number):
+        pattern = options.number_pattern or t(
+            "doc.default.number",
+            prefix=t("doc.default.prefix", short=_short(city)),
+            year="{year}",
+            no="{no}",
+        )
+        no = number or t("doc.blank_no")
+        number = pattern.replace("{year}", str(date.year)).replace("{no}", no)
+        if not (options.number if serial else ""):
+            notes.append(t("doc.note.blank_number", number=number))
+    head = Header(
+        issuer=issuer,
+        mark=options.mark or t("doc.default.mark", issuer=issuer),
+        number=number,
+        recipients=options.recipients or (t("doc.default.recipients"),),
+        cc=options.cc or (t("doc.default.cc"),),
+        printer=options.printer or t("doc.default.printer", issuer=issuer),
+        date=date,
+        print_date=options.print_date or date,
+    )
+    return head, notes
+
+
+def split_names(values: Sequence[str] | str | None) -> tuple[str, ...]:
+    return _list(values)

@@ -1,0 +1,116 @@
+"""Word → PDF with LibreOffice headless (Debian `libreoffice-writer-nogui`), rendering the
+bureau fonts the .docx names with free CJK fonts from Debian's packages: 仿宋_GB2312 and
+方正小标宋简体 as Noto Serif CJK SC, 黑体 as Noto Sans CJK SC (`fonts-noto-cjk`), 楷体_GB2312 as
+AR PL UKai (`fonts-arphic-ukai`) when installed. The substitution is a private fontconfig file
+for the conversion only; the .docx keeps the names bureau PCs have."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from workbench.files import FILE_MODE
+from workbench.messages import t
+
+# family named in the .docx → the free families to use, best first
+ALIASES: dict[str, tuple[str, ...]] = {
+    "仿宋_GB2312": ("Noto Serif CJK SC",),
+    "仿宋": ("Noto Serif CJK SC",),
+    "FangSong": ("Noto Serif CJK SC",),
+    "方正小标宋简体": ("Noto Serif CJK SC",),
+    "方正小标宋_GBK": ("Noto Serif CJK SC",),
+    "宋体": ("Noto Serif CJK SC",),
+    "SimSun": ("Noto Serif CJK SC",),
+    "黑体": ("Noto Sans CJK SC",),
+    "SimHei": ("Noto Sans CJK SC",),
+    "楷体_GB2312": ("AR PL UKai CN", "Noto Serif CJK SC"),
+    "楷体": ("AR PL UKai CN", "Noto Serif CJK SC"),
+    "KaiTi": ("AR PL UKai CN", "Noto Serif CJK SC"),
+    "Times New Roman": ("Liberation Serif", "DejaVu Serif"),
+}
+# the title face (小标宋) is heavier than the body's 仿宋
+BOLDER = ("方正小标宋简体", "方正小标宋_GBK")
+
+
+class PdfUnavailable(RuntimeError):
+    """No LibreOffice here; the message says how to install it."""
+
+
+def soffice_path() -> str | None:
+    for name in (os.environ.get("WORKBENCH_SOFFICE"), "soffice", "libreoffice"):
+        if name and (found := shutil.which(name)):
+            return found
+    return None
+
+
+def fonts_conf() -> str:
+    """A fontconfig file: the system's configuration plus the aliases above."""
+    rules = []
+    for family, targets in ALIASES.items():
+        prefer = "".join(f"<string>{f}</string>" for f in targets)
+        weight = (
+            '<edit name="weight" mode="assign"><const>bold</const></edit>'
+            if family in BOLDER
+            else ""
+        )
+        rules.append(
+            f'<match target="pattern"><test name="family"><string>{family}</string></test>'
+            f'<edit name="family" mode="prepend" binding="strong">{prefer}</edit>{weight}</match>'
+        )
+    return (
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        + "".join(rules)
+        + "</fontconfig>"
+    )
+
+
+def docx_to_pdf(docx: Path, pdf: Path, timeout: float = 180) -> Path:
+    """Convert with a private LibreOffice profile (parallel runs never share one), atomically."""
+    exe = soffice_path()
+    if exe is None:
+        raise PdfUnavailable(t("doc.pdf.no_soffice"))
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="wb-soffice-"))
+    try:
+        conf = work / "fonts.conf"
+        conf.write_text(fonts_conf(), encoding="utf-8")
+        src = work / "in.docx"
+        shutil.copyfile(docx, src)
+        env = dict(
+            os.environ,
+            FONTCONFIG_FILE=str(conf),
+            HOME=str(work),
+            SAL_USE_VCLPLUGIN="svp",
+        )
+        cmd = [
+            exe,
+            f"-env:UserInstallation={(work / 'profile').as_uri()}",
+            "--headless",
+            "--norestore",
+            "--nologo",
+            "--convert-to",
+            "pdf:writer_pdf_Export",
+            "--outdir",
+            str(work),
+            str(src),
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(t("doc.pdf.failed", detail=str(exc))) from exc
+        out = work / "in.pdf"
+        if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+            detail = (proc.stderr or proc.stdout).decode("utf-8", "replace")[-300:]
+            raise RuntimeError(t("doc.pdf.failed", detail=detail))
+        fd, tmp = tempfile.mkstemp(prefix=f".{pdf.name}.", suffix=".tmp", dir=pdf.parent)
+        os.close(fd)
+        shutil.copyfile(out, tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, pdf)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return pdf

@@ -1,0 +1,93 @@
+"""Write every document due at a period (the 通报, and what the calendar calls for) as Word
+and, where LibreOffice is installed, PDF. The batch calls `write_all` once per run."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.documents import bulletin, gongwen, summaries
+from workbench.documents import options as dopt
+from workbench.documents import pdf as dpdf
+from workbench.files import atomic_write
+from workbench.messages import t
+
+log = logging.getLogger(__name__)
+
+
+def file_name(kind: str, period: str, phase: str = "") -> str:
+    return t(f"doc.file.{kind}", period=period, phase=phase)
+
+
+def build(
+    kind: str,
+    code: str,
+    city: Any,
+    options: dopt.DocOptions,
+    period: str,
+    city_at: Callable[[str], Any],
+    run_id: str = "",
+    submissions: Any = None,
+) -> tuple[Any, list[str]]:
+    """(Document, notes) of one kind; `city_at(period)` gives the city report at another month
+    (a phase summary reads the phase's last month)."""
+    ev = getattr(getattr(city, "data", None), "evaluation", None)
+    declared = ev.indicator_set.presentation.issuer if ev is not None else None
+    if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
+        options = dataclasses.replace(options, issuer=declared)
+    head, notes = dopt.header(options, city.city_name(), period, serial=kind == "bulletin")
+    if kind == "bulletin":
+        return bulletin.build(city, head, submissions, run_id), notes
+    if kind == "phase_summary":
+        ph = next(p for p in city.data.evaluation.indicator_set.calendar.phases if p.code == code)
+        end = f"{ph.end.year:04d}-{ph.end.month:02d}"
+        return summaries.build_phase_summary(city, city_at(end), code, head, run_id), notes
+    if kind == "campaign_summary":
+        return summaries.build_campaign_summary(city, head, run_id), notes
+    return summaries.build_case_digest(city, head, run_id), notes
+
+
+def write_all(
+    city: Any,
+    options: dopt.DocOptions,
+    out_dir: Path,
+    city_at: Callable[[str], Any],
+    run_id: str = "",
+    pdf: bool = True,
+    echo: Callable[[str], None] = print,
+    submissions: Any = None,
+) -> list[dict[str, str]]:
+    """Every document due at the city's period: [{kind, title, docx, pdf?}] with paths relative
+    to `out_dir`'s parent. Notes (defaults used, no LibreOffice) go to `echo` once."""
+    period = city.data.period
+    iset = city.data.evaluation.indicator_set
+    wanted = [("bulletin", "")] + summaries.due(iset, period)
+    out: list[dict[str, str]] = []
+    said: set[str] = set()
+    soffice = dpdf.soffice_path() is not None
+    if pdf and not soffice:
+        echo(t("doc.pdf.no_soffice"))
+    for kind, code in wanted:
+        doc, notes = build(kind, code, city, options, period, city_at, run_id, submissions)
+        for n in notes:
+            if n not in said:
+                said.add(n)
+                echo(n)
+        phase = ""
+        if code:
+            phase = next(p.name for p in iset.calendar.phases if p.code == code)
+        path = out_dir / file_name(kind, period, phase)
+        atomic_write(path, gongwen.render(doc))
+        item = {"kind": kind, "title": doc.title, "docx": f"{out_dir.name}/{path.name}"}
+        if pdf and soffice:
+            try:
+                dpdf.docx_to_pdf(path, path.with_suffix(".pdf"))
+                item["pdf"] = f"{out_dir.name}/{path.with_suffix('.pdf').name}"
+            except RuntimeError as exc:
+                echo(str(exc))
+        out.append(item)
+        echo(t("doc.written", title=doc.title, path=str(path)))
+    return out
