@@ -47,6 +47,7 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "institution_type": "公立医疗机构",
         "credit_grade": "A",
         "key_monitored": "否",
+        "hosp_lv": "二级",
     },
     "cases": {
         "case_id": "AJ-2025-0001",
@@ -63,23 +64,44 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "amount_due": 10000.0,
         "amount_recovered": 8000.0,
         "fine_amount": 2000.0,
-        "outcome": "拒付追回",
-        "referred_police": "否",
+        "outcome": "移送公安",
+        "referred_police": "是",
         "gang_case": "否",
         "repeat_offender": "否",
         "exposed": "是",
         "status": "已结案",
         "closed_date": date(2025, 9, 20),
+        "inspection_id": "JC-2025-0001",
+        "due_date": date(2025, 12, 2),
+        "public_servant": "否",
+        "suspected_crime": "是",
+        "referral_date": date(2025, 9, 10),
+        "police_feedback": "立案",
+        "police_feedback_date": date(2025, 9, 18),
+        "discipline_referral_date": date(2025, 9, 15),
     },
     "leads": {
         "lead_id": "XS-2025-0001",
         "county_code": "990101",
         "lead_source": "智能监控",
+        "complaint_id": "JB-2025-0001",
+        "inspection_id": "JC-2025-0001",
         "rule_code": "R-017",
         "received_date": date(2025, 8, 28),
         "check_status": "属实",
         "checked_date": date(2025, 9, 1),
+        "confirmed_amount": 12000.0,
         "case_id": "AJ-2025-0001",
+        "rule_name": "同一参保人月就诊次数≥15次",
+        "subject_type": "参保人员",
+        "institution_id": "H99010100001",
+        "person_no": "P990101000001",
+        "person_id": "3304**********1234",
+        "data_period": "2025-07",
+        "hit_count": 16,
+        "suspect_amount": 2240.0,
+        "due_date": date(2025, 9, 27),
+        "action": "追回基金",
     },
     "inspections": {
         "inspection_id": "JC-2025-0001",
@@ -103,6 +125,8 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "closed_date": date(2025, 9, 30),
         "amount_involved": 5000.0,
         "amount_recovered": 5000.0,
+        "inspection_id": "JC-2025-0001",
+        "case_id": "AJ-2025-0001",
     },
     "complaints": {
         "complaint_id": "JB-2025-0001",
@@ -112,12 +136,65 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "verified": "是",
         "closed_date": date(2025, 9, 25),
         "reward_paid": 500.0,
+        "institution_id": "H99010100001",
+        "case_id": "AJ-2025-0001",
+        "due_date": date(2025, 11, 28),
     },
     "activities": {
         "county_code": "990101",
         "month": "2025-09",
         "activity": "联席会议",
         "count": 2,
+    },
+    "self_inspections": {
+        "record_id": "ZC-2025-0001",
+        "county_code": "990101",
+        "institution_id": "H99010100001",
+        "report_date": date(2025, 5, 10),
+        "problems_found": 2,
+        "amount_involved": 6000.0,
+        "amount_returned": 5000.0,
+        "returned_date": date(2025, 5, 20),
+        "rectified": "是",
+    },
+    "talks": {
+        "talk_id": "YT-2025-0001",
+        "county_code": "990101",
+        "talk_date": date(2025, 8, 20),
+        "target_type": "定点医疗机构",
+        "institution_id": "H99010100001",
+        "convened_by": "测试县医疗保障局",
+        "reasons": "检查发现违规问题较多",
+        "criteria": "问题突出",
+        "commitments": "一个月内完成整改",
+        "review_due": date(2025, 9, 30),
+        "review_date": date(2025, 9, 25),
+        "review_result": "整改到位",
+    },
+    "staff_points": {
+        "record_id": "JF-2025-0001",
+        "county_code": "990101",
+        "institution_id": "H99010100001",
+        "staff_code": "YS-0001",
+        "staff_name": "李四",
+        "staff_type": "医师",
+        "scored_date": date(2025, 9, 25),
+        "points": 3,
+        "reason": "串换诊疗项目收费",
+        "case_id": "AJ-2025-0001",
+    },
+    "agency_breaches": {
+        "breach_id": "NK-2025-0001",
+        "county_code": "990101",
+        "agency": "测试县医疗保障事务中心",
+        "found_date": date(2025, 7, 1),
+        "breach_type": "违规支付待遇",
+        "description": "参保人员死亡后待遇未及时停发",
+        "staff_involved": 1,
+        "amount_involved": 3000.0,
+        "status": "已整改",
+        "closed_date": date(2025, 8, 1),
+        "case_id": "AJ-2025-0001",
     },
 }
 
@@ -353,6 +430,33 @@ def _unknown_institution(d: Path) -> None:
     write_cases(d / F, [case_row(机构编码="H999")])
 
 
+def _referred_with_no_action(d: Path) -> None:
+    """处理结果 约谈 / 不予处理 with 是否移送公安 = 是: a talk or no action is no referral."""
+    write_cases(
+        d / F,
+        [
+            case_row(处理结果="约谈", 是否移送公安="是"),
+            case_row(案件编号="C002", 处理结果="不予处理", 是否移送公安="是"),
+            case_row(案件编号="C003"),
+        ],
+    )
+
+
+def _referral_and_inspection(d: Path) -> None:
+    """A referral dated before the filing (2025-03-05), and a case naming an inspection no
+    ledger holds."""
+    headers = [*CASE_HEADERS, "移送公安日期", "来源检查编号"]
+    write_cases(
+        d / F,
+        [
+            case_row(是否移送公安="是") + ["2025-03-04", None],
+            case_row(案件编号="C002") + [None, "JC-不存在"],
+            case_row(案件编号="C003") + [None, None],
+        ],
+        headers,
+    )
+
+
 S = "案件台账"
 CASES: list[Case] = [
     Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
@@ -426,5 +530,146 @@ CASES: list[Case] = [
         },
         2,
         0,
+    ),  # the supervision loop (issue 13): contradictions and links
+    Case(
+        "referred_with_no_action",
+        _referred_with_no_action,
+        {
+            (F, S, 2, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+            (F, S, 3, "是否移送公安", "E_REFERRED_BUT_NO_ACTION"),
+        },
+        3,
+        1,
+    ),
+    Case(
+        "referral_before_filing_and_unknown_inspection",
+        _referral_and_inspection,
+        {
+            (F, S, 2, "移送公安日期", "E_REFERRAL_BEFORE_FILED"),
+            (F, S, 3, "来源检查编号", "E_UNKNOWN_INSPECTION"),
+        },
+        3,
+        1,
     ),
 ]
+
+
+# ---------------------------------------------------------------- hostile files
+# Each is built small on disk (a few KB) from a valid file, then altered the way a probe did.
+
+
+def _rewrite_member(path: Path, member_prefix: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrite the members of a zip whose name starts with `member_prefix`."""
+    import zipfile
+
+    data = {}
+    with zipfile.ZipFile(path) as zin:
+        infos = zin.infolist()
+        for info in infos:
+            data[info.filename] = zin.read(info.filename)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in infos:
+            body = data[info.filename]
+            if info.filename.startswith(member_prefix):
+                body = change(body)
+            zout.writestr(info.filename, body)
+    return path
+
+
+def far_cell_xlsx(path: Path, corner: str = "XFD1048576") -> Path:
+    """A valid cases workbook whose sheet claims the range A1:`corner` and holds one value in
+    that far corner: the reader would allocate every cell in between (2 KB on disk)."""
+    import re
+
+    write_cases(path, [case_row()])
+
+    def change(xml: bytes) -> bytes:
+        xml = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{corner}"/>'.encode(), xml)
+        row = re.match(r"[A-Z]+(\d+)", corner).group(1)
+        far = f'<row r="{row}"><c r="{corner}" t="n"><v>1</v></c></row>'.encode()
+        return xml.replace(b"</sheetData>", far + b"</sheetData>")
+
+    return _rewrite_member(path, "xl/worksheets/sheet", change)
+
+
+def zip_bomb_xlsx(path: Path, unzipped_mb: int) -> Path:
+    """A valid cases workbook whose sheet XML is padded with `unzipped_mb` MB of whitespace:
+    thousands of times smaller zipped than unzipped."""
+    import zipfile
+
+    write_cases(path, [case_row()])
+    with zipfile.ZipFile(path) as zin:
+        parts = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, body in parts.items():
+            if not name.startswith("xl/worksheets/sheet"):
+                zout.writestr(name, body)
+                continue
+            head, tail = body.split(b"</worksheet>")
+            with zout.open(name, "w", force_zip64=True) as fh:
+                fh.write(head)
+                block = b" " * (1 << 20)
+                for _ in range(unzipped_mb):
+                    fh.write(block)
+                fh.write(b"</worksheet>" + tail)
+    return path
+
+
+def lying_zip_xlsx(path: Path) -> Path:
+    """A workbook whose zip directory claims its sheet unzips to 100 bytes while it really
+    unzips to megabytes (a size check that trusts the directory is fooled)."""
+    import struct
+    import zipfile
+
+    zip_bomb_xlsx(path, 4)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("xl/worksheets/sheet"))
+    # local header: uncompressed size at offset 22; zip64 extra fields carry it too
+    struct.pack_into("<I", data, info.header_offset + 22, 100)
+    cd = data.find(b"PK\x01\x02")
+    while cd >= 0:
+        name_len = struct.unpack_from("<H", data, cd + 28)[0]
+        name = bytes(data[cd + 46 : cd + 46 + name_len]).decode()
+        if name == info.filename:
+            struct.pack_into("<I", data, cd + 24, 100)
+            extra_len = struct.unpack_from("<H", data, cd + 30)[0]
+            extra = cd + 46 + name_len
+            end = extra + extra_len
+            while extra < end:  # zip64: the real sizes live in the extra field
+                tag, size = struct.unpack_from("<HH", data, extra)
+                if tag == 1 and size >= 8:
+                    struct.pack_into("<Q", data, extra + 4, 100)
+                extra += 4 + size
+            struct.pack_into("<I", data, cd + 24, 100)
+            break
+        cd = data.find(b"PK\x01\x02", cd + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def cases_csv_lines(n: int, **changes: object) -> list[str]:
+    lines = [",".join(CASE_HEADERS)]
+    for i in range(n):
+        row = case_row(案件编号=f"C{i:06d}", **changes)
+        lines.append(",".join(str(v) for v in row))
+    return lines
+
+
+def nul_csv(path: Path, after: int = 4096) -> Path:
+    """A cases CSV with a NUL byte inside a key somewhere after the first `after` bytes."""
+    lines = cases_csv_lines(200)
+    text = "\n".join(lines).encode("utf-8")
+    at = text.index(b"\nC", after) + 2  # inside the next case number
+    path.write_bytes(text[:at] + b"\x00" + text[at:])
+    return path
+
+
+def mixed_encoding_csv(path: Path, first: str = "utf-8", then: str = "gbk") -> Path:
+    """Header and first rows in one encoding, the rest in another (two files pasted together):
+    returns the path; the switch is on line 4."""
+    lines = cases_csv_lines(6)
+    head = "\n".join(lines[:3]) + "\n"
+    body = "\n".join(lines[3:]) + "\n"
+    path.write_bytes(head.encode(first) + body.encode(then))
+    return path

@@ -27,6 +27,8 @@ EXPECTED_CODES = {
     "E_ENUM",
     "E_REQUIRED",
     "E_UNKNOWN_CASE",
+    "E_REFERRED_BUT_NO_ACTION",
+    "E_UNKNOWN_INSPECTION",
 }
 
 
@@ -66,7 +68,7 @@ def rule_violations(frames: dict[str, pd.DataFrame]) -> list[str]:
                 bad.append(f"{name}.{f.name}: more than 2 decimals")
             if f.type == "code6" and not s[present].str.fullmatch(r"99\d{4}").all():
                 bad.append(f"{name}.{f.name}: not a 99xxxx code")
-            if f.type == "month" and not s.str.fullmatch(r"\d{4}-\d{2}").all():
+            if f.type == "month" and not s[present].str.fullmatch(r"\d{4}-\d{2}").all():
                 bad.append(f"{name}.{f.name}: not YYYY-MM")
         for c in lg.compares:
             both = df[c.left].notna() & df[c.right].notna()
@@ -82,6 +84,18 @@ def rule_violations(frames: dict[str, pd.DataFrame]) -> list[str]:
             values = df[ref.field].dropna()
             if not values.isin(set(frames[ref.target][ref.target_field])).all():
                 bad.append(f"{name}: {ref.code}")
+        for fb in lg.forbidden:
+            hit = pd.Series(True, index=df.index)
+            for w in fb.when:
+                col = df[w.field]
+                if not w.values:
+                    cond = col.notna() if w.filled else col.isna()
+                else:
+                    cond = col.isin(list(w.values)).fillna(False).astype(bool)
+                    cond = ~cond if w.negate else cond & col.notna()
+                hit &= cond.to_numpy(dtype=bool)
+            if hit.any():
+                bad.append(f"{name}: {fb.code} × {int(hit.sum())}")
     leads = frames["leads"]
     linked = leads["case_id"].notna()
     if not leads.loc[linked, "case_id"].isin(set(frames["cases"]["case_id"])).all():
@@ -317,7 +331,7 @@ def test_faulty_file_contains_each_mistake_class(city: demo.DemoCity, written) -
     out, _ = written
     manifest = demo.read_manifest(out)
     mistakes = manifest["mistakes"]
-    assert {m["code"] for m in mistakes} == EXPECTED_CODES and len(mistakes) == 10
+    assert {m["code"] for m in mistakes} == EXPECTED_CODES and len(mistakes) == len(EXPECTED_CODES)
     code = city.faulty[0]
     wb = openpyxl.load_workbook(out / mistakes[0]["file"])
     known = {c for c, _ in city.counties}
@@ -351,6 +365,10 @@ def test_faulty_file_contains_each_mistake_class(city: demo.DemoCity, written) -
             assert value is None and lg.field(m["field"]).required
         elif m["code"] == "E_UNKNOWN_CASE":
             assert value not in all_cases
+        elif m["code"] == "E_REFERRED_BUT_NO_ACTION":
+            assert value in ("是", "Y") and row[h["outcome"]] == "约谈"
+        elif m["code"] == "E_UNKNOWN_INSPECTION":
+            assert value not in set(city.frames["inspections"]["inspection_id"])
     # The correction carries the clean rows: as many as the ledgers, none of the mistakes.
     fixed = openpyxl.load_workbook(
         out
@@ -362,7 +380,8 @@ def test_faulty_file_contains_each_mistake_class(city: demo.DemoCity, written) -
     n = int(((cases["county_code"] == code) & (cases["found_date"] >= "2025-12-01")).sum())
     _, rows = sheet_table(fixed["案件台账"], city.layouts[code].title_rows + 1)
     assert len(rows) == n
-    assert "约5万" not in {r[10] for r in rows}
+    amount = [f.name for f in LEDGERS["cases"].fields].index("amount_involved")
+    assert "约5万" not in {r[amount] for r in rows}
 
 
 def test_cli_writes_and_summarises(tmp_path: Path, capsys) -> None:

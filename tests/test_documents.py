@@ -335,11 +335,21 @@ def test_county_report_lists_and_next_steps(demo: dict) -> None:
     r = CountyReport(data, code)
     cases = demo["ledgers"]["cases"]
     found = pd.to_datetime(cases["found_date"])
+    # 涉嫌犯罪 (flagged; or unflagged, over 5,000 and of a typically criminal type — the
+    # campaign's list) and not referred, this year, not withdrawn (issue 13's 行刑衔接)
+    from workbench.declarations import clauses_of
+
+    crime = data.evaluation.indicator_set.measures["crime_cases"]
+    types = next(c.value for c in clauses_of(crime.where) if c.field == "violation_type")
+    flag = cases["suspected_crime"].astype("boolean")
+    referred = cases["referred_police"].astype(bool) | (cases["outcome"] == "移送公安")
+    by_rule = flag.isna() & (cases["amount_involved"] > 5000) & cases["violation_type"].isin(types)
     direct = cases[
         (cases["county_code"].astype(str) == code)
         & (found.dt.year == 2025)
-        & (cases["amount_involved"] > 5000)
-        & ~cases["referred_police"].astype(bool)
+        & (cases["status"] != "已撤销")
+        & (flag.fillna(False) | by_rule)
+        & ~referred
     ]
     assert len(r.unreferred_frame()) == len(direct)
     html = str(r.unreferred())

@@ -529,11 +529,22 @@ def test_police_referral_rate_uses_the_threshold_parameter(campaign) -> None:
             found_date="2025-02-01",
             status="调查中",
             amount_involved=9000.0,
+            violation_type="假病人",
+            referred_police=False,
+        ),
+        dict(
+            case_id="e",
+            county_code=A,
+            found_date="2025-02-01",
+            status="调查中",
+            amount_involved=9000.0,
+            violation_type="超标准收费",
             referred_police=False,
         ),
     ]
     r = kpi(make_ledgers(cases=cases), campaign, "police_referral_rate")
-    # above 5,000: a, b, d (c is exactly 5,000) → 3; referred (flag or outcome): a, b → 2/3
+    # 涉嫌犯罪: a, b (referred, by flag or outcome) and d (no flag, above 5,000, a typically
+    # criminal type); not c (exactly 5,000) nor e (a billing violation) → 3; referred a, b → 2/3
     assert (r["numerator"], r["denominator"]) == (2, 3)
     assert r["value"] == pytest.approx(2 / 3)
 
@@ -677,6 +688,7 @@ def test_report_reward_rule_from_parameters(campaign) -> None:
             received_date="2025-01-01",
             closed_date="2025-03-05",
             reward_paid=200.0,
+            case_id="a",
         ),
         dict(
             complaint_id="j2",
@@ -684,11 +696,20 @@ def test_report_reward_rule_from_parameters(campaign) -> None:
             received_date="2025-01-01",
             closed_date="2025-05-05",
             reward_paid=50_000.0,
+            case_id="b",
+        ),
+        dict(  # a reward on a complaint that names no case: nothing to compare it with
+            complaint_id="j3",
+            county_code=A,
+            received_date="2025-01-01",
+            closed_date="2025-05-05",
+            reward_paid=300.0,
         ),
     ]
     r = kpi(make_ledgers(cases=cases, complaints=complaints), campaign, "report_reward")
+    # both sides on the cases a complaint names (a ← j1, b ← j2):
     # due: min(10,000 × 2%, 100,000) + min(10,000,000 × 2%, 100,000) = 200 + 100,000;
-    # case c came from smart monitoring, no reward. paid: 200 + 50,000.
+    # case c has no complaint, no reward; j3 names no case. paid: 200 + 50,000.
     assert r["denominator"] == pytest.approx(100_200)
     assert r["numerator"] == pytest.approx(50_200)
     assert r["value"] == pytest.approx(50_200 / 100_200)

@@ -214,7 +214,7 @@ def test_failure_midway_leaves_warehouse_unchanged(
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ing, "_write_quarantine", boom)
+    monkeypatch.setattr(ing, "_write_findings", boom)
     write_cases(
         folder / "990102_青山县_2025-09.xlsx",
         [case_row(案件编号="X", 区划代码="990102", 机构编码="H002", **{"应追回金额(元)": "y"})],
@@ -464,14 +464,15 @@ def test_quarantine_export_with_a_leads_rule_code_and_by_name(
 
 
 def test_two_reports_in_one_second_keep_both(wh_path: Path, tmp_path: Path) -> None:
-    from workbench.ingest import write_issue_report
+    from workbench.ingest import issue_list_for
 
     folder = tmp_path / "in"
     folder.mkdir()
     write_cases(folder / F, [case_row(案件编号="C9", **{"应追回金额(元)": "x"})])
     report = ingest_paths([folder], wh_path)
-    first = write_issue_report(report, tmp_path / "r")
-    second = write_issue_report(report, tmp_path / "r")
+    with Warehouse(wh_path) as wh:
+        first = issue_list_for(wh, report.new_ids, tmp_path / "r")
+        second = issue_list_for(wh, report.new_ids, tmp_path / "r")
     assert len({*first, *second}) == 4 and all(p.exists() for p in (*first, *second))
 
 

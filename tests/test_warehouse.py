@@ -394,7 +394,7 @@ def test_a_file_from_before_the_flag(tmp_path: Path, city) -> None:
 # ----------------------------------------------------------------------------- schema upgrades
 # A newer version of the package, as a test can make one: a field added to a ledger contract, a
 # new ledger, a column added to a result table. The migration knows none of them by name.
-NEW_FIELD = Field("referral_date", "移送公安日期", "date")
+NEW_FIELD = Field("prosecution_date", "提起公诉日期", "date")
 NEW_LEDGER = Ledger(
     name="hotline_calls",
     title="热线来电台账",
@@ -405,7 +405,7 @@ NEW_LEDGER = Ledger(
     ),
 )
 NEW_RESULT_COLUMN = Column("decimals", "BIGINT")
-NEW_ITEMS = {"+hotline_calls", "+cases.referral_date DATE", "+indicator_values.decimals BIGINT"}
+NEW_ITEMS = {"+hotline_calls", "+cases.prosecution_date DATE", "+indicator_values.decimals BIGINT"}
 
 PROBE_SET = """\
 kind: indicator_set
@@ -419,20 +419,20 @@ measures:
     ledger: cases
     agg: count
     date: found_date
-  cases_with_referral_date:
-    name: 已填移送公安日期的案件数
+  cases_with_prosecution_date:
+    name: 已填提起公诉日期的案件数
     ledger: cases
     agg: count
     date: found_date
     where:
-      - {field: referral_date, op: not_null}
+      - {field: prosecution_date, op: not_null}
 indicators:
-  referral_date_share:
+  prosecution_date_share:
     type: ratio
-    name: 已填移送公安日期的案件占比
+    name: 已填提起公诉日期的案件占比
     unit: "%"
     direction: 1
-    numerator: cases_with_referral_date
+    numerator: cases_with_prosecution_date
     denominator: cases_found
 """
 
@@ -492,7 +492,7 @@ def test_a_file_written_before_a_field_existed_is_upgraded(
         cases = wh.read_ledger("cases")
         hotline = wh.read_ledger(NEW_LEDGER.name)
         kpis = wh.con.execute("SELECT count(*), count(decimals) FROM indicator_values").fetchone()
-    assert "referral_date" in have["cases"] and "decimals" in have["indicator_values"]
+    assert "prosecution_date" in have["cases"] and "decimals" in have["indicator_values"]
     assert set(have[NEW_LEDGER.name]) >= {"call_id", "county_code", LIVE}
     # Recorded: created by the earlier version, then upgraded from its schema to this one.
     assert list(upgrades["action"]) == ["create", "upgrade"]
@@ -502,7 +502,7 @@ def test_a_file_written_before_a_field_existed_is_upgraded(
     # Data intact: every row and value as before; the new column empty on earlier rows.
     for name, df in before.items():
         pd.testing.assert_frame_equal(after[name][df.columns], df)
-    assert len(cases) == len(before["cases"]) and cases["referral_date"].isna().all()
+    assert len(cases) == len(before["cases"]) and cases["prosecution_date"].isna().all()
     assert hotline.empty and list(hotline.columns) == ["call_id", "county_code"]
     assert kpis == (n_kpis, 0)
 
@@ -525,12 +525,12 @@ def test_the_new_field_can_be_filled_and_computed_on(
     mine = in_period & (cases["county_code"] == county)
     filled = cases.index[mine][::2]  # every other case of that county and month
     assert 0 < len(filled) < mine.sum()
-    cases["referral_date"] = pd.NaT
-    cases.loc[filled, "referral_date"] = found[filled] + pd.Timedelta(days=3)
+    cases["prosecution_date"] = pd.NaT
+    cases.loc[filled, "prosecution_date"] = found[filled] + pd.Timedelta(days=3)
     with Warehouse(path) as wh:
         wh.load_frames({"cases": cases}, submission_id="s2", period="2025-10")
         back = wh.con.execute(
-            "SELECT count(*) FROM cases_current WHERE referral_date IS NOT NULL"
+            "SELECT count(*) FROM cases_current WHERE prosecution_date IS NOT NULL"
         ).fetchone()[0]
     assert back == len(filled)
 
@@ -559,7 +559,7 @@ def test_a_read_only_open_of_an_old_file_reads_what_it_lacks_as_null(
             hotline = wh.read_ledger(NEW_LEDGER.name)
             decimals = wh.con.execute("SELECT count(decimals) FROM indicator_values").fetchone()
             lines = status_lines(wh)
-    assert len(cases) and cases["referral_date"].isna().all()
+    assert len(cases) and cases["prosecution_date"].isna().all()
     assert hotline.empty and decimals == (0,)
     assert any(NEW_LEDGER.title in line for line in lines)
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
@@ -573,7 +573,7 @@ def test_a_read_only_open_of_an_old_file_reads_what_it_lacks_as_null(
 
     con = duckdb.connect(str(path), read_only=True)  # the file itself untouched
     try:
-        assert "referral_date" not in file_columns(con)["cases"]
+        assert "prosecution_date" not in file_columns(con)["cases"]
         assert con.execute(f"SELECT to_schema FROM {UPGRADES}").fetchall() == [(old_fp,)]
     finally:
         con.close()

@@ -40,7 +40,7 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__, fmt, publish, report
+from workbench import __version__, publish, report
 from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
@@ -980,6 +980,11 @@ class Runner:
         self.t_start = time.perf_counter()
         self.started = now_iso()
 
+    @functools.cached_property
+    def _labels(self) -> tuple[Any, str]:
+        """The set's words (its reports' title) and its period's label (2023财年)."""
+        return report.set_labels(self.cfg.indicator_set, self.cfg.period)
+
     # -- public
     def run(self) -> RunResult:
         with run_lock(self.run_dir):
@@ -1123,7 +1128,7 @@ class Runner:
         title = (
             outcome.label
             if outcome.unit == CITY_UNIT
-            else t("batch.report_title", county=outcome.label)
+            else outcome.label + self._labels[0].report_title
         )
         footer = t(
             "batch.footer", run_id=self.cfg.run_id, period=self.cfg.period, version=__version__
@@ -1253,8 +1258,8 @@ class Runner:
             )
         )
         meta = {
-            "title": t("batch.index.title", period=fmt.month_label(cfg.period)),
-            "period_label": fmt.month_label(cfg.period),
+            "title": t("batch.index.title", period=self._labels[1]),
+            "period_label": self._labels[1],
             "run_id": cfg.run_id,
             "state_label": state_label,
             "total": len(units),
@@ -1349,8 +1354,8 @@ def plan_run(
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
     ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers, wh)
-    table = report._county_table(ledgers, resolved)
+    resolved = report.resolve_period(period, ledgers, wh, options.get("indicator_set"))
+    table = report.unit_table(wh, resolved, options.get("indicator_set"))
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
         by_name = {v: k for k, v in names.items()}

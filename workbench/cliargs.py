@@ -51,3 +51,12 @@ def month(text: str) -> str:
 def month_or_latest(text: str) -> str:
     """A month written YYYY-MM, or `latest`."""
     return "latest" if text.strip().lower() == "latest" else month(text)
+
+
+def period_or_latest(text: str) -> str:
+    """A period as its set's frequency writes it (2025-09, 2023财年, FY2023, 2025Q3), or
+    `latest`; checked against the set once it is loaded (`results.parse_period`)."""
+    s = text.strip()
+    if not s:
+        raise argparse.ArgumentTypeError(t("cli.arg.not_month", value=text))
+    return "latest" if s.lower() == "latest" else s

@@ -141,3 +141,23 @@ def documents_config() -> dict:
     the official documents (see docs/文书.md); {} when absent."""
     section = load_config().get("documents")
     return dict(section) if isinstance(section, dict) else {}
+
+
+ENV_SETS = "WORKBENCH_SETS"
+
+
+def chosen_sets() -> list[str] | None:
+    """The indicator sets `workbench serve --set` chose for its kernels (None: every set of
+    the indicators folder)."""
+    env = os.environ.get(ENV_SETS, "")
+    names = [s.strip() for s in env.replace("，", ",").split(",") if s.strip()]
+    return names or None
+
+
+def use_sets(names: list[str] | None) -> None:
+    """`--set` of `workbench serve`: the cockpit offers only these sets (handed to every kernel
+    through the environment)."""
+    if names:
+        os.environ[ENV_SETS] = ",".join(
+            s.strip() for item in names for s in item.replace("，", ",").split(",") if s.strip()
+        )

@@ -23,6 +23,7 @@ import xlsxwriter
 
 from workbench.contracts import (
     ACTIVITIES,
+    BREACH_TYPES,
     CASE_STATUSES,
     CHANNELS,
     CHECK_STATUSES,
@@ -32,8 +33,10 @@ from workbench.contracts import (
     LEAD_SOURCES,
     LEDGERS,
     OUTCOMES,
+    POLICE_FEEDBACK,
     RECT_SOURCES,
     RECT_STATUSES,
+    REVIEW_RESULTS,
     SUBJECT_TYPES,
     VIOLATION_TYPES,
     Ledger,
@@ -46,7 +49,18 @@ CITY_CODE = "990000"
 CITY_NAME = "演示市"
 DEMO_MARK = "演示数据"
 MASTER_LEDGERS = ("counties", "institutions")
-MONTHLY_LEDGERS = ("cases", "leads", "inspections", "rectifications", "complaints", "activities")
+MONTHLY_LEDGERS = (
+    "cases",
+    "leads",
+    "inspections",
+    "rectifications",
+    "complaints",
+    "activities",
+    "self_inspections",
+    "talks",
+    "staff_points",
+    "agency_breaches",
+)
 ASSET_GEOJSON = Path(__file__).with_name("assets") / "demo_city.geojson"
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data_samples"
 
@@ -638,6 +652,19 @@ def _build_institutions(w: _World) -> pd.DataFrame:
     credit = np.where(rated, _obj(CREDIT_GRADES)[grade], None)
     key = rng.random(n) < np.where(rated & (grade >= 2), 0.3, 0.06)
 
+    # 医院等级 (for screening's same-level comparisons): derived, no random draw, so the rest
+    # of the city stays as it was
+    level = np.select(
+        [itype == 0, itype == 1, itype == 2],
+        [
+            np.where(seq_type == 0, "三级", "二级"),
+            np.where(seq_type % 3 == 0, "二级", "一级"),
+            np.full(n, "一级"),
+        ],
+        "",
+    )
+    hosp_lv = np.where(level == "", None, level).astype(object)
+
     w.inst = {
         "county": county,
         "type": itype,
@@ -658,6 +685,7 @@ def _build_institutions(w: _World) -> pd.DataFrame:
             "institution_type": pd.Series(_obj(INSTITUTION_TYPES)[itype], dtype="str"),
             "credit_grade": pd.Series(credit, dtype="str"),
             "key_monitored": key,
+            "hosp_lv": pd.Series(hosp_lv, dtype="str"),
         }
     )
 
@@ -1283,6 +1311,28 @@ def _ensure_faulty_material(w: _World, frames: dict[str, pd.DataFrame]) -> np.nd
     return no_link
 
 
+_BLANK_DTYPES = {
+    "date": "datetime64[ns]",
+    "int": "Int64",
+    "yuan": "float64",
+    "bool": "boolean",
+}
+
+
+def _with_blanks(df: pd.DataFrame, lg: Ledger) -> pd.DataFrame:
+    """The ledger's columns in contract order; a field the demo does not fill is blank but
+    typed like a filled one (text as strings, dates as datetimes, …)."""
+    out = df.reindex(columns=lg.field_names)
+    for f in lg.fields:
+        if f.name not in df.columns:
+            out[f.name] = pd.Series(
+                pd.NA if f.type in ("int", "bool") else None,
+                index=out.index,
+                dtype=_BLANK_DTYPES.get(f.type, "str"),
+            )
+    return out
+
+
 def generate_city(
     n_counties: int = 10,
     start: str = "2024-01",
@@ -1291,7 +1341,7 @@ def generate_city(
     lagging: int = 2,
     faulty: int = 1,
 ) -> DemoCity:
-    """Build the demo city's eight ledgers (clean: every contract rule holds)."""
+    """Build the demo city's ledgers (clean: every contract rule holds)."""
     w = _world(n_counties, start, end, seed, lagging, faulty)
     institutions = _build_institutions(w)
     counties = _build_counties(w)
@@ -1305,8 +1355,9 @@ def generate_city(
     frames["rectifications"] = _build_rectifications(w)
     frames["complaints"] = _build_complaints(w)
     frames["activities"] = _build_activities(w)
+    _close_the_loop(w, frames, no_link, seed)
     # A field added to a contract later still gets a (blank) column, so writing keeps working.
-    frames = {name: frames[name].reindex(columns=lg.field_names) for name, lg in LEDGERS.items()}
+    frames = {name: _with_blanks(frames[name], lg) for name, lg in LEDGERS.items()}
     codes = [str(c) for c in w.codes]
     return DemoCity(
         frames=frames,
@@ -1320,6 +1371,607 @@ def generate_city(
         seed=seed,
         as_of=pd.Timestamp(w.as_of),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The supervision loop (issue 13): links between the ledgers, 行刑衔接, time limits, and the
+# registers of 自查, 约谈, 记分 and 经办内控. It draws from its own random stream, so every row
+# the builders above made stays as it was; only the contradictions the rules now refuse change.
+
+_LOOP_STREAM = 13
+# violation types the demo treats as typically criminal (诈骗): its own story, kept in line
+# with the `violation_type` list of the campaign's 涉嫌犯罪 measures
+_TYPICALLY_CRIMINAL = (
+    "假病人",
+    "假病情",
+    "假票据",
+    "挂床住院",
+    "冒名就医",
+    "倒卖药品",
+    "虚构医药服务",
+    "伪造医学文书票据",
+    "盗刷医保凭证",
+    "重复享受待遇",
+    "死亡冒领",
+    "内外勾结",
+)
+_CASE_DAYS = 90  # 办案时限: 90 days from filing (or discovery) in the demo
+_LEAD_DAYS = 30  # 核查时限
+_COMPLAINT_DAYS = 60  # 办理时限
+_FEEDBACK_P = np.array([0.35, 0.45, 0.12, 0.08])  # 受理 立案 不予立案 退回
+_TALK_TEXT = {
+    "reasons": (
+        "案件查处进度滞后",
+        "整改销号不及时",
+        "医保基金使用问题突出",
+        "检查发现违规问题较多",
+    ),
+    "commitments": (
+        "一个月内完成问题整改并报送整改报告",
+        "全面开展自查自纠，主动退回违规资金",
+        "建立整改台账，逐项销号",
+        "落实专人负责医保结算管理",
+    ),
+}
+_POINTS = np.array([1, 2, 3, 4, 6, 9, 12])
+_POINTS_P = np.array([0.30, 0.25, 0.18, 0.12, 0.08, 0.05, 0.02])
+_SCORED_TYPES = (
+    "分解住院",
+    "挂床住院",
+    "串换药品耗材诊疗项目",
+    "过度诊疗检查",
+    "虚构医药服务",
+    "假病人",
+    "假病情",
+    "伪造医学文书票据",
+    "超标准收费",
+    "重复收费",
+)
+
+
+def _days(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64).astype("timedelta64[D]")
+
+
+def _dates(s: pd.Series) -> np.ndarray:
+    return s.to_numpy().astype("datetime64[D]")
+
+
+def _nearest(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    by: list[str],
+    on: tuple[str, str],
+    take: str,
+    direction: str = "backward",
+) -> pd.Series:
+    """For each left row, `take` of the nearest right row with the same `by` values whose date
+    is not after (`backward`) or not before (`forward`) the left row's; `on` names the left and
+    right dates. One to one: a right row goes to the first left row that finds it. Missing
+    where there is none. Indexed like `left`."""
+    out = pd.Series([None] * len(left), index=left.index, dtype=object)
+    if not len(left) or not len(right):
+        return out
+    lkey, rkey = on
+    lhs = left[by].assign(_pos=np.arange(len(left)), _t=pd.to_datetime(left[lkey]))
+    rhs = right[by].assign(_take=right[take].to_numpy(), _t=pd.to_datetime(right[rkey]))
+    lhs = lhs.dropna(subset=["_t"]).sort_values("_t", kind="stable")
+    rhs = rhs.dropna(subset=["_t"]).sort_values("_t", kind="stable")
+    for frame in (lhs, rhs):
+        frame["_t"] = frame["_t"].astype("datetime64[ns]")
+        for col in by:
+            frame[col] = frame[col].astype(str)
+    got = pd.merge_asof(lhs, rhs, on="_t", by=by, direction=direction)
+    got = got.sort_values("_pos", kind="stable")
+    got.loc[got["_take"].duplicated() & got["_take"].notna(), "_take"] = None
+    out.iloc[got["_pos"].to_numpy()] = got["_take"].to_numpy(dtype=object)
+    return out
+
+
+def _month_of(d: pd.Series) -> pd.Series:
+    return d.dt.strftime("%Y-%m")
+
+
+def _case_loop_fields(w: _World, rng: np.random.Generator, cases: pd.DataFrame) -> None:
+    """行刑衔接 (涉嫌犯罪, referral and police feedback), 办案时限, 公职人员, 移送纪检监察."""
+    n = len(cases)
+    status = cases["status"].to_numpy(dtype=object)
+    outcome = cases["outcome"].to_numpy(dtype=object)
+    involved = cases["amount_involved"].to_numpy(dtype=float)
+    violation = cases["violation_type"].to_numpy(dtype=object)
+    criminal = np.isin(violation, _TYPICALLY_CRIMINAL)
+    refer = cases["referred_police"].to_numpy(dtype=bool).copy()
+    # the contradictions 002 and the rules refuse: a talk or no action is not a referral, and a
+    # billing violation goes to the police only when the case says so
+    refer &= ~np.isin(outcome, ("约谈", "不予处理"))
+    refer &= criminal | (outcome == "移送公安")
+    # 应移尽移 (医保发〔2021〕49号): in the campaign a county on pace refers most criminal-looking
+    # cases over the threshold; a lagging one far fewer
+    ci = pd.Index(w.code_obj).get_indexer(cases["county_code"].to_numpy(dtype=object))
+    campaign = _dates(cases["found_date"]) >= np.datetime64(f"{CAMPAIGN_YEAR}-01-01")
+    p_more = np.where(w.lagging[ci], 0.15, np.where(campaign, 0.8, 0.3))
+    eligible = (
+        criminal
+        & (involved > 5000)
+        & np.isin(status, ("已立案", "调查中", "已结案"))
+        & ~np.isin(outcome, ("约谈", "不予处理"))
+    )
+    refer |= eligible & (rng.random(n) < p_more)
+    cases["referred_police"] = refer
+    open_ = np.isin(status, ("已立案", "调查中"))
+    suspected = pd.array([pd.NA] * n, dtype="boolean")
+    suspected[refer] = True
+    suspected[open_ & criminal & (involved > 5000) & ~refer] = True
+    suspected[(status == "已结案") & ~refer & ~(criminal & (involved > 5000))] = False
+    cases["suspected_crime"] = suspected  # closed, unreferred, criminal-looking: left blank
+
+    found, filed, closed = (_dates(cases[c]) for c in ("found_date", "filed_date", "closed_date"))
+    since = np.where(np.isnat(filed), found, filed)
+    cases["due_date"] = _to_date_series(since + _days(np.full(n, _CASE_DAYS)))
+    as_of = np.datetime64(w.as_of, "D")
+    referral = np.minimum(filed + _days(rng.integers(3, 40, n)), as_of)
+    referral = np.where(refer, referral, np.datetime64("NaT"))
+    cases["referral_date"] = _to_date_series(referral)
+    answer = referral + _days(rng.integers(5, 45, n))
+    answered = refer & (answer <= as_of)
+    feedback = np.where(answered, _obj(POLICE_FEEDBACK)[_pick(rng, _FEEDBACK_P, n=n)], None)
+    cases["police_feedback"] = pd.Series(feedback, dtype="str")
+    cases["police_feedback_date"] = _to_date_series(
+        np.where(answered, answer, np.datetime64("NaT"))
+    )
+    to_discipline = outcome == "移送纪检监察"
+    span = np.maximum((closed - filed).astype("timedelta64[D]").astype(np.int64), 0)
+    d_date = filed + _days(np.floor(rng.random(n) * (span + 1)).astype(np.int64))
+    cases["discipline_referral_date"] = _to_date_series(
+        np.where(to_discipline & ~np.isnat(closed), d_date, np.datetime64("NaT"))
+    )
+    subject = cases["subject_type"].to_numpy(dtype=object)
+    cases["public_servant"] = (subject == "经办机构") | (
+        (subject == "参保人员") & (rng.random(n) < 0.05)
+    )
+
+
+def _carriers(w: _World, frames: dict[str, pd.DataFrame], no_link: np.ndarray) -> dict:
+    """What no new link may point at: the faulty county's latest-month rows of the linked
+    ledgers (mistakes are injected there, and a refused target would drag its links along)."""
+    month = w.months[-1]
+    faulty = {str(w.codes[i]) for i in np.flatnonzero(w.faulty)}
+    out: dict[str, np.ndarray] = {}
+    for name, date in (
+        ("cases", "found_date"),
+        ("inspections", "inspection_date"),
+        ("complaints", "received_date"),
+    ):
+        df = frames[name]
+        out[name] = (df["county_code"].isin(faulty) & (_month_of(df[date]) == month)).to_numpy(
+            copy=True
+        )
+    out["cases"] |= no_link
+    return out
+
+
+def _link_cases_to_inspections(cases: pd.DataFrame, ins: pd.DataFrame, avoid: dict) -> None:
+    """A case sourced 飞行检查/交叉检查/日常稽核 names the latest inspection of its institution up
+    to its discovery, when there is one (002: cases come out of the inspections)."""
+    sel = (
+        cases["lead_source"].isin(["飞行检查", "交叉检查", "日常稽核"]).to_numpy()
+        & cases["institution_id"].notna().to_numpy()
+        & ~avoid["cases"]
+    )
+    got = _nearest(
+        cases.loc[sel, ["institution_id", "found_date"]],
+        ins.loc[~avoid["inspections"]],
+        ["institution_id"],
+        ("found_date", "inspection_date"),
+        "inspection_id",
+    )
+    cases["inspection_id"] = pd.Series(got.reindex(cases.index), dtype="str")
+
+
+def _link_complaints(
+    w: _World, rng: np.random.Generator, frames: dict[str, pd.DataFrame], avoid: dict
+) -> None:
+    """A verified complaint names the case it became (a 举报投诉 case found later in the same
+    month, so a month's file never names a later one); its reward is 2% of that case's recovery
+    capped at 100,000 yuan (002), paid on most closed cases; 被举报机构; 办理时限."""
+    cases, comp = frames["cases"], frames["complaints"]
+    n = len(comp)
+    cand = cases.loc[
+        (cases["lead_source"] == "举报投诉").to_numpy() & ~avoid["cases"],
+        ["case_id", "county_code", "found_date", "institution_id"],
+    ].assign(month=lambda d: _month_of(d["found_date"]))
+    left = comp.loc[
+        comp["verified"].to_numpy(dtype=bool) & ~avoid["complaints"],
+        ["county_code", "received_date"],
+    ].assign(month=lambda d: _month_of(d["received_date"]))
+    # the first case found on or after the complaint, in the same county and month
+    case_of = _nearest(
+        left, cand, ["county_code", "month"], ("received_date", "found_date"), "case_id", "forward"
+    )
+    comp["case_id"] = pd.Series(case_of.reindex(comp.index), dtype="str")
+    linked = comp["case_id"].notna().to_numpy()
+    by_case = cases.set_index("case_id")
+    inst = comp["case_id"].map(by_case["institution_id"])
+    ci = pd.Index(w.code_obj).get_indexer(comp["county_code"])
+    u = rng.random(n)
+    pick = w.inst["start"][ci] + np.floor(u * w.inst["total"][ci]).astype(np.int64)
+    about_inst = rng.random(n) < 0.55
+    random_inst = np.where(
+        about_inst, w.inst["ids"][np.minimum(pick, w.inst["ids"].size - 1)], None
+    )
+    institution = np.where(linked, inst.to_numpy(dtype=object), random_inst)
+    comp["institution_id"] = pd.Series(
+        [None if (v is None or v != v) else v for v in institution], dtype="str"
+    )
+    comp["due_date"] = _to_date_series(
+        _dates(comp["received_date"]) + _days(np.full(n, _COMPLAINT_DAYS))
+    )
+    recovered = comp["case_id"].map(by_case["amount_recovered"]).to_numpy(dtype=float)
+    case_closed = comp["case_id"].map(by_case["status"]).to_numpy(dtype=object) == "已结案"
+    lag = w.lagging[ci]
+    pays = linked & case_closed & (rng.random(n) < np.where(lag, 0.45, 0.85))
+    reward = np.where(pays, _money(np.minimum(np.nan_to_num(recovered) * 0.02, 100_000.0)), 0.0)
+    comp["reward_paid"] = reward
+
+
+def _link_leads(
+    w: _World, rng: np.random.Generator, frames: dict[str, pd.DataFrame], avoid: dict
+) -> None:
+    """A lead names the complaint or inspection it came from (the complaint of its case, else the
+    latest one before it), its 核查时限 and, when 属实, the amount confirmed."""
+    leads, cases, comp, ins = (frames[k] for k in ("leads", "cases", "complaints", "inspections"))
+    n = len(leads)
+    src = leads["lead_source"]
+    # the complaint that became the lead's case
+    case_complaint = comp.dropna(subset=["case_id"]).set_index("case_id")["complaint_id"]
+    via_case = leads["case_id"].map(case_complaint)
+    received_of = comp.set_index("complaint_id")["received_date"]
+    via_case = via_case.where(via_case.map(received_of) <= leads["received_date"])
+    from_tip = (src == "举报投诉") & via_case.isna()
+    left = leads.loc[from_tip.to_numpy(), ["county_code", "received_date"]]
+    taken = set(via_case.dropna())
+    right = comp.loc[~avoid["complaints"] & ~comp["complaint_id"].isin(taken).to_numpy()]
+    other = _nearest(
+        left, right, ["county_code"], ("received_date", "received_date"), "complaint_id"
+    )
+    complaint = via_case.astype(object).where(via_case.notna(), other.reindex(leads.index))
+    leads["complaint_id"] = pd.Series(complaint, dtype="str")
+    # inspections: a 飞行检查/交叉检查 lead comes out of the latest such inspection in its county;
+    # a lead that became a case from an inspection names that case's inspection
+    case_ins = leads["case_id"].map(cases.set_index("case_id")["inspection_id"])
+    method = src.where(src.isin(["飞行检查", "交叉检查"]))
+    need = method.notna() & case_ins.isna()
+    left = leads.loc[need.to_numpy(), ["county_code", "received_date"]].assign(
+        method=method[need.to_numpy()].to_numpy()
+    )
+    free = ins.loc[~avoid["inspections"]]
+    fallback = _nearest(
+        left,
+        free,
+        ["county_code", "method"],
+        ("received_date", "inspection_date"),
+        "inspection_id",
+    )
+    insp = case_ins.astype(object).where(case_ins.notna(), fallback.reindex(leads.index))
+    leads["inspection_id"] = pd.Series(insp, dtype="str")
+    leads["due_date"] = _to_date_series(
+        _dates(leads["received_date"]) + _days(np.full(n, _LEAD_DAYS))
+    )
+    confirmed = (leads["check_status"] == "属实").to_numpy()
+    of_case = leads["case_id"].map(cases.set_index("case_id")["amount_involved"]).to_numpy(float)
+    guess = _money(8_000.0 * np.exp(rng.normal(0.0, 1.0, n)))
+    leads["confirmed_amount"] = np.where(
+        confirmed, np.where(np.isnan(of_case), guess, of_case), np.nan
+    )
+
+
+def _link_rectifications(frames: dict[str, pd.DataFrame], avoid: dict) -> None:
+    """Items found by 交叉检查/飞行检查 name the latest such inspection in their county; items
+    from 举报 name the latest 举报投诉 case before them."""
+    rect, ins, cases = (frames[k] for k in ("rectifications", "inspections", "cases"))
+    src = rect["source"]
+    method = src.where(src.isin(["交叉检查", "飞行检查"]))
+    sel = method.notna().to_numpy()
+    left = rect.loc[sel, ["county_code", "found_date"]].assign(method=method[sel].to_numpy())
+    got = _nearest(
+        left,
+        ins.loc[~avoid["inspections"]],
+        ["county_code", "method"],
+        ("found_date", "inspection_date"),
+        "inspection_id",
+    )
+    rect["inspection_id"] = pd.Series(got.reindex(rect.index), dtype="str")
+    sel = (src == "举报").to_numpy()
+    tips = cases.loc[(cases["lead_source"] == "举报投诉").to_numpy() & ~avoid["cases"]]
+    got = _nearest(
+        rect.loc[sel, ["county_code", "found_date"]],
+        tips,
+        ["county_code"],
+        ("found_date", "found_date"),
+        "case_id",
+    )
+    rect["case_id"] = pd.Series(got.reindex(rect.index), dtype="str")
+
+
+def _dates_in(w: _World, rng: np.random.Generator, mi: np.ndarray) -> np.ndarray:
+    off = np.floor(rng.random(mi.size) * w.month_days[mi]).astype(np.int64)
+    return w.month_start[mi] + _days(off)
+
+
+def _sorted_ids(
+    w: _World, prefix: str, ci: np.ndarray, when: np.ndarray, width: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by county then date, and IDs numbered within county × month in that order."""
+    order = np.lexsort((when, ci))
+    ci, when = ci[order], when[order]
+    ym = when.astype("datetime64[M]").astype(np.int64)
+    yyyymm = (ym // 12 + 1970) * 100 + ym % 12 + 1
+    seq = _group_seq(ci * 10_000_000 + yyyymm)
+    return order, _ids(prefix, w.codes[ci], yyyymm, seq, width)
+
+
+def _build_self_inspections(w: _World, rng: np.random.Generator) -> pd.DataFrame:
+    """自查自纠 (002 三（二）1, 2025-04..05): most institutions report; where the county lags,
+    more reports find nothing and less money comes back."""
+    inst = w.inst
+    months = np.flatnonzero(w.phase == 2)
+    n_inst = inst["ids"].size if months.size else 0
+    county = inst["county"][:n_inst]
+    lag = w.lagging[county]
+    idx = np.flatnonzero(rng.random(n_inst) < np.where(lag, 0.75, 0.97))
+    k = idx.size
+    ci = county[idx]
+    mi = months[rng.integers(0, max(months.size, 1), k)] if k else np.zeros(0, dtype=np.int64)
+    report = _dates_in(w, rng, mi)
+    zero = rng.random(k) < np.where(w.lagging[ci], 0.6, 0.3)
+    problems = np.where(zero, 0, 1 + rng.poisson(1.5, k)).astype(np.int64)
+    involved = _money(4_000.0 * np.exp(rng.normal(0.0, 1.0, k)) * np.sqrt(np.maximum(problems, 1)))
+    involved = np.where(problems > 0, involved, np.nan)
+    returns = (problems > 0) & (rng.random(k) < np.where(w.lagging[ci], 0.4, 0.75))
+    returned = np.where(returns, _money(involved * rng.uniform(0.5, 1.0, k)), 0.0)
+    returned = np.where(problems > 0, returned, np.nan)
+    back = np.minimum(report + _days(rng.integers(0, 30, k)), np.datetime64(w.as_of, "D"))
+    rectified = pd.array(np.where(problems > 0, rng.random(k) < 0.85, False), dtype="boolean")
+    rectified[problems == 0] = pd.NA
+    order, ids = _sorted_ids(w, "ZC", ci, report)
+    return pd.DataFrame(
+        {
+            "record_id": pd.Series(ids, dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci[order]], dtype="str"),
+            "institution_id": pd.Series(inst["ids"][idx[order]], dtype="str"),
+            "report_date": _to_date_series(report[order]),
+            "problems_found": problems[order],
+            "amount_involved": involved[order],
+            "amount_returned": returned[order],
+            "returned_date": _to_date_series(np.where(returns, back, np.datetime64("NaT"))[order]),
+            "rectified": rectified[order],
+        }
+    )
+
+
+def _build_talks(w: _World, rng: np.random.Generator, activities: pd.DataFrame) -> pd.DataFrame:
+    """约谈: every 警示约谈 the activities ledger counts is a row here (an institution talked to
+    by its county bureau, reviewed a month or so later), and the city talks to each lagging
+    county in August 2025 (进度滞后), reviews it in October, and talks again in November where
+    the review found the work half done — that second talk's 复查 is still due at the end."""
+    inst = w.inst
+    talks = activities[activities["activity"] == "警示约谈"]
+    counts = talks["count"].to_numpy(dtype=np.int64)
+    ci = np.repeat(pd.Index(w.code_obj).get_indexer(talks["county_code"]), counts)
+    mi = np.repeat(pd.Index(w.months).get_indexer(talks["month"]), counts)
+    k = ci.size
+    when = _dates_in(w, rng, mi)
+    pick = inst["start"][ci] + np.floor(rng.random(k) * inst["total"][ci]).astype(np.int64)
+    target = np.where(inst["type"][pick] < 3, "定点医疗机构", "定点零售药店").astype(object)
+    lag = w.lagging[ci]
+    as_of = np.datetime64(w.as_of, "D")
+    review = when + _days(rng.integers(20, 50, k))
+    reviewed = review <= as_of
+    result = _pick(rng, np.array([[0.8, 0.15, 0.05], [0.5, 0.3, 0.2]]), lag.astype(np.int64))
+    rows = {
+        "ci": ci,
+        "talk_date": when,
+        "target_type": target,
+        "institution_id": inst["ids"][pick],
+        "convened_by": np.strings.add(w.names[ci].astype(str), "医疗保障局").astype(object),
+        "reasons": _obj(_TALK_TEXT["reasons"])[rng.integers(1, 4, k)],
+        "criteria": np.full(k, None, dtype=object),
+        "commitments": _obj(_TALK_TEXT["commitments"])[rng.integers(0, 4, k)],
+        "review_due": when + _days(np.full(k, 45)),
+        "review_date": np.where(reviewed, review, np.datetime64("NaT")),
+        "review_result": np.where(reviewed, _obj(REVIEW_RESULTS)[result], None),
+    }
+    # the city's talks with its lagging counties
+    city_rows: list[dict] = []
+    if "2025-08" in w.months:
+        for n_lag, c in enumerate(np.flatnonzero(w.lagging)):
+            first = np.datetime64("2025-08-20")
+            half = n_lag % 2 == 0  # every other lagging county is only half done in October
+            review_one = np.datetime64("2025-10-24")
+            city_rows.append(
+                dict(
+                    ci=c,
+                    talk_date=first,
+                    review_due=np.datetime64("2025-10-31"),
+                    review_date=review_one if review_one <= as_of else np.datetime64("NaT"),
+                    review_result=("部分整改" if half else "整改到位")
+                    if review_one <= as_of
+                    else None,
+                    criteria="进度滞后",
+                    reasons="交叉检查覆盖率、问题整改完成率、违规资金追回率进度滞后",
+                    commitments="9月底前完成交叉检查，10月底前整改问题全部销号",
+                )
+            )
+            second = np.datetime64("2025-11-18")
+            if half and review_one <= as_of and second <= as_of:
+                city_rows.append(
+                    dict(
+                        ci=c,
+                        talk_date=second,
+                        review_due=np.datetime64("2026-01-15"),
+                        review_date=np.datetime64("NaT"),
+                        review_result=None,
+                        criteria="进度滞后、复查未整改到位",
+                        reasons="首次约谈后复查仅部分整改到位",
+                        commitments="12月底前未销号问题全部整改，逐项报送整改材料",
+                    )
+                )
+    if city_rows:
+        extra = pd.DataFrame(city_rows)
+        m = len(extra)
+        rows = {
+            "ci": np.r_[rows["ci"], extra["ci"].to_numpy(dtype=np.int64)],
+            "talk_date": np.r_[rows["talk_date"], extra["talk_date"].to_numpy("datetime64[D]")],
+            "target_type": np.r_[rows["target_type"], np.full(m, "区县医保部门", dtype=object)],
+            "institution_id": np.r_[rows["institution_id"], np.full(m, None, dtype=object)],
+            "convened_by": np.r_[
+                rows["convened_by"], np.full(m, f"{CITY_NAME}医疗保障局", dtype=object)
+            ],
+            "reasons": np.r_[rows["reasons"], extra["reasons"].to_numpy(dtype=object)],
+            "criteria": np.r_[rows["criteria"], extra["criteria"].to_numpy(dtype=object)],
+            "commitments": np.r_[rows["commitments"], extra["commitments"].to_numpy(dtype=object)],
+            "review_due": np.r_[rows["review_due"], extra["review_due"].to_numpy("datetime64[D]")],
+            "review_date": np.r_[
+                rows["review_date"], extra["review_date"].to_numpy("datetime64[D]")
+            ],
+            "review_result": np.r_[
+                rows["review_result"], extra["review_result"].to_numpy(dtype=object)
+            ],
+        }
+    order, ids = _sorted_ids(w, "YT", rows["ci"], rows["talk_date"])
+    out = {"talk_id": pd.Series(ids, dtype="str")}
+    out["county_code"] = pd.Series(w.code_obj[rows["ci"][order]], dtype="str")
+    for name in ("talk_date", "review_due", "review_date"):
+        out[name] = _to_date_series(rows[name][order])
+    for name in (
+        "target_type",
+        "institution_id",
+        "convened_by",
+        "reasons",
+        "criteria",
+        "commitments",
+        "review_result",
+    ):
+        out[name] = pd.Series(rows[name][order], dtype="str")
+    return pd.DataFrame(out)[LEDGERS["talks"].field_names]
+
+
+def _build_staff_points(
+    w: _World, rng: np.random.Generator, cases: pd.DataFrame, avoid: dict
+) -> pd.DataFrame:
+    """记分: half the closed institution cases of the usual billing and fraud types score one or
+    two of the institution's staff (a pool of six per institution, so points add up)."""
+    sel = (
+        (cases["status"] == "已结案").to_numpy()
+        & cases["institution_id"].notna().to_numpy()
+        & cases["violation_type"].isin(_SCORED_TYPES).to_numpy()
+        & ~avoid["cases"]
+    )
+    src = np.flatnonzero(sel)
+    src = src[rng.random(src.size) < 0.5]
+    per = 1 + (rng.random(src.size) < 0.3)
+    rows = np.repeat(src, per)
+    k = rows.size
+    inst = cases["institution_id"].to_numpy(dtype=object)[rows]
+    staff_no = rng.integers(1, 7, k)
+    code = np.strings.add(
+        np.strings.add(inst.astype(str), "-"), np.char.zfill(staff_no.astype(str), 2)
+    )
+    pharmacy = np.char.startswith(inst.astype(str), "P")
+    kind = np.where(
+        pharmacy, "药师", _obj(("医师", "医师", "医师", "护士", "医技人员"))[rng.integers(0, 5, k)]
+    )
+    names = pd.Series(_person_names(rng, k)).groupby(code).transform("first").to_numpy(dtype=object)
+    closed = _dates(cases["closed_date"])[rows]
+    scored = np.minimum(closed + _days(rng.integers(0, 21, k)), np.datetime64(w.as_of, "D"))
+    ci = pd.Index(w.code_obj).get_indexer(cases["county_code"].to_numpy(dtype=object)[rows])
+    order, ids = _sorted_ids(w, "JF", ci, scored)
+    violation = cases["violation_type"].to_numpy(dtype=object)[rows]
+    return pd.DataFrame(
+        {
+            "record_id": pd.Series(ids, dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci[order]], dtype="str"),
+            "institution_id": pd.Series(inst[order], dtype="str"),
+            "staff_code": pd.Series(code.astype(object)[order], dtype="str"),
+            "staff_name": pd.Series(names[order], dtype="str"),
+            "staff_type": pd.Series(kind.astype(object)[order], dtype="str"),
+            "scored_date": _to_date_series(scored[order]),
+            "points": _POINTS[_pick(rng, _POINTS_P, n=k)][order].astype(np.int64),
+            "reason": pd.Series(
+                np.strings.add(violation.astype(str), "，记分")[order], dtype="str"
+            ),
+            "case_id": pd.Series(cases["case_id"].to_numpy(dtype=object)[rows][order], dtype="str"),
+        }
+    )
+
+
+def _build_agency_breaches(
+    w: _World, rng: np.random.Generator, cases: pd.DataFrame, avoid: dict
+) -> pd.DataFrame:
+    """经办内控问题: one per case against an agency (经办机构), plus a few found otherwise."""
+    linked = np.flatnonzero((cases["subject_type"] == "经办机构").to_numpy() & ~avoid["cases"])
+    l_ci = pd.Index(w.code_obj).get_indexer(cases["county_code"].to_numpy(dtype=object)[linked])
+    l_found = _dates(cases["found_date"])[linked]
+    l_closed = _dates(cases["closed_date"])[linked]
+    l_type = np.where(rng.random(linked.size) < 0.6, 4, 5)  # 违规支付待遇 / 内控制度执行不到位
+    counts = rng.poisson(0.08, (w.n_counties, w.n_months))
+    u_ci, u_mi = _expand(counts)
+    u_found = _dates_in(w, rng, u_mi)
+    u_type = _pick(rng, np.array([0.3, 0.1, 0.1, 0.2, 0.1, 0.15, 0.05]), n=u_ci.size)
+    fix = u_found + _days(rng.integers(10, 90, u_ci.size))
+    u_closed = np.where(fix <= np.datetime64(w.as_of, "D"), fix, np.datetime64("NaT"))
+    ci = np.r_[l_ci, u_ci]
+    found = np.r_[l_found, u_found]
+    closed = np.r_[l_closed, u_closed]
+    btype = np.r_[l_type, u_type]
+    case_id = np.r_[cases["case_id"].to_numpy(dtype=object)[linked], np.full(u_ci.size, None)]
+    amount = np.r_[
+        cases["amount_involved"].to_numpy(dtype=float)[linked],
+        np.where(
+            np.isin(u_type, (0, 4)), _money(20_000 * np.exp(rng.normal(0, 1, u_ci.size))), np.nan
+        ),
+    ]
+    k = ci.size
+    order, ids = _sorted_ids(w, "NK", ci, found)
+    done = ~np.isnat(closed)
+    return pd.DataFrame(
+        {
+            "breach_id": pd.Series(ids, dtype="str"),
+            "county_code": pd.Series(w.code_obj[ci[order]], dtype="str"),
+            "agency": pd.Series(
+                np.strings.add(w.names[ci[order]].astype(str), "医疗保障事务中心").astype(object),
+                dtype="str",
+            ),
+            "found_date": _to_date_series(found[order]),
+            "breach_type": pd.Series(_obj(BREACH_TYPES)[btype[order]], dtype="str"),
+            "description": pd.Series(np.full(k, None, dtype=object), dtype="str"),
+            "staff_involved": (1 + (rng.random(k) < 0.3))[order].astype(np.int64),
+            "amount_involved": amount[order],
+            "status": pd.Series(
+                np.where(done, "已整改", "整改中")[order].astype(object), dtype="str"
+            ),
+            "closed_date": _to_date_series(closed[order]),
+            "case_id": pd.Series(case_id[order], dtype="str"),
+        }
+    )
+
+
+def _close_the_loop(
+    w: _World, frames: dict[str, pd.DataFrame], no_link: np.ndarray, seed: int
+) -> None:
+    """Add the loop's fields and registers to the built ledgers (in place)."""
+    rng = np.random.default_rng([seed, _LOOP_STREAM])
+    avoid = _carriers(w, frames, no_link)
+    cases = frames["cases"]
+    _case_loop_fields(w, rng, cases)
+    _link_cases_to_inspections(cases, frames["inspections"], avoid)
+    _link_complaints(w, rng, frames, avoid)
+    _link_leads(w, rng, frames, avoid)
+    _link_rectifications(frames, avoid)
+    frames["self_inspections"] = _build_self_inspections(w, rng)
+    frames["talks"] = _build_talks(w, rng, frames["activities"])
+    frames["staff_points"] = _build_staff_points(w, rng, cases, avoid)
+    frames["agency_breaches"] = _build_agency_breaches(w, rng, cases, avoid)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1382,7 +2034,7 @@ def _prepare_sheet(lg: Ledger, df: pd.DataFrame, layout: Layout, style: int) -> 
                 vals = [None if m else v for v, m in zip(serial.tolist(), missing)]
                 kinds.append("date")
         elif f.type == "bool":
-            vals = [yes if v else no for v in s.tolist()]
+            vals = [None if pd.isna(v) else yes if v else no for v in s.tolist()]
             kinds.append("text")
         elif f.type == "yuan":
             vals = [None if v != v else v for v in s.astype(float).tolist()]
@@ -1639,6 +2291,12 @@ def _inject_mistakes(
     put("cases", i, "person_id", bad, "E_ID_CHECKSUM")
     i = first(cases["amount_involved"].notna())
     put("cases", i, "amount_involved", "约5万", "E_NOT_NUMBER")
+    # the loop's contradictions (issue 13): a case closed with a talk marked as referred to the
+    # police, and (below) a rectification naming an inspection that was never recorded
+    i = first(cases["status"].notna())
+    sheets["cases"].col("outcome")[i] = "约谈"
+    yes = "Y" if layout.bool_style == "YN" else "是"
+    put("cases", i, "referred_police", yes, "E_REFERRED_BUT_NO_ACTION")
     dup = len(cases) - 1
     sh = sheets["cases"]
     for col in sh.columns:
@@ -1664,6 +2322,9 @@ def _inject_mistakes(
     put("leads", i, "case_id", bogus, "E_UNKNOWN_CASE")
     put("inspections", 0, "method", "突击检查", "E_ENUM")
     put("rectifications", 0, "status", None, "E_REQUIRED")
+    n_ins = int((city.frames["inspections"]["county_code"] == code).sum())
+    bogus = f"JC{code}{month.replace('-', '')}{n_ins + 1:04d}"
+    put("rectifications", 1, "inspection_id", bogus, "E_UNKNOWN_INSPECTION")
     put("complaints", 0, "reward_paid", -200.0, "E_NEGATIVE_MONEY")
     put(
         "complaints",
@@ -1786,6 +2447,25 @@ def write_city(
     return _write(city, out_dir, counties, months)[0]
 
 
+def write_settlement_extract(
+    city: DemoCity, out_dir: str | Path, scale: object | None = None
+) -> list[Path]:
+    """The demo city's settlement extract for screening (结算数据: settlements, fee lines, the
+    death and custody lists, …) with a case for every shipped rule and near-misses at every
+    threshold; the 12 months ending at the city's last month. See
+    `workbench/screening/demo_extract.py`."""
+    from workbench.screening import demo_extract
+
+    months = [str(p) for p in pd.period_range(end=city.end, periods=12, freq="M")]
+    extract = demo_extract.generate_extract(
+        city.frames["institutions"],
+        months,
+        scale or demo_extract.DEMO_SCALE,  # type: ignore[arg-type]
+        seed=city.seed,
+    )
+    return demo_extract.write_extract(extract, out_dir)
+
+
 def _write_manifest(
     city: DemoCity,
     out: Path,
@@ -1838,11 +2518,14 @@ def cases_csv_frame(
 ) -> pd.DataFrame:
     """A cases frame as a county would export it: Chinese headers, 是/否, plain dates."""
     lg = LEDGERS["cases"]
+    frame = _with_blanks(frame.copy(), lg)
     out = {}
     for f in lg.fields:
         s = frame[f.name]
         if f.type == "bool":
-            s = pd.Series(np.where(s.to_numpy(dtype=bool), *bool_words), index=frame.index)
+            flag = s.astype("boolean")
+            s = pd.Series(np.where(flag.fillna(False), *bool_words), index=frame.index)
+            s[flag.isna()] = ""
         elif f.type == "date":
             s = s.dt.strftime("%Y-%m-%d")
         out[f.header] = s
@@ -1864,7 +2547,9 @@ def write_cases_csv(
     lam = _case_rates(w)
     counts = w.rng.multinomial(n_rows, (lam / lam.sum()).ravel()).reshape(lam.shape)
     ci, mi = _expand(counts)
-    frame = cases_csv_frame(_build_cases(w, ci, mi))
+    cases = _build_cases(w, ci, mi)
+    _case_loop_fields(w, np.random.default_rng([seed, _LOOP_STREAM]), cases)
+    frame = cases_csv_frame(cases)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, encoding=encoding, lineterminator="\n")
@@ -2042,12 +2727,12 @@ def _samples_readme(
             code, name, month = r[:-5].split("_")[:3]
             tags = []
             if code in city.faulty and month == city.months[-1]:
-                tags.append("含 10 类填报错误 / contains injected mistakes")
+                tags.append(f"含 {len(mistakes)} 类填报错误 / contains injected mistakes")
             if code in city.lagging:
                 tags.append("进度滞后区县 / lagging county")
-            desc = (
-                f"{name} {month} 月报：案件、线索、检查、整改、投诉举报、工作台账"
-                "6 张表 + 说明" + (f"（{'；'.join(tags)}）" if tags else "")
+            titles = "、".join(LEDGERS[lg].title for lg in MONTHLY_LEDGERS)
+            desc = f"{name} {month} 月报：{titles} {len(MONTHLY_LEDGERS)} 张表 + 说明" + (
+                f"（{'；'.join(tags)}）" if tags else ""
             )
         lines.append(f"| `{r}` | {desc} |")
     lines += [
@@ -2097,6 +2782,9 @@ def _samples_readme(
         "整改问题 2025-11-30 前基本销号；数据共享部门 2025 年 6 月达 12 个。",
         f"- 进度滞后区县：{'、'.join(f'{c} {names[c]}' for c in city.lagging)}"
         "（追回率低、整改逾期、检查覆盖率低、线索核查慢）。",
+        "- 台账相互关联：线索、投诉举报写明转成的案件，线索写明来源举报或检查，案件写明来源检查，"
+        "整改问题写明来源检查或案件；涉嫌犯罪的案件写明移送公安日期与公安反馈；"
+        "市局 2025 年 8 月约谈进度滞后区县，10 月复查，部分整改的 11 月再次约谈、复查待办。",
         "- The 2025 campaign phases, rising recovery rates, a ~30% drop in cases and two "
         "lagging counties are built in, so indicators and dashboards have something to show.",
         "",

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from workbench import fmt
-from workbench.contracts import LEDGERS
+from workbench.contracts import LEDGERS, Ledger
 from workbench.declarations import Indicator, IndicatorSet, Measure, load_set
 from workbench.indicators import CURRENT, compute_points, span_window
-from workbench.measures import MeasureEngine, Window, month_index
+from workbench.measures import MeasureEngine, Window, month_index, tables_of, unit_sources
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_frame
 
@@ -30,15 +30,18 @@ log = logging.getLogger(__name__)
 _META = ("_submission_id", "_period", "_file", "_sheet", "_source_row", "_extra")
 
 
-def chinese_headers(df: pd.DataFrame, ledger: str) -> pd.DataFrame:
-    """Rename ledger fields (and `ledger.field` join columns) to their Chinese headers."""
-    lg = LEDGERS[ledger]
+def chinese_headers(
+    df: pd.DataFrame, ledger: str, sources: Mapping[str, Ledger] = LEDGERS
+) -> pd.DataFrame:
+    """Rename ledger (or declared table) fields, and `ledger.field` join columns, to their
+    Chinese headers."""
+    lg = sources[ledger]
     names = {f.name: f.header for f in lg.fields}
     for col in df.columns:
         if isinstance(col, str) and "." in col:
             other, fld = col.split(".", 1)
-            if other in LEDGERS and fld in LEDGERS[other].field_names:
-                names[col] = f"{LEDGERS[other].title}·{LEDGERS[other].field(fld).header}"
+            if other in sources and fld in sources[other].field_names:
+                names[col] = f"{sources[other].title}·{sources[other].field(fld).header}"
     return df.rename(columns=names)
 
 
@@ -209,7 +212,11 @@ def _part(
         )
     rows = engine.rows(m, county, window, year=window.end // 12)
     rows = rows[[c for c in rows.columns if c not in _META]]
-    masked = chinese_headers(mask_frame(rows), m.ledger)
+    masked = mask_frame(rows)
+    unit_name = getattr(engine.sources[m.ledger], "name_field", None)
+    if unit_name in rows.columns:  # a declared table's unit names are names of units, not people
+        masked[unit_name] = rows[unit_name]
+    masked = chinese_headers(masked, m.ledger, engine.sources)
     return DrillPart(
         role,
         code,
@@ -244,7 +251,11 @@ def drill(
     )
     if indicator not in iset.indicators:
         raise KeyError(t("ind.unknown_indicator", name=indicator))
-    engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
+    engine = (
+        ledgers
+        if isinstance(ledgers, MeasureEngine)
+        else MeasureEngine(ledgers, tables=tables_of([iset]), units_from=unit_sources([iset]))
+    )
     county = str(county)
     row = int(engine.counties.get_indexer([county])[0])
     if row < 0:
@@ -262,7 +273,7 @@ def drill(
     if ind.type in ("ratio", "share", "count"):
         for role, codes in (("numerator", ind.numerator), ("denominator", ind.denominator)):
             for code in codes:
-                w = span_window(eff, end, iset.calendar)
+                w = span_window(eff, end, iset.calendar, CURRENT, iset.frequency)
                 mval = float(
                     engine.windows(
                         iset.measures[code], [w], {k: p.value for k, p in iset.parameters.items()}
@@ -273,7 +284,7 @@ def drill(
         base = iset.indicators[ind.of]  # type: ignore[index]
         b_eff = base.span or span
         for role, key in (("numerator", CURRENT), ("denominator", ind.baseline.key)):  # type: ignore
-            w = span_window(b_eff, end, iset.calendar, key)
+            w = span_window(b_eff, end, iset.calendar, key, iset.frequency)
             for code in (*base.numerator, *base.denominator):
                 mval = float(
                     engine.windows(

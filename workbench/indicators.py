@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from workbench.declarations import SPANS as SPANS  # re-exported: the spans the 
 from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
 from workbench.measures import MeasureEngine, Window, measure_key, month_index, month_label
 from workbench.messages import t
+from workbench.periods import PERIOD_SPANS, Frequency, complete_periods
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +39,25 @@ LAGGING_STATUSES = (LAGGING, MISSED)
 # Windows
 # ---------------------------------------------------------------------------------------------
 def span_window(
-    span: str, end: int, calendar: Calendar | None = None, role: str = CURRENT
+    span: str,
+    end: int,
+    calendar: Calendar | None = None,
+    role: str = CURRENT,
+    frequency: Frequency | None = None,
 ) -> Window:
     """The months a span covers when it ends at month `end`, shifted for a baseline role.
 
     month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
     date (capped at the campaign's end); r12: the 12 months to date; `phase:<code>`: the
-    calendar phase's start to date (capped at the phase's end; empty before it starts).
-    `previous_year` shifts by 12 months, `year:2024` to the same months of 2024.
+    calendar phase's start to date (capped at the phase's end; empty before it starts); year:
+    the calendar year to date; fiscal_year: the fiscal year (of `frequency`) to date.
+    `previous_year` shifts by 12 months, `year:2024` to the same months of the period named
+    2024 (a fiscal year by the year it is named after).
     """
-    if span == "month":
+    freq = frequency or Frequency()
+    if span in PERIOD_SPANS:
+        start = freq.span_start(span, end)
+    elif span == "month":
         start = end
     elif span == "quarter":
         start = end - (end % 12) % 3
@@ -70,8 +81,8 @@ def span_window(
     if role == PREVIOUS_YEAR:
         shift = 12
     elif role.startswith("year:"):
-        shift = (end // 12 - int(role[5:])) * 12
-    return Window(start - shift, end - shift)
+        shift = (freq.year_of(end) - int(role[5:])) * 12
+    return Window(start - shift, end - shift)  # type: ignore[operator]
 
 
 def _phase(span: str, calendar: Calendar | None) -> Phase:
@@ -191,7 +202,7 @@ def compute_points(
                 k = (eff_span(ind, span), end, role)
                 if k not in win_key:
                     win_key[k] = len(win_list)
-                    win_list.append(span_window(k[0], end, cal, role))
+                    win_list.append(span_window(k[0], end, cal, role, iset.frequency))
     needed = sorted(
         {m for c in fresh for m in (*iset.indicators[c].numerator, *iset.indicators[c].denominator)}
     )
@@ -225,7 +236,7 @@ def compute_points(
         elif ind.depends_on and ind.depends_on[0] in windows:
             windows[code] = windows[ind.depends_on[0]]
         else:
-            windows[code] = [span_window(s, e, cal) for s, e in points]
+            windows[code] = [span_window(s, e, cal, CURRENT, iset.frequency) for s, e in points]
         engine.remember_indicator(keys[code], (arrays[code], city[code], windows[code]))
     return Values(list(points), engine.counties, roles, arrays, city, windows)
 
@@ -259,6 +270,7 @@ def _indicator_keys(
             points,
             roles,
             iset.calendar,
+            iset.frequency,
         )
     return keys
 
@@ -614,10 +626,15 @@ def trend_arrays(
     end: str,
     span: str = "month",
 ) -> TrendArrays:
-    """The monthly series of one indicator for every county and the city, as arrays."""
+    """The series of one indicator for every county and the city, as arrays: one point a
+    month, or one a period for a set of coarser frequency (labelled 2023财年 …)."""
     engine = ledgers if isinstance(ledgers, MeasureEngine) else MeasureEngine(ledgers)
     lo, hi = month_index(start), month_index(end)
-    values = compute_points(engine, iset, [(span, m) for m in range(lo, hi + 1)], [indicator])
+    freq = iset.frequency
+    ends = list(range(lo, hi + 1)) if freq.is_monthly else freq.ends(lo, hi)
+    if not freq.is_monthly and span not in freq.spans:
+        span = freq.natural_span
+    values = compute_points(engine, iset, [(span, m) for m in ends], [indicator])
     ind = iset.indicators[indicator]
     rows: dict[str, list[np.ndarray]] = {
         k: [] for k in ("numerator", "denominator", "value", "target", "met")
@@ -628,9 +645,8 @@ def trend_arrays(
         met = compare(val, ind.target.op, tgt) if ind.target else np.full_like(val, np.nan)
         for k, arr in zip(rows, (num, den, val, tgt, met)):
             rows[k].append(arr)
-    return TrendArrays(
-        month_range_labels(lo, hi), engine.counties, **{k: np.vstack(v) for k, v in rows.items()}
-    )
+    labels = month_range_labels(lo, hi) if freq.is_monthly else [freq.label(e) for e in ends]
+    return TrendArrays(labels, engine.counties, **{k: np.vstack(v) for k, v in rows.items()})
 
 
 def trend_table(
@@ -867,26 +883,200 @@ LAGGING_COLUMNS = [
     "reasons",
     "n_missed_targets",
     "missed_targets",
+    "criteria",
 ]
 
 
-def lagging_frame(milestones: pd.DataFrame, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
-    """进度滞后 / 约谈名单: counties with a milestone projected to miss (or missed), each with
-    its reasons in Chinese; KPI targets missed this period are listed alongside."""
-    bad = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else milestones
-    if not len(bad):
-        return pd.DataFrame(columns=LAGGING_COLUMNS)
-    bad = bad.assign(_reason=[milestone_reason(r) for r in bad.to_dict("records")])
-    grouped = (
-        bad.groupby("county_code", sort=True)
+# ---------------------------------------------------------------------------------------------
+# 约谈名单: 002 四（二）“对进度滞后、问题突出的地区……约谈”, by the criteria the set declares
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TalkCriteria:
+    """What puts a county on the 约谈 list, from the set's `talk_*` parameters: a milestone
+    projected to miss or missed (进度滞后); the default index's grade in `grades`, a rank in
+    the last `bottom_n`, or at least `unmet_kpis` targets not met (问题突出). Zero or empty
+    turns a situation off; a set that declares none keeps the milestones alone. A target whose
+    deadline falls after `period` is not yet unmet (the presentation layer's 未达标（时限未到）).
+    Before the campaign of the set's calendar starts nobody is listed (002 四（二） is a rule of
+    the campaign)."""
+
+    milestones: bool = True
+    grades: tuple[str, ...] = ()
+    bottom_n: int = 0
+    unmet_kpis: int = 0
+    period: str | None = None
+    active: bool = True  # false before the campaign the set's calendar runs: no 约谈 then
+
+    @property
+    def uses_index(self) -> bool:
+        return bool(self.grades) or self.bottom_n > 0
+
+
+def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria:
+    """The set's declared 约谈 criteria (parameters `talk_on_milestones`, `talk_grade`,
+    `talk_bottom_n`, `talk_unmet_kpis`)."""
+    params = iset.parameters
+
+    def value(code: str, default: object) -> object:
+        return params[code].value if code in params else default
+
+    grades = str(value("talk_grade", "") or "")
+    cal = iset.calendar
+    active = (
+        cal is None or period is None or month_index(period) >= month_index(pd.Timestamp(cal.start))
+    )
+    return TalkCriteria(
+        milestones=bool(float(value("talk_on_milestones", 1) or 0)),
+        grades=tuple(g for g in re.split(r"[、,，;；\s]+", grades) if g),
+        bottom_n=int(float(value("talk_bottom_n", 0) or 0)),
+        unmet_kpis=int(float(value("talk_unmet_kpis", 0) or 0)),
+        period=period,
+        active=active,
+    )
+
+
+INDEX_ROOT_COLUMNS = ["county_code", "county_name", "score", "rank", "grade", "index_name"]
+
+
+def index_root(index_table: pd.DataFrame, hierarchy: str) -> pd.DataFrame:
+    """Each county's overall score, rank and grade on one hierarchy (its root node), from the
+    long table `Evaluation.index_table` gives."""
+    if index_table is None or not len(index_table):
+        return pd.DataFrame(columns=INDEX_ROOT_COLUMNS)
+    root = index_table[(index_table["hierarchy"] == hierarchy) & (index_table["node"] == hierarchy)]
+    return root.rename(columns={"hierarchy_name": "index_name"})[INDEX_ROOT_COLUMNS].reset_index(
+        drop=True
+    )
+
+
+_TALK_COLUMNS = ["county_code", "county_name", "reason"]
+
+
+def _talk_milestones(milestones, kpis, scores, crit) -> pd.DataFrame:
+    if not crit.milestones or not len(milestones):
+        return pd.DataFrame(columns=_TALK_COLUMNS)
+    bad = milestones[milestones["status"].isin(LAGGING_STATUSES)]
+    return pd.DataFrame(
+        {
+            "county_code": bad["county_code"].to_numpy(dtype=object),
+            "county_name": bad["county_name"].to_numpy(dtype=object),
+            "reason": [milestone_reason(r) for r in bad.to_dict("records")],
+        }
+    )
+
+
+def _talk_grade(milestones, kpis, scores, crit) -> pd.DataFrame:
+    if not crit.grades or scores is None or not len(scores):
+        return pd.DataFrame(columns=_TALK_COLUMNS)
+    hit = scores[scores["grade"].isin(crit.grades)]
+    reasons = [
+        t(
+            "talk.reason.grade",
+            index=r["index_name"],
+            score=fmt.value_text(r["score"], "score"),
+            grade=r["grade"],
+        )
+        for r in hit.to_dict("records")
+    ]
+    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+
+
+def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
+    if crit.bottom_n <= 0 or scores is None or not len(scores):
+        return pd.DataFrame(columns=_TALK_COLUMNS)
+    rank = pd.to_numeric(scores["rank"], errors="coerce")
+    ranked = int(rank.notna().sum())
+    hit = scores[rank > ranked - crit.bottom_n]
+    reasons = [
+        t(
+            "talk.reason.bottom",
+            index=r["index_name"],
+            rank=int(r["rank"]),
+            n=ranked,
+            k=crit.bottom_n,
+        )
+        for r in hit.to_dict("records")
+    ]
+    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+
+
+def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
+    if crit.unmet_kpis <= 0 or kpis is None or not len(kpis):
+        return pd.DataFrame(columns=_TALK_COLUMNS)
+    unmet = kpis["met"].eq(False).fillna(False).to_numpy(dtype=bool)
+    if crit.period:
+        end = pd.Period(str(crit.period)[:7], freq="M").end_time.normalize()
+        ahead = pd.to_datetime(kpis["deadline"], errors="coerce") > end
+        unmet = unmet & ~ahead.to_numpy(dtype=bool)
+    per = (
+        kpis[unmet]
+        .groupby("county_code", sort=True)
         .agg(
             county_name=("county_name", "first"),
-            n_milestones=("milestone", "size"),
-            milestones=("milestone_name", "、".join),
-            reasons=("_reason", "；".join),
+            n=("indicator", "size"),
+            names=("indicator_name", "、".join),
         )
         .reset_index()
     )
+    hit = per[per["n"] >= crit.unmet_kpis]
+    reasons = [
+        t("talk.reason.unmet", n=int(r["n"]), names=r["names"]) for r in hit.to_dict("records")
+    ]
+    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+
+
+# criterion code → who it puts on the list, with a reason each; the code's label is
+# `talk.criterion.<code>` in the catalogue (进度滞后 / 综合评分等级 / 综合排名末位 / 多项指标未达标)
+TALK_RULES = {
+    "milestones": _talk_milestones,
+    "grade": _talk_grade,
+    "bottom": _talk_bottom,
+    "unmet_kpis": _talk_unmet,
+}
+
+
+def lagging_frame(
+    milestones: pd.DataFrame,
+    kpis: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
+    criteria: TalkCriteria | None = None,
+) -> pd.DataFrame:
+    """进度滞后 / 约谈名单: every county one of the declared criteria puts on the list, with the
+    criteria (`criteria`, Chinese labels) and a reason for each (`reasons`); the milestones it
+    lags on and the KPI targets it missed this period are listed alongside. `scores`: the
+    default index's root (`index_root`), for the grade and ranking criteria. Most criteria
+    first, then most milestones, then most missed targets."""
+    crit = criteria or TalkCriteria()
+    if not crit.active:
+        return pd.DataFrame(columns=LAGGING_COLUMNS)
+    found = [
+        rule(milestones, kpis, scores, crit).assign(criterion=code)
+        for code, rule in TALK_RULES.items()
+    ]
+    found = [f for f in found if len(f)]
+    if not found:
+        return pd.DataFrame(columns=LAGGING_COLUMNS)
+    hits = pd.concat(found, ignore_index=True)
+    hits["label"] = [t(f"talk.criterion.{c}") for c in hits["criterion"]]
+    grouped = (
+        hits.groupby("county_code", sort=True)
+        .agg(
+            county_name=("county_name", "first"),
+            reasons=("reason", "；".join),
+            criteria=("label", lambda s: "、".join(dict.fromkeys(s))),
+            n_criteria=("criterion", "nunique"),
+        )
+        .reset_index()
+    )
+    lag = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else None
+    if lag is not None and len(lag):
+        per_ms = lag.groupby("county_code").agg(
+            n_milestones=("milestone", "size"), milestones=("milestone_name", "、".join)
+        )
+        grouped = grouped.join(per_ms, on="county_code")
+    else:
+        grouped["n_milestones"] = 0
+        grouped["milestones"] = ""
     if kpis is not None and len(kpis):
         missed = kpis[kpis["met"].eq(False).fillna(False).to_numpy(dtype=bool)]
         per = missed.groupby("county_code").agg(
@@ -896,11 +1086,13 @@ def lagging_frame(milestones: pd.DataFrame, kpis: pd.DataFrame | None = None) ->
     else:
         grouped["n_missed_targets"] = 0
         grouped["missed_targets"] = ""
-    grouped["n_missed_targets"] = grouped["n_missed_targets"].fillna(0).astype("Int64")
-    grouped["missed_targets"] = grouped["missed_targets"].fillna("")
+    for col in ("n_milestones", "n_missed_targets"):
+        grouped[col] = grouped[col].fillna(0).astype("Int64")
+    for col in ("milestones", "missed_targets"):
+        grouped[col] = grouped[col].fillna("")
     grouped = grouped.sort_values(
-        ["n_milestones", "n_missed_targets", "county_code"],
-        ascending=[False, False, True],
+        ["n_criteria", "n_milestones", "n_missed_targets", "county_code"],
+        ascending=[False, False, False, True],
         ignore_index=True,
     )
     return grouped[LAGGING_COLUMNS]
@@ -962,6 +1154,45 @@ def latest_complete_period(
     if latest.day != latest.days_in_month:
         idx -= 1
     return month_label(idx)
+
+
+def units_by_period(df: pd.DataFrame, unit: str, date: str) -> dict[int, set[str]]:
+    """Period end (month index) → the units with a row there, from a table's current rows
+    (`date` is its `PERIOD_END` column, YYYY-MM)."""
+    if df is None or not len(df) or unit not in df.columns or date not in df.columns:
+        return {}
+    d = pd.DataFrame({"u": df[unit], "m": df[date]}).dropna()
+    out: dict[int, set[str]] = {}
+    for m, units in d.groupby("m")["u"]:
+        if _is_month(m):
+            out[month_index(str(m))] = set(units.astype(str))
+    return out
+
+
+def latest_set_period(
+    frequency: Frequency,
+    table_periods: Mapping[str, Mapping[int, set[str]]],
+    ledger_month: str | None,
+) -> str | None:
+    """The newest complete period of a set's own data: for each declared table it reads, its
+    newest complete period (`periods.complete_periods`: every unit that reported the period
+    before reported it too); the set's period is the newest one of its frequency that ends by
+    all of them (and by the ledgers' newest complete month when it reads ledgers too)."""
+    caps = []
+    for by_end in table_periods.values():
+        done = complete_periods(by_end)
+        if not done:
+            return None
+        caps.append(done[-1])
+    if ledger_month is not None:
+        caps.append(month_index(ledger_month))
+    if not caps:
+        return None
+    cap = min(caps)
+    end = frequency.end_of(cap)
+    if end > cap:
+        end -= frequency.months
+    return month_label(end)
 
 
 def _is_month(p: object) -> bool:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.contracts import LEDGERS
+from workbench.contracts import LEDGERS, Ledger
 from workbench.declarations import (
+    PERIOD_END,
     AllOf,
     AnyOf,
     Clause,
@@ -27,6 +28,7 @@ from workbench.declarations import (
     IndicatorSet,
     Measure,
     eval_expr,
+    unit_field,
 )
 
 log = logging.getLogger(__name__)
@@ -126,27 +128,49 @@ def _is_text(series: pd.Series) -> bool:
     )
 
 
-def _empty_ledger(name: str) -> pd.DataFrame:
-    return pd.DataFrame({f: pd.Series(dtype="object") for f in LEDGERS[name].field_names})
+def _empty_ledger(lg: Ledger) -> pd.DataFrame:
+    return pd.DataFrame({f: pd.Series(dtype="object") for f in lg.field_names})
+
+
+def tables_of(sets: Iterable[IndicatorSet]) -> dict[str, Ledger]:
+    """The declared tables these sets read, as the ledgers the engine reads."""
+    return {code: tb.ledger for iset in sets for code, tb in iset.tables.items()}
+
+
+def unit_sources(sets: Iterable[IndicatorSet]) -> list[str] | None:
+    """Where the units of an engine for these sets come from: None (every ledger's county
+    codes and the tables' units, as always) when a set reads a ledger; else the declared
+    tables' own units, so a table of regions is not joined by the counties of the ledgers."""
+    sets = list(sets)
+    if not sets or any(s.reads_ledgers() or not s.tables for s in sets):
+        return None
+    return sorted(tables_of(sets))
 
 
 def ledger_columns(sets: Iterable[IndicatorSet]) -> dict[str, list[str]]:
-    """Per ledger, the columns the engine reads to compute these indicator sets: every
-    ledger's county code (the county universe) and dating field (the latest complete month),
-    the counties' names, city and year, and whatever each measure filters, sums or dates by.
-    Reading only these from the warehouse gives the same results as reading everything
-    (drill-through, which shows whole rows, reads its rows itself)."""
+    """Per ledger (and declared table), the columns the engine reads to compute these
+    indicator sets: every ledger's county code (the county universe) and dating field (the
+    latest complete month), the counties' names, city and year, a table's unit, unit name and
+    period, and whatever each measure filters, sums or dates by. Reading only these from the
+    warehouse gives the same results as reading everything (drill-through, which shows whole
+    rows, reads its rows itself)."""
+    sets = list(sets)
+    sources: dict[str, Ledger] = {**LEDGERS, **tables_of(sets)}
     want: dict[str, set[str]] = {
-        name: {"county_code", *([lg.date_field] if lg.date_field else [])}
-        for name, lg in LEDGERS.items()
+        name: {unit_field(lg), *([lg.date_field] if lg.date_field else [])}
+        for name, lg in sources.items()
     }
     want["counties"] |= {"county_name", "city", "year"}
+    for name, lg in sources.items():
+        want[name].update(
+            f for f in (getattr(lg, "name_field", None), getattr(lg, "period_field", None)) if f
+        )
     for iset in sets:
         for measure in iset.measures.values():
             for ledger, names in measure.fields_used().items():
                 want.setdefault(ledger, set()).update(names)
     return {
-        name: [f for f in lg.field_names if f in want.get(name, ())] for name, lg in LEDGERS.items()
+        name: [f for f in lg.field_names if f in want.get(name, ())] for name, lg in sources.items()
     }
 
 
@@ -174,16 +198,24 @@ class MeasureEngine:
     """Prepared ledgers; computes any measure for many windows at once.
 
     `counties` is the universe of county codes (rows of every result), sorted: the counties
-    ledger's codes plus any code seen in another ledger.
+    ledger's codes plus any code seen in another ledger. `tables` are the declared tables the
+    engine may read besides the ledgers (`tables_of`); `units_from` names the sources whose
+    unit codes are the universe (`unit_sources`; None: all of them).
     """
 
     def __init__(
-        self, ledgers: Mapping[str, pd.DataFrame], counties: Sequence[str] | None = None
+        self,
+        ledgers: Mapping[str, pd.DataFrame],
+        counties: Sequence[str] | None = None,
+        tables: Mapping[str, Ledger] | None = None,
+        units_from: Sequence[str] | None = None,
     ) -> None:
+        self.sources: dict[str, Ledger] = {**LEDGERS, **(tables or {})}
+        self.units_from = list(units_from) if units_from is not None else list(self.sources)
         self.ledgers: dict[str, pd.DataFrame] = {}
-        for name in LEDGERS:
+        for name, lg in self.sources.items():
             df = ledgers.get(name)
-            self.ledgers[name] = _empty_ledger(name) if df is None else df
+            self.ledgers[name] = _empty_ledger(lg) if df is None else df
         self._universe = (
             None
             if counties is None
@@ -210,7 +242,7 @@ class MeasureEngine:
         """Sorted county codes: the counties ledger's plus any code seen in another ledger."""
         if self._universe is None:
             codes: set[str] = set()
-            for name in self.ledgers:
+            for name in self.units_from:
                 codes.update(str(u) for u in self._county_codes(name)[1])
             self._universe = pd.Index(sorted(codes), dtype="object", name="county_code")
         return self._universe
@@ -223,13 +255,14 @@ class MeasureEngine:
     def _county_codes(self, ledger: str) -> tuple[np.ndarray, np.ndarray]:
         if ledger not in self._ccodes:
             df = self.ledgers[ledger]
-            if "county_code" not in df.columns or not len(df):
+            unit = unit_field(self.sources[ledger])
+            if unit not in df.columns or not len(df):
                 self._ccodes[ledger] = (
                     np.full(len(df), -1, dtype=np.int64),
                     np.array([], dtype=object),
                 )
             else:
-                codes, uniques = pd.factorize(df["county_code"])
+                codes, uniques = pd.factorize(df[unit])
                 self._ccodes[ledger] = (np.asarray(codes), np.asarray(uniques, dtype=object))
         return self._ccodes[ledger]
 
@@ -249,7 +282,7 @@ class MeasureEngine:
             if date_field not in df.columns or not len(df):
                 self._midx[key] = np.full(len(df), -1, dtype=np.int64)
             else:
-                ftype = LEDGERS[ledger].field(date_field).type
+                ftype = self.sources[ledger].field(date_field).type
                 self._midx[key] = _months_of(df[date_field], ftype)
         return self._midx[key]
 
@@ -621,7 +654,7 @@ class MeasureEngine:
         df = self.ledgers[ledger]  # type: ignore[index]
         cidx = self.county_idx(ledger)  # type: ignore[arg-type]
         sel = self.mask(measure) & (cidx >= 0)
-        yearly = "year" in LEDGERS[ledger].field_names and "year" in df.columns  # type: ignore
+        yearly = "year" in self.sources[ledger].field_names and "year" in df.columns  # type: ignore
         if yearly:
             years_col = pd.to_numeric(df["year"], errors="coerce").to_numpy(
                 dtype="float64", na_value=np.nan
@@ -780,30 +813,40 @@ class MeasureEngine:
         return out
 
     def county_names(self, year: int | None = None) -> pd.Series:
-        """Code → name from the counties ledger: the latest row up to `year`, else the earliest
-        later one; codes without a row keep the code as name."""
+        """Code → name from the counties ledger (and a declared table's unit names): the latest
+        row up to `year`, else the earliest later one; codes without a row keep the code as
+        name."""
         if year not in self._names:  # every set evaluated on this engine asks the same
             self._names[year] = self._county_names(year)
         return self._names[year].copy()
 
     def _county_names(self, year: int | None) -> pd.Series:
-        df = self.ledgers["counties"]
         names = pd.Series(self.counties.to_numpy(), index=self.counties, dtype="object")
-        if not len(df) or "county_name" not in df.columns:
-            return names
-        d = pd.DataFrame(
-            {"county_code": df["county_code"].astype("object"), "county_name": df["county_name"]}
-        )
-        d = d.dropna()
-        d["county_code"] = d["county_code"].astype(str)
-        if "year" in df.columns:
-            y = pd.to_numeric(df["year"], errors="coerce").reindex(d.index).fillna(0)
+        for lg in self.sources.values():
+            if lg.name != "counties" and getattr(lg, "name_field", None) is None:
+                continue
+            got = self._names_in(lg, year)
+            if got is not None:
+                names.update(got.reindex(names.index).dropna())
+        return names
+
+    def _names_in(self, lg: Ledger, year: int | None) -> pd.Series | None:
+        """Unit code → name from one source: the counties ledger by `year`, a declared table by
+        its period's year (`PERIOD_END`)."""
+        df = self.ledgers[lg.name]
+        unit = unit_field(lg)
+        name = "county_name" if lg.name == "counties" else getattr(lg, "name_field", None)
+        if not len(df) or name not in df.columns or unit not in df.columns:
+            return None
+        d = pd.DataFrame({"code": df[unit].astype("object"), "name": df[name]}).dropna()
+        d["code"] = d["code"].astype(str)
+        if "year" in df.columns or PERIOD_END in df.columns:
+            col = df["year"] if "year" in df.columns else df[PERIOD_END].astype(str).str[:4]
+            y = pd.to_numeric(col, errors="coerce").reindex(d.index).fillna(0)
             ref = year if year is not None else float(y.max())
             d["_key"] = np.where(y <= ref, y, -y)  # earlier years rank by recency, later last
             d = d.sort_values("_key", kind="stable")
-        got = d.drop_duplicates("county_code", keep="last").set_index("county_code")["county_name"]
-        names.update(got.reindex(names.index).dropna())
-        return names
+        return d.drop_duplicates("code", keep="last").set_index("code")["name"]
 
     def city_name(self) -> str:
         df = self.ledgers["counties"]

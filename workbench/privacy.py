@@ -1,12 +1,20 @@
-"""Masking of personal data (ID-card numbers, names) for every output."""
+"""Masking of personal data (ID-card numbers, names) for every output.
+
+Two forms of the same rules: Python (`mask_id_card`, `mask_name`, `safe_cell`) for anything
+written from Python, and SQL (`sql_mask_whole`, `sql_mask_name`) for messages built inside the
+database during ingest; tests check that both forms agree. Nothing here imports pandas at
+module level, so the child process that parses workbooks can use it cheaply.
+"""
 
 from __future__ import annotations
 
 import re
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from workbench.contracts import personal_fields
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # An ID-card number inside any text: the 18-character form wherever it is, and — not glued to
 # Latin letters, so case numbers such as AJ9901062025120010 stay readable — any run of 15
@@ -19,7 +27,21 @@ _ID_RE = re.compile(
     rf"(?<![{_D}.])[1-9１-９][{_D}]{{16}}[{_D}{_X}](?![{_D}]|\.[0-9])"
     rf"|(?<![{_D}A-Za-z.])[{_D}]{{14,18}}[{_D}{_X}](?![{_D}A-Za-z]|\.[0-9])"
 )
+# Cheap pre-test (RE2 has no look-arounds): a text can hold an ID number only if it has 14
+# digits in a row. SQL uses it to call the Python masker on those few values only.
+ID_CANDIDATE_SQL = "[0-9０-９]{14}"
+_CANDIDATE = re.compile(ID_CANDIDATE_SQL)
 _NAME_HINTS = ("姓名", "name")
+# what counts as blank around a value, the same in both forms
+WHITESPACE = " \t\n\r\x0b\x0c\u3000\xa0"
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or _is_na(value)
+
+
+def _is_na(value: object) -> bool:
+    return type(value).__name__ == "NAType"  # pandas.NA, without importing pandas
 
 
 def _keep_ends(s: str) -> str:
@@ -33,20 +55,27 @@ def mask_id_card(value: object, whole: bool = False) -> object:
     """`330402199001011234` → `3304**********1234` wherever it appears in a text; with `whole`
     (a value from an ID-card column) the value is masked whatever its form — 14 digits, 19,
     full-width — since a malformed ID number is personal data too."""
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if _missing(value):
         return value
     s = str(value)
     if whole:
-        stripped = s.strip()
+        stripped = s.strip(WHITESPACE)
         return _keep_ends(stripped) if stripped else s
     return _ID_RE.sub(lambda m: _keep_ends(m.group(0)), s)
 
 
+def mask_text(value: str) -> str:
+    """Every ID number in a text starred: for file names, sheet names, headers, messages."""
+    if not _CANDIDATE.search(value):  # four times cheaper than the full pattern
+        return value
+    return _ID_RE.sub(lambda m: _keep_ends(m.group(0)), value)
+
+
 def mask_name(value: object) -> object:
     """Keep the surname: `张三丰` → `张**`."""
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if _missing(value):
         return value
-    s = str(value).strip()
+    s = str(value).strip(WHITESPACE)
     if not s:
         return s
     return s[0] + "*" * max(1, len(s) - 1)
@@ -65,6 +94,8 @@ def is_name_column(column: str) -> bool:
 
 def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy with personal columns masked and ID numbers scrubbed from text columns."""
+    import pandas as pd
+
     out = df.copy()
     personal = personal_fields()
     for col in out.columns:
@@ -98,7 +129,17 @@ def excel_safe(value: object) -> object:
     return value
 
 
+def safe_cell(value: object) -> object:
+    """The one treatment of every cell an exported list (CSV or Excel) holds: ID numbers
+    starred in any text, then formula injection neutralised. Numbers pass unchanged."""
+    if isinstance(value, str):
+        return excel_safe(mask_text(value))
+    return value
+
+
 def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         s = out[col]
@@ -106,3 +147,38 @@ def excel_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = s.map(excel_safe).astype(object)
     out.columns = [excel_safe(str(c)) for c in out.columns]
     return out
+
+
+# ---------------------------------------------------------------- the same rules in SQL
+
+
+def _sql_trim(v: str) -> str:
+    chars = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
+    return f"trim({v}, {chars})"
+
+
+def sql_mask_whole(v: str) -> str:
+    """SQL for `mask_id_card(v, whole=True)` (an ID-card column's value)."""
+    s = _sql_trim(v)
+    n = f"length({s})"
+    k = f"(CASE WHEN {n} >= 10 THEN 4 ELSE greatest(1, {n} // 4) END)"
+    return (
+        f"CASE WHEN {v} IS NULL THEN NULL WHEN {s} = '' THEN {v} WHEN {n} > 2 THEN "
+        f"left({s}, {k}) || repeat('*', greatest(1, {n} - 2 * {k})) || right({s}, {k}) "
+        f"ELSE repeat('*', {n}) END"
+    )
+
+
+def sql_mask_name(v: str) -> str:
+    """SQL for `mask_name(v)` (a name column's value)."""
+    s = _sql_trim(v)
+    return (
+        f"CASE WHEN {v} IS NULL THEN NULL WHEN {s} = '' THEN '' "
+        f"ELSE left({s}, 1) || repeat('*', greatest(1, length({s}) - 1)) END"
+    )
+
+
+def sql_mask_text(v: str, udf: str) -> str:
+    """SQL for `mask_text(v)`: the Python masker (registered as `udf`) runs only on values that
+    hold 14 digits in a row, so a million clean values cost one RE2 test each."""
+    return f"CASE WHEN regexp_matches({v}, '{ID_CANDIDATE_SQL}') THEN {udf}({v}) ELSE {v} END"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.contracts import LEDGERS
+from workbench.contracts import LEDGERS, Ledger
 from workbench.declarations import (
     AllOf,
     AnyOf,
@@ -42,9 +42,17 @@ from workbench.declarations import (
     IndicatorSet,
     Measure,
     clauses_of,
+    unit_field,
 )
-from workbench.measures import MeasureEngine, Window, ledger_columns, measure_key
-from workbench.warehouse import reading
+from workbench.measures import (
+    MeasureEngine,
+    Window,
+    ledger_columns,
+    measure_key,
+    tables_of,
+    unit_sources,
+)
+from workbench.warehouse import SQL_TYPES, file_columns, reading
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +87,16 @@ class _Sql:
     """Column references and types for one measure's ledger (and its join)."""
 
     def __init__(
-        self, measure: Measure, join_alias: str | None, shared: dict[str, str] | None = None
+        self,
+        measure: Measure,
+        join_alias: str | None,
+        shared: dict[str, str] | None = None,
+        sources: Mapping[str, Ledger] = LEDGERS,
     ) -> None:
         self.measure = measure
         self.join_alias = join_alias
         self.shared = shared  # SQL of a clause or value → its column in an inner SELECT
+        self.sources = sources  # the ledgers and declared tables, by name
 
     def _named(self, sql: str, prefix: str) -> str:
         """With `shared`, a clause or value used by several aggregates becomes one column of
@@ -98,8 +111,8 @@ class _Sql:
         """(SQL reference, contract type) of a field or a joined `ledger.field`."""
         if "." in name:
             ledger, fld = name.split(".", 1)
-            return f"{self.join_alias}.{_ident(fld)}", LEDGERS[ledger].field(fld).type
-        lg = LEDGERS[self.measure.ledger]  # type: ignore[index]
+            return f"{self.join_alias}.{_ident(fld)}", self.sources[ledger].field(fld).type
+        lg = self.sources[self.measure.ledger]  # type: ignore[index]
         ftype = lg.field(name).type if name in lg.field_names else "text"
         return f"l.{_ident(name)}", ftype
 
@@ -227,7 +240,7 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
         self._frames: dict[str, pd.DataFrame] = {}
 
     def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in LEDGERS:
+        if name not in self._engine.sources:
             raise KeyError(name)
         if name not in self._frames:
             with self._engine.connect() as wh:
@@ -235,16 +248,26 @@ class _LazyLedgers(Mapping[str, pd.DataFrame]):
         return self._frames[name]
 
     def preload(self, wh: Any, names: Iterable[str]) -> None:
-        """Read these ledgers now, through an open warehouse."""
+        """Read these ledgers (or declared tables) now, through an open warehouse; a declared
+        table not ingested yet reads empty."""
         for name in names:
-            if name not in self._frames:
-                self._frames[name] = wh.read_ledger(name, columns=self._columns.get(name))
+            if name in self._frames:
+                continue
+            lg = self._engine.sources[name]
+            cols = self._columns.get(name)
+            if name in LEDGERS:
+                self._frames[name] = wh.read_ledger(name, columns=cols)
+            elif self._engine.has_table(wh, name):
+                self._frames[name] = wh.read_ledger(name, columns=cols, ledger=lg)
+            else:
+                keep = lg.field_names if cols is None else cols
+                self._frames[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in keep})
 
     def __iter__(self) -> Iterator[str]:
-        return iter(LEDGERS)
+        return iter(self._engine.sources)
 
     def __len__(self) -> int:
-        return len(LEDGERS)
+        return len(self._engine.sources)
 
     @property
     def loaded(self) -> list[str]:
@@ -268,8 +291,9 @@ class WarehouseEngine(MeasureEngine):
         self, source: Any, sets: Iterable[IndicatorSet] = (), counties: Sequence[str] | None = None
     ) -> None:
         sets = list(sets)
-        super().__init__({}, counties)
+        super().__init__({}, counties, tables_of(sets), unit_sources(sets))
         self.source = source
+        self._tables_in_file: set[str] | None = None
         self.ledgers = _LazyLedgers(self, ledger_columns(sets) if sets else None)  # type: ignore
         self._flow_store: dict[tuple, tuple[_Groups, np.ndarray]] = {}  # key → groups, values
         self._range_store: dict[tuple[str, str], tuple[int, int] | None] = {}
@@ -289,14 +313,35 @@ class WarehouseEngine(MeasureEngine):
         """The warehouse to query (see `warehouse.reading`)."""
         return reading(self.source)
 
+    def has_table(self, wh: Any, name: str) -> bool:
+        """Whether the file holds this source's table (a ledger's always reads, a declared
+        table's only once something was ingested into it)."""
+        if name in LEDGERS:
+            return True
+        if self._tables_in_file is None:
+            self._tables_in_file = set(file_columns(wh.con))
+        return name in self._tables_in_file
+
+    def _rel(self, wh: Any, name: str) -> str:
+        """SQL for the current rows of a ledger or declared table (a declared table not
+        ingested yet: no rows, with its declared columns)."""
+        if self.has_table(wh, name):
+            return wh.current_relation(name)
+        cols = ", ".join(
+            f"CAST(NULL AS {SQL_TYPES[f.type]}) AS {_ident(f.name)}"
+            for f in self.sources[name].fields
+        )
+        return f"(SELECT {cols} WHERE false)"
+
     # -- the county universe --------------------------------------------------------------
     @property
     def counties(self) -> pd.Index:
         if self._universe is None:
             with self.connect() as wh:
                 parts = " UNION ".join(
-                    f"SELECT DISTINCT county_code FROM {wh.current_relation(name)}"
-                    for name in LEDGERS
+                    f"SELECT DISTINCT {_ident(unit_field(self.sources[name]))} AS county_code "
+                    f"FROM {self._rel(wh, name)}"
+                    for name in self.units_from
                 )
                 codes = wh.con.execute(
                     f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL "
@@ -369,18 +414,17 @@ class WarehouseEngine(MeasureEngine):
 
     def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
         """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
-        return f"FROM {wh.current_relation(ledger)} l" + self._join_sql(
+        return f"FROM {self._rel(wh, ledger)} l" + self._join_sql(
             wh, joins, lambda on: f"l.{_ident(on)}"
         )
 
-    @staticmethod
-    def _join_sql(wh: Any, joins: Sequence[tuple[str, str, list[str]]], left: Any) -> str:
+    def _join_sql(self, wh: Any, joins: Sequence[tuple[str, str, list[str]]], left: Any) -> str:
         """` LEFT JOIN <right ledger's latest current row per key> jN ON <left(on)> = jN._k`
         for each join; `left` gives the left side's reference to the key field."""
         sql = ""
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
-            latest = wh.has_live(right)
-            if latest and LEDGERS[right].key == (on,):
+            latest = self.has_table(wh, right) and wh.has_live(right)
+            if latest and self.sources[right].key == (on,):
                 # Joined on the right ledger's business key: one current row per key.
                 cols = "".join(f", {_ident(f)}" for f in fields)
                 side = f'(SELECT {_ident(on)} AS _k{cols} FROM "{right}" WHERE "_live")'
@@ -398,7 +442,7 @@ class WarehouseEngine(MeasureEngine):
                 rel = (
                     f'(SELECT *, rowid AS _rid FROM "{right}" WHERE "_live")'
                     if latest
-                    else wh.current_relation(right)
+                    else self._rel(wh, right)
                 )
                 side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
             sql += f" LEFT JOIN {side} {alias} ON {left(on)} = {alias}._k"
@@ -455,27 +499,29 @@ class WarehouseEngine(MeasureEngine):
         aggs = []
         shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
-            q = _Sql(m, alias[m], shared)
+            q = _Sql(m, alias[m], shared, self.sources)
             filt = q.filter()
             if m.agg == "sum":
                 # fsum: compensated, so the total does not depend on DuckDB's row order.
                 aggs.append(f"coalesce(fsum({q.value(dict(key[-1]))}){filt}, 0) AS v{i}")
             else:  # count, any
                 aggs.append(f"count(*){filt} AS v{i}")
-        month = _Sql(next(iter(measures.values())), None).month(date)
+        first = next(iter(measures.values()))
+        month = _Sql(first, None, None, self.sources).month(date)
+        unit = _ident(unit_field(self.sources[ledger]))
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
         done = (
             ""
             if done_by is None
             # blank: done at an unknown time, counted (-1)
-            else f", coalesce({_Sql(next(iter(measures.values())), None).month(done_by)}, -1) AS d"
+            else f", coalesce({_Sql(first, None, None, self.sources).month(done_by)}, -1) AS d"
         )
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
         sql = (
             f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
             f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
-            f"SELECT l.county_code AS c, {month} AS m{done}{cols} "
+            f"SELECT l.{unit} AS c, {month} AS m{done}{cols} "
             f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
             f"LEFT JOIN _wb_universe u ON u.code = g.c"
         )
@@ -541,13 +587,14 @@ class WarehouseEngine(MeasureEngine):
         joined conditions are applied to the grouped pairs, else to the rows."""
         joins, alias = self._joins(measures.values())
         first = next(iter(measures.values()))
-        ref = _Sql(first, None).col(first.field)[0]  # type: ignore[arg-type]
-        month = _Sql(first, None).month(first.date)  # type: ignore[arg-type]
+        ref = _Sql(first, None, None, self.sources).col(first.field)[0]  # type: ignore[arg-type]
+        month = _Sql(first, None, None, self.sources).month(first.date)  # type: ignore[arg-type]
+        unit = _ident(unit_field(self.sources[first.ledger]))  # type: ignore[index]
         grouped = all(v is not None for v in late.values())
         aggs: dict[str, str] = {}  # aggregate SQL → its column (measures may share one)
         cols = []
         for i, (key, m) in enumerate(measures.items()):
-            q = _Sql(m, alias[m])
+            q = _Sql(m, alias[m], None, self.sources)
             if grouped:
                 row_where, pair_where = (q.where(part) for part in late[key])  # type: ignore
                 filt = "" if row_where == "true" else f" FILTER (WHERE {row_where})"
@@ -570,7 +617,7 @@ class WarehouseEngine(MeasureEngine):
                 )
         agg_sql = ", ".join(f"{sql} AS {name}" for sql, name in aggs.items())
         rows = (
-            f"FROM {wh.current_relation(first.ledger)} l"
+            f"FROM {self._rel(wh, first.ledger)} l"  # type: ignore[arg-type]
             if grouped
             else self._from(wh, first.ledger, joins)
         )  # type: ignore[arg-type]
@@ -580,7 +627,7 @@ class WarehouseEngine(MeasureEngine):
         # so all-different hashes mean all-different values); when some hashes repeat, the
         # statement runs again numbering exactly the values several counties report.
         group = (
-            f"SELECT l.county_code AS c, {ref} AS _v, {agg_sql} {rows} "
+            f"SELECT l.{unit} AS c, {ref} AS _v, {agg_sql} {rows} "
             f"WHERE {ref} IS NOT NULL AND {month} IS NOT NULL GROUP BY 1, 2"
         )
         out = wh.con.execute(
@@ -608,10 +655,11 @@ class WarehouseEngine(MeasureEngine):
         """Levels of an undated ledger per county (and year, for yearly rosters): each
         measure's value and whether the county has a matching row (with a number, for a sum)."""
         joins, alias = self._joins(measures.values())
-        yearly = "year" in LEDGERS[ledger].field_names
+        yearly = "year" in self.sources[ledger].field_names
+        unit = _ident(unit_field(self.sources[ledger]))
         cols = []
         for i, (key, m) in enumerate(measures.items()):
-            q = _Sql(m, alias[m])
+            q = _Sql(m, alias[m], None, self.sources)
             filt = q.filter()
             if m.agg == "sum":
                 val = q.value(dict(key[-1]))
@@ -624,7 +672,7 @@ class WarehouseEngine(MeasureEngine):
         year = "CAST(l.year AS BIGINT)" if yearly else "0"
         sql = (
             f"SELECT u.pos AS c, {year} AS y, {', '.join(cols)} "
-            f"{self._from(wh, ledger, joins)} JOIN _wb_universe u ON u.code = l.county_code "
+            f"{self._from(wh, ledger, joins)} JOIN _wb_universe u ON u.code = l.{unit} "
             + ("WHERE l.year IS NOT NULL " if yearly else "")
             + "GROUP BY ALL"
         )
@@ -649,9 +697,9 @@ class WarehouseEngine(MeasureEngine):
     def _data_range(self, ledger: str, date: str) -> tuple[int, int] | None:
         if (ledger, date) not in self._range_store:
             with self.connect() as wh:
-                m = _month_sql(f"l.{_ident(date)}", LEDGERS[ledger].field(date).type)
+                m = _month_sql(f"l.{_ident(date)}", self.sources[ledger].field(date).type)
                 lo, hi = wh.con.execute(
-                    f"SELECT min({m}), max({m}) FROM {wh.current_relation(ledger)} l"
+                    f"SELECT min({m}), max({m}) FROM {self._rel(wh, ledger)} l"
                 ).fetchall()[0]
             self._range_store[(ledger, date)] = None if lo is None else (int(lo), int(hi))
         return self._range_store[(ledger, date)]

@@ -31,6 +31,7 @@ from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
+from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,19 @@ def _results_key(path: Path) -> tuple:
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
-    """All current ledgers, read once per warehouse file version and cached in this process."""
-    from workbench.config import warehouse_path
+    """All current ledgers (and the declared tables of the indicators folder), read once per
+    warehouse file version and folder, and cached in this process."""
+    from workbench.config import indicators_dir, warehouse_path
     from workbench.warehouse import Warehouse
 
     path = warehouse_path(warehouse)
-    key = ("ledgers", *_file_key(path))
+    key = ("ledgers", *_file_key(path), str(indicators_dir()))
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     with Warehouse(path, read_only=True) as wh:
         ledgers = wh.read_ledgers()
+        ledgers.update(_declared_tables(wh))
     with _CACHE_LOCK:
         for old in [k for k in _CACHE if k[0] == "ledgers" and k[1] == key[1]]:
             _CACHE.pop(old)
@@ -76,14 +79,56 @@ def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.Dat
     return ledgers
 
 
+def _declared_tables(wh: Any) -> dict[str, pd.DataFrame]:
+    """The current rows of every declared table (`kind: table`) of the configured folder, by
+    code, so a set on its own data reports like one on the ledgers."""
+    from workbench.config import indicators_dir
+    from workbench.declarations import DeclarationError, available_tables, load_table
+    from workbench.tables import read_table
+
+    out = {}
+    for code in available_tables([indicators_dir()]):
+        try:
+            out[code] = read_table(wh, load_table(code, [indicators_dir()]))
+        except DeclarationError:
+            continue
+    return out
+
+
+def _set(indicator_set: str | None) -> Any:
+    from workbench.config import indicators_dir
+    from workbench.declarations import load_set
+
+    return None if indicator_set is None else load_set(indicator_set, [indicators_dir()])
+
+
+def set_labels(indicator_set: str | None, period: str) -> tuple[SetWords, str]:
+    """A set's words (report title, unit noun …) and how it writes `period` (2025年9月,
+    2023财年), for what the batch titles itself without an evaluation."""
+    from workbench.declarations import DeclarationError
+
+    try:
+        iset = _set(indicator_set)
+    except DeclarationError:
+        iset = None
+    if iset is None:
+        return ledger_words(), fmt.month_label(period)
+    label = fmt.month_label(period) if iset.frequency.is_monthly else iset.period_label(period)
+    return set_words(iset), label
+
+
 def resolve_period(
-    period: str | None, ledgers: dict[str, pd.DataFrame], warehouse: str | os.PathLike | None = None
+    period: str | None,
+    ledgers: dict[str, pd.DataFrame],
+    warehouse: str | os.PathLike | None = None,
+    indicator_set: str | None = None,
 ) -> str:
-    """`latest` (or empty) → the newest complete month (`results.resolve_period`: from the
-    warehouse's submissions when there are any, else from the ledgers' dates)."""
+    """`latest` (or empty) → the newest complete period (`results.resolve_period`: from the
+    warehouse's submissions when there are any, else from the ledgers' dates; for a set on its
+    own tables, their newest complete period), as its last month."""
     from workbench.results import resolve_period as resolve
 
-    return resolve(period, warehouse if warehouse else ledgers)
+    return resolve(period, warehouse if warehouse else ledgers, _set(indicator_set))
 
 
 def evaluation(
@@ -97,7 +142,7 @@ def evaluation(
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers, path)
+    period = resolve_period(period, ledgers, path, indicator_set)
     key = ("evaluation", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -312,6 +357,22 @@ class CityData:
     def name(self, county: str) -> str:
         return self._names.get(str(county), str(county))
 
+    @property
+    def period_label(self) -> str:
+        """The period as the set's frequency writes it: 2025年9月, 2023财年, 2025年第3季度."""
+        ev = self.evaluation
+        if ev is not None and not ev.indicator_set.frequency.is_monthly:
+            return ev.period_label
+        return fmt.month_label(self.period)
+
+    @property
+    def words(self) -> Any:
+        """The set's words (`presentation.words`): unit noun, report title, issuer, total."""
+        if self.evaluation is not None:
+            return self.evaluation.words
+        city = str(self.counties["city"].mode().iloc[0]) if len(self.counties) else ""
+        return ledger_words(city)
+
     def ledger_for(self, ledger: str, county: str) -> pd.DataFrame:
         """One county's rows of a ledger; the ledger is split by county once and cached."""
         key = f"ledger:{ledger}"
@@ -374,7 +435,19 @@ def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
         return None
 
 
-def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame:
+def _county_table(ledgers: dict[str, pd.DataFrame], period: str, ev: Any = None) -> pd.DataFrame:
+    """county, county_name, city of every unit: the counties ledger's, or — for a set on its
+    own declared tables — the evaluation's units with their names and the total row's name."""
+    iset = getattr(ev, "indicator_set", None)
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        names = ev.county_names
+        return pd.DataFrame(
+            {
+                "county": names.index.astype(str),
+                "county_name": names.astype(str).to_numpy(),
+                "city": ev.city_name,
+            }
+        ).reset_index(drop=True)
     df = ledgers.get("counties", pd.DataFrame())
     if df.empty:
         return pd.DataFrame(columns=["county", "county_name", "city"])
@@ -385,6 +458,22 @@ def _county_table(ledgers: dict[str, pd.DataFrame], period: str) -> pd.DataFrame
     df = df.drop_duplicates("county_code", keep="last")
     out = df.rename(columns={"county_code": "county"})[["county", "county_name", "city"]]
     return out.sort_values("county").reset_index(drop=True)
+
+
+def unit_table(
+    warehouse: str | os.PathLike | None, period: str, indicator_set: str | None = None
+) -> pd.DataFrame:
+    """county, county_name, city of the units a set reports on (the batch's list): the
+    counties ledger's, or a set's own tables' units (from its evaluation, which the reports
+    then reuse from the cache)."""
+    from workbench.config import warehouse_path
+
+    path = warehouse_path(warehouse)
+    iset = _set(indicator_set)
+    ev = None
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        ev = evaluation(path, period, indicator_set)
+    return _county_table(load_ledgers(path), period, ev)
 
 
 def _frame(obj: Any) -> pd.DataFrame:
@@ -427,13 +516,13 @@ def city_data(
 
     path = warehouse_path(warehouse)
     ledgers = load_ledgers(path)
-    period = resolve_period(period, ledgers, path)
+    period = resolve_period(period, ledgers, path, indicator_set)
     key = ("city_data", *_results_key(path), period, indicator_set, span)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
     ev = evaluation(path, period, indicator_set, span)
-    counties = _county_table(ledgers, period)
+    counties = _county_table(ledgers, period, ev)
     names = dict(zip(counties["county"], counties["county_name"]))
     iset = ev.indicator_set
     by_county = {"county_code": "county"}
@@ -547,13 +636,16 @@ class CountyReport:
         )
         return HTML(
             CARD_CSS + f'<div class="wb-head"><h1>{_esc(self.name)}'
-            f"{t('batch.report.county_title')}{demo}</h1>"
+            f"{_esc(self.data.words.report_title)}{demo}</h1>"
             f"<p>{html.escape(self._subtitle())}</p></div>"
         )
 
     def _subtitle(self) -> str:
         return t(
-            "batch.report.subtitle", period=fmt.month_label(self.data.period), code=self.county
+            "batch.report.subtitle",
+            period=self.data.period_label,
+            code=self.county,
+            code_label=self.data.words.code_label,
         )
 
     def kpi_cards(self) -> HTML:
@@ -598,7 +690,7 @@ class CountyReport:
 
     def narrative_text(self, detail: int = 5) -> str:
         """The paragraph a report opens with, generated from the numbers only."""
-        parts = [t("batch.narr.opening", period=fmt.month_label(self.data.period))]
+        parts = [t("batch.narr.opening", period=self.data.period_label)]
         targeted = [k for k in self.kpis if k.target is not None]
         unmet = sorted(
             (k for k in targeted if k.met is False),
@@ -639,14 +731,17 @@ class CountyReport:
                     if lo != hi
                     else t("batch.narr.rank_fixed", rank=lo)
                 )
+            words = self.data.words
             parts.append(
                 t(
-                    "batch.narr.rank",
+                    "batch.narr.rank" if sc["grade"] else "batch.narr.rank_no_grade",
                     n=sc["n"],
                     score=f"{sc['score']:.1f}",
                     rank=sc["rank"] or "—",
                     band=band,
                     grade=sc["grade"] or "—",
+                    scope=words.scope,
+                    noun=words.unit_noun,
                 )
             )
         reasons = self.lagging_reasons()
@@ -838,14 +933,15 @@ class CountyReport:
 
     # -- the lists behind the red numbers, what to do next, the definitions
     def unreferred_frame(self) -> pd.DataFrame:
-        """Cases this year over the referral threshold not referred to the police."""
+        """Cases this year the 行刑衔接 rate counts as 涉嫌犯罪 and not referred to the police."""
         from workbench.presentation import counts as pc
 
-        threshold = pc.referral_threshold(self.data.evaluation.indicator_set)
-        if threshold is None:
+        iset = self.data.evaluation.indicator_set
+        threshold = pc.referral_threshold(iset)
+        if threshold is None and lists.referral_indicator(iset) is None:
             return pd.DataFrame()
-        df = lists.unreferred_over_threshold(
-            self.data.ledgers, self.data.period, threshold, self.county
+        df = lists.unreferred_cases(
+            self.data.ledgers, iset, self.data.period, self.county, threshold
         )
         return pd.DataFrame(
             {
@@ -1009,23 +1105,35 @@ class CityReport:
         demo = (
             f'<span class="wb-demo">{t("batch.report.demo_badge")}</span>' if self.data.demo else ""
         )
-        city = self.city_name()
+        ev = self.data.evaluation
+        own = ev is not None and ev.indicator_set.tables and not ev.indicator_set.reads_ledgers()
+        title = (
+            t("tables.city_title", title=self.data.words.report_title)
+            if own
+            else self.city_name() + t("batch.report.city_title")
+        )
         return HTML(
-            CARD_CSS + f'<div class="wb-head"><h1>{_esc(city)}'
-            f"{t('batch.report.city_title')}{demo}</h1><p>"
+            CARD_CSS + f'<div class="wb-head"><h1>{_esc(title)}'
+            f"{demo}</h1><p>"
             f"{html.escape(self._subtitle())}</p></div>"
         )
 
     def _subtitle(self) -> str:
         return t(
             "batch.report.city_subtitle",
-            period=fmt.month_label(self.data.period),
+            period=self.data.period_label,
             n=len(self.data.counties),
+            noun=self.data.words.unit_noun,
         )
 
     def city_name(self) -> str:
         c = self.data.counties
         return str(c["city"].mode().iloc[0]) if len(c) else ""
+
+    def issuer(self) -> str:
+        """Who signs the 通报: the set's `presentation.issuer`, else <city>医疗保障局 for a set on
+        the ledgers; nobody for a set on its own tables that names none."""
+        return self.data.words.issuer
 
     def ranking_frame(self) -> pd.DataFrame:
         s = self.data.scores

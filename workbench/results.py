@@ -40,16 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import scoring
+from workbench import excel, scoring
 from workbench.contracts import LEDGERS
-from workbench.declarations import IndicatorSet, load_set
+from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
 from workbench.drill import drill as drill_into
 from workbench.fmt import is_month
 from workbench.indicators import (
-    SPANS,
     compute_points,
     kpi_frame,
+    index_root,
     lagging_frame,
+    talk_criteria,
     milestone_frame,
     phase_at,
     span_label,
@@ -57,15 +58,19 @@ from workbench.indicators import (
     TrendArrays,
     trend_arrays,
     trend_table,
+    latest_set_period,
+    units_by_period,
 )
 from workbench.indicators import latest_complete_period as _latest_from_ledgers
 from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-exported)
-from workbench.measures import MeasureEngine, month_index, month_label
+from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
 from workbench.presentation import kpis as presented
+from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
+from workbench.tables import read_table, table_frame
 from workbench.warehouse import RESULT_TABLES as RESULT_SCHEMAS
-from workbench.warehouse import Warehouse, reading
+from workbench.warehouse import Warehouse, file_columns, reading
 
 log = logging.getLogger(__name__)
 
@@ -116,24 +121,65 @@ def submissions(source: Any) -> pd.DataFrame | None:
         return None
 
 
-def check_period(period: str, source: Any = None) -> str:
-    """A concrete month the user asked for, checked: YYYY-MM, and — for a warehouse — not after
-    the newest month any county has submitted (a typo such as 2052-09 would otherwise rank
-    every county at 0). Raises ValueError with the Chinese reason."""
-    if not is_month(period):
-        raise ValueError(t("ind.bad_period", period=period))
+def parse_period(period: str, iset: IndicatorSet | None = None) -> str:
+    """A period as the user wrote it → the last month of that period (YYYY-MM), by the set's
+    frequency: `2025-09` for monthly data; `2023财年`, `FY2023`, `2022-23` or `2023` for a
+    fiscal year; `2025Q3` for a quarter. Raises ValueError with the Chinese reason."""
+    freq = iset.frequency if iset is not None else None
+    if freq is None or freq.is_monthly:
+        if not is_month(period):
+            raise ValueError(t("cli.arg.not_month", value=period))
+        return str(period)
+    end = freq.parse(period)
+    if end is None:
+        example = freq.label(freq.end_of(dt.date.today().year * 12 - 12))
+        raise ValueError(
+            t("tables.bad_period", period=period, frequency=freq.describe(), example=example)
+        )
+    return month_label(end)
+
+
+def check_period(period: str, source: Any = None, iset: IndicatorSet | None = None) -> str:
+    """A concrete period the user asked for (the last month of it, YYYY-MM), checked: of the
+    set's frequency, and — for a warehouse — not after the newest data (a typo such as 2052-09
+    would otherwise rank every county at 0): the newest month any county has submitted, or the
+    newest period of the set's own tables. Raises ValueError with the Chinese reason."""
+    month = parse_period(period, iset)
+    if iset is not None and iset.tables:
+        newest = [max(p) for p in _table_periods(source, iset).values() if p]
+        if newest and month_index(month) > max(newest):
+            raise ValueError(
+                t(
+                    "tables.after_data",
+                    period=iset.period_label(month),
+                    latest=iset.frequency.label(max(newest)),
+                )
+            )
+        if not iset.reads_ledgers():
+            return month
     subs = None if source is None or _is_ledgers(source) else submissions(source)
     if subs is not None and len(subs):
         months = subs["period"].astype(str)
         months = months[months.str.fullmatch(r"[0-9]{4}-[0-9]{2}")]
-        if len(months) and period > months.max():
+        if len(months) and month > months.max():
             raise ValueError(t("ind.after_data", period=period, latest=months.max()))
-    return str(period)
+    return month
 
 
-def latest_complete_period(source: Any) -> str | None:
-    """Newest complete month: from the submissions (every county in) when reading a warehouse,
-    else from the ledgers' dates (see indicators.latest_complete_period)."""
+def latest_complete_period(source: Any, iset: IndicatorSet | None = None) -> str | None:
+    """Newest complete period, as its last month (YYYY-MM). For the ledgers: from the
+    submissions (every county in) when reading a warehouse, else from the ledgers' dates (see
+    indicators.latest_complete_period). For a set reading declared tables: the newest period of
+    its frequency that every table it reads has complete (`indicators.latest_set_period`)."""
+    if iset is not None and iset.tables:
+        ledger_month = _latest_ledger_month(source) if iset.reads_ledgers() else None
+        if iset.reads_ledgers() and ledger_month is None:
+            return None
+        return latest_set_period(iset.frequency, _table_periods(source, iset), ledger_month)
+    return _latest_ledger_month(source)
+
+
+def _latest_ledger_month(source: Any) -> str | None:
     if _is_ledgers(source):
         return _latest_from_ledgers(source, None)
     subs = submissions(source)
@@ -144,16 +190,52 @@ def latest_complete_period(source: Any) -> str | None:
     return _latest_from_ledgers(load_ledgers(source, _period_columns()), subs)
 
 
-def resolve_period(period: str | None, source: Any) -> str:
-    """The one period resolution every face uses: a YYYY-MM checked against the data, or for
-    `latest` (or nothing) the newest complete month. Raises ValueError with the Chinese
-    reason when there is none."""
+def _table_periods(source: Any, iset: IndicatorSet) -> dict[str, dict[int, set[str]]]:
+    """Per declared table the set reads: period end → the units with a current row there."""
+    out: dict[str, dict[int, set[str]]] = {}
+    if source is None:
+        return out
+    if _is_ledgers(source):
+        for code, tb in iset.tables.items():
+            out[code] = units_by_period(source.get(code), tb.unit.name, PERIOD_END)
+        return out
+    with reading(source) as wh:
+        present = set(file_columns(wh.con))
+        for code, tb in iset.tables.items():
+            if code not in present:
+                out[code] = {}
+                continue
+            unit = unit_field(tb.ledger)
+            rows = wh.con.execute(
+                f'SELECT "{PERIOD_END}", list(DISTINCT CAST("{unit}" AS VARCHAR)) '
+                f'FROM {wh.current_relation(code)} WHERE "{unit}" IS NOT NULL GROUP BY 1'
+            ).fetchall()
+            out[code] = {
+                month_index(m): set(units) for m, units in rows if m is not None and is_month(m)
+            }
+    return out
+
+
+def resolve_period(period: str | None, source: Any, iset: IndicatorSet | None = None) -> str:
+    """The one period resolution every face uses: a period checked against the data (of the
+    set's frequency when a set is given), or for `latest` (or nothing) the newest complete one
+    — as its last month, YYYY-MM. Raises ValueError with the Chinese reason when there is
+    none."""
     if period and str(period).lower() != "latest":
-        return check_period(str(period), source)
-    found = latest_complete_period(source)
+        return check_period(str(period), source, iset)
+    found = latest_complete_period(source, iset)
     if not found:
-        raise ValueError(t("ind.no_period"))
+        raise ValueError(_no_period(iset))
     return str(found)
+
+
+def _no_period(iset: IndicatorSet | None) -> str:
+    """Why there is no latest period: no complete month of the ledgers, or no period of the
+    set's own tables (not ingested yet)."""
+    if iset is not None and iset.tables and not iset.reads_ledgers():
+        names = "、".join(f"{tb.name}（{code}）" for code, tb in iset.tables.items())
+        return t("tables.no_period", tables=names)
+    return t("ind.no_period")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,19 +243,60 @@ def resolve_period(period: str | None, source: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _column_header(column: object) -> str:
+    label = t(f"ind.col.{column}")
+    return str(column) if label.startswith("ind.col.") else label
+
+
 def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Column names → Chinese headers from the catalogue (`ind.col.<name>`); others kept."""
-    names = {}
-    for c in df.columns:
-        label = t(f"ind.col.{c}")
-        names[c] = label if not label.startswith("ind.col.") else c
-    return df.rename(columns=names)
+    return df.rename(columns={c: _column_header(c) for c in df.columns})
 
 
-def _display_frame(df: pd.DataFrame, calendar: Any = None) -> pd.DataFrame:
-    """Readable copy for exports: spans (a calendar's phases by name) and booleans in
-    Chinese."""
+# What the exported result columns hold (`workbench.excel` kinds); the rest is read from the data.
+# Indicator values take each row's unit and decimals (a rate as 87.3%, 件 as 1,548件).
+EXPORT_KINDS = {
+    "value": "by_unit",
+    "target": "by_unit",
+    "gap": "by_unit",
+    "shortfall": "by_unit",
+    "prev_value": "by_unit",
+    "current_value": "by_unit",
+    "projected_value": "by_unit",
+    "yoy": "percent",
+    "numerator": "number",
+    "denominator": "number",
+    "baseline_size": "number",
+    "score": "number",
+    "nominal_score": "number",
+    "median_rank": "number",
+    "mean_rank": "number",
+    "rank": "integer",
+    "nominal_rank": "integer",
+    "q05": "integer",
+    "q95": "integer",
+    "level": "integer",
+    "direction": "integer",
+    "decimals": "integer",
+    "months_left": "integer",
+    "n_milestones": "integer",
+    "n_missed_targets": "integer",
+    "deadline": "date",
+    "as_of": "date",
+}
+EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "median_rank": 1, "mean_rank": 1, "yoy": 1}
+
+
+def _display_frame(
+    df: pd.DataFrame, calendar: Any = None, iset: IndicatorSet | None = None
+) -> pd.DataFrame:
+    """Readable copy for exports: spans (a calendar's phases by name), periods of a coarser
+    frequency (2023财年, not its last month) and booleans in Chinese."""
     out = df.copy()
+    if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
+        out["period"] = out["period"].map(
+            lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p
+        )
     if "county_code" in out.columns:  # the city's rows carry the code "city" inside the engine
         out["county_code"] = out["county_code"].replace("city", t("ind.city_row"))
     if "span" in out.columns:
@@ -212,19 +335,27 @@ class Evaluation:
         source: Any = None,
     ) -> None:
         """`source`: the warehouse (path or `Warehouse`) the ledgers were read from when they
-        hold only the columns the indicators use; drill-through then reads whole rows there."""
+        hold only the columns the indicators use; drill-through then reads whole rows there.
+        `period` is the last month of the period (YYYY-MM); `span` one of the set's spans."""
         month_index(period)  # validates
         self.ledgers = ledgers
         self.source = source
         self._whole: dict[str, pd.DataFrame] = {}
         self.indicator_set = iset
         self.period = period
+        self.spans = iset.spans
         self.span = span or iset.default_span
-        if self.span not in SPANS:
-            raise ValueError(t("ind.E_BAD_SPAN", span=self.span))
+        if self.span not in self.spans:
+            raise ValueError(
+                t("ind.E_BAD_SPAN", span=self.span)
+                + t("ind.fix.E_BAD_SPAN", allowed="、".join(self.spans))
+            )
         self.uncertainty_samples = uncertainty_samples
         self.seed = seed
-        self.engine = engine or MeasureEngine(ledgers)
+        self.engine = engine or MeasureEngine(
+            ledgers, tables=tables_of([iset]), units_from=unit_sources([iset])
+        )
+        self.input_issues: pd.DataFrame | None = None  # refused rows of a notebook's frames
         self._kpi_cache: dict[tuple, pd.DataFrame] = {}
         self._matrices: dict[str, pd.DataFrame] = {}
         self.computed_at = dt.datetime.now().replace(microsecond=0)
@@ -236,7 +367,25 @@ class Evaluation:
 
     @cached_property
     def city_name(self) -> str:
-        return self.engine.city_name() or t("ind.city")
+        """The row of all units together (`presentation.words`): declared `total_name`, else
+        the counties ledger's city (全市) for a set on the ledgers, 全部<unit noun> for one on
+        its own tables."""
+        return self.words.total_name
+
+    @cached_property
+    def words(self) -> SetWords:
+        """The set's words: unit noun, report title, issuer, total row."""
+        return set_words(self.indicator_set, self.engine.city_name())
+
+    @property
+    def period_label(self) -> str:
+        """The period as the set's frequency writes it: 2025-09, 2023财年, 2025年第3季度."""
+        return self.indicator_set.period_label(self.period)
+
+    @property
+    def unit_noun(self) -> str:
+        """What a unit is called: 区县, 地区, 机构 … (`presentation.words`)."""
+        return self.words.unit_noun
 
     @property
     def phase(self) -> str:
@@ -246,11 +395,12 @@ class Evaluation:
     @cached_property
     def _values(self):
         end = month_index(self.period)
-        return compute_points(self.engine, self.indicator_set, [(s, end) for s in SPANS])
+        return compute_points(self.engine, self.indicator_set, [(s, end) for s in self.spans])
 
     @cached_property
     def kpis_all(self) -> pd.DataFrame:
-        """County × indicator × span (all five spans, span by span)."""
+        """County × indicator × span (every span of the set's frequency, span by span: the
+        five monthly spans for the ledgers, one whole period for a yearly table)."""
         return self._kpi_table(None, False)
 
     @cached_property
@@ -264,8 +414,8 @@ class Evaluation:
         if key not in self._kpi_cache:
             every = self._kpi_cache.get(("*", city))
             if every is not None:
-                block = len(every) // len(SPANS)
-                at = SPANS.index(span) * block
+                block = len(every) // len(self.spans)
+                at = self.spans.index(span) * block
                 self._kpi_cache[key] = every.iloc[at : at + block].reset_index(drop=True)
             else:
                 self._kpi_cache[key] = self._kpi_table(span, city)
@@ -394,8 +544,13 @@ class Evaluation:
 
     @cached_property
     def lagging(self) -> pd.DataFrame:
-        """进度滞后 / 约谈名单 with each county's reasons in Chinese."""
-        return lagging_frame(self.milestones, self.kpis)
+        """进度滞后 / 约谈名单 by the criteria the set declares (`talk_*` parameters: milestones,
+        the default index's grade and ranking, targets not met), each county's criteria and
+        reasons in Chinese."""
+        crit = talk_criteria(self.indicator_set, self.period)
+        indices = self.indicator_set.indices()
+        scores = index_root(self.index_table, indices[0]) if crit.uses_index and indices else None
+        return lagging_frame(self.milestones, self.kpis, scores, crit)
 
     # -- series and drill-through ---------------------------------------------------------
     def trend(
@@ -431,9 +586,11 @@ class Evaluation:
         )
 
     def _trend_range(self, start: str | None, end: str | None) -> tuple[str, str]:
-        """The months a trend covers: to `end` (the period), from `start` (24 months back)."""
+        """The months a trend covers: to `end` (the period), from `start` (24 months back; six
+        periods back for coarser data)."""
         end = end or self.period
-        return start or month_label(month_index(end) - 23), end
+        back = max(24, 6 * self.indicator_set.frequency.months)
+        return start or month_label(month_index(end) - back + 1), end
 
     def drill(
         self, county: str, indicator: str, span: str | None = None, max_rows: int | None = 200
@@ -462,10 +619,19 @@ class Evaluation:
             for m in (*ind.numerator, *ind.denominator):
                 names.update(iset.measures[m].fields_used())
         names.add("counties")  # county names
+        names.update(iset.tables)  # a declared table's unit names
         missing = sorted(n for n in names if n not in self._whole)
         if missing:
-            self._whole.update(_read_some(self.source, dict.fromkeys(missing)))
-        return MeasureEngine({n: self._whole[n] for n in names}, counties=self.engine.counties)
+            self._whole.update(
+                _read_some(self.source, {n: None for n in missing if n not in iset.tables})
+            )
+            for code in (n for n in missing if n in iset.tables):
+                self._whole[code] = read_table(self.source, iset.tables[code])
+        return MeasureEngine(
+            {n: self._whole[n] for n in names},
+            counties=self.engine.counties,
+            tables=tables_of([iset]),
+        )
 
     # -- figures --------------------------------------------------------------------------
     def plot_kpi(self, indicator: str, span: str | None = None) -> Any:
@@ -519,7 +685,7 @@ class Evaluation:
                 "ind.plot.kpi_title",
                 indicator=ind.name,
                 span=t(f"ind.span.{span}"),
-                period=self.period,
+                period=self.period_label,
             ),
             yaxis_title=ind.unit,
             showlegend=False,
@@ -589,7 +755,7 @@ class Evaluation:
                 "n": t("ind.plot.count"),
                 "status_label": t("ind.col.status_label"),
             },
-            title=t("ind.plot.milestones_title", period=self.period),
+            title=t("ind.plot.milestones_title", period=self.period_label),
         )
         return fig
 
@@ -660,33 +826,57 @@ class Evaluation:
         uncertainty: bool = True,
         prefix: str | None = None,
     ) -> list[Path]:
-        """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers."""
+        """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers and real
+        number formats (rates as percentages, money in yuan, dates as dates), through the one
+        table writer `workbench.excel`."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        prefix = prefix or f"{self.indicator_set.code}_{self.period}"
+        prefix = prefix or f"{self.indicator_set.code}_{self.period_label}"
         paths: list[Path] = []
         tables = self.tables(uncertainty)
-        calendar = self.indicator_set.calendar
         for name in ("indicator_values", "city_indicator_values"):
             tables[name] = presented.present(tables[name], self.indicator_set)
-        readable = {
-            name: excel_safe_frame(chinese_columns(_display_frame(df, calendar)))
-            for name, df in tables.items()
-        }
+        sheets = {name: self._export_table(name, df) for name, df in tables.items()}
         if "csv" in formats:
-            for name, df in readable.items():
-                p = out_dir / f"{prefix}_{name}.csv"
-                df.to_csv(p, index=False, encoding="utf-8-sig")
-                paths.append(p)
+            for name, table in sheets.items():
+                paths.append(excel.write_csv(table, out_dir / f"{prefix}_{name}.csv"))
         if "xlsx" in formats:
-            p = out_dir / f"{prefix}.xlsx"
-            with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
-                for name, df in readable.items():
-                    sheet = t(f"ind.sheet.{name}")
-                    sheet = name if sheet.startswith("ind.sheet.") else sheet
-                    df.to_excel(xw, sheet_name=sheet[:31], index=False)
-            paths.append(p)
+            paths.append(excel.write_xlsx(list(sheets.values()), out_dir / f"{prefix}.xlsx"))
         return paths
+
+    def _export_table(self, name: str, df: pd.DataFrame) -> excel.Table:
+        """One result table as a typed sheet: readable values (`_display_frame`), Chinese
+        headers (`_header_names`), each column's kind from EXPORT_KINDS or its data."""
+        shown = _display_frame(df, self.indicator_set.calendar, self.indicator_set)
+        headers = self._header_names(shown.columns)
+        kinds = {
+            c: (
+                excel.Column(c, headers[c], excel.BY_UNIT, None, "unit", "decimals")
+                if kind == excel.BY_UNIT
+                else excel.Column(c, headers[c], kind, EXPORT_DECIMALS.get(c))
+            )
+            for c, kind in EXPORT_KINDS.items()
+            if c in shown.columns and (kind != excel.BY_UNIT or "unit" in shown.columns)
+        }
+        sheet = t(f"ind.sheet.{name}")
+        return excel.Table(
+            name if sheet.startswith("ind.sheet.") else sheet,
+            shown,
+            excel.infer_columns(shown, headers, kinds),
+        )
+
+    def _header_names(self, columns: Sequence[object]) -> dict[str, str]:
+        """Chinese headers; a period of a coarser frequency is 统计期间, not 统计月份, and the
+        units' code and name columns take the set's own words (地区代码 …)."""
+        names = {str(c): _column_header(c) for c in columns}
+        if self.indicator_set.frequency.is_monthly and not self.indicator_set.tables:
+            return names
+        words = self.words
+        own = {"period": t("tables.col.period")}
+        if self.indicator_set.tables and not self.indicator_set.reads_ledgers():
+            own["county_code"] = words.code_label
+            own["county_name"] = t("tables.col.unit_name", noun=words.unit_noun)
+        return {**names, **{k: v for k, v in own.items() if k in names}}
 
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:
@@ -704,7 +894,10 @@ class Evaluation:
     def _repr_html_(self) -> str:
         iset = self.indicator_set
         title = t(
-            "ind.eval.title", set=iset.name, period=self.period, span=t(f"ind.span.{self.span}")
+            "ind.eval.title",
+            set=iset.name,
+            period=self.period_label,
+            span=t(f"ind.span.{self.span}"),
         )
         c = self.presented(city=True)
         view = pd.DataFrame(
@@ -820,11 +1013,15 @@ def evaluate(
 ) -> Evaluation:
     """Compute an indicator set for one period.
 
-    `source` is a warehouse path, an open `Warehouse`, or a dict of ledger DataFrames (as
-    `Warehouse.read_ledgers()` returns). `period` is `YYYY-MM` or `latest` (newest complete
-    month). `span` defaults to the set's `default_span`. From a warehouse the measures are
-    aggregated by DuckDB (`pushdown.WarehouseEngine`): only rosters are read as rows (the
-    columns the set uses); drill-through reads whole rows of the ledgers it shows.
+    `source` is a warehouse path, an open `Warehouse`, or a dict of DataFrames: the ledgers
+    (as `Warehouse.read_ledgers()` returns them) and, keyed by its code, any declared table
+    the set reads, with columns named by field or by Chinese header — its rows go through the
+    same checks as a file (`tables.table_frame`; refused rows are in `Evaluation.input_issues`).
+    `period` is a period of the set's frequency (`2025-09`; `2023财年` or `FY2023` for a fiscal
+    year) or `latest` (the newest complete one). `span` defaults to the set's `default_span`.
+    From a warehouse the measures are aggregated by DuckDB (`pushdown.WarehouseEngine`): only
+    rosters are read as rows (the columns the set uses); drill-through reads whole rows of the
+    ledgers it shows.
     """
     iset = (
         indicator_set
@@ -833,21 +1030,21 @@ def evaluate(
     )
     whole = _is_ledgers(source)
     engine: MeasureEngine | None = None
+    issues = None
     if whole:
-        ledgers = load_ledgers(source)
+        ledgers, issues = _with_tables(load_ledgers(source), iset)
+        engine = MeasureEngine(ledgers, tables=tables_of([iset]), units_from=unit_sources([iset]))
     else:  # aggregated inside the warehouse; rows read only where needed (rosters, drill)
         engine = WarehouseEngine(source, [iset])
         ledgers = engine.ledgers
-    if period == "latest":
-        found = _latest_from_ledgers(ledgers, submissions(source))
+    if period == "latest" or not period:
+        found = _latest_for(iset, ledgers, source)
         if found is None:
-            raise ValueError(t("ind.no_period"))
+            raise ValueError(_no_period(iset))
         period = found
-    try:
-        month_index(period)
-    except (ValueError, IndexError):
-        raise ValueError(t("ind.bad_period", period=period)) from None
-    return Evaluation(
+    else:
+        period = parse_period(str(period), iset)
+    ev = Evaluation(
         ledgers,
         iset,
         period,
@@ -857,3 +1054,38 @@ def evaluate(
         engine=engine,
         source=None if whole else source,
     )
+    ev.input_issues = issues
+    return ev
+
+
+def _with_tables(
+    frames: dict[str, pd.DataFrame], iset: IndicatorSet
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """A notebook's dict of frames with each declared table's frame checked and typed as a
+    file of it would be (`tables.table_frame`): the accepted rows, and every refused row's
+    issues (file "DataFrame", the frame's row from 1)."""
+    found = [code for code in iset.tables if code in frames]
+    if not found:
+        return frames, None
+    out = dict(frames)
+    issues = []
+    for code in found:
+        out[code], bad = table_frame(iset.tables[code], frames[code])
+        if len(bad):
+            log.warning(t("tables.frame_refused", table=code, n=bad["row"].nunique()))
+            issues.append(bad.assign(table=code))
+    return out, (pd.concat(issues, ignore_index=True) if issues else None)
+
+
+def _latest_for(iset: IndicatorSet, ledgers: Mapping[str, pd.DataFrame], source: Any) -> str | None:
+    """`latest` for one set: the newest complete month of the ledgers (their submissions when
+    reading a warehouse), or of its own tables' data (see `latest_complete_period`)."""
+    month = None
+    if iset.reads_ledgers() or not iset.tables:
+        month = _latest_from_ledgers(ledgers, submissions(source))
+        if not iset.tables:
+            return month
+        if month is None:
+            return None
+    periods = _table_periods(ledgers if _is_ledgers(source) else source, iset)
+    return latest_set_period(iset.frequency, periods, month)

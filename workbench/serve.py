@@ -41,6 +41,7 @@ from typing import Any
 from workbench import dashboard
 from workbench.config import (
     ENV_INDICATORS,
+    ENV_SETS,
     ENV_STATIC_PLOTLY,
     ENV_WAREHOUSE,
     project_root,
@@ -456,8 +457,9 @@ def kernel_env(opts: ServeOptions, jupyter_root: Path | None = None) -> dict[str
         ENV_WAREHOUSE: str(wh),
         dashboard.ENV_GEOJSON: str(dashboard.geojson_path(opts.geojson).resolve()),
     }
-    if ENV_INDICATORS in os.environ:
-        env[ENV_INDICATORS] = os.environ[ENV_INDICATORS]
+    for name in (ENV_INDICATORS, ENV_SETS):  # the sets the cockpit offers, from where
+        if name in os.environ:
+            env[name] = os.environ[name]
     if (folder := dashboard.cache_dir(wh)) is not None:
         env[dashboard.ENV_CACHE_DIR] = str(folder)
     if jupyter_root is not None:
@@ -484,7 +486,7 @@ def precompute(warehouse: Path | None) -> None:
     data = dashboard.load(warehouse)
     print(
         t(
-            "dash.serve.precomputed",
+            "tables.serve.precomputed" if data.period_labels else "dash.serve.precomputed",
             counties=len(data.counties),
             periods=len(data.periods),
             sets=len(data.indicator_sets),

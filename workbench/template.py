@@ -20,7 +20,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from workbench import fmt
-from workbench.contracts import LEDGERS, Field, Ledger
+from workbench.contracts import LEDGERS, Field, Forbidden, Ledger
 from workbench.messages import t
 
 DATA_ROWS = 1000  # data rows (2..DATA_ROWS+1) that carry validation
@@ -114,6 +114,11 @@ def rule_texts(lg: Ledger) -> dict[str, list[str]]:
                 values=t("template.rule_values_sep").join(rw.values),
             )
         )
+    for fb in lg.forbidden:
+        text = t("template.rule_forbidden", conditions=forbidden_conditions(lg, fb))
+        if fb.severity != "error":
+            text = t("template.rule_warning", rule=text)
+        out[fb.field].append(text)
     for ref in lg.references:
         target = LEDGERS.get(ref.target)
         title = target.title if target else ref.target
@@ -124,6 +129,25 @@ def rule_texts(lg: Ledger) -> dict[str, list[str]]:
         )
         out[ref.field].append(t("template.rule_reference", target=title, target_field=target_field))
     return out
+
+
+def forbidden_conditions(lg: Ledger, fb: Forbidden) -> str:
+    """A `Forbidden` rule's conditions in Chinese, e.g. `处理结果 为 约谈 或 不予处理 且 …`."""
+
+    def shown(v: object) -> str:
+        return (BOOL_OPTIONS[0] if v else BOOL_OPTIONS[1]) if isinstance(v, bool) else str(v)
+
+    parts = []
+    for w in fb.when:
+        header = lg.field(w.field).header
+        if not w.values:
+            key = "template.rule_when_filled" if w.filled else "template.rule_when_blank"
+            parts.append(t(key, field=header))
+        else:
+            key = "template.rule_when_not_values" if w.negate else "template.rule_when_values"
+            values = t("template.rule_values_sep").join(shown(v) for v in w.values)
+            parts.append(t(key, field=header, values=values))
+    return t("template.rule_when_and").join(parts)
 
 
 def _norm(text: str) -> str:

@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
-import pandas as pd
-
-from workbench.contracts import Ledger
-from workbench.readers import RawSheet
+from workbench.contracts import Ledger, When
+from workbench.readers import RawSheet, stage_table
 
 log = logging.getLogger(__name__)
 
@@ -135,38 +133,88 @@ def type_error_code(ftype: str, v: str, typed: str) -> str:
 
 @dataclass
 class Validated:
-    """Outcome for one ledger across every sheet of a batch: counts and every finding as a row.
-    Rows stay in the connection's temp tables (`t_raw`, `t_typed`, `t_bad`), keyed by
-    (`_sheet`, `_row`), so large sheets are never copied out."""
+    """Outcome for one ledger across every sheet of a batch. Rows and findings stay in the
+    connection's temp tables, keyed by (`_sheet`, `_row`), so large sheets are never copied
+    out: `t_typed` (typed values and `<field>__raw` text), `t_raw` (a view of the text),
+    `t_findings` (one row per finding: field, code, severity, the values it is about, and for a
+    cascade the sheet and row of the refused row it points at), `t_bad` (rows refused)."""
 
-    findings: pd.DataFrame  # _sheet, _row, field, code, other, severity
     rows_in: int
     rows_accepted: int
+    errors: int
+    warnings: int
 
 
-def ledger_source(
-    con: duckdb.DuckDBPyConnection, lg: Ledger, sheets: list[tuple[int, RawSheet]]
-) -> str:
-    """SQL stacking every sheet of one ledger as text: (_sheet, _row, _extra, <field>…).
-    Sheets read into pandas (xlsx) are registered as `v_body`; CSV bodies are read by DuckDB."""
-    fields = [f.name for f in lg.fields]
-    parts: list[str] = []
-    frames = [raw.normalised_frame(sid) for sid, raw in sheets if raw.frame is not None]
-    if frames:
-        body = pd.concat(frames, ignore_index=True)
-        con.register("v_body", body)
-        cells = "".join(
-            f", nullif(trim(CAST({_q(n)} AS VARCHAR)), '') AS {_q(n)}"
-            if n in body.columns
-            else f", CAST(NULL AS VARCHAR) AS {_q(n)}"
-            for n in fields
-        )
-        parts.append(
-            f"SELECT CAST(_sheet AS INTEGER) AS _sheet, CAST(_row AS BIGINT) AS _row, "
-            f"CAST(_extra AS VARCHAR) AS _extra{cells} FROM v_body WHERE _keep"
-        )
-    parts += [raw.stage_csv(con, sid, fields) for sid, raw in sheets if raw.source is not None]
+FINDING_COLUMNS = (
+    "_sheet",
+    "_row",
+    "field",
+    "code",
+    "other",
+    "value",
+    "other_value",
+    "ref_sheet",
+    "ref_row",
+)
+
+
+def ledger_source(lg: Ledger, sheets: list[tuple[int, RawSheet]]) -> str:
+    """SQL for every row of one ledger in the batch, as text: (_sheet, _row, _extra,
+    <field>…, _total): workbook sheets from the ledger's staging table, each CSV from its own
+    table of positional cells."""
+    staged = [str(sid) for sid, raw in sheets if not raw.table]
+    parts = [f"SELECT * FROM {stage_table(lg.name)} WHERE _sheet IN ({', '.join(staged)})"]
+    parts = parts if staged else []
+    parts += [raw.rows_sql() for _sid, raw in sheets if raw.table]
     return " UNION ALL ".join(f"({p})" for p in parts)
+
+
+def _finding(
+    sheet: str = "_sheet",
+    row: str = "_row",
+    field: str = "NULL",
+    code: str = "NULL",
+    other: str = "NULL",
+    value: str = "NULL",
+    other_value: str = "NULL",
+    ref_sheet: str = "NULL",
+    ref_row: str = "NULL",
+) -> str:
+    return (
+        f"{sheet}, {row}, {field}, {code}, {other}, {value}, {other_value}, "
+        f"CAST({ref_sheet} AS INTEGER), CAST({ref_row} AS BIGINT)"
+    )
+
+
+def typed_table(lg: Ledger) -> str:
+    return f"t_typed_{lg.name}"
+
+
+def type_ledger(
+    con: duckdb.DuckDBPyConnection, lg: Ledger, sheets: list[tuple[int, RawSheet]]
+) -> None:
+    """Type every row of one ledger in a batch, in one pass over its staged text:
+    `t_typed_<ledger>` holds each field typed (NULL where the text does not parse) and its text
+    (`<field>__raw`); 合计/总计/小计 rows are set aside in `t_total_<ledger>`. Done before the
+    transaction, so the staged text can be dropped (and its memory freed) before any writing."""
+    has = {f.name for _sid, raw in sheets for f in lg.fields if f.name in raw.columns}
+    typed_cols = ", ".join(
+        f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}" for f in lg.fields
+    )
+    raw_cols = "".join(
+        f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in lg.fields if f.name in has
+    )
+    table = typed_table(lg)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _sheet, _row, _extra, _total, "
+        f"{typed_cols}{raw_cols} FROM ({ledger_source(lg, sheets)}) src"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE t_total_{lg.name} AS SELECT _sheet, _row FROM {table} "
+        f"WHERE _total"
+    )
+    if con.execute(f"SELECT count(*) FROM t_total_{lg.name}").fetchall()[0][0]:
+        con.execute(f"DELETE FROM {table} WHERE _total")
 
 
 def validate_ledger(
@@ -175,12 +223,17 @@ def validate_ledger(
     sheets: list[tuple[int, RawSheet]],
     reference_sql: dict[str, str],
     county_of: Mapping[int, str] | None = None,
+    refused_sql: Mapping[str, str] | None = None,
 ) -> Validated:
-    """Type and check every row of one ledger in a batch, lazily: each rule is one predicate
-    over all rows, and every failure becomes a finding (sheet, row, field, code).
-    `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist;
-    `county_of` gives a sheet's county (from its file name), which every row's code must
-    belong to: the county itself, or any county of a city (…00) or province (…0000) file."""
+    """Check every row of one ledger in a batch (typed by `type_ledger`), lazily: each rule
+    is one predicate over all rows, and every failure becomes a finding (sheet, row, field,
+    code). `reference_sql` maps `ledger.field` to a SQL relation listing the keys that exist
+    (`k`); `refused_sql` to the keys of rows refused earlier in the batch (`k`, `_sheet`,
+    `_row`): a reference to one of those is a cascade (`E_REF_REFUSED`, pointing at that row),
+    not an unknown key. `county_of` gives a sheet's county (from its file name), which every
+    row's code must belong to: the county itself, or any county of a city (…00) or province
+    (…0000) file. A 合计/总计/小计 row is a warning, neither counted nor refused."""
+    refused_sql = refused_sql or {}
     has: dict[str, list[int]] = {
         f.name: [sid for sid, raw in sheets if f.name in raw.columns] for f in lg.fields
     }
@@ -192,24 +245,8 @@ def validate_ledger(
             return "true"
         return f"_sheet IN ({', '.join(map(str, ids))})" if ids else "false"
 
-    present = [f for f in lg.fields if has[f.name]]
-    typed_cols = ", ".join(
-        f"{typed_expr(f.type, _q(f.name), f.enum)} AS {_q(f.name)}" for f in lg.fields
-    )
-    raw_cols = "".join(f", {_q(f.name)} AS {_q(f.name + '__raw')}" for f in present)
-    # one pass: the stacked text is typed as it is read; t_raw is a view of the text kept in it
-    source = ledger_source(con, lg, sheets)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE t_typed AS SELECT _sheet, _row, _extra, "
-            f"{typed_cols}{raw_cols} FROM ({source}) src"
-        )
-    finally:
-        if "v_body" in source:
-            con.unregister("v_body")
-        for sid, raw in sheets:
-            if raw.source is not None:
-                con.execute(f"DROP TABLE IF EXISTS t_csv_{sid}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t_typed AS SELECT * FROM {typed_table(lg)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t_total AS SELECT * FROM t_total_{lg.name}")
     text_cols = "".join(
         f", {_q(f.name + '__raw')} AS {_q(f.name)}"
         if has[f.name]
@@ -219,60 +256,106 @@ def validate_ledger(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW t_raw AS SELECT _sheet, _row, _extra{text_cols} FROM t_typed"
     )
-    rows_in = con.execute("SELECT count(*) FROM t_typed").fetchone()[0]
+    rows_in = con.execute("SELECT count(*) FROM t_typed").fetchall()[0][0]
 
-    checks: list[str] = []
+    def raw(name: str) -> str:
+        return _q(name + "__raw") if has.get(name) else "NULL"
+
+    checks: list[str] = [f"SELECT {_finding(code=_lit('W_TOTAL_ROW'))} FROM t_total"]
     for f in lg.fields:
         v = _q(f.name + "__raw")
         typed = _q(f.name)
+        name = _lit(f.name)
         if f.required and len(has[f.name]) < len(all_ids):
             checks.append(
-                f"SELECT _sheet, _row, {_lit(f.name)}, 'E_MISSING_COLUMN', NULL "
+                f"SELECT {_finding(field=name, code=_lit('E_MISSING_COLUMN'))} "
                 f"FROM t_raw WHERE NOT ({where_present(f.name)})"
             )
         if not has[f.name]:
             continue
         if f.required:
             checks.append(
-                f"SELECT _sheet, _row, {_lit(f.name)}, 'E_REQUIRED', NULL FROM t_typed "
+                f"SELECT {_finding(field=name, code=_lit('E_REQUIRED'))} FROM t_typed "
                 f"WHERE {v} IS NULL AND {where_present(f.name)}"
             )
         if f.type != "text":
             code = type_error_code(f.type, v, typed)
             checks.append(
-                f"SELECT _sheet, _row, {_lit(f.name)}, {code}, NULL FROM t_typed "
+                f"SELECT {_finding(field=name, code=code, value=v)} FROM t_typed "
                 f"WHERE {v} IS NOT NULL AND {typed} IS NULL"
             )
         if f.type == "date":
             checks.append(
-                f"SELECT _sheet, _row, {_lit(f.name)}, 'W_DATE_RANGE', NULL FROM t_typed"
-                f" WHERE year({typed}) < {MIN_YEAR} OR year({typed}) > {MAX_YEAR}"
+                f"SELECT {_finding(field=name, code=_lit('W_DATE_RANGE'), value=v)} FROM "
+                f"t_typed WHERE year({typed}) < {MIN_YEAR} OR year({typed}) > {MAX_YEAR}"
             )
         if f.type == "yuan":  # an ID number pasted into a money column, say
             checks.append(
-                f"SELECT _sheet, _row, {_lit(f.name)}, 'E_MONEY_TOO_LARGE', NULL "
+                f"SELECT {_finding(field=name, code=_lit('E_MONEY_TOO_LARGE'), value=v)} "
                 f"FROM t_typed WHERE {typed} > {MAX_YUAN}"
             )
     for c in lg.compares:
         op = {"<=": ">", ">=": "<"}[c.op]  # the violation
-        checks.append(
-            f"SELECT _sheet, _row, {_lit(c.left)}, {_lit(c.code)}, {_lit(c.right)} "
-            f"FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}"
+        finding = _finding(
+            field=_lit(c.left),
+            code=_lit(c.code),
+            other=_lit(c.right),
+            value=raw(c.left),
+            other_value=raw(c.right),
         )
+        checks.append(f"SELECT {finding} FROM t_typed WHERE {_q(c.left)} {op} {_q(c.right)}")
     for rw in lg.required_when:
+        finding = _finding(
+            field=_lit(rw.field),
+            code=_lit(rw.code),
+            other=_lit(rw.when_field),
+            other_value=raw(rw.when_field),
+        )
         checks.append(
-            f"SELECT _sheet, _row, {_lit(rw.field)}, {_lit(rw.code)}, "
-            f"{_lit(rw.when_field)} FROM t_typed WHERE {_q(rw.when_field)} IN "
+            f"SELECT {finding} FROM t_typed WHERE {_q(rw.when_field)} IN "
             f"({', '.join(map(_lit, rw.values))}) AND {_q(rw.field)} IS NULL"
         )
+    for fb in lg.forbidden:
+        finding = _finding(
+            field=_lit(fb.field),
+            code=_lit(fb.code),
+            other=_lit(fb.other),
+            value=raw(fb.field),
+            other_value=raw(fb.other),
+        )
+        checks.append(
+            f"SELECT {finding} FROM t_typed WHERE {' AND '.join(when_sql(lg, w) for w in fb.when)}"
+        )
     for ref in lg.references:
-        rel = reference_sql.get(f"{ref.target}.{ref.target_field}")
-        if rel and has[ref.field]:
-            checks.append(
-                f"SELECT _sheet, _row, {_lit(ref.field)}, {_lit(ref.code)}, NULL "
-                f"FROM t_typed t WHERE t.{_q(ref.field)} IS NOT NULL AND "
-                f"t.{_q(ref.field)} NOT IN (SELECT k FROM ({rel}) WHERE k IS NOT NULL)"
+        key = f"{ref.target}.{ref.target_field}"
+        rel = reference_sql.get(key)
+        if not (rel and has[ref.field]):
+            continue
+        col = f"t.{_q(ref.field)}"
+        gone = refused_sql.get(key)
+        if gone:
+            join = (
+                f"LEFT JOIN (SELECT DISTINCT ON (k) k, _sheet, _row FROM ({gone}) "
+                f"ORDER BY k, _sheet, _row) r ON r.k = {col}"
             )
+            code = f"CASE WHEN r._sheet IS NULL THEN {_lit(ref.code)} ELSE 'E_REF_REFUSED' END"
+            ref_sheet, ref_row = "r._sheet", "r._row"
+        else:
+            join, code, ref_sheet, ref_row = "", _lit(ref.code), "NULL", "NULL"
+        finding = _finding(
+            "t._sheet",
+            "t._row",
+            field=_lit(ref.field),
+            code=code,
+            other=_lit(ref.target),
+            value=f"t.{raw(ref.field)}",
+            ref_sheet=ref_sheet,
+            ref_row=ref_row,
+        )
+        checks.append(
+            f"SELECT {finding} FROM t_typed t {join} WHERE {col} IS NOT NULL AND "
+            f"{col} NOT IN (SELECT k FROM ({rel}) WHERE k IS NOT NULL)"
+        )
     prefixes = {
         sid: _county_prefix(code)
         for sid, code in (county_of or {}).items()
@@ -280,38 +363,62 @@ def validate_ledger(
     }
     if prefixes and "county_code" in has and has["county_code"]:
         cases = " ".join(f"WHEN {sid} THEN {_lit(p)}" for sid, p in prefixes.items())
+        finding = _finding(
+            field="'county_code'", code="'E_COUNTY_MISMATCH'", value=raw("county_code")
+        )
         checks.append(
-            f"SELECT _sheet, _row, 'county_code', 'E_COUNTY_MISMATCH', NULL FROM t_typed "
-            f"WHERE county_code IS NOT NULL AND _sheet IN ({', '.join(map(str, prefixes))}) "
-            f"AND NOT starts_with(county_code, CASE _sheet {cases} END)"
+            f"SELECT {finding} FROM t_typed WHERE county_code IS NOT NULL AND _sheet IN "
+            f"({', '.join(map(str, prefixes))}) AND NOT starts_with(county_code, "
+            f"CASE _sheet {cases} END)"
         )
     if all(has[k] for k in lg.key):
         key = ", ".join(_q(k) for k in lg.key)
         nonnull = " AND ".join(f"{_q(k)} IS NOT NULL" for k in lg.key)
+        finding = _finding(
+            field=_lit(lg.key[0]),
+            code="'E_DUPLICATE_KEY'",
+            other="CAST(first_row AS VARCHAR)",
+            value="v",
+        )
         checks.append(
-            f"SELECT _sheet, _row, {_lit(lg.key[0])}, 'E_DUPLICATE_KEY', "
-            f"CAST(first_row AS VARCHAR) FROM (SELECT _sheet, _row, min(_row) OVER "
-            f"(PARTITION BY _sheet, {key}) AS first_row FROM t_typed WHERE {nonnull}) "
+            f"SELECT {finding} FROM (SELECT _sheet, _row, {raw(lg.key[0])} AS v, min(_row) "
+            f"OVER (PARTITION BY _sheet, {key}) AS first_row FROM t_typed WHERE {nonnull}) "
             f"WHERE _row <> first_row"
         )
-    sql = " UNION ALL ".join(
-        f"(SELECT * FROM ({c}) AS c(_sheet, _row, field, code, other))" for c in checks
-    )
-    findings = con.execute(
-        f"SELECT _sheet, _row, field, code, other FROM ({sql}) "
-        f"WHERE code IS NOT NULL ORDER BY _sheet, _row, field"
-    ).df()
-    findings["severity"] = ["warning" if c.startswith("W_") else "error" for c in findings["code"]]
+    cols = ", ".join(FINDING_COLUMNS)
+    sql = " UNION ALL ".join(f"(SELECT * FROM ({c}) AS c({cols}))" for c in checks)
     # a compare's severity comes from the contract, whatever its code prefix
-    sev = {c.code: c.severity for c in lg.compares}
-    findings.loc[findings["code"].isin(sev), "severity"] = findings["code"].map(sev)
-    bad = findings.loc[findings["severity"] == "error", ["_sheet", "_row"]].drop_duplicates()
-    con.register("v_bad", bad.astype({"_sheet": "int32", "_row": "int64"}))
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _sheet, _row FROM v_bad")
-    finally:
-        con.unregister("v_bad")
-    return Validated(findings, rows_in, rows_in - len(bad))
+    by_contract = " ".join(f"WHEN {_lit(c.code)} THEN {_lit(c.severity)}" for c in lg.compares)
+    severity = (
+        f"CASE code {by_contract} ELSE CASE WHEN starts_with(code, 'W_') THEN 'warning' "
+        f"ELSE 'error' END END"
+        if by_contract
+        else "CASE WHEN starts_with(code, 'W_') THEN 'warning' ELSE 'error' END"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE t_findings AS SELECT {cols}, {severity} AS severity "
+        f"FROM ({sql}) WHERE code IS NOT NULL"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE t_bad AS SELECT _sheet, _row, count(*) AS n "
+        "FROM t_findings WHERE severity = 'error' GROUP BY _sheet, _row"
+    )
+    errors, warnings = con.execute(
+        "SELECT count(*) FILTER (WHERE severity = 'error'), count(*) FILTER (WHERE severity = "
+        "'warning') FROM t_findings"
+    ).fetchall()[0]
+    bad = con.execute("SELECT count(*) FROM t_bad").fetchall()[0][0]
+    return Validated(rows_in, rows_in - bad, errors, warnings)
+
+
+def when_sql(lg: Ledger, w: When) -> str:
+    """SQL predicate of one condition of a `Forbidden` rule, on the typed columns."""
+    col = _q(w.field)
+    if not w.values:
+        return f"{col} IS {'NOT ' if w.filled else ''}NULL"
+    numeric = lg.field(w.field).type in ("int", "yuan", "bool")
+    values = ", ".join(str(v).lower() if numeric else _lit(str(v)) for v in w.values)
+    return f"({col} IS NULL OR {col} NOT IN ({values}))" if w.negate else f"{col} IN ({values})"
 
 
 ACCEPTED_SQL = "SELECT * FROM t_typed ANTI JOIN t_bad USING (_sheet, _row)"

@@ -152,7 +152,8 @@ RESULT_TABLES: dict[str, tuple[Column, ...]] = {
     ),
     "lagging": _cols(
         "run_id VARCHAR, county_code VARCHAR, county_name VARCHAR, n_milestones BIGINT, "
-        "milestones VARCHAR, reasons VARCHAR, n_missed_targets BIGINT, missed_targets VARCHAR"
+        "milestones VARCHAR, reasons VARCHAR, n_missed_targets BIGINT, missed_targets VARCHAR, "
+        "criteria VARCHAR"
     ),
 }
 
@@ -411,18 +412,22 @@ class Warehouse:
                 self._live[name] = False
         return self._live[name]
 
-    def refresh_current(self, names: Sequence[str] | None = None) -> dict[str, int]:
+    def refresh_current(
+        self, names: Sequence[str] | None = None, ledgers: Mapping[str, Ledger] | None = None
+    ) -> dict[str, int]:
         """Mark which rows are current (`_live`), after rows were written or deleted.
 
         Almost every key has one row, and a row whose key is unique is current by definition;
         so only the rows of keys that repeat (found by a 64-bit hash of the key, a superset)
         are ranked as `ranked_view_ddl` ranks them, and only rows whose flag changes are
         updated. Rows of a submission that no longer exists are never current. Returns the
-        number of rows not current per ledger."""
+        number of rows not current per ledger. `ledgers` defines tables that are not a ledger
+        contract (a declared table, `tables.py`), keyed by their business key the same way."""
         stale: dict[str, int] = {}
-        for name in names or list(LEDGERS):
-            key = ", ".join(f'"{k}"' for k in LEDGERS[name].key)
-            l_key = ", ".join(f'l."{k}"' for k in LEDGERS[name].key)
+        defined = ledgers or LEDGERS
+        for name in names or list(defined):
+            key = ", ".join(f'"{k}"' for k in defined[name].key)
+            l_key = ", ".join(f'l."{k}"' for k in defined[name].key)
             # Stale: rows of a vanished submission, and every row of a repeated key but the
             # newest (ranked among rows whose submission exists).
             self.con.execute(f"""
@@ -519,6 +524,7 @@ class Warehouse:
         with_meta: bool = False,
         columns: Sequence[str] | None = None,
         county: str | None = None,
+        ledger: Ledger | None = None,
     ) -> pd.DataFrame:
         """Accepted rows of one ledger (the `_current` rows unless `current=False`), typed:
         dates datetime64[ns], money float64, booleans `boolean`, integers `Int64`, text as
@@ -527,8 +533,9 @@ class Warehouse:
         `columns` (ledger fields or meta columns, in the order given) reads only those: the
         rows and values are exactly the full read's, so callers that know what they use (the
         indicator engine) skip the rest of the table. `county` keeps that county's rows only.
+        `ledger` reads a table that is not a ledger contract (a declared table) by its own.
         """
-        lg = LEDGERS[name]
+        lg = ledger or LEDGERS[name]
         cols = _columns(lg, columns, with_meta)
         fetch = cols or [lg.key[0]]  # no columns asked: still the right number of rows
         rel = self.current_relation(name) if current else f'"{name}"'

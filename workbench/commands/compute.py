@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from workbench.errors import describe
-from workbench.cliargs import month_or_latest, whole
+from workbench.cliargs import period_or_latest, whole
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compute", help=t("ind.cli.help"), description=t("ind.cli.help"))
-    p.add_argument("--period", default="latest", type=month_or_latest, help=t("ind.cli.period"))
+    p.add_argument("--period", default="latest", type=period_or_latest, help=t("ind.cli.period"))
     p.add_argument("--warehouse", default=None, help=t("ind.cli.warehouse"))
     p.add_argument("--set", dest="sets", action="append", default=None, help=t("ind.cli.set"))
     p.add_argument("--span", default=None, help=t("ind.cli.span"))
@@ -69,7 +69,7 @@ def _summary(ev, run_id: str) -> list[str]:
         t(
             "ind.cli.summary_head",
             set=ev.indicator_set.name,
-            period=ev.period,
+            period=ev.period_label,
             span=t(f"ind.span.{ev.span}"),
             run_id=run_id,
         )
@@ -77,7 +77,13 @@ def _summary(ev, run_id: str) -> list[str]:
     if ev.phase:
         lines.append(t("ind.cli.summary_phase", phase=ev.phase))
     counts = ev.summary_counts()
-    lines.append(t("ind.cli.summary_city", **{k: counts[k] for k in ("met", "missed", "na")}))
+    lines.append(
+        t(
+            "ind.cli.summary_city",
+            city=ev.city_name,
+            **{k: counts[k] for k in ("met", "missed", "na")},
+        )
+    )
     c = ev.presented(city=True)
     missed = c[c["status"].isin(["not_met", "at_risk"])]
     if len(missed):
@@ -104,28 +110,27 @@ def _summary(ev, run_id: str) -> list[str]:
         names = "、".join(lag["county_name"].astype(str).head(20))
         if len(lag) > 20:
             names += "…"
-        lines.append(t("ind.cli.summary_lagging", n=len(lag), names=names))
+        lines.append(t("ind.cli.summary_lagging", n=len(lag), names=names, noun=ev.unit_noun))
     else:
-        lines.append(t("ind.cli.summary_no_lagging"))
+        lines.append(t("ind.cli.summary_no_lagging", noun=ev.unit_noun))
     return lines
 
 
 def run(args: argparse.Namespace) -> int:
     from workbench.config import warehouse_path
-    from workbench.declarations import DeclarationError, load_sets
-    from workbench.indicators import SPANS
-    from workbench.results import Evaluation, check_period, resolve_period
+    from workbench.declarations import ALL_SPANS, DeclarationError, load_sets
+    from workbench.results import Evaluation, resolve_period
     from workbench.warehouse import Warehouse
 
     dirs = [Path(args.indicators_dir)] if args.indicators_dir else None
     if args.check:
         return _check(dirs)
-    if args.span is not None and args.span not in SPANS:
+    if args.span is not None and args.span not in ALL_SPANS:
         print(
             t("ind.E_BAD_SPAN", span=args.span)
             + t(
                 "ind.fix.E_BAD_SPAN",
-                allowed="、".join(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
+                allowed="、".join(f"{s}（{t(f'ind.span.{s}')}）" for s in ALL_SPANS),
             ),
             file=sys.stderr,
         )
@@ -141,43 +146,82 @@ def run(args: argparse.Namespace) -> int:
     if not Path(path).is_file():
         print(t("ind.cli.no_warehouse", path=path), file=sys.stderr)
         return 2
-    from workbench.pushdown import WarehouseEngine
-
-    period = args.period
-    try:
-        if period != "latest":  # checked before any work
-            check_period(period, path)
+    bad_span = [s for s in sets if args.span is not None and args.span not in s.spans]
+    if bad_span:
+        iset = bad_span[0]
+        print(
+            t(
+                "ind.E_SPAN_FREQUENCY",
+                span=args.span,
+                frequency=iset.frequency.describe(),
+            )
+            + t("ind.fix.E_SPAN_FREQUENCY", allowed="、".join(iset.spans)),
+            file=sys.stderr,
+        )
+        return 2
+    periods: dict[str, str] = {}
+    try:  # every set's period is resolved (and checked) before any work
+        for iset in sets:
+            periods[iset.code] = resolve_period(args.period, path, iset)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    engine = WarehouseEngine(path, sets)  # every set's measures in one scan per ledger
-    ledgers = engine.ledgers
-    if period == "latest":
-        try:
-            period = resolve_period(period, path)
-        except ValueError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        print(t("ind.cli.latest", period=period), file=sys.stderr)
+    if args.period == "latest":
+        for line in dict.fromkeys(_latest_line(s, periods[s.code]) for s in sets):
+            print(line, file=sys.stderr)
     exported: list[Path] = []
-    for iset in sets:
-        try:
-            ev = Evaluation(ledgers, iset, period, args.span, args.uncertainty, engine=engine)
-            with_unc = args.uncertainty > 0
-            run_id = ev.new_run_id()
-            if not args.no_save:
-                with Warehouse(path) as wh:
-                    ev.save(wh, run_id, uncertainty=with_unc)
-            if args.out:
-                exported += ev.export(args.out, uncertainty=with_unc)
-            for line in _summary(ev, run_id):
-                print(line)
-            if not args.no_save:
-                print(t("ind.cli.saved", path=path, run_id=run_id))
-        except Exception as exc:  # noqa: BLE001 - report in Chinese, keep the traceback in -v
-            log.debug("compute failed", exc_info=True)
-            print(t("ind.cli.failed", error=describe(exc) or exc), file=sys.stderr)
-            return 1
+    for group in _engine_groups(sets):
+        engine = _engine(path, group)  # the group's measures in one scan per ledger
+        for iset in group:
+            try:
+                ev = Evaluation(
+                    engine.ledgers,
+                    iset,
+                    periods[iset.code],
+                    args.span,
+                    args.uncertainty,
+                    engine=engine,
+                )
+                with_unc = args.uncertainty > 0
+                run_id = ev.new_run_id()
+                if not args.no_save:
+                    with Warehouse(path) as wh:
+                        ev.save(wh, run_id, uncertainty=with_unc)
+                if args.out:
+                    exported += ev.export(args.out, uncertainty=with_unc)
+                for line in _summary(ev, run_id):
+                    print(line)
+                if not args.no_save:
+                    print(t("ind.cli.saved", path=path, run_id=run_id))
+            except Exception as exc:  # noqa: BLE001 - report in Chinese, keep the traceback in -v
+                log.debug("compute failed", exc_info=True)
+                print(t("ind.cli.failed", error=describe(exc) or exc), file=sys.stderr)
+                return 1
     if exported:
         print(t("ind.cli.exported", n=len(exported), path=args.out))
     return 0
+
+
+def _latest_line(iset, period: str) -> str:
+    """`latest` resolved: per set on its own tables, once for the sets on the ledgers."""
+    if iset.tables:
+        return t("tables.cli.latest", set=iset.name, period=iset.period_label(period))
+    return t("ind.cli.latest", period=period)
+
+
+def _engine_groups(sets: list) -> list[list]:
+    """Sets that can share one engine (the same units: the ledgers' counties, or the same
+    declared tables' own units), in the order given."""
+    from workbench.measures import unit_sources
+
+    groups: dict[tuple, list] = {}
+    for iset in sets:
+        key = tuple(unit_sources([iset]) or ())
+        groups.setdefault(key, []).append(iset)
+    return list(groups.values())
+
+
+def _engine(path: Path, sets: list):
+    from workbench.pushdown import WarehouseEngine
+
+    return WarehouseEngine(path, sets)

@@ -1,54 +1,148 @@
-"""`workbench ingest PATH…`: files → warehouse, with a Chinese summary and an issue report."""
+"""`workbench ingest PATH…`: files → warehouse, with a Chinese summary and an issue list.
+`workbench ingest --report ID…`: write again the issue list of submissions already ingested."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
+from workbench.cliargs import month
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
-from workbench.ingest import IngestReport, ingest_paths
-from workbench.cliargs import month
 from workbench.messages import t
 
+log = logging.getLogger(__name__)
 SHOW_ERRORS = 10
-FILE_NOT_READ = ("E_FILE_NOT_FOUND", "E_XLS_UNSUPPORTED", "E_NOT_WORKBOOK", "E_NO_LEDGER")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help=t("cmd.ingest.help"), description=t("cmd.ingest.help"))
-    p.add_argument("paths", nargs="+", help=t("cmd.ingest.paths"))
+    p.add_argument("paths", nargs="*", help=t("cmd.ingest.paths"))
     p.add_argument("--warehouse", help=t("cmd.warehouse"))
     p.add_argument("--period", type=month, help=t("cmd.ingest.period"))
     p.add_argument("--report-dir", help=t("cmd.ingest.report"))
+    p.add_argument("--report", nargs="+", metavar="报送编号", help=t("cmd.ingest.report_id"))
+    p.add_argument("--allow-symlinks", action="store_true", help=t("cmd.ingest.allow_symlinks"))
+    p.add_argument("--table", metavar="数据表", help=t("cmd.ingest.table"))
+    p.add_argument("--indicators-dir", help=t("ind.cli.indicators_dir"))
     p.set_defaults(func=run)
 
 
+def quiet_broken_pipe() -> None:
+    """The reader of our output went away (`workbench ingest … | head`): stop writing, quietly;
+    what was done is done. Later writes (and the flush at exit) go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def run(args: argparse.Namespace) -> int:
+    from workbench.errors import describe
+    from workbench.ingest import failure_reason, ingest_paths
+
+    if args.table:  # a declared table (kind: table): workbench/tables.py
+        from workbench.tables import ingest_command
+
+        return ingest_command(
+            args.table, args.paths, args.warehouse, args.report_dir, args.indicators_dir
+        )
     wh = warehouse_path(args.warehouse)
     report_dir = Path(args.report_dir) if args.report_dir else wh.parent / "reports"
-    report = ingest_paths(args.paths, wh, period=args.period, report_dir=report_dir)
-    print_summary(report, wh)
+    if args.report:
+        return _rewrite_lists(wh, args.report, report_dir)
+    if not args.paths:
+        print(t("ingest.report.none"), file=sys.stderr)
+        return 2
+    try:
+        report = ingest_paths(
+            args.paths,
+            wh,
+            period=args.period,
+            report_dir=report_dir,
+            allow_symlinks=args.allow_symlinks,
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the transaction rolled back: say so, in Chinese
+        reason = failure_reason(exc) or describe(exc)
+        log.debug("ingest failed", exc_info=True)
+        if reason is None:
+            print(t("ingest.failed_bug", kind=type(exc).__name__), file=sys.stderr)
+        else:
+            print(t("ingest.failed", reason=reason), file=sys.stderr)
+        return 1
+    try:
+        print_summary(report, wh)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()
+    if report.report_error:
+        ids = " ".join(sid[:12] for sid in report.new_ids)
+        print(
+            t("ingest.summary.report_failed", reason=report.report_error, ids=ids), file=sys.stderr
+        )
+        return 1
     # rows refused are the report's business; a file not read at all, or none, is a failure
-    unread = report.errors["code"].isin(FILE_NOT_READ).any() if len(report.errors) else False
-    return (
-        0
-        if report.files and not unread and all(f.status != "unreadable" for f in report.files)
-        else 1
-    )
+    return 0 if report.files and not report.unread else 1
 
 
-def print_summary(report: IngestReport, wh: Path, out=None) -> None:
+def _rewrite_lists(wh: Path, wanted: list[str], out_dir: Path) -> int:
+    from workbench.ingest import issue_list_for
+    from workbench.warehouse import Warehouse
+
+    if not wh.exists():
+        print(t("cmd.no_such_warehouse", path=wh), file=sys.stderr)
+        return 2
+    with Warehouse(wh) as w:
+        ids: list[str] = []
+        for sid in wanted:
+            sid = sid.strip().lower()
+            found = (
+                [
+                    r[0]
+                    for r in w.con.execute(
+                        "SELECT submission_id FROM submissions WHERE starts_with(submission_id, ?)",
+                        [sid],
+                    ).fetchall()
+                ]
+                if len(sid) >= 6
+                else []
+            )
+            if len(found) != 1:
+                key = "ingest.report.ambiguous" if len(found) > 1 else "ingest.report.unknown"
+                print(t(key, sid=sid), file=sys.stderr)
+                return 2
+            ids.append(found[0])
+        paths = issue_list_for(w, ids, out_dir)
+    xlsx = next(p for p in paths if p.suffix == ".xlsx")
+    csvs = "、".join(str(p) for p in paths if p.suffix == ".csv")
+    try:
+        print(t("ingest.report.written", xlsx=xlsx, csv=csvs))
+    except BrokenPipeError:
+        quiet_broken_pipe()
+    return 0
+
+
+def print_summary(report, wh: Path, out=None) -> None:
     out = out or sys.stdout
     print(t("ingest.summary.title", path=wh), file=out)
     if not report.files:
         print(t("ingest.summary.no_files"), file=out)
     for f in report.files:
+        sid = f.submission_id[:12]
         if f.status == "duplicate":
             print(t("ingest.summary.file_duplicate", file=f.file), file=out)
+            if f.issue_list:
+                key = (
+                    "ingest.summary.file_duplicate_rewritten"
+                    if f.list_rewritten
+                    else "ingest.summary.file_duplicate_list"
+                )
+                print(t(key, path=f.issue_list[0]), file=out)
         elif f.status == "unreadable":
-            print(t("ingest.summary.file_unreadable", file=f.file), file=out)
+            print(t("ingest.summary.file_unreadable", file=f.file, sid=sid), file=out)
         else:
             print(
                 t(
@@ -56,6 +150,7 @@ def print_summary(report: IngestReport, wh: Path, out=None) -> None:
                     file=f.file,
                     county=f.county_code,
                     period=f.period,
+                    sid=sid,
                     rows=f.rows_in,
                     accepted=f.accepted,
                     quarantined=f.quarantined,
@@ -80,25 +175,22 @@ def print_summary(report: IngestReport, wh: Path, out=None) -> None:
             }
         )
         print(table.to_string(index=False), file=out)
-    errors = report.errors
-    warnings = report.issues[report.issues["severity"] == "warning"]
     print(
         t(
             "ingest.summary.totals",
             rows=int(counts["rows_in"].sum()) if len(counts) else 0,
             accepted=int(counts["accepted"].sum()) if len(counts) else 0,
             quarantined=int(counts["quarantined"].sum()) if len(counts) else 0,
-            errors=len(errors),
-            warnings=len(warnings),
+            errors=report.error_count,
+            warnings=report.warning_count,
         ),
         file=out,
     )
+    errors = report.errors
     if len(errors):
         print(t("ingest.summary.first_errors", n=min(SHOW_ERRORS, len(errors))), file=out)
         for msg in errors["message"].head(SHOW_ERRORS):
             print("  - " + msg, file=out)
     if report.report_paths:
-        print(
-            t("ingest.summary.report", xlsx=report.report_paths[0], csv=report.report_paths[1]),
-            file=out,
-        )
+        csvs = "、".join(str(p) for p in report.report_paths if p.suffix == ".csv")
+        print(t("ingest.summary.report", xlsx=report.report_paths[0], csv=csvs), file=out)

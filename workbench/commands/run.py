@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.cliargs import month_or_latest, seconds, whole
+from workbench.cliargs import period_or_latest, seconds, whole
 from workbench.errors import describe
 from workbench.messages import t
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=t("batch.cli.run_description"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--period", default="latest", type=month_or_latest, help=t("batch.cli.period"))
+    p.add_argument("--period", default="latest", type=period_or_latest, help=t("batch.cli.period"))
     p.add_argument("--counties", nargs="+", metavar="区县", help=t("batch.cli.counties"))
     p.add_argument("--jobs", "-j", type=whole(1), default=_default_jobs(), help=t("batch.cli.jobs"))
     p.add_argument("--timeout", type=seconds, default=None, help=t("batch.cli.timeout"))
@@ -37,7 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse", help=t("batch.cli.warehouse"))
     p.add_argument("--runs-dir", default=None, help=t("batch.cli.runs_dir"))
     p.add_argument("--run-id", help=t("batch.cli.run_id"))
-    p.add_argument("--indicator-set", default="campaign_2025", help=t("batch.cli.indicator_set"))
+    p.add_argument(
+        "--set",
+        "--indicator-set",
+        dest="indicator_set",
+        default="campaign_2025",
+        help=t("batch.cli.indicator_set"),
+    )
     p.add_argument("--notebook", default=None, help=t("batch.cli.notebook"))
     p.add_argument("--no-city", action="store_true", help=t("batch.cli.no_city"))
     p.add_argument(

@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
+    p.add_argument("--set", dest="sets", action="append", default=None, help=t("dash.cli.set"))
     p.set_defaults(func=run_with_sets)
 
 
@@ -91,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_with_sets(args: argparse.Namespace) -> int:
-    """The command with `--indicators-dir` handed to its kernels first."""
-    from workbench.config import use_indicators_dir
+    """The command with `--indicators-dir` and `--set` handed to its kernels first."""
+    from workbench.config import use_indicators_dir, use_sets
 
     use_indicators_dir(args.indicators_dir)
+    use_sets(args.sets)
     return run(args)

@@ -11,6 +11,7 @@ import pandas as pd
 from workbench import fmt, freshness
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
+from workbench.tables import status_lines as table_status_lines
 from workbench.messages import t
 from workbench.warehouse import Warehouse
 
@@ -62,6 +63,7 @@ def status_lines(wh: Warehouse) -> list[str]:
                 last=last_d,
             )
         )
+    lines += table_status_lines(wh)  # declared tables (kind: table) ingested here
     q = wh.con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     r = wh.con.execute("SELECT count(*) FROM replacements").fetchone()[0]
     lines += [t("status.quarantine", n=q), t("status.replacements", n=r)]

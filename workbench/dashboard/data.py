@@ -126,6 +126,7 @@ NO_PRESENTATION: dict[str, Any] = {
     "funnel": [],
     "recovery": None,
     "rectification": None,
+    "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
 }
 
 
@@ -146,6 +147,9 @@ class DashboardData:
     - milestones: indicator_set, period, county_code, milestone, name, deadline, status,
       status_label, detail
     - phases: name, start, end
+    - funnel: indicator_set, period, county_code, stage, label, count, amount_recovered,
+      amount_due, window_start, window_end — the declared funnel counted as one cohort
+      (`workbench.presentation.funnel.cohort_counts`)
 
     `presentation` is what each set declares about how it is shown (its YAML `presentation:`
     block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
@@ -163,12 +167,15 @@ class DashboardData:
     lagging: pd.DataFrame
     milestones: pd.DataFrame
     phases: pd.DataFrame
+    funnel: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FUNNEL_KEYS))
     hierarchies: dict[str, str] = field(default_factory=dict)
     presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
     span: str = "ytd"
     demo: bool = False
     source: str = ""
     built_at: float = field(default_factory=time.time)
+    # a period's label when the sets' data are not monthly (2023财年); months show as 2025年9月
+    period_labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
@@ -195,6 +202,11 @@ class DashboardData:
         self.__dict__.setdefault("_rankings", {})
         self.__dict__.setdefault("_records", {})
         self.__dict__.setdefault("_memo", {})
+
+    def period_label(self, period: str) -> str:
+        """A period as the picker and the header show it: 2025年9月, or the label of a yearly
+        or fiscal-year period (2023财年)."""
+        return self.period_labels.get(period) or fmt.month_label(period)
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-kernel cache for things a click would otherwise recompute for every county
@@ -375,7 +387,9 @@ _GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "lagging": ("indicator_set", "period"),
     "milestones": ("indicator_set", "period", "county_code"),
     "indicators": ("indicator_set",),
+    "funnel": ("indicator_set", "period", "county_code"),
 }
+FUNNEL_KEYS = ["indicator_set", "period", "county_code", "stage", "label", "count"]
 
 
 _missing = fmt.missing  # the formatter's notion of a missing value, shared by every part

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from workbench.config import indicators_dir, warehouse_path
+from workbench.config import chosen_sets, indicators_dir, warehouse_path
 from workbench.contracts import LEDGERS
 from workbench.dashboard.data import DashboardData, KpiCube, _float
 from workbench.dashboard.markup import format_value
 from workbench.dashboard.view import CITY
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ UNCERTAINTY_COLUMNS = [
     "q95",
 ]
 LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
+FUNNEL_COLUMNS = ["indicator_set", "period", *pfunnel.FUNNEL_COLUMNS]
 MILESTONE_COLUMNS = [
     "indicator_set",
     "period",
@@ -126,7 +128,11 @@ def _compact(
 def indicator_set_codes() -> list[str]:
     """Indicator sets in the configured folder (`config.indicators_dir`: `--indicators-dir`,
     $WORKBENCH_INDICATORS_DIR, workbench.toml, else indicators/), by code; the pages list them
-    in their declared `presentation.order` (`from_engine`)."""
+    in their declared `presentation.order` (`from_engine`). `workbench serve --set` chooses
+    some of them (`config.chosen_sets`)."""
+    chosen = chosen_sets()
+    if chosen:
+        return chosen
     out = []
     for path in sorted(indicators_dir().glob("*.yaml")):
         try:
@@ -175,11 +181,19 @@ def from_engine(
         with Warehouse(path, read_only=True) as wh:
             ledgers = results.load_ledgers(wh)
             latest = results.latest_complete_period(wh)
-    months = list(periods or report_periods(ledgers, _capped(latest, ledgers)))
+    from workbench.declarations import load_sets
+
+    sets = load_sets(indicator_sets or indicator_set_codes())
+    labels: dict[str, str] = {}
+    if _on_own_tables(sets) and not isinstance(source, Mapping):
+        ledgers, months, labels = _own_periods(path, sets, ledgers, periods)
+        span = span or sets[0].default_span
+    else:
+        months = list(periods or report_periods(ledgers, _capped(latest, ledgers)))
     if not months:
         raise ValueError(t("dash.E_NO_PERIODS"))
     with _quiet_engine():
-        return _evaluate_all(
+        data = _evaluate_all(
             ledgers,
             months,
             indicator_sets,
@@ -187,7 +201,50 @@ def from_engine(
             uncertainty_samples,
             progress,
             "" if isinstance(source, Mapping) else str(source or ""),
+            sets,
         )
+    data.period_labels = labels
+    return data
+
+
+OWN_PERIODS = 6  # periods of a set's own yearly (or quarterly) table the cockpit offers
+
+
+def _on_own_tables(sets: Sequence[IndicatorSet]) -> bool:
+    """Every set offered reads only its own declared tables (no ledger)."""
+    return bool(sets) and all(s.tables and not s.reads_ledgers() for s in sets)
+
+
+def _own_periods(
+    path: Path, sets: Sequence[IndicatorSet], ledgers: dict, periods: Sequence[str] | None
+) -> tuple[dict, list[str], dict[str, str]]:
+    """For sets on their own tables: the tables' rows beside the ledgers, the last periods of
+    their frequency up to the newest complete one (the last month of each), and each period's
+    label (2023财年)."""
+    from workbench import results
+    from workbench.declarations import PERIOD_END
+    from workbench.tables import read_table
+
+    frames = dict(ledgers)
+    for iset in sets:
+        for code, tb in iset.tables.items():
+            frames.setdefault(code, read_table(path, tb))
+    latest = [results.latest_complete_period(path, iset) for iset in sets]
+    freq = max((s.frequency for s in sets), key=lambda f: f.months)
+    if periods:
+        months = list(periods)
+    elif None in latest:
+        months = []
+    else:
+        end = min(int(p[:4]) * 12 + int(p[5:7]) - 1 for p in latest)
+        first = min(
+            (str(frames[c][PERIOD_END].dropna().min()) for s in sets for c in s.tables),
+            default="",
+        )  # no period before the data's first
+        ends = [end - i * freq.months for i in range(OWN_PERIODS)][::-1]
+        months = [m for m in (f"{e // 12:04d}-{e % 12 + 1:02d}" for e in ends) if m >= first]
+    labels = {m: sets[0].period_label(m) for m in months}
+    return frames, months, labels
 
 
 @contextlib.contextmanager
@@ -234,19 +291,28 @@ def _evaluate_all(
     uncertainty_samples: int,
     progress: Callable[[str], None] | None,
     source: str,
+    loaded: Sequence[IndicatorSet] | None = None,
 ) -> DashboardData:
     from workbench import results
     from workbench.declarations import indices_in_order, load_sets, sets_in_order
-    from workbench.measures import MeasureEngine
+    from workbench.measures import MeasureEngine, tables_of, unit_sources
 
-    engine = MeasureEngine(ledgers)
-    counties = _county_table(ledgers, months[-1])
-    kpis, index, unc, lag, ms, meta = [], [], [], [], [], []
+    sets = (
+        list(loaded) if loaded is not None else load_sets(indicator_sets or indicator_set_codes())
+    )
+    engine = MeasureEngine(ledgers, tables=tables_of(sets), units_from=unit_sources(sets))
+    if _on_own_tables(sets):  # the units are the tables' own, named there
+        names = engine.county_names(int(months[-1][:4]))
+        counties = pd.DataFrame(
+            {"county_code": names.index.astype(str), "county_name": names.astype(str).to_numpy()}
+        )
+    else:
+        counties = _county_table(ledgers, months[-1])
+    kpis, index, unc, lag, ms, meta, funnels = [], [], [], [], [], [], []
     set_titles: dict[str, str] = {}
     hier_titles: dict[str, str] = {}
     phases = pd.DataFrame(columns=["name", "start", "end"])
     city_name = ""
-    sets = load_sets(indicator_sets or indicator_set_codes())
     if not indicator_sets:  # in the order given, else as the sets declare
         sets = sets_in_order(sets)
     for iset in sets:
@@ -279,6 +345,12 @@ def _evaluate_all(
                 unc.append(
                     _frame(u[u["hierarchy"].isin(fresh)].assign(period=period), UNCERTAINTY_COLUMNS)
                 )
+            fn = _optional(
+                lambda iset=iset, period=period: pfunnel.cohort_counts(engine, iset, period, span),
+                f"funnel {code} {period}",
+            )
+            if fn is not None and len(fn):
+                funnels.append(_frame(fn.assign(indicator_set=code, period=period), FUNNEL_COLUMNS))
             lg = _optional(lambda ev=ev: ev.lagging, f"lagging {code} {period}")
             if lg is not None and len(lg):
                 lag.append(_frame(lg.assign(indicator_set=code, period=period), LAGGING_COLUMNS))
@@ -337,6 +409,11 @@ def _evaluate_all(
             ),
         ),
         phases=phases,
+        funnel=_compact(
+            _concat(funnels, FUNNEL_COLUMNS),
+            ("indicator_set", "period", "county_code", "stage", "label"),
+            ("count", "amount_recovered", "amount_due"),
+        ),
         hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
         presentation={iset.code: declared_presentation(iset) for iset in sets},
         span=span or "ytd",
@@ -424,6 +501,7 @@ def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
         ],
         "recovery": p.recovery,
         "rectification": p.rectification,
+        "calendar": iset.calendar is not None,
     }
 
 
@@ -490,6 +568,7 @@ def cache_key(warehouse: Path, extra: str = "") -> str:
         pcache.warehouse_fingerprint(warehouse),
         pcache.files_fingerprint(indicators_dir().glob("*.yaml")),
         pcache.code_fingerprint(),
+        ",".join(chosen_sets() or []),
         extra,
     )
 
@@ -503,6 +582,7 @@ FRAMES = (
     "lagging",
     "milestones",
     "phases",
+    "funnel",
 )
 
 
@@ -551,6 +631,7 @@ def _write_cache(folder: Path, key: str, data: DashboardData) -> None:
             "demo",
             "source",
             "built_at",
+            "period_labels",
         )
     }
     if cube is not None:

@@ -184,8 +184,9 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
         for r in rows:
             code = r["county_code"]
             fills[code] = _grade_colour(r["grade"], grades)
+            graded = not fmt.missing(r["grade"])  # a set without grade bands has none
             tips[code] = t(
-                "dash.map.tip_index",
+                "dash.map.tip_index" if graded else "tables.map.tip_index",
                 name=r["county_name"],
                 score=fmt.number(r["score"], 1),
                 grade=r["grade"],

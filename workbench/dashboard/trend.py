@@ -15,15 +15,17 @@ from workbench.dashboard.view import CITY, INDEX, View
 from workbench.messages import t
 
 
-def months_upto(periods: Sequence[str], period: str) -> list[str]:
+def months_upto(periods: Sequence[str], period: str, whole: bool = False) -> list[str]:
+    """The months of the period's year up to it; with `whole` (yearly or fiscal-year data,
+    one period a year) every period up to it."""
     year = period[:4]
-    return [p for p in periods if p[:4] == year and p <= period]
+    return [p for p in periods if (whole or p[:4] == year) and p <= period]
 
 
 def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
     """Month by month in the view's year up to its period: the value (for the span, e.g. year
     to date) and the target, read from the precomputed KPIs of each month."""
-    months = months_upto(data.periods, view.period)
+    months = months_upto(data.periods, view.period, whole=bool(data.period_labels))
     vals: list[float | None] = []
     tgts: list[float | None] = []
     if view.focus == INDEX:
@@ -82,7 +84,7 @@ def trend_figure(data: DashboardData, view: View) -> dict:
         s = _trend_series(data, view, code)
         if s.empty:
             continue
-        x = [f"{int(str(m)[5:7])}月" for m in s["month"]]
+        x = [data.period_labels.get(str(m)) or f"{int(str(m)[5:7])}月" for m in s["month"]]
         y = [_float(v) for v in s["value"]]
         traces.append(
             {

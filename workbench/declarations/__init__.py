@@ -13,6 +13,10 @@ what the faces show), not in code. The package follows the declaration's path:
 - `methods`     a hierarchy's `method:` block, one rule against the composite catalogue;
 - `vocabulary`  the words a declaration may use; `issues` what a problem looks like.
 
+Besides indicator sets and calendars, a file may declare a table (`kind: table`): a user's own
+input with its unit and period columns, frequency and typed fields. Measures read it like a
+ledger (`table: <code>`), and a set reading it follows its frequency (`IndicatorSet.frequency`).
+
 Every issue has a level, a stable code, a Chinese message, the file, the line and how to fix
 it, so a user fixes a file in one go. Import from here: the modules' layout may change.
 """
@@ -24,9 +28,11 @@ from workbench.declarations.issues import DeclarationError, Issue
 from workbench.declarations.loader import LList, LMap, parse_yaml
 from workbench.declarations.loading import (
     available_sets,
+    available_tables,
     default_dir,
     load_set,
     load_sets,
+    load_table,
     validate,
 )
 from workbench.declarations.model import (
@@ -52,28 +58,44 @@ from workbench.declarations.model import (
     ParamRef,
     Phase,
     Presentation,
+    TableDecl,
+    TableField,
+    TableLedger,
     Target,
     clauses_of,
     default_decimals,
     indices_in_order,
     sets_in_order,
+    unit_field,
 )
 from workbench.declarations.vocabulary import (
     AGGS,
+    ALL_SPANS,
     CITY_ROLLUPS,
     FUNCTIONS,
     INDICATOR_TYPES,
     KNOWN_KEYS,
     OPS,
+    PERIOD_END,
     PHASE_SPAN,
     ROLLUPS,
     SPANS,
+    TABLE_TYPES,
     TARGET_OPS,
     WEIGHTINGS,
 )
 
 __all__ = [
     "AGGS",
+    "ALL_SPANS",
+    "PERIOD_END",
+    "TABLE_TYPES",
+    "TableDecl",
+    "TableField",
+    "TableLedger",
+    "available_tables",
+    "load_table",
+    "unit_field",
     "CITY_ROLLUPS",
     "FUNCTIONS",
     "INDICATOR_TYPES",

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from workbench.contracts import LEDGERS
 from workbench.declarations import rules
 from workbench.declarations.issues import Issues
 from workbench.declarations.loader import LMap
@@ -23,9 +24,11 @@ from workbench.declarations.model import (
     IndicatorSet,
     Measure,
     Presentation,
+    TableDecl,
 )
 from workbench.declarations.rules import SetContext, Stage
 from workbench.declarations.shaping import FileDecl
+from workbench.periods import Frequency, coarsest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,7 +39,7 @@ def _typed_clause(ctx: SetContext, m: Measure, c: Condition) -> Condition:
         return dataclasses.replace(c, clauses=tuple(_typed_clause(ctx, m, x) for x in c.clauses))
     if c.op in ("is_null", "not_null"):
         return c
-    ftype, _ = rules.field_type(m, c.field, (m.file, c.line), "")
+    ftype, _ = rules.field_type(m, c.field, (m.file, c.line), "", ctx.sources)
     out = []
     for v in c.value if isinstance(c.value, tuple) else (c.value,):
         v, _ = rules.param_value(v, ctx.params, (m.file, c.line), "", ("", None))
@@ -51,6 +54,23 @@ def type_filter_values(ctx: SetContext) -> None:
             ctx.measures[k] = dataclasses.replace(
                 m, where=tuple(_typed_clause(ctx, m, c) for c in m.where)
             )
+
+
+def set_frequency(ctx: SetContext) -> None:
+    """The set's frequency: the coarsest of its tables' (monthly for the ledgers alone)."""
+    ctx.frequency = coarsest(
+        getattr(lg, "frequency", Frequency()) for _m, lg in rules.table_measures(ctx)
+    )
+
+
+def natural_spans(ctx: SetContext) -> None:
+    """Hierarchies that name no span are computed over one whole period of a yearly,
+    fiscal-year or quarterly set (over the year to date of a monthly one, as before)."""
+    if ctx.frequency.is_monthly:
+        return
+    for k, h in list(ctx.hierarchies.items()):
+        if "span" not in h.key_lines:
+            ctx.hierarchies[k] = dataclasses.replace(h, span=ctx.frequency.natural_span)
 
 
 def resolve_targets(ctx: SetContext) -> None:
@@ -99,6 +119,7 @@ STAGES: tuple[Stage, ...] = (
         ),
         then=type_filter_values,
     ),
+    Stage("frequency", (rules.tables_share_a_frequency,), then=set_frequency),
     Stage(
         "indicators",
         (
@@ -119,7 +140,9 @@ STAGES: tuple[Stage, ...] = (
             rules.method_references_are_indicators,
             rules.target_scoring_has_targets,
             rules.campaign_span_needs_calendar,
+            rules.spans_fit_the_frequency,
         ),
+        then=natural_spans,
     ),
     Stage(
         "presentation",
@@ -252,11 +275,18 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         declared_indicators=_declared(chain, "indicators"),
         declared_hierarchies=declared_hierarchies,
         presentation=decl.presentation,
+        sources={**LEDGERS, **{c: tb.ledger for c, tb in declared_tables(files).items()}},
     )
     rules.run(ctx, STAGES, issues)
     if len(issues.errors) > n_errors:
         return None
     calendar = ctx.calendar
+    freq = ctx.frequency
+    read = {m.ledger for m in ctx.measures.values()} | {
+        m.join.ledger for m in ctx.measures.values() if m.join
+    }
+    tables = {k: tb for k, tb in declared_tables(files).items() if k in read}
+    declared_span = "default_span" in decl.data or freq.is_monthly
     return IndicatorSet(
         code=code,
         name=str(decl.data.get("name") or code),
@@ -266,9 +296,18 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         hierarchies=MappingProxyType(ctx.hierarchies),
         calendar=calendar,
         grade_bands=decl.grade_bands,
-        default_span=decl.default_span,
+        default_span=decl.default_span if declared_span else freq.natural_span,
         description=str(decl.data.get("description") or ""),
         source=str(decl.data.get("source") or ""),
-        files=tuple(str(d.path) for d in chain) + ((calendar.file,) if calendar else ()),
+        files=tuple(str(d.path) for d in chain)
+        + ((calendar.file,) if calendar else ())
+        + tuple(str(files[k].path) for k in sorted(tables)),
         presentation=decl.presentation or Presentation(),
+        tables=MappingProxyType(tables),
+        frequency=freq,
     )
+
+
+def declared_tables(files: Mapping[str, FileDecl]) -> dict[str, TableDecl]:
+    """Every declared table among the files read."""
+    return {code: d.table for code, d in files.items() if d.kind == "table" and d.table}

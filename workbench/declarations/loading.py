@@ -17,7 +17,7 @@ from workbench.config import indicators_dir
 from workbench.declarations import loader
 from workbench.declarations.building import build_set
 from workbench.declarations.issues import DeclarationError, Issue, Issues
-from workbench.declarations.model import IndicatorSet
+from workbench.declarations.model import IndicatorSet, TableDecl
 from workbench.declarations.rules import run_file_rules
 from workbench.declarations.shaping import FileDecl, Shaper
 from workbench.declarations.vocabulary import MAX_FILE_BYTES
@@ -195,6 +195,35 @@ def _involved(code: str, files: dict[str, FileDecl]) -> list[str]:
             visit(inc.code)
         if d.calendar_ref:
             visit(d.calendar_ref[0])
+        for m in d.measures.values():  # the declared tables its measures read
+            for name in (m.ledger, m.join.ledger if m.join else None):
+                if name in files and files[name].kind == "table":
+                    visit(name)
 
     visit(code)
     return out
+
+
+def available_tables(dirs: Iterable[Path] | None = None) -> list[str]:
+    """Codes of the declared tables found (files that fail to parse are skipped)."""
+    files = read_files(_yaml_files(list(dirs or [default_dir()])), Issues())
+    return sorted(c for c, d in files.items() if d.kind == "table" and d.table is not None)
+
+
+def load_table(code: str, dirs: Iterable[str | Path] | None = None) -> TableDecl:
+    """One declared table (`kind: table`) by code, validated; raises DeclarationError with
+    every issue of its file (or E_UNKNOWN_TABLE naming the tables there are)."""
+    search = [Path(d) for d in (dirs or [default_dir()])]
+    files, found = _read_each(_yaml_files(search))
+    decl = files.get(code)
+    if decl is None or decl.kind != "table":
+        issues = Issues()
+        known = sorted(c for c, d in files.items() if d.kind == "table")
+        issues.error(
+            "E_UNKNOWN_TABLE", (str(search[0]), None), name=code, known="、".join(known) or "—"
+        )
+        raise DeclarationError(issues.items)
+    own = found.get(decl.path.resolve().as_posix(), [])
+    if decl.table is None or any(i.level == "error" for i in own):
+        raise DeclarationError(own)
+    return decl.table

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from workbench import fmt
+from workbench.contracts import LEDGERS, Field, Ledger
 from workbench.declarations.issues import Issue
+from workbench.declarations.vocabulary import PERIOD_END, TABLE_TYPE_AS
+from workbench.messages import t
+from workbench.periods import Frequency
 
 
 @dataclass(frozen=True)
@@ -412,6 +417,10 @@ class Presentation:
     recovery: str | None = None
     rectification: str | None = None
     min_baseline: int | None = None  # the set-wide default of `Indicator.min_baseline`
+    unit_noun: str | None = None  # what a unit is called: 区县, 地区, 机构 …
+    report_title: str | None = None  # a report's title after the unit's name
+    issuer: str | None = None  # who signs the 通报
+    total_name: str | None = None  # the row of all units together (全市, 全省合计 …)
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(
@@ -424,6 +433,106 @@ class Presentation:
     @property
     def index_rank(self) -> int:
         return self.order if self.index_order is None else self.index_order
+
+
+@dataclass(frozen=True)
+class TableField:
+    """One column of a declared table: its name in declarations, the header a file shows, its
+    type (`vocabulary.TABLE_TYPES`) and whether every row must fill it."""
+
+    name: str
+    header: str
+    type: str = "text"
+    required: bool = False
+    unit: str = ""
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class TableLedger(Ledger):
+    """A declared table as the engine and the warehouse see it: a ledger whose units are its
+    own unit codes (`unit_field`, not `county_code`) and whose rows are dated by the last month
+    of their period (`PERIOD_END`)."""
+
+    unit_field: str = "county_code"
+    name_field: str | None = None
+    period_field: str | None = None
+    frequency: Frequency = Frequency()
+    noun: str = ""
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    """`kind: table`: a user's own input (units × periods, typed columns with Chinese headers)."""
+
+    code: str
+    name: str
+    unit: TableField
+    period: TableField
+    frequency: Frequency
+    fields: tuple[TableField, ...]
+    unit_name: TableField | None = None
+    noun: str = ""
+    description: str = ""
+    source: str = ""
+    file: str = ""
+    line: int | None = None
+    key_lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def at(self, key: str | None = None) -> tuple[str, int | None]:
+        return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def columns(self) -> tuple[TableField, ...]:
+        """Every column a file has: the unit, its name, the period, then the data."""
+        return (
+            self.unit,
+            *((self.unit_name,) if self.unit_name else ()),
+            self.period,
+            *self.fields,
+        )
+
+    def column(self, name: str) -> TableField:
+        return next(f for f in self.columns if f.name == name)
+
+    @functools.cached_property
+    def ledger(self) -> TableLedger:
+        """The table as a ledger (for the engine, the declarations' field checks and the
+        warehouse): its columns, then `PERIOD_END`; one row per unit and period."""
+        fields = [
+            Field(
+                f.name,
+                f.header,
+                TABLE_TYPE_AS.get(f.type, "text"),
+                required=f.required,
+                help=f.description,
+                aliases=f.aliases,
+            )
+            for f in self.columns
+        ]
+        fields.append(Field(PERIOD_END, t("tables.period_end"), "month"))
+        return TableLedger(
+            name=self.code,
+            title=self.name,
+            fields=tuple(fields),
+            key=(self.unit.name, self.period.name),
+            date_field=PERIOD_END,
+            description=self.description,
+            unit_field=self.unit.name,
+            name_field=self.unit_name.name if self.unit_name else None,
+            period_field=self.period.name,
+            frequency=self.frequency,
+            noun=self.noun,
+        )
+
+
+def unit_field(lg: Ledger) -> str:
+    """The column holding a row's unit: `county_code` in the ledgers, a table's own unit."""
+    return getattr(lg, "unit_field", "county_code")
 
 
 @dataclass(frozen=True)
@@ -444,6 +553,45 @@ class IndicatorSet:
     files: tuple[str, ...] = ()
     warnings: tuple[Issue, ...] = ()
     presentation: Presentation = Presentation()
+    tables: Mapping[str, TableDecl] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    frequency: Frequency = Frequency()
+
+    @property
+    def spans(self) -> tuple[str, ...]:
+        """The spans this set is computed at: its frequency's (the five monthly spans for the
+        ledgers; one whole period for yearly or fiscal-year tables)."""
+        return self.frequency.spans
+
+    @property
+    def sources(self) -> dict[str, Ledger]:
+        """Every ledger and the declared tables this set reads (as ledgers), by name."""
+        return {**LEDGERS, **{code: tb.ledger for code, tb in self.tables.items()}}
+
+    def reads_ledgers(self) -> bool:
+        """Whether a measure reads one of the ledgers (else only declared tables, or nothing)."""
+        return any(
+            name in LEDGERS
+            for m in self.measures.values()
+            for name in ((m.ledger,) + ((m.join.ledger,) if m.join else ()))
+            if name is not None
+        )
+
+    def unit_noun(self) -> str:
+        """What a unit is called in this set's faces: declared, else its tables' noun, else
+        区县 for a set on the county ledgers, else 单位."""
+        p = self.presentation
+        if p.unit_noun:
+            return p.unit_noun
+        if self.reads_ledgers():
+            return t("tables.noun.county")
+        nouns = {tb.noun for tb in self.tables.values() if tb.noun}
+        return nouns.pop() if len(nouns) == 1 else t("tables.noun.default")
+
+    def period_label(self, period: str) -> str:
+        """A period (YYYY-MM, the last month of the period) as this set's frequency writes it."""
+        return self.frequency.label(int(period[:4]) * 12 + int(period[5:7]) - 1)
 
     def indicator(self, code: str) -> Indicator:
         return self.indicators[code]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.composite_methods import NORMALISERS
-from workbench.contracts import LEDGERS
+from workbench.contracts import LEDGERS, Ledger, normalise_header
 from workbench.declarations.issues import At, Issues
 from workbench.declarations.loader import LList, LMap, month_text
 from workbench.declarations.model import (
@@ -36,14 +36,18 @@ from workbench.declarations.model import (
     ParamRef,
     Parameter,
     Presentation,
+    TableField,
     Target,
 )
 from workbench.declarations.shaping import FileDecl
 from workbench.declarations.vocabulary import (
+    PHASE_SPAN,
     RATE_TYPES,
     SHORT_NAME_MAX,
     TYPE_PARTS,
 )
+from workbench.messages import t
+from workbench.periods import Frequency, coarsest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,6 +100,9 @@ class SetContext:
     calendar: Calendar | None = None
     milestones: dict[int, Milestone] = field(default_factory=dict)
     presentation: Presentation | None = None
+    # what a measure may read: the ledgers and every declared table found (`kind: table`)
+    sources: Mapping[str, Ledger] = field(default_factory=lambda: dict(LEDGERS))
+    frequency: Frequency = Frequency()
 
 
 SetRule = Callable[[SetContext], Iterable[Finding]]
@@ -198,8 +205,10 @@ def coerce(v: Any, ftype: str) -> Any:
     return str(v)
 
 
-def known_fields(ledger: str | None) -> str:
-    return "、".join(LEDGERS[ledger].field_names) if ledger in LEDGERS else "—"
+def known_fields(ledger: str | None, sources: Mapping[str, Ledger] = LEDGERS) -> str:
+    if ledger not in sources:
+        return "—"
+    return "、".join(f for f in sources[ledger].field_names if not f.startswith("_"))
 
 
 def few(items: Iterable[str], n: int = 12) -> str:
@@ -207,8 +216,10 @@ def few(items: Iterable[str], n: int = 12) -> str:
     return "、".join(keys[:n]) + ("…" if len(keys) > n else "") if keys else "—"
 
 
-def field_type(m: Measure, name: str, at: At, path: str) -> tuple[str | None, Finding | None]:
-    """Type of `name` in the measure's ledger (or `ledger.field` through its join)."""
+def field_type(
+    m: Measure, name: str, at: At, path: str, sources: Mapping[str, Ledger] = LEDGERS
+) -> tuple[str | None, Finding | None]:
+    """Type of `name` in the measure's ledger or table (or `ledger.field` through its join)."""
     drops = ("measures", m.code)
     if "." in name:
         prefix, fld = name.split(".", 1)
@@ -220,11 +231,11 @@ def field_type(m: Measure, name: str, at: At, path: str) -> tuple[str | None, Fi
                 drops,
                 field=name,
                 ledger=m.ledger,
-                known=known_fields(m.ledger),
+                known=known_fields(m.ledger, sources),
             )
-        lg = LEDGERS[prefix]
+        lg = sources[prefix]
     else:
-        lg, fld = LEDGERS[m.ledger], name  # type: ignore[index]
+        lg, fld = sources[m.ledger], name  # type: ignore[index]
     if fld not in lg.field_names:
         return None, error(
             "E_UNKNOWN_FIELD",
@@ -233,7 +244,7 @@ def field_type(m: Measure, name: str, at: At, path: str) -> tuple[str | None, Fi
             drops,
             field=name,
             ledger=lg.name,
-            known=known_fields(lg.name),
+            known=known_fields(lg.name, sources),
         )
     return lg.field(fld).type, None
 
@@ -264,20 +275,20 @@ def _ledger_measures(ctx: SetContext) -> Iterator[Measure]:
 # Measures
 # ---------------------------------------------------------------------------------------------
 def measure_ledgers_exist(ctx: SetContext) -> Iterator[Finding]:
-    """A measure reads a ledger that exists, and joins one that exists."""
+    """A measure reads a ledger or a declared table that exists, and joins one that exists."""
     for m in _ledger_measures(ctx):
         path = f"measures.{m.code}"
         for key, ledger in (("ledger", m.ledger), ("join", m.join.ledger if m.join else None)):
             if key == "join" and m.join is None:
                 continue
-            if ledger not in LEDGERS:
+            if ledger not in ctx.sources:
                 yield error(
                     "E_UNKNOWN_LEDGER",
                     m.at(key),
                     path,
                     ("measures", m.code),
                     ledger=ledger,
-                    known="、".join(LEDGERS),
+                    known="、".join(ctx.sources),
                 )
                 break
 
@@ -288,7 +299,7 @@ def join_keys_exist(ctx: SetContext) -> Iterator[Finding]:
         if m.join is None:
             continue
         for lname in (m.ledger, m.join.ledger):
-            if m.join.on not in LEDGERS[lname].field_names:  # type: ignore[index]
+            if m.join.on not in ctx.sources[lname].field_names:  # type: ignore[index]
                 yield error(
                     "E_UNKNOWN_FIELD",
                     m.at("join"),
@@ -296,14 +307,14 @@ def join_keys_exist(ctx: SetContext) -> Iterator[Finding]:
                     ("measures", m.code),
                     field=m.join.on,
                     ledger=lname,
-                    known=known_fields(lname),
+                    known=known_fields(lname, ctx.sources),
                 )
 
 
 def date_fields_are_dates(ctx: SetContext) -> Iterator[Finding]:
     """`date` and `done_by` name date or month fields of the measure's ledger."""
     for m in _ledger_measures(ctx):
-        lg = LEDGERS[m.ledger]  # type: ignore[index]
+        lg = ctx.sources[m.ledger]  # type: ignore[index]
         for key, name, wrong_type in (
             ("date", m.date, "E_DATE_FIELD_TYPE"),
             ("done_by", m.done_by, "E_DONE_BY_FIELD"),
@@ -319,7 +330,7 @@ def date_fields_are_dates(ctx: SetContext) -> Iterator[Finding]:
                     drops,
                     field=name,
                     ledger=lg.name,
-                    known=known_fields(lg.name),
+                    known=known_fields(lg.name, ctx.sources),
                 )
             elif lg.field(name).type not in ("date", "month"):
                 yield error(wrong_type, m.at(key), f"measures.{m.code}", drops, field=name)
@@ -331,7 +342,7 @@ def counted_field_exists(ctx: SetContext) -> Iterator[Finding]:
         if m.field is None:
             continue
         path = f"measures.{m.code}"
-        ftype, problem = field_type(m, m.field, m.at("field"), path)
+        ftype, problem = field_type(m, m.field, m.at("field"), path, ctx.sources)
         if problem:
             yield problem
         elif m.agg == "sum" and ftype not in ("int", "yuan"):
@@ -349,7 +360,7 @@ def expression_names_are_numbers(ctx: SetContext) -> Iterator[Finding]:
         for name in m.expr.names:
             if name in ctx.params:
                 continue
-            ftype, problem = field_type(m, name, m.at("expr"), path)
+            ftype, problem = field_type(m, name, m.at("expr"), path, ctx.sources)
             if problem:
                 yield problem
             elif ftype not in ("int", "yuan"):
@@ -365,7 +376,7 @@ def _clause_findings(ctx: SetContext, m: Measure, c: Condition, path: str) -> It
             yield from _clause_findings(ctx, m, x, path)
         return
     drops = ("measures", m.code)
-    ftype, problem = field_type(m, c.field, at, path)
+    ftype, problem = field_type(m, c.field, at, path, ctx.sources)
     if problem:
         yield problem
         return
@@ -385,7 +396,7 @@ def _clause_findings(ctx: SetContext, m: Measure, c: Condition, path: str) -> It
             return
         if ftype == "enum":
             lg_name = c.field.split(".")[0] if "." in c.field else m.ledger
-            fdef = LEDGERS[lg_name].field(c.field.split(".")[-1])  # type: ignore[index]
+            fdef = ctx.sources[lg_name].field(c.field.split(".")[-1])  # type: ignore[index]
             if coerced not in fdef.enum:
                 yield error(
                     "E_VALUE_NOT_IN_ENUM",
@@ -409,6 +420,83 @@ def filters_fit_fields(ctx: SetContext) -> Iterator[Finding]:
     for m in _ledger_measures(ctx):
         for c in m.where:
             yield from _clause_findings(ctx, m, c, f"measures.{m.code}")
+
+
+def table_measures(ctx: SetContext) -> Iterator[tuple[Measure, Ledger]]:
+    """(measure, declared table) for every measure reading or joining a declared table."""
+    for m in _ledger_measures(ctx):
+        for name in (m.ledger, m.join.ledger if m.join else None):
+            if name is not None and name not in LEDGERS and name in ctx.sources:
+                yield m, ctx.sources[name]
+
+
+def tables_share_a_frequency(ctx: SetContext) -> Iterator[Finding]:
+    """The tables a set reads fit one frequency: the coarsest of theirs must be made of whole
+    periods of each (quarters fit a fiscal year starting in July; a calendar year does not)."""
+    found = list(table_measures(ctx))
+    coarse = coarsest(getattr(lg, "frequency", Frequency()) for _m, lg in found)
+    for m, lg in found:
+        freq = getattr(lg, "frequency", Frequency())
+        if not freq.aligns_with(coarse):
+            yield error(
+                "E_FREQUENCY_MISMATCH",
+                m.at("ledger"),
+                f"measures.{m.code}",
+                ("measures", m.code),
+                table=lg.name,
+                frequency=freq.describe(),
+                other=coarse.describe(),
+            )
+
+
+def spans_fit_the_frequency(ctx: SetContext) -> Iterator[Finding]:
+    """Every span named is one the set's frequency offers (a fiscal-year table has no month
+    or year-to-date; monthly ledgers have no fiscal year), and a calendar (phases, milestones,
+    months of a campaign) belongs to a monthly set."""
+    freq = ctx.frequency
+    allowed = "、".join(f"{s}（{t(f'ind.span.{s}')}）" for s in freq.spans)
+
+    def bad(span: str | None) -> bool:
+        return bool(span) and not span.startswith(PHASE_SPAN) and span not in freq.spans
+
+    for ind in list(ctx.indicators.values()):
+        if bad(ind.span):
+            yield error(
+                "E_SPAN_FREQUENCY",
+                ind.at("span"),
+                f"indicators.{ind.code}",
+                ("indicators", ind.code),
+                span=ind.span,
+                frequency=freq.describe(),
+                allowed=allowed,
+            )
+    for hk, h in list(ctx.hierarchies.items()):
+        if "span" in h.key_lines and bad(h.span):
+            yield error(
+                "E_SPAN_FREQUENCY",
+                h.at("span"),
+                f"hierarchies.{hk}",
+                ("hierarchies", hk),
+                span=h.span,
+                frequency=freq.describe(),
+                allowed=allowed,
+            )
+    if "default_span" in ctx.decl.data and bad(ctx.decl.default_span):
+        yield error(
+            "E_SPAN_FREQUENCY",
+            ctx.decl.data.at("default_span"),
+            "default_span",
+            span=ctx.decl.default_span,
+            frequency=freq.describe(),
+            allowed=allowed,
+        )
+    if ctx.decl.calendar_ref and not freq.is_monthly:
+        yield error(
+            "E_CALENDAR_FREQUENCY",
+            (str(ctx.decl.path), ctx.decl.calendar_ref[1]),
+            "calendar",
+            frequency=freq.describe(),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -860,8 +948,62 @@ def presentation_codes_unique(decl: FileDecl) -> Iterator[Finding]:
         stages.add(st.stage)
 
 
+# Names a declared table may not take: the warehouse already has tables (and views) of these
+# names, or will (a ledger's `_current` view).
+RESERVED_TABLE_CODES = frozenset(
+    {
+        "submissions",
+        "replacements",
+        "quarantine",
+        "ingest_issues",
+        "schema_upgrades",
+        "compute_runs",
+        "indicator_values",
+        "city_indicator_values",
+        "index_scores",
+        "rank_uncertainty",
+        "milestones",
+        "lagging",
+        "issue_lists",
+    }
+)
+
+
+def table_code_is_free(decl: FileDecl) -> Iterator[Finding]:
+    """A table's code is not a ledger's nor a warehouse table's (it names its table there)."""
+    if decl.table is None:
+        return
+    code = decl.code
+    if code in LEDGERS or code in RESERVED_TABLE_CODES or code.endswith("_current"):
+        yield error("E_TABLE_CODE_TAKEN", decl.data.at("code"), "code", code=code)
+
+
+def table_columns_are_distinct(decl: FileDecl) -> Iterator[Finding]:
+    """Every column of a table has its own name and its own header (headers are compared as
+    ingest reads them: full/half width, brackets and spaces aside)."""
+    tb = decl.table
+    if tb is None:
+        return
+    names: dict[str, TableField] = {}
+    headers: dict[str, TableField] = {}
+    for f in tb.columns:
+        at = (tb.file, f.line)
+        if f.name in names:
+            yield error("E_DUPLICATE_FIELD", at, f"fields.{f.name}", name=f.name)
+        names.setdefault(f.name, f)
+        for h in (f.header, *f.aliases):
+            key = normalise_header(h)
+            if key in headers and headers[key] is not f:
+                yield error(
+                    "E_DUPLICATE_HEADER", at, f"fields.{f.name}", header=h, other=headers[key].name
+                )
+            headers.setdefault(key, f)
+
+
 FILE_RULES: tuple[FileRule, ...] = (
     hierarchies_are_not_flat,
     short_names_fit_a_card,
     presentation_codes_unique,
+    table_code_is_free,
+    table_columns_are_distinct,
 )

@@ -43,38 +43,51 @@ from workbench.declarations.model import (
     Parameter,
     Phase,
     Presentation,
+    TableDecl,
+    TableField,
     Target,
     default_decimals,
 )
 from workbench.declarations.vocabulary import (
     AGGS,
+    ALL_SPANS,
     CITY_ROLLUPS,
     DECIMALS_RANGE,
     FILE_KINDS,
+    FREQUENCIES,
     FUNNEL_PARTS,
     ID_RE,
     INDICATOR_TYPES,
     KNOWN_KEYS,
+    NAMED_BY,
     OPS,
+    PERIOD_END,
     PHASE_SPAN,
     PROJECTIONS,
     ROLLUPS,
     SPANS,
     STRICT_SECTIONS,
+    TABLE_TYPES,
     TARGET_OPS,
     WEIGHTINGS,
 )
 from workbench.messages import t
+from workbench.periods import FISCAL_YEAR, Frequency
 
 
 def spans_allowed(phases: Iterable[Phase] = ()) -> str:
     """The spans a declaration may name, each with its Chinese name (for E_BAD_SPAN)."""
     return "、".join(
         [
-            *(f"{s}（{t(f'ind.span.{s}')}）" for s in SPANS),
+            *(f"{s}（{t(f'ind.span.{s}')}）" for s in ALL_SPANS),
             *(f"{PHASE_SPAN}{ph.code}（{t('ind.span.phase', name=ph.name)}）" for ph in phases),
         ]
     )
+
+
+# `presentation:` keys that are words a face shows (defaults in `IndicatorSet.unit_noun` and the
+# faces: neutral when not declared)
+PRESENTATION_WORDS = ("unit_noun", "report_title", "issuer", "total_name")
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,7 @@ class FileDecl:
     calendar: Calendar | None = None
     default_span: str = "ytd"
     presentation: Presentation | None = None
+    table: TableDecl | None = None
 
 
 class Shaper:
@@ -247,12 +261,15 @@ class Shaper:
         if kind == "calendar":
             decl.calendar = self.calendar(data, code)
             return decl
+        if kind == "table":
+            decl.table = self.table(data, code)
+            return decl
         if "include" in data:
             decl.includes = self.includes(data["include"], data.at("include"), fname)
         if data.get("calendar") is not None:
             decl.calendar_ref = (str(data["calendar"]), data.at("calendar")[1])
         span = self.text(data, "default_span", fname) or "ytd"
-        if span not in SPANS:
+        if span not in ALL_SPANS:
             self.issues.error(
                 "E_BAD_SPAN", data.at("default_span"), fname, span=span, allowed=spans_allowed()
             )
@@ -411,7 +428,11 @@ class Shaper:
             return None
         if not agg:
             return None
-        ledger = self.text(m, "ledger", path, required=agg != "months") or None
+        if "table" in m and "ledger" in m:
+            self.issues.error("E_LEDGER_AND_TABLE", m.at("table"), path)
+            return None
+        key = "table" if "table" in m else "ledger"
+        ledger = self.text(m, key, path, required=agg != "months") or None
         if agg != "months" and not ledger:
             return None
         fld = self.text(m, "field", path) or None
@@ -449,6 +470,8 @@ class Shaper:
             date = None if m["date"] is None else str(m["date"])
         elif ledger and ledger in LEDGERS:
             date = LEDGERS[ledger].date_field
+        elif ledger:  # a declared table: its rows are dated by their period
+            date = PERIOD_END
         else:
             date = None
         # A dated distinct count's city figure counts each value once however many counties
@@ -492,7 +515,9 @@ class Shaper:
             self.text(m, "unit", path),
             at[0],
             at[1],
-            MappingProxyType(dict(m.key_lines)),
+            MappingProxyType(
+                {("ledger" if k == "table" else k): v for k, v in m.key_lines.items()}
+            ),
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:
@@ -604,7 +629,7 @@ class Shaper:
             target = self.target(m["target"], m.at("target"), f"{path}.target")
             ok = ok and target is not None
         span = self.text(m, "span", path) or None
-        if span and span not in SPANS:
+        if span and span not in ALL_SPANS:
             self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span, allowed=spans_allowed())
             ok = False
         scale = self.number(m, "scale", path, allow_param=False)
@@ -713,7 +738,7 @@ class Shaper:
             )
             return None
         span = self.text(m, "span", path) or "ytd"
-        if span not in SPANS:
+        if span not in ALL_SPANS:
             self.issues.error("E_BAD_SPAN", m.at("span"), path, span=span, allowed=spans_allowed())
             return None
         method = Method()
@@ -926,6 +951,7 @@ class Shaper:
             r = self.mapping(m[key], m.at(key), f"{path}.{key}")
             if r is not None and self.unknown_keys(r, "indicator_ref", f"{path}.{key}"):
                 refs[key] = self.text(r, "indicator", f"{path}.{key}", required=True) or None
+        words = {k: self.text(m, k, path).strip() or None for k in PRESENTATION_WORDS}
         # What is valid is kept, so the rules can check its references in the same pass.
         return Presentation(
             order=order or 0,
@@ -936,6 +962,7 @@ class Shaper:
             recovery=refs["recovery"],
             rectification=refs["rectification"],
             min_baseline=self.integer(m, "min_baseline", path, 0),
+            **words,
             file=m.file,
             line=m.line,
             key_lines=MappingProxyType(dict(m.key_lines)),
@@ -1073,3 +1100,158 @@ class Shaper:
             fname,
             self.integer(data, "report_due_day", fname, lo=1, hi=28),
         )
+
+    # -- kind: table ------------------------------------------------------------------------------
+    def table(self, data: LMap, code: str) -> TableDecl | None:
+        """A declared table: its unit and period columns, its frequency, its typed fields (a
+        typo in any of these sections is refused: it would silently lose a column)."""
+        fname = data.file
+        name = self.text(data, "name", fname, required=True)
+        unit = self._table_section(data, "unit", "table_unit")
+        period = self._table_section(data, "period", "table_period")
+        fields: list[TableField] = []
+        section = data.get("fields")
+        if not isinstance(section, LMap) or not section:
+            self.issues.error("E_TABLE_NO_FIELDS", data.at("fields"), "fields")
+        else:
+            for fcode, body in section.items():
+                p = f"fields.{fcode}"
+                got = self._table_field(fcode, body, section.at(fcode), p)
+                if got is not None:
+                    fields.append(got)
+        # every part is checked before giving up, so one pass reports every mistake
+        unit_field = unit_name = period_field = frequency = None
+        if unit is not None:
+            unit_field = self._key_column(unit, "unit", "field", "header", fname)
+            if unit.get("name_field") is not None:
+                unit_name = self._key_column(unit, "unit", "name_field", "name_header", fname)
+                if unit_name is None:
+                    return None
+        if period is not None:
+            period_field = self._key_column(period, "period", "field", "header", fname)
+            frequency = self._frequency(period)
+        if unit_field is None or period_field is None or frequency is None or not fields:
+            return None
+        return TableDecl(
+            code=code,
+            name=name or code,
+            unit=unit_field,
+            period=period_field,
+            frequency=frequency,
+            fields=tuple(fields),
+            unit_name=unit_name,
+            noun=self.text(unit, "noun", "unit").strip(),
+            description=self.text(data, "description", fname),
+            source=self.text(data, "source", fname),
+            file=fname,
+            line=data.line,
+            key_lines=MappingProxyType(dict(data.key_lines)),
+        )
+
+    def _table_section(self, data: LMap, key: str, kind: str) -> LMap | None:
+        """The `unit:` or `period:` block; None when missing or when a key was refused."""
+        if key not in data:
+            self.issues.error("E_MISSING_KEY", data.at(), data.file, key=key, what=data.file)
+            return None
+        m = self.mapping(data[key], data.at(key), key)
+        if m is None or not self.unknown_keys(m, kind, key):
+            return None
+        return m
+
+    def _aliases(self, m: LMap, path: str) -> tuple[str, ...]:
+        v = m.get("aliases")
+        if v is None:
+            return ()
+        if isinstance(v, LList) and all(isinstance(x, (str, int)) for x in v):
+            return tuple(str(x) for x in v)
+        self.issues.error(
+            "E_TYPE", m.at("aliases"), path, key="aliases", expected=t("ind.type.list")
+        )
+        return ()
+
+    def _key_column(
+        self, m: LMap, path: str, name_key: str, header_key: str, fname: str
+    ) -> TableField | None:
+        """The unit, unit-name or period column: a field name and the header a file shows."""
+        name = self.text(m, name_key, path, required=True)
+        header = self.text(m, header_key, path, required=True)
+        if not name or not header or not self._field_code_ok(name, m.at(name_key), path):
+            return None
+        aliases = self._aliases(m, path) if name_key == "field" else ()
+        return TableField(name, header, "text", True, aliases=aliases, line=m.at(name_key)[1])
+
+    def _field_code_ok(self, code: str, at: tuple[str, int | None], path: str) -> bool:
+        """A column name: a code, not starting with `_` (the warehouse's own columns do)."""
+        if code.startswith("_"):
+            self.issues.error("E_BAD_CODE", at, path, code=code)
+            return False
+        return self.code_ok(code, at, path)
+
+    def _table_field(self, code: str, body: Any, at: tuple, path: str) -> TableField | None:
+        if not self._field_code_ok(code, at, path):
+            return None
+        m = self.mapping(body, at, path)
+        if m is None or not self.unknown_keys(m, "table_field", path):
+            return None
+        header = self.text(m, "header", path, required=True)
+        ftype = self.text(m, "type", path, required=True)
+        if ftype and ftype not in TABLE_TYPES:
+            self.issues.error(
+                "E_BAD_FIELD_TYPE", m.at("type"), path, type=ftype, allowed="、".join(TABLE_TYPES)
+            )
+            return None
+        required = m.get("required", False)
+        if not isinstance(required, bool):
+            self.issues.error(
+                "E_TYPE", m.at("required"), path, key="required", expected=t("ind.type.bool")
+            )
+            return None
+        if not header or not ftype:
+            return None
+        return TableField(
+            code,
+            header,
+            ftype,
+            required,
+            self.text(m, "unit", path),
+            self.text(m, "description", path),
+            self._aliases(m, path),
+            at[1],
+        )
+
+    def _frequency(self, m: LMap) -> Frequency | None:
+        kind = self.text(m, "frequency", "period", required=True)
+        if not kind:
+            return None
+        if kind not in FREQUENCIES:
+            self.issues.error(
+                "E_BAD_FREQUENCY",
+                m.at("frequency"),
+                "period",
+                value=kind,
+                allowed="、".join(FREQUENCIES),
+            )
+            return None
+        start = 1
+        if kind == FISCAL_YEAR:
+            if m.get("start_month") is None:
+                self.issues.error("E_FISCAL_NO_START", m.at("frequency"), "period")
+                return None
+            got = self.integer(m, "start_month", "period", 1, 12)
+            if got is None:
+                return None
+            start = got
+        elif m.get("start_month") is not None:
+            self.issues.error("E_START_MONTH_NOT_FISCAL", m.at("start_month"), "period")
+            return None
+        named_by = self.text(m, "named_by", "period") or "end"
+        if named_by not in NAMED_BY:
+            self.issues.error(
+                "E_BAD_NAMED_BY",
+                m.at("named_by"),
+                "period",
+                value=named_by,
+                allowed="、".join(NAMED_BY),
+            )
+            return None
+        return Frequency(kind, start, named_by)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 
 from workbench.composite_methods import OPTIONS, STEP_KEYS
+from workbench.periods import ALL_SPANS as ALL_SPANS  # re-exported: every span word
+from workbench.periods import FREQUENCIES as FREQUENCIES
+from workbench.periods import MONTH_SPANS
+from workbench.periods import NAMED_BY as NAMED_BY
 
 AGGS = ("count", "sum", "distinct_count", "any", "months")
 ROLLUPS = ("sum", "max", "last")
@@ -17,11 +21,17 @@ CITY_ROLLUPS = ("sum", "max", "distinct")
 OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null")
 TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
-SPANS = ("month", "quarter", "ytd", "ctd", "r12")
+SPANS = MONTH_SPANS  # the spans of monthly data (the ledgers); ALL_SPANS adds year, fiscal_year
 PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
 WEIGHTINGS = ("equal", "manual", "pca")
 FUNCTIONS = ("min", "max", "abs")
-FILE_KINDS = ("indicator_set", "calendar")
+FILE_KINDS = ("indicator_set", "calendar", "table")
+# A declared table's field types: whole numbers (≥ 0), any number (signed, decimals), money in
+# 元 (≥ 0; no ceiling beyond what a double holds), text, dates. Each is stored as the engine's
+# type of the same kind (`TABLE_TYPE_AS`: number and money both as doubles).
+TABLE_TYPES = ("int", "number", "money", "text", "date")
+TABLE_TYPE_AS = {"int": "int", "number": "yuan", "money": "yuan", "text": "text", "date": "date"}
+PERIOD_END = "_period_end"  # a table row's period as its last month (YYYY-MM), for the engine
 PROJECTIONS = ("linear",)
 
 # Which parts an indicator type has (the funnel reads a part of an indicator's KPI row).
@@ -75,11 +85,18 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "report_due_day",
         "version",
         "presentation",
+        "unit",
+        "period",
+        "fields",
     },
+    "table_unit": {"field", "header", "name_field", "name_header", "noun", "aliases"},
+    "table_period": {"field", "header", "frequency", "start_month", "named_by", "aliases"},
+    "table_field": {"header", "type", "required", "unit", "description", "aliases"},
     "include": {"set", "hierarchies"},
     "parameter": {"value", "name", "unit", "description", "source"},
     "measure": {
         "ledger",
+        "table",
         "agg",
         "field",
         "expr",
@@ -150,6 +167,10 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "recovery",
         "rectification",
         "min_baseline",
+        "unit_noun",
+        "report_title",
+        "issuer",
+        "total_name",
     },
     "card_group": {"name", "indicators"},
     "funnel_stage": {"stage", "label", "indicator", "part"},
@@ -158,5 +179,14 @@ KNOWN_KEYS: dict[str, set[str]] = {
 # Sections where an unknown key is refused (an error), not only warned about: a typo there
 # would silently change what a face shows.
 STRICT_SECTIONS = frozenset(
-    {"presentation", "card_group", "funnel_stage", "indicator_ref", "include"}
+    {
+        "presentation",
+        "card_group",
+        "funnel_stage",
+        "indicator_ref",
+        "include",
+        "table_unit",
+        "table_period",
+        "table_field",
+    }
 )

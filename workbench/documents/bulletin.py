@@ -279,7 +279,7 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
         )
     threshold = pc.referral_threshold(f.iset)
     if threshold is not None:
-        unref = lists.unreferred_over_threshold(f.ledgers, f.period, threshold)
+        unref = lists.unreferred_cases(f.ledgers, f.iset, f.period, None, threshold)
         if len(unref):
             out.append(
                 (

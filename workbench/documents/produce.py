@@ -3,6 +3,7 @@ and, where LibreOffice is installed, PDF. The batch calls `write_all` once per r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,10 @@ def build(
 ) -> tuple[Any, list[str]]:
     """(Document, notes) of one kind; `city_at(period)` gives the city report at another month
     (a phase summary reads the phase's last month)."""
+    ev = getattr(getattr(city, "data", None), "evaluation", None)
+    declared = ev.indicator_set.presentation.issuer if ev is not None else None
+    if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
+        options = dataclasses.replace(options, issuer=declared)
     head, notes = dopt.header(options, city.city_name(), period, serial=kind == "bulletin")
     if kind == "bulletin":
         return bulletin.build(city, head, submissions, run_id), notes

@@ -8,5 +8,6 @@ that have not submitted). The cockpit, county page, reports, 通报, CLI and exp
 none judges or formats an indicator number on its own.
 
 Modules: `kpis` (status, gap, texts of KPI rows), `lists` (as-of ledger lists), `cache` (the one
-cache of computed tables, keyed by the warehouse's content, the declarations and the code).
+cache of computed tables, keyed by the warehouse's content, the declarations and the code),
+`words` (a set's own words: unit noun, report title, issuer, the total row).
 """

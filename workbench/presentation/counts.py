@@ -21,6 +21,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.contracts import CASE_WITHDRAWN
+from workbench.declarations import clauses_of
 from workbench.messages import t
 
 Ledgers = Mapping[str, pd.DataFrame]
@@ -530,7 +531,7 @@ def referral_threshold(iset: Any) -> float | None:
     for m in getattr(iset, "measures", {}).values():
         if getattr(m, "ledger", None) != "cases":
             continue
-        for c in getattr(m, "where", ()):
+        for c in clauses_of(getattr(m, "where", ())):  # any:/all: groups too
             if getattr(c, "field", "") == "amount_involved" and getattr(c, "op", "") in (">", ">="):
                 v = c.value
                 if isinstance(v, str) and v.startswith("$"):

@@ -14,7 +14,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from workbench.contracts import CASE_OPEN_STATUSES, CASE_WITHDRAWN, LEDGERS, RECT_DONE_STATUSES
+from workbench.contracts import (
+    CASE_OPEN_STATUSES,
+    CASE_WITHDRAWN,
+    CHECK_DONE_STATUSES,
+    LEDGERS,
+    RECT_DONE_STATUSES,
+    REVIEW_DONE,
+    TALK_COUNTY_TARGET,
+)
+from workbench.declarations import IndicatorSet, clauses_of
+from workbench.indicators import span_window
+from workbench.measures import MeasureEngine, month_index
+from workbench.messages import t
 
 Ledgers = Mapping[str, pd.DataFrame]
 
@@ -163,3 +175,323 @@ def count_by_county(rows: pd.DataFrame) -> pd.Series:
     if not len(rows):
         return pd.Series(dtype="int64")
     return rows.groupby(rows["county_code"].astype(str)).size().astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time limits (办案时限, 核查时限, 办理时限): open items past their due date at the month's end
+
+
+def _overdue(out: pd.DataFrame, end: pd.Timestamp, key: str) -> pd.DataFrame:
+    """`out` rows whose `due_date` is before `end`, with `days_overdue`; longest first."""
+    due = _dates(out, "due_date")
+    out = out.loc[due < end].copy()
+    out["days_overdue"] = (end - due[due < end]).dt.days.astype("Int64")
+    return out.sort_values(
+        ["days_overdue", key], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def overdue_cases(ledgers: Ledgers, period: str, county: str | None = None) -> pd.DataFrame:
+    """Open cases (as `open_cases` finds them) past their 办案时限 at the month's end. Adds
+    `days_overdue` to `open_cases`' columns; longest overdue first. A case with no 办案时限 is
+    not on it."""
+    return _overdue(open_cases(ledgers, period, county), period_end(period), "case_id")
+
+
+def overdue_leads(ledgers: Ledgers, period: str, county: str | None = None) -> pd.DataFrame:
+    """Leads received by the month's end and not checked by it (checked = 属实 or 不属实 with no
+    check date or one by the month's end), past their 核查时限. Adds `days_open` (since
+    receipt) and `days_overdue`; longest overdue first."""
+    end = period_end(period)
+    df = _rows(ledgers, "leads", county)
+    received, checked_on = _dates(df, "received_date"), _dates(df, "checked_date")
+    checked = df["check_status"].isin(CHECK_DONE_STATUSES) & (
+        checked_on.isna() | (checked_on <= end)
+    )
+    out = df.loc[(received <= end) & ~checked].copy()
+    out["days_open"] = (end - received[out.index]).dt.days.astype("Int64")
+    return _overdue(out, end, "lead_id")
+
+
+def overdue_complaints(ledgers: Ledgers, period: str, county: str | None = None) -> pd.DataFrame:
+    """Complaints received by the month's end and not closed by it, past their 办理时限. Adds
+    `days_open` and `days_overdue`; longest overdue first."""
+    end = period_end(period)
+    df = _rows(ledgers, "complaints", county)
+    received, closed = _dates(df, "received_date"), _dates(df, "closed_date")
+    out = df.loc[(received <= end) & (closed.isna() | (closed > end))].copy()
+    out["days_open"] = (end - received[out.index]).dt.days.astype("Int64")
+    return _overdue(out, end, "complaint_id")
+
+
+# ---------------------------------------------------------------------------------------------
+# 行刑衔接: the rows a share indicator still lacks
+
+
+def shortfall_rows(
+    ledgers: Ledgers,
+    iset: IndicatorSet,
+    indicator: str,
+    period: str,
+    county: str | None = None,
+    span: str | None = None,
+) -> pd.DataFrame:
+    """The rows a share indicator's denominator counts and its numerator does not, in the
+    window the indicator is computed on (its span, else `span`, else the set's default) — for
+    `police_referral_rate`, the 涉嫌犯罪 cases not referred to the police. Both sides come from
+    the declared measures, so the list always matches the number. Adds `institution_name` and
+    `days_waiting` (from filing, else discovery, to the month's end) where the ledger has them;
+    longest waiting first. Empty unless the indicator has one numerator and one denominator
+    measure on the same ledger."""
+    ind = iset.indicators[indicator]
+    num, den = (getattr(ind, part) for part in ("numerator", "denominator"))
+    nums = [num] if isinstance(num, str) else list(num or ())
+    dens = [den] if isinstance(den, str) else list(den or ())
+    if len(nums) != 1 or len(dens) != 1:
+        return pd.DataFrame()
+    m_num, m_den = iset.measures[nums[0]], iset.measures[dens[0]]
+    if m_num.ledger != m_den.ledger or m_den.ledger is None:
+        return pd.DataFrame()
+    engine = MeasureEngine(ledgers)
+    end_m = month_index(period)
+    window = span_window(ind.span or span or iset.default_span, end_m, iset.calendar)
+    code = None if county is None else str(county)
+    if code is not None and code not in set(engine.counties):
+        return _rows(ledgers, m_den.ledger, code).iloc[0:0]
+    have = engine.rows(m_den, code, window)
+    done = engine.rows(m_num, code, window)
+    out = have.loc[~have.index.isin(done.index)].copy()
+    end = period_end(period)
+    if "found_date" in out:
+        since = _dates(out, "filed_date").fillna(_dates(out, "found_date"))
+        out["days_waiting"] = (end - since).dt.days.astype("Int64")
+        out = out.sort_values("days_waiting", ascending=False, kind="stable", na_position="last")
+    if "institution_id" in out:
+        out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+    return out.reset_index(drop=True)
+
+
+def referral_indicator(iset: IndicatorSet) -> str | None:
+    """The set's 行刑衔接 rate, found in the declarations: a share of cases whose numerator
+    counts referred cases (a `referred_police` filter) — so no face names the indicator."""
+    for code, ind in iset.indicators.items():
+        if ind.type != "share" or len(ind.numerator) != 1 or len(ind.denominator) != 1:
+            continue
+        m = iset.measures[ind.numerator[0]]
+        if m.ledger == "cases" and any(c.field == "referred_police" for c in clauses_of(m.where)):
+            return code
+    return None
+
+
+def unreferred_cases(
+    ledgers: Ledgers,
+    iset: IndicatorSet,
+    period: str,
+    county: str | None = None,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """The cases the 行刑衔接 rate says should have gone to the police and have not: the rows
+    behind its gap (`shortfall_rows` of `referral_indicator`), so the list and the rate always
+    agree. A set without such an indicator falls back to `unreferred_over_threshold` (when a
+    `threshold` is given). Largest amount first, with `institution_name`, `days_waiting` and,
+    when the set declares `referral_days`, `past_limit` (waiting longer than that)."""
+    code = referral_indicator(iset)
+    if code is None:
+        if threshold is None:
+            return _rows(ledgers, "cases", county).iloc[0:0]
+        return unreferred_over_threshold(ledgers, period, threshold, county)
+    out = shortfall_rows(ledgers, iset, code, period, county)
+    if not len(out):
+        return _rows(ledgers, "cases", county).iloc[0:0].assign(institution_name=None)
+    limit = iset.parameters.get("referral_days")
+    if limit is not None:  # waited longer than the declared 移送时限
+        out["past_limit"] = (out["days_waiting"] > float(limit.value)).fillna(False)
+    return out.sort_values(
+        ["amount_involved", "case_id"], ascending=[False, True], kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 约谈: follow-ups of the register, and whether the 约谈名单 was acted on
+
+TALK_FOLLOWUPS = ("overdue", "not_rectified", "pending")  # worst first; labels in the catalogue
+
+
+def talk_followups(ledgers: Ledgers, period: str, county: str | None = None) -> pd.DataFrame:
+    """约谈 held by the month's end whose 复查 is still open then: `overdue` (复查时限 passed, no
+    复查 by the month's end), `not_rectified` (复查 found it not 整改到位 and no later 约谈 of the
+    same unit followed), `pending` (复查时限 still ahead). Adds `followup`, `followup_label` and
+    `days_overdue`; overdue first, then by 复查时限."""
+    end = period_end(period)
+    df = _rows(ledgers, "talks", county)
+    talked, due, reviewed = (_dates(df, c) for c in ("talk_date", "review_due", "review_date"))
+    held = talked <= end
+    reviewed_by = reviewed.notna() & (reviewed <= end)
+    unit = df["county_code"].astype(object).fillna("").astype(str)
+    for col in ("target_type", "institution_id"):
+        unit = unit + "|" + df[col].astype(object).fillna("").astype(str)
+    latest = talked.where(held).groupby(unit).transform("max")
+    followed = talked < latest
+    result = df["review_result"].where(reviewed_by)
+    status = pd.Series(None, index=df.index, dtype=object)
+    status[held & ~reviewed_by & (due < end)] = "overdue"
+    status[held & ~reviewed_by & ~(due < end)] = "pending"
+    status[held & reviewed_by & (result != REVIEW_DONE) & ~followed] = "not_rectified"
+    out = df.loc[status.notna()].copy()
+    out["followup"] = status[out.index]
+    out["followup_label"] = [t(f"talk.followup.{s}") for s in out["followup"]]
+    late = out["followup"] == "overdue"
+    out["days_overdue"] = (end - due[out.index]).dt.days.where(late).astype("Int64")
+    out["_order"] = out["followup"].map({s: i for i, s in enumerate(TALK_FOLLOWUPS)})
+    out["_due"] = due[out.index]
+    out = out.sort_values(["_order", "_due", "talk_id"], kind="stable", na_position="last")
+    return out.drop(columns=["_order", "_due"]).reset_index(drop=True)
+
+
+TALK_LIST_COLUMNS = [
+    "county_code",
+    "county_name",
+    "criteria",
+    "reasons",
+    "held",
+    "talk_id",
+    "talk_date",
+    "review_due",
+    "review_date",
+    "review_result",
+    "followup_label",
+]
+
+
+def talk_list_followup(
+    talk_list: pd.DataFrame, ledgers: Ledgers, period: str, since: str | None = None
+) -> pd.DataFrame:
+    """The 约谈名单 (`Evaluation.lagging`) beside the register: for each county on it, whether
+    the county was talked to (a 约谈 of 区县医保部门 from `since`, default the period's January,
+    to the month's end), the latest such 约谈 and its 复查 as it stood at the month's end."""
+    if talk_list is None or not len(talk_list):
+        return pd.DataFrame(columns=TALK_LIST_COLUMNS)
+    end = period_end(period)
+    start = pd.Timestamp(f"{since or str(period)[:4] + '-01'}-01")
+    talks = _rows(ledgers, "talks", None)
+    when = _dates(talks, "talk_date")
+    mine = talks.loc[
+        (talks["target_type"] == TALK_COUNTY_TARGET) & (when >= start) & (when <= end)
+    ].copy()
+    mine["_when"] = when[mine.index]
+    last = mine.sort_values(["_when", "talk_id"], kind="stable").drop_duplicates(
+        "county_code", keep="last"
+    )
+    last = last.assign(county_code=last["county_code"].astype(str)).set_index("county_code")
+    out = talk_list[["county_code", "county_name", "criteria", "reasons"]].copy()
+    code = out["county_code"].astype(str)
+    out["held"] = code.isin(last.index)
+    for col in ("talk_id", "talk_date", "review_due", "review_date", "review_result"):
+        out[col] = code.map(last[col]) if col in last else None
+    reviewed = pd.to_datetime(out["review_date"], errors="coerce")
+    out.loc[~(reviewed <= end), "review_result"] = None
+    out.loc[~(reviewed <= end), "review_date"] = pd.NaT
+    due = pd.to_datetime(out["review_due"], errors="coerce")
+    status = np.select(
+        [
+            ~out["held"],
+            out["review_result"].eq(REVIEW_DONE).fillna(False),
+            reviewed <= end,
+            due < end,
+        ],
+        ["not_held", "rectified", "not_rectified", "overdue"],
+        "pending",
+    )
+    out["followup_label"] = [t(f"talk.followup.{s}") for s in status]
+    return out[TALK_LIST_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registers: 自查零问题 institutions, 记分 bands
+
+
+def self_check_zero(ledgers: Ledgers, period: str, county: str | None = None) -> pd.DataFrame:
+    """Institutions whose 自查 found no problem (a report with 自查发现问题数 = 0 from the
+    period's January to the month's end) — the 重点抽查 targets of 002 三（二）3 — with
+    `institution_name`, the report date and `inspected_after` (the first inspection after the
+    report, by the month's end, or empty); not yet inspected first."""
+    end = period_end(period)
+    start = pd.Timestamp(f"{str(period)[:4]}-01-01")
+    df = _rows(ledgers, "self_inspections", county)
+    when = _dates(df, "report_date")
+    zero = pd.to_numeric(df["problems_found"], errors="coerce") == 0
+    out = df.loc[zero & (when >= start) & (when <= end)].copy()
+    out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+    insp = ledgers.get("inspections")
+    after = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    if insp is not None and len(insp) and len(out):
+        idate = _dates(insp, "inspection_date")
+        seen = pd.DataFrame({"institution_id": insp["institution_id"].astype(str), "d": idate}).loc[
+            idate <= end
+        ]
+        pairs = (
+            out[["institution_id"]]
+            .astype(str)
+            .assign(r=_dates(out, "report_date"), _i=out.index)
+            .merge(seen, on="institution_id", how="left")
+        )
+        pairs = pairs[pairs["d"] > pairs["r"]]
+        first = pairs.groupby("_i")["d"].min()
+        after.loc[first.index] = first
+    out["inspected_after"] = after
+    return out.sort_values(
+        ["inspected_after", "report_date", "record_id"], na_position="first", kind="stable"
+    ).reset_index(drop=True)
+
+
+def staff_points_by_band(
+    ledgers: Ledgers, period: str, limits: tuple[float, ...], county: str | None = None
+) -> pd.DataFrame:
+    """Each scored staff member's points from the period's January to the month's end (points
+    reset yearly) and the band they fall in: `limits` are the bands' upper bounds (e.g. 3, 6, 9,
+    12 from the declarations), giving labels 1–3分, 4–6分, …; beyond the last, 12分以上. Columns:
+    county_code, institution_id, institution_name, staff_code, staff_name, staff_type, points,
+    records, band (0-based), band_label; most points first."""
+    end = period_end(period)
+    start = pd.Timestamp(f"{str(period)[:4]}-01-01")
+    df = _rows(ledgers, "staff_points", county)
+    when = _dates(df, "scored_date")
+    df = df.loc[(when >= start) & (when <= end)].assign(
+        points=pd.to_numeric(df["points"], errors="coerce")
+    )
+    cols = ["county_code", "institution_id", "staff_code"]
+    if not len(df):
+        return pd.DataFrame(
+            columns=[
+                *cols,
+                "institution_name",
+                "staff_name",
+                "staff_type",
+                "points",
+                "records",
+                "band",
+                "band_label",
+            ]
+        )
+    per = (
+        df.groupby(cols, sort=True, dropna=False)
+        .agg(
+            staff_name=("staff_name", "last"),
+            staff_type=("staff_type", "last"),
+            points=("points", "sum"),
+            records=("record_id", "size"),
+        )
+        .reset_index()
+    )
+    bounds = sorted(float(x) for x in limits)
+    band = np.searchsorted(np.asarray(bounds), per["points"].to_numpy(dtype=float), side="left")
+    lows = [1.0, *(b + 1 for b in bounds)]
+    labels = [
+        t("talk.band", low=f"{lo:g}", high=f"{hi:g}") for lo, hi in zip(lows, bounds, strict=False)
+    ] + [t("talk.band_over", high=f"{bounds[-1]:g}" if bounds else "0")]
+    per["band"] = band
+    per["band_label"] = [labels[b] for b in band]
+    per["institution_name"] = per["institution_id"].map(_institution_names(ledgers))
+    return per.sort_values(
+        ["points", "staff_code"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)

@@ -1,0 +1,66 @@
+"""A set's own words: what its units are called, its reports' title, who signs, the total row.
+
+Decided once here from the set's `presentation:` block (`unit_noun`, `report_title`, `issuer`,
+`total_name`), so reports, the 通报, the cockpit and the CLI say the same. When a set declares
+nothing: a set on the county ledgers keeps the workbench's own words (区县, 医保基金监管评估报告,
+<city>医疗保障局, the city's name); a set on its own declared tables gets neutral ones (单位 or its
+table's noun, 评估报告, no signature, 全部<noun>).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.declarations import IndicatorSet
+from workbench.messages import t
+
+
+@dataclass(frozen=True)
+class SetWords:
+    unit_noun: str  # 区县, 地区, 机构 …
+    report_title: str  # after a unit's name: 东湖区 + 执法绩效评估报告
+    issuer: str  # who signs the 通报 ('' when nobody is named)
+    total_name: str  # the row of all units together: 全市, 全省合计 …
+    code_label: str = ""  # what a unit's code is called: 区划代码, a table's unit header
+    scope: str = ""  # where the units are, in a sentence: 全市 (在全市10个区县中); '' for a table
+
+
+def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
+    """The words of one set; `city` is the counties ledger's city name, when there is one."""
+    p = iset.presentation
+    on_ledgers = iset.reads_ledgers() or not iset.tables
+    noun = iset.unit_noun()
+    if p.total_name:
+        total = p.total_name
+    elif on_ledgers:
+        total = city or t("ind.city")
+    else:
+        total = t("tables.total", noun=noun)
+    if p.report_title:
+        title = p.report_title
+    else:
+        title = t("batch.report.county_title") if on_ledgers else t("tables.report_title")
+    if p.issuer:
+        issuer = p.issuer
+    else:
+        issuer = t("batch.bulletin.issuer", city=city) if on_ledgers and city else ""
+    headers = {tb.unit.header for tb in iset.tables.values()}
+    if on_ledgers:
+        code_label = t("tables.code_label.county")
+    else:
+        code_label = headers.pop() if len(headers) == 1 else t("tables.code_label.default")
+    scope = t("ind.city") if on_ledgers else ""
+    return SetWords(noun, title, issuer, total, code_label, scope)
+
+
+def ledger_words(city: str = "") -> SetWords:
+    """The workbench's own words, for a face that has no set at hand (a set on the ledgers
+    that declares nothing says the same)."""
+    return SetWords(
+        t("tables.noun.county"),
+        t("batch.report.county_title"),
+        t("batch.bulletin.issuer", city=city) if city else "",
+        city or t("ind.city"),
+        t("tables.code_label.county"),
+        t("ind.city"),
+    )
