@@ -36,7 +36,7 @@ def _same(a: object, b: object) -> bool:
 
 def test_shape_of_the_data(data, city):
     assert data.periods == PERIODS
-    assert list(data.indicator_sets) == ["campaign_2025", "no_fraud_city"]
+    assert list(data.indicator_sets) == ["campaign_2025", "no_fraud_city", "screening_2025"]
     assert set(data.counties["county_code"]) == {c for c, _ in city.counties}
     assert "by_subject" in data.hierarchies and "campaign_progress" in data.hierarchies
     assert list(data.phases["name"])[:2] == ["动员部署", "自查自纠"]
