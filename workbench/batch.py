@@ -45,7 +45,7 @@ from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
 from workbench.privacy import mask_id_card
-from workbench.results import check_period, resolve_period
+from workbench.results import resolve_period
 
 log = logging.getLogger(__name__)
 
@@ -1431,11 +1431,10 @@ def run_period(period: str | None, warehouse: str | None = None) -> str:
     ledgers' dates only when those do not decide)."""
 
     wh = warehouse_path(warehouse).resolve()
-    if period and str(period).lower() != "latest":
-        return check_period(str(period), wh if wh.exists() else None)
-    if not wh.exists():
+    latest = not period or str(period).lower() == "latest"
+    if latest and not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    return resolve_period(period, wh)
+    return resolve_period(period, wh if wh.exists() else None)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

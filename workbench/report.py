@@ -52,10 +52,7 @@ def _file_key(path: Path) -> tuple:
 
 
 def _results_key(path: Path) -> tuple:
-    from workbench.config import indicators_dir
-
-    decl = pcache.files_fingerprint(indicators_dir().glob("*.yaml"))
-    return (*_file_key(path), decl, pcache.code_fingerprint())
+    return (str(Path(path).resolve()), *pcache.results_fingerprint(Path(path)))
 
 
 def load_ledgers(warehouse: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:

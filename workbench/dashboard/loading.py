@@ -565,9 +565,7 @@ def cache_key(warehouse: Path, extra: str = "") -> str:
     """Changes when the warehouse, the declarations (of the configured folder) or the package's
     code change."""
     return pcache.key(
-        pcache.warehouse_fingerprint(warehouse),
-        pcache.files_fingerprint(indicators_dir().glob("*.yaml")),
-        pcache.code_fingerprint(),
+        *pcache.results_fingerprint(warehouse),
         ",".join(chosen_sets() or []),
         extra,
     )

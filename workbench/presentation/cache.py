@@ -62,6 +62,18 @@ def warehouse_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+def results_fingerprint(warehouse: Path) -> tuple[str, str, str]:
+    """What a computed table depends on: the warehouse's content, the declarations of the
+    configured indicators folder and the package's code."""
+    from workbench.config import indicators_dir
+
+    return (
+        warehouse_fingerprint(warehouse),
+        files_fingerprint(indicators_dir().glob("*.yaml")),
+        code_fingerprint(),
+    )
+
+
 def key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 

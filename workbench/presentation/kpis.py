@@ -230,14 +230,9 @@ def present(kpis: pd.DataFrame, iset: Any) -> pd.DataFrame:
             out[c] = pd.Series(dtype=object)
         return out
     codes = out["indicator"].astype(str).to_numpy()
-    meta = {
-        c: (
-            iset[c]
-            if isinstance(iset, Mapping) and c in iset
-            else display_of(None if isinstance(iset, Mapping) else iset, c)
-        )
-        for c in pd.unique(codes)
-    }
+    given = iset if isinstance(iset, Mapping) else {}
+    source = None if isinstance(iset, Mapping) else iset
+    meta = {c: given.get(c) or display_of(source, c) for c in pd.unique(codes)}
     value = pd.to_numeric(out["value"], errors="coerce").to_numpy(dtype="float64")
     target = pd.to_numeric(out["target"], errors="coerce").to_numpy(dtype="float64")
     met = np.array([_met_float(v) for v in out["met"].astype("object")], dtype="float64")
