@@ -187,7 +187,7 @@ class RawSheet:
     def select_sql(self, sheet_id: int, source: str, row_expr: str) -> str:
         """The staging table's columns from the sheet's positional cells `c0…cN`."""
         fields = LEDGERS[self.ledger].field_names
-        cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.ncols)}
+        cell = {i: cell_sql(f"c{i}") for i in range(self.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
             extra = f"CAST(json_object({pairs}) AS VARCHAR)"
@@ -279,11 +279,20 @@ def total_row_sql(first: str, cells: list[str] | None = None) -> str:
     substring test first (a million rows are checked for the one sum row at their end)."""
     words = ", ".join(f"'{w}'" for w in TOTAL_WORDS)
     bare = f"rtrim(replace(replace({first}, ' ', ''), '\u3000', ''), ':：')"
-    rule = f"length({first}) <= 12 AND {bare} IN ({words})"
-    if cells:
+    rule = f"coalesce(length({first}) <= 12 AND {bare} IN ({words}), false)"
+    if cells:  # CASE, not AND: only CASE spares the other rows the full rule
         maybe = " OR ".join(f"contains({c}, '计')" for c in cells[:TOTAL_COLUMNS])
-        rule = f"({maybe}) AND {rule}"
-    return f"coalesce({rule}, false)"
+        rule = f"CASE WHEN {maybe} THEN {rule} ELSE false END"
+    return rule
+
+
+def cell_sql(c: str) -> str:
+    """A CSV cell as text: trimmed, blank → NULL. Most cells have no space at either end and
+    skip the trim (it copies the string: a second pass over a million rows' text)."""
+    return (
+        f"CASE WHEN starts_with({c}, ' ') OR suffix({c}, ' ') THEN nullif(trim({c}), '') "
+        f"ELSE nullif({c}, '') END"
+    )
 
 
 def _sql_str(s: str) -> str:
