@@ -53,6 +53,7 @@ ISSUE_COLUMNS = list(ISSUE_HEADERS)
 # (`E_REF_REFUSED`), told as such.
 ROSTERS = ("counties", "institutions")
 MASK_UDF = "wb_mask_text"
+REPORT_ISSUES = 2_000  # findings a report object carries (the summary shows ten; lists show all)
 ISSUE_LISTS_DDL = """
 CREATE TABLE IF NOT EXISTS issue_lists (
     submission_id VARCHAR, xlsx VARCHAR, csv VARCHAR, written_at TIMESTAMP
@@ -100,7 +101,7 @@ class FileOutcome:
 @dataclass
 class IngestReport:
     files: list[FileOutcome]
-    issues: pd.DataFrame  # the first `Limits.issue_rows` findings (all of them in the lists)
+    issues: pd.DataFrame  # the first `REPORT_ISSUES` findings (all of them in the warehouse)
     counts: pd.DataFrame  # ledger, county_code, rows_in, accepted, quarantined
     error_count: int = 0
     warning_count: int = 0
@@ -408,7 +409,7 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
     disk beyond it), the workbook sandbox closed at the end."""
     con = wh.con
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = '{limits.database_memory_mb}MB'")
+    con.execute(f"SET memory_limit = '{limits.database_mb(reading=True)}MB'")
     workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=wh.path.parent))
     ctx = ReadContext(con, limits, workdir)
     try:
@@ -508,7 +509,8 @@ def _ingest(
             if not result.sheets and not any(i.severity == "error" for i in result.issues):
                 result.issues.append(Issue("E_NO_LEDGER", display))
         ctx.flush()
-        ctx.close_sandbox()  # its memory is free before the database work starts
+        ctx.close_sandbox()  # its memory is free before the database work starts…
+        ctx.con.execute(f"SET memory_limit = '{limits.database_mb(reading=False)}MB'")  # …for it
         for lg in LEDGERS.values():  # typed before the transaction; the text is then dropped
             sheets = [raw for _out, result, _p, _k in pending for raw in result.sheets]
             mine = [raw for raw in sheets if raw.ledger == lg.name]
@@ -519,7 +521,7 @@ def _ingest(
         counts = _write_all(wh, pending, retry)
     report = IngestReport(outcomes, pd.DataFrame(columns=ISSUE_COLUMNS), _count_frame(counts))
     report.loose = loose
-    _fill_issues(wh, report, limits.issue_rows)
+    _fill_issues(wh, report, REPORT_ISSUES)
     return report
 
 

@@ -47,6 +47,7 @@ CHUNK = 4 << 20  # bytes read at a time from a submitted file
 HEAD_BYTES = 256 << 10  # text kept from the top of a CSV for finding its header
 FORMULA_CELLS_LISTED = 1000  # per sheet; beyond that one summary warning
 MB = 1 << 20
+PYTHON_RESERVE_MB = 384  # this process's own objects (pandas, the reports' frames) beside DuckDB
 
 
 @dataclass
@@ -79,8 +80,8 @@ class Limits:
     workbook_mb: int = 2048  # every part of a workbook, unzipped
     zip_ratio: int = 200  # unzipped ÷ zipped size of one part (zip bombs reach thousands)
     issue_rows: int = 20_000  # findings listed one by one in an issue list; the rest summarised
+    memory_mb: int = 2048  # the whole ingest: this process, its database and the child
     reader_memory_mb: int = 1280  # address space of the child that parses a workbook
-    database_memory_mb: int = 1024  # DuckDB's memory during ingest (it spills to disk beyond)
     reader_timeout_s: int = 900  # one workbook's parse
 
     @classmethod
@@ -106,6 +107,12 @@ class Limits:
 
     def bytes(self, name: str) -> int:
         return int(getattr(self, name)) * MB
+
+    def database_mb(self, reading: bool) -> int:
+        """DuckDB's share of `memory_mb` (it spills to disk beyond): while files are read the
+        workbook child may hold its whole cap, afterwards it is gone."""
+        spare = self.memory_mb - PYTHON_RESERVE_MB - (self.reader_memory_mb if reading else 0)
+        return max(256, spare)
 
 
 def size_text(n: int) -> str:
