@@ -23,6 +23,7 @@ import functools
 import html
 import io
 import itertools
+import operator
 import json
 import logging
 import os
@@ -615,13 +616,25 @@ def _sheet_from_match(
 
 # ---------------------------------------------------------------- xlsx: checks before parsing
 
-_ROW_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-# cells in a column of two or more letters (AA…), or on a row ≥ 1,000,000: rare in a ledger,
-# and the only ones that can make the sheet's span (rows × columns) large
-_WIDE_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{2,})(\d+)"')
-_FAR_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d{7,})"')
-_CELL_F_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?>\s*<(?:\w+:)?f[ >/]')
+# Cells are found by their literal start (`<c r="`, the order every writer uses), fast enough
+# to read every cell of a sheet once: a regular expression with a variable prefix costs 25 times
+# as much. A file that writes its attributes in another order escapes this check, not the
+# child's memory cap.
+_PREFIX_RE = re.compile(rb"<(\w+:)?sheetData\b")
 _DIM_RE = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z0-9:]+)"')
+
+
+@functools.cache
+def _cell_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern, re.Pattern]:
+    """Row numbers; cells in a column of two or more letters (AA…); cells on a row ≥ 1,000,000
+    (rare in a ledger, and the only ones that can make a sheet's span large); formula cells."""
+    p = re.escape(prefix)
+    return (
+        re.compile(rb"<" + p + rb'row r="(\d+)"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{2,3})(\d+)"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d{7,})"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"[^>]*>\s*<' + p + rb"f[ >/]"),
+    )
 
 
 def _col_index(letters: bytes | str) -> int:
@@ -661,23 +674,23 @@ def scan_sheet_xml(stream: Any) -> SheetScan:
     formula cells (values are cached in the file; the ingest reports that it used them)."""
     out = SheetScan()
     tail = b""
-    first = True
+    rows = wide = far = formula = None
     while chunk := stream.read(CHUNK):
         out.unzipped += len(chunk)
         buf = tail + chunk
-        if first:
+        if rows is None:
             if m := _DIM_RE.search(buf, 0, 4096):
                 out.dimension = m.group(1).decode()
-            first = False
-        for m in _ROW_RE.finditer(buf):
-            out.max_row = max(out.max_row, int(m.group(1)))
-        for rx in (_WIDE_RE, _FAR_RE):
-            for m in rx.finditer(buf):
-                out.max_col = max(out.max_col, _col_index(m.group(1)) + 1)
-                out.max_row = max(out.max_row, int(m.group(2)))
+            m = _PREFIX_RE.search(buf)
+            rows, wide, far, formula = _cell_patterns(m.group(1) or b"" if m else b"")
+        if found := rows.findall(buf):
+            out.max_row = max(out.max_row, max(map(int, found)))
+        for col, row in wide.findall(buf) + far.findall(buf):
+            out.max_col = max(out.max_col, _col_index(col) + 1)
+            out.max_row = max(out.max_row, int(row))
         if b"<f" in buf or b":f" in buf:
-            for m in _CELL_F_RE.finditer(buf):
-                cell = (int(m.group(2)), _col_index(m.group(1)))
+            for col, row in formula.findall(buf):
+                cell = (int(row), _col_index(col))
                 if cell not in out.formulas:
                     out.formula_count += 1
                     if len(out.formulas) < FORMULA_CELLS_LISTED:
@@ -858,7 +871,11 @@ def _read_sheet(
         issues.append(Issue("W_EMPTY_SHEET", file, name, severity="warning"))
         return None, issues
     left = [None] * sheet.start[1]  # iter_rows starts at row 0 but at the first used column
-    rows = (left + _text_row(r) for r in sheet.iter_rows())
+    rows = (
+        (left + _text_row(r) for r in sheet.iter_rows())
+        if left
+        else (_text_row(r) for r in sheet.iter_rows())
+    )
     head = list(itertools.islice(rows, HEADER_SCAN_ROWS))
     match = detect_header(head)
     if match is None:
@@ -885,7 +902,9 @@ def _read_sheet(
     plan = _merge_plan(sheet.merged_cell_ranges, match.row_index, width)
     formulas = sorted(scan.formulas) if scan else []
     formula_rows = {r for r, _c in formulas}
-    places = [raw.columns.get(f) for f in LEDGERS[raw.ledger].field_names]
+    # each field's cell in one C call: a missing field reads the None appended after the row
+    places = [raw.columns.get(f, width) for f in LEDGERS[raw.ledger].field_names]
+    pick = operator.itemgetter(*places) if len(places) > 1 else lambda r: (r[places[0]],)
     extra = raw.extra
     kept: list[tuple] = []  # the ledger's layout: row, fields, extra, first text cell
     out = None  # a CSV once the sheet outgrows memory
@@ -893,7 +912,8 @@ def _read_sheet(
     try:
         body = itertools.chain(head[match.row_index + 1 :], rows)
         for i, full in enumerate(body, start=match.row_index + 1):
-            cells = full[:width] + [None] * (width - len(full))
+            n = len(full)
+            cells = full if n == width else full[:width] + [None] * (width - n)
             for c, last in plan.get(i, ()):
                 filling[c] = (cells[c], last)
                 issues.append(
@@ -916,12 +936,14 @@ def _read_sheet(
             if not any(cells):
                 continue
             unknown = {lab: cells[j] for j, lab in extra if cells[j] is not None}
+            first = first_text(cells)
+            cells.append(None)
             kept.append(
                 (
                     i + 1,
-                    *[None if j is None else cells[j] for j in places],
+                    *pick(cells),
                     json.dumps(unknown, ensure_ascii=False) if unknown else None,
-                    first_text(cells),
+                    first,
                 )
             )
             if len(kept) >= SMALL_SHEET_ROWS:
