@@ -408,7 +408,9 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
     written while reading (removed after), DuckDB held to its memory limit (it spills to
     disk beyond it), the workbook sandbox closed at the end."""
     con = wh.con
-    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    before, order = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+    ).fetchall()[0]
     con.execute(f"SET memory_limit = '{limits.database_mb(reading=True)}MB'")
     workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=wh.path.parent))
     ctx = ReadContext(con, limits, workdir)
@@ -424,6 +426,7 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
                     f"DROP TABLE IF EXISTS t_typed_{name}; DROP TABLE IF EXISTS t_total_{name}"
                 )
             con.execute(f"SET memory_limit = '{before}'")
+            con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
 
 
 def sweep(wh: Warehouse) -> None:
@@ -511,6 +514,9 @@ def _ingest(
         ctx.flush()
         ctx.close_sandbox()  # its memory is free before the database work starts…
         ctx.con.execute(f"SET memory_limit = '{limits.database_mb(reading=False)}MB'")  # …for it
+        # From here no table's row order carries meaning (CSV rows were numbered as loaded):
+        # DuckDB may write in parallel.
+        ctx.con.execute("SET preserve_insertion_order = false")
         for lg in LEDGERS.values():  # typed before the transaction; the text is then dropped
             sheets = [raw for _out, result, _p, _k in pending for raw in result.sheets]
             mine = [raw for raw in sheets if raw.ledger == lg.name]

@@ -1063,7 +1063,7 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
     scan = TextScan(enc, out_path)
     decoder = codecs.getincrementaldecoder(enc)("strict")
     non_ascii = False
-    prev = ""  # the end of the previous chunk's text, for patterns across chunks
+    prev = b""  # the end of the previous chunk, for patterns across chunks
     max_lines = limits.rows + HEADER_SCAN_ROWS
     out = open(out_path, "w", encoding="utf-8", newline="") if copy else None
     try:
@@ -1092,17 +1092,25 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
                         scan.issue = Issue("E_BAD_BYTES", display, "CSV", row=line)
                     return scan
                 non_ascii = non_ascii or not text.isascii()
-                if (nul := text.find("\x00")) >= 0:
-                    line = scan.lines + text.count("\n", 0, nul) + 1
+                # ASCII bytes never occur inside a UTF-8 or GB18030 character, so the checks
+                # run on the bytes, cheaper than on the text (UTF-16 is checked as UTF-8)
+                body = text.encode("utf-8") if enc == "utf-16" else data
+                if (nul := body.find(b"\x00")) >= 0:
+                    line = scan.lines + body.count(b"\n", 0, nul) + 1
                     scan.issue = Issue("E_NUL_BYTE", display, "CSV", row=line)
                     return scan
-                probe = prev + text
-                if "\n\n" in probe or "\n\r\n" in probe or (not prev and text[:1] in ("\n", "\r")):
+                probe = prev + body
+                if (
+                    b"\n\n" in probe
+                    or b"\n\r\n" in probe
+                    or (not prev and body[:1] in (b"\n", b"\r"))
+                ):
                     scan.blank_lines = True
-                if not scan.bare_cr and re.search("\r(?!\n)", probe if final else probe[:-1]):
-                    scan.bare_cr = True
-                scan.quotes = scan.quotes or '"' in text
-                scan.lines += text.count("\n")
+                if not scan.bare_cr:
+                    edge = probe if final else probe[:-1]
+                    scan.bare_cr = edge.count(b"\r") != edge.count(b"\r\n")
+                scan.quotes = scan.quotes or b'"' in body
+                scan.lines += body.count(b"\n")
                 if len(scan.head) < HEAD_BYTES:
                     scan.head += text[: HEAD_BYTES - len(scan.head)]
                 if scan.lines > max_lines:
@@ -1112,10 +1120,10 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
                     return scan
                 if out is not None:
                     out.write(text)
-                prev = text[-2:] if text else prev
+                prev = body[-2:] if body else prev
                 if final:
                     break
-        if prev and not prev.endswith("\n"):
+        if prev and not prev.endswith(b"\n"):
             scan.lines += 1  # a last line without a line break
         return scan
     finally:
