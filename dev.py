@@ -102,6 +102,23 @@ def ensure_chromium() -> None:
         print("提示：部分软件包安装失败，相关 PDF 导出与测试将跳过")
 
 
+def ensure_java() -> None:
+    """Screening's Spark engine (and its tests) need Java; Debian's default-jre-headless."""
+    if shutil.which("java"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(
+            "提示：未找到 Java，Spark 引擎测试将跳过"
+            "（以 root 运行或 apt-get install default-jre-headless）"
+        )
+        return
+    print("安装 Debian default-jre-headless（疑点筛查的 Spark 引擎需要）…", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update", "-qq"], env=env)
+    if _run(["apt-get", "install", "-y", "-qq", "default-jre-headless"], env=env) != 0:
+        print("提示：Java 安装失败，Spark 引擎测试将跳过")
+
+
 # The guard rails run before the tests: lint, formatting, and the import-layer contract
 # (.importlinter; the layers are described in docs/architecture.md).
 GUARDS = (
@@ -135,6 +152,7 @@ def main(argv: list[str]) -> int:
     if what == "test":
         ensure_venv("test")
         ensure_chromium()
+        ensure_java()
         require = os.environ.get("WORKBENCH_REQUIRE_BROWSER", "1")
         env = dict(os.environ, WORKBENCH_REQUIRE_BROWSER=require)
         if guard_rails() != 0:
@@ -142,6 +160,7 @@ def main(argv: list[str]) -> int:
         return _run([str(BIN / "python"), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env)
     if what == "bench":
         ensure_venv("test")
+        ensure_java()
         return _run([str(BIN / "python"), "-m", "benchmarks", *argv[1:]], cwd=ROOT)
     sys.exit(f"未知命令：{what}（可用：demo、test、bench）")
 

@@ -153,10 +153,17 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     if not wh.exists():
         Warehouse(wh).close()  # an empty warehouse file: the cache key hangs on it
     os.environ[dashboard.ENV_CACHE_DIR] = str(cache)
-    target = cache / f"entry-dashboard-{dashboard.cache_key(wh)}"
+    # `serve`'s kernels read a snapshot of the warehouse (workbench.serve.Snapshots), which
+    # serve reuses when the warehouse is unchanged: take it here and key the data on it
+    from workbench.presentation.cache import private_dir
+    from workbench.serve import Snapshots
+
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    snap = Snapshots(wh, private_dir(cache / "serve-snapshots"), quiet=0.0).take()
+    target = cache / f"entry-dashboard-{dashboard.cache_key(snap)}"
     if not target.exists():
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(mode=0o700, parents=True)
+        for old in cache.glob("entry-dashboard-*"):
+            shutil.rmtree(old, ignore_errors=True)
         shutil.copytree(stored, target)
     return wh, cache, geo
 

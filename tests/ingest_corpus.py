@@ -47,6 +47,7 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "institution_type": "公立医疗机构",
         "credit_grade": "A",
         "key_monitored": "否",
+        "hosp_lv": "二级",
     },
     "cases": {
         "case_id": "AJ-2025-0001",

@@ -203,6 +203,28 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
                     "detail": "",
                 }
             )
+    # the declared funnel as the presentation layer counts it (one cohort per county and month)
+    funnel = []
+    for pi, p in enumerate(PERIODS):
+        for ci, (code, _) in enumerate([("", "全市")] + counties):
+            base = {"indicator_set": "campaign_2025", "period": p, "county_code": code}
+            base.update(window_start="2025-01", window_end=p)
+            for stage, label, n in (
+                ("leads", "线索", 100),
+                ("filed", "立案", 30),
+                ("closed", "结案", 20),
+            ):
+                funnel.append({**base, "stage": stage, "label": label, "count": n + pi - ci})
+            funnel.append(
+                {
+                    **base,
+                    "stage": "recovered",
+                    "label": "追回",
+                    "count": None,
+                    "amount_recovered": 9e5,
+                    "amount_due": 1e6,
+                }
+            )
     phases = pd.DataFrame(
         [
             ("动员部署", "2025-03-01", "2025-03-31"),
@@ -225,6 +247,7 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
         lagging=pd.DataFrame(lag),
         milestones=pd.DataFrame(ms),
         phases=phases,
+        funnel=pd.DataFrame(funnel),
         hierarchies={"by_subject": "无骗保城市指数（按主体）"},
         presentation={"campaign_2025": copy.deepcopy(SHOWN)},
         demo=True,
@@ -341,7 +364,11 @@ def test_ranking_keeps_top_bottom_and_pick_for_large_cities():
 
 def test_ranking_table_has_grades_bands_and_links(data):
     html = d.ranking_table_html(data, view(county="990101"))
-    assert 'href="county.ipynb?county=990102"' in html
+    # the link opens the county in the same set, month and index
+    assert (
+        'href="county.ipynb?set=campaign_2025&amp;period=2025-09&amp;county=990102'
+        '&amp;index=by_subject"' in html
+    )
     assert "wb-row-selected" in html and "wb-band" in html and "第1–2名" in html
 
 
@@ -421,17 +448,23 @@ def test_trend_follows_months_up_to_the_period(data):
     assert any(t["name"] == "演示市" for t in fig["data"])
 
 
-def test_funnel_reads_kpi_numerators(data):
+def test_funnel_draws_the_cohort_and_says_what_it_counts(data):
     stages = d.funnel_stages(data, view())
     assert [s["stage"] for s in stages] == ["leads", "filed", "closed", "recovered"]
     leads, filed, closed, rec = (s["count"] for s in stages)
-    assert (leads, filed, closed) == (100, 12, 40)
-    assert rec == pytest.approx(40 * 0.9)  # the last stage × the city's 基金追回率 in 2025-09
+    assert (leads, filed, closed) == (102, 32, 22)  # the city's cohort in 2025-09
+    assert rec == pytest.approx(22 * 0.9)  # the last stage × the cohort's 900,000 / 1,000,000
     fig = d.funnel_figure(data, view())
     go.Figure(fig)
     assert fig["data"][0]["y"] == ["线索", "立案", "结案", "追回"]  # the declared labels
-    assert "基金追回率 90.0%" in fig["data"][0]["customdata"][-1]
-    assert ">线索 → 立案 → 结案 → 追回</h3>" in d.funnel_title_html(data, view())
+    hover = fig["data"][0]["customdata"][-1]
+    assert "基金追回率 90.0%" in hover and "90.0万元" in hover and "100.0万元" in hover
+    title = d.funnel_title_html(data, view())
+    assert ">线索 → 立案 → 结案 → 追回</h3>" in title
+    # the sentence that says which batch was counted: found 2025-01 … 2025-09, as of 2025-09
+    assert "2025年1月至2025年9月" in title and "同一批" in title
+    county = d.funnel_stages(data, view(county="990102"))  # the county's own cohort
+    assert [s["count"] for s in county[:3]] == [100, 30, 20]
 
 
 def test_funnel_shows_what_the_set_declares(data):
@@ -452,6 +485,13 @@ def test_funnel_shows_what_the_set_declares(data):
             },
         ],
     }
+    f = data.funnel
+    data.funnel = pd.concat(
+        [
+            f[f["stage"] == "leads"].assign(stage="due", label="应整改", count=10),
+            f[f["stage"] == "filed"].assign(stage="done", label="已整改", count=7),
+        ]
+    ).sort_values(["period", "county_code"], kind="stable")
     stages = d.funnel_stages(data, view())
     assert [(s["label"], s["count"]) for s in stages] == [("应整改", 10), ("已整改", 7)]
     assert d.funnel_figure(data, view())["data"][0]["y"] == ["应整改", "已整改"]  # no 追回
@@ -555,7 +595,7 @@ def test_pages_build_and_update_in_place(data):
     cp.on_click("990102")  # a click on the map or a ranking bar picks the county
     assert cp.view.county == "990102" and board.values["county"] == "990102"
     assert board.parts["map_selection"]["selected"] == "990102"
-    assert "county.ipynb?county=990102" in board.parts["header"]["html"]
+    assert "&amp;county=990102&amp;" in board.parts["header"]["html"]
     before = board.parts["calendar"]["rev"]
     cp.on_select("hierarchy", "by_subject")  # unchanged view: nothing redrawn
     assert board.parts["calendar"]["rev"] == before
@@ -635,7 +675,9 @@ def test_overdue_items_and_masked_tables():
     assert "整改时限" in html and "逾期天数" in html
     # the rectification ledger's own headers, money with its unit in the cell only
     assert "整改状态" in html and "案件状态" not in html
-    assert "涉及金额</th>" in html and "(元)" not in html and "1,000元" in html
+    assert "涉及金额</th>" in html and "(元)" not in html and "1,000.00元" in html
+    # dates the Chinese way, an empty date as —, never NaT
+    assert "2025年6月30日" in html and "NaT" not in html
 
 
 def test_catalogue_has_every_dashboard_key():

@@ -179,6 +179,45 @@ def test_bounded_kernel_manager_refuses_beyond_the_limit():
     assert exc.value.status_code == 503
 
 
+def test_kernels_without_a_page_are_released_after_their_grace():
+    """A kernel whose page never reached a browser, or whose page was attached and is gone,
+    is released after `viewer_timeout`; one whose page is still loading in a browser (it said
+    hello) gets `load_timeout`; an attached, a busy and a preheated kernel stay."""
+    pytest.importorskip("jupyter_server")
+    import asyncio
+    import concurrent.futures
+
+    km = serve.BoundedKernelManager(viewer_timeout=10, load_timeout=100)
+    names = ("plain_get", "loading", "closed", "open", "busy", "pooled")
+    km._kernels = {k: SimpleNamespace(execution_state="idle") for k in names}
+    km._kernels["busy"].execution_state = "busy"
+    km._kernel_connections = dict.fromkeys(names, 0)
+    km.list_kernel_ids = lambda: list(km._kernels)
+    km.pooled_ids = lambda: {"pooled"}
+    gone: list[str] = []
+
+    async def shutdown(kid, *a, **k):
+        gone.append(kid)
+        km._kernels.pop(kid)
+
+    km.shutdown_kernel = shutdown
+    assert km.claim("loading") and km.claim("closed") and not km.claim("nosuch")
+    km.notify_connect("closed")
+    km.notify_disconnect("closed")
+    km.notify_connect("open")
+
+    def at(t: float) -> list[str]:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own
+            return pool.submit(asyncio.run, km.release_unviewed(now=t)).result(timeout=30)
+
+    assert at(0) == []
+    assert at(9.9) == []
+    assert sorted(at(10)) == ["closed", "plain_get"]
+    assert at(99) == []
+    assert at(100) == ["loading"]
+    assert set(km._kernels) == {"open", "busy", "pooled"}
+
+
 def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
     """Voilà's own loading words (Running …, Executing 3 of 12) are replaced: the template
     includes a script with the catalogue's text, and the script is no Jinja (no braces
@@ -189,3 +228,404 @@ def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
     assert "正在加载" in script and "正在计算（第 %i / %n 步）" in script
     assert "{{" not in script and "{%" not in script
     assert "workbench_loading.html.j2" in (dest / "index.html.j2").read_text(encoding="utf-8")
+
+
+# ───────────────────── the Chinese pages, rendered as Jupyter Server renders them ─────────────
+
+
+def _render(text: str, **ns) -> str:
+    import jinja2
+
+    return jinja2.Environment(autoescape=True).from_string(text).render(**ns)
+
+
+def test_error_and_login_pages_are_chinese():
+    pages = serve.error_pages()
+    busy = _render(pages["503.html"], base_url="/", max_kernels=4)
+    assert "访问人数较多" in busy and "4 个会话" in busy and 'lang="zh-CN"' in busy
+    assert f'http-equiv="refresh" content="{serve.BUSY_RETRY_S}"' in busy  # retries by itself
+    nf = _render(pages["404.html"], base_url="/jg/")
+    assert "找不到该页面" in nf and 'href="/jg/voila/render/cockpit.ipynb"' in nf
+    err = _render(pages["error.html"], base_url="/", status_code=500)
+    assert "错误代码 500" in err
+    login = _render(
+        serve.login_page(),
+        base_url="/",
+        next="/voila/render/cockpit.ipynb",
+        login_available=True,
+        token_available=True,
+        message={"error": "Invalid credentials"},
+        xsrf_form_html=lambda: '<input type="hidden" name="_xsrf" value="x">',
+    )
+    assert 'name="password"' in login and 'name="_xsrf"' in login
+    assert "访问密码或令牌" in login and "密码或令牌不正确" in login
+    for text in (busy, nf, err, login):
+        assert not any(w in text for w in ("Password", "Log in", "Service Unavailable", "Error"))
+
+
+def test_template_has_the_freshness_line_and_a_chinese_failed_cell(tmp_path):
+    dest = serve.template_root(tmp_path) / "voila" / "templates" / serve.TEMPLATE
+    index = (dest / "index.html.j2").read_text(encoding="utf-8")
+    assert "workbench_freshness.html.j2" in index and "workbench_cell_error.html.j2" in index
+    script = (dest / "workbench_freshness.html.j2").read_text(encoding="utf-8")
+    assert "workbench/status" in script and "{{" not in script
+    assert "出错" in (dest / "workbench_cell_error.html.j2").read_text(encoding="utf-8")
+    assert (dest / "503.html").is_file() and (dest / "404.html").is_file()
+
+
+def test_writer_detection_takes_no_lock(tmp_path):
+    """A writer in another process is seen (fcntl F_GETLK); a reader is not a writer; and
+    asking never takes a lock, so a writer can always open the file afterwards."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).execute("CREATE TABLE x AS SELECT 1 AS a").close()
+    hold = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r');"
+        "print('open', flush=True); time.sleep(30)"
+    )
+    for mode, expected in (("w", True), ("r", False)):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", hold, str(db), mode], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout.readline().strip() == "open"
+            assert serve.writer_active(db) is expected
+        finally:
+            proc.kill()
+            proc.wait()
+    assert serve.writer_active(db) is False
+    duckdb.connect(str(db)).execute("INSERT INTO x VALUES (2)").close()
+
+
+def test_snapshot_is_a_committed_state_and_reused(tmp_path):
+    import duckdb
+
+    db = tmp_path / "live.duckdb"
+    duckdb.connect(str(db)).execute("CREATE TABLE x AS SELECT 1 AS a").close()
+    snaps = serve.Snapshots(db, tmp_path / "snaps", quiet=0.0)
+    snaps.folder.mkdir()
+    first = snaps.take()
+    assert first is not None and first.parent == snaps.folder
+    assert snaps.take() == first  # same live state: the same copy
+    with duckdb.connect(str(first), read_only=True) as con:
+        assert con.execute("SELECT sum(a) FROM x").fetchone()[0] == 1
+    duckdb.connect(str(db)).execute("INSERT INTO x VALUES (2)").close()
+    second = snaps.take()
+    assert second is not None and second != first
+    with duckdb.connect(str(second), read_only=True) as con:
+        assert con.execute("SELECT sum(a) FROM x").fetchone()[0] == 3
+    assert not list(snaps.folder.glob("*.part"))
+
+
+# ───────────────────── real Voilà over HTTP on a small demo warehouse ─────────────────────
+
+TOKEN = "t" * 24
+VIEWER_TIMEOUT = 6
+MAX_KERNELS = 4  # pool of 1 per page: 2 preheated, room for 2 viewers
+
+
+def _write_city(path: Path, counties: list[str] | None = None, tag: str = "") -> list[str]:
+    """3 demo counties: the first two submitted 2025-12, the third only 2025-11 (so it is
+    missing for 2025-12). With `counties`, adds 2025-12 submissions for just those."""
+    from workbench.demo import generate_city
+    from workbench.warehouse import Warehouse
+
+    city = generate_city(3)
+    codes = sorted({c for c, _ in city.counties})
+    plan = (
+        [(c, "2025-12") for c in counties]
+        if counties is not None
+        else [(codes[0], "2025-12"), (codes[1], "2025-12"), (codes[2], "2025-11")]
+    )
+    with Warehouse(path) as wh:
+        for code, period in plan:
+            frames = {
+                n: df[df["county_code"].astype(str) == code]
+                for n, df in city.frames.items()
+                if "county_code" in df
+            }
+            wh.load_frames(
+                frames, submission_id=f"s{code}{period}{tag}", period=period, county_code=code
+            )
+    return codes
+
+
+class _Server:
+    def __init__(self, wh: Path, cache: Path, log: Path) -> None:
+        import subprocess
+        import sys
+
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}/"
+        self.log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench.cli",
+                "serve",
+                "--warehouse",
+                str(wh),
+                "--port",
+                str(self.port),
+                "--pool-size",
+                "1",
+                "--max-kernels",
+                str(MAX_KERNELS),
+                "--viewer-timeout",
+                str(VIEWER_TIMEOUT),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=dict(
+                __import__("os").environ,
+                WORKBENCH_DASHBOARD_CACHE=str(cache),
+                WORKBENCH_DASHBOARD_TOKEN=TOKEN,
+                PYTHONUNBUFFERED="1",
+            ),
+            start_new_session=True,
+        )
+
+    def get(self, path: str, token: bool = True, timeout: float = 120):
+        import urllib.error
+        import urllib.request
+
+        sep = "&" if "?" in path else "?"
+        url = self.base + path + (f"{sep}token={TOKEN}" if token else "")
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                return r.status, dict(r.headers), r.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
+
+    def status(self) -> dict:
+        import json
+
+        code, _, body = self.get("voila/workbench/status")
+        assert code == 200, body
+        return json.loads(body)
+
+    def kernel_pids(self) -> list:
+        import psutil
+
+        try:
+            kids = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        out = []
+        for p in kids:
+            try:
+                if "ipykernel" in " ".join(p.cmdline()):
+                    out.append(p)
+            except psutil.Error:
+                pass
+        return out
+
+    def wait_until(self, what, timeout: float, every: float = 0.5):
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = what()
+            if got:
+                return got
+            assert self.proc.poll() is None, "serve exited"
+            time.sleep(every)
+        raise AssertionError(f"not within {timeout} s")
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        self.proc.send_signal(signal.SIGTERM)  # Voilà stops its kernels on SIGTERM
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            import os
+
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    pytest.importorskip("voila")
+    pytest.importorskip("psutil")
+    folder = tmp_path_factory.mktemp("serve")
+    wh = folder / "w.duckdb"
+    codes = _write_city(wh)
+    srv = _Server(wh, folder / "cache", folder / "serve.log")
+    try:
+        srv.wait_until(lambda: _up(srv), timeout=300, every=1)
+        srv.wait_until(lambda: len(srv.kernel_pids()) >= 2, timeout=120)  # pools filled
+        srv.codes = codes
+        srv.warehouse = wh
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _up(srv: _Server) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(srv.base + "login", timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def _kernel_id(page: str) -> str:
+    import re
+
+    m = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page)
+    assert m, "no kernel id in the page"
+    return m.group(1)
+
+
+def test_live_pages_in_chinese(live):
+    code, _, body = live.get("login", token=False)
+    assert code == 200 and "访问密码或令牌" in body and "Password" not in body
+    code, _, body = live.get("no/such/page")
+    assert code == 404 and "找不到该页面" in body
+    code, _, body = live.get("voila/render/cockpit.ipynb", token=False)  # to the login page
+    assert code == 200 and "登录" in body
+
+
+def test_freshness_line_follows_an_ingest_without_restart(live):
+    """A county missing for 2025-12 submits while serve runs: while the writer holds the
+    warehouse the page says so and shows the last complete data; once it is done the line
+    changes and the preheated kernels read the new copy — no restart."""
+    import time
+
+    from workbench.demo import generate_city
+    from workbench.warehouse import Warehouse
+
+    names = dict(generate_city(3).counties)
+    before = live.status()
+    missing = names[live.codes[2]]
+    assert before["state"] == "current"
+    assert f"未报送 1 个（{missing}）" in before["line"]
+    pooled_before = {p.environ().get("WORKBENCH_WAREHOUSE") for p in live.kernel_pids()}
+
+    time.sleep(1.1)  # a new modification time for the warehouse file
+    wh = Warehouse(live.warehouse)  # another process (this one) now holds the write lock
+    try:
+        _write_city_into(wh, live.codes[2])
+        during = live.wait_until(
+            lambda: (s := live.status())["state"] == "writing" and s, timeout=30
+        )
+        assert during["generation"] == before["generation"]
+        assert during["line"] == before["line"]  # the last complete data, with a notice
+        assert "正在入库" in during["notice"]
+        code, _, _ = live.get("voila/render/cockpit.ipynb")  # a page still opens
+        assert code in (200, 503)
+    finally:
+        wh.close()
+    after = live.wait_until(
+        lambda: (s := live.status())["generation"] > before["generation"] and s, timeout=180
+    )
+    assert after["state"] == "current" and after["notice"] == ""
+    assert "无未报送区县" in after["line"] and after["loaded_at"] != before["loaded_at"]
+    # the preheated kernels were replaced: they read the new copy
+    live.wait_until(
+        lambda: (
+            ({p.environ().get("WORKBENCH_WAREHOUSE") for p in live.kernel_pids()} - pooled_before)
+            and not (
+                {p.environ().get("WORKBENCH_WAREHOUSE") for p in live.kernel_pids()} & pooled_before
+            )
+        ),
+        timeout=120,
+    )
+
+
+def _write_city_into(wh, code: str) -> None:
+    from workbench.demo import generate_city
+
+    city = generate_city(3)
+    frames = {
+        n: df[df["county_code"].astype(str) == code]
+        for n, df in city.frames.items()
+        if "county_code" in df
+    }
+    wh.load_frames(frames, submission_id=f"late{code}", period="2025-12", county_code=code)
+
+
+def test_cap_is_never_exceeded_under_concurrent_requests(live):
+    """12 plain GETs at once against a cap of 4 kernels (2 of them preheated): kernel
+    processes never exceed 4 (sampled every 50 ms), the refused get the Chinese page that
+    retries itself, and the kernels of pages no browser attached to are released."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    live.wait_until(lambda: len(live.kernel_pids()) == 2, timeout=120)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], len(live.kernel_pids()))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            got = list(pool.map(lambda _: live.get("voila/render/cockpit.ipynb"), range(12)))
+        time.sleep(3)
+    finally:
+        stop.set()
+        th.join()
+    codes = sorted(c for c, _, _ in got)
+    assert set(codes) <= {200, 503}, codes
+    assert codes.count(503) >= 12 - (MAX_KERNELS - 1), codes
+    assert codes.count(200) >= 1
+    assert peak[0] <= MAX_KERNELS, peak[0]
+    busy = next(b for c, h, b in got if c == 503)
+    headers = next(h for c, h, b in got if c == 503)
+    assert "访问人数较多" in busy and 'http-equiv="refresh"' in busy
+    assert headers.get("Retry-After") == str(serve.BUSY_RETRY_S)
+    # none of those GETs had a browser: their kernels go, the pools stay
+    live.wait_until(lambda: len(live.kernel_pids()) <= 2, timeout=VIEWER_TIMEOUT + 40)
+
+
+def test_kernel_released_after_a_page_vanishes_without_unload(live):
+    """A page whose websocket is attached keeps its kernel past the timeout; once the socket
+    drops (no unload beacon) the kernel is released within the timeout plus a round."""
+    import asyncio
+    import time
+
+    from tornado.websocket import websocket_connect
+
+    live.wait_until(lambda: len(live.kernel_pids()) <= 2, timeout=VIEWER_TIMEOUT + 40)
+    code, _, page = live.get("voila/render/cockpit.ipynb")
+    assert code == 200
+    kid = _kernel_id(page)
+    # the page's first script says a browser has it; nothing is claimed for a stranger
+    assert live.get(f"voila/workbench/hello/{kid}")[0] == 204
+    assert live.get("voila/workbench/hello/00000000-0000-0000-0000-000000000000")[0] == 404
+
+    def alive() -> bool:
+        return live.get(f"api/kernels/{kid}")[0] == 200
+
+    async def attach_then_vanish() -> float:
+        ws = await websocket_connect(
+            f"ws://127.0.0.1:{live.port}/api/kernels/{kid}/channels?token={TOKEN}"
+        )
+        await asyncio.sleep(VIEWER_TIMEOUT + 8)  # well past the timeout, with a page attached
+        assert alive()
+        ws.close()  # the page is gone; no beacon was sent
+        return time.monotonic()
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:  # a loop of its own (see above)
+        gone_at = ex.submit(asyncio.run, attach_then_vanish()).result(timeout=120)
+    live.wait_until(lambda: not alive(), timeout=VIEWER_TIMEOUT + 30)
+    assert time.monotonic() - gone_at <= VIEWER_TIMEOUT + 30

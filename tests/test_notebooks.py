@@ -315,7 +315,14 @@ def test_a_working_copy_runs_where_it_was_written(
     copy = nbcmd.working_copy("county_assessment", {"county": code, "period": "2025-09"}, tmp_path)
     nb = execute(copy, tmp_path)
     assert errors(nb) == []
-    header = nb.cells[2].outputs[0]["data"]["text/html"]
+    # the report's header: the first HTML output of the notebook (a kernel may also emit
+    # stream outputs first, e.g. a warning, so the cell's first output is not always it)
+    header = next(
+        o["data"]["text/html"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    )
     assert name in header and "2025年9月" in header
 
 

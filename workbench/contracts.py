@@ -69,6 +69,19 @@ CASE_WITHDRAWN = "已撤销"
 INSTITUTION_TYPES = ("公立医疗机构", "民营医疗机构", "基层医疗机构", "定点零售药店")
 CREDIT_GRADES = ("A", "B", "C", "D", "E")
 CHECK_STATUSES = ("待核查", "核查中", "属实", "不属实")
+HOSPITAL_LEVELS = ("三级", "二级", "一级", "未定级")
+# Masked lists of screening leads sent to counties each month (workbench/screening/lists.py);
+# a returned copy with 核查结果 filled in is ingested as updates of those leads. A file whose
+# name carries one of these titles is such a return: its submission period is tagged with the
+# title, so it neither replaces nor is replaced by the county's own monthly workbook.
+LEAD_FEEDBACK_LISTS = ("死亡人员医保待遇未停及结算疑点清单", "服刑在押人员结算疑点清单")
+
+
+def feedback_list_of(file_name: str) -> str | None:
+    """The feedback list a file name names, if any."""
+    return next((title for title in LEAD_FEEDBACK_LISTS if title in file_name), None)
+
+
 INSPECTION_METHODS = (
     "日常巡查",
     "专项检查",
@@ -311,6 +324,13 @@ INSTITUTIONS = Ledger(
         _f("institution_type", "机构类型", "enum", enum=INSTITUTION_TYPES, required=True),
         _f("credit_grade", "信用等级", "enum", enum=CREDIT_GRADES, help="A–E，未评价留空"),
         _f("key_monitored", "是否重点监控", "bool"),
+        _f(
+            "hosp_lv",
+            "医院等级",
+            "enum",
+            enum=HOSPITAL_LEVELS,
+            help="三级/二级/一级/未定级；药店留空。疑点筛查按同级机构比较次均费用",
+        ),
     ),
     references=(Reference("county_code", "counties", "county_code", "E_UNKNOWN_COUNTY"),),
 )

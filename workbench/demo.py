@@ -652,6 +652,19 @@ def _build_institutions(w: _World) -> pd.DataFrame:
     credit = np.where(rated, _obj(CREDIT_GRADES)[grade], None)
     key = rng.random(n) < np.where(rated & (grade >= 2), 0.3, 0.06)
 
+    # 医院等级 (for screening's same-level comparisons): derived, no random draw, so the rest
+    # of the city stays as it was
+    level = np.select(
+        [itype == 0, itype == 1, itype == 2],
+        [
+            np.where(seq_type == 0, "三级", "二级"),
+            np.where(seq_type % 3 == 0, "二级", "一级"),
+            np.full(n, "一级"),
+        ],
+        "",
+    )
+    hosp_lv = np.where(level == "", None, level).astype(object)
+
     w.inst = {
         "county": county,
         "type": itype,
@@ -672,6 +685,7 @@ def _build_institutions(w: _World) -> pd.DataFrame:
             "institution_type": pd.Series(_obj(INSTITUTION_TYPES)[itype], dtype="str"),
             "credit_grade": pd.Series(credit, dtype="str"),
             "key_monitored": key,
+            "hosp_lv": pd.Series(hosp_lv, dtype="str"),
         }
     )
 
@@ -2431,6 +2445,25 @@ def write_city(
 
     `counties` / `months` restrict the monthly workbooks (the master always covers the city)."""
     return _write(city, out_dir, counties, months)[0]
+
+
+def write_settlement_extract(
+    city: DemoCity, out_dir: str | Path, scale: object | None = None
+) -> list[Path]:
+    """The demo city's settlement extract for screening (结算数据: settlements, fee lines, the
+    death and custody lists, …) with a case for every shipped rule and near-misses at every
+    threshold; the 12 months ending at the city's last month. See
+    `workbench/screening/demo_extract.py`."""
+    from workbench.screening import demo_extract
+
+    months = [str(p) for p in pd.period_range(end=city.end, periods=12, freq="M")]
+    extract = demo_extract.generate_extract(
+        city.frames["institutions"],
+        months,
+        scale or demo_extract.DEMO_SCALE,  # type: ignore[arg-type]
+        seed=city.seed,
+    )
+    return demo_extract.write_extract(extract, out_dir)
 
 
 def _write_manifest(

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.contracts import LEDGERS, Ledger
+from workbench.contracts import LEDGERS, Ledger, feedback_list_of
 from workbench.issue_list import ISSUE_HEADERS, ISSUE_ORDER, write_issue_list
 from workbench.messages import catalogue, t
 from workbench.privacy import mask_id_card, mask_name, mask_text, sql_mask_name
@@ -499,6 +499,10 @@ def _ingest(
             if _needs_rows(path.name, period):
                 ctx.flush()  # who sent it is read from its rows: they must be in the table
             county, per = submission_identity(path.name, result.sheets, period, ctx.con)
+            if title := feedback_list_of(path.name):
+                # a returned screening list updates leads; tagging its period keeps it out of
+                # the county's monthly replacement group (see contracts.LEAD_FEEDBACK_LISTS)
+                per = f"{per}·{title}"
             out = FileOutcome(
                 display,
                 sha,

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import scoring
+from workbench import excel, scoring
 from workbench.contracts import LEDGERS
 from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
 from workbench.drill import drill as drill_into
@@ -243,13 +243,48 @@ def _no_period(iset: IndicatorSet | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _column_header(column: object) -> str:
+    label = t(f"ind.col.{column}")
+    return str(column) if label.startswith("ind.col.") else label
+
+
 def chinese_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Column names → Chinese headers from the catalogue (`ind.col.<name>`); others kept."""
-    names = {}
-    for c in df.columns:
-        label = t(f"ind.col.{c}")
-        names[c] = label if not label.startswith("ind.col.") else c
-    return df.rename(columns=names)
+    return df.rename(columns={c: _column_header(c) for c in df.columns})
+
+
+# What the exported result columns hold (`workbench.excel` kinds); the rest is read from the data.
+# Indicator values take each row's unit and decimals (a rate as 87.3%, 件 as 1,548件).
+EXPORT_KINDS = {
+    "value": "by_unit",
+    "target": "by_unit",
+    "gap": "by_unit",
+    "shortfall": "by_unit",
+    "prev_value": "by_unit",
+    "current_value": "by_unit",
+    "projected_value": "by_unit",
+    "yoy": "percent",
+    "numerator": "number",
+    "denominator": "number",
+    "baseline_size": "number",
+    "score": "number",
+    "nominal_score": "number",
+    "median_rank": "number",
+    "mean_rank": "number",
+    "rank": "integer",
+    "nominal_rank": "integer",
+    "q05": "integer",
+    "q95": "integer",
+    "level": "integer",
+    "direction": "integer",
+    "decimals": "integer",
+    "months_left": "integer",
+    "n_milestones": "integer",
+    "n_missed_targets": "integer",
+    "deadline": "date",
+    "as_of": "date",
+}
+EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "median_rank": 1, "mean_rank": 1, "yoy": 1}
 
 
 def _display_frame(
@@ -791,46 +826,57 @@ class Evaluation:
         uncertainty: bool = True,
         prefix: str | None = None,
     ) -> list[Path]:
-        """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers."""
+        """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers and real
+        number formats (rates as percentages, money in yuan, dates as dates), through the one
+        table writer `workbench.excel`."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         prefix = prefix or f"{self.indicator_set.code}_{self.period_label}"
         paths: list[Path] = []
         tables = self.tables(uncertainty)
-        calendar = self.indicator_set.calendar
         for name in ("indicator_values", "city_indicator_values"):
             tables[name] = presented.present(tables[name], self.indicator_set)
-        readable = {
-            name: excel_safe_frame(self._headers(_display_frame(df, calendar, self.indicator_set)))
-            for name, df in tables.items()
-        }
+        sheets = {name: self._export_table(name, df) for name, df in tables.items()}
         if "csv" in formats:
-            for name, df in readable.items():
-                p = out_dir / f"{prefix}_{name}.csv"
-                df.to_csv(p, index=False, encoding="utf-8-sig")
-                paths.append(p)
+            for name, table in sheets.items():
+                paths.append(excel.write_csv(table, out_dir / f"{prefix}_{name}.csv"))
         if "xlsx" in formats:
-            p = out_dir / f"{prefix}.xlsx"
-            with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
-                for name, df in readable.items():
-                    sheet = t(f"ind.sheet.{name}")
-                    sheet = name if sheet.startswith("ind.sheet.") else sheet
-                    df.to_excel(xw, sheet_name=sheet[:31], index=False)
-            paths.append(p)
+            paths.append(excel.write_xlsx(list(sheets.values()), out_dir / f"{prefix}.xlsx"))
         return paths
 
-    def _headers(self, df: pd.DataFrame) -> pd.DataFrame:
+    def _export_table(self, name: str, df: pd.DataFrame) -> excel.Table:
+        """One result table as a typed sheet: readable values (`_display_frame`), Chinese
+        headers (`_header_names`), each column's kind from EXPORT_KINDS or its data."""
+        shown = _display_frame(df, self.indicator_set.calendar, self.indicator_set)
+        headers = self._header_names(shown.columns)
+        kinds = {
+            c: (
+                excel.Column(c, headers[c], excel.BY_UNIT, None, "unit", "decimals")
+                if kind == excel.BY_UNIT
+                else excel.Column(c, headers[c], kind, EXPORT_DECIMALS.get(c))
+            )
+            for c, kind in EXPORT_KINDS.items()
+            if c in shown.columns and (kind != excel.BY_UNIT or "unit" in shown.columns)
+        }
+        sheet = t(f"ind.sheet.{name}")
+        return excel.Table(
+            name if sheet.startswith("ind.sheet.") else sheet,
+            shown,
+            excel.infer_columns(shown, headers, kinds),
+        )
+
+    def _header_names(self, columns: Sequence[object]) -> dict[str, str]:
         """Chinese headers; a period of a coarser frequency is 统计期间, not 统计月份, and the
         units' code and name columns take the set's own words (地区代码 …)."""
-        out = chinese_columns(df)
+        names = {str(c): _column_header(c) for c in columns}
         if self.indicator_set.frequency.is_monthly and not self.indicator_set.tables:
-            return out
+            return names
         words = self.words
-        names = {t("ind.col.period"): t("tables.col.period")}
+        own = {"period": t("tables.col.period")}
         if self.indicator_set.tables and not self.indicator_set.reads_ledgers():
-            names[t("ind.col.county_code")] = words.code_label
-            names[t("ind.col.county_name")] = t("tables.col.unit_name", noun=words.unit_noun)
-        return out.rename(columns=names)
+            own["county_code"] = words.code_label
+            own["county_name"] = t("tables.col.unit_name", noun=words.unit_noun)
+        return {**names, **{k: v for k, v in own.items() if k in names}}
 
     # -- display --------------------------------------------------------------------------
     def summary_counts(self) -> dict[str, int]:

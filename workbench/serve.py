@@ -2,22 +2,41 @@
 
 Only `dashboards/` is served, sources are stripped, kernels are preheated (the notebook has run
 before anyone asks, so a leader sees the cockpit at once) and idle kernels are culled. The server
-binds to 127.0.0.1; binding beyond it needs a token or a password. The dashboards' data is
-precomputed once here (`dashboard.load`) and shared with every kernel through the disk cache.
+binds to 127.0.0.1; binding beyond it needs a token or a password.
+
+Kernels never read the warehouse itself but a *snapshot*: a copy taken while no ingest holds the
+file (`Snapshots`). An ingest therefore never meets a kernel's lock, and a page opened while one
+runs shows the last complete data with a notice. When the warehouse has changed and is quiet
+again, a new snapshot is taken, its dashboard data precomputed in a child process
+(`dashboard.load`, shared with every kernel through the disk cache), and the preheated kernels
+that ran on the old one are replaced — the next page opened shows the new ingest, no restart.
+
+Kernels are a scarce resource (≈ 170 MB each): `BoundedKernelManager` never lets more than
+`max_kernels` live — counting kernels still starting — and releases a kernel that no page has
+connected to within `viewer_timeout` seconds (a plain GET with no browser, a page closed without
+its unload beacon, a browser that vanished: websocket pings notice it). Over the cap a viewer
+gets a Chinese page that retries by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
+import html
 import ipaddress
+import json
 import logging
 import os
 import shutil
 import socket
 import sys
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workbench import dashboard
 from workbench.config import (
@@ -37,6 +56,9 @@ ENV_PASSWORD = "WORKBENCH_DASHBOARD_PASSWORD"
 TEMPLATE = "workbench"
 TEMPLATE_ROOT = Path(__file__).with_name("assets") / "jupyter"
 NOTEBOOKS = ("cockpit.ipynb", "county.ipynb")
+STATUS_PATH = "voila/workbench/status"  # the page's freshness line and notices (JSON)
+HELLO_PATH = "voila/workbench/hello"  # the page's first script: a browser has the page
+BUSY_RETRY_S = 15  # the over-the-cap page reloads itself after this many seconds
 
 
 class ServeError(RuntimeError):
@@ -52,10 +74,20 @@ class ServeOptions:
     password: str | None = None
     base_url: str = "/"
     pool_size: int = 2
+    cockpit_pool: int | None = None  # preheated cockpit kernels (None: pool_size)
     cull_idle_timeout: int = 900
     cull_interval: int = 60
     fill_delay: float = 20.0
     max_kernels: int = 40
+    # a kernel no page has connected to for this long is released (never-opened pages, pages
+    # closed without the unload beacon, vanished browsers once pings time out)
+    viewer_timeout: int = 45
+    # a page that has arrived in a browser (its first script said so) but has not attached yet
+    # — a slow PC or a saturated server still loading it — keeps its kernel this long
+    load_timeout: int = 240
+    ws_ping_interval: int = 15  # seconds; a silent browser is dropped after 3 missed pings
+    watch_interval: float = 5.0  # seconds between looks at kernels and the warehouse
+    start_wait: float = 600.0  # how long `serve` waits at start for an ingest to finish
     geojson: Path | None = None
     precompute: bool = True
     dashboards: Path = field(default_factory=lambda: project_root() / "dashboards")
@@ -92,8 +124,15 @@ def check_options(opts: ServeOptions) -> None:
         raise ServeError(
             t("dash.serve.E_NO_DASHBOARDS", path=opts.dashboards, missing="、".join(missing))
         )
-    if opts.pool_size < 0 or opts.max_kernels < 2 * max(opts.pool_size, 1):
-        raise ServeError(t("dash.serve.E_POOL", pool=opts.pool_size, max=opts.max_kernels))
+    pooled = sum(pool_sizes(opts).values())
+    if min(pool_sizes(opts).values()) < 0 or opts.max_kernels < max(pooled, 2):
+        raise ServeError(t("dash.serve.E_POOL", pool=pooled, max=opts.max_kernels))
+
+
+def pool_sizes(opts: ServeOptions) -> dict[str, int]:
+    """Preheated kernels kept ready for each page."""
+    cockpit = opts.pool_size if opts.cockpit_pool is None else opts.cockpit_pool
+    return {"cockpit.ipynb": cockpit, "county.ipynb": opts.pool_size}
 
 
 def voila_argv(opts: ServeOptions) -> list[str]:
@@ -110,10 +149,12 @@ def voila_argv(opts: ServeOptions) -> list[str]:
         f"--VoilaConfiguration.template={TEMPLATE}",
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
-        f"--VoilaConfiguration.preheat_kernel={opts.pool_size > 0}",
+        f"--VoilaConfiguration.preheat_kernel={max(pool_sizes(opts).values()) > 0}",
         f"--VoilaConfiguration.default_pool_size={opts.pool_size}",
         "--VoilaConfiguration.multi_kernel_manager_class=workbench.serve.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={opts.max_kernels}",
+        f"--BoundedKernelManager.viewer_timeout={opts.viewer_timeout}",
+        f"--BoundedKernelManager.load_timeout={max(opts.load_timeout, opts.viewer_timeout)}",
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
         "--MappingKernelManager.cull_connected=False",
@@ -137,12 +178,28 @@ def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
         cfg.Voila.token = opts.token or ""
     cfg.Voila.tornado_settings = {
         "headers": {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"},
+        # kernel websockets are pinged; a browser that vanished (no close frame) is dropped
+        # after three missed pongs, and its kernel is then released like a closed page's
+        "ws_ping_interval": opts.ws_ping_interval * 1000,
+        "ws_ping_timeout": 3 * opts.ws_ping_interval * 1000,
     }
+    sizes = pool_sizes(opts)
+    if len(set(sizes.values())) > 1:  # a pool size of its own for a page
+        cfg.VoilaKernelManager.kernel_pools_config = {
+            "default": {"pool_size": opts.pool_size},
+            **{nb: {"pool_size": n} for nb, n in sizes.items()},
+        }
     cfg.VoilaConfiguration.file_allowlist = []  # no file under dashboards/ is served raw
     # Plotly's JupyterLab renderer (≈ 4.7 MB of JavaScript per page) is not used: the dashboards
     # draw with the plotly.js the template loads.
     cfg.VoilaConfiguration.extension_denylist = ["jupyterlab-plotly"]
+    # what Voilà appends to a failed cell's message (English by default); the template shows
+    # its own Chinese text in place of the whole message
+    cfg.VoilaExecutor.cell_error_instruction = t("serve.page.cell_error")
     return cfg
+
+
+# ───────────────────────────── the page template and Chinese pages ─────────────────────────────
 
 
 def template_root(folder: Path) -> Path:
@@ -150,7 +207,9 @@ def template_root(folder: Path) -> Path:
 
     Served as a file, plotly.js (≈ 4.8 MB) is fetched in parallel with Voilà's own scripts,
     parsed once, cached by the browser, and no longer rides inside the notebook's output
-    (which Voilà would JSON-parse and push through its HTML renderer on every visit)."""
+    (which Voilà would JSON-parse and push through its HTML renderer on every visit).
+    The error pages (404, 503 over the cap, …) and the text of a failed cell are written here
+    from the message catalogue, so everything a viewer reads is Chinese."""
     import plotly
 
     src_dir = TEMPLATE_ROOT / "voila" / "templates" / TEMPLATE
@@ -166,14 +225,135 @@ def template_root(folder: Path) -> Path:
         encoding="utf-8",
     )
     (dest / "workbench_loading.html.j2").write_text(loading_script(), encoding="utf-8")
+    (dest / "workbench_cell_error.html.j2").write_text(
+        '<div class="wb-cell-error" role="alert">' + _esc(t("serve.page.cell_error")) + "</div>\n",
+        encoding="utf-8",
+    )
+    (dest / "workbench_freshness.html.j2").write_text(freshness_script(), encoding="utf-8")
+    (dest / "workbench_viewer.html.j2").write_text(viewer_script(), encoding="utf-8")
+    for name, text in error_pages().items():
+        (dest / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def server_templates(folder: Path) -> Path:
+    """Jupyter Server's own pages (login, logout, 404 and other errors) in Chinese, for the
+    handlers that render through Jupyter Server's template environment rather than Voilà's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = {**error_pages(), "login.html": login_page(), "logout.html": logout_page()}
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+_PAGE_CSS = (
+    "body{font-family:'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif;"
+    "background:#f3f5f8;color:#1f2933;margin:0}"
+    ".wb-msg{max-width:560px;margin:12vh auto;background:#fff;border-radius:8px;"
+    "padding:32px 40px;box-shadow:0 2px 12px rgba(0,0,0,.08)}"
+    ".wb-msg h1{font-size:22px;margin:0 0 16px}.wb-msg p{line-height:1.7;font-size:15px}"
+    ".wb-msg a,.wb-msg button{color:#0b5cad}"
+    ".wb-msg input{font-size:16px;padding:6px 8px;width:100%;box-sizing:border-box;margin:8px 0}"
+    ".wb-msg button{font-size:16px;padding:6px 20px;margin-top:8px}"
+    ".wb-err{color:#b3261e}"
+)
+
+
+def _page(title: str, body: str, head: str = "") -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">'
+        f"<title>{_esc(title)}</title>{head}<style>{_PAGE_CSS}</style></head>"
+        f'<body><div class="wb-msg">{body}</div></body></html>\n'
+    )
+
+
+def error_pages() -> dict[str, str]:
+    """Jinja templates for the error pages (Jupyter Server renders `<code>.html`, else
+    `error.html`, with `status_code` and `base_url`)."""
+    home = (
+        '<p><a href="{{ base_url }}voila/render/cockpit.ipynb">'
+        + _esc(t("serve.page.home"))
+        + "</a></p>"
+    )
+    busy_body = t("serve.page.busy_body", n="{{ max_kernels or '' }}", seconds=BUSY_RETRY_S)
+    busy = _page(
+        t("serve.page.busy_title"),
+        f'<h1>{_esc(t("serve.page.busy_title"))}</h1><p data-wb-page="busy">{busy_body}</p>'
+        f'<p><a href="" onclick="location.reload();return false;">'
+        f"{_esc(t('serve.page.retry_now'))}</a></p>"
+        "<script>(function(){var n=" + str(BUSY_RETRY_S) + ",el=document.getElementById("
+        "'wb-retry');setInterval(function(){n=Math.max(0,n-1);if(el){el.textContent=n;}"
+        "if(n===0){location.reload();}},1000);})();</script>",
+        head=f'<meta http-equiv="refresh" content="{BUSY_RETRY_S}">',
+    )
+    return {
+        "503.html": busy,
+        "404.html": _page(
+            t("serve.page.not_found_title"),
+            f"<h1>{_esc(t('serve.page.not_found_title'))}</h1>"
+            f'<p data-wb-page="404">{_esc(t("serve.page.not_found_body"))}</p>' + home,
+        ),
+        "403.html": _page(
+            t("serve.page.forbidden_title"),
+            f"<h1>{_esc(t('serve.page.forbidden_title'))}</h1>"
+            f'<p data-wb-page="403">{_esc(t("serve.page.forbidden_body"))}</p>',
+        ),
+        "error.html": _page(
+            t("serve.page.error_title"),
+            f"<h1>{_esc(t('serve.page.error_title'))}</h1>"
+            f'<p data-wb-page="error">{t("serve.page.error_body", code="{{ status_code }}")}</p>'
+            + home,
+        ),
+    }
+
+
+def login_page() -> str:
+    """Jupyter Server's login form (same fields: `password`, `_xsrf`, `next`) in Chinese."""
+    body = (
+        f"<h1>{_esc(t('serve.login.heading'))}</h1>"
+        "{% if login_available %}"
+        '<form action="{{ base_url }}login?next={{ next | urlencode }}" method="post">'
+        "{{ xsrf_form_html() | safe }}"
+        '<label for="password_input">'
+        "{% if token_available %}"
+        + _esc(t("serve.login.password_or_token"))
+        + "{% else %}"
+        + _esc(t("serve.login.password"))
+        + "{% endif %}</label>"
+        '<input type="password" name="password" id="password_input" autofocus>'
+        f'<button type="submit" id="login_submit">{_esc(t("serve.login.submit"))}</button>'
+        "</form>"
+        "{% if message %}"
+        f'<p class="wb-err" data-wb-page="login-failed">{_esc(t("serve.login.failed"))}</p>'
+        "{% endif %}"
+        "{% if token_available %}"
+        f"<p>{_esc(t('serve.login.token_hint'))}</p>"
+        "{% endif %}"
+        "{% else %}"
+        f"<p>{_esc(t('serve.login.unavailable'))}</p>"
+        "{% endif %}"
+    )
+    return _page(t("serve.login.title"), body)
+
+
+def logout_page() -> str:
+    return _page(
+        t("serve.logout.title"),
+        f"<h1>{_esc(t('serve.logout.title'))}</h1><p>{_esc(t('serve.logout.body'))}</p>"
+        '<p><a href="{{ base_url }}voila/render/cockpit.ipynb">'
+        + _esc(t("serve.page.home"))
+        + "</a></p>",
+    )
 
 
 def loading_script() -> str:
     """Voilà's loading screen in Chinese ("Running cockpit.ipynb…", "Executing 3 of 12" are
     Voilà's own words): the first line, and each step as the kernel runs the cells."""
-    import json
-
     first = json.dumps(t("dash.loading"), ensure_ascii=False)
     step = json.dumps(t("dash.loading_step", i="%i", n="%n"), ensure_ascii=False)
     return (
@@ -188,6 +368,83 @@ def loading_script() -> str:
         "    if (el) { el.textContent = step.replace('%i', i).replace('%n', n); }\n"
         "  };\n"
         "  window.voila_process = window.update_loading_text;\n"
+        "})();</script>\n"
+    )
+
+
+def freshness_script() -> str:
+    """The freshness line above the page: when the data shown was loaded, the month's
+    submissions, and a notice while an ingest runs or when newer data is ready. Read from the
+    server's status endpoint when the page opens and every minute (no kernel involved)."""
+    new_data = json.dumps(t("serve.notice.new_data"), ensure_ascii=False)
+    refresh = json.dumps(t("serve.notice.refresh"), ensure_ascii=False)
+    return (
+        '<div id="wb-freshness" class="wb-freshness" role="status" aria-live="polite"'
+        ' style="font-size:13px;color:#52606d;padding:4px 16px;background:#eef2f7">'
+        '<span class="wb-fresh-line"></span> <span class="wb-fresh-notice"'
+        ' style="color:#b35c00"></span></div>\n'
+        "<script>(function () {\n"
+        f"  var NEW_DATA = {new_data}, REFRESH = {refresh};\n"
+        "  var url = (document.body.dataset.baseUrl || '/voila/') + 'workbench/status';\n"
+        "  var seen = null;\n"
+        "  function show(s) {\n"
+        "    var box = document.getElementById('wb-freshness');\n"
+        "    if (!box) { return; }\n"
+        "    box.dataset.generation = s.generation;\n"
+        "    box.dataset.loadedAt = s.loaded_at || '';\n"
+        "    box.querySelector('.wb-fresh-line').textContent = s.line || '';\n"
+        "    var note = box.querySelector('.wb-fresh-notice');\n"
+        "    if (seen === null) { seen = s.generation; }\n"
+        "    if (s.generation !== seen) {\n"
+        "      note.textContent = NEW_DATA + ' ';\n"
+        "      var a = document.createElement('a'); a.href = location.href;\n"
+        "      a.textContent = REFRESH; note.appendChild(a);\n"
+        "      box.dataset.state = 'new';\n"
+        "    } else {\n"
+        "      note.textContent = s.notice || '';\n"
+        "      box.dataset.state = s.state || 'current';\n"
+        "    }\n"
+        "  }\n"
+        "  function poll() {\n"
+        "    fetch(url, {credentials: 'same-origin', cache: 'no-store'})\n"
+        "      .then(function (r) { return r.ok ? r.json() : null; })\n"
+        "      .then(function (s) { if (s) { show(s); } })\n"
+        "      .catch(function () {});\n"
+        "  }\n"
+        "  poll();\n"
+        "  setInterval(poll, 60000);\n"
+        "})();</script>\n"
+    )
+
+
+def viewer_script() -> str:
+    """At the end of the page: tell the server a browser has it (so its kernel waits for the
+    page to attach even on a slow PC), and reload a page whose kernel is gone (released while
+    the PC slept or the network was down) once it is visible again — at most 3 times in 10
+    minutes, so a server that keeps refusing never makes a page loop."""
+    return (
+        "<script>(function () {\n"
+        "  var cfg = document.getElementById('jupyter-config-data');\n"
+        "  var kid = null;\n"
+        "  try { kid = JSON.parse(cfg.textContent).kernelId; } catch (e) { return; }\n"
+        "  if (!kid) { return; }\n"
+        "  var base = document.body.dataset.baseUrl || '/voila/';\n"
+        "  var root = base.replace(/voila\\/$/, '');\n"
+        "  var opts = {credentials: 'same-origin', cache: 'no-store'};\n"
+        "  fetch(base + 'workbench/hello/' + kid, opts).catch(function () {});\n"
+        "  var key = 'wb-lost:' + location.pathname;\n"
+        "  setInterval(function () {\n"
+        "    if (document.hidden) { return; }\n"
+        "    fetch(root + 'api/kernels/' + kid, opts).then(function (r) {\n"
+        "      if (r.status !== 404) { return; }\n"
+        "      var now = Date.now();\n"
+        "      var seen = JSON.parse(sessionStorage.getItem(key) || '[]')\n"
+        "        .filter(function (t) { return now - t < 600000; });\n"
+        "      if (seen.length >= 3) { return; }\n"
+        "      seen.push(now); sessionStorage.setItem(key, JSON.stringify(seen));\n"
+        "      location.reload();\n"
+        "    }).catch(function () {});\n"
+        "  }, 30000);\n"
         "})();</script>\n"
     )
 
@@ -223,9 +480,10 @@ def url(opts: ServeOptions, notebook: str = "cockpit.ipynb") -> str:
     return f"http://{host}:{opts.port}{base}voila/render/{notebook}"
 
 
-def precompute(opts: ServeOptions) -> None:
-    """Run the engine for every period once, so that kernels only load the cached result."""
-    data = dashboard.load(opts.warehouse, refresh=True)
+def precompute(warehouse: Path | None) -> None:
+    """Run the engine for every period once (or read its cached result), so that kernels only
+    load the cached result."""
+    data = dashboard.load(warehouse)
     print(
         t(
             "tables.serve.precomputed" if data.period_labels else "dash.serve.precomputed",
@@ -249,21 +507,263 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+# ───────────────────────────── snapshots: what kernels read ─────────────────────────────
+
+
+def writer_active(path: Path) -> bool:
+    """Whether another process holds the DuckDB file open for writing (an ingest, a compute).
+
+    Asked with `fcntl(F_GETLK)`, which tests DuckDB's own lock without taking one: nothing
+    here can ever make an ingest fail with "Could not set lock". (This process must hold no
+    DuckDB connection on the file: POSIX locks are per process.) False where unsupported."""
+    try:
+        import fcntl
+        import struct
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        req = struct.pack("hhllhh", fcntl.F_RDLCK, 0, 0, 0, 0, 0)
+        got = fcntl.fcntl(fd, fcntl.F_GETLK, req)
+        return struct.unpack("hhllhh", got)[0] != fcntl.F_UNLCK
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _fingerprint(path: Path) -> str:
+    from workbench.presentation import cache as pcache
+
+    return pcache.warehouse_fingerprint(path)
+
+
+def _last_write(path: Path) -> float:
+    times = [p.stat().st_mtime for p in (path, Path(str(path) + ".wal")) if p.exists()]
+    return max(times) if times else 0.0
+
+
+class Snapshots:
+    """Copies of the warehouse that kernels read, one per state of the live file.
+
+    A copy is taken only when no writer holds the live file, its last write is `quiet`
+    seconds old, and its fingerprint (size and modification time of the file and its WAL) is
+    the same before and after the copy: that copy is a committed state. A copy named after the
+    live fingerprint is reused (a restart of `serve` recomputes nothing)."""
+
+    def __init__(self, live: Path, folder: Path, quiet: float = 2.0) -> None:
+        self.live = Path(live).resolve()
+        self.folder = folder
+        self.quiet = quiet
+        self.current: Path | None = None
+        self.source: str | None = None  # live fingerprint the current copy was taken at
+        self.generation = 0
+        self.loaded: dict[str, Any] = {}  # freshness of the current copy (JSON)
+        self.failed: str | None = None  # live fingerprint whose copy could not be prepared
+        self.busy = False
+        self._taken: dict[Path, str] = {}  # copy → the live fingerprint it was taken at
+
+    def path_for(self, fingerprint: str) -> Path:
+        return self.folder / f"wh-{fingerprint[:16]}.duckdb"
+
+    def take(self) -> Path | None:
+        """A consistent copy of the live file as it is now, or None when it is being written
+        (then try again later)."""
+        if writer_active(self.live) or time.time() - _last_write(self.live) < self.quiet:
+            return None
+        before = _fingerprint(self.live)
+        dest = self.path_for(before)
+        self._taken[dest] = before
+        if dest.is_file():
+            return dest
+        tmp = self.folder / f".{dest.name}.{os.getpid()}.part"
+        try:
+            shutil.copyfile(self.live, tmp)
+            wal = Path(str(self.live) + ".wal")
+            if wal.exists():
+                shutil.copyfile(wal, Path(str(tmp) + ".wal"))
+        except OSError as exc:
+            self._discard(tmp)
+            raise ServeError(t("serve.snapshot.E_COPY", path=self.live, problem=exc)) from exc
+        if writer_active(self.live) or _fingerprint(self.live) != before:
+            self._discard(tmp)  # written while copied: not a state anyone committed
+            return None
+        if Path(str(tmp) + ".wal").exists():
+            os.replace(Path(str(tmp) + ".wal"), Path(str(dest) + ".wal"))
+        os.replace(tmp, dest)
+        return dest
+
+    @staticmethod
+    def _discard(path: Path) -> None:
+        for p in (path, Path(str(path) + ".wal")):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    def changed(self) -> bool:
+        """The live file differs from what the current copy was taken from."""
+        return self.source is None or _fingerprint(self.live) != self.source
+
+    def use(self, path: Path) -> None:
+        """Make `path` the copy new kernels read. Its freshness is read first and everything
+        is switched together at the end: the status endpoint, answered meanwhile, never pairs
+        a new generation with the old line."""
+        from workbench import freshness
+
+        try:
+            loaded = freshness.freshness(path).as_json()
+        except Exception:  # noqa: BLE001 - a freshness line is never worth a failed page
+            log.exception("freshness of %s unavailable", path)
+            loaded = {}
+        os.environ[ENV_WAREHOUSE] = str(path)  # inherited by every kernel started from now on
+        self.current = path
+        self.source = self._taken.get(path) or _fingerprint(self.live)
+        self.failed = None
+        self.loaded = loaded
+        self.generation += 1
+
+    def cleanup(self, keep: set[str]) -> None:
+        """Remove copies neither current nor read by a live kernel (nothing while a new copy
+        is being prepared: it is neither yet)."""
+        if self.busy:
+            return
+        keep = {str(p) for p in keep} | {str(self.current)}
+        for p in self.folder.glob("wh-*.duckdb"):
+            if str(p) not in keep:
+                self._discard(p)
+
+    def state(self) -> str:
+        """`current`, `writing` (an ingest holds the file), `updating` (a new copy is being
+        prepared) or `failed` (the newest data could not be prepared)."""
+        if not self.changed():
+            return "current"
+        if writer_active(self.live):
+            return "writing"
+        if self.failed is not None and self.failed == _fingerprint(self.live):
+            return "failed"
+        return "updating"
+
+    def status(self) -> dict[str, Any]:
+        """What the page's freshness line shows (the status endpoint's JSON)."""
+        state = self.state()
+        at = self.loaded.get("loaded_label") or "—"
+        notice = "" if state == "current" else t(f"serve.notice.{state}", at=at)
+        return {
+            **self.loaded,
+            "generation": self.generation,
+            "state": state,
+            "notice": notice,
+        }
+
+    def start_refresh(self, prepare) -> asyncio.Future | None:  # prepare: async (Path)
+        """When the live file changed since the current copy (and its last change did not
+        already fail), start taking and preparing a new copy; the future says whether kernels
+        now read a new one. None when there is nothing to do or a refresh is under way."""
+        if self.busy or not self.changed():
+            return None
+        live_fp = _fingerprint(self.live)
+        if self.failed == live_fp:
+            return None
+        self.busy = True  # set before anything awaits: one refresh at a time
+        return asyncio.ensure_future(self._refresh(prepare, live_fp))
+
+    async def _refresh(self, prepare, live_fp: str) -> bool:
+        try:
+            loop = asyncio.get_running_loop()
+            try:
+                path = await loop.run_in_executor(None, self.take)
+            except Exception:  # noqa: BLE001 - e.g. a full disk: keep the previous copy
+                log.exception("could not copy the warehouse %s", self.live)
+                self.failed = live_fp
+                return False
+            if path is None:
+                return False  # being written: try again on the next round
+            try:
+                await prepare(path)
+            except Exception:  # noqa: BLE001 - keep serving the previous copy
+                log.exception("new warehouse copy %s could not be prepared", path)
+                self.failed = live_fp
+                if path != self.current:
+                    self._discard(path)
+                return False
+            await loop.run_in_executor(None, self.use, path)
+            return True
+        finally:
+            self.busy = False
+
+
+async def precompute_in_child(path: Path) -> None:
+    """`dashboard.load` for a new copy in a child process: the server keeps answering, and
+    the engine's memory is returned when it ends."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workbench.serve",
+        "--precompute",
+        str(path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(err.decode("utf-8", "replace")[-2000:])
+
+
+def first_snapshot(snaps: Snapshots, wait: float) -> Path:
+    """The copy `serve` starts on; waits (saying so) while an ingest writes the warehouse."""
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        path = snaps.take()
+        if path is not None:
+            return path
+        if time.monotonic() > deadline:
+            raise ServeError(t("serve.snapshot.E_WAIT", path=snaps.live, seconds=int(wait)))
+        if not said:
+            print(t("serve.snapshot.waiting"), file=sys.stderr, flush=True)
+            said = True
+        time.sleep(1.0)
+
+
+def snapshot_folder(live: Path, runtime: Path) -> Path:
+    """Beside the dashboard cache (private to this user) so that a restart can reuse a copy;
+    else in this run's temporary folder."""
+    from workbench.presentation import cache as pcache
+
+    base = dashboard.cache_dir(live)
+    if base is not None and (own := pcache.private_dir(base / "serve-snapshots")) is not None:
+        return own
+    folder = runtime / "snapshots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+# ───────────────────────────── serve ─────────────────────────────
+
+
 def serve(opts: ServeOptions) -> int:
-    """Check, precompute, then run Voilà in this process until interrupted."""
+    """Check, snapshot and precompute, then run Voilà in this process until interrupted."""
     check_options(opts)
     if not port_free(opts.host, opts.port):
         raise ServeError(t("dash.serve.E_PORT_BUSY", host=opts.host, port=opts.port))
-    if opts.precompute:
-        print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)
-        try:
-            precompute(opts)
-        except (FileNotFoundError, ValueError) as exc:  # no warehouse, or nothing in it
-            raise ServeError(str(exc)) from exc
+    live = warehouse_path(opts.warehouse).resolve()
+    if not live.is_file():
+        raise ServeError(t("dash.E_NO_WAREHOUSE", path=live))
     runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
     atexit.register(shutil.rmtree, runtime, True)
     os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
-    from voila.app import Voila
+    snaps = Snapshots(live, snapshot_folder(live, runtime))
+    first = first_snapshot(snaps, opts.start_wait)
+    if opts.precompute:
+        print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)
+        try:
+            precompute(first)
+        except (FileNotFoundError, ValueError) as exc:  # nothing in it
+            raise ServeError(str(exc)) from exc
+    snaps.use(first)
+    snaps.cleanup(set())
 
     print(
         t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),
@@ -273,7 +773,10 @@ def serve(opts: ServeOptions) -> int:
     if opts.token:
         print(t("dash.serve.token_hint"), file=sys.stderr, flush=True)
     allow_unload_shutdown()
-    app = Voila.instance(config=voila_config(opts))
+    app = _voila_class().instance(config=voila_config(opts))
+    app.workbench_snapshots = snaps
+    app.workbench_options = opts
+    app.workbench_server_templates = server_templates(runtime / "server-templates")
     app.initialize(voila_argv(opts))
     app.start()
     return 0
@@ -308,26 +811,334 @@ def allow_unload_shutdown() -> None:
     VoilaShutdownKernelHandler._workbench_patched = True
 
 
+# ───────────────────────────── kernels: a cap, and only for real viewers ─────────────────────
+
+
 def _bounded_kernel_manager():
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
     from tornado import web
     from traitlets import Integer
 
     class BoundedKernelManager(AsyncMappingKernelManager):
-        """A kernel manager that refuses to start more than `max_kernels` kernels.
+        """A kernel manager that never has more than `max_kernels` kernels, and keeps a kernel
+        only while a page is attached to it.
 
-        Preheated pool kernels count too. Beyond the limit a viewer gets HTTP 503 with a Chinese
-        message instead of the machine running out of memory."""
+        The cap counts kernels still starting (a slot is reserved before the first `await`,
+        so concurrent requests cannot all pass the check), preheated ones included. Beyond it,
+        `start_kernel` raises HTTP 503, which the template shows as a Chinese page that
+        retries by itself. `release_unviewed` (called every few seconds by the server) shuts
+        down every kernel outside the preheated pool that is idle with no websocket for
+        `viewer_timeout` seconds."""
 
         max_kernels = Integer(40, config=True, help="Most kernels alive at once (0: no limit).")
+        viewer_timeout = Integer(
+            45, config=True, help="Seconds a kernel may stay with no page attached."
+        )
+        load_timeout = Integer(
+            240,
+            config=True,
+            help="Seconds a page that reached a browser may take to attach to its kernel.",
+        )
 
-        async def start_kernel(self, *args, **kwargs):  # type: ignore[override]
-            if self.max_kernels and len(self.list_kernel_ids()) >= self.max_kernels:
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._reserved: set[str] = set()
+            self._wb_meta: dict[str, dict[str, Any]] = {}
+            self._unattached: dict[str, float] = {}
+            self._claimed: set[str] = set()  # its page's first script ran in a browser
+            self._attached: set[str] = set()  # a page's websocket was attached at some point
+
+        def claim(self, kernel_id: str) -> bool:
+            """A browser has the kernel's page (its first script ran): give the page up to
+            `load_timeout` to attach. False for a kernel that does not exist."""
+            if kernel_id not in self._kernels:
+                return False
+            self._claimed.add(kernel_id)
+            return True
+
+        def notify_connect(self, kernel_id: str) -> None:
+            self._attached.add(kernel_id)
+            super().notify_connect(kernel_id)
+
+        def grace(self, kernel_id: str) -> int:
+            """How long the kernel may stay with no page attached: `viewer_timeout` for a page
+            that was attached (closed, or its browser vanished) or never reached a browser,
+            `load_timeout` for a page still loading in one."""
+            if kernel_id in self._claimed and kernel_id not in self._attached:
+                return max(self.load_timeout, self.viewer_timeout)
+            return self.viewer_timeout
+
+        # -- the cap --------------------------------------------------------------------
+        def alive(self) -> int:
+            """Kernels running or starting."""
+            return len(set(self.list_kernel_ids()) | self._reserved)
+
+        def room(self) -> int:
+            """How many more kernels may start now."""
+            return 10**9 if not self.max_kernels else self.max_kernels - self.alive()
+
+        async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
+            kid = kwargs.pop("kernel_id", None) or str(uuid.uuid4())
+            if kid in self:
+                return await super().start_kernel(*args, kernel_id=kid, **kwargs)
+            if self.room() <= 0:
                 log.warning("kernel limit %d reached", self.max_kernels)
                 raise web.HTTPError(503, t("dash.serve.E_TOO_MANY", n=self.max_kernels))
-            return await super().start_kernel(*args, **kwargs)
+            self._reserved.add(kid)  # before any await: the check and the claim are one step
+            try:
+                got = await super().start_kernel(*args, kernel_id=kid, **kwargs)
+            finally:
+                self._reserved.discard(kid)
+            env = kwargs.get("env") or {}
+            self._wb_meta[got] = {
+                "warehouse": env.get(ENV_WAREHOUSE),
+                "pooled": env.get("VOILA_PREHEAT") == "True",
+            }
+            return got
+
+        async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+            try:
+                return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+            finally:
+                self._wb_meta.pop(kernel_id, None)
+                self._unattached.pop(kernel_id, None)
+                self._claimed.discard(kernel_id)
+                self._attached.discard(kernel_id)
+
+        # -- the preheated pool ---------------------------------------------------------
+        def _pool_tasks(self) -> dict[str, list]:
+            return getattr(self, "_pools", {}) or {}
+
+        def pooled_ids(self) -> set[str]:
+            """Kernels waiting in a preheated pool (started, not yet handed to a page)."""
+            out = set()
+            for pool in self._pool_tasks().values():
+                for task in pool:
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        out.add(task.result()["kernel_id"])
+            return out
+
+        def warehouse_of(self, kernel_id: str) -> str | None:
+            return self._wb_meta.get(kernel_id, {}).get("warehouse")
+
+        def referenced_warehouses(self) -> set[str]:
+            return {m["warehouse"] for m in self._wb_meta.values() if m.get("warehouse")}
+
+        def ready_first(self, notebook: str, warehouse: str | None) -> bool:
+            """Put a preheated kernel that has started and reads `warehouse` at the head of
+            the notebook's pool; False when there is none (then the page starts its own
+            kernel rather than wait for one still sleeping before its start)."""
+            pool = self._pool_tasks().get(notebook)
+            if not pool:
+                return False
+            for i, task in enumerate(pool):
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    kid = task.result()["kernel_id"]
+                    if warehouse is None or self.warehouse_of(kid) == warehouse:
+                        pool.insert(0, pool.pop(i))
+                        return True
+            return False
+
+        def can_serve(self, notebook: str, warehouse: str | None) -> bool:
+            return self.room() > 0 or self.ready_first(notebook, warehouse)
+
+        async def tend_pools(self, warehouse: str | None) -> None:
+            """Drop failed pool tasks, replace preheated kernels that read an older copy of
+            the warehouse, and refill the pools when there is room."""
+            for notebook, pool in list(self._pool_tasks().items()):
+                stale = []
+                for task in list(pool):
+                    if not task.done():
+                        continue
+                    if task.cancelled() or task.exception() is not None:
+                        pool.remove(task)  # e.g. refused at the cap: retried below
+                        continue
+                    kid = task.result()["kernel_id"]
+                    if warehouse is not None and self.warehouse_of(kid) != warehouse:
+                        pool.remove(task)
+                        stale.append(kid)
+                for kid in stale:
+                    log.info("replacing preheated kernel %s (older warehouse copy)", kid)
+                    with contextlib.suppress(Exception):
+                        await self.shutdown_kernel(kid)
+                if self.room() > 0 and hasattr(self, "fill_if_needed"):
+                    self.fill_if_needed(delay=0, notebook_name=notebook)
+
+        # -- releasing kernels no page uses ---------------------------------------------
+        async def release_unviewed(self, now: float | None = None) -> list[str]:
+            """Shut down kernels outside the pool that are idle with no websocket attached for
+            their grace (`viewer_timeout`, or `load_timeout` while the page loads in a
+            browser); return their ids."""
+            now = time.monotonic() if now is None else now
+            pooled = self.pooled_ids()
+            released = []
+            for kid in list(self.list_kernel_ids()):
+                kernel = self._kernels.get(kid)
+                busy = getattr(kernel, "execution_state", "idle") in ("busy", "starting")
+                if kid in pooled or busy or self._kernel_connections.get(kid, 0) > 0:
+                    self._unattached.pop(kid, None)
+                    continue
+                since = self._unattached.setdefault(kid, now)
+                if now - since >= self.grace(kid):
+                    log.warning("releasing kernel %s: no page attached for %d s", kid, now - since)
+                    released.append(kid)
+                    try:
+                        await self.shutdown_kernel(kid)
+                    except Exception:  # noqa: BLE001 - tried again on the next round
+                        log.exception("could not release kernel %s", kid)
+            return released
 
     return BoundedKernelManager
+
+
+# ───────────────────────────── Voilà with the workbench's handlers ─────────────────────────────
+
+
+def _handlers():
+    from jupyter_server.base.handlers import JupyterHandler
+    from tornado import web
+    from voila.tornado.handler import TornadoVoilaHandler
+
+    class WorkbenchVoilaHandler(TornadoVoilaHandler):
+        """Voilà's page handler, refusing over the cap before anything starts (HTTP 503 with
+        the Chinese page that retries by itself), and using only preheated kernels that read
+        the current warehouse copy."""
+
+        def initialize(self, **kwargs: Any) -> None:
+            self.snapshots: Snapshots | None = kwargs.pop("snapshots", None)
+            super().initialize(**kwargs)
+
+        def _current(self) -> str | None:
+            snaps = self.snapshots
+            return str(snaps.current) if snaps is not None and snaps.current else None
+
+        @web.authenticated
+        async def get(self, path: str | None = None) -> None:
+            self._wb_notebook = self.notebook_path or path
+            km = self.kernel_manager
+            if hasattr(km, "can_serve") and not km.can_serve(self._wb_notebook, self._current()):
+                raise web.HTTPError(503, t("dash.serve.E_TOO_MANY", n=km.max_kernels))
+            await super().get(path)
+
+        def should_use_rendered_notebook(self, *args: Any, **kwargs: Any) -> bool:
+            if not super().should_use_rendered_notebook(*args, **kwargs):
+                return False
+            km = self.kernel_manager
+            if not hasattr(km, "ready_first"):
+                return True
+            return km.ready_first(getattr(self, "_wb_notebook", None), self._current())
+
+        def write_error(self, status_code: int, **kwargs: Any) -> None:
+            if status_code == 503:
+                self.set_header("Retry-After", str(BUSY_RETRY_S))
+            super().write_error(status_code, **kwargs)
+
+        def render_template(self, name: str, **ns: Any) -> str:
+            ns.setdefault("max_kernels", getattr(self.kernel_manager, "max_kernels", ""))
+            return super().render_template(name, **ns)
+
+    class StatusHandler(JupyterHandler):
+        """The freshness line and notices of the page, as JSON (no kernel involved)."""
+
+        def initialize(self, snapshots: Snapshots | None = None) -> None:
+            self.snapshots = snapshots
+
+        @web.authenticated
+        def get(self) -> None:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
+            body = self.snapshots.status() if self.snapshots is not None else {}
+            km = self.kernel_manager
+            body["kernels"] = len(km.list_kernel_ids())
+            self.finish(json.dumps(body, ensure_ascii=False, default=str))
+
+    class HelloHandler(JupyterHandler):
+        """The page's first script, run in a browser: the kernel has a real viewer whose page
+        is still loading (a plain GET never says hello)."""
+
+        @web.authenticated
+        def get(self, kernel_id: str) -> None:
+            km = self.kernel_manager
+            found = km.claim(kernel_id) if hasattr(km, "claim") else kernel_id in km
+            self.set_header("Cache-Control", "no-store")
+            self.set_status(204 if found else 404)
+            self.finish()
+
+    return WorkbenchVoilaHandler, StatusHandler, HelloHandler
+
+
+def _voila_class():
+    from jupyter_server.base.handlers import Template404
+    from jupyter_server.utils import url_path_join
+    from tornado.ioloop import PeriodicCallback
+    from voila.app import Voila
+    from voila.tornado.handler import TornadoVoilaHandler
+
+    page_handler, status_handler, hello_handler = _handlers()
+
+    class WorkbenchVoila(Voila):
+        """Voilà plus the workbench's page handler, status endpoint, Chinese server pages and
+        the watcher that releases unviewed kernels and follows the warehouse."""
+
+        workbench_snapshots: Snapshots | None = None
+        workbench_options: ServeOptions | None = None
+        workbench_server_templates: Path | None = None
+
+        def init_handlers(self) -> list:
+            handlers = []
+            for h in super().init_handlers():
+                if len(h) >= 3 and h[1] is TornadoVoilaHandler:
+                    h = (h[0], page_handler, {**h[2], "snapshots": self.workbench_snapshots})
+                handlers.append(h)
+            status = url_path_join(self.server_url, STATUS_PATH)
+            hello = url_path_join(self.server_url, HELLO_PATH + r"/([0-9a-f-]{36})")
+            return [
+                (status, status_handler, {"snapshots": self.workbench_snapshots}),
+                (hello, hello_handler),
+                *handlers,
+            ]
+
+        def listen(self) -> None:
+            self._chinese_server_pages()
+            interval = self.workbench_options.watch_interval if self.workbench_options else 5.0
+            self._wb_busy = False
+            self._wb_watch = PeriodicCallback(self._watch, interval * 1000)
+            self._wb_watch.start()
+            super().listen()
+
+        def _chinese_server_pages(self) -> None:
+            """Unknown addresses get the Chinese 404 page; the login page and Jupyter Server's
+            error pages are read from the Chinese templates first."""
+            import jinja2
+
+            self.app.settings["default_handler_class"] = Template404
+            env = self.app.settings.get("jinja2_env")
+            folder = self.workbench_server_templates
+            if env is not None and folder is not None:
+                env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(folder)), env.loader])
+
+        async def _watch(self) -> None:
+            """Every few seconds: release kernels no page uses, follow the warehouse, keep the
+            preheated pools on the current copy."""
+            if self._wb_busy:
+                return
+            self._wb_busy = True
+            try:
+                km = self.kernel_manager
+                snaps = self.workbench_snapshots
+                await km.release_unviewed()
+                if snaps is not None:
+                    snaps.start_refresh(precompute_in_child)
+                current = str(snaps.current) if snaps is not None and snaps.current else None
+                await km.tend_pools(current)
+                if snaps is not None:
+                    snaps.cleanup(km.referenced_warehouses())
+            except Exception:  # noqa: BLE001 - the watcher must keep running
+                log.exception("kernel and warehouse watcher failed")
+            finally:
+                self._wb_busy = False
+
+    return WorkbenchVoila
 
 
 def __getattr__(name: str):
@@ -337,3 +1148,16 @@ def __getattr__(name: str):
         globals()[name] = cls
         return cls
     raise AttributeError(name)
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m workbench.serve --precompute PATH`: the server's child for a new copy."""
+    if len(argv) == 2 and argv[0] == "--precompute":
+        dashboard.load(Path(argv[1]))
+        return 0
+    print("usage: python -m workbench.serve --precompute WAREHOUSE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

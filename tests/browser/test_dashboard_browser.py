@@ -158,7 +158,7 @@ def test_drilldown_opens_from_the_cockpit(open_page, demo_warehouse):
     )[-1]
     page.change(lambda: page.page.locator(f".wb-map path[data-county='{county}']").click())
     page.page.locator("a.wb-open").click()
-    page.page.wait_for_url(re.compile(rf"county\.ipynb\?county={county}"), timeout=60_000)
+    page.page.wait_for_url(re.compile(rf"county\.ipynb\?.*county={county}"), timeout=60_000)
     page.page.wait_for_function(
         "([parts, c]) => { const els = [...document.querySelectorAll('[data-part]')];"
         " const names = new Set(els.map(e => e.dataset.part));"

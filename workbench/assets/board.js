@@ -32,6 +32,84 @@ function scaleFig(fig, k) {
   }
   return scaled;
 }
+// The address bar follows the view (Voilà pages only: `…/voila/render/<page>?…`); parameters
+// that are not the view's (a token) are kept.
+const VIEW_PARAMS = ["set", "period", "county", "index", "indicator"];
+function followUrl(model) {
+  const page = model.get("page");
+  if (!model.get("follow_url") || !page || !location.pathname.endsWith("/" + page)) return;
+  const params = new URLSearchParams(location.search);
+  VIEW_PARAMS.forEach((k) => params.delete(k));
+  new URLSearchParams(model.get("query")).forEach((v, k) => params.append(k, v));
+  const url = location.pathname + "?" + params.toString() + location.hash;
+  if (url !== location.pathname + location.search + location.hash) {
+    history.replaceState(history.state, "", url);
+  }
+}
+// Downloads: a file the kernel sent (bytes), or a picture drawn here.
+function saveBlob(blob, filename) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = filename;
+  a.style.display = "none";
+  document.body.appendChild(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 2000);
+}
+function saveUrl(url, filename) {
+  const a = document.createElement("a");
+  a.href = url; a.download = filename; a.style.display = "none";
+  document.body.appendChild(a); a.click(); setTimeout(() => a.remove(), 2000);
+}
+// The map is SVG: drawn with its colours, names and legend onto a white canvas, saved as PNG.
+function mapPng(st, filename) {
+  const vb = st.svg.getAttribute("viewBox").split(" ").map(Number);
+  const scale = 1600 / Math.max(vb[2], 1);
+  const w = Math.round(vb[2] * scale), legendH = 60, h = Math.round(vb[3] * scale) + legendH;
+  const clone = st.svg.cloneNode(true);
+  clone.setAttribute("xmlns", NS);
+  clone.setAttribute("width", String(w));
+  clone.setAttribute("height", String(h - legendH));
+  clone.querySelectorAll("path").forEach((p) => {
+    p.setAttribute("stroke", p.classList.contains("wb-selected") ? "#111111" : "#ffffff");
+    p.setAttribute("stroke-width", p.classList.contains("wb-selected") ? "3" : "1");
+    p.setAttribute("vector-effect", "non-scaling-stroke");
+  });
+  clone.querySelectorAll("text").forEach((tx) => {
+    tx.setAttribute("fill", "#111111");
+    tx.setAttribute("font-family", getComputedStyle(st.el).fontFamily);
+    tx.setAttribute("paint-order", "stroke");
+    tx.setAttribute("stroke", "rgba(255,255,255,0.85)");
+    tx.setAttribute("stroke-width", "3px");
+  });
+  const img = new Image();
+  const src = "data:image/svg+xml;charset=utf-8," +
+    encodeURIComponent(new XMLSerializer().serializeToString(clone));
+  img.onload = () => {
+    const c = document.createElement("canvas");
+    c.width = w; c.height = h;
+    const g = c.getContext("2d");
+    g.fillStyle = "#ffffff"; g.fillRect(0, 0, w, h);
+    g.drawImage(img, 0, 0, w, h - legendH);
+    let x = 20;
+    const y = h - legendH / 2;
+    g.font = "24px " + getComputedStyle(st.el).fontFamily;
+    g.textBaseline = "middle";
+    st.legend.querySelectorAll("span").forEach((sp) => {
+      const sw = sp.querySelector("i");
+      if (sw) { g.fillStyle = getComputedStyle(sw).backgroundColor; g.fillRect(x, y - 10, 28, 20); x += 36; }
+      g.fillStyle = "#1f2933";
+      const text = sp.textContent.trim();
+      g.fillText(text, x, y); x += g.measureText(text).width + 28;
+    });
+    c.toBlob((b) => saveBlob(b, filename), "image/png");
+  };
+  img.src = src;
+}
+// Print the whole page: A4 landscape, the screen's layout scaled to the paper (theme.css).
+function printPage() {
+  window.print();
+}
 function setOptions(sel, options) {
   const frag = document.createDocumentFragment();
   for (const [label, value] of options) {
@@ -54,12 +132,45 @@ export default {
       s.addEventListener("change", () =>
         model.send({ event: "select", name: s.dataset.control, value: s.value }));
     });
-    el.addEventListener("click", (ev) => {
-      const t = ev.target.closest && ev.target.closest("[data-pick]");
-      if (t) model.send({ event: "click", value: t.dataset.pick });
-    });
     const P = await plotly();
     const state = {};
+    el.addEventListener("click", (ev) => {
+      const target = ev.target.closest ? ev.target : ev.target.parentElement;
+      const button = target && target.closest("[data-format]");
+      if (button && button.closest("[data-export]")) {
+        const part = button.closest("[data-export]").dataset.export;
+        const format = button.dataset.format;
+        const st = state[part];
+        const name = (model.get("names") || {})[part] || part;
+        trace(part, "export " + format);
+        if (format === "png" && st && st.div) {
+          P.downloadImage(st.div, {format: "png", filename: name, scale: 2,
+            width: st.div.offsetWidth || 900, height: st.div.offsetHeight || 400});
+        } else if (format === "png" && st && st.svg) {
+          mapPng(st, name + ".png");
+        } else {
+          model.send({ event: "export", part, format });
+        }
+        return;
+      }
+      if (target && target.closest("[data-print]")) { printPage(); return; }
+      const t = target && target.closest("[data-pick]");
+      if (t) model.send({ event: "click", value: t.dataset.pick });
+    });
+    model.on("msg:custom", (msg, buffers) => {
+      if (msg.event === "download" && buffers && buffers.length) {
+        saveBlob(new Blob([buffers[0]], { type: msg.mime }), msg.filename);
+      } else if (msg.event === "figure") {
+        const f = msg.figure || {};
+        P.toImage({ data: f.data || [], layout: f.layout || {} }, {
+          format: "png", scale: 2, width: (f.layout || {}).width || 900,
+          height: (f.layout || {}).height || 500,
+        }).then((url) => saveUrl(url, msg.filename));
+      } else if (msg.event === "notice") {
+        el.dataset.notice = msg.message;
+        window.alert(msg.message);
+      }
+    });
     let optionsRev = null;
 
     const applyControls = () => {
@@ -203,6 +314,7 @@ export default {
         const parts = Object.entries(all).sort((a, b) => ORDER[a[1].kind] - ORDER[b[1].kind]);
         showDeclared(all);
         for (const [name, p] of parts) await drawPart(name, p, key);
+        followUrl(model);
         el.dataset.key = key;
         trace("board", "drawn");
       }).catch((err) => { el.dataset.error = String(err); console.error(err); });
@@ -215,7 +327,16 @@ export default {
     model.on("change:live", live);
     await draw();
     live();
+    // Print keeps the screen's layout (theme.css @media print), which the browser scales to
+    // the paper: the charts were drawn at this width.
+    const printScale = () => {
+      const root = el.querySelector(".wb-root");
+      const w = root && !window.matchMedia("print").matches ? root.offsetWidth : 0;
+      if (w > 0) root.style.setProperty("--wb-screen-width", w + "px");
+    };
+    printScale();
     const ro = new ResizeObserver(() => {
+      printScale();
       for (const st of Object.values(state)) {
         if (st.div && st.div.offsetWidth) P.Plots.resize(st.div);
       }

@@ -11,6 +11,8 @@ from workbench.contracts import LEDGERS
 from workbench.cliargs import month, whole
 from workbench.messages import t
 
+EXTRACT_DIR = "结算数据"  # the settlement extract for screening, beside the workbooks
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help=t("demo.help"), description=t("demo.description"))
@@ -20,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default="2024-01", type=month, help=t("demo.arg_start"))
     p.add_argument("--end", default="2025-12", type=month, help=t("demo.arg_end"))
     p.add_argument("--samples", action="store_true", help=t("demo.arg_samples"))
+    p.add_argument("--no-extract", action="store_true", help=t("demo.arg_no_extract"))
     p.set_defaults(func=run)
 
 
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     paths = demo.write_city(city, out)
+    extract = [] if args.no_extract else demo.write_settlement_extract(city, out / EXTRACT_DIR)
     manifest = demo.read_manifest(out)
     names = city.county_names
     workbooks = [p for p in paths if p.suffix == ".xlsx"]
@@ -71,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         if rel.startswith("corrections/"):
             lines.append(t("demo.summary_correction", file=out / rel))
     lines.append(t("demo.summary_manifest", file=out / "manifest.json"))
+    if extract:
+        lines.append(t("demo.summary_extract", path=out / EXTRACT_DIR, files=len(extract)))
     lines.append(t("demo.summary_time", seconds=f"{time.perf_counter() - began:.1f}"))
     print("\n".join(lines))
     return 0

@@ -1,7 +1,8 @@
 """`workbench demo-all`: the whole monthly job on the embedded demo city, step by step.
 
 demo workbooks → ingest (with a county's mistakes quarantined, then its correction) → status →
-indicators and index → per-county reports and the city 通报 → the leader cockpit.
+screening of the demo's settlement extract (leads into the ledger, lists) → indicators and
+index → per-county reports and the city 通报 → the leader cockpit.
 """
 
 from __future__ import annotations
@@ -56,16 +57,52 @@ def run(args: argparse.Namespace) -> int:
         cli(["ingest", str(corrections), *common])
     _step(4, "demo_all.s_status")
     cli(["status", *common])
-    _step(5, "demo_all.s_compute")
+    _step(5, "demo_all.s_screen")
+    if screen_demo(cli, out, common) != 0:
+        print(t("demo_all.failed", step=t("demo_all.s_screen")), file=sys.stderr)
+        return 1
+    _step(6, "demo_all.s_compute")
     if cli(["compute", "--period", "latest", *common]) != 0:
         print(t("demo_all.failed", step=t("demo_all.s_compute")), file=sys.stderr)
         return 1
-    _step(6, "demo_all.s_run")
+    _step(7, "demo_all.s_run")
     rc = cli(["run", "--period", "latest", "--jobs", str(args.jobs), *common])
     if rc != 0:
         print(t("demo_all.failed", step=t("demo_all.s_run")), file=sys.stderr)
-    _step(7, "demo_all.s_serve")
+    _step(8, "demo_all.s_serve")
     if args.no_serve:
         print(t("demo_all.serve_hint", port=args.port, warehouse=wh))
         return rc
     return cli(["serve", "--port", str(args.port), *common]) or rc
+
+
+def screen_demo(cli, out: Path, common: list[str]) -> int:
+    """Load the demo's settlement extract and screen its latest month. The leads are dated the
+    last day of that month, so the month's indicators and cockpit count them."""
+    import calendar
+    import json
+
+    from workbench.commands.demo import EXTRACT_DIR
+    from workbench.screening.demo_extract import PARAMS_FILE
+
+    extract = out / EXTRACT_DIR
+    if not extract.is_dir():
+        return 0
+    period = json.loads((extract / "manifest.json").read_text(encoding="utf-8"))["period"]
+    year, month = map(int, period.split("-"))
+    received = f"{period}-{calendar.monthrange(year, month)[1]:02d}"
+    if cli(["screen", "load", str(extract), *common]) != 0:
+        return 1
+    return cli(
+        [
+            "screen",
+            "run",
+            "--period",
+            period,
+            "--params",
+            str(extract / PARAMS_FILE),
+            "--received",
+            received,
+            *common,
+        ]
+    )

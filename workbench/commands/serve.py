@@ -28,9 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", default="/", metavar="/jianguan/", help=t("dash.cli.base_url"))
     p.add_argument("--geojson", help=t("dash.cli.geojson"))
     p.add_argument("--pool-size", type=whole(0), default=2, help=t("dash.cli.pool_size"))
+    p.add_argument(
+        "--cockpit-pool",
+        type=whole(0),
+        default=None,
+        metavar="数量",
+        help=t("serve.cli.cockpit_pool"),
+    )
     p.add_argument("--max-kernels", type=whole(1), default=40, help=t("dash.cli.max_kernels"))
     p.add_argument(
         "--cull-idle", type=whole(0), default=900, metavar="秒", help=t("dash.cli.cull_idle")
+    )
+    p.add_argument(
+        "--viewer-timeout",
+        type=whole(5),
+        default=45,
+        metavar="秒",
+        help=t("serve.cli.viewer_timeout"),
     )
     p.add_argument("--no-precompute", action="store_true", help=t("dash.cli.no_precompute"))
     p.add_argument("--indicators-dir", default=None, help=t("ind.cli.indicators_dir"))
@@ -61,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         geojson=Path(args.geojson) if args.geojson else None,
         pool_size=args.pool_size,
+        cockpit_pool=args.cockpit_pool,
         max_kernels=args.max_kernels,
         cull_idle_timeout=args.cull_idle,
+        viewer_timeout=args.viewer_timeout,
         precompute=not args.no_precompute,
     )
     try:

@@ -48,6 +48,7 @@ from workbench.dashboard.drill import (
     table_html,
 )
 from workbench.dashboard.funnel import (
+    funnel_caption,
     funnel_figure,
     funnel_stages,
     funnel_title_html,
@@ -58,6 +59,7 @@ from workbench.dashboard.loading import (
     _MEMORY,
     ENV_CACHE_DIR,
     FRAMES,
+    FUNNEL_COLUMNS,
     INDEX_COLUMNS,
     INDICATOR_COLUMNS,
     KPI_COLUMNS,
@@ -87,6 +89,8 @@ from workbench.dashboard.map import (
 from workbench.dashboard.markup import (
     STATUS_LIGHTS,
     _esc,
+    cockpit_href,
+    county_href,
     county_link,
     display,
     focus_meta,
@@ -100,6 +104,7 @@ from workbench.dashboard.page import (
     CountyPage,
     cockpit,
     county_from_query,
+    query_string,
     county_page,
     header_html,
     select_html,
@@ -129,7 +134,7 @@ from workbench.dashboard.style import (
     empty_figure,
 )
 from workbench.dashboard.trend import history_figure, months_upto, trend_figure
-from workbench.dashboard.view import CITY, INDEX, View
+from workbench.dashboard.view import CITY, INDEX, QUERY_PARAMS, View, parse_query
 
 __all__ = [
     "ASSETS",
@@ -139,6 +144,7 @@ __all__ = [
     "ENV_GEOJSON",
     "FONT",
     "FRAMES",
+    "FUNNEL_COLUMNS",
     "FUNNEL_COLOURS",
     "GRADE_COLOURS",
     "INDEX",
@@ -157,6 +163,7 @@ __all__ = [
     "OTHER_GRADE_COLOURS",
     "READY_PROBE_JS",
     "NO_PRESENTATION",
+    "QUERY_PARAMS",
     "RECOVERED_COLOUR",
     "SEQUENTIAL",
     "STATUS_COLOURS",
@@ -186,7 +193,9 @@ __all__ = [
     "calendar_html",
     "card_order",
     "cockpit",
+    "cockpit_href",
     "county_from_query",
+    "county_href",
     "county_link",
     "county_page",
     "current_phase",
@@ -198,6 +207,7 @@ __all__ = [
     "format_target",
     "format_value",
     "from_engine",
+    "funnel_caption",
     "funnel_figure",
     "funnel_stages",
     "funnel_title_html",
@@ -214,6 +224,8 @@ __all__ = [
     "overdue_html",
     "overdue_items",
     "page_head",
+    "parse_query",
+    "query_string",
     "panel_title",
     "declared_presentation",
     "rank_summary_html",

@@ -42,13 +42,24 @@ def _board_class() -> type:
         key = traitlets.Unicode("").tag(sync=True)
         tick = traitlets.Int(0).tag(sync=True)
         live = traitlets.Bool(False).tag(sync=True)
+        # the view as URL parameters; once the page's own URL was read (`follow_url`), the
+        # address bar follows every change of view, so a copied link reopens the same view
+        query = traitlets.Unicode("").tag(sync=True)
+        follow_url = traitlets.Bool(False).tag(sync=True)
+        page = traitlets.Unicode("").tag(sync=True)  # the notebook's file name in Voilà's URL
+        names = traitlets.Dict().tag(sync=True)  # part → download file name (pictures)
 
         def __init__(
-            self, on_select: Callable[[str, str], None], on_click: Callable[[str], None], **kw: Any
+            self,
+            on_select: Callable[[str, str], None],
+            on_click: Callable[[str], None],
+            on_export: Callable[[str, str], None] | None = None,
+            **kw: Any,
         ) -> None:
             super().__init__(**kw)
             self._on_select = on_select
             self._on_click = on_click
+            self._on_export = on_export
             self.on_msg(self._handle)
 
         def _handle(self, _w: Any, content: Mapping[str, Any], _b: Any) -> None:
@@ -59,6 +70,8 @@ def _board_class() -> type:
                 self._on_select(str(content.get("name")), str(content.get("value") or ""))
             elif event == "click":
                 self._on_click(str(content.get("value") or ""))
+            elif event == "export" and self._on_export is not None:
+                self._on_export(str(content.get("part") or ""), str(content.get("format") or ""))
 
     return Board
 

@@ -57,11 +57,15 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
             city_text = fmt.value_text(city.get("value"), d.unit, d.decimals)
             meta_bits.append(t("dash.kpi.city", value=city_text))
         group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
+        about = "" if _missing(m.get("description")) else str(m.get("description") or "")
+        tip = f"{d.name}：{about}" if about and about != d.name else d.name
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '
-            f'title="{_esc(m.get("description") or m.get("name"))}">'
-            f'<div class="wb-kpi-name">{group}{_esc(d.short_name)}</div>'
+            f'title="{_esc(tip)}">'
+            # the card's title is the short name; the full name is its tooltip
+            f'<div class="wb-kpi-name">{group}<span class="wb-kpi-title" '
+            f'title="{_esc(d.name)}">{_esc(d.short_name)}</span></div>'
             f'<div class="wb-kpi-row"><span class="wb-kpi-value" data-kpi-value>'
             f"{_esc(shown['value_text'])}</span>"
             f'<span class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'

@@ -147,6 +147,9 @@ class DashboardData:
     - milestones: indicator_set, period, county_code, milestone, name, deadline, status,
       status_label, detail
     - phases: name, start, end
+    - funnel: indicator_set, period, county_code, stage, label, count, amount_recovered,
+      amount_due, window_start, window_end — the declared funnel counted as one cohort
+      (`workbench.presentation.funnel.cohort_counts`)
 
     `presentation` is what each set declares about how it is shown (its YAML `presentation:`
     block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
@@ -164,6 +167,7 @@ class DashboardData:
     lagging: pd.DataFrame
     milestones: pd.DataFrame
     phases: pd.DataFrame
+    funnel: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FUNNEL_KEYS))
     hierarchies: dict[str, str] = field(default_factory=dict)
     presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
     span: str = "ytd"
@@ -383,7 +387,9 @@ _GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "lagging": ("indicator_set", "period"),
     "milestones": ("indicator_set", "period", "county_code"),
     "indicators": ("indicator_set",),
+    "funnel": ("indicator_set", "period", "county_code"),
 }
+FUNNEL_KEYS = ["indicator_set", "period", "county_code", "stage", "label", "count"]
 
 
 _missing = fmt.missing  # the formatter's notion of a missing value, shared by every part

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from workbench import fmt
-from workbench.contracts import LEDGERS
-from workbench.dashboard.data import _missing
+from workbench import excel
 from workbench.dashboard.markup import _esc, _part
 from workbench.dashboard.view import View
 from workbench.messages import t
-from workbench.presentation import lists
+from workbench.presentation import cells, lists
 from workbench.privacy import mask_frame
 
 log = logging.getLogger(__name__)
@@ -30,16 +28,17 @@ LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str) -> pd.DataFrame:
     """Rectification items overdue at the end of `period` (`presentation.lists`)."""
     items = lists.overdue_rectifications(ledgers, period, county or None)
+    # what a leader reads first (what, who, how late) on the left: the table scrolls sideways
     cols = [
-        "issue_id",
-        "source",
-        "responsible_unit",
         "description",
-        "found_date",
+        "responsible_unit",
+        "days_overdue",
         "deadline",
+        "source",
         "status",
         "amount_involved",
-        "days_overdue",
+        "found_date",
+        "issue_id",
     ]
     return items[[c for c in cols if c in items.columns]]
 
@@ -47,61 +46,41 @@ def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str)
 def table_html(
     df: pd.DataFrame,
     headers: Mapping[str, str] | None = None,
-    limit: int = MAX_DRILL_ROWS,
+    limit: int | None = None,
     total: int | None = None,
 ) -> str:
-    """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked)."""
+    """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked); each
+    cell written as the presentation layer writes that kind of field (20,054.18元, 2025年9月30日,
+    — for an empty date)."""
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
-    shown = mask_frame(df.head(limit))  # the engine masks too; masking twice is harmless
-    names = dict(headers or {})
-    # the rows' own ledger names its columns first (a rectification's status is 整改状态, not
-    # the cases ledger's 案件状态): the ledger whose key columns the rows carry
-    own = [lg for lg in LEDGERS.values() if all(k in df.columns for k in lg.key)]
-    for lg in [*own[:1], *LEDGERS.values()]:
-        for f in lg.fields:
-            # money is shown with its unit (1.6万元): the header drops its own "(元)"
-            names.setdefault(
-                f.name,
-                f.header.replace("(元)", "").replace("（元）", "")
-                if f.type == "yuan"
-                else f.header,
-            )
-    names.setdefault("days_overdue", t("dash.col.days_overdue"))
-    head = "".join(
-        f"<th>{_esc(names.get(str(c), c))}</th>"
-        for c in shown.columns
-        if not str(c).startswith("_")
-    )
-    body = []
-    for rec in shown.to_dict("records"):
-        cells = []
-        for c, v in rec.items():
-            if str(c).startswith("_"):
-                continue
-            if isinstance(v, pd.Timestamp):
-                text = fmt.date_label(v)
-            elif isinstance(v, float) and (
-                "amount" in str(c)
-                or "fine" in str(c)
-                or "reward" in str(c)
-                or "expenditure" in str(c)
-            ):
-                text = fmt.money(v)
-            elif isinstance(v, bool):
-                text = "是" if v else "否"
-            else:
-                text = "—" if _missing(v) else str(v)
-            cells.append(f"<td>{_esc(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
+    shown = mask_frame(
+        df.head(MAX_DRILL_ROWS if limit is None else limit)
+    )  # the engine masks too; masking twice is harmless
+    cols = cells.ledger_columns(shown, headers)
+    records = shown.to_dict("records")
+    texts = [[cells.cell_text(c, rec.get(c.key)) for c in cols] for rec in records]
+    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column
+    wide = [max((len(row[j]) for row in texts), default=0) > 16 for j in range(len(cols))]
+    css = ["wb-num" if _numeric(c) else ("wb-wrap" if w else "") for c, w in zip(cols, wide)]
+    head = "".join(f'<th class="{k}">{_esc(cells.header_text(c))}</th>' for c, k in zip(cols, css))
+    body = [
+        "<tr>" + "".join(f'<td class="{k}">{_esc(x)}</td>' for x, k in zip(row, css)) + "</tr>"
+        for row in texts
+    ]
     more = ""
     total = len(df) if total is None else total
     if total > len(shown):
-        more = f'<div class="wb-note">{_esc(t("dash.rows.more", n=total, shown=len(shown)))}</div>'
+        text = t("dash.rows.more_export", n=total, shown=len(shown))
+        more = f'<div class="wb-note">{_esc(text)}</div>'
     return (
-        f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
+        f'<div class="wb-scroll"><table class="wb-table wb-ledger"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
+
+
+def _numeric(col: excel.Column) -> bool:
+    return col.kind in (excel.YUAN, excel.INTEGER, excel.NUMBER, excel.PERCENT)
 
 
 def overdue_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View) -> str:

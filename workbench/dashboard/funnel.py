@@ -1,8 +1,10 @@
 """The enforcement funnel (e.g. 线索 → 立案 → 结案 → 追回) and the rectification progress bar.
 
 What they show is declared per indicator set (`presentation:` `funnel`, `recovery`,
-`rectification`); a set that declares none has neither. Both read the engine's KPI rows, so
-they agree with the KPI cards by construction.
+`rectification`); a set that declares none has neither. The funnel draws the presentation
+layer's cohort counts (one batch of leads and cases and what became of them, so no stage is
+wider than the one before) with the sentence saying what was counted; the rectification bar
+reads the declared indicator's KPI row, so it agrees with its card.
 """
 
 from __future__ import annotations
@@ -20,54 +22,71 @@ from workbench.dashboard.style import (
 )
 from workbench.dashboard.view import View
 from workbench.messages import t
+from workbench.presentation import funnel as pfunnel
 
 
 def funnel_stages(data: DashboardData, view: View) -> list[dict]:
-    """The declared stages, then 追回, as [{stage, label, count, text}] for the county (or city).
+    """The declared stages, then 追回, as [{stage, label, count, text}] for the county (or city),
+    counted as one cohort by the presentation layer (`presentation.funnel.cohort_counts`): the
+    leads and cases found in the window and what became of them, so no bar is wider than the
+    one above it.
 
-    Each stage is one part (numerator or denominator) of one indicator's KPI row; a stage whose
-    number is missing is left out. 追回 is money: its width is the last stage's count × the
-    recovery rate, i.e. the share of the money due that came back, drawn on the same scale,
-    and its label gives the amounts."""
+    追回 is money: its width is the last stage's count × the cohort's recovery rate (the share
+    of the money due that came back), drawn on the same scale, and its label gives the rate,
+    its tooltip the amounts."""
     shows = data.presentation_of(view.indicator_set)
+    if not shows["funnel"]:
+        return []
+    rows = data.records("funnel", view.indicator_set, view.period, view.county)
     stages = []
-    for st in shows["funnel"]:
-        row = data.kpi(st["indicator"], view.period, view.county, view.indicator_set)
-        n = _float(row.get(st["part"]))
+    recovery = None
+    for r in rows:
+        if str(r["stage"]) == pfunnel.RECOVERY:
+            recovery = r
+            continue
+        n = _float(r["count"])
         if n is not None:
             stages.append(
                 {
-                    "stage": st["stage"],
-                    "label": st["label"],
+                    "stage": str(r["stage"]),
+                    "label": str(r["label"]),
                     "count": n,
                     "text": t("dash.funnel.count", n=fmt.number(n)),
                 }
             )
-    if not shows["recovery"] or not stages or stages[-1]["stage"] != shows["funnel"][-1]["stage"]:
+    if not stages or recovery is None or not shows["recovery"]:
         return stages
-    rec = data.kpi(shows["recovery"], view.period, view.county, view.indicator_set)
-    rate = _float(rec.get("value"))
+    got, due = _float(recovery["amount_recovered"]), _float(recovery["amount_due"])
+    rate = got / due if got is not None and due else None
     if rate is not None:
         last = stages[-1]
         name = focus_meta(data, _focus(view, shows["recovery"])).get("name")
         stages.append(
             {
-                "stage": "recovered",
+                "stage": pfunnel.RECOVERY,
                 "recovery": True,
                 "label": t("dash.funnel.recovered"),
-                "count": last["count"] * rate,
+                "count": last["count"] * min(max(rate, 0.0), 1.0),
                 "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
                 "hover": t(
                     "dash.funnel.recovered_hover",
                     name=name,
                     stage=last["label"],
                     rate=fmt.percent(rate),
-                    recovered=fmt.money(rec.get("numerator")),
-                    due=fmt.money(rec.get("denominator")),
+                    recovered=fmt.money(got),
+                    due=fmt.money(due),
                 ),
             }
         )
     return stages
+
+
+def funnel_caption(data: DashboardData, view: View) -> str:
+    """What the funnel counts (the cohort and its window), from the presentation layer."""
+    rows = data.records("funnel", view.indicator_set, view.period, view.county)
+    if not rows:
+        return ""
+    return pfunnel.caption(rows[0]["window_start"], rows[0]["window_end"])
 
 
 def _focus(view: View, indicator: str) -> View:
@@ -80,7 +99,9 @@ def funnel_title_html(data: DashboardData, view: View) -> str:
     labels = [st["label"] for st in shows["funnel"]]
     if labels and shows["recovery"]:
         labels.append(t("dash.funnel.recovered"))
-    return _part("funnel_title", view.key, f"<h3>{_esc(' → '.join(labels))}</h3>")
+    caption = funnel_caption(data, view)
+    note = f'<div class="wb-note wb-funnel-note">{_esc(caption)}</div>' if caption else ""
+    return _part("funnel_title", view.key, f"<h3>{_esc(' → '.join(labels))}</h3>{note}")
 
 
 def funnel_figure(data: DashboardData, view: View) -> dict:

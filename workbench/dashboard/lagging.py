@@ -28,7 +28,7 @@ def lagging_html(data: DashboardData, view: View) -> str:
         items = "".join(f"<li>{_esc(x)}</li>" for x in reasons) or "<li>—</li>"
         rows.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}"><td>'
-            f"{county_link(r['county_code'], data.county_name(r['county_code']))}</td>"
+            f"{county_link(r['county_code'], data.county_name(r['county_code']), view)}</td>"
             f'<td><ul class="wb-lag-reasons">{items}</ul></td></tr>'
         )
     note = ""

@@ -26,6 +26,7 @@ from workbench.dashboard.markup import format_value
 from workbench.dashboard.view import CITY
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ UNCERTAINTY_COLUMNS = [
     "q95",
 ]
 LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
+FUNNEL_COLUMNS = ["indicator_set", "period", *pfunnel.FUNNEL_COLUMNS]
 MILESTONE_COLUMNS = [
     "indicator_set",
     "period",
@@ -306,7 +308,7 @@ def _evaluate_all(
         )
     else:
         counties = _county_table(ledgers, months[-1])
-    kpis, index, unc, lag, ms, meta = [], [], [], [], [], []
+    kpis, index, unc, lag, ms, meta, funnels = [], [], [], [], [], [], []
     set_titles: dict[str, str] = {}
     hier_titles: dict[str, str] = {}
     phases = pd.DataFrame(columns=["name", "start", "end"])
@@ -343,6 +345,12 @@ def _evaluate_all(
                 unc.append(
                     _frame(u[u["hierarchy"].isin(fresh)].assign(period=period), UNCERTAINTY_COLUMNS)
                 )
+            fn = _optional(
+                lambda iset=iset, period=period: pfunnel.cohort_counts(engine, iset, period, span),
+                f"funnel {code} {period}",
+            )
+            if fn is not None and len(fn):
+                funnels.append(_frame(fn.assign(indicator_set=code, period=period), FUNNEL_COLUMNS))
             lg = _optional(lambda ev=ev: ev.lagging, f"lagging {code} {period}")
             if lg is not None and len(lg):
                 lag.append(_frame(lg.assign(indicator_set=code, period=period), LAGGING_COLUMNS))
@@ -401,6 +409,11 @@ def _evaluate_all(
             ),
         ),
         phases=phases,
+        funnel=_compact(
+            _concat(funnels, FUNNEL_COLUMNS),
+            ("indicator_set", "period", "county_code", "stage", "label"),
+            ("count", "amount_recovered", "amount_due"),
+        ),
         hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
         presentation={iset.code: declared_presentation(iset) for iset in sets},
         span=span or "ytd",
@@ -569,6 +582,7 @@ FRAMES = (
     "lagging",
     "milestones",
     "phases",
+    "funnel",
 )
 
 

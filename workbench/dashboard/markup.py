@@ -71,9 +71,23 @@ def _esc(x: object) -> str:
     return html.escape("" if _missing(x) else str(x), quote=True)
 
 
-def county_link(code: str, label: str | None = None) -> str:
-    """A link that opens a county's drill-down page in Voilà (relative to the cockpit)."""
-    href = f"county.ipynb?county={quote(str(code))}"
+def county_href(code: str, view: View | None = None) -> str:
+    """The county page of `code`, carrying the view's set, month, index and indicator."""
+    if view is None:
+        return f"county.ipynb?county={quote(str(code))}"
+    return f"county.ipynb?{view.query(county=str(code))}"
+
+
+def cockpit_href(view: View) -> str:
+    """The cockpit showing `view` (the county page's way back keeps set, month, index, indicator
+    and the county it came from)."""
+    return f"cockpit.ipynb?{view.query()}"
+
+
+def county_link(code: str, label: str | None = None, view: View | None = None) -> str:
+    """A link that opens a county's drill-down page in Voilà (relative to the cockpit), in the
+    context of `view`."""
+    href = county_href(code, view)
     return (
         f'<a href="{_esc(href)}" target="_self" data-county="{_esc(code)}">'
         f"{_esc(label or code)}</a>"
@@ -86,9 +100,25 @@ def _part(name: str, key: str, body: str, cls: str = "") -> str:
     )
 
 
-def panel_title(key: str, note: str = "") -> str:
+EXPORT_FORMATS = {"xlsx": "dash.export.xlsx", "csv": "dash.export.csv", "png": "dash.export.png"}
+
+
+def export_buttons(part: str, formats: str = "xlsx csv") -> str:
+    """The download buttons of a part (Excel, CSV, picture); the board sends the click to the
+    page, which answers with the file."""
+    if not part:
+        return ""
+    buttons = "".join(
+        f'<button type="button" data-format="{f}" title="{_esc(t(EXPORT_FORMATS[f] + "_tip"))}">'
+        f"{_esc(t(EXPORT_FORMATS[f]))}</button>"
+        for f in formats.split()
+    )
+    return f'<span class="wb-export" data-export="{_esc(part)}">{buttons}</span>'
+
+
+def panel_title(key: str, note: str = "", export: str = "", formats: str = "xlsx csv") -> str:
     small = f"<small>{_esc(note)}</small>" if note else ""
-    return f"<h3>{_esc(t(key))}{small}</h3>"
+    return f"<h3>{_esc(t(key))}{small}{export_buttons(export, formats)}</h3>"
 
 
 def focus_meta(data: DashboardData, view: View) -> dict:

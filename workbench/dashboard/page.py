@@ -9,7 +9,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, quote
 
 import pandas as pd
 
@@ -17,19 +16,27 @@ from workbench.dashboard.board import _board_class
 from workbench.dashboard.calendar import calendar_html
 from workbench.dashboard.cards import kpi_cards_html
 from workbench.dashboard.data import DashboardData
-from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html
+from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html, run_drill
 from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectification_figure
 from workbench.dashboard.lagging import lagging_html
 from workbench.dashboard.loading import load, read_ledgers
 from workbench.dashboard.map import geojson_path, load_shapes, map_colours
-from workbench.dashboard.markup import _esc, _part, panel_title
+from workbench.dashboard import exports
+from workbench.dashboard.markup import (
+    _esc,
+    _part,
+    cockpit_href,
+    county_href,
+    export_buttons,
+    panel_title,
+)
 from workbench.dashboard.ranking import (
     rank_summary_html,
     ranking_bars_html,
     ranking_table_html,
 )
 from workbench.dashboard.trend import history_figure, trend_figure
-from workbench.dashboard.view import CITY, INDEX, View
+from workbench.dashboard.view import CITY, INDEX, View, parse_query
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -42,14 +49,17 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
         title = t("dash.cockpit.title")
         link = (
             f'<a class="wb-open" data-open-county="{_esc(view.county)}" '
-            f'href="{_esc("county.ipynb?county=" + quote(view.county))}" target="_self">'
+            f'href="{_esc(county_href(view.county, view))}" target="_self">'
             f"{_esc(t('dash.open_county', name=data.county_name(view.county)))}</a>"
             if view.county
             else ""
         )
     else:
         title = t("dash.county.title", name=data.county_name(view.county))
-        link = f'<a class="wb-back" href="cockpit.ipynb" target="_self">{_esc(t("dash.back"))}</a>'
+        link = (
+            f'<a class="wb-back" href="{_esc(cockpit_href(view))}" target="_self">'
+            f"{_esc(t('dash.back'))}</a>"
+        )
     asof = t(
         "tables.dash.asof" if data.period_labels else "dash.asof",
         period=data.period_label(view.period),
@@ -81,12 +91,32 @@ def select_html(
     )
 
 
-def _panel_html(title_key: str, body: str, note: str = "", cls: str = "") -> str:
-    return f'<section class="wb-panel {cls}">{panel_title(title_key, note)}{body}</section>'
+def _panel_html(
+    title_key: str,
+    body: str,
+    note: str = "",
+    cls: str = "",
+    export: str = "",
+    formats: str = "xlsx csv",
+) -> str:
+    title = panel_title(title_key, note, export, formats)
+    return f'<section class="wb-panel {cls}" data-panel="{_esc(export)}">{title}{body}</section>'
 
 
 def _slot(name: str) -> str:
     return f'<div class="wb-slot" data-slot="{_esc(name)}"></div>'
+
+
+def _actions(kpis_label: str) -> str:
+    """The header's actions: print the whole page (A4 landscape, `theme.css` @media print) and
+    download the KPI table."""
+    return (
+        '<div class="wb-actions">'
+        f'<span class="wb-actions-label">{_esc(t(kpis_label))}</span>'
+        f"{export_buttons('kpis')}"
+        f'<button type="button" class="wb-print" data-print="1" '
+        f'title="{_esc(t("dash.print.tip"))}">{_esc(t("dash.print"))}</button></div>'
+    )
 
 
 class _Page:
@@ -141,6 +171,45 @@ class _Page:
     def build_parts(self) -> dict[str, dict]:
         raise NotImplementedError
 
+    # -- downloads -----------------------------------------------------------------------
+    exporters: dict[str, Any] = {}
+
+    def export_tables(self, part: str) -> list[Any]:
+        """The tables a part downloads (`dashboard.exports`)."""
+        build = self.exporters.get(part)
+        return build(self.data, self.view) if build else []
+
+    def png_figure(self, part: str) -> dict | None:
+        """A part drawn as HTML that downloads as a picture gets a figure the browser renders."""
+        if part in ("ranking", "table"):
+            return exports.ranking_figure(self.data, self.view)
+        return None
+
+    def on_export(self, part: str, fmt: str) -> None:
+        """Answer a download button: the file's bytes (Excel, CSV) or a figure to draw (PNG)."""
+        try:
+            if fmt == "png":
+                figure = self.png_figure(part)
+                if figure is not None:
+                    name = exports.file_name(self.data, self.view, part, "png")
+                    self.board.send({"event": "figure", "figure": figure, "filename": name})
+                return
+            if fmt not in ("xlsx", "csv"):
+                return
+            tables = self.export_tables(part)
+            if not tables:
+                self.board.send({"event": "notice", "message": t("dash.export.empty")})
+                return
+            name = exports.file_name(self.data, self.view, part, fmt)
+            data = exports.file_bytes(tables, fmt)
+            self.board.send(
+                {"event": "download", "filename": name, "mime": exports.MIME[fmt]}, [data]
+            )
+            log.info("export %s %s: %d bytes", part, fmt, len(data))
+        except Exception:  # a failed download must not take the page down
+            log.exception("export %s %s failed", part, fmt)
+            self.board.send({"event": "notice", "message": t("dash.export.failed")})
+
     # -- events --------------------------------------------------------------------------
     def on_select(self, name: str, value: str) -> None:
         field = self.controls.get(name)
@@ -172,6 +241,35 @@ class _Page:
 
     def _view_changed(self) -> None:
         """Hook: settle page state that depends on the view, before the one redraw."""
+
+    # -- the URL -------------------------------------------------------------------------
+    def _county_from_url(self, code: str) -> dict[str, Any]:
+        """The view change a `county=` parameter asks for (pages differ on unknown codes)."""
+        return {"county": code} if code in self.data.cube.counties else {}
+
+    def open_query(self, query: str | Mapping[str, str] | None) -> None:
+        """Show the view the page's URL names (`?set=…&period=…&county=…&index=…&indicator=…`),
+        so a link copied from the address bar reopens the same view; values the data does not
+        hold are ignored. From then on the address bar follows every change of view."""
+        wanted = parse_query(query)
+        changes: dict[str, Any] = {}
+        if wanted.get("indicator_set") in self.data.indicator_sets:
+            changes["indicator_set"] = wanted["indicator_set"]
+        if wanted.get("period") in self.data.periods:
+            changes["period"] = wanted["period"]
+        if wanted.get("hierarchy") in self.data.hierarchies:
+            changes["hierarchy"] = wanted["hierarchy"]
+        iset = changes.get("indicator_set", self.view.indicator_set)
+        if wanted.get("focus") in {v for _, v in self._focus_options(iset)}:
+            changes["focus"] = wanted["focus"]
+        if wanted.get("county"):
+            changes.update(self._county_from_url(wanted["county"]))
+        self.board.follow_url = True
+        if any(getattr(self.view, k) != v for k, v in changes.items()):
+            self.set_view(**changes)
+        else:
+            self._view_changed()
+            self.refresh()
 
     # -- drawing -------------------------------------------------------------------------
     def _payload(self, name: str, part: dict) -> dict:
@@ -211,6 +309,8 @@ class _Page:
             if any(board.big_parts.get(k, {}).get("rev") != v["rev"] for k, v in big.items()):
                 board.big_parts = big
             board.key = self.view.key
+            board.query = self.view.query()
+            board.names = exports.names(self.data, self.view, self.parts)
             board.tick += 1
         self.last_update_ms = (time.perf_counter() - started) * 1000
         log.info("view %s drawn in %.1f ms", self.view.key, self.last_update_ms)
@@ -248,6 +348,7 @@ class Cockpit(_Page):
         "focus": "focus",
         "hierarchy": "hierarchy",
     }
+    exporters = exports.COCKPIT
 
     def __init__(
         self,
@@ -272,9 +373,11 @@ class Cockpit(_Page):
         self.board = _board_class()(
             self.on_select,
             self.on_click,
+            self.on_export,
             skeleton=self._skeleton(shapes["missing"]),
             shapes=shapes["shapes"],
             viewbox=shapes["viewbox"],
+            page="cockpit.ipynb",
         )
         self.refresh()
 
@@ -294,31 +397,44 @@ class Cockpit(_Page):
         return (
             '<div class="wb-root wb-cockpit">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div>"
+            f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('kpis')}"
             '<div class="wb-grid">'
             + _panel_html(
                 "dash.panel.ranking",
                 sel["hierarchy"] + _slot("ranking"),
                 t("dash.panel.ranking_note"),
+                export="ranking",
+                formats="xlsx csv png",
             )
-            + _panel_html("dash.panel.map", sel["focus"] + _slot("map"), map_note)
+            + _panel_html(
+                "dash.panel.map",
+                sel["focus"] + _slot("map"),
+                map_note,
+                export="map",
+                formats="xlsx csv png",
+            )
             + '</div><div class="wb-grid">'
-            + _panel_html("dash.panel.trend", _slot("trend"))
+            + _panel_html(
+                "dash.panel.trend", _slot("trend"), export="trend", formats="xlsx csv png"
+            )
             # shown only for a set that declares them: the board hides a `data-parts` box
             # whose parts all come `hidden`
             + '<section class="wb-panel" data-parts="funnel rectification">'
-            + f'<div data-parts="funnel">{_slot("funnel_title")}{_slot("funnel")}</div>'
+            + f'<div data-parts="funnel">{export_buttons("funnel", "xlsx csv png")}'
+            + f"{_slot('funnel_title')}{_slot('funnel')}</div>"
             + '<div data-parts="rectification">'
-            + f"{panel_title('dash.panel.rectification')}{_slot('rectification')}</div></section>"
+            + panel_title("dash.panel.rectification", "", "rectification", "xlsx csv png")
+            + f"{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
             # the campaign's calendar and its lagging list: only for a set with a calendar
             + '<section class="wb-panel" data-parts="calendar">'
-            + f"{panel_title('dash.panel.calendar')}{_slot('calendar')}</section>"
+            + f"{panel_title('dash.panel.calendar', '', 'calendar')}{_slot('calendar')}</section>"
             + '<section class="wb-panel" data-parts="lagging">'
-            + f"{panel_title('dash.panel.lagging')}{_slot('lagging')}</section>"
+            + f"{panel_title('dash.panel.lagging', '', 'lagging')}{_slot('lagging')}</section>"
             + "</div>"
-            + _panel_html("dash.panel.table", _slot("table"))
+            + _panel_html("dash.panel.table", _slot("table"), export="table")
             + "</div>"
         )
 
@@ -364,6 +480,7 @@ class CountyPage(_Page):
 
     parts = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")
     controls = {"indicator_set": "indicator_set", "period": "period", "county": "county"}
+    exporters = exports.COUNTY
 
     def __init__(
         self,
@@ -384,11 +501,24 @@ class CountyPage(_Page):
         super().__init__(data, View(iset, per, county, INDEX, data.default_hierarchy(iset)))
         self._ledger_source = ledgers
         self._ledger_cache: dict[str, Mapping[str, pd.DataFrame] | None] = {}
-        self.notice = ""
-        drill = self._drill_options()
-        self.drill_indicator = drill[0][1] if drill else ""
-        self.board = _board_class()(self.on_select, self.on_click, skeleton=self._skeleton())
+        self.notice = self._next_notice = ""
+        self.board = _board_class()(
+            self.on_select,
+            self.on_click,
+            self.on_export,
+            skeleton=self._skeleton(),
+            page="county.ipynb",
+        )
         self.refresh()
+
+    @property
+    def drill_indicator(self) -> str:
+        """The indicator whose ledger rows are shown: the view's (the one the cockpit was
+        looking at, carried in the URL), else the set's first."""
+        drill = [v for _, v in self._drill_options()]
+        if self.view.focus in drill:
+            return self.view.focus
+        return drill[0] if drill else ""
 
     def _drill_options(self) -> list[tuple[str, str]]:
         return [
@@ -413,42 +543,77 @@ class CountyPage(_Page):
         return (
             '<div class="wb-root wb-county">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
-            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div></header>"
+            f"{sel['indicator_set']}{sel['period']}{sel['county']}</div>"
+            f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('notice')}{_slot('kpis')}"
             '<div class="wb-grid">'
-            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"))
-            + _panel_html("dash.panel.overdue", _slot("overdue"))
+            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"), export="rank")
+            + _panel_html("dash.panel.overdue", _slot("overdue"), export="overdue")
             + "</div>"
-            + _panel_html("dash.panel.history", _slot("history"), t("dash.panel.history_note"))
             + _panel_html(
-                "dash.panel.drill", sel["drill"] + _slot("drill"), t("dash.panel.drill_note")
+                "dash.panel.history",
+                _slot("history"),
+                t("dash.panel.history_note"),
+                export="history",
+                formats="xlsx csv png",
+            )
+            + _panel_html(
+                "dash.panel.drill",
+                sel["drill"] + _slot("drill"),
+                t("dash.panel.drill_note"),
+                export="drill",
             )
             + "</div>"
         )
 
+    def export_tables(self, part: str) -> list[Any]:
+        if part == "rank":
+            return exports.rank_summary_table(self.data, self.view) + exports.ranking_table(
+                self.data, self.view
+            )
+        if part == "overdue":
+            return exports.overdue_table(self.ledgers(), self.view)
+        if part == "drill":
+            ledgers = self.ledgers()
+            if ledgers is None or not self.drill_indicator:
+                return []
+            v = self.view
+            res = run_drill(ledgers, v.county, v.period, self.drill_indicator, v.indicator_set)
+            parts = [
+                (role, title, rows)
+                for role, frames in (("numerator", res.numerator), ("denominator", res.denominator))
+                for title, rows, _total in frames
+            ]
+            return exports.drill_tables(parts)
+        return super().export_tables(part)
+
     def on_select(self, name: str, value: str) -> None:
         if name == "drill":
             if value in {v for _, v in self._drill_options()} and value != self.drill_indicator:
-                self.drill_indicator = value
-                self.refresh()
+                self.set_view(focus=value)  # the indicator travels back to the cockpit
             return
         super().on_select(name, value)
 
     def _view_changed(self) -> None:
-        self.notice = ""
-        drill = [v for _, v in self._drill_options()]
-        if self.drill_indicator not in drill:
-            self.drill_indicator = drill[0] if drill else ""
+        self.notice, self._next_notice = self._next_notice, ""
+
+    def _county_from_url(self, code: str) -> dict[str, Any]:
+        """A known county, else the page stays and says so (shown with the next redraw)."""
+        if code in set(self.data.counties["county_code"].astype(str)):
+            return {"county": code}
+        self._next_notice = t("dash.county.unknown", code=code)
+        return {}
 
     def open_county(self, code: str | None) -> None:
         """Show `code` (from the URL); an unknown code keeps the page and says so."""
         code = (code or "").strip()
         if not code or code == self.view.county:
             return
-        if code in set(self.data.counties["county_code"].astype(str)):
-            self.set_view(county=code)
+        change = self._county_from_url(code)
+        if change:
+            self.set_view(**change)
         else:
-            self.notice = t("dash.county.unknown", code=code)
+            self._view_changed()
             self.refresh()
 
     def ledgers(self) -> Mapping[str, pd.DataFrame] | None:
@@ -483,11 +648,11 @@ class CountyPage(_Page):
         }
 
 
-def county_from_query(default: str | None = None) -> str | None:
-    """The `county` URL parameter of the Voilà page (`county.ipynb?county=990101`).
+def query_string() -> str:
+    """The Voilà page's URL query (`set=…&period=…&county=…`).
 
     With preheated kernels the request arrives after the notebook started, so this waits for it
-    (voila's `get_query_string`); elsewhere it reads $QUERY_STRING."""
+    (voila's `get_query_string`); elsewhere it reads $QUERY_STRING (empty in JupyterLab)."""
     qs = os.environ.get("QUERY_STRING", "")
     if os.environ.get("VOILA_PREHEAT", "False") != "False":
         try:
@@ -496,8 +661,12 @@ def county_from_query(default: str | None = None) -> str | None:
             qs = get_query_string() or qs
         except Exception:  # pragma: no cover - outside Voilà
             log.exception("query string unavailable")
-    values = parse_qs(qs).get("county") or []
-    return values[0].strip() if values and values[0].strip() else default
+    return qs or ""
+
+
+def county_from_query(default: str | None = None) -> str | None:
+    """The `county` URL parameter of the Voilà page (`county.ipynb?county=990101`)."""
+    return parse_query(query_string()).get("county") or default
 
 
 def cockpit(warehouse: str | os.PathLike | None = None, **kw: Any) -> Cockpit:

@@ -8,6 +8,7 @@ from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import _grade_colour, _ink
 from workbench.dashboard.view import View
 from workbench.messages import t
+from workbench.presentation import ranks
 
 
 MAX_BARS = 20  # beyond this many counties the ranking shows the top and bottom 10 and the pick
@@ -79,12 +80,11 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
             body.append('<tr><td colspan="6" class="wb-empty">⋯</td></tr>')
         prev = i
         sel = ' class="wb-row-selected"' if r["county_code"] == view.county else ""
-        lo, hi = _float(r["q05"]), _float(r["q95"])
-        interval = t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}") if lo and hi else "—"
+        interval = ranks.interval_text(r["q05"], r["q95"])
         body.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}">'
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
-            f"<td>{county_link(r['county_code'], r['county_name'])}</td>"
+            f"<td>{county_link(r['county_code'], r['county_name'], view)}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
             f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)};'
             f'color:{_ink(_grade_colour(r["grade"], grades))}">{_esc(r["grade"])}</span></td>'
@@ -93,7 +93,7 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
         )
     table = (
         f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>{note}"
+        f"<tbody>{''.join(body)}</tbody></table></div>{note}{explain_html()}"
     )
     return _part("table", view.key, table)
 
@@ -134,11 +134,7 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         width = 0.0 if score is None else max(0.0, min(100.0, score / top * 100))
         grade = "" if _missing(r["grade"]) else str(r["grade"])
         lo, hi, rank = _float(r["q05"]), _float(r["q95"]), _float(r["rank"])
-        interval = (
-            t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}")
-            if lo is not None and hi is not None
-            else "—"
-        )
+        interval = ranks.interval_text(lo, hi)
         tip = (
             t(
                 "dash.map.tip_index",
@@ -154,10 +150,8 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             f'<div class="wb-bar-row{sel}" data-pick="{_esc(r["county_code"])}" '
             f'data-county="{_esc(r["county_code"])}" title="{_esc(tip)}">'
             f'<span class="wb-bar-label">{_esc(fmt.number(rank))}. {_esc(r["county_name"])}</span>'
-            f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
-            f'background:{colour};color:{_ink(colour)}">{_esc(fmt.number(score, 1))} '
-            f"{_esc(grade)}</span></span>"
-            f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
+            + _bar_html(width, colour, f"{fmt.number(score, 1)} {grade}")
+            + f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
         )
     head = (
         f'<div class="wb-bar-row wb-bar-head"><span class="wb-bar-label"></span>'
@@ -166,7 +160,26 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
     )
     cut = t("dash.table.truncated", n=len(every), shown=len(shown))
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
-    return _part("ranking", view.key, f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}')
+    body = f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
+    return _part("ranking", view.key, body)
+
+
+def _bar_html(width: float, colour: str, label: str) -> str:
+    """A bar with its label inside; a short bar's label goes after it, so it is never cut."""
+    if width >= 25:
+        return (
+            f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
+            f'background:{colour};color:{_ink(colour)}">{_esc(label)}</span></span>'
+        )
+    return (
+        f'<span class="wb-bar-track"><span class="wb-bar" style="width:{width:.1f}%;'
+        f'background:{colour}"></span><span class="wb-bar-out">{_esc(label)}</span></span>'
+    )
+
+
+def explain_html() -> str:
+    """The one line beside every rank interval that says what it is."""
+    return f'<div class="wb-note wb-explain">{_esc(ranks.interval_explanation())}</div>'
 
 
 def rank_summary_html(data: DashboardData, view: View) -> str:
@@ -178,7 +191,7 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
         if h is None:
             continue
         lo, hi = _float(h["q05"]), _float(h["q95"])
-        interval = t("dash.rank.interval", lo=f"{lo:.0f}", hi=f"{hi:.0f}") if lo and hi else "—"
+        interval = ranks.interval_text(lo, hi)
         colour = _grade_colour(h["grade"])
         rows.append(
             f'<tr data-hierarchy="{_esc(hier)}"><td>{_esc(data.hierarchies.get(hier, hier))}</td>'

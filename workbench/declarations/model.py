@@ -365,6 +365,9 @@ class Calendar:
     projection_min_points: int = 2
     source: str = ""
     file: str = ""
+    # day of the next month by which a county's monthly ledgers are due (seed 000: 下月5日前);
+    # None when the calendar declares no due day (then no submission is judged late)
+    report_due_day: int | None = None
 
     def phase_of(self, day: dt.date) -> Phase | None:
         for ph in self.phases:

@@ -1098,6 +1098,7 @@ class Shaper:
             min_points,
             self.text(data, "source", fname),
             fname,
+            self.integer(data, "report_due_day", fname, lo=1, hi=28),
         )
 
     # -- kind: table ------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "phases",
         "milestones",
         "projection",
+        "report_due_day",
         "version",
         "presentation",
         "unit",

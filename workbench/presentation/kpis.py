@@ -173,6 +173,11 @@ def _met_float(v: object) -> float:
     return float(bool(v))
 
 
+def _or_nan(x: object) -> float:
+    v = fmt.finite(x)
+    return np.nan if v is None else v
+
+
 def deadline_ahead(d: Display, period: str) -> bool:
     """Whether the target's deadline falls after the month `period` ends."""
     end = _period_end(period)
@@ -184,8 +189,8 @@ def present_one(d: Display, row: Mapping[str, Any], period: str) -> dict[str, An
     status and texts, by the same rules as `present`."""
     ahead = deadline_ahead(d, period)
     status = decide_status(
-        np.array([fmt.finite(row.get("value")) or np.nan]),
-        np.array([fmt.finite(row.get("target")) or np.nan]),
+        np.array([_or_nan(row.get("value"))]),  # a value or target of 0 is a number, not NaN
+        np.array([_or_nan(row.get("target"))]),
         np.array([_met_float(row.get("met"))]),
         np.array([bool(d.op)]),
         np.array([d.relative]),
