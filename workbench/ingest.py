@@ -412,7 +412,7 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
         "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
     ).fetchall()[0]
     con.execute(f"SET memory_limit = '{limits.database_mb(reading=True)}MB'")
-    workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=wh.path.parent))
+    workdir = Path(tempfile.mkdtemp(prefix=_workdir_prefix(wh), dir=wh.path.parent))
     ctx = ReadContext(con, limits, workdir)
     try:
         yield ctx
@@ -429,10 +429,15 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
             con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
 
 
+def _workdir_prefix(wh: Warehouse) -> str:
+    """This warehouse's read folders: another warehouse in the same folder has its own."""
+    return f".ingest-{wh.path.name}-"
+
+
 def sweep(wh: Warehouse) -> None:
     """What an interrupted ingest can leave behind, removed once we hold the write lock: read
     folders, `.part` files, and archived files whose submission was never committed."""
-    for stale in wh.path.parent.glob(".ingest-*"):
+    for stale in wh.path.parent.glob(_workdir_prefix(wh) + "*"):
         shutil.rmtree(stale, ignore_errors=True)
     if not wh.archive_dir.is_dir():
         return
