@@ -1029,7 +1029,6 @@ def _line_of(lines_before: int, data: bytes, pos: int) -> int:
 
 def _first_utf8_line(data: bytes, lines_before: int) -> int | None:
     """The first line of `data` with non-ASCII text that is valid UTF-8 (GBK text never is)."""
-    pos = 0
     for n, line in enumerate(data.split(b"\n")):
         if not line.isascii():
             try:
@@ -1037,7 +1036,6 @@ def _first_utf8_line(data: bytes, lines_before: int) -> int | None:
                 return lines_before + n + 1
             except UnicodeDecodeError:
                 pass
-        pos += len(line) + 1
     return None
 
 
