@@ -106,6 +106,7 @@ def pair_runs(label: str, a, b, reps: int) -> dict:
         ta.append(x)
         tb.append(y)
         ratios.append(x / y)
+        print(f"  pair {rep + 1}: A {x:.2f}s B {y:.2f}s ratio {x / y:.2f}", flush=True)
     res = {
         "what": label,
         "A_s": ta,

@@ -228,10 +228,12 @@ def test_killed_inside_the_transaction_leaves_no_orphan_behind(
     assert done.returncode == -signal.SIGKILL
     counts, files = _state(wh_path)
     assert counts == before[0] and files  # the orphan is there…
-    (wh_path.parent / ".ingest-stale").mkdir()
+    (wh_path.parent / f".ingest-{wh_path.name}-stale").mkdir()
+    (wh_path.parent / ".ingest-other.duckdb-busy").mkdir()  # another warehouse's: kept
     rc, out, err = _run(["ingest", str(tmp_path / "city"), "--warehouse", str(wh_path)], capsys)
     assert rc == 0, out + err
-    assert _state(wh_path) == before and not _leftovers(tmp_path)  # …and gone
+    assert _state(wh_path) == before  # …and gone
+    assert [p.name for p in _leftovers(tmp_path)] == [".ingest-other.duckdb-busy"]
 
 
 def test_a_closed_pipe_ends_quietly(wh_path: Path, batch: Path, tmp_path: Path) -> None:

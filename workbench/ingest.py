@@ -53,6 +53,7 @@ ISSUE_COLUMNS = list(ISSUE_HEADERS)
 # (`E_REF_REFUSED`), told as such.
 ROSTERS = ("counties", "institutions")
 MASK_UDF = "wb_mask_text"
+REPORT_ISSUES = 2_000  # findings a report object carries (the summary shows ten; lists show all)
 ISSUE_LISTS_DDL = """
 CREATE TABLE IF NOT EXISTS issue_lists (
     submission_id VARCHAR, xlsx VARCHAR, csv VARCHAR, written_at TIMESTAMP
@@ -100,7 +101,7 @@ class FileOutcome:
 @dataclass
 class IngestReport:
     files: list[FileOutcome]
-    issues: pd.DataFrame  # the first `Limits.issue_rows` findings (all of them in the lists)
+    issues: pd.DataFrame  # the first `REPORT_ISSUES` findings (all of them in the warehouse)
     counts: pd.DataFrame  # ledger, county_code, rows_in, accepted, quarantined
     error_count: int = 0
     warning_count: int = 0
@@ -349,19 +350,9 @@ def _messages_sql(lg: Ledger) -> str:
 def raw_cells_sql(lg: Ledger) -> str:
     """A refused row's own cells as a JSON array in the contract's field order (a blank cell is
     null), built in the database. Keys are left out on purpose: they would triple the bytes a
-    refused row costs, and the order is the ledger's. Escaping every value costs more than
-    the rest of the row's journey, so a row holding no quote, backslash or control character
-    is written as it is."""
-    cols = [f"r.{_q(f.name)}" for f in lg.fields]
-    plain = ", ".join(
-        f"CASE WHEN {c} IS NULL THEN 'null' ELSE concat('\"', {c}, '\"') END" for c in cols
-    )
-    escaped = ", ".join(f"coalesce(CAST(to_json({c}) AS VARCHAR), 'null')" for c in cols)
-    special = f"regexp_matches(concat({', '.join(cols)}), {_lit(JSON_SPECIAL)})"
-    return (
-        f"concat('[', CASE WHEN {special} THEN concat_ws(',', {escaped}) "
-        f"ELSE concat_ws(',', {plain}) END, ']')"
-    )
+    refused row costs, and the order is the ledger's."""
+    cols = ", ".join(f"r.{_q(f.name)}" for f in lg.fields)
+    return f"CAST(json_array({cols}) AS VARCHAR)"
 
 
 def raw_cells(lg: Ledger, raw: str) -> dict[str, object]:
@@ -371,9 +362,6 @@ def raw_cells(lg: Ledger, raw: str) -> dict[str, object]:
     if isinstance(data, dict):
         return data
     return {f.header: v for f, v in zip(lg.fields, data) if v is not None}
-
-
-JSON_SPECIAL = '["\\\\\\x00-\\x1f]'  # RE2: a quote, a backslash or a control character
 
 
 # ---------------------------------------------------------------- the ingest
@@ -420,9 +408,11 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
     written while reading (removed after), DuckDB held to its memory limit (it spills to
     disk beyond it), the workbook sandbox closed at the end."""
     con = wh.con
-    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = '{limits.database_memory_mb}MB'")
-    workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=wh.path.parent))
+    before, order = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+    ).fetchall()[0]
+    con.execute(f"SET memory_limit = '{limits.database_mb(reading=True)}MB'")
+    workdir = Path(tempfile.mkdtemp(prefix=_workdir_prefix(wh), dir=wh.path.parent))
     ctx = ReadContext(con, limits, workdir)
     try:
         yield ctx
@@ -436,12 +426,18 @@ def _reading(wh: Warehouse, limits: Limits) -> Iterator[ReadContext]:
                     f"DROP TABLE IF EXISTS t_typed_{name}; DROP TABLE IF EXISTS t_total_{name}"
                 )
             con.execute(f"SET memory_limit = '{before}'")
+            con.execute(f"SET preserve_insertion_order = {str(order).lower()}")
+
+
+def _workdir_prefix(wh: Warehouse) -> str:
+    """This warehouse's read folders: another warehouse in the same folder has its own."""
+    return f".ingest-{wh.path.name}-"
 
 
 def sweep(wh: Warehouse) -> None:
     """What an interrupted ingest can leave behind, removed once we hold the write lock: read
     folders, `.part` files, and archived files whose submission was never committed."""
-    for stale in wh.path.parent.glob(".ingest-*"):
+    for stale in wh.path.parent.glob(_workdir_prefix(wh) + "*"):
         shutil.rmtree(stale, ignore_errors=True)
     if not wh.archive_dir.is_dir():
         return
@@ -525,7 +521,11 @@ def _ingest(
             if not result.sheets and not any(i.severity == "error" for i in result.issues):
                 result.issues.append(Issue("E_NO_LEDGER", display))
         ctx.flush()
-        ctx.close_sandbox()  # its memory is free before the database work starts
+        ctx.close_sandbox()  # its memory is free before the database work starts…
+        ctx.con.execute(f"SET memory_limit = '{limits.database_mb(reading=False)}MB'")  # …for it
+        # From here no table's row order carries meaning (CSV rows were numbered as loaded):
+        # DuckDB may write in parallel.
+        ctx.con.execute("SET preserve_insertion_order = false")
         for lg in LEDGERS.values():  # typed before the transaction; the text is then dropped
             sheets = [raw for _out, result, _p, _k in pending for raw in result.sheets]
             mine = [raw for raw in sheets if raw.ledger == lg.name]
@@ -536,7 +536,7 @@ def _ingest(
         counts = _write_all(wh, pending, retry)
     report = IngestReport(outcomes, pd.DataFrame(columns=ISSUE_COLUMNS), _count_frame(counts))
     report.loose = loose
-    _fill_issues(wh, report, limits.issue_rows)
+    _fill_issues(wh, report, REPORT_ISSUES)
     return report
 
 

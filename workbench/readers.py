@@ -23,6 +23,7 @@ import functools
 import html
 import io
 import itertools
+import operator
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ CHUNK = 4 << 20  # bytes read at a time from a submitted file
 HEAD_BYTES = 256 << 10  # text kept from the top of a CSV for finding its header
 FORMULA_CELLS_LISTED = 1000  # per sheet; beyond that one summary warning
 MB = 1 << 20
+PYTHON_RESERVE_MB = 384  # this process's own objects (pandas, the reports' frames) beside DuckDB
 
 
 @dataclass
@@ -79,8 +81,8 @@ class Limits:
     workbook_mb: int = 2048  # every part of a workbook, unzipped
     zip_ratio: int = 200  # unzipped ÷ zipped size of one part (zip bombs reach thousands)
     issue_rows: int = 20_000  # findings listed one by one in an issue list; the rest summarised
+    memory_mb: int = 2048  # the whole ingest: this process, its database and the child
     reader_memory_mb: int = 1280  # address space of the child that parses a workbook
-    database_memory_mb: int = 1024  # DuckDB's memory during ingest (it spills to disk beyond)
     reader_timeout_s: int = 900  # one workbook's parse
 
     @classmethod
@@ -106,6 +108,12 @@ class Limits:
 
     def bytes(self, name: str) -> int:
         return int(getattr(self, name)) * MB
+
+    def database_mb(self, reading: bool) -> int:
+        """DuckDB's share of `memory_mb` (it spills to disk beyond): while files are read the
+        workbook child may hold its whole cap, afterwards it is gone."""
+        spare = self.memory_mb - PYTHON_RESERVE_MB - (self.reader_memory_mb if reading else 0)
+        return max(256, spare)
 
 
 def size_text(n: int) -> str:
@@ -187,7 +195,7 @@ class RawSheet:
     def select_sql(self, sheet_id: int, source: str, row_expr: str) -> str:
         """The staging table's columns from the sheet's positional cells `c0…cN`."""
         fields = LEDGERS[self.ledger].field_names
-        cell = {i: f"nullif(trim(c{i}), '')" for i in range(self.ncols)}
+        cell = {i: cell_sql(f"c{i}") for i in range(self.ncols)}
         if self.extra:
             pairs = ", ".join(f"{_sql_str(h)}, {cell[i]}" for i, h in self.extra)
             extra = f"CAST(json_object({pairs}) AS VARCHAR)"
@@ -279,11 +287,20 @@ def total_row_sql(first: str, cells: list[str] | None = None) -> str:
     substring test first (a million rows are checked for the one sum row at their end)."""
     words = ", ".join(f"'{w}'" for w in TOTAL_WORDS)
     bare = f"rtrim(replace(replace({first}, ' ', ''), '\u3000', ''), ':：')"
-    rule = f"length({first}) <= 12 AND {bare} IN ({words})"
-    if cells:
+    rule = f"coalesce(length({first}) <= 12 AND {bare} IN ({words}), false)"
+    if cells:  # CASE, not AND: only CASE spares the other rows the full rule
         maybe = " OR ".join(f"contains({c}, '计')" for c in cells[:TOTAL_COLUMNS])
-        rule = f"({maybe}) AND {rule}"
-    return f"coalesce({rule}, false)"
+        rule = f"CASE WHEN {maybe} THEN {rule} ELSE false END"
+    return rule
+
+
+def cell_sql(c: str) -> str:
+    """A CSV cell as text: trimmed, blank → NULL. Most cells have no space at either end and
+    skip the trim (it copies the string: a second pass over a million rows' text)."""
+    return (
+        f"CASE WHEN starts_with({c}, ' ') OR suffix({c}, ' ') THEN nullif(trim({c}), '') "
+        f"ELSE nullif({c}, '') END"
+    )
 
 
 def _sql_str(s: str) -> str:
@@ -599,13 +616,25 @@ def _sheet_from_match(
 
 # ---------------------------------------------------------------- xlsx: checks before parsing
 
-_ROW_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-# cells in a column of two or more letters (AA…), or on a row ≥ 1,000,000: rare in a ledger,
-# and the only ones that can make the sheet's span (rows × columns) large
-_WIDE_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{2,})(\d+)"')
-_FAR_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d{7,})"')
-_CELL_F_RE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?>\s*<(?:\w+:)?f[ >/]')
+# Cells are found by their literal start (`<c r="`, the order every writer uses), fast enough
+# to read every cell of a sheet once: a regular expression with a variable prefix costs 25 times
+# as much. A file that writes its attributes in another order escapes this check, not the
+# child's memory cap.
+_PREFIX_RE = re.compile(rb"<(\w+:)?sheetData\b")
 _DIM_RE = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z0-9:]+)"')
+
+
+@functools.cache
+def _cell_patterns(prefix: bytes) -> tuple[re.Pattern, re.Pattern, re.Pattern, re.Pattern]:
+    """Row numbers; cells in a column of two or more letters (AA…); cells on a row ≥ 1,000,000
+    (rare in a ledger, and the only ones that can make a sheet's span large); formula cells."""
+    p = re.escape(prefix)
+    return (
+        re.compile(rb"<" + p + rb'row r="(\d+)"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{2,3})(\d+)"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d{7,})"'),
+        re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"[^>]*>\s*<' + p + rb"f[ >/]"),
+    )
 
 
 def _col_index(letters: bytes | str) -> int:
@@ -645,23 +674,23 @@ def scan_sheet_xml(stream: Any) -> SheetScan:
     formula cells (values are cached in the file; the ingest reports that it used them)."""
     out = SheetScan()
     tail = b""
-    first = True
+    rows = wide = far = formula = None
     while chunk := stream.read(CHUNK):
         out.unzipped += len(chunk)
         buf = tail + chunk
-        if first:
+        if rows is None:
             if m := _DIM_RE.search(buf, 0, 4096):
                 out.dimension = m.group(1).decode()
-            first = False
-        for m in _ROW_RE.finditer(buf):
-            out.max_row = max(out.max_row, int(m.group(1)))
-        for rx in (_WIDE_RE, _FAR_RE):
-            for m in rx.finditer(buf):
-                out.max_col = max(out.max_col, _col_index(m.group(1)) + 1)
-                out.max_row = max(out.max_row, int(m.group(2)))
+            m = _PREFIX_RE.search(buf)
+            rows, wide, far, formula = _cell_patterns(m.group(1) or b"" if m else b"")
+        if found := rows.findall(buf):
+            out.max_row = max(out.max_row, max(map(int, found)))
+        for col, row in wide.findall(buf) + far.findall(buf):
+            out.max_col = max(out.max_col, _col_index(col) + 1)
+            out.max_row = max(out.max_row, int(row))
         if b"<f" in buf or b":f" in buf:
-            for m in _CELL_F_RE.finditer(buf):
-                cell = (int(m.group(2)), _col_index(m.group(1)))
+            for col, row in formula.findall(buf):
+                cell = (int(row), _col_index(col))
                 if cell not in out.formulas:
                     out.formula_count += 1
                     if len(out.formulas) < FORMULA_CELLS_LISTED:
@@ -842,7 +871,11 @@ def _read_sheet(
         issues.append(Issue("W_EMPTY_SHEET", file, name, severity="warning"))
         return None, issues
     left = [None] * sheet.start[1]  # iter_rows starts at row 0 but at the first used column
-    rows = (left + _text_row(r) for r in sheet.iter_rows())
+    rows = (
+        (left + _text_row(r) for r in sheet.iter_rows())
+        if left
+        else (_text_row(r) for r in sheet.iter_rows())
+    )
     head = list(itertools.islice(rows, HEADER_SCAN_ROWS))
     match = detect_header(head)
     if match is None:
@@ -869,7 +902,9 @@ def _read_sheet(
     plan = _merge_plan(sheet.merged_cell_ranges, match.row_index, width)
     formulas = sorted(scan.formulas) if scan else []
     formula_rows = {r for r, _c in formulas}
-    places = [raw.columns.get(f) for f in LEDGERS[raw.ledger].field_names]
+    # each field's cell in one C call: a missing field reads the None appended after the row
+    places = [raw.columns.get(f, width) for f in LEDGERS[raw.ledger].field_names]
+    pick = operator.itemgetter(*places) if len(places) > 1 else lambda r: (r[places[0]],)
     extra = raw.extra
     kept: list[tuple] = []  # the ledger's layout: row, fields, extra, first text cell
     out = None  # a CSV once the sheet outgrows memory
@@ -877,7 +912,8 @@ def _read_sheet(
     try:
         body = itertools.chain(head[match.row_index + 1 :], rows)
         for i, full in enumerate(body, start=match.row_index + 1):
-            cells = full[:width] + [None] * (width - len(full))
+            n = len(full)
+            cells = full if n == width else full[:width] + [None] * (width - n)
             for c, last in plan.get(i, ()):
                 filling[c] = (cells[c], last)
                 issues.append(
@@ -900,12 +936,14 @@ def _read_sheet(
             if not any(cells):
                 continue
             unknown = {lab: cells[j] for j, lab in extra if cells[j] is not None}
+            first = first_text(cells)
+            cells.append(None)
             kept.append(
                 (
                     i + 1,
-                    *[None if j is None else cells[j] for j in places],
+                    *pick(cells),
                     json.dumps(unknown, ensure_ascii=False) if unknown else None,
-                    first_text(cells),
+                    first,
                 )
             )
             if len(kept) >= SMALL_SHEET_ROWS:
@@ -991,7 +1029,6 @@ def _line_of(lines_before: int, data: bytes, pos: int) -> int:
 
 def _first_utf8_line(data: bytes, lines_before: int) -> int | None:
     """The first line of `data` with non-ASCII text that is valid UTF-8 (GBK text never is)."""
-    pos = 0
     for n, line in enumerate(data.split(b"\n")):
         if not line.isascii():
             try:
@@ -999,7 +1036,6 @@ def _first_utf8_line(data: bytes, lines_before: int) -> int | None:
                 return lines_before + n + 1
             except UnicodeDecodeError:
                 pass
-        pos += len(line) + 1
     return None
 
 
@@ -1025,7 +1061,7 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
     scan = TextScan(enc, out_path)
     decoder = codecs.getincrementaldecoder(enc)("strict")
     non_ascii = False
-    prev = ""  # the end of the previous chunk's text, for patterns across chunks
+    prev = b""  # the end of the previous chunk, for patterns across chunks
     max_lines = limits.rows + HEADER_SCAN_ROWS
     out = open(out_path, "w", encoding="utf-8", newline="") if copy else None
     try:
@@ -1054,17 +1090,25 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
                         scan.issue = Issue("E_BAD_BYTES", display, "CSV", row=line)
                     return scan
                 non_ascii = non_ascii or not text.isascii()
-                if (nul := text.find("\x00")) >= 0:
-                    line = scan.lines + text.count("\n", 0, nul) + 1
+                # ASCII bytes never occur inside a UTF-8 or GB18030 character, so the checks
+                # run on the bytes, cheaper than on the text (UTF-16 is checked as UTF-8)
+                body = text.encode("utf-8") if enc == "utf-16" else data
+                if (nul := body.find(b"\x00")) >= 0:
+                    line = scan.lines + body.count(b"\n", 0, nul) + 1
                     scan.issue = Issue("E_NUL_BYTE", display, "CSV", row=line)
                     return scan
-                probe = prev + text
-                if "\n\n" in probe or "\n\r\n" in probe or (not prev and text[:1] in ("\n", "\r")):
+                probe = prev + body
+                if (
+                    b"\n\n" in probe
+                    or b"\n\r\n" in probe
+                    or (not prev and body[:1] in (b"\n", b"\r"))
+                ):
                     scan.blank_lines = True
-                if not scan.bare_cr and re.search("\r(?!\n)", probe if final else probe[:-1]):
-                    scan.bare_cr = True
-                scan.quotes = scan.quotes or '"' in text
-                scan.lines += text.count("\n")
+                if not scan.bare_cr:
+                    edge = probe if final else probe[:-1]
+                    scan.bare_cr = edge.count(b"\r") != edge.count(b"\r\n")
+                scan.quotes = scan.quotes or b'"' in body
+                scan.lines += body.count(b"\n")
                 if len(scan.head) < HEAD_BYTES:
                     scan.head += text[: HEAD_BYTES - len(scan.head)]
                 if scan.lines > max_lines:
@@ -1074,10 +1118,10 @@ def _scan(path: Path, display: str, enc: str, limits: Limits, workdir: Path) -> 
                     return scan
                 if out is not None:
                     out.write(text)
-                prev = text[-2:] if text else prev
+                prev = body[-2:] if body else prev
                 if final:
                     break
-        if prev and not prev.endswith("\n"):
+        if prev and not prev.endswith(b"\n"):
             scan.lines += 1  # a last line without a line break
         return scan
     finally:
