@@ -156,7 +156,7 @@ def screening_figure(data: DashboardData, view: View) -> dict:
         },
     ]
     layout = base_layout(
-        240,
+        220,
         showlegend=True,
         legend={"orientation": "h", "y": 1.15, "x": 0},
         xaxis={"type": "category", "fixedrange": True},
