@@ -53,9 +53,7 @@ def card_definition(
     return pdef.texts(facts, row)
 
 
-def _details(
-    key: str, label: str, title: str, body: str, cls: str = "", button: str = ""
-) -> str:
+def _details(key: str, label: str, title: str, body: str, cls: str = "", button: str = "") -> str:
     """A panel behind a button: an ⓘ (its name in `aria-label`), or `button` as its text."""
     face = (
         f'<span class="wb-def-text">{_esc(button)}</span>'
@@ -109,17 +107,15 @@ def method_info_html(data: DashboardData, hierarchy: str | None) -> str:
     通报's words), and what a rank interval means."""
     if not hierarchy:
         return ""
-    rows = [
-        m
-        for m in data.methods.to_dict("records")
-        if str(m.get("hierarchy")) == str(hierarchy)
-    ] if len(data.methods) else []
+    rows = (
+        [m for m in data.methods.to_dict("records") if str(m.get("hierarchy")) == str(hierarchy)]
+        if len(data.methods)
+        else []
+    )
     paras = []
     if rows:
         m = {k: "" if _missing(v) else str(v) for k, v in rows[0].items()}
-        paras.append(
-            f'<p data-def-field="method">{_esc(t("doc.defs.composite", **m))}</p>'
-        )
+        paras.append(f'<p data-def-field="method">{_esc(t("doc.defs.composite", **m))}</p>')
     paras.append(f'<p data-def-field="interval">{_esc(ranks.interval_explanation())}</p>')
     title = t("dash.def.method_title", name=data.hierarchies.get(hierarchy, hierarchy))
     return _details(

@@ -334,7 +334,8 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
     by_county.insert(0, "county_name", by_county["county_code"].map(data.county_name))
     trend = tb["trend"].assign(month=[fmt.month_label(m) for m in tb["trend"]["month"]])
     note = t(
-        "dash.export.screening_note", unit=data.county_name(view.county),
+        "dash.export.screening_note",
+        unit=data.county_name(view.county),
         period=fmt.month_label(view.period),
     )
     return [

@@ -444,9 +444,7 @@ class Cockpit(_Page):
             + f"{_slot('overdue_cases')}</section>"
             # 疑点数据筛查: only for a set that declares it, when there are screening results
             + '<section class="wb-panel" data-parts="screening screening_trend">'
-            + panel_title(
-                "dash.panel.screening", t("dash.panel.screening_note"), "screening"
-            )
+            + panel_title("dash.panel.screening", t("dash.panel.screening_note"), "screening")
             + f'<div class="wb-scr">{_slot("screening")}'
             + f'<div class="wb-scr-trend"><h4>{_esc(t("dash.scr.trend"))}</h4>'
             + f"{_slot('screening_trend')}</div></div></section>"

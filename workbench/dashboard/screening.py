@@ -118,7 +118,7 @@ def screening_html(data: DashboardData, view: View) -> str:
     body = (
         f'<div class="wb-note" data-scr-totals="{int(tot["leads"])}">{_esc(lead)}</div>'
         f'<div class="wb-scr-grid"><div><h4>{_esc(t("dash.scr.by_rule"))}</h4>{rule_table}</div>'
-        f'<div><h4>{_esc(t("dash.scr.by_county"))}</h4>{county_table}</div></div>'
+        f"<div><h4>{_esc(t('dash.scr.by_county'))}</h4>{county_table}</div></div>"
     )
     return _part("screening", view.key, body)
 

@@ -162,13 +162,11 @@ def screening_view(
     if county:
         c = c[c["county_code"].astype(str) == str(county)]
     sums = {"hits": ("hits", "sum"), "leads": ("leads", "sum"), "amount": ("amount", "sum")}
-    rules = (
-        c.groupby("rule_code")
-        .agg(**sums, suppressed=("suppressed", "sum"))
-        .reset_index()
-    )
+    rules = c.groupby("rule_code").agg(**sums, suppressed=("suppressed", "sum")).reset_index()
     checks = ["checked", "confirmed", "confirmed_rate", "converted", "conversion_rate"]
-    by_rule = precision[["rule_code", "rule_name", *checks]].merge(rules, on="rule_code", how="left")
+    by_rule = precision[["rule_code", "rule_name", *checks]].merge(
+        rules, on="rule_code", how="left"
+    )
     for col in ("hits", "leads", "suppressed"):
         by_rule[col] = by_rule[col].fillna(0).astype(int)
     by_county = (
