@@ -1,5 +1,5 @@
-"""The 约谈名单 (进度滞后 / 问题突出) with each county's triggering reasons and, from the 约谈督办台账,
-whether the 约谈 was held and its 复查 result; and the open cases past their 办案时限.
+"""The 约谈名单 (进度滞后 / 问题突出) with each county's triggering reasons and, from the
+约谈督办台账, whether the 约谈 was held and its 复查 result; and the open cases past their 办案时限.
 
 Both lists are decided by `presentation.lists` (`talk_list_followup`, `overdue_cases`) when the
 cockpit's data are built; this module only writes them as HTML.
