@@ -109,7 +109,8 @@ def test_the_index_panel_explains_method_weights_and_rank_intervals(data):
     )
     text = html.unescape(bars)
     m = pdef.method_text(iset, "campaign_progress")
-    assert t("doc.defs.composite", **m) in text
+    assert pdef.method_sentence(m) in text
+    assert t("doc.defs.composite", **m) in text  # the 通报 attachment's sentence
     assert "维度之间等权、维度内各指标等权" in text  # the weights, in words
     assert t("pres.rank.explain") in text
     assert '<summary class="wb-def-open"' in bars  # a keyboard control

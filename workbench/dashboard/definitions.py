@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.dashboard.data import DashboardData, _missing
+from workbench.dashboard.data import DashboardData
 from workbench.dashboard.markup import _esc
 from workbench.messages import t
 from workbench.presentation import definitions as pdef
@@ -114,8 +114,7 @@ def method_info_html(data: DashboardData, hierarchy: str | None) -> str:
     )
     paras = []
     if rows:
-        m = {k: "" if _missing(v) else str(v) for k, v in rows[0].items()}
-        paras.append(f'<p data-def-field="method">{_esc(t("doc.defs.composite", **m))}</p>')
+        paras.append(f'<p data-def-field="method">{_esc(pdef.method_sentence(rows[0]))}</p>')
     paras.append(f'<p data-def-field="interval">{_esc(ranks.interval_explanation())}</p>')
     title = t("dash.def.method_title", name=data.hierarchies.get(hierarchy, hierarchy))
     return _details(

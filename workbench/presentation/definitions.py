@@ -205,3 +205,11 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
         else str(decl.weights),
         "dimensions": "；".join(dims),
     }
+
+
+def method_sentence(method: Mapping[str, Any]) -> str:
+    """`method_text`'s parts as the one sentence the 通报's attachment prints (doc.defs.composite)
+    and the cockpit's 评分方法 panel shows."""
+    return t(
+        "doc.defs.composite", **{k: "" if fmt.missing(v) else str(v) for k, v in method.items()}
+    )
