@@ -9,7 +9,7 @@ import pandas as pd
 from tests.browser.conftest import ARTIFACTS, COCKPIT_PARTS
 from workbench import dashboard
 
-PARTS = (*COCKPIT_PARTS, "overdue_cases", "screening", "screening_trend")
+PARTS = COCKPIT_PARTS
 
 
 def test_card_panel_opens_by_keyboard_with_the_ledgers_numbers(open_page, demo_warehouse):
