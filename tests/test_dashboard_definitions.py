@@ -154,3 +154,28 @@ def test_overdue_cases_are_open_past_their_time_limit(data, city):
     part = overdue_cases_html(data, d.View("campaign_2025", PERIOD, county))
     n = int((rows["county_code"].astype(str) == county).sum())
     assert f"仍未结案{n}件" in part
+
+
+def test_overdue_cases_and_talks_download_with_real_formats(data):
+    import io
+
+    import openpyxl
+
+    v = d.View("campaign_2025", PERIOD)
+    book = openpyxl.load_workbook(
+        io.BytesIO(exports.file_bytes(exports.overdue_cases_table(data, v), "xlsx"))
+    )
+    ws = book.active
+    header = [c.value for c in ws[1]]
+    assert header[0] == "区县" and "逾期天数" in header and "办案时限" in header
+    rows = list(ws.iter_rows(min_row=2, max_row=1 + len(data.part("overdue_cases", PERIOD))))
+    assert len(rows) == len(data.part("overdue_cases", PERIOD))  # every row, not the 30 shown
+    due = rows[0][header.index("办案时限")]
+    assert due.is_date and rows[0][header.index("逾期天数")].value == int(
+        data.part("overdue_cases", PERIOD)["days_overdue"].iloc[0]
+    )
+    talks = openpyxl.load_workbook(
+        io.BytesIO(exports.file_bytes(exports.lagging_table(data, v), "xlsx"))
+    ).active
+    head = [c.value for c in talks[1]]
+    assert {"列入情形", "是否约谈", "约谈日期", "复查情况"} <= set(head)
