@@ -197,3 +197,15 @@ def test_screen_lists_accepts_latest(tmp_path, capsys) -> None:
     wh = tmp_path / "w.duckdb"
     assert cli.main(["screen", "lists", "--period", "latest", "--warehouse", str(wh)]) == 1
     assert "还没有结算数据" in capsys.readouterr().err
+
+
+def test_runs_dir_in_workbench_toml_is_relative_to_the_file(tmp_path, monkeypatch) -> None:
+    """Like the warehouse path: run from a subfolder, the runs still land beside the file."""
+    from workbench.commands.run import runs_dir
+
+    (tmp_path / "workbench.toml").write_text('[batch]\nruns_dir = "批次"\n', encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    monkeypatch.delenv("WORKBENCH_RUNS", raising=False)
+    assert Path(runs_dir(None)) == tmp_path / "批次"
+    assert runs_dir("x") == "x"
