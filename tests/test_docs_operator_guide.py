@@ -234,7 +234,7 @@ def _code_fragments(text: str) -> list[str]:
     out: list[str] = []
     fenced = False
     for line in text.splitlines():
-        if line.startswith("```"):
+        if line.lstrip().startswith("```"):
             fenced = not fenced
             continue
         if fenced:
