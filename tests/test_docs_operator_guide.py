@@ -234,6 +234,7 @@ def _code_fragments(text: str) -> list[str]:
     out: list[str] = []
     fenced = False
     for line in text.splitlines():
+        line = re.sub(r"^\s*>\s?", "", line)  # a block quote's lines are still lines
         if line.lstrip().startswith("```"):
             fenced = not fenced
             continue
