@@ -24,7 +24,7 @@ GUIDE = ROOT / "docs" / "运维指南.md"
 PACKAGE = ROOT / "workbench"
 
 # The calls that read workbench.toml (workbench/config.py).
-TOML_CALLS = {"load_config", "_configured", "documents_config"}
+TOML_CALLS = {"load_config", "_configured", "configured_path", "documents_config"}
 
 
 class _Recording(dict):
@@ -103,6 +103,7 @@ def _call(dotted: str) -> Callable[[pytest.MonkeyPatch], set[tuple[str, str]]]:
 # None: a helper whose keys are read through the readers listed beside it.
 PROBES: dict[str, Callable[[pytest.MonkeyPatch], set[tuple[str, str]]] | None] = {
     "workbench.config:_configured": None,
+    "workbench.config:configured_path": None,
     "workbench.config:warehouse_path": _call("workbench.config.warehouse_path"),
     "workbench.config:indicators_dir": _call("workbench.config.indicators_dir"),
     "workbench.config:documents_config": _documents,
