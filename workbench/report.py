@@ -970,6 +970,124 @@ class CountyReport:
     def key_monitored(self) -> HTML:
         return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
 
+    def talk_status(self) -> dict[str, Any] | None:
+        """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
+        reasons, held or not, the latest 约谈 and its 复查 at the period's end; None when the
+        county is not on the list."""
+        lag = self.data.lagging
+        if lag.empty or "county" not in lag:
+            return None
+        mine = lag[lag["county"] == self.county].rename(columns={"county": "county_code"})
+        if mine.empty:
+            return None
+        mine = mine.assign(county_name=self.name)
+        for col in ("criteria", "reasons"):
+            if col not in mine:
+                mine = mine.assign(**{col: ""})
+        return lists.talk_list_followup(mine, self.data.ledgers, self.data.period).iloc[0].to_dict()
+
+    def talks_frame(self) -> pd.DataFrame:
+        """约谈督办: this county's 约谈 not yet closed at the period's end (复查 overdue, not put
+        right, or still ahead), worst first (`presentation.lists.talk_followups`)."""
+        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        names = self.data.ledgers.get("institutions")
+        inst = (
+            names.drop_duplicates("institution_id").set_index("institution_id")["institution_name"]
+            if names is not None and len(names)
+            else pd.Series(dtype=object)
+        )
+        return pd.DataFrame(
+            {
+                "约谈编号": df["talk_id"],
+                "约谈日期": df["talk_date"].map(fmt.date_label),
+                "约谈对象": [
+                    inst.get(i, i) if isinstance(i, str) and i else kind
+                    for i, kind in zip(df["institution_id"], df["target_type"])
+                ],
+                "约谈事由": df["reasons"].fillna("—"),
+                "整改承诺": df["commitments"].fillna("—"),
+                "复查时限": df["review_due"].map(fmt.date_label),
+                "复查结果": df["review_result"].fillna("—"),
+                "督办状态": df["followup_label"],
+                "逾期天数": df["days_overdue"],
+            }
+        )
+
+    def talks(self) -> HTML:
+        """The county's place on the 约谈名单 (why, held, 复查) and its open 约谈."""
+        st = self.talk_status()
+        if st is None:
+            head = t("doc.county.talk_not_listed", name=self.name)
+        else:
+            held = (
+                t("doc.talk.held", date=fmt.date_label(st["talk_date"]), state=st["followup_label"])
+                if st["held"]
+                else st["followup_label"]
+            )
+            head = t(
+                "doc.county.talk_listed",
+                name=self.name,
+                criteria=st["criteria"] or "—",
+                reasons=st["reasons"] or "—",
+                held=held,
+            )
+        table = table_html(self.talks_frame(), t("doc.county.no_open_talks"))
+        return HTML(CARD_CSS + f'<p class="wb-narrative">{_esc(head)}</p>' + str(table))
+
+    def overdue_cases_frame(self) -> pd.DataFrame:
+        """Open cases past their 办案时限 at the period's end, longest overdue first."""
+        df = lists.overdue_cases(self.data.ledgers, self.data.period, self.county)
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "立案日期": df["filed_date"].map(fmt.date_label),
+                "办案时限": df["due_date"].map(fmt.date_label),
+                "超期天数": df["days_overdue"],
+                "机构名称": df["institution_name"].fillna("—"),
+                "当事人姓名": df["person_name"],
+                "违规类型": df["violation_type"],
+                "涉案金额": df["amount_involved"].map(fmt.money),
+                "案件状态": df["status"],
+            }
+        )
+
+    def overdue_checks_frame(self) -> pd.DataFrame:
+        """Leads past their 核查时限 and complaints past their 办理时限 at the period's end."""
+        leads = lists.overdue_leads(self.data.ledgers, self.data.period, self.county)
+        comp = lists.overdue_complaints(self.data.ledgers, self.data.period, self.county)
+        rows = [
+            pd.DataFrame(
+                {
+                    "类别": t("doc.county.kind_lead"),
+                    "编号": leads["lead_id"],
+                    "来源": leads["lead_source"].fillna("—"),
+                    "接收日期": leads["received_date"].map(fmt.date_label),
+                    "时限": leads["due_date"].map(fmt.date_label),
+                    "超期天数": leads["days_overdue"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "类别": t("doc.county.kind_complaint"),
+                    "编号": comp["complaint_id"],
+                    "来源": t("doc.county.kind_complaint"),
+                    "接收日期": comp["received_date"].map(fmt.date_label),
+                    "时限": comp["due_date"].map(fmt.date_label),
+                    "超期天数": comp["days_overdue"],
+                }
+            ),
+        ]
+        out = pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True)
+        return out.sort_values("超期天数", ascending=False, kind="stable").reset_index(drop=True)
+
+    def overdue_items(self) -> HTML:
+        cases = table_html(mask_frame(self.overdue_cases_frame()), t("doc.county.no_overdue_cases"))
+        checks = table_html(self.overdue_checks_frame(), t("doc.county.no_overdue_checks"))
+        return HTML(
+            f"<h3>{_esc(t('doc.county.h_overdue_cases'))}</h3>{cases}"
+            f"<h3>{_esc(t('doc.county.h_overdue_checks'))}</h3>{checks}"
+        )
+
     def next_steps_list(self) -> list[str]:
         """下一步工作要求, derived from this county's failing KPIs and its non-empty lists."""
         out = []
@@ -988,10 +1106,21 @@ class CountyReport:
             (len(self.overdue_frame()), "doc.county.req_overdue"),
             (len(self.unreferred_frame()), "doc.county.req_unreferred"),
             (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
+            (len(self.overdue_cases_frame()), "doc.county.req_overdue_cases"),
+            (len(self.overdue_checks_frame()), "doc.county.req_overdue_checks"),
+            (self._open_talks(), "doc.county.req_talks"),
         ):
             if n:
                 out.append(t(key, n=n))
+        st = self.talk_status()
+        if st is not None:
+            out.append(t("doc.county.req_talk_list", criteria=st["criteria"] or "—"))
         return out or [t("doc.county.req_none")]
+
+    def _open_talks(self) -> int:
+        """约谈 whose 复查 is overdue or found the problem not put right (not those still ahead)."""
+        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        return int(df["followup"].isin(("overdue", "not_rectified")).sum())
 
     def next_steps(self) -> HTML:
         items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())

@@ -300,3 +300,28 @@ def _cross_match_recovery(
     out = pd.DataFrame(cols)
     out["recovery_rate"] = _rate(out["recovered"], out["amount_due"])
     return out
+
+
+def cross_match_rules() -> tuple[str, ...]:
+    """The rules that match death and custody lists: those that write a masked county list
+    (`list:` in the rule file), as declared — no face names a rule code."""
+    from workbench.screening.rules import load_rules
+
+    try:
+        return tuple(r.code for r in load_rules().rules.values() if r.list_name)
+    except Exception:  # noqa: BLE001 - a broken rule file must not take a document down
+        return ()
+
+
+def digest_inputs(wh) -> dict[str, object] | None:
+    """What `period_digest` reads from a warehouse besides the ledgers, or None before any
+    screening run (then no face shows a screening section)."""
+    inputs = read_inputs(wh)
+    if not len(inputs["scr_leads"]):
+        return None
+    return {
+        "scr_leads": inputs["scr_leads"],
+        "coverage": inputs["coverage"],
+        "rule_names": inputs["rule_names"],
+        "cross_match": cross_match_rules(),
+    }
