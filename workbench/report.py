@@ -295,12 +295,25 @@ def _layout(title: str, **kw: Any) -> dict:
     return layout
 
 
+NOWRAP_CHARS = 14  # a column whose every cell is this short keeps each cell on one line
+
+
 def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
     """A plain, styled table (already formatted strings), or a note when there are no rows."""
     if df is None or df.empty:
         return HTML(f'<p class="wb-empty">{html.escape(empty)}</p>')
     shown = df.head(max_rows)
-    body = shown.to_html(index=False, escape=True, na_rep="—", classes="wb-table", border=0)
+    cells = {}
+    for col in shown.columns:
+        texts = ["—" if _missing(v) else str(v) for v in shown[col]]
+        short = max((len(x) for x in texts), default=0) <= NOWRAP_CHARS
+        cells[col] = [  # a short column (names, dates, numbers) never breaks inside a word
+            f'<span class="wb-nw">{html.escape(x)}</span>' if short else html.escape(x)
+            for x in texts
+        ]
+    body = pd.DataFrame(cells, columns=[html.escape(str(c)) for c in shown.columns]).to_html(
+        index=False, escape=False, classes="wb-table", border=0
+    )
     more = ""
     if len(df) > max_rows:
         note = t("batch.report.more_rows", n=len(df) - max_rows)
@@ -312,7 +325,7 @@ CARD_CSS = """
 <style>
 .wb-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px}
 .wb-card{border:1px solid #dfe3ea;border-radius:8px;padding:10px 12px;width:210px;
- background:#fff;border-top:4px solid #9aa5b1}
+ background:#fff;border-top:4px solid #9aa5b1;break-inside:avoid;page-break-inside:avoid}
 .wb-card.met{border-top-color:#2e8b57}.wb-card.unmet{border-top-color:#d9534f}
 .wb-card h4{margin:0 0 4px;font-size:13px;color:#444;font-weight:600}
 .wb-card .v{font-size:22px;font-weight:700;color:#1f2d3d}
@@ -321,6 +334,9 @@ CARD_CSS = """
 .wb-table{border-collapse:collapse;font-size:13px;margin:4px 0 12px}
 .wb-table th{background:#f0f3f7;text-align:left}
 .wb-table th,.wb-table td{border:1px solid #dfe3ea;padding:4px 8px}
+.wb-table th,.wb-nw{white-space:nowrap}.wb-table td{min-width:4em}
+.wb-table tr{break-inside:avoid;page-break-inside:avoid}
+.wb-table thead{display:table-header-group}
 .wb-narrative{font-size:15px;line-height:1.9;text-indent:2em;max-width:60em}
 .wb-head h1{font-size:22px;margin:0 0 4px}.wb-head p{color:#555;margin:0}
 .wb-demo{display:inline-block;background:#fff3cd;color:#8a6d3b;padding:1px 8px;
@@ -1312,6 +1328,8 @@ class CityReport:
         return Chart({"data": [trace], "layout": layout}, height=300)
 
     def lagging_frame(self) -> pd.DataFrame:
+        """The 约谈名单: each county, the declared criteria that put it there, the details, and
+        whether the 约谈 was held and its 复查 stood at the period's end."""
         lag = self.data.lagging
         if lag.empty or "county" not in lag:
             return pd.DataFrame()
@@ -1325,10 +1343,29 @@ class CityReport:
                 )
             )
             if col
-            else ""
+            else pd.Series("", index=lag.index)
         )
+        names = [self.data.name(c) for c in lag["county"]]
+        frame = pd.DataFrame(
+            {
+                "county_code": lag["county"].astype(str).to_numpy(),
+                "county_name": names,
+                "criteria": lag["criteria"].to_numpy() if "criteria" in lag else "",
+                "reasons": reasons.to_numpy(),
+            }
+        )
+        follow = lists.talk_list_followup(frame, self.data.ledgers, self.data.period)
+        held = [
+            t("doc.talk.held", date=fmt.date_label(d), state=s) if h else s
+            for d, s, h in zip(follow["talk_date"], follow["followup_label"], follow["held"])
+        ]
         return pd.DataFrame(
-            {"区县": [self.data.name(c) for c in lag["county"]], "滞后原因": reasons}
+            {
+                "区县": names,
+                "列入依据": follow["criteria"].fillna("").astype(str),
+                "具体情况": follow["reasons"].fillna("").astype(str),
+                "约谈及复查": held,
+            }
         )
 
     def lagging_table(self) -> HTML:
