@@ -396,6 +396,16 @@ def talk_list(f: Facts) -> pd.DataFrame:
     return lists.talk_list_followup(lag, f.ledgers, f.period)
 
 
+def talk_state(r: dict[str, Any]) -> str:
+    """尚未约谈 / 2025年11月18日已约谈，复查时限2026年1月15日，复查待办."""
+    if not r["held"]:
+        return str(r["followup_label"])
+    state = str(r["followup_label"])
+    if not fmt.missing(r.get("review_due")):
+        state = t("doc.talk.review_due", due=fmt.date_label(r["review_due"]), state=state)
+    return t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=state)
+
+
 def talk_table(f: Facts) -> Table:
     """约谈名单及督办情况: county, why it is on the list, the 约谈 and its 复查."""
     tl = talk_list(f)
@@ -404,12 +414,7 @@ def talk_table(f: Facts) -> Table:
             t("doc.col.county"): tl["county_name"].astype(str),
             t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
             t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
-            t("doc.col.talk_date"): [
-                fmt.date_label(d) if held else t("doc.talk.not_held")
-                for d, held in zip(tl["talk_date"], tl["held"])
-            ],
-            t("doc.col.review_due"): [fmt.date_label(d) for d in tl["review_due"]],
-            t("doc.col.followup"): tl["followup_label"].astype(str),
+            t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
         }
     )
     return Table(frame, caption=t("doc.table.talks", date=f.month_end_label()))
@@ -432,7 +437,7 @@ def lagging_sentence(f: Facts) -> str:
         held = (
             t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=r["followup_label"])
             if r["held"]
-            else r["followup_label"]
+            else str(r["followup_label"])
         )
         items.append(t("doc.prob.lag_item", name=r["county_name"], what=r["criteria"], held=held))
     n_held = int(tl["held"].sum())

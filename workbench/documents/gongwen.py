@@ -58,7 +58,9 @@ TABLE_SIZES = (SIZE_S4, SIZE_5, 9.0)
 
 RED = "E60012"
 PT_PER_MM = 72 / 25.4
-LINE_PT = TEXT_HEIGHT_MM * PT_PER_MM / LINES_PER_PAGE  # ≈ 28.9 pt: 22 lines to the page
+# ≈ 28.95 pt: 22 lines to the page, rounded down to the twip Word stores (rounded up, 22 lines
+# overrun the 版心 by a hair and every page holds 21, leaving gaps above moved paragraphs)
+LINE_PT = math.floor(TEXT_HEIGHT_MM * PT_PER_MM * 20 / LINES_PER_PAGE) / 20
 CELL_PAD_PT = 2.8  # left and right padding of a table cell
 TITLE_LINE_CHARS = 20  # 二号 characters that fit the 版心 width with a margin
 
@@ -557,6 +559,7 @@ class Gongwen:
                 before=LINE_PT if i == 1 else 0.0,
                 align="left",
             )
+            p.paragraph_format.keep_with_next = True
             p.paragraph_format.left_indent = Pt(2 * SIZE_3 + hang)
             p.paragraph_format.first_line_indent = Pt(-hang if i == 1 else 0)
             if many and i == 1:  # a wrapped name lines up after its number
@@ -572,7 +575,7 @@ class Gongwen:
         right = 4 * SIZE_3
         p = self.para(h.issuer, align="right", indent_chars=0, before=2 * LINE_PT, keep_next=True)
         p.paragraph_format.right_indent = Pt(max(right + (date_pt - sig_pt) / 2, 0))
-        p = self.para(date, align="right", indent_chars=0)
+        p = self.para(date, align="right", indent_chars=0, keep_next=bool(note))
         p.paragraph_format.right_indent = Pt(right)
         if note:
             self.para(f"（{note}）", indent_chars=2, align="left")
@@ -664,6 +667,9 @@ class Gongwen:
             self.title(d.title, before_lines=0)
         self.recipients(h.recipients)
         self.blocks(d.blocks)
+        # the signature never opens a page on its own: the last lines of the body (and the
+        # 附件说明) go with it
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
         self.attachment_note(d.attachments)
         self.signature(h, d.note)
         for i, a in enumerate(d.attachments, 1):

@@ -60,7 +60,7 @@ def build(
     declared = ev.indicator_set.presentation.issuer if ev is not None else None
     if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
         options = dataclasses.replace(options, issuer=declared)
-    head, notes = dopt.header(options, city.city_name(), period, serial=kind == "bulletin")
+    head, notes = dopt.header(options, city.city_name(), period, kind=kind)
     if kind == "bulletin":
         digest = screening_digest(city, screening, period)
         return bulletin.build(city, head, submissions, run_id, digest), notes
