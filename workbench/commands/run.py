@@ -60,12 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
     doc = p.add_argument_group(t("doc.cli.group"))
-    doc.add_argument(
-        "--doc-number", metavar="文号", action="append", help=t("doc.cli.doc_number")
-    )
-    doc.add_argument(
-        "--issue-date", metavar="日期", action="append", help=t("doc.cli.issue_date")
-    )
+    doc.add_argument("--doc-number", metavar="文号", action="append", help=t("doc.cli.doc_number"))
+    doc.add_argument("--issue-date", metavar="日期", action="append", help=t("doc.cli.issue_date"))
     doc.add_argument("--print-date", metavar="日期", help=t("doc.cli.print_date"))
     doc.add_argument("--issuer", metavar="机关", help=t("doc.cli.issuer"))
     doc.add_argument("--recipients", metavar="主送", help=t("doc.cli.recipients"))

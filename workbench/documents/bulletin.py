@@ -423,7 +423,9 @@ def talk_table(f: Facts) -> Table:
 def _county_counts(f: Facts, rows: pd.DataFrame, limit: int = 0) -> str:
     """白沙县31、石门县13…: each county's count, most first (the first `limit`, then 等)."""
     per = lists.count_by_county(rows).sort_values(ascending=False, kind="stable")
-    items = [t("doc.prob.county_n", name=f.county_names.get(c, c), n=int(n)) for c, n in per.items()]
+    items = [
+        t("doc.prob.county_n", name=f.county_names.get(c, c), n=int(n)) for c, n in per.items()
+    ]
     return names_text(items, limit)
 
 
@@ -613,9 +615,7 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     return blocks
 
 
-def definition_blocks(
-    f: Facts, city_kpis: pd.DataFrame, screening: bool = False
-) -> list[Block]:
+def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False) -> list[Block]:
     """附件 指标说明（工作口径）: per KPI formula, this period's numerator and denominator, target
     and source, relative-target derivation; the figures' counting rules; the composite."""
     defs = pdef.definitions(f.iset, city_kpis)

@@ -159,6 +159,7 @@ class DocOptions:
 
     def to_json(self) -> dict[str, Any]:
         """Plain values for run.json (a resumed run writes the same header)."""
+
         def plain(v: Any) -> Any:
             if isinstance(v, dt.date):
                 return v.isoformat()
