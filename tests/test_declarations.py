@@ -489,8 +489,9 @@ def test_presentation_says_what_the_cockpit_hard_coded() -> None:
             ("leads", "case_detection_rate", "denominator"),
             ("filed", "case_count", "numerator"),
             ("closed", "case_detection_rate", "numerator"),
+            ("rectified", "rectification_completion", "numerator"),  # linked to the cases
         ]
-        assert [f.label for f in p.funnel] == ["线索", "立案", "结案"]
+        assert [f.label for f in p.funnel] == ["线索", "立案", "结案", "整改"]
         assert (p.recovery, p.rectification) == ("fund_recovery_rate", "rectification_completion")
         # every card the cockpit showed (the set's own indicators, in file order), once
         own = [c for c, i in iset.indicators.items() if Path(i.file).stem == iset.code]
