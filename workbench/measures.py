@@ -26,6 +26,7 @@ from workbench.declarations import (
     Clause,
     Condition,
     IndicatorSet,
+    WITHIN_DAYS,
     Measure,
     eval_expr,
     unit_field,
@@ -374,6 +375,12 @@ class MeasureEngine:
                 empty = np.asarray([str(u).strip() == "" for u in uniques], dtype=bool)
                 blank = (codes < 0) | np.append(empty, False)[codes]
             return blank if c.op == "is_null" else ~blank
+        if c.op == WITHIN_DAYS:  # date ≤ other date + n days, both filled
+            other, days = c.value
+            a = pd.to_datetime(col, errors="coerce")
+            b = pd.to_datetime(self.column(measure, other), errors="coerce")
+            ok = a.notna() & b.notna() & (a <= b + pd.Timedelta(days=int(days)))
+            return np.asarray(ok, dtype=bool)
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         if all(isinstance(v, str) for v in values):
             # Text (and YYYY-MM) compares on the few distinct values, then maps back to rows.

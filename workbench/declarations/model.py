@@ -51,6 +51,13 @@ class Clause:
     value: Any = None
     line: int | None = None
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields the clause reads (a `within_days` clause reads a second date)."""
+        if self.op == "within_days" and isinstance(self.value, tuple) and self.value:
+            return (self.field, str(self.value[0]))
+        return (self.field,)
+
 
 @dataclass(frozen=True)
 class AnyOf:
@@ -150,7 +157,7 @@ class Measure:
             self.date,
             self.done_by,
             *(sorted(self.expr.names) if self.expr else ()),
-            *(c.field for c in clauses_of(self.where)),
+            *(f for c in clauses_of(self.where) for f in c.fields),
         ]
         own: set[str] = set()
         joined: set[str] = set()

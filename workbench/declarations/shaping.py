@@ -69,6 +69,7 @@ from workbench.declarations.vocabulary import (
     STRICT_SECTIONS,
     TABLE_TYPES,
     TARGET_OPS,
+    WITHIN_DAYS,
     WEIGHTINGS,
 )
 from workbench.messages import t
@@ -401,6 +402,12 @@ class Shaper:
             self.issues.error("E_MISSING_KEY", item.at(), path, key="value", what=path)
             return None
         value = item["value"]
+        if op == WITHIN_DAYS:
+            if not isinstance(value, LList) or len(value) != 2:
+                self.issues.error("E_WITHIN_DAYS", item.at("value"), path, field=fld)
+                return None
+            other, days = value[0], value[1]
+            return Clause(fld, op, (str(other), param_ref(days) or days), item.line)
         if op in ("in", "not_in"):
             if not isinstance(value, LList):
                 self.issues.error(
