@@ -128,6 +128,9 @@ class Measure:
     key_lines: Mapping[str, int] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
+    # `not_done_by: <date field>` (done_by holds the field): a row counts in a window only while
+    # it is still not done at the window's end (a blank date: not done) — e.g. open past 时限
+    not_done: bool = False
 
     def __post_init__(self) -> None:
         if not self.city:

@@ -501,8 +501,14 @@ class Shaper:
             if since is None:
                 self.issues.error("E_BAD_DATE", m.at("since"), path, key="since", value=m["since"])
         done_by = self.text(m, "done_by", path) or None
+        not_done = "not_done_by" in m
+        if not_done:
+            if done_by is not None:
+                self.issues.error("E_DONE_BY", m.at("not_done_by"), path)
+                return None
+            done_by = self.text(m, "not_done_by", path) or None
         if done_by is not None and (agg not in ("count", "sum") or date is None or rollup != "sum"):
-            self.issues.error("E_DONE_BY", m.at("done_by"), path)
+            self.issues.error("E_DONE_BY", m.at("not_done_by" if not_done else "done_by"), path)
             return None
         return Measure(
             code,
@@ -525,6 +531,7 @@ class Shaper:
             MappingProxyType(
                 {("ledger" if k == "table" else k): v for k, v in m.key_lines.items()}
             ),
+            not_done=not_done,
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:

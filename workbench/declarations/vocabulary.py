@@ -111,6 +111,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "city",
         "since",
         "done_by",
+        "not_done_by",
         "name",
         "description",
         "unit",
