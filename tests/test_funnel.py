@@ -320,3 +320,21 @@ def test_no_stage_exceeds_the_one_before(iset, data, period):
         assert 0 <= recovered <= due + 1e-6
     for stage in ("filed", "rectified"):
         assert np.isclose(_table(got, "")[stage], _table(got, A)[stage] + _table(got, B)[stage])
+
+
+def test_the_demo_funnel_never_widens(iset):
+    """Issue 13's "done when" on the demo city: at every month of 2025, for the city and every
+    county, 线索 ≥ 立案 ≥ 结案 ≥ 追回 ≥ 整改, and the linked stage is reached somewhere."""
+    from workbench import demo
+
+    engine = MeasureEngine(demo.generate_city().frames)
+    reached = 0.0
+    for m in range(1, 13):
+        got = funnel.cohort_counts(engine, iset, f"2025-{m:02d}")
+        order = list(dict.fromkeys(got["stage"]))
+        assert order == ["leads", "filed", "closed", "recovered", "rectified"]
+        wide = got.pivot(index="county_code", columns="stage", values="count")[order]
+        assert (wide.diff(axis=1).iloc[:, 1:] <= 0).all().all(), (m, wide)
+        assert (wide.loc[""] == wide.drop(index="").sum()).all()  # the city is its counties
+        reached = max(reached, float(wide.loc["", "rectified"]))
+    assert reached > 0

@@ -2352,6 +2352,10 @@ def _inject_mistakes(
     received = pd.Timestamp(comp.at[2, "received_date"])
     wrong = received - pd.Timedelta(days=3)  # the reward dated before the complaint came in
     style = MONTHLY_LEDGERS.index("complaints") % 2
+    sh = sheets["complaints"]  # the column may be blank this month: written as dates all the same
+    sh.kinds[sh.ledger.field_names.index("reward_paid_date")] = (
+        "text" if layout.text_dates else "date"
+    )
     put(
         "complaints",
         2,
