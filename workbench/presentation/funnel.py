@@ -321,10 +321,20 @@ def _recovered_in_full(
     return got >= due - 0.005
 
 
+_LINKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _links(engine: MeasureEngine, ledger: str, case_ledger: str) -> pd.DataFrame:
     """(row, case) pairs: rows of `ledger` and the case rows they link to through the contracts'
     references — naming the case itself, or naming the same row of a dated ledger the case
-    names (an inspection) — in the same county."""
+    names (an inspection) — in the same county. Built once per engine (no window in it)."""
+    memo = _LINKS.setdefault(engine, {})
+    if (ledger, case_ledger) not in memo:
+        memo[(ledger, case_ledger)] = _build_links(engine, ledger, case_ledger)
+    return memo[(ledger, case_ledger)]
+
+
+def _build_links(engine: MeasureEngine, ledger: str, case_ledger: str) -> pd.DataFrame:
     df, cases = engine.ledgers[ledger], engine.ledgers[case_ledger]
     pairs = []
     for ref in LEDGERS[ledger].references:
