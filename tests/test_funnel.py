@@ -231,8 +231,11 @@ def ledgers(draw):
     cases = []
     for i in range(n_cases):
         found = draw(days.map(lambda d: START + pd.Timedelta(days=d)))
-        filed = draw(st.one_of(st.none(), st.integers(0, 90)))
-        closed = draw(st.one_of(st.none(), st.integers(0, 200)))
+        status = draw(st.sampled_from(["已结案", "已结案", *CASE_STATUSES]))  # often closed
+        filed = draw(st.one_of(st.none(), st.integers(0, 90), st.integers(0, 30)))
+        closed = draw(st.one_of(st.none(), st.integers(0, 200), st.integers(0, 60)))
+        if status == "已结案" and draw(st.integers(0, 3)):  # a closed case mostly has its dates
+            filed, closed = filed or 0, (closed or 0) + (filed or 0)
         due = draw(st.floats(0, 1e5, allow_nan=False))
         cases.append(
             (
@@ -241,12 +244,12 @@ def ledgers(draw):
                 found,
                 None if filed is None else found + pd.Timedelta(days=filed),
                 None if closed is None else found + pd.Timedelta(days=closed),
-                draw(st.sampled_from(CASE_STATUSES)),
-                draw(st.one_of(st.none(), st.sampled_from(OUTCOMES))),
+                status,
+                draw(st.sampled_from([None, *OUTCOMES])),
                 due,
                 # often recovered in full, so 追回 and 整改 are reached
                 draw(st.sampled_from([0.0, 0.5, 1.0, 1.0])) * due,
-                draw(st.sampled_from([None, "I0", "I1"])),
+                draw(st.sampled_from([None, None, None, "I0"])),
             )
         )
     case_ids = [c[0] for c in cases]
@@ -273,31 +276,30 @@ def ledgers(draw):
             "problems_found": [draw(st.integers(0, 3)) for _ in range(n_insp)],
         }
     )
-    n_rect = draw(st.integers(0, 10))
-    rect_found = [draw(days.map(lambda d: START + pd.Timedelta(days=d))) for _ in range(n_rect)]
-    rect_closed = [
-        None if d is None else f + pd.Timedelta(days=d)
-        for f, d in zip(
-            rect_found, [draw(st.one_of(st.none(), st.integers(0, 120))) for _ in range(n_rect)]
+    # rectification items: mostly 已销号, mostly naming a case of their county (or the shared
+    # inspection I0), found before or after the case — so the 整改 stage is reached, or not
+    rect = []
+    for i in range(draw(st.integers(0, 16))):
+        case = draw(st.sampled_from([None, *cases]))
+        found = draw(days.map(lambda d: START + pd.Timedelta(days=d)))
+        shut = draw(st.one_of(st.none(), st.integers(0, 120), st.integers(0, 20)))
+        own_county = case is not None and draw(st.integers(0, 4)) > 0  # mostly the case's
+        rect.append(
+            {
+                "issue_id": f"R{i}",
+                "county_code": case[1] if own_county else draw(st.sampled_from([A, B])),
+                "found_date": found,
+                "deadline": found + pd.Timedelta(days=60),
+                "status": draw(st.sampled_from(["整改中", "已整改", *["已销号"] * 6])),
+                "closed_date": None if shut is None else found + pd.Timedelta(days=shut),
+                "inspection_id": draw(st.sampled_from([None, None, None, "I0"])),
+                "case_id": case[0] if case else None,
+            }
         )
-    ]
-    rectifications = pd.DataFrame(
-        {
-            "issue_id": [f"R{i}" for i in range(n_rect)],
-            "county_code": [draw(st.sampled_from([A, B])) for _ in range(n_rect)],
-            "found_date": pd.to_datetime(rect_found),
-            "deadline": pd.to_datetime([draw(date()) for _ in range(n_rect)]),
-            "status": [
-                draw(st.sampled_from(["整改中", "已整改", "已销号"])) for _ in range(n_rect)
-            ],
-            "closed_date": pd.to_datetime(rect_closed),
-            "inspection_id": [draw(st.sampled_from([None, "I0", "I1"])) for _ in range(n_rect)],
-            "case_id": [
-                draw(st.one_of(st.none(), st.sampled_from(case_ids or ["X"])))
-                for _ in range(n_rect)
-            ],
-        }
-    )
+    cols = ["issue_id", "county_code", "found_date", "deadline", "status", "closed_date"]
+    rectifications = pd.DataFrame(rect, columns=[*cols, "inspection_id", "case_id"])
+    for c in ("found_date", "deadline", "closed_date"):
+        rectifications[c] = pd.to_datetime(rectifications[c])
     return {
         "counties": _counties(),
         "leads": leads,
