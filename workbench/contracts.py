@@ -630,6 +630,17 @@ COMPLAINTS = Ledger(
             ),
             "W_REWARD_UNVERIFIED",
         ),
+        # a reward paid with no date cannot be shown paid on time (举报奖励按期兑现率)
+        Forbidden(
+            "reward_paid_date",
+            "reward_paid",
+            (
+                When("reward_paid", filled=True),
+                When("reward_paid", (0,), negate=True),
+                When("reward_paid_date", filled=False),
+            ),
+            "W_REWARD_DATE_MISSING",
+        ),
     ),
 )
 
