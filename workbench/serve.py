@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import dashboard
+from workbench import dashboard, snapshots
 from workbench.config import (
     ENV_INDICATORS,
     ENV_SETS,
@@ -48,6 +48,7 @@ from workbench.config import (
     warehouse_path,
 )
 from workbench.messages import t
+from workbench.snapshots import writer_active
 
 log = logging.getLogger(__name__)
 
@@ -510,40 +511,8 @@ def port_free(host: str, port: int) -> bool:
 # ───────────────────────────── snapshots: what kernels read ─────────────────────────────
 
 
-def writer_active(path: Path) -> bool:
-    """Whether another process holds the DuckDB file open for writing (an ingest, a compute).
-
-    Asked with `fcntl(F_GETLK)`, which tests DuckDB's own lock without taking one: nothing
-    here can ever make an ingest fail with "Could not set lock". (This process must hold no
-    DuckDB connection on the file: POSIX locks are per process.) False where unsupported."""
-    try:
-        import fcntl
-        import struct
-    except ImportError:  # pragma: no cover - not POSIX
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        req = struct.pack("hhllhh", fcntl.F_RDLCK, 0, 0, 0, 0, 0)
-        got = fcntl.fcntl(fd, fcntl.F_GETLK, req)
-        return struct.unpack("hhllhh", got)[0] != fcntl.F_UNLCK
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def _fingerprint(path: Path) -> str:
-    from workbench.presentation import cache as pcache
-
-    return pcache.warehouse_fingerprint(path)
-
-
-def _last_write(path: Path) -> float:
-    times = [p.stat().st_mtime for p in (path, Path(str(path) + ".wal")) if p.exists()]
-    return max(times) if times else 0.0
+    return snapshots.fingerprint(path)
 
 
 class Snapshots:
@@ -572,35 +541,27 @@ class Snapshots:
     def take(self) -> Path | None:
         """A consistent copy of the live file as it is now, or None when it is being written
         (then try again later)."""
-        if writer_active(self.live) or time.time() - _last_write(self.live) < self.quiet:
+        if writer_active(self.live) or time.time() - snapshots.last_write(self.live) < self.quiet:
             return None
         before = _fingerprint(self.live)
         dest = self.path_for(before)
-        self._taken[dest] = before
         if dest.is_file():
+            self._taken[dest] = before
             return dest
-        tmp = self.folder / f".{dest.name}.{os.getpid()}.part"
         try:
-            shutil.copyfile(self.live, tmp)
-            wal = Path(str(self.live) + ".wal")
-            if wal.exists():
-                shutil.copyfile(wal, Path(str(tmp) + ".wal"))
+            taken = snapshots.copy_committed(self.live, dest, self.quiet)
         except OSError as exc:
-            self._discard(tmp)
             raise ServeError(t("serve.snapshot.E_COPY", path=self.live, problem=exc)) from exc
-        if writer_active(self.live) or _fingerprint(self.live) != before:
-            self._discard(tmp)  # written while copied: not a state anyone committed
+        if taken != before:  # being written, or written since `dest` was named
+            if taken is not None:
+                self._discard(dest)
             return None
-        if Path(str(tmp) + ".wal").exists():
-            os.replace(Path(str(tmp) + ".wal"), Path(str(dest) + ".wal"))
-        os.replace(tmp, dest)
+        self._taken[dest] = taken
         return dest
 
     @staticmethod
     def _discard(path: Path) -> None:
-        for p in (path, Path(str(path) + ".wal")):
-            with contextlib.suppress(OSError):
-                p.unlink()
+        snapshots.discard(path)
 
     def changed(self) -> bool:
         """The live file differs from what the current copy was taken from."""
