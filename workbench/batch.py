@@ -44,6 +44,7 @@ from workbench import __version__, publish, report, snapshots
 from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
+from workbench.presentation import cache as pcache
 from workbench.privacy import mask_id_card
 from workbench.results import resolve_period
 
@@ -1253,9 +1254,7 @@ class Runner:
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
             out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
-        out["submissions"] = (
-            pinned["submissions"] if self.cfg.snapshot else _submission_digest(wh)
-        )
+        out["submissions"] = pinned["submissions"] if self.cfg.snapshot else _submission_digest(wh)
         return out
 
     def _write_outputs(self, inputs: dict[str, Any], state: str) -> None:
@@ -1433,8 +1432,6 @@ PIN_WAIT_S = 900.0  # how long a run waits for an ingest in progress to finish
 def pin_folder(live: Path) -> Path:
     """Where runs keep their pinned copies: the user's private cache folder beside the
     warehouse (a run folder is published and a copy holds personal data)."""
-    from workbench.presentation import cache as pcache
-
     base = pcache.default_dir(live)
     folder = pcache.private_dir(base / "run-snapshots") if base is not None else None
     if folder is None:

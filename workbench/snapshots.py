@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+from workbench.presentation import cache as pcache
+
 
 def writer_active(path: Path) -> bool:
     """Whether another process holds the DuckDB file open for writing (an ingest, a compute).
@@ -43,8 +45,6 @@ def writer_active(path: Path) -> bool:
 
 def fingerprint(path: Path) -> str:
     """The live file's version (`presentation.cache.warehouse_fingerprint`)."""
-    from workbench.presentation import cache as pcache
-
     return pcache.warehouse_fingerprint(path)
 
 
