@@ -784,8 +784,11 @@ def _bounded_kernel_manager():
         """A kernel manager that never has more than `max_kernels` kernels, and keeps a kernel
         only while a page is attached to it.
 
-        The cap counts kernels still starting (a slot is reserved before the first `await`,
-        so concurrent requests cannot all pass the check), preheated ones included. Beyond it,
+        The cap counts a kernel from before its process starts (a slot is reserved before the
+        first `await`, so concurrent requests cannot all pass the check) until its process has
+        exited — not merely until the kernel is forgotten: a kernel shutting down, or whose
+        start failed after its process was launched, still holds memory. Preheated ones count
+        too. Beyond it,
         `start_kernel` raises HTTP 503, which the template shows as a Chinese page that
         retries by itself. `release_unviewed` (called every few seconds by the server) shuts
         down every kernel outside the preheated pool that is idle with no websocket for
@@ -808,6 +811,8 @@ def _bounded_kernel_manager():
             self._unattached: dict[str, float] = {}
             self._claimed: set[str] = set()  # its page's first script ran in a browser
             self._attached: set[str] = set()  # a page's websocket was attached at some point
+            self._managers: dict[str, Any] = {}  # every kernel manager made, until its process ends
+            self._processes: dict[str, Any] = {}  # its kernel's process (Popen), once launched
 
         def claim(self, kernel_id: str) -> bool:
             """A browser has the kernel's page (its first script ran): give the page up to
@@ -830,9 +835,41 @@ def _bounded_kernel_manager():
             return self.viewer_timeout
 
         # -- the cap --------------------------------------------------------------------
+        def pre_start_kernel(self, kernel_name: Any, kwargs: Any) -> Any:
+            km, name, kid = super().pre_start_kernel(kernel_name, kwargs)
+            self._managers[kid] = km  # watched until its process has exited
+            return km, name, kid
+
+        def _capture(self, kid: str) -> Any:
+            """The kernel's process, kept from when it is launched (the provisioner lets go
+            of it once reaped, and a failed start never lists the kernel at all)."""
+            proc = self._processes.get(kid)
+            if proc is None and (km := self._managers.get(kid)) is not None:
+                proc = getattr(getattr(km, "provisioner", None), "process", None)
+                if proc is not None:
+                    self._processes[kid] = proc
+            return proc
+
+        def _exiting(self) -> set[str]:
+            """Kernels no longer listed (shut down, or failed to start) whose process has not
+            exited yet; forgets those whose process is gone."""
+            listed = set(self.list_kernel_ids()) | self._reserved
+            out = set()
+            for kid in list(self._managers):
+                proc = self._capture(kid)
+                running = proc is not None and proc.poll() is None
+                if kid in listed:
+                    continue
+                if running:
+                    out.add(kid)
+                else:
+                    self._managers.pop(kid, None)
+                    self._processes.pop(kid, None)
+            return out
+
         def alive(self) -> int:
-            """Kernels running or starting."""
-            return len(set(self.list_kernel_ids()) | self._reserved)
+            """Kernels starting, running, or shutting down with their process not yet gone."""
+            return len(set(self.list_kernel_ids()) | self._reserved | self._exiting())
 
         def room(self) -> int:
             """How many more kernels may start now."""
@@ -849,6 +886,7 @@ def _bounded_kernel_manager():
             try:
                 got = await super().start_kernel(*args, kernel_id=kid, **kwargs)
             finally:
+                self._capture(kid)
                 self._reserved.discard(kid)
             env = kwargs.get("env") or {}
             self._wb_meta[got] = {
@@ -858,6 +896,7 @@ def _bounded_kernel_manager():
             return got
 
         async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+            self._capture(kernel_id)  # counted until its process has exited
             try:
                 return await super().shutdown_kernel(kernel_id, *args, **kwargs)
             finally:
