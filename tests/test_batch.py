@@ -641,3 +641,21 @@ def test_planning_waits_for_an_ingest_then_says_so(city: dict, tmp_path: Path) -
         holder.wait()
     folder = batch.pin_folder(live)
     assert not [p for p in folder.iterdir() if p.name.startswith((".w", "w."))]
+
+
+def test_report_rank_intervals_read_as_every_face_writes_them(city: dict) -> None:
+    """The city report's and the sensitivity comparison's interval cells: 第a–b名 (第a名 when
+    the bounds meet) under the one header, and the nominal rank inside the interval."""
+    from workbench import report
+
+    frame = report.city_report(PERIOD, str(city["warehouse"]), "campaign_2025").ranking_frame()
+    cells = frame["排名区间（5%–95%）"]
+    assert len(cells) == len(city["codes"])
+    for rank, cell in zip(frame["排名"], cells):
+        m = re.fullmatch(r"第(\d+)(?:–(\d+))?名", cell)
+        assert m, cell
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        assert lo < hi or m.group(2) is None  # never 第3–3名
+        assert lo <= rank <= hi
+    compare = report.sensitivity(PERIOD, str(city["warehouse"]), samples=20).compare_frame()
+    assert all(re.fullmatch(r"第\d+(–\d+)?名|—", c) for c in compare["排名区间（5%–95%）"])
