@@ -636,11 +636,16 @@ def test_planning_waits_for_an_ingest_then_says_so(city: dict, tmp_path: Path) -
         with pytest.raises(ValueError, match="一直被写入"):
             batch.pin_warehouse(live, "w", wait=1.5, echo=said.append)
         assert said and "正在写入" in said[0]
+        said.clear()  # `--resume auto` resolves `latest` the same way
+        with pytest.raises(ValueError, match="一直被写入"):
+            batch.run_period("latest", str(live), wait=1.5, echo=said.append)
+        assert said and "正在写入" in said[0]
     finally:
         holder.kill()
         holder.wait()
     folder = batch.pin_folder(live)
     assert not [p for p in folder.iterdir() if p.name.startswith((".w", "w."))]
+    assert batch.run_period("latest", str(live), wait=5) == "2025-12"  # the fixture's month
 
 
 def test_report_rank_intervals_read_as_every_face_writes_them(city: dict) -> None:

@@ -1550,16 +1550,39 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_period(period: str | None, warehouse: str | None = None) -> str:
+def run_period(
+    period: str | None,
+    warehouse: str | None = None,
+    wait: float = PIN_WAIT_S,
+    echo: Callable[[str], None] | None = None,
+) -> str:
     """The month a run of `period` covers, as `plan_run` resolves it, without planning the
     run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
-    ledgers' dates only when those do not decide)."""
+    ledgers' dates only when those do not decide) — read once no ingest is writing it,
+    waiting as a run's planning does."""
 
     wh = warehouse_path(warehouse).resolve()
     latest = not period or str(period).lower() == "latest"
     if latest and not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
+    if latest:
+        _wait_for_writer(wh, wait, echo)
     return resolve_period(period, wh if wh.exists() else None)
+
+
+def _wait_for_writer(live: Path, wait: float, echo: Callable[[str], None] | None) -> None:
+    """Return once no other process writes `live`, saying once that it waits; refuse after
+    `wait` seconds."""
+    echo = echo or (lambda msg: print(msg, file=sys.stderr))
+    deadline = time.monotonic() + wait
+    said = False
+    while snapshots.writer_active(live):
+        if time.monotonic() > deadline:
+            raise ValueError(t("batch.err.pin_wait", path=str(live), seconds=int(wait)))
+        if not said:
+            echo(t("batch.pin.waiting", path=str(live)))
+            said = True
+        time.sleep(1.0)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:
