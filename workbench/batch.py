@@ -1440,13 +1440,14 @@ def pin_folder(live: Path) -> Path:
 
 
 def pin_warehouse(
-    live: Path, run_id: str, wait: float = PIN_WAIT_S, echo: Callable[[str], None] | None = None
+    live: Path, name: str, wait: float = PIN_WAIT_S, echo: Callable[[str], None] | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    """A committed copy of the live warehouse that the whole run reads (planning, kernels,
-    documents, manifest), and the version it holds. Waits, saying so, while an ingest writes
-    the file: an ingest landing later changes the live file, never the run."""
+    """A committed copy of the live warehouse (`<pin folder>/<name>.duckdb`) that the whole
+    run reads (planning, kernels, documents, manifest), and the version it holds. Waits,
+    saying so, while an ingest writes the file: an ingest landing later changes the live file,
+    never the run."""
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
-    dest = pin_folder(live) / f"{run_id}.duckdb"
+    dest = pin_folder(live) / f"{name}.duckdb"
     deadline = time.monotonic() + wait
     said = False
     while True:
