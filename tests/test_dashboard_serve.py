@@ -209,6 +209,23 @@ def test_a_kernel_counts_against_the_cap_until_its_process_has_exited():
         dying.wait()
     assert km.alive() == 1 and km.room() == 1
     assert set(km._managers) == set()  # forgotten once gone
+    # a kernel restarted (a new process under the same id), then shut down: the new process
+    # is the one that counts
+    old = subprocess.Popen([sys.executable, "-c", "pass"])
+    old.wait()
+    restarted = SimpleNamespace(provisioner=SimpleNamespace(process=old))
+    km._managers["restarted"] = restarted
+    km.list_kernel_ids = lambda: ["running", "restarted"]
+    assert km.alive() == 2
+    new = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        restarted.provisioner.process = new
+        km.list_kernel_ids = lambda: ["running"]  # shut down, its new process not yet gone
+        assert km.alive() == 2
+    finally:
+        new.kill()
+        new.wait()
+    assert km.alive() == 1
 
 
 def test_kernels_without_a_page_are_released_after_their_grace():

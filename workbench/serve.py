@@ -842,13 +842,13 @@ def _bounded_kernel_manager():
 
         def _capture(self, kid: str) -> Any:
             """The kernel's process, kept from when it is launched (the provisioner lets go
-            of it once reaped, and a failed start never lists the kernel at all)."""
-            proc = self._processes.get(kid)
-            if proc is None and (km := self._managers.get(kid)) is not None:
-                proc = getattr(getattr(km, "provisioner", None), "process", None)
-                if proc is not None:
-                    self._processes[kid] = proc
-            return proc
+            of it once reaped, and a failed start never lists the kernel at all); the newest
+            one after a restart."""
+            km = self._managers.get(kid)
+            now = getattr(getattr(km, "provisioner", None), "process", None)
+            if now is not None:
+                self._processes[kid] = now
+            return self._processes.get(kid)
 
         def _exiting(self) -> set[str]:
             """Kernels no longer listed (shut down, or failed to start) whose process has not
