@@ -788,9 +788,8 @@ def _bounded_kernel_manager():
         first `await`, so concurrent requests cannot all pass the check) until its process has
         exited — not merely until the kernel is forgotten: a kernel shutting down, or whose
         start failed after its process was launched, still holds memory. Preheated ones count
-        too. Beyond it,
-        `start_kernel` raises HTTP 503, which the template shows as a Chinese page that
-        retries by itself. `release_unviewed` (called every few seconds by the server) shuts
+        too. Beyond it, `start_kernel` raises HTTP 503, which the template shows as a Chinese
+        page that retries by itself. `release_unviewed` (called every few seconds by the server) shuts
         down every kernel outside the preheated pool that is idle with no websocket for
         `viewer_timeout` seconds."""
 
