@@ -789,9 +789,9 @@ def _bounded_kernel_manager():
         exited — not merely until the kernel is forgotten: a kernel shutting down, or whose
         start failed after its process was launched, still holds memory. Preheated ones count
         too. Beyond it, `start_kernel` raises HTTP 503, which the template shows as a Chinese
-        page that retries by itself. `release_unviewed` (called every few seconds by the server) shuts
-        down every kernel outside the preheated pool that is idle with no websocket for
-        `viewer_timeout` seconds."""
+        page that retries by itself. `release_unviewed` (called every few seconds by the
+        server) shuts down every kernel outside the preheated pool that is idle with no
+        websocket for `viewer_timeout` seconds."""
 
         max_kernels = Integer(40, config=True, help="Most kernels alive at once (0: no limit).")
         viewer_timeout = Integer(
