@@ -664,3 +664,29 @@ def test_report_rank_intervals_read_as_every_face_writes_them(city: dict) -> Non
         assert lo <= rank <= hi
     compare = report.sensitivity(PERIOD, str(city["warehouse"]), samples=20).compare_frame()
     assert all(re.fullmatch(r"第\d+(–\d+)?名|—", c) for c in compare["排名区间（5%–95%）"])
+
+
+def test_pinned_copies_nobody_will_resume_are_pruned(tmp_path: Path) -> None:
+    """Each pinned copy is a whole warehouse: a run unfinished for over PIN_KEEP_DAYS and a
+    planner's orphan `.pending-*` older than PENDING_KEEP_S go; recent ones stay."""
+    import os
+
+    now = 1_800_000_000.0
+    day = 86400.0
+    ages = {
+        "2025-09-a.duckdb": 46 * day,  # abandoned run: pruned
+        "2025-10-b.duckdb": 44 * day,  # could still be resumed: kept
+        ".pending-old.duckdb": 7 * 3600,  # a planner that died: pruned
+        ".pending-new.duckdb": 5 * 3600,  # a planner at work: kept
+    }
+    for name, age in ages.items():
+        path = tmp_path / name
+        path.write_bytes(b"x")
+        os.utime(path, (now - age, now - age))
+    (tmp_path / "2025-09-a.duckdb.wal").write_bytes(b"w")
+    gone = batch.prune_pins(tmp_path, now=now)
+    assert sorted(p.name for p in gone) == [".pending-old.duckdb", "2025-09-a.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".pending-new.duckdb",
+        "2025-10-b.duckdb",
+    ]

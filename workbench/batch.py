@@ -1462,7 +1462,9 @@ def pin_warehouse(
     saying so, while an ingest writes the file: an ingest landing later changes the live file,
     never the run."""
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
-    dest = pin_folder(live) / f"{name}.duckdb"
+    folder = pin_folder(live)
+    prune_pins(folder)
+    dest = folder / f"{name}.duckdb"
     deadline = time.monotonic() + wait
     said = False
     while True:
@@ -1503,6 +1505,28 @@ def _seal(copy: Path) -> dict[str, Any]:
         "bytes": copy.stat().st_size,
         "submissions": _submission_digest(copy),
     }
+
+
+PIN_KEEP_DAYS = 45  # a run left unfinished longer than this is redone, not resumed
+PENDING_KEEP_S = 6 * 3600  # a planner killed before its run started leaves `.pending-*`
+
+
+def prune_pins(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove pinned copies nobody will resume: those of runs left unfinished for over
+    PIN_KEEP_DAYS (each is a whole warehouse), and copies of planners that died before
+    naming their run. Returns what was removed."""
+    now = time.time() if now is None else now
+    gone = []
+    for copy in folder.glob("*.duckdb"):
+        try:
+            age = now - copy.stat().st_mtime
+        except OSError:
+            continue
+        limit = PENDING_KEEP_S if copy.name.startswith(".pending-") else PIN_KEEP_DAYS * 86400
+        if age > limit:
+            snapshots.discard(copy)
+            gone.append(copy)
+    return gone
 
 
 def release_pin(cfg: RunConfig) -> None:
