@@ -183,24 +183,29 @@ def test_coverage_rate_is_a_yaml_indicator_with_refused_settlements_counted(
 
         report = load_paths(wh.con, [extra], SALT)
         assert (report.accepted, report.quarantined) == (0, 2)
-        loaded = dict(
-            wh.con.execute(
-                "SELECT insu_admdvs, count(*) FROM scr_settlements "
-                "WHERE strftime(setl_time, '%Y-%m') = ? GROUP BY 1",
-                [month],
-            ).fetchall()
-        )
+        by_month = wh.con.execute(
+            "SELECT insu_admdvs, strftime(setl_time, '%Y-%m') AS m, count(*) FROM scr_settlements "
+            "GROUP BY 1, 2"
+        ).fetchall()
+    loaded = {c: n for c, m, n in by_month if m == month}
+    year = {}  # January to the screened month: the other months were never screened
+    for c, m, n in by_month:
+        if month[:4] + "-01" <= m <= month:
+            year[c] = year.get(c, 0) + n
     result = _screen(wh_copy, extract_dir, month)
-    assert result.coverage_rows == len(loaded)
+    assert result.coverage_rows == len(by_month)
 
     from workbench.results import evaluate
 
-    ev = evaluate(wh_copy, month, "screening_2025", span="month")
-    k = ev.kpis
+    k = evaluate(wh_copy, month, "screening_2025", span="month").kpis
     rate = k[k["indicator"] == "screening_coverage_rate"].set_index("county_code")["value"]
     assert rate[county] == pytest.approx(loaded[county] / (loaded[county] + 2))
     others = [c for c in loaded if c != county]
     assert others and (rate[others] == 1.0).all()
+    k = evaluate(wh_copy, month, "screening_2025", span="ytd").kpis
+    rate = k[k["indicator"] == "screening_coverage_rate"].set_index("county_code")["value"]
+    assert rate[county] == pytest.approx(loaded[county] / (year[county] + 2))
+    assert rate[others[0]] == pytest.approx(loaded[others[0]] / year[others[0]])
 
 
 def _fill(list_file: Path, out: Path, results: dict[int, str], when: str) -> Path:

@@ -194,18 +194,31 @@ def publish_coverage(
     the indicators folder does not declare the table (the run's own `scr_coverage` is still
     written)."""
     from workbench.declarations import DeclarationError, load_table
-    from workbench.tables import ingest_table
+    from workbench.tables import ingest_table, table_exists
 
     try:
         table = load_table(COVERAGE_TABLE, dirs)
     except DeclarationError:
         log.info("no declared table %s: coverage kept in scr_coverage only", COVERAGE_TABLE)
         return None
+    # this run's months, and every other month of the extract not reported yet with nothing
+    # screened: a month never screened counts in the period's settlements, not in the screened
+    known = (
+        f"SELECT county_code, month FROM {wh.current_relation(table.code)}"
+        if table_exists(wh, table.code)
+        else "SELECT NULL::VARCHAR AS county_code, NULL::VARCHAR AS month WHERE false"
+    )
     frame = wh.con.execute(
-        "SELECT county_code, month, settlements, screened FROM scr_coverage "
-        "WHERE run_id = ? AND county_code IS NOT NULL ORDER BY 1, 2",
-        [run_id],
+        f"""SELECT county_code, month, settlements, screened FROM scr_coverage WHERE run_id = ?
+            UNION ALL
+            SELECT a.county_code, a.month, a.settlements, 0 FROM ({SETTLEMENTS_BY_MONTH}) a
+            WHERE (a.month < ? OR a.month > ?)
+              AND NOT EXISTS (SELECT 1 FROM ({known}) k
+                              WHERE k.county_code = a.county_code AND k.month = a.month)
+            ORDER BY 1, 2""",
+        [run_id, window.from_month, window.to_month],
     ).df()
+    frame = frame[frame["county_code"].notna() & frame["month"].notna()]
     if frame.empty:
         return 0
     headers = {f.name: f.header for f in table.columns}
@@ -483,6 +496,22 @@ def _institution_kinds(wh: Warehouse) -> dict[str, str]:
     return dict(rows)
 
 
+# Settlements per county (参保地) and month: loaded, and loaded + quarantined (counted by the
+# county and month their text gives).
+SETTLEMENTS_BY_MONTH = """
+    WITH ok AS (
+        SELECT insu_admdvs AS county_code, strftime(setl_time, '%Y-%m') AS month, count(*) AS n
+        FROM scr_settlements GROUP BY 1, 2),
+    bad AS (
+        SELECT json_extract_string(raw, '$."参保地医保区划"') AS county_code,
+               left(json_extract_string(raw, '$."结算时间"'), 7) AS month, count(*) AS n
+        FROM scr_quarantine WHERE table_name = 'settlements' GROUP BY 1, 2)
+    SELECT coalesce(ok.county_code, bad.county_code) AS county_code,
+           coalesce(ok.month, bad.month) AS month,
+           coalesce(ok.n, 0) + coalesce(bad.n, 0) AS settlements, coalesce(ok.n, 0) AS loaded
+    FROM ok FULL JOIN bad USING (county_code, month)"""
+
+
 def _record_coverage(con: duckdb.DuckDBPyConnection, window: Window, run_id: str) -> int:
     """Settlements screened ÷ settlements per county and month of the window: accepted rows
     were screened; quarantined ones (counted by the county and month their text gives) were
@@ -492,20 +521,10 @@ def _record_coverage(con: duckdb.DuckDBPyConnection, window: Window, run_id: str
         [window.from_month, window.to_month],
     )
     con.execute(
-        """INSERT INTO scr_coverage
-           WITH ok AS (
-               SELECT insu_admdvs AS county_code, strftime(setl_time, '%Y-%m') AS month,
-                      count(*) AS n
-               FROM scr_settlements WHERE setl_time >= ? AND setl_time < ? GROUP BY 1, 2),
-           bad AS (
-               SELECT json_extract_string(raw, '$."参保地医保区划"') AS county_code,
-                      left(json_extract_string(raw, '$."结算时间"'), 7) AS month, count(*) AS n
-               FROM scr_quarantine WHERE table_name = 'settlements' GROUP BY 1, 2)
-           SELECT coalesce(ok.county_code, bad.county_code), coalesce(ok.month, bad.month),
-                  coalesce(ok.n, 0) + coalesce(bad.n, 0), coalesce(ok.n, 0), ?
-           FROM ok FULL JOIN bad USING (county_code, month)
-           WHERE coalesce(ok.month, bad.month) >= ? AND coalesce(ok.month, bad.month) <= ?""",
-        [window.from_date, window.to_date, run_id, window.from_month, window.to_month],
+        f"""INSERT INTO scr_coverage
+           SELECT county_code, month, settlements, loaded, ? FROM ({SETTLEMENTS_BY_MONTH})
+           WHERE month >= ? AND month <= ?""",
+        [run_id, window.from_month, window.to_month],
     )
     return int(
         con.execute(
