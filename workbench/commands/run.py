@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-docx", action="store_true", help=t("batch.cli.no_docx"))
     doc = p.add_argument_group(t("doc.cli.group"))
-    doc.add_argument("--doc-number", metavar="文号", help=t("doc.cli.doc_number"))
-    doc.add_argument("--issue-date", metavar="日期", help=t("doc.cli.issue_date"))
+    doc.add_argument("--doc-number", metavar="文号", action="append", help=t("doc.cli.doc_number"))
+    doc.add_argument("--issue-date", metavar="日期", action="append", help=t("doc.cli.issue_date"))
     doc.add_argument("--print-date", metavar="日期", help=t("doc.cli.print_date"))
     doc.add_argument("--issuer", metavar="机关", help=t("doc.cli.issuer"))
     doc.add_argument("--recipients", metavar="主送", help=t("doc.cli.recipients"))
@@ -86,11 +86,10 @@ def runs_dir(flag: str | None) -> str:
         return flag
     if env := os.environ.get("WORKBENCH_RUNS"):
         return env
-    from workbench.config import load_config
+    from workbench.config import configured_path
 
-    cfg = load_config()
-    batch = cfg.get("batch") if isinstance(cfg.get("batch"), dict) else {}
-    return str(batch.get("runs_dir") or "runs")
+    configured = configured_path("batch", "runs_dir")  # relative to workbench.toml, like every path
+    return str(configured) if configured else "runs"
 
 
 def _parse_value(text: str) -> object:
