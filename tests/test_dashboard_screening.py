@@ -15,7 +15,7 @@ from workbench import dashboard as d
 from workbench.dashboard import exports
 from workbench.dashboard.loading import screening_frames
 from workbench.dashboard.screening import screening_figure, screening_html, screening_shown
-from workbench.screening.summary import read_inputs, screening_tables
+from workbench.screening.summary import check_counts, read_inputs, screening_tables
 from workbench.warehouse import Warehouse
 
 
@@ -127,7 +127,9 @@ def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_d
     tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
     data = sample_data()
     data.screening_counts = tables["by_rule_county"]
-    data.screening_precision = tables["precision"]
+    data.screening_precision = check_counts(
+        inputs["scr_leads"], leads, inputs["rule_names"], [extract.period]
+    )
     part = screening_html(data, view(period=extract.period))
     rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', part))
     assert rates["ZNJK-01"] == "0.5"
