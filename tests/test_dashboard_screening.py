@@ -124,7 +124,7 @@ def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_d
     leads = inputs["leads"].copy()
     mine = leads.index[leads["lead_id"].str.startswith("YD-ZNJK01")][:2]
     leads.loc[mine, "check_status"] = ["属实", "不属实"]
-    tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
+    tables = screening_tables(inputs["scr_leads"], inputs["coverage"], inputs["rule_names"])
     data = sample_data()
     data.screening_counts = tables["by_rule_county"]
     data.screening_precision = check_counts(

@@ -258,7 +258,7 @@ def screening_frames(
     scr = inputs["scr_leads"]
     if not len(scr):
         return {}
-    tables = screening_tables(**inputs)
+    tables = screening_tables(scr, inputs["coverage"], inputs["rule_names"])
     every = {*map(str, months), *scr["month"].astype(str)}
     return {
         "screening_counts": tables["by_rule_county"].reset_index(drop=True),

@@ -1,8 +1,10 @@
 """What the faces (cockpit, 通报) show about screening, decided once here, as plain tables.
 
-`screening_tables(...)` is pure — frames in, frames out — so a face renders and never judges:
-hits and leads by rule and county, the monthly trend, 属实率 per rule (so a weak rule shows),
-and coverage (settlements screened ÷ settlements). `read_inputs(wh)` fetches its inputs.
+Pure — frames in, frames out — so a face renders and never judges: `screening_tables` gives
+hits and leads by rule and county, the monthly trend and coverage (settlements screened ÷
+settlements); `check_counts` / `checks_at` give checks and 属实率 per rule (so a weak rule shows)
+as the leads ledger stood at a month's end — the one rule the cockpit and the 通报 both read.
+`read_inputs(wh)` fetches the inputs.
 """
 
 from __future__ import annotations
@@ -25,25 +27,19 @@ def _rate(num: pd.Series, den: pd.Series) -> pd.Series:
 
 def screening_tables(
     scr_leads: pd.DataFrame,
-    leads: pd.DataFrame,
     coverage: pd.DataFrame,
     rule_names: Mapping[str, str],
 ) -> dict[str, pd.DataFrame]:
-    """Tables for the cockpit and the 通报.
+    """Counts for the cockpit and the 通报: what screening found, nothing about checks (those are
+    counted as the ledger stood at a month's end, by `check_counts` / `checks_at` only).
 
     `scr_leads`: every screening lead (lead_id, rule_code, county_code, month, hit_count,
-    amount, status 已下发/已抑制); `leads`: the leads ledger's current rows (lead_id,
-    check_status, case_id); `coverage`: county_code, month, settlements, screened.
+    amount, status 已下发/已抑制); `coverage`: county_code, month, settlements, screened.
     """
     sl = scr_leads.copy()
     sl["issued"] = (sl["status"] == "已下发").astype(int)
     sl["suppressed"] = (sl["status"] == "已抑制").astype(int)
     sl["amount"] = sl["amount"].astype("float64")
-    state = leads[["lead_id", "check_status", "case_id"]].drop_duplicates("lead_id")
-    sl = sl.merge(state, on="lead_id", how="left")
-    sl["checked"] = (sl["issued"] == 1) & sl["check_status"].isin(CHECKED)
-    sl["confirmed"] = (sl["issued"] == 1) & (sl["check_status"] == CONFIRMED)
-    sl["converted"] = (sl["issued"] == 1) & sl["case_id"].notna()
     sl["rule_name"] = sl["rule_code"].map(dict(rule_names))
 
     by_rule_county = (
@@ -66,25 +62,6 @@ def screening_tables(
         .sort_values(["month", "rule_code"])
         .reset_index(drop=True)
     )
-    per_rule = (
-        sl[sl["issued"] == 1]
-        .groupby(["rule_code", "rule_name"])
-        .agg(
-            leads=("issued", "sum"),
-            checked=("checked", "sum"),
-            confirmed=("confirmed", "sum"),
-            converted=("converted", "sum"),
-        )
-        .reset_index()
-    )
-    all_rules = pd.DataFrame(
-        {"rule_code": list(rule_names), "rule_name": list(rule_names.values())}
-    )
-    precision = all_rules.merge(per_rule, on=["rule_code", "rule_name"], how="left")
-    for col in ("leads", "checked", "confirmed", "converted"):
-        precision[col] = precision[col].fillna(0).astype(int)
-    precision["confirmed_rate"] = _rate(precision["confirmed"], precision["checked"])
-    precision["conversion_rate"] = _rate(precision["converted"], precision["leads"])
     cov = coverage.copy()
     if len(cov):
         cov["rate"] = _rate(cov["screened"], cov["settlements"])
@@ -93,13 +70,14 @@ def screening_tables(
     return {
         "by_rule_county": by_rule_county,
         "trend": trend,
-        "precision": precision,
         "coverage": cov.reset_index(drop=True),
     }
 
 
 def read_inputs(wh) -> dict[str, object]:
-    """The inputs of `screening_tables` from a warehouse (empty frames before any run)."""
+    """From a warehouse (empty frames before any run): `scr_leads`, `coverage` and
+    `rule_names` (the inputs of `screening_tables`) and `leads` (the ledger's lead_id,
+    check_status, checked_date, case_id — what `check_counts` reads)."""
     from workbench.screening.rules import load_rules
     from workbench.screening.run import ensure_run_schema
 
@@ -353,7 +331,7 @@ def period_digest(
     end = plists.period_end(period)
     ytd_rows = scr_leads[(months >= year_start) & (months <= period)]
     cov = coverage[coverage["month"].astype(str) == period] if len(coverage) else coverage
-    tables = screening_tables(ytd_rows, leads, cov, rule_names)
+    tables = screening_tables(ytd_rows, cov, rule_names)
     this = tables["by_rule_county"][tables["by_rule_county"]["month"].astype(str) == period]
     per_rule = this.groupby("rule_code").agg(
         hits=("hits", "sum"), leads=("leads", "sum"), amount=("amount", "sum")
