@@ -46,6 +46,12 @@ def test_counts_by_hand_up_to_the_month():
     assert "100.0%" in part and "25.0%" in part and "尚无核查" in part
     one = screening_html(data, view(period="2025-09", county="990102"))
     assert _rules(one)["SJBD-01"] == (1, 1) and _counties(one) == {"990102": 1}
+    # checks of the picked county only: 990102's one SJBD-01 lead is unchecked
+    one_rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', one))
+    assert set(one_rates.values()) == {""}
+    # a month the check counts do not hold (October) shows nothing checked, not September's
+    oct_rates = re.findall(r'data-rate="([^"]*)"', screening_html(data, view(period="2025-10")))
+    assert set(oct_rates) == {""}
     fig = screening_figure(data, view(period="2025-09"))
     assert fig["data"][0]["y"] == [2, 4] and fig["data"][1]["y"] == [3, 41]
 

@@ -96,6 +96,7 @@ def test_leads_hold_exactly_the_returned_answers(looped):
         ledger = w.read_ledger("leads").set_index("lead_id")
     mine = ledger.loc[back["lead_id"]]
     assert list(mine["check_status"]) == list(back["result"])
+
     def day(values) -> list[str]:
         return [str(v)[:10] if pd.notna(v) else "" for v in pd.to_datetime(values)]
 

@@ -42,9 +42,20 @@ class Answers:
 
 
 ANSWERS: Mapping[str, Answers] = {
-    "SJBD-01": Answers(0.80, 0.12, "追回基金，注销医保凭证", "死亡日期登记有误，已更正", "参保人员", "死亡冒领"),
-    "SJBD-02": Answers(0.85, 0.10, "办理停保，追回个人账户划拨", "死亡信息有误，已核实在世", "经办机构", "死亡冒领"),
-    "SJBD-03": Answers(0.45, 0.45, "追回基金，暂停医保待遇", "已刑满释放，名单未及时更新", "参保人员", "重复享受待遇"),
+    "SJBD-01": Answers(
+        0.80, 0.12, "追回基金，注销医保凭证", "死亡日期登记有误，已更正", "参保人员", "死亡冒领"
+    ),
+    "SJBD-02": Answers(
+        0.85, 0.10, "办理停保，追回个人账户划拨", "死亡信息有误，已核实在世", "经办机构", "死亡冒领"
+    ),
+    "SJBD-03": Answers(
+        0.45,
+        0.45,
+        "追回基金，暂停医保待遇",
+        "已刑满释放，名单未及时更新",
+        "参保人员",
+        "重复享受待遇",
+    ),
 }
 DEFAULT = Answers(0.75, 0.15, "追回基金", "核实无误", "参保人员", "其他")
 CASE_SHEET = "立案情况"
@@ -67,7 +78,9 @@ def _date(value: object) -> dt.date | None:
     return None
 
 
-def answer(lead_id: str, rule_code: str, received: dt.date, as_of: dt.date) -> tuple[str, dt.date | None]:
+def answer(
+    lead_id: str, rule_code: str, received: dt.date, as_of: dt.date
+) -> tuple[str, dt.date | None]:
     """(核查结果, 核查完成日期) of one lead: 属实/不属实 by the rule's shares, checked some days
     after it was received; 核查中 (no date) for the rest and for a check not done by `as_of`."""
     a = ANSWERS.get(rule_code, DEFAULT)
