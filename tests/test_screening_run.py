@@ -18,7 +18,7 @@ from workbench.screening.engines import DuckDBEngine
 from workbench.screening.lists import write_lists
 from workbench.screening.rules import Window, load_parameters, load_rules
 from workbench.screening.run import lead_id, screen
-from workbench.screening.summary import read_inputs, screening_tables
+from workbench.screening.summary import check_counts, checks_at, read_inputs, screening_tables
 from workbench.warehouse import Warehouse
 
 ID_RE = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
@@ -151,7 +151,8 @@ def test_coverage_counts_every_settlement_of_the_month(screened, extract) -> Non
             "SELECT count(*) FROM scr_settlements WHERE strftime(setl_time, '%Y-%m') = ?",
             [extract.period],
         ).fetchone()[0]
-        tables = screening_tables(**read_inputs(wh))
+        i = read_inputs(wh)
+        tables = screening_tables(i["scr_leads"], i["coverage"], i["rule_names"])
     assert result.settlements_screened == n
     cov = tables["coverage"]
     assert cov["settlements"].sum() == n and (cov["rate"] == 1.0).all()
@@ -315,8 +316,9 @@ def test_face_tables_show_precision_per_rule(wh_copy: Path, extract, extract_dir
     leads.loc[first, "check_status"] = "属实"
     leads.loc[second, "check_status"] = "不属实"
     leads.loc[first, "case_id"] = "AJ1"
-    tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
-    p = tables["precision"].set_index("rule_code")
+    tables = screening_tables(inputs["scr_leads"], inputs["coverage"], inputs["rule_names"])
+    counts = check_counts(inputs["scr_leads"], leads, inputs["rule_names"], [extract.period])
+    p = checks_at(counts, extract.period).set_index("rule_code")
     assert (p.loc["ZNJK-01", "checked"], p.loc["ZNJK-01", "confirmed"]) == (2, 1)
     assert p.loc["ZNJK-01", "confirmed_rate"] == 0.5
     assert p.loc["ZNJK-01", "conversion_rate"] == 0.5
