@@ -392,7 +392,7 @@ class WarehouseEngine(MeasureEngine):
         """Aggregate every measure of these sets that is not done yet, in one visit to the
         file: one statement per ledger and dating field for the flows, one per ledger, date and
         counted field for the distinct counts, one per roster for the levels."""
-        flows: dict[tuple[str, str], dict[tuple, Measure]] = {}
+        flows: dict[tuple[str, str, bool], dict[tuple, Measure]] = {}
         distinct: dict[tuple, dict[tuple, Measure]] = {}
         stocks: dict[str, dict[tuple, Measure]] = {}
         for iset in sets:
@@ -408,27 +408,43 @@ class WarehouseEngine(MeasureEngine):
                     if key not in self._distinct_store:
                         distinct.setdefault((m.ledger, m.date, m.field), {})[key] = m
                 elif key not in self._flow_store and key not in self._done_store:
-                    flows.setdefault((m.ledger, m.date), {})[key] = m  # type: ignore[index]
+                    # measures counting only rows with a joined match: a statement of
+                    # their own, inner-joined (see `_matched_only`)
+                    flows.setdefault((m.ledger, m.date, _matched_only(m)), {})[key] = m  # type: ignore[index]
         if not flows and not distinct and not stocks:
             return
         with self._session() as wh:
-            for (ledger, date), measures in flows.items():
-                self._run_flows(wh, ledger, date, measures)
+            for (ledger, date, inner), measures in flows.items():
+                self._run_flows(wh, ledger, date, measures, inner=inner)
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
                 self._run_stocks(wh, ledger, measures)
             self.ledgers.preload(wh, ["counties"])  # county names, while the file is open
 
-    def _from(self, wh: Any, ledger: str, joins: Sequence[tuple[str, str, list[str]]]) -> str:
-        """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]`."""
+    def _from(
+        self,
+        wh: Any,
+        ledger: str,
+        joins: Sequence[tuple[str, str, list[str]]],
+        inner: bool = False,
+    ) -> str:
+        """`FROM <current rows> l [LEFT JOIN <right ledger's latest row per key> jN …]` (an
+        inner JOIN with `inner`)."""
         return f"FROM {self._rel(wh, ledger)} l" + self._join_sql(
-            wh, joins, lambda on: f"l.{_ident(on)}"
+            wh, joins, lambda on: f"l.{_ident(on)}", inner
         )
 
-    def _join_sql(self, wh: Any, joins: Sequence[tuple[str, str, list[str]]], left: Any) -> str:
+    def _join_sql(
+        self,
+        wh: Any,
+        joins: Sequence[tuple[str, str, list[str]]],
+        left: Any,
+        inner: bool = False,
+    ) -> str:
         """` LEFT JOIN <right ledger's latest current row per key> jN ON <left(on)> = jN._k`
-        for each join; `left` gives the left side's reference to the key field."""
+        for each join (` JOIN` with `inner`); `left` gives the left side's reference to the key
+        field."""
         sql = ""
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
             latest = self.has_table(wh, right) and wh.has_live(right)
@@ -453,7 +469,7 @@ class WarehouseEngine(MeasureEngine):
                     else self._rel(wh, right)
                 )
                 side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
-            sql += f" LEFT JOIN {side} {alias} ON {left(on)} = {alias}._k"
+            sql += f" {'' if inner else 'LEFT '}JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
     @staticmethod
@@ -487,10 +503,13 @@ class WarehouseEngine(MeasureEngine):
         date: str,
         measures: Mapping[tuple, Measure],
         done_by: str | None = None,
+        inner: bool = False,
     ) -> None:
         """One GROUP BY county × month of `date` for these measures — and × the month a row
         was done (`d`, -1 when blank) when some of them count rows only once done (`done_by`):
-        those keep the groups (`_done_by_groups`), the others add them up over `d`."""
+        those keep the groups (`_done_by_groups`), the others add them up over `d`. With
+        `inner`, every measure counts only rows with a joined match (`_matched_only`): the
+        joins are inner, so the rows without one are dropped before anything is computed."""
         if done_by is None:
             fields = sorted({m.done_by for m in measures.values() if m.done_by})
             for extra in fields[1:]:  # a second done_by field: a statement of its own (rare)
@@ -500,6 +519,7 @@ class WarehouseEngine(MeasureEngine):
                     date,
                     {k: m for k, m in measures.items() if m.done_by == extra},
                     extra,
+                    inner,
                 )
             measures = {k: m for k, m in measures.items() if m.done_by in (None, *fields[:1])}
             done_by = fields[0] if fields else None
@@ -530,15 +550,16 @@ class WarehouseEngine(MeasureEngine):
             f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
             f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
             f"SELECT l.{unit} AS c, {month} AS m{done}{cols} "
-            f"{self._from(wh, ledger, joins)}) GROUP BY ALL) g "
+            f"{self._from(wh, ledger, joins, inner)}) GROUP BY ALL) g "
             f"LEFT JOIN _wb_universe u ON u.code = g.c"
         )
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
-        self._range_store[(ledger, date)] = (
-            (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
-        )
+        if not inner:  # the inner join's rows are not all of the ledger's
+            self._range_store[(ledger, date)] = (
+                (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
+            )
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
         months = m_arr[keep].astype(np.int64)
@@ -726,6 +747,7 @@ class WarehouseEngine(MeasureEngine):
                         measure.ledger,
                         measure.date,  # type: ignore[arg-type]
                         {key: measure},
+                        inner=_matched_only(measure),
                     )
             groups, vals = self._flow_store[key]
             n_m = grid[1] - grid[0] + 1
@@ -753,6 +775,7 @@ class WarehouseEngine(MeasureEngine):
                     measure.date,  # type: ignore[arg-type]
                     {key: measure},
                     measure.done_by,
+                    _matched_only(measure),
                 )
         return self._done_store[key]
 
@@ -878,6 +901,24 @@ def _floats(col: Any) -> np.ndarray:
         arr = arr.copy()
         arr[mask] = np.nan
     return arr
+
+
+def _matched_only(m: Measure) -> bool:
+    """Whether a joined measure counts only rows with a match in the joined ledger: some
+    condition every row must meet is false when the joined fields are blank (any clause on a
+    joined field but `is_null` — a blank cell never matches a comparison). Its statement can
+    then inner-join, which DuckDB turns into a filter on the scan (the few keys of the right
+    side), instead of joining every row of the ledger."""
+    return m.join is not None and any(_rejects_blank_join(c) for c in m.where)
+
+
+def _rejects_blank_join(cond: Condition) -> bool:
+    """The condition is false for a row whose joined fields are all blank."""
+    if isinstance(cond, AllOf):
+        return any(_rejects_blank_join(c) for c in cond.clauses)
+    if isinstance(cond, AnyOf):
+        return bool(cond.clauses) and all(_rejects_blank_join(c) for c in cond.clauses)
+    return cond.op != "is_null" and any("." in f for f in cond.fields)
 
 
 def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:
