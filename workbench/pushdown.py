@@ -538,25 +538,29 @@ class WarehouseEngine(MeasureEngine):
         month = _Sql(first, None, None, self.sources).month(date)
         unit = _ident(unit_field(self.sources[ledger]))
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
-        done = (
-            ""
-            if done_by is None
-            # blank: done at an unknown time, counted (-1)
-            else f", coalesce({_Sql(first, None, None, self.sources).month(done_by)}, -1) AS d"
-        )
+        done, where = "", ""
+        if done_by is not None:
+            d = _Sql(first, None, None, self.sources).month(done_by)
+            # The month done matters only against the ends of windows holding the row's own
+            # month (`_done_by_windows`): done by then (or before) is "done by its month",
+            # which keeps the groups few; blank: done at an unknown time (-1).
+            done = f", coalesce(CASE WHEN {d} <= {month} THEN {month} ELSE {d} END, -1) AS d"
+            if all(m.not_done for m in measures.values()):
+                # Counting only what is still open: rows done by their own month never count.
+                where = f" WHERE {d} IS NULL OR NOT ({d} <= {month})"
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
         sql = (
             f"SELECT coalesce(u.pos, -1) AS c, g.* EXCLUDE (c) FROM ("
             f"SELECT c, m{', d' if done else ''}, {', '.join(aggs)} FROM ("
             f"SELECT l.{unit} AS c, {month} AS m{done}{cols} "
-            f"{self._from(wh, ledger, joins, inner)}) GROUP BY ALL) g "
+            f"{self._from(wh, ledger, joins, inner)}{where}) GROUP BY ALL) g "
             f"LEFT JOIN _wb_universe u ON u.code = g.c"
         )
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
-        if not inner:  # the inner join's rows are not all of the ledger's
+        if not inner and not where:  # else the rows grouped are not all of the ledger's
             self._range_store[(ledger, date)] = (
                 (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
             )
