@@ -468,7 +468,11 @@ class WarehouseEngine(MeasureEngine):
                     if latest
                     else self._rel(wh, right)
                 )
-                side = f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} GROUP BY 1)"
+                # (a blank key matches nothing: its rows are not grouped)
+                side = (
+                    f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} "
+                    f"WHERE {_ident(on)} IS NOT NULL GROUP BY 1)"
+                )
             sql += f" {'' if inner else 'LEFT '}JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
