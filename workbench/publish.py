@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench import fmt
 from workbench.files import FILE_MODE, atomic_write
 from workbench.messages import t
 from workbench.privacy import mask_id_card
@@ -137,7 +138,9 @@ def exporter(fast: bool = True) -> Any:
 
 def _report_view(nb: Any) -> Any:
     """What readers see: no stderr noise, no machine-readable summary, no injected params, no
-    note for the analyst (the notebook's first cell, tagged `remove-cell`)."""
+    note for the analyst (the notebook's first cell, tagged `remove-cell`); a section whose
+    code showed nothing (a part the set does not have, e.g. the campaign's ledger lists for a
+    set on its own table) is left out with its heading, and the sections are renumbered."""
     import copy
 
     view = copy.copy(nb)
@@ -157,8 +160,44 @@ def _report_view(nb: Any) -> Any:
             cell = copy.copy(cell)
             cell["outputs"] = outs
         cells.append(cell)
-    view.cells = cells
+    view.cells = _renumber(_without_empty_sections(cells))
     return view
+
+
+SECTION_RE = re.compile(r"^(#{2,3})\s*([一二三四五六七八九十]+)、")
+
+
+def _is_heading(cell: Any) -> bool:
+    src = "".join(cell.get("source", "")).strip()
+    return cell.get("cell_type") == "markdown" and src.startswith("#") and "\n" not in src
+
+
+def _without_empty_sections(cells: list[Any]) -> list[Any]:
+    """Drop a heading-only markdown cell when nothing but other headings follow it."""
+    out: list[Any] = []
+    for i, cell in enumerate(cells):
+        if _is_heading(cell):
+            nxt = cells[i + 1] if i + 1 < len(cells) else None
+            if nxt is None or _is_heading(nxt):
+                continue
+        out.append(cell)
+    return out
+
+
+def _renumber(cells: list[Any]) -> list[Any]:
+    """一、二、三… in the order the numbered headings are shown (after sections were left out)."""
+    import copy
+
+    out, n = [], 0
+    for cell in cells:
+        src = "".join(cell.get("source", ""))
+        m = SECTION_RE.match(src) if cell.get("cell_type") == "markdown" else None
+        if m:
+            n += 1
+            cell = copy.copy(cell)
+            cell["source"] = f"{m.group(1)} {fmt.cn_number(n)}、" + src[m.end() :]
+        out.append(cell)
+    return out
 
 
 def report_body(nb: Any, fast: bool = True) -> str:

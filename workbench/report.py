@@ -363,6 +363,12 @@ class CityData:
         return fmt.month_label(self.period)
 
     @property
+    def has_calendar(self) -> bool:
+        """Whether the set declares a calendar (its milestones are a report's part)."""
+        ev = self.evaluation
+        return ev is None or ev.indicator_set.calendar is not None
+
+    @property
     def words(self) -> Any:
         """The set's words (`presentation.words`): unit noun, report title, issuer, total."""
         if self.evaluation is not None:
@@ -576,9 +582,12 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
     return HTML(CARD_CSS + '<div class="wb-cards">' + "".join(cards) + "</div>")
 
 
-def kpi_sentence(k: Kpi, subject: str | None = None) -> str:
-    """One clause of the narrative (see `presentation.kpis.sentence`)."""
-    return pk.sentence(k, t("batch.narr.subject_county") if subject is None else subject)
+def kpi_sentence(k: Kpi, subject: str | None = None, noun: str | None = None) -> str:
+    """One clause of the narrative (see `presentation.kpis.sentence`): about 本<noun> unless a
+    `subject` is given."""
+    if subject is None:
+        subject = t("batch.narr.subject_county", noun=noun or t("tables.noun.county"))
+    return pk.sentence(k, subject)
 
 
 def milestone_requirement(r: Any) -> str:
@@ -694,7 +703,8 @@ class CountyReport:
             key=lambda k: -(abs(k.gap or 0) / (abs(k.target or 0) or 1)),
         )
         met = [k for k in targeted if k.met]
-        clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
+        noun = self.data.words.unit_noun
+        clauses = [c for c in (kpi_sentence(k, noun=noun) for k in unmet[:detail]) if c]
         if clauses:
             parts.append("；".join(clauses) + "。")
         if len(unmet) > detail:
@@ -715,7 +725,7 @@ class CountyReport:
                 )
             )
         if not targeted:
-            parts.append(t("batch.narr.no_kpis"))
+            parts.append(t("batch.narr.no_kpis", noun=noun))
         elif not unmet:
             parts.append(t("batch.narr.all_met", met=len(met)))
         sc = self.score()
@@ -743,7 +753,7 @@ class CountyReport:
             )
         reasons = self.lagging_reasons()
         if reasons:
-            parts.append(t("batch.narr.lagging", reasons="；".join(reasons)))
+            parts.append(t("batch.narr.lagging", reasons="；".join(reasons), noun=noun))
         overdue = len(self.overdue_frame())
         if overdue:
             parts.append(t("batch.narr.overdue", n=overdue))
@@ -848,7 +858,11 @@ class CountyReport:
                 arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist(),
             )
         layout = _layout(
-            t("batch.report.ranking_title"),
+            t(
+                "batch.report.ranking_title",
+                whole=self.data.words.whole,
+                noun=self.data.words.unit_noun,
+            ),
             showlegend=False,
             xaxis=dict(type="category", tickangle=-45 if len(df) > 12 else 0),
             yaxis=dict(
@@ -885,11 +899,16 @@ class CountyReport:
             )
         return pd.DataFrame(rows)
 
-    def milestones(self) -> HTML:
+    def milestones(self) -> HTML | None:
+        """None (the section is left out) for a set that declares no calendar."""
+        if not self.data.has_calendar:
+            return None
         return table_html(self.milestones_frame(), t("batch.report.no_milestones"))
 
     def overdue_frame(self) -> pd.DataFrame:
         """Overdue rectifications as of the period's end (`presentation.lists`)."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -904,11 +923,15 @@ class CountyReport:
             }
         )
 
-    def overdue_rectifications(self) -> HTML:
+    def overdue_rectifications(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
 
     def open_cases_frame(self) -> pd.DataFrame:
         """Cases open at the period's end, largest amount first (`presentation.lists`)."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -925,7 +948,9 @@ class CountyReport:
             }
         )
 
-    def open_cases(self) -> HTML:
+    def open_cases(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
 
     # -- the lists behind the red numbers, what to do next, the definitions
@@ -934,6 +959,8 @@ class CountyReport:
         from workbench.presentation import counts as pc
 
         iset = self.data.evaluation.indicator_set
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         threshold = pc.referral_threshold(iset)
         if threshold is None and lists.referral_indicator(iset) is None:
             return pd.DataFrame()
@@ -952,11 +979,15 @@ class CountyReport:
             }
         )
 
-    def unreferred(self) -> HTML:
+    def unreferred(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.unreferred_frame()), t("doc.county.no_unreferred"))
 
     def key_monitored_frame(self) -> pd.DataFrame:
         """Key-monitored institutions with no inspection this quarter."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -967,7 +998,9 @@ class CountyReport:
             }
         )
 
-    def key_monitored(self) -> HTML:
+    def key_monitored(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
 
     def next_steps_list(self) -> list[str]:
@@ -1142,7 +1175,7 @@ class CityReport:
         out = pd.DataFrame(
             {
                 "排名": df["rank"].astype("Int64"),
-                "区县": [self.data.name(c) for c in df["county"]],
+                self.data.words.unit_noun: [self.data.name(c) for c in df["county"]],
                 "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
                 "等级": df.get("grade", pd.Series(["—"] * len(df), index=df.index)),
             }
@@ -1175,10 +1208,12 @@ class CityReport:
             marker=dict(color="#1f77b4"),
         )
         layout = _layout(
-            t("batch.report.distribution_title"),
+            t("batch.report.distribution_title", noun=self.data.words.unit_noun),
             bargap=0.05,
             xaxis=dict(title=dict(text=t("batch.report.score"))),
-            yaxis=dict(title=dict(text=t("batch.report.county_count"))),
+            yaxis=dict(
+                title=dict(text=t("batch.report.county_count", noun=self.data.words.unit_noun))
+            ),
         )
         return Chart({"data": [trace], "layout": layout}, height=300)
 
@@ -1199,11 +1234,19 @@ class CityReport:
             else ""
         )
         return pd.DataFrame(
-            {"区县": [self.data.name(c) for c in lag["county"]], "滞后原因": reasons}
+            {
+                self.data.words.unit_noun: [self.data.name(c) for c in lag["county"]],
+                "滞后原因": reasons,
+            }
         )
 
-    def lagging_table(self) -> HTML:
-        return table_html(self.lagging_frame(), t("batch.report.no_lagging"))
+    def lagging_table(self) -> HTML | None:
+        """None (the section is left out) for a set with no calendar: nothing can lag."""
+        if not self.data.has_calendar:
+            return None
+        return table_html(
+            self.lagging_frame(), t("batch.report.no_lagging", noun=self.data.words.unit_noun)
+        )
 
     def city_kpi_rows(self) -> list[Kpi]:
         return _kpi_rows(self.data.city_kpis) if not self.data.city_kpis.empty else []
@@ -1224,17 +1267,29 @@ class CityReport:
         )
 
     def bulletin_sections(self) -> dict[str, str]:
-        """The draft 通报, section by section, generated from the numbers."""
+        """The draft 通报, section by section, generated from the numbers, in the set's words
+        (a set on its own table: no 专项整治 wording, no lagging section without a calendar)."""
         d = self.data
+        w = d.words
         rows = self.city_kpi_rows()
-        out = {
-            "intro": t(
+        if w.on_ledgers:
+            intro = t(
                 "batch.bulletin.intro",
                 city=self.city_name(),
                 period=fmt.month_label(d.period),
                 n=len(d.counties),
             )
-        }
+        else:
+            name = d.evaluation.indicator_set.name
+            intro = t(
+                "batch.bulletin.intro_own",
+                whole=w.whole,
+                n=len(d.counties),
+                noun=w.unit_noun,
+                period=d.period_label,
+                name=name,
+            )
+        out = {"intro": intro}
         unmet = [k for k in rows if k.met is False]
         met = [k for k in rows if k.met]
         clauses = [c for c in (kpi_sentence(k, subject="") for k in unmet) if c]
@@ -1243,23 +1298,37 @@ class CityReport:
             text += t(
                 "batch.narr.met_list", n=len(met), names="、".join(k.name for k in met), more=""
             )
-        out["kpis"] = t("batch.bulletin.kpis", text=text) if text else t("batch.narr.no_kpis")
+        out["kpis"] = (
+            t("batch.bulletin.kpis", text=text, whole=w.whole)
+            if text
+            else t("batch.narr.no_kpis", noun=w.unit_noun)
+        )
         rank = self.ranking_frame()
         if not rank.empty:
             out["ranking"] = t(
                 "batch.bulletin.ranking",
-                top="、".join(rank["区县"].head(3)),
-                bottom="、".join(rank["区县"].tail(3)[::-1]),
+                top="、".join(rank[w.unit_noun].head(3)),
+                bottom="、".join(rank[w.unit_noun].tail(3)[::-1]),
             )
         else:
             out["ranking"] = t("batch.report.no_ranking")
-        lag = self.lagging_frame()
-        out["lagging"] = (
-            t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"]))
-            if not lag.empty
-            else t("batch.bulletin.no_lagging")
+        if d.has_calendar:
+            lag = self.lagging_frame()
+            out["lagging"] = (
+                t(
+                    "batch.bulletin.lagging",
+                    n=len(lag),
+                    names="、".join(lag[w.unit_noun]),
+                    noun=w.unit_noun,
+                )
+                if not lag.empty
+                else t("batch.bulletin.no_lagging", noun=w.unit_noun)
+            )
+        out["closing"] = (
+            t("batch.bulletin.closing")
+            if w.on_ledgers
+            else t("batch.bulletin.closing_own", noun=w.unit_noun)
         )
-        out["closing"] = t("batch.bulletin.closing")
         return out
 
     def bulletin_paragraphs(self) -> list[str]:
@@ -1269,7 +1338,13 @@ class CityReport:
             "ranking": "batch.bulletin.ranking_head",
             "lagging": "batch.bulletin.lagging_head",
         }
-        return [sec["intro"], *(f"{t(heads[k])}。{sec[k]}" for k in heads), sec["closing"]]
+        noun = self.data.words.unit_noun
+        body = [(k, key) for k, key in heads.items() if k in sec]
+        return [
+            sec["intro"],
+            *(f"{t(key, n=fmt.cn_number(i), noun=noun)}。{sec[k]}" for i, (k, key) in enumerate(body, 1)),
+            sec["closing"],
+        ]
 
     def bulletin(self) -> HTML:
         body = "".join(

@@ -71,6 +71,12 @@ class Facts:
     def counties(self) -> list[str]:
         return list(self.data.counties["county"].astype(str))
 
+    @property
+    def words(self) -> Any:
+        """The set's words (`presentation.words`): 区县/全市 for the ledgers' counties, the
+        set's own (地区, 全省 …) for a set on its own table."""
+        return self.data.words
+
     def fig(self, key: str) -> dict[str, Any]:
         return self.figures.set_index("key").loc[key].to_dict()
 
@@ -87,12 +93,17 @@ def gather(data: Any, submissions: pd.DataFrame | None = None) -> Facts:
     counties = [str(c) for c in data.counties["county"]]
     names = dict(zip(counties, data.counties["county_name"].astype(str)))
     city = str(data.counties["city"].mode().iloc[0]) if len(data.counties) else ""
+    on_ledgers = data.words.on_ledgers  # the ledgers' workload figures are about counties only
     return Facts(
         data=data,
         city=city,
         period=data.period,
-        figures=pc.figures(data.ledgers, data.period),
-        by_county=pc.figures_by_county(data.ledgers, data.period, counties),
+        figures=pc.figures(data.ledgers, data.period) if on_ledgers else pd.DataFrame(),
+        by_county=(
+            pc.figures_by_county(data.ledgers, data.period, counties)
+            if on_ledgers
+            else pd.DataFrame()
+        ),
         iset=data.evaluation.indicator_set,
         county_names=names,
         submissions=submissions,
@@ -215,7 +226,7 @@ def kpi_sentence(row: dict[str, Any], f: Facts, failing: pg.Failing, n_units: in
             parts.append(t("doc.kpi.yoy", change=phrase))
     text = "，".join(parts) + "。"
     if status in (pk.MET, pk.NOT_MET, pk.AT_RISK):
-        text += county_clause(failing, n_units)
+        text += county_clause(failing, n_units, f.words.unit_noun)
     return text
 
 
@@ -223,12 +234,12 @@ def _gap(row: dict[str, Any]) -> str:
     return fmt.gap_text(row.get("gap"), row.get("unit"), row.get("decimals"))
 
 
-def county_clause(failing: pg.Failing, n_units: int) -> str:
+def county_clause(failing: pg.Failing, n_units: int, noun: str) -> str:
     if failing.n == 0:
-        return t("doc.kpi.all_counties_met")
+        return t("doc.kpi.all_counties_met", noun=noun)
     if failing.n == n_units:
-        return t("doc.kpi.all_counties_fail", n=failing.n)
-    return t("doc.kpi.counties_fail", n=failing.n, names=names_text(failing.names))
+        return t("doc.kpi.all_counties_fail", n=failing.n, noun=noun)
+    return t("doc.kpi.counties_fail", n=failing.n, names=names_text(failing.names), noun=noun)
 
 
 def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[Block]:
@@ -245,7 +256,13 @@ def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[
         rest = [r for r in rows if r["status"] not in (*pg.FAILING, pk.MET)]
         head = t("doc.kpi.group_head", n=cn(gi), group=group or t("doc.kpi.other_group"))
         summary = (
-            t("doc.kpi.group_summary", total=len(rows), met=len(met), failing=len(failing_rows))
+            t(
+                "doc.kpi.group_summary",
+                total=len(rows),
+                met=len(met),
+                failing=len(failing_rows),
+                whole=f.words.whole,
+            )
             + (t("doc.kpi.group_monitor", n=len(rest)) if rest else "")
             + "。"
         )
@@ -406,7 +423,7 @@ def figures_table(f: Facts, window: str) -> Table:
         "interviews",
     )
     col = window
-    frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
+    frame = {f.words.unit_noun: [f.county_names.get(c, c) for c in f.counties]}
     bc = f.by_county.set_index(["county_code", "key"])
     for k in keys:
         spec = pc.COUNTS[k]
@@ -414,7 +431,7 @@ def figures_table(f: Facts, window: str) -> Table:
         frame[head] = [pc.number_text(k, bc.loc[(c, k), col]) for c in f.counties]
     df = pd.DataFrame(frame)
     fig = f.figures.set_index("key")
-    total = {t("doc.col.county"): t("doc.city_total")}
+    total = {f.words.unit_noun: f.words.whole}
     for k, head in zip(keys, list(df.columns)[1:]):
         total[head] = pc.number_text(k, fig.loc[k, col])
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
@@ -444,7 +461,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             part = codes[start : start + size]
             n += 1
             names = {c: str(short.get(c) or f.iset.indicators[c].name) for c in part}
-            frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
+            frame = {f.words.unit_noun: [f.county_names.get(c, c) for c in f.counties]}
             bold = set()
             for j, code in enumerate(part, 1):
                 sub = county_kpis[county_kpis["indicator"] == code].set_index("county")
@@ -454,8 +471,8 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                         bold.add((i, j))
             city = city_kpis.set_index("indicator")
             frame_df = pd.DataFrame(frame)
-            total = {t("doc.col.county"): t("doc.city_total")}
-            target = {t("doc.col.county"): t("doc.col.target")}
+            total = {f.words.unit_noun: f.words.whole}
+            target = {f.words.unit_noun: t("doc.col.target")}
             for code in part:
                 total[names[code]] = city["value_text"].get(code, "—")
                 target[names[code]] = city["target_text"].get(code, "—")
@@ -480,7 +497,7 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     blocks.append(
         Table(
             rank,
-            caption=t("doc.table.ranking"),
+            caption=t("doc.table.ranking", noun=f.words.unit_noun),
             numeric=("排名", "综合得分"),
             note=t("doc.table.ranking_note"),
         )
@@ -492,7 +509,13 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
     """附件 指标说明（工作口径）: per KPI formula, this period's numerator and denominator, target
     and source, relative-target derivation; the figures' counting rules; the composite."""
     defs = pdef.definitions(f.iset, city_kpis)
-    blocks: list[Block] = [Para(t("doc.defs.intro", ytd=f.ytd_label()))]
+    w = f.words
+    intro = (
+        t("doc.defs.intro", ytd=f.ytd_label())
+        if w.on_ledgers
+        else t("doc.own.defs_intro", period=f.data.period_label, whole=w.whole)
+    )
+    blocks: list[Block] = [Para(intro)]
     i = 0
     for group, codes in pg.kpi_groups(f.iset):
         blocks.append(
@@ -533,8 +556,10 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
                 )
             )
     n_head = len([b for b in blocks if isinstance(b, Heading)]) + 1
-    blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
-    for j, key in enumerate(pc.COUNTS, 1):
+    if w.on_ledgers:  # the workload figures' counting rules: only where the figures are shown
+        blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
+        n_head += 1
+    for j, key in enumerate(pc.COUNTS if w.on_ledgers else (), 1):
         spec = pc.COUNTS[key]
         blocks.append(
             Para(
@@ -547,13 +572,14 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
     hier = f.data.hierarchy
     if hier and hier in f.iset.hierarchies:
         m = pdef.method_text(f.iset, hier)
-        blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head + 1))))
+        blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head))))
         blocks.append(Para(t("doc.defs.composite", **m), align="left"))
         blocks.append(
             Para(
                 t(
                     "doc.rank.interval_meaning",
                     n=getattr(f.data.evaluation, "uncertainty_samples", 200),
+                    noun=w.unit_noun,
                 )
             )
         )
@@ -566,6 +592,8 @@ def build(
 ) -> Document:
     """The monthly 通报 for `city` (report.CityReport)."""
     f = gather(city.data, submissions)
+    if not f.words.on_ledgers:
+        return build_own(city, header, f, run_id)
     data = city.data
     kpis = data.city_kpis
     county_kpis = data.kpis
@@ -617,7 +645,7 @@ def build(
             (figures_table(f, "month"), figures_table(f, "ytd")),
         ),
         Attachment(t("doc.att.kpis"), tuple(kpi_tables(f, county_kpis, kpis))),
-        Attachment(t("doc.att.ranking"), tuple(ranking_blocks(f, city))),
+        Attachment(t("doc.att.ranking", noun=f.words.unit_noun), tuple(ranking_blocks(f, city))),
         Attachment(t("doc.att.definitions"), tuple(definition_blocks(f, kpis))),
     )
     return Document(
@@ -631,10 +659,67 @@ def build(
     )
 
 
-def ranking_sentence(f: Facts, city: Any) -> str:
+def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document:
+    """The 通报 of a set on its own table (units that are not the ledgers' counties): its
+    indicators against their targets and its ranking, in the set's own words and periods —
+    none of the campaign's workload figures, ledger lists or 专项整治 wording."""
+    data = city.data
+    kpis, county_kpis = data.city_kpis, data.kpis
+    w = f.words
+    period = data.period_label
+    blocks: list[Block] = [
+        Para(
+            t(
+                "doc.own.intro",
+                period=period,
+                whole=w.whole,
+                n=len(f.counties),
+                noun=w.unit_noun,
+                name=f.iset.name,
+            )
+        ),
+        Heading(1, t("doc.own.h.targets", n=cn(1), period=period)),
+    ]
+    blocks += kpi_blocks(f, kpis, county_kpis)
+    n = 2
+    if data.hierarchy:
+        blocks.append(Heading(1, t("doc.h.ranking", n=cn(n))))
+        blocks.append(Para(ranking_sentence(f, city, attachment=2)))
+        n += 1
+    if f.iset.calendar is not None:
+        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
+        blocks.append(Para(lagging_sentence(f)))
+    blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
+    attachments = [Attachment(t("doc.own.att.kpis", noun=w.unit_noun), tuple(own_kpi_tables(f)))]
+    if data.hierarchy:
+        attachments.append(
+            Attachment(t("doc.att.ranking", noun=w.unit_noun), tuple(ranking_blocks(f, city)))
+        )
+    attachments.append(Attachment(t("doc.att.definitions"), tuple(definition_blocks(f, kpis))))
+    return Document(
+        kind="bulletin",
+        title=t("doc.own.title", period=period, name=f.iset.name),
+        header=header,
+        blocks=tuple(blocks),
+        attachments=tuple(attachments),
+        note=t("doc.demo_note") if data.demo else "",
+        meta={"run_id": run_id},
+    )
+
+
+def own_kpi_tables(f: Facts) -> list[Block]:
+    """The units × indicators tables of a set on its own table (the note names its period)."""
+    blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
+    n = 3 if f.data.hierarchy else 2  # the definitions are the last attachment
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=n)
+    return [*blocks[:-1], Para(note, indent=True)]
+
+
+def ranking_sentence(f: Facts, city: Any, attachment: int = 3) -> str:
     rank = city.ranking_frame()
     if rank.empty:
         return t("batch.report.no_ranking")
+    noun = f.words.unit_noun
     grades = rank["等级"].value_counts()
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
     gtext = "、".join(
@@ -643,9 +728,11 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     hier = f.data.hierarchy
     name = f.iset.hierarchies[hier].name if hier in f.iset.hierarchies else ""
     return t(
-        "doc.rank.sentence",
+        "doc.rank.sentence" if gtext else "doc.rank.sentence_no_grade",
         name=name,
-        top="、".join(rank["区县"].head(3)),
-        bottom="、".join(rank["区县"].tail(3)[::-1]),
+        top="、".join(rank[noun].head(3)),
+        bottom="、".join(rank[noun].tail(3)[::-1]),
         grades=gtext,
+        noun=noun,
+        attachment=cn(attachment),
     )

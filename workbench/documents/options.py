@@ -110,12 +110,17 @@ def _short(city: str) -> str:
 
 
 def header(
-    options: DocOptions, city: str, period: str, serial: bool = True
+    options: DocOptions, city: str, period: str, serial: bool = True, words: Any = None
 ) -> tuple[Header, list[str]]:
     """The 版头/版记 facts and the notes the run prints (which defaults were used). `serial`
-    False leaves the 文号's serial blank for the clerk (documents other than the 通报)."""
+    False leaves the 文号's serial blank for the clerk (documents other than the 通报).
+    `words` (`presentation.words.SetWords`) of a set on its own table: its units are the
+    recipients and no city's bureau or campaign group is assumed."""
     notes: list[str] = []
-    issuer = options.issuer or t("doc.default.issuer", city=city)
+    own = words is not None and not words.on_ledgers
+    issuer = options.issuer or (
+        words.issuer if own else t("doc.default.issuer", city=city)
+    )
     date = options.issue_date
     if date is None:
         date = default_issue_date(period, options.issue_day)
@@ -136,8 +141,13 @@ def header(
         issuer=issuer,
         mark=options.mark or t("doc.default.mark", issuer=issuer),
         number=number,
-        recipients=options.recipients or (t("doc.default.recipients"),),
-        cc=options.cc or (t("doc.default.cc"),),
+        recipients=options.recipients
+        or (
+            (t("doc.default.recipients_own", noun=words.unit_noun),)
+            if own
+            else (t("doc.default.recipients"),)
+        ),
+        cc=options.cc or (() if own else (t("doc.default.cc"),)),
         printer=options.printer or t("doc.default.printer", issuer=issuer),
         date=date,
         print_date=options.print_date or date,

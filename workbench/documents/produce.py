@@ -38,7 +38,10 @@ def build(
     declared = ev.indicator_set.presentation.issuer if ev is not None else None
     if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
         options = dataclasses.replace(options, issuer=declared)
-    head, notes = dopt.header(options, city.city_name(), period, serial=kind == "bulletin")
+    words = city.data.words if ev is not None else None
+    head, notes = dopt.header(
+        options, city.city_name(), period, serial=kind == "bulletin", words=words
+    )
     if kind == "bulletin":
         return bulletin.build(city, head, submissions, run_id), notes
     if kind == "phase_summary":
