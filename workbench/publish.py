@@ -249,7 +249,10 @@ def _fmt_score(v: Any) -> str:
 
 
 def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
-    """Every county with status, score, grade and link; failures with their reason."""
+    """Every county with status, score, grade and link; failures with their reason. The words
+    (unit noun, the whole, the code's name) are the set's, in `meta["words"]`."""
+    w = {"noun": t("tables.noun.county"), "whole": t("ind.city")}
+    w |= {"code_label": t("tables.code_label.county")} | (meta.get("words") or {})
     rows = []
     units = list(units)
     for i, u in enumerate(units, 1):
@@ -280,7 +283,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         ("city_pdf", "batch.index.pdf_link"),
     ):
         if meta.get(key):
-            links.append(f'<a href="{html.escape(meta[key])}">{t(label)}</a>')
+            links.append(f'<a href="{html.escape(meta[key])}">{t(label, **w)}</a>')
     for d in meta.get("documents") or []:
         if d.get("docx") == meta.get("docx"):
             continue  # the 通报 has its link above
@@ -290,7 +293,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
             links.append(f'<a href="{html.escape(d["pdf"])}">{html.escape(d["title"])}（PDF）</a>')
     links.append(f'<a href="manifest.json">{t("batch.index.manifest_link")}</a>')
     heads = "".join(
-        f"<th>{t('batch.index.col.' + c)}</th>"
+        f"<th>{html.escape(t('batch.index.col.' + c, **w))}</th>"
         for c in (
             "no",
             "code",
@@ -310,7 +313,9 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         ok=meta.get("ok", 0),
         failed=meta.get("failed", 0),
         pending=meta.get("pending", 0),
+        noun=w["noun"],
     )
+    filter_text = html.escape(t("batch.index.filter", **w))
     facts = "".join(
         f"<span>{t('batch.index.' + key)}：{html.escape(str(meta.get(field, '')))}</span>"
         for key, field in (
@@ -323,7 +328,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         f"<h1>{html.escape(meta.get('title', ''))}</h1>"
         f'<p class="wb-summary">{facts}</p>'
         f'<p class="wb-summary">{html.escape(summary)}</p><p>{"　".join(links)}</p>'
-        f'<div class="wb-index"><input type="search" placeholder="{t("batch.index.filter")}" '
+        f'<div class="wb-index"><input type="search" placeholder="{filter_text}" '
         f'oninput="wbFilter(this.value)"><table><thead><tr>{heads}</tr></thead>'
         f'<tbody id="wb-rows">{"".join(rows)}</tbody></table></div>'
     )

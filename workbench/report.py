@@ -1024,7 +1024,8 @@ class CountyReport:
         ):
             if n:
                 out.append(t(key, n=n))
-        return out or [t("doc.county.req_none")]
+        none = "doc.county.req_none" if self.data.words.on_ledgers else "doc.county.req_none_own"
+        return out or [t(none)]
 
     def next_steps(self) -> HTML:
         items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())
@@ -1177,9 +1178,11 @@ class CityReport:
                 "排名": df["rank"].astype("Int64"),
                 self.data.words.unit_noun: [self.data.name(c) for c in df["county"]],
                 "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
-                "等级": df.get("grade", pd.Series(["—"] * len(df), index=df.index)),
             }
         )
+        grades = df["grade"] if "grade" in df else pd.Series(index=df.index, dtype=object)
+        if grades.notna().any():  # a set that declares no grade bands has no 等级 column
+            out["等级"] = grades.fillna("—").to_numpy()
         if {"q05", "q95"} <= set(df.columns):
             out["排名区间(5%–95%)"] = [
                 "—"
@@ -1191,7 +1194,8 @@ class CityReport:
                 )
                 for a, b in zip(df["q05"], df["q95"])
             ]
-        out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
+        if self.data.has_calendar:  # nothing can lag without a calendar
+            out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
 
     def ranking_table(self) -> HTML:
@@ -1342,7 +1346,10 @@ class CityReport:
         body = [(k, key) for k, key in heads.items() if k in sec]
         return [
             sec["intro"],
-            *(f"{t(key, n=fmt.cn_number(i), noun=noun)}。{sec[k]}" for i, (k, key) in enumerate(body, 1)),
+            *(
+                f"{t(key, n=fmt.cn_number(i), noun=noun)}。{sec[k]}"
+                for i, (k, key) in enumerate(body, 1)
+            ),
             sec["closing"],
         ]
 

@@ -497,9 +497,12 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     blocks.append(
         Table(
             rank,
-            caption=t("doc.table.ranking", noun=f.words.unit_noun),
+            caption=t(
+                "doc.table.ranking" if "等级" in rank else "doc.table.ranking_no_grade",
+                noun=f.words.unit_noun,
+            ),
             numeric=("排名", "综合得分"),
-            note=t("doc.table.ranking_note"),
+            note=t("doc.table.ranking_note", n=4 if f.words.on_ledgers else 3),
         )
     )
     return blocks
@@ -720,7 +723,7 @@ def ranking_sentence(f: Facts, city: Any, attachment: int = 3) -> str:
     if rank.empty:
         return t("batch.report.no_ranking")
     noun = f.words.unit_noun
-    grades = rank["等级"].value_counts()
+    grades = rank["等级"].value_counts() if "等级" in rank else pd.Series(dtype=int)
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
     gtext = "、".join(
         t("doc.rank.grade_n", grade=g, n=int(grades[g])) for g in order if g in grades
@@ -734,5 +737,5 @@ def ranking_sentence(f: Facts, city: Any, attachment: int = 3) -> str:
         bottom="、".join(rank[noun].tail(3)[::-1]),
         grades=gtext,
         noun=noun,
-        attachment=cn(attachment),
+        attachment=attachment,
     )

@@ -118,9 +118,7 @@ def header(
     recipients and no city's bureau or campaign group is assumed."""
     notes: list[str] = []
     own = words is not None and not words.on_ledgers
-    issuer = options.issuer or (
-        words.issuer if own else t("doc.default.issuer", city=city)
-    )
+    issuer = options.issuer or (words.issuer if own else t("doc.default.issuer", city=city))
     date = options.issue_date
     if date is None:
         date = default_issue_date(period, options.issue_day)
@@ -129,7 +127,7 @@ def header(
     if not number or re.fullmatch(r"[0-9]+", number):
         pattern = options.number_pattern or t(
             "doc.default.number",
-            prefix=t("doc.default.prefix", short=_short(city)),
+            prefix=t("doc.default.prefix", short=_short(issuer if own else city)),
             year="{year}",
             no="{no}",
         )

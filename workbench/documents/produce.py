@@ -82,7 +82,11 @@ def write_all(
         phase = ""
         if code:
             phase = next(p.name for p in iset.calendar.phases if p.code == code)
-        path = out_dir / file_name(kind, period, phase)
+        if kind == "bulletin" and not city.data.words.on_ledgers:  # a set on its own table
+            name = t("doc.file.bulletin_own", name=iset.name, period=city.data.period_label)
+            path = out_dir / name
+        else:
+            path = out_dir / file_name(kind, period, phase)
         atomic_write(path, gongwen.render(doc))
         item = {"kind": kind, "title": doc.title, "docx": f"{out_dir.name}/{path.name}"}
         if pdf and soffice:

@@ -1,10 +1,10 @@
 """A set's own words: what its units are called, its reports' title, who signs, the total row.
 
 Decided once here from the set's `presentation:` block (`unit_noun`, `whole_name`,
-`report_title`, `issuer`, `total_name`), so reports, the 通报, the cockpit and the CLI say the same.
-When a set declares nothing: a set on the county ledgers keeps the workbench's own words (区县,
-全市, 医保基金监管评估报告, <city>医疗保障局, the city's name); a set on its own declared tables gets
-neutral ones (单位 or its table's noun, 全部<noun>, 评估报告, no signature, 全部<noun>).
+`report_title`, `issuer`, `total_name`), so reports, the 通报, the cockpit and the CLI say the
+same. When a set declares nothing: a set on the county ledgers keeps the workbench's own words
+(区县, 全市, 医保基金监管评估报告, <city>医疗保障局, the city's name); a set on its own declared
+tables gets neutral ones (单位 or its table's noun, 全部<noun>, 评估报告, no signature).
 
 `on_ledgers` says whether the set's units are the counties of the ledgers, so the faces show the
 campaign's ledger parts (workload figures, overdue and open lists, the submission check) only
@@ -28,7 +28,9 @@ class SetWords:
     total_name: str  # the row of all units together: 全市, 全省合计 …
     code_label: str = ""  # what a unit's code is called: 区划代码, a table's unit header
     scope: str = ""  # where the units are, in a sentence: 全市 (在全市10个区县中); '' for a table
-    whole: str = ""  # all units as one place: 全市, 全省, 全部地区 (全市层面, 在全市的位置, total rows)
+    whole: str = (
+        ""  # all units as one place: 全市, 全省, 全部地区 (全市层面, 在全市的位置, total rows)
+    )
     on_ledgers: bool = True  # the units are the ledgers' counties (the ledger parts can be filled)
 
 
@@ -62,7 +64,7 @@ def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
     elif on_ledgers:
         whole = t("ind.city")
     else:
-        whole = p.total_name or t("tables.total", noun=noun)
+        whole = t("tables.total", noun=noun)
     return SetWords(noun, title, issuer, total, code_label, scope, whole, on_ledgers)
 
 
