@@ -14,8 +14,9 @@ MAX_LAGGING_ROWS = 60
 def lagging_html(data: DashboardData, view: View) -> str:
     """Counties behind schedule (进度滞后 / 约谈名单) with each county's reasons."""
     recs = list(data.first_part("lagging", view.indicator_set, view.period))
+    words = data.words(view.indicator_set)
     if not recs:
-        body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging"))}</div>'
+        body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging", **words))}</div>'
         return _part("lagging", view.key, body)
     rows = []
     recs.sort(key=lambda r: (r["county_code"] != view.county, str(r["county_code"])))
@@ -33,11 +34,12 @@ def lagging_html(data: DashboardData, view: View) -> str:
         )
     note = ""
     if len(recs) > MAX_LAGGING_ROWS:
-        more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS)
+        more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS, **words)
         note = f'<div class="wb-note">{_esc(more)}</div>'
-    head = f"<tr><th>{_esc(t('dash.col.county'))}</th><th>{_esc(t('dash.col.reasons'))}</th></tr>"
+    unit_col, reasons_col = t("dash.col.county", **words), t("dash.col.reasons")
+    head = f"<tr><th>{_esc(unit_col)}</th><th>{_esc(reasons_col)}</th></tr>"
     body = (
-        f'<div class="wb-note">{_esc(t("dash.lagging.count", n=len(recs)))}</div>'
+        f'<div class="wb-note">{_esc(t("dash.lagging.count", n=len(recs), **words))}</div>'
         f'<div class="wb-scroll"><table class="wb-table"><thead>{head}</thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
     )

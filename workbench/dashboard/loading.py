@@ -28,6 +28,7 @@ from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
+from workbench.presentation.words import set_words, words_record
 
 if TYPE_CHECKING:
     from workbench.declarations import IndicatorSet
@@ -415,7 +416,7 @@ def _evaluate_all(
             ("count", "amount_recovered", "amount_due"),
         ),
         hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
-        presentation={iset.code: declared_presentation(iset) for iset in sets},
+        presentation={iset.code: declared_presentation(iset, city_name) for iset in sets},
         span=span or "ytd",
         demo=_is_demo(ledgers),
         source=source,
@@ -486,7 +487,7 @@ def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
-def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
+def declared_presentation(iset: IndicatorSet, city: str = "") -> dict[str, Any]:
     """A set's `presentation:` block as plain values (`data.NO_PRESENTATION`'s keys), so the
     cache keeps it as JSON; `default_index` is the declared one, else the set's first index."""
     p = iset.presentation
@@ -502,6 +503,7 @@ def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
         "recovery": p.recovery,
         "rectification": p.rectification,
         "calendar": iset.calendar is not None,
+        "words": words_record(set_words(iset, city)),
     }
 
 

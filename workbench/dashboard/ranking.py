@@ -57,12 +57,12 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
     shown = _shortlist(rows, view.county, MAX_TABLE_ROWS)
     note = ""
     if len(shown) < n:
-        note = (
-            f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
-        )
+        cut = t("dash.table.truncated", n=n, shown=len(shown), **data.words(view.indicator_set))
+        note = f'<div class="wb-note">{_esc(cut)}</div>'
     grades = data.grades(view.period, view.hierarchy or data.default_hierarchy(view.indicator_set))
+    words = data.words(view.indicator_set)
     head = "".join(
-        f'<th class="{c}">{_esc(t(k))}</th>'
+        f'<th class="{c}">{_esc(t(k, **words))}</th>'
         for k, c in (
             ("dash.col.rank", "wb-num"),
             ("dash.col.county", ""),
@@ -158,7 +158,9 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         f'<span class="wb-bar-track">{_esc(t("dash.axis.score_of", name=hier_name))}</span>'
         f'<span class="wb-bar-band">{_esc(t("dash.axis.rank_band", n=n))}</span></div>'
     )
-    cut = t("dash.table.truncated", n=len(every), shown=len(shown))
+    cut = t(
+        "dash.table.truncated", n=len(every), shown=len(shown), **data.words(view.indicator_set)
+    )
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
     body = f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
     return _part("ranking", view.key, body)
@@ -223,7 +225,7 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
     if lag:
         note = (
             f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
-            f"{_esc(t('dash.county.lagging'))}</div>"
+            f"{_esc(t('dash.county.lagging', **data.words(view.indicator_set)))}</div>"
         )
     return _part(
         "rank",

@@ -66,7 +66,11 @@ def trend_figure(data: DashboardData, view: View) -> dict:
     """Monthly values of the focus indicator against its target; the county beside the city."""
     meta = focus_meta(data, view)
     unit = meta.get("unit")
-    city_label = t("dash.trend.county_mean") if view.focus == INDEX else data.city_name
+    city_label = (
+        t("dash.trend.county_mean", **data.words(view.indicator_set))
+        if view.focus == INDEX
+        else data.city_name
+    )
     series = [
         (
             view.county,

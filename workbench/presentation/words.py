@@ -94,3 +94,17 @@ def words_from(record: dict[str, object] | None) -> SetWords:
         return ledger_words()
     known = {f.name for f in dataclasses.fields(SetWords)}
     return SetWords(**{k: v for k, v in record.items() if k in known})  # type: ignore[arg-type]
+
+
+def face_values(w: SetWords) -> dict[str, str]:
+    """The words a face's messages take: {noun}, {whole}, {whole_choice} (the picker's entry
+    for all units: 全市（全部区县）, or just 全部地区 when the whole is named by its units) and
+    {code_label}."""
+    plain = w.whole == t("tables.total", noun=w.unit_noun)
+    choice = w.whole if plain else t("words.whole_choice", whole=w.whole, noun=w.unit_noun)
+    return {
+        "noun": w.unit_noun,
+        "whole": w.whole,
+        "whole_choice": choice,
+        "code_label": w.code_label,
+    }
