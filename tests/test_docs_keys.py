@@ -45,9 +45,7 @@ def test_every_declaration_key_is_in_the_guide(section: str, key: str) -> None:
 @pytest.mark.parametrize(("section", "key"), [(s, k) for s, k in _keys() if s in TABLED])
 def test_tabled_keys_have_a_row_with_their_default(section: str, key: str) -> None:
     prefix = re.escape(TABLED[section])
-    row = next(
-        (r for r in ROWS if re.search(rf"`(?:{prefix})?{key}`", r) or f".{key}`" in r), None
-    )
+    row = next((r for r in ROWS if re.search(rf"`(?:{prefix})?{key}`", r) or f".{key}`" in r), None)
     assert row is not None, f"{section}.{key}: no row in a key | what | default table"
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) >= 3 and cells[2], f"{section}.{key}: the row names no default: {row}"

@@ -1,7 +1,8 @@
 """The shipped own-data example (docs/分析自有数据.md) in a real browser: `workbench serve --set
 enforcement --indicators-dir …` against a warehouse that holds only the example's table. The
 cockpit offers that one set over its fiscal years, ranks by the set's own index, shows none of
-the campaign's parts (funnel, 整改进度, calendar, lagging list) and says 地区/全省, never 区县/全市."""
+the campaign's parts (funnel, 整改进度, calendar, lagging list) and says 地区/全省, never
+区县/全市."""
 
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ def test_the_example_set_stands_on_its_own_in_the_cockpit(browser: object, own_s
     page = Page(browser, own_server)
     try:
         page.open("voila/render/cockpit.ipynb", PARTS)
-        sets = page.page.eval_on_selector_all(".wb-sel-set option", "os => os.map(o => o.value)")
+        sets = page.page.eval_on_selector_all(
+            ".wb-sel-indicator-set option", "os => os.map(o => o.value)"
+        )
         assert sets == ["enforcement"]
         periods = page.page.eval_on_selector_all(
             ".wb-sel-period option", "os => os.map(o => o.textContent.trim())"
@@ -102,4 +105,3 @@ def test_the_example_region_page_speaks_of_regions(browser: object, own_server: 
         assert not page.errors, page.errors
     finally:
         page.close()
-
