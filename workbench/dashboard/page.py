@@ -70,8 +70,9 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
         span=t(f"ind.span.{data.span}"),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
+    place = data.words(view.indicator_set)["place"] or data.city_name
     body = (
-        f'<span class="wb-title">{_esc(title)}<small>{_esc(data.city_name)}</small>{demo}'
+        f'<span class="wb-title">{_esc(title)}<small>{_esc(place)}</small>{demo}'
         f'</span><span class="wb-asof">{_esc(asof)}</span>{link}'
     )
     return _part("header", view.key, body)

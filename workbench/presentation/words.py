@@ -32,6 +32,7 @@ class SetWords:
         ""  # all units as one place: 全市, 全省, 全部地区 (全市层面, 在全市的位置, total rows)
     )
     on_ledgers: bool = True  # the units are the ledgers' counties (the ledger parts can be filled)
+    period_noun: str = ""  # what a period is called in pickers: 月份, or 期间 for other frequencies
 
 
 def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
@@ -65,7 +66,8 @@ def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
         whole = t("ind.city")
     else:
         whole = t("tables.total", noun=noun)
-    return SetWords(noun, title, issuer, total, code_label, scope, whole, on_ledgers)
+    period_noun = t("words.period.month" if iset.frequency.is_monthly else "words.period.other")
+    return SetWords(noun, title, issuer, total, code_label, scope, whole, on_ledgers, period_noun)
 
 
 def ledger_words(city: str = "") -> SetWords:
@@ -80,6 +82,7 @@ def ledger_words(city: str = "") -> SetWords:
         t("ind.city"),
         t("ind.city"),
         True,
+        t("words.period.month"),
     )
 
 
@@ -99,7 +102,8 @@ def words_from(record: dict[str, object] | None) -> SetWords:
 def face_values(w: SetWords) -> dict[str, str]:
     """The words a face's messages take: {noun}, {whole}, {whole_choice} (the picker's entry
     for all units: 全市（全部区县）, or just 全部地区 when the whole is named by its units) and
-    {code_label}."""
+    {code_label}, {period_noun} and {place} (what the cockpit's title names for a set on its
+    own units: its whole; '' for the ledgers' counties, whose city the cockpit knows)."""
     plain = w.whole == t("tables.total", noun=w.unit_noun)
     choice = w.whole if plain else t("words.whole_choice", whole=w.whole, noun=w.unit_noun)
     return {
@@ -107,4 +111,6 @@ def face_values(w: SetWords) -> dict[str, str]:
         "whole": w.whole,
         "whole_choice": choice,
         "code_label": w.code_label,
+        "period_noun": w.period_noun or t("words.period.month"),
+        "place": "" if w.on_ledgers else w.whole,
     }
