@@ -363,6 +363,11 @@ class CityData:
         return fmt.month_label(self.period)
 
     @property
+    def is_monthly(self) -> bool:
+        ev = self.evaluation
+        return ev is None or ev.indicator_set.frequency.is_monthly
+
+    @property
     def has_calendar(self) -> bool:
         """Whether the set declares a calendar (its milestones are a report's part)."""
         ev = self.evaluation
@@ -426,10 +431,18 @@ class CityData:
         return pd.DataFrame({"period": periods, "value": values[row], "target": targets[row]})
 
 
+TREND_PERIODS = 6  # periods a report's trend shows for a set that is not monthly
+
+
 def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
     """(periods, {county: row}, values, targets, city values, city targets) or None."""
     try:
-        start = f"{int(period[:4]) - 1}-01"
+        freq = ev.indicator_set.frequency
+        if freq.is_monthly:
+            start = f"{int(period[:4]) - 1}-01"
+        else:  # six periods of a yearly or quarterly set (two fiscal years would say little)
+            m = int(period[:4]) * 12 + int(period[5:7]) - 1 - (TREND_PERIODS - 1) * freq.months
+            start = f"{m // 12:04d}-{m % 12 + 1:02d}"
         a = ev.trend_arrays(indicator, span=ev.span, start=start, end=period)
         rows = {str(c): i for i, c in enumerate(a.counties)}
         return (a.periods, rows, a.value[:-1], a.target[:-1], a.value[-1], a.target[-1])
@@ -808,7 +821,12 @@ class CountyReport:
                 )
             )
         layout = _layout(
-            t("batch.report.trend_title", name=kpi.name),
+            t(
+                "batch.report.trend_title"
+                if self.data.words.on_ledgers or self.data.is_monthly
+                else "batch.report.trend_title_own",
+                name=kpi.name,
+            ),
             xaxis=dict(type="category"),
             yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"),
         )
@@ -1409,7 +1427,7 @@ class Sensitivity:
         )
         sub = t(
             "batch.sens.subtitle",
-            period=fmt.month_label(self.data.period),
+            period=self.data.period_label,
             hierarchy=self.hierarchy,
             choices=choices,
             n=self.uncertainty.n_samples,
@@ -1430,7 +1448,7 @@ class Sensitivity:
         shift = df["rank"].astype("Float64") - df["rank_alt"].astype("Float64")
         return pd.DataFrame(
             {
-                "区县": df["county_name"],
+                self.data.words.unit_noun: df["county_name"],
                 "原排名": df["rank"],
                 "调整后排名": df["rank_alt"],
                 "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),
