@@ -363,11 +363,6 @@ class CityData:
         return fmt.month_label(self.period)
 
     @property
-    def is_monthly(self) -> bool:
-        ev = self.evaluation
-        return ev is None or ev.indicator_set.frequency.is_monthly
-
-    @property
     def has_calendar(self) -> bool:
         """Whether the set declares a calendar (its milestones are a report's part)."""
         ev = self.evaluation
@@ -821,12 +816,7 @@ class CountyReport:
                 )
             )
         layout = _layout(
-            t(
-                "batch.report.trend_title"
-                if self.data.words.on_ledgers or self.data.is_monthly
-                else "batch.report.trend_title_own",
-                name=kpi.name,
-            ),
+            t("batch.report.trend_title", name=kpi.name, trend_kind=self.data.words.trend_kind),
             xaxis=dict(type="category"),
             yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"),
         )

@@ -173,7 +173,11 @@ def trend_table(data: DashboardData, view: View) -> list[excel.Table]:
         cols.append(_by_unit("target", t("dash.legend.target")))
     out["_unit"], out["_decimals"] = unit, decimals
     name = meta.get("name") or view.focus
-    return [excel.Table(t("dash.panel.trend"), out, tuple(cols), str(name))]
+    return [
+        excel.Table(
+            t("dash.panel.trend", **data.words(view.indicator_set)), out, tuple(cols), str(name)
+        )
+    ]
 
 
 def funnel_table(data: DashboardData, view: View) -> list[excel.Table]:

@@ -433,7 +433,11 @@ class Cockpit(_Page):
             )
             + '</div><div class="wb-grid">'
             + _panel_html(
-                "dash.panel.trend", _slot("trend"), export="trend", formats="xlsx csv png"
+                "dash.panel.trend",
+                _slot("trend"),
+                export="trend",
+                formats="xlsx csv png",
+                words=w,
             )
             # shown only for a set that declares them: the board hides a `data-parts` box
             # whose parts all come `hidden`

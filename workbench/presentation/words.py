@@ -33,6 +33,7 @@ class SetWords:
     )
     on_ledgers: bool = True  # the units are the ledgers' counties (the ledger parts can be filled)
     period_noun: str = ""  # what a period is called in pickers: 月份, or 期间 for other frequencies
+    trend_kind: str = ""  # what a trend runs over: 月度, or 历期 for other frequencies
 
 
 def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
@@ -66,8 +67,19 @@ def set_words(iset: IndicatorSet, city: str = "") -> SetWords:
         whole = t("ind.city")
     else:
         whole = t("tables.total", noun=noun)
-    period_noun = t("words.period.month" if iset.frequency.is_monthly else "words.period.other")
-    return SetWords(noun, title, issuer, total, code_label, scope, whole, on_ledgers, period_noun)
+    kind = "month" if iset.frequency.is_monthly else "other"
+    return SetWords(
+        noun,
+        title,
+        issuer,
+        total,
+        code_label,
+        scope,
+        whole,
+        on_ledgers,
+        t(f"words.period.{kind}"),
+        t(f"words.trend.{kind}"),
+    )
 
 
 def ledger_words(city: str = "") -> SetWords:
@@ -83,6 +95,7 @@ def ledger_words(city: str = "") -> SetWords:
         t("ind.city"),
         True,
         t("words.period.month"),
+        t("words.trend.month"),
     )
 
 
@@ -112,5 +125,6 @@ def face_values(w: SetWords) -> dict[str, str]:
         "whole_choice": choice,
         "code_label": w.code_label,
         "period_noun": w.period_noun or t("words.period.month"),
+        "trend_kind": w.trend_kind or t("words.trend.month"),
         "place": "" if w.on_ledgers else w.whole,
     }
