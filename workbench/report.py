@@ -369,6 +369,13 @@ class CityData:
         return ev is None or ev.indicator_set.calendar is not None
 
     @property
+    def has_lagging(self) -> bool:
+        """Whether the set can list units 进度滞后 (`indicators.has_lagging_list`)."""
+        from workbench.indicators import has_lagging_list
+
+        return self.evaluation is None or has_lagging_list(self.evaluation.indicator_set)
+
+    @property
     def words(self) -> Any:
         """The set's words (`presentation.words`): unit noun, report title, issuer, total."""
         if self.evaluation is not None:
@@ -1202,7 +1209,7 @@ class CityReport:
                 )
                 for a, b in zip(df["q05"], df["q95"])
             ]
-        if self.data.has_calendar:  # nothing can lag without a calendar
+        if self.data.has_lagging:  # a set that lists nobody as lagging has no such column
             out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
 
@@ -1253,8 +1260,8 @@ class CityReport:
         )
 
     def lagging_table(self) -> HTML | None:
-        """None (the section is left out) for a set with no calendar: nothing can lag."""
-        if not self.data.has_calendar:
+        """None (the section is left out) for a set that lists nobody as lagging."""
+        if not self.data.has_lagging:
             return None
         return table_html(
             self.lagging_frame(), t("batch.report.no_lagging", noun=self.data.words.unit_noun)
@@ -1324,7 +1331,7 @@ class CityReport:
             )
         else:
             out["ranking"] = t("batch.report.no_ranking")
-        if d.has_calendar:
+        if d.has_lagging:
             lag = self.lagging_frame()
             out["lagging"] = (
                 t(

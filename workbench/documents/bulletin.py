@@ -26,6 +26,7 @@ from workbench.documents.model import (
     Para,
     Table,
 )
+from workbench.indicators import has_lagging_list
 from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation import definitions as pdef
@@ -689,7 +690,7 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
         blocks.append(Heading(1, t("doc.h.ranking", n=cn(n))))
         blocks.append(Para(ranking_sentence(f, city, attachment=2)))
         n += 1
-    if f.iset.calendar is not None:
+    if has_lagging_list(f.iset):
         blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
         blocks.append(Para(lagging_sentence(f)))
     blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
