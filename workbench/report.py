@@ -641,7 +641,15 @@ class CountyReport:
         if county not in set(data.counties["county"]):
             by_name = data.counties[data.counties["county_name"] == county]
             if by_name.empty:
-                raise KeyError(t("batch.report.unknown_county", county=county))
+                w = data.words
+                raise KeyError(
+                    t(
+                        "batch.report.unknown_county",
+                        county=county,
+                        noun=w.unit_noun,
+                        code_label=w.code_label,
+                    )
+                )
             county = str(by_name["county"].iloc[0])
         self.data = data
         self.county = county

@@ -625,7 +625,9 @@ class CountyPage(_Page):
         """A known county, else the page stays and says so (shown with the next redraw)."""
         if code in set(self.data.counties["county_code"].astype(str)):
             return {"county": code}
-        self._next_notice = t("dash.county.unknown", code=code)
+        self._next_notice = t(
+            "dash.county.unknown", code=code, **self.data.words(self.view.indicator_set)
+        )
         return {}
 
     def open_county(self, code: str | None) -> None:
