@@ -164,4 +164,3 @@ def test_the_cockpit_shows_the_mixed_set_with_the_same_numbers(mixed: dict, monk
     parts = cockpit.build_parts()
     assert parts["calendar"]["hidden"] and parts["funnel"]["hidden"]
     assert "人均立案数" in parts["kpis"]["html"]
-

@@ -156,12 +156,17 @@ def _report_view(nb: Any) -> Any:
                 and SUMMARY_MIME not in o.get("data", {})
             ]
             if not outs:
+                if cell.get("execution_count") is not None:
+                    cells.append(_RAN_EMPTY)  # ran and showed nothing: its section may go
                 continue
             cell = copy.copy(cell)
             cell["outputs"] = outs
         cells.append(cell)
     view.cells = _renumber(_without_empty_sections(cells))
     return view
+
+
+_RAN_EMPTY: dict = {"cell_type": "ran-empty"}  # a marker, never published
 
 
 SECTION_RE = re.compile(r"^(#{2,3})\s*([一二三四五六七八九十]+)、")
@@ -173,12 +178,19 @@ def _is_heading(cell: Any) -> bool:
 
 
 def _without_empty_sections(cells: list[Any]) -> list[Any]:
-    """Drop a heading-only markdown cell when nothing but other headings follow it."""
+    """Drop a heading-only markdown cell whose section's code ran and showed nothing (a
+    notebook that was not run keeps its headings); the markers go too."""
     out: list[Any] = []
     for i, cell in enumerate(cells):
+        if cell is _RAN_EMPTY:
+            continue
         if _is_heading(cell):
-            nxt = cells[i + 1] if i + 1 < len(cells) else None
-            if nxt is None or _is_heading(nxt):
+            section = []
+            for nxt in cells[i + 1 :]:
+                if _is_heading(nxt):
+                    break
+                section.append(nxt)
+            if section and all(c is _RAN_EMPTY for c in section):
                 continue
         out.append(cell)
     return out
