@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from pathlib import Path
 
 from workbench import cli
 
@@ -106,3 +107,105 @@ def test_describe_knows_input_errors_from_bugs() -> None:
     )
     assert describe(ValueError("a bug")) is None
     assert describe(OSError("no path: not about the user's input")) is None
+
+
+def test_a_bug_gives_a_chinese_line_and_a_private_masked_record(monkeypatch, capsys) -> None:
+    """No traceback reaches a user: a bug says where its (masked) details were written."""
+    import stat
+
+    from workbench.commands import ledger_docs
+
+    def boom(args):
+        raise ValueError("坏数据 身份证 110101199003071234")
+
+    monkeypatch.setattr(ledger_docs, "run", boom)
+    assert cli.main(["ledger-docs"]) == 3
+    err = capsys.readouterr().err
+    assert "程序内部错误" in err and "Traceback" not in err and "199003071234" not in err, err
+    path = Path(err.split("「")[1].split("」")[0])
+    record = path.read_text(encoding="utf-8")
+    assert "ValueError" in record and "Traceback" in record
+    assert "110101199003071234" not in record and "1101**********1234" in record
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    with pytest.raises(ValueError):  # -v: the developer sees the traceback itself
+        cli.main(["-v", "ledger-docs"])
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """`workbench … | head -1`: no 'Broken pipe' sentence, exit 0 from the pipeline's end."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, workbench.cli as c\n"
+        "from workbench.commands import ledger_docs\n"
+        "def many(args):\n"
+        "    for i in range(200000):\n"
+        "        print('行', i)\n"
+        "    return 0\n"
+        "ledger_docs.run = many\n"
+        "sys.exit(c.main(['ledger-docs']))\n"
+    )
+    proc = subprocess.run(
+        f'{sys.executable} -c "$SCRIPT" | head -1',
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "SCRIPT": script},
+        timeout=120,
+    )
+    assert proc.stdout == "行 0\n"
+    assert "Broken pipe" not in proc.stderr and "连接失败" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_demo_all_never_deletes_a_bureau_warehouse(tmp_path, capsys) -> None:
+    """`dev.py demo` starts from an empty warehouse, but a configured one holding real county
+    codes (not the demo's 99…) or a folder with other files is refused, untouched."""
+    import duckdb
+
+    real = tmp_path / "real.duckdb"
+    con = duckdb.connect(str(real))
+    con.execute("CREATE TABLE cases (county_code VARCHAR, amount DOUBLE)")
+    con.execute("INSERT INTO cases VALUES ('990101', 1), ('330402', 2)")
+    con.close()
+    before = real.read_bytes()
+    argv = ["demo-all", "--warehouse", str(real), "--out", str(tmp_path / "d"), "--no-serve"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "330402" in err and "cases" in err and "正式数据" in err, err
+    assert real.read_bytes() == before and not (tmp_path / "d").exists()
+
+    not_db = tmp_path / "notes.duckdb"
+    not_db.write_text("不是仓库", encoding="utf-8")
+    assert cli.main(["demo-all", "--warehouse", str(not_db), "--no-serve"]) == 2
+    assert not_db.read_text(encoding="utf-8") == "不是仓库"
+    capsys.readouterr()
+
+    mine = tmp_path / "收文"
+    mine.mkdir()
+    (mine / "330402_某县_2025-09.xlsx").write_bytes(b"x")
+    demo_wh = tmp_path / "demo.duckdb"
+    assert cli.main(["demo-all", "--warehouse", str(demo_wh), "--out", str(mine)]) == 2
+    assert "不会清空目录" in capsys.readouterr().err
+    assert (mine / "330402_某县_2025-09.xlsx").exists()
+
+
+def test_screen_lists_accepts_latest(tmp_path, capsys) -> None:
+    """Its help offers `latest`; on an empty warehouse it says there is no settlement data."""
+    wh = tmp_path / "w.duckdb"
+    assert cli.main(["screen", "lists", "--period", "latest", "--warehouse", str(wh)]) == 1
+    assert "还没有结算数据" in capsys.readouterr().err
+
+
+def test_runs_dir_in_workbench_toml_is_relative_to_the_file(tmp_path, monkeypatch) -> None:
+    """Like the warehouse path: run from a subfolder, the runs still land beside the file."""
+    from workbench.commands.run import runs_dir
+
+    (tmp_path / "workbench.toml").write_text('[batch]\nruns_dir = "批次"\n', encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    monkeypatch.delenv("WORKBENCH_RUNS", raising=False)
+    assert Path(runs_dir(None)) == tmp_path / "批次"
+    assert runs_dir("x") == "x"

@@ -44,6 +44,7 @@ SHOWN = {
     ],
     "recovery": "fund_recovery_rate",
     "rectification": "rectification_completion",
+    "screening": True,
 }
 
 
@@ -235,7 +236,46 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
         ],
         columns=["name", "start", "end"],
     )
+    # screening results as `screening.summary.screening_tables` gives them: two rules, a third
+    # rule of the catalogue with no hit; August and September
+    scr = pd.DataFrame(
+        [
+            ("SJBD-01", "死亡后发生结算", "990101", "2025-08", 2, 0, 3, 300.0),
+            ("SJBD-01", "死亡后发生结算", "990102", "2025-09", 1, 0, 1, 120.0),
+            ("ZNJK-01", "月就诊次数异常", "990101", "2025-09", 3, 1, 40, 5000.0),
+            ("ZNJK-01", "月就诊次数异常", "990103", "2025-10", 9, 0, 90, 9000.0),
+        ],
+        columns=[
+            "rule_code",
+            "rule_name",
+            "county_code",
+            "month",
+            "leads",
+            "suppressed",
+            "hits",
+            "amount",
+        ],
+    )
+    precision = pd.DataFrame(
+        [
+            ("SJBD-01", "死亡后发生结算", 3, 2, 2, 1, 1.0, 1 / 3),
+            ("ZNJK-01", "月就诊次数异常", 12, 4, 1, 0, 0.25, 0.0),
+            ("ZNJK-02", "单病种费用超均值", 0, 0, 0, 0, None, None),
+        ],
+        columns=[
+            "rule_code",
+            "rule_name",
+            "leads",
+            "checked",
+            "confirmed",
+            "converted",
+            "confirmed_rate",
+            "conversion_rate",
+        ],
+    )
     return d.DashboardData(
+        screening_counts=scr,
+        screening_precision=precision,
         city_name="演示市",
         periods=PERIODS,
         indicator_sets={"campaign_2025": "专项整治"},

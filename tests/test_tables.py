@@ -535,7 +535,8 @@ def test_the_cockpit_offers_the_chosen_set_over_its_own_periods(ingested, monkey
     parts = Cockpit(data).build_parts()
     assert "2023财年" in parts["header"]["html"]
     # no campaign calendar, funnel or progress bar for a set that declares none
-    assert all(parts[p]["hidden"] for p in ("calendar", "lagging", "funnel", "rectification"))
+    hidden = ("calendar", "lagging", "overdue_cases", "funnel", "rectification", "screening")
+    assert all(parts[p]["hidden"] for p in hidden)
     assert parts["trend"]["figure"]["data"][0]["x"][-1] == "2023财年"
 
 

@@ -8,6 +8,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+from pathlib import Path
 
 from workbench import __version__, commands
 from workbench.errors import describe
@@ -138,13 +139,53 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(t("cli.interrupted"), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `workbench status | head`: the reader left, end quietly
+        _quiet_stdout()
+        return 0
     except Exception as exc:  # a path, file or setting the user gave: say so in Chinese
         message = describe(exc)
         if message is None:
-            raise  # a bug: keep its traceback
+            if args.verbose:
+                raise  # a developer asked for the traceback
+            print(t("cli.bug", path=_record_bug(exc)), file=sys.stderr)
+            return 3
         logging.getLogger("workbench").debug("input error", exc_info=True)
         print(t("cli.error", message=message), file=sys.stderr)
         return 2
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _record_bug(exc: BaseException) -> str:
+    """The traceback, masked, in a private file for the operator; its path (or a note)."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    from workbench.presentation.cache import private_dir
+    from workbench.privacy import mask_text
+
+    text = mask_text("".join(traceback.format_exception(exc)))
+    folder = private_dir(Path(tempfile.gettempdir()) / f"workbench-errors-{os.getuid()}")
+    if folder is None:
+        return t("cli.bug_unrecorded")
+    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError:
+        return t("cli.bug_unrecorded")
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,11 @@ def _configured(
     return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
+def configured_path(section: str, key: str) -> Path | None:
+    """A path setting of workbench.toml, relative to the file (as every path there is)."""
+    return _configured(section, key)
+
+
 def project_root() -> Path:
     """The checkout the package runs from (for indicators/, notebooks/, dashboards/)."""
     return Path(__file__).resolve().parent.parent

@@ -42,6 +42,9 @@ COCKPIT_PARTS = (
     "rectification",
     "calendar",
     "lagging",
+    "overdue_cases",
+    "screening",
+    "screening_trend",
     "table",
 )
 COUNTY_PARTS = ("header", "kpis", "rank", "history", "ranking", "overdue", "drill")

@@ -157,6 +157,25 @@ export default {
       const t = target && target.closest("[data-pick]");
       if (t) model.send({ event: "click", value: t.dataset.pick });
     });
+    // 指标说明 panels (<details>): one open at a time, kept inside the window, Escape closes.
+    el.addEventListener("toggle", (ev) => {
+      const d = ev.target;
+      if (!d.classList || !d.classList.contains("wb-def") || !d.open) return;
+      el.querySelectorAll("details.wb-def-card[open]").forEach((o) => { if (o !== d) o.open = false; });
+      if (!d.classList.contains("wb-def-card")) return;
+      d.classList.remove("wb-def-flip");
+      const body = d.querySelector(".wb-def-body");
+      const edge = document.documentElement.clientWidth - 4;
+      if (body && body.getBoundingClientRect().right > edge) d.classList.add("wb-def-flip");
+    }, true);
+    el.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape") return;
+      const open = ev.target.closest && ev.target.closest("details.wb-def[open]");
+      if (!open) return;
+      open.open = false;
+      const s = open.querySelector("summary");
+      if (s) s.focus();
+    });
     model.on("msg:custom", (msg, buffers) => {
       if (msg.event === "download" && buffers && buffers.length) {
         saveBlob(new Blob([buffers[0]], { type: msg.mime }), msg.filename);

@@ -39,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
     cli = args.run_cli  # `workbench.cli.main`, handed over by the parser (see `build_parser`)
     out = Path(args.out)
     wh = warehouse_path(args.warehouse)
+    kept = _not_demo(wh)
+    if kept:  # the configured warehouse holds a bureau's own data: never delete it
+        print(t("demo_all.refuse_warehouse", path=wh, why=kept), file=sys.stderr)
+        return 2
+    if out.exists() and not _demo_folder(out):
+        print(t("demo_all.refuse_out", path=out), file=sys.stderr)
+        return 2
     if out.exists():
         shutil.rmtree(out)
     if wh.exists():
@@ -74,6 +81,59 @@ def run(args: argparse.Namespace) -> int:
         print(t("demo_all.serve_hint", port=args.port, warehouse=wh))
         return rc
     return cli(["serve", "--port", str(args.port), *common]) or rc
+
+
+def _not_demo(wh: Path) -> str | None:
+    """Why the file at `wh` is not a demo warehouse (then demo-all must not delete it), or None.
+
+    Demo division codes start with 99, which is no real province: a warehouse whose tables
+    hold any other county code, or a file that is no DuckDB warehouse, is somebody's data."""
+    import duckdb
+
+    if not wh.exists():
+        return None
+    try:
+        con = duckdb.connect(str(wh), read_only=True)
+    except duckdb.Error:
+        return t("demo_all.not_a_warehouse")
+    try:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT c.table_name FROM information_schema.columns c "
+                "JOIN information_schema.tables USING (table_schema, table_name) "
+                "WHERE column_name = 'county_code' AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        for name in tables:
+            quoted = '"' + name.replace('"', '""') + '"'
+            row = con.execute(
+                f"SELECT county_code FROM {quoted} WHERE county_code IS NOT NULL "
+                "AND NOT starts_with(CAST(county_code AS VARCHAR), '99') LIMIT 1"
+            ).fetchone()
+            if row:
+                return t("demo_all.real_county", table=name, code=row[0])
+    finally:
+        con.close()
+    return None
+
+
+def _demo_folder(out: Path) -> bool:
+    """True when every file under `out` is one the demo writes (its workbooks are named by a
+    99… division code; its settlement extract and corrections live in its own folders)."""
+    if not out.is_dir():
+        return False
+    for path in out.rglob("*"):
+        if path.is_file() and not (
+            path.name[:2] == "99"
+            or path.name == "manifest.json"
+            or _DEMO_SUBDIRS & set(path.relative_to(out).parts)
+        ):
+            return False
+    return True
+
+
+_DEMO_SUBDIRS = {"结算数据", "corrections"}
 
 
 def screen_demo(cli, out: Path, common: list[str]) -> int:

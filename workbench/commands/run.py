@@ -86,11 +86,10 @@ def runs_dir(flag: str | None) -> str:
         return flag
     if env := os.environ.get("WORKBENCH_RUNS"):
         return env
-    from workbench.config import load_config
+    from workbench.config import configured_path
 
-    cfg = load_config()
-    batch = cfg.get("batch") if isinstance(cfg.get("batch"), dict) else {}
-    return str(batch.get("runs_dir") or "runs")
+    configured = configured_path("batch", "runs_dir")  # relative to workbench.toml, like every path
+    return str(configured) if configured else "runs"
 
 
 def _parse_value(text: str) -> object:

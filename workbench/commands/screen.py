@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.cliargs import month
+from workbench.cliargs import month, month_or_latest
 from workbench.messages import t
 
 SHOW_ISSUES = 10
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rn.set_defaults(func=run_run)
 
     ls = inner.add_parser("lists", help=t("screen.lists.help"), description=t("screen.lists.help"))
-    ls.add_argument("--period", required=True, type=month, help=t("screen.run.period"))
+    ls.add_argument("--period", required=True, type=month_or_latest, help=t("screen.run.period"))
     ls.add_argument("--warehouse", help=t("cmd.warehouse"))
     ls.add_argument("--rules", action="append", help=t("screen.rules"))
     ls.add_argument("--out", help=t("screen.run.lists_out"))
@@ -278,10 +278,14 @@ def run_lists(args: argparse.Namespace) -> int:
 
     path = warehouse_path(args.warehouse)
     ruleset = load_rules([Path(d) for d in args.rules] if args.rules else None)
-    out = Path(args.out) if args.out else path.parent / "疑点清单" / args.period
     with Warehouse(path) as wh:
         ensure_run_schema(wh.con)
-        files = write_lists(wh, ruleset, args.period, out)
+        period = latest_month(wh.con) if args.period == "latest" else args.period
+        if period is None:
+            print(t("screen.run.no_data"), file=sys.stderr)
+            return 1
+        out = Path(args.out) if args.out else path.parent / "疑点清单" / period
+        files = write_lists(wh, ruleset, period, out)
     print(t("screen.run.lists", n=len(files), path=out))
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench import fmt
 from workbench.dashboard.data import DashboardData, _float, _missing
+from workbench.dashboard.definitions import card_definition, card_info_html
 from workbench.dashboard.markup import STATUS_LIGHTS, _esc, _part, display
 from workbench.dashboard.style import STATUS_ICONS
 from workbench.dashboard.view import CITY, View
@@ -39,8 +40,15 @@ def _meta_elsewhere(data: DashboardData, code: str) -> dict | None:
 
 
 def kpi_cards_html(data: DashboardData, view: View) -> str:
-    """The KPI cards: value, target, gap, traffic light (colour + icon + word), year-on-year."""
+    """The KPI cards: value, target, gap, traffic light (colour + icon + word), year-on-year,
+    and each card's 指标说明 panel (`dashboard.definitions`)."""
     cards = []
+    scope = t(
+        "dash.def.scope",
+        unit=data.county_name(view.county),
+        span=t(f"ind.span.{data.span}"),
+        period=data.period_label(view.period),
+    )
     for m, group_name in card_order(data, view.indicator_set):
         ind = str(m["indicator"])
         r = data.kpi(ind, view.period, view.county, view.indicator_set)
@@ -59,13 +67,15 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
         about = "" if _missing(m.get("description")) else str(m.get("description") or "")
         tip = f"{d.name}：{about}" if about and about != d.name else d.name
+        texts = card_definition(data, view.indicator_set, ind, view.period, r, shown)
+        info = card_info_html(texts, scope) if texts is not None else ""
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '
             f'data-value="{"" if fv is None else repr(fv)}" data-status="{st}" '
             f'title="{_esc(tip)}">'
             # the card's title is the short name; the full name is its tooltip
             f'<div class="wb-kpi-name">{group}<span class="wb-kpi-title" '
-            f'title="{_esc(d.name)}">{_esc(d.short_name)}</span></div>'
+            f'title="{_esc(d.name)}">{_esc(d.short_name)}</span>{info}</div>'
             f'<div class="wb-kpi-row"><span class="wb-kpi-value" data-kpi-value>'
             f"{_esc(shown['value_text'])}</span>"
             f'<span class="wb-kpi-light"><span class="wb-icon">{STATUS_ICONS[st]}</span>'

@@ -129,6 +129,7 @@ NO_PRESENTATION: dict[str, Any] = {
     "rectification": None,
     "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
     "words": None,  # `presentation.words.words_record` of the set (None: the ledgers' own words)
+    "screening": False,  # the screening part (shown when the warehouse has screening results)
 }
 
 
@@ -152,6 +153,16 @@ class DashboardData:
     - funnel: indicator_set, period, county_code, stage, label, count, amount_recovered,
       amount_due, window_start, window_end — the declared funnel counted as one cohort
       (`workbench.presentation.funnel.cohort_counts`)
+    - definitions: indicator_set + `presentation.definitions.FACT_COLUMNS` — what each
+      indicator's definition declares (the card's 指标说明 writes it with this period's numbers)
+    - methods: hierarchy + the keys of `presentation.definitions.method_text` (the composite's
+      method, weights and dimensions in words)
+    - talks: indicator_set, period + `presentation.lists.TALK_LIST_COLUMNS` — the 约谈名单 beside
+      the 约谈督办台账 (held? its 复查 as it stood at the month's end)
+    - overdue_cases: period + the columns of `presentation.lists.overdue_cases` the cockpit keeps
+      (open cases past their 办案时限 at the month's end, every county)
+    - screening_counts, screening_precision: `screening.summary.screening_tables`'
+      by_rule_county and precision (empty: the warehouse holds no screening results)
 
     `presentation` is what each set declares about how it is shown (its YAML `presentation:`
     block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
@@ -170,6 +181,18 @@ class DashboardData:
     milestones: pd.DataFrame
     phases: pd.DataFrame
     funnel: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FUNNEL_KEYS))
+    definitions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["indicator_set", "indicator"])
+    )
+    methods: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["hierarchy"]))
+    talks: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["indicator_set", "period", "county_code"])
+    )
+    overdue_cases: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["period", "county_code"])
+    )
+    screening_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    screening_precision: pd.DataFrame = field(default_factory=pd.DataFrame)
     hierarchies: dict[str, str] = field(default_factory=dict)
     presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
     span: str = "ytd"
@@ -398,6 +421,9 @@ _GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "milestones": ("indicator_set", "period", "county_code"),
     "indicators": ("indicator_set",),
     "funnel": ("indicator_set", "period", "county_code"),
+    "definitions": ("indicator_set",),
+    "talks": ("indicator_set", "period"),
+    "overdue_cases": ("period",),
 }
 FUNNEL_KEYS = ["indicator_set", "period", "county_code", "stage", "label", "count"]
 

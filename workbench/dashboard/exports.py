@@ -272,31 +272,117 @@ def calendar_table(data: DashboardData, view: View) -> list[excel.Table]:
 
 
 def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
-    """Every lagging county with its reasons (all of them, not the first 60 shown)."""
+    """Every county on the 约谈名单 with its criteria and reasons (all of them, not the first 60
+    shown) and, from the 约谈督办台账, whether it was talked to and its 复查."""
+    from workbench.dashboard.lagging import reason_list, talk_records
+
     rows = []
-    for r in data.first_part("lagging", view.indicator_set, view.period):
-        reasons = r.get("reasons")
-        if isinstance(reasons, str):
-            reasons = [x.strip() for x in reasons.replace("；", ";").split(";") if x.strip()]
-        reasons = [] if reasons is None or _missing(reasons) else list(reasons)
-        rows.append(
-            {
-                "county_name": data.county_name(r["county_code"]),
-                "county_code": r["county_code"],
-                "n": len(reasons),
-                "reasons": "；".join(str(x) for x in reasons),
-            }
-        )
-    cols = (
+    for r in talk_records(data, view):
+        reasons = reason_list(r.get("reasons"))
+        row = {
+            "county_name": data.county_name(r["county_code"]),
+            "county_code": r["county_code"],
+            "criteria": "" if _missing(r.get("criteria")) else r.get("criteria"),
+            "n": len(reasons),
+            "reasons": "；".join(reasons),
+        }
+        if "held" in r:
+            row.update(
+                held=bool(r.get("held")),
+                talk_date=r.get("talk_date"),
+                review_due=r.get("review_due"),
+                review_date=r.get("review_date"),
+                review_result=r.get("review_result"),
+                followup=r.get("followup_label"),
+            )
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    cols = [
         excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
         excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
+        excel.Column("criteria", t("dash.xcol.criteria")),
         excel.Column("n", t("dash.xcol.n_reasons"), excel.INTEGER),
         excel.Column("reasons", t("dash.col.reasons")),
+    ]
+    if "held" in frame:
+        cols += [
+            excel.Column("held", t("dash.col.talk"), excel.BOOL),
+            excel.Column("talk_date", t("dash.xcol.talk_date"), excel.DATE),
+            excel.Column("review_due", t("dash.xcol.review_due"), excel.DATE),
+            excel.Column("review_date", t("dash.xcol.review_date"), excel.DATE),
+            excel.Column("review_result", t("dash.xcol.review_result")),
+            excel.Column("followup", t("dash.col.review")),
+        ]
+    return [
+        excel.Table(t("dash.export.lagging", **data.words(view.indicator_set)), frame, tuple(cols))
+    ]
+
+
+def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
+    """Every open case past its 办案时限 (not the first rows shown), masked."""
+    from workbench.dashboard.lagging import OVERDUE_CASE_HEADERS, overdue_case_rows
+
+    rows = mask_frame(overdue_case_rows(data, view))
+    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    return [excel.Table(t("dash.export.overdue_cases"), rows, cells.ledger_columns(rows, headers))]
+
+
+def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
+    """The screening part's numbers: by rule (with 属实率), by county, month by month."""
+    from workbench.dashboard.screening import screening_shown
+    from workbench.dashboard.screening import screening_tables as tables
+
+    if not screening_shown(data, view):
+        return []
+    tb = tables(data, view)
+    hits = excel.Column("hits", t("dash.scr.col.hits"), excel.INTEGER)
+    leads = excel.Column("leads", t("dash.scr.col.leads"), excel.INTEGER)
+    amount = excel.Column("amount", t("dash.xcol.amount"), excel.YUAN)
+    by_county = tb["by_county"].copy()
+    by_county.insert(0, "county_name", by_county["county_code"].map(data.county_name))
+    trend = tb["trend"].assign(month=[fmt.month_label(m) for m in tb["trend"]["month"]])
+    note = t(
+        "dash.export.screening_note",
+        unit=data.county_name(view.county),
+        period=fmt.month_label(view.period),
     )
     return [
         excel.Table(
-            t("dash.export.lagging", **data.words(view.indicator_set)), pd.DataFrame(rows), cols
-        )
+            t("dash.scr.by_rule"),
+            tb["by_rule"],
+            (
+                excel.Column("rule_code", t("dash.xcol.rule_code")),
+                excel.Column("rule_name", t("dash.xcol.rule_name")),
+                hits,
+                leads,
+                excel.Column("suppressed", t("dash.xcol.suppressed"), excel.INTEGER),
+                amount,
+                excel.Column("checked", t("dash.scr.col.checked"), excel.INTEGER),
+                excel.Column("confirmed", t("dash.scr.col.confirmed"), excel.INTEGER),
+                excel.Column("confirmed_rate", t("dash.scr.col.rate"), excel.PERCENT),
+                excel.Column("converted", t("dash.xcol.converted"), excel.INTEGER),
+                excel.Column("conversion_rate", t("dash.xcol.conversion_rate"), excel.PERCENT),
+            ),
+            note + t("dash.scr.rate_note"),
+        ),
+        excel.Table(
+            t("dash.scr.by_county"),
+            by_county,
+            (
+                excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
+                excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
+                hits,
+                leads,
+                amount,
+            ),
+            note,
+        ),
+        excel.Table(
+            t("dash.scr.trend"),
+            trend,
+            (excel.Column("month", t("dash.xcol.month")), hits, leads, amount),
+            note,
+        ),
     ]
 
 
@@ -397,6 +483,8 @@ COCKPIT: dict[str, Callable[[DashboardData, View], list[excel.Table]]] = {
     "rectification": rectification_table,
     "calendar": calendar_table,
     "lagging": lagging_table,
+    "overdue_cases": overdue_cases_table,
+    "screening": screening_tables,
 }
 COUNTY: dict[str, Callable[[DashboardData, View], list[excel.Table]]] = {
     "kpis": kpi_table,
@@ -414,6 +502,8 @@ LABELS = {
     "rectification": "dash.panel.rectification",
     "calendar": "dash.panel.calendar",
     "lagging": "dash.export.lagging",
+    "overdue_cases": "dash.export.overdue_cases",
+    "screening": "dash.export.screening",
     "rank": "dash.panel.rank",
     "history": "dash.panel.history",
     "overdue": "dash.panel.overdue",

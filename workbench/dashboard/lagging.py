@@ -1,46 +1,128 @@
-"""Counties behind schedule (进度滞后 / 约谈名单) with their reasons."""
+"""The 约谈名单 (进度滞后 / 问题突出) with each county's triggering reasons and, from the
+约谈督办台账, whether the 约谈 was held and its 复查 result; and the open cases past their 办案时限.
+
+Both lists are decided by `presentation.lists` (`talk_list_followup`, `overdue_cases`) when the
+cockpit's data are built; this module only writes them as HTML.
+"""
 
 from __future__ import annotations
 
+import pandas as pd
+
+from workbench import excel
 from workbench.dashboard.data import DashboardData, _missing
+from workbench.dashboard.drill import table_html
 from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.view import View
 from workbench.messages import t
-
+from workbench.presentation import cells
 
 MAX_LAGGING_ROWS = 60
+MAX_OVERDUE_CASE_ROWS = 30
+
+
+def reason_list(reasons: object) -> list[str]:
+    """A county's reasons as a list (a list, or one text joined by ；)."""
+    if isinstance(reasons, str):
+        return [x.strip() for x in reasons.replace("；", ";").split(";") if x.strip()]
+    if reasons is None or _missing(reasons):
+        return []
+    return [str(x) for x in list(reasons)]
+
+
+def talk_records(data: DashboardData, view: View) -> list[dict]:
+    """The 约谈名单 of the view's month with the register's follow-up (`data.talks`), else the
+    list alone (`data.lagging`, a cache built before the register was read)."""
+    recs = data.first_part("talks", view.indicator_set, view.period)
+    return recs or data.first_part("lagging", view.indicator_set, view.period)
+
+
+_DATE = excel.Column("d", "", excel.DATE)
+
+
+def _talk_cell(r: dict) -> str:
+    if "held" not in r:
+        return ""
+    if not bool(r.get("held")):
+        return f'<td data-held="0">{_esc(t("dash.talk.not_held"))}</td>'
+    when = cells.cell_text(_DATE, r.get("talk_date"))
+    return f'<td data-held="1">{_esc(t("dash.talk.held", date=when))}</td>'
+
+
+def _review_cell(r: dict) -> str:
+    if "held" not in r:
+        return ""
+    label = "" if _missing(r.get("followup_label")) else str(r.get("followup_label"))
+    bits = [label]
+    if not _missing(r.get("review_date")) and r.get("review_date") is not pd.NaT:
+        bits.append(t("dash.talk.reviewed", date=cells.cell_text(_DATE, r.get("review_date"))))
+    elif not _missing(r.get("review_due")) and bool(r.get("held")):
+        bits.append(t("dash.talk.review_due", date=cells.cell_text(_DATE, r.get("review_due"))))
+    return f'<td data-followup="{_esc(label)}">{_esc("，".join(b for b in bits if b))}</td>'
 
 
 def lagging_html(data: DashboardData, view: View) -> str:
-    """Counties behind schedule (进度滞后 / 约谈名单) with each county's reasons."""
-    recs = list(data.first_part("lagging", view.indicator_set, view.period))
+    """The 约谈名单: each county, the criteria that put it there and their reasons, whether it
+    was talked to and the 复查 as it stood at the month's end."""
+    recs = list(talk_records(data, view))
     words = data.words(view.indicator_set)
     if not recs:
         body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging", **words))}</div>'
         return _part("lagging", view.key, body)
+    followed = "held" in recs[0]
     rows = []
     recs.sort(key=lambda r: (r["county_code"] != view.county, str(r["county_code"])))
     for r in recs[:MAX_LAGGING_ROWS]:
-        reasons = r.get("reasons")
-        if isinstance(reasons, str):
-            reasons = [x for x in reasons.replace("；", ";").split(";") if x.strip()]
-        reasons = list(reasons) if reasons is not None and not _missing(reasons) else []
+        items = "".join(f"<li>{_esc(x)}</li>" for x in reason_list(r.get("reasons")))
+        crit = "" if _missing(r.get("criteria")) else str(r.get("criteria") or "")
+        crit_html = f'<div class="wb-lag-criteria">{_esc(crit)}</div>' if crit else ""
         sel = ' class="wb-row-selected"' if r["county_code"] == view.county else ""
-        items = "".join(f"<li>{_esc(x)}</li>" for x in reasons) or "<li>—</li>"
         rows.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}"><td>'
             f"{county_link(r['county_code'], data.county_name(r['county_code']), view)}</td>"
-            f'<td><ul class="wb-lag-reasons">{items}</ul></td></tr>'
+            f'<td>{crit_html}<ul class="wb-lag-reasons">{items or "<li>—</li>"}</ul></td>'
+            f"{_talk_cell(r)}{_review_cell(r)}</tr>"
         )
     note = ""
     if len(recs) > MAX_LAGGING_ROWS:
         more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS, **words)
         note = f'<div class="wb-note">{_esc(more)}</div>'
-    unit_col, reasons_col = t("dash.col.county", **words), t("dash.col.reasons")
-    head = f"<tr><th>{_esc(unit_col)}</th><th>{_esc(reasons_col)}</th></tr>"
+    heads = ["dash.col.county", "dash.col.reasons"]
+    if followed:
+        heads += ["dash.col.talk", "dash.col.review"]
+    head = "<tr>" + "".join(f"<th>{_esc(t(h, **words))}</th>" for h in heads) + "</tr>"
+    count = t("dash.lagging.count", n=len(recs), **words)
+    if followed:
+        held = sum(bool(r.get("held")) for r in recs)
+        count += t("dash.talk.count", held=held, not_held=len(recs) - held)
     body = (
-        f'<div class="wb-note">{_esc(t("dash.lagging.count", n=len(recs), **words))}</div>'
+        f'<div class="wb-note">{_esc(count)}</div>'
         f'<div class="wb-scroll"><table class="wb-table"><thead>{head}</thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{note}"
     )
     return _part("lagging", view.key, body)
+
+
+def overdue_case_rows(data: DashboardData, view: View) -> pd.DataFrame:
+    """Open cases past their 办案时限 at the end of the view's month (`data.overdue_cases`),
+    the view's county only when one is picked; with the county's name."""
+    rows = data.part("overdue_cases", view.period)
+    if view.county:
+        rows = rows[rows["county_code"].astype(str) == view.county]
+    rows = rows.drop(columns=["period"], errors="ignore").copy()
+    rows.insert(0, "county_name", rows["county_code"].astype(str).map(data.county_name))
+    return rows.drop(columns=["county_code"]).reset_index(drop=True)
+
+
+OVERDUE_CASE_HEADERS = {"county_name": "dash.col.county"}
+
+
+def overdue_cases_html(data: DashboardData, view: View) -> str:
+    """The open cases past their 办案时限: how many, then the longest overdue first."""
+    rows = overdue_case_rows(data, view)
+    note = t("dash.overdue_cases.count", n=len(rows), unit=data.county_name(view.county))
+    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    body = f'<div class="wb-note">{_esc(note)}</div>' + (
+        table_html(rows, headers, limit=MAX_OVERDUE_CASE_ROWS) if len(rows) else ""
+    )
+    return _part("overdue_cases", view.key, body)

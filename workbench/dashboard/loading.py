@@ -26,6 +26,7 @@ from workbench.dashboard.markup import format_value
 from workbench.dashboard.view import CITY
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation import definitions as pdef
 from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
 from workbench.presentation.words import set_words, words_record
@@ -94,6 +95,36 @@ MILESTONE_COLUMNS = [
     "status",
     "status_label",
     "detail",
+]
+METHOD_KEYS = ["name", "description", "normalise", "aggregate", "weights", "dimensions"]
+TALK_COLUMNS = [
+    "indicator_set",
+    "period",
+    "county_code",
+    "county_name",
+    "criteria",
+    "reasons",
+    "held",
+    "talk_id",
+    "talk_date",
+    "review_due",
+    "review_date",
+    "review_result",
+    "followup_label",
+]
+# what the cockpit keeps of `presentation.lists.overdue_cases` (no personal fields)
+OVERDUE_CASE_COLUMNS = [
+    "county_code",
+    "case_id",
+    "institution_name",
+    "subject_type",
+    "violation_type",
+    "amount_involved",
+    "filed_date",
+    "due_date",
+    "days_open",
+    "days_overdue",
+    "status",
 ]
 INDICATOR_COLUMNS = [
     "indicator_set",
@@ -207,7 +238,28 @@ def from_engine(
             sets,
         )
     data.period_labels = labels
+    if not isinstance(source, Mapping):
+        shown = _optional(lambda: screening_frames(path), "screening")
+        for name, frame in (shown or {}).items():
+            setattr(data, name, frame)
     return data
+
+
+SCREENING_FRAMES = {"screening_counts": "by_rule_county", "screening_precision": "precision"}
+
+
+def screening_frames(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """The screening part's tables (`screening.summary.screening_tables`) from a warehouse;
+    empty frames when it holds no screening results (the part is then not shown)."""
+    from workbench.screening.summary import read_inputs, screening_tables
+    from workbench.warehouse import Warehouse
+
+    with Warehouse(path, read_only=True) as wh:
+        inputs = read_inputs(wh)
+    if not len(inputs["scr_leads"]):
+        return {}
+    tables = screening_tables(**inputs)
+    return {name: tables[key].reset_index(drop=True) for name, key in SCREENING_FRAMES.items()}
 
 
 OWN_PERIODS = 6  # periods of a set's own yearly (or quarterly) table the cockpit offers
@@ -307,6 +359,7 @@ def _evaluate_all(
     from workbench import results
     from workbench.declarations import indices_in_order, load_sets, sets_in_order
     from workbench.measures import MeasureEngine, tables_of, unit_sources
+    from workbench.presentation import lists as plists
 
     sets = (
         list(loaded) if loaded is not None else load_sets(indicator_sets or indicator_set_codes())
@@ -320,6 +373,7 @@ def _evaluate_all(
     else:
         counties = _county_table(ledgers, months[-1])
     kpis, index, unc, lag, ms, meta, funnels = [], [], [], [], [], [], []
+    facts, methods, talks, overdue = [], [], [], {}
     set_titles: dict[str, str] = {}
     hier_titles: dict[str, str] = {}
     phases = pd.DataFrame(columns=["name", "start", "end"])
@@ -331,6 +385,7 @@ def _evaluate_all(
         set_titles[code] = iset.name
         own = _own_indicators(iset)
         meta.append(_indicator_meta(iset, own))
+        facts.append(pdef.facts(iset).assign(indicator_set=code))
         fresh = [h for h in iset.hierarchies if h not in hier_titles]
         if phases.empty and iset.calendar is not None:
             phases = pd.DataFrame(
@@ -347,6 +402,8 @@ def _evaluate_all(
             kpis.append(_frame(k.assign(indicator_set=code, period=period), KPI_COLUMNS))
             for hier in fresh:
                 res = ev.index[hier]
+                if hier not in hier_titles:
+                    methods.append({"hierarchy": hier, **pdef.method_text(iset, hier)})
                 hier_titles[hier] = res.name
                 index.append(
                     _frame(res.summary().assign(period=period, hierarchy=hier), INDEX_COLUMNS)
@@ -365,6 +422,18 @@ def _evaluate_all(
             lg = _optional(lambda ev=ev: ev.lagging, f"lagging {code} {period}")
             if lg is not None and len(lg):
                 lag.append(_frame(lg.assign(indicator_set=code, period=period), LAGGING_COLUMNS))
+                tk = _optional(
+                    lambda lg=lg, period=period: plists.talk_list_followup(lg, ledgers, period),
+                    f"talks {code} {period}",
+                )
+                if tk is not None and len(tk):
+                    talks.append(_county_col(tk.assign(indicator_set=code, period=period)))
+            if period not in overdue and "cases" in ledgers and iset.reads_ledgers():
+                oc = _optional(
+                    lambda period=period: plists.overdue_cases(ledgers, period),
+                    f"overdue cases {period}",
+                )
+                overdue[period] = None if oc is None else _frame(oc, OVERDUE_CASE_COLUMNS)
             m = _optional(
                 lambda ev=ev: pd.concat([ev.milestones, ev.city_milestones], ignore_index=True),
                 f"milestones {code} {period}",
@@ -427,6 +496,13 @@ def _evaluate_all(
         ),
         hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
         presentation={iset.code: declared_presentation(iset, city_name) for iset in sets},
+        definitions=_concat(facts, ["indicator_set", *pdef.FACT_COLUMNS]),
+        methods=pd.DataFrame(methods, columns=["hierarchy", *METHOD_KEYS]),
+        talks=_concat(talks, TALK_COLUMNS),
+        overdue_cases=_concat(
+            [f.assign(period=p) for p, f in overdue.items() if f is not None and len(f)],
+            ["period", *OVERDUE_CASE_COLUMNS],
+        ),
         span=span or "ytd",
         demo=_is_demo(ledgers),
         source=source,
@@ -514,6 +590,7 @@ def declared_presentation(iset: IndicatorSet, city: str = "") -> dict[str, Any]:
         "rectification": p.rectification,
         "calendar": iset.calendar is not None,
         "words": words_record(set_words(iset, city)),
+        "screening": bool(getattr(p, "screening", False)),
     }
 
 
@@ -616,6 +693,12 @@ FRAMES = (
     "milestones",
     "phases",
     "funnel",
+    "definitions",
+    "methods",
+    "talks",
+    "overdue_cases",
+    "screening_counts",
+    "screening_precision",
 )
 
 

@@ -18,7 +18,7 @@ from workbench.dashboard.cards import kpi_cards_html
 from workbench.dashboard.data import DashboardData
 from workbench.dashboard.drill import LedgerSource, drill_html, overdue_html, run_drill
 from workbench.dashboard.funnel import funnel_figure, funnel_title_html, rectification_figure
-from workbench.dashboard.lagging import lagging_html
+from workbench.dashboard.lagging import lagging_html, overdue_cases_html
 from workbench.dashboard.loading import load, read_ledgers
 from workbench.dashboard.map import geojson_path, load_shapes, map_colours
 from workbench.dashboard import exports
@@ -35,6 +35,7 @@ from workbench.dashboard.ranking import (
     ranking_bars_html,
     ranking_table_html,
 )
+from workbench.dashboard.screening import screening_figure, screening_html, screening_shown
 from workbench.dashboard.trend import history_figure, trend_figure
 from workbench.dashboard.view import CITY, INDEX, View, parse_query
 from workbench.messages import t
@@ -350,6 +351,9 @@ class Cockpit(_Page):
         "rectification",
         "calendar",
         "lagging",
+        "overdue_cases",
+        "screening",
+        "screening_trend",
         "table",
     )
     controls = {
@@ -455,6 +459,16 @@ class Cockpit(_Page):
             + f"{panel_title('dash.panel.lagging', '', 'lagging', words=w)}{_slot('lagging')}"
             + "</section>"
             + "</div>"
+            # the supervision loop's other list: open cases past their 办案时限
+            + '<section class="wb-panel" data-parts="overdue_cases">'
+            + panel_title("dash.panel.overdue_cases", t("dash.panel.drill_note"), "overdue_cases")
+            + f"{_slot('overdue_cases')}</section>"
+            # 疑点数据筛查: only for a set that declares it, when there are screening results
+            + '<section class="wb-panel" data-parts="screening screening_trend">'
+            + panel_title("dash.panel.screening", t("dash.panel.screening_note"), "screening")
+            + f'<div class="wb-scr">{_slot("screening")}'
+            + f'<div class="wb-scr-trend"><h4>{_esc(t("dash.scr.trend"))}</h4>'
+            + f"{_slot('screening_trend')}</div></div></section>"
             + _panel_html("dash.panel.table", _slot("table"), export="table")
             + "</div>"
         )
@@ -475,6 +489,21 @@ class Cockpit(_Page):
                 "kind": "html",
                 "html": lagging_html(d, v),
                 "hidden": not shows["calendar"],
+            },
+            "overdue_cases": {
+                "kind": "html",
+                "html": overdue_cases_html(d, v),
+                "hidden": not shows["calendar"],
+            },
+            "screening": {
+                "kind": "html",
+                "html": screening_html(d, v),
+                "hidden": not screening_shown(d, v),
+            },
+            "screening_trend": {
+                "kind": "plot",
+                "figure": screening_figure(d, v),
+                "hidden": not screening_shown(d, v),
             },
             "table": {"kind": "html", "html": ranking_table_html(d, v)},
             "map": {"kind": "map", "fills": fills, "tips": tips, "legend": legend},

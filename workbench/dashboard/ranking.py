@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench import fmt
 from workbench.dashboard.data import DashboardData, _float, _missing
+from workbench.dashboard.definitions import method_info_html
 from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import _grade_colour, _ink
 from workbench.dashboard.view import View
@@ -166,7 +167,8 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         "dash.table.truncated", n=len(every), shown=len(shown), **data.words(view.indicator_set)
     )
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
-    body = f'<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
+    method = method_info_html(data, hier)
+    body = f'{method}<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
     return _part("ranking", view.key, body)
 
 

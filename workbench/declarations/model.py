@@ -422,6 +422,7 @@ class Presentation:
     report_title: str | None = None  # a report's title after the unit's name
     issuer: str | None = None  # who signs the 通报
     total_name: str | None = None  # the row of all units together (全市, 全省合计 …)
+    screening: bool = False  # the cockpit shows the screening part (when there are results)
     file: str = ""
     line: int | None = None
     key_lines: Mapping[str, int] = dataclasses.field(

@@ -952,6 +952,12 @@ class Shaper:
             if r is not None and self.unknown_keys(r, "indicator_ref", f"{path}.{key}"):
                 refs[key] = self.text(r, "indicator", f"{path}.{key}", required=True) or None
         words = {k: self.text(m, k, path).strip() or None for k in PRESENTATION_WORDS}
+        screening = m.get("screening", False)
+        if not isinstance(screening, bool):
+            self.issues.error(
+                "E_TYPE", m.at("screening"), path, key="screening", expected=t("ind.type.bool")
+            )
+            screening = False
         # What is valid is kept, so the rules can check its references in the same pass.
         return Presentation(
             order=order or 0,
@@ -962,6 +968,7 @@ class Shaper:
             recovery=refs["recovery"],
             rectification=refs["rectification"],
             min_baseline=self.integer(m, "min_baseline", path, 0),
+            screening=screening,
             **words,
             file=m.file,
             line=m.line,

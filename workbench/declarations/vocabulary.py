@@ -172,6 +172,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "report_title",
         "issuer",
         "total_name",
+        "screening",
     },
     "card_group": {"name", "indicators"},
     "funnel_stage": {"stage", "label", "indicator", "part"},

@@ -42,78 +42,135 @@ def _amount(value: object, unit: str) -> str:
     return fmt.value_text(value, unit or "", 0 if not unit else None)
 
 
-def derivation(iset: Any, code: str, row: Mapping[str, Any]) -> str:
-    """How a relative target's value was reached: base-year value × (1 + rise)."""
-    ind = iset.indicators[code]
-    tg = ind.target
-    if tg is None or not tg.is_relative:
-        return ""
-    target = fmt.finite(row.get("target"))
-    if target is None:
-        return t("defs.relative_no_base", rise=fmt.value_text(tg.relative, "%"))
-    base = target / (1.0 + float(tg.relative))
-    year = (
-        tg.baseline.year
-        if tg.baseline is not None and tg.baseline.year
-        else int(str(row.get("period"))[:4]) - 1
-    )
-    return t(
-        "defs.relative",
-        year=year,
-        base=fmt.value_text(base, ind.unit, getattr(ind, "decimals", None)),
-        rise=fmt.value_text(tg.relative, "%"),
-        target=fmt.value_text(target, ind.unit, getattr(ind, "decimals", None)),
-    )
+FACT_COLUMNS = [
+    "indicator",
+    "name",
+    "group",
+    "formula",
+    "kind",
+    "unit",
+    "decimals",
+    "numerator_what",
+    "numerator_unit",
+    "denominator_what",
+    "denominator_unit",
+    "of_name",
+    "has_target",
+    "target_source",
+    "relative_rise",
+    "baseline_year",
+    "workbench_definition",
+]
 
 
-def definitions(iset: Any, city_kpis: pd.DataFrame) -> pd.DataFrame:
-    """One row per indicator of the set, in declaration order, from the city's presented KPI
-    rows (engine columns plus `value_text`, `target_text`). Columns: DEFINITION_COLUMNS."""
+def facts(iset: Any) -> pd.DataFrame:
+    """What a set declares about each indicator's definition, as plain values (one row per
+    indicator, declaration order; FACT_COLUMNS): the part of a definition that does not change
+    with the period or the county. A face that keeps no IndicatorSet (the cockpit's cached
+    tables) stores these and writes the texts with `texts`, as the 通报 does."""
     rows = []
-    by_code = {str(r["indicator"]): r for r in city_kpis.to_dict("records")}
     for code, ind in iset.indicators.items():
-        r = by_code.get(code, {})
-        num_unit = _measure_unit(iset, ind.numerator)
-        den_unit = _measure_unit(iset, ind.denominator)
-        if ind.type == "change":
-            of = iset.indicators.get(ind.of)
-            num_text = t("defs.change_now", name=getattr(of, "name", ind.of))
-            den_text = t("defs.change_base", name=getattr(of, "name", ind.of))
-        else:
-            num_text = (
-                t(
-                    "defs.part",
-                    what=_measure_names(iset, ind.numerator),
-                    value=_amount(r.get("numerator"), num_unit),
-                )
-                if ind.numerator
-                else "—"
-            )
-            den_text = (
-                t(
-                    "defs.part",
-                    what=_measure_names(iset, ind.denominator),
-                    value=_amount(r.get("denominator"), den_unit),
-                )
-                if ind.denominator
-                else "—"
-            )
         tg = ind.target
+        of = iset.indicators.get(ind.of) if ind.type == "change" else None
+        relative = tg is not None and tg.is_relative
         rows.append(
             {
                 "indicator": code,
                 "name": ind.name,
                 "group": getattr(ind, "group", "") or "",
                 "formula": " ".join(str(ind.description or "").split()),
-                "numerator_text": num_text,
-                "denominator_text": den_text,
-                "value_text": str(r.get("value_text") or "—"),
-                "target_text": str(r.get("target_text") or "—") if tg is not None else "—",
+                "kind": str(ind.type),
+                "unit": ind.unit or "",
+                "decimals": getattr(ind, "decimals", None),
+                "numerator_what": _measure_names(iset, ind.numerator) if ind.numerator else "",
+                "numerator_unit": _measure_unit(iset, ind.numerator),
+                "denominator_what": _measure_names(iset, ind.denominator)
+                if ind.denominator
+                else "",
+                "denominator_unit": _measure_unit(iset, ind.denominator),
+                "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
+                "has_target": tg is not None,
                 "target_source": (tg.source if tg is not None else "") or t("defs.no_target"),
-                "derivation": derivation(iset, code, r) if r else "",
+                "relative_rise": float(tg.relative) if relative else None,
+                "baseline_year": tg.baseline.year
+                if relative and tg.baseline is not None and tg.baseline.year
+                else None,
                 "workbench_definition": bool(ind.workbench_definition),
             }
         )
+    return pd.DataFrame(rows, columns=FACT_COLUMNS)
+
+
+def _decimals(v: object) -> int | None:
+    f = fmt.finite(v)
+    return None if f is None else int(f)
+
+
+def derivation_text(fact: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """How a relative target's value was reached: base-year value × (1 + rise); `row` gives
+    this period's `target` and `period`."""
+    rise = fmt.finite(fact.get("relative_rise"))
+    if rise is None:
+        return ""
+    target = fmt.finite(row.get("target"))
+    if target is None:
+        return t("defs.relative_no_base", rise=fmt.value_text(rise, "%"))
+    year = fmt.finite(fact.get("baseline_year"))
+    year = int(year) if year is not None else int(str(row.get("period"))[:4]) - 1
+    unit, dec = str(fact.get("unit") or ""), _decimals(fact.get("decimals"))
+    return t(
+        "defs.relative",
+        year=year,
+        base=fmt.value_text(target / (1.0 + rise), unit, dec),
+        rise=fmt.value_text(rise, "%"),
+        target=fmt.value_text(target, unit, dec),
+    )
+
+
+def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """One indicator's definition for one county and period: `fact` (a `facts` row) with the
+    KPI row's numbers (`numerator`, `denominator`, `target`, `period`, and the presented
+    `value_text`, `target_text`). Keys: DEFINITION_COLUMNS."""
+    if fact.get("kind") == "change":
+        num_text = t("defs.change_now", name=fact.get("of_name"))
+        den_text = t("defs.change_base", name=fact.get("of_name"))
+    else:
+        num_text, den_text = (
+            t(
+                "defs.part",
+                what=fact[f"{part}_what"],
+                value=_amount(row.get(part), str(fact.get(f"{part}_unit") or "")),
+            )
+            if fact.get(f"{part}_what")
+            else "—"
+            for part in ("numerator", "denominator")
+        )
+    return {
+        "indicator": fact["indicator"],
+        "name": fact["name"],
+        "group": fact.get("group") or "",
+        "formula": fact.get("formula") or "",
+        "numerator_text": num_text,
+        "denominator_text": den_text,
+        "value_text": str(row.get("value_text") or "—"),
+        "target_text": str(row.get("target_text") or "—") if fact.get("has_target") else "—",
+        "target_source": fact.get("target_source") or t("defs.no_target"),
+        "derivation": derivation_text(fact, row) if row else "",
+        "workbench_definition": bool(fact.get("workbench_definition")),
+    }
+
+
+def derivation(iset: Any, code: str, row: Mapping[str, Any]) -> str:
+    """How a relative target's value was reached (`derivation_text` of the set's facts)."""
+    f = facts(iset)
+    return derivation_text(f[f["indicator"] == code].iloc[0].to_dict(), row)
+
+
+def definitions(iset: Any, city_kpis: pd.DataFrame) -> pd.DataFrame:
+    """One row per indicator of the set, in declaration order, from the city's presented KPI
+    rows (engine columns plus `value_text`, `target_text`). Columns: DEFINITION_COLUMNS."""
+    by_code = {str(r["indicator"]): r for r in city_kpis.to_dict("records")}
+    rows = [texts(f, by_code.get(f["indicator"], {})) for f in facts(iset).to_dict("records")]
     return pd.DataFrame(rows, columns=DEFINITION_COLUMNS)
 
 
@@ -148,3 +205,11 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
         else str(decl.weights),
         "dimensions": "；".join(dims),
     }
+
+
+def method_sentence(method: Mapping[str, Any]) -> str:
+    """`method_text`'s parts as the one sentence the 通报's attachment prints (doc.defs.composite)
+    and the cockpit's 评分方法 panel shows."""
+    return t(
+        "doc.defs.composite", **{k: "" if fmt.missing(v) else str(v) for k, v in method.items()}
+    )

@@ -136,3 +136,63 @@ def read_inputs(wh) -> dict[str, object]:
     except Exception:  # noqa: BLE001 - a broken rule file must not take the cockpit down
         names = dict.fromkeys(sorted(set(scr["rule_code"])), "")
     return {"scr_leads": scr, "leads": leads, "coverage": cov, "rule_names": names}
+
+
+def screening_view(
+    counts: pd.DataFrame,
+    precision: pd.DataFrame,
+    through: str,
+    since: str | None = None,
+    county: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """What a face shows for one span of months (`since`–`through`, `YYYY-MM`; default from the
+    January of `through`'s year) and one county (None: every county), from `screening_tables`'
+    by_rule_county (`counts`) and precision.
+
+    - by_rule: every rule of the catalogue (a rule with no hit stays, so a silent rule shows)
+      with hits, leads, suppressed, amount in the span and — checks being the ledger's current
+      state, across every month and county — checked, confirmed, confirmed_rate, converted,
+      conversion_rate;
+    - by_county: county_code, hits, leads, amount (most leads first);
+    - trend: month, hits, leads, amount (every month of the span that was screened);
+    - totals: one row of hits, leads, suppressed, amount, rules_hit.
+    """
+    start = since or f"{str(through)[:4]}-01"
+    c = counts[(counts["month"].astype(str) >= start) & (counts["month"].astype(str) <= through)]
+    if county:
+        c = c[c["county_code"].astype(str) == str(county)]
+    sums = {"hits": ("hits", "sum"), "leads": ("leads", "sum"), "amount": ("amount", "sum")}
+    rules = c.groupby("rule_code").agg(**sums, suppressed=("suppressed", "sum")).reset_index()
+    checks = ["checked", "confirmed", "confirmed_rate", "converted", "conversion_rate"]
+    by_rule = precision[["rule_code", "rule_name", *checks]].merge(
+        rules, on="rule_code", how="left"
+    )
+    for col in ("hits", "leads", "suppressed"):
+        by_rule[col] = by_rule[col].fillna(0).astype(int)
+    by_county = (
+        c.groupby(c["county_code"].astype(str))
+        .agg(**sums)
+        .reset_index()
+        .sort_values(["leads", "hits", "county_code"], ascending=[False, False, True])
+        .reset_index(drop=True)
+    )
+    trend = c.groupby(c["month"].astype(str)).agg(**sums).reset_index().sort_values("month")
+    totals = pd.DataFrame(
+        [
+            {
+                "hits": int(c["hits"].sum()),
+                "leads": int(c["leads"].sum()),
+                "suppressed": int(c["suppressed"].sum()),
+                "amount": float(c["amount"].sum()),
+                "rules_hit": int((by_rule["hits"] > 0).sum()),
+            }
+        ]
+    )
+    return {
+        "by_rule": by_rule[
+            ["rule_code", "rule_name", "hits", "leads", "suppressed", "amount", *checks]
+        ],
+        "by_county": by_county,
+        "trend": trend.reset_index(drop=True),
+        "totals": totals,
+    }

@@ -1,0 +1,134 @@
+"""The cockpit's screening part (疑点数据筛查): counts by hand on the sample data, counts against a
+direct SQL count of the evidence table after screening the demo extract, and no part at all
+where a set does not declare it or the warehouse has no screening results."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_dashboard import sample_data, view
+from tests.test_screening_run import _screen
+from workbench import dashboard as d
+from workbench.dashboard import exports
+from workbench.dashboard.loading import screening_frames
+from workbench.dashboard.screening import screening_figure, screening_html, screening_shown
+from workbench.screening.summary import read_inputs, screening_tables
+from workbench.warehouse import Warehouse
+
+
+def _rules(part: str) -> dict[str, tuple[int, int]]:
+    return {
+        code: (int(hits), int(leads))
+        for code, hits, leads in re.findall(
+            r'data-rule="([^"]+)" data-hits="(\d+)" data-leads="(\d+)"', part
+        )
+    }
+
+
+def _counties(part: str) -> dict[str, int]:
+    return {c: int(n) for c, n in re.findall(r'<tr data-county="(\d+)" data-leads="(\d+)">', part)}
+
+
+def test_counts_by_hand_up_to_the_month():
+    """Jan–Sep: October's row is not counted; a catalogue rule with no hit stays listed."""
+    data = sample_data()
+    part = screening_html(data, view(period="2025-09"))
+    assert _rules(part) == {"SJBD-01": (4, 3), "ZNJK-01": (40, 3), "ZNJK-02": (0, 0)}
+    assert _counties(part) == {"990101": 5, "990102": 1}
+    assert "规则命中结算44笔，生成疑点线索6条（按“不属实”抑制1条），涉及金额5,420元" in part
+    assert "3条规则中2条有命中" in part
+    # 属实率 per rule: checked 2 of which 2 属实 → 100.0%; 1 of 4 → 25.0%; none checked says so
+    rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', part))
+    assert rates == {"SJBD-01": "1.0", "ZNJK-01": "0.25", "ZNJK-02": ""}
+    assert "100.0%" in part and "25.0%" in part and "尚无核查" in part
+    one = screening_html(data, view(period="2025-09", county="990102"))
+    assert _rules(one)["SJBD-01"] == (1, 1) and _counties(one) == {"990102": 1}
+    fig = screening_figure(data, view(period="2025-09"))
+    assert fig["data"][0]["y"] == [2, 4] and fig["data"][1]["y"] == [3, 41]
+
+
+def test_workbook_of_the_part():
+    data = sample_data()
+    tables = exports.screening_tables(data, view(period="2025-09"))
+    by_rule = tables[0].frame.set_index("rule_code")
+    assert by_rule.loc["ZNJK-01", "hits"] == 40 and by_rule.loc["ZNJK-01", "confirmed_rate"] == 0.25
+    assert [c.kind for c in tables[0].columns if c.key == "confirmed_rate"] == ["percent"]
+    assert list(tables[2].frame["month"]) == ["2025年8月", "2025年9月"]
+
+
+def test_no_part_without_results_or_declaration():
+    data = sample_data()
+    assert screening_shown(data, view())
+    data.presentation["campaign_2025"]["screening"] = False
+    assert not screening_shown(data, view()) and exports.screening_tables(data, view()) == []
+    data = sample_data()
+    data.screening_counts = data.screening_counts.iloc[0:0]
+    assert not screening_shown(data, view())
+    assert 'data-part="screening"' in screening_html(data, view())  # the key, no content
+    assert "按规则" not in screening_html(data, view())
+
+
+def test_the_cockpit_hides_the_part_and_its_box():
+    pytest.importorskip("anywidget")
+    data = sample_data()
+    data.screening_counts = data.screening_counts.iloc[0:0]
+    cp = d.Cockpit(data, geojson="/nonexistent.geojson")
+    assert cp.widget.parts["screening"]["hidden"] and cp.widget.parts["screening_trend"]["hidden"]
+    assert 'data-parts="screening screening_trend"' in cp.widget.skeleton
+    shown = d.Cockpit(sample_data(), geojson="/nonexistent.geojson")
+    assert not shown.widget.parts["screening"]["hidden"]
+
+
+def test_a_warehouse_without_screening_gives_no_tables(tmp_path: Path, city):
+    path = tmp_path / "wh.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_frames({k: city.frames[k] for k in ("counties", "institutions", "leads")})
+    assert screening_frames(path) == {}
+
+
+def test_counts_equal_the_evidence_table(wh_copy: Path, extract, extract_dir: Path):
+    """After screening the demo extract: each rule's settlements hit and leads, and each
+    county's leads, are what a plain SQL count of the evidence table gives."""
+    _screen(wh_copy, extract_dir, extract.period)
+    frames = screening_frames(wh_copy)
+    data = sample_data()
+    data.screening_counts = frames["screening_counts"]
+    data.screening_precision = frames["screening_precision"]
+    with Warehouse(wh_copy, read_only=True) as wh:
+        per_rule = wh.con.execute(
+            "SELECT rule_code, count(*), count(DISTINCT lead_id) FROM scr_evidence "
+            "GROUP BY rule_code"
+        ).fetchall()
+        per_county = wh.con.execute(
+            "SELECT county_code, count(DISTINCT lead_id) FROM scr_evidence GROUP BY county_code"
+        ).fetchall()
+        total = wh.con.execute("SELECT count(*) FROM scr_evidence").fetchone()[0]
+    part = screening_html(data, view(period=extract.period))
+    rules = _rules(part)
+    assert {k: v for k, v in rules.items() if v != (0, 0)} == {
+        r: (int(h), int(n)) for r, h, n in per_rule
+    }
+    assert _counties(part) == {str(c): int(n) for c, n in per_county}
+    assert f"规则命中结算{total:,}笔" in part
+    assert len(rules) == 10  # every shipped rule, hit or not
+
+
+def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_dir: Path):
+    """Two checked ZNJK-01 leads, one 属实: the part shows 50.0% for that rule only."""
+    _screen(wh_copy, extract_dir, extract.period)
+    with Warehouse(wh_copy, read_only=True) as wh:
+        inputs = read_inputs(wh)
+    leads = inputs["leads"].copy()
+    mine = leads.index[leads["lead_id"].str.startswith("YD-ZNJK01")][:2]
+    leads.loc[mine, "check_status"] = ["属实", "不属实"]
+    tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
+    data = sample_data()
+    data.screening_counts = tables["by_rule_county"]
+    data.screening_precision = tables["precision"]
+    part = screening_html(data, view(period=extract.period))
+    rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', part))
+    assert rates["ZNJK-01"] == "0.5"
+    assert {k for k, v in rates.items() if v} == {"ZNJK-01"}
