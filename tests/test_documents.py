@@ -357,9 +357,16 @@ def test_county_report_lists_and_next_steps(demo: dict) -> None:
         assert name not in html or len(name) < 2
     steps = r.next_steps_list()
     failing = [k for k in r.kpis if k.met is False]
-    lists_nonempty = sum(
-        1 for n in (len(r.overdue_frame()), len(direct), len(r.key_monitored_frame())) if n
+    behind = (
+        len(r.overdue_frame()),
+        len(direct),
+        len(r.key_monitored_frame()),
+        len(r.overdue_cases_frame()),
+        len(r.overdue_checks_frame()),
+        r._open_talks(),
+        r.talk_status() is not None,  # on the 约谈名单
     )
+    lists_nonempty = sum(1 for n in behind if n)
     assert len(steps) == (len(failing) + lists_nonempty or 1)
     assert all(k.name in s for k, s in zip(failing, steps))
     defs = r.definitions_frame()

@@ -1212,6 +1212,7 @@ class Runner:
                 pdf=self.cfg.pdf != "none",
                 echo=self.echo,
                 submissions=_submissions(self.cfg.warehouse),
+                screening=_screening(self.cfg.warehouse),
             )
             state["documents"] = docs
             state["docx"] = docs[0]["docx"]
@@ -1331,6 +1332,20 @@ def _submissions(warehouse: str) -> Any:
 
         return submissions(warehouse)
     except Exception:  # noqa: BLE001 - the list is optional, the document is not
+        return None
+
+
+def _screening(warehouse: str) -> Any:
+    """The screening results the 通报's section reads; None before any screening run or when
+    unreadable (the section is then left out, the document is not)."""
+    try:
+        from workbench.screening.summary import digest_inputs
+        from workbench.warehouse import Warehouse
+
+        with Warehouse(Path(warehouse), read_only=True) as wh:
+            return digest_inputs(wh)
+    except Exception:  # noqa: BLE001 - the section is optional, the document is not
+        log.warning("screening results unreadable; the 通报 has no screening section")
         return None
 
 

@@ -16,8 +16,8 @@ def is_month(text: object) -> bool:
 
 
 def missing(x: object) -> bool:
-    """None, pandas' NA or a float NaN: what every face shows as —."""
-    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+    """None, pandas' NA or NaT, or a float NaN: what every face shows as —."""
+    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and math.isnan(x))
 
 
 def money(yuan: object, digits: int = 1) -> str:

@@ -53,7 +53,11 @@ footer.wb-foot{max-width:1100px;margin:8px auto 24px;color:#888;font-size:12px}
 .wb-index td.reason{max-width:420px;color:#8a1f11;font-size:12px}
 .wb-index input{padding:4px 8px;margin:8px 0;width:240px}
 .wb-summary span{display:inline-block;margin-right:18px}
-@media print{body{background:#fff}main.wb-report{box-shadow:none;padding:0}}
+@page{size:A4;margin:15mm 14mm}
+@media print{body{background:#fff}main.wb-report{box-shadow:none;padding:0;max-width:none}
+ h1,h2,h3{break-after:avoid;page-break-after:avoid}
+ .wb-card,tr,.js-plotly-plot,.plotly-graph-div{break-inside:avoid;page-break-inside:avoid}
+ thead{display:table-header-group}}
 """
 
 INDEX_JS = """

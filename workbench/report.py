@@ -295,12 +295,25 @@ def _layout(title: str, **kw: Any) -> dict:
     return layout
 
 
+NOWRAP_CHARS = 14  # a column whose every cell is this short keeps each cell on one line
+
+
 def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
     """A plain, styled table (already formatted strings), or a note when there are no rows."""
     if df is None or df.empty:
         return HTML(f'<p class="wb-empty">{html.escape(empty)}</p>')
     shown = df.head(max_rows)
-    body = shown.to_html(index=False, escape=True, na_rep="—", classes="wb-table", border=0)
+    cells = {}
+    for col in shown.columns:
+        texts = ["—" if _missing(v) else str(v) for v in shown[col]]
+        short = max((len(x) for x in texts), default=0) <= NOWRAP_CHARS
+        cells[col] = [  # a short column (names, dates, numbers) never breaks inside a word
+            f'<span class="wb-nw">{html.escape(x)}</span>' if short else html.escape(x)
+            for x in texts
+        ]
+    body = pd.DataFrame(cells, columns=[html.escape(str(c)) for c in shown.columns]).to_html(
+        index=False, escape=False, classes="wb-table", border=0
+    )
     more = ""
     if len(df) > max_rows:
         note = t("batch.report.more_rows", n=len(df) - max_rows)
@@ -312,7 +325,7 @@ CARD_CSS = """
 <style>
 .wb-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px}
 .wb-card{border:1px solid #dfe3ea;border-radius:8px;padding:10px 12px;width:210px;
- background:#fff;border-top:4px solid #9aa5b1}
+ background:#fff;border-top:4px solid #9aa5b1;break-inside:avoid;page-break-inside:avoid}
 .wb-card.met{border-top-color:#2e8b57}.wb-card.unmet{border-top-color:#d9534f}
 .wb-card h4{margin:0 0 4px;font-size:13px;color:#444;font-weight:600}
 .wb-card .v{font-size:22px;font-weight:700;color:#1f2d3d}
@@ -321,6 +334,9 @@ CARD_CSS = """
 .wb-table{border-collapse:collapse;font-size:13px;margin:4px 0 12px}
 .wb-table th{background:#f0f3f7;text-align:left}
 .wb-table th,.wb-table td{border:1px solid #dfe3ea;padding:4px 8px}
+.wb-table th,.wb-nw{white-space:nowrap}.wb-table td{min-width:4em}
+.wb-table tr{break-inside:avoid;page-break-inside:avoid}
+.wb-table thead{display:table-header-group}
 .wb-narrative{font-size:15px;line-height:1.9;text-indent:2em;max-width:60em}
 .wb-head h1{font-size:22px;margin:0 0 4px}.wb-head p{color:#555;margin:0}
 .wb-demo{display:inline-block;background:#fff3cd;color:#8a6d3b;padding:1px 8px;
@@ -1026,6 +1042,129 @@ class CountyReport:
             return None
         return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
 
+    def talk_status(self) -> dict[str, Any] | None:
+        """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
+        reasons, held or not, the latest 约谈 and its 复查 at the period's end; None when the
+        county is not on the list (or the set's units are not the ledgers' counties)."""
+        lag = self.data.lagging
+        if lag.empty or "county" not in lag or not self.data.words.on_ledgers:
+            return None
+        mine = lag[lag["county"] == self.county].rename(columns={"county": "county_code"})
+        if mine.empty:
+            return None
+        mine = mine.assign(county_name=self.name)
+        for col in ("criteria", "reasons"):
+            if col not in mine:
+                mine = mine.assign(**{col: ""})
+        return lists.talk_list_followup(mine, self.data.ledgers, self.data.period).iloc[0].to_dict()
+
+    def talks_frame(self) -> pd.DataFrame:
+        """约谈督办: this county's 约谈 not yet closed at the period's end (复查 overdue, not put
+        right, or still ahead), worst first (`presentation.lists.talk_followups`)."""
+        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        names = self.data.ledgers.get("institutions")
+        inst = (
+            names.drop_duplicates("institution_id").set_index("institution_id")["institution_name"]
+            if names is not None and len(names)
+            else pd.Series(dtype=object)
+        )
+        return pd.DataFrame(
+            {
+                "约谈编号": df["talk_id"],
+                "约谈日期": df["talk_date"].map(fmt.date_label),
+                "约谈对象": [
+                    inst.get(i, i) if isinstance(i, str) and i else kind
+                    for i, kind in zip(df["institution_id"], df["target_type"])
+                ],
+                "约谈事由": df["reasons"].fillna("—"),
+                "整改承诺": df["commitments"].fillna("—"),
+                "复查时限": df["review_due"].map(fmt.date_label),
+                "复查结果": df["review_result"].fillna("—"),
+                "督办状态": df["followup_label"],
+                "逾期天数": df["days_overdue"],
+            }
+        )
+
+    def talks(self) -> HTML | None:
+        """The county's place on the 约谈名单 (why, held, 复查) and its open 约谈 (None, the
+        section left out, for a set whose units are not the ledgers' counties)."""
+        if not self.data.words.on_ledgers:
+            return None
+        st = self.talk_status()
+        if st is None:
+            head = t("doc.county.talk_not_listed", name=self.name)
+        else:
+            held = (
+                t("doc.talk.held", date=fmt.date_label(st["talk_date"]), state=st["followup_label"])
+                if st["held"]
+                else st["followup_label"]
+            )
+            head = t(
+                "doc.county.talk_listed",
+                name=self.name,
+                criteria=st["criteria"] or "—",
+                reasons=st["reasons"] or "—",
+                held=held,
+            )
+        table = table_html(self.talks_frame(), t("doc.county.no_open_talks"))
+        return HTML(CARD_CSS + f'<p class="wb-narrative">{_esc(head)}</p>' + str(table))
+
+    def overdue_cases_frame(self) -> pd.DataFrame:
+        """Open cases past their 办案时限 at the period's end, longest overdue first."""
+        df = lists.overdue_cases(self.data.ledgers, self.data.period, self.county)
+        return pd.DataFrame(
+            {
+                "案件编号": df["case_id"],
+                "立案日期": df["filed_date"].map(fmt.date_label),
+                "办案时限": df["due_date"].map(fmt.date_label),
+                "超期天数": df["days_overdue"],
+                "机构名称": df["institution_name"].fillna("—"),
+                "当事人姓名": df["person_name"],
+                "违规类型": df["violation_type"],
+                "涉案金额": df["amount_involved"].map(fmt.money),
+                "案件状态": df["status"],
+            }
+        )
+
+    def overdue_checks_frame(self) -> pd.DataFrame:
+        """Leads past their 核查时限 and complaints past their 办理时限 at the period's end."""
+        leads = lists.overdue_leads(self.data.ledgers, self.data.period, self.county)
+        comp = lists.overdue_complaints(self.data.ledgers, self.data.period, self.county)
+        rows = [
+            pd.DataFrame(
+                {
+                    "类别": t("doc.county.kind_lead"),
+                    "编号": leads["lead_id"],
+                    "来源": leads["lead_source"].fillna("—"),
+                    "接收日期": leads["received_date"].map(fmt.date_label),
+                    "时限": leads["due_date"].map(fmt.date_label),
+                    "超期天数": leads["days_overdue"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "类别": t("doc.county.kind_complaint"),
+                    "编号": comp["complaint_id"],
+                    "来源": t("doc.county.kind_complaint"),
+                    "接收日期": comp["received_date"].map(fmt.date_label),
+                    "时限": comp["due_date"].map(fmt.date_label),
+                    "超期天数": comp["days_overdue"],
+                }
+            ),
+        ]
+        out = pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True)
+        return out.sort_values("超期天数", ascending=False, kind="stable").reset_index(drop=True)
+
+    def overdue_items(self) -> HTML | None:
+        if not self.data.words.on_ledgers:  # the ledgers' lists: not for a set's own units
+            return None
+        cases = table_html(mask_frame(self.overdue_cases_frame()), t("doc.county.no_overdue_cases"))
+        checks = table_html(self.overdue_checks_frame(), t("doc.county.no_overdue_checks"))
+        return HTML(
+            f"<h3>{_esc(t('doc.county.h_overdue_cases'))}</h3>{cases}"
+            f"<h3>{_esc(t('doc.county.h_overdue_checks'))}</h3>{checks}"
+        )
+
     def next_steps_list(self) -> list[str]:
         """下一步工作要求, derived from this county's failing KPIs and its non-empty lists."""
         out = []
@@ -1040,15 +1179,29 @@ class CountyReport:
                     gap=k.gap_text,
                 )
             )
-        for n, key in (
-            (len(self.overdue_frame()), "doc.county.req_overdue"),
-            (len(self.unreferred_frame()), "doc.county.req_unreferred"),
-            (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
-        ):
+        lists_of = (
+            (self.overdue_frame, "doc.county.req_overdue"),
+            (self.unreferred_frame, "doc.county.req_unreferred"),
+            (self.key_monitored_frame, "doc.county.req_key_monitored"),
+            (self.overdue_cases_frame, "doc.county.req_overdue_cases"),
+            (self.overdue_checks_frame, "doc.county.req_overdue_checks"),
+            (self._open_talks, "doc.county.req_talks"),
+        )
+        for count, key in lists_of if self.data.words.on_ledgers else ():  # the ledgers' lists
+            got = count()
+            n = got if isinstance(got, int) else len(got)
             if n:
                 out.append(t(key, n=n))
+        st = self.talk_status()
+        if st is not None:
+            out.append(t("doc.county.req_talk_list", criteria=st["criteria"] or "—"))
         none = "doc.county.req_none" if self.data.words.on_ledgers else "doc.county.req_none_own"
         return out or [t(none)]
+
+    def _open_talks(self) -> int:
+        """约谈 whose 复查 is overdue or found the problem not put right (not those still ahead)."""
+        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        return int(df["followup"].isin(("overdue", "not_rectified")).sum())
 
     def next_steps(self) -> HTML:
         items = "".join(f"<li>{_esc(s)}</li>" for s in self.next_steps_list())
@@ -1245,6 +1398,8 @@ class CityReport:
         return Chart({"data": [trace], "layout": layout}, height=300)
 
     def lagging_frame(self) -> pd.DataFrame:
+        """The 约谈名单: each county, the declared criteria that put it there, the details, and
+        whether the 约谈 was held and its 复查 stood at the period's end."""
         lag = self.data.lagging
         if lag.empty or "county" not in lag:
             return pd.DataFrame()
@@ -1258,12 +1413,28 @@ class CityReport:
                 )
             )
             if col
-            else ""
+            else pd.Series("", index=lag.index)
         )
+        names = [self.data.name(c) for c in lag["county"]]
+        frame = pd.DataFrame(
+            {
+                "county_code": lag["county"].astype(str).to_numpy(),
+                "county_name": names,
+                "criteria": lag["criteria"].to_numpy() if "criteria" in lag else "",
+                "reasons": reasons.to_numpy(),
+            }
+        )
+        follow = lists.talk_list_followup(frame, self.data.ledgers, self.data.period)
+        held = [
+            t("doc.talk.held", date=fmt.date_label(d), state=s) if h else s
+            for d, s, h in zip(follow["talk_date"], follow["followup_label"], follow["held"])
+        ]
         return pd.DataFrame(
             {
-                self.data.words.unit_noun: [self.data.name(c) for c in lag["county"]],
-                "滞后原因": reasons,
+                self.data.words.unit_noun: names,
+                "列入依据": follow["criteria"].fillna("").astype(str),
+                "具体情况": follow["reasons"].fillna("").astype(str),
+                "约谈及复查": held,
             }
         )
 

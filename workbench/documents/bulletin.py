@@ -35,13 +35,20 @@ from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 
 CN_NUM = "一二三四五六七八九十"
+# the screening section's terms explained in 附件 指标说明 (texts in locale/documents.yaml)
+SCREENING_TERMS = ("coverage", "hits", "leads", "checked", "confirmed", "recovery")
 TOP = 3  # categories named in a breakdown sentence
 MAX_KPI_COLUMNS = 5  # KPI columns per attachment table (A4 portrait)
 
 
 def cn(n: int) -> str:
-    """1 → 一 … 10 → 十 (heading numbers)."""
-    return CN_NUM[n - 1] if 1 <= n <= len(CN_NUM) else str(n)
+    """1 → 一 … 10 → 十, 11 → 十一, 20 → 二十 … 99 (heading numbers)."""
+    if not 1 <= n <= 99:
+        return str(n)
+    if n <= 10:
+        return CN_NUM[n - 1]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else CN_NUM[tens - 1]) + "十" + (CN_NUM[ones - 1] if ones else "")
 
 
 def names_text(names: Sequence[str], limit: int = 0) -> str:
@@ -83,6 +90,9 @@ class Facts:
 
     def month_label(self) -> str:
         return fmt.month_label(self.period)
+
+    def month_end_label(self) -> str:
+        return fmt.date_label(lists.period_end(self.period))
 
     def ytd_label(self) -> str:
         m = int(self.period[5:7])
@@ -320,6 +330,7 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
                 keym,
             )
         )
+    out += loop_items(f, end)
     if f.submissions is not None:
         roster = f.data.counties.rename(columns={"county": "county_code"})
         miss = lists.not_submitted(f.submissions, roster, f.period)
@@ -334,24 +345,130 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
     return out
 
 
-def _county_counts(f: Facts, rows: pd.DataFrame) -> str:
-    per = lists.count_by_county(rows).sort_values(ascending=False, kind="stable")
-    return "、".join(
-        t("doc.prob.county_n", name=f.county_names.get(c, c), n=int(n)) for c, n in per.items()
+OVERDUE_KINDS = ("cases", "leads", "complaints")  # 办案, 核查, 办理时限; labels in the catalogue
+
+
+def loop_items(f: Facts, end: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """The supervision loop's as-of lists (`presentation.lists`): open cases past their 办案时限,
+    leads past their 核查时限 and complaints past their 办理时限 (one item, a sentence each),
+    and 约谈 whose 复查 is overdue or found the problem not put right."""
+    out = []
+    found = {
+        "cases": lists.overdue_cases(f.ledgers, f.period),
+        "leads": lists.overdue_leads(f.ledgers, f.period),
+        "complaints": lists.overdue_complaints(f.ledgers, f.period),
+    }
+    parts, frames = [], []
+    for kind in OVERDUE_KINDS:
+        rows = found[kind]
+        if not len(rows):
+            continue
+        parts.append(
+            t(
+                f"doc.prob.overdue_{kind}",
+                n=len(rows),
+                longest=int(rows["days_overdue"].max()),
+                counties=_county_counts(f, rows, limit=TOP),
+            )
+        )
+        frames.append(rows[["county_code", "days_overdue"]].assign(item=kind))
+    if parts:
+        rows = pd.concat(frames, ignore_index=True)
+        out.append(("overdue_items", t("doc.prob.overdue_items", date=end) + "".join(parts), rows))
+    talks = lists.talk_followups(f.ledgers, f.period)
+    talks = talks[talks["followup"].isin(("overdue", "not_rectified"))]
+    if len(talks):
+        n_late = int((talks["followup"] == "overdue").sum())
+        out.append(
+            (
+                "talks",
+                t(
+                    "doc.prob.talks",
+                    date=end,
+                    n=len(talks),
+                    detail="，".join(
+                        t(f"doc.prob.talks_{k}", n=v)
+                        for k, v in (("late", n_late), ("wrong", len(talks) - n_late))
+                        if v
+                    ),
+                    counties=_county_counts(f, talks, limit=TOP),
+                ),
+                talks,
+            )
+        )
+    return out
+
+
+def talk_list(f: Facts) -> pd.DataFrame:
+    """The 约谈名单 (the evaluation's lagging list, from the declared criteria) beside the
+    约谈督办台账: held or not, the latest 约谈 and its 复查 at the month's end."""
+    lag = f.data.lagging
+    if lag.empty or "county" not in lag:
+        return lists.talk_list_followup(pd.DataFrame(), f.ledgers, f.period)
+    lag = lag.rename(columns={"county": "county_code"})
+    if "county_name" not in lag:
+        lag = lag.assign(county_name=lag["county_code"].map(f.county_names))
+    for col in ("criteria", "reasons"):
+        if col not in lag:
+            lag = lag.assign(**{col: ""})
+    return lists.talk_list_followup(lag, f.ledgers, f.period)
+
+
+def talk_state(r: dict[str, Any]) -> str:
+    """尚未约谈 / 2025年11月18日已约谈，复查时限2026年1月15日，复查待办."""
+    if not r["held"]:
+        return str(r["followup_label"])
+    state = str(r["followup_label"])
+    if not fmt.missing(r.get("review_due")):
+        state = t("doc.talk.review_due", due=fmt.date_label(r["review_due"]), state=state)
+    return t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=state)
+
+
+def talk_table(f: Facts) -> Table:
+    """约谈名单及督办情况: county, why it is on the list, the 约谈 and its 复查."""
+    tl = talk_list(f)
+    frame = pd.DataFrame(
+        {
+            t("doc.col.county"): tl["county_name"].astype(str),
+            t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
+            t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
+            t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
+        }
     )
+    return Table(frame, caption=t("doc.table.talks", date=f.month_end_label()))
+
+
+def _county_counts(f: Facts, rows: pd.DataFrame, limit: int = 0) -> str:
+    """白沙县31、石门县13…: each county's count, most first (the first `limit`, then 等)."""
+    per = lists.count_by_county(rows).sort_values(ascending=False, kind="stable")
+    items = [
+        t("doc.prob.county_n", name=f.county_names.get(c, c), n=int(n)) for c, n in per.items()
+    ]
+    return names_text(items, limit)
 
 
 def lagging_sentence(f: Facts) -> str:
-    lag = f.data.lagging
-    if lag.empty or "county" not in lag:
-        return t("doc.prob.no_lagging")
+    """约谈名单: each county with the criteria that put it there and where its 约谈 stands."""
+    tl = talk_list(f)
+    if not len(tl):
+        return t("doc.prob.no_lagging", noun=f.words.unit_noun)
     items = []
-    col = "milestones" if "milestones" in lag else None
-    for r in lag.to_dict("records"):
-        name = f.county_names.get(str(r["county"]), str(r["county"]))
-        what = str(r.get(col) or "") if col else ""
-        items.append(t("doc.prob.lag_item", name=name, what=what) if what else name)
-    return t("doc.prob.lagging", n=len(items), items="；".join(items))
+    for r in tl.to_dict("records"):
+        held = (
+            t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=r["followup_label"])
+            if r["held"]
+            else str(r["followup_label"])
+        )
+        items.append(t("doc.prob.lag_item", name=r["county_name"], what=r["criteria"], held=held))
+    n_held = int(tl["held"].sum())
+    return t(
+        "doc.prob.lagging",
+        n=len(items),
+        noun=f.words.unit_noun,
+        items="；".join(items),
+        held=n_held,
+        not_held=len(items) - n_held,
+    )
 
 
 def requirement_blocks(
@@ -389,18 +506,24 @@ def requirement_blocks(
             )
         )
     for kind, _sentence, rows in problems:
-        items.append(
-            (t(f"doc.req.{kind}_head"), t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due)))
-        )
-    lag = f.data.lagging
-    if not lag.empty and "county" in lag:
-        names = [f.county_names.get(str(c), str(c)) for c in lag["county"]]
-        items.append(
-            (
-                t("doc.req.lagging_head"),
-                t("doc.req.lagging", names="、".join(names), due=fmt.date_label(due)),
+        per = rows["item"].value_counts() if "item" in rows else pd.Series(dtype=int)
+        extra = {k: int(per.get(k, 0)) for k in OVERDUE_KINDS}
+        text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
+        if kind == "overdue_items":
+            text = t(
+                "doc.req.overdue_items",
+                items="、".join(t(f"doc.req.overdue_{k}", n=n) for k, n in extra.items() if n),
+                due=fmt.date_label(due),
             )
-        )
+        items.append((t(f"doc.req.{kind}_head"), text))
+    tl = talk_list(f)
+    if len(tl):
+        names = list(tl["county_name"].astype(str))
+        waiting = list(tl.loc[~tl["held"].astype(bool), "county_name"].astype(str))
+        text = t("doc.req.lagging", names="、".join(names), due=fmt.date_label(due))
+        if waiting:
+            text += t("doc.req.lagging_talk", n=len(waiting), names="、".join(waiting))
+        items.append((t("doc.req.lagging_head"), text))
     blocks: list[Block] = []
     for i, (head, text) in enumerate(items, 1):
         blocks.append(Para(text, lead=t("doc.req.item", n=cn(i), head=head), lead_level=2))
@@ -486,8 +609,13 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    blocks.append(Para(t("doc.table.kpis_note", ytd=f.ytd_label()), indent=True))
+    blocks.append(Para(t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)), indent=True))
     return blocks
+
+
+def _att(f: Facts, key: str = "definitions") -> int:
+    """Which 附件 a part is in (the 通报 numbers its attachments as it builds them)."""
+    return int(f.extra.get("att", {}).get(key, 4))
 
 
 def ranking_blocks(f: Facts, city: Any) -> list[Block]:
@@ -503,13 +631,13 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
                 noun=f.words.unit_noun,
             ),
             numeric=("排名", "综合得分"),
-            note=t("doc.table.ranking_note", n=4 if f.words.on_ledgers else 3),
+            note=t("doc.table.ranking_note", att=_att(f)),
         )
     )
     return blocks
 
 
-def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
+def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False) -> list[Block]:
     """附件 指标说明（工作口径）: per KPI formula, this period's numerator and denominator, target
     and source, relative-target derivation; the figures' counting rules; the composite."""
     defs = pdef.definitions(f.iset, city_kpis)
@@ -573,6 +701,18 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
                 align="left",
             )
         )
+    if screening:
+        blocks.append(Heading(2, t("doc.defs.screening_head", n=cn(n_head))))
+        n_head += 1
+        for j, key in enumerate(SCREENING_TERMS, 1):
+            blocks.append(
+                Para(
+                    t(f"doc.defs.scr.{key}"),
+                    lead=t("doc.defs.kpi_lead", n=j, name=t(f"doc.defs.scr.{key}_name")),
+                    lead_level=3,
+                    align="left",
+                )
+            )
     hier = f.data.hierarchy
     if hier and hier in f.iset.hierarchies:
         m = pdef.method_text(f.iset, hier)
@@ -590,11 +730,152 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame) -> list[Block]:
     return blocks
 
 
+# ----------------------------------------------------------------------------- screening
+def _wan(yuan: float) -> str:
+    return fmt.value_text(yuan, "元", 1)
+
+
+def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> list[Block]:
+    """疑点数据筛查: the month's screening (coverage, hits, leads, amount, leading rules), the
+    year's checks as of the month's end (核查, 属实率, 转案, 超期), and the money recovered on
+    death and custody matches — figures first, short sentences (`screening.summary`)."""
+    m = digest["month"].iloc[0]
+    by_rule = digest["by_rule"]
+    y = digest["ytd"].iloc[0]
+    cm = digest["cross_match"].iloc[0]
+    cov = (
+        t(
+            "doc.scr.coverage",
+            screened=fmt.count_text(m["screened"], "笔"),
+            rate=fmt.value_text(m["coverage_rate"], "%"),
+        )
+        if fmt.finite(m["settlements"])
+        else ""
+    )
+    top = by_rule[by_rule["leads"] > 0].head(TOP)
+    month = [
+        t(
+            "doc.scr.month",
+            period=f.month_label(),
+            coverage=cov,
+            rules=len(by_rule),
+            rules_hit=int(m["rules_hit"]),
+            hits=fmt.count_text(m["hits"], "笔"),
+            amount=_wan(m["amount"]),
+            leads=fmt.count_text(m["leads"], "条"),
+        )
+    ]
+    if int(m["suppressed"]):
+        month.append(t("doc.scr.suppressed", n=int(m["suppressed"])))
+    if len(top):
+        items = [
+            t("doc.bd.pair", cat=r.rule_name, n=fmt.count_text(r.leads, "条"))
+            for r in top.itertuples()
+        ]
+        month.append(t("doc.scr.top", items="、".join(items), att=att))
+    checks = [
+        t(
+            "doc.scr.checks",
+            date=f.month_end_label(),
+            ytd=f.ytd_label(),
+            leads=fmt.count_text(y["leads"], "条"),
+            checked=fmt.count_text(y["checked"], "条"),
+            rate=fmt.value_text(y["checked_rate"], "%"),
+        )
+    ]
+    if int(y["checked"]):
+        checks.append(
+            t(
+                "doc.scr.confirmed",
+                confirmed=fmt.count_text(y["confirmed"], "条"),
+                rate=fmt.value_text(y["confirmed_rate"], "%"),
+                converted=fmt.count_text(y["converted"], "条"),
+            )
+        )
+        rated = by_rule[by_rule["checked"] > 0].sort_values(
+            ["confirmed_rate", "rule_code"], kind="stable"
+        )
+        if len(rated) > 1:
+            low = rated.iloc[0]
+            checks.append(
+                t(
+                    "doc.scr.weakest",
+                    rule=low["rule_name"],
+                    rate=fmt.value_text(low["confirmed_rate"], "%"),
+                    checked=fmt.count_text(low["checked"], "条"),
+                )
+            )
+    checks.append(
+        t("doc.scr.overdue", n=int(y["overdue"])) if int(y["overdue"]) else t("doc.scr.no_overdue")
+    )
+    blocks: list[Block] = [
+        Para("".join(month), lead=t("doc.scr.lead_month", period=f.month_label()), lead_level=2),
+        Para("".join(checks), lead=t("doc.scr.lead_checks"), lead_level=2),
+    ]
+    if int(cm["cases"]):
+        blocks.append(
+            Para(
+                t(
+                    "doc.scr.recovery",
+                    ytd=f.ytd_label(),
+                    cases=fmt.count_text(cm["cases"], "件"),
+                    due=_wan(cm["amount_due"]),
+                    recovered=_wan(cm["recovered"]),
+                    rate=fmt.value_text(cm["recovery_rate"], "%"),
+                ),
+                lead=t("doc.scr.lead_recovery"),
+                lead_level=2,
+            )
+        )
+    return blocks
+
+
+def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
+    """Per rule: the month's hits, leads and amount; the year's leads, checks and 属实率."""
+    r = digest["by_rule"]
+    frame = pd.DataFrame(
+        {
+            t("doc.col.rule"): r["rule_name"].astype(str),
+            t("doc.col.scr_hits"): [fmt.count_text(v) for v in r["hits"]],
+            t("doc.col.scr_leads"): [fmt.count_text(v) for v in r["leads"]],
+            t("doc.col.scr_amount"): [fmt.value_text(v / 1e4, "", 2) for v in r["amount"]],
+            t("doc.col.scr_leads_ytd"): [fmt.count_text(v) for v in r["leads_ytd"]],
+            t("doc.col.scr_checked"): [fmt.count_text(v) for v in r["checked"]],
+            t("doc.col.scr_confirmed"): [fmt.count_text(v) for v in r["confirmed"]],
+            t("doc.col.scr_rate"): [fmt.value_text(v, "%") for v in r["confirmed_rate"]],
+        }
+    )
+    m, y = digest["month"].iloc[0], digest["ytd"].iloc[0]
+    total = {
+        t("doc.col.rule"): t("doc.city_total"),
+        t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
+        t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
+        t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),
+        t("doc.col.scr_leads_ytd"): fmt.count_text(y["leads"]),
+        t("doc.col.scr_checked"): fmt.count_text(y["checked"]),
+        t("doc.col.scr_confirmed"): fmt.count_text(y["confirmed"]),
+        t("doc.col.scr_rate"): fmt.value_text(y["confirmed_rate"], "%"),
+    }
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    return Table(
+        frame,
+        caption=t("doc.table.screening", period=f.month_label()),
+        numeric=tuple(frame.columns[1:]),
+        bold=frozenset((len(frame) - 1, j) for j in range(len(frame.columns))),
+        note=t("doc.table.screening_note", ytd=f.ytd_label(), date=f.month_end_label()),
+    )
+
+
 # ----------------------------------------------------------------------------- the 通报
 def build(
-    city: Any, header: Header, submissions: pd.DataFrame | None = None, run_id: str = ""
+    city: Any,
+    header: Header,
+    submissions: pd.DataFrame | None = None,
+    run_id: str = "",
+    screening: dict[str, pd.DataFrame] | None = None,
 ) -> Document:
-    """The monthly 通报 for `city` (report.CityReport)."""
+    """The monthly 通报 for `city` (report.CityReport). `screening` is the month's
+    `screening.summary.period_digest` (None: no screening result, no section)."""
     f = gather(city.data, submissions)
     if not f.words.on_ledgers:
         return build_own(city, header, f, run_id)
@@ -606,6 +887,38 @@ def build(
     cal = getattr(f.iset, "calendar", None)
     campaign = cal.name if cal is not None else f.iset.name
     phase = getattr(data.evaluation, "phase", "")
+    # attachments first, so the body can say which one to read
+    talks = talk_list(f)
+    parts: list[tuple[str, Attachment]] = [
+        (
+            "figures",
+            Attachment(
+                t("doc.att.figures", period=f.month_label()),
+                (figures_table(f, "month"), figures_table(f, "ytd")),
+            ),
+        ),
+        ("kpis", Attachment(t("doc.att.kpis"), ())),
+        ("ranking", Attachment(t("doc.att.ranking", noun=f.words.unit_noun), ())),
+    ]
+    if len(talks):
+        parts.append(("talks", Attachment(t("doc.att.talks"), (talk_table(f),))))
+    if screening is not None:
+        parts.append(
+            ("screening", Attachment(t("doc.att.screening"), (screening_table(f, screening),)))
+        )
+    parts.append(("definitions", Attachment(t("doc.att.definitions"), ())))
+    att = {key: i for i, (key, _a) in enumerate(parts, 1)}
+    f.extra["att"] = att
+    filled = {
+        "kpis": tuple(kpi_tables(f, county_kpis, kpis)),
+        "ranking": tuple(ranking_blocks(f, city)),
+        "definitions": tuple(definition_blocks(f, kpis, screening is not None)),
+    }
+    attachments = tuple(
+        Attachment(a.title, filled[key]) if key in filled else a for key, a in parts
+    )
+
+    n = iter(range(1, 20))
     blocks: list[Block] = [
         Para(
             t(
@@ -616,9 +929,9 @@ def build(
                 phase=t("doc.bulletin.phase", phase=phase) if phase else "",
             )
         ),
-        Heading(1, t("doc.h.overall", n=cn(1))),
+        Heading(1, t("doc.h.overall", n=cn(next(n)))),
         Para(
-            " ".join([]) + "".join(figure_sentences(f, "month")),
+            "".join(figure_sentences(f, "month")),
             lead=t("doc.fig.lead_month", period=f.month_label()),
             lead_level=2,
         ),
@@ -631,27 +944,27 @@ def build(
     bd = breakdown_sentences(f, windows["ytd"])
     if bd:
         blocks.append(Para("".join(bd), lead=t("doc.bd.lead", ytd=f.ytd_label()), lead_level=2))
-    blocks.append(Heading(1, t("doc.h.targets", n=cn(2), ytd=f.ytd_label())))
+    if screening is not None:
+        blocks.append(Heading(1, t("doc.h.screening", n=cn(next(n)))))
+        blocks += screening_blocks(f, screening, att["screening"])
+    blocks.append(Heading(1, t("doc.h.targets", n=cn(next(n)), ytd=f.ytd_label())))
     blocks += kpi_blocks(f, kpis, county_kpis)
-    blocks.append(Heading(1, t("doc.h.ranking", n=cn(3))))
+    blocks.append(Heading(1, t("doc.h.ranking", n=cn(next(n)))))
     blocks.append(Para(ranking_sentence(f, city)))
     problems = problem_items(f)
-    blocks.append(Heading(1, t("doc.h.problems", n=cn(4))))
-    blocks.append(Para(lagging_sentence(f), lead=t("doc.prob.lag_lead"), lead_level=2))
-    for i, (kind, sentence, _rows) in enumerate(problems, 2):
+    if screening is not None and int(screening["ytd"].iloc[0]["leads"]):
+        y = screening["ytd"].iloc[0]
+        waiting = int(y["leads"]) - int(y["checked"])
+        if waiting:
+            problems.append(("screening", "", pd.DataFrame(index=range(waiting))))
+    blocks.append(Heading(1, t("doc.h.problems", n=cn(next(n)))))
+    lag = lagging_sentence(f) + (t("doc.prob.lag_att", att=att["talks"]) if len(talks) else "")
+    blocks.append(Para(lag, lead=t("doc.prob.lag_lead"), lead_level=2))
+    for i, (kind, sentence, _rows) in enumerate([p for p in problems if p[1]], 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=cn(i)), lead_level=2))
-    blocks.append(Heading(1, t("doc.h.requirements", n=cn(5))))
+    blocks.append(Heading(1, t("doc.h.requirements", n=cn(next(n)))))
     blocks += requirement_blocks(f, kpis, county_kpis, problems, due)
     blocks.append(Para(t("doc.bulletin.closing", due=fmt.date_label(due))))
-    attachments = (
-        Attachment(
-            t("doc.att.figures", period=f.month_label()),
-            (figures_table(f, "month"), figures_table(f, "ytd")),
-        ),
-        Attachment(t("doc.att.kpis"), tuple(kpi_tables(f, county_kpis, kpis))),
-        Attachment(t("doc.att.ranking", noun=f.words.unit_noun), tuple(ranking_blocks(f, city))),
-        Attachment(t("doc.att.definitions"), tuple(definition_blocks(f, kpis))),
-    )
     return Document(
         kind="bulletin",
         title=t("doc.bulletin.title", period=f.month_label()),
@@ -684,15 +997,25 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
         ),
         Heading(1, t("doc.own.h.targets", n=cn(1), period=period)),
     ]
+    keys = ["kpis", *(["ranking"] if data.hierarchy else []), "definitions"]
+    f.extra["att"] = {key: i for i, key in enumerate(keys, 1)}  # 附件 numbers, as built
     blocks += kpi_blocks(f, kpis, county_kpis)
     n = 2
     if data.hierarchy:
         blocks.append(Heading(1, t("doc.h.ranking", n=cn(n))))
-        blocks.append(Para(ranking_sentence(f, city, attachment=2)))
+        blocks.append(Para(ranking_sentence(f, city)))
         n += 1
-    if has_lagging_list(f.iset):
+    if has_lagging_list(f.iset):  # the set's own criteria; no 约谈督办台账 to follow them up
+        lag = data.lagging
+        names = [f.county_names.get(str(c), str(c)) for c in lag.get("county", [])]
         blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
-        blocks.append(Para(lagging_sentence(f)))
+        blocks.append(
+            Para(
+                t("doc.own.lagging", n=len(names), noun=w.unit_noun, names="、".join(names))
+                if names
+                else t("doc.own.no_lagging", noun=w.unit_noun)
+            )
+        )
     blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
     attachments = [Attachment(t("doc.own.att.kpis", noun=w.unit_noun), tuple(own_kpi_tables(f)))]
     if data.hierarchy:
@@ -714,12 +1037,11 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
 def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
-    n = 3 if f.data.hierarchy else 2  # the definitions are the last attachment
-    note = t("doc.own.kpis_note", period=f.data.period_label, n=n)
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
     return [*blocks[:-1], Para(note, indent=True)]
 
 
-def ranking_sentence(f: Facts, city: Any, attachment: int = 3) -> str:
+def ranking_sentence(f: Facts, city: Any) -> str:
     rank = city.ranking_frame()
     if rank.empty:
         return t("batch.report.no_ranking")
@@ -738,5 +1060,5 @@ def ranking_sentence(f: Facts, city: Any, attachment: int = 3) -> str:
         bottom="、".join(rank[noun].tail(3)[::-1]),
         grades=gtext,
         noun=noun,
-        attachment=attachment,
+        att=f.extra.get("att", {}).get("ranking", 3),
     )

@@ -58,7 +58,9 @@ TABLE_SIZES = (SIZE_S4, SIZE_5, 9.0)
 
 RED = "E60012"
 PT_PER_MM = 72 / 25.4
-LINE_PT = TEXT_HEIGHT_MM * PT_PER_MM / LINES_PER_PAGE  # ≈ 28.9 pt: 22 lines to the page
+# ≈ 28.95 pt: 22 lines to the page, rounded down to the twip Word stores (rounded up, 22 lines
+# overrun the 版心 by a hair and every page holds 21, leaving gaps above moved paragraphs)
+LINE_PT = math.floor(TEXT_HEIGHT_MM * PT_PER_MM * 20 / LINES_PER_PAGE) / 20
 CELL_PAD_PT = 2.8  # left and right padding of a table cell
 TITLE_LINE_CHARS = 20  # 二号 characters that fit the 版心 width with a margin
 
@@ -557,6 +559,7 @@ class Gongwen:
                 before=LINE_PT if i == 1 else 0.0,
                 align="left",
             )
+            p.paragraph_format.keep_with_next = True
             p.paragraph_format.left_indent = Pt(2 * SIZE_3 + hang)
             p.paragraph_format.first_line_indent = Pt(-hang if i == 1 else 0)
             if many and i == 1:  # a wrapped name lines up after its number
@@ -572,7 +575,7 @@ class Gongwen:
         right = 4 * SIZE_3
         p = self.para(h.issuer, align="right", indent_chars=0, before=2 * LINE_PT, keep_next=True)
         p.paragraph_format.right_indent = Pt(max(right + (date_pt - sig_pt) / 2, 0))
-        p = self.para(date, align="right", indent_chars=0)
+        p = self.para(date, align="right", indent_chars=0, keep_next=bool(note))
         p.paragraph_format.right_indent = Pt(right)
         if note:
             self.para(f"（{note}）", indent_chars=2, align="left")
@@ -586,76 +589,73 @@ class Gongwen:
         self.blocks(a.blocks)
 
     def colophon(self, h: Header) -> None:
-        """版记 on the last page (封四), its last rule on the 版心's bottom edge: thick rule,
+        """版记 at the foot of the last page, its last rule on the 版心's bottom edge: thick rule,
         抄送 (四号 仿宋, 左右各空一字, 回行与冒号后首字对齐, 句号结尾), thin rule, 印发机关
-        (左空一字) and 印发日期 (右空一字) + 印发, thick rule. A section of its own whose text is
-        aligned to the page bottom and, as the standard says of a 版记 page, has no page number."""
-        from docx.enum.section import WD_SECTION
+        (左空一字) and 印发日期 (右空一字) + 印发, thick rule (GB/T 9704 7.4).
+
+        Each line group is a paragraph frame of exact height placed from the top of the text
+        area so the last one ends on its bottom edge, on the page where the frames' anchor
+        falls: the 版记 shares the last page with the text above it, and the paragraph before
+        it is kept with it, so when that page is full the 版记 takes the last lines of text
+        along and never stands alone. (One frame per rule style: LibreOffice drops a frame
+        whose paragraphs' borders differ, and lays a floating table inline.)"""
         from docx.shared import Pt
 
         OxmlElement, qn = _oxml()
-        sec = self.doc.add_section(WD_SECTION.NEW_PAGE)
-        valign = OxmlElement("w:vAlign")
-        valign.set(qn("w:val"), "bottom")
-        put(sec._sectPr, valign, SECTPR_ORDER)
-        for footer in (sec.footer, sec.even_page_footer):
-            footer.is_linked_to_previous = False
-            for par in footer.paragraphs:
-                for run in list(par.runs):
-                    run._r.getparent().remove(run._r)
-        width = TEXT_WIDTH_MM * PT_PER_MM
-        rows = (1 if h.cc else 0) + 1
-        _spacing(self.doc.paragraphs[-1], line=None)  # the break ending the section before
-        # the page is the 版记's alone, so a spacer of known height puts its last rule on the
-        # 版心's bottom edge (LibreOffice ignores the section's bottom alignment; Word obeys both)
-        cc_chars = (TEXT_WIDTH_MM * PT_PER_MM - 2 * SIZE_4) / SIZE_4
-        cc_text = t("doc.colophon.cc") + "，".join(h.cc) + "。"
-        lines = (math.ceil(text_width(cc_text) / 2 / cc_chars) if h.cc else 0) + 1
-        height = lines * SIZE_4 * 1.5 + (2 if h.cc else 1) * 8 + 10
-        spacer = self.doc.add_paragraph()
-        _spacing(spacer, line=max(TEXT_HEIGHT_MM * PT_PER_MM - height, 12))
-        table = self.doc.add_table(rows=rows, cols=1)
-        tbl_pr = table._tbl.tblPr
-        tbl_w = OxmlElement("w:tblW")
-        tbl_w.set(qn("w:type"), "dxa")
-        tbl_w.set(qn("w:w"), str(int(width * 20)))
-        put(tbl_pr, tbl_w, TBLPR_ORDER)
-        layout = OxmlElement("w:tblLayout")
-        layout.set(qn("w:type"), "fixed")
-        put(tbl_pr, layout, TBLPR_ORDER)
-        mar = OxmlElement("w:tblCellMar")
-        for side in ("left", "right"):
-            el = OxmlElement(f"w:{side}")
-            el.set(qn("w:w"), "0")
-            el.set(qn("w:type"), "dxa")
-            mar.append(el)
-        put(tbl_pr, mar, TBLPR_ORDER)
-        table.columns[0].width = Pt(width)
-        cells = [r.cells[0] for r in table.rows]
-        for k, cell in enumerate(cells):
-            cell.width = Pt(width)
-            top = "12" if k == 0 else "6"  # 0.35 mm thick first rule, 0.25 mm thin between
-            bottom = "12" if k == len(cells) - 1 else None
-            _cell_borders(cell, top=top, bottom=bottom)
-            tr_pr = table.rows[k]._tr.get_or_add_trPr()
-            tr_pr.append(OxmlElement("w:cantSplit"))
         one = SIZE_4
+        line = one * 1.5
+        pad = 6.0  # above and below the text inside each ruled band
+        width = TEXT_WIDTH_MM * PT_PER_MM
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
+        label = t("doc.colophon.cc")
+        hang = text_width(label) / 2 * one
+        bands: list[tuple[str, int, str, str | None]] = []  # text, lines, top rule, bottom rule
         if h.cc:
-            p = cells[0].paragraphs[0]
-            _spacing(p, before=4, after=4, line=None)
-            label = t("doc.colophon.cc")
-            hang = text_width(label) / 2 * one
-            p.paragraph_format.left_indent = Pt(one + hang)
-            p.paragraph_format.first_line_indent = Pt(-hang)
-            p.paragraph_format.right_indent = Pt(one)
-            text = label + "，".join(h.cc) + "。"
+            cc_text = label + "，".join(h.cc) + "。"
+            per_line = (width - 2 * one - hang) / one
+            n = max(1, math.ceil((text_width(cc_text) / 2 - text_width(label) / 2) / per_line))
+            bands.append((cc_text, n, "10", None))
+        printed = f"{h.printer}\t{t('doc.colophon.printed', date=date_text(h.print_date))}"
+        bands.append((printed, 1, "10" if not h.cc else "4", "10"))
+        heights = [n * line + 2 * pad for _text, n, _top, _bottom in bands]
+        top = TEXT_HEIGHT_MM * PT_PER_MM - sum(heights)
+        for k, ((text, _n, rule_top, rule_bottom), height) in enumerate(zip(bands, heights)):
+            p = self.doc.add_paragraph()
+            _spacing(p, before=pad, after=0, line=line)
+            pf = p.paragraph_format
+            pf.keep_with_next = True
+            pf.keep_together = True
+            pf.right_indent = Pt(one)
+            if k == 0 and h.cc:
+                pf.left_indent = Pt(one + hang)
+                pf.first_line_indent = Pt(-hang)
+            else:
+                pf.left_indent = Pt(one)
+                pf.tab_stops.add_tab_stop(Pt(width - one), _right_tab())
             set_run_font(p.add_run(text), FONT_BODY, one, latin=FONT_LATIN)
-        p = cells[-1].paragraphs[0]
-        _spacing(p, before=4, after=4, line=None)
-        p.paragraph_format.left_indent = Pt(one)
-        p.paragraph_format.tab_stops.add_tab_stop(Pt(width - one), _right_tab())
-        text = f"{h.printer}\t{t('doc.colophon.printed', date=date_text(h.print_date))}"
-        set_run_font(p.add_run(text), FONT_BODY, one, latin=FONT_LATIN)
+            frame = OxmlElement("w:framePr")
+            for attr, value in (
+                ("w:w", str(int(width * 20))),
+                ("w:h", str(int(height * 20))),
+                ("w:hRule", "exact"),
+                ("w:hSpace", "0"),
+                ("w:vSpace", "0"),
+                ("w:wrap", "around"),
+                ("w:hAnchor", "margin"),
+                ("w:vAnchor", "margin"),
+                ("w:xAlign", "center"),
+                ("w:y", str(int(round(top * 20)))),
+            ):
+                frame.set(qn(attr), value)
+            put(p._p.get_or_add_pPr(), frame, PPR_ORDER)
+            _border(p, "top", int(rule_top), "000000", space=0)
+            if rule_bottom:
+                _border(p, "bottom", int(rule_bottom), "000000", space=0)
+            top += height
+        # the frames' anchor ends the document (LibreOffice makes frames of framed paragraphs
+        # only when a paragraph follows them)
+        end = self.doc.add_paragraph()
+        _spacing(end, line=1.0)
 
     # -- whole document
     def render(self, d: Document) -> bytes:
@@ -667,6 +667,9 @@ class Gongwen:
             self.title(d.title, before_lines=0)
         self.recipients(h.recipients)
         self.blocks(d.blocks)
+        # the signature never opens a page on its own: the last lines of the body (and the
+        # 附件说明) go with it
+        self.doc.paragraphs[-1].paragraph_format.keep_with_next = True
         self.attachment_note(d.attachments)
         self.signature(h, d.note)
         for i, a in enumerate(d.attachments, 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from workbench.documents import bulletin, gongwen, summaries
 from workbench.documents import options as dopt
 from workbench.documents import pdf as dpdf
 from workbench.files import atomic_write
+from workbench.screening import summary as scr_summary
 from workbench.messages import t
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,25 @@ log = logging.getLogger(__name__)
 
 def file_name(kind: str, period: str, phase: str = "") -> str:
     return t(f"doc.file.{kind}", period=period, phase=phase)
+
+
+def screening_digest(city: Any, screening: Mapping[str, Any] | None, period: str) -> Any:
+    """The month's screening digest for the 通报, None when nothing was screened for it."""
+    if not screening:
+        return None
+    ledgers = city.data.ledgers
+    leads = ledgers.get("leads")
+    if leads is None:
+        return None
+    return scr_summary.period_digest(
+        screening["scr_leads"],
+        leads,
+        screening["coverage"],
+        screening["rule_names"],
+        period,
+        screening.get("cross_match", ()),
+        ledgers.get("cases"),
+    )
 
 
 def build(
@@ -31,19 +51,20 @@ def build(
     city_at: Callable[[str], Any],
     run_id: str = "",
     submissions: Any = None,
+    screening: Mapping[str, Any] | None = None,
 ) -> tuple[Any, list[str]]:
     """(Document, notes) of one kind; `city_at(period)` gives the city report at another month
-    (a phase summary reads the phase's last month)."""
+    (a phase summary reads the phase's last month); `screening` is
+    `screening.summary.digest_inputs` (None: no screening section)."""
     ev = getattr(getattr(city, "data", None), "evaluation", None)
     declared = ev.indicator_set.presentation.issuer if ev is not None else None
     if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
         options = dataclasses.replace(options, issuer=declared)
     words = city.data.words if ev is not None else None
-    head, notes = dopt.header(
-        options, city.city_name(), period, serial=kind == "bulletin", words=words
-    )
+    head, notes = dopt.header(options, city.city_name(), period, kind=kind, words=words)
     if kind == "bulletin":
-        return bulletin.build(city, head, submissions, run_id), notes
+        digest = screening_digest(city, screening, period)
+        return bulletin.build(city, head, submissions, run_id, digest), notes
     if kind == "phase_summary":
         ph = next(p for p in city.data.evaluation.indicator_set.calendar.phases if p.code == code)
         end = f"{ph.end.year:04d}-{ph.end.month:02d}"
@@ -62,6 +83,7 @@ def write_all(
     pdf: bool = True,
     echo: Callable[[str], None] = print,
     submissions: Any = None,
+    screening: Mapping[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """Every document due at the city's period: [{kind, title, docx, pdf?}] with paths relative
     to `out_dir`'s parent. Notes (defaults used, no LibreOffice) go to `echo` once."""
@@ -74,7 +96,9 @@ def write_all(
     if pdf and not soffice:
         echo(t("doc.pdf.no_soffice"))
     for kind, code in wanted:
-        doc, notes = build(kind, code, city, options, period, city_at, run_id, submissions)
+        doc, notes = build(
+            kind, code, city, options, period, city_at, run_id, submissions, screening
+        )
         for n in notes:
             if n not in said:
                 said.add(n)

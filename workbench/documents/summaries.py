@@ -370,14 +370,17 @@ def build_case_digest(
     for i, r in enumerate(cases.to_dict("records"), 1):
         county = f.county_names.get(str(r["county_code"]), str(r["county_code"]))
         inst = r.get("institution_name")
+        person = r.get("person_name")
         who = (
             str(inst)
             if isinstance(inst, str) and inst
             else t(
                 "doc.cases.person",
                 subject=r.get("subject_type") or "",
-                name=mask_name(r.get("person_name")) or "",
+                name=mask_name(person) or "",
             )
+            if not fmt.missing(person) and str(person).strip()
+            else t("doc.cases.unnamed", subject=r.get("subject_type") or "")
         )
         head = t(
             "doc.cases.head",

@@ -387,9 +387,10 @@ def talk_list_followup(
     code = out["county_code"].astype(str)
     out["held"] = code.isin(last.index)
     for col in ("talk_id", "talk_date", "review_due", "review_date", "review_result"):
-        # (a month before any 约谈 of a county: nothing to map, and pandas cannot map by an
-        # empty date series)
-        out[col] = code.map(last[col]) if col in last and len(last) else None
+        # a dict: mapping through an empty date Series fails in pandas
+        out[col] = code.map(last[col].to_dict()) if col in last else None
+    for col in ("talk_date", "review_due", "review_date"):  # dates even when none matched
+        out[col] = pd.to_datetime(out[col], errors="coerce")
     reviewed = pd.to_datetime(out["review_date"], errors="coerce")
     out.loc[~(reviewed <= end), "review_result"] = None
     out.loc[~(reviewed <= end), "review_date"] = pd.NaT

@@ -7,9 +7,11 @@ and coverage (settlements screened ÷ settlements). `read_inputs(wh)` fetches it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import pandas as pd
+
+from workbench.contracts import CASE_WITHDRAWN
 
 CHECKED = ("属实", "不属实")
 CONFIRMED = "属实"
@@ -195,4 +197,191 @@ def screening_view(
         "by_county": by_county,
         "trend": trend.reset_index(drop=True),
         "totals": totals,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The 通报's section: one month's screening and the year's checks, as they stood at its end
+
+DIGEST_RULE_COLUMNS = [
+    "rule_code",
+    "rule_name",
+    "cross_match",
+    "hits",
+    "leads",
+    "amount",
+    "leads_ytd",
+    "checked",
+    "confirmed",
+    "converted",
+    "confirmed_rate",
+]
+
+
+def _as_of(leads: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """The leads ledger as it stood at `end`: a check (or a case link) dated after it is not
+    yet there; a check with no date counts as done (as `presentation.lists` judges)."""
+    out = leads.copy()
+    checked_on = pd.to_datetime(out.get("checked_date"), errors="coerce")
+    later = checked_on.notna() & (checked_on > end)
+    out["check_status"] = out["check_status"].where(~later, None)
+    out["case_id"] = out["case_id"].where(~later, None)
+    return out
+
+
+def period_digest(
+    scr_leads: pd.DataFrame,
+    leads: pd.DataFrame,
+    coverage: pd.DataFrame,
+    rule_names: Mapping[str, str],
+    period: str,
+    cross_match: Collection[str] = (),
+    cases: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame] | None:
+    """What the 通报 says about screening at `period` (YYYY-MM), or None when no screening
+    result covers the month (the section is then left out).
+
+    `leads` is the whole leads ledger (check status and date, due date, case link);
+    `cross_match` the rules that match death and custody lists (those with a county list);
+    `cases` the cases ledger. Tables, each built from `screening_tables` on the rows in scope:
+
+    - `month`: one row — settlements, screened, coverage_rate, hits, leads (issued), suppressed,
+      amount, rules_hit — of the screening of `period`'s data;
+    - `by_rule`: every declared rule — the month's hits, leads, amount; the year's leads
+      (data months January to `period`), checked, confirmed, converted and 属实率 as the
+      ledger stood at the month's end; most leads first;
+    - `ytd`: one row — the year's leads, checked, confirmed, converted, overdue (unchecked past
+      the 核查时限 at the month's end), checked_rate, confirmed_rate, conversion_rate;
+    - `cross_match`: one row — cases made from cross-match leads found this year to the
+      month's end (not withdrawn), their amount due and recovered, recovery_rate (as the
+      screening set's 死亡、服刑疑点追回金额 counts them).
+    """
+    from workbench.presentation import lists as plists
+
+    period = str(period)[:7]
+    year_start = f"{period[:4]}-01"
+    months = scr_leads["month"].astype(str)
+    if not (months == period).any():
+        return None
+    end = plists.period_end(period)
+    state = _as_of(leads, end)
+    ytd_rows = scr_leads[(months >= year_start) & (months <= period)]
+    cov = coverage[coverage["month"].astype(str) == period] if len(coverage) else coverage
+    tables = screening_tables(ytd_rows, state, cov, rule_names)
+    this = tables["by_rule_county"][tables["by_rule_county"]["month"].astype(str) == period]
+    per_rule = this.groupby("rule_code").agg(
+        hits=("hits", "sum"), leads=("leads", "sum"), amount=("amount", "sum")
+    )
+    prec = tables["precision"].set_index("rule_code")
+    codes = list(dict.fromkeys([*rule_names, *per_rule.index]))
+    by_rule = pd.DataFrame({"rule_code": codes})
+    by_rule["rule_name"] = [rule_names.get(c, "") for c in codes]
+    by_rule["cross_match"] = by_rule["rule_code"].isin(set(cross_match))
+    for col in ("hits", "leads", "amount"):
+        by_rule[col] = by_rule["rule_code"].map(per_rule[col]).fillna(0)
+    by_rule["leads_ytd"] = by_rule["rule_code"].map(prec["leads"]).fillna(0)
+    for col in ("checked", "confirmed", "converted"):
+        by_rule[col] = by_rule["rule_code"].map(prec[col]).fillna(0)
+    for col in ("hits", "leads", "leads_ytd", "checked", "confirmed", "converted"):
+        by_rule[col] = by_rule[col].astype(int)
+    by_rule["confirmed_rate"] = _rate(by_rule["confirmed"], by_rule["checked"])
+    by_rule = by_rule.sort_values(
+        ["leads", "hits", "rule_code"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)[DIGEST_RULE_COLUMNS]
+
+    issued = ytd_rows.loc[ytd_rows["status"] == "已下发", "lead_id"].astype(str)
+    overdue = plists.overdue_leads({"leads": leads}, period)
+    n_overdue = int(overdue["lead_id"].astype(str).isin(set(issued)).sum()) if len(overdue) else 0
+    total = by_rule[["leads_ytd", "checked", "confirmed", "converted"]].sum()
+    ytd = pd.DataFrame(
+        {
+            "leads": [int(total["leads_ytd"])],
+            "checked": [int(total["checked"])],
+            "confirmed": [int(total["confirmed"])],
+            "converted": [int(total["converted"])],
+            "overdue": [n_overdue],
+        }
+    )
+    ytd["checked_rate"] = _rate(ytd["checked"], ytd["leads"])
+    ytd["confirmed_rate"] = _rate(ytd["confirmed"], ytd["checked"])
+    ytd["conversion_rate"] = _rate(ytd["converted"], ytd["leads"])
+
+    month_rows = scr_leads[months == period]
+    settlements = float(cov["settlements"].sum()) if len(cov) else float("nan")
+    screened = float(cov["screened"].sum()) if len(cov) else float("nan")
+    month = pd.DataFrame(
+        {
+            "settlements": [settlements],
+            "screened": [screened],
+            "hits": [int(month_rows["hit_count"].sum())],
+            "leads": [int((month_rows["status"] == "已下发").sum())],
+            "suppressed": [int((month_rows["status"] == "已抑制").sum())],
+            "amount": [float(month_rows["amount"].astype("float64").sum())],
+            "rules_hit": [int(month_rows["rule_code"].nunique())],
+        }
+    )
+    month["coverage_rate"] = _rate(month["screened"], month["settlements"])
+    return {
+        "month": month,
+        "by_rule": by_rule,
+        "ytd": ytd,
+        "cross_match": _cross_match_recovery(leads, cases, cross_match, year_start, end),
+    }
+
+
+def _cross_match_recovery(
+    leads: pd.DataFrame,
+    cases: pd.DataFrame | None,
+    cross_match: Collection[str],
+    year_start: str,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Cases linked from cross-match leads, found from `year_start` to `end`, not withdrawn:
+    how many, amount due and recovered (the screening set's measures count the same rows)."""
+    cols = {"cases": [0], "amount_due": [0.0], "recovered": [0.0]}
+    if cases is not None and len(cases) and len(leads) and cross_match:
+        linked = set(
+            leads.loc[
+                leads["rule_code"].isin(set(cross_match)) & leads["case_id"].notna(), "case_id"
+            ].astype(str)
+        )
+        found = pd.to_datetime(cases["found_date"], errors="coerce")
+        mine = cases[
+            cases["case_id"].astype(str).isin(linked)
+            & (cases["status"] != CASE_WITHDRAWN)
+            & (found >= pd.Timestamp(f"{year_start}-01"))
+            & (found <= end)
+        ]
+        cols = {
+            "cases": [int(mine["case_id"].nunique())],
+            "amount_due": [float(pd.to_numeric(mine["amount_due"], errors="coerce").sum())],
+            "recovered": [float(pd.to_numeric(mine["amount_recovered"], errors="coerce").sum())],
+        }
+    out = pd.DataFrame(cols)
+    out["recovery_rate"] = _rate(out["recovered"], out["amount_due"])
+    return out
+
+
+def cross_match_rules() -> tuple[str, ...]:
+    """The rules that match death and custody lists: those that write a masked county list
+    (`list:` in the rule file), as declared — no face names a rule code."""
+    from workbench.screening.rules import load_rules
+
+    try:
+        return tuple(r.code for r in load_rules().rules.values() if r.list_name)
+    except Exception:  # noqa: BLE001 - a broken rule file must not take a document down
+        return ()
+
+
+def digest_inputs(wh) -> dict[str, object] | None:
+    """What `period_digest` reads from a warehouse besides the ledgers, or None before any
+    screening run (then no face shows a screening section)."""
+    inputs = read_inputs(wh)
+    if not len(inputs["scr_leads"]):
+        return None
+    return {
+        "scr_leads": inputs["scr_leads"],
+        "coverage": inputs["coverage"],
+        "rule_names": inputs["rule_names"],
+        "cross_match": cross_match_rules(),
     }
