@@ -136,6 +136,7 @@ VALID_ROWS: dict[str, dict[str, object]] = {
         "verified": "是",
         "closed_date": date(2025, 9, 25),
         "reward_paid": 500.0,
+        "reward_paid_date": date(2025, 10, 20),
         "institution_id": "H99010100001",
         "case_id": "AJ-2025-0001",
         "due_date": date(2025, 11, 28),
@@ -457,6 +458,20 @@ def _referral_and_inspection(d: Path) -> None:
     )
 
 
+def _reward_before_receipt(d: Path) -> None:
+    """A complaint received 2025-09-05 whose reward is dated 2025-09-01, four days before it
+    was received; the second complaint's reward is paid after the receipt; the third's reward
+    has no date (a warning: it cannot count as paid on time)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "投诉举报台账"
+    ws.append(["举报编号", "区划代码", "受理日期", "是否查实", "奖励金额(元)", "奖励发放日期"])
+    ws.append(["JB-1", "990101", "2025-09-05", "是", 300, "2025-09-01"])
+    ws.append(["JB-2", "990101", "2025-09-05", "是", 300, "2025-10-10"])
+    ws.append(["JB-3", "990101", "2025-09-06", "是", 250, None])
+    wb.save(d / F)
+
+
 S = "案件台账"
 CASES: list[Case] = [
     Case("text_in_money", _money_text, {(F, S, 2, "应追回金额(元)", "E_NOT_NUMBER")}, 1, 0),
@@ -550,6 +565,16 @@ CASES: list[Case] = [
         },
         3,
         1,
+    ),
+    Case(
+        "reward_paid_before_receipt",
+        _reward_before_receipt,
+        {
+            (F, "投诉举报台账", 2, "奖励发放日期", "E_REWARD_BEFORE_RECEIVED"),
+            (F, "投诉举报台账", 4, "奖励发放日期", "W_REWARD_DATE_MISSING"),
+        },
+        3,
+        2,
     ),
 ]
 

@@ -507,6 +507,31 @@ def test_funnel_draws_the_cohort_and_says_what_it_counts(data):
     assert [s["count"] for s in county[:3]] == [100, 30, 20]
 
 
+def test_funnel_draws_full_recovery_and_the_linked_stage_after_it(data):
+    """When the cohort counts the cases recovered in full, 追回's bar is that count (not a
+    rate-scaled guess) and the stage linked to the cases (整改) follows it, in the rows' order."""
+    f = data.funnel
+    rec = f["stage"] == "recovered"
+    f = f.assign(count=f["count"].where(~rec, 15))
+    rect = f[rec].assign(stage="rectified", label="整改", count=6)
+    rect = rect.assign(amount_recovered=None, amount_due=None)
+    rect.index = rect.index + 0.5  # right after each 追回 row
+    data.funnel = pd.concat([f, rect]).sort_index().reset_index(drop=True)
+    stages = d.funnel_stages(data, view())
+    assert [(s["label"], s["count"]) for s in stages] == [
+        ("线索", 102),
+        ("立案", 32),
+        ("结案", 22),
+        ("追回", 15),
+        ("整改", 6),
+    ]
+    assert stages[3]["text"] == "全额追回 15 件（追回率 90.0%）"
+    assert "全额追回 15 件" in stages[3]["hover"] and "90.0万元" in stages[3]["hover"]
+    assert ">线索 → 立案 → 结案 → 追回 → 整改</h3>" in d.funnel_title_html(data, view())
+    title = d.funnel_title_html(data, view())
+    assert "全额追回" in title and "整改为" in title  # the caption says what the bars count
+
+
 def test_funnel_shows_what_the_set_declares(data):
     """Another declaration, another funnel: stages, labels and parts come from the YAML."""
     data.presentation["campaign_2025"] = {

@@ -345,6 +345,45 @@ def test_done_by_needs_a_dated_count_or_sum_and_a_date_field(tmp_path: Path) -> 
     ]  # done_by: lines
 
 
+def test_within_days_and_not_done_by_are_checked(tmp_path: Path) -> None:
+    """`within_days` names a second date field and a whole number of days (a parameter may give
+    it); `not_done_by` mirrors `done_by` and may not stand beside it."""
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "parameters:\n  days: {value: 15}\n"
+        "measures:\n"
+        "  ok:\n    ledger: leads\n    agg: count\n    date: due_date\n"
+        "    where:\n      - {field: checked_date, op: within_days, value: [due_date, $days]}\n"
+        "  open:\n    ledger: cases\n    agg: count\n    date: due_date\n"
+        "    not_done_by: closed_date\n"
+        "  text_field:\n    ledger: leads\n    agg: count\n"
+        "    where:\n      - {field: checked_date, op: within_days, value: [lead_id, 0]}\n"
+        "  negative:\n    ledger: leads\n    agg: count\n"
+        "    where:\n      - {field: checked_date, op: within_days, value: [due_date, -1]}\n"
+        "  one_value:\n    ledger: leads\n    agg: count\n"
+        "    where:\n      - {field: checked_date, op: within_days, value: due_date}\n"
+        "  both:\n    ledger: cases\n    agg: count\n    date: due_date\n"
+        "    done_by: closed_date\n    not_done_by: closed_date\n"
+        "indicators:\n  c:\n    type: count\n    name: 按期\n    numerator: ok\n"
+        "  o:\n    type: count\n    name: 超期\n    numerator: open\n",
+    )
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_DONE_BY", 38),  # not_done_by beside done_by
+        ("E_WITHIN_DAYS", 22),  # lead_id is text
+        ("E_WITHIN_DAYS", 27),  # −1 days
+        ("E_WITHIN_DAYS", 32),  # no [field, days] pair
+    ]
+    text = p.read_text(encoding="utf-8")
+    p.write_text(text[: text.index("  text_field:")] + text[text.index("indicators:") :])
+    got = load_set(p, [tmp_path]).measures
+    assert got["ok"].where[0].value == ("due_date", 15)  # the parameter, in days
+    assert got["open"].not_done and got["open"].done_by == "closed_date"
+    assert not got["ok"].not_done
+
+
 # --------------------------------------------------------------------------- expressions
 
 
@@ -489,8 +528,9 @@ def test_presentation_says_what_the_cockpit_hard_coded() -> None:
             ("leads", "case_detection_rate", "denominator"),
             ("filed", "case_count", "numerator"),
             ("closed", "case_detection_rate", "numerator"),
+            ("rectified", "rectification_completion", "numerator"),  # linked to the cases
         ]
-        assert [f.label for f in p.funnel] == ["线索", "立案", "结案"]
+        assert [f.label for f in p.funnel] == ["线索", "立案", "结案", "整改"]
         assert (p.recovery, p.rectification) == ("fund_recovery_rate", "rectification_completion")
         # every card the cockpit showed (the set's own indicators, in file order), once
         own = [c for c, i in iset.indicators.items() if Path(i.file).stem == iset.code]

@@ -820,7 +820,7 @@ NEW_FIELDS = {
         "police_feedback_date",
         "discipline_referral_date",
     ),
-    "complaints": ("institution_id", "case_id", "due_date"),
+    "complaints": ("institution_id", "case_id", "due_date", "reward_paid_date"),
     "leads": ("complaint_id", "inspection_id", "confirmed_amount"),
     "rectifications": ("inspection_id", "case_id"),
 }
@@ -893,6 +893,7 @@ def test_an_old_warehouse_opens_upgrades_and_computes(city, tmp_path: Path, camp
         assert (
             "+talks" in ups["changes"].iloc[1]
             and "+cases.suspected_crime" in ups["changes"].iloc[1]
+            and "+complaints.reward_paid_date" in ups["changes"].iloc[1]
         )
         wh.load_frames({"talks": city.frames["talks"]}, submission_id="s2", period="2025-12")
     with Warehouse(path) as wh:

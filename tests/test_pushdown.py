@@ -295,6 +295,32 @@ MEASURES: dict[str, Measure] = {
     "complaints_done": Measure(
         "complaints_done", "count", "complaints", date="received_date", done_by="closed_date"
     ),
+    # …and its mirror: counted while still not done at the window's end (a blank date: open),
+    # beside the done_by measures of the same ledger and date
+    "rect_open_at_end": Measure(
+        "rect_open_at_end",
+        "count",
+        "rectifications",
+        date="deadline",
+        done_by="closed_date",
+        not_done=True,
+    ),
+    # two dates of a row compared (blank either side: no match), own and through a join
+    "checked_on_time": Measure(
+        "checked_on_time",
+        "count",
+        "leads",
+        date="received_date",
+        where=(_c("checked_date", "within_days", ("received_date", 10)),),
+    ),
+    "reward_within": Measure(
+        "reward_within",
+        "count",
+        "cases",
+        date="closed_date",
+        join=Join("complaints", "case_id"),
+        where=(_c("complaints.reward_paid_date", "within_days", ("closed_date", 30)),),
+    ),
     # beside them, on the same ledger and date: plain measures (an `any` among them, whose
     # groups now repeat per month done) and a second done_by field (its own statement)
     "any_due": Measure("any_due", "any", "rectifications", date="deadline"),

@@ -593,6 +593,12 @@ COMPLAINTS = Ledger(
         _f("verified", "是否查实", "bool"),
         _f("closed_date", "办结日期", "date"),
         _f("reward_paid", "奖励金额(元)", "yuan"),
+        _f(
+            "reward_paid_date",
+            "奖励发放日期",
+            "date",
+            help="举报奖励实际兑现（发放）的日期，不得早于受理日期",
+        ),
         _f("institution_id", "被举报机构编码", help="举报对象为定点医药机构时填写"),
         _f("case_id", "关联案件编号", help="查实后立案的填写，须在案件台账中存在"),
         _f("due_date", "办理时限", "date", help="应在此日期前办结"),
@@ -600,6 +606,7 @@ COMPLAINTS = Ledger(
     compares=(
         Compare("closed_date", ">=", "received_date", "E_CLOSED_BEFORE_RECEIVED"),
         Compare("due_date", ">=", "received_date", "E_DUE_BEFORE_RECEIVED"),
+        Compare("reward_paid_date", ">=", "received_date", "E_REWARD_BEFORE_RECEIVED"),
     ),
     references=(
         Reference("county_code", "counties", "county_code", "E_UNKNOWN_COUNTY"),
@@ -622,6 +629,17 @@ COMPLAINTS = Ledger(
                 When("verified", (True,), negate=True),
             ),
             "W_REWARD_UNVERIFIED",
+        ),
+        # a reward paid with no date cannot be shown paid on time (举报奖励按期兑现率)
+        Forbidden(
+            "reward_paid_date",
+            "reward_paid",
+            (
+                When("reward_paid", filled=True),
+                When("reward_paid", (0,), negate=True),
+                When("reward_paid_date", filled=False),
+            ),
+            "W_REWARD_DATE_MISSING",
         ),
     ),
 )

@@ -1379,6 +1379,7 @@ def generate_city(
 # the builders above made stays as it was; only the contradictions the rules now refuse change.
 
 _LOOP_STREAM = 13
+_REWARD_STREAM = 17  # reward payment dates: their own stream, the rest of the city unchanged
 # violation types the demo treats as typically criminal (诈骗): its own story, kept in line
 # with the `violation_type` list of the campaign's 涉嫌犯罪 measures
 _TYPICALLY_CRIMINAL = (
@@ -1612,6 +1613,26 @@ def _link_complaints(
     pays = linked & case_closed & (rng.random(n) < np.where(lag, 0.45, 0.85))
     reward = np.where(pays, _money(np.minimum(np.nan_to_num(recovered) * 0.02, 100_000.0)), 0.0)
     comp["reward_paid"] = reward
+
+
+def _reward_dates(w: _World, rng: np.random.Generator, frames: dict[str, pd.DataFrame]) -> None:
+    """When each reward was paid: after its case closed, mostly within a month (the lagging
+    counties' often two or three months later); a reward not paid by the demo's last day is
+    still due (no amount, no date)."""
+    comp = frames["complaints"]
+    n = len(comp)
+    paid = comp["reward_paid"].to_numpy(dtype=float) > 0
+    closed = comp["case_id"].map(frames["cases"].set_index("case_id")["closed_date"])
+    base = _dates(closed.where(closed.notna(), comp["closed_date"]))
+    lag = w.lagging[pd.Index(w.code_obj).get_indexer(comp["county_code"])]
+    late = rng.random(n) < np.where(lag, 0.55, 0.12)
+    days = np.where(late, rng.integers(31, 100, n), rng.integers(3, 31, n))
+    when = base + _days(days)
+    when = np.maximum(when, _dates(comp["received_date"]))
+    due = paid & ~np.isnat(when)
+    on_time = due & (when <= w.as_of)
+    comp["reward_paid"] = np.where(on_time, comp["reward_paid"], 0.0)
+    comp["reward_paid_date"] = _to_date_series(np.where(on_time, when, np.datetime64("NaT")))
 
 
 def _link_leads(
@@ -1966,6 +1987,7 @@ def _close_the_loop(
     _case_loop_fields(w, rng, cases)
     _link_cases_to_inspections(cases, frames["inspections"], avoid)
     _link_complaints(w, rng, frames, avoid)
+    _reward_dates(w, np.random.default_rng([seed, _REWARD_STREAM]), frames)
     _link_leads(w, rng, frames, avoid)
     _link_rectifications(frames, avoid)
     frames["self_inspections"] = _build_self_inspections(w, rng)
@@ -2326,6 +2348,22 @@ def _inject_mistakes(
     bogus = f"JC{code}{month.replace('-', '')}{n_ins + 1:04d}"
     put("rectifications", 1, "inspection_id", bogus, "E_UNKNOWN_INSPECTION")
     put("complaints", 0, "reward_paid", -200.0, "E_NEGATIVE_MONEY")
+    comp = frames["complaints"].reset_index(drop=True)
+    received = pd.Timestamp(comp.at[2, "received_date"])
+    wrong = received - pd.Timedelta(days=3)  # the reward dated before the complaint came in
+    style = MONTHLY_LEDGERS.index("complaints") % 2
+    sh = sheets["complaints"]  # the column may be blank this month: written as dates all the same
+    sh.kinds[sh.ledger.field_names.index("reward_paid_date")] = (
+        "text" if layout.text_dates else "date"
+    )
+    put(
+        "complaints",
+        2,
+        "reward_paid_date",
+        _date_cell(wrong, layout, style),
+        "E_REWARD_BEFORE_RECEIVED",
+        shown=str(wrong.date()),
+    )
     put(
         "complaints",
         1,

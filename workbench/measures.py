@@ -26,6 +26,7 @@ from workbench.declarations import (
     Clause,
     Condition,
     IndicatorSet,
+    WITHIN_DAYS,
     Measure,
     eval_expr,
     unit_field,
@@ -187,6 +188,7 @@ def measure_key(m: Measure, params: Mapping[str, object]) -> tuple:
         m.where,
         m.join,
         m.done_by,
+        m.not_done,
         used,
     )  # `used` last: the warehouse engine reads it as key[-1]
 
@@ -374,6 +376,12 @@ class MeasureEngine:
                 empty = np.asarray([str(u).strip() == "" for u in uniques], dtype=bool)
                 blank = (codes < 0) | np.append(empty, False)[codes]
             return blank if c.op == "is_null" else ~blank
+        if c.op == WITHIN_DAYS:  # date ≤ other date + n days, both filled
+            other, days = c.value
+            a = pd.to_datetime(col, errors="coerce")
+            b = pd.to_datetime(self.column(measure, other), errors="coerce")
+            ok = a.notna() & b.notna() & (a <= b + pd.Timedelta(days=int(days)))
+            return np.asarray(ok, dtype=bool)
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         if all(isinstance(v, str) for v in values):
             # Text (and YYYY-MM) compares on the few distinct values, then maps back to rows.
@@ -566,7 +574,10 @@ class MeasureEngine:
         # grid of what was done by that month; each is then a difference of running totals.
         for end, js in by_end.items():
             lo = min(windows[j].start for j in js)
-            sel = (done <= end) & (mon >= lo) & (mon <= end)
+            counted = done <= end  # a blank date (-1) counts as done …
+            if measure.not_done:  # … except when counting what is still not done
+                counted = ~((done >= 0) & counted)
+            sel = counted & (mon >= lo) & (mon <= end)
             n_m = end - lo + 1
             grid = np.bincount(
                 cidx[sel] * n_m + (mon[sel] - lo), weights=weight[sel], minlength=self.n * n_m
@@ -801,7 +812,8 @@ class MeasureEngine:
             sel &= (midx >= window.start) & (midx <= window.end)
             if measure.done_by is not None:  # only the rows done by the window's end
                 done = self.month_idx(measure.ledger, measure.done_by)  # type: ignore
-                sel &= done <= window.end  # a blank date (-1) counts as done
+                by_end = done <= window.end  # a blank date (-1) counts as done
+                sel &= ~((done >= 0) & by_end) if measure.not_done else by_end
         out = df[sel]
         if measure.join is not None:
             extra = {}

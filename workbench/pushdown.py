@@ -40,6 +40,7 @@ from workbench.declarations import (
     Clause,
     Condition,
     IndicatorSet,
+    WITHIN_DAYS,
     Measure,
     clauses_of,
     unit_field,
@@ -150,6 +151,13 @@ class _Sql:
                 else f"({ref} IS NULL)"
             )
             return blank if c.op == "is_null" else f"(NOT {blank})"
+        if c.op == WITHIN_DAYS:  # NULL on either side: no match, as in the numpy engine
+            other, days = c.value
+            b = self.col(other)[0]
+            return (
+                f"(TRY_CAST({ref} AS TIMESTAMP) <= "
+                f"TRY_CAST({b} AS TIMESTAMP) + to_days(CAST({int(days)} AS INTEGER)))"
+            )
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         if all(isinstance(v, str) for v in values):
             x = ref if ftype in _TEXT_TYPES else f"CAST({ref} AS VARCHAR)"
@@ -461,7 +469,7 @@ class WarehouseEngine(MeasureEngine):
             names = [
                 m.field,
                 *(m.expr.names if m.expr else ()),
-                *(c.field for c in clauses_of(m.where)),
+                *(f for c in clauses_of(m.where) for f in c.fields),
             ]
             joins.setdefault((m.join.ledger, m.join.on), set()).update(
                 n.split(".", 1)[1] for n in names if n and "." in n
@@ -883,7 +891,7 @@ def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:
     own: list[Condition] = []
     joined: list[Condition] = []
     for cond in m.where:
-        sides = {"." in c.field for c in clauses_of([cond])}
+        sides = {"." in f for c in clauses_of([cond]) for f in c.fields}
         if len(sides) > 1:
             return None
         (joined if True in sides else own).append(cond)

@@ -1,4 +1,4 @@
-"""The enforcement funnel (e.g. 线索 → 立案 → 结案 → 追回) and the rectification progress bar.
+"""The enforcement funnel (线索 → 立案 → 结案 → 追回 → 整改) and the rectification bar.
 
 What they show is declared per indicator set (`presentation:` `funnel`, `recovery`,
 `rectification`); a set that declares none has neither. The funnel draws the presentation
@@ -26,23 +26,25 @@ from workbench.presentation import funnel as pfunnel
 
 
 def funnel_stages(data: DashboardData, view: View) -> list[dict]:
-    """The declared stages, then 追回, as [{stage, label, count, text}] for the county (or city),
-    counted as one cohort by the presentation layer (`presentation.funnel.cohort_counts`): the
-    leads and cases found in the window and what became of them, so no bar is wider than the
-    one above it.
+    """The declared stages with 追回 in its place, as [{stage, label, count, text}] for the
+    county (or city), counted as one cohort by the presentation layer
+    (`presentation.funnel.cohort_counts`): the leads and cases found in the window and what
+    became of them, so no bar is wider than the one above it.
 
-    追回 is money: its width is the last stage's count × the cohort's recovery rate (the share
-    of the money due that came back), drawn on the same scale, and its label gives the rate,
+    追回's width is the cases recovered in full (those its count gives; else the stage above ×
+    the cohort's recovery rate, the share of the money due that came back), its label the rate,
     its tooltip the amounts."""
     shows = data.presentation_of(view.indicator_set)
     if not shows["funnel"]:
         return []
     rows = data.records("funnel", view.indicator_set, view.period, view.county)
-    stages = []
-    recovery = None
+    stages: list[dict] = []
     for r in rows:
         if str(r["stage"]) == pfunnel.RECOVERY:
-            recovery = r
+            if stages and shows["recovery"]:
+                bar = _recovery_bar(data, view, r, stages[-1], shows["recovery"])
+                if bar is not None:
+                    stages.append(bar)
             continue
         n = _float(r["count"])
         if n is not None:
@@ -54,31 +56,41 @@ def funnel_stages(data: DashboardData, view: View) -> list[dict]:
                     "text": t("dash.funnel.count", n=fmt.number(n)),
                 }
             )
-    if not stages or recovery is None or not shows["recovery"]:
-        return stages
-    got, due = _float(recovery["amount_recovered"]), _float(recovery["amount_due"])
-    rate = got / due if got is not None and due else None
-    if rate is not None:
-        last = stages[-1]
-        name = focus_meta(data, _focus(view, shows["recovery"])).get("name")
-        stages.append(
-            {
-                "stage": pfunnel.RECOVERY,
-                "recovery": True,
-                "label": t("dash.funnel.recovered"),
-                "count": last["count"] * min(max(rate, 0.0), 1.0),
-                "text": t("dash.funnel.recovered_text", rate=fmt.percent(rate)),
-                "hover": t(
-                    "dash.funnel.recovered_hover",
-                    name=name,
-                    stage=last["label"],
-                    rate=fmt.percent(rate),
-                    recovered=fmt.money(got),
-                    due=fmt.money(due),
-                ),
-            }
-        )
     return stages
+
+
+def _recovery_bar(
+    data: DashboardData, view: View, r: dict, last: dict, indicator: str
+) -> dict | None:
+    got, due = _float(r["amount_recovered"]), _float(r["amount_due"])
+    rate = got / due if got is not None and due else None
+    if rate is None:
+        return None
+    name = focus_meta(data, _focus(view, indicator)).get("name")
+    full = _float(r.get("count"))
+    money = {"rate": fmt.percent(rate), "recovered": fmt.money(got), "due": fmt.money(due)}
+    if full is None:
+        count = last["count"] * min(max(rate, 0.0), 1.0)
+        text = t("dash.funnel.recovered_text", rate=fmt.percent(rate))
+        hover = t("dash.funnel.recovered_hover", name=name, stage=last["label"], **money)
+    else:
+        count = full
+        text = t("dash.funnel.recovered_full_text", n=fmt.number(full), rate=fmt.percent(rate))
+        hover = t(
+            "dash.funnel.recovered_full_hover",
+            name=name,
+            stage=last["label"],
+            n=fmt.number(full),
+            **money,
+        )
+    return {
+        "stage": pfunnel.RECOVERY,
+        "recovery": True,
+        "label": t("dash.funnel.recovered"),
+        "count": count,
+        "text": text,
+        "hover": hover,
+    }
 
 
 def funnel_caption(data: DashboardData, view: View) -> str:
@@ -86,7 +98,7 @@ def funnel_caption(data: DashboardData, view: View) -> str:
     rows = data.records("funnel", view.indicator_set, view.period, view.county)
     if not rows:
         return ""
-    return pfunnel.caption(rows[0]["window_start"], rows[0]["window_end"])
+    return pfunnel.caption(rows[0]["window_start"], rows[0]["window_end"], rows)
 
 
 def _focus(view: View, indicator: str) -> View:
@@ -94,11 +106,14 @@ def _focus(view: View, indicator: str) -> View:
 
 
 def funnel_title_html(data: DashboardData, view: View) -> str:
-    """The funnel panel's heading: its declared stages (线索 → 立案 → 结案 → 追回)."""
+    """The funnel panel's heading: its stages in order (线索 → 立案 → 结案 → 追回 → 整改)."""
     shows = data.presentation_of(view.indicator_set)
-    labels = [st["label"] for st in shows["funnel"]]
-    if labels and shows["recovery"]:
-        labels.append(t("dash.funnel.recovered"))
+    rows = data.records("funnel", view.indicator_set, view.period, view.county)
+    labels = [str(r["label"]) for r in rows if shows["recovery"] or r["stage"] != pfunnel.RECOVERY]
+    if not rows:  # no counts yet: the declared stages, 追回 after them
+        labels = [st["label"] for st in shows["funnel"]]
+        if labels and shows["recovery"]:
+            labels.append(t("dash.funnel.recovered"))
     caption = funnel_caption(data, view)
     note = f'<div class="wb-note wb-funnel-note">{_esc(caption)}</div>' if caption else ""
     return _part("funnel_title", view.key, f"<h3>{_esc(' → '.join(labels))}</h3>{note}")

@@ -83,12 +83,14 @@ from workbench.declarations.vocabulary import (
     TABLE_TYPES,
     TARGET_OPS,
     WEIGHTINGS,
+    WITHIN_DAYS,
 )
 
 __all__ = [
     "AGGS",
     "ALL_SPANS",
     "PERIOD_END",
+    "WITHIN_DAYS",
     "TABLE_TYPES",
     "TableDecl",
     "TableField",

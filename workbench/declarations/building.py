@@ -28,6 +28,7 @@ from workbench.declarations.model import (
 )
 from workbench.declarations.rules import SetContext, Stage
 from workbench.declarations.shaping import FileDecl
+from workbench.declarations.vocabulary import WITHIN_DAYS
 from workbench.periods import Frequency, coarsest
 
 
@@ -39,6 +40,11 @@ def _typed_clause(ctx: SetContext, m: Measure, c: Condition) -> Condition:
         return dataclasses.replace(c, clauses=tuple(_typed_clause(ctx, m, x) for x in c.clauses))
     if c.op in ("is_null", "not_null"):
         return c
+    if c.op == WITHIN_DAYS:
+        other, days = c.value
+        days, _ = rules.param_value(days, ctx.params, (m.file, c.line), "", ("", None))
+        n = int(rules.coerce(days, "int"))  # the rules passed it: a number of days ≥ 0
+        return dataclasses.replace(c, value=(other, n))
     ftype, _ = rules.field_type(m, c.field, (m.file, c.line), "", ctx.sources)
     out = []
     for v in c.value if isinstance(c.value, tuple) else (c.value,):

@@ -51,6 +51,13 @@ class Clause:
     value: Any = None
     line: int | None = None
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields the clause reads (a `within_days` clause reads a second date)."""
+        if self.op == "within_days" and isinstance(self.value, tuple) and self.value:
+            return (self.field, str(self.value[0]))
+        return (self.field,)
+
 
 @dataclass(frozen=True)
 class AnyOf:
@@ -121,6 +128,9 @@ class Measure:
     key_lines: Mapping[str, int] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
+    # `not_done_by: <date field>` (done_by holds the field): a row counts in a window only while
+    # it is still not done at the window's end (a blank date: not done) — e.g. open past 时限
+    not_done: bool = False
 
     def __post_init__(self) -> None:
         if not self.city:
@@ -150,7 +160,7 @@ class Measure:
             self.date,
             self.done_by,
             *(sorted(self.expr.names) if self.expr else ()),
-            *(c.field for c in clauses_of(self.where)),
+            *(f for c in clauses_of(self.where) for f in c.fields),
         ]
         own: set[str] = set()
         joined: set[str] = set()

@@ -28,6 +28,7 @@ from workbench.declarations.model import (
     AnyOf,
     Baseline,
     Calendar,
+    Clause,
     Condition,
     HierarchyDecl,
     Indicator,
@@ -45,6 +46,7 @@ from workbench.declarations.vocabulary import (
     RATE_TYPES,
     SHORT_NAME_MAX,
     TYPE_PARTS,
+    WITHIN_DAYS,
 )
 from workbench.messages import t
 from workbench.periods import Frequency, coarsest
@@ -382,6 +384,9 @@ def _clause_findings(ctx: SetContext, m: Measure, c: Condition, path: str) -> It
         return
     if c.op in ("is_null", "not_null"):
         return
+    if c.op == WITHIN_DAYS:
+        yield from _within_days_findings(ctx, m, c, ftype, path)
+        return
     for v in c.value if isinstance(c.value, tuple) else (c.value,):
         v, problem = param_value(v, ctx.params, at, path, drops)
         if problem:
@@ -411,6 +416,25 @@ def _clause_findings(ctx: SetContext, m: Measure, c: Condition, path: str) -> It
         if c.op in (">", ">=", "<", "<=") and ftype in ("text", "enum", "bool", "code6"):
             yield error("E_FILTER_OP_TYPE", at, path, drops, field=c.field, op=c.op)
             return
+
+
+def _within_days_findings(
+    ctx: SetContext, m: Measure, c: Clause, ftype: str | None, path: str
+) -> Iterator[Finding]:
+    """`within_days` compares two dates of the row: both fields dates, the days a number ≥ 0."""
+    at, drops = (m.file, c.line), ("measures", m.code)
+    other, days = c.value
+    otype, problem = field_type(m, other, at, path, ctx.sources)
+    if problem:
+        yield problem
+        return
+    days, problem = param_value(days, ctx.params, at, path, drops)
+    if problem:
+        yield problem
+        return
+    n = coerce(days, "int")
+    if ftype != "date" or otype != "date" or n is BAD or n is None or n < 0:  # type: ignore[operator]
+        yield error("E_WITHIN_DAYS", at, path, drops, field=c.field)
 
 
 def filters_fit_fields(ctx: SetContext) -> Iterator[Finding]:

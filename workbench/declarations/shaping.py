@@ -69,6 +69,7 @@ from workbench.declarations.vocabulary import (
     STRICT_SECTIONS,
     TABLE_TYPES,
     TARGET_OPS,
+    WITHIN_DAYS,
     WEIGHTINGS,
 )
 from workbench.messages import t
@@ -401,6 +402,12 @@ class Shaper:
             self.issues.error("E_MISSING_KEY", item.at(), path, key="value", what=path)
             return None
         value = item["value"]
+        if op == WITHIN_DAYS:
+            if not isinstance(value, LList) or len(value) != 2:
+                self.issues.error("E_WITHIN_DAYS", item.at("value"), path, field=fld)
+                return None
+            other, days = value[0], value[1]
+            return Clause(fld, op, (str(other), param_ref(days) or days), item.line)
         if op in ("in", "not_in"):
             if not isinstance(value, LList):
                 self.issues.error(
@@ -494,8 +501,14 @@ class Shaper:
             if since is None:
                 self.issues.error("E_BAD_DATE", m.at("since"), path, key="since", value=m["since"])
         done_by = self.text(m, "done_by", path) or None
+        not_done = "not_done_by" in m
+        if not_done:
+            if done_by is not None:
+                self.issues.error("E_DONE_BY", m.at("not_done_by"), path)
+                return None
+            done_by = self.text(m, "not_done_by", path) or None
         if done_by is not None and (agg not in ("count", "sum") or date is None or rollup != "sum"):
-            self.issues.error("E_DONE_BY", m.at("done_by"), path)
+            self.issues.error("E_DONE_BY", m.at("not_done_by" if not_done else "done_by"), path)
             return None
         return Measure(
             code,
@@ -518,6 +531,7 @@ class Shaper:
             MappingProxyType(
                 {("ledger" if k == "table" else k): v for k, v in m.key_lines.items()}
             ),
+            not_done=not_done,
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:

@@ -18,7 +18,11 @@ from workbench.periods import NAMED_BY as NAMED_BY
 AGGS = ("count", "sum", "distinct_count", "any", "months")
 ROLLUPS = ("sum", "max", "last")
 CITY_ROLLUPS = ("sum", "max", "distinct")
-OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null")
+OPS = ("==", "!=", "in", "not_in", ">", ">=", "<", "<=", "is_null", "not_null", "within_days")
+# `{field: a, op: within_days, value: [b, n]}`: date a is filled and no later than date b + n days
+# (b another date field of the row, n a number of days or a $parameter), e.g. 按期: 核查完成日期
+# within 0 days of 核查时限.
+WITHIN_DAYS = "within_days"
 TARGET_OPS = (">=", "<=", "==", ">", "<")
 INDICATOR_TYPES = ("ratio", "share", "change", "count", "derived")
 SPANS = MONTH_SPANS  # the spans of monthly data (the ledgers); ALL_SPANS adds year, fiscal_year
@@ -107,6 +111,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "city",
         "since",
         "done_by",
+        "not_done_by",
         "name",
         "description",
         "unit",

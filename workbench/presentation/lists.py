@@ -447,6 +447,20 @@ def self_check_zero(ledgers: Ledgers, period: str, county: str | None = None) ->
     ).reset_index(drop=True)
 
 
+STAFF_BAND_PARAMETER = "staff_points_band_"  # staff_points_band_1 … _n: the bands' upper bounds
+
+
+def staff_band_limits(iset: IndicatorSet) -> tuple[float, ...]:
+    """The 记分 bands' upper bounds a set declares (parameters `staff_points_band_1` … in their
+    number's order), so no face names them; () when the set declares none."""
+    found = []
+    for name, p in iset.parameters.items():
+        tail = name[len(STAFF_BAND_PARAMETER) :]
+        if name.startswith(STAFF_BAND_PARAMETER) and tail.isdigit():
+            found.append((int(tail), float(p.value)))
+    return tuple(v for _, v in sorted(found))
+
+
 def staff_points_by_band(
     ledgers: Ledgers, period: str, limits: tuple[float, ...], county: str | None = None
 ) -> pd.DataFrame:
