@@ -518,3 +518,175 @@ def test_run_refuses_a_missing_notebook_and_an_existing_run_id(city: dict, tmp_p
     (runs / "done").mkdir(parents=True)
     res = cli(*base, "--run-id", "done", cwd=tmp_path)
     assert res.returncode == 2 and "--resume done" in res.stderr
+
+
+# ----------------------------------------------------------------------------- a pinned state
+def _late_cases(codes: list[str], county: str) -> pd.DataFrame:
+    """Cases of another demo city for `county`, with ids of their own: what a late ingest for
+    that county adds."""
+    from workbench.demo import generate_city
+
+    other = generate_city(len(codes), seed=7).frames["cases"]
+    late = other[other["county_code"].astype(str) == county].copy()
+    for col in ("case_id", "institution_id"):
+        late[col] = "L" + late[col].astype(str)
+    assert len(late) > 0
+    return late
+
+
+def test_an_ingest_landing_mid_run_changes_neither_reports_nor_manifest(
+    city: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run pins the warehouse when it is planned: an ingest committed between two counties
+    changes the live file, not what the second county's report or the manifest say."""
+    import shutil
+
+    from workbench import report
+    from workbench.presentation import cache as pcache
+
+    live = tmp_path / "live.duckdb"
+    shutil.copyfile(city["warehouse"], live)
+    pristine = tmp_path / "pristine" / "wh.duckdb"
+    pristine.parent.mkdir()
+    shutil.copyfile(city["warehouse"], pristine)
+    first, second = city["codes"][:2]
+    fp_before = pcache.warehouse_fingerprint(live)
+
+    cfg = batch.plan_run(
+        PERIOD,
+        str(live),
+        [first, second],
+        str(tmp_path / "runs"),
+        run_id="pinned",
+        jobs=1,
+        city_notebook=None,
+        docx=False,
+        pdf="none",
+        progress=False,
+        reuse_kernels=False,
+        pin_wait=5,
+    )
+    assert cfg.snapshot and Path(cfg.snapshot).is_file() and cfg.source == cfg.snapshot
+    assert not Path(cfg.snapshot).is_relative_to(tmp_path / "runs")  # never published
+
+    landed = []
+    execute = batch.execute_job
+
+    def ingest_before_second(slot: batch.KernelSlot, job: batch.Job) -> batch.Outcome:
+        if job.unit == second:  # the first county is done, the second has not read yet
+            with Warehouse(live) as wh:
+                wh.load_frames({"cases": _late_cases(city["codes"], second)}, "late")
+            landed.append(job.unit)
+        return execute(slot, job)
+
+    monkeypatch.setattr(batch, "execute_job", ingest_before_second)
+    result = batch.Runner(cfg, echo=lambda _m: None).run()
+    assert landed == [second] and result.ok == [first, second] and not result.failed
+
+    # the ingest did land, and would have moved the second county's score
+    assert pcache.warehouse_fingerprint(live) != fp_before
+    before = report.county_report(second, PERIOD, str(pristine), cfg.indicator_set).summary()
+    after = report.county_report(second, PERIOD, str(live), cfg.indicator_set).summary()
+    assert after["score"] != pytest.approx(before["score"])
+
+    st = states(cfg.run_dir)
+    assert st[second]["score"] == pytest.approx(before["score"])  # a peer on the old state
+    man = json.loads((cfg.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    pinned = man["inputs"]["warehouse"]
+    assert pinned["path"] == str(live.resolve()) and pinned["snapshot"] == cfg.snapshot
+    assert pinned["live_fingerprint"] == fp_before and len(pinned["sha256"]) == 64
+    assert pinned["pinned_at"] <= man["finished"]
+    assert man["inputs"]["submissions"]["count"] == 1  # the fixture's one; live now has 2
+    assert "error" not in man["inputs"]["submissions"]
+    assert batch._submission_digest(live)["count"] == 2
+    assert not Path(cfg.snapshot).exists()  # released: nothing left to resume
+
+
+def test_resume_refuses_when_its_pinned_state_is_gone(city: dict, tmp_path: Path) -> None:
+    cfg = batch.plan_run(
+        PERIOD, str(city["warehouse"]), [city["codes"][0]], str(tmp_path / "runs"), run_id="r1"
+    )
+    batch.write_json(cfg.run_dir / "run.json", cfg.to_json())
+    Path(cfg.snapshot).unlink()
+    with pytest.raises(FileNotFoundError, match="已不存在"):
+        batch.Runner(batch.load_run(tmp_path / "runs", "r1"), resume=True).run()
+
+
+def test_planning_waits_for_an_ingest_then_says_so(city: dict, tmp_path: Path) -> None:
+    """A writer holding the file (another process, as an ingest would) is waited for, and
+    a run that cannot pin within the wait is refused in Chinese — never a DuckDB lock error."""
+    import shutil
+
+    live = tmp_path / "live.duckdb"
+    shutil.copyfile(city["warehouse"], live)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(live),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        said: list[str] = []
+        with pytest.raises(ValueError, match="一直被写入"):
+            batch.pin_warehouse(live, "w", wait=1.5, echo=said.append)
+        assert said and "正在写入" in said[0]
+        said.clear()  # `--resume auto` resolves `latest` the same way
+        with pytest.raises(ValueError, match="一直被写入"):
+            batch.run_period("latest", str(live), wait=1.5, echo=said.append)
+        assert said and "正在写入" in said[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    folder = batch.pin_folder(live)
+    assert not [p for p in folder.iterdir() if p.name.startswith((".w", "w."))]
+    assert batch.run_period("latest", str(live), wait=5) == "2025-12"  # the fixture's month
+
+
+def test_report_rank_intervals_read_as_every_face_writes_them(city: dict) -> None:
+    """The city report's and the sensitivity comparison's interval cells: 第a–b名 (第a名 when
+    the bounds meet) under the one header, and the nominal rank inside the interval."""
+    from workbench import report
+
+    frame = report.city_report(PERIOD, str(city["warehouse"]), "campaign_2025").ranking_frame()
+    cells = frame["排名区间（5%–95%）"]
+    assert len(cells) == len(city["codes"])
+    for rank, cell in zip(frame["排名"], cells):
+        m = re.fullmatch(r"第(\d+)(?:–(\d+))?名", cell)
+        assert m, cell
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        assert lo < hi or m.group(2) is None  # never 第3–3名
+        assert lo <= rank <= hi
+    compare = report.sensitivity(PERIOD, str(city["warehouse"]), samples=20).compare_frame()
+    assert all(re.fullmatch(r"第\d+(–\d+)?名|—", c) for c in compare["排名区间（5%–95%）"])
+
+
+def test_pinned_copies_nobody_will_resume_are_pruned(tmp_path: Path) -> None:
+    """Each pinned copy is a whole warehouse: a run unfinished for over PIN_KEEP_DAYS and a
+    planner's orphan `.pending-*` older than PENDING_KEEP_S go; recent ones stay."""
+    import os
+
+    now = 1_800_000_000.0
+    day = 86400.0
+    ages = {
+        "2025-09-a.duckdb": 46 * day,  # abandoned run: pruned
+        "2025-10-b.duckdb": 44 * day,  # could still be resumed: kept
+        ".pending-old.duckdb": 7 * 3600,  # a planner that died: pruned
+        ".pending-new.duckdb": 5 * 3600,  # a planner at work: kept
+    }
+    for name, age in ages.items():
+        path = tmp_path / name
+        path.write_bytes(b"x")
+        os.utime(path, (now - age, now - age))
+    (tmp_path / "2025-09-a.duckdb.wal").write_bytes(b"w")
+    gone = batch.prune_pins(tmp_path, now=now)
+    assert sorted(p.name for p in gone) == [".pending-old.duckdb", "2025-09-a.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".pending-new.duckdb",
+        "2025-10-b.duckdb",
+    ]

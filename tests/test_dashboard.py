@@ -256,21 +256,26 @@ def sample_data(n_counties: int = 3) -> d.DashboardData:
             "amount",
         ],
     )
+    # checks as the ledger stood at September's end (`screening.summary.check_counts`): every
+    # rule's catalogue row, then per county
     precision = pd.DataFrame(
         [
-            ("SJBD-01", "死亡后发生结算", 3, 2, 2, 1, 1.0, 1 / 3),
-            ("ZNJK-01", "月就诊次数异常", 12, 4, 1, 0, 0.25, 0.0),
-            ("ZNJK-02", "单病种费用超均值", 0, 0, 0, 0, None, None),
+            ("2025-09", "SJBD-01", "死亡后发生结算", None, 0, 0, 0, 0),
+            ("2025-09", "ZNJK-01", "月就诊次数异常", None, 0, 0, 0, 0),
+            ("2025-09", "ZNJK-02", "单病种费用超均值", None, 0, 0, 0, 0),
+            ("2025-09", "SJBD-01", "死亡后发生结算", "990101", 2, 2, 2, 1),
+            ("2025-09", "SJBD-01", "死亡后发生结算", "990102", 1, 0, 0, 0),
+            ("2025-09", "ZNJK-01", "月就诊次数异常", "990101", 12, 4, 1, 0),
         ],
         columns=[
+            "as_of",
             "rule_code",
             "rule_name",
+            "county_code",
             "leads",
             "checked",
             "confirmed",
             "converted",
-            "confirmed_rate",
-            "conversion_rate",
         ],
     )
     return d.DashboardData(

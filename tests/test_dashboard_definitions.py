@@ -179,3 +179,20 @@ def test_overdue_cases_and_talks_download_with_real_formats(data):
     ).active
     head = [c.value for c in talks[1]]
     assert {"列入情形", "是否约谈", "约谈日期", "复查情况"} <= set(head)
+
+
+def test_panel_of_another_set_writes_its_counts_with_units(data, city):
+    """结案案件曝光率 (no_fraud_city): its numerator and denominator are counts of cases with 件,
+    counted again from the cases ledger (closed Jan–Sep, status 已结案)."""
+    if "no_fraud_city" not in data.indicator_sets:
+        pytest.skip("no_fraud_city is not among the configured sets")
+    county = _county(data)
+    cards = d.kpi_cards_html(data, d.View("no_fraud_city", PERIOD, county))
+    panel = _panel(cards, "exposed_case_share")
+    c = city.frames["cases"]
+    c = c[c["county_code"].astype(str) == county]
+    closed = pd.to_datetime(c["closed_date"])
+    done = (c["status"] == "已结案") & (closed >= START) & (closed <= END)
+    exposed = done & (c["exposed"].astype("boolean").fillna(False))
+    assert panel["denominator"] == f"结案案件数{int(done.sum()):,}件"
+    assert panel["numerator"] == f"其中公开曝光的案件数{int(exposed.sum()):,}件"

@@ -15,7 +15,7 @@ from workbench import dashboard as d
 from workbench.dashboard import exports
 from workbench.dashboard.loading import screening_frames
 from workbench.dashboard.screening import screening_figure, screening_html, screening_shown
-from workbench.screening.summary import read_inputs, screening_tables
+from workbench.screening.summary import check_counts, read_inputs, screening_tables
 from workbench.warehouse import Warehouse
 
 
@@ -46,6 +46,12 @@ def test_counts_by_hand_up_to_the_month():
     assert "100.0%" in part and "25.0%" in part and "尚无核查" in part
     one = screening_html(data, view(period="2025-09", county="990102"))
     assert _rules(one)["SJBD-01"] == (1, 1) and _counties(one) == {"990102": 1}
+    # checks of the picked county only: 990102's one SJBD-01 lead is unchecked
+    one_rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', one))
+    assert set(one_rates.values()) == {""}
+    # a month the check counts do not hold (October) shows nothing checked, not September's
+    oct_rates = re.findall(r'data-rate="([^"]*)"', screening_html(data, view(period="2025-10")))
+    assert set(oct_rates) == {""}
     fig = screening_figure(data, view(period="2025-09"))
     assert fig["data"][0]["y"] == [2, 4] and fig["data"][1]["y"] == [3, 41]
 
@@ -124,11 +130,100 @@ def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_d
     leads = inputs["leads"].copy()
     mine = leads.index[leads["lead_id"].str.startswith("YD-ZNJK01")][:2]
     leads.loc[mine, "check_status"] = ["属实", "不属实"]
-    tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
+    tables = screening_tables(inputs["scr_leads"], inputs["coverage"], inputs["rule_names"])
     data = sample_data()
     data.screening_counts = tables["by_rule_county"]
-    data.screening_precision = tables["precision"]
+    data.screening_precision = check_counts(
+        inputs["scr_leads"], leads, inputs["rule_names"], [extract.period]
+    )
     part = screening_html(data, view(period=extract.period))
     rates = dict(re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', part))
     assert rates["ZNJK-01"] == "0.5"
     assert {k for k, v in rates.items() if v} == {"ZNJK-01"}
+
+
+def test_both_faces_count_checks_as_they_stood_at_the_months_end(
+    wh_copy: Path, extract, extract_dir: Path, tmp_path: Path
+):
+    """Every returned list filled: per rule, the first lead 属实 on the month's last day, the
+    second 不属实 and the third 属实 ten days later. At the month's end the cockpit and the 通报
+    both show only the first (100.0%), and a hand-written SQL count over the ledger and the
+    screening leads gives the same; the current state (66.7% where three came back) differs."""
+    import datetime as dt
+
+    import openpyxl
+    import pandas as pd
+
+    from workbench.ingest import ingest_paths
+    from workbench.presentation.lists import period_end
+    from workbench.screening.lists import write_lists
+    from workbench.screening.rules import load_rules
+    from workbench.screening.summary import cross_match_rules, period_digest
+
+    period = extract.period
+    end = period_end(period).date()
+    later = end + dt.timedelta(days=10)
+    _screen(wh_copy, extract_dir, period, received=end)
+    with Warehouse(wh_copy) as wh:
+        files = write_lists(wh, load_rules(), period, tmp_path / "lists")
+    back = tmp_path / "back"
+    back.mkdir()
+    plan = [("属实", end), ("不属实", later), ("属实", later)]
+    for f in files:
+        wb = openpyxl.load_workbook(f)
+        ws = wb.worksheets[0]
+        head = [c.value for c in ws[1]]
+        seen: dict[str, int] = {}
+        for row in range(2, ws.max_row + 1):
+            rule = ws.cell(row, head.index("规则编码") + 1).value
+            k = seen.get(rule, 0)
+            seen[rule] = k + 1
+            if k < len(plan):
+                result, when = plan[k]
+                ws.cell(row, head.index("核查结果") + 1, result)
+                ws.cell(row, head.index("核查完成日期") + 1, when)
+                ws.cell(row, head.index("处理措施") + 1, "追回基金" if result == "属实" else "无")
+        wb.save(back / f.name)
+    assert ingest_paths(sorted(back.iterdir()), wh_copy).files
+
+    with Warehouse(wh_copy, read_only=True) as wh:
+        rel = wh.current_relation("leads")
+        sql = wh.con.execute(
+            f"""SELECT s.rule_code,
+                   count(*) FILTER (WHERE l.check_status IN ('属实', '不属实')
+                                    AND l.checked_date <= DATE '{end}'),
+                   count(*) FILTER (WHERE l.check_status = '属实'
+                                    AND l.checked_date <= DATE '{end}'),
+                   count(*) FILTER (WHERE l.check_status IN ('属实', '不属实')),
+                   count(*) FILTER (WHERE l.check_status = '属实')
+                FROM scr_leads s JOIN {rel} l ON l.lead_id = s.lead_id
+                WHERE s.status = '已下发' AND s.month BETWEEN '{period[:4]}-01' AND '{period}'
+                GROUP BY s.rule_code"""
+        ).fetchall()
+        inputs = read_inputs(wh)
+        ledger = wh.read_ledger("leads")
+    expected = {r: c / n for r, n, c, _, _ in sql if n}
+    now = {r: c / n for r, _, _, n, c in sql if n}
+    assert expected and any(expected[r] != now[r] for r in expected)  # the test can tell
+
+    data = sample_data()
+    frames = screening_frames(wh_copy, [period])
+    data.screening_counts = frames["screening_counts"]
+    data.screening_precision = frames["screening_precision"]
+    part = screening_html(data, view(period=period))
+    cockpit = {
+        r: float(v) for r, v in re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', part) if v
+    }
+    digest = period_digest(
+        inputs["scr_leads"],
+        ledger,
+        inputs["coverage"],
+        inputs["rule_names"],
+        period,
+        cross_match_rules(),
+    )
+    rows = digest["by_rule"].dropna(subset=["confirmed_rate"])
+    bulletin = dict(zip(rows["rule_code"], rows["confirmed_rate"].astype(float), strict=True))
+    assert cockpit == pytest.approx(expected) and bulletin == pytest.approx(expected)
+    assert set(cockpit) == set(expected) == set(bulletin)
+    assert all(pd.notna(v) for v in expected.values())

@@ -179,6 +179,55 @@ def test_bounded_kernel_manager_refuses_beyond_the_limit():
     assert exc.value.status_code == 503
 
 
+def test_a_kernel_counts_against_the_cap_until_its_process_has_exited():
+    """A kernel the manager has forgotten (shut down, or its start failed after launch) whose
+    process still runs holds its memory: it keeps its place under the cap until it exits."""
+    pytest.importorskip("jupyter_server")
+    import asyncio
+    import concurrent.futures
+    import subprocess
+    import sys
+
+    from tornado import web
+
+    km = serve.BoundedKernelManager(max_kernels=2)
+    km.list_kernel_ids = lambda: ["running"]
+    dying = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        km._managers["dying"] = SimpleNamespace(provisioner=SimpleNamespace(process=dying))
+        km._managers["never_launched"] = SimpleNamespace(provisioner=None)
+        assert km.alive() == 2 and km.room() == 0
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own
+            future = pool.submit(asyncio.run, km.start_kernel())
+            with pytest.raises(web.HTTPError) as exc:
+                future.result(timeout=30)
+        assert exc.value.status_code == 503
+        km._managers["dying"].provisioner = None  # the provisioner lets go once reaped...
+        assert km.alive() == 2  # ...but the process was kept and still runs
+    finally:
+        dying.kill()
+        dying.wait()
+    assert km.alive() == 1 and km.room() == 1
+    assert set(km._managers) == set()  # forgotten once gone
+    # a kernel restarted (a new process under the same id), then shut down: the new process
+    # is the one that counts
+    old = subprocess.Popen([sys.executable, "-c", "pass"])
+    old.wait()
+    restarted = SimpleNamespace(provisioner=SimpleNamespace(process=old))
+    km._managers["restarted"] = restarted
+    km.list_kernel_ids = lambda: ["running", "restarted"]
+    assert km.alive() == 2
+    new = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        restarted.provisioner.process = new
+        km.list_kernel_ids = lambda: ["running"]  # shut down, its new process not yet gone
+        assert km.alive() == 2
+    finally:
+        new.kill()
+        new.wait()
+    assert km.alive() == 1
+
+
 def test_kernels_without_a_page_are_released_after_their_grace():
     """A kernel whose page never reached a browser, or whose page was attached and is gone,
     is released after `viewer_timeout`; one whose page is still loading in a browser (it said

@@ -109,7 +109,7 @@ PROBES: dict[str, Callable[[pytest.MonkeyPatch], set[tuple[str, str]]] | None] =
     "workbench.config:documents_config": _documents,
     "workbench.commands.run:_documents": _documents,
     "workbench.commands.run:runs_dir": _call("workbench.commands.run.runs_dir"),
-    "workbench.readers:Limits.load": _ingest,
+    "workbench.readers.sheets:Limits.load": _ingest,
     "workbench.dashboard.map:geojson_path": _call("workbench.dashboard.map.geojson_path"),
 }
 
@@ -169,7 +169,7 @@ def test_every_reader_is_probed() -> None:
     # hand-checked: these read the file today (workbench/config.py and its callers)
     assert {
         "workbench.config:warehouse_path",
-        "workbench.readers:Limits.load",
+        "workbench.readers.sheets:Limits.load",
         "workbench.commands.run:runs_dir",
     } <= readers
     new = readers - PROBES.keys()

@@ -195,7 +195,7 @@ def test_a_csv_is_read_as_a_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """Scanning a CSV holds a chunk at a time, never the whole file."""
     import tracemalloc
 
-    import workbench.readers as readers
+    import workbench.readers.text as readers
 
     monkeypatch.setattr(readers, "CHUNK", 64 << 10)
     monkeypatch.setattr(readers, "HEAD_BYTES", 16 << 10)

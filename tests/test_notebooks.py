@@ -398,9 +398,22 @@ def test_whatif_intervals_hold_integer_ranks(small) -> None:
     for col in ("q05", "median_rank", "q95"):
         assert out[col].between(1, 3).all()
     assert (out["q05"] <= out["median_rank"]).all() and (out["median_rank"] <= out["q95"]).all()
-    assert whatif.rank_interval_text(2.0, 2.0) == "第2位"
-    assert whatif.rank_interval_text(1.0, 3.0) == "第1–3位"
-    assert whatif.rank_interval_text(float("nan"), 3.0) == "—"
+    shown = whatif.display_frame(
+        pd.DataFrame(
+            {
+                "county_name": ["甲", "乙", "丙"],
+                "rank": [1, 2, 3],
+                "base_rank": [1, 2, 3],
+                "rank_change": [0, 0, 0],
+                "score": [90.0, 80.0, 70.0],
+                "base_score": [90.0, 80.0, 70.0],
+                "q05": [2.0, 1.0, float("nan")],
+                "q95": [2.0, 2.6, 3.0],
+            }
+        )
+    )
+    # the wording every face uses for an interval (presentation.ranks), never one of its own
+    assert list(shown["排名区间（5%–95%）"]) == ["第2名", "第1–3名", "—"]
 
 
 def test_whatif_panel_reranks_when_a_slider_moves(small) -> None:

@@ -56,6 +56,16 @@ def test_value_text(value, unit, decimals, text):
     assert fmt.value_text(value, unit, decimals) == text
 
 
+def test_money_is_value_text_in_yuan():
+    """`fmt.money` (amounts in ledger tables) follows the one money rule of `value_text`."""
+    assert fmt.money(860.4) == "860元"
+    assert fmt.money(9_999.96) == "1.0万元"  # rounds into the next scale, not 10,000元
+    assert fmt.money(-12_345) == "-1.2万元"
+    assert fmt.money(123_456_789) == "1.23亿元"
+    assert fmt.money(56_789, digits=2) == "5.68万元"
+    assert fmt.money(None) == "—" and fmt.money(float("nan")) == "—"
+
+
 def test_signed_values_targets_and_gaps():
     assert fmt.value_text(0.021, "%", signed=True) == "+2.1%"
     assert fmt.value_text(0.0, "%", signed=True) == "0.0%"

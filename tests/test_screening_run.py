@@ -18,7 +18,7 @@ from workbench.screening.engines import DuckDBEngine
 from workbench.screening.lists import write_lists
 from workbench.screening.rules import Window, load_parameters, load_rules
 from workbench.screening.run import lead_id, screen
-from workbench.screening.summary import read_inputs, screening_tables
+from workbench.screening.summary import check_counts, checks_at, read_inputs, screening_tables
 from workbench.warehouse import Warehouse
 
 ID_RE = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
@@ -151,10 +151,62 @@ def test_coverage_counts_every_settlement_of_the_month(screened, extract) -> Non
             "SELECT count(*) FROM scr_settlements WHERE strftime(setl_time, '%Y-%m') = ?",
             [extract.period],
         ).fetchone()[0]
-        tables = screening_tables(**read_inputs(wh))
+        i = read_inputs(wh)
+        tables = screening_tables(i["scr_leads"], i["coverage"], i["rule_names"])
     assert result.settlements_screened == n
     cov = tables["coverage"]
     assert cov["settlements"].sum() == n and (cov["rate"] == 1.0).all()
+
+
+def test_coverage_rate_is_a_yaml_indicator_with_refused_settlements_counted(
+    wh_copy: Path, extract, extract_dir: Path, tmp_path: Path
+) -> None:
+    """Two settlements of the screened month refused on load (text in a money cell) stay in
+    the denominator of 疑点数据覆盖率, not in the numerator; the rate comes out of the indicator
+    engine from the declared table `screening_coverage` the run writes."""
+    month = extract.period
+    src = extract_dir / f"settlements_{month}.csv"
+    head, *rows = src.read_text(encoding="utf-8").splitlines()
+    cols = head.replace('"', "").split(",")
+    county = rows[0].split(",")[cols.index("insu_admdvs")].strip('"')
+    bad = []
+    for i, line in enumerate([r for r in rows if f'"{county}"' in r][:2]):
+        cells = line.split(",")
+        cells[cols.index("setl_id")] = f'"SBAD{i}"'
+        cells[cols.index("medfee_sumamt")] = "十元"
+        bad.append(",".join(cells))
+    extra = tmp_path / "extra" / f"settlements_{month}.csv"
+    extra.parent.mkdir()
+    extra.write_text("\n".join([head, *bad]) + "\n", encoding="utf-8")
+    with Warehouse(wh_copy) as wh:
+        from tests.screening_support import SALT
+        from workbench.screening.load import load_paths
+
+        report = load_paths(wh.con, [extra], SALT)
+        assert (report.accepted, report.quarantined) == (0, 2)
+        by_month = wh.con.execute(
+            "SELECT insu_admdvs, strftime(setl_time, '%Y-%m') AS m, count(*) FROM scr_settlements "
+            "GROUP BY 1, 2"
+        ).fetchall()
+    loaded = {c: n for c, m, n in by_month if m == month}
+    year = {}  # January to the screened month: the other months were never screened
+    for c, m, n in by_month:
+        if month[:4] + "-01" <= m <= month:
+            year[c] = year.get(c, 0) + n
+    result = _screen(wh_copy, extract_dir, month)
+    assert result.coverage_rows == len(by_month)
+
+    from workbench.results import evaluate
+
+    k = evaluate(wh_copy, month, "screening_2025", span="month").kpis
+    rate = k[k["indicator"] == "screening_coverage_rate"].set_index("county_code")["value"]
+    assert rate[county] == pytest.approx(loaded[county] / (loaded[county] + 2))
+    others = [c for c in loaded if c != county]
+    assert others and (rate[others] == 1.0).all()
+    k = evaluate(wh_copy, month, "screening_2025", span="ytd").kpis
+    rate = k[k["indicator"] == "screening_coverage_rate"].set_index("county_code")["value"]
+    assert rate[county] == pytest.approx(loaded[county] / (year[county] + 2))
+    assert rate[others[0]] == pytest.approx(loaded[others[0]] / year[others[0]])
 
 
 def _fill(list_file: Path, out: Path, results: dict[int, str], when: str) -> Path:
@@ -264,8 +316,9 @@ def test_face_tables_show_precision_per_rule(wh_copy: Path, extract, extract_dir
     leads.loc[first, "check_status"] = "属实"
     leads.loc[second, "check_status"] = "不属实"
     leads.loc[first, "case_id"] = "AJ1"
-    tables = screening_tables(inputs["scr_leads"], leads, inputs["coverage"], inputs["rule_names"])
-    p = tables["precision"].set_index("rule_code")
+    tables = screening_tables(inputs["scr_leads"], inputs["coverage"], inputs["rule_names"])
+    counts = check_counts(inputs["scr_leads"], leads, inputs["rule_names"], [extract.period])
+    p = checks_at(counts, extract.period).set_index("rule_code")
     assert (p.loc["ZNJK-01", "checked"], p.loc["ZNJK-01", "confirmed"]) == (2, 1)
     assert p.loc["ZNJK-01", "confirmed_rate"] == 0.5
     assert p.loc["ZNJK-01", "conversion_rate"] == 0.5

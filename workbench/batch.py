@@ -40,10 +40,11 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__, publish, report
+from workbench import __version__, publish, report, snapshots
 from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
+from workbench.presentation import cache as pcache
 from workbench.privacy import mask_id_card
 from workbench.results import resolve_period
 
@@ -136,10 +137,17 @@ class RunConfig:
     fast_export: bool = True
     progress: bool = True
     created: str = field(default_factory=now_iso)
+    snapshot: str | None = None  # the pinned copy every step of the run reads
+    pinned: dict[str, Any] = field(default_factory=dict)  # the version it holds (manifest)
 
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.run_id
+
+    @property
+    def source(self) -> str:
+        """The warehouse file the run reads: its pinned copy (the live file before pinning)."""
+        return self.snapshot or self.warehouse
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -920,14 +928,14 @@ def load_states(run_dir: Path) -> dict[str, dict]:
 def _warm_code(cfg: RunConfig) -> str:
     return (
         "import workbench.report as _wb_report\n"
-        f"_wb_report.warm(warehouse={cfg.warehouse!r}, period={cfg.period!r}, "
+        f"_wb_report.warm(warehouse={cfg.source!r}, period={cfg.period!r}, "
         f"indicator_set={cfg.indicator_set!r})\n"
         "del _wb_report\n"
     )
 
 
 def _jobs(cfg: RunConfig, skip: set[str]) -> list[Job]:
-    base = {"period": cfg.period, "warehouse": cfg.warehouse, "indicator_set": cfg.indicator_set}
+    base = {"period": cfg.period, "warehouse": cfg.source, "indicator_set": cfg.indicator_set}
     jobs = []
     if cfg.city_notebook and CITY_UNIT not in skip:
         jobs.append(
@@ -996,6 +1004,7 @@ class Runner:
     def _run(self) -> RunResult:
 
         cfg = self.cfg
+        check_pin(cfg)
         remove_partial_files(self.run_dir)
         if not (self.run_dir / "run.json").exists():
             write_json(self.run_dir / "run.json", cfg.to_json())
@@ -1054,6 +1063,8 @@ class Runner:
         failed = {
             u: s.get("error", "") for u, s in self.states.items() if s.get("status") == "failed"
         }
+        if not interrupted and not failed:
+            release_pin(cfg)  # nothing left to resume; the manifest keeps its version
         return RunResult(
             cfg.run_id, self.run_dir, ok, failed, sorted(skip), interrupted=interrupted
         )
@@ -1064,7 +1075,7 @@ class Runner:
         cwd.mkdir(parents=True, exist_ok=True)
         return {
             "WORKBENCH_BATCH": "1",
-            "WORKBENCH_WAREHOUSE": self.cfg.warehouse,
+            "WORKBENCH_WAREHOUSE": self.cfg.source,
             "WORKBENCH_KERNEL_CWD": str(cwd),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "PYTHONUNBUFFERED": "1",
@@ -1202,17 +1213,17 @@ class Runner:
         from workbench.documents import produce
 
         try:
-            city = report.city_report(self.cfg.period, self.cfg.warehouse, self.cfg.indicator_set)
+            city = report.city_report(self.cfg.period, self.cfg.source, self.cfg.indicator_set)
             docs = produce.write_all(
                 city,
                 dopt.DocOptions.from_json(self.cfg.documents),
                 self.run_dir / "city",
-                lambda p: report.city_report(p, self.cfg.warehouse, self.cfg.indicator_set),
+                lambda p: report.city_report(p, self.cfg.source, self.cfg.indicator_set),
                 run_id=self.cfg.run_id,
                 pdf=self.cfg.pdf != "none",
                 echo=self.echo,
-                submissions=_submissions(self.cfg.warehouse),
-                screening=_screening(self.cfg.warehouse),
+                submissions=_submissions(self.cfg.source),
+                screening=_screening(self.cfg.source),
             )
             state["documents"] = docs
             state["docx"] = docs[0]["docx"]
@@ -1229,23 +1240,30 @@ class Runner:
         self.states[CITY_UNIT] = state
 
     def _inputs(self) -> dict[str, Any]:
+        """What the run read. The warehouse is the pinned copy's version, recorded when it was
+        taken: nothing written to the live file since can change it."""
         wh = Path(self.cfg.warehouse)
         ind_dir = indicators_dir()
-        out: dict[str, Any] = {
-            "warehouse": {
+        pinned = self.cfg.pinned
+        if self.cfg.snapshot:
+            warehouse = {
+                "path": str(wh),
+                "snapshot": self.cfg.snapshot,
+                **{k: v for k, v in pinned.items() if k != "submissions"},
+            }
+        else:  # a run planned before runs were pinned
+            warehouse = {
                 "path": str(wh),
                 "sha256": sha256_file(wh) if wh.exists() else None,
                 "bytes": wh.stat().st_size if wh.exists() else None,
-            },
-            "notebooks": {},
-            "indicator_files": {},
-        }
+            }
+        out: dict[str, Any] = {"warehouse": warehouse, "notebooks": {}, "indicator_files": {}}
         for nb in (self.cfg.notebook, self.cfg.city_notebook):
             if nb and _abs_nb(nb).exists():
                 out["notebooks"][nb] = sha256_file(_abs_nb(nb))
         for p in sorted(ind_dir.rglob("*.y*ml")) if ind_dir.exists() else []:
             out["indicator_files"][str(p.relative_to(ind_dir))] = sha256_file(p)
-        out["submissions"] = _submission_digest(wh)
+        out["submissions"] = pinned["submissions"] if self.cfg.snapshot else _submission_digest(wh)
         return out
 
     def _write_outputs(self, inputs: dict[str, Any], state: str) -> None:
@@ -1388,9 +1406,33 @@ def plan_run(
     wh = warehouse_path(warehouse).resolve()
     if not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
-    ledgers = report.load_ledgers(wh)
-    resolved = report.resolve_period(period, ledgers, wh, options.get("indicator_set"))
-    table = report.unit_table(wh, resolved, options.get("indicator_set"))
+    pending, pinned = pin_warehouse(
+        wh, f".pending-{uuid.uuid4().hex[:12]}", wait=options.pop("pin_wait", PIN_WAIT_S)
+    )
+    try:
+        cfg = _plan_on(pending, pinned, period, wh, counties, runs_dir, run_id, options)
+        final = pending.with_name(f"{cfg.run_id}.duckdb")
+        os.replace(pending, final)
+    except BaseException:
+        snapshots.discard(pending)
+        raise
+    cfg.snapshot = str(final)
+    return cfg
+
+
+def _plan_on(
+    snapshot: Path,
+    pinned: dict[str, Any],
+    period: str,
+    wh: Path,
+    counties: list[str] | None,
+    runs_dir: str,
+    run_id: str | None,
+    options: dict[str, Any],
+) -> RunConfig:
+    ledgers = report.load_ledgers(snapshot)
+    resolved = report.resolve_period(period, ledgers, snapshot, options.get("indicator_set"))
+    table = report.unit_table(snapshot, resolved, options.get("indicator_set"))
     names = dict(zip(table["county"].astype(str), table["county_name"].astype(str)))
     if counties:
         by_name = {v: k for k, v in names.items()}
@@ -1412,8 +1454,116 @@ def plan_run(
         runs_dir=str(runs_dir),
         counties=chosen,
         county_names={c: names.get(c, c) for c in chosen},
+        snapshot=str(snapshot),
+        pinned=pinned,
         **options,
     )
+
+
+# ----------------------------------------------------------------------------- the pinned state
+PIN_WAIT_S = 900.0  # how long a run waits for an ingest in progress to finish
+
+
+def pin_folder(live: Path) -> Path:
+    """Where runs keep their pinned copies: the user's private cache folder beside the
+    warehouse (a run folder is published and a copy holds personal data)."""
+    base = pcache.default_dir(live)
+    folder = pcache.private_dir(base / "run-snapshots") if base is not None else None
+    if folder is None:
+        raise ValueError(t("batch.err.pin_folder", path=str(live)))
+    return folder
+
+
+def pin_warehouse(
+    live: Path, name: str, wait: float = PIN_WAIT_S, echo: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """A committed copy of the live warehouse (`<pin folder>/<name>.duckdb`) that the whole
+    run reads (planning, kernels, documents, manifest), and the version it holds. Waits,
+    saying so, while an ingest writes the file: an ingest landing later changes the live file,
+    never the run."""
+    echo = echo or (lambda msg: print(msg, file=sys.stderr))
+    folder = pin_folder(live)
+    prune_pins(folder)
+    dest = folder / f"{name}.duckdb"
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            taken = snapshots.copy_committed(live, dest, quiet=0.5)
+        except OSError as exc:
+            raise ValueError(t("batch.err.pin_copy", path=str(live), problem=exc)) from exc
+        if taken is not None:
+            break
+        if time.monotonic() > deadline:
+            raise ValueError(t("batch.err.pin_wait", path=str(live), seconds=int(wait)))
+        if not said:
+            echo(t("batch.pin.waiting", path=str(live)))
+            said = True
+        time.sleep(1.0)
+    try:
+        pinned = _seal(dest)
+    except Exception as exc:
+        snapshots.discard(dest)
+        raise ValueError(t("batch.err.pin_copy", path=str(live), problem=exc)) from exc
+    return dest, {"live_fingerprint": taken, "pinned_at": now_iso(), **pinned}
+
+
+def _seal(copy: Path) -> dict[str, Any]:
+    """Fold the copy's WAL into it (one self-contained file whose hash names the state), make
+    it read-only, and describe it: hash, size, the submissions it holds."""
+    import duckdb
+
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    snapshots.discard(snapshots.wal_of(copy))
+    os.chmod(copy, 0o400)
+    return {
+        "sha256": sha256_file(copy),
+        "bytes": copy.stat().st_size,
+        "submissions": _submission_digest(copy),
+    }
+
+
+PIN_KEEP_DAYS = 45  # a run left unfinished longer than this is redone, not resumed
+PENDING_KEEP_S = 6 * 3600  # a planner killed before its run started leaves `.pending-*`
+
+
+def prune_pins(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove pinned copies nobody will resume: those of runs left unfinished for over
+    PIN_KEEP_DAYS (each is a whole warehouse), and copies of planners that died before
+    naming their run. Returns what was removed."""
+    now = time.time() if now is None else now
+    gone = []
+    for copy in folder.glob("*.duckdb"):
+        try:
+            age = now - copy.stat().st_mtime
+        except OSError:
+            continue
+        limit = PENDING_KEEP_S if copy.name.startswith(".pending-") else PIN_KEEP_DAYS * 86400
+        if age > limit:
+            snapshots.discard(copy)
+            gone.append(copy)
+    return gone
+
+
+def release_pin(cfg: RunConfig) -> None:
+    """Remove the run's pinned copy (once nothing is left to resume)."""
+    if cfg.snapshot:
+        snapshots.discard(Path(cfg.snapshot))
+
+
+def check_pin(cfg: RunConfig) -> None:
+    """A resumed run reads the very state it started on, or refuses."""
+    if not cfg.snapshot:
+        return  # planned before runs were pinned: reads the live file as it did
+    copy = Path(cfg.snapshot)
+    if not copy.is_file() or (
+        cfg.pinned.get("bytes") is not None and copy.stat().st_size != cfg.pinned["bytes"]
+    ):
+        raise FileNotFoundError(t("batch.err.pin_gone", run_id=cfg.run_id, path=str(copy)))
 
 
 def load_run(runs_dir: str | Path, run_id: str) -> RunConfig:
@@ -1460,16 +1610,39 @@ def list_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_period(period: str | None, warehouse: str | None = None) -> str:
+def run_period(
+    period: str | None,
+    warehouse: str | None = None,
+    wait: float = PIN_WAIT_S,
+    echo: Callable[[str], None] | None = None,
+) -> str:
     """The month a run of `period` covers, as `plan_run` resolves it, without planning the
     run: a YYYY-MM as given; `latest` from the warehouse's submissions and roster (the
-    ledgers' dates only when those do not decide)."""
+    ledgers' dates only when those do not decide) — read once no ingest is writing it,
+    waiting as a run's planning does."""
 
     wh = warehouse_path(warehouse).resolve()
     latest = not period or str(period).lower() == "latest"
     if latest and not wh.exists():
         raise FileNotFoundError(t("batch.err.no_warehouse", path=str(wh)))
+    if latest:
+        _wait_for_writer(wh, wait, echo)
     return resolve_period(period, wh if wh.exists() else None)
+
+
+def _wait_for_writer(live: Path, wait: float, echo: Callable[[str], None] | None) -> None:
+    """Return once no other process writes `live`, saying once that it waits; refuse after
+    `wait` seconds."""
+    echo = echo or (lambda msg: print(msg, file=sys.stderr))
+    deadline = time.monotonic() + wait
+    said = False
+    while snapshots.writer_active(live):
+        if time.monotonic() > deadline:
+            raise ValueError(t("batch.err.pin_wait", path=str(live), seconds=int(wait)))
+        if not said:
+            echo(t("batch.pin.waiting", path=str(live)))
+            said = True
+        time.sleep(1.0)
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

@@ -2485,13 +2485,17 @@ def write_city(
     return _write(city, out_dir, counties, months)[0]
 
 
+EXTRACT_HISTORY = 3  # months before the last with death and custody matches to check
+
+
 def write_settlement_extract(
     city: DemoCity, out_dir: str | Path, scale: object | None = None
 ) -> list[Path]:
     """The demo city's settlement extract for screening (结算数据: settlements, fee lines, the
     death and custody lists, …) with a case for every shipped rule and near-misses at every
-    threshold; the 12 months ending at the city's last month. See
-    `workbench/screening/demo_extract.py`."""
+    threshold; the 12 months ending at the city's last month, and death and custody matches
+    in the `EXTRACT_HISTORY` months before it (screened and checked by `workbench demo-all`).
+    See `workbench/screening/demo_extract.py`."""
     from workbench.screening import demo_extract
 
     months = [str(p) for p in pd.period_range(end=city.end, periods=12, freq="M")]
@@ -2500,6 +2504,7 @@ def write_settlement_extract(
         months,
         scale or demo_extract.DEMO_SCALE,  # type: ignore[arg-type]
         seed=city.seed,
+        history=EXTRACT_HISTORY,
     )
     return demo_extract.write_extract(extract, out_dir)
 

@@ -21,17 +21,9 @@ def missing(x: object) -> bool:
 
 
 def money(yuan: object, digits: int = 1) -> str:
-    """Yuan → `3.2亿元`, `1,234.5万元` or `860元`; missing → `—`."""
-    if missing(yuan):
-        return "—"
-    v = float(yuan)  # type: ignore[arg-type]
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    if v >= 1e8:
-        return f"{sign}{v / 1e8:,.{max(digits, 2)}f}亿元"
-    if v >= 1e4:
-        return f"{sign}{v / 1e4:,.{digits}f}万元"
-    return f"{sign}{v:,.0f}元"
+    """Yuan → `3.20亿元`, `1,234.5万元` or `860元`; missing → `—` (`value_text` in 元: one
+    rule for every amount shown)."""
+    return value_text(yuan, "元", digits)
 
 
 def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:

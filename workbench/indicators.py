@@ -1185,9 +1185,13 @@ def latest_set_period(
     """The newest complete period of a set's own data: for each declared table it reads, its
     newest complete period (`periods.complete_periods`: every unit that reported the period
     before reported it too); the set's period is the newest one of its frequency that ends by
-    all of them (and by the ledgers' newest complete month when it reads ledgers too)."""
+    all of them (and by the ledgers' newest complete month when it reads ledgers too). A table
+    without any rows yet does not hold back a set that reads ledgers too (screening's coverage
+    table before the first run): its indicators are missing, the ledgers' are not."""
     caps = []
     for by_end in table_periods.values():
+        if not by_end and ledger_month is not None:
+            continue
         done = complete_periods(by_end)
         if not done:
             return None

@@ -1,7 +1,7 @@
 """Ingest: submitted files → validated ledger rows in the warehouse, or quarantine with reasons.
 
 1. Read, outside any transaction: each file is hashed and read into temp tables of the
-   warehouse connection (`readers.py`), within declared limits; a file that cannot be read —
+   warehouse connection (`readers/`), within declared limits; a file that cannot be read —
    too large, hostile, crashing its reader — is an error for that file only.
 2. Write, in one transaction: files archived and recorded, every ledger validated and written
    in dependency order (counties before cases before leads), so cross-ledger rules see rows

@@ -31,6 +31,7 @@ from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
+from workbench.presentation import ranks as prank
 from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
@@ -1360,15 +1361,8 @@ class CityReport:
         if grades.notna().any():  # a set that declares no grade bands has no 等级 column
             out["等级"] = grades.fillna("—").to_numpy()
         if {"q05", "q95"} <= set(df.columns):
-            out["排名区间(5%–95%)"] = [
-                "—"
-                if _missing(a)
-                else (
-                    f"{int(round(a))}–{int(round(b))}"
-                    if int(round(a)) != int(round(b))
-                    else str(int(round(a)))
-                )
-                for a, b in zip(df["q05"], df["q95"])
+            out[prank.interval_header()] = [
+                prank.interval_text(a, b) for a, b in zip(df["q05"], df["q95"])
             ]
         if self.data.has_lagging:  # a set that lists nobody as lagging has no such column
             out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
@@ -1632,9 +1626,8 @@ class Sensitivity:
                 "调整后得分": df["score_alt"].map(lambda v: fmt.number(v, 1)),
                 "原等级": df["grade"],
                 "调整后等级": df["grade_alt"],
-                "排名区间(5%–95%)": [
-                    f"{int(a)}–{int(b)}" if not (_missing(a) or _missing(b)) else "—"
-                    for a, b in zip(df["q05"], df["q95"])
+                prank.interval_header(): [
+                    prank.interval_text(a, b) for a, b in zip(df["q05"], df["q95"])
                 ],
             }
         )

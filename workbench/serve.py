@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import dashboard
+from workbench import dashboard, snapshots
 from workbench.config import (
     ENV_INDICATORS,
     ENV_SETS,
@@ -48,6 +48,7 @@ from workbench.config import (
     warehouse_path,
 )
 from workbench.messages import t
+from workbench.snapshots import writer_active
 
 log = logging.getLogger(__name__)
 
@@ -513,40 +514,8 @@ def port_free(host: str, port: int) -> bool:
 # ───────────────────────────── snapshots: what kernels read ─────────────────────────────
 
 
-def writer_active(path: Path) -> bool:
-    """Whether another process holds the DuckDB file open for writing (an ingest, a compute).
-
-    Asked with `fcntl(F_GETLK)`, which tests DuckDB's own lock without taking one: nothing
-    here can ever make an ingest fail with "Could not set lock". (This process must hold no
-    DuckDB connection on the file: POSIX locks are per process.) False where unsupported."""
-    try:
-        import fcntl
-        import struct
-    except ImportError:  # pragma: no cover - not POSIX
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        req = struct.pack("hhllhh", fcntl.F_RDLCK, 0, 0, 0, 0, 0)
-        got = fcntl.fcntl(fd, fcntl.F_GETLK, req)
-        return struct.unpack("hhllhh", got)[0] != fcntl.F_UNLCK
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def _fingerprint(path: Path) -> str:
-    from workbench.presentation import cache as pcache
-
-    return pcache.warehouse_fingerprint(path)
-
-
-def _last_write(path: Path) -> float:
-    times = [p.stat().st_mtime for p in (path, Path(str(path) + ".wal")) if p.exists()]
-    return max(times) if times else 0.0
+    return snapshots.fingerprint(path)
 
 
 class Snapshots:
@@ -575,35 +544,27 @@ class Snapshots:
     def take(self) -> Path | None:
         """A consistent copy of the live file as it is now, or None when it is being written
         (then try again later)."""
-        if writer_active(self.live) or time.time() - _last_write(self.live) < self.quiet:
+        if writer_active(self.live) or time.time() - snapshots.last_write(self.live) < self.quiet:
             return None
         before = _fingerprint(self.live)
         dest = self.path_for(before)
-        self._taken[dest] = before
         if dest.is_file():
+            self._taken[dest] = before
             return dest
-        tmp = self.folder / f".{dest.name}.{os.getpid()}.part"
         try:
-            shutil.copyfile(self.live, tmp)
-            wal = Path(str(self.live) + ".wal")
-            if wal.exists():
-                shutil.copyfile(wal, Path(str(tmp) + ".wal"))
+            taken = snapshots.copy_committed(self.live, dest, self.quiet)
         except OSError as exc:
-            self._discard(tmp)
             raise ServeError(t("serve.snapshot.E_COPY", path=self.live, problem=exc)) from exc
-        if writer_active(self.live) or _fingerprint(self.live) != before:
-            self._discard(tmp)  # written while copied: not a state anyone committed
+        if taken != before:  # being written, or written since `dest` was named
+            if taken is not None:
+                self._discard(dest)
             return None
-        if Path(str(tmp) + ".wal").exists():
-            os.replace(Path(str(tmp) + ".wal"), Path(str(dest) + ".wal"))
-        os.replace(tmp, dest)
+        self._taken[dest] = taken
         return dest
 
     @staticmethod
     def _discard(path: Path) -> None:
-        for p in (path, Path(str(path) + ".wal")):
-            with contextlib.suppress(OSError):
-                p.unlink()
+        snapshots.discard(path)
 
     def changed(self) -> bool:
         """The live file differs from what the current copy was taken from."""
@@ -833,12 +794,14 @@ def _bounded_kernel_manager():
         """A kernel manager that never has more than `max_kernels` kernels, and keeps a kernel
         only while a page is attached to it.
 
-        The cap counts kernels still starting (a slot is reserved before the first `await`,
-        so concurrent requests cannot all pass the check), preheated ones included. Beyond it,
-        `start_kernel` raises HTTP 503, which the template shows as a Chinese page that
-        retries by itself. `release_unviewed` (called every few seconds by the server) shuts
-        down every kernel outside the preheated pool that is idle with no websocket for
-        `viewer_timeout` seconds."""
+        The cap counts a kernel from before its process starts (a slot is reserved before the
+        first `await`, so concurrent requests cannot all pass the check) until its process has
+        exited — not merely until the kernel is forgotten: a kernel shutting down, or whose
+        start failed after its process was launched, still holds memory. Preheated ones count
+        too. Beyond it, `start_kernel` raises HTTP 503, which the template shows as a Chinese
+        page that retries by itself. `release_unviewed` (called every few seconds by the
+        server) shuts down every kernel outside the preheated pool that is idle with no
+        websocket for `viewer_timeout` seconds."""
 
         max_kernels = Integer(40, config=True, help="Most kernels alive at once (0: no limit).")
         viewer_timeout = Integer(
@@ -857,6 +820,8 @@ def _bounded_kernel_manager():
             self._unattached: dict[str, float] = {}
             self._claimed: set[str] = set()  # its page's first script ran in a browser
             self._attached: set[str] = set()  # a page's websocket was attached at some point
+            self._managers: dict[str, Any] = {}  # every kernel manager made, until its process ends
+            self._processes: dict[str, Any] = {}  # its kernel's process (Popen), once launched
 
         def claim(self, kernel_id: str) -> bool:
             """A browser has the kernel's page (its first script ran): give the page up to
@@ -879,9 +844,41 @@ def _bounded_kernel_manager():
             return self.viewer_timeout
 
         # -- the cap --------------------------------------------------------------------
+        def pre_start_kernel(self, kernel_name: Any, kwargs: Any) -> Any:
+            km, name, kid = super().pre_start_kernel(kernel_name, kwargs)
+            self._managers[kid] = km  # watched until its process has exited
+            return km, name, kid
+
+        def _capture(self, kid: str) -> Any:
+            """The kernel's process, kept from when it is launched (the provisioner lets go
+            of it once reaped, and a failed start never lists the kernel at all); the newest
+            one after a restart."""
+            km = self._managers.get(kid)
+            now = getattr(getattr(km, "provisioner", None), "process", None)
+            if now is not None:
+                self._processes[kid] = now
+            return self._processes.get(kid)
+
+        def _exiting(self) -> set[str]:
+            """Kernels no longer listed (shut down, or failed to start) whose process has not
+            exited yet; forgets those whose process is gone."""
+            listed = set(self.list_kernel_ids()) | self._reserved
+            out = set()
+            for kid in list(self._managers):
+                proc = self._capture(kid)
+                running = proc is not None and proc.poll() is None
+                if kid in listed:
+                    continue
+                if running:
+                    out.add(kid)
+                else:
+                    self._managers.pop(kid, None)
+                    self._processes.pop(kid, None)
+            return out
+
         def alive(self) -> int:
-            """Kernels running or starting."""
-            return len(set(self.list_kernel_ids()) | self._reserved)
+            """Kernels starting, running, or shutting down with their process not yet gone."""
+            return len(set(self.list_kernel_ids()) | self._reserved | self._exiting())
 
         def room(self) -> int:
             """How many more kernels may start now."""
@@ -898,6 +895,7 @@ def _bounded_kernel_manager():
             try:
                 got = await super().start_kernel(*args, kernel_id=kid, **kwargs)
             finally:
+                self._capture(kid)
                 self._reserved.discard(kid)
             env = kwargs.get("env") or {}
             self._wb_meta[got] = {
@@ -907,6 +905,7 @@ def _bounded_kernel_manager():
             return got
 
         async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+            self._capture(kernel_id)  # counted until its process has exited
             try:
                 return await super().shutdown_kernel(kernel_id, *args, **kwargs)
             finally:

@@ -38,6 +38,7 @@ from workbench.composite import (
     build_composite,
 )
 from workbench.messages import t
+from workbench.presentation import ranks as prank
 from workbench.report import CARD_CSS
 from workbench.report import table_html as styled_table
 from workbench.uncertainty import rank_uncertainty
@@ -215,16 +216,6 @@ def _norm_label(code: str) -> str:
     return code if text == key else text
 
 
-def rank_interval_text(low: object, high: object) -> str:
-    """`第3–5位`, or `第4位` when the interval is one rank; `—` when missing."""
-    if fmt.missing(low) or fmt.missing(high):
-        return "—"
-    lo, hi = int(round(float(low))), int(round(float(high)))
-    if lo == hi:
-        return t("notebook.whatif.rank_one", rank=lo)
-    return t("notebook.whatif.rank_range", low=lo, high=hi)
-
-
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     """`rerank`'s table with Chinese headers and formatted values, for showing."""
 
@@ -241,8 +232,8 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
             t("notebook.whatif.col.base_score"): table["base_score"].map(
                 lambda v: fmt.number(v, 1)
             ),
-            t("notebook.whatif.col.interval"): [
-                rank_interval_text(a, b) for a, b in zip(table["q05"], table["q95"])
+            prank.interval_header(): [
+                prank.interval_text(a, b) for a, b in zip(table["q05"], table["q95"])
             ],
         }
     )

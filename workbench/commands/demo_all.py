@@ -133,13 +133,14 @@ def _demo_folder(out: Path) -> bool:
     return True
 
 
-_DEMO_SUBDIRS = {"结算数据", "corrections"}
+_DEMO_SUBDIRS = {"结算数据", "corrections", "疑点清单", "疑点清单反馈"}
 
 
 def screen_demo(cli, out: Path, common: list[str]) -> int:
-    """Load the demo's settlement extract and screen its latest month. The leads are dated the
-    last day of that month, so the month's indicators and cockpit count them."""
-    import calendar
+    """Load the demo's settlement extract and screen its last months one by one, as a city
+    does each month (each month's leads dated its last day, so that month's indicators count
+    them); then the counties' returned lists of the earlier months — answered by
+    `screening.demo_returns` — go back through `workbench ingest` like any county's return."""
     import json
 
     from workbench.commands.demo import EXTRACT_DIR
@@ -148,21 +149,57 @@ def screen_demo(cli, out: Path, common: list[str]) -> int:
     extract = out / EXTRACT_DIR
     if not extract.is_dir():
         return 0
-    period = json.loads((extract / "manifest.json").read_text(encoding="utf-8"))["period"]
-    year, month = map(int, period.split("-"))
-    received = f"{period}-{calendar.monthrange(year, month)[1]:02d}"
+    manifest = json.loads((extract / "manifest.json").read_text(encoding="utf-8"))
+    period = manifest["period"]
+    earlier = sorted({e["month"] for e in manifest.get("history", [])} - {period})
     if cli(["screen", "load", str(extract), *common]) != 0:
         return 1
-    return cli(
-        [
-            "screen",
-            "run",
-            "--period",
-            period,
-            "--params",
-            str(extract / PARAMS_FILE),
-            "--received",
-            received,
-            *common,
-        ]
-    )
+    lists = out / LISTS_DIR
+    for month in [*earlier, period]:
+        rc = cli(
+            [
+                "screen",
+                "run",
+                "--period",
+                month,
+                "--params",
+                str(extract / PARAMS_FILE),
+                "--received",
+                str(_month_end(month)),
+                "--lists-out",
+                str(lists),
+                *common,
+            ]
+        )
+        if rc != 0:
+            return rc
+    if not earlier:
+        return 0
+    return _return_lists(cli, lists, out / RETURNS_DIR, earlier, _month_end(period), common)
+
+
+LISTS_DIR = "疑点清单"  # the lists screening writes for the counties, one folder a month
+RETURNS_DIR = "疑点清单反馈"  # the counties' returns of those lists (核查结果 filled)
+
+
+def _month_end(month: str):
+    import calendar
+    import datetime as dt
+
+    year, m = map(int, month.split("-"))
+    return dt.date(year, m, calendar.monthrange(year, m)[1])
+
+
+def _return_lists(
+    cli, lists: Path, returns: Path, months: list[str], as_of, common: list[str]
+) -> int:
+    """The counties' answers to the lists of `months`, checked by `as_of`, ingested."""
+    from workbench.screening.demo_returns import fill_returns
+
+    files = []
+    for month in months:
+        files += fill_returns(lists / month, returns / month, as_of)
+    print(t("demo_all.returns", n=len(files), months="、".join(months), path=returns), flush=True)
+    if not files:
+        return 0
+    return cli(["ingest", str(returns), *common])

@@ -261,6 +261,8 @@ def run_run(args: argparse.Namespace) -> int:
                 seconds=f"{result.timings['total']:.1f}",
             )
         )
+        if result.coverage_rows:
+            print(t("screen.run.coverage", n=result.coverage_rows, table="screening_coverage"))
         out = Path(args.lists_out) if args.lists_out else path.parent / "疑点清单"
         files = []
         for m in window.months:

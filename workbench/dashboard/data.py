@@ -161,8 +161,9 @@ class DashboardData:
       the 约谈督办台账 (held? its 复查 as it stood at the month's end)
     - overdue_cases: period + the columns of `presentation.lists.overdue_cases` the cockpit keeps
       (open cases past their 办案时限 at the month's end, every county)
-    - screening_counts, screening_precision: `screening.summary.screening_tables`'
-      by_rule_county and precision (empty: the warehouse holds no screening results)
+    - screening_counts: `screening.summary.screening_tables`' by_rule_county;
+      screening_precision: `screening.summary.check_counts` (checks as the ledger stood at
+      each month's end) — both empty when the warehouse holds no screening results
 
     `presentation` is what each set declares about how it is shown (its YAML `presentation:`
     block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.

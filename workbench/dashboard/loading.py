@@ -239,27 +239,34 @@ def from_engine(
         )
     data.period_labels = labels
     if not isinstance(source, Mapping):
-        shown = _optional(lambda: screening_frames(path), "screening")
+        shown = _optional(lambda: screening_frames(path, data.periods), "screening")
         for name, frame in (shown or {}).items():
             setattr(data, name, frame)
     return data
 
 
-SCREENING_FRAMES = {"screening_counts": "by_rule_county", "screening_precision": "precision"}
-
-
-def screening_frames(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """The screening part's tables (`screening.summary.screening_tables`) from a warehouse;
-    empty frames when it holds no screening results (the part is then not shown)."""
-    from workbench.screening.summary import read_inputs, screening_tables
+def screening_frames(
+    path: str | os.PathLike, months: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """The screening part's tables from a warehouse: `screening_counts` (hits and leads,
+    `screening.summary.screening_tables`' by_rule_county) and `screening_precision` (checks as
+    the ledger stood at the end of each of `months` and each screened month,
+    `screening.summary.check_counts` — the 通报 counts by the same rule); none when it holds no
+    screening results (the part is then not shown)."""
+    from workbench.screening.summary import check_counts, read_inputs, screening_tables
     from workbench.warehouse import Warehouse
 
     with Warehouse(path, read_only=True) as wh:
         inputs = read_inputs(wh)
-    if not len(inputs["scr_leads"]):
+    scr = inputs["scr_leads"]
+    if not len(scr):
         return {}
-    tables = screening_tables(**inputs)
-    return {name: tables[key].reset_index(drop=True) for name, key in SCREENING_FRAMES.items()}
+    tables = screening_tables(scr, inputs["coverage"], inputs["rule_names"])
+    every = {*map(str, months), *scr["month"].astype(str)}
+    return {
+        "screening_counts": tables["by_rule_county"].reset_index(drop=True),
+        "screening_precision": check_counts(scr, inputs["leads"], inputs["rule_names"], every),
+    }
 
 
 OWN_PERIODS = 6  # periods of a set's own yearly (or quarterly) table the cockpit offers

@@ -18,6 +18,11 @@ def interval_text(lo: object, hi: object) -> str:
     return t("pres.rank.interval", lo=a, hi=b)
 
 
+def interval_header() -> str:
+    """The column that holds `interval_text`, in every table that shows one."""
+    return t("pres.rank.column")
+
+
 def interval_explanation() -> str:
     """What 排名区间(5%–95%) means, in one line for the reader beside the interval."""
     return t("pres.rank.explain")

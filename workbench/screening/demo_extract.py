@@ -108,6 +108,9 @@ class Extract:
     roster: pd.DataFrame
     scale: Scale
     seed: int
+    # death and custody matches in the months before `period` (`build_history`), each found
+    # only in its own month: what a city's earlier monthly screenings found
+    history: list[Expected] = field(default_factory=list)
     _months: dict[str, tuple[pa.Table, pa.Table]] = field(default_factory=dict, repr=False)
 
     def monthly(self) -> Iterator[tuple[str, pa.Table, pa.Table]]:
@@ -1039,6 +1042,64 @@ def build_cases(roster: pd.DataFrame, counties: Sequence[str], months: Sequence[
     return c
 
 
+# ---------------------------------------------------------------- earlier months' matches
+
+
+def build_history(c: _Cases, months: Sequence[str], n_months: int, seed: int) -> list[Expected]:
+    """Death (SJBD-01) and custody (SJBD-03) matches in each of the `n_months` months before
+    the period, one to three of each kind per county: what the city's earlier monthly
+    screenings found, so the demo can check them and its faces show 属实率 per rule. Each
+    hits in its own month only — one outpatient visit (a service item, no drug line, so no
+    growth or stock rule moves), the dead person's insurance stopped within days and no
+    account credited — so the period's results stay exactly the injected cases."""
+    rng = np.random.default_rng([seed, 31])
+    period = months[-1]
+    hist = [m for m in (_shift(period, -k) for k in range(n_months, 0, -1)) if m in months]
+    hospitals = c._kind("hospital")
+    out: list[Expected] = []
+    for m in hist:
+        for ci, county in enumerate(c.counties):
+            insts = hospitals.loc[hospitals["county_code"] == county, "institution_id"].tolist()
+            insts = [str(x) for x in insts or hospitals["institution_id"].tolist()]
+            for _ in range(int(rng.integers(1, 4))):
+                died = int(rng.integers(2, 12))
+                p = c.person(ci, employee=False, status="终止参保", changed=f"{m}-{died + 3:02d}")
+                c.deaths.append(
+                    {
+                        "certno": p["certno"],
+                        "death_date": f"{m}-{died:02d}",
+                        "src": str(rng.choice(["公安", "民政", "卫健"])),
+                        "batch_date": f"{m}-01",
+                    }
+                )
+                h = insts[int(rng.integers(len(insts)))]
+                cost = round(float(rng.uniform(80, 1500)), 2)
+                s = c.settle(p, h, _day(m, int(rng.integers(died + 3, 28))), cost=cost)
+                out.append(
+                    Expected("SJBD-01", f"{p['psn_no']}|{h}", county, m, (s,), "前期：死亡后门诊")
+                )
+            for _ in range(int(rng.integers(1, 3))):
+                p = c.person(ci, employee=False)
+                kind, src = [("服刑", "监狱"), ("看守所羁押", "公安监管")][int(rng.integers(2))]
+                c.custody.append(
+                    {
+                        "certno": p["certno"],
+                        "custody_type": kind,
+                        "start_date": f"{_shift(m, -int(rng.integers(1, 8)))}-01",
+                        "end_date": None,
+                        "src": src,
+                        "batch_date": f"{m}-01",
+                    }
+                )
+                h = insts[int(rng.integers(len(insts)))]
+                cost = round(float(rng.uniform(80, 1500)), 2)
+                s = c.settle(p, h, _day(m, int(rng.integers(2, 28))), cost=cost)
+                out.append(
+                    Expected("SJBD-03", f"{p['psn_no']}|{h}", county, m, (s,), "前期：在押期间就诊")
+                )
+    return out
+
+
 # ---------------------------------------------------------------- background noise lists
 
 
@@ -1083,15 +1144,18 @@ def generate_extract(
     months: Sequence[str],
     scale: Scale = DEMO_SCALE,
     seed: int = 20251,
+    history: int = 0,
 ) -> Extract:
     """The demo extract for `months` (≥ 12 for ZNJK-02's year of peers); the injected cases
-    are in the last month."""
+    are in the last month, and with `history` > 0 death and custody matches in that many
+    months before it (`build_history`)."""
     months = list(months)
     roster = roster.copy()
     if "hosp_lv" not in roster:
         roster["hosp_lv"] = None
     bg = Background(roster, months, scale, seed)
     cases = build_cases(roster, [str(c) for c in bg.counties], months)
+    history_cases = build_history(cases, months, history, seed) if history else []
     period = months[-1]
     deaths, custody = _noise_lists(bg, period, seed)
     persons = pd.DataFrame(cases.persons)
@@ -1142,6 +1206,7 @@ def generate_extract(
         roster,
         scale,
         seed,
+        history_cases,
     )
 
 
@@ -1213,6 +1278,7 @@ def write_extract(extract: Extract, out: str | Path, fmt: str = "mixed") -> list
         "prison_units": extract.prison_units,
         "expected": [asdict(e) for e in extract.expected],
         "near_misses": [asdict(n) for n in extract.near_misses],
+        "history": [asdict(e) for e in extract.history],
     }
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"

@@ -90,10 +90,16 @@ class Engine(Protocol):
 # ---------------------------------------------------------------- DuckDB
 
 
-def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, str]:
-    """SQL of each logical table over the warehouse (`source == "warehouse"`) or over Parquet
-    files under a folder (`<folder>/<table>/*.parquet` or `<folder>/<table>.parquet`)."""
+REVERSED = "_reversed_setl_ids"
 
+
+def reversed_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> str:
+    """The ids of reversed settlements (退费结算), materialised first as `REVERSED`."""
+    settlements = _relations(source, con)("settlements")
+    return f"SELECT setl_id FROM {settlements} WHERE refd_setl_flag"
+
+
+def _relations(source: str, con: duckdb.DuckDBPyConnection | None):
     db = _q(con.execute("SELECT current_database()").fetchone()[0]) if con is not None else ""
     home = f"{db}.main." if db else ""
 
@@ -108,16 +114,28 @@ def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> di
         )
         return f"read_parquet('{files.replace(chr(39), chr(39) * 2)}')"
 
+    return rel
+
+
+def logical_sql(source: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, str]:
+    """SQL of each logical table over the warehouse (`source == "warehouse"`) or over Parquet
+    files under a folder (`<folder>/<table>/*.parquet` or `<folder>/<table>.parquet`).
+    `fee_details` reads the `REVERSED` table (`reversed_sql`), which must exist first."""
+    db = _q(con.execute("SELECT current_database()").fetchone()[0]) if con is not None else ""
+    home = f"{db}.main." if db else ""
+    rel = _relations(source, con)
     out = {}
     for name in TABLES:
         out[name] = f"SELECT * FROM {rel(name)}"
     out["settlements"] = (
         f"SELECT * FROM {rel('settlements')} WHERE NOT coalesce(refd_setl_flag, false)"
     )
+    # Against the small materialised set of reversed ids (`REVERSED`, made by the engine before
+    # these views): from a filter on a boolean column DuckDB estimates a fifth of the
+    # settlements, so against a subquery it built its hash table on the (much larger) other
+    # side — every drug line at 10 M settlements, spilling under `memory_limit`.
     out["fee_details"] = (
-        f"SELECT f.* FROM {rel('fee_details')} f ANTI JOIN "
-        f"(SELECT setl_id FROM {rel('settlements')} WHERE refd_setl_flag) r "
-        f"ON r.setl_id = f.setl_id"
+        f"SELECT f.* FROM {rel('fee_details')} f ANTI JOIN {REVERSED} r ON r.setl_id = f.setl_id"
     )
     cols = ", ".join(ROSTER_COLUMNS)
     if source == "warehouse":
@@ -145,6 +163,9 @@ class DuckDBEngine:
 
     def prepare(self, window: Window) -> None:
         t0 = time.perf_counter()
+        sql = reversed_sql(self.source, self.con)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {REVERSED} AS {sql}")
+        self._tables.append(REVERSED)
         for name, sql in logical_sql(self.source, self.con).items():
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS {sql}")
             self._views.append(name)

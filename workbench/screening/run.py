@@ -11,7 +11,10 @@ Order of one run over a window of months:
 5. new leads are written to the leads ledger as one submission (county-less, so no county's
    monthly file ever replaces it), with rule name, subject, institution, masked person, data
    period, hit count, suspect amount and due date; `scr_leads` keeps every lead's subject key;
-6. coverage (settlements screened ÷ settlements, per county and month) is recorded.
+6. coverage (settlements screened ÷ settlements, per county and month) is recorded in
+   `scr_coverage` and, when the indicators folder declares the table `screening_coverage`
+   (`indicators/screening_coverage.yaml`, `kind: table`), ingested into it like any declared
+   table's file, so 疑点数据覆盖率 is a YAML indicator (`screening_2025.yaml`) like the others.
 
 Nothing personal leaves: the person on a lead is the platform's person number and the ID
 number as stored, masked (`3304**********1234`).
@@ -23,10 +26,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -64,6 +69,7 @@ CREATE TABLE IF NOT EXISTS scr_coverage (
     county_code VARCHAR, month VARCHAR, settlements BIGINT, screened BIGINT, run_id VARCHAR
 );
 """
+COVERAGE_TABLE = "screening_coverage"  # the declared table 疑点数据覆盖率 is computed from
 ISSUED, SUPPRESSED = "已下发", "已抑制"
 REFUTED = "不属实"
 PHARMACY = "定点零售药店"
@@ -79,6 +85,7 @@ class RunResult:
     leads_existing: int = 0
     leads_suppressed: int = 0
     settlements_screened: int = 0
+    coverage_rows: int | None = None  # rows into `screening_coverage`; None: not declared
     timings: dict[str, Any] = field(default_factory=dict)
     evidence: pd.DataFrame | None = None
 
@@ -129,8 +136,11 @@ def screen(
     codes: Sequence[str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     received: dt.date | None = None,
+    indicators_dirs: Iterable[str | Path] | None = None,
 ) -> RunResult:
-    """Run the rules over the window and write evidence, leads and coverage to the warehouse."""
+    """Run the rules over the window and write evidence, leads and coverage to the warehouse
+    (coverage also into the declared table `screening_coverage` when `indicators_dirs`, by
+    default the configured indicators folder, declare it)."""
     con = wh.con
     ensure_run_schema(con)
     rules = ruleset.select(codes)
@@ -171,7 +181,55 @@ def screen(
                 json.dumps(result.timings, ensure_ascii=False),
             ],
         )
+    result.coverage_rows = publish_coverage(wh, run_id, window, indicators_dirs)
     return result
+
+
+def publish_coverage(
+    wh: Warehouse, run_id: str, window: Window, dirs: Iterable[str | Path] | None = None
+) -> int | None:
+    """The run's coverage rows into the declared table `screening_coverage` through the
+    declared tables' own ingest (a CSV with its headers, checked, archived as a submission; per
+    county and month the newest run's row is current). Returns the rows accepted, or None when
+    the indicators folder does not declare the table (the run's own `scr_coverage` is still
+    written)."""
+    from workbench.declarations import DeclarationError, load_table
+    from workbench.tables import ingest_table, table_exists
+
+    try:
+        table = load_table(COVERAGE_TABLE, dirs)
+    except DeclarationError:
+        log.info("no declared table %s: coverage kept in scr_coverage only", COVERAGE_TABLE)
+        return None
+    # this run's months, and every other month of the extract not reported yet with nothing
+    # screened: a month never screened counts in the period's settlements, not in the screened
+    known = (
+        f"SELECT county_code, month FROM {wh.current_relation(table.code)}"
+        if table_exists(wh, table.code)
+        else "SELECT NULL::VARCHAR AS county_code, NULL::VARCHAR AS month WHERE false"
+    )
+    frame = wh.con.execute(
+        f"""SELECT county_code, month, settlements, screened FROM scr_coverage WHERE run_id = ?
+            UNION ALL
+            SELECT a.county_code, a.month, a.settlements, 0 FROM ({SETTLEMENTS_BY_MONTH}) a
+            WHERE (a.month < ? OR a.month > ?)
+              AND NOT EXISTS (SELECT 1 FROM ({known}) k
+                              WHERE k.county_code = a.county_code AND k.month = a.month)
+            ORDER BY 1, 2""",
+        [run_id, window.from_month, window.to_month],
+    ).df()
+    frame = frame[frame["county_code"].notna() & frame["month"].notna()]
+    if frame.empty:
+        return 0
+    headers = {f.name: f.header for f in table.columns}
+    with tempfile.TemporaryDirectory(prefix="workbench-coverage-") as tmp:
+        name = f"疑点数据覆盖_{window.from_month}_{window.to_month}_{run_id}.csv"
+        path = Path(tmp) / name
+        frame.rename(columns=headers).to_csv(path, index=False, encoding="utf-8")
+        done = ingest_table(table, [path], wh)
+    if done.quarantined:
+        log.warning(t("screen.run.coverage_refused", n=done.quarantined, table=COVERAGE_TABLE))
+    return done.accepted
 
 
 def _evidence_frame(
@@ -438,6 +496,22 @@ def _institution_kinds(wh: Warehouse) -> dict[str, str]:
     return dict(rows)
 
 
+# Settlements per county (参保地) and month: loaded, and loaded + quarantined (counted by the
+# county and month their text gives).
+SETTLEMENTS_BY_MONTH = """
+    WITH ok AS (
+        SELECT insu_admdvs AS county_code, strftime(setl_time, '%Y-%m') AS month, count(*) AS n
+        FROM scr_settlements GROUP BY 1, 2),
+    bad AS (
+        SELECT json_extract_string(raw, '$."参保地医保区划"') AS county_code,
+               left(json_extract_string(raw, '$."结算时间"'), 7) AS month, count(*) AS n
+        FROM scr_quarantine WHERE table_name = 'settlements' GROUP BY 1, 2)
+    SELECT coalesce(ok.county_code, bad.county_code) AS county_code,
+           coalesce(ok.month, bad.month) AS month,
+           coalesce(ok.n, 0) + coalesce(bad.n, 0) AS settlements, coalesce(ok.n, 0) AS loaded
+    FROM ok FULL JOIN bad USING (county_code, month)"""
+
+
 def _record_coverage(con: duckdb.DuckDBPyConnection, window: Window, run_id: str) -> int:
     """Settlements screened ÷ settlements per county and month of the window: accepted rows
     were screened; quarantined ones (counted by the county and month their text gives) were
@@ -447,20 +521,10 @@ def _record_coverage(con: duckdb.DuckDBPyConnection, window: Window, run_id: str
         [window.from_month, window.to_month],
     )
     con.execute(
-        """INSERT INTO scr_coverage
-           WITH ok AS (
-               SELECT insu_admdvs AS county_code, strftime(setl_time, '%Y-%m') AS month,
-                      count(*) AS n
-               FROM scr_settlements WHERE setl_time >= ? AND setl_time < ? GROUP BY 1, 2),
-           bad AS (
-               SELECT json_extract_string(raw, '$."参保地医保区划"') AS county_code,
-                      left(json_extract_string(raw, '$."结算时间"'), 7) AS month, count(*) AS n
-               FROM scr_quarantine WHERE table_name = 'settlements' GROUP BY 1, 2)
-           SELECT coalesce(ok.county_code, bad.county_code), coalesce(ok.month, bad.month),
-                  coalesce(ok.n, 0) + coalesce(bad.n, 0), coalesce(ok.n, 0), ?
-           FROM ok FULL JOIN bad USING (county_code, month)
-           WHERE coalesce(ok.month, bad.month) >= ? AND coalesce(ok.month, bad.month) <= ?""",
-        [window.from_date, window.to_date, run_id, window.from_month, window.to_month],
+        f"""INSERT INTO scr_coverage
+           SELECT county_code, month, settlements, loaded, ? FROM ({SETTLEMENTS_BY_MONTH})
+           WHERE month >= ? AND month <= ?""",
+        [run_id, window.from_month, window.to_month],
     )
     return int(
         con.execute(

@@ -1,8 +1,10 @@
 """What the faces (cockpit, 通报) show about screening, decided once here, as plain tables.
 
-`screening_tables(...)` is pure — frames in, frames out — so a face renders and never judges:
-hits and leads by rule and county, the monthly trend, 属实率 per rule (so a weak rule shows),
-and coverage (settlements screened ÷ settlements). `read_inputs(wh)` fetches its inputs.
+Pure — frames in, frames out — so a face renders and never judges: `screening_tables` gives
+hits and leads by rule and county, the monthly trend and coverage (settlements screened ÷
+settlements); `check_counts` / `checks_at` give checks and 属实率 per rule (so a weak rule shows)
+as the leads ledger stood at a month's end — the one rule the cockpit and the 通报 both read.
+`read_inputs(wh)` fetches the inputs.
 """
 
 from __future__ import annotations
@@ -25,25 +27,19 @@ def _rate(num: pd.Series, den: pd.Series) -> pd.Series:
 
 def screening_tables(
     scr_leads: pd.DataFrame,
-    leads: pd.DataFrame,
     coverage: pd.DataFrame,
     rule_names: Mapping[str, str],
 ) -> dict[str, pd.DataFrame]:
-    """Tables for the cockpit and the 通报.
+    """Counts for the cockpit and the 通报: what screening found, nothing about checks (those are
+    counted as the ledger stood at a month's end, by `check_counts` / `checks_at` only).
 
     `scr_leads`: every screening lead (lead_id, rule_code, county_code, month, hit_count,
-    amount, status 已下发/已抑制); `leads`: the leads ledger's current rows (lead_id,
-    check_status, case_id); `coverage`: county_code, month, settlements, screened.
+    amount, status 已下发/已抑制); `coverage`: county_code, month, settlements, screened.
     """
     sl = scr_leads.copy()
     sl["issued"] = (sl["status"] == "已下发").astype(int)
     sl["suppressed"] = (sl["status"] == "已抑制").astype(int)
     sl["amount"] = sl["amount"].astype("float64")
-    state = leads[["lead_id", "check_status", "case_id"]].drop_duplicates("lead_id")
-    sl = sl.merge(state, on="lead_id", how="left")
-    sl["checked"] = (sl["issued"] == 1) & sl["check_status"].isin(CHECKED)
-    sl["confirmed"] = (sl["issued"] == 1) & (sl["check_status"] == CONFIRMED)
-    sl["converted"] = (sl["issued"] == 1) & sl["case_id"].notna()
     sl["rule_name"] = sl["rule_code"].map(dict(rule_names))
 
     by_rule_county = (
@@ -66,25 +62,6 @@ def screening_tables(
         .sort_values(["month", "rule_code"])
         .reset_index(drop=True)
     )
-    per_rule = (
-        sl[sl["issued"] == 1]
-        .groupby(["rule_code", "rule_name"])
-        .agg(
-            leads=("issued", "sum"),
-            checked=("checked", "sum"),
-            confirmed=("confirmed", "sum"),
-            converted=("converted", "sum"),
-        )
-        .reset_index()
-    )
-    all_rules = pd.DataFrame(
-        {"rule_code": list(rule_names), "rule_name": list(rule_names.values())}
-    )
-    precision = all_rules.merge(per_rule, on=["rule_code", "rule_name"], how="left")
-    for col in ("leads", "checked", "confirmed", "converted"):
-        precision[col] = precision[col].fillna(0).astype(int)
-    precision["confirmed_rate"] = _rate(precision["confirmed"], precision["checked"])
-    precision["conversion_rate"] = _rate(precision["converted"], precision["leads"])
     cov = coverage.copy()
     if len(cov):
         cov["rate"] = _rate(cov["screened"], cov["settlements"])
@@ -93,13 +70,14 @@ def screening_tables(
     return {
         "by_rule_county": by_rule_county,
         "trend": trend,
-        "precision": precision,
         "coverage": cov.reset_index(drop=True),
     }
 
 
 def read_inputs(wh) -> dict[str, object]:
-    """The inputs of `screening_tables` from a warehouse (empty frames before any run)."""
+    """From a warehouse (empty frames before any run): `scr_leads`, `coverage` and
+    `rule_names` (the inputs of `screening_tables`) and `leads` (the ledger's lead_id,
+    check_status, checked_date, case_id — what `check_counts` reads)."""
     from workbench.screening.rules import load_rules
     from workbench.screening.run import ensure_run_schema
 
@@ -132,7 +110,7 @@ def read_inputs(wh) -> dict[str, object]:
             ]
         )
         cov = pd.DataFrame(columns=["county_code", "month", "settlements", "screened"])
-    leads = wh.read_ledger("leads", columns=["lead_id", "check_status", "case_id"])
+    leads = wh.read_ledger("leads", columns=["lead_id", "check_status", "checked_date", "case_id"])
     try:
         names = {r.code: r.name for r in load_rules().rules.values()}
     except Exception:  # noqa: BLE001 - a broken rule file must not take the cockpit down
@@ -142,19 +120,19 @@ def read_inputs(wh) -> dict[str, object]:
 
 def screening_view(
     counts: pd.DataFrame,
-    precision: pd.DataFrame,
+    checks: pd.DataFrame,
     through: str,
     since: str | None = None,
     county: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """What a face shows for one span of months (`since`–`through`, `YYYY-MM`; default from the
     January of `through`'s year) and one county (None: every county), from `screening_tables`'
-    by_rule_county (`counts`) and precision.
+    by_rule_county (`counts`) and `check_counts` (`checks`).
 
     - by_rule: every rule of the catalogue (a rule with no hit stays, so a silent rule shows)
-      with hits, leads, suppressed, amount in the span and — checks being the ledger's current
-      state, across every month and county — checked, confirmed, confirmed_rate, converted,
-      conversion_rate;
+      with hits, leads, suppressed, amount in the span and checked, confirmed, confirmed_rate,
+      converted, conversion_rate of the year's leads as the ledger stood at `through`'s end
+      (`checks_at` on `checks`, a `check_counts` table — the 通报 reads the same);
     - by_county: county_code, hits, leads, amount (most leads first);
     - trend: month, hits, leads, amount (every month of the span that was screened);
     - totals: one row of hits, leads, suppressed, amount, rules_hit.
@@ -165,8 +143,8 @@ def screening_view(
         c = c[c["county_code"].astype(str) == str(county)]
     sums = {"hits": ("hits", "sum"), "leads": ("leads", "sum"), "amount": ("amount", "sum")}
     rules = c.groupby("rule_code").agg(**sums, suppressed=("suppressed", "sum")).reset_index()
-    checks = ["checked", "confirmed", "confirmed_rate", "converted", "conversion_rate"]
-    by_rule = precision[["rule_code", "rule_name", *checks]].merge(
+    check_cols = ["checked", "confirmed", "confirmed_rate", "converted", "conversion_rate"]
+    by_rule = checks_at(checks, through, county)[["rule_code", "rule_name", *check_cols]].merge(
         rules, on="rule_code", how="left"
     )
     for col in ("hits", "leads", "suppressed"):
@@ -192,7 +170,7 @@ def screening_view(
     )
     return {
         "by_rule": by_rule[
-            ["rule_code", "rule_name", "hits", "leads", "suppressed", "amount", *checks]
+            ["rule_code", "rule_name", "hits", "leads", "suppressed", "amount", *check_cols]
         ],
         "by_county": by_county,
         "trend": trend.reset_index(drop=True),
@@ -222,10 +200,97 @@ def _as_of(leads: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
     """The leads ledger as it stood at `end`: a check (or a case link) dated after it is not
     yet there; a check with no date counts as done (as `presentation.lists` judges)."""
     out = leads.copy()
-    checked_on = pd.to_datetime(out.get("checked_date"), errors="coerce")
+    if "checked_date" not in out.columns:
+        return out
+    checked_on = pd.to_datetime(out["checked_date"], errors="coerce")
     later = checked_on.notna() & (checked_on > end)
     out["check_status"] = out["check_status"].where(~later, None)
     out["case_id"] = out["case_id"].where(~later, None)
+    return out
+
+
+CHECK_COUNT_COLUMNS = [
+    "as_of",
+    "rule_code",
+    "rule_name",
+    "county_code",
+    "leads",
+    "checked",
+    "confirmed",
+    "converted",
+]
+
+
+def check_counts(
+    scr_leads: pd.DataFrame,
+    leads: pd.DataFrame,
+    rule_names: Mapping[str, str],
+    months: Collection[str],
+) -> pd.DataFrame:
+    """The one rule every face counts checks by: for each month M of `months` (YYYY-MM), the
+    issued screening leads of data months January to M, by rule and county, with how many were
+    checked, 属实 and made into a case *as the leads ledger stood at M's end* (`_as_of`: a check
+    dated later is not yet there). Columns `CHECK_COUNT_COLUMNS`; every rule of `rule_names`
+    has a row per month (county_code missing, zeros) so a rule with no lead still shows."""
+    from workbench.presentation import lists as plists
+
+    issued = scr_leads[scr_leads["status"] == "已下发"]
+    data_month = issued["month"].astype(str)
+    dated = ["checked_date"] if "checked_date" in leads.columns else []
+    ledger = leads[["lead_id", "check_status", "case_id", *dated]].drop_duplicates("lead_id").copy()
+    ledger["lead_id"] = ledger["lead_id"].astype(str)
+    frames = []
+    for m in sorted({str(x)[:7] for x in months}):
+        rows = issued[(data_month >= f"{m[:4]}-01") & (data_month <= m)]
+        state = _as_of(ledger, plists.period_end(m))
+        sl = rows[["lead_id", "rule_code", "county_code"]].assign(
+            lead_id=rows["lead_id"].astype(str)
+        )
+        sl = sl.merge(state[["lead_id", "check_status", "case_id"]], on="lead_id", how="left")
+        sl["checked"] = sl["check_status"].isin(CHECKED).astype(int)
+        sl["confirmed"] = (sl["check_status"] == CONFIRMED).astype(int)
+        sl["converted"] = sl["case_id"].notna().astype(int)
+        got = (
+            sl.groupby(["rule_code", "county_code"])
+            .agg(
+                leads=("lead_id", "count"),
+                checked=("checked", "sum"),
+                confirmed=("confirmed", "sum"),
+                converted=("converted", "sum"),
+            )
+            .reset_index()
+        )
+        codes = list(dict.fromkeys([*rule_names, *got["rule_code"]]))
+        catalogue = pd.DataFrame({"rule_code": codes, "county_code": None})
+        for col in ("leads", "checked", "confirmed", "converted"):
+            catalogue[col] = 0
+        both = pd.concat([catalogue, got], ignore_index=True)
+        both["as_of"] = m
+        both["rule_name"] = both["rule_code"].map(lambda c: rule_names.get(c, ""))
+        frames.append(both)
+    if not frames:
+        return pd.DataFrame(columns=CHECK_COUNT_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)[CHECK_COUNT_COLUMNS]
+    for col in ("leads", "checked", "confirmed", "converted"):
+        out[col] = out[col].astype(int)
+    return out
+
+
+def checks_at(counts: pd.DataFrame, through: str, county: str | None = None) -> pd.DataFrame:
+    """Per rule (every rule `counts` names, in its order): leads, checked, confirmed, converted,
+    confirmed_rate (属实 ÷ checked) and conversion_rate (cases ÷ leads) of the year's leads as
+    they stood at `through`'s end, for one county or (None) every county. `counts` is a
+    `check_counts` table; a month it does not hold counts nothing checked."""
+    names = counts.drop_duplicates("rule_code")[["rule_code", "rule_name"]]
+    c = counts[counts["as_of"].astype(str) == str(through)[:7]]
+    if county:
+        c = c[c["county_code"].astype(str) == str(county)]
+    sums = c.groupby("rule_code")[["leads", "checked", "confirmed", "converted"]].sum()
+    out = names.merge(sums.reset_index(), on="rule_code", how="left").reset_index(drop=True)
+    for col in ("leads", "checked", "confirmed", "converted"):
+        out[col] = out[col].fillna(0).astype(int)
+    out["confirmed_rate"] = _rate(out["confirmed"], out["checked"])
+    out["conversion_rate"] = _rate(out["converted"], out["leads"])
     return out
 
 
@@ -264,15 +329,16 @@ def period_digest(
     if not (months == period).any():
         return None
     end = plists.period_end(period)
-    state = _as_of(leads, end)
     ytd_rows = scr_leads[(months >= year_start) & (months <= period)]
     cov = coverage[coverage["month"].astype(str) == period] if len(coverage) else coverage
-    tables = screening_tables(ytd_rows, state, cov, rule_names)
+    tables = screening_tables(ytd_rows, cov, rule_names)
     this = tables["by_rule_county"][tables["by_rule_county"]["month"].astype(str) == period]
     per_rule = this.groupby("rule_code").agg(
         hits=("hits", "sum"), leads=("leads", "sum"), amount=("amount", "sum")
     )
-    prec = tables["precision"].set_index("rule_code")
+    prec = checks_at(check_counts(scr_leads, leads, rule_names, [period]), period).set_index(
+        "rule_code"
+    )
     codes = list(dict.fromkeys([*rule_names, *per_rule.index]))
     by_rule = pd.DataFrame({"rule_code": codes})
     by_rule["rule_name"] = [rule_names.get(c, "") for c in codes]
