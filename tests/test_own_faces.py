@@ -70,7 +70,7 @@ def test_the_reports_say_region_and_leave_out_what_the_set_has_not(example, monk
     city = report.city_report("latest", str(example), "enforcement")
     assert city.lagging_table() is None
     ranking = city.ranking_frame()
-    assert list(ranking.columns) == ["排名", "地区", "综合得分", "排名区间(5%–95%)"]
+    assert list(ranking.columns) == ["排名", "地区", "综合得分", "排名区间（5%–95%）"]
     assert ranking.iloc[0]["地区"] == "白沙县"
     draft = "".join(city.bulletin_paragraphs())
     assert draft.startswith("现将全省8个地区2023财年医保基金执法绩效（示例）情况通报如下。")
