@@ -323,7 +323,8 @@ def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
     from workbench.dashboard.lagging import OVERDUE_CASE_HEADERS, overdue_case_rows
 
     rows = mask_frame(overdue_case_rows(data, view))
-    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    words = data.words(view.indicator_set)
+    headers = {k: t(v, **words) for k, v in OVERDUE_CASE_HEADERS.items()}
     return [excel.Table(t("dash.export.overdue_cases"), rows, cells.ledger_columns(rows, headers))]
 
 

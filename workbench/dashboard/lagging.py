@@ -121,7 +121,8 @@ def overdue_cases_html(data: DashboardData, view: View) -> str:
     """The open cases past their 办案时限: how many, then the longest overdue first."""
     rows = overdue_case_rows(data, view)
     note = t("dash.overdue_cases.count", n=len(rows), unit=data.county_name(view.county))
-    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    words = data.words(view.indicator_set)
+    headers = {k: t(v, **words) for k, v in OVERDUE_CASE_HEADERS.items()}
     body = f'<div class="wb-note">{_esc(note)}</div>' + (
         table_html(rows, headers, limit=MAX_OVERDUE_CASE_ROWS) if len(rows) else ""
     )

@@ -508,13 +508,14 @@ def requirement_blocks(
     for kind, _sentence, rows in problems:
         per = rows["item"].value_counts() if "item" in rows else pd.Series(dtype=int)
         extra = {k: int(per.get(k, 0)) for k in OVERDUE_KINDS}
-        text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         if kind == "overdue_items":
             text = t(
                 "doc.req.overdue_items",
                 items="、".join(t(f"doc.req.overdue_{k}", n=n) for k, n in extra.items() if n),
                 due=fmt.date_label(due),
             )
+        else:
+            text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         items.append((t(f"doc.req.{kind}_head"), text))
     tl = talk_list(f)
     if len(tl):
