@@ -2,6 +2,7 @@
 """One-file bootstrap: creates .venv, installs the project, then runs the main job or the tests.
 
     python3 dev.py demo    # 演示：生成演示数据 → 入库 → 指标 → 报告 → 驾驶舱
+    python3 dev.py setup   # 只安装（.venv、chromium 等），不运行演示
     python3 dev.py test    # 代码检查（ruff、分层约定）后运行全部测试（含浏览器测试）
 
 Only the standard library is used here, so it runs on a fresh Python 3.11.
@@ -149,6 +150,10 @@ def main(argv: list[str]) -> int:
         ensure_venv("")
         ensure_chromium()
         return _run([str(BIN / "workbench"), "demo-all", *argv[1:]], cwd=ROOT)
+    if what == "setup":  # install only: what `demo` installs, without running the demo
+        ensure_venv("")
+        ensure_chromium()
+        return 0
     if what == "test":
         ensure_venv("test")
         ensure_chromium()
@@ -162,7 +167,7 @@ def main(argv: list[str]) -> int:
         ensure_venv("test")
         ensure_java()
         return _run([str(BIN / "python"), "-m", "benchmarks", *argv[1:]], cwd=ROOT)
-    sys.exit(f"未知命令：{what}（可用：demo、test、bench）")
+    sys.exit(f"未知命令：{what}（可用：demo、setup、test、bench）")
 
 
 if __name__ == "__main__":

@@ -705,7 +705,13 @@ def test_a_set_that_declares_nothing_gets_the_defaults():
 
     iset = dataclasses.replace(load_set("no_fraud_city"), presentation=Presentation())
     got = d.declared_presentation(iset)
-    assert got == {**d.NO_PRESENTATION, "default_index": next(iter(iset.hierarchies))}
+    # a set on the ledgers that names no words speaks of 区县 and 全市, as the workbench does
+    from workbench.presentation.words import ledger_words, words_record
+
+    words = words_record(ledger_words())
+    assert (words["unit_noun"], words["whole"], words["on_ledgers"]) == ("区县", "全市", True)
+    first = next(iter(iset.hierarchies))
+    assert got == {**d.NO_PRESENTATION, "default_index": first, "words": words}
     declared = d.declared_presentation(load_set("no_fraud_city"))
     json.dumps(declared)
     assert declared["recovery"] and declared["funnel"] and declared["card_groups"]

@@ -941,7 +941,10 @@ def _jobs(cfg: RunConfig, skip: set[str]) -> list[Job]:
         jobs.append(
             Job(
                 CITY_UNIT,
-                t("batch.city_label"),
+                t(
+                    "batch.city_label",
+                    whole=report.set_labels(cfg.indicator_set, cfg.period)[0].whole,
+                ),
                 str(_abs_nb(cfg.city_notebook)),
                 {**base},
                 "city/city_overview",
@@ -1086,7 +1089,7 @@ class Runner:
         tty = sys.stderr.isatty()
         return tqdm(
             total=total,
-            desc=t("batch.progress.desc"),
+            desc=t("batch.progress.desc", noun=self._labels[0].unit_noun),
             unit=t("batch.progress.unit"),
             file=sys.stderr,
             mininterval=0.5 if tty else 30,
@@ -1142,7 +1145,7 @@ class Runner:
             else outcome.label + self._labels[0].report_title
         )
         footer = t(
-            "batch.footer", run_id=self.cfg.run_id, period=self.cfg.period, version=__version__
+            "batch.footer", run_id=self.cfg.run_id, period=self._labels[1], version=__version__
         )
         atomic_write(
             html_path,
@@ -1197,7 +1200,12 @@ class Runner:
         if not self.cfg.docx:
             return
         state = self.states.get(
-            CITY_UNIT, {"unit": CITY_UNIT, "label": t("batch.city_label"), "status": "ok"}
+            CITY_UNIT,
+            {
+                "unit": CITY_UNIT,
+                "label": t("batch.city_label", whole=self._labels[0].whole),
+                "status": "ok",
+            },
         )
         if state.get("docx") and (self.run_dir / state["docx"]).exists():
             return
@@ -1277,7 +1285,17 @@ class Runner:
             )
         )
         meta = {
-            "title": t("batch.index.title", period=self._labels[1]),
+            "title": t(
+                "batch.index.title",
+                period=self._labels[1],
+                noun=self._labels[0].unit_noun,
+                title=self._labels[0].report_title,
+            ),
+            "words": {
+                "noun": self._labels[0].unit_noun,
+                "whole": self._labels[0].whole,
+                "code_label": self._labels[0].code_label,
+            },
             "period_label": self._labels[1],
             "run_id": cfg.run_id,
             "state_label": state_label,
@@ -1289,7 +1307,9 @@ class Runner:
             "docx": city.get("docx"),
             "documents": city.get("documents") or [],
             "city_pdf": city.get("pdf"),
-            "footer": t("batch.footer", run_id=cfg.run_id, period=cfg.period, version=__version__),
+            "footer": t(
+                "batch.footer", run_id=cfg.run_id, period=self._labels[1], version=__version__
+            ),
         }
         atomic_write(self.run_dir / "index.html", publish.index_html(self.run_dir, meta, units))
         seconds = [u.get("seconds") or 0 for u in units if u["status"] != "pending"]
@@ -1648,9 +1668,11 @@ def _locked(run_dir: Path) -> bool:
 
 def failure_summary(result: RunResult, cfg: RunConfig) -> str:
     """The Chinese summary printed on stderr at the end of a run."""
+    words = report.set_labels(cfg.indicator_set, cfg.period)[0]
     lines = [
         t(
             "batch.summary",
+            noun=words.unit_noun,
             total=len(cfg.counties),
             ok=len(result.ok),
             failed=len([u for u in result.failed if u != CITY_UNIT]),
@@ -1660,7 +1682,7 @@ def failure_summary(result: RunResult, cfg: RunConfig) -> str:
     ]
     for unit, reason in result.failed.items():
         label = (
-            t("batch.city_label")
+            t("batch.city_label", whole=words.whole)
             if unit == CITY_UNIT
             else f"{cfg.county_names.get(unit, unit)}（{unit}）"
         )

@@ -62,6 +62,19 @@ def month_label(period: object) -> str:
     return s
 
 
+CN_DIGITS = "一二三四五六七八九十"
+
+
+def cn_number(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 23 → 二十三: a section's number in a Chinese heading."""
+    if n < 1 or n > 99:
+        return str(n)
+    if n <= 10:
+        return CN_DIGITS[n - 1]
+    tens, ones = divmod(n, 10)
+    return (CN_DIGITS[tens - 1] if tens > 1 else "") + "十" + (CN_DIGITS[ones - 1] if ones else "")
+
+
 def date_label(d: object) -> str:
     """A date → `2025年11月30日`."""
     if missing(d):

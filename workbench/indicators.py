@@ -935,6 +935,14 @@ def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria
     )
 
 
+def has_lagging_list(iset: IndicatorSet) -> bool:
+    """Whether a set can put a unit on the 进度滞后 list at all: it has milestones (a calendar)
+    to miss, or declares another 约谈 criterion (a grade, the bottom n, unmet targets)."""
+    crit = talk_criteria(iset)
+    by_milestones = crit.milestones and iset.calendar is not None
+    return by_milestones or bool(crit.grades or crit.bottom_n or crit.unmet_kpis)
+
+
 INDEX_ROOT_COLUMNS = ["county_code", "county_name", "score", "rank", "grade", "index_name"]
 
 

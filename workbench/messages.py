@@ -7,6 +7,8 @@ like `E_RECOVERED_GT_DUE`, so tests assert on codes and never on wording.
 
 from __future__ import annotations
 
+import os
+
 import functools
 from pathlib import Path
 
@@ -35,4 +37,6 @@ def t(key: str, **values: object) -> str:
     try:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
+        if os.environ.get("WORKBENCH_STRICT_MESSAGES"):  # tests: a missing value is a bug
+            raise
         return template

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench import fmt
 from workbench.files import FILE_MODE, atomic_write
 from workbench.messages import t
 from workbench.privacy import mask_id_card
@@ -141,7 +142,9 @@ def exporter(fast: bool = True) -> Any:
 
 def _report_view(nb: Any) -> Any:
     """What readers see: no stderr noise, no machine-readable summary, no injected params, no
-    note for the analyst (the notebook's first cell, tagged `remove-cell`)."""
+    note for the analyst (the notebook's first cell, tagged `remove-cell`); a section whose
+    code showed nothing (a part the set does not have, e.g. the campaign's ledger lists for a
+    set on its own table) is left out with its heading, and the sections are renumbered."""
     import copy
 
     view = copy.copy(nb)
@@ -157,12 +160,60 @@ def _report_view(nb: Any) -> Any:
                 and SUMMARY_MIME not in o.get("data", {})
             ]
             if not outs:
+                if cell.get("execution_count") is not None:
+                    cells.append(_RAN_EMPTY)  # ran and showed nothing: its section may go
                 continue
             cell = copy.copy(cell)
             cell["outputs"] = outs
         cells.append(cell)
-    view.cells = cells
+    view.cells = _renumber(_without_empty_sections(cells))
     return view
+
+
+_RAN_EMPTY: dict = {"cell_type": "ran-empty"}  # a marker, never published
+
+
+SECTION_RE = re.compile(r"^(#{2,3})\s*([一二三四五六七八九十]+)、")
+
+
+def _is_heading(cell: Any) -> bool:
+    src = "".join(cell.get("source", "")).strip()
+    return cell.get("cell_type") == "markdown" and src.startswith("#") and "\n" not in src
+
+
+def _without_empty_sections(cells: list[Any]) -> list[Any]:
+    """Drop a heading-only markdown cell whose section's code ran and showed nothing (a
+    notebook that was not run keeps its headings); the markers go too."""
+    out: list[Any] = []
+    for i, cell in enumerate(cells):
+        if cell is _RAN_EMPTY:
+            continue
+        if _is_heading(cell):
+            section = []
+            for nxt in cells[i + 1 :]:
+                if _is_heading(nxt):
+                    break
+                section.append(nxt)
+            if section and all(c is _RAN_EMPTY for c in section):
+                continue
+        out.append(cell)
+    return out
+
+
+def _renumber(cells: list[Any]) -> list[Any]:
+    """一、二、三… in the order the numbered headings are shown (after sections were left out)."""
+    import copy
+
+    out, n = [], 0
+    for cell in cells:
+        src = "".join(cell.get("source", ""))
+        m = SECTION_RE.match(src) if cell.get("cell_type") == "markdown" else None
+        if m:
+            n += 1
+            cell = copy.copy(cell)
+            cell["source"] = f"{m.group(1)} {fmt.cn_number(n)}、" + src[m.end() :]
+        out.append(cell)
+    return out
 
 
 def report_body(nb: Any, fast: bool = True) -> str:
@@ -214,7 +265,10 @@ def _fmt_score(v: Any) -> str:
 
 
 def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
-    """Every county with status, score, grade and link; failures with their reason."""
+    """Every county with status, score, grade and link; failures with their reason. The words
+    (unit noun, the whole, the code's name) are the set's, in `meta["words"]`."""
+    w = {"noun": t("tables.noun.county"), "whole": t("ind.city")}
+    w |= {"code_label": t("tables.code_label.county")} | (meta.get("words") or {})
     rows = []
     units = list(units)
     for i, u in enumerate(units, 1):
@@ -245,7 +299,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         ("city_pdf", "batch.index.pdf_link"),
     ):
         if meta.get(key):
-            links.append(f'<a href="{html.escape(meta[key])}">{t(label)}</a>')
+            links.append(f'<a href="{html.escape(meta[key])}">{t(label, **w)}</a>')
     for d in meta.get("documents") or []:
         if d.get("docx") == meta.get("docx"):
             continue  # the 通报 has its link above
@@ -255,7 +309,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
             links.append(f'<a href="{html.escape(d["pdf"])}">{html.escape(d["title"])}（PDF）</a>')
     links.append(f'<a href="manifest.json">{t("batch.index.manifest_link")}</a>')
     heads = "".join(
-        f"<th>{t('batch.index.col.' + c)}</th>"
+        f"<th>{html.escape(t('batch.index.col.' + c, **w))}</th>"
         for c in (
             "no",
             "code",
@@ -275,7 +329,9 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         ok=meta.get("ok", 0),
         failed=meta.get("failed", 0),
         pending=meta.get("pending", 0),
+        noun=w["noun"],
     )
+    filter_text = html.escape(t("batch.index.filter", **w))
     facts = "".join(
         f"<span>{t('batch.index.' + key)}：{html.escape(str(meta.get(field, '')))}</span>"
         for key, field in (
@@ -288,7 +344,7 @@ def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:
         f"<h1>{html.escape(meta.get('title', ''))}</h1>"
         f'<p class="wb-summary">{facts}</p>'
         f'<p class="wb-summary">{html.escape(summary)}</p><p>{"　".join(links)}</p>'
-        f'<div class="wb-index"><input type="search" placeholder="{t("batch.index.filter")}" '
+        f'<div class="wb-index"><input type="search" placeholder="{filter_text}" '
         f'oninput="wbFilter(this.value)"><table><thead><tr>{heads}</tr></thead>'
         f'<tbody id="wb-rows">{"".join(rows)}</tbody></table></div>'
     )

@@ -380,6 +380,19 @@ class CityData:
         return fmt.month_label(self.period)
 
     @property
+    def has_calendar(self) -> bool:
+        """Whether the set declares a calendar (its milestones are a report's part)."""
+        ev = self.evaluation
+        return ev is None or ev.indicator_set.calendar is not None
+
+    @property
+    def has_lagging(self) -> bool:
+        """Whether the set can list units 进度滞后 (`indicators.has_lagging_list`)."""
+        from workbench.indicators import has_lagging_list
+
+        return self.evaluation is None or has_lagging_list(self.evaluation.indicator_set)
+
+    @property
     def words(self) -> Any:
         """The set's words (`presentation.words`): unit noun, report title, issuer, total."""
         if self.evaluation is not None:
@@ -437,10 +450,18 @@ class CityData:
         return pd.DataFrame({"period": periods, "value": values[row], "target": targets[row]})
 
 
+TREND_PERIODS = 6  # periods a report's trend shows for a set that is not monthly
+
+
 def _trend_matrix(ev: Any, indicator: str, period: str) -> tuple | None:
     """(periods, {county: row}, values, targets, city values, city targets) or None."""
     try:
-        start = f"{int(period[:4]) - 1}-01"
+        freq = ev.indicator_set.frequency
+        if freq.is_monthly:
+            start = f"{int(period[:4]) - 1}-01"
+        else:  # six periods of a yearly or quarterly set (two fiscal years would say little)
+            m = int(period[:4]) * 12 + int(period[5:7]) - 1 - (TREND_PERIODS - 1) * freq.months
+            start = f"{m // 12:04d}-{m % 12 + 1:02d}"
         a = ev.trend_arrays(indicator, span=ev.span, start=start, end=period)
         rows = {str(c): i for i, c in enumerate(a.counties)}
         return (a.periods, rows, a.value[:-1], a.target[:-1], a.value[-1], a.target[-1])
@@ -593,9 +614,12 @@ def kpi_cards(kpis: Iterable[Kpi]) -> HTML:
     return HTML(CARD_CSS + '<div class="wb-cards">' + "".join(cards) + "</div>")
 
 
-def kpi_sentence(k: Kpi, subject: str | None = None) -> str:
-    """One clause of the narrative (see `presentation.kpis.sentence`)."""
-    return pk.sentence(k, t("batch.narr.subject_county") if subject is None else subject)
+def kpi_sentence(k: Kpi, subject: str | None = None, noun: str | None = None) -> str:
+    """One clause of the narrative (see `presentation.kpis.sentence`): about 本<noun> unless a
+    `subject` is given."""
+    if subject is None:
+        subject = t("batch.narr.subject_county", noun=noun or t("tables.noun.county"))
+    return pk.sentence(k, subject)
 
 
 def milestone_requirement(r: Any) -> str:
@@ -634,7 +658,15 @@ class CountyReport:
         if county not in set(data.counties["county"]):
             by_name = data.counties[data.counties["county_name"] == county]
             if by_name.empty:
-                raise KeyError(t("batch.report.unknown_county", county=county))
+                w = data.words
+                raise KeyError(
+                    t(
+                        "batch.report.unknown_county",
+                        county=county,
+                        noun=w.unit_noun,
+                        code_label=w.code_label,
+                    )
+                )
             county = str(by_name["county"].iloc[0])
         self.data = data
         self.county = county
@@ -711,7 +743,8 @@ class CountyReport:
             key=lambda k: -(abs(k.gap or 0) / (abs(k.target or 0) or 1)),
         )
         met = [k for k in targeted if k.met]
-        clauses = [c for c in (kpi_sentence(k) for k in unmet[:detail]) if c]
+        noun = self.data.words.unit_noun
+        clauses = [c for c in (kpi_sentence(k, noun=noun) for k in unmet[:detail]) if c]
         if clauses:
             parts.append("；".join(clauses) + "。")
         if len(unmet) > detail:
@@ -732,7 +765,7 @@ class CountyReport:
                 )
             )
         if not targeted:
-            parts.append(t("batch.narr.no_kpis"))
+            parts.append(t("batch.narr.no_kpis", noun=noun))
         elif not unmet:
             parts.append(t("batch.narr.all_met", met=len(met)))
         sc = self.score()
@@ -760,7 +793,7 @@ class CountyReport:
             )
         reasons = self.lagging_reasons()
         if reasons:
-            parts.append(t("batch.narr.lagging", reasons="；".join(reasons)))
+            parts.append(t("batch.narr.lagging", reasons="；".join(reasons), noun=noun))
         overdue = len(self.overdue_frame())
         if overdue:
             parts.append(t("batch.narr.overdue", n=overdue))
@@ -815,7 +848,7 @@ class CountyReport:
                 )
             )
         layout = _layout(
-            t("batch.report.trend_title", name=kpi.name),
+            t("batch.report.trend_title", name=kpi.name, trend_kind=self.data.words.trend_kind),
             xaxis=dict(type="category"),
             yaxis=dict(ticksuffix="%" if pct else "", rangemode="tozero"),
         )
@@ -865,7 +898,11 @@ class CountyReport:
                 arrayminus=(df["rank"] - df["q05"]).clip(lower=0).tolist(),
             )
         layout = _layout(
-            t("batch.report.ranking_title"),
+            t(
+                "batch.report.ranking_title",
+                whole=self.data.words.whole,
+                noun=self.data.words.unit_noun,
+            ),
             showlegend=False,
             xaxis=dict(type="category", tickangle=-45 if len(df) > 12 else 0),
             yaxis=dict(
@@ -902,11 +939,16 @@ class CountyReport:
             )
         return pd.DataFrame(rows)
 
-    def milestones(self) -> HTML:
+    def milestones(self) -> HTML | None:
+        """None (the section is left out) for a set that declares no calendar."""
+        if not self.data.has_calendar:
+            return None
         return table_html(self.milestones_frame(), t("batch.report.no_milestones"))
 
     def overdue_frame(self) -> pd.DataFrame:
         """Overdue rectifications as of the period's end (`presentation.lists`)."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -921,11 +963,15 @@ class CountyReport:
             }
         )
 
-    def overdue_rectifications(self) -> HTML:
+    def overdue_rectifications(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.overdue_frame()), t("batch.report.no_overdue"))
 
     def open_cases_frame(self) -> pd.DataFrame:
         """Cases open at the period's end, largest amount first (`presentation.lists`)."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -942,7 +988,9 @@ class CountyReport:
             }
         )
 
-    def open_cases(self) -> HTML:
+    def open_cases(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.open_cases_frame()), t("batch.report.no_open_cases"))
 
     # -- the lists behind the red numbers, what to do next, the definitions
@@ -951,6 +999,8 @@ class CountyReport:
         from workbench.presentation import counts as pc
 
         iset = self.data.evaluation.indicator_set
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         threshold = pc.referral_threshold(iset)
         if threshold is None and lists.referral_indicator(iset) is None:
             return pd.DataFrame()
@@ -969,11 +1019,15 @@ class CountyReport:
             }
         )
 
-    def unreferred(self) -> HTML:
+    def unreferred(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(mask_frame(self.unreferred_frame()), t("doc.county.no_unreferred"))
 
     def key_monitored_frame(self) -> pd.DataFrame:
         """Key-monitored institutions with no inspection this quarter."""
+        if not self.data.words.on_ledgers:
+            return pd.DataFrame()
         df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
         return pd.DataFrame(
             {
@@ -984,15 +1038,17 @@ class CountyReport:
             }
         )
 
-    def key_monitored(self) -> HTML:
+    def key_monitored(self) -> HTML | None:
+        if not self.data.words.on_ledgers:
+            return None
         return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
 
     def talk_status(self) -> dict[str, Any] | None:
         """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
         reasons, held or not, the latest 约谈 and its 复查 at the period's end; None when the
-        county is not on the list."""
+        county is not on the list (or the set's units are not the ledgers' counties)."""
         lag = self.data.lagging
-        if lag.empty or "county" not in lag:
+        if lag.empty or "county" not in lag or not self.data.words.on_ledgers:
             return None
         mine = lag[lag["county"] == self.county].rename(columns={"county": "county_code"})
         if mine.empty:
@@ -1030,8 +1086,11 @@ class CountyReport:
             }
         )
 
-    def talks(self) -> HTML:
-        """The county's place on the 约谈名单 (why, held, 复查) and its open 约谈."""
+    def talks(self) -> HTML | None:
+        """The county's place on the 约谈名单 (why, held, 复查) and its open 约谈 (None, the
+        section left out, for a set whose units are not the ledgers' counties)."""
+        if not self.data.words.on_ledgers:
+            return None
         st = self.talk_status()
         if st is None:
             head = t("doc.county.talk_not_listed", name=self.name)
@@ -1097,7 +1156,9 @@ class CountyReport:
         out = pd.concat([r for r in rows if len(r)] or rows[:1], ignore_index=True)
         return out.sort_values("超期天数", ascending=False, kind="stable").reset_index(drop=True)
 
-    def overdue_items(self) -> HTML:
+    def overdue_items(self) -> HTML | None:
+        if not self.data.words.on_ledgers:  # the ledgers' lists: not for a set's own units
+            return None
         cases = table_html(mask_frame(self.overdue_cases_frame()), t("doc.county.no_overdue_cases"))
         checks = table_html(self.overdue_checks_frame(), t("doc.county.no_overdue_checks"))
         return HTML(
@@ -1119,20 +1180,24 @@ class CountyReport:
                     gap=k.gap_text,
                 )
             )
-        for n, key in (
-            (len(self.overdue_frame()), "doc.county.req_overdue"),
-            (len(self.unreferred_frame()), "doc.county.req_unreferred"),
-            (len(self.key_monitored_frame()), "doc.county.req_key_monitored"),
-            (len(self.overdue_cases_frame()), "doc.county.req_overdue_cases"),
-            (len(self.overdue_checks_frame()), "doc.county.req_overdue_checks"),
-            (self._open_talks(), "doc.county.req_talks"),
-        ):
+        lists_of = (
+            (self.overdue_frame, "doc.county.req_overdue"),
+            (self.unreferred_frame, "doc.county.req_unreferred"),
+            (self.key_monitored_frame, "doc.county.req_key_monitored"),
+            (self.overdue_cases_frame, "doc.county.req_overdue_cases"),
+            (self.overdue_checks_frame, "doc.county.req_overdue_checks"),
+            (self._open_talks, "doc.county.req_talks"),
+        )
+        for count, key in lists_of if self.data.words.on_ledgers else ():  # the ledgers' lists
+            got = count()
+            n = got if isinstance(got, int) else len(got)
             if n:
                 out.append(t(key, n=n))
         st = self.talk_status()
         if st is not None:
             out.append(t("doc.county.req_talk_list", criteria=st["criteria"] or "—"))
-        return out or [t("doc.county.req_none")]
+        none = "doc.county.req_none" if self.data.words.on_ledgers else "doc.county.req_none_own"
+        return out or [t(none)]
 
     def _open_talks(self) -> int:
         """约谈 whose 复查 is overdue or found the problem not put right (not those still ahead)."""
@@ -1288,16 +1353,19 @@ class CityReport:
         out = pd.DataFrame(
             {
                 "排名": df["rank"].astype("Int64"),
-                "区县": [self.data.name(c) for c in df["county"]],
+                self.data.words.unit_noun: [self.data.name(c) for c in df["county"]],
                 "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
-                "等级": df.get("grade", pd.Series(["—"] * len(df), index=df.index)),
             }
         )
+        grades = df["grade"] if "grade" in df else pd.Series(index=df.index, dtype=object)
+        if grades.notna().any():  # a set that declares no grade bands has no 等级 column
+            out["等级"] = grades.fillna("—").to_numpy()
         if {"q05", "q95"} <= set(df.columns):
             out[prank.interval_header()] = [
                 prank.interval_text(a, b) for a, b in zip(df["q05"], df["q95"])
             ]
-        out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
+        if self.data.has_lagging:  # a set that lists nobody as lagging has no such column
+            out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
 
     def ranking_table(self) -> HTML:
@@ -1314,10 +1382,12 @@ class CityReport:
             marker=dict(color="#1f77b4"),
         )
         layout = _layout(
-            t("batch.report.distribution_title"),
+            t("batch.report.distribution_title", noun=self.data.words.unit_noun),
             bargap=0.05,
             xaxis=dict(title=dict(text=t("batch.report.score"))),
-            yaxis=dict(title=dict(text=t("batch.report.county_count"))),
+            yaxis=dict(
+                title=dict(text=t("batch.report.county_count", noun=self.data.words.unit_noun))
+            ),
         )
         return Chart({"data": [trace], "layout": layout}, height=300)
 
@@ -1355,15 +1425,20 @@ class CityReport:
         ]
         return pd.DataFrame(
             {
-                "区县": names,
+                self.data.words.unit_noun: names,
                 "列入依据": follow["criteria"].fillna("").astype(str),
                 "具体情况": follow["reasons"].fillna("").astype(str),
                 "约谈及复查": held,
             }
         )
 
-    def lagging_table(self) -> HTML:
-        return table_html(self.lagging_frame(), t("batch.report.no_lagging"))
+    def lagging_table(self) -> HTML | None:
+        """None (the section is left out) for a set that lists nobody as lagging."""
+        if not self.data.has_lagging:
+            return None
+        return table_html(
+            self.lagging_frame(), t("batch.report.no_lagging", noun=self.data.words.unit_noun)
+        )
 
     def city_kpi_rows(self) -> list[Kpi]:
         return _kpi_rows(self.data.city_kpis) if not self.data.city_kpis.empty else []
@@ -1384,17 +1459,29 @@ class CityReport:
         )
 
     def bulletin_sections(self) -> dict[str, str]:
-        """The draft 通报, section by section, generated from the numbers."""
+        """The draft 通报, section by section, generated from the numbers, in the set's words
+        (a set on its own table: no 专项整治 wording, no lagging section without a calendar)."""
         d = self.data
+        w = d.words
         rows = self.city_kpi_rows()
-        out = {
-            "intro": t(
+        if w.on_ledgers:
+            intro = t(
                 "batch.bulletin.intro",
                 city=self.city_name(),
                 period=fmt.month_label(d.period),
                 n=len(d.counties),
             )
-        }
+        else:
+            name = d.evaluation.indicator_set.name
+            intro = t(
+                "batch.bulletin.intro_own",
+                whole=w.whole,
+                n=len(d.counties),
+                noun=w.unit_noun,
+                period=d.period_label,
+                name=name,
+            )
+        out = {"intro": intro}
         unmet = [k for k in rows if k.met is False]
         met = [k for k in rows if k.met]
         clauses = [c for c in (kpi_sentence(k, subject="") for k in unmet) if c]
@@ -1403,23 +1490,37 @@ class CityReport:
             text += t(
                 "batch.narr.met_list", n=len(met), names="、".join(k.name for k in met), more=""
             )
-        out["kpis"] = t("batch.bulletin.kpis", text=text) if text else t("batch.narr.no_kpis")
+        out["kpis"] = (
+            t("batch.bulletin.kpis", text=text, whole=w.whole)
+            if text
+            else t("batch.narr.no_kpis", noun=w.unit_noun)
+        )
         rank = self.ranking_frame()
         if not rank.empty:
             out["ranking"] = t(
                 "batch.bulletin.ranking",
-                top="、".join(rank["区县"].head(3)),
-                bottom="、".join(rank["区县"].tail(3)[::-1]),
+                top="、".join(rank[w.unit_noun].head(3)),
+                bottom="、".join(rank[w.unit_noun].tail(3)[::-1]),
             )
         else:
             out["ranking"] = t("batch.report.no_ranking")
-        lag = self.lagging_frame()
-        out["lagging"] = (
-            t("batch.bulletin.lagging", n=len(lag), names="、".join(lag["区县"]))
-            if not lag.empty
-            else t("batch.bulletin.no_lagging")
+        if d.has_lagging:
+            lag = self.lagging_frame()
+            out["lagging"] = (
+                t(
+                    "batch.bulletin.lagging",
+                    n=len(lag),
+                    names="、".join(lag[w.unit_noun]),
+                    noun=w.unit_noun,
+                )
+                if not lag.empty
+                else t("batch.bulletin.no_lagging", noun=w.unit_noun)
+            )
+        out["closing"] = (
+            t("batch.bulletin.closing")
+            if w.on_ledgers
+            else t("batch.bulletin.closing_own", noun=w.unit_noun)
         )
-        out["closing"] = t("batch.bulletin.closing")
         return out
 
     def bulletin_paragraphs(self) -> list[str]:
@@ -1429,7 +1530,16 @@ class CityReport:
             "ranking": "batch.bulletin.ranking_head",
             "lagging": "batch.bulletin.lagging_head",
         }
-        return [sec["intro"], *(f"{t(heads[k])}。{sec[k]}" for k in heads), sec["closing"]]
+        noun = self.data.words.unit_noun
+        body = [(k, key) for k, key in heads.items() if k in sec]
+        return [
+            sec["intro"],
+            *(
+                f"{t(key, n=fmt.cn_number(i), noun=noun)}。{sec[k]}"
+                for i, (k, key) in enumerate(body, 1)
+            ),
+            sec["closing"],
+        ]
 
     def bulletin(self) -> HTML:
         body = "".join(
@@ -1487,7 +1597,7 @@ class Sensitivity:
         )
         sub = t(
             "batch.sens.subtitle",
-            period=fmt.month_label(self.data.period),
+            period=self.data.period_label,
             hierarchy=self.hierarchy,
             choices=choices,
             n=self.uncertainty.n_samples,
@@ -1508,7 +1618,7 @@ class Sensitivity:
         shift = df["rank"].astype("Float64") - df["rank_alt"].astype("Float64")
         return pd.DataFrame(
             {
-                "区县": df["county_name"],
+                self.data.words.unit_noun: df["county_name"],
                 "原排名": df["rank"],
                 "调整后排名": df["rank_alt"],
                 "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),

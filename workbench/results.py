@@ -47,6 +47,7 @@ from workbench.drill import drill as drill_into
 from workbench.fmt import is_month
 from workbench.indicators import (
     compute_points,
+    has_lagging_list,
     kpi_frame,
     index_root,
     lagging_frame,
@@ -288,7 +289,10 @@ EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "median_rank": 1, "mean_rank"
 
 
 def _display_frame(
-    df: pd.DataFrame, calendar: Any = None, iset: IndicatorSet | None = None
+    df: pd.DataFrame,
+    calendar: Any = None,
+    iset: IndicatorSet | None = None,
+    whole: str | None = None,
 ) -> pd.DataFrame:
     """Readable copy for exports: spans (a calendar's phases by name), periods of a coarser
     frequency (2023财年, not its last month) and booleans in Chinese."""
@@ -298,7 +302,7 @@ def _display_frame(
             lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p
         )
     if "county_code" in out.columns:  # the city's rows carry the code "city" inside the engine
-        out["county_code"] = out["county_code"].replace("city", t("ind.city_row"))
+        out["county_code"] = out["county_code"].replace("city", whole or t("ind.city_row"))
     if "span" in out.columns:
         out["span"] = out["span"].map(
             lambda s: span_label(s, calendar) if isinstance(s, str) else s
@@ -834,6 +838,10 @@ class Evaluation:
         prefix = prefix or f"{self.indicator_set.code}_{self.period_label}"
         paths: list[Path] = []
         tables = self.tables(uncertainty)
+        if self.indicator_set.calendar is None:  # a set with no calendar has no milestones
+            tables.pop("milestones", None)
+        if not has_lagging_list(self.indicator_set):  # nor, without criteria, a lagging list
+            tables.pop("lagging", None)
         for name in ("indicator_values", "city_indicator_values"):
             tables[name] = presented.present(tables[name], self.indicator_set)
         sheets = {name: self._export_table(name, df) for name, df in tables.items()}
@@ -847,7 +855,8 @@ class Evaluation:
     def _export_table(self, name: str, df: pd.DataFrame) -> excel.Table:
         """One result table as a typed sheet: readable values (`_display_frame`), Chinese
         headers (`_header_names`), each column's kind from EXPORT_KINDS or its data."""
-        shown = _display_frame(df, self.indicator_set.calendar, self.indicator_set)
+        iset = self.indicator_set
+        shown = _display_frame(df, iset.calendar, iset, self.words.whole)
         headers = self._header_names(shown.columns)
         kinds = {
             c: (
@@ -858,7 +867,7 @@ class Evaluation:
             for c, kind in EXPORT_KINDS.items()
             if c in shown.columns and (kind != excel.BY_UNIT or "unit" in shown.columns)
         }
-        sheet = t(f"ind.sheet.{name}")
+        sheet = t(f"ind.sheet.{name}", noun=self.words.unit_noun, whole=self.words.whole)
         return excel.Table(
             name if sheet.startswith("ind.sheet.") else sheet,
             shown,

@@ -481,13 +481,15 @@ def url(opts: ServeOptions, notebook: str = "cockpit.ipynb") -> str:
     return f"http://{host}:{opts.port}{base}voila/render/{notebook}"
 
 
-def precompute(warehouse: Path | None) -> None:
+def precompute(warehouse: Path | None) -> dict[str, str]:
     """Run the engine for every period once (or read its cached result), so that kernels only
-    load the cached result."""
+    load the cached result. Returns the first set's words (what its units are called)."""
     data = dashboard.load(warehouse)
+    words = data.words(next(iter(data.indicator_sets), ""))
     print(
         t(
-            "tables.serve.precomputed" if data.period_labels else "dash.serve.precomputed",
+            "dash.serve.precomputed",
+            **words,
             counties=len(data.counties),
             periods=len(data.periods),
             sets=len(data.indicator_sets),
@@ -495,6 +497,7 @@ def precompute(warehouse: Path | None) -> None:
         file=sys.stderr,
         flush=True,
     )
+    return words
 
 
 def port_free(host: str, port: int) -> bool:
@@ -717,17 +720,24 @@ def serve(opts: ServeOptions) -> int:
     os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
     snaps = Snapshots(live, snapshot_folder(live, runtime))
     first = first_snapshot(snaps, opts.start_wait)
+    words = {"noun": t("tables.noun.county"), "code_label": t("tables.code_label.county")}
     if opts.precompute:
         print(t("dash.serve.precomputing"), file=sys.stderr, flush=True)
         try:
-            precompute(first)
+            words = precompute(first)
         except (FileNotFoundError, ValueError) as exc:  # nothing in it
             raise ServeError(str(exc)) from exc
     snaps.use(first)
     snaps.cleanup(set())
 
     print(
-        t("dash.serve.starting", url=url(opts), county_url=url(opts, "county.ipynb")),
+        t(
+            "dash.serve.starting",
+            url=url(opts),
+            county_url=url(opts, "county.ipynb"),
+            noun=words["noun"],
+            code_label=words["code_label"],
+        ),
         file=sys.stderr,
         flush=True,
     )

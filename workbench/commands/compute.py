@@ -91,7 +91,7 @@ def _summary(ev, run_id: str) -> list[str]:
             f"{r.indicator_name} {r.value_text}（{r.target_text}，{r.status_label}）"
             for r in missed.itertuples()
         )
-        lines.append(t("ind.cli.summary_missed", items=items))
+        lines.append(t("ind.cli.summary_missed", items=items, whole=ev.words.whole))
     for res in ev.index.values():
         s = res.summary().dropna(subset=["score"])
         if len(s):
@@ -105,6 +105,10 @@ def _summary(ev, run_id: str) -> list[str]:
                     bottom_score=f"{s.iloc[-1]['score']:.1f}",
                 )
             )
+    from workbench.indicators import has_lagging_list
+
+    if not has_lagging_list(ev.indicator_set):  # no milestones, no 约谈 criterion: no list
+        return lines
     lag = ev.lagging
     if len(lag):
         names = "、".join(lag["county_name"].astype(str).head(20))

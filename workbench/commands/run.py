@@ -108,7 +108,7 @@ def _counties(values: list[str] | None) -> list[str] | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench import batch
+    from workbench import batch, report
 
     root = runs_dir(args.runs_dir)
     try:
@@ -129,12 +129,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg = _plan(args, root)
         if args.executor == "dask" and args.jobs < 1:
             raise ValueError(t("batch.cli.bad_jobs"))
+        labels = report.set_labels(cfg.indicator_set, cfg.period)
         print(
             t(
                 "batch.cli.starting",
                 run_id=cfg.run_id,
-                period=cfg.period,
+                period=labels[1],
                 n=len(cfg.counties),
+                noun=labels[0].unit_noun,
                 jobs=cfg.jobs,
                 executor=cfg.executor,
             ),

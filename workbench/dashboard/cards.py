@@ -63,7 +63,7 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         if view.county:
             city = data.kpi(ind, view.period, CITY, view.indicator_set)
             city_text = fmt.value_text(city.get("value"), d.unit, d.decimals)
-            meta_bits.append(t("dash.kpi.city", value=city_text))
+            meta_bits.append(t("dash.kpi.city", value=city_text, **data.words(view.indicator_set)))
         group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
         about = "" if _missing(m.get("description")) else str(m.get("description") or "")
         tip = f"{d.name}：{about}" if about and about != d.name else d.name

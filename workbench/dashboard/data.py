@@ -16,6 +16,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.dashboard.view import CITY
+from workbench.presentation.words import face_values, words_from
 
 
 KPI_FIELDS = (
@@ -127,6 +128,7 @@ NO_PRESENTATION: dict[str, Any] = {
     "recovery": None,
     "rectification": None,
     "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
+    "words": None,  # `presentation.words.words_record` of the set (None: the ledgers' own words)
     "screening": False,  # the screening part (shown when the warehouse has screening results)
 }
 
@@ -352,6 +354,14 @@ class DashboardData:
         """What `indicator_set` declares about how it is shown; nothing declared is
         `NO_PRESENTATION` (cards in declaration order, no funnel, no rectification bar)."""
         return {**NO_PRESENTATION, **self.presentation.get(indicator_set, {})}
+
+    def words(self, indicator_set: str) -> dict[str, str]:
+        """The set's words for a face's messages (`presentation.words.face_values`): {noun}
+        区县/地区/机构, {whole} 全市/全省/全部地区, {whole_choice}, {code_label}."""
+        return self.memo(
+            ("words", indicator_set),
+            lambda: face_values(words_from(self.presentation_of(indicator_set)["words"])),
+        )
 
     def default_hierarchy(self, indicator_set: str | None = None) -> str | None:
         """The index a page ranks by until one is picked: the set's declared `default_index`,

@@ -102,8 +102,8 @@ def ranking_table(data: DashboardData, view: View) -> list[excel.Table]:
     hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
     cols = (
         excel.Column("rank", t("dash.col.rank"), excel.INTEGER),
-        excel.Column("county_name", t("dash.col.county")),
-        excel.Column("county_code", t("dash.xcol.code")),
+        excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
+        excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
         excel.Column("score", t("dash.col.score"), excel.NUMBER, 1),
         excel.Column("grade", t("dash.col.grade")),
         excel.Column("interval", t("dash.col.interval")),
@@ -139,13 +139,15 @@ def map_table(data: DashboardData, view: View) -> list[excel.Table]:
             }
         )
     cols = (
-        excel.Column("county_name", t("dash.col.county")),
-        excel.Column("county_code", t("dash.xcol.code")),
+        excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
+        excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
         _by_unit("value", d.name),
         excel.Column("status", t("dash.xcol.status")),
         excel.Column("gap", t("dash.xcol.gap")),
     )
-    return [excel.Table(t("dash.panel.map"), pd.DataFrame(rows), cols)]
+    return [
+        excel.Table(t("dash.panel.map", **data.words(view.indicator_set)), pd.DataFrame(rows), cols)
+    ]
 
 
 def trend_table(data: DashboardData, view: View) -> list[excel.Table]:
@@ -154,7 +156,7 @@ def trend_table(data: DashboardData, view: View) -> list[excel.Table]:
     unit = meta.get("unit") if view.focus != INDEX else "score"
     decimals = meta.get("decimals") if view.focus != INDEX else 1
     frame = _trend_series(data, view, view.county)
-    out = pd.DataFrame({"month": [fmt.month_label(m) for m in frame.get("month", [])]})
+    out = pd.DataFrame({"month": [data.period_label(m) for m in frame.get("month", [])]})
     out["value"] = list(frame.get("value", []))
     cols = [
         excel.Column("month", t("dash.xcol.month")),
@@ -171,7 +173,11 @@ def trend_table(data: DashboardData, view: View) -> list[excel.Table]:
         cols.append(_by_unit("target", t("dash.legend.target")))
     out["_unit"], out["_decimals"] = unit, decimals
     name = meta.get("name") or view.focus
-    return [excel.Table(t("dash.panel.trend"), out, tuple(cols), str(name))]
+    return [
+        excel.Table(
+            t("dash.panel.trend", **data.words(view.indicator_set)), out, tuple(cols), str(name)
+        )
+    ]
 
 
 def funnel_table(data: DashboardData, view: View) -> list[excel.Table]:
@@ -292,8 +298,8 @@ def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
         rows.append(row)
     frame = pd.DataFrame(rows)
     cols = [
-        excel.Column("county_name", t("dash.col.county")),
-        excel.Column("county_code", t("dash.xcol.code")),
+        excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
+        excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
         excel.Column("criteria", t("dash.xcol.criteria")),
         excel.Column("n", t("dash.xcol.n_reasons"), excel.INTEGER),
         excel.Column("reasons", t("dash.col.reasons")),
@@ -307,7 +313,9 @@ def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
             excel.Column("review_result", t("dash.xcol.review_result")),
             excel.Column("followup", t("dash.col.review")),
         ]
-    return [excel.Table(t("dash.export.lagging"), frame, tuple(cols))]
+    return [
+        excel.Table(t("dash.export.lagging", **data.words(view.indicator_set)), frame, tuple(cols))
+    ]
 
 
 def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
@@ -315,7 +323,8 @@ def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
     from workbench.dashboard.lagging import OVERDUE_CASE_HEADERS, overdue_case_rows
 
     rows = mask_frame(overdue_case_rows(data, view))
-    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    words = data.words(view.indicator_set)
+    headers = {k: t(v, **words) for k, v in OVERDUE_CASE_HEADERS.items()}
     return [excel.Table(t("dash.export.overdue_cases"), rows, cells.ledger_columns(rows, headers))]
 
 
@@ -361,8 +370,8 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
             t("dash.scr.by_county"),
             by_county,
             (
-                excel.Column("county_name", t("dash.col.county")),
-                excel.Column("county_code", t("dash.xcol.code")),
+                excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
+                excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
                 hits,
                 leads,
                 amount,
@@ -399,13 +408,18 @@ def rank_summary_table(data: DashboardData, view: View) -> list[excel.Table]:
     cols = (
         excel.Column("hierarchy", t("dash.col.hierarchy")),
         excel.Column("rank", t("dash.col.rank"), excel.INTEGER),
-        excel.Column("n", t("dash.xcol.n_ranked"), excel.INTEGER),
+        excel.Column("n", t("dash.xcol.n_ranked", **data.words(view.indicator_set)), excel.INTEGER),
         excel.Column("score", t("dash.col.score"), excel.NUMBER, 1),
         excel.Column("grade", t("dash.col.grade")),
         excel.Column("interval", t("dash.col.interval")),
     )
     return [
-        excel.Table(t("dash.panel.rank"), pd.DataFrame(rows), cols, ranks.interval_explanation())
+        excel.Table(
+            t("dash.panel.rank", **data.words(view.indicator_set)),
+            pd.DataFrame(rows),
+            cols,
+            ranks.interval_explanation(),
+        )
     ]
 
 
@@ -423,7 +437,7 @@ def history_table(data: DashboardData, view: View) -> list[excel.Table]:
             rows.append(
                 {
                     "name": d.name,
-                    "month": fmt.month_label(rec["month"]),
+                    "month": data.period_label(rec["month"]),
                     "value": rec["value"],
                     "city": cities.get(rec["month"]),
                     "target": rec.get("target"),
@@ -505,10 +519,11 @@ MIME = {
 
 def file_name(data: DashboardData, view: View, part: str, ext: str, extra: str = "") -> str:
     """`综合指数排名_演示市_2025年9月.xlsx`: what, where, when (no personal data)."""
-    bits = [t(LABELS.get(part, "dash.export.kpis")), data.county_name(view.county)]
+    words = data.words(view.indicator_set)
+    bits = [t(LABELS.get(part, "dash.export.kpis"), **words), data.county_name(view.county)]
     if extra:
         bits.append(extra)
-    bits.append(fmt.month_label(view.period))
+    bits.append(data.period_label(view.period))
     name = "_".join(str(b) for b in bits if b)
     for bad in '\\/:*?"<>|':
         name = name.replace(bad, "_")

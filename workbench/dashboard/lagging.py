@@ -65,8 +65,9 @@ def lagging_html(data: DashboardData, view: View) -> str:
     """The 约谈名单: each county, the criteria that put it there and their reasons, whether it
     was talked to and the 复查 as it stood at the month's end."""
     recs = list(talk_records(data, view))
+    words = data.words(view.indicator_set)
     if not recs:
-        body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging"))}</div>'
+        body = f'<div class="wb-empty">{_esc(t("dash.empty.lagging", **words))}</div>'
         return _part("lagging", view.key, body)
     followed = "held" in recs[0]
     rows = []
@@ -84,13 +85,13 @@ def lagging_html(data: DashboardData, view: View) -> str:
         )
     note = ""
     if len(recs) > MAX_LAGGING_ROWS:
-        more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS)
+        more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS, **words)
         note = f'<div class="wb-note">{_esc(more)}</div>'
     heads = ["dash.col.county", "dash.col.reasons"]
     if followed:
         heads += ["dash.col.talk", "dash.col.review"]
-    head = "<tr>" + "".join(f"<th>{_esc(t(h))}</th>" for h in heads) + "</tr>"
-    count = t("dash.lagging.count", n=len(recs))
+    head = "<tr>" + "".join(f"<th>{_esc(t(h, **words))}</th>" for h in heads) + "</tr>"
+    count = t("dash.lagging.count", n=len(recs), **words)
     if followed:
         held = sum(bool(r.get("held")) for r in recs)
         count += t("dash.talk.count", held=held, not_held=len(recs) - held)
@@ -120,7 +121,8 @@ def overdue_cases_html(data: DashboardData, view: View) -> str:
     """The open cases past their 办案时限: how many, then the longest overdue first."""
     rows = overdue_case_rows(data, view)
     note = t("dash.overdue_cases.count", n=len(rows), unit=data.county_name(view.county))
-    headers = {k: t(v) for k, v in OVERDUE_CASE_HEADERS.items()}
+    words = data.words(view.indicator_set)
+    headers = {k: t(v, **words) for k, v in OVERDUE_CASE_HEADERS.items()}
     body = f'<div class="wb-note">{_esc(note)}</div>' + (
         table_html(rows, headers, limit=MAX_OVERDUE_CASE_ROWS) if len(rows) else ""
     )

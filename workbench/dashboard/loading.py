@@ -29,6 +29,7 @@ from workbench.presentation import cache as pcache
 from workbench.presentation import definitions as pdef
 from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
+from workbench.presentation.words import set_words, words_record
 
 if TYPE_CHECKING:
     from workbench.declarations import IndicatorSet
@@ -216,6 +217,8 @@ def from_engine(
 
     sets = load_sets(indicator_sets or indicator_set_codes())
     labels: dict[str, str] = {}
+    if not isinstance(source, Mapping):  # declared tables the sets read, beside the ledgers
+        ledgers = _with_tables(path, sets, ledgers)
     if _on_own_tables(sets) and not isinstance(source, Mapping):
         ledgers, months, labels = _own_periods(path, sets, ledgers, periods)
         span = span or sets[0].default_span
@@ -274,6 +277,18 @@ def _on_own_tables(sets: Sequence[IndicatorSet]) -> bool:
     return bool(sets) and all(s.tables and not s.reads_ledgers() for s in sets)
 
 
+def _with_tables(path: Path, sets: Sequence[IndicatorSet], ledgers: dict) -> dict:
+    """The ledgers and every declared table a set reads (a mixed set reads both)."""
+    from workbench.tables import read_table
+
+    frames = dict(ledgers)
+    for iset in sets:
+        for code, tb in iset.tables.items():
+            if code not in frames:
+                frames[code] = read_table(path, tb)
+    return frames
+
+
 def _own_periods(
     path: Path, sets: Sequence[IndicatorSet], ledgers: dict, periods: Sequence[str] | None
 ) -> tuple[dict, list[str], dict[str, str]]:
@@ -282,12 +297,8 @@ def _own_periods(
     label (2023财年)."""
     from workbench import results
     from workbench.declarations import PERIOD_END
-    from workbench.tables import read_table
 
-    frames = dict(ledgers)
-    for iset in sets:
-        for code, tb in iset.tables.items():
-            frames.setdefault(code, read_table(path, tb))
+    frames = _with_tables(path, sets, ledgers)
     latest = [results.latest_complete_period(path, iset) for iset in sets]
     freq = max((s.frequency for s in sets), key=lambda f: f.months)
     if periods:
@@ -491,7 +502,7 @@ def _evaluate_all(
             ("count", "amount_recovered", "amount_due"),
         ),
         hierarchies={h: hier_titles[h] for _, h in indices_in_order(sets) if h in hier_titles},
-        presentation={iset.code: declared_presentation(iset) for iset in sets},
+        presentation={iset.code: declared_presentation(iset, city_name) for iset in sets},
         definitions=_concat(facts, ["indicator_set", *pdef.FACT_COLUMNS]),
         methods=pd.DataFrame(methods, columns=["hierarchy", *METHOD_KEYS]),
         talks=_concat(talks, TALK_COLUMNS),
@@ -569,7 +580,7 @@ def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
-def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
+def declared_presentation(iset: IndicatorSet, city: str = "") -> dict[str, Any]:
     """A set's `presentation:` block as plain values (`data.NO_PRESENTATION`'s keys), so the
     cache keeps it as JSON; `default_index` is the declared one, else the set's first index."""
     p = iset.presentation
@@ -585,6 +596,7 @@ def declared_presentation(iset: IndicatorSet) -> dict[str, Any]:
         "recovery": p.recovery,
         "rectification": p.rectification,
         "calendar": iset.calendar is not None,
+        "words": words_record(set_words(iset, city)),
         "screening": bool(getattr(p, "screening", False)),
     }
 
@@ -634,7 +646,30 @@ def read_ledgers(
     if not Path(wh_path).is_file():
         raise FileNotFoundError(t("dash.E_NO_WAREHOUSE", path=wh_path))
     with Warehouse(wh_path, read_only=True) as wh:
-        return {name: wh.read_ledger(name, county=county) for name in LEDGERS}
+        out = {name: wh.read_ledger(name, county=county) for name in LEDGERS}
+    return _own_rows(wh_path, out, county)
+
+
+def _own_rows(
+    path: Path, ledgers: dict[str, pd.DataFrame], county: str | None
+) -> dict[str, pd.DataFrame]:
+    """The ledgers and the declared tables the offered sets read (a unit's rows only, with
+    `county`), so a drill finds a table's rows as it finds a ledger's."""
+    from workbench.declarations import DeclarationError, load_sets, unit_field
+
+    try:
+        sets = load_sets(indicator_set_codes())
+    except DeclarationError:  # the cockpit reports a broken declaration elsewhere
+        return ledgers
+    out = _with_tables(path, sets, ledgers)
+    if county is not None:
+        for iset in sets:
+            for code, tb in iset.tables.items():
+                df = out[code]
+                key = unit_field(tb.ledger)
+                if key in df.columns and code not in ledgers:
+                    out[code] = df[df[key].astype(str) == str(county)]
+    return out
 
 
 def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:

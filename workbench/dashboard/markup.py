@@ -116,9 +116,16 @@ def export_buttons(part: str, formats: str = "xlsx csv") -> str:
     return f'<span class="wb-export" data-export="{_esc(part)}">{buttons}</span>'
 
 
-def panel_title(key: str, note: str = "", export: str = "", formats: str = "xlsx csv") -> str:
+def panel_title(
+    key: str,
+    note: str = "",
+    export: str = "",
+    formats: str = "xlsx csv",
+    words: dict[str, str] | None = None,
+) -> str:
+    """A panel's heading; `words` are the set's ({noun}, {whole}: `DashboardData.words`)."""
     small = f"<small>{_esc(note)}</small>" if note else ""
-    return f"<h3>{_esc(t(key))}{small}{export_buttons(export, formats)}</h3>"
+    return f"<h3>{_esc(t(key, **(words or {})))}{small}{export_buttons(export, formats)}</h3>"
 
 
 def focus_meta(data: DashboardData, view: View) -> dict:

@@ -56,7 +56,11 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
             else ""
         )
     else:
-        title = t("dash.county.title", name=data.county_name(view.county))
+        title = t(
+            "dash.county.title",
+            name=data.county_name(view.county),
+            **data.words(view.indicator_set),
+        )
         link = (
             f'<a class="wb-back" href="{_esc(cockpit_href(view))}" target="_self">'
             f"{_esc(t('dash.back'))}</a>"
@@ -67,15 +71,20 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
         span=t(f"ind.span.{data.span}"),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
+    place = data.words(view.indicator_set)["place"] or data.city_name
     body = (
-        f'<span class="wb-title">{_esc(title)}<small>{_esc(data.city_name)}</small>{demo}'
+        f'<span class="wb-title">{_esc(title)}<small>{_esc(place)}</small>{demo}'
         f'</span><span class="wb-asof">{_esc(asof)}</span>{link}'
     )
     return _part("header", view.key, body)
 
 
 def select_html(
-    name: str, label_key: str, options: Sequence[tuple[str, str]] = (), value: str = ""
+    name: str,
+    label_key: str,
+    options: Sequence[tuple[str, str]] = (),
+    value: str = "",
+    words: dict[str, str] | None = None,
 ) -> str:
     """A labelled <select> the board wires to `set_view` (`data-control` names the field).
 
@@ -87,7 +96,7 @@ def select_html(
     )
     css = name.replace("_", "-")
     return (
-        f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key))}</span>'
+        f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key, **(words or {})))}</span>'
         f'<select data-control="{_esc(name)}">{opts}</select></label>'
     )
 
@@ -99,8 +108,9 @@ def _panel_html(
     cls: str = "",
     export: str = "",
     formats: str = "xlsx csv",
+    words: dict[str, str] | None = None,
 ) -> str:
-    title = panel_title(title_key, note, export, formats)
+    title = panel_title(title_key, note, export, formats, words)
     return f'<section class="wb-panel {cls}" data-panel="{_esc(export)}">{title}{body}</section>'
 
 
@@ -150,7 +160,8 @@ class _Page:
                 )
             ],
         )
-        return ([(t("dash.selector.whole_city"), CITY)] if with_city else []) + counties
+        whole = t("dash.selector.whole_city", **self.data.words(self.view.indicator_set))
+        return ([(whole, CITY)] if with_city else []) + counties
 
     def _focus_options(self, indicator_set: str) -> list[tuple[str, str]]:
         opts = [(t("dash.focus.index"), INDEX)] if self.data.hierarchies else []
@@ -396,8 +407,12 @@ class Cockpit(_Page):
 
     def _skeleton(self, missing_shapes: int) -> str:
         label = {name: "set" if name == "indicator_set" else name for name in self.controls}
-        sel = {name: select_html(name, f"dash.selector.{label[name]}") for name in self.controls}
-        map_note = t("dash.map.tiles", n=missing_shapes) if missing_shapes else ""
+        w = self.data.words(self.view.indicator_set)  # the set's own words: 区县/地区, 全市/全省
+        sel = {
+            name: select_html(name, f"dash.selector.{label[name]}", words=w)
+            for name in self.controls
+        }
+        map_note = t("dash.map.tiles", n=missing_shapes, **w) if missing_shapes else ""
         return (
             '<div class="wb-root wb-cockpit">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
@@ -418,10 +433,15 @@ class Cockpit(_Page):
                 map_note,
                 export="map",
                 formats="xlsx csv png",
+                words=w,
             )
             + '</div><div class="wb-grid">'
             + _panel_html(
-                "dash.panel.trend", _slot("trend"), export="trend", formats="xlsx csv png"
+                "dash.panel.trend",
+                _slot("trend"),
+                export="trend",
+                formats="xlsx csv png",
+                words=w,
             )
             # shown only for a set that declares them: the board hides a `data-parts` box
             # whose parts all come `hidden`
@@ -436,7 +456,8 @@ class Cockpit(_Page):
             + '<section class="wb-panel" data-parts="calendar">'
             + f"{panel_title('dash.panel.calendar', '', 'calendar')}{_slot('calendar')}</section>"
             + '<section class="wb-panel" data-parts="lagging">'
-            + f"{panel_title('dash.panel.lagging', '', 'lagging')}{_slot('lagging')}</section>"
+            + f"{panel_title('dash.panel.lagging', '', 'lagging', words=w)}{_slot('lagging')}"
+            + "</section>"
             + "</div>"
             # the supervision loop's other list: open cases past their 办案时限
             + '<section class="wb-panel" data-parts="overdue_cases">'
@@ -568,7 +589,8 @@ class CountyPage(_Page):
 
     def _skeleton(self) -> str:
         names = {"indicator_set": "set", "period": "period", "county": "county", "drill": "drill"}
-        sel = {n: select_html(n, f"dash.selector.{names[n]}") for n in names}
+        w = self.data.words(self.view.indicator_set)
+        sel = {n: select_html(n, f"dash.selector.{names[n]}", words=w) for n in names}
         return (
             '<div class="wb-root wb-county">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
@@ -576,13 +598,15 @@ class CountyPage(_Page):
             f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('notice')}{_slot('kpis')}"
             '<div class="wb-grid">'
-            + _panel_html("dash.panel.rank", _slot("rank") + _slot("ranking"), export="rank")
+            + _panel_html(
+                "dash.panel.rank", _slot("rank") + _slot("ranking"), export="rank", words=w
+            )
             + _panel_html("dash.panel.overdue", _slot("overdue"), export="overdue")
             + "</div>"
             + _panel_html(
                 "dash.panel.history",
                 _slot("history"),
-                t("dash.panel.history_note"),
+                t("dash.panel.history_note", **w),
                 export="history",
                 formats="xlsx csv png",
             )
@@ -630,7 +654,9 @@ class CountyPage(_Page):
         """A known county, else the page stays and says so (shown with the next redraw)."""
         if code in set(self.data.counties["county_code"].astype(str)):
             return {"county": code}
-        self._next_notice = t("dash.county.unknown", code=code)
+        self._next_notice = t(
+            "dash.county.unknown", code=code, **self.data.words(self.view.indicator_set)
+        )
         return {}
 
     def open_county(self, code: str | None) -> None:

@@ -58,38 +58,42 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
     shown = _shortlist(rows, view.county, MAX_TABLE_ROWS)
     note = ""
     if len(shown) < n:
-        note = (
-            f'<div class="wb-note">{_esc(t("dash.table.truncated", n=n, shown=len(shown)))}</div>'
-        )
+        cut = t("dash.table.truncated", n=n, shown=len(shown), **data.words(view.indicator_set))
+        note = f'<div class="wb-note">{_esc(cut)}</div>'
     grades = data.grades(view.period, view.hierarchy or data.default_hierarchy(view.indicator_set))
-    head = "".join(
-        f'<th class="{c}">{_esc(t(k))}</th>'
-        for k, c in (
-            ("dash.col.rank", "wb-num"),
-            ("dash.col.county", ""),
-            ("dash.col.score", "wb-num"),
-            ("dash.col.grade", ""),
-            ("dash.col.interval", ""),
-            ("dash.col.median_rank", "wb-num"),
-        )
+    words = data.words(view.indicator_set)
+    graded = any(not _missing(rows[i]["grade"]) and rows[i]["grade"] != "" for i in shown)
+    cols = (
+        ("dash.col.rank", "wb-num"),
+        ("dash.col.county", ""),
+        ("dash.col.score", "wb-num"),
+        *((("dash.col.grade", ""),) if graded else ()),  # no 等级 without declared bands
+        ("dash.col.interval", ""),
+        ("dash.col.median_rank", "wb-num"),
     )
+    head = "".join(f'<th class="{c}">{_esc(t(k, **words))}</th>' for k, c in cols)
     body = []
     prev = None
     for i in shown:
         r = rows[i]
         if prev is not None and i != prev + 1:
-            body.append('<tr><td colspan="6" class="wb-empty">⋯</td></tr>')
+            body.append(f'<tr><td colspan="{len(cols)}" class="wb-empty">⋯</td></tr>')
         prev = i
         sel = ' class="wb-row-selected"' if r["county_code"] == view.county else ""
         interval = ranks.interval_text(r["q05"], r["q95"])
+        colour = _grade_colour(r["grade"], grades)
+        grade = (
+            f'<td><span class="wb-grade" style="background:{colour};'
+            f'color:{_ink(colour)}">{_esc(r["grade"])}</span></td>'
+            if graded
+            else ""
+        )
         body.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}">'
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
             f"<td>{county_link(r['county_code'], r['county_name'], view)}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
-            f'<td><span class="wb-grade" style="background:{_grade_colour(r["grade"], grades)};'
-            f'color:{_ink(_grade_colour(r["grade"], grades))}">{_esc(r["grade"])}</span></td>'
-            f"<td>{_band_html(r['q05'], r['q95'], r['rank'], n)}{_esc(interval)}</td>"
+            f"{grade}<td>{_band_html(r['q05'], r['q95'], r['rank'], n)}{_esc(interval)}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["median_rank"], 1))}</td></tr>'
         )
     table = (
@@ -159,7 +163,9 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
         f'<span class="wb-bar-track">{_esc(t("dash.axis.score_of", name=hier_name))}</span>'
         f'<span class="wb-bar-band">{_esc(t("dash.axis.rank_band", n=n))}</span></div>'
     )
-    cut = t("dash.table.truncated", n=len(every), shown=len(shown))
+    cut = t(
+        "dash.table.truncated", n=len(every), shown=len(shown), **data.words(view.indicator_set)
+    )
     note = f'<div class="wb-note">{_esc(cut)}</div>' if len(shown) < len(every) else ""
     method = method_info_html(data, hier)
     body = f'{method}<div class="wb-bars">{head}{"".join(rows)}</div>{note}{explain_html()}'
@@ -225,7 +231,7 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
     if lag:
         note = (
             f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
-            f"{_esc(t('dash.county.lagging'))}</div>"
+            f"{_esc(t('dash.county.lagging', **data.words(view.indicator_set)))}</div>"
         )
     return _part(
         "rank",

@@ -102,7 +102,7 @@ def screening_html(data: DashboardData, view: View) -> str:
         (
             '<div class="wb-scroll"><table class="wb-table wb-scr-counties"><thead><tr>'
             + "".join(
-                f"<th>{_esc(t(h))}</th>"
+                f"<th>{_esc(t(h, **data.words(view.indicator_set)))}</th>"
                 for h in (
                     "dash.col.county",
                     "dash.scr.col.hits",

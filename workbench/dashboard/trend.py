@@ -66,7 +66,11 @@ def trend_figure(data: DashboardData, view: View) -> dict:
     """Monthly values of the focus indicator against its target; the county beside the city."""
     meta = focus_meta(data, view)
     unit = meta.get("unit")
-    city_label = t("dash.trend.county_mean") if view.focus == INDEX else data.city_name
+    city_label = (
+        t("dash.trend.county_mean", **data.words(view.indicator_set))
+        if view.focus == INDEX
+        else data.city_name
+    )
     series = [
         (
             view.county,
@@ -123,11 +127,13 @@ def trend_figure(data: DashboardData, view: View) -> dict:
     }
     if value_kind(unit) == "percent":
         yaxis["tickformat"] = ".0%"
+    year = "" if data.period_labels else view.period[:4] + "年"
     layout = base_layout(
         300,
         showlegend=True,
         yaxis=yaxis,
-        xaxis={"type": "category", "fixedrange": True, "title": {"text": view.period[:4] + "年"}},
+        # months are shown as 1月…12月 under their year; a set's own periods name themselves
+        xaxis={"type": "category", "fixedrange": True, "title": {"text": year}},
         legend={"orientation": "h", "y": 1.12, "x": 0},
         margin={"l": 72, "r": 10, "t": 30, "b": 40},
     )

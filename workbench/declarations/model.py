@@ -428,6 +428,7 @@ class Presentation:
     rectification: str | None = None
     min_baseline: int | None = None  # the set-wide default of `Indicator.min_baseline`
     unit_noun: str | None = None  # what a unit is called: 区县, 地区, 机构 …
+    whole_name: str | None = None  # all units as one place: 全市, 全省 …
     report_title: str | None = None  # a report's title after the unit's name
     issuer: str | None = None  # who signs the 通报
     total_name: str | None = None  # the row of all units together (全市, 全省合计 …)

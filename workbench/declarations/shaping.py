@@ -88,7 +88,7 @@ def spans_allowed(phases: Iterable[Phase] = ()) -> str:
 
 # `presentation:` keys that are words a face shows (defaults in `IndicatorSet.unit_noun` and the
 # faces: neutral when not declared)
-PRESENTATION_WORDS = ("unit_noun", "report_title", "issuer", "total_name")
+PRESENTATION_WORDS = ("unit_noun", "whole_name", "report_title", "issuer", "total_name")
 
 
 @dataclass(frozen=True)

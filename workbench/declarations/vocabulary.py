@@ -173,6 +173,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "rectification",
         "min_baseline",
         "unit_noun",
+        "whole_name",
         "report_title",
         "issuer",
         "total_name",

@@ -26,6 +26,7 @@ from workbench.documents.model import (
     Para,
     Table,
 )
+from workbench.indicators import has_lagging_list
 from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation import definitions as pdef
@@ -78,6 +79,12 @@ class Facts:
     def counties(self) -> list[str]:
         return list(self.data.counties["county"].astype(str))
 
+    @property
+    def words(self) -> Any:
+        """The set's words (`presentation.words`): 区县/全市 for the ledgers' counties, the
+        set's own (地区, 全省 …) for a set on its own table."""
+        return self.data.words
+
     def fig(self, key: str) -> dict[str, Any]:
         return self.figures.set_index("key").loc[key].to_dict()
 
@@ -97,12 +104,17 @@ def gather(data: Any, submissions: pd.DataFrame | None = None) -> Facts:
     counties = [str(c) for c in data.counties["county"]]
     names = dict(zip(counties, data.counties["county_name"].astype(str)))
     city = str(data.counties["city"].mode().iloc[0]) if len(data.counties) else ""
+    on_ledgers = data.words.on_ledgers  # the ledgers' workload figures are about counties only
     return Facts(
         data=data,
         city=city,
         period=data.period,
-        figures=pc.figures(data.ledgers, data.period),
-        by_county=pc.figures_by_county(data.ledgers, data.period, counties),
+        figures=pc.figures(data.ledgers, data.period) if on_ledgers else pd.DataFrame(),
+        by_county=(
+            pc.figures_by_county(data.ledgers, data.period, counties)
+            if on_ledgers
+            else pd.DataFrame()
+        ),
         iset=data.evaluation.indicator_set,
         county_names=names,
         submissions=submissions,
@@ -225,7 +237,7 @@ def kpi_sentence(row: dict[str, Any], f: Facts, failing: pg.Failing, n_units: in
             parts.append(t("doc.kpi.yoy", change=phrase))
     text = "，".join(parts) + "。"
     if status in (pk.MET, pk.NOT_MET, pk.AT_RISK):
-        text += county_clause(failing, n_units)
+        text += county_clause(failing, n_units, f.words.unit_noun)
     return text
 
 
@@ -233,12 +245,12 @@ def _gap(row: dict[str, Any]) -> str:
     return fmt.gap_text(row.get("gap"), row.get("unit"), row.get("decimals"))
 
 
-def county_clause(failing: pg.Failing, n_units: int) -> str:
+def county_clause(failing: pg.Failing, n_units: int, noun: str) -> str:
     if failing.n == 0:
-        return t("doc.kpi.all_counties_met")
+        return t("doc.kpi.all_counties_met", noun=noun)
     if failing.n == n_units:
-        return t("doc.kpi.all_counties_fail", n=failing.n)
-    return t("doc.kpi.counties_fail", n=failing.n, names=names_text(failing.names))
+        return t("doc.kpi.all_counties_fail", n=failing.n, noun=noun)
+    return t("doc.kpi.counties_fail", n=failing.n, names=names_text(failing.names), noun=noun)
 
 
 def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[Block]:
@@ -255,7 +267,13 @@ def kpi_blocks(f: Facts, kpis: pd.DataFrame, county_kpis: pd.DataFrame) -> list[
         rest = [r for r in rows if r["status"] not in (*pg.FAILING, pk.MET)]
         head = t("doc.kpi.group_head", n=cn(gi), group=group or t("doc.kpi.other_group"))
         summary = (
-            t("doc.kpi.group_summary", total=len(rows), met=len(met), failing=len(failing_rows))
+            t(
+                "doc.kpi.group_summary",
+                total=len(rows),
+                met=len(met),
+                failing=len(failing_rows),
+                whole=f.words.whole,
+            )
             + (t("doc.kpi.group_monitor", n=len(rest)) if rest else "")
             + "。"
         )
@@ -433,7 +451,7 @@ def lagging_sentence(f: Facts) -> str:
     """约谈名单: each county with the criteria that put it there and where its 约谈 stands."""
     tl = talk_list(f)
     if not len(tl):
-        return t("doc.prob.no_lagging")
+        return t("doc.prob.no_lagging", noun=f.words.unit_noun)
     items = []
     for r in tl.to_dict("records"):
         held = (
@@ -446,6 +464,7 @@ def lagging_sentence(f: Facts) -> str:
     return t(
         "doc.prob.lagging",
         n=len(items),
+        noun=f.words.unit_noun,
         items="；".join(items),
         held=n_held,
         not_held=len(items) - n_held,
@@ -489,13 +508,14 @@ def requirement_blocks(
     for kind, _sentence, rows in problems:
         per = rows["item"].value_counts() if "item" in rows else pd.Series(dtype=int)
         extra = {k: int(per.get(k, 0)) for k in OVERDUE_KINDS}
-        text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         if kind == "overdue_items":
             text = t(
                 "doc.req.overdue_items",
                 items="、".join(t(f"doc.req.overdue_{k}", n=n) for k, n in extra.items() if n),
                 due=fmt.date_label(due),
             )
+        else:
+            text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         items.append((t(f"doc.req.{kind}_head"), text))
     tl = talk_list(f)
     if len(tl):
@@ -528,7 +548,7 @@ def figures_table(f: Facts, window: str) -> Table:
         "interviews",
     )
     col = window
-    frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
+    frame = {f.words.unit_noun: [f.county_names.get(c, c) for c in f.counties]}
     bc = f.by_county.set_index(["county_code", "key"])
     for k in keys:
         spec = pc.COUNTS[k]
@@ -536,7 +556,7 @@ def figures_table(f: Facts, window: str) -> Table:
         frame[head] = [pc.number_text(k, bc.loc[(c, k), col]) for c in f.counties]
     df = pd.DataFrame(frame)
     fig = f.figures.set_index("key")
-    total = {t("doc.col.county"): t("doc.city_total")}
+    total = {f.words.unit_noun: f.words.whole}
     for k, head in zip(keys, list(df.columns)[1:]):
         total[head] = pc.number_text(k, fig.loc[k, col])
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
@@ -566,7 +586,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             part = codes[start : start + size]
             n += 1
             names = {c: str(short.get(c) or f.iset.indicators[c].name) for c in part}
-            frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
+            frame = {f.words.unit_noun: [f.county_names.get(c, c) for c in f.counties]}
             bold = set()
             for j, code in enumerate(part, 1):
                 sub = county_kpis[county_kpis["indicator"] == code].set_index("county")
@@ -576,8 +596,8 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                         bold.add((i, j))
             city = city_kpis.set_index("indicator")
             frame_df = pd.DataFrame(frame)
-            total = {t("doc.col.county"): t("doc.city_total")}
-            target = {t("doc.col.county"): t("doc.col.target")}
+            total = {f.words.unit_noun: f.words.whole}
+            target = {f.words.unit_noun: t("doc.col.target")}
             for code in part:
                 total[names[code]] = city["value_text"].get(code, "—")
                 target[names[code]] = city["target_text"].get(code, "—")
@@ -607,7 +627,10 @@ def ranking_blocks(f: Facts, city: Any) -> list[Block]:
     blocks.append(
         Table(
             rank,
-            caption=t("doc.table.ranking"),
+            caption=t(
+                "doc.table.ranking" if "等级" in rank else "doc.table.ranking_no_grade",
+                noun=f.words.unit_noun,
+            ),
             numeric=("排名", "综合得分"),
             note=t("doc.table.ranking_note", att=_att(f)),
         )
@@ -619,7 +642,13 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
     """附件 指标说明（工作口径）: per KPI formula, this period's numerator and denominator, target
     and source, relative-target derivation; the figures' counting rules; the composite."""
     defs = pdef.definitions(f.iset, city_kpis)
-    blocks: list[Block] = [Para(t("doc.defs.intro", ytd=f.ytd_label()))]
+    w = f.words
+    intro = (
+        t("doc.defs.intro", ytd=f.ytd_label())
+        if w.on_ledgers
+        else t("doc.own.defs_intro", period=f.data.period_label, whole=w.whole)
+    )
+    blocks: list[Block] = [Para(intro)]
     i = 0
     for group, codes in pg.kpi_groups(f.iset):
         blocks.append(
@@ -660,8 +689,10 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
                 )
             )
     n_head = len([b for b in blocks if isinstance(b, Heading)]) + 1
-    blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
-    for j, key in enumerate(pc.COUNTS, 1):
+    if w.on_ledgers:  # the workload figures' counting rules: only where the figures are shown
+        blocks.append(Heading(2, t("doc.defs.figures_head", n=cn(n_head))))
+        n_head += 1
+    for j, key in enumerate(pc.COUNTS if w.on_ledgers else (), 1):
         spec = pc.COUNTS[key]
         blocks.append(
             Para(
@@ -672,8 +703,8 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
             )
         )
     if screening:
-        n_head += 1
         blocks.append(Heading(2, t("doc.defs.screening_head", n=cn(n_head))))
+        n_head += 1
         for j, key in enumerate(SCREENING_TERMS, 1):
             blocks.append(
                 Para(
@@ -686,13 +717,14 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
     hier = f.data.hierarchy
     if hier and hier in f.iset.hierarchies:
         m = pdef.method_text(f.iset, hier)
-        blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head + 1))))
+        blocks.append(Heading(2, t("doc.defs.composite_head", n=cn(n_head))))
         blocks.append(Para(t("doc.defs.composite", **m), align="left"))
         blocks.append(
             Para(
                 t(
                     "doc.rank.interval_meaning",
                     n=getattr(f.data.evaluation, "uncertainty_samples", 200),
+                    noun=w.unit_noun,
                 )
             )
         )
@@ -846,6 +878,8 @@ def build(
     """The monthly 通报 for `city` (report.CityReport). `screening` is the month's
     `screening.summary.period_digest` (None: no screening result, no section)."""
     f = gather(city.data, submissions)
+    if not f.words.on_ledgers:
+        return build_own(city, header, f, run_id)
     data = city.data
     kpis = data.city_kpis
     county_kpis = data.kpis
@@ -865,7 +899,7 @@ def build(
             ),
         ),
         ("kpis", Attachment(t("doc.att.kpis"), ())),
-        ("ranking", Attachment(t("doc.att.ranking"), ())),
+        ("ranking", Attachment(t("doc.att.ranking", noun=f.words.unit_noun), ())),
     ]
     if len(talks):
         parts.append(("talks", Attachment(t("doc.att.talks"), (talk_table(f),))))
@@ -943,11 +977,77 @@ def build(
     )
 
 
+def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document:
+    """The 通报 of a set on its own table (units that are not the ledgers' counties): its
+    indicators against their targets and its ranking, in the set's own words and periods —
+    none of the campaign's workload figures, ledger lists or 专项整治 wording."""
+    data = city.data
+    kpis, county_kpis = data.city_kpis, data.kpis
+    w = f.words
+    period = data.period_label
+    blocks: list[Block] = [
+        Para(
+            t(
+                "doc.own.intro",
+                period=period,
+                whole=w.whole,
+                n=len(f.counties),
+                noun=w.unit_noun,
+                name=f.iset.name,
+            )
+        ),
+        Heading(1, t("doc.own.h.targets", n=cn(1), period=period)),
+    ]
+    keys = ["kpis", *(["ranking"] if data.hierarchy else []), "definitions"]
+    f.extra["att"] = {key: i for i, key in enumerate(keys, 1)}  # 附件 numbers, as built
+    blocks += kpi_blocks(f, kpis, county_kpis)
+    n = 2
+    if data.hierarchy:
+        blocks.append(Heading(1, t("doc.h.ranking", n=cn(n))))
+        blocks.append(Para(ranking_sentence(f, city)))
+        n += 1
+    if has_lagging_list(f.iset):  # the set's own criteria; no 约谈督办台账 to follow them up
+        lag = data.lagging
+        names = [f.county_names.get(str(c), str(c)) for c in lag.get("county", [])]
+        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
+        blocks.append(
+            Para(
+                t("doc.own.lagging", n=len(names), noun=w.unit_noun, names="、".join(names))
+                if names
+                else t("doc.own.no_lagging", noun=w.unit_noun)
+            )
+        )
+    blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
+    attachments = [Attachment(t("doc.own.att.kpis", noun=w.unit_noun), tuple(own_kpi_tables(f)))]
+    if data.hierarchy:
+        attachments.append(
+            Attachment(t("doc.att.ranking", noun=w.unit_noun), tuple(ranking_blocks(f, city)))
+        )
+    attachments.append(Attachment(t("doc.att.definitions"), tuple(definition_blocks(f, kpis))))
+    return Document(
+        kind="bulletin",
+        title=t("doc.own.title", period=period, name=f.iset.name),
+        header=header,
+        blocks=tuple(blocks),
+        attachments=tuple(attachments),
+        note=t("doc.demo_note") if data.demo else "",
+        meta={"run_id": run_id},
+    )
+
+
+def own_kpi_tables(f: Facts) -> list[Block]:
+    """The units × indicators tables of a set on its own table (the note names its period)."""
+    blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
+    return [*blocks[:-1], Para(note, indent=True)]
+
+
 def ranking_sentence(f: Facts, city: Any) -> str:
     rank = city.ranking_frame()
     if rank.empty:
         return t("batch.report.no_ranking")
-    grades = rank["等级"].value_counts()
+    noun = f.words.unit_noun
+    grades = rank["等级"].value_counts() if "等级" in rank else pd.Series(dtype=int)
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
     gtext = "、".join(
         t("doc.rank.grade_n", grade=g, n=int(grades[g])) for g in order if g in grades
@@ -955,10 +1055,11 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     hier = f.data.hierarchy
     name = f.iset.hierarchies[hier].name if hier in f.iset.hierarchies else ""
     return t(
-        "doc.rank.sentence",
+        "doc.rank.sentence" if gtext else "doc.rank.sentence_no_grade",
         name=name,
-        top="、".join(rank["区县"].head(3)),
-        bottom="、".join(rank["区县"].tail(3)[::-1]),
+        top="、".join(rank[noun].head(3)),
+        bottom="、".join(rank[noun].tail(3)[::-1]),
         grades=gtext,
+        noun=noun,
         att=f.extra.get("att", {}).get("ranking", 3),
     )

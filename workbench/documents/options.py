@@ -182,13 +182,16 @@ def _short(city: str) -> str:
 
 
 def header(
-    options: DocOptions, city: str, period: str, kind: str = "bulletin"
+    options: DocOptions, city: str, period: str, kind: str = "bulletin", words: Any = None
 ) -> tuple[Header, list[str]]:
     """The 版头/版记 facts of one kind of document and the notes the run prints (which
     defaults were used): its own 文号 and 成文日期 when the analyst set them, else the
-    serial left blank for the clerk and the default date."""
+    serial left blank for the clerk and the default date. `words`
+    (`presentation.words.SetWords`) of a set on its own table: its units are the recipients,
+    its declared issuer signs and no city's bureau or campaign group is assumed."""
     notes: list[str] = []
-    issuer = options.issuer or t("doc.default.issuer", city=city)
+    own = words is not None and not words.on_ledgers
+    issuer = options.issuer or (words.issuer if own else t("doc.default.issuer", city=city))
     date = options.date_for(kind)
     if date is None:
         date = default_issue_date(period, options.issue_day)
@@ -198,7 +201,7 @@ def header(
     if not number or re.fullmatch(r"[0-9]+", number):
         pattern = options.number_pattern or t(
             "doc.default.number",
-            prefix=t("doc.default.prefix", short=_short(city)),
+            prefix=t("doc.default.prefix", short=_short(issuer if own else city)),
             year="{year}",
             no="{no}",
         )
@@ -210,8 +213,13 @@ def header(
         issuer=issuer,
         mark=options.mark or t("doc.default.mark", issuer=issuer),
         number=number,
-        recipients=options.recipients or (t("doc.default.recipients"),),
-        cc=options.cc or (t("doc.default.cc"),),
+        recipients=options.recipients
+        or (
+            (t("doc.default.recipients_own", noun=words.unit_noun),)
+            if own
+            else (t("doc.default.recipients"),)
+        ),
+        cc=options.cc or (() if own else (t("doc.default.cc"),)),
         printer=options.printer or t("doc.default.printer", issuer=issuer),
         date=date,
         print_date=options.print_date or date,

@@ -60,7 +60,8 @@ def build(
     declared = ev.indicator_set.presentation.issuer if ev is not None else None
     if declared and not options.issuer:  # the set's `presentation.issuer`, below a flag or toml
         options = dataclasses.replace(options, issuer=declared)
-    head, notes = dopt.header(options, city.city_name(), period, kind=kind)
+    words = city.data.words if ev is not None else None
+    head, notes = dopt.header(options, city.city_name(), period, kind=kind, words=words)
     if kind == "bulletin":
         digest = screening_digest(city, screening, period)
         return bulletin.build(city, head, submissions, run_id, digest), notes
@@ -105,7 +106,11 @@ def write_all(
         phase = ""
         if code:
             phase = next(p.name for p in iset.calendar.phases if p.code == code)
-        path = out_dir / file_name(kind, period, phase)
+        if kind == "bulletin" and not city.data.words.on_ledgers:  # a set on its own table
+            name = t("doc.file.bulletin_own", name=iset.name, period=city.data.period_label)
+            path = out_dir / name
+        else:
+            path = out_dir / file_name(kind, period, phase)
         atomic_write(path, gongwen.render(doc))
         item = {"kind": kind, "title": doc.title, "docx": f"{out_dir.name}/{path.name}"}
         if pdf and soffice:

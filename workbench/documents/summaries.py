@@ -76,13 +76,13 @@ def _window_table(f: bl.Facts, window: pc.Window, caption: str) -> Table:
     long = pc.values(f.ledgers, {"w": window}, keys, by_county=True)
     wide = long.pivot_table(index="county_code", columns="key", values="value", aggfunc="sum")
     wide = wide.reindex(index=f.counties, columns=list(keys)).fillna(0.0)
-    frame = {t("doc.col.county"): [f.county_names.get(c, c) for c in f.counties]}
+    frame = {f.words.unit_noun: [f.county_names.get(c, c) for c in f.counties]}
     for k in keys:
         head = t("doc.col.fig", label=t(f"doc.short.{k}"), unit=pc.COUNTS[k].unit)
         frame[head] = [pc.number_text(k, wide.loc[c, k]) for c in f.counties]
     df = pd.DataFrame(frame)
     city = pc.window_figures(f.ledgers, window, keys=keys).set_index("key")
-    total = {t("doc.col.county"): t("doc.city_total")}
+    total = {f.words.unit_noun: f.words.whole}
     for k, head in zip(keys, list(df.columns)[1:]):
         total[head] = pc.number_text(k, city.loc[k, "value"])
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
@@ -289,7 +289,7 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
         if q and any(x != "—" for x in q):
             text += t("doc.sum.trend", q1=q[0], q2=q[1], q3=q[2], q4=q[3])
         fail = pg.failing_counties(data.kpis, r["indicator"])
-        text += bl.county_clause(fail, len(f.counties))
+        text += bl.county_clause(fail, len(f.counties), f.words.unit_noun)
         blocks.append(Para(text))
     blocks.append(Heading(1, t("doc.sum.h_phases", n=bl.cn(3))))
     for i, ph in enumerate(cal.phases, 1):
