@@ -277,7 +277,30 @@ window (the spans of a point share their end: −0.04 s).
 Where A's time went at 13:10 (A ≈ 0.96 s on a quiet machine): DuckDB ≈ 0.6 s (aggregates ≈ 0.5 s,
 the county universe ≈ 0.02 s, rosters ≈ 0.025 s, opening and closing the file ≈ 0.03 s);
 indicator arithmetic and windows ≈ 0.17 s; KPI tables ≈ 0.14 s (most of it copying the
-text columns to 855 k rows); composites ≈ 0.03 s; YAML ≈ 0.016 s."""
+text columns to 855 k rows); composites ≈ 0.03 s; YAML ≈ 0.016 s.
+
+2026-12-07, after the new ledgers (self_inspections, talks, staff_points, agency_breaches) and
+the loop/timeliness indicators had taken A from 2.59 to 2.95 × B (3.08 × B0). Each of A's 21
+statements was rerun alone on the 3,000-county file (CPU seconds, best of 5, the machine shared:
+B 0.62, B0 0.63, A's statements 1.54 together). The dearest were cases by closing month 0.30 s,
+cases by discovery month 0.25 s (15 filtered aggregates), the inspected-institutions distinct
+counts 0.16 s, leads by received month 0.11 s, the new self-inspection distinct counts 0.11 s,
+the new overdue-open cases (`not_done_by`) 0.11 s and leads by due month (`within_days`) 0.10 s.
+Two of those were the new measures' doing: the reward measures (`reward_on_time_rate` and its
+kin) left-joined every one of the 1.24 M cases to the complaints, though they count only cases
+with a complaint — the same statement without them cost 0.07–0.09 s; and the overdue count
+grouped cases by county × due month × closing month (325 k groups). Now a joined measure whose
+conditions are false without a match (any clause on a joined field but `is_null`) has a
+statement of its own with an inner join, which DuckDB turns into a key filter on the scan
+(0.30 → 0.07 + 0.12 s); a month done by the row's own month is grouped as that month (the
+windows that count a row hold its month); a statement of `not_done_by` measures alone drops the
+rows done by their own month (1.01 M of 1.21 M cases) before grouping (0.11 → 0.06 s); a join's
+right side leaves out blank keys. A's statements: 1.54 → 1.39 s. Tried and dropped, with
+numbers: one statement per ledger grouped by all its dating fields (cases: 513 k groups, 1.46 s
+against ≈ 0.7 s for its four statements; leads 0.23 against 0.24 s); GROUPING SETS over the two
+lead dates (0.34 against 0.30 s); a materialised row set with one GROUP BY per date (within
+noise); distinct counts grouped by county position rather than code (0.114 against 0.118 s);
+reading only the YAML files the sets use (screening_2025.yaml costs 5 of load_sets' 32 ms)."""
 
 
 def main(argv: list[str] | None = None) -> int:
