@@ -346,19 +346,23 @@ class WarehouseEngine(MeasureEngine):
     def counties(self) -> pd.Index:
         if self._universe is None:
             with self.connect() as wh:
-                parts = " UNION ".join(
-                    f"SELECT DISTINCT {_ident(unit_field(self.sources[name]))} AS county_code "
-                    f"FROM {self._rel(wh, name)}"
-                    for name in self.units_from
-                )
-                codes = wh.con.execute(
-                    f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL "
-                    f"ORDER BY county_code"
-                ).fetchnumpy()["county_code"]
-            self._universe = pd.Index(
-                np.asarray(codes, dtype=object), dtype="object", name="county_code"
-            )
-        return self._universe
+                self._read_universe(wh)
+        return self._universe  # type: ignore[return-value]
+
+    def _read_universe(self, wh: Any) -> None:
+        """The county universe, through an open warehouse (a batch of statements reads it
+        while the file is open rather than opening it once more)."""
+        parts = " UNION ".join(
+            f"SELECT DISTINCT {_ident(unit_field(self.sources[name]))} AS county_code "
+            f"FROM {self._rel(wh, name)}"
+            for name in self.units_from
+        )
+        codes = wh.con.execute(
+            f"SELECT county_code FROM ({parts}) WHERE county_code IS NOT NULL ORDER BY county_code"
+        ).fetchnumpy()["county_code"]
+        self._universe = pd.Index(
+            np.asarray(codes, dtype=object), dtype="object", name="county_code"
+        )
 
     @contextlib.contextmanager
     def _universe_table(self, wh: Any) -> Iterator[str]:
@@ -366,6 +370,8 @@ class WarehouseEngine(MeasureEngine):
         codes come back as positions and never as millions of Python strings."""
         import pyarrow as pa
 
+        if self._universe is None:
+            self._read_universe(wh)
         codes = self.counties
         wh.con.register(
             "_wb_universe",
