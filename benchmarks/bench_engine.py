@@ -300,7 +300,12 @@ numbers: one statement per ledger grouped by all its dating fields (cases: 513 k
 against ≈ 0.7 s for its four statements; leads 0.23 against 0.24 s); GROUPING SETS over the two
 lead dates (0.34 against 0.30 s); a materialised row set with one GROUP BY per date (within
 noise); distinct counts grouped by county position rather than code (0.114 against 0.118 s);
-reading only the YAML files the sets use (screening_2025.yaml costs 5 of load_sets' 32 ms)."""
+reading only the YAML files the sets use (screening_2025.yaml costs 5 of load_sets' 32 ms).
+Then: the county universe read through the batch's open file (the engine opened it twice; an
+open and close ≈ 0.06 s) and filtered counts as `coalesce(count_if(…), 0)` rather than
+`count(*) FILTER (…)` (cases by discovery month 0.23–0.27 → 0.20 s CPU; count_if alone is NULL
+for a group whose rows all give NULL). Old engine against new in alternating processes on one
+file, a loaded machine (06:27–06:29): A 1.44 → 1.34 s, A's CPU 2.11 → 1.94 s, A ÷ B 3.11 → 2.85."""
 
 
 def main(argv: list[str] | None = None) -> int:
