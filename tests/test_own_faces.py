@@ -137,3 +137,23 @@ def test_exports_and_the_cli_summary_in_the_sets_words(example, tmp_path, capsys
     assert book.sheetnames == ["地区指标", "全省指标", "综合评价", "排名区间"]
     assert book["全省指标"]["A2"].value == "全省"
     assert not list(out.glob("*milestones*")) and not list(out.glob("*lagging*"))
+
+
+def test_the_cockpit_hides_what_the_reports_leave_out_by_the_same_rule() -> None:
+    """The lagging list and the ledger lists: the cockpit reads `indicators.has_lagging_list`
+    and the set's `on_ledgers`, as the reports and the 通报 do — not a rule of its own."""
+    import dataclasses as dc
+
+    from workbench.dashboard.loading import declared_presentation
+    from workbench.declarations.model import Parameter
+
+    own = load_set("enforcement", [FOLDER])
+    shown = declared_presentation(own)
+    assert (shown["lagging"], shown["ledger_lists"], shown["calendar"]) == (False, False, False)
+    campaign = load_set("campaign_2025", [ROOT / "indicators"])
+    shown = declared_presentation(campaign)
+    assert (shown["lagging"], shown["ledger_lists"], shown["calendar"]) == (True, True, True)
+    # a set without a calendar that declares a 约谈 criterion (the bottom 2) has a lagging list
+    params = {**own.parameters, "talk_bottom_n": Parameter("talk_bottom_n", 2)}
+    with_bottom = dc.replace(own, parameters=params)
+    assert declared_presentation(with_bottom)["lagging"] is True

@@ -1481,25 +1481,17 @@ def pin_warehouse(
     run reads (planning, kernels, documents, manifest), and the version it holds. Waits,
     saying so, while an ingest writes the file: an ingest landing later changes the live file,
     never the run."""
-    echo = echo or (lambda msg: print(msg, file=sys.stderr))
     folder = pin_folder(live)
     prune_pins(folder)
     dest = folder / f"{name}.duckdb"
-    deadline = time.monotonic() + wait
-    said = False
-    while True:
+
+    def copied() -> str | None:
         try:
-            taken = snapshots.copy_committed(live, dest, quiet=0.5)
+            return snapshots.copy_committed(live, dest, quiet=0.5)
         except OSError as exc:
             raise ValueError(t("batch.err.pin_copy", path=str(live), problem=exc)) from exc
-        if taken is not None:
-            break
-        if time.monotonic() > deadline:
-            raise ValueError(t("batch.err.pin_wait", path=str(live), seconds=int(wait)))
-        if not said:
-            echo(t("batch.pin.waiting", path=str(live)))
-            said = True
-        time.sleep(1.0)
+
+    taken = _waiting(live, copied, wait, echo)
     try:
         pinned = _seal(dest)
     except Exception as exc:
@@ -1633,16 +1625,25 @@ def run_period(
 def _wait_for_writer(live: Path, wait: float, echo: Callable[[str], None] | None) -> None:
     """Return once no other process writes `live`, saying once that it waits; refuse after
     `wait` seconds."""
+    _waiting(live, lambda: None if snapshots.writer_active(live) else True, wait, echo)
+
+
+def _waiting(
+    live: Path, attempt: Callable[[], Any], wait: float, echo: Callable[[str], None] | None
+) -> Any:
+    """`attempt()` until it returns something other than None, once a second while an ingest
+    writes `live`, saying once that it waits; refuse after `wait` seconds."""
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     deadline = time.monotonic() + wait
     said = False
-    while snapshots.writer_active(live):
+    while (got := attempt()) is None:
         if time.monotonic() > deadline:
             raise ValueError(t("batch.err.pin_wait", path=str(live), seconds=int(wait)))
         if not said:
             echo(t("batch.pin.waiting", path=str(live)))
             said = True
         time.sleep(1.0)
+    return got
 
 
 def find_resumable(runs_dir: str | Path, period: str) -> str | None:

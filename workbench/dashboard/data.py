@@ -127,7 +127,9 @@ NO_PRESENTATION: dict[str, Any] = {
     "funnel": [],
     "recovery": None,
     "rectification": None,
-    "calendar": True,  # the campaign calendar and lagging list (False: the set has no calendar)
+    "calendar": True,  # the campaign calendar (False: the set has no calendar)
+    "lagging": True,  # the 约谈/lagging list (indicators.has_lagging_list)
+    "ledger_lists": True,  # lists of ledger rows, e.g. overdue cases (the units are counties)
     "words": None,  # `presentation.words.words_record` of the set (None: the ledgers' own words)
     "screening": False,  # the screening part (shown when the warehouse has screening results)
 }

@@ -23,6 +23,8 @@ from workbench.config import chosen_sets, indicators_dir, warehouse_path
 from workbench.contracts import LEDGERS
 from workbench.dashboard.data import DashboardData, KpiCube, _float
 from workbench.dashboard.markup import format_value
+from workbench.indicators import has_lagging_list
+from workbench.presentation.lists import TALK_LIST_COLUMNS
 from workbench.dashboard.view import CITY
 from workbench.messages import t
 from workbench.presentation import cache as pcache
@@ -97,21 +99,7 @@ MILESTONE_COLUMNS = [
     "detail",
 ]
 METHOD_KEYS = ["name", "description", "normalise", "aggregate", "weights", "dimensions"]
-TALK_COLUMNS = [
-    "indicator_set",
-    "period",
-    "county_code",
-    "county_name",
-    "criteria",
-    "reasons",
-    "held",
-    "talk_id",
-    "talk_date",
-    "review_due",
-    "review_date",
-    "review_result",
-    "followup_label",
-]
+TALK_COLUMNS = ["indicator_set", "period", *TALK_LIST_COLUMNS]
 # what the cockpit keeps of `presentation.lists.overdue_cases` (no personal fields)
 OVERDUE_CASE_COLUMNS = [
     "county_code",
@@ -596,6 +584,8 @@ def declared_presentation(iset: IndicatorSet, city: str = "") -> dict[str, Any]:
         "recovery": p.recovery,
         "rectification": p.rectification,
         "calendar": iset.calendar is not None,
+        "lagging": has_lagging_list(iset),  # the same rule the reports and the 通报 follow
+        "ledger_lists": set_words(iset, city).on_ledgers,  # cases etc. are the set's units'
         "words": words_record(set_words(iset, city)),
         "screening": bool(getattr(p, "screening", False)),
     }

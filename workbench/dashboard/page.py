@@ -452,7 +452,7 @@ class Cockpit(_Page):
             + panel_title("dash.panel.rectification", "", "rectification", "xlsx csv png")
             + f"{_slot('rectification')}</div></section>"
             + '</div><div class="wb-grid">'
-            # the campaign's calendar and its lagging list: only for a set with a calendar
+            # the calendar (a set with one) and the lagging list (a set that can have one)
             + '<section class="wb-panel" data-parts="calendar">'
             + f"{panel_title('dash.panel.calendar', '', 'calendar')}{_slot('calendar')}</section>"
             + '<section class="wb-panel" data-parts="lagging">'
@@ -488,12 +488,12 @@ class Cockpit(_Page):
             "lagging": {
                 "kind": "html",
                 "html": lagging_html(d, v),
-                "hidden": not shows["calendar"],
+                "hidden": not shows["lagging"],
             },
             "overdue_cases": {
                 "kind": "html",
                 "html": overdue_cases_html(d, v),
-                "hidden": not shows["calendar"],
+                "hidden": not shows["ledger_lists"],
             },
             "screening": {
                 "kind": "html",
