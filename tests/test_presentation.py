@@ -255,6 +255,9 @@ def test_open_cases_as_of_the_period_largest_first():
     assert list(got["case_id"]) == ["C2", "C1"]
     assert list(got["days_open"]) == [149, 161]  # from discovery (no filing), from filing
     assert list(got["institution_name"].fillna("")) == ["", "甲医院"]
+    # C1's status as June's end saw it, not today's 已结案 (a list of open cases must not say
+    # 已结案); C2's own status stays
+    assert list(got["status"]) == ["调查中", "期末未结（2025年8月1日结案）"]
 
 
 def test_unreferred_and_not_inspected_and_not_submitted():

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.contracts import (
     CASE_OPEN_STATUSES,
     CASE_WITHDRAWN,
@@ -91,6 +92,11 @@ def open_cases(ledgers: Ledgers, period: str, county: str | None = None) -> pd.D
     status_ok = df["status"].isin(CASE_OPEN_STATUSES) | (closed > end)
     mask = (found <= end) & still_open & status_ok & (df["status"] != CASE_WITHDRAWN)
     out = df.loc[mask].copy()
+    # the status as the month's end saw it: a case closed later was still open then
+    later = closed[mask] > end
+    out.loc[later, "status"] = [
+        t("lists.status.closed_later", date=fmt.date_label(d)) for d in closed[mask][later]
+    ]
     since = filed[mask].where(filed[mask].notna() & (filed[mask] <= end), found[mask])
     out["days_open"] = (end - since).dt.days.astype("Int64")
     out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
