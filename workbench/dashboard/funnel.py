@@ -135,11 +135,13 @@ def funnel_figure(data: DashboardData, view: View) -> dict:
         "text": [s["text"] for s in stages],
         "customdata": [s.get("hover", s["text"]) for s in stages],
         "textinfo": "text",
-        "textposition": "inside",
+        # a stage too narrow for its words (全额追回 12 件 beside 线索 4,588) shows them beside it
+        "textposition": "auto",
         "marker": {"color": colours},
         "connector": {"fillcolor": "#e3e9f0"},
         "hovertemplate": "%{y}：%{customdata}<extra></extra>",
-        "textfont": {"color": [_ink(c) for c in colours], "size": 13},
+        "insidetextfont": {"color": [_ink(c) for c in colours], "size": 13},
+        "outsidetextfont": {"color": "#111111", "size": 13},
     }
     layout = base_layout(
         230,
