@@ -332,13 +332,11 @@ def period_digest(
     ytd_rows = scr_leads[(months >= year_start) & (months <= period)]
     cov = coverage[coverage["month"].astype(str) == period] if len(coverage) else coverage
     tables = screening_tables(ytd_rows, cov, rule_names)
-    this = tables["by_rule_county"][tables["by_rule_county"]["month"].astype(str) == period]
-    per_rule = this.groupby("rule_code").agg(
-        hits=("hits", "sum"), leads=("leads", "sum"), amount=("amount", "sum")
-    )
-    prec = checks_at(check_counts(scr_leads, leads, rule_names, [period]), period).set_index(
-        "rule_code"
-    )
+    checks = check_counts(scr_leads, leads, rule_names, [period])
+    # the month's own hits, leads and amount: the cockpit's view of that one month
+    view = screening_view(tables["by_rule_county"], checks, through=period, since=period)
+    per_rule = view["by_rule"].set_index("rule_code")
+    prec = checks_at(checks, period).set_index("rule_code")
     codes = list(dict.fromkeys([*rule_names, *per_rule.index]))
     by_rule = pd.DataFrame({"rule_code": codes})
     by_rule["rule_name"] = [rule_names.get(c, "") for c in codes]
@@ -372,20 +370,11 @@ def period_digest(
     ytd["confirmed_rate"] = _rate(ytd["confirmed"], ytd["checked"])
     ytd["conversion_rate"] = _rate(ytd["converted"], ytd["leads"])
 
-    month_rows = scr_leads[months == period]
     settlements = float(cov["settlements"].sum()) if len(cov) else float("nan")
     screened = float(cov["screened"].sum()) if len(cov) else float("nan")
-    month = pd.DataFrame(
-        {
-            "settlements": [settlements],
-            "screened": [screened],
-            "hits": [int(month_rows["hit_count"].sum())],
-            "leads": [int((month_rows["status"] == "已下发").sum())],
-            "suppressed": [int((month_rows["status"] == "已抑制").sum())],
-            "amount": [float(month_rows["amount"].astype("float64").sum())],
-            "rules_hit": [int(month_rows["rule_code"].nunique())],
-        }
-    )
+    month = view["totals"].assign(settlements=settlements, screened=screened)[
+        ["settlements", "screened", "hits", "leads", "suppressed", "amount", "rules_hit"]
+    ]
     month["coverage_rate"] = _rate(month["screened"], month["settlements"])
     return {
         "month": month,
