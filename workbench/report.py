@@ -1063,12 +1063,7 @@ class CountyReport:
         """约谈督办: this county's 约谈 not yet closed at the period's end (复查 overdue, not put
         right, or still ahead), worst first (`presentation.lists.talk_followups`)."""
         df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
-        names = self.data.ledgers.get("institutions")
-        inst = (
-            names.drop_duplicates("institution_id").set_index("institution_id")["institution_name"]
-            if names is not None and len(names)
-            else pd.Series(dtype=object)
-        )
+        inst = lists.institution_names(self.data.ledgers)
         return pd.DataFrame(
             {
                 "约谈编号": df["talk_id"],

@@ -55,7 +55,8 @@ def _dates(df: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_datetime(df[col], errors="coerce")
 
 
-def _institution_names(ledgers: Ledgers) -> pd.Series:
+def institution_names(ledgers: Ledgers) -> pd.Series:
+    """institution_id → institution_name (institutions are not personal data)."""
     inst = ledgers.get("institutions")
     if inst is None or not len(inst):
         return pd.Series(dtype=object)
@@ -99,7 +100,7 @@ def open_cases(ledgers: Ledgers, period: str, county: str | None = None) -> pd.D
     ]
     since = filed[mask].where(filed[mask].notna() & (filed[mask] <= end), found[mask])
     out["days_open"] = (end - since).dt.days.astype("Int64")
-    out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+    out["institution_name"] = out["institution_id"].map(institution_names(ledgers))
     out = out.sort_values(
         ["amount_involved", "days_open", "case_id"],
         ascending=[False, False, True],
@@ -126,7 +127,7 @@ def unreferred_over_threshold(
     referred = df["referred_police"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     mask = (found >= start) & (found <= end) & (amount > float(threshold)) & ~referred
     out = df.loc[mask].copy()
-    out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+    out["institution_name"] = out["institution_id"].map(institution_names(ledgers))
     return out.sort_values(
         ["amount_involved", "case_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
@@ -273,7 +274,7 @@ def shortfall_rows(
         out["days_waiting"] = (end - since).dt.days.astype("Int64")
         out = out.sort_values("days_waiting", ascending=False, kind="stable", na_position="last")
     if "institution_id" in out:
-        out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+        out["institution_name"] = out["institution_id"].map(institution_names(ledgers))
     return out.reset_index(drop=True)
 
 
@@ -430,7 +431,7 @@ def self_check_zero(ledgers: Ledgers, period: str, county: str | None = None) ->
     when = _dates(df, "report_date")
     zero = pd.to_numeric(df["problems_found"], errors="coerce") == 0
     out = df.loc[zero & (when >= start) & (when <= end)].copy()
-    out["institution_name"] = out["institution_id"].map(_institution_names(ledgers))
+    out["institution_name"] = out["institution_id"].map(institution_names(ledgers))
     insp = ledgers.get("inspections")
     after = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     if insp is not None and len(insp) and len(out):
@@ -514,7 +515,7 @@ def staff_points_by_band(
     ] + [t("talk.band_over", high=f"{bounds[-1]:g}" if bounds else "0")]
     per["band"] = band
     per["band_label"] = [labels[b] for b in band]
-    per["institution_name"] = per["institution_id"].map(_institution_names(ledgers))
+    per["institution_name"] = per["institution_id"].map(institution_names(ledgers))
     return per.sort_values(
         ["points", "staff_code"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
