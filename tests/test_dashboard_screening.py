@@ -142,12 +142,13 @@ def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_d
     assert {k for k, v in rates.items() if v} == {"ZNJK-01"}
 
 
-def test_both_faces_count_checks_as_they_stood_at_the_months_end(
+def test_every_face_counts_checks_as_they_stood_at_the_months_end(
     wh_copy: Path, extract, extract_dir: Path, tmp_path: Path
 ):
     """Every returned list filled: per rule, the first lead 属实 on the month's last day, the
-    second 不属实 and the third 属实 ten days later. At the month's end the cockpit and the 通报
-    both show only the first (100.0%), and a hand-written SQL count over the ledger and the
+    second 不属实 and the third 属实 ten days later. At the month's end the cockpit, the 通报 and
+    the screening_2025 set's KPI cards (属实率 per rule, for the city and for one county) all
+    show only the first (100.0%), and a hand-written SQL count over the ledger and the
     screening leads gives the same; the current state (66.7% where three came back) differs."""
     import datetime as dt
 
@@ -227,3 +228,37 @@ def test_both_faces_count_checks_as_they_stood_at_the_months_end(
     assert cockpit == pytest.approx(expected) and bulletin == pytest.approx(expected)
     assert set(cockpit) == set(expected) == set(bulletin)
     assert all(pd.notna(v) for v in expected.values())
+
+    # The YAML set's cards: the same counts, city-wide and per county (the cockpit's county view)
+    from workbench.results import evaluate
+
+    ev = evaluate(wh_copy, period, "screening_2025")
+    city = ev.city_kpis.set_index("indicator")["value"]
+    cards = {
+        r: float(city[f"confirmed_rate_{r.replace('-', '').lower()}"])
+        for r in expected
+        if f"confirmed_rate_{r.replace('-', '').lower()}" in city.index
+    }
+    assert cards == pytest.approx(expected) and set(cards) == {
+        r for r in expected if r.startswith(("SJBD", "ZNJK"))
+    }
+    # all rules together: checked and 属实 at the month's end; 转案率 over the year's issued leads
+    # (none linked to a case yet)
+    parts = ev.city_kpis.set_index("indicator")[["numerator", "denominator"]].astype(float)
+    checked, confirmed = (sum(r[i] for r in sql) for i in (1, 2))
+    assert tuple(parts.loc["screening_confirmed_rate"]) == (confirmed, checked)
+    counts = frames["screening_counts"]
+    year = counts["month"].astype(str).between(f"{period[:4]}-01", period)
+    assert tuple(parts.loc["screening_case_conversion_rate"]) == (0, counts[year]["leads"].sum())
+    county = str(frames["screening_counts"].query("leads > 0")["county_code"].iloc[0])
+    one = screening_html(data, view(period=period, county=county))
+    one_rates = {
+        r: float(v) for r, v in re.findall(r'data-rule="([^"]+)".*?data-rate="([^"]*)"', one) if v
+    }
+    kpis = ev.kpis[ev.kpis["county_code"].astype(str) == county].set_index("indicator")["value"]
+    one_cards = {
+        r: float(kpis[f"confirmed_rate_{r.replace('-', '').lower()}"])
+        for r in one_rates
+        if pd.notna(kpis.get(f"confirmed_rate_{r.replace('-', '').lower()}"))
+    }
+    assert one_rates and one_cards == pytest.approx(one_rates)
