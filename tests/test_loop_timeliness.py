@@ -30,6 +30,7 @@ def _kpis(ledgers, iset, period: str, codes: list[str], tmp_path: Path | None = 
     counties, _ = compute_kpis(ledgers, iset, period, ("ytd",), codes)
     got = counties[counties["county_code"] == A].set_index("indicator")
     if tmp_path is not None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         path = tmp_path / "w.duckdb"
         with Warehouse(path) as wh:
             wh.load_frames(ledgers, submission_id="s1", period=period)
@@ -106,24 +107,31 @@ OVERDUE_CASES = [
     _case("c", "2025-05-01", "已结案", "2025-07-10"),  # closed after June: open at June's end
     _case("d", "2025-06-15"),  # due in June, open
     _case("e", "2025-02-01", "已撤销"),  # withdrawn
-    _case("f", "2025-08-01"),  # due after June
-    _case("g", "2024-12-01"),  # due last year, still open: on the list, not in this year's count
+    _case("f", "2025-08-01"),  # due after July
+    _case("g", "2024-12-01"),  # due last year, still open: overdue all the same
     _case("h", None),  # no 办案时限
+    _case("i", "2025-06-30"),  # due on June's last day: not yet overdue at June's end
+    _case("j", "2025-06-29"),  # one day overdue at June's end
 ]
 
 
 def test_open_cases_past_their_time_limit(campaign, tmp_path: Path) -> None:
+    """超期未结 at a month's end: 办案时限 before the month's last day (whatever the year), not
+    closed by then, not withdrawn — the count and the list behind it are the same cases."""
     ledgers = make_ledgers(cases=OVERDUE_CASES)
-    june = _kpis(ledgers, campaign, "2025-06", ["overdue_open_cases"], tmp_path)
-    assert june.loc["overdue_open_cases", "value"] == 3  # a, c, d
-    july = _kpis(ledgers, campaign, "2025-07", ["overdue_open_cases"])
-    assert july.loc["overdue_open_cases", "value"] == 2  # a, d (c closed on July 10)
-    # the list behind it: every open case past its limit at June's end, g (2024) included
+    june = _kpis(ledgers, campaign, "2025-06", ["overdue_open_cases"], tmp_path / "june")
+    assert june.loc["overdue_open_cases", "value"] == 5  # g, a, c, d, j
+    july = _kpis(ledgers, campaign, "2025-07", ["overdue_open_cases"], tmp_path / "july")
+    assert july.loc["overdue_open_cases", "value"] == 5  # g, a, d, j, i (c closed on July 10)
     listed = lists.overdue_cases(ledgers, "2025-06", A)
-    assert list(listed["case_id"]) == ["g", "a", "c", "d"]  # longest overdue first
-    assert list(listed["days_overdue"]) == [211, 121, 60, 15]  # to 2025-06-30
-    in_year = listed[listed["due_date"] >= pd.Timestamp("2025-01-01")]
-    assert len(in_year) == june.loc["overdue_open_cases", "value"]
+    assert list(listed["case_id"]) == ["g", "a", "c", "d", "j"]  # longest overdue first
+    assert list(listed["days_overdue"]) == [211, 121, 60, 15, 1]  # to 2025-06-30
+    listed = lists.overdue_cases(ledgers, "2025-07", A)
+    assert list(listed["case_id"]) == ["g", "a", "d", "j", "i"]
+    assert list(listed["days_overdue"]) == [242, 152, 46, 32, 31]  # to 2025-07-31
+    # the stock does not restart in January: g and the rest are still counted a year on
+    later = _kpis(ledgers, campaign, "2026-01", ["overdue_open_cases"])
+    assert later.loc["overdue_open_cases", "value"] == 6  # g, a, d, f, i, j
 
 
 def test_reward_paid_within_the_declared_days(campaign, tmp_path: Path) -> None:
