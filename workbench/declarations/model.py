@@ -7,11 +7,10 @@ filter values resolved) after the rules have passed.
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType

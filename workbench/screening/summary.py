@@ -439,7 +439,9 @@ def window_digest(
     )
     window["coverage_rate"] = _rate(window["screened"], window["settlements"])
     total = checks_at(checks, through)[["leads", "checked", "confirmed", "converted"]].sum()
-    done = pd.DataFrame({k: [int(total[k])] for k in ("leads", "checked", "confirmed", "converted")})
+    done = pd.DataFrame(
+        {k: [int(total[k])] for k in ("leads", "checked", "confirmed", "converted")}
+    )
     done["checked_rate"] = _rate(done["checked"], done["leads"])
     done["confirmed_rate"] = _rate(done["confirmed"], done["checked"])
     done["conversion_rate"] = _rate(done["converted"], done["leads"])
