@@ -544,7 +544,8 @@ def kpi_frame(
         ):
             per_ind[k].append(v)
         wins = [values.windows[code][i] for i in keep]
-        win_start.append([None if w.empty else month_label(w.start) for w in wins])
+        # a window of every month up to the period (`to_date`) has no first month: blank
+        win_start.append([None if w.empty or w.start <= 0 else month_label(w.start) for w in wins])
         win_end.append([None if w.empty else month_label(w.end) for w in wins])
 
     def rows(per_indicator: Sequence[object], dtype: object = object) -> np.ndarray:

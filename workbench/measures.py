@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.contracts import LEDGERS, Ledger
+from workbench.messages import t
 from workbench.declarations import (
     PERIOD_END,
     AllOf,
@@ -76,7 +77,7 @@ class Window:
         if self.start == self.end:
             return month_label(self.start)
         if self.start <= 0:  # every month up to the end (`to_date`)
-            return f"~{month_label(self.end)}"
+            return t("ind.window.to_date", end=month_label(self.end))
         return f"{month_label(self.start)}~{month_label(self.end)}"
 
 
