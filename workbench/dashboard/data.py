@@ -206,7 +206,10 @@ class DashboardData:
     period_labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._slices: dict[str, tuple[pd.DataFrame, dict[tuple, tuple[int, int]]]] = {}
+        # table → its frame sorted by its key; (table, leading key) → the rows of each value of
+        # the next key column within that key's rows (built for the keys a click asks for)
+        self._slices: dict[str, pd.DataFrame] = {}
+        self._ranges: dict[tuple, dict[object, tuple[int, int]]] = {}
         self._county_names = dict(
             zip(self.counties["county_code"].astype(str), self.counties["county_name"].astype(str))
         )
@@ -214,19 +217,24 @@ class DashboardData:
         self._rankings: dict[tuple[str, str | None], list[dict]] = {}
         self._records: dict[tuple, list[dict]] = {}
         self._memo: dict[tuple, Any] = {}
+        self._big: dict[tuple, Any] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_rankings"], state["_records"], state["_memo"] = {}, {}, {}  # per kernel
+        state["_big"] = {}
         if state.get("_cube") is not None:
             # the cube holds every KPI: the long table need not travel to every kernel too
             state["kpis"] = self.kpis.iloc[0:0]
-            state["_slices"] = {k: v for k, v in self._slices.items() if not k.startswith("kpis:")}
+            state["_slices"] = {k: v for k, v in self._slices.items() if k != "kpis"}
+            state["_ranges"] = {k: v for k, v in self._ranges.items() if k[0] != "kpis"}
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_cube", None)
+        self.__dict__.setdefault("_ranges", {})
+        self.__dict__.setdefault("_big", {})
         self.__dict__.setdefault("_rankings", {})
         self.__dict__.setdefault("_records", {})
         self.__dict__.setdefault("_memo", {})
@@ -236,9 +244,15 @@ class DashboardData:
         or fiscal-year period (2023财年)."""
         return self.period_labels.get(period) or fmt.month_label(period)
 
-    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: tuple, compute: Callable[[], Any], big: bool = False) -> Any:
         """A per-kernel cache for things a click would otherwise recompute for every county
-        (map colours of a month, a ranking's grades, the index's monthly mean)."""
+        (map colours of a month, a ranking's grades, the index's monthly mean).
+
+        `big` entries (one value per county: a map's colours and tooltips, ≈ 1 MB for 3,000
+        counties) are kept for the last `BIG_VIEWS` only, so a kernel does not grow with every
+        view a leader opens."""
+        if big:
+            return _lru(self._big, key, compute, BIG_VIEWS)
         if key not in self._memo:
             if len(self._memo) > 256:
                 self._memo.clear()
@@ -284,61 +298,93 @@ class DashboardData:
             )
         return self._cube
 
-    def ranking(self, period: str, hierarchy: str | None) -> list[dict]:
-        """The index ranking of one month as records sorted by rank (cached per kernel)."""
-        key = (period, hierarchy)
-        if key not in self._rankings:
-            if len(self._rankings) > 64:
-                self._rankings.clear()
+    def scores(self, period: str, hierarchy: str | None) -> dict[str, float | None]:
+        """{county: score} of one month's index, in ranking order (cached per kernel): the
+        trend reads a score for every month of the year without building each month's
+        ranking records."""
+
+        def compute() -> dict[str, float | None]:
+            if (period, hierarchy) in self._rankings:
+                rows = self._rankings[(period, hierarchy)]
+                return {r["county_code"]: _float(r["score"]) for r in rows}
             idx = self.part("index", period, hierarchy)
-            cols = ["county_code", "score", "rank", "grade"]
-            out = idx[cols].copy() if len(idx) else pd.DataFrame(columns=cols)
-            unc = self.part("uncertainty", period, hierarchy)
-            extra = ["nominal_rank", "median_rank", "q05", "q95"]
-            if len(unc) and len(out):
-                u = unc[["county_code", *extra]].copy()
-                u["county_code"] = u["county_code"].astype(str)
-                out["county_code"] = out["county_code"].astype(str)
-                out = out.merge(u, on="county_code", how="left")
-            else:
-                for c in extra:
-                    out[c] = float("nan")
+            order = pd.DataFrame(
+                {
+                    "county_code": idx["county_code"].astype(str).to_numpy(),
+                    "rank": pd.to_numeric(idx["rank"], errors="coerce").to_numpy(),
+                    "score": idx["score"].to_numpy(),
+                }
+            ).sort_values(["rank", "county_code"], kind="stable")
+            return {c: _float(v) for c, v in zip(order["county_code"], order["score"].tolist())}
+
+        return self.memo(("scores", period, hierarchy), compute)
+
+    def ranking(self, period: str, hierarchy: str | None) -> list[dict]:
+        """The index ranking of one month as records sorted by rank (cached per kernel, for
+        the last `BIG_VIEWS` months and indices asked for)."""
+        key = (period, hierarchy)
+        return _lru(self._rankings, key, lambda: self._ranking(*key), BIG_VIEWS)
+
+    def _ranking(self, period: str, hierarchy: str | None) -> list[dict]:
+        idx = self.part("index", period, hierarchy)
+        cols = ["county_code", "score", "rank", "grade"]
+        out = idx[cols].copy() if len(idx) else pd.DataFrame(columns=cols)
+        unc = self.part("uncertainty", period, hierarchy)
+        extra = ["nominal_rank", "median_rank", "q05", "q95"]
+        if len(unc) and len(out):
+            u = unc[["county_code", *extra]].copy()
+            u["county_code"] = u["county_code"].astype(str)
             out["county_code"] = out["county_code"].astype(str)
-            out["county_name"] = out["county_code"].map(self.county_name)
-            out["rank"] = pd.to_numeric(out["rank"], errors="coerce")
-            out = out.sort_values(["rank", "county_code"], kind="stable")
-            self._rankings[key] = out.to_dict("records")
-        return self._rankings[key]
+            out = out.merge(u, on="county_code", how="left")
+        else:
+            for c in extra:
+                out[c] = float("nan")
+        out["county_code"] = out["county_code"].astype(str)
+        out["county_name"] = out["county_code"].map(self.county_name)
+        out["rank"] = pd.to_numeric(out["rank"], errors="coerce")
+        out = out.sort_values(["rank", "county_code"], kind="stable")
+        return out.to_dict("records")
 
     def warm(self) -> DashboardData:
-        """Sort every table, index its keys and build the KPI cube now (before pickling, so
-        kernels need not)."""
-        for table, key in _GROUP_KEYS.items():
-            if table == "kpis":  # the cube serves the KPIs; this table is not pickled
+        """Sort every table by its key and build the KPI cube now (before caching, so kernels
+        need not)."""
+        for table in _GROUP_KEYS:
+            if table == "kpis":  # the cube serves the KPIs; this table is not cached
                 continue
-            for n in range(1, len(key) + 1):
-                self.part(table, *([None] * n))
+            self._sorted(table)
         _ = self.cube
         return self
+
+    def _sorted(self, table: str) -> pd.DataFrame:
+        """`table` sorted once by its full key (so by every prefix of it too)."""
+        if table not in self._slices:
+            df: pd.DataFrame = getattr(self, table)
+            if not getattr(df, "attrs", {}).get("_wb_sorted"):
+                df = df.sort_values(list(_GROUP_KEYS[table]), kind="stable").reset_index(drop=True)
+                df.attrs["_wb_sorted"] = True
+                setattr(self, table, df)
+            self._slices[table] = df
+        return self._slices[table]
 
     def part(self, table: str, *key: object) -> pd.DataFrame:
         """Rows of `table` whose leading key columns equal `key`.
 
-        The table is sorted once by its full key (so by every prefix of it too) and each key's
-        row range is kept: a look-up is a dict access and a slice, not a scan. A click on a
-        3,000-county city stays within budget and a kernel holds each table once."""
-        full = _GROUP_KEYS[table]
-        cols = full[: len(key)]
-        cache_key = f"{table}:{len(cols)}"
-        if cache_key not in self._slices:
-            df: pd.DataFrame = getattr(self, table)
-            if not getattr(df, "attrs", {}).get("_wb_sorted"):
-                df = df.sort_values(list(full), kind="stable").reset_index(drop=True)
-                df.attrs["_wb_sorted"] = True
-                setattr(self, table, df)
-            self._slices[cache_key] = (df, _key_ranges(df, cols))
-        df, ranges = self._slices[cache_key]
-        lo, hi = ranges.get(tuple(key), (0, 0))
+        The table is sorted once by its full key; each key column's row ranges are found
+        within the rows of the key before it, the first time a click asks for them, and kept:
+        a look-up is a few dict accesses and a slice, not a scan. A kernel holds each table
+        once, and the ranges of the (set, month) blocks it has shown, not of all 100,000
+        (set, month, county) keys of a 3,000-county city."""
+        cols = _GROUP_KEYS[table][: len(key)]
+        df = self._sorted(table)
+        lo, hi = (0, 0) if not cols else (0, len(df))
+        for depth, col in enumerate(cols):
+            leading = (table, *key[:depth])
+            ranges = self._ranges.get(leading)
+            if ranges is None:
+                ranges = self._ranges[leading] = _value_ranges(df[col], lo, hi)
+            lo, hi = ranges.get(key[depth], (0, 0))
+            if lo == hi:
+                break
         return df.iloc[lo:hi]
 
     def county_name(self, code: str) -> str:
@@ -395,25 +441,36 @@ class DashboardData:
         return {}
 
 
-def _key_ranges(df: pd.DataFrame, cols: Sequence[str]) -> dict[tuple, tuple[int, int]]:
-    """{key: (first row, end row)} of a frame sorted by `cols`, found without a Python loop
-    over the rows (a 3,000-county city has about a million KPI rows)."""
-    n = len(df)
-    if not n or not cols:
+def _value_ranges(col: pd.Series, lo: int, hi: int) -> dict[object, tuple[int, int]]:
+    """{value: (first row, end row)} of `col` in rows lo–hi, where it is sorted, found
+    without a Python loop over the rows (a 3,000-county city has about a million KPI rows)."""
+    if hi <= lo:
         return {}
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for c in cols:
-        codes = (
-            df[c].cat.codes.to_numpy()
-            if isinstance(df[c].dtype, pd.CategoricalDtype)
-            else pd.factorize(df[c], use_na_sentinel=False)[0]
-        )
-        change[1:] |= codes[1:] != codes[:-1]
-    starts = np.flatnonzero(change)
-    ends = np.append(starts[1:], n)
-    keys = zip(*(df[c].iloc[starts].tolist() for c in cols))
-    return {k: (int(a), int(b)) for k, a, b in zip(keys, starts, ends)}
+    block = col.iloc[lo:hi]
+    codes = (
+        block.cat.codes.to_numpy()
+        if isinstance(block.dtype, pd.CategoricalDtype)
+        else pd.factorize(block, use_na_sentinel=False)[0]
+    )
+    starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+    ends = np.append(starts[1:], hi - lo)
+    values = block.iloc[starts].tolist()
+    return {v: (lo + int(a), lo + int(b)) for v, a, b in zip(values, starts, ends)}
+
+
+BIG_VIEWS = 12  # views whose per-county tables (ranking records, map colours) a kernel keeps
+
+
+def _lru(cache: dict, key: tuple, compute: Callable[[], Any], size: int) -> Any:
+    """`cache[key]`, computed when absent; the least recently used entry goes beyond `size`."""
+    if key in cache:
+        cache[key] = cache.pop(key)  # now the most recent
+        return cache[key]
+    value = compute()
+    cache[key] = value
+    while len(cache) > size:
+        del cache[next(iter(cache))]
+    return value
 
 
 _GROUP_KEYS: dict[str, tuple[str, ...]] = {

@@ -31,10 +31,7 @@ def _trend_series(data: DashboardData, view: View, county: str) -> pd.DataFrame:
     if view.focus == INDEX:
         hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
         for p in months:
-            scores = data.memo(
-                ("scores", p, hier),
-                lambda p=p: {r["county_code"]: _float(r["score"]) for r in data.ranking(p, hier)},
-            )
+            scores = data.scores(p, hier)
             if county:
                 vals.append(scores.get(county))
             else:
