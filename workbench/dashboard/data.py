@@ -441,6 +441,18 @@ class DashboardData:
         return {}
 
 
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with its categorical columns (`loading.TEXT_CATEGORIES`, kept so to save a kernel's
+    memory) as plain columns of their values, for a part that works on the frame itself."""
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return df
+    out = df.copy()
+    for c in cats:
+        out[c] = out[c].astype(out[c].cat.categories.dtype)
+    return out
+
+
 def _value_ranges(col: pd.Series, lo: int, hi: int) -> dict[object, tuple[int, int]]:
     """{value: (first row, end row)} of `col` in rows lo–hi, where it is sorted, found
     without a Python loop over the rows (a 3,000-county city has about a million KPI rows)."""

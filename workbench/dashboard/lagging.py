@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench import excel
-from workbench.dashboard.data import DashboardData, _missing
+from workbench.dashboard.data import DashboardData, _missing, plain
 from workbench.dashboard.drill import table_html
 from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.view import View
@@ -109,7 +109,7 @@ def overdue_case_rows(data: DashboardData, view: View) -> pd.DataFrame:
     rows = data.part("overdue_cases", view.period)
     if view.county:
         rows = rows[rows["county_code"].astype(str) == view.county]
-    rows = rows.drop(columns=["period"], errors="ignore").copy()
+    rows = plain(rows.drop(columns=["period"], errors="ignore")).copy()
     rows.insert(0, "county_name", rows["county_code"].astype(str).map(data.county_name))
     return rows.drop(columns=["county_code"]).reset_index(drop=True)
 

@@ -170,9 +170,7 @@ def map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
     traffic light; one without a target by quintile, better values bluer."""
     focus = view.focus if view.focus == INDEX else (view.indicator_set, view.focus)
     hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
-    return data.memo(
-        ("map", view.period, hier, focus), lambda: _map_colours(data, view), big=True
-    )
+    return data.memo(("map", view.period, hier, focus), lambda: _map_colours(data, view), big=True)
 
 
 def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
