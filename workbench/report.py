@@ -123,10 +123,20 @@ def resolve_period(
 ) -> str:
     """`latest` (or empty) → the newest complete period (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates; for a set on its
-    own tables, their newest complete period), as its last month."""
+    own tables, their newest complete period), as its last month. Cached per warehouse
+    version, declarations and code for a warehouse (each county of a batch asks again)."""
     from workbench.results import resolve_period as resolve
 
-    return resolve(period, warehouse if warehouse else ledgers, _set(indicator_set))
+    if not warehouse:
+        return resolve(period, ledgers, _set(indicator_set))
+    key = ("period", *_results_key(Path(warehouse)), str(period), indicator_set)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    found = resolve(period, warehouse, _set(indicator_set))
+    with _CACHE_LOCK:
+        _CACHE[key] = found
+    return found
 
 
 def evaluation(
@@ -414,6 +424,67 @@ class CityData:
         groups, empty = self._trends[key]
         return groups.get(str(county), empty)
 
+    def _once(self, key: str, build: Any) -> Any:
+        """`build()` computed once per CityData (per kernel in a batch) and kept."""
+        if key not in self._trends:
+            self._trends[key] = build()
+        return self._trends[key]
+
+    @property
+    def county_lists(self) -> lists.CountyLists:
+        """The as-of lists (`presentation.lists`), judged once for the city, by county."""
+
+        def build() -> lists.CountyLists:
+            from workbench.presentation import counts as pc
+
+            ev = self.evaluation
+            iset = ev.indicator_set if ev is not None else None
+            threshold = pc.referral_threshold(iset) if iset is not None else None
+            return lists.CountyLists(self.ledgers, self.period, iset, threshold)
+
+        return self._once("county_lists", build)
+
+    def institution_names(self) -> pd.Series:
+        """institution_id → institution_name (`presentation.lists.institution_names`), once."""
+        return self._once("institution_names", lambda: lists.institution_names(self.ledgers))
+
+    def talk_list(self, county: str) -> dict[str, Any] | None:
+        """A county's row of the 约谈名单 beside the register (`lists.talk_list_followup` of
+        the whole list, once): None when the county is not on it."""
+
+        def build() -> dict[str, dict[str, Any]]:
+            lag = self.lagging
+            if lag.empty or "county" not in lag:
+                return {}
+            whole = lag.rename(columns={"county": "county_code"})
+            whole = whole.assign(county_name=[self.name(c) for c in whole["county_code"]])
+            for col in ("criteria", "reasons"):
+                if col not in whole:
+                    whole = whole.assign(**{col: ""})
+            rows = lists.talk_list_followup(whole, self.ledgers, self.period)
+            out: dict[str, dict[str, Any]] = {}
+            for code, row in zip(whole["county_code"], rows.to_dict("records")):
+                out.setdefault(str(code), row)  # a county listed twice: its first row
+            return out
+
+        return self._once("talk_list", build).get(str(county))
+
+    def definition_facts(self) -> pd.DataFrame:
+        """The set's definition facts (`presentation.definitions.facts`), once."""
+        from workbench.presentation import definitions as pdef
+
+        return self._once("definition_facts", lambda: pdef.facts(self.evaluation.indicator_set))
+
+    def ranked(self) -> pd.DataFrame:
+        """scores with their rank bands, by rank (counties without a rank left out), once."""
+
+        def build() -> pd.DataFrame:
+            s = self.scores
+            df = s.merge(self.rank_bands(), on="county", how="left").sort_values("rank")
+            return df[df["rank"].notna()]
+
+        return self._once("ranked", build)
+
     def rank_bands(self) -> pd.DataFrame:
         """county, median_rank, q05, q95 (empty columns when the engine gave none)."""
         u = self.uncertainty
@@ -675,6 +746,10 @@ class CountyReport:
             _kpi_rows(data.kpis[data.kpis["county"] == county]) if "county" in data.kpis else []
         )
 
+    def _list(self, name: str) -> pd.DataFrame:
+        """This county's rows of an as-of list (`presentation.lists`, judged once per city)."""
+        return self.data.county_lists.get(name, self.county)
+
     # -- the pieces
     def header(self) -> HTML:
         demo = (
@@ -870,8 +945,7 @@ class CountyReport:
         s = self.data.scores
         if s.empty or "rank" not in s or "county" not in s:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_ranking")}</p>')
-        df = s.merge(self.data.rank_bands(), on="county", how="left").sort_values("rank")
-        df = df[df["rank"].notna()]
+        df = self.data.ranked()
         mine = df.loc[df["county"] == self.county, "rank"]
         if len(df) > 2 * window + 1 and len(mine):
             r0 = float(mine.iloc[0])
@@ -949,7 +1023,7 @@ class CountyReport:
         """Overdue rectifications as of the period's end (`presentation.lists`)."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
+        df = self._list("overdue_rectifications")
         return pd.DataFrame(
             {
                 "问题编号": df["issue_id"],
@@ -972,7 +1046,7 @@ class CountyReport:
         """Cases open at the period's end, largest amount first (`presentation.lists`)."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
+        df = self._list("open_cases")
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -996,17 +1070,11 @@ class CountyReport:
     # -- the lists behind the red numbers, what to do next, the definitions
     def unreferred_frame(self) -> pd.DataFrame:
         """Cases this year the 行刑衔接 rate counts as 涉嫌犯罪 and not referred to the police."""
-        from workbench.presentation import counts as pc
-
-        iset = self.data.evaluation.indicator_set
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        threshold = pc.referral_threshold(iset)
-        if threshold is None and lists.referral_indicator(iset) is None:
+        df = self._unreferred_rows()
+        if df is None:
             return pd.DataFrame()
-        df = lists.unreferred_cases(
-            self.data.ledgers, iset, self.data.period, self.county, threshold
-        )
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -1019,6 +1087,21 @@ class CountyReport:
             }
         )
 
+    def _unreferred_rows(self) -> pd.DataFrame | None:
+        """This county's `lists.unreferred_cases` (with the declared threshold, as
+        `CityData.county_lists` passes it); None for a set with neither threshold nor 行刑衔接
+        rate."""
+        from workbench.presentation import counts as pc
+
+        iset = self.data.evaluation.indicator_set
+        if pc.referral_threshold(iset) is None and lists.referral_indicator(iset) is None:
+            return None
+        return self._list("unreferred_cases")
+
+    def _unreferred_count(self) -> int:
+        rows = self._unreferred_rows()
+        return 0 if rows is None else len(rows)
+
     def unreferred(self) -> HTML | None:
         if not self.data.words.on_ledgers:
             return None
@@ -1028,7 +1111,7 @@ class CountyReport:
         """Key-monitored institutions with no inspection this quarter."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
+        df = self._list("key_monitored_not_inspected")
         return pd.DataFrame(
             {
                 "机构编码": df["institution_id"],
@@ -1047,23 +1130,16 @@ class CountyReport:
         """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
         reasons, held or not, the latest 约谈 and its 复查 at the period's end; None when the
         county is not on the list (or the set's units are not the ledgers' counties)."""
-        lag = self.data.lagging
-        if lag.empty or "county" not in lag or not self.data.words.on_ledgers:
+        if not self.data.words.on_ledgers:
             return None
-        mine = lag[lag["county"] == self.county].rename(columns={"county": "county_code"})
-        if mine.empty:
-            return None
-        mine = mine.assign(county_name=self.name)
-        for col in ("criteria", "reasons"):
-            if col not in mine:
-                mine = mine.assign(**{col: ""})
-        return lists.talk_list_followup(mine, self.data.ledgers, self.data.period).iloc[0].to_dict()
+        row = self.data.talk_list(self.county)
+        return None if row is None else dict(row)
 
     def talks_frame(self) -> pd.DataFrame:
         """约谈督办: this county's 约谈 not yet closed at the period's end (复查 overdue, not put
         right, or still ahead), worst first (`presentation.lists.talk_followups`)."""
-        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
-        inst = lists.institution_names(self.data.ledgers)
+        df = self._list("talk_followups")
+        inst = self.data.institution_names()
         return pd.DataFrame(
             {
                 "约谈编号": df["talk_id"],
@@ -1107,7 +1183,7 @@ class CountyReport:
 
     def overdue_cases_frame(self) -> pd.DataFrame:
         """Open cases past their 办案时限 at the period's end, longest overdue first."""
-        df = lists.overdue_cases(self.data.ledgers, self.data.period, self.county)
+        df = self._list("overdue_cases")
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -1124,8 +1200,8 @@ class CountyReport:
 
     def overdue_checks_frame(self) -> pd.DataFrame:
         """Leads past their 核查时限 and complaints past their 办理时限 at the period's end."""
-        leads = lists.overdue_leads(self.data.ledgers, self.data.period, self.county)
-        comp = lists.overdue_complaints(self.data.ledgers, self.data.period, self.county)
+        leads = self._list("overdue_leads")
+        comp = self._list("overdue_complaints")
         rows = [
             pd.DataFrame(
                 {
@@ -1175,17 +1251,22 @@ class CountyReport:
                     gap=k.gap_text,
                 )
             )
-        lists_of = (
-            (self.overdue_frame, "doc.county.req_overdue"),
-            (self.unreferred_frame, "doc.county.req_unreferred"),
-            (self.key_monitored_frame, "doc.county.req_key_monitored"),
-            (self.overdue_cases_frame, "doc.county.req_overdue_cases"),
-            (self.overdue_checks_frame, "doc.county.req_overdue_checks"),
+        lists_of = (  # the rows each list shows (counted, not formatted again)
+            (lambda: len(self._list("overdue_rectifications")), "doc.county.req_overdue"),
+            (self._unreferred_count, "doc.county.req_unreferred"),
+            (
+                lambda: len(self._list("key_monitored_not_inspected")),
+                "doc.county.req_key_monitored",
+            ),
+            (lambda: len(self._list("overdue_cases")), "doc.county.req_overdue_cases"),
+            (
+                lambda: len(self._list("overdue_leads")) + len(self._list("overdue_complaints")),
+                "doc.county.req_overdue_checks",
+            ),
             (self._open_talks, "doc.county.req_talks"),
         )
         for count, key in lists_of if self.data.words.on_ledgers else ():  # the ledgers' lists
-            got = count()
-            n = got if isinstance(got, int) else len(got)
+            n = count()
             if n:
                 out.append(t(key, n=n))
         st = self.talk_status()
@@ -1196,7 +1277,7 @@ class CountyReport:
 
     def _open_talks(self) -> int:
         """约谈 whose 复查 is overdue or found the problem not put right (not those still ahead)."""
-        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        df = self._list("talk_followups")
         return int(df["followup"].isin(("overdue", "not_rectified")).sum())
 
     def next_steps(self) -> HTML:
@@ -1242,7 +1323,7 @@ class CountyReport:
         from workbench.presentation import definitions as pdef
 
         mine = self.data.kpis[self.data.kpis["county"] == self.county]
-        d = pdef.definitions(self.data.evaluation.indicator_set, mine)
+        d = pdef.definitions(self.data.evaluation.indicator_set, mine, self.data.definition_facts())
         return pd.DataFrame(
             {
                 "指标": d["name"],
