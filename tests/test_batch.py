@@ -690,3 +690,74 @@ def test_pinned_copies_nobody_will_resume_are_pruned(tmp_path: Path) -> None:
         ".pending-new.duckdb",
         "2025-10-b.duckdb",
     ]
+
+
+# ----------------------------------------------------------------------------- table markup
+def _pandas_table(df: pd.DataFrame, max_rows: int = 200) -> str:
+    """The county tables' markup as pandas' `to_html` writes it (the writer the reports used
+    before `report._table_markup`): the peer the direct writer must match byte for byte."""
+    import html as h
+
+    from workbench import report
+
+    shown = df.head(max_rows)
+    cells = {}
+    for col in shown.columns:
+        texts = ["—" if report._missing(v) else str(v) for v in shown[col]]
+        short = max((len(x) for x in texts), default=0) <= report.NOWRAP_CHARS
+        cells[col] = [
+            f'<span class="wb-nw">{h.escape(x)}</span>' if short else h.escape(x) for x in texts
+        ]
+    return pd.DataFrame(cells, columns=[h.escape(str(c)) for c in shown.columns]).to_html(
+        index=False, escape=False, classes="wb-table", border=0
+    )
+
+
+_CELL_TEXT = "甲乙 县\t\n\r\u3000\xa0<>&'\"a1．—"
+
+
+def test_table_markup_is_pandas_markup() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from workbench import report
+
+    value = st.one_of(
+        st.text(alphabet=_CELL_TEXT, max_size=12),  # a no-wrap column's cells
+        st.text(alphabet=_CELL_TEXT, min_size=15, max_size=40),  # a long column's
+        st.none(),
+        st.just(float("nan")),
+        st.integers(-10**6, 10**6),
+        st.floats(allow_nan=False, allow_infinity=False, width=32),
+    )
+    header = st.text(alphabet="指标名称 ab&<", min_size=1, max_size=6)
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(
+        heads=st.lists(header, min_size=1, max_size=4),
+        n=st.integers(1, 6),
+        data=st.data(),
+    )
+    def check(heads: list[str], n: int, data: st.DataObject) -> None:
+        cols = {h: data.draw(st.lists(value, min_size=n, max_size=n)) for h in heads}
+        df = pd.DataFrame(cols)
+        got = report.table_html(df, "无", max_rows=4).markup
+        want = _pandas_table(df, max_rows=4)
+        if len(df) > 4:
+            want += got[got.index("</table>") + len("</table>") :]  # the "more rows" note
+        assert got == want
+
+    check()
+
+
+def test_table_markup_keeps_pandas_quirks() -> None:
+    """Hand-written: what pandas' writer does to a cell stays (tabs and line breaks shown
+    escaped, ends stripped, double spaces as &nbsp;&nbsp;); a header HTML escaping changes
+    goes through pandas itself."""
+    from workbench import report
+
+    long = "问题描述  第一行\n第二行\t完 "  # longer than a no-wrap cell
+    html = report.table_html(pd.DataFrame({"问题描述": [long]}), "无").markup
+    assert "<td>问题描述&nbsp;&nbsp;第一行\\n第二行\\t完</td>" in html
+    odd = pd.DataFrame({"a&b": ["x"]})
+    assert report.table_html(odd, "无").markup == _pandas_table(odd)
