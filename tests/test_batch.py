@@ -714,6 +714,7 @@ def _pandas_table(df: pd.DataFrame, max_rows: int = 200) -> str:
 
 
 _CELL_TEXT = "甲乙 县\t\n\r\u3000\xa0<>&'\"a1．—"
+_CHUNKS = ["  ", " ", "\n", "\t", "\r\n", "\u3000", "甲乙县医保", "<b>", "&amp;", "2025-09-30"]
 
 
 def test_table_markup_is_pandas_markup() -> None:
@@ -725,6 +726,7 @@ def test_table_markup_is_pandas_markup() -> None:
     value = st.one_of(
         st.text(alphabet=_CELL_TEXT, max_size=12),  # a no-wrap column's cells
         st.text(alphabet=_CELL_TEXT, min_size=15, max_size=40),  # a long column's
+        st.lists(st.sampled_from(_CHUNKS), max_size=8).map("".join),  # runs of blanks, breaks
         st.none(),
         st.just(float("nan")),
         st.integers(-10**6, 10**6),
