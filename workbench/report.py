@@ -513,11 +513,37 @@ class CityData:
 
         return self._once("talk_list", build).get(str(county))
 
-    def definition_facts(self) -> pd.DataFrame:
-        """The set's definition facts (`presentation.definitions.facts`), once."""
+    def definition_facts(self) -> list[dict[str, Any]]:
+        """The set's definition facts (`presentation.definitions.facts`) as records, once."""
         from workbench.presentation import definitions as pdef
 
-        return self._once("definition_facts", lambda: pdef.facts(self.evaluation.indicator_set))
+        return self._once(
+            "definition_facts",
+            lambda: pdef.facts(self.evaluation.indicator_set).to_dict("records"),
+        )
+
+    def _kpi_groups(self) -> dict[Any, tuple[pd.DataFrame, list[Kpi]]]:
+        """Each county's presented KPI rows and their views (`presentation.kpis.views`, row
+        by row), from one pass over the city's table."""
+
+        def build() -> dict[Any, tuple[pd.DataFrame, list[Kpi]]]:
+            if "county" not in self.kpis:
+                return {}
+            views = _kpi_rows(self.kpis)
+            at = self.kpis.groupby("county", sort=False).indices  # county → row positions
+            return {k: (self.kpis.iloc[p], [views[i] for i in p]) for k, p in at.items()}
+
+        return self._once("kpi_groups", build)
+
+    def kpis_of(self, county: str) -> pd.DataFrame:
+        """A county's presented KPI rows (the city's table, split by county once)."""
+        got = self._kpi_groups().get(county)
+        return got[0] if got is not None else self.kpis.iloc[0:0]
+
+    def kpi_views(self, county: str) -> list[Kpi]:
+        """A county's KPI views, in the table's order."""
+        got = self._kpi_groups().get(county)
+        return list(got[1]) if got is not None else []
 
     def ranked(self) -> pd.DataFrame:
         """scores with their rank bands, by rank (counties without a rank left out), once."""
@@ -786,9 +812,7 @@ class CountyReport:
         self.data = data
         self.county = county
         self.name = data.name(county)
-        self.kpis = (
-            _kpi_rows(data.kpis[data.kpis["county"] == county]) if "county" in data.kpis else []
-        )
+        self.kpis = data.kpi_views(county)
 
     def _list(self, name: str) -> pd.DataFrame:
         """This county's rows of an as-of list (`presentation.lists`, judged once per city)."""
@@ -1366,8 +1390,11 @@ class CountyReport:
         its source (`presentation.definitions`)."""
         from workbench.presentation import definitions as pdef
 
-        mine = self.data.kpis[self.data.kpis["county"] == self.county]
-        d = pdef.definitions(self.data.evaluation.indicator_set, mine, self.data.definition_facts())
+        d = pdef.definitions(
+            self.data.evaluation.indicator_set,
+            self.data.kpis_of(self.county),
+            self.data.definition_facts(),
+        )
         return pd.DataFrame(
             {
                 "指标": d["name"],

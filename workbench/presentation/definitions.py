@@ -167,14 +167,15 @@ def derivation(iset: Any, code: str, row: Mapping[str, Any]) -> str:
 
 
 def definitions(
-    iset: Any, city_kpis: pd.DataFrame, set_facts: pd.DataFrame | None = None
+    iset: Any, city_kpis: pd.DataFrame, set_facts: list[dict[str, Any]] | None = None
 ) -> pd.DataFrame:
     """One row per indicator of the set, in declaration order, from the city's presented KPI
     rows (engine columns plus `value_text`, `target_text`). Columns: DEFINITION_COLUMNS.
-    `set_facts`: the set's `facts`, when the caller keeps them (a batch kernel, per county)."""
+    `set_facts`: the set's `facts` as records, when the caller keeps them (a batch kernel
+    writes a county's definitions for every county)."""
     by_code = {str(r["indicator"]): r for r in city_kpis.to_dict("records")}
-    fs = facts(iset) if set_facts is None else set_facts
-    rows = [texts(f, by_code.get(f["indicator"], {})) for f in fs.to_dict("records")]
+    fs = facts(iset).to_dict("records") if set_facts is None else set_facts
+    rows = [texts(f, by_code.get(f["indicator"], {})) for f in fs]
     return pd.DataFrame(rows, columns=DEFINITION_COLUMNS)
 
 
