@@ -729,7 +729,7 @@ def test_table_markup_is_pandas_markup() -> None:
         st.lists(st.sampled_from(_CHUNKS), max_size=8).map("".join),  # runs of blanks, breaks
         st.none(),
         st.just(float("nan")),
-        st.integers(-10**6, 10**6),
+        st.integers(-(10**6), 10**6),
         st.floats(allow_nan=False, allow_infinity=False, width=32),
     )
     header = st.text(alphabet="指标名称 ab&<", min_size=1, max_size=6)

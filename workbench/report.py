@@ -535,6 +535,18 @@ class CityData:
 
         return self._once("kpi_groups", build)
 
+    def rows_of(self, table: str, county: str) -> pd.DataFrame:
+        """A county's rows of one of the city's tables (`scores`, `uncertainty`, `lagging`,
+        `milestones`, which have a `county` column), the table split by county once."""
+
+        def build() -> dict[Any, pd.DataFrame]:
+            df = getattr(self, table)
+            at = df.groupby("county", sort=False).indices  # county → row positions
+            return {k: df.iloc[p] for k, p in at.items()}
+
+        got = self._once(f"rows:{table}", build).get(county)
+        return got if got is not None else getattr(self, table).iloc[0:0]
+
     def kpis_of(self, county: str) -> pd.DataFrame:
         """A county's presented KPI rows (the city's table, split by county once)."""
         got = self._kpi_groups().get(county)
@@ -842,7 +854,7 @@ class CountyReport:
 
     def score(self) -> dict[str, Any]:
         s = self.data.scores
-        row = s[s["county"] == self.county] if "county" in s else s.iloc[0:0]
+        row = self.data.rows_of("scores", self.county) if "county" in s else s.iloc[0:0]
         out: dict[str, Any] = {"score": None, "rank": None, "grade": None, "n": len(s)}
         if not row.empty:
             r = row.iloc[0]
@@ -852,7 +864,7 @@ class CountyReport:
                 grade=None if _missing(r.get("grade")) else str(r["grade"]),
             )
         u = self.data.uncertainty
-        urow = u[u["county"] == self.county] if "county" in u else u.iloc[0:0]
+        urow = self.data.rows_of("uncertainty", self.county) if "county" in u else u.iloc[0:0]
         if not urow.empty:
             r = urow.iloc[0]
             for k in ("median_rank", "q05", "q95"):
@@ -864,7 +876,7 @@ class CountyReport:
         lag = self.data.lagging
         if lag.empty or "county" not in lag:
             return []
-        rows = lag[lag["county"] == self.county]
+        rows = self.data.rows_of("lagging", self.county)
         col = _col(rows, "reasons", "reason")
         out: list[str] = []
         for v in rows[col] if col else []:
@@ -1061,7 +1073,7 @@ class CountyReport:
         if ms.empty:
             return pd.DataFrame()
         if "county" in ms:
-            ms = ms[ms["county"] == self.county]
+            ms = self.data.rows_of("milestones", self.county)
         rows = []
         for _, r in ms.iterrows():
             unit, dec = r.get("unit", ""), r.get("decimals")
@@ -1358,7 +1370,7 @@ class CountyReport:
         ms = self.data.milestones
         if ms.empty or "county" not in ms:
             return []
-        ms = ms[ms["county"] == self.county]
+        ms = self.data.rows_of("milestones", self.county)
         span = t(f"ind.span.{self.data.evaluation.span}")
         out = []
         for r in ms.to_dict("records"):
