@@ -139,6 +139,8 @@ def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
         tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
         assert ["injected-parameters"] in tags  # papermill semantics
         assert nb["metadata"]["papermill"]["parameters"]["county"] == code
+        counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+        assert counts == list(range(1, len(counts) + 1))  # as a fresh kernel numbers them
         assert isinstance(st[code]["score"], float) and st[code]["grade"]
     assert (run_dir / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert len(list(run_dir.rglob("plotly*.js"))) == 1
@@ -243,6 +245,26 @@ def test_faults_raise_kill_hang_others_complete(city: dict, tmp_path: Path) -> N
     for f in run_dir.rglob("*"):
         if f.is_file() and f.suffix in {".html", ".json", ".ipynb"}:
             assert leaked not in f.read_text(encoding="utf-8"), f
+
+
+def test_reset_clears_the_namespace_and_restarts_the_numbering() -> None:
+    """Between counties a reused kernel forgets the last county's names and numbers cells
+    from 1 again, on a fresh kernel (nothing to delete) as on a used one."""
+    slot = batch.KernelSlot("reset-test", env={"WORKBENCH_BATCH": "1"}, start_retries=0)
+    try:
+        slot.start()
+        deadline = time.monotonic() + 60
+        assert slot._execute(batch.RESET_CODE, deadline, silent=True)["status"] == "ok"
+        for _ in range(3):
+            slot._execute("county = '990101'", deadline)
+        slot.reset()
+        out: list = []
+        reply = slot._execute("print(sorted(dir()))", deadline, outputs=out)
+        assert reply["status"] == "ok" and reply["execution_count"] == 1
+        names = out[0]["text"]
+        assert "'county'" not in names and "_wb_k" not in names and "_wb_ip" not in names
+    finally:
+        slot.close()
 
 
 def test_kernel_start_failure_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
