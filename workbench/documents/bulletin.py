@@ -429,7 +429,7 @@ def talk_table(f: Facts) -> Table:
     tl = talk_list(f)
     frame = pd.DataFrame(
         {
-            t("doc.col.county"): tl["county_name"].astype(str),
+            f.words.unit_noun: tl["county_name"].astype(str),
             t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
             t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
             t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
@@ -848,7 +848,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
     )
     m, y = digest["month"].iloc[0], digest["ytd"].iloc[0]
     total = {
-        t("doc.col.rule"): t("doc.city_total"),
+        t("doc.col.rule"): f.words.whole,
         t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
         t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
         t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),
