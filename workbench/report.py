@@ -282,7 +282,9 @@ def _layout(title: str, **kw: Any) -> dict:
         paper_bgcolor="#ffffff",
         plot_bgcolor="#ffffff",
         margin=dict(l=50, r=20, t=50, b=40),
-        legend=dict(orientation="h", y=-0.18),
+        # above the plot, right: below it the legend covered the first months' tick labels,
+        # which stand on end when a year of months is drawn in a report's width
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="closest",
         colorway=["#1f77b4", "#d9534f", "#2e8b57", "#f0ad4e", "#6f42c1"],
         xaxis=dict(axis),
