@@ -393,3 +393,22 @@ def test_a_negative_number_is_not_split_at_a_line_end() -> None:
     xml = para._p.xml
     assert xml.count("<w:noBreakHyphen/>") == 2  # the two minus signs, not 乙-丙
     assert "<w:tab/>" in xml
+
+
+def test_case_digest_headings_name_the_county_once(demo: dict) -> None:
+    """案例2：白沙县白沙县观澜中西医结合医院超标准收费案 — an institution named after its county
+    took the county again; a case of type 其他 read 某用人单位其他案."""
+    from workbench.documents import options as dopt
+    from workbench.documents import summaries
+    from workbench.documents.model import Heading
+
+    head, _ = dopt.header(dopt.DocOptions(), demo["city"].city_name(), PERIOD, "case_digest")
+    model = summaries.build_case_digest(demo["city"], head, size=200)
+    heads = [b.text for b in model.blocks if isinstance(b, Heading)]
+    counties = set(demo["frames"]["counties"]["county_name"].astype(str))
+    assert heads
+    # the demo names many institutions after their county: the check has cases to look at
+    assert sum(any(f"：{c}" in h and h.count(c) == 1 for c in counties) for h in heads) > 1
+    for h in heads:
+        assert not any(h.count(c) > 1 for c in counties), h
+        assert not h.endswith("其他案"), h
