@@ -32,6 +32,7 @@ from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import ranks as prank
+from workbench.presentation import words as pw
 from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
@@ -754,7 +755,7 @@ class CountyReport:
                 t(
                     "batch.narr.more_unmet",
                     n=len(unmet) - detail,
-                    names="、".join(k.name for k in unmet[detail:]),
+                    names=pw.name_list(k.name for k in unmet[detail:]),
                 )
             )
         if met:
@@ -762,7 +763,7 @@ class CountyReport:
                 t(
                     "batch.narr.met_list",
                     n=len(met),
-                    names="、".join(k.name for k in met[:6]),
+                    names=pw.name_list(k.name for k in met[:6]),
                     more=t("batch.narr.etc") if len(met) > 6 else "",
                 )
             )
@@ -1485,7 +1486,7 @@ class CityReport:
         text = "；".join(clauses) + "。" if clauses else ""
         if met:
             text += t(
-                "batch.narr.met_list", n=len(met), names="、".join(k.name for k in met), more=""
+                "batch.narr.met_list", n=len(met), names=pw.name_list(k.name for k in met), more=""
             )
         out["kpis"] = (
             t("batch.bulletin.kpis", text=text, whole=w.whole)

@@ -33,6 +33,7 @@ from workbench.presentation import definitions as pdef
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
+from workbench.presentation import words as pw
 
 CN_NUM = "一二三四五六七八九十"
 # the screening section's terms explained in 附件 指标说明 (texts in locale/documents.yaml)
@@ -500,7 +501,7 @@ def requirement_blocks(
                 t("doc.req.group_head", group=group or t("doc.kpi.other_group")),
                 t(
                     "doc.req.group",
-                    names="、".join(r["indicator_name"] for r in rows),
+                    names=pw.name_list(r["indicator_name"] for r in rows),
                     counties=names_text(worst, 3),
                 ),
             )

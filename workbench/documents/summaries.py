@@ -20,6 +20,7 @@ from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
+from workbench.presentation import words as pw
 from workbench.privacy import mask_name
 
 CASE_DIGEST_SIZE = 20  # cases in the 典型案例汇编, largest amount first
@@ -273,8 +274,8 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
                 total=len(rows),
                 met=len(met),
                 missed=len(missed),
-                met_names="、".join(r["indicator_name"] for r in met) or t("doc.none"),
-                missed_names="、".join(r["indicator_name"] for r in missed) or t("doc.none"),
+                met_names=pw.name_list(r["indicator_name"] for r in met) or t("doc.none"),
+                missed_names=pw.name_list(r["indicator_name"] for r in missed) or t("doc.none"),
             )
         )
     )
