@@ -424,6 +424,16 @@ def test_report_chart_legends_sit_above_the_plot(city: dict) -> None:
         assert legend["yanchor"] == "bottom" and legend["y"] >= 1, legend
 
 
+def test_sensitivity_header_names_the_index_not_its_code(city: dict) -> None:
+    """The notebook's subtitle read 指标体系层级：campaign_progress."""
+    from workbench import report
+
+    s = report.sensitivity(PERIOD, str(city["warehouse"]), samples=10)
+    name = s.data.evaluation.indicator_set.hierarchies[s.hierarchy].name
+    head = s.header().markup
+    assert name and name in head and s.hierarchy not in head
+
+
 def test_sensitivity_notebook_runs_and_reweighting_moves_ranks(city: dict) -> None:
     from workbench import report
 

@@ -1596,7 +1596,8 @@ class Sensitivity:
         sub = t(
             "batch.sens.subtitle",
             period=self.data.period_label,
-            hierarchy=self.hierarchy,
+            hierarchy=self.data.evaluation.indicator_set.hierarchies[self.hierarchy].name
+            or self.hierarchy,
             choices=choices,
             n=self.uncertainty.n_samples,
         )
