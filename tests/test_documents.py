@@ -373,28 +373,6 @@ def test_county_report_lists_and_next_steps(demo: dict) -> None:
     assert len(defs) == len(data.evaluation.indicator_set.indicators)
 
 
-def test_a_negative_number_is_not_split_at_a_line_end() -> None:
-    """`全年走势：…二季度末-15.5%…` wrapped as 二季度末- / 15.5% in the 工作总结's PDF: the
-    minus before a number is Word's non-breaking hyphen, and the text still reads `-15.5%`."""
-    import io
-
-    from docx import Document as Docx
-
-    from workbench.documents import gongwen
-    from workbench.documents.model import Document, Header, Para
-
-    text = "全年走势：一季度末-2.9%、二季度末-15.5%；乙-丙\t止"
-    day = dt.date(2026, 1, 10)
-    head = Header("演示市医疗保障局", "演示市医疗保障局文件", "演医保发〔2026〕1号",
-                  ("各区县医疗保障局",), (), "演示市医疗保障局办公室", day, day)  # fmt: skip
-    doc = Docx(io.BytesIO(gongwen.render(Document("bulletin", "标题", head, (Para(text),)))))
-    para = next(p for p in doc.paragraphs if "全年走势" in p.text)
-    assert para.text == text  # read back as written
-    xml = para._p.xml
-    assert xml.count("<w:noBreakHyphen/>") == 2  # the two minus signs, not 乙-丙
-    assert "<w:tab/>" in xml
-
-
 def test_case_digest_headings_name_the_county_once(demo: dict) -> None:
     """案例2：白沙县白沙县观澜中西医结合医院超标准收费案 — an institution named after its county
     took the county again; a case of type 其他 read 某用人单位其他案."""

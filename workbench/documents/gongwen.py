@@ -270,28 +270,6 @@ def _border(p: Any, side: str, size_eighths: int, color: str, space: int = 1) ->
     bdr.append(el)
 
 
-# a minus sign before a number (`二季度末-15.5%` broke after the hyphen at a line's end), a tab,
-# a line break: each its own element in a run
-SPECIAL = re.compile(r"(-(?=[0-9])|\t|\n)")
-SPECIAL_TAGS = {"-": "w:noBreakHyphen", "\t": "w:tab", "\n": "w:br"}
-
-
-def add_text(paragraph: Any, text: str) -> Any:
-    """A run of `text` whose minus signs do not end a line: Word's non-breaking hyphen
-    (`w:noBreakHyphen`, read back as `-`) keeps `-15.5%` whole. Tabs and breaks as `add_run`."""
-    OxmlElement, qn = _oxml()
-    run = paragraph.add_run()
-    for piece in SPECIAL.split(text):
-        if piece in SPECIAL_TAGS:
-            run._r.append(OxmlElement(SPECIAL_TAGS[piece]))
-        elif piece:
-            el = OxmlElement("w:t")
-            el.set(qn("xml:space"), "preserve")
-            el.text = piece
-            run._r.append(el)
-    return run
-
-
 def add_field(paragraph: Any, instr: str, placeholder: str = "1") -> Any:
     """A complex field (PAGE …) in its own run: begin, instruction, separate, result, end."""
     OxmlElement, qn = _oxml()
@@ -413,7 +391,7 @@ class Gongwen:
             p.paragraph_format.first_line_indent = Pt(indent_chars * size)
         p.paragraph_format.keep_with_next = keep_next
         if text:
-            set_run_font(add_text(p, text), font, size, bold, latin=latin)
+            set_run_font(p.add_run(text), font, size, bold, latin=latin)
         return p
 
     def blank(self, lines: int = 1) -> None:
@@ -432,7 +410,7 @@ class Gongwen:
             )
             set_run_font(p.add_run(b.lead), font, SIZE_3, bold, latin=font)
         if b.text:
-            set_run_font(add_text(p, b.text), FONT_BODY, SIZE_3, latin=FONT_LATIN)
+            set_run_font(p.add_run(b.text), FONT_BODY, SIZE_3, latin=FONT_LATIN)
 
     def table(self, tb: Table) -> None:
         from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -496,7 +474,7 @@ class Gongwen:
                 else:
                     _align(p, "right" if heads[j] in numeric else "left")
                     bold = (i - 1, j) in tb.bold
-                    set_run_font(add_text(p, text), FONT_BODY, size, bold, latin=FONT_LATIN)
+                    set_run_font(p.add_run(text), FONT_BODY, size, bold, latin=FONT_LATIN)
                 if i == 0:
                     _cell_shade(cell)
         if tb.note:
