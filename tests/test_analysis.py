@@ -92,7 +92,11 @@ def test_indicator_stats_as_coinr(raw, name: str, thresholds: dict) -> None:
 
 @pytest.mark.parametrize(
     "name, method",
-    [("corr_within_pillars", "pearson"), ("corr_within_pillars_spearman", "spearman")],
+    [
+        ("corr_within_pillars", "pearson"),
+        ("corr_within_pillars_spearman", "spearman"),
+        ("corr_within_pillars_kendall", "kendall"),
+    ],
 )
 def test_correlations_within_a_parent(raw, tree, name: str, method: str) -> None:
     ref = by_pair(coinr(name))
@@ -110,10 +114,40 @@ def test_insignificant_correlations_are_the_ones_coinr_blanks(raw, tree) -> None
     assert ((got["p_value"] > 0.05) == blank).all()
 
 
-def test_pvalues_as_coinr(raw) -> None:
-    ref = coinr("pvals_raw_pearson", index_col=0)
-    got = analysis.pvalues(raw).loc[ref.index, ref.columns]
+@pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
+def test_pvalues_as_coinr(raw, method: str) -> None:
+    """COINr get_pvals calls R's cor.test with the method: Spearman's and Kendall's p-values
+    come from their own null distributions, not Pearson's t."""
+    ref = coinr(f"pvals_raw_{method}", index_col=0)
+    got = analysis.pvalues(raw, method=method).loc[ref.index, ref.columns]
     assert_close(got, ref)
+
+
+@pytest.mark.parametrize("method", ["spearman", "kendall"])
+def test_rank_correlations_blank_what_coinr_blanks(raw, tree, method: str) -> None:
+    """get_corr(cortype = method, pval = 0.05): the blanks follow the method's own p-values."""
+    ref = by_pair(coinr(f"corr_within_pillars_{method}_p05"))
+    got = analysis.corr_within(raw, tree, level=1, method=method).set_index(["var1", "var2"])
+    got = got.loc[ref.index]
+    blank = ref.isna()
+    assert blank.any() and (~blank).any()
+    assert ((got["p_value"] > 0.05) == blank).all()
+    assert_close(got.loc[~blank, "correlation"], ref[~blank])
+
+
+def test_every_branch_of_the_p_values_as_r_cor_test() -> None:
+    """R's cor.test on made-up samples of 3–60 pairs, with and without ties: Kendall exact
+    below 50 pairs, Spearman exact up to 9 then AS 89, the approximations with ties."""
+    data = coinr("cortest_small_data")
+    ref = coinr("cortest_small")
+    assert set(ref["method"]) == {"pearson", "spearman", "kendall"} and ref["n"].min() == 3
+    for row in ref.itertuples():
+        pair = data[data["case"] == row.case]
+        frame = pd.DataFrame({"x": pair["x"].to_numpy(), "y": pair["y"].to_numpy()})
+        got = analysis.correlate(frame, [("x", "y")], row.method).iloc[0]
+        assert got["n"] == row.n
+        assert got["correlation"] == pytest.approx(row.estimate, abs=1e-9), row
+        assert got["p_value"] == pytest.approx(row.p_value, abs=1e-9), row
 
 
 def test_correlation_with_the_parent(aggregated, tree) -> None:

@@ -655,7 +655,7 @@ def test_pages_build_and_update_in_place(data):
     pytest.importorskip("anywidget")
     cp = d.Cockpit(data, geojson="/nonexistent.geojson")
     board = cp.widget
-    assert set(board.parts) | set(board.big_parts) == {*d.Cockpit.parts, "map_selection"}
+    assert set(board.parts) | set(board.big_parts) == {*d.Cockpit.parts, "map_selection", "words"}
     assert 'data-control="period"' in board.skeleton and 'data-slot="map"' in board.skeleton
     assert board.options["period"][0] == ["2025年9月", "2025-09"]
     revs = {k: p["rev"] for k, p in board.parts.items()}

@@ -252,6 +252,17 @@ export default {
     };
 
     const drawPart = async (name, p, key) => {
+      if (p.kind === "words") {  // the set's words in the skeleton's titles and labels
+        const st = state[name] || (state[name] = { rev: -1 });
+        if (st.rev !== p.rev) {
+          el.querySelectorAll("[data-words]").forEach((e) => {
+            const text = p.texts[e.dataset.words];
+            if (text !== undefined && e.textContent !== text) e.textContent = text;
+          });
+          st.rev = p.rev;
+        }
+        return;
+      }
       const slot = slots[name];
       if (!slot && p.kind !== "mapsel") return;
       const st = state[name] || (state[name] = { rev: -1 });

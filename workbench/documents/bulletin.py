@@ -34,6 +34,7 @@ from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import words as pw
+from workbench.screening import summary as scr_summary
 
 CN_NUM = "一二三四五六七八九十"
 # the screening section's terms explained in 附件 指标说明 (texts in locale/documents.yaml)
@@ -794,11 +795,8 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
                 converted=fmt.count_text(y["converted"], "条"),
             )
         )
-        rated = by_rule[by_rule["checked"] > 0].sort_values(
-            ["confirmed_rate", "rule_code"], kind="stable"
-        )
-        if len(rated) > 1:
-            low = rated.iloc[0]
+        low = scr_summary.weakest_rule(by_rule)
+        if low is not None:
             checks.append(
                 t(
                     "doc.scr.weakest",
