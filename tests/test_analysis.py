@@ -275,7 +275,11 @@ def test_labelled_tables_speak_chinese_under_pandas_string_columns() -> None:
     from workbench.analysis import Tables
 
     frame = pd.DataFrame(
-        {"code": ["a", "b", "c"], "flag_avail": ["ok", "LOW", "ok"], "flag_skew_kurt": ["ok", "ok", "OUT"]}
+        {
+            "code": ["a", "b", "c"],
+            "flag_avail": ["ok", "LOW", "ok"],
+            "flag_skew_kurt": ["ok", "ok", "OUT"],
+        }
     )
     for f in (frame, frame.astype(object)):
         got = Tables({"stats": f}).labelled("stats")

@@ -56,13 +56,16 @@ def test_declared_text_reads_as_prose(where: str, what: str, text: str) -> None:
 def test_a_folded_chinese_paragraph_joins_without_spaces() -> None:
     issues = Issues()
     data = parse_yaml(
-        "description: >-\n  已发放的奖励 ÷ 应发奖励\n  （每案计一次）。\n  文件未设目标值，约 5\n  万元。\n",
+        "description: >-\n  已发放的奖励 ÷ 应发奖励\n  （每案计一次）。\n"
+        "  文件未设目标值，约 5\n  万元。\n",
         "t.yaml",
         issues,
     )
     assert data is not None
     # the folds between Chinese go; the spaces around ÷ and after a number stay
-    assert data["description"] == "已发放的奖励 ÷ 应发奖励（每案计一次）。文件未设目标值，约 5 万元。"
+    assert (
+        data["description"] == "已发放的奖励 ÷ 应发奖励（每案计一次）。文件未设目标值，约 5 万元。"
+    )
 
 
 def test_a_one_line_scalar_is_left_as_written() -> None:
