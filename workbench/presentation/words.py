@@ -123,6 +123,10 @@ def face_values(w: SetWords) -> dict[str, str]:
         "noun": w.unit_noun,
         "whole": w.whole,
         "whole_choice": choice,
+        # every unit of the whole: 全市区县, 全省地区, or just 全部机构 (not 全部机构机构)
+        "whole_units": w.whole
+        if plain
+        else t("words.whole_units", whole=w.whole, noun=w.unit_noun),
         "code_label": w.code_label,
         "period_noun": w.period_noun or t("words.period.month"),
         "trend_kind": w.trend_kind or t("words.trend.month"),
