@@ -267,3 +267,38 @@ def test_toolkit_tables_export_with_chinese_headers(raw, tree, tmp_path) -> None
     first = files[0].read_text(encoding="utf-8-sig").splitlines()[0]
     assert not first.isascii() and "code" not in first
     assert "<table" in tables._repr_html_()
+
+
+def test_labelled_tables_speak_chinese_under_pandas_string_columns() -> None:
+    """pandas 3 keeps text as `str`, not `object`: the flags ok/LOW/OUT reached the sensitivity
+    notebook as English. They read 正常/偏低/偏态异常 whatever the text dtype."""
+    from workbench.analysis import Tables
+
+    frame = pd.DataFrame(
+        {
+            "code": ["a", "b", "c"],
+            "flag_avail": ["ok", "LOW", "ok"],
+            "flag_skew_kurt": ["ok", "ok", "OUT"],
+        }
+    )
+    for f in (frame, frame.astype(object)):
+        got = Tables({"stats": f}).labelled("stats")
+        assert got["覆盖率提示"].tolist() == ["正常", "偏低", "正常"]
+        assert got["偏态提示"].tolist() == ["正常", "正常", "偏态异常"]
+        assert got["指标代码"].tolist() == ["a", "b", "c"]
+
+
+def test_pca_weights_say_in_chinese_when_a_group_keeps_equal_weights(raw, tree, caplog) -> None:
+    """A constant member leaves its group without components; the analyst is told in Chinese,
+    naming the group, not `PCA weights for norm undefined: equal weights kept`."""
+    flat = raw.copy()
+    kid = next(c for c in raw.columns if tree.node(c).parent is not None)
+    parent = tree.node(kid).parent
+    flat[kid] = 1.0
+    with caplog.at_level("WARNING", logger="workbench.analysis"):
+        weights = analysis.pca_weights(flat, tree, level=1)
+    kids = [c for c in raw.columns if c in weights and tree.node(c).parent == parent]
+    assert all(weights[c] == pytest.approx(1 / len(kids)) for c in kids)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "等权" in said and (tree.node(parent).name or parent) in said
+    assert "PCA weights" not in said

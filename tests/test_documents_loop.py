@@ -466,6 +466,30 @@ def test_colophon_never_stands_alone_on_a_page(tmp_path: Path) -> None:
     assert len(seen_pages) == 2  # the range crossed a page boundary
 
 
+def test_bulletin_says_no_yoy_where_the_cards_say_the_base_is_too_thin(demo: dict) -> None:
+    """The cockpit card reads 同比 基线不足 for a KPI whose last-year base is below the set's
+    `min_baseline` (常态化数据共享部门数: 9 departments < 20); the 通报 once wrote 同比增长33.3%
+    for the same number. Where a card shows a change, the 通报 writes that same change."""
+    from workbench.documents import bulletin as bl
+    from workbench.messages import t
+    from workbench.presentation import counts as pc
+    from workbench.presentation import groups as pg
+
+    data = demo["city"].data
+    f = bl.gather(data)
+    rows = data.city_kpis.to_dict("records")
+    thin = [r for r in rows if r["change_text"] == t("pres.change.thin")]
+    assert thin, "the demo has a KPI on a thin base (data_sharing_departments)"
+    for r in rows:
+        kind = f.iset.indicators[r["indicator"]].type
+        text = bl.kpi_sentence(r, f, pg.failing_counties(data.kpis, r["indicator"]), 4)
+        head = text.split("个区县")[0]  # the city's part, before the counties that fail
+        if r in thin:
+            assert "同比" not in head, text
+        elif kind != "change" and any(ch in "123456789" for ch in r["change_text"]):
+            assert pc.change_phrase(r["change_text"]) in head, (r["change_text"], text)
+
+
 # ----------------------------------------------------------------------------- the summaries
 def _window_sql(screened: dict, leads: pd.DataFrame, since: str, through: str) -> dict:
     """The screening of months since–through counted straight from the warehouse: hits, issued

@@ -16,7 +16,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.declarations import Presentation, load_set
-from workbench.presentation.words import face_values, ledger_words, set_words
+from workbench.presentation.words import face_values, ledger_words, set_words, words_from
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data_samples" / "自有数据示例"
@@ -45,6 +45,10 @@ def test_the_words_come_from_the_declarations_with_neutral_defaults() -> None:
     w = set_words(bare)  # nothing declared: the table's noun, 全部<noun>, nobody signs
     assert (w.unit_noun, w.whole, w.issuer, w.report_title) == ("地区", "全部地区", "", "评估报告")
     assert face_values(w)["whole_choice"] == "全部地区"
+    # all the units of the whole, e.g. the trend's mean line: never 全部地区地区
+    assert face_values(declared)["whole_units"] == "全省地区"
+    assert face_values(w)["whole_units"] == "全部地区"
+    assert face_values(words_from(None))["whole_units"] == "全市区县"
     led = ledger_words("演示市")
     assert (led.unit_noun, led.whole, led.total_name, led.issuer) == (
         "区县",

@@ -564,7 +564,8 @@ def pca_weights(
     for group in groups.unique():
         members = groups.index[groups == group]
         if weights[members].isna().any():
-            logger.warning("PCA weights for %s undefined: equal weights kept", group)
+            name = hierarchy.node(group).name or group
+            logger.warning(t("analysis.pca_equal_weights", group=name))
             weights[members] = 1.0 / len(members)
     return weights.to_dict()
 
@@ -581,8 +582,8 @@ class Tables:
 
     def labelled(self, name: str) -> pd.DataFrame:
         frame = self.tables[name].copy()
-        for col in frame.columns:
-            if frame[col].dtype == object:
+        for col in frame.columns:  # text columns are `object` or, in pandas 3, `str`
+            if not pd.api.types.is_numeric_dtype(frame[col]):
                 frame[col] = frame[col].map(lambda v: t(f"analysis.flag.{v}") if v in _FLAGS else v)
         return frame.rename(columns={c: t(f"analysis.col.{c}") for c in frame.columns})
 

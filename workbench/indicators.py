@@ -842,7 +842,7 @@ def milestone_frame(
                     "basis": t(
                         "ind.milestone_basis",
                         span=span_label(ms.span, cal),
-                        as_of=month_label(last),
+                        as_of=fmt.month_label(month_label(last)),
                     )
                     if last >= start
                     else "",

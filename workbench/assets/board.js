@@ -194,8 +194,9 @@ export default {
 
     const applyControls = () => {
       const options = model.get("options");
+      // labels count too: the picker's first entry names the whole in the set's words
       const rev = JSON.stringify(Object.keys(options).map((k) => [k, options[k].length,
-        (options[k][0] || [])[1], (options[k][options[k].length - 1] || [])[1]]));
+        options[k][0] || [], options[k][options[k].length - 1] || []]));
       if (rev !== optionsRev) {
         for (const [name, opts] of Object.entries(options)) {
           if (selects[name]) setOptions(selects[name], opts);

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import fmt
+from workbench.contracts import VIOLATION_TYPES
 from workbench.documents import bulletin as bl
 from workbench.documents.model import Attachment, Block, Document, Header, Heading, Para, Table
 from workbench.messages import t
@@ -21,6 +22,7 @@ from workbench.presentation import counts as pc
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
+from workbench.presentation import words as pw
 from workbench.privacy import mask_name
 from workbench.screening import summary as scr_summary
 
@@ -368,8 +370,8 @@ def build_campaign_summary(
                 total=len(rows),
                 met=len(met),
                 missed=len(missed),
-                met_names="、".join(r["indicator_name"] for r in met) or t("doc.none"),
-                missed_names="、".join(r["indicator_name"] for r in missed) or t("doc.none"),
+                met_names=pw.name_list(r["indicator_name"] for r in met) or t("doc.none"),
+                missed_names=pw.name_list(r["indicator_name"] for r in missed) or t("doc.none"),
             )
         )
     )
@@ -478,12 +480,15 @@ def build_case_digest(
             if not fmt.missing(person) and str(person).strip()
             else t("doc.cases.unnamed", subject=r.get("subject_type") or "")
         )
+        violation = str(r.get("violation_type") or "")
+        if violation in ("", VIOLATION_TYPES[-1]):  # 其他 alone reads 某用人单位其他案
+            violation = t("doc.cases.other")
         head = t(
             "doc.cases.head",
             n=i,
-            county=county,
+            county="" if county in who else county,  # not 白沙县白沙县观澜医院
             who=who,
-            violation=r.get("violation_type") or t("doc.cases.other"),
+            violation=violation,
         )
         parts = [
             t(
@@ -492,7 +497,7 @@ def build_case_digest(
                 county=county,
                 source=r.get("lead_source") or t("doc.cases.other_source"),
                 who=who,
-                violation=r.get("violation_type") or t("doc.cases.other"),
+                violation=violation,
                 amount=r["amount_involved_text"],
             )
         ]
