@@ -103,12 +103,21 @@ def lagging_html(data: DashboardData, view: View) -> str:
     return _part("lagging", view.key, body)
 
 
-def overdue_case_rows(data: DashboardData, view: View) -> pd.DataFrame:
-    """Open cases past their 办案时限 at the end of the view's month (`data.overdue_cases`),
-    the view's county only when one is picked; with the county's name."""
+def _overdue_cases(data: DashboardData, view: View) -> pd.DataFrame:
+    """The view's month's rows of `data.overdue_cases` (its county's when one is picked)."""
     rows = data.part("overdue_cases", view.period)
     if view.county:
         rows = rows[rows["county_code"].astype(str) == view.county]
+    return rows
+
+
+def overdue_case_rows(data: DashboardData, view: View, limit: int | None = None) -> pd.DataFrame:
+    """Open cases past their 办案时限 at the end of the view's month (`data.overdue_cases`),
+    the view's county only when one is picked; with the county's name. `limit`: the first
+    rows only (the page shows 30 of a city's thousands; a download takes them all)."""
+    rows = _overdue_cases(data, view)
+    if limit is not None:
+        rows = rows.head(limit)
     rows = plain(rows.drop(columns=["period"], errors="ignore")).copy()
     rows.insert(0, "county_name", rows["county_code"].astype(str).map(data.county_name))
     return rows.drop(columns=["county_code"]).reset_index(drop=True)
@@ -119,11 +128,12 @@ OVERDUE_CASE_HEADERS = {"county_name": "dash.col.county"}
 
 def overdue_cases_html(data: DashboardData, view: View) -> str:
     """The open cases past their 办案时限: how many, then the longest overdue first."""
-    rows = overdue_case_rows(data, view)
-    note = t("dash.overdue_cases.count", n=len(rows), unit=data.county_name(view.county))
+    n = len(_overdue_cases(data, view))
+    note = t("dash.overdue_cases.count", n=n, unit=data.county_name(view.county))
     words = data.words(view.indicator_set)
     headers = {k: t(v, **words) for k, v in OVERDUE_CASE_HEADERS.items()}
+    shown = overdue_case_rows(data, view, MAX_OVERDUE_CASE_ROWS) if n else None
     body = f'<div class="wb-note">{_esc(note)}</div>' + (
-        table_html(rows, headers, limit=MAX_OVERDUE_CASE_ROWS) if len(rows) else ""
+        table_html(shown, headers, limit=MAX_OVERDUE_CASE_ROWS, total=n) if n else ""
     )
     return _part("overdue_cases", view.key, body)
