@@ -28,7 +28,7 @@ LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str) -> pd.DataFrame:
     """Rectification items overdue at the end of `period` (`presentation.lists`)."""
     items = lists.overdue_rectifications(ledgers, period, county or None)
-    # what a leader reads first (what, who, how late) on the left: the table scrolls sideways
+    # what a leader reads first (what, who, how late) on the left
     cols = [
         "description",
         "responsible_unit",
@@ -48,10 +48,12 @@ def table_html(
     headers: Mapping[str, str] | None = None,
     limit: int | None = None,
     total: int | None = None,
+    fit: bool = False,
 ) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked); each
     cell written as the presentation layer writes that kind of field (20,054.18元, 2025年9月30日,
-    — for an empty date)."""
+    — for an empty date). A `fit` table wraps its cells to its panel's width (a half-width
+    panel at 1366 px shows every column); otherwise cells stay on one line and it scrolls."""
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
     shown = mask_frame(
@@ -74,7 +76,8 @@ def table_html(
         text = t("dash.rows.more_export", n=total, shown=len(shown))
         more = f'<div class="wb-note">{_esc(text)}</div>'
     return (
-        f'<div class="wb-scroll"><table class="wb-table wb-ledger"><thead><tr>{head}</tr></thead>'
+        f'<div class="wb-scroll"><table class="wb-table wb-ledger{" wb-fit" if fit else ""}">'
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
 
@@ -90,7 +93,7 @@ def overdue_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View) -> str:
         )
     items = overdue_items(ledgers, view.county, view.period)
     note = f'<div class="wb-note">{_esc(t("dash.overdue.count", n=len(items)))}</div>'
-    return _part("overdue", view.key, note + table_html(items))
+    return _part("overdue", view.key, note + table_html(items, fit=True))
 
 
 def drill_html(
