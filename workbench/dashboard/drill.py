@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 MAX_DRILL_ROWS = 100
+FIT_WRAP_CHARS = 6  # in a table that fits its panel, text longer than this may wrap
 LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 
 
@@ -62,8 +63,13 @@ def table_html(
     cols = cells.ledger_columns(shown, headers)
     records = shown.to_dict("records")
     texts = [[cells.cell_text(c, rec.get(c.key)) for c in cols] for rec in records]
-    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column
-    wide = [max((len(row[j]) for row in texts), default=0) > 16 for j in range(len(cols))]
+    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column.
+    # A table that fits its panel wraps every longer text (names, codes); dates stay whole.
+    longest = [max((len(row[j]) for row in texts), default=0) for j in range(len(cols))]
+    wide = [
+        n > FIT_WRAP_CHARS and c.kind == excel.TEXT if fit else n > 16
+        for n, c in zip(longest, cols)
+    ]
     css = ["wb-num" if _numeric(c) else ("wb-wrap" if w else "") for c, w in zip(cols, wide)]
     head = "".join(f'<th class="{k}">{_esc(cells.header_text(c))}</th>' for c, k in zip(cols, css))
     body = [
