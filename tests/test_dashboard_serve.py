@@ -693,18 +693,19 @@ def test_the_freshness_line_is_set_in_the_cockpits_font() -> None:
     assert family and family.group(1) == dashboard.FONT.replace('"', "'")
 
 
-# English on a line: two Latin words and no Chinese besides a level label (「警告：」), or three
-# Latin words in a row anywhere.
+# English on a line (paths and addresses aside): two Latin words and no Chinese besides a level
+# label (「警告：」), or three Latin words in a row anywhere.
 _TWO_WORDS = __import__("re").compile(r"[A-Za-z]{2,}[^\n]*\s[A-Za-z]{2,}")
 _THREE_WORDS = __import__("re").compile(r"[A-Za-z]{2,}(?:[ ,:;'()-]+[A-Za-z]{2,}){2}")
 _CJK = __import__("re").compile(r"[\u3400-\u9fff]")
 _LEVEL = __import__("re").compile(r"^(调试|提示|警告|错误|严重错误)：")
+_PATH = __import__("re").compile(r"[^\s：]*/[^\s：]*")
 
 
 def _english_lines(text: str) -> list[str]:
     out = []
     for ln in text.splitlines():
-        bare = _LEVEL.sub("", ln)
+        bare = _PATH.sub("", _LEVEL.sub("", ln))
         if (_TWO_WORDS.search(bare) and not _CJK.search(bare)) or _THREE_WORDS.search(bare):
             out.append(ln)
     return out
@@ -773,5 +774,7 @@ def test_english_line_detector():
     assert _english_lines("警告：kernel limit 40 reached") == ["警告：kernel limit 40 reached"]
     assert _english_lines("警告：已释放内核 3f2a（46 秒无页面连接）") == []
     assert _english_lines("按 Ctrl+C 停止。") == []
+    assert _english_lines("详细日志（Voilà、内核）：/tmp/pytest-of-root/serve-logs/serve.log") == []
+    assert _english_lines("Traceback (most recent call last):") != []
     assert _english_lines("http://127.0.0.1:8866/") == []
     assert _english_lines("领导驾驶舱：http://127.0.0.1:8866/voila/render/cockpit.ipynb") == []

@@ -815,6 +815,7 @@ def quiet_console(details: Path) -> None:
                 handler.addFilter(_OwnWords())
                 handler.setFormatter(_Brief(handler.formatter))
         root.setLevel(logging.INFO)
+    logging.captureWarnings(True)  # the libraries' DeprecationWarnings: details, not the console
     file = logging.FileHandler(details, encoding="utf-8")
     file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file)
@@ -1181,13 +1182,14 @@ def _voila_class():
             """Voilà's and Jupyter Server's own lines go to the debug log, not the console."""
             config = super().get_default_logging_config()
             if "handlers" in config:
+                level = config["handlers"]["console"].get("level", "INFO")  # Voilà's log_level
                 config["handlers"]["console"] = (
                     {
                         "class": "logging.FileHandler",
                         "filename": str(self.workbench_debug_log),
                         "encoding": "utf-8",
                         "formatter": "console",
-                        "level": "DEBUG",
+                        "level": level,
                     }
                     if self.workbench_debug_log is not None
                     else {"class": "logging.NullHandler"}

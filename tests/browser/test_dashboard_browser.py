@@ -330,4 +330,9 @@ def test_long_names_and_tables_fit_at_1366(open_page, demo_warehouse):
     )
     assert box["table"] <= box["box"] and box["scroll"] <= box["box"], box
     assert box["lastRight"] <= box["boxRight"] + 1, box  # 「发现日期」 whole, not 「发现日」
+    # the position panel beside it keeps its table within the panel too
+    rank = county_page.page.locator("[data-part=rank] table").evaluate(
+        "t => [t.scrollWidth, t.parentElement.clientWidth]"
+    )
+    assert rank[0] <= rank[1], rank
     assert page.errors == [] and county_page.errors == []
