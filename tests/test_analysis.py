@@ -314,7 +314,15 @@ def test_shown_tables_name_the_indicators_and_show_missing_as_dash() -> None:
                 "code": ["fund", "cases", "police", "closed", "rise", "norm", "idx"],
                 "parent": ["rise", "rise", "norm", "norm", "idx", "idx", None],
                 "level": [1, 1, 1, 1, 2, 2, 3],
-                "name": ["基金追回率", "案件查处率", "行刑衔接移送率", "结案率", "两升", "一规范", "综合"],
+                "name": [
+                    "基金追回率",
+                    "案件查处率",
+                    "行刑衔接移送率",
+                    "结案率",
+                    "两升",
+                    "一规范",
+                    "综合",
+                ],
             }
         )
     )

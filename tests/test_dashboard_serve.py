@@ -727,7 +727,6 @@ def test_operator_console_is_chinese_and_stops_quietly(quiet_city, stop):
     of Voilà, Jupyter Server, tornado or the kernels, no traceback — and one line saying it
     stopped. The details are in the debug log the console names."""
     import signal
-    import subprocess
 
     from workbench.messages import t
 
