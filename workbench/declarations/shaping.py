@@ -1133,7 +1133,7 @@ class Shaper:
             self.integer(data, "report_due_day", fname, lo=1, hi=28),
         )
 
-    # -- kind: sources ------------------------------------------------------------------------------
+    # -- kind: sources -------------------------------------------------------------------------
     def documents(self, data: LMap) -> tuple[SourceDocument, ...]:
         """A catalogue of source documents: `documents: {<code>: {title, issuer, number, file,
         note}}`. Every entry is checked before any is dropped, so one pass reports every
