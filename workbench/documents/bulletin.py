@@ -9,6 +9,7 @@ through `report.CityData`); this module only arranges its texts into sentences."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -612,8 +613,15 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    blocks.append(Para(t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)), indent=True))
-    return blocks
+    return with_note(blocks, t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)))
+
+
+def with_note(blocks: list[Block], note: str) -> list[Block]:
+    """`blocks` with `note` under the last table (rendered inside the table, so it never opens
+    a page on its own; `gongwen.Gongwen.table`), or as a paragraph when there is no table."""
+    if blocks and isinstance(blocks[-1], Table):
+        return [*blocks[:-1], dataclasses.replace(blocks[-1], note=note)]
+    return [*blocks, Para(note, indent=True)]
 
 
 def _att(f: Facts, key: str = "definitions") -> int:
@@ -1038,7 +1046,9 @@ def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
     note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
-    return [*blocks[:-1], Para(note, indent=True)]
+    if blocks and isinstance(blocks[-1], Para):  # no table: drop the ledgers' note paragraph
+        blocks = blocks[:-1]
+    return with_note(blocks, note)  # the last table's note is this set's own
 
 
 def ranking_sentence(f: Facts, city: Any) -> str:

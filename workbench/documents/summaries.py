@@ -19,6 +19,7 @@ from workbench.documents import bulletin as bl
 from workbench.documents.model import Attachment, Block, Document, Header, Heading, Para, Table
 from workbench.messages import t
 from workbench.presentation import counts as pc
+from workbench.presentation.citations import cite
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
@@ -218,7 +219,7 @@ def build_phase_summary(
                 campaign=_campaign_name(f),
                 phase=ph.name,
                 window=label,
-                source=ph.source or "—",
+                source=cite(ph.source, getattr(f.iset, "documents", None)) or "—",
             )
         ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
@@ -258,7 +259,7 @@ def build_phase_summary(
                     name=nxt.name,
                     start=fmt.date_label(nxt.start),
                     end=fmt.date_label(nxt.end),
-                    source=nxt.source or "—",
+                    source=cite(nxt.source, getattr(f.iset, "documents", None)) or "—",
                 )
             )
         )
