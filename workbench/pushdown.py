@@ -153,7 +153,9 @@ class _Sql:
             return blank if c.op == "is_null" else f"(NOT {blank})"
         if c.op == WITHIN_DAYS:  # NULL on either side: no match, as in the numpy engine
             other, days = c.value
-            b = self.col(other)[0]
+            b, btype = self.col(other)
+            if ftype == btype == "date":  # two DATE columns: day arithmetic, no casts
+                return f"({ref} <= {b} + CAST({int(days)} AS INTEGER))"
             return (
                 f"(TRY_CAST({ref} AS TIMESTAMP) <= "
                 f"TRY_CAST({b} AS TIMESTAMP) + to_days(CAST({int(days)} AS INTEGER)))"
@@ -422,6 +424,10 @@ class WarehouseEngine(MeasureEngine):
         with self._session() as wh:
             for (ledger, date, inner), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures, inner=inner)
+            # the month ranges of dates whose statements grouped only some rows, while open
+            self._fill_ranges(
+                wh, {(lg, d) for lg, d, _i in flows} | {(lg, d) for lg, d, _f in distinct}
+            )
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
@@ -534,11 +540,21 @@ class WarehouseEngine(MeasureEngine):
             measures = {k: m for k, m in measures.items() if m.done_by in (None, *fields[:1])}
             done_by = fields[0] if fields else None
         joins, alias = self._joins(measures.values())
+        # A condition every measure has (cases not 已撤销 …) filters the rows once, before
+        # grouping, instead of being a term of every aggregate's filter.
+        plain = {
+            k: [_Sql(m, alias[m], None, self.sources).condition(c) for c in m.where]
+            for k, m in measures.items()
+        }
+        first_conds = next(iter(plain.values()))
+        common = [c for c in dict.fromkeys(first_conds) if all(c in v for v in plain.values())]
         aggs = []
         shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
             q = _Sql(m, alias[m], shared, self.sources)
-            where = q.where(m.where)
+            where = q.where(
+                [c for c, sql in zip(m.where, plain[key]) if sql not in common]
+            )
             if m.agg == "sum":
                 # fsum: compensated, so the total does not depend on DuckDB's row order.
                 filt = "" if where == "true" else f" FILTER (WHERE {where})"
@@ -554,7 +570,7 @@ class WarehouseEngine(MeasureEngine):
         month = _Sql(first, None, None, self.sources).month(date)
         unit = _ident(unit_field(self.sources[ledger]))
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
-        done, where = "", ""
+        done, row_where = "", list(common)
         if done_by is not None:
             d = _Sql(first, None, None, self.sources).month(done_by)
             # The month done matters only against the ends of windows holding the row's own
@@ -563,7 +579,8 @@ class WarehouseEngine(MeasureEngine):
             done = f", coalesce(CASE WHEN {d} <= {month} THEN {month} ELSE {d} END, -1) AS d"
             if all(m.not_done for m in measures.values()):
                 # Counting only what is still open: rows done by their own month never count.
-                where = f" WHERE {d} IS NULL OR NOT ({d} <= {month})"
+                row_where.append(f"({d} IS NULL OR NOT ({d} <= {month}))")
+        where = f" WHERE {' AND '.join(row_where)}" if row_where else ""
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
         sql = (
@@ -577,6 +594,7 @@ class WarehouseEngine(MeasureEngine):
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
         if not inner and not where:  # else the rows grouped are not all of the ledger's
+            # (`_fill_ranges` then reads the range of the dates themselves)
             self._range_store[(ledger, date)] = (
                 (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
             )
@@ -746,12 +764,35 @@ class WarehouseEngine(MeasureEngine):
     def _data_range(self, ledger: str, date: str) -> tuple[int, int] | None:
         if (ledger, date) not in self._range_store:
             with self.connect() as wh:
-                m = _month_sql(f"l.{_ident(date)}", self.sources[ledger].field(date).type)
-                lo, hi = wh.con.execute(
-                    f"SELECT min({m}), max({m}) FROM {self._rel(wh, ledger)} l"
-                ).fetchall()[0]
-            self._range_store[(ledger, date)] = None if lo is None else (int(lo), int(hi))
+                self._fill_ranges(wh, [(ledger, date)])
         return self._range_store[(ledger, date)]
+
+    def _fill_ranges(self, wh: Any, pairs: Iterable[tuple[str, str]]) -> None:
+        """First and last month of each (ledger, date) not known yet: one statement per
+        ledger. A date's months rise with it, so a date field's range is the months of its
+        least and greatest date (a cheap min/max of the column); YYYY-MM text is parsed."""
+        todo: dict[str, list[str]] = {}
+        for ledger, date in sorted(set(pairs)):
+            if (ledger, date) not in self._range_store:
+                todo.setdefault(ledger, []).append(date)
+        for ledger, dates in todo.items():
+            cols = []
+            for d in dates:
+                ftype = self.sources[ledger].field(d).type
+                ref = f"l.{_ident(d)}"
+                if ftype == "date":
+                    cols += [
+                        _month_sql(f"{fn}(TRY_CAST({ref} AS DATE))", ftype) for fn in ("min", "max")
+                    ]
+                else:
+                    m = _month_sql(ref, ftype)
+                    cols += [f"min({m})", f"max({m})"]
+            row = wh.con.execute(
+                f"SELECT {', '.join(cols)} FROM {self._rel(wh, ledger)} l"
+            ).fetchall()[0]
+            for i, d in enumerate(dates):
+                lo, hi = row[2 * i], row[2 * i + 1]
+                self._range_store[(ledger, d)] = None if lo is None else (int(lo), int(hi))
 
     def _full(
         self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
