@@ -453,10 +453,12 @@ class WarehouseEngine(MeasureEngine):
         joins: Sequence[tuple[str, str, list[str]]],
         left: Any,
         inner: bool = False,
+        wanted: Mapping[str, str] | None = None,
     ) -> str:
         """` LEFT JOIN <right ledger's latest current row per key> jN ON <left(on)> = jN._k`
         for each join (` JOIN` with `inner`); `left` gives the left side's reference to the key
-        field."""
+        field; `wanted` maps an alias to a condition on its fields that keeps only the right
+        rows anything reads (the others then join as no match)."""
         sql = ""
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
             latest = self.has_table(wh, right) and wh.has_live(right)
@@ -485,6 +487,8 @@ class WarehouseEngine(MeasureEngine):
                     f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} "
                     f"WHERE {_ident(on)} IS NOT NULL GROUP BY 1)"
                 )
+            if wanted and alias in wanted:  # the latest row per key first, then the filter
+                side = f"(SELECT * FROM {side} {alias} WHERE {wanted[alias]})"
             sql += f" {'' if inner else 'LEFT '}JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
@@ -552,9 +556,7 @@ class WarehouseEngine(MeasureEngine):
         shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
             q = _Sql(m, alias[m], shared, self.sources)
-            where = q.where(
-                [c for c, sql in zip(m.where, plain[key]) if sql not in common]
-            )
+            where = q.where([c for c, sql in zip(m.where, plain[key]) if sql not in common])
             if m.agg == "sum":
                 # fsum: compensated, so the total does not depend on DuckDB's row order.
                 filt = "" if where == "true" else f" FILTER (WHERE {where})"
@@ -688,7 +690,16 @@ class WarehouseEngine(MeasureEngine):
             if grouped
             else self._from(wh, first.ledger, joins)
         )  # type: ignore[arg-type]
-        pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
+        pairs = (
+            self._join_sql(
+                wh,
+                joins,
+                lambda on: "g._v",
+                wanted=_pair_filter(measures, late, alias, self.sources),
+            )
+            if grouped
+            else ""
+        )
         # For the city's count, which values more than one county reports: usually none,
         # which a 64-bit hash of each pair's value proves cheaply (equal values hash equally,
         # so all-different hashes mean all-different values); when some hashes repeat, the
@@ -980,6 +991,34 @@ def _rejects_blank_join(cond: Condition) -> bool:
     if isinstance(cond, AnyOf):
         return bool(cond.clauses) and all(_rejects_blank_join(c) for c in cond.clauses)
     return cond.op != "is_null" and any("." in f for f in cond.fields)
+
+
+def _pair_filter(
+    measures: Mapping[tuple, Measure],
+    late: Mapping[tuple, tuple[list, list] | None],
+    alias: Mapping[Measure, str | None],
+    sources: Mapping[str, Ledger],
+) -> dict[str, str] | None:
+    """For distinct counts reading joined conditions on their grouped pairs (`_late_join`),
+    the one condition on the joined ledger's rows that keeps every row some measure can count
+    — the OR of their joined conditions — when each of them is false without a match (then a
+    filtered-out row and no row are alike). The join is then built from those rows only (a
+    tenth of the institutions for 重点监控). None when that does not hold or there are several
+    joins."""
+    conds: list[str] = []
+    aliases: set[str | None] = set()
+    for key, m in measures.items():
+        joined = late[key][1] if late[key] is not None else []
+        if not joined:
+            continue  # reads nothing joined
+        if not any(_rejects_blank_join(c) for c in joined):
+            return None
+        aliases.add(alias[m])
+        conds.append(_Sql(m, alias[m], None, sources).where(joined))
+    if len(aliases) != 1 or None in aliases:
+        return None
+    (name,) = aliases
+    return {name: "(" + " OR ".join(dict.fromkeys(conds)) + ")"}  # type: ignore[dict-item]
 
 
 def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:
