@@ -296,6 +296,33 @@ def test_joined_distinct_counts_build_the_join_from_the_rows_they_read(tmp_path:
     np.testing.assert_array_equal(eng.windows(ungraded, [jan, feb, both]), [[0, 1, 1], [0, 1, 1]])
 
 
+def test_blank_text_is_null_or_spaces(tmp_path: Path) -> None:
+    """`is_null` on text: NULL, empty, or spaces only (ASCII or ideographic) — whatever the
+    string starts with; text with a printable character anywhere is filled."""
+    values = [None, "", " ", "\u3000", "  \u3000 ", " 已反馈", "已反馈", "\u3000x", "x ", "!"]
+    cases = pd.DataFrame(
+        {
+            "case_id": [f"c{i}" for i in range(len(values))],
+            "county_code": "990101",
+            "found_date": pd.Timestamp("2025-01-10"),
+            "police_feedback": values,
+        }
+    )
+    path = _warehouse(tmp_path / "blank.duckdb", {"cases": cases})
+    blank = Measure(
+        "blank", "count", "cases", date="found_date", where=(_c("police_feedback", "is_null"),)
+    )
+    filled = Measure(
+        "filled", "count", "cases", date="found_date", where=(_c("police_feedback", "not_null"),)
+    )
+    jan = [_win("2025-01")]
+    rows = MeasureEngine(load_ledgers(path))
+    for eng in (_prepared(path, {"blank": blank, "filled": filled}), WarehouseEngine(path)):
+        np.testing.assert_array_equal(eng.windows(blank, jan), [[5]])
+        np.testing.assert_array_equal(eng.windows(filled, jan), [[5]])
+    np.testing.assert_array_equal(rows.windows(blank, jan), [[5]])
+
+
 def test_which_joined_measures_count_matched_rows_only() -> None:
     def m(*where: object) -> Measure:
         return Measure("x", "count", "cases", date="closed_date", join=REWARDS, where=where)

@@ -145,8 +145,13 @@ class _Sql:
     def clause(self, c: Clause) -> str:
         ref, ftype = self.col(c.field)
         if c.op in ("is_null", "not_null"):
+            # Text: blank when NULL or only spaces. A value starting with a printable ASCII
+            # character (every code, id, name in practice) is not blank — DuckDB's trim strips
+            # no such character —, so only the rest are trimmed (trim copies each string).
+            v = f"CAST({ref} AS VARCHAR)"
             blank = (
-                f"({ref} IS NULL OR trim(CAST({ref} AS VARCHAR)) = '')"
+                f"(CASE WHEN {ref} IS NULL THEN true WHEN {v} < '!' OR {v} >= chr(128) "
+                f"THEN trim({v}) = '' ELSE false END)"
                 if ftype in _TEXT_TYPES
                 else f"({ref} IS NULL)"
             )
