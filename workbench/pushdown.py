@@ -429,10 +429,8 @@ class WarehouseEngine(MeasureEngine):
         with self._session() as wh:
             for (ledger, date, inner), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures, inner=inner)
-            # the month ranges of dates whose statements grouped only some rows, while open
-            self._fill_ranges(
-                wh, {(lg, d) for lg, d, _i in flows} | {(lg, d) for lg, d, _f in distinct}
-            )
+            # the distinct counts' month ranges, in one statement per ledger while open
+            self._fill_ranges(wh, [(lg, d) for lg, d, _f in distinct])
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
@@ -600,11 +598,12 @@ class WarehouseEngine(MeasureEngine):
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
-        if not inner and not where:  # else the rows grouped are not all of the ledger's
-            # (`_fill_ranges` then reads the range of the dates themselves)
+        if not inner and not where:
             self._range_store[(ledger, date)] = (
                 (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
             )
+        else:  # the rows grouped are not all of the ledger's: the date's own least and greatest
+            self._fill_ranges(wh, [(ledger, date)])
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
         months = m_arr[keep].astype(np.int64)
