@@ -92,7 +92,11 @@ def test_indicator_stats_as_coinr(raw, name: str, thresholds: dict) -> None:
 
 @pytest.mark.parametrize(
     "name, method",
-    [("corr_within_pillars", "pearson"), ("corr_within_pillars_spearman", "spearman")],
+    [
+        ("corr_within_pillars", "pearson"),
+        ("corr_within_pillars_spearman", "spearman"),
+        ("corr_within_pillars_kendall", "kendall"),
+    ],
 )
 def test_correlations_within_a_parent(raw, tree, name: str, method: str) -> None:
     ref = by_pair(coinr(name))
@@ -110,10 +114,40 @@ def test_insignificant_correlations_are_the_ones_coinr_blanks(raw, tree) -> None
     assert ((got["p_value"] > 0.05) == blank).all()
 
 
-def test_pvalues_as_coinr(raw) -> None:
-    ref = coinr("pvals_raw_pearson", index_col=0)
-    got = analysis.pvalues(raw).loc[ref.index, ref.columns]
+@pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
+def test_pvalues_as_coinr(raw, method: str) -> None:
+    """COINr get_pvals calls R's cor.test with the method: Spearman's and Kendall's p-values
+    come from their own null distributions, not Pearson's t."""
+    ref = coinr(f"pvals_raw_{method}", index_col=0)
+    got = analysis.pvalues(raw, method=method).loc[ref.index, ref.columns]
     assert_close(got, ref)
+
+
+@pytest.mark.parametrize("method", ["spearman", "kendall"])
+def test_rank_correlations_blank_what_coinr_blanks(raw, tree, method: str) -> None:
+    """get_corr(cortype = method, pval = 0.05): the blanks follow the method's own p-values."""
+    ref = by_pair(coinr(f"corr_within_pillars_{method}_p05"))
+    got = analysis.corr_within(raw, tree, level=1, method=method).set_index(["var1", "var2"])
+    got = got.loc[ref.index]
+    blank = ref.isna()
+    assert blank.any() and (~blank).any()
+    assert ((got["p_value"] > 0.05) == blank).all()
+    assert_close(got.loc[~blank, "correlation"], ref[~blank])
+
+
+def test_every_branch_of_the_p_values_as_r_cor_test() -> None:
+    """R's cor.test on made-up samples of 3–60 pairs, with and without ties: Kendall exact
+    below 50 pairs, Spearman exact up to 9 then AS 89, the approximations with ties."""
+    data = coinr("cortest_small_data")
+    ref = coinr("cortest_small")
+    assert set(ref["method"]) == {"pearson", "spearman", "kendall"} and ref["n"].min() == 3
+    for row in ref.itertuples():
+        pair = data[data["case"] == row.case]
+        frame = pd.DataFrame({"x": pair["x"].to_numpy(), "y": pair["y"].to_numpy()})
+        got = analysis.correlate(frame, [("x", "y")], row.method).iloc[0]
+        assert got["n"] == row.n
+        assert got["correlation"] == pytest.approx(row.estimate, abs=1e-9), row
+        assert got["p_value"] == pytest.approx(row.p_value, abs=1e-9), row
 
 
 def test_correlation_with_the_parent(aggregated, tree) -> None:
@@ -233,3 +267,38 @@ def test_toolkit_tables_export_with_chinese_headers(raw, tree, tmp_path) -> None
     first = files[0].read_text(encoding="utf-8-sig").splitlines()[0]
     assert not first.isascii() and "code" not in first
     assert "<table" in tables._repr_html_()
+
+
+def test_labelled_tables_speak_chinese_under_pandas_string_columns() -> None:
+    """pandas 3 keeps text as `str`, not `object`: the flags ok/LOW/OUT reached the sensitivity
+    notebook as English. They read 正常/偏低/偏态异常 whatever the text dtype."""
+    from workbench.analysis import Tables
+
+    frame = pd.DataFrame(
+        {
+            "code": ["a", "b", "c"],
+            "flag_avail": ["ok", "LOW", "ok"],
+            "flag_skew_kurt": ["ok", "ok", "OUT"],
+        }
+    )
+    for f in (frame, frame.astype(object)):
+        got = Tables({"stats": f}).labelled("stats")
+        assert got["覆盖率提示"].tolist() == ["正常", "偏低", "正常"]
+        assert got["偏态提示"].tolist() == ["正常", "正常", "偏态异常"]
+        assert got["指标代码"].tolist() == ["a", "b", "c"]
+
+
+def test_pca_weights_say_in_chinese_when_a_group_keeps_equal_weights(raw, tree, caplog) -> None:
+    """A constant member leaves its group without components; the analyst is told in Chinese,
+    naming the group, not `PCA weights for norm undefined: equal weights kept`."""
+    flat = raw.copy()
+    kid = next(c for c in raw.columns if tree.node(c).parent is not None)
+    parent = tree.node(kid).parent
+    flat[kid] = 1.0
+    with caplog.at_level("WARNING", logger="workbench.analysis"):
+        weights = analysis.pca_weights(flat, tree, level=1)
+    kids = [c for c in raw.columns if c in weights and tree.node(c).parent == parent]
+    assert all(weights[c] == pytest.approx(1 / len(kids)) for c in kids)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "等权" in said and (tree.node(parent).name or parent) in said
+    assert "PCA weights" not in said

@@ -409,6 +409,31 @@ def test_report_trend_is_the_engines_series(city: dict) -> None:
     assert data._trends["case_detection_rate"] is not None  # the matrix, not the fallback
 
 
+def test_report_chart_legends_sit_above_the_plot(city: dict) -> None:
+    """A report's trend chart draws two years of months whose tick labels stand on end below
+    the plot; a legend there (it was at y=-0.18) covered the first months (2024年1月…5月 read
+    202…) in the county PDF. Every chart with a legend keeps it above the plot area."""
+    from workbench import report
+
+    rep = report.county_report(city["codes"][1], PERIOD, str(city["warehouse"]))
+    charts = [c for c in rep.trend_charts(limit=2) if isinstance(c, report.Chart)]
+    charts.append(report.sensitivity(PERIOD, str(city["warehouse"]), samples=10).interval_chart())
+    assert len(charts) == 3
+    for chart in charts:
+        legend = chart.spec["layout"]["legend"]
+        assert legend["yanchor"] == "bottom" and legend["y"] >= 1, legend
+
+
+def test_sensitivity_header_names_the_index_not_its_code(city: dict) -> None:
+    """The notebook's subtitle read 指标体系层级：campaign_progress."""
+    from workbench import report
+
+    s = report.sensitivity(PERIOD, str(city["warehouse"]), samples=10)
+    name = s.data.evaluation.indicator_set.hierarchies[s.hierarchy].name
+    head = s.header().markup
+    assert name and name in head and s.hierarchy not in head
+
+
 def test_sensitivity_notebook_runs_and_reweighting_moves_ranks(city: dict) -> None:
     from workbench import report
 

@@ -615,13 +615,15 @@ def test_calendar_marks_current_phase_and_milestones(data):
 def test_lagging_list_with_reasons(data):
     html = d.lagging_html(data, view(county="990103"))
     assert "白石县" in html and "wb-row-selected" in html
+    # the list is the 约谈名单 (进度滞后 or 问题突出): its count does not call every county 滞后
+    assert "列入约谈名单" in html and "进度滞后，" not in html and "个区县进度滞后" not in html
     assert html.count("<li>") == 2
 
 
 def test_empty_parts_say_so_in_chinese(data):
     v = view(period="2025-01")
     assert "暂无" in d.ranking_table_html(data, v) and "暂无" in d.ranking_bars_html(data, v)
-    assert "本月没有进度滞后的区县" in d.lagging_html(data, v)
+    assert "本月没有列入约谈名单的区县" in d.lagging_html(data, v)
     assert d.funnel_figure(data, v)["data"] == []
 
 
@@ -653,7 +655,7 @@ def test_pages_build_and_update_in_place(data):
     pytest.importorskip("anywidget")
     cp = d.Cockpit(data, geojson="/nonexistent.geojson")
     board = cp.widget
-    assert set(board.parts) | set(board.big_parts) == {*d.Cockpit.parts, "map_selection"}
+    assert set(board.parts) | set(board.big_parts) == {*d.Cockpit.parts, "map_selection", "words"}
     assert 'data-control="period"' in board.skeleton and 'data-slot="map"' in board.skeleton
     assert board.options["period"][0] == ["2025年9月", "2025-09"]
     revs = {k: p["rev"] for k, p in board.parts.items()}

@@ -7,6 +7,7 @@ import io
 import re
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from tests.test_dashboard import sample_data, view
@@ -67,13 +68,37 @@ def test_funnel_download_says_what_it_counts():
     tables = exports.funnel_table(data, view())
     wb = _book(tables)
     stages = wb.worksheets[0]
-    assert [c.value for c in stages["A"][1:4]] == ["线索", "立案", "结案"]
-    assert [c.value for c in stages["B"][1:4]] == [102, 32, 22]
-    assert "同一批" in str(stages["A"][5].value)
+    assert [c.value for c in stages["A"][1:5]] == ["线索", "立案", "结案", "追回"]
+    # 追回 has no count of its own here (its bar is 结案 × the rate): blank, the rate in words
+    assert [c.value for c in stages["B"][1:5]] == [102, 32, 22, None]
+    assert stages["C"][4].value == "追回率 90.0%"
+    assert "同一批" in str(stages["A"][6].value)
     money = wb.worksheets[1]
     assert [c.value for c in money[1]] == ["已追回金额（元）", "应追回金额（元）", "追回率"]
     assert money["A2"].value == 900000 and money["A2"].number_format == "#,##0.00"
     assert money["C2"].value == 0.9 and money["C2"].number_format == "0.0%"
+
+
+def test_funnel_download_has_every_stage_the_cockpit_draws():
+    """With the cases recovered in full counted and 整改 after 追回, the workbook's stages are
+    the cockpit's five bars with the same counts (15 recovered in full, 6 rectified), read
+    back with openpyxl, and the money table still follows."""
+    data = sample_data()
+    f = data.funnel
+    rec = f["stage"] == "recovered"
+    f = f.assign(count=f["count"].where(~rec, 15))
+    rect = f[rec].assign(stage="rectified", label="整改", count=6)
+    rect = rect.assign(amount_recovered=None, amount_due=None)
+    rect.index = rect.index + 0.5
+    data.funnel = pd.concat([f, rect]).sort_index().reset_index(drop=True)
+    wb = _book(exports.funnel_table(data, view()))
+    ws = wb.worksheets[0]
+    got = [(r[0].value, r[1].value) for r in ws.iter_rows(min_row=2, max_row=6)]
+    assert got == [("线索", 102), ("立案", 32), ("结案", 22), ("追回", 15), ("整改", 6)]
+    shown = [(s["label"], s["count"]) for s in d.funnel_stages(data, view())]
+    assert got == shown
+    assert ws["C5"].value == "全额追回 15 件（追回率 90.0%）"
+    assert [c.value for c in wb.worksheets[1][2]] == [900000, 1000000, 0.9]
 
 
 def test_cockpit_sends_the_file_to_the_browser(monkeypatch):

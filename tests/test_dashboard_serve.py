@@ -678,3 +678,16 @@ def test_kernel_released_after_a_page_vanishes_without_unload(live):
         gone_at = ex.submit(asyncio.run, attach_then_vanish()).result(timeout=120)
     live.wait_until(lambda: not alive(), timeout=VIEWER_TIMEOUT + 30)
     assert time.monotonic() - gone_at <= VIEWER_TIMEOUT + 30
+
+
+def test_the_freshness_line_is_set_in_the_cockpits_font() -> None:
+    """The line above the cockpit (数据最近入库…；…报送…) sits outside the page's own styles and
+    showed in the browser's default serif; it names the cockpit's Chinese sans-serif."""
+    import re
+
+    from workbench import dashboard, serve
+
+    box = re.search(r'<div id="wb-freshness"[^>]*style="([^"]*)"', serve.freshness_script())
+    assert box, "the freshness box"
+    family = re.search(r"font-family:([^;]*)", box.group(1))
+    assert family and family.group(1) == dashboard.FONT.replace('"', "'")

@@ -384,6 +384,44 @@ def test_within_days_and_not_done_by_are_checked(tmp_path: Path) -> None:
     assert not got["ok"].not_done
 
 
+def test_date_offset_days_and_to_date_are_checked(tmp_path: Path) -> None:
+    """`date_offset_days` shifts a day date of a dated count or sum by 0–366 days; `span:
+    to_date` is an indicator's own span on monthly data, not a set's default."""
+    p = _write(
+        tmp_path,
+        "kind: indicator_set\ncode: t\nname: t\n"
+        "measures:\n"
+        "  overdue:\n    ledger: cases\n    agg: count\n    date: due_date\n"
+        "    date_offset_days: 1\n    not_done_by: closed_date\n"
+        "  month_field:\n    ledger: leads\n    agg: count\n    date: data_period\n"
+        "    date_offset_days: 1\n"
+        "  no_date:\n    ledger: institutions\n    agg: count\n    date_offset_days: 1\n"
+        "  too_far:\n    ledger: cases\n    agg: count\n    date: due_date\n"
+        "    date_offset_days: 400\n"
+        "indicators:\n  o:\n    type: count\n    name: 超期\n    numerator: overdue\n"
+        "    span: to_date\n",
+    )
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    assert sorted((i.code, i.line) for i in err.value.issues) == [
+        ("E_DATE_OFFSET", 15),  # data_period is a month, not a day
+        ("E_DATE_OFFSET", 19),  # no date
+        ("E_OUT_OF_RANGE", 24),  # 400 days
+    ]
+    text = p.read_text(encoding="utf-8")
+    p.write_text(text[: text.index("  month_field:")] + text[text.index("indicators:") :])
+    got = load_set(p, [tmp_path])
+    m = got.measures["overdue"]
+    assert (m.date_offset_days, m.dating, m.not_done) == (1, "due_date+1d", True)
+    assert got.indicators["o"].span == "to_date"
+    p.write_text(
+        p.read_text(encoding="utf-8").replace("name: t\n", "name: t\ndefault_span: to_date\n", 1)
+    )
+    with pytest.raises(DeclarationError) as err:
+        load_set(p, [tmp_path])
+    assert [i.code for i in err.value.issues] == ["E_SPAN_FREQUENCY"]
+
+
 # --------------------------------------------------------------------------- expressions
 
 

@@ -326,6 +326,49 @@ def test_pdf_renders_on_a4_with_nothing_clipped(bulletin: dict, tmp_path: Path) 
     assert "— 1 —" in text or "—1—" in text.replace(" ", "")
 
 
+def test_glue_minus_joins_only_a_minus_before_a_digit() -> None:
+    from workbench.documents.pdf import WORD_JOINER, glue_minus
+
+    xml = '<w:p><w:r><w:t xml:space="preserve">末-15.5%、乙-丙、≤-30.0%</w:t></w:r></w:p>'
+    got = glue_minus(xml)
+    assert got == xml.replace("末-1", f"末-{WORD_JOINER}1").replace("≤-3", f"≤-{WORD_JOINER}3")
+    assert glue_minus('<w:tbl w:val="-1"/>') == '<w:tbl w:val="-1"/>'  # markup is not text
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+def test_a_negative_number_is_not_split_at_a_line_end(tmp_path: Path) -> None:
+    """`全年走势：…二季度末-15.5%…` wrapped as 二季度末- / 15.5% in the 工作总结's PDF. The same
+    paragraph shifted by one character at a time puts every minus at a line's end once."""
+    import io
+
+    from docx import Document as Docx
+
+    from workbench.documents import gongwen
+    from workbench.documents import pdf as dpdf
+    from workbench.documents.model import Document, Header, Para
+
+    text = (
+        "欺诈骗保案件数量同比-17.6%，未达成≤-30.0%的目标。全年走势：一季度末-2.9%、二季度末"
+        "-15.5%、三季度末-17.5%、年末-17.6%；重复作案占比变化一季度末-9.6%、二季度末-10.2%。"
+    )
+    day = dt.date(2026, 1, 10)
+    head = Header("演示市医疗保障局", "演示市医疗保障局文件", "演医保发〔2026〕1号",
+                  ("各区县医疗保障局",), (), "演示市医疗保障局办公室", day, day)  # fmt: skip
+    paras = tuple(Para("甲" * i + text) for i in range(24))
+    docx = tmp_path / "t.docx"
+    docx.write_bytes(gongwen.render(Document("bulletin", "标题", head, paras)))
+    body = [p.text for p in Docx(io.BytesIO(docx.read_bytes())).paragraphs]
+    assert sum(text in p for p in body) == 24  # the .docx keeps its text as written
+    pdf = dpdf.docx_to_pdf(docx, tmp_path / "t.pdf")
+    # -layout: plain pdftotext joins a line ending in - with the next (it takes it for a hyphen)
+    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True)
+    lines = [x.strip() for x in out.stdout.splitlines() if x.strip()]
+    assert "".join(lines).replace(" ", "").count("全年走势") == 24  # the paragraphs are there
+    # the text has no minus but before a digit: a line (or page) ending in one split a number
+    ends = [x for x in lines if x.endswith("-")]
+    assert not ends, ends
+
+
 # ----------------------------------------------------------------------------- county reports
 def test_county_report_lists_and_next_steps(demo: dict) -> None:
     from workbench.report import CountyReport
@@ -371,3 +414,22 @@ def test_county_report_lists_and_next_steps(demo: dict) -> None:
     assert all(k.name in s for k, s in zip(failing, steps))
     defs = r.definitions_frame()
     assert len(defs) == len(data.evaluation.indicator_set.indicators)
+
+
+def test_case_digest_headings_name_the_county_once(demo: dict) -> None:
+    """案例2：白沙县白沙县观澜中西医结合医院超标准收费案 — an institution named after its county
+    took the county again; a case of type 其他 read 某用人单位其他案."""
+    from workbench.documents import options as dopt
+    from workbench.documents import summaries
+    from workbench.documents.model import Heading
+
+    head, _ = dopt.header(dopt.DocOptions(), demo["city"].city_name(), PERIOD, "case_digest")
+    model = summaries.build_case_digest(demo["city"], head, size=200)
+    heads = [b.text for b in model.blocks if isinstance(b, Heading)]
+    counties = set(demo["frames"]["counties"]["county_name"].astype(str))
+    assert heads
+    # the demo names many institutions after their county: the check has cases to look at
+    assert sum(any(f"：{c}" in h and h.count(c) == 1 for c in counties) for h in heads) > 1
+    for h in heads:
+        assert not any(h.count(c) > 1 for c in counties), h
+        assert not h.endswith("其他案"), h

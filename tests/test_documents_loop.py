@@ -464,3 +464,222 @@ def test_colophon_never_stands_alone_on_a_page(tmp_path: Path) -> None:
         printed = [float(b) for _a, b, w in words if "印发" in w]
         assert printed and bottom - 12 * mm < printed[0] <= bottom + 1, (lines, printed)
     assert len(seen_pages) == 2  # the range crossed a page boundary
+
+
+def test_bulletin_says_no_yoy_where_the_cards_say_the_base_is_too_thin(demo: dict) -> None:
+    """The cockpit card reads 同比 基线不足 for a KPI whose last-year base is below the set's
+    `min_baseline` (常态化数据共享部门数: 9 departments < 20); the 通报 once wrote 同比增长33.3%
+    for the same number. Where a card shows a change, the 通报 writes that same change."""
+    from workbench.documents import bulletin as bl
+    from workbench.messages import t
+    from workbench.presentation import counts as pc
+    from workbench.presentation import groups as pg
+
+    data = demo["city"].data
+    f = bl.gather(data)
+    rows = data.city_kpis.to_dict("records")
+    thin = [r for r in rows if r["change_text"] == t("pres.change.thin")]
+    assert thin, "the demo has a KPI on a thin base (data_sharing_departments)"
+    for r in rows:
+        kind = f.iset.indicators[r["indicator"]].type
+        text = bl.kpi_sentence(r, f, pg.failing_counties(data.kpis, r["indicator"]), 4)
+        head = text.split("个区县")[0]  # the city's part, before the counties that fail
+        if r in thin:
+            assert "同比" not in head, text
+        elif kind != "change" and any(ch in "123456789" for ch in r["change_text"]):
+            assert pc.change_phrase(r["change_text"]) in head, (r["change_text"], text)
+
+
+# ----------------------------------------------------------------------------- the summaries
+def _window_sql(screened: dict, leads: pd.DataFrame, since: str, through: str) -> dict:
+    """The screening of months since–through counted straight from the warehouse: hits, issued
+    leads and amount of those months; coverage; the year's issued leads checked and 属实 as the
+    ledger stood at `through`'s end; per rule, checked and 属实."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{screened['path']}' AS w (READ_ONLY)")
+    con.register("leads_now", leads)
+    end = pd.Period(through, freq="M").end_time.date().isoformat()
+    hits, issued, amount, months = con.execute(
+        "SELECT sum(hit_count), count(*) FILTER (WHERE status = '已下发'), sum(amount), "
+        f"count(DISTINCT month) FROM w.scr_leads WHERE month BETWEEN '{since}' AND '{through}'"
+    ).fetchone()
+    settl, scr = con.execute(
+        "SELECT sum(settlements), sum(screened) FROM w.scr_coverage "
+        f"WHERE month BETWEEN '{since}' AND '{through}'"
+    ).fetchone()
+    per_rule = con.execute(
+        f"""SELECT s.rule_code,
+                  count(*) FILTER (WHERE l.check_status IN ('属实', '不属实')) AS checked,
+                  count(*) FILTER (WHERE l.check_status = '属实') AS confirmed
+           FROM w.scr_leads s JOIN leads_now l USING (lead_id)
+           WHERE s.status = '已下发' AND s.month BETWEEN '{through[:4]}-01' AND '{through}'
+             AND (l.checked_date IS NULL OR l.checked_date <= DATE '{end}')
+           GROUP BY 1"""
+    ).df()
+    year_leads = con.execute(
+        "SELECT count(*) FROM w.scr_leads WHERE status = '已下发' "
+        f"AND month BETWEEN '{through[:4]}-01' AND '{through}'"
+    ).fetchone()[0]
+    return dict(
+        hits=hits,
+        leads=issued,
+        amount=float(amount),
+        months=months,
+        coverage=scr / settl,
+        year_leads=year_leads,
+        per_rule=per_rule,
+    )
+
+
+def test_window_digest_equals_direct_sql(screened: dict) -> None:
+    from workbench.screening.summary import window_digest
+
+    inp, period = screened["inputs"], screened["period"]
+    leads = _checked(screened["leads"])
+    args = (inp["scr_leads"], leads, inp["coverage"], inp["rule_names"])
+    d = window_digest(*args, "2025-03", period, inp["cross_match"])
+    want = _window_sql(screened, leads, "2025-03", period)
+    w, c = d["window"].iloc[0], d["checks"].iloc[0]
+    assert (w["hits"], w["leads"], w["months"]) == (want["hits"], want["leads"], want["months"])
+    assert w["amount"] == pytest.approx(want["amount"])
+    assert w["coverage_rate"] == pytest.approx(want["coverage"])
+    pr = want["per_rule"]
+    assert (c["leads"], c["checked"], c["confirmed"]) == (
+        want["year_leads"],
+        int(pr["checked"].sum()),
+        int(pr["confirmed"].sum()),
+    )
+    # by hand (`_checked`): the check dated in January is not there yet; 1 of 2 is 属实
+    assert (c["checked"], c["confirmed"]) == (2, 1) and c["confirmed_rate"] == pytest.approx(0.5)
+    # the same numbers as the 通报's digest of the month (one way of counting)
+    m = period_digest(*args, period, inp["cross_match"])
+    assert (w["hits"], w["leads"]) == (m["month"].iloc[0]["hits"], m["month"].iloc[0]["leads"])
+    assert c["checked"] == m["ytd"].iloc[0]["checked"]
+    # no month of the window screened: no digest
+    assert window_digest(*args, "2025-03", "2025-05") is None
+    assert window_digest(*args, "2025-03", "2025-11") is None
+
+
+def _summary_text(demo: dict, digest, kind: str) -> str:
+    import io
+
+    from docx import Document
+
+    from workbench.documents import gongwen
+    from workbench.documents import options as dopt
+    from workbench.documents import summaries
+
+    head, _ = dopt.header(dopt.DocOptions(), demo["city"].city_name(), PERIOD, kind=kind)
+    if kind == "campaign_summary":
+        model = summaries.build_campaign_summary(demo["city"], head, screening=digest)
+    else:
+        model = summaries.build_phase_summary(
+            demo["city"], demo["city"], "summary", head, screening=digest
+        )
+    return _text(Document(io.BytesIO(gongwen.render(model))))
+
+
+def test_summaries_carry_the_screening_paragraph(demo: dict, screened: dict) -> None:
+    """The 专项整治工作总结 and the 阶段总结 say what screening found in their months, with the
+    numbers a direct SQL count gives; nothing about screening when nothing was screened."""
+    from workbench.screening.summary import window_digest
+
+    inp, period = screened["inputs"], screened["period"]
+    leads = _checked(screened["leads"])
+    rules = dict(inp["rule_names"])
+    for kind, since in (("campaign_summary", "2025-03"), ("phase_summary", "2025-11")):
+        assert "疑点数据筛查" not in _summary_text(demo, None, kind)
+        digest = window_digest(
+            inp["scr_leads"], leads, inp["coverage"], rules, since, period, inp["cross_match"]
+        )
+        text = _summary_text(demo, digest, kind)
+        want = _window_sql(screened, leads, since, period)
+        assert re.search(r"（[二三]）疑点数据筛查。", text), kind
+        assert "对其中1个月的医保结算数据开展疑点筛查" in text
+        assert f"命中疑点结算（划拨）{want['hits']:,}笔" in text
+        assert f"下发疑点线索{want['leads']:,}条" in text
+        assert f"筛查线索累计{want['year_leads']:,}条，已核查2条，其中属实1条，属实率50.0%" in text
+        pr = want["per_rule"][want["per_rule"]["checked"] > 0]
+        if len(pr) > 1:  # the rule with the lowest 属实率 is named
+            low = pr.assign(rate=pr["confirmed"] / pr["checked"]).sort_values(["rate", "rule_code"])
+            assert f"属实率最低的是“{rules[low['rule_code'].iloc[0]]}”" in text
+        assert "死亡、服刑在押人员比对线索" in text
+
+
+def test_window_digest_by_hand() -> None:
+    """Two rules over 2025-10 and 2025-11, a third month outside the window: the window's hits,
+    leads and coverage, the year's checks at November's end, the weakest rule, the recovery."""
+    scr = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4", "L5", "L6"],
+            "rule_code": ["SJBD-01", "SJBD-01", "ZNJK-01", "ZNJK-01", "ZNJK-01", "SJBD-01"],
+            "county_code": ["990101"] * 6,
+            "month": ["2025-10", "2025-11", "2025-10", "2025-11", "2025-11", "2025-12"],
+            "hit_count": [2, 3, 10, 20, 5, 7],
+            "amount": [100.0, 200.0, 1000.0, 2000.0, 300.0, 9999.0],
+            "status": ["已下发", "已下发", "已下发", "已下发", "已抑制", "已下发"],
+        }
+    )
+    day = pd.Timestamp
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4", "L6"],
+            "rule_code": ["SJBD-01", "SJBD-01", "ZNJK-01", "ZNJK-01", "SJBD-01"],
+            "check_status": ["属实", "属实", "不属实", "属实", "不属实"],
+            "checked_date": [
+                day("2025-11-10"),
+                day("2025-12-05"),
+                day("2025-11-20"),
+                pd.NaT,
+                day("2025-11-01"),
+            ],
+            "case_id": ["C1", None, None, None, None],
+            "county_code": ["990101"] * 5,
+        }
+    )
+    cases = pd.DataFrame(
+        {
+            "case_id": ["C1"],
+            "status": ["调查中"],
+            "found_date": pd.to_datetime(["2025-11-15"]),
+            "amount_due": [1000.0],
+            "amount_recovered": [400.0],
+        }
+    )
+    coverage = pd.DataFrame(
+        {
+            "county_code": ["990101"] * 3,
+            "month": ["2025-10", "2025-11", "2025-12"],
+            "settlements": [100, 300, 1000],
+            "screened": [100, 200, 1000],
+        }
+    )
+    from workbench.screening.summary import window_digest
+
+    names = {"SJBD-01": "死亡后发生结算", "ZNJK-01": "超量开药"}
+    d = window_digest(scr, leads, coverage, names, "2025-10", "2025-11", ("SJBD-01",), cases)
+    w, c, cm = (d[k].iloc[0] for k in ("window", "checks", "cross_match"))
+    # window 10–11: hits 2+3+10+20+5 = 40, issued L1–L4 = 4 (L5 suppressed), amount 3,600
+    assert (w["months"], w["hits"], w["leads"], w["suppressed"]) == (2, 40, 4, 1)
+    assert w["amount"] == pytest.approx(3600.0)
+    assert w["coverage_rate"] == pytest.approx(300 / 400)
+    # the year's issued leads to November: L1–L4; at Nov 30 checked L1 (属实), L3 (不属实), L4
+    # (属实, no date: counts as done); L2's check is dated December
+    assert (c["leads"], c["checked"], c["confirmed"], c["converted"]) == (4, 3, 2, 1)
+    assert c["confirmed_rate"] == pytest.approx(2 / 3)
+    low = pd.DataFrame(d["by_rule"]).set_index("rule_code")
+    # SJBD-01: 1 of 1 属实; ZNJK-01: 1 of 2 → the weakest
+    assert low.loc["ZNJK-01", "confirmed_rate"] == pytest.approx(0.5)
+    assert (cm["cases"], cm["recovered"]) == (1, 400.0)
+    from workbench.documents import summaries
+    from workbench.presentation.counts import Window as CWindow
+
+    para = summaries.screening_para(d, CWindow("2025-10", "2025-11"), 3)[0]
+    assert para.lead == "（三）疑点数据筛查。"
+    assert para.text == (
+        "2025年10—11月，对其中2个月的医保结算数据开展疑点筛查，筛查结算300笔，疑点数据覆盖率"
+        "75.0%，命中疑点结算（划拨）40笔、金额3,600元，生成并下发疑点线索4条。"
+        "截至2025年11月30日，2025年1—11月筛查线索累计4条，已核查3条，其中属实2条，属实率66.7%。"
+        "各规则中属实率最低的是“超量开药”（50.0%，已核查2条），需结合核查结果调整规则参数。"
+        "由死亡、服刑在押人员比对线索转立案件1件，已追回400元。"
+    )

@@ -139,3 +139,40 @@ def test_some_texts_equal_a_hand_computation(city):
         # one decimal of a percentage, half up, as the report writes it
         want = f"{float(pd.Series([rate * 100]).round(1).iloc[0]):.1f}%"
         assert rows[(unit, "fund_recovery_rate")]["value_text"] == want
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_overdue_card_equals_the_list_beside_it(city, cockpit, period):
+    """超期未结案件数 on the cockpit's card is the number of rows of its 超过办案时限未结案件 list
+    (and of the 通报's and county reports' list, `presentation.lists.overdue_cases`), for the
+    city and every county."""
+    from workbench.dashboard.lagging import overdue_cases_html
+    from workbench.presentation import lists
+
+    for county in ["", *city["codes"]]:
+        view = d.View(SET, period, county)
+        card = cockpit.kpi("overdue_open_cases", period, county, SET)
+        note = re.search(r"仍未结案(\d+)件", overdue_cases_html(cockpit, view))
+        listed = lists.overdue_cases(city["frames"], period, county or None)
+        assert card["value"] == int(note.group(1)) == len(listed), (period, county)
+
+
+def test_overdue_count_equals_the_list_at_every_demo_month():
+    """On the shipped demo city (10 counties, 2024-01…2025-12): every county's and the city's
+    超期未结案件数 equals the overdue list's length at every month."""
+    from workbench.declarations import load_set
+    from workbench.presentation import lists
+
+    frames = generate_city().frames
+    ev = results.evaluate(frames, "2025-12", load_set(SET), uncertainty_samples=0)
+    trends = ev.trends("overdue_open_cases")
+    months = sorted(set(trends["period"].astype(str)))
+    assert months[0] <= "2024-01" and months[-1] == "2025-12"
+    for period in months:
+        listed = lists.overdue_cases(frames, period)
+        per = lists.count_by_county(listed)
+        at = trends[trends["period"].astype(str) == period]
+        for code, value in zip(at["county_code"].astype(str), at["value"]):
+            want = len(listed) if code in ("", "city") else int(per.get(code, 0))
+            assert value == want, (period, code)
+    assert len(lists.overdue_cases(frames, "2025-12")) > 0

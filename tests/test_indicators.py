@@ -910,7 +910,8 @@ def test_coverage_milestone_counts_the_cross_check_phase_only(campaign) -> None:
     ms = milestone_frame(eng, campaign, "2025-09").set_index(["county_code", "milestone"])
     row = ms.loc[(A, "inspection_coverage_30")]
     assert row["span"] == "phase:cross_check" and row["as_of"] == "2025-08"
-    assert row["basis"] == "交叉检查阶段（截至2025-08）"  # what the value covers, said so
+    # what the value covers, said so, with the month as every document writes one
+    assert row["basis"] == "交叉检查阶段（截至2025年8月）"
     assert row["current_value"] == pytest.approx(0.2)
     assert row["status"] == MISSED
     # before the phase there is nothing to judge yet; in July, 2/10 so far
@@ -966,7 +967,9 @@ def test_lagging_list_reasons(campaign) -> None:
     assert "与12个部门常态化数据交换" in b["milestones"]
     # the reasons carry the numbers: current 60.0%, projected 70.0%
     assert "60.0%" in a["reasons"] and "70.0%" in a["reasons"]
-    assert "活动开始至今（截至2025-09）为60.0%" in a["reasons"]  # not a bare 当前
+    assert "活动开始至今（截至2025年9月）为60.0%" in a["reasons"]  # not a bare 当前
+    # the target as every face writes it (fmt.target_text), no space after ≥
+    assert "“问题整改完成率达100%”（≥100.0%）" in a["reasons"]
     assert a["county_name"] == "甲县"
     assert a["n_missed_targets"] >= 1
 

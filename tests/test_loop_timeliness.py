@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.test_measures import A, B, make_ledgers
 from workbench.declarations import clauses_of, load_set
@@ -30,6 +32,7 @@ def _kpis(ledgers, iset, period: str, codes: list[str], tmp_path: Path | None = 
     counties, _ = compute_kpis(ledgers, iset, period, ("ytd",), codes)
     got = counties[counties["county_code"] == A].set_index("indicator")
     if tmp_path is not None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         path = tmp_path / "w.duckdb"
         with Warehouse(path) as wh:
             wh.load_frames(ledgers, submission_id="s1", period=period)
@@ -106,24 +109,31 @@ OVERDUE_CASES = [
     _case("c", "2025-05-01", "已结案", "2025-07-10"),  # closed after June: open at June's end
     _case("d", "2025-06-15"),  # due in June, open
     _case("e", "2025-02-01", "已撤销"),  # withdrawn
-    _case("f", "2025-08-01"),  # due after June
-    _case("g", "2024-12-01"),  # due last year, still open: on the list, not in this year's count
+    _case("f", "2025-08-01"),  # due after July
+    _case("g", "2024-12-01"),  # due last year, still open: overdue all the same
     _case("h", None),  # no 办案时限
+    _case("i", "2025-06-30"),  # due on June's last day: not yet overdue at June's end
+    _case("j", "2025-06-29"),  # one day overdue at June's end
 ]
 
 
 def test_open_cases_past_their_time_limit(campaign, tmp_path: Path) -> None:
+    """超期未结 at a month's end: 办案时限 before the month's last day (whatever the year), not
+    closed by then, not withdrawn — the count and the list behind it are the same cases."""
     ledgers = make_ledgers(cases=OVERDUE_CASES)
-    june = _kpis(ledgers, campaign, "2025-06", ["overdue_open_cases"], tmp_path)
-    assert june.loc["overdue_open_cases", "value"] == 3  # a, c, d
-    july = _kpis(ledgers, campaign, "2025-07", ["overdue_open_cases"])
-    assert july.loc["overdue_open_cases", "value"] == 2  # a, d (c closed on July 10)
-    # the list behind it: every open case past its limit at June's end, g (2024) included
+    june = _kpis(ledgers, campaign, "2025-06", ["overdue_open_cases"], tmp_path / "june")
+    assert june.loc["overdue_open_cases", "value"] == 5  # g, a, c, d, j
+    july = _kpis(ledgers, campaign, "2025-07", ["overdue_open_cases"], tmp_path / "july")
+    assert july.loc["overdue_open_cases", "value"] == 5  # g, a, d, j, i (c closed on July 10)
     listed = lists.overdue_cases(ledgers, "2025-06", A)
-    assert list(listed["case_id"]) == ["g", "a", "c", "d"]  # longest overdue first
-    assert list(listed["days_overdue"]) == [211, 121, 60, 15]  # to 2025-06-30
-    in_year = listed[listed["due_date"] >= pd.Timestamp("2025-01-01")]
-    assert len(in_year) == june.loc["overdue_open_cases", "value"]
+    assert list(listed["case_id"]) == ["g", "a", "c", "d", "j"]  # longest overdue first
+    assert list(listed["days_overdue"]) == [211, 121, 60, 15, 1]  # to 2025-06-30
+    listed = lists.overdue_cases(ledgers, "2025-07", A)
+    assert list(listed["case_id"]) == ["g", "a", "d", "j", "i"]
+    assert list(listed["days_overdue"]) == [242, 152, 46, 32, 31]  # to 2025-07-31
+    # the stock does not restart in January: g and the rest are still counted a year on
+    later = _kpis(ledgers, campaign, "2026-01", ["overdue_open_cases"])
+    assert later.loc["overdue_open_cases", "value"] == 6  # g, a, d, f, i, j
 
 
 def test_reward_paid_within_the_declared_days(campaign, tmp_path: Path) -> None:
@@ -277,3 +287,86 @@ def test_every_loop_indicator_works_on_the_demo() -> None:
         f, "2025-12", lists.staff_band_limits(load_set("no_fraud_city"))
     )
     assert len(bands) > 0 and bands["band"].nunique() > 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 超期未结: the number and the list behind it are one decision (property over valid ledgers)
+
+_DAY0 = pd.Timestamp("2024-01-01")
+_OPEN = ("核查中", "已立案", "调查中")
+
+
+@st.composite
+def _case_ledgers(draw) -> list[dict]:
+    """Cases as the ingest accepts them: 办案时限 not before discovery, 已结案 with a close date
+    not before discovery; open cases with or without a (later) close date; dates often on a
+    month's last day (the edge the rule decides)."""
+    rows = []
+    for i in range(draw(st.integers(0, 14))):
+        found = _DAY0 + pd.Timedelta(days=draw(st.integers(0, 700)))
+        status = draw(st.sampled_from((*_OPEN, "已结案", "已撤销")))
+        due = None
+        if draw(st.booleans()) or draw(st.booleans()):
+            due = found + pd.Timedelta(days=draw(st.integers(0, 200)))
+            if draw(st.booleans()):  # snap to its month's last day
+                due = due + pd.offsets.MonthEnd(0)
+        closed = None
+        if status == "已结案" or draw(st.booleans()):
+            closed = found + pd.Timedelta(days=draw(st.integers(0, 300)))
+            if due is not None and draw(st.booleans()):
+                closed = max(found, due + pd.Timedelta(days=draw(st.integers(-2, 2))))
+        rows.append(
+            dict(
+                case_id=f"c{i}",
+                county_code=draw(st.sampled_from((A, B))),
+                found_date=found.date().isoformat(),
+                due_date=None if due is None else due.date().isoformat(),
+                status=status,
+                closed_date=None if closed is None else closed.date().isoformat(),
+            )
+        )
+    return rows
+
+
+_MONTHS = [str(p) for p in pd.period_range("2024-01", "2026-06", freq="M")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=_case_ledgers(), period=st.sampled_from(_MONTHS))
+def test_overdue_count_is_the_list_length(campaign, cases, period) -> None:
+    """For every county and the city, 超期未结案件数 equals the rows of `overdue_cases`."""
+    ledgers = make_ledgers(cases=cases)
+    counties, city = compute_kpis(ledgers, campaign, period, ("ytd",), ["overdue_open_cases"])
+    listed = lists.overdue_cases(ledgers, period)
+    per = lists.count_by_county(listed)
+    for code, value in zip(counties["county_code"], counties["value"]):
+        assert value == int(per.get(str(code), 0)), (period, code)
+        assert value == len(lists.overdue_cases(ledgers, period, str(code)))
+    assert city["value"].iloc[0] == len(listed)
+    # a hand rule, independent of both: due before the last day, open at its end
+    end = pd.Period(period, freq="M").end_time.normalize()
+    by_hand = sum(
+        1
+        for c in cases
+        if c["due_date"] is not None
+        and pd.Timestamp(c["due_date"]) < end
+        and c["status"] != "已撤销"
+        and (c["closed_date"] is None or pd.Timestamp(c["closed_date"]) > end)
+    )
+    assert len(listed) == by_hand
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=_case_ledgers(), period=st.sampled_from(_MONTHS))
+def test_overdue_count_through_the_warehouse(campaign, cases, period, tmp_path_factory) -> None:
+    """The SQL pushdown counts the same cases (the day after the 办案时限 computed in DuckDB)."""
+    path = tmp_path_factory.mktemp("overdue") / "w.duckdb"
+    ledgers = make_ledgers(cases=cases)
+    with Warehouse(path) as wh:
+        wh.load_frames(ledgers, submission_id="s1", period=period)
+    ev = evaluate(path, period, campaign, uncertainty_samples=0)
+    k = ev.kpis_for("ytd")
+    k = k[k["indicator"] == "overdue_open_cases"]
+    per = lists.count_by_county(lists.overdue_cases(ledgers, period))
+    for code, value in zip(k["county_code"], k["value"]):
+        assert value == int(per.get(str(code), 0)), (period, code)

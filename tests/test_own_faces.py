@@ -16,7 +16,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.declarations import Presentation, load_set
-from workbench.presentation.words import face_values, ledger_words, set_words
+from workbench.presentation.words import face_values, ledger_words, set_words, words_from
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data_samples" / "自有数据示例"
@@ -45,6 +45,10 @@ def test_the_words_come_from_the_declarations_with_neutral_defaults() -> None:
     w = set_words(bare)  # nothing declared: the table's noun, 全部<noun>, nobody signs
     assert (w.unit_noun, w.whole, w.issuer, w.report_title) == ("地区", "全部地区", "", "评估报告")
     assert face_values(w)["whole_choice"] == "全部地区"
+    # all the units of the whole, e.g. the trend's mean line: never 全部地区地区
+    assert face_values(declared)["whole_units"] == "全省地区"
+    assert face_values(w)["whole_units"] == "全部地区"
+    assert face_values(words_from(None))["whole_units"] == "全市区县"
     led = ledger_words("演示市")
     assert (led.unit_noun, led.whole, led.total_name, led.issuer) == (
         "区县",
@@ -157,3 +161,49 @@ def test_the_cockpit_hides_what_the_reports_leave_out_by_the_same_rule() -> None
     params = {**own.parameters, "talk_bottom_n": Parameter("talk_bottom_n", 2)}
     with_bottom = dc.replace(own, parameters=params)
     assert declared_presentation(with_bottom)["lagging"] is True
+
+
+def test_a_multi_set_cockpit_rewrites_its_titles_in_the_picked_sets_words() -> None:
+    """The skeleton is drawn once, in the words of the set the page opened on; picking a set
+    of 地区 rewrites every worded title and label through the `words` part (and back)."""
+    import dataclasses
+    import re
+
+    import pandas as pd
+
+    from tests.test_dashboard import sample_data
+    from workbench import dashboard as d
+    from workbench.presentation.words import SetWords, words_record
+
+    data = sample_data()
+    frames = {
+        f.name: pd.concat(
+            [v, v[v["indicator_set"] == "campaign_2025"].assign(indicator_set="own")],
+            ignore_index=True,
+        )
+        for f in dataclasses.fields(data)
+        if isinstance(v := getattr(data, f.name), pd.DataFrame) and "indicator_set" in v.columns
+    }
+    own = SetWords("地区", "评估报告", "", "全部地区", whole="全部地区", on_ledgers=False)
+    two = dataclasses.replace(
+        data,
+        **frames,
+        indicator_sets={**data.indicator_sets, "own": "自有指标"},
+        presentation={**data.presentation, "own": {"words": words_record(own)}},
+    )
+    cp = d.Cockpit(two, geojson="/nonexistent.geojson")
+    shown = dict(re.findall(r'data-words="([^"]+)">([^<]*)<', cp.board.skeleton))
+    # what the page opened with: the ledgers' 区县, and the part says the same
+    assert shown["dash.panel.map"] == "区县分布" and shown["dash.selector.county"] == "区县"
+    assert cp.board.parts["words"]["texts"] == shown
+    cp.on_select("indicator_set", "own")
+    texts = cp.board.parts["words"]["texts"]
+    assert set(texts) == set(shown)  # every worded text of the skeleton, no other
+    assert texts["dash.panel.map"] == "地区分布"
+    assert texts["dash.panel.lagging"] == "进度滞后地区（约谈名单）"
+    assert texts["dash.map.tiles"] == "3 个地区无边界数据，以方块示意"
+    assert texts["dash.selector.county"] == "地区"
+    assert not any("区县" in v for v in texts.values())
+    rev = cp.board.parts["words"]["rev"]
+    cp.on_select("indicator_set", "campaign_2025")
+    assert cp.board.parts["words"]["texts"] == shown and cp.board.parts["words"]["rev"] > rev

@@ -402,3 +402,19 @@ def test_min_baseline_is_declared_in_yaml(tmp_path):
     iset = load_set("campaign_2025")
     assert iset.presentation.min_baseline == 20
     assert pk.display_of(iset, "case_detection_rate_change").min_baseline == 20.0
+
+
+def test_a_name_with_its_own_enumeration_comma_is_quoted_in_a_list() -> None:
+    """「达成4项（重复作案、团伙作案占比变化、检查覆盖率、病历抽查比例、常态化数据共享部门数）」
+    read as five: a name holding a 、 is quoted wherever names are listed."""
+    from workbench.declarations import load_set
+    from workbench.presentation import definitions as pdef
+    from workbench.presentation.words import name_list
+
+    assert name_list(["检查覆盖率", "病历抽查比例"]) == "检查覆盖率、病历抽查比例"
+    assert name_list(["案件数量同比", "重复作案、团伙作案占比变化", "检查覆盖率"]) == (
+        "案件数量同比、“重复作案、团伙作案占比变化”、检查覆盖率"
+    )
+    assert name_list([]) == ""
+    method = pdef.method_text(load_set("campaign_2025"), "campaign_progress")
+    assert "（欺诈骗保案件数量同比、“重复作案、团伙作案占比变化”）" in "".join(method.values())

@@ -31,7 +31,7 @@ from workbench.privacy import excel_safe_frame
 
 logger = logging.getLogger(__name__)
 
-CORRELATION_METHODS = ("pearson", "spearman")
+CORRELATION_METHODS = ("pearson", "spearman", "kendall")
 
 
 def node_data(result: CompositeResult, stage: str = "normalised") -> pd.DataFrame:
@@ -184,18 +184,134 @@ def correlation_pvalue(r: float, n: int) -> float:
     return _betainc(df / 2, 0.5, df / (df + tt * tt))
 
 
-def _pair(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, int]:
+def _kendall_exact_cdf(n: int) -> np.ndarray:
+    """P(T <= k), k = 0 … n(n−1)/2, for T the concordant pairs of n untied pairs under
+    independence: T is distributed as the inversions of a random permutation, built one
+    element at a time (the i-th element adds 0 … i−1 inversions, each equally likely)."""
+    prob = np.ones(1)
+    for i in range(2, n + 1):
+        nxt = np.zeros(len(prob) + i - 1)
+        for j in range(i):
+            nxt[j : j + len(prob)] += prob
+        prob = nxt / i
+    return np.cumsum(prob)
+
+
+def _kendall(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Kendall's tau-b (R's cor(method = "kendall")) and its two-sided p-value as R's
+    cor.test gives it by default: exact below 50 pairs without ties, else the normal
+    approximation with the variance corrected for ties (no continuity correction)."""
+    n = len(a)
+    iu = np.triu_indices(n, 1)
+    sa = np.sign(np.subtract.outer(a, a)[iu])
+    sb = np.sign(np.subtract.outer(b, b)[iu])
+    s = float((sa * sb).sum())  # concordant − discordant pairs
+    pairs_a, pairs_b = float(np.count_nonzero(sa)), float(np.count_nonzero(sb))
+    if pairs_a == 0 or pairs_b == 0:
+        return math.nan, math.nan
+    tau = s / math.sqrt(pairs_a * pairs_b)
+    ties_a = np.unique(a, return_counts=True)[1]
+    ties_b = np.unique(b, return_counts=True)[1]
+    tied = (ties_a > 1).any() or (ties_b > 1).any()
+    if n < 50 and not tied:
+        q = round((tau + 1) * n * (n - 1) / 4)  # concordant pairs
+        cdf = _kendall_exact_cdf(n)
+        p = 1 - cdf[q - 1] if q > n * (n - 1) / 4 else cdf[q]
+        return tau, min(2 * float(p), 1.0)
+    ta, tb = ties_a[ties_a > 1].astype(float), ties_b[ties_b > 1].astype(float)
+    var = (
+        (n * (n - 1) * (2 * n + 5) - (ta * (ta - 1) * (2 * ta + 5)).sum())
+        - (tb * (tb - 1) * (2 * tb + 5)).sum()
+    ) / 18
+    var += (ta * (ta - 1)).sum() * (tb * (tb - 1)).sum() / (2 * n * (n - 1))
+    if n > 2:
+        var += (
+            (ta * (ta - 1) * (ta - 2)).sum()
+            * (tb * (tb - 1) * (tb - 2)).sum()
+            / (9 * n * (n - 1) * (n - 2))
+        )
+    if var <= 0:
+        return tau, math.nan
+    return tau, math.erfc(abs(s) / math.sqrt(var) / math.sqrt(2))
+
+
+# Best & Roberts (1975), algorithm AS 89: an Edgeworth series for the upper tail of Spearman's S
+_AS89 = (0.2274, 0.2531, 0.1745, 0.0758, 0.1033, 0.3932, 0.0879, 0.0151, 0.0072, 0.0831, 0.0131)
+_AS89_LAST = 4.6e-4
+_SPEARMAN_EXACT_N = 9  # up to this many pairs every permutation is counted
+
+
+def _spearman_upper(n: int, s: float) -> float:
+    """P(S >= s) for S = Σ (rank differences)² of n untied pairs under independence: exact by
+    counting permutations for small n, else AS 89's Edgeworth series (what R's cor.test uses)."""
+    if s <= 0:
+        return 1.0
+    if s > n * (n * n - 1) / 3:
+        return 0.0
+    js = math.ceil(s)
+    js += js % 2  # S is always even
+    if n <= _SPEARMAN_EXACT_N:
+        import itertools
+
+        perms = np.array(list(itertools.permutations(range(n))))
+        stats = ((perms - np.arange(n)) ** 2).sum(axis=1)
+        return float((stats >= js).mean())
+    c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = _AS89
+    b = 1.0 / n
+    x = (6.0 * (js - 1) * b / (n * n - 1.0) - 1.0) * math.sqrt(n - 1.0)
+    y = x * x
+    u = (
+        x
+        * b
+        * (
+            c1
+            + b * (c2 + c3 * b)
+            + y
+            * (
+                -c4
+                + b * (c5 + c6 * b)
+                - y * b * (c7 + c8 * b - y * (c9 - c10 * b + y * b * (c11 - _AS89_LAST * y)))
+            )
+        )
+    )
+    upper = u / math.exp(y / 2) + 0.5 * math.erfc(x / math.sqrt(2))
+    return min(max(upper, 0.0), 1.0)
+
+
+def _spearman_p(r: float, n: int, tied: bool) -> float:
+    """Two-sided p-value of Spearman's rho as R's cor.test gives it by default: from S's own
+    distribution (`_spearman_upper`) without ties, else Student's t like Pearson's."""
+    if tied or n > 1290 or not math.isfinite(r):
+        return correlation_pvalue(r, n)
+    q = (n**3 - n) * (1 - r) / 6
+    half = (n**3 - n) / 6
+    qr = round(q)
+    # lower tail P(S <= q) = 1 − P(S >= q + 2) (S even); upper tail P(S >= q)
+    p = _spearman_upper(n, qr) if q > half else 1.0 - _spearman_upper(n, qr + 2)
+    return min(2 * p, 1.0)
+
+
+def _pair(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, int, float]:
+    """Correlation, complete pairs and two-sided p-value of one pair of columns."""
     ok = ~(np.isnan(x) | np.isnan(y))
     n = int(ok.sum())
     if n < 2:
-        return math.nan, n
+        return math.nan, n, math.nan
     a, b = x[ok], y[ok]
+    if method == "kendall":
+        tau, p = _kendall(a, b)
+        return tau, n, p
+    tied = False
     if method == "spearman":
+        tied = len(np.unique(a)) < n or len(np.unique(b)) < n
         a = pd.Series(a).rank().to_numpy()
         b = pd.Series(b).rank().to_numpy()
     a, b = a - a.mean(), b - b.mean()
     den = math.sqrt((a * a).sum() * (b * b).sum())
-    return (float((a * b).sum() / den) if den > 0 else math.nan), n
+    r = float((a * b).sum() / den) if den > 0 else math.nan
+    if method == "spearman":
+        return r, n, _spearman_p(r, n, tied)
+    return r, n, correlation_pvalue(r, n)
 
 
 def _check_method(method: str) -> None:
@@ -221,10 +337,8 @@ def correlate(
     _check_method(method)
     rows = []
     for a, b in pairs:
-        r, n = _pair(data[a].to_numpy(dtype=float), data[b].to_numpy(dtype=float), method)
-        rows.append(
-            {"var1": a, "var2": b, "correlation": r, "p_value": correlation_pvalue(r, n), "n": n}
-        )
+        r, n, p = _pair(data[a].to_numpy(dtype=float), data[b].to_numpy(dtype=float), method)
+        rows.append({"var1": a, "var2": b, "correlation": r, "p_value": p, "n": n})
     return pd.DataFrame(rows, columns=["var1", "var2", "correlation", "p_value", "n"])
 
 
@@ -450,7 +564,8 @@ def pca_weights(
     for group in groups.unique():
         members = groups.index[groups == group]
         if weights[members].isna().any():
-            logger.warning("PCA weights for %s undefined: equal weights kept", group)
+            name = hierarchy.node(group).name or group
+            logger.warning(t("analysis.pca_equal_weights", group=name))
             weights[members] = 1.0 / len(members)
     return weights.to_dict()
 
@@ -467,8 +582,8 @@ class Tables:
 
     def labelled(self, name: str) -> pd.DataFrame:
         frame = self.tables[name].copy()
-        for col in frame.columns:
-            if frame[col].dtype == object:
+        for col in frame.columns:  # text columns are `object` or, in pandas 3, `str`
+            if not pd.api.types.is_numeric_dtype(frame[col]):
                 frame[col] = frame[col].map(lambda v: t(f"analysis.flag.{v}") if v in _FLAGS else v)
         return frame.rename(columns={c: t(f"analysis.col.{c}") for c in frame.columns})
 

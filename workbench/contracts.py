@@ -77,6 +77,30 @@ HOSPITAL_LEVELS = ("三级", "二级", "一级", "未定级")
 LEAD_FEEDBACK_LISTS = ("死亡人员医保待遇未停及结算疑点清单", "服刑在押人员结算疑点清单")
 
 
+# the leads' fields a feedback list carries (`screening.lists` writes them): a returned list is
+# not short of the ledger's other fields, which stay as they were
+LEAD_FEEDBACK_COLUMNS = (
+    "lead_id",
+    "county_code",
+    "lead_source",
+    "rule_code",
+    "rule_name",
+    "subject_type",
+    "institution_id",
+    "person_no",
+    "person_id",
+    "data_period",
+    "hit_count",
+    "suspect_amount",
+    "received_date",
+    "due_date",
+    "check_status",
+    "checked_date",
+    "action",
+    "case_id",
+)
+
+
 def feedback_list_of(file_name: str) -> str | None:
     """The feedback list a file name names, if any."""
     return next((title for title in LEAD_FEEDBACK_LISTS if title in file_name), None)

@@ -24,7 +24,7 @@ from workbench.declarations import SPANS as SPANS  # re-exported: the spans the 
 from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
 from workbench.measures import MeasureEngine, Window, measure_key, month_index, month_label
 from workbench.messages import t
-from workbench.periods import PERIOD_SPANS, Frequency, complete_periods
+from workbench.periods import PERIOD_SPANS, TO_DATE, Frequency, complete_periods
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def span_window(
     month: the month; quarter: quarter-to-date; ytd: January to date; ctd: campaign start to
     date (capped at the campaign's end); r12: the 12 months to date; `phase:<code>`: the
     calendar phase's start to date (capped at the phase's end; empty before it starts); year:
-    the calendar year to date; fiscal_year: the fiscal year (of `frequency`) to date.
+    the calendar year to date; fiscal_year: the fiscal year (of `frequency`) to date; to_date:
+    every month up to `end`.
     `previous_year` shifts by 12 months, `year:2024` to the same months of the period named
     2024 (a fiscal year by the year it is named after).
     """
@@ -65,6 +66,8 @@ def span_window(
         start = end - end % 12
     elif span == "r12":
         start = end - 11
+    elif span == TO_DATE:
+        start = 0  # the engines start at the first dated row
     elif span == "ctd":
         if calendar is None:
             start = end - end % 12  # no campaign: fall back to the calendar year
@@ -541,7 +544,8 @@ def kpi_frame(
         ):
             per_ind[k].append(v)
         wins = [values.windows[code][i] for i in keep]
-        win_start.append([None if w.empty else month_label(w.start) for w in wins])
+        # a window of every month up to the period (`to_date`) has no first month: blank
+        win_start.append([None if w.empty or w.start <= 0 else month_label(w.start) for w in wins])
         win_end.append([None if w.empty else month_label(w.end) for w in wins])
 
     def rows(per_indicator: Sequence[object], dtype: object = object) -> np.ndarray:
@@ -838,7 +842,7 @@ def milestone_frame(
                     "basis": t(
                         "ind.milestone_basis",
                         span=span_label(ms.span, cal),
-                        as_of=month_label(last),
+                        as_of=fmt.month_label(month_label(last)),
                     )
                     if last >= start
                     else "",

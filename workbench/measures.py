@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.contracts import LEDGERS, Ledger
+from workbench.messages import t
 from workbench.declarations import (
     PERIOD_END,
     AllOf,
@@ -28,6 +29,7 @@ from workbench.declarations import (
     IndicatorSet,
     WITHIN_DAYS,
     Measure,
+    dating_parts,
     eval_expr,
     unit_field,
 )
@@ -74,6 +76,8 @@ class Window:
             return "—"
         if self.start == self.end:
             return month_label(self.start)
+        if self.start <= 0:  # every month up to the end (`to_date`)
+            return t("ind.window.to_date", end=month_label(self.end))
         return f"{month_label(self.start)}~{month_label(self.end)}"
 
 
@@ -181,7 +185,7 @@ def measure_key(m: Measure, params: Mapping[str, object]) -> tuple:
     used = tuple(sorted((n, params[n]) for n in (m.expr.names if m.expr else ()) if n in params))
     return (
         m.ledger,
-        m.date,
+        m.dating,
         m.agg,
         m.field,
         m.expr.text if m.expr else None,
@@ -278,14 +282,20 @@ class MeasureEngine:
         return self._cidx[ledger]
 
     def month_idx(self, ledger: str, date_field: str) -> np.ndarray:
+        """Month index per row (-1 when blank) of a date field, or of a `Measure.dating`
+        (`due_date+1d`: the month of the day after)."""
         key = (ledger, date_field)
         if key not in self._midx:
             df = self.ledgers[ledger]
-            if date_field not in df.columns or not len(df):
+            name, days = dating_parts(date_field)
+            if name not in df.columns or not len(df):
                 self._midx[key] = np.full(len(df), -1, dtype=np.int64)
             else:
-                ftype = self.sources[ledger].field(date_field).type
-                self._midx[key] = _months_of(df[date_field], ftype)
+                ftype = self.sources[ledger].field(name).type
+                values = df[name]
+                if days:
+                    values = pd.to_datetime(values, errors="coerce") + pd.Timedelta(days=days)
+                self._midx[key] = _months_of(values, ftype)
         return self._midx[key]
 
     @staticmethod
@@ -490,7 +500,7 @@ class MeasureEngine:
         cur = self._monthly.get(key)
         if cur is None or cur[0] != grid:
             glo, ghi = grid
-            in_grid, cells = self._cells(measure.ledger, measure.date, grid)  # type: ignore
+            in_grid, cells = self._cells(measure.ledger, measure.dating, grid)  # type: ignore
             n_m = ghi - glo + 1
             sel = self.mask(measure) & in_grid
             cell = cells[sel]
@@ -529,7 +539,7 @@ class MeasureEngine:
         grid = (
             self._grid(
                 measure.ledger,
-                measure.date,  # type: ignore[arg-type]
+                measure.dating,  # type: ignore[arg-type]
                 min(w.start for w in live),
                 max(w.end for w in live),
             )
@@ -572,8 +582,10 @@ class MeasureEngine:
                 by_end.setdefault(w.end, []).append(j)
         # Windows ending in the same month (the spans of one point) share one county × month
         # grid of what was done by that month; each is then a difference of running totals.
+        first = int(mon.min()) if len(mon) else 0
         for end, js in by_end.items():
-            lo = min(windows[j].start for j in js)
+            # a window reaching back before the first dated row (`to_date`) starts there
+            lo = max(min(windows[j].start for j in js), min(first, end))
             counted = done <= end  # a blank date (-1) counts as done …
             if measure.not_done:  # … except when counting what is still not done
                 counted = ~((done >= 0) & counted)
@@ -585,7 +597,7 @@ class MeasureEngine:
             run = np.zeros((self.n, n_m + 1))
             np.cumsum(grid, axis=1, out=run[:, 1:])
             for j in js:
-                out[:, j] = run[:, n_m] - run[:, windows[j].start - lo]
+                out[:, j] = run[:, n_m] - run[:, max(windows[j].start - lo, 0)]
         return out
 
     def _done_by_groups(
@@ -595,7 +607,7 @@ class MeasureEngine:
         `WarehouseEngine` gives the same per group of rows)."""
         ledger = measure.ledger
         cidx = self.county_idx(ledger)  # type: ignore[arg-type]
-        mon = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+        mon = self.month_idx(ledger, measure.dating)  # type: ignore[arg-type]
         done = self.month_idx(ledger, measure.done_by)  # type: ignore[arg-type]
         sel = self.mask(measure) & (cidx >= 0) & (mon >= 0)
         weight = (
@@ -637,7 +649,7 @@ class MeasureEngine:
         if measure not in self._pairs:
             ledger = measure.ledger
             cidx = self.county_idx(ledger)  # type: ignore[arg-type]
-            midx = self.month_idx(ledger, measure.date)  # type: ignore[arg-type]
+            midx = self.month_idx(ledger, measure.dating)  # type: ignore[arg-type]
             codes, uniques = self._factorised(measure, measure.field)  # type: ignore[arg-type]
             sel = self.mask(measure) & (cidx >= 0) & (midx >= 0) & (codes >= 0)
             n_v = max(len(uniques), 1)
@@ -808,7 +820,7 @@ class MeasureEngine:
                     chosen = le.max() if len(le) else avail.min()
                     sel &= yrs == chosen
         elif window is not None:
-            midx = self.month_idx(measure.ledger, measure.date)  # type: ignore[arg-type]
+            midx = self.month_idx(measure.ledger, measure.dating)  # type: ignore[arg-type]
             sel &= (midx >= window.start) & (midx <= window.end)
             if measure.done_by is not None:  # only the rows done by the window's end
                 done = self.month_idx(measure.ledger, measure.done_by)  # type: ignore

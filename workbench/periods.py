@@ -27,7 +27,10 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 # always had; coarser data offer spans made of whole periods only.
 MONTH_SPANS = ("month", "quarter", "ytd", "ctd", "r12")
 PERIOD_SPANS = ("year", "fiscal_year")
-ALL_SPANS = MONTH_SPANS + PERIOD_SPANS
+# every month up to the period: for a stock such as the cases still open past their 时限 at
+# its end, whenever they fell due (an indicator's own `span:`, never computed for every KPI)
+TO_DATE = "to_date"
+ALL_SPANS = MONTH_SPANS + PERIOD_SPANS + (TO_DATE,)
 _SPANS = {
     MONTH: MONTH_SPANS,
     QUARTER: ("quarter", "ytd", "r12"),

@@ -43,6 +43,7 @@ from workbench.declarations import (
     WITHIN_DAYS,
     Measure,
     clauses_of,
+    dating_parts,
     unit_field,
 )
 from workbench.measures import (
@@ -231,12 +232,17 @@ class _Sql:
         return self._named(f"(CASE WHEN isfinite({v}) THEN {v} END)", "x")
 
     def month(self, date: str) -> str:
-        return _month_sql(*self.col(date))
+        """Month index of a date field or a `Measure.dating` (`due_date+1d`)."""
+        name, days = dating_parts(date)
+        return _month_sql(*self.col(name), days)
 
 
-def _month_sql(ref: str, ftype: str) -> str:
-    """Month index (year × 12 + month − 1) of a date or YYYY-MM column; NULL when blank."""
+def _month_sql(ref: str, ftype: str, days: int = 0) -> str:
+    """Month index (year × 12 + month − 1) of a date or YYYY-MM column (`days` later); NULL
+    when blank."""
     d = f"try_strptime({ref}, '%Y-%m')" if ftype == "month" else f"TRY_CAST({ref} AS DATE)"
+    if days:
+        d = f"CAST({d} + INTERVAL ({int(days)}) DAY AS DATE)"
     return f"(year({d}) * 12 + month({d}) - 1)"
 
 
@@ -419,11 +425,11 @@ class WarehouseEngine(MeasureEngine):
                         stocks.setdefault(m.ledger, {})[key] = m
                 elif m.agg == "distinct_count":
                     if key not in self._distinct_store:
-                        distinct.setdefault((m.ledger, m.date, m.field), {})[key] = m
+                        distinct.setdefault((m.ledger, m.dating, m.field), {})[key] = m
                 elif key not in self._flow_store and key not in self._done_store:
                     # measures counting only rows with a joined match: a statement of
                     # their own, inner-joined (see `_matched_only`)
-                    flows.setdefault((m.ledger, m.date, _matched_only(m)), {})[key] = m  # type: ignore[index]
+                    flows.setdefault((m.ledger, m.dating, _matched_only(m)), {})[key] = m  # type: ignore[index]
         if not flows and not distinct and not stocks:
             return
         with self._session() as wh:
@@ -622,7 +628,7 @@ class WarehouseEngine(MeasureEngine):
         a bit mask (64 months a word) — no value ever comes back to Python, and a window's
         count is the number of pairs whose mask meets the window's."""
         first = next(iter(measures.values()))
-        rng = self._data_range(first.ledger, first.date)  # type: ignore[arg-type]
+        rng = self._data_range(first.ledger, first.dating)  # type: ignore[arg-type]
         if rng is None:
             for key in measures:
                 self._distinct_store[key] = (
@@ -661,7 +667,7 @@ class WarehouseEngine(MeasureEngine):
         joins, alias = self._joins(measures.values())
         first = next(iter(measures.values()))
         ref = _Sql(first, None, None, self.sources).col(first.field)[0]  # type: ignore[arg-type]
-        month = _Sql(first, None, None, self.sources).month(first.date)  # type: ignore[arg-type]
+        month = _Sql(first, None, None, self.sources).month(first.dating)  # type: ignore[arg-type]
         unit = _ident(unit_field(self.sources[first.ledger]))  # type: ignore[index]
         grouped = all(v is not None for v in late.values())
         aggs: dict[str, str] = {}  # aggregate SQL → its column (measures may share one)
@@ -792,15 +798,17 @@ class WarehouseEngine(MeasureEngine):
                 todo.setdefault(ledger, []).append(date)
         for ledger, dates in todo.items():
             cols = []
-            for d in dates:
-                ftype = self.sources[ledger].field(d).type
-                ref = f"l.{_ident(d)}"
+            for d in dates:  # a field, or a `Measure.dating` (`due_date+1d`)
+                name, days = dating_parts(d)
+                ftype = self.sources[ledger].field(name).type
+                ref = f"l.{_ident(name)}"
                 if ftype == "date":
                     cols += [
-                        _month_sql(f"{fn}(TRY_CAST({ref} AS DATE))", ftype) for fn in ("min", "max")
+                        _month_sql(f"{fn}(TRY_CAST({ref} AS DATE))", ftype, days)
+                        for fn in ("min", "max")
                     ]
                 else:
-                    m = _month_sql(ref, ftype)
+                    m = _month_sql(ref, ftype, days)
                     cols += [f"min({m})", f"max({m})"]
             row = wh.con.execute(
                 f"SELECT {', '.join(cols)} FROM {self._rel(wh, ledger)} l"
@@ -821,7 +829,7 @@ class WarehouseEngine(MeasureEngine):
                     self._run_flows(
                         wh,
                         measure.ledger,
-                        measure.date,  # type: ignore[arg-type]
+                        measure.dating,  # type: ignore[arg-type]
                         {key: measure},
                         inner=_matched_only(measure),
                     )
@@ -848,7 +856,7 @@ class WarehouseEngine(MeasureEngine):
                 self._run_flows(
                     wh,
                     measure.ledger,
-                    measure.date,  # type: ignore[arg-type]
+                    measure.dating,  # type: ignore[arg-type]
                     {key: measure},
                     measure.done_by,
                     _matched_only(measure),

@@ -32,6 +32,7 @@ from workbench.presentation import cache as pcache
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import ranks as prank
+from workbench.presentation import words as pw
 from workbench.presentation.words import SetWords, ledger_words, set_words
 from workbench.privacy import mask_frame
 
@@ -282,7 +283,9 @@ def _layout(title: str, **kw: Any) -> dict:
         paper_bgcolor="#ffffff",
         plot_bgcolor="#ffffff",
         margin=dict(l=50, r=20, t=50, b=40),
-        legend=dict(orientation="h", y=-0.18),
+        # above the plot, right: below it the legend covered the first months' tick labels,
+        # which stand on end when a year of months is drawn in a report's width
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="closest",
         colorway=["#1f77b4", "#d9534f", "#2e8b57", "#f0ad4e", "#6f42c1"],
         xaxis=dict(axis),
@@ -752,7 +755,7 @@ class CountyReport:
                 t(
                     "batch.narr.more_unmet",
                     n=len(unmet) - detail,
-                    names="、".join(k.name for k in unmet[detail:]),
+                    names=pw.name_list(k.name for k in unmet[detail:]),
                 )
             )
         if met:
@@ -760,7 +763,7 @@ class CountyReport:
                 t(
                     "batch.narr.met_list",
                     n=len(met),
-                    names="、".join(k.name for k in met[:6]),
+                    names=pw.name_list(k.name for k in met[:6]),
                     more=t("batch.narr.etc") if len(met) > 6 else "",
                 )
             )
@@ -1483,7 +1486,7 @@ class CityReport:
         text = "；".join(clauses) + "。" if clauses else ""
         if met:
             text += t(
-                "batch.narr.met_list", n=len(met), names="、".join(k.name for k in met), more=""
+                "batch.narr.met_list", n=len(met), names=pw.name_list(k.name for k in met), more=""
             )
         out["kpis"] = (
             t("batch.bulletin.kpis", text=text, whole=w.whole)
@@ -1593,7 +1596,8 @@ class Sensitivity:
         sub = t(
             "batch.sens.subtitle",
             period=self.data.period_label,
-            hierarchy=self.hierarchy,
+            hierarchy=self.data.evaluation.indicator_set.hierarchies[self.hierarchy].name
+            or self.hierarchy,
             choices=choices,
             n=self.uncertainty.n_samples,
         )

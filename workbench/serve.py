@@ -379,9 +379,11 @@ def freshness_script() -> str:
     server's status endpoint when the page opens and every minute (no kernel involved)."""
     new_data = json.dumps(t("serve.notice.new_data"), ensure_ascii=False)
     refresh = json.dumps(t("serve.notice.refresh"), ensure_ascii=False)
+    font = dashboard.FONT.replace('"', "'")  # the cockpit's own; the page default was a serif
     return (
         '<div id="wb-freshness" class="wb-freshness" role="status" aria-live="polite"'
-        ' style="font-size:13px;color:#52606d;padding:4px 16px;background:#eef2f7">'
+        f' style="font-family:{font};font-size:13px;color:#52606d;padding:4px 16px;'
+        'background:#eef2f7">'
         '<span class="wb-fresh-line"></span> <span class="wb-fresh-notice"'
         ' style="color:#b35c00"></span></div>\n'
         "<script>(function () {\n"

@@ -194,8 +194,9 @@ export default {
 
     const applyControls = () => {
       const options = model.get("options");
+      // labels count too: the picker's first entry names the whole in the set's words
       const rev = JSON.stringify(Object.keys(options).map((k) => [k, options[k].length,
-        (options[k][0] || [])[1], (options[k][options[k].length - 1] || [])[1]]));
+        options[k][0] || [], options[k][options[k].length - 1] || []]));
       if (rev !== optionsRev) {
         for (const [name, opts] of Object.entries(options)) {
           if (selects[name]) setOptions(selects[name], opts);
@@ -252,6 +253,17 @@ export default {
     };
 
     const drawPart = async (name, p, key) => {
+      if (p.kind === "words") {  // the set's words in the skeleton's titles and labels
+        const st = state[name] || (state[name] = { rev: -1 });
+        if (st.rev !== p.rev) {
+          el.querySelectorAll("[data-words]").forEach((e) => {
+            const text = p.texts[e.dataset.words];
+            if (text !== undefined && e.textContent !== text) e.textContent = text;
+          });
+          st.rev = p.rev;
+        }
+        return;
+      }
       const slot = slots[name];
       if (!slot && p.kind !== "mapsel") return;
       const st = state[name] || (state[name] = { rev: -1 });

@@ -181,15 +181,25 @@ def trend_table(data: DashboardData, view: View) -> list[excel.Table]:
 
 
 def funnel_table(data: DashboardData, view: View) -> list[excel.Table]:
-    """The funnel's cohort: each stage's count, then the money recovered and due."""
+    """The funnel's cohort: every stage the cockpit draws (追回 included, with the cases
+    recovered in full as its count when the cohort counts them — blank when its bar is only the
+    rate's sketch — and the bar's words), then the money recovered and due."""
     stages = funnel_stages(data, view)
     rows = data.records("funnel", view.indicator_set, view.period, view.county)
     rec = next((r for r in rows if str(r["stage"]) == "recovered"), None)
-    out = [{"stage": s["label"], "count": s["count"]} for s in stages if not s.get("recovery")]
-    table = pd.DataFrame(out, columns=["stage", "count"])
+    out = [
+        {
+            "stage": s["label"],
+            "count": _float(rec.get("count")) if s.get("recovery") and rec else s["count"],
+            "text": s["text"] if s.get("recovery") else None,
+        }
+        for s in stages
+    ]
+    table = pd.DataFrame(out, columns=["stage", "count", "text"])
     cols = [
         excel.Column("stage", t("dash.xcol.stage")),
         excel.Column("count", t("dash.xcol.count"), excel.INTEGER),
+        excel.Column("text", t("dash.xcol.stage_text")),
     ]
     tables = [excel.Table(t("dash.export.funnel"), table, tuple(cols), funnel_caption(data, view))]
     if rec is not None:

@@ -116,16 +116,26 @@ def export_buttons(part: str, formats: str = "xlsx csv") -> str:
     return f'<span class="wb-export" data-export="{_esc(part)}">{buttons}</span>'
 
 
+def worded(key: str, words: Mapping[str, str], **args: object) -> str:
+    """A text of a page's skeleton that carries the set's words ({noun}, {whole}:
+    `DashboardData.words`), marked so the page's `words` part can rewrite it when another set
+    is picked (`_Page.words_part`; the board swaps the text, the page decides it)."""
+    return f'<span data-words="{_esc(key)}">{_esc(t(key, **args, **words))}</span>'
+
+
 def panel_title(
     key: str,
     note: str = "",
     export: str = "",
     formats: str = "xlsx csv",
-    words: dict[str, str] | None = None,
+    words: Mapping[str, str] | None = None,
+    note_html: str = "",
 ) -> str:
-    """A panel's heading; `words` are the set's ({noun}, {whole}: `DashboardData.words`)."""
-    small = f"<small>{_esc(note)}</small>" if note else ""
-    return f"<h3>{_esc(t(key, **(words or {})))}{small}{export_buttons(export, formats)}</h3>"
+    """A panel's heading; with `words` (the set's) its text follows the set picked (`worded`).
+    `note_html` is a note already marked up (e.g. `worded`)."""
+    text = worded(key, words) if words is not None else _esc(t(key))
+    small = f"<small>{note_html or _esc(note)}</small>" if (note or note_html) else ""
+    return f"<h3>{text}{small}{export_buttons(export, formats)}</h3>"
 
 
 def focus_meta(data: DashboardData, view: View) -> dict:

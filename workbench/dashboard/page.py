@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from workbench.dashboard.markup import (
     county_href,
     export_buttons,
     panel_title,
+    worded,
 )
 from workbench.dashboard.ranking import (
     rank_summary_html,
@@ -95,8 +97,9 @@ def select_html(
         for lab, v in options
     )
     css = name.replace("_", "-")
+    label = worded(label_key, words) if words is not None else _esc(t(label_key))
     return (
-        f'<label class="wb-sel wb-sel-{css}"><span>{_esc(t(label_key, **(words or {})))}</span>'
+        f'<label class="wb-sel wb-sel-{css}"><span>{label}</span>'
         f'<select data-control="{_esc(name)}">{opts}</select></label>'
     )
 
@@ -109,8 +112,9 @@ def _panel_html(
     export: str = "",
     formats: str = "xlsx csv",
     words: dict[str, str] | None = None,
+    note_html: str = "",
 ) -> str:
-    title = panel_title(title_key, note, export, formats, words)
+    title = panel_title(title_key, note, export, formats, words, note_html)
     return f'<section class="wb-panel {cls}" data-panel="{_esc(export)}">{title}{body}</section>'
 
 
@@ -141,6 +145,7 @@ class _Page:
         self.view = view
         self.last_update_ms = 0.0
         self._sent: dict[str, tuple[int, object]] = {}
+        self.word_args: dict[str, dict[str, object]] = {}  # a worded text's other arguments
 
     # -- options -------------------------------------------------------------------------
     def _set_options(self) -> list[tuple[str, str]]:
@@ -306,9 +311,21 @@ class _Page:
             self._options_for = (key, {k: [list(o) for o in v] for k, v in self.options().items()})
         return self._options_for[1]
 
+    def words_part(self) -> dict:
+        """The skeleton's texts that carry the set's words (`markup.worded`), in the words of
+        the set shown: the skeleton is drawn once, so picking a set of 地区 after one of 区县
+        rewrites its titles and labels through this part."""
+        keys = dict.fromkeys(re.findall(r'data-words="([^"]+)"', self.board.skeleton))
+        w = self.data.words(self.view.indicator_set)
+        return {
+            "kind": "words",
+            "texts": {k: t(k, **self.word_args.get(k, {}), **w) for k in keys},
+        }
+
     def refresh(self) -> None:
         started = time.perf_counter()
-        parts = {name: self._payload(name, p) for name, p in self.build_parts().items()}
+        built = {**self.build_parts(), "words": self.words_part()}
+        parts = {name: self._payload(name, p) for name, p in built.items()}
         small = {k: v for k, v in parts.items() if k not in self.BIG}
         big = {k: v for k, v in parts.items() if k in self.BIG}
         options = self._options_payload()
@@ -412,7 +429,8 @@ class Cockpit(_Page):
             name: select_html(name, f"dash.selector.{label[name]}", words=w)
             for name in self.controls
         }
-        map_note = t("dash.map.tiles", n=missing_shapes, **w) if missing_shapes else ""
+        self.word_args["dash.map.tiles"] = {"n": missing_shapes}
+        map_note = worded("dash.map.tiles", w, n=missing_shapes) if missing_shapes else ""
         return (
             '<div class="wb-root wb-cockpit">'
             f'<header class="wb-header">{_slot("header")}<div class="wb-controls">'
@@ -430,7 +448,7 @@ class Cockpit(_Page):
             + _panel_html(
                 "dash.panel.map",
                 sel["focus"] + _slot("map"),
-                map_note,
+                note_html=map_note,
                 export="map",
                 formats="xlsx csv png",
                 words=w,
@@ -606,7 +624,7 @@ class CountyPage(_Page):
             + _panel_html(
                 "dash.panel.history",
                 _slot("history"),
-                t("dash.panel.history_note", **w),
+                note_html=worded("dash.panel.history_note", w),
                 export="history",
                 formats="xlsx csv png",
             )

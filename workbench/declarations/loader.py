@@ -127,7 +127,22 @@ class _Builder:
             lst.file, lst.line = file, line
             lst.item_lines = [n.start_mark.line + 1 for n in node.value]
             return lst
-        return self.cons.construct_object(node, deep=True)
+        value = self.cons.construct_object(node, deep=True)
+        if isinstance(value, str) and node.start_mark.line != node.end_mark.line:
+            return join_cjk_lines(value)  # a folded or plain scalar written over several lines
+        return value
+
+
+# Chinese prose wraps without spaces, but YAML folds a line break into one: `…问题）。 同一…`
+# reached the 通报. A space with Chinese (ideograph or full-width punctuation, curly quotes) on
+# both sides is such a fold and goes; one beside a number, a Latin word or `÷` stays.
+_CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026"
+_FOLD_SPACE = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def join_cjk_lines(text: str) -> str:
+    """`…得满分， 未达目标…` → `…得满分，未达目标…` (only spaces between Chinese characters)."""
+    return _FOLD_SPACE.sub("", text)
 
 
 # libyaml's parser when PyYAML has it (same nodes and marks, several times faster).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -131,6 +132,9 @@ class Measure:
     # `not_done_by: <date field>` (done_by holds the field): a row counts in a window only while
     # it is still not done at the window's end (a blank date: not done) — e.g. open past 时限
     not_done: bool = False
+    # `date_offset_days: n`: the row's month is that of `date` + n days — a case due on the 31st
+    # is overdue from the 1st (`date: due_date`, `date_offset_days: 1`)
+    date_offset_days: int = 0
 
     def __post_init__(self) -> None:
         if not self.city:
@@ -143,6 +147,13 @@ class Measure:
     def at(self, key: str | None = None) -> tuple[str, int | None]:
         """File and line of the measure, or of one of its keys."""
         return self.file, self.key_lines.get(key, self.line) if key else self.line
+
+    @property
+    def dating(self) -> str | None:
+        """What the engines bin the rows by: `date`, or `date` shifted (`dating_parts`)."""
+        if self.date is None or not self.date_offset_days:
+            return self.date
+        return f"{self.date}{self.date_offset_days:+d}d"
 
     @property
     def is_stock(self) -> bool:
@@ -651,3 +662,12 @@ def indices_in_order(sets: Sequence[IndicatorSet]) -> list[tuple[str, str]]:
                 seen.add(h)
                 out.append((s.code, h))
     return out
+
+
+_DATING = re.compile(r"(.+?)([+-]\d+)d")
+
+
+def dating_parts(dating: str) -> tuple[str, int]:
+    """`Measure.dating` back to (date field, days added): `due_date+1d` → (`due_date`, 1)."""
+    m = _DATING.fullmatch(dating)
+    return (m.group(1), int(m.group(2))) if m else (dating, 0)

@@ -49,7 +49,7 @@ from workbench.declarations.vocabulary import (
     WITHIN_DAYS,
 )
 from workbench.messages import t
-from workbench.periods import Frequency, coarsest
+from workbench.periods import TO_DATE, Frequency, coarsest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +314,8 @@ def join_keys_exist(ctx: SetContext) -> Iterator[Finding]:
 
 
 def date_fields_are_dates(ctx: SetContext) -> Iterator[Finding]:
-    """`date` and `done_by` name date or month fields of the measure's ledger."""
+    """`date` and `done_by` name date or month fields of the measure's ledger (a day date when
+    `date_offset_days` shifts it)."""
     for m in _ledger_measures(ctx):
         lg = ctx.sources[m.ledger]  # type: ignore[index]
         for key, name, wrong_type in (
@@ -336,6 +337,8 @@ def date_fields_are_dates(ctx: SetContext) -> Iterator[Finding]:
                 )
             elif lg.field(name).type not in ("date", "month"):
                 yield error(wrong_type, m.at(key), f"measures.{m.code}", drops, field=name)
+            elif key == "date" and m.date_offset_days and lg.field(name).type != "date":
+                yield error("E_DATE_OFFSET", m.at("date_offset_days"), f"measures.{m.code}", drops)
 
 
 def counted_field_exists(ctx: SetContext) -> Iterator[Finding]:
@@ -484,7 +487,8 @@ def spans_fit_the_frequency(ctx: SetContext) -> Iterator[Finding]:
         return bool(span) and not span.startswith(PHASE_SPAN) and span not in freq.spans
 
     for ind in list(ctx.indicators.values()):
-        if bad(ind.span):
+        # an indicator of monthly data may also count every month to date (a stock)
+        if bad(ind.span) and not (ind.span == TO_DATE and freq.is_monthly):
             yield error(
                 "E_SPAN_FREQUENCY",
                 ind.at("span"),

@@ -510,6 +510,10 @@ class Shaper:
         if done_by is not None and (agg not in ("count", "sum") or date is None or rollup != "sum"):
             self.issues.error("E_DONE_BY", m.at("not_done_by" if not_done else "done_by"), path)
             return None
+        offset = self.integer(m, "date_offset_days", path, lo=0, hi=366) or 0
+        if offset and (date is None or agg not in ("count", "sum")):
+            self.issues.error("E_DATE_OFFSET", m.at("date_offset_days"), path)
+            return None
         return Measure(
             code,
             agg,
@@ -532,6 +536,7 @@ class Shaper:
                 {("ledger" if k == "table" else k): v for k, v in m.key_lines.items()}
             ),
             not_done=not_done,
+            date_offset_days=offset,
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:

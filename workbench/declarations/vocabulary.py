@@ -112,6 +112,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "since",
         "done_by",
         "not_done_by",
+        "date_offset_days",
         "name",
         "description",
         "unit",

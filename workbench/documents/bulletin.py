@@ -33,6 +33,8 @@ from workbench.presentation import definitions as pdef
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
+from workbench.presentation import words as pw
+from workbench.screening import summary as scr_summary
 
 CN_NUM = "一二三四五六七八九十"
 # the screening section's terms explained in 附件 指标说明 (texts in locale/documents.yaml)
@@ -429,7 +431,7 @@ def talk_table(f: Facts) -> Table:
     tl = talk_list(f)
     frame = pd.DataFrame(
         {
-            t("doc.col.county"): tl["county_name"].astype(str),
+            f.words.unit_noun: tl["county_name"].astype(str),
             t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
             t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
             t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
@@ -500,7 +502,7 @@ def requirement_blocks(
                 t("doc.req.group_head", group=group or t("doc.kpi.other_group")),
                 t(
                     "doc.req.group",
-                    names="、".join(r["indicator_name"] for r in rows),
+                    names=pw.name_list(r["indicator_name"] for r in rows),
                     counties=names_text(worst, 3),
                 ),
             )
@@ -793,11 +795,8 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
                 converted=fmt.count_text(y["converted"], "条"),
             )
         )
-        rated = by_rule[by_rule["checked"] > 0].sort_values(
-            ["confirmed_rate", "rule_code"], kind="stable"
-        )
-        if len(rated) > 1:
-            low = rated.iloc[0]
+        low = scr_summary.weakest_rule(by_rule)
+        if low is not None:
             checks.append(
                 t(
                     "doc.scr.weakest",
@@ -848,7 +847,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
     )
     m, y = digest["month"].iloc[0], digest["ytd"].iloc[0]
     total = {
-        t("doc.col.rule"): t("doc.city_total"),
+        t("doc.col.rule"): f.words.whole,
         t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
         t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
         t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),

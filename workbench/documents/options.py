@@ -208,7 +208,8 @@ def header(
         no = number or t("doc.blank_no")
         number = pattern.replace("{year}", str(date.year)).replace("{no}", no)
         if not chosen:
-            notes.append(t("doc.note.blank_number", number=number, kind=t(f"doc.kind.{kind}")))
+            key = "doc.note.blank_number" if kind == "bulletin" else "doc.note.blank_number_kind"
+            notes.append(t(key, number=number, kind=t(f"doc.kind.{kind}")))
     head = Header(
         issuer=issuer,
         mark=options.mark or t("doc.default.mark", issuer=issuer),

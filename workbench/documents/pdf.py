@@ -7,9 +7,11 @@ for the conversion only; the .docx keeps the names bureau PCs have."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 from workbench.files import FILE_MODE
@@ -68,6 +70,33 @@ def fonts_conf() -> str:
     )
 
 
+# LibreOffice ends a line after the minus of `二季度末-15.5%` (二季度末- / 15.5%). A word joiner
+# (U+2060, zero width) after a minus before a digit keeps the number whole in the PDF; the .docx
+# the bureau edits keeps its plain text. (Word's own non-breaking hyphen, w:noBreakHyphen, made
+# LibreOffice break inside the digits after it instead.)
+_TEXT = re.compile(r"(<w:t(?:\s[^>]*)?>)([^<]*)(</w:t>)")
+_MINUS = re.compile(r"-(?=[0-9])")
+WORD_JOINER = "\u2060"
+
+
+def glue_minus(document_xml: str) -> str:
+    """`…末-15.5%…` → `…末-\u206015.5%…` in every w:t text of a document.xml."""
+    return _TEXT.sub(
+        lambda m: m.group(1) + _MINUS.sub("-" + WORD_JOINER, m.group(2)) + m.group(3),
+        document_xml,
+    )
+
+
+def _copy_glued(docx: Path, dst: Path) -> None:
+    """The .docx with `glue_minus` applied to its body, headers and footers."""
+    with zipfile.ZipFile(docx) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("word/") and item.filename.endswith(".xml"):
+                data = glue_minus(data.decode("utf-8")).encode("utf-8")
+            zout.writestr(item, data)
+
+
 def docx_to_pdf(docx: Path, pdf: Path, timeout: float = 180) -> Path:
     """Convert with a private LibreOffice profile (parallel runs never share one), atomically."""
     exe = soffice_path()
@@ -79,7 +108,7 @@ def docx_to_pdf(docx: Path, pdf: Path, timeout: float = 180) -> Path:
         conf = work / "fonts.conf"
         conf.write_text(fonts_conf(), encoding="utf-8")
         src = work / "in.docx"
-        shutil.copyfile(docx, src)
+        _copy_glued(docx, src)
         env = dict(
             os.environ,
             FONTCONFIG_FILE=str(conf),

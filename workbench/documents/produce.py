@@ -42,6 +42,33 @@ def screening_digest(city: Any, screening: Mapping[str, Any] | None, period: str
     )
 
 
+def window_screening(
+    city: Any, screening: Mapping[str, Any] | None, since: str, through: str
+) -> Any:
+    """The screening of the data months `since`–`through` for a phase or campaign summary, None
+    when none of them was screened (`screening.summary.window_digest`)."""
+    if not screening:
+        return None
+    ledgers = city.data.ledgers
+    leads = ledgers.get("leads")
+    if leads is None:
+        return None
+    return scr_summary.window_digest(
+        screening["scr_leads"],
+        leads,
+        screening["coverage"],
+        screening["rule_names"],
+        since,
+        through,
+        screening.get("cross_match", ()),
+        ledgers.get("cases"),
+    )
+
+
+def _month(d: Any) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
 def build(
     kind: str,
     code: str,
@@ -67,10 +94,13 @@ def build(
         return bulletin.build(city, head, submissions, run_id, digest), notes
     if kind == "phase_summary":
         ph = next(p for p in city.data.evaluation.indicator_set.calendar.phases if p.code == code)
-        end = f"{ph.end.year:04d}-{ph.end.month:02d}"
-        return summaries.build_phase_summary(city, city_at(end), code, head, run_id), notes
+        end = _month(ph.end)
+        scr = window_screening(city, screening, _month(ph.start), end)
+        return summaries.build_phase_summary(city, city_at(end), code, head, run_id, scr), notes
     if kind == "campaign_summary":
-        return summaries.build_campaign_summary(city, head, run_id), notes
+        cal = city.data.evaluation.indicator_set.calendar
+        scr = window_screening(city, screening, _month(cal.start), _month(cal.end))
+        return summaries.build_campaign_summary(city, head, run_id, scr), notes
     return summaries.build_case_digest(city, head, run_id), notes
 
 

@@ -8,18 +8,23 @@ last month's ledgers are in by then), and at the campaign's last month the 专�
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from workbench import fmt
+from workbench.contracts import VIOLATION_TYPES
 from workbench.documents import bulletin as bl
 from workbench.documents.model import Attachment, Block, Document, Header, Heading, Para, Table
 from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
+from workbench.presentation import lists
+from workbench.presentation import words as pw
 from workbench.privacy import mask_name
+from workbench.screening import summary as scr_summary
 
 CASE_DIGEST_SIZE = 20  # cases in the 典型案例汇编, largest amount first
 
@@ -108,12 +113,96 @@ def _window_label(w: pc.Window) -> str:
     return t("doc.sum.window", a=fmt.month_label(w.start), b=fmt.month_label(w.end))
 
 
+def screening_para(
+    digest: Mapping[str, pd.DataFrame] | None, window: pc.Window, n: int
+) -> list[Block]:
+    """The summaries' screening paragraph (numbered `n` among the section's leads) from
+    `screening.summary.window_digest` — settlements screened, hits, leads issued, the year's
+    checks and 属实率 at the window's end, the weakest rule, the death and custody matches'
+    recovery; nothing when no month of the window was screened (`digest` None)."""
+    if digest is None:
+        return []
+    w, c, cm = (digest[k].iloc[0] for k in ("window", "checks", "cross_match"))
+    end = lists.period_end(window.end)
+    coverage = (
+        t(
+            "doc.scr.coverage",
+            screened=fmt.count_text(w["screened"], "笔"),
+            rate=fmt.value_text(w["coverage_rate"], "%"),
+        )
+        if fmt.finite(w["settlements"])
+        else ""
+    )
+    parts = [
+        t(
+            "doc.sum.scr_window",
+            window=_window_label(window),
+            months=int(w["months"]),
+            coverage=coverage,
+            hits=fmt.count_text(w["hits"], "笔"),
+            amount=fmt.value_text(w["amount"], "元", 1),
+            leads=fmt.count_text(w["leads"], "条"),
+        )
+    ]
+    m = int(window.end[5:7])
+    ytd = t("doc.ytd_label", m=m) if m > 1 else fmt.month_label(window.end)
+    if int(c["checked"]):
+        parts.append(
+            t(
+                "doc.sum.scr_checks",
+                date=fmt.date_label(end),
+                year=window.end[:4],
+                ytd=ytd,
+                leads=fmt.count_text(c["leads"], "条"),
+                checked=fmt.count_text(c["checked"], "条"),
+                confirmed=fmt.count_text(c["confirmed"], "条"),
+                rate=fmt.value_text(c["confirmed_rate"], "%"),
+            )
+        )
+        low = scr_summary.weakest_rule(digest["by_rule"])
+        if low is not None:
+            parts.append(
+                t(
+                    "doc.scr.weakest",
+                    rule=low["rule_name"],
+                    rate=fmt.value_text(low["confirmed_rate"], "%"),
+                    checked=fmt.count_text(low["checked"], "条"),
+                )
+            )
+    else:
+        parts.append(
+            t(
+                "doc.sum.scr_unchecked",
+                date=fmt.date_label(end),
+                year=window.end[:4],
+                ytd=ytd,
+                leads=fmt.count_text(c["leads"], "条"),
+            )
+        )
+    parts.append(
+        t(
+            "doc.sum.scr_recovery",
+            cases=fmt.count_text(cm["cases"], "件"),
+            recovered=fmt.value_text(cm["recovered"], "元", 1),
+        )
+        if int(cm["cases"])
+        else t("doc.sum.scr_no_recovery")
+    )
+    return [Para("".join(parts), lead=t("doc.sum.lead_screening", n=bl.cn(n)), lead_level=2)]
+
+
 # ----------------------------------------------------------------------------- 阶段总结
 def build_phase_summary(
-    city: Any, phase_city: Any, code: str, header: Header, run_id: str = ""
+    city: Any,
+    phase_city: Any,
+    code: str,
+    header: Header,
+    run_id: str = "",
+    screening: Mapping[str, pd.DataFrame] | None = None,
 ) -> Document:
     """阶段总结 for phase `code`: `phase_city` is the city report at the phase's last month
-    (its KPIs, milestones and lists as of then), `city` the current one (for the next phase)."""
+    (its KPIs, milestones and lists as of then), `city` the current one (for the next phase);
+    `screening` the phase's `screening.summary.window_digest` (None: nothing screened)."""
     f = bl.gather(phase_city.data)
     cal = f.iset.calendar
     phases = list(cal.phases)
@@ -142,6 +231,7 @@ def build_phase_summary(
     bd = bl.breakdown_sentences(f, window)
     if bd:
         blocks.append(Para("".join(bd), lead=t("doc.phase.lead_breakdown"), lead_level=2))
+    blocks += screening_para(screening, window, 3 if bd else 2)
     blocks.append(Heading(1, t("doc.phase.h_targets", n=bl.cn(2), end=fmt.month_label(f.period))))
     ms = phase_city.data.evaluation.city_milestones
     in_phase = (
@@ -233,7 +323,14 @@ def verdict_table(f: bl.Facts, kpis: pd.DataFrame) -> tuple[Table, list[dict[str
     ), rows
 
 
-def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Document:
+def build_campaign_summary(
+    city: Any,
+    header: Header,
+    run_id: str = "",
+    screening: Mapping[str, pd.DataFrame] | None = None,
+) -> Document:
+    """专项整治工作总结 at the campaign's end; `screening` the campaign months'
+    `screening.summary.window_digest` (None: nothing screened)."""
     f = bl.gather(city.data)
     cal = f.iset.calendar
     data = city.data
@@ -264,6 +361,7 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
     bd = bl.breakdown_sentences(f, window)
     if bd:
         blocks.append(Para("".join(bd), lead=t("doc.phase.lead_breakdown"), lead_level=2))
+    blocks += screening_para(screening, window, 3 if bd else 2)
     blocks.append(Heading(1, t("doc.sum.h_targets", n=bl.cn(2), ytd=f.ytd_label())))
     blocks.append(
         Para(
@@ -272,8 +370,8 @@ def build_campaign_summary(city: Any, header: Header, run_id: str = "") -> Docum
                 total=len(rows),
                 met=len(met),
                 missed=len(missed),
-                met_names="、".join(r["indicator_name"] for r in met) or t("doc.none"),
-                missed_names="、".join(r["indicator_name"] for r in missed) or t("doc.none"),
+                met_names=pw.name_list(r["indicator_name"] for r in met) or t("doc.none"),
+                missed_names=pw.name_list(r["indicator_name"] for r in missed) or t("doc.none"),
             )
         )
     )
@@ -382,12 +480,15 @@ def build_case_digest(
             if not fmt.missing(person) and str(person).strip()
             else t("doc.cases.unnamed", subject=r.get("subject_type") or "")
         )
+        violation = str(r.get("violation_type") or "")
+        if violation in ("", VIOLATION_TYPES[-1]):  # 其他 alone reads 某用人单位其他案
+            violation = t("doc.cases.other")
         head = t(
             "doc.cases.head",
             n=i,
-            county=county,
+            county="" if county in who else county,  # not 白沙县白沙县观澜医院
             who=who,
-            violation=r.get("violation_type") or t("doc.cases.other"),
+            violation=violation,
         )
         parts = [
             t(
@@ -396,7 +497,7 @@ def build_case_digest(
                 county=county,
                 source=r.get("lead_source") or t("doc.cases.other_source"),
                 who=who,
-                violation=r.get("violation_type") or t("doc.cases.other"),
+                violation=violation,
                 amount=r["amount_involved_text"],
             )
         ]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.messages import t
+from workbench.presentation.words import name_list
 
 DEFINITION_COLUMNS = [
     "indicator",
@@ -192,7 +193,7 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
                 for n in decl.nodes
                 if n.parent == node.code and n.indicator in iset.indicators
             ]
-            dims.append(t("defs.dimension", name=node.name, members="、".join(kids)))
+            dims.append(t("defs.dimension", name=node.name, members=name_list(kids)))
     return {
         "name": decl.name,
         "description": " ".join(str(decl.description or "").split()),

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import fmt
+from workbench.messages import t
 from workbench.presentation import kpis as pk
 
 FAILING = (pk.NOT_MET, pk.AT_RISK)
@@ -102,11 +103,16 @@ def movement(
 
 
 def movement_of(row: Mapping[str, Any], iset: Any) -> Movement:
-    """`movement` for one engine/presented KPI row."""
+    """`movement` for one engine/presented KPI row. A change on too thin a base is no
+    movement, as the cards say 基线不足 for it (`kpis.texts`)."""
     ind = iset.indicators.get(str(row["indicator"]))
     direction = int(getattr(ind, "direction", 1) or 1) if ind is not None else 1
     kind = str(getattr(ind, "type", "")) if ind is not None else ""
     dec = row.get("decimals")
+    if kind != "change" and pk.display_of(iset, str(row["indicator"])).thin(
+        row.get("baseline_size")
+    ):
+        return Movement("", False, t("pres.change.thin"))
     return movement(
         row.get("value"),
         row.get("prev_value"),

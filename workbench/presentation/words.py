@@ -123,8 +123,20 @@ def face_values(w: SetWords) -> dict[str, str]:
         "noun": w.unit_noun,
         "whole": w.whole,
         "whole_choice": choice,
+        # every unit of the whole: 全市区县, 全省地区, or just 全部机构 (not 全部机构机构)
+        "whole_units": w.whole
+        if plain
+        else t("words.whole_units", whole=w.whole, noun=w.unit_noun),
         "code_label": w.code_label,
         "period_noun": w.period_noun or t("words.period.month"),
         "trend_kind": w.trend_kind or t("words.trend.month"),
         "place": "" if w.on_ledgers else w.whole,
     }
+
+
+def name_list(names: object) -> str:
+    """Names as a Chinese enumeration, 甲、乙、丙. A name with a 、 of its own is quoted, so
+    「达成4项（“重复作案、团伙作案占比变化”、检查覆盖率…）」 still reads as four, not five."""
+    sep = t("pres.list_sep")
+    items = [str(n) for n in names]  # type: ignore[attr-defined]
+    return sep.join(t("pres.quoted", name=n) if sep in n else n for n in items)

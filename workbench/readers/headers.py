@@ -8,7 +8,12 @@ import difflib
 import functools
 from dataclasses import dataclass
 
-from workbench.contracts import LEDGERS, normalise_header
+from workbench.contracts import (
+    LEAD_FEEDBACK_COLUMNS,
+    LEDGERS,
+    feedback_list_of,
+    normalise_header,
+)
 from workbench.privacy import mask_text
 from workbench.readers.sheets import Issue, Limits, RawSheet
 
@@ -138,8 +143,12 @@ def sheet_from_match(
         issues.append(
             Issue("W_EXTRA_COLUMN", file, sheet, row=header_row, column=lab, severity="warning")
         )
+    # a county's returned 疑点清单 has the list's columns, not every field of the leads ledger
+    listed = lg.name == "leads" and bool(feedback_list_of(sheet) or feedback_list_of(file))
     for name in missing:
         f = lg.field(name)
+        if listed and not f.required and name not in LEAD_FEEDBACK_COLUMNS:
+            continue
         hint = closest_header(f.header, extra_labels)
         issues.append(
             Issue(

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.contracts import CHECK_STATUSES, LEAD_FEEDBACK_LISTS, LEDGERS
+from workbench.contracts import (
+    CHECK_STATUSES,
+    LEAD_FEEDBACK_COLUMNS,
+    LEAD_FEEDBACK_LISTS,
+    LEDGERS,
+)
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_id_card
 from workbench.screening.rules import RuleSet
@@ -22,26 +27,7 @@ from workbench.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "lead_id",
-    "county_code",
-    "lead_source",
-    "rule_code",
-    "rule_name",
-    "subject_type",
-    "institution_id",
-    "person_no",
-    "person_id",
-    "data_period",
-    "hit_count",
-    "suspect_amount",
-    "received_date",
-    "due_date",
-    "check_status",
-    "checked_date",
-    "action",
-    "case_id",
-)
+COLUMNS = LEAD_FEEDBACK_COLUMNS
 FILL_IN = ("check_status", "checked_date", "action", "case_id")
 RESULT_HEADER = "核查结果"  # the list's name for check_status (an alias in the contract)
 EVIDENCE_COLUMNS = {

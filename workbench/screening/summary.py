@@ -384,6 +384,76 @@ def period_digest(
     }
 
 
+def weakest_rule(by_rule: pd.DataFrame) -> pd.Series | None:
+    """The rule with the lowest 属实率 among those with a check (ties: the rule code), or None
+    when fewer than two rules were checked — what the 通报 and the summaries name."""
+    rated = by_rule[by_rule["checked"] > 0].sort_values(
+        ["confirmed_rate", "rule_code"], kind="stable"
+    )
+    return rated.iloc[0] if len(rated) > 1 else None
+
+
+def window_digest(
+    scr_leads: pd.DataFrame,
+    leads: pd.DataFrame,
+    coverage: pd.DataFrame,
+    rule_names: Mapping[str, str],
+    since: str,
+    through: str,
+    cross_match: Collection[str] = (),
+    cases: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame] | None:
+    """What a phase or campaign summary says about screening over the data months `since` to
+    `through` (YYYY-MM), or None when none of them was screened. Counted by the cockpit's and
+    the 通报's functions, never a second way:
+
+    - `window`: one row — months screened, settlements, screened, coverage_rate, hits, leads
+      (issued), suppressed, amount, rules_hit of those months (`screening_tables`,
+      `screening_view` from `since` to `through`);
+    - `by_rule`: `screening_view`'s by_rule (hits and leads in the window; checks of the year's
+      leads as the ledger stood at `through`'s end, `check_counts` / `checks_at`);
+    - `checks`: one row — those leads, checked, confirmed, converted, checked_rate,
+      confirmed_rate, conversion_rate (the 通报's 核查进展 at `through`);
+    - `cross_match`: as `period_digest`'s, the year to `through`'s end.
+    """
+    from workbench.presentation import lists as plists
+
+    since, through = str(since)[:7], str(through)[:7]
+    months = scr_leads["month"].astype(str)
+    rows = scr_leads[(months >= since) & (months <= through)]
+    cov = coverage
+    if len(cov):
+        cm = cov["month"].astype(str)
+        cov = cov[(cm >= since) & (cm <= through)]
+    screened_months = sorted({*rows["month"].astype(str), *cov["month"].astype(str)})
+    if not screened_months:
+        return None
+    tables = screening_tables(rows, cov, rule_names)
+    checks = check_counts(scr_leads, leads, rule_names, [through])
+    view = screening_view(tables["by_rule_county"], checks, through=through, since=since)
+    by_rule = view["by_rule"]
+    settlements = float(cov["settlements"].sum()) if len(cov) else float("nan")
+    screened = float(cov["screened"].sum()) if len(cov) else float("nan")
+    window = view["totals"].assign(
+        months=len(screened_months), settlements=settlements, screened=screened
+    )
+    window["coverage_rate"] = _rate(window["screened"], window["settlements"])
+    total = checks_at(checks, through)[["leads", "checked", "confirmed", "converted"]].sum()
+    done = pd.DataFrame(
+        {k: [int(total[k])] for k in ("leads", "checked", "confirmed", "converted")}
+    )
+    done["checked_rate"] = _rate(done["checked"], done["leads"])
+    done["confirmed_rate"] = _rate(done["confirmed"], done["checked"])
+    done["conversion_rate"] = _rate(done["converted"], done["leads"])
+    end = plists.period_end(through)
+    return {
+        "window": window,
+        "by_rule": by_rule,
+        "checks": done,
+        "cross_match": _cross_match_recovery(leads, cases, cross_match, f"{through[:4]}-01", end),
+    }
+
+
 def _cross_match_recovery(
     leads: pd.DataFrame,
     cases: pd.DataFrame | None,
