@@ -241,8 +241,12 @@ def _month_sql(ref: str, ftype: str, days: int = 0) -> str:
     """Month index (year × 12 + month − 1) of a date or YYYY-MM column (`days` later); NULL
     when blank."""
     d = f"try_strptime({ref}, '%Y-%m')" if ftype == "month" else f"TRY_CAST({ref} AS DATE)"
-    if days:
-        d = f"CAST({d} + INTERVAL ({int(days)}) DAY AS DATE)"
+    if days:  # a DATE plus whole days is a DATE (no TIMESTAMP and back, ≈ 1/3 of a statement)
+        d = (
+            f"CAST({d} + INTERVAL ({int(days)}) DAY AS DATE)"
+            if ftype == "month"
+            else f"({d} + CAST({int(days)} AS INTEGER))"
+        )
     return f"(year({d}) * 12 + month({d}) - 1)"
 
 
