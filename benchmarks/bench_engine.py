@@ -322,10 +322,14 @@ distinct counts reading a joined condition on their grouped pairs build the join
 right rows some condition keeps, when each is false without a match (重点监控: 44 k of 399 k
 institutions) — inspected institutions 0.149 → 0.116; (4) a blank-text test trims only values
 not starting with a printable ASCII character (DuckDB's trim copies every string, and strips
-no such character) — leads by received month 0.102 → 0.083. A's statements together, old and
-new in alternating processes: 1.30 / 1.51 / 1.31 → 1.27 / 1.30 / 1.18 s CPU; the engine (file
-to county × month grids) 1.47 / 1.48 / 1.43 / 1.54 → 1.32 / 1.29 / 1.40 / 1.32 s CPU and A as a
-whole 1.83 / 1.85 / 1.78 / 1.93 → 1.70 / 1.64 / 1.77 / 1.71 s CPU (≈ −0.13 s, −7 %). Tried
+no such character) — leads by received month 0.102 → 0.083; (5) after main added 超期未结案件数
+(open cases by due day + 1, `date_offset_days`), a day date plus whole days stays a DATE
+instead of a TIMESTAMP cast back — that statement 0.095 → 0.066. A's statements together, old
+and new in alternating processes (before the merge): 1.30 / 1.51 / 1.31 → 1.27 / 1.30 / 1.18 s
+CPU; the engine (file to county × month grids) 1.47 / 1.48 / 1.43 / 1.54 → 1.32 / 1.29 / 1.40
+/ 1.32 s CPU and A as a whole 1.83 / 1.85 / 1.78 / 1.93 → 1.70 / 1.64 / 1.77 / 1.71 s CPU;
+after the merge, main against this branch (11:27–11:29): engine 1.48 / 1.49 / 1.53 → 1.40 /
+1.39 / 1.35 s CPU, A 1.85 / 1.87 / 1.91 → 1.78 / 1.85 / 1.72 s CPU (≈ −0.1 s, −5 to −7 %). Tried
 and dropped, with numbers: the 15-aggregate discovery-month statement split in two (0.25
 against 0.21 s); grouping by the shared condition instead of filtering on it (no gain);
 `IS TRUE` or the bare column for `IN (true)`, `list_contains` or an OR chain for a 12-value
