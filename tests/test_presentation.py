@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench import fmt
@@ -418,3 +418,25 @@ def test_a_name_with_its_own_enumeration_comma_is_quoted_in_a_list() -> None:
     assert name_list([]) == ""
     method = pdef.method_text(load_set("campaign_2025"), "campaign_progress")
     assert "（欺诈骗保案件数量同比、“重复作案、团伙作案占比变化”）" in "".join(method.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+            # exact halves at the printed digit, where float error decides the naive way
+            st.integers(-(10**6), 10**6).map(lambda k: k / 10 + 0.05),
+            st.integers(-(10**6), 10**6).map(lambda k: k / 100 + 0.005),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.integers(0, 3),
+)
+def test_array_rounding_is_the_printed_rounding(values: list[float], digits: int) -> None:
+    """`fmt.rounded` (grades read scores through it) gives, value by value, the number a face
+    prints (`fmt._round`: half up on the decimal a reader sees)."""
+    got = fmt.rounded(values, digits)
+    assert got.tolist() == [fmt._round(v, digits) for v in values]
+    assert np.isnan(fmt.rounded([np.nan], 1)[0])
