@@ -746,6 +746,17 @@ def _wan(yuan: float) -> str:
     return fmt.value_text(yuan, "元", 1)
 
 
+def coverage_clause(row: Any) -> str:
+    """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
+    if not fmt.finite(row["settlements"]):
+        return ""
+    return t(
+        "doc.scr.coverage",
+        screened=fmt.count_text(row["screened"], "笔"),
+        rate=fmt.value_text(row["coverage_rate"], "%"),
+    )
+
+
 def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> list[Block]:
     """疑点数据筛查: the month's screening (coverage, hits, leads, amount, leading rules), the
     year's checks as of the month's end (核查, 属实率, 转案, 超期), and the money recovered on
@@ -754,15 +765,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
     by_rule = digest["by_rule"]
     y = digest["ytd"].iloc[0]
     cm = digest["cross_match"].iloc[0]
-    cov = (
-        t(
-            "doc.scr.coverage",
-            screened=fmt.count_text(m["screened"], "笔"),
-            rate=fmt.value_text(m["coverage_rate"], "%"),
-        )
-        if fmt.finite(m["settlements"])
-        else ""
-    )
+    cov = coverage_clause(m)
     top = by_rule[by_rule["leads"] > 0].head(TOP)
     month = [
         t(

@@ -125,15 +125,7 @@ def screening_para(
         return []
     w, c, cm = (digest[k].iloc[0] for k in ("window", "checks", "cross_match"))
     end = lists.period_end(window.end)
-    coverage = (
-        t(
-            "doc.scr.coverage",
-            screened=fmt.count_text(w["screened"], "笔"),
-            rate=fmt.value_text(w["coverage_rate"], "%"),
-        )
-        if fmt.finite(w["settlements"])
-        else ""
-    )
+    coverage = bl.coverage_clause(w)
     parts = [
         t(
             "doc.sum.scr_window",
