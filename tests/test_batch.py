@@ -139,6 +139,8 @@ def test_batch_end_to_end_real_notebooks(city: dict, tmp_path: Path) -> None:
         tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
         assert ["injected-parameters"] in tags  # papermill semantics
         assert nb["metadata"]["papermill"]["parameters"]["county"] == code
+        counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+        assert counts == list(range(1, len(counts) + 1))  # as a fresh kernel numbers them
         assert isinstance(st[code]["score"], float) and st[code]["grade"]
     assert (run_dir / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert len(list(run_dir.rglob("plotly*.js"))) == 1
@@ -243,6 +245,26 @@ def test_faults_raise_kill_hang_others_complete(city: dict, tmp_path: Path) -> N
     for f in run_dir.rglob("*"):
         if f.is_file() and f.suffix in {".html", ".json", ".ipynb"}:
             assert leaked not in f.read_text(encoding="utf-8"), f
+
+
+def test_reset_clears_the_namespace_and_restarts_the_numbering() -> None:
+    """Between counties a reused kernel forgets the last county's names and numbers cells
+    from 1 again, on a fresh kernel (nothing to delete) as on a used one."""
+    slot = batch.KernelSlot("reset-test", env={"WORKBENCH_BATCH": "1"}, start_retries=0)
+    try:
+        slot.start()
+        deadline = time.monotonic() + 60
+        assert slot._execute(batch.RESET_CODE, deadline, silent=True)["status"] == "ok"
+        for _ in range(3):
+            slot._execute("county = '990101'", deadline)
+        slot.reset()
+        out: list = []
+        reply = slot._execute("print(sorted(dir()))", deadline, outputs=out)
+        assert reply["status"] == "ok" and reply["execution_count"] == 1
+        names = out[0]["text"]
+        assert "'county'" not in names and "_wb_k" not in names and "_wb_ip" not in names
+    finally:
+        slot.close()
 
 
 def test_kernel_start_failure_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -715,3 +737,81 @@ def test_pinned_copies_nobody_will_resume_are_pruned(tmp_path: Path) -> None:
         ".pending-new.duckdb",
         "2025-10-b.duckdb",
     ]
+
+
+# ----------------------------------------------------------------------------- table markup
+def _pandas_table(df: pd.DataFrame, max_rows: int = 200) -> str:
+    """The county tables' markup as pandas' `to_html` writes it (the writer the reports used
+    before `report._table_markup`): the peer the direct writer must match byte for byte."""
+    import html as h
+
+    from workbench import report
+
+    shown = df.head(max_rows)
+    cells = {}
+    for col in shown.columns:
+        texts = ["—" if report._missing(v) else str(v) for v in shown[col]]
+        short = max((len(x) for x in texts), default=0) <= report.NOWRAP_CHARS
+        cells[col] = [
+            f'<span class="wb-nw">{h.escape(x)}</span>' if short else h.escape(x) for x in texts
+        ]
+    heads = [h.escape(str(c)) for c in shown.columns]
+    return pd.DataFrame(list(zip(*cells.values())), columns=heads).to_html(
+        index=False, escape=False, classes="wb-table", border=0
+    )
+
+
+_CELL_TEXT = "甲乙 县\t\n\r\u3000\xa0<>&'\"a1．—"
+_CHUNKS = ["  ", " ", "\n", "\t", "\r\n", "\u3000", "甲乙县医保", "<b>", "&amp;", "2025-09-30"]
+
+
+def test_table_markup_is_pandas_markup() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from workbench import report
+
+    value = st.one_of(
+        st.text(alphabet=_CELL_TEXT, max_size=12),  # a no-wrap column's cells
+        st.text(alphabet=_CELL_TEXT, min_size=15, max_size=40),  # a long column's
+        st.lists(st.sampled_from(_CHUNKS), max_size=8).map("".join),  # runs of blanks, breaks
+        st.none(),
+        st.just(float("nan")),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False, allow_infinity=False, width=32),
+    )
+    header = st.text(alphabet="指标名称 ab&<", min_size=1, max_size=6)
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(
+        heads=st.lists(header, min_size=1, max_size=4),
+        n=st.integers(1, 6),
+        data=st.data(),
+    )
+    def check(heads: list[str], n: int, data: st.DataObject) -> None:
+        cols = {h: data.draw(st.lists(value, min_size=n, max_size=n)) for h in heads}
+        df = pd.DataFrame(cols)
+        got = report.table_html(df, "无", max_rows=4).markup
+        want = _pandas_table(df, max_rows=4)
+        if len(df) > 4:
+            want += got[got.index("</table>") + len("</table>") :]  # the "more rows" note
+        assert got == want
+
+    check()
+
+
+def test_table_markup_keeps_pandas_quirks() -> None:
+    """Hand-written: what pandas' writer does to a cell stays (tabs and line breaks shown
+    escaped, ends stripped, double spaces as &nbsp;&nbsp;); a header HTML escaping changes
+    goes through pandas itself."""
+    from workbench import report
+
+    long = "问题描述  第一行\n第二行\t完 "  # longer than a no-wrap cell
+    html = report.table_html(pd.DataFrame({"问题描述": [long]}), "无").markup
+    assert "<td>问题描述&nbsp;&nbsp;第一行\\n第二行\\t完</td>" in html
+    odd = pd.DataFrame({"a&b": ["x"], "金额<元>": ["12元"]})
+    markup = report.table_html(odd, "无").markup
+    assert markup == _pandas_table(odd)
+    # its cells stay (pandas keyed them by the unescaped header and showed a column of NaN)
+    assert "<th>a&amp;b</th>" in markup and "<th>金额&lt;元&gt;</th>" in markup
+    assert ">x</span>" in markup and ">12元</span>" in markup and "NaN" not in markup

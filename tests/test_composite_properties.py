@@ -261,11 +261,18 @@ def test_geometric_refuses_zero_unless_shift() -> None:
 def test_ranks_ties_take_lowest_rank_and_grades_use_bands() -> None:
     # one indicator, minmax on [0, 100] of 0 … 100 → scores equal the data; 90 and 90 tie at 2
     data = pd.DataFrame(
-        {"x": [0.0, 59.99, 60, 80, 90, 90, 100]}, index=["u1", "u2", "u3", "u4", "u5", "u6", "u7"]
+        {"x": [0.0, 59.94, 60, 80, 90, 90, 100]}, index=["u1", "u2", "u3", "u4", "u5", "u6", "u7"]
     )
     result = build_composite(data, flat(["x"]))
     assert result.ranks["IDX"].tolist() == [7, 6, 5, 4, 2, 2, 1]
     assert result.grades.tolist() == ["不合格", "不合格", "合格", "良好", "优秀", "优秀", "优秀"]
+    # graded as published (one decimal, half up): 59.94 is printed 59.9 (不合格); 59.95 and
+    # 79.958 are printed 60.0 and 80.0 and graded so — never 80.0分 beside 合格
+    from workbench.composite import grade
+
+    bands5 = ((90, "优秀"), (80, "良好"), (60, "合格"), (float("-inf"), "不合格"))
+    edge = pd.Series([59.94, 59.95, 79.949, 79.958, 89.95, 89.9499])
+    assert grade(edge, bands5).tolist() == ["不合格", "合格", "合格", "良好", "优秀", "良好"]
     custom = build_composite(
         data, flat(["x"]), CompositeConfig(grade_bands=((50, "达标"), (float("-inf"), "未达标")))
     )

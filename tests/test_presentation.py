@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench import fmt
@@ -418,3 +418,93 @@ def test_a_name_with_its_own_enumeration_comma_is_quoted_in_a_list() -> None:
     assert name_list([]) == ""
     method = pdef.method_text(load_set("campaign_2025"), "campaign_progress")
     assert "（欺诈骗保案件数量同比、“重复作案、团伙作案占比变化”）" in "".join(method.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+            # exact halves at the printed digit, where float error decides the naive way
+            st.integers(-(10**6), 10**6).map(lambda k: k / 10 + 0.05),
+            st.integers(-(10**6), 10**6).map(lambda k: k / 100 + 0.005),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.integers(0, 3),
+)
+def test_array_rounding_is_the_printed_rounding(values: list[float], digits: int) -> None:
+    """`fmt.rounded` (grades read scores through it) gives, value by value, the number a face
+    prints (`fmt._round`: half up on the decimal a reader sees)."""
+    got = fmt.rounded(values, digits)
+    assert got.tolist() == [fmt._round(v, digits) for v in values]
+    assert np.isnan(fmt.rounded([np.nan], 1)[0])
+
+
+# ── every county's lists at once ─────────────────────────────────────────────────────────────
+
+
+@pytest.fixture(scope="module")
+def demo_wh(tmp_path_factory):
+    from workbench.demo import generate_city
+    from workbench.warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("lists") / "demo.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_frames(generate_city(6, seed=20251).frames, period="2025-09")
+    return path
+
+
+def test_county_lists_equal_each_list_called_per_county(demo_wh):
+    """Peer results: a list judged once for the city and sliced by county gives each county
+    the very rows, columns and order the list function gives when asked for that county."""
+    from workbench import report
+    from workbench.presentation import counts as pc
+
+    data = report.city_data(demo_wh, "2025-09")
+    iset = data.evaluation.indicator_set
+    at_once = lists.CountyLists(data.ledgers, "2025-09", iset, pc.referral_threshold(iset))
+    assert set(at_once.lists) == {*lists.COUNTY_LISTS, "unreferred_cases"}
+    one = {
+        **lists.COUNTY_LISTS,
+        "unreferred_cases": lambda lg, p, c: lists.unreferred_cases(
+            lg, iset, p, c, pc.referral_threshold(iset)
+        ),
+    }
+    seen = {}
+    for county in [*data.counties["county"], "000000"]:  # and a code no ledger has
+        for name, fn in one.items():
+            alone = fn(data.ledgers, "2025-09", county)
+            sliced = at_once.get(name, county)
+            seen[name] = seen.get(name, 0) + len(alone)
+            if len(alone):
+                pd.testing.assert_frame_equal(sliced, alone)
+            else:  # no rows either way (the empty frame may carry other columns)
+                assert sliced.empty
+    # the demo city has rows on every list, so the comparison is not vacuous
+    assert all(seen.values()), seen
+    total = sum(len(at_once.get("open_cases", c)) for c in data.counties["county"])
+    assert total == len(lists.open_cases(data.ledgers, "2025-09"))
+
+
+def test_talk_list_row_equals_the_one_row_call(demo_wh):
+    """The county report's place on the 约谈名单 (`CityData.talk_list`, judged for the whole
+    list once) equals `talk_list_followup` called with that county's row alone."""
+    from workbench import report
+
+    data = report.city_data(demo_wh, "2025-09")
+    lag = data.lagging.rename(columns={"county": "county_code"})
+    assert len(lag), "the demo city lists counties for 约谈"
+    for county in data.counties["county"]:
+        mine = lag[lag["county_code"] == county]
+        got = data.talk_list(county)
+        if mine.empty:
+            assert got is None
+            continue
+        alone = lists.talk_list_followup(
+            mine.assign(county_name=data.name(county)), data.ledgers, "2025-09"
+        ).iloc[0]
+        assert got is not None and set(got) == set(alone.index)
+        for k, v in alone.items():
+            assert (pd.isna(v) and pd.isna(got[k])) or got[k] == v, (county, k)

@@ -60,9 +60,10 @@ RESET_CODE = (
     "for _wb_k in [k for k in _wb_ip.user_ns if not k.startswith('_')"
     " and k not in _wb_ip.user_ns_hidden]:\n"
     "    del _wb_ip.user_ns[_wb_k]\n"
-    "_wb_ip.user_ns['_oh'].clear(); _wb_ip.displayhook.prompt_count = 0\n"
-    "_wb_ip.execution_count = 1\n"
-    "del _wb_ip, _wb_k\n"
+    "_wb_ip.user_ns['_oh'].clear()\n"
+    "_wb_ip.execution_count = 1\n"  # the prompt count follows it (read-only in IPython 8+)
+    "_wb_ip.user_ns.pop('_wb_k', None)\n"  # unset when there was nothing to delete
+    "del _wb_ip\n"
 )
 
 # Failure kinds (stable codes; the Chinese wording lives in the catalogue).
@@ -321,7 +322,9 @@ class KernelSlot:
     # -- execution
     def reset(self) -> None:
         """A fresh user namespace; imported modules (and their caches) stay loaded."""
-        self._execute(RESET_CODE, time.monotonic() + 30, silent=True)
+        reply = self._execute(RESET_CODE, time.monotonic() + 30, silent=True)
+        if reply.get("status") == "error":  # never seen since prompt_count; say so if it is
+            log.debug("reset on %s failed: %s", self.name, reply.get("evalue"))
 
     def interrupt_or_restart(self) -> None:
         """After a timeout: interrupt; if the kernel does not come back to idle, restart it."""

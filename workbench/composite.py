@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.composite_methods import (
     AGGREGATORS,
     IMPUTERS,
@@ -849,9 +850,11 @@ def rank_desc(scores: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 
 
 def grade(scores: pd.Series, bands: Sequence[tuple[float, str]]) -> pd.Series:
-    """The first band (highest threshold first) whose threshold the score reaches."""
+    """The first band (highest threshold first) whose threshold the score reaches, the score
+    taken as published (`fmt.published_score`: 79.958 is printed 80.0 and graded 80.0 — a
+    reader must never see 80.0分 beside a grade that starts at 80 withheld)."""
     ordered = sorted(bands, key=lambda band: band[0], reverse=True)
-    x = pd.to_numeric(scores).to_numpy(dtype="float64", na_value=np.nan)
+    x = fmt.published_score(pd.to_numeric(scores).to_numpy(dtype="float64", na_value=np.nan))
     out = np.full(len(x), pd.NA, dtype=object)
     with np.errstate(invalid="ignore"):
         for threshold, label in reversed(ordered):

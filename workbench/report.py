@@ -11,6 +11,7 @@ the warehouse and computes the evaluation once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -29,6 +30,7 @@ from workbench import fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation import cells
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import ranks as prank
@@ -124,10 +126,20 @@ def resolve_period(
 ) -> str:
     """`latest` (or empty) → the newest complete period (`results.resolve_period`: from the
     warehouse's submissions when there are any, else from the ledgers' dates; for a set on its
-    own tables, their newest complete period), as its last month."""
+    own tables, their newest complete period), as its last month. Cached per warehouse
+    version, declarations and code for a warehouse (each county of a batch asks again)."""
     from workbench.results import resolve_period as resolve
 
-    return resolve(period, warehouse if warehouse else ledgers, _set(indicator_set))
+    if not warehouse:
+        return resolve(period, ledgers, _set(indicator_set))
+    key = ("period", *_results_key(Path(warehouse)), str(period), indicator_set)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    found = resolve(period, warehouse, _set(indicator_set))
+    with _CACHE_LOCK:
+        _CACHE[key] = found
+    return found
 
 
 def evaluation(
@@ -307,22 +319,66 @@ def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
     if df is None or df.empty:
         return HTML(f'<p class="wb-empty">{html.escape(empty)}</p>')
     shown = df.head(max_rows)
-    cells = {}
+    by_col: dict[object, list[str]] = {}
     for col in shown.columns:
         texts = ["—" if _missing(v) else str(v) for v in shown[col]]
         short = max((len(x) for x in texts), default=0) <= NOWRAP_CHARS
-        cells[col] = [  # a short column (names, dates, numbers) never breaks inside a word
+        by_col[col] = [  # a short column (names, dates, numbers) never breaks inside a word
             f'<span class="wb-nw">{html.escape(x)}</span>' if short else html.escape(x)
             for x in texts
         ]
-    body = pd.DataFrame(cells, columns=[html.escape(str(c)) for c in shown.columns]).to_html(
-        index=False, escape=False, classes="wb-table", border=0
-    )
+    heads = [html.escape(str(c)) for c in shown.columns]
+    if heads == list(shown.columns) and len(set(heads)) == len(heads):
+        body = _table_markup(tuple(heads), list(zip(*by_col.values())))
+    else:  # headers that are not text, HTML-escaping changes or repeat: pandas' own way
+        rows = list(zip(*by_col.values()))  # by position: the escaped heads are not the keys
+        body = pd.DataFrame(rows, columns=heads).to_html(
+            index=False, escape=False, classes="wb-table", border=0
+        )
     more = ""
     if len(df) > max_rows:
         note = t("batch.report.more_rows", n=len(df) - max_rows)
         more = f'<p class="wb-note">{html.escape(note)}</p>'
     return HTML(body + more)
+
+
+def _table_markup(heads: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """The markup `DataFrame.to_html(index=False, escape=False, classes="wb-table", border=0)`
+    gives for these cells, written directly (pandas' writer took a quarter of a county
+    report's time): the table tag and header from pandas itself (`_table_head`), each cell as
+    pandas writes it (`_html_cell`). A test compares both writers."""
+    head, tail = _table_head(heads)
+    body = "".join(
+        "    <tr>\n" + "".join(f"      <td>{_html_cell(c)}</td>\n" for c in row) + "    </tr>\n"
+        for row in rows
+    )
+    return head + body + tail
+
+
+def _html_cell(text: str) -> str:
+    """A cell as pandas' HTML writer prints it: tab and line breaks shown escaped (\\t, \\n,
+    \\r), the ends stripped, double spaces as &nbsp;&nbsp;."""
+    text = text.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    return text.strip().replace("  ", "&nbsp;&nbsp;")
+
+
+@functools.lru_cache(maxsize=256)
+def _table_head_for(heads: tuple[str, ...], options: tuple) -> tuple[str, str]:
+    empty = pd.DataFrame(columns=list(heads)).to_html(
+        index=False, escape=False, classes="wb-table", border=0
+    )
+    cut = empty.index("  </tbody>")
+    return empty[:cut], empty[cut:]
+
+
+def _table_head(heads: tuple[str, ...]) -> tuple[str, str]:
+    """(everything up to the body's rows, the rest) of pandas' table with these headers and
+    no rows, kept per headers and the display options that shape them."""
+    options = tuple(
+        pd.get_option(o)
+        for o in ("display.html.use_mathjax", "display.html.border", "display.colheader_justify")
+    )
+    return _table_head_for(heads, options)
 
 
 CARD_CSS = """
@@ -416,6 +472,105 @@ class CityData:
             )
         groups, empty = self._trends[key]
         return groups.get(str(county), empty)
+
+    def _once(self, key: str, build: Any) -> Any:
+        """`build()` computed once per CityData (per kernel in a batch) and kept."""
+        if key not in self._trends:
+            self._trends[key] = build()
+        return self._trends[key]
+
+    @property
+    def county_lists(self) -> lists.CountyLists:
+        """The as-of lists (`presentation.lists`), judged once for the city, by county."""
+
+        def build() -> lists.CountyLists:
+            from workbench.presentation import counts as pc
+
+            ev = self.evaluation
+            iset = ev.indicator_set if ev is not None else None
+            threshold = pc.referral_threshold(iset) if iset is not None else None
+            return lists.CountyLists(self.ledgers, self.period, iset, threshold)
+
+        return self._once("county_lists", build)
+
+    def institution_names(self) -> pd.Series:
+        """institution_id → institution_name (`presentation.lists.institution_names`), once."""
+        return self._once("institution_names", lambda: lists.institution_names(self.ledgers))
+
+    def talk_list(self, county: str) -> dict[str, Any] | None:
+        """A county's row of the 约谈名单 beside the register (`lists.talk_list_followup` of
+        the whole list, once): None when the county is not on it."""
+
+        def build() -> dict[str, dict[str, Any]]:
+            lag = self.lagging
+            if lag.empty or "county" not in lag:
+                return {}
+            whole = lag.rename(columns={"county": "county_code"})
+            whole = whole.assign(county_name=[self.name(c) for c in whole["county_code"]])
+            for col in ("criteria", "reasons"):
+                if col not in whole:
+                    whole = whole.assign(**{col: ""})
+            rows = lists.talk_list_followup(whole, self.ledgers, self.period)
+            out: dict[str, dict[str, Any]] = {}
+            for code, row in zip(whole["county_code"], rows.to_dict("records")):
+                out.setdefault(str(code), row)  # a county listed twice: its first row
+            return out
+
+        return self._once("talk_list", build).get(str(county))
+
+    def definition_facts(self) -> list[dict[str, Any]]:
+        """The set's definition facts (`presentation.definitions.facts`) as records, once."""
+        from workbench.presentation import definitions as pdef
+
+        return self._once(
+            "definition_facts",
+            lambda: pdef.facts(self.evaluation.indicator_set).to_dict("records"),
+        )
+
+    def _kpi_groups(self) -> dict[Any, tuple[pd.DataFrame, list[Kpi]]]:
+        """Each county's presented KPI rows and their views (`presentation.kpis.views`, row
+        by row), from one pass over the city's table."""
+
+        def build() -> dict[Any, tuple[pd.DataFrame, list[Kpi]]]:
+            if "county" not in self.kpis:
+                return {}
+            views = _kpi_rows(self.kpis)
+            at = self.kpis.groupby("county", sort=False).indices  # county → row positions
+            return {k: (self.kpis.iloc[p], [views[i] for i in p]) for k, p in at.items()}
+
+        return self._once("kpi_groups", build)
+
+    def rows_of(self, table: str, county: str) -> pd.DataFrame:
+        """A county's rows of one of the city's tables (`scores`, `uncertainty`, `lagging`,
+        `milestones`, which have a `county` column), the table split by county once."""
+
+        def build() -> dict[Any, pd.DataFrame]:
+            df = getattr(self, table)
+            at = df.groupby("county", sort=False).indices  # county → row positions
+            return {k: df.iloc[p] for k, p in at.items()}
+
+        got = self._once(f"rows:{table}", build).get(county)
+        return got if got is not None else getattr(self, table).iloc[0:0]
+
+    def kpis_of(self, county: str) -> pd.DataFrame:
+        """A county's presented KPI rows (the city's table, split by county once)."""
+        got = self._kpi_groups().get(county)
+        return got[0] if got is not None else self.kpis.iloc[0:0]
+
+    def kpi_views(self, county: str) -> list[Kpi]:
+        """A county's KPI views, in the table's order."""
+        got = self._kpi_groups().get(county)
+        return list(got[1]) if got is not None else []
+
+    def ranked(self) -> pd.DataFrame:
+        """scores with their rank bands, by rank (counties without a rank left out), once."""
+
+        def build() -> pd.DataFrame:
+            s = self.scores
+            df = s.merge(self.rank_bands(), on="county", how="left").sort_values("rank")
+            return df[df["rank"].notna()]
+
+        return self._once("ranked", build)
 
     def rank_bands(self) -> pd.DataFrame:
         """county, median_rank, q05, q95 (empty columns when the engine gave none)."""
@@ -674,9 +829,11 @@ class CountyReport:
         self.data = data
         self.county = county
         self.name = data.name(county)
-        self.kpis = (
-            _kpi_rows(data.kpis[data.kpis["county"] == county]) if "county" in data.kpis else []
-        )
+        self.kpis = data.kpi_views(county)
+
+    def _list(self, name: str) -> pd.DataFrame:
+        """This county's rows of an as-of list (`presentation.lists`, judged once per city)."""
+        return self.data.county_lists.get(name, self.county)
 
     # -- the pieces
     def header(self) -> HTML:
@@ -702,7 +859,7 @@ class CountyReport:
 
     def score(self) -> dict[str, Any]:
         s = self.data.scores
-        row = s[s["county"] == self.county] if "county" in s else s.iloc[0:0]
+        row = self.data.rows_of("scores", self.county) if "county" in s else s.iloc[0:0]
         out: dict[str, Any] = {"score": None, "rank": None, "grade": None, "n": len(s)}
         if not row.empty:
             r = row.iloc[0]
@@ -712,7 +869,7 @@ class CountyReport:
                 grade=None if _missing(r.get("grade")) else str(r["grade"]),
             )
         u = self.data.uncertainty
-        urow = u[u["county"] == self.county] if "county" in u else u.iloc[0:0]
+        urow = self.data.rows_of("uncertainty", self.county) if "county" in u else u.iloc[0:0]
         if not urow.empty:
             r = urow.iloc[0]
             for k in ("median_rank", "q05", "q95"):
@@ -724,7 +881,7 @@ class CountyReport:
         lag = self.data.lagging
         if lag.empty or "county" not in lag:
             return []
-        rows = lag[lag["county"] == self.county]
+        rows = self.data.rows_of("lagging", self.county)
         col = _col(rows, "reasons", "reason")
         out: list[str] = []
         for v in rows[col] if col else []:
@@ -873,8 +1030,7 @@ class CountyReport:
         s = self.data.scores
         if s.empty or "rank" not in s or "county" not in s:
             return HTML(f'<p class="wb-empty">{t("batch.report.no_ranking")}</p>')
-        df = s.merge(self.data.rank_bands(), on="county", how="left").sort_values("rank")
-        df = df[df["rank"].notna()]
+        df = self.data.ranked()
         mine = df.loc[df["county"] == self.county, "rank"]
         if len(df) > 2 * window + 1 and len(mine):
             r0 = float(mine.iloc[0])
@@ -922,7 +1078,7 @@ class CountyReport:
         if ms.empty:
             return pd.DataFrame()
         if "county" in ms:
-            ms = ms[ms["county"] == self.county]
+            ms = self.data.rows_of("milestones", self.county)
         rows = []
         for _, r in ms.iterrows():
             unit, dec = r.get("unit", ""), r.get("decimals")
@@ -952,7 +1108,7 @@ class CountyReport:
         """Overdue rectifications as of the period's end (`presentation.lists`)."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.overdue_rectifications(self.data.ledgers, self.data.period, self.county)
+        df = self._list("overdue_rectifications")
         return pd.DataFrame(
             {
                 "问题编号": df["issue_id"],
@@ -962,7 +1118,7 @@ class CountyReport:
                 "整改时限": df["deadline"].map(fmt.date_label),
                 "逾期天数": df["days_overdue"],
                 "整改状态": df["status"],
-                "涉及金额": df["amount_involved"].map(fmt.money),
+                "涉及金额": df["amount_involved"].map(cells.yuan_text),
             }
         )
 
@@ -975,7 +1131,7 @@ class CountyReport:
         """Cases open at the period's end, largest amount first (`presentation.lists`)."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.open_cases(self.data.ledgers, self.data.period, self.county)
+        df = self._list("open_cases")
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -986,7 +1142,7 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": df["amount_involved"].map(fmt.money),
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )
@@ -999,17 +1155,11 @@ class CountyReport:
     # -- the lists behind the red numbers, what to do next, the definitions
     def unreferred_frame(self) -> pd.DataFrame:
         """Cases this year the 行刑衔接 rate counts as 涉嫌犯罪 and not referred to the police."""
-        from workbench.presentation import counts as pc
-
-        iset = self.data.evaluation.indicator_set
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        threshold = pc.referral_threshold(iset)
-        if threshold is None and lists.referral_indicator(iset) is None:
+        df = self._unreferred_rows()
+        if df is None:
             return pd.DataFrame()
-        df = lists.unreferred_cases(
-            self.data.ledgers, iset, self.data.period, self.county, threshold
-        )
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -1017,10 +1167,25 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": [fmt.value_text(v, "元") for v in df["amount_involved"]],
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )
+
+    def _unreferred_rows(self) -> pd.DataFrame | None:
+        """This county's `lists.unreferred_cases` (with the declared threshold, as
+        `CityData.county_lists` passes it); None for a set with neither threshold nor 行刑衔接
+        rate."""
+        from workbench.presentation import counts as pc
+
+        iset = self.data.evaluation.indicator_set
+        if pc.referral_threshold(iset) is None and lists.referral_indicator(iset) is None:
+            return None
+        return self._list("unreferred_cases")
+
+    def _unreferred_count(self) -> int:
+        rows = self._unreferred_rows()
+        return 0 if rows is None else len(rows)
 
     def unreferred(self) -> HTML | None:
         if not self.data.words.on_ledgers:
@@ -1031,7 +1196,7 @@ class CountyReport:
         """Key-monitored institutions with no inspection this quarter."""
         if not self.data.words.on_ledgers:
             return pd.DataFrame()
-        df = lists.key_monitored_not_inspected(self.data.ledgers, self.data.period, self.county)
+        df = self._list("key_monitored_not_inspected")
         return pd.DataFrame(
             {
                 "机构编码": df["institution_id"],
@@ -1050,23 +1215,16 @@ class CountyReport:
         """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
         reasons, held or not, the latest 约谈 and its 复查 at the period's end; None when the
         county is not on the list (or the set's units are not the ledgers' counties)."""
-        lag = self.data.lagging
-        if lag.empty or "county" not in lag or not self.data.words.on_ledgers:
+        if not self.data.words.on_ledgers:
             return None
-        mine = lag[lag["county"] == self.county].rename(columns={"county": "county_code"})
-        if mine.empty:
-            return None
-        mine = mine.assign(county_name=self.name)
-        for col in ("criteria", "reasons"):
-            if col not in mine:
-                mine = mine.assign(**{col: ""})
-        return lists.talk_list_followup(mine, self.data.ledgers, self.data.period).iloc[0].to_dict()
+        row = self.data.talk_list(self.county)
+        return None if row is None else dict(row)
 
     def talks_frame(self) -> pd.DataFrame:
         """约谈督办: this county's 约谈 not yet closed at the period's end (复查 overdue, not put
         right, or still ahead), worst first (`presentation.lists.talk_followups`)."""
-        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
-        inst = lists.institution_names(self.data.ledgers)
+        df = self._list("talk_followups")
+        inst = self.data.institution_names()
         return pd.DataFrame(
             {
                 "约谈编号": df["talk_id"],
@@ -1110,7 +1268,7 @@ class CountyReport:
 
     def overdue_cases_frame(self) -> pd.DataFrame:
         """Open cases past their 办案时限 at the period's end, longest overdue first."""
-        df = lists.overdue_cases(self.data.ledgers, self.data.period, self.county)
+        df = self._list("overdue_cases")
         return pd.DataFrame(
             {
                 "案件编号": df["case_id"],
@@ -1120,15 +1278,15 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": df["amount_involved"].map(fmt.money),
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )
 
     def overdue_checks_frame(self) -> pd.DataFrame:
         """Leads past their 核查时限 and complaints past their 办理时限 at the period's end."""
-        leads = lists.overdue_leads(self.data.ledgers, self.data.period, self.county)
-        comp = lists.overdue_complaints(self.data.ledgers, self.data.period, self.county)
+        leads = self._list("overdue_leads")
+        comp = self._list("overdue_complaints")
         rows = [
             pd.DataFrame(
                 {
@@ -1178,17 +1336,22 @@ class CountyReport:
                     gap=k.gap_text,
                 )
             )
-        lists_of = (
-            (self.overdue_frame, "doc.county.req_overdue"),
-            (self.unreferred_frame, "doc.county.req_unreferred"),
-            (self.key_monitored_frame, "doc.county.req_key_monitored"),
-            (self.overdue_cases_frame, "doc.county.req_overdue_cases"),
-            (self.overdue_checks_frame, "doc.county.req_overdue_checks"),
+        lists_of = (  # the rows each list shows (counted, not formatted again)
+            (lambda: len(self._list("overdue_rectifications")), "doc.county.req_overdue"),
+            (self._unreferred_count, "doc.county.req_unreferred"),
+            (
+                lambda: len(self._list("key_monitored_not_inspected")),
+                "doc.county.req_key_monitored",
+            ),
+            (lambda: len(self._list("overdue_cases")), "doc.county.req_overdue_cases"),
+            (
+                lambda: len(self._list("overdue_leads")) + len(self._list("overdue_complaints")),
+                "doc.county.req_overdue_checks",
+            ),
             (self._open_talks, "doc.county.req_talks"),
         )
         for count, key in lists_of if self.data.words.on_ledgers else ():  # the ledgers' lists
-            got = count()
-            n = got if isinstance(got, int) else len(got)
+            n = count()
             if n:
                 out.append(t(key, n=n))
         st = self.talk_status()
@@ -1199,7 +1362,7 @@ class CountyReport:
 
     def _open_talks(self) -> int:
         """约谈 whose 复查 is overdue or found the problem not put right (not those still ahead)."""
-        df = lists.talk_followups(self.data.ledgers, self.data.period, self.county)
+        df = self._list("talk_followups")
         return int(df["followup"].isin(("overdue", "not_rectified")).sum())
 
     def next_steps(self) -> HTML:
@@ -1212,7 +1375,7 @@ class CountyReport:
         ms = self.data.milestones
         if ms.empty or "county" not in ms:
             return []
-        ms = ms[ms["county"] == self.county]
+        ms = self.data.rows_of("milestones", self.county)
         span = t(f"ind.span.{self.data.evaluation.span}")
         out = []
         for r in ms.to_dict("records"):
@@ -1244,8 +1407,11 @@ class CountyReport:
         its source (`presentation.definitions`)."""
         from workbench.presentation import definitions as pdef
 
-        mine = self.data.kpis[self.data.kpis["county"] == self.county]
-        d = pdef.definitions(self.data.evaluation.indicator_set, mine)
+        d = pdef.definitions(
+            self.data.evaluation.indicator_set,
+            self.data.kpis_of(self.county),
+            self.data.definition_facts(),
+        )
         return pd.DataFrame(
             {
                 "指标": d["name"],

@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.messages import t
+from workbench.presentation.citations import cite
 from workbench.presentation.words import name_list
 
 DEFINITION_COLUMNS = [
@@ -91,7 +92,10 @@ def facts(iset: Any) -> pd.DataFrame:
                 "denominator_unit": _measure_unit(iset, ind.denominator),
                 "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
                 "has_target": tg is not None,
-                "target_source": (tg.source if tg is not None else "") or t("defs.no_target"),
+                "target_source": cite(
+                    tg.source if tg is not None else "", getattr(iset, "documents", None)
+                )
+                or t("defs.no_target"),
                 "relative_rise": float(tg.relative) if relative else None,
                 "baseline_year": tg.baseline.year
                 if relative and tg.baseline is not None and tg.baseline.year
@@ -167,11 +171,16 @@ def derivation(iset: Any, code: str, row: Mapping[str, Any]) -> str:
     return derivation_text(f[f["indicator"] == code].iloc[0].to_dict(), row)
 
 
-def definitions(iset: Any, city_kpis: pd.DataFrame) -> pd.DataFrame:
+def definitions(
+    iset: Any, city_kpis: pd.DataFrame, set_facts: list[dict[str, Any]] | None = None
+) -> pd.DataFrame:
     """One row per indicator of the set, in declaration order, from the city's presented KPI
-    rows (engine columns plus `value_text`, `target_text`). Columns: DEFINITION_COLUMNS."""
+    rows (engine columns plus `value_text`, `target_text`). Columns: DEFINITION_COLUMNS.
+    `set_facts`: the set's `facts` as records, when the caller keeps them (a batch kernel
+    writes a county's definitions for every county)."""
     by_code = {str(r["indicator"]): r for r in city_kpis.to_dict("records")}
-    rows = [texts(f, by_code.get(f["indicator"], {})) for f in facts(iset).to_dict("records")]
+    fs = facts(iset).to_dict("records") if set_facts is None else set_facts
+    rows = [texts(f, by_code.get(f["indicator"], {})) for f in fs]
     return pd.DataFrame(rows, columns=DEFINITION_COLUMNS)
 
 

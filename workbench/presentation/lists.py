@@ -9,7 +9,7 @@ Chinese headers) plus the computed ones named in each docstring.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -519,3 +519,68 @@ def staff_points_by_band(
     return per.sort_values(
         ["points", "staff_code"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every county's lists at once (the monthly batch runs hundreds of counties in one kernel)
+
+ListFn = Callable[[Ledgers, str, "str | None"], pd.DataFrame]
+
+# the per-county lists a county report shows, by name: each takes (ledgers, period, county)
+COUNTY_LISTS: dict[str, ListFn] = {
+    "overdue_rectifications": overdue_rectifications,
+    "open_cases": open_cases,
+    "key_monitored_not_inspected": key_monitored_not_inspected,
+    "overdue_cases": overdue_cases,
+    "overdue_leads": overdue_leads,
+    "overdue_complaints": overdue_complaints,
+    "talk_followups": talk_followups,
+}
+
+
+def by_county(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A list's rows split by `county_code` (as text), each county's in the list's order."""
+    if not len(rows) or "county_code" not in rows:
+        return {}
+    keys = rows["county_code"].astype(str)
+    return {str(k): g.reset_index(drop=True) for k, g in rows.groupby(keys, sort=False)}
+
+
+class CountyLists:
+    """The lists of `COUNTY_LISTS` (and `unreferred_cases` when a set is given) judged once for
+    the whole city on first use and handed out by county: the same rows, columns and order as
+    the list function called with that county — every list is row-wise judgements (a 约谈's
+    follow-up looks only at talks of the same county) and stable sorts, which commute with
+    taking one county's rows. A county with no rows gets the city list's empty slice."""
+
+    def __init__(
+        self,
+        ledgers: Ledgers,
+        period: str,
+        iset: IndicatorSet | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        self.ledgers = ledgers
+        self.period = period
+        self.lists: dict[str, ListFn] = dict(COUNTY_LISTS)
+        if iset is not None:
+            self.lists["unreferred_cases"] = lambda lg, p, c: unreferred_cases(
+                lg, iset, p, c, threshold
+            )
+        self._split: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]] = {}
+
+    def city(self, name: str) -> pd.DataFrame:
+        """The whole city's list (computed once)."""
+        return self._parts(name)[1]
+
+    def get(self, name: str, county: str) -> pd.DataFrame:
+        """One county's rows of list `name`."""
+        groups, full = self._parts(name)
+        got = groups.get(str(county))
+        return got if got is not None else full.iloc[0:0]
+
+    def _parts(self, name: str) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        if name not in self._split:
+            full = self.lists[name](self.ledgers, self.period, None)
+            self._split[name] = (by_county(full), full)
+        return self._split[name]
