@@ -305,7 +305,44 @@ Then: the county universe read through the batch's open file (the engine opened 
 open and close ≈ 0.06 s) and filtered counts as `coalesce(count_if(…), 0)` rather than
 `count(*) FILTER (…)` (cases by discovery month 0.23–0.27 → 0.20 s CPU; count_if alone is NULL
 for a group whose rows all give NULL). Old engine against new in alternating processes on one
-file, a loaded machine (06:27–06:29): A 1.44 → 1.34 s, A's CPU 2.11 → 1.94 s, A ÷ B 3.11 → 2.85."""
+file, a loaded machine (06:27–06:29): A 1.44 → 1.34 s, A's CPU 2.11 → 1.94 s, A ÷ B 3.11 → 2.85.
+The quiet rerun of that code (06:32, load ≈ 1): A 1.41 s, B 0.46 s, B0 0.47 s, A ÷ B 3.30,
+A ÷ B0 3.24 (3.22 at 06:21 loaded, 2.95 at 05:47 before the last merges) — over the bar.
+
+2026-12-07 (10:40–11:20), a session on the bar alone, the machine loaded throughout (load
+average 3–7 on 2 cores: seconds doubled, so CPU seconds were compared, each statement rerun
+alone on one 3,000-county file, old and new interleaved, medians of 7–11). Kept, each checked
+on its own: (1) a condition every measure of a flow statement has (cases not 已撤销, closed
+cases 已结案) is a WHERE on the rows instead of a term of every aggregate's filter — cases by
+closing month 0.066 → 0.051 s, by discovery month 0.219 → 0.205, cases with a complaint 0.113
+→ 0.102; such a statement no longer tells the ledger's month range, which a min/max of the
+date column gives for ≈ 0.001 s; (2) `within_days` between two DATE fields as day arithmetic
+instead of two casts to TIMESTAMP and an interval — leads by due month 0.088 → 0.066; (3)
+distinct counts reading a joined condition on their grouped pairs build the join from the
+right rows some condition keeps, when each is false without a match (重点监控: 44 k of 399 k
+institutions) — inspected institutions 0.149 → 0.116; (4) a blank-text test trims only values
+not starting with a printable ASCII character (DuckDB's trim copies every string, and strips
+no such character) — leads by received month 0.102 → 0.083; (5) after main added 超期未结案件数
+(open cases by due day + 1, `date_offset_days`), a day date plus whole days stays a DATE
+instead of a TIMESTAMP cast back — that statement 0.095 → 0.066. A's statements together, old
+and new in alternating processes (before the merge): 1.30 / 1.51 / 1.31 → 1.27 / 1.30 / 1.18 s
+CPU; the engine (file to county × month grids) 1.47 / 1.48 / 1.43 / 1.54 → 1.32 / 1.29 / 1.40
+/ 1.32 s CPU and A as a whole 1.83 / 1.85 / 1.78 / 1.93 → 1.70 / 1.64 / 1.77 / 1.71 s CPU;
+after the merge, main against this branch (11:27–11:29): engine 1.48 / 1.49 / 1.53 → 1.40 /
+1.39 / 1.35 s CPU, A 1.85 / 1.87 / 1.91 → 1.78 / 1.85 / 1.72 s CPU (≈ −0.1 s, −5 to −7 %). Tried
+and dropped, with numbers: the 15-aggregate discovery-month statement split in two (0.25
+against 0.21 s); grouping by the shared condition instead of filtering on it (no gain);
+`IS TRUE` or the bare column for `IN (true)`, `list_contains` or an OR chain for a 12-value
+IN (equal or slower); `fsum(x) FILTER (WHERE isfinite(x))` for the finite-value CASE (equal);
+UNION ALL then one DISTINCT for the county universe (0.004 s, noise); YYYY-MM months parsed
+by substring (0.106 against 0.053 s). Measured for later: both lead dates in one GROUP BY
+(county × received month × due month, 111 k groups, each measure adding up the other date's
+groups) costs 0.135 s against 0.167 s for the two statements — a gain only for dates that
+move together (cases' dates gave 513 k groups, slower); the KPI tables' 0.14 s CPU is half
+first-touch page faults of ≈ 330 MB of fresh columns (0.149 → 0.068 s with glibc told to keep
+freed memory, `MALLOC_MMAP_THRESHOLD_`, not a change to the code); the statement
+`SELECT count(*) FROM (…)` over a statement is no measure of it (DuckDB drops the unused
+aggregates)."""
 
 
 def main(argv: list[str] | None = None) -> int:

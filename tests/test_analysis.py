@@ -302,3 +302,51 @@ def test_pca_weights_say_in_chinese_when_a_group_keeps_equal_weights(raw, tree, 
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "等权" in said and (tree.node(parent).name or parent) in said
     assert "PCA weights" not in said
+
+
+def test_shown_tables_name_the_indicators_and_show_missing_as_dash() -> None:
+    """The sensitivity notebook showed `fund_recovery_rate` and NaN: the tables it shows name
+    each node as the set declares it (the code kept beside the name: `weights` takes codes),
+    and a value that cannot be computed (the skew of a constant) reads —."""
+    tree = Hierarchy.from_frame(
+        pd.DataFrame(
+            {
+                "code": ["fund", "cases", "police", "closed", "rise", "norm", "idx"],
+                "parent": ["rise", "rise", "norm", "norm", "idx", "idx", None],
+                "level": [1, 1, 1, 1, 2, 2, 3],
+                "name": [
+                    "基金追回率",
+                    "案件查处率",
+                    "行刑衔接移送率",
+                    "结案率",
+                    "两升",
+                    "一规范",
+                    "综合",
+                ],
+            }
+        )
+    )
+    raw = pd.DataFrame(
+        {
+            "fund": [0.5, 0.6, 0.7, 0.8, 0.9],
+            "cases": [0.1, 0.3, 0.2, 0.5, 0.4],
+            "police": [1.0, 1.0, 1.0, 1.0, 1.0],
+            "closed": [0.9, 0.7, 0.8, 0.6, 0.5],
+        },
+        index=["u1", "u2", "u3", "u4", "u5"],
+    )
+    tables = analysis.toolkit(build_composite(raw, tree, CompositeConfig()))
+    stats = tables.show("stats").display_frame("stats").set_index("指标代码")
+    assert stats.loc["fund", "指标名称"] == "基金追回率"
+    assert stats.loc["police", "指标名称"] == "行刑衔接移送率"
+    assert stats.loc["fund", "均值"] == "0.700" and stats.loc["fund", "最小值"] == "0.500"
+    assert stats.loc["police", "偏度"] == "—"  # sd 0: no skew
+    assert stats.loc["fund", "有效值个数"] == "5"
+    within = tables.display_frame("corr_within")
+    assert set(within["所属上级"]) <= {"两升", "一规范"}
+    assert {"基金追回率", "案件查处率"} <= set(within["指标甲"])
+    shown = tables.show()._repr_html_()
+    assert "NaN" not in shown and "fund_recovery" not in shown and "<td>两升</td>" in shown
+    # the saved tables keep numbers as numbers (blank when missing) with the names beside
+    saved = tables.labelled("stats").set_index("指标代码")
+    assert saved.loc["fund", "指标名称"] == "基金追回率" and saved.loc["fund", "均值"] == 0.7

@@ -755,7 +755,8 @@ def _pandas_table(df: pd.DataFrame, max_rows: int = 200) -> str:
         cells[col] = [
             f'<span class="wb-nw">{h.escape(x)}</span>' if short else h.escape(x) for x in texts
         ]
-    return pd.DataFrame(cells, columns=[h.escape(str(c)) for c in shown.columns]).to_html(
+    heads = [h.escape(str(c)) for c in shown.columns]
+    return pd.DataFrame(list(zip(*cells.values())), columns=heads).to_html(
         index=False, escape=False, classes="wb-table", border=0
     )
 
@@ -808,5 +809,9 @@ def test_table_markup_keeps_pandas_quirks() -> None:
     long = "问题描述  第一行\n第二行\t完 "  # longer than a no-wrap cell
     html = report.table_html(pd.DataFrame({"问题描述": [long]}), "无").markup
     assert "<td>问题描述&nbsp;&nbsp;第一行\\n第二行\\t完</td>" in html
-    odd = pd.DataFrame({"a&b": ["x"]})
-    assert report.table_html(odd, "无").markup == _pandas_table(odd)
+    odd = pd.DataFrame({"a&b": ["x"], "金额<元>": ["12元"]})
+    markup = report.table_html(odd, "无").markup
+    assert markup == _pandas_table(odd)
+    # its cells stay (pandas keyed them by the unescaped header and showed a column of NaN)
+    assert "<th>a&amp;b</th>" in markup and "<th>金额&lt;元&gt;</th>" in markup
+    assert ">x</span>" in markup and ">12元</span>" in markup and "NaN" not in markup

@@ -691,3 +691,89 @@ def test_the_freshness_line_is_set_in_the_cockpits_font() -> None:
     assert box, "the freshness box"
     family = re.search(r"font-family:([^;]*)", box.group(1))
     assert family and family.group(1) == dashboard.FONT.replace('"', "'")
+
+
+# English on a line (paths and addresses aside): two Latin words and no Chinese besides a level
+# label (「警告：」), or three Latin words in a row anywhere.
+_TWO_WORDS = __import__("re").compile(r"[A-Za-z]{2,}[^\n]*\s[A-Za-z]{2,}")
+_THREE_WORDS = __import__("re").compile(r"[A-Za-z]{2,}(?:[ ,:;'()-]+[A-Za-z]{2,}){2}")
+_CJK = __import__("re").compile(r"[\u3400-\u9fff]")
+_LEVEL = __import__("re").compile(r"^(调试|提示|警告|错误|严重错误)：")
+_PATH = __import__("re").compile(r"[^\s：]*/[^\s：]*")
+
+
+def _english_lines(text: str) -> list[str]:
+    out = []
+    for ln in text.splitlines():
+        bare = _PATH.sub("", _LEVEL.sub("", ln))
+        if (_TWO_WORDS.search(bare) and not _CJK.search(bare)) or _THREE_WORDS.search(bare):
+            out.append(ln)
+    return out
+
+
+@pytest.fixture(scope="module")
+def quiet_city(tmp_path_factory) -> Path:
+    pytest.importorskip("voila")
+    folder = tmp_path_factory.mktemp("serve-console")
+    wh = folder / "w.duckdb"
+    _write_city(wh)
+    return wh
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_operator_console_is_chinese_and_stops_quietly(quiet_city, stop):
+    """What the operator reads on the console of `workbench serve`, from start to stop (a page
+    opened once, then SIGTERM from systemd or Ctrl+C): Chinese lines only — no English log line
+    of Voilà, Jupyter Server, tornado or the kernels, no traceback — and one line saying it
+    stopped. The details are in the debug log the console names."""
+    import signal
+
+    from workbench.messages import t
+
+    folder = quiet_city.parent
+    srv = _Server(quiet_city, folder / "cache", folder / f"console-{stop}.log")
+    try:
+        srv.wait_until(lambda: _up(srv), timeout=300, every=1)
+        srv.wait_until(lambda: len(srv.kernel_pids()) >= 2, timeout=120)  # pools filled
+        code, _, page = srv.get("voila/render/cockpit.ipynb")
+        assert code == 200 and "领导驾驶舱" in page
+        srv.proc.send_signal(getattr(signal, stop))
+        rc = srv.proc.wait(timeout=60)
+    except BaseException:
+        srv.stop()
+        raise
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait(timeout=10)
+        srv.log.close()
+    text = (folder / f"console-{stop}.log").read_text(encoding="utf-8", errors="replace")
+    assert rc == 0, text
+    assert "Traceback" not in text, text
+    assert _english_lines(text) == [], text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert lines[-1] == t("dash.serve.stopped"), lines[-3:]
+    assert sum(ln == t("dash.serve.stopped") for ln in lines) == 1, text
+    # the details were kept, not lost: Voilà's and the kernels' own lines are in the debug log
+    logs = [ln for ln in lines if ln.startswith(t("serve.log.where", path="").rstrip())]
+    assert len(logs) == 1, text
+    debug = Path(logs[0].split(t("serve.log.where", path="").rstrip(), 1)[1].strip())
+    detail = debug.read_text(encoding="utf-8")
+    assert "Kernel started" in detail and "cockpit.ipynb" in detail, detail[-2000:]
+
+
+def test_english_line_detector():
+    """The detector the console test relies on, on lines computed by hand."""
+    assert _english_lines("[WorkbenchVoila] Kernel started: 1234") == [
+        "[WorkbenchVoila] Kernel started: 1234"
+    ]
+    assert _english_lines("警告：releasing kernel 3f2a: no page attached for 46 s") == [
+        "警告：releasing kernel 3f2a: no page attached for 46 s"
+    ]
+    assert _english_lines("警告：kernel limit 40 reached") == ["警告：kernel limit 40 reached"]
+    assert _english_lines("警告：已释放内核 3f2a（46 秒无页面连接）") == []
+    assert _english_lines("按 Ctrl+C 停止。") == []
+    assert _english_lines("详细日志（Voilà、内核）：/tmp/pytest-of-root/serve-logs/serve.log") == []
+    assert _english_lines("Traceback (most recent call last):") != []
+    assert _english_lines("http://127.0.0.1:8866/") == []
+    assert _english_lines("领导驾驶舱：http://127.0.0.1:8866/voila/render/cockpit.ipynb") == []

@@ -128,6 +128,35 @@ def test_shipped_notebook_runs_in_notebooks_folder(
 
 
 @pytest.mark.slow
+def test_sensitivity_tables_name_the_indicators_and_show_dashes(
+    demo_warehouse: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Run as docs/分析人员指南.md says (papermill): the statistics and PCA tables name each
+    indicator as the set declares it (基金追回率, not fund_recovery_rate alone) and a missing
+    value reads —, never NaN."""
+    from workbench.declarations import load_set
+
+    clean_env.setenv("WORKBENCH_WAREHOUSE", str(demo_warehouse.relative_to(ROOT)))
+    nb = execute(ROOT / "notebooks" / "sensitivity.ipynb", ROOT / "notebooks", FAST["sensitivity"])
+    assert errors(nb) == []
+    shown = {
+        c.source: o["data"]["text/html"]
+        for c in nb.cells
+        if c.cell_type == "code" and "tables" in c.source
+        for o in c.outputs
+        if "text/html" in o.get("data", {})
+    }
+    tables = list(shown.values())
+    assert len(tables) >= 6, len(tables)  # 指标统计, 2 correlations, α, PCA variance, loadings
+    stats = next(h for src, h in shown.items() if '"stats"' in src)
+    declared = load_set("campaign_2025")
+    for code in ("fund_recovery_rate", "case_detection_rate_change"):
+        assert f"<td>{declared.indicators[code].name}</td>" in stats, code
+    for html in tables:
+        assert "NaN" not in html and ">nan<" not in html.lower() and "None" not in html
+
+
+@pytest.mark.slow
 def test_missing_warehouse_is_one_chinese_line(
     demo_warehouse: Path, clean_env: pytest.MonkeyPatch
 ) -> None:

@@ -202,6 +202,127 @@ def test_hand_counted(tmp_path: Path, prepared: bool) -> None:
     )
 
 
+def test_a_condition_every_measure_shares_filters_rows_not_months(tmp_path: Path) -> None:
+    """Measures of one statement that all count 核查中 cases drop the other rows before
+    grouping; the ledger's months stay those of all its rows, so a measure asked later on
+    the same date still sees a month holding only other rows."""
+    d = pd.Timestamp
+    cases = pd.DataFrame(
+        {
+            "case_id": ["a", "b", "c", "d"],
+            "county_code": ["990101", "990101", "990101", "990102"],
+            "status": ["核查中", "核查中", "已结案", "核查中"],
+            "filed_date": [d("2025-01-03"), d("2025-01-20"), d("2024-12-05"), d("2025-02-01")],
+            "due_date": [d("2025-03-01"), None, d("2025-01-01"), d("2025-03-01")],
+        }
+    )
+    path = _warehouse(tmp_path / "shared.duckdb", {"cases": cases})
+    open_cases = Measure(
+        "open", "count", "cases", date="filed_date", where=(_c("status", "==", "核查中"),)
+    )
+    open_due = Measure(
+        "open_due",
+        "count",
+        "cases",
+        date="filed_date",
+        where=(_c("status", "==", "核查中"), _c("due_date", "not_null")),
+    )
+    every = Measure("every", "count", "cases", date="filed_date")
+    eng = _prepared(path, {"open": open_cases, "open_due": open_due})
+    dec, jan, feb = (_win(m) for m in ("2024-12", "2025-01", "2025-02"))
+    np.testing.assert_array_equal(eng.windows(open_cases, [dec, jan, feb]), [[0, 2, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(eng.windows(open_due, [dec, jan, feb]), [[0, 1, 0], [0, 0, 1]])
+    # c, filed in December, is in no prepared statement's rows: it still counts
+    np.testing.assert_array_equal(eng.windows(every, [dec, jan, feb]), [[1, 2, 0], [0, 0, 1]])
+
+
+def test_joined_distinct_counts_build_the_join_from_the_rows_they_read(tmp_path: Path) -> None:
+    """Distinct counts whose joined conditions are read on the grouped (county, value) pairs
+    join only the right rows some condition keeps — unless a condition holds for a value
+    without a match (blank grade), which must then still count."""
+    d = pd.Timestamp
+    institutions = pd.DataFrame(
+        {
+            "institution_id": ["H1", "H2", "H3", "H4"],
+            "county_code": ["990101", "990101", "990101", "990102"],
+            "key_monitored": [True, False, None, True],
+            "credit_grade": ["A", None, "C", "B"],
+        }
+    )
+    inspections = pd.DataFrame(
+        {
+            "inspection_id": ["i1", "i2", "i3", "i4", "i5", "i6"],
+            "county_code": ["990101", "990101", "990101", "990101", "990102", "990102"],
+            "institution_id": ["H1", "H1", "H2", "H3", "H4", "H9"],
+            "inspection_date": [d("2025-01-05")] * 2 + [d("2025-02-05")] * 4,
+        }
+    )
+    path = _warehouse(
+        tmp_path / "pairs.duckdb", {"institutions": institutions, "inspections": inspections}
+    )
+    join = Join("institutions", "institution_id")
+
+    def m(code: str, *where: object) -> Measure:
+        return Measure(
+            code,
+            "distinct_count",
+            "inspections",
+            field="institution_id",
+            date="inspection_date",
+            join=join,
+            where=where,
+        )
+
+    key = m("key", _c("institutions.key_monitored", "==", True))
+    good = m("good", _c("institutions.credit_grade", "in", ("A", "B")))
+    ungraded = m("ungraded", _c("institutions.credit_grade", "is_null"))
+    every = Measure(
+        "every", "distinct_count", "inspections", field="institution_id", date="inspection_date"
+    )
+    jan, feb, both = _win("2025-01"), _win("2025-02"), _win("2025-01", "2025-02")
+    rows = MeasureEngine(load_ledgers(path))
+    for batch in ({"key": key, "good": good, "every": every}, {"key": key, "ungraded": ungraded}):
+        eng = _prepared(path, batch)
+        for measure in batch.values():
+            np.testing.assert_array_equal(
+                eng.windows(measure, [jan, feb, both]),
+                rows.windows(measure, [jan, feb, both]),
+                err_msg=measure.code,
+            )
+    # by hand: key H1 (Jan), H4 (Feb); graded A/B H1, H4; blank grade H2 and H9 (no match)
+    eng = _prepared(path, {"key": key, "good": good, "ungraded": ungraded})
+    np.testing.assert_array_equal(eng.windows(key, [jan, feb, both]), [[1, 0, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(eng.windows(good, [jan, feb, both]), [[1, 0, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(eng.windows(ungraded, [jan, feb, both]), [[0, 1, 1], [0, 1, 1]])
+
+
+def test_blank_text_is_null_or_spaces(tmp_path: Path) -> None:
+    """`is_null` on text: NULL, empty, or spaces only (ASCII or ideographic) — whatever the
+    string starts with; text with a printable character anywhere is filled."""
+    values = [None, "", " ", "\u3000", "  \u3000 ", " 已反馈", "已反馈", "\u3000x", "x ", "!"]
+    cases = pd.DataFrame(
+        {
+            "case_id": [f"c{i}" for i in range(len(values))],
+            "county_code": "990101",
+            "found_date": pd.Timestamp("2025-01-10"),
+            "police_feedback": values,
+        }
+    )
+    path = _warehouse(tmp_path / "blank.duckdb", {"cases": cases})
+    blank = Measure(
+        "blank", "count", "cases", date="found_date", where=(_c("police_feedback", "is_null"),)
+    )
+    filled = Measure(
+        "filled", "count", "cases", date="found_date", where=(_c("police_feedback", "not_null"),)
+    )
+    jan = [_win("2025-01")]
+    rows = MeasureEngine(load_ledgers(path))
+    for eng in (_prepared(path, {"blank": blank, "filled": filled}), WarehouseEngine(path)):
+        np.testing.assert_array_equal(eng.windows(blank, jan), [[5]])
+        np.testing.assert_array_equal(eng.windows(filled, jan), [[5]])
+    np.testing.assert_array_equal(rows.windows(blank, jan), [[5]])
+
+
 def test_which_joined_measures_count_matched_rows_only() -> None:
     def m(*where: object) -> Measure:
         return Measure("x", "count", "cases", date="closed_date", join=REWARDS, where=where)

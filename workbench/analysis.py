@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import fmt
 from workbench.composite import CompositeResult, Hierarchy
 from workbench.composite_methods import issue, raise_issues
 from workbench.messages import t
@@ -576,16 +577,38 @@ def pca_weights(
 @dataclass(frozen=True, eq=False)
 class Tables:
     """Named analysis tables that render in a notebook and save themselves with Chinese
-    headers (Excel: one sheet each; CSV: one UTF-8-with-BOM file each, readable by Excel)."""
+    headers (Excel: one sheet each; CSV: one UTF-8-with-BOM file each, readable by Excel).
+
+    `names` (node code → the set's declared name) names the indicators and aggregates: a
+    `code` column gets 指标名称 beside it (the code stays: it is what `weights` takes), and
+    the columns that hold nodes (group, var1, var2, node) show names. In a notebook a missing
+    value reads —, as on every other face."""
 
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def labelled(self, name: str) -> pd.DataFrame:
         frame = self.tables[name].copy()
         for col in frame.columns:  # text columns are `object` or, in pandas 3, `str`
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 frame[col] = frame[col].map(lambda v: t(f"analysis.flag.{v}") if v in _FLAGS else v)
+        if self.names:
+            for col in _NODE_COLUMNS:
+                if col in frame.columns:
+                    frame[col] = frame[col].map(lambda v: self.names.get(v, v))
+            if "code" in frame.columns:
+                where = list(frame.columns).index("code")
+                frame.insert(where, "name", frame["code"].map(lambda v: self.names.get(v, v)))
         return frame.rename(columns={c: t(f"analysis.col.{c}") for c in frame.columns})
+
+    def show(self, *names: str) -> Tables:
+        """The named tables (all when none is named), to display in a notebook."""
+        picked = names or tuple(self.tables)
+        return Tables({n: self.tables[n] for n in picked}, self.names)
+
+    def with_tables(self, **frames: pd.DataFrame) -> Tables:
+        """These tables with some added or replaced (e.g. PCA loadings with their weights)."""
+        return Tables({**self.tables, **frames}, self.names)
 
     def to_excel(self, path: str | Path) -> Path:
         path = Path(path)
@@ -606,18 +629,30 @@ class Tables:
             out.append(path)
         return out
 
+    def display_frame(self, name: str) -> pd.DataFrame:
+        """The labelled table as text: numbers to three decimals (counts whole), missing —."""
+        frame = self.labelled(name)
+        for col in frame.columns:
+            kind = frame[col].dtype
+            if pd.api.types.is_bool_dtype(kind) or not pd.api.types.is_numeric_dtype(kind):
+                frame[col] = frame[col].map(lambda v: "—" if fmt.missing(v) else str(v))
+            elif pd.api.types.is_integer_dtype(kind):
+                frame[col] = frame[col].map(lambda v: fmt.number(v))
+            else:
+                frame[col] = frame[col].map(lambda v: fmt.number(v, 3))
+        return frame
+
     def _repr_html_(self) -> str:
         parts = []
         for name in self.tables:
             title = html.escape(t(f"analysis.table.{name}"))
-            body = self.labelled(name).to_html(
-                index=False, float_format=lambda v: f"{v:.3f}", na_rep="—"
-            )
+            body = self.display_frame(name).to_html(index=False)
             parts.append(f"<h4>{title}</h4>{body}")
         return "<div>" + "".join(parts) + "</div>"
 
 
 _FLAGS = ("ok", "LOW", "OUT")
+_NODE_COLUMNS = ("group", "var1", "var2", "node")
 
 
 def toolkit(
@@ -643,4 +678,5 @@ def toolkit(
     found = pca(data, tree, 1)
     tables["pca_variance"] = found.variance
     tables["pca_loadings"] = found.loadings
-    return Tables(tables)
+    names = {n.code: n.name or n.code for n in tree.nodes}
+    return Tables(tables, names)

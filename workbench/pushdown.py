@@ -146,15 +146,22 @@ class _Sql:
     def clause(self, c: Clause) -> str:
         ref, ftype = self.col(c.field)
         if c.op in ("is_null", "not_null"):
+            # Text: blank when NULL or only spaces. A value starting with a printable ASCII
+            # character (every code, id, name in practice) is not blank — DuckDB's trim strips
+            # no such character —, so only the rest are trimmed (trim copies each string).
+            v = f"CAST({ref} AS VARCHAR)"
             blank = (
-                f"({ref} IS NULL OR trim(CAST({ref} AS VARCHAR)) = '')"
+                f"(CASE WHEN {ref} IS NULL THEN true WHEN {v} < '!' OR {v} >= chr(128) "
+                f"THEN trim({v}) = '' ELSE false END)"
                 if ftype in _TEXT_TYPES
                 else f"({ref} IS NULL)"
             )
             return blank if c.op == "is_null" else f"(NOT {blank})"
         if c.op == WITHIN_DAYS:  # NULL on either side: no match, as in the numpy engine
             other, days = c.value
-            b = self.col(other)[0]
+            b, btype = self.col(other)
+            if ftype == btype == "date":  # two DATE columns: day arithmetic, no casts
+                return f"({ref} <= {b} + CAST({int(days)} AS INTEGER))"
             return (
                 f"(TRY_CAST({ref} AS TIMESTAMP) <= "
                 f"TRY_CAST({b} AS TIMESTAMP) + to_days(CAST({int(days)} AS INTEGER)))"
@@ -234,8 +241,12 @@ def _month_sql(ref: str, ftype: str, days: int = 0) -> str:
     """Month index (year × 12 + month − 1) of a date or YYYY-MM column (`days` later); NULL
     when blank."""
     d = f"try_strptime({ref}, '%Y-%m')" if ftype == "month" else f"TRY_CAST({ref} AS DATE)"
-    if days:
-        d = f"CAST({d} + INTERVAL ({int(days)}) DAY AS DATE)"
+    if days:  # a DATE plus whole days is a DATE (no TIMESTAMP and back, ≈ 1/3 of a statement)
+        d = (
+            f"CAST({d} + INTERVAL ({int(days)}) DAY AS DATE)"
+            if ftype == "month"
+            else f"({d} + CAST({int(days)} AS INTEGER))"
+        )
     return f"(year({d}) * 12 + month({d}) - 1)"
 
 
@@ -428,6 +439,8 @@ class WarehouseEngine(MeasureEngine):
         with self._session() as wh:
             for (ledger, date, inner), measures in flows.items():
                 self._run_flows(wh, ledger, date, measures, inner=inner)
+            # the distinct counts' month ranges, in one statement per ledger while open
+            self._fill_ranges(wh, [(lg, d) for lg, d, _f in distinct])
             for measures in distinct.values():
                 self._run_distinct(wh, measures)
             for ledger, measures in stocks.items():
@@ -453,10 +466,12 @@ class WarehouseEngine(MeasureEngine):
         joins: Sequence[tuple[str, str, list[str]]],
         left: Any,
         inner: bool = False,
+        wanted: Mapping[str, str] | None = None,
     ) -> str:
         """` LEFT JOIN <right ledger's latest current row per key> jN ON <left(on)> = jN._k`
         for each join (` JOIN` with `inner`); `left` gives the left side's reference to the key
-        field."""
+        field; `wanted` maps an alias to a condition on its fields that keeps only the right
+        rows anything reads (the others then join as no match)."""
         sql = ""
         for alias, (right, on, fields) in zip(_aliases(joins), joins):
             latest = self.has_table(wh, right) and wh.has_live(right)
@@ -485,6 +500,8 @@ class WarehouseEngine(MeasureEngine):
                     f"(SELECT {_ident(on)} AS _k{picks} FROM {rel} "
                     f"WHERE {_ident(on)} IS NOT NULL GROUP BY 1)"
                 )
+            if wanted and alias in wanted:  # the latest row per key first, then the filter
+                side = f"(SELECT * FROM {side} {alias} WHERE {wanted[alias]})"
             sql += f" {'' if inner else 'LEFT '}JOIN {side} {alias} ON {left(on)} = {alias}._k"
         return sql
 
@@ -540,11 +557,19 @@ class WarehouseEngine(MeasureEngine):
             measures = {k: m for k, m in measures.items() if m.done_by in (None, *fields[:1])}
             done_by = fields[0] if fields else None
         joins, alias = self._joins(measures.values())
+        # A condition every measure has (cases not 已撤销 …) filters the rows once, before
+        # grouping, instead of being a term of every aggregate's filter.
+        plain = {
+            k: [_Sql(m, alias[m], None, self.sources).condition(c) for c in m.where]
+            for k, m in measures.items()
+        }
+        first_conds = next(iter(plain.values()))
+        common = [c for c in dict.fromkeys(first_conds) if all(c in v for v in plain.values())]
         aggs = []
         shared: dict[str, str] = {}
         for i, (key, m) in enumerate(measures.items()):
             q = _Sql(m, alias[m], shared, self.sources)
-            where = q.where(m.where)
+            where = q.where([c for c, sql in zip(m.where, plain[key]) if sql not in common])
             if m.agg == "sum":
                 # fsum: compensated, so the total does not depend on DuckDB's row order.
                 filt = "" if where == "true" else f" FILTER (WHERE {where})"
@@ -560,7 +585,7 @@ class WarehouseEngine(MeasureEngine):
         month = _Sql(first, None, None, self.sources).month(date)
         unit = _ident(unit_field(self.sources[ledger]))
         cols = "".join(f", {sql} AS {name}" for sql, name in shared.items())
-        done, where = "", ""
+        done, row_where = "", list(common)
         if done_by is not None:
             d = _Sql(first, None, None, self.sources).month(done_by)
             # The month done matters only against the ends of windows holding the row's own
@@ -569,7 +594,8 @@ class WarehouseEngine(MeasureEngine):
             done = f", coalesce(CASE WHEN {d} <= {month} THEN {month} ELSE {d} END, -1) AS d"
             if all(m.not_done for m in measures.values()):
                 # Counting only what is still open: rows done by their own month never count.
-                where = f" WHERE {d} IS NULL OR NOT ({d} <= {month})"
+                row_where.append(f"({d} IS NULL OR NOT ({d} <= {month}))")
+        where = f" WHERE {' AND '.join(row_where)}" if row_where else ""
         # Rows with every clause and value computed once; grouped by the code; the few
         # thousand groups joined to the universe.
         sql = (
@@ -582,10 +608,12 @@ class WarehouseEngine(MeasureEngine):
         out = wh.con.execute(sql).fetchnumpy()
         m_arr = _floats(out["m"])
         ok_m = np.isfinite(m_arr)
-        if not inner and not where:  # else the rows grouped are not all of the ledger's
+        if not inner and not where:
             self._range_store[(ledger, date)] = (
                 (int(m_arr[ok_m].min()), int(m_arr[ok_m].max())) if ok_m.any() else None
             )
+        else:  # the rows grouped are not all of the ledger's: the date's own least and greatest
+            self._fill_ranges(wh, [(ledger, date)])
         cidx = np.asarray(out["c"], dtype=np.int64)
         keep = ok_m & (cidx >= 0)
         months = m_arr[keep].astype(np.int64)
@@ -676,7 +704,16 @@ class WarehouseEngine(MeasureEngine):
             if grouped
             else self._from(wh, first.ledger, joins)
         )  # type: ignore[arg-type]
-        pairs = self._join_sql(wh, joins, lambda on: "g._v") if grouped else ""
+        pairs = (
+            self._join_sql(
+                wh,
+                joins,
+                lambda on: "g._v",
+                wanted=_pair_filter(measures, late, alias, self.sources),
+            )
+            if grouped
+            else ""
+        )
         # For the city's count, which values more than one county reports: usually none,
         # which a 64-bit hash of each pair's value proves cheaply (equal values hash equally,
         # so all-different hashes mean all-different values); when some hashes repeat, the
@@ -752,13 +789,37 @@ class WarehouseEngine(MeasureEngine):
     def _data_range(self, ledger: str, date: str) -> tuple[int, int] | None:
         if (ledger, date) not in self._range_store:
             with self.connect() as wh:
-                name, days = dating_parts(date)
-                m = _month_sql(f"l.{_ident(name)}", self.sources[ledger].field(name).type, days)
-                lo, hi = wh.con.execute(
-                    f"SELECT min({m}), max({m}) FROM {self._rel(wh, ledger)} l"
-                ).fetchall()[0]
-            self._range_store[(ledger, date)] = None if lo is None else (int(lo), int(hi))
+                self._fill_ranges(wh, [(ledger, date)])
         return self._range_store[(ledger, date)]
+
+    def _fill_ranges(self, wh: Any, pairs: Iterable[tuple[str, str]]) -> None:
+        """First and last month of each (ledger, date) not known yet: one statement per
+        ledger. A date's months rise with it, so a date field's range is the months of its
+        least and greatest date (a cheap min/max of the column); YYYY-MM text is parsed."""
+        todo: dict[str, list[str]] = {}
+        for ledger, date in sorted(set(pairs)):
+            if (ledger, date) not in self._range_store:
+                todo.setdefault(ledger, []).append(date)
+        for ledger, dates in todo.items():
+            cols = []
+            for d in dates:  # a field, or a `Measure.dating` (`due_date+1d`)
+                name, days = dating_parts(d)
+                ftype = self.sources[ledger].field(name).type
+                ref = f"l.{_ident(name)}"
+                if ftype == "date":
+                    cols += [
+                        _month_sql(f"{fn}(TRY_CAST({ref} AS DATE))", ftype, days)
+                        for fn in ("min", "max")
+                    ]
+                else:
+                    m = _month_sql(ref, ftype, days)
+                    cols += [f"min({m})", f"max({m})"]
+            row = wh.con.execute(
+                f"SELECT {', '.join(cols)} FROM {self._rel(wh, ledger)} l"
+            ).fetchall()[0]
+            for i, d in enumerate(dates):
+                lo, hi = row[2 * i], row[2 * i + 1]
+                self._range_store[(ledger, d)] = None if lo is None else (int(lo), int(hi))
 
     def _full(
         self, measure: Measure, params: Mapping[str, object], grid: tuple[int, int]
@@ -946,6 +1007,34 @@ def _rejects_blank_join(cond: Condition) -> bool:
     if isinstance(cond, AnyOf):
         return bool(cond.clauses) and all(_rejects_blank_join(c) for c in cond.clauses)
     return cond.op != "is_null" and any("." in f for f in cond.fields)
+
+
+def _pair_filter(
+    measures: Mapping[tuple, Measure],
+    late: Mapping[tuple, tuple[list, list] | None],
+    alias: Mapping[Measure, str | None],
+    sources: Mapping[str, Ledger],
+) -> dict[str, str] | None:
+    """For distinct counts reading joined conditions on their grouped pairs (`_late_join`),
+    the one condition on the joined ledger's rows that keeps every row some measure can count
+    — the OR of their joined conditions — when each of them is false without a match (then a
+    filtered-out row and no row are alike). The join is then built from those rows only (a
+    tenth of the institutions for 重点监控). None when that does not hold or there are several
+    joins."""
+    conds: list[str] = []
+    aliases: set[str | None] = set()
+    for key, m in measures.items():
+        joined = late[key][1] if late[key] is not None else []
+        if not joined:
+            continue  # reads nothing joined
+        if not any(_rejects_blank_join(c) for c in joined):
+            return None
+        aliases.add(alias[m])
+        conds.append(_Sql(m, alias[m], None, sources).where(joined))
+    if len(aliases) != 1 or None in aliases:
+        return None
+    (name,) = aliases
+    return {name: "(" + " OR ".join(dict.fromkeys(conds)) + ")"}  # type: ignore[dict-item]
 
 
 def _late_join(m: Measure) -> tuple[list[Condition], list[Condition]] | None:

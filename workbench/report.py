@@ -30,6 +30,7 @@ from workbench import fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation import cells
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import ranks as prank
@@ -318,19 +319,20 @@ def table_html(df: pd.DataFrame, empty: str, max_rows: int = 200) -> HTML:
     if df is None or df.empty:
         return HTML(f'<p class="wb-empty">{html.escape(empty)}</p>')
     shown = df.head(max_rows)
-    cells = {}
+    by_col: dict[object, list[str]] = {}
     for col in shown.columns:
         texts = ["—" if _missing(v) else str(v) for v in shown[col]]
         short = max((len(x) for x in texts), default=0) <= NOWRAP_CHARS
-        cells[col] = [  # a short column (names, dates, numbers) never breaks inside a word
+        by_col[col] = [  # a short column (names, dates, numbers) never breaks inside a word
             f'<span class="wb-nw">{html.escape(x)}</span>' if short else html.escape(x)
             for x in texts
         ]
     heads = [html.escape(str(c)) for c in shown.columns]
     if heads == list(shown.columns) and len(set(heads)) == len(heads):
-        body = _table_markup(tuple(heads), list(zip(*cells.values())))
+        body = _table_markup(tuple(heads), list(zip(*by_col.values())))
     else:  # headers that are not text, HTML-escaping changes or repeat: pandas' own way
-        body = pd.DataFrame(cells, columns=heads).to_html(
+        rows = list(zip(*by_col.values()))  # by position: the escaped heads are not the keys
+        body = pd.DataFrame(rows, columns=heads).to_html(
             index=False, escape=False, classes="wb-table", border=0
         )
     more = ""
@@ -1116,7 +1118,7 @@ class CountyReport:
                 "整改时限": df["deadline"].map(fmt.date_label),
                 "逾期天数": df["days_overdue"],
                 "整改状态": df["status"],
-                "涉及金额": df["amount_involved"].map(fmt.money),
+                "涉及金额": df["amount_involved"].map(cells.yuan_text),
             }
         )
 
@@ -1140,7 +1142,7 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": df["amount_involved"].map(fmt.money),
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )
@@ -1165,7 +1167,7 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": [fmt.value_text(v, "元") for v in df["amount_involved"]],
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )
@@ -1276,7 +1278,7 @@ class CountyReport:
                 "机构名称": df["institution_name"].fillna("—"),
                 "当事人姓名": df["person_name"],
                 "违规类型": df["violation_type"],
-                "涉案金额": df["amount_involved"].map(fmt.money),
+                "涉案金额": df["amount_involved"].map(cells.yuan_text),
                 "案件状态": df["status"],
             }
         )

@@ -67,6 +67,7 @@ from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-ex
 from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
 from workbench.presentation import kpis as presented
+from workbench.presentation.citations import cite
 from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
 from workbench.tables import read_table, table_frame
@@ -295,8 +296,11 @@ def _display_frame(
     whole: str | None = None,
 ) -> pd.DataFrame:
     """Readable copy for exports: spans (a calendar's phases by name), periods of a coarser
-    frequency (2023财年, not its last month) and booleans in Chinese."""
+    frequency (2023财年, not its last month), booleans in Chinese and declared sources as the
+    documents' titles (`presentation.citations`)."""
     out = df.copy()
+    if iset is not None and "source" in out.columns:
+        out["source"] = out["source"].map(lambda s: cite(s, getattr(iset, "documents", None)))
     if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
         out["period"] = out["period"].map(
             lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p

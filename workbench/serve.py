@@ -180,9 +180,10 @@ def voila_config(opts: ServeOptions):  # -> traitlets.config.Config
     cfg.Voila.tornado_settings = {
         "headers": {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"},
         # kernel websockets are pinged; a browser that vanished (no close frame) is dropped
-        # after three missed pongs, and its kernel is then released like a closed page's
+        # when a pong is missing at the next ping, and its kernel is then released like a
+        # closed page's (tornado refuses a timeout longer than the interval, with a warning)
         "ws_ping_interval": opts.ws_ping_interval * 1000,
-        "ws_ping_timeout": 3 * opts.ws_ping_interval * 1000,
+        "ws_ping_timeout": opts.ws_ping_interval * 1000,
     }
     sizes = pool_sizes(opts)
     if len(set(sizes.values())) > 1:  # a pool size of its own for a page
@@ -581,7 +582,7 @@ class Snapshots:
         try:
             loaded = freshness.freshness(path).as_json()
         except Exception:  # noqa: BLE001 - a freshness line is never worth a failed page
-            log.exception("freshness of %s unavailable", path)
+            log.exception(t("serve.log.freshness_failed", path=path))
             loaded = {}
         os.environ[ENV_WAREHOUSE] = str(path)  # inherited by every kernel started from now on
         self.current = path
@@ -641,7 +642,7 @@ class Snapshots:
             try:
                 path = await loop.run_in_executor(None, self.take)
             except Exception:  # noqa: BLE001 - e.g. a full disk: keep the previous copy
-                log.exception("could not copy the warehouse %s", self.live)
+                log.exception(t("serve.log.copy_failed", path=self.live))
                 self.failed = live_fp
                 return False
             if path is None:
@@ -649,7 +650,7 @@ class Snapshots:
             try:
                 await prepare(path)
             except Exception:  # noqa: BLE001 - keep serving the previous copy
-                log.exception("new warehouse copy %s could not be prepared", path)
+                log.exception(t("serve.log.prepare_failed", path=path))
                 self.failed = live_fp
                 if path != self.current:
                     self._discard(path)
@@ -719,6 +720,8 @@ def serve(opts: ServeOptions) -> int:
         raise ServeError(t("dash.E_NO_WAREHOUSE", path=live))
     runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
     atexit.register(shutil.rmtree, runtime, True)
+    details = debug_log_path(live, runtime)
+    quiet_console(details)
     os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
     snaps = Snapshots(live, snapshot_folder(live, runtime))
     first = first_snapshot(snaps, opts.start_wait)
@@ -745,14 +748,77 @@ def serve(opts: ServeOptions) -> int:
     )
     if opts.token:
         print(t("dash.serve.token_hint"), file=sys.stderr, flush=True)
+    print(t("serve.log.where", path=details), file=sys.stderr, flush=True)
     allow_unload_shutdown()
-    app = _voila_class().instance(config=voila_config(opts))
+    cfg = voila_config(opts)
+    cfg.BoundedKernelManager.kernel_log = str(details)
+    voila = _voila_class()
+    voila.workbench_debug_log = details
+    app = voila.instance(config=cfg)
     app.workbench_snapshots = snaps
     app.workbench_options = opts
     app.workbench_server_templates = server_templates(runtime / "server-templates")
     app.initialize(voila_argv(opts))
-    app.start()
+    app.start()  # returns once stopped: SIGTERM, or Ctrl+C (Voilà ends its kernels either way)
+    print(t("dash.serve.stopped"), file=sys.stderr, flush=True)
     return 0
+
+
+# ───────────────────────────── the operator's console ─────────────────────────────
+
+
+def debug_log_path(live: Path, runtime: Path) -> Path:
+    """Where Voilà, Jupyter Server, tornado and the kernels write their own (English) lines:
+    `serve.log` in a private folder beside the dashboard cache, kept across restarts; else in
+    this run's temporary folder."""
+    from workbench.presentation import cache as pcache
+
+    base = dashboard.cache_dir(live)
+    if base is not None and (own := pcache.private_dir(base / "serve-logs")) is not None:
+        return own / "serve.log"
+    return runtime / "serve.log"
+
+
+class _OwnWords(logging.Filter):
+    """The workbench's own records (worded in Chinese through the catalogue) pass; Voilà's,
+    Jupyter Server's, tornado's and asyncio's go to the debug log only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "workbench" or record.name.startswith("workbench.")
+
+
+class _Brief(logging.Formatter):
+    """The console's formatter without the traceback (which the debug log keeps)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter("%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        bare = logging.makeLogRecord(record.__dict__)
+        bare.exc_info = bare.exc_text = bare.stack_info = None
+        return self.inner.format(bare)
+
+
+def quiet_console(details: Path) -> None:
+    """The operator's console shows only the workbench's Chinese lines, without tracebacks;
+    everything at INFO and above, from every library, goes to `details`. With `-v` (the root
+    logger at DEBUG) the console keeps everything, for developers."""
+    root = logging.getLogger()
+    verbose = root.level <= logging.DEBUG and root.level != logging.NOTSET
+    if not verbose:
+        for handler in root.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                handler.setLevel(logging.WARNING)
+                handler.addFilter(_OwnWords())
+                handler.setFormatter(_Brief(handler.formatter))
+        root.setLevel(logging.INFO)
+    logging.captureWarnings(True)  # the libraries' DeprecationWarnings: details, not the console
+    file = logging.FileHandler(details, encoding="utf-8")
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file)
 
 
 def allow_unload_shutdown() -> None:
@@ -790,7 +856,7 @@ def allow_unload_shutdown() -> None:
 def _bounded_kernel_manager():
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
     from tornado import web
-    from traitlets import Integer
+    from traitlets import Integer, Unicode
 
     class BoundedKernelManager(AsyncMappingKernelManager):
         """A kernel manager that never has more than `max_kernels` kernels, and keeps a kernel
@@ -813,6 +879,12 @@ def _bounded_kernel_manager():
             240,
             config=True,
             help="Seconds a page that reached a browser may take to attach to its kernel.",
+        )
+        kernel_log = Unicode(
+            "",
+            config=True,
+            help="File the kernels' own output (stdout, stderr) is appended to; '' keeps the "
+            "server's console.",
         )
 
         def __init__(self, **kwargs: Any) -> None:
@@ -891,9 +963,13 @@ def _bounded_kernel_manager():
             if kid in self:
                 return await super().start_kernel(*args, kernel_id=kid, **kwargs)
             if self.room() <= 0:
-                log.warning("kernel limit %d reached", self.max_kernels)
+                log.warning(t("serve.log.kernel_limit", n=self.max_kernels))
                 raise web.HTTPError(503, t("dash.serve.E_TOO_MANY", n=self.max_kernels))
             self._reserved.add(kid)  # before any await: the check and the claim are one step
+            if self.kernel_log:  # the kernels' English lines are details, not the console's
+                out = self._kernel_output()
+                kwargs.setdefault("stdout", out)
+                kwargs.setdefault("stderr", out)
             try:
                 got = await super().start_kernel(*args, kernel_id=kid, **kwargs)
             finally:
@@ -905,6 +981,12 @@ def _bounded_kernel_manager():
                 "pooled": env.get("VOILA_PREHEAT") == "True",
             }
             return got
+
+        def _kernel_output(self) -> Any:
+            """The debug log, opened once for appending and shared by every kernel."""
+            if getattr(self, "_kernel_out", None) is None:
+                self._kernel_out = open(self.kernel_log, "ab", buffering=0)  # noqa: SIM115
+            return self._kernel_out
 
         async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
             self._capture(kernel_id)  # counted until its process has exited
@@ -969,7 +1051,7 @@ def _bounded_kernel_manager():
                         pool.remove(task)
                         stale.append(kid)
                 for kid in stale:
-                    log.info("replacing preheated kernel %s (older warehouse copy)", kid)
+                    log.info(t("serve.log.pool_replaced", kernel=kid))
                     with contextlib.suppress(Exception):
                         await self.shutdown_kernel(kid)
                 if self.room() > 0 and hasattr(self, "fill_if_needed"):
@@ -991,12 +1073,12 @@ def _bounded_kernel_manager():
                     continue
                 since = self._unattached.setdefault(kid, now)
                 if now - since >= self.grace(kid):
-                    log.warning("releasing kernel %s: no page attached for %d s", kid, now - since)
+                    log.info(t("serve.log.released", kernel=kid, seconds=int(now - since)))
                     released.append(kid)
                     try:
                         await self.shutdown_kernel(kid)
                     except Exception:  # noqa: BLE001 - tried again on the next round
-                        log.exception("could not release kernel %s", kid)
+                        log.exception(t("serve.log.release_failed", kernel=kid))
             return released
 
     return BoundedKernelManager
@@ -1094,6 +1176,25 @@ def _voila_class():
         workbench_snapshots: Snapshots | None = None
         workbench_options: ServeOptions | None = None
         workbench_server_templates: Path | None = None
+        workbench_debug_log: Path | None = None
+
+        def get_default_logging_config(self) -> dict:
+            """Voilà's and Jupyter Server's own lines go to the debug log, not the console."""
+            config = super().get_default_logging_config()
+            if "handlers" in config:
+                level = config["handlers"]["console"].get("level", "INFO")  # Voilà's log_level
+                config["handlers"]["console"] = (
+                    {
+                        "class": "logging.FileHandler",
+                        "filename": str(self.workbench_debug_log),
+                        "encoding": "utf-8",
+                        "formatter": "console",
+                        "level": level,
+                    }
+                    if self.workbench_debug_log is not None
+                    else {"class": "logging.NullHandler"}
+                )
+            return config
 
         def init_handlers(self) -> list:
             handlers = []
@@ -1145,7 +1246,7 @@ def _voila_class():
                 if snaps is not None:
                     snaps.cleanup(km.referenced_warehouses())
             except Exception:  # noqa: BLE001 - the watcher must keep running
-                log.exception("kernel and warehouse watcher failed")
+                log.exception(t("serve.log.watch_failed"))
             finally:
                 self._wb_busy = False
 

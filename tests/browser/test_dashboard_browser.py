@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS, COCKPIT_PARTS, COUNTY_PARTS
 from workbench import dashboard, results
+from workbench.dashboard import drill
 
 ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
@@ -272,3 +273,66 @@ def test_token_is_required_when_set(demo_warehouse, server, browser, cache_env, 
             page.close()
     finally:
         srv.stop()
+
+
+# The rendered width of a select's longest option in the select's own font, and the room the
+# select gives its text (its inner width less padding and chromium's drop-down arrow, ~1.2em).
+JS_SELECT_FIT = """s => {
+    const cs = getComputedStyle(s);
+    const g = document.createElement('canvas').getContext('2d');
+    g.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const texts = [...s.options].map(o => o.text);
+    const widest = Math.max(...texts.map(x => g.measureText(x).width));
+    const room = s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
+        - 1.2 * parseFloat(cs.fontSize);
+    return {widest, room, title: s.title, selected: s.options[s.selectedIndex].text, texts};
+}"""
+
+
+def _assert_set_name_readable(page) -> None:
+    fit = page.page.locator(".wb-sel-indicator-set select").evaluate(JS_SELECT_FIT)
+    assert fit["widest"] <= fit["room"], fit  # the whole name shows, not 「…“两升两降一规」
+    assert fit["title"] == fit["selected"], fit  # and hovering names it in full
+
+
+def test_long_names_and_tables_fit_at_1366(open_page, demo_warehouse):
+    """At 1366×768 the indicator set's full name shows in its picker (cockpit and county page),
+    and the county page's 逾期未整改事项 table shows every column without sideways scrolling."""
+    page = open_page()
+    page.open("voila/render/cockpit.ipynb", COCKPIT_PARTS)
+    page.page.screenshot(path=str(ARTIFACTS / "cockpit-set-name-1366.png"))
+    _assert_set_name_readable(page)
+    sets = page.page.eval_on_selector_all(
+        ".wb-sel-indicator-set option", "os => os.map(o => o.text)"
+    )
+    page.select(".wb-sel-indicator-set", label=sets[1])
+    _assert_set_name_readable(page)  # the title follows the choice
+
+    period = _period(page.key())
+    ledgers = results.load_ledgers(demo_warehouse)
+    counts = {
+        c: len(drill.overdue_items(ledgers, c, period))
+        for c in sorted(results.evaluate(demo_warehouse, period=period).county_names.index)
+    }
+    county = max(counts, key=lambda c: (counts[c], c))
+    assert counts[county] > 0, counts
+    county_page = open_page()
+    county_page.open(f"voila/render/county.ipynb?county={county}", COUNTY_PARTS)
+    county_page.screenshot("county-overdue-1366")
+    _assert_set_name_readable(county_page)
+    box = county_page.page.locator("[data-part=overdue] .wb-scroll").evaluate(
+        """d => { const t = d.querySelector('table');
+            const ths = [...t.querySelectorAll('th')];
+            const last = ths[ths.length - 1].getBoundingClientRect();
+            return {table: t.scrollWidth, box: d.clientWidth, scroll: d.scrollWidth,
+                    lastRight: last.right, boxRight: d.getBoundingClientRect().right,
+                    lastHead: ths[ths.length - 1].textContent}; }"""
+    )
+    assert box["table"] <= box["box"] and box["scroll"] <= box["box"], box
+    assert box["lastRight"] <= box["boxRight"] + 1, box  # 「发现日期」 whole, not 「发现日」
+    # the position panel beside it keeps its table within the panel too
+    rank = county_page.page.locator("[data-part=rank] table").evaluate(
+        "t => [t.scrollWidth, t.parentElement.clientWidth]"
+    )
+    assert rank[0] <= rank[1], rank
+    assert page.errors == [] and county_page.errors == []

@@ -110,6 +110,11 @@ function mapPng(st, filename) {
 function printPage() {
   window.print();
 }
+// A picker's hover text is the chosen entry in full (a long name still reads when cut).
+function nameChoice(sel) {
+  const o = sel.options[sel.selectedIndex];
+  sel.title = o ? o.text : "";
+}
 function setOptions(sel, options) {
   const frag = document.createDocumentFragment();
   for (const [label, value] of options) {
@@ -129,8 +134,11 @@ export default {
     const selects = {};
     el.querySelectorAll("select[data-control]").forEach((s) => {
       selects[s.dataset.control] = s;
-      s.addEventListener("change", () =>
-        model.send({ event: "select", name: s.dataset.control, value: s.value }));
+      nameChoice(s);
+      s.addEventListener("change", () => {
+        nameChoice(s);
+        model.send({ event: "select", name: s.dataset.control, value: s.value });
+      });
     });
     const P = await plotly();
     const state = {};
@@ -207,6 +215,7 @@ export default {
         const s = selects[name];
         if (!s) continue;
         if (s.value !== value) s.value = value;
+        nameChoice(s);
         const box = s.closest(".wb-sel");
         if (box) box.style.display = (options[name] || []).length > 1 ? "" : "none";
       }

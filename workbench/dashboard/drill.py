@@ -22,13 +22,14 @@ log = logging.getLogger(__name__)
 
 
 MAX_DRILL_ROWS = 100
+FIT_WRAP_CHARS = 6  # in a table that fits its panel, text longer than this may wrap
 LedgerSource = Callable[[str], Mapping[str, pd.DataFrame]]
 
 
 def overdue_items(ledgers: Mapping[str, pd.DataFrame], county: str, period: str) -> pd.DataFrame:
     """Rectification items overdue at the end of `period` (`presentation.lists`)."""
     items = lists.overdue_rectifications(ledgers, period, county or None)
-    # what a leader reads first (what, who, how late) on the left: the table scrolls sideways
+    # what a leader reads first (what, who, how late) on the left
     cols = [
         "description",
         "responsible_unit",
@@ -48,10 +49,12 @@ def table_html(
     headers: Mapping[str, str] | None = None,
     limit: int | None = None,
     total: int | None = None,
+    fit: bool = False,
 ) -> str:
     """A masked, Chinese-headed HTML table of ledger rows (personal data never unmasked); each
     cell written as the presentation layer writes that kind of field (20,054.18元, 2025年9月30日,
-    — for an empty date)."""
+    — for an empty date). A `fit` table wraps its cells to its panel's width (a half-width
+    panel at 1366 px shows every column); otherwise cells stay on one line and it scrolls."""
     if df is None or df.empty:
         return f'<div class="wb-empty">{_esc(t("dash.empty.rows"))}</div>'
     shown = mask_frame(
@@ -60,8 +63,13 @@ def table_html(
     cols = cells.ledger_columns(shown, headers)
     records = shown.to_dict("records")
     texts = [[cells.cell_text(c, rec.get(c.key)) for c in cols] for rec in records]
-    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column
-    wide = [max((len(row[j]) for row in texts), default=0) > 16 for j in range(len(cols))]
+    # cells stay on one line (the table scrolls sideways); long free text wraps in a wide column.
+    # A table that fits its panel wraps every longer text (names, codes); dates stay whole.
+    longest = [max((len(row[j]) for row in texts), default=0) for j in range(len(cols))]
+    wide = [
+        n > FIT_WRAP_CHARS and c.kind == excel.TEXT if fit else n > 16
+        for n, c in zip(longest, cols)
+    ]
     css = ["wb-num" if _numeric(c) else ("wb-wrap" if w else "") for c, w in zip(cols, wide)]
     head = "".join(f'<th class="{k}">{_esc(cells.header_text(c))}</th>' for c, k in zip(cols, css))
     body = [
@@ -74,7 +82,8 @@ def table_html(
         text = t("dash.rows.more_export", n=total, shown=len(shown))
         more = f'<div class="wb-note">{_esc(text)}</div>'
     return (
-        f'<div class="wb-scroll"><table class="wb-table wb-ledger"><thead><tr>{head}</tr></thead>'
+        f'<div class="wb-scroll"><table class="wb-table wb-ledger{" wb-fit" if fit else ""}">'
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
 
@@ -90,7 +99,7 @@ def overdue_html(ledgers: Mapping[str, pd.DataFrame] | None, view: View) -> str:
         )
     items = overdue_items(ledgers, view.county, view.period)
     note = f'<div class="wb-note">{_esc(t("dash.overdue.count", n=len(items)))}</div>'
-    return _part("overdue", view.key, note + table_html(items))
+    return _part("overdue", view.key, note + table_html(items, fit=True))
 
 
 def drill_html(

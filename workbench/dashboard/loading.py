@@ -849,7 +849,7 @@ def _read_entry(folder: Path, key: str) -> DashboardData | None:
     try:
         data = DashboardData(**{f: frames[f] for f in FRAMES}, **meta)
     except (KeyError, TypeError) as exc:
-        log.warning("dashboard cache entry incomplete (%s); recomputing", exc)
+        log.warning(t("dash.log.cache_incomplete", error=exc))
         return None
     if cube_meta is not None and "cube" in arrays:
         data._cube = KpiCube.from_saved(cube_meta, arrays["cube"])

@@ -93,7 +93,7 @@ def load_shapes(
                     feats.setdefault(code, []).extend(_rings(feat["geometry"]))
             source = str(p)
         except (OSError, ValueError, AttributeError, TypeError) as exc:
-            log.warning("GeoJSON %s unreadable: %s", p, exc)
+            log.warning(t("dash.log.geojson_unreadable", path=p, error=exc))
     shapes: list[dict] = []
     height = width * 0.75
     if feats:

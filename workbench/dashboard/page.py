@@ -615,7 +615,7 @@ class CountyPage(_Page):
             f"{sel['indicator_set']}{sel['period']}{sel['county']}</div>"
             f"{_actions('dash.actions.kpis')}</header>"
             f"{_slot('notice')}{_slot('kpis')}"
-            '<div class="wb-grid">'
+            '<div class="wb-grid wb-grid-county">'
             + _panel_html(
                 "dash.panel.rank", _slot("rank") + _slot("ranking"), export="rank", words=w
             )

@@ -22,6 +22,7 @@ from workbench.declarations.model import (
     Condition,
     HierarchyDecl,
     IndicatorSet,
+    SourceDocument,
     Measure,
     Presentation,
     TableDecl,
@@ -293,6 +294,7 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
     }
     tables = {k: tb for k, tb in declared_tables(files).items() if k in read}
     declared_span = "default_span" in decl.data or freq.is_monthly
+    catalogues = [files[k] for k in sorted(files) if files[k].kind == "sources"]
     return IndicatorSet(
         code=code,
         name=str(decl.data.get("name") or code),
@@ -307,11 +309,34 @@ def build_set(code: str, files: dict[str, FileDecl], issues: Issues) -> Indicato
         source=str(decl.data.get("source") or ""),
         files=tuple(str(d.path) for d in chain)
         + ((calendar.file,) if calendar else ())
-        + tuple(str(files[k].path) for k in sorted(tables)),
+        + tuple(str(files[k].path) for k in sorted(tables))
+        + tuple(str(d.path) for d in catalogues),
         presentation=decl.presentation or Presentation(),
         tables=MappingProxyType(tables),
         frequency=freq,
+        documents=MappingProxyType(source_documents(files, issues)),
     )
+
+
+def source_documents(files: Mapping[str, FileDecl], issues: Issues) -> dict[str, SourceDocument]:
+    """Every catalogued source document among the files read (`kind: sources`), by code; a code
+    catalogued twice is reported where it is repeated (the first file, by code, wins)."""
+    out: dict[str, SourceDocument] = {}
+    for k in sorted(files):
+        if files[k].kind != "sources":
+            continue
+        for doc in files[k].documents:
+            if doc.code in out:
+                issues.error(
+                    "E_DUPLICATE_SOURCE",
+                    (doc.declared_in, doc.line),
+                    f"documents.{doc.code}",
+                    code=doc.code,
+                    other=out[doc.code].declared_in,
+                )
+                continue
+            out[doc.code] = doc
+    return out
 
 
 def declared_tables(files: Mapping[str, FileDecl]) -> dict[str, TableDecl]:

@@ -201,6 +201,8 @@ def _involved(code: str, files: dict[str, FileDecl]) -> list[str]:
                     visit(name)
 
     visit(code)
+    # the catalogues of source documents every set's `source:` texts cite
+    out += [c for c in sorted(files) if files[c].kind == "sources" and c not in out]
     return out
 
 

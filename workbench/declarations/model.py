@@ -487,6 +487,22 @@ class TableLedger(Ledger):
 
 
 @dataclass(frozen=True)
+class SourceDocument:
+    """One policy document of a `kind: sources` catalogue: the short code a declared `source:`
+    text starts with ("002 三（一）"), and the title (issuer, document number) a reader knows it
+    by. `presentation.citations.cite` turns the code into the title."""
+
+    code: str
+    title: str
+    issuer: str = ""
+    number: str = ""
+    file: str = ""
+    note: str = ""
+    declared_in: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class TableDecl:
     """`kind: table`: a user's own input (units × periods, typed columns with Chinese headers)."""
 
@@ -580,6 +596,10 @@ class IndicatorSet:
         default_factory=lambda: MappingProxyType({})
     )
     frequency: Frequency = Frequency()
+    # the source documents catalogued beside the set (`kind: sources`), by code
+    documents: Mapping[str, SourceDocument] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def spans(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from workbench.declarations.issues import Issues
 from workbench.declarations.loader import LList, LMap, month_text, param_ref, percent_text
 from workbench.declarations.methods import check_method
 from workbench.declarations.model import (
+    SourceDocument,
     AllOf,
     AnyOf,
     Baseline,
@@ -49,6 +50,7 @@ from workbench.declarations.model import (
     default_decimals,
 )
 from workbench.declarations.vocabulary import (
+    SOURCE_CODE_RE,
     AGGS,
     ALL_SPANS,
     CITY_ROLLUPS,
@@ -118,6 +120,7 @@ class FileDecl:
     default_span: str = "ytd"
     presentation: Presentation | None = None
     table: TableDecl | None = None
+    documents: tuple[SourceDocument, ...] = ()
 
 
 class Shaper:
@@ -264,6 +267,9 @@ class Shaper:
             return decl
         if kind == "table":
             decl.table = self.table(data, code)
+            return decl
+        if kind == "sources":
+            decl.documents = self.documents(data)
             return decl
         if "include" in data:
             decl.includes = self.includes(data["include"], data.at("include"), fname)
@@ -1126,6 +1132,46 @@ class Shaper:
             fname,
             self.integer(data, "report_due_day", fname, lo=1, hi=28),
         )
+
+    # -- kind: sources -------------------------------------------------------------------------
+    def documents(self, data: LMap) -> tuple[SourceDocument, ...]:
+        """A catalogue of source documents: `documents: {<code>: {title, issuer, number, file,
+        note}}`. Every entry is checked before any is dropped, so one pass reports every
+        mistake."""
+        fname = data.file
+        section = data.get("documents")
+        if not isinstance(section, LMap) or not section:
+            self.issues.error("E_SOURCES_EMPTY", data.at("documents"), "documents")
+            return ()
+        out: list[SourceDocument] = []
+        for code, body in section.items():
+            at = section.at(code)
+            p = f"documents.{code}"
+            if not SOURCE_CODE_RE.match(str(code)):
+                self.issues.error("E_BAD_SOURCE_CODE", at, p, code=code)
+                continue
+            m = self.mapping(body, at, p)
+            if m is None or not self.unknown_keys(m, "source_document", p):
+                continue
+            title = self.text(m, "title", p, required=True).strip()
+            if any(c in title for c in "《》"):
+                self.issues.error("E_SOURCE_TITLE_QUOTED", m.at("title"), p, title=title)
+                continue
+            if not title:
+                continue
+            out.append(
+                SourceDocument(
+                    code=str(code),
+                    title=title,
+                    issuer=self.text(m, "issuer", p).strip(),
+                    number=self.text(m, "number", p).strip(),
+                    file=self.text(m, "file", p).strip(),
+                    note=self.text(m, "note", p).strip(),
+                    declared_in=fname,
+                    line=at[1],
+                )
+            )
+        return tuple(out)
 
     # -- kind: table ------------------------------------------------------------------------------
     def table(self, data: LMap, code: str) -> TableDecl | None:

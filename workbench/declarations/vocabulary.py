@@ -29,7 +29,10 @@ SPANS = MONTH_SPANS  # the spans of monthly data (the ledgers); ALL_SPANS adds y
 PHASE_SPAN = "phase:"  # a milestone's span may be one calendar phase: phase:<code>
 WEIGHTINGS = ("equal", "manual", "pca")
 FUNCTIONS = ("min", "max", "abs")
-FILE_KINDS = ("indicator_set", "calendar", "table")
+FILE_KINDS = ("indicator_set", "calendar", "table", "sources")
+# A catalogued source document's code: what a declared `source:` text starts with ("002 三（一）"),
+# a whole word of letters, digits, - or _ (no spaces, no Chinese brackets).
+SOURCE_CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]*$")
 # A declared table's field types: whole numbers (≥ 0), any number (signed, decimals), money in
 # 元 (≥ 0; no ceiling beyond what a double holds), text, dates. Each is stored as the engine's
 # type of the same kind (`TABLE_TYPE_AS`: number and money both as doubles).
@@ -92,7 +95,9 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "unit",
         "period",
         "fields",
+        "documents",
     },
+    "source_document": {"title", "issuer", "number", "file", "note"},
     "table_unit": {"field", "header", "name_field", "name_header", "noun", "aliases"},
     "table_period": {"field", "header", "frequency", "start_month", "named_by", "aliases"},
     "table_field": {"header", "type", "required", "unit", "description", "aliases"},
@@ -196,5 +201,6 @@ STRICT_SECTIONS = frozenset(
         "table_unit",
         "table_period",
         "table_field",
+        "source_document",
     }
 )

@@ -9,6 +9,7 @@ through `report.CityData`); this module only arranges its texts into sentences."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -612,8 +613,15 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    blocks.append(Para(t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)), indent=True))
-    return blocks
+    return with_note(blocks, t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)))
+
+
+def with_note(blocks: list[Block], note: str) -> list[Block]:
+    """`blocks` with `note` under the last table (rendered inside the table, so it never opens
+    a page on its own; `gongwen.Gongwen.table`), or as a paragraph when there is no table."""
+    if blocks and isinstance(blocks[-1], Table):
+        return [*blocks[:-1], dataclasses.replace(blocks[-1], note=note)]
+    return [*blocks, Para(note, indent=True)]
 
 
 def _att(f: Facts, key: str = "definitions") -> int:
@@ -738,6 +746,17 @@ def _wan(yuan: float) -> str:
     return fmt.value_text(yuan, "元", 1)
 
 
+def coverage_clause(row: Any) -> str:
+    """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
+    if not fmt.finite(row["settlements"]):
+        return ""
+    return t(
+        "doc.scr.coverage",
+        screened=fmt.count_text(row["screened"], "笔"),
+        rate=fmt.value_text(row["coverage_rate"], "%"),
+    )
+
+
 def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> list[Block]:
     """疑点数据筛查: the month's screening (coverage, hits, leads, amount, leading rules), the
     year's checks as of the month's end (核查, 属实率, 转案, 超期), and the money recovered on
@@ -746,15 +765,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
     by_rule = digest["by_rule"]
     y = digest["ytd"].iloc[0]
     cm = digest["cross_match"].iloc[0]
-    cov = (
-        t(
-            "doc.scr.coverage",
-            screened=fmt.count_text(m["screened"], "笔"),
-            rate=fmt.value_text(m["coverage_rate"], "%"),
-        )
-        if fmt.finite(m["settlements"])
-        else ""
-    )
+    cov = coverage_clause(m)
     top = by_rule[by_rule["leads"] > 0].head(TOP)
     month = [
         t(
@@ -1038,7 +1049,9 @@ def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
     note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
-    return [*blocks[:-1], Para(note, indent=True)]
+    if blocks and isinstance(blocks[-1], Para):  # no table: drop the ledgers' note paragraph
+        blocks = blocks[:-1]
+    return with_note(blocks, note)  # the last table's note is this set's own
 
 
 def ranking_sentence(f: Facts, city: Any) -> str:

@@ -477,10 +477,31 @@ class Gongwen:
                     set_run_font(p.add_run(text), FONT_BODY, size, bold, latin=FONT_LATIN)
                 if i == 0:
                     _cell_shade(cell)
+                elif tb.note and i == len(rows) - 1:
+                    # the last row goes with the note (Word and LibreOffice move it along)
+                    p.paragraph_format.keep_with_next = True
         if tb.note:
-            self.para(tb.note, size=SIZE_S4, indent_chars=0, before=2, line=None)
-        else:
-            self.para("", size=SIZE_S4, indent_chars=0, line=None)
+            self._note_row(table, tb.note)
+        self.para("", size=SIZE_S4, indent_chars=0, line=None)
+
+    def _note_row(self, table: Any, note: str) -> None:
+        """A table's note (说明：…) as its last row: one borderless cell across the columns.
+        A paragraph after the table opened the next page on its own whenever the table ended
+        at the foot of a page (LibreOffice ignores keep-with-next from a table to the
+        paragraph after it); a row is laid out with the table, and the last data row keeps
+        with it, so the note comes after at least one row of its table on any page."""
+        from docx.shared import Pt
+
+        OxmlElement, _qn = _oxml()
+        row = table.add_row()
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+        cell = row.cells[0].merge(row.cells[-1]) if len(row.cells) > 1 else row.cells[0]
+        _cell_borders(cell, "4", None)
+        p = cell.paragraphs[0]
+        _spacing(p, before=2, line=None)
+        _align(p, "left")
+        p.paragraph_format.first_line_indent = Pt(0)
+        set_run_font(p.add_run(note), FONT_BODY, SIZE_S4, latin=FONT_LATIN)
 
     def page_break(self) -> None:
         from docx.enum.text import WD_BREAK
@@ -581,12 +602,29 @@ class Gongwen:
             self.para(f"（{note}）", indent_chars=2, align="left")
 
     def attachment(self, i: int, n: int, a: Attachment) -> None:
-        self.page_break()
+        # the label starts a page by itself (page break before), never by a break paragraph: one
+        # that fell onto a new page when the page before was full left that page blank
         label = t("doc.attach.label_n", n=i) if n > 1 else t("doc.attach.label")
-        self.para(label, font=FONT_H1, indent_chars=0, align="left", latin=FONT_H1)
+        p = self.para(label, font=FONT_H1, indent_chars=0, align="left", latin=FONT_H1)
+        p.paragraph_format.page_break_before = True
         self.title(a.title, before_lines=1.0)
         self.blank()
         self.blocks(a.blocks)
+        if i < n:  # the spacer after a closing table would open a blank page when it spills
+            self._drop_trailing_spacer()
+
+    def _drop_trailing_spacer(self) -> None:
+        """Remove the body's last element when it is the empty paragraph `table` leaves after a
+        table without a note (the next attachment starts on a page of its own anyway)."""
+        body = self.doc.element.body
+        last = body[-1] if len(body) else None
+        if last is not None and last.tag.endswith("}sectPr"):
+            last = last.getprevious()
+        if last is None or not last.tag.endswith("}p") or "".join(last.itertext()).strip():
+            return
+        prev = last.getprevious()
+        if prev is not None and prev.tag.endswith("}tbl"):
+            body.remove(last)
 
     def colophon(self, h: Header) -> None:
         """版记 at the foot of the last page, its last rule on the 版心's bottom edge: thick rule,

@@ -23,23 +23,24 @@ def file_name(kind: str, period: str, phase: str = "") -> str:
     return t(f"doc.file.{kind}", period=period, phase=phase)
 
 
-def screening_digest(city: Any, screening: Mapping[str, Any] | None, period: str) -> Any:
-    """The month's screening digest for the 通报, None when nothing was screened for it."""
+def _screening_args(city: Any, screening: Mapping[str, Any] | None) -> tuple | None:
+    """The inputs both digests read (screening leads, the leads ledger, coverage, rule names),
+    None when nothing was screened or there is no leads ledger."""
     if not screening:
         return None
-    ledgers = city.data.ledgers
-    leads = ledgers.get("leads")
+    leads = city.data.ledgers.get("leads")
     if leads is None:
         return None
-    return scr_summary.period_digest(
-        screening["scr_leads"],
-        leads,
-        screening["coverage"],
-        screening["rule_names"],
-        period,
-        screening.get("cross_match", ()),
-        ledgers.get("cases"),
-    )
+    return (screening["scr_leads"], leads, screening["coverage"], screening["rule_names"])
+
+
+def screening_digest(city: Any, screening: Mapping[str, Any] | None, period: str) -> Any:
+    """The month's screening digest for the 通报, None when nothing was screened for it."""
+    args = _screening_args(city, screening)
+    if args is None:
+        return None
+    cross = screening.get("cross_match", ())  # type: ignore[union-attr]
+    return scr_summary.period_digest(*args, period, cross, city.data.ledgers.get("cases"))
 
 
 def window_screening(
@@ -47,22 +48,11 @@ def window_screening(
 ) -> Any:
     """The screening of the data months `since`–`through` for a phase or campaign summary, None
     when none of them was screened (`screening.summary.window_digest`)."""
-    if not screening:
+    args = _screening_args(city, screening)
+    if args is None:
         return None
-    ledgers = city.data.ledgers
-    leads = ledgers.get("leads")
-    if leads is None:
-        return None
-    return scr_summary.window_digest(
-        screening["scr_leads"],
-        leads,
-        screening["coverage"],
-        screening["rule_names"],
-        since,
-        through,
-        screening.get("cross_match", ()),
-        ledgers.get("cases"),
-    )
+    cross = screening.get("cross_match", ())  # type: ignore[union-attr]
+    return scr_summary.window_digest(*args, since, through, cross, city.data.ledgers.get("cases"))
 
 
 def _month(d: Any) -> str:

@@ -19,6 +19,7 @@ from workbench.documents import bulletin as bl
 from workbench.documents.model import Attachment, Block, Document, Header, Heading, Para, Table
 from workbench.messages import t
 from workbench.presentation import counts as pc
+from workbench.presentation.citations import cite
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
 from workbench.presentation import lists
@@ -124,15 +125,7 @@ def screening_para(
         return []
     w, c, cm = (digest[k].iloc[0] for k in ("window", "checks", "cross_match"))
     end = lists.period_end(window.end)
-    coverage = (
-        t(
-            "doc.scr.coverage",
-            screened=fmt.count_text(w["screened"], "笔"),
-            rate=fmt.value_text(w["coverage_rate"], "%"),
-        )
-        if fmt.finite(w["settlements"])
-        else ""
-    )
+    coverage = bl.coverage_clause(w)
     parts = [
         t(
             "doc.sum.scr_window",
@@ -218,7 +211,7 @@ def build_phase_summary(
                 campaign=_campaign_name(f),
                 phase=ph.name,
                 window=label,
-                source=ph.source or "—",
+                source=cite(ph.source, getattr(f.iset, "documents", None)) or "—",
             )
         ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
@@ -258,7 +251,7 @@ def build_phase_summary(
                     name=nxt.name,
                     start=fmt.date_label(nxt.start),
                     end=fmt.date_label(nxt.end),
-                    source=nxt.source or "—",
+                    source=cite(nxt.source, getattr(f.iset, "documents", None)) or "—",
                 )
             )
         )

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.messages import t
+
 log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -85,16 +87,16 @@ def private_dir(path: Path) -> Path | None:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(path)
     except OSError as exc:
-        log.warning("cache folder %s unusable: %s", path, exc)
+        log.warning(t("pres.cache.folder_unusable", path=path, error=exc))
         return None
     if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-        log.warning("cache folder %s is not this user's own folder; not used", path)
+        log.warning(t("pres.cache.folder_not_own", path=path))
         return None
     if st.st_mode & 0o077:
         try:
             os.chmod(path, 0o700)
         except OSError:
-            log.warning("cache folder %s is open to others; not used", path)
+            log.warning(t("pres.cache.folder_open", path=path))
             return None
     return path
 
@@ -131,7 +133,7 @@ def save(
             shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     except (OSError, ValueError, TypeError) as exc:
-        log.warning("cache entry %s not written: %s", target, exc)
+        log.warning(t("pres.cache.not_written", path=target, error=exc))
         shutil.rmtree(locals().get("tmp", folder / ".none"), ignore_errors=True)
         return None
     return target
@@ -157,6 +159,6 @@ def load(folder: Path, name: str, mmap: bool = True) -> tuple[dict, dict, dict] 
             for p in entry.glob("*.npy")
         }
     except (OSError, ValueError) as exc:
-        log.warning("cache entry %s unreadable (%s); recomputing", entry, exc)
+        log.warning(t("pres.cache.unreadable", path=entry, error=exc))
         return None
     return frames, arrays, meta

@@ -87,14 +87,20 @@ def _blank(v: object) -> bool:
         return False
 
 
+def yuan_text(value: object) -> str:
+    """A ledger row's amount as entered, to the fen: 121,608.74元 (a list of rows shows each
+    row's own money this way on every face; totals and narratives use `fmt.money`)."""
+    v = None if _blank(value) else fmt.finite(value)
+    return "—" if v is None else f"{fmt.number(v, 2)}元"
+
+
 def cell_text(col: excel.Column, value: object) -> str:
     """One cell as text: 20,054.18元, 2025年9月30日, 1,548, 是/否; a blank is —."""
     if _blank(value):
         return "—"
     kind = col.kind
     if kind == excel.YUAN:
-        v = fmt.finite(value)
-        return "—" if v is None else f"{fmt.number(v, 2)}元"
+        return yuan_text(value)
     if kind == excel.WAN_YUAN:
         return fmt.money(value)
     if kind == excel.DATE:

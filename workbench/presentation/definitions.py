@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.messages import t
+from workbench.presentation.citations import cite
 from workbench.presentation.words import name_list
 
 DEFINITION_COLUMNS = [
@@ -91,7 +92,10 @@ def facts(iset: Any) -> pd.DataFrame:
                 "denominator_unit": _measure_unit(iset, ind.denominator),
                 "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
                 "has_target": tg is not None,
-                "target_source": (tg.source if tg is not None else "") or t("defs.no_target"),
+                "target_source": cite(
+                    tg.source if tg is not None else "", getattr(iset, "documents", None)
+                )
+                or t("defs.no_target"),
                 "relative_rise": float(tg.relative) if relative else None,
                 "baseline_year": tg.baseline.year
                 if relative and tg.baseline is not None and tg.baseline.year

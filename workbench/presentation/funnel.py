@@ -194,7 +194,7 @@ def _split(later: Sequence[_Stage]) -> tuple[list[_Stage], list[_Stage]]:
     linked = []
     for st in later[k:]:
         if st.ledger is None or st.ledger == ledger or st.ledger not in LEDGERS:
-            log.warning("funnel stage %s after the linked stages is not linkable; left out", st)
+            log.warning(t("funnel.log.unlinkable", stage=st.label))
             break
         linked.append(st)
     return list(later[:k]), linked
@@ -206,13 +206,13 @@ def _case_ledger(later: Sequence[_Stage]) -> str | None:
     ledgers = {m.ledger for st in later for m in st.measures}
     if len(ledgers) != 1:
         if later:
-            log.warning("funnel stages count different ledgers %s; shown as one bar", ledgers)
+            log.warning(t("funnel.log.mixed_ledgers", ledgers="、".join(sorted(map(str, ledgers)))))
         return None
     ledger = ledgers.pop()
     if ledger not in LEDGERS or not LEDGERS[ledger].date_field:
         return None
     if any(m.date is None or m.agg != "count" for st in later for m in st.measures):
-        log.warning("funnel stages after the first must count dated rows; shown as one bar")
+        log.warning(t("funnel.log.undated"))
         return None
     return ledger
 
