@@ -262,3 +262,37 @@ def test_every_face_counts_checks_as_they_stood_at_the_months_end(
         if pd.notna(kpis.get(f"confirmed_rate_{r.replace('-', '').lower()}"))
     }
     assert one_rates and one_cards == pytest.approx(one_rates)
+
+
+def test_the_summaries_coverage_is_the_kpis(wh_copy: Path, extract, extract_dir: Path):
+    """One month of a year's extract screened: the summaries' window paragraph says 疑点数据覆盖率
+    as the screening set's KPI does — settlements screened ÷ every settlement of the window's
+    months, the months never screened included — not 100 % of the screened month alone."""
+    from workbench.results import evaluate
+    from workbench.screening.summary import window_digest
+
+    month = extract.period
+    _screen(wh_copy, extract_dir, month)
+    with Warehouse(wh_copy, read_only=True) as wh:
+        inputs = read_inputs(wh)
+        by_month = dict(
+            wh.con.execute(
+                "SELECT strftime(setl_time, '%Y-%m'), count(*) FROM scr_settlements GROUP BY 1"
+            ).fetchall()
+        )
+        leads = wh.read_ledger("leads")
+    year = sum(n for m, n in by_month.items() if f"{month[:4]}-01" <= m <= month)
+    assert year > by_month[month]  # the test can tell the two rates apart
+    d = window_digest(
+        inputs["scr_leads"],
+        leads,
+        inputs["coverage"],
+        inputs["rule_names"],
+        f"{month[:4]}-01",
+        month,
+    )
+    w = d["window"].iloc[0]
+    assert w["months"] == 1 and w["screened"] == by_month[month]
+    assert w["coverage_rate"] == pytest.approx(by_month[month] / year)
+    kpi = evaluate(wh_copy, month, "screening_2025", span="ytd").city_kpis.set_index("indicator")
+    assert w["coverage_rate"] == pytest.approx(float(kpi.loc["screening_coverage_rate", "value"]))

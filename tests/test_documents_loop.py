@@ -503,9 +503,16 @@ def _window_sql(screened: dict, leads: pd.DataFrame, since: str, through: str) -
         "SELECT sum(hit_count), count(*) FILTER (WHERE status = '已下发'), sum(amount), "
         f"count(DISTINCT month) FROM w.scr_leads WHERE month BETWEEN '{since}' AND '{through}'"
     ).fetchone()
+    # 疑点数据覆盖率 over every month of the window, as the screening set's KPI reads it (the
+    # declared table holds the months never screened too); the run's own table without it
+    declared = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'w' "
+        "AND table_name = 'screening_coverage'"
+    ).fetchone()[0]
+    source = "w.screening_coverage WHERE _live AND" if declared else "w.scr_coverage WHERE"
     settl, scr = con.execute(
-        "SELECT sum(settlements), sum(screened) FROM w.scr_coverage "
-        f"WHERE month BETWEEN '{since}' AND '{through}'"
+        f"SELECT sum(settlements), sum(screened) FROM {source} "
+        f"month BETWEEN '{since}' AND '{through}'"
     ).fetchone()
     per_rule = con.execute(
         f"""SELECT s.rule_code,

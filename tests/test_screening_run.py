@@ -151,11 +151,22 @@ def test_coverage_counts_every_settlement_of_the_month(screened, extract) -> Non
             "SELECT count(*) FROM scr_settlements WHERE strftime(setl_time, '%Y-%m') = ?",
             [extract.period],
         ).fetchone()[0]
+        per_month = dict(
+            wh.con.execute(
+                "SELECT strftime(setl_time, '%Y-%m'), count(*) FROM scr_settlements GROUP BY 1"
+            ).fetchall()
+        )
         i = read_inputs(wh)
         tables = screening_tables(i["scr_leads"], i["coverage"], i["rule_names"])
     assert result.settlements_screened == n
     cov = tables["coverage"]
-    assert cov["settlements"].sum() == n and (cov["rate"] == 1.0).all()
+    this = cov[cov["month"].astype(str) == extract.period]
+    assert this["settlements"].sum() == n and (this["rate"] == 1.0).all()
+    # the other months of the extract are there too, never screened (what 疑点数据覆盖率 counts)
+    others = cov[cov["month"].astype(str) != extract.period]
+    assert len(others) and (others["screened"] == 0).all()
+    got = others.groupby(others["month"].astype(str))["settlements"].sum().to_dict()
+    assert got == {m: c for m, c in per_month.items() if m != extract.period}
 
 
 def test_coverage_rate_is_a_yaml_indicator_with_refused_settlements_counted(

@@ -74,10 +74,24 @@ def screening_tables(
     }
 
 
+COVERAGE_TABLE = "screening_coverage"  # the declared table the screening set's KPI reads
+
+
+def _has_table(wh, name: str) -> bool:
+    return bool(
+        wh.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
+        ).fetchone()[0]
+    )
+
+
 def read_inputs(wh) -> dict[str, object]:
     """From a warehouse (empty frames before any run): `scr_leads`, `coverage` and
     `rule_names` (the inputs of `screening_tables`) and `leads` (the ledger's lead_id,
-    check_status, checked_date, case_id — what `check_counts` reads)."""
+    check_status, checked_date, case_id — what `check_counts` reads). `coverage` is the
+    declared table `screening_coverage` (the screening set's 疑点数据覆盖率 reads it: every month
+    of the extract, those never screened with 0 screened) when the warehouse has it, else the
+    run's own `scr_coverage` (screened months only)."""
     from workbench.screening.rules import load_rules
     from workbench.screening.run import ensure_run_schema
 
@@ -95,6 +109,14 @@ def read_inputs(wh) -> dict[str, object]:
         cov = wh.con.execute(
             "SELECT county_code, month, settlements, screened FROM scr_coverage"
         ).df()
+        if _has_table(
+            wh, COVERAGE_TABLE
+        ):  # what 疑点数据覆盖率 reads: every month, screened or not
+            rel = wh.current_relation(COVERAGE_TABLE)
+            cov = wh.con.execute(
+                f"SELECT CAST(county_code AS VARCHAR) AS county_code, "
+                f"CAST(month AS VARCHAR) AS month, settlements, screened FROM {rel}"
+            ).df()
     else:
         if not wh.con.execute("SELECT current_setting('access_mode')").fetchone()[0] == "read_only":
             ensure_run_schema(wh.con)
@@ -425,7 +447,10 @@ def window_digest(
     if len(cov):
         cm = cov["month"].astype(str)
         cov = cov[(cm >= since) & (cm <= through)]
-    screened_months = sorted({*rows["month"].astype(str), *cov["month"].astype(str)})
+    # months screened: with a lead, or with settlements screened (the coverage table also
+    # holds the months never screened, 0 screened, so that they count in the denominator)
+    cov_months = cov[pd.to_numeric(cov["screened"], errors="coerce").fillna(0) > 0]["month"]
+    screened_months = sorted({*rows["month"].astype(str), *cov_months.astype(str)})
     if not screened_months:
         return None
     tables = screening_tables(rows, cov, rule_names)
