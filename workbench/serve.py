@@ -28,6 +28,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import shutil
 import socket
 import sys
@@ -759,7 +760,10 @@ def serve(opts: ServeOptions) -> int:
     app.workbench_options = opts
     app.workbench_server_templates = server_templates(runtime / "server-templates")
     app.initialize(voila_argv(opts))
-    app.start()  # returns once stopped: SIGTERM, or Ctrl+C (Voilà ends its kernels either way)
+    # Ctrl+C stops the way SIGTERM does, whatever SIGINT's inherited disposition (a job a shell
+    # started in the background, e.g. under nohup, would otherwise ignore it and never stop)
+    signal.signal(signal.SIGINT, app._handle_signal_stop)
+    app.start()  # returns once stopped: SIGTERM or Ctrl+C (Voilà ends its kernels either way)
     print(t("dash.serve.stopped"), file=sys.stderr, flush=True)
     return 0
 
