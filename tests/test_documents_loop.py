@@ -248,6 +248,9 @@ def test_screening_section_only_with_results(demo: dict, screened: dict) -> None
     att = re.search(r"(\d)．疑点数据筛查分规则情况", text)
     assert att and f"分规则情况见附件{att.group(1)}" in text
     assert "疑点数据筛查口径" in text and "疑点数据覆盖率" in text
+    # the screening terms cite the campaign's plan by title, never by the seed's number
+    assert "目标100%（依据：《2025年开展打击欺诈骗保专项整治行动工作方案》三（一））" in text
+    assert not re.search(r"依据：00\d", text)
     defs = re.search(r"(\d)．指标说明（工作口径）", text).group(1)
     assert f"计算方法见附件{defs}" in text
 

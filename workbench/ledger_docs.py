@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from workbench.contracts import LEDGERS
 from workbench.messages import catalogue
-from workbench.template import field_notes, options_text, rule_texts, type_label
+from workbench.template import (
+    field_notes,
+    ledger_description,
+    options_text,
+    rule_texts,
+    type_label,
+)
 
 HEADER = """# 台账字段说明（Ledger reference）
 
@@ -19,7 +25,7 @@ def render_markdown() -> str:
     out = [HEADER]
     for lg in LEDGERS.values():
         rules = rule_texts(lg)
-        out.append(f"\n## {lg.title}（`{lg.name}`）\n\n{lg.description}\n")
+        out.append(f"\n## {lg.title}（`{lg.name}`）\n\n{ledger_description(lg)}\n")
         out.append(f"唯一键：{' + '.join(lg.field(k).header for k in lg.key)}\n")
         out.append("| 表头 | 字段 | 类型 | 必填 | 可选值 | 规则与说明 |\n|---|---|---|---|---|---|")
         for f in lg.fields:

@@ -8,6 +8,7 @@ input prompts with each field's help, and a 填表说明 sheet describing every 
 from __future__ import annotations
 
 import math
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -154,13 +155,36 @@ def _norm(text: str) -> str:
     return re.sub(r"\s|\(元\)|[“”\"]", "", text)
 
 
+@functools.cache
+def _documents() -> dict:
+    """The catalogued policy documents (`indicators/sources.yaml`) the contracts' texts cite."""
+    from workbench.declarations import load_documents
+
+    try:
+        return load_documents()
+    except Exception:  # noqa: BLE001 - a broken catalogue leaves the texts as written
+        return {}
+
+
+def cited(text: str) -> str:
+    """A contract's text with its policy references by title (`presentation.citations.cite`):
+    「（002 三（二））」 → 「（《2025年开展打击欺诈骗保专项整治行动工作方案》三（二））」."""
+    from workbench.presentation.citations import cite
+
+    return cite(text, _documents())
+
+
+def ledger_description(lg: Ledger) -> str:
+    return cited(lg.description)
+
+
 def field_notes(lg: Ledger, field: Field, rules: dict[str, list[str]] | None = None) -> list[str]:
     """Help text (minus parts a rule already states) followed by the field's rules."""
     rules = (rule_texts(lg) if rules is None else rules).get(field.name, [])
     rule_norms = [_norm(r) for r in rules]
     kept = [
         part
-        for part in re.split(r"[，；。,;]", field.help)
+        for part in re.split(r"[，；。,;]", cited(field.help))
         if part.strip() and not any(_norm(part) in r for r in rule_norms)
     ]
     notes = ["，".join(p.strip() for p in kept)] if kept else []
@@ -463,7 +487,7 @@ def _write_guide(
             row, 0, t("template.ledger_heading", index=index, title=lg.title), fmt.section
         )
         row += 1
-        intro = lg.description
+        intro = ledger_description(lg)
         if lg.key:
             keys = " + ".join(lg.field(k).header for k in lg.key)
             intro = f"{intro} {t('template.ledger_key', fields=keys)}".strip()

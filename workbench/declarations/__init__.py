@@ -32,6 +32,7 @@ from workbench.declarations.loading import (
     default_dir,
     load_set,
     load_sets,
+    load_documents,
     load_table,
     validate,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "TableField",
     "TableLedger",
     "available_tables",
+    "load_documents",
     "load_table",
     "unit_field",
     "CITY_ROLLUPS",

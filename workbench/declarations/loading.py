@@ -206,6 +206,16 @@ def _involved(code: str, files: dict[str, FileDecl]) -> list[str]:
     return out
 
 
+def load_documents(dirs: Iterable[Path] | None = None) -> dict[str, Any]:
+    """The catalogued source documents (`kind: sources`) of the indicators folders, by code —
+    for texts outside any set that cite policy (a ledger field's help); files that fail to
+    parse are skipped (their issues are the sets' to report)."""
+    from workbench.declarations.building import source_documents
+
+    files = read_files(_yaml_files(list(dirs or [default_dir()])), Issues())
+    return source_documents({c: d for c, d in files.items() if d.kind == "sources"}, Issues())
+
+
 def available_tables(dirs: Iterable[Path] | None = None) -> list[str]:
     """Codes of the declared tables found (files that fail to parse are skipped)."""
     files = read_files(_yaml_files(list(dirs or [default_dir()])), Issues())

@@ -30,6 +30,7 @@ from workbench.documents.model import (
 from workbench.indicators import has_lagging_list
 from workbench.messages import t
 from workbench.presentation import counts as pc
+from workbench.presentation.citations import cite
 from workbench.presentation import definitions as pdef
 from workbench.presentation import groups as pg
 from workbench.presentation import kpis as pk
@@ -718,7 +719,7 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
         for j, key in enumerate(SCREENING_TERMS, 1):
             blocks.append(
                 Para(
-                    t(f"doc.defs.scr.{key}"),
+                    cite(t(f"doc.defs.scr.{key}"), getattr(f.iset, "documents", None)),
                     lead=t("doc.defs.kpi_lead", n=j, name=t(f"doc.defs.scr.{key}_name")),
                     lead_level=3,
                     align="left",
