@@ -747,6 +747,19 @@ def _wan(yuan: float) -> str:
     return fmt.value_text(yuan, "元", 1)
 
 
+def weakest_sentence(by_rule: pd.DataFrame) -> str:
+    """「各规则中属实率最低的是…」 for `screening.summary.weakest_rule`, or ""."""
+    low = scr_summary.weakest_rule(by_rule)
+    if low is None:
+        return ""
+    return t(
+        "doc.scr.weakest",
+        rule=low["rule_name"],
+        rate=fmt.value_text(low["confirmed_rate"], "%"),
+        checked=fmt.count_text(low["checked"], "条"),
+    )
+
+
 def coverage_clause(row: Any) -> str:
     """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
     if not fmt.finite(row["settlements"]):
@@ -807,16 +820,9 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
                 converted=fmt.count_text(y["converted"], "条"),
             )
         )
-        low = scr_summary.weakest_rule(by_rule)
-        if low is not None:
-            checks.append(
-                t(
-                    "doc.scr.weakest",
-                    rule=low["rule_name"],
-                    rate=fmt.value_text(low["confirmed_rate"], "%"),
-                    checked=fmt.count_text(low["checked"], "条"),
-                )
-            )
+        low = weakest_sentence(by_rule)
+        if low:
+            checks.append(low)
     checks.append(
         t("doc.scr.overdue", n=int(y["overdue"])) if int(y["overdue"]) else t("doc.scr.no_overdue")
     )

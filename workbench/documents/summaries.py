@@ -25,7 +25,6 @@ from workbench.presentation import kpis as pk
 from workbench.presentation import lists
 from workbench.presentation import words as pw
 from workbench.privacy import mask_name
-from workbench.screening import summary as scr_summary
 
 CASE_DIGEST_SIZE = 20  # cases in the 典型案例汇编, largest amount first
 
@@ -152,16 +151,9 @@ def screening_para(
                 rate=fmt.value_text(c["confirmed_rate"], "%"),
             )
         )
-        low = scr_summary.weakest_rule(digest["by_rule"])
-        if low is not None:
-            parts.append(
-                t(
-                    "doc.scr.weakest",
-                    rule=low["rule_name"],
-                    rate=fmt.value_text(low["confirmed_rate"], "%"),
-                    checked=fmt.count_text(low["checked"], "条"),
-                )
-            )
+        low = bl.weakest_sentence(digest["by_rule"])
+        if low:
+            parts.append(low)
     else:
         parts.append(
             t(
