@@ -74,17 +74,6 @@ def screening_tables(
     }
 
 
-COVERAGE_TABLE = "screening_coverage"  # the declared table the screening set's KPI reads
-
-
-def _has_table(wh, name: str) -> bool:
-    return bool(
-        wh.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
-        ).fetchone()[0]
-    )
-
-
 def read_inputs(wh) -> dict[str, object]:
     """From a warehouse (empty frames before any run): `scr_leads`, `coverage` and
     `rule_names` (the inputs of `screening_tables`) and `leads` (the ledger's lead_id,
@@ -93,7 +82,8 @@ def read_inputs(wh) -> dict[str, object]:
     of the extract, those never screened with 0 screened) when the warehouse has it, else the
     run's own `scr_coverage` (screened months only)."""
     from workbench.screening.rules import load_rules
-    from workbench.screening.run import ensure_run_schema
+    from workbench.screening.run import COVERAGE_TABLE, ensure_run_schema
+    from workbench.tables import table_exists
 
     have = {
         r[0]
@@ -109,7 +99,7 @@ def read_inputs(wh) -> dict[str, object]:
         cov = wh.con.execute(
             "SELECT county_code, month, settlements, screened FROM scr_coverage"
         ).df()
-        if _has_table(
+        if table_exists(
             wh, COVERAGE_TABLE
         ):  # what 疑点数据覆盖率 reads: every month, screened or not
             rel = wh.current_relation(COVERAGE_TABLE)
