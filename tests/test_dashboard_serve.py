@@ -459,16 +459,26 @@ class _Server:
         return json.loads(body)
 
     def kernel_pids(self) -> list:
+        """The server's kernel processes. A kernel's own short-lived child (each kernel runs
+        `uname -p` while it starts) shows the kernel's command line until it execs: it is
+        not a kernel, and counting it once made the cap look exceeded (5 of 4 in CI)."""
         import psutil
 
         try:
             kids = psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.Error:
             return []
-        out = []
+        found = {}
         for p in kids:
             try:
                 if "ipykernel" in " ".join(p.cmdline()):
+                    found[p.pid] = p
+            except psutil.Error:
+                pass
+        out = []
+        for p in found.values():
+            try:
+                if p.ppid() not in found:
                     out.append(p)
             except psutil.Error:
                 pass
