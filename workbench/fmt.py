@@ -168,6 +168,12 @@ def published_score(values: object) -> np.ndarray:
     return rounded(values, default_decimals(SCORE))
 
 
+def score_text(score: object) -> str:
+    """A composite score as every face prints it (`published_score`'s rounding: 80.05 → `80.1`,
+    where `number(80.05, 1)` would give 80.0); missing → `—`. Grades and ranks are read on it."""
+    return value_text(score, SCORE)
+
+
 def _sign(v: float, signed: bool) -> str:
     if v < 0:
         return "-"

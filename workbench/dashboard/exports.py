@@ -578,7 +578,7 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
     grades = data.grades(view.period, hier)
     labels = [f"{fmt.number(r['rank'])}. {r['county_name']}" for r in rows]
     text = [
-        f"{fmt.number(r['score'], 1)} {'' if _missing(r['grade']) else r['grade']}　"
+        f"{fmt.score_text(r['score'])} {'' if _missing(r['grade']) else r['grade']}　"
         f"{ranks.interval_text(r['q05'], r['q95'])}"
         for r in rows
     ]

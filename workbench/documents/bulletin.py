@@ -1066,6 +1066,7 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     if rank.empty:
         return t("batch.report.no_ranking")
     noun = f.words.unit_noun
+    top, bottom = city.leaders()
     grades = rank["等级"].value_counts() if "等级" in rank else pd.Series(dtype=int)
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
     gtext = "、".join(
@@ -1076,8 +1077,8 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     return t(
         "doc.rank.sentence" if gtext else "doc.rank.sentence_no_grade",
         name=name,
-        top="、".join(rank[noun].head(3)),
-        bottom="、".join(rank[noun].tail(3)[::-1]),
+        top="、".join(top),
+        bottom="、".join(bottom),
         grades=gtext,
         noun=noun,
         att=f.extra.get("att", {}).get("ranking", 3),
