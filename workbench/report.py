@@ -1685,7 +1685,9 @@ class CityReport:
         rank = self.ranking_frame()
         if not rank.empty:
             top, bottom = self.leaders()
-            out["ranking"] = t("batch.bulletin.ranking", top="、".join(top), bottom="、".join(bottom))
+            out["ranking"] = t(
+                "batch.bulletin.ranking", top="、".join(top), bottom="、".join(bottom)
+            )
         else:
             out["ranking"] = t("batch.report.no_ranking")
         if d.has_lagging:
@@ -1860,7 +1862,14 @@ class Sensitivity:
         nominal = dict(
             type="scatter",
             x=names,
-            y=s["nominal_rank"].tolist(),
+            # the declared build's rank as published (on the printed score, 并列), as in the
+            # comparison table beside it; the draws behind the intervals stay raw
+            y=[
+                float(v)
+                for v in composite.published_rank(s["nominal_score"])
+                .astype("Float64")
+                .fillna(float("nan"))
+            ],
             mode="markers",
             name=t("batch.sens.nominal_rank"),
             marker=dict(size=7, color="#d9534f", symbol="diamond"),

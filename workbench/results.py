@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import excel, scoring
+from workbench import composite, excel, scoring
 from workbench.contracts import LEDGERS
 from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
 from workbench.drill import drill as drill_into
@@ -525,6 +525,15 @@ class Evaluation:
         parts = []
         for code, res in self.uncertainty.items():
             s = res.summary.rename(columns={"unit": "county_code"}).copy()
+            # published: the declared build's rank as every face prints it (on the printed
+            # score, 并列 — composite.published_rank), which the interval already holds; the
+            # draws and quantiles stay the analysis' own
+            published = self.index[code].result if code in self.index else None
+            s["nominal_rank"] = (
+                s["county_code"].map(published.published_ranks[published.index_code]).to_numpy()
+                if published is not None
+                else composite.published_rank(s["nominal_score"]).to_numpy()
+            )
             s.insert(0, "hierarchy", code)
             parts.append(s)
         if not parts:
