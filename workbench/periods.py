@@ -156,9 +156,9 @@ class Frequency:
         """A period as written → its last month, or None when it is not one of this frequency.
 
         Months: 2025-09, 2025/9, 2025年9月, 202509, a date. Quarters: 2025Q3, 2025-Q3,
-        2025年第3季度, or a month (its quarter). Years: 2023, 2023年, 2023年度, or a month (its year). Fiscal years:
-        2023, 2023财年, FY2023, 2023年度, 2022-23, 2022/2023 (the fiscal year spanning both), or
-        a month (the fiscal year containing it)."""
+        2025年第3季度, or a month (its quarter). Years: 2023, 2023年, 2023年度, or a month (its
+        year). Fiscal years: 2023, 2023财年, FY2023, 2023年度, 2022-23, 2022/2023 (the fiscal year
+        spanning both), or a month (the fiscal year containing it)."""
         if value is None:
             return None
         if isinstance(value, bool):

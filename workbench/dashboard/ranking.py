@@ -201,11 +201,13 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
             continue
         lo, hi = _float(h["q05"]), _float(h["q95"])
         interval = ranks.interval_text(lo, hi)
+        tie = ranks.tie_word(h.get("tied"))
+        place = t("dash.rank.of", tie=tie, rank=fmt.number(h["rank"]), n=len(ranking))
         colour = _grade_colour(h["grade"])
         rows.append(
             f'<tr data-hierarchy="{_esc(hier)}"><td>{_esc(data.hierarchies.get(hier, hier))}</td>'
             f'<td class="wb-num" data-rank>'
-            f"{_esc(t('dash.rank.of', tie=ranks.tie_word(h.get('tied')), rank=fmt.number(h['rank']), n=len(ranking)))}</td>"
+            f"{_esc(place)}</td>"
             f'<td class="wb-num">{_esc(fmt.score_text(h["score"]))}</td>'
             f'<td><span class="wb-grade" style="background:{colour};color:{_ink(colour)}">'
             f"{_esc(h['grade'])}</span></td>"
