@@ -199,19 +199,22 @@ def _kendall_exact_cdf(n: int) -> np.ndarray:
 
 
 def _discordant_pairs(ranks: np.ndarray) -> int:
-    """Pairs i < j with ranks[i] > ranks[j] (ties are not discordant): a bottom-up merge sort
+    """Pairs i < j with ranks[i] > ranks[j] (integers; ties are not discordant): a bottom-up merge sort
     whose merges are stable sorts of (block, rank) keys. A left-half element that lands q places
     into its merged block, having been i places into its own half, has q − i right-half elements
     before it: exactly the smaller ones. O(n log n) time (each stable sort merges sorted runs),
     O(n) memory."""
     n = len(ranks)
-    ranks = ranks.astype(np.int64)
+    if n < 2:
+        return 0
+    ranks = ranks.astype(np.int64) - int(ranks.min())
+    span = int(ranks.max()) + 1  # keys block · span + rank keep blocks apart
     position = np.arange(n)
     discordant = 0
     width = 1
     while width < n:
         block = position // (2 * width)
-        order = np.argsort(block * n + ranks, kind="stable")
+        order = np.argsort(block * span + ranks, kind="stable")
         from_left = (order // width) % 2 == 0
         discordant += int((position - order)[from_left].sum())
         ranks = ranks[order]
