@@ -199,11 +199,11 @@ def _kendall_exact_cdf(n: int) -> np.ndarray:
 
 
 def _discordant_pairs(ranks: np.ndarray) -> int:
-    """Pairs i < j with ranks[i] > ranks[j] (integers; ties are not discordant): a bottom-up merge sort
-    whose merges are stable sorts of (block, rank) keys. A left-half element that lands q places
-    into its merged block, having been i places into its own half, has q − i right-half elements
-    before it: exactly the smaller ones. O(n log n) time (each stable sort merges sorted runs),
-    O(n) memory."""
+    """Pairs i < j with ranks[i] > ranks[j] (integers; ties are not discordant): a bottom-up
+    merge sort whose merges are stable sorts of (block, rank) keys. A left-half element that lands
+    q places into its merged block, having been i places into its own half, has q − i right-half
+    elements before it: exactly the smaller ones. O(n log n) time (each stable sort merges sorted
+    runs), O(n) memory."""
     n = len(ranks)
     if n < 2:
         return 0
@@ -223,6 +223,7 @@ def _discordant_pairs(ranks: np.ndarray) -> int:
 
 
 def _tied_pairs(counts: np.ndarray) -> int:
+    """Pairs within groups of tied values, from the groups' sizes."""
     return int((counts * (counts - 1) // 2).sum())
 
 
@@ -271,6 +272,7 @@ def _kendall(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def _repeats_infinity(x: np.ndarray) -> bool:
+    """Whether +∞ or −∞ occurs twice: their pair has no sign, so R's tau is NaN."""
     return int(np.count_nonzero(x == math.inf)) > 1 or int(np.count_nonzero(x == -math.inf)) > 1
 
 
