@@ -76,9 +76,7 @@ def period_start(period: str) -> dt.datetime | None:
     return dt.datetime(int(m.group(1)), int(m.group(2) or 1), 1)
 
 
-def check_received(
-    at: dt.datetime, file: str, period: str, now: dt.datetime | None = None
-) -> None:
+def check_received(at: dt.datetime, file: str, period: str, now: dt.datetime | None = None) -> None:
     """Refuse a receipt date a file cannot have: later than now, or before its period began."""
     now = now or dt.datetime.now()
     if at > now:

@@ -183,9 +183,7 @@ def print_summary(report, wh: Path, out=None) -> None:
                 file=out,
             )
             if f.received_at is not None:
-                print(
-                    t("ingest.summary.file_received", at=received_label(f.received_at)), file=out
-                )
+                print(t("ingest.summary.file_received", at=received_label(f.received_at)), file=out)
             if f.replaced:
                 print(t("ingest.summary.file_replaced", n=len(f.replaced)), file=out)
             if f.accepted == 0:

@@ -358,9 +358,7 @@ def reporting_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
         return []
     parts = []
     if len(miss):
-        parts.append(
-            t("doc.prob.not_submitted", n=len(miss), names="、".join(miss["county_name"]))
-        )
+        parts.append(t("doc.prob.not_submitted", n=len(miss), names="、".join(miss["county_name"])))
     if len(late):
         due = freshness.due_at(f.period, due_day(f))
         names = "、".join(
