@@ -72,6 +72,13 @@ def test_the_receipt_date_decides_and_the_load_time_only_stands_in_for_it():
     assert list(states) == ["late", "late", "on_time", "late", "late"]
 
 
+def test_a_month_nobody_sent_is_all_missing():
+    subs = _subs([("a", "990101", "2025-09", LOADED, "2025-10-01 08:00", "有效")])
+    got = freshness.submission_states(ROSTER, subs, None, "2025-10", 5)
+    assert list(got["state"]) == ["missing"] * 5
+    assert got["first_at"].isna().all() and got["last_at"].isna().all()
+
+
 def test_received_time_is_the_declared_date_else_the_load():
     subs = _subs(
         [

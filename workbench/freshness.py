@@ -154,8 +154,9 @@ def submission_states(
 
     out = roster.sort_values("county_code").reset_index(drop=True)
     codes = out["county_code"]
-    out["first_at"] = codes.map(first)
-    out["last_at"] = codes.map(last)
+    # reindex, not map: pandas maps through an empty Series as float (a month nobody sent)
+    out["first_at"] = first.reindex(codes.to_numpy()).to_numpy()
+    out["last_at"] = last.reindex(codes.to_numpy()).to_numpy()
     out["submissions"] = codes.map(count).fillna(0).astype("int64")
     out["quarantined"] = codes.map(held).fillna(0).astype("int64")
     late = out["first_at"].notna() & (out["first_at"] >= due if due is not None else False)
