@@ -110,14 +110,21 @@ def _period_columns() -> dict[str, list[str]]:
     }
 
 
+# what the faces need of the submissions: who sent which month, and when it was received
+# (`freshness.received_time`: the declared receipt date, else the load time)
+SUBMISSIONS_SQL = (
+    "SELECT submission_id, county_code, period, status, ingested_at, received_at FROM submissions"
+)
+
+
 def submissions(source: Any) -> pd.DataFrame | None:
     if _is_ledgers(source):
         return None
     try:
         if isinstance(source, Warehouse):
-            return source.table("SELECT county_code, period, status FROM submissions")
+            return source.table(SUBMISSIONS_SQL)
         with Warehouse(source, read_only=True) as wh:
-            return wh.table("SELECT county_code, period, status FROM submissions")
+            return wh.table(SUBMISSIONS_SQL)
     except Exception:  # noqa: BLE001 - an old or foreign file simply has no submissions table
         log.debug("no submissions table in %s", source, exc_info=True)
         return None
