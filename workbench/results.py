@@ -278,7 +278,7 @@ EXPORT_KINDS = {
     "baseline_size": "number",
     "score": "number",
     "nominal_score": "number",
-    "median_rank": "number",
+    "median_rank": "place",
     "mean_rank": "number",
     "rank": "integer",
     "nominal_rank": "integer",
@@ -293,7 +293,7 @@ EXPORT_KINDS = {
     "deadline": "date",
     "as_of": "date",
 }
-EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "median_rank": 1, "mean_rank": 1, "yoy": 1}
+EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "mean_rank": 1, "yoy": 1}
 
 
 def _display_frame(

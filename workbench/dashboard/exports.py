@@ -109,7 +109,7 @@ def ranking_table(data: DashboardData, view: View) -> list[excel.Table]:
         excel.Column("interval", t("dash.col.interval")),
         excel.Column("q05", t("dash.xcol.q05"), excel.INTEGER),
         excel.Column("q95", t("dash.xcol.q95"), excel.INTEGER),
-        excel.Column("median_rank", t("dash.col.median_rank"), excel.NUMBER, 1),
+        excel.Column("median_rank", t("dash.col.median_rank"), excel.PLACE),
     )
     note = f"{data.hierarchies.get(hier, hier)}。{ranks.interval_explanation()}"
     return [excel.Table(t("dash.panel.ranking"), pd.DataFrame(rows), cols, note)]

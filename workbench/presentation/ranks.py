@@ -39,7 +39,7 @@ def median_text(rank: object) -> str:
     r = fmt.finite(rank)
     if r is None:
         return "—"
-    return fmt.number(r, 0 if r == round(r) else 1)
+    return fmt.number(r, fmt.place_decimals(r))
 
 
 def interval_text(lo: object, hi: object) -> str:
