@@ -226,3 +226,130 @@ def test_tables_of_every_length_keep_their_note(note: str, tmp_path: Path) -> No
             for k, ln in enumerate(lines):
                 if ln.startswith("说明"):
                     assert k > 0 and re.match(r"区县\s*\d+", lines[k - 1]), lines[: k + 1]
+
+
+# ----------------------------------------------------------------------------- typesetting
+# a justified line letter-spaced: three or more single Chinese characters (or full-width
+# punctuation) in a row, each set apart by a space, as `个 百 分 点 。` — pdftotext puts a space
+# wherever the gap between two glyphs passes a tenth of the font size
+_CJK = r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef“”]"
+SPACED = re.compile(rf"(?:{_CJK} ){{3,}}{_CJK}")
+# a number with its sign or comparison and the mark after it, which no line may split: when
+# the next line opens with one wider than two characters, the line above had to keep that
+# much room and spread it (the one stretch a justified CJK line cannot avoid)
+_UNBROKEN = re.compile(r"^[≤≥<>]?\s?-?[0-9][0-9.,]*\s?[%‰]?\s?[、，。；：）]?")
+
+
+def _letter_spaced(lines: list[str]) -> list[tuple[str, str]]:
+    """Letter-spaced lines, with the line after each, but for those a number forced."""
+    from workbench.documents.gongwen import text_width
+
+    out = []
+    for k, line in enumerate(lines):
+        after = lines[k + 1] if k + 1 < len(lines) else ""
+        unit = _UNBROKEN.match(after)
+        if SPACED.search(line) and not (unit and text_width(unit.group().replace(" ", "")) > 4):
+            out.append((line, after))
+    return out
+
+
+# what LibreOffice dropped at a line's end (it hung them in the margin without drawing them)
+LINE_END_MARKS = "、，。；："
+_HEAD = dict(
+    issuer="演示市医疗保障局",
+    mark="演示市医疗保障局文件",
+    number="演医保〔2026〕1号",
+    recipients=("各区县医疗保障局",),
+    cc=(),
+    printer="演示市医疗保障局办公室",
+    date=dt.date(2026, 1, 10),
+    print_date=dt.date(2026, 1, 10),
+)
+
+
+def _docx_text_once(data: bytes) -> str:
+    """The .docx's text with a merged cell once (python-docx gives it for every column)."""
+    from docx import Document
+
+    doc = Document(io.BytesIO(data))
+    parts = [p.text for p in doc.paragraphs]
+    for tb in doc.tables:
+        for row in tb.rows:
+            cells = {id(c._tc): c.text for c in row.cells}
+            parts += cells.values()
+    return "\n".join(parts)
+
+
+def _pdf_text(pdf: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _docx_of(tmp_path: Path, paras: list[str]) -> Path:
+    from workbench.documents import gongwen
+    from workbench.documents.model import Document, Header, Para
+
+    doc = Document("bulletin", "版式试验", Header(**_HEAD), tuple(Para(p) for p in paras))
+    path = tmp_path / "t.docx"
+    path.write_bytes(gongwen.render(doc))
+    return path
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+def test_line_final_punctuation_reaches_the_pdf(tmp_path: Path) -> None:
+    """A sentence shifted by one character at a time ends a line on every mark once: each
+    、，。；： of the .docx is in the PDF (the 通报 lost “北塘区、” at a line's end)."""
+    from workbench.documents import pdf as dpdf
+
+    text = "得分居前三位的是北塘区、桃源县、青山县；居后三位的是西岭县，东湖区：白沙县。"
+    paras = ["甲" * i + text for i in range(30)]
+    docx = _docx_of(tmp_path, paras)
+    want = _docx_text_once(docx.read_bytes())
+    got = re.sub(r"\s+", "", _pdf_text(dpdf.docx_to_pdf(docx, tmp_path / "t.pdf")))
+    assert got.count("得分居前三位") == 30  # every paragraph is there
+    for mark in LINE_END_MARKS:
+        assert got.count(mark) == want.count(mark) >= 30, mark
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+def test_justified_lines_are_not_letter_spaced(tmp_path: Path) -> None:
+    """The 工作总结's 全年走势 paragraphs, each shifted by a character at a time: no line of
+    the PDF reads as single characters set apart (“差 12.4 个 百 分 点 。 全 年 走 势”) unless
+    the next line opens with a number too wide for the room left."""
+    from workbench.documents import pdf as dpdf
+
+    texts = (
+        "案件查处率提升幅度-19.6%，未达成≥20.0%的目标，差39.6个百分点。全年走势：一季度末"
+        "370.9%、二季度末40.6%、三季度末-12.1%、年末-19.6%。",
+        "欺诈骗保案件数量同比-17.6%，未达成≤-30.0%的目标，差12.4个百分点。全年走势：一季度"
+        "末-2.9%、二季度末-15.5%、三季度末-17.5%、年末-17.6%。",
+        "重复作案、团伙作案占比变化-20.2%，达成≤-15.0%的目标。全年走势：一季度末-9.6%、"
+        "二季度末-10.2%、三季度末-12.2%、年末-20.2%。",
+    )
+    paras = ["甲" * i + t for t in texts for i in range(28)]
+    pdf = dpdf.docx_to_pdf(_docx_of(tmp_path, paras), tmp_path / "t.pdf")
+    lines = [ln.strip() for ln in _pdf_text(pdf).splitlines() if ln.strip()]
+    assert "".join(lines).replace(" ", "").count("%。") == len(paras)  # each ends so
+    assert not _letter_spaced(lines), _letter_spaced(lines)
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+@pytest.mark.parametrize("key", ["bulletin:", "campaign_summary:"])
+def test_the_documents_pdf_keeps_every_mark_and_reads_naturally(
+    documents: dict, key: str, tmp_path: Path
+) -> None:
+    """Every page of the 通报 and the 工作总结 as pdftotext reads it: every 、 (and ，。；：) of
+    the .docx is there, and no line is letter-spaced."""
+    from workbench.documents import pdf as dpdf
+
+    docx = tmp_path / "d.docx"
+    docx.write_bytes(documents[key]["docx"])
+    text = _docx_text_once(documents[key]["docx"])
+    pages = _pages(dpdf.docx_to_pdf(docx, tmp_path / "d.pdf"))
+    got = "\n".join(ln for lines in pages for ln in lines)
+    assert text.count("、") > 50
+    for mark in LINE_END_MARKS:
+        assert got.count(mark) == text.count(mark), mark
+    spaced = [(i, pair) for i, lines in enumerate(pages, 1) for pair in _letter_spaced(lines)]
+    assert not spaced, spaced

@@ -40,6 +40,7 @@ MARGINS_MM = {"top": 37.0, "bottom": 35.0, "left": 28.0, "right": 26.0}
 TEXT_WIDTH_MM = PAGE_MM[0] - MARGINS_MM["left"] - MARGINS_MM["right"]  # 156
 TEXT_HEIGHT_MM = PAGE_MM[1] - MARGINS_MM["top"] - MARGINS_MM["bottom"]  # 225
 LINES_PER_PAGE = 22
+CHARS_PER_LINE = 28  # GB/T 9704 7.1: 每面排22行，每行排28个字，并撑满版心
 FOOTER_DISTANCE_MM = 21.0  # 一字线 about 7 mm below the 版心
 
 FONT_TITLE = "方正小标宋简体"
@@ -63,6 +64,11 @@ PT_PER_MM = 72 / 25.4
 LINE_PT = math.floor(TEXT_HEIGHT_MM * PT_PER_MM * 20 / LINES_PER_PAGE) / 20
 CELL_PAD_PT = 2.8  # left and right padding of a table cell
 TITLE_LINE_CHARS = 20  # 二号 characters that fit the 版心 width with a margin
+# 28 三号 characters (16 pt) are 158 mm, 2 mm more than the 版心: each character gives up a
+# hair (−0.25 pt, Word's 字符间距 紧缩, in the twentieths of a point Word stores) so that 28 fit.
+# With 27 a line, every line kept 0.6 character of slack and a justified line spread it
+# between its characters on top of what a pushed word left (pdftotext read 百 分 点).
+CHAR_SPACING_TWIPS = math.floor(20 * (TEXT_WIDTH_MM * PT_PER_MM / CHARS_PER_LINE - SIZE_3))
 
 
 # ----------------------------------------------------------------------------- text widths
@@ -180,6 +186,11 @@ SECTPR_ORDER = (
     "headerReference footerReference footnotePr endnotePr type pgSz pgMar paperSrc pgBorders "
     "lnNumType pgNumType cols formProt vAlign noEndnote titlePg textDirection bidi rtlGutter "
     "docGrid printerSettings sectPrChange"
+).split()
+RPR_ORDER = (
+    "rStyle rFonts b bCs i iCs caps smallCaps strike dstrike outline shadow emboss imprint "
+    "noProof snapToGrid vanish webHidden color spacing w kern position sz szCs highlight u "
+    "effect bdr shd fitText vertAlign rtl cs em lang eastAsianLayout specVanish oMath"
 ).split()
 TBLPR_ORDER = (
     "tblStyle tblpPr tblOverlap bidiVisual tblStyleRowBandSize tblStyleColBandSize tblW jc "
@@ -343,10 +354,16 @@ class Gongwen:
         pf.space_before = Pt(0)
         pf.space_after = Pt(0)
         pf.widow_control = True
-        # no punctuation hanging past the 版心's right edge (Word's and LibreOffice's default)
-        no_hang = OxmlElement("w:overflowPunct")
-        no_hang.set(qn("w:val"), "0")
-        put(normal.element.get_or_add_pPr(), no_hang, PPR_ORDER)
+        # punctuation may overflow the 版心 (Word's default, 允许标点溢出边界): Word hangs a
+        # line-final 、，。 in the margin, LibreOffice moves it down with the character before
+        # it. Turned off (w:val="0"), LibreOffice 7.4 still hangs it in a justified line but
+        # never draws it: the PDF lost every line-final 、，。；：.
+        hang = OxmlElement("w:overflowPunct")
+        hang.set(qn("w:val"), "1")
+        put(normal.element.get_or_add_pPr(), hang, PPR_ORDER)
+        condense = OxmlElement("w:spacing")
+        condense.set(qn("w:val"), str(CHAR_SPACING_TWIPS))
+        put(rpr, condense, RPR_ORDER)
         self.doc.settings.odd_and_even_pages_header_footer = True
 
     def _page_numbers(self) -> None:
