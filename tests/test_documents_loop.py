@@ -245,7 +245,7 @@ def test_screening_section_only_with_results(demo: dict, screened: dict) -> None
     assert f"命中疑点结算（划拨）{int(m['hits'])}笔" in text
     assert f"已核查{int(y['checked'])}条" in text and "属实率50.0%" in text
     # its attachment and the definitions; the body points at the right 附件
-    att = re.search(r"(\d)．疑点数据筛查分规则情况", text)
+    att = re.search(r"(\d)．\d{4}年\d{1,2}月疑点数据筛查分规则情况", text)
     assert att and f"分规则情况见附件{att.group(1)}" in text
     assert "疑点数据筛查口径" in text and "疑点数据覆盖率" in text
     # the screening terms cite the campaign's plan by title, never by the seed's number

@@ -353,3 +353,97 @@ def test_the_documents_pdf_keeps_every_mark_and_reads_naturally(
         assert got.count(mark) == text.count(mark), mark
     spaced = [(i, pair) for i, lines in enumerate(pages, 1) for pair in _letter_spaced(lines)]
     assert not spaced, spaced
+
+
+# ----------------------------------------------------------------------------- tables
+def test_headers_break_before_their_unit_and_names_in_balanced_lines() -> None:
+    from workbench.documents.gongwen import header_lines, wrap_count
+
+    assert header_lines("检查（家次）", 12) == ["检查（家次）"]  # 12 half-width units: fits
+    assert header_lines("检查（家次）", 9) == ["检查", "（家次）"]  # never 检查（家 / 次）
+    assert header_lines("重点监控检查率", 12) == ["重点监控", "检查率"]  # never …检查 / 率
+    assert header_lines("暂停协议（家）", 6) == ["暂停", "协议", "（家）"]
+    # a number with its unit and a closing mark stays whole; Chinese breaks anywhere
+    assert wrap_count("同一参保人月就诊次数≥15次", 26) == 1
+    assert wrap_count("同一参保人月就诊次数≥15次", 20) == 2  # 同…数 (20) / ≥15次 (5)
+    assert wrap_count("差12.6个百分点。", 8) == 2  # 差12.6个 (8) / 百分点。 (8)
+    assert wrap_count("差12.6个百分点。", 7) == 3  # 差12.6 (6) / 个百分 (6) / 点。 (4)
+
+
+def test_a_rule_table_is_not_cramped() -> None:
+    """The 通报's 疑点数据筛查 table: eight columns, rule names up to 13 characters. The rule
+    names wrapped to three lines at 小四 while the count columns stood half empty; at 五号 the
+    names take at most two lines and each header breaks only before its unit."""
+    from workbench.documents import gongwen as gw
+
+    rules = ["同一参保人月就诊次数≥15次", "死亡未停保/个账续划", "短期再入院（分解住院）"]
+    rules += ["住院期间门诊/购药结算", "进销存不符", "全市"]
+    k = len(rules)
+    df = pd.DataFrame(
+        {
+            "规则": rules,
+            "命中（笔）": ["31"] * k,
+            "线索（条）": ["2"] * k,
+            "疑点金额（万元）": ["0.43"] * k,
+            "累计线索（条）": ["130"] * k,
+            "已核查（条）": ["93"] * k,
+            "属实（条）": ["60"] * k,
+            "属实率": ["64.5%"] * k,
+        }
+    )
+    widths, size = gw.column_widths(df, gw.TEXT_WIDTH_MM * gw.PT_PER_MM)
+    assert sum(widths) == pytest.approx(gw.TEXT_WIDTH_MM * gw.PT_PER_MM)
+    assert size == gw.SIZE_5
+    units = [(w - 2 * gw.CELL_PAD_PT) / (size / 2) - 1 for w in widths]
+    assert max(gw.wrap_count(r, units[0]) for r in rules) <= 2
+    assert sum(gw.wrap_count(r, units[0]) for r in rules) <= len(rules) + 2
+    for head, u in zip(df.columns, units):
+        lines = gw.header_lines(head, u)
+        assert len(lines) <= 2 and all(gw.text_width(x) <= u for x in lines), (head, lines)
+
+
+def _one_table_document(rows: int, lead_paras: int, caption: str = "表2　测试"):
+    from workbench.documents.model import Attachment, Document, Header, Para, Table
+
+    df = pd.DataFrame(
+        {
+            "区县": [f"区县{i}" for i in range(rows - 2)] + ["全市", "目标"],
+            "数值": [f"{i}.0%" for i in range(rows)],
+        }
+    )
+    blocks = tuple(Para("正文" * 13) for _ in range(lead_paras)) + (Table(df, caption=caption),)
+    att = Attachment("测试表", (Table(df, caption="测试表"),))
+    return Document("bulletin", "版式试验", Header(**_HEAD), blocks, (att,))
+
+
+def test_an_attachments_one_table_is_not_captioned_with_its_title() -> None:
+    from docx import Document as Docx
+
+    from workbench.documents import gongwen
+
+    doc = Docx(io.BytesIO(gongwen.render(_one_table_document(5, 1))))
+    texts = [p.text for p in doc.paragraphs]
+    assert "附件：测试表" in texts  # the 附件说明
+    assert texts.count("测试表") == 1  # the attachment's title, and no caption repeating it
+    assert texts.count("表2　测试") == 1  # a table in the body keeps its caption
+
+
+@pytest.mark.skipif(_tools() is not None, reason=str(_tools()))
+def test_a_table_never_leaves_its_last_rows_alone(tmp_path: Path) -> None:
+    """A 14-row table after 6 to 22 paragraphs: it starts lower on the page each time and
+    never splits (it fits a page); a 40-row table splits with at least three rows after."""
+    from workbench.documents import gongwen
+    from workbench.documents import pdf as dpdf
+
+    def rows_per_page(rows: int, lead: int) -> list[int]:
+        path = tmp_path / f"t{rows}-{lead}.docx"
+        path.write_bytes(gongwen.render(_one_table_document(rows, lead)))
+        pages = _pages(dpdf.docx_to_pdf(path, path.with_suffix(".pdf")))
+        row = re.compile(r"(区县 ?\d+|全市|目标)\s+\d")
+        counts = [sum(1 for ln in lines if row.match(ln)) for lines in pages]
+        return [c for c in counts if c]
+
+    for lead in (6, 14, 18, 20, 22):
+        assert rows_per_page(14, lead) == [14, 14]  # the body's table, the attachment's
+    tail = rows_per_page(40, 0)
+    assert sum(tail) == 80 and min(tail) >= 3, tail

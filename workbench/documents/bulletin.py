@@ -960,10 +960,21 @@ def build(
         ("ranking", Attachment(t("doc.att.ranking", noun=f.words.unit_noun), ())),
     ]
     if len(talks):
-        parts.append(("talks", Attachment(t("doc.att.talks"), (talk_table(f),))))
+        parts.append(
+            (
+                "talks",
+                Attachment(t("doc.att.talks", date=f.month_end_label()), (talk_table(f),)),
+            )
+        )
     if screening is not None:
         parts.append(
-            ("screening", Attachment(t("doc.att.screening"), (screening_table(f, screening),)))
+            (
+                "screening",
+                Attachment(
+                    t("doc.att.screening", period=f.month_label()),
+                    (screening_table(f, screening),),
+                ),
+            )
         )
     parts.append(("definitions", Attachment(t("doc.att.definitions"), ())))
     att = {key: i for i, (key, _a) in enumerate(parts, 1)}

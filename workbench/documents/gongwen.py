@@ -12,6 +12,7 @@ Tables: widths from their content, header rows repeated on every page, rows neve
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import math
@@ -63,6 +64,8 @@ PT_PER_MM = 72 / 25.4
 # overrun the 版心 by a hair and every page holds 21, leaving gaps above moved paragraphs)
 LINE_PT = math.floor(TEXT_HEIGHT_MM * PT_PER_MM * 20 / LINES_PER_PAGE) / 20
 CELL_PAD_PT = 2.8  # left and right padding of a table cell
+KEEP_ROWS = 3  # a table's last rows that stay on one page
+KEEP_WHOLE_ROWS = 16  # a table of up to this many rows (header included) is never split
 TITLE_LINE_CHARS = 20  # 二号 characters that fit the 版心 width with a margin
 # 28 三号 characters (16 pt) are 158 mm, 2 mm more than the 版心: each character gives up a
 # hair (−0.25 pt, Word's 字符间距 紧缩, in the twentieths of a point Word stores) so that 28 fit.
@@ -109,14 +112,144 @@ def min_cell_width(text: str, header: bool = False) -> int:
     return max(latin, min(w, 8))
 
 
+_CLOSING = "、，。；：！？）》」』”’%‰"
+_TOKEN = re.compile(r"[A-Za-z0-9.,:%+\-–/()\[\]_·≥≤<>=]+|.", re.S)
+
+
+def wrap_count(text: str, units: float) -> int:
+    """How many lines `text` takes in `units` half-width units, wrapped as a renderer does:
+    between Chinese characters, never inside a Latin or number run, never before a closing
+    mark."""
+    tokens: list[int] = []
+    for m in _TOKEN.finditer(str(text).strip()):
+        w = text_width(m.group())
+        if tokens and m.group()[0] in _CLOSING:
+            tokens[-1] += w
+        else:
+            tokens.append(w)
+    lines, used = 1, 0
+    for w in tokens:
+        if used and used + w > units:
+            lines, used = lines + 1, 0
+        used += w
+    return lines
+
+
+def _balanced(part: str, units: float) -> list[str]:
+    """A header's name in as few lines as `units` allow, the lines of equal length (检查率 /
+    never a lone 率); a “（unit）” part stays whole."""
+    if text_width(part) <= units or part[:1] in "（(":
+        return [part]
+    k = max(2, math.ceil(text_width(part) / max(units, 1)))
+    per = math.ceil(len(part) / k)
+    return [part[i : i + per] for i in range(0, len(part), per)]
+
+
+def header_lines(text: str, units: float) -> list[str]:
+    """The lines a column header is printed in at `units` half-width units: whole when it
+    fits, else its name and its “（unit）” each on lines of their own (检查 / （家次）, never
+    检查（家 / 次）), a long name in balanced lines."""
+    s = str(text).strip()
+    if text_width(s) <= units:
+        return [s]
+    parts = [p for p in re.split(r"(?=[（(])", s) if p]
+    return [line for part in parts for line in _balanced(part, units)]
+
+
+def _need(text: str, lines: int, header: bool) -> int:
+    """The narrowest width (half-width units) at which a cell takes at most `lines` lines."""
+    s = str(text).strip()
+    w = min_cell_width(s, header=header)
+    full = text_width(s)
+    while w < full:
+        taken = len(header_lines(s, w)) if header else wrap_count(s, w)
+        if taken <= lines:
+            return w
+        w += 1
+    return max(w, full)
+
+
 def column_widths(frame: pd.DataFrame, total_pt: float) -> tuple[list[float], float]:
-    """Column widths in points from the content, and the font size that fits them: each
-    column at least its narrowest word, extra room shared by how much more each would use.
-    Tries 小四, then 五号, then 9 pt."""
+    """Column widths in points from the content, and the font size that fits them. The
+    largest size (小四, 五号, 9 pt) at which every cell fits on one line, else in two lines
+    (a header breaks before its “（unit）”); the room left goes where it saves the most lines
+    (`_share`). A table that fits neither way: each column at least its narrowest word, extra
+    room shared by how much more each would use."""
     heads = [str(c) for c in frame.columns]
     cells = [[str(v) for v in frame[c]] for c in frame.columns]
+    n = len(heads)
+
+    def needs(lines: int) -> list[int]:
+        # one half-width unit of slack: renderers need a hair more than the glyphs
+        return [
+            max([_need(h, lines, True)] + [_need(v, lines, False) for v in col]) + 1
+            for h, col in zip(heads, cells)
+        ]
+
+    one, two = needs(1), needs(2)
+    for size in TABLE_SIZES:
+        avail = (total_pt - 2 * CELL_PAD_PT * n) / (size / 2)
+        for need in (one, two):
+            if sum(need) <= avail:
+                units = _share(heads, cells, [float(u) for u in need], one, avail)
+                return _points(units, size, total_pt), size
+    return _fallback_widths(heads, cells, total_pt)
+
+
+def _share(
+    heads: list[str], cells: list[list[str]], units: list[float], one: list[int], avail: float
+) -> list[float]:
+    """Spend the room left where it saves the most printed lines a unit: step by step, the
+    column whose next width (where one more of its cells fits on fewer lines) takes the most
+    lines off the table for the room it costs; what remains widens the columns whose cells
+    are on one line."""
+    n = len(heads)
+    rows = list(zip(*cells)) if cells and cells[0] else []
+
+    def lines_of(j: int, w: float) -> list[int]:
+        return [wrap_count(v, w - 1) for v in cells[j]]
+
+    def table_lines(cols: list[list[int]]) -> int:
+        return sum(max(col[i] for col in cols) for i in range(len(rows)))
+
+    cols = [lines_of(j, units[j]) for j in range(n)]
+    spare = avail - sum(units)
+    while spare > 0:
+        best = None
+        now = table_lines(cols)
+        for j in range(n):
+            steps = sorted({_need(v, k, False) + 1 for v in cells[j] for k in (1, 2, 3)})
+            for w in (w for w in steps if units[j] < w <= units[j] + spare):
+                trial = cols[:j] + [lines_of(j, w)] + cols[j + 1 :]
+                gain = (now - table_lines(trial)) / (w - units[j])
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, j, w)
+        if best is None:
+            break
+        _gain, j, w = best
+        spare -= w - units[j]
+        units[j] = float(w)
+        cols[j] = lines_of(j, w)
+    # a column whose cells are on one line takes more room harmlessly (its header's breaks are
+    # explicit); widening a wrapped one would only move its break (a lone 率 below)
+    whole = [j for j in range(n) if max(cols[j], default=1) == 1] or list(range(n))
+    base = sum(units[j] for j in whole)
+    for j in whole:
+        units[j] += spare * units[j] / base
+    return units
+
+
+def _points(units: list[float], size: float, total_pt: float) -> list[float]:
+    widths = [u * size / 2 + 2 * CELL_PAD_PT for u in units]
+    scale = total_pt / sum(widths)
+    return [w * scale for w in widths]
+
+
+def _fallback_widths(
+    heads: list[str], cells: list[list[str]], total_pt: float
+) -> tuple[list[float], float]:
     natural = [max([text_width(h)] + [text_width(v) for v in col]) for h, col in zip(heads, cells)]
-    minimum = [  # one half-width unit of slack: renderers need a hair more than the glyphs
+    minimum = [
         max([min_cell_width(h, header=True)] + [min_cell_width(v) for v in col]) + 1
         for h, col in zip(heads, cells)
     ]
@@ -134,21 +267,21 @@ def column_widths(frame: pd.DataFrame, total_pt: float) -> tuple[list[float], fl
         spare = max(avail - sum(minimum), 0.0)
         want = [max(a - b, 0) for a, b in zip(natural, minimum)]
         units = [m + (spare * w / sum(want) if sum(want) else 0) for m, w in zip(minimum, want)]
-    widths = [u * size / 2 + 2 * CELL_PAD_PT for u in units]
-    scale = total_pt / sum(widths)
-    return [w * scale for w in widths], size
+    return _points(units, size, total_pt), size
 
 
 def split_title(title: str, per_line: int = TITLE_LINE_CHARS) -> list[str]:
     """A long title in balanced lines (梯形), broken after 关于/的/、/年/月 or before 工作/情况
-    where possible, never mid-word by choice."""
+    or a “（…）” where possible, never mid-word by choice."""
     s = str(title)
     n = len(s)
     if n <= per_line:
         return [s]
     lines_needed = math.ceil(n / per_line)
     breaks = [i + 1 for i, c in enumerate(s[:-1]) if c in "于的、年月和及"]
-    breaks += [m.start() for m in re.finditer("工作|情况|通报|总结|汇编|专项", s) if m.start() > 0]
+    breaks += [
+        m.start() for m in re.finditer("工作|情况|通报|总结|汇编|专项|（", s) if m.start() > 0
+    ]
     out, rest = [], s
     for k in range(lines_needed - 1, 0, -1):
         target = len(rest) / (k + 1)
@@ -487,7 +620,12 @@ class Gongwen:
                 p.paragraph_format.first_line_indent = Pt(0)
                 if i == 0:
                     _align(p, "center")
-                    set_run_font(p.add_run(text), FONT_H1, size, latin=FONT_H1)
+                    units = (widths[j] - 2 * CELL_PAD_PT) / (size / 2) - 1
+                    for k, line in enumerate(header_lines(text, units)):
+                        run = p.add_run(line)
+                        if k:
+                            run._r.insert(0, OxmlElement("w:br"))
+                        set_run_font(run, FONT_H1, size, latin=FONT_H1)
                 else:
                     _align(p, "right" if heads[j] in numeric else "left")
                     bold = (i - 1, j) in tb.bold
@@ -496,6 +634,12 @@ class Gongwen:
                     _cell_shade(cell)
                 elif tb.note and i == len(rows) - 1:
                     # the last row goes with the note (Word and LibreOffice move it along)
+                    p.paragraph_format.keep_with_next = True
+                elif i < len(rows) - 1 and (
+                    len(rows) <= KEEP_WHOLE_ROWS or i > len(rows) - 1 - KEEP_ROWS
+                ):
+                    # a short table stays on one page; a long one never leaves its last rows
+                    # (全市, 目标) alone on the next
                     p.paragraph_format.keep_with_next = True
         if tb.note:
             self._note_row(table, tb.note)
@@ -626,6 +770,9 @@ class Gongwen:
         p.paragraph_format.page_break_before = True
         self.title(a.title, before_lines=1.0)
         self.blank()
+        tables = [b for b in a.blocks if isinstance(b, Table)]
+        if len(tables) == 1:  # the title names its one table: no caption repeating it
+            a = Attachment(a.title, tuple(_uncaptioned(b) for b in a.blocks))
         self.blocks(a.blocks)
         if i < n:  # the spacer after a closing table would open a blank page when it spills
             self._drop_trailing_spacer()
@@ -745,6 +892,10 @@ class Gongwen:
         props.created = props.modified = stamp
         props.keywords = props.subject = props.category = ""
         props.revision = 1
+
+
+def _uncaptioned(b: Block) -> Block:
+    return dataclasses.replace(b, caption="") if isinstance(b, Table) else b
 
 
 def _blank(v: object) -> bool:
