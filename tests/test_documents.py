@@ -433,3 +433,36 @@ def test_case_digest_headings_name_the_county_once(demo: dict) -> None:
     for h in heads:
         assert not any(h.count(c) > 1 for c in counties), h
         assert not h.endswith("其他案"), h
+
+
+def test_case_digest_reads_as_written_by_hand(demo: dict) -> None:
+    """案例8 “通过其他发现”, 案例7 “某用人单位其他违规案 … 存在其他违规问题”, and “罚款0元” in
+    almost every case: a source 其他 is left unsaid, a violation 其他 is 违规使用医保基金, and a
+    fine (or a recovery) is told only when there is one — as many as the ledger has."""
+    from workbench.documents import options as dopt
+    from workbench.documents import summaries
+    from workbench.documents.model import Heading, Para
+
+    head, _ = dopt.header(dopt.DocOptions(), demo["city"].city_name(), PERIOD, "case_digest")
+    model = summaries.build_case_digest(demo["city"], head, size=500)
+    heads = [b.text for b in model.blocks if isinstance(b, Heading)]
+    paras = [b.text for b in model.blocks if isinstance(b, Para)][1:]  # after the intro
+    assert len(heads) == len(paras) > 20
+    text = "\n".join(heads + paras)
+    for wrong in ("通过其他发现", "其他违规", "罚款0", "追回违规资金0"):
+        assert wrong not in text, wrong
+    # the ledger's own count: cases closed in the campaign, exposed, with a fine
+    cases = demo["frames"]["cases"]
+    closed = pd.to_datetime(cases["closed_date"])
+    shown = cases[
+        cases["exposed"].astype(bool)
+        & (closed >= "2025-03-01")
+        & (closed <= "2025-12-31")
+        & (cases["status"] == "已结案")
+    ]
+    assert len(shown) == len(paras)  # size 500 takes them all
+    assert sum("罚款" in p for p in paras) == int((shown["fine_amount"] > 0).sum()) > 0
+    assert sum("追回违规资金" in p for p in paras) == int((shown["amount_recovered"] > 0).sum())
+    other = shown["violation_type"] == "其他"
+    assert sum(h.endswith("违规使用医保基金案") for h in heads) >= int(other.sum()) > 0
+    assert sum("医疗保障局发现" in p for p in paras) == int((shown["lead_source"] == "其他").sum())

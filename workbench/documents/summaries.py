@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import fmt
-from workbench.contracts import VIOLATION_TYPES
+from workbench.contracts import LEAD_SOURCES, VIOLATION_TYPES
 from workbench.documents import bulletin as bl
 from workbench.documents.model import Attachment, Block, Document, Header, Heading, Para, Table
 from workbench.messages import t
@@ -430,6 +430,10 @@ def build_campaign_summary(
 
 
 # ----------------------------------------------------------------------------- 案例汇编
+def _positive(v: object) -> bool:
+    return not fmt.missing(v) and float(v) > 0  # type: ignore[arg-type]
+
+
 def build_case_digest(
     city: Any, header: Header, run_id: str = "", size: int = CASE_DIGEST_SIZE
 ) -> Document:
@@ -466,7 +470,7 @@ def build_case_digest(
             else t("doc.cases.unnamed", subject=r.get("subject_type") or "")
         )
         violation = str(r.get("violation_type") or "")
-        if violation in ("", VIOLATION_TYPES[-1]):  # 其他 alone reads 某用人单位其他案
+        if violation in ("", VIOLATION_TYPES[-1]):  # 其他 reads 某用人单位其他违规案
             violation = t("doc.cases.other")
         head = t(
             "doc.cases.head",
@@ -475,23 +479,33 @@ def build_case_digest(
             who=who,
             violation=violation,
         )
+        source = str(r.get("lead_source") or "")
+        found = dict(
+            date=fmt.date_label(r.get("found_date")),
+            county=county,
+            who=who,
+            violation=violation,
+            amount=r["amount_involved_text"],
+        )
         parts = [
-            t(
-                "doc.cases.found",
-                date=fmt.date_label(r.get("found_date")),
-                county=county,
-                source=r.get("lead_source") or t("doc.cases.other_source"),
-                who=who,
-                violation=violation,
-                amount=r["amount_involved_text"],
-            )
+            # a source named 其他 is no way of finding anything (通过其他发现)
+            t("doc.cases.found", source=source, **found)
+            if source and source != LEAD_SOURCES[-1]
+            else t("doc.cases.found_plain", **found)
         ]
+        money = "".join(
+            t(key, amount=r[f"{col}_text"])
+            for key, col in (
+                ("doc.cases.recovered", "amount_recovered"),
+                ("doc.cases.fined", "fine_amount"),
+            )
+            if _positive(r.get(col))  # no 罚款0元 for a case without a fine
+        )
         parts.append(
             t(
                 "doc.cases.outcome",
                 outcome=r.get("outcome") or "—",
-                recovered=r["amount_recovered_text"],
-                fine=r["fine_amount_text"],
+                money=money,
                 closed=fmt.date_label(r.get("closed_date")),
             )
         )
