@@ -447,3 +447,31 @@ def test_a_table_never_leaves_its_last_rows_alone(tmp_path: Path) -> None:
         assert rows_per_page(14, lead) == [14, 14]  # the body's table, the attachment's
     tail = rows_per_page(40, 0)
     assert sum(tail) == 80 and min(tail) >= 3, tail
+
+
+def test_the_quarter_is_the_reports_not_the_signing_dates(documents: dict) -> None:
+    """A 通报 of December dated 2026年1月10日 said “本季度有14家…尚未检查” and “于本季度末前完成
+    检查” — a quarter that had ended. It names the report's quarter and a date still ahead."""
+    for key in ("bulletin:", "campaign_summary:"):
+        model = documents[key]["model"]
+        assert model.header.date == dt.date(2026, 1, 10)
+        # the body (the definitions attachment may say 本季度 of a formula in general)
+        text = "\n".join(
+            getattr(b, "lead", "") + b.text for b in model.blocks if hasattr(b, "text")
+        )
+        assert "本季度" not in text, key
+        assert re.search(r"截至2025年12月31日，2025年第四季度有\d+家重点监控机构尚未检查", text)
+        # the quarter ended before the date: the general deadline, 20 days after it
+        assert re.search(
+            r"对2025年第四季度尚未检查的\d+家重点监控机构，于2026年1月30日前完成检查", text
+        ), key
+
+
+def test_quarter_labels_by_hand() -> None:
+    from workbench import fmt
+
+    assert fmt.quarter_label("2025-12") == "2025年第四季度"
+    assert fmt.quarter_label("2026-01") == "2026年第一季度"
+    assert fmt.quarter_label(dt.date(2025, 6, 30)) == "2025年第二季度"
+    assert fmt.quarter_end("2025-11") == dt.date(2025, 12, 31)
+    assert fmt.quarter_end("2024-02") == dt.date(2024, 3, 31)

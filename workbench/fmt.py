@@ -66,6 +66,22 @@ def month_label(period: object) -> str:
 CN_DIGITS = "一二三四五六七八九十"
 
 
+def quarter_label(period: object) -> str:
+    """`2025-12` (or a date) → `2025年第四季度`: the quarter a month falls in, named, never
+    本季度 (a document dated in January reports the quarter before its own)."""
+    if missing(period):
+        return "—"
+    ts = pd.Timestamp(str(period)[:7] + "-01") if not isinstance(period, date) else period
+    return f"{ts.year}年第{CN_DIGITS[(ts.month - 1) // 3]}季度"
+
+
+def quarter_end(period: object) -> date:
+    """The last day of the quarter a month falls in."""
+    ts = pd.Timestamp(str(period)[:7] + "-01") if not isinstance(period, date) else period
+    q_end = pd.Timestamp(ts.year, 3 * ((ts.month - 1) // 3) + 3, 1) + pd.offsets.MonthEnd(0)
+    return q_end.date()
+
+
 def cn_number(n: int) -> str:
     """1 → 一, 10 → 十, 12 → 十二, 23 → 二十三: a section's number in a Chinese heading."""
     if n < 1 or n > 99:

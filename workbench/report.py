@@ -1219,7 +1219,10 @@ class CountyReport:
     def key_monitored(self) -> HTML | None:
         if not self.data.words.on_ledgers:
             return None
-        return table_html(self.key_monitored_frame(), t("doc.county.no_key_monitored"))
+        return table_html(
+            self.key_monitored_frame(),
+            t("doc.county.no_key_monitored", quarter=fmt.quarter_label(self.data.period)),
+        )
 
     def talk_status(self) -> dict[str, Any] | None:
         """This county on the 约谈名单 (declared criteria), beside the 约谈督办台账: criteria,
@@ -1363,7 +1366,7 @@ class CountyReport:
         for count, key in lists_of if self.data.words.on_ledgers else ():  # the ledgers' lists
             n = count()
             if n:
-                out.append(t(key, n=n))
+                out.append(t(key, n=n, quarter=fmt.quarter_label(self.data.period)))
         st = self.talk_status()
         if st is not None:
             out.append(t("doc.county.req_talk_list", criteria=st["criteria"] or "—"))

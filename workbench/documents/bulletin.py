@@ -330,7 +330,13 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
         out.append(
             (
                 "key_monitored",
-                t("doc.prob.key_monitored", n=len(keym), counties=_county_counts(f, keym)),
+                t(
+                    "doc.prob.key_monitored",
+                    date=f.month_end_label(),
+                    quarter=fmt.quarter_label(f.period),
+                    n=len(keym),
+                    counties=_county_counts(f, keym),
+                ),
                 keym,
             )
         )
@@ -548,6 +554,15 @@ def requirement_blocks(
             )
         elif kind == "not_submitted":
             text = reporting_requirement(f, rows, due)
+        elif kind == "key_monitored":
+            # the period's quarter, by its end when that is still ahead of the general due
+            # date (a 通报 of November), else by that date (one of December, dated January)
+            text = t(
+                "doc.req.key_monitored",
+                quarter=fmt.quarter_label(f.period),
+                n=len(rows),
+                due=fmt.date_label(max(fmt.quarter_end(f.period), due)),
+            )
         else:
             text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         items.append((t(f"doc.req.{kind}_head"), text))
