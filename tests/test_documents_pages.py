@@ -475,3 +475,17 @@ def test_quarter_labels_by_hand() -> None:
     assert fmt.quarter_label(dt.date(2025, 6, 30)) == "2025年第二季度"
     assert fmt.quarter_end("2025-11") == dt.date(2025, 12, 31)
     assert fmt.quarter_end("2024-02") == dt.date(2024, 3, 31)
+
+
+def test_the_overviews_draft_names_the_campaign_as_the_bulletin(demo: dict, documents: dict) -> None:
+    """全市概览's 通报（草稿） opened “为深入推进医保基金管理突出问题专项整治” while the 通报 said
+    “根据2025年打击欺诈骗保专项整治行动工作安排”: one campaign, one name."""
+    from workbench.documents.model import Para
+
+    body = documents["bulletin:"]["model"].blocks
+    first = next(b.text for b in body if isinstance(b, Para))
+    named = re.match(r"根据(.+?)工作安排", first)
+    assert named and "专项整治" in named.group(1)
+    draft = demo["city"].bulletin_sections()["intro"]
+    assert draft.startswith(f"根据{named.group(1)}工作安排，"), draft
+    assert "突出问题" not in draft

@@ -1657,6 +1657,7 @@ class CityReport:
         if w.on_ledgers:
             intro = t(
                 "batch.bulletin.intro",
+                campaign=pw.campaign_name(d.evaluation.indicator_set),
                 city=self.city_name(),
                 period=fmt.month_label(d.period),
                 n=len(d.counties),

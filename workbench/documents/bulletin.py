@@ -958,8 +958,7 @@ def build(
     county_kpis = data.kpis
     windows = pc.standard_windows(f.period)
     due = header.date + dt.timedelta(days=20)
-    cal = getattr(f.iset, "calendar", None)
-    campaign = cal.name if cal is not None else f.iset.name
+    campaign = pw.campaign_name(f.iset)
     phase = getattr(data.evaluation, "phase", "")
     # attachments first, so the body can say which one to read
     talks = talk_list(f)

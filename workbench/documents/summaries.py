@@ -100,8 +100,7 @@ def _window_table(f: bl.Facts, window: pc.Window, caption: str) -> Table:
 
 
 def _campaign_name(f: bl.Facts) -> str:
-    cal = getattr(f.iset, "calendar", None)
-    return cal.name if cal is not None else f.iset.name
+    return pw.campaign_name(f.iset)
 
 
 def _window_label(w: pc.Window) -> str:

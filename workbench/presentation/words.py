@@ -134,6 +134,13 @@ def face_values(w: SetWords) -> dict[str, str]:
     }
 
 
+def campaign_name(iset: object) -> str:
+    """What the campaign is called wherever a document or a draft names it (根据…工作安排): its
+    calendar's name, else the set's."""
+    cal = getattr(iset, "calendar", None)
+    return str(cal.name if cal is not None else getattr(iset, "name", ""))
+
+
 def name_list(names: object) -> str:
     """Names as a Chinese enumeration, 甲、乙、丙. A name with a 、 of its own is quoted, so
     「达成4项（“重复作案、团伙作案占比变化”、检查覆盖率…）」 still reads as four, not five."""
