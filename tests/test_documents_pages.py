@@ -489,3 +489,18 @@ def test_the_overviews_draft_names_the_campaign_as_the_bulletin(demo: dict, docu
     draft = demo["city"].bulletin_sections()["intro"]
     assert draft.startswith(f"根据{named.group(1)}工作安排，"), draft
     assert "突出问题" not in draft
+
+
+def test_indicator_names_read_as_rates(documents: dict) -> None:
+    """“举报奖励兑现68.8%”, “典型案例月度报送86.7%”: a rate named without 率 in the 通报 and
+    the 工作总结; and “10条筛查规则中10条有命中” is 均有命中."""
+    from workbench.presentation.words import rules_hit_text
+
+    for key in ("bulletin:", "campaign_summary:"):
+        text = _docx_text(documents[key]["docx"])
+        assert "举报奖励兑现率" in text and "典型案例月度报送率" in text, key
+        assert not re.search(r"(举报奖励兑现|典型案例月度报送)[0-9（）(]", text), key
+    assert rules_hit_text(10, 10) == "10条筛查规则均有命中"
+    assert rules_hit_text(10, 7) == "10条筛查规则中7条有命中"
+    assert rules_hit_text(3, 0) == "3条筛查规则均无命中"
+    assert rules_hit_text(3, 2, "规则") == "3条规则中2条有命中"

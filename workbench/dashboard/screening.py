@@ -11,6 +11,7 @@ from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import base_layout, empty_figure
 from workbench.dashboard.view import View
 from workbench.messages import t
+from workbench.presentation import words as pw
 from workbench.screening.summary import screening_view
 
 
@@ -59,8 +60,7 @@ def screening_html(data: DashboardData, view: View) -> str:
         leads=fmt.number(tot["leads"]),
         suppressed=fmt.number(tot["suppressed"]),
         amount=fmt.money(tot["amount"]),
-        rules=fmt.number(tot["rules_hit"]),
-        n_rules=fmt.number(len(tb["by_rule"])),
+        rules=pw.rules_hit_text(len(tb["by_rule"]), int(tot["rules_hit"]), t("dash.scr.rules")),
     )
     heads = [
         "dash.scr.col.rule",

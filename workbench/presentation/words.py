@@ -141,6 +141,12 @@ def campaign_name(iset: object) -> str:
     return str(cal.name if cal is not None else getattr(iset, "name", ""))
 
 
+def rules_hit_text(n_rules: int, n_hit: int, noun: str = "筛查规则") -> str:
+    """10条筛查规则均有命中 / 10条筛查规则中7条有命中 / 均无命中 (never 10条中10条)."""
+    key = "all" if n_hit >= n_rules > 0 else "none" if n_hit <= 0 else "some"
+    return t(f"pres.rules_hit.{key}", n=n_rules, m=n_hit, noun=noun)
+
+
 def name_list(names: object) -> str:
     """Names as a Chinese enumeration, 甲、乙、丙. A name with a 、 of its own is quoted, so
     「达成4项（“重复作案、团伙作案占比变化”、检查覆盖率…）」 still reads as four, not five."""
