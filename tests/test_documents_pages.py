@@ -1,8 +1,10 @@
 """What a reader of the demo city's documents sees (10 counties, as `workbench demo` makes it,
 December 2025): policy is cited by the document's title, never by the seed's internal number,
 in the 通报, the summaries and the cockpit alike; and in the PDF no page opens with a table's
-note (说明：…) alone or is blank but for its page number (LibreOffice + poppler; skipped with the
-reason when absent)."""
+note (说明：…) alone or is blank but for its page number, every 、，。；： of the .docx is there,
+no line is letter-spaced, tables are not cramped nor split to leave two rows alone
+(LibreOffice + poppler; skipped with the reason when absent). Also the wording a reader
+tripped over: the quarter of the report, the campaign's one name, rates named as rates."""
 
 from __future__ import annotations
 
