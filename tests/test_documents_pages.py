@@ -171,6 +171,9 @@ def _page_faults(pages: list[list[str]]) -> list[str]:
             faults.append(f"page {i} is blank")
         elif lines[0].startswith("说明"):
             faults.append(f"page {i} opens with its note: {lines[0]}")
+        elif re.fullmatch(r"附件\s*\d+", lines[0]) and len(lines) <= 4:
+            # 附件N, its title in one or two lines, the page number: the content went over
+            faults.append(f"page {i} holds an attachment's title alone: {lines}")
     return faults
 
 
@@ -355,6 +358,7 @@ def test_the_documents_pdf_keeps_every_mark_and_reads_naturally(
         assert got.count(mark) == text.count(mark), mark
     spaced = [(i, pair) for i, lines in enumerate(pages, 1) for pair in _letter_spaced(lines)]
     assert not spaced, spaced
+    assert _page_faults(pages) == []
 
 
 # ----------------------------------------------------------------------------- tables
@@ -479,7 +483,9 @@ def test_quarter_labels_by_hand() -> None:
     assert fmt.quarter_end("2024-02") == dt.date(2024, 3, 31)
 
 
-def test_the_overviews_draft_names_the_campaign_as_the_bulletin(demo: dict, documents: dict) -> None:
+def test_the_overviews_draft_names_the_campaign_as_the_bulletin(
+    demo: dict, documents: dict
+) -> None:
     """全市概览's 通报（草稿） opened “为深入推进医保基金管理突出问题专项整治” while the 通报 said
     “根据2025年打击欺诈骗保专项整治行动工作安排”: one campaign, one name."""
     from workbench.documents.model import Para

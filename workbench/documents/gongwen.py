@@ -65,7 +65,9 @@ PT_PER_MM = 72 / 25.4
 LINE_PT = math.floor(TEXT_HEIGHT_MM * PT_PER_MM * 20 / LINES_PER_PAGE) / 20
 CELL_PAD_PT = 2.8  # left and right padding of a table cell
 KEEP_ROWS = 3  # a table's last rows that stay on one page
-KEEP_WHOLE_ROWS = 16  # a table of up to this many rows (header included) is never split
+# a table no taller than this share of the 版心 is never split: moved whole to the next page it
+# leaves at most half a page empty (and an attachment's title still has room for it below)
+KEEP_WHOLE_SHARE = 0.5
 TITLE_LINE_CHARS = 20  # 二号 characters that fit the 版心 width with a margin
 # 28 三号 characters (16 pt) are 158 mm, 2 mm more than the 版心: each character gives up a
 # hair (−0.25 pt, Word's 字符间距 紧缩, in the twentieths of a point Word stores) so that 28 fit.
@@ -268,6 +270,19 @@ def _fallback_widths(
         want = [max(a - b, 0) for a, b in zip(natural, minimum)]
         units = [m + (spare * w / sum(want) if sum(want) else 0) for m, w in zip(minimum, want)]
     return _points(units, size, total_pt), size
+
+
+def table_height(rows: list[list[str]], widths: list[float], size: float) -> float:
+    """About how tall a table is in points: each row as many lines as its most wrapped cell
+    (the header's lines as `header_lines` breaks them), a line 1.3 × the size, cell padding."""
+    units = [(w - 2 * CELL_PAD_PT) / (size / 2) - 1 for w in widths]
+    total = 0.0
+    for i, values in enumerate(rows):
+        lines = [
+            len(header_lines(v, u)) if i == 0 else wrap_count(v, u) for v, u in zip(values, units)
+        ]
+        total += max(lines, default=1) * size * 1.3 + 2
+    return total
 
 
 def split_title(title: str, per_line: int = TITLE_LINE_CHARS) -> list[str]:
@@ -607,6 +622,7 @@ class Gongwen:
         numeric = set(tb.numeric)
         heads = [str(c) for c in df.columns]
         rows = [heads] + [["" if _blank(v) else str(v) for v in r] for r in df.itertuples(False)]
+        whole = table_height(rows, widths, size) <= KEEP_WHOLE_SHARE * TEXT_HEIGHT_MM * PT_PER_MM
         for i, values in enumerate(rows):
             row = table.rows[0] if i == 0 else table.add_row()
             tr_pr = row._tr.get_or_add_trPr()
@@ -635,9 +651,7 @@ class Gongwen:
                 elif tb.note and i == len(rows) - 1:
                     # the last row goes with the note (Word and LibreOffice move it along)
                     p.paragraph_format.keep_with_next = True
-                elif i < len(rows) - 1 and (
-                    len(rows) <= KEEP_WHOLE_ROWS or i > len(rows) - 1 - KEEP_ROWS
-                ):
+                elif i < len(rows) - 1 and (whole or i > len(rows) - 1 - KEEP_ROWS):
                     # a short table stays on one page; a long one never leaves its last rows
                     # (全市, 目标) alone on the next
                     p.paragraph_format.keep_with_next = True
