@@ -134,7 +134,7 @@ def test_warehouse_tables_carry_a_run_id(computed) -> None:
 
 def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
     _, _, out = computed
-    path = out / "campaign_2025_2025-09_indicator_values.csv"
+    path = out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_区县指标.csv"
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -147,7 +147,7 @@ def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
         cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r if not _is_number(cell)
     )
     # the city's rows say 全市, not the engine's internal code
-    with (out / "campaign_2025_2025-09_city_indicator_values.csv").open(encoding="utf-8-sig") as fh:
+    with (out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_全市指标.csv").open(encoding="utf-8-sig") as fh:
         city = list(csv.reader(fh))
     assert {r[0] for r in city[1:]} == {"全市"}
 
@@ -162,7 +162,7 @@ def _is_number(s: str) -> bool:
 
 def test_xlsx_sheets_and_headers(computed) -> None:
     _, _, out = computed
-    wb = openpyxl.load_workbook(out / "campaign_2025_2025-09.xlsx")
+    wb = openpyxl.load_workbook(out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09.xlsx")
     assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间"} <= set(
         wb.sheetnames
     )
