@@ -256,6 +256,9 @@ def test_lists_are_masked_per_county_and_come_back_as_lead_updates(
         assert {"核查结果", "处理措施", "核查完成日期"} <= set(head)
         col = head.index("核查结果")
         assert all(r[col] is None for r in wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+        # the county fills and returns the file; the bureau ingests it: no command for them
+        notes = " ".join(str(r[0]) for r in wb["说明"].iter_rows(max_row=5, values_only=True))
+        assert "按原文件名" in notes and not re.search(r"[A-Za-z]{3,}", notes), notes
     # the county's own monthly leads workbook for the same month stays as it is
     county = next(n for n in names if "死亡人员" in n).split("_")[0]
     own = city.frames["leads"]
