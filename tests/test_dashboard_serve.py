@@ -279,6 +279,51 @@ def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
     assert "workbench_loading.html.j2" in (dest / "index.html.j2").read_text(encoding="utf-8")
 
 
+def test_the_widget_placeholders_are_the_installed_renderers_words() -> None:
+    """The English the page replaces is what the installed widgets manager really writes
+    (read from its bundle), so a Voilà upgrade that changes it fails here, not on a page."""
+    import sys
+
+    bundles = Path(sys.prefix, "share", "jupyter", "voila", "labextensions").rglob("*.js")
+    text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in bundles)
+    for english in serve.WIDGET_PLACEHOLDERS:
+        assert f'textContent="{english}"' in text, english
+
+
+def test_loading_widget_is_said_in_chinese_in_a_browser(tmp_path) -> None:
+    """Voilà's widget renderer writes "Loading widget..." into the page while a widget loads;
+    the page's script puts the catalogue's Chinese there (a headless Chromium runs it)."""
+    import subprocess
+
+    from workbench.publish import HEADLESS_FLAGS, chromium_path
+
+    browser = chromium_path()
+    if browser is None:
+        pytest.skip("no chromium")
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+        + serve.loading_script()
+        + "<div id='out'></div><script>"
+        "var a = document.createElement('div'); a.id = 'a';"
+        "a.textContent = 'Loading widget...';"  # as the renderer does: text, then attached
+        "var box = document.createElement('section'); box.appendChild(a);"
+        "document.getElementById('out').appendChild(box);"
+        "var b = document.createElement('div'); b.id = 'b';"
+        "document.body.appendChild(b); b.textContent = 'Loading widget...';"
+        "</script></body></html>",
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, *HEADLESS_FLAGS, "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert '<div id="a">正在加载…</div>' in dom and '<div id="b">正在加载…</div>' in dom, dom
+    assert ">Loading widget...<" not in dom
+
+
 # ───────────────────── the Chinese pages, rendered as Jupyter Server renders them ─────────────
 
 

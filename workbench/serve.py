@@ -354,13 +354,42 @@ def logout_page() -> str:
     )
 
 
+# What JupyterLab's widget renderer (Voilà's widgets manager) writes into a widget's place
+# while its model loads or when it is missing: English, set from JavaScript, so the page
+# replaces it as it appears (`loading_script`).
+WIDGET_PLACEHOLDERS = {
+    "Loading widget...": "dash.loading_widget",
+    "Error displaying widget: model not found": "dash.widget_missing",
+}
+
+
 def loading_script() -> str:
     """Voilà's loading screen in Chinese ("Running cockpit.ipynb…", "Executing 3 of 12" are
-    Voilà's own words): the first line, and each step as the kernel runs the cells."""
+    Voilà's own words): the first line, and each step as the kernel runs the cells; and the
+    widget renderer's placeholders (`WIDGET_PLACEHOLDERS`) in Chinese wherever they appear."""
     first = json.dumps(t("dash.loading"), ensure_ascii=False)
     step = json.dumps(t("dash.loading_step", i="%i", n="%n"), ensure_ascii=False)
+    words = json.dumps({en: t(key) for en, key in WIDGET_PLACEHOLDERS.items()}, ensure_ascii=False)
     return (
         "<script>(function () {\n"
+        f"  var WIDGET = {words};\n"
+        "  function zh(root) {\n"
+        "    if (!root) { return; }\n"
+        "    if (root.nodeType === 3) { root = root.parentNode; if (!root) { return; } }\n"
+        "    if (root.nodeType !== 1) { return; }\n"
+        "    var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), t, hit = [];\n"
+        "    while ((t = walk.nextNode())) {\n"
+        "      if (Object.prototype.hasOwnProperty.call(WIDGET, t.nodeValue)) { hit.push(t); }\n"
+        "    }\n"
+        "    hit.forEach(function (t) { t.nodeValue = WIDGET[t.nodeValue]; });\n"
+        "  }\n"
+        "  new MutationObserver(function (records) {\n"
+        "    records.forEach(function (r) {\n"
+        "      if (r.type === 'characterData') { zh(r.target); }\n"
+        "      r.addedNodes.forEach(zh);\n"
+        "    });\n"
+        "  }).observe(document.documentElement,\n"
+        "    {childList: true, subtree: true, characterData: true});\n"
         f"  var first = {first}, step = {step};\n"
         "  var el = document.getElementById('loading_text');\n"
         "  if (el) { el.textContent = first; }\n"
