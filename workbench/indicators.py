@@ -345,15 +345,26 @@ def _indicator_roles(
 # Targets
 # ---------------------------------------------------------------------------------------------
 def target_values(ind: Indicator, values: Values, city: bool = False) -> np.ndarray:
-    """The target each unit is held to: a fixed value, or its own baseline × (1 + relative)."""
+    """The target each unit is held to: a fixed value, or its own baseline × (1 + relative),
+    kept within the indicator's declared `bounds` (a 查处率 of 100% last December cannot be
+    asked to rise to 120%: the target is the bound)."""
     shape = values.get(ind.code, city=city)[2].shape
     tg = ind.target
     if tg is None:
         return np.full(shape, np.nan)
     if tg.is_relative:
         base = values.get(ind.code, tg.baseline.key, city)[2]  # type: ignore[union-attr]
-        return base * (1.0 + tg.relative)  # type: ignore[operator]
+        target = base * (1.0 + tg.relative)  # type: ignore[operator]
+        lo, hi = relative_bounds(ind)
+        return np.clip(target, lo, hi) if np.isfinite([lo, hi]).any() else target
     return np.full(shape, float(tg.value))  # type: ignore[arg-type]
+
+
+def relative_bounds(ind: Indicator) -> tuple[float, float]:
+    """The range a relative target is kept within: the indicator's declared `bounds`
+    (-inf/inf where open or undeclared)."""
+    lo, hi = ind.bounds if ind.bounds is not None else (None, None)
+    return (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
 
 
 def baseline_size(iset: IndicatorSet, ind: Indicator, values: Values, city: bool) -> np.ndarray:

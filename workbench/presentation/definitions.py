@@ -61,6 +61,7 @@ FACT_COLUMNS = [
     "target_source",
     "relative_rise",
     "baseline_year",
+    "relative_cap",
     "workbench_definition",
 ]
 
@@ -100,6 +101,10 @@ def facts(iset: Any) -> pd.DataFrame:
                 "baseline_year": tg.baseline.year
                 if relative and tg.baseline is not None and tg.baseline.year
                 else None,
+                # the declared upper bound a relative target is kept under (indicators.py)
+                "relative_cap": ind.bounds[1]
+                if relative and ind.bounds is not None and ind.bounds[1] is not None
+                else None,
                 "workbench_definition": bool(ind.workbench_definition),
             }
         )
@@ -123,6 +128,14 @@ def derivation_text(fact: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     year = fmt.finite(fact.get("baseline_year"))
     year = int(year) if year is not None else int(str(row.get("period"))[:4]) - 1
     unit, dec = str(fact.get("unit") or ""), _decimals(fact.get("decimals"))
+    cap = fmt.finite(fact.get("relative_cap"))
+    if cap is not None and target >= cap - 1e-12:  # the rise would pass what can be reached
+        return t(
+            "defs.relative_capped",
+            year=year,
+            rise=fmt.value_text(rise, "%"),
+            target=fmt.value_text(target, unit, dec),
+        )
     return t(
         "defs.relative",
         year=year,
