@@ -101,6 +101,7 @@ _MONEY_UNITS = {"元": 1.0, "yuan": 1.0, "万元": 1e4, "亿元": 1e8}
 # units of things counted one by one: whole numbers unless the YAML says otherwise
 COUNT_UNITS = frozenset(
     {"件", "个", "次", "家", "人", "起", "个月", "项", "例", "家次", "人次", "名", "条", "份", "天"}
+    | {"区县·月"}  # months summed over counties (a measure's `city_unit`)
 )
 _SCORE_UNITS = {"score", "分"}
 

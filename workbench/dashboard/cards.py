@@ -67,7 +67,9 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
         about = "" if _missing(m.get("description")) else str(m.get("description") or "")
         tip = f"{d.name}：{about}" if about and about != d.name else d.name
-        texts = card_definition(data, view.indicator_set, ind, view.period, r, shown)
+        texts = card_definition(
+            data, view.indicator_set, ind, view.period, r, shown, whole=not view.county
+        )
         info = card_info_html(texts, scope) if texts is not None else ""
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '

@@ -36,6 +36,7 @@ def card_definition(
     period: str,
     kpi: Mapping[str, Any],
     shown: Mapping[str, Any],
+    whole: bool = False,
 ) -> dict[str, Any] | None:
     """`presentation.definitions.texts` for one card: this county's and month's numerator,
     denominator, target and how a relative target was derived."""
@@ -49,6 +50,7 @@ def card_definition(
         "period": period,
         "value_text": shown.get("value_text"),
         "target_text": shown.get("target_text"),
+        "whole": whole,  # the city's card: its figures' units are the whole's (区县·月)
     }
     return pdef.texts(facts, row)
 

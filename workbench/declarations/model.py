@@ -132,6 +132,9 @@ class Measure:
     # `not_done_by: <date field>` (done_by holds the field): a row counts in a window only while
     # it is still not done at the window's end (a blank date: not done) — e.g. open past 时限
     not_done: bool = False
+    # what the whole's figure counts when it is not the unit's: 12 个月 for one county, 120
+    # 区县·月 summed over ten (`agg: months`); blank: `unit`
+    city_unit: str = ""
     # `date_offset_days: n`: the row's month is that of `date` + n days — a case due on the 31st
     # is overdue from the 1st (`date: due_date`, `date_offset_days: 1`)
     date_offset_days: int = 0

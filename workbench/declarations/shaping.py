@@ -543,6 +543,7 @@ class Shaper:
             ),
             not_done=not_done,
             date_offset_days=offset,
+            city_unit=self.text(m, "city_unit", path),
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:

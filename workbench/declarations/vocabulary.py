@@ -121,6 +121,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "name",
         "description",
         "unit",
+        "city_unit",
     },
     "indicator": {
         "type",

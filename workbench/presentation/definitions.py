@@ -35,9 +35,17 @@ def _measure_names(iset: Any, codes: tuple[str, ...]) -> str:
     return "＋".join(names)
 
 
-def _measure_unit(iset: Any, codes: tuple[str, ...]) -> str:
-    units = {getattr(iset.measures.get(c), "unit", "") or "" for c in codes}
+def _measure_unit(iset: Any, codes: tuple[str, ...], whole: bool = False) -> str:
+    """The measures' common unit ('' when they differ); `whole`: the whole's (`city_unit`,
+    e.g. 区县·月 for months summed over the counties), else the same."""
+    units = {
+        (getattr(m, "city_unit", "") if whole else "") or getattr(m, "unit", "") or ""
+        for m in (iset.measures.get(c) for c in codes)
+    }
     return units.pop() if len(units) == 1 else ""
+
+
+CITY_ROW = "city"  # the engine's county code of the whole's rows
 
 
 def _amount(value: object, unit: str) -> str:
@@ -56,6 +64,8 @@ FACT_COLUMNS = [
     "numerator_unit",
     "denominator_what",
     "denominator_unit",
+    "numerator_city_unit",
+    "denominator_city_unit",
     "of_name",
     "has_target",
     "target_source",
@@ -91,6 +101,8 @@ def facts(iset: Any) -> pd.DataFrame:
                 if ind.denominator
                 else "",
                 "denominator_unit": _measure_unit(iset, ind.denominator),
+                "numerator_city_unit": _measure_unit(iset, ind.numerator, whole=True),
+                "denominator_city_unit": _measure_unit(iset, ind.denominator, whole=True),
                 "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
                 "has_target": tg is not None,
                 "target_source": cite(
@@ -153,11 +165,16 @@ def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
         num_text = t("defs.change_now", name=fact.get("of_name"))
         den_text = t("defs.change_base", name=fact.get("of_name"))
     else:
+        whole = bool(row.get("whole")) or row.get("county_code") == CITY_ROW
+        unit = "_city_unit" if whole else "_unit"
         num_text, den_text = (
             t(
                 "defs.part",
                 what=fact[f"{part}_what"],
-                value=_amount(row.get(part), str(fact.get(f"{part}_unit") or "")),
+                value=_amount(
+                    row.get(part),
+                    str(fact.get(f"{part}{unit}") or fact.get(f"{part}_unit") or ""),
+                ),
             )
             if fact.get(f"{part}_what")
             else "—"
