@@ -98,12 +98,12 @@ def case_id(county: str, month: str, rule_code: str, row: int) -> str:
     AJ + 区划代码 + the list's month + a 4-digit number (AJ9901082025119102, as the demo's
     cases AJ9901082025110001 …), not the lead's hash id. Numbers from 9000 on, the rule's
     digit then the lead's row on its list (one list per county, month and rule), so two lists
-    never give one id and no county's own cases (numbered from 0001) share it."""
+    never give one id (the demo sends lists for the SJBD rules only, whose last digits differ)
+    and no county's own cases (numbered from 0001) share it."""
     digits = "".join(ch for ch in rule_code if ch.isdigit())
     rule = int(digits[-1]) if digits else 0
-    if not 1 <= row <= 99:
-        raise ValueError(f"a demo list holds at most 99 leads (row {row})")
-    return f"AJ{county}{month.replace('-', '')}{9000 + rule * 100 + row:04d}"
+    number = f"9{rule}{row:02d}" if row <= 99 else f"9{rule}{row:03d}"  # a long list: 5 digits
+    return f"AJ{county}{month.replace('-', '')}{number}"
 
 
 def case_of(
