@@ -801,14 +801,30 @@ def weakest_sentence(by_rule: pd.DataFrame) -> str:
     )
 
 
-def coverage_clause(row: Any) -> str:
-    """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
+def coverage_clause(row: Any, window: pc.Window, unscreened: bool = False) -> str:
+    """「，筛查结算N笔，疑点数据覆盖率（2025年12月）X%」 — the rate says its span (`window.label`),
+    and, when some months of it were never screened (`unscreened`), that their settlements
+    count in the denominator — when the row counts settlements, else nothing."""
     if not fmt.finite(row["settlements"]):
         return ""
     return t(
-        "doc.scr.coverage",
+        "doc.scr.coverage_unscreened" if unscreened else "doc.scr.coverage",
         screened=fmt.count_text(row["screened"], "笔"),
+        span=window.label,
         rate=fmt.value_text(row["coverage_rate"], "%"),
+    )
+
+
+def ytd_coverage_sentence(f: Facts, ytd: Any) -> str:
+    """「2025年1—12月累计疑点数据覆盖率X%（…）。」 — the figure the cockpit's card gives for the
+    year to date — when the month is not January and the year's coverage is known."""
+    window = pc.standard_windows(f.period)["ytd"]
+    if window.start == window.end or fmt.finite(ytd.get("coverage_rate")) is None:
+        return ""
+    return t(
+        "doc.scr.coverage_ytd",
+        span=window.label,
+        rate=fmt.value_text(ytd["coverage_rate"], "%"),
     )
 
 
@@ -820,7 +836,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
     by_rule = digest["by_rule"]
     y = digest["ytd"].iloc[0]
     cm = digest["cross_match"].iloc[0]
-    cov = coverage_clause(m)
+    cov = coverage_clause(m, pc.standard_windows(f.period)["month"])
     top = by_rule[by_rule["leads"] > 0].head(TOP)
     month = [
         t(
@@ -834,6 +850,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
             leads=fmt.count_text(m["leads"], "条"),
         )
     ]
+    month.append(ytd_coverage_sentence(f, y))
     if int(m["suppressed"]):
         month.append(t("doc.scr.suppressed", n=int(m["suppressed"])))
     if len(top):
@@ -897,7 +914,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
             t("doc.col.rule"): r["rule_name"].astype(str),
             t("doc.col.scr_hits"): [fmt.count_text(v) for v in r["hits"]],
             t("doc.col.scr_leads"): [fmt.count_text(v) for v in r["leads"]],
-            t("doc.col.scr_amount"): [fmt.value_text(v / 1e4, "", 2) for v in r["amount"]],
+            t("doc.col.scr_amount"): [fmt.wan(v) for v in r["amount"]],
             t("doc.col.scr_leads_ytd"): [fmt.count_text(v) for v in r["leads_ytd"]],
             t("doc.col.scr_checked"): [fmt.count_text(v) for v in r["checked"]],
             t("doc.col.scr_confirmed"): [fmt.count_text(v) for v in r["confirmed"]],
@@ -909,7 +926,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
         t("doc.col.rule"): f.words.whole,
         t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
         t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
-        t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),
+        t("doc.col.scr_amount"): fmt.wan(m["amount"]),
         t("doc.col.scr_leads_ytd"): fmt.count_text(y["leads"]),
         t("doc.col.scr_checked"): fmt.count_text(y["checked"]),
         t("doc.col.scr_confirmed"): fmt.count_text(y["confirmed"]),
