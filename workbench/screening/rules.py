@@ -37,6 +37,7 @@ from typing import Any
 from workbench.contracts import LEAD_FEEDBACK_LISTS, LEAD_SOURCES
 from workbench.declarations import DeclarationError, Issue, LList, LMap, parse_yaml
 from workbench.declarations.issues import Issues, _fill
+from workbench.messages import t
 from workbench.screening.tables import SQL_TYPES, TABLES
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,24 @@ def load_rules(dirs: Iterable[Path] | None = None, dry_run: bool = True) -> Rule
     for w in issues:
         log.warning("%s", w)
     return rs
+
+
+def rule_sources(ruleset: RuleSet, documents: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Each rule's declared `source:` as a reader meets it (the cockpit's rule table, the
+    通报's attachment, a county list's 说明), by rule code: a catalogued code as the document's
+    title through the one citation function (`presentation.citations.cite`, with the sources
+    catalogue `indicators/sources.yaml` unless `documents` is given), 工作台定义 as written."""
+    from workbench.declarations.loading import load_documents
+    from workbench.presentation.citations import cite
+
+    docs = load_documents() if documents is None else documents
+    return {r.code: cite(r.source, docs) for r in ruleset.rules.values()}
+
+
+def source_line(code: str, name: str, source: str) -> str:
+    """「SJBD-01 死亡后发生结算：依据《…》三（一）」: one rule and where it comes from, the
+    same words on every face."""
+    return t("screening.rule.source_line", code=code, name=name, source=source)
 
 
 def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, list[Issue]]:
