@@ -243,3 +243,36 @@ def test_rule_sources_cite_documents_by_title() -> None:
     # a catalogue given by the caller is the one used
     docs = {"002": type("D", (), {"title": "某方案", "issuer": "", "number": ""})()}
     assert rule_sources(rs, docs)["ZNJK-01"] == "《某方案》三（一）"
+
+
+def test_a_rule_citing_an_uncatalogued_code_is_warned_with_its_line(tmp_path: Path) -> None:
+    """The shipped catalogue lists 000–004: 「007 二（一）」 is reported where it is written (a
+    warning: the rule still loads and runs, its source printed as written)."""
+    path = _write(
+        tmp_path / "rules",
+        """\
+kind: screening_rules
+code: province
+rules:
+  SHENG-01:
+    name: 单次结算金额过高
+    source: "002 三（一）；007 二（一）"
+    lead_source: 智能监控
+    subject: person
+    parameters:
+      limit: {value: 50000, name: 金额上限, unit: 元, source: "工作台定义（008 一）"}
+    sql: |
+      SELECT setl_id, psn_no AS subject_key, psn_no AS person_no,
+             fixmedins_code AS institution_id, insu_admdvs AS county_code,
+             strftime(setl_time, '%Y-%m') AS month, fund_pay_sumamt AS amount
+      FROM settlements
+      WHERE fund_pay_sumamt > ${limit}
+        AND setl_time >= ${from_date} AND setl_time < ${to_date}
+""",
+    )
+    got = [(i.level, i.code, i.file, i.line) for i in check_rules([path.parent])]
+    assert got == [
+        ("warning", "W_UNKNOWN_SOURCE_CODE", str(path), 6),
+        ("warning", "W_UNKNOWN_SOURCE_CODE", str(path), 10),
+    ]
+    assert "SHENG-01" in load_rules([path.parent]).rules

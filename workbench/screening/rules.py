@@ -37,6 +37,7 @@ from typing import Any
 from workbench.contracts import LEAD_FEEDBACK_LISTS, LEAD_SOURCES
 from workbench.declarations import DeclarationError, Issue, LList, LMap, parse_yaml
 from workbench.declarations.issues import Issues, _fill
+from workbench.declarations.sources import check_source_codes
 from workbench.messages import t
 from workbench.screening.tables import SQL_TYPES, TABLES
 
@@ -345,6 +346,7 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
     views: dict[str, View] = {}
     settings: dict[str, Any] = dict(SETTINGS_DEFAULTS)
     settings_at: dict[str, tuple[str, int | None]] = {}
+    documents: dict[str, Any] | None = None
     for path in paths:
         fname = str(path)
         try:
@@ -356,6 +358,9 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
         if data is None:
             continue
         _file(data, fname, issues, rules, views, settings, settings_at)
+        if documents is None:
+            documents = _documents()
+        check_source_codes(data, documents, issues)
     if not rules and not issues.errors:
         issues.error("E_NO_RULES", (str(paths[0]), None))
     _check_sql(rules, views, issues, dry_run)
@@ -367,6 +372,17 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
         tuple(i for i in issues.items if i.level == "warning"),
     )
     return rs, issues.items
+
+
+def _documents() -> dict[str, Any]:
+    """The sources catalogue the rules' `source:` texts cite (the indicators folder's), for
+    W_UNKNOWN_SOURCE_CODE (`declarations.sources` says why a warning); none if unreadable."""
+    from workbench.declarations.loading import load_documents
+
+    try:
+        return load_documents()
+    except Exception:  # noqa: BLE001 - a broken indicators folder is compute's to report
+        return {}
 
 
 def _unknown_keys(m: LMap, kind: str, issues: _RuleIssues) -> None:
