@@ -198,26 +198,61 @@ def _kendall_exact_cdf(n: int) -> np.ndarray:
     return np.cumsum(prob)
 
 
+def _discordant_pairs(ranks: np.ndarray) -> int:
+    """Pairs i < j with ranks[i] > ranks[j] (integers; ties are not discordant): a bottom-up
+    merge sort whose merges are stable sorts of (block, rank) keys. A left-half element that lands
+    q places into its merged block, having been i places into its own half, has q − i right-half
+    elements before it: exactly the smaller ones. O(n log n) time (each stable sort merges sorted
+    runs), O(n) memory."""
+    n = len(ranks)
+    if n < 2:
+        return 0
+    ranks = ranks.astype(np.int64) - int(ranks.min())
+    span = int(ranks.max()) + 1  # keys block · span + rank keep blocks apart
+    position = np.arange(n)
+    discordant = 0
+    width = 1
+    while width < n:
+        block = position // (2 * width)
+        order = np.argsort(block * span + ranks, kind="stable")
+        from_left = (order // width) % 2 == 0
+        discordant += int((position - order)[from_left].sum())
+        ranks = ranks[order]
+        width *= 2
+    return discordant
+
+
+def _tied_pairs(counts: np.ndarray) -> int:
+    """Pairs within groups of tied values, from the groups' sizes."""
+    return int((counts * (counts - 1) // 2).sum())
+
+
 def _kendall(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Kendall's tau-b (R's cor(method = "kendall")) and its two-sided p-value as R's
     cor.test gives it by default: exact below 50 pairs without ties, else the normal
-    approximation with the variance corrected for ties (no continuity correction)."""
+    approximation with the variance corrected for ties (no continuity correction).
+
+    Knight's algorithm: sorted by a (ties by b), the discordant pairs are the inversions of b;
+    concordant − discordant then follows from the pairs tied in a, in b and in both."""
     n = len(a)
-    iu = np.triu_indices(n, 1)
-    sa = np.sign(np.subtract.outer(a, a)[iu])
-    sb = np.sign(np.subtract.outer(b, b)[iu])
-    s = float((sa * sb).sum())  # concordant − discordant pairs
-    pairs_a, pairs_b = float(np.count_nonzero(sa)), float(np.count_nonzero(sb))
-    if pairs_a == 0 or pairs_b == 0:
+    if _repeats_infinity(a) or _repeats_infinity(b):
+        return math.nan, math.nan  # ∞ − ∞ is undefined: R's cor gives NaN, and so do we
+    _, rank_a, ties_a = np.unique(a, return_inverse=True, return_counts=True)
+    _, rank_b, ties_b = np.unique(b, return_inverse=True, return_counts=True)
+    joint = np.sort(rank_a.astype(np.int64) * n + rank_b)
+    ties_ab = np.diff(np.flatnonzero(np.r_[True, joint[1:] != joint[:-1], True]))
+    total = n * (n - 1) // 2
+    untied_a, untied_b = total - _tied_pairs(ties_a), total - _tied_pairs(ties_b)
+    if untied_a == 0 or untied_b == 0:
         return math.nan, math.nan
-    tau = s / math.sqrt(pairs_a * pairs_b)
-    ties_a = np.unique(a, return_counts=True)[1]
-    ties_b = np.unique(b, return_counts=True)[1]
+    discordant = _discordant_pairs(joint % n)
+    s = untied_a + untied_b - total + _tied_pairs(ties_ab) - 2 * discordant
+    tau = float(s) / math.sqrt(float(untied_a) * float(untied_b))
     tied = (ties_a > 1).any() or (ties_b > 1).any()
     if n < 50 and not tied:
-        q = round((tau + 1) * n * (n - 1) / 4)  # concordant pairs
+        q = (total + s) // 2  # concordant pairs
         cdf = _kendall_exact_cdf(n)
-        p = 1 - cdf[q - 1] if q > n * (n - 1) / 4 else cdf[q]
+        p = 1 - cdf[q - 1] if q > total / 2 else cdf[q]
         return tau, min(2 * float(p), 1.0)
     ta, tb = ties_a[ties_a > 1].astype(float), ties_b[ties_b > 1].astype(float)
     var = (
@@ -234,6 +269,11 @@ def _kendall(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     if var <= 0:
         return tau, math.nan
     return tau, math.erfc(abs(s) / math.sqrt(var) / math.sqrt(2))
+
+
+def _repeats_infinity(x: np.ndarray) -> bool:
+    """Whether +∞ or −∞ occurs twice: their pair has no sign, so R's tau is NaN."""
+    return int(np.count_nonzero(x == math.inf)) > 1 or int(np.count_nonzero(x == -math.inf)) > 1
 
 
 # Best & Roberts (1975), algorithm AS 89: an Edgeworth series for the upper tail of Spearman's S
