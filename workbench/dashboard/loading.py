@@ -753,10 +753,13 @@ def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
 
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
-    """Changes when the warehouse, the declarations (of the configured folder) or the package's
-    code change."""
+    """Changes when the warehouse, the declarations (of the configured folder), the screening
+    rule files (their names and cited sources are shown) or the package's code change."""
+    from workbench.screening.rules import default_dir as rules_dir
+
     return pcache.key(
         *pcache.results_fingerprint(warehouse),
+        pcache.files_fingerprint(rules_dir().glob("*.yaml")),
         ",".join(chosen_sets() or []),
         extra,
     )
