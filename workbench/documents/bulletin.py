@@ -890,7 +890,7 @@ def rule_source_blocks(digest: dict[str, pd.DataFrame]) -> list[Block]:
     rules = digest.get("rules")
     if rules is None or not len(rules):
         return []
-    out: list[Block] = [Para(t("screening.rule.sources_head") + "：", indent=False)]
+    out: list[Block] = [Para(t("screening.rule.sources_head"), indent=False)]
     out += [Para(str(line)) for line in rules["line"]]
     return out
 
