@@ -159,3 +159,21 @@ def test_compute_csv_has_rounded_numbers(exported):
     for r in rows[1:]:
         if r[i]:
             assert len(r[i].split(".")[-1]) <= 2 or "." not in r[i], r[i]
+
+
+def test_a_median_place_is_written_as_the_pages_write_it():
+    """A median rank is the median of whole places: 2 when whole, 2.5 between two places. The
+    cockpit's page writes 2 and 2.5 (`presentation.ranks.median_text`); the Excel cell and the
+    CSV must not say 2.0 or 2.50 (the number format shows what the page shows)."""
+    from workbench.presentation import ranks
+
+    col = excel.Column("median_rank", "中位排名", excel.PLACE)
+    frame = pd.DataFrame({"median_rank": [2.0, 2.5, 10.0, None]})
+    ws = openpyxl.load_workbook(
+        io.BytesIO(excel.write_xlsx([excel.Table("排名", frame, (col,))]))
+    ).active
+    got = [(c.value, c.number_format) for (c,) in ws.iter_rows(min_row=2, max_row=5)]
+    assert got[:3] == [(2, "#,##0"), (2.5, "#,##0.0"), (10, "#,##0")] and got[3][0] is None
+    assert [excel.csv_value(col, v) for v in (2.0, 2.5, 10.0)] == ["2", "2.5", "10"]
+    assert [ranks.median_text(v) for v in (2.0, 2.5, 10.0)] == ["2", "2.5", "10"]
+    assert results.EXPORT_KINDS["median_rank"] == excel.PLACE

@@ -146,6 +146,16 @@ def test_every_period_is_read_back_from_its_own_label(freq: Frequency, month: in
     assert freq.parse(freq.label(end)) == end
 
 
+def test_a_month_is_read_as_the_period_that_holds_it_in_every_frequency() -> None:
+    # `latest` resolves to a period's last month (2023-12), which every face then reads back:
+    # a calendar year refused it, so a set on a yearly table had no report or 通报
+    dec_2023, sep_2023 = 2023 * 12 + 11, 2023 * 12 + 8
+    assert Frequency(YEAR).parse("2023-12") == dec_2023
+    assert Frequency(YEAR).parse("2023-09") == dec_2023
+    assert Frequency(QUARTER).parse("2023-08") == sep_2023
+    assert Frequency(YEAR).parse("2023-13") is None
+
+
 def test_quarters_fit_a_july_fiscal_year_and_a_calendar_year_does_not() -> None:
     fy = Frequency(FISCAL_YEAR, 7)
     assert Frequency(QUARTER).aligns_with(fy)

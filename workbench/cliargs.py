@@ -60,3 +60,14 @@ def period_or_latest(text: str) -> str:
     if not s:
         raise argparse.ArgumentTypeError(t("cli.arg.not_month", value=text))
     return "latest" if s.lower() == "latest" else s
+
+
+def received_on(text: str) -> object:
+    """A receipt date written YYYY-MM-DD or YYYY-MM-DDTHH:MM (`freshness.parse_received`);
+    whether it is in the future or before a file's period is checked by the ingest."""
+    from workbench.freshness import ReceivedDateError, parse_received
+
+    try:
+        return parse_received(text)
+    except ReceivedDateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -845,8 +845,66 @@ def _aggregate_arrays(
 
 
 def rank_desc(scores: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    """Rank 1 = highest score; ties share the lowest (best) rank; missing stays missing."""
+    """Rank 1 = highest score; ties share the lowest (best) rank; missing stays missing.
+
+    The analytic rank, on unrounded scores (COINr's, `CompositeResult.ranks`); what a reader
+    sees is `published_rank`."""
     return scores.rank(ascending=False, method="min", na_option="keep").astype("Int64")
+
+
+def published_rank(scores: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    """The rank every face prints: `rank_desc` of the score as printed (`fmt.published_score`,
+    one decimal half up), so 80.04 and 79.96 — both printed 80.0分 — share rank 1 and 79.94
+    (79.9分) is 3rd (并列: 1, 1, 3). Missing stays missing.
+
+    Where analysis ends and publication starts: `build_composite`'s `ranks` and the uncertainty
+    analysis rank unrounded values (COINr parity, rank intervals from raw draws);
+    `CompositeResult.table()`/`published_ranks` and everything downstream of them — the
+    warehouse's `composite_scores`, reports, documents, cockpit, exports, 约谈 reasons — carry
+    this rank."""
+    if isinstance(scores, pd.Series):
+        x = pd.to_numeric(scores).to_numpy(dtype="float64", na_value=np.nan)
+        return rank_desc(pd.Series(fmt.published_score(x), index=scores.index, name=scores.name))
+    x = scores.apply(pd.to_numeric).to_numpy(dtype="float64", na_value=np.nan)
+    printed = fmt.published_score(x.ravel()).reshape(x.shape)
+    return rank_desc(pd.DataFrame(printed, index=scores.index, columns=scores.columns))
+
+
+def _rank_array(ranks: object) -> np.ndarray:
+    return pd.to_numeric(pd.Series(np.asarray(ranks, dtype=object)), errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+
+
+def shares_rank(ranks: object) -> np.ndarray:
+    """Whether each unit's rank is shared (并列) with another unit's; missing → False."""
+    r = _rank_array(ranks)
+    ok = ~np.isnan(r)
+    values, counts = np.unique(r[ok], return_counts=True)
+    out = np.zeros(len(r), dtype=bool)
+    out[ok] = counts[np.searchsorted(values, r[ok])] > 1
+    return out
+
+
+def within_top(ranks: object, k: int) -> np.ndarray:
+    """The units among the best `k` (居前k位): min-ranks ≤ k, so a tie at the k-th place takes
+    in every unit of it (1, 2, 3, 3 → four units within the top 3); missing → False."""
+    r = _rank_array(ranks)
+    with np.errstate(invalid="ignore"):
+        return (r <= k) & ~np.isnan(r)
+
+
+def within_bottom(ranks: object, k: int) -> np.ndarray:
+    """The units among the last `k` (居后k位, 末k名): fewer than `k` ranked units strictly behind
+    them, so a tie at the boundary takes in all of it (1, 2, 3, 3 with k = 1 → both 3rds; the
+    test `rank > n − k` would name nobody); missing → False."""
+    r = _rank_array(ranks)
+    ok = ~np.isnan(r)
+    ordered = np.sort(r[ok])
+    behind = len(ordered) - np.searchsorted(ordered, r[ok], side="right")
+    out = np.zeros(len(r), dtype=bool)
+    out[ok] = behind < k
+    return out
 
 
 def grade(scores: pd.Series, bands: Sequence[tuple[float, str]]) -> pd.Series:
@@ -907,11 +965,18 @@ class CompositeResult:
     def index_scores(self) -> pd.Series:
         return self.scores[self.index_code]
 
+    @property
+    def published_ranks(self) -> pd.DataFrame:
+        """`ranks` as published: on the printed scores, equal printed scores 并列
+        (`published_rank`). `ranks` stays the analytic (COINr) rank on unrounded scores."""
+        return published_rank(self.scores)
+
     def table(self) -> pd.DataFrame:
         """Long table (unit, node, level, score, rank, grade): indicators' normalised scores and
-        every aggregate, e.g. for dashboards and the warehouse."""
+        every aggregate, e.g. for dashboards and the warehouse. Publication starts here: `rank`
+        is `published_rank` (on the printed score), as `grade` is read on it."""
         aggregated = self.stages["aggregated"]
-        ranks = rank_desc(aggregated)
+        ranks = published_rank(aggregated)
         bands = self.config.grade_bands
         levels = (
             {n.code: n.level for n in self.hierarchy.nodes}
@@ -964,14 +1029,14 @@ class CompositeResult:
         ]
         view = pd.DataFrame(
             {
-                t("composite.label.rank"): self.ranks[top],
+                t("composite.label.rank"): self.published_ranks[top],
                 t("composite.label.unit"): self.scores.index.astype(str),
-                top: self.scores[top].round(2),
+                top: fmt.published_score(self.scores[top].to_numpy(dtype=float)),
                 t("composite.label.grade"): self.grades,
             }
         )
         for code in sub:
-            view[code] = self.scores[code].round(2)
+            view[code] = fmt.published_score(self.scores[code].to_numpy(dtype=float))
         view = view.sort_values(t("composite.label.rank"), na_position="last")
         note = ""
         if len(view) > max_rows:

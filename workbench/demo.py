@@ -10,6 +10,7 @@ can never be mistaken for real data.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -2550,6 +2551,61 @@ def _write_manifest(
 def read_manifest(out_dir: str | Path) -> dict:
     """The manifest `write_city` left in `out_dir` (files, layouts, injected mistakes)."""
     return json.loads((Path(out_dir) / "manifest.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# When the demo's counties sent their files (the receipt dates `workbench demo-all` declares)
+
+LATE_SHARE = {True: 0.6, False: 0.05}  # a lagging county is late in most months, others rarely
+MAX_DAYS_LATE = 8
+CORRECTION_DAYS = (1, 4)  # a corrected file comes back this many days after the first
+DEFAULT_DUE_DAY = 5  # when no calendar declares one (the dates are then only plausible)
+
+
+def _share(seed: int, *key: str) -> float:
+    """A number in [0, 1) fixed by the seed and the key (stable across runs and machines)."""
+    h = hashlib.sha256("|".join([str(seed), *key]).encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+def receipt_time(
+    seed: int, county_code: str, month: str, due_day: int, lagging: bool = False
+) -> dt.datetime:
+    """When a county's file for `month` reached the bureau: on a working hour of days 1…due day
+    of the next month (on time), or, for a share of the months (most for a lagging county),
+    1…`MAX_DAYS_LATE` days after the due day."""
+    first_next = (pd.Period(month, freq="M") + 1).start_time.to_pydatetime()
+    hour = dt.timedelta(hours=8 + int(_share(seed, county_code, month, "hour") * 10))
+    if _share(seed, county_code, month, "late") < LATE_SHARE[bool(lagging)]:
+        day = due_day + 1 + int(_share(seed, county_code, month, "days") * MAX_DAYS_LATE)
+    else:
+        day = 1 + int(_share(seed, county_code, month, "days") * due_day)
+    return first_next + dt.timedelta(days=day - 1) + hour
+
+
+def receipt_dates(
+    manifest: dict, due_day: int | None, now: dt.datetime | None = None
+) -> dict[str, dt.datetime]:
+    """Each monthly workbook's receipt date by file name (corrections a few days after the
+    file they correct), from the manifest `write_city` left; never later than `now`. The
+    master workbook is left out: it is the city's own, not a county's report."""
+    now = now or dt.datetime.now()
+    due = due_day or DEFAULT_DUE_DAY
+    seed = int(manifest["seed"])
+    lagging = {c["county_code"]: bool(c["lagging"]) for c in manifest["counties"]}
+    out: dict[str, dt.datetime] = {}
+    for rel in manifest["files"]:
+        name = Path(rel).name
+        parts = Path(name).stem.split("_")
+        if len(parts) < 3 or parts[0] not in lagging or len(parts[2]) != 7:
+            continue
+        code, month = parts[0], parts[2]
+        at = receipt_time(seed, code, month, due, lagging[code])
+        if len(parts) > 3:  # `…_更正`: the corrected resubmission
+            lo, hi = CORRECTION_DAYS
+            at += dt.timedelta(days=lo + int(_share(seed, code, month, "fix") * (hi - lo + 1)))
+        out[name] = min(at, now.replace(microsecond=0))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ WAN_YUAN = "wan_yuan"  # money given in yuan, written in 万元; the header says
 DATE = "date"
 BOOL = "bool"  # 是 / 否
 BY_UNIT = "by_unit"  # each row's unit (and decimals) from other columns: indicator values
-KINDS = (TEXT, INTEGER, NUMBER, PERCENT, YUAN, WAN_YUAN, DATE, BOOL, BY_UNIT)
+PLACE = "place"  # a rank's place: 2 when whole, 2.5 for a median between two places
+KINDS = (TEXT, INTEGER, NUMBER, PERCENT, YUAN, WAN_YUAN, DATE, BOOL, BY_UNIT, PLACE)
 
 _HEADER_UNIT = {YUAN: "元", WAN_YUAN: "万元"}
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -185,10 +186,13 @@ def cell(col: Column, value: object, row: Mapping[str, Any] | None = None) -> tu
         if u == fmt.MONEY and unit in ("元", "yuan"):
             return _round(x, 2), _digits_format(2, _quoted("元"))
         return _round(x, d), _digits_format(d, _quoted(unit))
-    if kind in (INTEGER, NUMBER, PERCENT, YUAN, WAN_YUAN):
+    if kind in (INTEGER, NUMBER, PERCENT, YUAN, WAN_YUAN, PLACE):
         x = _number(value)
         if x is None:
             return None, ""
+        if kind == PLACE:  # as `presentation.ranks.median_text` writes it on the pages
+            d = fmt.place_decimals(x)
+            return _round(x, d), _digits_format(d)
         if kind == INTEGER:
             return int(_round(x, 0)), "#,##0"
         if kind == PERCENT:

@@ -162,10 +162,22 @@ def rounded(values: object, digits: int) -> np.ndarray:
     return out
 
 
+def place_decimals(rank: float) -> int:
+    """Decimals a rank's place is written with: none when it is whole (ranks are whole
+    numbers), one for a median between two places (2.5). Every face's median rank reads it."""
+    return 0 if _round(rank, 1) == round(rank) else 1
+
+
 def published_score(values: object) -> np.ndarray:
     """Scores as every face prints them (`default_decimals` of 分, half up): what a grade band
     is read against, so 79.958 printed as 80.0 is graded as 80.0."""
     return rounded(values, default_decimals(SCORE))
+
+
+def score_text(score: object) -> str:
+    """A composite score as every face prints it (`published_score`'s rounding: 80.05 → `80.1`,
+    where `number(80.05, 1)` would give 80.0); missing → `—`. Grades and ranks are read on it."""
+    return value_text(score, SCORE)
 
 
 def _sign(v: float, signed: bool) -> str:

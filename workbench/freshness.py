@@ -2,6 +2,10 @@
 a month whether its ledgers came in on time, late (after the due day the calendar declares),
 not at all, or with rows still waiting in quarantine.
 
+When a file came in is `received_time`: the receipt date declared at ingest (`workbench ingest
+--received-on`, for files loaded long after the county sent them), else the moment it was
+loaded. Every face that says when a county reported reads it through `submission_states`.
+
 `submission_states` is pure (tables in, a table out); `read` and `freshness` are the thin edge
 that reads the warehouse (read-only, closed at once). `workbench status`, the cockpit's
 freshness line and `workbench serve`'s status endpoint all read from here, so they agree.
@@ -9,7 +13,9 @@ freshness line and `workbench serve`'s status endpoint all read from here, so th
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +42,76 @@ COLUMNS = [
 ]
 
 
+class ReceivedDateError(ValueError):
+    """A declared receipt date that cannot be right (malformed, in the future, or before the
+    period the file reports on); the message is the Chinese sentence to show."""
+
+
+_RECEIVED_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+_PERIOD_START = re.compile(r"^(\d{4})(?:-(\d{2}))?(?![\d-])")
+
+
+def parse_received(value: str | dt.date) -> dt.datetime:
+    """`2026-01-05` or `2026-01-05T16:30` (a date alone is that day's 00:00, so a file
+    received on the due day itself is on time) → a naive local datetime, like `ingested_at`."""
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0, tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    text = str(value).strip()
+    for form in _RECEIVED_FORMATS:
+        try:
+            return dt.datetime.strptime(text, form)
+        except ValueError:
+            continue
+    raise ReceivedDateError(t("fresh.received.malformed", value=value))
+
+
+def period_start(period: str) -> dt.datetime | None:
+    """The first moment of the period a file reports on (`2025-12` → 1 Dec 2025, `2025` →
+    1 Jan 2025, a returned list's `2025-10·…` → 1 Oct 2025); None when the period is no date."""
+    m = _PERIOD_START.match(str(period or ""))
+    if not m or not 1 <= int(m.group(2) or 1) <= 12:
+        return None
+    return dt.datetime(int(m.group(1)), int(m.group(2) or 1), 1)
+
+
+def check_received(at: dt.datetime, file: str, period: str, now: dt.datetime | None = None) -> None:
+    """Refuse a receipt date a file cannot have: later than now, or before its period began."""
+    now = now or dt.datetime.now()
+    if at > now:
+        raise ReceivedDateError(
+            t("fresh.received.future", at=received_label(at), now=received_label(now))
+        )
+    start = period_start(period)
+    if start is not None and at < start:
+        raise ReceivedDateError(
+            t(
+                "fresh.received.before_period",
+                at=received_label(at),
+                file=file,
+                period=period,
+                start=fmt.date_label(start),
+            )
+        )
+
+
+def received_label(at: dt.datetime) -> str:
+    """`2026年1月5日` for a date alone, `2026年1月5日 16:30` with a time."""
+    day = fmt.date_label(at)
+    return day if (at.hour, at.minute) == (0, 0) else f"{day} {at:%H:%M}"
+
+
+def received_time(submissions: pd.DataFrame) -> pd.Series:
+    """When each submission was received: the receipt date declared at ingest (`received_at`)
+    where there is one, else when the file was loaded (`ingested_at`). The one rule for "when
+    did the county report"; a table without `received_at` (an older reader) is its loads."""
+    loaded = pd.to_datetime(submissions["ingested_at"])
+    if "received_at" not in submissions:
+        return loaded
+    return pd.to_datetime(submissions["received_at"]).fillna(loaded)
+
+
 def due_at(period: str, due_day: int | None) -> pd.Timestamp | None:
     """The first moment a month's submission is late: day `due_day` of the next month is still
     on time (下月5日前 read inclusively), so the next day at 00:00. None without a due day."""
@@ -54,21 +130,22 @@ def submission_states(
 ) -> pd.DataFrame:
     """One row per county of the roster (`counties`: county_code, county_name) for `period`.
 
-    `submissions`: submission_id, county_code, period, ingested_at, status (the warehouse's
-    table); `quarantine`: submission_id, rows (quarantined rows per submission). A county is
-    `missing` when it has no live submission for the month (`lists.not_submitted`), else `late`
-    when its first submission for the month arrived at or after `due_at`, else `on_time`.
-    `quarantined` counts the rows of its live submissions still in quarantine; `first_at` is
-    when its first file for the month arrived (a correction replacing it later does not make an
-    on-time county late), `last_at` its latest."""
+    `submissions`: submission_id, county_code, period, ingested_at, received_at (optional),
+    status (the warehouse's table); `quarantine`: submission_id, rows (quarantined rows per
+    submission). A county is `missing` when it has no live submission for the month
+    (`lists.not_submitted`), else `late` when its first submission for the month was received
+    (`received_time`) at or after `due_at`, else `on_time`. `quarantined` counts the rows of
+    its live submissions still in quarantine; `first_at` is when its first file for the month
+    was received (a correction replacing it later does not make an on-time county late),
+    `last_at` its latest."""
     if counties is None or not len(counties):
         return pd.DataFrame(columns=COLUMNS)
     roster = counties.drop_duplicates("county_code")[["county_code", "county_name"]].copy()
     roster["county_code"] = roster["county_code"].astype(str)
     subs = _month_rows(submissions, period)  # an unreadable file is no submission
     missing = set(not_submitted(subs, roster, period)["county_code"].astype(str))
-    first = subs.groupby("county_code")["ingested_at"].min()
-    last = subs.groupby("county_code")["ingested_at"].max()
+    first = subs.groupby("county_code")["received"].min()
+    last = subs.groupby("county_code")["received"].max()
     count = subs.groupby("county_code").size()
     live = subs[subs["status"].fillna("有效") != REPLACED]
     q = _quarantine_counts(quarantine)
@@ -77,8 +154,9 @@ def submission_states(
 
     out = roster.sort_values("county_code").reset_index(drop=True)
     codes = out["county_code"]
-    out["first_at"] = codes.map(first)
-    out["last_at"] = codes.map(last)
+    # reindex, not map: pandas maps through an empty Series as float (a month nobody sent)
+    out["first_at"] = first.reindex(codes.to_numpy()).to_numpy()
+    out["last_at"] = last.reindex(codes.to_numpy()).to_numpy()
     out["submissions"] = codes.map(count).fillna(0).astype("int64")
     out["quarantined"] = codes.map(held).fillna(0).astype("int64")
     late = out["first_at"].notna() & (out["first_at"] >= due if due is not None else False)
@@ -90,13 +168,13 @@ def submission_states(
 
 
 def _month_rows(submissions: pd.DataFrame | None, period: str) -> pd.DataFrame:
-    cols = ["submission_id", "county_code", "period", "ingested_at", "status"]
+    cols = ["submission_id", "county_code", "period", "ingested_at", "status", "received"]
     if submissions is None or not len(submissions):
-        return pd.DataFrame(columns=cols).astype({"ingested_at": "datetime64[ns]"})
+        return pd.DataFrame(columns=cols).astype({"received": "datetime64[ns]"})
     subs = submissions[submissions["period"].astype(str) == str(period)].copy()
     subs = subs[subs["status"].fillna("有效") != UNREADABLE]
     subs["county_code"] = subs["county_code"].astype(str)
-    subs["ingested_at"] = pd.to_datetime(subs["ingested_at"])
+    subs["received"] = received_time(subs)
     return subs
 
 
@@ -196,7 +274,8 @@ def read(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 
     with Warehouse(Path(path), read_only=True) as wh:
         subs = wh.con.execute(
-            "SELECT submission_id, county_code, period, ingested_at, status FROM submissions"
+            "SELECT submission_id, county_code, period, ingested_at, received_at, status "
+            "FROM submissions"
         ).df()
         quarantine = wh.con.execute(
             "SELECT submission_id, count(*) AS rows FROM quarantine GROUP BY submission_id"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import fmt
+from workbench.composite import shares_rank, within_bottom
 from workbench.contracts import LEDGERS
 from workbench.declarations import SPANS as SPANS  # re-exported: the spans the KPI tables use
 from workbench.declarations import PHASE_SPAN, Calendar, Indicator, IndicatorSet, Phase, eval_expr
@@ -998,16 +999,20 @@ def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
         return pd.DataFrame(columns=_TALK_COLUMNS)
     rank = pd.to_numeric(scores["rank"], errors="coerce")
     ranked = int(rank.notna().sum())
-    hit = scores[rank > ranked - crit.bottom_n]
+    # published ranks 并列 equal printed scores: a tie at the boundary is on the list whole
+    bottom = within_bottom(rank, crit.bottom_n)
+    hit = scores[bottom]
+    tied = shares_rank(rank)[bottom]
     reasons = [
         t(
             "talk.reason.bottom",
             index=r["index_name"],
+            tie=t("pres.rank.tied") if shared else "",
             rank=int(r["rank"]),
             n=ranked,
             k=crit.bottom_n,
         )
-        for r in hit.to_dict("records")
+        for r, shared in zip(hit.to_dict("records"), tied, strict=True)
     ]
     return hit.assign(reason=reasons)[_TALK_COLUMNS]
 

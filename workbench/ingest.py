@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.contracts import LEDGERS, Ledger, feedback_list_of
+from workbench.freshness import ReceivedDateError, check_received, parse_received
 from workbench.issue_list import ISSUE_HEADERS, ISSUE_ORDER, write_issue_list
 from workbench.messages import catalogue, t
 from workbench.privacy import mask_id_card, mask_name, mask_text, sql_mask_name
@@ -96,6 +97,7 @@ class FileOutcome:
     replaced: list[str] = field(default_factory=list)
     issue_list: list[Path] = field(default_factory=list)  # a duplicate's earlier list
     list_rewritten: bool = False  # …written again now (it was missing)
+    received_at: dt.datetime | None = None  # the receipt date declared for it (None: not)
 
 
 @dataclass
@@ -375,6 +377,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# When the files were received: one date for the batch, or one per file name (a bureau's 收文
+# register, the demo's receipt dates); dates as `datetime`/`date` or `YYYY-MM-DD[THH:MM]` text.
+ReceivedOn = dt.date | str | Mapping[str, dt.date | str] | None
+
+
 def ingest_paths(
     paths: list[str | Path],
     warehouse_path: str | Path | None = None,
@@ -383,23 +390,56 @@ def ingest_paths(
     warehouse: Warehouse | None = None,
     limits: Limits | None = None,
     allow_symlinks: bool = False,
+    received_on: ReceivedOn = None,
 ) -> IngestReport:
     """Ingest files and folders into the warehouse in one transaction; with `report_dir`,
     then write the issue list there (a failure to write it is reported, not raised: the data
-    is in)."""
+    is in).
+
+    `received_on`: when the bureau received the files, for files loaded long after (last
+    year's ledgers back-loaded): whether a county reported on time is judged on it instead of
+    the load time (`freshness.received_time`). A date in the future, before a file's period or
+    malformed raises `ReceivedDateError` (a Chinese message) before anything is written. A
+    file already in the warehouse keeps the date it was recorded with."""
     from workbench.config import warehouse_path as resolve
 
+    received = _received_dates(received_on)
     limits = limits or Limits.load()
     own = warehouse is None
     wh = warehouse or Warehouse(resolve(warehouse_path))
     try:
-        report = _ingest(wh, paths, period, limits, allow_symlinks)
+        report = _ingest(wh, paths, period, limits, allow_symlinks, received)
         if report_dir is not None:
             publish_issue_lists(wh, report, Path(report_dir), limits)
     finally:
         if own:
             wh.close()
     return report
+
+
+def _received_dates(
+    received_on: ReceivedOn,
+) -> dt.datetime | dict[str, dt.datetime] | None:
+    """`received_on` parsed (and refused when in the future) once, before any file is read."""
+    if received_on is None:
+        return None
+    now = dt.datetime.now()
+    if isinstance(received_on, Mapping):
+        out = {str(name): parse_received(at) for name, at in received_on.items()}
+        for name, at in out.items():
+            check_received(at, mask_text(Path(name).name), "", now)
+        return out
+    at = parse_received(received_on)
+    check_received(at, "", "", now)
+    return at
+
+
+def _received_for(
+    received: dt.datetime | dict[str, dt.datetime] | None, path: Path
+) -> dt.datetime | None:
+    if isinstance(received, dict):
+        return received.get(path.name)
+    return received
 
 
 @contextlib.contextmanager
@@ -455,6 +495,7 @@ def _ingest(
     period: str | None,
     limits: Limits,
     allow_symlinks: bool,
+    received: dt.datetime | dict[str, dt.datetime] | None = None,
 ) -> IngestReport:
     wh.con.execute(ISSUE_LISTS_DDL)
     sweep(wh)
@@ -515,7 +556,10 @@ def _ingest(
                 per,
                 "new" if result.sheets else "unreadable",
                 ledgers=sorted({s.ledger for s in result.sheets}, key=list(LEDGERS).index),
+                received_at=_received_for(received, path),
             )
+            if out.received_at is not None:  # refused before anything is written
+                check_received(out.received_at, display, per)
             outcomes.append(out)
             pending.append((out, result, path, keep_bytes))
             if not result.sheets and not any(i.severity == "error" for i in result.issues):
@@ -634,8 +678,8 @@ def _write_all(
                 con.execute(
                     "INSERT INTO submissions (submission_id, file_name, county_code, period, "
                     "ingested_at, size_bytes, content, rows_total, rows_accepted, "
-                    "rows_quarantined, status, replaced_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL)",
+                    "rows_quarantined, status, replaced_by, received_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, NULL, ?)",
                     [
                         out.submission_id,
                         out.file,
@@ -645,6 +689,7 @@ def _write_all(
                         path.stat().st_size,
                         content,
                         "有效" if out.status == "new" else "无法识别",
+                        out.received_at,
                     ],
                 )
             _insert_reader_issues(con, pending)
@@ -962,6 +1007,8 @@ def failure_reason(exc: BaseException) -> str | None:
 
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
         return t("ingest.reason.disk_full")
+    if isinstance(exc, ReceivedDateError):
+        return str(exc)
     return None
 
 

@@ -156,9 +156,9 @@ class Frequency:
         """A period as written → its last month, or None when it is not one of this frequency.
 
         Months: 2025-09, 2025/9, 2025年9月, 202509, a date. Quarters: 2025Q3, 2025-Q3,
-        2025年第3季度, or a month (its quarter). Years: 2023, 2023年, 2023年度. Fiscal years:
-        2023, 2023财年, FY2023, 2023年度, 2022-23, 2022/2023 (the fiscal year spanning both), or
-        a month (the fiscal year containing it)."""
+        2025年第3季度, or a month (its quarter). Years: 2023, 2023年, 2023年度, or a month (its
+        year). Fiscal years: 2023, 2023财年, FY2023, 2023年度, 2022-23, 2022/2023 (the fiscal year
+        spanning both), or a month (the fiscal year containing it)."""
         if value is None:
             return None
         if isinstance(value, bool):
@@ -194,6 +194,9 @@ class Frequency:
                 b_year = int(b) if len(b) == 4 else a // 100 * 100 + int(b)
                 if b_year == a + 1 and _year_ok(a):
                     return self._from_year(b_year if self.named_by == "end" else a)
+            m = _month_of(s)
+            return None if m is None else self.end_of(m)
+        if self.kind == YEAR:  # a month: the year containing it (a resolved period is one)
             m = _month_of(s)
             return None if m is None else self.end_of(m)
         return None

@@ -261,7 +261,7 @@ def notebook_html(
 
 # ----------------------------------------------------------------------------- index page
 def _fmt_score(v: Any) -> str:
-    return "—" if v is None or v == "" else f"{float(v):.1f}"
+    return "—" if v is None or v == "" else fmt.score_text(v)
 
 
 def index_html(run_dir: Path, meta: dict, units: Iterable[dict]) -> str:

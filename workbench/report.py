@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench import fmt
+from workbench import composite, fmt
 from workbench.composite_methods import AGGREGATORS
 from workbench.messages import t
 from workbench.presentation import cache as pcache
@@ -860,12 +860,21 @@ class CountyReport:
     def score(self) -> dict[str, Any]:
         s = self.data.scores
         row = self.data.rows_of("scores", self.county) if "county" in s else s.iloc[0:0]
-        out: dict[str, Any] = {"score": None, "rank": None, "grade": None, "n": len(s)}
+        out: dict[str, Any] = {
+            "score": None,
+            "rank": None,
+            "tied": False,
+            "grade": None,
+            "n": len(s),
+        }
         if not row.empty:
             r = row.iloc[0]
+            rank = None if _missing(r.get("rank")) else int(r["rank"])
+            ranks = pd.to_numeric(s["rank"], errors="coerce") if "rank" in s else None
             out.update(
                 score=None if _missing(r.get("score")) else float(r["score"]),
-                rank=None if _missing(r.get("rank")) else int(r["rank"]),
+                rank=rank,
+                tied=rank is not None and ranks is not None and int((ranks == rank).sum()) > 1,
                 grade=None if _missing(r.get("grade")) else str(r["grade"]),
             )
         u = self.data.uncertainty
@@ -943,7 +952,8 @@ class CountyReport:
                 t(
                     "batch.narr.rank" if sc["grade"] else "batch.narr.rank_no_grade",
                     n=sc["n"],
-                    score=f"{sc['score']:.1f}",
+                    score=fmt.score_text(sc["score"]),
+                    tie=prank.tie_word(sc["tied"]),
                     rank=sc["rank"] or "—",
                     band=band,
                     grade=sc["grade"] or "—",
@@ -1512,13 +1522,13 @@ class CityReport:
         if s.empty or "county" not in s:
             return pd.DataFrame()
         df = s.merge(self.data.rank_bands(), on="county", how="left")
-        df = df.sort_values("rank")
+        df = df.sort_values(["rank", "county"], na_position="last", kind="stable")
         lag = set(self.data.lagging["county"]) if "county" in self.data.lagging else set()
         out = pd.DataFrame(
             {
                 "排名": df["rank"].astype("Int64"),
                 self.data.words.unit_noun: [self.data.name(c) for c in df["county"]],
-                "综合得分": df["score"].map(lambda v: fmt.number(v, 1)),
+                "综合得分": df["score"].map(fmt.score_text),
             }
         )
         grades = df["grade"] if "grade" in df else pd.Series(index=df.index, dtype=object)
@@ -1531,6 +1541,19 @@ class CityReport:
         if self.data.has_lagging:  # a set that lists nobody as lagging has no such column
             out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
         return out
+
+    def leaders(self, k: int = 3) -> tuple[list[str], list[str]]:
+        """The units 居前k位 (best first) and 居后k位 (worst first) by published rank: a tie at
+        the k-th place names every unit of it (ranks 1, 2, 3, 3 → four within the top 3), an
+        unranked unit is in neither."""
+        frame = self.ranking_frame()
+        if frame.empty:
+            return [], []
+        ranks = frame["排名"]
+        names = frame[self.data.words.unit_noun]
+        top = list(names[composite.within_top(ranks, k)])
+        bottom = list(names[composite.within_bottom(ranks, k)])[::-1]
+        return top, bottom
 
     def ranking_table(self) -> HTML:
         return table_html(self.ranking_frame(), t("batch.report.no_ranking"), max_rows=5000)
@@ -1661,10 +1684,9 @@ class CityReport:
         )
         rank = self.ranking_frame()
         if not rank.empty:
+            top, bottom = self.leaders()
             out["ranking"] = t(
-                "batch.bulletin.ranking",
-                top="、".join(rank[w.unit_noun].head(3)),
-                bottom="、".join(rank[w.unit_noun].tail(3)[::-1]),
+                "batch.bulletin.ranking", top="、".join(top), bottom="、".join(bottom)
             )
         else:
             out["ranking"] = t("batch.report.no_ranking")
@@ -1787,8 +1809,8 @@ class Sensitivity:
                 "原排名": df["rank"],
                 "调整后排名": df["rank_alt"],
                 "名次变化": shift.map(lambda v: "—" if _missing(v) else f"{int(v):+d}"),
-                "原得分": df["score"].map(lambda v: fmt.number(v, 1)),
-                "调整后得分": df["score_alt"].map(lambda v: fmt.number(v, 1)),
+                "原得分": df["score"].map(fmt.score_text),
+                "调整后得分": df["score_alt"].map(fmt.score_text),
                 "原等级": df["grade"],
                 "调整后等级": df["grade_alt"],
                 prank.interval_header(): [
@@ -1840,7 +1862,14 @@ class Sensitivity:
         nominal = dict(
             type="scatter",
             x=names,
-            y=s["nominal_rank"].tolist(),
+            # the declared build's rank as published (on the printed score, 并列), as in the
+            # comparison table beside it; the draws behind the intervals stay raw
+            y=[
+                float(v)
+                for v in composite.published_rank(s["nominal_score"])
+                .astype("Float64")
+                .fillna(float("nan"))
+            ],
             mode="markers",
             name=t("batch.sens.nominal_rank"),
             marker=dict(size=7, color="#d9534f", symbol="diamond"),

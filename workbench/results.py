@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import excel, scoring
+from workbench import composite, excel, scoring
 from workbench.contracts import LEDGERS
 from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
 from workbench.drill import drill as drill_into
@@ -110,14 +110,21 @@ def _period_columns() -> dict[str, list[str]]:
     }
 
 
+# what the faces need of the submissions: who sent which month, and when it was received
+# (`freshness.received_time`: the declared receipt date, else the load time)
+SUBMISSIONS_SQL = (
+    "SELECT submission_id, county_code, period, status, ingested_at, received_at FROM submissions"
+)
+
+
 def submissions(source: Any) -> pd.DataFrame | None:
     if _is_ledgers(source):
         return None
     try:
         if isinstance(source, Warehouse):
-            return source.table("SELECT county_code, period, status FROM submissions")
+            return source.table(SUBMISSIONS_SQL)
         with Warehouse(source, read_only=True) as wh:
-            return wh.table("SELECT county_code, period, status FROM submissions")
+            return wh.table(SUBMISSIONS_SQL)
     except Exception:  # noqa: BLE001 - an old or foreign file simply has no submissions table
         log.debug("no submissions table in %s", source, exc_info=True)
         return None
@@ -271,7 +278,7 @@ EXPORT_KINDS = {
     "baseline_size": "number",
     "score": "number",
     "nominal_score": "number",
-    "median_rank": "number",
+    "median_rank": "place",
     "mean_rank": "number",
     "rank": "integer",
     "nominal_rank": "integer",
@@ -286,7 +293,7 @@ EXPORT_KINDS = {
     "deadline": "date",
     "as_of": "date",
 }
-EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "median_rank": 1, "mean_rank": 1, "yoy": 1}
+EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "mean_rank": 1, "yoy": 1}
 
 
 def _display_frame(
@@ -525,6 +532,15 @@ class Evaluation:
         parts = []
         for code, res in self.uncertainty.items():
             s = res.summary.rename(columns={"unit": "county_code"}).copy()
+            # published: the declared build's rank as every face prints it (on the printed
+            # score, 并列 — composite.published_rank), which the interval already holds; the
+            # draws and quantiles stay the analysis' own
+            published = self.index[code].result if code in self.index else None
+            s["nominal_rank"] = (
+                s["county_code"].map(published.published_ranks[published.index_code]).to_numpy()
+                if published is not None
+                else composite.published_rank(s["nominal_score"]).to_numpy()
+            )
             s.insert(0, "hierarchy", code)
             parts.append(s)
         if not parts:

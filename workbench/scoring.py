@@ -260,7 +260,7 @@ class IndexResult:
                 "county_code": self.scores.index,
                 "county_name": self.scores.index.map(lambda c: self.names.get(c, c)),
                 "score": self.scores[top].to_numpy(),
-                "rank": self.ranks[top].astype("Int64").to_numpy(),
+                "rank": self.result.published_ranks[top].astype("Int64").to_numpy(),
                 "grade": self.grades.reindex(self.scores.index).to_numpy(),
             }
         )

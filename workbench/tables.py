@@ -593,7 +593,7 @@ def _ingest(wh: Warehouse, table: TableDecl, paths: Sequence[str | Path]) -> Tab
                 content = wh.archive_file(out.submission_id, out.file, data)
                 con.execute(
                     "INSERT INTO submissions VALUES "
-                    "(?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, '有效', NULL)",
+                    "(?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, '有效', NULL, NULL)",
                     [
                         out.submission_id,
                         out.file,

@@ -292,6 +292,11 @@ def rank_uncertainty(
 
     samples = pd.DataFrame(ranks, columns=units, index=pd.RangeIndex(n_samples, name="sample"))
     q05, q95 = rank_interval(ranks, nominal_rank)
+    # the draws stay raw (analysis); the interval also holds the rank the unit is published
+    # with (composite.published_rank: equal printed scores 并列), which is never worse than
+    # `nominal_rank`, so no face prints "第1名" beside an interval 第2–3名
+    published = nominal.published_ranks[nominal.index_code].astype(float).to_numpy()
+    q05 = np.fmin(q05, published)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         summary = pd.DataFrame(

@@ -85,12 +85,14 @@ def _cols(spec: str) -> tuple[Column, ...]:
 
 # The warehouse's own tables (positional INSERTs elsewhere rely on this column order).
 BOOKKEEPING: dict[str, tuple[Column, ...]] = {
-    # submission_id: sha256 of the file bytes; status: 有效 | 已被替换 | …
+    # submission_id: sha256 of the file bytes; status: 有效 | 已被替换 | …; ingested_at: when
+    # the file was loaded (audit); received_at: when the bureau received it, as declared at
+    # ingest (`--received-on`), NULL when not declared (see `freshness.received_time`)
     "submissions": _cols(
         "submission_id VARCHAR PRIMARY KEY, file_name VARCHAR, county_code VARCHAR, "
         "period VARCHAR, ingested_at TIMESTAMP, size_bytes BIGINT, content BLOB, "
         "rows_total BIGINT, rows_accepted BIGINT, rows_quarantined BIGINT, status VARCHAR, "
-        "replaced_by VARCHAR"
+        "replaced_by VARCHAR, received_at TIMESTAMP"
     ),
     "replacements": _cols(
         "old_submission_id VARCHAR, new_submission_id VARCHAR, county_code VARCHAR, "
@@ -558,7 +560,7 @@ class Warehouse:
         with self.transaction() as con:
             con.execute(
                 "INSERT INTO submissions VALUES (?, ?, ?, ?, now(), 0, NULL, 0, 0, 0, "
-                "'有效', NULL)",
+                "'有效', NULL, NULL)",
                 [submission_id, submission_id, county_code, period],
             )
             for name, df in frames.items():

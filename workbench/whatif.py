@@ -3,8 +3,9 @@
 Analysts ask "what if 基金追回率 weighed double?" or "what if the target were 80%?". The answer
 is the same engine run (composite.build_composite, uncertainty.rank_uncertainty) on the same
 county × indicator matrix with a changed tree: `rerank` takes the matrix, the declared tree and
-config and a `Scenario`, and returns one row per county with the declared and the new rank, the
-rank change and the new rank interval. Pure: tables in, tables out.
+config and a `Scenario`, and returns one row per county with the declared and the new rank (both
+published: on the printed score, ties 并列 — `CompositeResult.published_ranks`), the rank change
+and the new rank interval. Pure: tables in, tables out.
 
 `Panel` (for notebooks/what_if.ipynb) puts ipywidgets on top: a slider per node weight, a box
 per indicator target, a normalisation picker; every change re-ranks. The module is a face,
@@ -157,9 +158,9 @@ def rerank(
                 (names.get(u, u) if names is not None else u) for u in units.astype(str)
             ],
             "score": new.scores[top].to_numpy(dtype=float),
-            "rank": new.ranks[top].astype("Int64").to_numpy(),
+            "rank": new.published_ranks[top].astype("Int64").to_numpy(),
             "base_score": base.scores[top].reindex(units).to_numpy(dtype=float),
-            "base_rank": base.ranks[top].reindex(units).astype("Int64").to_numpy(),
+            "base_rank": base.published_ranks[top].reindex(units).astype("Int64").to_numpy(),
         }
     )
     out["rank_change"] = out["base_rank"] - out["rank"]
@@ -228,10 +229,8 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
             t("notebook.whatif.col.rank"): table["rank"],
             t("notebook.whatif.col.base_rank"): table["base_rank"],
             t("notebook.whatif.col.change"): table["rank_change"].map(change),
-            t("notebook.whatif.col.score"): table["score"].map(lambda v: fmt.number(v, 1)),
-            t("notebook.whatif.col.base_score"): table["base_score"].map(
-                lambda v: fmt.number(v, 1)
-            ),
+            t("notebook.whatif.col.score"): table["score"].map(fmt.score_text),
+            t("notebook.whatif.col.base_score"): table["base_score"].map(fmt.score_text),
             prank.interval_header(): [
                 prank.interval_text(a, b) for a, b in zip(table["q05"], table["q95"])
             ],

@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from workbench import fmt
 from workbench.errors import describe
 from workbench.cliargs import period_or_latest, whole
 from workbench.messages import t
@@ -100,9 +101,9 @@ def _summary(ev, run_id: str) -> list[str]:
                     "ind.cli.summary_index",
                     name=res.name,
                     top=s.iloc[0]["county_name"],
-                    score=f"{s.iloc[0]['score']:.1f}",
+                    score=fmt.score_text(s.iloc[0]["score"]),
                     bottom=s.iloc[-1]["county_name"],
-                    bottom_score=f"{s.iloc[-1]['score']:.1f}",
+                    bottom_score=fmt.score_text(s.iloc[-1]["score"]),
                 )
             )
     from workbench.indicators import has_lagging_list

@@ -57,11 +57,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     _step(2, "demo_all.s_ingest")
     firsts = sorted(p for p in out.iterdir() if p.is_file() and p.suffix == ".xlsx")
-    cli(["ingest", *map(str, firsts), *common])
+    received = _receipt_dates(out)
+    _ingest(firsts, wh, received)
     corrections = out / "corrections"
     if corrections.is_dir():
         _step(3, "demo_all.s_correct")
-        cli(["ingest", str(corrections), *common])
+        _ingest([corrections], wh, received)
     _step(4, "demo_all.s_status")
     cli(["status", *common])
     _step(5, "demo_all.s_screen")
@@ -81,6 +82,23 @@ def run(args: argparse.Namespace) -> int:
         print(t("demo_all.serve_hint", port=args.port, warehouse=wh))
         return rc
     return cli(["serve", "--port", str(args.port), *common]) or rc
+
+
+def _receipt_dates(out: Path) -> dict:
+    """When each demo county sent each file (`demo.receipt_dates`): the demo loads two years of
+    ledgers today, as a bureau back-loading them would, and declares when they were received
+    (`workbench ingest --received-on`), so 按时/逾期 says something about the counties."""
+    from workbench import demo, freshness
+
+    return demo.receipt_dates(demo.read_manifest(out), freshness.report_due_day())
+
+
+def _ingest(paths: list[Path], wh: Path, received: dict) -> int:
+    """`workbench ingest PATH…` with each file's receipt date by name (one date per file,
+    which the command line's `--received-on`, one date for a batch, cannot say)."""
+    from workbench.commands.ingest import ingest_files
+
+    return ingest_files([str(p) for p in paths], wh, wh.parent / "reports", received_on=received)
 
 
 def _not_demo(wh: Path) -> str | None:
@@ -202,4 +220,5 @@ def _return_lists(
     print(t("demo_all.returns", n=len(files), months="、".join(months), path=returns), flush=True)
     if not files:
         return 0
-    return cli(["ingest", str(returns), *common])
+    # returned by the as-of date: declared, so the load time (today) is not taken for it
+    return cli(["ingest", str(returns), "--received-on", str(as_of), *common])

@@ -16,6 +16,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.dashboard.view import CITY
+from workbench.presentation import ranks
 from workbench.presentation.words import face_values, words_from
 
 
@@ -346,6 +347,7 @@ class DashboardData:
         out["county_code"] = out["county_code"].astype(str)
         out["county_name"] = out["county_code"].map(self.county_name)
         out["rank"] = pd.to_numeric(out["rank"], errors="coerce")
+        out["tied"] = ranks.shares_rank(out["rank"])  # 并列: equal printed scores
         out = out.sort_values(["rank", "county_code"], kind="stable")
         return out.to_dict("records")
 

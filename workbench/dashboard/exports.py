@@ -109,7 +109,7 @@ def ranking_table(data: DashboardData, view: View) -> list[excel.Table]:
         excel.Column("interval", t("dash.col.interval")),
         excel.Column("q05", t("dash.xcol.q05"), excel.INTEGER),
         excel.Column("q95", t("dash.xcol.q95"), excel.INTEGER),
-        excel.Column("median_rank", t("dash.col.median_rank"), excel.NUMBER, 1),
+        excel.Column("median_rank", t("dash.col.median_rank"), excel.PLACE),
     )
     note = f"{data.hierarchies.get(hier, hier)}。{ranks.interval_explanation()}"
     return [excel.Table(t("dash.panel.ranking"), pd.DataFrame(rows), cols, note)]
@@ -583,7 +583,7 @@ def ranking_figure(data: DashboardData, view: View) -> dict:
     grades = data.grades(view.period, hier)
     labels = [f"{fmt.number(r['rank'])}. {r['county_name']}" for r in rows]
     text = [
-        f"{fmt.number(r['score'], 1)} {'' if _missing(r['grade']) else r['grade']}　"
+        f"{fmt.score_text(r['score'])} {'' if _missing(r['grade']) else r['grade']}　"
         f"{ranks.interval_text(r['q05'], r['q95'])}"
         for r in rows
     ]

@@ -28,6 +28,7 @@ from workbench.dashboard.style import (
 from workbench.dashboard.view import INDEX, View
 from workbench.messages import t
 from workbench.presentation import kpis as pk
+from workbench.presentation import ranks as prank
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,9 @@ def _map_colours(data: DashboardData, view: View) -> tuple[dict, dict, str]:
             tips[code] = t(
                 "dash.map.tip_index" if graded else "tables.map.tip_index",
                 name=r["county_name"],
-                score=fmt.number(r["score"], 1),
+                score=fmt.score_text(r["score"]),
                 grade=r["grade"],
+                tie=prank.tie_word(r.get("tied")),
                 rank=fmt.number(r["rank"]),
             )
         legend = [(_grade_colour(g, grades), g) for g in grades]

@@ -92,9 +92,9 @@ def ranking_table_html(data: DashboardData, view: View) -> str:
             f'<tr{sel} data-county="{_esc(r["county_code"])}">'
             f'<td class="wb-num">{_esc(fmt.number(r["rank"]))}</td>'
             f"<td>{county_link(r['county_code'], r['county_name'], view)}</td>"
-            f'<td class="wb-num">{_esc(fmt.number(r["score"], 1))}</td>'
+            f'<td class="wb-num">{_esc(fmt.score_text(r["score"]))}</td>'
             f"{grade}<td>{_band_html(r['q05'], r['q95'], r['rank'], n)}{_esc(interval)}</td>"
-            f'<td class="wb-num">{_esc(fmt.number(r["median_rank"], 1))}</td></tr>'
+            f'<td class="wb-num">{_esc(ranks.median_text(r["median_rank"]))}</td></tr>'
         )
     table = (
         f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead>'
@@ -115,9 +115,9 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
     hier = view.hierarchy or data.default_hierarchy(view.indicator_set)
     hier_name = data.hierarchies.get(hier, hier)  # which index: the county page has no picker
     grades = data.grades(view.period, hier)
-    n = data.memo(
+    n = data.memo(  # the ranked units (1, 1, 3, 3 is four, though no rank is 4)
         ("n_ranked", view.period, hier),
-        lambda: int(max((_float(r["rank"]) or 0 for r in every), default=0)) or len(every),
+        lambda: sum(_float(r["rank"]) is not None for r in every) or len(every),
     )
     top = (
         data.memo(
@@ -144,8 +144,9 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             t(
                 "dash.map.tip_index",
                 name=r["county_name"],
-                score=fmt.number(score, 1),
+                score=fmt.score_text(score),
                 grade=grade,
+                tie=ranks.tie_word(r.get("tied")),
                 rank=fmt.number(rank),
             )
             + f"；{t('dash.hover.interval')} {interval}"
@@ -155,7 +156,7 @@ def ranking_bars_html(data: DashboardData, view: View) -> str:
             f'<div class="wb-bar-row{sel}" data-pick="{_esc(r["county_code"])}" '
             f'data-county="{_esc(r["county_code"])}" title="{_esc(tip)}">'
             f'<span class="wb-bar-label">{_esc(fmt.number(rank))}. {_esc(r["county_name"])}</span>'
-            + _bar_html(width, colour, f"{fmt.number(score, 1)} {grade}")
+            + _bar_html(width, colour, f"{fmt.score_text(score)} {grade}")
             + f'<span class="wb-bar-band">{_band_html(lo, hi, rank, n)}</span></div>'
         )
     head = (
@@ -200,12 +201,14 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
             continue
         lo, hi = _float(h["q05"]), _float(h["q95"])
         interval = ranks.interval_text(lo, hi)
+        tie = ranks.tie_word(h.get("tied"))
+        place = t("dash.rank.of", tie=tie, rank=fmt.number(h["rank"]), n=len(ranking))
         colour = _grade_colour(h["grade"])
         rows.append(
             f'<tr data-hierarchy="{_esc(hier)}"><td>{_esc(data.hierarchies.get(hier, hier))}</td>'
             f'<td class="wb-num" data-rank>'
-            f"{_esc(t('dash.rank.of', rank=fmt.number(h['rank']), n=len(ranking)))}</td>"
-            f'<td class="wb-num">{_esc(fmt.number(h["score"], 1))}</td>'
+            f"{_esc(place)}</td>"
+            f'<td class="wb-num">{_esc(fmt.score_text(h["score"]))}</td>'
             f'<td><span class="wb-grade" style="background:{colour};color:{_ink(colour)}">'
             f"{_esc(h['grade'])}</span></td>"
             f"<td>{_band_html(lo, hi, h['rank'], len(ranking))}{_esc(interval)}</td></tr>"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench import fmt
+from workbench import fmt, freshness
 from workbench.documents.model import (
     Attachment,
     Block,
@@ -336,17 +336,45 @@ def problem_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
         )
     out += loop_items(f, end)
     if f.submissions is not None:
-        roster = f.data.counties.rename(columns={"county": "county_code"})
-        miss = lists.not_submitted(f.submissions, roster, f.period)
-        if len(miss):
-            out.append(
-                (
-                    "not_submitted",
-                    t("doc.prob.not_submitted", n=len(miss), names="、".join(miss["county_name"])),
-                    miss,
-                )
-            )
+        out += reporting_items(f)
     return out
+
+
+def due_day(f: Facts) -> int | None:
+    """The report due day the set's calendar declares (None: lateness is not judged)."""
+    return getattr(getattr(f.iset, "calendar", None), "report_due_day", None)
+
+
+def reporting_items(f: Facts) -> list[tuple[str, str, pd.DataFrame]]:
+    """台账未按时报送: the counties that sent nothing for the month, and those whose first file
+    was received after the due day, decided by `freshness.submission_states` (the status line's
+    rule, on the receipt date declared at ingest where there is one). Rows: county_code,
+    county_name, state, first_at."""
+    roster = f.data.counties.rename(columns={"county": "county_code"})
+    states = freshness.submission_states(roster, f.submissions, None, f.period, due_day(f))
+    miss = states[states["state"] == freshness.MISSING]
+    late = states[states["state"] == freshness.LATE]
+    if not len(miss) and not len(late):
+        return []
+    parts = []
+    if len(miss):
+        parts.append(t("doc.prob.not_submitted", n=len(miss), names="、".join(miss["county_name"])))
+    if len(late):
+        due = freshness.due_at(f.period, due_day(f))
+        names = "、".join(
+            t("doc.prob.late_county", name=r.county_name, date=fmt.date_label(r.first_at))
+            for r in late.itertuples(index=False)
+        )
+        parts.append(
+            t(
+                "doc.prob.late",
+                n=len(late),
+                due=fmt.date_label(due - pd.Timedelta(days=1)),
+                names=names,
+            )
+        )
+    rows = pd.concat([miss, late], ignore_index=True)
+    return [("not_submitted", "".join(parts), rows[["county_code", "county_name", "state"]])]
 
 
 OVERDUE_KINDS = ("cases", "leads", "complaints")  # 办案, 核查, 办理时限; labels in the catalogue
@@ -518,6 +546,8 @@ def requirement_blocks(
                 items="、".join(t(f"doc.req.overdue_{k}", n=n) for k, n in extra.items() if n),
                 due=fmt.date_label(due),
             )
+        elif kind == "not_submitted":
+            text = reporting_requirement(f, rows, due)
         else:
             text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         items.append((t(f"doc.req.{kind}_head"), text))
@@ -535,6 +565,17 @@ def requirement_blocks(
     if not items:
         blocks.append(Para(t("doc.req.none")))
     return blocks
+
+
+def reporting_requirement(f: Facts, rows: pd.DataFrame, due: dt.date) -> str:
+    """按时报送台账: the missing counties report by `due`; the late ones explain and keep the
+    due day from now on."""
+    n_missing = int((rows["state"] == freshness.MISSING).sum())
+    late = rows.loc[rows["state"] == freshness.LATE, "county_name"].astype(str)
+    text = t("doc.req.not_submitted", n=n_missing, due=fmt.date_label(due)) if n_missing else ""
+    if len(late):
+        text += t("doc.req.late", names="、".join(late), day=due_day(f))
+    return text
 
 
 # ----------------------------------------------------------------------------- attachments
@@ -1083,6 +1124,7 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     if rank.empty:
         return t("batch.report.no_ranking")
     noun = f.words.unit_noun
+    top, bottom = city.leaders()
     grades = rank["等级"].value_counts() if "等级" in rank else pd.Series(dtype=int)
     order = [b.grade for b in getattr(f.iset, "grade_bands", ())] or list(grades.index)
     gtext = "、".join(
@@ -1093,8 +1135,8 @@ def ranking_sentence(f: Facts, city: Any) -> str:
     return t(
         "doc.rank.sentence" if gtext else "doc.rank.sentence_no_grade",
         name=name,
-        top="、".join(rank[noun].head(3)),
-        bottom="、".join(rank[noun].tail(3)[::-1]),
+        top="、".join(top),
+        bottom="、".join(bottom),
         grades=gtext,
         noun=noun,
         att=f.extra.get("att", {}).get("ranking", 3),

@@ -430,7 +430,8 @@ def _write_leads(wh: Warehouse, frame: pd.DataFrame, result: RunResult) -> None:
     con = wh.con
     sub = f"screening-{result.run_id}"
     con.execute(
-        "INSERT INTO submissions VALUES (?, ?, NULL, ?, now(), 0, NULL, ?, ?, 0, '有效', NULL)",
+        "INSERT INTO submissions VALUES "
+        "(?, ?, NULL, ?, now(), 0, NULL, ?, ?, 0, '有效', NULL, NULL)",
         [
             sub,
             t(
