@@ -925,6 +925,17 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
     )
 
 
+def rule_source_blocks(digest: dict[str, pd.DataFrame]) -> list[Block]:
+    """规则依据 under the attachment's table: each declared rule with its source cited by
+    document title (`screening.summary.rule_table`, the words the cockpit and lists show)."""
+    rules = digest.get("rules")
+    if rules is None or not len(rules):
+        return []
+    out: list[Block] = [Para(t("screening.rule.sources_head"), indent=False)]
+    out += [Para(str(line)) for line in rules["line"]]
+    return out
+
+
 # ----------------------------------------------------------------------------- the 通报
 def build(
     city: Any,
@@ -963,7 +974,13 @@ def build(
         parts.append(("talks", Attachment(t("doc.att.talks"), (talk_table(f),))))
     if screening is not None:
         parts.append(
-            ("screening", Attachment(t("doc.att.screening"), (screening_table(f, screening),)))
+            (
+                "screening",
+                Attachment(
+                    t("doc.att.screening"),
+                    (screening_table(f, screening), *rule_source_blocks(screening)),
+                ),
+            )
         )
     parts.append(("definitions", Attachment(t("doc.att.definitions"), ())))
     att = {key: i for i, (key, _a) in enumerate(parts, 1)}
