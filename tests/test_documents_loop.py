@@ -700,3 +700,26 @@ def test_window_digest_by_hand() -> None:
         "各规则中属实率最低的是“超量开药”（50.0%，已核查2条），需结合核查结果调整规则参数。"
         "筛查线索中的死亡、服刑在押人员比对线索转立案件1件（2025年1—11月发现），已追回400元。"
     )
+
+
+def test_screening_attachment_cites_each_rules_source(demo: dict, screened: dict) -> None:
+    """The 通报's screening attachment lists 规则依据: every declared rule with its source by
+    the document's title (the digest as the batch builds it, `produce.screening_digest`)."""
+    from workbench.documents import produce
+
+    digest = produce.screening_digest(demo["city"], screened["inputs"], screened["period"])
+    assert digest is not None
+    _model, doc = _bulletin(demo, digest)
+    paras = [p.text for p in doc.paragraphs]
+    start = paras.index("规则依据：")
+    lines = paras[start + 1 : start + 11]
+    assert [ln.split(" ")[0] for ln in lines] == [
+        "SJBD-01",
+        "SJBD-02",
+        "SJBD-03",
+        *(f"ZNJK-0{i}" for i in range(1, 8)),
+    ]
+    plan = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
+    assert lines[3] == f"ZNJK-01 同一参保人月就诊次数≥15次：{plan}三（一）"
+    assert lines[7] == "ZNJK-05 住院时间重叠：工作台定义"
+    assert not any(re.search(r"：00\d|；00\d", ln) for ln in lines)

@@ -32,6 +32,14 @@ def screening_tables(data: DashboardData, view: View) -> dict:
     )
 
 
+def rule_sources(data: DashboardData) -> dict[str, str]:
+    """Rule code → its cited source (`screening.summary.rule_table`, decided below the faces)."""
+    rules = data.screening_rules
+    if not len(rules):
+        return {}
+    return dict(zip(rules["rule_code"].astype(str), rules["source"].fillna("").astype(str)))
+
+
 def _rate_cell(rate: object, checked: object) -> str:
     """属实率 with a bar; a rule nobody has checked yet says so instead of 0%."""
     r = _float(rate)
@@ -72,12 +80,20 @@ def screening_html(data: DashboardData, view: View) -> str:
         "dash.scr.col.confirmed",
         "dash.scr.col.rate",
     ]
+    sources = rule_sources(data)
     rows = []
     for r in tb["by_rule"].to_dict("records"):
         name = "" if _missing(r["rule_name"]) else str(r["rule_name"])
+        src = sources.get(str(r["rule_code"]), "")
+        cited = (
+            f'<div class="wb-scr-source" data-source>{_esc(t("dash.scr.source", source=src))}</div>'
+            if src
+            else ""
+        )
         rows.append(
             f'<tr data-rule="{_esc(r["rule_code"])}" data-hits="{int(r["hits"])}" '
-            f'data-leads="{int(r["leads"])}"><td><b>{_esc(r["rule_code"])}</b> {_esc(name)}</td>'
+            f'data-leads="{int(r["leads"])}"><td><b>{_esc(r["rule_code"])}</b> {_esc(name)}'
+            f"{cited}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["hits"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["leads"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.wan(r["amount"]) if r["leads"] else "—")}</td>'

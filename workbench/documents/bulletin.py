@@ -622,6 +622,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
     """Per group: counties × KPIs (value texts; bold where the county fails), city row last."""
     blocks: list[Block] = []
     n = 0
+    facts = {r["indicator"]: r for r in pdef.facts(f.iset).to_dict("records")}
     for group, codes in pg.kpi_groups(f.iset):
         codes = [c for c in codes if c in set(county_kpis["indicator"])]
         chunks = max(1, -(-len(codes) // MAX_KPI_COLUMNS))
@@ -643,9 +644,14 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             frame_df = pd.DataFrame(frame)
             total = {f.words.unit_noun: f.words.whole}
             target = {f.words.unit_noun: t("doc.col.target")}
-            for code in part:
+            for j, code in enumerate(part, 1):
                 total[names[code]] = city["value_text"].get(code, "—")
-                target[names[code]] = city["target_text"].get(code, "—")
+                # a relative target is each row's own: the row states the rule, not the city's value
+                target[names[code]] = pdef.target_rule_text(facts.get(code, {})) or city[
+                    "target_text"
+                ].get(code, "—")
+                if city["status"].get(code) in pg.FAILING:
+                    bold.add((len(f.counties), j))
             frame_df = pd.concat([frame_df, pd.DataFrame([total, target])], ignore_index=True)
             blocks.append(
                 Table(
@@ -655,7 +661,15 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    return with_note(blocks, t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)))
+    note = t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f), **_kpi_note_words(f))
+    return with_note(blocks, note)
+
+
+def _kpi_note_words(f: Facts) -> dict[str, str]:
+    """What the KPI tables' note says of the bold 全市 row and of relative targets' rules."""
+    relative = any(pdef.target_rule_text(r) for r in pdef.facts(f.iset).to_dict("records"))
+    rule = t("doc.table.kpis_note_relative", noun=f.words.unit_noun) if relative else ""
+    return {"whole": f.words.whole, "relative": rule}
 
 
 def with_note(blocks: list[Block], note: str) -> list[Block]:
@@ -942,6 +956,17 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
     )
 
 
+def rule_source_blocks(digest: dict[str, pd.DataFrame]) -> list[Block]:
+    """规则依据 under the attachment's table: each declared rule with its source cited by
+    document title (`screening.summary.rule_table`, the words the cockpit and lists show)."""
+    rules = digest.get("rules")
+    if rules is None or not len(rules):
+        return []
+    out: list[Block] = [Para(t("screening.rule.sources_head"), indent=False)]
+    out += [Para(str(line)) for line in rules["line"]]
+    return out
+
+
 # ----------------------------------------------------------------------------- the 通报
 def build(
     city: Any,
@@ -980,7 +1005,13 @@ def build(
         parts.append(("talks", Attachment(t("doc.att.talks"), (talk_table(f),))))
     if screening is not None:
         parts.append(
-            ("screening", Attachment(t("doc.att.screening"), (screening_table(f, screening),)))
+            (
+                "screening",
+                Attachment(
+                    t("doc.att.screening"),
+                    (screening_table(f, screening), *rule_source_blocks(screening)),
+                ),
+            )
         )
     parts.append(("definitions", Attachment(t("doc.att.definitions"), ())))
     att = {key: i for i, (key, _a) in enumerate(parts, 1)}
@@ -1113,7 +1144,7 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
 def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
-    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f), **_kpi_note_words(f))
     if blocks and isinstance(blocks[-1], Para):  # no table: drop the ledgers' note paragraph
         blocks = blocks[:-1]
     return with_note(blocks, note)  # the last table's note is this set's own

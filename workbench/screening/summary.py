@@ -81,7 +81,7 @@ def read_inputs(wh) -> dict[str, object]:
     declared table `screening_coverage` (the screening set's 疑点数据覆盖率 reads it: every month
     of the extract, those never screened with 0 screened) when the warehouse has it, else the
     run's own `scr_coverage` (screened months only)."""
-    from workbench.screening.rules import load_rules
+    from workbench.screening.rules import load_rules, rule_sources
     from workbench.screening.run import COVERAGE_TABLE, ensure_run_schema
     from workbench.tables import table_exists
 
@@ -124,10 +124,36 @@ def read_inputs(wh) -> dict[str, object]:
         cov = pd.DataFrame(columns=["county_code", "month", "settlements", "screened"])
     leads = wh.read_ledger("leads", columns=["lead_id", "check_status", "checked_date", "case_id"])
     try:
-        names = {r.code: r.name for r in load_rules().rules.values()}
+        ruleset = load_rules()
+        names = {r.code: r.name for r in ruleset.rules.values()}
+        sources = rule_sources(ruleset)
     except Exception:  # noqa: BLE001 - a broken rule file must not take the cockpit down
         names = dict.fromkeys(sorted(set(scr["rule_code"])), "")
-    return {"scr_leads": scr, "leads": leads, "coverage": cov, "rule_names": names}
+        sources = {}
+    return {
+        "scr_leads": scr,
+        "leads": leads,
+        "coverage": cov,
+        "rule_names": names,
+        "rule_sources": sources,
+    }
+
+
+def rule_table(rule_names: Mapping[str, str], sources: Mapping[str, str]) -> pd.DataFrame:
+    """The declared rules as readers meet them: rule_code, rule_name, source (the cited
+    `source:`, `rules.rule_sources`) and line (`rules.source_line`), in declaration order."""
+    from workbench.screening.rules import source_line
+
+    rows = [
+        {
+            "rule_code": code,
+            "rule_name": name,
+            "source": sources.get(code, ""),
+            "line": source_line(code, name, sources.get(code, "")),
+        }
+        for code, name in rule_names.items()
+    ]
+    return pd.DataFrame(rows, columns=["rule_code", "rule_name", "source", "line"])
 
 
 def screening_view(
@@ -558,5 +584,6 @@ def digest_inputs(wh) -> dict[str, object] | None:
         "scr_leads": inputs["scr_leads"],
         "coverage": inputs["coverage"],
         "rule_names": inputs["rule_names"],
+        "rule_sources": inputs["rule_sources"],
         "cross_match": cross_match_rules(),
     }
