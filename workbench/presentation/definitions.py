@@ -157,6 +157,28 @@ def derivation_text(fact: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     )
 
 
+def target_rule_text(fact: Mapping[str, Any]) -> str:
+    """A relative target as the rule every unit is held to (「2024年同期×（1＋20%）」), for a table
+    whose rows each have their own target; "" for a target that is one value for all."""
+    rise = fmt.finite(fact.get("relative_rise"))
+    if rise is None:
+        return ""
+    pct = fmt.value_text(rise, "%", 0 if abs(rise * 100 - round(rise * 100)) < 1e-9 else 1)  # 20%
+    year = fmt.finite(fact.get("baseline_year"))
+    rule = (
+        t("defs.rule_previous", rise=pct)
+        if year is None
+        else t("defs.rule", year=int(year), rise=pct)
+    )
+    cap = fmt.finite(fact.get("relative_cap"))  # the declared bound the target stays within
+    if cap is None:
+        return rule
+    unit = str(fact.get("unit") or "")
+    return t(
+        "defs.rule_capped", rule=rule, cap=fmt.value_text(cap, unit, 0 if unit == "%" else None)
+    )
+
+
 def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
     """One indicator's definition for one county and period: `fact` (a `facts` row) with the
     KPI row's numbers (`numerator`, `denominator`, `target`, `period`, and the presented
