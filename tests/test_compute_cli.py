@@ -147,7 +147,9 @@ def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
         cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r if not _is_number(cell)
     )
     # the city's rows say 全市, not the engine's internal code
-    with (out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_全市指标.csv").open(encoding="utf-8-sig") as fh:
+    with (out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_全市指标.csv").open(
+        encoding="utf-8-sig"
+    ) as fh:
         city = list(csv.reader(fh))
     assert {r[0] for r in city[1:]} == {"全市"}
 
