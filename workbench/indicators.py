@@ -889,13 +889,14 @@ LAGGING_COLUMNS = [
     "n_missed_targets",
     "missed_targets",
     "criteria",
-    "level",
+    "list_level",
     "as_of",
 ]
 
-# The two lists a county can be on (`level`): 约谈 (summoned: 002 四（二） “对进度滞后、问题突出的
-# 地区……约谈相关负责人”) and 督促 (named in the 通报 and told to put it right by a date: the same
-# clause's “通报各地进展”, for a milestone missed by a little). Labels `talk.level.<code>`.
+# The two lists a county can be on (`list_level`): 约谈 (summoned: 002 四（二） “对进度
+# 滞后、问题突出的地区……约谈相关负责人”) and 督促 (named in the 通报 and told to put it right
+# by a date: the same clause's “通报各地进展”, for a milestone missed by a little). Labels
+# `talk.level.<code>`, `talk.list.<code>`.
 TALK_LEVEL, REMIND_LEVEL = "talk", "remind"
 TALK_LEVELS = (TALK_LEVEL, REMIND_LEVEL)
 
@@ -1113,7 +1114,7 @@ def lagging_frame(
     criteria: TalkCriteria | None = None,
 ) -> pd.DataFrame:
     """约谈名单 and 督促名单: every county one of the declared criteria puts on a list, with the
-    criteria (`criteria`, Chinese labels), a reason for each (`reasons`), its list (`level`:
+    criteria (`criteria`, Chinese labels), a reason for each (`reasons`), its list (`list_level`:
     `talk` when any criterion is serious — grade, rank, unmet targets, or 进度滞后 past the
     declared count or shortfall, see `TalkCriteria` — else `remind`) and the newest month its
     evidence stands at (`as_of`, YYYY-MM: a 复查 after it cannot have seen it); the milestones
@@ -1144,7 +1145,7 @@ def lagging_frame(
         )
         .reset_index()
     )
-    grouped["level"] = np.where(grouped["serious"].astype(bool), TALK_LEVEL, REMIND_LEVEL)
+    grouped["list_level"] = np.where(grouped["serious"].astype(bool), TALK_LEVEL, REMIND_LEVEL)
     lag = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else None
     if lag is not None and len(lag):
         per_ms = lag.groupby("county_code").agg(

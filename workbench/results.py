@@ -318,6 +318,10 @@ def _display_frame(
         out["span"] = out["span"].map(
             lambda s: span_label(s, calendar) if isinstance(s, str) else s
         )
+    if "list_level" in out.columns:  # the list a county is on, in words (约谈名单 / 督促名单)
+        out["list_level"] = out["list_level"].map(
+            lambda v: t(f"talk.list.{v}") if isinstance(v, str) and v else ""
+        )
     for col in ("met", "workbench_definition"):
         if col in out.columns:
             out[col] = out[col].map(
@@ -955,9 +959,9 @@ class Evaluation:
         parts.append(f"<h4>{html.escape(t('ind.eval.lagging'))}</h4>")
         if len(lag):
             lv = chinese_columns(
-                lag[["county_name", "milestones", "reasons", "n_missed_targets"]].head(
-                    self.display_rows
-                )
+                _display_frame(
+                    lag[["county_name", "list_level", "milestones", "reasons", "n_missed_targets"]]
+                ).head(self.display_rows)
             )
             parts.append(lv.to_html(index=False, escape=True))
             if len(lag) > self.display_rows:

@@ -360,7 +360,7 @@ TALK_LIST_COLUMNS = [
     "county_name",
     "criteria",
     "reasons",
-    "level",
+    "list_level",
     "held",
     "talk_id",
     "talk_date",
@@ -387,15 +387,15 @@ TALK_LIST_STATES = (
 def talk_list_followup(
     talk_list: pd.DataFrame, ledgers: Ledgers, period: str, since: str | None = None
 ) -> pd.DataFrame:
-    """The 约谈名单 and 督促名单 (`Evaluation.lagging`, its `level`) beside the register: for each
-    county on them, whether the county was talked to (a 约谈 of 区县医保部门 from `since`,
+    """The 约谈名单 and 督促名单 (`Evaluation.lagging`, its `list_level`) beside the register:
+    for each county on them, whether the county was talked to (a 约谈 of 区县医保部门 from `since`,
     default the period's January, to the month's end), the latest such 约谈, its 复查 as it
     stood at the month's end and what that means now (`followup`, `TALK_LIST_STATES`).
 
     A 复查 that recorded 整改到位 on or before the last day of the month the listing evidence
     stands at (the list's `as_of`) is contradicted by it: the county still misses what it was
     talked to about, so it reads `relisted` — 再次约谈 on the 约谈名单, 督促整改 on the 督促名单 —
-    never 已整改到位 beside a listing. A list without `level` (an older run) is all 约谈."""
+    never 已整改到位 beside a listing. A list without `list_level` (an older run) is all 约谈."""
     if talk_list is None or not len(talk_list):
         return pd.DataFrame(columns=TALK_LIST_COLUMNS)
     end = period_end(period)
@@ -411,8 +411,12 @@ def talk_list_followup(
     )
     last = last.assign(county_code=last["county_code"].astype(str)).set_index("county_code")
     out = talk_list[["county_code", "county_name", "criteria", "reasons"]].copy()
-    level = talk_list["level"] if "level" in talk_list else pd.Series(None, index=out.index)
-    out["level"] = level.where(level.isin(TALK_LEVELS), TALK_LEVEL).to_numpy(dtype=object)
+    level = (
+        talk_list["list_level"]
+        if "list_level" in talk_list
+        else pd.Series(None, index=talk_list.index)
+    )
+    out["list_level"] = level.where(level.isin(TALK_LEVELS), TALK_LEVEL).to_numpy(dtype=object)
     code = out["county_code"].astype(str)
     out["held"] = code.isin(last.index)
     for col in ("talk_id", "talk_date", "review_due", "review_date", "review_result"):
@@ -428,7 +432,7 @@ def talk_list_followup(
     seen_by = pd.Series(
         [period_end(m) if isinstance(m, str) and m else end for m in as_of], index=out.index
     )
-    remind = out["level"].eq(REMIND_LEVEL)
+    remind = out["list_level"].eq(REMIND_LEVEL)
     rectified = out["review_result"].eq(REVIEW_DONE).fillna(False)
     status = np.select(
         [
@@ -445,7 +449,7 @@ def talk_list_followup(
     out["followup"] = status
     out["followup_label"] = [
         t(f"talk.followup.{s}_{lv}" if s == "relisted" else f"talk.followup.{s}")
-        for s, lv in zip(status, out["level"], strict=True)
+        for s, lv in zip(status, out["list_level"], strict=True)
     ]
     return out[TALK_LIST_COLUMNS].reset_index(drop=True)
 
@@ -457,7 +461,7 @@ def _dated_review(r: Mapping[str, object]) -> str:
         return label
     key = f"talk.dated.{r.get('followup')}"
     if r.get("followup") == "relisted":
-        key += f"_{r.get('level') or TALK_LEVEL}"
+        key += f"_{r.get('list_level') or TALK_LEVEL}"
     return t(key, date=fmt.date_label(r["review_date"]))
 
 
