@@ -960,7 +960,7 @@ class Evaluation:
         if len(lag):
             lv = chinese_columns(
                 _display_frame(
-                    lag[["county_name", "list_level", "milestones", "reasons", "n_missed_targets"]]
+                    lag[["county_name", "list_level", "criteria", "reasons", "n_missed_targets"]]
                 ).head(self.display_rows)
             )
             parts.append(lv.to_html(index=False, escape=True))

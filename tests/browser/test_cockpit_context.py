@@ -195,7 +195,7 @@ def test_print_gives_the_whole_cockpit_on_a4_landscape(open_page, demo_warehouse
         "月度走势与目标",
         "问题整改进度",
         "专项整治工作日历",
-        "进度滞后区县（约谈名单）",
+        "区县约谈名单与督促名单",
         "综合指数排名表",
         "排名区间（5%–95%）：",
     ):
