@@ -27,7 +27,13 @@ from workbench.documents.model import (
     Para,
     Table,
 )
-from workbench.indicators import REMIND_LEVEL, has_lagging_list, talk_criteria
+from workbench.indicators import (
+    REMIND_LEVEL,
+    TALK_LEVEL,
+    TALK_LEVELS,
+    has_lagging_list,
+    talk_criteria,
+)
 from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation.citations import cite
@@ -1128,16 +1134,23 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
         blocks.append(Para(ranking_sentence(f, city)))
         n += 1
     if has_lagging_list(f.iset):  # the set's own criteria; no 约谈督办台账 to follow them up
-        lag = data.lagging
-        names = [f.county_names.get(str(c), str(c)) for c in lag.get("county", [])]
-        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
-        blocks.append(
-            Para(
-                t("doc.own.lagging", n=len(names), noun=w.unit_noun, names="、".join(names))
-                if names
-                else t("doc.own.no_lagging", noun=w.unit_noun)
-            )
+        levels = data.levels()  # the declared list each unit is on: 约谈 or 督促
+        named = {
+            lv: [f.county_names.get(c, c) for c, x in levels.items() if x == lv]
+            for lv in TALK_LEVELS
+        }
+        summoned, reminded = named[TALK_LEVEL], named[REMIND_LEVEL]
+        text = (
+            t("doc.own.lagging", n=len(summoned), noun=w.unit_noun, names="、".join(summoned))
+            if summoned
+            else t("doc.own.no_lagging", noun=w.unit_noun)
         )
+        if reminded:
+            text += t(
+                "doc.own.remind", n=len(reminded), noun=w.unit_noun, names="、".join(reminded)
+            )
+        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
+        blocks.append(Para(text))
     blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
     attachments = [Attachment(t("doc.own.att.kpis", noun=w.unit_noun), tuple(own_kpi_tables(f)))]
     if data.hierarchy:
