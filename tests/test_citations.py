@@ -178,3 +178,66 @@ def test_a_set_loads_its_folders_catalogue_and_reports_a_code_given_twice(
     assert [(i.code, i.file, i.line) for i in err.value.issues] == [
         ("E_DUPLICATE_SOURCE", str(tmp_path / "sources.yaml"), 5)
     ]
+
+
+# --------------------------------------------------------- a source citing an uncatalogued code
+MINI = (
+    "kind: indicator_set\ncode: mini\nname: 小集\nsource: {set_source}\nmeasures:\n"  # line 4
+    "  n: {{ledger: cases, agg: count, date: found_date, name: 案件数}}\n"
+    "indicators:\n  cases_n:\n    type: count\n    name: 案件数\n    numerator: n\n"
+    '    target: {{op: ">=", value: 1, source: "{target_source}"}}\n'  # line 12
+    "parameters:\n  days:\n    value: 30\n"
+    '    source: "{param_source}"\n'  # line 16
+)
+
+
+def _mini(tmp_path: Path, **sources: str) -> Path:
+    texts = {"set_source": "工作台定义", "target_source": "002 三（一）", "param_source": ""}
+    texts.update(sources)
+    path = tmp_path / "mini.yaml"
+    path.write_text(MINI.format(**texts), "utf-8")
+    return path
+
+
+def test_an_uncatalogued_seed_code_is_a_warning_with_file_and_line(tmp_path: Path) -> None:
+    """「005 三（一）」 and 「工作台定义（009 二）」 cite codes the catalogue lacks: reported where
+    they are written; the set still loads (printed as written is allowed, see
+    declarations.sources)."""
+    _catalogue(tmp_path, 'documents:\n  "002": {title: 专项整治行动工作方案}\n')
+    path = _mini(
+        tmp_path,
+        set_source="002_b1a03073658be3d4.txt",
+        target_source="002 三（一）；005 三（一）",
+        param_source="工作台定义（009 二）",
+    )
+    want = [
+        ("W_UNKNOWN_SOURCE_CODE", str(path), 12),
+        ("W_UNKNOWN_SOURCE_CODE", str(path), 16),
+    ]
+    got = [(i.code, i.file, i.line) for i in validate(dirs=[tmp_path]) if i.level == "warning"]
+    assert got == want
+    iset = load_set("mini", [tmp_path])
+    assert [(i.code, i.file, i.line) for i in iset.warnings] == want
+    assert "005" in iset.warnings[0].message and "002" in iset.warnings[0].fix
+    # given by path, the same
+    assert [(i.code, i.line) for i in load_set(path, [tmp_path]).warnings] == [
+        ("W_UNKNOWN_SOURCE_CODE", 12),
+        ("W_UNKNOWN_SOURCE_CODE", 16),
+    ]
+
+
+def test_other_sources_are_not_warned_about(tmp_path: Path) -> None:
+    """A bureau's wording, a document number, a number inside a sentence, a catalogued code:
+    no warning; a folder with no catalogue at all is not checked."""
+    _mini(
+        tmp_path,
+        set_source="医保发〔2021〕49号",
+        target_source="第20220326号提案答复；2025年工作要点",
+        param_source="工作台定义（002 三（一））",
+    )
+    assert [i.code for i in validate(dirs=[tmp_path])] == []
+    _catalogue(tmp_path, 'documents:\n  "002": {title: 专项整治行动工作方案}\n')
+    assert [i.code for i in validate(dirs=[tmp_path])] == []
+    (tmp_path / "sources.yaml").unlink()
+    _mini(tmp_path, target_source="005 三（一）")
+    assert [i.code for i in validate(dirs=[tmp_path])] == []

@@ -794,6 +794,22 @@ def test_cache_key_changes_with_the_warehouse(tmp_path):
     assert d.cache_key(wh) != k1
 
 
+def test_cache_key_changes_with_the_screening_rules(tmp_path, monkeypatch):
+    """A rule's name or `source:` edited: the cockpit's cached rule table is not reused."""
+    from workbench.screening import rules
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text("kind: screening_rules\n", "utf-8")
+    monkeypatch.setattr(rules, "default_dir", lambda: folder)
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(b"x")
+    k1 = d.cache_key(wh)
+    assert d.cache_key(wh) == k1
+    (folder / "r.yaml").write_text("kind: screening_rules\ncode: x\n", "utf-8")
+    assert d.cache_key(wh) != k1
+
+
 def test_the_dashboard_knows_no_declared_code():
     """What a part shows comes from the YAML: no indicator, index or set code declared in
     indicators/ appears in the dashboard's code or its JavaScript."""

@@ -230,6 +230,22 @@ def test_case_detection_rate_relative_target_and_change(campaign) -> None:
     # 0.2 / 0.1 − 1 = +100% ≥ +20%
     assert c["value"] == pytest.approx(1.0) and bool(c["met"])
     assert c["numerator"] == pytest.approx(0.2) and c["denominator"] == pytest.approx(0.1)
+    # In the baseline year itself (2024-09) and before it, "the same months of 2024" are not a
+    # comparison: 2024 Jan–Sep compared with itself would read +0 % and hold the rate to
+    # 0.1 × 1.2 of itself; 2023 would be compared with months still to come. No baseline
+    # there: the change and the relative target are missing, the rate itself is not.
+    r24 = kpi(led, campaign, "case_detection_rate", period="2024-09")
+    assert r24["value"] == pytest.approx(0.1)  # 1 / (9 + 1), as above
+    assert nan(r24["target"]) and nan(r24["gap"])
+    c24 = kpi(led, campaign, "case_detection_rate_change", period="2024-09")
+    assert nan(c24["value"]) and nan(c24["denominator"])
+    c23 = kpi(led, campaign, "case_detection_rate_change", period="2023-09")
+    assert nan(c23["value"])
+    # the first month after the baseline year compares again: 2025-01 YTD has no closed case
+    # (a closes in March) over 0 leads … → undefined rate; 2025-03: 1 / (2 + 0 + 2) = 0.25 vs
+    # 2024 Jan–Mar 0 / 9 = 0 → a change from 0 is undefined, the target 0 × 1.2 = 0
+    r25 = kpi(led, campaign, "case_detection_rate", period="2025-03")
+    assert r25["value"] == pytest.approx(0.25) and r25["target"] == pytest.approx(0.0)
 
 
 def test_fund_recovery_rate(campaign) -> None:

@@ -235,6 +235,7 @@ def compute_points(
             target[code] = _indicator_roles(
                 ind, points, roles, source, win_key, target, nrows, n_p, eff_span
             )
+            _without_baseline(target[code], points, iset.frequency)
         if ind.type in ("ratio", "share", "count"):
             windows[code] = [win_list[win_key[(eff_span(ind, s), e, CURRENT)]] for s, e in points]
         elif ind.depends_on and ind.depends_on[0] in windows:
@@ -299,6 +300,34 @@ def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]
     for m in codes[1:]:
         out += mats[m][:, cols]
     return out
+
+
+def _without_baseline(
+    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    points: Sequence[tuple[str, int]],
+    frequency: Frequency | None,
+) -> None:
+    """Blank a `year:Y` baseline at the points of year Y itself and before (in place).
+
+    A baseline year is what later periods are compared with: 2024's months compared with
+    "the same months of 2024" are compared with themselves (a change of exactly 0, a target of
+    the value × 1.2), and 2023's with months still to come. Neither is a comparison, so at
+    those points the baseline — and with it a `change` and a relative target — is missing,
+    and every face shows 「—」 instead of 0 % or a target line that moves with the value."""
+    freq = frequency or Frequency()
+    for role, arrs in list(roles.items()):
+        if not role.startswith("year:"):
+            continue
+        year = int(role[5:])
+        cols = [i for i, (_, end) in enumerate(points) if freq.year_of(end) <= year]
+        if not cols:
+            continue
+        blank = []
+        for a in arrs:
+            a = np.array(a, dtype="float64", copy=True)
+            a[:, cols] = np.nan
+            blank.append(a)
+        roles[role] = (blank[0], blank[1], blank[2])
 
 
 def _indicator_roles(

@@ -343,12 +343,16 @@ def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
 
 def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
     """The screening part's numbers: by rule (with 属实率), by county, month by month."""
-    from workbench.dashboard.screening import screening_shown
+    from workbench.dashboard.screening import rule_sources, screening_shown
     from workbench.dashboard.screening import screening_tables as tables
 
     if not screening_shown(data, view):
         return []
     tb = tables(data, view)
+    sources = rule_sources(data)
+    by_rule = tb["by_rule"].assign(
+        source=[sources.get(str(c), "") for c in tb["by_rule"]["rule_code"]]
+    )
     hits = excel.Column("hits", t("dash.scr.col.hits"), excel.INTEGER)
     leads = excel.Column("leads", t("dash.scr.col.leads"), excel.INTEGER)
     amount = excel.Column("amount", t("dash.xcol.amount"), excel.YUAN)
@@ -363,7 +367,7 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
     return [
         excel.Table(
             t("dash.scr.by_rule"),
-            tb["by_rule"],
+            by_rule,
             (
                 excel.Column("rule_code", t("dash.xcol.rule_code")),
                 excel.Column("rule_name", t("dash.xcol.rule_name")),
@@ -376,6 +380,7 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
                 excel.Column("confirmed_rate", t("dash.scr.col.rate"), excel.PERCENT),
                 excel.Column("converted", t("dash.xcol.converted"), excel.INTEGER),
                 excel.Column("conversion_rate", t("dash.xcol.conversion_rate"), excel.PERCENT),
+                excel.Column("source", t("dash.xcol.rule_source")),
             ),
             note + t("dash.scr.rate_note"),
         ),

@@ -316,9 +316,15 @@ def screening_frames(
     """The screening part's tables from a warehouse: `screening_counts` (hits and leads,
     `screening.summary.screening_tables`' by_rule_county) and `screening_precision` (checks as
     the ledger stood at the end of each of `months` and each screened month,
-    `screening.summary.check_counts` — the 通报 counts by the same rule); none when it holds no
+    `screening.summary.check_counts` — the 通报 counts by the same rule) and `screening_rules`
+    (each rule's cited source, `screening.summary.rule_table`); none when it holds no
     screening results (the part is then not shown)."""
-    from workbench.screening.summary import check_counts, read_inputs, screening_tables
+    from workbench.screening.summary import (
+        check_counts,
+        read_inputs,
+        rule_table,
+        screening_tables,
+    )
     from workbench.warehouse import Warehouse
 
     with Warehouse(path, read_only=True) as wh:
@@ -331,6 +337,7 @@ def screening_frames(
     return {
         "screening_counts": tables["by_rule_county"].reset_index(drop=True),
         "screening_precision": check_counts(scr, inputs["leads"], inputs["rule_names"], every),
+        "screening_rules": rule_table(inputs["rule_names"], inputs["rule_sources"]),
     }
 
 
@@ -748,10 +755,13 @@ def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
 
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
-    """Changes when the warehouse, the declarations (of the configured folder) or the package's
-    code change."""
+    """Changes when the warehouse, the declarations (of the configured folder), the screening
+    rule files (their names and cited sources are shown) or the package's code change."""
+    from workbench.screening.rules import default_dir as rules_dir
+
     return pcache.key(
         *pcache.results_fingerprint(warehouse),
+        pcache.files_fingerprint(rules_dir().glob("*.yaml")),
         ",".join(chosen_sets() or []),
         extra,
     )
@@ -773,6 +783,7 @@ FRAMES = (
     "overdue_cases",
     "screening_counts",
     "screening_precision",
+    "screening_rules",
 )
 
 

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from workbench.declarations.sources import CLAUSE_END as _AFTER
+from workbench.declarations.sources import CLAUSE_START as _BEFORE
+from workbench.declarations.sources import SEED_FILE
 from workbench.messages import t
 
-# A code is cited where a clause starts: at the start, or after a separator or opening bracket
-# ("002 三（一）；001 二（六）", "工作台定义（002 三（一））"); it ends at a space, a closing
-# bracket, a separator or the end. A number inside a sentence ("第20220326号") is never one.
-_BEFORE = r"(?:^|(?<=[；;（(、，,：:\s]))"
-_AFTER = r"(?=$|[；;）)，,、：:一二三四五六七八九十篇])"
+# where a code is cited (the start of a clause) is defined once, beside the check that every
+# three-digit code a declaration cites is catalogued (`declarations.sources`)
 
 
 def title_of(doc: Any) -> str:
@@ -40,7 +40,7 @@ def title_of(doc: Any) -> str:
 def _pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
     alt = "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True))
     # the code, or the seed's file name (code_<id>.txt); then the spaces before the clause
-    return re.compile(rf"{_BEFORE}(?P<code>{alt})(?:_[0-9A-Za-z]+\.txt)?(?:[ \t\u3000]+|{_AFTER})")
+    return re.compile(rf"{_BEFORE}(?P<code>{alt}){SEED_FILE}(?:[ \t\u3000]+|{_AFTER})")
 
 
 def cite(source: object, documents: Mapping[str, Any] | None) -> str:
