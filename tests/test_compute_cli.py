@@ -165,7 +165,7 @@ def _is_number(s: str) -> bool:
 def test_xlsx_sheets_and_headers(computed) -> None:
     _, _, out = computed
     wb = openpyxl.load_workbook(out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09.xlsx")
-    assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间"} <= set(
+    assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "约谈与督促名单", "排名区间"} <= set(
         wb.sheetnames
     )
     ws = wb["区县指标"]

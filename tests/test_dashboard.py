@@ -623,7 +623,7 @@ def test_lagging_list_with_reasons(data):
 def test_empty_parts_say_so_in_chinese(data):
     v = view(period="2025-01")
     assert "暂无" in d.ranking_table_html(data, v) and "暂无" in d.ranking_bars_html(data, v)
-    assert "本月没有列入约谈名单的区县" in d.lagging_html(data, v)
+    assert "本月没有列入约谈名单或督促名单的区县" in d.lagging_html(data, v)
     assert d.funnel_figure(data, v)["data"] == []
 
 

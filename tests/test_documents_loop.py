@@ -293,17 +293,31 @@ def test_loop_lists_in_the_bulletin_equal_direct_queries(demo: dict) -> None:
             assert f"有{n}{words}" in text, words
         else:
             assert words not in text
-    # the 约谈名单: every listed county, and how many were talked to this year
+    # the 约谈名单: every county summoned (not those only on the 督促名单), how many were
+    # talked to this year, and how many of those a 复查 recorded 整改到位 on or before the month
+    # their listing evidence stands at (so they are to be talked to again)
     lag = demo["city"].data.lagging
-    held = con.execute(
-        f"""SELECT DISTINCT county_code FROM talks WHERE target_type = '{TALK_COUNTY_TARGET}'
-            AND talk_date BETWEEN DATE '2025-01-01' AND DATE '{END}'"""
+    lag = lag[lag["list_level"] == "talk"]
+    latest = con.execute(
+        f"""SELECT county_code, arg_max(review_result, talk_date), arg_max(review_date, talk_date)
+            FROM talks WHERE target_type = '{TALK_COUNTY_TARGET}'
+            AND talk_date BETWEEN DATE '2025-01-01' AND DATE '{END}' GROUP BY 1"""
     ).fetchall()
-    n_held = len({c for (c,) in held} & set(lag["county"].astype(str)))
+    listed = dict(zip(lag["county"].astype(str), lag["as_of"]))
+    n_held = len({c for c, _r, _d in latest} & set(listed))
+    n_again = sum(
+        1
+        for c, result, on in latest
+        if c in listed
+        and result == "整改到位"
+        and on is not None
+        and pd.Timestamp(on) <= pd.Period(listed[c], freq="M").end_time
+    )
     if len(lag):
         assert f"{len(lag)}个区县列入约谈名单" in text
-        assert f"已约谈{n_held}个，尚未约谈{len(lag) - n_held}个" in text
-        assert "约谈名单及督办情况" in text
+        again = f"（其中约谈后复查仍未达标、需再次约谈{n_again}个）" if n_again else ""
+        assert f"已约谈{n_held}个{again}，尚未约谈{len(lag) - n_held}个" in text
+        assert "约谈名单" in text and "督办情况" in text
 
 
 def test_county_report_loop_sections(demo: dict) -> None:

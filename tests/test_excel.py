@@ -157,7 +157,7 @@ def test_compute_export_is_named_and_written_for_a_person(exported):
     节点代码, 指标体系, 方向) with a Chinese column beside it; 数据截至 a month, not a day."""
     _, out, paths = exported
     stem = "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09"
-    sheets = ("区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间")
+    sheets = ("区县指标", "全市指标", "综合评价", "里程碑进度", "约谈与督促名单", "排名区间")
     assert {p.name for p in paths} == {f"{stem}.xlsx"} | {f"{stem}_{s}.csv" for s in sheets}
     wb = openpyxl.load_workbook(out / f"{stem}.xlsx")
     beside = {
@@ -179,7 +179,7 @@ def test_compute_export_is_named_and_written_for_a_person(exported):
                 col = header.index(op) + 1
                 seen = {ws.cell(row=i, column=col).value for i in range(2, ws.max_row + 1)}
                 assert seen - {None, ""} and seen - {None, ""} <= {"≥", "≤"}, (ws.title, seen)
-    assert "列入名单情形" in [c.value for c in wb["进度滞后名单"][1]]
+    assert "列入情形" in [c.value for c in wb["约谈与督促名单"][1]]
     ms = wb["里程碑进度"]
     mh = [c.value for c in ms[1]]
     names = [ms.cell(row=i, column=mh.index("里程碑代码") + 1).value for i in range(2, 99)]

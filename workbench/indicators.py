@@ -929,7 +929,16 @@ LAGGING_COLUMNS = [
     "n_missed_targets",
     "missed_targets",
     "criteria",
+    "list_level",
+    "as_of",
 ]
+
+# The two lists a county can be on (`list_level`): 约谈 (summoned: 002 四（二） “对进度
+# 滞后、问题突出的地区……约谈相关负责人”) and 督促 (named in the 通报 and told to put it right
+# by a date: the same clause's “通报各地进展”, for a milestone missed by a little). Labels
+# `talk.level.<code>`, `talk.list.<code>`.
+TALK_LEVEL, REMIND_LEVEL = "talk", "remind"
+TALK_LEVELS = (TALK_LEVEL, REMIND_LEVEL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -937,13 +946,20 @@ LAGGING_COLUMNS = [
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TalkCriteria:
-    """What puts a county on the 约谈 list, from the set's `talk_*` parameters: a milestone
+    """What puts a county on the 约谈 list, from the set's `talk_*` parameters: milestones
     projected to miss or missed (进度滞后); the default index's grade in `grades`, a rank in
     the last `bottom_n`, or at least `unmet_kpis` targets not met (问题突出). Zero or empty
     turns a situation off; a set that declares none keeps the milestones alone. A target whose
     deadline falls after `period` is not yet unmet (the presentation layer's 未达标（时限未到）).
     Before the campaign of the set's calendar starts nobody is listed (002 四（二） is a rule of
-    the campaign)."""
+    the campaign).
+
+    进度滞后 summons a county (约谈) when it lags on at least `min_milestones` milestones, or on
+    one short of its target by at least `milestone_shortfall` of the target (0: off); a county
+    lagging less than that goes on the lesser 督促 list instead. 约谈 is the leading group
+    calling in a county's 负责人 (002 四（二）; 000: “对基金监管工作落实不力……的地区，要约谈
+    部门主要负责人”), not the answer to one target missed by a point: with both thresholds at
+    their defaults (1, 0) every lagging county is summoned, as before they were declared."""
 
     milestones: bool = True
     grades: tuple[str, ...] = ()
@@ -951,6 +967,8 @@ class TalkCriteria:
     unmet_kpis: int = 0
     period: str | None = None
     active: bool = True  # false before the campaign the set's calendar runs: no 约谈 then
+    min_milestones: int = 1
+    milestone_shortfall: float = 0.0
 
     @property
     def uses_index(self) -> bool:
@@ -958,8 +976,8 @@ class TalkCriteria:
 
 
 def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria:
-    """The set's declared 约谈 criteria (parameters `talk_on_milestones`, `talk_grade`,
-    `talk_bottom_n`, `talk_unmet_kpis`)."""
+    """The set's declared 约谈 criteria (parameters `talk_on_milestones`, `talk_min_milestones`,
+    `talk_milestone_shortfall`, `talk_grade`, `talk_bottom_n`, `talk_unmet_kpis`)."""
     params = iset.parameters
 
     def value(code: str, default: object) -> object:
@@ -977,6 +995,8 @@ def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria
         unmet_kpis=int(float(value("talk_unmet_kpis", 0) or 0)),
         period=period,
         active=active,
+        min_milestones=max(int(float(value("talk_min_milestones", 1) or 1)), 1),
+        milestone_shortfall=max(float(value("talk_milestone_shortfall", 0) or 0), 0.0),
     )
 
 
@@ -1002,18 +1022,47 @@ def index_root(index_table: pd.DataFrame, hierarchy: str) -> pd.DataFrame:
     )
 
 
-_TALK_COLUMNS = ["county_code", "county_name", "reason"]
+_TALK_COLUMNS = ["county_code", "county_name", "reason", "serious", "as_of"]
+
+
+def milestone_shortfall(milestones: pd.DataFrame) -> np.ndarray:
+    """How far each milestone row falls short of its target, as a share of the target: the
+    value that decides its status (the projection while 进度滞后, the value at the deadline
+    once 逾期未达标) against the target, in the direction of its comparison; 0 when not short,
+    +inf when the target is 0 and missed."""
+    if not len(milestones):
+        return np.zeros(0)
+    missed = milestones["status"].astype(str).eq(MISSED).to_numpy()
+    current = pd.to_numeric(milestones["current_value"], errors="coerce").to_numpy(dtype=float)
+    projected = pd.to_numeric(milestones["projected_value"], errors="coerce").to_numpy(dtype=float)
+    value = np.where(missed, current, projected)
+    target = pd.to_numeric(milestones["target"], errors="coerce").to_numpy(dtype=float)
+    below = milestones["op"].astype(str).isin(("<=", "<")).to_numpy()
+    gap = np.where(below, value - target, target - value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(target != 0, gap / np.abs(target), np.where(gap > 0, np.inf, 0.0))
+    return np.nan_to_num(np.clip(share, 0.0, None), nan=0.0, posinf=np.inf)
 
 
 def _talk_milestones(milestones, kpis, scores, crit) -> pd.DataFrame:
     if not crit.milestones or not len(milestones):
         return pd.DataFrame(columns=_TALK_COLUMNS)
     bad = milestones[milestones["status"].isin(LAGGING_STATUSES)]
+    codes = bad["county_code"].astype(str)
+    many = codes.map(codes.value_counts()).to_numpy() >= crit.min_milestones
+    far = (
+        milestone_shortfall(bad) >= crit.milestone_shortfall
+        if crit.milestone_shortfall > 0
+        else np.zeros(len(bad), dtype=bool)
+    )
+    serious = pd.Series(many | far, index=bad.index).groupby(codes).transform("any")
     return pd.DataFrame(
         {
             "county_code": bad["county_code"].to_numpy(dtype=object),
             "county_name": bad["county_name"].to_numpy(dtype=object),
             "reason": [milestone_reason(r) for r in bad.to_dict("records")],
+            "serious": serious.to_numpy(dtype=bool),
+            "as_of": bad["as_of"].to_numpy(dtype=object),
         }
     )
 
@@ -1031,7 +1080,16 @@ def _talk_grade(milestones, kpis, scores, crit) -> pd.DataFrame:
         )
         for r in hit.to_dict("records")
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
+
+
+def bottom_place_text(rank: object, n: int, k: int, tied: bool = False) -> str:
+    """Where a rank among the last `k` of `n` stands, in one phrase (every face reads the 约谈
+    reason built from it): `末位（第10名，共10个区县）` for the last place, `并列末位（并列第9名，
+    共10个区县）` when it is shared, `第9名（共10个区县），居后3位` for the last k > 1."""
+    tie = t("pres.rank.tied") if tied else ""
+    key = "talk.place.last" if k <= 1 else "talk.place.bottom"
+    return t(key, tie=tie, rank=int(float(rank)), n=int(n), k=int(k))
 
 
 def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
@@ -1047,14 +1105,11 @@ def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
         t(
             "talk.reason.bottom",
             index=r["index_name"],
-            tie=t("pres.rank.tied") if shared else "",
-            rank=int(r["rank"]),
-            n=ranked,
-            k=crit.bottom_n,
+            place=bottom_place_text(r["rank"], ranked, crit.bottom_n, bool(shared)),
         )
         for r, shared in zip(hit.to_dict("records"), tied, strict=True)
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
 
 
 def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
@@ -1079,7 +1134,7 @@ def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
     reasons = [
         t("talk.reason.unmet", n=int(r["n"]), names=r["names"]) for r in hit.to_dict("records")
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
 
 
 # criterion code → who it puts on the list, with a reason each; the code's label is
@@ -1098,11 +1153,14 @@ def lagging_frame(
     scores: pd.DataFrame | None = None,
     criteria: TalkCriteria | None = None,
 ) -> pd.DataFrame:
-    """进度滞后 / 约谈名单: every county one of the declared criteria puts on the list, with the
-    criteria (`criteria`, Chinese labels) and a reason for each (`reasons`); the milestones it
-    lags on and the KPI targets it missed this period are listed alongside. `scores`: the
-    default index's root (`index_root`), for the grade and ranking criteria. Most criteria
-    first, then most milestones, then most missed targets."""
+    """约谈名单 and 督促名单: every county one of the declared criteria puts on a list, with the
+    criteria (`criteria`, Chinese labels), a reason for each (`reasons`), its list (`list_level`:
+    `talk` when any criterion is serious — grade, rank, unmet targets, or 进度滞后 past the
+    declared count or shortfall, see `TalkCriteria` — else `remind`) and the newest month its
+    evidence stands at (`as_of`, YYYY-MM: a 复查 after it cannot have seen it); the milestones
+    it lags on and the KPI targets it missed this period are listed alongside. `scores`: the
+    default index's root (`index_root`), for the grade and ranking criteria. 约谈 first, then
+    most criteria, most milestones, most missed targets."""
     crit = criteria or TalkCriteria()
     if not crit.active:
         return pd.DataFrame(columns=LAGGING_COLUMNS)
@@ -1122,9 +1180,12 @@ def lagging_frame(
             reasons=("reason", "；".join),
             criteria=("label", lambda s: "、".join(dict.fromkeys(s))),
             n_criteria=("criterion", "nunique"),
+            serious=("serious", "any"),
+            as_of=("as_of", lambda s: max((str(x) for x in s if isinstance(x, str)), default=None)),
         )
         .reset_index()
     )
+    grouped["list_level"] = np.where(grouped["serious"].astype(bool), TALK_LEVEL, REMIND_LEVEL)
     lag = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else None
     if lag is not None and len(lag):
         per_ms = lag.groupby("county_code").agg(
@@ -1148,8 +1209,8 @@ def lagging_frame(
     for col in ("milestones", "missed_targets"):
         grouped[col] = grouped[col].fillna("")
     grouped = grouped.sort_values(
-        ["n_criteria", "n_milestones", "n_missed_targets", "county_code"],
-        ascending=[False, False, False, True],
+        ["serious", "n_criteria", "n_milestones", "n_missed_targets", "county_code"],
+        ascending=[False, False, False, False, True],
         ignore_index=True,
     )
     return grouped[LAGGING_COLUMNS]

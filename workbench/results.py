@@ -333,6 +333,10 @@ def _display_frame(
         out.insert(
             out.columns.get_loc("hierarchy") + 1, "hierarchy_name", out["hierarchy"].map(names)
         )
+    if "list_level" in out.columns:  # the list a county is on, in words (约谈名单 / 督促名单)
+        out["list_level"] = out["list_level"].map(
+            lambda v: t(f"talk.list.{v}") if isinstance(v, str) and v else ""
+        )
     for col in ("met", "workbench_definition"):
         if col in out.columns:
             out[col] = out[col].map(
@@ -991,9 +995,9 @@ class Evaluation:
         parts.append(f"<h4>{html.escape(t('ind.eval.lagging'))}</h4>")
         if len(lag):
             lv = chinese_columns(
-                lag[["county_name", "milestones", "reasons", "n_missed_targets"]].head(
-                    self.display_rows
-                )
+                _display_frame(
+                    lag[["county_name", "list_level", "criteria", "reasons", "n_missed_targets"]]
+                ).head(self.display_rows)
             )
             parts.append(lv.to_html(index=False, escape=True))
             if len(lag) > self.display_rows:

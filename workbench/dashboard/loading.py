@@ -85,7 +85,7 @@ UNCERTAINTY_COLUMNS = [
     "q05",
     "q95",
 ]
-LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
+LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons", "list_level"]
 FUNNEL_COLUMNS = ["indicator_set", "period", *pfunnel.FUNNEL_COLUMNS]
 MILESTONE_COLUMNS = [
     "indicator_set",
@@ -151,7 +151,7 @@ def _compact(
 # sees a categorical.
 TEXT_CATEGORIES: dict[str, tuple[str, ...]] = {
     "index": ("grade",),
-    "lagging": ("reasons",),
+    "lagging": ("reasons", "list_level"),
     "funnel": ("window_start", "window_end"),
     "talks": (
         "indicator_set",
@@ -162,6 +162,8 @@ TEXT_CATEGORIES: dict[str, tuple[str, ...]] = {
         "reasons",
         "talk_id",
         "review_result",
+        "list_level",
+        "followup",
         "followup_label",
     ),
     "overdue_cases": (

@@ -225,7 +225,7 @@ def build_phase_summary(
     blocks += bl.kpi_blocks(f, phase_city.data.city_kpis, phase_city.data.kpis)
     problems = bl.problem_items(f)
     blocks.append(Heading(1, t("doc.h.problems", n=bl.cn(3))))
-    blocks.append(Para(bl.lagging_sentence(f), lead=t("doc.prob.lag_lead"), lead_level=2))
+    blocks.append(Para(bl.lagging_sentence(f), lead=bl.lagging_lead(f), lead_level=2))
     for i, (kind, sentence, _rows) in enumerate(problems, 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.phase.h_next", n=bl.cn(4))))
@@ -397,7 +397,7 @@ def build_campaign_summary(
     problems = bl.problem_items(f)
     n = 5 if len(ms) else 4
     blocks.append(Heading(1, t("doc.h.problems", n=bl.cn(n))))
-    blocks.append(Para(bl.lagging_sentence(f), lead=t("doc.prob.lag_lead"), lead_level=2))
+    blocks.append(Para(bl.lagging_sentence(f), lead=bl.lagging_lead(f), lead_level=2))
     for i, (kind, sentence, _rows) in enumerate(problems, 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.sum.h_next", n=bl.cn(n + 1))))
