@@ -104,6 +104,13 @@ def _campaign_name(f: bl.Facts) -> str:
     return cal.name if cal is not None else f.iset.name
 
 
+def _cited(f: bl.Facts, source: object, key: str) -> str:
+    """A phase's `source:` as the summary prints it (依据《…》…, `citations.cite`) in its
+    brackets, or nothing when it has none."""
+    text = cite(source, getattr(f.iset, "documents", None))
+    return t(key, source=text) if text else ""
+
+
 def _window_label(w: pc.Window) -> str:
     a, b = pd.Period(w.start, freq="M"), pd.Period(w.end, freq="M")
     if a == b:
@@ -203,7 +210,7 @@ def build_phase_summary(
                 campaign=_campaign_name(f),
                 phase=ph.name,
                 window=label,
-                source=cite(ph.source, getattr(f.iset, "documents", None)) or "—",
+                source=_cited(f, ph.source, "doc.phase.source"),
             )
         ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
@@ -243,7 +250,7 @@ def build_phase_summary(
                     name=nxt.name,
                     start=fmt.date_label(nxt.start),
                     end=fmt.date_label(nxt.end),
-                    source=cite(nxt.source, getattr(f.iset, "documents", None)) or "—",
+                    source=_cited(f, nxt.source, "doc.phase.next_source"),
                 )
             )
         )
