@@ -6,7 +6,7 @@ A `source:` text (of a set, target, parameter, phase, milestone, table, screenin
 `presentation.citations.cite` reads it to print titles (and 依据/参照/参考).
 
 Unknown codes: the design prints a text that cites no catalogued code as written (a bureau's
-own wording, 工作台定义, a document cited by its own number — docs/indicators.md "Source
+own wording, 工作口径, a document cited by its own number — docs/indicators.md "Source
 documents", and the catalogue's own header), so an uncatalogued code is allowed and cannot stop
 a month's compute or screening. But a three-digit code is the seeds' numbering: one the
 catalogue lacks is almost always a typo or a missing catalogue entry, and a reader would see a
