@@ -326,3 +326,51 @@ def test_other_sources_are_not_warned_about(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").unlink()
     _mini(tmp_path, target_source="005 三（一）")
     assert [i.code for i in validate(dirs=[tmp_path])] == []
+
+
+def test_a_documents_kind_is_policy_or_reference(tmp_path: Path) -> None:
+    p = _catalogue(
+        tmp_path,
+        "documents:\n"
+        '  "000":\n'
+        "    title: 工作总结十篇\n"
+        "    kind: reference\n"
+        '  "009":\n'
+        "    title: 某方案\n"
+        "    kind: 参考\n",  # line 10: neither policy nor reference
+    )
+    got = [(i.code, i.line) for i in validate([p], [tmp_path])]
+    assert got == [("E_BAD_SOURCE_KIND", 10)]
+
+
+def test_a_description_mentioning_an_uncatalogued_code_is_warned(tmp_path: Path) -> None:
+    """A description is cited like a source (「另：004 要求……」 prints the title), so the check
+    reads it too: 「另：007 要求……」 with 007 not catalogued is reported at its line."""
+    _catalogue(tmp_path, 'documents:\n  "002": {title: 专项整治行动工作方案}\n')
+    text = MINI.format(set_source="002", target_source="002 三（一）", param_source="")
+    text = text.replace(
+        "    numerator: n\n", "    numerator: n\n    description: 案件数。另：007 要求逐月报送。\n"
+    )
+    path = tmp_path / "mini.yaml"
+    path.write_text(text, "utf-8")
+    got = [(i.code, i.line) for i in validate(dirs=[tmp_path]) if i.level == "warning"]
+    assert got == [("W_UNKNOWN_SOURCE_CODE", 12)]  # the line after numerator (line 11)
+
+
+def test_every_shipped_text_citing_the_summaries_reads_as_reference() -> None:
+    """Every declaration citing 000 (the collection of county work summaries): 参考, never
+    依据, and a target resting on it marked 工作口径."""
+    from workbench.declarations import load_sets
+    from workbench.presentation import definitions as pdef
+
+    hits = 0
+    for iset in load_sets(["campaign_2025", "no_fraud_city", "screening_2025"]):
+        for row in pdef.facts(iset).to_dict("records"):
+            for text in (row["formula"], row["target_source"]):
+                if "工作总结十篇" in text:
+                    hits += 1
+                    assert "依据《打击医保骗保工作总结十篇》" not in text
+                    assert "参考《打击医保骗保工作总结十篇》" in text and "（工作做法）" in text
+                    if text == row["target_source"]:
+                        assert text.startswith("工作口径，")
+    assert hits >= 1
