@@ -496,3 +496,55 @@ def test_county_report_and_summary_show_no_bare_code(demo: dict, tmp_path: Path)
         assert not BARE_CODE.search(text), (d["kind"], BARE_CODE.search(text))
         assert "工作台定义" not in text, d["kind"]
         assert not re.search(r"依据：?(嘉兴|华容)", text), d["kind"]
+
+
+def test_kpi_tables_bold_the_city_and_state_relative_targets_as_rules(demo: dict) -> None:
+    """附件2's KPI tables: 「加粗为未达标」 holds for the 全市 row too (it was never bold), and a
+    relative target is each county's own (its 2024 same-months value × 1.2), so the 目标 row
+    states the rule — the city's own value (≥46.3 %) printed there made counties below it
+    look met. campaign_2025 declares 案件查处率 relative to 2024, +20 %."""
+    from workbench.documents import bulletin as bl
+    from workbench.documents.model import Table
+
+    data = demo["city"].data
+    f = bl.gather(data)
+    tables = [b for b in bl.kpi_tables(f, data.kpis, data.city_kpis) if isinstance(b, Table)]
+    assert tables
+    city = data.city_kpis.set_index("indicator")
+    names = dict(zip(data.kpis["indicator"], data.kpis["short_name"]))
+    seen_relative = seen_bold_city = False
+    for tb in tables:
+        df = tb.frame
+        n = len(f.counties)
+        assert df.iloc[n, 0] == f.words.whole and df.iloc[n + 1, 0] == "目标"
+        for j, col in enumerate(df.columns[1:], 1):
+            code = next(c for c, s in names.items() if s == col)
+            failing = city.loc[code, "status"] in ("not_met", "at_risk")
+            assert ((n, j) in tb.bold) == failing, (col, city.loc[code, "status"])
+            seen_bold_city |= failing
+            if code == "case_detection_rate":
+                assert df.iloc[n + 1, j] == "2024年同期×（1＋20%）"
+                seen_relative = True
+            elif (
+                not f.iset.indicators[code].target or not f.iset.indicators[code].target.is_relative
+            ):
+                assert (
+                    df.iloc[n + 1, j] == (city.loc[code, "target_text"] or "—")
+                    or df.iloc[n + 1, j] == "—"
+                )
+    assert seen_relative
+
+
+def test_target_rule_text_by_hand() -> None:
+    from workbench.presentation import definitions as pdef
+
+    assert pdef.target_rule_text({"relative_rise": 0.2, "baseline_year": 2024}) == (
+        "2024年同期×（1＋20%）"
+    )
+    assert pdef.target_rule_text({"relative_rise": 0.07, "baseline_year": 2023}) == (
+        "2023年同期×（1＋7%）"  # 0.07 × 100 is 7.000000000000001 in floating point
+    )
+    assert pdef.target_rule_text({"relative_rise": 0.125, "baseline_year": None}) == (
+        "上年同期×（1＋12.5%）"
+    )
+    assert pdef.target_rule_text({"relative_rise": None}) == ""

@@ -145,23 +145,27 @@ def test_death_and_custody_recovery_by_hand() -> None:
     )
     leads = pd.DataFrame(
         {
-            "lead_id": ["L1", "K1", "K2", "K3", "K4"],
-            "rule_code": ["SJBD-01", "SJBD-02", "SJBD-03", "ZNJK-01", "SJBD-01"],
-            "check_status": ["待核查", "属实", "属实", "属实", "属实"],
-            "checked_date": [pd.NaT] * 5,
-            "case_id": [None, "C1", "C2", "C3", "C4"],
-            "received_date": [pd.Timestamp("2025-12-31")] * 5,
-            "due_date": [pd.Timestamp("2026-01-30")] * 5,
-            "county_code": ["990101"] * 5,
+            "lead_id": ["L1", "K1", "K2", "K3", "K4", "XS5"],
+            "rule_code": ["SJBD-01", "SJBD-02", "SJBD-03", "ZNJK-01", "SJBD-01", "SJBD-02"],
+            "check_status": ["待核查", "属实", "属实", "属实", "属实", "属实"],
+            "checked_date": [pd.NaT] * 6,
+            "case_id": [None, "C1", "C2", "C3", "C4", "C5"],
+            "received_date": [pd.Timestamp("2025-12-31")] * 6,
+            "due_date": [pd.Timestamp("2026-01-30")] * 6,
+            "county_code": ["990101"] * 6,
+            # XS5: a county's own lead tagged with an SJBD code, no 数据期间: not screening's
+            "data_period": ["2025-12", "2025-02", "2025-03", "2025-04", "2024-12", None],
         }
     )
     cases = pd.DataFrame(
         {
-            "case_id": ["C1", "C2", "C3", "C4"],
-            "status": ["已结案", "已撤销", "已结案", "调查中"],
-            "found_date": pd.to_datetime(["2025-03-01", "2025-04-01", "2025-05-01", "2024-12-20"]),
-            "amount_due": [1000.0, 500.0, 700.0, 900.0],
-            "amount_recovered": [800.0, 500.0, 700.0, 0.0],
+            "case_id": ["C1", "C2", "C3", "C4", "C5"],
+            "status": ["已结案", "已撤销", "已结案", "调查中", "已结案"],
+            "found_date": pd.to_datetime(
+                ["2025-03-01", "2025-04-01", "2025-05-01", "2024-12-20", "2025-06-01"]
+            ),
+            "amount_due": [1000.0, 500.0, 700.0, 900.0, 5000.0],
+            "amount_recovered": [800.0, 500.0, 700.0, 0.0, 5000.0],
         }
     )
     d = period_digest(
@@ -174,7 +178,8 @@ def test_death_and_custody_recovery_by_hand() -> None:
         cases,
     )
     cm = d["cross_match"].iloc[0]
-    # C1 only: C2 withdrawn, C3 from a 智能监控 rule, C4 found last year
+    # C1 only: C2 withdrawn, C3 from a 智能监控 rule, C4 found last year, C5 from a county's
+    # own lead (no 数据期间) that merely carries an SJBD code
     assert (cm["cases"], cm["amount_due"], cm["recovered"]) == (1, 1000.0, 800.0)
     assert cm["recovery_rate"] == pytest.approx(0.8)
     assert pd.isna(d["month"].iloc[0]["coverage_rate"])  # no coverage rows: missing, not 0
@@ -645,6 +650,7 @@ def test_window_digest_by_hand() -> None:
             ],
             "case_id": ["C1", None, None, None, None],
             "county_code": ["990101"] * 5,
+            "data_period": ["2025-10", "2025-11", "2025-10", "2025-11", "2025-12"],
         }
     )
     cases = pd.DataFrame(
@@ -687,11 +693,12 @@ def test_window_digest_by_hand() -> None:
     para = summaries.screening_para(d, CWindow("2025-10", "2025-11"), 3)[0]
     assert para.lead == "（三）疑点数据筛查。"
     assert para.text == (
-        "2025年10—11月，对其中2个月的医保结算数据开展疑点筛查，筛查结算300笔，疑点数据覆盖率"
-        "75.0%，命中疑点结算（划拨）40笔、金额3,600元，生成并下发疑点线索4条。"
+        "2025年10—11月，对其中2个月的医保结算数据开展疑点筛查，筛查结算300笔，"
+        "疑点数据覆盖率（2025年10—11月）75.0%，命中疑点结算（划拨）40笔、金额3,600元，"
+        "生成并下发疑点线索4条。"
         "截至2025年11月30日，2025年1—11月筛查线索累计4条，已核查3条，其中属实2条，属实率66.7%。"
         "各规则中属实率最低的是“超量开药”（50.0%，已核查2条），需结合核查结果调整规则参数。"
-        "由死亡、服刑在押人员比对线索转立案件1件，已追回400元。"
+        "筛查线索中的死亡、服刑在押人员比对线索转立案件1件（2025年1—11月发现），已追回400元。"
     )
 
 

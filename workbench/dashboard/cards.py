@@ -5,7 +5,7 @@ from __future__ import annotations
 from workbench import fmt
 from workbench.dashboard.data import DashboardData, _float, _missing
 from workbench.dashboard.definitions import card_definition, card_info_html
-from workbench.dashboard.markup import STATUS_LIGHTS, _esc, _part, display
+from workbench.dashboard.markup import STATUS_LIGHTS, _esc, _part, display, span_text
 from workbench.dashboard.style import STATUS_ICONS
 from workbench.dashboard.view import CITY, View
 from workbench.messages import t
@@ -46,7 +46,7 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
     scope = t(
         "dash.def.scope",
         unit=data.county_name(view.county),
-        span=t(f"ind.span.{data.span}"),
+        span=span_text(data.span, view.period),
         period=data.period_label(view.period),
     )
     for m, group_name in card_order(data, view.indicator_set):

@@ -30,6 +30,7 @@ from workbench.dashboard.markup import (
     county_href,
     export_buttons,
     panel_title,
+    span_text,
     worded,
 )
 from workbench.dashboard.ranking import (
@@ -71,7 +72,7 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
     asof = t(
         "tables.dash.asof" if data.period_labels else "dash.asof",
         period=data.period_label(view.period),
-        span=t(f"ind.span.{data.span}"),
+        span=span_text(data.span, view.period),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
     place = data.words(view.indicator_set)["place"] or data.city_name

@@ -11,6 +11,7 @@ from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import base_layout, empty_figure
 from workbench.dashboard.view import View
 from workbench.messages import t
+from workbench.presentation import counts as pc
 from workbench.screening.summary import screening_view
 
 
@@ -62,7 +63,7 @@ def screening_html(data: DashboardData, view: View) -> str:
     lead = t(
         "dash.scr.totals",
         unit=unit,
-        period=data.period_label(view.period),
+        span=pc.Window(f"{view.period[:4]}-01", view.period).label,
         hits=fmt.number(tot["hits"]),
         leads=fmt.number(tot["leads"]),
         suppressed=fmt.number(tot["suppressed"]),
@@ -95,7 +96,7 @@ def screening_html(data: DashboardData, view: View) -> str:
             f"{cited}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["hits"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["leads"]))}</td>'
-            f'<td class="wb-num">{_esc(fmt.money(r["amount"]) if r["leads"] else "—")}</td>'
+            f'<td class="wb-num">{_esc(fmt.wan(r["amount"]) if r["leads"] else "—")}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["checked"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["confirmed"]))}</td>'
             f"{_rate_cell(r['confirmed_rate'], r['checked'])}</tr>"
@@ -111,7 +112,7 @@ def screening_html(data: DashboardData, view: View) -> str:
         f"<td>{county_link(r['county_code'], data.county_name(r['county_code']), view)}</td>"
         f'<td class="wb-num">{_esc(fmt.number(r["hits"]))}</td>'
         f'<td class="wb-num">{_esc(fmt.number(r["leads"]))}</td>'
-        f'<td class="wb-num">{_esc(fmt.money(r["amount"]))}</td></tr>'
+        f'<td class="wb-num">{_esc(fmt.wan(r["amount"]))}</td></tr>'
         for r in tb["by_county"].to_dict("records")
     ]
     county_table = (

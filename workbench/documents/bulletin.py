@@ -622,6 +622,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
     """Per group: counties × KPIs (value texts; bold where the county fails), city row last."""
     blocks: list[Block] = []
     n = 0
+    facts = {r["indicator"]: r for r in pdef.facts(f.iset).to_dict("records")}
     for group, codes in pg.kpi_groups(f.iset):
         codes = [c for c in codes if c in set(county_kpis["indicator"])]
         chunks = max(1, -(-len(codes) // MAX_KPI_COLUMNS))
@@ -643,9 +644,14 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             frame_df = pd.DataFrame(frame)
             total = {f.words.unit_noun: f.words.whole}
             target = {f.words.unit_noun: t("doc.col.target")}
-            for code in part:
+            for j, code in enumerate(part, 1):
                 total[names[code]] = city["value_text"].get(code, "—")
-                target[names[code]] = city["target_text"].get(code, "—")
+                # a relative target is each row's own: the row states the rule, not the city's value
+                target[names[code]] = pdef.target_rule_text(facts.get(code, {})) or city[
+                    "target_text"
+                ].get(code, "—")
+                if city["status"].get(code) in pg.FAILING:
+                    bold.add((len(f.counties), j))
             frame_df = pd.concat([frame_df, pd.DataFrame([total, target])], ignore_index=True)
             blocks.append(
                 Table(
@@ -655,7 +661,15 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    return with_note(blocks, t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)))
+    note = t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f), **_kpi_note_words(f))
+    return with_note(blocks, note)
+
+
+def _kpi_note_words(f: Facts) -> dict[str, str]:
+    """What the KPI tables' note says of the bold 全市 row and of relative targets' rules."""
+    relative = any(pdef.target_rule_text(r) for r in pdef.facts(f.iset).to_dict("records"))
+    rule = t("doc.table.kpis_note_relative", noun=f.words.unit_noun) if relative else ""
+    return {"whole": f.words.whole, "relative": rule}
 
 
 def with_note(blocks: list[Block], note: str) -> list[Block]:
@@ -800,14 +814,30 @@ def weakest_sentence(by_rule: pd.DataFrame) -> str:
     )
 
 
-def coverage_clause(row: Any) -> str:
-    """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
+def coverage_clause(row: Any, window: pc.Window, unscreened: bool = False) -> str:
+    """「，筛查结算N笔，疑点数据覆盖率（2025年12月）X%」 — the rate says its span (`window.label`),
+    and, when some months of it were never screened (`unscreened`), that their settlements
+    count in the denominator — when the row counts settlements, else nothing."""
     if not fmt.finite(row["settlements"]):
         return ""
     return t(
-        "doc.scr.coverage",
+        "doc.scr.coverage_unscreened" if unscreened else "doc.scr.coverage",
         screened=fmt.count_text(row["screened"], "笔"),
+        span=window.label,
         rate=fmt.value_text(row["coverage_rate"], "%"),
+    )
+
+
+def ytd_coverage_sentence(f: Facts, ytd: Any) -> str:
+    """「2025年1—12月累计疑点数据覆盖率X%（…）。」 — the figure the cockpit's card gives for the
+    year to date — when the month is not January and the year's coverage is known."""
+    window = pc.standard_windows(f.period)["ytd"]
+    if window.start == window.end or fmt.finite(ytd.get("coverage_rate")) is None:
+        return ""
+    return t(
+        "doc.scr.coverage_ytd",
+        span=window.label,
+        rate=fmt.value_text(ytd["coverage_rate"], "%"),
     )
 
 
@@ -819,7 +849,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
     by_rule = digest["by_rule"]
     y = digest["ytd"].iloc[0]
     cm = digest["cross_match"].iloc[0]
-    cov = coverage_clause(m)
+    cov = coverage_clause(m, pc.standard_windows(f.period)["month"])
     top = by_rule[by_rule["leads"] > 0].head(TOP)
     month = [
         t(
@@ -833,6 +863,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
             leads=fmt.count_text(m["leads"], "条"),
         )
     ]
+    month.append(ytd_coverage_sentence(f, y))
     if int(m["suppressed"]):
         month.append(t("doc.scr.suppressed", n=int(m["suppressed"])))
     if len(top):
@@ -896,7 +927,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
             t("doc.col.rule"): r["rule_name"].astype(str),
             t("doc.col.scr_hits"): [fmt.count_text(v) for v in r["hits"]],
             t("doc.col.scr_leads"): [fmt.count_text(v) for v in r["leads"]],
-            t("doc.col.scr_amount"): [fmt.value_text(v / 1e4, "", 2) for v in r["amount"]],
+            t("doc.col.scr_amount"): [fmt.wan(v) for v in r["amount"]],
             t("doc.col.scr_leads_ytd"): [fmt.count_text(v) for v in r["leads_ytd"]],
             t("doc.col.scr_checked"): [fmt.count_text(v) for v in r["checked"]],
             t("doc.col.scr_confirmed"): [fmt.count_text(v) for v in r["confirmed"]],
@@ -908,7 +939,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
         t("doc.col.rule"): f.words.whole,
         t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
         t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
-        t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),
+        t("doc.col.scr_amount"): fmt.wan(m["amount"]),
         t("doc.col.scr_leads_ytd"): fmt.count_text(y["leads"]),
         t("doc.col.scr_checked"): fmt.count_text(y["checked"]),
         t("doc.col.scr_confirmed"): fmt.count_text(y["confirmed"]),
@@ -1112,7 +1143,7 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
 def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
-    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f), **_kpi_note_words(f))
     if blocks and isinstance(blocks[-1], Para):  # no table: drop the ledgers' note paragraph
         blocks = blocks[:-1]
     return with_note(blocks, note)  # the last table's note is this set's own

@@ -111,15 +111,6 @@ def _cited(f: bl.Facts, source: object, key: str) -> str:
     return t(key, source=text) if text else ""
 
 
-def _window_label(w: pc.Window) -> str:
-    a, b = pd.Period(w.start, freq="M"), pd.Period(w.end, freq="M")
-    if a == b:
-        return t("doc.sum.window_one_month", y=a.year, a=a.month)
-    if a.year == b.year:
-        return t("doc.sum.window_same_year", y=a.year, a=a.month, b=b.month)
-    return t("doc.sum.window", a=fmt.month_label(w.start), b=fmt.month_label(w.end))
-
-
 def screening_para(
     digest: Mapping[str, pd.DataFrame] | None, window: pc.Window, n: int
 ) -> list[Block]:
@@ -131,11 +122,12 @@ def screening_para(
         return []
     w, c, cm = (digest[k].iloc[0] for k in ("window", "checks", "cross_match"))
     end = lists.period_end(window.end)
-    coverage = bl.coverage_clause(w)
+    span_months = (pd.Period(window.end, freq="M") - pd.Period(window.start, freq="M")).n + 1
+    coverage = bl.coverage_clause(w, window, unscreened=int(w["months"]) < span_months)
     parts = [
         t(
             "doc.sum.scr_window",
-            window=_window_label(window),
+            window=window.label,
             months=int(w["months"]),
             coverage=coverage,
             hits=fmt.count_text(w["hits"], "笔"),
@@ -175,6 +167,8 @@ def screening_para(
         t(
             "doc.sum.scr_recovery",
             cases=fmt.count_text(cm["cases"], "件"),
+            year=window.end[:4],
+            ytd=ytd,
             recovered=fmt.value_text(cm["recovered"], "元", 1),
         )
         if int(cm["cases"])
@@ -202,7 +196,7 @@ def build_phase_summary(
     nxt = phases[phases.index(ph) + 1] if phases.index(ph) + 1 < len(phases) else None
     window = pc.Window(_month(ph.start), _month(ph.end))
     figs = pc.window_figures(f.ledgers, window)
-    label = _window_label(window)
+    label = window.label
     blocks: list[Block] = [
         Para(
             t(
@@ -327,7 +321,7 @@ def build_campaign_summary(
     cal = f.iset.calendar
     data = city.data
     window = pc.Window(_month(cal.start), _month(cal.end))
-    label = _window_label(window)
+    label = window.label
     figs = pc.window_figures(f.ledgers, window)
     kpis = data.city_kpis
     table, rows = verdict_table(f, kpis)
@@ -391,7 +385,7 @@ def build_campaign_summary(
             Para(
                 t(
                     "doc.sum.phase",
-                    window=_window_label(w),
+                    window=w.label,
                     inspections=pf.loc["inspections", "value_text"],
                     cases=pf.loc["cases_filed", "value_text"],
                     recovered=pf.loc["recovered", "value_text"],
@@ -451,7 +445,7 @@ def build_case_digest(
         Para(
             t(
                 "doc.cases.intro",
-                window=_window_label(window),
+                window=window.label,
                 total=pc.number_text("exposed", total),
                 n=len(cases),
             )

@@ -133,6 +133,19 @@ def derivation_text(fact: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     )
 
 
+def target_rule_text(fact: Mapping[str, Any]) -> str:
+    """A relative target as the rule every unit is held to (「2024年同期×（1＋20%）」), for a table
+    whose rows each have their own target; "" for a target that is one value for all."""
+    rise = fmt.finite(fact.get("relative_rise"))
+    if rise is None:
+        return ""
+    pct = fmt.value_text(rise, "%", 0 if abs(rise * 100 - round(rise * 100)) < 1e-9 else 1)  # 20%
+    year = fmt.finite(fact.get("baseline_year"))
+    if year is None:
+        return t("defs.rule_previous", rise=pct)
+    return t("defs.rule", year=int(year), rise=pct)
+
+
 def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
     """One indicator's definition for one county and period: `fact` (a `facts` row) with the
     KPI row's numbers (`numerator`, `denominator`, `target`, `period`, and the presented
