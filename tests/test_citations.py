@@ -140,7 +140,9 @@ def test_a_target_no_basis_sets_is_a_working_definition() -> None:
     both = target_source("002 三（二）2：不低于30%；004 三（一）2：100%", DOCS, DEMO)
     assert both == "依据" + PLAN + "三（二）2：不低于30%；参照" + JIAXING + "三（一）2：100%"
     # citing no catalogued document: as written, not judged
-    assert target_source("医保发〔2021〕49号：应移尽移", DOCS, DEMO) == "医保发〔2021〕49号：应移尽移"
+    assert (
+        target_source("医保发〔2021〕49号：应移尽移", DOCS, DEMO) == "医保发〔2021〕49号：应移尽移"
+    )
     assert target_source("", DOCS, DEMO) == ""
 
 

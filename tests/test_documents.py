@@ -460,9 +460,12 @@ def test_the_bulletin_cites_each_document_as_what_it_is(bulletin: dict) -> None:
     # the 指标说明 items: one tag, on exactly the working definitions
     iset = load_set("campaign_2025")
     items = dict(
-        re.findall(r"\d+．([^。\n]+)。(计算方法(?:（工作口径）)?)：", text.split("指标说明（工作口径）")[-1])
+        re.findall(
+            r"\d+．([^。\n]+)。(计算方法(?:（工作口径）)?)：",
+            text.split("指标说明（工作口径）")[-1],
+        )
     )
-    for code, ind in iset.indicators.items():
+    for ind in iset.indicators.values():
         if ind.name in items:
             want = "计算方法（工作口径）" if ind.workbench_definition else "计算方法"
             assert items[ind.name] == want, ind.name

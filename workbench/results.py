@@ -310,7 +310,7 @@ def _display_frame(
     for col, write in (("source", cite), ("target_source", target_source)):
         if docs and col in out.columns:  # each distinct text cited once (a table has thousands)
             texts = {v: write(v, docs) for v in out[col].dropna().unique()}
-            out[col] = out[col].map(lambda v: texts.get(v, v) if isinstance(v, str) else v)
+            out[col] = out[col].map(lambda v, texts=texts: texts.get(v, v))
     if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
         out["period"] = out["period"].map(
             lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p

@@ -1137,8 +1137,8 @@ class Shaper:
     # -- kind: sources -------------------------------------------------------------------------
     def documents(self, data: LMap) -> tuple[SourceDocument, ...]:
         """A catalogue of source documents: `documents: {<code>: {title, issuer, number, file,
-        note, kind, jurisdiction}}`. Every entry is checked before any is dropped, so one pass reports every
-        mistake."""
+        note, kind, jurisdiction}}`. Every entry is checked before any is dropped, so one pass
+        reports every mistake."""
         fname = data.file
         section = data.get("documents")
         if not isinstance(section, LMap) or not section:

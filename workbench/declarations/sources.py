@@ -25,10 +25,11 @@ from workbench.declarations.issues import At, Issues
 from workbench.declarations.loader import LList, LMap
 
 # A code is cited where a clause starts: at the start, or after a separator, a full stop or an
-# opening bracket ("002 三（一）；001 二（六）", "工作口径（002 三（一））", "……合计。002 三（二）1：……",
-# "另：004 要求……"); it ends at a space, a closing bracket, a separator or the end. A number
-# inside a sentence ("第20220326号") is never one. `presentation.citations.cite` reads the same
-# pattern, so every code this check accepts is printed as a title (and none it misses is).
+# opening bracket ("002 三（一）；001 二（六）", "工作口径（002 三（一））",
+# "……合计。002 三（二）1：……", "另：004 要求……"); it ends at a space, a closing bracket, a
+# separator or the end. A number inside a sentence ("第20220326号") is never one.
+# `presentation.citations.cite` reads the same pattern, so every code this check accepts is
+# printed as a title (and none it misses is).
 CLAUSE_START = r"(?:^|(?<=[；;（(、，,：:。\s]))"
 CLAUSE_END = r"(?=$|[；;）)，,、：:一二三四五六七八九十篇])"
 SEED_FILE = r"(?:_[0-9A-Za-z]+\.txt)?"  # the seed's file-name form, 002_b1a03073658be3d4.txt

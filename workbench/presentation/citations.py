@@ -37,8 +37,8 @@ from workbench.declarations.sources import SEED_FILE
 from workbench.messages import t
 
 BASIS, PEER, REFERENCE = "basis", "peer", "reference"  # lead words: pres.cite.lead.<standing>
-# the place an issuer names: 嘉兴市人民政府办公室 → 嘉兴市, 广东省医疗保障局 → 广东省; 国家医疗保障局,
-# 国务院办公厅 name none (national)
+# the place an issuer names: 嘉兴市人民政府办公室 → 嘉兴市, 广东省医疗保障局 → 广东省;
+# 国家医疗保障局, 国务院办公厅 name none (national)
 _ISSUER_PLACE = re.compile(
     r"^(?P<place>[^\s，,、]{1,12}?(?:自治区|自治州|自治县|省|市|县|区|州|盟|旗))"
     r"(?:人民政府|医疗保障局|医保局|卫生健康委|财政局|公安局|市场监督管理局|委员会|办公室|党委)"
@@ -87,7 +87,9 @@ def home() -> frozenset[str]:
     from workbench.config import bureau_config, documents_config
 
     b, d = bureau_config(), documents_config()
-    return _home_of(str(b.get("city") or ""), str(b.get("province") or ""), str(d.get("issuer") or ""))
+    return _home_of(
+        str(b.get("city") or ""), str(b.get("province") or ""), str(d.get("issuer") or "")
+    )
 
 
 def standing(doc: Any, places: frozenset[str] | None = None) -> str:

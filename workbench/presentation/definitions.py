@@ -183,7 +183,8 @@ def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
 def formula_words(fact: Mapping[str, Any]) -> dict[str, str]:
     """The one place that tags a working definition (工作口径: the documents name the indicator
     and its target but not how to compute it): `formula_label` heads the formula in running
-    text (计算方法（工作口径）：…), `formula_tagged` is the formula with the tag for a table cell."""
+    text (计算方法（工作口径）：…), `formula_tagged` is the formula with the tag for a table
+    cell."""
     own = bool(fact.get("workbench_definition"))
     formula = str(fact.get("formula") or "")
     return {
