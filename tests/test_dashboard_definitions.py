@@ -64,7 +64,13 @@ def test_panel_counts_equal_the_ledger_rows(data, city):
     assert panel["numerator"] == f"已办结投诉举报数{int(done.sum()):,}件"
     assert panel["denominator"] == f"受理投诉举报数{int(mine.sum()):,}件"
     assert panel["value"] == f"{done.sum() / mine.sum() * 100:.1f}%"
-    assert "工作台定义" in panel["formula"] and panel["source"]
+    # a working definition is tagged with the one term; its target cites another city's plan,
+    # so it is 参照 and the target the bureau's own (工作口径), never 依据
+    assert panel["formula"] == "统计期内受理的投诉举报中已办结的比例。（工作口径）"
+    assert panel["source"] == (
+        "工作口径，参照嘉兴市人民政府办公室《嘉兴市打造医保“无骗保城市”实施意见》"
+        "三（一）2：投诉举报查处率100%"
+    )
     scope = re.search(r'class="wb-def-scope">([^<]*)<', cards).group(1)
     assert data.county_name(county) in scope and "2025年9月" in scope
 

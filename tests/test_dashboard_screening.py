@@ -122,8 +122,8 @@ def test_counts_equal_the_evidence_table(wh_copy: Path, extract, extract_dir: Pa
     assert len(rules) == 10  # every shipped rule, hit or not
     # the warehouse's frames carry every rule's source, cited by title (no bare seed number)
     src = frames["screening_rules"].set_index("rule_code")["source"]
-    assert len(src) == 10 and src["ZNJK-05"] == "工作台定义"
-    assert src["ZNJK-02"] == "《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
+    assert len(src) == 10 and src["ZNJK-05"] == "工作口径"
+    assert src["ZNJK-02"] == "依据《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
 
 
 def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_dir: Path):
@@ -307,10 +307,10 @@ def test_each_rule_shows_its_source_by_document_title():
     from workbench.screening.summary import rule_table
 
     data = sample_data()
-    title = "《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
+    title = "依据《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
     data.screening_rules = rule_table(
         {"SJBD-01": "死亡后发生结算", "ZNJK-01": "频繁就诊", "ZNJK-02": "超均值"},
-        {"SJBD-01": title, "ZNJK-01": "工作台定义"},
+        {"SJBD-01": title, "ZNJK-01": "工作口径"},
     )
     part = screening_html(data, view(period="2025-09"))
     rows = re.findall(r'<tr data-rule="([^"]+)"(.*?)</tr>', part)
@@ -319,8 +319,8 @@ def test_each_rule_shows_its_source_by_document_title():
         for code, row in rows
     }
     assert cited == {
-        "SJBD-01": [f"依据：{title}"],
-        "ZNJK-01": ["依据：工作台定义"],
+        "SJBD-01": [title],  # the cited source says 依据 itself (`citations.cite`)
+        "ZNJK-01": ["工作口径"],
         "ZNJK-02": [],  # no source declared: nothing printed, not an empty 依据
     }
     by_rule = exports.screening_tables(data, view(period="2025-09"))[0]

@@ -435,6 +435,72 @@ def test_case_digest_headings_name_the_county_once(demo: dict) -> None:
         assert not h.endswith("其他案"), h
 
 
+# ------------------------------------------------------------------- what a document cites
+BARE_CODE = re.compile(r"\b00\d\s|\b00\d_[0-9a-f]+\.txt")
+
+
+def test_the_bulletin_cites_each_document_as_what_it_is(bulletin: dict) -> None:
+    """附件 指标说明: a collection of county work summaries is 参考…（工作做法） and its target
+    工作口径; another city's plan 参照, never 依据; a code inside a sentence (「另：004 要求」)
+    is a title; every working definition tagged 计算方法（工作口径） and no other (expected words
+    by hand, the set's workbench_definition flags read from the YAML)."""
+    from workbench.declarations import load_set
+
+    text = _all_text(bulletin["doc"])
+    assert not BARE_CODE.search(text), BARE_CODE.search(text)
+    assert "工作台定义" not in text
+    assert not re.search(r"依据：?(嘉兴|华容|《打击医保骗保工作总结十篇》)", text)
+    jiaxing = "嘉兴市人民政府办公室《嘉兴市打造医保“无骗保城市”实施意见》"
+    assert (
+        "（工作口径，参考《打击医保骗保工作总结十篇》篇2：各县（市、区）医疗保障部门每月要向市局"
+        "报送一例需在媒体上曝光的典型案例（工作做法））" in text
+    )
+    assert f"另：{jiaxing}要求三年行动计划期间对定点医药机构检查率达到100%。" in text
+    assert f"；参照{jiaxing}三（一）2：三年内检查率100%）" in text
+    # the 指标说明 items: one tag, on exactly the working definitions
+    iset = load_set("campaign_2025")
+    items = dict(
+        re.findall(
+            r"\d+．([^。\n]+)。(计算方法(?:（工作口径）)?)：",
+            text.split("指标说明（工作口径）")[-1],
+        )
+    )
+    for ind in iset.indicators.values():
+        if ind.name in items:
+            want = "计算方法（工作口径）" if ind.workbench_definition else "计算方法"
+            assert items[ind.name] == want, ind.name
+    assert items["案件查处率"] == "计算方法（工作口径）"  # item 1, untagged before
+    assert items["病历抽查比例"] == "计算方法"  # the seed defines it
+
+
+def test_county_report_and_summary_show_no_bare_code(demo: dict, tmp_path: Path) -> None:
+    from docx import Document
+
+    from workbench import report
+    from workbench.documents import options as dopt
+    from workbench.documents import produce
+    from workbench.report import CountyReport
+
+    data = demo["city"].data
+    r = CountyReport(data, str(data.counties["county"].iloc[0]))
+    html = str(r.definitions())
+    assert not BARE_CODE.search(html) and "工作台定义" not in html
+    assert "目标来源" in html and "（工作口径）" in html
+    docs = produce.write_all(
+        demo["city"],
+        dopt.DocOptions(),
+        tmp_path / "city",
+        lambda p: report.city_report(p, str(demo["path"])),
+        pdf=False,
+        echo=lambda _s: None,
+    )
+    for d in docs:
+        text = _all_text(Document(str(tmp_path / d["docx"])))
+        assert not BARE_CODE.search(text), (d["kind"], BARE_CODE.search(text))
+        assert "工作台定义" not in text, d["kind"]
+        assert not re.search(r"依据：?(嘉兴|华容)", text), d["kind"]
+
+
 def test_kpi_tables_bold_the_city_and_state_relative_targets_as_rules(demo: dict) -> None:
     """附件2's KPI tables: 「加粗为未达标」 holds for the 全市 row too (it was never bold), and a
     relative target is each county's own (its 2024 same-months value × 1.2), so the 目标 row

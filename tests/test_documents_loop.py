@@ -734,6 +734,11 @@ def test_screening_attachment_cites_each_rules_source(demo: dict, screened: dict
         *(f"ZNJK-0{i}" for i in range(1, 8)),
     ]
     plan = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
-    assert lines[3] == f"ZNJK-01 同一参保人月就诊次数≥15次：{plan}三（一）"
-    assert lines[7] == "ZNJK-05 住院时间重叠：工作台定义"
+    assert lines[3] == f"ZNJK-01 同一参保人月就诊次数≥15次：依据{plan}三（一）"
+    assert lines[7] == "ZNJK-05 住院时间重叠：工作口径"
+    # a county's plan is not this city's basis: 参照, with its issuer and number
+    assert lines[0] == (
+        f"SJBD-01 死亡后发生结算：依据{plan}三（一）；参照华容县人民政府办公室"
+        "《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》（华政办函〔2021〕18号）二（六）"
+    )
     assert not any(re.search(r"：00\d|；00\d", ln) for ln in lines)

@@ -227,22 +227,23 @@ PLAN_001 = (
 
 
 def test_rule_sources_cite_documents_by_title() -> None:
-    """A rule's `source:` reads as the documents' titles; 工作台定义 stays as written."""
+    """A rule's `source:` reads as the documents' titles, led by what each is to a bureau
+    configured nowhere (a county's plan: 参照); 工作口径 stays as written."""
     from workbench.screening.rules import rule_sources, source_line
 
     rs = load_rules()
     cited = rule_sources(rs)
     assert set(cited) == set(SHIPPED)
-    assert cited["SJBD-01"] == f"{PLAN_002}三（一）；{PLAN_001}二（六）"
-    assert cited["ZNJK-01"] == f"{PLAN_002}三（一）"
-    assert cited["ZNJK-05"] == "工作台定义"
-    assert cited["ZNJK-07"] == f"{PLAN_002}二（一）1（容差为工作台定义）"
+    assert cited["SJBD-01"] == f"依据{PLAN_002}三（一）；参照{PLAN_001}二（六）"
+    assert cited["ZNJK-01"] == f"依据{PLAN_002}三（一）"
+    assert cited["ZNJK-05"] == "工作口径"
+    assert cited["ZNJK-07"] == f"依据{PLAN_002}二（一）1（容差为工作口径）"
     assert not any(re.search(r"(^|；)00\d", v) for v in cited.values())
     line = source_line("ZNJK-05", "住院时间重叠", cited["ZNJK-05"])
-    assert line == "ZNJK-05 住院时间重叠：工作台定义"
+    assert line == "ZNJK-05 住院时间重叠：工作口径"
     # a catalogue given by the caller is the one used
     docs = {"002": type("D", (), {"title": "某方案", "issuer": "", "number": ""})()}
-    assert rule_sources(rs, docs)["ZNJK-01"] == "《某方案》三（一）"
+    assert rule_sources(rs, docs)["ZNJK-01"] == "依据《某方案》三（一）"
 
 
 def test_a_rule_citing_an_uncatalogued_code_is_warned_with_its_line(tmp_path: Path) -> None:

@@ -264,8 +264,8 @@ def test_lists_are_masked_per_county_and_come_back_as_lead_updates(
         basis = [n for n in notes if re.match(r"SJBD-0\d ", str(n))]
         if "死亡人员" in f.name:
             assert basis[0] == (
-                "SJBD-01 死亡后发生结算：《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）；"
-                "华容县人民政府办公室《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》"
+                "SJBD-01 死亡后发生结算：依据《2025年开展打击欺诈骗保专项整治行动工作方案》"
+                "三（一）；参照华容县人民政府办公室《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》"
                 "（华政办函〔2021〕18号）二（六）"
             )
         assert basis and not any(re.search(r"：00\d", b) for b in basis)

@@ -1438,12 +1438,13 @@ class CountyReport:
         return pd.DataFrame(
             {
                 "指标": d["name"],
-                "计算方法（工作口径）": d["formula"],
+                t("defs.formula"): d["formula_tagged"],
                 "本期分子": d["numerator_text"],
                 "本期分母": d["denominator_text"],
                 "本期值": d["value_text"],
                 "目标": d["target_text"],
-                "依据": d["target_source"] + d["derivation"].map(lambda x: f"；{x}" if x else ""),
+                t("defs.target_source"): d["target_source"]
+                + d["derivation"].map(lambda x: f"；{x}" if x else ""),
             }
         )
 

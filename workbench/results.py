@@ -68,7 +68,7 @@ from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-ex
 from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
 from workbench.presentation import kpis as presented
-from workbench.presentation.citations import cite
+from workbench.presentation.citations import cite, target_source
 from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
 from workbench.tables import read_table, table_frame
@@ -307,8 +307,11 @@ def _display_frame(
     frequency (2023财年, not its last month), booleans in Chinese and declared sources as the
     documents' titles (`presentation.citations`)."""
     out = df.copy()
-    if iset is not None and "source" in out.columns:
-        out["source"] = out["source"].map(lambda s: cite(s, getattr(iset, "documents", None)))
+    docs = getattr(iset, "documents", None) if iset is not None else None
+    for col, write in (("source", cite), ("target_source", target_source)):
+        if docs and col in out.columns:  # each distinct text cited once (a table has thousands)
+            texts = {v: write(v, docs) for v in out[col].dropna().unique()}
+            out[col] = out[col].map(lambda v, texts=texts: texts.get(v, v))
     if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
         out["period"] = out["period"].map(
             lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p

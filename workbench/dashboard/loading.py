@@ -31,6 +31,7 @@ from workbench.presentation import cache as pcache
 from workbench.presentation import definitions as pdef
 from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
+from workbench.presentation.citations import cite
 from workbench.presentation.words import set_words, words_record
 
 if TYPE_CHECKING:
@@ -621,7 +622,7 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
                 "direction": ind.direction,
                 "op": d.op or None,
                 "deadline": d.deadline,
-                "description": ind.description,
+                "description": cite(ind.description, iset.documents),  # 「另：004 要求」: a title
                 "group": ind.group,
                 "short_name": d.short_name,
                 "decimals": d.decimals,

@@ -493,7 +493,10 @@ class TableLedger(Ledger):
 class SourceDocument:
     """One policy document of a `kind: sources` catalogue: the short code a declared `source:`
     text starts with ("002 三（一）"), and the title (issuer, document number) a reader knows it
-    by. `presentation.citations.cite` turns the code into the title."""
+    by. `presentation.citations.cite` turns the code into the title. `kind` says what it is
+    (`vocabulary.SOURCE_KINDS`: a policy document, or reference material such as a collection
+    of work summaries); `jurisdiction` whose document it is (嘉兴市, 浙江省; blank: read from
+    the issuer, "" when that names no place), which decides 依据 or 参照 for a bureau."""
 
     code: str
     title: str
@@ -501,6 +504,8 @@ class SourceDocument:
     number: str = ""
     file: str = ""
     note: str = ""
+    kind: str = "policy"
+    jurisdiction: str = ""
     declared_in: str = ""
     line: int | None = None
 

@@ -1,11 +1,12 @@
 """Which catalogued policy documents a declared `source:` cites, and the check that each is.
 
-A `source:` text (of a set, target, parameter, phase, milestone, table, screening rule) cites
-a document by its short code where a clause starts ("002 三（一）；001 二（六）"); the clause
-syntax is defined here once and `presentation.citations.cite` reads it to print titles.
+A `source:` text (of a set, target, parameter, phase, milestone, table, screening rule), or a
+`description:` that mentions a document, cites it by its short code where a clause starts
+("002 三（一）；001 二（六）", "另：004 要求……"); the clause syntax is defined here once and
+`presentation.citations.cite` reads it to print titles (and 依据/参照/参考).
 
 Unknown codes: the design prints a text that cites no catalogued code as written (a bureau's
-own wording, 工作台定义, a document cited by its own number — docs/indicators.md "Source
+own wording, 工作口径, a document cited by its own number — docs/indicators.md "Source
 documents", and the catalogue's own header), so an uncatalogued code is allowed and cannot stop
 a month's compute or screening. But a three-digit code is the seeds' numbering: one the
 catalogue lacks is almost always a typo or a missing catalogue entry, and a reader would see a
@@ -23,10 +24,13 @@ from typing import Any
 from workbench.declarations.issues import At, Issues
 from workbench.declarations.loader import LList, LMap
 
-# A code is cited where a clause starts: at the start, or after a separator or opening bracket
-# ("002 三（一）；001 二（六）", "工作台定义（002 三（一））"); it ends at a space, a closing
-# bracket, a separator or the end. A number inside a sentence ("第20220326号") is never one.
-CLAUSE_START = r"(?:^|(?<=[；;（(、，,：:\s]))"
+# A code is cited where a clause starts: at the start, or after a separator, a full stop or an
+# opening bracket ("002 三（一）；001 二（六）", "工作口径（002 三（一））",
+# "……合计。002 三（二）1：……", "另：004 要求……"); it ends at a space, a closing bracket, a
+# separator or the end. A number inside a sentence ("第20220326号") is never one.
+# `presentation.citations.cite` reads the same pattern, so every code this check accepts is
+# printed as a title (and none it misses is).
+CLAUSE_START = r"(?:^|(?<=[；;（(、，,：:。\s]))"
 CLAUSE_END = r"(?=$|[；;）)，,、：:一二三四五六七八九十篇])"
 SEED_FILE = r"(?:_[0-9A-Za-z]+\.txt)?"  # the seed's file-name form, 002_b1a03073658be3d4.txt
 _SEED_CODE = re.compile(rf"{CLAUSE_START}(?P<code>\d{{3}}){SEED_FILE}(?:[ \t\u3000]+|{CLAUSE_END})")
@@ -37,12 +41,17 @@ def seed_codes(text: object) -> list[str]:
     return [m.group("code") for m in _SEED_CODE.finditer(str(text or ""))]
 
 
+# the texts faces print through `presentation.citations.cite`: a source, and a description
+# (an indicator's formula in words may mention a document: 「另：004 要求……」)
+CITED_KEYS = ("source", "description")
+
+
 def source_texts(node: Any, path: str = "") -> Iterator[tuple[str, At, str]]:
-    """Every `source:` text in a parsed file, with its file and line and its key path."""
+    """Every cited text (`CITED_KEYS`) in a parsed file, with its file and line and key path."""
     if isinstance(node, LMap):
         for key, value in node.items():
             here = f"{path}.{key}" if path else str(key)
-            if key == "source" and isinstance(value, str):
+            if key in CITED_KEYS and isinstance(value, str):
                 yield value, node.at(key), here
             else:
                 yield from source_texts(value, here)

@@ -804,6 +804,7 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
             i += 1
             text = t(
                 "doc.defs.kpi",
+                formula_label=r["formula_label"],
                 formula=r["formula"],
                 num=r["numerator_text"],
                 den=r["denominator_text"],
@@ -813,8 +814,6 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
             )
             if r["derivation"]:
                 text += r["derivation"]
-            if r["workbench_definition"] and "工作台定义" not in r["formula"]:
-                text += t("doc.defs.workbench")
             blocks.append(
                 Para(
                     text,

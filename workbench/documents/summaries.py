@@ -104,6 +104,13 @@ def _campaign_name(f: bl.Facts) -> str:
     return cal.name if cal is not None else f.iset.name
 
 
+def _cited(f: bl.Facts, source: object, key: str) -> str:
+    """A phase's `source:` as the summary prints it (依据《…》…, `citations.cite`) in its
+    brackets, or nothing when it has none."""
+    text = cite(source, getattr(f.iset, "documents", None))
+    return t(key, source=text) if text else ""
+
+
 def screening_para(
     digest: Mapping[str, pd.DataFrame] | None, window: pc.Window, n: int
 ) -> list[Block]:
@@ -197,7 +204,7 @@ def build_phase_summary(
                 campaign=_campaign_name(f),
                 phase=ph.name,
                 window=label,
-                source=cite(ph.source, getattr(f.iset, "documents", None)) or "—",
+                source=_cited(f, ph.source, "doc.phase.source"),
             )
         ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
@@ -237,7 +244,7 @@ def build_phase_summary(
                     name=nxt.name,
                     start=fmt.date_label(nxt.start),
                     end=fmt.date_label(nxt.end),
-                    source=cite(nxt.source, getattr(f.iset, "documents", None)) or "—",
+                    source=_cited(f, nxt.source, "doc.phase.next_source"),
                 )
             )
         )

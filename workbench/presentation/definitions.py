@@ -12,7 +12,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.messages import t
-from workbench.presentation.citations import cite
+from workbench.presentation.citations import cite, target_source
 from workbench.presentation.words import name_list
 
 DEFINITION_COLUMNS = [
@@ -27,6 +27,8 @@ DEFINITION_COLUMNS = [
     "target_source",
     "derivation",
     "workbench_definition",
+    "formula_label",
+    "formula_tagged",
 ]
 
 
@@ -82,6 +84,7 @@ def facts(iset: Any) -> pd.DataFrame:
     with the period or the county. A face that keeps no IndicatorSet (the cockpit's cached
     tables) stores these and writes the texts with `texts`, as the 通报 does."""
     rows = []
+    docs = getattr(iset, "documents", None)
     for code, ind in iset.indicators.items():
         tg = ind.target
         of = iset.indicators.get(ind.of) if ind.type == "change" else None
@@ -91,7 +94,7 @@ def facts(iset: Any) -> pd.DataFrame:
                 "indicator": code,
                 "name": ind.name,
                 "group": getattr(ind, "group", "") or "",
-                "formula": " ".join(str(ind.description or "").split()),
+                "formula": cite(" ".join(str(ind.description or "").split()), docs),
                 "kind": str(ind.type),
                 "unit": ind.unit or "",
                 "decimals": getattr(ind, "decimals", None),
@@ -105,9 +108,7 @@ def facts(iset: Any) -> pd.DataFrame:
                 "denominator_city_unit": _measure_unit(iset, ind.denominator, whole=True),
                 "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
                 "has_target": tg is not None,
-                "target_source": cite(
-                    tg.source if tg is not None else "", getattr(iset, "documents", None)
-                )
+                "target_source": target_source(tg.source if tg is not None else "", docs)
                 or t("defs.no_target"),
                 "relative_rise": float(tg.relative) if relative else None,
                 "baseline_year": tg.baseline.year
@@ -214,6 +215,20 @@ def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
         "target_source": fact.get("target_source") or t("defs.no_target"),
         "derivation": derivation_text(fact, row) if row else "",
         "workbench_definition": bool(fact.get("workbench_definition")),
+        **formula_words(fact),
+    }
+
+
+def formula_words(fact: Mapping[str, Any]) -> dict[str, str]:
+    """The one place that tags a working definition (工作口径: the documents name the indicator
+    and its target but not how to compute it): `formula_label` heads the formula in running
+    text (计算方法（工作口径）：…), `formula_tagged` is the formula with the tag for a table
+    cell."""
+    own = bool(fact.get("workbench_definition"))
+    formula = str(fact.get("formula") or "")
+    return {
+        "formula_label": t("defs.formula_own" if own else "defs.formula"),
+        "formula_tagged": t("defs.formula_tagged", formula=formula) if own and formula else formula,
     }
 
 
@@ -246,6 +261,7 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
         text = t(f"composite.method.{key}")
         return key if text.startswith("composite.method.") else text
 
+    description = cite(" ".join(str(decl.description or "").split()), iset.documents)
     dims = []
     for node in decl.nodes:
         if node.indicator is None and node.parent is not None:
@@ -257,7 +273,9 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
             dims.append(t("defs.dimension", name=node.name, members=name_list(kids)))
     return {
         "name": decl.name,
-        "description": " ".join(str(decl.description or "").split()),
+        "description": t("defs.composite_own", description=description.rstrip("。"))
+        if getattr(decl, "workbench_definition", False) and description
+        else description,
         "normalise": label("normalise", m.normalise),
         "aggregate": label("aggregate", m.aggregate)
         if isinstance(m.aggregate, str)

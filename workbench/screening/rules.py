@@ -322,7 +322,7 @@ def rule_sources(ruleset: RuleSet, documents: Mapping[str, Any] | None = None) -
     """Each rule's declared `source:` as a reader meets it (the cockpit's rule table, the
     通报's attachment, a county list's 说明), by rule code: a catalogued code as the document's
     title through the one citation function (`presentation.citations.cite`, with the sources
-    catalogue `indicators/sources.yaml` unless `documents` is given), 工作台定义 as written."""
+    catalogue `indicators/sources.yaml` unless `documents` is given), 工作口径 as written."""
     from workbench.declarations.loading import load_documents
     from workbench.presentation.citations import cite
 
