@@ -815,3 +815,17 @@ def test_table_markup_keeps_pandas_quirks() -> None:
     # its cells stay (pandas keyed them by the unescaped header and showed a column of NaN)
     assert "<th>a&amp;b</th>" in markup and "<th>金额&lt;元&gt;</th>" in markup
     assert ">x</span>" in markup and ">12元</span>" in markup and "NaN" not in markup
+
+
+def test_the_index_links_say_what_a_person_opens() -> None:
+    """The index page's links are for people: no file names or English (the manifest's link
+    said 「运行清单（manifest.json）」); Word and PDF are the formats' own names."""
+    from workbench.publish import index_html
+
+    meta = {"city_html": "city/city_overview.html", "docx": "city/通报.docx", "documents": []}
+    page = index_html(Path("."), meta, [{"unit": "990101", "label": "东湖区", "status": "ok"}])
+    texts = re.findall(r"<a [^>]*>([^<]*)</a>", page)
+    assert any("运行记录" in x for x in texts), texts
+    for x in texts:
+        words = set(re.findall(r"[A-Za-z][A-Za-z.]*", x)) - {"Word", "PDF"}
+        assert not words, x

@@ -134,7 +134,7 @@ def test_warehouse_tables_carry_a_run_id(computed) -> None:
 
 def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
     _, _, out = computed
-    path = out / "campaign_2025_2025-09_indicator_values.csv"
+    path = out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_区县指标.csv"
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -147,7 +147,9 @@ def test_csv_has_bom_chinese_headers_and_no_formulas(computed) -> None:
         cell.startswith(("=", "+", "@")) for r in rows[1:] for cell in r if not _is_number(cell)
     )
     # the city's rows say 全市, not the engine's internal code
-    with (out / "campaign_2025_2025-09_city_indicator_values.csv").open(encoding="utf-8-sig") as fh:
+    with (out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_全市指标.csv").open(
+        encoding="utf-8-sig"
+    ) as fh:
         city = list(csv.reader(fh))
     assert {r[0] for r in city[1:]} == {"全市"}
 
@@ -162,8 +164,8 @@ def _is_number(s: str) -> bool:
 
 def test_xlsx_sheets_and_headers(computed) -> None:
     _, _, out = computed
-    wb = openpyxl.load_workbook(out / "campaign_2025_2025-09.xlsx")
-    assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "进度滞后名单", "排名区间"} <= set(
+    wb = openpyxl.load_workbook(out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09.xlsx")
+    assert {"区县指标", "全市指标", "综合评价", "里程碑进度", "约谈与督促名单", "排名区间"} <= set(
         wb.sheetnames
     )
     ws = wb["区县指标"]
@@ -309,3 +311,37 @@ def test_a_result_table_from_an_older_version_gains_new_columns(tmp_path: Path) 
         got = wh.table("SELECT * FROM milestones ORDER BY run_id")
     assert list(got["basis"].fillna("")) == ["", "活动开始至今（截至2025-11）"]
     assert got["current_value"].tolist()[1] == 0.5
+
+
+def test_export_cites_documents_by_title_and_standing(computed) -> None:
+    """The export's 目标来源 and 来源 columns go through `citations`: no sheet carries a bare
+    catalogue code before a clause (「002 一、工作目标」), a county-summary collection is 参考 with
+    the target 工作口径, another city's plan 参照 (expected words written by hand)."""
+    import re
+
+    _, _, out = computed
+    (xlsx,) = sorted(out.glob("*.xlsx"))
+    wb = openpyxl.load_workbook(xlsx, read_only=True)
+    bare = re.compile(r"\b00\d\s|\b00\d_[0-9a-f]+\.txt")
+    by_name: dict[str, str] = {}
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        for row in rows:
+            for v in row:
+                if isinstance(v, str):
+                    assert not bare.search(v), (ws.title, v)
+                    assert "工作台定义" not in v, (ws.title, v)
+        if ws.title == "区县指标":
+            head = list(rows[0])
+            name, source = head.index("指标名称"), head.index("目标来源")
+            by_name = {r[name]: r[source] for r in rows[1:] if r[source]}
+    plan = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
+    assert by_name["基金追回率"] == f"依据{plan}一、工作目标：基金追回率提升至90%以上"
+    assert by_name["典型案例月度报送"] == (
+        "工作口径，参考《打击医保骗保工作总结十篇》篇2：各县（市、区）医疗保障部门每月要向市局"
+        "报送一例需在媒体上曝光的典型案例（工作做法）"
+    )
+    assert by_name["投诉举报查处率"] == (
+        "工作口径，参照嘉兴市人民政府办公室《嘉兴市打造医保“无骗保城市”实施意见》"
+        "三（一）2：投诉举报查处率100%"
+    )

@@ -623,7 +623,7 @@ def test_lagging_list_with_reasons(data):
 def test_empty_parts_say_so_in_chinese(data):
     v = view(period="2025-01")
     assert "暂无" in d.ranking_table_html(data, v) and "暂无" in d.ranking_bars_html(data, v)
-    assert "本月没有列入约谈名单的区县" in d.lagging_html(data, v)
+    assert "本月没有列入约谈名单或督促名单的区县" in d.lagging_html(data, v)
     assert d.funnel_figure(data, v)["data"] == []
 
 
@@ -791,6 +791,22 @@ def test_cache_key_changes_with_the_warehouse(tmp_path):
     wh.write_bytes(b"x")
     k1 = d.cache_key(wh)
     wh.write_bytes(b"xy")
+    assert d.cache_key(wh) != k1
+
+
+def test_cache_key_changes_with_the_screening_rules(tmp_path, monkeypatch):
+    """A rule's name or `source:` edited: the cockpit's cached rule table is not reused."""
+    from workbench.screening import rules
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text("kind: screening_rules\n", "utf-8")
+    monkeypatch.setattr(rules, "default_dir", lambda: folder)
+    wh = tmp_path / "w.duckdb"
+    wh.write_bytes(b"x")
+    k1 = d.cache_key(wh)
+    assert d.cache_key(wh) == k1
+    (folder / "r.yaml").write_text("kind: screening_rules\ncode: x\n", "utf-8")
     assert d.cache_key(wh) != k1
 
 

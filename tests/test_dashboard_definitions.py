@@ -64,7 +64,13 @@ def test_panel_counts_equal_the_ledger_rows(data, city):
     assert panel["numerator"] == f"已办结投诉举报数{int(done.sum()):,}件"
     assert panel["denominator"] == f"受理投诉举报数{int(mine.sum()):,}件"
     assert panel["value"] == f"{done.sum() / mine.sum() * 100:.1f}%"
-    assert "工作台定义" in panel["formula"] and panel["source"]
+    # a working definition is tagged with the one term; its target cites another city's plan,
+    # so it is 参照 and the target the bureau's own (工作口径), never 依据
+    assert panel["formula"] == "统计期内受理的投诉举报中已办结的比例。（工作口径）"
+    assert panel["source"] == (
+        "工作口径，参照嘉兴市人民政府办公室《嘉兴市打造医保“无骗保城市”实施意见》"
+        "三（一）2：投诉举报查处率100%"
+    )
     scope = re.search(r'class="wb-def-scope">([^<]*)<', cards).group(1)
     assert data.county_name(county) in scope and "2025年9月" in scope
 
@@ -78,7 +84,7 @@ def test_panel_texts_are_the_bulletins(data):
     for code in iset.indicators:
         r = data.kpi(code, PERIOD, "", "campaign_2025")
         if r:
-            rows.append({"indicator": code, "period": PERIOD, **r})
+            rows.append({"indicator": code, "period": PERIOD, **r, "county_code": "city"})
     defs = pdef.definitions(iset, pd.DataFrame(rows)).set_index("indicator")
     shown = [m["indicator"] for m in data.meta_records("campaign_2025")]
     assert len(shown) > 10
@@ -196,3 +202,21 @@ def test_panel_of_another_set_writes_its_counts_with_units(data, city):
     exposed = done & (c["exposed"].astype("boolean").fillna(False))
     assert panel["denominator"] == f"结案案件数{int(done.sum()):,}件"
     assert panel["numerator"] == f"其中公开曝光的案件数{int(exposed.sum()):,}件"
+
+
+def test_months_summed_over_the_counties_are_county_months() -> None:
+    """典型案例月度报送: a county's denominator is 12 个月; the city's is its ten counties' months
+    summed, 120 — 区县·月 (declared `city_unit`), not 「120 个月」."""
+    from workbench.declarations import load_set
+    from workbench.presentation import definitions as pdef
+
+    iset = load_set("campaign_2025")
+    fact = pdef.facts(iset).set_index("indicator").loc["monthly_exposure"].to_dict()
+    fact["indicator"] = "monthly_exposure"
+    county = pdef.texts(fact, {"numerator": 11, "denominator": 12, "county_code": "990101"})
+    city = pdef.texts(fact, {"numerator": 104, "denominator": 120, "county_code": "city"})
+    card = pdef.texts(fact, {"numerator": 104, "denominator": 120, "whole": True})
+    assert county["denominator_text"] == "统计期月数12个月"
+    assert county["numerator_text"] == "报送典型案例的月数11个月"
+    assert city["denominator_text"] == card["denominator_text"] == "统计期月数120区县·月"
+    assert city["numerator_text"] == "报送典型案例的月数104区县·月"

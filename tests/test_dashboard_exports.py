@@ -110,7 +110,7 @@ def test_cockpit_sends_the_file_to_the_browser(monkeypatch):
     cp.on_export("lagging", "xlsx")
     content, buffers = sent[-1]
     assert content["event"] == "download" and content["filename"].endswith(".xlsx")
-    assert content["filename"].startswith("进度滞后区县_演示市_2025年9月")
+    assert content["filename"].startswith("约谈名单与督促名单_演示市_2025年9月")
     ws = openpyxl.load_workbook(io.BytesIO(buffers[0])).active
     assert ws["A2"].value == "白石县"
     cp.on_export("ranking", "png")  # an HTML chart: a figure the browser draws

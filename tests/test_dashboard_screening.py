@@ -120,6 +120,10 @@ def test_counts_equal_the_evidence_table(wh_copy: Path, extract, extract_dir: Pa
     assert _counties(part) == {str(c): int(n) for c, n in per_county}
     assert f"规则命中结算{total:,}笔" in part
     assert len(rules) == 10  # every shipped rule, hit or not
+    # the warehouse's frames carry every rule's source, cited by title (no bare seed number)
+    src = frames["screening_rules"].set_index("rule_code")["source"]
+    assert len(src) == 10 and src["ZNJK-05"] == "工作口径"
+    assert src["ZNJK-02"] == "依据《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
 
 
 def test_precision_comes_from_the_leads_ledger(wh_copy: Path, extract, extract_dir: Path):
@@ -296,3 +300,30 @@ def test_the_summaries_coverage_is_the_kpis(wh_copy: Path, extract, extract_dir:
     assert w["coverage_rate"] == pytest.approx(by_month[month] / year)
     kpi = evaluate(wh_copy, month, "screening_2025", span="ytd").city_kpis.set_index("indicator")
     assert w["coverage_rate"] == pytest.approx(float(kpi.loc["screening_coverage_rate", "value"]))
+
+
+def test_each_rule_shows_its_source_by_document_title():
+    """The rule table and its workbook carry each rule's cited source (`rule_table`)."""
+    from workbench.screening.summary import rule_table
+
+    data = sample_data()
+    title = "依据《2025年开展打击欺诈骗保专项整治行动工作方案》三（一）"
+    data.screening_rules = rule_table(
+        {"SJBD-01": "死亡后发生结算", "ZNJK-01": "频繁就诊", "ZNJK-02": "超均值"},
+        {"SJBD-01": title, "ZNJK-01": "工作口径"},
+    )
+    part = screening_html(data, view(period="2025-09"))
+    rows = re.findall(r'<tr data-rule="([^"]+)"(.*?)</tr>', part)
+    cited = {
+        code: re.findall(r'<div class="wb-scr-source" data-source>([^<]*)<', row)
+        for code, row in rows
+    }
+    assert cited == {
+        "SJBD-01": [title],  # the cited source says 依据 itself (`citations.cite`)
+        "ZNJK-01": ["工作口径"],
+        "ZNJK-02": [],  # no source declared: nothing printed, not an empty 依据
+    }
+    by_rule = exports.screening_tables(data, view(period="2025-09"))[0]
+    frame = by_rule.frame.set_index("rule_code")
+    assert frame.loc["SJBD-01", "source"] == title and frame.loc["ZNJK-02", "source"] == ""
+    assert "规则依据" in [c.header for c in by_rule.columns]

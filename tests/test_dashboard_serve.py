@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -277,6 +278,51 @@ def test_the_loading_screen_speaks_chinese(tmp_path) -> None:
     assert "正在加载" in script and "正在计算（第 %i / %n 步）" in script
     assert "{{" not in script and "{%" not in script
     assert "workbench_loading.html.j2" in (dest / "index.html.j2").read_text(encoding="utf-8")
+
+
+def test_the_widget_placeholders_are_the_installed_renderers_words() -> None:
+    """The English the page replaces is what the installed widgets manager really writes
+    (read from its bundle), so a Voilà upgrade that changes it fails here, not on a page."""
+    import sys
+
+    bundles = Path(sys.prefix, "share", "jupyter", "voila", "labextensions").rglob("*.js")
+    text = "".join(p.read_text(encoding="utf-8", errors="replace") for p in bundles)
+    for english in serve.WIDGET_PLACEHOLDERS:
+        assert f'textContent="{english}"' in text, english
+
+
+def test_loading_widget_is_said_in_chinese_in_a_browser(tmp_path) -> None:
+    """Voilà's widget renderer writes "Loading widget..." into the page while a widget loads;
+    the page's script puts the catalogue's Chinese there (a headless Chromium runs it)."""
+    import subprocess
+
+    from workbench.publish import HEADLESS_FLAGS, chromium_path
+
+    browser = chromium_path()
+    if browser is None:
+        pytest.skip("no chromium")
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+        + serve.loading_script()
+        + "<div id='out'></div><script>"
+        "var a = document.createElement('div'); a.id = 'a';"
+        "a.textContent = 'Loading widget...';"  # as the renderer does: text, then attached
+        "var box = document.createElement('section'); box.appendChild(a);"
+        "document.getElementById('out').appendChild(box);"
+        "var b = document.createElement('div'); b.id = 'b';"
+        "document.body.appendChild(b); b.textContent = 'Loading widget...';"
+        "</script></body></html>",
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, *HEADLESS_FLAGS, "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert '<div id="a">正在加载…</div>' in dom and '<div id="b">正在加载…</div>' in dom, dom
+    assert ">Loading widget...<" not in dom
 
 
 # ───────────────────── the Chinese pages, rendered as Jupyter Server renders them ─────────────
@@ -787,3 +833,120 @@ def test_english_line_detector():
     assert _english_lines("Traceback (most recent call last):") != []
     assert _english_lines("http://127.0.0.1:8866/") == []
     assert _english_lines("领导驾驶舱：http://127.0.0.1:8866/voila/render/cockpit.ipynb") == []
+
+
+# ── the detailed log rotates ─────────────────────────────────────────────────────────────────
+
+
+def _rotated(folder: Path) -> list[Path]:
+    return sorted(folder.glob("serve.log*"))
+
+
+def test_the_detailed_log_rotates_by_size(tmp_path):
+    """1000 bytes × (1 + 2 backups): 300 records of ~60 bytes (~18 kB) leave three files, none
+    much over the limit, the newest record in serve.log and the oldest gone."""
+    import logging
+
+    log = logging.getLogger("test.serve.rotation")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    handler = serve.detail_handler(tmp_path / "serve.log", max_bytes=1000, backups=2)
+    log.addHandler(handler)
+    try:
+        for i in range(300):
+            log.info("record %04d %s", i, "x" * 20)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    files = _rotated(tmp_path)
+    assert [f.name for f in files] == ["serve.log", "serve.log.1", "serve.log.2"]
+    assert all(f.stat().st_size <= 1000 for f in files)
+    assert "record 0299" in (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert not any("record 0000" in f.read_text(encoding="utf-8") for f in files)
+
+
+def test_voilas_own_lines_rotate_with_the_same_file(tmp_path):
+    """Voilà's logging config (a dictConfig, as `WorkbenchVoila.get_default_logging_config`
+    writes it) forwards to the one rotating handler: with the workbench's records in between,
+    every file stays within the limit (a second handler on the same file would have kept
+    writing to serve.log.1 after the first rotation) and both kinds of line are in each."""
+    import logging
+    import logging.config
+
+    handler = serve.detail_handler(tmp_path / "serve.log", max_bytes=2000, backups=2)
+    own = logging.getLogger("test.serve.own")
+    own.propagate = False
+    own.setLevel(logging.INFO)
+    own.addHandler(handler)
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "console": {"()": serve.ForwardToDetails, "target": handler, "level": "INFO"}
+            },
+            "loggers": {
+                "TestVoila": {"handlers": ["console"], "level": "INFO", "propagate": False}
+            },
+        }
+    )
+    voila = logging.getLogger("TestVoila")
+    try:
+        for i in range(200):
+            (voila if i % 2 else own).info("line %03d %s", i, "z" * 20)
+    finally:
+        own.removeHandler(handler)
+        voila.handlers.clear()
+        handler.close()
+    files = _rotated(tmp_path)
+    assert [f.name for f in files] == ["serve.log", "serve.log.1", "serve.log.2"]
+    assert all(f.stat().st_size <= 2000 for f in files)
+    for f in files[1:]:  # full files: both loggers' lines in each
+        text = f.read_text(encoding="utf-8")
+        assert "TestVoila: line" in text and "test.serve.own: line" in text
+    assert "line 199" in files[0].read_text(encoding="utf-8")
+
+
+def test_kernel_output_goes_through_the_rotated_log(tmp_path):
+    """Two child processes (as kernels are: stdout and stderr on the one pipe) write 400 lines
+    each while the log rotates under them; every file stays within the limit, the last lines
+    are in the current serve.log (a file handle shared by the kernels would have kept writing
+    to the renamed file) and no line is broken."""
+    import logging
+    import subprocess
+    import sys
+
+    log = logging.getLogger(serve.KERNEL_LOGGER)
+    keep = (log.propagate, log.level)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    handler = serve.detail_handler(tmp_path / "serve.log", max_bytes=4000, backups=3)
+    log.addHandler(handler)
+    out = serve.KernelOutput()
+    code = (
+        "import sys\n"
+        "for i in range(400):\n"
+        "    s = sys.stdout if i % 2 else sys.stderr\n"
+        "    s.write(f'kernel {sys.argv[1]} line {i:03d} ' + 'y' * 30 + '\\n'); s.flush()\n"
+    )
+    try:
+        kids = [
+            subprocess.Popen([sys.executable, "-c", code, k], stdout=out.writer, stderr=out.writer)
+            for k in ("A", "B")
+        ]
+        assert [k.wait(timeout=60) for k in kids] == [0, 0]
+        out.close()
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        log.propagate, log.level = keep
+    files = _rotated(tmp_path)
+    assert [f.name for f in files] == ["serve.log", *(f"serve.log.{i}" for i in (1, 2, 3))]
+    assert all(f.stat().st_size <= 4000 for f in files)
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    current = texts[0]
+    assert "kernel A line 399" in current or "kernel B line 399" in current
+    lines = [ln for text in texts for ln in text.splitlines()]
+    assert lines and all(
+        re.search(r" INFO kernel: kernel [AB] line \d{3} y{30}$", ln) for ln in lines
+    ), [ln for ln in lines if not re.search(r"kernel [AB] line \d{3} y{30}$", ln)][:3]

@@ -6,6 +6,7 @@ files read back here cell by cell, and the faces' numbers with sums over those f
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def _returned(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 cases.append(
                     {
                         "case_id": r["案件编号"],
+                        "county_code": r["区划代码"],
                         "found": r["发现日期"],
                         "due": r["应追回金额(元)"],
                         "recovered": r["已追回金额(元)"],
@@ -172,3 +174,18 @@ def test_returned_lists_raise_no_missing_column_warnings(looped):
         issues = w.table("SELECT * FROM ingest_issues")
     listed = issues[issues["file"].astype(str).str.contains("疑点清单")]
     assert "W_MISSING_COLUMN" not in set(listed["code"]), listed[["file", "column_header"]]
+
+
+def test_filed_cases_take_the_demo_ledgers_id_form(looped, city):
+    """A case filed on a lead is numbered as the demo's cases are — AJ + 区划代码 + month + 4
+    digits (AJ9901082025110001) — not AJ + the lead's hash id (AJ-SJBD01-990108-202511-a4e4…),
+    and no filed case takes an id the county's own cases hold."""
+    out, _, _ = looped
+    _, cases = _returned(out)
+    assert len(cases) > 0
+    ids = cases["case_id"].astype(str)
+    bad = [i for i in ids if not re.fullmatch(r"AJ\d{6}\d{6}9\d{3}", i)]
+    assert not bad, bad[:3]
+    assert ids.is_unique
+    assert (ids.str[2:8] == cases["county_code"].astype(str)).all()
+    assert not set(ids) & set(city.frames["cases"]["case_id"])

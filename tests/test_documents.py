@@ -466,3 +466,123 @@ def test_case_digest_reads_as_written_by_hand(demo: dict) -> None:
     other = shown["violation_type"] == "其他"
     assert sum(h.endswith("违规使用医保基金案") for h in heads) >= int(other.sum()) > 0
     assert sum("医疗保障局发现" in p for p in paras) == int((shown["lead_source"] == "其他").sum())
+
+
+# ------------------------------------------------------------------- what a document cites
+BARE_CODE = re.compile(r"\b00\d\s|\b00\d_[0-9a-f]+\.txt")
+
+
+def test_the_bulletin_cites_each_document_as_what_it_is(bulletin: dict) -> None:
+    """附件 指标说明: a collection of county work summaries is 参考…（工作做法） and its target
+    工作口径; another city's plan 参照, never 依据; a code inside a sentence (「另：004 要求」)
+    is a title; every working definition tagged 计算方法（工作口径） and no other (expected words
+    by hand, the set's workbench_definition flags read from the YAML)."""
+    from workbench.declarations import load_set
+
+    text = _all_text(bulletin["doc"])
+    assert not BARE_CODE.search(text), BARE_CODE.search(text)
+    assert "工作台定义" not in text
+    assert not re.search(r"依据：?(嘉兴|华容|《打击医保骗保工作总结十篇》)", text)
+    jiaxing = "嘉兴市人民政府办公室《嘉兴市打造医保“无骗保城市”实施意见》"
+    assert (
+        "（工作口径，参考《打击医保骗保工作总结十篇》篇2：各县（市、区）医疗保障部门每月要向市局"
+        "报送一例需在媒体上曝光的典型案例（工作做法））" in text
+    )
+    assert f"另：{jiaxing}要求三年行动计划期间对定点医药机构检查率达到100%。" in text
+    assert f"；参照{jiaxing}三（一）2：三年内检查率100%）" in text
+    # the 指标说明 items: one tag, on exactly the working definitions
+    iset = load_set("campaign_2025")
+    items = dict(
+        re.findall(
+            r"\d+．([^。\n]+)。(计算方法(?:（工作口径）)?)：",
+            text.split("指标说明（工作口径）")[-1],
+        )
+    )
+    for ind in iset.indicators.values():
+        if ind.name in items:
+            want = "计算方法（工作口径）" if ind.workbench_definition else "计算方法"
+            assert items[ind.name] == want, ind.name
+    assert items["案件查处率"] == "计算方法（工作口径）"  # item 1, untagged before
+    assert items["病历抽查比例"] == "计算方法"  # the seed defines it
+
+
+def test_county_report_and_summary_show_no_bare_code(demo: dict, tmp_path: Path) -> None:
+    from docx import Document
+
+    from workbench import report
+    from workbench.documents import options as dopt
+    from workbench.documents import produce
+    from workbench.report import CountyReport
+
+    data = demo["city"].data
+    r = CountyReport(data, str(data.counties["county"].iloc[0]))
+    html = str(r.definitions())
+    assert not BARE_CODE.search(html) and "工作台定义" not in html
+    assert "目标来源" in html and "（工作口径）" in html
+    docs = produce.write_all(
+        demo["city"],
+        dopt.DocOptions(),
+        tmp_path / "city",
+        lambda p: report.city_report(p, str(demo["path"])),
+        pdf=False,
+        echo=lambda _s: None,
+    )
+    for d in docs:
+        text = _all_text(Document(str(tmp_path / d["docx"])))
+        assert not BARE_CODE.search(text), (d["kind"], BARE_CODE.search(text))
+        assert "工作台定义" not in text, d["kind"]
+        assert not re.search(r"依据：?(嘉兴|华容)", text), d["kind"]
+
+
+def test_kpi_tables_bold_the_city_and_state_relative_targets_as_rules(demo: dict) -> None:
+    """附件2's KPI tables: 「加粗为未达标」 holds for the 全市 row too (it was never bold), and a
+    relative target is each county's own (its 2024 same-months value × 1.2), so the 目标 row
+    states the rule — the city's own value (≥46.3 %) printed there made counties below it
+    look met. campaign_2025 declares 案件查处率 relative to 2024, +20 %."""
+    from workbench.documents import bulletin as bl
+    from workbench.documents.model import Table
+
+    data = demo["city"].data
+    f = bl.gather(data)
+    tables = [b for b in bl.kpi_tables(f, data.kpis, data.city_kpis) if isinstance(b, Table)]
+    assert tables
+    city = data.city_kpis.set_index("indicator")
+    names = dict(zip(data.kpis["indicator"], data.kpis["short_name"]))
+    seen_relative = seen_bold_city = False
+    for tb in tables:
+        df = tb.frame
+        n = len(f.counties)
+        assert df.iloc[n, 0] == f.words.whole and df.iloc[n + 1, 0] == "目标"
+        for j, col in enumerate(df.columns[1:], 1):
+            code = next(c for c, s in names.items() if s == col)
+            failing = city.loc[code, "status"] in ("not_met", "at_risk")
+            assert ((n, j) in tb.bold) == failing, (col, city.loc[code, "status"])
+            seen_bold_city |= failing
+            if code == "case_detection_rate":
+                assert df.iloc[n + 1, j] == "2024年同期×（1＋20%），最高100%"  # bounds [0, 1]
+                seen_relative = True
+            elif (
+                not f.iset.indicators[code].target or not f.iset.indicators[code].target.is_relative
+            ):
+                assert (
+                    df.iloc[n + 1, j] == (city.loc[code, "target_text"] or "—")
+                    or df.iloc[n + 1, j] == "—"
+                )
+    assert seen_relative
+
+
+def test_target_rule_text_by_hand() -> None:
+    from workbench.presentation import definitions as pdef
+
+    assert pdef.target_rule_text({"relative_rise": 0.2, "baseline_year": 2024}) == (
+        "2024年同期×（1＋20%）"
+    )
+    assert pdef.target_rule_text({"relative_rise": 0.07, "baseline_year": 2023}) == (
+        "2023年同期×（1＋7%）"  # 0.07 × 100 is 7.000000000000001 in floating point
+    )
+    capped = {"relative_rise": 0.2, "baseline_year": 2024, "relative_cap": 1.0, "unit": "%"}
+    assert pdef.target_rule_text(capped) == "2024年同期×（1＋20%），最高100%"
+    assert pdef.target_rule_text({"relative_rise": 0.125, "baseline_year": None}) == (
+        "上年同期×（1＋12.5%）"
+    )
+    assert pdef.target_rule_text({"relative_rise": None}) == ""

@@ -145,23 +145,27 @@ def test_death_and_custody_recovery_by_hand() -> None:
     )
     leads = pd.DataFrame(
         {
-            "lead_id": ["L1", "K1", "K2", "K3", "K4"],
-            "rule_code": ["SJBD-01", "SJBD-02", "SJBD-03", "ZNJK-01", "SJBD-01"],
-            "check_status": ["待核查", "属实", "属实", "属实", "属实"],
-            "checked_date": [pd.NaT] * 5,
-            "case_id": [None, "C1", "C2", "C3", "C4"],
-            "received_date": [pd.Timestamp("2025-12-31")] * 5,
-            "due_date": [pd.Timestamp("2026-01-30")] * 5,
-            "county_code": ["990101"] * 5,
+            "lead_id": ["L1", "K1", "K2", "K3", "K4", "XS5"],
+            "rule_code": ["SJBD-01", "SJBD-02", "SJBD-03", "ZNJK-01", "SJBD-01", "SJBD-02"],
+            "check_status": ["待核查", "属实", "属实", "属实", "属实", "属实"],
+            "checked_date": [pd.NaT] * 6,
+            "case_id": [None, "C1", "C2", "C3", "C4", "C5"],
+            "received_date": [pd.Timestamp("2025-12-31")] * 6,
+            "due_date": [pd.Timestamp("2026-01-30")] * 6,
+            "county_code": ["990101"] * 6,
+            # XS5: a county's own lead tagged with an SJBD code, no 数据期间: not screening's
+            "data_period": ["2025-12", "2025-02", "2025-03", "2025-04", "2024-12", None],
         }
     )
     cases = pd.DataFrame(
         {
-            "case_id": ["C1", "C2", "C3", "C4"],
-            "status": ["已结案", "已撤销", "已结案", "调查中"],
-            "found_date": pd.to_datetime(["2025-03-01", "2025-04-01", "2025-05-01", "2024-12-20"]),
-            "amount_due": [1000.0, 500.0, 700.0, 900.0],
-            "amount_recovered": [800.0, 500.0, 700.0, 0.0],
+            "case_id": ["C1", "C2", "C3", "C4", "C5"],
+            "status": ["已结案", "已撤销", "已结案", "调查中", "已结案"],
+            "found_date": pd.to_datetime(
+                ["2025-03-01", "2025-04-01", "2025-05-01", "2024-12-20", "2025-06-01"]
+            ),
+            "amount_due": [1000.0, 500.0, 700.0, 900.0, 5000.0],
+            "amount_recovered": [800.0, 500.0, 700.0, 0.0, 5000.0],
         }
     )
     d = period_digest(
@@ -174,7 +178,8 @@ def test_death_and_custody_recovery_by_hand() -> None:
         cases,
     )
     cm = d["cross_match"].iloc[0]
-    # C1 only: C2 withdrawn, C3 from a 智能监控 rule, C4 found last year
+    # C1 only: C2 withdrawn, C3 from a 智能监控 rule, C4 found last year, C5 from a county's
+    # own lead (no 数据期间) that merely carries an SJBD code
     assert (cm["cases"], cm["amount_due"], cm["recovered"]) == (1, 1000.0, 800.0)
     assert cm["recovery_rate"] == pytest.approx(0.8)
     assert pd.isna(d["month"].iloc[0]["coverage_rate"])  # no coverage rows: missing, not 0
@@ -288,17 +293,31 @@ def test_loop_lists_in_the_bulletin_equal_direct_queries(demo: dict) -> None:
             assert f"有{n}{words}" in text, words
         else:
             assert words not in text
-    # the 约谈名单: every listed county, and how many were talked to this year
+    # the 约谈名单: every county summoned (not those only on the 督促名单), how many were
+    # talked to this year, and how many of those a 复查 recorded 整改到位 on or before the month
+    # their listing evidence stands at (so they are to be talked to again)
     lag = demo["city"].data.lagging
-    held = con.execute(
-        f"""SELECT DISTINCT county_code FROM talks WHERE target_type = '{TALK_COUNTY_TARGET}'
-            AND talk_date BETWEEN DATE '2025-01-01' AND DATE '{END}'"""
+    lag = lag[lag["list_level"] == "talk"]
+    latest = con.execute(
+        f"""SELECT county_code, arg_max(review_result, talk_date), arg_max(review_date, talk_date)
+            FROM talks WHERE target_type = '{TALK_COUNTY_TARGET}'
+            AND talk_date BETWEEN DATE '2025-01-01' AND DATE '{END}' GROUP BY 1"""
     ).fetchall()
-    n_held = len({c for (c,) in held} & set(lag["county"].astype(str)))
+    listed = dict(zip(lag["county"].astype(str), lag["as_of"]))
+    n_held = len({c for c, _r, _d in latest} & set(listed))
+    n_again = sum(
+        1
+        for c, result, on in latest
+        if c in listed
+        and result == "整改到位"
+        and on is not None
+        and pd.Timestamp(on) <= pd.Period(listed[c], freq="M").end_time
+    )
     if len(lag):
         assert f"{len(lag)}个区县列入约谈名单" in text
-        assert f"已约谈{n_held}个，尚未约谈{len(lag) - n_held}个" in text
-        assert "约谈名单及督办情况" in text
+        again = f"（其中约谈后复查仍未达标、需再次约谈{n_again}个）" if n_again else ""
+        assert f"已约谈{n_held}个{again}，尚未约谈{len(lag) - n_held}个" in text
+        assert "约谈名单" in text and "督办情况" in text
 
 
 def test_county_report_loop_sections(demo: dict) -> None:
@@ -645,6 +664,7 @@ def test_window_digest_by_hand() -> None:
             ],
             "case_id": ["C1", None, None, None, None],
             "county_code": ["990101"] * 5,
+            "data_period": ["2025-10", "2025-11", "2025-10", "2025-11", "2025-12"],
         }
     )
     cases = pd.DataFrame(
@@ -687,9 +707,38 @@ def test_window_digest_by_hand() -> None:
     para = summaries.screening_para(d, CWindow("2025-10", "2025-11"), 3)[0]
     assert para.lead == "（三）疑点数据筛查。"
     assert para.text == (
-        "2025年10—11月，对其中2个月的医保结算数据开展疑点筛查，筛查结算300笔，疑点数据覆盖率"
-        "75.0%，命中疑点结算（划拨）40笔、金额3,600元，生成并下发疑点线索4条。"
+        "2025年10—11月，对其中2个月的医保结算数据开展疑点筛查，筛查结算300笔，"
+        "疑点数据覆盖率（2025年10—11月）75.0%，命中疑点结算（划拨）40笔、金额3,600元，"
+        "生成并下发疑点线索4条。"
         "截至2025年11月30日，2025年1—11月筛查线索累计4条，已核查3条，其中属实2条，属实率66.7%。"
         "各规则中属实率最低的是“超量开药”（50.0%，已核查2条），需结合核查结果调整规则参数。"
-        "由死亡、服刑在押人员比对线索转立案件1件，已追回400元。"
+        "筛查线索中的死亡、服刑在押人员比对线索转立案件1件（2025年1—11月发现），已追回400元。"
     )
+
+
+def test_screening_attachment_cites_each_rules_source(demo: dict, screened: dict) -> None:
+    """The 通报's screening attachment lists 规则依据: every declared rule with its source by
+    the document's title (the digest as the batch builds it, `produce.screening_digest`)."""
+    from workbench.documents import produce
+
+    digest = produce.screening_digest(demo["city"], screened["inputs"], screened["period"])
+    assert digest is not None
+    _model, doc = _bulletin(demo, digest)
+    paras = [p.text for p in doc.paragraphs]
+    start = paras.index("规则依据：")
+    lines = paras[start + 1 : start + 11]
+    assert [ln.split(" ")[0] for ln in lines] == [
+        "SJBD-01",
+        "SJBD-02",
+        "SJBD-03",
+        *(f"ZNJK-0{i}" for i in range(1, 8)),
+    ]
+    plan = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
+    assert lines[3] == f"ZNJK-01 同一参保人月就诊次数≥15次：依据{plan}三（一）"
+    assert lines[7] == "ZNJK-05 住院时间重叠：工作口径"
+    # a county's plan is not this city's basis: 参照, with its issuer and number
+    assert lines[0] == (
+        f"SJBD-01 死亡后发生结算：依据{plan}三（一）；参照华容县人民政府办公室"
+        "《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》（华政办函〔2021〕18号）二（六）"
+    )
+    assert not any(re.search(r"：00\d|；00\d", ln) for ln in lines)

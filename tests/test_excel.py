@@ -150,9 +150,51 @@ def test_compute_export_uses_number_formats(exported):
     assert q05.number_format == "#,##0" and float(q05.value).is_integer()
 
 
+def test_compute_export_is_named_and_written_for_a_person(exported):
+    """What a person opens: file names from the set's title, the period and the sheet (not
+    campaign_2025_2025-09_city_indicator_values.csv); every header Chinese (the 约谈 list's
+    "criteria" too); ≥ as every page writes it, not ">="; a code column (指标代码, 状态代码,
+    节点代码, 指标体系, 方向) with a Chinese column beside it; 数据截至 a month, not a day."""
+    _, out, paths = exported
+    stem = "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09"
+    sheets = ("区县指标", "全市指标", "综合评价", "里程碑进度", "约谈与督促名单", "排名区间")
+    assert {p.name for p in paths} == {f"{stem}.xlsx"} | {f"{stem}_{s}.csv" for s in sheets}
+    wb = openpyxl.load_workbook(out / f"{stem}.xlsx")
+    beside = {
+        "指标代码": "指标名称",
+        "状态代码": "状态",
+        "节点代码": "节点名称",
+        "指标体系": "指标体系名称",
+        "里程碑代码": "里程碑",
+        "方向": "方向说明",
+    }
+    for ws in wb.worksheets:
+        header = [c.value for c in ws[1]]
+        assert not [h for h in header if any("a" <= ch.lower() <= "z" for ch in h)], ws.title
+        for code, name in beside.items():
+            if code in header:
+                assert header[header.index(code) + 1] == name, (ws.title, code)
+        for op in ("目标比较", "比较"):
+            if op in header:
+                col = header.index(op) + 1
+                seen = {ws.cell(row=i, column=col).value for i in range(2, ws.max_row + 1)}
+                assert seen - {None, ""} and seen - {None, ""} <= {"≥", "≤"}, (ws.title, seen)
+    assert "列入情形" in [c.value for c in wb["约谈与督促名单"][1]]
+    ms = wb["里程碑进度"]
+    mh = [c.value for c in ms[1]]
+    names = [ms.cell(row=i, column=mh.index("里程碑代码") + 1).value for i in range(2, 99)]
+    row = names.index("data_sharing_12") + 2  # due 2025-06-30, the data through June
+    assert ms.cell(row=row, column=mh.index("数据截至") + 1).value == "2025-06"
+    direction = [c.value for c in wb["区县指标"][1]].index("方向说明") + 1
+    words = {wb["区县指标"].cell(row=i, column=direction).value for i in range(2, 200)}
+    assert words - {None} == {"越高越好", "越低越好"}
+
+
 def test_compute_csv_has_rounded_numbers(exported):
     _, out, _ = exported
-    with (out / "campaign_2025_2025-09_city_indicator_values.csv").open(encoding="utf-8-sig") as fh:
+    with (out / "2025年打击欺诈骗保专项整治“两升两降一规范”指标_2025-09_全市指标.csv").open(
+        encoding="utf-8-sig"
+    ) as fh:
         rows = list(csv.reader(fh))
     header = rows[0]
     i = header.index("指标值")

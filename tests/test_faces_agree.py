@@ -61,7 +61,7 @@ def export_texts(ev, tmp: Path):
     paths = ev.export(tmp, formats=("csv",), uncertainty=False)
     out = {}
     for p in paths:
-        if p.name.endswith("_indicator_values.csv"):
+        if p.name.endswith(("_区县指标.csv", "_全市指标.csv")):
             df = pd.read_csv(p, dtype=str, keep_default_na=False)
             for r in df.to_dict("records"):
                 if r["统计口径"] != shown_span:

@@ -230,6 +230,22 @@ def test_case_detection_rate_relative_target_and_change(campaign) -> None:
     # 0.2 / 0.1 − 1 = +100% ≥ +20%
     assert c["value"] == pytest.approx(1.0) and bool(c["met"])
     assert c["numerator"] == pytest.approx(0.2) and c["denominator"] == pytest.approx(0.1)
+    # In the baseline year itself (2024-09) and before it, "the same months of 2024" are not a
+    # comparison: 2024 Jan–Sep compared with itself would read +0 % and hold the rate to
+    # 0.1 × 1.2 of itself; 2023 would be compared with months still to come. No baseline
+    # there: the change and the relative target are missing, the rate itself is not.
+    r24 = kpi(led, campaign, "case_detection_rate", period="2024-09")
+    assert r24["value"] == pytest.approx(0.1)  # 1 / (9 + 1), as above
+    assert nan(r24["target"]) and nan(r24["gap"])
+    c24 = kpi(led, campaign, "case_detection_rate_change", period="2024-09")
+    assert nan(c24["value"]) and nan(c24["denominator"])
+    c23 = kpi(led, campaign, "case_detection_rate_change", period="2023-09")
+    assert nan(c23["value"])
+    # the first month after the baseline year compares again: 2025-01 YTD has no closed case
+    # (a closes in March) over 0 leads … → undefined rate; 2025-03: 1 / (2 + 0 + 2) = 0.25 vs
+    # 2024 Jan–Mar 0 / 9 = 0 → a change from 0 is undefined, the target 0 × 1.2 = 0
+    r25 = kpi(led, campaign, "case_detection_rate", period="2025-03")
+    assert r25["value"] == pytest.approx(0.25) and r25["target"] == pytest.approx(0.0)
 
 
 def test_fund_recovery_rate(campaign) -> None:
@@ -1163,3 +1179,34 @@ def test_sets_on_one_engine_share_only_indicators_computed_alike() -> None:
         third.arrays["case_detection_rate"][CURRENT][0],
         first.arrays["case_detection_rate"][CURRENT][0],
     )
+
+
+def test_a_relative_target_stays_within_the_declared_bounds() -> None:
+    """案件查处率 is held to its base-year value × 1.2, but a 查处率 is at most 100% (declared
+    `bounds: [0, 1]`): 东湖区's December 2024 was 11/11 = 100%, so December 2025's target is
+    100%, not 120%; 云台县's 12/10 = 120% (cases closed from earlier months' leads) also asks
+    for 100%, not 144%; a base of 50% asks for 60% as before; no base, no target. The ⓘ text
+    says the target was capped instead of back-computing a base of 83.3%."""
+    from workbench.indicators import CURRENT, Values, target_values
+    from workbench.presentation.definitions import derivation_text, facts
+
+    iset = load_set("campaign_2025")
+    ind = iset.indicators["case_detection_rate"]
+    role = ind.target.baseline.key
+    base = np.array([[1.0], [1.2], [0.5], [np.nan]])
+    now = np.full_like(base, 0.3)
+    values = Values(
+        points=[("month", 0)],
+        counties=pd.Index(["990101", "990106", "990107", "990108"]),
+        roles=[CURRENT, role],
+        arrays={ind.code: {CURRENT: (now, now, now), role: (base, base, base)}},
+        city={},
+    )
+    got = target_values(ind, values)
+    assert got[:3, 0].tolist() == pytest.approx([1.0, 1.0, 0.6])
+    assert math.isnan(got[3, 0])
+    fact = facts(iset).set_index("indicator").loc["case_detection_rate"].to_dict()
+    capped = derivation_text(fact, {"target": 1.0, "period": "2025-12"})
+    assert capped == "相对目标：2024年同期值×（1＋20.0%）超出指标可能的范围，以100.0%为限。"
+    plain = derivation_text(fact, {"target": 0.6, "period": "2025-12"})
+    assert plain == "相对目标：2024年同期值50.0%×（1＋20.0%）＝60.0%。"

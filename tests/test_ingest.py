@@ -103,6 +103,40 @@ def test_every_error_code_has_a_message() -> None:
     assert not missing
 
 
+def test_every_rule_code_has_a_chinese_name() -> None:
+    """The issue list goes to counties: each code is named in Chinese (问题类型) beside it."""
+    from workbench.messages import catalogue
+
+    cat = catalogue()
+    codes = {k.removeprefix("ingest.code.") for k in cat if k.startswith("ingest.code.")}
+    missing = {
+        c for c in codes if not re.search(r"[\u4e00-\u9fff]", cat.get(f"ingest.rule.{c}", ""))
+    }
+    assert not missing
+
+
+def test_an_unknown_county_code_is_one_mistake_counted_once(wh_path: Path, tmp_path: Path) -> None:
+    """990199 in 东湖区's file is in no registry and does not start with 990101: one cell, one
+    mistake — E_UNKNOWN_COUNTY alone (it was also E_COUNTY_MISMATCH, so the list counted 2 where
+    the demo planted 1), and the list names the rule in Chinese before its code."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_cases(folder / F, [case_row(案件编号="U1", 区划代码="990199"), case_row(案件编号="U2")])
+    report = ingest_paths([folder], wh_path, report_dir=tmp_path / "reports")
+    errors = report.issues[report.issues["severity"] == "error"]
+    assert list(zip(errors["row"], errors["code"])) == [(2, "E_UNKNOWN_COUNTY")]
+    assert report.error_count == 1
+    listed = pd.read_csv(report.report_paths[1], encoding="utf-8-sig", dtype=str)
+    mine = listed[listed["级别"] == "错误"]
+    assert len(mine) == 1
+    header = list(listed.columns)
+    assert header[header.index("规则编码") - 1] == "问题类型"
+    assert (mine["问题类型"].iloc[0], mine["规则编码"].iloc[0]) == (
+        "区划代码不在名录中",
+        "E_UNKNOWN_COUNTY",
+    )
+
+
 def test_dates_in_every_form_become_the_same_day(wh_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

@@ -63,7 +63,7 @@ def test_injected_formulas_are_neutralised_alike_in_csv_and_excel(
     assert (
         from_csv[0]
         == from_xlsx[0]
-        == ["级别", "文件", "工作表", "行号", "列", "值", "规则编码", "说明"]
+        == ["级别", "文件", "工作表", "行号", "列", "值", "问题类型", "规则编码", "说明"]
     )
     body_csv = [r for r in from_csv[1:] if r[0] == "错误"]  # the missing columns warn too
     body_xlsx = [r for r in from_xlsx[1:] if r[0] == "错误"]
@@ -152,13 +152,14 @@ def test_long_kinds_are_cut_fairly_and_summarised(wh_path: Path, tmp_path: Path)
     body = _csv_rows(paths[1])[1:]
     assert len(body) == 11
     money = [r for r in body if r[4] == "应追回金额(元)" and r[3]]
-    enum = [r for r in body if r[6] == "E_ENUM"]
+    enum = [r for r in body if r[7] == "E_ENUM"]  # 问题类型 (r[6]) before the code
     assert [int(r[3]) for r in money] == list(range(2, 9))
     assert [int(r[3]) for r in enum] == [32, 33, 34]
+    assert {r[6] for r in enum} == {"不在可选范围内"}
     summary = [r for r in body if not r[3]]
-    assert len(summary) == 1 and summary[0][6] == "E_NOT_NUMBER"
-    assert "共 30 行" in summary[0][7] and "第2行至第31行" in summary[0][7]
-    assert "前 7 行" in summary[0][7] and "另有 23 行" in summary[0][7]
+    assert len(summary) == 1 and summary[0][7] == "E_NOT_NUMBER" and summary[0][6] == "不是数字"
+    assert "共 30 行" in summary[0][8] and "第2行至第31行" in summary[0][8]
+    assert "前 7 行" in summary[0][8] and "另有 23 行" in summary[0][8]
 
 
 def test_id_numbers_in_file_and_sheet_names_never_leave_the_program(

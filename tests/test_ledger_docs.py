@@ -33,7 +33,7 @@ def test_contract_texts_cite_policy_documents_by_title() -> None:
     from workbench.template import field_notes, ledger_description
 
     md = ledger_docs.render_markdown()
-    assert "（《2025年开展打击欺诈骗保专项整治行动工作方案》四（二））" in md
+    assert "（依据《2025年开展打击欺诈骗保专项整治行动工作方案》四（二））" in md
     assert not re.search(r"(?<![0-9,.])00[0-4] ?[一二三四五六七八九十]", md)
     for lg in LEDGERS.values():
         texts = [ledger_description(lg)] + [n for f in lg.fields for n in field_notes(lg, f)]

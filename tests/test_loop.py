@@ -475,7 +475,8 @@ def test_talk_list_by_declared_criteria() -> None:
 
 def test_talk_criteria_come_from_the_yaml(campaign) -> None:
     crit = talk_criteria(campaign, "2025-12")
-    assert crit == TalkCriteria(True, ("不合格",), 1, 0, "2025-12", True)
+    # 约谈 on milestones from 2 lagging, or one short by 20% of its target; else 督促
+    assert crit == TalkCriteria(True, ("不合格",), 1, 0, "2025-12", True, 2, 0.2)
     assert not talk_criteria(campaign, "2025-02").active  # the campaign starts in March
 
 
@@ -504,10 +505,12 @@ def test_the_demo_talks_close_over_the_following_months(city, city_eval) -> None
     follow = lists.talk_list_followup(city_eval.lagging, city.frames, "2025-12")
     held = follow[follow["held"]].set_index("county_code")
     # the city talked to both lagging counties in August; one was only half done at the
-    # October review and was talked to again in November, its review still ahead
+    # October review and was talked to again in November, its review still ahead; the other's
+    # October review recorded 整改到位, yet it missed the milestones due on 30 November: that
+    # review is contradicted by later evidence, so it reads 需再次约谈, not 已整改到位
     assert set(held.index) == set(city.lagging)
     labels = set(held["followup_label"])
-    assert labels == {t("talk.followup.rectified"), t("talk.followup.pending")}
+    assert labels == {t("talk.followup.relisted_talk"), t("talk.followup.pending")}
     again = lists.talk_followups(city.frames, "2025-12")
     county_talks = again[again["target_type"] == "区县医保部门"]
     assert list(county_talks["followup"]) == ["pending"]

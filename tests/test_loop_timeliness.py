@@ -190,7 +190,7 @@ def test_reward_paid_within_the_declared_days(campaign, tmp_path: Path) -> None:
     where = campaign.measures["reward_cases_paid_on_time"].where
     clause = next(c for c in clauses_of(where) if c.op == "within_days")
     assert clause.value == ("closed_date", 30)
-    assert "工作台定义" in campaign.parameters["reward_pay_days"].source
+    assert "工作口径" in campaign.parameters["reward_pay_days"].source
 
 
 def test_the_demo_pays_rewards_after_receipt_and_mostly_on_time() -> None:

@@ -62,3 +62,18 @@ def test_the_bulletins_blank_number_note_asks_for_a_plain_serial() -> None:
     assert "通报=" not in bulletin and "--doc-number 3" in bulletin
     summary = next(n for n in notes["campaign_summary"] if "文号" in n)
     assert "工作总结=" in summary
+
+
+def test_a_key_written_twice_in_one_file_is_refused() -> None:
+    """Plain YAML keeps the last of two equal keys silently: two edits that both add a key
+    (as 列入情形 / 列入名单情形 did in one merge) would leave one wording unseen."""
+    import yaml
+
+    from workbench import messages
+
+    text = 'a.one: "甲"\na.two: "乙"\na.one: "丙"\n'
+    with pytest.raises(ValueError, match=r"a\.one.*line 3"):
+        yaml.load(text, Loader=messages._UniqueKeys)  # noqa: S506
+    assert yaml.load('a.one: "甲"\n', Loader=messages._UniqueKeys) == {"a.one": "甲"}  # noqa: S506
+    messages.catalogue.cache_clear()
+    assert messages.catalogue()  # the shipped catalogue has no key twice

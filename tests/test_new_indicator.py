@@ -79,7 +79,7 @@ def test_new_unit_everywhere(tmp_path, own_sets):
     assert card and f'<div class="v">{want}</div>' in card.group(1)
 
     paths = ev.export(tmp_path / "out", formats=("csv",), uncertainty=False)
-    table = next(p for p in paths if p.name.endswith("_indicator_values.csv"))
+    table = next(p for p in paths if p.name.endswith("_区县指标.csv"))
     exported = pd.read_csv(table, dtype=str, keep_default_na=False)
     assert want in set(exported.loc[exported["指标代码"] == "recovered_per_case", "指标值（显示）"])
 

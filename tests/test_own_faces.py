@@ -200,7 +200,7 @@ def test_a_multi_set_cockpit_rewrites_its_titles_in_the_picked_sets_words() -> N
     texts = cp.board.parts["words"]["texts"]
     assert set(texts) == set(shown)  # every worded text of the skeleton, no other
     assert texts["dash.panel.map"] == "地区分布"
-    assert texts["dash.panel.lagging"] == "进度滞后地区（约谈名单）"
+    assert texts["dash.panel.lagging"] == "地区约谈名单与督促名单"
     assert texts["dash.map.tiles"] == "3 个地区无边界数据，以方块示意"
     assert texts["dash.selector.county"] == "地区"
     assert not any("区县" in v for v in texts.values())

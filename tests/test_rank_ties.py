@@ -165,9 +165,9 @@ def test_bottom_n_takes_a_tie_at_the_boundary_whole() -> None:
     got = _talk_bottom(None, None, scores, TalkCriteria(bottom_n=1))
     # `rank > n − k` (3 > 3) would name nobody; both printed 70.0 are last together
     assert got["county_code"].tolist() == ["C", "D"]
-    assert got["reason"].tolist() == ["综合指数排名并列第3（共4个区县），位列末1名"] * 2
+    assert got["reason"].tolist() == ["综合指数排名并列末位（并列第3名，共4个区县）"] * 2
     alone = _talk_bottom(None, None, scores.assign(rank=[1, 2, 3, 4]), TalkCriteria(bottom_n=1))
-    assert alone["reason"].tolist() == ["综合指数排名第4（共4个区县），位列末1名"]
+    assert alone["reason"].tolist() == ["综合指数排名末位（第4名，共4个区县）"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_the_engine_tables_and_the_cli_export_publish_1_1_3(own_env, capsys) -> 
     # the 约谈 list names the last (丙, alone at 3rd) and says so
     lag = ev.lagging
     assert lag["county_code"].tolist() == ["T3"]
-    assert re.search("考评指数排名第3（共3个[^）]*），位列末1名", str(lag.iloc[0].to_dict()))
+    assert re.search("考评指数排名末位（第3名，共3个[^）]*）", str(lag.iloc[0].to_dict()))
     # compute writes the warehouse table the faces read, and the Excel export
     out = own_env["tmp"] / "out"
     argv = ["compute", "--set", "tie_set", "--period", "2023", "--out", str(out)]

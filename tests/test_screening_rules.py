@@ -4,6 +4,7 @@ file and line, and never run."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,64 @@ def test_local_parameter_file_is_checked_against_the_rules(tmp_path: Path) -> No
     }
     ov = load_parameters(good, rs)
     assert rs.rules["ZNJK-01"].params_hash(ov["ZNJK-01"]) != rs.rules["ZNJK-01"].params_hash()
+
+
+# the seeds' titles as indicators/sources.yaml catalogues them (002 has no issuer or number)
+PLAN_002 = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
+PLAN_001 = (
+    "华容县人民政府办公室《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》"
+    "（华政办函〔2021〕18号）"
+)
+
+
+def test_rule_sources_cite_documents_by_title() -> None:
+    """A rule's `source:` reads as the documents' titles, led by what each is to a bureau
+    configured nowhere (a county's plan: 参照); 工作口径 stays as written."""
+    from workbench.screening.rules import rule_sources, source_line
+
+    rs = load_rules()
+    cited = rule_sources(rs)
+    assert set(cited) == set(SHIPPED)
+    assert cited["SJBD-01"] == f"依据{PLAN_002}三（一）；参照{PLAN_001}二（六）"
+    assert cited["ZNJK-01"] == f"依据{PLAN_002}三（一）"
+    assert cited["ZNJK-05"] == "工作口径"
+    assert cited["ZNJK-07"] == f"依据{PLAN_002}二（一）1（容差为工作口径）"
+    assert not any(re.search(r"(^|；)00\d", v) for v in cited.values())
+    line = source_line("ZNJK-05", "住院时间重叠", cited["ZNJK-05"])
+    assert line == "ZNJK-05 住院时间重叠：工作口径"
+    # a catalogue given by the caller is the one used
+    docs = {"002": type("D", (), {"title": "某方案", "issuer": "", "number": ""})()}
+    assert rule_sources(rs, docs)["ZNJK-01"] == "依据《某方案》三（一）"
+
+
+def test_a_rule_citing_an_uncatalogued_code_is_warned_with_its_line(tmp_path: Path) -> None:
+    """The shipped catalogue lists 000–004: 「007 二（一）」 is reported where it is written (a
+    warning: the rule still loads and runs, its source printed as written)."""
+    path = _write(
+        tmp_path / "rules",
+        """\
+kind: screening_rules
+code: province
+rules:
+  SHENG-01:
+    name: 单次结算金额过高
+    source: "002 三（一）；007 二（一）"
+    lead_source: 智能监控
+    subject: person
+    parameters:
+      limit: {value: 50000, name: 金额上限, unit: 元, source: "工作台定义（008 一）"}
+    sql: |
+      SELECT setl_id, psn_no AS subject_key, psn_no AS person_no,
+             fixmedins_code AS institution_id, insu_admdvs AS county_code,
+             strftime(setl_time, '%Y-%m') AS month, fund_pay_sumamt AS amount
+      FROM settlements
+      WHERE fund_pay_sumamt > ${limit}
+        AND setl_time >= ${from_date} AND setl_time < ${to_date}
+""",
+    )
+    got = [(i.level, i.code, i.file, i.line) for i in check_rules([path.parent])]
+    assert got == [
+        ("warning", "W_UNKNOWN_SOURCE_CODE", str(path), 6),
+        ("warning", "W_UNKNOWN_SOURCE_CODE", str(path), 10),
+    ]
+    assert "SHENG-01" in load_rules([path.parent]).rules

@@ -256,6 +256,19 @@ def test_lists_are_masked_per_county_and_come_back_as_lead_updates(
         assert {"核查结果", "处理措施", "核查完成日期"} <= set(head)
         col = head.index("核查结果")
         assert all(r[col] is None for r in wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+        # the county fills and returns the file; the bureau ingests it: no command for them
+        told = " ".join(str(r[0]) for r in wb["说明"].iter_rows(values_only=True) if r and r[0])
+        assert "按原文件名" in told and "workbench" not in told, told
+        # 说明 names the list's rules with their sources, by the documents' titles
+        notes = [r[0] for r in wb["说明"].iter_rows(values_only=True) if r and r[0]]
+        basis = [n for n in notes if re.match(r"SJBD-0\d ", str(n))]
+        if "死亡人员" in f.name:
+            assert basis[0] == (
+                "SJBD-01 死亡后发生结算：依据《2025年开展打击欺诈骗保专项整治行动工作方案》"
+                "三（一）；参照华容县人民政府办公室《华容县开展打击欺诈骗保套保挪用贪占医保基金集中整治实施方案》"
+                "（华政办函〔2021〕18号）二（六）"
+            )
+        assert basis and not any(re.search(r"：00\d", b) for b in basis)
     # the county's own monthly leads workbook for the same month stays as it is
     county = next(n for n in names if "死亡人员" in n).split("_")[0]
     own = city.frames["leads"]

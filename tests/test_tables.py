@@ -405,7 +405,7 @@ def test_compute_set_with_indicators_dir_end_to_end(ingested, capsys) -> None:
     cap = capsys.readouterr()
     assert "使用最近的完整期间：2023财年" in cap.err
     assert "【单位绩效】2023财年（财年）计算完成" in cap.out
-    exported = pd.read_csv(out / "unit_perf_2023财年_indicator_values.csv", encoding="utf-8-sig")
+    exported = pd.read_csv(out / "单位绩效_2023财年_机构指标.csv", encoding="utf-8-sig")
     assert exported.iloc[:, 0].tolist() == ["U1", "U2", "U3"]
     assert set(exported["统计期间"]) == {"2023财年"}
     assert list(exported.columns[:2]) == ["单位代码", "机构名称"]

@@ -45,6 +45,7 @@ from workbench.config import indicators_dir, project_root, warehouse_path
 from workbench.files import atomic_write, sha256_file, write_json
 from workbench.messages import t
 from workbench.presentation import cache as pcache
+from workbench.presentation.product import colophon
 from workbench.privacy import mask_id_card
 from workbench.results import resolve_period
 
@@ -97,6 +98,12 @@ def git_commit(root: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def batch_footer(run_id: str, period_label: str) -> str:
+    """The line under every page of a run (each report and the index): the run, the period and
+    the product's colophon, the same one the cockpit shows."""
+    return t("batch.footer", run_id=run_id, period=period_label, colophon=colophon())
 
 
 def now_iso() -> str:
@@ -1147,9 +1154,7 @@ class Runner:
             if outcome.unit == CITY_UNIT
             else outcome.label + self._labels[0].report_title
         )
-        footer = t(
-            "batch.footer", run_id=self.cfg.run_id, period=self._labels[1], version=__version__
-        )
+        footer = batch_footer(self.cfg.run_id, self._labels[1])
         atomic_write(
             html_path,
             publish.notebook_html(
@@ -1310,9 +1315,7 @@ class Runner:
             "docx": city.get("docx"),
             "documents": city.get("documents") or [],
             "city_pdf": city.get("pdf"),
-            "footer": t(
-                "batch.footer", run_id=cfg.run_id, period=self._labels[1], version=__version__
-            ),
+            "footer": batch_footer(cfg.run_id, self._labels[1]),
         }
         atomic_write(self.run_dir / "index.html", publish.index_html(self.run_dir, meta, units))
         seconds = [u.get("seconds") or 0 for u in units if u["status"] != "pending"]

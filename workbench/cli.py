@@ -10,9 +10,10 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from workbench import __version__, commands
+from workbench import commands
 from workbench.errors import describe
 from workbench.messages import t
+from workbench.presentation.product import colophon
 
 
 # argparse's own words go through gettext (`argparse._`); these are the ones a user can meet.
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"workbench {__version__}",
+        version=colophon(),
         help=t("cli.argparse.version"),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=t("cli.verbose"))

@@ -166,3 +166,11 @@ def use_sets(names: list[str] | None) -> None:
         os.environ[ENV_SETS] = ",".join(
             s.strip() for item in names for s in item.replace("，", ",").split(",") if s.strip()
         )
+
+
+def bureau_config() -> dict:
+    """The `[bureau]` section of workbench.toml: the bureau's `city` and `province` (whose
+    documents are its basis, 依据; another jurisdiction's are cited as 参照 — see
+    `presentation.citations`); {} when absent."""
+    section = load_config().get("bureau")
+    return dict(section) if isinstance(section, dict) else {}

@@ -27,6 +27,13 @@ def money(yuan: object, digits: int = 1) -> str:
     return value_text(yuan, "元", digits)
 
 
+def wan(yuan: object, digits: int = 2) -> str:
+    """Yuan as a number of 万元 without the unit, for a table column whose header names 万元:
+    one scale for the whole column (3.60, 0.16, 0.01), never 3.6万元 above 1,600元; missing → —."""
+    v = finite(yuan)
+    return "—" if v is None else value_text(v / 1e4, "", digits)
+
+
 def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
     """0.873 → `87.3%`; `signed` gives `+2.1%` for changes."""
     if missing(ratio):
@@ -117,6 +124,7 @@ _MONEY_UNITS = {"元": 1.0, "yuan": 1.0, "万元": 1e4, "亿元": 1e8}
 # units of things counted one by one: whole numbers unless the YAML says otherwise
 COUNT_UNITS = frozenset(
     {"件", "个", "次", "家", "人", "起", "个月", "项", "例", "家次", "人次", "名", "条", "份", "天"}
+    | {"区县·月"}  # months summed over counties (a measure's `city_unit`)
 )
 _SCORE_UNITS = {"score", "分"}
 

@@ -235,6 +235,7 @@ def compute_points(
             target[code] = _indicator_roles(
                 ind, points, roles, source, win_key, target, nrows, n_p, eff_span
             )
+            _without_baseline(target[code], points, iset.frequency)
         if ind.type in ("ratio", "share", "count"):
             windows[code] = [win_list[win_key[(eff_span(ind, s), e, CURRENT)]] for s, e in points]
         elif ind.depends_on and ind.depends_on[0] in windows:
@@ -301,6 +302,34 @@ def _total(mats: Mapping[str, np.ndarray], codes: Sequence[str], cols: list[int]
     return out
 
 
+def _without_baseline(
+    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    points: Sequence[tuple[str, int]],
+    frequency: Frequency | None,
+) -> None:
+    """Blank a `year:Y` baseline at the points of year Y itself and before (in place).
+
+    A baseline year is what later periods are compared with: 2024's months compared with
+    "the same months of 2024" are compared with themselves (a change of exactly 0, a target of
+    the value × 1.2), and 2023's with months still to come. Neither is a comparison, so at
+    those points the baseline — and with it a `change` and a relative target — is missing,
+    and every face shows 「—」 instead of 0 % or a target line that moves with the value."""
+    freq = frequency or Frequency()
+    for role, arrs in list(roles.items()):
+        if not role.startswith("year:"):
+            continue
+        year = int(role[5:])
+        cols = [i for i, (_, end) in enumerate(points) if freq.year_of(end) <= year]
+        if not cols:
+            continue
+        blank = []
+        for a in arrs:
+            a = np.array(a, dtype="float64", copy=True)
+            a[:, cols] = np.nan
+            blank.append(a)
+        roles[role] = (blank[0], blank[1], blank[2])
+
+
 def _indicator_roles(
     ind: Indicator,
     points: Sequence[tuple[str, int]],
@@ -345,15 +374,26 @@ def _indicator_roles(
 # Targets
 # ---------------------------------------------------------------------------------------------
 def target_values(ind: Indicator, values: Values, city: bool = False) -> np.ndarray:
-    """The target each unit is held to: a fixed value, or its own baseline × (1 + relative)."""
+    """The target each unit is held to: a fixed value, or its own baseline × (1 + relative),
+    kept within the indicator's declared `bounds` (a 查处率 of 100% last December cannot be
+    asked to rise to 120%: the target is the bound)."""
     shape = values.get(ind.code, city=city)[2].shape
     tg = ind.target
     if tg is None:
         return np.full(shape, np.nan)
     if tg.is_relative:
         base = values.get(ind.code, tg.baseline.key, city)[2]  # type: ignore[union-attr]
-        return base * (1.0 + tg.relative)  # type: ignore[operator]
+        target = base * (1.0 + tg.relative)  # type: ignore[operator]
+        lo, hi = relative_bounds(ind)
+        return np.clip(target, lo, hi) if np.isfinite([lo, hi]).any() else target
     return np.full(shape, float(tg.value))  # type: ignore[arg-type]
+
+
+def relative_bounds(ind: Indicator) -> tuple[float, float]:
+    """The range a relative target is kept within: the indicator's declared `bounds`
+    (-inf/inf where open or undeclared)."""
+    lo, hi = ind.bounds if ind.bounds is not None else (None, None)
+    return (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
 
 
 def baseline_size(iset: IndicatorSet, ind: Indicator, values: Values, city: bool) -> np.ndarray:
@@ -889,7 +929,16 @@ LAGGING_COLUMNS = [
     "n_missed_targets",
     "missed_targets",
     "criteria",
+    "list_level",
+    "as_of",
 ]
+
+# The two lists a county can be on (`list_level`): 约谈 (summoned: 002 四（二） “对进度
+# 滞后、问题突出的地区……约谈相关负责人”) and 督促 (named in the 通报 and told to put it right
+# by a date: the same clause's “通报各地进展”, for a milestone missed by a little). Labels
+# `talk.level.<code>`, `talk.list.<code>`.
+TALK_LEVEL, REMIND_LEVEL = "talk", "remind"
+TALK_LEVELS = (TALK_LEVEL, REMIND_LEVEL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -897,13 +946,20 @@ LAGGING_COLUMNS = [
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TalkCriteria:
-    """What puts a county on the 约谈 list, from the set's `talk_*` parameters: a milestone
+    """What puts a county on the 约谈 list, from the set's `talk_*` parameters: milestones
     projected to miss or missed (进度滞后); the default index's grade in `grades`, a rank in
     the last `bottom_n`, or at least `unmet_kpis` targets not met (问题突出). Zero or empty
     turns a situation off; a set that declares none keeps the milestones alone. A target whose
     deadline falls after `period` is not yet unmet (the presentation layer's 未达标（时限未到）).
     Before the campaign of the set's calendar starts nobody is listed (002 四（二） is a rule of
-    the campaign)."""
+    the campaign).
+
+    进度滞后 summons a county (约谈) when it lags on at least `min_milestones` milestones, or on
+    one short of its target by at least `milestone_shortfall` of the target (0: off); a county
+    lagging less than that goes on the lesser 督促 list instead. 约谈 is the leading group
+    calling in a county's 负责人 (002 四（二）; 000: “对基金监管工作落实不力……的地区，要约谈
+    部门主要负责人”), not the answer to one target missed by a point: with both thresholds at
+    their defaults (1, 0) every lagging county is summoned, as before they were declared."""
 
     milestones: bool = True
     grades: tuple[str, ...] = ()
@@ -911,6 +967,8 @@ class TalkCriteria:
     unmet_kpis: int = 0
     period: str | None = None
     active: bool = True  # false before the campaign the set's calendar runs: no 约谈 then
+    min_milestones: int = 1
+    milestone_shortfall: float = 0.0
 
     @property
     def uses_index(self) -> bool:
@@ -918,8 +976,8 @@ class TalkCriteria:
 
 
 def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria:
-    """The set's declared 约谈 criteria (parameters `talk_on_milestones`, `talk_grade`,
-    `talk_bottom_n`, `talk_unmet_kpis`)."""
+    """The set's declared 约谈 criteria (parameters `talk_on_milestones`, `talk_min_milestones`,
+    `talk_milestone_shortfall`, `talk_grade`, `talk_bottom_n`, `talk_unmet_kpis`)."""
     params = iset.parameters
 
     def value(code: str, default: object) -> object:
@@ -937,6 +995,8 @@ def talk_criteria(iset: IndicatorSet, period: str | None = None) -> TalkCriteria
         unmet_kpis=int(float(value("talk_unmet_kpis", 0) or 0)),
         period=period,
         active=active,
+        min_milestones=max(int(float(value("talk_min_milestones", 1) or 1)), 1),
+        milestone_shortfall=max(float(value("talk_milestone_shortfall", 0) or 0), 0.0),
     )
 
 
@@ -962,18 +1022,47 @@ def index_root(index_table: pd.DataFrame, hierarchy: str) -> pd.DataFrame:
     )
 
 
-_TALK_COLUMNS = ["county_code", "county_name", "reason"]
+_TALK_COLUMNS = ["county_code", "county_name", "reason", "serious", "as_of"]
+
+
+def milestone_shortfall(milestones: pd.DataFrame) -> np.ndarray:
+    """How far each milestone row falls short of its target, as a share of the target: the
+    value that decides its status (the projection while 进度滞后, the value at the deadline
+    once 逾期未达标) against the target, in the direction of its comparison; 0 when not short,
+    +inf when the target is 0 and missed."""
+    if not len(milestones):
+        return np.zeros(0)
+    missed = milestones["status"].astype(str).eq(MISSED).to_numpy()
+    current = pd.to_numeric(milestones["current_value"], errors="coerce").to_numpy(dtype=float)
+    projected = pd.to_numeric(milestones["projected_value"], errors="coerce").to_numpy(dtype=float)
+    value = np.where(missed, current, projected)
+    target = pd.to_numeric(milestones["target"], errors="coerce").to_numpy(dtype=float)
+    below = milestones["op"].astype(str).isin(("<=", "<")).to_numpy()
+    gap = np.where(below, value - target, target - value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(target != 0, gap / np.abs(target), np.where(gap > 0, np.inf, 0.0))
+    return np.nan_to_num(np.clip(share, 0.0, None), nan=0.0, posinf=np.inf)
 
 
 def _talk_milestones(milestones, kpis, scores, crit) -> pd.DataFrame:
     if not crit.milestones or not len(milestones):
         return pd.DataFrame(columns=_TALK_COLUMNS)
     bad = milestones[milestones["status"].isin(LAGGING_STATUSES)]
+    codes = bad["county_code"].astype(str)
+    many = codes.map(codes.value_counts()).to_numpy() >= crit.min_milestones
+    far = (
+        milestone_shortfall(bad) >= crit.milestone_shortfall
+        if crit.milestone_shortfall > 0
+        else np.zeros(len(bad), dtype=bool)
+    )
+    serious = pd.Series(many | far, index=bad.index).groupby(codes).transform("any")
     return pd.DataFrame(
         {
             "county_code": bad["county_code"].to_numpy(dtype=object),
             "county_name": bad["county_name"].to_numpy(dtype=object),
             "reason": [milestone_reason(r) for r in bad.to_dict("records")],
+            "serious": serious.to_numpy(dtype=bool),
+            "as_of": bad["as_of"].to_numpy(dtype=object),
         }
     )
 
@@ -991,7 +1080,16 @@ def _talk_grade(milestones, kpis, scores, crit) -> pd.DataFrame:
         )
         for r in hit.to_dict("records")
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
+
+
+def bottom_place_text(rank: object, n: int, k: int, tied: bool = False) -> str:
+    """Where a rank among the last `k` of `n` stands, in one phrase (every face reads the 约谈
+    reason built from it): `末位（第10名，共10个区县）` for the last place, `并列末位（并列第9名，
+    共10个区县）` when it is shared, `第9名（共10个区县），居后3位` for the last k > 1."""
+    tie = t("pres.rank.tied") if tied else ""
+    key = "talk.place.last" if k <= 1 else "talk.place.bottom"
+    return t(key, tie=tie, rank=int(float(rank)), n=int(n), k=int(k))
 
 
 def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
@@ -1007,14 +1105,11 @@ def _talk_bottom(milestones, kpis, scores, crit) -> pd.DataFrame:
         t(
             "talk.reason.bottom",
             index=r["index_name"],
-            tie=t("pres.rank.tied") if shared else "",
-            rank=int(r["rank"]),
-            n=ranked,
-            k=crit.bottom_n,
+            place=bottom_place_text(r["rank"], ranked, crit.bottom_n, bool(shared)),
         )
         for r, shared in zip(hit.to_dict("records"), tied, strict=True)
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
 
 
 def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
@@ -1039,7 +1134,7 @@ def _talk_unmet(milestones, kpis, scores, crit) -> pd.DataFrame:
     reasons = [
         t("talk.reason.unmet", n=int(r["n"]), names=r["names"]) for r in hit.to_dict("records")
     ]
-    return hit.assign(reason=reasons)[_TALK_COLUMNS]
+    return hit.assign(reason=reasons, serious=True, as_of=crit.period)[_TALK_COLUMNS]
 
 
 # criterion code → who it puts on the list, with a reason each; the code's label is
@@ -1058,11 +1153,14 @@ def lagging_frame(
     scores: pd.DataFrame | None = None,
     criteria: TalkCriteria | None = None,
 ) -> pd.DataFrame:
-    """进度滞后 / 约谈名单: every county one of the declared criteria puts on the list, with the
-    criteria (`criteria`, Chinese labels) and a reason for each (`reasons`); the milestones it
-    lags on and the KPI targets it missed this period are listed alongside. `scores`: the
-    default index's root (`index_root`), for the grade and ranking criteria. Most criteria
-    first, then most milestones, then most missed targets."""
+    """约谈名单 and 督促名单: every county one of the declared criteria puts on a list, with the
+    criteria (`criteria`, Chinese labels), a reason for each (`reasons`), its list (`list_level`:
+    `talk` when any criterion is serious — grade, rank, unmet targets, or 进度滞后 past the
+    declared count or shortfall, see `TalkCriteria` — else `remind`) and the newest month its
+    evidence stands at (`as_of`, YYYY-MM: a 复查 after it cannot have seen it); the milestones
+    it lags on and the KPI targets it missed this period are listed alongside. `scores`: the
+    default index's root (`index_root`), for the grade and ranking criteria. 约谈 first, then
+    most criteria, most milestones, most missed targets."""
     crit = criteria or TalkCriteria()
     if not crit.active:
         return pd.DataFrame(columns=LAGGING_COLUMNS)
@@ -1082,9 +1180,12 @@ def lagging_frame(
             reasons=("reason", "；".join),
             criteria=("label", lambda s: "、".join(dict.fromkeys(s))),
             n_criteria=("criterion", "nunique"),
+            serious=("serious", "any"),
+            as_of=("as_of", lambda s: max((str(x) for x in s if isinstance(x, str)), default=None)),
         )
         .reset_index()
     )
+    grouped["list_level"] = np.where(grouped["serious"].astype(bool), TALK_LEVEL, REMIND_LEVEL)
     lag = milestones[milestones["status"].isin(LAGGING_STATUSES)] if len(milestones) else None
     if lag is not None and len(lag):
         per_ms = lag.groupby("county_code").agg(
@@ -1108,8 +1209,8 @@ def lagging_frame(
     for col in ("milestones", "missed_targets"):
         grouped[col] = grouped[col].fillna("")
     grouped = grouped.sort_values(
-        ["n_criteria", "n_milestones", "n_missed_targets", "county_code"],
-        ascending=[False, False, False, True],
+        ["serious", "n_criteria", "n_milestones", "n_missed_targets", "county_code"],
+        ascending=[False, False, False, False, True],
         ignore_index=True,
     )
     return grouped[LAGGING_COLUMNS]

@@ -36,8 +36,27 @@ ISSUE_HEADERS = {
     "code": "规则编码",
     "message": "说明",
 }
-ISSUE_WIDTHS = (6, 28, 14, 6, 18, 18, 22, 80)
 SEVERITY = {"error": "错误", "warning": "警告"}
+# The list a county reads: each finding's rule named in Chinese (问题类型) before its code, which
+# stays for docs/ledgers.md and the operator's guide.
+LIST_HEADERS = (
+    *list(ISSUE_HEADERS.values())[:6],
+    "问题类型",
+    *list(ISSUE_HEADERS.values())[6:],
+)
+ISSUE_WIDTHS = (6, 28, 14, 6, 18, 18, 20, 22, 80)
+_CODE_AT = list(ISSUE_HEADERS).index("code")
+
+
+def rule_name(code: object) -> str:
+    """A rule code's short Chinese name (`ingest.rule.<code>`); '' for a code without one."""
+    name = t(f"ingest.rule.{code}")
+    return "" if name.startswith("ingest.rule.") else name
+
+
+def _named(row: Sequence[object]) -> list[object]:
+    """An issue row (ISSUE_HEADERS' order) with its rule's name put before the code."""
+    return [*row[:_CODE_AT], rule_name(row[_CODE_AT]), *row[_CODE_AT:]]
 
 
 # ---------------------------------------------------------------- a streamed .xlsx writer
@@ -460,15 +479,16 @@ def write_issue_list(
     that belong to no submission (a file not found, a link refused), listed first."""
     out_dir.mkdir(parents=True, exist_ok=True)
     base = stamp_name(out_dir, t("ingest.list.prefix"))
-    headers = list(ISSUE_HEADERS.values())
     with ListWriter(
-        base, headers, ISSUE_WIDTHS, t("ingest.list.sheet"), rows_per_part=rows_per_part
+        base, list(LIST_HEADERS), ISSUE_WIDTHS, t("ingest.list.sheet"), rows_per_part=rows_per_part
     ) as w:
         for row in loose:
             w.write(
-                [SEVERITY.get(row["severity"], row["severity"])]
-                + [row[k] for k in list(ISSUE_HEADERS)[1:]]
+                _named(
+                    [SEVERITY.get(row["severity"], row["severity"])]
+                    + [row[k] for k in list(ISSUE_HEADERS)[1:]]
+                )
             )
         for row in issue_list_rows(con, submission_ids, limit):
-            w.write(row)
+            w.write(_named(row))
     return w.paths

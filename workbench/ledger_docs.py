@@ -36,10 +36,14 @@ def render_markdown() -> str:
                 f"| {f.header} | `{f.name}` | {type_label(f)} | "
                 f"{'是' if f.required else ''} | {options_text(f)} | {notes} |"
             )
-    out.append("\n## 规则编码（Error and warning codes）\n\n| 编码 | 级别 | 说明 |\n|---|---|---|")
-    for key, text in sorted(catalogue().items()):
+    out.append(
+        "\n## 规则编码（Error and warning codes）\n\n"
+        "| 编码 | 问题类型 | 级别 | 说明 |\n|---|---|---|---|"
+    )
+    cat = catalogue()
+    for key, text in sorted(cat.items()):
         if key.startswith("ingest.code."):
             code = key.removeprefix("ingest.code.")
             level = "警告" if code.startswith("W_") else "错误"
-            out.append(f"| `{code}` | {level} | {text} |")
+            out.append(f"| `{code}` | {cat.get(f'ingest.rule.{code}', '')} | {level} | {text} |")
     return "\n".join(out) + "\n"

@@ -28,6 +28,7 @@ import pandas as pd
 
 from workbench import composite, fmt
 from workbench.composite_methods import AGGREGATORS
+from workbench.indicators import TALK_LEVEL
 from workbench.messages import t
 from workbench.presentation import cache as pcache
 from workbench.presentation import cells
@@ -497,6 +498,22 @@ class CityData:
         """institution_id → institution_name (`presentation.lists.institution_names`), once."""
         return self._once("institution_names", lambda: lists.institution_names(self.ledgers))
 
+    def levels(self) -> dict[str, str]:
+        """county → the list it is on (`indicators.TALK_LEVELS`: 约谈 or 督促), from the declared
+        criteria's `level` (an older run without it: every listed county is 约谈)."""
+
+        def build() -> dict[str, str]:
+            from workbench.indicators import TALK_LEVELS
+
+            lag = self.lagging
+            if lag.empty or "county" not in lag:
+                return {}
+            level = lag["list_level"] if "list_level" in lag else pd.Series(None, index=lag.index)
+            level = level.where(level.isin(TALK_LEVELS), TALK_LEVEL)
+            return dict(zip(lag["county"].astype(str), level))
+
+        return self._once("levels", build)
+
     def talk_list(self, county: str) -> dict[str, Any] | None:
         """A county's row of the 约谈名单 beside the register (`lists.talk_list_followup` of
         the whole list, once): None when the county is not on it."""
@@ -963,7 +980,8 @@ class CountyReport:
             )
         reasons = self.lagging_reasons()
         if reasons:
-            parts.append(t("batch.narr.lagging", reasons="；".join(reasons), noun=noun))
+            key = f"batch.narr.listed_{self.data.levels().get(str(self.county), TALK_LEVEL)}"
+            parts.append(t(key, reasons="；".join(reasons), noun=noun))
         overdue = len(self.overdue_frame())
         if overdue:
             parts.append(t("batch.narr.overdue", n=overdue))
@@ -1264,17 +1282,12 @@ class CountyReport:
         if st is None:
             head = t("doc.county.talk_not_listed", name=self.name)
         else:
-            held = (
-                t("doc.talk.held", date=fmt.date_label(st["talk_date"]), state=st["followup_label"])
-                if st["held"]
-                else st["followup_label"]
-            )
             head = t(
-                "doc.county.talk_listed",
+                f"doc.county.talk_listed_{st.get('list_level') or TALK_LEVEL}",
                 name=self.name,
                 criteria=st["criteria"] or "—",
                 reasons=st["reasons"] or "—",
-                held=held,
+                held=lists.talk_list_state(st),
             )
         table = table_html(self.talks_frame(), t("doc.county.no_open_talks"))
         return HTML(CARD_CSS + f'<p class="wb-narrative">{_esc(head)}</p>' + str(table))
@@ -1428,12 +1441,13 @@ class CountyReport:
         return pd.DataFrame(
             {
                 "指标": d["name"],
-                "计算方法（工作口径）": d["formula"],
+                t("defs.formula"): d["formula_tagged"],
                 "本期分子": d["numerator_text"],
                 "本期分母": d["denominator_text"],
                 "本期值": d["value_text"],
                 "目标": d["target_text"],
-                "依据": d["target_source"] + d["derivation"].map(lambda x: f"；{x}" if x else ""),
+                t("defs.target_source"): d["target_source"]
+                + d["derivation"].map(lambda x: f"；{x}" if x else ""),
             }
         )
 
@@ -1526,7 +1540,7 @@ class CityReport:
             return pd.DataFrame()
         df = s.merge(self.data.rank_bands(), on="county", how="left")
         df = df.sort_values(["rank", "county"], na_position="last", kind="stable")
-        lag = set(self.data.lagging["county"]) if "county" in self.data.lagging else set()
+        lag = self.data.levels()
         out = pd.DataFrame(
             {
                 "排名": df["rank"].astype("Int64"),
@@ -1541,8 +1555,12 @@ class CityReport:
             out[prank.interval_header()] = [
                 prank.interval_text(a, b) for a, b in zip(df["q05"], df["q95"])
             ]
-        if self.data.has_lagging:  # a set that lists nobody as lagging has no such column
-            out["进度滞后"] = ["是" if c in lag else "" for c in df["county"]]
+        if self.data.has_lagging:  # a set that lists nobody has no such column
+            # the list each county is on (the declared level), not "lagging": a county summoned
+            # for its grade or rank lags on no milestone
+            out[t("batch.col.listed")] = [
+                t(f"talk.list.{lag[c]}") if c in lag else "" for c in df["county"].astype(str)
+            ]
         return out
 
     def leaders(self, k: int = 3) -> tuple[list[str], list[str]]:
@@ -1608,19 +1626,19 @@ class CityReport:
                 "reasons": reasons.to_numpy(),
             }
         )
+        for col in ("list_level", "as_of"):  # the list each is on, and when its evidence stands
+            if col in lag:
+                frame[col] = lag[col].to_numpy()
         follow = lists.talk_list_followup(frame, self.data.ledgers, self.data.period)
-        held = [
-            t("doc.talk.held", date=fmt.date_label(d), state=s) if h else s
-            for d, s, h in zip(follow["talk_date"], follow["followup_label"], follow["held"])
-        ]
-        return pd.DataFrame(
-            {
-                self.data.words.unit_noun: names,
-                "列入依据": follow["criteria"].fillna("").astype(str),
-                "具体情况": follow["reasons"].fillna("").astype(str),
-                "约谈及复查": held,
-            }
-        )
+        out = {self.data.words.unit_noun: follow["county_name"].astype(str)}
+        if follow["list_level"].ne(TALK_LEVEL).any():
+            out[t("doc.col.level")] = [t(f"talk.level.{lv}") for lv in follow["list_level"]]
+        out |= {
+            t("doc.col.criteria"): follow["criteria"].fillna("").astype(str),
+            t("doc.col.reasons"): follow["reasons"].fillna("").astype(str),
+            t("doc.col.followup"): [lists.talk_list_state(r) for r in follow.to_dict("records")],
+        }
+        return pd.DataFrame(out)
 
     def lagging_table(self) -> HTML | None:
         """None (the section is left out) for a set that lists nobody as lagging."""
@@ -1695,17 +1713,26 @@ class CityReport:
         else:
             out["ranking"] = t("batch.report.no_ranking")
         if d.has_lagging:
-            lag = self.lagging_frame()
+            levels = d.levels()
+            summoned = [d.name(c) for c, lv in levels.items() if lv == TALK_LEVEL]
+            reminded = [d.name(c) for c, lv in levels.items() if lv != TALK_LEVEL]
             out["lagging"] = (
                 t(
                     "batch.bulletin.lagging",
-                    n=len(lag),
-                    names="、".join(lag[w.unit_noun]),
+                    n=len(summoned),
+                    names="、".join(summoned),
                     noun=w.unit_noun,
                 )
-                if not lag.empty
+                if summoned
                 else t("batch.bulletin.no_lagging", noun=w.unit_noun)
             )
+            if reminded:
+                out["lagging"] += t(
+                    "batch.bulletin.remind",
+                    n=len(reminded),
+                    names="、".join(reminded),
+                    noun=w.unit_noun,
+                )
         out["closing"] = (
             t("batch.bulletin.closing")
             if w.on_ledgers

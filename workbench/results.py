@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -44,7 +45,7 @@ from workbench import composite, excel, scoring
 from workbench.contracts import LEDGERS
 from workbench.declarations import PERIOD_END, IndicatorSet, load_set, unit_field
 from workbench.drill import drill as drill_into
-from workbench.fmt import is_month
+from workbench.fmt import OP_SIGNS, is_month
 from workbench.indicators import (
     compute_points,
     has_lagging_list,
@@ -67,7 +68,7 @@ from workbench.privacy import excel_safe, excel_safe_frame  # noqa: F401  (re-ex
 from workbench.measures import MeasureEngine, month_index, month_label, tables_of, unit_sources
 from workbench.messages import t
 from workbench.presentation import kpis as presented
-from workbench.presentation.citations import cite
+from workbench.presentation.citations import cite, target_source
 from workbench.presentation.words import SetWords, set_words
 from workbench.pushdown import WarehouseEngine
 from workbench.tables import read_table, table_frame
@@ -291,7 +292,7 @@ EXPORT_KINDS = {
     "n_milestones": "integer",
     "n_missed_targets": "integer",
     "deadline": "date",
-    "as_of": "date",
+    "as_of": "text",  # a month (2025-06: data through June), written as 统计月份 is
 }
 EXPORT_DECIMALS = {"score": 1, "nominal_score": 1, "mean_rank": 1, "yoy": 1}
 
@@ -306,8 +307,11 @@ def _display_frame(
     frequency (2023财年, not its last month), booleans in Chinese and declared sources as the
     documents' titles (`presentation.citations`)."""
     out = df.copy()
-    if iset is not None and "source" in out.columns:
-        out["source"] = out["source"].map(lambda s: cite(s, getattr(iset, "documents", None)))
+    docs = getattr(iset, "documents", None) if iset is not None else None
+    for col, write in (("source", cite), ("target_source", target_source)):
+        if docs and col in out.columns:  # each distinct text cited once (a table has thousands)
+            texts = {v: write(v, docs) for v in out[col].dropna().unique()}
+            out[col] = out[col].map(lambda v, texts=texts: texts.get(v, v))
     if iset is not None and not iset.frequency.is_monthly and "period" in out.columns:
         out["period"] = out["period"].map(
             lambda p: iset.period_label(p) if isinstance(p, str) and is_month(p) else p
@@ -317,6 +321,24 @@ def _display_frame(
     if "span" in out.columns:
         out["span"] = out["span"].map(
             lambda s: span_label(s, calendar) if isinstance(s, str) else s
+        )
+    for col in ("target_op", "op"):  # ≥, as the 目标（显示） column and every page write it
+        if col in out.columns:
+            out[col] = out[col].map(lambda op: OP_SIGNS.get(op, op) if isinstance(op, str) else op)
+    if "direction" in out.columns and "direction_label" not in out.columns:
+        out.insert(
+            out.columns.get_loc("direction") + 1,
+            "direction_label",
+            out["direction"].map(_direction_word),
+        )
+    if iset is not None and "hierarchy" in out.columns and "hierarchy_name" not in out.columns:
+        names = {code: h.name for code, h in iset.hierarchies.items()}
+        out.insert(
+            out.columns.get_loc("hierarchy") + 1, "hierarchy_name", out["hierarchy"].map(names)
+        )
+    if "list_level" in out.columns:  # the list a county is on, in words (约谈名单 / 督促名单)
+        out["list_level"] = out["list_level"].map(
+            lambda v: t(f"talk.list.{v}") if isinstance(v, str) and v else ""
         )
     for col in ("met", "workbench_definition"):
         if col in out.columns:
@@ -328,6 +350,25 @@ def _display_frame(
                 )
             )
     return out
+
+
+def _direction_word(direction: object) -> str:
+    """1 → 越高越好, -1 → 越低越好: the code column 方向 keeps the number for machines."""
+    try:
+        return t(f"ind.direction.{int(direction)}")  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return ""
+
+
+_FILE_NAME_BAD = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def export_stem(set_name: str, period_label: str, sheet: str | None = None) -> str:
+    """An exported file's name without its suffix, in the words its reader knows: the set's
+    title, the period and the sheet (`…指标_2025-12_区县指标`); characters no file system
+    takes become _."""
+    parts = [set_name, period_label] + ([sheet] if sheet else [])
+    return "_".join(_FILE_NAME_BAD.sub("_", p).strip("_") for p in parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -852,10 +893,11 @@ class Evaluation:
     ) -> list[Path]:
         """CSV (UTF-8 with BOM, for Excel) and one .xlsx workbook with Chinese headers and real
         number formats (rates as percentages, money in yuan, dates as dates), through the one
-        table writer `workbench.excel`."""
+        table writer `workbench.excel`. Files are named as their readers know them: the set's
+        title, the period, and for a CSV its sheet (`export_stem`)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        prefix = prefix or f"{self.indicator_set.code}_{self.period_label}"
+        prefix = prefix or export_stem(self.indicator_set.name, self.period_label)
         paths: list[Path] = []
         tables = self.tables(uncertainty)
         if self.indicator_set.calendar is None:  # a set with no calendar has no milestones
@@ -866,8 +908,9 @@ class Evaluation:
             tables[name] = presented.present(tables[name], self.indicator_set)
         sheets = {name: self._export_table(name, df) for name, df in tables.items()}
         if "csv" in formats:
-            for name, table in sheets.items():
-                paths.append(excel.write_csv(table, out_dir / f"{prefix}_{name}.csv"))
+            for table in sheets.values():
+                stem = f"{prefix}_{_FILE_NAME_BAD.sub('_', table.name)}"
+                paths.append(excel.write_csv(table, out_dir / f"{stem}.csv"))
         if "xlsx" in formats:
             paths.append(excel.write_xlsx(list(sheets.values()), out_dir / f"{prefix}.xlsx"))
         return paths
@@ -955,9 +998,9 @@ class Evaluation:
         parts.append(f"<h4>{html.escape(t('ind.eval.lagging'))}</h4>")
         if len(lag):
             lv = chinese_columns(
-                lag[["county_name", "milestones", "reasons", "n_missed_targets"]].head(
-                    self.display_rows
-                )
+                _display_frame(
+                    lag[["county_name", "list_level", "criteria", "reasons", "n_missed_targets"]]
+                ).head(self.display_rows)
             )
             parts.append(lv.to_html(index=False, escape=True))
             if len(lag) > self.display_rows:

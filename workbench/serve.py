@@ -27,12 +27,14 @@ import html
 import ipaddress
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -61,6 +63,10 @@ NOTEBOOKS = ("cockpit.ipynb", "county.ipynb")
 STATUS_PATH = "voila/workbench/status"  # the page's freshness line and notices (JSON)
 HELLO_PATH = "voila/workbench/hello"  # the page's first script: a browser has the page
 BUSY_RETRY_S = 15  # the over-the-cap page reloads itself after this many seconds
+# the detailed log rotates by size: serve.log, then serve.log.1 … serve.log.5 beside it
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
+KERNEL_LOGGER = "kernel"  # the kernels' own stdout/stderr lines, in the detailed log
 
 
 class ServeError(RuntimeError):
@@ -354,13 +360,42 @@ def logout_page() -> str:
     )
 
 
+# What JupyterLab's widget renderer (Voilà's widgets manager) writes into a widget's place
+# while its model loads or when it is missing: English, set from JavaScript, so the page
+# replaces it as it appears (`loading_script`).
+WIDGET_PLACEHOLDERS = {
+    "Loading widget...": "dash.loading_widget",
+    "Error displaying widget: model not found": "dash.widget_missing",
+}
+
+
 def loading_script() -> str:
     """Voilà's loading screen in Chinese ("Running cockpit.ipynb…", "Executing 3 of 12" are
-    Voilà's own words): the first line, and each step as the kernel runs the cells."""
+    Voilà's own words): the first line, and each step as the kernel runs the cells; and the
+    widget renderer's placeholders (`WIDGET_PLACEHOLDERS`) in Chinese wherever they appear."""
     first = json.dumps(t("dash.loading"), ensure_ascii=False)
     step = json.dumps(t("dash.loading_step", i="%i", n="%n"), ensure_ascii=False)
+    words = json.dumps({en: t(key) for en, key in WIDGET_PLACEHOLDERS.items()}, ensure_ascii=False)
     return (
         "<script>(function () {\n"
+        f"  var WIDGET = {words};\n"
+        "  function zh(root) {\n"
+        "    if (!root) { return; }\n"
+        "    if (root.nodeType === 3) { root = root.parentNode; if (!root) { return; } }\n"
+        "    if (root.nodeType !== 1) { return; }\n"
+        "    var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), t, hit = [];\n"
+        "    while ((t = walk.nextNode())) {\n"
+        "      if (Object.prototype.hasOwnProperty.call(WIDGET, t.nodeValue)) { hit.push(t); }\n"
+        "    }\n"
+        "    hit.forEach(function (t) { t.nodeValue = WIDGET[t.nodeValue]; });\n"
+        "  }\n"
+        "  new MutationObserver(function (records) {\n"
+        "    records.forEach(function (r) {\n"
+        "      if (r.type === 'characterData') { zh(r.target); }\n"
+        "      r.addedNodes.forEach(zh);\n"
+        "    });\n"
+        "  }).observe(document.documentElement,\n"
+        "    {childList: true, subtree: true, characterData: true});\n"
         f"  var first = {first}, step = {step};\n"
         "  var el = document.getElementById('loading_text');\n"
         "  if (el) { el.textContent = first; }\n"
@@ -722,7 +757,7 @@ def serve(opts: ServeOptions) -> int:
     runtime = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
     atexit.register(shutil.rmtree, runtime, True)
     details = debug_log_path(live, runtime)
-    quiet_console(details)
+    detail_log = quiet_console(details)
     os.environ.update(kernel_env(opts, template_root(runtime)))  # inherited by every kernel
     snaps = Snapshots(live, snapshot_folder(live, runtime))
     first = first_snapshot(snaps, opts.start_wait)
@@ -754,7 +789,7 @@ def serve(opts: ServeOptions) -> int:
     cfg = voila_config(opts)
     cfg.BoundedKernelManager.kernel_log = str(details)
     voila = _voila_class()
-    voila.workbench_debug_log = details
+    voila.workbench_debug_handler = detail_log
     app = voila.instance(config=cfg)
     app.workbench_snapshots = snaps
     app.workbench_options = opts
@@ -804,7 +839,7 @@ class _Brief(logging.Formatter):
         return self.inner.format(bare)
 
 
-def quiet_console(details: Path) -> None:
+def quiet_console(details: Path) -> logging.Handler:
     """The operator's console shows only the workbench's Chinese lines, without tracebacks;
     everything at INFO and above, from every library, goes to `details`. With `-v` (the root
     logger at DEBUG) the console keeps everything, for developers."""
@@ -820,9 +855,87 @@ def quiet_console(details: Path) -> None:
                 handler.setFormatter(_Brief(handler.formatter))
         root.setLevel(logging.INFO)
     logging.captureWarnings(True)  # the libraries' DeprecationWarnings: details, not the console
-    file = logging.FileHandler(details, encoding="utf-8")
-    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(file)
+    handler = detail_handler(details)
+    root.addHandler(handler)
+    return handler
+
+
+def detail_handler(
+    details: Path, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS
+) -> logging.Handler:
+    """The detailed log, rotated by size so a server that runs for months keeps at most
+    `max_bytes` × (1 + `backups`) of it: `serve.log`, then `serve.log.1` … beside it (the
+    private folder's mode is kept: rotation renames within it)."""
+    handler = logging.handlers.RotatingFileHandler(
+        details, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+class ForwardToDetails(logging.Handler):
+    """Hands records to the one rotating handler of the detailed log (`detail_handler`):
+    Voilà's and Jupyter Server's own handler is one of these, since a second handler opening
+    the same file would keep writing to the renamed file after a rotation."""
+
+    def __init__(self, target: logging.Handler, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.target.handle(record)
+
+
+class KernelOutput:
+    """Where the kernels' own stdout and stderr go: the write end of one pipe, which every
+    kernel process inherits; a thread in the server reads it and logs each line to
+    `KERNEL_LOGGER`, so the lines land in the rotated detailed log (`detail_handler`).
+
+    Why not the log file itself: a file handle held by many processes cannot be rotated —
+    after a rename the kernels keep writing to the renamed file, which then grows without
+    bound (or, once deleted by rotation, fills the disk unseen). A pipe has no such handle;
+    only the server writes the file, through the one handler that rotates it. The thread
+    never stops reading (kernels would block on a full pipe), and logs a line longer than
+    `max_line` in pieces."""
+
+    def __init__(self, max_line: int = 64 * 1024) -> None:
+        read_fd, write_fd = os.pipe()
+        self.writer = os.fdopen(write_fd, "wb", buffering=0)
+        self._read_fd = read_fd
+        self._max_line = max_line
+        self._log = logging.getLogger(KERNEL_LOGGER)
+        self._thread = threading.Thread(target=self._pump, name="kernel-output", daemon=True)
+        self._thread.start()
+
+    def _emit(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if text.strip():
+            self._log.info("%s", text)
+
+    def _pump(self) -> None:
+        rest = b""
+        while True:
+            try:
+                chunk = os.read(self._read_fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+            *lines, rest = rest.split(b"\n")
+            for line in lines:
+                self._emit(line)
+            while len(rest) > self._max_line:
+                self._emit(rest[: self._max_line])
+                rest = rest[self._max_line :]
+        if rest:
+            self._emit(rest)
+        os.close(self._read_fd)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop writing; the thread logs what is left once every kernel has let go too."""
+        self.writer.close()
+        self._thread.join(timeout)
 
 
 def allow_unload_shutdown() -> None:
@@ -887,8 +1000,9 @@ def _bounded_kernel_manager():
         kernel_log = Unicode(
             "",
             config=True,
-            help="File the kernels' own output (stdout, stderr) is appended to; '' keeps the "
-            "server's console.",
+            help="Non-empty: the kernels' own output (stdout, stderr) goes to the server's "
+            "detailed log through a pipe (`KernelOutput`, rotated with it) instead of the "
+            "server's console; the value names that log.",
         )
 
         def __init__(self, **kwargs: Any) -> None:
@@ -987,10 +1101,11 @@ def _bounded_kernel_manager():
             return got
 
         def _kernel_output(self) -> Any:
-            """The debug log, opened once for appending and shared by every kernel."""
+            """The pipe into the detailed log (`KernelOutput`), made once and shared by
+            every kernel."""
             if getattr(self, "_kernel_out", None) is None:
-                self._kernel_out = open(self.kernel_log, "ab", buffering=0)  # noqa: SIM115
-            return self._kernel_out
+                self._kernel_out = KernelOutput()
+            return self._kernel_out.writer
 
         async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
             self._capture(kernel_id)  # counted until its process has exited
@@ -1180,22 +1295,21 @@ def _voila_class():
         workbench_snapshots: Snapshots | None = None
         workbench_options: ServeOptions | None = None
         workbench_server_templates: Path | None = None
-        workbench_debug_log: Path | None = None
+        workbench_debug_handler: logging.Handler | None = None
 
         def get_default_logging_config(self) -> dict:
-            """Voilà's and Jupyter Server's own lines go to the debug log, not the console."""
+            """Voilà's and Jupyter Server's own lines go to the debug log (through its one
+            rotating handler, `ForwardToDetails`), not the console."""
             config = super().get_default_logging_config()
             if "handlers" in config:
                 level = config["handlers"]["console"].get("level", "INFO")  # Voilà's log_level
                 config["handlers"]["console"] = (
                     {
-                        "class": "logging.FileHandler",
-                        "filename": str(self.workbench_debug_log),
-                        "encoding": "utf-8",
-                        "formatter": "console",
+                        "()": ForwardToDetails,
+                        "target": self.workbench_debug_handler,
                         "level": level,
                     }
-                    if self.workbench_debug_log is not None
+                    if self.workbench_debug_handler is not None
                     else {"class": "logging.NullHandler"}
                 )
             return config

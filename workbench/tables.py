@@ -34,6 +34,7 @@ from workbench import __version__
 from workbench.contracts import normalise_header
 from workbench.declarations import PERIOD_END, TableDecl, TableField
 from workbench.ingest import issue_message, reader_issue_row
+from workbench.issue_list import rule_name
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_id_card
 from workbench.readers import Issue, cell_text
@@ -62,6 +63,7 @@ ISSUE_HEADERS = {
     "row": "行号",
     "column": "列",
     "value": "值",
+    "rule": "问题类型",
     "code": "规则编码",
     "message": "说明",
 }
@@ -707,6 +709,7 @@ def write_issue_list(issues: pd.DataFrame, out_dir: Path, code: str) -> list[Pat
         stamp = f"{base}-{n}"
     frame = issues[ISSUE_COLUMNS].copy()
     frame["severity"] = frame["severity"].map({"error": "错误", "warning": "警告"})
+    frame.insert(frame.columns.get_loc("code"), "rule", frame["code"].map(rule_name))
     frame = excel_safe_frame(frame.rename(columns=ISSUE_HEADERS))
     xlsx = out_dir / f"入库问题清单_{code}_{stamp}.xlsx"
     csv_path = out_dir / f"入库问题清单_{code}_{stamp}.csv"

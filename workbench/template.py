@@ -23,13 +23,13 @@ from xlsxwriter.worksheet import Worksheet
 from workbench import fmt
 from workbench.contracts import LEDGERS, Field, Forbidden, Ledger
 from workbench.messages import t
+from workbench.presentation.product import product_name
 
 DATA_ROWS = 1000  # data rows (2..DATA_ROWS+1) that carry validation
 INLINE_LIST_LIMIT = 255  # Excel's limit on an inline list source ("a,b,c")
 DATE_MIN = date(1990, 1, 1)
 DATE_MAX = date(2099, 12, 31)
 BOOL_OPTIONS = ("是", "否")
-AUTHOR = "医保基金监管工作台"
 
 _MIN_WIDTH = {
     "text": 14,
@@ -389,7 +389,7 @@ def _write_ledger_sheet(
         comment.append(t("template.comment_type", type=type_label(field)))
         comment.extend(notes)
         ws.write_comment(
-            0, col, "\n".join(comment), {"author": AUTHOR, "x_scale": 1.8, "y_scale": 1.4}
+            0, col, "\n".join(comment), {"author": product_name(), "x_scale": 1.8, "y_scale": 1.4}
         )
         opts = _validation(field, col, list_names.get((lg.name, field.name)))
         opts.update(
@@ -541,7 +541,7 @@ def write_template(
         wb.set_properties(
             {
                 "title": t("template.guide_title"),
-                "author": AUTHOR,
+                "author": product_name(),
                 "comments": suggested_filename(county_code, county_name, period),
             }
         )

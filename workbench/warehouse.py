@@ -155,7 +155,7 @@ RESULT_TABLES: dict[str, tuple[Column, ...]] = {
     "lagging": _cols(
         "run_id VARCHAR, county_code VARCHAR, county_name VARCHAR, n_milestones BIGINT, "
         "milestones VARCHAR, reasons VARCHAR, n_missed_targets BIGINT, missed_targets VARCHAR, "
-        "criteria VARCHAR"
+        "criteria VARCHAR, list_level VARCHAR, as_of VARCHAR"
     ),
 }
 

@@ -195,7 +195,7 @@ def test_print_gives_the_whole_cockpit_on_a4_landscape(open_page, demo_warehouse
         "月度走势与目标",
         "问题整改进度",
         "专项整治工作日历",
-        "进度滞后区县（约谈名单）",
+        "区县约谈名单与督促名单",
         "综合指数排名表",
         "排名区间（5%–95%）：",
     ):
@@ -210,7 +210,7 @@ def test_print_gives_the_whole_cockpit_on_a4_landscape(open_page, demo_warehouse
     map_page = next(p for p in pages if _norm("区县分布") in p)
     for name in ev.county_names.values:
         assert _norm(str(name)) in map_page, name
-    lagging_page = next(p for p in pages if _norm("进度滞后区县") in p)
+    lagging_page = next(p for p in pages if _norm("区县约谈名单与督促名单") in p)
     for code in ev.lagging["county_code"]:
         assert _norm(str(ev.county_names.get(code))) in lagging_page, code
     # nothing wider than the paper: the printed layout keeps every panel inside the page

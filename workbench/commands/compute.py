@@ -106,18 +106,24 @@ def _summary(ev, run_id: str) -> list[str]:
                     bottom_score=fmt.score_text(s.iloc[-1]["score"]),
                 )
             )
-    from workbench.indicators import has_lagging_list
+    from workbench.indicators import REMIND_LEVEL, has_lagging_list
 
     if not has_lagging_list(ev.indicator_set):  # no milestones, no 约谈 criterion: no list
         return lines
     lag = ev.lagging
-    if len(lag):
-        names = "、".join(lag["county_name"].astype(str).head(20))
-        if len(lag) > 20:
-            names += "…"
-        lines.append(t("ind.cli.summary_lagging", n=len(lag), names=names, noun=ev.unit_noun))
-    else:
+    if not len(lag):
         lines.append(t("ind.cli.summary_no_lagging", noun=ev.unit_noun))
+        return lines
+    remind = lag["list_level"].eq(REMIND_LEVEL)
+    for key, part in (
+        ("ind.cli.summary_lagging", lag[~remind]),
+        ("ind.cli.summary_remind", lag[remind]),
+    ):
+        if len(part):
+            names = "、".join(part["county_name"].astype(str).head(20))
+            if len(part) > 20:
+                names += "…"
+            lines.append(t(key, n=len(part), names=names, noun=ev.unit_noun))
     return lines
 
 

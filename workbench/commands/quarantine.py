@@ -13,11 +13,12 @@ from pathlib import Path
 
 from workbench.config import warehouse_path
 from workbench.contracts import LEDGERS
+from workbench.issue_list import rule_name
 from workbench.messages import t
 from workbench.warehouse import Warehouse
 
-META = ("区县", "报送期", "台账", "文件", "工作表", "行号", "规则编码", "原因")
-META_WIDTHS = (8, 8, 12, 28, 12, 6, 22, 60)
+META = ("区县", "报送期", "台账", "文件", "工作表", "行号", "问题类型", "规则编码", "原因")
+META_WIDTHS = (8, 8, 12, 28, 12, 6, 20, 22, 60)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +98,8 @@ def quarantine_rows(wh: Warehouse, county: str | None, headers: list[str]) -> It
                     mask = whole if "身份证" in h else mask_name
                 values.append(mask(v) if mask and v is not None else v)
             title = lg.title if lg is not None else ledger
-            yield [county_code, period, title, file, sheet, row, codes, reasons, *values]
+            rules = "、".join(filter(None, map(rule_name, (codes or "").split(","))))
+            yield [county_code, period, title, file, sheet, row, rules, codes, reasons, *values]
 
 
 def _county_code(wh: Warehouse, county: str) -> str | None:

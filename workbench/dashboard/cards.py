@@ -5,7 +5,7 @@ from __future__ import annotations
 from workbench import fmt
 from workbench.dashboard.data import DashboardData, _float, _missing
 from workbench.dashboard.definitions import card_definition, card_info_html
-from workbench.dashboard.markup import STATUS_LIGHTS, _esc, _part, display
+from workbench.dashboard.markup import STATUS_LIGHTS, _esc, _part, display, span_text
 from workbench.dashboard.style import STATUS_ICONS
 from workbench.dashboard.view import CITY, View
 from workbench.messages import t
@@ -46,7 +46,7 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
     scope = t(
         "dash.def.scope",
         unit=data.county_name(view.county),
-        span=t(f"ind.span.{data.span}"),
+        span=span_text(data.span, view.period),
         period=data.period_label(view.period),
     )
     for m, group_name in card_order(data, view.indicator_set):
@@ -67,7 +67,9 @@ def kpi_cards_html(data: DashboardData, view: View) -> str:
         group = f'<span class="wb-kpi-group">{_esc(group_name)}</span>' if group_name else ""
         about = "" if _missing(m.get("description")) else str(m.get("description") or "")
         tip = f"{d.name}：{about}" if about and about != d.name else d.name
-        texts = card_definition(data, view.indicator_set, ind, view.period, r, shown)
+        texts = card_definition(
+            data, view.indicator_set, ind, view.period, r, shown, whole=not view.county
+        )
         info = card_info_html(texts, scope) if texts is not None else ""
         cards.append(
             f'<div class="wb-kpi wb-st-{st}" data-indicator="{_esc(ind)}" '

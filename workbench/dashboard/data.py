@@ -166,7 +166,8 @@ class DashboardData:
       (open cases past their 办案时限 at the month's end, every county)
     - screening_counts: `screening.summary.screening_tables`' by_rule_county;
       screening_precision: `screening.summary.check_counts` (checks as the ledger stood at
-      each month's end) — both empty when the warehouse holds no screening results
+      each month's end); screening_rules: `screening.summary.rule_table` (each rule's cited
+      `source:`) — all empty when the warehouse holds no screening results
 
     `presentation` is what each set declares about how it is shown (its YAML `presentation:`
     block, as plain values so the cache stores it as JSON): see `NO_PRESENTATION` for the keys.
@@ -197,6 +198,9 @@ class DashboardData:
     )
     screening_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
     screening_precision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    screening_rules: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["rule_code", "rule_name", "source", "line"])
+    )
     hierarchies: dict[str, str] = field(default_factory=dict)
     presentation: dict[str, dict[str, Any]] = field(default_factory=dict)
     span: str = "ytd"

@@ -36,6 +36,7 @@ def card_definition(
     period: str,
     kpi: Mapping[str, Any],
     shown: Mapping[str, Any],
+    whole: bool = False,
 ) -> dict[str, Any] | None:
     """`presentation.definitions.texts` for one card: this county's and month's numerator,
     denominator, target and how a relative target was derived."""
@@ -49,6 +50,7 @@ def card_definition(
         "period": period,
         "value_text": shown.get("value_text"),
         "target_text": shown.get("target_text"),
+        "whole": whole,  # the city's card: its figures' units are the whole's (区县·月)
     }
     return pdef.texts(facts, row)
 
@@ -83,11 +85,8 @@ def _dl(items: list[tuple[str, str, str]]) -> str:
 def card_info_html(texts: Mapping[str, Any], scope: str) -> str:
     """A card's 指标说明: formula in words, this period's numerator and denominator with their
     units, value, target and the document it comes from, and a relative target's derivation."""
-    formula = str(texts.get("formula") or "")
-    if texts.get("workbench_definition") and "工作台定义" not in formula:
-        formula += t("dash.def.workbench")
     items = [
-        ("dash.def.formula", "formula", formula),
+        ("dash.def.formula", "formula", str(texts.get("formula_tagged") or "")),
         ("dash.def.numerator", "numerator", str(texts.get("numerator_text") or "")),
         ("dash.def.denominator", "denominator", str(texts.get("denominator_text") or "")),
         ("dash.def.value", "value", str(texts.get("value_text") or "")),

@@ -284,7 +284,7 @@ def calendar_table(data: DashboardData, view: View) -> list[excel.Table]:
 def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
     """Every county on the 约谈名单 with its criteria and reasons (all of them, not the first 60
     shown) and, from the 约谈督办台账, whether it was talked to and its 复查."""
-    from workbench.dashboard.lagging import reason_list, talk_records
+    from workbench.dashboard.lagging import list_level, reason_list, talk_records
 
     rows = []
     for r in talk_records(data, view):
@@ -292,6 +292,7 @@ def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
         row = {
             "county_name": data.county_name(r["county_code"]),
             "county_code": r["county_code"],
+            "level": t(f"talk.level.{list_level(r)}"),
             "criteria": "" if _missing(r.get("criteria")) else r.get("criteria"),
             "n": len(reasons),
             "reasons": "；".join(reasons),
@@ -303,13 +304,15 @@ def lagging_table(data: DashboardData, view: View) -> list[excel.Table]:
                 review_due=r.get("review_due"),
                 review_date=r.get("review_date"),
                 review_result=r.get("review_result"),
-                followup=r.get("followup_label"),
+                # what is known of the 复查: nothing when no 约谈 was held (not 尚未约谈 twice)
+                followup=r.get("followup_label") if r.get("held") else "—",
             )
         rows.append(row)
     frame = pd.DataFrame(rows)
     cols = [
         excel.Column("county_name", t("dash.col.county", **data.words(view.indicator_set))),
         excel.Column("county_code", t("dash.xcol.code", **data.words(view.indicator_set))),
+        excel.Column("level", t("dash.col.level")),
         excel.Column("criteria", t("dash.xcol.criteria")),
         excel.Column("n", t("dash.xcol.n_reasons"), excel.INTEGER),
         excel.Column("reasons", t("dash.col.reasons")),
@@ -340,12 +343,16 @@ def overdue_cases_table(data: DashboardData, view: View) -> list[excel.Table]:
 
 def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
     """The screening part's numbers: by rule (with 属实率), by county, month by month."""
-    from workbench.dashboard.screening import screening_shown
+    from workbench.dashboard.screening import rule_sources, screening_shown
     from workbench.dashboard.screening import screening_tables as tables
 
     if not screening_shown(data, view):
         return []
     tb = tables(data, view)
+    sources = rule_sources(data)
+    by_rule = tb["by_rule"].assign(
+        source=[sources.get(str(c), "") for c in tb["by_rule"]["rule_code"]]
+    )
     hits = excel.Column("hits", t("dash.scr.col.hits"), excel.INTEGER)
     leads = excel.Column("leads", t("dash.scr.col.leads"), excel.INTEGER)
     amount = excel.Column("amount", t("dash.xcol.amount"), excel.YUAN)
@@ -360,7 +367,7 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
     return [
         excel.Table(
             t("dash.scr.by_rule"),
-            tb["by_rule"],
+            by_rule,
             (
                 excel.Column("rule_code", t("dash.xcol.rule_code")),
                 excel.Column("rule_name", t("dash.xcol.rule_name")),
@@ -373,6 +380,7 @@ def screening_tables(data: DashboardData, view: View) -> list[excel.Table]:
                 excel.Column("confirmed_rate", t("dash.scr.col.rate"), excel.PERCENT),
                 excel.Column("converted", t("dash.xcol.converted"), excel.INTEGER),
                 excel.Column("conversion_rate", t("dash.xcol.conversion_rate"), excel.PERCENT),
+                excel.Column("source", t("dash.xcol.rule_source")),
             ),
             note + t("dash.scr.rate_note"),
         ),

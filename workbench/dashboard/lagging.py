@@ -14,8 +14,10 @@ from workbench.dashboard.data import DashboardData, _missing, plain
 from workbench.dashboard.drill import table_html
 from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.view import View
+from workbench.indicators import REMIND_LEVEL, TALK_LEVEL, TALK_LEVELS
 from workbench.messages import t
 from workbench.presentation import cells
+from workbench.presentation import lists as plists
 
 MAX_LAGGING_ROWS = 60
 MAX_OVERDUE_CASE_ROWS = 30
@@ -44,21 +46,28 @@ def _talk_cell(r: dict) -> str:
     if "held" not in r:
         return ""
     if not bool(r.get("held")):
-        return f'<td data-held="0">{_esc(t("dash.talk.not_held"))}</td>'
+        key = (
+            "dash.talk.not_required"
+            if r.get("list_level") == REMIND_LEVEL
+            else "dash.talk.not_held"
+        )
+        return f'<td data-held="0">{_esc(t(key))}</td>'
     when = cells.cell_text(_DATE, r.get("talk_date"))
     return f'<td data-held="1">{_esc(t("dash.talk.held", date=when))}</td>'
 
 
 def _review_cell(r: dict) -> str:
+    """What is known of the 复查 (`lists.review_text`): `—` when no 约谈 was held."""
     if "held" not in r:
         return ""
-    label = "" if _missing(r.get("followup_label")) else str(r.get("followup_label"))
-    bits = [label]
-    if not _missing(r.get("review_date")) and r.get("review_date") is not pd.NaT:
-        bits.append(t("dash.talk.reviewed", date=cells.cell_text(_DATE, r.get("review_date"))))
-    elif not _missing(r.get("review_due")) and bool(r.get("held")):
-        bits.append(t("dash.talk.review_due", date=cells.cell_text(_DATE, r.get("review_due"))))
-    return f'<td data-followup="{_esc(label)}">{_esc("，".join(b for b in bits if b))}</td>'
+    state = "" if _missing(r.get("followup")) else str(r.get("followup"))
+    return f'<td data-followup="{_esc(state)}">{_esc(plists.review_text(r))}</td>'
+
+
+def list_level(r: dict) -> str:
+    """The list a county is on (约谈 / 督促), `indicators.TALK_LEVELS`; an older cache: 约谈."""
+    lv = r.get("list_level")
+    return str(lv) if lv in TALK_LEVELS else TALK_LEVEL
 
 
 def lagging_html(data: DashboardData, view: View) -> str:
@@ -71,7 +80,11 @@ def lagging_html(data: DashboardData, view: View) -> str:
         return _part("lagging", view.key, body)
     followed = "held" in recs[0]
     rows = []
-    recs.sort(key=lambda r: (r["county_code"] != view.county, str(r["county_code"])))
+    # the picked county first, then the 约谈名单 before the 督促名单, each in the list's order
+    order = {id(r): i for i, r in enumerate(recs)}
+    recs.sort(
+        key=lambda r: (r["county_code"] != view.county, list_level(r) != TALK_LEVEL, order[id(r)])
+    )
     for r in recs[:MAX_LAGGING_ROWS]:
         items = "".join(f"<li>{_esc(x)}</li>" for x in reason_list(r.get("reasons")))
         crit = "" if _missing(r.get("criteria")) else str(r.get("criteria") or "")
@@ -80,6 +93,7 @@ def lagging_html(data: DashboardData, view: View) -> str:
         rows.append(
             f'<tr{sel} data-county="{_esc(r["county_code"])}"><td>'
             f"{county_link(r['county_code'], data.county_name(r['county_code']), view)}</td>"
+            f'<td data-level="{list_level(r)}">{_esc(t(f"talk.level.{list_level(r)}"))}</td>'
             f'<td>{crit_html}<ul class="wb-lag-reasons">{items or "<li>—</li>"}</ul></td>'
             f"{_talk_cell(r)}{_review_cell(r)}</tr>"
         )
@@ -87,14 +101,20 @@ def lagging_html(data: DashboardData, view: View) -> str:
     if len(recs) > MAX_LAGGING_ROWS:
         more = t("dash.lagging.more", n=len(recs) - MAX_LAGGING_ROWS, **words)
         note = f'<div class="wb-note">{_esc(more)}</div>'
-    heads = ["dash.col.county", "dash.col.reasons"]
+    heads = ["dash.col.county", "dash.col.level", "dash.col.reasons"]
     if followed:
         heads += ["dash.col.talk", "dash.col.review"]
     head = "<tr>" + "".join(f"<th>{_esc(t(h, **words))}</th>" for h in heads) + "</tr>"
-    count = t("dash.lagging.count", n=len(recs), **words)
-    if followed:
-        held = sum(bool(r.get("held")) for r in recs)
-        count += t("dash.talk.count", held=held, not_held=len(recs) - held)
+    summoned = [r for r in recs if list_level(r) == TALK_LEVEL]
+    count = t("dash.lagging.count", n=len(summoned), **words)
+    if followed and summoned:
+        held = sum(bool(r.get("held")) for r in summoned)
+        again = sum(r.get("followup") == "relisted" for r in summoned)
+        count += t("dash.talk.count", held=held, not_held=len(summoned) - held)
+        if again:
+            count += t("dash.talk.again", n=again)
+    if len(recs) > len(summoned):
+        count += t("dash.lagging.remind", n=len(recs) - len(summoned), **words)
     body = (
         f'<div class="wb-note">{_esc(count)}</div>'
         f'<div class="wb-scroll"><table class="wb-table"><thead>{head}</thead>'

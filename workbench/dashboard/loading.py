@@ -31,6 +31,7 @@ from workbench.presentation import cache as pcache
 from workbench.presentation import definitions as pdef
 from workbench.presentation import funnel as pfunnel
 from workbench.presentation import kpis as pk
+from workbench.presentation.citations import cite
 from workbench.presentation.words import set_words, words_record
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ UNCERTAINTY_COLUMNS = [
     "q05",
     "q95",
 ]
-LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons"]
+LAGGING_COLUMNS = ["indicator_set", "period", "county_code", "reasons", "list_level"]
 FUNNEL_COLUMNS = ["indicator_set", "period", *pfunnel.FUNNEL_COLUMNS]
 MILESTONE_COLUMNS = [
     "indicator_set",
@@ -151,7 +152,7 @@ def _compact(
 # sees a categorical.
 TEXT_CATEGORIES: dict[str, tuple[str, ...]] = {
     "index": ("grade",),
-    "lagging": ("reasons",),
+    "lagging": ("reasons", "list_level"),
     "funnel": ("window_start", "window_end"),
     "talks": (
         "indicator_set",
@@ -162,6 +163,8 @@ TEXT_CATEGORIES: dict[str, tuple[str, ...]] = {
         "reasons",
         "talk_id",
         "review_result",
+        "list_level",
+        "followup",
         "followup_label",
     ),
     "overdue_cases": (
@@ -314,9 +317,15 @@ def screening_frames(
     """The screening part's tables from a warehouse: `screening_counts` (hits and leads,
     `screening.summary.screening_tables`' by_rule_county) and `screening_precision` (checks as
     the ledger stood at the end of each of `months` and each screened month,
-    `screening.summary.check_counts` — the 通报 counts by the same rule); none when it holds no
+    `screening.summary.check_counts` — the 通报 counts by the same rule) and `screening_rules`
+    (each rule's cited source, `screening.summary.rule_table`); none when it holds no
     screening results (the part is then not shown)."""
-    from workbench.screening.summary import check_counts, read_inputs, screening_tables
+    from workbench.screening.summary import (
+        check_counts,
+        read_inputs,
+        rule_table,
+        screening_tables,
+    )
     from workbench.warehouse import Warehouse
 
     with Warehouse(path, read_only=True) as wh:
@@ -329,6 +338,7 @@ def screening_frames(
     return {
         "screening_counts": tables["by_rule_county"].reset_index(drop=True),
         "screening_precision": check_counts(scr, inputs["leads"], inputs["rule_names"], every),
+        "screening_rules": rule_table(inputs["rule_names"], inputs["rule_sources"]),
     }
 
 
@@ -612,7 +622,7 @@ def _indicator_meta(iset: Any, codes: Sequence[str]) -> pd.DataFrame:
                 "direction": ind.direction,
                 "op": d.op or None,
                 "deadline": d.deadline,
-                "description": ind.description,
+                "description": cite(ind.description, iset.documents),  # 「另：004 要求」: a title
                 "group": ind.group,
                 "short_name": d.short_name,
                 "decimals": d.decimals,
@@ -746,10 +756,13 @@ def cache_dir(warehouse: str | os.PathLike | None = None) -> Path | None:
 
 
 def cache_key(warehouse: Path, extra: str = "") -> str:
-    """Changes when the warehouse, the declarations (of the configured folder) or the package's
-    code change."""
+    """Changes when the warehouse, the declarations (of the configured folder), the screening
+    rule files (their names and cited sources are shown) or the package's code change."""
+    from workbench.screening.rules import default_dir as rules_dir
+
     return pcache.key(
         *pcache.results_fingerprint(warehouse),
+        pcache.files_fingerprint(rules_dir().glob("*.yaml")),
         ",".join(chosen_sets() or []),
         extra,
     )
@@ -771,6 +784,7 @@ FRAMES = (
     "overdue_cases",
     "screening_counts",
     "screening_precision",
+    "screening_rules",
 )
 
 

@@ -15,6 +15,7 @@ from workbench import fmt
 from workbench.dashboard.data import DashboardData, _float, _missing
 from workbench.dashboard.view import INDEX, View
 from workbench.messages import t
+from workbench.presentation import counts as pc
 from workbench.presentation import kpis as pk
 
 
@@ -26,6 +27,14 @@ def value_kind(unit: object) -> str:
     if u in ("元", "yuan", "万元", "money", "金额"):
         return "money"
     return "number"
+
+
+def span_text(span: str, period: str) -> str:
+    """The months a value covers as the documents write them (2025年1—12月: `pc.Window.label`),
+    or the span's name (年初至今, 活动开始至今 …) where the months need the campaign calendar or
+    the period is not a month."""
+    window = pc.span_window(span, period)
+    return window.label if window is not None else t(f"ind.span.{span}")
 
 
 def format_value(value: object, unit: object, signed: bool = False, decimals: object = None) -> str:

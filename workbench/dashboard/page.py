@@ -30,6 +30,7 @@ from workbench.dashboard.markup import (
     county_href,
     export_buttons,
     panel_title,
+    span_text,
     worded,
 )
 from workbench.dashboard.ranking import (
@@ -41,6 +42,7 @@ from workbench.dashboard.screening import screening_figure, screening_html, scre
 from workbench.dashboard.trend import history_figure, trend_figure
 from workbench.dashboard.view import CITY, INDEX, View, parse_query
 from workbench.messages import t
+from workbench.presentation.product import colophon
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def header_html(data: DashboardData, view: View, page: str = "cockpit") -> str:
     asof = t(
         "tables.dash.asof" if data.period_labels else "dash.asof",
         period=data.period_label(view.period),
-        span=t(f"ind.span.{data.span}"),
+        span=span_text(data.span, view.period),
         set=data.indicator_sets.get(view.indicator_set, view.indicator_set),
     )
     place = data.words(view.indicator_set)["place"] or data.city_name
@@ -116,6 +118,12 @@ def _panel_html(
 ) -> str:
     title = panel_title(title_key, note, export, formats, words, note_html)
     return f'<section class="wb-panel {cls}" data-panel="{_esc(export)}">{title}{body}</section>'
+
+
+def footer_html() -> str:
+    """The colophon under the cockpit and the county page: the same line the batch's reports
+    and index end with (`presentation.product.colophon`)."""
+    return f'<footer class="wb-foot">{_esc(colophon())}</footer>'
 
 
 def _slot(name: str) -> str:
@@ -488,6 +496,7 @@ class Cockpit(_Page):
             + f'<div class="wb-scr-trend"><h4>{_esc(t("dash.scr.trend"))}</h4>'
             + f"{_slot('screening_trend')}</div></div></section>"
             + _panel_html("dash.panel.table", _slot("table"), export="table")
+            + footer_html()
             + "</div>"
         )
 
@@ -634,6 +643,7 @@ class CountyPage(_Page):
                 t("dash.panel.drill_note"),
                 export="drill",
             )
+            + footer_html()
             + "</div>"
         )
 

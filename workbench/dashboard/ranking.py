@@ -8,6 +8,7 @@ from workbench.dashboard.definitions import method_info_html
 from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import _grade_colour, _ink
 from workbench.dashboard.view import View
+from workbench.indicators import REMIND_LEVEL
 from workbench.messages import t
 from workbench.presentation import ranks
 
@@ -232,9 +233,14 @@ def rank_summary_html(data: DashboardData, view: View) -> str:
     ]
     note = ""
     if lag:
+        key = (
+            "dash.county.remind"
+            if lag[0].get("list_level") == REMIND_LEVEL
+            else "dash.county.lagging"
+        )
         note = (
             f'<div class="wb-note wb-st-risk"><span class="wb-icon wb-st-risk">!</span>'
-            f"{_esc(t('dash.county.lagging', **data.words(view.indicator_set)))}</div>"
+            f"{_esc(t(key, **data.words(view.indicator_set)))}</div>"
         )
     return _part(
         "rank",

@@ -11,6 +11,7 @@ from workbench.dashboard.markup import _esc, _part, county_link
 from workbench.dashboard.style import base_layout, empty_figure
 from workbench.dashboard.view import View
 from workbench.messages import t
+from workbench.presentation import counts as pc
 from workbench.presentation import words as pw
 from workbench.screening.summary import screening_view
 
@@ -30,6 +31,14 @@ def screening_tables(data: DashboardData, view: View) -> dict:
             data.screening_counts, data.screening_precision, view.period, None, view.county or None
         ),
     )
+
+
+def rule_sources(data: DashboardData) -> dict[str, str]:
+    """Rule code → its cited source (`screening.summary.rule_table`, decided below the faces)."""
+    rules = data.screening_rules
+    if not len(rules):
+        return {}
+    return dict(zip(rules["rule_code"].astype(str), rules["source"].fillna("").astype(str)))
 
 
 def _rate_cell(rate: object, checked: object) -> str:
@@ -55,7 +64,7 @@ def screening_html(data: DashboardData, view: View) -> str:
     lead = t(
         "dash.scr.totals",
         unit=unit,
-        period=data.period_label(view.period),
+        span=pc.Window(f"{view.period[:4]}-01", view.period).label,
         hits=fmt.number(tot["hits"]),
         leads=fmt.number(tot["leads"]),
         suppressed=fmt.number(tot["suppressed"]),
@@ -71,15 +80,23 @@ def screening_html(data: DashboardData, view: View) -> str:
         "dash.scr.col.confirmed",
         "dash.scr.col.rate",
     ]
+    sources = rule_sources(data)
     rows = []
     for r in tb["by_rule"].to_dict("records"):
         name = "" if _missing(r["rule_name"]) else str(r["rule_name"])
+        src = sources.get(str(r["rule_code"]), "")
+        cited = (
+            f'<div class="wb-scr-source" data-source>{_esc(t("dash.scr.source", source=src))}</div>'
+            if src
+            else ""
+        )
         rows.append(
             f'<tr data-rule="{_esc(r["rule_code"])}" data-hits="{int(r["hits"])}" '
-            f'data-leads="{int(r["leads"])}"><td><b>{_esc(r["rule_code"])}</b> {_esc(name)}</td>'
+            f'data-leads="{int(r["leads"])}"><td><b>{_esc(r["rule_code"])}</b> {_esc(name)}'
+            f"{cited}</td>"
             f'<td class="wb-num">{_esc(fmt.number(r["hits"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["leads"]))}</td>'
-            f'<td class="wb-num">{_esc(fmt.money(r["amount"]) if r["leads"] else "—")}</td>'
+            f'<td class="wb-num">{_esc(fmt.wan(r["amount"]) if r["leads"] else "—")}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["checked"]))}</td>'
             f'<td class="wb-num">{_esc(fmt.number(r["confirmed"]))}</td>'
             f"{_rate_cell(r['confirmed_rate'], r['checked'])}</tr>"
@@ -95,7 +112,7 @@ def screening_html(data: DashboardData, view: View) -> str:
         f"<td>{county_link(r['county_code'], data.county_name(r['county_code']), view)}</td>"
         f'<td class="wb-num">{_esc(fmt.number(r["hits"]))}</td>'
         f'<td class="wb-num">{_esc(fmt.number(r["leads"]))}</td>'
-        f'<td class="wb-num">{_esc(fmt.money(r["amount"]))}</td></tr>'
+        f'<td class="wb-num">{_esc(fmt.wan(r["amount"]))}</td></tr>'
         for r in tb["by_county"].to_dict("records")
     ]
     county_table = (

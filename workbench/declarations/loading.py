@@ -20,6 +20,7 @@ from workbench.declarations.issues import DeclarationError, Issue, Issues
 from workbench.declarations.model import IndicatorSet, TableDecl
 from workbench.declarations.rules import run_file_rules
 from workbench.declarations.shaping import FileDecl, Shaper
+from workbench.declarations.sources import check_source_codes
 from workbench.declarations.vocabulary import MAX_FILE_BYTES
 
 
@@ -75,12 +76,32 @@ def _read_each(paths: Iterable[Path]) -> tuple[dict[str, FileDecl], dict[str, li
     (by resolved path) for whoever turns out to depend on it."""
     files: dict[str, FileDecl] = {}
     found: dict[str, list[Issue]] = {}
+    each: dict[str, tuple[Issues, list[FileDecl]]] = {}
     for path in paths:
         own = Issues()
-        for code, decl in read_files([path], own).items():
+        read = read_files([path], own)
+        for code, decl in read.items():
             files.setdefault(code, decl)  # the first file with a code wins, as in read_files
-        found[path.resolve().as_posix()] = own.items
+        each[path.resolve().as_posix()] = (own, list(read.values()))
+    # a `source:` citing a code the folder's catalogue lacks: known only once all are read
+    documents = _catalogue(files)
+    for key, (own, decls) in each.items():
+        _check_sources(decls, documents, own)
+        found[key] = own.items
     return files, found
+
+
+def _catalogue(files: dict[str, FileDecl]) -> dict[str, Any]:
+    """The folder's catalogued documents (their own problems are the sets' to report)."""
+    from workbench.declarations.building import source_documents
+
+    return source_documents(files, Issues())
+
+
+def _check_sources(decls: Iterable[FileDecl], documents: dict[str, Any], issues: Issues) -> None:
+    for decl in decls:
+        if decl.kind != "sources":
+            check_source_codes(decl.data, documents, issues)
 
 
 def _yaml_files(dirs: Iterable[Path]) -> list[Path]:
@@ -109,6 +130,7 @@ def validate(
     mine = read_files(chosen, issues)
     others = read_files(extra, Issues())
     files = {**others, **mine}
+    _check_sources(mine.values(), _catalogue(files), issues)
     for code, decl in mine.items():
         if decl.kind == "indicator_set":
             build_set(code, files, issues)
@@ -162,6 +184,7 @@ def load_set(
         reads[key] = _read_each(paths)
     quiet, found = reads[key]
     files = {**quiet, **mine}
+    _check_sources(mine.values(), _catalogue(files), issues)
     if code not in files or files[code].kind != "indicator_set":
         issues.error(
             "E_UNKNOWN_SET",

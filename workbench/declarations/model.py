@@ -132,6 +132,9 @@ class Measure:
     # `not_done_by: <date field>` (done_by holds the field): a row counts in a window only while
     # it is still not done at the window's end (a blank date: not done) — e.g. open past 时限
     not_done: bool = False
+    # what the whole's figure counts when it is not the unit's: 12 个月 for one county, 120
+    # 区县·月 summed over ten (`agg: months`); blank: `unit`
+    city_unit: str = ""
     # `date_offset_days: n`: the row's month is that of `date` + n days — a case due on the 31st
     # is overdue from the 1st (`date: due_date`, `date_offset_days: 1`)
     date_offset_days: int = 0
@@ -490,7 +493,10 @@ class TableLedger(Ledger):
 class SourceDocument:
     """One policy document of a `kind: sources` catalogue: the short code a declared `source:`
     text starts with ("002 三（一）"), and the title (issuer, document number) a reader knows it
-    by. `presentation.citations.cite` turns the code into the title."""
+    by. `presentation.citations.cite` turns the code into the title. `kind` says what it is
+    (`vocabulary.SOURCE_KINDS`: a policy document, or reference material such as a collection
+    of work summaries); `jurisdiction` whose document it is (嘉兴市, 浙江省; blank: read from
+    the issuer, "" when that names no place), which decides 依据 or 参照 for a bureau."""
 
     code: str
     title: str
@@ -498,6 +504,8 @@ class SourceDocument:
     number: str = ""
     file: str = ""
     note: str = ""
+    kind: str = "policy"
+    jurisdiction: str = ""
     declared_in: str = ""
     line: int | None = None
 

@@ -51,6 +51,7 @@ from workbench.declarations.model import (
 )
 from workbench.declarations.vocabulary import (
     SOURCE_CODE_RE,
+    SOURCE_KINDS,
     AGGS,
     ALL_SPANS,
     CITY_ROLLUPS,
@@ -543,6 +544,7 @@ class Shaper:
             ),
             not_done=not_done,
             date_offset_days=offset,
+            city_unit=self.text(m, "city_unit", path),
         )
 
     def baseline(self, v: Any, at: tuple, path: str) -> Baseline | ParamRef | None:
@@ -1136,8 +1138,8 @@ class Shaper:
     # -- kind: sources -------------------------------------------------------------------------
     def documents(self, data: LMap) -> tuple[SourceDocument, ...]:
         """A catalogue of source documents: `documents: {<code>: {title, issuer, number, file,
-        note}}`. Every entry is checked before any is dropped, so one pass reports every
-        mistake."""
+        note, kind, jurisdiction}}`. Every entry is checked before any is dropped, so one pass
+        reports every mistake."""
         fname = data.file
         section = data.get("documents")
         if not isinstance(section, LMap) or not section:
@@ -1157,6 +1159,12 @@ class Shaper:
             if any(c in title for c in "《》"):
                 self.issues.error("E_SOURCE_TITLE_QUOTED", m.at("title"), p, title=title)
                 continue
+            kind = self.text(m, "kind", p).strip() or "policy"
+            if kind not in SOURCE_KINDS:
+                self.issues.error(
+                    "E_BAD_SOURCE_KIND", m.at("kind"), p, kind=kind, kinds="、".join(SOURCE_KINDS)
+                )
+                continue
             if not title:
                 continue
             out.append(
@@ -1167,6 +1175,8 @@ class Shaper:
                     number=self.text(m, "number", p).strip(),
                     file=self.text(m, "file", p).strip(),
                     note=self.text(m, "note", p).strip(),
+                    kind=kind,
+                    jurisdiction=self.text(m, "jurisdiction", p).strip(),
                     declared_in=fname,
                     line=at[1],
                 )

@@ -33,6 +33,9 @@ FILE_KINDS = ("indicator_set", "calendar", "table", "sources")
 # A catalogued source document's code: what a declared `source:` text starts with ("002 三（一）"),
 # a whole word of letters, digits, - or _ (no spaces, no Chinese brackets).
 SOURCE_CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]*$")
+# what a catalogued document is (`presentation.citations`): a policy document (cited as 依据, or
+# 参照 when another jurisdiction issued it) or reference material (参考, a working practice)
+SOURCE_KINDS = ("policy", "reference")
 # A declared table's field types: whole numbers (≥ 0), any number (signed, decimals), money in
 # 元 (≥ 0; no ceiling beyond what a double holds), text, dates. Each is stored as the engine's
 # type of the same kind (`TABLE_TYPE_AS`: number and money both as doubles).
@@ -97,7 +100,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "fields",
         "documents",
     },
-    "source_document": {"title", "issuer", "number", "file", "note"},
+    "source_document": {"title", "issuer", "number", "file", "note", "kind", "jurisdiction"},
     "table_unit": {"field", "header", "name_field", "name_header", "noun", "aliases"},
     "table_period": {"field", "header", "frequency", "start_month", "named_by", "aliases"},
     "table_field": {"header", "type", "required", "unit", "description", "aliases"},
@@ -121,6 +124,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
         "name",
         "description",
         "unit",
+        "city_unit",
     },
     "indicator": {
         "type",

@@ -27,7 +27,13 @@ from workbench.documents.model import (
     Para,
     Table,
 )
-from workbench.indicators import has_lagging_list
+from workbench.indicators import (
+    REMIND_LEVEL,
+    TALK_LEVEL,
+    TALK_LEVELS,
+    has_lagging_list,
+    talk_criteria,
+)
 from workbench.messages import t
 from workbench.presentation import counts as pc
 from workbench.presentation.citations import cite
@@ -453,27 +459,41 @@ def talk_list(f: Facts) -> pd.DataFrame:
 
 
 def talk_state(r: dict[str, Any]) -> str:
-    """尚未约谈 / 2025年11月18日已约谈，复查时限2026年1月15日，复查待办."""
-    if not r["held"]:
-        return str(r["followup_label"])
-    state = str(r["followup_label"])
-    if not fmt.missing(r.get("review_due")):
-        state = t("doc.talk.review_due", due=fmt.date_label(r["review_due"]), state=state)
-    return t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=state)
+    """A listed county's 约谈 and 复查 in one phrase (`lists.talk_list_state`)."""
+    return lists.talk_list_state(r)
+
+
+def _reminded(tl: pd.DataFrame) -> pd.Series:
+    """Which rows of the list are on the 督促名单 (the declared `level`), not the 约谈名单."""
+    return (
+        tl["list_level"].eq(REMIND_LEVEL)
+        if "list_level" in tl
+        else pd.Series(False, index=tl.index)
+    )
 
 
 def talk_table(f: Facts) -> Table:
-    """约谈名单及督办情况: county, why it is on the list, the 约谈 and its 复查."""
+    """约谈名单及督办情况: county, why it is on the list, the 约谈 and its 复查; with a 督促名单
+    beside it, a column says which list each county is on (约谈 first)."""
     tl = talk_list(f)
-    frame = pd.DataFrame(
-        {
-            f.words.unit_noun: tl["county_name"].astype(str),
-            t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
-            t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
-            t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
-        }
-    )
-    return Table(frame, caption=t("doc.table.talks", date=f.month_end_label()))
+    columns = {f.words.unit_noun: tl["county_name"].astype(str)}
+    remind = _reminded(tl)
+    if remind.any():
+        columns[t("doc.col.level")] = [t(f"talk.level.{lv}") for lv in tl["list_level"]]
+    columns |= {
+        t("doc.col.criteria"): tl["criteria"].fillna("").astype(str),
+        t("doc.col.reasons"): tl["reasons"].fillna("").astype(str),
+        t("doc.col.followup"): [talk_state(r) for r in tl.to_dict("records")],
+    }
+    key = "doc.table.talks_remind" if remind.any() else "doc.table.talks"
+    return Table(pd.DataFrame(columns), caption=t(key, date=f.month_end_label()))
+
+
+def talk_attachment_title(f: Facts) -> str:
+    """附件 约谈名单及督办情况（截至…）, or 约谈名单、督促名单及督办情况（截至…） when a 督促名单 is
+    in it: the attachment's one table goes without a caption, so the title carries the date."""
+    key = "doc.att.talks_remind" if _reminded(talk_list(f)).any() else "doc.att.talks"
+    return t(key, date=f.month_end_label())
 
 
 def _county_counts(f: Facts, rows: pd.DataFrame, limit: int = 0) -> str:
@@ -485,28 +505,70 @@ def _county_counts(f: Facts, rows: pd.DataFrame, limit: int = 0) -> str:
     return names_text(items, limit)
 
 
+def remind_rule(f: Facts) -> str:
+    """The declared line between 约谈 and 督促 for 进度滞后 (`indicators.TalkCriteria`), e.g.
+    进度滞后的里程碑达2个，或单个里程碑差距达目标值的20%."""
+    crit = talk_criteria(f.iset, f.period)
+    text = t("doc.remind.rule_count", k=crit.min_milestones)
+    if crit.milestone_shortfall > 0:
+        whole = float(crit.milestone_shortfall * 100).is_integer()
+        share = fmt.value_text(crit.milestone_shortfall, "%", 0 if whole else 1)
+        text += t("doc.remind.rule_share", share=share)
+    return text
+
+
+def lagging_lead(f: Facts) -> str:
+    """（一）约谈名单。, or （一）约谈名单和督促名单。 when a 督促名单 follows in the same item."""
+    return t("doc.prob.lag_lead_remind" if _reminded(talk_list(f)).any() else "doc.prob.lag_lead")
+
+
 def lagging_sentence(f: Facts) -> str:
-    """约谈名单: each county with the criteria that put it there and where its 约谈 stands."""
+    """约谈名单: each county with the criteria that put it there and where its 约谈 stands;
+    then the 督促名单 (进度滞后 short of the declared 约谈 line), each with its milestones."""
     tl = talk_list(f)
-    if not len(tl):
-        return t("doc.prob.no_lagging", noun=f.words.unit_noun)
-    items = []
-    for r in tl.to_dict("records"):
-        held = (
-            t("doc.talk.held", date=fmt.date_label(r["talk_date"]), state=r["followup_label"])
-            if r["held"]
-            else str(r["followup_label"])
+    remind = _reminded(tl)
+    summoned, reminded = tl[~remind], tl[remind]
+    if not len(summoned):
+        text = t("doc.prob.no_lagging", noun=f.words.unit_noun)
+    else:
+        items = [
+            t("doc.prob.lag_item", name=r["county_name"], what=r["criteria"], held=talk_state(r))
+            for r in summoned.to_dict("records")
+        ]
+        n_held = int(summoned["held"].sum())
+        again = list(summoned.loc[summoned["followup"].eq("relisted"), "county_name"])
+        text = t(
+            "doc.prob.lagging",
+            n=len(items),
+            noun=f.words.unit_noun,
+            items="；".join(items),
+            held=n_held,
+            again=t("doc.prob.lagging_again", n=len(again)) if again else "",
+            not_held=len(items) - n_held,
         )
-        items.append(t("doc.prob.lag_item", name=r["county_name"], what=r["criteria"], held=held))
-    n_held = int(tl["held"].sum())
-    return t(
-        "doc.prob.lagging",
-        n=len(items),
-        noun=f.words.unit_noun,
-        items="；".join(items),
-        held=n_held,
-        not_held=len(items) - n_held,
-    )
+    if len(reminded):
+        lag = f.data.lagging
+        ms = (
+            dict(zip(lag["county"].astype(str), lag["milestones"].fillna("")))
+            if "milestones" in lag and "county" in lag
+            else {}
+        )
+        items = [
+            t(
+                "doc.prob.remind_item",
+                name=r["county_name"],
+                what=ms.get(str(r["county_code"])) or r["criteria"],
+            )
+            for r in reminded.to_dict("records")
+        ]
+        text += t(
+            "doc.prob.remind",
+            n=len(items),
+            noun=f.words.unit_noun,
+            items="、".join(items),
+            rule=remind_rule(f),
+        )
+    return text
 
 
 def requirement_blocks(
@@ -567,13 +629,22 @@ def requirement_blocks(
             text = t(f"doc.req.{kind}", n=len(rows), due=fmt.date_label(due), **extra)
         items.append((t(f"doc.req.{kind}_head"), text))
     tl = talk_list(f)
-    if len(tl):
-        names = list(tl["county_name"].astype(str))
-        waiting = list(tl.loc[~tl["held"].astype(bool), "county_name"].astype(str))
+    remind = _reminded(tl)
+    summoned = tl[~remind]
+    if len(summoned):
+        names = list(summoned["county_name"].astype(str))
+        waiting = list(summoned.loc[~summoned["held"].astype(bool), "county_name"].astype(str))
+        again = list(summoned.loc[summoned["followup"].eq("relisted"), "county_name"].astype(str))
         text = t("doc.req.lagging", names="、".join(names), due=fmt.date_label(due))
         if waiting:
             text += t("doc.req.lagging_talk", n=len(waiting), names="、".join(waiting))
+        if again:
+            text += t("doc.req.lagging_again", names="、".join(again))
         items.append((t("doc.req.lagging_head"), text))
+    if remind.any():
+        names = list(tl.loc[remind, "county_name"].astype(str))
+        text = t("doc.req.remind", names="、".join(names), due=fmt.date_label(due))
+        items.append((t("doc.req.remind_head"), text))
     blocks: list[Block] = []
     for i, (head, text) in enumerate(items, 1):
         blocks.append(Para(text, lead=t("doc.req.item", n=cn(i), head=head), lead_level=2))
@@ -637,6 +708,7 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
     """Per group: counties × KPIs (value texts; bold where the county fails), city row last."""
     blocks: list[Block] = []
     n = 0
+    facts = {r["indicator"]: r for r in pdef.facts(f.iset).to_dict("records")}
     for group, codes in pg.kpi_groups(f.iset):
         codes = [c for c in codes if c in set(county_kpis["indicator"])]
         chunks = max(1, -(-len(codes) // MAX_KPI_COLUMNS))
@@ -658,9 +730,14 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
             frame_df = pd.DataFrame(frame)
             total = {f.words.unit_noun: f.words.whole}
             target = {f.words.unit_noun: t("doc.col.target")}
-            for code in part:
+            for j, code in enumerate(part, 1):
                 total[names[code]] = city["value_text"].get(code, "—")
-                target[names[code]] = city["target_text"].get(code, "—")
+                # a relative target is each row's own: the row states the rule, not the city's value
+                target[names[code]] = pdef.target_rule_text(facts.get(code, {})) or city[
+                    "target_text"
+                ].get(code, "—")
+                if city["status"].get(code) in pg.FAILING:
+                    bold.add((len(f.counties), j))
             frame_df = pd.concat([frame_df, pd.DataFrame([total, target])], ignore_index=True)
             blocks.append(
                 Table(
@@ -670,7 +747,15 @@ def kpi_tables(f: Facts, county_kpis: pd.DataFrame, city_kpis: pd.DataFrame) -> 
                     numeric=tuple(frame_df.columns[1:]),
                 )
             )
-    return with_note(blocks, t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f)))
+    note = t("doc.table.kpis_note", ytd=f.ytd_label(), att=_att(f), **_kpi_note_words(f))
+    return with_note(blocks, note)
+
+
+def _kpi_note_words(f: Facts) -> dict[str, str]:
+    """What the KPI tables' note says of the bold 全市 row and of relative targets' rules."""
+    relative = any(pdef.target_rule_text(r) for r in pdef.facts(f.iset).to_dict("records"))
+    rule = t("doc.table.kpis_note_relative", noun=f.words.unit_noun) if relative else ""
+    return {"whole": f.words.whole, "relative": rule}
 
 
 def with_note(blocks: list[Block], note: str) -> list[Block]:
@@ -736,6 +821,7 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
             i += 1
             text = t(
                 "doc.defs.kpi",
+                formula_label=r["formula_label"],
                 formula=r["formula"],
                 num=r["numerator_text"],
                 den=r["denominator_text"],
@@ -745,8 +831,6 @@ def definition_blocks(f: Facts, city_kpis: pd.DataFrame, screening: bool = False
             )
             if r["derivation"]:
                 text += r["derivation"]
-            if r["workbench_definition"] and "工作台定义" not in r["formula"]:
-                text += t("doc.defs.workbench")
             blocks.append(
                 Para(
                     text,
@@ -816,14 +900,30 @@ def weakest_sentence(by_rule: pd.DataFrame) -> str:
     )
 
 
-def coverage_clause(row: Any) -> str:
-    """「，筛查结算N笔，疑点数据覆盖率X%」 when the row counts settlements, else nothing."""
+def coverage_clause(row: Any, window: pc.Window, unscreened: bool = False) -> str:
+    """「，筛查结算N笔，疑点数据覆盖率（2025年12月）X%」 — the rate says its span (`window.label`),
+    and, when some months of it were never screened (`unscreened`), that their settlements
+    count in the denominator — when the row counts settlements, else nothing."""
     if not fmt.finite(row["settlements"]):
         return ""
     return t(
-        "doc.scr.coverage",
+        "doc.scr.coverage_unscreened" if unscreened else "doc.scr.coverage",
         screened=fmt.count_text(row["screened"], "笔"),
+        span=window.label,
         rate=fmt.value_text(row["coverage_rate"], "%"),
+    )
+
+
+def ytd_coverage_sentence(f: Facts, ytd: Any) -> str:
+    """「2025年1—12月累计疑点数据覆盖率X%（…）。」 — the figure the cockpit's card gives for the
+    year to date — when the month is not January and the year's coverage is known."""
+    window = pc.standard_windows(f.period)["ytd"]
+    if window.start == window.end or fmt.finite(ytd.get("coverage_rate")) is None:
+        return ""
+    return t(
+        "doc.scr.coverage_ytd",
+        span=window.label,
+        rate=fmt.value_text(ytd["coverage_rate"], "%"),
     )
 
 
@@ -835,7 +935,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
     by_rule = digest["by_rule"]
     y = digest["ytd"].iloc[0]
     cm = digest["cross_match"].iloc[0]
-    cov = coverage_clause(m)
+    cov = coverage_clause(m, pc.standard_windows(f.period)["month"])
     top = by_rule[by_rule["leads"] > 0].head(TOP)
     month = [
         t(
@@ -848,6 +948,7 @@ def screening_blocks(f: Facts, digest: dict[str, pd.DataFrame], att: int) -> lis
             leads=fmt.count_text(m["leads"], "条"),
         )
     ]
+    month.append(ytd_coverage_sentence(f, y))
     if int(m["suppressed"]):
         month.append(t("doc.scr.suppressed", n=int(m["suppressed"])))
     if len(top):
@@ -911,7 +1012,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
             t("doc.col.rule"): r["rule_name"].astype(str),
             t("doc.col.scr_hits"): [fmt.count_text(v) for v in r["hits"]],
             t("doc.col.scr_leads"): [fmt.count_text(v) for v in r["leads"]],
-            t("doc.col.scr_amount"): [fmt.value_text(v / 1e4, "", 2) for v in r["amount"]],
+            t("doc.col.scr_amount"): [fmt.wan(v) for v in r["amount"]],
             t("doc.col.scr_leads_ytd"): [fmt.count_text(v) for v in r["leads_ytd"]],
             t("doc.col.scr_checked"): [fmt.count_text(v) for v in r["checked"]],
             t("doc.col.scr_confirmed"): [fmt.count_text(v) for v in r["confirmed"]],
@@ -923,7 +1024,7 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
         t("doc.col.rule"): f.words.whole,
         t("doc.col.scr_hits"): fmt.count_text(m["hits"]),
         t("doc.col.scr_leads"): fmt.count_text(m["leads"]),
-        t("doc.col.scr_amount"): fmt.value_text(m["amount"] / 1e4, "", 2),
+        t("doc.col.scr_amount"): fmt.wan(m["amount"]),
         t("doc.col.scr_leads_ytd"): fmt.count_text(y["leads"]),
         t("doc.col.scr_checked"): fmt.count_text(y["checked"]),
         t("doc.col.scr_confirmed"): fmt.count_text(y["confirmed"]),
@@ -937,6 +1038,17 @@ def screening_table(f: Facts, digest: dict[str, pd.DataFrame]) -> Table:
         bold=frozenset((len(frame) - 1, j) for j in range(len(frame.columns))),
         note=t("doc.table.screening_note", ytd=f.ytd_label(), date=f.month_end_label()),
     )
+
+
+def rule_source_blocks(digest: dict[str, pd.DataFrame]) -> list[Block]:
+    """规则依据 under the attachment's table: each declared rule with its source cited by
+    document title (`screening.summary.rule_table`, the words the cockpit and lists show)."""
+    rules = digest.get("rules")
+    if rules is None or not len(rules):
+        return []
+    out: list[Block] = [Para(t("screening.rule.sources_head"), indent=False)]
+    out += [Para(str(line)) for line in rules["line"]]
+    return out
 
 
 # ----------------------------------------------------------------------------- the 通报
@@ -973,19 +1085,14 @@ def build(
         ("ranking", Attachment(t("doc.att.ranking", noun=f.words.unit_noun), ())),
     ]
     if len(talks):
-        parts.append(
-            (
-                "talks",
-                Attachment(t("doc.att.talks", date=f.month_end_label()), (talk_table(f),)),
-            )
-        )
+        parts.append(("talks", Attachment(talk_attachment_title(f), (talk_table(f),))))
     if screening is not None:
         parts.append(
             (
                 "screening",
                 Attachment(
                     t("doc.att.screening", period=f.month_label()),
-                    (screening_table(f, screening),),
+                    (screening_table(f, screening), *rule_source_blocks(screening)),
                 ),
             )
         )
@@ -1042,7 +1149,7 @@ def build(
             problems.append(("screening", "", pd.DataFrame(index=range(waiting))))
     blocks.append(Heading(1, t("doc.h.problems", n=cn(next(n)))))
     lag = lagging_sentence(f) + (t("doc.prob.lag_att", att=att["talks"]) if len(talks) else "")
-    blocks.append(Para(lag, lead=t("doc.prob.lag_lead"), lead_level=2))
+    blocks.append(Para(lag, lead=lagging_lead(f), lead_level=2))
     for i, (kind, sentence, _rows) in enumerate([p for p in problems if p[1]], 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.h.requirements", n=cn(next(n)))))
@@ -1089,16 +1196,23 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
         blocks.append(Para(ranking_sentence(f, city)))
         n += 1
     if has_lagging_list(f.iset):  # the set's own criteria; no 约谈督办台账 to follow them up
-        lag = data.lagging
-        names = [f.county_names.get(str(c), str(c)) for c in lag.get("county", [])]
-        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
-        blocks.append(
-            Para(
-                t("doc.own.lagging", n=len(names), noun=w.unit_noun, names="、".join(names))
-                if names
-                else t("doc.own.no_lagging", noun=w.unit_noun)
-            )
+        levels = data.levels()  # the declared list each unit is on: 约谈 or 督促
+        named = {
+            lv: [f.county_names.get(c, c) for c, x in levels.items() if x == lv]
+            for lv in TALK_LEVELS
+        }
+        summoned, reminded = named[TALK_LEVEL], named[REMIND_LEVEL]
+        text = (
+            t("doc.own.lagging", n=len(summoned), noun=w.unit_noun, names="、".join(summoned))
+            if summoned
+            else t("doc.own.no_lagging", noun=w.unit_noun)
         )
+        if reminded:
+            text += t(
+                "doc.own.remind", n=len(reminded), noun=w.unit_noun, names="、".join(reminded)
+            )
+        blocks.append(Heading(1, t("doc.own.h.lagging", n=cn(n))))
+        blocks.append(Para(text))
     blocks.append(Para(t("doc.own.closing", noun=w.unit_noun)))
     attachments = [Attachment(t("doc.own.att.kpis", noun=w.unit_noun), tuple(own_kpi_tables(f)))]
     if data.hierarchy:
@@ -1120,7 +1234,7 @@ def build_own(city: Any, header: Header, f: Facts, run_id: str = "") -> Document
 def own_kpi_tables(f: Facts) -> list[Block]:
     """The units × indicators tables of a set on its own table (the note names its period)."""
     blocks = kpi_tables(f, f.data.kpis, f.data.city_kpis)
-    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f))
+    note = t("doc.own.kpis_note", period=f.data.period_label, n=_att(f), **_kpi_note_words(f))
     if blocks and isinstance(blocks[-1], Para):  # no table: drop the ledgers' note paragraph
         blocks = blocks[:-1]
     return with_note(blocks, note)  # the last table's note is this set's own

@@ -40,7 +40,13 @@ def screening_digest(city: Any, screening: Mapping[str, Any] | None, period: str
     if args is None:
         return None
     cross = screening.get("cross_match", ())  # type: ignore[union-attr]
-    return scr_summary.period_digest(*args, period, cross, city.data.ledgers.get("cases"))
+    digest = scr_summary.period_digest(*args, period, cross, city.data.ledgers.get("cases"))
+    if digest is not None:  # the rules' cited sources, for the attachment's 规则依据
+        digest["rules"] = scr_summary.rule_table(
+            screening["rule_names"],  # type: ignore[index]
+            screening.get("rule_sources") or {},  # type: ignore[union-attr]
+        )
+    return digest
 
 
 def window_screening(

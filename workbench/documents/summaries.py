@@ -103,13 +103,11 @@ def _campaign_name(f: bl.Facts) -> str:
     return pw.campaign_name(f.iset)
 
 
-def _window_label(w: pc.Window) -> str:
-    a, b = pd.Period(w.start, freq="M"), pd.Period(w.end, freq="M")
-    if a == b:
-        return t("doc.sum.window_one_month", y=a.year, a=a.month)
-    if a.year == b.year:
-        return t("doc.sum.window_same_year", y=a.year, a=a.month, b=b.month)
-    return t("doc.sum.window", a=fmt.month_label(w.start), b=fmt.month_label(w.end))
+def _cited(f: bl.Facts, source: object, key: str) -> str:
+    """A phase's `source:` as the summary prints it (依据《…》…, `citations.cite`) in its
+    brackets, or nothing when it has none."""
+    text = cite(source, getattr(f.iset, "documents", None))
+    return t(key, source=text) if text else ""
 
 
 def screening_para(
@@ -123,11 +121,12 @@ def screening_para(
         return []
     w, c, cm = (digest[k].iloc[0] for k in ("window", "checks", "cross_match"))
     end = lists.period_end(window.end)
-    coverage = bl.coverage_clause(w)
+    span_months = (pd.Period(window.end, freq="M") - pd.Period(window.start, freq="M")).n + 1
+    coverage = bl.coverage_clause(w, window, unscreened=int(w["months"]) < span_months)
     parts = [
         t(
             "doc.sum.scr_window",
-            window=_window_label(window),
+            window=window.label,
             months=int(w["months"]),
             coverage=coverage,
             hits=fmt.count_text(w["hits"], "笔"),
@@ -167,6 +166,8 @@ def screening_para(
         t(
             "doc.sum.scr_recovery",
             cases=fmt.count_text(cm["cases"], "件"),
+            year=window.end[:4],
+            ytd=ytd,
             recovered=fmt.value_text(cm["recovered"], "元", 1),
         )
         if int(cm["cases"])
@@ -194,7 +195,7 @@ def build_phase_summary(
     nxt = phases[phases.index(ph) + 1] if phases.index(ph) + 1 < len(phases) else None
     window = pc.Window(_month(ph.start), _month(ph.end))
     figs = pc.window_figures(f.ledgers, window)
-    label = _window_label(window)
+    label = window.label
     blocks: list[Block] = [
         Para(
             t(
@@ -202,7 +203,7 @@ def build_phase_summary(
                 campaign=_campaign_name(f),
                 phase=ph.name,
                 window=label,
-                source=cite(ph.source, getattr(f.iset, "documents", None)) or "—",
+                source=_cited(f, ph.source, "doc.phase.source"),
             )
         ),
         Heading(1, t("doc.phase.h_work", n=bl.cn(1))),
@@ -230,7 +231,7 @@ def build_phase_summary(
     blocks += bl.kpi_blocks(f, phase_city.data.city_kpis, phase_city.data.kpis)
     problems = bl.problem_items(f)
     blocks.append(Heading(1, t("doc.h.problems", n=bl.cn(3))))
-    blocks.append(Para(bl.lagging_sentence(f), lead=t("doc.prob.lag_lead"), lead_level=2))
+    blocks.append(Para(bl.lagging_sentence(f), lead=bl.lagging_lead(f), lead_level=2))
     for i, (kind, sentence, _rows) in enumerate(problems, 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.phase.h_next", n=bl.cn(4))))
@@ -242,7 +243,7 @@ def build_phase_summary(
                     name=nxt.name,
                     start=fmt.date_label(nxt.start),
                     end=fmt.date_label(nxt.end),
-                    source=cite(nxt.source, getattr(f.iset, "documents", None)) or "—",
+                    source=_cited(f, nxt.source, "doc.phase.next_source"),
                 )
             )
         )
@@ -319,7 +320,7 @@ def build_campaign_summary(
     cal = f.iset.calendar
     data = city.data
     window = pc.Window(_month(cal.start), _month(cal.end))
-    label = _window_label(window)
+    label = window.label
     figs = pc.window_figures(f.ledgers, window)
     kpis = data.city_kpis
     table, rows = verdict_table(f, kpis)
@@ -383,7 +384,7 @@ def build_campaign_summary(
             Para(
                 t(
                     "doc.sum.phase",
-                    window=_window_label(w),
+                    window=w.label,
                     inspections=pf.loc["inspections", "value_text"],
                     cases=pf.loc["cases_filed", "value_text"],
                     recovered=pf.loc["recovered", "value_text"],
@@ -402,7 +403,7 @@ def build_campaign_summary(
     problems = bl.problem_items(f)
     n = 5 if len(ms) else 4
     blocks.append(Heading(1, t("doc.h.problems", n=bl.cn(n))))
-    blocks.append(Para(bl.lagging_sentence(f), lead=t("doc.prob.lag_lead"), lead_level=2))
+    blocks.append(Para(bl.lagging_sentence(f), lead=bl.lagging_lead(f), lead_level=2))
     for i, (kind, sentence, _rows) in enumerate(problems, 2):
         blocks.append(Para(sentence, lead=t(f"doc.prob.{kind}_lead", n=bl.cn(i)), lead_level=2))
     blocks.append(Heading(1, t("doc.sum.h_next", n=bl.cn(n + 1))))
@@ -447,7 +448,7 @@ def build_case_digest(
         Para(
             t(
                 "doc.cases.intro",
-                window=_window_label(window),
+                window=window.label,
                 total=pc.number_text("exposed", total),
                 n=len(cases),
             )

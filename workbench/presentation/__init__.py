@@ -10,5 +10,6 @@ none judges or formats an indicator number on its own.
 Modules: `kpis` (status, gap, texts of KPI rows), `lists` (as-of ledger lists), `cache` (the one
 cache of computed tables, keyed by the warehouse's content, the declarations and the code),
 `words` (a set's own words: unit noun, report title, issuer, the total row), `citations` (a
-declared `source:` as the policy document's title, for every face that prints one).
+declared `source:` as the policy document's title, for every face that prints one), `product`
+(the product's Chinese name and the colophon every face ends with).
 """

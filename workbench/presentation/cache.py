@@ -66,12 +66,14 @@ def warehouse_fingerprint(path: Path) -> str:
 
 def results_fingerprint(warehouse: Path) -> tuple[str, str, str]:
     """What a computed table depends on: the warehouse's content, the declarations of the
-    configured indicators folder and the package's code."""
+    configured indicators folder (with the bureau's jurisdictions, which decide whether a cited
+    document is 依据 or 参照: `citations.home`) and the package's code."""
     from workbench.config import indicators_dir
+    from workbench.presentation.citations import home
 
     return (
         warehouse_fingerprint(warehouse),
-        files_fingerprint(indicators_dir().glob("*.yaml")),
+        files_fingerprint(indicators_dir().glob("*.yaml")) + ",".join(sorted(home())),
         code_fingerprint(),
     )
 

@@ -207,6 +207,27 @@ class Window:
     def last_day(self) -> pd.Timestamp:
         return pd.Period(self.end, freq="M").end_time.normalize()
 
+    @property
+    def label(self) -> str:
+        """The span as every face writes it: 2025年12月, 2025年3—12月, 2024年12月至2025年2月 —
+        the one label a figure's span is stated with (documents, cockpit)."""
+        a, b = pd.Period(self.start, freq="M"), pd.Period(self.end, freq="M")
+        if a == b:
+            return t("doc.sum.window_one_month", y=a.year, a=a.month)
+        if a.year == b.year:
+            return t("doc.sum.window_same_year", y=a.year, a=a.month, b=b.month)
+        return t("doc.sum.window", a=fmt.month_label(self.start), b=fmt.month_label(self.end))
+
+
+def span_window(span: str, period: str) -> Window | None:
+    """The months an indicator's span covers when it ends at `period` (`month`, `quarter`,
+    `ytd`, `r12`; None for a span that needs the campaign calendar or a non-monthly period)."""
+    if not fmt.is_month(period):
+        return None
+    p = pd.Period(str(period), freq="M")
+    back = {"month": 0, "quarter": (p.month - 1) % 3, "ytd": p.month - 1, "r12": 11}.get(span)
+    return None if back is None else Window(str(p - back), str(p))
+
 
 def _shift(period: str, months: int) -> str:
     return str(pd.Period(period, freq="M") + months)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from workbench import fmt
 from workbench.messages import t
-from workbench.presentation.citations import cite
+from workbench.presentation.citations import cite, target_source
 from workbench.presentation.words import name_list
 
 DEFINITION_COLUMNS = [
@@ -27,6 +27,8 @@ DEFINITION_COLUMNS = [
     "target_source",
     "derivation",
     "workbench_definition",
+    "formula_label",
+    "formula_tagged",
 ]
 
 
@@ -35,9 +37,17 @@ def _measure_names(iset: Any, codes: tuple[str, ...]) -> str:
     return "＋".join(names)
 
 
-def _measure_unit(iset: Any, codes: tuple[str, ...]) -> str:
-    units = {getattr(iset.measures.get(c), "unit", "") or "" for c in codes}
+def _measure_unit(iset: Any, codes: tuple[str, ...], whole: bool = False) -> str:
+    """The measures' common unit ('' when they differ); `whole`: the whole's (`city_unit`,
+    e.g. 区县·月 for months summed over the counties), else the same."""
+    units = {
+        (getattr(m, "city_unit", "") if whole else "") or getattr(m, "unit", "") or ""
+        for m in (iset.measures.get(c) for c in codes)
+    }
     return units.pop() if len(units) == 1 else ""
+
+
+CITY_ROW = "city"  # the engine's county code of the whole's rows
 
 
 def _amount(value: object, unit: str) -> str:
@@ -56,11 +66,14 @@ FACT_COLUMNS = [
     "numerator_unit",
     "denominator_what",
     "denominator_unit",
+    "numerator_city_unit",
+    "denominator_city_unit",
     "of_name",
     "has_target",
     "target_source",
     "relative_rise",
     "baseline_year",
+    "relative_cap",
     "workbench_definition",
 ]
 
@@ -71,6 +84,7 @@ def facts(iset: Any) -> pd.DataFrame:
     with the period or the county. A face that keeps no IndicatorSet (the cockpit's cached
     tables) stores these and writes the texts with `texts`, as the 通报 does."""
     rows = []
+    docs = getattr(iset, "documents", None)
     for code, ind in iset.indicators.items():
         tg = ind.target
         of = iset.indicators.get(ind.of) if ind.type == "change" else None
@@ -80,7 +94,7 @@ def facts(iset: Any) -> pd.DataFrame:
                 "indicator": code,
                 "name": ind.name,
                 "group": getattr(ind, "group", "") or "",
-                "formula": " ".join(str(ind.description or "").split()),
+                "formula": cite(" ".join(str(ind.description or "").split()), docs),
                 "kind": str(ind.type),
                 "unit": ind.unit or "",
                 "decimals": getattr(ind, "decimals", None),
@@ -90,15 +104,19 @@ def facts(iset: Any) -> pd.DataFrame:
                 if ind.denominator
                 else "",
                 "denominator_unit": _measure_unit(iset, ind.denominator),
+                "numerator_city_unit": _measure_unit(iset, ind.numerator, whole=True),
+                "denominator_city_unit": _measure_unit(iset, ind.denominator, whole=True),
                 "of_name": (getattr(of, "name", ind.of) or "") if ind.type == "change" else "",
                 "has_target": tg is not None,
-                "target_source": cite(
-                    tg.source if tg is not None else "", getattr(iset, "documents", None)
-                )
+                "target_source": target_source(tg.source if tg is not None else "", docs)
                 or t("defs.no_target"),
                 "relative_rise": float(tg.relative) if relative else None,
                 "baseline_year": tg.baseline.year
                 if relative and tg.baseline is not None and tg.baseline.year
+                else None,
+                # the declared upper bound a relative target is kept under (indicators.py)
+                "relative_cap": ind.bounds[1]
+                if relative and ind.bounds is not None and ind.bounds[1] is not None
                 else None,
                 "workbench_definition": bool(ind.workbench_definition),
             }
@@ -123,12 +141,42 @@ def derivation_text(fact: Mapping[str, Any], row: Mapping[str, Any]) -> str:
     year = fmt.finite(fact.get("baseline_year"))
     year = int(year) if year is not None else int(str(row.get("period"))[:4]) - 1
     unit, dec = str(fact.get("unit") or ""), _decimals(fact.get("decimals"))
+    cap = fmt.finite(fact.get("relative_cap"))
+    if cap is not None and target >= cap - 1e-12:  # the rise would pass what can be reached
+        return t(
+            "defs.relative_capped",
+            year=year,
+            rise=fmt.value_text(rise, "%"),
+            target=fmt.value_text(target, unit, dec),
+        )
     return t(
         "defs.relative",
         year=year,
         base=fmt.value_text(target / (1.0 + rise), unit, dec),
         rise=fmt.value_text(rise, "%"),
         target=fmt.value_text(target, unit, dec),
+    )
+
+
+def target_rule_text(fact: Mapping[str, Any]) -> str:
+    """A relative target as the rule every unit is held to (「2024年同期×（1＋20%）」), for a table
+    whose rows each have their own target; "" for a target that is one value for all."""
+    rise = fmt.finite(fact.get("relative_rise"))
+    if rise is None:
+        return ""
+    pct = fmt.value_text(rise, "%", 0 if abs(rise * 100 - round(rise * 100)) < 1e-9 else 1)  # 20%
+    year = fmt.finite(fact.get("baseline_year"))
+    rule = (
+        t("defs.rule_previous", rise=pct)
+        if year is None
+        else t("defs.rule", year=int(year), rise=pct)
+    )
+    cap = fmt.finite(fact.get("relative_cap"))  # the declared bound the target stays within
+    if cap is None:
+        return rule
+    unit = str(fact.get("unit") or "")
+    return t(
+        "defs.rule_capped", rule=rule, cap=fmt.value_text(cap, unit, 0 if unit == "%" else None)
     )
 
 
@@ -140,11 +188,16 @@ def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
         num_text = t("defs.change_now", name=fact.get("of_name"))
         den_text = t("defs.change_base", name=fact.get("of_name"))
     else:
+        whole = bool(row.get("whole")) or row.get("county_code") == CITY_ROW
+        unit = "_city_unit" if whole else "_unit"
         num_text, den_text = (
             t(
                 "defs.part",
                 what=fact[f"{part}_what"],
-                value=_amount(row.get(part), str(fact.get(f"{part}_unit") or "")),
+                value=_amount(
+                    row.get(part),
+                    str(fact.get(f"{part}{unit}") or fact.get(f"{part}_unit") or ""),
+                ),
             )
             if fact.get(f"{part}_what")
             else "—"
@@ -162,6 +215,20 @@ def texts(fact: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
         "target_source": fact.get("target_source") or t("defs.no_target"),
         "derivation": derivation_text(fact, row) if row else "",
         "workbench_definition": bool(fact.get("workbench_definition")),
+        **formula_words(fact),
+    }
+
+
+def formula_words(fact: Mapping[str, Any]) -> dict[str, str]:
+    """The one place that tags a working definition (工作口径: the documents name the indicator
+    and its target but not how to compute it): `formula_label` heads the formula in running
+    text (计算方法（工作口径）：…), `formula_tagged` is the formula with the tag for a table
+    cell."""
+    own = bool(fact.get("workbench_definition"))
+    formula = str(fact.get("formula") or "")
+    return {
+        "formula_label": t("defs.formula_own" if own else "defs.formula"),
+        "formula_tagged": t("defs.formula_tagged", formula=formula) if own and formula else formula,
     }
 
 
@@ -194,6 +261,7 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
         text = t(f"composite.method.{key}")
         return key if text.startswith("composite.method.") else text
 
+    description = cite(" ".join(str(decl.description or "").split()), iset.documents)
     dims = []
     for node in decl.nodes:
         if node.indicator is None and node.parent is not None:
@@ -205,7 +273,9 @@ def method_text(iset: Any, hierarchy: str) -> dict[str, str]:
             dims.append(t("defs.dimension", name=node.name, members=name_list(kids)))
     return {
         "name": decl.name,
-        "description": " ".join(str(decl.description or "").split()),
+        "description": t("defs.composite_own", description=description.rstrip("。"))
+        if getattr(decl, "workbench_definition", False) and description
+        else description,
         "normalise": label("normalise", m.normalise),
         "aggregate": label("aggregate", m.aggregate)
         if isinstance(m.aggregate, str)

@@ -25,7 +25,7 @@ from workbench.contracts import (
     TALK_COUNTY_TARGET,
 )
 from workbench.declarations import IndicatorSet, clauses_of
-from workbench.indicators import span_window
+from workbench.indicators import REMIND_LEVEL, TALK_LEVEL, TALK_LEVELS, span_window
 from workbench.measures import MeasureEngine, month_index
 from workbench.messages import t
 
@@ -360,22 +360,42 @@ TALK_LIST_COLUMNS = [
     "county_name",
     "criteria",
     "reasons",
+    "list_level",
     "held",
     "talk_id",
     "talk_date",
     "review_due",
     "review_date",
     "review_result",
+    "followup",
     "followup_label",
 ]
+
+# what is known of a listed county's 约谈 and its 复查 at the month's end (`followup`); labels
+# `talk.followup.<code>` (relisted: `talk.followup.relisted_<level>`)
+TALK_LIST_STATES = (
+    "not_held",  # on the 约谈名单, no 约谈 of the county this year
+    "not_required",  # on the 督促名单 only, no 约谈 this year: none is due
+    "pending",  # 复查时限 still ahead
+    "overdue",  # 复查时限 passed, no 复查 by the month's end
+    "not_rectified",  # 复查 found it not put right
+    "rectified",  # 复查 found it put right after the evidence that lists the county now
+    "relisted",  # 复查 recorded 整改到位, yet the county is listed on evidence from after it
+)
 
 
 def talk_list_followup(
     talk_list: pd.DataFrame, ledgers: Ledgers, period: str, since: str | None = None
 ) -> pd.DataFrame:
-    """The 约谈名单 (`Evaluation.lagging`) beside the register: for each county on it, whether
-    the county was talked to (a 约谈 of 区县医保部门 from `since`, default the period's January,
-    to the month's end), the latest such 约谈 and its 复查 as it stood at the month's end."""
+    """The 约谈名单 and 督促名单 (`Evaluation.lagging`, its `list_level`) beside the register:
+    for each county on them, whether the county was talked to (a 约谈 of 区县医保部门 from `since`,
+    default the period's January, to the month's end), the latest such 约谈, its 复查 as it
+    stood at the month's end and what that means now (`followup`, `TALK_LIST_STATES`).
+
+    A 复查 that recorded 整改到位 on or before the last day of the month the listing evidence
+    stands at (the list's `as_of`) is contradicted by it: the county still misses what it was
+    talked to about, so it reads `relisted` — 再次约谈 on the 约谈名单, 督促整改 on the 督促名单 —
+    never 已整改到位 beside a listing. A list without `list_level` (an older run) is all 约谈."""
     if talk_list is None or not len(talk_list):
         return pd.DataFrame(columns=TALK_LIST_COLUMNS)
     end = period_end(period)
@@ -391,6 +411,12 @@ def talk_list_followup(
     )
     last = last.assign(county_code=last["county_code"].astype(str)).set_index("county_code")
     out = talk_list[["county_code", "county_name", "criteria", "reasons"]].copy()
+    level = (
+        talk_list["list_level"]
+        if "list_level" in talk_list
+        else pd.Series(None, index=talk_list.index)
+    )
+    out["list_level"] = level.where(level.isin(TALK_LEVELS), TALK_LEVEL).to_numpy(dtype=object)
     code = out["county_code"].astype(str)
     out["held"] = code.isin(last.index)
     for col in ("talk_id", "talk_date", "review_due", "review_date", "review_result"):
@@ -402,18 +428,62 @@ def talk_list_followup(
     out.loc[~(reviewed <= end), "review_result"] = None
     out.loc[~(reviewed <= end), "review_date"] = pd.NaT
     due = pd.to_datetime(out["review_due"], errors="coerce")
+    as_of = talk_list["as_of"] if "as_of" in talk_list else pd.Series(period, index=out.index)
+    seen_by = pd.Series(
+        [period_end(m) if isinstance(m, str) and m else end for m in as_of], index=out.index
+    )
+    remind = out["list_level"].eq(REMIND_LEVEL)
+    rectified = out["review_result"].eq(REVIEW_DONE).fillna(False)
     status = np.select(
         [
+            ~out["held"] & remind,
             ~out["held"],
-            out["review_result"].eq(REVIEW_DONE).fillna(False),
+            rectified & (reviewed <= seen_by),
+            rectified,
             reviewed <= end,
             due < end,
         ],
-        ["not_held", "rectified", "not_rectified", "overdue"],
+        ["not_required", "not_held", "relisted", "rectified", "not_rectified", "overdue"],
         "pending",
     )
-    out["followup_label"] = [t(f"talk.followup.{s}") for s in status]
+    out["followup"] = status
+    out["followup_label"] = [
+        t(f"talk.followup.{s}_{lv}" if s == "relisted" else f"talk.followup.{s}")
+        for s, lv in zip(status, out["list_level"], strict=True)
+    ]
     return out[TALK_LIST_COLUMNS].reset_index(drop=True)
+
+
+def _dated_review(r: Mapping[str, object]) -> str:
+    """The 复查 with its date (`talk.dated.<state>`), or its state alone when undated."""
+    label = str(r.get("followup_label") or "")
+    if fmt.missing(r.get("review_date")):
+        return label
+    key = f"talk.dated.{r.get('followup')}"
+    if r.get("followup") == "relisted":
+        key += f"_{r.get('list_level') or TALK_LEVEL}"
+    return t(key, date=fmt.date_label(r["review_date"]))
+
+
+def talk_list_state(r: Mapping[str, object]) -> str:
+    """A listed county's 约谈 and 复查 in one phrase, as every face writes it: 尚未约谈 /
+    不约谈，督促整改 / 2025年11月18日已约谈，复查时限2026年1月15日，复查待办 / 2025年8月20日已约谈，
+    2025年10月24日复查记为整改到位，但此后仍未达标，需再次约谈."""
+    if not r.get("held"):
+        return str(r.get("followup_label") or "")
+    return t("talk.state.held", date=fmt.date_label(r["talk_date"]), state=review_text(r))
+
+
+def review_text(r: Mapping[str, object]) -> str:
+    """What is known of a listed county's 复查 (the cockpit's 复查情况 column, beside 是否约谈):
+    `—` when no 约谈 was held (nothing to review), else its state with the 复查 date or,
+    while open, the 复查时限."""
+    if not r.get("held"):
+        return "—"
+    label = str(r.get("followup_label") or "")
+    if r.get("followup") in ("pending", "overdue") and not fmt.missing(r.get("review_due")):
+        return t("talk.state.review_due", due=fmt.date_label(r["review_due"]), state=label)
+    return _dated_review(r)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,25 @@ def answer(
     return (CONFIRMED if u < a.confirmed else REJECTED), checked
 
 
-def case_of(lead: Mapping[str, object], checked: dt.date, as_of: dt.date) -> dict[str, object]:
+def case_id(county: str, month: str, rule_code: str, row: int) -> str:
+    """The id a demo county gives the case it files on a lead: the demo ledger's own form,
+    AJ + 区划代码 + the list's month + a 4-digit number (AJ9901082025119102, as the demo's
+    cases AJ9901082025110001 …), not the lead's hash id. Numbers from 9000 on, the rule's
+    digit then the lead's row on its list (one list per county, month and rule), so two lists
+    never give one id (the demo sends lists for the SJBD rules only, whose last digits differ)
+    and no county's own cases (numbered from 0001) share it."""
+    digits = "".join(ch for ch in rule_code if ch.isdigit())
+    rule = int(digits[-1]) if digits else 0
+    number = f"9{rule}{row:02d}" if row <= 99 else f"9{rule}{row:03d}"  # a long list: 5 digits
+    return f"AJ{county}{month.replace('-', '')}{number}"
+
+
+def case_of(
+    lead: Mapping[str, object], checked: dt.date, as_of: dt.date, case_key: str
+) -> dict[str, object]:
     """The case a county files on a lead found 属实: the suspect amount to recover, recovered in
-    full and closed (about half), in part, or not yet — by the lead id, dated by `as_of`."""
+    full and closed (about half), in part, or not yet — by the lead id, dated by `as_of`;
+    filed as `case_key` (`case_id`)."""
     lead_id = str(lead["lead_id"])
     a = ANSWERS.get(str(lead["rule_code"]), DEFAULT)
     amount = round(float(lead.get("suspect_amount") or 0.0), 2)
@@ -107,7 +124,7 @@ def case_of(lead: Mapping[str, object], checked: dt.date, as_of: dt.date) -> dic
     else:
         recovered, status, closed_on = 0.0, "已立案", None
     return {
-        "case_id": "AJ" + lead_id.removeprefix("YD"),
+        "case_id": case_key,
         "county_code": str(lead["county_code"]),
         "lead_source": "数据比对",
         "found_date": checked,
@@ -132,6 +149,8 @@ def fill_return(list_file: Path, out_dir: Path, as_of: dt.date) -> Path:
     head = [c.value for c in ws[1]]
     col = {name: head.index(name) + 1 for name in head if name}
     fields = ("lead_id", "rule_code", "county_code", "suspect_amount", "received_date")
+    named = re.search(r"_(\d{4}-\d{2})_", list_file.name)  # <区划>_<区县>_<月份>_<清单名>
+    month = named.group(1) if named else as_of.strftime("%Y-%m")
     cases: list[dict[str, object]] = []
     for row in range(2, ws.max_row + 1):
         lead = {f: ws.cell(row, col[header(f)]).value for f in fields}
@@ -146,7 +165,8 @@ def fill_return(list_file: Path, out_dir: Path, as_of: dt.date) -> Path:
         ws.cell(row, col[header("checked_date")], checked).number_format = "yyyy-mm-dd"
         ws.cell(row, col[header("action")], a.action if result == CONFIRMED else a.rejected_action)
         if result == CONFIRMED:
-            case = case_of(lead, checked, as_of)
+            key = case_id(str(lead["county_code"]), month, str(lead["rule_code"]), row - 1)
+            case = case_of(lead, checked, as_of, key)
             cases.append(case)
             ws.cell(row, col[header("case_id")], case["case_id"])
     if cases:

@@ -22,7 +22,7 @@ from workbench.contracts import (
 )
 from workbench.messages import t
 from workbench.privacy import excel_safe_frame, mask_id_card
-from workbench.screening.rules import RuleSet
+from workbench.screening.rules import RuleSet, rule_sources, source_line
 from workbench.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -101,16 +101,33 @@ def write_lists(wh: Warehouse, ruleset: RuleSet, period: str, out_dir: Path) -> 
         ).fetchall()
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    sources = rule_sources(ruleset)
+    basis = {
+        title: [
+            source_line(r.code, r.name, sources[r.code])
+            for r in ruleset.rules.values()
+            if r.list_name == title
+        ]
+        for title in LEAD_FEEDBACK_LISTS
+    }
     paths = []
     for (county, title), frame in list_frames(wh, ruleset, period).items():
         name = names.get(county, "")
         path = out_dir / f"{county}_{name}_{period}_{title}.xlsx"
-        _write_one(path, title, frame, masked(_evidence(wh, frame["lead_id"].tolist())))
+        evidence = masked(_evidence(wh, frame["lead_id"].tolist()))
+        _write_one(path, title, frame, evidence, basis.get(title, []))
         paths.append(path)
     return paths
 
 
-def _write_one(path: Path, title: str, frame: pd.DataFrame, evidence: pd.DataFrame) -> None:
+def _write_one(
+    path: Path,
+    title: str,
+    frame: pd.DataFrame,
+    evidence: pd.DataFrame,
+    basis: list[str] | tuple[str, ...] = (),
+) -> None:
+    """One county's list; `basis` is the 说明's 规则依据 (one `rules.source_line` per rule)."""
     table = excel_safe_frame(frame[list(COLUMNS)].rename(columns={c: header(c) for c in COLUMNS}))
     for col in (header("received_date"), header("due_date"), header("checked_date")):
         table[col] = pd.to_datetime(table[col], errors="coerce")
@@ -142,6 +159,7 @@ def _write_one(path: Path, title: str, frame: pd.DataFrame, evidence: pd.DataFra
                     t("screening.list.note_1", title=title),
                     t("screening.list.note_2"),
                     t("screening.list.note_3"),
+                    *([t("screening.list.note_sources"), *basis] if basis else []),
                     t("screening.list.note_4"),
                 ]
             }

@@ -37,6 +37,8 @@ from typing import Any
 from workbench.contracts import LEAD_FEEDBACK_LISTS, LEAD_SOURCES
 from workbench.declarations import DeclarationError, Issue, LList, LMap, parse_yaml
 from workbench.declarations.issues import Issues, _fill
+from workbench.declarations.sources import check_source_codes
+from workbench.messages import t
 from workbench.screening.tables import SQL_TYPES, TABLES
 
 log = logging.getLogger(__name__)
@@ -316,6 +318,24 @@ def load_rules(dirs: Iterable[Path] | None = None, dry_run: bool = True) -> Rule
     return rs
 
 
+def rule_sources(ruleset: RuleSet, documents: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Each rule's declared `source:` as a reader meets it (the cockpit's rule table, the
+    通报's attachment, a county list's 说明), by rule code: a catalogued code as the document's
+    title through the one citation function (`presentation.citations.cite`, with the sources
+    catalogue `indicators/sources.yaml` unless `documents` is given), 工作口径 as written."""
+    from workbench.declarations.loading import load_documents
+    from workbench.presentation.citations import cite
+
+    docs = load_documents() if documents is None else documents
+    return {r.code: cite(r.source, docs) for r in ruleset.rules.values()}
+
+
+def source_line(code: str, name: str, source: str) -> str:
+    """「SJBD-01 死亡后发生结算：依据《…》三（一）」: one rule and where it comes from, the
+    same words on every face."""
+    return t("screening.rule.source_line", code=code, name=name, source=source)
+
+
 def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, list[Issue]]:
     issues = _RuleIssues()
     paths = _yaml_files(dirs or [default_dir()])
@@ -326,6 +346,7 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
     views: dict[str, View] = {}
     settings: dict[str, Any] = dict(SETTINGS_DEFAULTS)
     settings_at: dict[str, tuple[str, int | None]] = {}
+    documents: dict[str, Any] | None = None
     for path in paths:
         fname = str(path)
         try:
@@ -337,6 +358,9 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
         if data is None:
             continue
         _file(data, fname, issues, rules, views, settings, settings_at)
+        if documents is None:
+            documents = _documents()
+        check_source_codes(data, documents, issues)
     if not rules and not issues.errors:
         issues.error("E_NO_RULES", (str(paths[0]), None))
     _check_sql(rules, views, issues, dry_run)
@@ -348,6 +372,17 @@ def _load(dirs: Iterable[Path] | None, dry_run: bool) -> tuple[RuleSet | None, l
         tuple(i for i in issues.items if i.level == "warning"),
     )
     return rs, issues.items
+
+
+def _documents() -> dict[str, Any]:
+    """The sources catalogue the rules' `source:` texts cite (the indicators folder's), for
+    W_UNKNOWN_SOURCE_CODE (`declarations.sources` says why a warning); none if unreadable."""
+    from workbench.declarations.loading import load_documents
+
+    try:
+        return load_documents()
+    except Exception:  # noqa: BLE001 - a broken indicators folder is compute's to report
+        return {}
 
 
 def _unknown_keys(m: LMap, kind: str, issues: _RuleIssues) -> None:

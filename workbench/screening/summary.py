@@ -81,7 +81,7 @@ def read_inputs(wh) -> dict[str, object]:
     declared table `screening_coverage` (the screening set's 疑点数据覆盖率 reads it: every month
     of the extract, those never screened with 0 screened) when the warehouse has it, else the
     run's own `scr_coverage` (screened months only)."""
-    from workbench.screening.rules import load_rules
+    from workbench.screening.rules import load_rules, rule_sources
     from workbench.screening.run import COVERAGE_TABLE, ensure_run_schema
     from workbench.tables import table_exists
 
@@ -124,10 +124,36 @@ def read_inputs(wh) -> dict[str, object]:
         cov = pd.DataFrame(columns=["county_code", "month", "settlements", "screened"])
     leads = wh.read_ledger("leads", columns=["lead_id", "check_status", "checked_date", "case_id"])
     try:
-        names = {r.code: r.name for r in load_rules().rules.values()}
+        ruleset = load_rules()
+        names = {r.code: r.name for r in ruleset.rules.values()}
+        sources = rule_sources(ruleset)
     except Exception:  # noqa: BLE001 - a broken rule file must not take the cockpit down
         names = dict.fromkeys(sorted(set(scr["rule_code"])), "")
-    return {"scr_leads": scr, "leads": leads, "coverage": cov, "rule_names": names}
+        sources = {}
+    return {
+        "scr_leads": scr,
+        "leads": leads,
+        "coverage": cov,
+        "rule_names": names,
+        "rule_sources": sources,
+    }
+
+
+def rule_table(rule_names: Mapping[str, str], sources: Mapping[str, str]) -> pd.DataFrame:
+    """The declared rules as readers meet them: rule_code, rule_name, source (the cited
+    `source:`, `rules.rule_sources`) and line (`rules.source_line`), in declaration order."""
+    from workbench.screening.rules import source_line
+
+    rows = [
+        {
+            "rule_code": code,
+            "rule_name": name,
+            "source": sources.get(code, ""),
+            "line": source_line(code, name, sources.get(code, "")),
+        }
+        for code, name in rule_names.items()
+    ]
+    return pd.DataFrame(rows, columns=["rule_code", "rule_name", "source", "line"])
 
 
 def screening_view(
@@ -328,7 +354,9 @@ def period_digest(
       (data months January to `period`), checked, confirmed, converted and 属实率 as the
       ledger stood at the month's end; most leads first;
     - `ytd`: one row — the year's leads, checked, confirmed, converted, overdue (unchecked past
-      the 核查时限 at the month's end), checked_rate, confirmed_rate, conversion_rate;
+      the 核查时限 at the month's end), checked_rate, confirmed_rate, conversion_rate; and
+      settlements, screened, coverage_rate of data months January to `period` (the months never
+      screened in the denominator: the screening set's 疑点数据覆盖率 over span ytd);
     - `cross_match`: one row — cases made from cross-match leads found this year to the
       month's end (not withdrawn), their amount due and recovered, recovery_rate (as the
       screening set's 死亡、服刑疑点追回金额 counts them).
@@ -342,7 +370,7 @@ def period_digest(
         return None
     end = plists.period_end(period)
     ytd_rows = scr_leads[(months >= year_start) & (months <= period)]
-    cov = coverage[coverage["month"].astype(str) == period] if len(coverage) else coverage
+    cov = _months_between(coverage, period, period)
     tables = screening_tables(ytd_rows, cov, rule_names)
     checks = check_counts(scr_leads, leads, rule_names, [period])
     # the month's own hits, leads and amount: the cockpit's view of that one month
@@ -381,9 +409,12 @@ def period_digest(
     ytd["checked_rate"] = _rate(ytd["checked"], ytd["leads"])
     ytd["confirmed_rate"] = _rate(ytd["confirmed"], ytd["checked"])
     ytd["conversion_rate"] = _rate(ytd["converted"], ytd["leads"])
+    # 疑点数据覆盖率 January to the month, as the screening set's KPI (span ytd) counts it
+    ytd_cov = _months_between(coverage, year_start, period)
+    ytd["settlements"], ytd["screened"] = _coverage_sums(ytd_cov)
+    ytd["coverage_rate"] = _rate(ytd["screened"], ytd["settlements"])
 
-    settlements = float(cov["settlements"].sum()) if len(cov) else float("nan")
-    screened = float(cov["screened"].sum()) if len(cov) else float("nan")
+    settlements, screened = _coverage_sums(cov)
     month = view["totals"].assign(settlements=settlements, screened=screened)[
         ["settlements", "screened", "hits", "leads", "suppressed", "amount", "rules_hit"]
     ]
@@ -394,6 +425,22 @@ def period_digest(
         "ytd": ytd,
         "cross_match": _cross_match_recovery(leads, cases, cross_match, year_start, end),
     }
+
+
+def _months_between(coverage: pd.DataFrame, since: str, through: str) -> pd.DataFrame:
+    """The coverage rows of data months `since` to `through` (YYYY-MM)."""
+    if not len(coverage):
+        return coverage
+    cm = coverage["month"].astype(str)
+    return coverage[(cm >= since) & (cm <= through)]
+
+
+def _coverage_sums(cov: pd.DataFrame) -> tuple[float, float]:
+    """(settlements, screened) of coverage rows; missing (NaN) when there is none — so the
+    rate is missing, not 0, where nothing was recorded."""
+    if not len(cov):
+        return float("nan"), float("nan")
+    return float(cov["settlements"].sum()), float(cov["screened"].sum())
 
 
 def weakest_rule(by_rule: pd.DataFrame) -> pd.Series | None:
@@ -433,10 +480,7 @@ def window_digest(
     since, through = str(since)[:7], str(through)[:7]
     months = scr_leads["month"].astype(str)
     rows = scr_leads[(months >= since) & (months <= through)]
-    cov = coverage
-    if len(cov):
-        cm = cov["month"].astype(str)
-        cov = cov[(cm >= since) & (cm <= through)]
+    cov = _months_between(coverage, since, through)
     # months screened: with a lead, or with settlements screened (the coverage table also
     # holds the months never screened, 0 screened, so that they count in the denominator)
     cov_months = cov[pd.to_numeric(cov["screened"], errors="coerce").fillna(0) > 0]["month"]
@@ -447,8 +491,7 @@ def window_digest(
     checks = check_counts(scr_leads, leads, rule_names, [through])
     view = screening_view(tables["by_rule_county"], checks, through=through, since=since)
     by_rule = view["by_rule"]
-    settlements = float(cov["settlements"].sum()) if len(cov) else float("nan")
-    screened = float(cov["screened"].sum()) if len(cov) else float("nan")
+    settlements, screened = _coverage_sums(cov)
     window = view["totals"].assign(
         months=len(screened_months), settlements=settlements, screened=screened
     )
@@ -469,6 +512,18 @@ def window_digest(
     }
 
 
+SCREENING_LEAD = "data_period"  # the leads' field only screening fills (indicators: 筛查线索)
+
+
+def screening_lead(leads: pd.DataFrame) -> pd.Series:
+    """Which rows of the leads ledger came from screening: those with a 数据期间 — the one test
+    the screening set's measures (`where: data_period not_null`) and every face apply."""
+    if SCREENING_LEAD not in leads.columns:
+        return pd.Series(False, index=leads.index)
+    col = leads[SCREENING_LEAD]
+    return col.notna() & (col.astype(str).str.strip() != "")
+
+
 def _cross_match_recovery(
     leads: pd.DataFrame,
     cases: pd.DataFrame | None,
@@ -476,13 +531,19 @@ def _cross_match_recovery(
     year_start: str,
     end: pd.Timestamp,
 ) -> pd.DataFrame:
-    """Cases linked from cross-match leads, found from `year_start` to `end`, not withdrawn:
-    how many, amount due and recovered (the screening set's measures count the same rows)."""
+    """Cases linked from screening leads of the cross-match rules, found from `year_start` to
+    `end`, not withdrawn: how many, amount due and recovered (the screening set's
+    死亡、服刑疑点追回金额 counts the same rows). A screening lead is one with a 数据期间, as every
+    lead `workbench screen` writes has (`SCREENING_LEAD`): a county's own lead merely tagged
+    with an SJBD rule code is not a screening hit (../shared/design/screening.md, Output)."""
     cols = {"cases": [0], "amount_due": [0.0], "recovered": [0.0]}
     if cases is not None and len(cases) and len(leads) and cross_match:
         linked = set(
             leads.loc[
-                leads["rule_code"].isin(set(cross_match)) & leads["case_id"].notna(), "case_id"
+                screening_lead(leads)
+                & leads["rule_code"].isin(set(cross_match))
+                & leads["case_id"].notna(),
+                "case_id",
             ].astype(str)
         )
         found = pd.to_datetime(cases["found_date"], errors="coerce")
@@ -523,5 +584,6 @@ def digest_inputs(wh) -> dict[str, object] | None:
         "scr_leads": inputs["scr_leads"],
         "coverage": inputs["coverage"],
         "rule_names": inputs["rule_names"],
+        "rule_sources": inputs["rule_sources"],
         "cross_match": cross_match_rules(),
     }
