@@ -337,7 +337,7 @@ def test_export_cites_documents_by_title_and_standing(computed) -> None:
             by_name = {r[name]: r[source] for r in rows[1:] if r[source]}
     plan = "《2025年开展打击欺诈骗保专项整治行动工作方案》"
     assert by_name["基金追回率"] == f"依据{plan}一、工作目标：基金追回率提升至90%以上"
-    assert by_name["典型案例月度报送"] == (
+    assert by_name["典型案例月度报送率"] == (
         "工作口径，参考《打击医保骗保工作总结十篇》篇2：各县（市、区）医疗保障部门每月要向市局"
         "报送一例需在媒体上曝光的典型案例（工作做法）"
     )
