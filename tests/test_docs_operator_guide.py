@@ -80,6 +80,18 @@ def _documents(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
     return seen
 
 
+def _bureau(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+    """[bureau]: bureau_config() copies the section, citations.home() reads its keys."""
+    from workbench import config
+    from workbench.presentation import citations
+
+    seen: set[tuple[str, str]] = set()
+    monkeypatch.setattr(config, "bureau_config", lambda: _Recording(seen, "bureau"))
+    monkeypatch.setattr(config, "documents_config", lambda: {})
+    citations.home()
+    return seen
+
+
 def _ingest(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
     """[ingest]: Limits.load takes every field of readers.Limits by name."""
     from workbench.readers import Limits
@@ -111,6 +123,8 @@ PROBES: dict[str, Callable[[pytest.MonkeyPatch], set[tuple[str, str]]] | None] =
     "workbench.commands.run:runs_dir": _call("workbench.commands.run.runs_dir"),
     "workbench.readers.sheets:Limits.load": _ingest,
     "workbench.dashboard.map:geojson_path": _call("workbench.dashboard.map.geojson_path"),
+    "workbench.config:bureau_config": None,  # its keys are read by citations.home
+    "workbench.presentation.citations:home": _bureau,
 }
 
 
@@ -192,6 +206,8 @@ def test_probes_see_the_keys_known_by_hand(monkeypatch: pytest.MonkeyPatch) -> N
         ("ingest", "reader_timeout_s"),
         ("documents", "issuer"),
         ("documents", "issue_day"),
+        ("bureau", "city"),
+        ("bureau", "province"),
     ]:
         assert known in keys
 
