@@ -304,6 +304,10 @@ def test_every_face_says_the_same_for_each_listed_county(demo) -> None:
             assert f"{name}（{r['criteria']}；{state}）" in text
         else:
             assert re.search(rf"列入督促名单，不约谈、限期整改：[^。]*{name}（", text), name
+            # the milestone's name says the goal (问题整改完成率达100%): bare in brackets after
+            # the county it read as if the county had reached it
+            lagging = data.lagging.set_index("county").loc[code, "milestones"]
+            assert f"{name}（“{lagging}”进度滞后）" in text, name
         # 附件 and 全市概览: the same list and the same state
         assert table[name][1] == listed and table[name][-1] == state
         assert overview.loc[name, "名单"] == listed and overview.loc[name, "约谈及复查"] == state

@@ -557,7 +557,11 @@ def lagging_sentence(f: Facts) -> str:
             t(
                 "doc.prob.remind_item",
                 name=r["county_name"],
-                what=ms.get(str(r["county_code"])) or r["criteria"],
+                # the milestone's name says what should be reached (「问题整改完成率达100%」):
+                # quoted and called 进度滞后, or it reads as if the county had reached it
+                what=t("doc.prob.remind_milestones", names=ms[str(r["county_code"])])
+                if ms.get(str(r["county_code"]))
+                else r["criteria"],
             )
             for r in reminded.to_dict("records")
         ]
