@@ -908,9 +908,12 @@ class KernelOutput:
         self._thread.start()
 
     def _emit(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", errors="replace").rstrip("\r")
-        if text.strip():
-            self._log.info("%s", text)
+        try:  # whatever a line holds, the reader goes on (a dead reader blocks every kernel)
+            text = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if text.strip():
+                self._log.info("%s", text)
+        except Exception:  # noqa: BLE001, S110 - the line is lost, the kernels are not
+            pass
 
     def _pump(self) -> None:
         rest = b""
