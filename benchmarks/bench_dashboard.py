@@ -162,10 +162,11 @@ def prepare(n: int, samples: int) -> tuple[Path, Path, Path]:
     cache.mkdir(mode=0o700, parents=True, exist_ok=True)
     snap = Snapshots(wh, private_dir(cache / "serve-snapshots"), quiet=0.0).take()
     target = cache / f"entry-dashboard-{dashboard.cache_key(snap)}"
-    if not target.exists():
-        for old in cache.glob("entry-dashboard-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        shutil.copytree(stored, target)
+    # always this run's stored data: an entry left by an earlier run under the same key (the
+    # key does not see benchmarks/) may have been copied from data stored by older code
+    for old in cache.glob("entry-dashboard-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    shutil.copytree(stored, target)
     return wh, cache, geo
 
 
