@@ -34,6 +34,13 @@ def wan(yuan: object, digits: int = 2) -> str:
     return "—" if v is None else value_text(v / 1e4, "", digits)
 
 
+def rule_percent(ratio: float) -> str:
+    """A declared rate in a rule's wording: 20% when whole, 12.5% otherwise (0.07 × 100 is
+    7.000000000000001 in floating point and still reads 7%)."""
+    pct = ratio * 100
+    return value_text(ratio, "%", 0 if abs(pct - round(pct)) < 1e-9 else 1)
+
+
 def percent(ratio: object, digits: int = 1, signed: bool = False) -> str:
     """0.873 → `87.3%`; `signed` gives `+2.1%` for changes."""
     if missing(ratio):

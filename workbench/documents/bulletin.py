@@ -445,7 +445,14 @@ def loop_items(f: Facts, end: str) -> list[tuple[str, str, pd.DataFrame]]:
 
 def talk_list(f: Facts) -> pd.DataFrame:
     """The 约谈名单 (the evaluation's lagging list, from the declared criteria) beside the
-    约谈督办台账: held or not, the latest 约谈 and its 复查 at the month's end."""
+    约谈督办台账: held or not, the latest 约谈 and its 复查 at the month's end. Worked out once
+    per document (its sentence, lead, table and attachment title all read it)."""
+    if "talk_list" not in f.extra:
+        f.extra["talk_list"] = _talk_list(f)
+    return f.extra["talk_list"]
+
+
+def _talk_list(f: Facts) -> pd.DataFrame:
     lag = f.data.lagging
     if lag.empty or "county" not in lag:
         return lists.talk_list_followup(pd.DataFrame(), f.ledgers, f.period)
@@ -511,9 +518,7 @@ def remind_rule(f: Facts) -> str:
     crit = talk_criteria(f.iset, f.period)
     text = t("doc.remind.rule_count", k=crit.min_milestones)
     if crit.milestone_shortfall > 0:
-        whole = float(crit.milestone_shortfall * 100).is_integer()
-        share = fmt.value_text(crit.milestone_shortfall, "%", 0 if whole else 1)
-        text += t("doc.remind.rule_share", share=share)
+        text += t("doc.remind.rule_share", share=fmt.rule_percent(crit.milestone_shortfall))
     return text
 
 

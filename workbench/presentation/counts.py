@@ -22,6 +22,8 @@ import pandas as pd
 from workbench import fmt
 from workbench.contracts import CASE_WITHDRAWN
 from workbench.declarations import clauses_of
+from workbench.indicators import span_window as engine_window
+from workbench.measures import month_index, month_label
 from workbench.messages import t
 
 Ledgers = Mapping[str, pd.DataFrame]
@@ -220,13 +222,13 @@ class Window:
 
 
 def span_window(span: str, period: str) -> Window | None:
-    """The months an indicator's span covers when it ends at `period` (`month`, `quarter`,
-    `ytd`, `r12`; None for a span that needs the campaign calendar or a non-monthly period)."""
-    if not fmt.is_month(period):
+    """The months an indicator's span covers when it ends at `period`, as the engine counts
+    them (`indicators.span_window`) — `month`, `quarter`, `ytd`, `r12`; None for a span that
+    needs the campaign calendar or a non-monthly period."""
+    if not fmt.is_month(period) or span not in ("month", "quarter", "ytd", "r12"):
         return None
-    p = pd.Period(str(period), freq="M")
-    back = {"month": 0, "quarter": (p.month - 1) % 3, "ytd": p.month - 1, "r12": 11}.get(span)
-    return None if back is None else Window(str(p - back), str(p))
+    w = engine_window(span, month_index(str(period)[:7]))
+    return Window(month_label(w.start), month_label(w.end))
 
 
 def _shift(period: str, months: int) -> str:

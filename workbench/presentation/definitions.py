@@ -164,7 +164,7 @@ def target_rule_text(fact: Mapping[str, Any]) -> str:
     rise = fmt.finite(fact.get("relative_rise"))
     if rise is None:
         return ""
-    pct = fmt.value_text(rise, "%", 0 if abs(rise * 100 - round(rise * 100)) < 1e-9 else 1)  # 20%
+    pct = fmt.rule_percent(rise)
     year = fmt.finite(fact.get("baseline_year"))
     rule = (
         t("defs.rule_previous", rise=pct)
